@@ -1,0 +1,128 @@
+/* buf.c: growable, capped byte buffers (see buf.h for the invariants). */
+#include "core/buf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+
+void pt_buf_init(pt_buf *b, size_t cap_limit)
+{
+    b->data = NULL;
+    b->len = 0;
+    b->alloc = 0;
+    b->cap_limit = cap_limit;
+}
+
+void pt_buf_release(pt_buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->alloc = 0;
+}
+
+int pt_buf_reserve(pt_buf *b, size_t extra)
+{
+    if (extra > SIZE_MAX / 2 - b->len) return PT_ETOOBIG;
+    size_t need = b->len + extra + 1;
+    if (b->cap_limit && b->len + extra > b->cap_limit) return PT_ETOOBIG;
+    if (need <= b->alloc) return 0;
+    size_t n = b->alloc ? b->alloc : 64;
+    while (n < need) n *= 2;
+    char *p = realloc(b->data, n);
+    if (!p) return PT_ENOMEM;
+    b->data = p;
+    b->alloc = n;
+    return 0;
+}
+
+int pt_buf_append(pt_buf *b, const void *p, size_t n)
+{
+    int rc = pt_buf_reserve(b, n);
+    if (rc) return rc;
+    if (n) memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+int pt_buf_append_str(pt_buf *b, const char *s) { return pt_buf_append(b, s, strlen(s)); }
+
+int pt_buf_vprintf(pt_buf *b, const char *fmt, va_list ap)
+{
+    va_list cp;
+    va_copy(cp, ap);
+    char small[256];
+    int n = vsnprintf(small, sizeof small, fmt, cp);
+    va_end(cp);
+    if (n < 0) return PT_EINVAL;
+    if ((size_t)n < sizeof small) return pt_buf_append(b, small, (size_t)n);
+    int rc = pt_buf_reserve(b, (size_t)n);
+    if (rc) return rc;
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    b->len += (size_t)n;
+    return 0;
+}
+
+int pt_buf_printf(pt_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = pt_buf_vprintf(b, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int pt_buf_append_json_escaped(pt_buf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t start = 0;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        rc = pt_buf_append(b, s + start, i - start);
+        if (rc) break;
+        char esc[6] = { '\\', 0, 0, 0, 0, 0 };
+        size_t elen = 2;
+        switch (c) {
+        case '"': esc[1] = '"'; break;
+        case '\\': esc[1] = '\\'; break;
+        case '\n': esc[1] = 'n'; break;
+        case '\r': esc[1] = 'r'; break;
+        case '\t': esc[1] = 't'; break;
+        default:
+            esc[1] = 'u'; esc[2] = '0'; esc[3] = '0';
+            esc[4] = hex[c >> 4]; esc[5] = hex[c & 15];
+            elen = 6;
+        }
+        rc = pt_buf_append(b, esc, elen);
+        start = i + 1;
+    }
+    if (rc == 0) rc = pt_buf_append(b, s + start, n - start);
+    return rc;
+}
+
+void pt_buf_consume(pt_buf *b, size_t n)
+{
+    if (n >= b->len) {
+        pt_buf_reset(b);
+        return;
+    }
+    memmove(b->data, b->data + n, b->len - n);
+    b->len -= n;
+    b->data[b->len] = '\0';
+}
+
+char *pt_buf_detach(pt_buf *b, size_t *len)
+{
+    char *p = b->data;
+    if (len) *len = b->len;
+    if (!p) {
+        p = calloc(1, 1);
+    }
+    b->data = NULL;
+    b->len = b->alloc = 0;
+    return p;
+}

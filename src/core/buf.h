@@ -1,0 +1,41 @@
+/* buf.h: a growable byte buffer with a hard cap.
+ *
+ * Invariants: data[len] == '\0' whenever data != NULL (so text can be handed to
+ * printf-style consumers), len <= cap_limit. Growing past cap_limit fails with
+ * PT_ETOOBIG and leaves the buffer unchanged: the caller turns that into a 4xx/5xx. */
+#ifndef PT_CORE_BUF_H
+#define PT_CORE_BUF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#include "core/slice.h"
+
+typedef struct pt_buf {
+    char *data;
+    size_t len;
+    size_t alloc;
+    size_t cap_limit; /* 0 means no limit */
+} pt_buf;
+
+#define PT_BUF_INIT { NULL, 0, 0, 0 }
+
+void pt_buf_init(pt_buf *b, size_t cap_limit);
+void pt_buf_release(pt_buf *b);
+/* Makes room for `extra` more bytes; returns 0 or PT_ETOOBIG / PT_ENOMEM. */
+int pt_buf_reserve(pt_buf *b, size_t extra);
+int pt_buf_append(pt_buf *b, const void *p, size_t n);
+int pt_buf_append_str(pt_buf *b, const char *s);
+static inline int pt_buf_append_slice(pt_buf *b, pt_slice s) { return pt_buf_append(b, s.ptr, s.len); }
+int pt_buf_printf(pt_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int pt_buf_vprintf(pt_buf *b, const char *fmt, va_list ap);
+/* Appends s as the inside of a JSON string (quotes not included). */
+int pt_buf_append_json_escaped(pt_buf *b, const char *s, size_t n);
+/* Drops the first n bytes. */
+void pt_buf_consume(pt_buf *b, size_t n);
+static inline void pt_buf_reset(pt_buf *b) { b->len = 0; if (b->data) b->data[0] = '\0'; }
+/* Hands the bytes to the caller (who frees them) and empties the buffer. */
+char *pt_buf_detach(pt_buf *b, size_t *len);
+static inline pt_slice pt_buf_slice(const pt_buf *b) { return (pt_slice){ b->data, b->len }; }
+
+#endif

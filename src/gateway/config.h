@@ -1,0 +1,172 @@
+/* config.h: the gateway's configuration as one immutable snapshot.
+ *
+ * A snapshot is built by pt_config_load*() from YAML (or from the embedded defaults),
+ * then published with pt_config_publish(). Workers take a reference per request with
+ * pt_config_acquire() and drop it with pt_config_release(); the last release frees it.
+ * Nothing in a published snapshot is written again, except the fields marked
+ * "runtime" (atomics shared by all workers). Runtime state that must outlive a reload
+ * (target health, metrics series) lives in registries keyed by name, and the snapshot
+ * holds pointers into them. */
+#ifndef PT_GATEWAY_CONFIG_H
+#define PT_GATEWAY_CONFIG_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+
+struct pt_target_state;   /* gateway/balancer.h */
+struct pt_route_metrics;  /* gateway/metrics.h */
+
+typedef enum { PT_LB_ROUND_ROBIN, PT_LB_WEIGHTED, PT_LB_LEAST_CONN } pt_lb_kind;
+
+typedef struct pt_target {
+    char *url;        /* as written: "http://127.0.0.1:9001" */
+    char *host;       /* "127.0.0.1", "::1" (no brackets), or a DNS name */
+    uint16_t port;    /* default 80 / 443 by scheme */
+    bool tls;         /* https:// */
+    unsigned weight;  /* >= 1; default 1 */
+    struct pt_target_state *state; /* runtime, owned by the target registry */
+} pt_target;
+
+typedef struct pt_active_health {
+    bool enabled;
+    char *path;                  /* default "/healthz" */
+    uint64_t interval_ms;        /* default 5000 */
+    uint64_t timeout_ms;         /* default 2000 */
+    unsigned healthy_threshold;  /* consecutive successes to mark up, default 2 */
+    unsigned unhealthy_threshold;/* consecutive failures to mark down, default 2 */
+    int expect_min, expect_max;  /* accepted status range, default 200..399 */
+} pt_active_health;
+
+typedef struct pt_passive_health {
+    unsigned max_fails;   /* consecutive failures (connect error, 5xx, timeout) before ejection; 0 = off; default 3 */
+    uint64_t eject_ms;    /* how long an ejected target is skipped, default 10000 */
+} pt_passive_health;
+
+typedef struct pt_service {
+    char *name;
+    pt_target *targets;
+    size_t ntargets;
+    pt_lb_kind lb;
+    uint64_t connect_timeout_ms;    /* default 3000 */
+    uint64_t first_byte_timeout_ms; /* request sent -> response head, default 60000 */
+    uint64_t idle_timeout_ms;       /* no bytes either way mid-exchange, default 60000 */
+    uint64_t pool_idle_ms;          /* how long an idle pooled connection is kept, default 60000 */
+    unsigned pool_max_idle;         /* idle connections kept per target per worker, default 64 */
+    unsigned retries;               /* extra targets tried when connecting fails, default 1 */
+    char *ca_file;                  /* extra CA bundle for TLS targets (else system store) */
+    bool insecure_skip_verify;      /* local use only; logged as a warning at load */
+    char *sni;                      /* overrides the SNI / verified name (default: target host) */
+    pt_active_health health;
+    pt_passive_health passive;
+    _Atomic unsigned rr_cursor;     /* runtime: round-robin / weighted cursor */
+} pt_service;
+
+typedef struct pt_kv {
+    char *name;
+    char *value;
+} pt_kv;
+
+typedef struct pt_header_match {
+    char *name;   /* case-insensitive */
+    char *value;  /* exact value; NULL = header must be present */
+} pt_header_match;
+
+/* Methods as a bitmask: bit (1u << llhttp method number). 0 = any method. */
+typedef uint64_t pt_method_mask;
+
+typedef enum {
+    PT_ROUTE_PROXY,   /* forward to a service */
+    PT_ROUTE_AI,      /* AI endpoints (ai/) */
+} pt_route_kind;
+
+typedef struct pt_route {
+    char *name;
+    pt_route_kind kind;
+    /* match */
+    char **hosts;            /* lowercase, no port; "*.example.com" matches one or more labels */
+    size_t nhosts;           /* 0 = any host */
+    char *path_exact;        /* at most one of path_exact / path_prefix; neither = "/" prefix */
+    char *path_prefix;
+    pt_method_mask methods;
+    pt_header_match *headers;
+    size_t nheaders;
+    /* action */
+    char *service_name;
+    pt_service *service;     /* resolved at load */
+    bool strip_prefix;       /* remove path_prefix before forwarding */
+    char *rewrite_prefix;    /* replace the matched prefix with this (implies strip) */
+    pt_kv *req_add;          /* set on the upstream request (replacing any same-name header) */
+    size_t nreq_add;
+    char **req_remove;
+    size_t nreq_remove;
+    pt_kv *resp_add;
+    size_t nresp_add;
+    char **resp_remove;
+    size_t nresp_remove;
+    unsigned order;          /* position in the file, the last tie-breaker */
+    struct pt_route_metrics *metrics; /* runtime, owned by the metrics registry */
+} pt_route;
+
+typedef struct pt_listener_cfg {
+    char *host;          /* "127.0.0.1", "::1", "0.0.0.0", "::" */
+    uint16_t port;
+    bool tls;
+    char *cert_file;     /* PEM, required when tls */
+    char *key_file;
+    char *text;          /* as written, for messages */
+} pt_listener_cfg;
+
+typedef struct pt_limits {
+    size_t max_header_bytes;     /* request line + headers, default 32768 -> 431 */
+    unsigned max_headers;        /* default 100 -> 431 */
+    size_t max_body_bytes;       /* default 10 MiB -> 413 */
+    uint64_t header_timeout_ms;  /* whole head must arrive within, default 10000 -> 408 and close */
+    uint64_t body_timeout_ms;    /* max gap between body reads, default 30000 */
+    uint64_t idle_timeout_ms;    /* keep-alive idle, default 60000 */
+    uint64_t send_timeout_ms;    /* client not reading our response, default 60000 */
+    uint64_t drain_timeout_ms;   /* SIGTERM: in-flight deadline, default 30000 */
+    unsigned max_connections;    /* per worker, default 16384 */
+} pt_limits;
+
+typedef struct pt_config {
+    _Atomic long refs;
+    char *source;                 /* file path, or "<defaults>" */
+    pt_listener_cfg *listeners;
+    size_t nlisteners;
+    unsigned workers;             /* default: number of cores */
+    pt_limits limits;
+    char *access_log;             /* path, "-" for stdout, NULL/"off" for none; default "-" */
+    char *error_log_level;        /* default "info" */
+    char *health_path;            /* default "/healthz" */
+    char *ready_path;             /* default "/readyz" */
+    char *metrics_path;           /* default "/metrics" */
+    pt_service *services;
+    size_t nservices;
+    pt_route *routes;             /* sorted by precedence (see router.h) */
+    size_t nroutes;
+    void *ext;                    /* reserved for later subsystems (ai/) */
+} pt_config;
+
+/* Loads and validates a YAML file. On failure returns NULL and writes one message of the
+ * form "FILE:LINE: KEY: what is wrong" into err. Environment references ${NAME} in
+ * scalars are expanded; a missing variable is an error naming it. */
+pt_config *pt_config_load_file(const char *path, pt_buf *err);
+/* Same, from a string already in memory; name is used in messages. */
+pt_config *pt_config_load_string(const char *name, const char *yaml, size_t len, pt_buf *err);
+/* The built-in defaults: listen 127.0.0.1:8080, health/ready/metrics, no routes. */
+pt_config *pt_config_defaults(pt_buf *err);
+
+pt_config *pt_config_acquire(pt_config *cfg);
+void pt_config_release(pt_config *cfg);
+
+/* The published snapshot: acquire returns a counted reference (never NULL once published). */
+void pt_config_publish(pt_config *cfg);
+pt_config *pt_config_current(void);
+
+pt_service *pt_config_find_service(const pt_config *cfg, const char *name);
+
+#endif

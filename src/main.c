@@ -1,0 +1,101 @@
+/* main.c: the command line, and nothing else. Each subcommand hands off to its subsystem. */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/buf.h"
+#include "gateway/config.h"
+#include "gateway/gateway.h"
+#include "version.h"
+
+#define EXIT_USAGE 64
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: portico <command> [options]\n"
+            "\n"
+            "commands:\n"
+            "  serve [-c FILE]          run the gateway (default config: ./portico.yaml if present,\n"
+            "                           else built-in defaults on 127.0.0.1:8080)\n"
+            "  check-config -c FILE     validate a configuration file and exit\n"
+            "  version                  print the version\n"
+            "  help                     print this help\n");
+}
+
+/* Parses "[-c FILE]" (also "--config FILE", "--config=FILE"). Returns 0, or EXIT_USAGE
+ * after printing why. */
+static int parse_config_flag(int argc, char **argv, const char **path)
+{
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "portico: %s needs a file name\n\n", a);
+                return EXIT_USAGE;
+            }
+            *path = argv[++i];
+        } else if (strncmp(a, "--config=", 9) == 0) {
+            *path = a + 9;
+        } else {
+            fprintf(stderr, "portico: unknown option '%s'\n\n", a);
+            return EXIT_USAGE;
+        }
+    }
+    return 0;
+}
+
+static int cmd_check_config(int argc, char **argv)
+{
+    const char *path = NULL;
+    if (parse_config_flag(argc, argv, &path) != 0 || !path) {
+        if (!path) fprintf(stderr, "portico: check-config needs -c FILE\n\n");
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    pt_buf err = PT_BUF_INIT;
+    pt_config *cfg = pt_config_load_file(path, &err);
+    if (!cfg) {
+        fprintf(stderr, "%s\n", err.data ? err.data : "invalid configuration");
+        pt_buf_release(&err);
+        return 1;
+    }
+    printf("%s: ok (%zu listeners, %zu services, %zu routes)\n", path, cfg->nlisteners,
+           cfg->nservices, cfg->nroutes);
+    pt_config_release(cfg);
+    pt_buf_release(&err);
+    return 0;
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+    const char *path = NULL;
+    if (parse_config_flag(argc, argv, &path) != 0) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (!path && access("portico.yaml", R_OK) == 0) path = "portico.yaml";
+    return pt_gateway_run(path);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "serve") == 0) return cmd_serve(argc - 2, argv + 2);
+    if (strcmp(cmd, "check-config") == 0) return cmd_check_config(argc - 2, argv + 2);
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("portico %s\n", PT_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "portico: unknown command '%s'\n\n", cmd);
+    usage(stderr);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,78 @@
+/* Unit tests for core/buf.c: growth, the hard cap, JSON escaping, consume/detach. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+
+static void append_grows_and_keeps_nul(void **state)
+{
+    pt_buf b = PT_BUF_INIT;
+    for (int i = 0; i < 1000; i++) assert_int_equal(pt_buf_append(&b, "ab", 2), 0);
+    assert_int_equal(b.len, 2000);
+    assert_int_equal(b.data[2000], '\0');
+    assert_memory_equal(b.data + 1998, "ab", 2);
+    pt_buf_release(&b);
+}
+
+static void cap_limit_refuses_and_leaves_buffer_unchanged(void **state)
+{
+    pt_buf b;
+    pt_buf_init(&b, 8);
+    assert_int_equal(pt_buf_append(&b, "12345678", 8), 0);
+    assert_int_equal(pt_buf_append(&b, "9", 1), PT_ETOOBIG);
+    assert_int_equal(b.len, 8);
+    assert_string_equal(b.data, "12345678");
+    pt_buf_release(&b);
+}
+
+static void printf_handles_long_output(void **state)
+{
+    pt_buf b = PT_BUF_INIT;
+    char big[600];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    assert_int_equal(pt_buf_printf(&b, "[%s]%d", big, 42), 0);
+    assert_int_equal(b.len, 599 + 4);
+    assert_memory_equal(b.data + 600, "]42", 3);
+    pt_buf_release(&b);
+}
+
+static void json_escape_controls_quotes_backslashes(void **state)
+{
+    pt_buf b = PT_BUF_INIT;
+    const char in[] = "a\"b\\c\n\x01z";
+    assert_int_equal(pt_buf_append_json_escaped(&b, in, sizeof in - 1), 0);
+    assert_string_equal(b.data, "a\\\"b\\\\c\\n\\u0001z");
+    pt_buf_release(&b);
+}
+
+static void consume_and_detach(void **state)
+{
+    pt_buf b = PT_BUF_INIT;
+    pt_buf_append_str(&b, "hello world");
+    pt_buf_consume(&b, 6);
+    assert_string_equal(b.data, "world");
+    size_t n;
+    char *p = pt_buf_detach(&b, &n);
+    assert_int_equal(n, 5);
+    assert_string_equal(p, "world");
+    assert_null(b.data);
+    free(p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(append_grows_and_keeps_nul),
+        cmocka_unit_test(cap_limit_refuses_and_leaves_buffer_unchanged),
+        cmocka_unit_test(printf_handles_long_output),
+        cmocka_unit_test(json_escape_controls_quotes_backslashes),
+        cmocka_unit_test(consume_and_detach),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
