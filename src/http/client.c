@@ -1,0 +1,784 @@
+/* client.c: upstream connections, keep-alive pools and exchanges (see client.h).
+ *
+ * A pool is keyed by everything that makes two connections interchangeable (host,
+ * port, TLS settings). An idle pooled connection keeps reading so that an upstream
+ * close removes it at once. A request sent on a reused connection that dies before
+ * any response byte is replayed once on a fresh connection when every byte sent is
+ * still held (up to REPLAY_MAX): that is the keep-alive race every proxy must absorb. */
+#include "http/client.h"
+
+#include <arpa/inet.h>
+#include <llhttp.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "http/sock.h"
+
+#define REPLAY_MAX (64 * 1024)
+#define RESP_HEAD_MAX (64 * 1024)
+#define MAX_RESP_HEADERS 200
+
+typedef struct pool pool;
+typedef struct upconn upconn;
+
+struct pool {
+    pool *next;
+    char *key;
+    char *host, *sni, *ca_file;
+    uint16_t port;
+    bool tls, insecure;
+    SSL_CTX *ssl_ctx;
+    upconn *idle;          /* LIFO */
+    unsigned nidle;
+    _Atomic int *open_gauge, *idle_gauge;
+    pt_client *cl;
+};
+
+struct pt_client {
+    uv_loop_t *loop;
+    pool *pools;
+    upconn *all;           /* every open connection, for shutdown */
+    bool closing;
+};
+
+typedef enum { UC_RESOLVING, UC_CONNECTING, UC_IDLE, UC_BUSY, UC_CLOSING } uc_state;
+
+struct upconn {
+    pt_sock sock;
+    pool *pool;
+    upconn *next_idle;
+    upconn *prev_all, *next_all;
+    uc_state state;
+    uv_timer_t timer;
+    uv_getaddrinfo_t gai;
+    llhttp_t parser;
+    pt_exchange *x;
+    bool reused;           /* served an exchange before */
+    bool abandoned;        /* closed while resolving */
+    uint64_t pool_idle_ms;
+    char peer[64];
+};
+
+typedef struct hoff {
+    uint32_t no, nl, vo, vl;
+} hoff;
+
+struct pt_exchange {
+    pt_client *cl;
+    pool *pool;
+    upconn *c;
+    pt_exchange_opts o;
+    pt_exchange_cb cb;
+    void *u;
+    pt_buf head;           /* request head, kept until sent */
+    pt_buf pending;        /* raw body bytes not yet written */
+    pt_buf replay;         /* every byte written, for the keep-alive race; cleared once past REPLAY_MAX */
+    bool replay_ok;
+    bool body_end, body_end_written, head_written;
+    int phase;
+    bool got_head, finished, canceled, paused;
+    int depth;             /* callback nesting: free only at depth 0 */
+    /* response */
+    pt_buf rhead;
+    hoff *hs;
+    unsigned nhs;
+    int cur;
+    pt_header *headers;
+    int status;
+    bool retried, replaying;
+};
+
+static llhttp_settings_t resp_settings;
+static void uc_close(upconn *c);
+static void x_fail(pt_exchange *x, int err, const char *detail);
+static void x_attach(pt_exchange *x, upconn *c);
+static void uc_connect(pt_exchange *x, bool fresh_only);
+
+/* --- pools --------------------------------------------------------------- */
+
+pt_client *pt_client_new(uv_loop_t *loop)
+{
+    pt_client *cl = calloc(1, sizeof *cl);
+    if (cl) cl->loop = loop;
+    return cl;
+}
+
+void pt_client_free(pt_client *cl)
+{
+    if (!cl) return;
+    cl->closing = true;
+    upconn *next;
+    for (upconn *c = cl->all; c; c = next) {
+        next = c->next_all;
+        if (c->x) x_fail(c->x, PT_ECANCELED, "gateway shutting down");
+        else uc_close(c);
+    }
+    pool *pn;
+    for (pool *p = cl->pools; p; p = pn) {
+        pn = p->next;
+        if (p->ssl_ctx) SSL_CTX_free(p->ssl_ctx);
+        free(p->key);
+        free(p->host);
+        free(p->sni);
+        free(p->ca_file);
+        free(p);
+    }
+    cl->pools = NULL;
+    /* connections still closing point at their (freed) pool only through fields that
+     * on_uc_closed no longer reads once cl->closing is set */
+    free(cl);
+}
+
+static char *dupnull(const char *s) { return s ? strdup(s) : NULL; }
+
+static pool *pool_get(pt_client *cl, const pt_endpoint *ep)
+{
+    char key[512];
+    snprintf(key, sizeof key, "%s|%u|%d|%s|%s|%d", ep->host, ep->port, ep->tls, ep->sni ? ep->sni : "",
+             ep->ca_file ? ep->ca_file : "", ep->insecure_skip_verify);
+    for (pool *p = cl->pools; p; p = p->next)
+        if (strcmp(p->key, key) == 0) return p;
+    pool *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    p->key = strdup(key);
+    p->host = strdup(ep->host);
+    p->sni = dupnull(ep->sni);
+    p->ca_file = dupnull(ep->ca_file);
+    p->port = ep->port;
+    p->tls = ep->tls;
+    p->insecure = ep->insecure_skip_verify;
+    p->open_gauge = ep->open_gauge;
+    p->idle_gauge = ep->idle_gauge;
+    p->cl = cl;
+    if (p->tls) {
+        pt_buf err = PT_BUF_INIT;
+        p->ssl_ctx = pt_tls_client_ctx_new(p->ca_file, p->insecure, &err);
+        if (!p->ssl_ctx) pt_log_error("upstream %s:%u: %s", p->host, p->port, err.data ? err.data : "TLS setup failed");
+        pt_buf_release(&err);
+    }
+    p->next = cl->pools;
+    cl->pools = p;
+    return p;
+}
+
+static void gauge_add(_Atomic int *g, int d)
+{
+    if (g) atomic_fetch_add_explicit(g, d, memory_order_relaxed);
+}
+
+static upconn *pool_take(pool *p)
+{
+    upconn *c = p->idle;
+    if (!c) return NULL;
+    p->idle = c->next_idle;
+    c->next_idle = NULL;
+    p->nidle--;
+    gauge_add(p->idle_gauge, -1);
+    return c;
+}
+
+static void pool_unlink(upconn *c)
+{
+    if (c->state != UC_IDLE) return;
+    pool *p = c->pool;
+    for (upconn **pp = &p->idle; *pp; pp = &(*pp)->next_idle) {
+        if (*pp == c) {
+            *pp = c->next_idle;
+            p->nidle--;
+            gauge_add(p->idle_gauge, -1);
+            break;
+        }
+    }
+    c->next_idle = NULL;
+}
+
+/* --- connections ------------------------------------------------------------- */
+
+static void on_uc_timer_closed(uv_handle_t *h)
+{
+    upconn *c = h->data;
+    free(c);
+}
+
+static void on_uc_sock_closed(pt_sock *s)
+{
+    upconn *c = s->data;
+    uv_close((uv_handle_t *)&c->timer, on_uc_timer_closed);
+}
+
+static void uc_close(upconn *c)
+{
+    if (c->state == UC_CLOSING) return;
+    pool_unlink(c);
+    bool resolving = c->state == UC_RESOLVING;
+    c->state = UC_CLOSING;
+    c->x = NULL;
+    pt_client *cl = c->pool->cl;
+    if (c->prev_all) c->prev_all->next_all = c->next_all;
+    else cl->all = c->next_all;
+    if (c->next_all) c->next_all->prev_all = c->prev_all;
+    c->prev_all = c->next_all = NULL;
+    uv_timer_stop(&c->timer);
+    if (resolving) { /* the resolver still holds c: on_resolved closes it */
+        c->abandoned = true;
+        return;
+    }
+    gauge_add(c->pool->open_gauge, -1);
+    pt_sock_close(&c->sock);
+}
+
+static void on_uc_timer(uv_timer_t *t)
+{
+    upconn *c = t->data;
+    if (c->state == UC_IDLE) { /* pool idle timeout */
+        uc_close(c);
+        return;
+    }
+    pt_exchange *x = c->x;
+    if (!x) {
+        uc_close(c);
+        return;
+    }
+    const char *what = c->state == UC_CONNECTING ? "connect timeout"
+                       : !x->got_head            ? "no response head before the first-byte timeout"
+                                                 : "upstream idle timeout";
+    x_fail(x, PT_ETIMEDOUT, what);
+}
+
+static void uc_timer(upconn *c, uint64_t ms)
+{
+    if (ms) uv_timer_start(&c->timer, on_uc_timer, ms, 0);
+    else uv_timer_stop(&c->timer);
+}
+
+/* --- exchange lifecycle --------------------------------------------------------- */
+
+static void x_free(pt_exchange *x)
+{
+    pt_buf_release(&x->head);
+    pt_buf_release(&x->pending);
+    pt_buf_release(&x->replay);
+    pt_buf_release(&x->rhead);
+    free(x->hs);
+    free(x->headers);
+    free(x);
+}
+
+/* Frees x unless a callback of ours is still on the stack (then the outermost frame does). */
+static void x_maybe_free(pt_exchange *x)
+{
+    if (x->depth == 0 && (x->finished || x->canceled)) x_free(x);
+}
+
+static void x_detach(pt_exchange *x, bool reuse)
+{
+    upconn *c = x->c;
+    x->c = NULL;
+    if (!c) return;
+    c->x = NULL;
+    if (!reuse || c->pool->cl->closing || c->pool->nidle >= x->o.pool_max_idle) {
+        uc_close(c);
+        return;
+    }
+    c->state = UC_IDLE;
+    c->reused = true;
+    c->pool_idle_ms = x->o.pool_idle_ms;
+    c->next_idle = c->pool->idle;
+    c->pool->idle = c;
+    c->pool->nidle++;
+    gauge_add(c->pool->idle_gauge, 1);
+    uc_timer(c, c->pool_idle_ms);
+    pt_sock_read_start(&c->sock); /* notice an upstream close while idle */
+}
+
+static void x_fail(pt_exchange *x, int err, const char *detail)
+{
+    if (x->finished || x->canceled) return;
+    upconn *c = x->c;
+    /* The keep-alive race: a reused connection died before answering. */
+    if (c && c->reused && !x->got_head && !x->retried && x->replay_ok && x->phase >= 1 &&
+        (err == PT_ECLOSED || err == PT_ECONNRESET)) {
+        x->retried = true;
+        x->c = NULL;
+        c->x = NULL;
+        uc_close(c);
+        pt_log_debug("upstream %s closed a kept-alive connection; replaying on a new one", c->peer);
+        uc_connect(x, true);
+        return;
+    }
+    x->finished = true;
+    x_detach(x, false);
+    int phase = x->phase;
+    if (phase == 0 && x->got_head) phase = 2;
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", detail ? detail : pt_strerror(err));
+    x->depth++;
+    x->cb.on_error(x->u, err, x->got_head ? 2 : phase, phase == 0 ? &x->pending : NULL, buf);
+    x->depth--;
+    x_maybe_free(x);
+}
+
+static void x_done(pt_exchange *x, bool reuse)
+{
+    if (x->finished || x->canceled) return;
+    x->finished = true;
+    x_detach(x, reuse);
+    x->depth++;
+    x->cb.on_done(x->u);
+    x->depth--;
+    x_maybe_free(x);
+}
+
+/* --- writing ------------------------------------------------------------------ */
+
+static void remember(pt_exchange *x, const uv_buf_t *b, unsigned n)
+{
+    if (!x->replay_ok) return;
+    for (unsigned i = 0; i < n; i++) {
+        if (x->replay.len + b[i].len > REPLAY_MAX) {
+            x->replay_ok = false;
+            pt_buf_release(&x->replay);
+            return;
+        }
+        pt_buf_append(&x->replay, b[i].base, b[i].len);
+    }
+}
+
+static int x_write(pt_exchange *x, const uv_buf_t *b, unsigned n)
+{
+    remember(x, b, n);
+    x->phase = 1;
+    return pt_sock_write(&x->c->sock, b, n);
+}
+
+static void x_write_body(pt_exchange *x, const char *data, size_t n)
+{
+    if (n == 0) return;
+    if (!x->o.chunked_body) {
+        uv_buf_t b = uv_buf_init((char *)data, (unsigned)n);
+        x_write(x, &b, 1);
+        return;
+    }
+    char sz[24];
+    int sl = snprintf(sz, sizeof sz, "%zx\r\n", n);
+    uv_buf_t b[3] = { uv_buf_init(sz, (unsigned)sl), uv_buf_init((char *)data, (unsigned)n), uv_buf_init("\r\n", 2) };
+    x_write(x, b, 3);
+}
+
+static void x_write_end(pt_exchange *x)
+{
+    if (!x->body_end_written) {
+        x->body_end_written = true;
+        if (x->o.chunked_body) {
+            uv_buf_t b = uv_buf_init("0\r\n\r\n", 5);
+            x_write(x, &b, 1);
+        }
+    }
+    if (x->c && !x->got_head && !x->finished) uc_timer(x->c, x->o.first_byte_timeout_ms);
+}
+
+/* Sends the head and whatever body arrived while connecting. A failed write may move
+ * x to another connection (replay) or end it, so each step checks it still owns c. */
+static void x_flush(pt_exchange *x)
+{
+    upconn *c = x->c;
+    if (!x->head_written) {
+        x->head_written = true;
+        uv_buf_t b = uv_buf_init(x->head.data, (unsigned)x->head.len);
+        x_write(x, &b, 1);
+        if (x->c != c || x->finished) return;
+    }
+    if (x->pending.len) {
+        pt_buf body = x->pending;
+        pt_buf_init(&x->pending, 0);
+        x_write_body(x, body.data, body.len);
+        pt_buf_release(&body);
+        if (x->c != c || x->finished) return;
+    }
+    if (x->body_end || !x->o.has_body) x_write_end(x);
+    else uc_timer(c, x->o.idle_timeout_ms);
+}
+
+size_t pt_exchange_body(pt_exchange *x, const char *data, size_t n)
+{
+    if (x->finished || x->canceled) return 0;
+    if (!x->c || x->c->state != UC_BUSY) {
+        pt_buf_append(&x->pending, data, n);
+        return x->pending.len;
+    }
+    x_write_body(x, data, n);
+    if (x->c && !x->body_end) uc_timer(x->c, x->o.idle_timeout_ms);
+    return x->c ? x->c->sock.wq_bytes : 0;
+}
+
+void pt_exchange_body_end(pt_exchange *x)
+{
+    if (x->finished || x->canceled) return;
+    x->body_end = true;
+    if (x->c && x->c->state == UC_BUSY) x_write_end(x);
+}
+
+/* --- response parsing ----------------------------------------------------------- */
+
+static int r_message_begin(llhttp_t *p)
+{
+    pt_exchange *x = ((upconn *)p->data)->x;
+    if (!x) return HPE_USER;
+    pt_buf_reset(&x->rhead);
+    x->nhs = 0;
+    x->cur = 0;
+    return 0;
+}
+
+static int r_header_field(llhttp_t *p, const char *at, size_t n)
+{
+    pt_exchange *x = ((upconn *)p->data)->x;
+    if (!x) return HPE_USER;
+    if (x->got_head) return 0; /* trailers */
+    if (x->cur != 1) {
+        if (x->nhs == MAX_RESP_HEADERS) return HPE_USER;
+        if (!x->hs && !(x->hs = malloc(MAX_RESP_HEADERS * sizeof *x->hs))) return HPE_USER;
+        x->hs[x->nhs++] = (hoff){ (uint32_t)x->rhead.len, 0, 0, 0 };
+        x->cur = 1;
+    }
+    if (pt_buf_append(&x->rhead, at, n)) return HPE_USER;
+    x->hs[x->nhs - 1].nl += (uint32_t)n;
+    return 0;
+}
+
+static int r_header_value(llhttp_t *p, const char *at, size_t n)
+{
+    pt_exchange *x = ((upconn *)p->data)->x;
+    if (!x) return HPE_USER;
+    if (x->got_head) return 0;
+    if (x->cur != 2) {
+        x->hs[x->nhs - 1].vo = (uint32_t)x->rhead.len;
+        x->cur = 2;
+    }
+    if (pt_buf_append(&x->rhead, at, n)) return HPE_USER;
+    x->hs[x->nhs - 1].vl += (uint32_t)n;
+    return 0;
+}
+
+static int r_headers_complete(llhttp_t *p)
+{
+    upconn *c = p->data;
+    pt_exchange *x = c->x;
+    if (!x) return HPE_USER;
+    int status = p->status_code;
+    if (status >= 100 && status < 200 && status != 101) return 0; /* interim: skip */
+    x->got_head = true;
+    x->phase = 2;
+    x->status = status;
+    x->headers = malloc((x->nhs ? x->nhs : 1) * sizeof *x->headers);
+    if (!x->headers) return HPE_USER;
+    const char *base = x->rhead.data ? x->rhead.data : "";
+    for (unsigned i = 0; i < x->nhs; i++) {
+        x->headers[i].name = pt_slice_from(base + x->hs[i].no, x->hs[i].nl);
+        x->headers[i].value = pt_slice_trim(pt_slice_from(base + x->hs[i].vo, x->hs[i].vl));
+    }
+    int64_t cl = (p->flags & F_CONTENT_LENGTH) && !(p->flags & F_CHUNKED) ? (int64_t)p->content_length : -1;
+    if (x->o.head_request || status == 204 || status == 304) cl = (p->flags & F_CONTENT_LENGTH) ? (int64_t)p->content_length : cl;
+    uc_timer(c, x->o.idle_timeout_ms);
+    x->depth++;
+    x->cb.on_head(x->u, status, x->headers, x->nhs, cl);
+    x->depth--;
+    if (x->canceled || x->finished) return HPE_USER;
+    return x->o.head_request ? 1 : 0;
+}
+
+static int r_body(llhttp_t *p, const char *at, size_t n)
+{
+    pt_exchange *x = ((upconn *)p->data)->x;
+    if (!x) return HPE_USER;
+    x->depth++;
+    x->cb.on_body(x->u, at, n);
+    x->depth--;
+    if (x->canceled || x->finished) return HPE_USER;
+    return 0;
+}
+
+static int r_message_complete(llhttp_t *p)
+{
+    pt_exchange *x = ((upconn *)p->data)->x;
+    if (!x) return HPE_USER;
+    if (!x->got_head) return 0; /* end of an interim response */
+    return HPE_PAUSED;
+}
+
+static void resp_settings_init(void)
+{
+    static bool done;
+    if (done) return;
+    llhttp_settings_init(&resp_settings);
+    resp_settings.on_message_begin = r_message_begin;
+    resp_settings.on_header_field = r_header_field;
+    resp_settings.on_header_value = r_header_value;
+    resp_settings.on_headers_complete = r_headers_complete;
+    resp_settings.on_body = r_body;
+    resp_settings.on_message_complete = r_message_complete;
+    done = true;
+}
+
+static void on_uc_read(pt_sock *s, const char *data, size_t n)
+{
+    upconn *c = s->data;
+    if (c->state == UC_IDLE) { /* bytes nobody asked for: the connection is not reusable */
+        uc_close(c);
+        return;
+    }
+    pt_exchange *x = c->x;
+    if (!x) return;
+    x->depth++;
+    llhttp_errno_t e = llhttp_execute(&c->parser, data, n);
+    x->depth--;
+    if (x->canceled || x->finished) {
+        x_maybe_free(x);
+        return;
+    }
+    if (e == HPE_PAUSED) {
+        const char *pos = llhttp_get_error_pos(&c->parser);
+        bool extra = pos && pos < data + n;
+        bool reuse = !extra && x->body_end_written && llhttp_should_keep_alive(&c->parser);
+        x_done(x, reuse);
+        return;
+    }
+    if (e != HPE_OK) {
+        char d[160];
+        snprintf(d, sizeof d, "malformed response from upstream: %s",
+                 llhttp_get_error_reason(&c->parser) ? llhttp_get_error_reason(&c->parser) : llhttp_errno_name(e));
+        x_fail(x, PT_EPARSE, d);
+        return;
+    }
+    if (x->got_head && !x->paused) uc_timer(c, x->o.idle_timeout_ms);
+}
+
+static void on_uc_error(pt_sock *s, int err)
+{
+    upconn *c = s->data;
+    pt_exchange *x = c->x;
+    if (!x) {
+        uc_close(c);
+        return;
+    }
+    if (err == PT_ECLOSED && x->got_head) {
+        /* EOF ends a close-delimited body; anywhere else the message is cut short */
+        x->depth++;
+        llhttp_errno_t e = llhttp_finish(&c->parser);
+        x->depth--;
+        if (x->canceled || x->finished) {
+            x_maybe_free(x);
+            return;
+        }
+        if (e == HPE_OK || e == HPE_PAUSED) {
+            x_done(x, false);
+            return;
+        }
+        x_fail(x, PT_ECLOSED, "upstream closed the connection before the response was complete");
+        return;
+    }
+    x_fail(x, err, err == PT_ECLOSED ? "upstream closed the connection without answering" : NULL);
+}
+
+static void on_uc_drain(pt_sock *s, int status)
+{
+    upconn *c = s->data;
+    pt_exchange *x = c->x;
+    if (!x || !x->cb.on_drain) return;
+    x->depth++;
+    x->cb.on_drain(x->u);
+    x->depth--;
+    x_maybe_free(x);
+}
+
+static void x_attach(pt_exchange *x, upconn *c)
+{
+    x->c = c;
+    c->x = x;
+    c->state = UC_BUSY;
+    llhttp_init(&c->parser, HTTP_RESPONSE, &resp_settings);
+    c->parser.data = c;
+    x->got_head = false;
+    /* A replay resends head and body from one block; the body's end went with it if it
+     * had been written. */
+    bool end_in_replay = x->replaying && x->body_end_written;
+    x->replaying = false;
+    x->body_end_written = end_in_replay;
+    pt_buf_reset(&x->replay);
+    x->replay_ok = true;
+    x->head_written = false;
+    x->phase = 0;
+    pt_sock_read_start(&c->sock);
+    /* On a replay, the bytes already consumed from the body live in the replay copy. */
+    x_flush(x);
+}
+
+static void on_uc_connected(pt_sock *s, int status)
+{
+    upconn *c = s->data;
+    pt_exchange *x = c->x;
+    if (!x) {
+        uc_close(c);
+        return;
+    }
+    if (status != 0) {
+        char detail[256];
+        if (status == PT_ETLS) pt_tls_describe_error(&c->sock.tls, detail, sizeof detail);
+        else snprintf(detail, sizeof detail, "connect to %s:%u failed: %s", c->pool->host, c->pool->port, pt_strerror(status));
+        x_fail(x, status, detail);
+        return;
+    }
+    pt_sock_peer(&c->sock, c->peer, sizeof c->peer);
+    uv_tcp_nodelay(&c->sock.tcp, 1);
+    x_attach(x, c);
+}
+
+static void uc_start_connect(upconn *c, const struct sockaddr *sa)
+{
+    pool *p = c->pool;
+    c->state = UC_CONNECTING;
+    gauge_add(p->open_gauge, 1);
+    const char *name = p->sni ? p->sni : p->host;
+    int rc = pt_sock_connect(&c->sock, sa, p->tls ? p->ssl_ctx : NULL, name, !p->insecure);
+    if (rc && c->x) x_fail(c->x, rc, "cannot start connecting");
+}
+
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+    upconn *c = req->data;
+    if (c->abandoned) {
+        if (res) uv_freeaddrinfo(res);
+        pt_sock_close(&c->sock);
+        return;
+    }
+    if (status < 0 || !res) {
+        char d[200];
+        snprintf(d, sizeof d, "cannot resolve %s: %s", c->pool->host, uv_strerror(status));
+        if (res) uv_freeaddrinfo(res);
+        x_fail(c->x, PT_ENOTFOUND, d);
+        return;
+    }
+    uc_start_connect(c, res->ai_addr);
+    uv_freeaddrinfo(res);
+}
+
+/* Opens a new connection for x (fresh_only: never from the pool). */
+static void uc_connect(pt_exchange *x, bool fresh_only)
+{
+    pool *p = x->pool;
+    if (!fresh_only) {
+        upconn *idle = pool_take(p);
+        if (idle) {
+            uv_timer_stop(&idle->timer);
+            x_attach(x, idle);
+            return;
+        }
+    }
+    if (p->tls && !p->ssl_ctx) {
+        x_fail(x, PT_ETLS, "TLS client context could not be created (see earlier error)");
+        return;
+    }
+    upconn *c = calloc(1, sizeof *c);
+    if (!c || pt_sock_init(&c->sock, x->cl->loop) != 0) {
+        free(c);
+        x_fail(x, PT_ENOMEM, NULL);
+        return;
+    }
+    c->pool = p;
+    c->sock.data = c;
+    c->sock.on_read = on_uc_read;
+    c->sock.on_error = on_uc_error;
+    c->sock.on_drain = on_uc_drain;
+    c->sock.on_close = on_uc_sock_closed;
+    c->sock.on_connect = on_uc_connected;
+    uv_timer_init(x->cl->loop, &c->timer);
+    c->timer.data = c;
+    c->next_all = x->cl->all;
+    if (x->cl->all) x->cl->all->prev_all = c;
+    x->cl->all = c;
+    c->x = x;
+    x->c = c;
+    /* on a replay the head and body are resent from the replay copy */
+    if (x->retried && x->replay.len) {
+        pt_buf copy = x->replay;
+        pt_buf_init(&x->replay, 0);
+        pt_buf_release(&x->head);
+        x->head = copy;               /* one block: head + body bytes already sent */
+        x->head_written = false;
+        x->replaying = true;
+    }
+    uc_timer(c, x->o.connect_timeout_ms);
+    struct sockaddr_storage ss;
+    if (uv_ip4_addr(p->host, p->port, (struct sockaddr_in *)&ss) == 0 ||
+        uv_ip6_addr(p->host, p->port, (struct sockaddr_in6 *)&ss) == 0) {
+        uc_start_connect(c, (struct sockaddr *)&ss);
+        return;
+    }
+    c->state = UC_RESOLVING;
+    c->gai.data = c;
+    char port[8];
+    snprintf(port, sizeof port, "%u", p->port);
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+    int rc = uv_getaddrinfo(x->cl->loop, &c->gai, on_resolved, p->host, port, &hints);
+    if (rc) {
+        x_fail(x, PT_ENOTFOUND, "cannot start resolving the upstream name");
+    }
+}
+
+pt_exchange *pt_exchange_start(pt_client *cl, const pt_endpoint *ep, const pt_exchange_opts *opts,
+                               const char *head, size_t head_len, const pt_exchange_cb *cb, void *u)
+{
+    resp_settings_init();
+    pt_exchange *x = calloc(1, sizeof *x);
+    if (!x) return NULL;
+    x->cl = cl;
+    x->o = *opts;
+    x->cb = *cb;
+    x->u = u;
+    x->replay_ok = true;
+    pt_buf_init(&x->rhead, RESP_HEAD_MAX);
+    if (pt_buf_append(&x->head, head, head_len) != 0 || !(x->pool = pool_get(cl, ep))) {
+        x_free(x);
+        return NULL;
+    }
+    x->depth++;
+    uc_connect(x, false);
+    x->depth--;
+    if (x->finished) { /* failed synchronously: the callback already ran */
+        x_maybe_free(x);
+        return NULL;
+    }
+    return x;
+}
+
+void pt_exchange_pause(pt_exchange *x)
+{
+    if (x->paused || !x->c) return;
+    x->paused = true;
+    uc_timer(x->c, 0);
+    pt_sock_read_stop(&x->c->sock);
+}
+
+void pt_exchange_resume(pt_exchange *x)
+{
+    if (!x->paused) return;
+    x->paused = false;
+    if (!x->c) return;
+    uc_timer(x->c, x->o.idle_timeout_ms);
+    pt_sock_read_start(&x->c->sock);
+}
+
+void pt_exchange_cancel(pt_exchange *x)
+{
+    if (x->canceled) return;
+    bool was_finished = x->finished;
+    x->canceled = true;
+    if (!was_finished) x_detach(x, false);
+    x_maybe_free(x);
+}
+
+const char *pt_exchange_peer(const pt_exchange *x) { return x->c ? x->c->peer : ""; }

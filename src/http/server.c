@@ -1,0 +1,950 @@
+/* server.c: HTTP/1.1 server connections (see server.h for the contract).
+ *
+ * A connection moves through: HEAD (reading a request head; header timer) -> BODY
+ * (handler attached, body streamed to its sink; body timer) -> both "request done"
+ * and "response done" -> next request (idle timer) or close. The parser is paused
+ * at the end of every message, so pipelined bytes wait in `pending` until the
+ * response before them is complete. */
+#include "http/server.h"
+
+#include <llhttp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "core/err.h"
+#include "core/log.h"
+
+#define HEAD_SLACK 256          /* bytes of request line overhead allowed above the header cap */
+#define PENDING_CAP (256 * 1024)/* pipelined bytes buffered before we stop reading */
+#define LINGER_MS 2000          /* read-and-discard time after an error response */
+
+typedef struct hdr_off {
+    uint32_t name_off, name_len, val_off, val_len;
+} hdr_off;
+
+typedef enum { CS_HEAD, CS_BODY, CS_CLOSING } conn_state;
+
+struct pt_conn {
+    pt_sock sock;
+    pt_server *srv;
+    pt_conn *prev, *next;
+    llhttp_t parser;
+    uv_timer_t timer;
+    conn_state state;
+    pt_buf head;            /* copies of the request line and header bytes */
+    hdr_off *hoff;
+    unsigned nhoff, hoff_cap;
+    int cur;                /* header callback state: 0 none, 1 in field, 2 in value */
+    uint32_t url_off, url_len;
+    size_t head_bytes;
+    pt_header *headers;
+    pt_request req;
+    char host_lc[256];
+    pt_buf pending;         /* unparsed pipelined bytes */
+    char last_byte;         /* last byte fed to the parser, for the obs-fold check */
+    const char *feed_base;
+    bool in_request, req_done, resp_started, resp_done, resp_chunked, resp_head_only;
+    bool close_after, processing, body_paused, continue_sent, discard_body;
+    bool pending_full, timer_closing;
+    int status;
+    int error_status;       /* set by callbacks that reject the request */
+    const char *error_code;
+    char error_msg[160];
+    uint64_t body_bytes, bytes_out, start_us;
+    pt_body_sink sink;
+    bool has_sink;
+    pt_req_info info;
+    char peer[64];
+};
+
+static llhttp_settings_t parser_settings;
+static void conn_process(pt_conn *c, const char *data, size_t n);
+static void conn_close(pt_conn *c);
+static void conn_linger_close(pt_conn *c);
+
+/* --- small helpers ------------------------------------------------------ */
+
+const char *pt_http_reason(int s)
+{
+    switch (s) {
+    case 100: return "Continue";
+    case 101: return "Switching Protocols";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 411: return "Length Required";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 417: return "Expectation Failed";
+    case 422: return "Unprocessable Content";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Status";
+    }
+}
+
+static void gen_request_id(pt_server *srv, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    uint64_t parts[2];
+    for (int i = 0; i < 2; i++) { /* xorshift64*, seeded from getrandom at init */
+        uint64_t x = srv->rng;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        srv->rng = x;
+        parts[i] = x * 0x2545F4914F6CDD1DULL;
+    }
+    for (int i = 0; i < 32; i++) out[i] = hex[(parts[i / 16] >> ((i % 16) * 4)) & 15];
+    out[32] = '\0';
+}
+
+/* A client-supplied id is kept when short and made of safe characters. */
+static bool request_id_ok(pt_slice v)
+{
+    if (v.len == 0 || v.len >= sizeof(((pt_request *)0)->request_id)) return false;
+    for (size_t i = 0; i < v.len; i++) {
+        char ch = v.ptr[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '-' || ch == '_' || ch == '.' || ch == ':'))
+            return false;
+    }
+    return true;
+}
+
+static void fmt_http_date(char *out, size_t cap)
+{
+    static _Thread_local time_t cached_t;
+    static _Thread_local char cached[40];
+    time_t now = time(NULL);
+    if (now != cached_t) {
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(cached, sizeof cached, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        cached_t = now;
+    }
+    snprintf(out, cap, "%s", cached);
+}
+
+/* --- timers --------------------------------------------------------------- */
+
+static void on_timer(uv_timer_t *t)
+{
+    pt_conn *c = t->data;
+    if (c->state == CS_CLOSING) {
+        conn_close(c);
+        return;
+    }
+    if (c->in_request && c->state == CS_HEAD && c->head_bytes > 0) {
+        pt_conn_respond_error(c, 408, "header_timeout", NULL,
+                              "the request head did not arrive within %llu ms",
+                              (unsigned long long)c->srv->limits.header_timeout_ms);
+        return;
+    }
+    if (c->state == CS_BODY && !c->req_done && !c->resp_started) {
+        pt_conn_respond_error(c, 408, "body_timeout", NULL,
+                              "no request body bytes for %llu ms",
+                              (unsigned long long)c->srv->limits.body_timeout_ms);
+        return;
+    }
+    if (c->in_request && c->resp_started && !c->resp_done) {
+        if (pt_conn_write_queue(c) == 0) return; /* quiet stream: the upstream side times it */
+        pt_log_info("closing connection from %s: client stopped reading the response", c->peer);
+        c->info.error = "send_timeout";
+    }
+    conn_close(c);
+}
+
+static void timer_arm(pt_conn *c, uint64_t ms)
+{
+    if (ms) uv_timer_start(&c->timer, on_timer, ms, 0);
+    else uv_timer_stop(&c->timer);
+}
+
+/* --- request lifecycle ------------------------------------------------- */
+
+static void request_reset(pt_conn *c)
+{
+    pt_buf_reset(&c->head);
+    c->nhoff = 0;
+    c->cur = 0;
+    c->head_bytes = 0;
+    c->url_off = c->url_len = 0;
+    memset(&c->req, 0, sizeof c->req);
+    c->in_request = c->req_done = c->resp_started = c->resp_done = false;
+    c->resp_chunked = c->resp_head_only = c->continue_sent = c->discard_body = false;
+    c->status = 0;
+    c->error_status = 0;
+    c->error_code = NULL;
+    c->body_bytes = c->bytes_out = 0;
+    c->has_sink = false;
+    memset(&c->sink, 0, sizeof c->sink);
+    memset(&c->info, 0, sizeof c->info);
+}
+
+static void request_finish(pt_conn *c)
+{
+    if (!c->in_request) return;
+    uint64_t total = pt_now_us() - c->start_us;
+    if (c->srv->done)
+        c->srv->done(c, &c->req, &c->info, c->status, c->body_bytes, c->bytes_out, total, c->srv->arg);
+    c->in_request = false;
+}
+
+static void sink_abort(pt_conn *c)
+{
+    if (c->has_sink && c->sink.on_abort) {
+        c->has_sink = false;
+        c->sink.on_abort(c->sink.h);
+    }
+    c->has_sink = false;
+}
+
+/* --- parser callbacks ----------------------------------------------------- */
+
+static int reject(pt_conn *c, int status, const char *code, const char *msg)
+{
+    c->error_status = status;
+    c->error_code = code;
+    snprintf(c->error_msg, sizeof c->error_msg, "%s", msg);
+    return HPE_USER;
+}
+
+static int head_account(pt_conn *c, size_t n)
+{
+    c->head_bytes += n;
+    if (c->head_bytes > c->srv->limits.max_header_bytes)
+        return reject(c, 431, "header_too_large", "the request head exceeds the configured limit");
+    return 0;
+}
+
+static int cb_message_begin(llhttp_t *p)
+{
+    pt_conn *c = p->data;
+    request_reset(c);
+    c->in_request = true;
+    c->state = CS_HEAD;
+    c->start_us = pt_now_us();
+    timer_arm(c, c->srv->limits.header_timeout_ms);
+    return 0;
+}
+
+static int cb_url(llhttp_t *p, const char *at, size_t n)
+{
+    pt_conn *c = p->data;
+    if (head_account(c, n)) return HPE_USER;
+    if (c->url_len == 0) c->url_off = (uint32_t)c->head.len;
+    if (pt_buf_append(&c->head, at, n)) return reject(c, 431, "header_too_large", "request head too large");
+    c->url_len += (uint32_t)n;
+    return 0;
+}
+
+static int cb_header_field(llhttp_t *p, const char *at, size_t n)
+{
+    pt_conn *c = p->data;
+    if (c->req_done || c->state != CS_HEAD) return 0; /* trailers: not forwarded */
+    if (head_account(c, n + 4)) return HPE_USER;
+    if (c->cur != 1) {
+        if (c->nhoff >= c->srv->limits.max_headers)
+            return reject(c, 431, "too_many_headers", "the request has more header fields than allowed");
+        if (c->nhoff == c->hoff_cap) {
+            unsigned ncap = c->hoff_cap ? c->hoff_cap * 2 : 16;
+            hdr_off *h = realloc(c->hoff, ncap * sizeof *h);
+            if (!h) return reject(c, 500, "out_of_memory", "out of memory");
+            c->hoff = h;
+            c->hoff_cap = ncap;
+        }
+        hdr_off *h = &c->hoff[c->nhoff++];
+        memset(h, 0, sizeof *h);
+        h->name_off = (uint32_t)c->head.len;
+        c->cur = 1;
+    }
+    if (pt_buf_append(&c->head, at, n)) return reject(c, 431, "header_too_large", "request head too large");
+    c->hoff[c->nhoff - 1].name_len += (uint32_t)n;
+    return 0;
+}
+
+static int cb_header_value(llhttp_t *p, const char *at, size_t n)
+{
+    pt_conn *c = p->data;
+    if (c->req_done || c->state != CS_HEAD) return 0;
+    /* Obsolete line folding: a value continuing right after a line break. llhttp
+     * accepts it even in strict mode; a gateway must not (request smuggling). */
+    char before = at > c->feed_base ? at[-1] : c->last_byte;
+    if (n && (at[0] == ' ' || at[0] == '\t') && before == '\n')
+        return reject(c, 400, "obsolete_line_folding", "obsolete line folding in a header is not allowed");
+    if (head_account(c, n)) return HPE_USER;
+    hdr_off *h = &c->hoff[c->nhoff - 1];
+    if (c->cur != 2) {
+        h->val_off = (uint32_t)c->head.len;
+        c->cur = 2;
+    }
+    if (pt_buf_append(&c->head, at, n)) return reject(c, 431, "header_too_large", "request head too large");
+    h->val_len += (uint32_t)n;
+    return 0;
+}
+
+/* Fills req from the collected head; 0 or a rejection. */
+static int build_request(pt_conn *c)
+{
+    pt_request *r = &c->req;
+    const char *base = c->head.data ? c->head.data : "";
+    unsigned n = c->nhoff;
+    pt_header *hs = realloc(c->headers, (n ? n : 1) * sizeof *hs);
+    if (!hs) return reject(c, 500, "out_of_memory", "out of memory");
+    c->headers = hs;
+    const pt_header *host = NULL, *rid = NULL;
+    for (unsigned i = 0; i < n; i++) {
+        hs[i].name = pt_slice_from(base + c->hoff[i].name_off, c->hoff[i].name_len);
+        hs[i].value = pt_slice_trim(pt_slice_from(base + c->hoff[i].val_off, c->hoff[i].val_len));
+        if (pt_slice_case_eq_cstr(hs[i].name, "host")) {
+            if (host) return reject(c, 400, "duplicate_host", "more than one Host header");
+            host = &hs[i];
+        } else if (pt_slice_case_eq_cstr(hs[i].name, "x-request-id")) {
+            rid = &hs[i];
+        }
+    }
+    r->headers = hs;
+    r->nheaders = n;
+    r->method = c->parser.method;
+    r->method_name = pt_slice_cstr(llhttp_method_name(c->parser.method));
+    r->http_major = c->parser.http_major;
+    r->http_minor = c->parser.http_minor;
+    if (r->http_major != 1)
+        return r->http_major == 0 ? reject(c, 400, "bad_request", "HTTP/0.9 requests are not supported")
+                                  : reject(c, 505, "http_version_not_supported", "only HTTP/1.x is served here");
+    r->target = pt_slice_from(base + c->url_off, c->url_len);
+    pt_slice path = r->target;
+    pt_slice abs_host = PT_SLICE_NULL;
+    if (path.len && path.ptr[0] != '/') {
+        /* absolute-form (http://host/path) or asterisk-form (OPTIONS *) */
+        pt_slice http = PT_SLICE_LIT("http://"), https = PT_SLICE_LIT("https://");
+        size_t skip = 0;
+        if (pt_slice_starts_with(path, http)) skip = http.len;
+        else if (pt_slice_starts_with(path, https)) skip = https.len;
+        if (skip) {
+            const char *slash = memchr(path.ptr + skip, '/', path.len - skip);
+            size_t hl = slash ? (size_t)(slash - path.ptr) - skip : path.len - skip;
+            abs_host = pt_slice_from(path.ptr + skip, hl);
+            path = slash ? pt_slice_from(slash, path.len - (size_t)(slash - path.ptr)) : PT_SLICE_LIT("/");
+        } else if (!(path.len == 1 && path.ptr[0] == '*' && r->method == HTTP_OPTIONS)) {
+            return reject(c, 400, "bad_request", "the request target must start with '/'");
+        }
+    }
+    const char *q = memchr(path.ptr, '?', path.len);
+    r->path = q ? pt_slice_from(path.ptr, (size_t)(q - path.ptr)) : path;
+    r->query = q ? pt_slice_from(q + 1, path.len - (size_t)(q - path.ptr) - 1) : PT_SLICE_NULL;
+    if (r->http_minor >= 1 && !host && !abs_host.len)
+        return reject(c, 400, "missing_host", "HTTP/1.1 requests must carry a Host header");
+    pt_slice hv = abs_host.len ? abs_host : host ? host->value : PT_SLICE_NULL;
+    /* lowercase, port removed (keep IPv6 brackets' content) */
+    size_t hl = 0;
+    if (hv.len && hv.ptr[0] == '[') {
+        const char *close = memchr(hv.ptr, ']', hv.len);
+        if (close) hv = pt_slice_from(hv.ptr + 1, (size_t)(close - hv.ptr) - 1);
+    } else {
+        const char *colon = memchr(hv.ptr ? hv.ptr : "", ':', hv.len);
+        if (colon) hv.len = (size_t)(colon - hv.ptr);
+    }
+    if (hv.len >= sizeof c->host_lc) return reject(c, 400, "bad_host", "the Host header is too long");
+    for (; hl < hv.len; hl++) {
+        char ch = hv.ptr[hl];
+        c->host_lc[hl] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
+    }
+    c->host_lc[hl] = '\0';
+    r->host = pt_slice_from(c->host_lc, hl);
+    r->keep_alive = llhttp_should_keep_alive(&c->parser);
+    r->chunked = (c->parser.flags & F_CHUNKED) != 0;
+    r->content_length = (c->parser.flags & F_CONTENT_LENGTH) ? (int64_t)c->parser.content_length : -1;
+    const pt_header *expect = pt_request_header(r, "expect");
+    if (expect) {
+        if (!pt_slice_case_eq_cstr(expect->value, "100-continue"))
+            return reject(c, 417, "expectation_failed", "only 'Expect: 100-continue' is supported");
+        r->expect_continue = true;
+    }
+    if (rid && request_id_ok(rid->value))
+        snprintf(r->request_id, sizeof r->request_id, PT_SLICE_FMT, PT_SLICE_ARG(rid->value));
+    else
+        gen_request_id(c->srv, r->request_id);
+    return 0;
+}
+
+static int cb_headers_complete(llhttp_t *p)
+{
+    pt_conn *c = p->data;
+    int rc = build_request(c);
+    if (rc) return rc;
+    if (c->req.content_length > 0 && (uint64_t)c->req.content_length > c->srv->limits.max_body_bytes)
+        return reject(c, 413, "body_too_large", "the request body exceeds the configured limit");
+    if (c->srv->draining || !c->req.keep_alive) c->close_after = true;
+    c->state = CS_BODY;
+    timer_arm(c, c->srv->limits.body_timeout_ms);
+    c->srv->dispatch(c, &c->req, c->srv->arg);
+    if (c->state == CS_CLOSING) return HPE_USER; /* the handler answered and closed */
+    return 0;
+}
+
+static int cb_body(llhttp_t *p, const char *at, size_t n)
+{
+    pt_conn *c = p->data;
+    c->body_bytes += n;
+    if (c->body_bytes > c->srv->limits.max_body_bytes) {
+        if (c->resp_started) {
+            pt_log_info("request body from %s exceeded the limit mid-stream; closing", c->peer);
+            return HPE_USER;
+        }
+        return reject(c, 413, "body_too_large", "the request body exceeds the configured limit");
+    }
+    if (c->has_sink && c->sink.on_body && !c->discard_body) c->sink.on_body(c->sink.h, at, n);
+    if (c->state == CS_CLOSING) return HPE_USER;
+    return 0;
+}
+
+static int cb_message_complete(llhttp_t *p)
+{
+    pt_conn *c = p->data;
+    c->req_done = true;
+    if (c->has_sink && c->sink.on_body_end && !c->discard_body) c->sink.on_body_end(c->sink.h);
+    if (c->state == CS_CLOSING) return HPE_USER;
+    if (!c->resp_done) timer_arm(c, 0);
+    return HPE_PAUSED;
+}
+
+static void settings_init(void)
+{
+    static bool done;
+    if (done) return;
+    llhttp_settings_init(&parser_settings);
+    parser_settings.on_message_begin = cb_message_begin;
+    parser_settings.on_url = cb_url;
+    parser_settings.on_header_field = cb_header_field;
+    parser_settings.on_header_value = cb_header_value;
+    parser_settings.on_headers_complete = cb_headers_complete;
+    parser_settings.on_body = cb_body;
+    parser_settings.on_message_complete = cb_message_complete;
+    done = true;
+}
+
+/* --- reading ------------------------------------------------------------ */
+
+/* Maps an llhttp error to the status and code we answer with. */
+static void parse_error(pt_conn *c, int err)
+{
+    if (err == HPE_USER && c->error_status) {
+        pt_conn_respond_error(c, c->error_status, c->error_code, NULL, "%s", c->error_msg);
+        return;
+    }
+    if (err == HPE_USER || c->state == CS_CLOSING) { /* handler or limit already acted */
+        if (c->state != CS_CLOSING) conn_linger_close(c);
+        return;
+    }
+    const char *reason = llhttp_get_error_reason(&c->parser);
+    const char *code = "bad_request";
+    switch (err) {
+    case HPE_UNEXPECTED_CONTENT_LENGTH: code = "ambiguous_length"; break;
+    case HPE_INVALID_TRANSFER_ENCODING: code = "bad_transfer_encoding"; break;
+    case HPE_INVALID_CHUNK_SIZE: code = "bad_chunk"; break;
+    case HPE_INVALID_CONTENT_LENGTH: code = "bad_content_length"; break;
+    case HPE_INVALID_METHOD: code = "bad_method"; break;
+    case HPE_INVALID_VERSION: code = "bad_version"; break;
+    default: break;
+    }
+    if (c->resp_started) { /* a body error after we began answering: just close */
+        pt_conn_response_abort(c);
+        return;
+    }
+    c->req.request_id[0] ? (void)0 : gen_request_id(c->srv, c->req.request_id);
+    pt_conn_respond_error(c, 400, code, NULL, "malformed request: %s", reason ? reason : llhttp_errno_name(err));
+}
+
+/* Feeds bytes to the parser; keeps what follows a completed message in `pending`. */
+static void feed(pt_conn *c, const char *data, size_t n)
+{
+    c->feed_base = data;
+    llhttp_errno_t err = llhttp_execute(&c->parser, data, n);
+    if (n) c->last_byte = data[n - 1];
+    if (err == HPE_OK) {
+        if (c->state == CS_HEAD && c->in_request && c->head_bytes > c->srv->limits.max_header_bytes)
+            pt_conn_respond_error(c, 431, "header_too_large", NULL, "the request head exceeds the configured limit");
+        return;
+    }
+    if (err == HPE_PAUSED) {
+        const char *pos = llhttp_get_error_pos(&c->parser);
+        size_t used = pos ? (size_t)(pos - data) : n;
+        if (used < n && pt_buf_append(&c->pending, data + used, n - used) != 0) {
+            conn_close(c);
+            return;
+        }
+        return;
+    }
+    parse_error(c, err);
+}
+
+/* Runs the connection forward: feed new bytes, then start each pipelined request
+ * whose predecessor is complete. Never recursive: nested calls only queue bytes. */
+static void conn_process(pt_conn *c, const char *data, size_t n)
+{
+    if (c->processing || llhttp_get_errno(&c->parser) == HPE_PAUSED) {
+        if (n && pt_buf_append(&c->pending, data, n) != 0) {
+            conn_close(c);
+            return;
+        }
+        if (c->pending.len > PENDING_CAP && !c->pending_full) {
+            c->pending_full = true;
+            pt_sock_read_stop(&c->sock);
+        }
+        if (c->processing) return;
+    } else if (n) {
+        c->processing = true;
+        feed(c, data, n);
+        c->processing = false;
+    }
+    c->processing = true;
+    while (c->state != CS_CLOSING && c->in_request && c->req_done && c->resp_done) {
+        request_finish(c);
+        if (c->close_after || c->srv->draining) {
+            conn_linger_close(c);
+            break;
+        }
+        request_reset(c);
+        c->state = CS_HEAD;
+        llhttp_resume(&c->parser);
+        timer_arm(c, c->srv->limits.idle_timeout_ms);
+        if (c->pending.len) {
+            pt_buf chunk = c->pending;
+            pt_buf_init(&c->pending, 0);
+            feed(c, chunk.data, chunk.len);
+            /* bytes the parser did not take went back into c->pending */
+            pt_buf_release(&chunk);
+        }
+        if (c->pending_full && c->pending.len < PENDING_CAP / 2 && c->state != CS_CLOSING) {
+            c->pending_full = false;
+            pt_sock_read_start(&c->sock);
+        }
+    }
+    c->processing = false;
+}
+
+static void on_sock_read(pt_sock *s, const char *data, size_t n)
+{
+    pt_conn *c = s->data;
+    if (c->state == CS_CLOSING) return; /* lingering: discard */
+    if (c->state == CS_BODY) timer_arm(c, c->req_done ? 0 : c->srv->limits.body_timeout_ms);
+    conn_process(c, data, n);
+}
+
+static void on_sock_error(pt_sock *s, int err)
+{
+    pt_conn *c = s->data;
+    if (c->state == CS_CLOSING && err == PT_ECLOSED) { /* lingering close finished */
+        conn_close(c);
+        return;
+    }
+    if (c->in_request && !c->resp_done) {
+        c->info.error = c->resp_started ? "client_closed" : "client_closed_early";
+        if (!c->status) c->status = 499;
+    }
+    conn_close(c);
+}
+
+static void on_sock_drain(pt_sock *s, int status)
+{
+    pt_conn *c = s->data;
+    if (c->resp_started && !c->resp_done && c->srv->limits.send_timeout_ms)
+        timer_arm(c, c->srv->limits.send_timeout_ms);
+    if (c->has_sink && c->sink.on_drain) c->sink.on_drain(c->sink.h);
+}
+
+/* --- closing -------------------------------------------------------------- */
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    pt_conn *c = h->data;
+    pt_server *srv = c->srv;
+    pt_buf_release(&c->head);
+    pt_buf_release(&c->pending);
+    free(c->hoff);
+    free(c->headers);
+    free(c);
+    if (srv->draining && srv->nconns == 0 && srv->on_empty) srv->on_empty(srv);
+}
+
+static void on_sock_closed(pt_sock *s)
+{
+    pt_conn *c = s->data;
+    uv_close((uv_handle_t *)&c->timer, on_timer_closed);
+}
+
+static void conn_close(pt_conn *c)
+{
+    if (c->sock.closing) return;
+    sink_abort(c);
+    if (c->in_request && c->status) request_finish(c);
+    c->state = CS_CLOSING;
+    if (c->prev) c->prev->next = c->next;
+    else c->srv->conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+    c->srv->nconns--;
+    uv_timer_stop(&c->timer);
+    pt_sock_close(&c->sock);
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    pt_conn *c = req->data;
+    free(req);
+    if (status < 0 || c->sock.closing) {
+        conn_close(c);
+        return;
+    }
+    /* Read and discard what the client still sends, so the kernel does not answer
+     * it with a reset that would destroy our response in the client's buffer. */
+    timer_arm(c, LINGER_MS);
+    pt_sock_read_start(&c->sock);
+}
+
+/* Closes after everything queued has been written (and a short linger). */
+static void conn_linger_close(pt_conn *c)
+{
+    if (c->sock.closing) return;
+    sink_abort(c);
+    request_finish(c);
+    c->state = CS_CLOSING;
+    if (c->sock.tls_on) { /* no half-close under TLS: send close_notify and close */
+        SSL_shutdown(c->sock.tls.ssl);
+        uv_buf_t none = uv_buf_init(NULL, 0);
+        pt_sock_write(&c->sock, &none, 0);
+    }
+    uv_shutdown_t *req = malloc(sizeof *req);
+    if (!req) {
+        conn_close(c);
+        return;
+    }
+    req->data = c;
+    if (uv_shutdown(req, (uv_stream_t *)&c->sock.tcp, on_shutdown) != 0) {
+        free(req);
+        conn_close(c);
+    }
+}
+
+/* --- accepting --------------------------------------------------------------- */
+
+void pt_server_init(pt_server *srv, uv_loop_t *loop)
+{
+    memset(srv, 0, sizeof *srv);
+    srv->loop = loop;
+    settings_init();
+    if (getrandom(&srv->rng, sizeof srv->rng, 0) != sizeof srv->rng || srv->rng == 0)
+        srv->rng = (uint64_t)pt_now_us() | 1;
+}
+
+int pt_server_accept(pt_server *srv, uv_stream_t *listener, SSL_CTX *ssl_ctx)
+{
+    pt_conn *c = calloc(1, sizeof *c);
+    if (!c) return PT_ENOMEM;
+    int rc = pt_sock_init(&c->sock, srv->loop);
+    if (rc) {
+        free(c);
+        return rc;
+    }
+    c->sock.data = c;
+    if (uv_accept(listener, (uv_stream_t *)&c->sock.tcp) != 0) {
+        c->srv = srv;
+        uv_timer_init(srv->loop, &c->timer);
+        c->timer.data = c;
+        srv->nconns++;
+        c->next = srv->conns;
+        if (srv->conns) srv->conns->prev = c;
+        srv->conns = c;
+        c->sock.on_close = on_sock_closed;
+        conn_close(c);
+        return PT_EIO;
+    }
+    c->srv = srv;
+    uv_tcp_nodelay(&c->sock.tcp, 1);
+    uv_timer_init(srv->loop, &c->timer);
+    c->timer.data = c;
+    c->sock.on_read = on_sock_read;
+    c->sock.on_error = on_sock_error;
+    c->sock.on_drain = on_sock_drain;
+    c->sock.on_close = on_sock_closed;
+    pt_buf_init(&c->head, srv->limits.max_header_bytes + HEAD_SLACK);
+    pt_buf_init(&c->pending, 0);
+    llhttp_init(&c->parser, HTTP_REQUEST, &parser_settings);
+    c->parser.data = c;
+    c->state = CS_HEAD;
+    pt_sock_peer(&c->sock, c->peer, sizeof c->peer);
+    srv->nconns++;
+    c->next = srv->conns;
+    if (srv->conns) srv->conns->prev = c;
+    srv->conns = c;
+    if (ssl_ctx && pt_sock_tls_server(&c->sock, ssl_ctx) != 0) {
+        conn_close(c);
+        return PT_ETLS;
+    }
+    if (srv->nconns > srv->limits.max_connections) {
+        pt_log_warn("connection limit %u reached; refusing %s", srv->limits.max_connections, c->peer);
+        conn_close(c);
+        return PT_EAGAIN;
+    }
+    /* A new connection must send its first request within the header timeout. */
+    timer_arm(c, srv->limits.header_timeout_ms);
+    c->in_request = false;
+    pt_sock_read_start(&c->sock);
+    return 0;
+}
+
+void pt_server_drain(pt_server *srv)
+{
+    srv->draining = true;
+    pt_conn *next;
+    for (pt_conn *c = srv->conns; c; c = next) {
+        next = c->next;
+        if (!c->in_request && c->pending.len == 0) conn_close(c);
+    }
+    if (srv->nconns == 0 && srv->on_empty) srv->on_empty(srv);
+}
+
+void pt_server_close_all(pt_server *srv)
+{
+    pt_conn *next;
+    for (pt_conn *c = srv->conns; c; c = next) {
+        next = c->next;
+        if (c->in_request && !c->resp_done) c->info.error = "drain_deadline";
+        conn_close(c);
+    }
+}
+
+/* --- response writer ---------------------------------------------------------- */
+
+#define DISCARD_MAX (1024 * 1024)
+
+/* A request body we may read and throw away to keep the connection alive. */
+static bool body_discardable(const pt_conn *c)
+{
+    return c->req.content_length >= 0 && c->req.content_length <= DISCARD_MAX;
+}
+
+static bool hop_by_hop(pt_slice n)
+{
+    static const char *names[] = { "connection", "keep-alive", "transfer-encoding", "content-length",
+                                   "proxy-connection", "te", "trailer", "upgrade" };
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (pt_slice_case_eq_cstr(n, names[i])) return true;
+    return false;
+}
+
+int pt_conn_response_start(pt_conn *c, int status, const pt_header *hdrs, size_t nhdrs, int64_t content_length)
+{
+    if (c->resp_started || c->state == CS_CLOSING) return PT_EINVAL;
+    c->resp_started = true;
+    c->status = status;
+    const pt_request *r = &c->req;
+    bool no_body = status == 204 || status == 304 || (status >= 100 && status < 200);
+    c->resp_head_only = no_body || r->method == HTTP_HEAD;
+    if (r->http_minor == 0 && !r->keep_alive) c->close_after = true;
+    /* An unread request body cannot be skipped safely on a kept-alive connection. */
+    if (!c->req_done && !c->has_sink && pt_conn_has_body(c) && !body_discardable(c)) c->close_after = true;
+    if (c->srv->draining) c->close_after = true;
+
+    pt_buf b = PT_BUF_INIT;
+    pt_buf_printf(&b, "HTTP/1.1 %d %s\r\n", status, pt_http_reason(status));
+    bool has_rid = false;
+    for (size_t i = 0; i < nhdrs; i++) {
+        if (hop_by_hop(hdrs[i].name)) continue;
+        if (pt_slice_case_eq_cstr(hdrs[i].name, "x-request-id")) has_rid = true;
+        pt_buf_append_slice(&b, hdrs[i].name);
+        pt_buf_append(&b, ": ", 2);
+        pt_buf_append_slice(&b, hdrs[i].value);
+        pt_buf_append(&b, "\r\n", 2);
+    }
+    if (!has_rid && r->request_id[0]) pt_buf_printf(&b, "X-Request-Id: %s\r\n", r->request_id);
+    if (!no_body) {
+        if (content_length >= 0) {
+            pt_buf_printf(&b, "Content-Length: %lld\r\n", (long long)content_length);
+        } else if (r->http_minor >= 1) {
+            if (r->method != HTTP_HEAD) c->resp_chunked = true;
+            pt_buf_append_str(&b, "Transfer-Encoding: chunked\r\n");
+        } else {
+            c->close_after = true; /* HTTP/1.0: the end of the body is the end of the connection */
+        }
+    }
+    if (c->close_after)
+        pt_buf_append_str(&b, "Connection: close\r\n");
+    else if (r->http_minor == 0)
+        pt_buf_append_str(&b, "Connection: keep-alive\r\n");
+    pt_buf_append(&b, "\r\n", 2);
+    uv_buf_t ub = uv_buf_init(b.data, (unsigned)b.len);
+    int rc = pt_sock_write(&c->sock, &ub, 1);
+    pt_buf_release(&b);
+    if (c->srv->limits.send_timeout_ms && c->req_done) timer_arm(c, c->srv->limits.send_timeout_ms);
+    return rc;
+}
+
+int pt_conn_response_body(pt_conn *c, const char *data, size_t n)
+{
+    if (!c->resp_started || c->resp_done || c->state == CS_CLOSING) return PT_EINVAL;
+    if (n == 0 || c->resp_head_only) return 0;
+    c->bytes_out += n;
+    if (!c->resp_chunked) {
+        uv_buf_t ub = uv_buf_init((char *)data, (unsigned)n);
+        return pt_sock_write(&c->sock, &ub, 1);
+    }
+    char size[24];
+    int sl = snprintf(size, sizeof size, "%zx\r\n", n);
+    uv_buf_t ub[3] = { uv_buf_init(size, (unsigned)sl), uv_buf_init((char *)data, (unsigned)n),
+                       uv_buf_init("\r\n", 2) };
+    return pt_sock_write(&c->sock, ub, 3);
+}
+
+void pt_conn_response_end(pt_conn *c)
+{
+    if (!c->resp_started || c->resp_done || c->state == CS_CLOSING) return;
+    if (c->resp_chunked) {
+        uv_buf_t ub = uv_buf_init("0\r\n\r\n", 5);
+        pt_sock_write(&c->sock, &ub, 1);
+    }
+    c->resp_done = true;
+    if (!c->req_done) {
+        sink_abort(c);
+        c->discard_body = true;
+        bool parsing_ok = llhttp_get_errno(&c->parser) == HPE_OK && c->state == CS_BODY;
+        /* A message without a body completes right after its head; a small body is read
+         * and dropped so the connection can be kept. Anything else ends the connection:
+         * the unread body would be taken for the next request. */
+        if (parsing_ok && !c->close_after && (!pt_conn_has_body(c) || body_discardable(c))) {
+            if (pt_conn_has_body(c)) timer_arm(c, c->srv->limits.body_timeout_ms);
+            return;
+        }
+        c->close_after = true;
+        conn_linger_close(c);
+        return;
+    }
+    c->has_sink = false;
+    conn_process(c, NULL, 0);
+}
+
+void pt_conn_response_abort(pt_conn *c)
+{
+    if (c->state == CS_CLOSING) return;
+    if (!c->info.error) c->info.error = "upstream_aborted";
+    c->has_sink = false;
+    conn_close(c);
+}
+
+void pt_conn_respond(pt_conn *c, int status, const char *ctype, const char *body, size_t n)
+{
+    char date[40];
+    fmt_http_date(date, sizeof date);
+    pt_header h[3] = {
+        { PT_SLICE_LIT("Date"), pt_slice_cstr(date) },
+        { PT_SLICE_LIT("Server"), PT_SLICE_LIT("portico") },
+        { PT_SLICE_LIT("Content-Type"), pt_slice_cstr(ctype) },
+    };
+    if (pt_conn_response_start(c, status, h, ctype ? 3 : 2, (int64_t)n) != 0) {
+        if (c->state != CS_CLOSING) conn_close(c);
+        return;
+    }
+    pt_conn_response_body(c, body, n);
+    pt_conn_response_end(c);
+}
+
+void pt_conn_respond_error(pt_conn *c, int status, const char *code, const char *extra, const char *fmt, ...)
+{
+    if (c->resp_started) {
+        pt_conn_response_abort(c);
+        return;
+    }
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (!c->req.request_id[0]) gen_request_id(c->srv, c->req.request_id);
+    if (!c->info.error) c->info.error = code;
+    if (!c->in_request) { /* rejected before a message began (e.g. timeout on a fresh connection) */
+        c->in_request = true;
+        c->start_us = pt_now_us();
+    }
+    /* Errors raised while parsing the head leave the framing unknown: close after. */
+    if (c->state == CS_HEAD || status == 400 || status == 408 || status == 413 || status == 431)
+        c->close_after = true;
+    pt_buf b = PT_BUF_INIT;
+    pt_buf_printf(&b, "{\"error\":{\"status\":%d,\"code\":\"", status);
+    pt_buf_append_json_escaped(&b, code, strlen(code));
+    pt_buf_append_str(&b, "\",\"message\":\"");
+    pt_buf_append_json_escaped(&b, msg, strlen(msg));
+    pt_buf_printf(&b, "\",\"request_id\":\"%s\"", c->req.request_id);
+    if (extra && *extra) {
+        pt_buf_append(&b, ",", 1);
+        pt_buf_append_str(&b, extra);
+    }
+    pt_buf_append_str(&b, "}}\n");
+    pt_conn_respond(c, status, "application/json", b.data, b.len);
+    pt_buf_release(&b);
+}
+
+/* --- handler-facing accessors ------------------------------------------------- */
+
+void pt_conn_set_sink(pt_conn *c, const pt_body_sink *sink)
+{
+    c->sink = *sink;
+    c->has_sink = true;
+}
+
+void pt_conn_continue(pt_conn *c)
+{
+    if (!c->req.expect_continue || c->continue_sent || c->req_done || c->resp_started) return;
+    c->continue_sent = true;
+    uv_buf_t ub = uv_buf_init("HTTP/1.1 100 Continue\r\n\r\n", 25);
+    pt_sock_write(&c->sock, &ub, 1);
+}
+
+void pt_conn_pause_body(pt_conn *c)
+{
+    if (c->body_paused || c->req_done) return;
+    c->body_paused = true;
+    pt_sock_read_stop(&c->sock);
+}
+
+void pt_conn_resume_body(pt_conn *c)
+{
+    if (!c->body_paused || c->state == CS_CLOSING) return;
+    c->body_paused = false;
+    pt_sock_read_start(&c->sock);
+}
+
+size_t pt_conn_write_queue(const pt_conn *c) { return c->sock.wq_bytes; }
+bool pt_conn_response_started(const pt_conn *c) { return c->resp_started; }
+pt_req_info *pt_conn_info(pt_conn *c) { return &c->info; }
+pt_server *pt_conn_server(pt_conn *c) { return c->srv; }
+const char *pt_conn_peer(const pt_conn *c) { return c->peer; }
+bool pt_conn_is_tls(const pt_conn *c) { return c->sock.tls_on; }
+bool pt_conn_has_body(const pt_conn *c) { return c->req.chunked || c->req.content_length > 0; }

@@ -1,0 +1,117 @@
+/* server.h: the server side of HTTP/1.1: accepted connections, request parsing with
+ * llhttp in strict mode, limits and timeouts, and the response writer.
+ *
+ * One pt_server lives on each worker loop. A connection parses one request head at a
+ * time; when the head is complete it calls server->dispatch, which must either answer
+ * at once (pt_conn_respond_*) or attach a body sink and answer later. Pipelined
+ * requests wait, unparsed, until the response before them is complete. */
+#ifndef PT_HTTP_SERVER_H
+#define PT_HTTP_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "core/buf.h"
+#include "http/request.h"
+#include "http/sock.h"
+
+typedef struct pt_conn pt_conn;
+typedef struct pt_server pt_server;
+
+typedef struct pt_http_limits {
+    size_t max_header_bytes;
+    unsigned max_headers;
+    size_t max_body_bytes;
+    uint64_t header_timeout_ms;
+    uint64_t body_timeout_ms;
+    uint64_t idle_timeout_ms;
+    uint64_t send_timeout_ms;
+    unsigned max_connections;
+} pt_http_limits;
+
+/* What a handler does with the request body and with the connection's life. */
+typedef struct pt_body_sink {
+    void *h;
+    void (*on_body)(void *h, const char *data, size_t n);
+    void (*on_body_end)(void *h);
+    /* The client's write queue fell below the low mark (resume upstream reads). */
+    void (*on_drain)(void *h);
+    /* The connection is going away: drop every pointer to it and free yourself. No call
+     * on the connection is allowed after this returns. */
+    void (*on_abort)(void *h);
+} pt_body_sink;
+
+/* Facts about the request that handlers fill in for the access log and metrics. */
+typedef struct pt_req_info {
+    const char *route;
+    const char *service;
+    char target[128];
+    const char *error;        /* short code when the gateway failed the request */
+    uint64_t upstream_start_us, upstream_us;
+    void *route_metrics;      /* opaque to http/ */
+    char extra_json[512];     /* extra access-log members, "" when none */
+} pt_req_info;
+
+typedef void (*pt_dispatch_fn)(pt_conn *c, pt_request *req, void *arg);
+typedef void (*pt_done_fn)(pt_conn *c, const pt_request *req, const pt_req_info *info, int status,
+                           uint64_t bytes_in, uint64_t bytes_out, uint64_t total_us, void *arg);
+
+struct pt_server {
+    uv_loop_t *loop;
+    pt_http_limits limits;
+    pt_dispatch_fn dispatch;
+    pt_done_fn done;
+    void *arg;
+    bool draining;             /* answer with Connection: close, close idle connections */
+    unsigned nconns;
+    pt_conn *conns;            /* all open connections (intrusive list) */
+    void (*on_empty)(pt_server *srv); /* called when draining and the last connection closed */
+    uint64_t rng;              /* request-id generator state */
+};
+
+void pt_server_init(pt_server *srv, uv_loop_t *loop);
+/* Accepts one connection from a listening stream; ssl_ctx turns on TLS. */
+int pt_server_accept(pt_server *srv, uv_stream_t *listener, SSL_CTX *ssl_ctx);
+/* Stops keep-alive everywhere and closes idle connections now; busy ones close after
+ * their current response. */
+void pt_server_drain(pt_server *srv);
+/* Closes every connection at once (drain deadline passed). */
+void pt_server_close_all(pt_server *srv);
+
+/* Response writer. Headers named Connection, Keep-Alive, Transfer-Encoding,
+ * Content-Length, Proxy-Connection, TE, Trailer and Upgrade in hdrs are ignored: the
+ * connection frames the message itself (content_length < 0 means chunked, or
+ * close-delimited for HTTP/1.0 clients). Returns 0 or PT_E*. */
+int pt_conn_response_start(pt_conn *c, int status, const pt_header *hdrs, size_t nhdrs,
+                           int64_t content_length);
+int pt_conn_response_body(pt_conn *c, const char *data, size_t n);
+/* Completes the response; the next pipelined request may start. */
+void pt_conn_response_end(pt_conn *c);
+/* Gives up on a response already started (upstream failed mid-body): the client sees
+ * a truncated message and the connection closes. */
+void pt_conn_response_abort(pt_conn *c);
+/* Complete responses in one call. */
+void pt_conn_respond(pt_conn *c, int status, const char *content_type, const char *body, size_t n);
+/* JSON error: {"error":{"status":S,"code":CODE,"message":MSG,"request_id":ID}} plus any
+ * extra members (raw JSON, e.g. "\"service\":\"echo\""), extra may be NULL. */
+void pt_conn_respond_error(pt_conn *c, int status, const char *code, const char *extra,
+                           const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+void pt_conn_set_sink(pt_conn *c, const pt_body_sink *sink);
+/* 100-continue is sent when the body is first wanted: call before reading a body. */
+void pt_conn_continue(pt_conn *c);
+void pt_conn_pause_body(pt_conn *c);
+void pt_conn_resume_body(pt_conn *c);
+size_t pt_conn_write_queue(const pt_conn *c);
+bool pt_conn_response_started(const pt_conn *c);
+pt_req_info *pt_conn_info(pt_conn *c);
+pt_server *pt_conn_server(pt_conn *c);
+const char *pt_conn_peer(const pt_conn *c);
+bool pt_conn_is_tls(const pt_conn *c);
+/* Whether the request needs a body read (Content-Length > 0 or chunked). */
+bool pt_conn_has_body(const pt_conn *c);
+
+const char *pt_http_reason(int status);
+
+#endif

@@ -1,0 +1,209 @@
+/* tls.c: OpenSSL over memory BIOs (see tls.h). */
+#include "http/tls.h"
+
+#include <arpa/inet.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/err.h"
+
+static const unsigned char alpn_http11[] = { 8, 'h', 't', 't', 'p', '/', '1', '.', '1' };
+
+static void openssl_errors(pt_buf *err, const char *what, const char *file)
+{
+    unsigned long e = ERR_get_error();
+    char msg[256] = "unknown error";
+    if (e) ERR_error_string_n(e, msg, sizeof msg);
+    ERR_clear_error();
+    pt_buf_printf(err, "%s%s%s: %s", what, file ? " " : "", file ? file : "", msg);
+}
+
+static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+                       const unsigned char *in, unsigned int inlen, void *arg)
+{
+    unsigned char *o;
+    if (SSL_select_next_proto(&o, outlen, alpn_http11, sizeof alpn_http11, in, inlen) !=
+        OPENSSL_NPN_NEGOTIATED)
+        return SSL_TLSEXT_ERR_NOACK;
+    *out = o;
+    return SSL_TLSEXT_ERR_OK;
+}
+
+SSL_CTX *pt_tls_server_ctx_new(const char *cert_file, const char *key_file, pt_buf *err)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (!ctx) {
+        openssl_errors(err, "cannot create TLS context", NULL);
+        return NULL;
+    }
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1) {
+        openssl_errors(err, "cannot load certificate", cert_file);
+        goto fail;
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM) != 1) {
+        openssl_errors(err, "cannot load private key", key_file);
+        goto fail;
+    }
+    if (SSL_CTX_check_private_key(ctx) != 1) {
+        openssl_errors(err, "private key does not match certificate", key_file);
+        goto fail;
+    }
+    SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
+    return ctx;
+fail:
+    SSL_CTX_free(ctx);
+    return NULL;
+}
+
+SSL_CTX *pt_tls_client_ctx_new(const char *ca_file, bool insecure, pt_buf *err)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    if (!ctx) {
+        openssl_errors(err, "cannot create TLS context", NULL);
+        return NULL;
+    }
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    if (SSL_CTX_set_default_verify_paths(ctx) != 1) ERR_clear_error();
+    if (ca_file && SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1) {
+        openssl_errors(err, "cannot load CA file", ca_file);
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    SSL_CTX_set_verify(ctx, insecure ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, NULL);
+    SSL_CTX_set_alpn_protos(ctx, alpn_http11, sizeof alpn_http11);
+    return ctx;
+}
+
+static int tls_init(pt_tls *t, SSL_CTX *ctx)
+{
+    memset(t, 0, sizeof *t);
+    t->ssl = SSL_new(ctx);
+    if (!t->ssl) return PT_ETLS;
+    t->rbio = BIO_new(BIO_s_mem());
+    t->wbio = BIO_new(BIO_s_mem());
+    if (!t->rbio || !t->wbio) {
+        BIO_free(t->rbio);
+        BIO_free(t->wbio);
+        SSL_free(t->ssl);
+        t->ssl = NULL;
+        return PT_ETLS;
+    }
+    BIO_set_mem_eof_return(t->rbio, -1);
+    SSL_set_bio(t->ssl, t->rbio, t->wbio);
+    return 0;
+}
+
+int pt_tls_init_server(pt_tls *t, SSL_CTX *ctx)
+{
+    int rc = tls_init(t, ctx);
+    if (rc) return rc;
+    SSL_set_accept_state(t->ssl);
+    return 0;
+}
+
+int pt_tls_init_client(pt_tls *t, SSL_CTX *ctx, const char *name, bool verify)
+{
+    int rc = tls_init(t, ctx);
+    if (rc) return rc;
+    SSL_set_connect_state(t->ssl);
+    unsigned char addr[16];
+    bool is_ip = inet_pton(AF_INET, name, addr) == 1 || inet_pton(AF_INET6, name, addr) == 1;
+    if (!is_ip) SSL_set_tlsext_host_name(t->ssl, name);
+    if (verify) {
+        X509_VERIFY_PARAM *param = SSL_get0_param(t->ssl);
+        X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+        if (is_ip)
+            X509_VERIFY_PARAM_set1_ip_asc(param, name);
+        else
+            X509_VERIFY_PARAM_set1_host(param, name, 0);
+    }
+    return 0;
+}
+
+void pt_tls_release(pt_tls *t)
+{
+    if (t->ssl) SSL_free(t->ssl); /* frees both BIOs */
+    t->ssl = NULL;
+}
+
+int pt_tls_feed(pt_tls *t, const char *data, size_t n)
+{
+    while (n) {
+        int w = BIO_write(t->rbio, data, n > INT32_MAX ? INT32_MAX : (int)n);
+        if (w <= 0) return PT_ETLS;
+        data += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+int pt_tls_handshake(pt_tls *t)
+{
+    if (t->handshake_done) return 1;
+    int r = SSL_do_handshake(t->ssl);
+    if (r == 1) {
+        t->handshake_done = true;
+        return 1;
+    }
+    int e = SSL_get_error(t->ssl, r);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return 0;
+    return PT_ETLS;
+}
+
+int pt_tls_read(pt_tls *t, char *out, size_t cap)
+{
+    int r = SSL_read(t->ssl, out, cap > INT32_MAX ? INT32_MAX : (int)cap);
+    if (r > 0) return r;
+    int e = SSL_get_error(t->ssl, r);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return 0;
+    if (e == SSL_ERROR_ZERO_RETURN) return PT_ECLOSED;
+    return PT_ETLS;
+}
+
+int pt_tls_write(pt_tls *t, const char *data, size_t n)
+{
+    while (n) {
+        int r = SSL_write(t->ssl, data, n > INT32_MAX ? INT32_MAX : (int)n);
+        if (r <= 0) return PT_ETLS;
+        data += r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
+size_t pt_tls_pending_out(pt_tls *t) { return (size_t)BIO_ctrl_pending(t->wbio); }
+
+size_t pt_tls_take_out(pt_tls *t, char *out, size_t cap)
+{
+    int r = BIO_read(t->wbio, out, cap > INT32_MAX ? INT32_MAX : (int)cap);
+    return r > 0 ? (size_t)r : 0;
+}
+
+void pt_tls_describe_error(pt_tls *t, char *out, size_t cap)
+{
+    long v = t->ssl ? SSL_get_verify_result(t->ssl) : X509_V_OK;
+    unsigned long e = ERR_peek_last_error();
+    char msg[200] = "";
+    if (e) ERR_error_string_n(e, msg, sizeof msg);
+    ERR_clear_error();
+    if (v != X509_V_OK)
+        snprintf(out, cap, "certificate verification failed: %s", X509_verify_cert_error_string(v));
+    else if (msg[0])
+        snprintf(out, cap, "TLS handshake failed: %s", msg);
+    else
+        snprintf(out, cap, "TLS handshake failed");
+}
+
+void pt_tls_alpn(pt_tls *t, char *out, size_t cap)
+{
+    const unsigned char *p = NULL;
+    unsigned int n = 0;
+    SSL_get0_alpn_selected(t->ssl, &p, &n);
+    snprintf(out, cap, "%.*s", (int)n, p ? (const char *)p : "");
+}

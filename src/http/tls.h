@@ -1,0 +1,48 @@
+/* tls.h: TLS as a filter over memory buffers. OpenSSL reads ciphertext we hand it and
+ * writes ciphertext into a memory BIO we drain; the socket code never sees a socket
+ * inside OpenSSL. Server and client contexts are created once and shared by workers. */
+#ifndef PT_HTTP_TLS_H
+#define PT_HTTP_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <openssl/ssl.h>
+
+#include "core/buf.h"
+
+typedef struct pt_tls {
+    SSL *ssl;
+    BIO *rbio; /* ciphertext in (owned by ssl) */
+    BIO *wbio; /* ciphertext out (owned by ssl) */
+    bool handshake_done;
+} pt_tls;
+
+/* Server context from PEM files; ALPN offers http/1.1. NULL + message in err on failure. */
+SSL_CTX *pt_tls_server_ctx_new(const char *cert_file, const char *key_file, pt_buf *err);
+/* Client context: system CA store (+ ca_file when given), verification on unless insecure. */
+SSL_CTX *pt_tls_client_ctx_new(const char *ca_file, bool insecure, pt_buf *err);
+
+/* Starts a session. For clients, name is used for SNI (when not an IP literal) and for
+ * host/IP verification. Returns 0 or PT_ETLS. */
+int pt_tls_init_server(pt_tls *t, SSL_CTX *ctx);
+int pt_tls_init_client(pt_tls *t, SSL_CTX *ctx, const char *name, bool verify);
+void pt_tls_release(pt_tls *t);
+
+/* Feeds ciphertext received from the peer. */
+int pt_tls_feed(pt_tls *t, const char *data, size_t n);
+/* Advances the handshake: 1 done, 0 needs more input, PT_ETLS on failure. */
+int pt_tls_handshake(pt_tls *t);
+/* Reads decrypted bytes: >0 count, 0 needs more input, PT_ECLOSED on close_notify,
+ * PT_ETLS on error. */
+int pt_tls_read(pt_tls *t, char *out, size_t cap);
+/* Encrypts plaintext into the outgoing BIO. Returns 0 or PT_ETLS. */
+int pt_tls_write(pt_tls *t, const char *data, size_t n);
+/* Bytes of ciphertext waiting to be sent; pt_tls_take_out moves up to cap of them. */
+size_t pt_tls_pending_out(pt_tls *t);
+size_t pt_tls_take_out(pt_tls *t, char *out, size_t cap);
+/* Describes the last failure (verification result, OpenSSL error queue) for logs. */
+void pt_tls_describe_error(pt_tls *t, char *out, size_t cap);
+/* Negotiated ALPN protocol or "" */
+void pt_tls_alpn(pt_tls *t, char *out, size_t cap);
+
+#endif
