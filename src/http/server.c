@@ -601,6 +601,15 @@ static void on_sock_closed(pt_sock *s)
     uv_close((uv_handle_t *)&c->timer, on_timer_closed);
 }
 
+static void conn_link(pt_server *srv, pt_conn *c)
+{
+    srv->nconns++;
+    if (srv->active_gauge) atomic_fetch_add_explicit(srv->active_gauge, 1, memory_order_relaxed);
+    c->next = srv->conns;
+    if (srv->conns) srv->conns->prev = c;
+    srv->conns = c;
+}
+
 static void conn_close(pt_conn *c)
 {
     if (c->sock.closing) return;
@@ -612,6 +621,7 @@ static void conn_close(pt_conn *c)
     if (c->next) c->next->prev = c->prev;
     c->prev = c->next = NULL;
     c->srv->nconns--;
+    if (c->srv->active_gauge) atomic_fetch_sub_explicit(c->srv->active_gauge, 1, memory_order_relaxed);
     uv_timer_stop(&c->timer);
     pt_sock_close(&c->sock);
 }
@@ -679,10 +689,7 @@ int pt_server_accept(pt_server *srv, uv_stream_t *listener, SSL_CTX *ssl_ctx)
         c->srv = srv;
         uv_timer_init(srv->loop, &c->timer);
         c->timer.data = c;
-        srv->nconns++;
-        c->next = srv->conns;
-        if (srv->conns) srv->conns->prev = c;
-        srv->conns = c;
+        conn_link(srv, c);
         c->sock.on_close = on_sock_closed;
         conn_close(c);
         return PT_EIO;
@@ -701,10 +708,7 @@ int pt_server_accept(pt_server *srv, uv_stream_t *listener, SSL_CTX *ssl_ctx)
     c->parser.data = c;
     c->state = CS_HEAD;
     pt_sock_peer(&c->sock, c->peer, sizeof c->peer);
-    srv->nconns++;
-    c->next = srv->conns;
-    if (srv->conns) srv->conns->prev = c;
-    srv->conns = c;
+    conn_link(srv, c);
     if (ssl_ctx && pt_sock_tls_server(&c->sock, ssl_ctx) != 0) {
         conn_close(c);
         return PT_ETLS;
@@ -915,6 +919,11 @@ void pt_conn_respond_error(pt_conn *c, int status, const char *code, const char 
 
 void pt_conn_set_sink(pt_conn *c, const pt_body_sink *sink)
 {
+    if (!sink) {
+        c->has_sink = false;
+        memset(&c->sink, 0, sizeof c->sink);
+        return;
+    }
     c->sink = *sink;
     c->has_sink = true;
 }

@@ -8,6 +8,7 @@
 #ifndef PT_HTTP_SERVER_H
 #define PT_HTTP_SERVER_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
@@ -68,6 +69,7 @@ struct pt_server {
     pt_conn *conns;            /* all open connections (intrusive list) */
     void (*on_empty)(pt_server *srv); /* called when draining and the last connection closed */
     uint64_t rng;              /* request-id generator state */
+    _Atomic uint64_t *active_gauge; /* optional: open connections, shared by all servers */
 };
 
 void pt_server_init(pt_server *srv, uv_loop_t *loop);
@@ -98,6 +100,7 @@ void pt_conn_respond(pt_conn *c, int status, const char *content_type, const cha
 void pt_conn_respond_error(pt_conn *c, int status, const char *code, const char *extra,
                            const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
+/* Attaches the handler's sink; NULL detaches it (the handler is going away). */
 void pt_conn_set_sink(pt_conn *c, const pt_body_sink *sink);
 /* 100-continue is sent when the body is first wanted: call before reading a body. */
 void pt_conn_continue(pt_conn *c);

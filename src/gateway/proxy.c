@@ -1,0 +1,369 @@
+/* proxy.c: forwards one request to a service (see proxy.h).
+ *
+ * Life of a proxy: pick a target -> start an exchange -> stream the request body
+ * (pausing the client when the upstream queue is above HIGH_MARK) -> stream the
+ * response (pausing the upstream when the client queue is above HIGH_MARK) -> done.
+ * A failure before anything was sent moves to another target, at most retries times,
+ * carrying the body bytes buffered so far. After the response has started, a failure
+ * can only cut the client's response short. */
+#include "gateway/proxy.h"
+
+#include <llhttp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "gateway/balancer.h"
+#include "gateway/router.h"
+
+#define HIGH_MARK (256 * 1024)
+#define MAX_TRIES 8
+
+typedef struct proxy {
+    pt_conn *conn;
+    pt_request *req;
+    pt_config *cfg;
+    const pt_route *route;
+    pt_service *svc;
+    pt_client *client;
+    pt_target *target;
+    pt_target *tried[MAX_TRIES];
+    size_t ntried;
+    pt_exchange *x;
+    pt_buf path;           /* upstream path + query */
+    pt_buf body;           /* body bytes carried to the next attempt */
+    bool body_done, client_paused, began;
+    uint64_t up_start_us;
+} proxy;
+
+static void attempt(proxy *p);
+
+static void proxy_free(proxy *p)
+{
+    pt_conn_set_sink(p->conn, NULL);
+    if (p->x) pt_exchange_cancel(p->x);
+    if (p->began) pt_balancer_end(p->target);
+    pt_buf_release(&p->path);
+    pt_buf_release(&p->body);
+    pt_config_release(p->cfg);
+    free(p);
+}
+
+void pt_proxy_endpoint(const pt_service *svc, const pt_target *t, pt_endpoint *ep)
+{
+    memset(ep, 0, sizeof *ep);
+    ep->host = t->host;
+    ep->port = t->port;
+    ep->tls = t->tls;
+    ep->sni = svc->sni;
+    ep->ca_file = svc->ca_file;
+    ep->insecure_skip_verify = svc->insecure_skip_verify;
+    if (t->state) {
+        ep->open_gauge = &t->state->open_conns;
+        ep->idle_gauge = &t->state->idle_conns;
+    }
+}
+
+static bool name_in(pt_slice name, char **list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (pt_slice_case_eq_cstr(name, list[i])) return true;
+    return false;
+}
+
+static bool name_in_kv(pt_slice name, const pt_kv *kv, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (pt_slice_case_eq_cstr(name, kv[i].name)) return true;
+    return false;
+}
+
+/* True when `name` is listed as a token of the client's Connection header. */
+static bool named_by_connection(pt_slice name, pt_slice conn)
+{
+    while (conn.len) {
+        const char *comma = memchr(conn.ptr, ',', conn.len);
+        size_t n = comma ? (size_t)(comma - conn.ptr) : conn.len;
+        if (pt_slice_case_eq(pt_slice_trim(pt_slice_from(conn.ptr, n)), name)) return true;
+        if (!comma) break;
+        conn.ptr += n + 1;
+        conn.len -= n + 1;
+    }
+    return false;
+}
+
+static bool hop_header(pt_slice n)
+{
+    static const char *names[] = { "connection", "keep-alive", "proxy-connection", "te", "trailer",
+                                   "transfer-encoding", "upgrade", "host", "content-length", "expect",
+                                   "x-request-id", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host" };
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (pt_slice_case_eq_cstr(n, names[i])) return true;
+    return false;
+}
+
+/* The upstream request head for target t. Host names the target (as a client of that
+ * service would); the client's host travels in X-Forwarded-Host. */
+static void build_head(proxy *p, const pt_target *t, pt_buf *h)
+{
+    const pt_request *r = p->req;
+    const pt_route *rt = p->route;
+    pt_buf_printf(h, PT_SLICE_FMT " %s HTTP/1.1\r\n", PT_SLICE_ARG(r->method_name), p->path.data);
+    bool v6 = strchr(t->host, ':') != NULL;
+    bool default_port = t->port == (t->tls ? 443 : 80);
+    pt_buf_printf(h, "Host: %s%s%s", v6 ? "[" : "", t->host, v6 ? "]" : "");
+    if (!default_port) pt_buf_printf(h, ":%u", t->port);
+    pt_buf_append_str(h, "\r\n");
+    const pt_header *conn_hdr = pt_request_header(r, "connection");
+    pt_slice xff = PT_SLICE_NULL;
+    for (unsigned i = 0; i < r->nheaders; i++) {
+        pt_slice n = r->headers[i].name;
+        if (pt_slice_case_eq_cstr(n, "x-forwarded-for")) xff = r->headers[i].value;
+        if (hop_header(n)) continue;
+        if (conn_hdr && named_by_connection(n, conn_hdr->value)) continue;
+        if (name_in(n, rt->req_remove, rt->nreq_remove) || name_in_kv(n, rt->req_add, rt->nreq_add)) continue;
+        pt_buf_append_slice(h, n);
+        pt_buf_append(h, ": ", 2);
+        pt_buf_append_slice(h, r->headers[i].value);
+        pt_buf_append(h, "\r\n", 2);
+    }
+    /* client address without the port */
+    const char *peer = pt_conn_peer(p->conn);
+    const char *end = strrchr(peer, ':');
+    int plen = end ? (int)(end - peer) : (int)strlen(peer);
+    if (plen >= 2 && peer[0] == '[') { peer++; plen -= 2; }
+    if (xff.len) pt_buf_printf(h, "X-Forwarded-For: " PT_SLICE_FMT ", %.*s\r\n", PT_SLICE_ARG(xff), plen, peer);
+    else pt_buf_printf(h, "X-Forwarded-For: %.*s\r\n", plen, peer);
+    pt_buf_printf(h, "X-Forwarded-Proto: %s\r\n", pt_conn_is_tls(p->conn) ? "https" : "http");
+    if (r->host.len) pt_buf_printf(h, "X-Forwarded-Host: " PT_SLICE_FMT "\r\n", PT_SLICE_ARG(r->host));
+    pt_buf_printf(h, "X-Request-Id: %s\r\n", r->request_id);
+    for (size_t i = 0; i < rt->nreq_add; i++) pt_buf_printf(h, "%s: %s\r\n", rt->req_add[i].name, rt->req_add[i].value);
+    if (r->chunked) pt_buf_append_str(h, "Transfer-Encoding: chunked\r\n");
+    else if (r->content_length >= 0) pt_buf_printf(h, "Content-Length: %lld\r\n", (long long)r->content_length);
+    pt_buf_append_str(h, "\r\n");
+}
+
+/* --- exchange callbacks -------------------------------------------------- */
+
+static void on_head(void *u, int status, const pt_header *hdrs, size_t n, int64_t cl)
+{
+    proxy *p = u;
+    const pt_route *rt = p->route;
+    pt_balancer_report(p->svc, p->target, status < 500, pt_now_ms());
+    pt_header stack[64];
+    size_t cap = n + rt->nresp_add;
+    pt_header *out = cap <= 64 ? stack : malloc(cap * sizeof *out);
+    if (!out) {
+        pt_conn_respond_error(p->conn, 502, "upstream_error", NULL, "out of memory");
+        return;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (name_in(hdrs[i].name, rt->resp_remove, rt->nresp_remove)) continue;
+        if (name_in_kv(hdrs[i].name, rt->resp_add, rt->nresp_add)) continue;
+        out[k++] = hdrs[i];
+    }
+    for (size_t i = 0; i < rt->nresp_add; i++)
+        out[k++] = (pt_header){ pt_slice_cstr(rt->resp_add[i].name), pt_slice_cstr(rt->resp_add[i].value) };
+    pt_conn_response_start(p->conn, status, out, k, cl);
+    if (out != stack) free(out);
+}
+
+static void on_body(void *u, const char *data, size_t n)
+{
+    proxy *p = u;
+    pt_conn_response_body(p->conn, data, n);
+    if (pt_conn_write_queue(p->conn) > HIGH_MARK && p->x) pt_exchange_pause(p->x);
+}
+
+static void on_done(void *u)
+{
+    proxy *p = u;
+    pt_conn *conn = p->conn;
+    pt_req_info *info = pt_conn_info(conn);
+    info->upstream_us = pt_now_us() - p->up_start_us;
+    p->x = NULL; /* the client frees a finished exchange */
+    proxy_free(p);
+    pt_conn_response_end(conn);
+}
+
+static void on_error(void *u, int err, int phase, pt_buf *unsent, const char *detail)
+{
+    proxy *p = u;
+    pt_conn *conn = p->conn;
+    pt_req_info *info = pt_conn_info(conn);
+    p->x = NULL;
+    pt_balancer_report(p->svc, p->target, false, pt_now_ms());
+    pt_balancer_end(p->target);
+    p->began = false;
+    info->upstream_us = pt_now_us() - p->up_start_us;
+    pt_log_warn("request %s: service '%s' target %s: %s", p->req->request_id, p->svc->name,
+                p->target->url, detail);
+    if (phase == 0 && !pt_conn_response_started(conn) && p->ntried <= p->svc->retries &&
+        p->ntried < MAX_TRIES) {
+        if (unsent && unsent->len) { /* carry what the client sent so far */
+            pt_buf rest = p->body;
+            pt_buf_init(&p->body, 0);
+            pt_buf_append(&p->body, unsent->data, unsent->len);
+            pt_buf_append(&p->body, rest.data ? rest.data : "", rest.len);
+            pt_buf_release(&rest);
+        }
+        attempt(p);
+        return;
+    }
+    if (pt_conn_response_started(conn)) {
+        info->error = "upstream_aborted";
+        proxy_free(p);
+        pt_conn_response_abort(conn);
+        return;
+    }
+    char extra[300];
+    snprintf(extra, sizeof extra, "\"service\":\"%s\"", p->svc->name);
+    char sname[128];
+    snprintf(sname, sizeof sname, "%s", p->svc->name);
+    bool timeout = err == PT_ETIMEDOUT;
+    bool sent = phase >= 1;
+    proxy_free(p);
+    if (timeout)
+        pt_conn_respond_error(conn, 504, "upstream_timeout", extra,
+                              "service '%s' did not answer in time%s", sname,
+                              sent ? "" : " (connect timeout)");
+    else
+        pt_conn_respond_error(conn, 502, "upstream_unavailable", extra,
+                              "service '%s' is unavailable: %s", sname, detail);
+}
+
+static void on_up_drain(void *u)
+{
+    proxy *p = u;
+    if (p->client_paused) {
+        p->client_paused = false;
+        pt_conn_resume_body(p->conn);
+    }
+}
+
+static const pt_exchange_cb exchange_cb = { on_head, on_body, on_done, on_error, on_up_drain };
+
+/* --- client body sink ---------------------------------------------------- */
+
+static void sink_body(void *h, const char *data, size_t n)
+{
+    proxy *p = h;
+    if (!p->x) {
+        pt_buf_append(&p->body, data, n);
+        return;
+    }
+    if (pt_exchange_body(p->x, data, n) > HIGH_MARK) {
+        p->client_paused = true;
+        pt_conn_pause_body(p->conn);
+    }
+}
+
+static void sink_body_end(void *h)
+{
+    proxy *p = h;
+    p->body_done = true;
+    if (p->x) pt_exchange_body_end(p->x);
+}
+
+static void sink_drain(void *h)
+{
+    proxy *p = h;
+    if (p->x) pt_exchange_resume(p->x);
+}
+
+static void sink_abort(void *h)
+{
+    proxy *p = h;
+    pt_req_info *info = pt_conn_info(p->conn);
+    if (!info->error) info->error = "client_closed";
+    proxy_free(p);
+}
+
+/* --- attempts -------------------------------------------------------------- */
+
+static void attempt(proxy *p)
+{
+    pt_conn *conn = p->conn;
+    pt_req_info *info = pt_conn_info(conn);
+    pt_target *t = pt_balancer_pick(p->svc, p->tried, p->ntried, pt_now_ms());
+    if (!t) {
+        char extra[300];
+        snprintf(extra, sizeof extra, "\"service\":\"%s\"", p->svc->name);
+        char sname[128];
+        snprintf(sname, sizeof sname, "%s", p->svc->name);
+        bool none = p->svc->ntargets == 0;
+        proxy_free(p);
+        pt_conn_respond_error(conn, 502, "upstream_unavailable", extra,
+                              none ? "service '%s' has no targets" : "service '%s' is unavailable: every target failed",
+                              sname);
+        return;
+    }
+    p->target = t;
+    p->tried[p->ntried++] = t;
+    snprintf(info->target, sizeof info->target, "%s", t->url);
+    pt_balancer_begin(t);
+    p->began = true;
+    pt_buf head = PT_BUF_INIT;
+    build_head(p, t, &head);
+    pt_endpoint ep;
+    pt_proxy_endpoint(p->svc, t, &ep);
+    pt_exchange_opts o = {
+        .connect_timeout_ms = p->svc->connect_timeout_ms,
+        .first_byte_timeout_ms = p->svc->first_byte_timeout_ms,
+        .idle_timeout_ms = p->svc->idle_timeout_ms,
+        .pool_idle_ms = p->svc->pool_idle_ms,
+        .pool_max_idle = p->svc->pool_max_idle,
+        .head_request = p->req->method == HTTP_HEAD,
+        .chunked_body = p->req->chunked,
+        .has_body = pt_conn_has_body(conn),
+    };
+    if (!p->up_start_us) p->up_start_us = pt_now_us();
+    pt_exchange *x = pt_exchange_start(p->client, &ep, &o, head.data, head.len, &exchange_cb, p);
+    pt_buf_release(&head);
+    if (!x) return; /* failed at once: on_error already ran (and retried or answered) */
+    p->x = x;
+    if (p->body.len) {
+        pt_buf carried = p->body;
+        pt_buf_init(&p->body, 0);
+        pt_exchange_body(x, carried.data, carried.len);
+        pt_buf_release(&carried);
+    }
+    if (p->body_done) pt_exchange_body_end(x);
+}
+
+void pt_proxy_start(pt_conn *conn, pt_request *req, const pt_route *route, pt_config *cfg, pt_client *client)
+{
+    pt_req_info *info = pt_conn_info(conn);
+    proxy *p = calloc(1, sizeof *p);
+    if (!p) {
+        pt_config_release(cfg);
+        pt_conn_respond_error(conn, 503, "out_of_memory", NULL, "the gateway is out of memory");
+        return;
+    }
+    p->conn = conn;
+    p->req = req;
+    p->cfg = cfg;
+    p->route = route;
+    p->svc = route->service;
+    p->client = client;
+    info->route = route->name;
+    info->service = p->svc ? p->svc->name : NULL;
+    info->route_metrics = route->metrics;
+    if (pt_router_upstream_path(route, req, &p->path) != 0) {
+        proxy_free(p);
+        pt_conn_respond_error(conn, 414, "uri_too_long", NULL, "the rewritten path is too long");
+        return;
+    }
+    if (!p->svc) {
+        proxy_free(p);
+        pt_conn_respond_error(conn, 500, "route_without_service", NULL, "route '%s' has no service", route->name);
+        return;
+    }
+    pt_body_sink sink = { p, sink_body, sink_body_end, sink_drain, sink_abort };
+    pt_conn_set_sink(conn, &sink);
+    if (pt_conn_has_body(conn)) pt_conn_continue(conn);
+    attempt(p);
+}
