@@ -28,6 +28,7 @@ typedef struct pt_target {
     uint16_t port;    /* default 80 / 443 by scheme */
     bool tls;         /* https:// */
     unsigned weight;  /* >= 1; default 1 */
+    bool health_checked; /* the service runs active checks, so a DOWN verdict counts */
     struct pt_target_state *state; /* runtime, owned by the target registry */
 } pt_target;
 
@@ -62,6 +63,8 @@ typedef struct pt_service {
     char *sni;                      /* overrides the SNI / verified name (default: target host) */
     pt_active_health health;
     pt_passive_health passive;
+    unsigned *wrr_slots;            /* weighted: target index per slot, one period of smooth WRR */
+    size_t nwrr_slots;              /* = sum of weights (weighted only, else 0) */
     _Atomic unsigned rr_cursor;     /* runtime: round-robin / weighted cursor */
 } pt_service;
 
@@ -163,7 +166,10 @@ pt_config *pt_config_defaults(pt_buf *err);
 pt_config *pt_config_acquire(pt_config *cfg);
 void pt_config_release(pt_config *cfg);
 
-/* The published snapshot: acquire returns a counted reference (never NULL once published). */
+/* The published snapshot. publish() takes over the caller's reference to cfg (do not
+ * release it afterwards) and releases the previously published one; publish(NULL) at
+ * exit drops the last one. current() returns a counted reference the caller releases
+ * (never NULL once something is published); it is safe against a concurrent publish. */
 void pt_config_publish(pt_config *cfg);
 pt_config *pt_config_current(void);
 
