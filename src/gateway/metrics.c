@@ -10,6 +10,7 @@
 
 #include "core/err.h"
 #include "core/log.h"
+#include "gateway/balancer.h"
 #include "gateway/config.h"
 #include "version.h"
 
@@ -332,8 +333,62 @@ static void render_routes(render_ctx *c, pt_route_metrics *const *all, size_t n)
                       offsetof(pt_route_metrics, upstream));
 }
 
-/* Upstream pool and health state: needs pt_target_state (gateway/balancer.h). */
-static void render_targets(render_ctx *c, const struct pt_config *cfg) { (void)c; (void)cfg; }
+/* Upstream pool and health state, one sample per (service, target) of the snapshot. */
+typedef struct target_family {
+    const char *name, *type, *help;
+    int64_t (*value)(const pt_target_state *st, uint64_t now_ms);
+} target_family;
+
+#define LOAD(field) ((int64_t)atomic_load_explicit(&st->field, memory_order_relaxed))
+static int64_t tv_open(const pt_target_state *st, uint64_t now) { return LOAD(open_conns); }
+static int64_t tv_idle(const pt_target_state *st, uint64_t now) { return LOAD(idle_conns); }
+static int64_t tv_active(const pt_target_state *st, uint64_t now) { return LOAD(active); }
+static int64_t tv_requests(const pt_target_state *st, uint64_t now) { return LOAD(requests); }
+static int64_t tv_failures(const pt_target_state *st, uint64_t now) { return LOAD(failures); }
+static int64_t tv_ejections(const pt_target_state *st, uint64_t now) { return LOAD(ejections); }
+static int64_t tv_ejected(const pt_target_state *st, uint64_t now)
+{
+    return atomic_load_explicit(&st->ejected_until_ms, memory_order_relaxed) > now;
+}
+static int64_t tv_health(const pt_target_state *st, uint64_t now)
+{
+    int h = atomic_load_explicit(&st->health, memory_order_relaxed);
+    return h == PT_HEALTH_UP ? 1 : h == PT_HEALTH_DOWN ? 0 : -1;
+}
+#undef LOAD
+
+static const target_family target_families[] = {
+    { "portico_upstream_open_connections", "gauge", "Connections open to the target (busy and idle), all workers.", tv_open },
+    { "portico_upstream_idle_connections", "gauge", "Idle keep-alive connections pooled for the target.", tv_idle },
+    { "portico_upstream_active_requests", "gauge", "Exchanges in flight to the target.", tv_active },
+    { "portico_upstream_health", "gauge",
+      "Active health check verdict: 1 up, 0 down, -1 unknown (not probed yet, or checks off).", tv_health },
+    { "portico_upstream_ejected", "gauge", "1 while passive health keeps the target out of rotation.", tv_ejected },
+    { "portico_upstream_requests_total", "counter", "Exchanges with the target whose outcome was reported.", tv_requests },
+    { "portico_upstream_failures_total", "counter",
+      "Failed exchanges with the target (connect error, timeout, reset, 5xx).", tv_failures },
+    { "portico_upstream_ejections_total", "counter", "Times passive health ejected the target.", tv_ejections },
+};
+
+static void render_targets(render_ctx *c, const struct pt_config *cfg)
+{
+    uint64_t now = pt_now_ms();
+    for (size_t f = 0; f < sizeof target_families / sizeof target_families[0]; f++) {
+        const target_family *tf = &target_families[f];
+        emit_family(c, tf->name, tf->type, tf->help);
+        for (size_t s = 0; s < cfg->nservices; s++) {
+            const pt_service *svc = &cfg->services[s];
+            for (size_t t = 0; t < svc->ntargets; t++) {
+                const pt_target *tg = &svc->targets[t];
+                if (!tg->state) continue;
+                emit(c, "%s", tf->name);
+                emit_label(c, "{", "service", svc->name);
+                emit_label(c, ",", "target", tg->url);
+                emit(c, "} %" PRId64 "\n", tf->value(tg->state, now));
+            }
+        }
+    }
+}
 
 int pt_metrics_render(const struct pt_config *cfg, pt_buf *out)
 {

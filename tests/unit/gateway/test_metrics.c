@@ -13,6 +13,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "gateway/balancer.h"
 #include "gateway/config.h"
 #include "gateway/metrics.h"
 #include "version.h"
@@ -364,6 +365,70 @@ static void bind_config_points_routes_at_their_series(void **state)
     assert_int_equal(atomic_load(&again.metrics->responses[2]), 1);
 }
 
+static void target_pool_and_health_state_is_rendered(void **state)
+{
+    pt_target_state up, down;
+    memset(&up, 0, sizeof up);
+    memset(&down, 0, sizeof down);
+    atomic_store(&up.open_conns, 5);
+    atomic_store(&up.idle_conns, 3);
+    atomic_store(&up.active, 2);
+    atomic_store(&up.health, PT_HEALTH_UP);
+    atomic_store(&up.requests, 100);
+    atomic_store(&up.failures, 4);
+    atomic_store(&up.ejections, 1);
+    atomic_store(&up.ejected_until_ms, 0);
+    atomic_store(&down.health, PT_HEALTH_DOWN);
+    atomic_store(&down.ejected_until_ms, pt_now_ms() + 3600 * 1000);
+
+    pt_target targets[3];
+    memset(targets, 0, sizeof targets);
+    targets[0].url = "http://127.0.0.1:9001";
+    targets[0].state = &up;
+    targets[1].url = "http://[::1]:9002";
+    targets[1].state = &down;
+    targets[2].url = "http://127.0.0.1:9003";
+    targets[2].state = NULL; /* not bound: skipped, never dereferenced */
+    pt_service svc;
+    memset(&svc, 0, sizeof svc);
+    svc.name = "echo";
+    svc.targets = targets;
+    svc.ntargets = 3;
+    pt_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.services = &svc;
+    cfg.nservices = 1;
+
+    char *t = render(&cfg);
+    const char *a = "{service=\"echo\",target=\"http://127.0.0.1:9001\"}";
+    const char *b = "{service=\"echo\",target=\"http://[::1]:9002\"}";
+    char l[200];
+#define LINE(fmt, ...) (snprintf(l, sizeof l, fmt, __VA_ARGS__), assert_line(t, l))
+    LINE("portico_upstream_open_connections%s 5", a);
+    LINE("portico_upstream_idle_connections%s 3", a);
+    LINE("portico_upstream_active_requests%s 2", a);
+    LINE("portico_upstream_health%s 1", a);
+    LINE("portico_upstream_health%s 0", b);
+    LINE("portico_upstream_ejected%s 0", a);
+    LINE("portico_upstream_ejected%s 1", b);
+    LINE("portico_upstream_requests_total%s 100", a);
+    LINE("portico_upstream_failures_total%s 4", a);
+    LINE("portico_upstream_ejections_total%s 1", a);
+#undef LINE
+    assert_line(t, "# TYPE portico_upstream_requests_total counter");
+    assert_line(t, "# TYPE portico_upstream_open_connections gauge");
+    assert_int_equal(count_of(t, "9003"), 0);
+    assert_valid_exposition(t);
+    free(t);
+
+    /* Unknown health (never probed) is -1. */
+    atomic_store(&up.health, PT_HEALTH_UNKNOWN);
+    t = render(&cfg);
+    snprintf(l, sizeof l, "portico_upstream_health%s -1", a);
+    assert_line(t, l);
+    free(t);
+}
+
 static void observe_on_null_series_is_harmless(void **state)
 {
     pt_metrics_observe(NULL, 200, 1, 1, 1, 1, true);
@@ -423,6 +488,7 @@ int main(void)
         cmocka_unit_test_teardown(extra_renderers_are_appended_last, teardown),
         cmocka_unit_test_teardown(render_reports_a_full_buffer, teardown),
         cmocka_unit_test_teardown(bind_config_points_routes_at_their_series, teardown),
+        cmocka_unit_test_teardown(target_pool_and_health_state_is_rendered, teardown),
         cmocka_unit_test_teardown(observe_on_null_series_is_harmless, teardown),
         cmocka_unit_test_teardown(concurrent_observers_give_exact_totals, teardown),
     };
