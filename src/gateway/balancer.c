@@ -14,6 +14,7 @@
 
 typedef struct reg_entry {
     struct reg_entry *next;
+    size_t service_len;  /* where the service ends in state.key: a name may hold '|' */
     pt_target_state state;
 } reg_entry;
 
@@ -29,10 +30,10 @@ static uint32_t key_hash(const char *a, const char *b)
     return h;
 }
 
-static bool key_is(const char *key, const char *service, const char *url)
+static bool entry_is(const reg_entry *e, const char *service, const char *url)
 {
     size_t sl = strlen(service);
-    return strncmp(key, service, sl) == 0 && key[sl] == '|' && strcmp(key + sl + 1, url) == 0;
+    return e->service_len == sl && memcmp(e->state.key, service, sl) == 0 && strcmp(e->state.key + sl + 1, url) == 0;
 }
 
 static reg_entry *entry_new(const char *service, const char *url)
@@ -40,6 +41,7 @@ static reg_entry *entry_new(const char *service, const char *url)
     size_t sl = strlen(service), ul = strlen(url);
     reg_entry *e = calloc(1, sizeof *e + sl + ul + 2);
     if (!e) return NULL;
+    e->service_len = sl;
     char *key = (char *)(e + 1);
     memcpy(key, service, sl);
     key[sl] = '|';
@@ -65,7 +67,7 @@ pt_target_state *pt_target_state_get(const char *service, const char *url)
     uint32_t b = key_hash(service, url) % REGISTRY_BUCKETS;
     pthread_mutex_lock(&registry_lock);
     reg_entry *e = registry[b];
-    while (e && !key_is(e->state.key, service, url)) e = e->next;
+    while (e && !entry_is(e, service, url)) e = e->next;
     if (!e) {
         e = entry_new(service, url);
         if (e) {
