@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "doctor/doctor.h"
 #include "gateway/config.h"
 #include "gateway/gateway.h"
 #include "version.h"
@@ -19,6 +20,8 @@ static void usage(FILE *f)
             "  serve [-c FILE]          run the gateway (default config: ./portico.yaml if present,\n"
             "                           else built-in defaults on 127.0.0.1:8080)\n"
             "  check-config -c FILE     validate a configuration file and exit\n"
+            "  doctor TARGET            find why a connection fails and how to fix it\n"
+            "                           (portico doctor --help for the options)\n"
             "  version                  print the version\n"
             "  help                     print this help\n");
 }
@@ -87,6 +90,7 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "serve") == 0) return cmd_serve(argc - 2, argv + 2);
     if (strcmp(cmd, "check-config") == 0) return cmd_check_config(argc - 2, argv + 2);
+    if (strcmp(cmd, "doctor") == 0) return pt_doctor_main(argc - 2, argv + 2);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("portico %s\n", PT_VERSION);
         return 0;
