@@ -125,7 +125,7 @@ static bool classify_h2(pt_slice b, pt_dr_fp *out)
     bool stream0 = (p[5] & 0x7f) == 0 && p[6] == 0 && p[7] == 0 && p[8] == 0;
     if (p[3] != 0x04 || (p[4] & ~1u) != 0 || !stream0 || len % 6 != 0 || len > 16384) return false;
     out->kind = PT_DR_FP_H2C;
-    snprintf(out->detail, sizeof out->detail, "HTTP/2 SETTINGS frame (%u settings) without TLS", len / 6);
+    snprintf(out->detail, sizeof out->detail, "an HTTP/2 SETTINGS frame%s (no TLS)", p[4] & 1 ? " (ACK)" : "");
     return true;
 }
 
@@ -237,6 +237,13 @@ const char *pt__dr_fp_name(pt_dr_fp_kind kind)
     case PT_DR_FP_VNC: return "vnc";
     }
     return "unknown";
+}
+
+pt_dr_fp_kind pt__dr_fp_kind_of(const char *name)
+{
+    for (int k = PT_DR_FP_NONE; k <= PT_DR_FP_VNC; k++)
+        if (name && strcmp(name, pt__dr_fp_name((pt_dr_fp_kind)k)) == 0) return (pt_dr_fp_kind)k;
+    return PT_DR_FP_UNKNOWN;
 }
 
 const char *pt__dr_fp_label(pt_dr_fp_kind kind)

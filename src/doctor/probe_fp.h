@@ -51,6 +51,9 @@ void pt__dr_fp_classify(pt_slice bytes, pt_dr_probe_kind probe, pt_dr_fp *out);
 /* The fact name of a kind: "http1", "tls", "h2c", "ssh", "smtp", ..., "unknown". */
 const char *pt__dr_fp_name(pt_dr_fp_kind kind);
 
+/* The kind a fact name stands for (PT_DR_FP_UNKNOWN for names it does not know). */
+pt_dr_fp_kind pt__dr_fp_kind_of(const char *name);
+
 /* A person-readable protocol name: "HTTP/1.x", "TLS", "SSH", "a MySQL/MariaDB server"... */
 const char *pt__dr_fp_label(pt_dr_fp_kind kind);
 

@@ -235,3 +235,30 @@ done:
     pt__dr_conn_close(&c);
     return rc;
 }
+
+/* Why the protocol check's finding (may be NULL) makes an HTTP request to t pointless, or NULL. */
+static const char *unusable(const pt_dr_target *t, const char *proto)
+{
+    if (!proto) return NULL;
+    if (strcmp(proto, "http1") == 0) return t->tls ? "the port speaks plain HTTP, not TLS (see protocol)" : NULL;
+    if (strcmp(proto, "tls") == 0) return t->tls ? NULL : "the port speaks TLS, not plain HTTP (see protocol)";
+    if (strcmp(proto, "silent") == 0) return "the service never answers (see unresponsive)";
+    if (strcmp(proto, "closed") == 0) return "the service closes every connection without a byte (see protocol)";
+    return "the port does not speak HTTP/1.x (see protocol)";
+}
+
+bool pt__dr_http_prepare(pt_dr_ctx *ctx, pt_dr_result *res, char *addr, size_t addrsz, char *auth, size_t authsz)
+{
+    char why[256];
+    if (pt__dr_probe_address(ctx, addr, addrsz, why, sizeof why) <= 0) {
+        pt_dr_skip(res, "%s", why);
+        return false;
+    }
+    const char *skip = unusable(ctx->target, json_string_value(json_object_get(ctx->facts, "protocol")));
+    if (skip) {
+        pt_dr_skip(res, "%s", skip);
+        return false;
+    }
+    pt__dr_authority(ctx->target->host, ctx->target->port, auth, authsz);
+    return true;
+}

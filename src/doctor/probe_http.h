@@ -75,4 +75,9 @@ typedef struct pt_dr_http_timing {
 int pt__dr_http_do(const char *addr, long port, bool tls, const char *sni, const pt_dr_http_req *req,
                    uint64_t deadline_ms, pt_dr_http_resp *resp, pt_dr_http_timing *t, char *err, size_t errsz);
 
+/* Gets a check ready to send HTTP to its target: the address to use (pt__dr_probe_address) and
+ * the authority for Host and URLs. Returns false with res marked skipped when there is no address
+ * or when the protocol check found that the port does not speak what the URL asks for. */
+bool pt__dr_http_prepare(pt_dr_ctx *ctx, pt_dr_result *res, char *addr, size_t addrsz, char *auth, size_t authsz);
+
 #endif

@@ -93,7 +93,7 @@ static void h2_settings_frame_is_h2c(void **state)
     pt_dr_fp fp = CLASSIFY("\x00\x00\x0c\x04\x00\x00\x00\x00\x00"
                            "\x00\x03\x00\x00\x00\x64\x00\x04\x00\x00\xff\xff", PT_DR_PROBE_PASSIVE);
     assert_int_equal(fp.kind, PT_DR_FP_H2C);
-    assert_string_equal(fp.detail, "HTTP/2 SETTINGS frame (2 settings) without TLS");
+    assert_string_equal(fp.detail, "an HTTP/2 SETTINGS frame (no TLS)");
 }
 
 static void h2_frame_on_a_stream_is_not_settings(void **state)
@@ -151,6 +151,14 @@ static void printable_stops_at_whole_escapes(void **state)
     assert_string_equal(out, "ab\\x00");
 }
 
+static void fact_names_map_back_to_kinds(void **state)
+{
+    for (int k = PT_DR_FP_NONE; k <= PT_DR_FP_VNC; k++)
+        assert_int_equal(pt__dr_fp_kind_of(pt__dr_fp_name((pt_dr_fp_kind)k)), k);
+    assert_int_equal(pt__dr_fp_kind_of("gopher"), PT_DR_FP_UNKNOWN);
+    assert_int_equal(pt__dr_fp_kind_of(NULL), PT_DR_FP_UNKNOWN);
+}
+
 static void payloads_have_their_wire_form(void **state)
 {
     assert_int_equal(pt__dr_h2c_preface.len, 33);
@@ -180,6 +188,7 @@ int main(void)
         cmocka_unit_test(no_bytes_is_none),
         cmocka_unit_test(unknown_bytes_are_shown_escaped),
         cmocka_unit_test(printable_stops_at_whole_escapes),
+        cmocka_unit_test(fact_names_map_back_to_kinds),
         cmocka_unit_test(payloads_have_their_wire_form),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
