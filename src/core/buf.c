@@ -1,6 +1,7 @@
 /* buf.c: growable, capped byte buffers (see buf.h for the invariants). */
 #include "core/buf.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -381,6 +381,10 @@ static int build_request(pt_conn *c)
     r->host = pt_slice_from(c->host_lc, hl);
     r->keep_alive = llhttp_should_keep_alive(&c->parser);
     r->chunked = (c->parser.flags & F_CHUNKED) != 0;
+    /* RFC 9112 6.3: a request whose transfer coding does not end in chunked has no
+     * determinable length; llhttp only notices once body bytes arrive. */
+    if ((c->parser.flags & F_TRANSFER_ENCODING) && !r->chunked)
+        return reject(c, 400, "bad_transfer_encoding", "Transfer-Encoding must end with chunked");
     r->content_length = (c->parser.flags & F_CONTENT_LENGTH) ? (int64_t)c->parser.content_length : -1;
     const pt_header *expect = pt_request_header(r, "expect");
     if (expect) {
@@ -456,11 +460,15 @@ static void settings_init(void)
 /* Maps an llhttp error to the status and code we answer with. */
 static void parse_error(pt_conn *c, int err)
 {
-    if (err == HPE_USER && c->error_status) {
+    /* Our callbacks return HPE_USER; llhttp reports it as HPE_USER from data callbacks
+     * and as HPE_CB_* from notification callbacks. */
+    if (c->error_status) {
         pt_conn_respond_error(c, c->error_status, c->error_code, NULL, "%s", c->error_msg);
         return;
     }
-    if (err == HPE_USER || c->state == CS_CLOSING) { /* handler or limit already acted */
+    bool cb_error = (err >= HPE_CB_MESSAGE_BEGIN && err <= HPE_CB_CHUNK_COMPLETE) ||
+                    (err >= HPE_CB_URL_COMPLETE && err <= HPE_CB_VERSION_COMPLETE);
+    if (err == HPE_USER || cb_error || c->state == CS_CLOSING) { /* handler or limit already acted */
         if (c->state != CS_CLOSING) conn_linger_close(c);
         return;
     }
@@ -675,40 +683,67 @@ void pt_server_init(pt_server *srv, uv_loop_t *loop)
         srv->rng = (uint64_t)pt_now_us() | 1;
 }
 
-int pt_server_accept(pt_server *srv, uv_stream_t *listener, SSL_CTX *ssl_ctx)
+static pt_conn *conn_new(pt_server *srv)
 {
     pt_conn *c = calloc(1, sizeof *c);
-    if (!c) return PT_ENOMEM;
-    int rc = pt_sock_init(&c->sock, srv->loop);
-    if (rc) {
+    if (!c) return NULL;
+    if (pt_sock_init(&c->sock, srv->loop) != 0) {
         free(c);
-        return rc;
+        return NULL;
     }
     c->sock.data = c;
-    if (uv_accept(listener, (uv_stream_t *)&c->sock.tcp) != 0) {
-        c->srv = srv;
-        uv_timer_init(srv->loop, &c->timer);
-        c->timer.data = c;
-        conn_link(srv, c);
-        c->sock.on_close = on_sock_closed;
-        conn_close(c);
-        return PT_EIO;
-    }
     c->srv = srv;
-    uv_tcp_nodelay(&c->sock.tcp, 1);
     uv_timer_init(srv->loop, &c->timer);
     c->timer.data = c;
+    c->sock.on_close = on_sock_closed;
+    conn_link(srv, c);
+    return c;
+}
+
+/* Readies an accepted (or captured) connection to read its first request. */
+static void conn_start(pt_conn *c)
+{
+    pt_server *srv = c->srv;
     c->sock.on_read = on_sock_read;
     c->sock.on_error = on_sock_error;
     c->sock.on_drain = on_sock_drain;
-    c->sock.on_close = on_sock_closed;
     pt_buf_init(&c->head, srv->limits.max_header_bytes + HEAD_SLACK);
     pt_buf_init(&c->pending, 0);
     llhttp_init(&c->parser, HTTP_REQUEST, &parser_settings);
     c->parser.data = c;
     c->state = CS_HEAD;
+    /* A new connection must send its first request within the header timeout. */
+    timer_arm(c, srv->limits.header_timeout_ms);
+    pt_sock_read_start(&c->sock);
+}
+
+pt_conn *pt__server_conn_capture(pt_server *srv, pt_buf *out)
+{
+    pt_conn *c = conn_new(srv);
+    if (!c) return NULL;
+    c->sock.capture = out;
+    snprintf(c->peer, sizeof c->peer, "127.0.0.1:1");
+    conn_start(c);
+    return c;
+}
+
+void pt__conn_feed(pt_conn *c, const char *data, size_t n)
+{
+    if (c->sock.closing) return;
+    if (n) on_sock_read(&c->sock, data, n);
+    else on_sock_error(&c->sock, PT_ECLOSED);
+}
+
+int pt_server_accept(pt_server *srv, uv_stream_t *listener, SSL_CTX *ssl_ctx)
+{
+    pt_conn *c = conn_new(srv);
+    if (!c) return PT_ENOMEM;
+    if (uv_accept(listener, (uv_stream_t *)&c->sock.tcp) != 0) {
+        conn_close(c);
+        return PT_EIO;
+    }
+    uv_tcp_nodelay(&c->sock.tcp, 1);
     pt_sock_peer(&c->sock, c->peer, sizeof c->peer);
-    conn_link(srv, c);
     if (ssl_ctx && pt_sock_tls_server(&c->sock, ssl_ctx) != 0) {
         conn_close(c);
         return PT_ETLS;
@@ -718,10 +753,7 @@ int pt_server_accept(pt_server *srv, uv_stream_t *listener, SSL_CTX *ssl_ctx)
         conn_close(c);
         return PT_EAGAIN;
     }
-    /* A new connection must send its first request within the header timeout. */
-    timer_arm(c, srv->limits.header_timeout_ms);
-    c->in_request = false;
-    pt_sock_read_start(&c->sock);
+    conn_start(c);
     return 0;
 }
 

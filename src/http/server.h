@@ -117,4 +117,10 @@ bool pt_conn_has_body(const pt_conn *c);
 
 const char *pt_http_reason(int status);
 
+/* Tests and fuzzing: a connection without a socket whose output is appended to out;
+ * pt__conn_feed hands it bytes as if read (n == 0: the peer closed). The loop must
+ * still run for the connection to be freed once it closes. */
+pt_conn *pt__server_conn_capture(pt_server *srv, pt_buf *out);
+void pt__conn_feed(pt_conn *c, const char *data, size_t n);
+
 #endif

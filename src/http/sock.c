@@ -130,6 +130,10 @@ int pt_sock_write(pt_sock *s, const uv_buf_t *bufs, unsigned nbufs)
 {
     if (s->closing || s->errored) return PT_ECLOSED;
     int rc;
+    if (s->capture) {
+        for (unsigned i = 0; i < nbufs; i++) pt_buf_append(s->capture, bufs[i].base, bufs[i].len);
+        return 0;
+    }
     if (!s->tls_on) {
         rc = raw_write(s, bufs, nbufs);
     } else {
@@ -223,7 +227,7 @@ static void on_read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 
 void pt_sock_read_start(pt_sock *s)
 {
-    if (s->closing || s->errored) return;
+    if (s->closing || s->errored || s->capture) return;
     bool was = s->want_read;
     s->want_read = true;
     uv_read_start((uv_stream_t *)&s->tcp, alloc_cb, on_read_cb);
@@ -237,6 +241,7 @@ void pt_sock_read_start(pt_sock *s)
 void pt_sock_read_stop(pt_sock *s)
 {
     s->want_read = false;
+    if (s->capture) return;
     if (!s->tls_on || s->tls.handshake_done) uv_read_stop((uv_stream_t *)&s->tcp);
 }
 

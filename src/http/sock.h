@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <uv.h>
 
+#include "core/buf.h"
 #include "http/tls.h"
 
 typedef struct pt_sock pt_sock;
@@ -37,6 +38,7 @@ struct pt_sock {
     bool errored;
     bool above_mark;
     uv_connect_t connect_req;
+    pt_buf *capture;             /* tests and fuzzing: no socket, writes land here */
 };
 
 /* Prepares s on loop (uv_tcp_init). */

@@ -1,0 +1,165 @@
+/* Unit tests for http/server.c: what the parser glue delivers and refuses, driven
+ * without sockets through a captured connection (see server_harness.h). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "server_harness.h"
+
+static pt_buf run(const char *in, size_t step) { return harness_run(in, strlen(in), step, 0); }
+
+static int count(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; p && (p = strstr(p, needle)); p++) n++;
+    return n;
+}
+
+static void expect_status_only(const char *in, const char *status_line, const char *code)
+{
+    for (size_t step = 0; step < 3; step++) { /* whole, then byte by byte, then 2 at a time */
+        pt_buf out = run(in, step);
+        if (!out.data || strncmp(out.data, status_line, strlen(status_line)) != 0)
+            print_error("input %s (step %zu) got: %s\n", in, step, out.data ? out.data : "(nothing)");
+        assert_non_null(out.data);
+        assert_true(strncmp(out.data, status_line, strlen(status_line)) == 0);
+        assert_int_equal(count(out.data, "Server: portico"), 1); /* one response */
+        assert_non_null(strstr(out.data, code));
+        assert_non_null(strstr(out.data, "Connection: close"));
+        pt_buf_release(&out);
+    }
+}
+
+static void get_is_answered_with_request_id(void **s)
+{
+    pt_buf out = run("GET /a?b=1 HTTP/1.1\r\nHost: x\r\nX-Request-Id: abc-123\r\n\r\n", 0);
+    assert_true(strncmp(out.data, "HTTP/1.1 200 OK\r\n", 17) == 0);
+    assert_non_null(strstr(out.data, "X-Request-Id: abc-123\r\n"));
+    assert_non_null(strstr(out.data, "GET /a?b=1 body=0"));
+    pt_buf_release(&out);
+}
+
+static void unsafe_request_id_is_replaced(void **s)
+{
+    pt_buf out = run("GET / HTTP/1.1\r\nHost: x\r\nX-Request-Id: a\"b\r\n\r\n", 0);
+    assert_null(strstr(out.data, "a\"b"));
+    const char *rid = strstr(out.data, "X-Request-Id: ");
+    assert_non_null(rid);
+    assert_int_equal(strcspn(rid + 14, "\r"), 32);
+    pt_buf_release(&out);
+}
+
+static void pipelined_requests_answer_in_order(void **s)
+{
+    const char *in = "GET /1 HTTP/1.1\r\nHost: x\r\n\r\n"
+                     "POST /2 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+                     "GET /3 HTTP/1.1\r\nHost: x\r\n\r\n";
+    for (size_t step = 0; step < 4; step++) {
+        pt_buf out = run(in, step);
+        assert_int_equal(count(out.data, "HTTP/1.1 200 OK"), 3);
+        char *a = strstr(out.data, "GET /1 body=0"), *b = strstr(out.data, "POST /2 body=5"),
+             *c = strstr(out.data, "GET /3 body=0");
+        assert_true(a && b && c && a < b && b < c);
+        assert_null(strstr(out.data, "Connection: close"));
+        pt_buf_release(&out);
+    }
+}
+
+static void chunked_body_is_delivered_whole(void **s)
+{
+    pt_buf out = run("POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     "3\r\nabc\r\n10\r\n0123456789abcdef\r\n0\r\n\r\n", 1);
+    assert_non_null(strstr(out.data, "POST /c body=19"));
+    pt_buf_release(&out);
+}
+
+static void expect_continue_sends_100_first(void **s)
+{
+    pt_buf out = harness_run("POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n",
+                             strlen("POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n"),
+                             0, 1);
+    assert_string_equal(out.data, "HTTP/1.1 100 Continue\r\n\r\n");
+    pt_buf_release(&out);
+}
+
+static void smuggling_shapes_are_refused(void **s)
+{
+    expect_status_only("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+                       "HTTP/1.1 400", "ambiguous_length");
+    expect_status_only("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+                       "HTTP/1.1 400", "ambiguous_length");
+    expect_status_only("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n",
+                       "HTTP/1.1 400", "bad_chunk");
+    expect_status_only("GET / HTTP/1.1\r\nHost: x\r\nX-A: b\r\n c\r\n\r\n", "HTTP/1.1 400", "obsolete_line_folding");
+    expect_status_only("GET / HTTP/1.1\nHost: x\n\n", "HTTP/1.1 400", "bad_request");
+    expect_status_only("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\nabc", "HTTP/1.1 400",
+                       "bad_transfer_encoding");
+}
+
+static void missing_or_duplicate_host_is_refused(void **s)
+{
+    expect_status_only("GET / HTTP/1.1\r\n\r\n", "HTTP/1.1 400", "missing_host");
+    expect_status_only("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", "HTTP/1.1 400", "duplicate_host");
+}
+
+static void limits_answer_431_and_413(void **s)
+{
+    char big[4096];
+    snprintf(big, sizeof big, "GET / HTTP/1.1\r\nHost: x\r\nX-Big: %03000d\r\n\r\n", 0);
+    expect_status_only(big, "HTTP/1.1 431", "header_too_large");
+    expect_status_only("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n", "HTTP/1.1 413", "body_too_large");
+    char chunked[6000];
+    int n = snprintf(chunked, sizeof chunked, "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1388\r\n");
+    memset(chunked + n, 'a', 5000);
+    chunked[n + 5000] = '\0';
+    expect_status_only(chunked, "HTTP/1.1 413", "body_too_large");
+}
+
+static void http10_closes_and_http09_is_refused(void **s)
+{
+    pt_buf out = run("GET / HTTP/1.0\r\n\r\nGET /again HTTP/1.0\r\n\r\n", 0);
+    assert_int_equal(count(out.data, "HTTP/1.1 200"), 1);
+    assert_non_null(strstr(out.data, "Connection: close"));
+    pt_buf_release(&out);
+    expect_status_only("GET /\r\n\r\n", "HTTP/1.1 400", "HTTP/0.9");
+}
+
+static void head_response_has_length_but_no_body(void **s)
+{
+    pt_buf out = run("HEAD /h HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+    assert_non_null(strstr(out.data, "Content-Length: 14\r\n"));
+    const char *end = strstr(out.data, "\r\n\r\n");
+    assert_non_null(end);
+    assert_int_equal(strlen(end), 4);
+    pt_buf_release(&out);
+}
+
+static int setup(void **s)
+{
+    harness_init(2048, 4096);
+    return 0;
+}
+
+static int teardown(void **s)
+{
+    harness_release();
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(get_is_answered_with_request_id),
+        cmocka_unit_test(unsafe_request_id_is_replaced),
+        cmocka_unit_test(pipelined_requests_answer_in_order),
+        cmocka_unit_test(chunked_body_is_delivered_whole),
+        cmocka_unit_test(expect_continue_sends_100_first),
+        cmocka_unit_test(smuggling_shapes_are_refused),
+        cmocka_unit_test(missing_or_duplicate_host_is_refused),
+        cmocka_unit_test(limits_answer_431_and_413),
+        cmocka_unit_test(http10_closes_and_http09_is_refused),
+        cmocka_unit_test(head_response_has_length_but_no_body),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
