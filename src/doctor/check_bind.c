@@ -141,7 +141,7 @@ static void run(pt_dr_ctx *ctx, pt_dr_result *res)
         json_array_append_new(cl, c);
         char *dst = ok ? working : failing;
         size_t l = strlen(dst);
-        if (l + 200 < sizeof failing) snprintf(dst + l, sizeof failing - l, "%s%s", l ? "; " : "", name ? name : "?");
+        if (l + 200 < sizeof failing) snprintf(dst + l, sizeof failing - l, "%s%s", l ? ", " : "", name ? name : "?");
         nfail += !ok;
     }
     json_object_set_new(res->evidence, "clients", cl);
@@ -183,9 +183,12 @@ static void run(pt_dr_ctx *ctx, pt_dr_result *res)
     const pt_dr_sock *owner = &L[0];
     char ep0[96];
     pt_dr_sock_endpoint(owner, ep0, sizeof ep0);
-    pt_dr_set(res, PT_DR_FAIL, cause, nfail == nclients ? 88 : 82,
-              "the server listens on %s only; %s is not served%s", eps, miss->text,
-              nfail == nclients ? ", so every client fails" : ", so some clients fail");
+    if (nfail == nclients)
+        pt_dr_set(res, PT_DR_FAIL, cause, 88, "the server listens on %s only, not on %s, so every client fails", eps,
+                  miss->text);
+    else
+        pt_dr_set(res, PT_DR_FAIL, cause, 82, "the server listens on %s only, not on %s: %s fail; %s work", eps,
+                  miss->text, failing, working);
     char who[64] = "";
     if (owner->pid) snprintf(who, sizeof who, "pid %d", owner->pid);
     else snprintf(who, sizeof who, "the server");
@@ -217,7 +220,7 @@ static void run(pt_dr_ctx *ctx, pt_dr_result *res)
         }
     }
     if (miss->family == AF_INET6 && strcmp(ctx->target->host, miss->text) != 0)
-        pt_dr_remedy(res, "Node.js 17-19 tries ::1 first and gives up: upgrade to Node.js 20, or run it with "
+        pt_dr_remedy(res, "Node.js 17-19 tries only the first address (often ::1): upgrade to Node.js 20, or run it with "
                      "--dns-result-order=ipv4first");
 }
 

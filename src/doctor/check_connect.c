@@ -145,9 +145,8 @@ static void run(pt_dr_ctx *ctx, pt_dr_result *res)
     bool lo = is_loopback(first_bad);
     if (ntime) {
         if (queue_full(listeners)) {
-            pt_dr_set(res, PT_DR_FAIL, "accept_queue_full", 92,
-                      "connects to %s time out: the listener's accept queue is full, so the kernel drops new "
-                      "connections (%s)", hp, line);
+            pt_dr_set(res, PT_DR_FAIL, "accept_queue_full", 92, "%s", line);
+            pt_dr_detail(res, "the listener's accept queue is full, so the kernel drops new connections to %s", hp);
             pt_dr_remedy(res, "The server process is not calling accept(); see the listeners check for its pid");
         } else {
             pt_dr_set(res, PT_DR_FAIL, "connect_timeout", lo ? 70 : 60, "%s", line);

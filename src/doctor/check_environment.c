@@ -152,10 +152,19 @@ static bool target_is_loopback(const pt_dr_target *t)
     return strcasecmp(t->host, "localhost") == 0;
 }
 
-static bool connect_failed(json_t *facts)
+/* The connect failed and nothing listens on the port in this namespace: the situation where
+ * "whose localhost is this?" is the question. */
+static bool connect_failed_nothing_here(json_t *facts)
 {
     json_t *c = json_object_get(facts, "connect");
-    return json_is_array(c) && json_array_size(c) && !json_object_get(facts, "reachable_address");
+    if (!json_is_array(c) || !json_array_size(c) || json_object_get(facts, "reachable_address")) return false;
+    size_t i;
+    json_t *l;
+    json_array_foreach(json_object_get(facts, "listeners"), i, l) {
+        const char *ns = json_string_value(json_object_get(l, "netns"));
+        if (ns && strcmp(ns, "this") == 0) return false;
+    }
+    return true;
 }
 
 static void run(pt_dr_ctx *ctx, pt_dr_result *res)
@@ -277,7 +286,7 @@ static void run(pt_dr_ctx *ctx, pt_dr_result *res)
     bool wsl = is_wsl();
     json_object_set_new(ev, "container", ck ? json_string(ck) : json_null());
     json_object_set_new(ev, "wsl", json_boolean(wsl));
-    bool lo_fail = target_is_loopback(t) && connect_failed(ctx->facts);
+    bool lo_fail = target_is_loopback(t) && connect_failed_nothing_here(ctx->facts);
     if (ck) {
         pt_dr_detail(res, "running inside a container (%s): localhost here is the container itself", ck);
         if (lo_fail) {

@@ -143,7 +143,10 @@ static void in_use(pt_dr_ctx *ctx, pt_dr_result *res, const bind_try *b, long po
         pt_dr_sock_endpoint(owner, ep, sizeof ep);
         pt_dr_sock_owner(owner, socks.fd_denied, who, sizeof who);
         json_object_set_new(res->evidence, "pid", owner->pid ? json_integer(owner->pid) : json_null());
-        pt_dr_set(res, PT_DR_FAIL, "listen_in_use", 95, "%s is in use: %s listens on %s", hp, who, ep);
+        if (strcmp(hp, ep) == 0)
+            pt_dr_set(res, PT_DR_FAIL, "listen_in_use", 95, "%s is in use by %s", hp, who);
+        else
+            pt_dr_set(res, PT_DR_FAIL, "listen_in_use", 95, "%s is in use: %s listens on %s", hp, who, ep);
         bool wildcard = strcmp(b->text, "0.0.0.0") == 0 || strcmp(b->text, "[::]") == 0;
         char oa[64];
         pt_dr_sock_addr(owner, oa, sizeof oa);

@@ -181,6 +181,7 @@ static const char *env2(const char *first, const char *second, const char **name
 
 typedef struct family_view {
     const char *family;
+    const char *brief;      /* the name in the one-line summary */
     const char *proxy;      /* the variable's value, or NULL when the client goes direct */
     const char *var;        /* which variable chose it */
     const char *why_direct; /* when proxy is NULL */
@@ -200,10 +201,12 @@ static bool is_loopback_host(const char *host)
 
 /* How one family treats the target. lower_first: lower-case variables win (curl, Python,
  * proxy-from-env); Go reads upper case first. */
-static void view(family_view *f, const char *family, bool tls, bool curl, bool go, const char *host, long port)
+static void view(family_view *f, const char *family, const char *brief, bool tls, bool curl, bool go,
+                 const char *host, long port)
 {
     memset(f, 0, sizeof *f);
     f->family = family;
+    f->brief = brief;
     const char *var = NULL, *v = NULL;
     if (go) v = tls ? env2("HTTPS_PROXY", "https_proxy", &var) : env2("HTTP_PROXY", "http_proxy", &var);
     else if (curl) v = tls ? env2("https_proxy", "HTTPS_PROXY", &var) : env2("http_proxy", NULL, &var);
@@ -294,11 +297,11 @@ static void run(pt_dr_ctx *ctx, pt_dr_result *res)
     }
     long port = t->port >= 1 && t->port <= 65535 ? t->port : -1;
     family_view fv[4];
-    view(&fv[0], "curl", t->tls, true, false, t->host, port);
-    view(&fv[1], "Python (requests, httpx, urllib)", t->tls, false, false, t->host, port);
-    view(&fv[2], "Node.js libraries that read the variables (axios, proxy-from-env)", t->tls, false, false,
-         t->host, port);
-    view(&fv[3], "Go (net/http)", t->tls, false, true, t->host, port);
+    view(&fv[0], "curl", "curl", t->tls, true, false, t->host, port);
+    view(&fv[1], "Python (requests, httpx, urllib)", "Python", t->tls, false, false, t->host, port);
+    view(&fv[2], "Node.js libraries that read the variables (axios, proxy-from-env)", "Node.js libraries", t->tls,
+         false, false, t->host, port);
+    view(&fv[3], "Go (net/http)", "Go", t->tls, false, true, t->host, port);
 
     json_t *families = json_object();
     const char *captured[4];
@@ -313,7 +316,7 @@ static void run(pt_dr_ctx *ctx, pt_dr_result *res)
         json_object_set_new(o, "direct_because", fv[i].why_direct ? json_string(fv[i].why_direct) : json_null());
         json_object_set_new(families, fv[i].family, o);
         if (fv[i].proxy) {
-            captured[ncap++] = fv[i].family;
+            captured[ncap++] = fv[i].brief;
             if (!proxy) proxy = fv[i].proxy, var = fv[i].var;
             pt_dr_detail(res, "%s: through %s (from %s)", fv[i].family, masked, fv[i].var);
         } else {
@@ -340,7 +343,7 @@ static void run(pt_dr_ctx *ctx, pt_dr_result *res)
     pt__dr_proxy_mask(proxy, masked, sizeof masked);
     bool http_mode = t->mode != PT_DR_MODE_CONNECT;
     pt_dr_set(res, http_mode ? PT_DR_FAIL : PT_DR_WARN, "proxy_captures_target", http_mode ? 75 : 45,
-              "%s send %s to the proxy %s (%s); NO_PROXY does not exempt %s", who,
+              "%s send %s to the proxy %s (from %s), and NO_PROXY does not exempt %s", who,
               http_mode ? "requests for this URL" : "HTTP requests to this address", masked, var, t->host);
     probe_proxy(res, proxy, ctx->opts->timeout_ms);
 

@@ -271,11 +271,11 @@ static void run(pt_dr_ctx *ctx, pt_dr_result *res)
     /* Go reads /etc/hosts itself before DNS. */
     const pt_dr_addrlist *go = hosts.n ? &hosts : &plain;
     json_t *clients = json_array();
-    add_client(clients, "Python, Ruby, PHP, Java and C programs (glibc, each address in turn)", &plain, true);
-    add_client(clients, "Node.js 20 and later (each address in turn)", &addrconfig, true);
-    add_client(clients, "Node.js 17 to 19 (first address only)", &addrconfig, false);
-    add_client(clients, "Go (reads /etc/hosts itself)", go, true);
-    if (local) add_client(clients, "curl and browsers (localhost is built in)", &builtin, true);
+    add_client(clients, "Python/Ruby/Java/C (glibc)", &plain, true);
+    add_client(clients, "Node.js 20+", &addrconfig, true);
+    add_client(clients, "Node.js 17-19", &addrconfig, false);
+    add_client(clients, "Go", go, true);
+    if (local) add_client(clients, "curl and browsers", &builtin, true);
     else add_client(clients, "curl and browsers", &addrconfig, true);
     json_object_set_new(ctx->facts, "clients", clients);
 

@@ -94,10 +94,10 @@ static void print_root(const pt_dr_run *run, FILE *out)
     bool c = run->opts.color;
     const pt_dr_entry *r = run->root;
     if (!r) {
-        fprintf(out, "%sMost likely cause:%s none found", c ? C_BLD : "", c ? C_OFF : "");
+        fprintf(out, "%sMost likely cause:%s none", c ? C_BLD : "", c ? C_OFF : "");
         fprintf(out, "%s\n\n", run->exit_code == PT_DR_EXIT_UNKNOWN
-                                   ? " (but the checks that decide could not run; see below)"
-                                   : ": no check found a problem");
+                                   ? "; but the checks that decide could not run (see below)"
+                                   : "; no check found a problem");
         return;
     }
     const char *col = c ? color_of(r->res.status) : "";
@@ -129,7 +129,9 @@ static void print_others(const pt_dr_run *run, FILE *out)
     int n = 0;
     for (size_t i = 0; i < run->n; i++) {
         const pt_dr_entry *e = &run->entries[i];
-        if (!e->shown || e == run->root || !e->res.remedy) continue;
+        /* The connect result is a symptom, already shown as evidence of the root cause. */
+        if (!e->shown || e == run->root || !e->res.remedy || (run->root && strcmp(e->check->id, "connect") == 0))
+            continue;
         if (e->res.status != PT_DR_FAIL && e->res.status != PT_DR_WARN) continue;
         if (run->root && e->res.cause && run->root->res.cause && strcmp(e->res.cause, run->root->res.cause) == 0)
             continue;
