@@ -1,0 +1,257 @@
+#!/usr/bin/env bash
+# doctor_net.sh: the doctor's network lab. Each case builds a real broken setup (on loopback,
+# or in a network namespace this script creates and removes), runs `portico doctor --json`,
+# and asserts the root-cause id, the key evidence and the exit status. Lab servers are
+# tests/upstreams/doctor/netlab.c, compiled here. Ends with the median doctor run time.
+. "$(dirname "$0")/lib.sh"
+
+NS_LIST=()
+_dr_cleanup() {
+    local n
+    for n in "${NS_LIST[@]}"; do ip netns del "$n" 2>/dev/null; done
+    _bb_cleanup
+}
+trap _dr_cleanup EXIT
+
+TIMES=()
+DR_RC=
+DR=$T/dr.json
+
+if ! command -v jq >/dev/null; then
+    not_ok "jq is installed (scripts/deps.sh installs it)"
+    done_testing; exit
+fi
+LAB=$T/netlab
+if ! cc -O2 -Wall -o "$LAB" "$UPSTREAMS/doctor/netlab.c" 2>"$T/cc.err"; then
+    not_ok "netlab lab server builds" "$(cat "$T/cc.err")"
+    done_testing; exit
+fi
+
+# lab_start CMD...: starts a lab server (CMD may be prefixed with `ip netns exec NS`), waits
+# for the port it prints; sets LAB_PID and LAB_PORT. Returns 1 if it never got ready.
+lab_start() {
+    local out=$T/lab.$RANDOM.$RANDOM
+    "$@" >"$out" 2>"$out.err" &
+    LAB_PID=$!
+    track "$LAB_PID"
+    LAB_PORT=
+    wait_for 5 test -s "$out" || { note "lab server did not start: $(cat "$out.err")"; return 1; }
+    LAB_PORT=$(head -n 1 "$out")
+}
+
+# dr [PREFIX... --] DOCTOR-ARGS...: runs `portico doctor --json`, with PREFIX (e.g. `ip netns
+# exec NS`) when given; the JSON goes to $DR, the status to DR_RC, the wall time to TIMES.
+dr() {
+    local prefix=()
+    if [[ " $* " == *" -- "* ]]; then
+        while [ "$1" != "--" ]; do prefix+=("$1"); shift; done
+        shift
+    fi
+    local t0 t1
+    t0=$(date +%s%N)
+    "${prefix[@]}" "$PORTICO" doctor --json "$@" >"$DR" 2>"$T/dr.err"
+    DR_RC=$?
+    t1=$(date +%s%N)
+    TIMES+=($(((t1 - t0) / 1000000)))
+}
+
+root_cause() { jq -r '.root_cause.id // "none"' "$DR" 2>/dev/null; }
+
+# expect NAME JQ-FILTER: ok when the filter is true on the last report.
+expect() {
+    if jq -e "$2" "$DR" >/dev/null 2>&1; then ok "$1"; else
+        not_ok "$1" "filter: $2" "report: $(jq -c '{root_cause, checks: [.checks[] | {id, status, summary}]}' "$DR" 2>/dev/null | head -c 1500)" \
+            "stderr: $(head -c 300 "$T/dr.err")"
+    fi
+}
+
+# outcome CASE ID STATUS: the two assertions every case makes.
+outcome() {
+    is "$(root_cause)" "$2" "$1: root cause is $2"
+    is "$DR_RC" "$3" "$1: exit status $3"
+}
+
+check_evidence() { printf '.checks[] | select(.id == "%s") | %s' "$1" "$2"; }
+
+have_netns() { [ "$(id -u)" = 0 ] && command -v ip >/dev/null && ip netns add "portico-dr-probe-$$" 2>/dev/null && ip netns del "portico-dr-probe-$$"; }
+# new_ns: creates a namespace with lo up, registered for removal; prints its name.
+new_ns() {
+    local ns=portico-dr-$$-$1
+    ip netns add "$ns" && ip -n "$ns" link set lo up && NS_LIST+=("$ns") && echo "$ns"
+}
+
+# ---------------------------------------------------------------------------- nothing listening
+lab_start "$LAB" --addr 127.0.0.1 --ttl 1 && port=$LAB_PORT
+# The server's port, after it exited: known to have been free, and now nothing listens there.
+wait_for 5 bash -c "! kill -0 $LAB_PID 2>/dev/null"
+wait_for 3 bash -c "[ -z \"\$(ss -Hltn 'sport = :$port')\" ]"
+dr "127.0.0.1:$port"
+outcome "nothing listening" nothing_listening 2
+expect "nothing listening: the connect was refused" "$(check_evidence connect '.evidence.attempts[0].result == "refused"')"
+expect "nothing listening: no listener in the facts" '.facts.listeners == []'
+
+# ---------------------------------------------------------------------------- port typo
+if lab_start "$LAB" --addr 127.0.0.1 --ttl 60; then
+    typo="6$LAB_PORT" # one inserted digit: out of range, one edit from the listener
+    dr "localhost:$typo"
+    outcome "typo'd port $typo" port_out_of_range 2
+    expect "typo'd port: suggests $LAB_PORT, listening, with pid $LAB_PID" \
+        "$(check_evidence port ".evidence.suggestions | any(.port == $LAB_PORT and .listening and .distance == 1 and .pid == $LAB_PID)")"
+    expect "typo'd port: the summary names the port meant and its pid" \
+        ".root_cause.summary | test(\"did you mean $LAB_PORT\\\\?\") and test(\"pid $LAB_PID\")"
+    kill "$LAB_PID" 2>/dev/null
+fi
+
+# ---------------------------------------------------------------------------- ::1 only vs 127.0.0.1
+if lab_start "$LAB" --addr ::1 --v6only 1 --ttl 60; then
+    p6=$LAB_PORT
+    dr "127.0.0.1:$p6"
+    outcome "server on [::1] only, client 127.0.0.1" bind_family_mismatch 2
+    expect "server on [::1] only: listener seen as ::1, IPv6-only, with its pid" \
+        ".facts.listeners | any(.address == \"::1\" and .v6only == true and .pid == $LAB_PID)"
+    expect "server on [::1] only: 127.0.0.1 reaches no listener" \
+        "$(check_evidence bind '.evidence.address_accepted["127.0.0.1"] == false')"
+
+    # As "localhost" it depends on /etc/hosts: without a ::1 line, glibc clients get 127.0.0.1
+    # only (and fail) while curl and browsers also try ::1 (and work).
+    dr "localhost:$p6"
+    if getent ahosts localhost | grep -q '^::1 '; then
+        outcome "server on [::1] only, client localhost (hosts has ::1)" connect_refused 1
+        expect "localhost with ::1 in hosts: every client still reaches the server" \
+            "$(check_evidence bind '.status == "info"')"
+    else
+        outcome "server on [::1] only, client localhost (hosts lacks ::1)" bind_family_mismatch 2
+        expect "localhost without ::1 in hosts: glibc clients fail, curl works" \
+            "$(check_evidence bind '(.evidence.clients | any(.name | test("glibc")) and any(.reaches_listener == false)) and (.evidence.clients | any(.name == "curl and browsers" and .reaches_listener == true))')"
+    fi
+    kill "$LAB_PID" 2>/dev/null
+fi
+
+# ---------------------------------------------------------------------------- 127.0.0.1 only vs ::1
+if ! grep -q '^00000000000000000000000000000001' /proc/net/if_inet6 2>/dev/null; then
+    skip "server on 127.0.0.1 only, client ::1" "IPv6 loopback is not configured here"
+elif lab_start "$LAB" --addr 127.0.0.1 --ttl 60; then
+    dr "[::1]:$LAB_PORT"
+    outcome "server on 127.0.0.1 only, client ::1" bind_family_mismatch 2
+    expect "server on 127.0.0.1 only: ::1 refused, listener 127.0.0.1 with its pid" \
+        "($(check_evidence connect '.evidence.attempts[0].result == "refused"')) and (.facts.listeners | any(.address == \"127.0.0.1\" and .pid == $LAB_PID))"
+    kill "$LAB_PID" 2>/dev/null
+fi
+
+# ---------------------------------------------------------------------------- proxy captures localhost
+if lab_start "$LAB" --addr 127.0.0.1 --ttl 60; then
+    dead=$(free_port)
+    purl="http://alice:s3cret@127.0.0.1:$dead"
+    dr env -u no_proxy -u NO_PROXY http_proxy="$purl" -- "http://127.0.0.1:$LAB_PORT/health"
+    outcome "http_proxy captures 127.0.0.1" proxy_captures_target 2
+    expect "proxy: curl goes through the masked proxy, Go does not" \
+        "$(check_evidence proxy_env ".evidence.clients.curl.proxy == \"http://***@127.0.0.1:$dead\" and .evidence.clients[\"Go (net/http)\"].proxy == null")"
+    expect "proxy: the dead proxy itself is probed and refuses" "$(check_evidence proxy_env '.evidence.proxy_probe.result == "refused"')"
+    if grep -q s3cret "$DR"; then not_ok "proxy: the password never appears in the report"; else ok "proxy: the password never appears in the report"; fi
+    # The same setup with NO_PROXY covering the address: no longer the cause.
+    dr env http_proxy="$purl" NO_PROXY=localhost,127.0.0.1 -- "http://127.0.0.1:$LAB_PORT/health"
+    expect "proxy exempted by NO_PROXY=127.0.0.1: proxy_env passes" "$(check_evidence proxy_env '.status == "pass"')"
+    is "$(root_cause)" none "proxy exempted: no root cause"
+    kill "$LAB_PID" 2>/dev/null
+fi
+
+# ---------------------------------------------------------------------------- --listen
+if lab_start "$LAB" --addr 127.0.0.1 --ttl 60; then
+    dr --listen "127.0.0.1:$LAB_PORT"
+    outcome "--listen on a port in use" listen_in_use 2
+    expect "--listen in use: the owner's pid is reported" "$(check_evidence listen ".evidence.pid == $LAB_PID")"
+    dr --listen "$LAB_PORT"
+    outcome "--listen on every address while 127.0.0.1 holds the port" listen_in_use 2
+    kill "$LAB_PID" 2>/dev/null
+fi
+dr --listen 198.51.100.7:8080
+outcome "--listen on an address not on this host" listen_addr_not_local 2
+expect "--listen not local: bind said EADDRNOTAVAIL" "$(check_evidence listen '.evidence.binds[0].result == "EADDRNOTAVAIL"')"
+unpriv=$(cat /proc/sys/net/ipv4/ip_unprivileged_port_start 2>/dev/null || echo 0)
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null && ((unpriv > 81)) &&
+    setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all test -x "$PORTICO"; then
+    dr setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all -- --listen 127.0.0.1:81
+    outcome "--listen on port 81 as an unprivileged user" listen_privileged 2
+    expect "--listen privileged: no CAP_NET_BIND_SERVICE, limit read" \
+        "$(check_evidence listen ".evidence.cap_net_bind_service == false and .evidence.ip_unprivileged_port_start == $unpriv")"
+else
+    skip "--listen on port 81 as an unprivileged user" "needs root, setpriv and ip_unprivileged_port_start > 81"
+fi
+
+# ---------------------------------------------------------------------------- full accept queue
+# backlog 1 and two connections the server never accepts: the kernel queue holds 2 > 1, so new
+# SYNs are dropped and connects time out.
+if lab_start "$LAB" --addr 127.0.0.1 --backlog 1 --no-accept --hold 2 --ttl 60; then
+    dr --timeout 300 "127.0.0.1:$LAB_PORT"
+    outcome "accept queue full" accept_queue_full 2
+    expect "accept queue full: 2 waiting with backlog 1, owner pid known" \
+        ".facts.listeners | any(.accept_queue == 2 and .backlog == 1 and .pid == $LAB_PID)"
+    expect "accept queue full: the connect timed out" "$(check_evidence connect '.evidence.attempts[0].result == "timeout"')"
+    kill "$LAB_PID" 2>/dev/null
+fi
+
+# ---------------------------------------------------------------------------- namespaces
+if ! have_netns; then
+    skip "DROP rule in a network namespace" "needs root and ip netns"
+    skip "listener in another network namespace" "needs root and ip netns"
+else
+    ns=$(new_ns fw)
+    if [ -n "$ns" ] && lab_start ip netns exec "$ns" "$LAB" --addr 127.0.0.1 --ttl 60; then
+        p=$LAB_PORT
+        ip netns exec "$ns" nft -f - <<EOF
+table inet portico_lab {
+    chain input { type filter hook input priority 0; policy accept; tcp dport $p drop; }
+}
+EOF
+        dr ip netns exec "$ns" -- --timeout 300 "127.0.0.1:$p"
+        outcome "DROP rule in a namespace" firewall_drop 2
+        expect "DROP rule: the rule and its handle are named" \
+            "$(check_evidence firewall ".evidence.blocking[0] | (.rule | test(\"dport $p drop\")) and .table == \"portico_lab\" and (.handle | type == \"number\")")"
+        expect "DROP rule: the connect timed out" "$(check_evidence connect '.evidence.attempts[0].result == "timeout"')"
+        # Without CAP_NET_ADMIN the rules cannot be read: said so, and inferred from the timeout.
+        if ip netns exec "$ns" setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all test -x "$PORTICO"; then
+            dr ip netns exec "$ns" setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all -- \
+                --timeout 300 "127.0.0.1:$p"
+            outcome "DROP rule, doctor unprivileged" connect_timeout 2
+            expect "DROP rule, unprivileged: rules not read, DROP inferred" \
+                "$(check_evidence firewall '.evidence.rules_read == false and .status == "warn" and .cause == "firewall_drop"')"
+        else
+            skip "DROP rule, doctor unprivileged" "the binary is not reachable for an unprivileged user"
+        fi
+    fi
+
+    ns2=$(new_ns other)
+    if [ -n "$ns2" ] && lab_start ip netns exec "$ns2" "$LAB" --addr 127.0.0.1 --ttl 60; then
+        if [ -n "$(ss -Hltn "sport = :$LAB_PORT")" ]; then
+            skip "listener in another network namespace" "port $LAB_PORT is also used in this namespace"
+        else
+            dr "127.0.0.1:$LAB_PORT"
+            outcome "listener in another network namespace" listening_other_netns 2
+            expect "other namespace: named, with the pid living there" \
+                "$(check_evidence listeners ".evidence.netns_name == \"$ns2\" and .evidence.netns_pid == $LAB_PID")"
+        fi
+    fi
+fi
+
+# ---------------------------------------------------------------------------- healthy and usage
+if lab_start "$LAB" --addr 127.0.0.1 --ttl 60; then
+    dr --skip environment "127.0.0.1:$LAB_PORT"
+    outcome "healthy server" none 0
+    expect "healthy server: verdict healthy, connect passed" \
+        ".verdict == \"healthy\" and ($(check_evidence connect '.status == "pass"'))"
+    kill "$LAB_PID" 2>/dev/null
+fi
+"$PORTICO" doctor --bogus >/dev/null 2>&1
+is "$?" 64 "unknown option: exit 64"
+"$PORTICO" doctor --only nosuchcheck :80 >/dev/null 2>&1
+is "$?" 64 "unknown check id: exit 64"
+"$PORTICO" doctor localhost >/dev/null 2>&1
+is "$?" 64 "target without a port: exit 64"
+like "$("$PORTICO" doctor --list-checks)" "firewall +connect,http,mcp" "--list-checks lists ids with their modes"
+
+# ---------------------------------------------------------------------------- timing
+if ((${#TIMES[@]})); then
+    median=$(printf '%s\n' "${TIMES[@]}" | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2)}')
+    note "doctor lab runs: ${#TIMES[@]}, median ${median} ms, all: ${TIMES[*]}"
+fi
+done_testing
