@@ -1,0 +1,323 @@
+# lib.sh: shared helpers for the black-box tests (source it; do not run it).
+#
+# A test script does:   . "$(dirname "$0")/lib.sh"
+# and gets: a private temp dir $T removed on exit, free loopback ports, portico and upstream
+# processes that are killed on exit (even when the script fails or is interrupted), TAP output
+# ("ok - name" / "not ok - name" followed by "#" lines giving the reason), and small HTTP helpers.
+#
+#   free_port                       prints a TCP port nothing on this host uses (127.0.0.1)
+#   echo_config TOP [SERVICE]       prints a config: $PP, one service "echo" at $U1, route /echo/
+#   portico_start CFG [URL]         starts `portico serve -c CFG`, waits until URL (default
+#                                   http://127.0.0.1:$PP/healthz) answers 200; sets PORTICO_PID
+#   portico_stop [SIG]              SIGTERM (or SIG), waits up to 15 s, then SIGKILL; sets
+#                                   PORTICO_STATUS to the exit status
+#   portico_alive                   the process is running and /healthz answers 200
+#   upstream_start NAME PORT [ARGS] starts tests/upstreams/echo.mjs; waits until it answers
+#   upstream_stop NAME              stops it
+#   ctl PORT PATH                   GET http://127.0.0.1:PORT/__ctl/PATH (upstream control)
+#   up_stat PORT FIELD / up_count   numbers from the upstream's /__ctl/stats (-1 if it is gone)
+#   http METHOD URL [curl args]     one request; sets RESP_STATUS, RESP_HEADERS (file), RESP_BODY
+#   hdr NAME                        a header of the last http response (last value, no CR)
+#   raw ARGS...                     runs rawclient.mjs against $PP, prints its JSON
+#   ok / not_ok / is / like / skip  TAP lines; done_testing prints the plan and sets the exit status
+set -uo pipefail
+
+BB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=${PORTICO_ROOT:-$(cd "$BB_DIR/../.." && pwd)}
+PORTICO=${PORTICO_BIN:-$ROOT/build/portico}
+[[ $PORTICO == /* ]] || PORTICO=$PWD/$PORTICO
+UPSTREAMS=$ROOT/tests/upstreams
+T=$(mktemp -d "${TMPDIR:-/tmp}/portico-bb.XXXXXX")
+PP=${PP:-}
+PORTICO_PID=
+PORTICO_STATUS=
+declare -A UP_PID=()
+_bb_pids=()
+_bb_ports=" "
+_bb_tests=0
+_bb_failed=0
+
+# Kills every process this script started, then removes $T (kept when KEEP_TMP=1, for debugging).
+_bb_cleanup() {
+    local p
+    for p in ${PORTICO_PID:-} "${UP_PID[@]}" "${_bb_pids[@]}"; do
+        [ -n "$p" ] && kill -TERM "$p" 2>/dev/null
+    done
+    for p in ${PORTICO_PID:-} "${UP_PID[@]}" "${_bb_pids[@]}"; do
+        [ -n "$p" ] || continue
+        for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$p" 2>/dev/null
+    done
+    if [ "${KEEP_TMP:-0}" = 1 ]; then echo "# kept $T" >&2; else rm -rf "$T"; fi
+}
+trap _bb_cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+# Registers a background process started by the test so cleanup kills it.
+track() { _bb_pids+=("$1"); }
+
+# ---------------------------------------------------------------------------- TAP
+# Each argument (and each line within one) becomes a "#   " line under the failed test.
+_bb_reason() {
+    local a l
+    for a in "$@"; do while IFS= read -r l; do printf '#   %s\n' "$l"; done <<<"$a"; done
+}
+ok() { _bb_tests=$((_bb_tests + 1)); echo "ok - $1"; }
+not_ok() {
+    _bb_tests=$((_bb_tests + 1)); _bb_failed=$((_bb_failed + 1))
+    echo "not ok - $1"
+    [ $# -gt 1 ] && _bb_reason "${@:2}"
+    return 0
+}
+# is GOT WANT NAME
+is() {
+    if [ "$1" == "$2" ]; then ok "$3"; else not_ok "$3" "got:  '$1'" "want: '$2'"; fi
+}
+# like GOT REGEX NAME (bash extended regex)
+like() {
+    if [[ $1 =~ $2 ]]; then ok "$3"; else not_ok "$3" "got:  '${1:0:600}'" "want match: /$2/"; fi
+}
+# check NAME COMMAND... : ok when the command succeeds
+check() {
+    local name=$1; shift
+    if "$@"; then ok "$name"; else not_ok "$name" "failed: $*"; fi
+}
+skip() { _bb_tests=$((_bb_tests + 1)); echo "ok - $1 # SKIP $2"; }
+note() { echo "# $*"; }
+done_testing() {
+    echo "1..$_bb_tests"
+    ((_bb_failed == 0))
+}
+
+# ---------------------------------------------------------------------------- ports
+# Picks a port below the ephemeral range that no socket on this host uses in any state, and
+# never hands out the same port twice in one script.
+free_port() {
+    local p i
+    for ((i = 0; i < 500; i++)); do
+        p=$((20000 + (RANDOM * 32768 + RANDOM) % 12000))
+        [[ $_bb_ports == *" $p "* ]] && continue
+        if [ -z "$(ss -Htan "( sport = :$p or dport = :$p )" 2>/dev/null)" ]; then
+            _bb_ports+="$p "
+            echo "$p"
+            return 0
+        fi
+    done
+    echo "free_port: no free port found" >&2
+    return 1
+}
+
+# ---------------------------------------------------------------------------- waiting
+# wait_for SECONDS COMMAND... : polls COMMAND every 50 ms until it succeeds or SECONDS pass.
+wait_for() {
+    local secs=$1; shift
+    local end=$((SECONDS + secs)) n=0
+    while ((n < secs * 40)); do
+        "$@" && return 0
+        ((SECONDS > end)) && return 1
+        sleep 0.05; n=$((n + 1))
+    done
+    return 1
+}
+
+status_of() { curl -s -o /dev/null -m 2 -w '%{http_code}' "$@" 2>/dev/null; }
+answers_200() { [ "$(status_of "$@")" = 200 ]; }
+
+# ---------------------------------------------------------------------------- portico
+# portico_start CFG [HEALTH_URL [CURL_ARGS...]]: starts portico with CFG in $T (so a relative
+# path in the config lands there), stdout in $T/portico.out, stderr (the error log) in
+# $T/portico.err. Returns 1, with the reason on stdout as TAP comments, if it dies or never
+# becomes ready within 10 s.
+portico_start() {
+    local cfg=$1 url=${2:-http://127.0.0.1:$PP/healthz}
+    shift; [ $# -gt 0 ] && shift
+    if [ ! -x "$PORTICO" ]; then
+        note "portico binary missing: $PORTICO (run make)"
+        return 1
+    fi
+    (cd "$T" && exec "$PORTICO" serve -c "$cfg" >>"$T/portico.out" 2>>"$T/portico.err") &
+    PORTICO_PID=$!
+    PORTICO_STATUS=
+    local i
+    for ((i = 0; i < 200; i++)); do
+        if ! kill -0 "$PORTICO_PID" 2>/dev/null; then
+            wait "$PORTICO_PID" 2>/dev/null; PORTICO_STATUS=$?
+            note "portico exited with status $PORTICO_STATUS before becoming ready; stderr:"
+            tail -n 15 "$T/portico.err" | sed 's/^/#   /'
+            PORTICO_PID=
+            return 1
+        fi
+        [ "$(status_of "$@" "$url")" = 200 ] && return 0
+        sleep 0.05
+    done
+    note "portico did not answer 200 on $url within 10 s; stderr:"
+    tail -n 15 "$T/portico.err" | sed 's/^/#   /'
+    return 1
+}
+
+# portico_stop [SIGNAL]: sends SIGNAL (default TERM), waits up to 15 s for the exit, then kills.
+portico_stop() {
+    local sig=${1:-TERM} i
+    [ -n "$PORTICO_PID" ] || return 0
+    kill -"$sig" "$PORTICO_PID" 2>/dev/null
+    for ((i = 0; i < 300; i++)); do
+        kill -0 "$PORTICO_PID" 2>/dev/null || break
+        sleep 0.05
+    done
+    if kill -0 "$PORTICO_PID" 2>/dev/null; then
+        note "portico still running 15 s after SIG$sig; killing it"
+        kill -KILL "$PORTICO_PID" 2>/dev/null
+    fi
+    wait "$PORTICO_PID" 2>/dev/null; PORTICO_STATUS=$?
+    PORTICO_PID=
+}
+
+# portico_alive: the process still runs and /healthz answers 200 on $PP.
+portico_alive() {
+    [ -n "$PORTICO_PID" ] && kill -0 "$PORTICO_PID" 2>/dev/null && answers_200 "http://127.0.0.1:$PP/healthz"
+}
+
+# alive_after NAME: one TAP line saying the server survived what the test just did.
+alive_after() {
+    if portico_alive; then ok "server still alive and healthy after $1"
+    else not_ok "server still alive and healthy after $1" "process or /healthz gone; stderr tail:" \
+        "$(tail -n 5 "$T/portico.err" 2>/dev/null)"; fi
+}
+
+# rss_kb PID FIELD: a /proc/PID/status field in kB (VmRSS, VmHWM).
+rss_kb() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status" 2>/dev/null; }
+
+# echo_config TOP [SERVICE]: prints the common test config: listen on 127.0.0.1:$PP, no access
+# log, the top-level lines TOP (workers, limits, ...), one service "echo" with the target
+# 127.0.0.1:$U1 plus the service-level lines SERVICE (indented by 4), and route "echo" on /echo/.
+echo_config() {
+    cat <<EOF
+listen: ["127.0.0.1:$PP"]
+access_log: "off"
+$1
+services:
+  - name: echo
+    targets: ["http://127.0.0.1:$U1"]
+${2:-}
+routes:
+  - name: echo
+    match: { path_prefix: "/echo/" }
+    service: echo
+EOF
+}
+
+# ---------------------------------------------------------------------------- upstreams
+# upstream_start NAME PORT [echo.mjs args]: starts an echo upstream and waits until it answers.
+upstream_start() {
+    local name=$1 port=$2; shift 2
+    local scheme=http extra=()
+    [[ " $* " == *" --tls-cert "* ]] && { scheme=https; extra=(-k); }
+    node "$UPSTREAMS/echo.mjs" --port "$port" --name "$name" "$@" >>"$T/up-$name.log" 2>&1 &
+    UP_PID[$name]=$!
+    if ! wait_for 10 answers_200 "${extra[@]}" "$scheme://127.0.0.1:$port/__ctl/stats"; then
+        note "upstream $name on port $port did not start: $(tail -n 5 "$T/up-$name.log")"
+        return 1
+    fi
+}
+
+upstream_stop() {
+    local name=$1 pid=${UP_PID[$1]:-}
+    [ -n "$pid" ] || return 0
+    kill -TERM "$pid" 2>/dev/null
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    unset "UP_PID[$name]"
+}
+
+# ctl PORT PATH: an upstream control request (bypasses portico); prints the JSON.
+ctl() { curl -s -m 5 "http://127.0.0.1:$1/__ctl/$2"; }
+# up_stat PORT FIELD: a number from the upstream's stats (-1 when it does not answer), so
+# arithmetic on it never aborts a script.
+up_stat() {
+    local n
+    n=$(ctl "$1" stats | jq -r ".$2 // empty" 2>/dev/null)
+    [[ $n =~ ^[0-9]+$ ]] && echo "$n" || echo -1
+}
+# up_count PORT: requests the upstream has served (health probes and control excluded).
+up_count() { up_stat "$1" requests; }
+
+# ---------------------------------------------------------------------------- requests
+# http METHOD URL [curl args]: sets RESP_STATUS ("000" when no response), RESP_BODY and
+# RESP_HEADERS (a file with the header block of the final response).
+RESP_STATUS= RESP_BODY= RESP_HEADERS=$T/resp.headers
+http() {
+    local method=$1 url=$2; shift 2
+    local bodyf=$T/resp.body
+    : >"$bodyf"; : >"$RESP_HEADERS"
+    RESP_STATUS=$(curl -s -m "${HTTP_TIMEOUT:-10}" -X "$method" -D "$RESP_HEADERS" -o "$bodyf" \
+        -w '%{http_code}' "$@" "$url" 2>/dev/null)
+    RESP_STATUS=${RESP_STATUS:-000}
+    RESP_BODY=$(cat "$bodyf")
+}
+# get PATH [curl args]: GET http://127.0.0.1:$PP/PATH.
+get() { local p=$1; shift; http GET "http://127.0.0.1:$PP$p" "$@"; }
+
+# hdr NAME: value of a header in the last http response (last occurrence, case-insensitive).
+hdr() {
+    awk -v n="$(echo "$1" | tr 'A-Z' 'a-z')" 'BEGIN { RS = "\r?\n" }
+        /^HTTP\// { v = ""; found = 0; next }
+        { i = index($0, ":"); if (i && tolower(substr($0, 1, i - 1)) == n) { v = substr($0, i + 1); sub(/^[ \t]+/, "", v); sub(/[ \t]+$/, "", v); found = 1 } }
+        END { if (found) print v }' "$RESP_HEADERS"
+}
+has_hdr() {
+    awk -v n="$(echo "$1" | tr 'A-Z' 'a-z')" 'BEGIN { RS = "\r?\n"; f = 0 }
+        /^HTTP\// { f = 0; next }
+        { i = index($0, ":"); if (i && tolower(substr($0, 1, i - 1)) == n) f = 1 }
+        END { exit !f }' "$RESP_HEADERS"
+}
+
+# jqr FILTER [JSON]: jq -r on JSON (default: last response body); prints "" on bad JSON.
+jqr() { local j=${2-$RESP_BODY}; jq -r "$1" <<<"$j" 2>/dev/null; }
+
+# echo_header NAME [JSON]: a header the echo upstream received (all values, comma-joined).
+echo_header() {
+    jqr "[.headers[] | select(.[0] | ascii_downcase == \"$(echo "$1" | tr 'A-Z' 'a-z')\") | .[1]] | join(\",\")" "${2-$RESP_BODY}"
+}
+
+# raw ARGS...: rawclient.mjs against 127.0.0.1:$PP (override with --port), JSON on stdout.
+raw() { node "$UPSTREAMS/rawclient.mjs" --port "$PP" "$@"; }
+
+# error_shape_ok NAME STATUS CODE_REGEX JSON CONTENT_TYPE: the gateway's JSON error contract.
+# Prints TAP lines: status matches, Content-Type JSON, .error.{status,code,message,request_id}.
+error_shape() {
+    local name=$1 want=$2 code_re=$3 body=$4 ctype=$5
+    local problems=()
+    [[ $ctype == application/json* ]] || problems+=("content-type '$ctype' is not application/json")
+    jq -e . >/dev/null 2>&1 <<<"$body" || problems+=("body is not JSON: '${body:0:200}'")
+    [ "$(jqr '.error.status' "$body")" = "$want" ] || problems+=(".error.status is '$(jqr '.error.status' "$body")', want $want")
+    [[ $(jqr '.error.code' "$body") =~ $code_re ]] || problems+=(".error.code '$(jqr '.error.code' "$body")' !~ /$code_re/")
+    [ -n "$(jqr '.error.message // empty' "$body")" ] || problems+=(".error.message missing")
+    [ -n "$(jqr '.error.request_id // empty' "$body")" ] || problems+=(".error.request_id missing")
+    if ((${#problems[@]} == 0)); then ok "$name: JSON error body"; else not_ok "$name: JSON error body" "${problems[@]}"; fi
+}
+
+# ---------------------------------------------------------------------------- certificates
+# self_signed NAME: $T/NAME.pem and $T/NAME.key for localhost and 127.0.0.1, valid 2 days.
+self_signed() {
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/$1.key" -out "$T/$1.pem" -days 2 \
+        -subj "/CN=localhost" -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" >/dev/null 2>&1
+}
+# test_ca: $T/ca.pem and $T/ca.key, a CA made for this run only.
+test_ca() {
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/ca.key" -out "$T/ca.pem" -days 2 \
+        -subj "/CN=Portico Test CA" -addext "basicConstraints=critical,CA:TRUE" \
+        -addext "keyUsage=critical,keyCertSign,cRLSign" >/dev/null 2>&1
+}
+# ca_signed NAME: $T/NAME.pem and $T/NAME.key, signed by the test CA, for localhost and 127.0.0.1.
+ca_signed() {
+    openssl req -newkey rsa:2048 -nodes -keyout "$T/$1.key" -out "$T/$1.csr" -subj "/CN=localhost" >/dev/null 2>&1 &&
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >"$T/$1.ext" &&
+    openssl x509 -req -in "$T/$1.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" -CAcreateserial \
+        -out "$T/$1.pem" -days 2 -extfile "$T/$1.ext" >/dev/null 2>&1
+}
+
+# Every script needs these; say so instead of failing obscurely.
+for _bb_tool in curl jq node ss; do
+    command -v "$_bb_tool" >/dev/null || { echo "not ok - required tool '$_bb_tool' is missing (scripts/deps.sh installs it)"; exit 1; }
+done
