@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Slow and idle clients are cut off: a request head dribbled one byte per 500 ms past
+# header_timeout, a body that stalls past body_timeout, and an idle keep-alive connection past
+# idle_timeout; a connection that stays busy is not cut. The server survives each.
+# The upper bounds below are the configured timeout plus a wide margin; no test asserts speed.
+. "$(dirname "$0")/lib.sh"
+
+PP=$(free_port); U1=$(free_port)
+upstream_start echo "$U1" || not_ok "echo upstream starts"
+echo_config "workers: 2
+limits: { header_timeout: 2s, idle_timeout: 2s, body_timeout: 2s, drain_timeout: 5s }" >"$T/portico.yaml"
+portico_start "$T/portico.yaml" || not_ok "portico starts with the test config"
+MARGIN_MS=3000
+
+# closed_within NAME JSON MS: the server closed the connection, at most MS after it opened.
+closed_within() {
+    local name=$1 R=$2 ms=$3 at
+    at=$(jqr '.closed_at_ms // "never"' "$R")
+    if [ "$(jqr '.closed' "$R")" = true ] && [[ $at =~ ^[0-9]+$ ]] && ((at <= ms)); then ok "$name"
+    else not_ok "$name" "closed: $(jqr '.closed' "$R") at ${at} ms; want closed by $ms ms"; fi
+}
+# no_response_or NAME JSON STATUS: either nothing was written or exactly one STATUS response.
+no_response_or() {
+    local name=$1 R=$2 want=$3 got
+    got=$(jqr '[.responses[].status] | join(",")' "$R")
+    if [ -z "$got" ] || [ "$got" = "$want" ]; then ok "$name"
+    else not_ok "$name" "responses: '$got'; want none or $want"; fi
+}
+
+# ---------------------------------------------------------------------------- slow-loris head
+R=$(raw --timeout 15000 'dribble:500:GET /echo/loris HTTP/1.1\r\nHost: t\r\nX-Slow: aaaaaaaaaaaaaaaaaaaa\r\n\r\n' close:8000)
+closed_within "slow-loris head (1 byte / 500 ms) is cut off within header_timeout + margin" "$R" $((2000 + MARGIN_MS))
+no_response_or "slow-loris: the server writes 408 or nothing" "$R" 408
+alive_after "a slow-loris client"
+
+# Several at once do not stall the others.
+pids=()
+for i in 1 2 3 4 5; do
+    raw --timeout 15000 'dribble:500:GET /echo/loris HTTP/1.1\r\nHost: t\r\nX-Slow: aaaaaaaaaaaaaaaaaaaa\r\n\r\n' close:8000 >"$T/loris$i.json" &
+    pids+=($!); track $!
+done
+sleep 0.5
+get /echo/during-loris
+is "$RESP_STATUS" 200 "a normal request is served while five slow-loris clients dribble"
+wait "${pids[@]}"
+n=0; for i in 1 2 3 4 5; do [ "$(jqr .closed "$(cat "$T/loris$i.json")")" = true ] && n=$((n + 1)); done
+is "$n" 5 "all five slow-loris connections were closed by the server"
+
+# ---------------------------------------------------------------------------- stalled body
+R=$(raw --timeout 15000 'send:POST /echo/stall HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nhello' close:10000)
+closed_within "a body that stalls is cut off within body_timeout + margin" "$R" $((2000 + MARGIN_MS))
+no_response_or "stalled body: the server writes 408 or nothing" "$R" 408
+alive_after "a stalled body"
+
+# ---------------------------------------------------------------------------- idle keep-alive
+R=$(raw --timeout 15000 'send:GET /echo/idle HTTP/1.1\r\nHost: t\r\n\r\n' read:1 close:10000)
+is "$(jqr '.responses[0].status' "$R")" 200 "idle test: the first request is answered"
+at=$(jqr '.closed_at_ms // 999999' "$R"); resp_at=$(jqr '.responses[0].at_ms // 0' "$R")
+at=${at:-999999}; resp_at=${resp_at:-0}
+if [ "$(jqr .closed "$R")" = true ] && ((at - resp_at <= 2000 + MARGIN_MS)); then
+    ok "an idle keep-alive connection is closed within idle_timeout + margin"
+else
+    not_ok "an idle keep-alive connection is closed within idle_timeout + margin" \
+        "closed: $(jqr .closed "$R"), $((at - resp_at)) ms after the response"
+fi
+is "$(jqr '.responses | length' "$R")" 1 "idle close writes no extra response"
+
+# A connection used every 700 ms for 4 s (twice idle_timeout) stays open: activity resets the
+# idle timer.
+acts=()
+for i in 1 2 3 4 5 6; do acts+=("send:GET /echo/busy$i HTTP/1.1\\r\\nHost: t\\r\\n\\r\\n" "read:$i" sleep:700); done
+R=$(raw --timeout 5000 "${acts[@]}")
+is "$(jqr '[.responses[].status] | join(",")' "$R")" "200,200,200,200,200,200" \
+    "a connection with a request every 700 ms is kept past idle_timeout"
+is "$(jqr '.closed' "$R")" false "the busy connection is still open at the end"
+
+# A connection that never sends a byte is closed too (header_timeout or idle_timeout).
+R=$(raw --timeout 15000 close:10000)
+closed_within "a connection that sends nothing is closed within the timeout + margin" "$R" $((2000 + MARGIN_MS))
+alive_after "the timeouts"
+
+done_testing
