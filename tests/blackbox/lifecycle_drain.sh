@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# SIGTERM drains: new connections are refused at once, an in-flight SSE stream and a slow request
+# finish, idle keep-alive connections do not hold the exit up, and the process exits 0 as soon as
+# the work is done (well before drain_timeout). A stream longer than drain_timeout is cut at the
+# deadline and the process still exits 0.
+. "$(dirname "$0")/lib.sh"
+
+U1=$(free_port)
+upstream_start echo "$U1" || not_ok "echo upstream starts"
+# cfg PORT DRAIN: a config on PORT with drain_timeout DRAIN.
+cfg() {
+    cat >"$T/portico-$1.yaml" <<EOF
+listen: ["127.0.0.1:$1"]
+workers: 2
+access_log: "off"
+limits: { drain_timeout: $2, idle_timeout: 60s }
+services:
+  - name: echo
+    targets: ["http://127.0.0.1:$U1"]
+    timeouts: { first_byte: 20s, idle: 20s }
+routes:
+  - name: echo
+    match: { path_prefix: "/echo/" }
+    service: echo
+EOF
+    echo "$T/portico-$1.yaml"
+}
+# exited_within SECS: waits up to SECS for portico to exit; sets PORTICO_STATUS; true if it did.
+exited_within() {
+    local i
+    for ((i = 0; i < $1 * 20; i++)); do
+        kill -0 "$PORTICO_PID" 2>/dev/null || { wait "$PORTICO_PID"; PORTICO_STATUS=$?; return 0; }
+        sleep 0.05
+    done
+    return 1
+}
+refused() { curl -s -o /dev/null -m 1 "http://127.0.0.1:$PP/healthz"; [ $? = 7 ]; }
+
+# ---------------------------------------------------------------------------- drain completes
+PP=$(free_port)
+portico_start "$(cfg "$PP" 10s)" || not_ok "portico starts with the test config"
+
+node "$UPSTREAMS/sseclient.mjs" --url "http://127.0.0.1:$PP/echo/sse?sse=6&interval=400&id=drain" \
+    --ctl "http://127.0.0.1:$U1" --id drain --mark "$T/first-event" --timeout 20000 >"$T/sse.json" &
+ssepid=$!; track $ssepid
+curl -s -m 20 -o "$T/slow.json" -w '%{http_code}' "http://127.0.0.1:$PP/echo/slow?delay=1500" >"$T/slow.status" &
+slowpid=$!; track $slowpid
+raw 'send:GET /echo/idle HTTP/1.1\r\nHost: t\r\n\r\n' read:1 close:15000 >"$T/idle.json" &
+idlepid=$!; track $idlepid
+wait_for 5 test -f "$T/first-event" || note "the SSE stream never delivered its first event"
+slow_inflight() { [ "$(up_stat "$U1" active)" -ge 2 ]; }
+wait_for 3 slow_inflight
+
+t_term=$SECONDS
+kill -TERM "$PORTICO_PID"
+if wait_for 2 refused; then
+    ok "after SIGTERM new connections are refused (within 2 s)"
+    sse_done=$(ctl "$U1" 'sse?id=drain' | jq -r .done)
+    is "$sse_done" false "new connections were refused while the SSE stream was still in flight"
+else
+    not_ok "after SIGTERM new connections are refused (within 2 s)" "a connect to 127.0.0.1:$PP did not fail with ECONNREFUSED"
+fi
+
+wait "$ssepid"
+S=$(cat "$T/sse.json")
+is "$(jqr '[.events[].seq] | join(",")' "$S")" "1,2,3,4,5,6" "the in-flight SSE stream delivers all six events during the drain"
+is "$(jqr .complete "$S")" true "the in-flight SSE stream ends cleanly"
+wait "$slowpid"
+is "$(cat "$T/slow.status")" 200 "a slow request in flight at SIGTERM completes with 200"
+is "$(jq -r .path "$T/slow.json" 2>/dev/null)" "/echo/slow" "the slow request's body arrives whole"
+
+if exited_within 10; then
+    ok "portico exits after the drain"
+    is "$PORTICO_STATUS" 0 "portico exits 0 after draining"
+    if ((SECONDS - t_term < 10)); then ok "the exit comes before drain_timeout (10 s) once the work is done, despite an idle keep-alive connection"
+    else not_ok "the exit comes before drain_timeout (10 s) once the work is done, despite an idle keep-alive connection" "took $((SECONDS - t_term)) s"; fi
+else
+    not_ok "portico exits after the drain" "still running 10 s after the stream ended"
+fi
+PORTICO_PID=
+wait "$idlepid"
+
+# ---------------------------------------------------------------------------- drain deadline
+PP=$(free_port)
+portico_start "$(cfg "$PP" 2s)" || not_ok "portico starts with drain_timeout 2s"
+node "$UPSTREAMS/sseclient.mjs" --url "http://127.0.0.1:$PP/echo/sse?sse=40&interval=500&id=long" \
+    --ctl "http://127.0.0.1:$U1" --id long --mark "$T/first-long" --timeout 30000 >"$T/long.json" &
+longpid=$!; track $longpid
+wait_for 5 test -f "$T/first-long" || note "the long SSE stream never delivered its first event"
+t_term=$SECONDS
+kill -TERM "$PORTICO_PID"
+if exited_within 8; then
+    ok "a stream longer than drain_timeout does not keep portico alive (exit within 2 s + margin)"
+    is "$PORTICO_STATUS" 0 "portico exits 0 when the drain deadline cuts a stream"
+else
+    not_ok "a stream longer than drain_timeout does not keep portico alive (exit within 2 s + margin)" "still running after 8 s"
+fi
+PORTICO_PID=
+wait "$longpid"
+L=$(cat "$T/long.json")
+is "$(jqr .complete "$L")" false "the stream cut at the deadline is not reported as complete"
+n=$(jqr '.events | length' "$L")
+if [[ ${n:-0} =~ ^[0-9]+$ ]] && ((n >= 1 && n < 40)); then ok "the long stream was relayed until the deadline ($n events)"
+else not_ok "the long stream was relayed until the deadline" "events: ${n:-none}"; fi
+
+done_testing
