@@ -1,0 +1,242 @@
+#!/usr/bin/env bash
+# doctor_proto.sh: the doctor's protocol-level lab. Each case starts a real broken (or healthy)
+# server on loopback, runs `portico doctor --json`, and asserts the root-cause id, the key
+# evidence and the exit status. Servers live in tests/upstreams/doctor; lib.sh stops them on exit.
+. "$(dirname "$0")/lib.sh"
+
+LAB=$UPSTREAMS/doctor
+SDK=$ROOT/tests/node/node_modules/@modelcontextprotocol/sdk
+
+# doctor ARGS...: runs the doctor with --json; sets DJ (the document) and DRC (its exit status).
+doctor() {
+    DJ=$("$PORTICO" doctor --json "$@" 2>"$T/doctor.err")
+    DRC=$?
+}
+# ev CHECK FILTER: jq FILTER on the evidence of CHECK in the last run.
+ev() { jq -r --arg c "$1" ".checks[] | select(.id == \$c) | .evidence | $2" <<<"$DJ" 2>/dev/null; }
+# field FILTER: jq FILTER on the last run's document.
+field() { jq -r "$1" <<<"$DJ" 2>/dev/null; }
+
+# expect NAME CAUSE EXIT: the root cause and the exit status of the last run.
+expect() {
+    local got
+    got=$(field '.root_cause.id // "none"')
+    if [ "$got" = "$2" ] && [ "$DRC" = "$3" ]; then
+        ok "$1: root cause $2, exit $3"
+    else
+        not_ok "$1: root cause $2, exit $3" "got root cause '$got', exit $DRC" \
+            "summary: $(field '.root_cause.summary')" "stderr: $(head -c 400 "$T/doctor.err")"
+    fi
+}
+
+# lab NAME COMMAND...: starts a lab server that prints "listening PORT" once it is ready.
+lab() {
+    local name=$1; shift
+    "$@" >"$T/$name.log" 2>&1 &
+    track $!
+    LAB_PID=$!
+    if ! wait_for 20 grep -q '^listening' "$T/$name.log"; then
+        note "lab server $name did not start: $(tail -n 5 "$T/$name.log")"
+        return 1
+    fi
+}
+
+if [ ! -x "$PORTICO" ]; then
+    not_ok "portico binary exists" "missing: $PORTICO (run make)"
+    done_testing; exit
+fi
+
+# cert NAME DAYS SAN [CA]: $T/NAME.pem and $T/NAME.key for CN=localhost with subjectAltName SAN,
+# valid DAYS days (negative: already expired), self-signed or signed by $T/ca.pem. The lib's
+# certificates live 2 days, which the doctor rightly warns about, so these live 30.
+cert() {
+    openssl req -newkey rsa:2048 -nodes -keyout "$T/$1.key" -out "$T/$1.csr" -subj "/CN=localhost" >/dev/null 2>&1
+    printf 'subjectAltName=%s\n' "$3" >"$T/$1.ext"
+    if [ -n "${4:-}" ]; then
+        openssl x509 -req -in "$T/$1.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" -CAcreateserial -days "$2" \
+            -extfile "$T/$1.ext" -out "$T/$1.pem" >/dev/null 2>&1
+    else
+        openssl x509 -req -in "$T/$1.csr" -signkey "$T/$1.key" -days "$2" -extfile "$T/$1.ext" \
+            -out "$T/$1.pem" >/dev/null 2>&1
+    fi
+}
+
+# ---------------------------------------------------------------------- plain HTTP vs TLS
+cert self 30 "DNS:localhost,IP:127.0.0.1"
+P=$(free_port)
+if lab tls node "$LAB/lab.mjs" https "$P" "$T/self.pem" "$T/self.key"; then
+    doctor "http://localhost:$P/health"
+    expect "TLS server hit with http://" plain_http_on_tls_port 2
+    is "$(ev protocol .protocol)" tls "TLS server hit with http://: protocol evidence says tls"
+    like "$(field .root_cause.remedy)" "https://localhost:$P/health" \
+        "TLS server hit with http://: the fix gives the https:// URL with the real port"
+fi
+
+P=$(free_port)
+if lab plain node "$LAB/lab.mjs" http "$P" 200; then
+    doctor "https://localhost:$P/"
+    expect "plain server hit with https://" tls_on_plain_port 2
+    is "$(ev protocol .protocol)" http1 "plain server hit with https://: protocol evidence says http1"
+    like "$(field .root_cause.remedy)" "http://localhost:$P/" \
+        "plain server hit with https://: the fix gives the http:// URL"
+    is "$(ev tls .tls.error)" "wrong version number" "plain server hit with https://: the handshake error is kept"
+
+    doctor "http://127.0.0.1:$P/"
+    is "$(field '[.checks[] | select(.id == "protocol" or .id == "http") | .status] | join(",")')" "pass,pass" \
+        "healthy plain server: protocol and http pass"
+    is "$(ev http .status)" 200 "healthy plain server: http evidence has the status"
+    like "$(ev http '.timing | has("connect_ms") and has("first_byte_ms") and has("total_ms")')" true \
+        "healthy plain server: http evidence has the timing phases"
+fi
+
+# ---------------------------------------------------------------------- certificates
+P=$(free_port)
+if lab selfsigned node "$LAB/lab.mjs" https "$P" "$T/self.pem" "$T/self.key"; then
+    doctor "https://localhost:$P/"
+    expect "self-signed certificate" tls_self_signed 2
+    is "$(ev tls '[.problems[].id] | join(",")')" self_signed "self-signed certificate: the only problem listed"
+    is "$(ev tls .tls.handshake)" true "self-signed certificate: the handshake itself works"
+    like "$(ev tls .tls.version)" '^TLSv1\.[23]$' "self-signed certificate: the protocol version is reported"
+    like "$(field .root_cause.remedy)" "curl --cacert server.pem https://localhost:$P/" \
+        "self-signed certificate: the fix says how to trust it, with the real address"
+fi
+
+# An expired certificate from a private CA, for DNS:localhost only, used through 127.0.0.1: three
+# problems at once, where curl shows only the first.
+test_ca
+cert old -1 "DNS:localhost" ca
+P=$(free_port)
+if lab expired node "$LAB/lab.mjs" https "$P" "$T/old.pem" "$T/old.key"; then
+    doctor "https://127.0.0.1:$P/"
+    expect "expired certificate" tls_expired 2
+    probs=$(ev tls '[.problems[].id] | sort | join(",")')
+    is "$probs" "expired,incomplete_chain,name_mismatch" "expired certificate: every problem is listed at once"
+    like "$(ev tls '.problems[] | select(.id == "expired") | .days_ago')" '^[1-9][0-9]*$' \
+        "expired certificate: how long ago it expired"
+    is "$(ev tls '.problems[] | select(.id == "expired") | .not_after')" \
+        "$(date -u -d "$(openssl x509 -in "$T/old.pem" -noout -enddate | cut -d= -f2)" +%Y-%m-%dT%H:%M:%SZ)" \
+        "expired certificate: the expiry date is the certificate's"
+    is "$(ev tls '.problems[] | select(.id == "name_mismatch") | .names | join(",")')" "DNS:localhost" \
+        "expired certificate: the names it is valid for"
+
+    # The same server with a certificate the client trusts: only the real problems stay.
+    cert good 30 "DNS:localhost,IP:127.0.0.1" ca
+    P2=$(free_port)
+    if lab trusted node "$LAB/lab.mjs" https "$P2" "$T/good.pem" "$T/good.key"; then
+        DJ=$(SSL_CERT_FILE=$T/ca.pem "$PORTICO" doctor --json "https://localhost:$P2/" 2>"$T/doctor.err"); DRC=$?
+        is "$(field '.checks[] | select(.id == "tls") | .status')" pass "trusted CA (SSL_CERT_FILE): tls passes"
+        is "$(ev tls '.problems | length')" 0 "trusted CA (SSL_CERT_FILE): no problem listed"
+    fi
+fi
+
+# ---------------------------------------------------------------------- unresponsive
+P=$(free_port)
+if lab silent node "$LAB/lab.mjs" silent "$P"; then
+    doctor "http://127.0.0.1:$P/"
+    expect "server that accepts and never answers" handler_hung 2
+    is "$(ev protocol .protocol)" silent "server that never answers: protocol says silent"
+    is "$(ev unresponsive .owner.pid)" "$LAB_PID" "server that never answers: the owner's PID is named"
+fi
+
+cc -O1 -o "$T/noaccept" "$LAB/noaccept.c" 2>"$T/cc.err" || note "cc failed: $(cat "$T/cc.err")"
+P=$(free_port)
+if [ -x "$T/noaccept" ] && lab noaccept "$T/noaccept" "$P"; then
+    doctor "127.0.0.1:$P"
+    expect "listener whose accept queue is full" accept_queue_full 2
+    q=$(ev unresponsive '.queue_before | "\(.accept_queue)/\(.backlog)"')
+    like "$q" '^[2-9]/1$' "accept queue full: queue length above the backlog of 1 ($q)"
+    is "$(ev unresponsive .owner.pid)" "$LAB_PID" "accept queue full: the owner's PID is named"
+    like "$(field .root_cause.remedy)" "PID $LAB_PID \\(.*noaccept.*\\) is stuck or overloaded" \
+        "accept queue full: the fix names the process that does not accept"
+fi
+
+# ---------------------------------------------------------------------- other protocols
+P=$(free_port)
+if lab h2c node "$LAB/lab.mjs" h2c "$P"; then
+    doctor "http://127.0.0.1:$P/"
+    expect "h2c-only server" h2c_only 2
+    is "$(ev protocol .protocol)" h2c "h2c-only server: protocol says h2c"
+    like "$(field .root_cause.remedy)" "--http2-prior-knowledge http://127.0.0.1:$P/" \
+        "h2c-only server: the fix gives the prior-knowledge command"
+fi
+
+P=$(free_port)
+if lab ssh node "$LAB/lab.mjs" banner "$P" "SSH-2.0-OpenSSH_9.2p1 lab"; then
+    doctor "http://127.0.0.1:$P/"
+    expect "SSH on the port an HTTP URL names" protocol_not_http 2
+    is "$(ev protocol .detail)" "SSH-2.0-OpenSSH_9.2p1 lab" "SSH on an HTTP port: the banner is shown"
+fi
+
+P=$(free_port)
+if lab http503 node "$LAB/lab.mjs" http "$P" 503; then
+    doctor "http://127.0.0.1:$P/ready"
+    expect "server answering 503" http_error_status 2
+    is "$(ev http .status)" 503 "server answering 503: the status is the evidence"
+fi
+
+# ---------------------------------------------------------------------- MCP over HTTP
+if [ ! -d "$SDK" ]; then
+    skip "MCP lab cases" "@modelcontextprotocol/sdk missing in tests/node (scripts/deps.sh installs it)"
+else
+    P=$(free_port)
+    if lab mcp node "$LAB/mcp_http.mjs" "$P" streamable /mcp; then
+        doctor "mcp+http://127.0.0.1:$P/sse"
+        expect "MCP server on /mcp asked at /sse" mcp_wrong_path 2
+        is "$(ev mcp .working_path)" /mcp "MCP asked at /sse: the working path is found"
+        like "$(field .root_cause.remedy)" "mcp\\+http://127.0.0.1:$P/mcp" "MCP asked at /sse: the fix gives the URL"
+
+        doctor "mcp+http://127.0.0.1:$P/mcp"
+        is "$(field '.checks[] | select(.id == "mcp") | .status')" pass "MCP at /mcp: the handshake passes"
+        is "$(ev mcp .tools)" 2 "MCP at /mcp: tools/list on the session finds both tools"
+        is "$(ev mcp .session)" true "MCP at /mcp: the session id was used"
+        is "$(ev mcp .unknown_session_status)" 404 "MCP at /mcp: an unknown session gets 404"
+    fi
+
+    P=$(free_port)
+    if lab oldsse node "$LAB/mcp_http.mjs" "$P" old-sse /sse; then
+        doctor "mcp+http://127.0.0.1:$P/sse"
+        expect "old HTTP+SSE transport" mcp_old_sse_transport 2
+        like "$(ev mcp .old_sse_endpoint_event)" '^/messages\?sessionId=' "old transport: the endpoint event is shown"
+    fi
+
+    P=$(free_port)
+    if lab hosts node "$LAB/mcp_http.mjs" "$P" hosts-only /mcp; then
+        doctor "mcp+http://localhost:$P/mcp"
+        expect "MCP server refusing the Host header" mcp_host_origin_rejected 2
+        like "$(field .root_cause.summary)" "Invalid Host header: localhost:$P" \
+            "Host refused: the server's own words are shown"
+    fi
+
+    # ------------------------------------------------------------------ MCP over stdio
+    tok=lab-$RANDOM$RANDOM
+    doctor --mcp-stdio -- node "$LAB/mcp_stdio.mjs" --noisy "--token=$tok"
+    expect "stdio server printing logs on stdout" mcp_stdio_stdout_noise 2
+    is "$(ev mcp .stdout_noise.first_line)" 1 "stdout noise: the offending line number"
+    is "$(ev mcp .stdout_noise.text)" "Lab MCP server started on stdio" "stdout noise: the offending line"
+    if pgrep -f -- "--token=$tok" >/dev/null; then
+        not_ok "stdout noise: the doctor stopped and reaped the server it started" "still running: $(pgrep -af -- "--token=$tok")"
+    else
+        ok "stdout noise: the doctor stopped and reaped the server it started"
+    fi
+
+    doctor --mcp-stdio -- node "$LAB/mcp_stdio.mjs"
+    is "$(field '.checks[] | select(.id == "mcp") | .status')" pass "healthy stdio server: the handshake passes"
+    is "$(ev mcp .tools)" 1 "healthy stdio server: tools/list counts its tool"
+fi
+
+doctor --mcp-stdio -- portico-lab-no-such-command --stdio
+expect "missing stdio command" mcp_stdio_not_found 2
+
+mkdir -p "$T/home/.local/bin"
+printf '#!/bin/sh\nexit 0\n' >"$T/home/.local/bin/portico-lab-tool"
+chmod +x "$T/home/.local/bin/portico-lab-tool"
+DJ=$(HOME=$T/home PATH=/usr/bin:/bin "$PORTICO" doctor --json --mcp-stdio -- portico-lab-tool 2>"$T/doctor.err"); DRC=$?
+expect "stdio command off PATH" mcp_stdio_not_found 2
+is "$(ev mcp .found_off_path)" "$T/home/.local/bin/portico-lab-tool" "stdio command off PATH: where it is"
+
+doctor --mcp-stdio -- sh -c 'echo "fatal: API_KEY is not set" >&2; exit 3'
+expect "stdio server exiting at once" mcp_stdio_exited 2
+is "$(ev mcp .exit)" "exited with status 3" "exiting at once: the exit status"
+is "$(ev mcp .stderr_tail)" "fatal: API_KEY is not set" "exiting at once: its stderr"
+
+done_testing
