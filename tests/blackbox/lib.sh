@@ -220,14 +220,21 @@ upstream_start() {
     fi
 }
 
-upstream_stop() {
-    local name=$1 pid=${UP_PID[$1]:-}
+# stop_pid PID [SIGNAL] [SECONDS]: sends SIGNAL (default TERM), waits up to SECONDS (default
+# 2.5) for the exit, then SIGKILL; reaps the child and sets STOP_STATUS to its exit status.
+stop_pid() {
+    local pid=$1 sig=${2:-TERM} secs=${3:-2.5} i
+    STOP_STATUS=
     [ -n "$pid" ] || return 0
-    kill -TERM "$pid" 2>/dev/null
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-    kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-    unset "UP_PID[$name]"
+    kill -"$sig" "$pid" 2>/dev/null
+    for ((i = 0; i < ${secs%.*} * 20 + 10; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null; STOP_STATUS=$?
+}
+
+upstream_stop() {
+    stop_pid "${UP_PID[$1]:-}"
+    unset "UP_PID[$1]"
 }
 
 # ctl PORT PATH: an upstream control request (bypasses portico); prints the JSON.
