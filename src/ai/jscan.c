@@ -1,0 +1,343 @@
+/* jscan.c: validating JSON scanner that reports value spans (see jscan.h). */
+#include "ai/jscan.h"
+
+#include <string.h>
+
+#include "core/err.h"
+
+typedef struct scan {
+    const char *p;
+    size_t len;
+    size_t pos;
+} scan;
+
+static void skip_ws(scan *s)
+{
+    while (s->pos < s->len) {
+        char c = s->p[s->pos];
+        if (c != ' ' && c != '\t' && c != '\n' && c != '\r') break;
+        s->pos++;
+    }
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Length of the UTF-8 sequence starting at p[0] (1..4), or 0 when invalid. */
+static size_t utf8_len(const unsigned char *p, size_t avail)
+{
+    unsigned char c = p[0];
+    if (c < 0x80) return 1;
+    size_t n;
+    unsigned cp;
+    if (c >= 0xc2 && c <= 0xdf) { n = 2; cp = c & 0x1f; }
+    else if (c >= 0xe0 && c <= 0xef) { n = 3; cp = c & 0x0f; }
+    else if (c >= 0xf0 && c <= 0xf4) { n = 4; cp = c & 0x07; }
+    else return 0;
+    if (avail < n) return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80) return 0;
+        cp = (cp << 6) | (p[i] & 0x3f);
+    }
+    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff))) return 0;
+    if (cp >= 0xd800 && cp <= 0xdfff) return 0;
+    return n;
+}
+
+static int scan_string(scan *s)
+{
+    /* s->p[s->pos] == '"' */
+    s->pos++;
+    while (s->pos < s->len) {
+        unsigned char c = (unsigned char)s->p[s->pos];
+        if (c == '"') {
+            s->pos++;
+            return 0;
+        }
+        if (c < 0x20) return PT_EPARSE;
+        if (c == '\\') {
+            if (s->pos + 1 >= s->len) return PT_EPARSE;
+            char e = s->p[s->pos + 1];
+            if (e == 'u') {
+                if (s->pos + 6 > s->len) return PT_EPARSE;
+                for (int i = 2; i < 6; i++)
+                    if (hexval(s->p[s->pos + i]) < 0) return PT_EPARSE;
+                s->pos += 6;
+                continue;
+            }
+            if (!strchr("\"\\/bfnrt", e) || e == 0) return PT_EPARSE;
+            s->pos += 2;
+            continue;
+        }
+        if (c < 0x80) {
+            s->pos++;
+            continue;
+        }
+        size_t n = utf8_len((const unsigned char *)s->p + s->pos, s->len - s->pos);
+        if (!n) return PT_EPARSE;
+        s->pos += n;
+    }
+    return PT_EPARSE;
+}
+
+static int scan_number(scan *s)
+{
+    size_t i = s->pos;
+    if (i < s->len && s->p[i] == '-') i++;
+    if (i >= s->len) return PT_EPARSE;
+    if (s->p[i] == '0') {
+        i++;
+    } else if (s->p[i] >= '1' && s->p[i] <= '9') {
+        while (i < s->len && s->p[i] >= '0' && s->p[i] <= '9') i++;
+    } else {
+        s->pos = i;
+        return PT_EPARSE;
+    }
+    if (i < s->len && s->p[i] == '.') {
+        i++;
+        size_t d = i;
+        while (i < s->len && s->p[i] >= '0' && s->p[i] <= '9') i++;
+        if (i == d) { s->pos = i; return PT_EPARSE; }
+    }
+    if (i < s->len && (s->p[i] == 'e' || s->p[i] == 'E')) {
+        i++;
+        if (i < s->len && (s->p[i] == '+' || s->p[i] == '-')) i++;
+        size_t d = i;
+        while (i < s->len && s->p[i] >= '0' && s->p[i] <= '9') i++;
+        if (i == d) { s->pos = i; return PT_EPARSE; }
+    }
+    s->pos = i;
+    return 0;
+}
+
+static int scan_lit(scan *s, const char *lit, size_t n)
+{
+    if (s->len - s->pos < n || memcmp(s->p + s->pos, lit, n) != 0) return PT_EPARSE;
+    s->pos += n;
+    return 0;
+}
+
+static int scan_val(scan *s, unsigned depth);
+
+static int scan_obj_members(scan *s, unsigned depth, pt_jfield *f, size_t max, size_t *nf)
+{
+    /* s->p[s->pos] == '{' */
+    s->pos++;
+    size_t count = 0;
+    skip_ws(s);
+    if (s->pos < s->len && s->p[s->pos] == '}') {
+        s->pos++;
+        if (nf) *nf = 0;
+        return 0;
+    }
+    for (;;) {
+        skip_ws(s);
+        if (s->pos >= s->len || s->p[s->pos] != '"') return PT_EPARSE;
+        size_t kstart = s->pos + 1;
+        int rc = scan_string(s);
+        if (rc) return rc;
+        size_t kend = s->pos - 1;
+        skip_ws(s);
+        if (s->pos >= s->len || s->p[s->pos] != ':') return PT_EPARSE;
+        s->pos++;
+        skip_ws(s);
+        size_t vstart = s->pos;
+        rc = scan_val(s, depth + 1);
+        if (rc) return rc;
+        if (f && count < max) {
+            f[count].key = pt_slice_from(s->p + kstart, kend - kstart);
+            f[count].vstart = vstart;
+            f[count].vend = s->pos;
+        }
+        count++;
+        skip_ws(s);
+        if (s->pos >= s->len) return PT_EPARSE;
+        if (s->p[s->pos] == ',') {
+            s->pos++;
+            continue;
+        }
+        if (s->p[s->pos] == '}') {
+            s->pos++;
+            if (nf) *nf = count;
+            return 0;
+        }
+        return PT_EPARSE;
+    }
+}
+
+static int scan_arr(scan *s, unsigned depth)
+{
+    s->pos++;
+    skip_ws(s);
+    if (s->pos < s->len && s->p[s->pos] == ']') {
+        s->pos++;
+        return 0;
+    }
+    for (;;) {
+        int rc = scan_val(s, depth + 1);
+        if (rc) return rc;
+        skip_ws(s);
+        if (s->pos >= s->len) return PT_EPARSE;
+        if (s->p[s->pos] == ',') {
+            s->pos++;
+            continue;
+        }
+        if (s->p[s->pos] == ']') {
+            s->pos++;
+            return 0;
+        }
+        return PT_EPARSE;
+    }
+}
+
+static int scan_val(scan *s, unsigned depth)
+{
+    if (depth > PT_JSCAN_MAX_DEPTH) return PT_EPARSE;
+    skip_ws(s);
+    if (s->pos >= s->len) return PT_EPARSE;
+    switch (s->p[s->pos]) {
+    case '{': return scan_obj_members(s, depth, NULL, 0, NULL);
+    case '[': return scan_arr(s, depth);
+    case '"': return scan_string(s);
+    case 't': return scan_lit(s, "true", 4);
+    case 'f': return scan_lit(s, "false", 5);
+    case 'n': return scan_lit(s, "null", 4);
+    default: return scan_number(s);
+    }
+}
+
+int pt_jscan_value(const char *p, size_t len, size_t *pos)
+{
+    scan s = { p, len, *pos };
+    int rc = scan_val(&s, 0);
+    *pos = s.pos;
+    return rc;
+}
+
+int pt_jscan_document(const char *p, size_t len, size_t *errpos)
+{
+    scan s = { p, len, 0 };
+    int rc = scan_val(&s, 0);
+    if (rc == 0) {
+        skip_ws(&s);
+        if (s.pos != len) rc = PT_EPARSE;
+    }
+    if (errpos) *errpos = s.pos;
+    return rc;
+}
+
+int pt_jscan_object(const char *p, size_t len, size_t start, pt_jfield *f, size_t max, size_t *nf,
+                    size_t *open, size_t *close)
+{
+    scan s = { p, len, start };
+    skip_ws(&s);
+    if (s.pos >= len || p[s.pos] != '{') {
+        if (close) *close = s.pos;
+        return s.pos >= len ? PT_EPARSE : PT_EINVAL;
+    }
+    if (open) *open = s.pos;
+    size_t count = 0;
+    int rc = scan_obj_members(&s, 1, f, max, &count);
+    if (nf) *nf = count;
+    if (close) *close = rc ? s.pos : s.pos - 1;
+    return rc;
+}
+
+/* Decodes the escapes of a string body into out; -1 on overflow or bad escape. */
+static long decode(const char *p, size_t n, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = p[i];
+        if (c != '\\') {
+            if (o + 1 >= cap) return -1;
+            out[o++] = c;
+            continue;
+        }
+        if (++i >= n) return -1;
+        char e = p[i];
+        unsigned cp = 0;
+        switch (e) {
+        case 'b': cp = '\b'; break;
+        case 'f': cp = '\f'; break;
+        case 'n': cp = '\n'; break;
+        case 'r': cp = '\r'; break;
+        case 't': cp = '\t'; break;
+        case '"': case '\\': case '/': cp = (unsigned char)e; break;
+        case 'u': {
+            if (i + 4 >= n) return -1;
+            for (int k = 1; k <= 4; k++) {
+                int h = hexval(p[i + k]);
+                if (h < 0) return -1;
+                cp = (cp << 4) | (unsigned)h;
+            }
+            i += 4;
+            if (cp >= 0xd800 && cp <= 0xdbff && i + 6 < n && p[i + 1] == '\\' && p[i + 2] == 'u') {
+                unsigned lo = 0;
+                for (int k = 3; k <= 6; k++) {
+                    int h = hexval(p[i + k]);
+                    if (h < 0) return -1;
+                    lo = (lo << 4) | (unsigned)h;
+                }
+                if (lo >= 0xdc00 && lo <= 0xdfff) {
+                    cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+                    i += 6;
+                }
+            }
+            break;
+        }
+        default: return -1;
+        }
+        char tmp[4];
+        size_t tn;
+        if (cp < 0x80) { tmp[0] = (char)cp; tn = 1; }
+        else if (cp < 0x800) { tmp[0] = (char)(0xc0 | (cp >> 6)); tmp[1] = (char)(0x80 | (cp & 0x3f)); tn = 2; }
+        else if (cp < 0x10000) {
+            tmp[0] = (char)(0xe0 | (cp >> 12)); tmp[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+            tmp[2] = (char)(0x80 | (cp & 0x3f)); tn = 3;
+        } else {
+            tmp[0] = (char)(0xf0 | (cp >> 18)); tmp[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+            tmp[2] = (char)(0x80 | ((cp >> 6) & 0x3f)); tmp[3] = (char)(0x80 | (cp & 0x3f)); tn = 4;
+        }
+        if (o + tn >= cap) return -1;
+        memcpy(out + o, tmp, tn);
+        o += tn;
+    }
+    if (o >= cap) return -1;
+    out[o] = '\0';
+    return (long)o;
+}
+
+bool pt_jscan_key_is(pt_slice raw_key, const char *name)
+{
+    if (!memchr(raw_key.ptr, '\\', raw_key.len)) return pt_slice_eq_cstr(raw_key, name);
+    char tmp[128];
+    long n = decode(raw_key.ptr, raw_key.len, tmp, sizeof tmp);
+    return n >= 0 && (size_t)n == strlen(name) && memcmp(tmp, name, (size_t)n) == 0;
+}
+
+int pt_jscan_find(const pt_jfield *f, size_t n, const char *name, bool *dup)
+{
+    int found = -1;
+    if (dup) *dup = false;
+    for (size_t i = 0; i < n; i++) {
+        if (!pt_jscan_key_is(f[i].key, name)) continue;
+        if (found >= 0) {
+            if (dup) *dup = true;
+        } else {
+            found = (int)i;
+        }
+    }
+    return found;
+}
+
+long pt_jscan_string(const char *p, size_t vstart, size_t vend, char *out, size_t cap)
+{
+    if (vend < vstart + 2 || p[vstart] != '"' || p[vend - 1] != '"') return -1;
+    return decode(p + vstart + 1, vend - vstart - 2, out, cap);
+}

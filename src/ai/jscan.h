@@ -1,0 +1,55 @@
+/* jscan.h: a validating JSON scanner that reports where values are, without building a tree.
+ *
+ * The passthrough path (same wire format on both sides) uses it to find the handful of
+ * top-level members it must read or replace ("model", "stream", "stream_options",
+ * "usage") and to splice new bytes in, leaving every other byte as the client or the
+ * provider sent it. It validates the whole text as strict JSON (RFC 8259: no trailing
+ * commas, no comments, UTF-8 checked, control characters in strings refused) so a body
+ * it accepts is a body every JSON parser accepts, and nesting deeper than
+ * PT_JSCAN_MAX_DEPTH is refused. */
+#ifndef PT_AI_JSCAN_H
+#define PT_AI_JSCAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/slice.h"
+
+#define PT_JSCAN_MAX_DEPTH 512
+
+/* One member of an object: the key as written (between the quotes, escapes not
+ * decoded) and the value's byte span [vstart, vend). */
+typedef struct pt_jfield {
+    pt_slice key;
+    size_t vstart, vend;
+} pt_jfield;
+
+/* Validates one JSON value starting at *pos (leading whitespace skipped). On success
+ * *pos is just past the value and 0 is returned; on failure PT_EPARSE and *pos is the
+ * offset of the offending byte. */
+int pt_jscan_value(const char *p, size_t len, size_t *pos);
+
+/* Validates that p[0..len) is exactly one JSON value with only whitespace around it. */
+int pt_jscan_document(const char *p, size_t len, size_t *errpos);
+
+/* Scans the object that starts at p[start] (after whitespace). Records up to max
+ * members in f (all are validated; *nf counts every member, so *nf > max means some
+ * were not recorded). *open is the offset of '{', *close the offset of '}'. Returns 0,
+ * PT_EPARSE (with *close = offset of the error) or PT_EINVAL when the value is not an
+ * object. */
+int pt_jscan_object(const char *p, size_t len, size_t start, pt_jfield *f, size_t max, size_t *nf,
+                    size_t *open, size_t *close);
+
+/* True when the key as written (escapes decoded) equals name. */
+bool pt_jscan_key_is(pt_slice raw_key, const char *name);
+
+/* Finds member name among f[0..n); returns its index or -1. Sets *dup when the name
+ * occurs more than once. */
+int pt_jscan_find(const pt_jfield *f, size_t n, const char *name, bool *dup);
+
+/* Decodes a JSON string value span (including its quotes) into out (at most cap bytes,
+ * NUL-terminated). Returns the decoded length, or -1 when the span is not a string or
+ * does not fit. */
+long pt_jscan_string(const char *p, size_t vstart, size_t vend, char *out, size_t cap);
+
+#endif

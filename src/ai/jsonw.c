@@ -1,0 +1,204 @@
+/* jsonw.c: compact JSON writer (see jsonw.h). */
+#include "ai/jsonw.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+
+void pt_jw_init(pt_jw *w, pt_buf *b)
+{
+    memset(w, 0, sizeof *w);
+    w->b = b;
+}
+
+static void put(pt_jw *w, const char *p, size_t n)
+{
+    if (w->err) return;
+    int rc = pt_buf_append(w->b, p, n);
+    if (rc) w->err = rc;
+}
+
+/* Writes the separator a new value needs at the current position. */
+static void before_value(pt_jw *w)
+{
+    if (w->err) return;
+    if (w->after_key) {
+        w->after_key = false;
+        return;
+    }
+    if (w->depth > 0) {
+        if (w->has_member[w->depth]) put(w, ",", 1);
+        w->has_member[w->depth] = true;
+    }
+}
+
+static void open(pt_jw *w, char c)
+{
+    before_value(w);
+    if (w->err) return;
+    if (w->depth >= PT_JW_MAX_DEPTH) {
+        w->err = PT_EINVAL;
+        return;
+    }
+    put(w, &c, 1);
+    w->depth++;
+    w->has_member[w->depth] = false;
+}
+
+static void close_(pt_jw *w, char c)
+{
+    if (w->err) return;
+    if (w->depth == 0) {
+        w->err = PT_EINVAL;
+        return;
+    }
+    put(w, &c, 1);
+    w->depth--;
+}
+
+void pt_jw_obj(pt_jw *w) { open(w, '{'); }
+void pt_jw_obj_end(pt_jw *w) { close_(w, '}'); }
+void pt_jw_arr(pt_jw *w) { open(w, '['); }
+void pt_jw_arr_end(pt_jw *w) { close_(w, ']'); }
+
+void pt_jw_key(pt_jw *w, const char *k)
+{
+    if (w->err) return;
+    if (w->has_member[w->depth]) put(w, ",", 1);
+    w->has_member[w->depth] = true;
+    put(w, "\"", 1);
+    put(w, k, strlen(k));
+    put(w, "\":", 2);
+    w->after_key = true;
+}
+
+void pt_jw_key_slice(pt_jw *w, pt_slice k)
+{
+    if (w->err) return;
+    if (w->has_member[w->depth]) put(w, ",", 1);
+    w->has_member[w->depth] = true;
+    put(w, "\"", 1);
+    if (!w->err && k.len) {
+        int rc = pt_buf_append_json_escaped(w->b, k.ptr, k.len);
+        if (rc) w->err = rc;
+    }
+    put(w, "\":", 2);
+    w->after_key = true;
+}
+
+void pt_jw_str(pt_jw *w, pt_slice s)
+{
+    before_value(w);
+    put(w, "\"", 1);
+    if (!w->err && s.len) {
+        int rc = pt_buf_append_json_escaped(w->b, s.ptr, s.len);
+        if (rc) w->err = rc;
+    }
+    put(w, "\"", 1);
+}
+
+void pt_jw_cstr(pt_jw *w, const char *s) { pt_jw_str(w, pt_slice_cstr(s)); }
+
+void pt_jw_int(pt_jw *w, int64_t v)
+{
+    char tmp[32];
+    int n = snprintf(tmp, sizeof tmp, "%lld", (long long)v);
+    before_value(w);
+    put(w, tmp, (size_t)n);
+}
+
+void pt_jw_uint(pt_jw *w, uint64_t v)
+{
+    char tmp[32];
+    int n = snprintf(tmp, sizeof tmp, "%llu", (unsigned long long)v);
+    before_value(w);
+    put(w, tmp, (size_t)n);
+}
+
+int pt_jw_format_double(pt_buf *b, double v)
+{
+    char tmp[40];
+    int n = 0;
+    if (v == (double)(long long)v && fabs(v) < 1e15) {
+        n = snprintf(tmp, sizeof tmp, "%lld", (long long)v);
+    } else {
+        for (int prec = 1; prec <= 17; prec++) {
+            n = snprintf(tmp, sizeof tmp, "%.*g", prec, v);
+            if (strtod(tmp, NULL) == v) break;
+        }
+    }
+    return pt_buf_append(b, tmp, (size_t)n);
+}
+
+void pt_jw_num(pt_jw *w, double v)
+{
+    if (!isfinite(v)) {
+        pt_jw_null(w);
+        return;
+    }
+    before_value(w);
+    if (w->err) return;
+    int rc = pt_jw_format_double(w->b, v);
+    if (rc) w->err = rc;
+}
+
+void pt_jw_bool(pt_jw *w, bool v)
+{
+    before_value(w);
+    if (v) put(w, "true", 4);
+    else put(w, "false", 5);
+}
+
+void pt_jw_null(pt_jw *w)
+{
+    before_value(w);
+    put(w, "null", 4);
+}
+
+void pt_jw_raw(pt_jw *w, pt_slice json)
+{
+    before_value(w);
+    put(w, json.ptr, json.len);
+}
+
+void pt_jw_json(pt_jw *w, const json_t *v)
+{
+    if (w->err) return;
+    if (!v) {
+        pt_jw_null(w);
+        return;
+    }
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        const char *k;
+        size_t klen;
+        json_t *m;
+        pt_jw_obj(w);
+        json_object_keylen_foreach((json_t *)v, k, klen, m) {
+            pt_jw_key_slice(w, pt_slice_from(k, klen));
+            pt_jw_json(w, m);
+        }
+        pt_jw_obj_end(w);
+        break;
+    }
+    case JSON_ARRAY: {
+        size_t i;
+        json_t *m;
+        pt_jw_arr(w);
+        json_array_foreach((json_t *)v, i, m) pt_jw_json(w, m);
+        pt_jw_arr_end(w);
+        break;
+    }
+    case JSON_STRING:
+        pt_jw_str(w, pt_slice_from(json_string_value(v), json_string_length(v)));
+        break;
+    case JSON_INTEGER: pt_jw_int(w, (int64_t)json_integer_value(v)); break;
+    case JSON_REAL: pt_jw_num(w, json_real_value(v)); break;
+    case JSON_TRUE: pt_jw_bool(w, true); break;
+    case JSON_FALSE: pt_jw_bool(w, false); break;
+    case JSON_NULL: pt_jw_null(w); break;
+    }
+}

@@ -1,0 +1,193 @@
+/* Unit tests for ai/jscan.c (validating scanner with value spans) and ai/jsonw.c (writer). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "ai/jscan.h"
+#include "ai/jsonw.h"
+#include "core/err.h"
+
+static int doc(const char *s) { return pt_jscan_document(s, strlen(s), NULL); }
+
+static void accepts_what_rfc8259_accepts(void **state)
+{
+    const char *ok[] = { "{}", "[]", " 0 ", "-0.5e+10", "\"\\u00e9\\n\"", "{\"a\":[1,true,false,null,{\"b\":\"c\"}]}",
+                         "\"Z\xC3\xBCrich \xF0\x9F\x98\x80\"", "1E5", "[ 1 , 2 ]" };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        if (doc(ok[i]) != 0) fail_msg("refused valid JSON: %s", ok[i]);
+}
+
+static void refuses_what_rfc8259_refuses(void **state)
+{
+    const char *bad[] = { "", "{", "{\"a\":1,}", "[1,]", "01", "1.", ".5", "+1", "\"\x01\"", "\"\\x\"", "\"\\u12\"",
+                          "{'a':1}", "tru", "nul", "{\"a\" 1}", "[1 2]", "{} {}", "/* c */ {}", "\"\xC0\xAF\"",
+                          "\"\xED\xA0\x80\"", "\"\xF5\x80\x80\x80\"", "\"abc" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (doc(bad[i]) != PT_EPARSE) fail_msg("accepted invalid JSON: [%s]", bad[i]);
+}
+
+static void nesting_is_capped(void **state)
+{
+    size_t n = PT_JSCAN_MAX_DEPTH + 2;
+    char *s = malloc(2 * n + 1);
+    memset(s, '[', n);
+    memset(s + n, ']', n);
+    s[2 * n] = '\0';
+    assert_int_equal(doc(s), PT_EPARSE);
+    free(s);
+    n = PT_JSCAN_MAX_DEPTH;
+    s = malloc(2 * n + 1);
+    memset(s, '[', n);
+    memset(s + n, ']', n);
+    s[2 * n] = '\0';
+    assert_int_equal(doc(s), 0);
+    free(s);
+}
+
+static void error_position_points_at_the_bad_byte(void **state)
+{
+    size_t pos;
+    const char *s = "{\"a\":[1,}";
+    assert_int_equal(pt_jscan_document(s, strlen(s), &pos), PT_EPARSE);
+    assert_int_equal(pos, 8);
+}
+
+static void object_members_and_value_spans(void **state)
+{
+    const char *s = " { \"model\" : \"gpt\" , \"n\":[1, 2] ,\"o\":{\"x\":null} } ";
+    pt_jfield f[8];
+    size_t nf, open, close;
+    assert_int_equal(pt_jscan_object(s, strlen(s), 0, f, 8, &nf, &open, &close), 0);
+    assert_int_equal(nf, 3);
+    assert_int_equal(s[open], '{');
+    assert_int_equal(s[close], '}');
+    assert_true(pt_slice_eq_cstr(f[0].key, "model"));
+    assert_memory_equal(s + f[0].vstart, "\"gpt\"", f[0].vend - f[0].vstart);
+    assert_memory_equal(s + f[1].vstart, "[1, 2]", f[1].vend - f[1].vstart);
+    assert_memory_equal(s + f[2].vstart, "{\"x\":null}", f[2].vend - f[2].vstart);
+}
+
+static void more_members_than_room_are_counted(void **state)
+{
+    const char *s = "{\"a\":1,\"b\":2,\"c\":3}";
+    pt_jfield f[2];
+    size_t nf, o, c;
+    assert_int_equal(pt_jscan_object(s, strlen(s), 0, f, 2, &nf, &o, &c), 0);
+    assert_int_equal(nf, 3);
+}
+
+static void not_an_object_is_einval(void **state)
+{
+    size_t nf, o, c;
+    assert_int_equal(pt_jscan_object("[1]", 3, 0, NULL, 0, &nf, &o, &c), PT_EINVAL);
+}
+
+static void escaped_keys_are_compared_decoded(void **state)
+{
+    /* "mod\u0065l" is "model" to every JSON parser: routing must see it the same way */
+    const char *s = "{\"mod\\u0065l\":\"x\",\"model\":\"y\"}";
+    pt_jfield f[4];
+    size_t nf, o, c;
+    assert_int_equal(pt_jscan_object(s, strlen(s), 0, f, 4, &nf, &o, &c), 0);
+    bool dup;
+    assert_int_equal(pt_jscan_find(f, nf, "model", &dup), 0);
+    assert_true(dup);
+}
+
+static void string_values_are_decoded(void **state)
+{
+    const char *s = "\"a\\\"b\\u00fc\\ud83d\\ude00\"";
+    char out[32];
+    long n = pt_jscan_string(s, 0, strlen(s), out, sizeof out);
+    assert_int_equal(n, 3 + 2 + 4);
+    assert_memory_equal(out, "a\"b\xC3\xBC\xF0\x9F\x98\x80", 9);
+    assert_int_equal(pt_jscan_string(s, 0, strlen(s), out, 4), -1);
+    assert_int_equal(pt_jscan_string("12", 0, 2, out, sizeof out), -1);
+}
+
+static void writer_places_commas_and_escapes(void **state)
+{
+    pt_buf b = PT_BUF_INIT;
+    pt_jw w;
+    pt_jw_init(&w, &b);
+    pt_jw_obj(&w);
+    pt_jw_kcstr(&w, "s", "q\"\n");
+    pt_jw_key(&w, "a");
+    pt_jw_arr(&w);
+    pt_jw_int(&w, -3);
+    pt_jw_bool(&w, true);
+    pt_jw_null(&w);
+    pt_jw_obj(&w);
+    pt_jw_obj_end(&w);
+    pt_jw_arr_end(&w);
+    pt_jw_key(&w, "r");
+    pt_jw_raw(&w, PT_SLICE_LIT("{\"x\":1}"));
+    pt_jw_obj_end(&w);
+    assert_int_equal(w.err, 0);
+    assert_string_equal(b.data, "{\"s\":\"q\\\"\\n\",\"a\":[-3,true,null,{}],\"r\":{\"x\":1}}");
+    pt_buf_release(&b);
+}
+
+static void writer_numbers_are_shortest_round_trip(void **state)
+{
+    pt_buf b = PT_BUF_INIT;
+    pt_jw w;
+    pt_jw_init(&w, &b);
+    pt_jw_arr(&w);
+    pt_jw_num(&w, 0.2);
+    pt_jw_num(&w, 0.7);
+    pt_jw_num(&w, 1.0);
+    pt_jw_num(&w, 1e300);
+    pt_jw_num(&w, 0.1 + 0.2);
+    pt_jw_arr_end(&w);
+    assert_string_equal(b.data, "[0.2,0.7,1,1e+300,0.30000000000000004]");
+    pt_buf_release(&b);
+}
+
+static void writer_reemits_jansson_values_in_order(void **state)
+{
+    json_t *v = json_loads("{\"z\":1,\"a\":[0.5,\"\\u00e9\"],\"m\":{\"k\":null}}", 0, NULL);
+    pt_buf b = PT_BUF_INIT;
+    pt_jw w;
+    pt_jw_init(&w, &b);
+    pt_jw_json(&w, v);
+    assert_string_equal(b.data, "{\"z\":1,\"a\":[0.5,\"\xC3\xA9\"],\"m\":{\"k\":null}}");
+    json_decref(v);
+    pt_buf_release(&b);
+}
+
+static void writer_reports_cap_once(void **state)
+{
+    pt_buf b;
+    pt_buf_init(&b, 8);
+    pt_jw w;
+    pt_jw_init(&w, &b);
+    pt_jw_obj(&w);
+    pt_jw_kcstr(&w, "long-key", "long value");
+    pt_jw_obj_end(&w);
+    assert_int_equal(w.err, PT_ETOOBIG);
+    pt_buf_release(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(accepts_what_rfc8259_accepts),
+        cmocka_unit_test(refuses_what_rfc8259_refuses),
+        cmocka_unit_test(nesting_is_capped),
+        cmocka_unit_test(error_position_points_at_the_bad_byte),
+        cmocka_unit_test(object_members_and_value_spans),
+        cmocka_unit_test(more_members_than_room_are_counted),
+        cmocka_unit_test(not_an_object_is_einval),
+        cmocka_unit_test(escaped_keys_are_compared_decoded),
+        cmocka_unit_test(string_values_are_decoded),
+        cmocka_unit_test(writer_places_commas_and_escapes),
+        cmocka_unit_test(writer_numbers_are_shortest_round_trip),
+        cmocka_unit_test(writer_reemits_jansson_values_in_order),
+        cmocka_unit_test(writer_reports_cap_once),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
