@@ -1,0 +1,1052 @@
+/* ai.c: the engine-facing AI API (ai.h): endpoint matching, client requests, and one
+ * upstream exchange (pt_ai_call) along its three paths: byte passthrough (same wire on
+ * both sides), translation through the pivot, and answers made locally. */
+#include "ai/ai.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ai/fmt.h"
+#include "ai/jscan.h"
+#include "ai/jsonw.h"
+#include "ai/price.h"
+#include "ai/prov.h"
+#include "ai/sse.h"
+#include "core/err.h"
+#include "core/log.h"
+
+#define DEFAULT_MAX_RESPONSE (32u * 1024u * 1024u)
+#define MAX_ERROR_BODY (64u * 1024u)
+#define MAX_USAGE_COPY (8u * 1024u * 1024u)
+#define MAX_FIELDS 64
+#define MAX_MODEL_NAME 256
+
+const char *pt_ai_format_name(pt_ai_format f) { return f == PT_AI_FMT_ANTHROPIC ? "anthropic" : "openai"; }
+
+const char *pt_ai_endpoint_name(pt_ai_endpoint e)
+{
+    switch (e) {
+    case PT_AI_EP_CHAT: return "chat";
+    case PT_AI_EP_EMBEDDINGS: return "embeddings";
+    case PT_AI_EP_MODELS: return "models";
+    case PT_AI_EP_COUNT_TOKENS: return "count_tokens";
+    }
+    return "?";
+}
+
+int pt_ai_match(pt_slice method, pt_slice path, bool anthropic_hint, pt_ai_format *fmt, pt_ai_endpoint *ep)
+{
+    static const struct {
+        const char *path;
+        const char *method;
+        pt_ai_format fmt;
+        pt_ai_endpoint ep;
+    } routes[] = {
+        { "/chat/completions", "POST", PT_AI_FMT_OPENAI, PT_AI_EP_CHAT },
+        { "/embeddings", "POST", PT_AI_FMT_OPENAI, PT_AI_EP_EMBEDDINGS },
+        { "/models", "GET", PT_AI_FMT_OPENAI, PT_AI_EP_MODELS },
+        { "/messages", "POST", PT_AI_FMT_ANTHROPIC, PT_AI_EP_CHAT },
+        { "/messages/count_tokens", "POST", PT_AI_FMT_ANTHROPIC, PT_AI_EP_COUNT_TOKENS },
+    };
+    if (pt_slice_starts_with(path, PT_SLICE_LIT("/v1/"))) {
+        path.ptr += 3;
+        path.len -= 3;
+    }
+    while (path.len > 1 && path.ptr[path.len - 1] == '/') path.len--;
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        if (!pt_slice_eq_cstr(path, routes[i].path)) continue;
+        bool head_ok = routes[i].ep == PT_AI_EP_MODELS && pt_slice_eq_cstr(method, "HEAD");
+        if (!pt_slice_eq_cstr(method, routes[i].method) && !head_ok) return 405;
+        *fmt = routes[i].fmt;
+        *ep = routes[i].ep;
+        if (routes[i].ep == PT_AI_EP_MODELS && anthropic_hint) *fmt = PT_AI_FMT_ANTHROPIC;
+        return 0;
+    }
+    return 404;
+}
+
+/* ---- requests -------------------------------------------------------------------------- */
+
+struct pt_ai_request {
+    pt_ai_format fmt;
+    pt_ai_endpoint ep;
+    char *body;
+    size_t len;
+    pt_jfield fixed[MAX_FIELDS];
+    pt_jfield *f;             /* fixed, or heap when there are more members */
+    size_t nf;
+    size_t open, close;       /* offsets of the root object's braces */
+    int i_model, i_stream, i_stream_options;
+    char model[MAX_MODEL_NAME];
+    bool stream;
+    bool include_usage;       /* the client asked for stream usage (OpenAI) */
+    int pivot_state;          /* 0 not built, 1 built, -1 failed */
+    pt_pivot_req pivot;
+    pt_ai_error pivot_err;
+    json_t *json;             /* parsed body for embeddings rendering */
+};
+
+#define RBAD(field, ...) pt_ai_error_set(err, PT_AI_ERR_INVALID, 400, field, __VA_ARGS__)
+
+static bool raw_is(const pt_ai_request *r, int i, char first)
+{
+    return i >= 0 && r->body[r->f[i].vstart] == first;
+}
+
+static bool raw_lit(const pt_ai_request *r, int i, const char *lit)
+{
+    size_t n = strlen(lit);
+    return i >= 0 && r->f[i].vend - r->f[i].vstart == n && memcmp(r->body + r->f[i].vstart, lit, n) == 0;
+}
+
+static int find_unique(pt_ai_request *r, const char *name, pt_ai_error *err)
+{
+    bool dup;
+    int i = pt_jscan_find(r->f, r->nf, name, &dup);
+    if (dup) return RBAD(name, "%s: duplicate key", name) - 1;
+    return i;
+}
+
+static int validate(pt_ai_request *r, pt_ai_error *err)
+{
+    size_t errpos = 0;
+    if (pt_jscan_document(r->body, r->len, &errpos))
+        return RBAD(NULL, "invalid JSON body: syntax error at byte %zu", errpos);
+    size_t nf;
+    if (pt_jscan_object(r->body, r->len, 0, r->fixed, MAX_FIELDS, &nf, &r->open, &r->close))
+        return RBAD(NULL, "request body must be a JSON object");
+    r->f = r->fixed;
+    if (nf > MAX_FIELDS) {
+        r->f = calloc(nf, sizeof *r->f);
+        if (!r->f) return pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 500, NULL, "out of memory");
+        pt_jscan_object(r->body, r->len, 0, r->f, nf, &nf, &r->open, &r->close);
+    }
+    r->nf = nf;
+    if ((r->i_model = find_unique(r, "model", err)) < -1) return -1;
+    if ((r->i_stream = find_unique(r, "stream", err)) < -1) return -1;
+    if ((r->i_stream_options = find_unique(r, "stream_options", err)) < -1) return -1;
+
+    if (r->i_model < 0) return RBAD("model", "model: field required");
+    if (!raw_is(r, r->i_model, '"')) return RBAD("model", "model: expected a string");
+    if (pt_jscan_string(r->body, r->f[r->i_model].vstart, r->f[r->i_model].vend, r->model, sizeof r->model) < 0)
+        return RBAD("model", "model: longer than %d bytes", MAX_MODEL_NAME - 1);
+    if (!r->model[0]) return RBAD("model", "model: must not be empty");
+    if (r->i_stream >= 0 && !raw_lit(r, r->i_stream, "true") && !raw_lit(r, r->i_stream, "false") &&
+        !raw_lit(r, r->i_stream, "null"))
+        return RBAD("stream", "stream: expected a boolean");
+    r->stream = raw_lit(r, r->i_stream, "true");
+    if (r->i_stream_options >= 0 && !raw_is(r, r->i_stream_options, '{') && !raw_lit(r, r->i_stream_options, "null"))
+        return RBAD("stream_options", "stream_options: expected an object");
+    if (raw_is(r, r->i_stream_options, '{')) {
+        pt_jfield so[16];
+        size_t n, o, c;
+        pt_jscan_object(r->body, r->len, r->f[r->i_stream_options].vstart, so, 16, &n, &o, &c);
+        int iu = pt_jscan_find(so, n < 16 ? n : 16, "include_usage", NULL);
+        if (iu >= 0) {
+            const char *v = r->body + so[iu].vstart;
+            size_t vl = so[iu].vend - so[iu].vstart;
+            if (!(vl == 4 && !memcmp(v, "true", 4)) && !(vl == 5 && !memcmp(v, "false", 5)))
+                return RBAD("stream_options", "stream_options.include_usage: expected a boolean");
+            r->include_usage = vl == 4;
+        }
+    }
+    if (r->fmt == PT_AI_FMT_ANTHROPIC) r->include_usage = true;
+
+    int i_msgs = pt_jscan_find(r->f, r->nf, "messages", NULL);
+    if (r->ep == PT_AI_EP_CHAT || r->ep == PT_AI_EP_COUNT_TOKENS) {
+        if (i_msgs < 0) return RBAD("messages", "messages: field required");
+        if (!raw_is(r, i_msgs, '[')) return RBAD("messages", "messages: expected an array");
+    }
+    if (r->ep == PT_AI_EP_CHAT && r->fmt == PT_AI_FMT_ANTHROPIC) {
+        int i = pt_jscan_find(r->f, r->nf, "max_tokens", NULL);
+        if (i < 0) return RBAD("max_tokens", "max_tokens: field required");
+        const char *v = r->body + r->f[i].vstart;
+        size_t vl = r->f[i].vend - r->f[i].vstart;
+        for (size_t k = 0; k < vl; k++)
+            if (v[k] < '0' || v[k] > '9') return RBAD("max_tokens", "max_tokens: expected a positive integer");
+        if (vl == 1 && v[0] == '0') return RBAD("max_tokens", "max_tokens: must be at least 1");
+    }
+    if (r->ep == PT_AI_EP_EMBEDDINGS) {
+        int i = pt_jscan_find(r->f, r->nf, "input", NULL);
+        if (i < 0) return RBAD("input", "input: field required");
+        char c0 = r->body[r->f[i].vstart];
+        if (c0 != '"' && c0 != '[') return RBAD("input", "input: expected a string or an array");
+    }
+    return 0;
+}
+
+int pt_ai_request_new(pt_ai_format fmt, pt_ai_endpoint ep, const char *body, size_t len, pt_ai_request **out,
+                      pt_ai_error *err)
+{
+    *out = NULL;
+    memset(err, 0, sizeof *err);
+    pt_ai_request *r = calloc(1, sizeof *r);
+    if (!r) return pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 500, NULL, "out of memory");
+    r->fmt = fmt;
+    r->ep = ep;
+    r->i_model = r->i_stream = r->i_stream_options = -1;
+    r->body = malloc(len + 1);
+    if (!r->body) {
+        free(r);
+        return pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 500, NULL, "out of memory");
+    }
+    if (len) memcpy(r->body, body, len);
+    r->body[len] = '\0';
+    r->len = len;
+    pt_pivot_req_init(&r->pivot);
+    if (ep == PT_AI_EP_MODELS) {
+        *out = r;
+        return 0;
+    }
+    if (validate(r, err)) {
+        pt_ai_request_free(r);
+        return -1;
+    }
+    *out = r;
+    return 0;
+}
+
+void pt_ai_request_free(pt_ai_request *r)
+{
+    if (!r) return;
+    pt_pivot_req_release(&r->pivot);
+    if (r->json) json_decref(r->json);
+    if (r->f && r->f != r->fixed) free(r->f);
+    free(r->body);
+    free(r);
+}
+
+pt_ai_format pt_ai_request_format(const pt_ai_request *r) { return r->fmt; }
+pt_ai_endpoint pt_ai_request_endpoint(const pt_ai_request *r) { return r->ep; }
+pt_slice pt_ai_request_model(const pt_ai_request *r) { return pt_slice_cstr(r->model); }
+bool pt_ai_request_stream(const pt_ai_request *r) { return r->stream; }
+
+const pt_pivot_req *pt_ai_request_pivot(pt_ai_request *r, pt_ai_error *err)
+{
+    if (r->pivot_state == 0) {
+        const pt__fmt *f = pt__fmt_get(r->fmt);
+        memset(&r->pivot_err, 0, sizeof r->pivot_err);
+        int rc = f->parse_chat(r->body, r->len, r->ep == PT_AI_EP_COUNT_TOKENS, &r->pivot, &r->pivot_err);
+        r->pivot_state = rc ? -1 : 1;
+    }
+    if (r->pivot_state < 0) {
+        *err = r->pivot_err;
+        return NULL;
+    }
+    return &r->pivot;
+}
+
+static const json_t *request_json(pt_ai_request *r, pt_ai_error *err)
+{
+    if (!r->json) {
+        json_error_t je;
+        r->json = json_loadb(r->body, r->len, JSON_ALLOW_NUL, &je);
+        if (!r->json) {
+            RBAD(NULL, "invalid JSON body: %s", je.text);
+            return NULL;
+        }
+    }
+    return r->json;
+}
+
+/* ---- answers made locally ---------------------------------------------------------------- */
+
+int pt_ai_render_error(pt_ai_format fmt, const pt_ai_error *err, pt_buf *out)
+{
+    return pt__fmt_get(fmt)->render_error(err, out);
+}
+
+int pt_ai_render_models(const pt_ai_config *cfg, pt_ai_format fmt, pt_buf *out)
+{
+    pt_jw w;
+    pt_jw_init(&w, out);
+    size_t n = cfg ? cfg->nmodels : 0;
+    pt_jw_obj(&w);
+    if (fmt == PT_AI_FMT_OPENAI) pt_jw_kcstr(&w, "object", "list");
+    pt_jw_key(&w, "data");
+    pt_jw_arr(&w);
+    for (size_t i = 0; i < n; i++) {
+        const pt_ai_model *m = &cfg->models[i];
+        pt_jw_obj(&w);
+        if (fmt == PT_AI_FMT_OPENAI) {
+            pt_jw_kcstr(&w, "id", m->name);
+            pt_jw_kcstr(&w, "object", "model");
+            pt_jw_kint(&w, "created", 0);
+            pt_jw_kcstr(&w, "owned_by", m->ntargets ? m->targets[0].provider_name : "portico");
+        } else {
+            pt_jw_kcstr(&w, "type", "model");
+            pt_jw_kcstr(&w, "id", m->name);
+            pt_jw_kcstr(&w, "display_name", m->name);
+            pt_jw_kcstr(&w, "created_at", "1970-01-01T00:00:00Z");
+        }
+        pt_jw_obj_end(&w);
+    }
+    pt_jw_arr_end(&w);
+    if (fmt == PT_AI_FMT_ANTHROPIC) {
+        pt_jw_kbool(&w, "has_more", false);
+        pt_jw_key(&w, "first_id");
+        if (n) pt_jw_cstr(&w, cfg->models[0].name);
+        else pt_jw_null(&w);
+        pt_jw_key(&w, "last_id");
+        if (n) pt_jw_cstr(&w, cfg->models[n - 1].name);
+        else pt_jw_null(&w);
+    }
+    pt_jw_obj_end(&w);
+    return w.err;
+}
+
+/* ---- calls ------------------------------------------------------------------------------- */
+
+typedef enum call_mode {
+    MODE_PASS,      /* same wire both sides: bytes forwarded, usage read on the side */
+    MODE_TRANSLATE, /* through the pivot */
+    MODE_EMBED,     /* embeddings rendered for the provider and answered in OpenAI's format */
+    MODE_LOCAL,     /* no upstream: count_tokens estimate */
+} call_mode;
+
+struct pt_ai_call {
+    pt_ai_request *req;
+    pt_ai_attempt at;
+    const pt__prov *prov;
+    const pt__fmt *fmt;
+    pt__prov_ctx ctx;
+    call_mode mode;
+    bool stream;
+    char request_id[64];
+    pt_ai_arena arena;
+    pt__up up;
+    pt_ai_upstream pub;
+    size_t max_response;
+    /* the answer */
+    bool head_seen, error_mode, json_instead_of_stream;
+    int status;
+    pt_ai_header *rheaders;   /* copied for error classification */
+    size_t nrheaders;
+    pt_buf body;              /* whole body: non-streamed answers, error bodies, usage copy */
+    bool body_overflow;
+    pt_sse sse;
+    bool sse_on;
+    void *pstate;             /* provider stream parser */
+    pt__fmt_stream fst;       /* client stream renderer */
+    pt_buf out;               /* client bytes of one upstream event */
+    pt_ai_emit_fn emit;
+    void *emit_arg;
+    int emit_rc;
+    bool emitted;
+    /* accounting */
+    pt_usage usage;
+    pt_stop_reason stop;
+    uint64_t t0, ttft_us;
+    bool got_token, done;
+    bool failed;
+    bool err_sent;            /* the client already got an error event for it */
+    pt_ai_error err;
+    bool finished;
+};
+
+static int64_t now_unix(const pt_ai_call_opts *o)
+{
+    return o && o->now_unix ? o->now_unix : (int64_t)time(NULL);
+}
+
+/* Replaces byte ranges of src (sorted, disjoint) and writes the result to out. */
+typedef struct splice {
+    size_t start, end;
+    pt_slice with;
+} splice;
+
+static int apply_splices(const char *src, size_t len, splice *s, size_t n, pt_buf *out)
+{
+    size_t pos = 0;
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        rc = pt_buf_append(out, src + pos, s[i].start - pos);
+        if (!rc) rc = pt_buf_append_slice(out, s[i].with);
+        pos = s[i].end;
+    }
+    if (!rc) rc = pt_buf_append(out, src + pos, len - pos);
+    return rc;
+}
+
+/* The client body with "model" replaced and, for streams that want it, usage asked for. */
+static int passthrough_body(pt_ai_call *c, bool inject_usage, pt_ai_error *err)
+{
+    pt_ai_request *r = c->req;
+    splice s[3];
+    size_t n = 0;
+    pt_buf model = PT_BUF_INIT;
+    pt_jw w;
+    pt_jw_init(&w, &model);
+    pt_jw_cstr(&w, c->at.upstream_model);
+    s[n++] = (splice){ r->f[r->i_model].vstart, r->f[r->i_model].vend, pt_buf_slice(&model) };
+    if (inject_usage && r->stream && !r->include_usage) {
+        if (r->i_stream_options >= 0 && raw_is(r, r->i_stream_options, '{')) {
+            pt_jfield so[16];
+            size_t nso, o, cl;
+            pt_jscan_object(r->body, r->len, r->f[r->i_stream_options].vstart, so, 16, &nso, &o, &cl);
+            int iu = pt_jscan_find(so, nso < 16 ? nso : 16, "include_usage", NULL);
+            if (iu >= 0) s[n++] = (splice){ so[iu].vstart, so[iu].vend, PT_SLICE_LIT("true") };
+            else if (nso == 0) s[n++] = (splice){ o + 1, o + 1, PT_SLICE_LIT("\"include_usage\":true") };
+            else s[n++] = (splice){ o + 1, o + 1, PT_SLICE_LIT("\"include_usage\":true,") };
+        } else if (r->i_stream_options >= 0) {
+            s[n++] = (splice){ r->f[r->i_stream_options].vstart, r->f[r->i_stream_options].vend,
+                               PT_SLICE_LIT("{\"include_usage\":true}") };
+        } else {
+            s[n++] = (splice){ r->close, r->close, PT_SLICE_LIT(",\"stream_options\":{\"include_usage\":true}") };
+        }
+    }
+    /* splices must be applied in order of position */
+    for (size_t i = 1; i < n; i++)
+        for (size_t k = i; k > 0 && s[k].start < s[k - 1].start; k--) {
+            splice t = s[k];
+            s[k] = s[k - 1];
+            s[k - 1] = t;
+        }
+    int rc = w.err ? w.err : apply_splices(r->body, r->len, s, n, &c->up.body);
+    pt_buf_release(&model);
+    if (rc) return pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 413, NULL, "request too large");
+    return 0;
+}
+
+static int build(pt_ai_call *c, const pt_ai_call_opts *opts, pt_ai_error *err)
+{
+    pt_ai_request *r = c->req;
+    const pt__prov *p = c->prov;
+    bool same_wire = (r->fmt == PT_AI_FMT_OPENAI && p->wire == PT__WIRE_OPENAI) ||
+                     (r->fmt == PT_AI_FMT_ANTHROPIC && p->wire == PT__WIRE_ANTHROPIC);
+    switch (r->ep) {
+    case PT_AI_EP_MODELS:
+        return pt_ai_error_set(err, PT_AI_ERR_INVALID, 400, NULL, "model listing is answered without a provider");
+    case PT_AI_EP_COUNT_TOKENS:
+        if (!p->count_upstream) {
+            c->mode = MODE_LOCAL;
+            return pt_ai_request_pivot(r, err) ? 0 : -1;
+        }
+        if (!same_wire) {
+            const pt_pivot_req *pv = pt_ai_request_pivot(r, err);
+            if (!pv) return -1;
+            c->mode = MODE_TRANSLATE;
+            if (p->head(&c->ctx, &c->up, err)) return -1;
+            return p->render_chat(&c->ctx, pv, &c->up.body, err);
+        }
+        c->mode = MODE_PASS;
+        if (p->head(&c->ctx, &c->up, err)) return -1;
+        return passthrough_body(c, false, err);
+    case PT_AI_EP_EMBEDDINGS:
+        if (!p->embed_ok)
+            return pt_ai_error_set(err, PT_AI_ERR_UNSUPPORTED, 400, "model",
+                                   "provider '%s' (%s) does not offer embeddings", c->at.provider->name,
+                                   pt_ai_prov_type_name(c->at.provider->type));
+        if (p->head(&c->ctx, &c->up, err)) return -1;
+        if (!p->render_embed) {
+            c->mode = MODE_PASS;
+            return passthrough_body(c, false, err);
+        }
+        c->mode = MODE_EMBED;
+        const json_t *j = request_json(r, err);
+        return j ? p->render_embed(&c->ctx, j, &c->up.body, err) : -1;
+    case PT_AI_EP_CHAT:
+        break;
+    }
+    if (p->head(&c->ctx, &c->up, err)) return -1;
+    if (same_wire && p->passthrough) {
+        c->mode = MODE_PASS;
+        if (r->fmt == PT_AI_FMT_ANTHROPIC && opts && opts->anthropic_beta && *opts->anthropic_beta &&
+            pt__up_header(&c->up, "anthropic-beta", opts->anthropic_beta))
+            return pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 500, NULL, "too many upstream headers");
+        return passthrough_body(c, r->fmt == PT_AI_FMT_OPENAI && c->at.provider->stream_usage, err);
+    }
+    const pt_pivot_req *pv = pt_ai_request_pivot(r, err);
+    if (!pv) return -1;
+    c->mode = MODE_TRANSLATE;
+    return p->render_chat(&c->ctx, pv, &c->up.body, err);
+}
+
+pt_ai_call *pt_ai_call_new(pt_ai_request *req, const pt_ai_attempt *at, const pt_ai_call_opts *opts, pt_ai_error *err)
+{
+    memset(err, 0, sizeof *err);
+    pt_ai_call *c = calloc(1, sizeof *c);
+    if (!c) {
+        pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 500, NULL, "out of memory");
+        return NULL;
+    }
+    c->req = req;
+    c->at = *at;
+    c->prov = pt__prov_get(at->provider->type);
+    c->fmt = pt__fmt_get(req->fmt);
+    c->stream = req->stream && req->ep == PT_AI_EP_CHAT;
+    c->t0 = pt_now_us();
+    c->usage = PT_USAGE_UNKNOWN;
+    c->max_response = opts && opts->max_response ? opts->max_response : DEFAULT_MAX_RESPONSE;
+    snprintf(c->request_id, sizeof c->request_id, "%s", opts && opts->request_id ? opts->request_id : "0");
+    pt_ai_arena_init(&c->arena, 0);
+    c->up.arena = &c->arena;
+    pt_buf_init(&c->up.path, 8192);
+    pt_buf_init(&c->up.body, 0);
+    pt_buf_init(&c->out, 0);
+    pt_buf_init(&c->body, c->max_response);
+    c->ctx = (pt__prov_ctx){
+        .cfg = at->provider,
+        .model = at->upstream_model,
+        .key = at->key_index < at->provider->nkeys ? at->provider->keys[at->key_index].value : NULL,
+        .ep = req->ep,
+        .stream = c->stream,
+        .request_id = c->request_id,
+        .now_unix = now_unix(opts),
+    };
+    if (build(c, opts, err)) {
+        pt_ai_call_free(c);
+        return NULL;
+    }
+    c->pub = (pt_ai_upstream){
+        .provider = at->provider,
+        .method = c->up.method,
+        .path = c->up.path.data ? c->up.path.data : "/",
+        .headers = c->up.headers,
+        .nheaders = c->up.nheaders,
+        .body = c->up.body.data ? c->up.body.data : "",
+        .body_len = c->up.body.len,
+        .stream = c->stream,
+    };
+    pt__render_ctx rc = { .model = pt_slice_cstr(at->upstream_model), .request_id = c->request_id,
+                          .now_unix = c->ctx.now_unix, .include_usage = req->include_usage };
+    c->fmt->stream_init(&c->fst, &rc);
+    return c;
+}
+
+const pt_ai_upstream *pt_ai_call_upstream(const pt_ai_call *c) { return c->mode == MODE_LOCAL ? NULL : &c->pub; }
+
+const char *pt_ai_call_content_type(const pt_ai_call *c)
+{
+    return c->stream ? "text/event-stream" : "application/json";
+}
+
+void pt_ai_call_free(pt_ai_call *c)
+{
+    if (!c) return;
+    if (c->pstate) {
+        c->prov->stream->release(c->pstate);
+        free(c->pstate);
+    }
+    if (c->sse_on) pt_sse_release(&c->sse);
+    pt_buf_release(&c->up.path);
+    pt_buf_release(&c->up.body);
+    pt_buf_release(&c->body);
+    pt_buf_release(&c->out);
+    pt_ai_arena_release(&c->arena);
+    free(c);
+}
+
+/* ---- feeding the answer ------------------------------------------------------------------ */
+
+static int do_emit(pt_ai_call *c, const char *p, size_t n)
+{
+    if (!n || c->emit_rc) return c->emit_rc;
+    c->emitted = true;
+    if (!c->emit) return 0;
+    int rc = c->emit(c->emit_arg, p, n);
+    if (rc) c->emit_rc = rc;
+    return rc;
+}
+
+static int flush_out(pt_ai_call *c)
+{
+    int rc = do_emit(c, c->out.data, c->out.len);
+    pt_buf_reset(&c->out);
+    return rc;
+}
+
+static void mark_token(pt_ai_call *c)
+{
+    if (c->got_token) return;
+    c->got_token = true;
+    c->ttft_us = pt_now_us() - c->t0;
+}
+
+void pt_ai_call_on_response_head(pt_ai_call *c, int status, const pt_ai_header *headers, size_t n)
+{
+    c->head_seen = true;
+    c->status = status;
+    if (status < 200 || status > 299) {
+        c->error_mode = true;
+        pt_buf_init(&c->body, MAX_ERROR_BODY);
+        c->rheaders = pt_ai_arena_alloc(&c->arena, (n ? n : 1) * sizeof *c->rheaders);
+        for (size_t i = 0; c->rheaders && i < n; i++) {
+            c->rheaders[i].name = pt_ai_arena_strndup(&c->arena, headers[i].name, strlen(headers[i].name));
+            c->rheaders[i].value = pt_ai_arena_strndup(&c->arena, headers[i].value, strlen(headers[i].value));
+            if (c->rheaders[i].name && c->rheaders[i].value) c->nrheaders++;
+        }
+        return;
+    }
+    if (!c->stream) return;
+    const char *ct = pt__hdr(headers, n, "content-type");
+    if (ct && strncasecmp(ct, "application/json", 16) == 0) {
+        /* a server that ignored "stream": its whole answer is turned into events at the end */
+        c->json_instead_of_stream = true;
+        return;
+    }
+    pt_sse_init(&c->sse, 0, 0);
+    c->sse_on = true;
+    if (c->mode == MODE_TRANSLATE) {
+        c->pstate = calloc(1, c->prov->stream->size);
+        if (c->pstate) c->prov->stream->init(c->pstate, &c->ctx);
+    }
+}
+
+/* A pivot event from the provider's stream parser: account, render, collect. */
+static int on_pivot(void *arg, const pt_ev *ev)
+{
+    pt_ai_call *c = arg;
+    switch (ev->type) {
+    case PT_EV_MESSAGE_START: pt_usage_merge(&c->usage, &ev->usage); break;
+    case PT_EV_TEXT_DELTA:
+    case PT_EV_TOOL_ARGS_DELTA:
+    case PT_EV_THINKING_DELTA: mark_token(c); break;
+    case PT_EV_BLOCK_START:
+        if (ev->block == PT_PART_TOOL_USE) mark_token(c);
+        break;
+    case PT_EV_MESSAGE_DELTA:
+        pt_usage_merge(&c->usage, &ev->usage);
+        c->stop = ev->stop;
+        break;
+    case PT_EV_MESSAGE_STOP: c->done = true; break;
+    case PT_EV_ERROR:
+        c->failed = true;
+        c->err = *ev->error;
+        /* before any byte went out the engine may still try elsewhere: nothing is rendered */
+        if (!c->emitted && !c->out.len) return 1;
+        c->err_sent = true;
+        break;
+    default: break;
+    }
+    int rc = c->fmt->stream_event(&c->fst, ev, &c->out);
+    return rc ? pt_ai_error_set(&c->err, PT_AI_ERR_INTERNAL, 500, NULL, "cannot render the stream"), rc : 0;
+}
+
+/* Passthrough, OpenAI wire: one chunk forwarded, its usage read. */
+static int pass_openai_event(pt_ai_call *c, const pt_sse_event *ev)
+{
+    pt_slice data = ev->data;
+    if (pt_slice_eq_cstr(pt_slice_trim(data), "[DONE]")) {
+        c->done = true;
+        return do_emit(c, "data: [DONE]\n\n", 14);
+    }
+    pt_jfield f[16];
+    size_t nf = 0, o, cl;
+    bool drop = false;
+    if (pt_jscan_object(data.ptr, data.len, 0, f, 16, &nf, &o, &cl) == 0) {
+        if (nf > 16) nf = 16;
+        int iu = pt_jscan_find(f, nf, "usage", NULL);
+        if (iu >= 0 && data.ptr[f[iu].vstart] == '{') {
+            json_t *u = json_loadb(data.ptr + f[iu].vstart, f[iu].vend - f[iu].vstart, 0, NULL);
+            pt_usage nu;
+            pt__oai_usage(u, &nu);
+            pt_usage_merge(&c->usage, &nu);
+            if (u) json_decref(u);
+            int ic = pt_jscan_find(f, nf, "choices", NULL);
+            bool empty = ic >= 0 && pt_slice_eq_cstr(pt_slice_trim(pt_slice_from(data.ptr + f[ic].vstart + 1,
+                                                                                 f[ic].vend - f[ic].vstart - 2)), "");
+            /* the usage chunk we asked for on the client's behalf is not the client's */
+            drop = (empty || ic < 0) && !c->req->include_usage;
+        }
+        int ie = pt_jscan_find(f, nf, "error", NULL);
+        if (ie >= 0 && data.ptr[f[ie].vstart] == '{') {
+            json_t *e = json_loadb(data.ptr + f[ie].vstart, f[ie].vend - f[ie].vstart, 0, NULL);
+            const char *m = json_string_value(json_object_get(e, "message"));
+            pt__classify_status(&c->ctx, 500, m ? m : "error in stream", &c->err);
+            if (e) json_decref(e);
+            c->failed = true;
+            c->done = true;
+            if (!c->emitted) return 1; /* retryable: nothing reached the client */
+            c->err_sent = true;
+        }
+    }
+    if (!c->got_token && (memmem(data.ptr, data.len, "\"tool_calls\"", 12) ||
+                          memmem(data.ptr, data.len, "\"reasoning_content\":\"", 21))) {
+        mark_token(c);
+    } else if (!c->got_token) {
+        const char *p = memmem(data.ptr, data.len, "\"content\":\"", 11);
+        if (p && p + 11 < data.ptr + data.len && p[11] != '"') mark_token(c);
+    }
+    const char *fr = memmem(data.ptr, data.len, "\"finish_reason\":\"", 17);
+    if (fr) {
+        char tmp[32];
+        size_t k = 0;
+        for (const char *q = fr + 17; q < data.ptr + data.len && *q != '"' && k + 1 < sizeof tmp; q++) tmp[k++] = *q;
+        tmp[k] = '\0';
+        c->stop = pt__oai_stop(tmp);
+    }
+    if (drop) return 0;
+    int rc = pt_buf_append_str(&c->out, "data: ");
+    if (!rc) rc = pt_buf_append_slice(&c->out, data);
+    if (!rc) rc = pt_buf_append(&c->out, "\n\n", 2);
+    return rc ? rc : flush_out(c);
+}
+
+/* Passthrough, Anthropic wire: one event forwarded; usage from message_start and message_delta. */
+static int pass_anthropic_event(pt_ai_call *c, const pt_sse_event *ev)
+{
+    pt_slice name = ev->event;
+    bool is_error = pt_slice_eq_cstr(name, "error");
+    if (pt_slice_eq_cstr(name, "message_start") || pt_slice_eq_cstr(name, "message_delta") || is_error) {
+        json_t *root = json_loadb(ev->data.ptr, ev->data.len, 0, NULL);
+        const json_t *u = pt_slice_eq_cstr(name, "message_start")
+                              ? json_object_get(json_object_get(root, "message"), "usage")
+                              : json_object_get(root, "usage");
+        if (json_is_object(u)) {
+            pt_usage nu = PT_USAGE_UNKNOWN;
+            const json_t *v;
+            if ((v = json_object_get(u, "input_tokens")) && json_is_integer(v)) nu.input = json_integer_value(v);
+            if ((v = json_object_get(u, "output_tokens")) && json_is_integer(v)) nu.output = json_integer_value(v);
+            if ((v = json_object_get(u, "cache_read_input_tokens")) && json_is_integer(v))
+                nu.cache_read = json_integer_value(v);
+            if ((v = json_object_get(u, "cache_creation_input_tokens")) && json_is_integer(v))
+                nu.cache_write = json_integer_value(v);
+            pt_usage_merge(&c->usage, &nu);
+        }
+        const char *sr = json_string_value(json_object_get(json_object_get(root, "delta"), "stop_reason"));
+        if (sr) c->stop = pt__ant_stop(sr);
+        if (is_error) {
+            const json_t *e = json_object_get(root, "error");
+            const char *type = json_string_value(json_object_get(e, "type"));
+            int status = type && strcmp(type, "overloaded_error") == 0 ? 529 : 500;
+            pt__classify_status(&c->ctx, status, json_string_value(json_object_get(e, "message")), &c->err);
+            c->failed = true;
+            c->done = true;
+        }
+        if (root) json_decref(root);
+        if (is_error && !c->emitted) return 1;
+        if (is_error) c->err_sent = true;
+    } else if (pt_slice_eq_cstr(name, "content_block_delta")) {
+        mark_token(c);
+    } else if (pt_slice_eq_cstr(name, "message_stop")) {
+        c->done = true;
+    }
+    int rc = 0;
+    if (name.len) {
+        rc = pt_buf_append_str(&c->out, "event: ");
+        if (!rc) rc = pt_buf_append_slice(&c->out, name);
+        if (!rc) rc = pt_buf_append(&c->out, "\n", 1);
+    }
+    if (!rc) rc = pt_buf_append_str(&c->out, "data: ");
+    if (!rc) rc = pt_buf_append_slice(&c->out, ev->data);
+    if (!rc) rc = pt_buf_append(&c->out, "\n\n", 2);
+    return rc ? rc : flush_out(c);
+}
+
+static int on_sse(void *arg, const pt_sse_event *ev)
+{
+    pt_ai_call *c = arg;
+    if (c->done) return 0;
+    if (c->mode == MODE_PASS)
+        return c->req->fmt == PT_AI_FMT_OPENAI ? pass_openai_event(c, ev) : pass_anthropic_event(c, ev);
+    if (!c->pstate) return PT_ENOMEM;
+    pt_ai_error perr;
+    memset(&perr, 0, sizeof perr);
+    int rc = c->prov->stream->event(c->pstate, ev, on_pivot, c, &perr);
+    if (rc && !c->failed && perr.kind) {
+        c->failed = true;
+        c->err = perr;
+    }
+    int frc = flush_out(c);
+    return rc ? rc : frc;
+}
+
+int pt_ai_call_on_response_body(pt_ai_call *c, const char *p, size_t n, pt_ai_emit_fn emit, void *arg)
+{
+    c->emit = emit;
+    c->emit_arg = arg;
+    if (c->emit_rc) return c->emit_rc;
+    if (c->error_mode || !c->stream || c->json_instead_of_stream) {
+        if (c->mode == MODE_PASS && !c->error_mode && !c->stream) {
+            int rc = do_emit(c, p, n);
+            if (rc) return rc;
+            if (c->body.len + n <= MAX_USAGE_COPY && !c->body_overflow) {
+                if (pt_buf_append(&c->body, p, n)) c->body_overflow = true;
+            } else {
+                c->body_overflow = true;
+            }
+            return 0;
+        }
+        if (!c->body_overflow && pt_buf_append(&c->body, p, n)) c->body_overflow = true;
+        return 0;
+    }
+    if (c->failed || c->done) return 0;
+    int rc = pt_sse_feed(&c->sse, p, n, on_sse, c);
+    if (rc == PT_ETOOBIG && !c->failed) {
+        c->failed = true;
+        pt__bad_upstream(&c->err, &c->ctx, "an event exceeded the size limit");
+    }
+    return c->emit_rc;
+}
+
+/* ---- finishing --------------------------------------------------------------------------- */
+
+/* A whole pivot answer as the stream events it would have been (servers that ignore
+ * "stream"). */
+static int resp_events(pt_ai_call *c, const pt_pivot_resp *r)
+{
+    pt_ev ev = { .type = PT_EV_MESSAGE_START, .id = r->id, .model = r->model, .usage = r->usage };
+    int rc = on_pivot(c, &ev);
+    for (size_t i = 0; !rc && i < r->nparts; i++) {
+        const pt_part *p = &r->parts[i];
+        if (p->type != PT_PART_TEXT && p->type != PT_PART_TOOL_USE && p->type != PT_PART_THINKING &&
+            p->type != PT_PART_REDACTED_THINKING)
+            continue;
+        pt_ev b = { .type = PT_EV_BLOCK_START, .index = (int)i, .block = p->type, .id = p->id, .name = p->name };
+        if (p->type == PT_PART_REDACTED_THINKING) b.text = p->text;
+        if ((rc = on_pivot(c, &b))) break;
+        pt_ev d = { .index = (int)i };
+        if (p->type == PT_PART_TEXT) d.type = PT_EV_TEXT_DELTA, d.text = p->text;
+        else if (p->type == PT_PART_TOOL_USE) d.type = PT_EV_TOOL_ARGS_DELTA, d.text = p->arguments;
+        else if (p->type == PT_PART_THINKING) d.type = PT_EV_THINKING_DELTA, d.text = p->text;
+        if (d.type && (rc = on_pivot(c, &d))) break;
+        if (p->type == PT_PART_THINKING && p->signature.len) {
+            pt_ev s = { .type = PT_EV_SIGNATURE_DELTA, .index = (int)i, .text = p->signature };
+            if ((rc = on_pivot(c, &s))) break;
+        }
+        pt_ev e = { .type = PT_EV_BLOCK_STOP, .index = (int)i };
+        if ((rc = on_pivot(c, &e))) break;
+    }
+    if (!rc) {
+        pt_ev d = { .type = PT_EV_MESSAGE_DELTA, .stop = r->stop, .stop_sequence = r->stop_sequence, .usage = r->usage };
+        rc = on_pivot(c, &d);
+    }
+    if (!rc) {
+        pt_ev s = { .type = PT_EV_MESSAGE_STOP };
+        rc = on_pivot(c, &s);
+    }
+    return rc ? rc : flush_out(c);
+}
+
+/* Usage of a passed-through whole answer: the top-level "usage" member. */
+static void pass_body_usage(pt_ai_call *c)
+{
+    if (c->body_overflow || !c->body.len) return;
+    pt_jfield f[32];
+    size_t nf, o, cl;
+    if (pt_jscan_object(c->body.data, c->body.len, 0, f, 32, &nf, &o, &cl)) return;
+    if (nf > 32) nf = 32;
+    int iu = pt_jscan_find(f, nf, "usage", NULL);
+    if (iu < 0) return;
+    json_t *u = json_loadb(c->body.data + f[iu].vstart, f[iu].vend - f[iu].vstart, 0, NULL);
+    pt_usage nu = PT_USAGE_UNKNOWN;
+    if (c->req->fmt == PT_AI_FMT_OPENAI) {
+        pt__oai_usage(u, &nu);
+        if (c->req->ep == PT_AI_EP_EMBEDDINGS && nu.output < 0) nu.output = 0;
+        int ic = pt_jscan_find(f, nf, "choices", NULL);
+        if (ic >= 0) {
+            const char *fr = memmem(c->body.data + f[ic].vstart, f[ic].vend - f[ic].vstart, "\"finish_reason\":\"", 17);
+            if (fr) {
+                char tmp[32];
+                size_t k = 0;
+                for (const char *q = fr + 17; q < c->body.data + c->body.len && *q != '"' && k + 1 < sizeof tmp; q++)
+                    tmp[k++] = *q;
+                tmp[k] = '\0';
+                c->stop = pt__oai_stop(tmp);
+            }
+        }
+    } else {
+        int is = pt_jscan_find(f, nf, "stop_reason", NULL);
+        char sr[32];
+        if (is >= 0 && pt_jscan_string(c->body.data, f[is].vstart, f[is].vend, sr, sizeof sr) >= 0)
+            c->stop = pt__ant_stop(sr);
+    }
+    if (c->req->fmt == PT_AI_FMT_ANTHROPIC && json_is_object(u)) {
+        const json_t *v;
+        if ((v = json_object_get(u, "input_tokens")) && json_is_integer(v)) nu.input = json_integer_value(v);
+        if ((v = json_object_get(u, "output_tokens")) && json_is_integer(v)) nu.output = json_integer_value(v);
+        if ((v = json_object_get(u, "cache_read_input_tokens")) && json_is_integer(v)) nu.cache_read = json_integer_value(v);
+        if ((v = json_object_get(u, "cache_creation_input_tokens")) && json_is_integer(v))
+            nu.cache_write = json_integer_value(v);
+    }
+    pt_usage_merge(&c->usage, &nu);
+    if (u) json_decref(u);
+}
+
+static int finish_local(pt_ai_call *c)
+{
+    const pt_pivot_req *pv = &c->req->pivot;
+    int64_t n = pt_pivot_estimate_input_tokens(pv);
+    int rc = pt_buf_printf(&c->out, "{\"input_tokens\":%lld}", (long long)n);
+    return rc ? rc : flush_out(c);
+}
+
+static int finish_whole(pt_ai_call *c)
+{
+    if (c->body_overflow) {
+        c->failed = true;
+        return pt_ai_error_set(&c->err, PT_AI_ERR_PROTOCOL, 502, NULL, "provider '%s' sent an answer over the size limit",
+                               c->at.provider->name);
+    }
+    if (c->mode == MODE_EMBED) {
+        pt_ai_error e;
+        memset(&e, 0, sizeof e);
+        pt_usage u;
+        const json_t *j = request_json(c->req, &e);
+        if (!j || c->prov->parse_embed(&c->ctx, j, c->body.data ? c->body.data : "", c->body.len,
+                                       pt_ai_request_model(c->req), &c->out, &u, &e)) {
+            c->failed = true;
+            c->err = e;
+            pt_buf_reset(&c->out);
+            return -1;
+        }
+        c->usage = u;
+        return flush_out(c);
+    }
+    pt_pivot_resp resp;
+    pt_pivot_resp_init(&resp);
+    pt_ai_error e;
+    memset(&e, 0, sizeof e);
+    int rc = c->prov->parse_chat(&c->ctx, c->body.data ? c->body.data : "", c->body.len, &resp, &e);
+    if (rc) {
+        c->failed = true;
+        c->err = e;
+    } else {
+        pt_usage_merge(&c->usage, &resp.usage);
+        c->stop = resp.stop;
+        for (size_t i = 0; i < resp.nparts && !c->got_token; i++) mark_token(c);
+        if (c->stream) {
+            rc = resp_events(c, &resp);
+        } else {
+            pt__render_ctx rctx = { .model = pt_slice_cstr(c->at.upstream_model), .request_id = c->request_id,
+                                    .now_unix = c->ctx.now_unix, .include_usage = c->req->include_usage };
+            rc = c->fmt->render_resp(&resp, &rctx, &c->out);
+            if (rc) {
+                c->failed = true;
+                pt_ai_error_set(&c->err, PT_AI_ERR_INTERNAL, 500, NULL, "cannot render the answer");
+                pt_buf_reset(&c->out);
+            } else {
+                rc = flush_out(c);
+            }
+        }
+    }
+    pt_pivot_resp_release(&resp);
+    return rc;
+}
+
+static void end_stream(pt_ai_call *c)
+{
+    if (c->sse_on && !c->failed && !c->done) pt_sse_finish(&c->sse, on_sse, c);
+    if (c->failed || c->done) return;
+    if (c->mode == MODE_TRANSLATE && c->pstate) {
+        pt_ai_error e;
+        memset(&e, 0, sizeof e);
+        int rc = c->prov->stream->end(c->pstate, on_pivot, c, &e);
+        if (rc && !c->failed) {
+            c->failed = true;
+            c->err = e;
+        }
+        flush_out(c);
+        return;
+    }
+    c->failed = true;
+    pt_ai_error_set(&c->err, PT_AI_ERR_PROTOCOL, 502, NULL, "provider '%s' ended the stream before it was complete",
+                    c->at.provider->name);
+}
+
+static void cost(pt_ai_call *c, pt_ai_result *out)
+{
+    pt_ai_price price;
+    bool known = pt_price_lookup(c->at.provider, c->at.upstream_model, &price);
+    if (!known && c->at.provider->type == PT_AI_PROV_AZURE)
+        known = pt_price_lookup(c->at.provider, pt_ai_provider_deployment(c->at.provider, c->at.upstream_model), &price);
+    out->cost_known = known;
+    if (known) {
+        out->cost_pico_usd = pt_price_cost_pusd(&price, &out->usage);
+        out->cost_micro_usd = pt_price_pusd_to_micro(out->cost_pico_usd);
+    }
+}
+
+int pt_ai_call_finish(pt_ai_call *c, pt_ai_end how, pt_ai_emit_fn emit, void *arg, pt_ai_result *out)
+{
+    c->emit = emit;
+    c->emit_arg = arg;
+    memset(out, 0, sizeof *out);
+    if (!c->finished) {
+        c->finished = true;
+        if (c->mode == MODE_LOCAL) {
+            finish_local(c);
+        } else if (how == PT_AI_END_ABORTED) {
+            /* nothing more goes to the client */
+        } else if (how == PT_AI_END_CONNECT) {
+            c->failed = true;
+            pt_ai_error_set(&c->err, PT_AI_ERR_CONNECT, 502, NULL, "cannot reach provider '%s'", c->at.provider->name);
+        } else if (how == PT_AI_END_TIMEOUT) {
+            c->failed = true;
+            pt_ai_error_set(&c->err, PT_AI_ERR_TIMEOUT, 504, NULL, "provider '%s' did not answer in time",
+                            c->at.provider->name);
+        } else if (c->error_mode) {
+            c->failed = true;
+            c->prov->classify(&c->ctx, c->status, c->rheaders, c->nrheaders, c->body.data ? c->body.data : "",
+                              c->body.len, &c->err);
+        } else if (!c->head_seen) {
+            c->failed = true;
+            pt_ai_error_set(&c->err, PT_AI_ERR_PROTOCOL, 502, NULL, "provider '%s' closed the connection without answering",
+                            c->at.provider->name);
+        } else if (how == PT_AI_END_CUT) {
+            if (!c->done && !c->failed) {
+                c->failed = true;
+                pt_ai_error_set(&c->err, PT_AI_ERR_PROTOCOL, 502, NULL,
+                                "provider '%s' closed the connection before the answer was complete",
+                                c->at.provider->name);
+            }
+        } else if (c->json_instead_of_stream) {
+            finish_whole(c);
+        } else if (c->stream) {
+            end_stream(c);
+        } else if (c->mode == MODE_PASS) {
+            pass_body_usage(c);
+        } else {
+            finish_whole(c);
+        }
+        /* a stream that fails after bytes went out ends with an error event in the client's format */
+        if (c->failed && c->emitted && c->stream && !c->err_sent && how != PT_AI_END_ABORTED && !c->emit_rc) {
+            c->err_sent = true;
+            pt_buf_reset(&c->out);
+            if (c->fmt->render_stream_error(&c->fst, &c->err, &c->out) == 0) flush_out(c);
+        }
+        /* key state */
+        if (c->failed && c->at.key_index < c->at.provider->nkeys) {
+            if (c->err.kind == PT_AI_ERR_RATE_LIMIT)
+                pt_ai_key_cooldown(c->at.provider, c->at.key_index, pt_now_ms(), c->err.retry_after_ms);
+            else if (c->err.kind == PT_AI_ERR_AUTH)
+                pt_ai_key_disable(c->at.provider, c->at.key_index, c->err.upstream_status);
+        }
+    }
+    out->kind = c->failed ? c->err.kind : PT_AI_OK;
+    if (c->failed) out->error = c->err;
+    if (c->failed && !out->kind) out->kind = PT_AI_ERR_INTERNAL;
+    out->emitted = c->emitted;
+    out->retryable = c->failed && !c->emitted && pt_ai_err_retryable(out->kind);
+    out->passthrough = c->mode == MODE_PASS;
+    out->upstream_status = c->status;
+    out->usage = c->usage;
+    out->usage.input = pt_usage_get(c->usage.input);
+    out->usage.output = pt_usage_get(c->usage.output);
+    out->usage.cache_read = pt_usage_get(c->usage.cache_read);
+    out->usage.cache_write = pt_usage_get(c->usage.cache_write);
+    out->usage.reasoning = pt_usage_get(c->usage.reasoning);
+    out->usage_estimated = c->mode == MODE_EMBED && c->prov->type == PT_AI_PROV_GEMINI;
+    if (c->mode == MODE_LOCAL || c->req->ep == PT_AI_EP_COUNT_TOKENS) out->usage = (pt_usage){ 0, 0, 0, 0, 0 };
+    out->stop = c->stop;
+    out->ttft_us = c->ttft_us;
+    out->duration_us = pt_now_us() - c->t0;
+    out->provider = c->at.provider->name;
+    out->upstream_model = c->at.upstream_model;
+    if (c->req->ep != PT_AI_EP_COUNT_TOKENS) cost(c, out);
+    return c->emit_rc;
+}
+
+int pt_ai_call_error_body(const pt_ai_call *c, const pt_ai_result *res, pt_buf *out)
+{
+    bool same_wire = (c->req->fmt == PT_AI_FMT_OPENAI && c->prov->wire == PT__WIRE_OPENAI) ||
+                     (c->req->fmt == PT_AI_FMT_ANTHROPIC && c->prov->wire == PT__WIRE_ANTHROPIC);
+    /* only a provider that speaks the client's own format (not Mistral's variant) */
+    if (res->kind == PT_AI_ERR_CLIENT && same_wire && c->prov->passthrough && c->error_mode && c->body.len &&
+        pt_jscan_document(c->body.data, c->body.len, NULL) == 0 && !(c->ctx.key && strstr(c->body.data, c->ctx.key)))
+        return pt_buf_append(out, c->body.data, c->body.len);
+    return c->fmt->render_error(&res->error, out);
+}

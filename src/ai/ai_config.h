@@ -1,0 +1,185 @@
+/* ai_config.h: the AI sections of the configuration (providers and models), the runtime
+ * state of API keys, and the routing plan that turns a public model name into an
+ * ordered list of (provider, model, key) attempts.
+ *
+ * A pt_ai_config is built once per configuration load and is immutable afterwards,
+ * except the fields marked "runtime" (atomics every worker may touch). It hangs off
+ * pt_config.ext and is freed with the snapshot.
+ *
+ * The parser reads a neutral tree: jansson values for the `providers:` and `models:`
+ * sections plus a callback that gives the source line of a node, so the YAML loader can
+ * convert its nodes and keep its "FILE:LINE: KEY.PATH: message" errors. */
+#ifndef PT_AI_AI_CONFIG_H
+#define PT_AI_AI_CONFIG_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "core/buf.h"
+#include "core/slice.h"
+
+typedef enum pt_ai_prov_type {
+    PT_AI_PROV_OPENAI,
+    PT_AI_PROV_AZURE,
+    PT_AI_PROV_ANTHROPIC,
+    PT_AI_PROV_GEMINI,
+    PT_AI_PROV_MISTRAL,
+    PT_AI_PROV_OPENAI_COMPAT,
+} pt_ai_prov_type;
+
+const char *pt_ai_prov_type_name(pt_ai_prov_type t);
+/* "openai", "azure", "anthropic", "gemini", "mistral", "openai_compatible"; -1 if unknown. */
+int pt_ai_prov_type_parse(const char *s);
+
+/* Prices in micro-dollars per million tokens ($3.00 / MTok = 3000000). -1 = not set. */
+typedef struct pt_ai_price {
+    int64_t input, output, cache_read, cache_write;
+} pt_ai_price;
+
+typedef struct pt_ai_key {
+    char *value;                         /* the secret: never logged, never echoed */
+    _Atomic uint64_t cooldown_until_ms;  /* runtime: skipped until this pt_now_ms() */
+    _Atomic bool disabled;               /* runtime: refused by the provider (401/403) */
+} pt_ai_key;
+
+typedef struct pt_ai_header_cfg {
+    char *name, *value;
+} pt_ai_header_cfg;
+
+typedef struct pt_ai_model_price {
+    char *model;       /* provider model name, or a prefix ending in '*' */
+    pt_ai_price price;
+} pt_ai_model_price;
+
+typedef struct pt_ai_provider {
+    char *name;
+    pt_ai_prov_type type;
+    char *base_url;          /* as written, or the type's default */
+    bool tls;                /* https */
+    char *host;              /* no brackets */
+    uint16_t port;
+    char *path_prefix;       /* base URL path without trailing '/', "" for none */
+    pt_ai_key *keys;
+    size_t nkeys;
+    char *api_version;       /* azure: api-version query (default 2024-10-21); anthropic: anthropic-version header (default 2023-06-01) */
+    pt_ai_header_cfg *deployments; /* azure: model -> deployment name (default: same name) */
+    size_t ndeployments;
+    pt_ai_header_cfg *headers;     /* extra headers on every upstream request */
+    size_t nheaders;
+    pt_ai_model_price *prices;     /* overrides of the built-in price table */
+    size_t nprices;
+    uint64_t connect_timeout_ms;   /* default 5000 */
+    uint64_t first_byte_timeout_ms;/* request sent -> response head, default 120000 */
+    uint64_t idle_timeout_ms;      /* gap between body bytes, default 120000 */
+    int64_t default_max_tokens;    /* sent when a client gave none and the provider needs one (anthropic), default 4096 */
+    bool stream_usage;             /* inject stream_options.include_usage (openai-wire types), default true */
+    _Atomic unsigned key_cursor;   /* runtime: round-robin start among keys */
+} pt_ai_provider;
+
+typedef struct pt_ai_target {
+    char *provider_name;
+    pt_ai_provider *provider;  /* resolved at load */
+    char *model;               /* the provider's model name */
+    unsigned weight;           /* >= 1, default 1 */
+} pt_ai_target;
+
+typedef struct pt_ai_model {
+    char *name;                /* the public name clients send */
+    pt_ai_target *targets;
+    size_t ntargets;
+    char **fallbacks;          /* public names, tried in order after the targets */
+    size_t nfallbacks;
+    struct pt_ai_model **fallback_models; /* resolved at load */
+} pt_ai_model;
+
+typedef struct pt_ai_config {
+    pt_ai_provider *providers;
+    size_t nproviders;
+    pt_ai_model *models;
+    size_t nmodels;
+} pt_ai_config;
+
+/* Where the parser's input came from, for messages: file name and a line lookup
+ * (returns 0 when unknown, which drops the line from the message). */
+typedef struct pt_ai_cfg_src {
+    const char *file;
+    int (*line_of)(void *ctx, const json_t *node);
+    void *ctx;
+} pt_ai_cfg_src;
+
+/* Parses the two sections (either may be NULL) into a new config. On failure returns
+ * NULL and writes one line "FILE:LINE: providers[1].type: what is wrong" into err.
+ * Scalars may be strings or numbers/booleans where that reads naturally ("8080" or
+ * 8080). Environment references are expected to be expanded by the caller. */
+pt_ai_config *pt_ai_config_parse(const json_t *providers, const json_t *models, const pt_ai_cfg_src *src,
+                                 pt_buf *err);
+void pt_ai_config_free(pt_ai_config *cfg);
+
+const pt_ai_model *pt_ai_config_model(const pt_ai_config *cfg, pt_slice name);
+const pt_ai_provider *pt_ai_config_provider(const pt_ai_config *cfg, const char *name);
+/* Azure: the deployment for a model name (the name itself when not mapped). */
+const char *pt_ai_provider_deployment(const pt_ai_provider *p, const char *model);
+
+/* ---- keys -------------------------------------------------------------------------- */
+
+/* Default cool-down after a 429 without a retry-after. */
+#define PT_AI_KEY_COOLDOWN_DEFAULT_MS 10000u
+/* Longest cool-down a retry-after can ask for. */
+#define PT_AI_KEY_COOLDOWN_MAX_MS 600000u
+
+/* True when key i may be used now. */
+bool pt_ai_key_usable(const pt_ai_provider *p, size_t i, uint64_t now_ms);
+/* Records that the provider rate-limited key i: unusable for retry_after_ms (or the
+ * default), capped. */
+void pt_ai_key_cooldown(pt_ai_provider *p, size_t i, uint64_t now_ms, uint64_t retry_after_ms);
+/* Records that the provider refused key i: unusable until the next configuration load.
+ * Logs the provider name and key position, never the key. */
+void pt_ai_key_disable(pt_ai_provider *p, size_t i, int status);
+
+/* ---- routing plan ------------------------------------------------------------------ */
+
+#define PT_AI_PLAN_MAX_ATTEMPTS 8
+#define PT_AI_PLAN_MAX_TARGETS 32
+
+/* One attempt: which provider, which of its models, which key (SIZE_MAX: no key). */
+typedef struct pt_ai_attempt {
+    const pt_ai_model *model;   /* the public model this target belongs to (fallbacks differ) */
+    pt_ai_provider *provider;
+    const char *upstream_model;
+    size_t key_index;
+    unsigned number;            /* 0 for the first attempt */
+} pt_ai_attempt;
+
+/* The order in which a request tries targets: the model's targets in a weighted random
+ * order, then each fallback model's targets the same way. Within a target, keys are
+ * tried from the provider's round-robin cursor, skipping keys cooling down or disabled.
+ * After a 429 or 401/403 the next attempt uses the next key of the same target; after
+ * any other failure it moves to the next target. At most PT_AI_PLAN_MAX_ATTEMPTS. */
+typedef struct pt_ai_plan {
+    const pt_ai_config *cfg;
+    const pt_ai_target *targets[PT_AI_PLAN_MAX_TARGETS];
+    const pt_ai_model *owners[PT_AI_PLAN_MAX_TARGETS];
+    size_t ntargets;
+    size_t cur;                 /* target being tried */
+    size_t keys_tried;          /* keys of the current target tried so far */
+    size_t key_start;
+    unsigned attempts;
+    bool started;
+} pt_ai_plan;
+
+/* Orders the targets of model (and its fallbacks). rnd seeds the weighted shuffle (the
+ * engine passes a per-request random value; tests pass a constant). */
+void pt_ai_plan_init(pt_ai_plan *plan, const pt_ai_config *cfg, const pt_ai_model *model, uint64_t rnd);
+/* The next attempt, given how the previous one failed (PT_AI_OK / ignored on the
+ * first call). False when nothing is left to try. */
+bool pt_ai_plan_next(pt_ai_plan *plan, int last_kind, uint64_t now_ms, pt_ai_attempt *out);
+/* Why the first pt_ai_plan_next() gave nothing: every key cooling down (429 with the
+ * shortest remaining cool-down as retry-after) or none usable (502). Returns -1. */
+struct pt_ai_error;
+int pt_ai_plan_none_error(const pt_ai_plan *plan, const char *model, uint64_t now_ms, struct pt_ai_error *err);
+
+#endif

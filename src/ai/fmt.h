@@ -1,0 +1,82 @@
+/* fmt.h: the client formats (OpenAI Chat Completions, Anthropic Messages), private to
+ * src/ai. Each parses a client body into the pivot request and renders a pivot response,
+ * pivot stream events and errors back in its own wire format. */
+#ifndef PT_AI_FMT_H
+#define PT_AI_FMT_H
+
+#include "ai/ai.h"
+#include "ai/pivot.h"
+#include "core/buf.h"
+
+/* What a renderer needs besides the pivot. */
+typedef struct pt__render_ctx {
+    pt_slice model;          /* model name to report when the provider gave none */
+    const char *request_id;  /* for ids the provider did not give */
+    int64_t now_unix;
+    bool include_usage;      /* OpenAI: the client asked for the usage chunk */
+} pt__render_ctx;
+
+/* Streaming render state (shared layout so the call can embed it). */
+typedef struct pt__fmt_stream {
+    pt__render_ctx ctx;
+    pt_slice id, model;      /* copied from MESSAGE_START into idbuf/modelbuf */
+    char idbuf[128], modelbuf[128];
+    int64_t created;
+    int open_index;          /* Anthropic: block open on the client side, -1 none */
+    int tool_ordinal[256];   /* OpenAI: pivot block index -> tool_calls index, -1 not a tool */
+    int ntools;
+    bool started;
+    pt_stop_reason stop;
+    pt_slice stop_sequence;
+    char stopseqbuf[128];
+    pt_usage usage;
+} pt__fmt_stream;
+
+typedef struct pt__fmt {
+    pt_ai_format id;
+    /* Parses a chat (or, for Anthropic, count_tokens: for_count = true) body. */
+    int (*parse_chat)(const char *body, size_t len, bool for_count, pt_pivot_req *out, pt_ai_error *err);
+    int (*render_resp)(const pt_pivot_resp *r, const pt__render_ctx *ctx, pt_buf *out);
+    void (*stream_init)(pt__fmt_stream *st, const pt__render_ctx *ctx);
+    /* Appends the client bytes for one pivot event (possibly none). */
+    int (*stream_event)(pt__fmt_stream *st, const pt_ev *ev, pt_buf *out);
+    int (*render_error)(const pt_ai_error *e, pt_buf *out);
+    /* An error in the middle of a stream, as this format's clients expect it. */
+    int (*render_stream_error)(pt__fmt_stream *st, const pt_ai_error *e, pt_buf *out);
+} pt__fmt;
+
+extern const pt__fmt pt__fmt_openai;
+extern const pt__fmt pt__fmt_anthropic;
+
+const pt__fmt *pt__fmt_get(pt_ai_format f);
+
+/* Shared parsing helpers (fmt_openai.c) ------------------------------------------------ */
+
+/* A field path for messages: "messages[2].content[0].text". */
+typedef struct pt__path {
+    char s[96];
+} pt__path;
+
+/* Splits a data: URL ("data:image/png;base64,AAAA") into media type and data. */
+bool pt__parse_data_url(pt_slice url, pt_slice *media_type, pt_slice *data);
+/* Appends a zeroed element to an array growing (doubling) in the arena; NULL when the
+ * arena is full. Old copies are left in the arena, which frees them all at once. */
+void *pt__grow(pt_ai_arena *a, void **arr, size_t *n, size_t *cap, size_t elem);
+static inline pt_part *pt__parts_push(pt_ai_arena *a, pt_part **arr, size_t *n, size_t *cap)
+{
+    return pt__grow(a, (void **)arr, n, cap, sizeof **arr);
+}
+static inline pt_msg *pt__msgs_push(pt_ai_arena *a, pt_msg **arr, size_t *n, size_t *cap)
+{
+    return pt__grow(a, (void **)arr, n, cap, sizeof **arr);
+}
+/* A jansson string as a slice (NULL slice for non-strings). */
+pt_slice pt__jstr(const json_t *v);
+/* Parses a stop sequence value (string or array of strings) into r->stop. */
+int pt__parse_stop(const json_t *v, const char *field, pt_pivot_req *r, pt_ai_error *err);
+/* Copies s into dst (cap bytes, cut to fit, NUL-terminated) and returns the copy. */
+pt_slice pt__copy_str(char *dst, size_t cap, pt_slice s);
+/* Serialises a JSON value into the arena as compact text. */
+pt_slice pt__json_text(pt_ai_arena *a, const json_t *v);
+
+#endif

@@ -1,0 +1,164 @@
+/* prov.c: what every provider adapter shares: building the upstream request head,
+ * reading retry-after, and turning an upstream status + message into a pt_ai_error. */
+#include "ai/prov.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/err.h"
+
+const pt__prov *pt__prov_get(pt_ai_prov_type t)
+{
+    switch (t) {
+    case PT_AI_PROV_OPENAI: return &pt__prov_openai;
+    case PT_AI_PROV_AZURE: return &pt__prov_azure;
+    case PT_AI_PROV_ANTHROPIC: return &pt__prov_anthropic;
+    case PT_AI_PROV_GEMINI: return &pt__prov_gemini;
+    case PT_AI_PROV_MISTRAL: return &pt__prov_mistral;
+    case PT_AI_PROV_OPENAI_COMPAT: return &pt__prov_openai_compat;
+    }
+    return &pt__prov_openai;
+}
+
+int pt__up_header(pt__up *up, const char *name, const char *value)
+{
+    if (up->nheaders >= PT_AI_MAX_UPSTREAM_HEADERS) return PT_ETOOBIG;
+    char *n = pt_ai_arena_strndup(up->arena, name, strlen(name));
+    char *v = pt_ai_arena_strndup(up->arena, value, strlen(value));
+    if (!n || !v) return PT_ENOMEM;
+    up->headers[up->nheaders].name = n;
+    up->headers[up->nheaders].value = v;
+    up->nheaders++;
+    return 0;
+}
+
+int pt__up_path(pt__up *up, const pt_ai_provider *cfg, const char *rest)
+{
+    int rc = pt_buf_append_str(&up->path, cfg->path_prefix ? cfg->path_prefix : "");
+    if (!rc) rc = pt_buf_append_str(&up->path, rest);
+    return rc;
+}
+
+int pt__up_extra_headers(pt__up *up, const pt_ai_provider *cfg)
+{
+    for (size_t i = 0; i < cfg->nheaders; i++) {
+        int rc = pt__up_header(up, cfg->headers[i].name, cfg->headers[i].value);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+const char *pt__hdr(const pt_ai_header *h, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (h[i].name && strcasecmp(h[i].name, name) == 0) return h[i].value;
+    return NULL;
+}
+
+static bool all_digits(const char *s, size_t n)
+{
+    if (!n) return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isdigit((unsigned char)s[i])) return false;
+    return true;
+}
+
+uint64_t pt__retry_after_ms(const pt_ai_header *h, size_t n)
+{
+    const char *ms = pt__hdr(h, n, "retry-after-ms");
+    if (ms) {
+        pt_slice s = pt_slice_trim(pt_slice_cstr(ms));
+        unsigned long long v;
+        /* "1500" or "1500.5": the integer part is enough */
+        const char *dot = memchr(s.ptr, '.', s.len);
+        if (dot) s.len = (size_t)(dot - s.ptr);
+        if (pt_slice_to_u64(s, &v)) return v;
+    }
+    const char *ra = pt__hdr(h, n, "retry-after");
+    if (!ra) return 0;
+    pt_slice s = pt_slice_trim(pt_slice_cstr(ra));
+    unsigned long long v;
+    if (all_digits(s.ptr, s.len) && pt_slice_to_u64(s, &v)) return v > UINT64_MAX / 1000 ? UINT64_MAX : v * 1000u;
+    /* HTTP-date: "Wed, 21 Oct 2015 07:28:00 GMT" */
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    char tmp[64];
+    snprintf(tmp, sizeof tmp, "%.*s", (int)s.len, s.ptr);
+    const char *end = strptime(tmp, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    if (!end) return 0;
+    time_t when = timegm(&tm);
+    time_t now = time(NULL);
+    return when > now ? (uint64_t)(when - now) * 1000u : 0;
+}
+
+/* Copies msg into out, masking the key wherever it appears, cutting at cap. */
+static void masked(const char *msg, const char *key, char *out, size_t cap)
+{
+    size_t o = 0, klen = key ? strlen(key) : 0;
+    for (size_t i = 0; msg[i] && o + 1 < cap;) {
+        if (klen >= 8 && strncmp(msg + i, key, klen) == 0) {
+            const char *m = "***";
+            for (size_t k = 0; m[k] && o + 1 < cap; k++) out[o++] = m[k];
+            i += klen;
+            continue;
+        }
+        out[o++] = msg[i++];
+    }
+    out[o] = '\0';
+}
+
+void pt__classify_status(const pt__prov_ctx *c, int status, const char *msg, pt_ai_error *err)
+{
+    const char *name = c->cfg ? c->cfg->name : "?";
+    char clean[PT_AI_ERRMSG_MAX - 96];
+    masked(msg && *msg ? msg : "(no message)", c->key, clean, sizeof clean);
+    err->upstream_status = status;
+    if (status == 401 || status == 403) {
+        pt_ai_error_set(err, PT_AI_ERR_AUTH, 502, NULL,
+                        "provider '%s' refused the gateway's credentials (status %d)", name, status);
+    } else if (status == 429) {
+        if (err->retry_after_ms)
+            pt_ai_error_set(err, PT_AI_ERR_RATE_LIMIT, 429, NULL,
+                            "provider '%s' is rate limiting requests; retry after %llu s", name,
+                            (unsigned long long)((err->retry_after_ms + 999) / 1000));
+        else
+            pt_ai_error_set(err, PT_AI_ERR_RATE_LIMIT, 429, NULL, "provider '%s' is rate limiting requests", name);
+    } else if (status == 400 || status == 409 || status == 413 || status == 422) {
+        pt_ai_error_set(err, PT_AI_ERR_CLIENT, status == 413 ? 413 : 400, NULL, "%s", clean);
+    } else if (status == 503 || status == 529) {
+        pt_ai_error_set(err, PT_AI_ERR_UPSTREAM, 503, NULL, "provider '%s' is overloaded (status %d): %s", name,
+                        status, clean);
+    } else {
+        pt_ai_error_set(err, PT_AI_ERR_UPSTREAM, 502, NULL, "provider '%s' failed with status %d: %s", name, status,
+                        clean);
+    }
+}
+
+int pt__bad_upstream(pt_ai_error *err, const pt__prov_ctx *c, const char *what)
+{
+    return pt_ai_error_set(err, PT_AI_ERR_PROTOCOL, 502, NULL, "provider '%s' sent an unreadable answer: %s",
+                           c->cfg ? c->cfg->name : "?", what);
+}
+
+int pt__blocks_close(pt__blocks *b, pt_ev_cb cb, void *arg)
+{
+    if (b->cur < 0) return 0;
+    pt_ev ev = { .type = PT_EV_BLOCK_STOP, .index = b->cur };
+    b->cur = -1;
+    return cb(arg, &ev);
+}
+
+int pt__blocks_open(pt__blocks *b, const pt__prov_ctx *c, pt_part_type t, pt_slice id, pt_slice name, pt_ev_cb cb,
+                    void *arg, pt_ai_error *err)
+{
+    int rc = pt__blocks_close(b, cb, arg);
+    if (rc) return rc;
+    if (b->n >= PT__MAX_BLOCKS) return pt__bad_upstream(err, c, "too many content blocks");
+    b->cur = b->n++;
+    b->cur_type = t;
+    pt_ev ev = { .type = PT_EV_BLOCK_START, .index = b->cur, .block = t, .id = id, .name = name };
+    return cb(arg, &ev);
+}

@@ -1,0 +1,169 @@
+/* prov.h: the provider adapters, private to src/ai. One adapter per provider type says
+ * where a request goes and how it is authenticated, renders the pivot request in the
+ * provider's wire format, parses its answers (whole or streamed) into the pivot, and
+ * classifies its errors. Types speaking the OpenAI wire (openai, azure, mistral,
+ * openai_compatible) share the code in prov_openai.c. */
+#ifndef PT_AI_PROV_H
+#define PT_AI_PROV_H
+
+#include "ai/ai.h"
+#include "ai/arena.h"
+#include "ai/fmt.h"
+#include "ai/pivot.h"
+#include "ai/sse.h"
+#include "core/buf.h"
+
+typedef enum pt__wire { PT__WIRE_OPENAI, PT__WIRE_ANTHROPIC, PT__WIRE_GEMINI } pt__wire;
+
+/* Everything an adapter knows about one attempt. */
+typedef struct pt__prov_ctx {
+    const pt_ai_provider *cfg;
+    const char *model;        /* the provider's model name */
+    const char *key;          /* NULL when the provider has no key (local servers) */
+    pt_ai_endpoint ep;
+    bool stream;
+    const char *request_id;
+    int64_t now_unix;
+} pt__prov_ctx;
+
+/* The upstream request being built; strings live in arena. */
+typedef struct pt__up {
+    pt_ai_arena *arena;
+    const char *method;
+    pt_buf path;
+    pt_ai_header headers[PT_AI_MAX_UPSTREAM_HEADERS];
+    size_t nheaders;
+    pt_buf body;
+} pt__up;
+
+/* Adds a header (copied into the arena). Returns 0 or PT_ETOOBIG / PT_ENOMEM. */
+int pt__up_header(pt__up *up, const char *name, const char *value);
+/* Appends base path prefix + rest to up->path. */
+int pt__up_path(pt__up *up, const pt_ai_provider *cfg, const char *rest);
+/* Adds the provider's configured extra headers. */
+int pt__up_extra_headers(pt__up *up, const pt_ai_provider *cfg);
+
+/* A streamed answer's parser state: one per call. */
+typedef struct pt__stream_ops {
+    size_t size;
+    void (*init)(void *st, const pt__prov_ctx *ctx);
+    /* One upstream SSE event -> zero or more pivot events. Returns 0, the callback's
+     * nonzero value, or -1 with *err set (the stream is unreadable). */
+    int (*event)(void *st, const pt_sse_event *ev, pt_ev_cb cb, void *arg, pt_ai_error *err);
+    /* The upstream body ended cleanly: emit what is still owed (message stop), or -1 with
+     * *err when the stream had not finished (cut). */
+    int (*end)(void *st, pt_ev_cb cb, void *arg, pt_ai_error *err);
+    void (*release)(void *st);
+} pt__stream_ops;
+
+typedef struct pt__prov {
+    pt_ai_prov_type type;
+    pt__wire wire;
+    /* Method, path and headers for ctx->ep (and ctx->stream). */
+    int (*head)(const pt__prov_ctx *c, pt__up *up, pt_ai_error *err);
+    /* Chat body from the pivot. */
+    int (*render_chat)(const pt__prov_ctx *c, const pt_pivot_req *r, pt_buf *body, pt_ai_error *err);
+    /* A whole chat answer. */
+    int (*parse_chat)(const pt__prov_ctx *c, const char *body, size_t len, pt_pivot_resp *out, pt_ai_error *err);
+    const pt__stream_ops *stream;
+    /* Embeddings: NULL render means the OpenAI body is forwarded with model replaced and
+     * the answer passed through; otherwise render from the parsed OpenAI request and
+     * turn the answer into the OpenAI list format (parse_embed). NULL both and
+     * embed_ok false: not supported. */
+    bool embed_ok;
+    int (*render_embed)(const pt__prov_ctx *c, const json_t *req, pt_buf *body, pt_ai_error *err);
+    int (*parse_embed)(const pt__prov_ctx *c, const json_t *req, const char *body, size_t len, pt_slice public_model,
+                       pt_buf *out, pt_usage *usage, pt_ai_error *err);
+    /* Anthropic only: count_tokens goes upstream. */
+    bool count_upstream;
+    /* Turns a non-2xx answer into an error (kind, client status, message, retry-after). */
+    void (*classify)(const pt__prov_ctx *c, int status, const pt_ai_header *h, size_t nh, const char *body, size_t len,
+                     pt_ai_error *err);
+    /* Byte passthrough allowed for clients of this wire. */
+    bool passthrough;
+} pt__prov;
+
+extern const pt__prov pt__prov_openai;
+extern const pt__prov pt__prov_azure;
+extern const pt__prov pt__prov_anthropic;
+extern const pt__prov pt__prov_gemini;
+extern const pt__prov pt__prov_mistral;
+extern const pt__prov pt__prov_openai_compat;
+
+const pt__prov *pt__prov_get(pt_ai_prov_type t);
+
+static inline pt_part *pt__parts_push_resp(pt_pivot_resp *r, size_t *cap)
+{
+    return pt__parts_push(&r->arena, &r->parts, &r->nparts, cap);
+}
+
+/* The content block being streamed, for wires whose events do not delimit blocks
+ * (OpenAI chunks, Gemini chunks): a new kind of content closes the open block and opens
+ * the next index. At most PT__MAX_BLOCKS blocks per answer. */
+#define PT__MAX_BLOCKS 256
+typedef struct pt__blocks {
+    int n;                 /* blocks opened so far */
+    int cur;               /* the open one, -1 none */
+    pt_part_type cur_type;
+} pt__blocks;
+
+static inline void pt__blocks_init(pt__blocks *b)
+{
+    b->n = 0;
+    b->cur = -1;
+    b->cur_type = PT_PART_TEXT;
+}
+/* Emits BLOCK_STOP for the open block, if any. */
+int pt__blocks_close(pt__blocks *b, pt_ev_cb cb, void *arg);
+/* Closes the open block and emits BLOCK_START for a new one (b->cur); -1 with err set
+ * past the cap. */
+int pt__blocks_open(pt__blocks *b, const pt__prov_ctx *c, pt_part_type t, pt_slice id, pt_slice name, pt_ev_cb cb,
+                    void *arg, pt_ai_error *err);
+
+/* ---- shared by the OpenAI-wire adapters (prov_openai.c) -------------------------------- */
+
+typedef struct pt__oai_opts {
+    bool max_completion_tokens; /* "max_completion_tokens" instead of "max_tokens" */
+    bool stream_options;        /* send stream_options.include_usage */
+    bool random_seed;           /* Mistral: "random_seed" instead of "seed" */
+    bool tool_choice_any;       /* Mistral: "any" instead of "required" */
+    bool short_tool_ids;        /* Mistral: tool call ids must be 9 characters [a-zA-Z0-9] */
+    bool reasoning_effort;      /* send reasoning_effort */
+    bool send_model;
+} pt__oai_opts;
+
+/* POST {base}/chat/completions or /embeddings with "Authorization: Bearer KEY". */
+int pt__oai_head(const pt__prov_ctx *c, pt__up *up, pt_ai_error *err);
+int pt__oai_render_chat(const pt__prov_ctx *c, const pt_pivot_req *r, const pt__oai_opts *o, pt_buf *body,
+                        pt_ai_error *err);
+int pt__oai_parse_chat(const pt__prov_ctx *c, const char *body, size_t len, pt_pivot_resp *out, pt_ai_error *err);
+extern const pt__stream_ops pt__oai_stream_ops;
+/* Error bodies of the common shapes: {"error":{"message"}} (OpenAI, Azure, Anthropic,
+ * most compatible servers), {"error":"text"}, {"message"} (Mistral), {"detail"}
+ * (validation errors); anything else is quoted (200 bytes at most). */
+void pt__classify_common(const pt__prov_ctx *c, int status, const pt_ai_header *h, size_t nh, const char *body,
+                      size_t len, pt_ai_error *err);
+/* Reads OpenAI usage {"prompt_tokens","completion_tokens","prompt_tokens_details":{"cached_tokens"},
+ * "completion_tokens_details":{"reasoning_tokens"}} into the pivot convention. */
+void pt__oai_usage(const json_t *u, pt_usage *out);
+/* OpenAI finish_reason -> pivot. */
+pt_stop_reason pt__oai_stop(const char *s);
+/* Anthropic stop_reason -> pivot (prov_anthropic.c). */
+pt_stop_reason pt__ant_stop(const char *s);
+/* Mistral's 9-character tool ids: ids already of that shape are kept, others hashed. */
+void pt__short_tool_id(pt_slice id, char out[10]);
+
+/* ---- shared error helpers (prov_openai.c) ---------------------------------------------- */
+
+/* Looks a header up (case-insensitive); NULL when absent. */
+const char *pt__hdr(const pt_ai_header *h, size_t n, const char *name);
+/* retry-after-ms, then retry-after (seconds or an HTTP date); 0 when absent. */
+uint64_t pt__retry_after_ms(const pt_ai_header *h, size_t n);
+/* Sets err from a status and the provider's message with the usual kind for the status:
+ * 400/404/409/413/422 client, 401/403 auth, 429 rate limit, 408/5xx/529 upstream.
+ * The key (if it appears in the message) is masked; auth messages are never passed on. */
+void pt__classify_status(const pt__prov_ctx *c, int status, const char *msg, pt_ai_error *err);
+/* A compact text of why a body was not readable JSON. */
+int pt__bad_upstream(pt_ai_error *err, const pt__prov_ctx *c, const char *what);
+
+#endif

@@ -1,0 +1,711 @@
+/* prov_gemini.c: Google Gemini (generativelanguage API) as a provider:
+ * POST {base}/v1beta/models/{model}:generateContent, :streamGenerateContent?alt=sse and
+ * :batchEmbedContents, key in x-goog-api-key. Gemini sends whole function calls (no
+ * argument deltas), marks reasoning parts with "thought": true, reports usage as
+ * cumulative usageMetadata in every chunk, and ends a stream by closing it (no
+ * sentinel), so the stream parser finishes the message at the end of the body. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ai/jscan.h"
+#include "ai/jsonw.h"
+#include "ai/prov.h"
+#include "core/err.h"
+
+#define MAX_BLOCKS PT__MAX_BLOCKS
+#define MIN_THINKING_BUDGET 1024
+
+/* "models/gemini-2.5-pro" and "gemini-2.5-pro" name the same model */
+static const char *bare_model(const char *m) { return strncmp(m, "models/", 7) == 0 ? m + 7 : m; }
+
+static int head(const pt__prov_ctx *c, pt__up *up, pt_ai_error *err)
+{
+    char path[512];
+    const char *verb = c->ep == PT_AI_EP_EMBEDDINGS ? ":batchEmbedContents"
+                       : c->stream                  ? ":streamGenerateContent?alt=sse"
+                                                    : ":generateContent";
+    int n = snprintf(path, sizeof path, "/v1beta/models/%s%s", bare_model(c->model), verb);
+    if (n < 0 || (size_t)n >= sizeof path)
+        return pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 500, NULL, "model name too long");
+    up->method = "POST";
+    int rc = pt__up_path(up, c->cfg, path);
+    if (!rc) rc = pt__up_header(up, "content-type", "application/json");
+    if (!rc && c->key) rc = pt__up_header(up, "x-goog-api-key", c->key);
+    if (!rc) rc = pt__up_extra_headers(up, c->cfg);
+    if (rc) return pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 500, NULL, "cannot build the upstream request");
+    return 0;
+}
+
+/* ---- request ------------------------------------------------------------------------- */
+
+static void inline_image(pt_jw *w, const pt_part *p)
+{
+    pt_jw_obj(w);
+    if (p->url.len) {
+        pt_jw_key(w, "fileData");
+        pt_jw_obj(w);
+        pt_jw_kstr(w, "fileUri", p->url);
+        pt_jw_obj_end(w);
+    } else {
+        pt_jw_key(w, "inlineData");
+        pt_jw_obj(w);
+        pt_jw_kstr(w, "mimeType", p->media_type);
+        pt_jw_kstr(w, "data", p->data);
+        pt_jw_obj_end(w);
+    }
+    pt_jw_obj_end(w);
+}
+
+/* The name of the function a tool result answers: Gemini pairs them by name. */
+static pt_slice tool_name_of(const pt_pivot_req *r, pt_slice id)
+{
+    for (size_t i = 0; i < r->nmsgs; i++)
+        for (size_t k = 0; k < r->msgs[i].nparts; k++) {
+            const pt_part *p = &r->msgs[i].parts[k];
+            if (p->type == PT_PART_TOOL_USE && pt_slice_eq(p->id, id)) return p->name;
+        }
+    return id;
+}
+
+static int msg_parts(pt_jw *w, const pt_pivot_req *r, const pt_msg *m, size_t mi, pt_ai_error *err)
+{
+    for (size_t i = 0; i < m->nparts; i++) {
+        const pt_part *p = &m->parts[i];
+        switch (p->type) {
+        case PT_PART_TEXT:
+            if (!p->text.len) break;
+            pt_jw_obj(w);
+            pt_jw_kstr(w, "text", p->text);
+            pt_jw_obj_end(w);
+            break;
+        case PT_PART_IMAGE: inline_image(w, p); break;
+        case PT_PART_TOOL_USE: {
+            size_t open, close, nf;
+            pt_slice args = p->arguments.len ? p->arguments : PT_SLICE_LIT("{}");
+            if (pt_jscan_object(args.ptr, args.len, 0, NULL, 0, &nf, &open, &close)) {
+                char path[48];
+                snprintf(path, sizeof path, "messages[%zu]", mi);
+                return pt_ai_error_set(err, PT_AI_ERR_INVALID, 400, path,
+                                       "%s: the arguments of tool call '%.*s' are not a JSON object", path,
+                                       PT_SLICE_ARG(p->id));
+            }
+            pt_jw_obj(w);
+            pt_jw_key(w, "functionCall");
+            pt_jw_obj(w);
+            pt_jw_kstr(w, "name", p->name);
+            pt_jw_key(w, "args");
+            pt_jw_raw(w, pt_slice_from(args.ptr + open, close + 1 - open));
+            pt_jw_obj_end(w);
+            pt_jw_obj_end(w);
+            break;
+        }
+        case PT_PART_TOOL_RESULT: {
+            pt_jw_obj(w);
+            pt_jw_key(w, "functionResponse");
+            pt_jw_obj(w);
+            pt_jw_kstr(w, "name", tool_name_of(r, p->tool_use_id));
+            pt_jw_key(w, "response");
+            pt_jw_obj(w);
+            pt_buf t = PT_BUF_INIT;
+            for (size_t k = 0; k < p->ncontent; k++)
+                if (p->content[k].type == PT_PART_TEXT && pt_buf_append_slice(&t, p->content[k].text))
+                    w->err = PT_ENOMEM;
+            pt_jw_kstr(w, p->is_error ? "error" : "content", pt_buf_slice(&t));
+            pt_buf_release(&t);
+            pt_jw_obj_end(w);
+            pt_jw_obj_end(w);
+            pt_jw_obj_end(w);
+            for (size_t k = 0; k < p->ncontent; k++)
+                if (p->content[k].type == PT_PART_IMAGE) inline_image(w, &p->content[k]);
+            break;
+        }
+        case PT_PART_THINKING:
+        case PT_PART_REDACTED_THINKING:
+            break; /* reasoning of earlier turns is not sent back */
+        }
+    }
+    return 0;
+}
+
+static bool has_parts(const pt_msg *m)
+{
+    for (size_t i = 0; i < m->nparts; i++) {
+        pt_part_type t = m->parts[i].type;
+        if ((t == PT_PART_TEXT && m->parts[i].text.len) || t == PT_PART_IMAGE || t == PT_PART_TOOL_USE ||
+            t == PT_PART_TOOL_RESULT)
+            return true;
+    }
+    return false;
+}
+
+static void generation_config(pt_jw *w, const pt__prov_ctx *c, const pt_pivot_req *r)
+{
+    bool any = r->max_tokens > 0 || !isnan(r->temperature) || !isnan(r->top_p) || r->top_k >= 0 || r->nstop ||
+               r->seed >= 0 || r->response_format >= PT_RESP_FORMAT_JSON_OBJECT || r->reasoning_budget >= 0 ||
+               !isnan(r->presence_penalty) || !isnan(r->frequency_penalty);
+    (void)c;
+    if (!any) return;
+    pt_jw_key(w, "generationConfig");
+    pt_jw_obj(w);
+    if (r->max_tokens > 0) pt_jw_kint(w, "maxOutputTokens", r->max_tokens);
+    if (!isnan(r->temperature)) {
+        pt_jw_key(w, "temperature");
+        pt_jw_num(w, r->temperature);
+    }
+    if (!isnan(r->top_p)) {
+        pt_jw_key(w, "topP");
+        pt_jw_num(w, r->top_p);
+    }
+    if (r->top_k >= 0) pt_jw_kint(w, "topK", r->top_k);
+    if (!isnan(r->presence_penalty)) {
+        pt_jw_key(w, "presencePenalty");
+        pt_jw_num(w, r->presence_penalty);
+    }
+    if (!isnan(r->frequency_penalty)) {
+        pt_jw_key(w, "frequencyPenalty");
+        pt_jw_num(w, r->frequency_penalty);
+    }
+    if (r->seed >= 0) pt_jw_kint(w, "seed", r->seed);
+    if (r->nstop) {
+        pt_jw_key(w, "stopSequences");
+        pt_jw_arr(w);
+        for (size_t i = 0; i < r->nstop; i++) pt_jw_str(w, r->stop[i]);
+        pt_jw_arr_end(w);
+    }
+    if (r->response_format == PT_RESP_FORMAT_JSON_OBJECT || r->response_format == PT_RESP_FORMAT_JSON_SCHEMA) {
+        pt_jw_kcstr(w, "responseMimeType", "application/json");
+        if (r->response_format == PT_RESP_FORMAT_JSON_SCHEMA && r->response_schema) {
+            pt_jw_key(w, "responseJsonSchema");
+            pt_jw_json(w, r->response_schema);
+        }
+    }
+    if (r->reasoning_budget >= 0) {
+        pt_jw_key(w, "thinkingConfig");
+        pt_jw_obj(w);
+        pt_jw_kint(w, "thinkingBudget", r->reasoning_budget);
+        if (r->reasoning_budget > 0) pt_jw_kbool(w, "includeThoughts", true);
+        pt_jw_obj_end(w);
+    }
+    pt_jw_obj_end(w);
+}
+
+static void tools(pt_jw *w, const pt_pivot_req *r)
+{
+    if (!r->ntools) return;
+    pt_jw_key(w, "tools");
+    pt_jw_arr(w);
+    pt_jw_obj(w);
+    pt_jw_key(w, "functionDeclarations");
+    pt_jw_arr(w);
+    for (size_t i = 0; i < r->ntools; i++) {
+        pt_jw_obj(w);
+        pt_jw_kstr(w, "name", r->tools[i].name);
+        if (r->tools[i].description.len) pt_jw_kstr(w, "description", r->tools[i].description);
+        /* parametersJsonSchema takes full JSON Schema (parameters only an OpenAPI subset) */
+        pt_jw_key(w, "parametersJsonSchema");
+        if (r->tools[i].schema) pt_jw_json(w, r->tools[i].schema);
+        else pt_jw_raw(w, PT_SLICE_LIT("{\"type\":\"object\",\"properties\":{}}"));
+        pt_jw_obj_end(w);
+    }
+    pt_jw_arr_end(w);
+    pt_jw_obj_end(w);
+    pt_jw_arr_end(w);
+    const char *mode = NULL;
+    switch (r->tool_choice) {
+    case PT_TOOL_CHOICE_AUTO: mode = "AUTO"; break;
+    case PT_TOOL_CHOICE_NONE: mode = "NONE"; break;
+    case PT_TOOL_CHOICE_ANY:
+    case PT_TOOL_CHOICE_TOOL: mode = "ANY"; break;
+    default: break;
+    }
+    if (!mode) return;
+    pt_jw_key(w, "toolConfig");
+    pt_jw_obj(w);
+    pt_jw_key(w, "functionCallingConfig");
+    pt_jw_obj(w);
+    pt_jw_kcstr(w, "mode", mode);
+    if (r->tool_choice == PT_TOOL_CHOICE_TOOL) {
+        pt_jw_key(w, "allowedFunctionNames");
+        pt_jw_arr(w);
+        pt_jw_str(w, r->tool_choice_name);
+        pt_jw_arr_end(w);
+    }
+    pt_jw_obj_end(w);
+    pt_jw_obj_end(w);
+}
+
+static int render_chat(const pt__prov_ctx *c, const pt_pivot_req *r, pt_buf *body, pt_ai_error *err)
+{
+    pt_jw w;
+    pt_jw_init(&w, body);
+    pt_jw_obj(&w);
+    pt_jw_key(&w, "contents");
+    pt_jw_arr(&w);
+    for (size_t i = 0; i < r->nmsgs; i++) {
+        const pt_msg *m = &r->msgs[i];
+        if (!has_parts(m)) continue;
+        pt_jw_obj(&w);
+        pt_jw_kcstr(&w, "role", m->role == PT_ROLE_USER ? "user" : "model");
+        pt_jw_key(&w, "parts");
+        pt_jw_arr(&w);
+        if (msg_parts(&w, r, m, i, err)) return -1;
+        pt_jw_arr_end(&w);
+        pt_jw_obj_end(&w);
+    }
+    pt_jw_arr_end(&w);
+    if (r->nsystem) {
+        pt_jw_key(&w, "systemInstruction");
+        pt_jw_obj(&w);
+        pt_jw_key(&w, "parts");
+        pt_jw_arr(&w);
+        for (size_t i = 0; i < r->nsystem; i++) {
+            pt_jw_obj(&w);
+            pt_jw_kstr(&w, "text", r->system[i].text);
+            pt_jw_obj_end(&w);
+        }
+        pt_jw_arr_end(&w);
+        pt_jw_obj_end(&w);
+    }
+    tools(&w, r);
+    generation_config(&w, c, r);
+    pt_jw_obj_end(&w);
+    if (w.err) return pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 413, NULL, "request too large to render");
+    return 0;
+}
+
+/* ---- answers ------------------------------------------------------------------------- */
+
+static pt_stop_reason stop_of(const char *s)
+{
+    if (!s) return PT_STOP_NONE;
+    if (strcmp(s, "STOP") == 0) return PT_STOP_END_TURN;
+    if (strcmp(s, "MAX_TOKENS") == 0) return PT_STOP_MAX_TOKENS;
+    if (strcmp(s, "SAFETY") == 0 || strcmp(s, "RECITATION") == 0 || strcmp(s, "BLOCKLIST") == 0 ||
+        strcmp(s, "PROHIBITED_CONTENT") == 0 || strcmp(s, "SPII") == 0 || strcmp(s, "IMAGE_SAFETY") == 0)
+        return PT_STOP_CONTENT_FILTER;
+    if (strcmp(s, "FINISH_REASON_UNSPECIFIED") == 0) return PT_STOP_NONE;
+    return PT_STOP_ERROR; /* MALFORMED_FUNCTION_CALL, OTHER, LANGUAGE, ... */
+}
+
+static int64_t jint(const json_t *v) { return json_is_integer(v) ? (int64_t)json_integer_value(v) : -1; }
+
+/* promptTokenCount includes cached tokens; candidatesTokenCount excludes thoughts. */
+static void usage_of(const json_t *u, pt_usage *out)
+{
+    *out = PT_USAGE_UNKNOWN;
+    if (!json_is_object(u)) return;
+    int64_t prompt = jint(json_object_get(u, "promptTokenCount"));
+    int64_t cached = jint(json_object_get(u, "cachedContentTokenCount"));
+    int64_t cand = jint(json_object_get(u, "candidatesTokenCount"));
+    int64_t thoughts = jint(json_object_get(u, "thoughtsTokenCount"));
+    if (prompt >= 0) {
+        int64_t cr = cached > 0 ? (cached > prompt ? prompt : cached) : 0;
+        out->input = prompt - cr;
+        out->cache_read = cr;
+        out->cache_write = 0;
+    }
+    if (cand >= 0 || thoughts >= 0) out->output = pt_usage_get(cand) + pt_usage_get(thoughts);
+    out->reasoning = thoughts >= 0 ? thoughts : 0;
+}
+
+static void gen_call_id(char *out, size_t cap, const pt__prov_ctx *c, int n)
+{
+    snprintf(out, cap, "call_%s_%d", c->request_id ? c->request_id : "0", n);
+}
+
+static int parse_chat(const pt__prov_ctx *c, const char *body, size_t len, pt_pivot_resp *out, pt_ai_error *err)
+{
+    json_error_t je;
+    json_t *root = json_loadb(body, len, JSON_ALLOW_NUL, &je);
+    if (!root) return pt__bad_upstream(err, c, je.text);
+    out->root = root;
+    if (!json_is_object(root)) return pt__bad_upstream(err, c, "not a JSON object");
+    out->id = pt__jstr(json_object_get(root, "responseId"));
+    out->model = pt__jstr(json_object_get(root, "modelVersion"));
+    const json_t *cand = json_array_get(json_object_get(root, "candidates"), 0);
+    const json_t *parts = json_object_get(json_object_get(cand, "content"), "parts");
+    size_t cap = 0, i;
+    json_t *p;
+    int ncalls = 0;
+    json_array_foreach(parts, i, p) {
+        const json_t *fc = json_object_get(p, "functionCall");
+        const json_t *text = json_object_get(p, "text");
+        pt_part *q;
+        if (json_is_object(fc)) {
+            if (!(q = pt__parts_push_resp(out, &cap))) goto toobig;
+            q->type = PT_PART_TOOL_USE;
+            q->id = pt__jstr(json_object_get(fc, "id"));
+            if (!q->id.len) {
+                char tmp[96];
+                gen_call_id(tmp, sizeof tmp, c, ncalls);
+                q->id = pt_ai_arena_slice(&out->arena, pt_slice_cstr(tmp));
+            }
+            ncalls++;
+            q->name = pt__jstr(json_object_get(fc, "name"));
+            const json_t *args = json_object_get(fc, "args");
+            q->arguments = args ? pt__json_text(&out->arena, args) : PT_SLICE_LIT("{}");
+        } else if (json_is_string(text)) {
+            if (!(q = pt__parts_push_resp(out, &cap))) goto toobig;
+            q->type = json_is_true(json_object_get(p, "thought")) ? PT_PART_THINKING : PT_PART_TEXT;
+            q->text = pt__jstr(text);
+            q->signature = pt__jstr(json_object_get(p, "thoughtSignature"));
+        }
+    }
+    out->stop = stop_of(json_string_value(json_object_get(cand, "finishReason")));
+    if (!cand && json_is_object(json_object_get(root, "promptFeedback"))) out->stop = PT_STOP_CONTENT_FILTER;
+    if (out->stop == PT_STOP_END_TURN && ncalls) out->stop = PT_STOP_TOOL_USE;
+    if (out->stop == PT_STOP_NONE) out->stop = ncalls ? PT_STOP_TOOL_USE : PT_STOP_END_TURN;
+    usage_of(json_object_get(root, "usageMetadata"), &out->usage);
+    return 0;
+toobig:
+    return pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 502, NULL, "answer too large");
+}
+
+/* ---- stream -------------------------------------------------------------------------- */
+
+typedef struct gem_stream {
+    pt__prov_ctx ctx;
+    bool started, finished, done;
+    pt__blocks blk;
+    int ncalls;
+    pt_stop_reason stop;
+    pt_usage usage;
+    char id[128], model[128];
+} gem_stream;
+
+static void st_init(void *p, const pt__prov_ctx *ctx)
+{
+    gem_stream *s = p;
+    memset(s, 0, sizeof *s);
+    s->ctx = *ctx;
+    pt__blocks_init(&s->blk);
+    s->usage = PT_USAGE_UNKNOWN;
+}
+
+static void st_release(void *p) { (void)p; }
+
+static int part(gem_stream *s, const json_t *p, pt_ev_cb cb, void *arg, pt_ai_error *err)
+{
+    const json_t *fc = json_object_get(p, "functionCall");
+    if (json_is_object(fc)) {
+        pt_slice id = pt__jstr(json_object_get(fc, "id"));
+        char gen[96];
+        if (!id.len) {
+            gen_call_id(gen, sizeof gen, &s->ctx, s->ncalls);
+            id = pt_slice_cstr(gen);
+        }
+        s->ncalls++;
+        int rc = pt__blocks_open(&s->blk, &s->ctx, PT_PART_TOOL_USE, id, pt__jstr(json_object_get(fc, "name")), cb, arg, err);
+        if (rc) return rc;
+        const json_t *args = json_object_get(fc, "args");
+        pt_buf t = PT_BUF_INIT;
+        pt_jw w;
+        pt_jw_init(&w, &t);
+        if (args) pt_jw_json(&w, args);
+        else pt_jw_raw(&w, PT_SLICE_LIT("{}"));
+        pt_ev ev = { .type = PT_EV_TOOL_ARGS_DELTA, .index = s->blk.cur, .text = pt_buf_slice(&t) };
+        rc = w.err ? pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 502, NULL, "answer too large") : cb(arg, &ev);
+        pt_buf_release(&t);
+        if (rc) return rc;
+        return pt__blocks_close(&s->blk, cb, arg);
+    }
+    const json_t *text = json_object_get(p, "text");
+    if (!json_is_string(text)) return 0;
+    pt_part_type t = json_is_true(json_object_get(p, "thought")) ? PT_PART_THINKING : PT_PART_TEXT;
+    pt_slice txt = pt__jstr(text);
+    pt_slice sig = pt__jstr(json_object_get(p, "thoughtSignature"));
+    if (!txt.len && !(t == PT_PART_THINKING && sig.len)) return 0;
+    if (s->blk.cur < 0 || s->blk.cur_type != t) {
+        int rc = pt__blocks_open(&s->blk, &s->ctx, t, PT_SLICE_NULL, PT_SLICE_NULL, cb, arg, err);
+        if (rc) return rc;
+    }
+    if (txt.len) {
+        pt_ev ev = { .type = t == PT_PART_THINKING ? PT_EV_THINKING_DELTA : PT_EV_TEXT_DELTA, .index = s->blk.cur,
+                     .text = txt };
+        int rc = cb(arg, &ev);
+        if (rc) return rc;
+    }
+    if (t == PT_PART_THINKING && sig.len) {
+        pt_ev ev = { .type = PT_EV_SIGNATURE_DELTA, .index = s->blk.cur, .text = sig };
+        return cb(arg, &ev);
+    }
+    return 0;
+}
+
+static int st_error(gem_stream *s, const json_t *e, pt_ev_cb cb, void *arg, pt_ai_error *err)
+{
+    int64_t code = jint(json_object_get(e, "code"));
+    pt__classify_status(&s->ctx, code >= 400 && code < 600 ? (int)code : 500,
+                        json_string_value(json_object_get(e, "message")), err);
+    s->done = true;
+    pt_ev ev = { .type = PT_EV_ERROR, .error = err };
+    int rc = cb(arg, &ev);
+    return rc ? rc : -1;
+}
+
+static int st_event(void *p, const pt_sse_event *sev, pt_ev_cb cb, void *arg, pt_ai_error *err)
+{
+    gem_stream *s = p;
+    if (s->done) return 0;
+    json_error_t je;
+    json_t *root = json_loadb(sev->data.ptr, sev->data.len, JSON_ALLOW_NUL, &je);
+    if (!root || !json_is_object(root)) {
+        if (root) json_decref(root);
+        return pt__bad_upstream(err, &s->ctx, "a stream chunk is not a JSON object");
+    }
+    int rc = 0;
+    const json_t *e = json_object_get(root, "error");
+    if (json_is_object(e)) {
+        rc = st_error(s, e, cb, arg, err);
+        goto out;
+    }
+    pt_usage u;
+    usage_of(json_object_get(root, "usageMetadata"), &u);
+    pt_usage_merge(&s->usage, &u);
+    if (!s->started) {
+        s->started = true;
+        pt__copy_str(s->id, sizeof s->id, pt__jstr(json_object_get(root, "responseId")));
+        pt__copy_str(s->model, sizeof s->model, pt__jstr(json_object_get(root, "modelVersion")));
+        /* the prompt side is known from the first chunk; output only at the end */
+        pt_usage start = s->usage;
+        start.output = start.reasoning = -1;
+        pt_ev ev = { .type = PT_EV_MESSAGE_START, .id = pt_slice_cstr(s->id), .model = pt_slice_cstr(s->model),
+                     .usage = start };
+        if ((rc = cb(arg, &ev))) goto out;
+    }
+    const json_t *cand = json_array_get(json_object_get(root, "candidates"), 0);
+    const json_t *parts = json_object_get(json_object_get(cand, "content"), "parts");
+    size_t i;
+    json_t *pp;
+    json_array_foreach(parts, i, pp) {
+        if ((rc = part(s, pp, cb, arg, err))) goto out;
+    }
+    const char *fr = json_string_value(json_object_get(cand, "finishReason"));
+    bool blocked = !cand && json_object_get(json_object_get(root, "promptFeedback"), "blockReason");
+    if (fr || blocked) {
+        s->stop = fr ? stop_of(fr) : PT_STOP_CONTENT_FILTER;
+        s->finished = true;
+        rc = pt__blocks_close(&s->blk, cb, arg);
+    }
+out:
+    json_decref(root);
+    return rc;
+}
+
+static int st_end(void *p, pt_ev_cb cb, void *arg, pt_ai_error *err)
+{
+    gem_stream *s = p;
+    if (s->done) return 0;
+    if (!s->finished)
+        return pt_ai_error_set(err, PT_AI_ERR_PROTOCOL, 502, NULL,
+                               "provider '%s' ended the stream before a finishReason",
+                               s->ctx.cfg ? s->ctx.cfg->name : "?");
+    s->done = true;
+    int rc = pt__blocks_close(&s->blk, cb, arg);
+    if (rc) return rc;
+    pt_stop_reason stop = s->stop;
+    if ((stop == PT_STOP_END_TURN || stop == PT_STOP_NONE) && s->ncalls) stop = PT_STOP_TOOL_USE;
+    if (stop == PT_STOP_NONE) stop = PT_STOP_END_TURN;
+    pt_ev ev = { .type = PT_EV_MESSAGE_DELTA, .stop = stop, .usage = s->usage };
+    if ((rc = cb(arg, &ev))) return rc;
+    pt_ev end = { .type = PT_EV_MESSAGE_STOP };
+    return cb(arg, &end);
+}
+
+static const pt__stream_ops stream_ops = {
+    .size = sizeof(gem_stream),
+    .init = st_init,
+    .event = st_event,
+    .end = st_end,
+    .release = st_release,
+};
+
+/* ---- embeddings ---------------------------------------------------------------------- */
+
+/* OpenAI {"model","input": string | [string], "dimensions"} -> batchEmbedContents */
+static int render_embed(const pt__prov_ctx *c, const json_t *req, pt_buf *body, pt_ai_error *err)
+{
+    const json_t *input = json_object_get(req, "input");
+    const json_t *dims = json_object_get(req, "dimensions");
+    char model[300];
+    snprintf(model, sizeof model, "models/%s", bare_model(c->model));
+    pt_jw w;
+    pt_jw_init(&w, body);
+    pt_jw_obj(&w);
+    pt_jw_key(&w, "requests");
+    pt_jw_arr(&w);
+    size_t n = json_is_array(input) ? json_array_size(input) : 1;
+    for (size_t i = 0; i < n; i++) {
+        const json_t *s = json_is_array(input) ? json_array_get(input, i) : input;
+        if (!json_is_string(s))
+            return pt_ai_error_set(err, PT_AI_ERR_UNSUPPORTED, 400, "input",
+                                   "input: Gemini embeddings take strings only (not token arrays)");
+        pt_jw_obj(&w);
+        pt_jw_kcstr(&w, "model", model);
+        pt_jw_key(&w, "content");
+        pt_jw_obj(&w);
+        pt_jw_key(&w, "parts");
+        pt_jw_arr(&w);
+        pt_jw_obj(&w);
+        pt_jw_kstr(&w, "text", pt__jstr(s));
+        pt_jw_obj_end(&w);
+        pt_jw_arr_end(&w);
+        pt_jw_obj_end(&w);
+        if (json_is_integer(dims)) pt_jw_kint(&w, "outputDimensionality", json_integer_value(dims));
+        pt_jw_obj_end(&w);
+    }
+    pt_jw_arr_end(&w);
+    pt_jw_obj_end(&w);
+    if (w.err) return pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 413, NULL, "request too large to render");
+    return 0;
+}
+
+static const char b64chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/* float32 little-endian values, base64: OpenAI's encoding_format "base64" */
+static int base64_floats(pt_buf *out, const json_t *values)
+{
+    size_t n = json_array_size(values);
+    unsigned char *raw = malloc(n * 4 + 1);
+    if (!raw) return PT_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        float f = (float)json_number_value(json_array_get(values, i));
+        uint32_t u;
+        memcpy(&u, &f, 4);
+        raw[i * 4] = (unsigned char)(u & 0xff);
+        raw[i * 4 + 1] = (unsigned char)((u >> 8) & 0xff);
+        raw[i * 4 + 2] = (unsigned char)((u >> 16) & 0xff);
+        raw[i * 4 + 3] = (unsigned char)(u >> 24);
+    }
+    int rc = 0;
+    size_t len = n * 4;
+    for (size_t i = 0; i < len && !rc; i += 3) {
+        uint32_t v = (uint32_t)raw[i] << 16;
+        if (i + 1 < len) v |= (uint32_t)raw[i + 1] << 8;
+        if (i + 2 < len) v |= raw[i + 2];
+        char q[4] = { b64chars[(v >> 18) & 63], b64chars[(v >> 12) & 63], i + 1 < len ? b64chars[(v >> 6) & 63] : '=',
+                      i + 2 < len ? b64chars[v & 63] : '=' };
+        rc = pt_buf_append(out, q, 4);
+    }
+    free(raw);
+    return rc;
+}
+
+static int parse_embed(const pt__prov_ctx *c, const json_t *req, const char *body, size_t len, pt_slice public_model,
+                       pt_buf *out, pt_usage *usage, pt_ai_error *err)
+{
+    json_error_t je;
+    json_t *root = json_loadb(body, len, JSON_ALLOW_NUL, &je);
+    if (!root) return pt__bad_upstream(err, c, je.text);
+    const json_t *embs = json_object_get(root, "embeddings");
+    if (!json_is_array(embs)) {
+        json_decref(root);
+        return pt__bad_upstream(err, c, "no embeddings array");
+    }
+    const char *enc = json_string_value(json_object_get(req, "encoding_format"));
+    bool b64 = enc && strcmp(enc, "base64") == 0;
+    /* Gemini reports no usage for embeddings: estimated from the input text */
+    size_t bytes = 0;
+    const json_t *input = json_object_get(req, "input");
+    if (json_is_string(input)) bytes = json_string_length(input);
+    size_t k;
+    json_t *s;
+    json_array_foreach(input, k, s) bytes += json_string_length(s);
+    int64_t est = pt_pivot_estimate_text_tokens(bytes);
+    *usage = PT_USAGE_UNKNOWN;
+    usage->input = est;
+    usage->output = 0;
+    usage->cache_read = usage->cache_write = usage->reasoning = 0;
+
+    pt_jw w;
+    pt_jw_init(&w, out);
+    pt_jw_obj(&w);
+    pt_jw_kcstr(&w, "object", "list");
+    pt_jw_key(&w, "data");
+    pt_jw_arr(&w);
+    size_t i;
+    json_t *e;
+    json_array_foreach(embs, i, e) {
+        const json_t *values = json_object_get(e, "values");
+        pt_jw_obj(&w);
+        pt_jw_kcstr(&w, "object", "embedding");
+        pt_jw_kint(&w, "index", (int64_t)i);
+        pt_jw_key(&w, "embedding");
+        if (b64) {
+            pt_jw_raw(&w, PT_SLICE_LIT("\""));
+            if (!w.err && base64_floats(out, values)) w.err = PT_ENOMEM;
+            if (!w.err && pt_buf_append(out, "\"", 1)) w.err = PT_ENOMEM;
+        } else {
+            pt_jw_json(&w, json_is_array(values) ? values : NULL);
+        }
+        pt_jw_obj_end(&w);
+    }
+    pt_jw_arr_end(&w);
+    pt_jw_kstr(&w, "model", public_model);
+    pt_jw_key(&w, "usage");
+    pt_jw_obj(&w);
+    pt_jw_kint(&w, "prompt_tokens", est);
+    pt_jw_kint(&w, "total_tokens", est);
+    pt_jw_obj_end(&w);
+    pt_jw_obj_end(&w);
+    json_decref(root);
+    if (w.err) return pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 502, NULL, "answer too large");
+    return 0;
+}
+
+/* ---- errors -------------------------------------------------------------------------- */
+
+/* "30s" / "1.5s" -> milliseconds */
+static uint64_t duration_ms(const char *s)
+{
+    if (!s) return 0;
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end != 's' || v < 0 || v > 86400) return 0;
+    return (uint64_t)(v * 1000.0 + 0.5);
+}
+
+static void classify(const pt__prov_ctx *c, int status, const pt_ai_header *h, size_t nh, const char *body, size_t len,
+                     pt_ai_error *err)
+{
+    char msg[PT_AI_ERRMSG_MAX];
+    msg[0] = '\0';
+    uint64_t retry = 0;
+    json_t *root = json_loadb(body, len, JSON_ALLOW_NUL, NULL);
+    if (root) {
+        const json_t *top = json_is_array(root) ? json_array_get(root, 0) : root; /* streams answer [{"error":...}] */
+        const json_t *e = json_object_get(top, "error");
+        const char *m = json_string_value(json_object_get(e, "message"));
+        if (m) snprintf(msg, sizeof msg, "%s", m);
+        size_t i;
+        json_t *d;
+        json_array_foreach(json_object_get(e, "details"), i, d) {
+            const char *t = json_string_value(json_object_get(d, "@type"));
+            if (t && strstr(t, "RetryInfo")) retry = duration_ms(json_string_value(json_object_get(d, "retryDelay")));
+        }
+        json_decref(root);
+    } else if (len) {
+        snprintf(msg, sizeof msg, "%.*s", (int)(len < 200 ? len : 200), body);
+    }
+    err->retry_after_ms = pt__retry_after_ms(h, nh);
+    if (!err->retry_after_ms) err->retry_after_ms = retry;
+    /* Gemini answers a bad key with 400 INVALID_ARGUMENT "API key not valid" */
+    pt__classify_status(c, status == 400 && strstr(msg, "API key not valid") ? 401 : status, msg, err);
+    err->upstream_status = status;
+}
+
+const pt__prov pt__prov_gemini = {
+    .type = PT_AI_PROV_GEMINI,
+    .wire = PT__WIRE_GEMINI,
+    .head = head,
+    .render_chat = render_chat,
+    .parse_chat = parse_chat,
+    .stream = &stream_ops,
+    .embed_ok = true,
+    .render_embed = render_embed,
+    .parse_embed = parse_embed,
+    .classify = classify,
+    .passthrough = false,
+};

@@ -1,0 +1,670 @@
+/* prov_openai.c: the OpenAI Chat Completions wire as a provider: rendering the pivot
+ * request, reading whole and streamed answers, classifying errors. The openai type is
+ * defined here; azure, mistral and openai_compatible reuse these functions with their
+ * own options and endpoints. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ai/jscan.h"
+#include "ai/jsonw.h"
+#include "ai/prov.h"
+#include "core/err.h"
+
+#define MAX_BLOCKS PT__MAX_BLOCKS
+
+/* ---- request ------------------------------------------------------------------------- */
+
+void pt__short_tool_id(pt_slice id, char out[10])
+{
+    static const char alpha[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    bool ok = id.len == 9;
+    for (size_t i = 0; ok && i < 9; i++) {
+        char ch = id.ptr[i];
+        ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+    }
+    if (ok) {
+        memcpy(out, id.ptr, 9);
+        out[9] = '\0';
+        return;
+    }
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (size_t i = 0; i < id.len; i++) {
+        h ^= (unsigned char)id.ptr[i];
+        h *= 1099511628211ull;
+    }
+    for (int i = 0; i < 9; i++) {
+        out[i] = alpha[h % 62];
+        h /= 62;
+    }
+    out[9] = '\0';
+}
+
+static void tool_id(pt_jw *w, pt_slice id, const pt__oai_opts *o)
+{
+    if (o->short_tool_ids) {
+        char s[10];
+        pt__short_tool_id(id, s);
+        pt_jw_cstr(w, s);
+    } else {
+        pt_jw_str(w, id);
+    }
+}
+
+static void join_text(pt_jw *w, const pt_part *p, size_t n, const char *sep)
+{
+    pt_buf t = PT_BUF_INIT;
+    bool first = true;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i].type != PT_PART_TEXT) continue;
+        if (!first && pt_buf_append_str(&t, sep)) w->err = PT_ENOMEM;
+        if (pt_buf_append_slice(&t, p[i].text)) w->err = PT_ENOMEM;
+        first = false;
+    }
+    pt_jw_str(w, pt_buf_slice(&t));
+    pt_buf_release(&t);
+}
+
+static void image_part(pt_jw *w, const pt_part *p)
+{
+    pt_jw_obj(w);
+    pt_jw_kcstr(w, "type", "image_url");
+    pt_jw_key(w, "image_url");
+    pt_jw_obj(w);
+    pt_jw_key(w, "url");
+    if (p->url.len) {
+        pt_jw_str(w, p->url);
+    } else {
+        pt_buf u = PT_BUF_INIT;
+        if (pt_buf_append_str(&u, "data:") || pt_buf_append_slice(&u, p->media_type) ||
+            pt_buf_append_str(&u, ";base64,") || pt_buf_append_slice(&u, p->data))
+            w->err = PT_ENOMEM;
+        pt_jw_str(w, pt_buf_slice(&u));
+        pt_buf_release(&u);
+    }
+    pt_jw_obj_end(w);
+    pt_jw_obj_end(w);
+}
+
+/* A user turn: tool results first (one "tool" message each), then the rest. */
+static void user_msg(pt_jw *w, const pt_msg *m, const pt__oai_opts *o)
+{
+    size_t nother = 0, ntextonly = 0;
+    for (size_t i = 0; i < m->nparts; i++) {
+        const pt_part *p = &m->parts[i];
+        if (p->type == PT_PART_TOOL_RESULT) {
+            pt_jw_obj(w);
+            pt_jw_kcstr(w, "role", "tool");
+            pt_jw_key(w, "tool_call_id");
+            tool_id(w, p->tool_use_id, o);
+            pt_jw_key(w, "content");
+            join_text(w, p->content, p->ncontent, "\n");
+            pt_jw_obj_end(w);
+            for (size_t k = 0; k < p->ncontent; k++)
+                if (p->content[k].type == PT_PART_IMAGE) nother++;
+        } else if (p->type == PT_PART_TEXT) {
+            nother++;
+            ntextonly++;
+        } else if (p->type == PT_PART_IMAGE) {
+            nother++;
+        }
+    }
+    if (!nother) return;
+    pt_jw_obj(w);
+    pt_jw_kcstr(w, "role", "user");
+    pt_jw_key(w, "content");
+    if (nother == 1 && ntextonly == 1) {
+        join_text(w, m->parts, m->nparts, "");
+    } else {
+        pt_jw_arr(w);
+        for (size_t i = 0; i < m->nparts; i++) {
+            const pt_part *p = &m->parts[i];
+            if (p->type == PT_PART_TEXT) {
+                pt_jw_obj(w);
+                pt_jw_kcstr(w, "type", "text");
+                pt_jw_kstr(w, "text", p->text);
+                pt_jw_obj_end(w);
+            } else if (p->type == PT_PART_IMAGE) {
+                image_part(w, p);
+            } else if (p->type == PT_PART_TOOL_RESULT) {
+                /* OpenAI tool messages hold text only: images of tool results follow as user content */
+                for (size_t k = 0; k < p->ncontent; k++)
+                    if (p->content[k].type == PT_PART_IMAGE) image_part(w, &p->content[k]);
+            }
+        }
+        pt_jw_arr_end(w);
+    }
+    pt_jw_obj_end(w);
+}
+
+static void assistant_msg(pt_jw *w, const pt_msg *m, const pt__oai_opts *o)
+{
+    size_t ntext = 0, ntools = 0;
+    for (size_t i = 0; i < m->nparts; i++) {
+        if (m->parts[i].type == PT_PART_TEXT) ntext++;
+        else if (m->parts[i].type == PT_PART_TOOL_USE) ntools++;
+    }
+    pt_jw_obj(w);
+    pt_jw_kcstr(w, "role", "assistant");
+    pt_jw_key(w, "content");
+    if (ntext) join_text(w, m->parts, m->nparts, "");
+    else if (ntools) pt_jw_null(w);
+    else pt_jw_cstr(w, "");
+    if (ntools) {
+        pt_jw_key(w, "tool_calls");
+        pt_jw_arr(w);
+        for (size_t i = 0; i < m->nparts; i++) {
+            const pt_part *p = &m->parts[i];
+            if (p->type != PT_PART_TOOL_USE) continue;
+            pt_jw_obj(w);
+            pt_jw_key(w, "id");
+            tool_id(w, p->id, o);
+            pt_jw_kcstr(w, "type", "function");
+            pt_jw_key(w, "function");
+            pt_jw_obj(w);
+            pt_jw_kstr(w, "name", p->name);
+            pt_jw_kstr(w, "arguments", p->arguments.len ? p->arguments : PT_SLICE_LIT("{}"));
+            pt_jw_obj_end(w);
+            pt_jw_obj_end(w);
+        }
+        pt_jw_arr_end(w);
+    }
+    pt_jw_obj_end(w);
+}
+
+static void tool_def(pt_jw *w, const pt_tool *t)
+{
+    pt_jw_obj(w);
+    pt_jw_kcstr(w, "type", "function");
+    pt_jw_key(w, "function");
+    pt_jw_obj(w);
+    pt_jw_kstr(w, "name", t->name);
+    if (t->description.len) pt_jw_kstr(w, "description", t->description);
+    pt_jw_key(w, "parameters");
+    if (t->schema) pt_jw_json(w, t->schema);
+    else pt_jw_raw(w, PT_SLICE_LIT("{\"type\":\"object\",\"properties\":{}}"));
+    pt_jw_obj_end(w);
+    pt_jw_obj_end(w);
+}
+
+/* OpenAI reasoning models take reasoning_effort; others refuse it. */
+static bool reasoning_model(const char *m)
+{
+    return m && (strncmp(m, "o1", 2) == 0 || strncmp(m, "o3", 2) == 0 || strncmp(m, "o4", 2) == 0 ||
+                 strncmp(m, "gpt-5", 5) == 0);
+}
+
+int pt__oai_render_chat(const pt__prov_ctx *c, const pt_pivot_req *r, const pt__oai_opts *o, pt_buf *body,
+                        pt_ai_error *err)
+{
+    pt_jw w;
+    pt_jw_init(&w, body);
+    pt_jw_obj(&w);
+    if (o->send_model) pt_jw_kcstr(&w, "model", c->model);
+    pt_jw_key(&w, "messages");
+    pt_jw_arr(&w);
+    if (r->nsystem) {
+        pt_jw_obj(&w);
+        pt_jw_kcstr(&w, "role", "system");
+        pt_jw_key(&w, "content");
+        join_text(&w, r->system, r->nsystem, "\n");
+        pt_jw_obj_end(&w);
+    }
+    for (size_t i = 0; i < r->nmsgs; i++) {
+        if (r->msgs[i].role == PT_ROLE_USER) user_msg(&w, &r->msgs[i], o);
+        else assistant_msg(&w, &r->msgs[i], o);
+    }
+    pt_jw_arr_end(&w);
+    if (r->max_tokens > 0) pt_jw_kint(&w, o->max_completion_tokens ? "max_completion_tokens" : "max_tokens", r->max_tokens);
+    if (!isnan(r->temperature)) {
+        pt_jw_key(&w, "temperature");
+        pt_jw_num(&w, r->temperature);
+    }
+    if (!isnan(r->top_p)) {
+        pt_jw_key(&w, "top_p");
+        pt_jw_num(&w, r->top_p);
+    }
+    if (!isnan(r->presence_penalty)) {
+        pt_jw_key(&w, "presence_penalty");
+        pt_jw_num(&w, r->presence_penalty);
+    }
+    if (!isnan(r->frequency_penalty)) {
+        pt_jw_key(&w, "frequency_penalty");
+        pt_jw_num(&w, r->frequency_penalty);
+    }
+    if (r->seed >= 0) pt_jw_kint(&w, o->random_seed ? "random_seed" : "seed", r->seed);
+    if (r->nstop) {
+        pt_jw_key(&w, "stop");
+        pt_jw_arr(&w);
+        for (size_t i = 0; i < r->nstop; i++) pt_jw_str(&w, r->stop[i]);
+        pt_jw_arr_end(&w);
+    }
+    if (r->stream) {
+        pt_jw_kbool(&w, "stream", true);
+        if (o->stream_options) {
+            pt_jw_key(&w, "stream_options");
+            pt_jw_raw(&w, PT_SLICE_LIT("{\"include_usage\":true}"));
+        }
+    }
+    if (r->ntools && r->tool_choice != PT_TOOL_CHOICE_NONE) {
+        pt_jw_key(&w, "tools");
+        pt_jw_arr(&w);
+        for (size_t i = 0; i < r->ntools; i++) tool_def(&w, &r->tools[i]);
+        pt_jw_arr_end(&w);
+        switch (r->tool_choice) {
+        case PT_TOOL_CHOICE_AUTO: pt_jw_kcstr(&w, "tool_choice", "auto"); break;
+        case PT_TOOL_CHOICE_ANY: pt_jw_kcstr(&w, "tool_choice", o->tool_choice_any ? "any" : "required"); break;
+        case PT_TOOL_CHOICE_TOOL:
+            pt_jw_key(&w, "tool_choice");
+            pt_jw_obj(&w);
+            pt_jw_kcstr(&w, "type", "function");
+            pt_jw_key(&w, "function");
+            pt_jw_obj(&w);
+            pt_jw_kstr(&w, "name", r->tool_choice_name);
+            pt_jw_obj_end(&w);
+            pt_jw_obj_end(&w);
+            break;
+        default: break;
+        }
+        if (r->parallel_tool_calls >= 0) pt_jw_kbool(&w, "parallel_tool_calls", r->parallel_tool_calls == 1);
+    } else if (r->ntools && r->tool_choice == PT_TOOL_CHOICE_NONE) {
+        /* tools with "none": the tools stay declared so earlier tool turns stay valid */
+        pt_jw_key(&w, "tools");
+        pt_jw_arr(&w);
+        for (size_t i = 0; i < r->ntools; i++) tool_def(&w, &r->tools[i]);
+        pt_jw_arr_end(&w);
+        pt_jw_kcstr(&w, "tool_choice", "none");
+    }
+    if (r->response_format == PT_RESP_FORMAT_JSON_OBJECT) {
+        pt_jw_key(&w, "response_format");
+        pt_jw_raw(&w, PT_SLICE_LIT("{\"type\":\"json_object\"}"));
+    } else if (r->response_format == PT_RESP_FORMAT_JSON_SCHEMA) {
+        pt_jw_key(&w, "response_format");
+        pt_jw_obj(&w);
+        pt_jw_kcstr(&w, "type", "json_schema");
+        pt_jw_key(&w, "json_schema");
+        pt_jw_obj(&w);
+        pt_jw_kstr(&w, "name", r->response_schema_name.len ? r->response_schema_name : PT_SLICE_LIT("response"));
+        if (r->response_schema) {
+            pt_jw_key(&w, "schema");
+            pt_jw_json(&w, r->response_schema);
+        }
+        if (r->response_schema_strict >= 0) pt_jw_kbool(&w, "strict", r->response_schema_strict == 1);
+        pt_jw_obj_end(&w);
+        pt_jw_obj_end(&w);
+    }
+    if (o->reasoning_effort && reasoning_model(c->model)) {
+        const char *effort = NULL;
+        char tmp[16];
+        if (r->reasoning_effort.len && r->reasoning_effort.len < sizeof tmp) {
+            snprintf(tmp, sizeof tmp, "%.*s", PT_SLICE_ARG(r->reasoning_effort));
+            effort = tmp;
+        } else if (r->reasoning_budget > 0) {
+            effort = pt_pivot_budget_to_effort(r->reasoning_budget);
+        }
+        if (effort) pt_jw_kcstr(&w, "reasoning_effort", effort);
+    }
+    if (r->user.len && !o->short_tool_ids) pt_jw_kstr(&w, "user", r->user);
+    pt_jw_obj_end(&w);
+    if (w.err) return pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 413, NULL, "request too large to render");
+    return 0;
+}
+
+/* ---- answers ------------------------------------------------------------------------- */
+
+pt_stop_reason pt__oai_stop(const char *s)
+{
+    if (!s) return PT_STOP_NONE;
+    if (strcmp(s, "stop") == 0) return PT_STOP_END_TURN;
+    if (strcmp(s, "length") == 0 || strcmp(s, "model_length") == 0) return PT_STOP_MAX_TOKENS;
+    if (strcmp(s, "tool_calls") == 0 || strcmp(s, "function_call") == 0) return PT_STOP_TOOL_USE;
+    if (strcmp(s, "content_filter") == 0) return PT_STOP_CONTENT_FILTER;
+    if (strcmp(s, "error") == 0) return PT_STOP_ERROR;
+    return PT_STOP_END_TURN;
+}
+
+static int64_t jint(const json_t *v) { return json_is_integer(v) ? (int64_t)json_integer_value(v) : -1; }
+
+void pt__oai_usage(const json_t *u, pt_usage *out)
+{
+    *out = PT_USAGE_UNKNOWN;
+    if (!json_is_object(u)) return;
+    int64_t prompt = jint(json_object_get(u, "prompt_tokens"));
+    int64_t completion = jint(json_object_get(u, "completion_tokens"));
+    int64_t cached = jint(json_object_get(json_object_get(u, "prompt_tokens_details"), "cached_tokens"));
+    /* DeepSeek reports cache hits at the top level */
+    if (cached < 0) cached = jint(json_object_get(u, "prompt_cache_hit_tokens"));
+    int64_t reasoning = jint(json_object_get(json_object_get(u, "completion_tokens_details"), "reasoning_tokens"));
+    if (prompt >= 0) {
+        int64_t c = cached > 0 ? (cached > prompt ? prompt : cached) : 0;
+        out->input = prompt - c;
+        out->cache_read = c;
+        out->cache_write = 0;
+    }
+    if (completion >= 0) out->output = completion;
+    out->reasoning = reasoning >= 0 ? reasoning : (completion >= 0 ? 0 : -1);
+}
+
+static int push_text(pt_pivot_resp *out, size_t *cap, pt_part_type t, pt_slice s)
+{
+    if (!s.len) return 0;
+    pt_part *p = pt__parts_push_resp(out, cap);
+    if (!p) return -1;
+    p->type = t;
+    p->text = s;
+    return 0;
+}
+
+int pt__oai_parse_chat(const pt__prov_ctx *c, const char *body, size_t len, pt_pivot_resp *out, pt_ai_error *err)
+{
+    json_error_t je;
+    json_t *root = json_loadb(body, len, JSON_ALLOW_NUL, &je);
+    if (!root) return pt__bad_upstream(err, c, je.text);
+    out->root = root;
+    const json_t *choices = json_object_get(root, "choices");
+    const json_t *choice = json_array_get(choices, 0);
+    const json_t *msg = json_object_get(choice, "message");
+    if (!json_is_object(msg)) return pt__bad_upstream(err, c, "no choices[0].message");
+    out->id = pt__jstr(json_object_get(root, "id"));
+    out->model = pt__jstr(json_object_get(root, "model"));
+    out->created = jint(json_object_get(root, "created"));
+    size_t cap = 0;
+    const json_t *rc = json_object_get(msg, "reasoning_content");
+    if (!rc) rc = json_object_get(msg, "reasoning");
+    if (push_text(out, &cap, PT_PART_THINKING, pt__jstr(rc))) goto toobig;
+    const json_t *content = json_object_get(msg, "content");
+    if (json_is_string(content)) {
+        if (push_text(out, &cap, PT_PART_TEXT, pt__jstr(content))) goto toobig;
+    } else if (json_is_array(content)) {
+        /* Mistral and some servers: [{"type":"text","text":...}] */
+        size_t i;
+        json_t *p;
+        json_array_foreach(content, i, p) {
+            const char *type = json_string_value(json_object_get(p, "type"));
+            if (type && strcmp(type, "text") == 0 &&
+                push_text(out, &cap, PT_PART_TEXT, pt__jstr(json_object_get(p, "text"))))
+                goto toobig;
+        }
+    }
+    if (push_text(out, &cap, PT_PART_TEXT, pt__jstr(json_object_get(msg, "refusal")))) goto toobig;
+    const json_t *calls = json_object_get(msg, "tool_calls");
+    size_t i;
+    json_t *tc;
+    json_array_foreach(calls, i, tc) {
+        const json_t *fn = json_object_get(tc, "function");
+        pt_part *p = pt__parts_push_resp(out, &cap);
+        if (!p) goto toobig;
+        p->type = PT_PART_TOOL_USE;
+        p->id = pt__jstr(json_object_get(tc, "id"));
+        if (!p->id.len) {
+            char tmp[96];
+            snprintf(tmp, sizeof tmp, "call_%s_%zu", c->request_id ? c->request_id : "0", i);
+            p->id = pt_ai_arena_slice(&out->arena, pt_slice_cstr(tmp));
+        }
+        p->name = pt__jstr(json_object_get(fn, "name"));
+        const json_t *args = json_object_get(fn, "arguments");
+        if (json_is_string(args)) p->arguments = pt__jstr(args);
+        else if (json_is_object(args)) p->arguments = pt__json_text(&out->arena, args);
+        else p->arguments = PT_SLICE_LIT("{}");
+    }
+    out->stop = pt__oai_stop(json_string_value(json_object_get(choice, "finish_reason")));
+    if (out->stop == PT_STOP_NONE) out->stop = PT_STOP_END_TURN;
+    pt__oai_usage(json_object_get(root, "usage"), &out->usage);
+    return 0;
+toobig:
+    return pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 502, NULL, "answer too large");
+}
+
+/* ---- stream -------------------------------------------------------------------------- *
+ *
+ * State machine over chat.completion.chunk events. Pivot blocks are opened in order of
+ * appearance: a reasoning block for reasoning_content, a text block for content, one
+ * block per tool call (keyed by the chunk's tool_calls[].index). A new kind of content
+ * closes the block before it. finish_reason closes the open block and records the stop
+ * reason; MESSAGE_DELTA (with usage) and MESSAGE_STOP follow at "[DONE]" or at the end
+ * of the body, because the usage chunk OpenAI sends with include_usage comes after the
+ * finish_reason chunk. */
+
+typedef struct oai_stream {
+    pt__prov_ctx ctx;
+    bool started, finished, done;
+    pt__blocks blk;
+    int tool_block[MAX_BLOCKS];/* upstream tool index -> pivot block, -1 */
+    pt_stop_reason stop;
+    pt_usage usage;
+    char id[128], model[128];
+} oai_stream;
+
+static void oai_init(void *p, const pt__prov_ctx *ctx)
+{
+    oai_stream *s = p;
+    memset(s, 0, sizeof *s);
+    s->ctx = *ctx;
+    pt__blocks_init(&s->blk);
+    for (int i = 0; i < MAX_BLOCKS; i++) s->tool_block[i] = -1;
+    s->usage = PT_USAGE_UNKNOWN;
+}
+
+static void oai_release(void *p) { (void)p; }
+
+static int emit(pt_ev_cb cb, void *arg, pt_ev *ev) { return cb(arg, ev); }
+
+static int start(oai_stream *s, const json_t *root, pt_ev_cb cb, void *arg)
+{
+    if (s->started) return 0;
+    s->started = true;
+    pt__copy_str(s->id, sizeof s->id, pt__jstr(json_object_get(root, "id")));
+    pt__copy_str(s->model, sizeof s->model, pt__jstr(json_object_get(root, "model")));
+    pt_ev ev = { .type = PT_EV_MESSAGE_START, .id = pt_slice_cstr(s->id), .model = pt_slice_cstr(s->model),
+                 .usage = PT_USAGE_UNKNOWN };
+    return emit(cb, arg, &ev);
+}
+
+static int text_delta(oai_stream *s, pt_part_type t, pt_slice text, pt_ev_cb cb, void *arg, pt_ai_error *err)
+{
+    if (!text.len) return 0;
+    if (s->blk.cur < 0 || s->blk.cur_type != t) {
+        int rc = pt__blocks_open(&s->blk, &s->ctx, t, PT_SLICE_NULL, PT_SLICE_NULL, cb, arg, err);
+        if (rc) return rc;
+    }
+    pt_ev ev = { .type = t == PT_PART_THINKING ? PT_EV_THINKING_DELTA : PT_EV_TEXT_DELTA, .index = s->blk.cur, .text = text };
+    return emit(cb, arg, &ev);
+}
+
+static int tool_deltas(oai_stream *s, const json_t *calls, pt_ev_cb cb, void *arg, pt_ai_error *err)
+{
+    size_t i;
+    json_t *tc;
+    json_array_foreach(calls, i, tc) {
+        const json_t *jidx = json_object_get(tc, "index");
+        int64_t idx = json_is_integer(jidx) ? json_integer_value(jidx) : (int64_t)i;
+        if (idx < 0 || idx >= MAX_BLOCKS) {
+            pt__bad_upstream(err, &s->ctx, "tool call index out of range");
+            return -1;
+        }
+        const json_t *fn = json_object_get(tc, "function");
+        if (s->tool_block[idx] < 0) {
+            pt_slice id = pt__jstr(json_object_get(tc, "id"));
+            char gen[96];
+            if (!id.len) {
+                snprintf(gen, sizeof gen, "call_%s_%lld", s->ctx.request_id ? s->ctx.request_id : "0", (long long)idx);
+                id = pt_slice_cstr(gen);
+            }
+            int rc = pt__blocks_open(&s->blk, &s->ctx, PT_PART_TOOL_USE, id, pt__jstr(json_object_get(fn, "name")), cb, arg, err);
+            if (rc) return rc;
+            s->tool_block[idx] = s->blk.cur;
+        }
+        pt_slice args = pt__jstr(json_object_get(fn, "arguments"));
+        if (args.len) {
+            pt_ev ev = { .type = PT_EV_TOOL_ARGS_DELTA, .index = s->tool_block[idx], .text = args };
+            int rc = emit(cb, arg, &ev);
+            if (rc) return rc;
+        }
+    }
+    return 0;
+}
+
+static int finish(oai_stream *s, pt_ev_cb cb, void *arg)
+{
+    if (s->done) return 0;
+    s->done = true;
+    int rc = pt__blocks_close(&s->blk, cb, arg);
+    if (rc) return rc;
+    pt_ev ev = { .type = PT_EV_MESSAGE_DELTA, .stop = s->stop == PT_STOP_NONE ? PT_STOP_END_TURN : s->stop,
+                 .usage = s->usage };
+    if ((rc = emit(cb, arg, &ev))) return rc;
+    pt_ev stop = { .type = PT_EV_MESSAGE_STOP };
+    return emit(cb, arg, &stop);
+}
+
+static int in_stream_error(oai_stream *s, const json_t *e, pt_ev_cb cb, void *arg, pt_ai_error *err)
+{
+    const char *msg = json_string_value(json_object_get(e, "message"));
+    pt__classify_status(&s->ctx, 500, msg ? msg : "error in stream", err);
+    pt_ev ev = { .type = PT_EV_ERROR, .error = err };
+    s->done = true;
+    int rc = emit(cb, arg, &ev);
+    return rc ? rc : -1;
+}
+
+static int oai_event(void *p, const pt_sse_event *sev, pt_ev_cb cb, void *arg, pt_ai_error *err)
+{
+    oai_stream *s = p;
+    if (s->done) return 0;
+    pt_slice data = pt_slice_trim(sev->data);
+    if (pt_slice_eq_cstr(data, "[DONE]")) {
+        int rc = start(s, NULL, cb, arg);
+        return rc ? rc : finish(s, cb, arg);
+    }
+    json_error_t je;
+    json_t *root = json_loadb(data.ptr, data.len, JSON_ALLOW_NUL, &je);
+    if (!root || !json_is_object(root)) {
+        if (root) json_decref(root);
+        return pt__bad_upstream(err, &s->ctx, "a stream chunk is not a JSON object");
+    }
+    int rc = 0;
+    const json_t *e = json_object_get(root, "error");
+    if (json_is_object(e)) {
+        rc = in_stream_error(s, e, cb, arg, err);
+        goto out;
+    }
+    const json_t *u = json_object_get(root, "usage");
+    const json_t *choices = json_object_get(root, "choices");
+    /* Azure opens with a content-filter chunk that has no id, no model and no choices */
+    if (!s->started && json_array_size(choices) == 0 && !json_is_object(u) &&
+        !json_string_length(json_object_get(root, "id")))
+        goto out;
+    if ((rc = start(s, root, cb, arg))) goto out;
+    if (json_is_object(u)) {
+        pt_usage nu;
+        pt__oai_usage(u, &nu);
+        pt_usage_merge(&s->usage, &nu);
+    }
+    size_t i;
+    json_t *ch;
+    json_array_foreach(choices, i, ch) {
+        const json_t *ci = json_object_get(ch, "index");
+        if (json_is_integer(ci) && json_integer_value(ci) != 0) continue; /* n > 1 is not translated */
+        const json_t *d = json_object_get(ch, "delta");
+        if (json_is_object(d)) {
+            const json_t *r = json_object_get(d, "reasoning_content");
+            if (!r) r = json_object_get(d, "reasoning");
+            if ((rc = text_delta(s, PT_PART_THINKING, pt__jstr(r), cb, arg, err))) goto out;
+            if ((rc = text_delta(s, PT_PART_TEXT, pt__jstr(json_object_get(d, "content")), cb, arg, err))) goto out;
+            if ((rc = text_delta(s, PT_PART_TEXT, pt__jstr(json_object_get(d, "refusal")), cb, arg, err))) goto out;
+            const json_t *calls = json_object_get(d, "tool_calls");
+            if (json_is_array(calls) && (rc = tool_deltas(s, calls, cb, arg, err))) goto out;
+        }
+        const char *fr = json_string_value(json_object_get(ch, "finish_reason"));
+        if (fr) {
+            s->stop = pt__oai_stop(fr);
+            s->finished = true;
+            if ((rc = pt__blocks_close(&s->blk, cb, arg))) goto out;
+        }
+    }
+out:
+    json_decref(root);
+    return rc;
+}
+
+static int oai_end(void *p, pt_ev_cb cb, void *arg, pt_ai_error *err)
+{
+    oai_stream *s = p;
+    if (s->done) return 0;
+    if (s->finished) return finish(s, cb, arg);
+    return pt_ai_error_set(err, PT_AI_ERR_PROTOCOL, 502, NULL,
+                           "provider '%s' ended the stream before it was complete", s->ctx.cfg ? s->ctx.cfg->name : "?");
+}
+
+const pt__stream_ops pt__oai_stream_ops = {
+    .size = sizeof(oai_stream),
+    .init = oai_init,
+    .event = oai_event,
+    .end = oai_end,
+    .release = oai_release,
+};
+
+/* ---- errors -------------------------------------------------------------------------- */
+
+void pt__classify_common(const pt__prov_ctx *c, int status, const pt_ai_header *h, size_t nh, const char *body,
+                      size_t len, pt_ai_error *err)
+{
+    char msg[PT_AI_ERRMSG_MAX];
+    msg[0] = '\0';
+    json_t *root = json_loadb(body, len, JSON_ALLOW_NUL, NULL);
+    if (root) {
+        const json_t *e = json_object_get(root, "error");
+        const char *m = json_string_value(json_object_get(e, "message"));
+        if (!m) m = json_string_value(e);                           /* {"error":"text"} */
+        if (!m) m = json_string_value(json_object_get(root, "message")); /* Mistral */
+        if (!m) {
+            const json_t *d = json_object_get(root, "detail");      /* validation errors */
+            if (json_is_string(d)) m = json_string_value(d);
+            else if (json_is_array(d)) m = json_string_value(json_object_get(json_array_get(d, 0), "msg"));
+        }
+        if (m) snprintf(msg, sizeof msg, "%s", m);
+        json_decref(root);
+    } else if (len) {
+        snprintf(msg, sizeof msg, "%.*s", (int)(len < 200 ? len : 200), body);
+    }
+    err->retry_after_ms = pt__retry_after_ms(h, nh);
+    pt__classify_status(c, status, msg, err);
+}
+
+/* ---- the openai type ----------------------------------------------------------------- */
+
+int pt__oai_head(const pt__prov_ctx *c, pt__up *up, pt_ai_error *err)
+{
+    const char *path = c->ep == PT_AI_EP_EMBEDDINGS ? "/embeddings" : "/chat/completions";
+    up->method = "POST";
+    int rc = pt__up_path(up, c->cfg, path);
+    if (!rc) rc = pt__up_header(up, "content-type", "application/json");
+    if (!rc && c->key) {
+        char auth[1024];
+        snprintf(auth, sizeof auth, "Bearer %s", c->key);
+        rc = pt__up_header(up, "authorization", auth);
+    }
+    if (!rc) rc = pt__up_extra_headers(up, c->cfg);
+    if (rc) return pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 500, NULL, "cannot build the upstream request");
+    return 0;
+}
+
+static int openai_render(const pt__prov_ctx *c, const pt_pivot_req *r, pt_buf *body, pt_ai_error *err)
+{
+    pt__oai_opts o = { .max_completion_tokens = true, .stream_options = c->cfg->stream_usage,
+                       .reasoning_effort = true, .send_model = true };
+    return pt__oai_render_chat(c, r, &o, body, err);
+}
+
+const pt__prov pt__prov_openai = {
+    .type = PT_AI_PROV_OPENAI,
+    .wire = PT__WIRE_OPENAI,
+    .head = pt__oai_head,
+    .render_chat = openai_render,
+    .parse_chat = pt__oai_parse_chat,
+    .stream = &pt__oai_stream_ops,
+    .embed_ok = true,
+    .classify = pt__classify_common,
+    .passthrough = true,
+};
