@@ -8,6 +8,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -18,6 +19,13 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "doctor/probe_tls.h"
+
+void pt__dr_ignore_sigpipe(void)
+{
+    static bool done;
+    if (!done) signal(SIGPIPE, SIG_IGN);
+    done = true;
+}
 
 uint64_t pt__dr_deadline(unsigned ms) { return pt_now_ms() + ms; }
 
@@ -81,6 +89,7 @@ int pt__dr_conn_open(pt_dr_conn *c, const char *addr, long port, bool tls, const
     static const unsigned char alpn[] = "\x08http/1.1";
     memset(c, 0, sizeof *c);
     c->fd = -1;
+    pt__dr_ignore_sigpipe();
     uint64_t t0 = pt_now_us();
     int fd = pt__dr_tcp_connect(addr, port, deadline_ms);
     if (fd < 0) {

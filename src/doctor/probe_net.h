@@ -15,6 +15,11 @@
 #include "core/slice.h"
 #include "doctor/check.h"
 
+/* Makes writes to a peer that went away fail with EPIPE instead of killing the process: OpenSSL
+ * and pipes to a child write without MSG_NOSIGNAL. The doctor is a short-lived command whose
+ * probes meet closed peers on purpose, so SIGPIPE is ignored for the rest of its run. */
+void pt__dr_ignore_sigpipe(void);
+
 /* Absolute deadline (pt_now_ms clock) ms from now. */
 uint64_t pt__dr_deadline(unsigned ms);
 

@@ -15,6 +15,7 @@
 
 #include "core/err.h"
 #include "core/log.h"
+#include "doctor/probe_net.h"
 
 static bool is_exec_file(const char *p)
 {
@@ -242,6 +243,7 @@ int pt__dr_child_send(pt_dr_child *c, pt_slice line, uint64_t deadline_ms)
     }
     size_t off = 0;
     int rc = 0;
+    pt__dr_ignore_sigpipe(); /* a child that already exited must give EPIPE, not kill the doctor */
     while (off < b.len) {
         if (c->in < 0) { rc = PT_ECLOSED; break; }
         ssize_t n = write(c->in, b.data + off, b.len - off);

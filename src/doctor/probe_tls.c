@@ -55,6 +55,7 @@ static void info_cb(const SSL *ssl, int where, int ret)
 SSL_CTX *pt__dr_tls_ctx_new(bool verify, const unsigned char *alpn, size_t alpn_len)
 {
     if (verify_idx < 0) verify_idx = SSL_get_ex_new_index(0, "pt_dr_tls_verify", NULL, NULL, NULL);
+    pt__dr_ignore_sigpipe();
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
     if (!ctx) return NULL;
     SSL_CTX_set_min_proto_version(ctx, TLS1_VERSION);
