@@ -243,14 +243,21 @@ static int render_chat(const pt__prov_ctx *c, const pt_pivot_req *r, pt_buf *bod
     pt_jw_obj(&w);
     pt_jw_key(&w, "contents");
     pt_jw_arr(&w);
-    for (size_t i = 0; i < r->nmsgs; i++) {
-        const pt_msg *m = &r->msgs[i];
-        if (!has_parts(m)) continue;
+    /* consecutive turns of one role become one content, so function responses share the
+     * turn that follows the model's calls with whatever the user added */
+    size_t i = 0;
+    while (i < r->nmsgs) {
+        if (!has_parts(&r->msgs[i])) {
+            i++;
+            continue;
+        }
+        pt_role role = r->msgs[i].role;
         pt_jw_obj(&w);
-        pt_jw_kcstr(&w, "role", m->role == PT_ROLE_USER ? "user" : "model");
+        pt_jw_kcstr(&w, "role", role == PT_ROLE_USER ? "user" : "model");
         pt_jw_key(&w, "parts");
         pt_jw_arr(&w);
-        if (msg_parts(&w, r, m, i, err)) return -1;
+        for (; i < r->nmsgs && (r->msgs[i].role == role || !has_parts(&r->msgs[i])); i++)
+            if (r->msgs[i].role == role && msg_parts(&w, r, &r->msgs[i], i, err)) return -1;
         pt_jw_arr_end(&w);
         pt_jw_obj_end(&w);
     }
@@ -260,9 +267,9 @@ static int render_chat(const pt__prov_ctx *c, const pt_pivot_req *r, pt_buf *bod
         pt_jw_obj(&w);
         pt_jw_key(&w, "parts");
         pt_jw_arr(&w);
-        for (size_t i = 0; i < r->nsystem; i++) {
+        for (size_t k = 0; k < r->nsystem; k++) {
             pt_jw_obj(&w);
-            pt_jw_kstr(&w, "text", r->system[i].text);
+            pt_jw_kstr(&w, "text", r->system[k].text);
             pt_jw_obj_end(&w);
         }
         pt_jw_arr_end(&w);
