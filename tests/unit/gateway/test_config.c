@@ -831,6 +831,23 @@ static void endpoints_must_differ(void **state)
     expect_error("endpoints: { ready: x }\n", "t.yaml:1: endpoints.ready: must start with '/', got 'x'");
 }
 
+/* examples/portico.yaml is documentation that must keep loading. */
+static void example_file_loads(void **state)
+{
+    const char *root = getenv("PORTICO_ROOT");
+    char path[512];
+    snprintf(path, sizeof path, "%s/examples/portico.yaml", root ? root : ".");
+    pt_buf err = PT_BUF_INIT;
+    pt_config *cfg = pt_config_load_file(path, &err);
+    if (!cfg) fail_msg("%s", err.data);
+    assert_int_equal(cfg->nlisteners, 2);
+    assert_int_equal(cfg->nservices, 3);
+    assert_int_equal(cfg->nroutes, 4);
+    assert_int_equal(cfg->services[1].lb, PT_LB_WEIGHTED);
+    pt_config_release(cfg);
+    pt_buf_release(&err);
+}
+
 /* ---- snapshots --------------------------------------------------------------------- */
 
 static void refcount_frees_on_last_release(void **state)
@@ -937,6 +954,7 @@ int main(void)
         cmocka_unit_test(route_checks),
         cmocka_unit_test(routes_may_come_before_services),
         cmocka_unit_test(endpoints_must_differ),
+        cmocka_unit_test(example_file_loads),
         cmocka_unit_test(refcount_frees_on_last_release),
         cmocka_unit_test(publish_swaps_and_current_counts),
         cmocka_unit_test(current_is_safe_against_concurrent_publish),

@@ -222,6 +222,34 @@ static void sort_orders_by_every_rule(void **state)
     pt_config_release(cfg);
 }
 
+/* The worked example of docs/CONFIG.md, "Route precedence". */
+static void documented_precedence_example_holds(void **state)
+{
+    pt_buf yaml = PT_BUF_INIT, err = PT_BUF_INIT;
+    pt_buf_append_str(&yaml, "services:\n");
+    const char *names[] = { "web", "api", "auth", "t" };
+    for (int i = 0; i < 4; i++)
+        pt_buf_printf(&yaml, "  - { name: %s, targets: [\"http://127.0.0.1:%d\"] }\n", names[i], 9001 + i);
+    pt_buf_append_str(&yaml,
+                      "routes:\n"
+                      "  - { name: catch-all, service: web }\n"
+                      "  - { name: api,       service: api,  match: { path_prefix: /api } }\n"
+                      "  - { name: api-write, service: api,  match: { path_prefix: /api, methods: [POST, PUT, DELETE] } }\n"
+                      "  - { name: login,     service: auth, match: { path: /api/login } }\n"
+                      "  - { name: tenant,    service: t,    match: { host: \"*.tenants.example.com\" } }\n");
+    pt_config *cfg = pt_config_load_string("doc.yaml", yaml.data, yaml.len, &err);
+    if (!cfg) fail_msg("%s", err.data);
+    assert_string_equal(route_for(cfg, HTTP_POST, "h", "/api/login"), "login");
+    assert_string_equal(route_for(cfg, HTTP_POST, "h", "/api/items"), "api-write");
+    assert_string_equal(route_for(cfg, HTTP_GET, "h", "/api/items"), "api");
+    assert_string_equal(route_for(cfg, HTTP_GET, "h", "/"), "catch-all");
+    assert_string_equal(route_for(cfg, HTTP_POST, "acme.tenants.example.com", "/api/login"), "tenant");
+    assert_string_equal(route_for(cfg, HTTP_GET, "acme.tenants.example.com", "/x"), "tenant");
+    pt_config_release(cfg);
+    pt_buf_release(&yaml);
+    pt_buf_release(&err);
+}
+
 /* ---- conditions -------------------------------------------------------------------- */
 
 static void methods_restrict_the_route(void **state)
@@ -373,6 +401,7 @@ int main(void)
         cmocka_unit_test(more_conditions_beat_fewer),
         cmocka_unit_test(file_order_breaks_ties),
         cmocka_unit_test(sort_orders_by_every_rule),
+        cmocka_unit_test(documented_precedence_example_holds),
         cmocka_unit_test(methods_restrict_the_route),
         cmocka_unit_test(headers_match_by_presence_or_exact_value),
         cmocka_unit_test(no_route_gives_null),
