@@ -200,8 +200,9 @@ static void run(pt_dr_ctx *ctx, pt_dr_result *res)
         pt_dr_remedy(res, "Make %s%s%s%s listen on IPv6 too: bind it to '::' (dual-stack) instead of %s, or to ::1 "
                      "as well", who, owner->cmdline[0] ? " (" : "", owner->cmdline, owner->cmdline[0] ? ")" : "", ep0);
     else
-        pt_dr_remedy(res, "Make %s listen on the address clients use (%s), or on every address (0.0.0.0 / '::'; mind "
-                     "the exposure)", who, miss->text);
+        pt_dr_remedy(res, "Make %s%s%s%s listen on the address clients use (%s), or on every address (0.0.0.0 / '::'; "
+                     "mind the exposure)", who, owner->cmdline[0] ? " (" : "", owner->cmdline,
+                     owner->cmdline[0] ? ")" : "", miss->text);
     if (hit) {
         char hp[96];
         pt_dr_hostport(hit->text, ctx->target->port, hp, sizeof hp);

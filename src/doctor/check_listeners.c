@@ -221,7 +221,7 @@ static void run(pt_dr_ctx *ctx, pt_dr_result *res)
     for (size_t i = 0; i < socks.n; i++) pt_dr_socks_push(&all, &socks.v[i]);
     for (size_t i = 0; i < other.n; i++) pt_dr_socks_push(&all, &other.v[i]);
     pt_dr_socks_find_owners(&all);
-    memcpy(socks.v, all.v, socks.n * sizeof *socks.v);
+    if (socks.n) memcpy(socks.v, all.v, socks.n * sizeof *socks.v);
     if (other.n) memcpy(other.v, all.v + socks.n, other.n * sizeof *other.v);
     socks.fd_denied = other.fd_denied = all.fd_denied;
 

@@ -88,7 +88,7 @@ size_t pt__dr_port_suggest(const char *typed, const unsigned *listening, size_t 
         }
         all[n++] = s;
     }
-    qsort(all, n, sizeof *all, cmp_suggestion);
+    if (n) qsort(all, n, sizeof *all, cmp_suggestion);
     size_t k = n < max ? n : max;
     if (k) memcpy(out, all, k * sizeof *out);
     free(all);
@@ -121,7 +121,10 @@ static void suggest(pt_dr_ctx *ctx, pt_dr_result *res, const char *typed)
 
     json_t *arr = json_array();
     const pt_dr_sock *best = NULL;
+    /* When something listens one or two edits away, that is the answer: idle ports are noise. */
+    bool any_listening = n && sug[0].listening;
     for (size_t i = 0; i < n; i++) {
+        if (any_listening && !sug[i].listening) continue;
         json_t *o = json_object();
         json_object_set_new(o, "port", json_integer(sug[i].port));
         json_object_set_new(o, "distance", json_integer(sug[i].distance));

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,55 +108,123 @@ static void nsswitch_hosts(char *out, size_t n)
     fclose(f);
 }
 
-/* Both lookups at once, within the deadline. gai_error stays EAI_INPROGRESS for a lookup that
- * did not finish; its request then cannot be freed (glibc may still write to it) and is left
- * to process exit, which comes within seconds. */
+/* Both lookups at once, within the deadline, each on its own thread (getaddrinfo blocks, and
+ * DNS can take seconds). A lookup that misses the deadline is abandoned: its thread finishes on
+ * its own and the last of the two owners (thread, caller) frees the job. getaddrinfo_a is not
+ * used: its gai_suspend can leave a waiter on a finished request, which the worker then
+ * touches after gai_suspend has returned. */
+typedef struct lookup_job {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int refs;                  /* owners: the caller and the thread */
+    bool done;
+    int err;
+    char host[256];
+    struct addrinfo hints;
+    struct addrinfo *result;
+} lookup_job;
+
+static void job_unref(lookup_job *j)
+{
+    pthread_mutex_lock(&j->mu);
+    int left = --j->refs;
+    pthread_mutex_unlock(&j->mu);
+    if (left) return;
+    if (j->result) freeaddrinfo(j->result);
+    pthread_cond_destroy(&j->cv);
+    pthread_mutex_destroy(&j->mu);
+    free(j);
+}
+
+static void *job_main(void *arg)
+{
+    lookup_job *j = arg;
+    struct addrinfo *res = NULL;
+    int err = getaddrinfo(j->host, NULL, &j->hints, &res);
+    pthread_mutex_lock(&j->mu);
+    j->err = err;
+    j->result = err == 0 ? res : NULL;
+    j->done = true;
+    pthread_cond_broadcast(&j->cv);
+    pthread_mutex_unlock(&j->mu);
+    job_unref(j);
+    return NULL;
+}
+
+static lookup_job *job_start(const char *host, int flags)
+{
+    lookup_job *j = calloc(1, sizeof *j);
+    if (!j) return NULL;
+    pthread_mutex_init(&j->mu, NULL);
+    pthread_cond_init(&j->cv, NULL);
+    j->refs = 2;
+    snprintf(j->host, sizeof j->host, "%s", host);
+    j->hints.ai_family = AF_UNSPEC;
+    j->hints.ai_socktype = SOCK_STREAM;
+    j->hints.ai_flags = flags;
+    pthread_t th;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&th, &attr, job_main, j) != 0) {
+        j->refs = 1; /* no thread: look it up here */
+        job_main(j);
+        j = NULL;
+    }
+    pthread_attr_destroy(&attr);
+    return j;
+}
+
+/* Waits for the job until deadline_ms (pt_now_ms clock); returns its error (EAI_INPROGRESS when
+ * it did not finish) and moves its result to *out. Gives up the caller's ownership. */
+static int job_finish(lookup_job *j, uint64_t deadline_ms, struct addrinfo **out)
+{
+    *out = NULL;
+    if (!j) return EAI_SYSTEM;
+    pthread_mutex_lock(&j->mu);
+    for (int rounds = 0; !j->done && rounds < 1000; rounds++) {
+        uint64_t now = pt_now_ms();
+        if (now >= deadline_ms) break;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        uint64_t left = deadline_ms - now;
+        ts.tv_sec += (time_t)(left / 1000);
+        ts.tv_nsec += (long)(left % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+        pthread_cond_timedwait(&j->cv, &j->mu, &ts);
+    }
+    int err = j->done ? j->err : EAI_INPROGRESS;
+    if (j->done) {
+        *out = j->result;
+        j->result = NULL;
+    }
+    pthread_mutex_unlock(&j->mu);
+    job_unref(j);
+    return err;
+}
+
 typedef struct lookup {
-    struct gaicb cb[2];
-    struct addrinfo hints[2];
+    struct addrinfo *res[2]; /* [0] flags 0, [1] AI_ADDRCONFIG | AI_V4MAPPED */
     int err[2];
 } lookup;
 
-static lookup *lookup_run(const char *host, unsigned timeout_ms)
+static void lookup_run(const char *host, unsigned timeout_ms, lookup *L)
 {
-    lookup *L = calloc(1, sizeof *L);
-    if (!L) return NULL;
-    struct gaicb *list[2] = { &L->cb[0], &L->cb[1] };
-    for (int i = 0; i < 2; i++) {
-        L->hints[i].ai_family = AF_UNSPEC;
-        L->hints[i].ai_socktype = SOCK_STREAM;
-        L->hints[i].ai_flags = i == 0 ? 0 : (AI_ADDRCONFIG | AI_V4MAPPED);
-        L->cb[i].ar_name = host;
-        L->cb[i].ar_request = &L->hints[i];
-    }
-    if (getaddrinfo_a(GAI_NOWAIT, list, 2, NULL) != 0) {
-        /* Could not start threads: fall back to blocking lookups. */
-        for (int i = 0; i < 2; i++) L->err[i] = getaddrinfo(host, NULL, &L->hints[i], &L->cb[i].ar_result);
-        return L;
-    }
+    /* A job that could not get a thread ran inline and is already gone: redo it here. */
+    lookup_job *j0 = job_start(host, 0), *j1 = job_start(host, AI_ADDRCONFIG | AI_V4MAPPED);
     uint64_t deadline = pt_now_ms() + timeout_ms;
-    for (int rounds = 0; rounds < 1000; rounds++) {
-        bool pending = gai_error(&L->cb[0]) == EAI_INPROGRESS || gai_error(&L->cb[1]) == EAI_INPROGRESS;
-        uint64_t now = pt_now_ms();
-        if (!pending || now >= deadline) break;
-        uint64_t left = deadline - now;
-        struct timespec ts = { (time_t)(left / 1000), (long)(left % 1000) * 1000000L };
-        gai_suspend((const struct gaicb *const *)list, 2, &ts);
-    }
-    for (int i = 0; i < 2; i++) {
-        L->err[i] = gai_error(&L->cb[i]);
-        if (L->err[i] == EAI_INPROGRESS) gai_cancel(&L->cb[i]);
-    }
-    return L;
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+    if (j0) L->err[0] = job_finish(j0, deadline, &L->res[0]);
+    else L->err[0] = getaddrinfo(host, NULL, &hints, &L->res[0]);
+    hints.ai_flags = AI_ADDRCONFIG | AI_V4MAPPED;
+    if (j1) L->err[1] = job_finish(j1, deadline, &L->res[1]);
+    else L->err[1] = getaddrinfo(host, NULL, &hints, &L->res[1]);
 }
 
-static void lookup_free(lookup *L)
+static void lookup_release(lookup *L)
 {
-    if (!L) return;
     for (int i = 0; i < 2; i++)
-        if (L->err[i] == 0 && L->cb[i].ar_result) freeaddrinfo(L->cb[i].ar_result);
-    if (L->err[0] == EAI_INPROGRESS || L->err[1] == EAI_INPROGRESS) return; /* see lookup_run */
-    free(L);
+        if (L->res[i]) freeaddrinfo(L->res[i]);
 }
 
 static json_t *list_json(const pt_dr_addrlist *l)
@@ -246,10 +315,12 @@ static void run(pt_dr_ctx *ctx, pt_dr_result *res)
     bool local = pt__dr_is_localhost_name(host);
     int hosts_rc = pt__dr_hosts_lookup("/etc/hosts", host, &hosts);
     uint64_t t0 = pt_now_us();
-    lookup *L = lookup_run(host, ctx->opts->timeout_ms);
+    lookup L = { 0 };
+    lookup_run(host, ctx->opts->timeout_ms, &L);
     double ms = pt_dr_ms_since(t0);
-    if (L && L->err[0] == 0) list_from_ai(&plain, L->cb[0].ar_result);
-    if (L && L->err[1] == 0) list_from_ai(&addrconfig, L->cb[1].ar_result);
+    if (L.err[0] == 0) list_from_ai(&plain, L.res[0]);
+    if (L.err[1] == 0) list_from_ai(&addrconfig, L.res[1]);
+    lookup_release(&L);
     if (local) {
         static const unsigned char lo4[4] = { 127, 0, 0, 1 }, lo6[16] = { [15] = 1 };
         list_add(&builtin, AF_INET, lo4);
@@ -265,8 +336,7 @@ static void run(pt_dr_ctx *ctx, pt_dr_result *res)
     json_object_set_new(ev, "nsswitch_hosts", nss[0] ? json_string(nss) : json_null());
     json_object_set_new(ev, "ipv6_loopback", json_boolean(ipv6_loopback_up()));
     json_object_set_new(ev, "ms", json_real(ms));
-    if (L && L->err[0] && L->err[0] != EAI_INPROGRESS)
-        json_object_set_new(ev, "error", json_string(gai_strerror(L->err[0])));
+    if (L.err[0] && L.err[0] != EAI_INPROGRESS) json_object_set_new(ev, "error", json_string(gai_strerror(L.err[0])));
 
     /* Go reads /etc/hosts itself before DNS. */
     const pt_dr_addrlist *go = hosts.n ? &hosts : &plain;
@@ -297,22 +367,20 @@ static void run(pt_dr_ctx *ctx, pt_dr_result *res)
     if (local) pt_dr_detail(res, "curl and browsers ignore /etc/hosts for localhost and try 127.0.0.1 and ::1");
 
     if (plain.n == 0 && addrconfig.n == 0) {
-        bool slow = !L || L->err[0] == EAI_INPROGRESS;
+        bool slow = L.err[0] == EAI_INPROGRESS;
         if (slow)
             pt_dr_set(res, PT_DR_FAIL, "name_not_resolved", 80, "looking up %s took longer than %u ms", host,
                       ctx->opts->timeout_ms);
         else
             pt_dr_set(res, PT_DR_FAIL, "name_not_resolved", 90, "%s does not resolve: %s%s", host,
-                      gai_strerror(L->err[0]), local ? " (curl and browsers still use 127.0.0.1 and ::1)" : "");
+                      gai_strerror(L.err[0]), local ? " (curl and browsers still use 127.0.0.1 and ::1)" : "");
         if (local)
             pt_dr_remedy(res, "Add localhost to /etc/hosts: `127.0.0.1 localhost` and `::1 localhost`");
         else
             pt_dr_remedy(res, "Check the name and the resolver: `getent ahosts %s`; hosts: line in "
                          "/etc/nsswitch.conf is \"%s\"", host, nss);
-        lookup_free(L);
         return;
     }
-    lookup_free(L);
 
     for (size_t i = 0; local && i < hosts.n; i++) {
         if (!is_loopback(&hosts.v[i])) {
