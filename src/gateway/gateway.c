@@ -187,7 +187,7 @@ static void on_connection(uv_stream_t *server, int status)
 
 static void on_handle_closed(uv_handle_t *h) {}
 
-static void walk_close(uv_handle_t *h, void *arg)
+static void close_once(uv_handle_t *h)
 {
     if (!uv_is_closing(h)) uv_close(h, on_handle_closed);
 }
@@ -201,7 +201,10 @@ static void worker_stop(worker *w)
     w->health = NULL;
     pt_client_free(w->client);
     w->client = NULL;
-    uv_walk(&w->loop, walk_close, NULL);
+    /* Connections close their own handles; these are the worker's. */
+    for (size_t i = 0; i < w->nlisteners; i++) close_once((uv_handle_t *)&w->listeners[i]);
+    if (w->draining) close_once((uv_handle_t *)&w->drain_timer);
+    close_once((uv_handle_t *)&w->async);
 }
 
 static void on_server_empty(pt_server *srv)
@@ -223,7 +226,7 @@ static void worker_drain(worker *w)
     if (w->draining) return;
     w->draining = true;
     for (size_t i = 0; i < w->nlisteners; i++)
-        if (!uv_is_closing((uv_handle_t *)&w->listeners[i])) uv_close((uv_handle_t *)&w->listeners[i], on_handle_closed);
+        close_once((uv_handle_t *)&w->listeners[i]);
     uv_timer_init(&w->loop, &w->drain_timer);
     w->drain_timer.data = w;
     uv_timer_start(&w->drain_timer, on_drain_deadline, w->drain_timeout_ms, 0);
