@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/err.h"
@@ -24,6 +25,9 @@
 #include "gateway/metrics.h"
 
 #define DEFAULT_QUEUE_CAP ((size_t)4 << 20)
+
+#define FLUSH_BYTES (64 * 1024) /* a batch this large is written at once */
+#define FLUSH_MS 100            /* otherwise lines wait at most this long */
 /* A longer line (a path near the header cap, escaped six-fold) is dropped, not truncated. */
 #define MAX_LINE ((size_t)256 << 10)
 /* The per-thread format buffer is given back when a rare huge line made it grow past this. */
@@ -162,9 +166,11 @@ void pt_accesslog_write(const pt_access_record *r)
     if (rc == 0) {
         pthread_mutex_lock(&lock);
         if (accepting) {
-            bool was_empty = pending.len == 0;
+            /* The writer wakes by itself every FLUSH_MS; it is signalled only when a batch
+             * is worth a write, so a busy worker does not pay a futex wake per line. */
+            size_t before = pending.len;
             rc = pt_buf_append(&pending, b->data, b->len); /* fits in the preallocated cap, or PT_ETOOBIG */
-            if (rc == 0 && was_empty) pthread_cond_signal(&wake);
+            if (rc == 0 && before < FLUSH_BYTES && pending.len >= FLUSH_BYTES) pthread_cond_signal(&wake);
         }
         pthread_mutex_unlock(&lock);
     }
@@ -253,7 +259,16 @@ static void *writer_main(void *arg)
     pt_log_set_thread_name("accesslog");
     for (;;) {
         pthread_mutex_lock(&lock);
-        while (pending.len == 0 && !stop_req && !reopen_req) pthread_cond_wait(&wake, &lock);
+        while (pending.len < FLUSH_BYTES && !stop_req && !reopen_req) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_nsec += FLUSH_MS * 1000000L;
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            if (pthread_cond_timedwait(&wake, &lock, &until) == ETIMEDOUT && pending.len) break;
+        }
         pt_buf tmp = pending; /* back is empty here, so this hands the queue to the writer */
         pending = back;
         back = tmp;
