@@ -5,8 +5,12 @@
  * microseconds, so a timeout there means a DROP rule, a full accept queue or a down lo. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "doctor/check.h"
 #include "doctor/checks.h"
@@ -41,6 +45,19 @@ static const char *meaning(const pt_dr_conn *c)
     case EPERM: return "a local firewall or security policy forbade the connection";
     default: return "the connect failed";
     }
+}
+
+/* Is lo administratively up in this network namespace? */
+static bool loopback_up(void)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return true; /* cannot tell: do not accuse lo */
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "lo");
+    bool up = ioctl(fd, SIOCGIFFLAGS, &ifr) < 0 || (ifr.ifr_flags & IFF_UP);
+    close(fd);
+    return up;
 }
 
 static bool queue_full(json_t *listeners)
@@ -143,6 +160,14 @@ static void run(pt_dr_ctx *ctx, pt_dr_result *res)
         return;
     }
     bool lo = is_loopback(first_bad);
+    /* On loopback a down lo explains a timeout (address kept) or ENETUNREACH (never up), and it
+     * outranks what the other checks say about listeners: nothing can be reached there. */
+    if (lo && (ntime || first_bad->err == ENETUNREACH) && !loopback_up()) {
+        pt_dr_set(res, PT_DR_FAIL, "loopback_down", 90, "%s: the loopback interface is down", line);
+        pt_dr_detail(res, "lo is not up in this network namespace");
+        pt_dr_remedy(res, "Bring lo up: `sudo ip link set lo up`");
+        return;
+    }
     if (ntime) {
         if (queue_full(listeners)) {
             pt_dr_set(res, PT_DR_FAIL, "accept_queue_full", 92, "%s", line);
@@ -167,15 +192,19 @@ static void run(pt_dr_ctx *ctx, pt_dr_result *res)
                          "check) or a REJECT rule", ctx->target->port);
         return;
     }
+    /* ::1 missing outranks what the other checks say about listeners: nothing could listen there. */
+    if (lo && first_bad->err == EADDRNOTAVAIL && first_bad->family == AF_INET6) {
+        pt_dr_set(res, PT_DR_FAIL, "ipv6_loopback_missing", 90, "%s: ::1 does not exist here (IPv6 is disabled on lo)",
+                  line);
+        pt_dr_remedy(res, "Use 127.0.0.1 (and make the client resolve localhost to it), or enable IPv6 on lo: "
+                     "`sudo sysctl net.ipv6.conf.lo.disable_ipv6=0`");
+        return;
+    }
     const char *cause = first_bad->err == EADDRNOTAVAIL ? "connect_addr_not_avail"
                         : first_bad->err == EHOSTUNREACH || first_bad->err == ENETUNREACH ? "connect_unreachable"
                         : first_bad->err == ECONNRESET ? "connect_reset" : "connect_error";
     pt_dr_set(res, PT_DR_FAIL, cause, 65, "%s", line);
-    if (first_bad->err == EADDRNOTAVAIL && first_bad->family == AF_INET6 && lo)
-        pt_dr_remedy(res, "Enable IPv6 on lo (`sudo sysctl net.ipv6.conf.lo.disable_ipv6=0`) or use 127.0.0.1");
-    else if (first_bad->err == ENETUNREACH && lo)
-        pt_dr_remedy(res, "Bring lo up: `sudo ip link set lo up`");
-    else if (first_bad->err == EHOSTUNREACH)
+    if (first_bad->err == EHOSTUNREACH)
         pt_dr_remedy(res, "Look for a REJECT rule: `sudo nft list ruleset | grep -n reject`, and the route: "
                      "`ip route get %s`", ctx->target->host);
 }

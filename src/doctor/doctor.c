@@ -371,7 +371,9 @@ static void run_checks(pt_dr_run *run, const char *only, const char *skip)
         e->check = check_table[i];
         e->shown = shown[i];
         e->res.evidence = json_object();
+        uint64_t t0 = pt_now_us();
         e->check->run(&ctx, &e->res);
+        e->ms = pt_dr_ms_since(t0);
         if (!e->res.evidence) e->res.evidence = json_object();
         if (e->res.status != PT_DR_SKIP && !e->res.summary) e->res.summary = strdup("(the check reported nothing)");
         if (e->res.status == PT_DR_SKIP && !e->res.skip_reason) e->res.skip_reason = strdup("no reason given");

@@ -46,6 +46,7 @@ typedef struct pt_dr_entry {
     const pt_dr_check *check;
     pt_dr_result res;
     bool shown;          /* false for checks run only to gather facts another check needs */
+    double ms;           /* how long the check took */
 } pt_dr_entry;
 
 typedef struct pt_dr_run {

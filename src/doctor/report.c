@@ -260,6 +260,7 @@ json_t *pt_dr_report_json(const pt_dr_run *run)
         json_object_set_new(c, "cause", str_or_null(e->res.cause));
         json_object_set_new(c, "score", json_integer(e->res.score));
         json_object_set_new(c, "skip_reason", str_or_null(e->res.skip_reason));
+        json_object_set_new(c, "ms", json_real(e->ms));
         json_array_append_new(checks, c);
     }
     json_object_set_new(doc, "checks", checks);

@@ -233,6 +233,74 @@ EOF
     fi
 fi
 
+# ---------------------------------------------------------------------------- specific address
+if lab_start "$LAB" --addr 127.0.0.2 --ttl 60; then
+    dr "127.0.0.1:$LAB_PORT"
+    outcome "server on 127.0.0.2, client 127.0.0.1" bind_other_address 2
+    expect "server on 127.0.0.2: the remedy names the address that works" \
+        ".root_cause.remedy | test(\"127.0.0.2:$LAB_PORT\")"
+    kill "$LAB_PID" 2>/dev/null
+fi
+
+# ---------------------------------------------------------------------------- owner hidden
+# An unprivileged doctor cannot read root's /proc/PID/fd: it must say so, and may only guess
+# (a root process whose command line names the port), flagged as a guess.
+hp=$(free_port)
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null &&
+    setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all test -x "$PORTICO" &&
+    lab_start "$LAB" --addr 127.0.0.1 --port "$hp" --ttl 60; then
+    dr setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all -- --skip environment "127.0.0.1:$hp"
+    outcome "owner hidden from an unprivileged doctor" none 0
+    expect "owner hidden: unreadable fd dirs counted, owner flagged as a guess" \
+        "$(check_evidence listeners ".evidence.fd_dirs_denied > 0 and (.evidence.listeners[0] | .pid == $LAB_PID and .pid_guessed == true)")"
+    expect "owner hidden: the summary says 'probably'" "$(check_evidence listeners '.summary | test("probably pid")')"
+    kill "$LAB_PID" 2>/dev/null
+else
+    skip "owner hidden from an unprivileged doctor" "needs root and setpriv"
+fi
+
+# ---------------------------------------------------------------------------- out of descriptors
+# A server at its open-files limit cannot accept(): 3 std fds + listener + 11 held = 15 of 16.
+if command -v prlimit >/dev/null && lab_start prlimit --nofile=16:16 "$LAB" --addr 127.0.0.1 --no-accept --hold 11 --ttl 60; then
+    dr --timeout 300 --only environment "127.0.0.1:$LAB_PORT"
+    expect "server out of descriptors: environment names fd_limit_low with the pid and counts" \
+        "$(check_evidence environment ".status == \"fail\" and .cause == \"fd_limit_low\" and .evidence.server_fds.pid == $LAB_PID and .evidence.server_fds.max_open_files == 16 and .evidence.server_fds.open_files >= 15")"
+    is "$DR_RC" 2 "server out of descriptors: exit status 2"
+    expect "--only environment shows that check alone" '[.checks[].id] == ["environment"]'
+    kill "$LAB_PID" 2>/dev/null
+fi
+
+# ---------------------------------------------------------------------------- broken loopback
+if have_netns; then
+    # A fresh namespace whose lo was never brought up: no route at all.
+    ns4=portico-dr-$$-fresh
+    if ip netns add "$ns4"; then
+        NS_LIST+=("$ns4")
+        dr ip netns exec "$ns4" -- "127.0.0.1:8080"
+        outcome "lo never up in a namespace" loopback_down 2
+        expect "lo never up: the connect was unreachable" "$(check_evidence connect '.evidence.attempts[0].errno == "ENETUNREACH"')"
+    fi
+    ns3=$(new_ns lo)
+    if [ -n "$ns3" ]; then
+        # lo taken down after it was up keeps its address: connects hang instead.
+        ip -n "$ns3" link set lo down
+        dr ip netns exec "$ns3" -- --timeout 300 "127.0.0.1:8080"
+        outcome "lo taken down in a namespace" loopback_down 2
+        expect "lo taken down: the connect timed out" "$(check_evidence connect '.evidence.attempts[0].result == "timeout"')"
+        ip -n "$ns3" link set lo up
+        if ip netns exec "$ns3" sysctl -qw net.ipv6.conf.lo.disable_ipv6=1 2>/dev/null &&
+            lab_start ip netns exec "$ns3" "$LAB" --addr 127.0.0.1 --ttl 60; then
+            dr ip netns exec "$ns3" -- "[::1]:$LAB_PORT"
+            outcome "::1 with IPv6 disabled on lo" ipv6_loopback_missing 2
+            expect "IPv6 disabled: EADDRNOTAVAIL" "$(check_evidence connect '.evidence.attempts[0].errno == "EADDRNOTAVAIL"')"
+        else
+            skip "::1 with IPv6 disabled on lo" "could not disable IPv6 on lo in the namespace"
+        fi
+    fi
+else
+    skip "lo down in a namespace" "needs root and ip netns"
+fi
+
 # ---------------------------------------------------------------------------- healthy and usage
 if lab_start "$LAB" --addr 127.0.0.1 --ttl 60; then
     dr --skip environment "127.0.0.1:$LAB_PORT"

@@ -1,7 +1,8 @@
-/* Unit tests for doctor/procfs.c: /proc/net/tcp{,6} line parsing (addresses come back in
- * network order whatever the host's byte order), listener formatting, and which listener
- * accepts which client address. */
+/* Unit tests for doctor/procfs.c and sockdiag.c: /proc/net/tcp{,6} line parsing (addresses come
+ * back in network order whatever the host's byte order), listener formatting, which listener
+ * accepts which client address, and both sources read against a real listener. */
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <net/if.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -182,6 +184,93 @@ static void owner_text_is_honest_about_what_is_known(void **state)
     assert_non_null(strstr(out, "probably pid 4242"));
 }
 
+/* A real listener of this process: sock_diag and /proc/net/tcp must agree on it, sock_diag must
+ * add the backlog and the IPv6-only flag, and the owner walk must find this very process. */
+static int listen_on(int family, const char *addr, int v6only, int backlog, unsigned short *port)
+{
+    int fd = socket(family, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    socklen_t len;
+    if (family == AF_INET) {
+        struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+        s4->sin_family = AF_INET;
+        inet_pton(AF_INET, addr, &s4->sin_addr);
+        len = sizeof *s4;
+    } else {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+        s6->sin6_family = AF_INET6;
+        inet_pton(AF_INET6, addr, &s6->sin6_addr);
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only);
+        len = sizeof *s6;
+    }
+    if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, backlog) < 0) {
+        close(fd);
+        return -1;
+    }
+    getsockname(fd, (struct sockaddr *)&ss, &len);
+    *port = ntohs(family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port : ((struct sockaddr_in6 *)&ss)->sin6_port);
+    return fd;
+}
+
+static void sockdiag_and_procfs_agree_on_a_real_listener(void **state)
+{
+    unsigned short port;
+    int fd = listen_on(AF_INET, "127.0.0.1", 0, 7, &port);
+    assert_true(fd >= 0);
+    pt_dr_socks diag = { 0 }, proc = { 0 };
+    if (pt__dr_sockdiag_listeners(AF_INET, port, &diag) != 0) {
+        close(fd);
+        skip(); /* no NETLINK_SOCK_DIAG here: the fallback is all there is */
+    }
+    assert_int_equal(diag.n, 1);
+    assert_int_equal(diag.v[0].backlog, 7);
+    assert_int_equal(diag.v[0].accept_queue, 0);
+    assert_int_equal(pt_dr_procnet_read("/proc/net/tcp", AF_INET, port, &proc), 0);
+    assert_int_equal(proc.n, 1);
+    assert_int_equal(proc.v[0].inode, diag.v[0].inode);
+    assert_memory_equal(proc.v[0].addr, diag.v[0].addr, 4);
+    pt_dr_socks_find_owners(&diag);
+    assert_int_equal(diag.v[0].pid, getpid());
+    assert_false(diag.v[0].owner_guessed);
+    pt_dr_socks_release(&diag);
+    pt_dr_socks_release(&proc);
+    close(fd);
+}
+
+static void sockdiag_reports_ipv6_only(void **state)
+{
+    unsigned short p1, p2;
+    int a = listen_on(AF_INET6, "::1", 1, 5, &p1);
+    int b = listen_on(AF_INET6, "::", 0, 5, &p2);
+    if (a < 0 || b < 0) {
+        if (a >= 0) close(a);
+        if (b >= 0) close(b);
+        skip(); /* no IPv6 here */
+    }
+    pt_dr_socks s = { 0 };
+    if (pt__dr_sockdiag_listeners(AF_INET6, p1, &s) != 0) {
+        close(a);
+        close(b);
+        skip();
+    }
+    assert_int_equal(s.n, 1);
+    assert_int_equal(s.v[0].v6only, 1);
+    pt_dr_socks_release(&s);
+    assert_int_equal(pt__dr_sockdiag_listeners(AF_INET6, p2, &s), 0);
+    assert_int_equal(s.n, 1);
+    assert_int_equal(s.v[0].v6only, 0);
+    char ep[64];
+    pt_dr_sock_endpoint(&s.v[0], ep, sizeof ep);
+    char want[64];
+    snprintf(want, sizeof want, "*:%u", p2);
+    assert_string_equal(ep, want);
+    pt_dr_socks_release(&s);
+    close(a);
+    close(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -192,6 +281,8 @@ int main(void)
         cmocka_unit_test(who_accepts_what),
         cmocka_unit_test(device_bound_socket_takes_nothing_from_this_host),
         cmocka_unit_test(owner_text_is_honest_about_what_is_known),
+        cmocka_unit_test(sockdiag_and_procfs_agree_on_a_real_listener),
+        cmocka_unit_test(sockdiag_reports_ipv6_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
