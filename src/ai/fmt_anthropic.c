@@ -267,6 +267,7 @@ static int parse_chat(const char *body, size_t len, bool for_count, pt_pivot_req
     const json_t *msgs = json_object_get(root, "messages");
     if (!msgs) return BAD("messages", "messages: field required");
     if (!json_is_array(msgs)) return BAD("messages", "messages: expected an array");
+    if (json_array_size(msgs) == 0) return BAD("messages", "messages: at least one message is required");
     if (parse_system(r, json_object_get(root, "system"), err)) return -1;
     if (parse_messages(r, msgs, err)) return -1;
 

@@ -1,0 +1,359 @@
+/* Unit tests for the client formats (ai/fmt_openai.c, ai/fmt_anthropic.c): what a client
+ * body becomes in the pivot, the 400 errors that name the field at fault, error bodies in
+ * each format, and the local token estimate. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "ai/fmt.h"
+
+typedef struct parsed {
+    pt_pivot_req r;
+    pt_ai_error err;
+    int rc;
+} parsed;
+
+static parsed *parse(const pt__fmt *f, const char *body, bool for_count)
+{
+    parsed *p = calloc(1, sizeof *p);
+    pt_pivot_req_init(&p->r);
+    p->rc = f->parse_chat(body, strlen(body), for_count, &p->r, &p->err);
+    return p;
+}
+
+static void done(parsed *p)
+{
+    pt_pivot_req_release(&p->r);
+    free(p);
+}
+
+/* Parses and expects a 400 whose message starts with want. */
+static void refused(const pt__fmt *f, const char *body, pt_ai_err_kind kind, const char *want)
+{
+    parsed *p = parse(f, body, false);
+    assert_int_equal(p->rc, -1);
+    assert_int_equal(p->err.kind, kind);
+    assert_int_equal(p->err.status, 400);
+    if (strncmp(p->err.message, want, strlen(want)) != 0) fail_msg("message [%s] does not start with [%s]", p->err.message, want);
+    done(p);
+}
+
+#define OAI (&pt__fmt_openai)
+#define ANT (&pt__fmt_anthropic)
+
+static void openai_invalid_json_is_400_with_position(void **state)
+{
+    refused(OAI, "{\"model\":\"m\",", PT_AI_ERR_INVALID, "invalid JSON body:");
+    parsed *p = parse(OAI, "{\"model\":\"m\",\"messages\":[}", false);
+    assert_non_null(strstr(p->err.message, "at byte 26"));
+    done(p);
+}
+
+static void openai_duplicate_keys_are_refused(void **state)
+{
+    refused(OAI, "{\"model\":\"a\",\"model\":\"b\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",
+            PT_AI_ERR_INVALID, "invalid JSON body: duplicate object key");
+}
+
+static void openai_required_fields_are_named(void **state)
+{
+    refused(OAI, "{\"messages\":[]}", PT_AI_ERR_INVALID, "model: field required");
+    refused(OAI, "{\"model\":1,\"messages\":[]}", PT_AI_ERR_INVALID, "model: expected a string");
+    refused(OAI, "{\"model\":\"m\"}", PT_AI_ERR_INVALID, "messages: field required");
+    refused(OAI, "{\"model\":\"m\",\"messages\":{}}", PT_AI_ERR_INVALID, "messages: expected an array");
+    refused(OAI, "{\"model\":\"m\",\"messages\":[]}", PT_AI_ERR_INVALID, "messages: must not be empty");
+    refused(OAI, "[1]", PT_AI_ERR_INVALID, "request body must be a JSON object");
+}
+
+static void openai_wrong_types_name_the_field(void **state)
+{
+    refused(OAI, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"temperature\":\"hot\"}",
+            PT_AI_ERR_INVALID, "temperature: expected a number");
+    refused(OAI, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"max_tokens\":0}",
+            PT_AI_ERR_INVALID, "max_tokens: must be at least 1");
+    refused(OAI, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"stream\":\"yes\"}",
+            PT_AI_ERR_INVALID, "stream: expected a boolean");
+    refused(OAI, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"},{\"role\":\"user\",\"content\":7}]}",
+            PT_AI_ERR_INVALID, "messages[1].content: expected a string or an array of content parts");
+    refused(OAI,
+            "{\"model\":\"m\",\"messages\":[{\"role\":\"assistant\",\"tool_calls\":[{\"type\":\"function\","
+            "\"function\":{\"name\":\"f\",\"arguments\":\"{}\"}}]}]}",
+            PT_AI_ERR_INVALID, "messages[0].tool_calls[0].id: expected a string");
+    refused(OAI, "{\"model\":\"m\",\"messages\":[{\"role\":\"tool\",\"content\":\"r\"}]}", PT_AI_ERR_INVALID,
+            "messages[0].tool_call_id: expected a string");
+    refused(OAI, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"stop\":[1]}",
+            PT_AI_ERR_INVALID, "stop[0]: expected a string");
+    refused(OAI, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tool_choice\":\"sometimes\"}",
+            PT_AI_ERR_INVALID, "tool_choice: expected none, auto, required or a function");
+}
+
+static void openai_untranslatable_requests_are_unsupported(void **state)
+{
+    refused(OAI, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"n\":2}", PT_AI_ERR_UNSUPPORTED,
+            "n: only n=1");
+    refused(OAI, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"input_audio\"}]}]}",
+            PT_AI_ERR_UNSUPPORTED, "messages[0].content[0].type: content parts of type 'input_audio'");
+    refused(OAI, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tools\":[{\"type\":\"web_search\"}]}",
+            PT_AI_ERR_UNSUPPORTED, "tools[0].type: tools of type 'web_search'");
+}
+
+static void openai_messages_become_turns_and_tool_results(void **state)
+{
+    parsed *p = parse(OAI,
+                      "{\"model\":\"m\",\"messages\":["
+                      "{\"role\":\"developer\",\"content\":[{\"type\":\"text\",\"text\":\"be brief\"}]},"
+                      "{\"role\":\"user\",\"content\":[{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/jpeg;base64,AAA=\"}},"
+                      "{\"type\":\"image_url\",\"image_url\":{\"url\":\"https://x/y.png\"}}]},"
+                      "{\"role\":\"assistant\",\"content\":\"\",\"tool_calls\":[{\"id\":\"c1\",\"type\":\"function\","
+                      "\"function\":{\"name\":\"f\",\"arguments\":\"{\\\"a\\\":1}\"}}]},"
+                      "{\"role\":\"tool\",\"tool_call_id\":\"c1\",\"content\":\"ok\"},"
+                      "{\"role\":\"system\",\"content\":\"late system\"}],"
+                      "\"stream\":true,\"stream_options\":{\"include_usage\":true},\"seed\":3,\"stop\":\"END\","
+                      "\"reasoning_effort\":\"high\",\"parallel_tool_calls\":false}",
+                      false);
+    assert_int_equal(p->rc, 0);
+    pt_pivot_req *r = &p->r;
+    assert_int_equal(r->nsystem, 2);
+    assert_true(pt_slice_eq_cstr(r->system[1].text, "late system"));
+    assert_int_equal(r->nmsgs, 3);
+    assert_int_equal(r->msgs[0].parts[0].type, PT_PART_IMAGE);
+    assert_true(pt_slice_eq_cstr(r->msgs[0].parts[0].media_type, "image/jpeg"));
+    assert_true(pt_slice_eq_cstr(r->msgs[0].parts[0].data, "AAA="));
+    assert_true(pt_slice_eq_cstr(r->msgs[0].parts[1].url, "https://x/y.png"));
+    /* an empty assistant content adds no text part */
+    assert_int_equal(r->msgs[1].nparts, 1);
+    assert_int_equal(r->msgs[1].parts[0].type, PT_PART_TOOL_USE);
+    assert_true(pt_slice_eq_cstr(r->msgs[1].parts[0].arguments, "{\"a\":1}"));
+    assert_int_equal(r->msgs[2].role, PT_ROLE_USER);
+    assert_int_equal(r->msgs[2].parts[0].type, PT_PART_TOOL_RESULT);
+    assert_true(pt_slice_eq_cstr(r->msgs[2].parts[0].tool_use_id, "c1"));
+    assert_true(pt_slice_eq_cstr(r->msgs[2].parts[0].content[0].text, "ok"));
+    assert_true(r->stream);
+    assert_true(r->include_usage);
+    assert_int_equal(r->seed, 3);
+    assert_int_equal(r->nstop, 1);
+    assert_int_equal(r->reasoning_budget, 24576);
+    assert_int_equal(r->parallel_tool_calls, 0);
+    done(p);
+}
+
+static void openai_only_base64_data_urls(void **state)
+{
+    refused(OAI, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\","
+                 "\"image_url\":{\"url\":\"data:image/png,raw\"}}]}]}",
+            PT_AI_ERR_INVALID, "messages[0].content[0].image_url.url: only base64 data URLs");
+}
+
+static void openai_response_format_json_schema(void **state)
+{
+    parsed *p = parse(OAI,
+                      "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"response_format\":"
+                      "{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"r\",\"strict\":true,\"schema\":{\"type\":\"object\"}}}}",
+                      false);
+    assert_int_equal(p->rc, 0);
+    assert_int_equal(p->r.response_format, PT_RESP_FORMAT_JSON_SCHEMA);
+    assert_true(pt_slice_eq_cstr(p->r.response_schema_name, "r"));
+    assert_int_equal(p->r.response_schema_strict, 1);
+    assert_non_null(p->r.response_schema);
+    done(p);
+    refused(OAI, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"response_format\":{\"type\":\"xml\"}}",
+            PT_AI_ERR_INVALID, "response_format.type: expected text, json_object or json_schema");
+}
+
+static void openai_unset_numbers_stay_unset(void **state)
+{
+    parsed *p = parse(OAI, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", false);
+    assert_int_equal(p->rc, 0);
+    assert_true(isnan(p->r.temperature));
+    assert_int_equal(p->r.max_tokens, -1);
+    assert_int_equal(p->r.seed, -1);
+    assert_int_equal(p->r.reasoning_budget, -1);
+    assert_int_equal(p->r.tool_choice, PT_TOOL_CHOICE_UNSET);
+    done(p);
+}
+
+static void anthropic_required_fields_are_named(void **state)
+{
+    refused(ANT, "{\"model\":\"m\",\"messages\":[]}", PT_AI_ERR_INVALID, "max_tokens: field required");
+    refused(ANT, "{\"model\":\"m\",\"max_tokens\":\"9\",\"messages\":[]}", PT_AI_ERR_INVALID, "max_tokens: expected an integer");
+    refused(ANT, "{\"max_tokens\":9,\"messages\":[]}", PT_AI_ERR_INVALID, "model: field required");
+    refused(ANT, "{\"model\":\"m\",\"max_tokens\":9}", PT_AI_ERR_INVALID, "messages: field required");
+    refused(ANT, "{\"model\":\"m\",\"max_tokens\":9,\"messages\":[{\"role\":\"system\",\"content\":\"x\"}]}",
+            PT_AI_ERR_INVALID, "messages[0].role: expected user or assistant");
+    refused(ANT, "{\"model\":\"m\",\"max_tokens\":9,\"messages\":[{\"role\":\"user\"}]}", PT_AI_ERR_INVALID,
+            "messages[0].content: field required");
+}
+
+static void anthropic_count_tokens_needs_no_max_tokens(void **state)
+{
+    parsed *p = parse(ANT, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", true);
+    assert_int_equal(p->rc, 0);
+    assert_int_equal(p->r.max_tokens, -1);
+    done(p);
+}
+
+static void anthropic_blocks_in_the_wrong_turn_are_refused(void **state)
+{
+    refused(ANT,
+            "{\"model\":\"m\",\"max_tokens\":9,\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"tool_use\","
+            "\"id\":\"t\",\"name\":\"f\",\"input\":{}}]}]}",
+            PT_AI_ERR_INVALID, "messages[0].content[0]: tool_use blocks belong in assistant turns");
+    refused(ANT,
+            "{\"model\":\"m\",\"max_tokens\":9,\"messages\":[{\"role\":\"assistant\",\"content\":[{\"type\":\"tool_result\","
+            "\"tool_use_id\":\"t\"}]}]}",
+            PT_AI_ERR_INVALID, "messages[0].content[0]: tool_result blocks belong in user turns");
+    refused(ANT,
+            "{\"model\":\"m\",\"max_tokens\":9,\"messages\":[{\"role\":\"assistant\",\"content\":[{\"type\":\"tool_use\","
+            "\"id\":\"t\",\"name\":\"f\",\"input\":[1]}]}]}",
+            PT_AI_ERR_INVALID, "messages[0].content[0].input: expected an object");
+}
+
+static void anthropic_server_tools_and_documents_are_unsupported(void **state)
+{
+    refused(ANT,
+            "{\"model\":\"m\",\"max_tokens\":9,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tools\":[{\"type\":"
+            "\"web_search_20250305\",\"name\":\"web_search\"}]}",
+            PT_AI_ERR_UNSUPPORTED, "tools[0].type: server tools");
+    refused(ANT,
+            "{\"model\":\"m\",\"max_tokens\":9,\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"document\"}]}]}",
+            PT_AI_ERR_UNSUPPORTED, "messages[0].content[0].type: 'document' blocks");
+}
+
+static void anthropic_blocks_become_parts(void **state)
+{
+    parsed *p = parse(ANT,
+                      "{\"model\":\"m\",\"max_tokens\":2000,\"system\":[{\"type\":\"text\",\"text\":\"s1\"},{\"type\":\"text\",\"text\":\"s2\"}],"
+                      "\"messages\":[{\"role\":\"user\",\"content\":\"q\"},{\"role\":\"assistant\",\"content\":["
+                      "{\"type\":\"thinking\",\"thinking\":\"hmm\",\"signature\":\"sig\"},{\"type\":\"redacted_thinking\",\"data\":\"zz\"},"
+                      "{\"type\":\"tool_use\",\"id\":\"t1\",\"name\":\"f\",\"input\":{\"a\":[1,2]}}]},"
+                      "{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":\"t1\",\"is_error\":true,\"content\":["
+                      "{\"type\":\"text\",\"text\":\"boom\"},{\"type\":\"image\",\"source\":{\"type\":\"url\",\"url\":\"https://i\"}}]}]}],"
+                      "\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":1500},\"tool_choice\":{\"type\":\"any\","
+                      "\"disable_parallel_tool_use\":true},\"top_k\":5,\"metadata\":{\"user_id\":\"u1\"}}",
+                      false);
+    assert_int_equal(p->rc, 0);
+    pt_pivot_req *r = &p->r;
+    assert_int_equal(r->nsystem, 2);
+    assert_int_equal(r->msgs[1].parts[0].type, PT_PART_THINKING);
+    assert_true(pt_slice_eq_cstr(r->msgs[1].parts[0].signature, "sig"));
+    assert_int_equal(r->msgs[1].parts[1].type, PT_PART_REDACTED_THINKING);
+    assert_true(pt_slice_eq_cstr(r->msgs[1].parts[2].arguments, "{\"a\":[1,2]}"));
+    const pt_part *res = &r->msgs[2].parts[0];
+    assert_true(res->is_error);
+    assert_int_equal(res->ncontent, 2);
+    assert_int_equal(res->content[1].type, PT_PART_IMAGE);
+    assert_int_equal(r->reasoning_budget, 1500);
+    assert_int_equal(r->tool_choice, PT_TOOL_CHOICE_ANY);
+    assert_int_equal(r->parallel_tool_calls, 0);
+    assert_int_equal(r->top_k, 5);
+    assert_true(pt_slice_eq_cstr(r->user, "u1"));
+    assert_true(r->include_usage);
+    done(p);
+}
+
+static void openai_error_body_shape(void **state)
+{
+    pt_ai_error e = { 0 };
+    pt_ai_error_set(&e, PT_AI_ERR_NOT_FOUND, 0, "model", "model 'x' does not exist");
+    pt_buf b = PT_BUF_INIT;
+    assert_int_equal(pt__fmt_openai.render_error(&e, &b), 0);
+    assert_string_equal(b.data, "{\"error\":{\"message\":\"model 'x' does not exist\",\"type\":\"invalid_request_error\","
+                                "\"param\":\"model\",\"code\":\"model_not_found\"}}");
+    assert_int_equal(e.status, 404);
+    pt_buf_release(&b);
+}
+
+static void anthropic_error_types_follow_the_status(void **state)
+{
+    static const struct {
+        int status;
+        const char *type;
+    } cases[] = { { 400, "invalid_request_error" }, { 401, "authentication_error" }, { 403, "permission_error" },
+                  { 404, "not_found_error" }, { 413, "request_too_large" }, { 429, "rate_limit_error" },
+                  { 500, "api_error" }, { 502, "api_error" }, { 503, "overloaded_error" }, { 529, "overloaded_error" } };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        pt_ai_error e = { 0 };
+        pt_ai_error_set(&e, PT_AI_ERR_UPSTREAM, cases[i].status, NULL, "m");
+        pt_buf b = PT_BUF_INIT;
+        pt__fmt_anthropic.render_error(&e, &b);
+        char want[160];
+        snprintf(want, sizeof want, "{\"type\":\"error\",\"error\":{\"type\":\"%s\",\"message\":\"m\"}}", cases[i].type);
+        assert_string_equal(b.data, want);
+        pt_buf_release(&b);
+    }
+}
+
+static void stream_errors_are_framed_per_format(void **state)
+{
+    pt_ai_error e = { 0 };
+    pt_ai_error_set(&e, PT_AI_ERR_TIMEOUT, 0, NULL, "late");
+    pt__fmt_stream st;
+    pt__render_ctx ctx = { .model = PT_SLICE_LIT("m") };
+    pt_buf b = PT_BUF_INIT;
+    pt__fmt_openai.stream_init(&st, &ctx);
+    pt__fmt_openai.render_stream_error(&st, &e, &b);
+    assert_string_equal(b.data, "data: {\"error\":{\"message\":\"late\",\"type\":\"api_error\",\"param\":null,"
+                                "\"code\":\"upstream_timeout\"}}\n\n");
+    pt_buf_reset(&b);
+    pt__fmt_anthropic.stream_init(&st, &ctx);
+    pt__fmt_anthropic.render_stream_error(&st, &e, &b);
+    assert_string_equal(b.data, "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"api_error\",\"message\":\"late\"}}\n\n");
+    pt_buf_release(&b);
+}
+
+static void estimate_counts_text_messages_tools_and_images(void **state)
+{
+    /* 40 bytes of text -> 10 tokens; primer 3; 2 messages x 4; one image 1600 */
+    parsed *p = parse(OAI,
+                      "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"0123456789012345678901234567890123456789\"},"
+                      "{\"role\":\"user\",\"content\":[{\"type\":\"image_url\",\"image_url\":{\"url\":\"https://i\"}}]}]}",
+                      false);
+    assert_int_equal(p->rc, 0);
+    assert_int_equal(pt_pivot_estimate_input_tokens(&p->r), 10 + 3 + 8 + 1600);
+    done(p);
+    assert_int_equal(pt_pivot_estimate_text_tokens(0), 0);
+    assert_int_equal(pt_pivot_estimate_text_tokens(1), 1);
+    assert_int_equal(pt_pivot_estimate_text_tokens(4), 1);
+    assert_int_equal(pt_pivot_estimate_text_tokens(5), 2);
+}
+
+static void data_urls_split_into_type_and_data(void **state)
+{
+    pt_slice mt, d;
+    assert_true(pt__parse_data_url(PT_SLICE_LIT("data:image/webp;base64,UklGR"), &mt, &d));
+    assert_true(pt_slice_eq_cstr(mt, "image/webp"));
+    assert_true(pt_slice_eq_cstr(d, "UklGR"));
+    assert_false(pt__parse_data_url(PT_SLICE_LIT("data:;base64,AAA"), &mt, &d));
+    assert_false(pt__parse_data_url(PT_SLICE_LIT("https://x"), &mt, &d));
+    assert_false(pt__parse_data_url(PT_SLICE_LIT("data:image/png;base64"), &mt, &d));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(openai_invalid_json_is_400_with_position),
+        cmocka_unit_test(openai_duplicate_keys_are_refused),
+        cmocka_unit_test(openai_required_fields_are_named),
+        cmocka_unit_test(openai_wrong_types_name_the_field),
+        cmocka_unit_test(openai_untranslatable_requests_are_unsupported),
+        cmocka_unit_test(openai_messages_become_turns_and_tool_results),
+        cmocka_unit_test(openai_only_base64_data_urls),
+        cmocka_unit_test(openai_response_format_json_schema),
+        cmocka_unit_test(openai_unset_numbers_stay_unset),
+        cmocka_unit_test(anthropic_required_fields_are_named),
+        cmocka_unit_test(anthropic_count_tokens_needs_no_max_tokens),
+        cmocka_unit_test(anthropic_blocks_in_the_wrong_turn_are_refused),
+        cmocka_unit_test(anthropic_server_tools_and_documents_are_unsupported),
+        cmocka_unit_test(anthropic_blocks_become_parts),
+        cmocka_unit_test(openai_error_body_shape),
+        cmocka_unit_test(anthropic_error_types_follow_the_status),
+        cmocka_unit_test(stream_errors_are_framed_per_format),
+        cmocka_unit_test(estimate_counts_text_messages_tools_and_images),
+        cmocka_unit_test(data_urls_split_into_type_and_data),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
