@@ -119,6 +119,25 @@ static void local_addresses(char *out, size_t n)
     freeifaddrs(ifs);
 }
 
+/* Is the address configured on an interface (getifaddrs)? 127.0.0.0/8 counts: lo routes it all. */
+static bool on_interface(const bind_try *b)
+{
+    static const unsigned char any[16];
+    if (memcmp(b->addr, any, b->family == AF_INET ? 4 : 16) == 0) return true;
+    if (b->family == AF_INET && b->addr[0] == 127) return true;
+    struct ifaddrs *ifs = NULL;
+    if (getifaddrs(&ifs) < 0) return true; /* cannot tell */
+    bool found = false;
+    for (struct ifaddrs *i = ifs; i && !found; i = i->ifa_next) {
+        if (!i->ifa_addr || i->ifa_addr->sa_family != b->family) continue;
+        const void *a = b->family == AF_INET ? (const void *)&((struct sockaddr_in *)i->ifa_addr)->sin_addr
+                                             : (const void *)&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
+        found = memcmp(a, b->addr, b->family == AF_INET ? 4 : 16) == 0;
+    }
+    freeifaddrs(ifs);
+    return found;
+}
+
 static void in_use(pt_dr_ctx *ctx, pt_dr_result *res, const bind_try *b, long port)
 {
     pt_dr_socks socks = { 0 };
@@ -231,6 +250,7 @@ static void run(pt_dr_ctx *ctx, pt_dr_result *res)
         b[i].err_plain = b[i].err ? b[i].err : try_bind(&b[i], port, false);
         json_t *o = json_object();
         json_object_set_new(o, "address", json_string(b[i].text));
+        json_object_set_new(o, "on_interface", json_boolean(on_interface(&b[i])));
         json_object_set_new(o, "result", b[i].err ? json_string(pt_dr_errno_name(b[i].err)) : json_string("ok"));
         json_object_set_new(o, "without_reuseaddr",
                             b[i].err_plain ? json_string(pt_dr_errno_name(b[i].err_plain)) : json_string("ok"));
@@ -253,7 +273,7 @@ static void run(pt_dr_ctx *ctx, pt_dr_result *res)
         char locals[1024];
         local_addresses(locals, sizeof locals);
         pt_dr_set(res, PT_DR_FAIL, "listen_addr_not_local", 95,
-                  "%s is not an address of this machine (bind: EADDRNOTAVAIL), so a server cannot listen on it",
+                  "%s is on none of this machine's interfaces, so a server cannot listen on it (bind: EADDRNOTAVAIL)",
                   notav->text);
         pt_dr_detail(res, "addresses here: %s", locals);
         pt_dr_remedy(res, "Listen on one of this machine's addresses (%s), or on 0.0.0.0 / '::' for all", locals);

@@ -166,7 +166,8 @@ if lab_start "$LAB" --addr 127.0.0.1 --ttl 60; then
 fi
 dr --listen 198.51.100.7:8080
 outcome "--listen on an address not on this host" listen_addr_not_local 2
-expect "--listen not local: bind said EADDRNOTAVAIL" "$(check_evidence listen '.evidence.binds[0].result == "EADDRNOTAVAIL"')"
+expect "--listen not local: on no interface, and bind said EADDRNOTAVAIL" \
+    "$(check_evidence listen '.evidence.binds[0] | .on_interface == false and .result == "EADDRNOTAVAIL"')"
 unpriv=$(cat /proc/sys/net/ipv4/ip_unprivileged_port_start 2>/dev/null || echo 0)
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null && ((unpriv > 81)) &&
     setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all test -x "$PORTICO"; then
