@@ -257,6 +257,16 @@ void pt_health_record(const pt_service *svc, pt_target *t, bool ok)
 
 /* ---- load-time support ---- */
 
+static unsigned gcd(unsigned a, unsigned b)
+{
+    while (b) {
+        unsigned t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
 int pt__balancer_prepare(pt_service *svc)
 {
     free(svc->wrr_slots);
@@ -264,8 +274,12 @@ int pt__balancer_prepare(pt_service *svc)
     svc->nwrr_slots = 0;
     if (svc->lb != PT_LB_WEIGHTED || svc->ntargets == 0) return 0;
 
+    /* Weights 10, 20, 30 schedule like 1, 2, 3: the period shrinks by their gcd. */
+    unsigned g = 0;
+    for (size_t i = 0; i < svc->ntargets; i++) g = gcd(g, svc->targets[i].weight);
+    if (g == 0) g = 1;
     size_t total = 0;
-    for (size_t i = 0; i < svc->ntargets; i++) total += svc->targets[i].weight;
+    for (size_t i = 0; i < svc->ntargets; i++) total += svc->targets[i].weight / g;
     unsigned *slots = malloc(total * sizeof *slots);
     long long *cur = calloc(svc->ntargets, sizeof *cur);
     if (!slots || !cur) {
@@ -279,7 +293,7 @@ int pt__balancer_prepare(pt_service *svc)
     for (size_t k = 0; k < total; k++) {
         size_t best = 0;
         for (size_t i = 0; i < svc->ntargets; i++) {
-            cur[i] += svc->targets[i].weight;
+            cur[i] += svc->targets[i].weight / g;
             if (cur[i] > cur[best]) best = i;
         }
         cur[best] -= (long long)total;

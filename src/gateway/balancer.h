@@ -42,8 +42,10 @@ bool pt_target_available(const pt_target *t, uint64_t now_ms);
 /* Picks the target for the next exchange with the service's balancer:
  *   round_robin  the next target after the service cursor;
  *   weighted     one period of smooth weighted round robin (nginx's algorithm) is
- *                precomputed at load into svc->wrr_slots; the cursor walks it, so over
- *                any whole period each target gets exactly `weight` picks, interleaved;
+ *                precomputed at load into svc->wrr_slots (weights divided by their gcd);
+ *                the cursor walks it, so over any whole period each target gets exactly
+ *                weight/gcd picks, interleaved; when the slot's target is unavailable the
+ *                pick falls to the available ones in proportion to their weights;
  *   least_conn   the fewest `active` exchanges, ties broken in round-robin order.
  * Unavailable and excluded targets are skipped. When every target that is not excluded
  * is unavailable, the balancer fails open: it returns the one whose ejection ends first

@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <yaml.h>
 
@@ -925,9 +924,17 @@ static bool token_ok(const char *s)
     return true;
 }
 
-static int get_header_name(ctx *c, const ynode *n, char **out)
+/* A header name. As a mapping key it is taken literally, like every key; as a list
+ * entry it is a value and ${} expands. */
+static int get_header_name(ctx *c, const ynode *n, bool is_key, char **out)
 {
-    if (get_str(c, n, out)) return -1;
+    if (is_key) {
+        free(*out);
+        if (!(*out = strdup(n->text))) return oom(c, n);
+    } else if (get_str(c, n, out)) {
+        return -1;
+    }
+    if (strlen(*out) != n->len && is_key) return fail(c, n, "'%s' is not a valid header name", SHOW(n));
     if (!token_ok(*out) || strlen(*out) > 256) return fail(c, n, "'%s' is not a valid header name", SHOW(n));
     return 0;
 }
@@ -1330,7 +1337,7 @@ static const field health_fields[] = {
 static int health_fn(ctx *c, const ynode *v, void *obj)
 {
     pt_service *s = obj;
-    s->health.enabled = !is_null(v);
+    s->health.enabled = true; /* writing the section turns probes on; `enabled: false` turns them off */
     if (map_fields(c, v, health_fields, s, NULL)) return -1;
     if (s->health.timeout_ms > s->health.interval_ms) {
         const ynode *at = map_get(v, "timeout");
@@ -1530,7 +1537,7 @@ static int match_headers_fn(ctx *c, const ynode *v, void *obj)
         const ynode *k = v->items[2 * i], *val = v->items[2 * i + 1];
         pt_header_match *hm = &r->headers[i];
         size_t mark = path_push_key(c, k->text);
-        int rc = get_header_name(c, k, &hm->name);
+        int rc = get_header_name(c, k, true, &hm->name);
         if (rc == 0 && val->kind == Y_SCALAR && !val->quoted && strcmp(val->text, "true") == 0)
             hm->value = NULL; /* presence */
         else if (rc == 0 && val->kind == Y_SCALAR && !val->quoted && strcmp(val->text, "false") == 0)
@@ -1594,7 +1601,7 @@ static int edits_add_fn(ctx *c, const ynode *v, void *obj)
         const ynode *k = v->items[2 * i], *val = v->items[2 * i + 1];
         pt_kv *kv = &(*e->add)[i];
         size_t mark = path_push_key(c, k->text);
-        int rc = get_header_name(c, k, &kv->name);
+        int rc = get_header_name(c, k, true, &kv->name);
         if (rc == 0 && framing_header(kv->name))
             rc = fail(c, k, "'%s' is managed by the proxy and cannot be set", SHOW(k));
         if (rc == 0) rc = get_header_value(c, val, &kv->value);
@@ -1616,7 +1623,7 @@ static int remove_begin(ctx *c, const ynode *v, size_t count, void *obj)
 static int remove_entry(ctx *c, const ynode *it, size_t i, void *obj)
 {
     header_edits *e = obj;
-    return get_header_name(c, it, &(*e->remove)[i]);
+    return get_header_name(c, it, false, &(*e->remove)[i]);
 }
 
 static const list_spec remove_list = { "a list of header names", MAX_LIST, NULL, remove_begin, remove_entry };

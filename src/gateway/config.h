@@ -64,7 +64,7 @@ typedef struct pt_service {
     pt_active_health health;
     pt_passive_health passive;
     unsigned *wrr_slots;            /* weighted: target index per slot, one period of smooth WRR */
-    size_t nwrr_slots;              /* = sum of weights (weighted only, else 0) */
+    size_t nwrr_slots;              /* sum of weights / their gcd (weighted only, else 0) */
     _Atomic unsigned rr_cursor;     /* runtime: round-robin / weighted cursor */
 } pt_service;
 

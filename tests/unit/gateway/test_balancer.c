@@ -38,6 +38,17 @@ static void count_picks(pt_service *s, size_t n, uint64_t now, unsigned *counts)
     }
 }
 
+/* Requires exactly want[i] picks of target i over n picks (a service of 3 targets). */
+static void expect_counts(pt_service *s, size_t n, uint64_t now, const unsigned want[3])
+{
+    unsigned counts[3];
+    count_picks(s, n, now, counts);
+    for (int i = 0; i < 3; i++)
+        if (counts[i] != want[i])
+            fail_msg("target %d: %u picks of %zu, expected %u (counts %u/%u/%u)", i, counts[i], n, want[i],
+                     counts[0], counts[1], counts[2]);
+}
+
 static int fresh_registry(void **state)
 {
     pt_target_registry_free();
@@ -53,11 +64,7 @@ static void round_robin_cycles_in_order_with_exact_counts(void **state)
     pt_config *cfg = load("services:\n  - name: rr\n" THREE);
     pt_service *s = &cfg->services[0];
     for (int i = 0; i < 9; i++) assert_ptr_equal(pt_balancer_pick(s, NULL, 0, 1000), &s->targets[i % 3]);
-    unsigned counts[3];
-    count_picks(s, 3000, 1000, counts);
-    assert_int_equal(counts[0], 1000);
-    assert_int_equal(counts[1], 1000);
-    assert_int_equal(counts[2], 1000);
+    expect_counts(s, 3000, 1000, (const unsigned[]){ 1000, 1000, 1000 });
     pt_config_release(cfg);
 }
 
@@ -71,10 +78,7 @@ static void round_robin_skips_ejected_targets(void **state)
     assert_int_equal(counts[1], 0);
     assert_int_equal(counts[0] + counts[2], 300);
     /* once the ejection has passed, it is back */
-    count_picks(s, 300, 5000, counts);
-    assert_int_equal(counts[0], 100);
-    assert_int_equal(counts[1], 100);
-    assert_int_equal(counts[2], 100);
+    expect_counts(s, 300, 5000, (const unsigned[]){ 100, 100, 100 });
     pt_config_release(cfg);
 }
 
@@ -115,15 +119,22 @@ static void round_robin_stays_exact_across_threads(void **state)
 
 /* ---- weighted ---------------------------------------------------------------------- */
 
-#define WEIGHTED_511                                                                              \
-    "services:\n  - name: w\n    lb: weighted\n    targets:\n"                                  \
-    "      - { url: \"http://127.0.0.1:9001\", weight: 5 }\n"                                    \
-    "      - { url: \"http://127.0.0.1:9002\", weight: 1 }\n"                                    \
-    "      - { url: \"http://127.0.0.1:9003\", weight: 1 }\n"
+/* A weighted service of three loopback targets with these weights. */
+static pt_config *weighted3(unsigned a, unsigned b, unsigned c)
+{
+    char yaml[512];
+    snprintf(yaml, sizeof yaml,
+             "services:\n  - name: w\n    lb: weighted\n    targets:\n"
+             "      - { url: \"http://127.0.0.1:9001\", weight: %u }\n"
+             "      - { url: \"http://127.0.0.1:9002\", weight: %u }\n"
+             "      - { url: \"http://127.0.0.1:9003\", weight: %u }\n",
+             a, b, c);
+    return load(yaml);
+}
 
 static void weighted_follows_smooth_weighted_round_robin(void **state)
 {
-    pt_config *cfg = load(WEIGHTED_511);
+    pt_config *cfg = weighted3(5, 1, 1);
     pt_service *s = &cfg->services[0];
     /* nginx's smooth sequence for 5,1,1: the heavy target is interleaved, not bunched */
     const int want[] = { 0, 0, 1, 0, 2, 0, 0 };
@@ -134,26 +145,20 @@ static void weighted_follows_smooth_weighted_round_robin(void **state)
 
 static void weighted_counts_are_exact_over_whole_periods(void **state)
 {
-    pt_config *cfg = load("services:\n  - name: w\n    lb: weighted\n    targets:\n"
-                          "      - { url: \"http://127.0.0.1:9001\", weight: 3 }\n"
-                          "      - { url: \"http://127.0.0.1:9002\", weight: 2 }\n"
-                          "      - http://127.0.0.1:9003\n");
-    pt_service *s = &cfg->services[0];
-    assert_int_equal(s->nwrr_slots, 6);
-    unsigned counts[3];
-    count_picks(s, 6000, 1000, counts);
-    assert_int_equal(counts[0], 3000);
-    assert_int_equal(counts[1], 2000);
-    assert_int_equal(counts[2], 1000);
+    pt_config *cfg = weighted3(3, 2, 1);
+    assert_int_equal(cfg->services[0].nwrr_slots, 6);
+    expect_counts(&cfg->services[0], 6000, 1000, (const unsigned[]){ 3000, 2000, 1000 });
+    pt_config_release(cfg);
+    /* weights with a common divisor keep a short period */
+    cfg = weighted3(300, 200, 100);
+    assert_int_equal(cfg->services[0].nwrr_slots, 6);
+    expect_counts(&cfg->services[0], 600, 1000, (const unsigned[]){ 300, 200, 100 });
     pt_config_release(cfg);
 }
 
 static void weighted_spreads_an_unavailable_share_by_weight(void **state)
 {
-    pt_config *cfg = load("services:\n  - name: w\n    lb: weighted\n    targets:\n"
-                          "      - { url: \"http://127.0.0.1:9001\", weight: 3 }\n"
-                          "      - { url: \"http://127.0.0.1:9002\", weight: 1 }\n"
-                          "      - { url: \"http://127.0.0.1:9003\", weight: 4 }\n");
+    pt_config *cfg = weighted3(3, 1, 4);
     pt_service *s = &cfg->services[0];
     atomic_store(&s->targets[2].state->ejected_until_ms, 1u << 30);
     unsigned counts[3];
@@ -194,11 +199,7 @@ static void least_conn_breaks_ties_round_robin(void **state)
 {
     pt_config *cfg = load("services:\n  - name: lc\n    lb: least_conn\n" THREE);
     pt_service *s = &cfg->services[0];
-    unsigned counts[3];
-    count_picks(s, 3000, 1000, counts);
-    assert_int_equal(counts[0], 1000);
-    assert_int_equal(counts[1], 1000);
-    assert_int_equal(counts[2], 1000);
+    expect_counts(s, 3000, 1000, (const unsigned[]){ 1000, 1000, 1000 });
     pt_config_release(cfg);
 }
 

@@ -731,6 +731,10 @@ static void health_check_settings(void **state)
     assert_true(s->targets[0].health_checked);
     pt_config_release(cfg);
 
+    cfg = load_ok(SVC "    health_check:\n");
+    assert_true(cfg->services[0].health.enabled);
+    pt_config_release(cfg);
+
     cfg = load_ok(SVC "    health_check: { enabled: false, expect_status: 204 }\n");
     assert_false(cfg->services[0].health.enabled);
     assert_false(cfg->services[0].targets[0].health_checked);
@@ -815,6 +819,10 @@ static void route_checks(void **state)
     expect_error(ROUTE("    response_headers: { remove: [\"a:b\"] }\n"),
                  "t.yaml:7: routes[0].response_headers.remove[0]: 'a:b' is not a valid header name");
     expect_error(ROUTE("    strip_prefix: 1\n"), "t.yaml:7: routes[0].strip_prefix: expected true or false, got '1'");
+    setenv("PT_TEST_HEADER", "X-Real", 1);
+    expect_error(ROUTE("    request_headers: { add: { \"${PT_TEST_HEADER}\": v } }\n"),
+                 "t.yaml:7: routes[0].request_headers.add.${PT_TEST_HEADER}: '${PT_TEST_HEADER}' is not a valid "
+                 "header name");
 }
 
 static void routes_may_come_before_services(void **state)
