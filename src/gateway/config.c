@@ -1941,6 +1941,7 @@ pt_config *pt_config_load_file(const char *path, pt_buf *err)
     }
     char chunk[16384];
     size_t n;
+    errno = 0;
     while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
         int rc = pt_buf_append(&text, chunk, n);
         if (rc == PT_ETOOBIG) {
@@ -1957,7 +1958,7 @@ pt_config *pt_config_load_file(const char *path, pt_buf *err)
             break;
         }
     }
-    if (!e && ferror(f)) e = EIO;
+    if (!e && ferror(f)) e = errno ? errno : EIO; /* a directory reads as EISDIR */
     fclose(f);
     if (e) goto fail;
     const char *slash = strrchr(path, '/');

@@ -135,11 +135,6 @@ static bool rest_matches(const pt_route *r, const pt_request *req)
     return path_matches(r, req->path) && method_matches(r, req->method) && headers_match(r, req);
 }
 
-bool pt_router_route_matches(const pt_route *r, const pt_request *req)
-{
-    return host_match_rank(r, req->host) >= 0 && rest_matches(r, req);
-}
-
 /* Routes are sorted by their best possible rank, and a route's actual rank (by the host
  * it matched) never exceeds it; so once a route's best possible rank cannot beat the
  * best match so far, no later route can either. For routes with one kind of host the

@@ -29,9 +29,6 @@ void pt_router_sort(pt_route *routes, size_t n);
 /* The route that serves req, or NULL (the caller answers 404). Never allocates. */
 const pt_route *pt_router_match(const pt_config *cfg, const pt_request *req);
 
-/* True when one route condition set matches req (host, path, methods, headers). */
-bool pt_router_route_matches(const pt_route *r, const pt_request *req);
-
 /* Appends to out the path to send upstream: req->path with the matched prefix removed
  * (strip_prefix) or replaced (rewrite_prefix), then "?query" when the request had one.
  * Stripping "/api" from "/api" gives "/". Returns 0, PT_ETOOBIG or PT_ENOMEM. */

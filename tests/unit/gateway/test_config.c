@@ -689,6 +689,9 @@ static void file_errors_name_the_file(void **state)
     char want[256];
     snprintf(want, sizeof want, "%s: cannot read: No such file or directory", path);
     assert_string_equal(err.data, want);
+    assert_null(pt_config_load_file(tmpdir, &err));
+    snprintf(want, sizeof want, "%s: cannot read: Is a directory", tmpdir);
+    assert_string_equal(err.data, want);
 
     snprintf(path, sizeof path, "%s/bad.yaml", tmpdir);
     write_file(path, "listen: [\"127.0.0.1:8080\"]\n\nservices:\n  - name: x\n    targets: [\"http://a\"]\n    lb: rr\n");
