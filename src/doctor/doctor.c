@@ -11,6 +11,7 @@
 
 #include "core/log.h"
 #include "doctor/checks.h"
+#include "doctor/proxy.h"
 
 /* The order is the contract: facts flow from earlier checks to later ones. */
 static const pt_dr_check *const check_table[] = {
@@ -189,6 +190,13 @@ static int parse_url(const char *text, const char *sep, pt_dr_target *t, char *e
     if (at) {
         alen -= (size_t)(at + 1 - auth);
         auth = at + 1;
+        /* The target as typed is printed and put in the JSON: never with its password. */
+        size_t n = strlen(t->input) + 4;
+        char *masked = malloc(n);
+        if (!masked) return -1;
+        pt__dr_proxy_mask(t->input, masked, n);
+        free(t->input);
+        t->input = masked;
     }
     char *host = NULL;
     if (parse_hostport(auth, alen, false, t, &host, err, errlen) < 0) return -1;

@@ -91,6 +91,7 @@ static void https_url_with_port_query_and_credentials(void **state)
     assert_string_equal(t.host, "::1");
     assert_int_equal(t.port, 8443);
     assert_string_equal(t.path, "/?x=1");
+    assert_string_equal(t.input, "https://***@[::1]:8443?x=1#frag"); /* printed: never the password */
     pt_dr_target_release(&t);
 }
 
