@@ -214,7 +214,9 @@ static void how_found(const probe_run *pr, char *out, size_t outsz)
         [PT_DR_PROBE_TLS] = "a TLS ClientHello got", [PT_DR_PROBE_H2C] = "the HTTP/2 preface got",
         [PT_DR_PROBE_REDIS] = "a Redis PING got", [PT_DR_PROBE_PG] = "a PostgreSQL SSLRequest got",
     };
-    size_t n = (size_t)snprintf(out, outsz, "%s \"%s\"", sent[pr->by], pr->fp.detail);
+    /* TLS and h2c details describe frames; the others are the server's own words, so quoted. */
+    bool words = pr->fp.kind != PT_DR_FP_TLS && pr->fp.kind != PT_DR_FP_H2C;
+    size_t n = (size_t)snprintf(out, outsz, words ? "%s \"%s\"" : "%s %s", sent[pr->by], pr->fp.detail);
     if (pr->by != PT_DR_PROBE_HTTP && pr->http_tried && n < outsz)
         snprintf(out + n, outsz - n, "; an HTTP/1.1 request got %s",
                  pr->http_outcome == PT_DR_RD_EOF     ? "the connection closed without a byte"
@@ -270,7 +272,7 @@ static void verdict(probe_run *pr, pt_dr_result *res)
 
     if (!web) {
         pt_dr_set(res, k == PT_DR_FP_HTTP1 || k == PT_DR_FP_TLS ? PT_DR_PASS : PT_DR_INFO, NULL, 0,
-                  "%s:%ld speaks %s: %s", pr->addr, pr->port, pt__dr_fp_label(k), pr->fp.detail);
+                  "%s:%ld speaks %s: %s", pr->addr, pr->port, pt__dr_fp_label(k), how);
         return;
     }
     if (!t->tls && k == PT_DR_FP_TLS) {
@@ -290,8 +292,7 @@ static void verdict(probe_run *pr, pt_dr_result *res)
         return;
     }
     if (k == PT_DR_FP_HTTP1 || k == PT_DR_FP_TLS) {
-        pt_dr_set(res, PT_DR_PASS, NULL, 0, "%s:%ld speaks %s: %s", pr->addr, pr->port, pt__dr_fp_label(k),
-                  pr->fp.detail);
+        pt_dr_set(res, PT_DR_PASS, NULL, 0, "%s:%ld speaks %s: %s", pr->addr, pr->port, pt__dr_fp_label(k), how);
         return;
     }
     if (k == PT_DR_FP_H2C) {

@@ -194,7 +194,7 @@ static void leaf_problems(tls_state *st, X509 *leaf, json_t *cert)
 }
 
 /* Problems OpenSSL's chain verification reported, mapped onto the same kinds. */
-static void verify_problems(tls_state *st, const pt_dr_tls_verify *vr, json_t *errs)
+static void verify_problems(tls_state *st, const pt_dr_tls_verify *vr, json_t *errs, const char *issuer)
 {
     for (int i = 0; i < vr->n; i++) {
         int code = vr->errs[i].code, depth = vr->errs[i].depth;
@@ -211,9 +211,11 @@ static void verify_problems(tls_state *st, const pt_dr_tls_verify *vr, json_t *e
         case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
         case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
         case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
-            add_problem(st, PB_INCOMPLETE_CHAIN, json_pack("{s:i}", "depth", depth),
-                        "the chain does not lead to a trusted CA: %s (at depth %d)",
-                        X509_verify_cert_error_string(code), depth);
+            add_problem(st, PB_INCOMPLETE_CHAIN, json_pack("{s:i,s:s}", "depth", depth, "issuer", issuer),
+                        depth == 0 ? "the certificate's issuer (%s) is not a CA this machine trusts, and the server "
+                                     "sent no chain leading to one"
+                                   : "the chain does not lead to a CA this machine trusts (%s)",
+                        depth == 0 ? issuer : X509_verify_cert_error_string(code));
             break;
         case X509_V_ERR_CERT_HAS_EXPIRED:
             if (depth > 0)
@@ -367,7 +369,7 @@ static void run(pt_dr_ctx *ctx, pt_dr_result *res)
     json_object_set_new(cert, "chain_length", json_integer(chain ? sk_X509_num(chain) : 1));
     json_object_set_new(ev, "certificate", cert);
     leaf_problems(&st, leaf, cert);
-    verify_problems(&st, &vr, verrs);
+    verify_problems(&st, &vr, verrs, iss);
     json_object_set_new(ev, "verify_errors", verrs);
 
     problem_kind top = PB_COUNT;

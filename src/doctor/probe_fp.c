@@ -108,11 +108,11 @@ static bool classify_tls(pt_slice b, pt_dr_fp *out)
     if (p[0] == 0x15) {
         out->tls_alert = true;
         out->tls_alert_desc = b.len >= 7 ? p[6] : -1;
-        snprintf(out->detail, sizeof out->detail, "TLS alert (%s)",
+        snprintf(out->detail, sizeof out->detail, "a TLS alert (%s)",
                  out->tls_alert_desc >= 0 ? pt__dr_tls_alert_name(out->tls_alert_desc) : "truncated");
     } else {
-        snprintf(out->detail, sizeof out->detail, "TLS handshake record%s",
-                 b.len >= 6 && p[5] == 0x02 ? " (ServerHello)" : "");
+        snprintf(out->detail, sizeof out->detail, "%s",
+                 b.len >= 6 && p[5] == 0x02 ? "a TLS ServerHello" : "a TLS handshake record");
     }
     return true;
 }

@@ -231,7 +231,8 @@ void pt__dr_child_wait_exit(pt_dr_child *c, int ms)
     for (int k = 0; k < ms / 5 && !c->exited; k++) {
         note_exit(c);
         if (!c->exited) usleep(5000);
-    }
+        if (c->exited) drain_err(c); /* what it wrote before exiting explains the exit */
+}
 }
 
 int pt__dr_child_send(pt_dr_child *c, pt_slice line, uint64_t deadline_ms)

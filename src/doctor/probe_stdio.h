@@ -52,8 +52,8 @@ int pt__dr_child_send(pt_dr_child *c, pt_slice line, uint64_t deadline_ms);
  * a line, 0 when stdout ended (the child closed it or exited), PT_ETIMEDOUT at the deadline. */
 int pt__dr_child_read_line(pt_dr_child *c, pt_buf *line, uint64_t deadline_ms);
 
-/* Waits up to ms for the child to exit (sets exited and status; the child is reaped later by
- * pt__dr_child_stop). */
+/* Waits up to ms for the child to exit (sets exited and status, and collects what it left on
+ * stderr; the child is reaped later by pt__dr_child_stop). */
 void pt__dr_child_wait_exit(pt_dr_child *c, int ms);
 
 /* Ends the child as the stdio spec says (close stdin, wait, SIGTERM, wait, SIGKILL; to its whole

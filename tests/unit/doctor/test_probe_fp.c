@@ -69,7 +69,7 @@ static void server_hello_is_tls(void **state)
     pt_dr_fp fp = CLASSIFY("\x16\x03\x03\x00\x7a\x02\x00\x00\x76\x03\x03", PT_DR_PROBE_TLS);
     assert_int_equal(fp.kind, PT_DR_FP_TLS);
     assert_false(fp.tls_alert);
-    assert_string_equal(fp.detail, "TLS handshake record (ServerHello)");
+    assert_string_equal(fp.detail, "a TLS ServerHello");
 }
 
 static void tls_alert_names_its_description(void **state)
@@ -78,7 +78,7 @@ static void tls_alert_names_its_description(void **state)
     assert_int_equal(fp.kind, PT_DR_FP_TLS);
     assert_true(fp.tls_alert);
     assert_int_equal(fp.tls_alert_desc, 40);
-    assert_string_equal(fp.detail, "TLS alert (handshake_failure)");
+    assert_string_equal(fp.detail, "a TLS alert (handshake_failure)");
 }
 
 static void record_with_unknown_version_is_not_tls(void **state)

@@ -157,6 +157,21 @@ static void silent_child_times_out_and_stop_ends_its_group(void **state)
     pt_buf_release(&line);
 }
 
+static void send_to_exited_child_fails_and_keeps_its_stderr(void **state)
+{
+    char *argv[] = { "sh", "-c", "echo 'fatal: no key' >&2; exit 3", NULL };
+    pt_dr_child c;
+    assert_int_equal(pt__dr_child_spawn(&c, "/bin/sh", argv), 0);
+    pt__dr_child_wait_exit(&c, 2000);
+    assert_true(c.exited);
+    /* Writing to a child that is gone is an error, not a SIGPIPE that ends the test. */
+    char big[70000];
+    memset(big, 'x', sizeof big);
+    assert_int_equal(pt__dr_child_send(&c, pt_slice_from(big, sizeof big), pt_now_ms() + 2000), PT_ECLOSED);
+    assert_string_equal(c.err_tail, "fatal: no key\n");
+    pt__dr_child_stop(&c);
+}
+
 static void exec_failure_is_reported(void **state)
 {
     char *argv[] = { "nope", NULL };
@@ -174,6 +189,7 @@ int main(void)
         cmocka_unit_test(child_lines_stderr_and_exit_status),
         cmocka_unit_test(child_echoes_what_it_is_sent),
         cmocka_unit_test(silent_child_times_out_and_stop_ends_its_group),
+        cmocka_unit_test(send_to_exited_child_fails_and_keeps_its_stderr),
         cmocka_unit_test(exec_failure_is_reported),
     };
     return cmocka_run_group_tests(tests, make_root, remove_root);
