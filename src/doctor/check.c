@@ -2,6 +2,8 @@
 #include "doctor/check.h"
 
 #include <errno.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,4 +133,23 @@ bool pt_dr_prefix_match(int family, const unsigned char *net, const unsigned cha
         if (((net[byte] >> bit) & 1) != ((addr[byte] >> bit) & 1)) return false;
     }
     return true;
+}
+
+bool pt_dr_addr_is_local(int family, const unsigned char *addr)
+{
+    static const unsigned char one[16] = { [15] = 1 };
+    size_t len = family == AF_INET ? 4 : 16;
+    if (family == AF_INET && addr[0] == 127) return true;
+    if (family == AF_INET6 && memcmp(addr, one, 16) == 0) return true;
+    struct ifaddrs *ifs = NULL;
+    if (getifaddrs(&ifs) < 0) return false;
+    bool found = false;
+    for (struct ifaddrs *i = ifs; i && !found; i = i->ifa_next) {
+        if (!i->ifa_addr || i->ifa_addr->sa_family != family) continue;
+        const void *x = family == AF_INET ? (const void *)&((struct sockaddr_in *)i->ifa_addr)->sin_addr
+                                          : (const void *)&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
+        found = memcmp(x, addr, len) == 0;
+    }
+    freeifaddrs(ifs);
+    return found;
 }

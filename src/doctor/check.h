@@ -91,6 +91,9 @@ void pt_dr_hostport(const char *host, long port, char *out, size_t n);
 /* Do the first bits bits of two addresses of family (AF_INET: 4 bytes, AF_INET6: 16) agree?
  * False when bits is out of range for the family. */
 bool pt_dr_prefix_match(int family, const unsigned char *net, const unsigned char *addr, long bits);
+/* Is the address (4 or 16 bytes, network order) one of this machine's: loopback (127/8, ::1)
+ * or configured on an interface? */
+bool pt_dr_addr_is_local(int family, const unsigned char *addr);
 /* Milliseconds elapsed since start_us (a pt_now_us() reading), rounded to 0.01 ms. */
 double pt_dr_ms_since(uint64_t start_us);
 

@@ -2,7 +2,6 @@
  * addresses each kind of client will try (127.0.0.1 vs ::1, a specific interface address, a
  * socket bound to a device), and names the clients that will therefore fail. */
 #include <arpa/inet.h>
-#include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -37,20 +36,6 @@ static bool sock_from_fact(json_t *o, pt_dr_sock *s)
     return true;
 }
 
-static bool is_local(int family, const unsigned char *a, struct ifaddrs *ifs)
-{
-    static const unsigned char one[16] = { [15] = 1 };
-    if (family == AF_INET && a[0] == 127) return true;
-    if (family == AF_INET6 && memcmp(a, one, 16) == 0) return true;
-    for (struct ifaddrs *i = ifs; i; i = i->ifa_next) {
-        if (!i->ifa_addr || i->ifa_addr->sa_family != family) continue;
-        const void *x = family == AF_INET ? (const void *)&((struct sockaddr_in *)i->ifa_addr)->sin_addr
-                                          : (const void *)&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
-        if (memcmp(x, a, family == AF_INET ? 4 : 16) == 0) return true;
-    }
-    return false;
-}
-
 typedef struct addr_state {
     char text[46];
     int family;
@@ -70,8 +55,12 @@ static void run(pt_dr_ctx *ctx, pt_dr_result *res)
     if (!pt_dr_need_port(ctx, res)) return;
     json_t *lf = json_object_get(ctx->facts, "listeners"), *af = json_object_get(ctx->facts, "addresses");
     json_t *cf = json_object_get(ctx->facts, "clients");
-    if (!json_is_array(lf) || !json_is_array(af)) {
-        pt_dr_skip(res, "needs the listeners and the resolved addresses, which could not be gathered");
+    if (!json_is_array(af)) {
+        pt_dr_skip(res, "needs the resolved addresses, which could not be gathered");
+        return;
+    }
+    if (!json_is_array(lf)) {
+        pt_dr_skip(res, "the listening sockets were not read (the target is not this machine)");
         return;
     }
     pt_dr_sock L[MAXL];
@@ -87,8 +76,6 @@ static void run(pt_dr_ctx *ctx, pt_dr_result *res)
                    "compare", ctx->target->port);
         return;
     }
-    struct ifaddrs *ifs = NULL;
-    getifaddrs(&ifs);
     addr_state A[MAXA];
     size_t na = 0, nlocal = 0;
     json_array_foreach(af, i, o) {
@@ -99,13 +86,12 @@ static void run(pt_dr_ctx *ctx, pt_dr_result *res)
         snprintf(a->text, sizeof a->text, "%s", text);
         a->family = strchr(text, ':') ? AF_INET6 : AF_INET;
         if (inet_pton(a->family, text, a->bin) != 1) continue;
-        a->local = is_local(a->family, a->bin, ifs);
+        a->local = pt_dr_addr_is_local(a->family, a->bin);
         for (size_t k = 0; k < nl && a->local; k++)
             if (pt_dr_sock_accepts(&L[k], a->family, a->bin)) a->accepted = true;
         nlocal += a->local;
         na++;
     }
-    freeifaddrs(ifs);
     if (nlocal == 0) {
         pt_dr_skip(res, "%s is not an address of this machine, so the listeners here do not serve it",
                    na ? A[0].text : ctx->target->host);

@@ -34,7 +34,7 @@ static const char *meaning(const pt_dr_conn *c)
                   : "the host answered that nothing listens there (or a firewall rejected it)";
     case ETIMEDOUT:
         return lo ? "on loopback only a DROP firewall rule, a full accept queue or a down lo make a connect hang"
-                  : "no answer: a firewall dropping packets, the host down, or a wrong address";
+                  : "a firewall dropping packets, the host being down, or a wrong address";
     case ECONNRESET: return "the connection was reset during the handshake";
     case EHOSTUNREACH: return "a firewall REJECT with an ICMP error, or a prohibit/unreachable route";
     case ENETUNREACH: return lo ? "no route: lo is down in this namespace" : "no route to this network";

@@ -142,7 +142,7 @@ static lval left_value(fw_eval *e, json_t *left)
         } else if (strcmp(proto, "ip") == 0 || strcmp(proto, "ip6") == 0) {
             if ((strcmp(proto, "ip") == 0) != (p->family == AF_INET)) l.kind = L_NOMATCH;
             else if (strcmp(field, "daddr") == 0) l.kind = L_ADDR, l.addr = p->daddr;
-            else if (strcmp(field, "saddr") == 0) l.kind = L_ADDR, l.addr = p->saddr;
+            else if (strcmp(field, "saddr") == 0 && p->saddr_known) l.kind = L_ADDR, l.addr = p->saddr;
             else if (strcmp(field, "protocol") == 0 || strcmp(field, "nexthdr") == 0) l.kind = L_STR, l.str = "tcp";
         }
     } else if (meta) {
@@ -150,6 +150,7 @@ static lval left_value(fw_eval *e, json_t *left)
         if (!key) return l;
         if (strcmp(key, "l4proto") == 0) l.kind = L_STR, l.str = "tcp";
         else if (strcmp(key, "nfproto") == 0) l.kind = L_STR, l.str = p->family == AF_INET ? "ipv4" : "ipv6";
+        else if (!p->ifname[0] && (strstr(key, "iif") || strstr(key, "oif"))) return l; /* route unknown */
         else if (strcmp(key, "iifname") == 0 || strcmp(key, "iif") == 0) l.kind = L_STR, l.str = in_side ? p->ifname : "";
         else if (strcmp(key, "oifname") == 0 || strcmp(key, "oif") == 0) l.kind = L_STR, l.str = in_side ? "" : p->ifname;
     } else if (ct) {
@@ -409,7 +410,7 @@ int pt__dr_iptables_evaluate(const char *save, const pt_dr_fw_packet *p, json_t 
         bool udp = strstr(buf, "-p udp") != NULL || strstr(buf, "-p icmp") != NULL;
         const char *iface = strstr(buf, " -i ");
         if (!iface) iface = strstr(buf, " -o ");
-        bool iface_ok = !iface || strncmp(iface + 4, p->ifname, strlen(p->ifname)) == 0;
+        bool iface_ok = !iface || !p->ifname[0] || strncmp(iface + 4, p->ifname, strlen(p->ifname)) == 0;
         bool narrowed = dp || iface;
         if (!port_ok || udp || !iface_ok || !narrowed) continue;
         json_t *r = json_object();
@@ -451,9 +452,13 @@ static size_t gather_targets(pt_dr_ctx *ctx, target_addr *v, size_t max)
         memset(t, 0, sizeof *t);
         t->pkt.family = strchr(a, ':') ? AF_INET6 : AF_INET;
         if (inet_pton(t->pkt.family, a, t->pkt.daddr) != 1) continue;
-        memcpy(t->pkt.saddr, t->pkt.daddr, 16); /* a local connection comes from the same address */
         t->pkt.dport = (unsigned)ctx->target->port;
-        snprintf(t->pkt.ifname, sizeof t->pkt.ifname, "lo");
+        if (pt_dr_addr_is_local(t->pkt.family, t->pkt.daddr)) {
+            /* A connection to this machine goes over lo, from the address it targets. */
+            memcpy(t->pkt.saddr, t->pkt.daddr, 16);
+            t->pkt.saddr_known = true;
+            snprintf(t->pkt.ifname, sizeof t->pkt.ifname, "lo");
+        }
         snprintf(t->text, sizeof t->text, "%s", a);
         t->result = json_string_value(json_object_get(o, "result"));
         n++;

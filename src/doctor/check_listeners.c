@@ -2,6 +2,7 @@
  * address, IPv6-only flag, bound device, accept queue and backlog, and owning process; and,
  * when nothing listens here, listeners on that port in other network namespaces (containers,
  * sandboxes, `ip netns`), which a client in this namespace can never reach. */
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -202,10 +203,38 @@ static void report_here(pt_dr_ctx *ctx, pt_dr_result *res, const pt_dr_socks *so
     }
 }
 
+/* The listeners here only matter when the target is this machine. Without resolved addresses
+ * (the name did not resolve) the local table is still shown. */
+static bool target_is_here(pt_dr_ctx *ctx, char *first, size_t n)
+{
+    json_t *af = json_object_get(ctx->facts, "addresses");
+    if (!json_is_array(af) || json_array_size(af) == 0) return true;
+    size_t i;
+    json_t *o;
+    json_array_foreach(af, i, o) {
+        const char *text = json_string_value(json_object_get(o, "address"));
+        unsigned char a[16];
+        int family = text && strchr(text, ':') ? AF_INET6 : AF_INET;
+        if (!text || inet_pton(family, text, a) != 1) continue;
+        if (i == 0) snprintf(first, n, "%s", text);
+        if (pt_dr_addr_is_local(family, a)) return true;
+    }
+    return false;
+}
+
 static void run(pt_dr_ctx *ctx, pt_dr_result *res)
 {
     if (!pt_dr_need_port(ctx, res)) return;
     long port = ctx->target->port;
+    char first[64] = "";
+    if (!target_is_here(ctx, first, sizeof first)) {
+        if (strcmp(first, ctx->target->host) == 0)
+            pt_dr_skip(res, "%s is not this machine, so its listening sockets cannot be read from here", first);
+        else
+            pt_dr_skip(res, "%s (%s) is not this machine, so its listening sockets cannot be read from here",
+                       ctx->target->host, first);
+        return;
+    }
     pt_dr_socks socks = { 0 }, other = { 0 };
     int rc = pt_dr_socks_listening(&socks, (int)port);
     json_object_set_new(res->evidence, "source", json_string(socks.source ? socks.source : "none"));

@@ -28,6 +28,7 @@ static const struct {
     const char *id;
     const char *needs[4];
 } check_needs[] = {
+    { "listeners", { "resolve" } },
     { "bind", { "resolve", "listeners" } },
     { "connect", { "resolve", "listeners" } },
     { "firewall", { "connect" } },

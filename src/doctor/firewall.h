@@ -4,13 +4,16 @@
 #define PT_DOCTOR_FIREWALL_H
 
 #include <jansson.h>
+#include <stdbool.h>
 
 /* The packet a local client sends: tcp from daddr's own family to daddr:dport over ifname. */
 typedef struct pt_dr_fw_packet {
     int family;                 /* AF_INET or AF_INET6 */
     unsigned char daddr[16], saddr[16];
     unsigned dport;
-    char ifname[16];            /* "lo" for a connection made on this host */
+    char ifname[16];            /* "lo" for a connection made on this host; "" when unknown
+                                 * (a remote target: the route decides), as is saddr then */
+    bool saddr_known;
 } pt_dr_fw_packet;
 
 /* Walks the base chains of an `nft -j list ruleset` document that see the packet; appends the

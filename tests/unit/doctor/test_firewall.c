@@ -73,6 +73,7 @@ static pt_dr_fw_packet packet(const char *addr, unsigned port)
     memcpy(p.saddr, p.daddr, 16);
     p.dport = port;
     strcpy(p.ifname, "lo");
+    p.saddr_known = true;
     return p;
 }
 
