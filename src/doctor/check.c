@@ -135,12 +135,9 @@ bool pt_dr_prefix_match(int family, const unsigned char *net, const unsigned cha
     return true;
 }
 
-bool pt_dr_addr_is_local(int family, const unsigned char *addr)
+bool pt_dr_addr_ifname(int family, const unsigned char *addr, char *ifname, size_t n)
 {
-    static const unsigned char one[16] = { [15] = 1 };
     size_t len = family == AF_INET ? 4 : 16;
-    if (family == AF_INET && addr[0] == 127) return true;
-    if (family == AF_INET6 && memcmp(addr, one, 16) == 0) return true;
     struct ifaddrs *ifs = NULL;
     if (getifaddrs(&ifs) < 0) return false;
     bool found = false;
@@ -148,8 +145,18 @@ bool pt_dr_addr_is_local(int family, const unsigned char *addr)
         if (!i->ifa_addr || i->ifa_addr->sa_family != family) continue;
         const void *x = family == AF_INET ? (const void *)&((struct sockaddr_in *)i->ifa_addr)->sin_addr
                                           : (const void *)&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
-        found = memcmp(x, addr, len) == 0;
+        if (memcmp(x, addr, len) != 0) continue;
+        found = true;
+        if (ifname) snprintf(ifname, n, "%s", i->ifa_name);
     }
     freeifaddrs(ifs);
     return found;
+}
+
+bool pt_dr_addr_is_local(int family, const unsigned char *addr)
+{
+    static const unsigned char one[16] = { [15] = 1 };
+    if (family == AF_INET && addr[0] == 127) return true;
+    if (family == AF_INET6 && memcmp(addr, one, 16) == 0) return true;
+    return pt_dr_addr_ifname(family, addr, NULL, 0);
 }

@@ -94,6 +94,8 @@ bool pt_dr_prefix_match(int family, const unsigned char *net, const unsigned cha
 /* Is the address (4 or 16 bytes, network order) one of this machine's: loopback (127/8, ::1)
  * or configured on an interface? */
 bool pt_dr_addr_is_local(int family, const unsigned char *addr);
+/* The interface the address is configured on (getifaddrs), copied to ifname when not NULL. */
+bool pt_dr_addr_ifname(int family, const unsigned char *addr, char *ifname, size_t n);
 /* Milliseconds elapsed since start_us (a pt_now_us() reading), rounded to 0.01 ms. */
 double pt_dr_ms_since(uint64_t start_us);
 

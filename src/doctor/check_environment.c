@@ -51,22 +51,9 @@ static bool route_iface(int family, const unsigned char *addr, char *ifname, siz
     bool ok = connect(fd, (struct sockaddr *)&ss, len) == 0 && getsockname(fd, (struct sockaddr *)&me, &len) == 0;
     close(fd);
     if (!ok) return false;
-    struct ifaddrs *ifs = NULL;
-    if (getifaddrs(&ifs) < 0) return false;
-    bool found = false;
-    for (struct ifaddrs *i = ifs; i && !found; i = i->ifa_next) {
-        if (!i->ifa_addr || i->ifa_addr->sa_family != family) continue;
-        const void *a = family == AF_INET ? (const void *)&((struct sockaddr_in *)i->ifa_addr)->sin_addr
-                                          : (const void *)&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
-        const void *b = family == AF_INET ? (const void *)&((struct sockaddr_in *)&me)->sin_addr
-                                          : (const void *)&((struct sockaddr_in6 *)&me)->sin6_addr;
-        if (memcmp(a, b, family == AF_INET ? 4 : 16) == 0) {
-            snprintf(ifname, n, "%s", i->ifa_name);
-            found = true;
-        }
-    }
-    freeifaddrs(ifs);
-    return found;
+    const void *src = family == AF_INET ? (const void *)&((struct sockaddr_in *)&me)->sin_addr
+                                        : (const void *)&((struct sockaddr_in6 *)&me)->sin6_addr;
+    return pt_dr_addr_ifname(family, src, ifname, n);
 }
 
 static const char *container_kind(void)

@@ -124,18 +124,7 @@ static bool on_interface(const bind_try *b)
 {
     static const unsigned char any[16];
     if (memcmp(b->addr, any, b->family == AF_INET ? 4 : 16) == 0) return true;
-    if (b->family == AF_INET && b->addr[0] == 127) return true;
-    struct ifaddrs *ifs = NULL;
-    if (getifaddrs(&ifs) < 0) return true; /* cannot tell */
-    bool found = false;
-    for (struct ifaddrs *i = ifs; i && !found; i = i->ifa_next) {
-        if (!i->ifa_addr || i->ifa_addr->sa_family != b->family) continue;
-        const void *a = b->family == AF_INET ? (const void *)&((struct sockaddr_in *)i->ifa_addr)->sin_addr
-                                             : (const void *)&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
-        found = memcmp(a, b->addr, b->family == AF_INET ? 4 : 16) == 0;
-    }
-    freeifaddrs(ifs);
-    return found;
+    return pt_dr_addr_is_local(b->family, b->addr);
 }
 
 static void in_use(pt_dr_ctx *ctx, pt_dr_result *res, const bind_try *b, long port)
