@@ -146,6 +146,9 @@ static void print_checks(const pt_dr_run *run, FILE *out)
 {
     bool c = run->opts.color;
     fprintf(out, "Checks:\n");
+    size_t shown = 0;
+    for (size_t i = 0; i < run->n; i++) shown += run->entries[i].shown;
+    if (!shown) fprintf(out, "  (none of the selected checks applies to this kind of target; see --list-checks)\n");
     for (size_t i = 0; i < run->n; i++) {
         const pt_dr_entry *e = &run->entries[i];
         if (!e->shown) continue;
