@@ -345,6 +345,7 @@ static void run_http(pt_dr_ctx *ctx, pt_dr_result *res)
     m.requests = json_array();
     json_t *ev = pt__dr_evidence(res);
     json_object_set_new(ev, "requests", m.requests);
+    if (t->tls) json_object_set_new(ev, "certificate_verified", json_false()); /* the tls check does that */
     const char *path = t->path && *t->path ? t->path : "/";
     pt_dr_http_resp r;
     int rc = post(&m, path, INIT_ID, "initialize", pt__dr_mcp_initialize_params(PT_DR_MCP_VERSION), NULL, NULL, &r,

@@ -192,6 +192,15 @@ else
         is "$(ev mcp .unknown_session_status)" 404 "MCP at /mcp: an unknown session gets 404"
     fi
 
+    # Over TLS with a self-signed certificate: MCP itself works, the certificate is the problem.
+    P=$(free_port)
+    if lab mcps node "$LAB/mcp_http.mjs" "$P" streamable /mcp "$T/self.pem" "$T/self.key"; then
+        doctor "mcp+https://localhost:$P/mcp"
+        expect "MCP over TLS with a self-signed certificate" tls_self_signed 2
+        is "$(field '.checks[] | select(.id == "mcp") | .status')" pass "MCP over TLS: the handshake passes"
+        is "$(ev mcp .certificate_verified)" false "MCP over TLS: the mcp check says it did not verify"
+    fi
+
     P=$(free_port)
     if lab oldsse node "$LAB/mcp_http.mjs" "$P" old-sse /sse; then
         doctor "mcp+http://127.0.0.1:$P/sse"

@@ -1,10 +1,13 @@
 // mcp_http.mjs: a small MCP server over HTTP for the doctor's lab, built on the official SDK.
-//   node mcp_http.mjs PORT MODE [PATH]
+//   node mcp_http.mjs PORT MODE [PATH [CERT KEY]]
 // MODE streamable   Streamable HTTP at PATH (default /mcp), sessions, 404 for unknown sessions
 //      old-sse      the old HTTP+SSE transport (2024-11-05): GET PATH (default /sse) + POST /messages
 //      hosts-only   Streamable HTTP that allows only Host "mcp.example.test" (DNS-rebinding check)
-// Every other path answers 404. Binds 127.0.0.1 only. Prints "listening PORT" when ready.
+// Every other path answers 404. With CERT and KEY it serves HTTPS. Binds 127.0.0.1 only.
+// Prints "listening PORT" when ready.
+import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -91,11 +94,15 @@ async function handleOldSse(req, res, url) {
     res.writeHead(404).end('Not Found');
 }
 
-const server = http.createServer((req, res) => {
+const [certFile, keyFile] = process.argv.slice(5);
+const handler = (req, res) => {
     const url = new URL(req.url, 'http://lab');
     const done = (p) => p.catch((e) => { if (!res.headersSent) jsonError(res, 500, String(e)); });
     if (mode === 'old-sse') return done(handleOldSse(req, res, url));
     if (url.pathname !== mcpPath) { res.writeHead(404, { 'content-type': 'text/plain' }).end('Not Found'); return; }
     done(handleStreamable(req, res));
-});
+};
+const server = certFile
+    ? https.createServer({ cert: fs.readFileSync(certFile), key: fs.readFileSync(keyFile) }, handler)
+    : http.createServer(handler);
 server.listen(port, '127.0.0.1', () => console.log(`listening ${server.address().port}`));
