@@ -3,6 +3,7 @@
  * the bound device and, for listeners, both the accept queue and the backlog. No privilege is
  * needed: every socket of this network namespace is visible. */
 #include <errno.h>
+#include <stdbool.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -63,6 +64,19 @@ static void parse_msg(const struct nlmsghdr *h, int port, pt_dr_socks *out)
     pt_dr_socks_push(out, &s);
 }
 
+/* NLMSG_OK / NLMSG_NEXT without their signed/unsigned comparison. */
+static bool msg_fits(const struct nlmsghdr *h, size_t left)
+{
+    return left >= sizeof *h && h->nlmsg_len >= sizeof *h && h->nlmsg_len <= left;
+}
+
+static struct nlmsghdr *msg_next(struct nlmsghdr *h, size_t *left)
+{
+    size_t step = NLMSG_ALIGN(h->nlmsg_len);
+    *left = step < *left ? *left - step : 0;
+    return (struct nlmsghdr *)((char *)h + step);
+}
+
 int pt__dr_sockdiag_listeners(int family, int port, pt_dr_socks *out)
 {
     int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
@@ -81,8 +95,8 @@ int pt__dr_sockdiag_listeners(int family, int port, pt_dr_socks *out)
             goto out;
         }
         if (n == 0) break;
-        int len = (int)n;
-        for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
+        size_t left = (size_t)n;
+        for (struct nlmsghdr *h = (struct nlmsghdr *)buf; msg_fits(h, left); h = msg_next(h, &left)) {
             if (h->nlmsg_type == NLMSG_DONE) goto out;
             if (h->nlmsg_type == NLMSG_ERROR) {
                 const struct nlmsgerr *e = NLMSG_DATA(h);
