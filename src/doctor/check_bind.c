@@ -175,6 +175,8 @@ static void run(pt_dr_ctx *ctx, pt_dr_result *res)
     else
         pt_dr_set(res, PT_DR_FAIL, cause, 82, "the server listens on %s only, not on %s: %s fail; %s work", eps,
                   miss->text, failing, working);
+    const char *scheme = ctx->target->scheme ? ctx->target->scheme : "";
+    const char *path = ctx->target->scheme && ctx->target->path ? ctx->target->path : "";
     char who[64] = "";
     if (owner->pid) snprintf(who, sizeof who, "pid %d", owner->pid);
     else snprintf(who, sizeof who, "the server");
@@ -192,8 +194,8 @@ static void run(pt_dr_ctx *ctx, pt_dr_result *res)
     if (hit) {
         char hp[96];
         pt_dr_hostport(hit->text, ctx->target->port, hp, sizeof hp);
-        pt_dr_remedy(res, "Or point the client at an address that works: %s%s%s", ctx->target->scheme ? ctx->target->scheme : "",
-                     ctx->target->scheme ? "://" : "", hp);
+        pt_dr_remedy(res, "Or point the client at an address that works: %s%s%s%s", scheme, *scheme ? "://" : "", hp,
+                     path);
     } else {
         for (size_t k = 0; k < nl; k++) {
             if (L[k].family == AF_INET6 && L[k].v6only != 0 && !memcmp(L[k].addr, (unsigned char[16]){ 0 }, 16)) continue;
@@ -201,8 +203,8 @@ static void run(pt_dr_ctx *ctx, pt_dr_result *res)
             pt_dr_sock_addr(&L[k], a, sizeof a);
             if (strcmp(a, "*") == 0 || strcmp(a, "0.0.0.0") == 0) continue;
             pt_dr_hostport(a, ctx->target->port, hp, sizeof hp);
-            pt_dr_remedy(res, "Or point the client at the address the server listens on: %s%s%s",
-                         ctx->target->scheme ? ctx->target->scheme : "", ctx->target->scheme ? "://" : "", hp);
+            pt_dr_remedy(res, "Or point the client at the address the server listens on: %s%s%s%s", scheme,
+                         *scheme ? "://" : "", hp, path);
             break;
         }
     }
