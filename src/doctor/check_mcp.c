@@ -86,14 +86,18 @@ static void note_request(mcp_http *m, const char *method, const char *path, cons
     json_array_append_new(m->requests, o);
 }
 
-/* POSTs one JSON-RPC message. id >= 0 waits for that response in an event stream. */
-static int post(mcp_http *m, const char *path, long id, const char *method, json_t *params, const char *session,
-                const char *version, pt_dr_http_resp *r, char *err, size_t errsz)
+#define ACCEPT_BOTH "application/json, text/event-stream"
+
+/* POSTs one JSON-RPC message with the given Accept. id >= 0 waits for that response in an
+ * event stream. */
+static int post_accept(mcp_http *m, const char *accept, const char *path, long id, const char *method,
+                       json_t *params, const char *session, const char *version, pt_dr_http_resp *r, char *err,
+                       size_t errsz)
 {
     const pt_dr_target *t = m->ctx->target;
     char *body = pt__dr_mcp_message(id, method, params);
     pt_buf hdr = PT_BUF_INIT;
-    pt_buf_printf(&hdr, "Accept: application/json, text/event-stream\r\nContent-Type: application/json\r\n");
+    pt_buf_printf(&hdr, "Accept: %s\r\nContent-Type: application/json\r\n", accept);
     if (session) pt_buf_printf(&hdr, "Mcp-Session-Id: %s\r\n", session);
     if (version) pt_buf_printf(&hdr, "MCP-Protocol-Version: %s\r\n", version);
     want_id w = { id };
@@ -103,9 +107,18 @@ static int post(mcp_http *m, const char *path, long id, const char *method, json
     int rc = pt__dr_http_do(m->addr, t->port, t->tls, t->host, &req, pt__dr_deadline(m->ctx->opts->timeout_ms), r,
                             NULL, err, errsz);
     note_request(m, "POST", path, method, rc, r, err);
+    if (strcmp(accept, ACCEPT_BOTH) != 0)
+        json_object_set_new(json_array_get(m->requests, json_array_size(m->requests) - 1), "accept", json_string(accept));
     free(body);
     pt_buf_release(&hdr);
     return rc;
+}
+
+/* POSTs with the Accept every MCP client must send. */
+static int post(mcp_http *m, const char *path, long id, const char *method, json_t *params, const char *session,
+                const char *version, pt_dr_http_resp *r, char *err, size_t errsz)
+{
+    return post_accept(m, ACCEPT_BOTH, path, id, method, params, session, version, r, err, errsz);
 }
 
 static int get_stream(mcp_http *m, const char *path, pt_dr_http_resp *r, char *err, size_t errsz)
@@ -269,6 +282,24 @@ static void host_rejected(mcp_http *m, const pt_dr_http_resp *r, const char *pat
                      "check whether it wants a token.");
 }
 
+/* Would a client that accepts only JSON be refused? Servers built on the SDKs answer 406, which
+ * is what users of older clients and of proxies that rewrite Accept run into. */
+static void strict_accept(mcp_http *m, const char *path)
+{
+    pt_dr_http_resp r;
+    char err[300];
+    if (post_accept(m, "application/json", path, INIT_ID, "initialize",
+                    pt__dr_mcp_initialize_params(PT_DR_MCP_VERSION), NULL, NULL, &r, err, sizeof err) == 0) {
+        json_object_set_new(pt__dr_evidence(m->res), "accept_json_only_status", json_integer(r.status));
+        if (r.status == 406)
+            pt_dr_detail(m->res, "Clients that send only Accept: application/json get 406 Not Acceptable here: the "
+                         "server wants both application/json and text/event-stream.");
+        const char *sid = pt__dr_http_header(&r, "Mcp-Session-Id");
+        if (sid) delete_session(m, path, sid);
+    }
+    pt__dr_http_resp_release(&r);
+}
+
 /* After a good initialize: initialized notification, tools/list on the session, unknown-session probe. */
 static void session_flow(mcp_http *m, const char *path, const pt_dr_mcp_init *init, const char *session)
 {
@@ -320,6 +351,7 @@ static void session_flow(mcp_http *m, const char *path, const pt_dr_mcp_init *in
         pt_dr_detail(m->res, "The server answered protocol version %s to a %s request (a valid negotiation).", v,
                      PT_DR_MCP_VERSION);
     pt__dr_http_resp_release(&r);
+    strict_accept(m, path);
     if (session) { /* The spec says an unknown session gets 404, so clients know to re-initialize. */
         rc = post(m, path, PROBE_ID, "tools/list", json_object(), "portico-doctor-unknown-session", v, &r, err,
                   sizeof err);

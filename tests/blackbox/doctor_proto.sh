@@ -190,6 +190,30 @@ else
         is "$(ev mcp .tools)" 2 "MCP at /mcp: tools/list on the session finds both tools"
         is "$(ev mcp .session)" true "MCP at /mcp: the session id was used"
         is "$(ev mcp .unknown_session_status)" 404 "MCP at /mcp: an unknown session gets 404"
+        is "$(ev mcp .accept_json_only_status)" 406 "MCP at /mcp: a JSON-only Accept would get 406, and it says so"
+    fi
+
+    P=$(free_port)
+    if lab hidden node "$LAB/mcp_http.mjs" "$P" hidden-session /mcp; then
+        doctor "mcp+http://127.0.0.1:$P/mcp"
+        expect "session id that never reaches the client" mcp_session_error 2
+        like "$(field .root_cause.summary)" "without an Mcp-Session-Id header.*refused with 400" \
+            "hidden session id: the summary says what happened"
+    fi
+
+    P=$(free_port)
+    if lab authbare node "$LAB/mcp_http.mjs" "$P" auth-bare /mcp; then
+        doctor "mcp+http://127.0.0.1:$P/mcp"
+        expect "401 without WWW-Authenticate" mcp_auth_no_metadata 2
+        is "$(ev mcp .www_authenticate)" null "401 without metadata: no WWW-Authenticate in the evidence"
+    fi
+
+    P=$(free_port)
+    if lab version node "$LAB/mcp_http.mjs" "$P" version-refuse /mcp; then
+        doctor "mcp+http://127.0.0.1:$P/mcp"
+        expect "server refusing the protocol version" mcp_version_mismatch 2
+        like "$(field .root_cause.summary)" "supported: 2024-11-05, 2025-03-26" \
+            "version refused: the versions the server supports are listed"
     fi
 
     # Over TLS with a self-signed certificate: MCP itself works, the certificate is the problem.

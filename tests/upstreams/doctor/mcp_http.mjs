@@ -3,6 +3,10 @@
 // MODE streamable   Streamable HTTP at PATH (default /mcp), sessions, 404 for unknown sessions
 //      old-sse      the old HTTP+SSE transport (2024-11-05): GET PATH (default /sse) + POST /messages
 //      hosts-only   Streamable HTTP that allows only Host "mcp.example.test" (DNS-rebinding check)
+//      hidden-session  Streamable HTTP with sessions whose Mcp-Session-Id header never reaches the
+//                   client (as when a proxy or CORS drops it)
+//      auth-bare    401 to everything, without WWW-Authenticate
+//      version-refuse  refuses initialize with -32602 "Unsupported protocol version" (no negotiation)
 // Every other path answers 404. With CERT and KEY it serves HTTPS. Binds 127.0.0.1 only.
 // Prints "listening PORT" when ready.
 import fs from 'node:fs';
@@ -97,6 +101,25 @@ async function handleOldSse(req, res, url) {
 const [certFile, keyFile] = process.argv.slice(5);
 const handler = (req, res) => {
     const url = new URL(req.url, 'http://lab');
+    if (mode === 'auth-bare') { res.writeHead(401, { 'content-type': 'text/plain' }).end('Unauthorized'); return; }
+    if (mode === 'version-refuse' && url.pathname === mcpPath && req.method === 'POST') {
+        readJson(req).then((body) => {
+            res.writeHead(200, { 'content-type': 'application/json' });
+            res.end(JSON.stringify({ jsonrpc: '2.0', id: body?.id ?? null, error: { code: -32602,
+                message: 'Unsupported protocol version', data: { supported: ['2024-11-05', '2025-03-26'],
+                    requested: body?.params?.protocolVersion } } }));
+        });
+        return;
+    }
+    if (mode === 'hidden-session') {
+        const writeHead = res.writeHead.bind(res);
+        res.writeHead = (status, ...rest) => {
+            res.removeHeader('mcp-session-id');
+            const h = rest.find((x) => x && typeof x === 'object');
+            if (h) for (const k of Object.keys(h)) if (k.toLowerCase() === 'mcp-session-id') delete h[k];
+            return writeHead(status, ...rest);
+        };
+    }
     const done = (p) => p.catch((e) => { if (!res.headersSent) jsonError(res, 500, String(e)); });
     if (mode === 'old-sse') return done(handleOldSse(req, res, url));
     if (url.pathname !== mcpPath) { res.writeHead(404, { 'content-type': 'text/plain' }).end('Not Found'); return; }
