@@ -230,8 +230,9 @@ static void verdict(probe_run *pr, pt_dr_result *res)
     const pt_dr_target *t = pr->ctx->target;
     bool web = (t->mode & (PT_DR_MODE_HTTP | PT_DR_MODE_MCP)) != 0;
     pt_dr_fp_kind k = pr->fp.kind;
-    char url[600], owner[300], how[400];
+    char url[600], owner[300], how[400], ep[96];
     owner_of(pr->ctx, pr->port, owner, sizeof owner);
+    pt__dr_authority(pr->addr, pr->port, ep, sizeof ep);
     how_found(pr, how, sizeof how);
     json_t *ev = pt__dr_evidence(res);
 
@@ -242,21 +243,20 @@ static void verdict(probe_run *pr, pt_dr_result *res)
         if (pr->answered) {
             if (web) {
                 pt_dr_set(res, PT_DR_FAIL, "protocol_not_http", 75,
-                          "%s:%ld answers with bytes that are not HTTP: \"%s\"", pr->addr, pr->port, pr->unknown);
+                          "%s answers with bytes that are not HTTP: \"%s\"", ep, pr->unknown);
                 pt_dr_remedy(res, "Another service owns this port%s%s; point the client at the port the HTTP "
                              "server listens on (ss -ltnp shows them).", owner[0] ? ": " : "", owner);
             } else {
-                pt_dr_set(res, PT_DR_INFO, NULL, 0, "%s:%ld answers with an unrecognised protocol: \"%s\"",
-                          pr->addr, pr->port, pr->unknown);
+                pt_dr_set(res, PT_DR_INFO, NULL, 0, "%s answers with an unrecognised protocol: \"%s\"", ep,
+                          pr->unknown);
             }
         } else if (pr->silent) {
             pt_dr_set(res, PT_DR_INFO, NULL, 0,
-                      "%s:%ld accepts connections but answered none of %d probes (see unresponsive)", pr->addr,
-                      pr->port, pr->silent + pr->closed);
+                      "%s accepts connections but answered none of %d probes (see unresponsive)", ep,
+                      pr->silent + pr->closed);
         } else {
             pt_dr_set(res, PT_DR_WARN, "closed_without_reply", web ? 60 : 45,
-                      "%s:%ld accepts connections, then closes them without a byte, whatever is sent",
-                      pr->addr, pr->port);
+                      "%s accepts connections, then closes them without a byte, whatever is sent", ep);
             pt_dr_remedy(res, "Something accepts on the port but has nothing behind it: typically a port "
                          "forwarder (docker-proxy, kubectl port-forward, ssh -L) whose target is down or bound "
                          "to 127.0.0.1 inside its container, or a server that rejects this client address%s%s.",
@@ -272,7 +272,7 @@ static void verdict(probe_run *pr, pt_dr_result *res)
 
     if (!web) {
         pt_dr_set(res, k == PT_DR_FP_HTTP1 || k == PT_DR_FP_TLS ? PT_DR_PASS : PT_DR_INFO, NULL, 0,
-                  "%s:%ld speaks %s: %s", pr->addr, pr->port, pt__dr_fp_label(k), how);
+                  "%s speaks %s: %s", ep, pt__dr_fp_label(k), how);
         return;
     }
     if (!t->tls && k == PT_DR_FP_TLS) {
@@ -292,7 +292,7 @@ static void verdict(probe_run *pr, pt_dr_result *res)
         return;
     }
     if (k == PT_DR_FP_HTTP1 || k == PT_DR_FP_TLS) {
-        pt_dr_set(res, PT_DR_PASS, NULL, 0, "%s:%ld speaks %s: %s", pr->addr, pr->port, pt__dr_fp_label(k), how);
+        pt_dr_set(res, PT_DR_PASS, NULL, 0, "%s speaks %s: %s", ep, pt__dr_fp_label(k), how);
         return;
     }
     if (k == PT_DR_FP_H2C) {

@@ -311,7 +311,8 @@ static void run(pt_dr_ctx *ctx, pt_dr_result *res)
     bool spoken = proto && strcmp(proto, "tls") == 0;
     if (!t->tls && !spoken) {
         pt_dr_skip(res, proto ? "the port does not speak TLS (it speaks %s) and the target does not ask for it"
-                              : "the target does not ask for TLS%s", proto ? proto : "");
+                              : "the target does not ask for TLS%s",
+                   proto ? pt__dr_fp_label(pt__dr_fp_kind_of(proto)) : "");
         return;
     }
     char addr[64], why[256];
