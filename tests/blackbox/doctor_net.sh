@@ -6,10 +6,11 @@
 . "$(dirname "$0")/lib.sh"
 
 NS_LIST=()
+# Processes first (some live in the namespaces), then the namespaces this script created.
 _dr_cleanup() {
     local n
-    for n in "${NS_LIST[@]}"; do ip netns del "$n" 2>/dev/null; done
     _bb_cleanup
+    for n in "${NS_LIST[@]}"; do ip netns del "$n" 2>/dev/null; done
 }
 trap _dr_cleanup EXIT
 
@@ -74,10 +75,16 @@ outcome() {
 check_evidence() { printf '.checks[] | select(.id == "%s") | %s' "$1" "$2"; }
 
 have_netns() { [ "$(id -u)" = 0 ] && command -v ip >/dev/null && ip netns add "portico-dr-probe-$$" 2>/dev/null && ip netns del "portico-dr-probe-$$"; }
-# new_ns: creates a namespace with lo up, registered for removal; prints its name.
+# new_ns SUFFIX: creates a namespace with lo up, registered for removal; its name goes to NEW_NS
+# (empty on failure). Not meant for $(...): the registration must happen in this shell.
 new_ns() {
-    local ns=portico-dr-$$-$1
-    ip netns add "$ns" && ip -n "$ns" link set lo up && NS_LIST+=("$ns") && echo "$ns"
+    NEW_NS=portico-dr-$$-$1
+    if ip netns add "$NEW_NS"; then
+        NS_LIST+=("$NEW_NS")
+        ip -n "$NEW_NS" link set lo up && return 0
+    fi
+    NEW_NS=
+    return 1
 }
 
 # ---------------------------------------------------------------------------- nothing listening
@@ -196,7 +203,7 @@ if ! have_netns; then
     skip "DROP rule in a network namespace" "needs root and ip netns"
     skip "listener in another network namespace" "needs root and ip netns"
 else
-    ns=$(new_ns fw)
+    new_ns fw; ns=$NEW_NS
     if [ -n "$ns" ] && lab_start ip netns exec "$ns" "$LAB" --addr 127.0.0.1 --ttl 60; then
         p=$LAB_PORT
         ip netns exec "$ns" nft -f - <<EOF
@@ -221,7 +228,7 @@ EOF
         fi
     fi
 
-    ns2=$(new_ns other)
+    new_ns other; ns2=$NEW_NS
     if [ -n "$ns2" ] && lab_start ip netns exec "$ns2" "$LAB" --addr 127.0.0.1 --ttl 60; then
         if [ -n "$(ss -Hltn "sport = :$LAB_PORT")" ]; then
             skip "listener in another network namespace" "port $LAB_PORT is also used in this namespace"
@@ -281,7 +288,7 @@ if have_netns; then
         outcome "lo never up in a namespace" loopback_down 2
         expect "lo never up: the connect was unreachable" "$(check_evidence connect '.evidence.attempts[0].errno == "ENETUNREACH"')"
     fi
-    ns3=$(new_ns lo)
+    new_ns lo; ns3=$NEW_NS
     if [ -n "$ns3" ]; then
         # lo taken down after it was up keeps its address: connects hang instead.
         ip -n "$ns3" link set lo down
