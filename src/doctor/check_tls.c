@@ -397,8 +397,12 @@ static void run(pt_dr_ctx *ctx, pt_dr_result *res)
 out:
     json_object_set(tls, "problems", st.problems);
     json_object_set_new(ev, "problems", st.problems);
-    json_object_set_new(ev, "tls", json_deep_copy(tls));
-    json_object_set_new(ctx->facts, "tls", tls);
+    if (json_object_get(tls, "handshake")) { /* only a handshake that was tried is a fact */
+        json_object_set_new(ev, "tls", json_deep_copy(tls));
+        json_object_set_new(ctx->facts, "tls", tls);
+    } else {
+        json_decref(tls);
+    }
     if (ssl) SSL_free(ssl);
     if (fd >= 0) close(fd);
     SSL_CTX_free(sctx);

@@ -150,11 +150,11 @@ static void run(pt_dr_ctx *ctx, pt_dr_result *res)
 
     pt_dr_socks before = { 0 }, after = { 0 };
     bool socks_ok = pt_dr_socks_listening(&before, (int)t->port) == 0;
-    pt_dr_socks_find_owners(&before);
     const pt_dr_sock *x = socks_ok ? pick_listener(&before, have > 0 ? addr : NULL) : NULL;
     queue_json(ev, "queue_before", x);
 
     if (queue_full(x)) {
+        pt_dr_socks_find_owners(&before); /* scans /proc: only when there is something to report */
         not_accepting(res, x, before.fd_denied, ev, true,
                       have > 0 ? "new connections complete in the kernel and then wait forever"
                                : "new connections time out because the kernel drops their SYN");
@@ -200,6 +200,7 @@ static void run(pt_dr_ctx *ctx, pt_dr_result *res)
         }
         x = y ? y : x;
     }
+    if (x && x >= before.v && x < before.v + before.n) pt_dr_socks_find_owners(&before);
     char who[400] = "", state[64] = "";
     if (x) owner_evidence(x, before.fd_denied, ev, who, sizeof who, state, sizeof state);
     json_object_set_new(ev, "silent_ms", json_integer((json_int_t)waited));
