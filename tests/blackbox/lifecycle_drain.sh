@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# SIGTERM drains: new connections are refused at once, an in-flight SSE stream and a slow request
-# finish, idle keep-alive connections do not hold the exit up, and the process exits 0 as soon as
+# SIGTERM drains: new connections are refused at once, an in-flight SSE stream (held open by
+# the test until then) and a slow request finish, idle keep-alive connections do not hold the exit up, and the process exits 0 as soon as
 # the work is done (well before drain_timeout). A stream longer than drain_timeout is cut at the
 # deadline and the process still exits 0.
 . "$(dirname "$0")/lib.sh"
@@ -40,16 +40,22 @@ refused() { curl -s -o /dev/null -m 1 "http://127.0.0.1:$PP/healthz"; [ $? = 7 ]
 PP=$(free_port)
 portico_start "$(cfg "$PP" 10s)" || not_ok "portico starts with the test config"
 
-node "$UPSTREAMS/sseclient.mjs" --url "http://127.0.0.1:$PP/echo/sse?sse=6&interval=400&id=drain" \
-    --ctl "http://127.0.0.1:$U1" --id drain --mark "$T/first-event" --timeout 20000 >"$T/sse.json" &
+# The stream runs in lockstep and is held after its first event until $T/gate exists, so it is
+# certainly in flight when SIGTERM arrives and when new connections are tried.
+n0=$(up_count "$U1")
+node "$UPSTREAMS/sseclient.mjs" --url "http://127.0.0.1:$PP/echo/sse?sse=6&lockstep=1&id=drain" \
+    --ctl "http://127.0.0.1:$U1" --id drain --lockstep --gate "$T/gate" --mark "$T/first-event" --timeout 20000 >"$T/sse.json" &
 ssepid=$!; track $ssepid
-curl -s -m 20 -o "$T/slow.json" -w '%{http_code}' "http://127.0.0.1:$PP/echo/slow?delay=1500" >"$T/slow.status" &
+curl -s -m 20 -o "$T/slow.json" -w '%{http_code}' "http://127.0.0.1:$PP/echo/slow?delay=3000" >"$T/slow.status" &
 slowpid=$!; track $slowpid
 raw 'send:GET /echo/idle HTTP/1.1\r\nHost: t\r\n\r\n' read:1 close:15000 >"$T/idle.json" &
 idlepid=$!; track $idlepid
 wait_for 5 test -f "$T/first-event" || note "the SSE stream never delivered its first event"
-slow_inflight() { [ "$(up_stat "$U1" active)" -ge 2 ]; }
-wait_for 3 slow_inflight
+# All three (stream, slow request, idle connection's request) have reached the upstream.
+all_sent() { (($(up_count "$U1") >= n0 + 3)); }
+wait_for 10 all_sent || note "not every client's request reached the upstream before SIGTERM"
+slow_inflight() { (($(up_stat "$U1" active) >= 2)); }
+wait_for 3 slow_inflight || note "the slow request was not in flight at SIGTERM"
 
 t_term=$SECONDS
 kill -TERM "$PORTICO_PID"
@@ -60,6 +66,7 @@ if wait_for 2 refused; then
 else
     not_ok "after SIGTERM new connections are refused (within 2 s)" "a connect to 127.0.0.1:$PP did not fail with ECONNREFUSED"
 fi
+touch "$T/gate"
 
 wait "$ssepid"
 S=$(cat "$T/sse.json")

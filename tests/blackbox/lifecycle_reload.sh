@@ -32,10 +32,13 @@ get /a/x
 is "$RESP_STATUS:$(hdr x-config)" "200:A" "before reload: /a/ is routed (config A)"
 
 # ---------------------------------------------------------------------------- a good reload
-# A keep-alive connection opened before the reload sends its second request after it.
-raw 'send:GET /a/before HTTP/1.1\r\nHost: t\r\n\r\n' read:1 sleep:2500 'send:GET /b/after HTTP/1.1\r\nHost: t\r\n\r\n' read:2 >"$T/ka.json" &
+# A keep-alive connection opened before the reload sends its second request after it. The
+# reload waits until the first request has reached the upstream.
+n0=$(up_count "$U1")
+raw --timeout 10000 'send:GET /a/before HTTP/1.1\r\nHost: t\r\n\r\n' read:1 sleep:3000 'send:GET /b/after HTTP/1.1\r\nHost: t\r\n\r\n' read:2 >"$T/ka.json" &
 kapid=$!; track $kapid
-sleep 0.5
+first_sent() { (($(up_count "$U1") > n0)); }
+wait_for 10 first_sent || note "the keep-alive client's first request never reached the upstream"
 write_cfg /b/ B
 kill -HUP "$PORTICO_PID"
 b_routed() { [ "$(status_of "http://127.0.0.1:$PP/b/x")" = 200 ]; }
@@ -64,7 +67,9 @@ routes:
     service: no-such-service
 EOF
 kill -HUP "$PORTICO_PID"
-sleep 1
+# The refusal is asynchronous: wait (bounded) for it to be logged before checking.
+reload_logged() { tail -n +$((errlines + 1)) "$T/portico.err" 2>/dev/null | grep -q 'portico\.yaml:[0-9]'; }
+wait_for 5 reload_logged
 get /b/x
 is "$RESP_STATUS:$(hdr x-config)" "200:B" "a bad file on SIGHUP keeps the old configuration serving"
 get /c/x
@@ -75,9 +80,10 @@ like "$newlog" 'portico\.yaml:[0-9]+' "the refused reload is logged with the fil
 like "$newlog" 'no-such-service' "the refused reload's log names the problem"
 
 # Broken YAML as well.
+errlines=$(wc -l <"$T/portico.err" 2>/dev/null || echo 0)
 printf 'listen: ["127.0.0.1:%s"\nroutes: [\n' "$PP" >"$CFG"
 kill -HUP "$PORTICO_PID"
-sleep 1
+wait_for 5 reload_logged
 get /b/x
 is "$RESP_STATUS:$(hdr x-config)" "200:B" "malformed YAML on SIGHUP keeps the old configuration serving"
 

@@ -5,8 +5,10 @@
 // compared, only this ordering.
 //
 //   node sseclient.mjs --url URL --ctl http://127.0.0.1:UPSTREAM --id ID [--lockstep]
-//                      [--mark FILE] [--timeout MS]
+//                      [--gate FILE] [--mark FILE] [--timeout MS]
 // --lockstep  after reading event k, release event k+1 (the upstream waits for this, up to 10 s)
+// --gate      with --lockstep: release event 2 only once FILE exists, so a test can hold the
+//             stream in flight for as long as it needs, without relying on timing
 // --mark      write FILE when the first event has arrived (for tests that act mid-stream)
 // Output: {status, content_type, events: [{seq, recv_ms, upstream_sent_when_read}], complete,
 //          error}. complete: the response ended normally after the last event.
@@ -22,6 +24,7 @@ for (let i = 0; i < args.length; i++) {
     else if (a === '--id') opt.id = v();
     else if (a === '--lockstep') opt.lockstep = true;
     else if (a === '--mark') opt.mark = v();
+    else if (a === '--gate') opt.gate = v();
     else if (a === '--timeout') opt.timeout = Number(v());
     else { console.error(`sseclient: unknown argument ${a}`); process.exit(64); }
 }
@@ -64,7 +67,10 @@ async function run() {
             const st = await getJson(ctl);
             out.events.push({ seq: ev.seq, recv_ms, upstream_sent_when_read: st.sent });
             if (out.events.length === 1 && opt.mark) fs.writeFileSync(opt.mark, 'first event\n');
-            if (opt.lockstep) await getJson(next);
+            if (opt.lockstep) {
+                while (opt.gate && !fs.existsSync(opt.gate)) await new Promise((r) => setTimeout(r, 20));
+                await getJson(next);
+            }
         }
     }
     out.complete = res.complete && pending.trim() === '';
