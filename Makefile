@@ -29,6 +29,7 @@ WARN     += -Werror
 endif
 
 OPT      ?= -O2
+NPROC    := $(shell nproc 2>/dev/null || echo 2)
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CPPFLAGS := -D_GNU_SOURCE -Isrc -I$(LLHTTP_INC_DIR) $(PKG_CFLAGS)
@@ -75,22 +76,34 @@ deps:
 	@scripts/deps.sh
 
 run: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -j$(NPROC) all
 	./$(BIN) serve
 
 test: deps
-	@$(MAKE) --no-print-directory all unit
+	@$(MAKE) --no-print-directory -j$(NPROC) all unit
 	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) tests/run.sh
 
-# libFuzzer harnesses: clang only, always with ASan/UBSan.
+# libFuzzer harnesses: clang only, always with ASan/UBSan. The sources are compiled
+# once with fuzzer instrumentation into build/fuzz/obj; each harness links against them.
 FUZZ_BUILD := build/fuzz
 FUZZ_BINS  := $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
+FUZZ_CFLAGS := -std=c11 -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -DPT_NO_ARENA -w
+FUZZ_OBJS  := $(SRCS:%.c=$(FUZZ_BUILD)/obj/%.o) \
+              $(FUZZ_BUILD)/obj/llhttp/llhttp.o $(FUZZ_BUILD)/obj/llhttp/api.o $(FUZZ_BUILD)/obj/llhttp/http.o
+FUZZ_LIB   := $(FUZZ_BUILD)/libportico-fuzz.a
 fuzz: $(FUZZ_BINS)
-$(FUZZ_BUILD)/%: tests/fuzz/%.c $(SRCS) $(wildcard src/*/*.h)
+$(FUZZ_LIB): $(FUZZ_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+$(FUZZ_BUILD)/obj/src/%.o: src/%.c
 	@mkdir -p $(dir $@)
-	clang $(CPPFLAGS) -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined -DPT_NO_ARENA -w \
-	  -o $@ $< $(SRCS) $(LLHTTP_SRC_DIR)/llhttp.c $(LLHTTP_SRC_DIR)/api.c $(LLHTTP_SRC_DIR)/http.c \
-	  -DLLHTTP_STRICT_MODE=1 $(LDLIBS)
+	clang $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+$(FUZZ_BUILD)/obj/llhttp/%.o: $(LLHTTP_SRC_DIR)/%.c
+	@mkdir -p $(dir $@)
+	clang -I$(LLHTTP_INC_DIR) -DLLHTTP_STRICT_MODE=1 $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB)
+	@mkdir -p $(dir $@)
+	clang $(CPPFLAGS) -Itests/unit $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB) $(LDLIBS)
 
 bench: all
 	bench/proxy.sh
@@ -98,4 +111,4 @@ bench: all
 clean:
 	rm -rf build
 
--include $(OBJS:.o=.d) $(BUILD)/src/main.d
+-include $(OBJS:.o=.d) $(BUILD)/src/main.d $(wildcard $(FUZZ_BUILD)/obj/src/*/*.d)

@@ -75,7 +75,7 @@ fi
 
 if want fuzz && [ -z "${SANITIZE:-}" ] && ls tests/fuzz/fuzz_*.c >/dev/null 2>&1; then
     echo "fuzz (${FUZZ_SECONDS}s each)"
-    if make --no-print-directory fuzz >"$logdir/fuzz-build.log" 2>&1; then
+    if make --no-print-directory -j"$(nproc)" fuzz >"$logdir/fuzz-build.log" 2>&1; then
         for f in tests/fuzz/fuzz_*.c; do
             name=$(basename "$f" .c)
             match "$name" || continue

@@ -310,6 +310,36 @@ static int cb_header_value(llhttp_t *p, const char *at, size_t n)
     return 0;
 }
 
+/* True when a segment of path is "." or ".." (also percent-encoded): routes match on the
+ * path as sent, so "/public/../admin" must not reach a route for "/public". */
+static bool has_dot_segment(pt_slice path)
+{
+    size_t i = 0;
+    while (i < path.len) {
+        if (path.ptr[i] != '/') {
+            i++;
+            continue;
+        }
+        size_t j = i + 1, dots = 0;
+        while (j < path.len && path.ptr[j] != '/') {
+            if (path.ptr[j] == '.') {
+                dots++;
+                j++;
+            } else if (j + 2 < path.len && path.ptr[j] == '%' && path.ptr[j + 1] == '2' &&
+                       (path.ptr[j + 2] == 'e' || path.ptr[j + 2] == 'E')) {
+                dots++;
+                j += 3;
+            } else {
+                dots = 99;
+                break;
+            }
+        }
+        if (dots == 1 || dots == 2) return true;
+        i = j;
+    }
+    return false;
+}
+
 /* Fills req from the collected head; 0 or a rejection. */
 static int build_request(pt_conn *c)
 {
@@ -360,6 +390,8 @@ static int build_request(pt_conn *c)
     const char *q = memchr(path.ptr, '?', path.len);
     r->path = q ? pt_slice_from(path.ptr, (size_t)(q - path.ptr)) : path;
     r->query = q ? pt_slice_from(q + 1, path.len - (size_t)(q - path.ptr) - 1) : PT_SLICE_NULL;
+    if (has_dot_segment(r->path))
+        return reject(c, 400, "bad_path", "the path may not contain '.' or '..' segments");
     if (r->http_minor >= 1 && !host && !abs_host.len)
         return reject(c, 400, "missing_host", "HTTP/1.1 requests must carry a Host header");
     pt_slice hv = abs_host.len ? abs_host : host ? host->value : PT_SLICE_NULL;

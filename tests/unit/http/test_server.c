@@ -97,6 +97,16 @@ static void smuggling_shapes_are_refused(void **s)
                        "bad_transfer_encoding");
 }
 
+static void dot_segments_are_refused(void **s)
+{
+    expect_status_only("GET /public/../admin HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 400", "bad_path");
+    expect_status_only("GET /public/%2e%2E/admin HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 400", "bad_path");
+    expect_status_only("GET /./x HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 400", "bad_path");
+    pt_buf out = run("GET /a/...b/.well-known/x..y HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+    assert_true(strncmp(out.data, "HTTP/1.1 200", 12) == 0);
+    pt_buf_release(&out);
+}
+
 static void missing_or_duplicate_host_is_refused(void **s)
 {
     expect_status_only("GET / HTTP/1.1\r\n\r\n", "HTTP/1.1 400", "missing_host");
@@ -157,6 +167,7 @@ int main(void)
         cmocka_unit_test(expect_continue_sends_100_first),
         cmocka_unit_test(smuggling_shapes_are_refused),
         cmocka_unit_test(missing_or_duplicate_host_is_refused),
+        cmocka_unit_test(dot_segments_are_refused),
         cmocka_unit_test(limits_answer_431_and_413),
         cmocka_unit_test(http10_closes_and_http09_is_refused),
         cmocka_unit_test(head_response_has_length_but_no_body),
