@@ -52,6 +52,7 @@ _bb_cleanup() {
 }
 trap _bb_cleanup EXIT
 trap 'exit 130' INT TERM HUP
+trap 'exit 141' PIPE   # e.g. piped into head: still clean up, instead of dying silently
 
 # Registers a background process started by the test so cleanup kills it.
 track() { _bb_pids+=("$1"); }
