@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# review_slow_upstream_body.sh: when the gateway itself pauses the client's upload because
+# the upstream reads slowly, the client's body timeout must not fire: the client is not the
+# one that stopped. An upstream that stops reading for 4 s (well under its 30 s idle timeout)
+# must not turn a healthy upload into "408 body_timeout" (body_timeout is 2 s here).
+# KNOWN BUG (fails until fixed): pt_conn_pause_body leaves the body timer running.
+. "$(dirname "$0")/lib.sh"
+
+PP=$(free_port); U1=$(free_port)
+cat >"$T/slow.mjs" <<'EOF2'
+import http from 'node:http';
+const port = Number(process.argv[2]);
+http.createServer((req, res) => {
+    let n = 0;
+    req.pause();
+    setTimeout(() => { req.on('data', (d) => { n += d.length; }); req.resume(); }, 4000);
+    req.on('end', () => { res.writeHead(200, { 'content-type': 'text/plain' }); res.end(`got ${n}\n`); });
+}).listen(port, '127.0.0.1');
+EOF2
+node "$T/slow.mjs" "$U1" & track $!
+cat >"$T/portico.yaml" <<EOF2
+listen: ["127.0.0.1:$PP"]
+workers: 1
+access_log: "off"
+limits: { body_timeout: 2s, max_body_bytes: 64MB }
+services:
+  - name: slow
+    targets: ["http://127.0.0.1:$U1"]
+    timeouts: { first_byte: 30s, idle: 30s }
+routes:
+  - name: slow
+    match: { path_prefix: "/up/" }
+    service: slow
+EOF2
+portico_start "$T/portico.yaml" || not_ok "portico starts"
+head -c $((32 * 1024 * 1024)) /dev/zero >"$T/body"
+http POST "http://127.0.0.1:$PP/up/x" --data-binary @"$T/body" -H 'Content-Type: application/octet-stream'
+is "$RESP_STATUS" 200 "an upload the upstream reads slowly completes (got: ${RESP_BODY:0:200})"
+done_testing
