@@ -94,7 +94,7 @@ static void p_error(void *u, int err, int phase, pt_buf *unsent, const char *det
     probe_end(u, false, detail);
 }
 
-static const pt_exchange_cb probe_cb = { p_head, p_body, p_done, p_error, NULL };
+static const pt_exchange_cb probe_cb = { .on_head = p_head, .on_body = p_body, .on_done = p_done, .on_error = p_error };
 
 static void probe_start(pt_health *h, probe_slot *slot, pt_config *cfg, pt_service *svc, pt_target *t)
 {

@@ -20,6 +20,7 @@
 
 #define HIGH_MARK (256 * 1024)
 #define MAX_TRIES 8
+#define BUFFER_BODY_MAX (64 * 1024)
 
 typedef struct proxy {
     pt_conn *conn;
@@ -244,7 +245,13 @@ static void on_up_drain(void *u)
     }
 }
 
-static const pt_exchange_cb exchange_cb = { on_head, on_body, on_done, on_error, on_up_drain };
+static void on_flush(void *u)
+{
+    proxy *p = u;
+    pt_conn_flush(p->conn);
+}
+
+static const pt_exchange_cb exchange_cb = { on_head, on_body, on_done, on_error, on_up_drain, on_flush };
 
 /* --- client body sink ---------------------------------------------------- */
 
@@ -266,6 +273,7 @@ static void sink_body_end(void *h)
     proxy *p = h;
     p->body_done = true;
     if (p->x) pt_exchange_body_end(p->x);
+    else if (!p->ntried) attempt(p); /* a small body was buffered first */
 }
 
 static void sink_drain(void *h)
@@ -321,17 +329,17 @@ static void attempt(proxy *p)
         .has_body = pt_conn_has_body(conn),
     };
     if (!p->up_start_us) p->up_start_us = pt_now_us();
+    /* the body at hand (buffered, or carried from a failed attempt) goes with the head */
+    pt_buf carried = p->body;
+    pt_buf_init(&p->body, 0);
+    o.body = carried.data;
+    o.body_len = carried.len;
+    o.body_complete = p->body_done;
     pt_exchange *x = pt_exchange_start(p->client, &ep, &o, head.data, head.len, &exchange_cb, p);
     pt_buf_release(&head);
+    pt_buf_release(&carried);
     if (!x) return; /* failed at once: on_error already ran (and retried or answered) */
     p->x = x;
-    if (p->body.len) {
-        pt_buf carried = p->body;
-        pt_buf_init(&p->body, 0);
-        pt_exchange_body(x, carried.data, carried.len);
-        pt_buf_release(&carried);
-    }
-    if (p->body_done) pt_exchange_body_end(x);
 }
 
 void pt_proxy_start(pt_conn *conn, pt_request *req, const pt_route *route, pt_config *cfg, pt_client *client)
@@ -365,5 +373,9 @@ void pt_proxy_start(pt_conn *conn, pt_request *req, const pt_route *route, pt_co
     pt_body_sink sink = { p, sink_body, sink_body_end, sink_drain, sink_abort };
     pt_conn_set_sink(conn, &sink);
     if (pt_conn_has_body(conn)) pt_conn_continue(conn);
+    /* A small body of known length is read first and sent with the head (one write
+     * upstream, and no upstream connection held while a slow client uploads); larger
+     * or chunked bodies stream. */
+    if (req->content_length > 0 && req->content_length <= BUFFER_BODY_MAX && !req->chunked) return;
     attempt(p);
 }

@@ -381,26 +381,43 @@ static void x_write_end(pt_exchange *x)
     if (x->c && !x->got_head && !x->finished) uc_timer(x->c, x->o.first_byte_timeout_ms);
 }
 
-/* Sends the head and whatever body arrived while connecting. A failed write may move
- * x to another connection (replay) or end it, so each step checks it still owns c. */
+/* Sends the head, the body bytes at hand and the end of the body (when known) in one
+ * write. A failed write may move x to another connection (replay) or end it, so the
+ * caller checks x still owns c afterwards. */
 static void x_flush(pt_exchange *x)
 {
     upconn *c = x->c;
+    uv_buf_t b[5];
+    unsigned n = 0;
+    char sz[24];
     if (!x->head_written) {
         x->head_written = true;
-        uv_buf_t b = uv_buf_init(x->head.data, (unsigned)x->head.len);
-        x_write(x, &b, 1);
-        if (x->c != c || x->finished) return;
+        b[n++] = uv_buf_init(x->head.data, (unsigned)x->head.len);
     }
-    if (x->pending.len) {
-        pt_buf body = x->pending;
-        pt_buf_init(&x->pending, 0);
-        x_write_body(x, body.data, body.len);
-        pt_buf_release(&body);
-        if (x->c != c || x->finished) return;
+    pt_buf body = x->pending;
+    pt_buf_init(&x->pending, 0);
+    if (body.len) {
+        if (x->o.chunked_body) {
+            int sl = snprintf(sz, sizeof sz, "%zx\r\n", body.len);
+            b[n++] = uv_buf_init(sz, (unsigned)sl);
+            b[n++] = uv_buf_init(body.data, (unsigned)body.len);
+            b[n++] = uv_buf_init("\r\n", 2);
+        } else {
+            b[n++] = uv_buf_init(body.data, (unsigned)body.len);
+        }
     }
-    if (x->body_end || !x->o.has_body) x_write_end(x);
-    else uc_timer(c, x->o.idle_timeout_ms);
+    if ((x->body_end || !x->o.has_body) && !x->body_end_written) {
+        x->body_end_written = true;
+        if (x->o.chunked_body) b[n++] = uv_buf_init("0\r\n\r\n", 5);
+    }
+    if (n) x_write(x, b, n);
+    pt_buf_release(&body);
+    if (x->c != c || x->finished) return;
+    if (x->body_end_written) {
+        if (!x->got_head) uc_timer(c, x->o.first_byte_timeout_ms);
+    } else {
+        uc_timer(c, x->o.idle_timeout_ms);
+    }
 }
 
 size_t pt_exchange_body(pt_exchange *x, const char *data, size_t n)
@@ -555,6 +572,12 @@ static void on_uc_read(pt_sock *s, const char *data, size_t n)
         return;
     }
     if (x->got_head && !x->paused) uc_timer(c, x->o.idle_timeout_ms);
+    if (x->cb.on_flush) {
+        x->depth++;
+        x->cb.on_flush(x->u);
+        x->depth--;
+        x_maybe_free(x);
+    }
 }
 
 static void on_uc_error(pt_sock *s, int err)
@@ -615,6 +638,13 @@ static void x_attach(pt_exchange *x, upconn *c)
     pt_sock_read_start(&c->sock);
     /* On a replay, the bytes already consumed from the body live in the replay copy. */
     x_flush(x);
+    /* Body bytes that piled up while connecting may have paused the client; if the
+     * kernel took them at once there will be no drain event, so say so now. */
+    if (x->c == c && !x->finished && !x->canceled && c->sock.wq_bytes <= c->sock.low_mark && x->cb.on_drain) {
+        x->depth++;
+        x->cb.on_drain(x->u);
+        x->depth--;
+    }
 }
 
 static void on_uc_connected(pt_sock *s, int status)
@@ -741,6 +771,9 @@ pt_exchange *pt_exchange_start(pt_client *cl, const pt_endpoint *ep, const pt_ex
     x->u = u;
     x->replay_ok = true;
     pt_buf_init(&x->rhead, RESP_HEAD_MAX);
+    if (opts->body_len) pt_buf_append(&x->pending, opts->body, opts->body_len);
+    x->body_end = opts->body_complete;
+    x->o.body = NULL;
     if (pt_buf_append(&x->head, head, head_len) != 0 || !(x->pool = pool_get(cl, ep))) {
         x_free(x);
         return NULL;

@@ -39,6 +39,9 @@ typedef struct pt_exchange_opts {
     bool head_request;         /* response has no body whatever its headers say */
     bool chunked_body;         /* the body is sent chunk-encoded (caller wrote TE: chunked) */
     bool has_body;             /* a body follows the head (else the request ends with it) */
+    const char *body;          /* body bytes already at hand, sent with the head (copied) */
+    size_t body_len;
+    bool body_complete;        /* ...and they are the whole body */
 } pt_exchange_opts;
 
 typedef struct pt_exchange_cb {
@@ -53,6 +56,8 @@ typedef struct pt_exchange_cb {
     void (*on_error)(void *u, int err, int phase, pt_buf *unsent_body, const char *detail);
     /* The request body write queue drained (resume reading the client). */
     void (*on_drain)(void *u);
+    /* Optional: one upstream read has been handed over (a good moment to flush). */
+    void (*on_flush)(void *u);
 } pt_exchange_cb;
 
 pt_client *pt_client_new(uv_loop_t *loop);

@@ -45,6 +45,7 @@ struct pt_conn {
     pt_request req;
     char host_lc[256];
     pt_buf pending;         /* unparsed pipelined bytes */
+    pt_buf out;             /* response bytes staged for one write (see stage()) */
     char last_byte;         /* last byte fed to the parser, for the obs-fold check */
     const char *feed_base;
     bool in_request, req_done, resp_started, resp_done, resp_chunked, resp_head_only;
@@ -629,6 +630,7 @@ static void on_timer_closed(uv_handle_t *h)
     pt_server *srv = c->srv;
     pt_buf_release(&c->head);
     pt_buf_release(&c->pending);
+    pt_buf_release(&c->out);
     free(c->hoff);
     free(c->headers);
     free(c);
@@ -842,37 +844,67 @@ int pt_conn_response_start(pt_conn *c, int status, const pt_header *hdrs, size_t
     if (!c->req_done && !c->has_sink && pt_conn_has_body(c) && !body_discardable(c)) c->close_after = true;
     if (c->srv->draining) c->close_after = true;
 
-    pt_buf b = PT_BUF_INIT;
-    pt_buf_printf(&b, "HTTP/1.1 %d %s\r\n", status, pt_http_reason(status));
+    pt_buf *b = &c->out; /* staged: goes out with the first body bytes or at flush */
+    pt_buf_printf(b, "HTTP/1.1 %d %s\r\n", status, pt_http_reason(status));
     bool has_rid = false;
     for (size_t i = 0; i < nhdrs; i++) {
         if (hop_by_hop(hdrs[i].name)) continue;
         if (pt_slice_case_eq_cstr(hdrs[i].name, "x-request-id")) has_rid = true;
-        pt_buf_append_slice(&b, hdrs[i].name);
-        pt_buf_append(&b, ": ", 2);
-        pt_buf_append_slice(&b, hdrs[i].value);
-        pt_buf_append(&b, "\r\n", 2);
+        pt_buf_append_slice(b, hdrs[i].name);
+        pt_buf_append(b, ": ", 2);
+        pt_buf_append_slice(b, hdrs[i].value);
+        pt_buf_append(b, "\r\n", 2);
     }
-    if (!has_rid && r->request_id[0]) pt_buf_printf(&b, "X-Request-Id: %s\r\n", r->request_id);
+    if (!has_rid && r->request_id[0]) pt_buf_printf(b, "X-Request-Id: %s\r\n", r->request_id);
     if (!no_body) {
         if (content_length >= 0) {
-            pt_buf_printf(&b, "Content-Length: %lld\r\n", (long long)content_length);
+            pt_buf_printf(b, "Content-Length: %lld\r\n", (long long)content_length);
         } else if (r->http_minor >= 1) {
             if (r->method != HTTP_HEAD) c->resp_chunked = true;
-            pt_buf_append_str(&b, "Transfer-Encoding: chunked\r\n");
+            pt_buf_append_str(b, "Transfer-Encoding: chunked\r\n");
         } else {
             c->close_after = true; /* HTTP/1.0: the end of the body is the end of the connection */
         }
     }
     if (c->close_after)
-        pt_buf_append_str(&b, "Connection: close\r\n");
+        pt_buf_append_str(b, "Connection: close\r\n");
     else if (r->http_minor == 0)
-        pt_buf_append_str(&b, "Connection: keep-alive\r\n");
-    pt_buf_append(&b, "\r\n", 2);
-    uv_buf_t ub = uv_buf_init(b.data, (unsigned)b.len);
-    int rc = pt_sock_write(&c->sock, &ub, 1);
-    pt_buf_release(&b);
+        pt_buf_append_str(b, "Connection: keep-alive\r\n");
+    pt_buf_append(b, "\r\n", 2);
     if (c->srv->limits.send_timeout_ms && c->req_done) timer_arm(c, c->srv->limits.send_timeout_ms);
+    return 0;
+}
+
+/* Small writes are staged in c->out and leave in one write (head + body + terminator
+ * of a small response: one syscall); a large piece goes out at once with whatever is
+ * staged in front of it. */
+#define STAGE_MAX (16 * 1024)
+
+static int stage(pt_conn *c, const uv_buf_t *bufs, unsigned n)
+{
+    size_t total = 0;
+    for (unsigned i = 0; i < n; i++) total += bufs[i].len;
+    if (c->out.len + total <= STAGE_MAX) {
+        for (unsigned i = 0; i < n; i++)
+            if (pt_buf_append(&c->out, bufs[i].base, bufs[i].len) != 0) return PT_ENOMEM;
+        return 0;
+    }
+    uv_buf_t all[4];
+    unsigned k = 0;
+    if (c->out.len) all[k++] = uv_buf_init(c->out.data, (unsigned)c->out.len);
+    for (unsigned i = 0; i < n && k < 4; i++) all[k++] = bufs[i];
+    int rc = pt_sock_write(&c->sock, all, k);
+    pt_buf_reset(&c->out);
+    return rc;
+}
+
+int pt_conn_flush(pt_conn *c)
+{
+    if (!c->out.len || c->sock.closing) return 0;
+    uv_buf_t ub = uv_buf_init(c->out.data, (unsigned)c->out.len);
+    int rc = pt_sock_write(&c->sock, &ub, 1);
+    pt_buf_reset(&c->out);
+    if (c->out.alloc > 4 * STAGE_MAX) pt_buf_release(&c->out);
     return rc;
 }
 
@@ -883,13 +915,13 @@ int pt_conn_response_body(pt_conn *c, const char *data, size_t n)
     c->bytes_out += n;
     if (!c->resp_chunked) {
         uv_buf_t ub = uv_buf_init((char *)data, (unsigned)n);
-        return pt_sock_write(&c->sock, &ub, 1);
+        return stage(c, &ub, 1);
     }
     char size[24];
     int sl = snprintf(size, sizeof size, "%zx\r\n", n);
     uv_buf_t ub[3] = { uv_buf_init(size, (unsigned)sl), uv_buf_init((char *)data, (unsigned)n),
                        uv_buf_init("\r\n", 2) };
-    return pt_sock_write(&c->sock, ub, 3);
+    return stage(c, ub, 3);
 }
 
 void pt_conn_response_end(pt_conn *c)
@@ -897,8 +929,9 @@ void pt_conn_response_end(pt_conn *c)
     if (!c->resp_started || c->resp_done || c->state == CS_CLOSING) return;
     if (c->resp_chunked) {
         uv_buf_t ub = uv_buf_init("0\r\n\r\n", 5);
-        pt_sock_write(&c->sock, &ub, 1);
+        stage(c, &ub, 1);
     }
+    pt_conn_flush(c);
     c->resp_done = true;
     if (!c->req_done) {
         sink_abort(c);
@@ -924,6 +957,7 @@ void pt_conn_response_abort(pt_conn *c)
     if (c->state == CS_CLOSING) return;
     if (!c->info.error) c->info.error = "upstream_aborted";
     c->has_sink = false;
+    pt_conn_flush(c); /* what we have goes out; the close then truncates the message */
     conn_close(c);
 }
 
@@ -1014,7 +1048,7 @@ void pt_conn_resume_body(pt_conn *c)
     pt_sock_read_start(&c->sock);
 }
 
-size_t pt_conn_write_queue(const pt_conn *c) { return c->sock.wq_bytes; }
+size_t pt_conn_write_queue(const pt_conn *c) { return c->sock.wq_bytes + c->out.len; }
 bool pt_conn_response_started(const pt_conn *c) { return c->resp_started; }
 pt_req_info *pt_conn_info(pt_conn *c) { return &c->info; }
 pt_server *pt_conn_server(pt_conn *c) { return c->srv; }

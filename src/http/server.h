@@ -88,7 +88,10 @@ void pt_server_close_all(pt_server *srv);
 int pt_conn_response_start(pt_conn *c, int status, const pt_header *hdrs, size_t nhdrs,
                            int64_t content_length);
 int pt_conn_response_body(pt_conn *c, const char *data, size_t n);
-/* Completes the response; the next pipelined request may start. */
+/* Sends what the writer has staged (the head and small body pieces are gathered into
+ * one write); call after each batch of upstream input. */
+int pt_conn_flush(pt_conn *c);
+/* Completes the response (flushing it); the next pipelined request may start. */
 void pt_conn_response_end(pt_conn *c);
 /* Gives up on a response already started (upstream failed mid-body): the client sees
  * a truncated message and the connection closes. */

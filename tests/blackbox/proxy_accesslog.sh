@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The access log: one JSON object per line per request, with request_id, route, service, target,
-# status, bytes, upstream_ms and total_ms, for proxied requests and gateway errors alike.
+# status, bytes_in, bytes_out, upstream_ms and total_ms, for proxied requests and gateway errors alike.
 . "$(dirname "$0")/lib.sh"
 
 PP=$(free_port); U1=$(free_port); DEAD=$(free_port)
@@ -56,8 +56,8 @@ is "$(jqr '.route' "$L")" "echo-route" "access log: route name"
 is "$(jqr '.service' "$L")" "echo" "access log: service name"
 like "$(jqr '.target' "$L")" "127\.0\.0\.1:$U1" "access log: target address"
 is "$(jqr '.status' "$L")" 200 "access log: status"
-is "$(jqr '.bytes | type' "$L")" "number" "access log: bytes is a number"
-like "$(jqr '.bytes' "$L")" '^[1-9][0-9]*$' "access log: bytes counts the response body"
+is "$(jqr '.bytes_out | type' "$L")" "number" "access log: bytes_out is a number"
+like "$(jqr '.bytes_out' "$L")" '^[1-9][0-9]*$' "access log: bytes_out counts the response body"
 is "$(jqr '.upstream_ms | type' "$L")" "number" "access log: upstream_ms is a number"
 is "$(jqr '.total_ms | type' "$L")" "number" "access log: total_ms is a number"
 is "$(jqr '.total_ms >= .upstream_ms' "$L")" true "access log: total_ms includes upstream_ms"
