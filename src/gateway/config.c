@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "ai/ai_config.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "gateway/balancer.h"
@@ -291,6 +292,7 @@ typedef struct ctx {
     size_t pathlen;
     pt_config *cfg;
     const ynode *routes;    /* mapped after services, whatever the order in the file */
+    const ynode *ai_providers, *ai_models; /* handed to ai/ai_config.c once the rest is read */
 } ctx;
 
 /* Copies printable ASCII of s into out (at most cap-1 bytes), '?' for anything else,
@@ -1741,6 +1743,125 @@ static int routes_later_fn(ctx *c, const ynode *v, void *obj)
     return 0;
 }
 
+/* ---- AI providers and models: parsed by ai/ai_config.c from a JSON tree ---- */
+
+typedef struct ai_lines {
+    const json_t **node;
+    unsigned *line;
+    size_t n, cap;
+} ai_lines;
+
+static int ai_line_of(void *arg, const json_t *node)
+{
+    const ai_lines *l = arg;
+    for (size_t i = 0; i < l->n; i++)
+        if (l->node[i] == node) return (int)l->line[i];
+    return 0;
+}
+
+/* A YAML node as JSON, ${} expanded in values; an unquoted scalar that reads as a
+ * number, a boolean or null becomes one. Records each node's line for messages. */
+static json_t *ai_json(ctx *c, const ynode *n, ai_lines *l)
+{
+    json_t *j = NULL;
+    if (n->kind == Y_MAP) {
+        if (expect_map(c, n, "a mapping")) return NULL;
+        if (!(j = json_object())) goto bad;
+        for (size_t i = 0; i < n->n; i++) {
+            size_t mark = path_push_key(c, n->items[2 * i]->text);
+            json_t *v = ai_json(c, n->items[2 * i + 1], l);
+            path_pop(c, mark);
+            if (!v || json_object_set_new(j, n->items[2 * i]->text, v)) goto bad;
+        }
+    } else if (n->kind == Y_SEQ) {
+        if (!(j = json_array())) goto bad;
+        for (size_t i = 0; i < n->n; i++) {
+            size_t mark = path_push_index(c, i);
+            json_t *v = ai_json(c, n->items[i], l);
+            path_pop(c, mark);
+            if (!v || json_array_append_new(j, v)) goto bad;
+        }
+    } else if (is_null(n)) {
+        j = json_null();
+    } else {
+        char *s = NULL, *end = NULL;
+        if (expand(c, n, &s)) return NULL;
+        long long iv = strtoll(s, &end, 10);
+        double dv = 0;
+        if (!n->quoted && (!strcmp(s, "true") || !strcmp(s, "false"))) j = json_boolean(!strcmp(s, "true"));
+        else if (!n->quoted && *s && !*end) j = json_integer(iv);
+        else if (!n->quoted && *s && (dv = strtod(s, &end), !*end)) j = json_real(dv);
+        else j = json_string(s);
+        free(s);
+    }
+    if (!j) {
+        oom(c, n);
+        return NULL;
+    }
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        const json_t **nn = realloc(l->node, cap * sizeof *nn);
+        if (nn) l->node = nn;
+        unsigned *nl = realloc(l->line, cap * sizeof *nl);
+        if (nl) l->line = nl;
+        if (!nn || !nl) goto bad;
+        l->cap = cap;
+    }
+    l->node[l->n] = j;
+    l->line[l->n++] = n->line;
+    return j;
+bad:
+    json_decref(j);
+    if (!c->failed) oom(c, n);
+    return NULL;
+}
+
+static int ai_sections(ctx *c)
+{
+    ai_lines l = { 0 };
+    json_t *p = NULL, *m = NULL;
+    pt_buf msg = PT_BUF_INIT;
+    int rc = -1;
+    size_t mark = path_push_key(c, "providers");
+    if (c->ai_providers) p = ai_json(c, c->ai_providers, &l);
+    path_pop(c, mark);
+    if (c->failed) goto out;
+    mark = path_push_key(c, "models");
+    if (c->ai_models) m = ai_json(c, c->ai_models, &l);
+    path_pop(c, mark);
+    if (c->failed) goto out;
+    pt_ai_cfg_src src = { c->file, ai_line_of, &l };
+    c->cfg->ext = pt_ai_config_parse(p, m, &src, &msg);
+    if (c->cfg->ext) {
+        rc = 0;
+    } else {
+        c->failed = true;
+        pt_buf_reset(c->err);
+        pt_buf_append_str(c->err, msg.data ? msg.data : "AI configuration: out of memory");
+    }
+out:
+    json_decref(p);
+    json_decref(m);
+    free(l.node);
+    free(l.line);
+    pt_buf_release(&msg);
+    return rc;
+}
+
+static int ai_providers_fn(ctx *c, const ynode *v, void *obj)
+{
+    (void)obj;
+    c->ai_providers = v;
+    return 0;
+}
+
+static int ai_models_fn(ctx *c, const ynode *v, void *obj)
+{
+    (void)obj;
+    c->ai_models = v;
+    return 0;
+}
+
 /* ---- top level ---- */
 
 static const field top_fields[] = {
@@ -1752,6 +1873,8 @@ static const field top_fields[] = {
     FFUNC("endpoints", endpoints_fn),
     FFUNC("services", services_fn),
     FFUNC("routes", routes_later_fn),
+    FFUNC("providers", ai_providers_fn),
+    FFUNC("models", ai_models_fn),
     FEND,
 };
 
@@ -1769,6 +1892,7 @@ static int map_top(ctx *c, const ynode *root)
         path_pop(c, mark);
         if (rc) return -1;
     }
+    if ((c->ai_providers || c->ai_models) && ai_sections(c)) return -1;
     if (!was_seen(top_fields, seen, "listen")) {
         cfg->listeners = calloc(1, sizeof *cfg->listeners);
         if (!cfg->listeners) return oom(c, root);
@@ -1850,6 +1974,7 @@ static void config_free(pt_config *cfg)
     free(cfg->services);
     for (size_t i = 0; i < cfg->nroutes; i++) route_free(&cfg->routes[i]);
     free(cfg->routes);
+    pt_ai_config_free(cfg->ext);
     free(cfg);
 }
 
