@@ -573,16 +573,23 @@ void pt_ai_call_on_response_head(pt_ai_call *c, int status, const pt_ai_header *
         c->error_mode = true;
         pt_buf_init(&c->body, MAX_ERROR_BODY);
         c->rheaders = pt_ai_arena_alloc(&c->arena, (n ? n : 1) * sizeof *c->rheaders);
+        /* only what classification reads is kept (the head's slices die with this call) */
+        static const char *keep[] = { "retry-after", "retry-after-ms" };
         for (size_t i = 0; c->rheaders && i < n; i++) {
-            c->rheaders[i].name = pt_ai_arena_strndup(&c->arena, headers[i].name, strlen(headers[i].name));
-            c->rheaders[i].value = pt_ai_arena_strndup(&c->arena, headers[i].value, strlen(headers[i].value));
-            if (c->rheaders[i].name && c->rheaders[i].value) c->nrheaders++;
+            bool wanted = false;
+            for (size_t k = 0; k < sizeof keep / sizeof keep[0]; k++) wanted |= pt_slice_case_eq_cstr(headers[i].name, keep[k]);
+            if (!wanted) continue;
+            pt_ai_header *h = &c->rheaders[c->nrheaders];
+            h->name = pt_ai_arena_slice(&c->arena, headers[i].name);
+            h->value = pt_ai_arena_slice(&c->arena, headers[i].value);
+            if (!h->value.ptr) h->value = PT_SLICE_LIT("");
+            if (h->name.ptr) c->nrheaders++;
         }
         return;
     }
     if (!c->stream) return;
-    const char *ct = pt__hdr(headers, n, "content-type");
-    if (ct && strncasecmp(ct, "application/json", 16) == 0) {
+    pt_slice ct = pt__hdr(headers, n, "content-type");
+    if (ct.len >= 16 && strncasecmp(ct.ptr, "application/json", 16) == 0) {
         /* a server that ignored "stream": its whole answer is turned into events at the end */
         c->json_instead_of_stream = true;
         return;

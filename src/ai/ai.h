@@ -93,9 +93,11 @@ int pt_ai_render_models(const pt_ai_config *cfg, pt_ai_format fmt, pt_buf *out);
 
 /* ---- one upstream exchange ------------------------------------------------------------ */
 
+/* A header as slices (the engine's parsed headers can be passed without copying; the
+ * upstream request's headers are also NUL-terminated). */
 typedef struct pt_ai_header {
-    const char *name;
-    const char *value;
+    pt_slice name;
+    pt_slice value;
 } pt_ai_header;
 
 #define PT_AI_MAX_UPSTREAM_HEADERS 24
@@ -106,7 +108,8 @@ typedef struct pt_ai_upstream {
     const pt_ai_provider *provider;
     const char *method;
     const char *path;
-    const pt_ai_header *headers; /* host, content-length and connection are the engine's */
+    const pt_ai_header *headers; /* host, content-length and connection are the engine's;
+                                    * the values hold secrets: never log them */
     size_t nheaders;
     const char *body;
     size_t body_len;

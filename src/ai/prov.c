@@ -29,8 +29,8 @@ int pt__up_header(pt__up *up, const char *name, const char *value)
     char *n = pt_ai_arena_strndup(up->arena, name, strlen(name));
     char *v = pt_ai_arena_strndup(up->arena, value, strlen(value));
     if (!n || !v) return PT_ENOMEM;
-    up->headers[up->nheaders].name = n;
-    up->headers[up->nheaders].value = v;
+    up->headers[up->nheaders].name = pt_slice_cstr(n);
+    up->headers[up->nheaders].value = pt_slice_cstr(v);
     up->nheaders++;
     return 0;
 }
@@ -51,11 +51,11 @@ int pt__up_extra_headers(pt__up *up, const pt_ai_provider *cfg)
     return 0;
 }
 
-const char *pt__hdr(const pt_ai_header *h, size_t n, const char *name)
+pt_slice pt__hdr(const pt_ai_header *h, size_t n, const char *name)
 {
-    for (size_t i = 0; i < n; i++)
-        if (h[i].name && strcasecmp(h[i].name, name) == 0) return h[i].value;
-    return NULL;
+    for (size_t i = 0; h && i < n; i++)
+        if (pt_slice_case_eq_cstr(h[i].name, name)) return h[i].value.ptr ? h[i].value : PT_SLICE_LIT("");
+    return PT_SLICE_NULL;
 }
 
 static bool all_digits(const char *s, size_t n)
@@ -68,18 +68,18 @@ static bool all_digits(const char *s, size_t n)
 
 uint64_t pt__retry_after_ms(const pt_ai_header *h, size_t n)
 {
-    const char *ms = pt__hdr(h, n, "retry-after-ms");
-    if (ms) {
-        pt_slice s = pt_slice_trim(pt_slice_cstr(ms));
+    pt_slice ms = pt__hdr(h, n, "retry-after-ms");
+    if (ms.ptr) {
+        pt_slice s = pt_slice_trim(ms);
         unsigned long long v;
         /* "1500" or "1500.5": the integer part is enough */
         const char *dot = memchr(s.ptr, '.', s.len);
         if (dot) s.len = (size_t)(dot - s.ptr);
         if (pt_slice_to_u64(s, &v)) return v;
     }
-    const char *ra = pt__hdr(h, n, "retry-after");
-    if (!ra) return 0;
-    pt_slice s = pt_slice_trim(pt_slice_cstr(ra));
+    pt_slice ra = pt__hdr(h, n, "retry-after");
+    if (!ra.ptr) return 0;
+    pt_slice s = pt_slice_trim(ra);
     unsigned long long v;
     if (all_digits(s.ptr, s.len) && pt_slice_to_u64(s, &v)) return v > UINT64_MAX / 1000 ? UINT64_MAX : v * 1000u;
     /* HTTP-date: "Wed, 21 Oct 2015 07:28:00 GMT" */

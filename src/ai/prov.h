@@ -155,8 +155,8 @@ void pt__short_tool_id(pt_slice id, char out[10]);
 
 /* ---- shared error helpers (prov_openai.c) ---------------------------------------------- */
 
-/* Looks a header up (case-insensitive); NULL when absent. */
-const char *pt__hdr(const pt_ai_header *h, size_t n, const char *name);
+/* Looks a header up (case-insensitive); a NULL slice when absent. */
+pt_slice pt__hdr(const pt_ai_header *h, size_t n, const char *name);
 /* retry-after-ms, then retry-after (seconds or an HTTP date); 0 when absent. */
 uint64_t pt__retry_after_ms(const pt_ai_header *h, size_t n);
 /* Sets err from a status and the provider's message with the usual kind for the status:

@@ -77,7 +77,7 @@ static void fuzz_ai_exchange(pt_ai_format fmt, pt_ai_endpoint ep, const char *bo
     if (c) {
         size_t total = 0;
         if (pt_ai_call_upstream(c)) {
-            pt_ai_header h = { "content-type", ctype };
+            pt_ai_header h = { PT_SLICE_LIT("content-type"), pt_slice_cstr(ctype) };
             pt_ai_call_on_response_head(c, status, &h, 1);
             if (!step) step = answer_len ? answer_len : 1;
             for (size_t off = 0; off < answer_len; off += step)

@@ -180,7 +180,7 @@ static void keyless_provider_sends_no_authorization(void **state)
     pt_ai_error e;
     pt_ai_call *c = pt_ai_call_new(r, &a, NULL, &e);
     const pt_ai_upstream *up = pt_ai_call_upstream(c);
-    for (size_t i = 0; i < up->nheaders; i++) assert_string_not_equal(up->headers[i].name, "authorization");
+    for (size_t i = 0; i < up->nheaders; i++) assert_false(pt_slice_eq_cstr(up->headers[i].name, "authorization"));
     assert_string_equal(up->path, "/v1/chat/completions");
     assert_string_equal(up->provider->host, "127.0.0.1");
     pt_ai_call_free(c);
@@ -200,13 +200,13 @@ static void anthropic_beta_goes_only_to_anthropic(void **state)
     const pt_ai_upstream *up = pt_ai_call_upstream(c);
     bool found = false;
     for (size_t i = 0; i < up->nheaders; i++)
-        if (!strcmp(up->headers[i].name, "anthropic-beta")) found = !strcmp(up->headers[i].value, o.anthropic_beta);
+        if (pt_slice_eq_cstr(up->headers[i].name, "anthropic-beta")) found = pt_slice_eq_cstr(up->headers[i].value, o.anthropic_beta);
     assert_true(found);
     pt_ai_call_free(c);
     a = attempt(cfg, "gpt", 0);
     c = pt_ai_call_new(r, &a, &o, &e);
     up = pt_ai_call_upstream(c);
-    for (size_t i = 0; i < up->nheaders; i++) assert_string_not_equal(up->headers[i].name, "anthropic-beta");
+    for (size_t i = 0; i < up->nheaders; i++) assert_false(pt_slice_eq_cstr(up->headers[i].name, "anthropic-beta"));
     pt_ai_call_free(c);
     pt_ai_request_free(r);
     pt_ai_config_free(cfg);
@@ -254,7 +254,7 @@ static void fallback_renders_the_same_request_for_another_provider_type(void **s
                      "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n"
                      "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":3}}\n\n"
                      "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
-    pt_ai_header ct = { "content-type", "text/event-stream" };
+    pt_ai_header ct = { PT_SLICE_LIT("content-type"), PT_SLICE_LIT("text/event-stream") };
     pt_ai_call_on_response_head(c, 200, &ct, 1);
     assert_int_equal(pt_ai_call_on_response_body(c, ev, strlen(ev), on_emit, &s), 0);
     pt_ai_call_finish(c, PT_AI_END_OK, on_emit, &s, &res);
@@ -301,7 +301,7 @@ static void rate_limit_cools_the_key_and_auth_failure_disables_it(void **state)
     pt_ai_config *cfg = config();
     pt_ai_provider *oa = (pt_ai_provider *)pt_ai_config_provider(cfg, "oa");
     sink s = { PT_BUF_INIT, 0, 0 };
-    pt_ai_header ra = { "Retry-After", "30" };
+    pt_ai_header ra = { PT_SLICE_LIT("Retry-After"), PT_SLICE_LIT("30") };
     pt_ai_result res = exchange(cfg, "gpt", "{\"model\":\"gpt\",\"messages\":[]}", 429, &ra, 1, "{}", &s, NULL);
     assert_int_equal(res.kind, PT_AI_ERR_RATE_LIMIT);
     assert_int_equal(res.error.retry_after_ms, 30000);
@@ -364,7 +364,7 @@ static void openai_error_chunk_before_any_byte_is_retryable(void **state)
 {
     pt_ai_config *cfg = config();
     sink s = { PT_BUF_INIT, 0, 0 };
-    pt_ai_header ct = { "content-type", "text/event-stream" };
+    pt_ai_header ct = { PT_SLICE_LIT("content-type"), PT_SLICE_LIT("text/event-stream") };
     pt_ai_result res = exchange(cfg, "gpt", "{\"model\":\"gpt\",\"messages\":[],\"stream\":true}", 200, &ct, 1,
                                 "data: {\"error\":{\"message\":\"overloaded\"}}\n\n", &s, NULL);
     assert_int_equal(res.kind, PT_AI_ERR_UPSTREAM);
@@ -383,7 +383,7 @@ static void client_gone_stops_emitting(void **state)
     pt_ai_error e;
     pt_ai_call *c = pt_ai_call_new(r, &a, NULL, &e);
     sink s = { PT_BUF_INIT, 0, 1 };
-    pt_ai_header ct = { "content-type", "text/event-stream" };
+    pt_ai_header ct = { PT_SLICE_LIT("content-type"), PT_SLICE_LIT("text/event-stream") };
     pt_ai_call_on_response_head(c, 200, &ct, 1);
     const char *two = "data: {\"id\":\"x\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}\n\n"
                       "data: {\"id\":\"x\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"b\"}}]}\n\n";

@@ -140,7 +140,8 @@ static void run(const char *dir, json_t *cs, size_t split, outcome *o)
     if (up) {
         pt_buf_printf(&o->upstream, "%s %s\n", up->method, up->path);
         for (size_t i = 0; i < up->nheaders; i++)
-            pt_buf_printf(&o->upstream, "%s: %s\n", up->headers[i].name, up->headers[i].value);
+            pt_buf_printf(&o->upstream, PT_SLICE_FMT ": " PT_SLICE_FMT "\n", PT_SLICE_ARG(up->headers[i].name),
+                          PT_SLICE_ARG(up->headers[i].value));
         pt_buf_append_str(&o->upstream, "\n");
         pt_buf_append(&o->upstream, up->body, up->body_len);
         pt_ai_end how = end_of(json_string_value(json_object_get(cs, "end")));
@@ -150,7 +151,7 @@ static void run(const char *dir, json_t *cs, size_t split, outcome *o)
             const char *k;
             json_t *v;
             json_object_foreach(json_object_get(cs, "headers"), k, v) {
-                if (nh < 16) hs[nh++] = (pt_ai_header){ k, json_string_value(v) };
+                if (nh < 16) hs[nh++] = (pt_ai_header){ pt_slice_cstr(k), pt_slice_cstr(json_string_value(v)) };
             }
             int status = json_is_integer(json_object_get(cs, "status")) ? (int)json_integer_value(json_object_get(cs, "status")) : 200;
             pt_ai_call_on_response_head(call, status, hs, nh);

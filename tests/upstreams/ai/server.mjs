@@ -1,0 +1,321 @@
+#!/usr/bin/env node
+// server.mjs: one test upstream that speaks every AI provider's wire format, by path.
+// No dependencies. Black-box tests start Portico against it.
+//
+//   POST /v1/chat/completions                        OpenAI, Mistral, OpenAI-compatible (JSON or SSE)
+//   POST /openai/deployments/{dep}/chat/completions   Azure OpenAI (api-key header, ?api-version=)
+//   POST /v1/embeddings, /openai/deployments/{dep}/embeddings
+//   POST /v1/messages, /v1/messages/count_tokens      Anthropic (x-api-key, anthropic-version)
+//   POST /v1beta/models/{m}:generateContent | :streamGenerateContent?alt=sse | :batchEmbedContents   Gemini
+//   GET  /v1/models, GET /healthz
+//   GET  /_mock/requests                              every request seen (method, path, headers, body), newest last
+//   POST /_mock/reset                                 forget them
+//
+// Knobs, from any of: an "x-mock" header ("status=429,retry_after=3"), the model name after
+// "@" ("gpt-4o@status=500&first_byte_ms=200"), or "[mock ...]" in the last user text
+// ("[mock events=200 gap_ms=5]"):
+//   status=N          answer with that error status, in the provider's own error format
+//   retry_after=S     retry-after header (seconds) with the error
+//   first_byte_ms=N   wait before the response head
+//   events=N          number of text deltas in a stream (default 3)
+//   gap_ms=N          delay between stream events (default 0)
+//   cut_after=N       close the connection after N stream events (mid-body for JSON answers)
+//   tools=1           answer with two parallel tool calls (get_weather Paris / Zürich)
+//
+// Usage reported: prompt 11 tokens, completion = events (+ 20 with tools).
+// Listens on 127.0.0.1:$PORT (default 0 = any free port) and prints "listening PORT".
+// MOCK_KEY, when set, is the only key accepted (others get 401).
+import http from 'node:http';
+
+const PORT = Number(process.env.PORT || 0);
+const KEY = process.env.MOCK_KEY || '';
+const seen = [];
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function knobs(req, url, body) {
+  const k = {};
+  const add = (s, sep) => {
+    for (const kv of s.split(sep)) {
+      const [a, b] = kv.split('=');
+      if (a && b !== undefined) k[a.trim()] = b.trim();
+    }
+  };
+  if (req.headers['x-mock']) add(String(req.headers['x-mock']), ',');
+  const model = modelOf(url, body);
+  if (model.includes('@')) add(model.slice(model.indexOf('@') + 1), '&');
+  const text = lastUserText(body);
+  const m = /\[mock ([^\]]*)\]/.exec(text);
+  if (m) add(m[1], /\s+/);
+  return {
+    status: Number(k.status || 0),
+    retryAfter: k.retry_after,
+    firstByte: Number(k.first_byte_ms || 0),
+    events: Math.min(Number(k.events || 3), 100000),
+    gap: Number(k.gap_ms || 0),
+    cutAfter: k.cut_after === undefined ? -1 : Number(k.cut_after),
+    tools: k.tools === '1',
+  };
+}
+
+function modelOf(url, body) {
+  const g = /\/models\/([^:/]+):/.exec(url.pathname);
+  if (g) return decodeURIComponent(g[1]);
+  return (body && typeof body.model === 'string') ? body.model : '';
+}
+
+function lastUserText(body) {
+  if (!body) return '';
+  const msgs = body.messages || body.contents || [];
+  for (let i = msgs.length - 1; i >= 0; i--) {
+    const m = msgs[i];
+    if (m.role !== 'user') continue;
+    const c = m.content ?? m.parts;
+    if (typeof c === 'string') return c;
+    if (Array.isArray(c)) return c.map((p) => p.text || '').join(' ');
+  }
+  return '';
+}
+
+function keyOf(req, kind) {
+  if (kind === 'anthropic') return req.headers['x-api-key'];
+  if (kind === 'azure') return req.headers['api-key'];
+  if (kind === 'gemini') return req.headers['x-goog-api-key'];
+  const a = req.headers.authorization || '';
+  return a.startsWith('Bearer ') ? a.slice(7) : '';
+}
+
+// ---- error bodies, in each provider's own shape ----------------------------------------
+function errorBody(kind, status, msg) {
+  if (kind === 'anthropic') {
+    const type = { 400: 'invalid_request_error', 401: 'authentication_error', 403: 'permission_error',
+      404: 'not_found_error', 429: 'rate_limit_error', 529: 'overloaded_error' }[status] || 'api_error';
+    return { type: 'error', error: { type, message: msg } };
+  }
+  if (kind === 'gemini') {
+    const st = { 400: 'INVALID_ARGUMENT', 401: 'UNAUTHENTICATED', 403: 'PERMISSION_DENIED', 404: 'NOT_FOUND',
+      429: 'RESOURCE_EXHAUSTED', 503: 'UNAVAILABLE' }[status] || 'INTERNAL';
+    return { error: { code: status, message: msg, status: st } };
+  }
+  if (kind === 'mistral') return { object: 'error', message: msg, type: 'mock_error', param: null, code: String(status) };
+  return { error: { message: msg, type: status === 429 ? 'rate_limit_error' : 'invalid_request_error', param: null,
+    code: status === 401 ? 'invalid_api_key' : null } };
+}
+
+// ---- answers ----------------------------------------------------------------------------
+const CITIES = ['Paris', 'Zürich'];
+const words = (n) => Array.from({ length: n }, (_, i) => (i === 0 ? 'Hello' : ` w${i}`));
+const usage = (k) => ({ prompt: 11, completion: k.events + (k.tools ? 20 : 0) });
+
+function openaiWhole(model, k) {
+  const u = usage(k);
+  const message = { role: 'assistant', content: words(k.events).join('') };
+  if (k.tools) {
+    message.tool_calls = CITIES.map((c, i) => ({ id: `call_${i}`, type: 'function',
+      function: { name: 'get_weather', arguments: JSON.stringify({ city: c }) } }));
+  }
+  return { id: 'chatcmpl-mock', object: 'chat.completion', created: 1732700000, model,
+    choices: [{ index: 0, message, logprobs: null, finish_reason: k.tools ? 'tool_calls' : 'stop' }],
+    usage: { prompt_tokens: u.prompt, completion_tokens: u.completion, total_tokens: u.prompt + u.completion } };
+}
+
+function* openaiStream(model, k, body) {
+  const base = { id: 'chatcmpl-mock', object: 'chat.completion.chunk', created: 1732700000, model };
+  const chunk = (delta, finish = null) => ({ ...base, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] });
+  yield chunk({ role: 'assistant', content: '' });
+  for (const w of words(k.events)) yield chunk({ content: w });
+  if (k.tools) {
+    for (let i = 0; i < CITIES.length; i++) {
+      yield chunk({ tool_calls: [{ index: i, id: `call_${i}`, type: 'function', function: { name: 'get_weather', arguments: '' } }] });
+      const args = JSON.stringify({ city: CITIES[i] });
+      yield chunk({ tool_calls: [{ index: i, function: { arguments: args.slice(0, 5) } }] });
+      yield chunk({ tool_calls: [{ index: i, function: { arguments: args.slice(5) } }] });
+    }
+  }
+  yield chunk({}, k.tools ? 'tool_calls' : 'stop');
+  const u = usage(k);
+  if (body && body.stream_options && body.stream_options.include_usage) {
+    yield { ...base, choices: [], usage: { prompt_tokens: u.prompt, completion_tokens: u.completion, total_tokens: u.prompt + u.completion } };
+  }
+  yield '[DONE]';
+}
+
+function anthropicWhole(model, k) {
+  const u = usage(k);
+  const content = [{ type: 'text', text: words(k.events).join('') }];
+  if (k.tools) CITIES.forEach((c, i) => content.push({ type: 'tool_use', id: `toolu_${i}`, name: 'get_weather', input: { city: c } }));
+  return { id: 'msg_mock', type: 'message', role: 'assistant', model, content,
+    stop_reason: k.tools ? 'tool_use' : 'end_turn', stop_sequence: null,
+    usage: { input_tokens: u.prompt, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: u.completion } };
+}
+
+function* anthropicStream(model, k) {
+  const u = usage(k);
+  yield ['message_start', { type: 'message_start', message: { id: 'msg_mock', type: 'message', role: 'assistant', model,
+    content: [], stop_reason: null, stop_sequence: null,
+    usage: { input_tokens: u.prompt, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 1 } } }];
+  yield ['content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }];
+  yield ['ping', { type: 'ping' }];
+  for (const w of words(k.events)) yield ['content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: w } }];
+  yield ['content_block_stop', { type: 'content_block_stop', index: 0 }];
+  if (k.tools) {
+    for (let i = 0; i < CITIES.length; i++) {
+      const idx = i + 1;
+      yield ['content_block_start', { type: 'content_block_start', index: idx, content_block: { type: 'tool_use', id: `toolu_${i}`, name: 'get_weather', input: {} } }];
+      const args = JSON.stringify({ city: CITIES[i] });
+      yield ['content_block_delta', { type: 'content_block_delta', index: idx, delta: { type: 'input_json_delta', partial_json: args.slice(0, 5) } }];
+      yield ['content_block_delta', { type: 'content_block_delta', index: idx, delta: { type: 'input_json_delta', partial_json: args.slice(5) } }];
+      yield ['content_block_stop', { type: 'content_block_stop', index: idx }];
+    }
+  }
+  yield ['message_delta', { type: 'message_delta', delta: { stop_reason: k.tools ? 'tool_use' : 'end_turn', stop_sequence: null }, usage: { output_tokens: u.completion } }];
+  yield ['message_stop', { type: 'message_stop' }];
+}
+
+function geminiParts(k) {
+  const parts = [{ text: words(k.events).join('') }];
+  if (k.tools) CITIES.forEach((c) => parts.push({ functionCall: { name: 'get_weather', args: { city: c } } }));
+  return parts;
+}
+
+function geminiUsage(k) {
+  const u = usage(k);
+  return { promptTokenCount: u.prompt, candidatesTokenCount: u.completion, totalTokenCount: u.prompt + u.completion };
+}
+
+function geminiWhole(model, k) {
+  return { candidates: [{ content: { parts: geminiParts(k), role: 'model' }, finishReason: 'STOP', index: 0 }],
+    usageMetadata: geminiUsage(k), modelVersion: model, responseId: 'gem-mock' };
+}
+
+function* geminiStream(model, k) {
+  const ws = words(k.events);
+  for (let i = 0; i < ws.length; i++) {
+    const last = i === ws.length - 1;
+    const parts = [{ text: ws[i] }];
+    if (last && k.tools) CITIES.forEach((c) => parts.push({ functionCall: { name: 'get_weather', args: { city: c } } }));
+    const cand = { content: { parts, role: 'model' }, index: 0 };
+    if (last) cand.finishReason = 'STOP';
+    yield { candidates: [cand], usageMetadata: last ? geminiUsage(k) : { promptTokenCount: 11 }, modelVersion: model, responseId: 'gem-mock' };
+  }
+}
+
+// ---- serving ------------------------------------------------------------------------------
+function route(method, url) {
+  const p = url.pathname;
+  if (method === 'GET' && p === '/healthz') return { kind: 'health' };
+  if (method === 'GET' && p === '/v1/models') return { kind: 'openai', op: 'models' };
+  if (method === 'GET' && p === '/_mock/requests') return { kind: 'mock', op: 'list' };
+  if (method === 'POST' && p === '/_mock/reset') return { kind: 'mock', op: 'reset' };
+  if (method !== 'POST') return null;
+  if (p === '/v1/chat/completions') return { kind: 'openai', op: 'chat' };
+  if (p === '/v1/embeddings') return { kind: 'openai', op: 'embed' };
+  let m = /^\/openai\/deployments\/([^/]+)\/(chat\/completions|embeddings)$/.exec(p);
+  if (m) return { kind: 'azure', op: m[2] === 'embeddings' ? 'embed' : 'chat', deployment: m[1] };
+  if (p === '/v1/messages') return { kind: 'anthropic', op: 'chat' };
+  if (p === '/v1/messages/count_tokens') return { kind: 'anthropic', op: 'count' };
+  m = /^\/v1beta\/models\/([^:/]+):(generateContent|streamGenerateContent|batchEmbedContents)$/.exec(p);
+  if (m) return { kind: 'gemini', op: m[2] === 'batchEmbedContents' ? 'embed' : 'chat', stream: m[2] === 'streamGenerateContent', model: m[1] };
+  return null;
+}
+
+function sendJson(res, status, obj, extra = {}) {
+  const s = JSON.stringify(obj);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(s), ...extra });
+  res.end(s);
+}
+
+async function stream(res, k, events, frame) {
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  let n = 0;
+  for (const ev of events) {
+    if (k.cutAfter >= 0 && n >= k.cutAfter) {
+      // flush what was written, then close without the final chunk: a cut stream
+      res.socket.end();
+      return;
+    }
+    if (n > 0 && k.gap) await sleep(k.gap);
+    res.write(frame(ev));
+    n++;
+  }
+  res.end();
+}
+
+const sseData = (d) => `data: ${typeof d === 'string' ? d : JSON.stringify(d)}\n\n`;
+const sseNamed = ([name, d]) => `event: ${name}\ndata: ${JSON.stringify(d)}\n\n`;
+const sseCrlf = (d) => `data: ${JSON.stringify(d)}\r\n\r\n`;
+
+async function handle(req, res, raw) {
+  const url = new URL(req.url, 'http://mock');
+  const r = route(req.method, url);
+  let body = null;
+  try { body = raw.length ? JSON.parse(raw) : null; } catch { body = null; }
+  if (r && r.kind !== 'mock') {
+    seen.push({ method: req.method, path: req.url, headers: req.headers, body: raw.toString('utf8') });
+    if (seen.length > 1000) seen.shift();
+  }
+  if (!r) return sendJson(res, 404, { error: { message: `no route for ${req.method} ${url.pathname}` } });
+  if (r.kind === 'health') return sendJson(res, 200, { ok: true });
+  if (r.kind === 'mock') {
+    if (r.op === 'reset') seen.length = 0;
+    return sendJson(res, 200, r.op === 'list' ? seen : { ok: true });
+  }
+  const kind = r.kind === 'openai' && (body?.model || '').startsWith('mistral') ? 'mistral' : r.kind;
+  if (r.op === 'models') return sendJson(res, 200, { object: 'list', data: [{ id: 'mock-model', object: 'model', created: 0, owned_by: 'mock' }] });
+  const k = knobs(req, url, body);
+  if (k.firstByte) await sleep(k.firstByte);
+
+  const key = keyOf(req, r.kind);
+  if (!key || (KEY && key !== KEY)) return sendJson(res, 401, errorBody(kind, 401, 'invalid api key'));
+  if (r.kind === 'anthropic' && !req.headers['anthropic-version']) return sendJson(res, 400, errorBody(kind, 400, 'anthropic-version header is required'));
+  if (r.kind === 'azure' && !url.searchParams.get('api-version')) return sendJson(res, 404, errorBody(kind, 404, 'Resource not found'));
+  if (!body && r.op !== 'count') return sendJson(res, 400, errorBody(kind, 400, 'body is not JSON'));
+  if (k.status) {
+    const extra = k.retryAfter ? { 'retry-after': k.retryAfter } : {};
+    return sendJson(res, k.status, errorBody(kind, k.status, `mock status ${k.status}`), extra);
+  }
+  const model = (r.deployment || r.model || body.model || 'mock').split('@')[0];
+
+  if (r.op === 'count') return sendJson(res, 200, { input_tokens: 11 });
+  if (r.op === 'embed') {
+    if (r.kind === 'gemini') {
+      const n = (body.requests || []).length;
+      return sendJson(res, 200, { embeddings: Array.from({ length: n }, (_, i) => ({ values: [i, 0.5, -0.25] })) });
+    }
+    const inputs = Array.isArray(body.input) ? body.input : [body.input];
+    return sendJson(res, 200, { object: 'list', model,
+      data: inputs.map((_, i) => ({ object: 'embedding', index: i, embedding: [i, 0.5, -0.25] })),
+      usage: { prompt_tokens: 4 * inputs.length, total_tokens: 4 * inputs.length } });
+  }
+  const wantStream = r.kind === 'gemini' ? r.stream : body.stream === true;
+  if (!wantStream) {
+    const whole = r.kind === 'anthropic' ? anthropicWhole(model, k) : r.kind === 'gemini' ? geminiWhole(model, k) : openaiWhole(model, k);
+    if (k.cutAfter >= 0) {
+      const s = JSON.stringify(whole);
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(s) });
+      res.write(s.slice(0, s.length >> 1));
+      res.socket.end();
+      return;
+    }
+    return sendJson(res, 200, whole);
+  }
+  if (r.kind === 'anthropic') return stream(res, k, anthropicStream(model, k), sseNamed);
+  if (r.kind === 'gemini') return stream(res, k, geminiStream(model, k), sseCrlf);
+  return stream(res, k, openaiStream(model, k, body), sseData);
+}
+
+const server = http.createServer((req, res) => {
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c));
+  req.on('end', () => {
+    handle(req, res, Buffer.concat(chunks)).catch((e) => {
+      if (!res.headersSent) sendJson(res, 500, { error: { message: String(e) } });
+      else res.destroy();
+    });
+  });
+});
+server.keepAliveTimeout = 60000;
+server.listen(PORT, '127.0.0.1', () => {
+  console.log(`listening ${server.address().port}`);
+});
+for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => server.close(() => process.exit(0)));
