@@ -19,7 +19,6 @@
 
 #define DEFAULT_MAX_RESPONSE (32u * 1024u * 1024u)
 #define MAX_ERROR_BODY (64u * 1024u)
-#define MAX_USAGE_COPY (8u * 1024u * 1024u)
 #define MAX_FIELDS 64
 #define MAX_MODEL_NAME 256
 
@@ -767,16 +766,8 @@ int pt_ai_call_on_response_body(pt_ai_call *c, const char *p, size_t n, pt_ai_em
     c->emit_arg = arg;
     if (c->emit_rc) return c->emit_rc;
     if (c->error_mode || !c->stream || c->json_instead_of_stream) {
-        if (c->mode == MODE_PASS && !c->error_mode && !c->stream) {
-            int rc = do_emit(c, p, n);
-            if (rc) return rc;
-            if (c->body.len + n <= MAX_USAGE_COPY && !c->body_overflow) {
-                if (pt_buf_append(&c->body, p, n)) c->body_overflow = true;
-            } else {
-                c->body_overflow = true;
-            }
-            return 0;
-        }
+        /* whole answers are kept until they are complete (passed through ones too): a cut
+         * one can still be retried elsewhere, and the client gets a known length */
         if (!c->body_overflow && pt_buf_append(&c->body, p, n)) c->body_overflow = true;
         return 0;
     }
@@ -831,7 +822,7 @@ static int resp_events(pt_ai_call *c, const pt_pivot_resp *r)
 /* Usage of a passed-through whole answer: the top-level "usage" member. */
 static void pass_body_usage(pt_ai_call *c)
 {
-    if (c->body_overflow || !c->body.len) return;
+    if (!c->body.len) return;
     pt_jfield f[32];
     size_t nf, o, cl;
     if (pt_jscan_object(c->body.data, c->body.len, 0, f, 32, &nf, &o, &cl)) return;
@@ -871,6 +862,18 @@ static void pass_body_usage(pt_ai_call *c)
     }
     pt_usage_merge(&c->usage, &nu);
     if (u) json_decref(u);
+}
+
+/* A passed-through whole answer: its usage read, then sent as it came. */
+static int pass_whole(pt_ai_call *c)
+{
+    if (c->body_overflow) {
+        c->failed = true;
+        return pt_ai_error_set(&c->err, PT_AI_ERR_PROTOCOL, 502, NULL, "provider '%s' sent an answer over the size limit",
+                               c->at.provider->name);
+    }
+    pass_body_usage(c);
+    return do_emit(c, c->body.data, c->body.len);
 }
 
 static int finish_local(pt_ai_call *c)
@@ -1005,7 +1008,7 @@ int pt_ai_call_finish(pt_ai_call *c, pt_ai_end how, pt_ai_emit_fn emit, void *ar
         } else if (c->stream) {
             end_stream(c);
         } else if (c->mode == MODE_PASS) {
-            pass_body_usage(c);
+            pass_whole(c);
         } else {
             finish_whole(c);
         }

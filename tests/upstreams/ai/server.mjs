@@ -132,8 +132,15 @@ function* openaiStream(model, k, body) {
       yield chunk({ tool_calls: [{ index: i, function: { arguments: args.slice(5) } }] });
     }
   }
-  yield chunk({}, k.tools ? 'tool_calls' : 'stop');
   const u = usage(k);
+  if ((body?.model || '').startsWith('mistral')) {
+    // Mistral puts the usage in the last chunk whatever the request says
+    yield { ...chunk({}, k.tools ? 'tool_calls' : 'stop'),
+      usage: { prompt_tokens: u.prompt, completion_tokens: u.completion, total_tokens: u.prompt + u.completion } };
+    yield '[DONE]';
+    return;
+  }
+  yield chunk({}, k.tools ? 'tool_calls' : 'stop');
   if (body && body.stream_options && body.stream_options.include_usage) {
     yield { ...base, choices: [], usage: { prompt_tokens: u.prompt, completion_tokens: u.completion, total_tokens: u.prompt + u.completion } };
   }
