@@ -84,7 +84,7 @@ struct pt_ai_request {
     int pivot_state;          /* 0 not built, 1 built, -1 failed */
     pt_pivot_req pivot;
     pt_ai_error pivot_err;
-    json_t *json;             /* parsed body for embeddings rendering */
+    const pt_jv *json;        /* parsed body for embeddings rendering (in the pivot's arena) */
 };
 
 #define RBAD(field, ...) pt_ai_error_set(err, PT_AI_ERR_INVALID, 400, field, __VA_ARGS__)
@@ -110,12 +110,11 @@ static int find_unique(pt_ai_request *r, const char *name, pt_ai_error *err)
 
 static int validate(pt_ai_request *r, pt_ai_error *err)
 {
-    size_t errpos = 0;
-    if (pt_jscan_document(r->body, r->len, &errpos))
-        return RBAD(NULL, "invalid JSON body: syntax error at byte %zu", errpos);
-    size_t nf;
-    if (pt_jscan_object(r->body, r->len, 0, r->fixed, MAX_FIELDS, &nf, &r->open, &r->close))
+    size_t errpos = 0, nf;
+    int vrc = pt_jscan_object_document(r->body, r->len, r->fixed, MAX_FIELDS, &nf, &r->open, &r->close, &errpos);
+    if (vrc == PT_EINVAL && pt_jscan_document(r->body, r->len, &errpos) == 0)
         return RBAD(NULL, "request body must be a JSON object");
+    if (vrc) return RBAD(NULL, "invalid JSON body: syntax error at byte %zu", errpos);
     r->f = r->fixed;
     if (nf > MAX_FIELDS) {
         r->f = calloc(nf, sizeof *r->f);
@@ -211,7 +210,6 @@ void pt_ai_request_free(pt_ai_request *r)
 {
     if (!r) return;
     pt_pivot_req_release(&r->pivot);
-    if (r->json) json_decref(r->json);
     if (r->f && r->f != r->fixed) free(r->f);
     free(r->body);
     free(r);
@@ -237,16 +235,10 @@ const pt_pivot_req *pt_ai_request_pivot(pt_ai_request *r, pt_ai_error *err)
     return &r->pivot;
 }
 
-static const json_t *request_json(pt_ai_request *r, pt_ai_error *err)
+static const pt_jv *request_json(pt_ai_request *r, pt_ai_error *err)
 {
-    if (!r->json) {
-        json_error_t je;
-        r->json = json_loadb(r->body, r->len, JSON_ALLOW_NUL, &je);
-        if (!r->json) {
-            RBAD(NULL, "invalid JSON body: %s", je.text);
-            return NULL;
-        }
-    }
+    if (!r->json && !(r->json = pt_jdom_parse(&r->pivot.arena, r->body, r->len, NULL)))
+        pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 413, NULL, "request too large");
     return r->json;
 }
 
@@ -444,7 +436,7 @@ static int build(pt_ai_call *c, const pt_ai_call_opts *opts, pt_ai_error *err)
             return passthrough_body(c, false, err);
         }
         c->mode = MODE_EMBED;
-        const json_t *j = request_json(r, err);
+        const pt_jv *j = request_json(r, err);
         return j ? p->render_embed(&c->ctx, j, &c->up.body, err) : -1;
     case PT_AI_EP_CHAT:
         break;
@@ -642,15 +634,16 @@ static int pass_openai_event(pt_ai_call *c, const pt_sse_event *ev)
     pt_jfield f[16];
     size_t nf = 0, o, cl;
     bool drop = false;
+    pt_ai_arena scratch;
+    pt_ai_arena_init(&scratch, PT__EVENT_ARENA_LIMIT);
     if (pt_jscan_object(data.ptr, data.len, 0, f, 16, &nf, &o, &cl) == 0) {
         if (nf > 16) nf = 16;
         int iu = pt_jscan_find(f, nf, "usage", NULL);
         if (iu >= 0 && data.ptr[f[iu].vstart] == '{') {
-            json_t *u = json_loadb(data.ptr + f[iu].vstart, f[iu].vend - f[iu].vstart, 0, NULL);
+            const pt_jv *u = pt_jdom_parse(&scratch, data.ptr + f[iu].vstart, f[iu].vend - f[iu].vstart, NULL);
             pt_usage nu;
             pt__oai_usage(u, &nu);
             pt_usage_merge(&c->usage, &nu);
-            if (u) json_decref(u);
             int ic = pt_jscan_find(f, nf, "choices", NULL);
             bool empty = ic >= 0 && pt_slice_eq_cstr(pt_slice_trim(pt_slice_from(data.ptr + f[ic].vstart + 1,
                                                                                  f[ic].vend - f[ic].vstart - 2)), "");
@@ -659,13 +652,15 @@ static int pass_openai_event(pt_ai_call *c, const pt_sse_event *ev)
         }
         int ie = pt_jscan_find(f, nf, "error", NULL);
         if (ie >= 0 && data.ptr[f[ie].vstart] == '{') {
-            json_t *e = json_loadb(data.ptr + f[ie].vstart, f[ie].vend - f[ie].vstart, 0, NULL);
-            const char *m = json_string_value(json_object_get(e, "message"));
+            const pt_jv *e = pt_jdom_parse(&scratch, data.ptr + f[ie].vstart, f[ie].vend - f[ie].vstart, NULL);
+            const char *m = pt_jv_cstr(pt_jv_get(e, "message"));
             pt__classify_status(&c->ctx, 500, m ? m : "error in stream", &c->err);
-            if (e) json_decref(e);
             c->failed = true;
             c->done = true;
-            if (!c->emitted) return 1; /* retryable: nothing reached the client */
+            if (!c->emitted) {
+                pt_ai_arena_release(&scratch);
+                return 1; /* retryable: nothing reached the client */
+            }
             c->err_sent = true;
         }
     }
@@ -684,6 +679,7 @@ static int pass_openai_event(pt_ai_call *c, const pt_sse_event *ev)
         tmp[k] = '\0';
         c->stop = pt__oai_stop(tmp);
     }
+    pt_ai_arena_release(&scratch);
     if (drop) return 0;
     int rc = pt_buf_append_str(&c->out, "data: ");
     if (!rc) rc = pt_buf_append_slice(&c->out, data);
@@ -697,32 +693,26 @@ static int pass_anthropic_event(pt_ai_call *c, const pt_sse_event *ev)
     pt_slice name = ev->event;
     bool is_error = pt_slice_eq_cstr(name, "error");
     if (pt_slice_eq_cstr(name, "message_start") || pt_slice_eq_cstr(name, "message_delta") || is_error) {
-        json_t *root = json_loadb(ev->data.ptr, ev->data.len, 0, NULL);
-        const json_t *u = pt_slice_eq_cstr(name, "message_start")
-                              ? json_object_get(json_object_get(root, "message"), "usage")
-                              : json_object_get(root, "usage");
-        if (json_is_object(u)) {
-            pt_usage nu = PT_USAGE_UNKNOWN;
-            const json_t *v;
-            if ((v = json_object_get(u, "input_tokens")) && json_is_integer(v)) nu.input = json_integer_value(v);
-            if ((v = json_object_get(u, "output_tokens")) && json_is_integer(v)) nu.output = json_integer_value(v);
-            if ((v = json_object_get(u, "cache_read_input_tokens")) && json_is_integer(v))
-                nu.cache_read = json_integer_value(v);
-            if ((v = json_object_get(u, "cache_creation_input_tokens")) && json_is_integer(v))
-                nu.cache_write = json_integer_value(v);
-            pt_usage_merge(&c->usage, &nu);
-        }
-        const char *sr = json_string_value(json_object_get(json_object_get(root, "delta"), "stop_reason"));
+        pt_ai_arena scratch;
+        pt_ai_arena_init(&scratch, PT__EVENT_ARENA_LIMIT);
+        const pt_jv *root = pt_jdom_parse(&scratch, ev->data.ptr, ev->data.len, NULL);
+        const pt_jv *u = pt_slice_eq_cstr(name, "message_start")
+                              ? pt_jv_get(pt_jv_get(root, "message"), "usage")
+                              : pt_jv_get(root, "usage");
+        pt_usage nu;
+        pt__ant_usage(u, &nu);
+        pt_usage_merge(&c->usage, &nu);
+        const char *sr = pt_jv_cstr(pt_jv_get(pt_jv_get(root, "delta"), "stop_reason"));
         if (sr) c->stop = pt__ant_stop(sr);
         if (is_error) {
-            const json_t *e = json_object_get(root, "error");
-            const char *type = json_string_value(json_object_get(e, "type"));
+            const pt_jv *e = pt_jv_get(root, "error");
+            const char *type = pt_jv_cstr(pt_jv_get(e, "type"));
             int status = type && strcmp(type, "overloaded_error") == 0 ? 529 : 500;
-            pt__classify_status(&c->ctx, status, json_string_value(json_object_get(e, "message")), &c->err);
+            pt__classify_status(&c->ctx, status, pt_jv_cstr(pt_jv_get(e, "message")), &c->err);
             c->failed = true;
             c->done = true;
         }
-        if (root) json_decref(root);
+        pt_ai_arena_release(&scratch);
         if (is_error && !c->emitted) return 1;
         if (is_error) c->err_sent = true;
     } else if (pt_slice_eq_cstr(name, "content_block_delta")) {
@@ -829,7 +819,9 @@ static void pass_body_usage(pt_ai_call *c)
     if (nf > 32) nf = 32;
     int iu = pt_jscan_find(f, nf, "usage", NULL);
     if (iu < 0) return;
-    json_t *u = json_loadb(c->body.data + f[iu].vstart, f[iu].vend - f[iu].vstart, 0, NULL);
+    pt_ai_arena scratch;
+    pt_ai_arena_init(&scratch, PT__EVENT_ARENA_LIMIT);
+    const pt_jv *u = pt_jdom_parse(&scratch, c->body.data + f[iu].vstart, f[iu].vend - f[iu].vstart, NULL);
     pt_usage nu = PT_USAGE_UNKNOWN;
     if (c->req->fmt == PT_AI_FMT_OPENAI) {
         pt__oai_usage(u, &nu);
@@ -852,16 +844,9 @@ static void pass_body_usage(pt_ai_call *c)
         if (is >= 0 && pt_jscan_string(c->body.data, f[is].vstart, f[is].vend, sr, sizeof sr) >= 0)
             c->stop = pt__ant_stop(sr);
     }
-    if (c->req->fmt == PT_AI_FMT_ANTHROPIC && json_is_object(u)) {
-        const json_t *v;
-        if ((v = json_object_get(u, "input_tokens")) && json_is_integer(v)) nu.input = json_integer_value(v);
-        if ((v = json_object_get(u, "output_tokens")) && json_is_integer(v)) nu.output = json_integer_value(v);
-        if ((v = json_object_get(u, "cache_read_input_tokens")) && json_is_integer(v)) nu.cache_read = json_integer_value(v);
-        if ((v = json_object_get(u, "cache_creation_input_tokens")) && json_is_integer(v))
-            nu.cache_write = json_integer_value(v);
-    }
+    if (c->req->fmt == PT_AI_FMT_ANTHROPIC) pt__ant_usage(u, &nu);
     pt_usage_merge(&c->usage, &nu);
-    if (u) json_decref(u);
+    pt_ai_arena_release(&scratch);
 }
 
 /* A passed-through whole answer: its usage read, then sent as it came. */
@@ -895,7 +880,7 @@ static int finish_whole(pt_ai_call *c)
         pt_ai_error e;
         memset(&e, 0, sizeof e);
         pt_usage u;
-        const json_t *j = request_json(c->req, &e);
+        const pt_jv *j = request_json(c->req, &e);
         if (!j || c->prov->parse_embed(&c->ctx, j, c->body.data ? c->body.data : "", c->body.len,
                                        pt_ai_request_model(c->req), &c->out, &u, &e)) {
             c->failed = true;

@@ -5,6 +5,7 @@
 #define PT_AI_FMT_H
 
 #include "ai/ai.h"
+#include "ai/jdom.h"
 #include "ai/pivot.h"
 #include "core/buf.h"
 
@@ -70,13 +71,9 @@ static inline pt_msg *pt__msgs_push(pt_ai_arena *a, pt_msg **arr, size_t *n, siz
 {
     return pt__grow(a, (void **)arr, n, cap, sizeof **arr);
 }
-/* A jansson string as a slice (NULL slice for non-strings). */
-pt_slice pt__jstr(const json_t *v);
 /* Parses a stop sequence value (string or array of strings) into r->stop. */
-int pt__parse_stop(const json_t *v, const char *field, pt_pivot_req *r, pt_ai_error *err);
+int pt__parse_stop(const pt_jv *v, const char *field, pt_pivot_req *r, pt_ai_error *err);
 /* Copies s into dst (cap bytes, cut to fit, NUL-terminated) and returns the copy. */
 pt_slice pt__copy_str(char *dst, size_t cap, pt_slice s);
-/* Serialises a JSON value into the arena as compact text. */
-pt_slice pt__json_text(pt_ai_arena *a, const json_t *v);
 
 #endif

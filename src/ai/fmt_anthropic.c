@@ -13,23 +13,23 @@
 
 /* ---- request parsing ----------------------------------------------------------------- */
 
-static int image_block(const json_t *b, const char *path, pt_part *p, pt_ai_error *err)
+static int image_block(const pt_jv *b, const char *path, pt_part *p, pt_ai_error *err)
 {
-    const json_t *src = json_object_get(b, "source");
-    const char *type = json_string_value(json_object_get(src, "type"));
-    if (!json_is_object(src) || !type) return BAD(path, "%s.source.type: field required", path);
+    const pt_jv *src = pt_jv_get(b, "source");
+    const char *type = pt_jv_cstr(pt_jv_get(src, "type"));
+    if (!pt_jv_is_object(src) || !type) return BAD(path, "%s.source.type: field required", path);
     p->type = PT_PART_IMAGE;
     if (strcmp(type, "base64") == 0) {
-        const json_t *mt = json_object_get(src, "media_type");
-        const json_t *data = json_object_get(src, "data");
-        if (!json_is_string(mt)) return BAD(path, "%s.source.media_type: expected a string", path);
-        if (!json_is_string(data)) return BAD(path, "%s.source.data: expected a string", path);
-        p->media_type = pt__jstr(mt);
-        p->data = pt__jstr(data);
+        const pt_jv *mt = pt_jv_get(src, "media_type");
+        const pt_jv *data = pt_jv_get(src, "data");
+        if (!pt_jv_is_string(mt)) return BAD(path, "%s.source.media_type: expected a string", path);
+        if (!pt_jv_is_string(data)) return BAD(path, "%s.source.data: expected a string", path);
+        p->media_type = pt_jv_str(mt);
+        p->data = pt_jv_str(data);
     } else if (strcmp(type, "url") == 0) {
-        const json_t *url = json_object_get(src, "url");
-        if (!json_is_string(url)) return BAD(path, "%s.source.url: expected a string", path);
-        p->url = pt__jstr(url);
+        const pt_jv *url = pt_jv_get(src, "url");
+        if (!pt_jv_is_string(url)) return BAD(path, "%s.source.url: expected a string", path);
+        p->url = pt_jv_str(url);
     } else {
         return pt_ai_error_set(err, PT_AI_ERR_UNSUPPORTED, 0, path,
                                "%s.source.type: image sources of type '%s' cannot be translated", path, type);
@@ -38,32 +38,32 @@ static int image_block(const json_t *b, const char *path, pt_part *p, pt_ai_erro
 }
 
 /* tool_result content: a string or an array of text / image blocks */
-static int result_content(pt_pivot_req *r, const json_t *c, const char *path, pt_part *res, pt_ai_error *err)
+static int result_content(pt_pivot_req *r, const pt_jv *c, const char *path, pt_part *res, pt_ai_error *err)
 {
     size_t cap = 0;
-    if (!c || json_is_null(c)) return 0;
-    if (json_is_string(c)) {
+    if (!c || pt_jv_is_null(c)) return 0;
+    if (pt_jv_is_string(c)) {
         pt_part *p = pt__parts_push(&r->arena, &res->content, &res->ncontent, &cap);
         if (!p) return TOO_BIG();
         p->type = PT_PART_TEXT;
-        p->text = pt__jstr(c);
+        p->text = pt_jv_str(c);
         return 0;
     }
-    if (!json_is_array(c)) return BAD(path, "%s.content: expected a string or an array", path);
+    if (!pt_jv_is_array(c)) return BAD(path, "%s.content: expected a string or an array", path);
     size_t i;
-    json_t *b;
-    json_array_foreach(c, i, b) {
+    const pt_jv *b;
+    PT_JV_FOREACH(c, i, b) {
         char sub[128];
         snprintf(sub, sizeof sub, "%s.content[%zu]", path, i);
-        const char *type = json_string_value(json_object_get(b, "type"));
-        if (!json_is_object(b) || !type) return BAD(sub, "%s.type: field required", sub);
+        const char *type = pt_jv_cstr(pt_jv_get(b, "type"));
+        if (!pt_jv_is_object(b) || !type) return BAD(sub, "%s.type: field required", sub);
         pt_part *p = pt__parts_push(&r->arena, &res->content, &res->ncontent, &cap);
         if (!p) return TOO_BIG();
         if (strcmp(type, "text") == 0) {
-            const json_t *t = json_object_get(b, "text");
-            if (!json_is_string(t)) return BAD(sub, "%s.text: expected a string", sub);
+            const pt_jv *t = pt_jv_get(b, "text");
+            if (!pt_jv_is_string(t)) return BAD(sub, "%s.text: expected a string", sub);
             p->type = PT_PART_TEXT;
-            p->text = pt__jstr(t);
+            p->text = pt_jv_str(t);
         } else if (strcmp(type, "image") == 0) {
             if (image_block(b, sub, p, err)) return -1;
         } else {
@@ -74,51 +74,51 @@ static int result_content(pt_pivot_req *r, const json_t *c, const char *path, pt
     return 0;
 }
 
-static int block(pt_pivot_req *r, const json_t *b, const char *path, pt_role role, pt_part *p, pt_ai_error *err)
+static int block(pt_pivot_req *r, const pt_jv *b, const char *path, pt_role role, pt_part *p, pt_ai_error *err)
 {
-    const char *type = json_string_value(json_object_get(b, "type"));
-    if (!json_is_object(b) || !type) return BAD(path, "%s.type: field required", path);
+    const char *type = pt_jv_cstr(pt_jv_get(b, "type"));
+    if (!pt_jv_is_object(b) || !type) return BAD(path, "%s.type: field required", path);
     if (strcmp(type, "text") == 0) {
-        const json_t *t = json_object_get(b, "text");
-        if (!json_is_string(t)) return BAD(path, "%s.text: expected a string", path);
+        const pt_jv *t = pt_jv_get(b, "text");
+        if (!pt_jv_is_string(t)) return BAD(path, "%s.text: expected a string", path);
         p->type = PT_PART_TEXT;
-        p->text = pt__jstr(t);
+        p->text = pt_jv_str(t);
     } else if (strcmp(type, "image") == 0) {
         return image_block(b, path, p, err);
     } else if (strcmp(type, "tool_use") == 0) {
-        const json_t *id = json_object_get(b, "id");
-        const json_t *name = json_object_get(b, "name");
-        const json_t *input = json_object_get(b, "input");
+        const pt_jv *id = pt_jv_get(b, "id");
+        const pt_jv *name = pt_jv_get(b, "name");
+        const pt_jv *input = pt_jv_get(b, "input");
         if (role != PT_ROLE_ASSISTANT) return BAD(path, "%s: tool_use blocks belong in assistant turns", path);
-        if (!json_is_string(id)) return BAD(path, "%s.id: expected a string", path);
-        if (!json_is_string(name)) return BAD(path, "%s.name: expected a string", path);
-        if (input && !json_is_object(input)) return BAD(path, "%s.input: expected an object", path);
+        if (!pt_jv_is_string(id)) return BAD(path, "%s.id: expected a string", path);
+        if (!pt_jv_is_string(name)) return BAD(path, "%s.name: expected a string", path);
+        if (input && !pt_jv_is_object(input)) return BAD(path, "%s.input: expected an object", path);
         p->type = PT_PART_TOOL_USE;
-        p->id = pt__jstr(id);
-        p->name = pt__jstr(name);
-        p->arguments = input ? pt__json_text(&r->arena, input) : PT_SLICE_LIT("{}");
+        p->id = pt_jv_str(id);
+        p->name = pt_jv_str(name);
+        p->arguments = input ? input->raw : PT_SLICE_LIT("{}");
     } else if (strcmp(type, "tool_result") == 0) {
-        const json_t *id = json_object_get(b, "tool_use_id");
+        const pt_jv *id = pt_jv_get(b, "tool_use_id");
         if (role != PT_ROLE_USER) return BAD(path, "%s: tool_result blocks belong in user turns", path);
-        if (!json_is_string(id)) return BAD(path, "%s.tool_use_id: expected a string", path);
+        if (!pt_jv_is_string(id)) return BAD(path, "%s.tool_use_id: expected a string", path);
         p->type = PT_PART_TOOL_RESULT;
-        p->tool_use_id = pt__jstr(id);
-        const json_t *ie = json_object_get(b, "is_error");
-        if (ie && !json_is_boolean(ie)) return BAD(path, "%s.is_error: expected a boolean", path);
-        p->is_error = json_is_true(ie);
-        return result_content(r, json_object_get(b, "content"), path, p, err);
+        p->tool_use_id = pt_jv_str(id);
+        const pt_jv *ie = pt_jv_get(b, "is_error");
+        if (ie && !pt_jv_is_bool(ie)) return BAD(path, "%s.is_error: expected a boolean", path);
+        p->is_error = pt_jv_is_true(ie);
+        return result_content(r, pt_jv_get(b, "content"), path, p, err);
     } else if (strcmp(type, "thinking") == 0) {
-        const json_t *t = json_object_get(b, "thinking");
-        const json_t *sig = json_object_get(b, "signature");
-        if (!json_is_string(t)) return BAD(path, "%s.thinking: expected a string", path);
+        const pt_jv *t = pt_jv_get(b, "thinking");
+        const pt_jv *sig = pt_jv_get(b, "signature");
+        if (!pt_jv_is_string(t)) return BAD(path, "%s.thinking: expected a string", path);
         p->type = PT_PART_THINKING;
-        p->text = pt__jstr(t);
-        p->signature = pt__jstr(sig);
+        p->text = pt_jv_str(t);
+        p->signature = pt_jv_str(sig);
     } else if (strcmp(type, "redacted_thinking") == 0) {
-        const json_t *d = json_object_get(b, "data");
-        if (!json_is_string(d)) return BAD(path, "%s.data: expected a string", path);
+        const pt_jv *d = pt_jv_get(b, "data");
+        if (!pt_jv_is_string(d)) return BAD(path, "%s.data: expected a string", path);
         p->type = PT_PART_REDACTED_THINKING;
-        p->text = pt__jstr(d);
+        p->text = pt_jv_str(d);
     } else {
         return pt_ai_error_set(err, PT_AI_ERR_UNSUPPORTED, 0, path,
                                "%s.type: '%s' blocks cannot be translated to this provider", path, type);
@@ -126,36 +126,36 @@ static int block(pt_pivot_req *r, const json_t *b, const char *path, pt_role rol
     return 0;
 }
 
-static int parse_messages(pt_pivot_req *r, const json_t *msgs, pt_ai_error *err)
+static int parse_messages(pt_pivot_req *r, const pt_jv *msgs, pt_ai_error *err)
 {
     size_t mcap = 0;
     size_t i;
-    json_t *m;
-    json_array_foreach(msgs, i, m) {
+    const pt_jv *m;
+    PT_JV_FOREACH(msgs, i, m) {
         char path[64];
         snprintf(path, sizeof path, "messages[%zu]", i);
-        if (!json_is_object(m)) return BAD(path, "%s: expected an object", path);
-        const char *role = json_string_value(json_object_get(m, "role"));
+        if (!pt_jv_is_object(m)) return BAD(path, "%s: expected an object", path);
+        const char *role = pt_jv_cstr(pt_jv_get(m, "role"));
         if (!role) return BAD(path, "%s.role: field required", path);
         pt_msg *out = pt__msgs_push(&r->arena, &r->msgs, &r->nmsgs, &mcap);
         if (!out) return TOO_BIG();
         if (strcmp(role, "user") == 0) out->role = PT_ROLE_USER;
         else if (strcmp(role, "assistant") == 0) out->role = PT_ROLE_ASSISTANT;
         else return BAD(path, "%s.role: expected user or assistant", path);
-        const json_t *content = json_object_get(m, "content");
+        const pt_jv *content = pt_jv_get(m, "content");
         size_t pcap = 0;
         if (!content) return BAD(path, "%s.content: field required", path);
-        if (json_is_string(content)) {
+        if (pt_jv_is_string(content)) {
             pt_part *p = pt__parts_push(&r->arena, &out->parts, &out->nparts, &pcap);
             if (!p) return TOO_BIG();
             p->type = PT_PART_TEXT;
-            p->text = pt__jstr(content);
+            p->text = pt_jv_str(content);
             continue;
         }
-        if (!json_is_array(content)) return BAD(path, "%s.content: expected a string or an array of blocks", path);
+        if (!pt_jv_is_array(content)) return BAD(path, "%s.content: expected a string or an array of blocks", path);
         size_t j;
-        json_t *b;
-        json_array_foreach(content, j, b) {
+        const pt_jv *b;
+        PT_JV_FOREACH(content, j, b) {
             char sub[96];
             snprintf(sub, sizeof sub, "%s.content[%zu]", path, j);
             pt_part *p = pt__parts_push(&r->arena, &out->parts, &out->nparts, &pcap);
@@ -166,149 +166,149 @@ static int parse_messages(pt_pivot_req *r, const json_t *msgs, pt_ai_error *err)
     return 0;
 }
 
-static int parse_system(pt_pivot_req *r, const json_t *sys, pt_ai_error *err)
+static int parse_system(pt_pivot_req *r, const pt_jv *sys, pt_ai_error *err)
 {
     size_t cap = 0;
-    if (!sys || json_is_null(sys)) return 0;
-    if (json_is_string(sys)) {
+    if (!sys || pt_jv_is_null(sys)) return 0;
+    if (pt_jv_is_string(sys)) {
         pt_part *p = pt__parts_push(&r->arena, &r->system, &r->nsystem, &cap);
         if (!p) return TOO_BIG();
         p->type = PT_PART_TEXT;
-        p->text = pt__jstr(sys);
+        p->text = pt_jv_str(sys);
         return 0;
     }
-    if (!json_is_array(sys)) return BAD("system", "system: expected a string or an array of text blocks");
+    if (!pt_jv_is_array(sys)) return BAD("system", "system: expected a string or an array of text blocks");
     size_t i;
-    json_t *b;
-    json_array_foreach(sys, i, b) {
-        const char *type = json_string_value(json_object_get(b, "type"));
-        const json_t *t = json_object_get(b, "text");
-        if (!type || strcmp(type, "text") != 0 || !json_is_string(t))
+    const pt_jv *b;
+    PT_JV_FOREACH(sys, i, b) {
+        const char *type = pt_jv_cstr(pt_jv_get(b, "type"));
+        const pt_jv *t = pt_jv_get(b, "text");
+        if (!type || strcmp(type, "text") != 0 || !pt_jv_is_string(t))
             return BAD("system", "system[%zu]: expected {\"type\":\"text\",\"text\":...}", i);
         pt_part *p = pt__parts_push(&r->arena, &r->system, &r->nsystem, &cap);
         if (!p) return TOO_BIG();
         p->type = PT_PART_TEXT;
-        p->text = pt__jstr(t);
+        p->text = pt_jv_str(t);
     }
     return 0;
 }
 
-static int parse_tools(pt_pivot_req *r, const json_t *tools, pt_ai_error *err)
+static int parse_tools(pt_pivot_req *r, const pt_jv *tools, pt_ai_error *err)
 {
-    if (!tools || json_is_null(tools)) return 0;
-    if (!json_is_array(tools)) return BAD("tools", "tools: expected an array");
-    r->ntools = json_array_size(tools);
+    if (!tools || pt_jv_is_null(tools)) return 0;
+    if (!pt_jv_is_array(tools)) return BAD("tools", "tools: expected an array");
+    r->ntools = pt_jv_len(tools);
     if (!r->ntools) return 0;
     r->tools = pt_ai_arena_alloc(&r->arena, r->ntools * sizeof *r->tools);
     if (!r->tools) return TOO_BIG();
     size_t i;
-    json_t *t;
-    json_array_foreach(tools, i, t) {
+    const pt_jv *t;
+    PT_JV_FOREACH(tools, i, t) {
         char path[48];
         snprintf(path, sizeof path, "tools[%zu]", i);
-        if (!json_is_object(t)) return BAD(path, "%s: expected an object", path);
-        const char *type = json_string_value(json_object_get(t, "type"));
+        if (!pt_jv_is_object(t)) return BAD(path, "%s: expected an object", path);
+        const char *type = pt_jv_cstr(pt_jv_get(t, "type"));
         if (type && strcmp(type, "custom") != 0)
             return pt_ai_error_set(err, PT_AI_ERR_UNSUPPORTED, 0, path,
                                    "%s.type: server tools ('%s') only work with Anthropic providers", path, type);
-        const json_t *name = json_object_get(t, "name");
-        const json_t *schema = json_object_get(t, "input_schema");
-        if (!json_is_string(name)) return BAD(path, "%s.name: field required", path);
-        if (!json_is_object(schema)) return BAD(path, "%s.input_schema: field required", path);
-        r->tools[i].name = pt__jstr(name);
-        r->tools[i].description = pt__jstr(json_object_get(t, "description"));
-        r->tools[i].schema = schema;
+        const pt_jv *name = pt_jv_get(t, "name");
+        const pt_jv *schema = pt_jv_get(t, "input_schema");
+        if (!pt_jv_is_string(name)) return BAD(path, "%s.name: field required", path);
+        if (!pt_jv_is_object(schema)) return BAD(path, "%s.input_schema: field required", path);
+        r->tools[i].name = pt_jv_str(name);
+        r->tools[i].description = pt_jv_str(pt_jv_get(t, "description"));
+        r->tools[i].schema = schema->raw;
     }
     return 0;
 }
 
-static int parse_tool_choice(pt_pivot_req *r, const json_t *tc, pt_ai_error *err)
+static int parse_tool_choice(pt_pivot_req *r, const pt_jv *tc, pt_ai_error *err)
 {
-    if (!tc || json_is_null(tc)) return 0;
-    const char *type = json_string_value(json_object_get(tc, "type"));
-    if (!json_is_object(tc) || !type) return BAD("tool_choice", "tool_choice.type: field required");
+    if (!tc || pt_jv_is_null(tc)) return 0;
+    const char *type = pt_jv_cstr(pt_jv_get(tc, "type"));
+    if (!pt_jv_is_object(tc) || !type) return BAD("tool_choice", "tool_choice.type: field required");
     if (strcmp(type, "auto") == 0) r->tool_choice = PT_TOOL_CHOICE_AUTO;
     else if (strcmp(type, "any") == 0) r->tool_choice = PT_TOOL_CHOICE_ANY;
     else if (strcmp(type, "none") == 0) r->tool_choice = PT_TOOL_CHOICE_NONE;
     else if (strcmp(type, "tool") == 0) {
-        const json_t *name = json_object_get(tc, "name");
-        if (!json_is_string(name)) return BAD("tool_choice", "tool_choice.name: expected a string");
+        const pt_jv *name = pt_jv_get(tc, "name");
+        if (!pt_jv_is_string(name)) return BAD("tool_choice", "tool_choice.name: expected a string");
         r->tool_choice = PT_TOOL_CHOICE_TOOL;
-        r->tool_choice_name = pt__jstr(name);
+        r->tool_choice_name = pt_jv_str(name);
     } else {
         return BAD("tool_choice", "tool_choice.type: expected auto, any, tool or none");
     }
-    const json_t *dp = json_object_get(tc, "disable_parallel_tool_use");
-    if (json_is_boolean(dp)) r->parallel_tool_calls = !json_is_true(dp);
+    const pt_jv *dp = pt_jv_get(tc, "disable_parallel_tool_use");
+    if (pt_jv_is_bool(dp)) r->parallel_tool_calls = !pt_jv_is_true(dp);
     return 0;
 }
 
 static int parse_chat(const char *body, size_t len, bool for_count, pt_pivot_req *r, pt_ai_error *err)
 {
-    json_error_t je;
-    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
-    if (!root) return BAD(NULL, "invalid JSON body: %s (at byte %d)", je.text, je.position);
-    r->root = root;
-    if (!json_is_object(root)) return BAD(NULL, "request body must be a JSON object");
+    size_t ep;
+    const pt_jv *root = pt_jdom_parse(&r->arena, body, len, &ep);
+    if (!root && ep > len) return TOO_BIG();
+    if (!root) return BAD(NULL, "invalid JSON body: syntax error at byte %zu", ep);
+    if (!pt_jv_is_object(root)) return BAD(NULL, "request body must be a JSON object");
 
-    const json_t *model = json_object_get(root, "model");
+    const pt_jv *model = pt_jv_get(root, "model");
     if (!model) return BAD("model", "model: field required");
-    if (!json_is_string(model)) return BAD("model", "model: expected a string");
-    r->model = pt__jstr(model);
+    if (!pt_jv_is_string(model)) return BAD("model", "model: expected a string");
+    r->model = pt_jv_str(model);
 
-    const json_t *mt = json_object_get(root, "max_tokens");
+    const pt_jv *mt = pt_jv_get(root, "max_tokens");
     if (!for_count) {
         if (!mt) return BAD("max_tokens", "max_tokens: field required");
-        if (!json_is_integer(mt)) return BAD("max_tokens", "max_tokens: expected an integer");
-        if (json_integer_value(mt) < 1) return BAD("max_tokens", "max_tokens: must be at least 1");
-        r->max_tokens = json_integer_value(mt);
+        if (!pt_jv_is_integer(mt)) return BAD("max_tokens", "max_tokens: expected an integer");
+        if (pt_jv_int(mt) < 1) return BAD("max_tokens", "max_tokens: must be at least 1");
+        r->max_tokens = pt_jv_int(mt);
     }
 
-    const json_t *msgs = json_object_get(root, "messages");
+    const pt_jv *msgs = pt_jv_get(root, "messages");
     if (!msgs) return BAD("messages", "messages: field required");
-    if (!json_is_array(msgs)) return BAD("messages", "messages: expected an array");
-    if (json_array_size(msgs) == 0) return BAD("messages", "messages: at least one message is required");
-    if (parse_system(r, json_object_get(root, "system"), err)) return -1;
+    if (!pt_jv_is_array(msgs)) return BAD("messages", "messages: expected an array");
+    if (pt_jv_len(msgs) == 0) return BAD("messages", "messages: at least one message is required");
+    if (parse_system(r, pt_jv_get(root, "system"), err)) return -1;
     if (parse_messages(r, msgs, err)) return -1;
 
-    const json_t *v;
-    if ((v = json_object_get(root, "temperature")) && !json_is_null(v)) {
-        if (!json_is_number(v)) return BAD("temperature", "temperature: expected a number");
-        r->temperature = json_number_value(v);
+    const pt_jv *v;
+    if ((v = pt_jv_get(root, "temperature")) && !pt_jv_is_null(v)) {
+        if (!pt_jv_is_number(v)) return BAD("temperature", "temperature: expected a number");
+        r->temperature = pt_jv_num(v);
     }
-    if ((v = json_object_get(root, "top_p")) && !json_is_null(v)) {
-        if (!json_is_number(v)) return BAD("top_p", "top_p: expected a number");
-        r->top_p = json_number_value(v);
+    if ((v = pt_jv_get(root, "top_p")) && !pt_jv_is_null(v)) {
+        if (!pt_jv_is_number(v)) return BAD("top_p", "top_p: expected a number");
+        r->top_p = pt_jv_num(v);
     }
-    if ((v = json_object_get(root, "top_k")) && !json_is_null(v)) {
-        if (!json_is_integer(v)) return BAD("top_k", "top_k: expected an integer");
-        r->top_k = json_integer_value(v);
+    if ((v = pt_jv_get(root, "top_k")) && !pt_jv_is_null(v)) {
+        if (!pt_jv_is_integer(v)) return BAD("top_k", "top_k: expected an integer");
+        r->top_k = pt_jv_int(v);
     }
-    if (pt__parse_stop(json_object_get(root, "stop_sequences"), "stop_sequences", r, err)) return -1;
-    if ((v = json_object_get(root, "stream")) && !json_is_null(v)) {
-        if (!json_is_boolean(v)) return BAD("stream", "stream: expected a boolean");
-        r->stream = json_is_true(v);
+    if (pt__parse_stop(pt_jv_get(root, "stop_sequences"), "stop_sequences", r, err)) return -1;
+    if ((v = pt_jv_get(root, "stream")) && !pt_jv_is_null(v)) {
+        if (!pt_jv_is_bool(v)) return BAD("stream", "stream: expected a boolean");
+        r->stream = pt_jv_is_true(v);
     }
     /* An Anthropic stream always carries usage */
     r->include_usage = true;
-    if (parse_tools(r, json_object_get(root, "tools"), err)) return -1;
-    if (parse_tool_choice(r, json_object_get(root, "tool_choice"), err)) return -1;
-    if ((v = json_object_get(root, "thinking")) && !json_is_null(v)) {
-        const char *type = json_string_value(json_object_get(v, "type"));
-        if (!json_is_object(v) || !type) return BAD("thinking", "thinking.type: field required");
+    if (parse_tools(r, pt_jv_get(root, "tools"), err)) return -1;
+    if (parse_tool_choice(r, pt_jv_get(root, "tool_choice"), err)) return -1;
+    if ((v = pt_jv_get(root, "thinking")) && !pt_jv_is_null(v)) {
+        const char *type = pt_jv_cstr(pt_jv_get(v, "type"));
+        if (!pt_jv_is_object(v) || !type) return BAD("thinking", "thinking.type: field required");
         if (strcmp(type, "enabled") == 0) {
-            const json_t *bt = json_object_get(v, "budget_tokens");
-            if (!json_is_integer(bt) || json_integer_value(bt) < 1)
+            const pt_jv *bt = pt_jv_get(v, "budget_tokens");
+            if (!pt_jv_is_integer(bt) || pt_jv_int(bt) < 1)
                 return BAD("thinking", "thinking.budget_tokens: expected a positive integer");
-            r->reasoning_budget = json_integer_value(bt);
+            r->reasoning_budget = pt_jv_int(bt);
         } else if (strcmp(type, "disabled") == 0) {
             r->reasoning_budget = 0;
         } else {
             return BAD("thinking", "thinking.type: expected enabled or disabled");
         }
     }
-    const json_t *uid = json_object_get(json_object_get(root, "metadata"), "user_id");
-    if (json_is_string(uid)) r->user = pt__jstr(uid);
+    const pt_jv *uid = pt_jv_get(pt_jv_get(root, "metadata"), "user_id");
+    if (pt_jv_is_string(uid)) r->user = pt_jv_str(uid);
     return 0;
 }
 

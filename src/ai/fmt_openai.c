@@ -13,12 +13,6 @@
 
 /* ---- shared helpers ------------------------------------------------------------------ */
 
-pt_slice pt__jstr(const json_t *v)
-{
-    if (!json_is_string(v)) return PT_SLICE_NULL;
-    return pt_slice_from(json_string_value(v), json_string_length(v));
-}
-
 void *pt__grow(pt_ai_arena *a, void **arr, size_t *n, size_t *cap, size_t elem)
 {
     if (*n == *cap) {
@@ -46,25 +40,25 @@ bool pt__parse_data_url(pt_slice url, pt_slice *media_type, pt_slice *data)
     return media_type->len > 0;
 }
 
-int pt__parse_stop(const json_t *v, const char *field, pt_pivot_req *r, pt_ai_error *err)
+int pt__parse_stop(const pt_jv *v, const char *field, pt_pivot_req *r, pt_ai_error *err)
 {
-    if (!v || json_is_null(v)) return 0;
-    if (json_is_string(v)) {
-        r->stop[0] = pt__jstr(v);
+    if (!v || pt_jv_is_null(v)) return 0;
+    if (pt_jv_is_string(v)) {
+        r->stop[0] = pt_jv_str(v);
         r->nstop = 1;
         return 0;
     }
-    if (!json_is_array(v))
+    if (!pt_jv_is_array(v))
         return pt_ai_error_set(err, PT_AI_ERR_INVALID, 0, field, "%s: expected a string or an array of strings", field);
-    if (json_array_size(v) > PT_PIVOT_MAX_STOP)
+    if (pt_jv_len(v) > PT_PIVOT_MAX_STOP)
         return pt_ai_error_set(err, PT_AI_ERR_INVALID, 0, field, "%s: at most %d stop sequences", field,
                                PT_PIVOT_MAX_STOP);
     size_t i;
-    json_t *s;
-    json_array_foreach(v, i, s) {
-        if (!json_is_string(s))
+    const pt_jv *s;
+    PT_JV_FOREACH(v, i, s) {
+        if (!pt_jv_is_string(s))
             return pt_ai_error_set(err, PT_AI_ERR_INVALID, 0, field, "%s[%zu]: expected a string", field, i);
-        r->stop[r->nstop++] = pt__jstr(s);
+        r->stop[r->nstop++] = pt_jv_str(s);
     }
     return 0;
 }
@@ -77,92 +71,79 @@ pt_slice pt__copy_str(char *dst, size_t cap, pt_slice s)
     return pt_slice_from(dst, n);
 }
 
-pt_slice pt__json_text(pt_ai_arena *a, const json_t *v)
-{
-    pt_buf b = PT_BUF_INIT;
-    pt_jw w;
-    pt_jw_init(&w, &b);
-    pt_jw_json(&w, v);
-    pt_slice out = PT_SLICE_NULL;
-    if (!w.err) out = pt_ai_arena_slice(a, pt_buf_slice(&b));
-    pt_buf_release(&b);
-    if (!out.ptr) out = PT_SLICE_LIT("{}");
-    return out;
-}
-
 /* ---- request parsing ----------------------------------------------------------------- */
 
 #define BAD(field, ...) pt_ai_error_set(err, PT_AI_ERR_INVALID, 0, field, __VA_ARGS__)
 
-static int opt_num(const json_t *root, const char *key, double *out, pt_ai_error *err)
+static int opt_num(const pt_jv *root, const char *key, double *out, pt_ai_error *err)
 {
-    const json_t *v = json_object_get(root, key);
-    if (!v || json_is_null(v)) return 0;
-    if (!json_is_number(v)) return BAD(key, "%s: expected a number", key);
-    *out = json_number_value(v);
+    const pt_jv *v = pt_jv_get(root, key);
+    if (!v || pt_jv_is_null(v)) return 0;
+    if (!pt_jv_is_number(v)) return BAD(key, "%s: expected a number", key);
+    *out = pt_jv_num(v);
     return 0;
 }
 
-static int opt_int(const json_t *root, const char *key, int64_t min, int64_t *out, pt_ai_error *err)
+static int opt_int(const pt_jv *root, const char *key, int64_t min, int64_t *out, pt_ai_error *err)
 {
-    const json_t *v = json_object_get(root, key);
-    if (!v || json_is_null(v)) return 0;
-    if (!json_is_integer(v)) return BAD(key, "%s: expected an integer", key);
-    if (json_integer_value(v) < min) return BAD(key, "%s: must be at least %lld", key, (long long)min);
-    *out = json_integer_value(v);
+    const pt_jv *v = pt_jv_get(root, key);
+    if (!v || pt_jv_is_null(v)) return 0;
+    if (!pt_jv_is_integer(v)) return BAD(key, "%s: expected an integer", key);
+    if (pt_jv_int(v) < min) return BAD(key, "%s: must be at least %lld", key, (long long)min);
+    *out = pt_jv_int(v);
     return 0;
 }
 
 /* Text of a content value that may only hold text: a string or [{type:text,text}]. */
-static int text_parts(pt_pivot_req *r, const json_t *content, const char *path, pt_part **arr, size_t *n, size_t *cap,
+static int text_parts(pt_pivot_req *r, const pt_jv *content, const char *path, pt_part **arr, size_t *n, size_t *cap,
                       pt_ai_error *err)
 {
-    if (json_is_string(content)) {
+    if (pt_jv_is_string(content)) {
         pt_part *p = pt__parts_push(&r->arena, arr, n, cap);
         if (!p) return pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 413, NULL, "request too large");
         p->type = PT_PART_TEXT;
-        p->text = pt__jstr(content);
+        p->text = pt_jv_str(content);
         return 0;
     }
-    if (!json_is_array(content)) return BAD(path, "%s: expected a string or an array of text parts", path);
+    if (!pt_jv_is_array(content)) return BAD(path, "%s: expected a string or an array of text parts", path);
     size_t i;
-    json_t *it;
-    json_array_foreach(content, i, it) {
-        const char *type = json_string_value(json_object_get(it, "type"));
-        const json_t *text = json_object_get(it, "text");
-        if (!json_is_object(it) || !type || strcmp(type, "text") != 0 || !json_is_string(text))
+    const pt_jv *it;
+    PT_JV_FOREACH(content, i, it) {
+        const char *type = pt_jv_cstr(pt_jv_get(it, "type"));
+        const pt_jv *text = pt_jv_get(it, "text");
+        if (!pt_jv_is_object(it) || !type || strcmp(type, "text") != 0 || !pt_jv_is_string(text))
             return BAD(path, "%s[%zu]: expected {\"type\":\"text\",\"text\":...}", path, i);
         pt_part *p = pt__parts_push(&r->arena, arr, n, cap);
         if (!p) return pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 413, NULL, "request too large");
         p->type = PT_PART_TEXT;
-        p->text = pt__jstr(text);
+        p->text = pt_jv_str(text);
     }
     return 0;
 }
 
-static int user_parts(pt_pivot_req *r, const json_t *content, const char *path, pt_msg *m, pt_ai_error *err)
+static int user_parts(pt_pivot_req *r, const pt_jv *content, const char *path, pt_msg *m, pt_ai_error *err)
 {
     size_t cap = 0;
-    if (json_is_string(content)) return text_parts(r, content, path, &m->parts, &m->nparts, &cap, err);
-    if (!json_is_array(content)) return BAD(path, "%s: expected a string or an array of content parts", path);
+    if (pt_jv_is_string(content)) return text_parts(r, content, path, &m->parts, &m->nparts, &cap, err);
+    if (!pt_jv_is_array(content)) return BAD(path, "%s: expected a string or an array of content parts", path);
     size_t i;
-    json_t *it;
-    json_array_foreach(content, i, it) {
-        const char *type = json_string_value(json_object_get(it, "type"));
-        if (!json_is_object(it) || !type) return BAD(path, "%s[%zu].type: field required", path, i);
+    const pt_jv *it;
+    PT_JV_FOREACH(content, i, it) {
+        const char *type = pt_jv_cstr(pt_jv_get(it, "type"));
+        if (!pt_jv_is_object(it) || !type) return BAD(path, "%s[%zu].type: field required", path, i);
         pt_part *p = pt__parts_push(&r->arena, &m->parts, &m->nparts, &cap);
         if (!p) return pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 413, NULL, "request too large");
         if (strcmp(type, "text") == 0) {
-            const json_t *t = json_object_get(it, "text");
-            if (!json_is_string(t)) return BAD(path, "%s[%zu].text: expected a string", path, i);
+            const pt_jv *t = pt_jv_get(it, "text");
+            if (!pt_jv_is_string(t)) return BAD(path, "%s[%zu].text: expected a string", path, i);
             p->type = PT_PART_TEXT;
-            p->text = pt__jstr(t);
+            p->text = pt_jv_str(t);
         } else if (strcmp(type, "image_url") == 0) {
-            const json_t *iu = json_object_get(it, "image_url");
-            const json_t *url = json_is_object(iu) ? json_object_get(iu, "url") : iu;
-            if (!json_is_string(url)) return BAD(path, "%s[%zu].image_url.url: expected a string", path, i);
+            const pt_jv *iu = pt_jv_get(it, "image_url");
+            const pt_jv *url = pt_jv_is_object(iu) ? pt_jv_get(iu, "url") : iu;
+            if (!pt_jv_is_string(url)) return BAD(path, "%s[%zu].image_url.url: expected a string", path, i);
             p->type = PT_PART_IMAGE;
-            pt_slice u = pt__jstr(url);
+            pt_slice u = pt_jv_str(url);
             if (!pt__parse_data_url(u, &p->media_type, &p->data)) {
                 if (pt_slice_starts_with(u, PT_SLICE_LIT("data:")))
                     return BAD(path, "%s[%zu].image_url.url: only base64 data URLs are supported", path, i);
@@ -177,91 +158,91 @@ static int user_parts(pt_pivot_req *r, const json_t *content, const char *path, 
     return 0;
 }
 
-static int assistant_msg(pt_pivot_req *r, const json_t *m, const char *path, pt_msg *out, pt_ai_error *err)
+static int assistant_msg(pt_pivot_req *r, const pt_jv *m, const char *path, pt_msg *out, pt_ai_error *err)
 {
     size_t cap = 0;
-    const json_t *content = json_object_get(m, "content");
+    const pt_jv *content = pt_jv_get(m, "content");
     char sub[128];
     snprintf(sub, sizeof sub, "%s.content", path);
-    if (content && !json_is_null(content)) {
-        if (json_is_string(content)) {
-            if (json_string_length(content) > 0 &&
+    if (content && !pt_jv_is_null(content)) {
+        if (pt_jv_is_string(content)) {
+            if (pt_jv_str(content).len > 0 &&
                 text_parts(r, content, sub, &out->parts, &out->nparts, &cap, err))
                 return -1;
-        } else if (json_is_array(content)) {
+        } else if (pt_jv_is_array(content)) {
             size_t i;
-            json_t *it;
-            json_array_foreach(content, i, it) {
-                const char *type = json_string_value(json_object_get(it, "type"));
-                const json_t *t = json_object_get(it, type && strcmp(type, "refusal") == 0 ? "refusal" : "text");
-                if (!type || (strcmp(type, "text") != 0 && strcmp(type, "refusal") != 0) || !json_is_string(t))
+            const pt_jv *it;
+            PT_JV_FOREACH(content, i, it) {
+                const char *type = pt_jv_cstr(pt_jv_get(it, "type"));
+                const pt_jv *t = pt_jv_get(it, type && strcmp(type, "refusal") == 0 ? "refusal" : "text");
+                if (!type || (strcmp(type, "text") != 0 && strcmp(type, "refusal") != 0) || !pt_jv_is_string(t))
                     return BAD(sub, "%s[%zu]: expected a text or refusal part", sub, i);
                 pt_part *p = pt__parts_push(&r->arena, &out->parts, &out->nparts, &cap);
                 if (!p) return pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 413, NULL, "request too large");
                 p->type = PT_PART_TEXT;
-                p->text = pt__jstr(t);
+                p->text = pt_jv_str(t);
             }
         } else {
             return BAD(sub, "%s: expected a string, an array or null", sub);
         }
     }
-    const json_t *calls = json_object_get(m, "tool_calls");
-    if (calls && !json_is_null(calls)) {
+    const pt_jv *calls = pt_jv_get(m, "tool_calls");
+    if (calls && !pt_jv_is_null(calls)) {
         snprintf(sub, sizeof sub, "%s.tool_calls", path);
-        if (!json_is_array(calls)) return BAD(sub, "%s: expected an array", sub);
+        if (!pt_jv_is_array(calls)) return BAD(sub, "%s: expected an array", sub);
         size_t i;
-        json_t *tc;
-        json_array_foreach(calls, i, tc) {
-            const json_t *fn = json_object_get(tc, "function");
-            const json_t *id = json_object_get(tc, "id");
-            const json_t *name = json_object_get(fn, "name");
-            const json_t *args = json_object_get(fn, "arguments");
-            if (!json_is_object(tc) || !json_is_string(id))
+        const pt_jv *tc;
+        PT_JV_FOREACH(calls, i, tc) {
+            const pt_jv *fn = pt_jv_get(tc, "function");
+            const pt_jv *id = pt_jv_get(tc, "id");
+            const pt_jv *name = pt_jv_get(fn, "name");
+            const pt_jv *args = pt_jv_get(fn, "arguments");
+            if (!pt_jv_is_object(tc) || !pt_jv_is_string(id))
                 return BAD(sub, "%s[%zu].id: expected a string", sub, i);
-            if (!json_is_object(fn) || !json_is_string(name))
+            if (!pt_jv_is_object(fn) || !pt_jv_is_string(name))
                 return BAD(sub, "%s[%zu].function.name: expected a string", sub, i);
-            if (args && !json_is_string(args) && !json_is_null(args))
+            if (args && !pt_jv_is_string(args) && !pt_jv_is_null(args))
                 return BAD(sub, "%s[%zu].function.arguments: expected a string", sub, i);
             pt_part *p = pt__parts_push(&r->arena, &out->parts, &out->nparts, &cap);
             if (!p) return pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 413, NULL, "request too large");
             p->type = PT_PART_TOOL_USE;
-            p->id = pt__jstr(id);
-            p->name = pt__jstr(name);
-            p->arguments = json_is_string(args) ? pt__jstr(args) : PT_SLICE_LIT("{}");
+            p->id = pt_jv_str(id);
+            p->name = pt_jv_str(name);
+            p->arguments = pt_jv_is_string(args) ? pt_jv_str(args) : PT_SLICE_LIT("{}");
         }
     }
     return 0;
 }
 
-static int tool_msg(pt_pivot_req *r, const json_t *m, const char *path, pt_msg *out, pt_ai_error *err)
+static int tool_msg(pt_pivot_req *r, const pt_jv *m, const char *path, pt_msg *out, pt_ai_error *err)
 {
-    const json_t *id = json_object_get(m, "tool_call_id");
+    const pt_jv *id = pt_jv_get(m, "tool_call_id");
     char sub[128];
     snprintf(sub, sizeof sub, "%s.tool_call_id", path);
-    if (!json_is_string(id)) return BAD(sub, "%s: expected a string", sub);
+    if (!pt_jv_is_string(id)) return BAD(sub, "%s: expected a string", sub);
     size_t cap = 0, rcap = 0;
     pt_part *p = pt__parts_push(&r->arena, &out->parts, &out->nparts, &cap);
     if (!p) return pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 413, NULL, "request too large");
     p->type = PT_PART_TOOL_RESULT;
-    p->tool_use_id = pt__jstr(id);
-    const json_t *content = json_object_get(m, "content");
+    p->tool_use_id = pt_jv_str(id);
+    const pt_jv *content = pt_jv_get(m, "content");
     snprintf(sub, sizeof sub, "%s.content", path);
-    if (!content || json_is_null(content)) return 0;
+    if (!content || pt_jv_is_null(content)) return 0;
     return text_parts(r, content, sub, &p->content, &p->ncontent, &rcap, err);
 }
 
-static int parse_messages(pt_pivot_req *r, const json_t *msgs, pt_ai_error *err)
+static int parse_messages(pt_pivot_req *r, const pt_jv *msgs, pt_ai_error *err)
 {
     size_t mcap = 0, scap = 0;
     size_t i;
-    json_t *m;
-    json_array_foreach(msgs, i, m) {
+    const pt_jv *m;
+    PT_JV_FOREACH(msgs, i, m) {
         char path[64];
         snprintf(path, sizeof path, "messages[%zu]", i);
-        if (!json_is_object(m)) return BAD(path, "%s: expected an object", path);
-        const char *role = json_string_value(json_object_get(m, "role"));
+        if (!pt_jv_is_object(m)) return BAD(path, "%s: expected an object", path);
+        const char *role = pt_jv_cstr(pt_jv_get(m, "role"));
         if (!role) return BAD(path, "%s.role: field required", path);
-        const json_t *content = json_object_get(m, "content");
+        const pt_jv *content = pt_jv_get(m, "content");
         char sub[96];
         snprintf(sub, sizeof sub, "%s.content", path);
         if (strcmp(role, "system") == 0 || strcmp(role, "developer") == 0) {
@@ -290,77 +271,77 @@ static int parse_messages(pt_pivot_req *r, const json_t *msgs, pt_ai_error *err)
     return 0;
 }
 
-static int parse_tools(pt_pivot_req *r, const json_t *tools, pt_ai_error *err)
+static int parse_tools(pt_pivot_req *r, const pt_jv *tools, pt_ai_error *err)
 {
-    if (!tools || json_is_null(tools)) return 0;
-    if (!json_is_array(tools)) return BAD("tools", "tools: expected an array");
-    r->ntools = json_array_size(tools);
+    if (!tools || pt_jv_is_null(tools)) return 0;
+    if (!pt_jv_is_array(tools)) return BAD("tools", "tools: expected an array");
+    r->ntools = pt_jv_len(tools);
     if (!r->ntools) return 0;
     r->tools = pt_ai_arena_alloc(&r->arena, r->ntools * sizeof *r->tools);
     if (!r->tools) return pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 413, NULL, "request too large");
     size_t i;
-    json_t *t;
-    json_array_foreach(tools, i, t) {
+    const pt_jv *t;
+    PT_JV_FOREACH(tools, i, t) {
         char path[48];
         snprintf(path, sizeof path, "tools[%zu]", i);
-        const char *type = json_string_value(json_object_get(t, "type"));
-        if (!json_is_object(t) || !type) return BAD(path, "%s.type: field required", path);
+        const char *type = pt_jv_cstr(pt_jv_get(t, "type"));
+        if (!pt_jv_is_object(t) || !type) return BAD(path, "%s.type: field required", path);
         if (strcmp(type, "function") != 0)
             return pt_ai_error_set(err, PT_AI_ERR_UNSUPPORTED, 0, path,
                                    "%s.type: tools of type '%s' cannot be translated to this provider", path, type);
-        const json_t *fn = json_object_get(t, "function");
-        const json_t *name = json_object_get(fn, "name");
-        if (!json_is_object(fn) || !json_is_string(name)) return BAD(path, "%s.function.name: field required", path);
-        const json_t *desc = json_object_get(fn, "description");
-        const json_t *params = json_object_get(fn, "parameters");
-        if (params && !json_is_object(params) && !json_is_null(params))
+        const pt_jv *fn = pt_jv_get(t, "function");
+        const pt_jv *name = pt_jv_get(fn, "name");
+        if (!pt_jv_is_object(fn) || !pt_jv_is_string(name)) return BAD(path, "%s.function.name: field required", path);
+        const pt_jv *desc = pt_jv_get(fn, "description");
+        const pt_jv *params = pt_jv_get(fn, "parameters");
+        if (params && !pt_jv_is_object(params) && !pt_jv_is_null(params))
             return BAD(path, "%s.function.parameters: expected an object", path);
-        r->tools[i].name = pt__jstr(name);
-        r->tools[i].description = pt__jstr(desc);
-        r->tools[i].schema = json_is_object(params) ? params : NULL;
+        r->tools[i].name = pt_jv_str(name);
+        r->tools[i].description = pt_jv_str(desc);
+        r->tools[i].schema = pt_jv_is_object(params) ? params->raw : PT_SLICE_NULL;
     }
     return 0;
 }
 
-static int parse_tool_choice(pt_pivot_req *r, const json_t *tc, pt_ai_error *err)
+static int parse_tool_choice(pt_pivot_req *r, const pt_jv *tc, pt_ai_error *err)
 {
-    if (!tc || json_is_null(tc)) return 0;
-    if (json_is_string(tc)) {
-        const char *s = json_string_value(tc);
+    if (!tc || pt_jv_is_null(tc)) return 0;
+    if (pt_jv_is_string(tc)) {
+        const char *s = pt_jv_cstr(tc);
         if (strcmp(s, "auto") == 0) r->tool_choice = PT_TOOL_CHOICE_AUTO;
         else if (strcmp(s, "none") == 0) r->tool_choice = PT_TOOL_CHOICE_NONE;
         else if (strcmp(s, "required") == 0) r->tool_choice = PT_TOOL_CHOICE_ANY;
         else return BAD("tool_choice", "tool_choice: expected none, auto, required or a function");
         return 0;
     }
-    const json_t *name = json_object_get(json_object_get(tc, "function"), "name");
-    if (!json_is_object(tc) || !json_is_string(name))
+    const pt_jv *name = pt_jv_get(pt_jv_get(tc, "function"), "name");
+    if (!pt_jv_is_object(tc) || !pt_jv_is_string(name))
         return BAD("tool_choice", "tool_choice.function.name: expected a string");
     r->tool_choice = PT_TOOL_CHOICE_TOOL;
-    r->tool_choice_name = pt__jstr(name);
+    r->tool_choice_name = pt_jv_str(name);
     return 0;
 }
 
-static int parse_response_format(pt_pivot_req *r, const json_t *rf, pt_ai_error *err)
+static int parse_response_format(pt_pivot_req *r, const pt_jv *rf, pt_ai_error *err)
 {
-    if (!rf || json_is_null(rf)) return 0;
-    const char *type = json_string_value(json_object_get(rf, "type"));
-    if (!json_is_object(rf) || !type) return BAD("response_format", "response_format.type: field required");
+    if (!rf || pt_jv_is_null(rf)) return 0;
+    const char *type = pt_jv_cstr(pt_jv_get(rf, "type"));
+    if (!pt_jv_is_object(rf) || !type) return BAD("response_format", "response_format.type: field required");
     if (strcmp(type, "text") == 0) {
         r->response_format = PT_RESP_FORMAT_TEXT;
     } else if (strcmp(type, "json_object") == 0) {
         r->response_format = PT_RESP_FORMAT_JSON_OBJECT;
     } else if (strcmp(type, "json_schema") == 0) {
-        const json_t *js = json_object_get(rf, "json_schema");
-        const json_t *schema = json_object_get(js, "schema");
-        if (!json_is_object(js)) return BAD("response_format", "response_format.json_schema: expected an object");
-        if (schema && !json_is_object(schema))
+        const pt_jv *js = pt_jv_get(rf, "json_schema");
+        const pt_jv *schema = pt_jv_get(js, "schema");
+        if (!pt_jv_is_object(js)) return BAD("response_format", "response_format.json_schema: expected an object");
+        if (schema && !pt_jv_is_object(schema))
             return BAD("response_format", "response_format.json_schema.schema: expected an object");
         r->response_format = PT_RESP_FORMAT_JSON_SCHEMA;
-        r->response_schema = schema;
-        r->response_schema_name = pt__jstr(json_object_get(js, "name"));
-        const json_t *strict = json_object_get(js, "strict");
-        if (json_is_boolean(strict)) r->response_schema_strict = json_is_true(strict);
+        r->response_schema = schema ? schema->raw : PT_SLICE_NULL;
+        r->response_schema_name = pt_jv_str(pt_jv_get(js, "name"));
+        const pt_jv *strict = pt_jv_get(js, "strict");
+        if (pt_jv_is_bool(strict)) r->response_schema_strict = pt_jv_is_true(strict);
     } else {
         return BAD("response_format", "response_format.type: expected text, json_object or json_schema");
     }
@@ -370,21 +351,21 @@ static int parse_response_format(pt_pivot_req *r, const json_t *rf, pt_ai_error 
 static int parse_chat(const char *body, size_t len, bool for_count, pt_pivot_req *r, pt_ai_error *err)
 {
     (void)for_count;
-    json_error_t je;
-    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
-    if (!root) return BAD(NULL, "invalid JSON body: %s (at byte %d)", je.text, je.position);
-    r->root = root;
-    if (!json_is_object(root)) return BAD(NULL, "request body must be a JSON object");
+    size_t ep;
+    const pt_jv *root = pt_jdom_parse(&r->arena, body, len, &ep);
+    if (!root && ep > len) return pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 413, NULL, "request too large");
+    if (!root) return BAD(NULL, "invalid JSON body: syntax error at byte %zu", ep);
+    if (!pt_jv_is_object(root)) return BAD(NULL, "request body must be a JSON object");
 
-    const json_t *model = json_object_get(root, "model");
+    const pt_jv *model = pt_jv_get(root, "model");
     if (!model) return BAD("model", "model: field required");
-    if (!json_is_string(model)) return BAD("model", "model: expected a string");
-    r->model = pt__jstr(model);
+    if (!pt_jv_is_string(model)) return BAD("model", "model: expected a string");
+    r->model = pt_jv_str(model);
 
-    const json_t *msgs = json_object_get(root, "messages");
+    const pt_jv *msgs = pt_jv_get(root, "messages");
     if (!msgs) return BAD("messages", "messages: field required");
-    if (!json_is_array(msgs)) return BAD("messages", "messages: expected an array");
-    if (json_array_size(msgs) == 0) return BAD("messages", "messages: must not be empty");
+    if (!pt_jv_is_array(msgs)) return BAD("messages", "messages: expected an array");
+    if (pt_jv_len(msgs) == 0) return BAD("messages", "messages: must not be empty");
     if (parse_messages(r, msgs, err)) return -1;
 
     if (opt_int(root, "max_tokens", 1, &r->max_tokens, err)) return -1;
@@ -395,40 +376,40 @@ static int parse_chat(const char *body, size_t len, bool for_count, pt_pivot_req
     if (opt_num(root, "frequency_penalty", &r->frequency_penalty, err)) return -1;
     int64_t seed = -1;
     if (opt_int(root, "seed", INT64_MIN, &seed, err)) return -1;
-    r->seed = json_is_integer(json_object_get(root, "seed")) ? seed : -1;
+    r->seed = pt_jv_is_integer(pt_jv_get(root, "seed")) ? seed : -1;
     int64_t n = 1;
     if (opt_int(root, "n", 1, &n, err)) return -1;
     if (n != 1) return pt_ai_error_set(err, PT_AI_ERR_UNSUPPORTED, 0, "n", "n: only n=1 can be translated to this provider");
-    if (pt__parse_stop(json_object_get(root, "stop"), "stop", r, err)) return -1;
+    if (pt__parse_stop(pt_jv_get(root, "stop"), "stop", r, err)) return -1;
 
-    const json_t *stream = json_object_get(root, "stream");
-    if (stream && !json_is_null(stream) && !json_is_boolean(stream)) return BAD("stream", "stream: expected a boolean");
-    r->stream = json_is_true(stream);
-    const json_t *so = json_object_get(root, "stream_options");
-    if (so && !json_is_null(so)) {
-        if (!json_is_object(so)) return BAD("stream_options", "stream_options: expected an object");
-        const json_t *iu = json_object_get(so, "include_usage");
-        if (iu && !json_is_boolean(iu))
+    const pt_jv *stream = pt_jv_get(root, "stream");
+    if (stream && !pt_jv_is_null(stream) && !pt_jv_is_bool(stream)) return BAD("stream", "stream: expected a boolean");
+    r->stream = pt_jv_is_true(stream);
+    const pt_jv *so = pt_jv_get(root, "stream_options");
+    if (so && !pt_jv_is_null(so)) {
+        if (!pt_jv_is_object(so)) return BAD("stream_options", "stream_options: expected an object");
+        const pt_jv *iu = pt_jv_get(so, "include_usage");
+        if (iu && !pt_jv_is_bool(iu))
             return BAD("stream_options", "stream_options.include_usage: expected a boolean");
-        r->include_usage = json_is_true(iu);
+        r->include_usage = pt_jv_is_true(iu);
     }
 
-    if (parse_tools(r, json_object_get(root, "tools"), err)) return -1;
-    if (parse_tool_choice(r, json_object_get(root, "tool_choice"), err)) return -1;
-    const json_t *ptc = json_object_get(root, "parallel_tool_calls");
-    if (ptc && !json_is_null(ptc)) {
-        if (!json_is_boolean(ptc)) return BAD("parallel_tool_calls", "parallel_tool_calls: expected a boolean");
-        r->parallel_tool_calls = json_is_true(ptc);
+    if (parse_tools(r, pt_jv_get(root, "tools"), err)) return -1;
+    if (parse_tool_choice(r, pt_jv_get(root, "tool_choice"), err)) return -1;
+    const pt_jv *ptc = pt_jv_get(root, "parallel_tool_calls");
+    if (ptc && !pt_jv_is_null(ptc)) {
+        if (!pt_jv_is_bool(ptc)) return BAD("parallel_tool_calls", "parallel_tool_calls: expected a boolean");
+        r->parallel_tool_calls = pt_jv_is_true(ptc);
     }
-    if (parse_response_format(r, json_object_get(root, "response_format"), err)) return -1;
-    const json_t *effort = json_object_get(root, "reasoning_effort");
-    if (effort && !json_is_null(effort)) {
-        if (!json_is_string(effort)) return BAD("reasoning_effort", "reasoning_effort: expected a string");
-        r->reasoning_effort = pt__jstr(effort);
+    if (parse_response_format(r, pt_jv_get(root, "response_format"), err)) return -1;
+    const pt_jv *effort = pt_jv_get(root, "reasoning_effort");
+    if (effort && !pt_jv_is_null(effort)) {
+        if (!pt_jv_is_string(effort)) return BAD("reasoning_effort", "reasoning_effort: expected a string");
+        r->reasoning_effort = pt_jv_str(effort);
         r->reasoning_budget = pt_pivot_effort_to_budget(r->reasoning_effort);
     }
-    const json_t *user = json_object_get(root, "user");
-    if (json_is_string(user)) r->user = pt__jstr(user);
+    const pt_jv *user = pt_jv_get(root, "user");
+    if (pt_jv_is_string(user)) r->user = pt_jv_str(user);
     return 0;
 }
 

@@ -1,6 +1,7 @@
 /* jscan.c: validating JSON scanner that reports value spans (see jscan.h). */
 #include "ai/jscan.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #include "core/err.h"
@@ -49,11 +50,29 @@ static size_t utf8_len(const unsigned char *p, size_t avail)
     return n;
 }
 
+/* True when none of the 8 bytes of x needs a closer look: all are ASCII, none is a
+ * control character, '"' or '\\'. (The zero-byte tests may flag a byte that is fine,
+ * never miss one that is not; a flag only sends the bytes to the careful loop.) */
+static inline bool plain8(uint64_t x)
+{
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+    uint64_t bad = (x & high) | ((x - ones * 0x20) & ~x & high) | ((q - ones) & ~q & high) | ((b - ones) & ~b & high);
+    return bad == 0;
+}
+
 static int scan_string(scan *s)
 {
     /* s->p[s->pos] == '"' */
     s->pos++;
     while (s->pos < s->len) {
+        while (s->len - s->pos >= 8) {
+            uint64_t x;
+            memcpy(&x, s->p + s->pos, 8);
+            if (!plain8(x)) break;
+            s->pos += 8;
+        }
+        if (s->pos >= s->len) break;
         unsigned char c = (unsigned char)s->p[s->pos];
         if (c == '"') {
             s->pos++;
@@ -217,6 +236,26 @@ int pt_jscan_value(const char *p, size_t len, size_t *pos)
     int rc = scan_val(&s, 0);
     *pos = s.pos;
     return rc;
+}
+
+/* Checks that only whitespace follows p[pos..). */
+static int trailing(const char *p, size_t len, size_t pos, size_t *errpos)
+{
+    scan s = { p, len, pos };
+    skip_ws(&s);
+    if (errpos) *errpos = s.pos;
+    return s.pos == len ? 0 : PT_EPARSE;
+}
+
+int pt_jscan_object_document(const char *p, size_t len, pt_jfield *f, size_t max, size_t *nf, size_t *open,
+                             size_t *close, size_t *errpos)
+{
+    int rc = pt_jscan_object(p, len, 0, f, max, nf, open, close);
+    if (rc) {
+        if (errpos) *errpos = *close;
+        return rc;
+    }
+    return trailing(p, len, *close + 1, errpos);
 }
 
 int pt_jscan_document(const char *p, size_t len, size_t *errpos)

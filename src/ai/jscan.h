@@ -40,6 +40,11 @@ int pt_jscan_document(const char *p, size_t len, size_t *errpos);
 int pt_jscan_object(const char *p, size_t len, size_t start, pt_jfield *f, size_t max, size_t *nf,
                     size_t *open, size_t *close);
 
+/* The two above in one pass: p[0..len) must be exactly one object (whitespace around
+ * allowed). Returns 0, PT_EPARSE (*errpos at the bad byte) or PT_EINVAL (not an object). */
+int pt_jscan_object_document(const char *p, size_t len, pt_jfield *f, size_t max, size_t *nf, size_t *open,
+                             size_t *close, size_t *errpos);
+
 /* True when the key as written (escapes decoded) equals name. */
 bool pt_jscan_key_is(pt_slice raw_key, const char *name);
 

@@ -10,8 +10,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include <jansson.h>
-
 #include "core/buf.h"
 #include "core/slice.h"
 
@@ -46,8 +44,6 @@ void pt_jw_bool(pt_jw *w, bool v);
 void pt_jw_null(pt_jw *w);
 /* Bytes that already are one valid JSON value. */
 void pt_jw_raw(pt_jw *w, pt_slice json);
-/* A jansson value, compact, members in insertion order. */
-void pt_jw_json(pt_jw *w, const json_t *v);
 
 /* key + value shorthands */
 static inline void pt_jw_kstr(pt_jw *w, const char *k, pt_slice v) { pt_jw_key(w, k); pt_jw_str(w, v); }

@@ -115,8 +115,6 @@ void pt_pivot_req_init(pt_pivot_req *r)
 void pt_pivot_req_release(pt_pivot_req *r)
 {
     pt_ai_arena_release(&r->arena);
-    if (r->root) json_decref(r->root);
-    r->root = NULL;
 }
 
 void pt_pivot_resp_init(pt_pivot_resp *r)
@@ -130,8 +128,6 @@ void pt_pivot_resp_init(pt_pivot_resp *r)
 void pt_pivot_resp_release(pt_pivot_resp *r)
 {
     pt_ai_arena_release(&r->arena);
-    if (r->root) json_decref(r->root);
-    r->root = NULL;
 }
 
 int64_t pt_pivot_effort_to_budget(pt_slice effort)
@@ -174,18 +170,6 @@ const char *pt_stop_reason_name(pt_stop_reason r)
 
 int64_t pt_pivot_estimate_text_tokens(size_t bytes) { return (int64_t)((bytes + 3) / 4); }
 
-static size_t json_text_bytes(const json_t *v)
-{
-    if (!v) return 0;
-    size_t n = 0;
-    char *s = json_dumps(v, JSON_COMPACT);
-    if (s) {
-        n = strlen(s);
-        free(s);
-    }
-    return n;
-}
-
 static void est_parts(const pt_part *p, size_t n, size_t *bytes, int64_t *fixed)
 {
     for (size_t i = 0; i < n; i++) {
@@ -214,7 +198,7 @@ int64_t pt_pivot_estimate_input_tokens(const pt_pivot_req *r)
     }
     for (size_t i = 0; i < r->ntools; i++) {
         fixed += EST_PER_TOOL;
-        bytes += r->tools[i].name.len + r->tools[i].description.len + json_text_bytes(r->tools[i].schema);
+        bytes += r->tools[i].name.len + r->tools[i].description.len + r->tools[i].schema.len;
     }
     return pt_pivot_estimate_text_tokens(bytes) + fixed;
 }

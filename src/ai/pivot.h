@@ -3,7 +3,8 @@
  * usage and the AI layer's error value.
  *
  * Memory: a pivot request or response owns an arena; every slice and array in it points
- * into that arena or into the jansson tree it keeps (root), and lives until
+ * into that arena (the parsed JSON tree lives there too) or into the body it was parsed
+ * from, which must outlive it, and lives until
  * pt_pivot_req_release() / pt_pivot_resp_release(). Nothing in a built pivot request is
  * written again, so it can be rendered for several providers in turn (fallbacks).
  *
@@ -21,8 +22,6 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-
-#include <jansson.h>
 
 #include "ai/arena.h"
 #include "core/buf.h"
@@ -123,7 +122,7 @@ typedef struct pt_msg {
 
 typedef struct pt_tool {
     pt_slice name, description;
-    const json_t *schema; /* JSON Schema of the arguments; NULL = {"type":"object"} */
+    pt_slice schema;      /* JSON Schema of the arguments as written; empty = {"type":"object"} */
 } pt_tool;
 
 typedef enum pt_tool_choice {
@@ -146,7 +145,6 @@ typedef enum pt_resp_format {
 /* A chat request. Unset numbers are -1 (integers) or NaN (reals). */
 typedef struct pt_pivot_req {
     pt_ai_arena arena;
-    json_t *root;                 /* the parsed client body; slices may point into it */
     pt_slice model;               /* public model name as the client sent it */
     pt_part *system;              /* TEXT parts */
     size_t nsystem;
@@ -165,7 +163,7 @@ typedef struct pt_pivot_req {
     pt_slice stop[PT_PIVOT_MAX_STOP];
     size_t nstop;
     pt_resp_format response_format;
-    const json_t *response_schema; /* JSON_SCHEMA: the schema */
+    pt_slice response_schema;      /* JSON_SCHEMA: the schema as written (may be empty) */
     pt_slice response_schema_name;
     int response_schema_strict;    /* -1 unset */
     int64_t reasoning_budget;      /* thinking budget in tokens, -1 unset, 0 disabled */
@@ -197,7 +195,6 @@ const char *pt_stop_reason_name(pt_stop_reason r);
 
 typedef struct pt_pivot_resp {
     pt_ai_arena arena;
-    json_t *root;          /* the parsed upstream body */
     pt_slice id, model;
     pt_part *parts;
     size_t nparts;

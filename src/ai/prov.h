@@ -9,11 +9,16 @@
 #include "ai/ai.h"
 #include "ai/arena.h"
 #include "ai/fmt.h"
+#include "ai/jdom.h"
 #include "ai/pivot.h"
 #include "ai/sse.h"
 #include "core/buf.h"
 
 typedef enum pt__wire { PT__WIRE_OPENAI, PT__WIRE_ANTHROPIC, PT__WIRE_GEMINI } pt__wire;
+
+/* Bytes the tree of one stream event or error body may take (the SSE parser already caps
+ * an event at 1 MiB of text). */
+#define PT__EVENT_ARENA_LIMIT (16u * 1024u * 1024u)
 
 /* Everything an adapter knows about one attempt. */
 typedef struct pt__prov_ctx {
@@ -71,8 +76,8 @@ typedef struct pt__prov {
      * turn the answer into the OpenAI list format (parse_embed). NULL both and
      * embed_ok false: not supported. */
     bool embed_ok;
-    int (*render_embed)(const pt__prov_ctx *c, const json_t *req, pt_buf *body, pt_ai_error *err);
-    int (*parse_embed)(const pt__prov_ctx *c, const json_t *req, const char *body, size_t len, pt_slice public_model,
+    int (*render_embed)(const pt__prov_ctx *c, const pt_jv *req, pt_buf *body, pt_ai_error *err);
+    int (*parse_embed)(const pt__prov_ctx *c, const pt_jv *req, const char *body, size_t len, pt_slice public_model,
                        pt_buf *out, pt_usage *usage, pt_ai_error *err);
     /* Anthropic only: count_tokens goes upstream. */
     bool count_upstream;
@@ -145,9 +150,12 @@ void pt__classify_common(const pt__prov_ctx *c, int status, const pt_ai_header *
                       size_t len, pt_ai_error *err);
 /* Reads OpenAI usage {"prompt_tokens","completion_tokens","prompt_tokens_details":{"cached_tokens"},
  * "completion_tokens_details":{"reasoning_tokens"}} into the pivot convention. */
-void pt__oai_usage(const json_t *u, pt_usage *out);
+void pt__oai_usage(const pt_jv *u, pt_usage *out);
 /* OpenAI finish_reason -> pivot. */
 pt_stop_reason pt__oai_stop(const char *s);
+/* Anthropic usage {"input_tokens","output_tokens","cache_read_input_tokens",
+ * "cache_creation_input_tokens"} -> pivot; fields absent stay unknown (prov_anthropic.c). */
+void pt__ant_usage(const pt_jv *u, pt_usage *out);
 /* Anthropic stop_reason -> pivot (prov_anthropic.c). */
 pt_stop_reason pt__ant_stop(const char *s);
 /* Mistral's 9-character tool ids: ids already of that shape are kept, others hashed. */

@@ -196,12 +196,9 @@ static void system_prompt(pt_jw *w, const pt_pivot_req *r)
     if (json) {
         if (t.len) rc |= pt_buf_append_str(&t, "\n\n");
         rc |= pt_buf_append_str(&t, "Respond with a single JSON object and nothing else.");
-        if (r->response_format == PT_RESP_FORMAT_JSON_SCHEMA && r->response_schema) {
-            pt_jw sw;
+        if (r->response_format == PT_RESP_FORMAT_JSON_SCHEMA && r->response_schema.len) {
             rc |= pt_buf_append_str(&t, " It must conform to this JSON Schema: ");
-            pt_jw_init(&sw, &t);
-            pt_jw_json(&sw, r->response_schema);
-            rc |= sw.err;
+            rc |= pt_buf_append_slice(&t, r->response_schema);
         }
     }
     if (rc) w->err = PT_ENOMEM;
@@ -219,7 +216,7 @@ static void tools(pt_jw *w, const pt_pivot_req *r)
         pt_jw_kstr(w, "name", r->tools[i].name);
         if (r->tools[i].description.len) pt_jw_kstr(w, "description", r->tools[i].description);
         pt_jw_key(w, "input_schema");
-        if (r->tools[i].schema) pt_jw_json(w, r->tools[i].schema);
+        if (r->tools[i].schema.len) pt_jw_raw(w, r->tools[i].schema);
         else pt_jw_raw(w, PT_SLICE_LIT("{\"type\":\"object\",\"properties\":{}}"));
         pt_jw_obj_end(w);
     }
@@ -306,51 +303,49 @@ pt_stop_reason pt__ant_stop(const char *s)
     return PT_STOP_END_TURN;
 }
 
-static int64_t jint(const json_t *v) { return json_is_integer(v) ? (int64_t)json_integer_value(v) : -1; }
+static int64_t jint(const pt_jv *v) { return pt_jv_is_integer(v) ? (int64_t)pt_jv_int(v) : -1; }
 
-static void usage_of(const json_t *u, pt_usage *out)
+void pt__ant_usage(const pt_jv *u, pt_usage *out)
 {
     *out = PT_USAGE_UNKNOWN;
-    if (!json_is_object(u)) return;
-    out->input = jint(json_object_get(u, "input_tokens"));
-    out->output = jint(json_object_get(u, "output_tokens"));
-    out->cache_read = jint(json_object_get(u, "cache_read_input_tokens"));
-    out->cache_write = jint(json_object_get(u, "cache_creation_input_tokens"));
+    if (!pt_jv_is_object(u)) return;
+    out->input = jint(pt_jv_get(u, "input_tokens"));
+    out->output = jint(pt_jv_get(u, "output_tokens"));
+    out->cache_read = jint(pt_jv_get(u, "cache_read_input_tokens"));
+    out->cache_write = jint(pt_jv_get(u, "cache_creation_input_tokens"));
 }
 
 static int parse_chat(const pt__prov_ctx *c, const char *body, size_t len, pt_pivot_resp *out, pt_ai_error *err)
 {
-    json_error_t je;
-    json_t *root = json_loadb(body, len, JSON_ALLOW_NUL, &je);
-    if (!root) return pt__bad_upstream(err, c, je.text);
-    out->root = root;
-    const json_t *content = json_object_get(root, "content");
-    if (!json_is_array(content)) return pt__bad_upstream(err, c, "no content array");
-    out->id = pt__jstr(json_object_get(root, "id"));
-    out->model = pt__jstr(json_object_get(root, "model"));
+    const pt_jv *root = pt_jdom_parse(&out->arena, body, len, NULL);
+    if (!root) return pt__bad_upstream(err, c, "not JSON");
+    const pt_jv *content = pt_jv_get(root, "content");
+    if (!pt_jv_is_array(content)) return pt__bad_upstream(err, c, "no content array");
+    out->id = pt_jv_str(pt_jv_get(root, "id"));
+    out->model = pt_jv_str(pt_jv_get(root, "model"));
     size_t cap = 0, i;
-    json_t *b;
-    json_array_foreach(content, i, b) {
-        const char *type = json_string_value(json_object_get(b, "type"));
+    const pt_jv *b;
+    PT_JV_FOREACH(content, i, b) {
+        const char *type = pt_jv_cstr(pt_jv_get(b, "type"));
         if (!type) continue;
         pt_part tmp;
         memset(&tmp, 0, sizeof tmp);
         if (strcmp(type, "text") == 0) {
             tmp.type = PT_PART_TEXT;
-            tmp.text = pt__jstr(json_object_get(b, "text"));
+            tmp.text = pt_jv_str(pt_jv_get(b, "text"));
         } else if (strcmp(type, "tool_use") == 0) {
             tmp.type = PT_PART_TOOL_USE;
-            tmp.id = pt__jstr(json_object_get(b, "id"));
-            tmp.name = pt__jstr(json_object_get(b, "name"));
-            const json_t *in = json_object_get(b, "input");
-            tmp.arguments = in ? pt__json_text(&out->arena, in) : PT_SLICE_LIT("{}");
+            tmp.id = pt_jv_str(pt_jv_get(b, "id"));
+            tmp.name = pt_jv_str(pt_jv_get(b, "name"));
+            const pt_jv *in = pt_jv_get(b, "input");
+            tmp.arguments = in ? in->raw : PT_SLICE_LIT("{}");
         } else if (strcmp(type, "thinking") == 0) {
             tmp.type = PT_PART_THINKING;
-            tmp.text = pt__jstr(json_object_get(b, "thinking"));
-            tmp.signature = pt__jstr(json_object_get(b, "signature"));
+            tmp.text = pt_jv_str(pt_jv_get(b, "thinking"));
+            tmp.signature = pt_jv_str(pt_jv_get(b, "signature"));
         } else if (strcmp(type, "redacted_thinking") == 0) {
             tmp.type = PT_PART_REDACTED_THINKING;
-            tmp.text = pt__jstr(json_object_get(b, "data"));
+            tmp.text = pt_jv_str(pt_jv_get(b, "data"));
         } else {
             continue; /* server tool blocks have no counterpart in other formats */
         }
@@ -358,10 +353,10 @@ static int parse_chat(const pt__prov_ctx *c, const char *body, size_t len, pt_pi
         if (!p) return pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 502, NULL, "answer too large");
         *p = tmp;
     }
-    out->stop = pt__ant_stop(json_string_value(json_object_get(root, "stop_reason")));
+    out->stop = pt__ant_stop(pt_jv_cstr(pt_jv_get(root, "stop_reason")));
     if (out->stop == PT_STOP_NONE) out->stop = PT_STOP_END_TURN;
-    out->stop_sequence = pt__jstr(json_object_get(root, "stop_sequence"));
-    usage_of(json_object_get(root, "usage"), &out->usage);
+    out->stop_sequence = pt_jv_str(pt_jv_get(root, "stop_sequence"));
+    pt__ant_usage(pt_jv_get(root, "usage"), &out->usage);
     return 0;
 }
 
@@ -392,17 +387,17 @@ static void st_init(void *p, const pt__prov_ctx *ctx)
 
 static void st_release(void *p) { (void)p; }
 
-static int mapped(ant_stream *s, const json_t *root)
+static int mapped(ant_stream *s, const pt_jv *root)
 {
-    int64_t i = jint(json_object_get(root, "index"));
+    int64_t i = jint(pt_jv_get(root, "index"));
     if (i < 0 || i >= MAX_BLOCKS) return -1;
     return s->map[i];
 }
 
-static int stream_error(ant_stream *s, const json_t *e, pt_ev_cb cb, void *arg, pt_ai_error *err)
+static int stream_error(ant_stream *s, const pt_jv *e, pt_ev_cb cb, void *arg, pt_ai_error *err)
 {
-    const char *type = json_string_value(json_object_get(e, "type"));
-    const char *msg = json_string_value(json_object_get(e, "message"));
+    const char *type = pt_jv_cstr(pt_jv_get(e, "type"));
+    const char *msg = pt_jv_cstr(pt_jv_get(e, "message"));
     int status = 500;
     if (type && strcmp(type, "overloaded_error") == 0) status = 529;
     else if (type && strcmp(type, "rate_limit_error") == 0) status = 429;
@@ -414,27 +409,27 @@ static int stream_error(ant_stream *s, const json_t *e, pt_ev_cb cb, void *arg, 
     return rc ? rc : -1;
 }
 
-static int block_start(ant_stream *s, const json_t *root, pt_ev_cb cb, void *arg, pt_ai_error *err)
+static int block_start(ant_stream *s, const pt_jv *root, pt_ev_cb cb, void *arg, pt_ai_error *err)
 {
-    int64_t up = jint(json_object_get(root, "index"));
-    const json_t *b = json_object_get(root, "content_block");
-    const char *type = json_string_value(json_object_get(b, "type"));
+    int64_t up = jint(pt_jv_get(root, "index"));
+    const pt_jv *b = pt_jv_get(root, "content_block");
+    const char *type = pt_jv_cstr(pt_jv_get(b, "type"));
     if (up < 0 || up >= MAX_BLOCKS || !type) return pt__bad_upstream(err, &s->ctx, "bad content_block_start");
     pt_ev ev = { .type = PT_EV_BLOCK_START };
     pt_slice initial = PT_SLICE_NULL;
     if (strcmp(type, "text") == 0) {
         ev.block = PT_PART_TEXT;
-        initial = pt__jstr(json_object_get(b, "text"));
+        initial = pt_jv_str(pt_jv_get(b, "text"));
     } else if (strcmp(type, "tool_use") == 0) {
         ev.block = PT_PART_TOOL_USE;
-        ev.id = pt__jstr(json_object_get(b, "id"));
-        ev.name = pt__jstr(json_object_get(b, "name"));
+        ev.id = pt_jv_str(pt_jv_get(b, "id"));
+        ev.name = pt_jv_str(pt_jv_get(b, "name"));
     } else if (strcmp(type, "thinking") == 0) {
         ev.block = PT_PART_THINKING;
-        initial = pt__jstr(json_object_get(b, "thinking"));
+        initial = pt_jv_str(pt_jv_get(b, "thinking"));
     } else if (strcmp(type, "redacted_thinking") == 0) {
         ev.block = PT_PART_REDACTED_THINKING;
-        ev.text = pt__jstr(json_object_get(b, "data"));
+        ev.text = pt_jv_str(pt_jv_get(b, "data"));
     } else {
         return 0;
     }
@@ -447,26 +442,26 @@ static int block_start(ant_stream *s, const json_t *root, pt_ev_cb cb, void *arg
     return cb(arg, &d);
 }
 
-static int block_delta(ant_stream *s, const json_t *root, pt_ev_cb cb, void *arg)
+static int block_delta(ant_stream *s, const pt_jv *root, pt_ev_cb cb, void *arg)
 {
     int idx = mapped(s, root);
     if (idx < 0) return 0;
-    const json_t *d = json_object_get(root, "delta");
-    const char *type = json_string_value(json_object_get(d, "type"));
+    const pt_jv *d = pt_jv_get(root, "delta");
+    const char *type = pt_jv_cstr(pt_jv_get(d, "type"));
     if (!type) return 0;
     pt_ev ev = { .index = idx };
     if (strcmp(type, "text_delta") == 0) {
         ev.type = PT_EV_TEXT_DELTA;
-        ev.text = pt__jstr(json_object_get(d, "text"));
+        ev.text = pt_jv_str(pt_jv_get(d, "text"));
     } else if (strcmp(type, "input_json_delta") == 0) {
         ev.type = PT_EV_TOOL_ARGS_DELTA;
-        ev.text = pt__jstr(json_object_get(d, "partial_json"));
+        ev.text = pt_jv_str(pt_jv_get(d, "partial_json"));
     } else if (strcmp(type, "thinking_delta") == 0) {
         ev.type = PT_EV_THINKING_DELTA;
-        ev.text = pt__jstr(json_object_get(d, "thinking"));
+        ev.text = pt_jv_str(pt_jv_get(d, "thinking"));
     } else if (strcmp(type, "signature_delta") == 0) {
         ev.type = PT_EV_SIGNATURE_DELTA;
-        ev.text = pt__jstr(json_object_get(d, "signature"));
+        ev.text = pt_jv_str(pt_jv_get(d, "signature"));
     } else {
         return 0; /* citations and future delta kinds */
     }
@@ -477,22 +472,23 @@ static int st_event(void *p, const pt_sse_event *sev, pt_ev_cb cb, void *arg, pt
 {
     ant_stream *s = p;
     if (s->done) return 0;
-    json_error_t je;
-    json_t *root = json_loadb(sev->data.ptr, sev->data.len, JSON_ALLOW_NUL, &je);
-    if (!root || !json_is_object(root)) {
-        if (root) json_decref(root);
+    pt_ai_arena scratch;
+    pt_ai_arena_init(&scratch, PT__EVENT_ARENA_LIMIT);
+    const pt_jv *root = pt_jdom_parse(&scratch, sev->data.ptr, sev->data.len, NULL);
+    if (!pt_jv_is_object(root)) {
+        pt_ai_arena_release(&scratch);
         return pt__bad_upstream(err, &s->ctx, "an event is not a JSON object");
     }
-    const char *type = json_string_value(json_object_get(root, "type"));
+    const char *type = pt_jv_cstr(pt_jv_get(root, "type"));
     int rc = 0;
     if (!type) {
         rc = pt__bad_upstream(err, &s->ctx, "an event has no type");
     } else if (strcmp(type, "message_start") == 0) {
-        const json_t *m = json_object_get(root, "message");
-        pt__copy_str(s->id, sizeof s->id, pt__jstr(json_object_get(m, "id")));
-        pt__copy_str(s->model, sizeof s->model, pt__jstr(json_object_get(m, "model")));
+        const pt_jv *m = pt_jv_get(root, "message");
+        pt__copy_str(s->id, sizeof s->id, pt_jv_str(pt_jv_get(m, "id")));
+        pt__copy_str(s->model, sizeof s->model, pt_jv_str(pt_jv_get(m, "model")));
         pt_usage u;
-        usage_of(json_object_get(m, "usage"), &u);
+        pt__ant_usage(pt_jv_get(m, "usage"), &u);
         pt_usage_merge(&s->usage, &u);
         s->started = true;
         pt_ev ev = { .type = PT_EV_MESSAGE_START, .id = pt_slice_cstr(s->id), .model = pt_slice_cstr(s->model),
@@ -511,13 +507,13 @@ static int st_event(void *p, const pt_sse_event *sev, pt_ev_cb cb, void *arg, pt
             rc = cb(arg, &ev);
         }
     } else if (strcmp(type, "message_delta") == 0) {
-        const json_t *d = json_object_get(root, "delta");
+        const pt_jv *d = pt_jv_get(root, "delta");
         pt_usage u;
-        usage_of(json_object_get(root, "usage"), &u);
+        pt__ant_usage(pt_jv_get(root, "usage"), &u);
         pt_usage_merge(&s->usage, &u);
         pt_ev ev = { .type = PT_EV_MESSAGE_DELTA,
-                     .stop = pt__ant_stop(json_string_value(json_object_get(d, "stop_reason"))),
-                     .stop_sequence = pt__jstr(json_object_get(d, "stop_sequence")),
+                     .stop = pt__ant_stop(pt_jv_cstr(pt_jv_get(d, "stop_reason"))),
+                     .stop_sequence = pt_jv_str(pt_jv_get(d, "stop_sequence")),
                      .usage = s->usage };
         if (ev.stop == PT_STOP_NONE) ev.stop = PT_STOP_END_TURN;
         rc = cb(arg, &ev);
@@ -526,10 +522,10 @@ static int st_event(void *p, const pt_sse_event *sev, pt_ev_cb cb, void *arg, pt
         pt_ev ev = { .type = PT_EV_MESSAGE_STOP };
         rc = cb(arg, &ev);
     } else if (strcmp(type, "error") == 0) {
-        rc = stream_error(s, json_object_get(root, "error"), cb, arg, err);
+        rc = stream_error(s, pt_jv_get(root, "error"), cb, arg, err);
     }
     /* ping and unknown event types are ignored, as the API's versioning policy asks */
-    json_decref(root);
+    pt_ai_arena_release(&scratch);
     return rc;
 }
 

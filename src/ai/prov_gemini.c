@@ -176,9 +176,9 @@ static void generation_config(pt_jw *w, const pt__prov_ctx *c, const pt_pivot_re
     }
     if (r->response_format == PT_RESP_FORMAT_JSON_OBJECT || r->response_format == PT_RESP_FORMAT_JSON_SCHEMA) {
         pt_jw_kcstr(w, "responseMimeType", "application/json");
-        if (r->response_format == PT_RESP_FORMAT_JSON_SCHEMA && r->response_schema) {
+        if (r->response_format == PT_RESP_FORMAT_JSON_SCHEMA && r->response_schema.len) {
             pt_jw_key(w, "responseJsonSchema");
-            pt_jw_json(w, r->response_schema);
+            pt_jw_raw(w, r->response_schema);
         }
     }
     if (r->reasoning_budget >= 0) {
@@ -205,7 +205,7 @@ static void tools(pt_jw *w, const pt_pivot_req *r)
         if (r->tools[i].description.len) pt_jw_kstr(w, "description", r->tools[i].description);
         /* parametersJsonSchema takes full JSON Schema (parameters only an OpenAPI subset) */
         pt_jw_key(w, "parametersJsonSchema");
-        if (r->tools[i].schema) pt_jw_json(w, r->tools[i].schema);
+        if (r->tools[i].schema.len) pt_jw_raw(w, r->tools[i].schema);
         else pt_jw_raw(w, PT_SLICE_LIT("{\"type\":\"object\",\"properties\":{}}"));
         pt_jw_obj_end(w);
     }
@@ -296,17 +296,17 @@ static pt_stop_reason stop_of(const char *s)
     return PT_STOP_ERROR; /* MALFORMED_FUNCTION_CALL, OTHER, LANGUAGE, ... */
 }
 
-static int64_t jint(const json_t *v) { return json_is_integer(v) ? (int64_t)json_integer_value(v) : -1; }
+static int64_t jint(const pt_jv *v) { return pt_jv_is_integer(v) ? (int64_t)pt_jv_int(v) : -1; }
 
 /* promptTokenCount includes cached tokens; candidatesTokenCount excludes thoughts. */
-static void usage_of(const json_t *u, pt_usage *out)
+static void usage_of(const pt_jv *u, pt_usage *out)
 {
     *out = PT_USAGE_UNKNOWN;
-    if (!json_is_object(u)) return;
-    int64_t prompt = jint(json_object_get(u, "promptTokenCount"));
-    int64_t cached = jint(json_object_get(u, "cachedContentTokenCount"));
-    int64_t cand = jint(json_object_get(u, "candidatesTokenCount"));
-    int64_t thoughts = jint(json_object_get(u, "thoughtsTokenCount"));
+    if (!pt_jv_is_object(u)) return;
+    int64_t prompt = jint(pt_jv_get(u, "promptTokenCount"));
+    int64_t cached = jint(pt_jv_get(u, "cachedContentTokenCount"));
+    int64_t cand = jint(pt_jv_get(u, "candidatesTokenCount"));
+    int64_t thoughts = jint(pt_jv_get(u, "thoughtsTokenCount"));
     if (prompt >= 0) {
         int64_t cr = cached > 0 ? (cached > prompt ? prompt : cached) : 0;
         out->input = prompt - cr;
@@ -324,47 +324,45 @@ static void gen_call_id(char *out, size_t cap, const pt__prov_ctx *c, int n)
 
 static int parse_chat(const pt__prov_ctx *c, const char *body, size_t len, pt_pivot_resp *out, pt_ai_error *err)
 {
-    json_error_t je;
-    json_t *root = json_loadb(body, len, JSON_ALLOW_NUL, &je);
-    if (!root) return pt__bad_upstream(err, c, je.text);
-    out->root = root;
-    if (!json_is_object(root)) return pt__bad_upstream(err, c, "not a JSON object");
-    out->id = pt__jstr(json_object_get(root, "responseId"));
-    out->model = pt__jstr(json_object_get(root, "modelVersion"));
-    const json_t *cand = json_array_get(json_object_get(root, "candidates"), 0);
-    const json_t *parts = json_object_get(json_object_get(cand, "content"), "parts");
+    const pt_jv *root = pt_jdom_parse(&out->arena, body, len, NULL);
+    if (!root) return pt__bad_upstream(err, c, "not JSON");
+    if (!pt_jv_is_object(root)) return pt__bad_upstream(err, c, "not a JSON object");
+    out->id = pt_jv_str(pt_jv_get(root, "responseId"));
+    out->model = pt_jv_str(pt_jv_get(root, "modelVersion"));
+    const pt_jv *cand = pt_jv_at(pt_jv_get(root, "candidates"), 0);
+    const pt_jv *parts = pt_jv_get(pt_jv_get(cand, "content"), "parts");
     size_t cap = 0, i;
-    json_t *p;
+    const pt_jv *p;
     int ncalls = 0;
-    json_array_foreach(parts, i, p) {
-        const json_t *fc = json_object_get(p, "functionCall");
-        const json_t *text = json_object_get(p, "text");
+    PT_JV_FOREACH(parts, i, p) {
+        const pt_jv *fc = pt_jv_get(p, "functionCall");
+        const pt_jv *text = pt_jv_get(p, "text");
         pt_part *q;
-        if (json_is_object(fc)) {
+        if (pt_jv_is_object(fc)) {
             if (!(q = pt__parts_push_resp(out, &cap))) goto toobig;
             q->type = PT_PART_TOOL_USE;
-            q->id = pt__jstr(json_object_get(fc, "id"));
+            q->id = pt_jv_str(pt_jv_get(fc, "id"));
             if (!q->id.len) {
                 char tmp[96];
                 gen_call_id(tmp, sizeof tmp, c, ncalls);
                 q->id = pt_ai_arena_slice(&out->arena, pt_slice_cstr(tmp));
             }
             ncalls++;
-            q->name = pt__jstr(json_object_get(fc, "name"));
-            const json_t *args = json_object_get(fc, "args");
-            q->arguments = args ? pt__json_text(&out->arena, args) : PT_SLICE_LIT("{}");
-        } else if (json_is_string(text)) {
+            q->name = pt_jv_str(pt_jv_get(fc, "name"));
+            const pt_jv *args = pt_jv_get(fc, "args");
+            q->arguments = args ? args->raw : PT_SLICE_LIT("{}");
+        } else if (pt_jv_is_string(text)) {
             if (!(q = pt__parts_push_resp(out, &cap))) goto toobig;
-            q->type = json_is_true(json_object_get(p, "thought")) ? PT_PART_THINKING : PT_PART_TEXT;
-            q->text = pt__jstr(text);
-            q->signature = pt__jstr(json_object_get(p, "thoughtSignature"));
+            q->type = pt_jv_is_true(pt_jv_get(p, "thought")) ? PT_PART_THINKING : PT_PART_TEXT;
+            q->text = pt_jv_str(text);
+            q->signature = pt_jv_str(pt_jv_get(p, "thoughtSignature"));
         }
     }
-    out->stop = stop_of(json_string_value(json_object_get(cand, "finishReason")));
-    if (!cand && json_is_object(json_object_get(root, "promptFeedback"))) out->stop = PT_STOP_CONTENT_FILTER;
+    out->stop = stop_of(pt_jv_cstr(pt_jv_get(cand, "finishReason")));
+    if (!cand && pt_jv_is_object(pt_jv_get(root, "promptFeedback"))) out->stop = PT_STOP_CONTENT_FILTER;
     if (out->stop == PT_STOP_END_TURN && ncalls) out->stop = PT_STOP_TOOL_USE;
     if (out->stop == PT_STOP_NONE) out->stop = ncalls ? PT_STOP_TOOL_USE : PT_STOP_END_TURN;
-    usage_of(json_object_get(root, "usageMetadata"), &out->usage);
+    usage_of(pt_jv_get(root, "usageMetadata"), &out->usage);
     return 0;
 toobig:
     return pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 502, NULL, "answer too large");
@@ -393,36 +391,31 @@ static void st_init(void *p, const pt__prov_ctx *ctx)
 
 static void st_release(void *p) { (void)p; }
 
-static int part(gem_stream *s, const json_t *p, pt_ev_cb cb, void *arg, pt_ai_error *err)
+static int part(gem_stream *s, const pt_jv *p, pt_ev_cb cb, void *arg, pt_ai_error *err)
 {
-    const json_t *fc = json_object_get(p, "functionCall");
-    if (json_is_object(fc)) {
-        pt_slice id = pt__jstr(json_object_get(fc, "id"));
+    const pt_jv *fc = pt_jv_get(p, "functionCall");
+    if (pt_jv_is_object(fc)) {
+        pt_slice id = pt_jv_str(pt_jv_get(fc, "id"));
         char gen[96];
         if (!id.len) {
             gen_call_id(gen, sizeof gen, &s->ctx, s->ncalls);
             id = pt_slice_cstr(gen);
         }
         s->ncalls++;
-        int rc = pt__blocks_open(&s->blk, &s->ctx, PT_PART_TOOL_USE, id, pt__jstr(json_object_get(fc, "name")), cb, arg, err);
+        int rc = pt__blocks_open(&s->blk, &s->ctx, PT_PART_TOOL_USE, id, pt_jv_str(pt_jv_get(fc, "name")), cb, arg, err);
         if (rc) return rc;
-        const json_t *args = json_object_get(fc, "args");
-        pt_buf t = PT_BUF_INIT;
-        pt_jw w;
-        pt_jw_init(&w, &t);
-        if (args) pt_jw_json(&w, args);
-        else pt_jw_raw(&w, PT_SLICE_LIT("{}"));
-        pt_ev ev = { .type = PT_EV_TOOL_ARGS_DELTA, .index = s->blk.cur, .text = pt_buf_slice(&t) };
-        rc = w.err ? pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 502, NULL, "answer too large") : cb(arg, &ev);
-        pt_buf_release(&t);
-        if (rc) return rc;
+        /* whole arguments, as the provider wrote them, in one delta */
+        const pt_jv *args = pt_jv_get(fc, "args");
+        pt_ev ev = { .type = PT_EV_TOOL_ARGS_DELTA, .index = s->blk.cur,
+                     .text = args ? args->raw : PT_SLICE_LIT("{}") };
+        if ((rc = cb(arg, &ev))) return rc;
         return pt__blocks_close(&s->blk, cb, arg);
     }
-    const json_t *text = json_object_get(p, "text");
-    if (!json_is_string(text)) return 0;
-    pt_part_type t = json_is_true(json_object_get(p, "thought")) ? PT_PART_THINKING : PT_PART_TEXT;
-    pt_slice txt = pt__jstr(text);
-    pt_slice sig = pt__jstr(json_object_get(p, "thoughtSignature"));
+    const pt_jv *text = pt_jv_get(p, "text");
+    if (!pt_jv_is_string(text)) return 0;
+    pt_part_type t = pt_jv_is_true(pt_jv_get(p, "thought")) ? PT_PART_THINKING : PT_PART_TEXT;
+    pt_slice txt = pt_jv_str(text);
+    pt_slice sig = pt_jv_str(pt_jv_get(p, "thoughtSignature"));
     if (!txt.len && !(t == PT_PART_THINKING && sig.len)) return 0;
     if (s->blk.cur < 0 || s->blk.cur_type != t) {
         int rc = pt__blocks_open(&s->blk, &s->ctx, t, PT_SLICE_NULL, PT_SLICE_NULL, cb, arg, err);
@@ -441,11 +434,11 @@ static int part(gem_stream *s, const json_t *p, pt_ev_cb cb, void *arg, pt_ai_er
     return 0;
 }
 
-static int st_error(gem_stream *s, const json_t *e, pt_ev_cb cb, void *arg, pt_ai_error *err)
+static int st_error(gem_stream *s, const pt_jv *e, pt_ev_cb cb, void *arg, pt_ai_error *err)
 {
-    int64_t code = jint(json_object_get(e, "code"));
+    int64_t code = jint(pt_jv_get(e, "code"));
     pt__classify_status(&s->ctx, code >= 400 && code < 600 ? (int)code : 500,
-                        json_string_value(json_object_get(e, "message")), err);
+                        pt_jv_cstr(pt_jv_get(e, "message")), err);
     s->done = true;
     pt_ev ev = { .type = PT_EV_ERROR, .error = err };
     int rc = cb(arg, &ev);
@@ -456,25 +449,26 @@ static int st_event(void *p, const pt_sse_event *sev, pt_ev_cb cb, void *arg, pt
 {
     gem_stream *s = p;
     if (s->done) return 0;
-    json_error_t je;
-    json_t *root = json_loadb(sev->data.ptr, sev->data.len, JSON_ALLOW_NUL, &je);
-    if (!root || !json_is_object(root)) {
-        if (root) json_decref(root);
+    pt_ai_arena scratch;
+    pt_ai_arena_init(&scratch, PT__EVENT_ARENA_LIMIT);
+    const pt_jv *root = pt_jdom_parse(&scratch, sev->data.ptr, sev->data.len, NULL);
+    if (!pt_jv_is_object(root)) {
+        pt_ai_arena_release(&scratch);
         return pt__bad_upstream(err, &s->ctx, "a stream chunk is not a JSON object");
     }
     int rc = 0;
-    const json_t *e = json_object_get(root, "error");
-    if (json_is_object(e)) {
+    const pt_jv *e = pt_jv_get(root, "error");
+    if (pt_jv_is_object(e)) {
         rc = st_error(s, e, cb, arg, err);
         goto out;
     }
     pt_usage u;
-    usage_of(json_object_get(root, "usageMetadata"), &u);
+    usage_of(pt_jv_get(root, "usageMetadata"), &u);
     pt_usage_merge(&s->usage, &u);
     if (!s->started) {
         s->started = true;
-        pt__copy_str(s->id, sizeof s->id, pt__jstr(json_object_get(root, "responseId")));
-        pt__copy_str(s->model, sizeof s->model, pt__jstr(json_object_get(root, "modelVersion")));
+        pt__copy_str(s->id, sizeof s->id, pt_jv_str(pt_jv_get(root, "responseId")));
+        pt__copy_str(s->model, sizeof s->model, pt_jv_str(pt_jv_get(root, "modelVersion")));
         /* the prompt side is known from the first chunk; output only at the end */
         pt_usage start = s->usage;
         start.output = start.reasoning = -1;
@@ -482,22 +476,22 @@ static int st_event(void *p, const pt_sse_event *sev, pt_ev_cb cb, void *arg, pt
                      .usage = start };
         if ((rc = cb(arg, &ev))) goto out;
     }
-    const json_t *cand = json_array_get(json_object_get(root, "candidates"), 0);
-    const json_t *parts = json_object_get(json_object_get(cand, "content"), "parts");
+    const pt_jv *cand = pt_jv_at(pt_jv_get(root, "candidates"), 0);
+    const pt_jv *parts = pt_jv_get(pt_jv_get(cand, "content"), "parts");
     size_t i;
-    json_t *pp;
-    json_array_foreach(parts, i, pp) {
+    const pt_jv *pp;
+    PT_JV_FOREACH(parts, i, pp) {
         if ((rc = part(s, pp, cb, arg, err))) goto out;
     }
-    const char *fr = json_string_value(json_object_get(cand, "finishReason"));
-    bool blocked = !cand && json_object_get(json_object_get(root, "promptFeedback"), "blockReason");
+    const char *fr = pt_jv_cstr(pt_jv_get(cand, "finishReason"));
+    bool blocked = !cand && pt_jv_get(pt_jv_get(root, "promptFeedback"), "blockReason");
     if (fr || blocked) {
         s->stop = fr ? stop_of(fr) : PT_STOP_CONTENT_FILTER;
         s->finished = true;
         rc = pt__blocks_close(&s->blk, cb, arg);
     }
 out:
-    json_decref(root);
+    pt_ai_arena_release(&scratch);
     return rc;
 }
 
@@ -532,10 +526,10 @@ static const pt__stream_ops stream_ops = {
 /* ---- embeddings ---------------------------------------------------------------------- */
 
 /* OpenAI {"model","input": string | [string], "dimensions"} -> batchEmbedContents */
-static int render_embed(const pt__prov_ctx *c, const json_t *req, pt_buf *body, pt_ai_error *err)
+static int render_embed(const pt__prov_ctx *c, const pt_jv *req, pt_buf *body, pt_ai_error *err)
 {
-    const json_t *input = json_object_get(req, "input");
-    const json_t *dims = json_object_get(req, "dimensions");
+    const pt_jv *input = pt_jv_get(req, "input");
+    const pt_jv *dims = pt_jv_get(req, "dimensions");
     char model[300];
     snprintf(model, sizeof model, "models/%s", bare_model(c->model));
     pt_jw w;
@@ -543,10 +537,10 @@ static int render_embed(const pt__prov_ctx *c, const json_t *req, pt_buf *body, 
     pt_jw_obj(&w);
     pt_jw_key(&w, "requests");
     pt_jw_arr(&w);
-    size_t n = json_is_array(input) ? json_array_size(input) : 1;
+    size_t n = pt_jv_is_array(input) ? pt_jv_len(input) : 1;
     for (size_t i = 0; i < n; i++) {
-        const json_t *s = json_is_array(input) ? json_array_get(input, i) : input;
-        if (!json_is_string(s))
+        const pt_jv *s = pt_jv_is_array(input) ? pt_jv_at(input, i) : input;
+        if (!pt_jv_is_string(s))
             return pt_ai_error_set(err, PT_AI_ERR_UNSUPPORTED, 400, "input",
                                    "input: Gemini embeddings take strings only (not token arrays)");
         pt_jw_obj(&w);
@@ -556,11 +550,11 @@ static int render_embed(const pt__prov_ctx *c, const json_t *req, pt_buf *body, 
         pt_jw_key(&w, "parts");
         pt_jw_arr(&w);
         pt_jw_obj(&w);
-        pt_jw_kstr(&w, "text", pt__jstr(s));
+        pt_jw_kstr(&w, "text", pt_jv_str(s));
         pt_jw_obj_end(&w);
         pt_jw_arr_end(&w);
         pt_jw_obj_end(&w);
-        if (json_is_integer(dims)) pt_jw_kint(&w, "outputDimensionality", json_integer_value(dims));
+        if (pt_jv_is_integer(dims)) pt_jw_kint(&w, "outputDimensionality", pt_jv_int(dims));
         pt_jw_obj_end(&w);
     }
     pt_jw_arr_end(&w);
@@ -572,13 +566,13 @@ static int render_embed(const pt__prov_ctx *c, const json_t *req, pt_buf *body, 
 static const char b64chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /* float32 little-endian values, base64: OpenAI's encoding_format "base64" */
-static int base64_floats(pt_buf *out, const json_t *values)
+static int base64_floats(pt_buf *out, const pt_jv *values)
 {
-    size_t n = json_array_size(values);
+    size_t n = pt_jv_len(values);
     unsigned char *raw = malloc(n * 4 + 1);
     if (!raw) return PT_ENOMEM;
     for (size_t i = 0; i < n; i++) {
-        float f = (float)json_number_value(json_array_get(values, i));
+        float f = (float)pt_jv_num(pt_jv_at(values, i));
         uint32_t u;
         memcpy(&u, &f, 4);
         raw[i * 4] = (unsigned char)(u & 0xff);
@@ -600,26 +594,26 @@ static int base64_floats(pt_buf *out, const json_t *values)
     return rc;
 }
 
-static int parse_embed(const pt__prov_ctx *c, const json_t *req, const char *body, size_t len, pt_slice public_model,
+static int parse_embed(const pt__prov_ctx *c, const pt_jv *req, const char *body, size_t len, pt_slice public_model,
                        pt_buf *out, pt_usage *usage, pt_ai_error *err)
 {
-    json_error_t je;
-    json_t *root = json_loadb(body, len, JSON_ALLOW_NUL, &je);
-    if (!root) return pt__bad_upstream(err, c, je.text);
-    const json_t *embs = json_object_get(root, "embeddings");
-    if (!json_is_array(embs)) {
-        json_decref(root);
+    pt_ai_arena scratch;
+    pt_ai_arena_init(&scratch, 0);
+    const pt_jv *root = pt_jdom_parse(&scratch, body, len, NULL);
+    const pt_jv *embs = pt_jv_get(root, "embeddings");
+    if (!pt_jv_is_array(embs)) {
+        pt_ai_arena_release(&scratch);
         return pt__bad_upstream(err, c, "no embeddings array");
     }
-    const char *enc = json_string_value(json_object_get(req, "encoding_format"));
+    const char *enc = pt_jv_cstr(pt_jv_get(req, "encoding_format"));
     bool b64 = enc && strcmp(enc, "base64") == 0;
     /* Gemini reports no usage for embeddings: estimated from the input text */
     size_t bytes = 0;
-    const json_t *input = json_object_get(req, "input");
-    if (json_is_string(input)) bytes = json_string_length(input);
+    const pt_jv *input = pt_jv_get(req, "input");
+    if (pt_jv_is_string(input)) bytes = pt_jv_str(input).len;
     size_t k;
-    json_t *s;
-    json_array_foreach(input, k, s) bytes += json_string_length(s);
+    const pt_jv *s;
+    PT_JV_FOREACH(input, k, s) bytes += pt_jv_str(s).len;
     int64_t est = pt_pivot_estimate_text_tokens(bytes);
     *usage = PT_USAGE_UNKNOWN;
     usage->input = est;
@@ -633,9 +627,9 @@ static int parse_embed(const pt__prov_ctx *c, const json_t *req, const char *bod
     pt_jw_key(&w, "data");
     pt_jw_arr(&w);
     size_t i;
-    json_t *e;
-    json_array_foreach(embs, i, e) {
-        const json_t *values = json_object_get(e, "values");
+    const pt_jv *e;
+    PT_JV_FOREACH(embs, i, e) {
+        const pt_jv *values = pt_jv_get(e, "values");
         pt_jw_obj(&w);
         pt_jw_kcstr(&w, "object", "embedding");
         pt_jw_kint(&w, "index", (int64_t)i);
@@ -645,7 +639,7 @@ static int parse_embed(const pt__prov_ctx *c, const json_t *req, const char *bod
             if (!w.err && base64_floats(out, values)) w.err = PT_ENOMEM;
             if (!w.err && pt_buf_append(out, "\"", 1)) w.err = PT_ENOMEM;
         } else {
-            pt_jw_json(&w, json_is_array(values) ? values : NULL);
+            pt_jw_raw(&w, pt_jv_is_array(values) ? values->raw : PT_SLICE_LIT("null"));
         }
         pt_jw_obj_end(&w);
     }
@@ -657,7 +651,7 @@ static int parse_embed(const pt__prov_ctx *c, const json_t *req, const char *bod
     pt_jw_kint(&w, "total_tokens", est);
     pt_jw_obj_end(&w);
     pt_jw_obj_end(&w);
-    json_decref(root);
+    pt_ai_arena_release(&scratch);
     if (w.err) return pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 502, NULL, "answer too large");
     return 0;
 }
@@ -680,22 +674,25 @@ static void classify(const pt__prov_ctx *c, int status, const pt_ai_header *h, s
     char msg[PT_AI_ERRMSG_MAX];
     msg[0] = '\0';
     uint64_t retry = 0;
-    json_t *root = json_loadb(body, len, JSON_ALLOW_NUL, NULL);
+    pt_ai_arena scratch;
+    pt_ai_arena_init(&scratch, PT__EVENT_ARENA_LIMIT);
+    const pt_jv *root = pt_jdom_parse(&scratch, body, len, NULL);
     if (root) {
-        const json_t *top = json_is_array(root) ? json_array_get(root, 0) : root; /* streams answer [{"error":...}] */
-        const json_t *e = json_object_get(top, "error");
-        const char *m = json_string_value(json_object_get(e, "message"));
+        const pt_jv *top = pt_jv_is_array(root) ? pt_jv_at(root, 0) : root; /* streams answer [{"error":...}] */
+        const pt_jv *e = pt_jv_get(top, "error");
+        const char *m = pt_jv_cstr(pt_jv_get(e, "message"));
         if (m) snprintf(msg, sizeof msg, "%s", m);
         size_t i;
-        json_t *d;
-        json_array_foreach(json_object_get(e, "details"), i, d) {
-            const char *t = json_string_value(json_object_get(d, "@type"));
-            if (t && strstr(t, "RetryInfo")) retry = duration_ms(json_string_value(json_object_get(d, "retryDelay")));
+        const pt_jv *d;
+        const pt_jv *details = pt_jv_get(e, "details");
+        PT_JV_FOREACH(details, i, d) {
+            const char *t = pt_jv_cstr(pt_jv_get(d, "@type"));
+            if (t && strstr(t, "RetryInfo")) retry = duration_ms(pt_jv_cstr(pt_jv_get(d, "retryDelay")));
         }
-        json_decref(root);
     } else if (len) {
         snprintf(msg, sizeof msg, "%.*s", (int)(len < 200 ? len : 200), body);
     }
+    pt_ai_arena_release(&scratch);
     err->retry_after_ms = pt__retry_after_ms(h, nh);
     if (!err->retry_after_ms) err->retry_after_ms = retry;
     /* Gemini answers a bad key with 400 INVALID_ARGUMENT "API key not valid" */

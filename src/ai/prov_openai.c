@@ -182,7 +182,7 @@ static void tool_def(pt_jw *w, const pt_tool *t)
     pt_jw_kstr(w, "name", t->name);
     if (t->description.len) pt_jw_kstr(w, "description", t->description);
     pt_jw_key(w, "parameters");
-    if (t->schema) pt_jw_json(w, t->schema);
+    if (t->schema.len) pt_jw_raw(w, t->schema);
     else pt_jw_raw(w, PT_SLICE_LIT("{\"type\":\"object\",\"properties\":{}}"));
     pt_jw_obj_end(w);
     pt_jw_obj_end(w);
@@ -286,9 +286,9 @@ int pt__oai_render_chat(const pt__prov_ctx *c, const pt_pivot_req *r, const pt__
         pt_jw_key(&w, "json_schema");
         pt_jw_obj(&w);
         pt_jw_kstr(&w, "name", r->response_schema_name.len ? r->response_schema_name : PT_SLICE_LIT("response"));
-        if (r->response_schema) {
+        if (r->response_schema.len) {
             pt_jw_key(&w, "schema");
-            pt_jw_json(&w, r->response_schema);
+            pt_jw_raw(&w, r->response_schema);
         }
         if (r->response_schema_strict >= 0) pt_jw_kbool(&w, "strict", r->response_schema_strict == 1);
         pt_jw_obj_end(&w);
@@ -324,18 +324,18 @@ pt_stop_reason pt__oai_stop(const char *s)
     return PT_STOP_END_TURN;
 }
 
-static int64_t jint(const json_t *v) { return json_is_integer(v) ? (int64_t)json_integer_value(v) : -1; }
+static int64_t jint(const pt_jv *v) { return pt_jv_is_integer(v) ? (int64_t)pt_jv_int(v) : -1; }
 
-void pt__oai_usage(const json_t *u, pt_usage *out)
+void pt__oai_usage(const pt_jv *u, pt_usage *out)
 {
     *out = PT_USAGE_UNKNOWN;
-    if (!json_is_object(u)) return;
-    int64_t prompt = jint(json_object_get(u, "prompt_tokens"));
-    int64_t completion = jint(json_object_get(u, "completion_tokens"));
-    int64_t cached = jint(json_object_get(json_object_get(u, "prompt_tokens_details"), "cached_tokens"));
+    if (!pt_jv_is_object(u)) return;
+    int64_t prompt = jint(pt_jv_get(u, "prompt_tokens"));
+    int64_t completion = jint(pt_jv_get(u, "completion_tokens"));
+    int64_t cached = jint(pt_jv_get(pt_jv_get(u, "prompt_tokens_details"), "cached_tokens"));
     /* DeepSeek reports cache hits at the top level */
-    if (cached < 0) cached = jint(json_object_get(u, "prompt_cache_hit_tokens"));
-    int64_t reasoning = jint(json_object_get(json_object_get(u, "completion_tokens_details"), "reasoning_tokens"));
+    if (cached < 0) cached = jint(pt_jv_get(u, "prompt_cache_hit_tokens"));
+    int64_t reasoning = jint(pt_jv_get(pt_jv_get(u, "completion_tokens_details"), "reasoning_tokens"));
     if (prompt >= 0) {
         int64_t c = cached > 0 ? (cached > prompt ? prompt : cached) : 0;
         out->input = prompt - c;
@@ -358,59 +358,57 @@ static int push_text(pt_pivot_resp *out, size_t *cap, pt_part_type t, pt_slice s
 
 int pt__oai_parse_chat(const pt__prov_ctx *c, const char *body, size_t len, pt_pivot_resp *out, pt_ai_error *err)
 {
-    json_error_t je;
-    json_t *root = json_loadb(body, len, JSON_ALLOW_NUL, &je);
-    if (!root) return pt__bad_upstream(err, c, je.text);
-    out->root = root;
-    const json_t *choices = json_object_get(root, "choices");
-    const json_t *choice = json_array_get(choices, 0);
-    const json_t *msg = json_object_get(choice, "message");
-    if (!json_is_object(msg)) return pt__bad_upstream(err, c, "no choices[0].message");
-    out->id = pt__jstr(json_object_get(root, "id"));
-    out->model = pt__jstr(json_object_get(root, "model"));
-    out->created = jint(json_object_get(root, "created"));
+    const pt_jv *root = pt_jdom_parse(&out->arena, body, len, NULL);
+    if (!root) return pt__bad_upstream(err, c, "not JSON");
+    const pt_jv *choices = pt_jv_get(root, "choices");
+    const pt_jv *choice = pt_jv_at(choices, 0);
+    const pt_jv *msg = pt_jv_get(choice, "message");
+    if (!pt_jv_is_object(msg)) return pt__bad_upstream(err, c, "no choices[0].message");
+    out->id = pt_jv_str(pt_jv_get(root, "id"));
+    out->model = pt_jv_str(pt_jv_get(root, "model"));
+    out->created = jint(pt_jv_get(root, "created"));
     size_t cap = 0;
-    const json_t *rc = json_object_get(msg, "reasoning_content");
-    if (!rc) rc = json_object_get(msg, "reasoning");
-    if (push_text(out, &cap, PT_PART_THINKING, pt__jstr(rc))) goto toobig;
-    const json_t *content = json_object_get(msg, "content");
-    if (json_is_string(content)) {
-        if (push_text(out, &cap, PT_PART_TEXT, pt__jstr(content))) goto toobig;
-    } else if (json_is_array(content)) {
+    const pt_jv *rc = pt_jv_get(msg, "reasoning_content");
+    if (!rc) rc = pt_jv_get(msg, "reasoning");
+    if (push_text(out, &cap, PT_PART_THINKING, pt_jv_str(rc))) goto toobig;
+    const pt_jv *content = pt_jv_get(msg, "content");
+    if (pt_jv_is_string(content)) {
+        if (push_text(out, &cap, PT_PART_TEXT, pt_jv_str(content))) goto toobig;
+    } else if (pt_jv_is_array(content)) {
         /* Mistral and some servers: [{"type":"text","text":...}] */
         size_t i;
-        json_t *p;
-        json_array_foreach(content, i, p) {
-            const char *type = json_string_value(json_object_get(p, "type"));
+        const pt_jv *p;
+        PT_JV_FOREACH(content, i, p) {
+            const char *type = pt_jv_cstr(pt_jv_get(p, "type"));
             if (type && strcmp(type, "text") == 0 &&
-                push_text(out, &cap, PT_PART_TEXT, pt__jstr(json_object_get(p, "text"))))
+                push_text(out, &cap, PT_PART_TEXT, pt_jv_str(pt_jv_get(p, "text"))))
                 goto toobig;
         }
     }
-    if (push_text(out, &cap, PT_PART_TEXT, pt__jstr(json_object_get(msg, "refusal")))) goto toobig;
-    const json_t *calls = json_object_get(msg, "tool_calls");
+    if (push_text(out, &cap, PT_PART_TEXT, pt_jv_str(pt_jv_get(msg, "refusal")))) goto toobig;
+    const pt_jv *calls = pt_jv_get(msg, "tool_calls");
     size_t i;
-    json_t *tc;
-    json_array_foreach(calls, i, tc) {
-        const json_t *fn = json_object_get(tc, "function");
+    const pt_jv *tc;
+    PT_JV_FOREACH(calls, i, tc) {
+        const pt_jv *fn = pt_jv_get(tc, "function");
         pt_part *p = pt__parts_push_resp(out, &cap);
         if (!p) goto toobig;
         p->type = PT_PART_TOOL_USE;
-        p->id = pt__jstr(json_object_get(tc, "id"));
+        p->id = pt_jv_str(pt_jv_get(tc, "id"));
         if (!p->id.len) {
             char tmp[96];
             snprintf(tmp, sizeof tmp, "call_%s_%zu", c->request_id ? c->request_id : "0", i);
             p->id = pt_ai_arena_slice(&out->arena, pt_slice_cstr(tmp));
         }
-        p->name = pt__jstr(json_object_get(fn, "name"));
-        const json_t *args = json_object_get(fn, "arguments");
-        if (json_is_string(args)) p->arguments = pt__jstr(args);
-        else if (json_is_object(args)) p->arguments = pt__json_text(&out->arena, args);
+        p->name = pt_jv_str(pt_jv_get(fn, "name"));
+        const pt_jv *args = pt_jv_get(fn, "arguments");
+        if (pt_jv_is_string(args)) p->arguments = pt_jv_str(args);
+        else if (pt_jv_is_object(args)) p->arguments = args->raw;
         else p->arguments = PT_SLICE_LIT("{}");
     }
-    out->stop = pt__oai_stop(json_string_value(json_object_get(choice, "finish_reason")));
+    out->stop = pt__oai_stop(pt_jv_cstr(pt_jv_get(choice, "finish_reason")));
     if (out->stop == PT_STOP_NONE) out->stop = PT_STOP_END_TURN;
-    pt__oai_usage(json_object_get(root, "usage"), &out->usage);
+    pt__oai_usage(pt_jv_get(root, "usage"), &out->usage);
     return 0;
 toobig:
     return pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 502, NULL, "answer too large");
@@ -450,12 +448,12 @@ static void oai_release(void *p) { (void)p; }
 
 static int emit(pt_ev_cb cb, void *arg, pt_ev *ev) { return cb(arg, ev); }
 
-static int start(oai_stream *s, const json_t *root, pt_ev_cb cb, void *arg)
+static int start(oai_stream *s, const pt_jv *root, pt_ev_cb cb, void *arg)
 {
     if (s->started) return 0;
     s->started = true;
-    pt__copy_str(s->id, sizeof s->id, pt__jstr(json_object_get(root, "id")));
-    pt__copy_str(s->model, sizeof s->model, pt__jstr(json_object_get(root, "model")));
+    pt__copy_str(s->id, sizeof s->id, pt_jv_str(pt_jv_get(root, "id")));
+    pt__copy_str(s->model, sizeof s->model, pt_jv_str(pt_jv_get(root, "model")));
     pt_ev ev = { .type = PT_EV_MESSAGE_START, .id = pt_slice_cstr(s->id), .model = pt_slice_cstr(s->model),
                  .usage = PT_USAGE_UNKNOWN };
     return emit(cb, arg, &ev);
@@ -472,30 +470,30 @@ static int text_delta(oai_stream *s, pt_part_type t, pt_slice text, pt_ev_cb cb,
     return emit(cb, arg, &ev);
 }
 
-static int tool_deltas(oai_stream *s, const json_t *calls, pt_ev_cb cb, void *arg, pt_ai_error *err)
+static int tool_deltas(oai_stream *s, const pt_jv *calls, pt_ev_cb cb, void *arg, pt_ai_error *err)
 {
     size_t i;
-    json_t *tc;
-    json_array_foreach(calls, i, tc) {
-        const json_t *jidx = json_object_get(tc, "index");
-        int64_t idx = json_is_integer(jidx) ? json_integer_value(jidx) : (int64_t)i;
+    const pt_jv *tc;
+    PT_JV_FOREACH(calls, i, tc) {
+        const pt_jv *jidx = pt_jv_get(tc, "index");
+        int64_t idx = pt_jv_is_integer(jidx) ? pt_jv_int(jidx) : (int64_t)i;
         if (idx < 0 || idx >= MAX_BLOCKS) {
             pt__bad_upstream(err, &s->ctx, "tool call index out of range");
             return -1;
         }
-        const json_t *fn = json_object_get(tc, "function");
+        const pt_jv *fn = pt_jv_get(tc, "function");
         if (s->tool_block[idx] < 0) {
-            pt_slice id = pt__jstr(json_object_get(tc, "id"));
+            pt_slice id = pt_jv_str(pt_jv_get(tc, "id"));
             char gen[96];
             if (!id.len) {
                 snprintf(gen, sizeof gen, "call_%s_%lld", s->ctx.request_id ? s->ctx.request_id : "0", (long long)idx);
                 id = pt_slice_cstr(gen);
             }
-            int rc = pt__blocks_open(&s->blk, &s->ctx, PT_PART_TOOL_USE, id, pt__jstr(json_object_get(fn, "name")), cb, arg, err);
+            int rc = pt__blocks_open(&s->blk, &s->ctx, PT_PART_TOOL_USE, id, pt_jv_str(pt_jv_get(fn, "name")), cb, arg, err);
             if (rc) return rc;
             s->tool_block[idx] = s->blk.cur;
         }
-        pt_slice args = pt__jstr(json_object_get(fn, "arguments"));
+        pt_slice args = pt_jv_str(pt_jv_get(fn, "arguments"));
         if (args.len) {
             pt_ev ev = { .type = PT_EV_TOOL_ARGS_DELTA, .index = s->tool_block[idx], .text = args };
             int rc = emit(cb, arg, &ev);
@@ -518,9 +516,9 @@ static int finish(oai_stream *s, pt_ev_cb cb, void *arg)
     return emit(cb, arg, &stop);
 }
 
-static int in_stream_error(oai_stream *s, const json_t *e, pt_ev_cb cb, void *arg, pt_ai_error *err)
+static int in_stream_error(oai_stream *s, const pt_jv *e, pt_ev_cb cb, void *arg, pt_ai_error *err)
 {
-    const char *msg = json_string_value(json_object_get(e, "message"));
+    const char *msg = pt_jv_cstr(pt_jv_get(e, "message"));
     pt__classify_status(&s->ctx, 500, msg ? msg : "error in stream", err);
     pt_ev ev = { .type = PT_EV_ERROR, .error = err };
     s->done = true;
@@ -537,46 +535,47 @@ static int oai_event(void *p, const pt_sse_event *sev, pt_ev_cb cb, void *arg, p
         int rc = start(s, NULL, cb, arg);
         return rc ? rc : finish(s, cb, arg);
     }
-    json_error_t je;
-    json_t *root = json_loadb(data.ptr, data.len, JSON_ALLOW_NUL, &je);
-    if (!root || !json_is_object(root)) {
-        if (root) json_decref(root);
+    pt_ai_arena scratch;
+    pt_ai_arena_init(&scratch, PT__EVENT_ARENA_LIMIT);
+    const pt_jv *root = pt_jdom_parse(&scratch, data.ptr, data.len, NULL);
+    if (!pt_jv_is_object(root)) {
+        pt_ai_arena_release(&scratch);
         return pt__bad_upstream(err, &s->ctx, "a stream chunk is not a JSON object");
     }
     int rc = 0;
-    const json_t *e = json_object_get(root, "error");
-    if (json_is_object(e)) {
+    const pt_jv *e = pt_jv_get(root, "error");
+    if (pt_jv_is_object(e)) {
         rc = in_stream_error(s, e, cb, arg, err);
         goto out;
     }
-    const json_t *u = json_object_get(root, "usage");
-    const json_t *choices = json_object_get(root, "choices");
+    const pt_jv *u = pt_jv_get(root, "usage");
+    const pt_jv *choices = pt_jv_get(root, "choices");
     /* Azure opens with a content-filter chunk that has no id, no model and no choices */
-    if (!s->started && json_array_size(choices) == 0 && !json_is_object(u) &&
-        !json_string_length(json_object_get(root, "id")))
+    if (!s->started && pt_jv_len(choices) == 0 && !pt_jv_is_object(u) &&
+        !pt_jv_str(pt_jv_get(root, "id")).len)
         goto out;
     if ((rc = start(s, root, cb, arg))) goto out;
-    if (json_is_object(u)) {
+    if (pt_jv_is_object(u)) {
         pt_usage nu;
         pt__oai_usage(u, &nu);
         pt_usage_merge(&s->usage, &nu);
     }
     size_t i;
-    json_t *ch;
-    json_array_foreach(choices, i, ch) {
-        const json_t *ci = json_object_get(ch, "index");
-        if (json_is_integer(ci) && json_integer_value(ci) != 0) continue; /* n > 1 is not translated */
-        const json_t *d = json_object_get(ch, "delta");
-        if (json_is_object(d)) {
-            const json_t *r = json_object_get(d, "reasoning_content");
-            if (!r) r = json_object_get(d, "reasoning");
-            if ((rc = text_delta(s, PT_PART_THINKING, pt__jstr(r), cb, arg, err))) goto out;
-            if ((rc = text_delta(s, PT_PART_TEXT, pt__jstr(json_object_get(d, "content")), cb, arg, err))) goto out;
-            if ((rc = text_delta(s, PT_PART_TEXT, pt__jstr(json_object_get(d, "refusal")), cb, arg, err))) goto out;
-            const json_t *calls = json_object_get(d, "tool_calls");
-            if (json_is_array(calls) && (rc = tool_deltas(s, calls, cb, arg, err))) goto out;
+    const pt_jv *ch;
+    PT_JV_FOREACH(choices, i, ch) {
+        const pt_jv *ci = pt_jv_get(ch, "index");
+        if (pt_jv_is_integer(ci) && pt_jv_int(ci) != 0) continue; /* n > 1 is not translated */
+        const pt_jv *d = pt_jv_get(ch, "delta");
+        if (pt_jv_is_object(d)) {
+            const pt_jv *r = pt_jv_get(d, "reasoning_content");
+            if (!r) r = pt_jv_get(d, "reasoning");
+            if ((rc = text_delta(s, PT_PART_THINKING, pt_jv_str(r), cb, arg, err))) goto out;
+            if ((rc = text_delta(s, PT_PART_TEXT, pt_jv_str(pt_jv_get(d, "content")), cb, arg, err))) goto out;
+            if ((rc = text_delta(s, PT_PART_TEXT, pt_jv_str(pt_jv_get(d, "refusal")), cb, arg, err))) goto out;
+            const pt_jv *calls = pt_jv_get(d, "tool_calls");
+            if (pt_jv_is_array(calls) && (rc = tool_deltas(s, calls, cb, arg, err))) goto out;
         }
-        const char *fr = json_string_value(json_object_get(ch, "finish_reason"));
+        const char *fr = pt_jv_cstr(pt_jv_get(ch, "finish_reason"));
         if (fr) {
             s->stop = pt__oai_stop(fr);
             s->finished = true;
@@ -584,7 +583,7 @@ static int oai_event(void *p, const pt_sse_event *sev, pt_ev_cb cb, void *arg, p
         }
     }
 out:
-    json_decref(root);
+    pt_ai_arena_release(&scratch);
     return rc;
 }
 
@@ -612,22 +611,24 @@ void pt__classify_common(const pt__prov_ctx *c, int status, const pt_ai_header *
 {
     char msg[PT_AI_ERRMSG_MAX];
     msg[0] = '\0';
-    json_t *root = json_loadb(body, len, JSON_ALLOW_NUL, NULL);
+    pt_ai_arena scratch;
+    pt_ai_arena_init(&scratch, PT__EVENT_ARENA_LIMIT);
+    const pt_jv *root = pt_jdom_parse(&scratch, body, len, NULL);
     if (root) {
-        const json_t *e = json_object_get(root, "error");
-        const char *m = json_string_value(json_object_get(e, "message"));
-        if (!m) m = json_string_value(e);                           /* {"error":"text"} */
-        if (!m) m = json_string_value(json_object_get(root, "message")); /* Mistral */
+        const pt_jv *e = pt_jv_get(root, "error");
+        const char *m = pt_jv_cstr(pt_jv_get(e, "message"));
+        if (!m) m = pt_jv_cstr(e);                           /* {"error":"text"} */
+        if (!m) m = pt_jv_cstr(pt_jv_get(root, "message")); /* Mistral */
         if (!m) {
-            const json_t *d = json_object_get(root, "detail");      /* validation errors */
-            if (json_is_string(d)) m = json_string_value(d);
-            else if (json_is_array(d)) m = json_string_value(json_object_get(json_array_get(d, 0), "msg"));
+            const pt_jv *d = pt_jv_get(root, "detail");      /* validation errors */
+            if (pt_jv_is_string(d)) m = pt_jv_cstr(d);
+            else if (pt_jv_is_array(d)) m = pt_jv_cstr(pt_jv_get(pt_jv_at(d, 0), "msg"));
         }
         if (m) snprintf(msg, sizeof msg, "%s", m);
-        json_decref(root);
     } else if (len) {
         snprintf(msg, sizeof msg, "%.*s", (int)(len < 200 ? len : 200), body);
     }
+    pt_ai_arena_release(&scratch);
     err->retry_after_ms = pt__retry_after_ms(h, nh);
     pt__classify_status(c, status, msg, err);
 }

@@ -107,9 +107,11 @@ int pt_sse_feed(pt_sse *s, const char *p, size_t n, pt_sse_cb cb, void *arg)
                 continue;
             }
         }
-        /* find the next line end */
-        size_t j = i;
-        while (j < n && p[j] != '\n' && p[j] != '\r') j++;
+        /* the next line end: LF, or a CR before it (CR alone or CRLF) */
+        const char *lf = memchr(p + i, '\n', n - i);
+        size_t j = lf ? (size_t)(lf - p) : n;
+        const char *cr = memchr(p + i, '\r', j - i);
+        if (cr) j = (size_t)(cr - p);
         if (j == n) {
             if (pt_buf_append(&s->line, p + i, n - i)) {
                 s->failed = true;

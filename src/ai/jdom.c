@@ -1,0 +1,190 @@
+/* jdom.c: arena JSON tree over jscan's validation (see jdom.h). */
+#include "ai/jdom.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ai/jscan.h"
+
+typedef struct parser {
+    pt_ai_arena *a;
+    const char *p;
+    size_t len, pos;
+    bool oom;
+} parser;
+
+static void skip_ws(parser *s)
+{
+    while (s->pos < s->len) {
+        char c = s->p[s->pos];
+        if (c != ' ' && c != '\t' && c != '\n' && c != '\r') break;
+        s->pos++;
+    }
+}
+
+/* Validates and decodes the string at s->pos into the arena. */
+static bool string(parser *s, pt_slice *out)
+{
+    size_t start = s->pos;
+    if (pt_jscan_value(s->p, s->len, &s->pos)) return false;
+    size_t rawlen = s->pos - start - 2;
+    const char *body = s->p + start + 1;
+    char *d = pt_ai_arena_alloc(s->a, rawlen + 1);
+    if (!d) {
+        s->oom = true;
+        return false;
+    }
+    size_t n = rawlen;
+    if (memchr(body, '\\', rawlen)) {
+        long got = pt_jscan_string(s->p, start, s->pos, d, rawlen + 1);
+        if (got < 0) return false;
+        n = (size_t)got;
+    } else {
+        memcpy(d, body, rawlen);
+        d[rawlen] = '\0';
+    }
+    *out = pt_slice_from(d, n);
+    return true;
+}
+
+/* Children are collected in a doubling array in the arena, then kept as they are. */
+static pt_jv *grow(parser *s, pt_jv *kids, size_t n, size_t *cap)
+{
+    if (n < *cap) return kids;
+    size_t nc = *cap ? *cap * 2 : 4;
+    pt_jv *k = pt_ai_arena_alloc(s->a, nc * sizeof *k);
+    if (!k) {
+        s->oom = true;
+        return NULL;
+    }
+    if (n) memcpy(k, kids, n * sizeof *k);
+    *cap = nc;
+    return k;
+}
+
+static bool value(parser *s, pt_jv *v, unsigned depth);
+
+static bool container(parser *s, pt_jv *v, unsigned depth, bool object)
+{
+    char close = object ? '}' : ']';
+    s->pos++;
+    skip_ws(s);
+    size_t cap = 0;
+    if (s->pos < s->len && s->p[s->pos] == close) {
+        s->pos++;
+        return true;
+    }
+    for (;;) {
+        skip_ws(s);
+        if (!(v->kids = grow(s, v->kids, v->n, &cap))) return false;
+        pt_jv *kid = &v->kids[v->n];
+        memset(kid, 0, sizeof *kid);
+        if (object) {
+            if (s->pos >= s->len || s->p[s->pos] != '"' || !string(s, &kid->key)) return false;
+            skip_ws(s);
+            if (s->pos >= s->len || s->p[s->pos] != ':') return false;
+            s->pos++;
+        }
+        if (!value(s, kid, depth + 1)) return false;
+        v->n++;
+        skip_ws(s);
+        if (s->pos >= s->len) return false;
+        if (s->p[s->pos] == ',') {
+            s->pos++;
+            continue;
+        }
+        if (s->p[s->pos] == close) {
+            s->pos++;
+            return true;
+        }
+        return false;
+    }
+}
+
+static void number(pt_jv *v)
+{
+    const char *p = v->raw.ptr;
+    size_t n = v->raw.len;
+    if (memchr(p, '.', n) || memchr(p, 'e', n) || memchr(p, 'E', n) || n > 20) return;
+    char tmp[24];
+    memcpy(tmp, p, n);
+    tmp[n] = '\0';
+    errno = 0;
+    long long x = strtoll(tmp, NULL, 10);
+    if (errno == ERANGE) return;
+    v->integer = true;
+    v->ival = x;
+}
+
+static bool value(parser *s, pt_jv *v, unsigned depth)
+{
+    if (depth > PT_JSCAN_MAX_DEPTH) return false;
+    skip_ws(s);
+    if (s->pos >= s->len) return false;
+    size_t start = s->pos;
+    bool ok;
+    switch (s->p[s->pos]) {
+    case '{':
+        v->type = PT_JV_OBJECT;
+        ok = container(s, v, depth, true);
+        break;
+    case '[':
+        v->type = PT_JV_ARRAY;
+        ok = container(s, v, depth, false);
+        break;
+    case '"':
+        v->type = PT_JV_STRING;
+        ok = string(s, &v->str);
+        break;
+    default: {
+        char c = s->p[s->pos];
+        ok = pt_jscan_value(s->p, s->len, &s->pos) == 0;
+        v->type = c == 't' ? PT_JV_TRUE : c == 'f' ? PT_JV_FALSE : c == 'n' ? PT_JV_NULL : PT_JV_NUMBER;
+        break;
+    }
+    }
+    if (!ok) return false;
+    v->raw = pt_slice_from(s->p + start, s->pos - start);
+    if (v->type == PT_JV_NUMBER) number(v);
+    return true;
+}
+
+const pt_jv *pt_jdom_parse(pt_ai_arena *a, const char *p, size_t len, size_t *errpos)
+{
+    parser s = { a, p, len, 0, false };
+    pt_jv *root = pt_ai_arena_alloc(a, sizeof *root);
+    bool ok = root && value(&s, root, 0);
+    if (ok) {
+        skip_ws(&s);
+        ok = s.pos == len;
+    }
+    if (ok) return root;
+    if (errpos) *errpos = s.oom || !root ? len + 1 : s.pos;
+    return NULL;
+}
+
+const pt_jv *pt_jv_get(const pt_jv *obj, const char *key)
+{
+    if (!pt_jv_is_object(obj)) return NULL;
+    size_t kl = strlen(key);
+    for (size_t i = 0; i < obj->n; i++)
+        if (obj->kids[i].key.len == kl && memcmp(obj->kids[i].key.ptr, key, kl) == 0) return &obj->kids[i];
+    return NULL;
+}
+
+const pt_jv *pt_jv_at(const pt_jv *arr, size_t i)
+{
+    return pt_jv_is_array(arr) && i < arr->n ? &arr->kids[i] : NULL;
+}
+
+double pt_jv_num(const pt_jv *v)
+{
+    if (!pt_jv_is_number(v)) return 0;
+    if (v->integer) return (double)v->ival;
+    char tmp[64];
+    size_t n = v->raw.len < sizeof tmp - 1 ? v->raw.len : sizeof tmp - 1;
+    memcpy(tmp, v->raw.ptr, n);
+    tmp[n] = '\0';
+    return strtod(tmp, NULL);
+}
