@@ -75,6 +75,29 @@ int pt_buf_printf(pt_buf *b, const char *fmt, ...)
     return rc;
 }
 
+int pt_buf_append_u64(pt_buf *b, unsigned long long v)
+{
+    char tmp[24];
+    size_t i = sizeof tmp;
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return pt_buf_append(b, tmp + i, sizeof tmp - i);
+}
+
+int pt_buf_append_hex(pt_buf *b, unsigned long long v)
+{
+    static const char hex[] = "0123456789abcdef";
+    char tmp[20];
+    size_t i = sizeof tmp;
+    do {
+        tmp[--i] = hex[v & 15];
+        v >>= 4;
+    } while (v);
+    return pt_buf_append(b, tmp + i, sizeof tmp - i);
+}
+
 int pt_buf_append_json_escaped(pt_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";

@@ -29,6 +29,9 @@ int pt_buf_append_str(pt_buf *b, const char *s);
 static inline int pt_buf_append_slice(pt_buf *b, pt_slice s) { return pt_buf_append(b, s.ptr, s.len); }
 int pt_buf_printf(pt_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int pt_buf_vprintf(pt_buf *b, const char *fmt, va_list ap);
+/* Decimal and lowercase hex without printf (hot paths: heads, chunk sizes, logs). */
+int pt_buf_append_u64(pt_buf *b, unsigned long long v);
+int pt_buf_append_hex(pt_buf *b, unsigned long long v);
 /* Appends s as the inside of a JSON string (quotes not included). */
 int pt_buf_append_json_escaped(pt_buf *b, const char *s, size_t n);
 /* Drops the first n bytes. */

@@ -47,12 +47,29 @@ uint64_t pt_now_us(void)
 
 void pt_wall_iso8601(char *out, unsigned long size)
 {
+    /* The part up to the seconds changes once a second: format it then, per thread. */
+    static _Thread_local time_t cached_sec = -1;
+    static _Thread_local char cached[64];
     struct timespec ts;
-    struct tm tm;
     clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    snprintf(out, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000L);
+    if (ts.tv_sec != cached_sec) {
+        struct tm tm;
+        gmtime_r(&ts.tv_sec, &tm);
+        snprintf(cached, sizeof cached, "%04d-%02d-%02dT%02d:%02d:%02d.", tm.tm_year + 1900, tm.tm_mon + 1,
+                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        cached_sec = ts.tv_sec;
+    }
+    if (size < 25 || strlen(cached) != 20) { /* a year outside 1000..9999, or no room */
+        snprintf(out, size, "%s%03ldZ", cached, ts.tv_nsec / 1000000L);
+        return;
+    }
+    long ms = ts.tv_nsec / 1000000L;
+    memcpy(out, cached, 20);
+    out[20] = (char)('0' + ms / 100);
+    out[21] = (char)('0' + ms / 10 % 10);
+    out[22] = (char)('0' + ms % 10);
+    out[23] = 'Z';
+    out[24] = '\0';
 }
 
 void pt_log(pt_log_level lvl, const char *fmt, ...)

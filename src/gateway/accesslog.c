@@ -90,11 +90,26 @@ static pt_buf *line_buf(void)
     return b;
 }
 
+/* ,"key": (keys are our own literals: no escaping needed) */
+static int put_key(pt_buf *b, const char *key)
+{
+    int rc = pt_buf_append(b, ",\"", 2);
+    if (rc == 0) rc = pt_buf_append_str(b, key);
+    if (rc == 0) rc = pt_buf_append(b, "\":", 2);
+    return rc;
+}
+
+static void put_u64(pt_buf *b, int *rc, const char *key, uint64_t v)
+{
+    if (*rc == 0) *rc = put_key(b, key);
+    if (*rc == 0) *rc = pt_buf_append_u64(b, v);
+}
+
 /* Appends a JSON string member value, or null when s is NULL. Sticky error in *rc. */
 static void put_str(pt_buf *b, int *rc, const char *key, const char *s, size_t n)
 {
     if (*rc) return;
-    *rc = pt_buf_printf(b, ",\"%s\":", key);
+    *rc = put_key(b, key);
     if (*rc) return;
     if (!s) {
         *rc = pt_buf_append(b, "null", 4);
@@ -118,14 +133,18 @@ static void put_slice(pt_buf *b, int *rc, const char *key, pt_slice s)
 /* Microseconds as milliseconds with exactly three decimals, from integers (no rounding). */
 static void put_ms(pt_buf *b, int *rc, const char *key, uint64_t us)
 {
-    if (*rc == 0) *rc = pt_buf_printf(b, ",\"%s\":%" PRIu64 ".%03" PRIu64, key, us / 1000u, us % 1000u);
+    put_u64(b, rc, key, us / 1000u);
+    char frac[4] = { '.', (char)('0' + us % 1000u / 100u), (char)('0' + us % 100u / 10u), (char)('0' + us % 10u) };
+    if (*rc == 0) *rc = pt_buf_append(b, frac, 4);
 }
 
 static int format_record(pt_buf *b, const pt_access_record *r)
 {
     char ts[40];
     pt_wall_iso8601(ts, sizeof ts);
-    int rc = pt_buf_printf(b, "{\"time\":\"%s\"", ts);
+    int rc = pt_buf_append(b, "{\"time\":\"", 9);
+    if (rc == 0) rc = pt_buf_append_str(b, ts);
+    if (rc == 0) rc = pt_buf_append(b, "\"", 1);
     put_cstr(b, &rc, "request_id", r->request_id);
     put_slice(b, &rc, "client", r->client);
     put_slice(b, &rc, "method", r->method);
@@ -133,9 +152,11 @@ static int format_record(pt_buf *b, const pt_access_record *r)
     put_cstr(b, &rc, "route", r->route);
     put_cstr(b, &rc, "service", r->service);
     put_cstr(b, &rc, "target", r->target);
-    if (rc == 0)
-        rc = pt_buf_printf(b, ",\"status\":%d,\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64, r->status,
-                           r->bytes_in, r->bytes_out);
+    if (rc == 0) rc = put_key(b, "status");
+    if (rc == 0 && r->status < 0) rc = pt_buf_append(b, "-", 1);
+    if (rc == 0) rc = pt_buf_append_u64(b, (uint64_t)(r->status < 0 ? -(int64_t)r->status : r->status));
+    put_u64(b, &rc, "bytes_in", r->bytes_in);
+    put_u64(b, &rc, "bytes_out", r->bytes_out);
     if (r->upstream_us)
         put_ms(b, &rc, "upstream_ms", r->upstream_us);
     else if (rc == 0)

@@ -107,11 +107,18 @@ static void serve_metrics(pt_conn *c, const pt_config *cfg)
     pt_buf_release(&out);
 }
 
+static void release_config(void *cfg) { pt_config_release(cfg); }
+
 static void dispatch(pt_conn *c, pt_request *req, void *arg)
 {
     worker *w = arg;
     atomic_fetch_add_explicit(&pt_metrics_global.requests_total, 1, memory_order_relaxed);
     pt_config *cfg = pt_config_current();
+    /* The request keeps the snapshot until it is logged (route and service names in the
+     * access log point into it), whatever reload happens meanwhile. */
+    pt_req_info *info = pt_conn_info(c);
+    info->hold = cfg;
+    info->hold_release = release_config;
     if (path_is(req, cfg->health_path)) {
         static const char ok[] = "{\"status\":\"ok\"}\n";
         pt_conn_respond(c, 200, "application/json", ok, sizeof ok - 1);
@@ -135,14 +142,12 @@ static void dispatch(pt_conn *c, pt_request *req, void *arg)
                                   PT_SLICE_ARG(req->host));
         } else if (route->kind == PT_ROUTE_PROXY) {
             pt_proxy_start(c, req, route, cfg, w->client);
-            return; /* the proxy owns cfg now */
         } else {
             pt_conn_info(c)->route = route->name;
             pt_conn_respond_error(c, 501, "not_implemented", NULL, "route '%s' has a kind this build does not serve",
                                   route->name);
         }
     }
-    pt_config_release(cfg);
 }
 
 static void request_done(pt_conn *c, const pt_request *req, const pt_req_info *info, int status, uint64_t bytes_in,

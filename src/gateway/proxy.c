@@ -25,7 +25,7 @@
 typedef struct proxy {
     pt_conn *conn;
     pt_request *req;
-    pt_config *cfg;
+    pt_config *cfg;        /* borrowed: the request's info holds the reference */
     const pt_route *route;
     pt_service *svc;
     pt_client *client;
@@ -48,7 +48,6 @@ static void proxy_free(proxy *p)
     if (p->began) pt_balancer_end(p->target);
     pt_buf_release(&p->path);
     pt_buf_release(&p->body);
-    pt_config_release(p->cfg);
     free(p);
 }
 
@@ -111,12 +110,19 @@ static void build_head(proxy *p, const pt_target *t, pt_buf *h)
 {
     const pt_request *r = p->req;
     const pt_route *rt = p->route;
-    pt_buf_printf(h, PT_SLICE_FMT " %s HTTP/1.1\r\n", PT_SLICE_ARG(r->method_name), p->path.data);
+    pt_buf_append_slice(h, r->method_name);
+    pt_buf_append(h, " ", 1);
+    pt_buf_append(h, p->path.data, p->path.len);
+    pt_buf_append(h, " HTTP/1.1\r\nHost: ", 17);
     bool v6 = strchr(t->host, ':') != NULL;
-    bool default_port = t->port == (t->tls ? 443 : 80);
-    pt_buf_printf(h, "Host: %s%s%s", v6 ? "[" : "", t->host, v6 ? "]" : "");
-    if (!default_port) pt_buf_printf(h, ":%u", t->port);
-    pt_buf_append_str(h, "\r\n");
+    if (v6) pt_buf_append(h, "[", 1);
+    pt_buf_append_str(h, t->host);
+    if (v6) pt_buf_append(h, "]", 1);
+    if (t->port != (t->tls ? 443 : 80)) {
+        pt_buf_append(h, ":", 1);
+        pt_buf_append_u64(h, t->port);
+    }
+    pt_buf_append(h, "\r\n", 2);
     const pt_header *conn_hdr = pt_request_header(r, "connection");
     pt_slice xff = PT_SLICE_NULL;
     for (unsigned i = 0; i < r->nheaders; i++) {
@@ -135,14 +141,34 @@ static void build_head(proxy *p, const pt_target *t, pt_buf *h)
     const char *end = strrchr(peer, ':');
     int plen = end ? (int)(end - peer) : (int)strlen(peer);
     if (plen >= 2 && peer[0] == '[') { peer++; plen -= 2; }
-    if (xff.len) pt_buf_printf(h, "X-Forwarded-For: " PT_SLICE_FMT ", %.*s\r\n", PT_SLICE_ARG(xff), plen, peer);
-    else pt_buf_printf(h, "X-Forwarded-For: %.*s\r\n", plen, peer);
-    pt_buf_printf(h, "X-Forwarded-Proto: %s\r\n", pt_conn_is_tls(p->conn) ? "https" : "http");
-    if (r->host.len) pt_buf_printf(h, "X-Forwarded-Host: " PT_SLICE_FMT "\r\n", PT_SLICE_ARG(r->host));
-    pt_buf_printf(h, "X-Request-Id: %s\r\n", r->request_id);
-    for (size_t i = 0; i < rt->nreq_add; i++) pt_buf_printf(h, "%s: %s\r\n", rt->req_add[i].name, rt->req_add[i].value);
-    if (r->chunked) pt_buf_append_str(h, "Transfer-Encoding: chunked\r\n");
-    else if (r->content_length >= 0) pt_buf_printf(h, "Content-Length: %lld\r\n", (long long)r->content_length);
+    pt_buf_append(h, "X-Forwarded-For: ", 17);
+    if (xff.len) {
+        pt_buf_append_slice(h, xff);
+        pt_buf_append(h, ", ", 2);
+    }
+    pt_buf_append(h, peer, (size_t)plen);
+    pt_buf_append_str(h, pt_conn_is_tls(p->conn) ? "\r\nX-Forwarded-Proto: https\r\n" : "\r\nX-Forwarded-Proto: http\r\n");
+    if (r->host.len) {
+        pt_buf_append(h, "X-Forwarded-Host: ", 18);
+        pt_buf_append_slice(h, r->host);
+        pt_buf_append(h, "\r\n", 2);
+    }
+    pt_buf_append(h, "X-Request-Id: ", 14);
+    pt_buf_append_str(h, r->request_id);
+    pt_buf_append(h, "\r\n", 2);
+    for (size_t i = 0; i < rt->nreq_add; i++) {
+        pt_buf_append_str(h, rt->req_add[i].name);
+        pt_buf_append(h, ": ", 2);
+        pt_buf_append_str(h, rt->req_add[i].value);
+        pt_buf_append(h, "\r\n", 2);
+    }
+    if (r->chunked) {
+        pt_buf_append_str(h, "Transfer-Encoding: chunked\r\n");
+    } else if (r->content_length >= 0) {
+        pt_buf_append(h, "Content-Length: ", 16);
+        pt_buf_append_u64(h, (unsigned long long)r->content_length);
+        pt_buf_append(h, "\r\n", 2);
+    }
     pt_buf_append_str(h, "\r\n");
 }
 
@@ -175,7 +201,7 @@ static void on_head(void *u, int status, const pt_header *hdrs, size_t n, int64_
 static void on_body(void *u, const char *data, size_t n)
 {
     proxy *p = u;
-    pt_conn_response_body(p->conn, data, n);
+    if (pt_conn_response_body(p->conn, data, n) != 0) return;
     if (pt_conn_write_queue(p->conn) > HIGH_MARK && p->x) pt_exchange_pause(p->x);
 }
 
@@ -347,7 +373,6 @@ void pt_proxy_start(pt_conn *conn, pt_request *req, const pt_route *route, pt_co
     pt_req_info *info = pt_conn_info(conn);
     proxy *p = calloc(1, sizeof *p);
     if (!p) {
-        pt_config_release(cfg);
         pt_conn_respond_error(conn, 503, "out_of_memory", NULL, "the gateway is out of memory");
         return;
     }

@@ -16,6 +16,7 @@
 
 #include "core/err.h"
 #include "core/log.h"
+#include "http/server.h"
 #include "http/sock.h"
 
 #define REPLAY_MAX (64 * 1024)
@@ -27,7 +28,6 @@ typedef struct upconn upconn;
 
 struct pool {
     pool *next;
-    char *key;
     char *host, *sni, *ca_file;
     uint16_t port;
     bool tls, insecure;
@@ -121,7 +121,6 @@ void pt_client_free(pt_client *cl)
     for (pool *p = cl->pools; p; p = pn) {
         pn = p->next;
         if (p->ssl_ctx) SSL_CTX_free(p->ssl_ctx);
-        free(p->key);
         free(p->host);
         free(p->sni);
         free(p->ca_file);
@@ -135,16 +134,21 @@ void pt_client_free(pt_client *cl)
 
 static char *dupnull(const char *s) { return s ? strdup(s) : NULL; }
 
+static bool str_eq(const char *a, const char *b) { return a == b || (a && b && strcmp(a, b) == 0); }
+
+/* Two endpoints share a pool when every setting that shapes a connection matches. */
+static bool pool_matches(const pool *p, const pt_endpoint *ep)
+{
+    return p->port == ep->port && p->tls == ep->tls && p->insecure == ep->insecure_skip_verify &&
+           strcmp(p->host, ep->host) == 0 && str_eq(p->sni, ep->sni) && str_eq(p->ca_file, ep->ca_file);
+}
+
 static pool *pool_get(pt_client *cl, const pt_endpoint *ep)
 {
-    char key[512];
-    snprintf(key, sizeof key, "%s|%u|%d|%s|%s|%d", ep->host, ep->port, ep->tls, ep->sni ? ep->sni : "",
-             ep->ca_file ? ep->ca_file : "", ep->insecure_skip_verify);
     for (pool *p = cl->pools; p; p = p->next)
-        if (strcmp(p->key, key) == 0) return p;
+        if (pool_matches(p, ep)) return p;
     pool *p = calloc(1, sizeof *p);
     if (!p) return NULL;
-    p->key = strdup(key);
     p->host = strdup(ep->host);
     p->sni = dupnull(ep->sni);
     p->ca_file = dupnull(ep->ca_file);
@@ -335,9 +339,11 @@ static void x_done(pt_exchange *x, bool reuse)
 
 /* --- writing ------------------------------------------------------------------ */
 
+/* Keeps a copy of the body bytes sent on a reused connection (the head is kept anyway),
+ * so that the keep-alive race can be absorbed by a replay. */
 static void remember(pt_exchange *x, const uv_buf_t *b, unsigned n)
 {
-    if (!x->replay_ok) return;
+    if (!x->replay_ok || !x->c || !x->c->reused) return;
     for (unsigned i = 0; i < n; i++) {
         if (x->replay.len + b[i].len > REPLAY_MAX) {
             x->replay_ok = false;
@@ -348,12 +354,15 @@ static void remember(pt_exchange *x, const uv_buf_t *b, unsigned n)
     }
 }
 
-static int x_write(pt_exchange *x, const uv_buf_t *b, unsigned n)
+/* Writes bufs; the first `head` of them are the request head (not copied for replay). */
+static int x_write_h(pt_exchange *x, const uv_buf_t *b, unsigned n, unsigned head)
 {
-    remember(x, b, n);
+    remember(x, b + head, n - head);
     x->phase = 1;
     return pt_sock_write(&x->c->sock, b, n);
 }
+
+static int x_write(pt_exchange *x, const uv_buf_t *b, unsigned n) { return x_write_h(x, b, n, 0); }
 
 static void x_write_body(pt_exchange *x, const char *data, size_t n)
 {
@@ -364,7 +373,7 @@ static void x_write_body(pt_exchange *x, const char *data, size_t n)
         return;
     }
     char sz[24];
-    int sl = snprintf(sz, sizeof sz, "%zx\r\n", n);
+    int sl = pt_http_chunk_size(sz, n);
     uv_buf_t b[3] = { uv_buf_init(sz, (unsigned)sl), uv_buf_init((char *)data, (unsigned)n), uv_buf_init("\r\n", 2) };
     x_write(x, b, 3);
 }
@@ -388,17 +397,18 @@ static void x_flush(pt_exchange *x)
 {
     upconn *c = x->c;
     uv_buf_t b[5];
-    unsigned n = 0;
+    unsigned n = 0, head = 0;
     char sz[24];
     if (!x->head_written) {
         x->head_written = true;
         b[n++] = uv_buf_init(x->head.data, (unsigned)x->head.len);
+        head = 1;
     }
     pt_buf body = x->pending;
     pt_buf_init(&x->pending, 0);
     if (body.len) {
         if (x->o.chunked_body) {
-            int sl = snprintf(sz, sizeof sz, "%zx\r\n", body.len);
+            int sl = pt_http_chunk_size(sz, body.len);
             b[n++] = uv_buf_init(sz, (unsigned)sl);
             b[n++] = uv_buf_init(body.data, (unsigned)body.len);
             b[n++] = uv_buf_init("\r\n", 2);
@@ -410,7 +420,7 @@ static void x_flush(pt_exchange *x)
         x->body_end_written = true;
         if (x->o.chunked_body) b[n++] = uv_buf_init("0\r\n\r\n", 5);
     }
-    if (n) x_write(x, b, n);
+    if (n) x_write_h(x, b, n, head);
     pt_buf_release(&body);
     if (x->c != c || x->finished) return;
     if (x->body_end_written) {
@@ -427,16 +437,25 @@ size_t pt_exchange_body(pt_exchange *x, const char *data, size_t n)
         pt_buf_append(&x->pending, data, n);
         return x->pending.len;
     }
+    x->depth++;
     x_write_body(x, data, n);
-    if (x->c && !x->body_end) uc_timer(x->c, x->o.idle_timeout_ms);
-    return x->c ? x->c->sock.wq_bytes : 0;
+    if (x->c && !x->body_end && !x->finished) uc_timer(x->c, x->o.idle_timeout_ms);
+    size_t q = x->c && !x->finished ? x->c->sock.wq_bytes : 0;
+    x->depth--;
+    x_maybe_free(x);
+    return q;
 }
 
 void pt_exchange_body_end(pt_exchange *x)
 {
     if (x->finished || x->canceled) return;
     x->body_end = true;
-    if (x->c && x->c->state == UC_BUSY) x_write_end(x);
+    if (x->c && x->c->state == UC_BUSY) {
+        x->depth++;
+        x_write_end(x);
+        x->depth--;
+        x_maybe_free(x);
+    }
 }
 
 /* --- response parsing ----------------------------------------------------------- */
@@ -611,7 +630,9 @@ static void on_uc_drain(pt_sock *s, int status)
 {
     upconn *c = s->data;
     pt_exchange *x = c->x;
-    if (!x || !x->cb.on_drain) return;
+    if (!x) return;
+    if (!x->got_head && !x->body_end_written) uc_timer(c, x->o.idle_timeout_ms); /* the upload moves */
+    if (!x->cb.on_drain) return;
     x->depth++;
     x->cb.on_drain(x->u);
     x->depth--;
@@ -664,7 +685,10 @@ static void on_uc_connected(pt_sock *s, int status)
     }
     pt_sock_peer(&c->sock, c->peer, sizeof c->peer);
     uv_tcp_nodelay(&c->sock.tcp, 1);
+    x->depth++;
     x_attach(x, c);
+    x->depth--;
+    x_maybe_free(x);
 }
 
 static void uc_start_connect(upconn *c, const struct sockaddr *sa)
@@ -685,6 +709,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
         pt_sock_close(&c->sock);
         return;
     }
+    c->state = UC_CONNECTING; /* the resolver is done with c: closing it is now plain */
     if (status < 0 || !res) {
         char d[200];
         snprintf(d, sizeof d, "cannot resolve %s: %s", c->pool->host, uv_strerror(status));
@@ -733,11 +758,10 @@ static void uc_connect(pt_exchange *x, bool fresh_only)
     c->x = x;
     x->c = c;
     /* on a replay the head and body are resent from the replay copy */
-    if (x->retried && x->replay.len) {
-        pt_buf copy = x->replay;
-        pt_buf_init(&x->replay, 0);
-        pt_buf_release(&x->head);
-        x->head = copy;               /* one block: head + body bytes already sent */
+    if (x->retried) {
+        /* one block: the head, then the body bytes already sent (as they were framed) */
+        pt_buf_append(&x->head, x->replay.data ? x->replay.data : "", x->replay.len);
+        pt_buf_release(&x->replay);
         x->head_written = false;
         x->replaying = true;
     }
@@ -755,6 +779,7 @@ static void uc_connect(pt_exchange *x, bool fresh_only)
     struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
     int rc = uv_getaddrinfo(x->cl->loop, &c->gai, on_resolved, p->host, port, &hints);
     if (rc) {
+        c->state = UC_CONNECTING;
         x_fail(x, PT_ENOTFOUND, "cannot start resolving the upstream name");
     }
 }

@@ -66,8 +66,24 @@ static llhttp_settings_t parser_settings;
 static void conn_process(pt_conn *c, const char *data, size_t n);
 static void conn_close(pt_conn *c);
 static void conn_linger_close(pt_conn *c);
+static void timer_arm(pt_conn *c, uint64_t ms);
 
 /* --- small helpers ------------------------------------------------------ */
+
+int pt_http_chunk_size(char out[24], size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    char tmp[20];
+    int i = 20, len = 0;
+    do {
+        tmp[--i] = hex[n & 15];
+        n >>= 4;
+    } while (n);
+    while (i < 20) out[len++] = tmp[i++];
+    out[len++] = '\r';
+    out[len++] = '\n';
+    return len;
+}
 
 const char *pt_http_reason(int s)
 {
@@ -175,7 +191,10 @@ static void on_timer(uv_timer_t *t)
         return;
     }
     if (c->in_request && c->resp_started && !c->resp_done) {
-        if (pt_conn_write_queue(c) == 0) return; /* quiet stream: the upstream side times it */
+        if (pt_conn_write_queue(c) == 0) { /* a quiet stream is fine; keep watching */
+            timer_arm(c, c->srv->limits.send_timeout_ms);
+            return;
+        }
         pt_log_info("closing connection from %s: client stopped reading the response", c->peer);
         c->info.error = "send_timeout";
     }
@@ -190,8 +209,19 @@ static void timer_arm(pt_conn *c, uint64_t ms)
 
 /* --- request lifecycle ------------------------------------------------- */
 
+static void info_release(pt_req_info *i)
+{
+    if (i->hold && i->hold_release) i->hold_release(i->hold);
+    i->hold = NULL;
+}
+
 static void request_reset(pt_conn *c)
 {
+    info_release(&c->info);
+    if (c->body_paused) { /* the previous exchange ended while it had paused us */
+        c->body_paused = false;
+        pt_sock_read_start(&c->sock);
+    }
     pt_buf_reset(&c->head);
     c->nhoff = 0;
     c->cur = 0;
@@ -215,6 +245,7 @@ static void request_finish(pt_conn *c)
     uint64_t total = pt_now_us() - c->start_us;
     if (c->srv->done)
         c->srv->done(c, &c->req, &c->info, c->status, c->body_bytes, c->bytes_out, total, c->srv->arg);
+    info_release(&c->info);
     c->in_request = false;
 }
 
@@ -596,7 +627,7 @@ static void on_sock_read(pt_sock *s, const char *data, size_t n)
 {
     pt_conn *c = s->data;
     if (c->state == CS_CLOSING) return; /* lingering: discard */
-    if (c->state == CS_BODY) timer_arm(c, c->req_done ? 0 : c->srv->limits.body_timeout_ms);
+    if (c->state == CS_BODY && !c->req_done && !c->resp_started) timer_arm(c, c->srv->limits.body_timeout_ms);
     conn_process(c, data, n);
 }
 
@@ -628,6 +659,7 @@ static void on_timer_closed(uv_handle_t *h)
 {
     pt_conn *c = h->data;
     pt_server *srv = c->srv;
+    info_release(&c->info);
     pt_buf_release(&c->head);
     pt_buf_release(&c->pending);
     pt_buf_release(&c->out);
@@ -845,7 +877,11 @@ int pt_conn_response_start(pt_conn *c, int status, const pt_header *hdrs, size_t
     if (c->srv->draining) c->close_after = true;
 
     pt_buf *b = &c->out; /* staged: goes out with the first body bytes or at flush */
-    pt_buf_printf(b, "HTTP/1.1 %d %s\r\n", status, pt_http_reason(status));
+    pt_buf_append(b, "HTTP/1.1 ", 9);
+    pt_buf_append_u64(b, (unsigned)status);
+    pt_buf_append(b, " ", 1);
+    pt_buf_append_str(b, pt_http_reason(status));
+    pt_buf_append(b, "\r\n", 2);
     bool has_rid = false;
     for (size_t i = 0; i < nhdrs; i++) {
         if (hop_by_hop(hdrs[i].name)) continue;
@@ -855,10 +891,16 @@ int pt_conn_response_start(pt_conn *c, int status, const pt_header *hdrs, size_t
         pt_buf_append_slice(b, hdrs[i].value);
         pt_buf_append(b, "\r\n", 2);
     }
-    if (!has_rid && r->request_id[0]) pt_buf_printf(b, "X-Request-Id: %s\r\n", r->request_id);
+    if (!has_rid && r->request_id[0]) {
+        pt_buf_append(b, "X-Request-Id: ", 14);
+        pt_buf_append_str(b, r->request_id);
+        pt_buf_append(b, "\r\n", 2);
+    }
     if (!no_body) {
         if (content_length >= 0) {
-            pt_buf_printf(b, "Content-Length: %lld\r\n", (long long)content_length);
+            pt_buf_append(b, "Content-Length: ", 16);
+            pt_buf_append_u64(b, (unsigned long long)content_length);
+            pt_buf_append(b, "\r\n", 2);
         } else if (r->http_minor >= 1) {
             if (r->method != HTTP_HEAD) c->resp_chunked = true;
             pt_buf_append_str(b, "Transfer-Encoding: chunked\r\n");
@@ -918,7 +960,7 @@ int pt_conn_response_body(pt_conn *c, const char *data, size_t n)
         return stage(c, &ub, 1);
     }
     char size[24];
-    int sl = snprintf(size, sizeof size, "%zx\r\n", n);
+    int sl = pt_http_chunk_size(size, n);
     uv_buf_t ub[3] = { uv_buf_init(size, (unsigned)sl), uv_buf_init((char *)data, (unsigned)n),
                        uv_buf_init("\r\n", 2) };
     return stage(c, ub, 3);
@@ -941,7 +983,10 @@ void pt_conn_response_end(pt_conn *c)
          * and dropped so the connection can be kept. Anything else ends the connection:
          * the unread body would be taken for the next request. */
         if (parsing_ok && !c->close_after && (!pt_conn_has_body(c) || body_discardable(c))) {
-            if (pt_conn_has_body(c)) timer_arm(c, c->srv->limits.body_timeout_ms);
+            if (pt_conn_has_body(c)) {
+                pt_conn_resume_body(c);
+                timer_arm(c, c->srv->limits.body_timeout_ms);
+            }
             return;
         }
         c->close_after = true;
@@ -1039,6 +1084,8 @@ void pt_conn_pause_body(pt_conn *c)
     if (c->body_paused || c->req_done) return;
     c->body_paused = true;
     pt_sock_read_stop(&c->sock);
+    /* We stopped reading, not the client: the body timer must not blame it. */
+    if (!c->resp_started) timer_arm(c, 0);
 }
 
 void pt_conn_resume_body(pt_conn *c)
@@ -1046,6 +1093,7 @@ void pt_conn_resume_body(pt_conn *c)
     if (!c->body_paused || c->state == CS_CLOSING) return;
     c->body_paused = false;
     pt_sock_read_start(&c->sock);
+    if (!c->req_done && !c->resp_started) timer_arm(c, c->srv->limits.body_timeout_ms);
 }
 
 size_t pt_conn_write_queue(const pt_conn *c) { return c->sock.wq_bytes + c->out.len; }

@@ -52,6 +52,10 @@ typedef struct pt_req_info {
     uint64_t upstream_start_us, upstream_us;
     void *route_metrics;      /* opaque to http/ */
     char extra_json[512];     /* extra access-log members, "" when none */
+    /* What the strings above point into (the configuration snapshot): released after
+     * the request is logged, so a reload cannot free them mid-request. */
+    void *hold;
+    void (*hold_release)(void *hold);
 } pt_req_info;
 
 typedef void (*pt_dispatch_fn)(pt_conn *c, pt_request *req, void *arg);
@@ -119,6 +123,8 @@ bool pt_conn_is_tls(const pt_conn *c);
 bool pt_conn_has_body(const pt_conn *c);
 
 const char *pt_http_reason(int status);
+/* Writes "<hex>\r\n", the line before a chunk of n bytes; returns its length. */
+int pt_http_chunk_size(char out[24], size_t n);
 
 /* Tests and fuzzing: a connection without a socket whose output is appended to out;
  * pt__conn_feed hands it bytes as if read (n == 0: the peer closed). The loop must

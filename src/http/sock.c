@@ -76,11 +76,11 @@ static int raw_write(pt_sock *s, const uv_buf_t *bufs, unsigned nbufs)
     if (total == 0) return 0;
     size_t done = 0;
     if (s->wq_bytes == 0) {
+        /* A hard error here is not reported now: the queued write below fails too and
+         * its callback reports it from the loop, so an owner is never torn down inside
+         * its own call to write. */
         int w = uv_try_write((uv_stream_t *)&s->tcp, bufs, nbufs);
-        if (w >= 0)
-            done = (size_t)w;
-        else if (w != UV_EAGAIN && w != UV_ENOSYS)
-            return pt_sock_uv_err(w);
+        if (w >= 0) done = (size_t)w;
         if (done == total) return 0;
     }
     write_block *b = malloc(sizeof *b + (total - done));
@@ -142,7 +142,6 @@ int pt_sock_write(pt_sock *s, const uv_buf_t *bufs, unsigned nbufs)
             if (bufs[i].len) rc = pt_tls_write(&s->tls, bufs[i].base, bufs[i].len);
         if (rc == 0) rc = tls_flush(s);
     }
-    if (rc) fail(s, rc);
     return rc;
 }
 

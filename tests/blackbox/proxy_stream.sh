@@ -75,7 +75,10 @@ is "$(cat "$T/sha.status"):$via" "200:$direct" "30 MB response to a slow reader 
 
 hwm_after=$(rss_kb "$PORTICO_PID" VmHWM)
 note "portico VmHWM after big bodies: ${hwm_after} kB"
-if [ -n "$hwm_before" ] && [ -n "$hwm_after" ] && ((hwm_after - hwm_before < 16384)); then
+if [ -n "${SANITIZE:-}" ]; then
+    # ASan keeps freed memory in quarantine by design: peak RSS says nothing about buffering there.
+    skip "peak RSS grew by less than 16 MB over 50 MB down, 20 MB up and a slow reader" "not measurable under SANITIZE=$SANITIZE"
+elif [ -n "$hwm_before" ] && [ -n "$hwm_after" ] && ((hwm_after - hwm_before < 16384)); then
     ok "peak RSS grew by less than 16 MB over 50 MB down, 20 MB up and a slow reader ($((hwm_after - hwm_before)) kB)"
 else
     not_ok "peak RSS grew by less than 16 MB over 50 MB down, 20 MB up and a slow reader" "VmHWM ${hwm_before:-?} -> ${hwm_after:-?} kB"
