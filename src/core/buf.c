@@ -38,7 +38,7 @@ int pt_buf_reserve(pt_buf *b, size_t extra)
     return 0;
 }
 
-int pt_buf_append(pt_buf *b, const void *p, size_t n)
+int pt__buf_append_slow(pt_buf *b, const void *p, size_t n)
 {
     int rc = pt_buf_reserve(b, n);
     if (rc) return rc;
@@ -48,7 +48,6 @@ int pt_buf_append(pt_buf *b, const void *p, size_t n)
     return 0;
 }
 
-int pt_buf_append_str(pt_buf *b, const char *s) { return pt_buf_append(b, s, strlen(s)); }
 
 int pt_buf_vprintf(pt_buf *b, const char *fmt, va_list ap)
 {

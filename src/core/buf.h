@@ -8,6 +8,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "core/slice.h"
 
@@ -24,8 +25,20 @@ void pt_buf_init(pt_buf *b, size_t cap_limit);
 void pt_buf_release(pt_buf *b);
 /* Makes room for `extra` more bytes; returns 0 or PT_ETOOBIG / PT_ENOMEM. */
 int pt_buf_reserve(pt_buf *b, size_t extra);
-int pt_buf_append(pt_buf *b, const void *p, size_t n);
-int pt_buf_append_str(pt_buf *b, const char *s);
+int pt__buf_append_slow(pt_buf *b, const void *p, size_t n);
+/* Appends n bytes; the common case (room already there) is inline: heads and log lines
+ * are built from many small pieces. */
+static inline int pt_buf_append(pt_buf *b, const void *p, size_t n)
+{
+    if (b->data && n < b->alloc - b->len && (!b->cap_limit || b->len + n <= b->cap_limit)) {
+        if (n) memcpy(b->data + b->len, p, n);
+        b->len += n;
+        b->data[b->len] = '\0';
+        return 0;
+    }
+    return pt__buf_append_slow(b, p, n);
+}
+static inline int pt_buf_append_str(pt_buf *b, const char *s) { return pt_buf_append(b, s, strlen(s)); }
 static inline int pt_buf_append_slice(pt_buf *b, pt_slice s) { return pt_buf_append(b, s.ptr, s.len); }
 int pt_buf_printf(pt_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int pt_buf_vprintf(pt_buf *b, const char *fmt, va_list ap);

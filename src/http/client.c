@@ -519,7 +519,7 @@ static int r_headers_complete(llhttp_t *p)
     }
     int64_t cl = (p->flags & F_CONTENT_LENGTH) && !(p->flags & F_CHUNKED) ? (int64_t)p->content_length : -1;
     if (x->o.head_request || status == 204 || status == 304) cl = (p->flags & F_CONTENT_LENGTH) ? (int64_t)p->content_length : cl;
-    uc_timer(c, x->o.idle_timeout_ms);
+    /* the idle timer takes over from first-byte when this read has been handled (on_uc_read) */
     x->depth++;
     x->cb.on_head(x->u, status, x->headers, x->nhs, cl);
     x->depth--;

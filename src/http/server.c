@@ -191,10 +191,7 @@ static void on_timer(uv_timer_t *t)
         return;
     }
     if (c->in_request && c->resp_started && !c->resp_done) {
-        if (pt_conn_write_queue(c) == 0) { /* a quiet stream is fine; keep watching */
-            timer_arm(c, c->srv->limits.send_timeout_ms);
-            return;
-        }
+        if (pt_conn_write_queue(c) == 0) return; /* quiet stream: the next queued write re-arms */
         pt_log_info("closing connection from %s: client stopped reading the response", c->peer);
         c->info.error = "send_timeout";
     }
@@ -472,7 +469,7 @@ static int cb_headers_complete(llhttp_t *p)
         return reject(c, 413, "body_too_large", "the request body exceeds the configured limit");
     if (c->srv->draining || !c->req.keep_alive) c->close_after = true;
     c->state = CS_BODY;
-    timer_arm(c, c->srv->limits.body_timeout_ms);
+    if (pt_conn_has_body(c)) timer_arm(c, c->srv->limits.body_timeout_ms);
     c->srv->dispatch(c, &c->req, c->srv->arg);
     if (c->state == CS_CLOSING) return HPE_USER; /* the handler answered and closed */
     return 0;
@@ -913,7 +910,6 @@ int pt_conn_response_start(pt_conn *c, int status, const pt_header *hdrs, size_t
     else if (r->http_minor == 0)
         pt_buf_append_str(b, "Connection: keep-alive\r\n");
     pt_buf_append(b, "\r\n", 2);
-    if (c->srv->limits.send_timeout_ms && c->req_done) timer_arm(c, c->srv->limits.send_timeout_ms);
     return 0;
 }
 
@@ -921,6 +917,15 @@ int pt_conn_response_start(pt_conn *c, int status, const pt_header *hdrs, size_t
  * of a small response: one syscall); a large piece goes out at once with whatever is
  * staged in front of it. */
 #define STAGE_MAX (16 * 1024)
+
+/* send_timeout runs only while the client leaves our bytes queued (it is not reading);
+ * a write the kernel takes at once needs no timer. Every new queued write restarts it,
+ * and the proxy stops producing above its high mark, so a stalled client runs out. */
+static void send_watch(pt_conn *c)
+{
+    if (c->sock.wq_bytes && c->req_done && !c->resp_done && c->srv->limits.send_timeout_ms)
+        timer_arm(c, c->srv->limits.send_timeout_ms);
+}
 
 static int stage(pt_conn *c, const uv_buf_t *bufs, unsigned n)
 {
@@ -937,6 +942,7 @@ static int stage(pt_conn *c, const uv_buf_t *bufs, unsigned n)
     for (unsigned i = 0; i < n && k < 4; i++) all[k++] = bufs[i];
     int rc = pt_sock_write(&c->sock, all, k);
     pt_buf_reset(&c->out);
+    send_watch(c);
     return rc;
 }
 
@@ -947,6 +953,7 @@ int pt_conn_flush(pt_conn *c)
     int rc = pt_sock_write(&c->sock, &ub, 1);
     pt_buf_reset(&c->out);
     if (c->out.alloc > 4 * STAGE_MAX) pt_buf_release(&c->out);
+    send_watch(c);
     return rc;
 }
 
