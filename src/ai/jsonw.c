@@ -122,7 +122,8 @@ int pt_jw_format_double(pt_buf *b, double v)
 {
     char tmp[40];
     int n = 0;
-    if (v == (double)(long long)v && fabs(v) < 1e15) {
+    /* range first: converting a double outside long long's range is undefined */
+    if (fabs(v) < 1e15 && v == (double)(long long)v) {
         n = snprintf(tmp, sizeof tmp, "%lld", (long long)v);
     } else {
         for (int prec = 1; prec <= 17; prec++) {

@@ -165,8 +165,9 @@ static void writer_numbers_are_shortest_round_trip(void **state)
     pt_jw_num(&w, 1.0);
     pt_jw_num(&w, 1e300);
     pt_jw_num(&w, 0.1 + 0.2);
+    pt_jw_num(&w, -1.11111e42); /* far outside long long: must not be converted to one */
     pt_jw_arr_end(&w);
-    assert_string_equal(b.data, "[0.2,0.7,1,1e+300,0.30000000000000004]");
+    assert_string_equal(b.data, "[0.2,0.7,1,1e+300,0.30000000000000004,-1.11111e+42]");
     pt_buf_release(&b);
 }
 
