@@ -23,6 +23,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "gateway/accesslog.h"
+#include "gateway/ai_route.h"
 #include "gateway/balancer.h"
 #include "gateway/config.h"
 #include "gateway/health.h"
@@ -132,6 +133,8 @@ static void dispatch(pt_conn *c, pt_request *req, void *arg)
         }
     } else if (path_is(req, cfg->metrics_path)) {
         serve_metrics(c, cfg);
+    } else if (pt_ai_route_try(c, req, cfg, w->client)) {
+        /* an AI endpoint: answered by ai_route.c */
     } else {
         const pt_route *route = pt_router_match(cfg, req);
         if (!route) {
@@ -464,6 +467,7 @@ int pt_gateway_run(const char *config_path)
         g.access_log = cfg->access_log ? strdup(cfg->access_log) : NULL;
     }
     unmatched_metrics = pt_metrics_route("_unmatched", NULL);
+    pt_ai_route_metrics_init();
     pt_config_publish(pt_config_acquire(cfg));
     for (unsigned i = 0; i < g.nworkers; i++) {
         if (worker_init(&g.workers[i], &g, cfg) != 0) goto out;

@@ -1,0 +1,524 @@
+/* ai_route.c: serves the AI endpoints over the engine (see ai_route.h).
+ *
+ * Life of an AI request: read the whole client body (capped by max_body_bytes) ->
+ * parse and validate it once (ai/) -> build the plan of (provider, model, key) attempts
+ * -> for each attempt render the upstream request and run one exchange, feeding the
+ * answer to the call, which emits client bytes as they exist (event by event for
+ * streams) -> on a failure before the first emitted byte, the next attempt; after it,
+ * the stream can only be cut. Usage and cost of every call go to the access log line
+ * and to the metrics. */
+#include "gateway/ai_route.h"
+
+#include <inttypes.h>
+#include <llhttp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "ai/ai.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "gateway/metrics.h"
+#include "gateway/proxy.h"
+
+#define HIGH_MARK (256 * 1024)
+
+typedef struct ai_req {
+    pt_conn *conn;
+    pt_request *req;
+    const pt_ai_config *ai;
+    pt_client *client;
+    pt_ai_format fmt;
+    pt_ai_endpoint ep;
+    pt_buf body;
+    pt_ai_request *areq;
+    pt_ai_plan plan;
+    pt_ai_attempt at;
+    int last_kind;
+    bool have_last;
+    pt_ai_result last;         /* the last failed attempt, for the final error */
+    pt_buf last_error_body;
+    pt_ai_call *call;
+    pt_exchange *x;
+    pt_buf head;
+    bool started;              /* the client response head went out */
+    bool finished;
+} ai_req;
+
+/* ---- usage metrics ------------------------------------------------------------------ */
+
+typedef struct ai_series {
+    char *provider, *model;
+    _Atomic uint64_t calls_ok, calls_failed, input, output, cache_read, cache_write, cost_pico;
+    _Atomic uint64_t ttft_us_sum, ttft_count;
+    struct ai_series *next;
+} ai_series;
+
+static pthread_mutex_t series_lock = PTHREAD_MUTEX_INITIALIZER;
+static ai_series *_Atomic series_head;
+
+/* Interned by (provider, model); lock only when a pair is seen for the first time. */
+static ai_series *series_get(const char *provider, const char *model)
+{
+    for (ai_series *s = atomic_load(&series_head); s; s = s->next)
+        if (strcmp(s->provider, provider) == 0 && strcmp(s->model, model) == 0) return s;
+    pthread_mutex_lock(&series_lock);
+    ai_series *s;
+    for (s = atomic_load(&series_head); s; s = s->next)
+        if (strcmp(s->provider, provider) == 0 && strcmp(s->model, model) == 0) break;
+    if (!s && (s = calloc(1, sizeof *s))) {
+        s->provider = strdup(provider);
+        s->model = strdup(model);
+        s->next = atomic_load(&series_head);
+        atomic_store(&series_head, s);
+    }
+    pthread_mutex_unlock(&series_lock);
+    return s;
+}
+
+static void add(_Atomic uint64_t *c, uint64_t v) { atomic_fetch_add_explicit(c, v, memory_order_relaxed); }
+
+static void family(pt_buf *out, const char *name, const char *type, const char *help)
+{
+    pt_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void labels(pt_buf *out, const char *name, const ai_series *s, const char *extra)
+{
+    pt_buf_append_str(out, name);
+    pt_buf_append_str(out, "{provider=\"");
+    pt_metrics_append_label_value(out, s->provider, strlen(s->provider));
+    pt_buf_append_str(out, "\",model=\"");
+    pt_metrics_append_label_value(out, s->model, strlen(s->model));
+    pt_buf_append_str(out, "\"");
+    if (extra) pt_buf_append_str(out, extra);
+    pt_buf_append_str(out, "} ");
+}
+
+static void render(pt_buf *out, void *arg)
+{
+    ai_series *head = atomic_load(&series_head);
+    if (!head) return;
+    family(out, "portico_ai_calls_total", "counter", "AI calls by provider and upstream model, by outcome.");
+    for (ai_series *s = head; s; s = s->next) {
+        labels(out, "portico_ai_calls_total", s, ",outcome=\"ok\"");
+        pt_buf_printf(out, "%" PRIu64 "\n", atomic_load(&s->calls_ok));
+        labels(out, "portico_ai_calls_total", s, ",outcome=\"error\"");
+        pt_buf_printf(out, "%" PRIu64 "\n", atomic_load(&s->calls_failed));
+    }
+    family(out, "portico_ai_tokens_total", "counter", "Tokens reported by the provider (streams included).");
+    static const char *kinds[] = { "input", "output", "cache_read", "cache_write" };
+    for (ai_series *s = head; s; s = s->next) {
+        _Atomic uint64_t *v[] = { &s->input, &s->output, &s->cache_read, &s->cache_write };
+        for (int k = 0; k < 4; k++) {
+            char extra[40];
+            snprintf(extra, sizeof extra, ",kind=\"%s\"", kinds[k]);
+            labels(out, "portico_ai_tokens_total", s, extra);
+            pt_buf_printf(out, "%" PRIu64 "\n", atomic_load(v[k]));
+        }
+    }
+    family(out, "portico_ai_cost_usd_total", "counter", "Cost from the price table, in US dollars.");
+    for (ai_series *s = head; s; s = s->next) {
+        labels(out, "portico_ai_cost_usd_total", s, NULL);
+        uint64_t p = atomic_load(&s->cost_pico);
+        pt_buf_printf(out, "%" PRIu64 ".%012" PRIu64 "\n", p / UINT64_C(1000000000000), p % UINT64_C(1000000000000));
+    }
+    family(out, "portico_ai_time_to_first_token_seconds", "summary", "Time to the first generated token.");
+    for (ai_series *s = head; s; s = s->next) {
+        uint64_t sum = atomic_load(&s->ttft_us_sum), n = atomic_load(&s->ttft_count);
+        labels(out, "portico_ai_time_to_first_token_seconds_sum", s, NULL);
+        pt_buf_printf(out, "%" PRIu64 ".%06" PRIu64 "\n", sum / 1000000u, sum % 1000000u);
+        labels(out, "portico_ai_time_to_first_token_seconds_count", s, NULL);
+        pt_buf_printf(out, "%" PRIu64 "\n", n);
+    }
+}
+
+void pt_ai_route_metrics_init(void) { pt_metrics_add_renderer(render, NULL); }
+
+static void record(ai_req *a, const pt_ai_result *r)
+{
+    if (!r->provider || !r->upstream_model) return;
+    ai_series *s = series_get(r->provider, r->upstream_model);
+    if (!s) return;
+    add(r->kind == PT_AI_OK ? &s->calls_ok : &s->calls_failed, 1);
+    add(&s->input, (uint64_t)pt_usage_get(r->usage.input));
+    add(&s->output, (uint64_t)pt_usage_get(r->usage.output));
+    add(&s->cache_read, (uint64_t)pt_usage_get(r->usage.cache_read));
+    add(&s->cache_write, (uint64_t)pt_usage_get(r->usage.cache_write));
+    add(&s->cost_pico, r->cost_pico_usd);
+    if (r->ttft_us) {
+        add(&s->ttft_us_sum, r->ttft_us);
+        add(&s->ttft_count, 1);
+    }
+    /* the access log line carries the last call's figures */
+    pt_req_info *info = pt_conn_info(a->conn);
+    info->service = r->provider;
+    snprintf(info->extra_json, sizeof info->extra_json,
+             "\"ai\":{\"format\":\"%s\",\"provider\":\"%s\",\"model\":\"%s\",\"attempts\":%u,"
+             "\"input_tokens\":%" PRIu64 ",\"output_tokens\":%" PRIu64 ",\"cache_read_tokens\":%" PRIu64
+             ",\"cache_write_tokens\":%" PRIu64 ",\"cost_usd\":%" PRIu64 ".%06" PRIu64
+             ",\"ttft_ms\":%" PRIu64 ".%03" PRIu64 ",\"passthrough\":%s}",
+             pt_ai_format_name(a->fmt), r->provider, r->upstream_model, a->at.number + 1, (uint64_t)pt_usage_get(r->usage.input),
+             (uint64_t)pt_usage_get(r->usage.output), (uint64_t)pt_usage_get(r->usage.cache_read), (uint64_t)pt_usage_get(r->usage.cache_write),
+             r->cost_micro_usd / 1000000u, r->cost_micro_usd % 1000000u, r->ttft_us / 1000u, r->ttft_us % 1000u,
+             r->passthrough ? "true" : "false");
+}
+
+/* ---- answering ---------------------------------------------------------------------- */
+
+static void ai_free(ai_req *a)
+{
+    pt_conn_set_sink(a->conn, NULL);
+    if (a->x) pt_exchange_cancel(a->x);
+    if (a->call) pt_ai_call_free(a->call);
+    if (a->areq) pt_ai_request_free(a->areq);
+    pt_buf_release(&a->body);
+    pt_buf_release(&a->head);
+    pt_buf_release(&a->last_error_body);
+    free(a);
+}
+
+/* Answers with a body already in the client's error format. */
+static void respond_error_body(pt_conn *conn, int status, uint64_t retry_after_ms, const pt_buf *body)
+{
+    char ra[24];
+    pt_header h[2] = { { PT_SLICE_LIT("Content-Type"), PT_SLICE_LIT("application/json") } };
+    size_t n = 1;
+    if (retry_after_ms) {
+        snprintf(ra, sizeof ra, "%" PRIu64, (retry_after_ms + 999) / 1000);
+        h[n++] = (pt_header){ PT_SLICE_LIT("Retry-After"), pt_slice_cstr(ra) };
+    }
+    if (pt_conn_response_start(conn, status, h, n, (int64_t)body->len) != 0) return;
+    pt_conn_response_body(conn, body->data, body->len);
+    pt_conn_response_end(conn);
+}
+
+static void fail_with(ai_req *a, const pt_ai_error *err)
+{
+    pt_conn *conn = a->conn;
+    pt_buf body = PT_BUF_INIT;
+    pt_ai_render_error(a->fmt, err, &body);
+    pt_conn_info(conn)->error = "ai_error";
+    int status = err->status ? err->status : 500;
+    uint64_t ra = err->retry_after_ms;
+    ai_free(a);
+    respond_error_body(conn, status, ra, &body);
+    pt_buf_release(&body);
+}
+
+static int emit(void *arg, const char *bytes, size_t len)
+{
+    ai_req *a = arg;
+    if (!a->started) {
+        a->started = true;
+        const char *ctype = a->call ? pt_ai_call_content_type(a->call) : "application/json";
+        bool sse = strcmp(ctype, "text/event-stream") == 0;
+        pt_header h[3] = {
+            { PT_SLICE_LIT("Content-Type"), pt_slice_cstr(ctype) },
+            { PT_SLICE_LIT("Cache-Control"), PT_SLICE_LIT("no-cache") },
+            { PT_SLICE_LIT("X-Accel-Buffering"), PT_SLICE_LIT("no") },
+        };
+        if (pt_conn_response_start(a->conn, 200, h, sse ? 3 : 1, -1) != 0) return -1;
+    }
+    if (pt_conn_response_body(a->conn, bytes, len) != 0) return -1;
+    if (a->x && pt_conn_write_queue(a->conn) > HIGH_MARK) pt_exchange_pause(a->x);
+    return 0;
+}
+
+static void next_attempt(ai_req *a);
+
+/* One call ended (how): finish it and decide what the client gets. */
+static void call_end(ai_req *a, pt_ai_end how)
+{
+    pt_ai_result res;
+    memset(&res, 0, sizeof res);
+    a->x = NULL;
+    pt_ai_call_finish(a->call, how, emit, a, &res);
+    record(a, &res);
+    pt_conn *conn = a->conn;
+    pt_req_info *info = pt_conn_info(conn);
+    if (info->upstream_start_us) info->upstream_us = pt_now_us() - info->upstream_start_us;
+    if (res.kind == PT_AI_OK) {
+        if (!a->started) emit(a, "", 0);
+        ai_free(a);
+        pt_conn_response_end(conn);
+        return;
+    }
+    if (res.emitted || a->started) { /* too late to fall back: the client sees a cut stream */
+        pt_log_warn("request %s: AI call to '%s' failed mid-answer: %s", a->req->request_id,
+                    res.provider ? res.provider : "?", res.error.message);
+        pt_conn_info(conn)->error = "ai_upstream_cut";
+        ai_free(a);
+        pt_conn_response_end(conn);
+        return;
+    }
+    pt_log_warn("request %s: AI attempt %u (%s) failed: %s", a->req->request_id, a->at.number + 1,
+                res.provider ? res.provider : "?", res.error.message);
+    pt_buf_reset(&a->last_error_body);
+    pt_ai_call_error_body(a->call, &res, &a->last_error_body);
+    a->last = res;
+    a->have_last = true;
+    a->last_kind = res.kind;
+    pt_ai_call_free(a->call);
+    a->call = NULL;
+    if (res.retryable) {
+        next_attempt(a);
+        return;
+    }
+    int status = res.error.status ? res.error.status : 502;
+    uint64_t ra = res.error.retry_after_ms;
+    pt_buf body = a->last_error_body;
+    pt_buf_init(&a->last_error_body, 0);
+    pt_conn_info(conn)->error = "ai_error";
+    ai_free(a);
+    respond_error_body(conn, status, ra, &body);
+    pt_buf_release(&body);
+}
+
+/* ---- exchange callbacks ------------------------------------------------------------------ */
+
+static void x_head(void *u, int status, const pt_header *hdrs, size_t n, int64_t cl)
+{
+    ai_req *a = u;
+    pt_ai_header stack[64];
+    size_t k = n < 64 ? n : 64;
+    for (size_t i = 0; i < k; i++) stack[i] = (pt_ai_header){ hdrs[i].name, hdrs[i].value };
+    pt_ai_call_on_response_head(a->call, status, stack, k);
+}
+
+static void x_body(void *u, const char *data, size_t n)
+{
+    ai_req *a = u;
+    if (pt_ai_call_on_response_body(a->call, data, n, emit, a) != 0) {
+        /* the client is gone or its connection failed: stop here */
+        if (a->x) pt_exchange_cancel(a->x);
+        a->x = NULL;
+        pt_conn *conn = a->conn;
+        pt_ai_result res;
+        pt_ai_call_finish(a->call, PT_AI_END_ABORTED, emit, a, &res);
+        record(a, &res);
+        ai_free(a);
+        pt_conn_response_abort(conn);
+    }
+}
+
+static void x_done(void *u) { call_end(u, PT_AI_END_OK); }
+
+static void x_error(void *u, int err, int phase, pt_buf *unsent, const char *detail)
+{
+    ai_req *a = u;
+    pt_log_info("request %s: provider '%s': %s", a->req->request_id, a->at.provider->name, detail);
+    call_end(a, err == PT_ETIMEDOUT ? PT_AI_END_TIMEOUT : phase == 0 ? PT_AI_END_CONNECT : PT_AI_END_CUT);
+}
+
+static void x_flush(void *u)
+{
+    ai_req *a = u;
+    pt_conn_flush(a->conn);
+}
+
+static const pt_exchange_cb ai_cb = { .on_head = x_head, .on_body = x_body, .on_done = x_done,
+                                      .on_error = x_error, .on_flush = x_flush };
+
+/* ---- attempts ----------------------------------------------------------------------------- */
+
+static void send_upstream(ai_req *a, const pt_ai_upstream *up)
+{
+    const pt_ai_provider *pv = up->provider;
+    pt_buf *h = &a->head;
+    pt_buf_reset(h);
+    pt_buf_append_str(h, up->method);
+    pt_buf_append(h, " ", 1);
+    pt_buf_append_str(h, up->path);
+    pt_buf_append_str(h, " HTTP/1.1\r\nHost: ");
+    bool v6 = strchr(pv->host, ':') != NULL;
+    if (v6) pt_buf_append(h, "[", 1);
+    pt_buf_append_str(h, pv->host);
+    if (v6) pt_buf_append(h, "]", 1);
+    if (pv->port != (pv->tls ? 443 : 80)) {
+        pt_buf_append(h, ":", 1);
+        pt_buf_append_u64(h, pv->port);
+    }
+    pt_buf_append(h, "\r\n", 2);
+    for (size_t i = 0; i < up->nheaders; i++) {
+        pt_buf_append_slice(h, up->headers[i].name);
+        pt_buf_append(h, ": ", 2);
+        pt_buf_append_slice(h, up->headers[i].value);
+        pt_buf_append(h, "\r\n", 2);
+    }
+    pt_buf_append_str(h, "X-Request-Id: ");
+    pt_buf_append_str(h, a->req->request_id);
+    pt_buf_append_str(h, "\r\nContent-Length: ");
+    pt_buf_append_u64(h, up->body_len);
+    pt_buf_append_str(h, "\r\n\r\n");
+    pt_endpoint ep = { .host = pv->host, .port = pv->port, .tls = pv->tls };
+    pt_exchange_opts o = {
+        .connect_timeout_ms = pv->connect_timeout_ms,
+        .first_byte_timeout_ms = pv->first_byte_timeout_ms,
+        .idle_timeout_ms = pv->idle_timeout_ms,
+        .pool_idle_ms = 60000,
+        .pool_max_idle = 64,
+        .has_body = up->body_len > 0,
+        .body = up->body,
+        .body_len = up->body_len,
+        .body_complete = true,
+    };
+    snprintf(pt_conn_info(a->conn)->target, sizeof pt_conn_info(a->conn)->target, "%s", pv->base_url);
+    if (!pt_conn_info(a->conn)->upstream_start_us) pt_conn_info(a->conn)->upstream_start_us = pt_now_us();
+    pt_exchange *x = pt_exchange_start(a->client, &ep, &o, h->data, h->len, &ai_cb, a);
+    if (x) a->x = x; /* NULL: it failed at once and call_end already ran */
+}
+
+static void next_attempt(ai_req *a)
+{
+    for (;;) {
+        if (!pt_ai_plan_next(&a->plan, a->have_last ? a->last_kind : PT_AI_OK, pt_now_ms(), &a->at)) {
+            pt_conn *conn = a->conn;
+            if (a->have_last) {
+                int status = a->last.error.status ? a->last.error.status : 502;
+                uint64_t ra = a->last.error.retry_after_ms;
+                pt_buf body = a->last_error_body;
+                pt_buf_init(&a->last_error_body, 0);
+                pt_conn_info(conn)->error = "ai_error";
+                ai_free(a);
+                respond_error_body(conn, status, ra, &body);
+                pt_buf_release(&body);
+                return;
+            }
+            pt_ai_error err;
+            pt_slice m = pt_ai_request_model(a->areq);
+            char model[128];
+            snprintf(model, sizeof model, PT_SLICE_FMT, PT_SLICE_ARG(m));
+            pt_ai_plan_none_error(&a->plan, model, pt_now_ms(), &err);
+            fail_with(a, &err);
+            return;
+        }
+        pt_ai_error err;
+        pt_ai_call_opts opts = { .request_id = a->req->request_id };
+        const pt_header *beta = pt_request_header(a->req, "anthropic-beta");
+        char beta_buf[256] = "";
+        if (beta) {
+            snprintf(beta_buf, sizeof beta_buf, PT_SLICE_FMT, PT_SLICE_ARG(beta->value));
+            opts.anthropic_beta = beta_buf;
+        }
+        a->call = pt_ai_call_new(a->areq, &a->at, &opts, &err);
+        if (!a->call) {
+            if (err.kind == PT_AI_ERR_UNSUPPORTED && a->at.number + 1 < PT_AI_PLAN_MAX_ATTEMPTS) {
+                a->last_kind = err.kind; /* this provider cannot serve it: try the next */
+                continue;
+            }
+            fail_with(a, &err);
+            return;
+        }
+        const pt_ai_upstream *up = pt_ai_call_upstream(a->call);
+        if (!up) { /* answered locally (a token estimate) */
+            call_end(a, PT_AI_END_OK);
+            return;
+        }
+        send_upstream(a, up);
+        return;
+    }
+}
+
+/* The whole client body is here: validate it and start the plan. */
+static void begin(ai_req *a)
+{
+    pt_ai_error err;
+    if (pt_ai_request_new(a->fmt, a->ep, a->body.data ? a->body.data : "", a->body.len, &a->areq, &err) != 0) {
+        fail_with(a, &err);
+        return;
+    }
+    pt_slice name = pt_ai_request_model(a->areq);
+    const pt_ai_model *model = pt_ai_config_model(a->ai, name);
+    if (!model) {
+        pt_ai_error_set(&err, PT_AI_ERR_NOT_FOUND, 404, "model", "The model '" PT_SLICE_FMT "' does not exist",
+                        PT_SLICE_ARG(name));
+        fail_with(a, &err);
+        return;
+    }
+    uint64_t rnd;
+    if (getrandom(&rnd, sizeof rnd, GRND_NONBLOCK) != sizeof rnd) rnd = pt_now_us();
+    pt_ai_plan_init(&a->plan, a->ai, model, rnd);
+    next_attempt(a);
+}
+
+/* ---- client body sink -------------------------------------------------------------------- */
+
+static void sink_body(void *h, const char *data, size_t n)
+{
+    ai_req *a = h;
+    pt_buf_append(&a->body, data, n); /* capped by max_body_bytes in the server */
+}
+
+static void sink_end(void *h) { begin(h); }
+
+static void sink_drain(void *h)
+{
+    ai_req *a = h;
+    if (a->x) pt_exchange_resume(a->x);
+}
+
+static void sink_abort(void *h)
+{
+    ai_req *a = h;
+    if (a->call) {
+        pt_ai_result res;
+        if (a->x) pt_exchange_cancel(a->x);
+        a->x = NULL;
+        pt_ai_call_finish(a->call, PT_AI_END_ABORTED, NULL, NULL, &res);
+        record(a, &res);
+    }
+    ai_free(a);
+}
+
+bool pt_ai_route_try(pt_conn *conn, pt_request *req, pt_config *cfg, pt_client *client)
+{
+    const pt_ai_config *ai = cfg->ext;
+    if (!ai || !ai->nmodels) return false;
+    pt_ai_format fmt;
+    pt_ai_endpoint ep;
+    bool hint = pt_request_header(req, "anthropic-version") != NULL;
+    int m = pt_ai_match(req->method_name, req->path, hint, &fmt, &ep);
+    if (m == 404) return false;
+    pt_req_info *info = pt_conn_info(conn);
+    info->route = "ai";
+    if (m == 405) {
+        pt_ai_error err;
+        pt_ai_error_set(&err, PT_AI_ERR_INVALID, 405, "", "Method " PT_SLICE_FMT " is not allowed on " PT_SLICE_FMT,
+                        PT_SLICE_ARG(req->method_name), PT_SLICE_ARG(req->path));
+        pt_buf body = PT_BUF_INIT;
+        pt_ai_render_error(fmt, &err, &body);
+        respond_error_body(conn, 405, 0, &body);
+        pt_buf_release(&body);
+        return true;
+    }
+    if (ep == PT_AI_EP_MODELS) {
+        pt_buf body = PT_BUF_INIT;
+        pt_ai_render_models(ai, fmt, &body);
+        pt_conn_respond(conn, 200, "application/json", body.data, body.len);
+        pt_buf_release(&body);
+        return true;
+    }
+    ai_req *a = calloc(1, sizeof *a);
+    if (!a) {
+        pt_conn_respond_error(conn, 503, "out_of_memory", NULL, "the gateway is out of memory");
+        return true;
+    }
+    a->conn = conn;
+    a->req = req;
+    a->ai = ai;
+    a->client = client;
+    a->fmt = fmt;
+    a->ep = ep;
+    pt_body_sink sink = { a, sink_body, sink_end, sink_drain, sink_abort };
+    pt_conn_set_sink(conn, &sink);
+    if (pt_conn_has_body(conn)) {
+        pt_conn_continue(conn);
+        return true; /* begin() runs when the body is complete */
+    }
+    /* no body at all: the message completes right after this; validation answers 400 */
+    return true;
+}
