@@ -56,12 +56,11 @@ int pt_ai_match(pt_slice method, pt_slice path, bool anthropic_hint, pt_ai_forma
     while (path.len > 1 && path.ptr[path.len - 1] == '/') path.len--;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         if (!pt_slice_eq_cstr(path, routes[i].path)) continue;
-        bool head_ok = routes[i].ep == PT_AI_EP_MODELS && pt_slice_eq_cstr(method, "HEAD");
-        if (!pt_slice_eq_cstr(method, routes[i].method) && !head_ok) return 405;
         *fmt = routes[i].fmt;
         *ep = routes[i].ep;
         if (routes[i].ep == PT_AI_EP_MODELS && anthropic_hint) *fmt = PT_AI_FMT_ANTHROPIC;
-        return 0;
+        bool head_ok = routes[i].ep == PT_AI_EP_MODELS && pt_slice_eq_cstr(method, "HEAD");
+        return pt_slice_eq_cstr(method, routes[i].method) || head_ok ? 0 : 405;
     }
     return 404;
 }

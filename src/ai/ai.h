@@ -57,8 +57,9 @@ const char *pt_ai_endpoint_name(pt_ai_endpoint e);
 
 /* Maps a request line to an AI endpoint. path is without the query. anthropic_hint is
  * true when the request carries an anthropic-version header (it picks the Anthropic
- * format for GET /v1/models). Returns 0 on a match, 404 for an unknown path, 405 for a
- * known path with the wrong method. */
+ * format for GET /v1/models). Returns 0 on a match, 404 for an unknown path (fmt and ep
+ * untouched), 405 for a known path with the wrong method (fmt and ep set, so the error
+ * can be rendered in the endpoint's format). */
 int pt_ai_match(pt_slice method, pt_slice path, bool anthropic_hint, pt_ai_format *fmt, pt_ai_endpoint *ep);
 
 /* ---- client requests ----------------------------------------------------------------- */

@@ -860,9 +860,10 @@ int pt_ai_plan_none_error(const pt_ai_plan *plan, const char *model, uint64_t no
         }
     }
     if (cooling) {
+        pt_ai_error_set(err, PT_AI_ERR_RATE_LIMIT, 429, NULL,
+                        "every provider key for model '%s' is cooling down after rate limiting", model);
         err->retry_after_ms = soonest;
-        return pt_ai_error_set(err, PT_AI_ERR_RATE_LIMIT, 429, NULL,
-                               "every provider key for model '%s' is cooling down after rate limiting", model);
+        return -1;
     }
     return pt_ai_error_set(err, PT_AI_ERR_AUTH, 502, NULL, "no usable provider key for model '%s'", model);
 }

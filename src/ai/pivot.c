@@ -67,11 +67,7 @@ bool pt_ai_err_retryable(pt_ai_err_kind kind)
 int pt_ai_error_set(pt_ai_error *e, pt_ai_err_kind kind, int status, const char *param, const char *fmt, ...)
 {
     if (!e) return -1;
-    int ups = e->upstream_status;
-    uint64_t ra = e->retry_after_ms;
     memset(e, 0, sizeof *e);
-    e->upstream_status = ups;
-    e->retry_after_ms = ra;
     e->kind = kind;
     e->status = status ? status : pt_ai_err_default_status(kind);
     if (param) snprintf(e->param, sizeof e->param, "%s", param);

@@ -56,8 +56,8 @@ typedef struct pt_ai_error {
     char message[PT_AI_ERRMSG_MAX];
 } pt_ai_error;
 
-/* Fills e; status 0 picks the usual status for kind. Returns -1 so callers can
- * `return pt_ai_error_set(...)`. */
+/* Fills e from scratch (every other field zero, so e may be uninitialised); status 0
+ * picks the usual status for kind. Returns -1 so callers can `return pt_ai_error_set(...)`. */
 int pt_ai_error_set(pt_ai_error *e, pt_ai_err_kind kind, int status, const char *param, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 int pt_ai_err_default_status(pt_ai_err_kind kind);

@@ -115,15 +115,15 @@ void pt__classify_status(const pt__prov_ctx *c, int status, const char *msg, pt_
     const char *name = c->cfg ? c->cfg->name : "?";
     char clean[PT_AI_ERRMSG_MAX - 96];
     masked(msg && *msg ? msg : "(no message)", c->key, clean, sizeof clean);
-    err->upstream_status = status;
+    uint64_t retry_after_ms = err->retry_after_ms; /* set by the caller from the answer's headers */
     if (status == 401 || status == 403) {
         pt_ai_error_set(err, PT_AI_ERR_AUTH, 502, NULL,
                         "provider '%s' refused the gateway's credentials (status %d)", name, status);
     } else if (status == 429) {
-        if (err->retry_after_ms)
+        if (retry_after_ms)
             pt_ai_error_set(err, PT_AI_ERR_RATE_LIMIT, 429, NULL,
                             "provider '%s' is rate limiting requests; retry after %llu s", name,
-                            (unsigned long long)((err->retry_after_ms + 999) / 1000));
+                            (unsigned long long)((retry_after_ms + 999) / 1000));
         else
             pt_ai_error_set(err, PT_AI_ERR_RATE_LIMIT, 429, NULL, "provider '%s' is rate limiting requests", name);
     } else if (status == 400 || status == 409 || status == 413 || status == 422) {
@@ -135,6 +135,8 @@ void pt__classify_status(const pt__prov_ctx *c, int status, const char *msg, pt_
         pt_ai_error_set(err, PT_AI_ERR_UPSTREAM, 502, NULL, "provider '%s' failed with status %d: %s", name, status,
                         clean);
     }
+    err->upstream_status = status;
+    err->retry_after_ms = retry_after_ms;
 }
 
 int pt__bad_upstream(pt_ai_error *err, const pt__prov_ctx *c, const char *what)

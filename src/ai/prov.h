@@ -167,7 +167,8 @@ void pt__short_tool_id(pt_slice id, char out[10]);
 pt_slice pt__hdr(const pt_ai_header *h, size_t n, const char *name);
 /* retry-after-ms, then retry-after (seconds or an HTTP date); 0 when absent. */
 uint64_t pt__retry_after_ms(const pt_ai_header *h, size_t n);
-/* Sets err from a status and the provider's message with the usual kind for the status:
+/* Sets err from a status and the provider's message (keeping err->retry_after_ms, which
+ * the caller sets first, or zeroes) with the usual kind for the status:
  * 400/404/409/413/422 client, 401/403 auth, 429 rate limit, 408/5xx/529 upstream.
  * The key (if it appears in the message) is masked; auth messages are never passed on. */
 void pt__classify_status(const pt__prov_ctx *c, int status, const char *msg, pt_ai_error *err);

@@ -91,7 +91,9 @@ static void endpoints_match_by_path_and_method(void **state)
     assert_int_equal(ep, PT_AI_EP_COUNT_TOKENS);
     assert_int_equal(pt_ai_match(PT_SLICE_LIT("GET"), PT_SLICE_LIT("/v1/models"), true, &f, &ep), 0);
     assert_int_equal(f, PT_AI_FMT_ANTHROPIC);
-    assert_int_equal(pt_ai_match(PT_SLICE_LIT("GET"), PT_SLICE_LIT("/v1/chat/completions"), false, &f, &ep), 405);
+    f = PT_AI_FMT_OPENAI;
+    assert_int_equal(pt_ai_match(PT_SLICE_LIT("GET"), PT_SLICE_LIT("/v1/messages"), false, &f, &ep), 405);
+    assert_int_equal(f, PT_AI_FMT_ANTHROPIC); /* the 405 is rendered in the endpoint's format */
     assert_int_equal(pt_ai_match(PT_SLICE_LIT("POST"), PT_SLICE_LIT("/v1/completions"), false, &f, &ep), 404);
     assert_int_equal(pt_ai_match(PT_SLICE_LIT("POST"), PT_SLICE_LIT("/v2/chat/completions"), false, &f, &ep), 404);
 }
@@ -457,11 +459,14 @@ static void models_are_listed_in_each_format(void **state)
 
 static void unknown_model_error_is_404_in_client_format(void **state)
 {
-    pt_ai_error e = { 0 };
+    pt_ai_error e;
+    memset(&e, 0xA5, sizeof e); /* callers may pass an uninitialised error: nothing of it survives */
     pt_ai_error_set(&e, PT_AI_ERR_NOT_FOUND, 0, "model", "model 'nope' is not configured");
     pt_buf b = PT_BUF_INIT;
     pt_ai_render_error(PT_AI_FMT_ANTHROPIC, &e, &b);
     assert_int_equal(e.status, 404);
+    assert_int_equal(e.retry_after_ms, 0);
+    assert_int_equal(e.upstream_status, 0);
     assert_string_equal(b.data, "{\"type\":\"error\",\"error\":{\"type\":\"not_found_error\",\"message\":\"model 'nope' is not configured\"}}");
     pt_buf_release(&b);
 }
