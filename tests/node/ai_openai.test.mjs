@@ -3,7 +3,7 @@
 // provider test upstream tests/upstreams/ai/server.mjs): chat, streams with usage, parallel
 // tool calls streamed and not, embeddings, the model list, and errors as the SDK's own types.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { after, before, test } from 'node:test';
 import OpenAI from 'openai';
 import { EXPECTED_CALLS, OPENAI_TOOLS, startAi } from './ai_harness.mjs';
 
@@ -66,247 +66,247 @@ async function drain(stream) {
   return out;
 }
 
-describe('chat', () => {
-  for (const k of KINDS) {
-    test(`plain chat through the ${k.what}`, async () => {
-      const r = await client.chat.completions.create({ model: k.model, messages: user('Say hello') });
-      assert.equal(r.object, 'chat.completion');
-      assert.equal(r.choices.length, 1);
-      assert.equal(r.choices[0].message.role, 'assistant');
-      assert.equal(r.choices[0].message.content, 'Hello w1 w2');
-      assert.equal(r.choices[0].finish_reason, 'stop');
-      assert.equal(r.usage.prompt_tokens, 11);
-      assert.equal(r.usage.completion_tokens, 3);
-      assert.equal(r.usage.total_tokens, 14);
-    });
-  }
+// ---- chat --------------------------------------------------------------------------------------
 
-  test('the upstream gets the configured model name and key, never the client key', async () => {
-    await h.mockReset();
-    await client.chat.completions.create({ model: 'claude', messages: user('Say hello') });
-    const seen = await h.mockRequests();
-    assert.equal(seen.length, 1);
-    assert.equal(seen[0].path, '/v1/messages');
-    assert.equal(seen[0].headers['x-api-key'], GOOD);
-    assert.equal(JSON.parse(seen[0].body).model, 'claude-sonnet-4-5');
-    assert.ok(!JSON.stringify(seen[0]).includes('client-key'), 'the client key reached the provider');
-  });
-});
-
-describe('streaming', () => {
-  for (const k of KINDS) {
-    test(`stream with include_usage through the ${k.what}: deltas and a usage chunk`, async () => {
-      const stream = await client.chat.completions.create({
-        model: k.model, messages: user('Count [mock events=6]'), stream: true, stream_options: { include_usage: true },
-      });
-      const d = await drain(stream);
-      assert.equal(d.text, 'Hello w1 w2 w3 w4 w5');
-      assert.equal(d.finish, 'stop');
-      assert.equal(d.usage.length, 1, 'exactly one chunk carries usage');
-      assert.equal(d.usage[0].prompt_tokens, 11);
-      assert.equal(d.usage[0].completion_tokens, 6);
-      assert.equal(d.usage[0].total_tokens, 17);
-    });
-  }
-
-  for (const k of [KINDS[0], KINDS[1]]) {
-    test(`stream without include_usage through the ${k.what}: no usage chunk reaches the client`, async () => {
-      const stream = await client.chat.completions.create({ model: k.model, messages: user('Say hello'), stream: true });
-      const d = await drain(stream);
-      assert.equal(d.text, 'Hello w1 w2');
-      assert.equal(d.finish, 'stop');
-      assert.deepEqual(d.usage, []);
-    });
-  }
-
-  test('the SDK stream helper assembles the final completion', async () => {
-    const runner = client.chat.completions.stream({
-      model: 'claude', messages: user('Count [mock events=4]'), stream_options: { include_usage: true },
-    });
-    const final = await runner.finalChatCompletion();
-    assert.equal(final.choices[0].message.content, 'Hello w1 w2 w3');
-    assert.equal(final.choices[0].finish_reason, 'stop');
-    assert.equal(final.usage.completion_tokens, 4);
-  });
-});
-
-describe('tool calls', () => {
-  const ask = { messages: user("What's the weather in Paris and Zürich? [mock tools=1]"), tools: OPENAI_TOOLS };
-
-  for (const k of KINDS) {
-    test(`two parallel tool calls, whole answer, through the ${k.what}`, async () => {
-      const r = await client.chat.completions.create({ model: k.model, ...ask });
-      const m = r.choices[0].message;
-      assert.equal(r.choices[0].finish_reason, 'tool_calls');
-      assert.equal(m.tool_calls.length, 2);
-      for (const [i, tc] of m.tool_calls.entries()) {
-        assert.equal(tc.type, 'function');
-        assert.equal(tc.function.name, 'get_weather');
-        assert.ok(tc.id.length > 0, 'tool call id');
-        assert.deepEqual(JSON.parse(tc.function.arguments), EXPECTED_CALLS[i]);
-      }
-      assert.notEqual(m.tool_calls[0].id, m.tool_calls[1].id);
-      assert.equal(r.usage.completion_tokens, 23);
-    });
-
-    test(`two parallel tool calls, streamed, through the ${k.what}`, async () => {
-      const stream = await client.chat.completions.create({
-        model: k.model, ...ask, stream: true, stream_options: { include_usage: true },
-      });
-      const d = await drain(stream);
-      assert.equal(d.finish, 'tool_calls');
-      assert.equal(d.tools.length, 2);
-      for (const [i, t] of d.tools.entries()) {
-        assert.equal(t.name, 'get_weather');
-        assert.ok(t.id.length > 0, 'tool call id');
-        assert.deepEqual(JSON.parse(t.arguments), EXPECTED_CALLS[i]);
-      }
-      assert.notEqual(d.tools[0].id, d.tools[1].id);
-      assert.equal(d.usage.length, 1);
-      assert.equal(d.usage[0].completion_tokens, 23);
-    });
-  }
-
-  test('the SDK stream helper parses streamed tool calls translated from Anthropic', async () => {
-    const runner = client.chat.completions.stream({ model: 'claude', ...ask });
-    const final = await runner.finalChatCompletion();
-    const calls = final.choices[0].message.tool_calls;
-    assert.equal(calls.length, 2);
-    assert.deepEqual(calls.map((c) => JSON.parse(c.function.arguments)), EXPECTED_CALLS);
-  });
-
-  test('a tool result turn is sent on to the Anthropic provider as tool_use / tool_result blocks', async () => {
-    await h.mockReset();
-    const r = await client.chat.completions.create({
-      model: 'claude',
-      tools: OPENAI_TOOLS,
-      messages: [
-        ...user("What's the weather in Paris?"),
-        { role: 'assistant', content: null, tool_calls: [{ id: 'call_a', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }] },
-        { role: 'tool', tool_call_id: 'call_a', content: 'sunny' },
-      ],
-    });
+for (const k of KINDS) {
+  test(`plain chat through the ${k.what}`, async () => {
+    const r = await client.chat.completions.create({ model: k.model, messages: user('Say hello') });
+    assert.equal(r.object, 'chat.completion');
+    assert.equal(r.choices.length, 1);
+    assert.equal(r.choices[0].message.role, 'assistant');
     assert.equal(r.choices[0].message.content, 'Hello w1 w2');
-    const [req] = await h.mockRequests();
-    const body = JSON.parse(req.body);
-    assert.deepEqual(body.messages[1].content, [{ type: 'tool_use', id: 'call_a', name: 'get_weather', input: { city: 'Paris' } }]);
-    assert.equal(body.messages[2].role, 'user');
-    assert.equal(body.messages[2].content[0].type, 'tool_result');
-    assert.equal(body.messages[2].content[0].tool_use_id, 'call_a');
+    assert.equal(r.choices[0].finish_reason, 'stop');
+    assert.equal(r.usage.prompt_tokens, 11);
+    assert.equal(r.usage.completion_tokens, 3);
+    assert.equal(r.usage.total_tokens, 14);
   });
+}
+
+test('the upstream gets the configured model name and key, never the client key', async () => {
+  await h.mockReset();
+  await client.chat.completions.create({ model: 'claude', messages: user('Say hello') });
+  const seen = await h.mockRequests();
+  assert.equal(seen.length, 1);
+  assert.equal(seen[0].path, '/v1/messages');
+  assert.equal(seen[0].headers['x-api-key'], GOOD);
+  assert.equal(JSON.parse(seen[0].body).model, 'claude-sonnet-4-5');
+  assert.ok(!JSON.stringify(seen[0]).includes('client-key'), 'the client key reached the provider');
 });
 
-describe('embeddings', () => {
-  test('passthrough to the OpenAI provider', async () => {
-    const r = await client.embeddings.create({ model: 'embed-small', input: ['one', 'two'], encoding_format: 'float' });
-    assert.equal(r.data.length, 2);
-    assert.deepEqual(r.data.map((e) => e.index), [0, 1]);
-    assert.deepEqual(r.data[0].embedding, [0, 0.5, -0.25]);
-    assert.deepEqual(r.data[1].embedding, [1, 0.5, -0.25]);
-    assert.equal(r.usage.prompt_tokens, 8);
-  });
+// ---- streams -----------------------------------------------------------------------------------
 
-  test('translated to Gemini, in the SDK default base64 encoding', async () => {
-    const r = await client.embeddings.create({ model: 'gemini-embed', input: ['one', 'two', 'three'] });
-    assert.equal(r.data.length, 3);
-    for (const [i, e] of r.data.entries()) {
-      assert.equal(e.index, i);
-      assert.deepEqual(e.embedding, [i, 0.5, -0.25]);
-    }
-  });
-});
-
-describe('models', () => {
-  test('client.models.list() lists the configured public model names', async () => {
-    const ids = [];
-    for await (const m of client.models.list()) {
-      assert.equal(m.object, 'model');
-      ids.push(m.id);
-    }
-    assert.deepEqual(ids.sort(), ['claude', 'denied', 'embed-small', 'gemini', 'gemini-embed', 'gpt-4o']);
-  });
-});
-
-describe('errors', () => {
-  test('an unknown model is an openai.NotFoundError with status 404', async () => {
-    await assert.rejects(client.chat.completions.create({ model: 'no-such-model', messages: user('hi') }), (e) => {
-      assert.ok(e instanceof OpenAI.NotFoundError, `got ${e?.constructor?.name}: ${e?.message}`);
-      assert.equal(e.status, 404);
-      assert.equal(e.code, 'model_not_found');
-      assert.match(e.message, /no-such-model/);
-      return true;
+for (const k of KINDS) {
+  test(`stream with include_usage through the ${k.what}: deltas and a usage chunk`, async () => {
+    const stream = await client.chat.completions.create({
+      model: k.model, messages: user('Count [mock events=6]'), stream: true, stream_options: { include_usage: true },
     });
+    const d = await drain(stream);
+    assert.equal(d.text, 'Hello w1 w2 w3 w4 w5');
+    assert.equal(d.finish, 'stop');
+    assert.equal(d.usage.length, 1, 'exactly one chunk carries usage');
+    assert.equal(d.usage[0].prompt_tokens, 11);
+    assert.equal(d.usage[0].completion_tokens, 6);
+    assert.equal(d.usage[0].total_tokens, 17);
+  });
+}
+
+for (const k of [KINDS[0], KINDS[1]]) {
+  test(`stream without include_usage through the ${k.what}: no usage chunk reaches the client`, async () => {
+    const stream = await client.chat.completions.create({ model: k.model, messages: user('Say hello'), stream: true });
+    const d = await drain(stream);
+    assert.equal(d.text, 'Hello w1 w2');
+    assert.equal(d.finish, 'stop');
+    assert.deepEqual(d.usage, []);
+  });
+}
+
+test('the SDK stream helper assembles the final completion', async () => {
+  const runner = client.chat.completions.stream({
+    model: 'claude', messages: user('Count [mock events=4]'), stream_options: { include_usage: true },
+  });
+  const final = await runner.finalChatCompletion();
+  assert.equal(final.choices[0].message.content, 'Hello w1 w2 w3');
+  assert.equal(final.choices[0].finish_reason, 'stop');
+  assert.equal(final.usage.completion_tokens, 4);
+});
+
+// ---- tool calls --------------------------------------------------------------------------------
+
+const ask = { messages: user("What's the weather in Paris and Zürich? [mock tools=1]"), tools: OPENAI_TOOLS };
+
+for (const k of KINDS) {
+  test(`two parallel tool calls, whole answer, through the ${k.what}`, async () => {
+    const r = await client.chat.completions.create({ model: k.model, ...ask });
+    const m = r.choices[0].message;
+    assert.equal(r.choices[0].finish_reason, 'tool_calls');
+    assert.equal(m.tool_calls.length, 2);
+    for (const [i, tc] of m.tool_calls.entries()) {
+      assert.equal(tc.type, 'function');
+      assert.equal(tc.function.name, 'get_weather');
+      assert.ok(tc.id.length > 0, 'tool call id');
+      assert.deepEqual(JSON.parse(tc.function.arguments), EXPECTED_CALLS[i]);
+    }
+    assert.notEqual(m.tool_calls[0].id, m.tool_calls[1].id);
+    assert.equal(r.usage.completion_tokens, 23);
   });
 
-  test('an unknown model asked for as a stream is a NotFoundError too', async () => {
-    await assert.rejects(client.chat.completions.create({ model: 'no-such-model', messages: user('hi'), stream: true }), (e) => {
-      assert.ok(e instanceof OpenAI.NotFoundError, `got ${e?.constructor?.name}: ${e?.message}`);
-      assert.equal(e.status, 404);
-      return true;
+  test(`two parallel tool calls, streamed, through the ${k.what}`, async () => {
+    const stream = await client.chat.completions.create({
+      model: k.model, ...ask, stream: true, stream_options: { include_usage: true },
     });
+    const d = await drain(stream);
+    assert.equal(d.finish, 'tool_calls');
+    assert.equal(d.tools.length, 2);
+    for (const [i, t] of d.tools.entries()) {
+      assert.equal(t.name, 'get_weather');
+      assert.ok(t.id.length > 0, 'tool call id');
+      assert.deepEqual(JSON.parse(t.arguments), EXPECTED_CALLS[i]);
+    }
+    assert.notEqual(d.tools[0].id, d.tools[1].id);
+    assert.equal(d.usage.length, 1);
+    assert.equal(d.usage[0].completion_tokens, 23);
   });
+}
 
-  test('a missing messages field is an openai.BadRequestError naming the field', async () => {
-    await assert.rejects(client.chat.completions.create({ model: 'gpt-4o' }), (e) => {
+test('the SDK stream helper parses streamed tool calls translated from Anthropic', async () => {
+  const runner = client.chat.completions.stream({ model: 'claude', ...ask });
+  const final = await runner.finalChatCompletion();
+  const calls = final.choices[0].message.tool_calls;
+  assert.equal(calls.length, 2);
+  assert.deepEqual(calls.map((c) => JSON.parse(c.function.arguments)), EXPECTED_CALLS);
+});
+
+test('a tool result turn is sent on to the Anthropic provider as tool_use / tool_result blocks', async () => {
+  await h.mockReset();
+  const r = await client.chat.completions.create({
+    model: 'claude',
+    tools: OPENAI_TOOLS,
+    messages: [
+      ...user("What's the weather in Paris?"),
+      { role: 'assistant', content: null, tool_calls: [{ id: 'call_a', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }] },
+      { role: 'tool', tool_call_id: 'call_a', content: 'sunny' },
+    ],
+  });
+  assert.equal(r.choices[0].message.content, 'Hello w1 w2');
+  const [req] = await h.mockRequests();
+  const body = JSON.parse(req.body);
+  assert.deepEqual(body.messages[1].content, [{ type: 'tool_use', id: 'call_a', name: 'get_weather', input: { city: 'Paris' } }]);
+  assert.equal(body.messages[2].role, 'user');
+  assert.equal(body.messages[2].content[0].type, 'tool_result');
+  assert.equal(body.messages[2].content[0].tool_use_id, 'call_a');
+});
+
+// ---- embeddings --------------------------------------------------------------------------------
+
+test('passthrough to the OpenAI provider', async () => {
+  const r = await client.embeddings.create({ model: 'embed-small', input: ['one', 'two'], encoding_format: 'float' });
+  assert.equal(r.data.length, 2);
+  assert.deepEqual(r.data.map((e) => e.index), [0, 1]);
+  assert.deepEqual(r.data[0].embedding, [0, 0.5, -0.25]);
+  assert.deepEqual(r.data[1].embedding, [1, 0.5, -0.25]);
+  assert.equal(r.usage.prompt_tokens, 8);
+});
+
+test('translated to Gemini, in the SDK default base64 encoding', async () => {
+  const r = await client.embeddings.create({ model: 'gemini-embed', input: ['one', 'two', 'three'] });
+  assert.equal(r.data.length, 3);
+  for (const [i, e] of r.data.entries()) {
+    assert.equal(e.index, i);
+    assert.deepEqual(e.embedding, [i, 0.5, -0.25]);
+  }
+});
+
+// ---- models ------------------------------------------------------------------------------------
+
+test('client.models.list() lists the configured public model names', async () => {
+  const ids = [];
+  for await (const m of client.models.list()) {
+    assert.equal(m.object, 'model');
+    ids.push(m.id);
+  }
+  assert.deepEqual(ids.sort(), ['claude', 'denied', 'embed-small', 'gemini', 'gemini-embed', 'gpt-4o']);
+});
+
+// ---- errors ------------------------------------------------------------------------------------
+
+test('an unknown model is an openai.NotFoundError with status 404', async () => {
+  await assert.rejects(client.chat.completions.create({ model: 'no-such-model', messages: user('hi') }), (e) => {
+    assert.ok(e instanceof OpenAI.NotFoundError, `got ${e?.constructor?.name}: ${e?.message}`);
+    assert.equal(e.status, 404);
+    assert.equal(e.code, 'model_not_found');
+    assert.match(e.message, /no-such-model/);
+    return true;
+  });
+});
+
+test('an unknown model asked for as a stream is a NotFoundError too', async () => {
+  await assert.rejects(client.chat.completions.create({ model: 'no-such-model', messages: user('hi'), stream: true }), (e) => {
+    assert.ok(e instanceof OpenAI.NotFoundError, `got ${e?.constructor?.name}: ${e?.message}`);
+    assert.equal(e.status, 404);
+    return true;
+  });
+});
+
+test('a missing messages field is an openai.BadRequestError naming the field', async () => {
+  await assert.rejects(client.chat.completions.create({ model: 'gpt-4o' }), (e) => {
+    assert.ok(e instanceof OpenAI.BadRequestError, `got ${e?.constructor?.name}: ${e?.message}`);
+    assert.equal(e.status, 400);
+    assert.equal(e.type, 'invalid_request_error');
+    assert.match(e.message, /messages/);
+    return true;
+  });
+});
+
+// A passthrough body is checked only at the top level (the provider checks the rest), so
+// the mistyped content is sent to a model that needs translation.
+test('a mistyped field is a BadRequestError naming its path', async () => {
+  await assert.rejects(client.chat.completions.create({ model: 'claude', messages: [{ role: 'user', content: 42 }] }), (e) => {
+    assert.ok(e instanceof OpenAI.BadRequestError, `got ${e?.constructor?.name}: ${e?.message}`);
+    assert.equal(e.param, 'messages[0].content');
+    assert.match(e.message, /messages\[0\]\.content/);
+    return true;
+  });
+});
+
+for (const k of [KINDS[0], KINDS[1]]) {
+  test(`a 400 from the ${k.what} is a BadRequestError, not retried`, async () => {
+    await h.mockReset();
+    await assert.rejects(client.chat.completions.create({ model: k.model, messages: user('hi [mock status=400]') }), (e) => {
       assert.ok(e instanceof OpenAI.BadRequestError, `got ${e?.constructor?.name}: ${e?.message}`);
       assert.equal(e.status, 400);
-      assert.equal(e.type, 'invalid_request_error');
-      assert.match(e.message, /messages/);
+      assert.match(e.message, /mock status 400/);
       return true;
     });
+    assert.equal((await h.mockRequests()).length, 1);
   });
+}
 
-  // A passthrough body is checked only at the top level (the provider checks the rest), so
-  // the mistyped content is sent to a model that needs translation.
-  test('a mistyped field is a BadRequestError naming its path', async () => {
-    await assert.rejects(client.chat.completions.create({ model: 'claude', messages: [{ role: 'user', content: 42 }] }), (e) => {
-      assert.ok(e instanceof OpenAI.BadRequestError, `got ${e?.constructor?.name}: ${e?.message}`);
-      assert.equal(e.param, 'messages[0].content');
-      assert.match(e.message, /messages\[0\]\.content/);
-      return true;
-    });
+test('invalid JSON is a 400 in the OpenAI error format', async () => {
+  const r = await fetch(`${h.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":' });
+  assert.equal(r.status, 400);
+  const b = await r.json();
+  assert.equal(b.error.type, 'invalid_request_error');
+  assert.equal(typeof b.error.message, 'string');
+});
+
+test('an upstream 401 is a 502 (InternalServerError) naming the provider, never the key', async () => {
+  await assert.rejects(client.chat.completions.create({ model: 'denied', messages: user('hi') }), (e) => {
+    assert.ok(e instanceof OpenAI.InternalServerError, `got ${e?.constructor?.name}: ${e?.message}`);
+    assert.equal(e.status, 502);
+    assert.equal(e.code, 'upstream_auth_failed');
+    assert.match(e.message, /locked-out/);
+    assert.ok(!e.message.includes(LEAKY), 'the key is in the message');
+    assert.ok(!JSON.stringify(e.error).includes(LEAKY), 'the key is in the error body');
+    return true;
   });
-
-  for (const k of [KINDS[0], KINDS[1]]) {
-    test(`a 400 from the ${k.what} is a BadRequestError, not retried`, async () => {
-      await h.mockReset();
-      await assert.rejects(client.chat.completions.create({ model: k.model, messages: user('hi [mock status=400]') }), (e) => {
-        assert.ok(e instanceof OpenAI.BadRequestError, `got ${e?.constructor?.name}: ${e?.message}`);
-        assert.equal(e.status, 400);
-        assert.match(e.message, /mock status 400/);
-        return true;
-      });
-      assert.equal((await h.mockRequests()).length, 1);
-    });
-  }
-
-  test('invalid JSON is a 400 in the OpenAI error format', async () => {
-    const r = await fetch(`${h.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model":' });
-    assert.equal(r.status, 400);
-    const b = await r.json();
-    assert.equal(b.error.type, 'invalid_request_error');
-    assert.equal(typeof b.error.message, 'string');
+  // the whole response, headers included, never carries the key
+  const r = await fetch(`${h.url}/v1/chat/completions`, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'denied', messages: user('hi') }),
   });
-
-  test('an upstream 401 is a 502 (InternalServerError) naming the provider, never the key', async () => {
-    await assert.rejects(client.chat.completions.create({ model: 'denied', messages: user('hi') }), (e) => {
-      assert.ok(e instanceof OpenAI.InternalServerError, `got ${e?.constructor?.name}: ${e?.message}`);
-      assert.equal(e.status, 502);
-      assert.equal(e.code, 'upstream_auth_failed');
-      assert.match(e.message, /locked-out/);
-      assert.ok(!e.message.includes(LEAKY), 'the key is in the message');
-      assert.ok(!JSON.stringify(e.error).includes(LEAKY), 'the key is in the error body');
-      return true;
-    });
-    // the whole response, headers included, never carries the key
-    const r = await fetch(`${h.url}/v1/chat/completions`, {
-      method: 'POST', headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'denied', messages: user('hi') }),
-    });
-    const raw = [...r.headers].map(([k, v]) => `${k}: ${v}`).join('\n') + '\n\n' + await r.text();
-    assert.equal(r.status, 502);
-    assert.ok(!raw.includes(LEAKY), `the key is in the response:\n${raw}`);
-    assert.ok(!raw.includes(LEAKY.slice(3, 20)), 'part of the key is in the response');
-    assert.ok(!h.errorLog().includes(LEAKY), 'the key is in the error log');
-  });
+  const raw = [...r.headers].map(([k, v]) => `${k}: ${v}`).join('\n') + '\n\n' + await r.text();
+  assert.equal(r.status, 502);
+  assert.ok(!raw.includes(LEAKY), `the key is in the response:\n${raw}`);
+  assert.ok(!raw.includes(LEAKY.slice(3, 20)), 'part of the key is in the response');
+  assert.ok(!h.errorLog().includes(LEAKY), 'the key is in the error log');
 });
