@@ -15,7 +15,7 @@ ONLY=${ONLY:-}
 FILTER=${FILTER:-}
 FUZZ_SECONDS=${FUZZ_SECONDS:-15}
 logdir=$BUILD/test-logs
-rm -rf "$logdir"; mkdir -p "$logdir"
+mkdir -p "$logdir" # each log is overwritten by its own run; nothing else is removed
 
 passed=0 failed=0
 failures=()

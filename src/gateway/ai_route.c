@@ -153,18 +153,27 @@ static void record(ai_req *a, const pt_ai_result *r)
         add(&s->ttft_us_sum, r->ttft_us);
         add(&s->ttft_count, 1);
     }
-    /* the access log line carries the last call's figures */
+    /* the access log line carries the last call's figures (names escaped: they come
+     * from the configuration and may hold any character) */
     pt_req_info *info = pt_conn_info(a->conn);
     info->service = r->provider;
-    snprintf(info->extra_json, sizeof info->extra_json,
-             "\"ai\":{\"format\":\"%s\",\"provider\":\"%s\",\"model\":\"%s\",\"attempts\":%u,"
-             "\"input_tokens\":%" PRIu64 ",\"output_tokens\":%" PRIu64 ",\"cache_read_tokens\":%" PRIu64
-             ",\"cache_write_tokens\":%" PRIu64 ",\"cost_usd\":%" PRIu64 ".%06" PRIu64
-             ",\"ttft_ms\":%" PRIu64 ".%03" PRIu64 ",\"passthrough\":%s}",
-             pt_ai_format_name(a->fmt), r->provider, r->upstream_model, a->at.number + 1, (uint64_t)pt_usage_get(r->usage.input),
-             (uint64_t)pt_usage_get(r->usage.output), (uint64_t)pt_usage_get(r->usage.cache_read), (uint64_t)pt_usage_get(r->usage.cache_write),
-             r->cost_micro_usd / 1000000u, r->cost_micro_usd % 1000000u, r->ttft_us / 1000u, r->ttft_us % 1000u,
-             r->passthrough ? "true" : "false");
+    pt_buf b = PT_BUF_INIT;
+    pt_buf_printf(&b, "\"ai\":{\"format\":\"%s\",\"provider\":\"", pt_ai_format_name(a->fmt));
+    pt_buf_append_json_escaped(&b, r->provider, strlen(r->provider));
+    pt_buf_append_str(&b, "\",\"model\":\"");
+    pt_buf_append_json_escaped(&b, r->upstream_model, strlen(r->upstream_model));
+    pt_buf_printf(&b,
+                  "\",\"attempts\":%u,\"input_tokens\":%" PRIu64 ",\"output_tokens\":%" PRIu64
+                  ",\"cache_read_tokens\":%" PRIu64 ",\"cache_write_tokens\":%" PRIu64 ",\"cost_usd\":%" PRIu64
+                  ".%06" PRIu64 ",\"ttft_ms\":%" PRIu64 ".%03" PRIu64 ",\"passthrough\":%s}",
+                  a->at.number + 1, (uint64_t)pt_usage_get(r->usage.input), (uint64_t)pt_usage_get(r->usage.output),
+                  (uint64_t)pt_usage_get(r->usage.cache_read), (uint64_t)pt_usage_get(r->usage.cache_write),
+                  r->cost_micro_usd / 1000000u, r->cost_micro_usd % 1000000u, r->ttft_us / 1000u, r->ttft_us % 1000u,
+                  r->passthrough ? "true" : "false");
+    /* a line that would not fit is left out whole rather than cut into invalid JSON */
+    if (b.len < sizeof info->extra_json) memcpy(info->extra_json, b.data, b.len + 1);
+    else info->extra_json[0] = '\0';
+    pt_buf_release(&b);
 }
 
 /* ---- answering ---------------------------------------------------------------------- */
