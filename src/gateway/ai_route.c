@@ -342,16 +342,8 @@ static void send_upstream(ai_req *a, const pt_ai_upstream *up)
     pt_buf_append_str(h, up->method);
     pt_buf_append(h, " ", 1);
     pt_buf_append_str(h, up->path);
-    pt_buf_append_str(h, " HTTP/1.1\r\nHost: ");
-    bool v6 = strchr(pv->host, ':') != NULL;
-    if (v6) pt_buf_append(h, "[", 1);
-    pt_buf_append_str(h, pv->host);
-    if (v6) pt_buf_append(h, "]", 1);
-    if (pv->port != (pv->tls ? 443 : 80)) {
-        pt_buf_append(h, ":", 1);
-        pt_buf_append_u64(h, pv->port);
-    }
-    pt_buf_append(h, "\r\n", 2);
+    pt_buf_append_str(h, " HTTP/1.1\r\n");
+    pt_http_append_host(h, pv->host, pv->port, pv->tls);
     for (size_t i = 0; i < up->nheaders; i++) {
         pt_buf_append_slice(h, up->headers[i].name);
         pt_buf_append(h, ": ", 2);

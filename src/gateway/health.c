@@ -107,9 +107,9 @@ static void probe_start(pt_health *h, probe_slot *slot, pt_config *cfg, pt_servi
     pr->target = t;
     slot->inflight = pr;
     pt_buf head = PT_BUF_INIT;
-    bool v6 = strchr(t->host, ':') != NULL;
-    pt_buf_printf(&head, "GET %s HTTP/1.1\r\nHost: %s%s%s:%u\r\nUser-Agent: portico-health\r\n\r\n",
-                  svc->health.path, v6 ? "[" : "", t->host, v6 ? "]" : "", t->port);
+    pt_buf_printf(&head, "GET %s HTTP/1.1\r\n", svc->health.path);
+    pt_http_append_host(&head, t->host, t->port, t->tls);
+    pt_buf_append_str(&head, "User-Agent: portico-health\r\n\r\n");
     pt_endpoint ep;
     pt_proxy_endpoint(svc, t, &ep);
     pt_exchange_opts o = {

@@ -113,16 +113,8 @@ static void build_head(proxy *p, const pt_target *t, pt_buf *h)
     pt_buf_append_slice(h, r->method_name);
     pt_buf_append(h, " ", 1);
     pt_buf_append(h, p->path.data, p->path.len);
-    pt_buf_append(h, " HTTP/1.1\r\nHost: ", 17);
-    bool v6 = strchr(t->host, ':') != NULL;
-    if (v6) pt_buf_append(h, "[", 1);
-    pt_buf_append_str(h, t->host);
-    if (v6) pt_buf_append(h, "]", 1);
-    if (t->port != (t->tls ? 443 : 80)) {
-        pt_buf_append(h, ":", 1);
-        pt_buf_append_u64(h, t->port);
-    }
-    pt_buf_append(h, "\r\n", 2);
+    pt_buf_append(h, " HTTP/1.1\r\n", 11);
+    pt_http_append_host(h, t->host, t->port, t->tls);
     const pt_header *conn_hdr = pt_request_header(r, "connection");
     pt_slice xff = PT_SLICE_NULL;
     for (unsigned i = 0; i < r->nheaders; i++) {

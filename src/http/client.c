@@ -839,4 +839,18 @@ void pt_exchange_cancel(pt_exchange *x)
     x_maybe_free(x);
 }
 
+void pt_http_append_host(pt_buf *b, const char *host, uint16_t port, bool tls)
+{
+    bool v6 = strchr(host, ':') != NULL;
+    pt_buf_append(b, "Host: ", 6);
+    if (v6) pt_buf_append(b, "[", 1);
+    pt_buf_append_str(b, host);
+    if (v6) pt_buf_append(b, "]", 1);
+    if (port != (tls ? 443 : 80)) {
+        pt_buf_append(b, ":", 1);
+        pt_buf_append_u64(b, port);
+    }
+    pt_buf_append(b, "\r\n", 2);
+}
+
 const char *pt_exchange_peer(const pt_exchange *x) { return x->c ? x->c->peer : ""; }

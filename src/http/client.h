@@ -75,6 +75,9 @@ void pt_exchange_pause(pt_exchange *x);   /* stop reading the response (client i
 void pt_exchange_resume(pt_exchange *x);
 /* Abandons the exchange: no more callbacks; the connection is closed, not pooled. */
 void pt_exchange_cancel(pt_exchange *x);
+/* Appends "Host: name[:port]\r\n" for an upstream (IPv6 in brackets, the port left out
+ * when it is the scheme's default), as a client of that upstream would send it. */
+void pt_http_append_host(pt_buf *b, const char *host, uint16_t port, bool tls);
 /* "127.0.0.1:9001" of the connection in use, or "" */
 const char *pt_exchange_peer(const pt_exchange *x);
 
