@@ -5,7 +5,7 @@
 #   make run        install missing packages, build, start on the embedded defaults
 #   make test       install missing packages, build, run every test
 #   make fuzz       build the libFuzzer harnesses (clang)
-#   SANITIZE=address,undefined make test    the same under ASan/UBSan (own build dir)
+#   SANITIZE=address,undefined make test    the same under ASan/UBSan (in build/san-address-undefined)
 
 CC       ?= cc
 PKGS     := libuv jansson yaml-0.1 openssl
@@ -16,7 +16,8 @@ ifeq ($(SANITIZE),)
 BUILD    ?= build
 SANFLAGS :=
 else
-BUILD    ?= build/san
+comma    := ,
+BUILD    ?= build/san-$(subst $(comma),-,$(SANITIZE))
 SANFLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all -DPT_NO_ARENA
 endif
 
