@@ -118,6 +118,7 @@ static void probe_start(pt_health *h, probe_slot *slot, pt_config *cfg, pt_servi
         .idle_timeout_ms = svc->health.timeout_ms,
         .pool_idle_ms = svc->pool_idle_ms,
         .pool_max_idle = svc->pool_max_idle,
+        .idempotent = true,
     };
     /* NULL means it already failed and probe_end freed pr */
     pt_exchange *x = pt_exchange_start(h->client, &ep, &o, head.data, head.len, &probe_cb, pr);

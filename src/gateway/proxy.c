@@ -179,7 +179,11 @@ static void on_head(void *u, int status, const pt_header *hdrs, size_t n, int64_
         return;
     }
     size_t k = 0;
+    const pt_header *conn_hdr = NULL;
+    for (size_t i = 0; i < n && !conn_hdr; i++)
+        if (pt_slice_case_eq_cstr(hdrs[i].name, "connection")) conn_hdr = &hdrs[i];
     for (size_t i = 0; i < n; i++) {
+        if (conn_hdr && named_by_connection(hdrs[i].name, conn_hdr->value)) continue; /* hop-by-hop */
         if (name_in(hdrs[i].name, rt->resp_remove, rt->nresp_remove)) continue;
         if (name_in_kv(hdrs[i].name, rt->resp_add, rt->nresp_add)) continue;
         out[k++] = hdrs[i];
@@ -310,6 +314,12 @@ static void sink_abort(void *h)
 
 /* --- attempts -------------------------------------------------------------- */
 
+static bool idempotent(int m)
+{
+    return m == HTTP_GET || m == HTTP_HEAD || m == HTTP_PUT || m == HTTP_DELETE || m == HTTP_OPTIONS ||
+           m == HTTP_TRACE;
+}
+
 static void attempt(proxy *p)
 {
     pt_conn *conn = p->conn;
@@ -345,6 +355,7 @@ static void attempt(proxy *p)
         .head_request = p->req->method == HTTP_HEAD,
         .chunked_body = p->req->chunked,
         .has_body = pt_conn_has_body(conn),
+        .idempotent = idempotent(p->req->method),
     };
     if (!p->up_start_us) p->up_start_us = pt_now_us();
     /* the body at hand (buffered, or carried from a failed attempt) goes with the head */

@@ -3,8 +3,10 @@
  * A pool is keyed by everything that makes two connections interchangeable (host,
  * port, TLS settings). An idle pooled connection keeps reading so that an upstream
  * close removes it at once. A request sent on a reused connection that dies before
- * any response byte is replayed once on a fresh connection when every byte sent is
- * still held (up to REPLAY_MAX): that is the keep-alive race every proxy must absorb. */
+ * any response byte is replayed once on a fresh connection when the method is
+ * idempotent and every byte sent is still held (up to REPLAY_MAX): that is the
+ * keep-alive race every proxy must absorb. A POST is not replayed: the upstream may
+ * have acted on it before closing. */
 #include "http/client.h"
 
 #include <arpa/inet.h>
@@ -304,7 +306,7 @@ static void x_fail(pt_exchange *x, int err, const char *detail)
     if (x->finished || x->canceled) return;
     upconn *c = x->c;
     /* The keep-alive race: a reused connection died before answering. */
-    if (c && c->reused && !x->got_head && !x->retried && x->replay_ok && x->phase >= 1 &&
+    if (c && c->reused && x->o.idempotent && !x->got_head && !x->retried && x->replay_ok && x->phase >= 1 &&
         (err == PT_ECLOSED || err == PT_ECONNRESET)) {
         x->retried = true;
         x->c = NULL;

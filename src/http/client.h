@@ -39,6 +39,8 @@ typedef struct pt_exchange_opts {
     bool head_request;         /* response has no body whatever its headers say */
     bool chunked_body;         /* the body is sent chunk-encoded (caller wrote TE: chunked) */
     bool has_body;             /* a body follows the head (else the request ends with it) */
+    bool idempotent;           /* may be replayed when a reused connection dies before
+                                * answering (GET, HEAD, PUT, DELETE, OPTIONS, TRACE) */
     const char *body;          /* body bytes already at hand, sent with the head (copied) */
     size_t body_len;
     bool body_complete;        /* ...and they are the whole body */
