@@ -5,7 +5,8 @@
 # 429 cools down and one that got 401 is taken out (logged by provider and position, never by
 # value); a stream cut after its first byte is not retried; usage and cost in the access log
 # and /metrics are exact; no client header chooses the upstream host; every error reaches the
-# client in its own format (OpenAI error object or Anthropic {"type":"error"}).
+# client in its own format (OpenAI error object or Anthropic {"type":"error"}), the engine's own
+# 413 included; a stream the client abandons is not counted as a successful call.
 . "$(dirname "$0")/lib.sh"
 
 PP=$(free_port); MA=$(free_port); MB=$(free_port); ME=$(free_port); DEAD=$(free_port)
@@ -27,6 +28,7 @@ cat >"$T/portico.yaml" <<EOF
 listen: ["127.0.0.1:$PP"]
 workers: 1
 access_log: $LOG
+limits: { max_body_bytes: 100000 }
 providers:
   - { name: ok, type: openai, base_url: "http://127.0.0.1:$MA/v1", api_key: ok-key }
   - { name: ok-ant, type: anthropic, base_url: "http://127.0.0.1:$MA", api_key: ok-ant-key }
@@ -45,6 +47,7 @@ providers:
   - { name: cutter-early, type: openai, base_url: "http://127.0.0.1:$MA/v1", api_key: cut0-key, headers: { x-mock: "cut_after=0" } }
   - { name: guarded, type: openai, base_url: "http://127.0.0.1:$MB/v1", api_keys: ["$REVOKED", "$GUARD_GOOD"] }
   - { name: metered, type: anthropic, base_url: "http://127.0.0.1:$MA", api_key: meter-key }
+  - { name: abandoned, type: anthropic, base_url: "http://127.0.0.1:$MA", api_key: aband-key }
   - name: priced
     type: openai
     base_url: "http://127.0.0.1:$MA/v1"
@@ -68,6 +71,7 @@ models:
   - { name: guard, targets: [{ provider: guarded, model: gpt-4o }] }
   - { name: meter, targets: [{ provider: metered, model: claude-sonnet-4-5 }] }
   - { name: price, targets: [{ provider: priced, model: gpt-4o }] }
+  - { name: abandon, targets: [{ provider: abandoned, model: claude-sonnet-4-5 }] }
 EOF
 portico_start "$T/portico.yaml" || not_ok "portico starts with the AI test config"
 
@@ -280,6 +284,32 @@ is "$((out1 - out0))" 39 "metrics: output tokens grew by exactly 3 + 9 + 23 + 4"
 is "$((ok1 - ok0))" 4 "metrics: four calls counted ok"
 # the provider is used by this block only: the cost is the whole counter (44 x 3 + 39 x 15 = 717 micro-dollars)
 is "$cost1" 0.000717000000 "metrics: cost grew by exactly the priced usage"
+
+# A stream the client walks away from (curl gives up after 0.5 s of a 2 s stream) is no "ok" call:
+# the access log says client_closed, and the metric must not count it as a success.
+lab='provider="abandoned",model="claude-sonnet-4-5"'
+all_outcomes() {
+    curl -s -m 5 "http://127.0.0.1:$PP/metrics" |
+        awk -v p="portico_ai_calls_total{$lab," 'index($1, p) == 1 { s += $2 } END { print s + 0 }'
+}
+ok0=$(metric portico_ai_calls_total "$lab,outcome=\"ok\"")
+all0=$(all_outcomes)
+oai_stream abandon '[mock events=400 gap_ms=5]' -m 0.5 -H 'X-Request-Id: ai-abandoned-1'
+l=$(log_line ai-abandoned-1)
+is "$(jqr '.error' "$l")" client_closed "abandoned stream: the access log says client_closed"
+is "$(( $(all_outcomes) - all0 ))" 1 "abandoned stream: counted once in portico_ai_calls_total"
+is "$(( $(metric portico_ai_calls_total "$lab,outcome=\"ok\"") - ok0 ))" 0 "abandoned stream: not counted as outcome=\"ok\""
+
+# ---------------------------------------------------------------------------- body limit
+# The engine's own refusals on an AI route are client-visible errors too: the client's format.
+# (The HTTP server checks Content-Length against max_body_bytes before the AI route is
+# dispatched, so today it answers in the gateway's generic error shape.)
+printf '{"model":"ok-model","max_tokens":5,"messages":[{"role":"user","content":"%s"}]}' \
+    "$(head -c 150000 /dev/zero | tr '\0' a)" >"$T/big.json"   # printf is a builtin: no argument limit
+http POST "http://127.0.0.1:$PP/v1/chat/completions" -H 'content-type: application/json' --data-binary @"$T/big.json"
+openai_error "body over max_body_bytes: an OpenAI client gets 413 in the OpenAI error format" 413 invalid_request_error
+http POST "http://127.0.0.1:$PP/v1/messages" -H 'content-type: application/json' -H 'anthropic-version: 2023-06-01' --data-binary @"$T/big.json"
+anthropic_error "body over max_body_bytes: an Anthropic client gets 413 request_too_large in its format" 413 request_too_large
 
 # ---------------------------------------------------------------------------- no client-chosen host
 mock_reset "$MA"; mock_reset "$ME"
