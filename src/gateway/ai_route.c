@@ -52,7 +52,7 @@ typedef struct ai_req {
 
 typedef struct ai_series {
     char *provider, *model;
-    _Atomic uint64_t calls_ok, calls_failed, input, output, cache_read, cache_write, cost_pico;
+    _Atomic uint64_t calls_ok, calls_failed, calls_aborted, input, output, cache_read, cache_write, cost_pico;
     _Atomic uint64_t ttft_us_sum, ttft_count;
     struct ai_series *next;
 } ai_series;
@@ -102,12 +102,15 @@ static void render(pt_buf *out, void *arg)
 {
     ai_series *head = atomic_load(&series_head);
     if (!head) return;
-    family(out, "portico_ai_calls_total", "counter", "AI calls by provider and upstream model, by outcome.");
+    family(out, "portico_ai_calls_total", "counter",
+           "AI calls by provider and upstream model, by outcome (ok, error, client_closed).");
     for (ai_series *s = head; s; s = s->next) {
         labels(out, "portico_ai_calls_total", s, ",outcome=\"ok\"");
         pt_buf_printf(out, "%" PRIu64 "\n", atomic_load(&s->calls_ok));
         labels(out, "portico_ai_calls_total", s, ",outcome=\"error\"");
         pt_buf_printf(out, "%" PRIu64 "\n", atomic_load(&s->calls_failed));
+        labels(out, "portico_ai_calls_total", s, ",outcome=\"client_closed\"");
+        pt_buf_printf(out, "%" PRIu64 "\n", atomic_load(&s->calls_aborted));
     }
     family(out, "portico_ai_tokens_total", "counter", "Tokens reported by the provider (streams included).");
     static const char *kinds[] = { "input", "output", "cache_read", "cache_write" };
@@ -138,12 +141,30 @@ static void render(pt_buf *out, void *arg)
 
 void pt_ai_route_metrics_init(void) { pt_metrics_add_renderer(render, NULL); }
 
-static void record(ai_req *a, const pt_ai_result *r)
+bool pt_ai_route_render_error(const pt_request *req, int status, const char *msg, pt_buf *body)
+{
+    pt_config *cfg = pt_config_current();
+    const pt_ai_config *ai = cfg ? cfg->ext : NULL;
+    pt_ai_format fmt;
+    pt_ai_endpoint ep;
+    bool hint = pt_request_header(req, "anthropic-version") != NULL;
+    bool mine = ai && ai->nmodels && pt_ai_match(req->method_name, req->path, hint, &fmt, &ep) != 404;
+    if (mine) {
+        pt_ai_error err;
+        pt_ai_error_set(&err, status >= 500 ? PT_AI_ERR_INTERNAL : PT_AI_ERR_INVALID, status, "", "%s", msg);
+        mine = pt_ai_render_error(fmt, &err, body) == 0;
+    }
+    if (cfg) pt_config_release(cfg);
+    return mine;
+}
+
+/* One finished call; aborted: the client went away before the answer was complete. */
+static void record(ai_req *a, const pt_ai_result *r, bool aborted)
 {
     if (!r->provider || !r->upstream_model) return;
     ai_series *s = series_get(r->provider, r->upstream_model);
     if (!s) return;
-    add(r->kind == PT_AI_OK ? &s->calls_ok : &s->calls_failed, 1);
+    add(aborted ? &s->calls_aborted : r->kind == PT_AI_OK ? &s->calls_ok : &s->calls_failed, 1);
     add(&s->input, (uint64_t)pt_usage_get(r->usage.input));
     add(&s->output, (uint64_t)pt_usage_get(r->usage.output));
     add(&s->cache_read, (uint64_t)pt_usage_get(r->usage.cache_read));
@@ -246,7 +267,7 @@ static void call_end(ai_req *a, pt_ai_end how)
     memset(&res, 0, sizeof res);
     a->x = NULL;
     pt_ai_call_finish(a->call, how, emit, a, &res);
-    record(a, &res);
+    record(a, &res, false);
     pt_conn *conn = a->conn;
     pt_req_info *info = pt_conn_info(conn);
     if (info->upstream_start_us) info->upstream_us = pt_now_us() - info->upstream_start_us;
@@ -308,7 +329,7 @@ static void x_body(void *u, const char *data, size_t n)
         pt_conn *conn = a->conn;
         pt_ai_result res;
         pt_ai_call_finish(a->call, PT_AI_END_ABORTED, emit, a, &res);
-        record(a, &res);
+        record(a, &res, true);
         ai_free(a);
         pt_conn_response_abort(conn);
     }
@@ -470,7 +491,7 @@ static void sink_abort(void *h)
         if (a->x) pt_exchange_cancel(a->x);
         a->x = NULL;
         pt_ai_call_finish(a->call, PT_AI_END_ABORTED, NULL, NULL, &res);
-        record(a, &res);
+        record(a, &res, true);
     }
     ai_free(a);
 }

@@ -18,6 +18,10 @@
  * info hold (see proxy.h). */
 bool pt_ai_route_try(pt_conn *conn, pt_request *req, pt_config *cfg, pt_client *client);
 
+/* For the server's own errors (413, 408, ...) on an AI endpoint: the body in the
+ * client's format. False when req is not for an AI endpoint of the current config. */
+bool pt_ai_route_render_error(const pt_request *req, int status, const char *msg, pt_buf *body);
+
 /* Prometheus families for AI usage (tokens, cost, calls), registered once at start. */
 void pt_ai_route_metrics_init(void);
 

@@ -153,6 +153,13 @@ static void dispatch(pt_conn *c, pt_request *req, void *arg)
     }
 }
 
+static bool render_error(const pt_request *req, int status, const char *code, const char *msg, pt_buf *body,
+                         const char **ctype, void *arg)
+{
+    *ctype = "application/json";
+    return pt_ai_route_render_error(req, status, msg, body);
+}
+
 static void request_done(pt_conn *c, const pt_request *req, const pt_req_info *info, int status, uint64_t bytes_in,
                          uint64_t bytes_out, uint64_t total_us, void *arg)
 {
@@ -282,6 +289,7 @@ static int worker_init(worker *w, gateway *g, const pt_config *cfg)
     w->drain_timeout_ms = cfg->limits.drain_timeout_ms;
     w->srv.dispatch = dispatch;
     w->srv.done = request_done;
+    w->srv.render_error = render_error;
     w->srv.arg = w;
     w->srv.active_gauge = &pt_metrics_global.connections_active;
     w->client = pt_client_new(&w->loop);

@@ -1051,6 +1051,14 @@ void pt_conn_respond_error(pt_conn *c, int status, const char *code, const char 
     if (c->state == CS_HEAD || status == 400 || status == 408 || status == 413 || status == 431)
         c->close_after = true;
     pt_buf b = PT_BUF_INIT;
+    const char *ctype = "application/json";
+    if (c->srv->render_error && c->req.method_name.len &&
+        c->srv->render_error(&c->req, status, code, msg, &b, &ctype, c->srv->arg)) {
+        pt_conn_respond(c, status, ctype, b.data, b.len);
+        pt_buf_release(&b);
+        return;
+    }
+    pt_buf_reset(&b);
     pt_buf_printf(&b, "{\"error\":{\"status\":%d,\"code\":\"", status);
     pt_buf_append_json_escaped(&b, code, strlen(code));
     pt_buf_append_str(&b, "\",\"message\":\"");

@@ -59,6 +59,11 @@ typedef struct pt_req_info {
 } pt_req_info;
 
 typedef void (*pt_dispatch_fn)(pt_conn *c, pt_request *req, void *arg);
+/* Optional: writes the body of an error the server itself raises (413, 408, ...) in the
+ * client's own format when the request's endpoint has one (AI clients); returns false
+ * to use the gateway's JSON shape. *ctype must be set when it returns true. */
+typedef bool (*pt_error_fn)(const pt_request *req, int status, const char *code, const char *msg,
+                            pt_buf *body, const char **ctype, void *arg);
 typedef void (*pt_done_fn)(pt_conn *c, const pt_request *req, const pt_req_info *info, int status,
                            uint64_t bytes_in, uint64_t bytes_out, uint64_t total_us, void *arg);
 
@@ -67,6 +72,7 @@ struct pt_server {
     pt_http_limits limits;
     pt_dispatch_fn dispatch;
     pt_done_fn done;
+    pt_error_fn render_error;
     void *arg;
     bool draining;             /* answer with Connection: close, close idle connections */
     unsigned nconns;
