@@ -282,6 +282,8 @@ static void sink_body(void *h, const char *data, size_t n)
     proxy *p = h;
     if (!p->x) {
         pt_buf_append(&p->body, data, n);
+        /* buffered first (see pt_proxy_start) until it is clearly not small: then stream */
+        if (!p->ntried && p->body.len > BUFFER_BODY_MAX) attempt(p);
         return;
     }
     if (pt_exchange_body(p->x, data, n) > HIGH_MARK) {
@@ -401,9 +403,11 @@ void pt_proxy_start(pt_conn *conn, pt_request *req, const pt_route *route, pt_co
     pt_body_sink sink = { p, sink_body, sink_body_end, sink_drain, sink_abort };
     pt_conn_set_sink(conn, &sink);
     if (pt_conn_has_body(conn)) pt_conn_continue(conn);
-    /* A small body of known length is read first and sent with the head (one write
-     * upstream, and no upstream connection held while a slow client uploads); larger
-     * or chunked bodies stream. */
-    if (req->content_length > 0 && req->content_length <= BUFFER_BODY_MAX && !req->chunked) return;
+    /* A body is read first, up to BUFFER_BODY_MAX, and sent with the head: one write
+     * upstream, no upstream connection held while a slow client uploads, and a body that
+     * turns out malformed (a bad chunk) never reaches the upstream at all. A larger body
+     * streams from the moment it passes the mark (a known large length: at once). */
+    bool small = req->chunked || (req->content_length > 0 && req->content_length <= BUFFER_BODY_MAX);
+    if (small) return;
     attempt(p);
 }
