@@ -102,20 +102,34 @@ void pt_jw_str(pt_jw *w, pt_slice s)
 
 void pt_jw_cstr(pt_jw *w, const char *s) { pt_jw_str(w, pt_slice_cstr(s)); }
 
+/* Decimal digits of v into the end of tmp[24]; returns where they start. (No printf:
+ * numbers are written for every usage member of every answer.) */
+static char *digits(char tmp[24], uint64_t v)
+{
+    char *p = tmp + 24;
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return p;
+}
+
 void pt_jw_int(pt_jw *w, int64_t v)
 {
-    char tmp[32];
-    int n = snprintf(tmp, sizeof tmp, "%lld", (long long)v);
+    char tmp[24];
+    uint64_t mag = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    char *p = digits(tmp, mag);
+    if (v < 0) *--p = '-';
     before_value(w);
-    put(w, tmp, (size_t)n);
+    put(w, p, (size_t)(tmp + 24 - p));
 }
 
 void pt_jw_uint(pt_jw *w, uint64_t v)
 {
-    char tmp[32];
-    int n = snprintf(tmp, sizeof tmp, "%llu", (unsigned long long)v);
+    char tmp[24];
+    char *p = digits(tmp, v);
     before_value(w);
-    put(w, tmp, (size_t)n);
+    put(w, p, (size_t)(tmp + 24 - p));
 }
 
 int pt_jw_format_double(pt_buf *b, double v)

@@ -179,18 +179,32 @@ static void record(ai_req *a, const pt_ai_result *r, bool aborted)
     pt_req_info *info = pt_conn_info(a->conn);
     info->service = r->provider;
     pt_buf b = PT_BUF_INIT;
-    pt_buf_printf(&b, "\"ai\":{\"format\":\"%s\",\"provider\":\"", pt_ai_format_name(a->fmt));
+    pt_buf_append_str(&b, "\"ai\":{\"format\":\"");
+    pt_buf_append_str(&b, pt_ai_format_name(a->fmt));
+    pt_buf_append_str(&b, "\",\"provider\":\"");
     pt_buf_append_json_escaped(&b, r->provider, strlen(r->provider));
     pt_buf_append_str(&b, "\",\"model\":\"");
     pt_buf_append_json_escaped(&b, r->upstream_model, strlen(r->upstream_model));
-    pt_buf_printf(&b,
-                  "\",\"attempts\":%u,\"input_tokens\":%" PRIu64 ",\"output_tokens\":%" PRIu64
-                  ",\"cache_read_tokens\":%" PRIu64 ",\"cache_write_tokens\":%" PRIu64 ",\"cost_usd\":%" PRIu64
-                  ".%06" PRIu64 ",\"ttft_ms\":%" PRIu64 ".%03" PRIu64 ",\"passthrough\":%s}",
-                  a->at.number + 1, (uint64_t)pt_usage_get(r->usage.input), (uint64_t)pt_usage_get(r->usage.output),
-                  (uint64_t)pt_usage_get(r->usage.cache_read), (uint64_t)pt_usage_get(r->usage.cache_write),
-                  r->cost_micro_usd / 1000000u, r->cost_micro_usd % 1000000u, r->ttft_us / 1000u, r->ttft_us % 1000u,
-                  r->passthrough ? "true" : "false");
+    pt_buf_append_str(&b, "\",\"attempts\":");
+    pt_buf_append_u64(&b, a->at.number + 1);
+    static const char *const names[] = { ",\"input_tokens\":", ",\"output_tokens\":", ",\"cache_read_tokens\":",
+                                         ",\"cache_write_tokens\":" };
+    const int64_t vals[] = { r->usage.input, r->usage.output, r->usage.cache_read, r->usage.cache_write };
+    for (int i = 0; i < 4; i++) {
+        pt_buf_append_str(&b, names[i]);
+        pt_buf_append_u64(&b, (uint64_t)pt_usage_get(vals[i]));
+    }
+    /* fixed-point decimals from integers: 6 places for dollars, 3 for milliseconds */
+    char frac[8];
+    pt_buf_append_str(&b, ",\"cost_usd\":");
+    pt_buf_append_u64(&b, r->cost_micro_usd / 1000000u);
+    snprintf(frac, sizeof frac, ".%06u", (unsigned)(r->cost_micro_usd % 1000000u));
+    pt_buf_append_str(&b, frac);
+    pt_buf_append_str(&b, ",\"ttft_ms\":");
+    pt_buf_append_u64(&b, r->ttft_us / 1000u);
+    snprintf(frac, sizeof frac, ".%03u", (unsigned)(r->ttft_us % 1000u));
+    pt_buf_append_str(&b, frac);
+    pt_buf_append_str(&b, r->passthrough ? ",\"passthrough\":true}" : ",\"passthrough\":false}");
     /* a line that would not fit is left out whole rather than cut into invalid JSON */
     if (b.len < sizeof info->extra_json) memcpy(info->extra_json, b.data, b.len + 1);
     else info->extra_json[0] = '\0';
