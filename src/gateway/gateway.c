@@ -62,8 +62,6 @@ typedef struct gateway {
     SSL_CTX **ssl;
     uv_loop_t *loop;
     uv_signal_t sighup, sigterm, sigint;
-    unsigned finished;
-    uv_async_t worker_exit;
     bool draining;
     char *access_log;
 } gateway;
@@ -144,7 +142,7 @@ static void dispatch(pt_conn *c, pt_request *req, void *arg)
                                   PT_SLICE_ARG(req->method_name), PT_SLICE_ARG(req->path),
                                   PT_SLICE_ARG(req->host));
         } else if (route->kind == PT_ROUTE_PROXY) {
-            pt_proxy_start(c, req, route, cfg, w->client);
+            pt_proxy_start(c, req, route, w->client);
         } else {
             pt_conn_info(c)->route = route->name;
             pt_conn_respond_error(c, 501, "not_implemented", NULL, "route '%s' has a kind this build does not serve",
@@ -415,12 +413,6 @@ static void on_signal(uv_signal_t *s, int signum)
     broadcast(g, MSG_DRAIN);
 }
 
-static void on_worker_exit(uv_async_t *a)
-{
-    gateway *g = a->data;
-    (void)g;
-}
-
 int pt_gateway_run(const char *config_path)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -490,27 +482,19 @@ int pt_gateway_run(const char *config_path)
     uv_signal_start(&g.sighup, on_signal, SIGHUP);
     uv_signal_start(&g.sigterm, on_signal, SIGTERM);
     uv_signal_start(&g.sigint, on_signal, SIGINT);
-    uv_async_init(loop, &g.worker_exit, on_worker_exit);
-    g.worker_exit.data = &g;
 
     for (unsigned i = 0; i < g.nworkers; i++) uv_thread_create(&g.workers[i].thread, worker_main, &g.workers[i]);
     for (size_t i = 0; i < g.nlisteners; i++)
         pt_log_info("portico %s listening on %s%s with %u worker%s", PT_VERSION, cfg->listeners[i].text,
                     cfg->listeners[i].tls ? " (TLS)" : "", g.nworkers, g.nworkers == 1 ? "" : "s");
     if (g.nlisteners == 0) pt_log_warn("no listeners configured");
-    /* Run signals until every worker has drained; workers exit on their own. */
-    while (g.finished < g.nworkers) {
-        uv_run(loop, UV_RUN_ONCE);
-        if (g.draining) {
-            /* join in order; each join returns once that worker's loop is empty */
-            for (unsigned i = 0; i < g.nworkers; i++) uv_thread_join(&g.workers[i].thread);
-            g.finished = g.nworkers;
-        }
-    }
+    /* Handle signals until SIGTERM/SIGINT starts the drain, then wait for every worker:
+     * each thread returns once its loop has closed its last handle. */
+    while (!g.draining) uv_run(loop, UV_RUN_ONCE);
+    for (unsigned i = 0; i < g.nworkers; i++) uv_thread_join(&g.workers[i].thread);
     uv_close((uv_handle_t *)&g.sighup, NULL);
     uv_close((uv_handle_t *)&g.sigterm, NULL);
     uv_close((uv_handle_t *)&g.sigint, NULL);
-    uv_close((uv_handle_t *)&g.worker_exit, NULL);
     uv_run(loop, UV_RUN_DEFAULT);
     uv_loop_close(loop);
     pt_log_info("drained; exiting");

@@ -25,7 +25,6 @@
 typedef struct proxy {
     pt_conn *conn;
     pt_request *req;
-    pt_config *cfg;        /* borrowed: the request's info holds the reference */
     const pt_route *route;
     pt_service *svc;
     pt_client *client;
@@ -373,7 +372,7 @@ static void attempt(proxy *p)
     p->x = x;
 }
 
-void pt_proxy_start(pt_conn *conn, pt_request *req, const pt_route *route, pt_config *cfg, pt_client *client)
+void pt_proxy_start(pt_conn *conn, pt_request *req, const pt_route *route, pt_client *client)
 {
     pt_req_info *info = pt_conn_info(conn);
     proxy *p = calloc(1, sizeof *p);
@@ -383,7 +382,6 @@ void pt_proxy_start(pt_conn *conn, pt_request *req, const pt_route *route, pt_co
     }
     p->conn = conn;
     p->req = req;
-    p->cfg = cfg;
     p->route = route;
     p->svc = route->service;
     p->client = client;

@@ -8,10 +8,10 @@
 #include "http/client.h"
 #include "http/server.h"
 
-/* Takes over the request: answers it eventually (or closes the connection). cfg must
- * stay alive until the request is logged: the caller parks its reference in the
- * request's info (pt_req_info.hold). */
-void pt_proxy_start(pt_conn *conn, pt_request *req, const pt_route *route, pt_config *cfg, pt_client *client);
+/* Takes over the request: answers it eventually (or closes the connection). The
+ * snapshot route belongs to must stay alive until the request is logged: the caller
+ * parks its reference in the request's info (pt_req_info.hold). */
+void pt_proxy_start(pt_conn *conn, pt_request *req, const pt_route *route, pt_client *client);
 
 /* Fills an upstream endpoint for target t of svc (strings borrowed from the snapshot). */
 void pt_proxy_endpoint(const pt_service *svc, const pt_target *t, pt_endpoint *ep);
