@@ -16,6 +16,8 @@
 #include "ai/sse.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/recycle.h"
+#include "core/str.h"
 
 #define DEFAULT_MAX_RESPONSE (32u * 1024u * 1024u)
 #define MAX_ERROR_BODY (64u * 1024u)
@@ -66,6 +68,11 @@ int pt_ai_match(pt_slice method, pt_slice path, bool anthropic_hint, pt_ai_forma
 }
 
 /* ---- requests -------------------------------------------------------------------------- */
+
+/* Requests and calls are a few kilobytes each: kept per worker for the next request. */
+#define RECYCLE_MAX 64
+static PT_RECYCLER(requests);
+static PT_RECYCLER(calls);
 
 struct pt_ai_request {
     pt_ai_format fmt;
@@ -179,14 +186,14 @@ int pt_ai_request_new(pt_ai_format fmt, pt_ai_endpoint ep, const char *body, siz
 {
     *out = NULL;
     memset(err, 0, sizeof *err);
-    pt_ai_request *r = calloc(1, sizeof *r);
+    pt_ai_request *r = pt_recycle_get(&requests, sizeof *r);
     if (!r) return pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 500, NULL, "out of memory");
     r->fmt = fmt;
     r->ep = ep;
     r->i_model = r->i_stream = r->i_stream_options = -1;
     r->body = malloc(len + 1);
     if (!r->body) {
-        free(r);
+        pt_recycle_put(&requests, r, RECYCLE_MAX);
         return pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 500, NULL, "out of memory");
     }
     if (len) memcpy(r->body, body, len);
@@ -211,7 +218,7 @@ void pt_ai_request_free(pt_ai_request *r)
     pt_pivot_req_release(&r->pivot);
     if (r->f && r->f != r->fixed) free(r->f);
     free(r->body);
-    free(r);
+    pt_recycle_put(&requests, r, RECYCLE_MAX);
 }
 
 pt_ai_format pt_ai_request_format(const pt_ai_request *r) { return r->fmt; }
@@ -457,7 +464,7 @@ static int build(pt_ai_call *c, const pt_ai_call_opts *opts, pt_ai_error *err)
 pt_ai_call *pt_ai_call_new(pt_ai_request *req, const pt_ai_attempt *at, const pt_ai_call_opts *opts, pt_ai_error *err)
 {
     memset(err, 0, sizeof *err);
-    pt_ai_call *c = calloc(1, sizeof *c);
+    pt_ai_call *c = pt_recycle_get(&calls, sizeof *c);
     if (!c) {
         pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 500, NULL, "out of memory");
         return NULL;
@@ -470,7 +477,7 @@ pt_ai_call *pt_ai_call_new(pt_ai_request *req, const pt_ai_attempt *at, const pt
     c->t0 = pt_now_us();
     c->usage = PT_USAGE_UNKNOWN;
     c->max_response = opts && opts->max_response ? opts->max_response : DEFAULT_MAX_RESPONSE;
-    snprintf(c->request_id, sizeof c->request_id, "%s", opts && opts->request_id ? opts->request_id : "0");
+    pt_str_copy(c->request_id, sizeof c->request_id, opts && opts->request_id ? opts->request_id : "0");
     pt_ai_arena_init(&c->arena, 0);
     c->up.arena = &c->arena;
     pt_buf_init(&c->up.path, 8192);
@@ -526,7 +533,7 @@ void pt_ai_call_free(pt_ai_call *c)
     pt_buf_release(&c->body);
     pt_buf_release(&c->out);
     pt_ai_arena_release(&c->arena);
-    free(c);
+    pt_recycle_put(&calls, c, RECYCLE_MAX);
 }
 
 /* ---- feeding the answer ------------------------------------------------------------------ */
@@ -813,8 +820,10 @@ static void pass_body_usage(pt_ai_call *c)
 {
     if (!c->body.len) return;
     pt_jfield f[32];
-    size_t nf, o, cl;
-    if (pt_jscan_object(c->body.data, c->body.len, 0, f, 32, &nf, &o, &cl)) return;
+    size_t nf;
+    /* the answer goes to the client as it came: only find the members read here (the
+     * usage object is validated when it is parsed) */
+    if (pt_jscan_skim_object(c->body.data, c->body.len, f, 32, &nf)) return;
     if (nf > 32) nf = 32;
     int iu = pt_jscan_find(f, nf, "usage", NULL);
     if (iu < 0) return;
@@ -944,9 +953,13 @@ static void end_stream(pt_ai_call *c)
 static void cost(pt_ai_call *c, pt_ai_result *out)
 {
     pt_ai_price price;
-    bool known = pt_price_lookup(c->at.provider, c->at.upstream_model, &price);
-    if (!known && c->at.provider->type == PT_AI_PROV_AZURE)
-        known = pt_price_lookup(c->at.provider, pt_ai_provider_deployment(c->at.provider, c->at.upstream_model), &price);
+    bool known;
+    if (c->at.target && c->at.target->provider == c->at.provider && c->at.target->model == c->at.upstream_model) {
+        known = c->at.target->price_known; /* resolved when the configuration was loaded */
+        price = c->at.target->price;
+    } else {
+        known = pt_price_for(c->at.provider, c->at.upstream_model, &price);
+    }
     out->cost_known = known;
     if (known) {
         out->cost_pico_usd = pt_price_cost_pusd(&price, &out->usage);

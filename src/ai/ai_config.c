@@ -508,6 +508,7 @@ static bool parse_target(parser *p, const json_t *t, const char *path, pt_ai_con
         }
         out->weight = (unsigned)json_integer_value(w);
     }
+    out->price_known = pt_price_for(out->provider, out->model, &out->price);
     return true;
 }
 
@@ -834,6 +835,7 @@ bool pt_ai_plan_next(pt_ai_plan *plan, int last_kind, uint64_t now_ms, pt_ai_att
             out->model = plan->owners[plan->cur];
             out->provider = t->provider;
             out->upstream_model = t->model;
+            out->target = t;
             out->key_index = key;
             out->number = plan->attempts++;
             return true;

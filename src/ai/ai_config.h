@@ -85,6 +85,8 @@ typedef struct pt_ai_target {
     pt_ai_provider *provider;  /* resolved at load */
     char *model;               /* the provider's model name */
     unsigned weight;           /* >= 1, default 1 */
+    bool price_known;          /* price: resolved at load (pt_price_for) */
+    pt_ai_price price;
 } pt_ai_target;
 
 typedef struct pt_ai_model {
@@ -150,6 +152,7 @@ typedef struct pt_ai_attempt {
     const pt_ai_model *model;   /* the public model this target belongs to (fallbacks differ) */
     pt_ai_provider *provider;
     const char *upstream_model;
+    const pt_ai_target *target; /* where upstream_model and its price come from (may be NULL) */
     size_t key_index;
     unsigned number;            /* 0 for the first attempt */
 } pt_ai_attempt;

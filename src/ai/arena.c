@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/recycle.h"
+
 #define ARENA_BLOCK 8192
 #define ARENA_ALIGN 16
 
@@ -22,12 +24,16 @@ void pt_ai_arena_init(pt_ai_arena *a, size_t limit)
     a->limit = limit;
 }
 
+/* Standard blocks are kept per worker for the next request's arena. */
+static PT_RECYCLER(blocks);
+
 void pt_ai_arena_release(pt_ai_arena *a)
 {
     struct pt__arena_blk *b = a->head;
     while (b) {
         struct pt__arena_blk *n = b->next;
-        free(b);
+        if (b->size == ARENA_BLOCK) pt_recycle_put(&blocks, b, 32);
+        else free(b);
         b = n;
     }
     a->head = NULL;
@@ -36,7 +42,7 @@ void pt_ai_arena_release(pt_ai_arena *a)
 
 static struct pt__arena_blk *new_block(pt_ai_arena *a, size_t size)
 {
-    struct pt__arena_blk *b = malloc(sizeof *b + size);
+    struct pt__arena_blk *b = size == ARENA_BLOCK ? pt_recycle_get_raw(&blocks, sizeof *b + size) : malloc(sizeof *b + size);
     if (!b) return NULL;
     b->size = size;
     b->next = a->head;

@@ -7,6 +7,7 @@
 #include "ai/jscan.h"
 #include "ai/jsonw.h"
 #include "core/err.h"
+#include "core/str.h"
 
 #define BAD(field, ...) pt_ai_error_set(err, PT_AI_ERR_INVALID, 0, field, __VA_ARGS__)
 #define TOO_BIG() pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 413, NULL, "request too large")
@@ -54,7 +55,7 @@ static int result_content(pt_pivot_req *r, const pt_jv *c, const char *path, pt_
     const pt_jv *b;
     PT_JV_FOREACH(c, i, b) {
         char sub[128];
-        snprintf(sub, sizeof sub, "%s.content[%zu]", path, i);
+        pt_str_index(sub, sizeof sub, path, ".content", i);
         const char *type = pt_jv_cstr(pt_jv_get(b, "type"));
         if (!pt_jv_is_object(b) || !type) return BAD(sub, "%s.type: field required", sub);
         pt_part *p = pt__parts_push(&r->arena, &res->content, &res->ncontent, &cap);
@@ -133,7 +134,7 @@ static int parse_messages(pt_pivot_req *r, const pt_jv *msgs, pt_ai_error *err)
     const pt_jv *m;
     PT_JV_FOREACH(msgs, i, m) {
         char path[64];
-        snprintf(path, sizeof path, "messages[%zu]", i);
+        pt_str_index(path, sizeof path, "messages", "", i);
         if (!pt_jv_is_object(m)) return BAD(path, "%s: expected an object", path);
         const char *role = pt_jv_cstr(pt_jv_get(m, "role"));
         if (!role) return BAD(path, "%s.role: field required", path);
@@ -157,7 +158,7 @@ static int parse_messages(pt_pivot_req *r, const pt_jv *msgs, pt_ai_error *err)
         const pt_jv *b;
         PT_JV_FOREACH(content, j, b) {
             char sub[96];
-            snprintf(sub, sizeof sub, "%s.content[%zu]", path, j);
+            pt_str_index(sub, sizeof sub, path, ".content", j);
             pt_part *p = pt__parts_push(&r->arena, &out->parts, &out->nparts, &pcap);
             if (!p) return TOO_BIG();
             if (block(r, b, sub, out->role, p, err)) return -1;
@@ -205,7 +206,7 @@ static int parse_tools(pt_pivot_req *r, const pt_jv *tools, pt_ai_error *err)
     const pt_jv *t;
     PT_JV_FOREACH(tools, i, t) {
         char path[48];
-        snprintf(path, sizeof path, "tools[%zu]", i);
+        pt_str_index(path, sizeof path, "tools", "", i);
         if (!pt_jv_is_object(t)) return BAD(path, "%s: expected an object", path);
         const char *type = pt_jv_cstr(pt_jv_get(t, "type"));
         if (type && strcmp(type, "custom") != 0)

@@ -10,6 +10,7 @@
 #include "ai/jscan.h"
 #include "ai/jsonw.h"
 #include "core/err.h"
+#include "core/str.h"
 
 /* ---- shared helpers ------------------------------------------------------------------ */
 
@@ -163,7 +164,7 @@ static int assistant_msg(pt_pivot_req *r, const pt_jv *m, const char *path, pt_m
     size_t cap = 0;
     const pt_jv *content = pt_jv_get(m, "content");
     char sub[128];
-    snprintf(sub, sizeof sub, "%s.content", path);
+    pt_str_join(sub, sizeof sub, path, ".content");
     if (content && !pt_jv_is_null(content)) {
         if (pt_jv_is_string(content)) {
             if (pt_jv_str(content).len > 0 &&
@@ -188,7 +189,7 @@ static int assistant_msg(pt_pivot_req *r, const pt_jv *m, const char *path, pt_m
     }
     const pt_jv *calls = pt_jv_get(m, "tool_calls");
     if (calls && !pt_jv_is_null(calls)) {
-        snprintf(sub, sizeof sub, "%s.tool_calls", path);
+        pt_str_join(sub, sizeof sub, path, ".tool_calls");
         if (!pt_jv_is_array(calls)) return BAD(sub, "%s: expected an array", sub);
         size_t i;
         const pt_jv *tc;
@@ -218,7 +219,7 @@ static int tool_msg(pt_pivot_req *r, const pt_jv *m, const char *path, pt_msg *o
 {
     const pt_jv *id = pt_jv_get(m, "tool_call_id");
     char sub[128];
-    snprintf(sub, sizeof sub, "%s.tool_call_id", path);
+    pt_str_join(sub, sizeof sub, path, ".tool_call_id");
     if (!pt_jv_is_string(id)) return BAD(sub, "%s: expected a string", sub);
     size_t cap = 0, rcap = 0;
     pt_part *p = pt__parts_push(&r->arena, &out->parts, &out->nparts, &cap);
@@ -226,7 +227,7 @@ static int tool_msg(pt_pivot_req *r, const pt_jv *m, const char *path, pt_msg *o
     p->type = PT_PART_TOOL_RESULT;
     p->tool_use_id = pt_jv_str(id);
     const pt_jv *content = pt_jv_get(m, "content");
-    snprintf(sub, sizeof sub, "%s.content", path);
+    pt_str_join(sub, sizeof sub, path, ".content");
     if (!content || pt_jv_is_null(content)) return 0;
     return text_parts(r, content, sub, &p->content, &p->ncontent, &rcap, err);
 }
@@ -238,13 +239,13 @@ static int parse_messages(pt_pivot_req *r, const pt_jv *msgs, pt_ai_error *err)
     const pt_jv *m;
     PT_JV_FOREACH(msgs, i, m) {
         char path[64];
-        snprintf(path, sizeof path, "messages[%zu]", i);
+        pt_str_index(path, sizeof path, "messages", "", i);
         if (!pt_jv_is_object(m)) return BAD(path, "%s: expected an object", path);
         const char *role = pt_jv_cstr(pt_jv_get(m, "role"));
         if (!role) return BAD(path, "%s.role: field required", path);
         const pt_jv *content = pt_jv_get(m, "content");
         char sub[96];
-        snprintf(sub, sizeof sub, "%s.content", path);
+        pt_str_join(sub, sizeof sub, path, ".content");
         if (strcmp(role, "system") == 0 || strcmp(role, "developer") == 0) {
             if (!content) return BAD(sub, "%s: field required", sub);
             if (text_parts(r, content, sub, &r->system, &r->nsystem, &scap, err)) return -1;
@@ -264,7 +265,7 @@ static int parse_messages(pt_pivot_req *r, const pt_jv *msgs, pt_ai_error *err)
             if (tool_msg(r, m, path, out, err)) return -1;
         } else {
             char rp[96];
-            snprintf(rp, sizeof rp, "%s.role", path);
+            pt_str_join(rp, sizeof rp, path, ".role");
             return BAD(rp, "%s: unknown role '%s' (expected system, developer, user, assistant or tool)", rp, role);
         }
     }
@@ -283,7 +284,7 @@ static int parse_tools(pt_pivot_req *r, const pt_jv *tools, pt_ai_error *err)
     const pt_jv *t;
     PT_JV_FOREACH(tools, i, t) {
         char path[48];
-        snprintf(path, sizeof path, "tools[%zu]", i);
+        pt_str_index(path, sizeof path, "tools", "", i);
         const char *type = pt_jv_cstr(pt_jv_get(t, "type"));
         if (!pt_jv_is_object(t) || !type) return BAD(path, "%s.type: field required", path);
         if (strcmp(type, "function") != 0)

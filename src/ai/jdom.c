@@ -27,7 +27,8 @@ static void skip_ws(parser *s)
 static bool string(parser *s, pt_slice *out)
 {
     size_t start = s->pos;
-    if (pt_jscan_value(s->p, s->len, &s->pos)) return false;
+    bool escaped;
+    if (pt_jscan_string_at(s->p, s->len, &s->pos, &escaped)) return false;
     size_t rawlen = s->pos - start - 2;
     const char *body = s->p + start + 1;
     char *d = pt_ai_arena_alloc(s->a, rawlen + 1);
@@ -36,7 +37,7 @@ static bool string(parser *s, pt_slice *out)
         return false;
     }
     size_t n = rawlen;
-    if (memchr(body, '\\', rawlen)) {
+    if (escaped) {
         long got = pt_jscan_string(s->p, start, s->pos, d, rawlen + 1);
         if (got < 0) return false;
         n = (size_t)got;
@@ -164,10 +165,9 @@ const pt_jv *pt_jdom_parse(pt_ai_arena *a, const char *p, size_t len, size_t *er
     return NULL;
 }
 
-const pt_jv *pt_jv_get(const pt_jv *obj, const char *key)
+const pt_jv *pt_jv_getn(const pt_jv *obj, const char *key, size_t kl)
 {
     if (!pt_jv_is_object(obj)) return NULL;
-    size_t kl = strlen(key);
     for (size_t i = 0; i < obj->n; i++)
         if (obj->kids[i].key.len == kl && memcmp(obj->kids[i].key.ptr, key, kl) == 0) return &obj->kids[i];
     return NULL;

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "ai/arena.h"
 #include "core/slice.h"
@@ -42,7 +43,9 @@ struct pt_jv {
  * *errpos the offset of the offending byte) or when the arena is full (*errpos = len+1). */
 const pt_jv *pt_jdom_parse(pt_ai_arena *a, const char *p, size_t len, size_t *errpos);
 
-const pt_jv *pt_jv_get(const pt_jv *obj, const char *key);
+const pt_jv *pt_jv_getn(const pt_jv *obj, const char *key, size_t klen);
+/* inline so that the length of a literal key is known at compile time */
+static inline const pt_jv *pt_jv_get(const pt_jv *obj, const char *key) { return pt_jv_getn(obj, key, strlen(key)); }
 const pt_jv *pt_jv_at(const pt_jv *arr, size_t i);
 static inline size_t pt_jv_len(const pt_jv *v)
 {

@@ -61,47 +61,79 @@ static inline bool plain8(uint64_t x)
     return bad == 0;
 }
 
-static int scan_string(scan *s)
+/* Bytes a string may hold without a closer look: printable ASCII but '"' and '\\'. */
+static const unsigned char plain_byte[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
+/* Scans the string at p[*pos] == '"'. On success *pos is past the closing quote and
+ * *escaped says whether a backslash occurs; on failure *pos is at the offending byte. */
+static int string_at(const char *text, size_t len, size_t *pos, bool *escaped)
 {
-    /* s->p[s->pos] == '"' */
-    s->pos++;
-    while (s->pos < s->len) {
-        while (s->len - s->pos >= 8) {
+    const unsigned char *p = (const unsigned char *)text;
+    size_t i = *pos + 1;
+    bool esc = false;
+    for (;;) {
+        while (len - i >= 8) {
             uint64_t x;
-            memcpy(&x, s->p + s->pos, 8);
+            memcpy(&x, p + i, 8);
             if (!plain8(x)) break;
-            s->pos += 8;
+            i += 8;
         }
-        if (s->pos >= s->len) break;
-        unsigned char c = (unsigned char)s->p[s->pos];
+        while (i < len && plain_byte[p[i]]) i++;
+        if (i >= len) break;
+        unsigned char c = p[i];
         if (c == '"') {
-            s->pos++;
+            *pos = i + 1;
+            if (escaped) *escaped = esc;
             return 0;
         }
-        if (c < 0x20) return PT_EPARSE;
+        if (c < 0x20) break;
         if (c == '\\') {
-            if (s->pos + 1 >= s->len) return PT_EPARSE;
-            char e = s->p[s->pos + 1];
+            esc = true;
+            if (i + 1 >= len) break;
+            char e = (char)p[i + 1];
             if (e == 'u') {
-                if (s->pos + 6 > s->len) return PT_EPARSE;
-                for (int i = 2; i < 6; i++)
-                    if (hexval(s->p[s->pos + i]) < 0) return PT_EPARSE;
-                s->pos += 6;
+                if (i + 6 > len) break;
+                int k = 2;
+                while (k < 6 && hexval((char)p[i + k]) >= 0) k++;
+                if (k < 6) break;
+                i += 6;
                 continue;
             }
-            if (!strchr("\"\\/bfnrt", e) || e == 0) return PT_EPARSE;
-            s->pos += 2;
+            if (e == 0 || !strchr("\"\\/bfnrt", e)) break;
+            i += 2;
             continue;
         }
-        if (c < 0x80) {
-            s->pos++;
-            continue;
-        }
-        size_t n = utf8_len((const unsigned char *)s->p + s->pos, s->len - s->pos);
-        if (!n) return PT_EPARSE;
-        s->pos += n;
+        size_t n = utf8_len(p + i, len - i);
+        if (!n) break;
+        i += n;
     }
+    *pos = i;
     return PT_EPARSE;
+}
+
+static int scan_string(scan *s) { return string_at(s->p, s->len, &s->pos, NULL); }
+
+int pt_jscan_string_at(const char *p, size_t len, size_t *pos, bool *escaped)
+{
+    if (*pos >= len || p[*pos] != '"') return PT_EPARSE;
+    return string_at(p, len, pos, escaped);
 }
 
 static int scan_number(scan *s)
@@ -285,6 +317,75 @@ int pt_jscan_object(const char *p, size_t len, size_t start, pt_jfield *f, size_
     if (nf) *nf = count;
     if (close) *close = rc ? s.pos : s.pos - 1;
     return rc;
+}
+
+/* ---- skimming (no validation) ---- */
+
+static bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+/* p[i] == '"': the offset just past the closing quote (len when there is none). */
+static size_t skim_string(const char *p, size_t len, size_t i)
+{
+    for (i++; i < len;) {
+        const char *q = memchr(p + i, '"', len - i);
+        if (!q) return len;
+        size_t j = (size_t)(q - p), k = j;
+        while (k > i && p[k - 1] == '\\') k--;
+        if ((j - k) % 2 == 0) return j + 1; /* not escaped */
+        i = j + 1;
+    }
+    return len;
+}
+
+/* The end of the value at p[i]. */
+static size_t skim_value(const char *p, size_t len, size_t i)
+{
+    if (p[i] == '"') return skim_string(p, len, i);
+    if (p[i] == '{' || p[i] == '[') {
+        size_t depth = 0;
+        while (i < len) {
+            char c = p[i];
+            if (c == '"') {
+                i = skim_string(p, len, i);
+                continue;
+            }
+            if (c == '{' || c == '[') depth++;
+            else if ((c == '}' || c == ']') && --depth == 0) return i + 1;
+            i++;
+        }
+        return len;
+    }
+    while (i < len && p[i] != ',' && p[i] != '}' && p[i] != ']' && !is_ws(p[i])) i++;
+    return i;
+}
+
+int pt_jscan_skim_object(const char *p, size_t len, pt_jfield *f, size_t max, size_t *nf)
+{
+    size_t i = 0, count = 0;
+    *nf = 0;
+    while (i < len && is_ws(p[i])) i++;
+    if (i >= len || p[i] != '{') return PT_EPARSE;
+    for (i++;;) {
+        while (i < len && (is_ws(p[i]) || p[i] == ',')) i++;
+        if (i >= len) return PT_EPARSE;
+        if (p[i] == '}') break;
+        if (p[i] != '"') return PT_EPARSE;
+        size_t kend = skim_string(p, len, i);
+        if (kend >= len) return PT_EPARSE;
+        pt_slice key = pt_slice_from(p + i + 1, kend - i - 2);
+        i = kend;
+        while (i < len && is_ws(p[i])) i++;
+        if (i >= len || p[i] != ':') return PT_EPARSE;
+        i++;
+        while (i < len && is_ws(p[i])) i++;
+        if (i >= len) return PT_EPARSE;
+        size_t vstart = i;
+        i = skim_value(p, len, i);
+        if (count < max) f[count] = (pt_jfield){ key, vstart, i };
+        count++;
+    }
+    *nf = count;
+    return 0;
 }
 
 /* Decodes the escapes of a string body into out; -1 on overflow or bad escape. */

@@ -29,6 +29,10 @@ typedef struct pt_jfield {
  * offset of the offending byte. */
 int pt_jscan_value(const char *p, size_t len, size_t *pos);
 
+/* Validates the string starting at p[*pos] ('"'): as pt_jscan_value for a string, and
+ * *escaped (when not NULL) tells whether it holds any escape. */
+int pt_jscan_string_at(const char *p, size_t len, size_t *pos, bool *escaped);
+
 /* Validates that p[0..len) is exactly one JSON value with only whitespace around it. */
 int pt_jscan_document(const char *p, size_t len, size_t *errpos);
 
@@ -44,6 +48,13 @@ int pt_jscan_object(const char *p, size_t len, size_t start, pt_jfield *f, size_
  * allowed). Returns 0, PT_EPARSE (*errpos at the bad byte) or PT_EINVAL (not an object). */
 int pt_jscan_object_document(const char *p, size_t len, pt_jfield *f, size_t max, size_t *nf, size_t *open,
                              size_t *close, size_t *errpos);
+
+/* Finds the members of the object p[0..len) without validating it, for answers that are
+ * passed on as they came and of which only a member or two is read. On valid JSON it
+ * records what pt_jscan_object records; on anything else the spans it gives stay
+ * inside p[0..len) but may be wrong, so a member found this way is validated when
+ * it is parsed. Returns 0, or PT_EPARSE when the text is not an object it could walk. */
+int pt_jscan_skim_object(const char *p, size_t len, pt_jfield *f, size_t max, size_t *nf);
 
 /* True when the key as written (escapes decoded) equals name. */
 bool pt_jscan_key_is(pt_slice raw_key, const char *name);

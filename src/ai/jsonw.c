@@ -64,15 +64,26 @@ void pt_jw_obj_end(pt_jw *w) { close_(w, '}'); }
 void pt_jw_arr(pt_jw *w) { open(w, '['); }
 void pt_jw_arr_end(pt_jw *w) { close_(w, ']'); }
 
-void pt_jw_key(pt_jw *w, const char *k)
+void pt_jw_keyn(pt_jw *w, const char *k, size_t n)
 {
     if (w->err) return;
-    if (w->has_member[w->depth]) put(w, ",", 1);
+    bool comma = w->has_member[w->depth];
     w->has_member[w->depth] = true;
-    put(w, "\"", 1);
-    put(w, k, strlen(k));
-    put(w, "\":", 2);
     w->after_key = true;
+    int rc = pt_buf_reserve(w->b, n + 4);
+    if (rc) {
+        w->err = rc;
+        return;
+    }
+    char *d = w->b->data + w->b->len;
+    if (comma) *d++ = ',';
+    *d++ = '"';
+    memcpy(d, k, n);
+    d += n;
+    *d++ = '"';
+    *d++ = ':';
+    *d = '\0';
+    w->b->len = (size_t)(d - w->b->data);
 }
 
 void pt_jw_key_slice(pt_jw *w, pt_slice k)

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "core/buf.h"
 #include "core/slice.h"
@@ -29,8 +30,10 @@ void pt_jw_obj(pt_jw *w);
 void pt_jw_obj_end(pt_jw *w);
 void pt_jw_arr(pt_jw *w);
 void pt_jw_arr_end(pt_jw *w);
-/* Member name: k is written as is (callers pass ASCII literals) */
-void pt_jw_key(pt_jw *w, const char *k);
+/* Member name: k is written as is (callers pass ASCII literals; inline so that their
+ * length is known at compile time) */
+void pt_jw_keyn(pt_jw *w, const char *k, size_t n);
+static inline void pt_jw_key(pt_jw *w, const char *k) { pt_jw_keyn(w, k, strlen(k)); }
 /* Member name from data (escaped) */
 void pt_jw_key_slice(pt_jw *w, pt_slice k);
 

@@ -104,6 +104,13 @@ bool pt_price_lookup(const pt_ai_provider *provider, const char *model, pt_ai_pr
     return slash && slash[1] && lookup_one(provider, slash + 1, out);
 }
 
+bool pt_price_for(const pt_ai_provider *provider, const char *model, pt_ai_price *out)
+{
+    if (pt_price_lookup(provider, model, out)) return true;
+    return provider && provider->type == PT_AI_PROV_AZURE &&
+           pt_price_lookup(provider, pt_ai_provider_deployment(provider, model), out);
+}
+
 static uint64_t mul_sat(uint64_t a, uint64_t b)
 {
     if (a && b > UINT64_MAX / a) return UINT64_MAX;

@@ -16,6 +16,9 @@
  * and a longer prefix over a shorter one; a name with a "vendor/" prefix (routers) is
  * tried without it too. provider may be NULL. False when no price is known. */
 bool pt_price_lookup(const pt_ai_provider *provider, const char *model, pt_ai_price *out);
+/* The price of what a call to model through provider costs: pt_price_lookup(), and for an
+ * Azure provider also under the deployment name the model maps to. */
+bool pt_price_for(const pt_ai_provider *provider, const char *model, pt_ai_price *out);
 
 /* Exact cost in pico-dollars (1e-12 USD). Unknown usage fields count as 0; a missing
  * cache price falls back to the input price. Saturates instead of overflowing. */

@@ -10,6 +10,7 @@
 #include "ai/jsonw.h"
 #include "ai/prov.h"
 #include "core/err.h"
+#include "core/str.h"
 
 #define MAX_BLOCKS PT__MAX_BLOCKS
 #define ANTHROPIC_VERSION "2023-06-01"
@@ -81,7 +82,7 @@ static int part(pt_jw *w, const pt_part *p, size_t msg, pt_ai_error *err)
         pt_slice obj = PT_SLICE_LIT("{}");
         if (p->arguments.len && !json_object_text(p->arguments, &obj)) {
             char path[48];
-            snprintf(path, sizeof path, "messages[%zu]", msg);
+            pt_str_index(path, sizeof path, "messages", "", msg);
             return pt_ai_error_set(err, PT_AI_ERR_INVALID, 400, path,
                                    "%s: the arguments of tool call '%.*s' are not a JSON object", path,
                                    PT_SLICE_ARG(p->id));

@@ -13,6 +13,7 @@
 #include "ai/jsonw.h"
 #include "ai/prov.h"
 #include "core/err.h"
+#include "core/str.h"
 
 #define MAX_BLOCKS PT__MAX_BLOCKS
 #define MIN_THINKING_BUDGET 1024
@@ -86,7 +87,7 @@ static int msg_parts(pt_jw *w, const pt_pivot_req *r, const pt_msg *m, size_t mi
             pt_slice args = p->arguments.len ? p->arguments : PT_SLICE_LIT("{}");
             if (pt_jscan_object(args.ptr, args.len, 0, NULL, 0, &nf, &open, &close)) {
                 char path[48];
-                snprintf(path, sizeof path, "messages[%zu]", mi);
+                pt_str_index(path, sizeof path, "messages", "", mi);
                 return pt_ai_error_set(err, PT_AI_ERR_INVALID, 400, path,
                                        "%s: the arguments of tool call '%.*s' are not a JSON object", path,
                                        PT_SLICE_ARG(p->id));

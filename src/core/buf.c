@@ -29,7 +29,7 @@ int pt_buf_reserve(pt_buf *b, size_t extra)
     size_t need = b->len + extra + 1;
     if (b->cap_limit && b->len + extra > b->cap_limit) return PT_ETOOBIG;
     if (need <= b->alloc) return 0;
-    size_t n = b->alloc ? b->alloc : 64;
+    size_t n = b->alloc ? b->alloc : 256;
     while (n < need) n *= 2;
     char *p = realloc(b->data, n);
     if (!p) return PT_ENOMEM;
@@ -78,6 +78,23 @@ int pt_buf_append_u64(pt_buf *b, unsigned long long v)
 {
     char tmp[24];
     size_t i = sizeof tmp;
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return pt_buf_append(b, tmp + i, sizeof tmp - i);
+}
+
+int pt_buf_append_fixed(pt_buf *b, unsigned long long v, unsigned places)
+{
+    char tmp[48];
+    size_t i = sizeof tmp;
+    if (places > 19) places = 19;
+    for (unsigned k = 0; k < places; k++) {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+    if (places) tmp[--i] = '.';
     do {
         tmp[--i] = (char)('0' + v % 10);
         v /= 10;

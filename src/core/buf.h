@@ -45,6 +45,8 @@ int pt_buf_vprintf(pt_buf *b, const char *fmt, va_list ap);
 /* Decimal and lowercase hex without printf (hot paths: heads, chunk sizes, logs). */
 int pt_buf_append_u64(pt_buf *b, unsigned long long v);
 int pt_buf_append_hex(pt_buf *b, unsigned long long v);
+/* v / 10^places with exactly `places` decimals (fixed-point integers: 1234, 3 -> "1.234"). */
+int pt_buf_append_fixed(pt_buf *b, unsigned long long v, unsigned places);
 /* Appends s as the inside of a JSON string (quotes not included). */
 int pt_buf_append_json_escaped(pt_buf *b, const char *s, size_t n);
 /* Drops the first n bytes. */

@@ -16,11 +16,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "ai/ai.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/rand.h"
+#include "core/recycle.h"
+#include "core/str.h"
 #include "gateway/metrics.h"
 #include "gateway/proxy.h"
 
@@ -179,6 +181,7 @@ static void record(ai_req *a, const pt_ai_result *r, bool aborted)
     pt_req_info *info = pt_conn_info(a->conn);
     info->service = r->provider;
     pt_buf b = PT_BUF_INIT;
+    pt_buf_reserve(&b, sizeof info->extra_json);
     pt_buf_append_str(&b, "\"ai\":{\"format\":\"");
     pt_buf_append_str(&b, pt_ai_format_name(a->fmt));
     pt_buf_append_str(&b, "\",\"provider\":\"");
@@ -195,15 +198,10 @@ static void record(ai_req *a, const pt_ai_result *r, bool aborted)
         pt_buf_append_u64(&b, (uint64_t)pt_usage_get(vals[i]));
     }
     /* fixed-point decimals from integers: 6 places for dollars, 3 for milliseconds */
-    char frac[8];
     pt_buf_append_str(&b, ",\"cost_usd\":");
-    pt_buf_append_u64(&b, r->cost_micro_usd / 1000000u);
-    snprintf(frac, sizeof frac, ".%06u", (unsigned)(r->cost_micro_usd % 1000000u));
-    pt_buf_append_str(&b, frac);
+    pt_buf_append_fixed(&b, r->cost_micro_usd, 6);
     pt_buf_append_str(&b, ",\"ttft_ms\":");
-    pt_buf_append_u64(&b, r->ttft_us / 1000u);
-    snprintf(frac, sizeof frac, ".%03u", (unsigned)(r->ttft_us % 1000u));
-    pt_buf_append_str(&b, frac);
+    pt_buf_append_fixed(&b, r->ttft_us, 3);
     pt_buf_append_str(&b, r->passthrough ? ",\"passthrough\":true}" : ",\"passthrough\":false}");
     /* a line that would not fit is left out whole rather than cut into invalid JSON */
     if (b.len < sizeof info->extra_json) memcpy(info->extra_json, b.data, b.len + 1);
@@ -212,6 +210,8 @@ static void record(ai_req *a, const pt_ai_result *r, bool aborted)
 }
 
 /* ---- answering ---------------------------------------------------------------------- */
+
+static PT_RECYCLER(ai_reqs); /* per worker: the next request's state */
 
 static void ai_free(ai_req *a)
 {
@@ -222,7 +222,7 @@ static void ai_free(ai_req *a)
     pt_buf_release(&a->body);
     pt_buf_release(&a->head);
     pt_buf_release(&a->last_error_body);
-    free(a);
+    pt_recycle_put(&ai_reqs, a, 64);
 }
 
 /* Answers with a body already in the client's error format. */
@@ -402,7 +402,7 @@ static void send_upstream(ai_req *a, const pt_ai_upstream *up)
         .body_len = up->body_len,
         .body_complete = true,
     };
-    snprintf(pt_conn_info(a->conn)->target, sizeof pt_conn_info(a->conn)->target, "%s", pv->base_url);
+    pt_str_copy(pt_conn_info(a->conn)->target, sizeof pt_conn_info(a->conn)->target, pv->base_url);
     if (!pt_conn_info(a->conn)->upstream_start_us) pt_conn_info(a->conn)->upstream_start_us = pt_now_us();
     pt_exchange *x = pt_exchange_start(a->client, &ep, &o, h->data, h->len, &ai_cb, a);
     if (x) a->x = x; /* NULL: it failed at once and call_end already ran */
@@ -475,9 +475,7 @@ static void begin(ai_req *a)
         fail_with(a, &err);
         return;
     }
-    uint64_t rnd;
-    if (getrandom(&rnd, sizeof rnd, GRND_NONBLOCK) != sizeof rnd) rnd = pt_now_us();
-    pt_ai_plan_init(&a->plan, a->ai, model, rnd);
+    pt_ai_plan_init(&a->plan, a->ai, model, pt_rand64());
     next_attempt(a);
 }
 

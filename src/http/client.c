@@ -8,6 +8,7 @@
  * keep-alive race every proxy must absorb. A POST is not replayed: the upstream may
  * have acted on it before closing. */
 #include "http/client.h"
+#include "http/deadline.h"
 
 #include <arpa/inet.h>
 #include <llhttp.h>
@@ -55,7 +56,7 @@ struct upconn {
     upconn *next_idle;
     upconn *prev_all, *next_all;
     uc_state state;
-    uv_timer_t timer;
+    pt_deadline timer;
     uv_getaddrinfo_t gai;
     llhttp_t parser;
     pt_exchange *x;
@@ -213,7 +214,7 @@ static void on_uc_timer_closed(uv_handle_t *h)
 static void on_uc_sock_closed(pt_sock *s)
 {
     upconn *c = s->data;
-    uv_close((uv_handle_t *)&c->timer, on_uc_timer_closed);
+    uv_close((uv_handle_t *)&c->timer.timer, on_uc_timer_closed);
 }
 
 static void uc_close(upconn *c)
@@ -228,7 +229,7 @@ static void uc_close(upconn *c)
     else cl->all = c->next_all;
     if (c->next_all) c->next_all->prev_all = c->prev_all;
     c->prev_all = c->next_all = NULL;
-    uv_timer_stop(&c->timer);
+    pt_deadline_stop(&c->timer);
     if (resolving) { /* the resolver still holds c: on_resolved closes it */
         c->abandoned = true;
         return;
@@ -240,6 +241,7 @@ static void uc_close(upconn *c)
 static void on_uc_timer(uv_timer_t *t)
 {
     upconn *c = t->data;
+    if (!pt_deadline_expired(&c->timer)) return;
     if (c->state == UC_IDLE) { /* pool idle timeout */
         uc_close(c);
         return;
@@ -255,11 +257,7 @@ static void on_uc_timer(uv_timer_t *t)
     x_fail(x, PT_ETIMEDOUT, what);
 }
 
-static void uc_timer(upconn *c, uint64_t ms)
-{
-    if (ms) uv_timer_start(&c->timer, on_uc_timer, ms, 0);
-    else uv_timer_stop(&c->timer);
-}
+static void uc_timer(upconn *c, uint64_t ms) { pt_deadline_set(&c->timer, ms); }
 
 /* --- exchange lifecycle --------------------------------------------------------- */
 
@@ -730,7 +728,7 @@ static void uc_connect(pt_exchange *x, bool fresh_only)
     if (!fresh_only) {
         upconn *idle = pool_take(p);
         if (idle) {
-            uv_timer_stop(&idle->timer);
+            uc_timer(idle, 0);
             x_attach(x, idle);
             return;
         }
@@ -752,8 +750,7 @@ static void uc_connect(pt_exchange *x, bool fresh_only)
     c->sock.on_drain = on_uc_drain;
     c->sock.on_close = on_uc_sock_closed;
     c->sock.on_connect = on_uc_connected;
-    uv_timer_init(x->cl->loop, &c->timer);
-    c->timer.data = c;
+    pt_deadline_init(&c->timer, x->cl->loop, on_uc_timer, c);
     c->next_all = x->cl->all;
     if (x->cl->all) x->cl->all->prev_all = c;
     x->cl->all = c;

@@ -6,17 +6,18 @@
  * at the end of every message, so pipelined bytes wait in `pending` until the
  * response before them is complete. */
 #include "http/server.h"
+#include "http/deadline.h"
 
 #include <llhttp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include "core/err.h"
 #include "core/log.h"
+#include "core/rand.h"
 
 #define HEAD_SLACK 256          /* bytes of request line overhead allowed above the header cap */
 #define PENDING_CAP (256 * 1024)/* pipelined bytes buffered before we stop reading */
@@ -33,7 +34,7 @@ struct pt_conn {
     pt_server *srv;
     pt_conn *prev, *next;
     llhttp_t parser;
-    uv_timer_t timer;
+    pt_deadline timer;
     conn_state state;
     pt_buf head;            /* copies of the request line and header bytes */
     hdr_off *hoff;
@@ -126,18 +127,10 @@ const char *pt_http_reason(int s)
     }
 }
 
-static void gen_request_id(pt_server *srv, char *out)
+static void gen_request_id(char *out)
 {
     static const char hex[] = "0123456789abcdef";
-    uint64_t parts[2];
-    for (int i = 0; i < 2; i++) { /* xorshift64*, seeded from getrandom at init */
-        uint64_t x = srv->rng;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        srv->rng = x;
-        parts[i] = x * 0x2545F4914F6CDD1DULL;
-    }
+    uint64_t parts[2] = { pt_rand64(), pt_rand64() };
     for (int i = 0; i < 32; i++) out[i] = hex[(parts[i / 16] >> ((i % 16) * 4)) & 15];
     out[32] = '\0';
 }
@@ -174,6 +167,7 @@ static void fmt_http_date(char *out, size_t cap)
 static void on_timer(uv_timer_t *t)
 {
     pt_conn *c = t->data;
+    if (!pt_deadline_expired(&c->timer)) return;
     if (c->state == CS_CLOSING) {
         conn_close(c);
         return;
@@ -198,11 +192,7 @@ static void on_timer(uv_timer_t *t)
     conn_close(c);
 }
 
-static void timer_arm(pt_conn *c, uint64_t ms)
-{
-    if (ms) uv_timer_start(&c->timer, on_timer, ms, 0);
-    else uv_timer_stop(&c->timer);
-}
+static void timer_arm(pt_conn *c, uint64_t ms) { pt_deadline_set(&c->timer, ms); }
 
 /* --- request lifecycle ------------------------------------------------- */
 
@@ -456,7 +446,7 @@ static int build_request(pt_conn *c)
     if (rid && request_id_ok(rid->value))
         snprintf(r->request_id, sizeof r->request_id, PT_SLICE_FMT, PT_SLICE_ARG(rid->value));
     else
-        gen_request_id(c->srv, r->request_id);
+        gen_request_id(r->request_id);
     return 0;
 }
 
@@ -548,7 +538,7 @@ static void parse_error(pt_conn *c, int err)
         pt_conn_response_abort(c);
         return;
     }
-    c->req.request_id[0] ? (void)0 : gen_request_id(c->srv, c->req.request_id);
+    c->req.request_id[0] ? (void)0 : gen_request_id(c->req.request_id);
     pt_conn_respond_error(c, 400, code, NULL, "malformed request: %s", reason ? reason : llhttp_errno_name(err));
 }
 
@@ -669,7 +659,7 @@ static void on_timer_closed(uv_handle_t *h)
 static void on_sock_closed(pt_sock *s)
 {
     pt_conn *c = s->data;
-    uv_close((uv_handle_t *)&c->timer, on_timer_closed);
+    uv_close((uv_handle_t *)&c->timer.timer, on_timer_closed);
 }
 
 static void conn_link(pt_server *srv, pt_conn *c)
@@ -693,7 +683,7 @@ static void conn_close(pt_conn *c)
     c->prev = c->next = NULL;
     c->srv->nconns--;
     if (c->srv->active_gauge) atomic_fetch_sub_explicit(c->srv->active_gauge, 1, memory_order_relaxed);
-    uv_timer_stop(&c->timer);
+    pt_deadline_stop(&c->timer);
     pt_sock_close(&c->sock);
 }
 
@@ -742,8 +732,6 @@ void pt_server_init(pt_server *srv, uv_loop_t *loop)
     memset(srv, 0, sizeof *srv);
     srv->loop = loop;
     settings_init();
-    if (getrandom(&srv->rng, sizeof srv->rng, 0) != sizeof srv->rng || srv->rng == 0)
-        srv->rng = (uint64_t)pt_now_us() | 1;
 }
 
 static pt_conn *conn_new(pt_server *srv)
@@ -756,8 +744,7 @@ static pt_conn *conn_new(pt_server *srv)
     }
     c->sock.data = c;
     c->srv = srv;
-    uv_timer_init(srv->loop, &c->timer);
-    c->timer.data = c;
+    pt_deadline_init(&c->timer, srv->loop, on_timer, c);
     c->sock.on_close = on_sock_closed;
     conn_link(srv, c);
     return c;
@@ -1041,7 +1028,7 @@ void pt_conn_respond_error(pt_conn *c, int status, const char *code, const char 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    if (!c->req.request_id[0]) gen_request_id(c->srv, c->req.request_id);
+    if (!c->req.request_id[0]) gen_request_id(c->req.request_id);
     if (!c->info.error) c->info.error = code;
     if (!c->in_request) { /* rejected before a message began (e.g. timeout on a fresh connection) */
         c->in_request = true;

@@ -78,7 +78,6 @@ struct pt_server {
     unsigned nconns;
     pt_conn *conns;            /* all open connections (intrusive list) */
     void (*on_empty)(pt_server *srv); /* called when draining and the last connection closed */
-    uint64_t rng;              /* request-id generator state */
     _Atomic uint64_t *active_gauge; /* optional: open connections, shared by all servers */
 };
 

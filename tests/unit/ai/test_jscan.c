@@ -184,6 +184,64 @@ static void writer_reports_cap_once(void **state)
     pt_buf_release(&b);
 }
 
+/* The skimmer finds what the validating scanner finds on valid JSON, including strings
+ * holding quotes, escaped backslashes and brackets. */
+static void skim_finds_the_members_the_scanner_finds(void **state)
+{
+    const char *docs[] = {
+        " { \"model\" : \"gpt\" , \"n\":[1, 2] ,\"o\":{\"x\":null} } ",
+        "{\"id\":\"a\\\"}b\",\"choices\":[{\"t\":\"]}\\\\\"}],\"usage\":{\"p\":9},\"z\":-1.5e3}",
+        "{}",
+        "{\"a\":true,\"b\":false,\"c\":\"\\\\\",\"d\":[[],{}]}",
+    };
+    for (size_t d = 0; d < sizeof docs / sizeof docs[0]; d++) {
+        const char *s = docs[d];
+        pt_jfield f[8], g[8];
+        size_t nf, ng, o, c;
+        assert_int_equal(pt_jscan_object(s, strlen(s), 0, f, 8, &nf, &o, &c), 0);
+        assert_int_equal(pt_jscan_skim_object(s, strlen(s), g, 8, &ng), 0);
+        assert_int_equal(ng, nf);
+        for (size_t i = 0; i < nf; i++) {
+            assert_true(pt_slice_eq(f[i].key, g[i].key));
+            assert_int_equal(g[i].vstart, f[i].vstart);
+            assert_int_equal(g[i].vend, f[i].vend);
+        }
+    }
+}
+
+/* On text that is not JSON the skimmer may be wrong, never out of bounds (ASan checks). */
+static void skim_stays_in_bounds_on_garbage(void **state)
+{
+    const char *bad[] = { "", "{", "{\"a", "{\"a\"", "{\"a\":", "{\"a\":\"x", "{\"a\":[1,{", "{\"a\\", "[1]",
+                          "{\"a\":1,,}", "{\"a\":}" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        size_t len = strlen(bad[i]);
+        char *s = malloc(len ? len : 1); /* exactly len bytes: no NUL to lean on */
+        memcpy(s, bad[i], len);
+        pt_jfield f[4];
+        size_t nf;
+        if (pt_jscan_skim_object(s, len, f, 4, &nf) == 0)
+            for (size_t k = 0; k < nf && k < 4; k++) assert_true(f[k].vstart <= f[k].vend && f[k].vend <= len);
+        free(s);
+    }
+}
+
+static void string_at_reports_escapes(void **state)
+{
+    size_t pos = 0;
+    bool esc = true;
+    assert_int_equal(pt_jscan_string_at("\"plain\" ", 9, &pos, &esc), 0);
+    assert_int_equal(pos, 7);
+    assert_false(esc);
+    pos = 0;
+    const char *e = "\"a\\nb\"";
+    assert_int_equal(pt_jscan_string_at(e, strlen(e), &pos, &esc), 0);
+    assert_int_equal(pos, strlen(e));
+    assert_true(esc);
+    pos = 0;
+    assert_int_equal(pt_jscan_string_at("x", 1, &pos, &esc), PT_EPARSE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -197,6 +255,9 @@ int main(void)
         cmocka_unit_test(not_an_object_is_einval),
         cmocka_unit_test(escaped_keys_are_compared_decoded),
         cmocka_unit_test(string_values_are_decoded),
+        cmocka_unit_test(skim_finds_the_members_the_scanner_finds),
+        cmocka_unit_test(skim_stays_in_bounds_on_garbage),
+        cmocka_unit_test(string_at_reports_escapes),
         cmocka_unit_test(writer_places_commas_and_escapes),
         cmocka_unit_test(writer_numbers_are_shortest_round_trip),
         cmocka_unit_test(writer_reports_cap_once),

@@ -1,4 +1,5 @@
-/* Unit tests for core/buf.c: growth, the hard cap, JSON escaping, consume/detach. */
+/* Unit tests for core/buf.c (growth, the hard cap, JSON escaping, numbers, consume/detach)
+ * and core/str.c (bounded string building). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +9,7 @@
 
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/str.h"
 
 static void append_grows_and_keeps_nul(void **state)
 {
@@ -65,6 +67,39 @@ static void consume_and_detach(void **state)
     free(p);
 }
 
+static void numbers_without_printf(void **state)
+{
+    pt_buf b = PT_BUF_INIT;
+    pt_buf_append_u64(&b, 0);
+    pt_buf_append_str(&b, " ");
+    pt_buf_append_u64(&b, 18446744073709551615ull);
+    pt_buf_append_str(&b, " ");
+    pt_buf_append_hex(&b, 0x1f);
+    pt_buf_append_str(&b, " ");
+    pt_buf_append_fixed(&b, 1234, 3);
+    pt_buf_append_str(&b, " ");
+    pt_buf_append_fixed(&b, 7, 6);
+    pt_buf_append_str(&b, " ");
+    pt_buf_append_fixed(&b, 0, 3);
+    pt_buf_append_str(&b, " ");
+    pt_buf_append_fixed(&b, 42, 0);
+    assert_string_equal(b.data, "0 18446744073709551615 1f 1.234 0.000007 0.000 42");
+    pt_buf_release(&b);
+}
+
+static void strings_are_built_bounded(void **state)
+{
+    char s[12];
+    assert_string_equal(pt_str_copy(s, sizeof s, "model"), "model");
+    assert_string_equal(pt_str_copy(s, sizeof s, "a-much-longer-text"), "a-much-long");
+    assert_string_equal(pt_str_join(s, sizeof s, "m[0]", ".content"), "m[0].conten");
+    assert_string_equal(pt_str_index(s, sizeof s, "tools", "", 12), "tools[12]");
+    assert_string_equal(pt_str_index(s, sizeof s, "m[1]", ".c", 0), "m[1].c[0]");
+    assert_string_equal(pt_str_index(s, 6, "messages", "", 3), "messa");
+    char one[1];
+    assert_string_equal(pt_str_join(one, sizeof one, "x", "y"), "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -73,6 +108,8 @@ int main(void)
         cmocka_unit_test(printf_handles_long_output),
         cmocka_unit_test(json_escape_controls_quotes_backslashes),
         cmocka_unit_test(consume_and_detach),
+        cmocka_unit_test(numbers_without_printf),
+        cmocka_unit_test(strings_are_built_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,57 @@
+/* Unit tests for core/recycle.c (per-thread free lists) and core/rand.c. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "core/rand.h"
+#include "core/recycle.h"
+
+typedef struct thing {
+    char bytes[3000];
+} thing;
+
+static PT_RECYCLER(things);
+
+/* What comes back from the list is zeroed like calloc's, however it was left. */
+static void get_is_zeroed_after_put(void **state)
+{
+    for (int round = 0; round < 3; round++) {
+        thing *a[5];
+        for (int i = 0; i < 5; i++) {
+            a[i] = pt_recycle_get(&things, sizeof(thing));
+            assert_non_null(a[i]);
+            for (size_t k = 0; k < sizeof a[i]->bytes; k++) assert_int_equal(a[i]->bytes[k], 0);
+            memset(a[i], 0xA5, sizeof *a[i]);
+        }
+        for (int i = 0; i < 5; i++) pt_recycle_put(&things, a[i], 3);
+        assert_true(things.n <= 3); /* the rest went back to malloc */
+    }
+    while (things.n) free(pt_recycle_get_raw(&things, sizeof(thing)));
+    pt_recycle_put(&things, NULL, 3); /* like free(NULL) */
+    assert_int_equal(things.n, 0);
+}
+
+static void rand_varies(void **state)
+{
+    uint64_t seen[64];
+    for (int i = 0; i < 64; i++) {
+        seen[i] = pt_rand64();
+        for (int j = 0; j < i; j++) assert_true(seen[i] != seen[j]);
+    }
+    uint64_t ones = 0;
+    for (int i = 0; i < 64; i++) ones |= seen[i];
+    assert_true(ones == UINT64_MAX); /* every bit is set somewhere */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(get_is_zeroed_after_put),
+        cmocka_unit_test(rand_varies),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
