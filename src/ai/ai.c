@@ -33,6 +33,7 @@ const char *pt_ai_endpoint_name(pt_ai_endpoint e)
     case PT_AI_EP_EMBEDDINGS: return "embeddings";
     case PT_AI_EP_MODELS: return "models";
     case PT_AI_EP_COUNT_TOKENS: return "count_tokens";
+    case PT_AI_EP_MODEL: return "model";
     }
     return "?";
 }
@@ -56,6 +57,11 @@ int pt_ai_match(pt_slice method, pt_slice path, bool anthropic_hint, pt_ai_forma
         path.len -= 3;
     }
     while (path.len > 1 && path.ptr[path.len - 1] == '/') path.len--;
+    if (path.len > 8 && memcmp(path.ptr, "/models/", 8) == 0) {
+        *fmt = anthropic_hint ? PT_AI_FMT_ANTHROPIC : PT_AI_FMT_OPENAI;
+        *ep = PT_AI_EP_MODEL;
+        return pt_slice_eq_cstr(method, "GET") || pt_slice_eq_cstr(method, "HEAD") ? 0 : 405;
+    }
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         if (!pt_slice_eq_cstr(path, routes[i].path)) continue;
         *fmt = routes[i].fmt;
@@ -255,6 +261,24 @@ int pt_ai_render_error(pt_ai_format fmt, const pt_ai_error *err, pt_buf *out)
     return pt__fmt_get(fmt)->render_error(err, out);
 }
 
+/* One entry of the model list, also the answer to GET /v1/models/{id}. */
+static void model_obj(pt_jw *w, const pt_ai_model *m, pt_ai_format fmt)
+{
+    pt_jw_obj(w);
+    if (fmt == PT_AI_FMT_OPENAI) {
+        pt_jw_kcstr(w, "id", m->name);
+        pt_jw_kcstr(w, "object", "model");
+        pt_jw_kint(w, "created", 0);
+        pt_jw_kcstr(w, "owned_by", m->ntargets ? m->targets[0].provider_name : "portico");
+    } else {
+        pt_jw_kcstr(w, "type", "model");
+        pt_jw_kcstr(w, "id", m->name);
+        pt_jw_kcstr(w, "display_name", m->name);
+        pt_jw_kcstr(w, "created_at", "1970-01-01T00:00:00Z");
+    }
+    pt_jw_obj_end(w);
+}
+
 int pt_ai_render_models(const pt_ai_config *cfg, pt_ai_format fmt, pt_buf *out)
 {
     pt_jw w;
@@ -264,22 +288,7 @@ int pt_ai_render_models(const pt_ai_config *cfg, pt_ai_format fmt, pt_buf *out)
     if (fmt == PT_AI_FMT_OPENAI) pt_jw_kcstr(&w, "object", "list");
     pt_jw_key(&w, "data");
     pt_jw_arr(&w);
-    for (size_t i = 0; i < n; i++) {
-        const pt_ai_model *m = &cfg->models[i];
-        pt_jw_obj(&w);
-        if (fmt == PT_AI_FMT_OPENAI) {
-            pt_jw_kcstr(&w, "id", m->name);
-            pt_jw_kcstr(&w, "object", "model");
-            pt_jw_kint(&w, "created", 0);
-            pt_jw_kcstr(&w, "owned_by", m->ntargets ? m->targets[0].provider_name : "portico");
-        } else {
-            pt_jw_kcstr(&w, "type", "model");
-            pt_jw_kcstr(&w, "id", m->name);
-            pt_jw_kcstr(&w, "display_name", m->name);
-            pt_jw_kcstr(&w, "created_at", "1970-01-01T00:00:00Z");
-        }
-        pt_jw_obj_end(&w);
-    }
+    for (size_t i = 0; i < n; i++) model_obj(&w, &cfg->models[i], fmt);
     pt_jw_arr_end(&w);
     if (fmt == PT_AI_FMT_ANTHROPIC) {
         pt_jw_kbool(&w, "has_more", false);
@@ -292,6 +301,48 @@ int pt_ai_render_models(const pt_ai_config *cfg, pt_ai_format fmt, pt_buf *out)
     }
     pt_jw_obj_end(&w);
     return w.err;
+}
+
+static int hexdigit(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+int pt_ai_render_model(const pt_ai_config *cfg, pt_ai_format fmt, pt_slice path, pt_buf *out)
+{
+    const char *at = memmem(path.ptr, path.len, "/models/", 8);
+    size_t from = at ? (size_t)(at - path.ptr) + 8 : path.len, to = path.len;
+    while (to > from && path.ptr[to - 1] == '/') to--;
+    char id[MAX_MODEL_NAME];
+    size_t n = 0;
+    bool bad = false;
+    for (size_t i = from; i < to && !bad; i++) {
+        char c = path.ptr[i];
+        if (c == '%') {
+            int hi = i + 2 < to ? hexdigit(path.ptr[i + 1]) : -1, lo = hi >= 0 ? hexdigit(path.ptr[i + 2]) : -1;
+            if (lo < 0 || (hi == 0 && lo == 0)) bad = true;
+            c = (char)(hi * 16 + lo);
+            i += 2;
+        }
+        if (n + 1 >= sizeof id) bad = true;
+        else id[n++] = c;
+    }
+    id[n] = '\0';
+    const pt_ai_model *m = bad ? NULL : pt_ai_config_model(cfg, pt_slice_from(id, n));
+    if (!m) {
+        pt_ai_error err;
+        if (bad) pt_str_copy(id, sizeof id, "(not a valid model name)");
+        pt_ai_error_set(&err, PT_AI_ERR_NOT_FOUND, 404, "model", "The model '%s' does not exist", id);
+        pt_ai_render_error(fmt, &err, out);
+        return 404;
+    }
+    pt_jw w;
+    pt_jw_init(&w, out);
+    model_obj(&w, m, fmt);
+    return w.err ? 500 : 200;
 }
 
 /* ---- calls ------------------------------------------------------------------------------- */
@@ -415,6 +466,7 @@ static int build(pt_ai_call *c, const pt_ai_call_opts *opts, pt_ai_error *err)
                      (r->fmt == PT_AI_FMT_ANTHROPIC && p->wire == PT__WIRE_ANTHROPIC);
     switch (r->ep) {
     case PT_AI_EP_MODELS:
+    case PT_AI_EP_MODEL:
         return pt_ai_error_set(err, PT_AI_ERR_INVALID, 400, NULL, "model listing is answered without a provider");
     case PT_AI_EP_COUNT_TOKENS:
         if (!p->count_upstream) {

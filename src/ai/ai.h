@@ -50,6 +50,7 @@ typedef enum pt_ai_endpoint {
     PT_AI_EP_EMBEDDINGS,   /* POST /v1/embeddings */
     PT_AI_EP_MODELS,       /* GET /v1/models */
     PT_AI_EP_COUNT_TOKENS, /* POST /v1/messages/count_tokens */
+    PT_AI_EP_MODEL,        /* GET /v1/models/{id} */
 } pt_ai_endpoint;
 
 const char *pt_ai_format_name(pt_ai_format f);
@@ -91,6 +92,10 @@ int pt_ai_render_error(pt_ai_format fmt, const pt_ai_error *err, pt_buf *out);
 /* GET /v1/models: the configured public model names (OpenAI list format, or Anthropic's
  * when fmt is Anthropic). */
 int pt_ai_render_models(const pt_ai_config *cfg, pt_ai_format fmt, pt_buf *out);
+/* GET /v1/models/{id}: path is the request path; the id is everything after "/models/",
+ * percent-decoded (SDKs encode a '/' in a name as %2F). Writes the model object and
+ * returns 200, or writes the error (unknown model: 404) in fmt and returns its status. */
+int pt_ai_render_model(const pt_ai_config *cfg, pt_ai_format fmt, pt_slice path, pt_buf *out);
 
 /* ---- one upstream exchange ------------------------------------------------------------ */
 

@@ -529,14 +529,17 @@ bool pt_ai_route_try(pt_conn *conn, pt_request *req, pt_config *cfg, pt_client *
         pt_buf_release(&body);
         return true;
     }
-    if (ep == PT_AI_EP_MODELS) {
+    if (ep == PT_AI_EP_MODELS || ep == PT_AI_EP_MODEL) {
         pt_buf body = PT_BUF_INIT;
-        pt_ai_render_models(ai, fmt, &body);
-        pt_conn_respond(conn, 200, "application/json", body.data, body.len);
+        int status = 200;
+        if (ep == PT_AI_EP_MODELS) pt_ai_render_models(ai, fmt, &body);
+        else status = pt_ai_render_model(ai, fmt, req->path, &body);
+        if (status == 200) pt_conn_respond(conn, 200, "application/json", body.data, body.len);
+        else respond_error_body(conn, status, 0, &body);
         pt_buf_release(&body);
         return true;
     }
-    ai_req *a = calloc(1, sizeof *a);
+    ai_req *a = pt_recycle_get(&ai_reqs, sizeof *a);
     if (!a) {
         pt_conn_respond_error(conn, 503, "out_of_memory", NULL, "the gateway is out of memory");
         return true;

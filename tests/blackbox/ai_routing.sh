@@ -72,6 +72,7 @@ models:
   - { name: meter, targets: [{ provider: metered, model: claude-sonnet-4-5 }] }
   - { name: price, targets: [{ provider: priced, model: gpt-4o }] }
   - { name: abandon, targets: [{ provider: abandoned, model: claude-sonnet-4-5 }] }
+  - { name: team/fast, targets: [{ provider: ok, model: gpt-4o-mini }] }
 EOF
 portico_start "$T/portico.yaml" || not_ok "portico starts with the AI test config"
 
@@ -310,6 +311,26 @@ http POST "http://127.0.0.1:$PP/v1/chat/completions" -H 'content-type: applicati
 openai_error "body over max_body_bytes: an OpenAI client gets 413 in the OpenAI error format" 413 invalid_request_error
 http POST "http://127.0.0.1:$PP/v1/messages" -H 'content-type: application/json' -H 'anthropic-version: 2023-06-01' --data-binary @"$T/big.json"
 anthropic_error "body over max_body_bytes: an Anthropic client gets 413 request_too_large in its format" 413 request_too_large
+
+# ---------------------------------------------------------------------------- one model
+http GET "http://127.0.0.1:$PP/v1/models/ok-model"
+is "$RESP_STATUS $(jqr '[.id, .object, .owned_by] | join(",")')" "200 ok-model,model,ok" "GET /v1/models/{id}: the model in OpenAI's shape"
+http GET "http://127.0.0.1:$PP/v1/models/claude-ok" -H 'anthropic-version: 2023-06-01'
+is "$RESP_STATUS $(jqr '[.type, .id, .display_name] | join(",")')" "200 model,claude-ok,claude-ok" \
+    "GET /v1/models/{id} with anthropic-version: the model in Anthropic's shape"
+http GET "http://127.0.0.1:$PP/v1/models/team%2Ffast"
+is "$RESP_STATUS $(jqr .id)" "200 team/fast" "a name with a slash, percent-encoded as SDKs send it, is found"
+http GET "http://127.0.0.1:$PP/v1/models/team/fast"
+is "$RESP_STATUS $(jqr .id)" "200 team/fast" "the same name with a plain slash is found too"
+http GET "http://127.0.0.1:$PP/v1/models/no-such-model"
+openai_error "an unknown model id is a 404 in OpenAI's error shape" 404 invalid_request_error
+like "$(jqr .error.message)" "no-such-model" "the 404 names the model asked for"
+http GET "http://127.0.0.1:$PP/v1/models/no-such-model" -H 'anthropic-version: 2023-06-01'
+anthropic_error "an unknown model id is a 404 in Anthropic's error shape with anthropic-version" 404 not_found_error
+http GET "http://127.0.0.1:$PP/v1/models/bad%00name"
+openai_error "an id that decodes to a NUL byte is an unknown model, not a crash" 404 invalid_request_error
+http POST "http://127.0.0.1:$PP/v1/models/ok-model" -H 'content-type: application/json' -d '{}'
+openai_error "POST /v1/models/{id} is a 405" 405 invalid_request_error
 
 # ---------------------------------------------------------------------------- no client-chosen host
 mock_reset "$MA"; mock_reset "$ME"

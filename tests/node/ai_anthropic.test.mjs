@@ -209,6 +209,18 @@ test('client.models.list() lists the configured public model names in Anthropic\
   assert.deepEqual(ids.sort(), ['claude', 'denied', 'gemini', 'gpt-4o']);
 });
 
+test('client.models.retrieve() returns one configured model, and an unknown one is a NotFoundError', async () => {
+  const m = await client.models.retrieve('gpt-4o');
+  assert.equal(m.type, 'model');
+  assert.equal(m.id, 'gpt-4o');
+  assert.equal(m.display_name, 'gpt-4o');
+  await assert.rejects(client.models.retrieve('no-such-model'), (e) => {
+    assert.ok(e instanceof Anthropic.NotFoundError, `got ${e?.constructor?.name}: ${e?.message}`);
+    assert.equal(e.status, 404);
+    return true;
+  });
+});
+
 // ---- errors ------------------------------------------------------------------------------------
 
 test('an unknown model is an Anthropic.NotFoundError with status 404', async () => {

@@ -227,6 +227,18 @@ test('client.models.list() lists the configured public model names', async () =>
   assert.deepEqual(ids.sort(), ['claude', 'denied', 'embed-small', 'gemini', 'gemini-embed', 'gpt-4o']);
 });
 
+test('client.models.retrieve() returns one configured model, and an unknown one is a NotFoundError', async () => {
+  const m = await client.models.retrieve('claude');
+  assert.equal(m.id, 'claude');
+  assert.equal(m.object, 'model');
+  assert.equal(m.owned_by, 'ant');
+  await assert.rejects(client.models.retrieve('no-such-model'), (e) => {
+    assert.ok(e instanceof OpenAI.NotFoundError, `got ${e?.constructor?.name}: ${e?.message}`);
+    assert.equal(e.code, 'model_not_found');
+    return true;
+  });
+});
+
 // ---- errors ------------------------------------------------------------------------------------
 
 test('an unknown model is an openai.NotFoundError with status 404', async () => {

@@ -96,6 +96,34 @@ static void endpoints_match_by_path_and_method(void **state)
     assert_int_equal(f, PT_AI_FMT_ANTHROPIC); /* the 405 is rendered in the endpoint's format */
     assert_int_equal(pt_ai_match(PT_SLICE_LIT("POST"), PT_SLICE_LIT("/v1/completions"), false, &f, &ep), 404);
     assert_int_equal(pt_ai_match(PT_SLICE_LIT("POST"), PT_SLICE_LIT("/v2/chat/completions"), false, &f, &ep), 404);
+    assert_int_equal(pt_ai_match(PT_SLICE_LIT("GET"), PT_SLICE_LIT("/v1/models/a%2Fb"), false, &f, &ep), 0);
+    assert_int_equal(ep, PT_AI_EP_MODEL);
+    assert_int_equal(f, PT_AI_FMT_OPENAI);
+    assert_int_equal(pt_ai_match(PT_SLICE_LIT("HEAD"), PT_SLICE_LIT("/v1/models/x"), true, &f, &ep), 0);
+    assert_int_equal(f, PT_AI_FMT_ANTHROPIC);
+    assert_int_equal(pt_ai_match(PT_SLICE_LIT("DELETE"), PT_SLICE_LIT("/v1/models/x"), false, &f, &ep), 405);
+    assert_int_equal(pt_ai_match(PT_SLICE_LIT("GET"), PT_SLICE_LIT("/v1/models/"), false, &f, &ep), 0);
+    assert_int_equal(ep, PT_AI_EP_MODELS); /* a trailing slash is the list */
+}
+
+static void one_model_is_rendered_or_404(void **state)
+{
+    pt_ai_config *cfg = config();
+    pt_buf b = PT_BUF_INIT;
+    assert_int_equal(pt_ai_render_model(cfg, PT_AI_FMT_OPENAI, PT_SLICE_LIT("/v1/models/gpt"), &b), 200);
+    assert_string_equal(b.data, "{\"id\":\"gpt\",\"object\":\"model\",\"created\":0,\"owned_by\":\"oa\"}");
+    pt_buf_reset(&b);
+    assert_int_equal(pt_ai_render_model(cfg, PT_AI_FMT_ANTHROPIC, PT_SLICE_LIT("/v1/models/cl%61ude/"), &b), 200);
+    assert_non_null(strstr(b.data, "\"display_name\":\"claude\""));
+    const char *bad[] = { "/v1/models/nope", "/v1/models/gpt%", "/v1/models/gpt%2", "/v1/models/gp%zz",
+                          "/v1/models/gpt%00" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        pt_buf_reset(&b);
+        assert_int_equal(pt_ai_render_model(cfg, PT_AI_FMT_OPENAI, pt_slice_cstr(bad[i]), &b), 404);
+        assert_non_null(strstr(b.data, "\"code\":\"model_not_found\""));
+    }
+    pt_buf_release(&b);
+    pt_ai_config_free(cfg);
 }
 
 static void requests_are_validated_before_routing(void **state)
@@ -475,6 +503,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(endpoints_match_by_path_and_method),
+        cmocka_unit_test(one_model_is_rendered_or_404),
         cmocka_unit_test(requests_are_validated_before_routing),
         cmocka_unit_test(escaped_model_name_is_decoded),
         cmocka_unit_test(passthrough_asks_for_stream_usage_in_every_shape),
