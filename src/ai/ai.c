@@ -238,6 +238,7 @@ const pt_pivot_req *pt_ai_request_pivot(pt_ai_request *r, pt_ai_error *err)
         const pt__fmt *f = pt__fmt_get(r->fmt);
         memset(&r->pivot_err, 0, sizeof r->pivot_err);
         int rc = f->parse_chat(r->body, r->len, r->ep == PT_AI_EP_COUNT_TOKENS, &r->pivot, &r->pivot_err);
+        if (!rc) pt_pivot_split_tool_ids(&r->pivot);
         r->pivot_state = rc ? -1 : 1;
     }
     if (r->pivot_state < 0) {
@@ -458,6 +459,16 @@ static int passthrough_body(pt_ai_call *c, bool inject_usage, pt_ai_error *err)
     return 0;
 }
 
+/* A history that went through Gemini carries signed tool call ids and Gemini thinking
+ * signatures, which a same-format provider would refuse (OpenAI takes ids of at most 40
+ * characters, Anthropic checks thinking signatures). Such a request is translated, which
+ * strips both, unless it cannot be (then it is passed through as it is). */
+static bool carries_gemini_marks(const pt_ai_request *r)
+{
+    return memmem(r->body, r->len, PT_TOOL_ID_SIG, sizeof PT_TOOL_ID_SIG - 1) ||
+           memmem(r->body, r->len, "\"" PT_GEMINI_THINKING_SIG, sizeof PT_GEMINI_THINKING_SIG);
+}
+
 static int build(pt_ai_call *c, const pt_ai_call_opts *opts, pt_ai_error *err)
 {
     pt_ai_request *r = c->req;
@@ -500,7 +511,8 @@ static int build(pt_ai_call *c, const pt_ai_call_opts *opts, pt_ai_error *err)
         break;
     }
     if (p->head(&c->ctx, &c->up, err)) return -1;
-    if (same_wire && p->passthrough) {
+    pt_ai_error ignored;
+    if (same_wire && p->passthrough && !(carries_gemini_marks(r) && pt_ai_request_pivot(r, &ignored))) {
         c->mode = MODE_PASS;
         if (r->fmt == PT_AI_FMT_ANTHROPIC && opts && opts->anthropic_beta && *opts->anthropic_beta &&
             pt__up_header(&c->up, "anthropic-beta", opts->anthropic_beta))

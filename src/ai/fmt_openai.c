@@ -209,6 +209,8 @@ static int assistant_msg(pt_pivot_req *r, const pt_jv *m, const char *path, pt_m
             p->type = PT_PART_TOOL_USE;
             p->id = pt_jv_str(id);
             p->name = pt_jv_str(name);
+            /* Gemini's own OpenAI-compatible API gives signatures back in this field */
+            p->signature = pt_jv_str(pt_jv_get(pt_jv_get(pt_jv_get(tc, "extra_content"), "google"), "thought_signature"));
             p->arguments = pt_jv_is_string(args) ? pt_jv_str(args) : PT_SLICE_LIT("{}");
         }
     }
@@ -416,6 +418,20 @@ static int parse_chat(const char *body, size_t len, bool for_count, pt_pivot_req
 
 /* ---- rendering ----------------------------------------------------------------------- */
 
+/* A signed call (Gemini) also carries its signature where Gemini's OpenAI-compatible API
+ * puts it, for clients written against that API; the id carries it for the others. */
+static void google_signature(pt_jw *w, pt_slice sig)
+{
+    if (!sig.len) return;
+    pt_jw_key(w, "extra_content");
+    pt_jw_obj(w);
+    pt_jw_key(w, "google");
+    pt_jw_obj(w);
+    pt_jw_kstr(w, "thought_signature", sig);
+    pt_jw_obj_end(w);
+    pt_jw_obj_end(w);
+}
+
 static const char *finish_reason(pt_stop_reason s)
 {
     switch (s) {
@@ -517,6 +533,7 @@ static int render_resp(const pt_pivot_resp *r, const pt__render_ctx *ctx, pt_buf
             pt_jw_kstr(&w, "name", p->name);
             pt_jw_kstr(&w, "arguments", p->arguments);
             pt_jw_obj_end(&w);
+            google_signature(&w, p->signature);
             pt_jw_obj_end(&w);
         }
         pt_jw_arr_end(&w);
@@ -615,6 +632,7 @@ static int stream_event(pt__fmt_stream *st, const pt_ev *ev, pt_buf *out)
         pt_jw_kstr(&w, "name", ev->name);
         pt_jw_kcstr(&w, "arguments", "");
         pt_jw_obj_end(&w);
+        google_signature(&w, ev->text);
         pt_jw_obj_end(&w);
         pt_jw_arr_end(&w);
         pt_jw_obj_end(&w);

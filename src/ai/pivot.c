@@ -92,6 +92,64 @@ int64_t pt_usage_prompt_total(const pt_usage *u)
     return pt_usage_get(u->input) + pt_usage_get(u->cache_read) + pt_usage_get(u->cache_write);
 }
 
+int pt_tool_id_sign(pt_buf *out, pt_slice id, pt_slice sig)
+{
+    int rc = pt_buf_append_slice(out, id);
+    if (rc || !sig.len) return rc;
+    rc = pt_buf_reserve(out, sizeof PT_TOOL_ID_SIG - 1 + sig.len);
+    if (rc) return rc;
+    pt_buf_append(out, PT_TOOL_ID_SIG, sizeof PT_TOOL_ID_SIG - 1);
+    for (size_t i = 0; i < sig.len; i++) {
+        char c = sig.ptr[i];
+        if (c == '=') continue;
+        out->data[out->len++] = c == '+' ? '-' : c == '/' ? '_' : c;
+    }
+    out->data[out->len] = '\0';
+    return 0;
+}
+
+static bool base64url(pt_slice s)
+{
+    for (size_t i = 0; i < s.len; i++) {
+        char c = s.ptr[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
+            return false;
+    }
+    return s.len > 0;
+}
+
+void pt_tool_id_split(pt_slice id, pt_slice *bare, pt_slice *sig)
+{
+    const size_t n = sizeof PT_TOOL_ID_SIG - 1;
+    *bare = id;
+    *sig = PT_SLICE_NULL;
+    const char *at = id.len > n ? memmem(id.ptr, id.len, PT_TOOL_ID_SIG, n) : NULL;
+    if (!at) return;
+    pt_slice tail = pt_slice_from(at + n, id.len - (size_t)(at - id.ptr) - n);
+    if (!base64url(tail)) return;
+    *bare = pt_slice_from(id.ptr, (size_t)(at - id.ptr));
+    *sig = tail;
+}
+
+static void split_parts(pt_part *parts, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        pt_part *p = &parts[i];
+        pt_slice sig;
+        if (p->type == PT_PART_TOOL_USE) {
+            pt_tool_id_split(p->id, &p->id, &sig);
+            if (!p->signature.len) p->signature = sig;
+        } else if (p->type == PT_PART_TOOL_RESULT) {
+            pt_tool_id_split(p->tool_use_id, &p->tool_use_id, &sig);
+        }
+    }
+}
+
+void pt_pivot_split_tool_ids(pt_pivot_req *r)
+{
+    for (size_t i = 0; i < r->nmsgs; i++) split_parts(r->msgs[i].parts, r->msgs[i].nparts);
+}
+
 void pt_pivot_req_init(pt_pivot_req *r)
 {
     memset(r, 0, sizeof *r);

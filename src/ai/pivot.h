@@ -97,7 +97,9 @@ struct pt_part {
     pt_part_type type;
     /* TEXT: the text. THINKING: the reasoning text. REDACTED_THINKING: the opaque data. */
     pt_slice text;
-    /* THINKING: the provider's signature over the reasoning (may be empty). */
+    /* THINKING: the provider's signature over the reasoning (may be empty). TOOL_USE: the
+     * provider's signature over the call (Gemini's thoughtSignature), which it wants back
+     * with the call in later turns (see pt_tool_id_sign). */
     pt_slice signature;
     /* IMAGE: either url (http(s)) or media_type + data (base64). */
     pt_slice url, media_type, data;
@@ -173,6 +175,28 @@ typedef struct pt_pivot_req {
     bool include_usage;            /* OpenAI clients: stream_options.include_usage */
 } pt_pivot_req;
 
+/* ---- signatures in tool call ids ----------------------------------------------------
+ *
+ * Gemini signs function calls and refuses a later turn that gives a call back without
+ * its signature. OpenAI and Anthropic clients have no field for it, but every client
+ * gives tool call ids back, so a signed call's id carries the signature:
+ * "<id>__sig__<signature as base64url, no padding>" (letters, digits, '_' and '-' only,
+ * which Anthropic's id pattern allows; Gemini reads either base64 alphabet). Requests
+ * are split again (pt_pivot_split_tool_ids) before any provider sees them, so providers
+ * get the bare id. */
+#define PT_TOOL_ID_SIG "__sig__"
+/* A thinking block's signature made by Gemini reaches clients behind this prefix, so that
+ * the block, given back and routed to Anthropic (which would refuse the signature), is
+ * recognised as foreign and left out like unsigned reasoning. */
+#define PT_GEMINI_THINKING_SIG "gemini:"
+/* Appends id, then the separator and sig when sig is not empty. */
+int pt_tool_id_sign(pt_buf *out, pt_slice id, pt_slice sig);
+/* The bare id and the signature (base64url; empty when the id carries none). */
+void pt_tool_id_split(pt_slice id, pt_slice *bare, pt_slice *sig);
+/* Splits every tool call id and tool result reference of a parsed request; a signature
+ * found in an id fills the call's signature unless the client sent one of its own. */
+void pt_pivot_split_tool_ids(pt_pivot_req *r);
+
 void pt_pivot_req_init(pt_pivot_req *r);
 void pt_pivot_req_release(pt_pivot_req *r);
 /* Effort <-> budget, for providers that speak the other one. */
@@ -220,7 +244,8 @@ void pt_pivot_resp_release(pt_pivot_resp *r);
 
 typedef enum pt_ev_type {
     PT_EV_MESSAGE_START,   /* id, model, usage (what is known at the start) */
-    PT_EV_BLOCK_START,     /* index, block (TEXT / TOOL_USE with id+name / THINKING / REDACTED_THINKING with text) */
+    PT_EV_BLOCK_START,     /* index, block (TEXT / TOOL_USE with id+name and text = its signature, often
+                            * empty / THINKING / REDACTED_THINKING with text) */
     PT_EV_TEXT_DELTA,      /* index, text */
     PT_EV_TOOL_ARGS_DELTA, /* index, text = a piece of the arguments JSON */
     PT_EV_THINKING_DELTA,  /* index, text */

@@ -153,14 +153,20 @@ int pt__blocks_close(pt__blocks *b, pt_ev_cb cb, void *arg)
     return cb(arg, &ev);
 }
 
-int pt__blocks_open(pt__blocks *b, const pt__prov_ctx *c, pt_part_type t, pt_slice id, pt_slice name, pt_ev_cb cb,
-                    void *arg, pt_ai_error *err)
+int pt__blocks_open_signed(pt__blocks *b, const pt__prov_ctx *c, pt_part_type t, pt_slice id, pt_slice name,
+                           pt_slice sig, pt_ev_cb cb, void *arg, pt_ai_error *err)
 {
     int rc = pt__blocks_close(b, cb, arg);
     if (rc) return rc;
     if (b->n >= PT__MAX_BLOCKS) return pt__bad_upstream(err, c, "too many content blocks");
     b->cur = b->n++;
     b->cur_type = t;
-    pt_ev ev = { .type = PT_EV_BLOCK_START, .index = b->cur, .block = t, .id = id, .name = name };
+    pt_ev ev = { .type = PT_EV_BLOCK_START, .index = b->cur, .block = t, .id = id, .name = name, .text = sig };
     return cb(arg, &ev);
+}
+
+int pt__blocks_open(pt__blocks *b, const pt__prov_ctx *c, pt_part_type t, pt_slice id, pt_slice name, pt_ev_cb cb,
+                    void *arg, pt_ai_error *err)
+{
+    return pt__blocks_open_signed(b, c, t, id, name, PT_SLICE_NULL, cb, arg, err);
 }

@@ -124,6 +124,9 @@ int pt__blocks_close(pt__blocks *b, pt_ev_cb cb, void *arg);
  * past the cap. */
 int pt__blocks_open(pt__blocks *b, const pt__prov_ctx *c, pt_part_type t, pt_slice id, pt_slice name, pt_ev_cb cb,
                     void *arg, pt_ai_error *err);
+/* The same for a tool call the provider signed (sig goes out as the event's text). */
+int pt__blocks_open_signed(pt__blocks *b, const pt__prov_ctx *c, pt_part_type t, pt_slice id, pt_slice name,
+                           pt_slice sig, pt_ev_cb cb, void *arg, pt_ai_error *err);
 
 /* ---- shared by the OpenAI-wire adapters (prov_openai.c) -------------------------------- */
 

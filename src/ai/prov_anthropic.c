@@ -63,7 +63,8 @@ static bool renderable(const pt_part *p)
 {
     switch (p->type) {
     case PT_PART_TEXT: return p->text.len > 0;
-    case PT_PART_THINKING: return p->signature.len > 0; /* unsigned reasoning (other providers) is dropped */
+    case PT_PART_THINKING: /* unsigned reasoning (other providers) and Gemini's are dropped */
+        return p->signature.len > 0 && !pt_slice_starts_with(p->signature, PT_SLICE_LIT(PT_GEMINI_THINKING_SIG));
     default: return true;
     }
 }

@@ -70,8 +70,21 @@ static pt_slice tool_name_of(const pt_pivot_req *r, pt_slice id)
     return id;
 }
 
+/* Gemini 3 refuses a turn whose first function call has no signature. A call made by
+ * another model (a fallback, or a history from elsewhere) has none, so the first call of
+ * such a turn carries the value Gemini documents for calls it did not make. */
+#define FOREIGN_CALL_SIGNATURE "skip_thought_signature_validator"
+
+static bool turn_signed(const pt_msg *m)
+{
+    for (size_t i = 0; i < m->nparts; i++)
+        if (m->parts[i].type == PT_PART_TOOL_USE && m->parts[i].signature.len) return true;
+    return false;
+}
+
 static int msg_parts(pt_jw *w, const pt_pivot_req *r, const pt_msg *m, size_t mi, pt_ai_error *err)
 {
+    bool need_sig = !turn_signed(m);
     for (size_t i = 0; i < m->nparts; i++) {
         const pt_part *p = &m->parts[i];
         switch (p->type) {
@@ -99,6 +112,12 @@ static int msg_parts(pt_jw *w, const pt_pivot_req *r, const pt_msg *m, size_t mi
             pt_jw_key(w, "args");
             pt_jw_raw(w, pt_slice_from(args.ptr + open, close + 1 - open));
             pt_jw_obj_end(w);
+            if (p->signature.len) {
+                pt_jw_kstr(w, "thoughtSignature", p->signature);
+            } else if (need_sig) {
+                pt_jw_kcstr(w, "thoughtSignature", FOREIGN_CALL_SIGNATURE);
+                need_sig = false;
+            }
             pt_jw_obj_end(w);
             break;
         }
@@ -318,9 +337,32 @@ static void usage_of(const pt_jv *u, pt_usage *out)
     out->reasoning = thoughts >= 0 ? thoughts : 0;
 }
 
-static void gen_call_id(char *out, size_t cap, const pt__prov_ctx *c, int n)
+/* Gemini's calls may come without ids: call_<request id>_<n>, the same in both shapes. */
+static const char *gen_call_id(char *out, size_t cap, const pt__prov_ctx *c, int n)
 {
     snprintf(out, cap, "call_%s_%d", c->request_id ? c->request_id : "0", n);
+    return out;
+}
+
+/* A thinking signature as clients see it (PT_GEMINI_THINKING_SIG); empty on failure. */
+static pt_slice thinking_sig(pt_ai_arena *a, pt_slice sig)
+{
+    size_t n = sizeof PT_GEMINI_THINKING_SIG - 1;
+    char *d = pt_ai_arena_alloc(a, n + sig.len + 1);
+    if (!d) return PT_SLICE_NULL;
+    memcpy(d, PT_GEMINI_THINKING_SIG, n);
+    memcpy(d + n, sig.ptr, sig.len);
+    return pt_slice_from(d, n + sig.len);
+}
+
+/* The id clients see: the call's signature rides in it (pt_tool_id_sign). Empty on
+ * failure (the arena is full). */
+static pt_slice signed_id(pt_ai_arena *a, pt_slice id, pt_slice sig)
+{
+    pt_buf b = PT_BUF_INIT;
+    pt_slice out = pt_tool_id_sign(&b, id, sig) ? PT_SLICE_NULL : pt_ai_arena_slice(a, pt_buf_slice(&b));
+    pt_buf_release(&b);
+    return out;
 }
 
 static int parse_chat(const pt__prov_ctx *c, const char *body, size_t len, pt_pivot_resp *out, pt_ai_error *err)
@@ -342,12 +384,11 @@ static int parse_chat(const pt__prov_ctx *c, const char *body, size_t len, pt_pi
         if (pt_jv_is_object(fc)) {
             if (!(q = pt__parts_push_resp(out, &cap))) goto toobig;
             q->type = PT_PART_TOOL_USE;
-            q->id = pt_jv_str(pt_jv_get(fc, "id"));
-            if (!q->id.len) {
-                char tmp[96];
-                gen_call_id(tmp, sizeof tmp, c, ncalls);
-                q->id = pt_ai_arena_slice(&out->arena, pt_slice_cstr(tmp));
-            }
+            pt_slice id = pt_jv_str(pt_jv_get(fc, "id"));
+            char tmp[96];
+            if (!id.len) id = pt_slice_cstr(gen_call_id(tmp, sizeof tmp, c, ncalls));
+            q->signature = pt_jv_str(pt_jv_get(p, "thoughtSignature"));
+            if (!(q->id = signed_id(&out->arena, id, q->signature)).len) goto toobig;
             ncalls++;
             q->name = pt_jv_str(pt_jv_get(fc, "name"));
             const pt_jv *args = pt_jv_get(fc, "args");
@@ -356,7 +397,10 @@ static int parse_chat(const pt__prov_ctx *c, const char *body, size_t len, pt_pi
             if (!(q = pt__parts_push_resp(out, &cap))) goto toobig;
             q->type = pt_jv_is_true(pt_jv_get(p, "thought")) ? PT_PART_THINKING : PT_PART_TEXT;
             q->text = pt_jv_str(text);
-            q->signature = pt_jv_str(pt_jv_get(p, "thoughtSignature"));
+            pt_slice sig = pt_jv_str(pt_jv_get(p, "thoughtSignature"));
+            if (q->type == PT_PART_THINKING && sig.len &&
+                !(q->signature = thinking_sig(&out->arena, sig)).len)
+                goto toobig;
         }
     }
     out->stop = stop_of(pt_jv_cstr(pt_jv_get(cand, "finishReason")));
@@ -398,12 +442,14 @@ static int part(gem_stream *s, const pt_jv *p, pt_ev_cb cb, void *arg, pt_ai_err
     if (pt_jv_is_object(fc)) {
         pt_slice id = pt_jv_str(pt_jv_get(fc, "id"));
         char gen[96];
-        if (!id.len) {
-            gen_call_id(gen, sizeof gen, &s->ctx, s->ncalls);
-            id = pt_slice_cstr(gen);
-        }
+        if (!id.len) id = pt_slice_cstr(gen_call_id(gen, sizeof gen, &s->ctx, s->ncalls));
         s->ncalls++;
-        int rc = pt__blocks_open(&s->blk, &s->ctx, PT_PART_TOOL_USE, id, pt_jv_str(pt_jv_get(fc, "name")), cb, arg, err);
+        pt_slice sig = pt_jv_str(pt_jv_get(p, "thoughtSignature"));
+        pt_buf sid = PT_BUF_INIT;
+        if (pt_tool_id_sign(&sid, id, sig)) return pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 502, NULL, "out of memory");
+        int rc = pt__blocks_open_signed(&s->blk, &s->ctx, PT_PART_TOOL_USE, pt_buf_slice(&sid),
+                                        pt_jv_str(pt_jv_get(fc, "name")), sig, cb, arg, err);
+        pt_buf_release(&sid);
         if (rc) return rc;
         /* whole arguments, as the provider wrote them, in one delta */
         const pt_jv *args = pt_jv_get(fc, "args");
@@ -429,8 +475,13 @@ static int part(gem_stream *s, const pt_jv *p, pt_ev_cb cb, void *arg, pt_ai_err
         if (rc) return rc;
     }
     if (t == PT_PART_THINKING && sig.len) {
-        pt_ev ev = { .type = PT_EV_SIGNATURE_DELTA, .index = s->blk.cur, .text = sig };
-        return cb(arg, &ev);
+        pt_buf b = PT_BUF_INIT;
+        int rc = pt_buf_append_str(&b, PT_GEMINI_THINKING_SIG) || pt_buf_append_slice(&b, sig) ? PT_ENOMEM : 0;
+        pt_ev ev = { .type = PT_EV_SIGNATURE_DELTA, .index = s->blk.cur, .text = pt_buf_slice(&b) };
+        if (!rc) rc = cb(arg, &ev);
+        else rc = pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 502, NULL, "out of memory");
+        pt_buf_release(&b);
+        return rc;
     }
     return 0;
 }

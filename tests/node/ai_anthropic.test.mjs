@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
-import { ANTHROPIC_TOOLS, EXPECTED_CALLS, startAi } from './ai_harness.mjs';
+import { ANTHROPIC_TOOLS, EXPECTED_CALLS, MOCK_SIGNATURE, MOCK_SIGNATURE_URL, geminiCalls, startAi } from './ai_harness.mjs';
 
 const GOOD = 'mock-good-key-0002';
 const LEAKY = 'sk-ant-rejected-key-must-not-leak-9e2c';
@@ -156,6 +156,27 @@ for (const k of KINDS) {
     checkToolUse(final.content);
   });
 }
+
+test('a Gemini-signed tool_use goes back to Gemini with its signature', async () => {
+  const m = await client.messages.create({
+    model: 'gemini', max_tokens: 100, tools: ANTHROPIC_TOOLS, messages: user("What's the weather in Paris and Zürich? [mock tools=1 signed=1]"),
+  });
+  const uses = m.content.filter((b) => b.type === 'tool_use');
+  assert.equal(uses.length, 2);
+  assert.match(uses[0].id, /^[a-zA-Z0-9_-]+$/); // Anthropic's own pattern for tool_use ids
+  assert.ok(uses[0].id.endsWith(`__sig__${MOCK_SIGNATURE_URL}`), uses[0].id);
+  await h.mockReset();
+  await client.messages.create({
+    model: 'gemini', max_tokens: 100, tools: ANTHROPIC_TOOLS,
+    messages: [...user("What's the weather?"), { role: 'assistant', content: m.content },
+      { role: 'user', content: uses.map((u) => ({ type: 'tool_result', tool_use_id: u.id, content: 'sunny' })) }],
+  });
+  const [req] = await h.mockRequests();
+  const calls = geminiCalls(req.body);
+  assert.equal(calls.length, 2);
+  assert.deepEqual(Buffer.from(calls[0].thoughtSignature, 'base64'), Buffer.from(MOCK_SIGNATURE, 'base64'));
+  assert.equal(calls[1].thoughtSignature, undefined);
+});
 
 test('a tool_result turn reaches an OpenAI provider as a tool message', async () => {
   await h.mockReset();

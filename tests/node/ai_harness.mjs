@@ -117,3 +117,12 @@ export const OPENAI_TOOLS = [{ type: 'function', function: { name: 'get_weather'
 export const ANTHROPIC_TOOLS = [{ name: 'get_weather', description: 'Weather in a city', input_schema: WEATHER_SCHEMA }];
 /** What the upstream answers with tools=1: two parallel calls, in this order. */
 export const EXPECTED_CALLS = [{ city: 'Paris' }, { city: 'Zürich' }];
+// The thoughtSignature the provider upstream puts on Gemini's first call with "[mock signed=1]"
+// (tests/upstreams/ai/server.mjs), and the same bytes in base64url without padding, as they
+// travel inside a tool call id.
+export const MOCK_SIGNATURE = 'bW9jay1zaWduYXR1cmU+Pz8/Pw==';
+export const MOCK_SIGNATURE_URL = 'bW9jay1zaWduYXR1cmU-Pz8_Pw';
+/** The functionCall parts of the model turn of a Gemini request body, in order. */
+export function geminiCalls(body) {
+  return JSON.parse(body).contents.filter((c) => c.role === 'model').flatMap((c) => c.parts.filter((p) => p.functionCall));
+}

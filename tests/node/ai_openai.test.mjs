@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import OpenAI from 'openai';
-import { EXPECTED_CALLS, OPENAI_TOOLS, startAi } from './ai_harness.mjs';
+import { EXPECTED_CALLS, MOCK_SIGNATURE, MOCK_SIGNATURE_URL, OPENAI_TOOLS, geminiCalls, startAi } from './ai_harness.mjs';
 
 const GOOD = 'mock-good-key-0001';
 const LEAKY = 'sk-rejected-key-must-not-leak-4b1d';
@@ -194,6 +194,55 @@ test('a tool result turn is sent on to the Anthropic provider as tool_use / tool
   assert.equal(body.messages[2].role, 'user');
   assert.equal(body.messages[2].content[0].type, 'tool_result');
   assert.equal(body.messages[2].content[0].tool_use_id, 'call_a');
+});
+
+// Gemini 3 refuses a turn that gives a signed call back without its signature.
+test('a Gemini-signed tool call goes back to Gemini signed, with extra_content kept or only the id', async () => {
+  const r = await client.chat.completions.create({
+    model: 'gemini', tools: OPENAI_TOOLS, messages: user("What's the weather in Paris and Zürich? [mock tools=1 signed=1]"),
+  });
+  const m = r.choices[0].message;
+  assert.equal(m.tool_calls[0].extra_content?.google?.thought_signature, MOCK_SIGNATURE);
+  assert.ok(m.tool_calls[0].id.endsWith(`__sig__${MOCK_SIGNATURE_URL}`), m.tool_calls[0].id);
+  assert.equal(m.tool_calls[1].extra_content, undefined);
+  assert.ok(!m.tool_calls[1].id.includes('__sig__'));
+  const results = m.tool_calls.map((tc) => ({ role: 'tool', tool_call_id: tc.id, content: 'sunny' }));
+  // as the SDK returned it, and rebuilt from id/type/function only (as many frameworks do)
+  const rebuilt = { role: 'assistant', content: null, tool_calls: m.tool_calls.map(({ id, type, function: f }) => ({ id, type, function: f })) };
+  for (const [what, assistant, want] of [['whole message', m, MOCK_SIGNATURE], ['rebuilt', rebuilt, MOCK_SIGNATURE_URL]]) {
+    await h.mockReset();
+    await client.chat.completions.create({ model: 'gemini', tools: OPENAI_TOOLS, messages: [...user("What's the weather?"), assistant, ...results] });
+    const [req] = await h.mockRequests();
+    const calls = geminiCalls(req.body);
+    assert.equal(calls.length, 2, what);
+    assert.equal(calls[0].thoughtSignature, want, what);
+    assert.equal(calls[1].thoughtSignature, undefined, what);
+    assert.deepEqual(Buffer.from(calls[0].thoughtSignature, 'base64'), Buffer.from(MOCK_SIGNATURE, 'base64'), what);
+  }
+});
+
+test('a streamed Gemini-signed tool call carries its signature in the id', async () => {
+  const stream = await client.chat.completions.create({
+    model: 'gemini', stream: true, tools: OPENAI_TOOLS, messages: user("What's the weather in Paris and Zürich? [mock tools=1 signed=1]"),
+  });
+  const d = await drain(stream);
+  assert.equal(d.tools.length, 2);
+  assert.ok(d.tools[0].id.endsWith(`__sig__${MOCK_SIGNATURE_URL}`), d.tools[0].id);
+  assert.ok(!d.tools[1].id.includes('__sig__'));
+});
+
+test('the same signed ids reach an Anthropic provider bare', async () => {
+  await h.mockReset();
+  const id = `call_x__sig__${MOCK_SIGNATURE_URL}`;
+  await client.chat.completions.create({
+    model: 'claude', tools: OPENAI_TOOLS,
+    messages: [...user('Weather?'), { role: 'assistant', content: null, tool_calls: [{ id, type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }] },
+      { role: 'tool', tool_call_id: id, content: 'sunny' }],
+  });
+  const [req] = await h.mockRequests();
+  const body = JSON.parse(req.body);
+  assert.equal(body.messages[1].content[0].id, 'call_x');
+  assert.equal(body.messages[2].content[0].tool_use_id, 'call_x');
 });
 
 // ---- embeddings --------------------------------------------------------------------------------

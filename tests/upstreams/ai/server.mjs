@@ -21,6 +21,8 @@
 //   gap_ms=N          delay between stream events (default 0)
 //   cut_after=N       close the connection after N stream events (mid-body for JSON answers)
 //   tools=1           answer with two parallel tool calls (get_weather Paris / Zürich)
+//   signed=1          Gemini: the first of them carries a thoughtSignature (MOCK_SIGNATURE), as
+//                     Gemini 3 signs the first call of each step
 //
 // Usage reported: prompt 11 tokens, completion = events (+ 20 with tools).
 // Listens on 127.0.0.1:$PORT (default 0 = any free port) and prints "listening PORT".
@@ -55,6 +57,7 @@ function knobs(req, url, body) {
     gap: Number(k.gap_ms || 0),
     cutAfter: k.cut_after === undefined ? -1 : Number(k.cut_after),
     tools: k.tools === '1',
+    signed: k.signed === '1',
   };
 }
 
@@ -179,9 +182,19 @@ function* anthropicStream(model, k) {
   yield ['message_stop', { type: 'message_stop' }];
 }
 
+// A signature in the standard base64 alphabet, with '+', '/' and padding.
+const MOCK_SIGNATURE = 'bW9jay1zaWduYXR1cmU+Pz8/Pw==';
+function geminiCalls(k) {
+  return CITIES.map((c, i) => {
+    const part = { functionCall: { name: 'get_weather', args: { city: c } } };
+    if (k.signed && i === 0) part.thoughtSignature = MOCK_SIGNATURE;
+    return part;
+  });
+}
+
 function geminiParts(k) {
   const parts = [{ text: words(k.events).join('') }];
-  if (k.tools) CITIES.forEach((c) => parts.push({ functionCall: { name: 'get_weather', args: { city: c } } }));
+  if (k.tools) parts.push(...geminiCalls(k));
   return parts;
 }
 
@@ -200,7 +213,7 @@ function* geminiStream(model, k) {
   for (let i = 0; i < ws.length; i++) {
     const last = i === ws.length - 1;
     const parts = [{ text: ws[i] }];
-    if (last && k.tools) CITIES.forEach((c) => parts.push({ functionCall: { name: 'get_weather', args: { city: c } } }));
+    if (last && k.tools) parts.push(...geminiCalls(k));
     const cand = { content: { parts, role: 'model' }, index: 0 };
     if (last) cand.finishReason = 'STOP';
     yield { candidates: [cand], usageMetadata: last ? geminiUsage(k) : { promptTokenCount: 11 }, modelVersion: model, responseId: 'gem-mock' };
