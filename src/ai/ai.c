@@ -933,12 +933,33 @@ static int pass_whole(pt_ai_call *c)
     return do_emit(c, c->body.data, c->body.len);
 }
 
-static int finish_local(pt_ai_call *c)
+/* {"input_tokens":N}, the count_tokens answer. */
+static int count_answer(pt_ai_call *c, int64_t n)
 {
-    const pt_pivot_req *pv = &c->req->pivot;
-    int64_t n = pt_pivot_estimate_input_tokens(pv);
-    int rc = pt_buf_printf(&c->out, "{\"input_tokens\":%lld}", (long long)n);
-    return rc ? rc : flush_out(c);
+    pt_jw w;
+    pt_jw_init(&w, &c->out);
+    pt_jw_obj(&w);
+    pt_jw_kint(&w, "input_tokens", n);
+    pt_jw_obj_end(&w);
+    return w.err ? w.err : flush_out(c);
+}
+
+static int finish_local(pt_ai_call *c) { return count_answer(c, pt_pivot_estimate_input_tokens(&c->req->pivot)); }
+
+/* A provider's own count (not Anthropic's, which is passed through), in Anthropic's shape:
+ * count_tokens is an Anthropic endpoint. */
+static int finish_count(pt_ai_call *c)
+{
+    int64_t n = 0;
+    pt_ai_error e;
+    memset(&e, 0, sizeof e);
+    if (!c->prov->parse_count || c->prov->parse_count(&c->ctx, c->body.data ? c->body.data : "", c->body.len, &n, &e)) {
+        c->failed = true;
+        c->err = e;
+        if (!c->err.kind) pt_ai_error_set(&c->err, PT_AI_ERR_PROTOCOL, 502, NULL, "unreadable count");
+        return -1;
+    }
+    return count_answer(c, n);
 }
 
 static int finish_whole(pt_ai_call *c)
@@ -948,6 +969,7 @@ static int finish_whole(pt_ai_call *c)
         return pt_ai_error_set(&c->err, PT_AI_ERR_PROTOCOL, 502, NULL, "provider '%s' sent an answer over the size limit",
                                c->at.provider->name);
     }
+    if (c->req->ep == PT_AI_EP_COUNT_TOKENS) return finish_count(c);
     if (c->mode == MODE_EMBED) {
         pt_ai_error e;
         memset(&e, 0, sizeof e);

@@ -79,8 +79,11 @@ typedef struct pt__prov {
     int (*render_embed)(const pt__prov_ctx *c, const pt_jv *req, pt_buf *body, pt_ai_error *err);
     int (*parse_embed)(const pt__prov_ctx *c, const pt_jv *req, const char *body, size_t len, pt_slice public_model,
                        pt_buf *out, pt_usage *usage, pt_ai_error *err);
-    /* Anthropic only: count_tokens goes upstream. */
+    /* count_tokens goes upstream (others answer a local estimate): Anthropic's own
+     * endpoint, passed through; or, with parse_count, a count endpoint reached through
+     * render_chat for ctx->ep == PT_AI_EP_COUNT_TOKENS whose answer gives the tokens. */
     bool count_upstream;
+    int (*parse_count)(const pt__prov_ctx *c, const char *body, size_t len, int64_t *tokens, pt_ai_error *err);
     /* Turns a non-2xx answer into an error (kind, client status, message, retry-after). */
     void (*classify)(const pt__prov_ctx *c, int status, const pt_ai_header *h, size_t nh, const char *body, size_t len,
                      pt_ai_error *err);

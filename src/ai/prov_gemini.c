@@ -24,9 +24,10 @@ static const char *bare_model(const char *m) { return strncmp(m, "models/", 7) =
 static int head(const pt__prov_ctx *c, pt__up *up, pt_ai_error *err)
 {
     char path[512];
-    const char *verb = c->ep == PT_AI_EP_EMBEDDINGS ? ":batchEmbedContents"
-                       : c->stream                  ? ":streamGenerateContent?alt=sse"
-                                                    : ":generateContent";
+    const char *verb = c->ep == PT_AI_EP_EMBEDDINGS     ? ":batchEmbedContents"
+                       : c->ep == PT_AI_EP_COUNT_TOKENS ? ":countTokens"
+                       : c->stream                      ? ":streamGenerateContent?alt=sse"
+                                                        : ":generateContent";
     int n = snprintf(path, sizeof path, "/v1beta/models/%s%s", bare_model(c->model), verb);
     if (n < 0 || (size_t)n >= sizeof path)
         return pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 500, NULL, "model name too long");
@@ -256,11 +257,21 @@ static void tools(pt_jw *w, const pt_pivot_req *r)
     pt_jw_obj_end(w);
 }
 
+/* A chat body, or for count_tokens the same request wrapped for countTokens:
+ * {"generateContentRequest":{"model":"models/...", ...}} (system instruction and tools
+ * count too, which countTokens' plain "contents" form would leave out). */
 static int render_chat(const pt__prov_ctx *c, const pt_pivot_req *r, pt_buf *body, pt_ai_error *err)
 {
+    bool count = c->ep == PT_AI_EP_COUNT_TOKENS;
     pt_jw w;
     pt_jw_init(&w, body);
     pt_jw_obj(&w);
+    if (count) {
+        char model[300];
+        pt_jw_key(&w, "generateContentRequest");
+        pt_jw_obj(&w);
+        pt_jw_kcstr(&w, "model", pt_str_join(model, sizeof model, "models/", bare_model(c->model)));
+    }
     pt_jw_key(&w, "contents");
     pt_jw_arr(&w);
     /* consecutive turns of one role become one content, so function responses share the
@@ -297,10 +308,12 @@ static int render_chat(const pt__prov_ctx *c, const pt_pivot_req *r, pt_buf *bod
     }
     tools(&w, r);
     generation_config(&w, c, r);
+    if (count) pt_jw_obj_end(&w);
     pt_jw_obj_end(&w);
     if (w.err) return pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 413, NULL, "request too large to render");
     return 0;
 }
+
 
 /* ---- answers ------------------------------------------------------------------------- */
 
@@ -317,6 +330,19 @@ static pt_stop_reason stop_of(const char *s)
 }
 
 static int64_t jint(const pt_jv *v) { return pt_jv_is_integer(v) ? (int64_t)pt_jv_int(v) : -1; }
+
+/* countTokens answers {"totalTokens":N,...}. */
+static int parse_count(const pt__prov_ctx *c, const char *body, size_t len, int64_t *tokens, pt_ai_error *err)
+{
+    pt_ai_arena a;
+    pt_ai_arena_init(&a, PT__EVENT_ARENA_LIMIT);
+    const pt_jv *root = pt_jdom_parse(&a, body, len, NULL);
+    int64_t n = jint(pt_jv_get(root, "totalTokens"));
+    pt_ai_arena_release(&a);
+    if (n < 0) return pt__bad_upstream(err, c, "countTokens answer without totalTokens");
+    *tokens = n;
+    return 0;
+}
 
 /* promptTokenCount includes cached tokens; candidatesTokenCount excludes thoughts. */
 static void usage_of(const pt_jv *u, pt_usage *out)
@@ -759,6 +785,8 @@ const pt__prov pt__prov_gemini = {
     .render_chat = render_chat,
     .parse_chat = parse_chat,
     .stream = &stream_ops,
+    .count_upstream = true,
+    .parse_count = parse_count,
     .embed_ok = true,
     .render_embed = render_embed,
     .parse_embed = parse_embed,

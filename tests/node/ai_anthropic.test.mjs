@@ -210,6 +210,17 @@ test('messages.countTokens is forwarded to an Anthropic provider', async () => {
   assert.equal(JSON.parse(req.body).model, 'claude-sonnet-4-5');
 });
 
+test("messages.countTokens for a Gemini model is Gemini's own countTokens, system prompt included", async () => {
+  await h.mockReset();
+  const r = await client.messages.countTokens({ model: 'gemini', system: 'Be brief.', messages: user('Hello there, how are you') });
+  assert.equal(r.input_tokens, 7); // the upstream counts words: 5 in the message, 2 in the system prompt
+  const [req] = await h.mockRequests();
+  assert.equal(req.path, '/v1beta/models/gemini-2.5-flash:countTokens');
+  const body = JSON.parse(req.body);
+  assert.equal(body.generateContentRequest.model, 'models/gemini-2.5-flash');
+  assert.equal(body.generateContentRequest.systemInstruction.parts[0].text, 'Be brief.');
+});
+
 test('messages.countTokens for an OpenAI-provider model is a local estimate, no upstream call', async () => {
   await h.mockReset();
   const r = await client.messages.countTokens({ model: 'gpt-4o', messages: user('Hello there') });

@@ -7,6 +7,7 @@
 //   POST /v1/embeddings, /openai/deployments/{dep}/embeddings
 //   POST /v1/messages, /v1/messages/count_tokens      Anthropic (x-api-key, anthropic-version)
 //   POST /v1beta/models/{m}:generateContent | :streamGenerateContent?alt=sse | :batchEmbedContents   Gemini
+//   POST /v1beta/models/M:countTokens                 totalTokens = words in the text parts
 //   GET  /v1/models, GET /healthz
 //   GET  /_mock/requests                              every request seen (method, path, headers, body), newest last
 //   POST /_mock/reset                                 forget them
@@ -234,8 +235,11 @@ function route(method, url) {
   if (m) return { kind: 'azure', op: m[2] === 'embeddings' ? 'embed' : 'chat', deployment: m[1] };
   if (p === '/v1/messages') return { kind: 'anthropic', op: 'chat' };
   if (p === '/v1/messages/count_tokens') return { kind: 'anthropic', op: 'count' };
-  m = /^\/v1beta\/models\/([^:/]+):(generateContent|streamGenerateContent|batchEmbedContents)$/.exec(p);
-  if (m) return { kind: 'gemini', op: m[2] === 'batchEmbedContents' ? 'embed' : 'chat', stream: m[2] === 'streamGenerateContent', model: m[1] };
+  m = /^\/v1beta\/models\/([^:/]+):(generateContent|streamGenerateContent|batchEmbedContents|countTokens)$/.exec(p);
+  if (m) {
+    const op = { batchEmbedContents: 'embed', countTokens: 'count' }[m[2]] || 'chat';
+    return { kind: 'gemini', op, stream: m[2] === 'streamGenerateContent', model: m[1] };
+  }
   return null;
 }
 
@@ -296,6 +300,13 @@ async function handle(req, res, raw) {
   }
   const model = (r.deployment || r.model || body.model || 'mock').split('@')[0];
 
+  if (r.op === 'count' && r.kind === 'gemini') {
+    // one token per word of every text part (contents and system instruction)
+    const g = body.generateContentRequest || body;
+    const texts = [...(g.contents || []), g.systemInstruction || { parts: [] }].flatMap((c) => c.parts.map((x) => x.text || ''));
+    const n = texts.join(' ').split(/\s+/).filter(Boolean).length;
+    return sendJson(res, 200, { totalTokens: n, promptTokensDetails: [{ modality: 'TEXT', tokenCount: n }] });
+  }
   if (r.op === 'count') return sendJson(res, 200, { input_tokens: 11 });
   if (r.op === 'embed') {
     if (r.kind === 'gemini') {
