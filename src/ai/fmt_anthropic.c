@@ -38,6 +38,41 @@ static int image_block(const pt_jv *b, const char *path, pt_part *p, pt_ai_error
     return 0;
 }
 
+/* A document: source base64 (a PDF), url (a PDF) or text (plain text); title names it. */
+static int document_block(const pt_jv *b, const char *path, pt_part *p, pt_ai_error *err)
+{
+    const pt_jv *src = pt_jv_get(b, "source");
+    const char *type = pt_jv_cstr(pt_jv_get(src, "type"));
+    const pt_jv *title = pt_jv_get(b, "title");
+    if (!pt_jv_is_object(src) || !type) return BAD(path, "%s.source.type: field required", path);
+    if (title && !pt_jv_is_null(title) && !pt_jv_is_string(title)) return BAD(path, "%s.title: expected a string", path);
+    p->type = PT_PART_FILE;
+    p->name = pt_jv_str(title);
+    const pt_jv *mt = pt_jv_get(src, "media_type");
+    const pt_jv *data = pt_jv_get(src, "data");
+    if (strcmp(type, "base64") == 0 || strcmp(type, "text") == 0) {
+        if (!pt_jv_is_string(mt)) return BAD(path, "%s.source.media_type: expected a string", path);
+        if (!pt_jv_is_string(data)) return BAD(path, "%s.source.data: expected a string", path);
+        p->media_type = pt_jv_str(mt);
+        if (strcmp(type, "text") == 0) {
+            p->text = pt_jv_str(data);
+            if (!p->text.len) return BAD(path, "%s.source.data: empty", path);
+        } else {
+            p->data = pt_jv_str(data);
+            if (!p->data.len) return BAD(path, "%s.source.data: empty", path);
+        }
+    } else if (strcmp(type, "url") == 0) {
+        const pt_jv *url = pt_jv_get(src, "url");
+        if (!pt_jv_is_string(url)) return BAD(path, "%s.source.url: expected a string", path);
+        p->url = pt_jv_str(url);
+        p->media_type = PT_SLICE_LIT("application/pdf");
+    } else {
+        return pt_ai_error_set(err, PT_AI_ERR_UNSUPPORTED, 0, path,
+                               "%s.source.type: document sources of type '%s' cannot be translated", path, type);
+    }
+    return 0;
+}
+
 /* tool_result content: a string or an array of text / image blocks */
 static int result_content(pt_pivot_req *r, const pt_jv *c, const char *path, pt_part *res, pt_ai_error *err)
 {
@@ -86,6 +121,8 @@ static int block(pt_pivot_req *r, const pt_jv *b, const char *path, pt_role role
         p->text = pt_jv_str(t);
     } else if (strcmp(type, "image") == 0) {
         return image_block(b, path, p, err);
+    } else if (strcmp(type, "document") == 0) {
+        return document_block(b, path, p, err);
     } else if (strcmp(type, "tool_use") == 0) {
         const pt_jv *id = pt_jv_get(b, "id");
         const pt_jv *name = pt_jv_get(b, "name");

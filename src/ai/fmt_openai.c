@@ -122,6 +122,48 @@ static int text_parts(pt_pivot_req *r, const pt_jv *content, const char *path, p
     return 0;
 }
 
+/* The media type a file name suggests (file_data given as bare base64). Chat Completions
+ * takes PDFs, so that is the default. */
+static pt_slice media_type_of(pt_slice name)
+{
+    static const struct { const char *ext, *type; } types[] = {
+        { ".txt", "text/plain" }, { ".md", "text/markdown" }, { ".csv", "text/csv" },
+        { ".html", "text/html" }, { ".json", "application/json" },
+    };
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        size_t n = strlen(types[i].ext);
+        if (name.len > n && pt_slice_case_eq_cstr(pt_slice_from(name.ptr + name.len - n, n), types[i].ext))
+            return pt_slice_cstr(types[i].type);
+    }
+    return PT_SLICE_LIT("application/pdf");
+}
+
+/* {"type":"file","file":{"file_data":"data:application/pdf;base64,...","filename":"a.pdf"}} */
+static int file_part(const pt_jv *it, const char *path, size_t i, pt_part *p, pt_ai_error *err)
+{
+    const pt_jv *f = pt_jv_get(it, "file");
+    if (!pt_jv_is_object(f)) return BAD(path, "%s[%zu].file: expected an object", path, i);
+    if (pt_jv_get(f, "file_id"))
+        return pt_ai_error_set(err, PT_AI_ERR_UNSUPPORTED, 0, path,
+                               "%s[%zu].file.file_id: an uploaded file belongs to the provider it was uploaded to; "
+                               "send its content as file_data instead", path, i);
+    const pt_jv *fd = pt_jv_get(f, "file_data");
+    const pt_jv *name = pt_jv_get(f, "filename");
+    if (!pt_jv_is_string(fd)) return BAD(path, "%s[%zu].file.file_data: expected a string", path, i);
+    if (name && !pt_jv_is_string(name)) return BAD(path, "%s[%zu].file.filename: expected a string", path, i);
+    p->type = PT_PART_FILE;
+    p->name = pt_jv_str(name);
+    pt_slice d = pt_jv_str(fd);
+    if (!pt__parse_data_url(d, &p->media_type, &p->data)) {
+        if (pt_slice_starts_with(d, PT_SLICE_LIT("data:")))
+            return BAD(path, "%s[%zu].file.file_data: only base64 data URLs are supported", path, i);
+        p->media_type = media_type_of(p->name);
+        p->data = d;
+    }
+    if (!p->data.len) return BAD(path, "%s[%zu].file.file_data: empty", path, i);
+    return 0;
+}
+
 static int user_parts(pt_pivot_req *r, const pt_jv *content, const char *path, pt_msg *m, pt_ai_error *err)
 {
     size_t cap = 0;
@@ -150,6 +192,18 @@ static int user_parts(pt_pivot_req *r, const pt_jv *content, const char *path, p
                     return BAD(path, "%s[%zu].image_url.url: only base64 data URLs are supported", path, i);
                 p->url = u;
             }
+        } else if (strcmp(type, "file") == 0) {
+            if (file_part(it, path, i, p, err)) return -1;
+        } else if (strcmp(type, "input_audio") == 0) {
+            const pt_jv *a = pt_jv_get(it, "input_audio");
+            const pt_jv *data = pt_jv_get(a, "data");
+            const char *fmt = pt_jv_cstr(pt_jv_get(a, "format"));
+            if (!pt_jv_is_string(data)) return BAD(path, "%s[%zu].input_audio.data: expected a string", path, i);
+            if (!fmt || (strcmp(fmt, "wav") != 0 && strcmp(fmt, "mp3") != 0))
+                return BAD(path, "%s[%zu].input_audio.format: expected \"wav\" or \"mp3\"", path, i);
+            p->type = PT_PART_FILE;
+            p->media_type = strcmp(fmt, "wav") == 0 ? PT_SLICE_LIT("audio/wav") : PT_SLICE_LIT("audio/mpeg");
+            p->data = pt_jv_str(data);
         } else {
             return pt_ai_error_set(err, PT_AI_ERR_UNSUPPORTED, 0, path,
                                    "%s[%zu].type: content parts of type '%s' cannot be translated to this provider",

@@ -234,6 +234,10 @@ static void est_parts(const pt_part *p, size_t n, size_t *bytes, int64_t *fixed)
             break;
         case PT_PART_REDACTED_THINKING: break;
         case PT_PART_IMAGE: *fixed += EST_PER_IMAGE; break;
+        case PT_PART_FILE:
+            if (p[i].text.len) *bytes += p[i].text.len;
+            else *fixed += EST_PER_IMAGE;
+            break;
         case PT_PART_TOOL_USE: *bytes += p[i].name.len + p[i].arguments.len; break;
         case PT_PART_TOOL_RESULT: est_parts(p[i].content, p[i].ncontent, bytes, fixed); break;
         }

@@ -89,6 +89,7 @@ typedef enum pt_part_type {
     PT_PART_TOOL_RESULT,
     PT_PART_THINKING,
     PT_PART_REDACTED_THINKING,
+    PT_PART_FILE,
 } pt_part_type;
 
 typedef struct pt_part pt_part;
@@ -101,7 +102,9 @@ struct pt_part {
      * provider's signature over the call (Gemini's thoughtSignature), which it wants back
      * with the call in later turns (see pt_tool_id_sign). */
     pt_slice signature;
-    /* IMAGE: either url (http(s)) or media_type + data (base64). */
+    /* IMAGE: either url (http(s)) or media_type + data (base64).
+     * FILE (a document or an audio clip): media_type + data (base64), or url (a PDF), or
+     * text (a plain-text document, media_type "text/plain"); name: file name or title. */
     pt_slice url, media_type, data;
     /* TOOL_USE: id, name, and the arguments as JSON text (an object). */
     pt_slice id, name, arguments;

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "core/err.h"
+#include "core/str.h"
 
 const pt__prov *pt__prov_get(pt_ai_prov_type t)
 {
@@ -169,4 +170,39 @@ int pt__blocks_open(pt__blocks *b, const pt__prov_ctx *c, pt_part_type t, pt_sli
                     void *arg, pt_ai_error *err)
 {
     return pt__blocks_open_signed(b, c, t, id, name, PT_SLICE_NULL, cb, arg, err);
+}
+
+const char *pt__audio_format(pt_slice mt)
+{
+    if (pt_slice_case_eq_cstr(mt, "audio/wav") || pt_slice_case_eq_cstr(mt, "audio/x-wav")) return "wav";
+    if (pt_slice_case_eq_cstr(mt, "audio/mpeg") || pt_slice_case_eq_cstr(mt, "audio/mp3")) return "mp3";
+    return NULL;
+}
+
+static bool file_ok(const pt_part *p, unsigned accepts)
+{
+    if (p->url.len) return accepts & PT__FILE_PDF_URL;
+    if (p->text.len || !p->data.len) return accepts & PT__FILE_TEXT;
+    if (accepts & PT__FILE_ANY_BASE64) return true;
+    if (pt_slice_case_eq_cstr(p->media_type, "application/pdf")) return accepts & PT__FILE_PDF;
+    return (accepts & PT__FILE_AUDIO) && pt__audio_format(p->media_type);
+}
+
+int pt__check_files(const pt__prov_ctx *c, const pt_pivot_req *r, unsigned accepts, pt_ai_error *err)
+{
+    for (size_t i = 0; i < r->nmsgs; i++)
+        for (size_t k = 0; k < r->msgs[i].nparts; k++) {
+            const pt_part *p = &r->msgs[i].parts[k];
+            if (p->type != PT_PART_FILE || file_ok(p, accepts)) continue;
+            char path[64];
+            pt_str_index(path, sizeof path, "messages", "", i);
+            const char *what = p->url.len ? "a file URL" : p->text.len || !p->data.len ? "a text document" : NULL;
+            if (what)
+                return pt_ai_error_set(err, PT_AI_ERR_UNSUPPORTED, 0, path, "%s: provider '%s' (%s) does not accept %s",
+                                       path, c->cfg->name, pt_ai_prov_type_name(c->cfg->type), what);
+            return pt_ai_error_set(err, PT_AI_ERR_UNSUPPORTED, 0, path,
+                                   "%s: provider '%s' (%s) does not accept files of type '%.*s'", path, c->cfg->name,
+                                   pt_ai_prov_type_name(c->cfg->type), PT_SLICE_ARG(p->media_type));
+        }
+    return 0;
 }

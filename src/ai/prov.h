@@ -181,4 +181,18 @@ void pt__classify_status(const pt__prov_ctx *c, int status, const char *msg, pt_
 /* A compact text of why a body was not readable JSON. */
 int pt__bad_upstream(pt_ai_error *err, const pt__prov_ctx *c, const char *what);
 
+/* Which FILE parts (documents, audio) a provider's request format can carry. */
+enum {
+    PT__FILE_PDF = 1,        /* base64 application/pdf */
+    PT__FILE_PDF_URL = 2,    /* a PDF by URL */
+    PT__FILE_TEXT = 4,       /* a plain-text document */
+    PT__FILE_AUDIO = 8,      /* base64 audio/wav, audio/mpeg */
+    PT__FILE_ANY_BASE64 = 16 /* any media type, base64 (Gemini's inlineData) */
+};
+/* Checks every FILE part of r against what the provider accepts; an UNSUPPORTED 400
+ * naming the part, its media type and the provider otherwise. */
+int pt__check_files(const pt__prov_ctx *c, const pt_pivot_req *r, unsigned accepts, pt_ai_error *err);
+/* The OpenAI input_audio format of an audio media type ("wav", "mp3"), or NULL. */
+const char *pt__audio_format(pt_slice media_type);
+
 #endif

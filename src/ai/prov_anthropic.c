@@ -41,23 +41,32 @@ static bool json_object_text(pt_slice text, pt_slice *obj)
     return true;
 }
 
-static void image(pt_jw *w, const pt_part *p)
+/* An image or document block: {"type":..., "source": url / text / base64, "title"?}. A FILE
+ * part gets here only as a PDF, a PDF URL or plain text (pt__check_files). */
+static void media_block(pt_jw *w, const char *type, const pt_part *p)
 {
     pt_jw_obj(w);
-    pt_jw_kcstr(w, "type", "image");
+    pt_jw_kcstr(w, "type", type);
     pt_jw_key(w, "source");
     pt_jw_obj(w);
     if (p->url.len) {
         pt_jw_kcstr(w, "type", "url");
         pt_jw_kstr(w, "url", p->url);
+    } else if (p->text.len) {
+        pt_jw_kcstr(w, "type", "text");
+        pt_jw_kcstr(w, "media_type", "text/plain");
+        pt_jw_kstr(w, "data", p->text);
     } else {
         pt_jw_kcstr(w, "type", "base64");
         pt_jw_kstr(w, "media_type", p->media_type);
         pt_jw_kstr(w, "data", p->data);
     }
     pt_jw_obj_end(w);
+    if (p->type == PT_PART_FILE && p->name.len) pt_jw_kstr(w, "title", p->name);
     pt_jw_obj_end(w);
 }
+
+static void image(pt_jw *w, const pt_part *p) { media_block(w, "image", p); }
 
 static bool renderable(const pt_part *p)
 {
@@ -79,6 +88,7 @@ static int part(pt_jw *w, const pt_part *p, size_t msg, pt_ai_error *err)
         pt_jw_obj_end(w);
         break;
     case PT_PART_IMAGE: image(w, p); break;
+    case PT_PART_FILE: media_block(w, "document", p); break;
     case PT_PART_TOOL_USE: {
         pt_slice obj = PT_SLICE_LIT("{}");
         if (p->arguments.len && !json_object_text(p->arguments, &obj)) {
@@ -247,6 +257,7 @@ static int render_chat(const pt__prov_ctx *c, const pt_pivot_req *r, pt_buf *bod
     int64_t budget = r->reasoning_budget;
     if (budget > 0 && budget >= max_tokens) budget = max_tokens - 1;
     bool thinking = budget >= MIN_THINKING_BUDGET;
+    if (pt__check_files(c, r, PT__FILE_PDF | PT__FILE_PDF_URL | PT__FILE_TEXT, err)) return -1;
     pt_jw w;
     pt_jw_init(&w, body);
     pt_jw_obj(&w);

@@ -42,6 +42,7 @@ static int head(const pt__prov_ctx *c, pt__up *up, pt_ai_error *err)
 
 /* ---- request ------------------------------------------------------------------------- */
 
+/* An image or a file: fileData for a URL, inlineData for base64. */
 static void inline_image(pt_jw *w, const pt_part *p)
 {
     pt_jw_obj(w);
@@ -96,6 +97,15 @@ static int msg_parts(pt_jw *w, const pt_pivot_req *r, const pt_msg *m, size_t mi
             pt_jw_obj_end(w);
             break;
         case PT_PART_IMAGE: inline_image(w, p); break;
+        case PT_PART_FILE: /* pt__check_files let through base64 of any type and plain text */
+            if (!p->text.len) {
+                inline_image(w, p);
+                break;
+            }
+            pt_jw_obj(w);
+            pt_jw_kstr(w, "text", p->text);
+            pt_jw_obj_end(w);
+            break;
         case PT_PART_TOOL_USE: {
             size_t open, close, nf;
             pt_slice args = p->arguments.len ? p->arguments : PT_SLICE_LIT("{}");
@@ -154,8 +164,8 @@ static bool has_parts(const pt_msg *m)
 {
     for (size_t i = 0; i < m->nparts; i++) {
         pt_part_type t = m->parts[i].type;
-        if ((t == PT_PART_TEXT && m->parts[i].text.len) || t == PT_PART_IMAGE || t == PT_PART_TOOL_USE ||
-            t == PT_PART_TOOL_RESULT)
+        if ((t == PT_PART_TEXT && m->parts[i].text.len) || t == PT_PART_IMAGE || t == PT_PART_FILE ||
+            t == PT_PART_TOOL_USE || t == PT_PART_TOOL_RESULT)
             return true;
     }
     return false;
@@ -263,6 +273,7 @@ static void tools(pt_jw *w, const pt_pivot_req *r)
 static int render_chat(const pt__prov_ctx *c, const pt_pivot_req *r, pt_buf *body, pt_ai_error *err)
 {
     bool count = c->ep == PT_AI_EP_COUNT_TOKENS;
+    if (pt__check_files(c, r, PT__FILE_ANY_BASE64 | PT__FILE_TEXT, err)) return -1;
     pt_jw w;
     pt_jw_init(&w, body);
     pt_jw_obj(&w);

@@ -87,6 +87,37 @@ static void image_part(pt_jw *w, const pt_part *p)
     pt_jw_obj_end(w);
 }
 
+/* A FILE part (pt__check_files let through what this provider takes): a PDF as a file
+ * part, audio as input_audio, plain text as text. */
+static void file_part(pt_jw *w, const pt_part *p)
+{
+    pt_jw_obj(w);
+    if (p->text.len) {
+        pt_jw_kcstr(w, "type", "text");
+        pt_jw_kstr(w, "text", p->text);
+    } else if (pt__audio_format(p->media_type)) {
+        pt_jw_kcstr(w, "type", "input_audio");
+        pt_jw_key(w, "input_audio");
+        pt_jw_obj(w);
+        pt_jw_kstr(w, "data", p->data);
+        pt_jw_kcstr(w, "format", pt__audio_format(p->media_type));
+        pt_jw_obj_end(w);
+    } else {
+        pt_jw_kcstr(w, "type", "file");
+        pt_jw_key(w, "file");
+        pt_jw_obj(w);
+        pt_jw_kstr(w, "filename", p->name.len ? p->name : PT_SLICE_LIT("document.pdf"));
+        pt_buf u = PT_BUF_INIT;
+        if (pt_buf_append_str(&u, "data:") || pt_buf_append_slice(&u, p->media_type) ||
+            pt_buf_append_str(&u, ";base64,") || pt_buf_append_slice(&u, p->data))
+            w->err = PT_ENOMEM;
+        pt_jw_kstr(w, "file_data", pt_buf_slice(&u));
+        pt_buf_release(&u);
+        pt_jw_obj_end(w);
+    }
+    pt_jw_obj_end(w);
+}
+
 /* A user turn: tool results first (one "tool" message each), then the rest. */
 static void user_msg(pt_jw *w, const pt_msg *m, const pt__oai_opts *o)
 {
@@ -106,7 +137,7 @@ static void user_msg(pt_jw *w, const pt_msg *m, const pt__oai_opts *o)
         } else if (p->type == PT_PART_TEXT) {
             nother++;
             ntextonly++;
-        } else if (p->type == PT_PART_IMAGE) {
+        } else if (p->type == PT_PART_IMAGE || p->type == PT_PART_FILE) {
             nother++;
         }
     }
@@ -127,6 +158,8 @@ static void user_msg(pt_jw *w, const pt_msg *m, const pt__oai_opts *o)
                 pt_jw_obj_end(w);
             } else if (p->type == PT_PART_IMAGE) {
                 image_part(w, p);
+            } else if (p->type == PT_PART_FILE) {
+                file_part(w, p);
             } else if (p->type == PT_PART_TOOL_RESULT) {
                 /* OpenAI tool messages hold text only: images of tool results follow as user content */
                 for (size_t k = 0; k < p->ncontent; k++)
@@ -198,6 +231,9 @@ static bool reasoning_model(const char *m)
 int pt__oai_render_chat(const pt__prov_ctx *c, const pt_pivot_req *r, const pt__oai_opts *o, pt_buf *body,
                         pt_ai_error *err)
 {
+    /* Mistral's chat takes documents by URL in its own part type only: plain text here */
+    unsigned files = c->cfg->type == PT_AI_PROV_MISTRAL ? PT__FILE_TEXT : PT__FILE_PDF | PT__FILE_TEXT | PT__FILE_AUDIO;
+    if (pt__check_files(c, r, files, err)) return -1;
     pt_jw w;
     pt_jw_init(&w, body);
     pt_jw_obj(&w);

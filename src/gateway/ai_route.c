@@ -43,6 +43,8 @@ typedef struct ai_req {
     bool have_last;
     pt_ai_result last;         /* the last failed attempt, for the final error */
     pt_buf last_error_body;
+    bool have_unsupported;
+    pt_ai_error unsupported;   /* why a target could not take the request (files, audio...) */
     pt_ai_call *call;
     pt_exchange *x;
     pt_buf head;
@@ -424,6 +426,10 @@ static void next_attempt(ai_req *a)
                 pt_buf_release(&body);
                 return;
             }
+            if (a->have_unsupported) { /* no target could take it: say why, not "no key" */
+                fail_with(a, &a->unsupported);
+                return;
+            }
             pt_ai_error err;
             pt_slice m = pt_ai_request_model(a->areq);
             char model[128];
@@ -444,6 +450,8 @@ static void next_attempt(ai_req *a)
         if (!a->call) {
             if (err.kind == PT_AI_ERR_UNSUPPORTED && a->at.number + 1 < PT_AI_PLAN_MAX_ATTEMPTS) {
                 a->last_kind = err.kind; /* this provider cannot serve it: try the next */
+                if (!a->have_unsupported) a->unsupported = err;
+                a->have_unsupported = true;
                 continue;
             }
             fail_with(a, &err);

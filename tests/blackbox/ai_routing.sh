@@ -32,6 +32,7 @@ limits: { max_body_bytes: 100000 }
 providers:
   - { name: ok, type: openai, base_url: "http://127.0.0.1:$MA/v1", api_key: ok-key }
   - { name: ok-ant, type: anthropic, base_url: "http://127.0.0.1:$MA", api_key: ok-ant-key }
+  - { name: ok-gem, type: gemini, base_url: "http://127.0.0.1:$MA", api_key: ok-gem-key }
   - name: limited
     type: openai
     base_url: "http://127.0.0.1:$MA/v1"
@@ -73,6 +74,9 @@ models:
   - { name: price, targets: [{ provider: priced, model: gpt-4o }] }
   - { name: abandon, targets: [{ provider: abandoned, model: claude-sonnet-4-5 }] }
   - { name: team/fast, targets: [{ provider: ok, model: gpt-4o-mini }] }
+  - { name: gem-ok, targets: [{ provider: ok-gem, model: gemini-2.5-flash }] }
+  - { name: listens, targets: [{ provider: ok-ant, model: claude-sonnet-4-5 }], fallbacks: [gem-ok] }
+  - { name: claude-alone, targets: [{ provider: ok-ant, model: claude-sonnet-4-5 }] }
 EOF
 portico_start "$T/portico.yaml" || not_ok "portico starts with the AI test config"
 
@@ -331,6 +335,22 @@ http GET "http://127.0.0.1:$PP/v1/models/bad%00name"
 openai_error "an id that decodes to a NUL byte is an unknown model, not a crash" 404 invalid_request_error
 http POST "http://127.0.0.1:$PP/v1/models/ok-model" -H 'content-type: application/json' -d '{}'
 openai_error "POST /v1/models/{id} is a 405" 405 invalid_request_error
+
+# ---------------------------------------------------------------------------- files and audio
+AUDIO='{"model":"listens","messages":[{"role":"user","content":[{"type":"text","text":"What is said?"},{"type":"input_audio","input_audio":{"data":"UklGRiQAAABXQVZF","format":"wav"}}]}]}'
+mock_reset "$MA"
+http POST "http://127.0.0.1:$PP/v1/chat/completions" -H 'content-type: application/json' -d "$AUDIO"
+is "$RESP_STATUS $(tried "$MA")" "200 /v1beta/models/gemini-2.5-flash:generateContent ok-gem-key" \
+    "audio the first target (Anthropic) cannot take goes to the fallback that can (Gemini), without calling Anthropic"
+is "$(mock_seen "$MA" | jq -r '.[0].body | fromjson | .contents[0].parts[1].inlineData.mimeType')" "audio/wav" \
+    "the audio reaches Gemini as inlineData"
+http POST "http://127.0.0.1:$PP/v1/chat/completions" -H 'content-type: application/json' -d "${AUDIO/listens/claude-alone}"
+openai_error "audio for a model only Anthropic serves is a 400 naming the provider" 400 invalid_request_error
+like "$(jqr .error.message)" "provider 'ok-ant' \\(anthropic\\) does not accept files of type 'audio/wav'" "the 400 says what cannot be sent where"
+http POST "http://127.0.0.1:$PP/v1/chat/completions" -H 'content-type: application/json' \
+    -d '{"model":"claude-alone","messages":[{"role":"user","content":[{"type":"file","file":{"filename":"a.pdf","file_data":"data:application/pdf;base64,JVBERi0x"}}]}]}'
+is "$RESP_STATUS $(mock_seen "$MA" | jq -r '.[-1].body | fromjson | .messages[0].content[0] | "\(.type) \(.source.media_type) \(.title)"')" \
+    "200 document application/pdf a.pdf" "an OpenAI file part reaches Anthropic as a document block"
 
 # ---------------------------------------------------------------------------- no client-chosen host
 mock_reset "$MA"; mock_reset "$ME"

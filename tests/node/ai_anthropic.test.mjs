@@ -178,6 +178,18 @@ test('a Gemini-signed tool_use goes back to Gemini with its signature', async ()
   assert.equal(calls[1].thoughtSignature, undefined);
 });
 
+test('a PDF document block reaches Gemini as inlineData', async () => {
+  await h.mockReset();
+  const pdf = Buffer.from('%PDF-1.4 test').toString('base64');
+  const m = await client.messages.create({
+    model: 'gemini', max_tokens: 100,
+    messages: [{ role: 'user', content: [{ type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: pdf } }, { type: 'text', text: 'Summarise.' }] }],
+  });
+  assert.equal(m.content[0].type, 'text');
+  const [req] = await h.mockRequests();
+  assert.deepEqual(JSON.parse(req.body).contents[0].parts[0], { inlineData: { mimeType: 'application/pdf', data: pdf } });
+});
+
 test('a tool_result turn reaches an OpenAI provider as a tool message', async () => {
   await h.mockReset();
   const m = await client.messages.create({

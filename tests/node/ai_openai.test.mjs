@@ -245,6 +245,19 @@ test('the same signed ids reach an Anthropic provider bare', async () => {
   assert.equal(body.messages[2].content[0].tool_use_id, 'call_x');
 });
 
+test('a PDF file part reaches an Anthropic provider as a document block', async () => {
+  await h.mockReset();
+  const pdf = Buffer.from('%PDF-1.4 test').toString('base64');
+  const r = await client.chat.completions.create({
+    model: 'claude',
+    messages: [{ role: 'user', content: [{ type: 'text', text: 'Summarise.' }, { type: 'file', file: { filename: 'r.pdf', file_data: `data:application/pdf;base64,${pdf}` } }] }],
+  });
+  assert.equal(r.choices[0].message.content, 'Hello w1 w2');
+  const [req] = await h.mockRequests();
+  const doc = JSON.parse(req.body).messages[0].content[1];
+  assert.deepEqual(doc, { type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: pdf }, title: 'r.pdf' });
+});
+
 // ---- embeddings --------------------------------------------------------------------------------
 
 test('passthrough to the OpenAI provider', async () => {

@@ -101,8 +101,10 @@ static void openai_untranslatable_requests_are_unsupported(void **state)
 {
     refused(OAI, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"n\":2}", PT_AI_ERR_UNSUPPORTED,
             "n: only n=1");
-    refused(OAI, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"input_audio\"}]}]}",
-            PT_AI_ERR_UNSUPPORTED, "messages[0].content[0].type: content parts of type 'input_audio'");
+    refused(OAI, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"refusal\"}]}]}",
+            PT_AI_ERR_UNSUPPORTED, "messages[0].content[0].type: content parts of type 'refusal'");
+    refused(OAI, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"file\",\"file\":{\"file_id\":\"f1\"}}]}]}",
+            PT_AI_ERR_UNSUPPORTED, "messages[0].content[0].file.file_id: an uploaded file belongs");
     refused(OAI, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tools\":[{\"type\":\"web_search\"}]}",
             PT_AI_ERR_UNSUPPORTED, "tools[0].type: tools of type 'web_search'");
 }
@@ -218,15 +220,19 @@ static void anthropic_blocks_in_the_wrong_turn_are_refused(void **state)
             PT_AI_ERR_INVALID, "messages[0].content[0].input: expected an object");
 }
 
-static void anthropic_server_tools_and_documents_are_unsupported(void **state)
+static void anthropic_server_tools_and_content_documents_are_unsupported(void **state)
 {
     refused(ANT,
             "{\"model\":\"m\",\"max_tokens\":9,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tools\":[{\"type\":"
             "\"web_search_20250305\",\"name\":\"web_search\"}]}",
             PT_AI_ERR_UNSUPPORTED, "tools[0].type: server tools");
     refused(ANT,
+            "{\"model\":\"m\",\"max_tokens\":9,\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"document\","
+            "\"source\":{\"type\":\"content\",\"content\":[]}}]}]}",
+            PT_AI_ERR_UNSUPPORTED, "messages[0].content[0].source.type: document sources of type 'content'");
+    refused(ANT,
             "{\"model\":\"m\",\"max_tokens\":9,\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"document\"}]}]}",
-            PT_AI_ERR_UNSUPPORTED, "messages[0].content[0].type: 'document' blocks");
+            PT_AI_ERR_INVALID, "messages[0].content[0].source.type: field required");
 }
 
 static void anthropic_blocks_become_parts(void **state)
@@ -353,7 +359,7 @@ int main(void)
         cmocka_unit_test(anthropic_required_fields_are_named),
         cmocka_unit_test(anthropic_count_tokens_needs_no_max_tokens),
         cmocka_unit_test(anthropic_blocks_in_the_wrong_turn_are_refused),
-        cmocka_unit_test(anthropic_server_tools_and_documents_are_unsupported),
+        cmocka_unit_test(anthropic_server_tools_and_content_documents_are_unsupported),
         cmocka_unit_test(anthropic_blocks_become_parts),
         cmocka_unit_test(openai_error_body_shape),
         cmocka_unit_test(anthropic_error_types_follow_the_status),
