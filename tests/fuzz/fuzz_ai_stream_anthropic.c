@@ -21,6 +21,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_ai_exchange(PT_AI_FMT_ANTHROPIC, PT_AI_EP_CHAT, ant, sizeof ant - 1, "anthropic", 200, "text/event-stream", body,
                      size - 1, step, how);
     /* the same bytes as a whole answer, and as an error body */
+    /* a whole answer passed through (its usage and stop reason skimmed) */
+    static const char ant_whole[] = "{\"model\":\"anthropic\",\"max_tokens\":9,\"messages\":[{\"role\":\"user\","
+                                    "\"content\":\"hi\"}]}";
+    fuzz_ai_exchange(PT_AI_FMT_ANTHROPIC, PT_AI_EP_CHAT, ant_whole, sizeof ant_whole - 1, "anthropic", 200,
+                     "application/json", body, size - 1, step, PT_AI_END_OK);
     fuzz_ai_exchange(PT_AI_FMT_ANTHROPIC, PT_AI_EP_CHAT, ant, sizeof ant - 1, "anthropic", 200, "application/json", body,
                      size - 1, step, PT_AI_END_OK);
     fuzz_ai_exchange(PT_AI_FMT_OPENAI, PT_AI_EP_CHAT, oai, sizeof oai - 1, "anthropic", 400 + (data[0] & 0x7f),

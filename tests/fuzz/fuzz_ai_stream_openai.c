@@ -20,7 +20,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                      size - 1, step, how);
     fuzz_ai_exchange(PT_AI_FMT_ANTHROPIC, PT_AI_EP_CHAT, ant, sizeof ant - 1, "openai", 200, "text/event-stream", body,
                      size - 1, step, how);
-    /* the same bytes as a whole answer, and as an error body */
+    /* the same bytes as a whole answer: passed through (its usage skimmed), translated, and
+     * as an error body */
+    static const char oai_whole[] = "{\"model\":\"openai\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    fuzz_ai_exchange(PT_AI_FMT_OPENAI, PT_AI_EP_CHAT, oai_whole, sizeof oai_whole - 1, "openai", 200, "application/json",
+                     body, size - 1, step, PT_AI_END_OK);
     fuzz_ai_exchange(PT_AI_FMT_ANTHROPIC, PT_AI_EP_CHAT, ant, sizeof ant - 1, "openai", 200, "application/json", body,
                      size - 1, step, PT_AI_END_OK);
     fuzz_ai_exchange(PT_AI_FMT_OPENAI, PT_AI_EP_CHAT, oai, sizeof oai - 1, "openai", 400 + (data[0] & 0x7f),
