@@ -73,9 +73,16 @@ static pt_slice tool_name_of(const pt_pivot_req *r, pt_slice id)
 }
 
 /* Gemini 3 refuses a turn whose first function call has no signature. A call made by
- * another model (a fallback, or a history from elsewhere) has none, so the first call of
- * such a turn carries the value Gemini documents for calls it did not make. */
+ * another model (a fallback, or a history from elsewhere) has none, so for Gemini 3 and
+ * later the first call of such a turn carries the value Gemini documents for calls it did
+ * not make. Gemini 1.x and 2.x do not require signatures and get none. */
 #define FOREIGN_CALL_SIGNATURE "skip_thought_signature_validator"
+
+static bool requires_call_signatures(const char *model)
+{
+    const char *m = bare_model(model);
+    return !(strncmp(m, "gemini-", 7) == 0 && (m[7] == '1' || m[7] == '2'));
+}
 
 static bool turn_signed(const pt_msg *m)
 {
@@ -84,9 +91,10 @@ static bool turn_signed(const pt_msg *m)
     return false;
 }
 
-static int msg_parts(pt_jw *w, const pt_pivot_req *r, const pt_msg *m, size_t mi, pt_ai_error *err)
+static int msg_parts(pt_jw *w, const pt__prov_ctx *c, const pt_pivot_req *r, const pt_msg *m, size_t mi,
+                     pt_ai_error *err)
 {
-    bool need_sig = !turn_signed(m);
+    bool need_sig = requires_call_signatures(c->model) && !turn_signed(m);
     for (size_t i = 0; i < m->nparts; i++) {
         const pt_part *p = &m->parts[i];
         switch (p->type) {
@@ -299,7 +307,7 @@ static int render_chat(const pt__prov_ctx *c, const pt_pivot_req *r, pt_buf *bod
         pt_jw_key(&w, "parts");
         pt_jw_arr(&w);
         for (; i < r->nmsgs && (r->msgs[i].role == role || !has_parts(&r->msgs[i])); i++)
-            if (r->msgs[i].role == role && msg_parts(&w, r, &r->msgs[i], i, err)) return -1;
+            if (r->msgs[i].role == role && msg_parts(&w, c, r, &r->msgs[i], i, err)) return -1;
         pt_jw_arr_end(&w);
         pt_jw_obj_end(&w);
     }
