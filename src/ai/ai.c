@@ -479,21 +479,27 @@ static int build(pt_ai_call *c, const pt_ai_call_opts *opts, pt_ai_error *err)
     case PT_AI_EP_MODELS:
     case PT_AI_EP_MODEL:
         return pt_ai_error_set(err, PT_AI_ERR_INVALID, 400, NULL, "model listing is answered without a provider");
-    case PT_AI_EP_COUNT_TOKENS:
-        if (!p->count_upstream) {
-            c->mode = MODE_LOCAL;
-            return pt_ai_request_pivot(r, err) ? 0 : -1;
-        }
-        if (!same_wire) {
-            const pt_pivot_req *pv = pt_ai_request_pivot(r, err);
-            if (!pv) return -1;
-            c->mode = MODE_TRANSLATE;
+    case PT_AI_EP_COUNT_TOKENS: {
+        if (same_wire && p->count_upstream) { /* Anthropic's own endpoint */
+            c->mode = MODE_PASS;
             if (p->head(&c->ctx, &c->up, err)) return -1;
-            return p->render_chat(&c->ctx, pv, &c->up.body, err);
+            return passthrough_body(c, false, err);
         }
-        c->mode = MODE_PASS;
-        if (p->head(&c->ctx, &c->up, err)) return -1;
-        return passthrough_body(c, false, err);
+        const pt_pivot_req *pv = pt_ai_request_pivot(r, err);
+        if (!pv) return -1;
+        if (p->render_count) {
+            if (p->render_count(&c->ctx, pv, &c->up.body, err) == 0) {
+                c->mode = MODE_TRANSLATE;
+                return p->head(&c->ctx, &c->up, err);
+            }
+            if (err->kind != PT_AI_ERR_UNSUPPORTED) return -1;
+            /* the provider's counter cannot take this request: estimate it */
+            pt_buf_reset(&c->up.body);
+            memset(err, 0, sizeof *err);
+        }
+        c->mode = MODE_LOCAL;
+        return 0;
+    }
     case PT_AI_EP_EMBEDDINGS:
         if (!p->embed_ok)
             return pt_ai_error_set(err, PT_AI_ERR_UNSUPPORTED, 400, "model",
@@ -962,6 +968,20 @@ static int finish_count(pt_ai_call *c)
     return count_answer(c, n);
 }
 
+/* A provider's counter that fails (a server of the type without the endpoint, a timeout)
+ * must not fail count_tokens, which clients call before every turn: the local estimate
+ * answers instead. */
+static void count_or_estimate(pt_ai_call *c, pt_ai_end how)
+{
+    if (how == PT_AI_END_OK && c->head_seen && !c->error_mode && !c->body_overflow && finish_count(c) == 0) return;
+    pt_log_debug("provider '%s' could not count tokens (status %d); answering the local estimate",
+                 c->at.provider->name, c->status);
+    c->failed = false;
+    memset(&c->err, 0, sizeof c->err);
+    pt_buf_reset(&c->out);
+    finish_local(c);
+}
+
 static int finish_whole(pt_ai_call *c)
 {
     if (c->body_overflow) {
@@ -969,7 +989,6 @@ static int finish_whole(pt_ai_call *c)
         return pt_ai_error_set(&c->err, PT_AI_ERR_PROTOCOL, 502, NULL, "provider '%s' sent an answer over the size limit",
                                c->at.provider->name);
     }
-    if (c->req->ep == PT_AI_EP_COUNT_TOKENS) return finish_count(c);
     if (c->mode == MODE_EMBED) {
         pt_ai_error e;
         memset(&e, 0, sizeof e);
@@ -1062,6 +1081,8 @@ int pt_ai_call_finish(pt_ai_call *c, pt_ai_end how, pt_ai_emit_fn emit, void *ar
         c->finished = true;
         if (c->mode == MODE_LOCAL) {
             finish_local(c);
+        } else if (c->req->ep == PT_AI_EP_COUNT_TOKENS && c->mode == MODE_TRANSLATE && how != PT_AI_END_ABORTED) {
+            count_or_estimate(c, how);
         } else if (how == PT_AI_END_ABORTED) {
             /* nothing more goes to the client */
         } else if (how == PT_AI_END_CONNECT) {

@@ -79,10 +79,12 @@ typedef struct pt__prov {
     int (*render_embed)(const pt__prov_ctx *c, const pt_jv *req, pt_buf *body, pt_ai_error *err);
     int (*parse_embed)(const pt__prov_ctx *c, const pt_jv *req, const char *body, size_t len, pt_slice public_model,
                        pt_buf *out, pt_usage *usage, pt_ai_error *err);
-    /* count_tokens goes upstream (others answer a local estimate): Anthropic's own
-     * endpoint, passed through; or, with parse_count, a count endpoint reached through
-     * render_chat for ctx->ep == PT_AI_EP_COUNT_TOKENS whose answer gives the tokens. */
+    /* count_tokens: Anthropic's own endpoint, passed through (count_upstream); or the
+     * provider's counter, rendered by render_count (head() gets ctx->ep ==
+     * PT_AI_EP_COUNT_TOKENS) and read by parse_count. Without either, or when render_count
+     * refuses the request as PT_AI_ERR_UNSUPPORTED, a local estimate answers. */
     bool count_upstream;
+    int (*render_count)(const pt__prov_ctx *c, const pt_pivot_req *r, pt_buf *body, pt_ai_error *err);
     int (*parse_count)(const pt__prov_ctx *c, const char *body, size_t len, int64_t *tokens, pt_ai_error *err);
     /* Turns a non-2xx answer into an error (kind, client status, message, retry-after). */
     void (*classify)(const pt__prov_ctx *c, int status, const pt_ai_header *h, size_t nh, const char *body, size_t len,

@@ -673,7 +673,9 @@ void pt__classify_common(const pt__prov_ctx *c, int status, const pt_ai_header *
 
 int pt__oai_head(const pt__prov_ctx *c, pt__up *up, pt_ai_error *err)
 {
-    const char *path = c->ep == PT_AI_EP_EMBEDDINGS ? "/embeddings" : "/chat/completions";
+    const char *path = c->ep == PT_AI_EP_EMBEDDINGS      ? "/embeddings"
+                       : c->ep == PT_AI_EP_COUNT_TOKENS ? "/responses/input_tokens"
+                                                        : "/chat/completions";
     up->method = "POST";
     int rc = pt__up_path(up, c->cfg, path);
     if (!rc) rc = pt__up_header(up, "content-type", "application/json");
@@ -694,6 +696,153 @@ static int openai_render(const pt__prov_ctx *c, const pt_pivot_req *r, pt_buf *b
     return pt__oai_render_chat(c, r, &o, body, err);
 }
 
+/* ---- count_tokens: OpenAI's input token counter ---------------------------------------------
+ *
+ * POST /responses/input_tokens takes a Responses API request and answers
+ * {"object":"response.input_tokens","input_tokens":N}. The pivot goes out as Responses
+ * input items: messages with input_text / input_image / input_file parts, assistant text,
+ * function_call and function_call_output items, instructions for the system prompt, and
+ * function tools (strict off: the count must not depend on the schema being strict-ready).
+ * Audio has no place in Responses message content: such a request is estimated locally. */
+
+static void resp_data_url(pt_jw *w, const char *key, const pt_part *p)
+{
+    pt_buf u = PT_BUF_INIT;
+    if (pt_buf_append_str(&u, "data:") || pt_buf_append_slice(&u, p->media_type) || pt_buf_append_str(&u, ";base64,") ||
+        pt_buf_append_slice(&u, p->data))
+        w->err = PT_ENOMEM;
+    pt_jw_kstr(w, key, pt_buf_slice(&u));
+    pt_buf_release(&u);
+}
+
+static void resp_content_part(pt_jw *w, const pt_part *p)
+{
+    pt_jw_obj(w);
+    if (p->type == PT_PART_TEXT || (p->type == PT_PART_FILE && p->text.len)) {
+        pt_jw_kcstr(w, "type", "input_text");
+        pt_jw_kstr(w, "text", p->text);
+    } else if (p->type == PT_PART_IMAGE) {
+        pt_jw_kcstr(w, "type", "input_image");
+        pt_jw_kcstr(w, "detail", "auto");
+        if (p->url.len) pt_jw_kstr(w, "image_url", p->url);
+        else resp_data_url(w, "image_url", p);
+    } else { /* a PDF (pt__check_files) */
+        pt_jw_kcstr(w, "type", "input_file");
+        if (p->url.len) {
+            pt_jw_kstr(w, "file_url", p->url);
+        } else {
+            pt_jw_kstr(w, "filename", p->name.len ? p->name : PT_SLICE_LIT("document.pdf"));
+            resp_data_url(w, "file_data", p);
+        }
+    }
+    pt_jw_obj_end(w);
+}
+
+static bool resp_content(const pt_part *p)
+{
+    return (p->type == PT_PART_TEXT && p->text.len) || p->type == PT_PART_IMAGE || p->type == PT_PART_FILE;
+}
+
+static void resp_user(pt_jw *w, const pt_msg *m)
+{
+    bool other = false;
+    for (size_t i = 0; i < m->nparts; i++) {
+        const pt_part *p = &m->parts[i];
+        if (p->type != PT_PART_TOOL_RESULT) {
+            other = other || resp_content(p);
+            continue;
+        }
+        pt_jw_obj(w);
+        pt_jw_kcstr(w, "type", "function_call_output");
+        pt_jw_kstr(w, "call_id", p->tool_use_id);
+        pt_jw_key(w, "output");
+        join_text(w, p->content, p->ncontent, "\n");
+        pt_jw_obj_end(w);
+    }
+    if (!other) return;
+    pt_jw_obj(w);
+    pt_jw_kcstr(w, "role", "user");
+    pt_jw_key(w, "content");
+    pt_jw_arr(w);
+    for (size_t i = 0; i < m->nparts; i++)
+        if (resp_content(&m->parts[i])) resp_content_part(w, &m->parts[i]);
+    pt_jw_arr_end(w);
+    pt_jw_obj_end(w);
+}
+
+static void resp_assistant(pt_jw *w, const pt_msg *m)
+{
+    bool text = false;
+    for (size_t i = 0; i < m->nparts; i++) text = text || (m->parts[i].type == PT_PART_TEXT && m->parts[i].text.len);
+    if (text) {
+        pt_jw_obj(w);
+        pt_jw_kcstr(w, "role", "assistant");
+        pt_jw_key(w, "content");
+        join_text(w, m->parts, m->nparts, "");
+        pt_jw_obj_end(w);
+    }
+    for (size_t i = 0; i < m->nparts; i++) {
+        const pt_part *p = &m->parts[i];
+        if (p->type != PT_PART_TOOL_USE) continue;
+        pt_jw_obj(w);
+        pt_jw_kcstr(w, "type", "function_call");
+        pt_jw_kstr(w, "call_id", p->id);
+        pt_jw_kstr(w, "name", p->name);
+        pt_jw_kstr(w, "arguments", p->arguments.len ? p->arguments : PT_SLICE_LIT("{}"));
+        pt_jw_obj_end(w);
+    }
+}
+
+static int openai_render_count(const pt__prov_ctx *c, const pt_pivot_req *r, pt_buf *body, pt_ai_error *err)
+{
+    if (pt__check_files(c, r, PT__FILE_PDF | PT__FILE_PDF_URL | PT__FILE_TEXT, err)) return -1;
+    pt_jw w;
+    pt_jw_init(&w, body);
+    pt_jw_obj(&w);
+    pt_jw_kcstr(&w, "model", c->model);
+    if (r->nsystem) {
+        pt_jw_key(&w, "instructions");
+        join_text(&w, r->system, r->nsystem, "\n");
+    }
+    pt_jw_key(&w, "input");
+    pt_jw_arr(&w);
+    for (size_t i = 0; i < r->nmsgs; i++) {
+        if (r->msgs[i].role == PT_ROLE_USER) resp_user(&w, &r->msgs[i]);
+        else resp_assistant(&w, &r->msgs[i]);
+    }
+    pt_jw_arr_end(&w);
+    if (r->ntools) {
+        pt_jw_key(&w, "tools");
+        pt_jw_arr(&w);
+        for (size_t i = 0; i < r->ntools; i++) {
+            pt_jw_obj(&w);
+            pt_jw_kcstr(&w, "type", "function");
+            pt_jw_kstr(&w, "name", r->tools[i].name);
+            if (r->tools[i].description.len) pt_jw_kstr(&w, "description", r->tools[i].description);
+            pt_jw_key(&w, "parameters");
+            pt_jw_raw(&w, r->tools[i].schema.len ? r->tools[i].schema : PT_SLICE_LIT("{\"type\":\"object\",\"properties\":{}}"));
+            pt_jw_kbool(&w, "strict", false);
+            pt_jw_obj_end(&w);
+        }
+        pt_jw_arr_end(&w);
+    }
+    pt_jw_obj_end(&w);
+    if (w.err) return pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 413, NULL, "request too large to render");
+    return 0;
+}
+
+static int openai_parse_count(const pt__prov_ctx *c, const char *body, size_t len, int64_t *tokens, pt_ai_error *err)
+{
+    pt_ai_arena a;
+    pt_ai_arena_init(&a, PT__EVENT_ARENA_LIMIT);
+    const pt_jv *root = pt_jdom_parse(&a, body, len, NULL);
+    int64_t n = pt_jv_int(pt_jv_get(root, "input_tokens"));
+    pt_ai_arena_release(&a);
+    if (n < 0) return pt__bad_upstream(err, c, "input token count without input_tokens");
+    *tokens = n;
+    return 0;
+}
+
 const pt__prov pt__prov_openai = {
     .type = PT_AI_PROV_OPENAI,
     .wire = PT__WIRE_OPENAI,
@@ -701,6 +850,8 @@ const pt__prov pt__prov_openai = {
     .render_chat = openai_render,
     .parse_chat = pt__oai_parse_chat,
     .stream = &pt__oai_stream_ops,
+    .render_count = openai_render_count,
+    .parse_count = openai_parse_count,
     .embed_ok = true,
     .classify = pt__classify_common,
     .passthrough = true,

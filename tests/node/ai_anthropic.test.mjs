@@ -21,12 +21,15 @@ before(async () => {
   - { name: ant, type: anthropic, base_url: "http://127.0.0.1:${mp}", api_key: "${GOOD}" }
   - { name: oai, type: openai, base_url: "http://127.0.0.1:${mp}/v1", api_key: "${GOOD}" }
   - { name: gem, type: gemini, base_url: "http://127.0.0.1:${mp}", api_key: "${GOOD}" }
+  - { name: compat, type: openai_compatible, base_url: "http://127.0.0.1:${mp}/v1", api_key: "${GOOD}" }
   - { name: ant-locked-out, type: anthropic, base_url: "http://127.0.0.1:${mp}", api_key: "${LEAKY}" }
 models:
   - { name: claude, targets: [{ provider: ant, model: claude-sonnet-4-5 }] }
   - { name: gpt-4o, targets: [{ provider: oai, model: gpt-4o }] }
   - { name: gemini, targets: [{ provider: gem, model: gemini-2.5-flash }] }
   - { name: denied, targets: [{ provider: ant-locked-out, model: claude-sonnet-4-5 }] }
+  - { name: local, targets: [{ provider: compat, model: llama }] }
+  - { name: no-counter, targets: [{ provider: oai, model: "gpt-4o@status=404" }] }
 `,
   });
   client = new Anthropic({ apiKey: 'client-key', baseURL: h.url, maxRetries: 0, timeout: 10000 });
@@ -233,12 +236,41 @@ test("messages.countTokens for a Gemini model is Gemini's own countTokens, syste
   assert.equal(body.generateContentRequest.systemInstruction.parts[0].text, 'Be brief.');
 });
 
-test('messages.countTokens for an OpenAI-provider model is a local estimate, no upstream call', async () => {
+test("messages.countTokens for an OpenAI model is OpenAI's input token counter, in Responses format", async () => {
   await h.mockReset();
-  const r = await client.messages.countTokens({ model: 'gpt-4o', messages: user('Hello there') });
+  const r = await client.messages.countTokens({
+    model: 'gpt-4o', system: 'Be brief.', tools: ANTHROPIC_TOOLS,
+    messages: [...user('Hello there'), { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_a', name: 'get_weather', input: { city: 'Paris' } }] },
+      { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_a', content: 'sunny and warm' }] }],
+  });
+  assert.equal(r.input_tokens, 7); // the upstream counts words: 2 + 2 (system) + 3 (tool output)
+  const [req] = await h.mockRequests();
+  assert.equal(req.path, '/v1/responses/input_tokens');
+  const body = JSON.parse(req.body);
+  assert.equal(body.model, 'gpt-4o');
+  assert.equal(body.instructions, 'Be brief.');
+  assert.deepEqual(body.input, [
+    { role: 'user', content: [{ type: 'input_text', text: 'Hello there' }] },
+    { type: 'function_call', call_id: 'toolu_a', name: 'get_weather', arguments: '{"city":"Paris"}' },
+    { type: 'function_call_output', call_id: 'toolu_a', output: 'sunny and warm' },
+  ]);
+  assert.deepEqual(body.tools, [{ type: 'function', name: 'get_weather', description: 'Weather in a city', parameters: ANTHROPIC_TOOLS[0].input_schema, strict: false }]);
+});
+
+test('messages.countTokens for a provider without a counter is a local estimate, no upstream call', async () => {
+  await h.mockReset();
+  const r = await client.messages.countTokens({ model: 'local', messages: user('Hello there') });
   // ceil(11 text bytes / 4) + 4 for the message + 3 for the reply (docs/AI.md)
   assert.equal(r.input_tokens, 10);
   assert.equal((await h.mockRequests()).length, 0);
+});
+
+test('messages.countTokens falls back to the local estimate when the counter fails', async () => {
+  await h.mockReset();
+  const r = await client.messages.countTokens({ model: 'no-counter', messages: user('Hello there') });
+  assert.equal(r.input_tokens, 10);
+  const [req] = await h.mockRequests();
+  assert.equal(req.path, '/v1/responses/input_tokens'); // asked, answered 404
 });
 
 // ---- models ------------------------------------------------------------------------------------
@@ -250,7 +282,7 @@ test('client.models.list() lists the configured public model names in Anthropic\
     assert.equal(typeof m.display_name, 'string');
     ids.push(m.id);
   }
-  assert.deepEqual(ids.sort(), ['claude', 'denied', 'gemini', 'gpt-4o']);
+  assert.deepEqual(ids.sort(), ['claude', 'denied', 'gemini', 'gpt-4o', 'local', 'no-counter']);
 });
 
 test('client.models.retrieve() returns one configured model, and an unknown one is a NotFoundError', async () => {

@@ -8,6 +8,7 @@
 //   POST /v1/messages, /v1/messages/count_tokens      Anthropic (x-api-key, anthropic-version)
 //   POST /v1beta/models/{m}:generateContent | :streamGenerateContent?alt=sse | :batchEmbedContents   Gemini
 //   POST /v1beta/models/M:countTokens                 totalTokens = words in the text parts
+//   POST /v1/responses/input_tokens                   input_tokens = words in instructions and input texts
 //   GET  /v1/models, GET /healthz
 //   GET  /_mock/requests                              every request seen (method, path, headers, body), newest last
 //   POST /_mock/reset                                 forget them
@@ -231,6 +232,7 @@ function route(method, url) {
   if (method !== 'POST') return null;
   if (p === '/v1/chat/completions') return { kind: 'openai', op: 'chat' };
   if (p === '/v1/embeddings') return { kind: 'openai', op: 'embed' };
+  if (p === '/v1/responses/input_tokens') return { kind: 'openai', op: 'count' };
   let m = /^\/openai\/deployments\/([^/]+)\/(chat\/completions|embeddings)$/.exec(p);
   if (m) return { kind: 'azure', op: m[2] === 'embeddings' ? 'embed' : 'chat', deployment: m[1] };
   if (p === '/v1/messages') return { kind: 'anthropic', op: 'chat' };
@@ -306,6 +308,17 @@ async function handle(req, res, raw) {
     const texts = [...(g.contents || []), g.systemInstruction || { parts: [] }].flatMap((c) => c.parts.map((x) => x.text || ''));
     const n = texts.join(' ').split(/\s+/).filter(Boolean).length;
     return sendJson(res, 200, { totalTokens: n, promptTokensDetails: [{ modality: 'TEXT', tokenCount: n }] });
+  }
+  if (r.op === 'count' && r.kind === 'openai') {
+    // one token per word of the instructions and of every text in the input items
+    const texts = [body.instructions || ''];
+    for (const it of body.input || []) {
+      if (typeof it.content === 'string') texts.push(it.content);
+      for (const c of Array.isArray(it.content) ? it.content : []) texts.push(c.text || '');
+      if (typeof it.output === 'string') texts.push(it.output);
+    }
+    const n = texts.join(' ').split(/\s+/).filter(Boolean).length;
+    return sendJson(res, 200, { object: 'response.input_tokens', input_tokens: n });
   }
   if (r.op === 'count') return sendJson(res, 200, { input_tokens: 11 });
   if (r.op === 'embed') {
