@@ -57,10 +57,13 @@ int pt_ai_match(pt_slice method, pt_slice path, bool anthropic_hint, pt_ai_forma
         path.len -= 3;
     }
     while (path.len > 1 && path.ptr[path.len - 1] == '/') path.len--;
+    /* GET /v1/models/{id}; other methods there (DELETE of a fine-tuned model...) are not
+     * the gateway's to answer and fall through to the configured routes */
     if (path.len > 8 && memcmp(path.ptr, "/models/", 8) == 0) {
+        if (!pt_slice_eq_cstr(method, "GET") && !pt_slice_eq_cstr(method, "HEAD")) return 404;
         *fmt = anthropic_hint ? PT_AI_FMT_ANTHROPIC : PT_AI_FMT_OPENAI;
         *ep = PT_AI_EP_MODEL;
-        return pt_slice_eq_cstr(method, "GET") || pt_slice_eq_cstr(method, "HEAD") ? 0 : 405;
+        return 0;
     }
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         if (!pt_slice_eq_cstr(path, routes[i].path)) continue;
@@ -97,6 +100,7 @@ struct pt_ai_request {
     pt_pivot_req pivot;
     pt_ai_error pivot_err;
     const pt_jv *json;        /* parsed body for embeddings rendering (in the pivot's arena) */
+    bool gemini_marks;        /* the pivot holds signed calls or Gemini thinking signatures */
 };
 
 #define RBAD(field, ...) pt_ai_error_set(err, PT_AI_ERR_INVALID, 400, field, __VA_ARGS__)
@@ -238,7 +242,7 @@ const pt_pivot_req *pt_ai_request_pivot(pt_ai_request *r, pt_ai_error *err)
         const pt__fmt *f = pt__fmt_get(r->fmt);
         memset(&r->pivot_err, 0, sizeof r->pivot_err);
         int rc = f->parse_chat(r->body, r->len, r->ep == PT_AI_EP_COUNT_TOKENS, &r->pivot, &r->pivot_err);
-        if (!rc) pt_pivot_split_tool_ids(&r->pivot);
+        if (!rc) r->gemini_marks = pt_pivot_split_tool_ids(&r->pivot) > 0;
         r->pivot_state = rc ? -1 : 1;
     }
     if (r->pivot_state < 0) {
@@ -463,10 +467,15 @@ static int passthrough_body(pt_ai_call *c, bool inject_usage, pt_ai_error *err)
  * signatures, which a same-format provider would refuse (OpenAI takes ids of at most 40
  * characters, Anthropic checks thinking signatures). Such a request is translated, which
  * strips both, unless it cannot be (then it is passed through as it is). */
-static bool carries_gemini_marks(const pt_ai_request *r)
+static bool carries_gemini_marks(pt_ai_request *r)
 {
-    return memmem(r->body, r->len, PT_TOOL_ID_SIG, sizeof PT_TOOL_ID_SIG - 1) ||
-           memmem(r->body, r->len, "\"" PT_GEMINI_THINKING_SIG, sizeof PT_GEMINI_THINKING_SIG);
+    /* the byte search only spares the parse when neither string occurs anywhere */
+    if (!memmem(r->body, r->len, PT_TOOL_ID_SIG, sizeof PT_TOOL_ID_SIG - 1) &&
+        !memmem(r->body, r->len, PT_GEMINI_THINKING_SIG, sizeof PT_GEMINI_THINKING_SIG - 1) &&
+        !memmem(r->body, r->len, "thought_signature", 17))
+        return false;
+    pt_ai_error ignored;
+    return pt_ai_request_pivot(r, &ignored) && r->gemini_marks;
 }
 
 static int build(pt_ai_call *c, const pt_ai_call_opts *opts, pt_ai_error *err)
@@ -517,12 +526,12 @@ static int build(pt_ai_call *c, const pt_ai_call_opts *opts, pt_ai_error *err)
         break;
     }
     if (p->head(&c->ctx, &c->up, err)) return -1;
-    pt_ai_error ignored;
-    if (same_wire && p->passthrough && !(carries_gemini_marks(r) && pt_ai_request_pivot(r, &ignored))) {
+    /* an Anthropic client's beta features go to an Anthropic provider, passed through or not */
+    if (r->fmt == PT_AI_FMT_ANTHROPIC && p->wire == PT__WIRE_ANTHROPIC && opts && opts->anthropic_beta &&
+        *opts->anthropic_beta && pt__up_header(&c->up, "anthropic-beta", opts->anthropic_beta))
+        return pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 500, NULL, "too many upstream headers");
+    if (same_wire && p->passthrough && !carries_gemini_marks(r)) {
         c->mode = MODE_PASS;
-        if (r->fmt == PT_AI_FMT_ANTHROPIC && opts && opts->anthropic_beta && *opts->anthropic_beta &&
-            pt__up_header(&c->up, "anthropic-beta", opts->anthropic_beta))
-            return pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 500, NULL, "too many upstream headers");
         return passthrough_body(c, r->fmt == PT_AI_FMT_OPENAI && c->at.provider->stream_usage, err);
     }
     const pt_pivot_req *pv = pt_ai_request_pivot(r, err);

@@ -199,6 +199,7 @@ static int user_parts(pt_pivot_req *r, const pt_jv *content, const char *path, p
             const pt_jv *data = pt_jv_get(a, "data");
             const char *fmt = pt_jv_cstr(pt_jv_get(a, "format"));
             if (!pt_jv_is_string(data)) return BAD(path, "%s[%zu].input_audio.data: expected a string", path, i);
+            if (!pt_jv_str(data).len) return BAD(path, "%s[%zu].input_audio.data: empty", path, i);
             if (!fmt || (strcmp(fmt, "wav") != 0 && strcmp(fmt, "mp3") != 0))
                 return BAD(path, "%s[%zu].input_audio.format: expected \"wav\" or \"mp3\"", path, i);
             p->type = PT_PART_FILE;

@@ -123,7 +123,10 @@ void pt_tool_id_split(pt_slice id, pt_slice *bare, pt_slice *sig)
     const size_t n = sizeof PT_TOOL_ID_SIG - 1;
     *bare = id;
     *sig = PT_SLICE_NULL;
-    const char *at = id.len > n ? memmem(id.ptr, id.len, PT_TOOL_ID_SIG, n) : NULL;
+    /* the last separator: the id before it may hold one of its own (a client's request id) */
+    const char *at = NULL;
+    for (size_t i = id.len > n ? id.len - n : 0; i > 0 && !at; i--)
+        if (memcmp(id.ptr + i, PT_TOOL_ID_SIG, n) == 0) at = id.ptr + i;
     if (!at) return;
     pt_slice tail = pt_slice_from(at + n, id.len - (size_t)(at - id.ptr) - n);
     if (!base64url(tail)) return;
@@ -131,23 +134,31 @@ void pt_tool_id_split(pt_slice id, pt_slice *bare, pt_slice *sig)
     *sig = tail;
 }
 
-static void split_parts(pt_part *parts, size_t n)
+static size_t split_parts(pt_part *parts, size_t n)
 {
+    size_t marks = 0;
     for (size_t i = 0; i < n; i++) {
         pt_part *p = &parts[i];
         pt_slice sig;
         if (p->type == PT_PART_TOOL_USE) {
             pt_tool_id_split(p->id, &p->id, &sig);
             if (!p->signature.len) p->signature = sig;
+            marks += p->signature.len > 0;
         } else if (p->type == PT_PART_TOOL_RESULT) {
             pt_tool_id_split(p->tool_use_id, &p->tool_use_id, &sig);
+            marks += sig.len > 0;
+        } else if (p->type == PT_PART_THINKING) {
+            marks += pt_slice_starts_with(p->signature, PT_SLICE_LIT(PT_GEMINI_THINKING_SIG));
         }
     }
+    return marks;
 }
 
-void pt_pivot_split_tool_ids(pt_pivot_req *r)
+size_t pt_pivot_split_tool_ids(pt_pivot_req *r)
 {
-    for (size_t i = 0; i < r->nmsgs; i++) split_parts(r->msgs[i].parts, r->msgs[i].nparts);
+    size_t marks = 0;
+    for (size_t i = 0; i < r->nmsgs; i++) marks += split_parts(r->msgs[i].parts, r->msgs[i].nparts);
+    return marks;
 }
 
 void pt_pivot_req_init(pt_pivot_req *r)

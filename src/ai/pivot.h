@@ -197,8 +197,10 @@ int pt_tool_id_sign(pt_buf *out, pt_slice id, pt_slice sig);
 /* The bare id and the signature (base64url; empty when the id carries none). */
 void pt_tool_id_split(pt_slice id, pt_slice *bare, pt_slice *sig);
 /* Splits every tool call id and tool result reference of a parsed request; a signature
- * found in an id fills the call's signature unless the client sent one of its own. */
-void pt_pivot_split_tool_ids(pt_pivot_req *r);
+ * found in an id fills the call's signature unless the client sent one of its own.
+ * Returns how many Gemini marks the request carries (signed calls, signed ids, Gemini
+ * thinking signatures): 0 means a same-format provider can take the body as it is. */
+size_t pt_pivot_split_tool_ids(pt_pivot_req *r);
 
 void pt_pivot_req_init(pt_pivot_req *r);
 void pt_pivot_req_release(pt_pivot_req *r);

@@ -74,14 +74,17 @@ static pt_slice tool_name_of(const pt_pivot_req *r, pt_slice id)
 
 /* Gemini 3 refuses a turn whose first function call has no signature. A call made by
  * another model (a fallback, or a history from elsewhere) has none, so for Gemini 3 and
- * later the first call of such a turn carries the value Gemini documents for calls it did
- * not make. Gemini 1.x and 2.x do not require signatures and get none. */
+ * later (and the unversioned aliases, which name current models) the first call of such a
+ * turn carries the value Gemini documents for calls it did not make. Gemini 1.x and 2.x
+ * do not require signatures and get none, nor do models not named gemini-*. */
 #define FOREIGN_CALL_SIGNATURE "skip_thought_signature_validator"
 
 static bool requires_call_signatures(const char *model)
 {
     const char *m = bare_model(model);
-    return !(strncmp(m, "gemini-", 7) == 0 && (m[7] == '1' || m[7] == '2'));
+    if (strncmp(m, "gemini-", 7) != 0) return false; /* not Gemini (Gemma, tuned models...) */
+    if (m[7] < '0' || m[7] > '9') return true;      /* an alias (gemini-flash-latest): current models */
+    return strtol(m + 7, NULL, 10) >= 3;
 }
 
 static bool turn_signed(const pt_msg *m)

@@ -334,7 +334,8 @@ anthropic_error "an unknown model id is a 404 in Anthropic's error shape with an
 http GET "http://127.0.0.1:$PP/v1/models/bad%00name"
 openai_error "an id that decodes to a NUL byte is an unknown model, not a crash" 404 invalid_request_error
 http POST "http://127.0.0.1:$PP/v1/models/ok-model" -H 'content-type: application/json' -d '{}'
-openai_error "POST /v1/models/{id} is a 405" 405 invalid_request_error
+is "$RESP_STATUS $(jqr '.error.code // .error')" "404 route_not_found" \
+    "POST /v1/models/{id} is not the AI route's: it falls through to the routes (none here: 404)"
 
 # ---------------------------------------------------------------------------- files and audio
 AUDIO='{"model":"listens","messages":[{"role":"user","content":[{"type":"text","text":"What is said?"},{"type":"input_audio","input_audio":{"data":"UklGRiQAAABXQVZF","format":"wav"}}]}]}'

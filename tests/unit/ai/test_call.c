@@ -101,7 +101,7 @@ static void endpoints_match_by_path_and_method(void **state)
     assert_int_equal(f, PT_AI_FMT_OPENAI);
     assert_int_equal(pt_ai_match(PT_SLICE_LIT("HEAD"), PT_SLICE_LIT("/v1/models/x"), true, &f, &ep), 0);
     assert_int_equal(f, PT_AI_FMT_ANTHROPIC);
-    assert_int_equal(pt_ai_match(PT_SLICE_LIT("DELETE"), PT_SLICE_LIT("/v1/models/x"), false, &f, &ep), 405);
+    assert_int_equal(pt_ai_match(PT_SLICE_LIT("DELETE"), PT_SLICE_LIT("/v1/models/x"), false, &f, &ep), 404);
     assert_int_equal(pt_ai_match(PT_SLICE_LIT("GET"), PT_SLICE_LIT("/v1/models/"), false, &f, &ep), 0);
     assert_int_equal(ep, PT_AI_EP_MODELS); /* a trailing slash is the list */
 }

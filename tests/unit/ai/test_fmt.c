@@ -105,6 +105,9 @@ static void openai_untranslatable_requests_are_unsupported(void **state)
             PT_AI_ERR_UNSUPPORTED, "messages[0].content[0].type: content parts of type 'refusal'");
     refused(OAI, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"file\",\"file\":{\"file_id\":\"f1\"}}]}]}",
             PT_AI_ERR_UNSUPPORTED, "messages[0].content[0].file.file_id: an uploaded file belongs");
+    refused(OAI, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"input_audio\",\"input_audio\":"
+                 "{\"data\":\"\",\"format\":\"wav\"}}]}]}",
+            PT_AI_ERR_INVALID, "messages[0].content[0].input_audio.data: empty");
     refused(OAI, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tools\":[{\"type\":\"web_search\"}]}",
             PT_AI_ERR_UNSUPPORTED, "tools[0].type: tools of type 'web_search'");
 }
@@ -344,6 +347,29 @@ static void data_urls_split_into_type_and_data(void **state)
     assert_false(pt__parse_data_url(PT_SLICE_LIT("data:image/png;base64"), &mt, &d));
 }
 
+/* Signatures ride in tool call ids (pivot.c): a round trip, the last separator wins, and
+ * a tail that is not base64url leaves the id alone. */
+static void tool_ids_carry_signatures(void **state)
+{
+    pt_buf b = PT_BUF_INIT;
+    assert_int_equal(pt_tool_id_sign(&b, PT_SLICE_LIT("call_a__sig__b_0"), PT_SLICE_LIT("Ab+/Cd==")), 0);
+    assert_string_equal(b.data, "call_a__sig__b_0__sig__Ab-_Cd");
+    pt_slice bare, sig;
+    pt_tool_id_split(pt_buf_slice(&b), &bare, &sig);
+    assert_true(pt_slice_eq_cstr(bare, "call_a__sig__b_0"));
+    assert_true(pt_slice_eq_cstr(sig, "Ab-_Cd"));
+    pt_buf_reset(&b);
+    assert_int_equal(pt_tool_id_sign(&b, PT_SLICE_LIT("toolu_1"), PT_SLICE_NULL), 0);
+    assert_string_equal(b.data, "toolu_1");
+    const char *plain[] = { "toolu_1", "x__sig__", "x__sig__a b", "__sig__" };
+    for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++) {
+        pt_tool_id_split(pt_slice_cstr(plain[i]), &bare, &sig);
+        assert_true(pt_slice_eq_cstr(bare, plain[i]));
+        assert_int_equal(sig.len, 0);
+    }
+    pt_buf_release(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -352,6 +378,7 @@ int main(void)
         cmocka_unit_test(openai_required_fields_are_named),
         cmocka_unit_test(openai_wrong_types_name_the_field),
         cmocka_unit_test(openai_untranslatable_requests_are_unsupported),
+        cmocka_unit_test(tool_ids_carry_signatures),
         cmocka_unit_test(openai_messages_become_turns_and_tool_results),
         cmocka_unit_test(openai_only_base64_data_urls),
         cmocka_unit_test(openai_response_format_json_schema),
