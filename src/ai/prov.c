@@ -206,3 +206,18 @@ int pt__check_files(const pt__prov_ctx *c, const pt_pivot_req *r, unsigned accep
         }
     return 0;
 }
+
+int pt__count_field(const pt__prov_ctx *c, const char *body, size_t len, const char *field, int64_t *tokens,
+                    pt_ai_error *err)
+{
+    pt_ai_arena a;
+    pt_ai_arena_init(&a, PT__EVENT_ARENA_LIMIT);
+    int64_t n = pt_jv_int(pt_jv_get(pt_jdom_parse(&a, body, len, NULL), field));
+    pt_ai_arena_release(&a);
+    if (n < 0) {
+        char what[96];
+        return pt__bad_upstream(err, c, pt_str_join(what, sizeof what, "token count without ", field));
+    }
+    *tokens = n;
+    return 0;
+}

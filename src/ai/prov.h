@@ -194,6 +194,9 @@ enum {
 /* Checks every FILE part of r against what the provider accepts; an UNSUPPORTED 400
  * naming the part, its media type and the provider otherwise. */
 int pt__check_files(const pt__prov_ctx *c, const pt_pivot_req *r, unsigned accepts, pt_ai_error *err);
+/* A counter's answer {"<field>":N,...}: N into *tokens, or an unreadable-answer error. */
+int pt__count_field(const pt__prov_ctx *c, const char *body, size_t len, const char *field, int64_t *tokens,
+                    pt_ai_error *err);
 /* The OpenAI input_audio format of an audio media type ("wav", "mp3"), or NULL. */
 const char *pt__audio_format(pt_slice media_type);
 

@@ -356,14 +356,7 @@ static int64_t jint(const pt_jv *v) { return pt_jv_is_integer(v) ? (int64_t)pt_j
 /* countTokens answers {"totalTokens":N,...}. */
 static int parse_count(const pt__prov_ctx *c, const char *body, size_t len, int64_t *tokens, pt_ai_error *err)
 {
-    pt_ai_arena a;
-    pt_ai_arena_init(&a, PT__EVENT_ARENA_LIMIT);
-    const pt_jv *root = pt_jdom_parse(&a, body, len, NULL);
-    int64_t n = jint(pt_jv_get(root, "totalTokens"));
-    pt_ai_arena_release(&a);
-    if (n < 0) return pt__bad_upstream(err, c, "countTokens answer without totalTokens");
-    *tokens = n;
-    return 0;
+    return pt__count_field(c, body, len, "totalTokens", tokens, err);
 }
 
 /* promptTokenCount includes cached tokens; candidatesTokenCount excludes thoughts. */

@@ -833,14 +833,7 @@ static int openai_render_count(const pt__prov_ctx *c, const pt_pivot_req *r, pt_
 
 static int openai_parse_count(const pt__prov_ctx *c, const char *body, size_t len, int64_t *tokens, pt_ai_error *err)
 {
-    pt_ai_arena a;
-    pt_ai_arena_init(&a, PT__EVENT_ARENA_LIMIT);
-    const pt_jv *root = pt_jdom_parse(&a, body, len, NULL);
-    int64_t n = pt_jv_int(pt_jv_get(root, "input_tokens"));
-    pt_ai_arena_release(&a);
-    if (n < 0) return pt__bad_upstream(err, c, "input token count without input_tokens");
-    *tokens = n;
-    return 0;
+    return pt__count_field(c, body, len, "input_tokens", tokens, err);
 }
 
 const pt__prov pt__prov_openai = {
