@@ -22,15 +22,15 @@
 # 127.0.0.1 by a preload that fixes the listen address. If it cannot be installed or started,
 # the run says so and goes on without it.
 #
-#   bench/ai.sh     defaults: DURATION=10 ROUNDS=3 WARMUP=3 CONNS=50 THREADS=2 STREAM_RUNS=11
+#   bench/ai.sh     defaults: DURATION=4 ROUNDS=10 WARMUP=3 CONNS=50 THREADS=2 STREAM_RUNS=21
 #                   PORTKEY_VERSION=1.15.2 (PORTKEY=off skips it)
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
-DURATION=${DURATION:-10}
-ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-4}
+ROUNDS=${ROUNDS:-10}
 WARMUP=${WARMUP:-3}
-STREAM_RUNS=${STREAM_RUNS:-11}
+STREAM_RUNS=${STREAM_RUNS:-21}
 PORTKEY=${PORTKEY:-on}
 PORTKEY_VERSION=${PORTKEY_VERSION:-1.15.2}
 PORTKEY_DIR=$ROOT/tools/portkey

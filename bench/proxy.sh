@@ -7,15 +7,15 @@
 # warm-up, runs alternate nginx/Portico for $ROUNDS rounds of $DURATION seconds and the
 # medians are compared.
 #
-#   bench/proxy.sh                    defaults: DURATION=10 ROUNDS=3 WARMUP=3 CONNS=50 THREADS=2
+#   bench/proxy.sh                    defaults: DURATION=4 ROUNDS=10 WARMUP=3 CONNS=50 THREADS=2
 #   NGINX_ACCESS_LOG=off bench/proxy.sh   nginx without its access log (default: on, to a file,
 #                                         as nginx ships)
 #   PORTICO_BIN=path bench/proxy.sh       another build
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
-DURATION=${DURATION:-10}
-ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-4}
+ROUNDS=${ROUNDS:-10}
 WARMUP=${WARMUP:-3}
 NGINX_ACCESS_LOG=${NGINX_ACCESS_LOG:-on}
 UP=$(free_port); NP=$(free_port); PP=$(free_port)
