@@ -183,7 +183,7 @@ static void record(ai_req *a, const pt_ai_result *r, bool aborted)
     pt_req_info *info = pt_conn_info(a->conn);
     info->service = r->provider;
     pt_buf b = PT_BUF_INIT;
-    pt_buf_reserve(&b, sizeof info->extra_json);
+    pt_buf_reserve(&b, 384);
     pt_buf_append_str(&b, "\"ai\":{\"format\":\"");
     pt_buf_append_str(&b, pt_ai_format_name(a->fmt));
     pt_buf_append_str(&b, "\",\"provider\":\"");
@@ -205,9 +205,10 @@ static void record(ai_req *a, const pt_ai_result *r, bool aborted)
     pt_buf_append_str(&b, ",\"ttft_ms\":");
     pt_buf_append_fixed(&b, r->ttft_us, 3);
     pt_buf_append_str(&b, r->passthrough ? ",\"passthrough\":true}" : ",\"passthrough\":false}");
-    /* a line that would not fit is left out whole rather than cut into invalid JSON */
-    if (b.len < sizeof info->extra_json) memcpy(info->extra_json, b.data, b.len + 1);
-    else info->extra_json[0] = '\0';
+    free(info->extra_json); /* an earlier attempt's figures */
+    info->extra_json = NULL;
+    /* out of memory part-way, the members would not be valid JSON: left out whole */
+    if (b.len && b.data[b.len - 1] == '}') info->extra_json = pt_buf_detach(&b, NULL);
     pt_buf_release(&b);
 }
 
@@ -404,7 +405,7 @@ static void send_upstream(ai_req *a, const pt_ai_upstream *up)
         .body_len = up->body_len,
         .body_complete = true,
     };
-    pt_str_copy(pt_conn_info(a->conn)->target, sizeof pt_conn_info(a->conn)->target, pv->base_url);
+    pt_conn_info(a->conn)->target = pv->base_url; /* the configuration snapshot the request holds */
     if (!pt_conn_info(a->conn)->upstream_start_us) pt_conn_info(a->conn)->upstream_start_us = pt_now_us();
     pt_exchange *x = pt_exchange_start(a->client, &ep, &o, h->data, h->len, &ai_cb, a);
     if (x) a->x = x; /* NULL: it failed at once and call_end already ran */

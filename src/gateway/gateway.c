@@ -172,7 +172,7 @@ static void request_done(pt_conn *c, const pt_request *req, const pt_req_info *i
         .path = req->path,
         .route = info->route,
         .service = info->service,
-        .target = info->target[0] ? info->target : NULL,
+        .target = info->target,
         .status = status,
         .bytes_in = bytes_in,
         .bytes_out = bytes_out,
@@ -180,7 +180,7 @@ static void request_done(pt_conn *c, const pt_request *req, const pt_req_info *i
         .total_us = total_us,
         .error = info->error,
         .client = pt_slice_cstr(pt_conn_peer(c)),
-        .extra_json = info->extra_json[0] ? info->extra_json : NULL,
+        .extra_json = info->extra_json,
     };
     pt_accesslog_write(&r);
 }

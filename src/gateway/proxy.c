@@ -340,7 +340,7 @@ static void attempt(proxy *p)
     }
     p->target = t;
     p->tried[p->ntried++] = t;
-    snprintf(info->target, sizeof info->target, "%s", t->url);
+    info->target = t->url; /* targets live as long as the registry (balancer.h) */
     pt_balancer_begin(t);
     p->began = true;
     pt_buf head = PT_BUF_INIT;

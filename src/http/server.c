@@ -200,6 +200,8 @@ static void info_release(pt_req_info *i)
 {
     if (i->hold && i->hold_release) i->hold_release(i->hold);
     i->hold = NULL;
+    free(i->extra_json);
+    i->extra_json = NULL;
 }
 
 static void request_reset(pt_conn *c)
@@ -224,6 +226,20 @@ static void request_reset(pt_conn *c)
     c->has_sink = false;
     memset(&c->sink, 0, sizeof c->sink);
     memset(&c->info, 0, sizeof c->info);
+}
+
+/* Between requests a keep-alive connection keeps no request buffers: idle connections
+ * are most of those a gateway holds, and the next request's buffers come from malloc's
+ * per-thread cache. Staged response bytes not yet written stay. */
+static void idle_trim(pt_conn *c)
+{
+    pt_buf_release(&c->head);
+    if (!c->out.len) pt_buf_release(&c->out);
+    free(c->hoff);
+    c->hoff = NULL;
+    c->hoff_cap = 0;
+    free(c->headers);
+    c->headers = NULL;
 }
 
 static void request_finish(pt_conn *c)
@@ -601,6 +617,8 @@ static void conn_process(pt_conn *c, const char *data, size_t n)
             feed(c, chunk.data, chunk.len);
             /* bytes the parser did not take went back into c->pending */
             pt_buf_release(&chunk);
+        } else {
+            idle_trim(c);
         }
         if (c->pending_full && c->pending.len < PENDING_CAP / 2 && c->state != CS_CLOSING) {
             c->pending_full = false;

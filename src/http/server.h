@@ -47,11 +47,13 @@ typedef struct pt_body_sink {
 typedef struct pt_req_info {
     const char *route;
     const char *service;
-    char target[128];
+    const char *target;       /* the upstream address, NULL when none */
     const char *error;        /* short code when the gateway failed the request */
     uint64_t upstream_start_us, upstream_us;
     void *route_metrics;      /* opaque to http/ */
-    char extra_json[512];     /* extra access-log members, "" when none */
+    char *extra_json;         /* extra access-log members (malloc'd, freed after the request
+                               * is logged), NULL when none: most requests have none, so a
+                               * connection does not carry room for them */
     /* What the strings above point into (the configuration snapshot): released after
      * the request is logged, so a reload cannot free them mid-request. */
     void *hold;
