@@ -308,14 +308,6 @@ int pt_ai_render_models(const pt_ai_config *cfg, pt_ai_format fmt, pt_buf *out)
     return w.err;
 }
 
-static int hexdigit(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 int pt_ai_render_model(const pt_ai_config *cfg, pt_ai_format fmt, pt_slice path, pt_buf *out)
 {
     const char *at = memmem(path.ptr, path.len, "/models/", 8);
@@ -327,7 +319,7 @@ int pt_ai_render_model(const pt_ai_config *cfg, pt_ai_format fmt, pt_slice path,
     for (size_t i = from; i < to && !bad; i++) {
         char c = path.ptr[i];
         if (c == '%') {
-            int hi = i + 2 < to ? hexdigit(path.ptr[i + 1]) : -1, lo = hi >= 0 ? hexdigit(path.ptr[i + 2]) : -1;
+            int hi = i + 2 < to ? pt_hex_digit(path.ptr[i + 1]) : -1, lo = hi >= 0 ? pt_hex_digit(path.ptr[i + 2]) : -1;
             if (lo < 0 || (hi == 0 && lo == 0)) bad = true;
             c = (char)(hi * 16 + lo);
             i += 2;
@@ -1068,7 +1060,7 @@ static void cost(pt_ai_call *c, pt_ai_result *out)
 {
     pt_ai_price price;
     bool known;
-    if (c->at.target && c->at.target->provider == c->at.provider && c->at.target->model == c->at.upstream_model) {
+    if (c->at.target) {
         known = c->at.target->price_known; /* resolved when the configuration was loaded */
         price = c->at.target->price;
     } else {

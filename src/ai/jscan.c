@@ -21,14 +21,6 @@ static void skip_ws(scan *s)
     }
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 /* Length of the UTF-8 sequence starting at p[0] (1..4), or 0 when invalid. */
 static size_t utf8_len(const unsigned char *p, size_t avail)
 {
@@ -111,7 +103,7 @@ static int string_at(const char *text, size_t len, size_t *pos, bool *escaped)
             if (e == 'u') {
                 if (i + 6 > len) break;
                 int k = 2;
-                while (k < 6 && hexval((char)p[i + k]) >= 0) k++;
+                while (k < 6 && pt_hex_digit((char)p[i + k]) >= 0) k++;
                 if (k < 6) break;
                 i += 6;
                 continue;
@@ -412,7 +404,7 @@ static long decode(const char *p, size_t n, char *out, size_t cap)
         case 'u': {
             if (i + 4 >= n) return -1;
             for (int k = 1; k <= 4; k++) {
-                int h = hexval(p[i + k]);
+                int h = pt_hex_digit(p[i + k]);
                 if (h < 0) return -1;
                 cp = (cp << 4) | (unsigned)h;
             }
@@ -420,7 +412,7 @@ static long decode(const char *p, size_t n, char *out, size_t cap)
             if (cp >= 0xd800 && cp <= 0xdbff && i + 6 < n && p[i + 1] == '\\' && p[i + 2] == 'u') {
                 unsigned lo = 0;
                 for (int k = 3; k <= 6; k++) {
-                    int h = hexval(p[i + k]);
+                    int h = pt_hex_digit(p[i + k]);
                     if (h < 0) return -1;
                     lo = (lo << 4) | (unsigned)h;
                 }

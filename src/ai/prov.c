@@ -221,3 +221,11 @@ int pt__count_field(const pt__prov_ctx *c, const char *body, size_t len, const c
     *tokens = n;
     return 0;
 }
+
+void pt__tool_members(pt_jw *w, const pt_tool *t, const char *schema_key)
+{
+    pt_jw_kstr(w, "name", t->name);
+    if (t->description.len) pt_jw_kstr(w, "description", t->description);
+    pt_jw_key(w, schema_key);
+    pt_jw_raw(w, t->schema.len ? t->schema : PT_SLICE_LIT("{\"type\":\"object\",\"properties\":{}}"));
+}

@@ -10,6 +10,7 @@
 #include "ai/arena.h"
 #include "ai/fmt.h"
 #include "ai/jdom.h"
+#include "ai/jsonw.h"
 #include "ai/pivot.h"
 #include "ai/sse.h"
 #include "core/buf.h"
@@ -194,6 +195,9 @@ enum {
 /* Checks every FILE part of r against what the provider accepts; an UNSUPPORTED 400
  * naming the part, its media type and the provider otherwise. */
 int pt__check_files(const pt__prov_ctx *c, const pt_pivot_req *r, unsigned accepts, pt_ai_error *err);
+/* A function tool's common members: "name", "description" when it has one, and its JSON
+ * Schema under schema_key as written ({"type":"object","properties":{}} when it has none). */
+void pt__tool_members(pt_jw *w, const pt_tool *t, const char *schema_key);
 /* A counter's answer {"<field>":N,...}: N into *tokens, or an unreadable-answer error. */
 int pt__count_field(const pt__prov_ctx *c, const char *body, size_t len, const char *field, int64_t *tokens,
                     pt_ai_error *err);

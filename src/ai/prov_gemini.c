@@ -243,12 +243,8 @@ static void tools(pt_jw *w, const pt_pivot_req *r)
     pt_jw_arr(w);
     for (size_t i = 0; i < r->ntools; i++) {
         pt_jw_obj(w);
-        pt_jw_kstr(w, "name", r->tools[i].name);
-        if (r->tools[i].description.len) pt_jw_kstr(w, "description", r->tools[i].description);
         /* parametersJsonSchema takes full JSON Schema (parameters only an OpenAPI subset) */
-        pt_jw_key(w, "parametersJsonSchema");
-        if (r->tools[i].schema.len) pt_jw_raw(w, r->tools[i].schema);
-        else pt_jw_raw(w, PT_SLICE_LIT("{\"type\":\"object\",\"properties\":{}}"));
+        pt__tool_members(w, &r->tools[i], "parametersJsonSchema");
         pt_jw_obj_end(w);
     }
     pt_jw_arr_end(w);

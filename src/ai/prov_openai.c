@@ -212,11 +212,7 @@ static void tool_def(pt_jw *w, const pt_tool *t)
     pt_jw_kcstr(w, "type", "function");
     pt_jw_key(w, "function");
     pt_jw_obj(w);
-    pt_jw_kstr(w, "name", t->name);
-    if (t->description.len) pt_jw_kstr(w, "description", t->description);
-    pt_jw_key(w, "parameters");
-    if (t->schema.len) pt_jw_raw(w, t->schema);
-    else pt_jw_raw(w, PT_SLICE_LIT("{\"type\":\"object\",\"properties\":{}}"));
+    pt__tool_members(w, t, "parameters");
     pt_jw_obj_end(w);
     pt_jw_obj_end(w);
 }
@@ -817,10 +813,7 @@ static int openai_render_count(const pt__prov_ctx *c, const pt_pivot_req *r, pt_
         for (size_t i = 0; i < r->ntools; i++) {
             pt_jw_obj(&w);
             pt_jw_kcstr(&w, "type", "function");
-            pt_jw_kstr(&w, "name", r->tools[i].name);
-            if (r->tools[i].description.len) pt_jw_kstr(&w, "description", r->tools[i].description);
-            pt_jw_key(&w, "parameters");
-            pt_jw_raw(&w, r->tools[i].schema.len ? r->tools[i].schema : PT_SLICE_LIT("{\"type\":\"object\",\"properties\":{}}"));
+            pt__tool_members(&w, &r->tools[i], "parameters");
             pt_jw_kbool(&w, "strict", false);
             pt_jw_obj_end(&w);
         }

@@ -49,6 +49,15 @@ static inline pt_slice pt_slice_trim(pt_slice s)
 }
 
 /* Parses a non-negative decimal number of at most 18 digits; false on anything else. */
+/* The value of a hexadecimal digit, -1 for anything else. */
+static inline int pt_hex_digit(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
 static inline bool pt_slice_to_u64(pt_slice s, unsigned long long *out)
 {
     if (s.len == 0 || s.len > 18) return false;

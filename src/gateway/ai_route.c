@@ -243,17 +243,32 @@ static void respond_error_body(pt_conn *conn, int status, uint64_t retry_after_m
     pt_conn_response_end(conn);
 }
 
-static void fail_with(ai_req *a, const pt_ai_error *err)
+/* Ends the request with an error body already in the client's format (taken over), the
+ * status and retry-after from err (fallback_status when it has none). */
+static void fail_with_body(ai_req *a, const pt_ai_error *err, int fallback_status, pt_buf body)
 {
     pt_conn *conn = a->conn;
-    pt_buf body = PT_BUF_INIT;
-    pt_ai_render_error(a->fmt, err, &body);
-    pt_conn_info(conn)->error = "ai_error";
-    int status = err->status ? err->status : 500;
+    int status = err->status ? err->status : fallback_status;
     uint64_t ra = err->retry_after_ms;
+    pt_conn_info(conn)->error = "ai_error";
     ai_free(a);
     respond_error_body(conn, status, ra, &body);
     pt_buf_release(&body);
+}
+
+static void fail_with(ai_req *a, const pt_ai_error *err)
+{
+    pt_buf body = PT_BUF_INIT;
+    pt_ai_render_error(a->fmt, err, &body);
+    fail_with_body(a, err, 500, body);
+}
+
+/* The last failed attempt's answer, as its error body was kept for the client. */
+static void fail_with_last(ai_req *a, const pt_ai_error *err)
+{
+    pt_buf body = a->last_error_body;
+    pt_buf_init(&a->last_error_body, 0);
+    fail_with_body(a, err, 502, body);
 }
 
 static int emit(void *arg, const char *bytes, size_t len)
@@ -315,14 +330,7 @@ static void call_end(ai_req *a, pt_ai_end how)
         next_attempt(a);
         return;
     }
-    int status = res.error.status ? res.error.status : 502;
-    uint64_t ra = res.error.retry_after_ms;
-    pt_buf body = a->last_error_body;
-    pt_buf_init(&a->last_error_body, 0);
-    pt_conn_info(conn)->error = "ai_error";
-    ai_free(a);
-    respond_error_body(conn, status, ra, &body);
-    pt_buf_release(&body);
+    fail_with_last(a, &res.error);
 }
 
 /* ---- exchange callbacks ------------------------------------------------------------------ */
@@ -415,16 +423,8 @@ static void next_attempt(ai_req *a)
 {
     for (;;) {
         if (!pt_ai_plan_next(&a->plan, a->have_last ? a->last_kind : PT_AI_OK, pt_now_ms(), &a->at)) {
-            pt_conn *conn = a->conn;
             if (a->have_last) {
-                int status = a->last.error.status ? a->last.error.status : 502;
-                uint64_t ra = a->last.error.retry_after_ms;
-                pt_buf body = a->last_error_body;
-                pt_buf_init(&a->last_error_body, 0);
-                pt_conn_info(conn)->error = "ai_error";
-                ai_free(a);
-                respond_error_body(conn, status, ra, &body);
-                pt_buf_release(&body);
+                fail_with_last(a, &a->last.error);
                 return;
             }
             if (a->have_unsupported) { /* no target could take it: say why, not "no key" */
