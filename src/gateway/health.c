@@ -120,10 +120,10 @@ static void probe_start(pt_health *h, probe_slot *slot, pt_config *cfg, pt_servi
         .pool_max_idle = svc->pool_max_idle,
         .idempotent = true,
     };
-    /* NULL means it already failed and probe_end freed pr */
-    pt_exchange *x = pt_exchange_start(h->client, &ep, &o, head.data, head.len, &probe_cb, pr);
-    if (x) pr->x = x;
+    /* a failure at start comes through p_error later; NULL means no callback ever will */
+    pr->x = pt_exchange_start(h->client, &ep, &o, head.data, head.len, &probe_cb, pr);
     pt_buf_release(&head);
+    if (!pr->x) probe_end(pr, false, "out of memory starting the probe");
 }
 
 static void on_tick(uv_timer_t *t)

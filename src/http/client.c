@@ -6,7 +6,16 @@
  * any response byte is replayed once on a fresh connection when the method is
  * idempotent and every byte sent is still held (up to REPLAY_MAX): that is the
  * keep-alive race every proxy must absorb. A POST is not replayed: the upstream may
- * have acted on it before closing. */
+ * have acted on it before closing.
+ *
+ * Interim (1xx) responses are absorbed: 100 Continue because the gateway answers the
+ * client's Expect itself and never forwards it, 103 Early Hints and the rest because
+ * they are optional hints (as nginx does). A 101 Switching Protocols ends the exchange
+ * as a bad response: no request the gateway sends asks to upgrade.
+ *
+ * Starting an exchange never calls back inside pt_exchange_start: a failure there (or
+ * a drain notice) is queued and delivered from the loop's next turn by one idle handle
+ * per client, so callers can rely on their state being what they set up. */
 #include "http/client.h"
 #include "http/deadline.h"
 
@@ -45,6 +54,8 @@ struct pt_client {
     uv_loop_t *loop;
     pool *pools;
     upconn *all;           /* every open connection, for shutdown */
+    uv_idle_t *notify;     /* runs while `due` is not empty (own allocation: closed apart) */
+    pt_exchange *due;      /* exchanges with a notice held back from pt_exchange_start */
     bool closing;
 };
 
@@ -93,6 +104,12 @@ struct pt_exchange {
     pt_header *headers;
     int status;
     bool retried, replaying;
+    const char *reject;    /* why the response was refused (a static string), else NULL */
+    /* notices held back while pt_exchange_start runs, delivered from the loop */
+    bool starting, queued, due_drain, due_error;
+    int due_err, due_phase;
+    char due_detail[256];
+    pt_exchange *next_due;
 };
 
 static llhttp_settings_t resp_settings;
@@ -103,16 +120,30 @@ static void uc_connect(pt_exchange *x, bool fresh_only);
 
 /* --- pools --------------------------------------------------------------- */
 
+static void on_notify(uv_idle_t *h);
+static void due_run(pt_client *cl);
+
 pt_client *pt_client_new(uv_loop_t *loop)
 {
     pt_client *cl = calloc(1, sizeof *cl);
-    if (cl) cl->loop = loop;
+    if (!cl) return NULL;
+    cl->loop = loop;
+    cl->notify = malloc(sizeof *cl->notify);
+    if (!cl->notify) {
+        free(cl);
+        return NULL;
+    }
+    uv_idle_init(loop, cl->notify);
+    cl->notify->data = cl;
     return cl;
 }
+
+static void on_notify_closed(uv_handle_t *h) { free(h); }
 
 void pt_client_free(pt_client *cl)
 {
     if (!cl) return;
+    due_run(cl); /* what start held back is delivered before anything else is canceled */
     cl->closing = true;
     upconn *next;
     for (upconn *c = cl->all; c; c = next) {
@@ -120,6 +151,8 @@ void pt_client_free(pt_client *cl)
         if (c->x) x_fail(c->x, PT_ECANCELED, "gateway shutting down");
         else uc_close(c);
     }
+    due_run(cl); /* exchanges the callbacks above started on the closing client */
+    uv_close((uv_handle_t *)cl->notify, on_notify_closed);
     pool *pn;
     for (pool *p = cl->pools; p; p = pn) {
         pn = p->next;
@@ -272,11 +305,64 @@ static void x_free(pt_exchange *x)
     free(x);
 }
 
-/* Frees x unless a callback of ours is still on the stack (then the outermost frame does). */
+/* Frees x unless a callback of ours is still on the stack (then the outermost frame does)
+ * or a notice for it waits in the client's queue (then the delivery does). */
 static void x_maybe_free(pt_exchange *x)
 {
-    if (x->depth == 0 && (x->finished || x->canceled)) x_free(x);
+    if (x->depth == 0 && !x->queued && (x->finished || x->canceled)) x_free(x);
 }
+
+/* --- notices held back from pt_exchange_start ------------------------------------- */
+
+static void due_push(pt_exchange *x)
+{
+    if (x->queued) return;
+    pt_client *cl = x->cl;
+    x->queued = true;
+    x->next_due = cl->due;
+    cl->due = x;
+    uv_idle_start(cl->notify, on_notify);
+}
+
+static void x_deliver(pt_exchange *x)
+{
+    x->queued = false;
+    x->depth++;
+    if (x->due_drain && !x->finished && !x->canceled && x->cb.on_drain) x->cb.on_drain(x->u);
+    x->due_drain = false;
+    if (x->due_error && !x->canceled) {
+        x->due_error = false;
+        x->cb.on_error(x->u, x->due_err, x->due_phase, x->due_phase == 0 ? &x->pending : NULL, x->due_detail);
+    }
+    x->depth--;
+    x_maybe_free(x);
+}
+
+/* Delivers every queued notice; ones queued meanwhile (a callback starting another
+ * exchange) wait for the next turn, except when the client is being freed. */
+static void due_run(pt_client *cl)
+{
+    do {
+        pt_exchange *list = cl->due;
+        cl->due = NULL;
+        /* oldest first: the list was pushed at its head */
+        pt_exchange *rev = NULL;
+        while (list) {
+            pt_exchange *n = list->next_due;
+            list->next_due = rev;
+            rev = list;
+            list = n;
+        }
+        while (rev) {
+            pt_exchange *n = rev->next_due;
+            x_deliver(rev);
+            rev = n;
+        }
+    } while (cl->due && cl->closing);
+    if (!cl->due) uv_idle_stop(cl->notify);
+}
+
+static void on_notify(uv_idle_t *h) { due_run(h->data); }
 
 static void x_detach(pt_exchange *x, bool reuse)
 {
@@ -316,12 +402,19 @@ static void x_fail(pt_exchange *x, int err, const char *detail)
     }
     x->finished = true;
     x_detach(x, false);
-    int phase = x->phase;
-    if (phase == 0 && x->got_head) phase = 2;
+    int phase = x->got_head ? 2 : x->phase;
     char buf[256];
     snprintf(buf, sizeof buf, "%s", detail ? detail : pt_strerror(err));
+    if (x->starting) { /* never inside pt_exchange_start: from the loop's next turn */
+        x->due_error = true;
+        x->due_err = err;
+        x->due_phase = phase;
+        memcpy(x->due_detail, buf, sizeof buf);
+        due_push(x);
+        return;
+    }
     x->depth++;
-    x->cb.on_error(x->u, err, x->got_head ? 2 : phase, phase == 0 ? &x->pending : NULL, buf);
+    x->cb.on_error(x->u, err, phase, phase == 0 ? &x->pending : NULL, buf);
     x->depth--;
     x_maybe_free(x);
 }
@@ -506,7 +599,11 @@ static int r_headers_complete(llhttp_t *p)
     pt_exchange *x = c->x;
     if (!x) return HPE_USER;
     int status = p->status_code;
-    if (status >= 100 && status < 200 && status != 101) return 0; /* interim: skip */
+    if (status == 101) { /* nothing sent asks to upgrade: a switch now would strand the client */
+        x->reject = "upstream answered 101 Switching Protocols to a request that did not ask to upgrade";
+        return HPE_USER;
+    }
+    if (status >= 100 && status < 200) return 0; /* interim (100, 102, 103, ...): absorbed */
     x->got_head = true;
     x->phase = 2;
     x->status = status;
@@ -587,7 +684,7 @@ static void on_uc_read(pt_sock *s, const char *data, size_t n)
         char d[160];
         snprintf(d, sizeof d, "malformed response from upstream: %s",
                  llhttp_get_error_reason(&c->parser) ? llhttp_get_error_reason(&c->parser) : llhttp_errno_name(e));
-        x_fail(x, PT_EPARSE, d);
+        x_fail(x, PT_EPARSE, x->reject ? x->reject : d);
         return;
     }
     if (x->got_head && !x->paused) uc_timer(c, x->o.idle_timeout_ms);
@@ -662,6 +759,11 @@ static void x_attach(pt_exchange *x, upconn *c)
     /* Body bytes that piled up while connecting may have paused the client; if the
      * kernel took them at once there will be no drain event, so say so now. */
     if (x->c == c && !x->finished && !x->canceled && c->sock.wq_bytes <= c->sock.low_mark && x->cb.on_drain) {
+        if (x->starting) {
+            x->due_drain = true;
+            due_push(x);
+            return;
+        }
         x->depth++;
         x->cb.on_drain(x->u);
         x->depth--;
@@ -802,13 +904,10 @@ pt_exchange *pt_exchange_start(pt_client *cl, const pt_endpoint *ep, const pt_ex
         x_free(x);
         return NULL;
     }
-    x->depth++;
-    uc_connect(x, false);
-    x->depth--;
-    if (x->finished) { /* failed synchronously: the callback already ran */
-        x_maybe_free(x);
-        return NULL;
-    }
+    x->starting = true;
+    if (cl->closing) x_fail(x, PT_ECANCELED, "gateway shutting down");
+    else uc_connect(x, false);
+    x->starting = false;
     return x;
 }
 
@@ -853,3 +952,38 @@ void pt_http_append_host(pt_buf *b, const char *host, uint16_t port, bool tls)
 }
 
 const char *pt_exchange_peer(const pt_exchange *x) { return x->c ? x->c->peer : ""; }
+
+pt_upstream_cause pt_upstream_cause_of(int err, int phase)
+{
+    switch (err) {
+    case PT_ECONNREFUSED: return PT_UC_REFUSED;
+    case PT_ETIMEDOUT:
+        return phase == 0 ? PT_UC_CONNECT_TIMEOUT : phase == 1 ? PT_UC_FIRST_BYTE_TIMEOUT : PT_UC_IDLE_TIMEOUT;
+    case PT_ECONNRESET: return PT_UC_RESET;
+    case PT_ETLS: return PT_UC_TLS;
+    case PT_ECLOSED: return phase < 2 ? PT_UC_CLOSED_BEFORE_HEAD : PT_UC_CLOSED_MID_RESPONSE;
+    case PT_EPARSE: return PT_UC_BAD_RESPONSE;
+    case PT_ENOTFOUND: return PT_UC_UNRESOLVED;
+    case PT_ENOMEM: return PT_UC_NO_MEMORY;
+    case PT_ECANCELED: return PT_UC_SHUTDOWN;
+    default: return PT_UC_OTHER;
+    }
+}
+
+static const struct {
+    const char *name, *text;
+} causes[] = {
+#define PT_UC_ROW(id, name, text) { name, text },
+    PT_UPSTREAM_CAUSE_MAP(PT_UC_ROW)
+#undef PT_UC_ROW
+};
+
+const char *pt_upstream_cause_name(pt_upstream_cause c)
+{
+    return (unsigned)c < sizeof causes / sizeof *causes ? causes[c].name : "upstream_error";
+}
+
+const char *pt_upstream_cause_text(pt_upstream_cause c)
+{
+    return (unsigned)c < sizeof causes / sizeof *causes ? causes[c].text : "the upstream connection failed";
+}

@@ -4,7 +4,13 @@
  * The caller builds the request head itself (request line, headers, blank line) and
  * streams the body with pt_exchange_body(); the response arrives through callbacks,
  * body bytes as they are read (never buffered whole). Exactly one of on_done or
- * on_error ends an exchange, after which the exchange is freed by the client. */
+ * on_error ends an exchange, after which the exchange is freed by the client.
+ *
+ * Interim responses never reach the caller: 100, 102, 103 and other 1xx are absorbed
+ * (the gateway answers a client's Expect: 100-continue itself and does not forward it
+ * upstream; Early Hints are optional and dropped, as nginx does). 101 Switching
+ * Protocols ends the exchange with PT_EPARSE, since no request sent through this
+ * client asks to upgrade (upgrades are not supported yet). */
 #ifndef PT_HTTP_CLIENT_H
 #define PT_HTTP_CLIENT_H
 
@@ -56,6 +62,10 @@ typedef struct pt_exchange_cb {
      * bytes, which the callee may take with pt_buf_detach), 1 = request sent, no
      * response byte yet (first-byte timeout or reset), 2 = response under way. */
     void (*on_error)(void *u, int err, int phase, pt_buf *unsent_body, const char *detail);
+    /* `detail` is for the operator's log: it may name the upstream's address (connect,
+     * resolve and TLS failures do), except for PT_EPARSE, where it only describes the
+     * response. pt_upstream_cause_of(err, phase) names the failure in words fit for a
+     * client. */
     /* The request body write queue drained (resume reading the client). */
     void (*on_drain)(void *u);
     /* Optional: one upstream read has been handed over (a good moment to flush). */
@@ -66,7 +76,11 @@ pt_client *pt_client_new(uv_loop_t *loop);
 /* Closes every pooled connection; the loop then runs until they are closed. */
 void pt_client_free(pt_client *cl);
 
-/* Starts an exchange. head is copied. Returns NULL only on out-of-memory. */
+/* Starts an exchange. head is copied. No callback runs inside this call: a failure at
+ * start (connect refused at once, a name that cannot be looked up, the client shutting
+ * down...) is reported through on_error from a later turn of the loop, like any other.
+ * Returns NULL only when the exchange could not even be allocated: then no callback
+ * will ever run and the caller answers for itself. */
 pt_exchange *pt_exchange_start(pt_client *cl, const pt_endpoint *ep, const pt_exchange_opts *opts,
                                const char *head, size_t head_len, const pt_exchange_cb *cb, void *u);
 /* Streams request body bytes. Returns the bytes queued towards the upstream, so the
@@ -82,5 +96,33 @@ void pt_exchange_cancel(pt_exchange *x);
 void pt_http_append_host(pt_buf *b, const char *host, uint16_t port, bool tls);
 /* "127.0.0.1:9001" of the connection in use, or "" */
 const char *pt_exchange_peer(const pt_exchange *x);
+
+/* Why an exchange failed, as a client may be told (no addresses): name for JSON and
+ * logs, text for messages. */
+#define PT_UPSTREAM_CAUSE_MAP(X)                                                              \
+    X(REFUSED, "connection_refused", "connection refused")                                    \
+    X(CONNECT_TIMEOUT, "connect_timeout", "connect timed out")                                \
+    X(FIRST_BYTE_TIMEOUT, "first_byte_timeout", "no response head within the first-byte timeout") \
+    X(IDLE_TIMEOUT, "idle_timeout", "the response stalled past the idle timeout")             \
+    X(RESET, "connection_reset", "connection reset by the upstream")                          \
+    X(TLS, "tls_failure", "TLS failure")                                                      \
+    X(CLOSED_BEFORE_HEAD, "closed_before_head", "the upstream closed the connection before the response head") \
+    X(CLOSED_MID_RESPONSE, "closed_mid_response", "the upstream closed the connection mid-response") \
+    X(BAD_RESPONSE, "bad_response", "bad response")                                           \
+    X(UNRESOLVED, "name_not_resolved", "the upstream name did not resolve")                   \
+    X(NO_MEMORY, "out_of_memory", "the gateway is out of memory")                             \
+    X(SHUTDOWN, "shutting_down", "the gateway is shutting down")                              \
+    X(OTHER, "upstream_error", "the upstream connection failed")
+
+typedef enum pt_upstream_cause {
+#define PT_UC_ENUM(id, name, text) PT_UC_##id,
+    PT_UPSTREAM_CAUSE_MAP(PT_UC_ENUM)
+#undef PT_UC_ENUM
+} pt_upstream_cause;
+
+/* The cause of an on_error(err, phase). */
+pt_upstream_cause pt_upstream_cause_of(int err, int phase);
+const char *pt_upstream_cause_name(pt_upstream_cause c);
+const char *pt_upstream_cause_text(pt_upstream_cause c);
 
 #endif
