@@ -48,6 +48,8 @@ typedef struct ai_req {
     pt_ai_call *call;
     pt_exchange *x;
     pt_buf head;
+    char up_why[224];          /* the transport cause of this attempt's failure, "" when none */
+    bool up_bad_response;      /* ...and it was a response that is not acceptable HTTP */
     bool started;              /* the client response head went out */
     bool finished;
 } ai_req;
@@ -299,6 +301,15 @@ static void call_end(ai_req *a, pt_ai_end how)
     memset(&res, 0, sizeof res);
     a->x = NULL;
     pt_ai_call_finish(a->call, how, emit, a, &res);
+    if (a->up_why[0] && res.kind != PT_AI_OK && !res.emitted) { /* say why, in the client's error */
+        size_t used = strlen(res.error.message);
+        if (a->up_bad_response)
+            snprintf(res.error.message, sizeof res.error.message, "provider '%s' sent a bad response: %s",
+                     a->at.provider->name, a->up_why);
+        else
+            snprintf(res.error.message + used, sizeof res.error.message - used, " (%s)", a->up_why);
+    }
+    a->up_why[0] = '\0';
     record(a, &res, false);
     pt_conn *conn = a->conn;
     pt_req_info *info = pt_conn_info(conn);
@@ -365,7 +376,14 @@ static void x_done(void *u) { call_end(u, PT_AI_END_OK); }
 static void x_error(void *u, int err, int phase, pt_buf *unsent, const char *detail)
 {
     ai_req *a = u;
-    pt_log_info("request %s: provider '%s': %s", a->req->request_id, a->at.provider->name, detail);
+    pt_upstream_cause cause = pt_upstream_cause_of(err, phase);
+    pt_log_info("request %s: provider '%s': %s: %s", a->req->request_id, a->at.provider->name,
+                pt_upstream_cause_name(cause), detail);
+    if (phase < 2 || err == PT_ETIMEDOUT) { /* no answer of the provider's own to show instead */
+        a->up_bad_response = err == PT_EPARSE;
+        /* a bad response's detail describes the response only (client.h) */
+        snprintf(a->up_why, sizeof a->up_why, "%s", a->up_bad_response ? detail : pt_upstream_cause_text(cause));
+    }
     call_end(a, err == PT_ETIMEDOUT ? PT_AI_END_TIMEOUT : phase == 0 ? PT_AI_END_CONNECT : PT_AI_END_CUT);
 }
 
@@ -415,8 +433,12 @@ static void send_upstream(ai_req *a, const pt_ai_upstream *up)
     };
     pt_conn_info(a->conn)->target = pv->base_url; /* the configuration snapshot the request holds */
     if (!pt_conn_info(a->conn)->upstream_start_us) pt_conn_info(a->conn)->upstream_start_us = pt_now_us();
-    pt_exchange *x = pt_exchange_start(a->client, &ep, &o, h->data, h->len, &ai_cb, a);
-    if (x) a->x = x; /* NULL: it failed at once and call_end already ran */
+    a->x = pt_exchange_start(a->client, &ep, &o, h->data, h->len, &ai_cb, a);
+    if (!a->x) { /* not even allocated: no callback will come, so answer here */
+        pt_ai_error err;
+        pt_ai_error_set(&err, PT_AI_ERR_INTERNAL, 503, NULL, "the gateway is out of memory");
+        fail_with(a, &err);
+    }
 }
 
 static void next_attempt(ai_req *a)

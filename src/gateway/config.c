@@ -1212,6 +1212,13 @@ static int endpoints_fn(ctx *c, const ynode *v, void *obj)
     return 0;
 }
 
+static const field errors_fields[] = {
+    FBOOL("expose_upstream_address", pt_config, expose_upstream_address),
+    FEND,
+};
+
+static int errors_fn(ctx *c, const ynode *v, void *obj) { return map_fields(c, v, errors_fields, obj, NULL); }
+
 /* ---- services ---- */
 
 static int service_name_fn(ctx *c, const ynode *v, void *obj)
@@ -1871,6 +1878,7 @@ static const field top_fields[] = {
     FFUNC("access_log", access_log_fn),
     FFUNC("log_level", log_level_fn),
     FFUNC("endpoints", endpoints_fn),
+    FFUNC("errors", errors_fn),
     FFUNC("services", services_fn),
     FFUNC("routes", routes_later_fn),
     FFUNC("providers", ai_providers_fn),

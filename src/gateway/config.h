@@ -147,6 +147,8 @@ typedef struct pt_config {
     char *health_path;            /* default "/healthz" */
     char *ready_path;             /* default "/readyz" */
     char *metrics_path;           /* default "/metrics" */
+    bool expose_upstream_address; /* errors.expose_upstream_address: a 502 names the target's
+                                   * address and the low-level cause; default false */
     pt_service *services;
     size_t nservices;
     pt_route *routes;             /* sorted by precedence (see router.h) */

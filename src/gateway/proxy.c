@@ -5,7 +5,9 @@
  * response (pausing the upstream when the client queue is above HIGH_MARK) -> done.
  * A failure before anything was sent moves to another target, at most retries times,
  * carrying the body bytes buffered so far. After the response has started, a failure
- * can only cut the client's response short. */
+ * can only cut the client's response short. When no attempt succeeded, the client's
+ * 502 (504 for a timeout) names the last attempt's cause; the target's address and the
+ * low-level detail are added only with errors.expose_upstream_address. */
 #include "gateway/proxy.h"
 
 #include <llhttp.h>
@@ -36,6 +38,10 @@ typedef struct proxy {
     pt_buf body;           /* body bytes carried to the next attempt */
     bool body_done, client_paused, began;
     uint64_t up_start_us;
+    /* the last failed attempt, for the client's error */
+    int last_err, last_phase;
+    const pt_target *last_target;
+    char last_detail[256];
 } proxy;
 
 static void attempt(proxy *p);
@@ -163,6 +169,51 @@ static void build_head(proxy *p, const pt_target *t, pt_buf *h)
     pt_buf_append_str(h, "\r\n");
 }
 
+/* --- the client's error -------------------------------------------------- */
+
+/* errors.expose_upstream_address of the configuration in force (read on the error path
+ * only, so every request does not pay for it). */
+static bool expose_upstream_address(void)
+{
+    pt_config *cfg = pt_config_current();
+    bool on = cfg && cfg->expose_upstream_address;
+    pt_config_release(cfg);
+    return on;
+}
+
+/* Answers with the last attempt's failure and frees p: 504 for a timeout, else 502. The
+ * message names the service and the cause; a bad response says what was wrong with it
+ * (that detail never names the peer, see client.h). */
+static void respond_failure(proxy *p)
+{
+    pt_conn *conn = p->conn;
+    pt_upstream_cause cause = pt_upstream_cause_of(p->last_err, p->last_phase);
+    bool expose = expose_upstream_address();
+    pt_buf extra = PT_BUF_INIT, why = PT_BUF_INIT;
+    pt_buf_printf(&extra, "\"service\":\"%s\",\"cause\":\"%s\",\"attempts\":%zu", p->svc->name,
+                  pt_upstream_cause_name(cause), p->ntried);
+    pt_buf_append_str(&why, pt_upstream_cause_text(cause));
+    if (cause == PT_UC_BAD_RESPONSE) pt_buf_printf(&why, " (%s)", p->last_detail);
+    if (expose) {
+        pt_buf_printf(&extra, ",\"target\":\"%s\"", p->last_target->url);
+        if (cause != PT_UC_BAD_RESPONSE) pt_buf_printf(&why, " (%s: %s)", p->last_target->url, p->last_detail);
+    }
+    char sname[128];
+    snprintf(sname, sizeof sname, "%s", p->svc->name);
+    bool timeout = p->last_err == PT_ETIMEDOUT;
+    pt_log_warn("request %s: answering %d: service '%s' failed after %zu attempt(s): %s", p->req->request_id,
+                timeout ? 504 : 502, sname, p->ntried, why.data ? why.data : "");
+    proxy_free(p);
+    if (timeout)
+        pt_conn_respond_error(conn, 504, "upstream_timeout", extra.data, "service '%s' did not answer in time: %s",
+                              sname, why.data ? why.data : "");
+    else
+        pt_conn_respond_error(conn, 502, "upstream_unavailable", extra.data, "service '%s' is unavailable: %s",
+                              sname, why.data ? why.data : "");
+    pt_buf_release(&extra);
+    pt_buf_release(&why);
+}
+
 /* --- exchange callbacks -------------------------------------------------- */
 
 static void on_head(void *u, int status, const pt_header *hdrs, size_t n, int64_t cl)
@@ -221,8 +272,12 @@ static void on_error(void *u, int err, int phase, pt_buf *unsent, const char *de
     pt_balancer_end(p->target);
     p->began = false;
     info->upstream_us = pt_now_us() - p->up_start_us;
-    pt_log_warn("request %s: service '%s' target %s: %s", p->req->request_id, p->svc->name,
-                p->target->url, detail);
+    pt_log_warn("request %s: service '%s' target %s: %s: %s", p->req->request_id, p->svc->name,
+                p->target->url, pt_upstream_cause_name(pt_upstream_cause_of(err, phase)), detail);
+    p->last_err = err;
+    p->last_phase = phase;
+    p->last_target = p->target;
+    snprintf(p->last_detail, sizeof p->last_detail, "%s", detail);
     if (phase == 0 && !pt_conn_response_started(conn) && p->ntried <= p->svc->retries &&
         p->ntried < MAX_TRIES) {
         if (unsent && unsent->len) { /* carry what the client sent so far */
@@ -241,20 +296,7 @@ static void on_error(void *u, int err, int phase, pt_buf *unsent, const char *de
         pt_conn_response_abort(conn);
         return;
     }
-    char extra[300];
-    snprintf(extra, sizeof extra, "\"service\":\"%s\"", p->svc->name);
-    char sname[128];
-    snprintf(sname, sizeof sname, "%s", p->svc->name);
-    bool timeout = err == PT_ETIMEDOUT;
-    bool sent = phase >= 1;
-    proxy_free(p);
-    if (timeout)
-        pt_conn_respond_error(conn, 504, "upstream_timeout", extra,
-                              "service '%s' did not answer in time%s", sname,
-                              sent ? "" : " (connect timeout)");
-    else
-        pt_conn_respond_error(conn, 502, "upstream_unavailable", extra,
-                              "service '%s' is unavailable: %s", sname, detail);
+    respond_failure(p);
 }
 
 static void on_up_drain(void *u)
@@ -326,6 +368,10 @@ static void attempt(proxy *p)
     pt_conn *conn = p->conn;
     pt_req_info *info = pt_conn_info(conn);
     pt_target *t = pt_balancer_pick(p->svc, p->tried, p->ntried, pt_now_ms());
+    if (!t && p->last_target) { /* every target it could try failed: say why the last did */
+        respond_failure(p);
+        return;
+    }
     if (!t) {
         char extra[300];
         snprintf(extra, sizeof extra, "\"service\":\"%s\"", p->svc->name);
@@ -334,7 +380,7 @@ static void attempt(proxy *p)
         bool none = p->svc->ntargets == 0;
         proxy_free(p);
         pt_conn_respond_error(conn, 502, "upstream_unavailable", extra,
-                              none ? "service '%s' has no targets" : "service '%s' is unavailable: every target failed",
+                              none ? "service '%s' has no targets" : "service '%s' is unavailable: no target is available",
                               sname);
         return;
     }
@@ -368,7 +414,11 @@ static void attempt(proxy *p)
     pt_exchange *x = pt_exchange_start(p->client, &ep, &o, head.data, head.len, &exchange_cb, p);
     pt_buf_release(&head);
     pt_buf_release(&carried);
-    if (!x) return; /* failed at once: on_error already ran (and retried or answered) */
+    if (!x) { /* not even allocated: no callback will come, so answer here */
+        proxy_free(p);
+        pt_conn_respond_error(conn, 503, "out_of_memory", NULL, "the gateway is out of memory");
+        return;
+    }
     p->x = x;
 }
 

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Upstream failures become precise gateway errors naming the service: nothing listening -> 502,
-# connection closed without a response -> 502, no response head within first_byte -> 504. An
-# upstream's own error status passes through untouched.
+# Upstream failures become precise gateway errors naming the service and the cause of the last
+# attempt (.error.cause and the message): nothing listening -> 502 connection_refused, closed
+# without a response -> 502 closed_before_head, reset -> 502 connection_reset, no response head
+# within first_byte -> 504 first_byte_timeout; every target failing -> the last one's cause. The
+# body names no address unless errors.expose_upstream_address is on; the log line names the
+# cause. An upstream's own error status passes through untouched.
 . "$(dirname "$0")/lib.sh"
 
-PP=$(free_port); U1=$(free_port); DEAD=$(free_port)
+PP=$(free_port); U1=$(free_port); DEAD=$(free_port); DEAD2=$(free_port)
 upstream_start echo "$U1" || not_ok "echo upstream starts"
 cat >"$T/portico.yaml" <<EOF
 listen: ["127.0.0.1:$PP"]
@@ -21,6 +24,10 @@ services:
   - name: echo
     targets: ["http://127.0.0.1:$U1"]
     retries: 0
+  - name: pair
+    targets: ["http://127.0.0.1:$DEAD", "http://127.0.0.1:$DEAD2"]
+    retries: 1
+    passive_health: { max_fails: 0 }
 routes:
   - name: down
     match: { path_prefix: "/down/" }
@@ -31,7 +38,11 @@ routes:
   - name: echo
     match: { path_prefix: "/echo/" }
     service: echo
+  - name: pair
+    match: { path_prefix: "/pair/" }
+    service: pair
 EOF
+cp "$T/portico.yaml" "$T/base.yaml"
 portico_start "$T/portico.yaml" || not_ok "portico starts with the test config"
 
 # ---------------------------------------------------------------------------- 502
@@ -42,19 +53,40 @@ is "$(jqr .error.service)" "down" "upstream down: the error names the service"
 rid=$(hdr x-request-id)
 is "$(jqr .error.request_id)" "$rid" "upstream down: the error's request_id is the X-Request-Id header"
 
+is "$(jqr .error.cause)" "connection_refused" "upstream down: the cause is connection_refused"
+like "$(jqr .error.message)" "unavailable: connection refused" "upstream down: the message says the connection was refused"
+if [[ $RESP_BODY != *127.0.0.1* && $RESP_BODY != *":$DEAD"* ]]; then ok "upstream down: the body names no address"
+else not_ok "upstream down: the body names no address" "$RESP_BODY"; fi
+logged() { grep -q "$1" "$T/portico.err"; }
+wait_for 5 logged "$rid.*connection_refused" && ok "upstream down: the log line names the cause" \
+    || not_ok "upstream down: the log line names the cause" "$(tail -n 3 "$T/portico.err")"
+
 http POST "http://127.0.0.1:$PP/down/x" -d '{"a":1}' -H 'Content-Type: application/json'
 is "$RESP_STATUS" 502 "POST to an upstream with nothing listening: 502"
+
+get /pair/x
+is "$RESP_STATUS" 502 "every target refused: 502"
+is "$(jqr .error.cause)" "connection_refused" "every target refused: the last attempt's cause, not just 'every target failed'"
+is "$(jqr .error.attempts)" "2" "every target refused: both targets were tried"
 
 get /echo/x?abort=1
 is "$RESP_STATUS" 502 "upstream closing without a response: 502"
 like "$(jqr .error.code)" '^upstream_' "upstream closing without a response: an upstream_ error code"
 is "$(jqr .error.service)" "echo" "upstream closing without a response: the error names the service"
+is "$(jqr .error.cause)" "closed_before_head" "upstream closing without a response: the cause says it closed before the response head"
+
+get /echo/x?reset=1
+is "$RESP_STATUS" 502 "upstream resetting the connection: 502"
+is "$(jqr .error.cause)" "connection_reset" "upstream resetting the connection: the cause is connection_reset"
+like "$(jqr .error.message)" "connection reset" "upstream resetting the connection: the message says so"
 
 # ---------------------------------------------------------------------------- 504
 get '/slow/x?delay=4000'
 is "$RESP_STATUS" 504 "no response head within first_byte: 504"
 error_shape "upstream timeout" 504 '^upstream_timeout$' "$RESP_BODY" "$(hdr content-type)"
 is "$(jqr .error.service)" "slow" "upstream timeout: the error names the service"
+is "$(jqr .error.cause)" "first_byte_timeout" "upstream timeout: the cause is the first-byte timeout"
+like "$(jqr .error.message)" "no response head within the first-byte timeout" "upstream timeout: the message says which timeout"
 
 get '/slow/x?delay=200'
 is "$RESP_STATUS" 200 "a response inside first_byte is served"
@@ -72,4 +104,14 @@ R=$(raw 'send:GET /down/x HTTP/1.1\r\nHost: t\r\n\r\n' read:1 'send:GET /echo/af
 is "$(jqr '[.responses[].status] | join(",")' "$R")" "502,200" "a 502 keeps the client connection usable"
 
 alive_after "upstream errors"
+
+# ---------------------------------------------------------------------------- expose_upstream_address
+portico_stop
+{ echo 'errors: { expose_upstream_address: true }'; cat "$T/base.yaml"; } >"$T/portico.yaml"
+portico_start "$T/portico.yaml" || not_ok "portico starts with errors.expose_upstream_address"
+get /down/x
+is "$RESP_STATUS" 502 "expose_upstream_address: still 502"
+is "$(jqr .error.target)" "http://127.0.0.1:$DEAD" "expose_upstream_address: the error names the target"
+like "$(jqr .error.message)" "connection refused \\(http://127.0.0.1:$DEAD: connect to 127.0.0.1:$DEAD failed" \
+    "expose_upstream_address: the message carries the low-level detail"
 done_testing

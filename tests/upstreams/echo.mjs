@@ -7,6 +7,12 @@
 // Behaviour is chosen by the query string (the gateway may rewrite the path, never the query):
 //   delay=MS        wait before sending the response head (first-byte timeouts, least_conn)
 //   abort=1         close the connection without any response (after reading the request)
+//   reset=1         reset the connection (TCP RST) without any response
+//   interim=L       before the response, write the raw interim responses in the comma list L
+//                   (100, 102, 103 with a Link header, any other 1xx bare); 101 Switching
+//                   Protocols switches the connection: a WebSocket frame follows, no final
+//                   response, and the connection stays open until the peer closes it
+//                   (counted in stats.switched_closed)
 //   status=N        response status (default 200)
 //   set=Name:Value  add a response header (repeatable)
 //   chunked=1       respond with Transfer-Encoding: chunked, three pieces written separately
@@ -20,10 +26,13 @@
 //                   (raw [name, value] pairs), body_len, body_sha256, body (first 64 KiB),
 //                   conn_id, conn_requests, remote_port, tls_servername (SNI the client sent)}
 //
+// The query may also come in an "x-echo" request header ("interim=101&status=201"), for
+// clients that cannot choose the query (AI providers' fixed paths).
+//
 // Paths handled before the query behaviours:
 //   GET /healthz                  the health status set by --health-status or /__ctl/health
 //   GET /__ctl/stats              {name, requests, health_requests, connections, open_connections,
-//                                  conns_used, active, max_active}
+//                                  conns_used, active, max_active, switched_closed}
 //                                 connections counts every accepted connection (control ones too);
 //                                 conns_used only those that carried a counted request
 //   GET /__ctl/reset              zero the counters
@@ -54,7 +63,7 @@ function parseArgs(argv) {
 }
 
 const opt = parseArgs(process.argv.slice(2));
-const stats = { requests: 0, health_requests: 0, connections: 0, open_connections: 0, conns_used: 0, active: 0, max_active: 0 };
+const stats = { requests: 0, health_requests: 0, connections: 0, open_connections: 0, conns_used: 0, active: 0, max_active: 0, switched_closed: 0 };
 let healthStatus = opt.healthStatus;
 const streams = new Map(); // sse id -> {sent, done, acked, release}
 const MAX_ECHO_BODY = 64 * 1024;
@@ -135,6 +144,24 @@ async function serveSse(req, res, q) {
     res.end();
 }
 
+const REASONS = { 100: 'Continue', 101: 'Switching Protocols', 102: 'Processing', 103: 'Early Hints' };
+
+// Writes raw interim responses; returns true when a 101 switched the connection away from HTTP.
+function writeInterim(sock, codes) {
+    for (const code of codes.map(Number)) {
+        let head = `HTTP/1.1 ${code} ${REASONS[code] || 'Informational'}\r\n`;
+        if (code === 103) head += 'Link: </style.css>; rel=preload; as=style\r\n';
+        if (code === 101) head += 'Connection: Upgrade\r\nUpgrade: websocket\r\n';
+        sock.write(head + '\r\n');
+        if (code === 101) {
+            sock.write(Buffer.from([0x81, 0x05, 0x68, 0x65, 0x6c, 0x6c, 0x6f])); // a text frame "hello"
+            sock.on('close', () => { stats.switched_closed++; });
+            return true;
+        }
+    }
+    return false;
+}
+
 async function handle(req, res) {
     const url = new URL(req.url, 'http://upstream.invalid');
     if (url.pathname.startsWith('/__ctl/')) return control(req, res, url);
@@ -160,10 +187,13 @@ async function handle(req, res) {
         len += chunk.length;
     }
     const q = url.searchParams;
+    for (const [k, v] of new URLSearchParams(String(req.headers['x-echo'] || ''))) q.append(k, v);
     const delay = Number(q.get('delay') || 0);
     if (delay > 0) await sleep(delay);
     if (res.destroyed) return;
     if (q.get('abort') === '1') return req.socket.destroy();
+    if (q.get('reset') === '1') return req.socket.resetAndDestroy();
+    if (q.has('interim') && writeInterim(req.socket, q.get('interim').split(','))) return;
 
     const status = Number(q.get('status') || 200);
     for (const sv of q.getAll('set')) {
