@@ -4,7 +4,8 @@
 # without a response -> 502 closed_before_head, reset -> 502 connection_reset, no response head
 # within first_byte -> 504 first_byte_timeout; every target failing -> the last one's cause. The
 # body names no address unless errors.expose_upstream_address is on; the log line names the
-# cause. An upstream's own error status passes through untouched.
+# cause. An upstream's own error status passes through untouched. The AI route's final error
+# names the cause too, in the client's own format.
 . "$(dirname "$0")/lib.sh"
 
 PP=$(free_port); U1=$(free_port); DEAD=$(free_port); DEAD2=$(free_port)
@@ -41,6 +42,12 @@ routes:
   - name: pair
     match: { path_prefix: "/pair/" }
     service: pair
+providers:
+  - { name: gone, type: openai, base_url: "http://127.0.0.1:$DEAD/v1", api_key: k1 }
+  - { name: hung, type: anthropic, base_url: "http://127.0.0.1:$U1", api_key: k2, first_byte_timeout_ms: 500, headers: { x-echo: "delay=3000" } }
+models:
+  - { name: gone-model, targets: [{ provider: gone, model: gpt-4o }] }
+  - { name: hung-model, targets: [{ provider: hung, model: claude-sonnet-4-5 }] }
 EOF
 cp "$T/portico.yaml" "$T/base.yaml"
 portico_start "$T/portico.yaml" || not_ok "portico starts with the test config"
@@ -102,6 +109,22 @@ is "$(jqr .name)" "echo" "an upstream 404 is the upstream's, not the gateway's n
 # The keep-alive client connection survives a gateway error.
 R=$(raw 'send:GET /down/x HTTP/1.1\r\nHost: t\r\n\r\n' read:1 'send:GET /echo/after HTTP/1.1\r\nHost: t\r\n\r\n' read:2)
 is "$(jqr '[.responses[].status] | join(",")' "$R")" "502,200" "a 502 keeps the client connection usable"
+
+# ---------------------------------------------------------------------------- AI route
+http POST "http://127.0.0.1:$PP/v1/chat/completions" -H 'content-type: application/json' \
+    -d '{"model":"gone-model","messages":[{"role":"user","content":"hi"}]}'
+is "$RESP_STATUS" 502 "AI provider with nothing listening: 502"
+like "$(jqr .error.message)" "cannot reach provider 'gone' \\(connection refused\\)" \
+    "AI provider with nothing listening: the OpenAI error says the connection was refused"
+[[ $RESP_BODY != *127.0.0.1* ]] && ok "AI provider with nothing listening: the body names no address" \
+    || not_ok "AI provider with nothing listening: the body names no address" "$RESP_BODY"
+
+http POST "http://127.0.0.1:$PP/v1/messages" -H 'content-type: application/json' -H 'anthropic-version: 2023-06-01' \
+    -d '{"model":"hung-model","max_tokens":16,"messages":[{"role":"user","content":"hi"}]}'
+is "$RESP_STATUS" 504 "AI provider that never answers: 504"
+is "$(jqr .type)" "error" "AI provider that never answers: the Anthropic error shape"
+like "$(jqr .error.message)" "did not answer in time \\(no response head within the first-byte timeout\\)" \
+    "AI provider that never answers: the error says which timeout"
 
 alive_after "upstream errors"
 
