@@ -525,7 +525,14 @@ static void x_flush(pt_exchange *x)
 
 size_t pt_exchange_body(pt_exchange *x, const char *data, size_t n)
 {
-    if (x->finished || x->canceled) return 0;
+    if (x->canceled) return 0;
+    if (x->finished) {
+        /* A failure at start waits for the loop: the bytes join the unsent body that
+         * on_error hands back, so a retry elsewhere still has all of them. */
+        if (!x->due_error || x->due_phase != 0) return 0;
+        pt_buf_append(&x->pending, data, n);
+        return x->pending.len;
+    }
     if (!x->c || x->c->state != UC_BUSY) {
         pt_buf_append(&x->pending, data, n);
         return x->pending.len;

@@ -84,7 +84,8 @@ void pt_client_free(pt_client *cl);
 pt_exchange *pt_exchange_start(pt_client *cl, const pt_endpoint *ep, const pt_exchange_opts *opts,
                                const char *head, size_t head_len, const pt_exchange_cb *cb, void *u);
 /* Streams request body bytes. Returns the bytes queued towards the upstream, so the
- * caller can pause the client above a mark and resume in on_drain. */
+ * caller can pause the client above a mark and resume in on_drain. Bytes given after a
+ * failure at start, before on_error has run, are part of its unsent body. */
 size_t pt_exchange_body(pt_exchange *x, const char *data, size_t n);
 void pt_exchange_body_end(pt_exchange *x);
 void pt_exchange_pause(pt_exchange *x);   /* stop reading the response (client is slow) */

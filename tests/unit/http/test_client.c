@@ -23,6 +23,7 @@
 typedef struct seen {
     int heads, dones, errors, drains, last_err, last_phase, status;
     char detail[256];
+    char unsent[64];        /* the unsent body handed back by on_error */
 } seen;
 
 static void s_head(void *u, int st, const pt_header *h, size_t n, int64_t cl)
@@ -39,6 +40,7 @@ static void s_error(void *u, int err, int phase, pt_buf *unsent, const char *det
     s->last_err = err;
     s->last_phase = phase;
     snprintf(s->detail, sizeof s->detail, "%s", detail);
+    if (unsent && unsent->len < sizeof s->unsent) memcpy(s->unsent, unsent->data ? unsent->data : "", unsent->len);
 }
 static void s_drain(void *u) { ((seen *)u)->drains++; }
 static const pt_exchange_cb cbs = { .on_head = s_head, .on_body = s_body, .on_done = s_done,
@@ -175,6 +177,27 @@ static void cancel_before_the_failure_is_delivered_silences_it(void **state)
     fixture_end(&f);
 }
 
+/* Body bytes the caller streams between a failure at start and its delivery are not lost:
+ * on_error hands them back with the rest of the unsent body, for a retry elsewhere. */
+static void body_streamed_before_a_start_failure_is_delivered_comes_back_unsent(void **state)
+{
+    fixture f;
+    fixture_init(&f);
+    seen s = { 0 };
+    pt_endpoint ep = { .host = "127.0.0.1", .port = f.port, .tls = true, .ca_file = "/nonexistent/ca.pem" };
+    pt_exchange_opts o = opts;
+    o.has_body = true;
+    o.body = "abc";
+    o.body_len = 3;
+    pt_exchange *x = pt_exchange_start(f.cl, &ep, &o, GET, sizeof GET - 1, &cbs, &s);
+    assert_non_null(x);
+    assert_int_equal(pt_exchange_body(x, "def", 3), 6);
+    run_until(&f, &s.errors);
+    assert_int_equal(s.errors, 1);
+    assert_string_equal(s.unsent, "abcdef");
+    fixture_end(&f);
+}
+
 /* Freeing the client delivers a failure still queued from start, exactly once. */
 static void client_free_delivers_a_queued_failure(void **state)
 {
@@ -296,6 +319,7 @@ int main(void)
         cmocka_unit_test(refused_connect_is_reported_from_the_loop),
         cmocka_unit_test(cancel_before_the_failure_is_delivered_silences_it),
         cmocka_unit_test(client_free_delivers_a_queued_failure),
+        cmocka_unit_test(body_streamed_before_a_start_failure_is_delivered_comes_back_unsent),
         cmocka_unit_test(drain_on_a_pooled_connection_is_reported_from_the_loop),
         cmocka_unit_test(interim_responses_are_absorbed),
         cmocka_unit_test(switching_protocols_ends_the_exchange_as_a_bad_response),
