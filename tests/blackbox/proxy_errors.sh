@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Upstream failures become precise gateway errors naming the service and the cause of the last
 # attempt (.error.cause and the message): nothing listening -> 502 connection_refused, closed
-# without a response -> 502 closed_before_head, reset -> 502 connection_reset, no response head
+# without a response -> 502 closed_before_head, reset -> 502 connection_reset, a TLS handshake
+# with a plain-HTTP upstream -> 502 tls_failure, no response head
 # within first_byte -> 504 first_byte_timeout; every target failing -> the last one's cause. The
 # body names no address unless errors.expose_upstream_address is on; the log line names the
 # cause. An upstream's own error status passes through untouched. The AI route's final error
@@ -25,6 +26,9 @@ services:
   - name: echo
     targets: ["http://127.0.0.1:$U1"]
     retries: 0
+  - name: plaintls
+    targets: ["https://127.0.0.1:$U1"]
+    retries: 0
   - name: pair
     targets: ["http://127.0.0.1:$DEAD", "http://127.0.0.1:$DEAD2"]
     retries: 1
@@ -39,6 +43,9 @@ routes:
   - name: echo
     match: { path_prefix: "/echo/" }
     service: echo
+  - name: plaintls
+    match: { path_prefix: "/plaintls/" }
+    service: plaintls
   - name: pair
     match: { path_prefix: "/pair/" }
     service: pair
@@ -75,6 +82,10 @@ get /pair/x
 is "$RESP_STATUS" 502 "every target refused: 502"
 is "$(jqr .error.cause)" "connection_refused" "every target refused: the last attempt's cause, not just 'every target failed'"
 is "$(jqr .error.attempts)" "2" "every target refused: both targets were tried"
+
+get /plaintls/x
+is "$RESP_STATUS" 502 "TLS to an upstream that speaks plain HTTP: 502"
+is "$(jqr .error.cause)" "tls_failure" "TLS to an upstream that speaks plain HTTP: the cause is tls_failure"
 
 get /echo/x?abort=1
 is "$RESP_STATUS" 502 "upstream closing without a response: 502"
