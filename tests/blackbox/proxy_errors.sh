@@ -2,14 +2,20 @@
 # Upstream failures become precise gateway errors naming the service and the cause of the last
 # attempt (.error.cause and the message): nothing listening -> 502 connection_refused, closed
 # without a response -> 502 closed_before_head, reset -> 502 connection_reset, a TLS handshake
-# with a plain-HTTP upstream -> 502 tls_failure, no response head
-# within first_byte -> 504 first_byte_timeout; every target failing -> the last one's cause. The
-# body names no address unless errors.expose_upstream_address is on; the log line names the
-# cause. An upstream's own error status passes through untouched. The AI route's final error
-# names the cause too, in the client's own format.
+# with a plain-HTTP upstream -> 502 tls_failure, a handshake not done within connect -> 504
+# connect_timeout, no response head within first_byte -> 504 first_byte_timeout; every target
+# failing -> the last one's cause. The body names no address unless
+# errors.expose_upstream_address is on; the log line names the cause. An upstream's own error
+# status passes through untouched. The AI route's final error names the cause too, in the
+# client's own format.
 . "$(dirname "$0")/lib.sh"
 
-PP=$(free_port); U1=$(free_port); DEAD=$(free_port); DEAD2=$(free_port)
+PP=$(free_port); U1=$(free_port); DEAD=$(free_port); DEAD2=$(free_port); SILENT=$(free_port)
+# A TCP server that accepts and never says a word: a TLS handshake with it never completes.
+node -e 'require("net").createServer(() => {}).listen(Number(process.argv[1]), "127.0.0.1")' "$SILENT" &
+track $!
+listening() { [ -n "$(ss -Htln "sport = :$1")" ]; }
+wait_for 10 listening "$SILENT" || not_ok "silent TCP server starts"
 upstream_start echo "$U1" || not_ok "echo upstream starts"
 cat >"$T/portico.yaml" <<EOF
 listen: ["127.0.0.1:$PP"]
@@ -29,6 +35,10 @@ services:
   - name: plaintls
     targets: ["https://127.0.0.1:$U1"]
     retries: 0
+  - name: silent
+    targets: ["https://127.0.0.1:$SILENT"]
+    timeouts: { connect: 500ms }
+    retries: 0
   - name: pair
     targets: ["http://127.0.0.1:$DEAD", "http://127.0.0.1:$DEAD2"]
     retries: 1
@@ -46,6 +56,9 @@ routes:
   - name: plaintls
     match: { path_prefix: "/plaintls/" }
     service: plaintls
+  - name: silent
+    match: { path_prefix: "/silent/" }
+    service: silent
   - name: pair
     match: { path_prefix: "/pair/" }
     service: pair
@@ -86,6 +99,11 @@ is "$(jqr .error.attempts)" "2" "every target refused: both targets were tried"
 get /plaintls/x
 is "$RESP_STATUS" 502 "TLS to an upstream that speaks plain HTTP: 502"
 is "$(jqr .error.cause)" "tls_failure" "TLS to an upstream that speaks plain HTTP: the cause is tls_failure"
+
+get /silent/x
+is "$RESP_STATUS" 504 "connection (TCP and TLS handshake) not established within connect: 504"
+is "$(jqr .error.cause)" "connect_timeout" "connection not established in time: the cause is connect_timeout"
+like "$(jqr .error.message)" "did not answer in time: connect timed out" "connection not established in time: the message says so"
 
 get /echo/x?abort=1
 is "$RESP_STATUS" 502 "upstream closing without a response: 502"
