@@ -1,4 +1,5 @@
 /* main.c: the command line, and nothing else. Each subcommand hands off to its subsystem. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -7,6 +8,7 @@
 #include "doctor/doctor.h"
 #include "gateway/config.h"
 #include "gateway/gateway.h"
+#include "gateway/supervisor.h"
 #include "version.h"
 
 #define EXIT_USAGE 64
@@ -18,7 +20,8 @@ static void usage(FILE *f)
             "\n"
             "commands:\n"
             "  serve [-c FILE]          run the gateway (default config: ./portico.yaml if present,\n"
-            "                           else built-in defaults on 127.0.0.1:8080)\n"
+            "        [--no-supervisor]  else built-in defaults on 127.0.0.1:8080); a supervisor\n"
+            "                           process restarts it after a crash, unless --no-supervisor\n"
             "  check-config -c FILE     validate a configuration file and exit\n"
             "  doctor TARGET            find why a connection fails and how to fix it\n"
             "                           (portico doctor --help for the options)\n"
@@ -26,13 +29,15 @@ static void usage(FILE *f)
             "  help                     print this help\n");
 }
 
-/* Parses "[-c FILE]" (also "--config FILE", "--config=FILE"). Returns 0, or EXIT_USAGE
- * after printing why. */
-static int parse_config_flag(int argc, char **argv, const char **path)
+/* Parses "[-c FILE]" (also "--config FILE", "--config=FILE") and, when no_sup is not
+ * NULL, "--no-supervisor". Returns 0, or EXIT_USAGE after printing why. */
+static int parse_flags(int argc, char **argv, const char **path, bool *no_sup)
 {
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
+        if (no_sup && strcmp(a, "--no-supervisor") == 0) {
+            *no_sup = true;
+        } else if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "portico: %s needs a file name\n\n", a);
                 return EXIT_USAGE;
@@ -51,7 +56,7 @@ static int parse_config_flag(int argc, char **argv, const char **path)
 static int cmd_check_config(int argc, char **argv)
 {
     const char *path = NULL;
-    if (parse_config_flag(argc, argv, &path) != 0 || !path) {
+    if (parse_flags(argc, argv, &path, NULL) != 0 || !path) {
         if (!path) fprintf(stderr, "portico: check-config needs -c FILE\n\n");
         usage(stderr);
         return EXIT_USAGE;
@@ -73,12 +78,15 @@ static int cmd_check_config(int argc, char **argv)
 static int cmd_serve(int argc, char **argv)
 {
     const char *path = NULL;
-    if (parse_config_flag(argc, argv, &path) != 0) {
+    bool no_sup = false;
+    if (parse_flags(argc, argv, &path, &no_sup) != 0) {
         usage(stderr);
         return EXIT_USAGE;
     }
     if (!path && access("portico.yaml", R_OK) == 0) path = "portico.yaml";
-    return pt_gateway_run(path);
+    if (!no_sup) return pt_supervisor_run(path);
+    pt_gateway_opts o = { .config_path = path, .supervisor_fd = -1 };
+    return pt_gateway_run(&o);
 }
 
 int main(int argc, char **argv)

@@ -1,22 +1,25 @@
-/* gateway.c: the serve command. The main thread loads the configuration, binds one
- * SO_REUSEPORT socket per listener per worker (so bind errors surface before anything
- * starts), starts the worker threads, and then only handles signals:
- *   SIGHUP          reload: load, validate, publish; workers pick up new limits; on
- *                   error the old snapshot stays and the error is logged
+/* gateway.c: the gateway process. The main thread loads the configuration, opens the
+ * listening set (taking over the supervisor's sockets, binding only what is new), starts the
+ * worker threads, and then only handles signals:
+ *   SIGHUP          reload: load, validate, open the new listening set and TLS contexts
+ *                   (certificates re-read), publish; workers open added listeners before
+ *                   closing removed ones, and the worker count follows `workers:`; when any
+ *                   of it fails the whole reload is refused and the old configuration stays
  *   SIGTERM/SIGINT  drain: stop accepting, finish in-flight requests and streams up to
- *                   limits.drain_timeout, then exit 0 (a second SIGINT exits at once)
- * Each worker runs its own libuv loop: its listeners, its server connections, its
- * upstream pools; worker 0 also runs the active health checks. */
+ *                   limits.drain_timeout, then exit 0; a second SIGTERM/SIGINT exits at
+ *                   once with status 1
+ * Each worker runs its own libuv loop: its dups of the listening sockets, its server
+ * connections, its upstream pools; worker 0 also runs the active health checks. */
 #include "gateway/gateway.h"
 
 #include <errno.h>
-#include <netinet/in.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -27,25 +30,38 @@
 #include "gateway/balancer.h"
 #include "gateway/config.h"
 #include "gateway/health.h"
+#include "gateway/listen.h"
 #include "gateway/metrics.h"
 #include "gateway/proxy.h"
 #include "gateway/router.h"
 #include "http/client.h"
 #include "http/server.h"
+#include "http/tls.h"
 #include "version.h"
 
 enum { MSG_RELOAD = 1, MSG_DRAIN = 2, MSG_STOP = 4 };
 
+struct gateway;
+
+/* One worker's listening handle: its own dup of a socket of the set, and a counted
+ * reference to the listener's current TLS context (NULL for plain HTTP). Freed in its
+ * close callback. */
+typedef struct wlistener {
+    uv_tcp_t tcp;
+    char key[PT_LISTEN_KEY_MAX];
+    SSL_CTX *ssl;
+} wlistener;
+
 typedef struct worker {
     int id;
+    struct gateway *g;
     uv_thread_t thread;
     uv_loop_t loop;
     uv_async_t async;
     _Atomic unsigned msgs;
-    uv_tcp_t *listeners;
-    int *fds;
-    size_t nlisteners;
-    SSL_CTX **ssl;            /* per listener, shared */
+    _Atomic bool finished;    /* the thread has left its loop and can be joined */
+    wlistener **ls;           /* entries may be NULL (a listener that failed to open) */
+    size_t nls;
     pt_server srv;
     pt_client *client;
     pt_health *health;
@@ -55,13 +71,18 @@ typedef struct worker {
 } worker;
 
 typedef struct gateway {
-    const char *config_path;
-    worker *workers;
+    const pt_gateway_opts *opts;
+    worker **workers;         /* the active workers; ids 0..nworkers-1 */
     unsigned nworkers;
-    size_t nlisteners;
-    SSL_CTX **ssl;
+    worker **retired;         /* draining after a reload lowered `workers:`, joined when done */
+    unsigned nretired;
+    /* What the workers listen on; replaced whole by a reload, read by workers under lock. */
+    uv_mutex_t lock;
+    pt_listen_set set;
+    SSL_CTX **ssl;            /* per entry of set, NULL for plain HTTP */
     uv_loop_t *loop;
     uv_signal_t sighup, sigterm, sigint;
+    uv_async_t reaper;
     bool draining;
     char *access_log;
 } gateway;
@@ -185,14 +206,14 @@ static void request_done(pt_conn *c, const pt_request *req, const pt_req_info *i
     pt_accesslog_write(&r);
 }
 
-/* --- workers --------------------------------------------------------------------- */
+/* --- worker listeners ------------------------------------------------------------- */
 
 static void on_connection(uv_stream_t *server, int status)
 {
     worker *w = server->loop->data;
     if (status < 0 || w->draining) return;
-    size_t i = (size_t)(uintptr_t)server->data;
-    int rc = pt_server_accept(&w->srv, server, w->ssl[i]);
+    wlistener *l = (wlistener *)server;
+    int rc = pt_server_accept(&w->srv, server, l->ssl);
     if (rc == 0) {
         atomic_fetch_add_explicit(&pt_metrics_global.connections_accepted, 1, memory_order_relaxed);
     }
@@ -205,6 +226,101 @@ static void close_once(uv_handle_t *h)
     if (!uv_is_closing(h)) uv_close(h, on_handle_closed);
 }
 
+static void on_listener_closed(uv_handle_t *h)
+{
+    wlistener *l = (wlistener *)h;
+    if (l->ssl) SSL_CTX_free(l->ssl);
+    free(l);
+}
+
+/* Starts accepting on a dup of the set's socket fd. NULL, logged, on failure. */
+static wlistener *listener_open(worker *w, const pt_listen_fd *x)
+{
+    wlistener *l = calloc(1, sizeof *l);
+    int fd = fcntl(x->fd, F_DUPFD_CLOEXEC, 3);
+    if (!l || fd < 0) {
+        pt_log_error("listener %s: %s", x->key, l ? strerror(errno) : "out of memory");
+        free(l);
+        if (fd >= 0) close(fd);
+        return NULL;
+    }
+    snprintf(l->key, sizeof l->key, "%s", x->key);
+    uv_tcp_init(&w->loop, &l->tcp);
+    int rc = uv_tcp_open(&l->tcp, fd);
+    if (rc) close(fd);
+    /* Several workers accept on one socket: take one connection per wakeup, so the others
+     * get their share instead of the first to wake taking a whole burst. */
+    if (rc == 0) rc = uv_tcp_simultaneous_accepts(&l->tcp, 0);
+    if (rc == 0) rc = uv_listen((uv_stream_t *)&l->tcp, 1024, on_connection);
+    if (rc) {
+        pt_log_error("listener %s: %s", x->key, uv_strerror(rc));
+        uv_close((uv_handle_t *)&l->tcp, on_listener_closed);
+        return NULL;
+    }
+    return l;
+}
+
+static void listener_set_ssl(wlistener *l, SSL_CTX *ctx)
+{
+    if (ctx) SSL_CTX_up_ref(ctx);
+    if (l->ssl) SSL_CTX_free(l->ssl);
+    l->ssl = ctx;
+}
+
+/* Removes and returns the worker's listener for key, or NULL. */
+static wlistener *take_listener(worker *w, const char *key)
+{
+    for (size_t i = 0; i < w->nls; i++) {
+        wlistener *l = w->ls[i];
+        if (l && strcmp(l->key, key) == 0) {
+            w->ls[i] = NULL;
+            return l;
+        }
+    }
+    return NULL;
+}
+
+static void close_listeners(worker *w)
+{
+    for (size_t i = 0; i < w->nls; i++)
+        if (w->ls[i] && !uv_is_closing((uv_handle_t *)&w->ls[i]->tcp))
+            uv_close((uv_handle_t *)&w->ls[i]->tcp, on_listener_closed);
+    free(w->ls);
+    w->ls = NULL;
+    w->nls = 0;
+}
+
+/* Makes the worker listen on exactly the gateway's current set: an address it already
+ * listens on keeps its handle (and takes the new TLS context), added addresses are opened
+ * before removed ones are closed, so no connection is refused in between. Returns the
+ * number of listeners that failed to open. */
+static size_t worker_sync_listeners(worker *w)
+{
+    gateway *g = w->g;
+    size_t failed = 0;
+    uv_mutex_lock(&g->lock);
+    size_t n = g->set.n;
+    wlistener **next = calloc(n ? n : 1, sizeof *next);
+    for (size_t i = 0; next && i < n; i++) {
+        wlistener *l = take_listener(w, g->set.v[i].key);
+        if (!l) l = listener_open(w, &g->set.v[i]);
+        if (l) listener_set_ssl(l, g->ssl[i]);
+        else failed++;
+        next[i] = l;
+    }
+    uv_mutex_unlock(&g->lock);
+    if (!next) {
+        pt_log_error("worker %d: out of memory applying the listeners", w->id);
+        return n ? n : 1;
+    }
+    close_listeners(w);
+    w->ls = next;
+    w->nls = n;
+    return failed;
+}
+
+/* --- workers --------------------------------------------------------------------- */
+
 static void worker_stop(worker *w)
 {
     if (w->stopping) return;
@@ -215,7 +331,7 @@ static void worker_stop(worker *w)
     pt_client_free(w->client);
     w->client = NULL;
     /* Connections close their own handles; these are the worker's. */
-    for (size_t i = 0; i < w->nlisteners; i++) close_once((uv_handle_t *)&w->listeners[i]);
+    close_listeners(w);
     if (w->draining) close_once((uv_handle_t *)&w->drain_timer);
     close_once((uv_handle_t *)&w->async);
 }
@@ -238,8 +354,7 @@ static void worker_drain(worker *w)
 {
     if (w->draining) return;
     w->draining = true;
-    for (size_t i = 0; i < w->nlisteners; i++)
-        close_once((uv_handle_t *)&w->listeners[i]);
+    close_listeners(w);
     uv_timer_init(&w->loop, &w->drain_timer);
     w->drain_timer.data = w;
     uv_timer_start(&w->drain_timer, on_drain_deadline, w->drain_timeout_ms, 0);
@@ -251,11 +366,12 @@ static void on_async(uv_async_t *a)
 {
     worker *w = a->data;
     unsigned m = atomic_exchange(&w->msgs, 0);
-    if (m & MSG_RELOAD) {
+    if ((m & MSG_RELOAD) && !w->draining && !w->stopping) {
         pt_config *cfg = pt_config_current();
         limits_from(&w->srv.limits, cfg);
         w->drain_timeout_ms = cfg->limits.drain_timeout_ms;
         pt_config_release(cfg);
+        worker_sync_listeners(w);
     }
     if (m & MSG_DRAIN) worker_drain(w);
     if (m & MSG_STOP) worker_stop(w);
@@ -267,19 +383,24 @@ static void worker_main(void *arg)
     char name[24];
     snprintf(name, sizeof name, "worker-%d", w->id);
     pt_log_set_thread_name(name);
+    snprintf(name, sizeof name, "portico-w%d", w->id);
+    pthread_setname_np(pthread_self(), name);
     uv_run(&w->loop, UV_RUN_DEFAULT);
     uv_loop_close(&w->loop);
+    atomic_store(&w->finished, true);
+    uv_async_send(&w->g->reaper);
 }
 
-/* Prepares a worker's loop and listeners on the main thread; nothing runs yet. */
-static int worker_init(worker *w, gateway *g, const pt_config *cfg)
+/* Creates a worker's loop and listeners on the main thread; nothing runs until
+ * worker_start. NULL, logged, on failure. */
+static worker *worker_new(gateway *g, int id, const pt_config *cfg)
 {
+    worker *w = calloc(1, sizeof *w);
+    if (!w) return NULL;
+    w->id = id;
+    w->g = g;
     uv_loop_init(&w->loop);
     w->loop.data = w;
-    w->nlisteners = g->nlisteners;
-    w->ssl = g->ssl;
-    w->listeners = calloc(g->nlisteners, sizeof *w->listeners);
-    if (!w->listeners) return PT_ENOMEM;
     uv_async_init(&w->loop, &w->async, on_async);
     w->async.data = w;
     pt_server_init(&w->srv, &w->loop);
@@ -291,68 +412,142 @@ static int worker_init(worker *w, gateway *g, const pt_config *cfg)
     w->srv.arg = w;
     w->srv.active_gauge = &pt_metrics_global.connections_active;
     w->client = pt_client_new(&w->loop);
-    if (!w->client) return PT_ENOMEM;
-    for (size_t i = 0; i < g->nlisteners; i++) {
-        uv_tcp_init(&w->loop, &w->listeners[i]);
-        w->listeners[i].data = (void *)(uintptr_t)i;
-        int rc = uv_tcp_open(&w->listeners[i], w->fds[i]);
-        if (rc == 0) rc = uv_listen((uv_stream_t *)&w->listeners[i], 1024, on_connection);
-        if (rc) {
-            pt_log_error("listener %zu: %s", i, uv_strerror(rc));
-            return PT_EIO;
-        }
+    if (!w->client || worker_sync_listeners(w) != 0) {
+        pt_log_error("worker %d could not start", id);
+        worker_stop(w);
+        uv_run(&w->loop, UV_RUN_DEFAULT);
+        uv_loop_close(&w->loop);
+        free(w);
+        return NULL;
     }
-    if (w->id == 0) w->health = pt_health_start(&w->loop, w->client);
-    return 0;
+    if (id == 0) w->health = pt_health_start(&w->loop, w->client);
+    return w;
 }
 
-/* Binds one listening socket; on failure prints a message for a person. */
-static int bind_listener(const pt_listener_cfg *l, int *out_fd)
+static void worker_join(worker *w)
 {
-    struct sockaddr_storage ss;
-    memset(&ss, 0, sizeof ss);
-    int family;
-    if (uv_ip4_addr(l->host, l->port, (struct sockaddr_in *)&ss) == 0) family = AF_INET;
-    else if (uv_ip6_addr(l->host, l->port, (struct sockaddr_in6 *)&ss) == 0) family = AF_INET6;
-    else {
-        fprintf(stderr, "portico: cannot listen on %s: '%s' is not an IP address\n", l->text, l->host);
-        return -1;
-    }
-    int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        fprintf(stderr, "portico: cannot listen on %s: %s\n", l->text, strerror(errno));
-        return -1;
-    }
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-    if (family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-    socklen_t len = family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
-    if (bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, 1024) != 0) {
-        int e = errno;
-        fprintf(stderr, "portico: cannot listen on %s: %s\n", l->text, strerror(e));
-        if (e == EADDRINUSE)
-            fprintf(stderr, "  another process holds this address; `portico doctor --listen %s` shows which\n", l->text);
-        else if (e == EACCES)
-            fprintf(stderr, "  ports below 1024 need root or CAP_NET_BIND_SERVICE; pick a port >= 1024\n");
-        else if (e == EADDRNOTAVAIL)
-            fprintf(stderr, "  %s is not an address of this host\n", l->host);
-        close(fd);
-        return -1;
-    }
-    *out_fd = fd;
-    return 0;
+    uv_thread_join(&w->thread);
+    free(w->ls);
+    free(w);
 }
 
-/* --- main thread: signals ------------------------------------------------------------- */
+static void post(worker *w, unsigned msg)
+{
+    atomic_fetch_or(&w->msgs, msg);
+    uv_async_send(&w->async);
+}
 
 static void broadcast(gateway *g, unsigned msg)
 {
-    for (unsigned i = 0; i < g->nworkers; i++) {
-        atomic_fetch_or(&g->workers[i].msgs, msg);
-        uv_async_send(&g->workers[i].async);
-    }
+    for (unsigned i = 0; i < g->nworkers; i++) post(g->workers[i], msg);
 }
+
+/* Joins the retired workers whose threads have finished draining. */
+static void on_reaper(uv_async_t *a)
+{
+    gateway *g = a->data;
+    unsigned k = 0;
+    for (unsigned i = 0; i < g->nretired; i++) {
+        worker *w = g->retired[i];
+        if (atomic_load(&w->finished)) worker_join(w);
+        else g->retired[k++] = w;
+    }
+    g->nretired = k;
+}
+
+/* Starts or retires workers until there are n; a retired worker drains its connections
+ * (up to limits.drain_timeout) and is joined once its thread ends. Returns 0 or -1. */
+static int set_worker_count(gateway *g, unsigned n, const pt_config *cfg)
+{
+    if (n > g->nworkers) {
+        worker **v = realloc(g->workers, n * sizeof *v);
+        if (!v) return -1;
+        g->workers = v;
+        while (g->nworkers < n) {
+            worker *w = worker_new(g, (int)g->nworkers, cfg);
+            if (!w) return -1;
+            if (uv_thread_create(&w->thread, worker_main, w) != 0) return -1;
+            g->workers[g->nworkers++] = w;
+        }
+    } else if (n < g->nworkers) {
+        worker **v = realloc(g->retired, (g->nretired + g->nworkers - n) * sizeof *v);
+        if (!v) return -1;
+        g->retired = v;
+        while (g->nworkers > n) {
+            worker *w = g->workers[--g->nworkers];
+            g->retired[g->nretired++] = w;
+            post(w, MSG_DRAIN);
+        }
+    }
+    return 0;
+}
+
+/* --- the listening set -------------------------------------------------------------- */
+
+static void free_ssl(SSL_CTX **ssl, size_t n)
+{
+    for (size_t i = 0; ssl && i < n; i++)
+        if (ssl[i]) SSL_CTX_free(ssl[i]);
+    free(ssl);
+}
+
+/* Opens cfg's listening set from prev (kept addresses keep their socket) and a fresh TLS
+ * context per TLS listener, reading certificates and keys from disk. Returns 0, or -1 with
+ * nothing left open and the reason in err. */
+static int open_listeners(const pt_config *cfg, const pt_listen_set *prev, pt_listen_set *set, SSL_CTX ***ssl,
+                          pt_buf *err)
+{
+    if (pt_listen_set_open(cfg, prev, set, err) != 0) return -1;
+    *ssl = calloc(set->n ? set->n : 1, sizeof **ssl);
+    if (!*ssl) {
+        pt_buf_printf(err, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < cfg->nlisteners; i++) {
+        const pt_listener_cfg *l = &cfg->listeners[i];
+        if (!l->tls) continue;
+        pt_buf e = PT_BUF_INIT;
+        (*ssl)[i] = pt_tls_server_ctx_new(l->cert_file, l->key_file, &e);
+        if (!(*ssl)[i]) pt_buf_printf(err, "listener %s: %s", l->text, e.data ? e.data : "TLS setup failed");
+        pt_buf_release(&e);
+        if (!(*ssl)[i]) goto fail;
+    }
+    return 0;
+fail:
+    free_ssl(*ssl, set->n);
+    *ssl = NULL;
+    pt_listen_set_release(set);
+    return -1;
+}
+
+/* Hands the supervisor a copy of the current set, so a restarted gateway process gets the
+ * same sockets. */
+static void tell_supervisor(gateway *g)
+{
+    if (g->opts->supervisor_fd < 0) return;
+    if (pt_listen_set_send(g->opts->supervisor_fd, &g->set) != 0)
+        pt_log_warn("could not pass the listening sockets to the supervisor: %s", strerror(errno));
+}
+
+/* "; listen: added 127.0.0.1 8081, removed 127.0.0.1 8080; workers: 2 -> 3" or "". */
+static void describe_changes(const pt_listen_set *old, const pt_listen_set *now, unsigned wold, unsigned wnow,
+                             pt_buf *out)
+{
+    const char *sep = "; listen:";
+    for (size_t i = 0; i < now->n; i++) {
+        bool found = false;
+        for (size_t j = 0; j < old->n && !found; j++) found = strcmp(now->v[i].key, old->v[j].key) == 0;
+        if (!found) pt_buf_printf(out, "%s added %s", sep, now->v[i].key), sep = ",";
+    }
+    for (size_t j = 0; j < old->n; j++) {
+        bool found = false;
+        for (size_t i = 0; i < now->n && !found; i++) found = strcmp(now->v[i].key, old->v[j].key) == 0;
+        if (!found) pt_buf_printf(out, "%s removed %s", sep, old->v[j].key), sep = ",";
+    }
+    if (wold != wnow) pt_buf_printf(out, "; workers: %u -> %u", wold, wnow);
+}
+
+/* --- main thread: signals ------------------------------------------------------------- */
 
 static bool same_str(const char *a, const char *b)
 {
@@ -360,21 +555,14 @@ static bool same_str(const char *a, const char *b)
     return strcmp(a, b) == 0;
 }
 
-static void reload(gateway *g)
+static void refuse_reload(const char *why)
 {
-    pt_buf err = PT_BUF_INIT;
-    pt_config *cfg = load_config(g->config_path, &err);
-    if (!cfg) {
-        atomic_fetch_add_explicit(&pt_metrics_global.reload_failures, 1, memory_order_relaxed);
-        pt_log_error("reload refused, the running configuration stays: %s", err.data ? err.data : "invalid configuration");
-        pt_buf_release(&err);
-        return;
-    }
-    pt_buf_release(&err);
-    pt_config *old = pt_config_current();
-    if (cfg->nlisteners != old->nlisteners || cfg->workers != old->workers)
-        pt_log_warn("reload: changes to 'listen' and 'workers' take effect at the next restart");
-    pt_config_release(old);
+    atomic_fetch_add_explicit(&pt_metrics_global.reload_failures, 1, memory_order_relaxed);
+    pt_log_error("reload refused, the running configuration stays: %s", why);
+}
+
+static void apply_logging(gateway *g, const pt_config *cfg)
+{
     if (!same_str(cfg->access_log, g->access_log)) {
         pt_buf e2 = PT_BUF_INIT;
         if (pt_accesslog_open(cfg->access_log, &e2) != 0) pt_log_error("%s", e2.data ? e2.data : "access_log: cannot open");
@@ -386,134 +574,178 @@ static void reload(gateway *g)
     }
     int lvl = cfg->error_log_level ? pt_log_level_parse(cfg->error_log_level) : PT_LOG_INFO;
     if (lvl >= 0) pt_log_set_level((pt_log_level)lvl);
-    pt_config_publish(cfg);
+}
+
+static void reload(gateway *g)
+{
+    pt_buf err = PT_BUF_INIT;
+    pt_config *cfg = load_config(g->opts->config_path, &err);
+    pt_listen_set set;
+    SSL_CTX **ssl = NULL;
+    if (!cfg || open_listeners(cfg, &g->set, &set, &ssl, &err) != 0) {
+        refuse_reload(err.data ? err.data : "invalid configuration");
+        pt_buf_release(&err);
+        if (cfg) pt_config_release(cfg);
+        return;
+    }
+    unsigned nworkers = cfg->workers ? cfg->workers : 1;
+    pt_buf changes = PT_BUF_INIT;
+    describe_changes(&g->set, &set, g->nworkers, nworkers, &changes);
+    apply_logging(g, cfg);
+    pt_config_publish(pt_config_acquire(cfg));
+    uv_mutex_lock(&g->lock);
+    pt_listen_set old = g->set;
+    SSL_CTX **old_ssl = g->ssl;
+    g->set = set;
+    g->ssl = ssl;
+    uv_mutex_unlock(&g->lock);
+    bool same_set = pt_listen_set_same(&old, &set);
+    /* Workers hold their own dups and TLS references: the old set can go now. */
+    free_ssl(old_ssl, old.n);
+    pt_listen_set_release(&old);
+    if (set_worker_count(g, nworkers, cfg) != 0)
+        pt_log_error("reload: could not start every worker; %u running", g->nworkers);
+    pt_config_release(cfg);
     atomic_fetch_add_explicit(&pt_metrics_global.reloads, 1, memory_order_relaxed);
     broadcast(g, MSG_RELOAD);
-    pt_log_info("configuration reloaded from %s", g->config_path ? g->config_path : "<defaults>");
+    if (!same_set) tell_supervisor(g);
+    pt_log_info("configuration reloaded from %s%s", g->opts->config_path ? g->opts->config_path : "<defaults>",
+                changes.data ? changes.data : "");
+    pt_buf_release(&changes);
+    pt_buf_release(&err);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
 {
     gateway *g = s->data;
+    const char *name = signum == SIGTERM ? "SIGTERM" : "SIGINT";
     if (signum == SIGHUP) {
         if (!g->draining) reload(g);
         return;
     }
     if (g->draining) {
-        if (signum == SIGINT) {
-            pt_log_warn("second interrupt: closing every connection now");
-            broadcast(g, MSG_STOP);
-        }
-        return;
+        /* The operator asked twice: cut what is in flight and leave now, without waiting
+         * for threads, pools or the access log writer. */
+        pt_log_warn("second %s during the drain: exiting now with status 1, requests in flight are cut", name);
+        _exit(1);
     }
     g->draining = true;
     atomic_store(&pt_metrics_global.draining, 1);
-    pt_log_info("%s received: draining (no new connections, finishing requests in flight)",
-                signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    /* The workers close their own dups; once these are gone too, connects are refused. */
+    uv_mutex_lock(&g->lock);
+    free_ssl(g->ssl, g->set.n);
+    g->ssl = NULL;
+    pt_listen_set_release(&g->set);
+    uv_mutex_unlock(&g->lock);
+    pt_log_info("%s received: draining (no new connections, finishing requests in flight)", name);
     broadcast(g, MSG_DRAIN);
 }
 
-int pt_gateway_run(const char *config_path)
+/* --- the process ---------------------------------------------------------------------- */
+
+static void start_signals(gateway *g)
+{
+    uv_signal_init(g->loop, &g->sighup);
+    uv_signal_init(g->loop, &g->sigterm);
+    uv_signal_init(g->loop, &g->sigint);
+    g->sighup.data = g->sigterm.data = g->sigint.data = g;
+    uv_signal_start(&g->sighup, on_signal, SIGHUP);
+    uv_signal_start(&g->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&g->sigint, on_signal, SIGINT);
+    uv_async_init(g->loop, &g->reaper, on_reaper);
+    g->reaper.data = g;
+}
+
+static void stop_signals(gateway *g)
+{
+    uv_close((uv_handle_t *)&g->sighup, NULL);
+    uv_close((uv_handle_t *)&g->sigterm, NULL);
+    uv_close((uv_handle_t *)&g->sigint, NULL);
+    uv_close((uv_handle_t *)&g->reaper, NULL);
+    uv_run(g->loop, UV_RUN_DEFAULT);
+    uv_loop_close(g->loop);
+}
+
+static int open_access_log(gateway *g, const pt_config *cfg)
+{
+    pt_buf e = PT_BUF_INIT;
+    int rc = pt_accesslog_open(cfg->access_log, &e);
+    if (rc != 0) fprintf(stderr, "portico: %s\n", e.data ? e.data : "access_log: cannot open");
+    pt_buf_release(&e);
+    if (rc == 0) g->access_log = cfg->access_log ? strdup(cfg->access_log) : NULL;
+    return rc;
+}
+
+static void log_listening(const gateway *g, const pt_config *cfg)
+{
+    for (size_t i = 0; i < cfg->nlisteners; i++)
+        pt_log_info("portico %s listening on %s%s with %u worker%s", PT_VERSION, cfg->listeners[i].text,
+                    cfg->listeners[i].tls ? " (TLS)" : "", g->nworkers, g->nworkers == 1 ? "" : "s");
+    if (cfg->nlisteners == 0) pt_log_warn("no listeners configured");
+}
+
+/* Waits for every worker, active and retired: each thread returns once its loop has
+ * closed its last handle. */
+static void join_all(gateway *g)
+{
+    for (unsigned i = 0; i < g->nworkers; i++) worker_join(g->workers[i]);
+    g->nworkers = 0;
+    for (unsigned i = 0; i < g->nretired; i++) worker_join(g->retired[i]);
+    g->nretired = 0;
+}
+
+int pt_gateway_run(const pt_gateway_opts *opts)
 {
     signal(SIGPIPE, SIG_IGN);
+    atomic_store(&pt_metrics_global.supervisor_restarts, opts->restarts);
     pt_buf err = PT_BUF_INIT;
-    pt_config *cfg = load_config(config_path, &err);
+    pt_config *cfg = load_config(opts->config_path, &err);
     if (!cfg) {
         fprintf(stderr, "portico: %s\n", err.data ? err.data : "invalid configuration");
         pt_buf_release(&err);
         return 1;
     }
-    pt_buf_release(&err);
     int lvl = cfg->error_log_level ? pt_log_level_parse(cfg->error_log_level) : PT_LOG_INFO;
     if (lvl >= 0) pt_log_set_level((pt_log_level)lvl);
 
     gateway g;
     memset(&g, 0, sizeof g);
-    g.config_path = config_path;
-    g.nworkers = cfg->workers ? cfg->workers : 1;
-    g.nlisteners = cfg->nlisteners;
+    g.opts = opts;
+    g.loop = uv_default_loop();
+    uv_mutex_init(&g.lock);
     int status = 1;
-    g.ssl = calloc(g.nlisteners ? g.nlisteners : 1, sizeof *g.ssl);
-    g.workers = calloc(g.nworkers, sizeof *g.workers);
-    if (!g.ssl || !g.workers) goto out;
-    for (size_t i = 0; i < g.nlisteners; i++) {
-        const pt_listener_cfg *l = &cfg->listeners[i];
-        if (!l->tls) continue;
-        pt_buf e = PT_BUF_INIT;
-        g.ssl[i] = pt_tls_server_ctx_new(l->cert_file, l->key_file, &e);
-        if (!g.ssl[i]) {
-            fprintf(stderr, "portico: listener %s: %s\n", l->text, e.data ? e.data : "TLS setup failed");
-            pt_buf_release(&e);
-            goto out;
-        }
+    if (open_listeners(cfg, opts->inherited, &g.set, &g.ssl, &err) != 0) {
+        fprintf(stderr, "portico: %s\n", err.data ? err.data : "cannot listen");
+        goto out;
     }
-    for (unsigned i = 0; i < g.nworkers; i++) {
-        worker *w = &g.workers[i];
-        w->id = (int)i;
-        w->fds = calloc(g.nlisteners ? g.nlisteners : 1, sizeof *w->fds);
-        if (!w->fds) goto out;
-        for (size_t j = 0; j < g.nlisteners; j++) w->fds[j] = -1;
-        for (size_t j = 0; j < g.nlisteners; j++)
-            if (bind_listener(&cfg->listeners[j], &w->fds[j]) != 0) goto out;
-    }
-    {
-        pt_buf e = PT_BUF_INIT;
-        if (pt_accesslog_open(cfg->access_log, &e) != 0) {
-            fprintf(stderr, "portico: %s\n", e.data ? e.data : "access_log: cannot open");
-            pt_buf_release(&e);
-            goto out;
-        }
-        pt_buf_release(&e);
-        g.access_log = cfg->access_log ? strdup(cfg->access_log) : NULL;
-    }
+    if (opts->inherited) pt_listen_set_release(opts->inherited);
+    if (open_access_log(&g, cfg) != 0) goto out;
     unmatched_metrics = pt_metrics_route("_unmatched", NULL);
     pt_ai_route_metrics_init();
     pt_config_publish(pt_config_acquire(cfg));
-    for (unsigned i = 0; i < g.nworkers; i++) {
-        if (worker_init(&g.workers[i], &g, cfg) != 0) goto out;
+    start_signals(&g);
+    if (set_worker_count(&g, cfg->workers ? cfg->workers : 1, cfg) != 0) {
+        fprintf(stderr, "portico: the workers could not start\n");
+        g.draining = true;
+        broadcast(&g, MSG_STOP);
+    } else {
+        tell_supervisor(&g);
+        log_listening(&g, cfg);
+        status = 0;
     }
-
-    uv_loop_t *loop = uv_default_loop();
-    g.loop = loop;
-    uv_signal_init(loop, &g.sighup);
-    uv_signal_init(loop, &g.sigterm);
-    uv_signal_init(loop, &g.sigint);
-    g.sighup.data = g.sigterm.data = g.sigint.data = &g;
-    uv_signal_start(&g.sighup, on_signal, SIGHUP);
-    uv_signal_start(&g.sigterm, on_signal, SIGTERM);
-    uv_signal_start(&g.sigint, on_signal, SIGINT);
-
-    for (unsigned i = 0; i < g.nworkers; i++) uv_thread_create(&g.workers[i].thread, worker_main, &g.workers[i]);
-    for (size_t i = 0; i < g.nlisteners; i++)
-        pt_log_info("portico %s listening on %s%s with %u worker%s", PT_VERSION, cfg->listeners[i].text,
-                    cfg->listeners[i].tls ? " (TLS)" : "", g.nworkers, g.nworkers == 1 ? "" : "s");
-    if (g.nlisteners == 0) pt_log_warn("no listeners configured");
-    /* Handle signals until SIGTERM/SIGINT starts the drain, then wait for every worker:
-     * each thread returns once its loop has closed its last handle. */
-    while (!g.draining) uv_run(loop, UV_RUN_ONCE);
-    for (unsigned i = 0; i < g.nworkers; i++) uv_thread_join(&g.workers[i].thread);
-    uv_close((uv_handle_t *)&g.sighup, NULL);
-    uv_close((uv_handle_t *)&g.sigterm, NULL);
-    uv_close((uv_handle_t *)&g.sigint, NULL);
-    uv_run(loop, UV_RUN_DEFAULT);
-    uv_loop_close(loop);
-    pt_log_info("drained; exiting");
-    status = 0;
+    /* Handle signals until SIGTERM/SIGINT starts the drain, then wait for every worker. */
+    while (!g.draining) uv_run(g.loop, UV_RUN_ONCE);
+    join_all(&g);
+    stop_signals(&g);
+    if (status == 0) pt_log_info("drained; exiting");
 out:
+    pt_buf_release(&err);
     pt_accesslog_close();
-    for (unsigned i = 0; g.workers && i < g.nworkers; i++) {
-        worker *w = &g.workers[i];
-        if (status != 0) {
-            for (size_t j = 0; w->fds && j < g.nlisteners; j++)
-                if (w->fds[j] >= 0 && !w->listeners) close(w->fds[j]);
-        }
-        free(w->fds);
-        free(w->listeners);
-    }
-    for (size_t i = 0; g.ssl && i < g.nlisteners; i++)
-        if (g.ssl[i]) SSL_CTX_free(g.ssl[i]);
-    free(g.ssl);
     free(g.workers);
+    free(g.retired);
+    free_ssl(g.ssl, g.set.n);
+    pt_listen_set_release(&g.set);
+    uv_mutex_destroy(&g.lock);
     free(g.access_log);
     pt_config_release(cfg);
     pt_config_publish(NULL);

@@ -239,6 +239,8 @@ static const global_family global_families[] = {
            "Reloads refused because the new configuration was invalid."),
     GLOBAL("accesslog_dropped_total", "counter", accesslog_dropped,
            "Access log lines lost because the queue was full or the write failed."),
+    GLOBAL("supervisor_restarts_total", "counter", supervisor_restarts,
+           "Times the supervisor restarted the gateway process after it died."),
     { "portico_draining", "gauge", "1 while the gateway drains before exiting, else 0.",
       offsetof(pt_global_metrics, draining), true },
 };

@@ -62,6 +62,7 @@ typedef struct pt_global_metrics {
     _Atomic uint64_t reload_failures;      /* counter: reloads refused (old config kept) */
     _Atomic uint64_t accesslog_dropped;    /* counter: access log lines lost (queue full, write error) */
     _Atomic int64_t draining;              /* gauge: 1 while shutting down */
+    _Atomic uint64_t supervisor_restarts;  /* counter: gateway processes restarted by the supervisor */
 } pt_global_metrics;
 
 extern pt_global_metrics pt_metrics_global;
