@@ -684,6 +684,15 @@ static void log_listening(const gateway *g, const pt_config *cfg)
     if (cfg->nlisteners == 0) pt_log_warn("no listeners configured");
 }
 
+static bool all_finished(gateway *g)
+{
+    for (unsigned i = 0; i < g->nworkers; i++)
+        if (!atomic_load(&g->workers[i]->finished)) return false;
+    for (unsigned i = 0; i < g->nretired; i++)
+        if (!atomic_load(&g->retired[i]->finished)) return false;
+    return true;
+}
+
 /* Waits for every worker, active and retired: each thread returns once its loop has
  * closed its last handle. */
 static void join_all(gateway *g)
@@ -733,8 +742,9 @@ int pt_gateway_run(const pt_gateway_opts *opts)
         log_listening(&g, cfg);
         status = 0;
     }
-    /* Handle signals until SIGTERM/SIGINT starts the drain, then wait for every worker. */
-    while (!g.draining) uv_run(g.loop, UV_RUN_ONCE);
+    /* Handle signals (a second SIGTERM/SIGINT included) until every worker has finished:
+     * each one wakes the reaper as its thread ends. */
+    while (!g.draining || !all_finished(&g)) uv_run(g.loop, UV_RUN_ONCE);
     join_all(&g);
     stop_signals(&g);
     if (status == 0) pt_log_info("drained; exiting");

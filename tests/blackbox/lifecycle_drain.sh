@@ -2,7 +2,8 @@
 # SIGTERM drains: new connections are refused at once, an in-flight SSE stream (held open by
 # the test until then) and a slow request finish, idle keep-alive connections do not hold the exit up, and the process exits 0 as soon as
 # the work is done (well before drain_timeout). A stream longer than drain_timeout is cut at the
-# deadline and the process still exits 0.
+# deadline and the process still exits 0. A second SIGINT or SIGTERM during the drain exits
+# at once with status 1 and says so, cutting the request still in flight.
 . "$(dirname "$0")/lib.sh"
 
 U1=$(free_port)
@@ -109,5 +110,39 @@ is "$(jqr .complete "$L")" false "the stream cut at the deadline is not reported
 n=$(jqr '.events | length' "$L")
 if [[ ${n:-0} =~ ^[0-9]+$ ]] && ((n >= 1 && n < 40)); then ok "the long stream was relayed until the deadline ($n events)"
 else not_ok "the long stream was relayed until the deadline" "events: ${n:-none}"; fi
+
+# ---------------------------------------------------------------------------- a second signal
+# second_signal SIG: a request that takes 20 s is in flight; SIG starts the drain, a second
+# SIG must end the process at once (well inside a second) with status 1, saying so.
+second_signal() {
+    local sig=$1 id=$RANDOM
+    PP=$(free_port)
+    : >"$T/portico.err"
+    portico_start "$(cfg "$PP" 30s)" || not_ok "portico starts for the second $sig"
+    curl -s -m 30 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PP/echo/slow?delay=20000&id=$id" >"$T/slow2.status" &
+    local cpid=$!; track $cpid
+    in_flight() { (($(up_stat "$U1" active) >= 1)); }
+    wait_for 5 in_flight || note "the slow request did not reach the upstream"
+    kill -"$sig" "$PORTICO_PID"
+    draining() { grep -q "SIG$sig received: draining" "$T/portico.err"; }
+    wait_for 5 draining || note "the first SIG$sig was not logged"
+    local t0
+    t0=$(date +%s%N)
+    kill -"$sig" "$PORTICO_PID"
+    if exited_within 5; then
+        local ms=$((($(date +%s%N) - t0) / 1000000))
+        if ((ms < 1000)); then ok "a second SIG$sig with a request in flight exits at once (${ms} ms)"
+        else not_ok "a second SIG$sig with a request in flight exits at once" "took ${ms} ms"; fi
+        is "$PORTICO_STATUS" 1 "a second SIG$sig exits with status 1"
+    else
+        not_ok "a second SIG$sig with a request in flight exits at once" "still running after 5 s"
+    fi
+    PORTICO_PID=
+    like "$(cat "$T/portico.err")" "second SIG$sig during the drain: exiting now with status 1" "the log says why it exited at once"
+    wait "$cpid"
+    is "$(cat "$T/slow2.status")" 000 "the request in flight is cut, not answered"
+}
+second_signal INT
+second_signal TERM
 
 done_testing
