@@ -185,8 +185,14 @@ alive_after() {
         "$(tail -n 5 "$T/portico.err" 2>/dev/null)"; fi
 }
 
-# rss_kb PID FIELD: a /proc/PID/status field in kB (VmRSS, VmHWM).
-rss_kb() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status" 2>/dev/null; }
+# rss_kb PID FIELD: a /proc/PID/status field in kB (VmRSS, VmHWM). For portico's supervisor,
+# the field of its gateway child, the process that holds the connections and buffers.
+rss_kb() {
+    local pid=$1 c
+    c=$(pgrep -P "$pid" -x portico 2>/dev/null | head -n 1)
+    [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = portico ] && [ -n "$c" ] && pid=$c
+    awk -v f="$2:" '$1 == f { print $2 }' "/proc/$pid/status" 2>/dev/null
+}
 
 # echo_config TOP [SERVICE]: prints the common test config: listen on 127.0.0.1:$PP, no access
 # log, the top-level lines TOP (workers, limits, ...), one service "echo" with the target
