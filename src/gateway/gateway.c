@@ -652,6 +652,13 @@ static void start_signals(gateway *g)
     uv_signal_start(&g->sighup, on_signal, SIGHUP);
     uv_signal_start(&g->sigterm, on_signal, SIGTERM);
     uv_signal_start(&g->sigint, on_signal, SIGINT);
+    /* The supervisor starts this process with them blocked; from here on they are handled. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
     uv_async_init(g->loop, &g->reaper, on_reaper);
     g->reaper.data = g;
 }

@@ -51,7 +51,13 @@ static void child_main(sup *s, int ctl)
     setpgid(0, 0);
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (getppid() != s->self) _exit(1);
-    sigprocmask(SIG_SETMASK, &s->oldmask, NULL);
+    /* HUP/TERM/INT stay blocked until the gateway has its handlers (pt_gateway_run
+     * unblocks them), so one arriving during the start is handled, not fatal. */
+    sigset_t mask = s->oldmask;
+    sigaddset(&mask, SIGHUP);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigprocmask(SIG_SETMASK, &mask, NULL);
     pt_log_set_thread_name("main");
     pt_gateway_opts o = {
         .config_path = s->config_path, .inherited = &s->held, .supervisor_fd = ctl, .restarts = s->restarts,
