@@ -93,10 +93,14 @@ static pt_route_metrics *unmatched_metrics;
 
 static pt_config *load_config(const char *path, pt_buf *err)
 {
-    pt_config *cfg = path ? pt_config_load_file(path, err) : pt_config_defaults(err);
-    if (!cfg) return NULL;
+    return path ? pt_config_load_file(path, err) : pt_config_defaults(err);
+}
+
+/* Binds the snapshot's routes to their metrics; only for a snapshot about to be published,
+ * so a refused reload leaves no series behind. */
+static void bind_metrics(pt_config *cfg)
+{
     if (pt_metrics_bind_config(cfg) != 0) pt_log_warn("metrics: out of memory binding routes");
-    return cfg;
 }
 
 static void limits_from(pt_http_limits *l, const pt_config *cfg)
@@ -591,6 +595,7 @@ static void reload(gateway *g)
     unsigned nworkers = cfg->workers ? cfg->workers : 1;
     pt_buf changes = PT_BUF_INIT;
     describe_changes(&g->set, &set, g->nworkers, nworkers, &changes);
+    bind_metrics(cfg);
     apply_logging(g, cfg);
     pt_config_publish(pt_config_acquire(cfg));
     uv_mutex_lock(&g->lock);
@@ -736,6 +741,7 @@ int pt_gateway_run(const pt_gateway_opts *opts)
     }
     if (opts->inherited) pt_listen_set_release(opts->inherited);
     if (open_access_log(&g, cfg) != 0) goto out;
+    bind_metrics(cfg);
     unmatched_metrics = pt_metrics_route("_unmatched", NULL);
     pt_ai_route_metrics_init();
     pt_config_publish(pt_config_acquire(cfg));

@@ -5,6 +5,10 @@
 # served afterwards, and a reload that cannot be applied (address taken, broken certificate)
 # is refused with a message while the old configuration keeps serving every address.
 . "$(dirname "$0")/lib.sh"
+# A SIGSEGV sent from outside is not a memory error: under a sanitizer build let it kill
+# the process as it would any other build, instead of the sanitizer reporting and exiting 1.
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}handle_segv=0"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}handle_segv=0"
 
 PP=$(free_port); P2=$(free_port); PS=$(free_port); U1=$(free_port)
 upstream_start echo "$U1" || not_ok "echo upstream starts"
