@@ -59,10 +59,23 @@ check "two worker threads at the start" wait_for 5 workers_are 2
 is "$(served_cert "$PS")" "$(file_cert "$T/certA.pem")" "the TLS listener serves certificate A"
 
 # ---------------------------------------------------------------------------- add a listener
+# New connections to the old address keep being answered while the reload adds one.
 mark_log
+curl_loop() {
+    local n=0
+    while [ ! -f "$T/stop-loop" ] && ((n < 2000)); do
+        curl -s -o /dev/null -m 5 -w '%{http_code}\n' "http://127.0.0.1:$PP/echo/l$n" || echo "curl-exit-$?"
+        n=$((n + 1))
+    done
+}
+curl_loop >"$T/loop.txt" & lpid=$!; track $lpid
+looping() { [ -s "$T/loop.txt" ]; }
+wait_for 5 looping || note "the request loop did not start"
 write_cfg 2 B "\"127.0.0.1:$PP\"" "\"127.0.0.1:$P2\"" "$TLS"
 kill -HUP "$sup"
 check "a reload that adds 127.0.0.1:$P2 serves on it" wait_for 5 serves "$P2"
+touch "$T/stop-loop"; wait "$lpid"
+is "$(grep -vc '^200$' "$T/loop.txt")" 0 "no request to the old address failed while the listener was added ($(wc -l <"$T/loop.txt") sent)"
 check "the old listener keeps serving after the addition" serves "$PP"
 check "the old listener serves the new configuration" config_is "$PP" B
 like "$(new_log)" "configuration reloaded from [^\"]*; listen: added 127\\.0\\.0\\.1 $P2" "the reload log names the added address"
