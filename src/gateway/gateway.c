@@ -559,6 +559,23 @@ static bool same_str(const char *a, const char *b)
     return strcmp(a, b) == 0;
 }
 
+/* Publishes set (taken over) and ssl for the workers to sync to, and closes the previous
+ * ones: workers hold their own dups and TLS references. Returns whether the addresses are
+ * the same as before. */
+static bool swap_listeners(gateway *g, pt_listen_set *set, SSL_CTX **ssl)
+{
+    uv_mutex_lock(&g->lock);
+    pt_listen_set old = g->set;
+    SSL_CTX **old_ssl = g->ssl;
+    g->set = *set;
+    g->ssl = ssl;
+    uv_mutex_unlock(&g->lock);
+    bool same = pt_listen_set_same(&old, set);
+    free_ssl(old_ssl, old.n);
+    pt_listen_set_release(&old);
+    return same;
+}
+
 static void refuse_reload(const char *why)
 {
     atomic_fetch_add_explicit(&pt_metrics_global.reload_failures, 1, memory_order_relaxed);
@@ -598,16 +615,7 @@ static void reload(gateway *g)
     bind_metrics(cfg);
     apply_logging(g, cfg);
     pt_config_publish(pt_config_acquire(cfg));
-    uv_mutex_lock(&g->lock);
-    pt_listen_set old = g->set;
-    SSL_CTX **old_ssl = g->ssl;
-    g->set = set;
-    g->ssl = ssl;
-    uv_mutex_unlock(&g->lock);
-    bool same_set = pt_listen_set_same(&old, &set);
-    /* Workers hold their own dups and TLS references: the old set can go now. */
-    free_ssl(old_ssl, old.n);
-    pt_listen_set_release(&old);
+    bool same_set = swap_listeners(g, &set, ssl);
     if (set_worker_count(g, nworkers, cfg) != 0)
         pt_log_error("reload: could not start every worker; %u running", g->nworkers);
     pt_config_release(cfg);
@@ -637,11 +645,8 @@ static void on_signal(uv_signal_t *s, int signum)
     g->draining = true;
     atomic_store(&pt_metrics_global.draining, 1);
     /* The workers close their own dups; once these are gone too, connects are refused. */
-    uv_mutex_lock(&g->lock);
-    free_ssl(g->ssl, g->set.n);
-    g->ssl = NULL;
-    pt_listen_set_release(&g->set);
-    uv_mutex_unlock(&g->lock);
+    pt_listen_set none = { 0 };
+    swap_listeners(g, &none, NULL);
     pt_log_info("%s received: draining (no new connections, finishing requests in flight)", name);
     broadcast(g, MSG_DRAIN);
 }
