@@ -4,7 +4,8 @@
 # second, the cause is logged and the restart counted in /metrics, and a connection made
 # while no child runs waits instead of being refused; five crashes within 30 s end the
 # supervisor with a message and status 1. A second instance on the same address is refused
-# with the holder's pid. --no-supervisor runs the gateway alone.
+# with the holder's pid. A killed supervisor takes its child along. --no-supervisor runs the
+# gateway alone.
 . "$(dirname "$0")/lib.sh"
 # A SIGSEGV sent from outside is not a memory error: under a sanitizer build let it kill
 # the process as it would any other build, instead of the sanitizer reporting and exiting 1.
@@ -17,6 +18,7 @@ upstream_start echo "$U1" || not_ok "echo upstream starts"
 child_of() { pgrep -P "$1" | head -n 1; }
 # new_child PID OLD: true once PID has a child other than OLD; sets CHILD.
 new_child() { CHILD=$(child_of "$1"); [ -n "$CHILD" ] && [ "$CHILD" != "$2" ]; }
+refused_conn() { curl -s -o /dev/null -m 1 "http://127.0.0.1:$1/healthz"; [ $? = 7 ]; }
 log_has() { grep -q -- "$1" "$T/portico.err" 2>/dev/null; }
 metric() { curl -s -m 2 "http://127.0.0.1:$PP/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
 
@@ -70,9 +72,12 @@ like "$(cat "$T/second.err")" "cannot listen on 127\\.0\\.0\\.1:$PP: address in 
     "the refusal names the address and the pid and command of the running gateway"
 check "the first instance still serves after the second was refused" answers_200 "http://127.0.0.1:$PP/healthz"
 
+third=$CHILD
 portico_stop TERM
 is "$PORTICO_STATUS" 0 "SIGTERM to the supervisor drains the child; the supervisor exits with its status 0"
-check "the gateway child is gone with the supervisor" test -z "$(pgrep -P "$second")"
+gone() { ! kill -0 "$1" 2>/dev/null; }
+check "the gateway child is gone with the supervisor" gone "$third"
+like "$(grep "SIGTERM received" "$T/portico.err")" '"thread":"main"' "the child logged the forwarded SIGTERM"
 
 # ---------------------------------------------------------------------------- a crash loop
 PP=$(free_port)
@@ -97,6 +102,17 @@ fi
 like "$(tail -n 3 "$T/portico.err")" "5 crashes within 30 s: giving up instead of restarting in a loop" \
     "the crash loop is named in the log"
 is "$(grep -c 'gateway process [0-9]* started' "$T/portico.err")" 5 "the supervisor started five processes, no sixth"
+
+# ---------------------------------------------------------------------------- supervisor killed
+PP=$(free_port)
+echo_config "workers: 1" >"$T/d.yaml"
+portico_start "$T/d.yaml" || not_ok "portico starts again"
+wait_for 5 new_child "$PORTICO_PID" "" || note "no child"
+orphan=$CHILD
+kill -KILL "$PORTICO_PID"; wait "$PORTICO_PID" 2>/dev/null; PORTICO_PID=
+track "$orphan"
+check "when the supervisor is killed, its gateway child exits too" wait_for 5 gone "$orphan"
+check "and the address is free again" wait_for 5 refused_conn "$PP"
 
 # ---------------------------------------------------------------------------- --no-supervisor
 PP=$(free_port)
