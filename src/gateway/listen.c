@@ -198,3 +198,40 @@ int pt_listen_set_recv(int sock, pt_listen_set *out)
     }
     return 1;
 }
+
+int pt_listen_set_export(pt_listen_set *s, char *out, size_t cap)
+{
+    size_t len = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < s->n; i++) {
+        int n = snprintf(out + len, cap - len, "%s%d:%s", i ? ";" : "", s->v[i].fd, s->v[i].key);
+        if (n < 0 || (size_t)n >= cap - len) return -1;
+        len += (size_t)n;
+        fcntl(s->v[i].fd, F_SETFD, 0);
+    }
+    return 0;
+}
+
+int pt_listen_set_import(const char *text, pt_listen_set *out)
+{
+    memset(out, 0, sizeof *out);
+    out->v = calloc(PT_LISTEN_MAX, sizeof *out->v);
+    if (!out->v) return -1;
+    for (const char *p = text; *p && out->n < PT_LISTEN_MAX;) {
+        char *end;
+        long fd = strtol(p, &end, 10);
+        size_t klen = strcspn(end + 1, ";");
+        if (end == p || *end != ':' || fd < 0 || klen == 0 || klen >= PT_LISTEN_KEY_MAX) goto fail;
+        pt_listen_fd *x = &out->v[out->n++];
+        x->fd = (int)fd;
+        memcpy(x->key, end + 1, klen);
+        fcntl(x->fd, F_SETFD, FD_CLOEXEC);
+        p = end + 1 + klen;
+        if (*p == ';') p++;
+    }
+    return 0;
+fail:
+    free(out->v);
+    memset(out, 0, sizeof *out);
+    return -1;
+}

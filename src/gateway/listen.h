@@ -44,4 +44,11 @@ int pt_listen_set_send(int sock, const pt_listen_set *s);
  * Returns 1 when a set arrived, 0 at end of stream, -1 on error. */
 int pt_listen_set_recv(int sock, pt_listen_set *out);
 
+/* Hands a set to a new program across exec (a binary upgrade): clears close-on-exec on
+ * every socket and writes "FD:KEY;FD:KEY" into out. Returns 0, or -1 when out is too small. */
+int pt_listen_set_export(pt_listen_set *s, char *out, size_t cap);
+/* Parses what pt_listen_set_export wrote, in the new program, into out (empty on entry),
+ * setting close-on-exec again. Returns 0, or -1 (nothing kept) on malformed text. */
+int pt_listen_set_import(const char *text, pt_listen_set *out);
+
 #endif

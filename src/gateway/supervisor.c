@@ -27,6 +27,7 @@
 #define CRASH_LIMIT 5            /* this many crashes ... */
 #define CRASH_WINDOW_MS 30000    /* ... within this long end the supervisor */
 #define BACKOFF_FIRST_MS 100     /* the first restart in a window is immediate, then 100, 200, 400 ms */
+#define HANDOVER_ENV "PORTICO_LISTEN_FDS" /* sockets handed to a new binary on SIGUSR2 */
 
 typedef struct sup {
     const char *config_path;
@@ -35,6 +36,9 @@ typedef struct sup {
     int sig_fd;
     int ctl;                     /* our end of the current process's control socket, or -1 */
     pid_t self, child;           /* child 0 while none runs */
+    pid_t heir;                  /* the new supervisor started by SIGUSR2, 0 when none */
+    pid_t predecessor;           /* the old supervisor this one takes over from, 0 when none */
+    char exe[4096];              /* this binary's path at the start, for SIGUSR2 */
     unsigned stops;              /* TERM/INT received */
     uint64_t restarts;
     uint64_t crashes[CRASH_LIMIT];
@@ -100,6 +104,13 @@ static void read_ctl(sup *s)
         pt_listen_set_release(&s->held);
         s->held = set;
         if (s->stops) pt_listen_set_release(&s->held);
+        if (s->predecessor) {
+            /* Our gateway process is listening: the old one can drain and leave. */
+            pt_log_info("took over the listening sockets from the supervisor pid %d; asking it to drain",
+                        (int)s->predecessor);
+            kill(s->predecessor, SIGTERM);
+            s->predecessor = 0;
+        }
         return;
     }
     close(s->ctl);
@@ -187,13 +198,53 @@ static void on_child_exit(sup *s, pid_t pid, int status)
     }
 }
 
+/* SIGUSR2, a binary upgrade: runs the binary now at this one's path as a new supervisor
+ * that inherits the listening sockets (HANDOVER_ENV) instead of binding them; once its
+ * gateway process listens it sends this supervisor SIGTERM, so no connection is refused. */
+static void start_heir(sup *s)
+{
+    pid_t pid = fork();
+    if (pid < 0) {
+        pt_log_error("SIGUSR2: cannot start a new supervisor: %s", strerror(errno));
+        return;
+    }
+    if (pid == 0) {
+        static char env[PT_LISTEN_MAX * (PT_LISTEN_KEY_MAX + 12)];
+        if (pt_listen_set_export(&s->held, env, sizeof env) != 0 || setenv(HANDOVER_ENV, env, 1) != 0) _exit(127);
+        sigprocmask(SIG_SETMASK, &s->oldmask, NULL);
+        char *argv[] = { s->exe, "serve", "-c", (char *)s->config_path, NULL };
+        if (!s->config_path) argv[2] = NULL;
+        execv(s->exe, argv);
+        fprintf(stderr, "portico: SIGUSR2: cannot run %s: %s\n", s->exe, strerror(errno));
+        _exit(127);
+    }
+    s->heir = pid;
+    pt_log_info("SIGUSR2: started %s as pid %d to take over the listening sockets", s->exe, (int)pid);
+}
+
+static void on_heir_exit(sup *s, pid_t pid, int status)
+{
+    s->heir = 0;
+    if (s->stops) return; /* it took over and we are draining: nothing to say */
+    pt_log_error("the new supervisor pid %d ended (%s %d) before taking over; this one keeps serving", (int)pid,
+                 WIFEXITED(status) ? "status" : "signal", WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+}
+
 static void on_signal(sup *s, int sig)
 {
     if (sig == SIGCHLD) {
         int status;
         pid_t pid;
-        while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-            if (pid == s->child && (WIFEXITED(status) || WIFSIGNALED(status))) on_child_exit(s, pid, status);
+        while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+            if (!WIFEXITED(status) && !WIFSIGNALED(status)) continue;
+            if (pid == s->child) on_child_exit(s, pid, status);
+            else if (pid == s->heir) on_heir_exit(s, pid, status);
+        }
+        return;
+    }
+    if (sig == SIGUSR2) {
+        if (s->heir) pt_log_warn("SIGUSR2: an upgrade is already under way (pid %d)", (int)s->heir);
+        else if (!s->stops && s->exe[0]) start_heir(s);
         return;
     }
     if (sig == SIGTERM || sig == SIGINT) {
@@ -235,12 +286,21 @@ static void run_loop(sup *s)
     }
 }
 
-/* Binds the configuration's addresses before anything starts. */
+/* Binds the configuration's addresses before anything starts; after a SIGUSR2 handover,
+ * the addresses the old supervisor passed on are taken over instead of bound. */
 static int bind_all(sup *s)
 {
     pt_buf err = PT_BUF_INIT;
+    pt_listen_set inherited = { 0 };
+    const char *env = getenv(HANDOVER_ENV);
+    if (env) {
+        if (pt_listen_set_import(env, &inherited) != 0) pt_log_warn("%s is malformed; binding instead", HANDOVER_ENV);
+        else s->predecessor = getppid();
+        unsetenv(HANDOVER_ENV);
+    }
     pt_config *cfg = s->config_path ? pt_config_load_file(s->config_path, &err) : pt_config_defaults(&err);
-    int rc = cfg ? pt_listen_set_open(cfg, NULL, &s->held, &err) : -1;
+    int rc = cfg ? pt_listen_set_open(cfg, &inherited, &s->held, &err) : -1;
+    pt_listen_set_release(&inherited);
     if (rc != 0) fprintf(stderr, "portico: %s\n", err.data ? err.data : "invalid configuration");
     if (cfg) pt_config_release(cfg);
     pt_buf_release(&err);
@@ -251,6 +311,8 @@ int pt_supervisor_run(const char *config_path)
 {
     sup s = { .config_path = config_path, .ctl = -1, .sig_fd = -1, .done = -1 };
     s.self = getpid();
+    ssize_t n = readlink("/proc/self/exe", s.exe, sizeof s.exe - 1);
+    s.exe[n > 0 ? n : 0] = '\0';
     if (bind_all(&s) != 0) return 1;
     pt_log_set_thread_name("supervisor");
     sigset_t set;
@@ -259,6 +321,7 @@ int pt_supervisor_run(const char *config_path)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGUSR2);
     sigprocmask(SIG_BLOCK, &set, &s.oldmask);
     s.sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
     if (s.sig_fd < 0) {

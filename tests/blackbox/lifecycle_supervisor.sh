@@ -4,7 +4,8 @@
 # second, the cause is logged and the restart counted in /metrics, and a connection made
 # while no child runs waits instead of being refused; five crashes within 30 s end the
 # supervisor with a message and status 1. A second instance on the same address is refused
-# with the holder's pid. A killed supervisor takes its child along. --no-supervisor runs the
+# with the holder's pid, unless started on purpose by SIGUSR2 to take over (a binary upgrade,
+# without a refused connection). A killed supervisor takes its child along. --no-supervisor runs the
 # gateway alone.
 . "$(dirname "$0")/lib.sh"
 # A SIGSEGV sent from outside is not a memory error: under a sanitizer build let it kill
@@ -19,6 +20,7 @@ child_of() { pgrep -P "$1" | head -n 1; }
 # new_child PID OLD: true once PID has a child other than OLD; sets CHILD.
 new_child() { CHILD=$(child_of "$1"); [ -n "$CHILD" ] && [ "$CHILD" != "$2" ]; }
 refused_conn() { curl -s -o /dev/null -m 1 "http://127.0.0.1:$1/healthz"; [ $? = 7 ]; }
+gone() { ! kill -0 "$1" 2>/dev/null; }
 log_has() { grep -q -- "$1" "$T/portico.err" 2>/dev/null; }
 metric() { curl -s -m 2 "http://127.0.0.1:$PP/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
 
@@ -75,7 +77,6 @@ check "the first instance still serves after the second was refused" answers_200
 third=$CHILD
 portico_stop TERM
 is "$PORTICO_STATUS" 0 "SIGTERM to the supervisor drains the child; the supervisor exits with its status 0"
-gone() { ! kill -0 "$1" 2>/dev/null; }
 check "the gateway child is gone with the supervisor" gone "$third"
 like "$(grep "SIGTERM received" "$T/portico.err")" '"thread":"main"' "the child logged the forwarded SIGTERM"
 
@@ -102,6 +103,47 @@ fi
 like "$(tail -n 3 "$T/portico.err")" "5 crashes within 30 s: giving up instead of restarting in a loop" \
     "the crash loop is named in the log"
 is "$(grep -c 'gateway process [0-9]* started' "$T/portico.err")" 5 "the supervisor started five processes, no sixth"
+
+# ---------------------------------------------------------------------------- binary upgrade (SIGUSR2)
+# The supervisor runs the binary at its path again as a new supervisor that inherits the
+# sockets; once the new gateway listens, the old supervisor drains and exits 0. Requests
+# sent all along find the address listening.
+PP=$(free_port)
+echo_config "workers: 1" >"$T/e.yaml"
+: >"$T/portico.err"
+portico_start "$T/e.yaml" || not_ok "portico starts for the upgrade"
+old_sup=$PORTICO_PID
+curl_loop() {
+    local n=0
+    while [ ! -f "$T/stop-loop" ] && ((n < 5000)); do
+        curl -s -o /dev/null -m 5 -w '%{http_code}\n' "http://127.0.0.1:$PP/echo/u$n" || echo "curl-exit-$?"
+        n=$((n + 1))
+    done
+}
+curl_loop >"$T/loop.txt" & lpid=$!; track $lpid
+looping() { [ -s "$T/loop.txt" ]; }
+wait_for 5 looping || note "the request loop did not start"
+kill -USR2 "$old_sup"
+heir_pid() { HEIR=$(grep -o 'SIGUSR2: started [^"]* as pid [0-9]*' "$T/portico.err" | awk '{ print $NF }'); [ -n "$HEIR" ]; }
+wait_for 5 heir_pid && track "$HEIR"
+if wait_for 10 gone "$old_sup"; then
+    wait "$old_sup"; st=$?; PORTICO_PID=
+    is "$st" 0 "after SIGUSR2 the old supervisor hands over, drains and exits 0"
+else
+    not_ok "after SIGUSR2 the old supervisor hands over, drains and exits 0" "still running"
+fi
+check "the new supervisor serves on the same address" answers_200 "http://127.0.0.1:$PP/healthz"
+check "the new supervisor is the one that took over" kill -0 "${HEIR:-0}"
+like "$(cat "$T/portico.err")" "took over the listening sockets from the supervisor pid $old_sup" "the new supervisor logs the takeover"
+touch "$T/stop-loop"; wait "$lpid"
+is "$(grep -c '^curl-exit-7$' "$T/loop.txt")" 0 "no connection was refused across the upgrade ($(grep -c '^200$' "$T/loop.txt") answered)"
+# Known limit: a connection the old gateway accepted an instant before its drain, whose
+# request has not arrived yet, is closed as idle by the server's drain (curl: empty reply,
+# exit 52); only a refused connection would mean the sockets were not handed over.
+others=$(grep -v -e '^200$' -e '^000$' "$T/loop.txt" | sort | uniq -c | paste -sd' ')
+[ -n "$others" ] && note "requests not answered across the upgrade: $others"
+kill -TERM "${HEIR:-0}" 2>/dev/null
+check "the new supervisor stops on SIGTERM" wait_for 10 gone "${HEIR:-0}"
 
 # ---------------------------------------------------------------------------- supervisor killed
 PP=$(free_port)

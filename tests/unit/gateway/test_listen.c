@@ -1,6 +1,6 @@
 /* Unit tests for gateway/listen.c and core/sockowner.c: a set keeps the sockets of kept
  * addresses and binds new ones, an address already listened on is refused with this
- * process named, and a set crosses a unix socket whole. */
+ * process named, and a set crosses a unix socket and an exec whole. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -125,12 +126,42 @@ static void set_crosses_a_unix_socket_whole(void **state)
     pt_config_release(b);
 }
 
+static void set_survives_export_and_import(void **state)
+{
+    unsigned p1 = free_port();
+    pt_config *a = cfg_listening(p1, 0);
+    pt_listen_set s, got;
+    pt_buf err = PT_BUF_INIT;
+    assert_int_equal(pt_listen_set_open(a, NULL, &s, &err), 0);
+    char text[256];
+    assert_int_equal(pt_listen_set_export(&s, text, sizeof text), 0);
+    char want[64];
+    snprintf(want, sizeof want, "%d:127.0.0.1 %u", s.v[0].fd, p1);
+    assert_string_equal(text, want);
+    assert_int_equal(fcntl(s.v[0].fd, F_GETFD) & FD_CLOEXEC, 0);
+    assert_int_equal(pt_listen_set_import(text, &got), 0);
+    assert_int_equal(got.n, 1);
+    assert_int_equal(got.v[0].fd, s.v[0].fd);
+    assert_string_equal(got.v[0].key, s.v[0].key);
+    assert_int_equal(fcntl(s.v[0].fd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+    free(got.v); /* same descriptors as s: closed once, below */
+    char small[4];
+    assert_int_equal(pt_listen_set_export(&s, small, sizeof small), -1);
+    assert_int_equal(pt_listen_set_import("x:1", &got), -1);
+    assert_int_equal(pt_listen_set_import("3:", &got), -1);
+    assert_int_equal(got.n, 0);
+    pt_listen_set_release(&s);
+    pt_buf_release(&err);
+    pt_config_release(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(kept_address_keeps_its_socket_and_new_one_is_bound),
         cmocka_unit_test(address_in_use_names_this_process),
         cmocka_unit_test(set_crosses_a_unix_socket_whole),
+        cmocka_unit_test(set_survives_export_and_import),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
