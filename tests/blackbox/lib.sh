@@ -272,6 +272,17 @@ http() {
 # get PATH [curl args]: GET http://127.0.0.1:$PP/PATH.
 get() { local p=$1; shift; http GET "http://127.0.0.1:$PP$p" "$@"; }
 
+# request_loop URL STOPFILE: GETs URL on a fresh connection each time until STOPFILE exists (at
+# most 5000 times), printing one status per line, or "curl-exit-N" when curl fails. Run it in
+# the background with stdout to a file, around an event that must not lose requests.
+request_loop() {
+    local n=0
+    while [ ! -f "$2" ] && ((n < 5000)); do
+        curl -s -o /dev/null -m 5 -w '%{http_code}\n' "$1$n" || echo "curl-exit-$?"
+        n=$((n + 1))
+    done
+}
+
 # hdr NAME: value of a header in the last http response (last occurrence, case-insensitive).
 hdr() {
     awk -v n="$(echo "$1" | tr 'A-Z' 'a-z')" 'BEGIN { RS = "\r?\n" }

@@ -61,14 +61,7 @@ is "$(served_cert "$PS")" "$(file_cert "$T/certA.pem")" "the TLS listener serves
 # ---------------------------------------------------------------------------- add a listener
 # New connections to the old address keep being answered while the reload adds one.
 mark_log
-curl_loop() {
-    local n=0
-    while [ ! -f "$T/stop-loop" ] && ((n < 2000)); do
-        curl -s -o /dev/null -m 5 -w '%{http_code}\n' "http://127.0.0.1:$PP/echo/l$n" || echo "curl-exit-$?"
-        n=$((n + 1))
-    done
-}
-curl_loop >"$T/loop.txt" & lpid=$!; track $lpid
+request_loop "http://127.0.0.1:$PP/echo/l" "$T/stop-loop" >"$T/loop.txt" & lpid=$!; track $lpid
 looping() { [ -s "$T/loop.txt" ]; }
 wait_for 5 looping || note "the request loop did not start"
 write_cfg 2 B "\"127.0.0.1:$PP\"" "\"127.0.0.1:$P2\"" "$TLS"

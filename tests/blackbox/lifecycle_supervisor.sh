@@ -113,14 +113,7 @@ echo_config "workers: 1" >"$T/e.yaml"
 : >"$T/portico.err"
 portico_start "$T/e.yaml" || not_ok "portico starts for the upgrade"
 old_sup=$PORTICO_PID
-curl_loop() {
-    local n=0
-    while [ ! -f "$T/stop-loop" ] && ((n < 5000)); do
-        curl -s -o /dev/null -m 5 -w '%{http_code}\n' "http://127.0.0.1:$PP/echo/u$n" || echo "curl-exit-$?"
-        n=$((n + 1))
-    done
-}
-curl_loop >"$T/loop.txt" & lpid=$!; track $lpid
+request_loop "http://127.0.0.1:$PP/echo/u" "$T/stop-loop" >"$T/loop.txt" & lpid=$!; track $lpid
 looping() { [ -s "$T/loop.txt" ]; }
 wait_for 5 looping || note "the request loop did not start"
 kill -USR2 "$old_sup"
