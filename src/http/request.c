@@ -1,5 +1,9 @@
-/* request.c: lookups over a parsed request head (see request.h). */
+/* request.c: lookups over a parsed request head, and the authority (Host) check (see
+ * request.h). */
 #include "http/request.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 const pt_header *pt_request_header(const pt_request *req, const char *name)
 {
@@ -7,4 +11,102 @@ const pt_header *pt_request_header(const pt_request *req, const char *name)
     for (unsigned i = 0; i < req->nheaders; i++)
         if (pt_slice_case_eq(req->headers[i].name, want)) return &req->headers[i];
     return NULL;
+}
+
+/* --- authority ------------------------------------------------------------ */
+
+static bool host_char(unsigned char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' ||
+           ch == '.' || ch == '_' || ch == '~';
+}
+
+/* port = 1*5DIGIT in 1..65535; an empty port is allowed by RFC 3986 and means none. */
+static pt_authority_err parse_port(pt_slice p, int *port)
+{
+    *port = -1;
+    if (p.len == 0) return PT_AUTH_OK;
+    if (p.len > 5) return PT_AUTH_BAD_PORT;
+    long v = 0;
+    for (size_t i = 0; i < p.len; i++) {
+        if (p.ptr[i] < '0' || p.ptr[i] > '9') return PT_AUTH_BAD_PORT;
+        v = v * 10 + (p.ptr[i] - '0');
+    }
+    if (v < 1 || v > 65535) return PT_AUTH_BAD_PORT;
+    *port = (int)v;
+    return PT_AUTH_OK;
+}
+
+/* "[" IPv6address "]": the content must be what inet_pton takes (no zone, no IPvFuture). */
+static pt_authority_err parse_ip_literal(pt_slice in, pt_authority *out, pt_slice *rest)
+{
+    const char *close = memchr(in.ptr, ']', in.len);
+    if (!close) return PT_AUTH_BAD_IP_LITERAL;
+    size_t n = (size_t)(close - in.ptr) - 1;
+    char text[INET6_ADDRSTRLEN];
+    struct in6_addr a;
+    if (n == 0 || n >= sizeof text) return PT_AUTH_BAD_IP_LITERAL;
+    memcpy(text, in.ptr + 1, n);
+    text[n] = '\0';
+    if (inet_pton(AF_INET6, text, &a) != 1) return PT_AUTH_BAD_IP_LITERAL;
+    out->host = pt_slice_from(in.ptr + 1, n);
+    out->ipv6 = true;
+    *rest = pt_slice_from(close + 1, in.len - n - 2);
+    return PT_AUTH_OK;
+}
+
+/* reg-name (or an IPv4 address, which has the same characters), up to ':' or the end. */
+static pt_authority_err parse_reg_name(pt_slice in, pt_authority *out, pt_slice *rest)
+{
+    size_t i = 0;
+    for (; i < in.len && in.ptr[i] != ':'; i++) {
+        unsigned char ch = (unsigned char)in.ptr[i];
+        if (ch == '@') return PT_AUTH_USERINFO;
+        if (!host_char(ch)) {
+            /* "user:pw@host" stops at the ':' before the '@' could be seen: look ahead */
+            out->bad = ch;
+            return memchr(in.ptr, '@', in.len) ? PT_AUTH_USERINFO : PT_AUTH_BAD_CHAR;
+        }
+        if (ch == '.' && (i == 0 || in.ptr[i - 1] == '.')) return PT_AUTH_EMPTY_LABEL;
+    }
+    *rest = pt_slice_from(in.ptr + i, in.len - i);
+    if (memchr(rest->ptr, '@', rest->len)) return PT_AUTH_USERINFO;
+    size_t hl = i;
+    if (hl && in.ptr[hl - 1] == '.') hl--; /* "example.com." names "example.com" */
+    if (i && !hl) return PT_AUTH_EMPTY_LABEL;
+    out->host = pt_slice_from(in.ptr, hl);
+    return PT_AUTH_OK;
+}
+
+pt_authority_err pt_authority_parse(pt_slice in, pt_authority *out)
+{
+    *out = (pt_authority){ .host = pt_slice_from(in.ptr, 0), .port = -1 };
+    if (in.len == 0) return PT_AUTH_OK;
+    pt_slice rest;
+    pt_authority_err e =
+        in.ptr[0] == '[' ? parse_ip_literal(in, out, &rest) : parse_reg_name(in, out, &rest);
+    if (e) return e;
+    if (out->host.len == 0) return PT_AUTH_EMPTY_HOST;
+    if (out->host.len > PT_AUTHORITY_HOST_MAX) return PT_AUTH_TOO_LONG;
+    if (rest.len == 0) return PT_AUTH_OK;
+    if (rest.ptr[0] != ':') {
+        out->bad = (unsigned char)rest.ptr[0];
+        return PT_AUTH_BAD_CHAR;
+    }
+    return parse_port(pt_slice_from(rest.ptr + 1, rest.len - 1), &out->port);
+}
+
+const char *pt_authority_strerror(pt_authority_err e)
+{
+    switch (e) {
+    case PT_AUTH_OK: return "valid";
+    case PT_AUTH_EMPTY_HOST: return "no host before ':' (RFC 3986 §3.2.2; an IPv6 address goes in brackets)";
+    case PT_AUTH_USERINFO: return "userinfo ('user@') is not allowed (RFC 9110 §4.2.4)";
+    case PT_AUTH_BAD_CHAR: return "a character a host name may not contain (RFC 3986 §3.2.2)";
+    case PT_AUTH_EMPTY_LABEL: return "an empty label, '..' or a leading '.' (RFC 1035 §2.3.1)";
+    case PT_AUTH_BAD_IP_LITERAL: return "an IP literal must be an IPv6 address in brackets (RFC 3986 §3.2.2)";
+    case PT_AUTH_BAD_PORT: return "the port must be a number from 1 to 65535 (RFC 3986 §3.2.3)";
+    case PT_AUTH_TOO_LONG: return "a host name longer than 255 bytes (RFC 1035 §2.3.4)";
+    }
+    return "invalid";
 }
