@@ -375,6 +375,112 @@ static bool has_dot_segment(pt_slice path)
     return false;
 }
 
+/* Copies v into out for an error message: printable ASCII only (anything else becomes
+ * '?', so the JSON stays valid UTF-8), cut at cap - 4 with "...". */
+static void quote_for_message(pt_slice v, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < v.len && n + 1 < cap; i++) {
+        if (n + 4 >= cap && i + 1 < v.len) {
+            memcpy(out + n, "...", 3);
+            n += 3;
+            break;
+        }
+        unsigned char ch = (unsigned char)v.ptr[i];
+        out[n++] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
+    }
+    out[n] = '\0';
+}
+
+/* RFC 9112 §6.1: only an HTTP/1.1 request may carry Transfer-Encoding, and the only coding
+ * served is a single "chunked" (nginx refuses the rest the same way). Another coding
+ * would reach the upstream relabelled as plain chunked once the hop-by-hop header is
+ * dropped. value is NULL when it is not one field's (several fields, or llhttp refused
+ * the header before it was complete). */
+static int reject_transfer_encoding(pt_conn *c, const pt_slice *value)
+{
+    if (c->parser.http_major == 1 && c->parser.http_minor == 0)
+        return reject(c, 400, "bad_transfer_encoding",
+                      "Transfer-Encoding is not allowed in an HTTP/1.0 request (RFC 9112 §6.1)");
+    char v[48] = "";
+    if (value) quote_for_message(*value, v, sizeof v);
+    char msg[160];
+    if (value)
+        snprintf(msg, sizeof msg, "Transfer-Encoding '%s' is not implemented: only a single 'chunked' is (RFC 9112 §6.1)", v);
+    else
+        snprintf(msg, sizeof msg, "Transfer-Encoding other than a single 'chunked' is not implemented (RFC 9112 §6.1)");
+    return reject(c, 501, "unsupported_transfer_encoding", msg);
+}
+
+static int check_transfer_encoding(pt_conn *c, const pt_header *te, unsigned nte)
+{
+    if (nte == 0) return 0;
+    if (nte == 1 && c->parser.http_minor >= 1 && pt_slice_case_eq_cstr(te->value, "chunked")) return 0;
+    /* several field lines form one list (RFC 9110 §5.3): "chunked" twice is two codings */
+    return reject_transfer_encoding(c, nte == 1 ? &te->value : NULL);
+}
+
+/* Validates an authority (what names the Host header or the request target's) into a;
+ * 0 or a 400 naming the problem. */
+static int check_authority(pt_conn *c, pt_slice v, const char *what, pt_authority *a)
+{
+    pt_authority_err e = pt_authority_parse(v, a);
+    if (!e) return 0;
+    char msg[160];
+    if (e == PT_AUTH_BAD_CHAR) {
+        char ch[8];
+        if (a->bad > 0x20 && a->bad < 0x7f) snprintf(ch, sizeof ch, "'%c'", a->bad);
+        else snprintf(ch, sizeof ch, "0x%02x", a->bad);
+        snprintf(msg, sizeof msg, "invalid %s: %s is not allowed in a host name (RFC 3986 §3.2.2)", what, ch);
+    } else {
+        snprintf(msg, sizeof msg, "invalid %s: %s", what, pt_authority_strerror(e));
+    }
+    return reject(c, 400, "bad_host", msg);
+}
+
+/* Splits an absolute-form target ("http://authority/path?q", RFC 9112 §3.2.2; the scheme
+ * is case-insensitive) into the authority and what follows it (may be empty or start
+ * with '?'). Asterisk-form ("OPTIONS *") leaves both alone; anything else is refused. */
+static int split_target(pt_conn *c, pt_slice *path, pt_slice *authority)
+{
+    *authority = PT_SLICE_NULL;
+    if (path->len && path->ptr[0] == '/') return 0;
+    if (path->len == 1 && path->ptr[0] == '*' && c->req.method == HTTP_OPTIONS) return 0;
+    size_t skip = 0;
+    if (path->len > 7 && strncasecmp(path->ptr, "http://", 7) == 0) skip = 7;
+    else if (path->len > 8 && strncasecmp(path->ptr, "https://", 8) == 0) skip = 8;
+    if (!skip) return reject(c, 400, "bad_request", "the request target must start with '/' or be absolute (RFC 9112 §3.2)");
+    size_t end = skip;
+    while (end < path->len && path->ptr[end] != '/' && path->ptr[end] != '?') end++;
+    *authority = pt_slice_from(path->ptr + skip, end - skip);
+    *path = pt_slice_from(path->ptr + end, path->len - end);
+    if (authority->len == 0)
+        return reject(c, 400, "bad_host", "invalid authority in the request target: no host (RFC 9110 §4.2.1)");
+    return 0;
+}
+
+/* The request's host (RFC 9112 §3.2): exactly one Host header, required in HTTP/1.1 and
+ * valid even when an absolute-form target's authority overrides it (§3.2.2). r->host is
+ * the winner, lowercased, without port or brackets. */
+static int request_host(pt_conn *c, const pt_header *host, unsigned nhost, pt_slice abs_authority)
+{
+    pt_request *r = &c->req;
+    if (nhost > 1) return reject(c, 400, "duplicate_host", "more than one Host header (RFC 9112 §3.2)");
+    if (r->http_minor >= 1 && !host)
+        return reject(c, 400, "missing_host", "HTTP/1.1 requests must carry a Host header (RFC 9112 §3.2)");
+    pt_authority a = { .port = -1 };
+    if (host && check_authority(c, host->value, "Host header", &a)) return HPE_USER;
+    if (abs_authority.len && check_authority(c, abs_authority, "authority in the request target", &a))
+        return HPE_USER;
+    for (size_t i = 0; i < a.host.len; i++) {
+        char ch = a.host.ptr[i];
+        c->host_lc[i] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
+    }
+    c->host_lc[a.host.len] = '\0';
+    r->host = pt_slice_from(c->host_lc, a.host.len);
+    return 0;
+}
+
 /* Fills req from the collected head; 0 or a rejection. */
 static int build_request(pt_conn *c)
 {
@@ -384,13 +490,15 @@ static int build_request(pt_conn *c)
     pt_header *hs = realloc(c->headers, (n ? n : 1) * sizeof *hs);
     if (!hs) return reject(c, 500, "out_of_memory", "out of memory");
     c->headers = hs;
-    const pt_header *host = NULL, *rid = NULL;
+    const pt_header *host = NULL, *rid = NULL, *te = NULL;
+    unsigned nhost = 0, nte = 0;
     for (unsigned i = 0; i < n; i++) {
         hs[i].name = pt_slice_from(base + c->hoff[i].name_off, c->hoff[i].name_len);
         hs[i].value = pt_slice_trim(pt_slice_from(base + c->hoff[i].val_off, c->hoff[i].val_len));
         if (pt_slice_case_eq_cstr(hs[i].name, "host")) {
-            if (host) return reject(c, 400, "duplicate_host", "more than one Host header");
-            host = &hs[i];
+            if (!nhost++) host = &hs[i];
+        } else if (pt_slice_case_eq_cstr(hs[i].name, "transfer-encoding")) {
+            if (!nte++) te = &hs[i];
         } else if (pt_slice_case_eq_cstr(hs[i].name, "x-request-id")) {
             rid = &hs[i];
         }
@@ -404,54 +512,19 @@ static int build_request(pt_conn *c)
     if (r->http_major != 1)
         return r->http_major == 0 ? reject(c, 400, "bad_request", "HTTP/0.9 requests are not supported")
                                   : reject(c, 505, "http_version_not_supported", "only HTTP/1.x is served here");
+    if (check_transfer_encoding(c, te, nte)) return HPE_USER;
     r->target = pt_slice_from(base + c->url_off, c->url_len);
-    pt_slice path = r->target;
-    pt_slice abs_host = PT_SLICE_NULL;
-    if (path.len && path.ptr[0] != '/') {
-        /* absolute-form (http://host/path) or asterisk-form (OPTIONS *) */
-        pt_slice http = PT_SLICE_LIT("http://"), https = PT_SLICE_LIT("https://");
-        size_t skip = 0;
-        if (pt_slice_starts_with(path, http)) skip = http.len;
-        else if (pt_slice_starts_with(path, https)) skip = https.len;
-        if (skip) {
-            const char *slash = memchr(path.ptr + skip, '/', path.len - skip);
-            size_t hl = slash ? (size_t)(slash - path.ptr) - skip : path.len - skip;
-            abs_host = pt_slice_from(path.ptr + skip, hl);
-            path = slash ? pt_slice_from(slash, path.len - (size_t)(slash - path.ptr)) : PT_SLICE_LIT("/");
-        } else if (!(path.len == 1 && path.ptr[0] == '*' && r->method == HTTP_OPTIONS)) {
-            return reject(c, 400, "bad_request", "the request target must start with '/'");
-        }
-    }
+    pt_slice path = r->target, authority;
+    if (split_target(c, &path, &authority)) return HPE_USER;
     const char *q = memchr(path.ptr, '?', path.len);
     r->path = q ? pt_slice_from(path.ptr, (size_t)(q - path.ptr)) : path;
     r->query = q ? pt_slice_from(q + 1, path.len - (size_t)(q - path.ptr) - 1) : PT_SLICE_NULL;
+    if (r->path.len == 0) r->path = PT_SLICE_LIT("/"); /* "http://host" or "http://host?q" */
     if (has_dot_segment(r->path))
         return reject(c, 400, "bad_path", "the path may not contain '.' or '..' segments");
-    if (r->http_minor >= 1 && !host && !abs_host.len)
-        return reject(c, 400, "missing_host", "HTTP/1.1 requests must carry a Host header");
-    pt_slice hv = abs_host.len ? abs_host : host ? host->value : PT_SLICE_NULL;
-    /* lowercase, port removed (keep IPv6 brackets' content) */
-    size_t hl = 0;
-    if (hv.len && hv.ptr[0] == '[') {
-        const char *close = memchr(hv.ptr, ']', hv.len);
-        if (close) hv = pt_slice_from(hv.ptr + 1, (size_t)(close - hv.ptr) - 1);
-    } else {
-        const char *colon = memchr(hv.ptr ? hv.ptr : "", ':', hv.len);
-        if (colon) hv.len = (size_t)(colon - hv.ptr);
-    }
-    if (hv.len >= sizeof c->host_lc) return reject(c, 400, "bad_host", "the Host header is too long");
-    for (; hl < hv.len; hl++) {
-        char ch = hv.ptr[hl];
-        c->host_lc[hl] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
-    }
-    c->host_lc[hl] = '\0';
-    r->host = pt_slice_from(c->host_lc, hl);
+    if (request_host(c, host, nhost, authority)) return HPE_USER;
     r->keep_alive = llhttp_should_keep_alive(&c->parser);
     r->chunked = (c->parser.flags & F_CHUNKED) != 0;
-    /* RFC 9112 6.3: a request whose transfer coding does not end in chunked has no
-     * determinable length; llhttp only notices once body bytes arrive. */
-    if ((c->parser.flags & F_TRANSFER_ENCODING) && !r->chunked)
-        return reject(c, 400, "bad_transfer_encoding", "Transfer-Encoding must end with chunked");
     r->content_length = (c->parser.flags & F_CONTENT_LENGTH) ? (int64_t)c->parser.content_length : -1;
     const pt_header *expect = pt_request_header(r, "expect");
     if (expect) {
@@ -539,11 +612,16 @@ static void parse_error(pt_conn *c, int err)
         if (c->state != CS_CLOSING) conn_linger_close(c);
         return;
     }
+    if (err == HPE_INVALID_TRANSFER_ENCODING && !c->resp_started) {
+        /* strict llhttp stops at a coding after "chunked", before the head is complete */
+        reject_transfer_encoding(c, NULL);
+        pt_conn_respond_error(c, c->error_status, c->error_code, NULL, "%s", c->error_msg);
+        return;
+    }
     const char *reason = llhttp_get_error_reason(&c->parser);
     const char *code = "bad_request";
     switch (err) {
     case HPE_UNEXPECTED_CONTENT_LENGTH: code = "ambiguous_length"; break;
-    case HPE_INVALID_TRANSFER_ENCODING: code = "bad_transfer_encoding"; break;
     case HPE_INVALID_CHUNK_SIZE: code = "bad_chunk"; break;
     case HPE_INVALID_CONTENT_LENGTH: code = "bad_content_length"; break;
     case HPE_INVALID_METHOD: code = "bad_method"; break;

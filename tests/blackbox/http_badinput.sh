@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Bad input gets a precise status, a JSON error body, a closed connection for framing errors,
 # never a crash, and never reaches the upstream: oversized heads (431), oversized bodies (413),
-# malformed requests and request-smuggling shapes (400).
+# malformed requests and request-smuggling shapes (400, 501 for a transfer coding other than
+# chunked). tests/blackbox/http_framing.sh covers Transfer-Encoding and Host in depth.
 . "$(dirname "$0")/lib.sh"
 
 PP=$(free_port); U1=$(free_port)
@@ -107,7 +108,7 @@ R=$(raw 'send:POST /echo/x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n
 expect_error "chunk data not followed by CRLF" 400 close "$R"
 
 R=$(raw 'send:POST /echo/x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n' read:1 close:3000)
-expect_error "Transfer-Encoding whose last coding is not chunked" 400 close "$R"
+expect_error "Transfer-Encoding whose last coding is not chunked (501, RFC 9112 6.1)" 501 close "$R"
 
 # CL.TE smuggle attempt with a second request hidden in the body: one 400, and the hidden
 # request is never executed.

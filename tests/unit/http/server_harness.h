@@ -1,7 +1,7 @@
 /* server_harness.h: drives http/server.c without sockets, for unit tests and the fuzzer.
  * A captured connection gets bytes through pt__conn_feed; its output lands in `out`.
- * The handler answers 200 with "<METHOD> <path> body=<n>" once the body is complete,
- * echoing the request id, so tests can see what the parser delivered. */
+ * The handler answers 200 with "<METHOD> <target> body=<n> host=<host>" once the body is
+ * complete, echoing the request id, so tests can see what the parser delivered. */
 #ifndef PT_TEST_SERVER_HARNESS_H
 #define PT_TEST_SERVER_HARNESS_H
 
@@ -16,6 +16,7 @@ typedef struct harness_req {
     pt_conn *c;
     size_t body;
     char line[256];
+    char host[260];
 } harness_req;
 
 static uv_loop_t harness_loop;
@@ -26,8 +27,8 @@ static void h_body(void *h, const char *d, size_t n) { ((harness_req *)h)->body 
 static void h_end(void *h)
 {
     harness_req *r = h;
-    char out[320];
-    int n = snprintf(out, sizeof out, "%s body=%zu", r->line, r->body);
+    char out[600];
+    int n = snprintf(out, sizeof out, "%s body=%zu host=%s", r->line, r->body, r->host);
     pt_conn *c = r->c;
     free(r);
     pt_conn_set_sink(c, NULL);
@@ -42,6 +43,7 @@ static void h_dispatch(pt_conn *c, pt_request *req, void *arg)
     r->c = c;
     snprintf(r->line, sizeof r->line, PT_SLICE_FMT " " PT_SLICE_FMT, PT_SLICE_ARG(req->method_name),
              PT_SLICE_ARG(req->target));
+    snprintf(r->host, sizeof r->host, PT_SLICE_FMT, PT_SLICE_ARG(req->host));
     if (!pt_conn_has_body(c)) {
         h_end(r);
         return;

@@ -93,7 +93,53 @@ static void smuggling_shapes_are_refused(void **s)
                        "HTTP/1.1 400", "bad_chunk");
     expect_status_only("GET / HTTP/1.1\r\nHost: x\r\nX-A: b\r\n c\r\n\r\n", "HTTP/1.1 400", "obsolete_line_folding");
     expect_status_only("GET / HTTP/1.1\nHost: x\n\n", "HTTP/1.1 400", "bad_request");
-    expect_status_only("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\nabc", "HTTP/1.1 400",
+}
+
+/* RFC 9112 §6.1, as nginx does: 501 for any coding but one final "chunked", whether llhttp
+ * stops on it mid-header or lets it through to the complete head. */
+static void transfer_codings_other_than_chunked_get_501(void **s)
+{
+    static const char *codings[] = {
+        "Transfer-Encoding: gzip\r\n",
+        "Transfer-Encoding: gzip, chunked\r\n",
+        "Transfer-Encoding: identity\r\n",
+        "Transfer-Encoding: chunked, chunked\r\n",
+        "Transfer-Encoding: chunked, identity\r\n",
+        "Transfer-Encoding: chunked;ext=1\r\n",
+        "Transfer-Encoding: \r\n",
+        "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n",
+        "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n",
+    };
+    for (size_t i = 0; i < sizeof codings / sizeof *codings; i++) {
+        char in[256];
+        snprintf(in, sizeof in, "POST / HTTP/1.1\r\nHost: x\r\n%s\r\n0\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n",
+                 codings[i]);
+        expect_status_only(in, "HTTP/1.1 501 Not Implemented", "unsupported_transfer_encoding");
+        pt_buf out = run(in, 0);
+        assert_non_null(strstr(out.data, "RFC 9112 §6.1"));
+        assert_null(strstr(out.data, "GET /next"));
+        pt_buf_release(&out);
+    }
+    pt_buf out = run("POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\n\r\n1\r\na\r\n0\r\n\r\n", 0);
+    assert_non_null(strstr(out.data, "POST /c body=1"));
+    pt_buf_release(&out);
+}
+
+/* An HTTP/1.0 request with Transfer-Encoding is refused and the connection closed, so a
+ * request pipelined behind it is never served (RFC 9112 §6.1). */
+static void http10_with_transfer_encoding_is_refused(void **s)
+{
+    const char *in = "POST /a HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     "0\r\n\r\nGET /smuggled HTTP/1.0\r\nConnection: keep-alive\r\n\r\n";
+    expect_status_only(in, "HTTP/1.1 400", "bad_transfer_encoding");
+    for (size_t step = 0; step < 3; step++) {
+        pt_buf out = run(in, step);
+        assert_non_null(strstr(out.data, "HTTP/1.0 request (RFC 9112 §6.1)"));
+        assert_null(strstr(out.data, "smuggled"));
+        pt_buf_release(&out);
+    }
+    /* the same, with a coding llhttp refuses before the head is complete: still the 1.0 rule */
+    expect_status_only("POST / HTTP/1.0\r\nTransfer-Encoding: chunked, identity\r\n\r\n", "HTTP/1.1 400",
                        "bad_transfer_encoding");
 }
 
@@ -111,6 +157,75 @@ static void missing_or_duplicate_host_is_refused(void **s)
 {
     expect_status_only("GET / HTTP/1.1\r\n\r\n", "HTTP/1.1 400", "missing_host");
     expect_status_only("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", "HTTP/1.1 400", "duplicate_host");
+    expect_status_only("GET / HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n", "HTTP/1.1 400", "duplicate_host");
+    /* RFC 9112 §3.2: an absolute-form target does not excuse a missing Host in HTTP/1.1 */
+    expect_status_only("GET http://a.example/ HTTP/1.1\r\n\r\n", "HTTP/1.1 400", "missing_host");
+}
+
+/* Expects a 400 bad_host whose message contains want (the problem named). */
+static void expect_bad_host(const char *in, const char *want)
+{
+    expect_status_only(in, "HTTP/1.1 400", "\"bad_host\"");
+    pt_buf out = run(in, 0);
+    if (!strstr(out.data, want)) print_error("input %s: no '%s' in %s\n", in, want, out.data);
+    assert_non_null(strstr(out.data, want));
+    assert_null(strstr(out.data, "body=")); /* never dispatched */
+    pt_buf_release(&out);
+}
+
+static void bad_host_headers_are_refused(void **s)
+{
+    expect_bad_host("GET / HTTP/1.1\r\nHost: evil.example/x?y\r\n\r\n", "'/' is not allowed");
+    expect_bad_host("GET / HTTP/1.1\r\nHost: good.example, evil.example\r\n\r\n", "',' is not allowed");
+    expect_bad_host("GET / HTTP/1.1\r\nHost: a b\r\n\r\n", "0x20 is not allowed");
+    expect_bad_host("GET / HTTP/1.1\r\nHost: user@b.example\r\n\r\n", "userinfo");
+    expect_bad_host("GET / HTTP/1.1\r\nHost: b.example:99999\r\n\r\n", "1 to 65535");
+    expect_bad_host("GET / HTTP/1.1\r\nHost: b.example:8o\r\n\r\n", "1 to 65535");
+    expect_bad_host("GET / HTTP/1.1\r\nHost: ::1\r\n\r\n", "brackets");
+    expect_bad_host("GET / HTTP/1.1\r\nHost: [::1\r\n\r\n", "IPv6 address in brackets");
+    expect_bad_host("GET / HTTP/1.1\r\nHost: a..b\r\n\r\n", "empty label");
+    expect_bad_host("GET / HTTP/1.1\r\nHost: \xc3\xa9.example\r\n\r\n", "0xc3 is not allowed");
+    /* HTTP/1.0 needs no Host, but one it sends is checked */
+    expect_bad_host("GET / HTTP/1.0\r\nHost: a/b\r\n\r\n", "Host header");
+}
+
+/* RFC 9112 §3.2.2: the authority of an absolute-form target wins over Host; both are
+ * checked, and userinfo in it is refused rather than taken for the host. */
+static void absolute_form_authority_is_checked_and_wins(void **s)
+{
+    expect_bad_host("GET http://a.example:pw@b.example/x HTTP/1.1\r\nHost: b.example\r\n\r\n",
+                    "authority in the request target: userinfo");
+    expect_bad_host("GET http://a.example,b.example/x HTTP/1.1\r\nHost: b.example\r\n\r\n",
+                    "authority in the request target: ','");
+    expect_bad_host("GET http:///x HTTP/1.1\r\nHost: b.example\r\n\r\n", "no host");
+    expect_bad_host("GET http://a.example/x HTTP/1.1\r\nHost: b.example/\r\n\r\n", "invalid Host header");
+    pt_buf out = run("GET HTTP://A.Example:8080/p?q=1 HTTP/1.1\r\nHost: b.example\r\n\r\n", 0);
+    assert_non_null(strstr(out.data, "body=0 host=a.example"));
+    pt_buf_release(&out);
+    out = run("GET https://[2001:DB8::1]?q HTTP/1.1\r\nHost: b.example\r\n\r\n", 0);
+    assert_non_null(strstr(out.data, "body=0 host=2001:db8::1"));
+    pt_buf_release(&out);
+}
+
+static void good_hosts_are_normalised(void **s)
+{
+    static const struct {
+        const char *host, *want;
+    } cases[] = {
+        { "Example.COM", "example.com" },  { "example.com.:8080", "example.com" },
+        { "[::1]:80", "::1" },             { "10.0.0.1:443", "10.0.0.1" },
+        { "my_svc.local:", "my_svc.local" }, { "", "" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char in[128];
+        snprintf(in, sizeof in, "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", cases[i].host);
+        pt_buf out = run(in, 1);
+        const char *h = strstr(out.data, "body=0 host="); /* the body ends the output */
+        if (!h) print_error("Host '%s': %s\n", cases[i].host, out.data);
+        assert_non_null(h);
+        assert_string_equal(h + 12, cases[i].want);
+        pt_buf_release(&out);
+    }
 }
 
 static void limits_answer_431_and_413(void **s)
@@ -138,7 +253,7 @@ static void http10_closes_and_http09_is_refused(void **s)
 static void head_response_has_length_but_no_body(void **s)
 {
     pt_buf out = run("HEAD /h HTTP/1.1\r\nHost: x\r\n\r\n", 0);
-    assert_non_null(strstr(out.data, "Content-Length: 14\r\n"));
+    assert_non_null(strstr(out.data, "Content-Length: 21\r\n"));
     const char *end = strstr(out.data, "\r\n\r\n");
     assert_non_null(end);
     assert_int_equal(strlen(end), 4);
@@ -166,7 +281,12 @@ int main(void)
         cmocka_unit_test(chunked_body_is_delivered_whole),
         cmocka_unit_test(expect_continue_sends_100_first),
         cmocka_unit_test(smuggling_shapes_are_refused),
+        cmocka_unit_test(transfer_codings_other_than_chunked_get_501),
+        cmocka_unit_test(http10_with_transfer_encoding_is_refused),
         cmocka_unit_test(missing_or_duplicate_host_is_refused),
+        cmocka_unit_test(bad_host_headers_are_refused),
+        cmocka_unit_test(absolute_form_authority_is_checked_and_wins),
+        cmocka_unit_test(good_hosts_are_normalised),
         cmocka_unit_test(dot_segments_are_refused),
         cmocka_unit_test(limits_answer_431_and_413),
         cmocka_unit_test(http10_closes_and_http09_is_refused),
