@@ -52,6 +52,7 @@ struct pt_conn {
     bool in_request, req_done, resp_started, resp_done, resp_chunked, resp_head_only;
     bool close_after, processing, body_paused, continue_sent, discard_body;
     bool pending_full, timer_closing;
+    bool head_timed;        /* the header deadline for the head being read is running */
     int status;
     int error_status;       /* set by callbacks that reject the request */
     const char *error_code;
@@ -172,9 +173,9 @@ static void on_timer(uv_timer_t *t)
         conn_close(c);
         return;
     }
-    if (c->in_request && c->state == CS_HEAD && c->head_bytes > 0) {
+    if (c->in_request && c->state == CS_HEAD) {
         pt_conn_respond_error(c, 408, "header_timeout", NULL,
-                              "the request head did not arrive within %llu ms",
+                              "the request head was not complete within %llu ms (limits.header_timeout)",
                               (unsigned long long)c->srv->limits.header_timeout_ms);
         return;
     }
@@ -286,7 +287,10 @@ static int cb_message_begin(llhttp_t *p)
     c->in_request = true;
     c->state = CS_HEAD;
     c->start_us = pt_now_us();
-    timer_arm(c, c->srv->limits.header_timeout_ms);
+    /* The head's one deadline: already running on a new connection (since accept, as
+     * nginx's client_header_timeout), started here after a keep-alive wait. */
+    if (!c->head_timed) timer_arm(c, c->srv->limits.header_timeout_ms);
+    c->head_timed = true;
     return 0;
 }
 
@@ -688,7 +692,10 @@ static void conn_process(pt_conn *c, const char *data, size_t n)
         request_reset(c);
         c->state = CS_HEAD;
         llhttp_resume(&c->parser);
+        /* Waiting for the next request is idle time; its head's deadline starts with its
+         * first byte, which may already be in pending (cb_message_begin). */
         timer_arm(c, c->srv->limits.idle_timeout_ms);
+        c->head_timed = false;
         if (c->pending.len) {
             pt_buf chunk = c->pending;
             pt_buf_init(&c->pending, 0);
@@ -858,8 +865,10 @@ static void conn_start(pt_conn *c)
     llhttp_init(&c->parser, HTTP_REQUEST, &parser_settings);
     c->parser.data = c;
     c->state = CS_HEAD;
-    /* A new connection must send its first request within the header timeout. */
+    /* A new connection's first request head must be complete within the header timeout,
+     * counted from now (the wait for its first byte included). */
     timer_arm(c, srv->limits.header_timeout_ms);
+    c->head_timed = true;
     pt_sock_read_start(&c->sock);
 }
 

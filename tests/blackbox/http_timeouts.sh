@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Slow and idle clients are cut off: a request head dribbled one byte per 500 ms past
-# header_timeout, a body that stalls past body_timeout, and an idle keep-alive connection past
-# idle_timeout; a connection that stays busy is not cut. The server survives each.
+# header_timeout (one deadline from accept, not restarted by the first byte), a body that stalls
+# past body_timeout, and an idle keep-alive connection past idle_timeout; a connection that stays
+# busy is not cut. The server survives each.
 # The upper bounds below are the configured timeout plus a wide margin; no test asserts speed.
 . "$(dirname "$0")/lib.sh"
 
@@ -45,6 +46,31 @@ is "$RESP_STATUS" 200 "a normal request is served while five slow-loris clients 
 wait "${pids[@]}"
 n=0; for i in 1 2 3 4 5; do [ "$(jqr .closed "$(cat "$T/loris$i.json")")" = true ] && n=$((n + 1)); done
 is "$n" 5 "all five slow-loris connections were closed by the server"
+
+# ---------------------------------------------------------------------------- one header deadline
+# The first head's deadline runs from accept: a client that waits 1.8 s before its first byte
+# and then stalls is cut at header_timeout (2 s), not 2 s after that byte (3.8 s).
+before=$(up_count "$U1")
+R=$(raw --timeout 15000 sleep:1800 'send:GET /echo/late HTTP/1.1\r\nHost: t\r\n' close:8000)
+is "$(jqr '[.responses[].status] | join(",")' "$R")" 408 "a head that starts late and stalls gets one 408"
+like "$(jqr '.responses[0].body' "$R")" 'within 2000 ms \(limits\.header_timeout\)' "the 408 names the configured header_timeout"
+at=$(jqr '.closed_at_ms // 999999' "$R")
+if [ "$(jqr .closed "$R")" = true ] && ((at >= 1900 && at <= 3300)); then
+    ok "the header deadline counts from accept, not from the first byte"
+else
+    not_ok "the header deadline counts from accept, not from the first byte" \
+        "closed: $(jqr .closed "$R") at $at ms; want 1900..3300 (re-armed at the first byte: ~3800)"
+fi
+
+# On a kept-alive connection the wait for the next request is idle_timeout; the next head gets
+# the whole header_timeout from its first byte (as nginx does).
+R=$(raw --timeout 15000 'send:GET /echo/ka1 HTTP/1.1\r\nHost: t\r\n\r\n' read:1 sleep:1000 \
+    'send:GET /echo/ka2 HTTP/1.1\r\n' close:8000)
+is "$(jqr '[.responses[].status] | join(",")' "$R")" "200,408" "keep-alive: the stalled second head gets 408"
+resp_at=$(jqr '.responses[0].at_ms // 0' "$R"); at=$(jqr '.closed_at_ms // 0' "$R")
+if ((at - resp_at >= 2900)); then ok "keep-alive: the second head had header_timeout from its first byte"
+else not_ok "keep-alive: the second head had header_timeout from its first byte" "closed $((at - resp_at)) ms after the first response; want >= 2900"; fi
+is "$(($(up_count "$U1") - before))" 1 "only the complete request reached the upstream"
 
 # ---------------------------------------------------------------------------- stalled body
 R=$(raw --timeout 15000 'send:POST /echo/stall HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nhello' close:10000)

@@ -260,6 +260,68 @@ static void head_response_has_length_but_no_body(void **s)
     pt_buf_release(&out);
 }
 
+/* --- the header timeout, on the loop's clock ------------------------------------ */
+
+typedef struct timed_feed {
+    pt_conn *c;
+    const char *bytes;
+} timed_feed;
+
+static void on_timed_feed(uv_timer_t *t)
+{
+    timed_feed *f = t->data;
+    pt__conn_feed(f->c, f->bytes, strlen(f->bytes));
+}
+
+/* A connection that gets `now` at once (may be NULL) and `later` after later_ms, under a
+ * header timeout of header_ms; returns what it wrote, *gone_ms when it closed. */
+static pt_buf run_timed(const char *now, uint64_t later_ms, const char *later, uint64_t header_ms, uint64_t *gone_ms)
+{
+    pt_http_limits saved = harness_srv.limits;
+    harness_srv.limits.header_timeout_ms = header_ms;
+    pt_buf out = PT_BUF_INIT;
+    uv_update_time(&harness_loop);
+    uint64_t t0 = uv_now(&harness_loop);
+    pt_conn *c = pt__server_conn_capture(&harness_srv, &out);
+    if (now) pt__conn_feed(c, now, strlen(now));
+    uv_timer_t t;
+    timed_feed f = { c, later };
+    uv_timer_init(&harness_loop, &t);
+    t.data = &f;
+    uv_timer_start(&t, on_timed_feed, later_ms, 0);
+    while (harness_srv.nconns) uv_run(&harness_loop, UV_RUN_ONCE);
+    *gone_ms = uv_now(&harness_loop) - t0;
+    uv_close((uv_handle_t *)&t, NULL);
+    uv_run(&harness_loop, UV_RUN_NOWAIT);
+    harness_srv.limits = saved;
+    return out;
+}
+
+/* The first head's deadline runs from accept: a client that waits before its first byte
+ * does not get a second full timeout from that byte on, and the 408 names the real time. */
+static void header_timeout_counts_from_accept(void **s)
+{
+    uint64_t gone;
+    pt_buf out = run_timed(NULL, 300, "GET / HTTP/1.1\r\nHost:", 400, &gone);
+    if (gone < 400 || gone >= 650) print_error("closed after %llu ms, want 400..650\n", (unsigned long long)gone);
+    assert_true(gone >= 400 && gone < 650); /* re-armed at the first byte, it would be 700 */
+    assert_true(strncmp(out.data, "HTTP/1.1 408", 12) == 0);
+    assert_non_null(strstr(out.data, "within 400 ms (limits.header_timeout)"));
+    pt_buf_release(&out);
+}
+
+/* On a kept-alive connection the wait for the next request is idle time; that request's
+ * head then has the whole header timeout from its first byte (as nginx does). */
+static void keepalive_head_timeout_counts_from_first_byte(void **s)
+{
+    uint64_t gone;
+    pt_buf out = run_timed("GET /1 HTTP/1.1\r\nHost: x\r\n\r\n", 300, "G", 400, &gone);
+    assert_true(gone >= 700);
+    assert_int_equal(count(out.data, "HTTP/1.1 200"), 1);
+    assert_non_null(strstr(out.data, "HTTP/1.1 408")); /* a request had begun: it is told why */
+    pt_buf_release(&out);
+}
+
 static int setup(void **s)
 {
     harness_init(2048, 4096);
@@ -291,6 +353,8 @@ int main(void)
         cmocka_unit_test(limits_answer_431_and_413),
         cmocka_unit_test(http10_closes_and_http09_is_refused),
         cmocka_unit_test(head_response_has_length_but_no_body),
+        cmocka_unit_test(header_timeout_counts_from_accept),
+        cmocka_unit_test(keepalive_head_timeout_counts_from_first_byte),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
