@@ -46,6 +46,8 @@ static pt_authority_err parse_ip_literal(pt_slice in, pt_authority *out, pt_slic
     char text[INET6_ADDRSTRLEN];
     struct in6_addr a;
     if (n == 0 || n >= sizeof text) return PT_AUTH_BAD_IP_LITERAL;
+    for (size_t i = 1; i <= n; i++) /* inet_pton would stop at a NUL and accept the rest */
+        if (pt_hex_digit(in.ptr[i]) < 0 && in.ptr[i] != ':' && in.ptr[i] != '.') return PT_AUTH_BAD_IP_LITERAL;
     memcpy(text, in.ptr + 1, n);
     text[n] = '\0';
     if (inet_pton(AF_INET6, text, &a) != 1) return PT_AUTH_BAD_IP_LITERAL;

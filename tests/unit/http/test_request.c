@@ -57,6 +57,9 @@ static void ipv6_literals_need_brackets(void **s)
     refuses("[v1.future]", PT_AUTH_BAD_IP_LITERAL);
     refuses("[fe80::1%25eth0]", PT_AUTH_BAD_IP_LITERAL);
     refuses("[::1]x", PT_AUTH_BAD_CHAR);
+    pt_authority a; /* found by fuzzing: a NUL cut the address short for inet_pton */
+    static const char nul[] = "[::ffff:10\0\0.0.1]";
+    assert_int_equal(pt_authority_parse(pt_slice_from(nul, sizeof nul - 1), &a), PT_AUTH_BAD_IP_LITERAL);
     refuses("[::1]:0", PT_AUTH_BAD_PORT);
 }
 
