@@ -65,6 +65,20 @@ refused "an empty Transfer-Encoding" 501 unsupported_transfer_encoding "'' is no
 refused "Transfer-Encoding: chunked with a parameter" 501 unsupported_transfer_encoding 'RFC 9112 §6\.1' \
     'send:POST /echo/param HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked;q=1\r\n\r\n0\r\n\r\n'
 
+# Obfuscated Transfer-Encoding headers (the classic TE.CL / CL.TE disguises): each is refused with
+# 400 or 501, the connection closed, and the request hidden in the body never reaches the upstream.
+hidden='GET /echo/hidden HTTP/1.1\r\nHost: t\r\n\r\n'
+for te in 'Transfer-Encoding: xchunked' 'Transfer-Encoding: chunked\x0b' 'Transfer-Encoding : chunked' \
+    'Transfer-Encoding:\x0bchunked' 'Transfer-Encoding: "chunked"' 'Transfer-Encoding: chunk' \
+    'Transfer-Encoding: chunked\r\nContent-Length: 4' 'Content-Length: 4\r\nTransfer-Encoding: gzip' \
+    'Transfer-Encoding: \xffchunked' 'X: y\r\n Transfer-Encoding: chunked'; do
+    before=$(rec_size)
+    R=$(raw "send:POST /echo/obf HTTP/1.1\r\nHost: t\r\n$te\r\n\r\n0\r\n\r\n$hidden" read:1 close:3000)
+    like "$(jqr '[.responses[].status] | join(",")' "$R")" '^(400|501)$' "'$te': one 400 or 501"
+    is "$(jqr '.closed' "$R")" true "'$te': the connection is closed"
+    is "$(rec_size)" "$before" "'$te': the upstream received nothing"
+done
+
 # ---------------------------------------------------------------------------- Host
 refused "HTTP/1.1 without Host" 400 missing_host 'RFC 9112 §3\.2' \
     'send:GET /echo/nohost HTTP/1.1\r\n\r\n'
