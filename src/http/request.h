@@ -20,7 +20,9 @@ typedef struct pt_request {
     pt_slice target;         /* request-target as sent: "/v1/x?y=1" */
     pt_slice path;           /* target up to '?' */
     pt_slice query;          /* after '?', without it; empty if none */
-    pt_slice host;           /* Host header, lowercased copy, port removed */
+    pt_slice host;           /* the absolute-form authority's host, else Host's; checked by
+                              * pt_authority_parse, lowercased, without port, brackets or a
+                              * trailing dot; empty when none */
     pt_header *headers;
     unsigned nheaders;
     int http_major, http_minor;
