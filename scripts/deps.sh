@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 debs=(
   build-essential pkg-config clang libclang-rt-14-dev
   libuv1-dev node-llhttp libjansson-dev libyaml-dev libssl-dev libcmocka-dev
+  libsqlite3-dev libargon2-dev
   curl openssl nginx-light wrk iproute2 nftables iptables netcat-openbsd procps jq
   nodejs npm
 )

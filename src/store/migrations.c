@@ -1,0 +1,75 @@
+/* migrations.c: the SQLite schema, one migration at a time (see migrations.h). The CHECK
+ * and foreign-key clauses repeat what store.c validates, so that a bug above the store can
+ * never write an object the schema does not allow. Ids use AUTOINCREMENT so an id is never
+ * reused: cursors and audit records keep meaning what they meant. */
+#include "store/migrations.h"
+
+#define MANAGED "id INTEGER PRIMARY KEY AUTOINCREMENT, created_at INTEGER NOT NULL, " \
+                "updated_at INTEGER NOT NULL, version INTEGER NOT NULL DEFAULT 1, "
+
+static const char v1_sql[] =
+    "CREATE TABLE store_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) STRICT;"
+    "INSERT INTO store_meta (key, value) VALUES ('store_version', 0);"
+
+    "CREATE TABLE teams (" MANAGED "name TEXT NOT NULL UNIQUE) STRICT;"
+
+    "CREATE TABLE users (" MANAGED
+    " name TEXT NOT NULL UNIQUE, password_hash TEXT NOT NULL,"
+    " role TEXT NOT NULL CHECK (role IN ('admin', 'team_admin', 'developer', 'consumer')),"
+    " team_id INTEGER REFERENCES teams(id),"
+    " disabled INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1))) STRICT;"
+    "CREATE INDEX users_team ON users(team_id);"
+
+    "CREATE TABLE user_tokens (" MANAGED
+    " user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    " prefix TEXT NOT NULL, hash BLOB NOT NULL UNIQUE CHECK (length(hash) = 32),"
+    " last_used_at INTEGER, expires_at INTEGER) STRICT;"
+    "CREATE INDEX user_tokens_user ON user_tokens(user_id);"
+
+    "CREATE TABLE services (" MANAGED
+    " name TEXT NOT NULL UNIQUE, team_id INTEGER NOT NULL REFERENCES teams(id),"
+    " kind TEXT NOT NULL CHECK (kind IN ('rest', 'ai')),"
+    " targets TEXT, models TEXT, lb TEXT,"
+    " approval TEXT NOT NULL DEFAULT 'auto' CHECK (approval IN ('auto', 'manual')),"
+    " timeouts TEXT, health TEXT,"
+    " origin TEXT NOT NULL DEFAULT 'api' CHECK (origin IN ('api', 'file')),"
+    " read_only INTEGER NOT NULL DEFAULT 0 CHECK (read_only IN (0, 1))) STRICT;"
+    "CREATE INDEX services_team ON services(team_id);"
+
+    "CREATE TABLE apis (" MANAGED
+    " service_id INTEGER NOT NULL REFERENCES services(id) ON DELETE CASCADE,"
+    " name TEXT NOT NULL, path_prefix TEXT NOT NULL, methods TEXT,"
+    " auth TEXT NOT NULL DEFAULT 'key' CHECK (auth IN ('key', 'none')),"
+    " rewrite TEXT, key_header TEXT, key_query TEXT,"
+    " UNIQUE (service_id, name)) STRICT;"
+
+    "CREATE TABLE consumers (" MANAGED
+    " name TEXT NOT NULL UNIQUE, team_id INTEGER NOT NULL REFERENCES teams(id)) STRICT;"
+    "CREATE INDEX consumers_team ON consumers(team_id);"
+
+    "CREATE TABLE keys (" MANAGED
+    " consumer_id INTEGER NOT NULL REFERENCES consumers(id) ON DELETE CASCADE,"
+    " prefix TEXT NOT NULL, hash BLOB NOT NULL UNIQUE CHECK (length(hash) = 32),"
+    " label TEXT, expires_at INTEGER, allowed_models TEXT, revoked_at INTEGER) STRICT;"
+    "CREATE INDEX keys_consumer ON keys(consumer_id);"
+    "CREATE INDEX keys_prefix ON keys(prefix);"
+
+    "CREATE TABLE subscriptions (" MANAGED
+    " consumer_id INTEGER NOT NULL REFERENCES consumers(id) ON DELETE CASCADE,"
+    " service_id INTEGER NOT NULL REFERENCES services(id) ON DELETE CASCADE,"
+    " state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'active', 'rejected', 'cancelled')),"
+    " reason TEXT, decided_by INTEGER REFERENCES users(id) ON DELETE SET NULL, decided_at INTEGER) STRICT;"
+    /* one live subscription per consumer and service; cancelled ones are history */
+    "CREATE UNIQUE INDEX subscriptions_live ON subscriptions(consumer_id, service_id) WHERE state <> 'cancelled';"
+    "CREATE INDEX subscriptions_service ON subscriptions(service_id);"
+
+    "CREATE TABLE audit (id INTEGER PRIMARY KEY AUTOINCREMENT, created_at INTEGER NOT NULL,"
+    " actor TEXT NOT NULL, action TEXT NOT NULL, object_kind TEXT NOT NULL, object_id INTEGER,"
+    " \"before\" TEXT, \"after\" TEXT) STRICT;"
+    "CREATE INDEX audit_object ON audit(object_kind, object_id);";
+
+const pt__store_migration pt__store_sqlite_migrations[] = {
+    {1, "control plane: teams, users, tokens, services, apis, consumers, keys, subscriptions, audit", v1_sql},
+};
+
+const int pt__store_sqlite_nmigrations = sizeof pt__store_sqlite_migrations / sizeof pt__store_sqlite_migrations[0];
