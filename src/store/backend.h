@@ -60,8 +60,7 @@ struct pt_store {
 int pt__store_fail(pt_store *st, int code, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/* Hex for HASH columns. */
-void pt__store_hex(const unsigned char *in, size_t n, char *out);
+/* Parses a HASH column's hex (exactly 2n lower-case digits); 0 or -1. */
 int pt__store_unhex(const char *in, size_t len, unsigned char *out, size_t n);
 
 #endif

@@ -186,7 +186,7 @@ static json_t *column_value(sqlite3_stmt *s, int i, pt_store_coltype type)
     case PT_COL_HASH: {
         char hex[65];
         if (sqlite3_column_bytes(s, i) != 32) return json_null();
-        pt__store_hex(sqlite3_column_blob(s, i), 32, hex);
+        pt_store_hex(sqlite3_column_blob(s, i), 32, hex);
         return json_string(hex);
     }
     }

@@ -46,7 +46,7 @@ static void clear_err(pt_store *st) { memset(&st->err, 0, sizeof st->err); }
 
 const pt_store_error *pt_store_last_error(const pt_store *st) { return &st->err; }
 
-void pt__store_hex(const unsigned char *in, size_t n, char *out)
+void pt_store_hex(const unsigned char *in, size_t n, char *out)
 {
     static const char digits[] = "0123456789abcdef";
     for (size_t i = 0; i < n; i++) {
@@ -74,9 +74,9 @@ int pt__store_unhex(const char *in, size_t len, unsigned char *out, size_t n)
     return 0;
 }
 
-/* Strict UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF) without NUL bytes. */
-static bool utf8_ok(const unsigned char *s, size_t n)
+bool pt_store_text_ok(const void *text, size_t n)
 {
+    const unsigned char *s = text;
     size_t i = 0;
     while (i < n) {
         unsigned c = s[i];
@@ -113,7 +113,7 @@ static int check_text(pt_store *st, const pt_store_col *col, const json_t *v)
     if (!json_is_string(v)) return pt__store_fail(st, PT_STORE_EINVAL, col->name, "%s must be a string", col->name);
     const char *s = json_string_value(v);
     size_t n = json_string_length(v);
-    if (!utf8_ok((const unsigned char *)s, n))
+    if (!pt_store_text_ok(s, n))
         return pt__store_fail(st, PT_STORE_EINVAL, col->name, "%s must be valid UTF-8 without NUL bytes", col->name);
     if (col->max_len && n > col->max_len)
         return pt__store_fail(st, PT_STORE_EINVAL, col->name, "%s is longer than %u bytes", col->name, col->max_len);
@@ -140,7 +140,7 @@ static int check_json(pt_store *st, const pt_store_col *col, const json_t *v)
     char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
     if (!text) return pt__store_fail(st, PT_STORE_EINVAL, col->name, "%s cannot be encoded as JSON", col->name);
     size_t n = strlen(text);
-    bool ok = utf8_ok((const unsigned char *)text, n);
+    bool ok = pt_store_text_ok(text, n);
     free(text);
     if (!ok) return pt__store_fail(st, PT_STORE_EINVAL, col->name, "%s must be valid UTF-8 without NUL bytes", col->name);
     if (col->max_len && n > col->max_len)

@@ -140,6 +140,13 @@ int pt_store_audit_append(pt_store *st, const char *actor, const char *action,
  * token hashes, passwords, keys, tokens), replacing it with "[redacted]". */
 void pt_store_redact(json_t *obj);
 
+/* The store's rule for text: strict UTF-8 (no overlong forms, no surrogates, nothing above
+ * U+10FFFF) without NUL bytes. Anything else is refused, never stored. */
+bool pt_store_text_ok(const void *text, size_t n);
+
+/* Lower-case hex of n bytes into out (2n + 1 bytes): how HASH columns are exchanged. */
+void pt_store_hex(const unsigned char *in, size_t n, char *out);
+
 /* Full integrity check of the database (SQLite: PRAGMA integrity_check). */
 int pt_store_check(pt_store *st);
 
