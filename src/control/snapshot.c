@@ -1,0 +1,438 @@
+/* snapshot.c: compiling the control snapshot from the store, looking keys and
+ * subscriptions up in it, and publishing it to the workers (see snapshot.h). Memory is a
+ * handful of flat arrays, so 200,000 keys cost a few tens of megabytes and one free each. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "control/snapshot.h"
+
+/* ---- growing arrays ---- */
+
+/* Makes room for one more element of size elem in *p (holding *n of *cap). */
+static int grow(void *pp, size_t *cap, size_t n, size_t elem)
+{
+    void **p = pp;
+    if (n < *cap) return 0;
+    size_t ncap = *cap ? *cap * 2 : 64;
+    void *q = realloc(*p, ncap * elem);
+    if (!q) return -1;
+    *p = q;
+    *cap = ncap;
+    return 0;
+}
+
+typedef struct build {
+    pt_store *st;
+    pt_snapshot *s;
+    size_t cap_teams, cap_consumers, cap_keys, cap_subs, cap_models, cap_strings, cap_services, cap_apis;
+    bool oom;
+} build;
+
+/* Copies n bytes and a NUL into the string pool; the offset, or UINT32_MAX when full. */
+static uint32_t pool_add(build *b, const char *str, size_t n)
+{
+    pt_snapshot *s = b->s;
+    while (s->strings_len + n + 1 > b->cap_strings) {
+        size_t ncap = b->cap_strings ? b->cap_strings * 2 : 4096;
+        char *q = realloc(s->strings, ncap);
+        if (!q || ncap > UINT32_MAX) { b->oom = true; return UINT32_MAX; }
+        s->strings = q;
+        b->cap_strings = ncap;
+    }
+    uint32_t off = (uint32_t)s->strings_len;
+    memcpy(s->strings + off, str, n);
+    s->strings[off + n] = '\0';
+    s->strings_len += n + 1;
+    return off;
+}
+
+static char *dup_member(const json_t *o, const char *name)
+{
+    json_t *v = json_object_get(o, name);
+    if (!v || json_is_null(v)) return NULL;
+    if (json_is_string(v)) return strdup(json_string_value(v));
+    return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
+static int64_t int_member(const json_t *o, const char *name) { return json_integer_value(json_object_get(o, name)); }
+
+/* The index of the element whose leading int64_t id equals id in an array sorted by id,
+ * or UINT32_MAX. Teams, consumers and services all begin with their id. */
+static uint32_t find_id(const void *base, size_t n, size_t size, int64_t id)
+{
+    const char *p = base;
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int64_t have;
+        memcpy(&have, p + mid * size, sizeof have);
+        if (have < id) lo = mid + 1;
+        else hi = mid;
+    }
+    int64_t have = 0;
+    if (lo < n) memcpy(&have, p + lo * size, sizeof have);
+    return lo < n && have == id ? (uint32_t)lo : UINT32_MAX;
+}
+
+static uint32_t team_index(const pt_snapshot *s, int64_t id) { return find_id(s->teams, s->nteams, sizeof *s->teams, id); }
+static uint32_t consumer_index(const pt_snapshot *s, int64_t id)
+{
+    return find_id(s->consumers, s->nconsumers, sizeof *s->consumers, id);
+}
+static uint32_t service_index(const pt_snapshot *s, int64_t id)
+{
+    return find_id(s->services, s->nservices, sizeof *s->services, id);
+}
+
+/* ---- reading the store ---- */
+
+static int on_team(void *ctx, json_t *o)
+{
+    build *b = ctx;
+    pt_snapshot *s = b->s;
+    if (grow(&s->teams, &b->cap_teams, s->nteams, sizeof *s->teams)) return PT_STORE_ENOMEM;
+    s->teams[s->nteams++] = (pt_snap_team){int_member(o, "id"), dup_member(o, "name")};
+    return 0;
+}
+
+
+static int on_consumer(void *ctx, const pt_store_consumer_row *row)
+{
+    build *b = ctx;
+    pt_snapshot *s = b->s;
+    if (grow(&s->consumers, &b->cap_consumers, s->nconsumers, sizeof *s->consumers)) return PT_STORE_ENOMEM;
+    uint32_t name = pool_add(b, row->name, strlen(row->name));
+    if (b->oom) return PT_STORE_ENOMEM;
+    s->consumers[s->nconsumers++] = (pt_snap_consumer){row->id, team_index(s, row->team_id), name, 0, 0};
+    return 0;
+}
+
+
+/* allowed_models: a JSON array of names into the pool; anything else allows every model. */
+static int key_models(build *b, pt_snap_key *k, const char *json)
+{
+    k->models = PT_SNAP_ALL_MODELS;
+    k->nmodels = 0;
+    if (!json) return 0;
+    json_t *arr = json_loads(json, JSON_DECODE_ANY, NULL);
+    if (!json_is_array(arr)) { json_decref(arr); return 0; }
+    pt_snapshot *s = b->s;
+    k->models = (uint32_t)s->nmodel_names;
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v) {
+        if (!json_is_string(v)) continue;
+        if (grow(&s->model_names, &b->cap_models, s->nmodel_names, sizeof *s->model_names)) b->oom = true;
+        uint32_t off = b->oom ? 0 : pool_add(b, json_string_value(v), json_string_length(v));
+        if (b->oom) break;
+        s->model_names[s->nmodel_names++] = off;
+        k->nmodels++;
+    }
+    json_decref(arr);
+    return b->oom ? PT_STORE_ENOMEM : 0;
+}
+
+static int on_key(void *ctx, const pt_store_key_row *row)
+{
+    build *b = ctx;
+    pt_snapshot *s = b->s;
+    uint32_t c = consumer_index(s, row->consumer_id);
+    if (c == UINT32_MAX) return 0; /* the read transaction makes this unreachable */
+    if (grow(&s->keys, &b->cap_keys, s->nkeys, sizeof *s->keys)) return PT_STORE_ENOMEM;
+    pt_snap_key *k = &s->keys[s->nkeys];
+    memcpy(k->hash, row->hash, PT_CRED_HASH_LEN);
+    k->id = row->id;
+    k->expires_at = row->expires_at;
+    k->revoked_at = row->revoked_at;
+    k->consumer = c;
+    strncpy(k->prefix, row->prefix ? row->prefix : "", sizeof k->prefix - 1);
+    k->prefix[sizeof k->prefix - 1] = '\0';
+    int rc = key_models(b, k, row->allowed_models);
+    if (rc == 0) s->nkeys++;
+    return rc;
+}
+
+static pt_snap_sub_state sub_state(const char *state)
+{
+    if (strcmp(state, "active") == 0) return PT_SNAP_SUB_ACTIVE;
+    if (strcmp(state, "pending") == 0) return PT_SNAP_SUB_PENDING;
+    if (strcmp(state, "rejected") == 0) return PT_SNAP_SUB_REJECTED;
+    return PT_SNAP_SUB_NONE;
+}
+
+/* Subscriptions arrive in id order; consumer_id rides in the id field until grouping. */
+static int on_sub(void *ctx, const pt_store_sub_row *row)
+{
+    build *b = ctx;
+    pt_snapshot *s = b->s;
+    uint32_t c = consumer_index(s, row->consumer_id);
+    if (c == UINT32_MAX) return 0;
+    if (grow(&s->subs, &b->cap_subs, s->nsubs, sizeof *s->subs)) return PT_STORE_ENOMEM;
+    s->subs[s->nsubs++] = (pt_snap_sub){row->service_id, c, sub_state(row->state)};
+    s->consumers[c].nsubs++;
+    return 0;
+}
+
+static int by_consumer_then_service(const void *a, const void *b)
+{
+    const pt_snap_sub *x = a, *y = b;
+    if (x->id != y->id) return x->id < y->id ? -1 : 1;
+    return (x->service_id > y->service_id) - (x->service_id < y->service_id);
+}
+
+/* Sorts subscriptions into one run per consumer and records each run's start. */
+static void group_subs(pt_snapshot *s)
+{
+    qsort(s->subs, s->nsubs, sizeof *s->subs, by_consumer_then_service);
+    uint32_t at = 0;
+    for (size_t i = 0; i < s->nconsumers; i++) {
+        s->consumers[i].subs = at;
+        at += s->consumers[i].nsubs;
+    }
+}
+
+static int on_service(void *ctx, json_t *o)
+{
+    build *b = ctx;
+    pt_snapshot *s = b->s;
+    if (grow(&s->services, &b->cap_services, s->nservices, sizeof *s->services)) return PT_STORE_ENOMEM;
+    s->services[s->nservices++] = (pt_snap_service){
+        int_member(o, "id"), int_member(o, "team_id"), dup_member(o, "name"), dup_member(o, "kind"),
+        dup_member(o, "approval"), dup_member(o, "lb"), dup_member(o, "origin"), dup_member(o, "targets"),
+        dup_member(o, "models"), dup_member(o, "timeouts"), dup_member(o, "health"),
+        json_is_true(json_object_get(o, "read_only")),
+    };
+    return 0;
+}
+
+
+static int on_api(void *ctx, json_t *o)
+{
+    build *b = ctx;
+    pt_snapshot *s = b->s;
+    if (grow(&s->apis, &b->cap_apis, s->napis, sizeof *s->apis)) return PT_STORE_ENOMEM;
+    int64_t service_id = int_member(o, "service_id");
+    s->apis[s->napis++] = (pt_snap_api){
+        int_member(o, "id"), service_id, service_index(s, service_id), dup_member(o, "name"),
+        dup_member(o, "path_prefix"), dup_member(o, "auth"), dup_member(o, "rewrite"), dup_member(o, "key_header"),
+        dup_member(o, "key_query"), dup_member(o, "methods"),
+    };
+    return 0;
+}
+
+/* ---- the key table ---- */
+
+static uint64_t slot_hash(const uint8_t *h)
+{
+    uint64_t v;
+    memcpy(&v, h, sizeof v);
+    return v;
+}
+
+/* A table at most half full: an absent key ends its probe after about two slots. */
+static int build_table(pt_snapshot *s)
+{
+    size_t n = 16;
+    while (n < s->nkeys * 2) n *= 2;
+    s->slots = calloc(n, sizeof *s->slots);
+    if (!s->slots) return PT_STORE_ENOMEM;
+    s->slot_mask = n - 1;
+    for (size_t i = 0; i < s->nkeys; i++) {
+        size_t at = slot_hash(s->keys[i].hash) & s->slot_mask;
+        while (s->slots[at]) at = (at + 1) & s->slot_mask;
+        s->slots[at] = (uint32_t)i + 1;
+    }
+    return 0;
+}
+
+const pt_snap_key *pt_snapshot_key(const pt_snapshot *s, const uint8_t hash[PT_CRED_HASH_LEN])
+{
+    for (size_t at = slot_hash(hash) & s->slot_mask;; at = (at + 1) & s->slot_mask) {
+        uint32_t slot = s->slots[at];
+        if (!slot) return NULL;
+        const pt_snap_key *k = &s->keys[slot - 1];
+        if (pt_cred_equal(k->hash, hash, PT_CRED_HASH_LEN)) return k;
+    }
+}
+
+/* ---- compile and free ---- */
+
+static void free_service(pt_snap_service *v)
+{
+    char *fields[] = {v->name, v->kind, v->approval, v->lb, v->origin, v->targets, v->models, v->timeouts, v->health};
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) free(fields[i]);
+}
+
+static void free_api(pt_snap_api *a)
+{
+    char *fields[] = {a->name, a->path_prefix, a->auth, a->rewrite, a->key_header, a->key_query, a->methods};
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) free(fields[i]);
+}
+
+static void snapshot_free(pt_snapshot *s)
+{
+    for (size_t i = 0; i < s->nteams; i++) free(s->teams[i].name);
+    for (size_t i = 0; i < s->nservices; i++) free_service(&s->services[i]);
+    for (size_t i = 0; i < s->napis; i++) free_api(&s->apis[i]);
+    free(s->teams);
+    free(s->consumers);
+    free(s->keys);
+    free(s->slots);
+    free(s->subs);
+    free(s->model_names);
+    free(s->strings);
+    free(s->services);
+    free(s->apis);
+    free(s);
+}
+
+/* Reads every part in the order the later ones need: teams before consumers, consumers
+ * before keys and subscriptions, services before APIs. */
+static int read_all(build *b)
+{
+    pt_store *st = b->st;
+    int rc = pt_store_version(st, &b->s->store_version);
+    if (rc == 0) rc = pt_store_scan(st, PT_KIND_TEAM, on_team, b);
+    if (rc == 0) rc = pt_store_scan_consumers(st, on_consumer, b);
+    if (rc == 0) rc = pt_store_scan_keys(st, on_key, b);
+    if (rc == 0) rc = pt_store_scan_subscriptions(st, on_sub, b);
+    if (rc == 0) rc = pt_store_scan(st, PT_KIND_SERVICE, on_service, b);
+    if (rc == 0) rc = pt_store_scan(st, PT_KIND_API, on_api, b);
+    return rc;
+}
+
+pt_snapshot *pt_snapshot_compile(pt_store *st, pt_store_error *err)
+{
+    static const pt_store_error oom = {.code = PT_STORE_ENOMEM, .message = "out of memory compiling the snapshot"};
+    memset(err, 0, sizeof *err);
+    build b = {.st = st, .s = calloc(1, sizeof(pt_snapshot))};
+    if (!b.s) { *err = oom; return NULL; }
+    atomic_init(&b.s->refs, 1);
+    int rc = pt_store_begin_read(st);
+    if (rc == 0) {
+        rc = read_all(&b);
+        *err = *pt_store_last_error(st);
+        pt_store_commit(st); /* ends a read: nothing to lose */
+    } else {
+        *err = *pt_store_last_error(st);
+    }
+    if (rc == 0) {
+        group_subs(b.s);
+        rc = build_table(b.s);
+    }
+    if (rc) {
+        if (rc == PT_STORE_ENOMEM || err->code == 0) *err = oom;
+        snapshot_free(b.s);
+        return NULL;
+    }
+    return b.s;
+}
+
+/* ---- lookups ---- */
+
+pt_snap_key_status pt_snapshot_check_key(const pt_snapshot *s, const char *key, size_t len, int64_t now,
+                                         const pt_snap_key **out)
+{
+    uint8_t h[PT_CRED_HASH_LEN];
+    pt_cred_hash(key, len, h);
+    const pt_snap_key *k = pt_snapshot_key(s, h);
+    *out = k;
+    if (!k) return PT_SNAP_KEY_UNKNOWN;
+    if (k->revoked_at) return PT_SNAP_KEY_REVOKED;
+    if (k->expires_at && now >= k->expires_at) return PT_SNAP_KEY_EXPIRED;
+    return PT_SNAP_KEY_OK;
+}
+
+const pt_snap_consumer *pt_snapshot_consumer(const pt_snapshot *s, const pt_snap_key *k)
+{
+    return &s->consumers[k->consumer];
+}
+
+const char *pt_snapshot_consumer_name(const pt_snapshot *s, const pt_snap_consumer *c) { return s->strings + c->name; }
+
+const char *pt_snapshot_team_name(const pt_snapshot *s, const pt_snap_consumer *c)
+{
+    return c->team == UINT32_MAX ? NULL : s->teams[c->team].name;
+}
+
+pt_snap_sub_state pt_snapshot_subscription(const pt_snapshot *s, const pt_snap_consumer *c, int64_t service_id)
+{
+    const pt_snap_sub *run = s->subs + c->subs;
+    size_t lo = 0, hi = c->nsubs;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (run[mid].service_id < service_id) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < c->nsubs && run[lo].service_id == service_id ? run[lo].state : PT_SNAP_SUB_NONE;
+}
+
+bool pt_snapshot_model_allowed(const pt_snapshot *s, const pt_snap_key *k, const char *model, size_t len)
+{
+    if (k->models == PT_SNAP_ALL_MODELS) return true;
+    for (uint32_t i = 0; i < k->nmodels; i++) {
+        const char *name = s->strings + s->model_names[k->models + i];
+        if (strlen(name) == len && memcmp(name, model, len) == 0) return true;
+    }
+    return false;
+}
+
+const pt_snap_service *pt_snapshot_service(const pt_snapshot *s, int64_t id)
+{
+    uint32_t i = service_index(s, id);
+    return i == UINT32_MAX ? NULL : &s->services[i];
+}
+
+const pt_snap_service *pt_snapshot_service_by_name(const pt_snapshot *s, const char *name)
+{
+    for (size_t i = 0; i < s->nservices; i++)
+        if (s->services[i].name && strcmp(s->services[i].name, name) == 0) return &s->services[i];
+    return NULL;
+}
+
+/* ---- references and publication (the same scheme as gateway/config.c) ---- */
+
+pt_snapshot *pt_snapshot_acquire(pt_snapshot *s)
+{
+    if (s) atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+    return s;
+}
+
+void pt_snapshot_release(pt_snapshot *s)
+{
+    if (!s) return;
+    if (atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1) return;
+    snapshot_free(s);
+}
+
+/* Loading the pointer and counting the reference must be one step, or a publish could
+ * free the snapshot in between: a spinlock held for two atomic operations makes it so. */
+static pt_snapshot *_Atomic current_snap;
+static atomic_flag current_lock = ATOMIC_FLAG_INIT;
+
+static void lock_take(void)
+{
+    while (atomic_flag_test_and_set_explicit(&current_lock, memory_order_acquire)) {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+    }
+}
+
+static void lock_drop(void) { atomic_flag_clear_explicit(&current_lock, memory_order_release); }
+
+void pt_snapshot_publish(pt_snapshot *s)
+{
+    lock_take();
+    pt_snapshot *old = atomic_exchange_explicit(&current_snap, s, memory_order_acq_rel);
+    lock_drop();
+    pt_snapshot_release(old);
+}
+
+pt_snapshot *pt_snapshot_current(void)
+{
+    lock_take();
+    pt_snapshot *s = pt_snapshot_acquire(atomic_load_explicit(&current_snap, memory_order_acquire));
+    lock_drop();
+    return s;
+}
