@@ -183,7 +183,7 @@ static int by_consumer_then_service(const void *a, const void *b)
 /* Sorts subscriptions into one run per consumer and records each run's start. */
 static void group_subs(pt_snapshot *s)
 {
-    qsort(s->subs, s->nsubs, sizeof *s->subs, by_consumer_then_service);
+    if (s->nsubs) qsort(s->subs, s->nsubs, sizeof *s->subs, by_consumer_then_service);
     uint32_t at = 0;
     for (size_t i = 0; i < s->nconsumers; i++) {
         s->consumers[i].subs = at;
