@@ -490,6 +490,27 @@ static void failed_write_leaves_no_audit_record(void **state)
     json_decref(items);
 }
 
+/* A second handle (another thread or process) sees the first one's commits and version:
+ * what a snapshot watcher relies on. Its reads do not block the writer (WAL). */
+static void another_handle_sees_commits_and_the_version(void **state)
+{
+    fixture *f = *state;
+    pt_store_error err;
+    pt_store *other = pt_store_open_sqlite(f->dir, &err);
+    assert_non_null(other);
+    assert_int_equal(pt_store_begin_read(other), 0);
+    int64_t seen0 = version_of(other);
+    int64_t id = must_insert(ST, PT_KIND_TEAM, "{\"name\":\"shared\"}");
+    /* the open read transaction keeps its consistent view */
+    assert_int_equal(version_of(other), seen0);
+    assert_int_equal(pt_store_commit(other), 0);
+    assert_int_equal(version_of(other), seen0 + 1);
+    json_t *o = get(other, PT_KIND_TEAM, id);
+    assert_string_equal(str_of(o, "name"), "shared");
+    json_decref(o);
+    pt_store_close(other);
+}
+
 /* ---- hostile text ---- */
 
 static void sql_injection_strings_are_stored_literally(void **state)
@@ -685,6 +706,7 @@ int main(void)
         T(list_filters_by_column),
         T(every_committed_write_bumps_the_version_once),
         T(rollback_undoes_the_whole_transaction),
+        T(another_handle_sees_commits_and_the_version),
         T(failed_write_leaves_no_audit_record),
         T(sql_injection_strings_are_stored_literally),
         T(invalid_utf8_is_refused_naming_the_field),
