@@ -34,8 +34,8 @@ static uint32_t pool_add(build *b, const char *str, size_t n)
     pt_snapshot *s = b->s;
     while (s->strings_len + n + 1 > b->cap_strings) {
         size_t ncap = b->cap_strings ? b->cap_strings * 2 : 4096;
-        char *q = realloc(s->strings, ncap);
-        if (!q || ncap > UINT32_MAX) { b->oom = true; return UINT32_MAX; }
+        char *q = ncap <= UINT32_MAX ? realloc(s->strings, ncap) : NULL; /* offsets are 32-bit */
+        if (!q) { b->oom = true; return UINT32_MAX; }
         s->strings = q;
         b->cap_strings = ncap;
     }
