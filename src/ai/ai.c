@@ -360,7 +360,7 @@ struct pt_ai_call {
     call_mode mode;
     bool stream;
     char request_id[64];
-    pt_ai_arena arena;
+    pt_pool arena;
     pt__up up;
     pt_ai_upstream pub;
     size_t max_response;
@@ -549,7 +549,7 @@ pt_ai_call *pt_ai_call_new(pt_ai_request *req, const pt_ai_attempt *at, const pt
     c->usage = PT_USAGE_UNKNOWN;
     c->max_response = opts && opts->max_response ? opts->max_response : DEFAULT_MAX_RESPONSE;
     pt_str_copy(c->request_id, sizeof c->request_id, opts && opts->request_id ? opts->request_id : "0");
-    pt_ai_arena_init(&c->arena, 0);
+    pt_pool_init(&c->arena, 0, 0);
     c->up.arena = &c->arena;
     pt_buf_init(&c->up.path, 8192);
     pt_buf_init(&c->up.body, 0);
@@ -603,7 +603,7 @@ void pt_ai_call_free(pt_ai_call *c)
     pt_buf_release(&c->up.body);
     pt_buf_release(&c->body);
     pt_buf_release(&c->out);
-    pt_ai_arena_release(&c->arena);
+    pt_pool_release(&c->arena);
     pt_recycle_put(&calls, c, RECYCLE_MAX);
 }
 
@@ -640,7 +640,7 @@ void pt_ai_call_on_response_head(pt_ai_call *c, int status, const pt_ai_header *
     if (status < 200 || status > 299) {
         c->error_mode = true;
         pt_buf_init(&c->body, MAX_ERROR_BODY);
-        c->rheaders = pt_ai_arena_alloc(&c->arena, (n ? n : 1) * sizeof *c->rheaders);
+        c->rheaders = pt_pool_alloc(&c->arena, (n ? n : 1) * sizeof *c->rheaders);
         /* only what classification reads is kept (the head's slices die with this call) */
         static const char *keep[] = { "retry-after", "retry-after-ms" };
         for (size_t i = 0; c->rheaders && i < n; i++) {
@@ -648,8 +648,8 @@ void pt_ai_call_on_response_head(pt_ai_call *c, int status, const pt_ai_header *
             for (size_t k = 0; k < sizeof keep / sizeof keep[0]; k++) wanted |= pt_slice_case_eq_cstr(headers[i].name, keep[k]);
             if (!wanted) continue;
             pt_ai_header *h = &c->rheaders[c->nrheaders];
-            h->name = pt_ai_arena_slice(&c->arena, headers[i].name);
-            h->value = pt_ai_arena_slice(&c->arena, headers[i].value);
+            h->name = pt_pool_slice(&c->arena, headers[i].name);
+            h->value = pt_pool_slice(&c->arena, headers[i].value);
             if (!h->value.ptr) h->value = PT_SLICE_LIT("");
             if (h->name.ptr) c->nrheaders++;
         }
@@ -711,8 +711,8 @@ static int pass_openai_event(pt_ai_call *c, const pt_sse_event *ev)
     pt_jfield f[16];
     size_t nf = 0, o, cl;
     bool drop = false;
-    pt_ai_arena scratch;
-    pt_ai_arena_init(&scratch, PT__EVENT_ARENA_LIMIT);
+    pt_pool scratch;
+    pt_pool_init(&scratch, 0, PT__EVENT_ARENA_LIMIT);
     if (pt_jscan_object(data.ptr, data.len, 0, f, 16, &nf, &o, &cl) == 0) {
         if (nf > 16) nf = 16;
         int iu = pt_jscan_find(f, nf, "usage", NULL);
@@ -735,7 +735,7 @@ static int pass_openai_event(pt_ai_call *c, const pt_sse_event *ev)
             c->failed = true;
             c->done = true;
             if (!c->emitted) {
-                pt_ai_arena_release(&scratch);
+                pt_pool_release(&scratch);
                 return 1; /* retryable: nothing reached the client */
             }
             c->err_sent = true;
@@ -756,7 +756,7 @@ static int pass_openai_event(pt_ai_call *c, const pt_sse_event *ev)
         tmp[k] = '\0';
         c->stop = pt__oai_stop(tmp);
     }
-    pt_ai_arena_release(&scratch);
+    pt_pool_release(&scratch);
     if (drop) return 0;
     int rc = pt_buf_append_str(&c->out, "data: ");
     if (!rc) rc = pt_buf_append_slice(&c->out, data);
@@ -770,8 +770,8 @@ static int pass_anthropic_event(pt_ai_call *c, const pt_sse_event *ev)
     pt_slice name = ev->event;
     bool is_error = pt_slice_eq_cstr(name, "error");
     if (pt_slice_eq_cstr(name, "message_start") || pt_slice_eq_cstr(name, "message_delta") || is_error) {
-        pt_ai_arena scratch;
-        pt_ai_arena_init(&scratch, PT__EVENT_ARENA_LIMIT);
+        pt_pool scratch;
+        pt_pool_init(&scratch, 0, PT__EVENT_ARENA_LIMIT);
         const pt_jv *root = pt_jdom_parse(&scratch, ev->data.ptr, ev->data.len, NULL);
         const pt_jv *u = pt_slice_eq_cstr(name, "message_start")
                               ? pt_jv_get(pt_jv_get(root, "message"), "usage")
@@ -789,7 +789,7 @@ static int pass_anthropic_event(pt_ai_call *c, const pt_sse_event *ev)
             c->failed = true;
             c->done = true;
         }
-        pt_ai_arena_release(&scratch);
+        pt_pool_release(&scratch);
         if (is_error && !c->emitted) return 1;
         if (is_error) c->err_sent = true;
     } else if (pt_slice_eq_cstr(name, "content_block_delta")) {
@@ -898,8 +898,8 @@ static void pass_body_usage(pt_ai_call *c)
     if (nf > 32) nf = 32;
     int iu = pt_jscan_find(f, nf, "usage", NULL);
     if (iu < 0) return;
-    pt_ai_arena scratch;
-    pt_ai_arena_init(&scratch, PT__EVENT_ARENA_LIMIT);
+    pt_pool scratch;
+    pt_pool_init(&scratch, 0, PT__EVENT_ARENA_LIMIT);
     const pt_jv *u = pt_jdom_parse(&scratch, c->body.data + f[iu].vstart, f[iu].vend - f[iu].vstart, NULL);
     pt_usage nu = PT_USAGE_UNKNOWN;
     if (c->req->fmt == PT_AI_FMT_OPENAI) {
@@ -925,7 +925,7 @@ static void pass_body_usage(pt_ai_call *c)
     }
     if (c->req->fmt == PT_AI_FMT_ANTHROPIC) pt__ant_usage(u, &nu);
     pt_usage_merge(&c->usage, &nu);
-    pt_ai_arena_release(&scratch);
+    pt_pool_release(&scratch);
 }
 
 /* A passed-through whole answer: its usage read, then sent as it came. */

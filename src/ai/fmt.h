@@ -62,12 +62,12 @@ typedef struct pt__path {
 bool pt__parse_data_url(pt_slice url, pt_slice *media_type, pt_slice *data);
 /* Appends a zeroed element to an array growing (doubling) in the arena; NULL when the
  * arena is full. Old copies are left in the arena, which frees them all at once. */
-void *pt__grow(pt_ai_arena *a, void **arr, size_t *n, size_t *cap, size_t elem);
-static inline pt_part *pt__parts_push(pt_ai_arena *a, pt_part **arr, size_t *n, size_t *cap)
+void *pt__grow(pt_pool *a, void **arr, size_t *n, size_t *cap, size_t elem);
+static inline pt_part *pt__parts_push(pt_pool *a, pt_part **arr, size_t *n, size_t *cap)
 {
     return pt__grow(a, (void **)arr, n, cap, sizeof **arr);
 }
-static inline pt_msg *pt__msgs_push(pt_ai_arena *a, pt_msg **arr, size_t *n, size_t *cap)
+static inline pt_msg *pt__msgs_push(pt_pool *a, pt_msg **arr, size_t *n, size_t *cap)
 {
     return pt__grow(a, (void **)arr, n, cap, sizeof **arr);
 }

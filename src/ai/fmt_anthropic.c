@@ -237,7 +237,7 @@ static int parse_tools(pt_pivot_req *r, const pt_jv *tools, pt_ai_error *err)
     if (!pt_jv_is_array(tools)) return BAD("tools", "tools: expected an array");
     r->ntools = pt_jv_len(tools);
     if (!r->ntools) return 0;
-    r->tools = pt_ai_arena_alloc(&r->arena, r->ntools * sizeof *r->tools);
+    r->tools = pt_pool_alloc(&r->arena, r->ntools * sizeof *r->tools);
     if (!r->tools) return TOO_BIG();
     size_t i;
     const pt_jv *t;

@@ -14,11 +14,11 @@
 
 /* ---- shared helpers ------------------------------------------------------------------ */
 
-void *pt__grow(pt_ai_arena *a, void **arr, size_t *n, size_t *cap, size_t elem)
+void *pt__grow(pt_pool *a, void **arr, size_t *n, size_t *cap, size_t elem)
 {
     if (*n == *cap) {
         size_t nc = *cap ? *cap * 2 : 4;
-        char *np = pt_ai_arena_alloc(a, nc * elem);
+        char *np = pt_pool_alloc(a, nc * elem);
         if (!np) return NULL;
         if (*n) memcpy(np, *arr, *n * elem);
         *arr = np;
@@ -335,7 +335,7 @@ static int parse_tools(pt_pivot_req *r, const pt_jv *tools, pt_ai_error *err)
     if (!pt_jv_is_array(tools)) return BAD("tools", "tools: expected an array");
     r->ntools = pt_jv_len(tools);
     if (!r->ntools) return 0;
-    r->tools = pt_ai_arena_alloc(&r->arena, r->ntools * sizeof *r->tools);
+    r->tools = pt_pool_alloc(&r->arena, r->ntools * sizeof *r->tools);
     if (!r->tools) return pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 413, NULL, "request too large");
     size_t i;
     const pt_jv *t;

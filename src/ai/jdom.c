@@ -8,7 +8,7 @@
 #include "ai/jscan.h"
 
 typedef struct parser {
-    pt_ai_arena *a;
+    pt_pool *a;
     const char *p;
     size_t len, pos;
     bool oom;
@@ -31,7 +31,7 @@ static bool string(parser *s, pt_slice *out)
     if (pt_jscan_string_at(s->p, s->len, &s->pos, &escaped)) return false;
     size_t rawlen = s->pos - start - 2;
     const char *body = s->p + start + 1;
-    char *d = pt_ai_arena_alloc(s->a, rawlen + 1);
+    char *d = pt_pool_alloc(s->a, rawlen + 1);
     if (!d) {
         s->oom = true;
         return false;
@@ -54,7 +54,7 @@ static pt_jv *grow(parser *s, pt_jv *kids, size_t n, size_t *cap)
 {
     if (n < *cap) return kids;
     size_t nc = *cap ? *cap * 2 : 4;
-    pt_jv *k = pt_ai_arena_alloc(s->a, nc * sizeof *k);
+    pt_jv *k = pt_pool_alloc(s->a, nc * sizeof *k);
     if (!k) {
         s->oom = true;
         return NULL;
@@ -151,10 +151,10 @@ static bool value(parser *s, pt_jv *v, unsigned depth)
     return true;
 }
 
-const pt_jv *pt_jdom_parse(pt_ai_arena *a, const char *p, size_t len, size_t *errpos)
+const pt_jv *pt_jdom_parse(pt_pool *a, const char *p, size_t len, size_t *errpos)
 {
     parser s = { a, p, len, 0, false };
-    pt_jv *root = pt_ai_arena_alloc(a, sizeof *root);
+    pt_jv *root = pt_pool_alloc(a, sizeof *root);
     bool ok = root && value(&s, root, 0);
     if (ok) {
         skip_ws(&s);

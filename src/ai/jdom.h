@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "ai/arena.h"
+#include "core/pool.h"
 #include "core/slice.h"
 
 typedef enum pt_jv_type {
@@ -41,7 +41,7 @@ struct pt_jv {
 
 /* Parses p[0..len) (one value, whitespace around allowed). NULL on a syntax error (with
  * *errpos the offset of the offending byte) or when the arena is full (*errpos = len+1). */
-const pt_jv *pt_jdom_parse(pt_ai_arena *a, const char *p, size_t len, size_t *errpos);
+const pt_jv *pt_jdom_parse(pt_pool *a, const char *p, size_t len, size_t *errpos);
 
 const pt_jv *pt_jv_getn(const pt_jv *obj, const char *key, size_t klen);
 /* inline so that the length of a literal key is known at compile time */

@@ -164,7 +164,7 @@ size_t pt_pivot_split_tool_ids(pt_pivot_req *r)
 void pt_pivot_req_init(pt_pivot_req *r)
 {
     memset(r, 0, sizeof *r);
-    pt_ai_arena_init(&r->arena, PIVOT_ARENA_LIMIT);
+    pt_pool_init(&r->arena, 0, PIVOT_ARENA_LIMIT);
     r->parallel_tool_calls = -1;
     r->max_tokens = -1;
     r->temperature = NAN;
@@ -179,20 +179,20 @@ void pt_pivot_req_init(pt_pivot_req *r)
 
 void pt_pivot_req_release(pt_pivot_req *r)
 {
-    pt_ai_arena_release(&r->arena);
+    pt_pool_release(&r->arena);
 }
 
 void pt_pivot_resp_init(pt_pivot_resp *r)
 {
     memset(r, 0, sizeof *r);
-    pt_ai_arena_init(&r->arena, PIVOT_ARENA_LIMIT);
+    pt_pool_init(&r->arena, 0, PIVOT_ARENA_LIMIT);
     r->usage = PT_USAGE_UNKNOWN;
     r->created = -1;
 }
 
 void pt_pivot_resp_release(pt_pivot_resp *r)
 {
-    pt_ai_arena_release(&r->arena);
+    pt_pool_release(&r->arena);
 }
 
 int64_t pt_pivot_effort_to_budget(pt_slice effort)

@@ -23,7 +23,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "ai/arena.h"
+#include "core/pool.h"
 #include "core/buf.h"
 #include "core/slice.h"
 
@@ -149,7 +149,7 @@ typedef enum pt_resp_format {
 
 /* A chat request. Unset numbers are -1 (integers) or NaN (reals). */
 typedef struct pt_pivot_req {
-    pt_ai_arena arena;
+    pt_pool arena;
     pt_slice model;               /* public model name as the client sent it */
     pt_part *system;              /* TEXT parts */
     size_t nsystem;
@@ -223,7 +223,7 @@ typedef enum pt_stop_reason {
 const char *pt_stop_reason_name(pt_stop_reason r);
 
 typedef struct pt_pivot_resp {
-    pt_ai_arena arena;
+    pt_pool arena;
     pt_slice id, model;
     pt_part *parts;
     size_t nparts;

@@ -27,8 +27,8 @@ const pt__prov *pt__prov_get(pt_ai_prov_type t)
 int pt__up_header(pt__up *up, const char *name, const char *value)
 {
     if (up->nheaders >= PT_AI_MAX_UPSTREAM_HEADERS) return PT_ETOOBIG;
-    char *n = pt_ai_arena_strndup(up->arena, name, strlen(name));
-    char *v = pt_ai_arena_strndup(up->arena, value, strlen(value));
+    char *n = pt_pool_strndup(up->arena, name, strlen(name));
+    char *v = pt_pool_strndup(up->arena, value, strlen(value));
     if (!n || !v) return PT_ENOMEM;
     up->headers[up->nheaders].name = pt_slice_cstr(n);
     up->headers[up->nheaders].value = pt_slice_cstr(v);
@@ -210,10 +210,10 @@ int pt__check_files(const pt__prov_ctx *c, const pt_pivot_req *r, unsigned accep
 int pt__count_field(const pt__prov_ctx *c, const char *body, size_t len, const char *field, int64_t *tokens,
                     pt_ai_error *err)
 {
-    pt_ai_arena a;
-    pt_ai_arena_init(&a, PT__EVENT_ARENA_LIMIT);
+    pt_pool a;
+    pt_pool_init(&a, 0, PT__EVENT_ARENA_LIMIT);
     int64_t n = pt_jv_int(pt_jv_get(pt_jdom_parse(&a, body, len, NULL), field));
-    pt_ai_arena_release(&a);
+    pt_pool_release(&a);
     if (n < 0) {
         char what[96];
         return pt__bad_upstream(err, c, pt_str_join(what, sizeof what, "token count without ", field));

@@ -7,7 +7,7 @@
 #define PT_AI_PROV_H
 
 #include "ai/ai.h"
-#include "ai/arena.h"
+#include "core/pool.h"
 #include "ai/fmt.h"
 #include "ai/jdom.h"
 #include "ai/jsonw.h"
@@ -34,7 +34,7 @@ typedef struct pt__prov_ctx {
 
 /* The upstream request being built; strings live in arena. */
 typedef struct pt__up {
-    pt_ai_arena *arena;
+    pt_pool *arena;
     const char *method;
     pt_buf path;
     pt_ai_header headers[PT_AI_MAX_UPSTREAM_HEADERS];

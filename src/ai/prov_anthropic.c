@@ -481,11 +481,11 @@ static int st_event(void *p, const pt_sse_event *sev, pt_ev_cb cb, void *arg, pt
 {
     ant_stream *s = p;
     if (s->done) return 0;
-    pt_ai_arena scratch;
-    pt_ai_arena_init(&scratch, PT__EVENT_ARENA_LIMIT);
+    pt_pool scratch;
+    pt_pool_init(&scratch, 0, PT__EVENT_ARENA_LIMIT);
     const pt_jv *root = pt_jdom_parse(&scratch, sev->data.ptr, sev->data.len, NULL);
     if (!pt_jv_is_object(root)) {
-        pt_ai_arena_release(&scratch);
+        pt_pool_release(&scratch);
         return pt__bad_upstream(err, &s->ctx, "an event is not a JSON object");
     }
     const char *type = pt_jv_cstr(pt_jv_get(root, "type"));
@@ -534,7 +534,7 @@ static int st_event(void *p, const pt_sse_event *sev, pt_ev_cb cb, void *arg, pt
         rc = stream_error(s, pt_jv_get(root, "error"), cb, arg, err);
     }
     /* ping and unknown event types are ignored, as the API's versioning policy asks */
-    pt_ai_arena_release(&scratch);
+    pt_pool_release(&scratch);
     return rc;
 }
 

@@ -382,10 +382,10 @@ static const char *gen_call_id(char *out, size_t cap, const pt__prov_ctx *c, int
 }
 
 /* A thinking signature as clients see it (PT_GEMINI_THINKING_SIG); empty on failure. */
-static pt_slice thinking_sig(pt_ai_arena *a, pt_slice sig)
+static pt_slice thinking_sig(pt_pool *a, pt_slice sig)
 {
     size_t n = sizeof PT_GEMINI_THINKING_SIG - 1;
-    char *d = pt_ai_arena_alloc(a, n + sig.len + 1);
+    char *d = pt_pool_alloc(a, n + sig.len + 1);
     if (!d) return PT_SLICE_NULL;
     memcpy(d, PT_GEMINI_THINKING_SIG, n);
     memcpy(d + n, sig.ptr, sig.len);
@@ -394,10 +394,10 @@ static pt_slice thinking_sig(pt_ai_arena *a, pt_slice sig)
 
 /* The id clients see: the call's signature rides in it (pt_tool_id_sign). Empty on
  * failure (the arena is full). */
-static pt_slice signed_id(pt_ai_arena *a, pt_slice id, pt_slice sig)
+static pt_slice signed_id(pt_pool *a, pt_slice id, pt_slice sig)
 {
     pt_buf b = PT_BUF_INIT;
-    pt_slice out = pt_tool_id_sign(&b, id, sig) ? PT_SLICE_NULL : pt_ai_arena_slice(a, pt_buf_slice(&b));
+    pt_slice out = pt_tool_id_sign(&b, id, sig) ? PT_SLICE_NULL : pt_pool_slice(a, pt_buf_slice(&b));
     pt_buf_release(&b);
     return out;
 }
@@ -538,11 +538,11 @@ static int st_event(void *p, const pt_sse_event *sev, pt_ev_cb cb, void *arg, pt
 {
     gem_stream *s = p;
     if (s->done) return 0;
-    pt_ai_arena scratch;
-    pt_ai_arena_init(&scratch, PT__EVENT_ARENA_LIMIT);
+    pt_pool scratch;
+    pt_pool_init(&scratch, 0, PT__EVENT_ARENA_LIMIT);
     const pt_jv *root = pt_jdom_parse(&scratch, sev->data.ptr, sev->data.len, NULL);
     if (!pt_jv_is_object(root)) {
-        pt_ai_arena_release(&scratch);
+        pt_pool_release(&scratch);
         return pt__bad_upstream(err, &s->ctx, "a stream chunk is not a JSON object");
     }
     int rc = 0;
@@ -580,7 +580,7 @@ static int st_event(void *p, const pt_sse_event *sev, pt_ev_cb cb, void *arg, pt
         rc = pt__blocks_close(&s->blk, cb, arg);
     }
 out:
-    pt_ai_arena_release(&scratch);
+    pt_pool_release(&scratch);
     return rc;
 }
 
@@ -686,12 +686,12 @@ static int base64_floats(pt_buf *out, const pt_jv *values)
 static int parse_embed(const pt__prov_ctx *c, const pt_jv *req, const char *body, size_t len, pt_slice public_model,
                        pt_buf *out, pt_usage *usage, pt_ai_error *err)
 {
-    pt_ai_arena scratch;
-    pt_ai_arena_init(&scratch, 0);
+    pt_pool scratch;
+    pt_pool_init(&scratch, 0, 0);
     const pt_jv *root = pt_jdom_parse(&scratch, body, len, NULL);
     const pt_jv *embs = pt_jv_get(root, "embeddings");
     if (!pt_jv_is_array(embs)) {
-        pt_ai_arena_release(&scratch);
+        pt_pool_release(&scratch);
         return pt__bad_upstream(err, c, "no embeddings array");
     }
     const char *enc = pt_jv_cstr(pt_jv_get(req, "encoding_format"));
@@ -740,7 +740,7 @@ static int parse_embed(const pt__prov_ctx *c, const pt_jv *req, const char *body
     pt_jw_kint(&w, "total_tokens", est);
     pt_jw_obj_end(&w);
     pt_jw_obj_end(&w);
-    pt_ai_arena_release(&scratch);
+    pt_pool_release(&scratch);
     if (w.err) return pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 502, NULL, "answer too large");
     return 0;
 }
@@ -763,8 +763,8 @@ static void classify(const pt__prov_ctx *c, int status, const pt_ai_header *h, s
     char msg[PT_AI_ERRMSG_MAX];
     msg[0] = '\0';
     uint64_t retry = 0;
-    pt_ai_arena scratch;
-    pt_ai_arena_init(&scratch, PT__EVENT_ARENA_LIMIT);
+    pt_pool scratch;
+    pt_pool_init(&scratch, 0, PT__EVENT_ARENA_LIMIT);
     const pt_jv *root = pt_jdom_parse(&scratch, body, len, NULL);
     if (root) {
         const pt_jv *top = pt_jv_is_array(root) ? pt_jv_at(root, 0) : root; /* streams answer [{"error":...}] */
@@ -781,7 +781,7 @@ static void classify(const pt__prov_ctx *c, int status, const pt_ai_header *h, s
     } else if (len) {
         snprintf(msg, sizeof msg, "%.*s", (int)(len < 200 ? len : 200), body);
     }
-    pt_ai_arena_release(&scratch);
+    pt_pool_release(&scratch);
     err->retry_after_ms = pt__retry_after_ms(h, nh);
     if (!err->retry_after_ms) err->retry_after_ms = retry;
     /* Gemini answers a bad key with 400 INVALID_ARGUMENT "API key not valid" */

@@ -430,7 +430,7 @@ int pt__oai_parse_chat(const pt__prov_ctx *c, const char *body, size_t len, pt_p
         if (!p->id.len) {
             char tmp[96];
             snprintf(tmp, sizeof tmp, "call_%s_%zu", c->request_id ? c->request_id : "0", i);
-            p->id = pt_ai_arena_slice(&out->arena, pt_slice_cstr(tmp));
+            p->id = pt_pool_slice(&out->arena, pt_slice_cstr(tmp));
         }
         p->name = pt_jv_str(pt_jv_get(fn, "name"));
         const pt_jv *args = pt_jv_get(fn, "arguments");
@@ -567,11 +567,11 @@ static int oai_event(void *p, const pt_sse_event *sev, pt_ev_cb cb, void *arg, p
         int rc = start(s, NULL, cb, arg);
         return rc ? rc : finish(s, cb, arg);
     }
-    pt_ai_arena scratch;
-    pt_ai_arena_init(&scratch, PT__EVENT_ARENA_LIMIT);
+    pt_pool scratch;
+    pt_pool_init(&scratch, 0, PT__EVENT_ARENA_LIMIT);
     const pt_jv *root = pt_jdom_parse(&scratch, data.ptr, data.len, NULL);
     if (!pt_jv_is_object(root)) {
-        pt_ai_arena_release(&scratch);
+        pt_pool_release(&scratch);
         return pt__bad_upstream(err, &s->ctx, "a stream chunk is not a JSON object");
     }
     int rc = 0;
@@ -615,7 +615,7 @@ static int oai_event(void *p, const pt_sse_event *sev, pt_ev_cb cb, void *arg, p
         }
     }
 out:
-    pt_ai_arena_release(&scratch);
+    pt_pool_release(&scratch);
     return rc;
 }
 
@@ -643,8 +643,8 @@ void pt__classify_common(const pt__prov_ctx *c, int status, const pt_ai_header *
 {
     char msg[PT_AI_ERRMSG_MAX];
     msg[0] = '\0';
-    pt_ai_arena scratch;
-    pt_ai_arena_init(&scratch, PT__EVENT_ARENA_LIMIT);
+    pt_pool scratch;
+    pt_pool_init(&scratch, 0, PT__EVENT_ARENA_LIMIT);
     const pt_jv *root = pt_jdom_parse(&scratch, body, len, NULL);
     if (root) {
         const pt_jv *e = pt_jv_get(root, "error");
@@ -660,7 +660,7 @@ void pt__classify_common(const pt__prov_ctx *c, int status, const pt_ai_header *
     } else if (len) {
         snprintf(msg, sizeof msg, "%.*s", (int)(len < 200 ? len : 200), body);
     }
-    pt_ai_arena_release(&scratch);
+    pt_pool_release(&scratch);
     err->retry_after_ms = pt__retry_after_ms(h, nh);
     pt__classify_status(c, status, msg, err);
 }

@@ -1,7 +1,7 @@
 /* recycle.h: per-thread free lists for the large objects every request allocates.
  *
  * A request on the AI route allocates a few objects of several kilobytes (call state,
- * parsed request, arena blocks). glibc serves chunks that size from its bins instead of
+ * parsed request, pool blocks). glibc serves chunks that size from its bins instead of
  * the per-thread cache, which costs more than the request's own work; a list per thread
  * keeps up to `max` freed objects of one size for the next request on the same worker.
  * Objects may be freed on another thread than the one that took them (they then join

@@ -8,15 +8,15 @@
 
 #include "ai/jdom.h"
 
-static const pt_jv *parse(pt_ai_arena *a, const char *s, size_t *errpos)
+static const pt_jv *parse(pt_pool *a, const char *s, size_t *errpos)
 {
-    pt_ai_arena_init(a, 0);
+    pt_pool_init(a, 0, 0);
     return pt_jdom_parse(a, s, strlen(s), errpos);
 }
 
 static void values_have_types_and_raw_text(void **state)
 {
-    pt_ai_arena a;
+    pt_pool a;
     const pt_jv *v = parse(&a, " {\"s\":\"x\\u00e9\",\"i\":-42,\"f\":0.50,\"big\":123456789012345678901,"
                                "\"t\":true,\"n\":null,\"a\":[1, {\"k\":[]}]} ", NULL);
     assert_non_null(v);
@@ -39,7 +39,7 @@ static void values_have_types_and_raw_text(void **state)
     assert_null(pt_jv_at(arr, 2));
     assert_null(pt_jv_get(v, "missing"));
     assert_null(pt_jv_get(arr, "k")); /* not an object */
-    pt_ai_arena_release(&a);
+    pt_pool_release(&a);
 }
 
 static void lookups_on_nothing_are_safe(void **state)
@@ -54,7 +54,7 @@ static void lookups_on_nothing_are_safe(void **state)
 
 static void members_keep_their_order_and_first_duplicate_wins(void **state)
 {
-    pt_ai_arena a;
+    pt_pool a;
     const pt_jv *v = parse(&a, "{\"b\":1,\"a\":2,\"b\":3}", NULL);
     size_t i;
     const pt_jv *m;
@@ -62,16 +62,16 @@ static void members_keep_their_order_and_first_duplicate_wins(void **state)
     PT_JV_FOREACH(v, i, m) order[i] = m->key.ptr[0];
     assert_string_equal(order, "bab");
     assert_int_equal(pt_jv_int(pt_jv_get(v, "b")), 1);
-    pt_ai_arena_release(&a);
+    pt_pool_release(&a);
 }
 
 static void strings_with_nul_keep_their_length(void **state)
 {
-    pt_ai_arena a;
+    pt_pool a;
     const pt_jv *v = parse(&a, "\"a\\u0000b\"", NULL);
     assert_int_equal(pt_jv_str(v).len, 3);
     assert_memory_equal(pt_jv_str(v).ptr, "a\0b", 3);
-    pt_ai_arena_release(&a);
+    pt_pool_release(&a);
 }
 
 static void errors_give_the_offset(void **state)
@@ -81,23 +81,23 @@ static void errors_give_the_offset(void **state)
         size_t at;
     } bad[] = { { "{\"a\":1,}", 7 }, { "[1 2]", 3 }, { "{\"a\" 1}", 5 }, { "\"\\q\"", 1 }, { "[1] x", 4 }, { "", 0 } };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        pt_ai_arena a;
+        pt_pool a;
         size_t at = 99;
         assert_null(parse(&a, bad[i].in, &at));
         if (at != bad[i].at) fail_msg("[%s]: error at %zu, want %zu", bad[i].in, at, bad[i].at);
-        pt_ai_arena_release(&a);
+        pt_pool_release(&a);
     }
 }
 
 static void a_full_arena_is_reported_past_the_end(void **state)
 {
-    pt_ai_arena a;
-    pt_ai_arena_init(&a, 64);
+    pt_pool a;
+    pt_pool_init(&a, 0, 64);
     const char *s = "[\"a long string that will not fit in sixty-four bytes of arena at all\"]";
     size_t at = 0;
     assert_null(pt_jdom_parse(&a, s, strlen(s), &at));
     assert_int_equal(at, strlen(s) + 1);
-    pt_ai_arena_release(&a);
+    pt_pool_release(&a);
 }
 
 int main(void)

@@ -1,0 +1,64 @@
+/* Unit tests for core/pool.c in its normal (bump allocator) mode, in every build. */
+#undef PT_NO_ARENA
+#include "pool_cases.h"
+
+/* Small allocations share a block; a big one gets its own block behind the current one,
+ * which keeps serving small ones. */
+static void small_share_a_block_big_ones_do_not(void **state)
+{
+    pt_pool p;
+    pt_pool_init(&p, 1024, 0);
+    char *a = pt_pool_alloc(&p, 10);
+    char *b = pt_pool_alloc(&p, 10);
+    assert_ptr_equal(b, a + 16);
+    assert_int_equal(nblocks(&p), 1);
+    char *big = pt_pool_alloc(&p, 4000);
+    assert_non_null(big);
+    assert_int_equal(nblocks(&p), 2);
+    char *c = pt_pool_alloc(&p, 10);
+    assert_ptr_equal(c, b + 16); /* still the first block */
+    assert_int_equal(nblocks(&p), 2);
+    pt_pool_release(&p);
+}
+
+/* The first allocation of a fresh pool up to a whole block takes a standard block (a
+ * handler's state of a few KiB costs no malloc of its own). */
+static void first_large_alloc_takes_a_standard_block(void **state)
+{
+    pt_pool p;
+    pt_pool_init(&p, 4096, 0);
+    assert_non_null(pt_pool_alloc(&p, 3000));
+    assert_int_equal(p.head->size, 4096);
+    assert_non_null(pt_pool_alloc(&p, 500)); /* fits behind it */
+    assert_int_equal(nblocks(&p), 1);
+    pt_pool_release(&p);
+}
+
+/* A released standard block serves the next pool of that block size on this thread. */
+static void standard_blocks_are_recycled(void **state)
+{
+    pt_pool p;
+    pt_pool_init(&p, 2048, 0);
+    void *first = pt_pool_alloc(&p, 8);
+    pt_pool_release(&p);
+    pt_pool q;
+    pt_pool_init(&q, 2048, 0);
+    assert_ptr_equal(pt_pool_alloc(&q, 8), first);
+    pt_pool_release(&q);
+    pt_pool r; /* another block size does not take it */
+    pt_pool_init(&r, 1024, 0);
+    void *other = pt_pool_alloc(&r, 8);
+    pt_pool_release(&r);
+    assert_ptr_not_equal(other, first);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        POOL_COMMON_TESTS,
+        cmocka_unit_test(small_share_a_block_big_ones_do_not),
+        cmocka_unit_test(first_large_alloc_takes_a_standard_block),
+        cmocka_unit_test(standard_blocks_are_recycled),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
