@@ -6,7 +6,11 @@
  * answer to the call, which emits client bytes as they exist (event by event for
  * streams) -> on a failure before the first emitted byte, the next attempt; after it,
  * the stream can only be cut. Usage and cost of every call go to the access log line
- * and to the metrics. */
+ * and to the metrics.
+ *
+ * The request's state (ai_req) is a recycled object released by a cleanup hook of the
+ * request, after its access-log line; every way out (answer, failure, client gone) only
+ * detaches: ends the upstream exchange and lets go of the connection. */
 #include "gateway/ai_route.h"
 
 #include <inttypes.h>
@@ -207,10 +211,9 @@ static void record(ai_req *a, const pt_ai_result *r, bool aborted)
     pt_buf_append_str(&b, ",\"ttft_ms\":");
     pt_buf_append_fixed(&b, r->ttft_us, 3);
     pt_buf_append_str(&b, r->passthrough ? ",\"passthrough\":true}" : ",\"passthrough\":false}");
-    free(info->extra_json); /* an earlier attempt's figures */
-    info->extra_json = NULL;
-    /* out of memory part-way, the members would not be valid JSON: left out whole */
-    if (b.len && b.data[b.len - 1] == '}') info->extra_json = pt_buf_detach(&b, NULL);
+    /* out of memory part-way, the members would not be valid JSON: left out whole (an
+     * earlier attempt's figures stay in the pool until the request ends) */
+    info->extra_json = b.len && b.data[b.len - 1] == '}' ? pt_pool_strndup(&a->req->pool, b.data, b.len) : NULL;
     pt_buf_release(&b);
 }
 
@@ -218,10 +221,25 @@ static void record(ai_req *a, const pt_ai_result *r, bool aborted)
 
 static PT_RECYCLER(ai_reqs); /* per worker: the next request's state */
 
-static void ai_free(ai_req *a)
+/* No more upstream I/O for this request (idempotent; touches no connection). */
+static void stop_upstream(ai_req *a)
 {
-    pt_conn_set_sink(a->conn, NULL);
     if (a->x) pt_exchange_cancel(a->x);
+    a->x = NULL;
+}
+
+/* Before the call that ends the request: nothing more is wanted from either side. */
+static void detach(ai_req *a)
+{
+    stop_upstream(a);
+    pt_conn_set_sink(a->conn, NULL);
+}
+
+/* The request's cleanup hook: runs after the access-log line. */
+static void ai_cleanup(void *arg)
+{
+    ai_req *a = arg;
+    stop_upstream(a);
     if (a->call) pt_ai_call_free(a->call);
     if (a->areq) pt_ai_request_free(a->areq);
     pt_buf_release(&a->body);
@@ -253,7 +271,7 @@ static void fail_with_body(ai_req *a, const pt_ai_error *err, int fallback_statu
     int status = err->status ? err->status : fallback_status;
     uint64_t ra = err->retry_after_ms;
     pt_conn_info(conn)->error = "ai_error";
-    ai_free(a);
+    detach(a);
     respond_error_body(conn, status, ra, &body);
     pt_buf_release(&body);
 }
@@ -316,7 +334,7 @@ static void call_end(ai_req *a, pt_ai_end how)
     if (info->upstream_start_us) info->upstream_us = pt_now_us() - info->upstream_start_us;
     if (res.kind == PT_AI_OK) {
         if (!a->started) emit(a, "", 0);
-        ai_free(a);
+        detach(a);
         pt_conn_response_end(conn);
         return;
     }
@@ -324,7 +342,7 @@ static void call_end(ai_req *a, pt_ai_end how)
         pt_log_warn("request %s: AI call to '%s' failed mid-answer: %s", a->req->request_id,
                     res.provider ? res.provider : "?", res.error.message);
         pt_conn_info(conn)->error = "ai_upstream_cut";
-        ai_free(a);
+        detach(a);
         pt_conn_response_end(conn);
         return;
     }
@@ -360,14 +378,11 @@ static void x_body(void *u, const char *data, size_t n)
     ai_req *a = u;
     if (pt_ai_call_on_response_body(a->call, data, n, emit, a) != 0) {
         /* the client is gone or its connection failed: stop here */
-        if (a->x) pt_exchange_cancel(a->x);
-        a->x = NULL;
-        pt_conn *conn = a->conn;
+        detach(a);
         pt_ai_result res;
         pt_ai_call_finish(a->call, PT_AI_END_ABORTED, emit, a, &res);
         record(a, &res, true);
-        ai_free(a);
-        pt_conn_response_abort(conn);
+        pt_conn_response_abort(a->conn);
     }
 }
 
@@ -529,14 +544,12 @@ static void sink_drain(void *h)
 static void sink_abort(void *h)
 {
     ai_req *a = h;
+    stop_upstream(a);
     if (a->call) {
         pt_ai_result res;
-        if (a->x) pt_exchange_cancel(a->x);
-        a->x = NULL;
         pt_ai_call_finish(a->call, PT_AI_END_ABORTED, NULL, NULL, &res);
         record(a, &res, true);
     }
-    ai_free(a);
 }
 
 bool pt_ai_route_try(pt_conn *conn, pt_request *req, pt_config *cfg, pt_client *client)
@@ -571,7 +584,8 @@ bool pt_ai_route_try(pt_conn *conn, pt_request *req, pt_config *cfg, pt_client *
         return true;
     }
     ai_req *a = pt_recycle_get(&ai_reqs, sizeof *a);
-    if (!a) {
+    if (!a || pt_req_cleanup_add(req, ai_cleanup, a) != 0) {
+        pt_recycle_put(&ai_reqs, a, 64);
         pt_conn_respond_error(conn, 503, "out_of_memory", NULL, "the gateway is out of memory");
         return true;
     }

@@ -139,10 +139,13 @@ static void dispatch(pt_conn *c, pt_request *req, void *arg)
     atomic_fetch_add_explicit(&pt_metrics_global.requests_total, 1, memory_order_relaxed);
     pt_config *cfg = pt_config_current();
     /* The request keeps the snapshot until it is logged (route and service names in the
-     * access log point into it), whatever reload happens meanwhile. */
-    pt_req_info *info = pt_conn_info(c);
-    info->hold = cfg;
-    info->hold_release = release_config;
+     * access log point into it), whatever reload happens meanwhile: the first cleanup
+     * hook, so it is released last, after the log line and every handler's own hook. */
+    if (pt_req_cleanup_add(req, release_config, cfg) != 0) {
+        pt_config_release(cfg);
+        pt_conn_respond_error(c, 503, "out_of_memory", NULL, "the gateway is out of memory");
+        return;
+    }
     if (path_is(req, cfg->health_path)) {
         static const char ok[] = "{\"status\":\"ok\"}\n";
         pt_conn_respond(c, 200, "application/json", ok, sizeof ok - 1);

@@ -7,7 +7,11 @@
  * carrying the body bytes buffered so far. After the response has started, a failure
  * can only cut the client's response short. When no attempt succeeded, the client's
  * 502 (504 for a timeout) names the last attempt's cause; the target's address and the
- * low-level detail are added only with errors.expose_upstream_address. */
+ * low-level detail are added only with errors.expose_upstream_address.
+ *
+ * The proxy's state lives in the request pool; a cleanup hook releases its buffers after
+ * the access-log line. Every way out (done, failure, client gone) only detaches: stops
+ * the upstream exchange and lets go of the connection. */
 #include "gateway/proxy.h"
 
 #include <llhttp.h>
@@ -46,14 +50,29 @@ typedef struct proxy {
 
 static void attempt(proxy *p);
 
-static void proxy_free(proxy *p)
+/* No more upstream I/O for this request (idempotent; touches no connection). */
+static void stop_upstream(proxy *p)
 {
-    pt_conn_set_sink(p->conn, NULL);
     if (p->x) pt_exchange_cancel(p->x);
+    p->x = NULL;
     if (p->began) pt_balancer_end(p->target);
+    p->began = false;
+}
+
+/* Before the call that ends the request: the proxy wants nothing more from either side. */
+static void detach(proxy *p)
+{
+    stop_upstream(p);
+    pt_conn_set_sink(p->conn, NULL);
+}
+
+/* The request's cleanup hook: runs after the access-log line. */
+static void proxy_cleanup(void *arg)
+{
+    proxy *p = arg;
+    stop_upstream(p);
     pt_buf_release(&p->path);
     pt_buf_release(&p->body);
-    free(p);
 }
 
 void pt_proxy_endpoint(const pt_service *svc, const pt_target *t, pt_endpoint *ep)
@@ -181,7 +200,7 @@ static bool expose_upstream_address(void)
     return on;
 }
 
-/* Answers with the last attempt's failure and frees p: 504 for a timeout, else 502. The
+/* Answers with the last attempt's failure, detached first: 504 for a timeout, else 502. The
  * message names the service and the cause; a bad response says what was wrong with it
  * (that detail never names the peer, see client.h). */
 static void respond_failure(proxy *p)
@@ -203,7 +222,7 @@ static void respond_failure(proxy *p)
     bool timeout = p->last_err == PT_ETIMEDOUT;
     pt_log_warn("request %s: answering %d: service '%s' failed after %zu attempt(s): %s", p->req->request_id,
                 timeout ? 504 : 502, sname, p->ntried, why.data ? why.data : "");
-    proxy_free(p);
+    detach(p);
     if (timeout)
         pt_conn_respond_error(conn, 504, "upstream_timeout", extra.data, "service '%s' did not answer in time: %s",
                               sname, why.data ? why.data : "");
@@ -225,6 +244,7 @@ static void on_head(void *u, int status, const pt_header *hdrs, size_t n, int64_
     size_t cap = n + rt->nresp_add;
     pt_header *out = cap <= 64 ? stack : malloc(cap * sizeof *out);
     if (!out) {
+        detach(p);
         pt_conn_respond_error(p->conn, 502, "upstream_error", NULL, "out of memory");
         return;
     }
@@ -258,7 +278,7 @@ static void on_done(void *u)
     pt_req_info *info = pt_conn_info(conn);
     info->upstream_us = pt_now_us() - p->up_start_us;
     p->x = NULL; /* the client frees a finished exchange */
-    proxy_free(p);
+    detach(p);
     pt_conn_response_end(conn);
 }
 
@@ -292,7 +312,7 @@ static void on_error(void *u, int err, int phase, pt_buf *unsent, const char *de
     }
     if (pt_conn_response_started(conn)) {
         info->error = "upstream_aborted";
-        proxy_free(p);
+        detach(p);
         pt_conn_response_abort(conn);
         return;
     }
@@ -352,7 +372,7 @@ static void sink_abort(void *h)
     proxy *p = h;
     pt_req_info *info = pt_conn_info(p->conn);
     if (!info->error) info->error = "client_closed";
-    proxy_free(p);
+    stop_upstream(p);
 }
 
 /* --- attempts -------------------------------------------------------------- */
@@ -375,13 +395,11 @@ static void attempt(proxy *p)
     if (!t) {
         char extra[300];
         snprintf(extra, sizeof extra, "\"service\":\"%s\"", p->svc->name);
-        char sname[128];
-        snprintf(sname, sizeof sname, "%s", p->svc->name);
-        bool none = p->svc->ntargets == 0;
-        proxy_free(p);
+        detach(p);
         pt_conn_respond_error(conn, 502, "upstream_unavailable", extra,
-                              none ? "service '%s' has no targets" : "service '%s' is unavailable: no target is available",
-                              sname);
+                              p->svc->ntargets == 0 ? "service '%s' has no targets"
+                                                    : "service '%s' is unavailable: no target is available",
+                              p->svc->name);
         return;
     }
     p->target = t;
@@ -415,7 +433,7 @@ static void attempt(proxy *p)
     pt_buf_release(&head);
     pt_buf_release(&carried);
     if (!x) { /* not even allocated: no callback will come, so answer here */
-        proxy_free(p);
+        detach(p);
         pt_conn_respond_error(conn, 503, "out_of_memory", NULL, "the gateway is out of memory");
         return;
     }
@@ -425,8 +443,8 @@ static void attempt(proxy *p)
 void pt_proxy_start(pt_conn *conn, pt_request *req, const pt_route *route, pt_client *client)
 {
     pt_req_info *info = pt_conn_info(conn);
-    proxy *p = calloc(1, sizeof *p);
-    if (!p) {
+    proxy *p = pt_req_alloc(req, sizeof *p);
+    if (!p || pt_req_cleanup_add(req, proxy_cleanup, p) != 0) {
         pt_conn_respond_error(conn, 503, "out_of_memory", NULL, "the gateway is out of memory");
         return;
     }
@@ -439,12 +457,10 @@ void pt_proxy_start(pt_conn *conn, pt_request *req, const pt_route *route, pt_cl
     info->service = p->svc ? p->svc->name : NULL;
     info->route_metrics = route->metrics;
     if (pt_router_upstream_path(route, req, &p->path) != 0) {
-        proxy_free(p);
         pt_conn_respond_error(conn, 414, "uri_too_long", NULL, "the rewritten path is too long");
         return;
     }
     if (!p->svc) {
-        proxy_free(p);
         pt_conn_respond_error(conn, 500, "route_without_service", NULL, "route '%s' has no service", route->name);
         return;
     }

@@ -1,9 +1,11 @@
-/* request.c: lookups over a parsed request head, and the authority (Host) check (see
- * request.h). */
+/* request.c: lookups over a parsed request head, the authority (Host) check, and the
+ * request's lifetime: its pool and cleanup hooks (see request.h). */
 #include "http/request.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+
+#include "core/err.h"
 
 const pt_header *pt_request_header(const pt_request *req, const char *name)
 {
@@ -111,4 +113,28 @@ const char *pt_authority_strerror(pt_authority_err e)
     case PT_AUTH_TOO_LONG: return "a host name longer than 255 bytes (RFC 1035 §2.3.4)";
     }
     return "invalid";
+}
+
+void *pt_req_alloc(pt_request *req, size_t n) { return pt_pool_alloc(&req->pool, n); }
+
+int pt_req_cleanup_add(pt_request *req, pt_req_cleanup_fn fn, void *data)
+{
+    pt_req_cleanup *h = pt_pool_alloc(&req->pool, sizeof *h);
+    if (!h) return PT_ENOMEM;
+    h->fn = fn;
+    h->data = data;
+    h->next = req->cleanups;
+    req->cleanups = h;
+    return 0;
+}
+
+void pt__req_begin(pt_request *req) { pt_pool_init(&req->pool, PT_REQ_POOL_BLOCK, PT_REQ_POOL_LIMIT); }
+
+void pt__req_end(pt_request *req)
+{
+    /* detached first: a hook that ends up here again finds an empty list */
+    pt_req_cleanup *h = req->cleanups;
+    req->cleanups = NULL;
+    for (; h; h = h->next) h->fn(h->data);
+    pt_pool_release(&req->pool);
 }

@@ -1,18 +1,38 @@
-/* request.h: one parsed request head as the server hands it to routing and handlers.
+/* request.h: one request as the server hands it to routing and handlers: the parsed
+ * head, and the request's lifetime (a memory pool and cleanup hooks).
+ *
  * Every slice points into the connection's head buffer and lives until the response
- * to this request is complete. */
+ * to this request is complete. When the request ends (completed, aborted by the client,
+ * or its connection closed), the server runs the done callback (metrics and the access
+ * log line) and then, exactly once, the cleanup hooks, newest first, and frees the pool:
+ * handler state allocated from the pool, and whatever a hook releases (a configuration
+ * snapshot, recycled objects), is therefore still valid while the request is logged. */
 #ifndef PT_HTTP_REQUEST_H
 #define PT_HTTP_REQUEST_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/pool.h"
 #include "core/slice.h"
+
+/* Request pools take 4 KiB blocks (recycled per worker) and hand out at most 1 MiB:
+ * handler state is small and fixed; bodies and messages live in their own buffers. */
+#define PT_REQ_POOL_BLOCK 4096
+#define PT_REQ_POOL_LIMIT (1024 * 1024)
 
 typedef struct pt_header {
     pt_slice name;
     pt_slice value;
 } pt_header;
+
+typedef void (*pt_req_cleanup_fn)(void *data);
+
+typedef struct pt_req_cleanup {
+    pt_req_cleanup_fn fn;
+    void *data;
+    struct pt_req_cleanup *next;
+} pt_req_cleanup;
 
 typedef struct pt_request {
     int method;              /* llhttp_method_t */
@@ -31,6 +51,8 @@ typedef struct pt_request {
     int64_t content_length;  /* -1 when absent */
     bool expect_continue;
     char request_id[40];     /* X-Request-Id as received (sanitised) or generated */
+    pt_pool pool;            /* request-lifetime memory (pt_req_alloc) */
+    pt_req_cleanup *cleanups;/* newest first; nodes live in the pool */
 } pt_request;
 
 /* Finds a header by case-insensitive name; NULL if absent (first match). */
@@ -69,5 +91,18 @@ typedef struct pt_authority {
 pt_authority_err pt_authority_parse(pt_slice in, pt_authority *out);
 /* A short English description of e, naming the rule it breaks. */
 const char *pt_authority_strerror(pt_authority_err e);
+
+/* Zeroed memory that lives until the request's cleanup hooks have run; NULL when out of
+ * memory or past PT_REQ_POOL_LIMIT. */
+void *pt_req_alloc(pt_request *req, size_t n);
+/* Registers fn(data) to run once when the request ends, after its access-log line and
+ * after every hook registered later. Returns 0, or PT_ENOMEM (fn is then not registered:
+ * the caller releases what it would have). */
+int pt_req_cleanup_add(pt_request *req, pt_req_cleanup_fn fn, void *data);
+
+/* Server only. _begin readies a zeroed request's pool; _end runs the hooks (newest
+ * first) and frees the pool, once: a second call finds nothing to do. */
+void pt__req_begin(pt_request *req);
+void pt__req_end(pt_request *req);
 
 #endif

@@ -197,17 +197,9 @@ static void timer_arm(pt_conn *c, uint64_t ms) { pt_deadline_set(&c->timer, ms);
 
 /* --- request lifecycle ------------------------------------------------- */
 
-static void info_release(pt_req_info *i)
-{
-    if (i->hold && i->hold_release) i->hold_release(i->hold);
-    i->hold = NULL;
-    free(i->extra_json);
-    i->extra_json = NULL;
-}
-
 static void request_reset(pt_conn *c)
 {
-    info_release(&c->info);
+    pt__req_end(&c->req); /* nothing left normally: request_finish ran the hooks */
     if (c->body_paused) { /* the previous exchange ended while it had paused us */
         c->body_paused = false;
         pt_sock_read_start(&c->sock);
@@ -218,6 +210,7 @@ static void request_reset(pt_conn *c)
     c->head_bytes = 0;
     c->url_off = c->url_len = 0;
     memset(&c->req, 0, sizeof c->req);
+    pt__req_begin(&c->req);
     c->in_request = c->req_done = c->resp_started = c->resp_done = false;
     c->resp_chunked = c->resp_head_only = c->continue_sent = c->discard_body = false;
     c->status = 0;
@@ -243,14 +236,17 @@ static void idle_trim(pt_conn *c)
     c->headers = NULL;
 }
 
-static void request_finish(pt_conn *c)
+/* Ends the current request, once: the done callback (metrics, the access-log line) when
+ * `log`, then the request's cleanup hooks and pool (request.h). Every path that ends a
+ * request comes here, after the handler's on_abort when it was still attached. */
+static void request_finish(pt_conn *c, bool log)
 {
     if (!c->in_request) return;
-    uint64_t total = pt_now_us() - c->start_us;
-    if (c->srv->done)
-        c->srv->done(c, &c->req, &c->info, c->status, c->body_bytes, c->bytes_out, total, c->srv->arg);
-    info_release(&c->info);
     c->in_request = false;
+    uint64_t total = pt_now_us() - c->start_us;
+    if (log && c->srv->done)
+        c->srv->done(c, &c->req, &c->info, c->status, c->body_bytes, c->bytes_out, total, c->srv->arg);
+    pt__req_end(&c->req);
 }
 
 static void sink_abort(pt_conn *c)
@@ -684,7 +680,7 @@ static void conn_process(pt_conn *c, const char *data, size_t n)
     }
     c->processing = true;
     while (c->state != CS_CLOSING && c->in_request && c->req_done && c->resp_done) {
-        request_finish(c);
+        request_finish(c, true);
         if (c->close_after || c->srv->draining) {
             conn_linger_close(c);
             break;
@@ -749,7 +745,7 @@ static void on_timer_closed(uv_handle_t *h)
 {
     pt_conn *c = h->data;
     pt_server *srv = c->srv;
-    info_release(&c->info);
+    pt__req_end(&c->req);
     pt_buf_release(&c->head);
     pt_buf_release(&c->pending);
     pt_buf_release(&c->out);
@@ -778,7 +774,7 @@ static void conn_close(pt_conn *c)
 {
     if (c->sock.closing) return;
     sink_abort(c);
-    if (c->in_request && c->status) request_finish(c);
+    request_finish(c, c->status != 0); /* nothing answered, nothing to log */
     c->state = CS_CLOSING;
     if (c->prev) c->prev->next = c->next;
     else c->srv->conns = c->next;
@@ -809,7 +805,7 @@ static void conn_linger_close(pt_conn *c)
 {
     if (c->sock.closing) return;
     sink_abort(c);
-    request_finish(c);
+    request_finish(c, true);
     c->state = CS_CLOSING;
     if (c->sock.tls_on) { /* no half-close under TLS: send close_notify and close */
         SSL_shutdown(c->sock.tls.ssl);

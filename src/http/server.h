@@ -38,8 +38,11 @@ typedef struct pt_body_sink {
     void (*on_body_end)(void *h);
     /* The client's write queue fell below the low mark (resume upstream reads). */
     void (*on_drain)(void *h);
-    /* The connection is going away: drop every pointer to it and free yourself. No call
-     * on the connection is allowed after this returns. */
+    /* The connection is going away, or the response ended before the body was read:
+     * stop this request's upstream I/O and drop every pointer to the connection. No
+     * call on the connection is allowed after this returns. Free nothing here: the
+     * handler's state lives until the request's cleanup hooks run (request.h), after
+     * its access-log line. */
     void (*on_abort)(void *h);
 } pt_body_sink;
 
@@ -51,13 +54,10 @@ typedef struct pt_req_info {
     const char *error;        /* short code when the gateway failed the request */
     uint64_t upstream_start_us, upstream_us;
     void *route_metrics;      /* opaque to http/ */
-    char *extra_json;         /* extra access-log members (malloc'd, freed after the request
-                               * is logged), NULL when none: most requests have none, so a
-                               * connection does not carry room for them */
-    /* What the strings above point into (the configuration snapshot): released after
-     * the request is logged, so a reload cannot free them mid-request. */
-    void *hold;
-    void (*hold_release)(void *hold);
+    const char *extra_json;   /* extra access-log members, NULL when none */
+    /* Every pointer above must stay valid until the request's cleanup hooks run (they
+     * run after the done callback): point into the request pool, or into something a
+     * hook releases (the configuration snapshot dispatch holds). */
 } pt_req_info;
 
 typedef void (*pt_dispatch_fn)(pt_conn *c, pt_request *req, void *arg);
@@ -114,7 +114,10 @@ void pt_conn_respond(pt_conn *c, int status, const char *content_type, const cha
 void pt_conn_respond_error(pt_conn *c, int status, const char *code, const char *extra,
                            const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
-/* Attaches the handler's sink; NULL detaches it (the handler is going away). */
+/* Attaches the handler's sink; NULL detaches it (the handler is done with the
+ * connection). A call that ends the request (pt_conn_response_end, _abort, respond*)
+ * may run its cleanup hooks before it returns: a handler touches no pool memory after
+ * one. */
 void pt_conn_set_sink(pt_conn *c, const pt_body_sink *sink);
 /* 100-continue is sent when the body is first wanted: call before reading a body. */
 void pt_conn_continue(pt_conn *c);

@@ -29,17 +29,19 @@ static void h_end(void *h)
     harness_req *r = h;
     char out[600];
     int n = snprintf(out, sizeof out, "%s body=%zu host=%s", r->line, r->body, r->host);
-    pt_conn *c = r->c;
-    free(r);
-    pt_conn_set_sink(c, NULL);
-    pt_conn_respond(c, 200, "text/plain", out, (size_t)n);
+    pt_conn_set_sink(r->c, NULL);
+    pt_conn_respond(r->c, 200, "text/plain", out, (size_t)n);
 }
 
-static void h_abort(void *h) { free(h); }
+static void h_abort(void *h) {} /* the state is in the request pool */
 
 static void h_dispatch(pt_conn *c, pt_request *req, void *arg)
 {
-    harness_req *r = calloc(1, sizeof *r);
+    harness_req *r = pt_req_alloc(req, sizeof *r);
+    if (!r) {
+        pt_conn_respond_error(c, 503, "out_of_memory", NULL, "out of memory");
+        return;
+    }
     r->c = c;
     snprintf(r->line, sizeof r->line, PT_SLICE_FMT " " PT_SLICE_FMT, PT_SLICE_ARG(req->method_name),
              PT_SLICE_ARG(req->target));
@@ -86,6 +88,19 @@ static void harness_release(void)
 {
     uv_run(&harness_loop, UV_RUN_NOWAIT);
     uv_loop_close(&harness_loop);
+}
+
+/* cmocka group fixtures: a 2 KiB head cap and a 4 KiB body cap. */
+static int harness_setup(void **state)
+{
+    harness_init(2048, 4096);
+    return 0;
+}
+
+static int harness_teardown(void **state)
+{
+    harness_release();
+    return 0;
 }
 
 #endif

@@ -322,18 +322,6 @@ static void keepalive_head_timeout_counts_from_first_byte(void **s)
     pt_buf_release(&out);
 }
 
-static int setup(void **s)
-{
-    harness_init(2048, 4096);
-    return 0;
-}
-
-static int teardown(void **s)
-{
-    harness_release();
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -356,5 +344,5 @@ int main(void)
         cmocka_unit_test(header_timeout_counts_from_accept),
         cmocka_unit_test(keepalive_head_timeout_counts_from_first_byte),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, harness_setup, harness_teardown);
 }
