@@ -132,9 +132,12 @@ void pt__req_begin(pt_request *req) { pt_pool_init(&req->pool, PT_REQ_POOL_BLOCK
 
 void pt__req_end(pt_request *req)
 {
-    /* detached first: a hook that ends up here again finds an empty list */
-    pt_req_cleanup *h = req->cleanups;
-    req->cleanups = NULL;
-    for (; h; h = h->next) h->fn(h->data);
+    /* each hook is unlinked before it runs: one that ends up here again runs only the
+     * hooks still waiting, and one registered meanwhile runs too */
+    pt_req_cleanup *h;
+    while ((h = req->cleanups)) {
+        req->cleanups = h->next;
+        h->fn(h->data);
+    }
     pt_pool_release(&req->pool);
 }

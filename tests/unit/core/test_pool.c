@@ -1,5 +1,10 @@
 /* Unit tests for core/pool.c in its normal (bump allocator) mode, in every build. */
+#ifdef PT_NO_ARENA
+#define RECYCLER_KEEPS 0 /* core/recycle.c, from the library, frees at once in this build */
 #undef PT_NO_ARENA
+#else
+#define RECYCLER_KEEPS 1
+#endif
 #include "pool_cases.h"
 
 /* Small allocations share a block; a big one gets its own block behind the current one,
@@ -37,6 +42,7 @@ static void first_large_alloc_takes_a_standard_block(void **state)
 /* A released standard block serves the next pool of that block size on this thread. */
 static void standard_blocks_are_recycled(void **state)
 {
+    if (!RECYCLER_KEEPS) skip();
     pt_pool p;
     pt_pool_init(&p, 2048, 0);
     void *first = pt_pool_alloc(&p, 8);
@@ -52,6 +58,23 @@ static void standard_blocks_are_recycled(void **state)
     assert_ptr_not_equal(other, first);
 }
 
+/* A worker's last act gives every kept block back to malloc. */
+static void thread_release_empties_the_free_lists(void **state)
+{
+    pt_pool p, q;
+    pt_pool_init(&p, 1024, 0);
+    pt_pool_init(&q, 8192, 0);
+    assert_non_null(pt_pool_alloc(&p, 8));
+    assert_non_null(pt_pool_alloc(&q, 8));
+    pt_pool_release(&p);
+    pt_pool_release(&q);
+    pt_pool_thread_release();
+    for (unsigned i = 0; i < RECYCLE_CLASSES; i++) {
+        assert_null(blocks[i].head);
+        assert_int_equal(blocks[i].n, 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -59,6 +82,7 @@ int main(void)
         cmocka_unit_test(small_share_a_block_big_ones_do_not),
         cmocka_unit_test(first_large_alloc_takes_a_standard_block),
         cmocka_unit_test(standard_blocks_are_recycled),
+        cmocka_unit_test(thread_release_empties_the_free_lists),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -137,24 +137,27 @@ static void close_all_after_the_end_runs_nothing_again(void **s)
     run_case(ANSWER_AT_END, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n", 1, "dispatch1 done200 second1 first1 ");
 }
 
-/* A hook that ends up registering or ending again finds nothing to run twice. */
-static int reentered;
+/* A hook that ends the request again runs only the hooks still waiting: each runs once. */
+static int reentered, counted;
 static void hook_reenter(void *d)
 {
     reentered++;
     pt__req_end(d);
 }
+static void hook_count(void *d) { counted++; }
 
 static void request_end_is_idempotent(void **s)
 {
     pt_request req;
     memset(&req, 0, sizeof req);
     pt__req_begin(&req);
+    assert_int_equal(pt_req_cleanup_add(&req, hook_count, NULL), 0);
     assert_int_equal(pt_req_cleanup_add(&req, hook_reenter, &req), 0);
     assert_non_null(pt_req_alloc(&req, 100));
     pt__req_end(&req);
     pt__req_end(&req);
     assert_int_equal(reentered, 1);
+    assert_int_equal(counted, 1);
     assert_null(req.pool.head);
     assert_null(req.cleanups);
 }
