@@ -70,7 +70,8 @@ static void push_head(pt_pool *p, struct pt__pool_blk *b, size_t used)
     p->used = used;
 }
 
-void *pt_pool_alloc(pt_pool *p, size_t n)
+/* n bytes (rounded up to the alignment), not zeroed, or NULL. */
+static void *take(pt_pool *p, size_t n)
 {
     if (n == 0) n = 1;
     if (n > SIZE_MAX / 2) return NULL;
@@ -107,13 +108,19 @@ void *pt_pool_alloc(pt_pool *p, size_t n)
     }
 #endif
     p->total += rounded;
-    memset(mem, 0, rounded);
+    return mem;
+}
+
+void *pt_pool_alloc(pt_pool *p, size_t n)
+{
+    void *mem = take(p, n);
+    if (mem) memset(mem, 0, n);
     return mem;
 }
 
 char *pt_pool_strndup(pt_pool *p, const char *s, size_t n)
 {
-    char *d = pt_pool_alloc(p, n + 1);
+    char *d = take(p, n + 1); /* every byte is written below */
     if (!d) return NULL;
     if (n) memcpy(d, s, n);
     d[n] = '\0';

@@ -8,8 +8,8 @@
  * the stream can only be cut. Usage and cost of every call go to the access log line
  * and to the metrics.
  *
- * The request's state (ai_req) is a recycled object released by a cleanup hook of the
- * request, after its access-log line; every way out (answer, failure, client gone) only
+ * The request's state (ai_req) lives in the request pool; a cleanup hook releases what
+ * it owns after the access-log line. Every way out (answer, failure, client gone) only
  * detaches: ends the upstream exchange and lets go of the connection. */
 #include "gateway/ai_route.h"
 
@@ -25,7 +25,6 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/rand.h"
-#include "core/recycle.h"
 #include "core/str.h"
 #include "gateway/metrics.h"
 #include "gateway/proxy.h"
@@ -219,8 +218,6 @@ static void record(ai_req *a, const pt_ai_result *r, bool aborted)
 
 /* ---- answering ---------------------------------------------------------------------- */
 
-static PT_RECYCLER(ai_reqs); /* per worker: the next request's state */
-
 /* No more upstream I/O for this request (idempotent; touches no connection). */
 static void stop_upstream(ai_req *a)
 {
@@ -245,7 +242,6 @@ static void ai_cleanup(void *arg)
     pt_buf_release(&a->body);
     pt_buf_release(&a->head);
     pt_buf_release(&a->last_error_body);
-    pt_recycle_put(&ai_reqs, a, 64);
 }
 
 /* Answers with a body already in the client's error format. */
@@ -583,9 +579,8 @@ bool pt_ai_route_try(pt_conn *conn, pt_request *req, pt_config *cfg, pt_client *
         pt_buf_release(&body);
         return true;
     }
-    ai_req *a = pt_recycle_get(&ai_reqs, sizeof *a);
+    ai_req *a = pt_req_alloc(req, sizeof *a);
     if (!a || pt_req_cleanup_add(req, ai_cleanup, a) != 0) {
-        pt_recycle_put(&ai_reqs, a, 64);
         pt_conn_respond_error(conn, 503, "out_of_memory", NULL, "the gateway is out of memory");
         return true;
     }
