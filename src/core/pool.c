@@ -133,9 +133,3 @@ pt_slice pt_pool_slice(pt_pool *p, pt_slice s)
     char *d = pt_pool_strndup(p, s.ptr, s.len);
     return d ? pt_slice_from(d, s.len) : PT_SLICE_NULL;
 }
-
-void pt_pool_thread_release(void)
-{
-    for (unsigned i = 0; i < RECYCLE_CLASSES; i++)
-        while (blocks[i].head) free(pt_recycle_get_raw(&blocks[i], 0));
-}

@@ -39,8 +39,5 @@ void *pt_pool_alloc(pt_pool *p, size_t n);
 char *pt_pool_strndup(pt_pool *p, const char *s, size_t n);
 /* A slice copied into the pool (ptr NULL and len 0 on failure or when s is empty). */
 pt_slice pt_pool_slice(pt_pool *p, pt_slice s);
-/* Frees the standard blocks this thread keeps for later pools (a worker's last act, so
- * nothing is left unreachable at exit). */
-void pt_pool_thread_release(void);
 
 #endif

@@ -26,11 +26,19 @@ void *pt_recycle_get(pt_recycler *r, size_t size)
     return p;
 }
 
+/* The calling thread's lists that have been given objects. */
+static _Thread_local pt_recycler *thread_lists;
+
 void pt_recycle_put(pt_recycler *r, void *p, unsigned max)
 {
     if (!p) return;
 #ifndef PT_NO_ARENA
     if (r->n < max) {
+        if (!r->listed) {
+            r->listed = 1;
+            r->next_list = thread_lists;
+            thread_lists = r;
+        }
         memcpy(p, &r->head, sizeof r->head);
         r->head = p;
         r->n++;
@@ -41,4 +49,18 @@ void pt_recycle_put(pt_recycler *r, void *p, unsigned max)
     (void)max;
 #endif
     free(p);
+}
+
+void pt_recycle_thread_release(void)
+{
+    for (pt_recycler *r = thread_lists; r; r = r->next_list) {
+        while (r->head) {
+            void *p = r->head;
+            memcpy(&r->head, p, sizeof r->head);
+            free(p);
+        }
+        r->n = 0;
+        r->listed = 0;
+    }
+    thread_lists = NULL;
 }

@@ -15,6 +15,8 @@
 typedef struct pt_recycler {
     void *head;
     unsigned n;
+    struct pt_recycler *next_list; /* this thread's lists that hold objects */
+    _Bool listed;
 } pt_recycler;
 
 /* Declares a thread-local list: static PT_RECYCLER(name); */
@@ -27,5 +29,8 @@ void *pt_recycle_get_raw(pt_recycler *r, size_t size);
 /* Gives p (from a get on a list of the same size, or NULL) back; freed when the list
  * already holds max objects. */
 void pt_recycle_put(pt_recycler *r, void *p, unsigned max);
+/* Frees every object the calling thread's lists keep (a worker's last act, so nothing
+ * is left unreachable when it exits). */
+void pt_recycle_thread_release(void);
 
 #endif

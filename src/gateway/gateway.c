@@ -25,7 +25,7 @@
 
 #include "core/err.h"
 #include "core/log.h"
-#include "core/pool.h"
+#include "core/recycle.h"
 #include "gateway/accesslog.h"
 #include "gateway/ai_route.h"
 #include "gateway/balancer.h"
@@ -395,7 +395,7 @@ static void worker_main(void *arg)
     pthread_setname_np(pthread_self(), name);
     uv_run(&w->loop, UV_RUN_DEFAULT);
     uv_loop_close(&w->loop);
-    pt_pool_thread_release();
+    pt_recycle_thread_release();
     atomic_store(&w->finished, true);
     uv_async_send(&w->g->reaper);
 }

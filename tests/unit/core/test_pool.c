@@ -68,7 +68,7 @@ static void thread_release_empties_the_free_lists(void **state)
     assert_non_null(pt_pool_alloc(&q, 8));
     pt_pool_release(&p);
     pt_pool_release(&q);
-    pt_pool_thread_release();
+    pt_recycle_thread_release();
     for (unsigned i = 0; i < RECYCLE_CLASSES; i++) {
         assert_null(blocks[i].head);
         assert_int_equal(blocks[i].n, 0);

@@ -35,6 +35,24 @@ static void get_is_zeroed_after_put(void **state)
     assert_int_equal(things.n, 0);
 }
 
+/* A worker's last act frees what every one of its lists keeps. */
+static PT_RECYCLER(others);
+
+static void thread_release_frees_every_list(void **state)
+{
+    pt_recycle_put(&things, pt_recycle_get(&things, sizeof(thing)), 3);
+    pt_recycle_put(&others, pt_recycle_get(&others, 64), 3);
+    pt_recycle_put(&others, pt_recycle_get_raw(&others, 64), 3);
+    pt_recycle_thread_release();
+    assert_null(things.head);
+    assert_int_equal(things.n, 0);
+    assert_null(others.head);
+    assert_int_equal(others.n, 0);
+    pt_recycle_put(&others, malloc(64), 3); /* a list is listed again after a release */
+    pt_recycle_thread_release();
+    assert_null(others.head);
+}
+
 static void rand_varies(void **state)
 {
     uint64_t seen[64];
@@ -51,6 +69,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(get_is_zeroed_after_put),
+        cmocka_unit_test(thread_release_frees_every_list),
         cmocka_unit_test(rand_varies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
