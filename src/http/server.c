@@ -1096,7 +1096,7 @@ void pt_conn_response_abort(pt_conn *c)
 {
     if (c->state == CS_CLOSING) return;
     if (!c->info.error) c->info.error = "upstream_aborted";
-    c->has_sink = false;
+    sink_abort(c); /* a handler still attached (the server's own abort) stops its upstream */
     pt_conn_flush(c); /* what we have goes out; the close then truncates the message */
     conn_close(c);
 }

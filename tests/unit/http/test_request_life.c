@@ -121,6 +121,14 @@ static void server_error_mid_body_runs_hooks_once(void **s)
     run_case(ANSWER_AT_END, in, 0, "dispatch1 abort1 done413 second1 first1 ");
 }
 
+static void body_error_after_the_answer_began_aborts_the_handler(void **s)
+{
+    /* the answer started at once; then the chunked body turns out malformed: the server
+     * cuts the response, and the handler, still attached, hears of it before the hooks */
+    run_case(START_ONLY, "POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 0,
+             "dispatch1 abort1 done200 second1 first1 ");
+}
+
 static void close_all_mid_response_runs_hooks_after_done(void **s)
 {
     run_case(START_ONLY, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n", 1, "dispatch1 abort1 done200 second1 first1 ");
@@ -189,6 +197,7 @@ int main(void)
         cmocka_unit_test(pipelined_requests_each_end_before_the_next_starts),
         cmocka_unit_test(client_abort_mid_body_runs_hooks_once),
         cmocka_unit_test(server_error_mid_body_runs_hooks_once),
+        cmocka_unit_test(body_error_after_the_answer_began_aborts_the_handler),
         cmocka_unit_test(close_all_mid_response_runs_hooks_after_done),
         cmocka_unit_test(close_all_before_an_answer_still_runs_hooks),
         cmocka_unit_test(close_all_after_the_end_runs_nothing_again),
