@@ -46,6 +46,7 @@ typedef struct ai_req {
     bool have_last;
     pt_ai_result last;         /* the last failed attempt, for the final error */
     pt_buf last_error_body;
+    pt_buf log_members;        /* the access log's "ai" member; info->extra_json points here */
     bool have_unsupported;
     pt_ai_error unsupported;   /* why a target could not take the request (files, audio...) */
     pt_ai_call *call;
@@ -187,33 +188,32 @@ static void record(ai_req *a, const pt_ai_result *r, bool aborted)
      * from the configuration and may hold any character) */
     pt_req_info *info = pt_conn_info(a->conn);
     info->service = r->provider;
-    pt_buf b = PT_BUF_INIT;
-    pt_buf_reserve(&b, 384);
-    pt_buf_append_str(&b, "\"ai\":{\"format\":\"");
-    pt_buf_append_str(&b, pt_ai_format_name(a->fmt));
-    pt_buf_append_str(&b, "\",\"provider\":\"");
-    pt_buf_append_json_escaped(&b, r->provider, strlen(r->provider));
-    pt_buf_append_str(&b, "\",\"model\":\"");
-    pt_buf_append_json_escaped(&b, r->upstream_model, strlen(r->upstream_model));
-    pt_buf_append_str(&b, "\",\"attempts\":");
-    pt_buf_append_u64(&b, a->at.number + 1);
+    pt_buf *b = &a->log_members; /* an earlier attempt's figures are replaced */
+    pt_buf_reset(b);
+    pt_buf_reserve(b, 384);
+    pt_buf_append_str(b, "\"ai\":{\"format\":\"");
+    pt_buf_append_str(b, pt_ai_format_name(a->fmt));
+    pt_buf_append_str(b, "\",\"provider\":\"");
+    pt_buf_append_json_escaped(b, r->provider, strlen(r->provider));
+    pt_buf_append_str(b, "\",\"model\":\"");
+    pt_buf_append_json_escaped(b, r->upstream_model, strlen(r->upstream_model));
+    pt_buf_append_str(b, "\",\"attempts\":");
+    pt_buf_append_u64(b, a->at.number + 1);
     static const char *const names[] = { ",\"input_tokens\":", ",\"output_tokens\":", ",\"cache_read_tokens\":",
                                          ",\"cache_write_tokens\":" };
     const int64_t vals[] = { r->usage.input, r->usage.output, r->usage.cache_read, r->usage.cache_write };
     for (int i = 0; i < 4; i++) {
-        pt_buf_append_str(&b, names[i]);
-        pt_buf_append_u64(&b, (uint64_t)pt_usage_get(vals[i]));
+        pt_buf_append_str(b, names[i]);
+        pt_buf_append_u64(b, (uint64_t)pt_usage_get(vals[i]));
     }
     /* fixed-point decimals from integers: 6 places for dollars, 3 for milliseconds */
-    pt_buf_append_str(&b, ",\"cost_usd\":");
-    pt_buf_append_fixed(&b, r->cost_micro_usd, 6);
-    pt_buf_append_str(&b, ",\"ttft_ms\":");
-    pt_buf_append_fixed(&b, r->ttft_us, 3);
-    pt_buf_append_str(&b, r->passthrough ? ",\"passthrough\":true}" : ",\"passthrough\":false}");
-    /* out of memory part-way, the members would not be valid JSON: left out whole (an
-     * earlier attempt's figures stay in the pool until the request ends) */
-    info->extra_json = b.len && b.data[b.len - 1] == '}' ? pt_pool_strndup(&a->req->pool, b.data, b.len) : NULL;
-    pt_buf_release(&b);
+    pt_buf_append_str(b, ",\"cost_usd\":");
+    pt_buf_append_fixed(b, r->cost_micro_usd, 6);
+    pt_buf_append_str(b, ",\"ttft_ms\":");
+    pt_buf_append_fixed(b, r->ttft_us, 3);
+    pt_buf_append_str(b, r->passthrough ? ",\"passthrough\":true}" : ",\"passthrough\":false}");
+    /* out of memory part-way, the members would not be valid JSON: left out whole */
+    info->extra_json = b->len && b->data[b->len - 1] == '}' ? b->data : NULL;
 }
 
 /* ---- answering ---------------------------------------------------------------------- */
@@ -242,6 +242,7 @@ static void ai_cleanup(void *arg)
     pt_buf_release(&a->body);
     pt_buf_release(&a->head);
     pt_buf_release(&a->last_error_body);
+    pt_buf_release(&a->log_members);
 }
 
 /* Answers with a body already in the client's error format. */
