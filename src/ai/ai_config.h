@@ -2,13 +2,10 @@
  * state of API keys, and the routing plan that turns a public model name into an
  * ordered list of (provider, model, key) attempts.
  *
- * A pt_ai_config is built once per configuration load and is immutable afterwards,
+ * A pt_ai_config is built once per configuration load (ai_config_load.c maps the two
+ * sections through the configuration engine's key tables) and is immutable afterwards,
  * except the fields marked "runtime" (atomics every worker may touch). It hangs off
- * pt_config.ext and is freed with the snapshot.
- *
- * The parser reads a neutral tree: jansson values for the `providers:` and `models:`
- * sections plus a callback that gives the source line of a node, so the YAML loader can
- * convert its nodes and keep its "FILE:LINE: KEY.PATH: message" errors. */
+ * pt_config.ai and is freed with the snapshot. */
 #ifndef PT_AI_AI_CONFIG_H
 #define PT_AI_AI_CONFIG_H
 
@@ -16,8 +13,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include <jansson.h>
 
 #include "core/buf.h"
 #include "core/slice.h"
@@ -105,20 +100,17 @@ typedef struct pt_ai_config {
     size_t nmodels;
 } pt_ai_config;
 
-/* Where the parser's input came from, for messages: file name and a line lookup
- * (returns 0 when unknown, which drops the line from the message). */
-typedef struct pt_ai_cfg_src {
-    const char *file;
-    int (*line_of)(void *ctx, const json_t *node);
-    void *ctx;
-} pt_ai_cfg_src;
+struct pt_cfg;
+struct pt_cfg_node;
 
-/* Parses the two sections (either may be NULL) into a new config. On failure returns
- * NULL and writes one line "FILE:LINE: providers[1].type: what is wrong" into err.
- * Scalars may be strings or numbers/booleans where that reads naturally ("8080" or
- * 8080). Environment references are expected to be expanded by the caller. */
-pt_ai_config *pt_ai_config_parse(const json_t *providers, const json_t *models, const pt_ai_cfg_src *src,
-                                 pt_buf *err);
+/* Maps the two sections (either may be NULL) of a file being loaded by the engine (see
+ * config/value.h): every problem is recorded in c with its FILE:LINE and key path.
+ * Returns the configuration, or NULL when anything was wrong. */
+pt_ai_config *pt_ai_config_map(struct pt_cfg *c, const struct pt_cfg_node *providers,
+                               const struct pt_cfg_node *models);
+/* A YAML (or JSON) document holding only `providers:` and `models:`, for tests and
+ * tools. NULL on failure, with every error in err. */
+pt_ai_config *pt_ai_config_load_string(const char *name, const char *yaml, size_t len, pt_buf *err);
 void pt_ai_config_free(pt_ai_config *cfg);
 
 const pt_ai_model *pt_ai_config_model(const pt_ai_config *cfg, pt_slice name);

@@ -28,6 +28,7 @@
 #include "core/str.h"
 #include "gateway/metrics.h"
 #include "gateway/proxy.h"
+#include "gateway/router.h"
 
 #define HIGH_MARK (256 * 1024)
 
@@ -151,14 +152,24 @@ static void render(pt_buf *out, void *arg)
 
 void pt_ai_route_metrics_init(void) { pt_metrics_add_renderer(render, NULL); }
 
+/* The client format a request on an AI route speaks: the endpoint's, else Anthropic's
+ * when the request carries anthropic-version, else OpenAI's. */
+static pt_ai_format route_format(const pt_request *req, pt_ai_endpoint *ep, int *match)
+{
+    pt_ai_format fmt;
+    bool hint = pt_request_header(req, "anthropic-version") != NULL;
+    *match = pt_ai_match(req->method_name, req->path, hint, &fmt, ep);
+    return *match == 404 ? (hint ? PT_AI_FMT_ANTHROPIC : PT_AI_FMT_OPENAI) : fmt;
+}
+
 bool pt_ai_route_render_error(const pt_request *req, int status, const char *msg, pt_buf *body)
 {
     pt_config *cfg = pt_config_current();
-    const pt_ai_config *ai = cfg ? cfg->ext : NULL;
-    pt_ai_format fmt;
+    const pt_route *route = cfg ? pt_router_match(cfg, req) : NULL;
     pt_ai_endpoint ep;
-    bool hint = pt_request_header(req, "anthropic-version") != NULL;
-    bool mine = ai && ai->nmodels && pt_ai_match(req->method_name, req->path, hint, &fmt, &ep) != 404;
+    int match;
+    pt_ai_format fmt = route_format(req, &ep, &match);
+    bool mine = route && route->kind == PT_ROUTE_AI;
     if (mine) {
         pt_ai_error err;
         pt_ai_error_set(&err, status >= 500 ? PT_AI_ERR_INTERNAL : PT_AI_ERR_INVALID, status, "", "%s", msg);
@@ -549,26 +560,33 @@ static void sink_abort(void *h)
     }
 }
 
-bool pt_ai_route_try(pt_conn *conn, pt_request *req, pt_config *cfg, pt_client *client)
+/* An answer that needs no provider: the model list, or an error in the client's format. */
+static void respond_ai_error(pt_conn *conn, pt_ai_format fmt, pt_ai_err_kind kind, int status, const char *msg)
 {
-    const pt_ai_config *ai = cfg->ext;
-    if (!ai || !ai->nmodels) return false;
-    pt_ai_format fmt;
-    pt_ai_endpoint ep;
-    bool hint = pt_request_header(req, "anthropic-version") != NULL;
-    int m = pt_ai_match(req->method_name, req->path, hint, &fmt, &ep);
-    if (m == 404) return false;
+    pt_ai_error err;
+    pt_ai_error_set(&err, kind, status, "", "%s", msg);
+    pt_buf body = PT_BUF_INIT;
+    pt_ai_render_error(fmt, &err, &body);
+    respond_error_body(conn, status, 0, &body);
+    pt_buf_release(&body);
+}
+
+void pt_ai_route_serve(pt_conn *conn, pt_request *req, const pt_route *route, pt_client *client)
+{
+    const pt_ai_config *ai = route->ai;
     pt_req_info *info = pt_conn_info(conn);
-    info->route = "ai";
-    if (m == 405) {
-        pt_ai_error err;
-        pt_ai_error_set(&err, PT_AI_ERR_INVALID, 405, "", "Method " PT_SLICE_FMT " is not allowed on " PT_SLICE_FMT,
-                        PT_SLICE_ARG(req->method_name), PT_SLICE_ARG(req->path));
-        pt_buf body = PT_BUF_INIT;
-        pt_ai_render_error(fmt, &err, &body);
-        respond_error_body(conn, 405, 0, &body);
-        pt_buf_release(&body);
-        return true;
+    info->route = route->name;
+    info->route_metrics = route->metrics;
+    pt_ai_endpoint ep;
+    int m;
+    pt_ai_format fmt = route_format(req, &ep, &m);
+    if (m != 0) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s (" PT_SLICE_FMT " " PT_SLICE_FMT ")",
+                 m == 405 ? "Method not allowed" : "Invalid URL", PT_SLICE_ARG(req->method_name),
+                 PT_SLICE_ARG(req->path));
+        respond_ai_error(conn, fmt, m == 405 ? PT_AI_ERR_INVALID : PT_AI_ERR_NOT_FOUND, m, msg);
+        return;
     }
     if (ep == PT_AI_EP_MODELS || ep == PT_AI_EP_MODEL) {
         pt_buf body = PT_BUF_INIT;
@@ -578,12 +596,12 @@ bool pt_ai_route_try(pt_conn *conn, pt_request *req, pt_config *cfg, pt_client *
         if (status == 200) pt_conn_respond(conn, 200, "application/json", body.data, body.len);
         else respond_error_body(conn, status, 0, &body);
         pt_buf_release(&body);
-        return true;
+        return;
     }
     ai_req *a = pt_req_alloc(req, sizeof *a);
     if (!a || pt_req_cleanup_add(req, ai_cleanup, a) != 0) {
         pt_conn_respond_error(conn, 503, "out_of_memory", NULL, "the gateway is out of memory");
-        return true;
+        return;
     }
     a->conn = conn;
     a->req = req;
@@ -593,10 +611,7 @@ bool pt_ai_route_try(pt_conn *conn, pt_request *req, pt_config *cfg, pt_client *
     a->ep = ep;
     pt_body_sink sink = { a, sink_body, sink_end, sink_drain, sink_abort };
     pt_conn_set_sink(conn, &sink);
-    if (pt_conn_has_body(conn)) {
-        pt_conn_continue(conn);
-        return true; /* begin() runs when the body is complete */
-    }
-    /* no body at all: the message completes right after this; validation answers 400 */
-    return true;
+    /* begin() runs when the body is complete; with no body at all the message completes
+     * right after this and validation answers 400 */
+    if (pt_conn_has_body(conn)) pt_conn_continue(conn);
 }

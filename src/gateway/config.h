@@ -17,6 +17,7 @@
 
 #include "core/buf.h"
 
+struct pt_ai_config;      /* ai/ai_config.h */
 struct pt_target_state;   /* gateway/balancer.h */
 struct pt_route_metrics;  /* gateway/metrics.h */
 
@@ -83,7 +84,7 @@ typedef uint64_t pt_method_mask;
 
 typedef enum {
     PT_ROUTE_PROXY,   /* forward to a service */
-    PT_ROUTE_AI,      /* AI endpoints (ai/) */
+    PT_ROUTE_AI,      /* the AI endpoints (`ai: {}`), served by gateway/ai_route.c */
 } pt_route_kind;
 
 typedef struct pt_route {
@@ -98,6 +99,8 @@ typedef struct pt_route {
     pt_header_match *headers;
     size_t nheaders;
     /* action */
+    const struct pt_ai_config *ai; /* PT_ROUTE_AI: the snapshot's AI configuration */
+    bool implicit;           /* the default AI route, added when no route declares ai */
     char *service_name;
     pt_service *service;     /* resolved at load */
     bool strip_prefix;       /* remove path_prefix before forwarding */
@@ -153,17 +156,26 @@ typedef struct pt_config {
     size_t nservices;
     pt_route *routes;             /* sorted by precedence (see router.h) */
     size_t nroutes;
-    void *ext;                    /* reserved for later subsystems (ai/) */
+    struct pt_ai_config *ai;      /* providers and models; NULL when neither is written */
 } pt_config;
 
-/* Loads and validates a YAML file. On failure returns NULL and writes one message of the
- * form "FILE:LINE: KEY: what is wrong" into err. Environment references ${NAME} in
- * scalars are expanded; a missing variable is an error naming it. */
+/* Loads and validates a YAML file. On failure returns NULL and writes every problem
+ * found into err, one line each, "FILE:LINE: KEY: what is wrong". Environment
+ * references ${NAME} in scalars are expanded; a missing variable is an error naming it.
+ * Loading has no side effects: nothing outside the new snapshot is touched until
+ * pt_config_bind(). */
 pt_config *pt_config_load_file(const char *path, pt_buf *err);
 /* Same, from a string already in memory; name is used in messages. */
 pt_config *pt_config_load_string(const char *name, const char *yaml, size_t len, pt_buf *err);
 /* The built-in defaults: listen 127.0.0.1:8080, health/ready/metrics, no routes. */
 pt_config *pt_config_defaults(pt_buf *err);
+
+/* Links a freshly loaded snapshot to the runtime registries that outlive reloads
+ * (target health states, balancer schedules) and logs its warnings. Call once, before
+ * the snapshot is used; -1 when out of memory (then it must not be published). Route
+ * metrics are bound separately (pt_metrics_bind_config), only for a snapshot about to
+ * be published. */
+int pt_config_bind(pt_config *cfg);
 
 pt_config *pt_config_acquire(pt_config *cfg);
 void pt_config_release(pt_config *cfg);

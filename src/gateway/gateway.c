@@ -94,7 +94,12 @@ static pt_route_metrics *unmatched_metrics;
 
 static pt_config *load_config(const char *path, pt_buf *err)
 {
-    return path ? pt_config_load_file(path, err) : pt_config_defaults(err);
+    pt_config *cfg = path ? pt_config_load_file(path, err) : pt_config_defaults(err);
+    if (!cfg) return NULL;
+    if (pt_config_bind(cfg) == 0) return cfg;
+    pt_buf_printf(err, "%s: out of memory binding the configuration", path ? path : "<defaults>");
+    pt_config_release(cfg);
+    return NULL;
 }
 
 /* Binds the snapshot's routes to their metrics; only for a snapshot about to be published,
@@ -160,8 +165,6 @@ static void dispatch(pt_conn *c, pt_request *req, void *arg)
         }
     } else if (path_is(req, cfg->metrics_path)) {
         serve_metrics(c, cfg);
-    } else if (pt_ai_route_try(c, req, cfg, w->client)) {
-        /* an AI endpoint: answered by ai_route.c */
     } else {
         const pt_route *route = pt_router_match(cfg, req);
         if (!route) {
@@ -172,6 +175,8 @@ static void dispatch(pt_conn *c, pt_request *req, void *arg)
                                   PT_SLICE_ARG(req->host));
         } else if (route->kind == PT_ROUTE_PROXY) {
             pt_proxy_start(c, req, route, w->client);
+        } else if (route->kind == PT_ROUTE_AI) {
+            pt_ai_route_serve(c, req, route, w->client);
         } else {
             pt_conn_info(c)->route = route->name;
             pt_conn_respond_error(c, 501, "not_implemented", NULL, "route '%s' has a kind this build does not serve",

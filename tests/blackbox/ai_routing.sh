@@ -334,8 +334,9 @@ anthropic_error "an unknown model id is a 404 in Anthropic's error shape with an
 http GET "http://127.0.0.1:$PP/v1/models/bad%00name"
 openai_error "an id that decodes to a NUL byte is an unknown model, not a crash" 404 invalid_request_error
 http POST "http://127.0.0.1:$PP/v1/models/ok-model" -H 'content-type: application/json' -d '{}'
-is "$RESP_STATUS $(jqr '.error.code // .error')" "404 route_not_found" \
-    "POST /v1/models/{id} is not the AI route's: it falls through to the routes (none here: 404)"
+openai_error "POST /v1/models/{id} is no AI endpoint: the AI route answers 404 in OpenAI's error shape" 404 \
+    invalid_request_error
+like "$(jqr .error.message)" "POST /v1/models/ok-model" "the 404 names the method and path"
 
 # ---------------------------------------------------------------------------- files and audio
 AUDIO='{"model":"listens","messages":[{"role":"user","content":[{"type":"text","text":"What is said?"},{"type":"input_audio","input_audio":{"data":"UklGRiQAAABXQVZF","format":"wav"}}]}]}'

@@ -33,11 +33,9 @@ static pt_ai_config *fuzz_ai_config(void)
 {
     if (fuzz_ai_cfg) return fuzz_ai_cfg;
     pt_log_set_level(PT_LOG_OFF);
-    json_t *root = json_loads(fuzz_ai_cfg_json, 0, NULL);
     pt_buf err = PT_BUF_INIT;
-    fuzz_ai_cfg = pt_ai_config_parse(json_object_get(root, "providers"), json_object_get(root, "models"), NULL, &err);
+    fuzz_ai_cfg = pt_ai_config_load_string("fuzz.json", fuzz_ai_cfg_json, strlen(fuzz_ai_cfg_json), &err);
     if (!fuzz_ai_cfg) abort();
-    json_decref(root);
     pt_buf_release(&err);
     return fuzz_ai_cfg;
 }

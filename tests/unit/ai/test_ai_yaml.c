@@ -1,6 +1,6 @@
-/* Unit tests for the AI sections of a YAML configuration file: gateway/config.c hands
- * `providers:` and `models:` to ai/ai_config.c, and errors keep the FILE:LINE: KEY.PATH
- * form with the line of the offending YAML node. */
+/* Unit tests for the AI sections inside a whole configuration file: gateway/config.c
+ * maps `providers:` and `models:` through ai/ai_config_load.c, and errors keep the
+ * FILE:LINE: KEY.PATH form with the line of the offending YAML node. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,7 +17,7 @@ static pt_config *load(const char *yaml, pt_buf *err)
     return pt_config_load_string("ai.yaml", yaml, strlen(yaml), err);
 }
 
-static void sections_land_in_ext_with_env_expanded(void **state)
+static void sections_land_in_cfg_ai_with_env_expanded(void **state)
 {
     setenv("PT_TEST_ANTHROPIC_KEY", "sk-ant-from-env", 1);
     pt_buf err = PT_BUF_INIT;
@@ -35,7 +35,7 @@ static void sections_land_in_ext_with_env_expanded(void **state)
                           "    targets: [{ provider: anthropic, model: claude-sonnet-4-5, weight: 2 }]\n",
                           &err);
     if (!cfg) fail_msg("%s", err.data);
-    const pt_ai_config *ai = cfg->ext;
+    const pt_ai_config *ai = cfg->ai;
     assert_non_null(ai);
     assert_int_equal(ai->nproviders, 1);
     assert_string_equal(ai->providers[0].keys[0].value, "sk-ant-from-env");
@@ -46,12 +46,12 @@ static void sections_land_in_ext_with_env_expanded(void **state)
     pt_buf_release(&err);
 }
 
-static void no_sections_no_ext(void **state)
+static void no_sections_no_ai(void **state)
 {
     pt_buf err = PT_BUF_INIT;
     pt_config *cfg = load("listen: [\"127.0.0.1:18080\"]\n", &err);
     assert_non_null(cfg);
-    assert_null(cfg->ext);
+    assert_null(cfg->ai);
     pt_config_release(cfg);
     pt_buf_release(&err);
 }
@@ -70,7 +70,7 @@ static void errors_point_at_the_yaml_line(void **state)
                           "        model: x\n",
                           &err);
     assert_null(cfg);
-    assert_string_equal(err.data, "ai.yaml:8: models[0].targets[0].provider: no provider named 'q'");
+    assert_string_equal(err.data, "ai.yaml:8: models[0].targets[0].provider: unknown provider 'q' (expected one of: p)");
     pt_buf_reset(&err);
     cfg = load("providers:\n"
                "  - name: p\n"
@@ -113,8 +113,8 @@ int main(void)
 {
     pt_log_set_level(PT_LOG_ERROR);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(sections_land_in_ext_with_env_expanded),
-        cmocka_unit_test(no_sections_no_ext),
+        cmocka_unit_test(sections_land_in_cfg_ai_with_env_expanded),
+        cmocka_unit_test(no_sections_no_ai),
         cmocka_unit_test(errors_point_at_the_yaml_line),
         cmocka_unit_test(a_missing_variable_is_named_not_expanded),
         cmocka_unit_test(duplicate_keys_inside_a_provider_are_refused),

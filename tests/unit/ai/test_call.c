@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <jansson.h>
+#include <stdio.h>
 
 #include "ai/ai.h"
 #include "core/log.h"
@@ -25,11 +27,9 @@ static const char *CFG =
 
 static pt_ai_config *config(void)
 {
-    json_t *root = json_loads(CFG, 0, NULL);
     pt_buf err = PT_BUF_INIT;
-    pt_ai_config *cfg = pt_ai_config_parse(json_object_get(root, "providers"), json_object_get(root, "models"), NULL, &err);
+    pt_ai_config *cfg = pt_ai_config_load_string("cfg.json", CFG, strlen(CFG), &err);
     if (!cfg) fail_msg("config: %s", err.data);
-    json_decref(root);
     pt_buf_release(&err);
     return cfg;
 }

@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <jansson.h>
+#include <stdio.h>
 
 #include "ai/ai.h"
 #include "ai/ai_config.h"
@@ -105,8 +107,12 @@ static void run(const char *dir, json_t *cs, size_t split, outcome *o)
                                "provider", json_string_value(json_object_get(prov, "name")), "model",
                                json_string_value(json_object_get(cs, "model")));
     pt_buf cerr = PT_BUF_INIT;
-    pt_ai_config *cfg = pt_ai_config_parse(providers, models, NULL, &cerr);
+    json_t *doc = json_pack("{s:o, s:o}", "providers", providers, "models", models);
+    char *text = json_dumps(doc, JSON_COMPACT);
+    pt_ai_config *cfg = pt_ai_config_load_string("case.json", text, strlen(text), &cerr);
     if (!cfg) fail_msg("%s: config: %s", dir, cerr.data);
+    free(text);
+    json_decref(doc);
 
     pt_ai_format fmt = strcmp(json_string_value(json_object_get(cs, "client")), "anthropic") == 0 ? PT_AI_FMT_ANTHROPIC
                                                                                                    : PT_AI_FMT_OPENAI;
@@ -168,8 +174,6 @@ static void run(const char *dir, json_t *cs, size_t split, outcome *o)
     pt_ai_request_free(req);
 done:
     pt_ai_config_free(cfg);
-    json_decref(providers);
-    json_decref(models);
     pt_buf_release(&cerr);
     free(reqbody);
     free(upbody);

@@ -23,6 +23,7 @@ static pt_config *load(const char *yaml)
     pt_buf err = PT_BUF_INIT;
     pt_config *cfg = pt_config_load_string("b.yaml", yaml, strlen(yaml), &err);
     if (!cfg) fail_msg("config did not load: %s", err.data);
+    assert_int_equal(pt_config_bind(cfg), 0); /* target states and schedules */
     pt_buf_release(&err);
     return cfg;
 }

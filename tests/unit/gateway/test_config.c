@@ -144,6 +144,8 @@ static void service_defaults_match_config_h(void **state)
     assert_int_equal(s->passive.eject_ms, 10000);
     assert_int_equal(s->targets[0].weight, 1);
     assert_false(s->targets[0].health_checked);
+    assert_null(s->targets[0].state); /* loading touches no registry: bind does */
+    assert_int_equal(pt_config_bind(cfg), 0);
     assert_non_null(s->targets[0].state);
     assert_string_equal(s->targets[0].state->key, "api|http://127.0.0.1:9001");
     assert_ptr_equal(pt_config_find_service(cfg, "api"), s);
@@ -214,6 +216,7 @@ static const char full_yaml[] =
 static void full_schema_maps_every_key(void **state)
 {
     pt_config *cfg = load_ok(full_yaml);
+    assert_int_equal(pt_config_bind(cfg), 0);
     assert_int_equal(cfg->nlisteners, 3);
     assert_string_equal(cfg->listeners[0].host, "0.0.0.0");
     assert_int_equal(cfg->listeners[0].port, 8080);
@@ -311,7 +314,7 @@ static void full_schema_maps_every_key(void **state)
     assert_int_equal(r->nresp_add, 1);
     assert_int_equal(r->nresp_remove, 1);
     assert_string_equal(r->resp_remove[0], "Server");
-    assert_null(r->metrics);
+    assert_null(r->metrics); /* bound by pt_metrics_bind_config, for a published snapshot only */
     pt_route *x = &cfg->routes[1];
     assert_string_equal(x->name, "rest");
     assert_string_equal(x->path_exact, "/exact");
@@ -450,7 +453,7 @@ static void missing_required_keys_are_named(void **state)
 {
     expect_error("services:\n  - targets: [\"http://127.0.0.1:1\"]\n", "t.yaml:2: services[0]: missing required key 'name'");
     expect_error("services:\n  - name: a\n", "t.yaml:2: services[0]: missing required key 'targets'");
-    expect_error(SVC "routes:\n  - name: r\n", "t.yaml:5: routes[0]: missing required key 'service'");
+    expect_error(SVC "routes:\n  - name: r\n", "t.yaml:5: routes[0]: missing required key 'service' (or ai: {} for an AI route)");
     expect_error(SVC "routes:\n  - service: api\n", "t.yaml:5: routes[0]: missing required key 'name'");
     expect_error("services:\n  - name: a\n    targets: []\n", "t.yaml:3: services[0].targets: at least one target is required");
     expect_error("services:\n  - name: a\n    targets:\n      - weight: 2\n",
@@ -632,7 +635,8 @@ static void bad_listen_addresses_are_explained(void **state)
                  "t.yaml:1: listen[0]: listen host must be an IP address (127.0.0.1, 0.0.0.0, [::1], [::]) or "
                  "localhost, got 'example.com:80'");
     expect_error("listen:\n  - 127.0.0.1:80\n  - localhost:80\n", "t.yaml:3: listen[1]: same address as listen[0]");
-    expect_error("listen:\n  - { tls: { cert: a, key: b } }\n", "t.yaml:2: listen[0].tls.cert: cannot read 'a': No such file or directory");
+    expect_error("listen:\n  - { tls: { cert: a, key: b } }\n", "t.yaml:2: listen[0].tls.cert: cannot read 'a': No such file or directory\n"
+                                                                   "t.yaml:2: listen[0].tls.key: cannot read 'b': No such file or directory");
     expect_error("listen:\n  - port: 80\n", "t.yaml:2: listen[0].port: unknown key (expected one of: address, tls)");
     pt_config *cfg = load_ok("listen: 127.0.0.1:9000\n");
     assert_int_equal(cfg->nlisteners, 1);
@@ -764,6 +768,9 @@ static void target_state_survives_a_reload(void **state)
     pt_config *a = load_ok(SVC);
     pt_config *b = load_ok(SVC);
     pt_config *c = load_ok("services:\n  - name: other\n    targets: [\"http://127.0.0.1:9001\"]\n");
+    assert_int_equal(pt_config_bind(a), 0);
+    assert_int_equal(pt_config_bind(b), 0);
+    assert_int_equal(pt_config_bind(c), 0);
     assert_non_null(a->services[0].targets[0].state);
     assert_ptr_equal(a->services[0].targets[0].state, b->services[0].targets[0].state);
     assert_ptr_not_equal(a->services[0].targets[0].state, c->services[0].targets[0].state);

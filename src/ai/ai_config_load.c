@@ -1,0 +1,479 @@
+/* ai_config_load.c: the `providers:` and `models:` sections as key tables over the
+ * configuration engine (config/), so they share its value readers, ${ENV} expansion,
+ * "did you mean" suggestions and FILE:LINE messages with every other section. */
+#include "ai/ai_config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "ai/price.h"
+#include "config/check.h"
+#include "config/schema.h"
+
+#define MAX_PROVIDERS 256u
+#define MAX_MODELS 4096u
+#define MAX_KEYS 256u
+#define MAX_MAP 256u          /* headers, deployments, prices per provider */
+#define MAX_FALLBACKS 16u
+
+static const char *default_base_url(pt_ai_prov_type t)
+{
+    switch (t) {
+    case PT_AI_PROV_OPENAI: return "https://api.openai.com/v1";
+    case PT_AI_PROV_ANTHROPIC: return "https://api.anthropic.com";
+    case PT_AI_PROV_GEMINI: return "https://generativelanguage.googleapis.com";
+    case PT_AI_PROV_MISTRAL: return "https://api.mistral.ai/v1";
+    default: return NULL; /* azure and openai_compatible must say where */
+    }
+}
+
+/* Provider and model names: like route names, plus ':' and '/' (model ids use them). */
+static int ai_name(pt_cfg *c, const pt_cfg_node *v, char **out)
+{
+    if (pt_cfg_str(c, v, out)) return -1;
+    size_t len = strlen(*out);
+    if (len == 0 || len > 128) return pt_cfg_fail(c, v, "must be 1 to 128 characters long");
+    for (const char *p = *out; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr("._-:/", *p)))
+            return pt_cfg_fail(c, v, "'%s' may only contain letters, digits and . _ - : /", PT_CFG_SHOW(v));
+    return 0;
+}
+
+/* A non-empty string (an empty ${VAR} is the usual cause of an empty one). */
+static int nonempty(pt_cfg *c, const pt_cfg_node *v, char **out)
+{
+    if (pt_cfg_str(c, v, out)) return -1;
+    if (!**out) return pt_cfg_fail(c, v, "expected a non-empty string (an empty ${VAR}?)");
+    return 0;
+}
+
+/* ---- providers ---------------------------------------------------------------------- */
+
+static int prov_name_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    return ai_name(c, v, &((pt_ai_provider *)obj)->name);
+}
+
+static int prov_type_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    pt_ai_provider *p = obj;
+    char *s = NULL;
+    if (pt_cfg_str(c, v, &s)) return -1;
+    int t = pt_ai_prov_type_parse(s);
+    free(s);
+    if (t >= 0) {
+        p->type = (pt_ai_prov_type)t;
+        return 0;
+    }
+    static const char *const names[] = { "openai", "azure", "anthropic", "gemini", "mistral", "openai_compatible" };
+    return pt_cfg_unknown_name(c, v, "provider type", names, sizeof names / sizeof names[0]);
+}
+
+static int prov_base_url_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    pt_ai_provider *p = obj;
+    if (pt_cfg_str(c, v, &p->base_url)) return -1;
+    pt_cfg_url_parts u = { .host = p->host, .path = p->path_prefix };
+    int rc = pt_cfg_url(c, v, p->base_url, "base_url", true, &u);
+    p->tls = u.tls;
+    p->host = u.host;
+    p->port = u.port;
+    p->path_prefix = u.path;
+    return rc;
+}
+
+static int keys_begin(pt_cfg *c, const pt_cfg_node *v, size_t count, void *obj)
+{
+    pt_ai_provider *p = obj;
+    if (p->keys) return pt_cfg_fail(c, v, "give either api_key or api_keys, not both");
+    if (!(p->keys = calloc(count, sizeof *p->keys))) return pt_cfg_oom(c, v);
+    p->nkeys = count;
+    return 0;
+}
+
+static int key_entry(pt_cfg *c, const pt_cfg_node *it, size_t i, void *obj)
+{
+    return nonempty(c, it, &((pt_ai_provider *)obj)->keys[i].value);
+}
+
+static const pt_cfg_list keys_list = { "a list of API keys", MAX_KEYS, NULL, keys_begin, key_entry };
+
+static int prov_keys_fn(pt_cfg *c, const pt_cfg_node *v, void *obj) { return pt_cfg_map_list(c, v, &keys_list, obj); }
+
+static int prov_key_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    if (v->kind != PT_CFG_SCALAR) return pt_cfg_fail(c, v, "expected one key, got %s (use api_keys for several)",
+                                                     pt_cfg_kind_name(v));
+    return pt_cfg_map_list(c, v, &keys_list, obj);
+}
+
+/* A mapping of names to strings; check (may be NULL) vets each pair. */
+static int string_map(pt_cfg *c, const pt_cfg_node *v, pt_ai_header_cfg **out, size_t *n, bool headers)
+{
+    if (pt_cfg_is_null(v)) return 0;
+    if (pt_cfg_expect_map(c, v, "a mapping of names to values")) return -1;
+    if (v->n > MAX_MAP) return pt_cfg_fail(c, v, "too many entries (at most %u)", MAX_MAP);
+    if (v->n == 0) return 0;
+    if (!(*out = calloc(v->n, sizeof **out))) return pt_cfg_oom(c, v);
+    int rc = 0;
+    for (size_t i = 0; i < v->n; i++) {
+        const pt_cfg_node *k = v->items[2 * i], *val = v->items[2 * i + 1];
+        pt_ai_header_cfg *h = &(*out)[(*n)++];
+        size_t mark = pt_cfg_push_key(c, k->text);
+        if (headers && (pt_cfg_header_name(c, k, true, &h->name) || pt_cfg_header_value(c, val, &h->value))) {
+            rc = -1;
+        } else if (headers && (!strcasecmp(h->name, "host") || !strcasecmp(h->name, "content-length") ||
+                               !strcasecmp(h->name, "transfer-encoding") || !strcasecmp(h->name, "connection"))) {
+            rc = pt_cfg_fail(c, k, "this header is set by the gateway");
+        } else if (!headers && (!(h->name = strdup(k->text)) || nonempty(c, val, &h->value))) {
+            rc = h->name ? -1 : pt_cfg_oom(c, k);
+        }
+        pt_cfg_pop(c, mark);
+    }
+    return rc;
+}
+
+static int prov_headers_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    pt_ai_provider *p = obj;
+    return string_map(c, v, &p->headers, &p->nheaders, true);
+}
+
+static int prov_deployments_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    pt_ai_provider *p = obj;
+    return string_map(c, v, &p->deployments, &p->ndeployments, false);
+}
+
+/* USD per million tokens ("2.5"), stored in micro-dollars. */
+static int price_fn(pt_cfg *c, const pt_cfg_node *v, int64_t *out)
+{
+    char *s = NULL;
+    if (pt_cfg_str(c, v, &s)) return -1;
+    bool ok = pt_price_parse_usd(s, out);
+    free(s);
+    return ok ? 0 : pt_cfg_fail(c, v, "expected a price in USD per million tokens (e.g. 2.5), got '%s'", PT_CFG_SHOW(v));
+}
+
+#define PRICE_FN(fn, member)                                                                                 \
+    static int fn(pt_cfg *c, const pt_cfg_node *v, void *obj) { return price_fn(c, v, &((pt_ai_price *)obj)->member); }
+PRICE_FN(price_input_fn, input)
+PRICE_FN(price_output_fn, output)
+PRICE_FN(price_cache_read_fn, cache_read)
+PRICE_FN(price_cache_write_fn, cache_write)
+
+static const pt_cfg_field price_fields[] = {
+    CFG_FUNC("input", price_input_fn),
+    CFG_FUNC("output", price_output_fn),
+    CFG_FUNC("cache_read", price_cache_read_fn),
+    CFG_FUNC("cache_write", price_cache_write_fn),
+    CFG_END,
+};
+
+static int prov_prices_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    pt_ai_provider *p = obj;
+    if (pt_cfg_is_null(v)) return 0;
+    if (pt_cfg_expect_map(c, v, "a mapping of model names to {input, output, cache_read, cache_write}")) return -1;
+    if (v->n > MAX_MAP) return pt_cfg_fail(c, v, "too many entries (at most %u)", MAX_MAP);
+    if (v->n == 0) return 0;
+    if (!(p->prices = calloc(v->n, sizeof *p->prices))) return pt_cfg_oom(c, v);
+    int rc = 0;
+    for (size_t i = 0; i < v->n; i++) {
+        const pt_cfg_node *k = v->items[2 * i], *val = v->items[2 * i + 1];
+        pt_ai_model_price *mp = &p->prices[p->nprices++];
+        mp->price = (pt_ai_price){ -1, -1, -1, -1 };
+        size_t mark = pt_cfg_push_key(c, k->text);
+        if (!(mp->model = strdup(k->text))) rc = pt_cfg_oom(c, k);
+        else if (val->kind != PT_CFG_MAP)
+            rc = pt_cfg_fail(c, val, "expected {input, output, cache_read, cache_write}, got %s", pt_cfg_kind_name(val));
+        else if (pt_cfg_map_fields(c, val, price_fields, &mp->price, NULL))
+            rc = -1;
+        else if (mp->price.input < 0 || mp->price.output < 0)
+            rc = pt_cfg_fail(c, val, "input and output prices are required");
+        pt_cfg_pop(c, mark);
+    }
+    return rc;
+}
+
+static const pt_cfg_field provider_fields[] = {
+    CFG_FUNC("name", prov_name_fn),
+    CFG_FUNC("type", prov_type_fn),
+    CFG_FUNC("base_url", prov_base_url_fn),
+    CFG_FUNC("api_key", prov_key_fn),
+    CFG_FUNC("api_keys", prov_keys_fn),
+    CFG_STR("api_version", pt_ai_provider, api_version),
+    CFG_FUNC("deployments", prov_deployments_fn),
+    CFG_FUNC("headers", prov_headers_fn),
+    CFG_FUNC("prices", prov_prices_fn),
+    CFG_DUR("connect_timeout_ms", pt_ai_provider, connect_timeout_ms, 1, PT_CFG_DAY_MS),
+    CFG_DUR("first_byte_timeout_ms", pt_ai_provider, first_byte_timeout_ms, 1, PT_CFG_DAY_MS),
+    CFG_DUR("idle_timeout_ms", pt_ai_provider, idle_timeout_ms, 1, PT_CFG_DAY_MS),
+    CFG_UINT("default_max_tokens", pt_ai_provider, default_max_tokens, 1, 100000000),
+    CFG_BOOL("stream_usage", pt_ai_provider, stream_usage),
+    CFG_END,
+};
+
+/* Checks that need the whole provider: required keys, defaults by type, unique names. */
+static int finish_provider(pt_cfg *c, const pt_cfg_node *n, pt_ai_config *ai, size_t idx)
+{
+    pt_ai_provider *p = &ai->providers[idx];
+    if (!p->name) return pt_cfg_fail(c, n, "missing required key 'name'");
+    if (!pt_cfg_map_get(n, "type")) return pt_cfg_fail(c, n, "missing required key 'type'");
+    for (size_t j = 0; j < idx; j++)
+        if (ai->providers[j].name && strcmp(ai->providers[j].name, p->name) == 0)
+            return pt_cfg_fail_key(c, "name", pt_cfg_map_get(n, "name"), "provider '%s' is defined twice (also providers[%zu])",
+                                   PT_CFG_SHOW(pt_cfg_map_get(n, "name")), j);
+    if (!p->base_url) {
+        const char *d = default_base_url(p->type);
+        if (!d)
+            return pt_cfg_fail(c, n, "missing required key 'base_url' (type %s has no default)",
+                               pt_ai_prov_type_name(p->type));
+        pt_cfg_node at = { .kind = PT_CFG_SCALAR, .line = n->line, .text = (char *)d, .len = strlen(d) };
+        if (!(p->base_url = strdup(d))) return pt_cfg_oom(c, n);
+        pt_cfg_url_parts u = { 0 };
+        if (pt_cfg_url(c, &at, d, "base_url", true, &u)) return -1;
+        p->tls = u.tls;
+        p->host = u.host;
+        p->port = u.port;
+        p->path_prefix = u.path;
+    }
+    if (p->nkeys == 0 && p->type != PT_AI_PROV_OPENAI_COMPAT)
+        return pt_cfg_fail(c, n, "missing required key 'api_key' or 'api_keys' (type %s needs one)",
+                           pt_ai_prov_type_name(p->type));
+    return 0;
+}
+
+static int providers_begin(pt_cfg *c, const pt_cfg_node *v, size_t count, void *obj)
+{
+    pt_ai_config *ai = obj;
+    if (!(ai->providers = calloc(count, sizeof *ai->providers))) return pt_cfg_oom(c, v);
+    ai->nproviders = count;
+    for (size_t i = 0; i < count; i++) {
+        pt_ai_provider *p = &ai->providers[i];
+        p->connect_timeout_ms = 5000;
+        p->first_byte_timeout_ms = 120000;
+        p->idle_timeout_ms = 120000;
+        p->default_max_tokens = 4096;
+        p->stream_usage = true;
+    }
+    return 0;
+}
+
+static int provider_entry(pt_cfg *c, const pt_cfg_node *it, size_t i, void *obj)
+{
+    pt_ai_config *ai = obj;
+    if (it->kind != PT_CFG_MAP)
+        return pt_cfg_fail(c, it, "expected a mapping (name, type, base_url, api_keys, ...), got %s",
+                           pt_cfg_kind_name(it));
+    if (pt_cfg_map_fields(c, it, provider_fields, &ai->providers[i], NULL)) return -1;
+    return finish_provider(c, it, ai, i);
+}
+
+static const pt_cfg_list providers_list = { "a list of providers", MAX_PROVIDERS, NULL, providers_begin,
+                                            provider_entry };
+
+/* ---- models ------------------------------------------------------------------------- */
+
+typedef struct model_ctx {
+    pt_ai_config *ai;
+    pt_ai_model *m;
+} model_ctx;
+
+static int target_provider_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    pt_ai_target *t = obj;
+    if (pt_cfg_str(c, v, &t->provider_name)) return -1;
+    return 0; /* resolved in finish_target, where the configuration is at hand */
+}
+
+static int target_model_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    return nonempty(c, v, &((pt_ai_target *)obj)->model);
+}
+
+static const pt_cfg_field target_fields[] = {
+    CFG_FUNC("provider", target_provider_fn),
+    CFG_FUNC("model", target_model_fn),
+    CFG_UINT("weight", pt_ai_target, weight, 1, 1000000),
+    CFG_END,
+};
+
+static int targets_begin(pt_cfg *c, const pt_cfg_node *v, size_t count, void *obj)
+{
+    model_ctx *mc = obj;
+    if (!(mc->m->targets = calloc(count, sizeof *mc->m->targets))) return pt_cfg_oom(c, v);
+    mc->m->ntargets = count;
+    for (size_t i = 0; i < count; i++) mc->m->targets[i].weight = 1;
+    return 0;
+}
+
+static int target_entry(pt_cfg *c, const pt_cfg_node *it, size_t i, void *obj)
+{
+    model_ctx *mc = obj;
+    pt_ai_target *t = &mc->m->targets[i];
+    if (it->kind != PT_CFG_MAP)
+        return pt_cfg_fail(c, it, "expected {provider, model, weight}, got %s", pt_cfg_kind_name(it));
+    if (pt_cfg_map_fields(c, it, target_fields, t, NULL)) return -1;
+    if (!t->provider_name) return pt_cfg_fail(c, it, "missing required key 'provider'");
+    if (!t->model) return pt_cfg_fail(c, it, "missing required key 'model'");
+    t->provider = (pt_ai_provider *)pt_ai_config_provider(mc->ai, t->provider_name);
+    if (!t->provider) {
+        const pt_cfg_node *at = pt_cfg_map_get(it, "provider");
+        const char *names[MAX_PROVIDERS];
+        size_t n = 0;
+        for (size_t j = 0; j < mc->ai->nproviders && n < MAX_PROVIDERS; j++)
+            if (mc->ai->providers[j].name) names[n++] = mc->ai->providers[j].name;
+        size_t mark = pt_cfg_push_key(c, "provider");
+        int rc = pt_cfg_unknown_name(c, at, "provider", names, n);
+        pt_cfg_pop(c, mark);
+        return rc;
+    }
+    t->price_known = pt_price_for(t->provider, t->model, &t->price);
+    return 0;
+}
+
+static const pt_cfg_list targets_list = { "a list of {provider, model}", PT_AI_PLAN_MAX_TARGETS,
+                                          "at least one target is required", targets_begin, target_entry };
+
+static int model_targets_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    if (v->kind != PT_CFG_SEQ && !pt_cfg_is_null(v))
+        return pt_cfg_fail(c, v, "expected a list of {provider, model}, got %s", pt_cfg_kind_name(v));
+    return pt_cfg_map_list(c, v, &targets_list, obj);
+}
+
+static int model_name_fn(pt_cfg *c, const pt_cfg_node *v, void *obj) { return ai_name(c, v, &((model_ctx *)obj)->m->name); }
+
+static int fallbacks_begin(pt_cfg *c, const pt_cfg_node *v, size_t count, void *obj)
+{
+    model_ctx *mc = obj;
+    if (!(mc->m->fallbacks = calloc(count, sizeof *mc->m->fallbacks))) return pt_cfg_oom(c, v);
+    mc->m->nfallbacks = count;
+    return 0;
+}
+
+static int fallback_entry(pt_cfg *c, const pt_cfg_node *it, size_t i, void *obj)
+{
+    return nonempty(c, it, &((model_ctx *)obj)->m->fallbacks[i]);
+}
+
+static const pt_cfg_list fallbacks_list = { "a list of model names", MAX_FALLBACKS, NULL, fallbacks_begin,
+                                            fallback_entry };
+
+static int model_fallbacks_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    return pt_cfg_map_list(c, v, &fallbacks_list, obj);
+}
+
+static const pt_cfg_field model_fields[] = {
+    CFG_FUNC("name", model_name_fn),
+    CFG_FUNC("targets", model_targets_fn),
+    CFG_FUNC("fallbacks", model_fallbacks_fn),
+    CFG_END,
+};
+
+static int models_begin(pt_cfg *c, const pt_cfg_node *v, size_t count, void *obj)
+{
+    pt_ai_config *ai = obj;
+    if (!(ai->models = calloc(count, sizeof *ai->models))) return pt_cfg_oom(c, v);
+    ai->nmodels = count;
+    return 0;
+}
+
+static int model_entry(pt_cfg *c, const pt_cfg_node *it, size_t i, void *obj)
+{
+    pt_ai_config *ai = obj;
+    model_ctx mc = { ai, &ai->models[i] };
+    if (it->kind != PT_CFG_MAP)
+        return pt_cfg_fail(c, it, "expected a mapping (name, targets, fallbacks), got %s", pt_cfg_kind_name(it));
+    if (pt_cfg_map_fields(c, it, model_fields, &mc, NULL)) return -1;
+    if (!mc.m->name) return pt_cfg_fail(c, it, "missing required key 'name'");
+    if (!mc.m->targets) return pt_cfg_fail(c, it, "missing required key 'targets'");
+    for (size_t j = 0; j < i; j++)
+        if (ai->models[j].name && strcmp(ai->models[j].name, mc.m->name) == 0)
+            return pt_cfg_fail_key(c, "name", pt_cfg_map_get(it, "name"), "model '%s' is defined twice (also models[%zu])",
+                                   PT_CFG_SHOW(pt_cfg_map_get(it, "name")), j);
+    return 0;
+}
+
+static const pt_cfg_list models_list = { "a list of models", MAX_MODELS, NULL, models_begin, model_entry };
+
+/* Fallbacks may name models written later in the file: resolved once all are read. */
+static void resolve_fallbacks(pt_cfg *c, const pt_cfg_node *models, pt_ai_config *ai)
+{
+    for (size_t i = 0; i < ai->nmodels; i++) {
+        pt_ai_model *m = &ai->models[i];
+        if (!m->nfallbacks) continue;
+        if (!(m->fallback_models = calloc(m->nfallbacks, sizeof *m->fallback_models))) {
+            pt_cfg_oom(c, models);
+            return;
+        }
+        const pt_cfg_node *fb = pt_cfg_map_get(models->items[i], "fallbacks");
+        for (size_t k = 0; k < m->nfallbacks; k++) {
+            const pt_cfg_node *at = fb->kind == PT_CFG_SEQ ? fb->items[k] : fb;
+            size_t mark = pt_cfg_push_index(c, i);
+            pt_cfg_push_key(c, "fallbacks");
+            if (fb->kind == PT_CFG_SEQ) pt_cfg_push_index(c, k);
+            const pt_ai_model *f = pt_ai_config_model(ai, pt_slice_cstr(m->fallbacks[k]));
+            if (!f) pt_cfg_fail(c, at, "no model named '%s'", PT_CFG_SHOW(at));
+            else if (f == m) pt_cfg_fail(c, at, "a model cannot fall back to itself");
+            else m->fallback_models[k] = (pt_ai_model *)f;
+            pt_cfg_pop(c, mark);
+        }
+    }
+}
+
+/* ---- the two sections ----------------------------------------------------------------- */
+
+pt_ai_config *pt_ai_config_map(pt_cfg *c, const pt_cfg_node *providers, const pt_cfg_node *models)
+{
+    unsigned before = c->nerrors;
+    pt_ai_config *ai = calloc(1, sizeof *ai);
+    if (!ai) {
+        pt_cfg_oom(c, providers ? providers : models);
+        return NULL;
+    }
+    if (providers) {
+        size_t mark = pt_cfg_push_key(c, "providers");
+        pt_cfg_map_list(c, providers, &providers_list, ai);
+        pt_cfg_pop(c, mark);
+    }
+    if (models) {
+        size_t mark = pt_cfg_push_key(c, "models");
+        if (pt_cfg_map_list(c, models, &models_list, ai) == 0 && models->kind == PT_CFG_SEQ)
+            resolve_fallbacks(c, models, ai);
+        pt_cfg_pop(c, mark);
+    }
+    if (c->nerrors == before) return ai;
+    pt_ai_config_free(ai);
+    return NULL;
+}
+
+/* A document holding only the AI sections. */
+typedef struct ai_doc {
+    const pt_cfg_node *providers, *models;
+} ai_doc;
+
+static const pt_cfg_field doc_fields[] = {
+    CFG_NODE("providers", ai_doc, providers),
+    CFG_NODE("models", ai_doc, models),
+    CFG_END,
+};
+
+pt_ai_config *pt_ai_config_load_string(const char *name, const char *yaml, size_t len, pt_buf *err)
+{
+    pt_buf_reset(err);
+    pt_cfg_node *root = pt_cfg_yaml_parse(name, yaml, len, err);
+    if (!root) return NULL;
+    pt_cfg c = { .file = name, .err = err };
+    ai_doc doc = { 0 };
+    pt_ai_config *ai = NULL;
+    if (root->kind != PT_CFG_MAP)
+        pt_cfg_fail(&c, root, "expected a mapping with providers and models, got %s", pt_cfg_kind_name(root));
+    else if (pt_cfg_map_fields(&c, root, doc_fields, &doc, NULL) == 0)
+        ai = pt_ai_config_map(&c, doc.providers, doc.models);
+    pt_cfg_node_free(root);
+    return ai;
+}

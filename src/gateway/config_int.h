@@ -1,0 +1,27 @@
+/* config_int.h: what the files that map the gateway's sections share (config.c,
+ * config_sections.c, config_routes.c). Each section function maps one top-level
+ * value into the pt_config given as obj (also c->root). */
+#ifndef PT_GATEWAY_CONFIG_INT_H
+#define PT_GATEWAY_CONFIG_INT_H
+
+#include "config/check.h"
+#include "config/schema.h"
+#include "gateway/config.h"
+
+int pt__config_listen(pt_cfg *c, const pt_cfg_node *v, void *obj);
+int pt__config_limits(pt_cfg *c, const pt_cfg_node *v, void *obj);
+int pt__config_access_log(pt_cfg *c, const pt_cfg_node *v, void *obj);
+int pt__config_log_level(pt_cfg *c, const pt_cfg_node *v, void *obj);
+int pt__config_endpoints(pt_cfg *c, const pt_cfg_node *v, void *obj);
+int pt__config_errors(pt_cfg *c, const pt_cfg_node *v, void *obj);
+int pt__config_services(pt_cfg *c, const pt_cfg_node *v, void *obj);
+/* Routes name services, so they are mapped after them; sorted by precedence at the end. */
+int pt__config_routes(pt_cfg *c, const pt_cfg_node *v, void *obj);
+/* When models are configured and no route declares `ai:`, the default AI route
+ * (`/v1/` on any host, named "ai"). */
+int pt__config_default_ai_route(pt_cfg *c, pt_config *cfg);
+
+void pt__service_free(pt_service *s);
+void pt__route_free(pt_route *r);
+
+#endif

@@ -1,0 +1,338 @@
+/* config_routes.c: the `routes:` section: match conditions, the action (a service or
+ * the AI endpoints) and header edits, as key tables over the configuration engine. */
+#include "gateway/config_int.h"
+
+#include <llhttp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "ai/ai_config.h"
+#include "gateway/router.h"
+
+#define MAX_LIST 64u /* hosts, methods, headers, header edits per route */
+
+/* ---- routes ---- */
+
+static int route_name_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    pt_route *r = obj;
+    if (pt_cfg_str(c, v, &r->name)) return -1;
+    return pt_cfg_name(c, v, r->name);
+}
+
+static int hosts_begin(pt_cfg *c, const pt_cfg_node *v, size_t count, void *obj)
+{
+    pt_route *r = obj;
+    r->hosts = calloc(count, sizeof *r->hosts);
+    if (!r->hosts) return pt_cfg_oom(c, v);
+    r->nhosts = count;
+    return 0;
+}
+
+static int host_entry(pt_cfg *c, const pt_cfg_node *it, size_t i, void *obj)
+{
+    pt_route *r = obj;
+    if (pt_cfg_str(c, it, &r->hosts[i])) return -1;
+    return pt_cfg_host_pattern(c, it, r->hosts[i]);
+}
+
+static const pt_cfg_list hosts_list = { "a host or a list of hosts", MAX_LIST,
+                                      "at least one host is required (leave host out to match any host)",
+                                      hosts_begin, host_entry };
+
+static int hosts_fn(pt_cfg *c, const pt_cfg_node *v, void *obj) { return pt_cfg_map_list(c, v, &hosts_list, obj); }
+
+static const struct {
+    const char *name;
+    unsigned num;
+} http_methods[] = {
+#define PT_METHOD_ENTRY(num, name, string) { #string, num },
+    HTTP_METHOD_MAP(PT_METHOD_ENTRY)
+#undef PT_METHOD_ENTRY
+};
+#define N_METHODS (sizeof http_methods / sizeof http_methods[0])
+
+static int method_fn(pt_cfg *c, const pt_cfg_node *v, pt_method_mask *mask)
+{
+    char *name = NULL;
+    if (pt_cfg_str(c, v, &name)) return -1;
+    for (size_t i = 0; i < N_METHODS; i++)
+        if (strcasecmp(name, http_methods[i].name) == 0 && http_methods[i].num < 64) {
+            *mask |= (pt_method_mask)1 << http_methods[i].num;
+            free(name);
+            return 0;
+        }
+    const char *names[N_METHODS];
+    for (size_t i = 0; i < N_METHODS; i++) names[i] = http_methods[i].name;
+    const char *guess = pt_cfg_closest(name, names, N_METHODS);
+    free(name);
+    if (guess) return pt_cfg_fail(c, v, "unknown HTTP method '%s' (did you mean '%s'?)", PT_CFG_SHOW(v), guess);
+    return pt_cfg_fail(c, v, "unknown HTTP method '%s'", PT_CFG_SHOW(v));
+}
+
+static int method_entry(pt_cfg *c, const pt_cfg_node *it, size_t i, void *obj)
+{
+    return method_fn(c, it, &((pt_route *)obj)->methods);
+}
+
+static const pt_cfg_list methods_list = { "a list of methods", MAX_LIST,
+                                        "at least one method is required (leave methods out to match any)", NULL,
+                                        method_entry };
+
+static int methods_fn(pt_cfg *c, const pt_cfg_node *v, void *obj) { return pt_cfg_map_list(c, v, &methods_list, obj); }
+
+static int match_headers_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    pt_route *r = obj;
+    if (pt_cfg_is_null(v)) return 0;
+    if (pt_cfg_expect_map(c, v, "a mapping of header names to values (or true)")) return -1;
+    if (v->n > MAX_LIST) return pt_cfg_fail(c, v, "too many headers (at most %u)", MAX_LIST);
+    if (v->n == 0) return 0;
+    r->headers = calloc(v->n, sizeof *r->headers);
+    if (!r->headers) return pt_cfg_oom(c, v);
+    r->nheaders = v->n;
+    for (size_t i = 0; i < v->n; i++) {
+        const pt_cfg_node *k = v->items[2 * i], *val = v->items[2 * i + 1];
+        pt_header_match *hm = &r->headers[i];
+        size_t mark = pt_cfg_push_key(c, k->text);
+        int rc = pt_cfg_header_name(c, k, true, &hm->name);
+        if (rc == 0 && val->kind == PT_CFG_SCALAR && !val->quoted && strcmp(val->text, "true") == 0)
+            hm->value = NULL; /* presence */
+        else if (rc == 0 && val->kind == PT_CFG_SCALAR && !val->quoted && strcmp(val->text, "false") == 0)
+            rc = pt_cfg_fail(c, val, "false is not supported: use true to require the header, or a value to match");
+        else if (rc == 0)
+            rc = pt_cfg_header_value(c, val, &hm->value);
+        pt_cfg_pop(c, mark);
+        if (rc) return -1;
+    }
+    return 0;
+}
+
+static const pt_cfg_field match_fields[] = {
+    CFG_FUNC("host", hosts_fn),
+    CFG_PATH("path", pt_route, path_exact),
+    CFG_PATH("path_prefix", pt_route, path_prefix),
+    CFG_FUNC("methods", methods_fn),
+    CFG_FUNC("headers", match_headers_fn),
+    CFG_END,
+};
+
+static int match_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    pt_route *r = obj;
+    if (pt_cfg_map_fields(c, v, match_fields, r, NULL)) return -1;
+    if (r->path_exact && r->path_prefix) {
+        size_t mark = pt_cfg_push_key(c, "path_prefix");
+        pt_cfg_fail(c, pt_cfg_map_get(v, "path_prefix"), "cannot be combined with path (choose one)");
+        pt_cfg_pop(c, mark);
+        return -1;
+    }
+    return 0;
+}
+
+/* Where one direction's header edits go in a route. */
+typedef struct header_edits {
+    pt_kv **add;
+    size_t *nadd;
+    char ***remove;
+    size_t *nremove;
+} header_edits;
+
+/* Headers that frame the message: the proxy owns them, a route may not set them. */
+static bool framing_header(const char *name)
+{
+    return strcasecmp(name, "content-length") == 0 || strcasecmp(name, "transfer-encoding") == 0 ||
+           strcasecmp(name, "connection") == 0;
+}
+
+static int edits_add_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    header_edits *e = obj;
+    if (pt_cfg_is_null(v)) return 0;
+    if (pt_cfg_expect_map(c, v, "a mapping of header names to values")) return -1;
+    if (v->n > MAX_LIST) return pt_cfg_fail(c, v, "too many headers (at most %u)", MAX_LIST);
+    if (v->n == 0) return 0;
+    *e->add = calloc(v->n, sizeof **e->add);
+    if (!*e->add) return pt_cfg_oom(c, v);
+    *e->nadd = v->n;
+    for (size_t i = 0; i < v->n; i++) {
+        const pt_cfg_node *k = v->items[2 * i], *val = v->items[2 * i + 1];
+        pt_kv *kv = &(*e->add)[i];
+        size_t mark = pt_cfg_push_key(c, k->text);
+        int rc = pt_cfg_header_name(c, k, true, &kv->name);
+        if (rc == 0 && framing_header(kv->name))
+            rc = pt_cfg_fail(c, k, "'%s' is managed by the proxy and cannot be set", PT_CFG_SHOW(k));
+        if (rc == 0) rc = pt_cfg_header_value(c, val, &kv->value);
+        pt_cfg_pop(c, mark);
+        if (rc) return -1;
+    }
+    return 0;
+}
+
+static int remove_begin(pt_cfg *c, const pt_cfg_node *v, size_t count, void *obj)
+{
+    header_edits *e = obj;
+    *e->remove = calloc(count, sizeof **e->remove);
+    if (!*e->remove) return pt_cfg_oom(c, v);
+    *e->nremove = count;
+    return 0;
+}
+
+static int remove_entry(pt_cfg *c, const pt_cfg_node *it, size_t i, void *obj)
+{
+    header_edits *e = obj;
+    return pt_cfg_header_name(c, it, false, &(*e->remove)[i]);
+}
+
+static const pt_cfg_list remove_list = { "a list of header names", MAX_LIST, NULL, remove_begin, remove_entry };
+
+static int edits_remove_fn(pt_cfg *c, const pt_cfg_node *v, void *obj) { return pt_cfg_map_list(c, v, &remove_list, obj); }
+
+static const pt_cfg_field edit_fields[] = {
+    CFG_FUNC("add", edits_add_fn),
+    CFG_FUNC("remove", edits_remove_fn),
+    CFG_END,
+};
+
+static int request_headers_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    pt_route *r = obj;
+    header_edits e = { &r->req_add, &r->nreq_add, &r->req_remove, &r->nreq_remove };
+    return pt_cfg_map_fields(c, v, edit_fields, &e, NULL);
+}
+
+static int response_headers_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    pt_route *r = obj;
+    header_edits e = { &r->resp_add, &r->nresp_add, &r->resp_remove, &r->nresp_remove };
+    return pt_cfg_map_fields(c, v, edit_fields, &e, NULL);
+}
+
+static int route_service_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    pt_route *r = obj;
+    if (pt_cfg_str(c, v, &r->service_name)) return -1;
+    pt_config *cfg = c->root;
+    r->service = pt_config_find_service(cfg, r->service_name);
+    if (r->service) return 0;
+    if (cfg->nservices == 0) return pt_cfg_fail(c, v, "unknown service '%s' (no services are defined)", PT_CFG_SHOW(v));
+    const char **names = malloc(cfg->nservices * sizeof *names);
+    if (!names) return pt_cfg_oom(c, v);
+    for (size_t i = 0; i < cfg->nservices; i++) names[i] = cfg->services[i].name;
+    const char *guess = pt_cfg_closest(r->service_name, names, cfg->nservices);
+    int rc = guess ? pt_cfg_fail(c, v, "unknown service '%s' (did you mean '%s'?)", PT_CFG_SHOW(v), guess)
+                   : pt_cfg_fail(c, v, "unknown service '%s'", PT_CFG_SHOW(v));
+    free(names);
+    return rc;
+}
+
+/* `ai: {}`: this route serves the AI endpoints with the file's providers and models. */
+static int route_ai_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    pt_route *r = obj;
+    pt_config *cfg = c->root;
+    if (!pt_cfg_is_null(v) && (v->kind != PT_CFG_MAP || v->n != 0))
+        return pt_cfg_fail(c, v, "expected {} (an AI route takes no options yet), got %s", pt_cfg_kind_name(v));
+    if (!cfg->ai || cfg->ai->nmodels == 0)
+        return pt_cfg_fail(c, v, "an AI route needs models (no models: are configured)");
+    r->kind = PT_ROUTE_AI;
+    r->ai = cfg->ai;
+    return 0;
+}
+
+static const pt_cfg_field route_fields[] = {
+    CFG_FUNC("name", route_name_fn),
+    CFG_FUNC("match", match_fn),
+    CFG_FUNC("service", route_service_fn),
+    CFG_FUNC("ai", route_ai_fn),
+    CFG_BOOL("strip_prefix", pt_route, strip_prefix),
+    CFG_PATH("rewrite_prefix", pt_route, rewrite_prefix),
+    CFG_FUNC("request_headers", request_headers_fn),
+    CFG_FUNC("response_headers", response_headers_fn),
+    CFG_END,
+};
+
+static int finish_route(pt_cfg *c, const pt_cfg_node *n, size_t idx)
+{
+    pt_config *cfg = c->root;
+    pt_route *r = &cfg->routes[idx];
+    if (!r->name) return pt_cfg_fail(c, n, "missing required key 'name'");
+    if (!r->service_name && r->kind != PT_ROUTE_AI)
+        return pt_cfg_fail(c, n, "missing required key 'service' (or ai: {} for an AI route)");
+    if (r->service_name && r->kind == PT_ROUTE_AI)
+        return pt_cfg_fail_key(c, "ai", pt_cfg_map_get(n, "ai"), "give either service or ai, not both");
+    if (r->kind == PT_ROUTE_AI && (r->strip_prefix || r->rewrite_prefix || r->nreq_add || r->nreq_remove ||
+                                   r->nresp_add || r->nresp_remove))
+        return pt_cfg_fail_key(c, "ai", pt_cfg_map_get(n, "ai"),
+                               "an AI route takes no strip_prefix, rewrite_prefix or header edits");
+    for (size_t j = 0; j < idx; j++)
+        if (cfg->routes[j].name && strcmp(cfg->routes[j].name, r->name) == 0) {
+            size_t mark = pt_cfg_push_key(c, "name");
+            const pt_cfg_node *at = pt_cfg_map_get(n, "name");
+            pt_cfg_fail(c, at, "duplicate route name '%s' (also routes[%zu])", PT_CFG_SHOW(at), j);
+            pt_cfg_pop(c, mark);
+            return -1;
+        }
+    const char *needs_prefix = r->rewrite_prefix ? "rewrite_prefix" : r->strip_prefix ? "strip_prefix" : NULL;
+    if (needs_prefix && !r->path_prefix) {
+        size_t mark = pt_cfg_push_key(c, needs_prefix);
+        pt_cfg_fail(c, pt_cfg_map_get(n, needs_prefix), "needs match.path_prefix (it rewrites the matched prefix)");
+        pt_cfg_pop(c, mark);
+        return -1;
+    }
+    return 0;
+}
+
+static int routes_begin(pt_cfg *c, const pt_cfg_node *v, size_t count, void *obj)
+{
+    pt_config *cfg = obj;
+    cfg->routes = calloc(count, sizeof *cfg->routes);
+    if (!cfg->routes) return pt_cfg_oom(c, v);
+    cfg->nroutes = count;
+    for (size_t i = 0; i < count; i++) {
+        cfg->routes[i].kind = PT_ROUTE_PROXY;
+        cfg->routes[i].order = (unsigned)i;
+    }
+    return 0;
+}
+
+static int route_entry(pt_cfg *c, const pt_cfg_node *it, size_t i, void *obj)
+{
+    pt_config *cfg = obj;
+    if (it->kind != PT_CFG_MAP) return pt_cfg_fail(c, it, "expected a mapping with name, match and service, got %s", pt_cfg_kind_name(it));
+    if (pt_cfg_map_fields(c, it, route_fields, &cfg->routes[i], NULL)) return -1;
+    return finish_route(c, it, i);
+}
+
+static const pt_cfg_list routes_list = { "a list of routes", 10000u, NULL, routes_begin, route_entry };
+
+/* Sorted by precedence once all are read (the router relies on it). */
+int pt__config_routes(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    pt_config *cfg = obj;
+    if (pt_cfg_map_list(c, v, &routes_list, cfg)) return -1;
+    pt_router_sort(cfg->routes, cfg->nroutes);
+    return 0;
+}
+
+int pt__config_default_ai_route(pt_cfg *c, pt_config *cfg)
+{
+    if (!cfg->ai || cfg->ai->nmodels == 0) return 0;
+    for (size_t i = 0; i < cfg->nroutes; i++)
+        if (cfg->routes[i].kind == PT_ROUTE_AI) return 0;
+    const char *name = "ai";
+    for (size_t i = 0; i < cfg->nroutes; i++)
+        if (strcmp(cfg->routes[i].name, "ai") == 0) name = "ai-default";
+    pt_route *routes = realloc(cfg->routes, (cfg->nroutes + 1) * sizeof *routes);
+    if (!routes) return pt_cfg_oom(c, NULL);
+    cfg->routes = routes;
+    pt_route *r = &routes[cfg->nroutes];
+    *r = (pt_route){ .kind = PT_ROUTE_AI, .implicit = true, .ai = cfg->ai, .order = (unsigned)cfg->nroutes };
+    cfg->nroutes++;
+    r->name = strdup(name);
+    r->path_prefix = strdup("/v1/");
+    if (!r->name || !r->path_prefix) return pt_cfg_oom(c, NULL);
+    pt_router_sort(cfg->routes, cfg->nroutes);
+    return 0;
+}

@@ -1,0 +1,406 @@
+/* config_sections.c: the gateway's own sections: listen, limits, logs, endpoints and
+ * services, each a key table over the configuration engine (config/). */
+#include "gateway/config_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+
+#define MAX_WEIGHT_SUM 65536u /* bounds the weighted schedule */
+
+/* ---- listen ---- */
+
+static int listen_address_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    char *s = NULL;
+    if (pt_cfg_str(c, v, &s)) return -1;
+    pt_listener_cfg *l = obj;
+    pt_cfg_addr a = { l->host, l->port, l->text };
+    int rc = pt_cfg_listen_address(c, v, s, &a);
+    l->host = a.host;
+    l->port = a.port;
+    l->text = a.text;
+    free(s);
+    return rc;
+}
+
+static const pt_cfg_field listen_tls_fields[] = {
+    CFG_FILE("cert", pt_listener_cfg, cert_file),
+    CFG_FILE("key", pt_listener_cfg, key_file),
+    CFG_END,
+};
+
+static int listen_tls_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    pt_listener_cfg *l = obj;
+    if (v->kind != PT_CFG_MAP) return pt_cfg_fail(c, v, "expected a mapping with cert and key, got %s", pt_cfg_kind_name(v));
+    if (pt_cfg_map_fields(c, v, listen_tls_fields, l, NULL)) return -1;
+    if (!l->cert_file) return pt_cfg_fail(c, v, "missing required key 'cert'");
+    if (!l->key_file) return pt_cfg_fail(c, v, "missing required key 'key'");
+    l->tls = true;
+    return 0;
+}
+
+static const pt_cfg_field listen_fields[] = {
+    CFG_FUNC("address", listen_address_fn),
+    CFG_FUNC("tls", listen_tls_fn),
+    CFG_END,
+};
+
+static int listen_begin(pt_cfg *c, const pt_cfg_node *v, size_t count, void *obj)
+{
+    pt_config *cfg = obj;
+    cfg->listeners = calloc(count, sizeof *cfg->listeners);
+    if (!cfg->listeners) return pt_cfg_oom(c, v);
+    cfg->nlisteners = count;
+    return 0;
+}
+
+static int listen_entry(pt_cfg *c, const pt_cfg_node *it, size_t i, void *obj)
+{
+    pt_config *cfg = obj;
+    pt_listener_cfg *l = &cfg->listeners[i];
+    if (pt_cfg_map_entry(c, it, listen_fields, l, listen_address_fn, "address",
+                  "an address or a mapping with address and tls"))
+        return -1;
+    for (size_t j = 0; j < i; j++)
+        if (l->host && cfg->listeners[j].host && cfg->listeners[j].port == l->port &&
+            strcmp(cfg->listeners[j].host, l->host) == 0)
+            return pt_cfg_fail(c, it, "same address as listen[%zu]", j);
+    return 0;
+}
+
+static const pt_cfg_list listen_list = { "a list of addresses", 64u,
+                                       "at least one listen address is required", listen_begin, listen_entry };
+
+int pt__config_listen(pt_cfg *c, const pt_cfg_node *v, void *obj) { return pt_cfg_map_list(c, v, &listen_list, obj); }
+
+/* ---- limits, logs, endpoints ---- */
+
+static const pt_cfg_field limits_fields[] = {
+    CFG_SIZE("max_header_bytes", pt_limits, max_header_bytes, 1024, 1u << 20),
+    CFG_UINT("max_headers", pt_limits, max_headers, 1, 10000),
+    CFG_SIZE("max_body_bytes", pt_limits, max_body_bytes, 0, 1ull << 40),
+    CFG_DUR("header_timeout", pt_limits, header_timeout_ms, 1, PT_CFG_DAY_MS),
+    CFG_DUR("body_timeout", pt_limits, body_timeout_ms, 1, PT_CFG_DAY_MS),
+    CFG_DUR("idle_timeout", pt_limits, idle_timeout_ms, 1, PT_CFG_DAY_MS),
+    CFG_DUR("send_timeout", pt_limits, send_timeout_ms, 1, PT_CFG_DAY_MS),
+    CFG_DUR("drain_timeout", pt_limits, drain_timeout_ms, 1, PT_CFG_DAY_MS),
+    CFG_UINT("max_connections", pt_limits, max_connections, 1, 1000000),
+    CFG_END,
+};
+
+int pt__config_limits(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    return pt_cfg_map_fields(c, v, limits_fields, &((pt_config *)obj)->limits, NULL);
+}
+
+int pt__config_access_log(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    pt_config *cfg = obj;
+    char *s = NULL;
+    if (v->kind == PT_CFG_SCALAR && !v->quoted && (strcmp(v->text, "false") == 0 || strcmp(v->text, "off") == 0)) {
+        free(cfg->access_log);
+        cfg->access_log = NULL;
+        return 0;
+    }
+    if (pt_cfg_str(c, v, &s)) return -1;
+    if (!*s) {
+        free(s);
+        return pt_cfg_fail(c, v, "expected \"-\" (standard output), a file name, or off");
+    }
+    free(cfg->access_log);
+    cfg->access_log = strcmp(s, "off") == 0 ? NULL : s;
+    if (!cfg->access_log) free(s);
+    return 0;
+}
+
+int pt__config_log_level(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    pt_config *cfg = obj;
+    char *s = NULL;
+    if (pt_cfg_str(c, v, &s)) return -1;
+    if (pt_log_level_parse(s) < 0) {
+        free(s);
+        return pt_cfg_fail(c, v, "unknown log level '%s' (expected debug, info, warn, error, off)", PT_CFG_SHOW(v));
+    }
+    free(cfg->error_log_level);
+    cfg->error_log_level = s;
+    return 0;
+}
+
+static const pt_cfg_field endpoint_fields[] = {
+    CFG_PATH("health", pt_config, health_path),
+    CFG_PATH("ready", pt_config, ready_path),
+    CFG_PATH("metrics", pt_config, metrics_path),
+    CFG_END,
+};
+
+int pt__config_endpoints(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    pt_config *cfg = obj;
+    if (pt_cfg_map_fields(c, v, endpoint_fields, cfg, NULL)) return -1;
+    const char *names[3] = { "health", "ready", "metrics" };
+    const char *paths[3] = { cfg->health_path, cfg->ready_path, cfg->metrics_path };
+    for (int i = 1; i < 3; i++)
+        for (int j = 0; j < i; j++)
+            if (strcmp(paths[i], paths[j]) == 0) {
+                size_t mark = pt_cfg_push_key(c, names[i]);
+                const pt_cfg_node *at = pt_cfg_map_get(v, names[i]);
+                int rc = pt_cfg_fail(c, at ? at : v, "same path as endpoints.%s", names[j]);
+                pt_cfg_pop(c, mark);
+                return rc;
+            }
+    return 0;
+}
+
+static const pt_cfg_field errors_fields[] = {
+    CFG_BOOL("expose_upstream_address", pt_config, expose_upstream_address),
+    CFG_END,
+};
+
+int pt__config_errors(pt_cfg *c, const pt_cfg_node *v, void *obj) { return pt_cfg_map_fields(c, v, errors_fields, obj, NULL); }
+
+/* ---- services ---- */
+
+static int service_name_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    pt_service *s = obj;
+    if (pt_cfg_str(c, v, &s->name)) return -1;
+    return pt_cfg_name(c, v, s->name);
+}
+
+static int target_url_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    pt_target *t = obj;
+    if (pt_cfg_str(c, v, &t->url)) return -1;
+    pt_cfg_url_parts u = { .host = t->host };
+    int rc = pt_cfg_url(c, v, t->url, "target", false, &u);
+    t->host = u.host;
+    t->tls = u.tls;
+    t->port = u.port;
+    free(u.path);
+    return rc;
+}
+
+static const pt_cfg_field target_fields[] = {
+    CFG_FUNC("url", target_url_fn),
+    CFG_UINT("weight", pt_target, weight, 1, 1000u),
+    CFG_END,
+};
+
+static int targets_begin(pt_cfg *c, const pt_cfg_node *v, size_t count, void *obj)
+{
+    pt_service *s = obj;
+    s->targets = calloc(count, sizeof *s->targets);
+    if (!s->targets) return pt_cfg_oom(c, v);
+    s->ntargets = count;
+    for (size_t i = 0; i < count; i++) s->targets[i].weight = 1;
+    return 0;
+}
+
+static int target_entry(pt_cfg *c, const pt_cfg_node *it, size_t i, void *obj)
+{
+    pt_service *s = obj;
+    pt_target *t = &s->targets[i];
+    if (pt_cfg_map_entry(c, it, target_fields, t, target_url_fn, "url", "a URL or a mapping with url and weight"))
+        return -1;
+    for (size_t j = 0; j < i; j++)
+        if (t->url && s->targets[j].url && strcmp(s->targets[j].url, t->url) == 0) return pt_cfg_fail(c, it, "same target as targets[%zu]", j);
+    return 0;
+}
+
+static const pt_cfg_list targets_list = { "a list of target URLs", 1024u, "at least one target is required",
+                                        targets_begin, target_entry };
+
+static int targets_fn(pt_cfg *c, const pt_cfg_node *v, void *obj) { return pt_cfg_map_list(c, v, &targets_list, obj); }
+
+static int lb_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    pt_service *s = obj;
+    char *name = NULL;
+    if (pt_cfg_str(c, v, &name)) return -1;
+    int rc = 0;
+    if (strcmp(name, "round_robin") == 0) s->lb = PT_LB_ROUND_ROBIN;
+    else if (strcmp(name, "weighted") == 0) s->lb = PT_LB_WEIGHTED;
+    else if (strcmp(name, "least_conn") == 0) s->lb = PT_LB_LEAST_CONN;
+    else rc = pt_cfg_fail(c, v, "unknown balancer '%s' (expected round_robin, weighted, least_conn)", PT_CFG_SHOW(v));
+    free(name);
+    return rc;
+}
+
+static const pt_cfg_field timeout_fields[] = {
+    CFG_DUR("connect", pt_service, connect_timeout_ms, 1, PT_CFG_DAY_MS),
+    CFG_DUR("first_byte", pt_service, first_byte_timeout_ms, 1, PT_CFG_DAY_MS),
+    CFG_DUR("idle", pt_service, idle_timeout_ms, 1, PT_CFG_DAY_MS),
+    CFG_END,
+};
+
+static const pt_cfg_field pool_fields[] = {
+    CFG_UINT("max_idle", pt_service, pool_max_idle, 0, 100000),
+    CFG_DUR("idle_timeout", pt_service, pool_idle_ms, 1, PT_CFG_DAY_MS),
+    CFG_END,
+};
+
+static int sni_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    pt_service *s = obj;
+    if (pt_cfg_str(c, v, &s->sni)) return -1;
+    if (!pt_cfg_hostname_ok(s->sni, strlen(s->sni))) return pt_cfg_fail(c, v, "'%s' is not a valid host name", PT_CFG_SHOW(v));
+    return 0;
+}
+
+static const pt_cfg_field service_tls_fields[] = {
+    CFG_FILE("ca_file", pt_service, ca_file),
+    CFG_BOOL("insecure_skip_verify", pt_service, insecure_skip_verify),
+    CFG_FUNC("sni", sni_fn),
+    CFG_END,
+};
+
+static int expect_status_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    pt_service *s = obj;
+    char *str = NULL;
+    if (pt_cfg_str(c, v, &str)) return -1;
+    unsigned long long lo = 0, hi = 0;
+    const char *dash = strchr(str, '-');
+    bool ok;
+    if (dash) {
+        ok = pt_slice_to_u64(pt_slice_from(str, (size_t)(dash - str)), &lo) &&
+             pt_slice_to_u64(pt_slice_cstr(dash + 1), &hi);
+    } else {
+        ok = pt_slice_to_u64(pt_slice_cstr(str), &lo);
+        hi = lo;
+    }
+    free(str);
+    if (!ok || lo < 100 || hi > 599 || lo > hi)
+        return pt_cfg_fail(c, v, "expected a status like 200 or a range like 200-399 (100..599), got '%s'", PT_CFG_SHOW(v));
+    s->health.expect_min = (int)lo;
+    s->health.expect_max = (int)hi;
+    return 0;
+}
+
+static const pt_cfg_field health_fields[] = {
+    CFG_BOOL("enabled", pt_service, health.enabled),
+    CFG_PATH("path", pt_service, health.path),
+    CFG_DUR("interval", pt_service, health.interval_ms, 100, PT_CFG_DAY_MS),
+    CFG_DUR("timeout", pt_service, health.timeout_ms, 1, 3600000),
+    CFG_UINT("healthy_threshold", pt_service, health.healthy_threshold, 1, 100),
+    CFG_UINT("unhealthy_threshold", pt_service, health.unhealthy_threshold, 1, 100),
+    CFG_FUNC("expect_status", expect_status_fn),
+    CFG_END,
+};
+
+static int health_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    pt_service *s = obj;
+    s->health.enabled = true; /* writing the section turns probes on; `enabled: false` turns them off */
+    if (pt_cfg_map_fields(c, v, health_fields, s, NULL)) return -1;
+    if (s->health.timeout_ms > s->health.interval_ms) {
+        const pt_cfg_node *at = pt_cfg_map_get(v, "timeout");
+        size_t mark = pt_cfg_push_key(c, "timeout");
+        pt_cfg_fail(c, at ? at : v, "must not be longer than interval");
+        pt_cfg_pop(c, mark);
+        return -1;
+    }
+    return 0;
+}
+
+static const pt_cfg_field passive_fields[] = {
+    CFG_UINT("max_fails", pt_service, passive.max_fails, 0, 1000),
+    CFG_DUR("eject_for", pt_service, passive.eject_ms, 1, PT_CFG_DAY_MS),
+    CFG_END,
+};
+
+#define SECTION_FN(fn, fields)                                                                       \
+    static int fn(pt_cfg *c, const pt_cfg_node *v, void *obj) { return pt_cfg_map_fields(c, v, fields, obj, NULL); }
+SECTION_FN(timeouts_fn, timeout_fields)
+SECTION_FN(pool_fn, pool_fields)
+SECTION_FN(service_tls_fn, service_tls_fields)
+SECTION_FN(passive_fn, passive_fields)
+
+static const pt_cfg_field service_fields[] = {
+    CFG_FUNC("name", service_name_fn),
+    CFG_FUNC("targets", targets_fn),
+    CFG_FUNC("lb", lb_fn),
+    CFG_FUNC("timeouts", timeouts_fn),
+    CFG_FUNC("pool", pool_fn),
+    CFG_UINT("retries", pt_service, retries, 0, 10),
+    CFG_FUNC("tls", service_tls_fn),
+    CFG_FUNC("health_check", health_fn),
+    CFG_FUNC("passive_health", passive_fn),
+    CFG_END,
+};
+
+static void service_defaults(pt_service *s)
+{
+    s->lb = PT_LB_ROUND_ROBIN;
+    s->connect_timeout_ms = 3000;
+    s->first_byte_timeout_ms = 60000;
+    s->idle_timeout_ms = 60000;
+    s->pool_idle_ms = 60000;
+    s->pool_max_idle = 64;
+    s->retries = 1;
+    s->health.interval_ms = 5000;
+    s->health.timeout_ms = 2000;
+    s->health.healthy_threshold = 2;
+    s->health.unhealthy_threshold = 2;
+    s->health.expect_min = 200;
+    s->health.expect_max = 399;
+    s->passive.max_fails = 3;
+    s->passive.eject_ms = 10000;
+    atomic_init(&s->rr_cursor, 0);
+}
+
+/* Checks that need the whole service (run when its own keys mapped cleanly). */
+static int finish_service(pt_cfg *c, const pt_cfg_node *n, size_t idx)
+{
+    pt_config *cfg = c->root;
+    pt_service *s = &cfg->services[idx];
+    if (!s->name) return pt_cfg_fail(c, n, "missing required key 'name'");
+    if (!s->targets) return pt_cfg_fail(c, n, "missing required key 'targets'");
+    for (size_t j = 0; j < idx; j++)
+        if (cfg->services[j].name && strcmp(cfg->services[j].name, s->name) == 0) {
+            size_t mark = pt_cfg_push_key(c, "name");
+            const pt_cfg_node *at = pt_cfg_map_get(n, "name");
+            pt_cfg_fail(c, at, "duplicate service name '%s' (also services[%zu])", PT_CFG_SHOW(at), j);
+            pt_cfg_pop(c, mark);
+            return -1;
+        }
+    uint64_t sum = 0;
+    for (size_t i = 0; i < s->ntargets; i++) sum += s->targets[i].weight;
+    if (s->lb == PT_LB_WEIGHTED && sum > MAX_WEIGHT_SUM) {
+        size_t mark = pt_cfg_push_key(c, "targets");
+        pt_cfg_fail(c, pt_cfg_map_get(n, "targets"), "weights add up to %llu, more than %u", (unsigned long long)sum,
+             MAX_WEIGHT_SUM);
+        pt_cfg_pop(c, mark);
+        return -1;
+    }
+    if (s->health.enabled && !s->health.path && !(s->health.path = strdup("/healthz"))) return pt_cfg_oom(c, n);
+    for (size_t i = 0; i < s->ntargets; i++) s->targets[i].health_checked = s->health.enabled;
+    return 0;
+}
+
+static int services_begin(pt_cfg *c, const pt_cfg_node *v, size_t count, void *obj)
+{
+    pt_config *cfg = obj;
+    cfg->services = calloc(count, sizeof *cfg->services);
+    if (!cfg->services) return pt_cfg_oom(c, v);
+    cfg->nservices = count;
+    for (size_t i = 0; i < count; i++) service_defaults(&cfg->services[i]);
+    return 0;
+}
+
+static int service_entry(pt_cfg *c, const pt_cfg_node *it, size_t i, void *obj)
+{
+    pt_config *cfg = obj;
+    if (it->kind != PT_CFG_MAP) return pt_cfg_fail(c, it, "expected a mapping with name and targets, got %s", pt_cfg_kind_name(it));
+    if (pt_cfg_map_fields(c, it, service_fields, &cfg->services[i], NULL)) return -1;
+    return finish_service(c, it, i);
+}
+
+static const pt_cfg_list services_list = { "a list of services", 4096u, NULL, services_begin, service_entry };
+
+int pt__config_services(pt_cfg *c, const pt_cfg_node *v, void *obj) { return pt_cfg_map_list(c, v, &services_list, obj); }
