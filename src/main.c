@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ai/ai_config.h"
 #include "core/buf.h"
 #include "doctor/doctor.h"
 #include "gateway/config.h"
@@ -68,8 +69,15 @@ static int cmd_check_config(int argc, char **argv)
         pt_buf_release(&err);
         return 1;
     }
-    printf("%s: ok (%zu listeners, %zu services, %zu routes)\n", path, cfg->nlisteners,
-           cfg->nservices, cfg->nroutes);
+    pt_buf summary = PT_BUF_INIT, warnings = PT_BUF_INIT;
+    size_t nwarn = pt_config_report(cfg, &summary, &warnings);
+    for (char *line = warnings.data, *nl; line && (nl = strchr(line, '\n')); line = nl + 1)
+        fprintf(stderr, "%s: warning: %.*s\n", path, (int)(nl - line), line);
+    printf("%s: ok (%zu listeners, %zu services, %zu routes, %zu providers, %zu models; %zu warning%s)\n%s", path,
+           cfg->nlisteners, cfg->nservices, cfg->nroutes, cfg->ai ? cfg->ai->nproviders : 0,
+           cfg->ai ? cfg->ai->nmodels : 0, nwarn, nwarn == 1 ? "" : "s", summary.data ? summary.data : "");
+    pt_buf_release(&summary);
+    pt_buf_release(&warnings);
     pt_config_release(cfg);
     pt_buf_release(&err);
     return 0;

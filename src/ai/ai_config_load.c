@@ -474,6 +474,7 @@ pt_ai_config *pt_ai_config_load_string(const char *name, const char *yaml, size_
         pt_cfg_fail(&c, root, "expected a mapping with providers and models, got %s", pt_cfg_kind_name(root));
     else if (pt_cfg_map_fields(&c, root, doc_fields, &doc, NULL) == 0)
         ai = pt_ai_config_map(&c, doc.providers, doc.models);
+    pt_cfg_sort_errors(&c);
     pt_cfg_node_free(root);
     return ai;
 }

@@ -3,6 +3,7 @@
 #include "config/value.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,6 +69,50 @@ static void vfail(pt_cfg *c, unsigned line, const char *fmt, va_list ap)
     if (c->err->len) pt_buf_append(c->err, "\n", 1);
     pt_buf_printf(c->err, "%s:%u: %s: ", c->file, line, c->pathlen ? c->path : "(top level)");
     pt_buf_vprintf(c->err, fmt, ap);
+}
+
+typedef struct err_line {
+    const char *text;
+    size_t len;
+    unsigned long line;
+    size_t order;
+} err_line;
+
+static int err_line_cmp(const void *a, const void *b)
+{
+    const err_line *x = a, *y = b;
+    if (x->line != y->line) return x->line < y->line ? -1 : 1;
+    return x->order < y->order ? -1 : x->order > y->order;
+}
+
+void pt_cfg_sort_errors(pt_cfg *c)
+{
+    size_t n = 1, flen = strlen(c->file);
+    if (!c->err->data) return;
+    for (size_t i = 0; i < c->err->len; i++) n += c->err->data[i] == '\n';
+    err_line *lines = calloc(n, sizeof *lines);
+    pt_buf sorted = PT_BUF_INIT;
+    if (!lines) return;
+    const char *p = c->err->data, *end = p + c->err->len;
+    for (size_t i = 0; i < n; i++) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        lines[i] = (err_line){ p, nl ? (size_t)(nl - p) : (size_t)(end - p), ULONG_MAX, i };
+        if (lines[i].len > flen + 1 && memcmp(p, c->file, flen) == 0 && p[flen] == ':')
+            lines[i].line = strtoul(p + flen + 1, NULL, 10);
+        p = nl ? nl + 1 : end;
+    }
+    qsort(lines, n, sizeof *lines, err_line_cmp);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (i) rc = pt_buf_append(&sorted, "\n", 1);
+        if (rc == 0) rc = pt_buf_append(&sorted, lines[i].text, lines[i].len);
+    }
+    if (rc == 0) {
+        pt_buf_reset(c->err);
+        rc = pt_buf_append(c->err, sorted.data, sorted.len);
+    }
+    pt_buf_release(&sorted);
+    free(lines);
 }
 
 int pt_cfg_fail(pt_cfg *c, const pt_cfg_node *at, const char *fmt, ...)

@@ -33,6 +33,9 @@ typedef struct pt_cfg {
 /* Records "FILE:LINE: KEY.PATH: message" (line of at, or 1); always returns -1. */
 int pt_cfg_fail(pt_cfg *c, const pt_cfg_node *at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int pt_cfg_oom(pt_cfg *c, const pt_cfg_node *at);
+/* Orders the recorded lines by line number (stable), for reading top to bottom:
+ * sections are mapped in dependency order, not file order. */
+void pt_cfg_sort_errors(pt_cfg *c);
 /* The same, for the key `key` below the current path (at: its value, or fallback). */
 int pt_cfg_fail_key(pt_cfg *c, const char *key, const pt_cfg_node *at, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -223,6 +223,7 @@ static pt_config *load(const char *name, char *basedir, const char *yaml, size_t
     }
     pt_cfg c = { .file = name, .basedir = basedir, .err = err, .root = cfg };
     if (map_top(&c, root) != 0 || c.nerrors) {
+        pt_cfg_sort_errors(&c);
         config_free(cfg);
         cfg = NULL;
     }
@@ -315,10 +316,15 @@ int pt_config_bind(pt_config *cfg)
             if (!s->targets[t].state) return -1;
         }
         if (pt__balancer_prepare(s) != 0) return -1;
-        if (s->insecure_skip_verify)
-            pt_log_warn("%s: service '%s': tls.insecure_skip_verify is on: upstream certificates are not verified",
-                        cfg->source, s->name);
     }
+    pt_buf summary = PT_BUF_INIT, warnings = PT_BUF_INIT;
+    pt_config_report(cfg, &summary, &warnings);
+    for (char *line = warnings.data, *nl; line && (nl = strchr(line, '\n')); line = nl + 1) {
+        *nl = '\0';
+        pt_log_warn("%s: %s", cfg->source, line);
+    }
+    pt_buf_release(&summary);
+    pt_buf_release(&warnings);
     return 0;
 }
 

@@ -177,6 +177,11 @@ pt_config *pt_config_defaults(pt_buf *err);
  * be published. */
 int pt_config_bind(pt_config *cfg);
 
+/* What check-config prints: a summary of everything loaded into out, and warnings (an
+ * AI route shadowing or shadowed by another route, unverified upstream TLS) into
+ * warnings, one line each. Returns the number of warnings. (config_report.c) */
+size_t pt_config_report(const pt_config *cfg, pt_buf *out, pt_buf *warnings);
+
 pt_config *pt_config_acquire(pt_config *cfg);
 void pt_config_release(pt_config *cfg);
 

@@ -157,6 +157,80 @@ const pt_route *pt_router_match(const pt_config *cfg, const pt_request *req)
     return best;
 }
 
+/* ---- overlaps, for check-config -------------------------------------------------------- */
+
+/* Two host patterns some host name matches both of. */
+static bool hosts_overlap(const char *a, const char *b)
+{
+    if (strcmp(a, b) == 0) return true;
+    if (a[0] != '*' && b[0] != '*') return false;
+    if (a[0] != '*') return hosts_overlap(b, a);
+    const char *suffix = a + 1; /* ".example.com" */
+    const char *other = b[0] == '*' ? b + 1 : b;
+    size_t sl = strlen(suffix), ol = strlen(other);
+    if (b[0] == '*') return (ol >= sl && strcmp(other + ol - sl, suffix) == 0) ||
+                            (sl >= ol && strcmp(suffix + sl - ol, other) == 0);
+    return ol > sl && strcasecmp(other + ol - sl, suffix) == 0;
+}
+
+static bool any_host_overlaps(const pt_route *a, const pt_route *b)
+{
+    if (a->nhosts == 0 || b->nhosts == 0) return true;
+    for (size_t i = 0; i < a->nhosts; i++)
+        for (size_t j = 0; j < b->nhosts; j++)
+            if (hosts_overlap(a->hosts[i], b->hosts[j])) return true;
+    return false;
+}
+
+static bool paths_overlap(const pt_route *a, const pt_route *b)
+{
+    const char *pa = a->path_exact ? a->path_exact : a->path_prefix ? a->path_prefix : "/";
+    const char *pb = b->path_exact ? b->path_exact : b->path_prefix ? b->path_prefix : "/";
+    if (a->path_exact && b->path_exact) return strcmp(pa, pb) == 0;
+    if (a->path_exact) return prefix_matches(pb, pt_slice_cstr(pa));
+    if (b->path_exact) return prefix_matches(pa, pt_slice_cstr(pb));
+    return prefix_matches(pa, pt_slice_cstr(pb)) || prefix_matches(pb, pt_slice_cstr(pa));
+}
+
+bool pt_router_overlaps(const pt_route *a, const pt_route *b)
+{
+    return any_host_overlaps(a, b) && paths_overlap(a, b);
+}
+
+void pt_router_describe(const pt_route *r, pt_buf *out)
+{
+    for (size_t i = 0; i < r->nhosts; i++) pt_buf_printf(out, "%s%s", i ? "," : "host ", r->hosts[i]);
+    if (r->nhosts) pt_buf_append(out, " ", 1);
+    if (r->path_exact) pt_buf_printf(out, "path %s", r->path_exact);
+    else pt_buf_printf(out, "path_prefix %s", r->path_prefix ? r->path_prefix : "/");
+    if (r->methods) pt_buf_printf(out, " methods %d", __builtin_popcountll(r->methods));
+    if (r->nheaders) pt_buf_printf(out, " headers %zu", r->nheaders);
+}
+
+static void describe_action(const pt_route *r, pt_buf *out)
+{
+    pt_buf_printf(out, "%sroute '%s' (", r->kind == PT_ROUTE_AI ? "AI " : "", r->name);
+    pt_router_describe(r, out);
+    pt_buf_append(out, ")", 1);
+}
+
+size_t pt_router_ai_warnings(const pt_config *cfg, pt_buf *out)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < cfg->nroutes; i++)
+        for (size_t j = i + 1; j < cfg->nroutes; j++) {
+            const pt_route *win = &cfg->routes[i], *lose = &cfg->routes[j];
+            if (win->kind != PT_ROUTE_AI && lose->kind != PT_ROUTE_AI) continue;
+            if (!pt_router_overlaps(win, lose)) continue;
+            describe_action(win, out);
+            pt_buf_append_str(out, " shadows ");
+            describe_action(lose, out);
+            pt_buf_append_str(out, " for the requests both match\n");
+            n++;
+        }
+    return n;
+}
+
 /* Length of prefix without its trailing '/', so what follows it is empty or starts
  * with '/' ("/v1/" and "/v1" both cut at 3; "/" cuts at 0). */
 static size_t cut_len(const char *prefix)

@@ -16,6 +16,7 @@
 #ifndef PT_GATEWAY_ROUTER_H
 #define PT_GATEWAY_ROUTER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "core/buf.h"
@@ -28,6 +29,19 @@ void pt_router_sort(pt_route *routes, size_t n);
 
 /* The route that serves req, or NULL (the caller answers 404). Never allocates. */
 const pt_route *pt_router_match(const pt_config *cfg, const pt_request *req);
+
+/* True when some request could match both a and b: their hosts and paths overlap
+ * (methods and header conditions are not considered, so two routes told apart only by
+ * them still count as overlapping). */
+bool pt_router_overlaps(const pt_route *a, const pt_route *b);
+
+/* Appends one warning line per AI route that shadows, or is shadowed by, another route
+ * of cfg ("route 'ai' (AI, path_prefix /v1/) shadows route 'web' ..."). Returns how
+ * many. Routes must be sorted (as loaded): the earlier of two overlapping routes wins. */
+size_t pt_router_ai_warnings(const pt_config *cfg, pt_buf *out);
+
+/* Appends a one-line description of r's match: "host a.com path_prefix /v1/ methods 2". */
+void pt_router_describe(const pt_route *r, pt_buf *out);
 
 /* Appends to out the path to send upstream: req->path with the matched prefix removed
  * (strip_prefix) or replaced (rewrite_prefix), then "?query" when the request had one.

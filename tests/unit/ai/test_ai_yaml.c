@@ -109,6 +109,49 @@ static void duplicate_keys_inside_a_provider_are_refused(void **state)
     pt_buf_release(&err);
 }
 
+static void env_references_expand_in_every_ai_value(void **state)
+{
+    setenv("PT_TEST_AI_HOST", "127.0.0.1:11434", 1);
+    setenv("PT_TEST_AI_TEAM", "ml-team", 1);
+    setenv("PT_TEST_AI_TIMEOUT", "3s", 1);
+    pt_buf err = PT_BUF_INIT;
+    pt_config *cfg = load("providers:\n"
+                          "  - name: local\n"
+                          "    type: openai_compatible\n"
+                          "    base_url: \"http://${PT_TEST_AI_HOST}/v1\"\n"
+                          "    headers: { x-team: \"${PT_TEST_AI_TEAM}\" }\n"
+                          "    connect_timeout_ms: ${PT_TEST_AI_TIMEOUT}\n"
+                          "models:\n"
+                          "  - { name: m, targets: [{ provider: local, model: llama }] }\n",
+                          &err);
+    if (!cfg) fail_msg("%s", err.data);
+    const pt_ai_provider *p = &cfg->ai->providers[0];
+    assert_string_equal(p->host, "127.0.0.1");
+    assert_int_equal(p->port, 11434);
+    assert_string_equal(p->path_prefix, "/v1");
+    assert_string_equal(p->headers[0].value, "ml-team");
+    assert_int_equal(p->connect_timeout_ms, 3000);
+    pt_config_release(cfg);
+    pt_buf_release(&err);
+}
+
+static void a_misspelt_ai_key_gets_a_suggestion(void **state)
+{
+    pt_buf err = PT_BUF_INIT;
+    pt_config *cfg = load("providers:\n"
+                          "  - name: p\n"
+                          "    type: openai\n"
+                          "    api_kye: k\n"
+                          "models:\n"
+                          "  - name: m\n"
+                          "    targts: [{ provider: p, model: x }]\n",
+                          &err);
+    assert_null(cfg);
+    assert_string_equal(err.data, "ai.yaml:4: providers[0].api_kye: unknown key (did you mean 'api_key'?)\n"
+                                  "ai.yaml:7: models[0].targts: unknown key (did you mean 'targets'?)");
+    pt_buf_release(&err);
+}
+
 int main(void)
 {
     pt_log_set_level(PT_LOG_ERROR);
@@ -118,6 +161,8 @@ int main(void)
         cmocka_unit_test(errors_point_at_the_yaml_line),
         cmocka_unit_test(a_missing_variable_is_named_not_expanded),
         cmocka_unit_test(duplicate_keys_inside_a_provider_are_refused),
+        cmocka_unit_test(env_references_expand_in_every_ai_value),
+        cmocka_unit_test(a_misspelt_ai_key_gets_a_suggestion),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

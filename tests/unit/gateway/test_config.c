@@ -15,6 +15,7 @@
 
 #include <llhttp.h>
 
+#include "ai/ai_config.h"
 #include "core/buf.h"
 #include "core/log.h"
 #include "gateway/balancer.h"
@@ -937,6 +938,74 @@ static void current_is_safe_against_concurrent_publish(void **state)
     pt_config_publish(NULL);
 }
 
+/* ---- several errors, AI routes -------------------------------------------------------- */
+
+static void every_error_of_a_file_is_reported_with_its_line(void **state)
+{
+    expect_error("workers: 0\n"
+                 "limits:\n"
+                 "  idle_timeout: forever\n"
+                 "  max_headrs: 5\n"
+                 "services:\n"
+                 "  - name: a\n"
+                 "    targets: [\"ftp://h\"]\n"
+                 "  - name: b\n"
+                 "    targets: [\"http://h:1\"]\n"
+                 "    timeouts: { conect: 1s }\n"
+                 "routes:\n"
+                 "  - name: r\n"
+                 "    service: bb\n",
+                 "t.yaml:1: workers: must be between 1 and 256, got '0'\n"
+                 "t.yaml:3: limits.idle_timeout: expected a duration like 500ms, 10s, 2m or 1h (a plain number is "
+                 "milliseconds), got 'forever'\n"
+                 "t.yaml:4: limits.max_headrs: unknown key (did you mean 'max_headers'?)\n"
+                 "t.yaml:7: services[0].targets[0]: target must start with http:// or https://, got 'ftp://h'\n"
+                 "t.yaml:10: services[1].timeouts.conect: unknown key (did you mean 'connect'?)\n"
+                 "t.yaml:13: routes[0].service: unknown service 'bb' (did you mean 'b'?)");
+}
+
+#define AI_SECTIONS                                                                                          \
+    "providers:\n  - { name: p, type: openai, api_key: k }\n"                                                 \
+    "models:\n  - { name: m, targets: [{ provider: p, model: x }] }\n"
+
+static void models_get_a_default_ai_route_under_v1(void **state)
+{
+    pt_config *cfg = load_ok(SVC "routes:\n  - { name: web, match: { path_prefix: / }, service: api }\n" AI_SECTIONS);
+    assert_int_equal(cfg->nroutes, 2);
+    const pt_route *ai = &cfg->routes[0]; /* "/v1/" outranks "/" */
+    assert_string_equal(ai->name, "ai");
+    assert_int_equal(ai->kind, PT_ROUTE_AI);
+    assert_true(ai->implicit);
+    assert_ptr_equal(ai->ai, cfg->ai);
+    assert_string_equal(ai->path_prefix, "/v1/");
+    assert_int_equal(ai->nhosts, 0);
+    assert_int_equal(cfg->routes[1].kind, PT_ROUTE_PROXY);
+    pt_config_release(cfg);
+    cfg = load_ok(SVC); /* no models: no AI route */
+    assert_int_equal(cfg->nroutes, 0);
+    assert_null(cfg->ai);
+    pt_config_release(cfg);
+}
+
+static void a_declared_ai_route_replaces_the_default(void **state)
+{
+    pt_config *cfg = load_ok("routes:\n  - { name: llm, match: { host: ai.example.com }, ai: {} }\n" AI_SECTIONS);
+    assert_int_equal(cfg->nroutes, 1);
+    assert_string_equal(cfg->routes[0].name, "llm");
+    assert_int_equal(cfg->routes[0].kind, PT_ROUTE_AI);
+    assert_false(cfg->routes[0].implicit);
+    assert_ptr_equal(cfg->routes[0].ai, cfg->ai);
+    assert_string_equal(cfg->routes[0].hosts[0], "ai.example.com");
+    pt_config_release(cfg);
+    expect_error("routes:\n  - { name: llm, ai: {} }\n", "t.yaml:2: routes[0].ai: an AI route needs models (no models: are configured)");
+    expect_error(SVC "routes:\n  - { name: llm, ai: {}, service: api }\n" AI_SECTIONS,
+                 "t.yaml:5: routes[0].ai: give either service or ai, not both");
+    expect_error("routes:\n  - { name: llm, ai: { models: [m] } }\n" AI_SECTIONS,
+                 "t.yaml:2: routes[0].ai: expected {} (an AI route takes no options yet), got a mapping");
+    expect_error("routes:\n  - name: llm\n    match: { path_prefix: /x }\n    ai: {}\n    strip_prefix: true\n" AI_SECTIONS,
+                 "t.yaml:4: routes[0].ai: an AI route takes no strip_prefix, rewrite_prefix or header edits");
+}
+
 int main(void)
 {
     pt_log_set_level(PT_LOG_OFF);
@@ -976,6 +1045,9 @@ int main(void)
         cmocka_unit_test(refcount_frees_on_last_release),
         cmocka_unit_test(publish_swaps_and_current_counts),
         cmocka_unit_test(current_is_safe_against_concurrent_publish),
+        cmocka_unit_test(every_error_of_a_file_is_reported_with_its_line),
+        cmocka_unit_test(models_get_a_default_ai_route_under_v1),
+        cmocka_unit_test(a_declared_ai_route_replaces_the_default),
     };
     return cmocka_run_group_tests(tests, setup_tmpdir, teardown_tmpdir);
 }

@@ -1,0 +1,78 @@
+/* config_report.c: what `portico check-config` prints about a loaded snapshot: every
+ * listener, service, route (in precedence order), provider and model, then warnings. */
+#include <stdio.h>
+
+#include "ai/ai_config.h"
+#include "gateway/config.h"
+#include "gateway/router.h"
+
+static const char *lb_name(pt_lb_kind lb)
+{
+    return lb == PT_LB_WEIGHTED ? "weighted" : lb == PT_LB_LEAST_CONN ? "least_conn" : "round_robin";
+}
+
+static void services(const pt_config *cfg, pt_buf *out)
+{
+    pt_buf_printf(out, "services: %zu\n", cfg->nservices);
+    for (size_t i = 0; i < cfg->nservices; i++) {
+        const pt_service *s = &cfg->services[i];
+        pt_buf_printf(out, "  %s (%s", s->name, lb_name(s->lb));
+        if (s->health.enabled) pt_buf_printf(out, ", health check %s", s->health.path);
+        pt_buf_append_str(out, "):");
+        for (size_t t = 0; t < s->ntargets; t++) {
+            pt_buf_printf(out, " %s", s->targets[t].url);
+            if (s->lb == PT_LB_WEIGHTED) pt_buf_printf(out, " (weight %u)", s->targets[t].weight);
+        }
+        pt_buf_append_str(out, "\n");
+    }
+}
+
+static void routes(const pt_config *cfg, pt_buf *out)
+{
+    pt_buf_printf(out, "routes: %zu (in the order they are tried)\n", cfg->nroutes);
+    for (size_t i = 0; i < cfg->nroutes; i++) {
+        const pt_route *r = &cfg->routes[i];
+        pt_buf_printf(out, "  %s: ", r->name);
+        pt_router_describe(r, out);
+        if (r->kind == PT_ROUTE_AI) pt_buf_printf(out, " -> AI endpoints%s\n", r->implicit ? " (default)" : "");
+        else pt_buf_printf(out, " -> service %s\n", r->service_name);
+    }
+}
+
+static void ai(const pt_ai_config *ai, pt_buf *out)
+{
+    pt_buf_printf(out, "providers: %zu\n", ai ? ai->nproviders : 0);
+    for (size_t i = 0; ai && i < ai->nproviders; i++) {
+        const pt_ai_provider *p = &ai->providers[i];
+        pt_buf_printf(out, "  %s (%s): %s, %zu key%s\n", p->name, pt_ai_prov_type_name(p->type), p->base_url, p->nkeys,
+                      p->nkeys == 1 ? "" : "s");
+    }
+    pt_buf_printf(out, "models: %zu\n", ai ? ai->nmodels : 0);
+    for (size_t i = 0; ai && i < ai->nmodels; i++) {
+        const pt_ai_model *m = &ai->models[i];
+        pt_buf_printf(out, "  %s ->", m->name);
+        for (size_t t = 0; t < m->ntargets; t++)
+            pt_buf_printf(out, "%s %s/%s", t ? "," : "", m->targets[t].provider_name, m->targets[t].model);
+        for (size_t f = 0; f < m->nfallbacks; f++) pt_buf_printf(out, "%s%s", f ? ", " : "; fallbacks: ", m->fallbacks[f]);
+        pt_buf_append_str(out, "\n");
+    }
+}
+
+size_t pt_config_report(const pt_config *cfg, pt_buf *out, pt_buf *warnings)
+{
+    pt_buf_printf(out, "listen: %zu\n", cfg->nlisteners);
+    for (size_t i = 0; i < cfg->nlisteners; i++)
+        pt_buf_printf(out, "  %s%s\n", cfg->listeners[i].text, cfg->listeners[i].tls ? " (tls)" : "");
+    pt_buf_printf(out, "workers: %u\n", cfg->workers);
+    services(cfg, out);
+    routes(cfg, out);
+    ai(cfg->ai, out);
+    size_t n = 0;
+    for (size_t i = 0; i < cfg->nservices; i++)
+        if (cfg->services[i].insecure_skip_verify) {
+            pt_buf_printf(warnings, "service '%s': tls.insecure_skip_verify is on: upstream certificates are not "
+                                    "verified\n", cfg->services[i].name);
+            n++;
+        }
+    return n + pt_router_ai_warnings(cfg, warnings);
+}
