@@ -153,7 +153,8 @@ static int price_fn(pt_cfg *c, const pt_cfg_node *v, int64_t *out)
     if (pt_cfg_str(c, v, &s)) return -1;
     bool ok = pt_price_parse_usd(s, out);
     free(s);
-    return ok ? 0 : pt_cfg_fail(c, v, "expected a price in USD per million tokens (e.g. 2.5), got '%s'", PT_CFG_SHOW(v));
+    return ok ? 0
+              : pt_cfg_fail(c, v, "expected a price in USD per million tokens (e.g. 2.5), got '%s'", PT_CFG_SHOW(v));
 }
 
 #define PRICE_FN(fn, member)                                                                                 \
@@ -187,7 +188,8 @@ static int prov_prices_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
         size_t mark = pt_cfg_push_key(c, k->text);
         if (!(mp->model = strdup(k->text))) rc = pt_cfg_oom(c, k);
         else if (val->kind != PT_CFG_MAP)
-            rc = pt_cfg_fail(c, val, "expected {input, output, cache_read, cache_write}, got %s", pt_cfg_kind_name(val));
+            rc =
+                pt_cfg_fail(c, val, "expected {input, output, cache_read, cache_write}, got %s", pt_cfg_kind_name(val));
         else if (pt_cfg_map_fields(c, val, price_fields, &mp->price, NULL))
             rc = -1;
         else if (mp->price.input < 0 || mp->price.output < 0)
@@ -223,7 +225,8 @@ static int finish_provider(pt_cfg *c, const pt_cfg_node *n, pt_ai_config *ai, si
     if (!pt_cfg_map_get(n, "type")) return pt_cfg_fail(c, n, "missing required key 'type'");
     for (size_t j = 0; j < idx; j++)
         if (ai->providers[j].name && strcmp(ai->providers[j].name, p->name) == 0)
-            return pt_cfg_fail_key(c, "name", pt_cfg_map_get(n, "name"), "provider '%s' is defined twice (also providers[%zu])",
+            return pt_cfg_fail_key(c, "name", pt_cfg_map_get(n, "name"),
+                                   "provider '%s' is defined twice (also providers[%zu])",
                                    PT_CFG_SHOW(pt_cfg_map_get(n, "name")), j);
     if (!p->base_url) {
         const char *d = default_base_url(p->type);
@@ -344,7 +347,10 @@ static int model_targets_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
     return pt_cfg_map_list(c, v, &targets_list, obj);
 }
 
-static int model_name_fn(pt_cfg *c, const pt_cfg_node *v, void *obj) { return ai_name(c, v, &((model_ctx *)obj)->m->name); }
+static int model_name_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    return ai_name(c, v, &((model_ctx *)obj)->m->name);
+}
 
 static int fallbacks_begin(pt_cfg *c, const pt_cfg_node *v, size_t count, void *obj)
 {
@@ -393,7 +399,8 @@ static int model_entry(pt_cfg *c, const pt_cfg_node *it, size_t i, void *obj)
     if (!mc.m->targets) return pt_cfg_fail(c, it, "missing required key 'targets'");
     for (size_t j = 0; j < i; j++)
         if (ai->models[j].name && strcmp(ai->models[j].name, mc.m->name) == 0)
-            return pt_cfg_fail_key(c, "name", pt_cfg_map_get(it, "name"), "model '%s' is defined twice (also models[%zu])",
+            return pt_cfg_fail_key(c, "name", pt_cfg_map_get(it, "name"),
+                                   "model '%s' is defined twice (also models[%zu])",
                                    PT_CFG_SHOW(pt_cfg_map_get(it, "name")), j);
     return 0;
 }

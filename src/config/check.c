@@ -84,7 +84,8 @@ int pt_cfg_header_name(pt_cfg *c, const pt_cfg_node *n, bool is_key, char **out)
         return -1;
     }
     if (strlen(*out) != n->len && is_key) return pt_cfg_fail(c, n, "'%s' is not a valid header name", PT_CFG_SHOW(n));
-    if (!token_ok(*out) || strlen(*out) > 256) return pt_cfg_fail(c, n, "'%s' is not a valid header name", PT_CFG_SHOW(n));
+    if (!token_ok(*out) || strlen(*out) > 256)
+        return pt_cfg_fail(c, n, "'%s' is not a valid header name", PT_CFG_SHOW(n));
     return 0;
 }
 
@@ -116,7 +117,8 @@ int pt_cfg_listen_address(pt_cfg *c, const pt_cfg_node *at, const char *s, pt_cf
     } else {
         const char *colon = strrchr(s, ':');
         if (!colon)
-            return pt_cfg_fail(c, at, "expected HOST:PORT such as 127.0.0.1:8080 or [::1]:8080, got '%s'", PT_CFG_SHOW(at));
+            return pt_cfg_fail(c, at, "expected HOST:PORT such as 127.0.0.1:8080 or [::1]:8080, got '%s'",
+                               PT_CFG_SHOW(at));
         he = colon;
         ps = colon + 1;
         if (memchr(hs, ':', (size_t)(he - hs)))
@@ -131,8 +133,9 @@ int pt_cfg_listen_address(pt_cfg *c, const pt_cfg_node *at, const char *s, pt_cf
     host[hl] = '\0';
     if (!v6 && strcasecmp(host, "localhost") == 0) snprintf(host, sizeof host, "127.0.0.1");
     if (v6 ? !pt_cfg_ipv6_ok(host, hl) : inet_pton(AF_INET, host, &a4) != 1)
-        return pt_cfg_fail(c, at, "listen host must be an IP address (127.0.0.1, 0.0.0.0, [::1], [::]) or localhost, got '%s'",
-                    PT_CFG_SHOW(at));
+        return pt_cfg_fail(c, at,
+                           "listen host must be an IP address (127.0.0.1, 0.0.0.0, [::1], [::]) or localhost, got '%s'",
+                           PT_CFG_SHOW(at));
     if (!pt_cfg_parse_port(ps, strlen(ps), &l->port))
         return pt_cfg_fail(c, at, "port must be a number from 1 to 65535, got '%s'", PT_CFG_SHOW(at));
     free(l->host);
@@ -208,17 +211,21 @@ int pt_cfg_host_pattern(pt_cfg *c, const pt_cfg_node *at, char *h)
     size_t len = strlen(h);
     const char *name = h;
     if (len > 2 && h[0] == '[' && h[len - 1] == ']') {
-        if (!pt_cfg_ipv6_ok(h + 1, len - 2)) return pt_cfg_fail(c, at, "'%s' is not a valid IPv6 address", PT_CFG_SHOW(at));
+        if (!pt_cfg_ipv6_ok(h + 1, len - 2))
+            return pt_cfg_fail(c, at, "'%s' is not a valid IPv6 address", PT_CFG_SHOW(at));
         return 0;
     }
     if (h[0] == '*') {
         if (h[1] != '.' || len < 3)
-            return pt_cfg_fail(c, at, "a wildcard must be a whole first label, as in *.example.com, got '%s'", PT_CFG_SHOW(at));
+            return pt_cfg_fail(c, at, "a wildcard must be a whole first label, as in *.example.com, got '%s'",
+                               PT_CFG_SHOW(at));
         name = h + 2;
     }
     if (strchr(name, ':')) return pt_cfg_fail(c, at, "host must not include a port, got '%s'", PT_CFG_SHOW(at));
     if (strchr(name, '*'))
-        return pt_cfg_fail(c, at, "a wildcard is only allowed as the first label, as in *.example.com, got '%s'", PT_CFG_SHOW(at));
-    if (!pt_cfg_hostname_ok(name, strlen(name))) return pt_cfg_fail(c, at, "'%s' is not a valid host name", PT_CFG_SHOW(at));
+        return pt_cfg_fail(c, at, "a wildcard is only allowed as the first label, as in *.example.com, got '%s'",
+                           PT_CFG_SHOW(at));
+    if (!pt_cfg_hostname_ok(name, strlen(name)))
+        return pt_cfg_fail(c, at, "'%s' is not a valid host name", PT_CFG_SHOW(at));
     return 0;
 }

@@ -105,13 +105,6 @@ int pt_cfg_map_fields(pt_cfg *c, const pt_cfg_node *n, const pt_cfg_field *field
     return failed ? -1 : 0;
 }
 
-bool pt_cfg_was_seen(const pt_cfg_field *fields, uint64_t seen, const char *key)
-{
-    for (size_t i = 0; fields[i].key && i < 64; i++)
-        if (strcmp(fields[i].key, key) == 0) return (seen >> i) & 1;
-    return false;
-}
-
 int pt_cfg_map_list(pt_cfg *c, const pt_cfg_node *v, const pt_cfg_list *spec, void *obj)
 {
     const pt_cfg_node *const *items = NULL;

@@ -15,8 +15,17 @@
 
 #include "config/value.h"
 
-typedef enum { PT_CFG_F_STR, PT_CFG_F_PATH, PT_CFG_F_FILE, PT_CFG_F_BOOL, PT_CFG_F_UINT, PT_CFG_F_DURATION, PT_CFG_F_SIZE,
-               PT_CFG_F_NODE, PT_CFG_F_FUNC } pt_cfg_ftype;
+typedef enum {
+    PT_CFG_F_STR,
+    PT_CFG_F_PATH,
+    PT_CFG_F_FILE,
+    PT_CFG_F_BOOL,
+    PT_CFG_F_UINT,
+    PT_CFG_F_DURATION,
+    PT_CFG_F_SIZE,
+    PT_CFG_F_NODE,
+    PT_CFG_F_FUNC
+} pt_cfg_ftype;
 
 typedef int (*pt_cfg_field_fn)(pt_cfg *c, const pt_cfg_node *v, void *obj);
 
@@ -42,11 +51,10 @@ typedef struct pt_cfg_field {
 #define CFG_END { NULL, PT_CFG_F_STR, 0, 0, 0, 0, NULL }
 
 /* Maps n's keys through fields into obj. *seen gets bit i for fields[i] present (the
- * first 64). A null value (an empty section) maps nothing. -1 when anything failed. */
+ * first 64; seen may be NULL). A null value (an empty section) maps nothing. -1 when anything failed. */
 int pt_cfg_map_fields(pt_cfg *c, const pt_cfg_node *n, const pt_cfg_field *fields, void *obj, uint64_t *seen);
 /* Reads v through one field (the key path gets f->key). */
 int pt_cfg_apply(pt_cfg *c, const pt_cfg_field *f, const pt_cfg_node *v, void *obj);
-bool pt_cfg_was_seen(const pt_cfg_field *fields, uint64_t seen, const char *key);
 /* Requires a mapping whose keys are all different; reports the second of two equal keys. */
 int pt_cfg_expect_map(pt_cfg *c, const pt_cfg_node *n, const char *what);
 

@@ -180,8 +180,9 @@ int pt_cfg_expand(pt_cfg *c, const pt_cfg_node *n, char **out)
         size_t nlen = close ? (size_t)(close - (s + i + 2)) : 0;
         if (!close || !env_name_ok(s + i + 2, nlen)) {
             pt_buf_release(&b);
-            return pt_cfg_fail(c, n, "malformed environment reference in '%s' (expected ${NAME}; write $${ for a literal ${)",
-                        PT_CFG_SHOW(n));
+            return pt_cfg_fail(c, n,
+                               "malformed environment reference in '%s' (expected ${NAME}; write $${ for a literal ${)",
+                               PT_CFG_SHOW(n));
         }
         char name[129];
         memcpy(name, s + i + 2, nlen);
@@ -312,8 +313,9 @@ int pt_cfg_duration(pt_cfg *c, const pt_cfg_node *n, uint64_t lo, uint64_t hi, u
     int rc = 0;
     char a[32], b[32];
     if (!parse_scaled(s, duration_units, &v))
-        rc = pt_cfg_fail(c, n, "expected a duration like 500ms, 10s, 2m or 1h (a plain number is milliseconds), got '%s'",
-                  PT_CFG_SHOW(n));
+        rc = pt_cfg_fail(c, n,
+                         "expected a duration like 500ms, 10s, 2m or 1h (a plain number is milliseconds), got '%s'",
+                         PT_CFG_SHOW(n));
     else if (v < lo || v > hi)
         rc = pt_cfg_fail(c, n, "must be between %s and %s, got '%s'", fmt_ms(lo, a, sizeof a), fmt_ms(hi, b, sizeof b),
                   PT_CFG_SHOW(n));

@@ -53,7 +53,8 @@ static void ai(const pt_ai_config *ai, pt_buf *out)
         pt_buf_printf(out, "  %s ->", m->name);
         for (size_t t = 0; t < m->ntargets; t++)
             pt_buf_printf(out, "%s %s/%s", t ? "," : "", m->targets[t].provider_name, m->targets[t].model);
-        for (size_t f = 0; f < m->nfallbacks; f++) pt_buf_printf(out, "%s%s", f ? ", " : "; fallbacks: ", m->fallbacks[f]);
+        for (size_t f = 0; f < m->nfallbacks; f++)
+            pt_buf_printf(out, "%s%s", f ? ", " : "; fallbacks: ", m->fallbacks[f]);
         pt_buf_append_str(out, "\n");
     }
 }

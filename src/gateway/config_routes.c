@@ -187,7 +187,10 @@ static int remove_entry(pt_cfg *c, const pt_cfg_node *it, size_t i, void *obj)
 
 static const pt_cfg_list remove_list = { "a list of header names", MAX_LIST, NULL, remove_begin, remove_entry };
 
-static int edits_remove_fn(pt_cfg *c, const pt_cfg_node *v, void *obj) { return pt_cfg_map_list(c, v, &remove_list, obj); }
+static int edits_remove_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    return pt_cfg_map_list(c, v, &remove_list, obj);
+}
 
 static const pt_cfg_field edit_fields[] = {
     CFG_FUNC("add", edits_add_fn),
@@ -300,7 +303,8 @@ static int routes_begin(pt_cfg *c, const pt_cfg_node *v, size_t count, void *obj
 static int route_entry(pt_cfg *c, const pt_cfg_node *it, size_t i, void *obj)
 {
     pt_config *cfg = obj;
-    if (it->kind != PT_CFG_MAP) return pt_cfg_fail(c, it, "expected a mapping with name, match and service, got %s", pt_cfg_kind_name(it));
+    if (it->kind != PT_CFG_MAP)
+        return pt_cfg_fail(c, it, "expected a mapping with name, match and service, got %s", pt_cfg_kind_name(it));
     if (pt_cfg_map_fields(c, it, route_fields, &cfg->routes[i], NULL)) return -1;
     return finish_route(c, it, i);
 }

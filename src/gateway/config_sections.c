@@ -35,7 +35,8 @@ static const pt_cfg_field listen_tls_fields[] = {
 static int listen_tls_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
 {
     pt_listener_cfg *l = obj;
-    if (v->kind != PT_CFG_MAP) return pt_cfg_fail(c, v, "expected a mapping with cert and key, got %s", pt_cfg_kind_name(v));
+    if (v->kind != PT_CFG_MAP)
+        return pt_cfg_fail(c, v, "expected a mapping with cert and key, got %s", pt_cfg_kind_name(v));
     if (pt_cfg_map_fields(c, v, listen_tls_fields, l, NULL)) return -1;
     if (!l->cert_file) return pt_cfg_fail(c, v, "missing required key 'cert'");
     if (!l->key_file) return pt_cfg_fail(c, v, "missing required key 'key'");
@@ -208,7 +209,8 @@ static int target_entry(pt_cfg *c, const pt_cfg_node *it, size_t i, void *obj)
     if (pt_cfg_map_entry(c, it, target_fields, t, target_url_fn, "url", "a URL or a mapping with url and weight"))
         return -1;
     for (size_t j = 0; j < i; j++)
-        if (t->url && s->targets[j].url && strcmp(s->targets[j].url, t->url) == 0) return pt_cfg_fail(c, it, "same target as targets[%zu]", j);
+        if (t->url && s->targets[j].url && strcmp(s->targets[j].url, t->url) == 0)
+            return pt_cfg_fail(c, it, "same target as targets[%zu]", j);
     return 0;
 }
 
@@ -248,7 +250,8 @@ static int sni_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
 {
     pt_service *s = obj;
     if (pt_cfg_str(c, v, &s->sni)) return -1;
-    if (!pt_cfg_hostname_ok(s->sni, strlen(s->sni))) return pt_cfg_fail(c, v, "'%s' is not a valid host name", PT_CFG_SHOW(v));
+    if (!pt_cfg_hostname_ok(s->sni, strlen(s->sni)))
+        return pt_cfg_fail(c, v, "'%s' is not a valid host name", PT_CFG_SHOW(v));
     return 0;
 }
 
@@ -276,7 +279,8 @@ static int expect_status_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
     }
     free(str);
     if (!ok || lo < 100 || hi > 599 || lo > hi)
-        return pt_cfg_fail(c, v, "expected a status like 200 or a range like 200-399 (100..599), got '%s'", PT_CFG_SHOW(v));
+        return pt_cfg_fail(c, v, "expected a status like 200 or a range like 200-399 (100..599), got '%s'",
+                           PT_CFG_SHOW(v));
     s->health.expect_min = (int)lo;
     s->health.expect_max = (int)hi;
     return 0;
@@ -396,11 +400,15 @@ static int services_begin(pt_cfg *c, const pt_cfg_node *v, size_t count, void *o
 static int service_entry(pt_cfg *c, const pt_cfg_node *it, size_t i, void *obj)
 {
     pt_config *cfg = obj;
-    if (it->kind != PT_CFG_MAP) return pt_cfg_fail(c, it, "expected a mapping with name and targets, got %s", pt_cfg_kind_name(it));
+    if (it->kind != PT_CFG_MAP)
+        return pt_cfg_fail(c, it, "expected a mapping with name and targets, got %s", pt_cfg_kind_name(it));
     if (pt_cfg_map_fields(c, it, service_fields, &cfg->services[i], NULL)) return -1;
     return finish_service(c, it, i);
 }
 
 static const pt_cfg_list services_list = { "a list of services", 4096u, NULL, services_begin, service_entry };
 
-int pt__config_services(pt_cfg *c, const pt_cfg_node *v, void *obj) { return pt_cfg_map_list(c, v, &services_list, obj); }
+int pt__config_services(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    return pt_cfg_map_list(c, v, &services_list, obj);
+}
