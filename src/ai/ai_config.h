@@ -105,7 +105,9 @@ struct pt_cfg_node;
 
 /* Maps the two sections (either may be NULL) of a file being loaded by the engine (see
  * config/value.h): every problem is recorded in c with its FILE:LINE and key path.
- * Returns the configuration, or NULL when anything was wrong. */
+ * Returns the configuration (NULL only when out of memory), complete only when no error
+ * was recorded; the caller frees it either way, and does not use it after an error
+ * except to let later sections (routes with `ai:`) know the sections exist. */
 pt_ai_config *pt_ai_config_map(struct pt_cfg *c, const struct pt_cfg_node *providers,
                                const struct pt_cfg_node *models);
 /* A YAML (or JSON) document holding only `providers:` and `models:`, for tests and

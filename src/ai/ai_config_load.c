@@ -436,7 +436,6 @@ static void resolve_fallbacks(pt_cfg *c, const pt_cfg_node *models, pt_ai_config
 
 pt_ai_config *pt_ai_config_map(pt_cfg *c, const pt_cfg_node *providers, const pt_cfg_node *models)
 {
-    unsigned before = c->nerrors;
     pt_ai_config *ai = calloc(1, sizeof *ai);
     if (!ai) {
         pt_cfg_oom(c, providers ? providers : models);
@@ -453,9 +452,7 @@ pt_ai_config *pt_ai_config_map(pt_cfg *c, const pt_cfg_node *providers, const pt
             resolve_fallbacks(c, models, ai);
         pt_cfg_pop(c, mark);
     }
-    if (c->nerrors == before) return ai;
-    pt_ai_config_free(ai);
-    return NULL;
+    return ai;
 }
 
 /* A document holding only the AI sections. */
@@ -481,6 +478,10 @@ pt_ai_config *pt_ai_config_load_string(const char *name, const char *yaml, size_
         pt_cfg_fail(&c, root, "expected a mapping with providers and models, got %s", pt_cfg_kind_name(root));
     else if (pt_cfg_map_fields(&c, root, doc_fields, &doc, NULL) == 0)
         ai = pt_ai_config_map(&c, doc.providers, doc.models);
+    if (c.nerrors) {
+        pt_ai_config_free(ai);
+        ai = NULL;
+    }
     pt_cfg_sort_errors(&c);
     pt_cfg_node_free(root);
     return ai;

@@ -222,8 +222,10 @@ static int route_service_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
     if (cfg->nservices == 0) return pt_cfg_fail(c, v, "unknown service '%s' (no services are defined)", PT_CFG_SHOW(v));
     const char **names = malloc(cfg->nservices * sizeof *names);
     if (!names) return pt_cfg_oom(c, v);
-    for (size_t i = 0; i < cfg->nservices; i++) names[i] = cfg->services[i].name;
-    const char *guess = pt_cfg_closest(r->service_name, names, cfg->nservices);
+    size_t n = 0;
+    for (size_t i = 0; i < cfg->nservices; i++) /* a service whose entry failed may have no name */
+        if (cfg->services[i].name) names[n++] = cfg->services[i].name;
+    const char *guess = pt_cfg_closest(r->service_name, names, n);
     int rc = guess ? pt_cfg_fail(c, v, "unknown service '%s' (did you mean '%s'?)", PT_CFG_SHOW(v), guess)
                    : pt_cfg_fail(c, v, "unknown service '%s'", PT_CFG_SHOW(v));
     free(names);

@@ -962,6 +962,10 @@ static void every_error_of_a_file_is_reported_with_its_line(void **state)
                  "t.yaml:7: services[0].targets[0]: target must start with http:// or https://, got 'ftp://h'\n"
                  "t.yaml:10: services[1].timeouts.conect: unknown key (did you mean 'connect'?)\n"
                  "t.yaml:13: routes[0].service: unknown service 'bb' (did you mean 'b'?)");
+    /* a service left without a name is no candidate for a suggestion (found by fuzz_config) */
+    expect_error("services:\n  - targets: [\"http://h:1\"]\nroutes:\n  - { name: r, service: x }\n",
+                 "t.yaml:2: services[0]: missing required key 'name'\n"
+                 "t.yaml:4: routes[0].service: unknown service 'x'");
 }
 
 #define AI_SECTIONS                                                                                          \
@@ -998,6 +1002,11 @@ static void a_declared_ai_route_replaces_the_default(void **state)
     assert_string_equal(cfg->routes[0].hosts[0], "ai.example.com");
     pt_config_release(cfg);
     expect_error("routes:\n  - { name: llm, ai: {} }\n", "t.yaml:2: routes[0].ai: an AI route needs models (no models: are configured)");
+    /* a mistake in the AI sections is reported once, not again on the route that uses them */
+    expect_error("routes:\n  - { name: llm, ai: {} }\n"
+                 "providers:\n  - { name: p, type: opneai, api_key: k }\n"
+                 "models:\n  - { name: m, targets: [{ provider: p, model: x }] }\n",
+                 "t.yaml:4: providers[0].type: unknown provider type 'opneai' (did you mean 'openai'?)");
     expect_error(SVC "routes:\n  - { name: llm, ai: {}, service: api }\n" AI_SECTIONS,
                  "t.yaml:5: routes[0].ai: give either service or ai, not both");
     expect_error("routes:\n  - { name: llm, ai: { models: [m] } }\n" AI_SECTIONS,
