@@ -162,7 +162,10 @@ static const pt_cfg_field errors_fields[] = {
     CFG_END,
 };
 
-int pt__config_errors(pt_cfg *c, const pt_cfg_node *v, void *obj) { return pt_cfg_map_fields(c, v, errors_fields, obj, NULL); }
+int pt__config_errors(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    return pt_cfg_map_fields(c, v, errors_fields, obj, NULL);
+}
 
 /* ---- services ---- */
 

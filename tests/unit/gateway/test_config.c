@@ -972,6 +972,18 @@ static void every_error_of_a_file_is_reported_with_its_line(void **state)
     "providers:\n  - { name: p, type: openai, api_key: k }\n"                                                 \
     "models:\n  - { name: m, targets: [{ provider: p, model: x }] }\n"
 
+static void errors_section_is_a_table_too(void **state)
+{
+    pt_config *cfg = load_ok("errors: { expose_upstream_address: true }\n");
+    assert_true(cfg->expose_upstream_address);
+    pt_config_release(cfg);
+    cfg = load_ok("log_level: info\n");
+    assert_false(cfg->expose_upstream_address);
+    pt_config_release(cfg);
+    expect_error("errors: { expose_upstream_adress: true }\n",
+                 "t.yaml:1: errors.expose_upstream_adress: unknown key (did you mean 'expose_upstream_address'?)");
+}
+
 static void models_get_a_default_ai_route_under_v1(void **state)
 {
     pt_config *cfg = load_ok(SVC "routes:\n  - { name: web, match: { path_prefix: / }, service: api }\n" AI_SECTIONS);
@@ -1055,6 +1067,7 @@ int main(void)
         cmocka_unit_test(publish_swaps_and_current_counts),
         cmocka_unit_test(current_is_safe_against_concurrent_publish),
         cmocka_unit_test(every_error_of_a_file_is_reported_with_its_line),
+        cmocka_unit_test(errors_section_is_a_table_too),
         cmocka_unit_test(models_get_a_default_ai_route_under_v1),
         cmocka_unit_test(a_declared_ai_route_replaces_the_default),
     };
