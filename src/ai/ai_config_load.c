@@ -108,42 +108,53 @@ static int prov_key_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
     return pt_cfg_map_list(c, v, &keys_list, obj);
 }
 
-/* A mapping of names to strings; check (may be NULL) vets each pair. */
-static int string_map(pt_cfg *c, const pt_cfg_node *v, pt_ai_header_cfg **out, size_t *n, bool headers)
+static int headers_begin(pt_cfg *c, const pt_cfg_node *v, size_t count, void *obj)
 {
-    if (pt_cfg_is_null(v)) return 0;
-    if (pt_cfg_expect_map(c, v, "a mapping of names to values")) return -1;
-    if (v->n > MAX_MAP) return pt_cfg_fail(c, v, "too many entries (at most %u)", MAX_MAP);
-    if (v->n == 0) return 0;
-    if (!(*out = calloc(v->n, sizeof **out))) return pt_cfg_oom(c, v);
-    int rc = 0;
-    for (size_t i = 0; i < v->n; i++) {
-        const pt_cfg_node *k = v->items[2 * i], *val = v->items[2 * i + 1];
-        pt_ai_header_cfg *h = &(*out)[(*n)++];
-        size_t mark = pt_cfg_push_key(c, k->text);
-        if (headers && (pt_cfg_header_name(c, k, true, &h->name) || pt_cfg_header_value(c, val, &h->value))) {
-            rc = -1;
-        } else if (headers && (!strcasecmp(h->name, "host") || !strcasecmp(h->name, "content-length") ||
-                               !strcasecmp(h->name, "transfer-encoding") || !strcasecmp(h->name, "connection"))) {
-            rc = pt_cfg_fail(c, k, "this header is set by the gateway");
-        } else if (!headers && (!(h->name = strdup(k->text)) || nonempty(c, val, &h->value))) {
-            rc = h->name ? -1 : pt_cfg_oom(c, k);
-        }
-        pt_cfg_pop(c, mark);
-    }
-    return rc;
+    pt_ai_provider *p = obj;
+    if (!(p->headers = calloc(count, sizeof *p->headers))) return pt_cfg_oom(c, v);
+    p->nheaders = count;
+    return 0;
 }
+
+static int header_pair(pt_cfg *c, const pt_cfg_node *k, const pt_cfg_node *val, size_t i, void *obj)
+{
+    pt_ai_header_cfg *h = &((pt_ai_provider *)obj)->headers[i];
+    if (pt_cfg_header_name(c, k, true, &h->name) || pt_cfg_header_value(c, val, &h->value)) return -1;
+    if (!strcasecmp(h->name, "host") || !strcasecmp(h->name, "content-length") ||
+        !strcasecmp(h->name, "transfer-encoding") || !strcasecmp(h->name, "connection"))
+        return pt_cfg_fail(c, k, "this header is set by the gateway");
+    return 0;
+}
+
+static const pt_cfg_pairs headers_pairs = { "a mapping of header names to values", MAX_MAP, headers_begin,
+                                            header_pair };
 
 static int prov_headers_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
 {
-    pt_ai_provider *p = obj;
-    return string_map(c, v, &p->headers, &p->nheaders, true);
+    return pt_cfg_map_pairs(c, v, &headers_pairs, obj);
 }
+
+static int deployments_begin(pt_cfg *c, const pt_cfg_node *v, size_t count, void *obj)
+{
+    pt_ai_provider *p = obj;
+    if (!(p->deployments = calloc(count, sizeof *p->deployments))) return pt_cfg_oom(c, v);
+    p->ndeployments = count;
+    return 0;
+}
+
+static int deployment_pair(pt_cfg *c, const pt_cfg_node *k, const pt_cfg_node *val, size_t i, void *obj)
+{
+    pt_ai_header_cfg *d = &((pt_ai_provider *)obj)->deployments[i];
+    if (!(d->name = strdup(k->text))) return pt_cfg_oom(c, k);
+    return nonempty(c, val, &d->value);
+}
+
+static const pt_cfg_pairs deployments_pairs = { "a mapping of model names to deployment names", MAX_MAP,
+                                                deployments_begin, deployment_pair };
 
 static int prov_deployments_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
 {
-    pt_ai_provider *p = obj;
-    return string_map(c, v, &p->deployments, &p->ndeployments, false);
+    return pt_cfg_map_pairs(c, v, &deployments_pairs, obj);
 }
 
 /* USD per million tokens ("2.5"), stored in micro-dollars. */
@@ -172,31 +183,32 @@ static const pt_cfg_field price_fields[] = {
     CFG_END,
 };
 
-static int prov_prices_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+static int prices_begin(pt_cfg *c, const pt_cfg_node *v, size_t count, void *obj)
 {
     pt_ai_provider *p = obj;
-    if (pt_cfg_is_null(v)) return 0;
-    if (pt_cfg_expect_map(c, v, "a mapping of model names to {input, output, cache_read, cache_write}")) return -1;
-    if (v->n > MAX_MAP) return pt_cfg_fail(c, v, "too many entries (at most %u)", MAX_MAP);
-    if (v->n == 0) return 0;
-    if (!(p->prices = calloc(v->n, sizeof *p->prices))) return pt_cfg_oom(c, v);
-    int rc = 0;
-    for (size_t i = 0; i < v->n; i++) {
-        const pt_cfg_node *k = v->items[2 * i], *val = v->items[2 * i + 1];
-        pt_ai_model_price *mp = &p->prices[p->nprices++];
-        mp->price = (pt_ai_price){ -1, -1, -1, -1 };
-        size_t mark = pt_cfg_push_key(c, k->text);
-        if (!(mp->model = strdup(k->text))) rc = pt_cfg_oom(c, k);
-        else if (val->kind != PT_CFG_MAP)
-            rc =
-                pt_cfg_fail(c, val, "expected {input, output, cache_read, cache_write}, got %s", pt_cfg_kind_name(val));
-        else if (pt_cfg_map_fields(c, val, price_fields, &mp->price, NULL))
-            rc = -1;
-        else if (mp->price.input < 0 || mp->price.output < 0)
-            rc = pt_cfg_fail(c, val, "input and output prices are required");
-        pt_cfg_pop(c, mark);
-    }
-    return rc;
+    if (!(p->prices = calloc(count, sizeof *p->prices))) return pt_cfg_oom(c, v);
+    p->nprices = count;
+    for (size_t i = 0; i < count; i++) p->prices[i].price = (pt_ai_price){ -1, -1, -1, -1 };
+    return 0;
+}
+
+static int price_pair(pt_cfg *c, const pt_cfg_node *k, const pt_cfg_node *val, size_t i, void *obj)
+{
+    pt_ai_model_price *mp = &((pt_ai_provider *)obj)->prices[i];
+    if (!(mp->model = strdup(k->text))) return pt_cfg_oom(c, k);
+    if (val->kind != PT_CFG_MAP)
+        return pt_cfg_fail(c, val, "expected {input, output, cache_read, cache_write}, got %s", pt_cfg_kind_name(val));
+    if (pt_cfg_map_fields(c, val, price_fields, &mp->price, NULL)) return -1;
+    if (mp->price.input < 0 || mp->price.output < 0) return pt_cfg_fail(c, val, "input and output prices are required");
+    return 0;
+}
+
+static const pt_cfg_pairs prices_pairs = { "a mapping of model names to {input, output, cache_read, cache_write}",
+                                           MAX_MAP, prices_begin, price_pair };
+
+static int prov_prices_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    return pt_cfg_map_pairs(c, v, &prices_pairs, obj);
 }
 
 static const pt_cfg_field provider_fields[] = {

@@ -141,3 +141,19 @@ int pt_cfg_map_entry(pt_cfg *c, const pt_cfg_node *it, const pt_cfg_field *field
     if (!pt_cfg_map_get(it, required)) return pt_cfg_fail(c, it, "missing required key '%s'", required);
     return 0;
 }
+
+int pt_cfg_map_pairs(pt_cfg *c, const pt_cfg_node *v, const pt_cfg_pairs *spec, void *obj)
+{
+    if (pt_cfg_is_null(v)) return 0;
+    if (pt_cfg_expect_map(c, v, spec->what)) return -1;
+    if (v->n > spec->max) return pt_cfg_fail(c, v, "too many entries (at most %zu)", spec->max);
+    if (v->n == 0) return 0;
+    if (spec->begin(c, v, v->n, obj)) return -1;
+    bool failed = false;
+    for (size_t i = 0; i < v->n; i++) {
+        size_t mark = pt_cfg_push_key(c, v->items[2 * i]->text);
+        failed |= spec->pair(c, v->items[2 * i], v->items[2 * i + 1], i, obj) != 0;
+        pt_cfg_pop(c, mark);
+    }
+    return failed ? -1 : 0;
+}

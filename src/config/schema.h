@@ -69,6 +69,19 @@ typedef struct pt_cfg_list {
     int (*entry)(pt_cfg *c, const pt_cfg_node *it, size_t i, void *obj);
 } pt_cfg_list;
 
+/* How to map a mapping whose keys the file chooses (header names, model names): begin()
+ * runs first with the count, to allocate; pair() reads one pair with its key on the key
+ * path. A null value is an empty mapping. */
+typedef struct pt_cfg_pairs {
+    const char *what;   /* "a mapping of header names to values", for type errors */
+    size_t max;
+    int (*begin)(pt_cfg *c, const pt_cfg_node *v, size_t count, void *obj);
+    int (*pair)(pt_cfg *c, const pt_cfg_node *key, const pt_cfg_node *val, size_t i, void *obj);
+} pt_cfg_pairs;
+
+/* Maps every pair (all of them, even after one fails); -1 when any failed. */
+int pt_cfg_map_pairs(pt_cfg *c, const pt_cfg_node *v, const pt_cfg_pairs *spec, void *obj);
+
 /* Maps every entry (all of them, even after one fails); -1 when any failed. */
 int pt_cfg_map_list(pt_cfg *c, const pt_cfg_node *v, const pt_cfg_list *spec, void *obj);
 /* An entry written either as a single value (scalar_fn reads it) or as a mapping

@@ -304,43 +304,52 @@ static const char *fmt_ms(uint64_t ms, char *out, size_t cap)
     return out;
 }
 
-int pt_cfg_duration(pt_cfg *c, const pt_cfg_node *n, uint64_t lo, uint64_t hi, uint64_t *out)
+static const char *fmt_bytes(uint64_t n, char *out, size_t cap)
+{
+    snprintf(out, cap, "%llu", (unsigned long long)n);
+    return out;
+}
+
+/* A number with units: what it is called, how it may be written, how bounds read. */
+typedef struct scaled_kind {
+    const char *noun;      /* "duration" */
+    const unit *units;
+    const char *examples;  /* "500ms, 10s, ..." */
+    const char *(*fmt)(uint64_t v, char *out, size_t cap);
+    const char *suffix;    /* after the upper bound: " bytes" */
+} scaled_kind;
+
+static const scaled_kind duration_kind = { "duration", duration_units,
+                                           "500ms, 10s, 2m or 1h (a plain number is milliseconds)", fmt_ms, "" };
+static const scaled_kind size_kind = { "size", size_units, "512KiB, 10MB or a number of bytes", fmt_bytes, " bytes" };
+
+static int get_scaled(pt_cfg *c, const pt_cfg_node *n, const scaled_kind *k, uint64_t lo, uint64_t hi, uint64_t *out)
 {
     char *s = NULL;
-    if (pt_cfg_is_null(n)) return pt_cfg_fail(c, n, "missing value (expected a duration)");
+    if (pt_cfg_is_null(n)) return pt_cfg_fail(c, n, "missing value (expected a %s)", k->noun);
     if (pt_cfg_expand(c, n, &s)) return -1;
     uint64_t v = 0;
     int rc = 0;
     char a[32], b[32];
-    if (!parse_scaled(s, duration_units, &v))
-        rc = pt_cfg_fail(c, n,
-                         "expected a duration like 500ms, 10s, 2m or 1h (a plain number is milliseconds), got '%s'",
-                         PT_CFG_SHOW(n));
+    if (!parse_scaled(s, k->units, &v))
+        rc = pt_cfg_fail(c, n, "expected a %s like %s, got '%s'", k->noun, k->examples, PT_CFG_SHOW(n));
     else if (v < lo || v > hi)
-        rc = pt_cfg_fail(c, n, "must be between %s and %s, got '%s'", fmt_ms(lo, a, sizeof a), fmt_ms(hi, b, sizeof b),
-                  PT_CFG_SHOW(n));
+        rc = pt_cfg_fail(c, n, "must be between %s and %s%s, got '%s'", k->fmt(lo, a, sizeof a),
+                         k->fmt(hi, b, sizeof b), k->suffix, PT_CFG_SHOW(n));
     else
         *out = v;
     free(s);
     return rc;
 }
 
+int pt_cfg_duration(pt_cfg *c, const pt_cfg_node *n, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+    return get_scaled(c, n, &duration_kind, lo, hi, out);
+}
+
 int pt_cfg_size(pt_cfg *c, const pt_cfg_node *n, uint64_t lo, uint64_t hi, uint64_t *out)
 {
-    char *s = NULL;
-    if (pt_cfg_is_null(n)) return pt_cfg_fail(c, n, "missing value (expected a size)");
-    if (pt_cfg_expand(c, n, &s)) return -1;
-    uint64_t v = 0;
-    int rc = 0;
-    if (!parse_scaled(s, size_units, &v))
-        rc = pt_cfg_fail(c, n, "expected a size like 512KiB, 10MB or a number of bytes, got '%s'", PT_CFG_SHOW(n));
-    else if (v < lo || v > hi)
-        rc = pt_cfg_fail(c, n, "must be between %llu and %llu bytes, got '%s'", (unsigned long long)lo,
-                  (unsigned long long)hi, PT_CFG_SHOW(n));
-    else
-        *out = v;
-    free(s);
-    return rc;
+    return get_scaled(c, n, &size_kind, lo, hi, out);
 }
 
 /* A URL path: starts with '/', no whitespace, controls, '?' or '#'. */

@@ -82,31 +82,31 @@ static const pt_cfg_list methods_list = { "a list of methods", MAX_LIST,
 
 static int methods_fn(pt_cfg *c, const pt_cfg_node *v, void *obj) { return pt_cfg_map_list(c, v, &methods_list, obj); }
 
-static int match_headers_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+static int match_headers_begin(pt_cfg *c, const pt_cfg_node *v, size_t count, void *obj)
 {
     pt_route *r = obj;
-    if (pt_cfg_is_null(v)) return 0;
-    if (pt_cfg_expect_map(c, v, "a mapping of header names to values (or true)")) return -1;
-    if (v->n > MAX_LIST) return pt_cfg_fail(c, v, "too many headers (at most %u)", MAX_LIST);
-    if (v->n == 0) return 0;
-    r->headers = calloc(v->n, sizeof *r->headers);
-    if (!r->headers) return pt_cfg_oom(c, v);
-    r->nheaders = v->n;
-    for (size_t i = 0; i < v->n; i++) {
-        const pt_cfg_node *k = v->items[2 * i], *val = v->items[2 * i + 1];
-        pt_header_match *hm = &r->headers[i];
-        size_t mark = pt_cfg_push_key(c, k->text);
-        int rc = pt_cfg_header_name(c, k, true, &hm->name);
-        if (rc == 0 && val->kind == PT_CFG_SCALAR && !val->quoted && strcmp(val->text, "true") == 0)
-            hm->value = NULL; /* presence */
-        else if (rc == 0 && val->kind == PT_CFG_SCALAR && !val->quoted && strcmp(val->text, "false") == 0)
-            rc = pt_cfg_fail(c, val, "false is not supported: use true to require the header, or a value to match");
-        else if (rc == 0)
-            rc = pt_cfg_header_value(c, val, &hm->value);
-        pt_cfg_pop(c, mark);
-        if (rc) return -1;
-    }
+    if (!(r->headers = calloc(count, sizeof *r->headers))) return pt_cfg_oom(c, v);
+    r->nheaders = count;
     return 0;
+}
+
+static int match_header_pair(pt_cfg *c, const pt_cfg_node *k, const pt_cfg_node *val, size_t i, void *obj)
+{
+    pt_header_match *hm = &((pt_route *)obj)->headers[i];
+    if (pt_cfg_header_name(c, k, true, &hm->name)) return -1;
+    bool plain = val->kind == PT_CFG_SCALAR && !val->quoted;
+    if (plain && strcmp(val->text, "true") == 0) return 0; /* presence: value stays NULL */
+    if (plain && strcmp(val->text, "false") == 0)
+        return pt_cfg_fail(c, val, "false is not supported: use true to require the header, or a value to match");
+    return pt_cfg_header_value(c, val, &hm->value);
+}
+
+static const pt_cfg_pairs match_headers_pairs = { "a mapping of header names to values (or true)", MAX_LIST,
+                                                  match_headers_begin, match_header_pair };
+
+static int match_headers_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    return pt_cfg_map_pairs(c, v, &match_headers_pairs, obj);
 }
 
 static const pt_cfg_field match_fields[] = {
@@ -146,28 +146,29 @@ static bool framing_header(const char *name)
            strcasecmp(name, "connection") == 0;
 }
 
-static int edits_add_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+static int edits_add_begin(pt_cfg *c, const pt_cfg_node *v, size_t count, void *obj)
 {
     header_edits *e = obj;
-    if (pt_cfg_is_null(v)) return 0;
-    if (pt_cfg_expect_map(c, v, "a mapping of header names to values")) return -1;
-    if (v->n > MAX_LIST) return pt_cfg_fail(c, v, "too many headers (at most %u)", MAX_LIST);
-    if (v->n == 0) return 0;
-    *e->add = calloc(v->n, sizeof **e->add);
-    if (!*e->add) return pt_cfg_oom(c, v);
-    *e->nadd = v->n;
-    for (size_t i = 0; i < v->n; i++) {
-        const pt_cfg_node *k = v->items[2 * i], *val = v->items[2 * i + 1];
-        pt_kv *kv = &(*e->add)[i];
-        size_t mark = pt_cfg_push_key(c, k->text);
-        int rc = pt_cfg_header_name(c, k, true, &kv->name);
-        if (rc == 0 && framing_header(kv->name))
-            rc = pt_cfg_fail(c, k, "'%s' is managed by the proxy and cannot be set", PT_CFG_SHOW(k));
-        if (rc == 0) rc = pt_cfg_header_value(c, val, &kv->value);
-        pt_cfg_pop(c, mark);
-        if (rc) return -1;
-    }
+    if (!(*e->add = calloc(count, sizeof **e->add))) return pt_cfg_oom(c, v);
+    *e->nadd = count;
     return 0;
+}
+
+static int edits_add_pair(pt_cfg *c, const pt_cfg_node *k, const pt_cfg_node *val, size_t i, void *obj)
+{
+    pt_kv *kv = &(*((header_edits *)obj)->add)[i];
+    if (pt_cfg_header_name(c, k, true, &kv->name)) return -1;
+    if (framing_header(kv->name))
+        return pt_cfg_fail(c, k, "'%s' is managed by the proxy and cannot be set", PT_CFG_SHOW(k));
+    return pt_cfg_header_value(c, val, &kv->value);
+}
+
+static const pt_cfg_pairs edits_add_pairs = { "a mapping of header names to values", MAX_LIST, edits_add_begin,
+                                              edits_add_pair };
+
+static int edits_add_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    return pt_cfg_map_pairs(c, v, &edits_add_pairs, obj);
 }
 
 static int remove_begin(pt_cfg *c, const pt_cfg_node *v, size_t count, void *obj)
