@@ -25,15 +25,6 @@ int pt_ai_prov_type_parse(const char *s)
     return -1;
 }
 
-static void free_map(pt_ai_header_cfg *m, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(m[i].name);
-        free(m[i].value);
-    }
-    free(m);
-}
-
 void pt_ai_config_free(pt_ai_config *cfg)
 {
     if (!cfg) return;
@@ -49,8 +40,8 @@ void pt_ai_config_free(pt_ai_config *cfg)
         }
         free(p->keys);
         free(p->api_version);
-        free_map(p->deployments, p->ndeployments);
-        free_map(p->headers, p->nheaders);
+        pt_cfg_kv_free(p->deployments, p->ndeployments);
+        pt_cfg_kv_free(p->headers, p->nheaders);
         for (size_t k = 0; k < p->nprices; k++) free(p->prices[k].model);
         free(p->prices);
     }

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config/value.h"
 #include "core/buf.h"
 #include "core/slice.h"
 
@@ -41,9 +42,7 @@ typedef struct pt_ai_key {
     _Atomic bool disabled;               /* runtime: refused by the provider (401/403) */
 } pt_ai_key;
 
-typedef struct pt_ai_header_cfg {
-    char *name, *value;
-} pt_ai_header_cfg;
+typedef pt_cfg_kv pt_ai_header_cfg;
 
 typedef struct pt_ai_model_price {
     char *model;       /* provider model name, or a prefix ending in '*' */

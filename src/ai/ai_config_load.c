@@ -87,8 +87,7 @@ static int keys_begin(pt_cfg *c, const pt_cfg_node *v, size_t count, void *obj)
 {
     pt_ai_provider *p = obj;
     if (p->keys) return pt_cfg_fail(c, v, "give either api_key or api_keys, not both");
-    if (!(p->keys = calloc(count, sizeof *p->keys))) return pt_cfg_oom(c, v);
-    p->nkeys = count;
+    if (PT_CFG_ALLOC(c, v, p->keys, p->nkeys, count)) return -1;
     return 0;
 }
 
@@ -111,8 +110,7 @@ static int prov_key_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
 static int headers_begin(pt_cfg *c, const pt_cfg_node *v, size_t count, void *obj)
 {
     pt_ai_provider *p = obj;
-    if (!(p->headers = calloc(count, sizeof *p->headers))) return pt_cfg_oom(c, v);
-    p->nheaders = count;
+    if (PT_CFG_ALLOC(c, v, p->headers, p->nheaders, count)) return -1;
     return 0;
 }
 
@@ -137,8 +135,7 @@ static int prov_headers_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
 static int deployments_begin(pt_cfg *c, const pt_cfg_node *v, size_t count, void *obj)
 {
     pt_ai_provider *p = obj;
-    if (!(p->deployments = calloc(count, sizeof *p->deployments))) return pt_cfg_oom(c, v);
-    p->ndeployments = count;
+    if (PT_CFG_ALLOC(c, v, p->deployments, p->ndeployments, count)) return -1;
     return 0;
 }
 
@@ -186,8 +183,7 @@ static const pt_cfg_field price_fields[] = {
 static int prices_begin(pt_cfg *c, const pt_cfg_node *v, size_t count, void *obj)
 {
     pt_ai_provider *p = obj;
-    if (!(p->prices = calloc(count, sizeof *p->prices))) return pt_cfg_oom(c, v);
-    p->nprices = count;
+    if (PT_CFG_ALLOC(c, v, p->prices, p->nprices, count)) return -1;
     for (size_t i = 0; i < count; i++) p->prices[i].price = (pt_ai_price){ -1, -1, -1, -1 };
     return 0;
 }
@@ -263,8 +259,7 @@ static int finish_provider(pt_cfg *c, const pt_cfg_node *n, pt_ai_config *ai, si
 static int providers_begin(pt_cfg *c, const pt_cfg_node *v, size_t count, void *obj)
 {
     pt_ai_config *ai = obj;
-    if (!(ai->providers = calloc(count, sizeof *ai->providers))) return pt_cfg_oom(c, v);
-    ai->nproviders = count;
+    if (PT_CFG_ALLOC(c, v, ai->providers, ai->nproviders, count)) return -1;
     for (size_t i = 0; i < count; i++) {
         pt_ai_provider *p = &ai->providers[i];
         p->connect_timeout_ms = 5000;
@@ -318,8 +313,7 @@ static const pt_cfg_field target_fields[] = {
 static int targets_begin(pt_cfg *c, const pt_cfg_node *v, size_t count, void *obj)
 {
     model_ctx *mc = obj;
-    if (!(mc->m->targets = calloc(count, sizeof *mc->m->targets))) return pt_cfg_oom(c, v);
-    mc->m->ntargets = count;
+    if (PT_CFG_ALLOC(c, v, mc->m->targets, mc->m->ntargets, count)) return -1;
     for (size_t i = 0; i < count; i++) mc->m->targets[i].weight = 1;
     return 0;
 }
@@ -367,8 +361,7 @@ static int model_name_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
 static int fallbacks_begin(pt_cfg *c, const pt_cfg_node *v, size_t count, void *obj)
 {
     model_ctx *mc = obj;
-    if (!(mc->m->fallbacks = calloc(count, sizeof *mc->m->fallbacks))) return pt_cfg_oom(c, v);
-    mc->m->nfallbacks = count;
+    if (PT_CFG_ALLOC(c, v, mc->m->fallbacks, mc->m->nfallbacks, count)) return -1;
     return 0;
 }
 
@@ -395,8 +388,7 @@ static const pt_cfg_field model_fields[] = {
 static int models_begin(pt_cfg *c, const pt_cfg_node *v, size_t count, void *obj)
 {
     pt_ai_config *ai = obj;
-    if (!(ai->models = calloc(count, sizeof *ai->models))) return pt_cfg_oom(c, v);
-    ai->nmodels = count;
+    if (PT_CFG_ALLOC(c, v, ai->models, ai->nmodels, count)) return -1;
     return 0;
 }
 

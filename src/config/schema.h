@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "config/value.h"
 
@@ -81,6 +82,11 @@ typedef struct pt_cfg_pairs {
 
 /* Maps every pair (all of them, even after one fails); -1 when any failed. */
 int pt_cfg_map_pairs(pt_cfg *c, const pt_cfg_node *v, const pt_cfg_pairs *spec, void *obj);
+
+/* For begin() functions: count zeroed items into ptr and count into n; 0, or -1 with
+ * the error recorded when out of memory. */
+#define PT_CFG_ALLOC(c, at, ptr, n, count)                                                                   \
+    (((ptr) = calloc((count), sizeof *(ptr))) != NULL ? ((n) = (count), 0) : pt_cfg_oom((c), (at)))
 
 /* Maps every entry (all of them, even after one fails); -1 when any failed. */
 int pt_cfg_map_list(pt_cfg *c, const pt_cfg_node *v, const pt_cfg_list *spec, void *obj);

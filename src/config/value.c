@@ -457,3 +457,12 @@ int pt_cfg_unknown_name(pt_cfg *c, const pt_cfg_node *at, const char *what, cons
     pt_buf_release(&list);
     return rc;
 }
+
+void pt_cfg_kv_free(pt_cfg_kv *kv, size_t n)
+{
+    for (size_t i = 0; kv && i < n; i++) {
+        free(kv[i].name);
+        free(kv[i].value);
+    }
+    free(kv);
+}

@@ -19,6 +19,15 @@
 #define PT_CFG_MAX_ERRORS 50u
 #define PT_CFG_DAY_MS (24ull * 3600 * 1000)
 
+/* A name and a value read from a file (header edits, deployments, ...). */
+typedef struct pt_cfg_kv {
+    char *name;
+    char *value;
+} pt_cfg_kv;
+
+/* Frees n pairs and the array. */
+void pt_cfg_kv_free(pt_cfg_kv *kv, size_t n);
+
 /* One mapping run over one file. */
 typedef struct pt_cfg {
     const char *file;       /* for messages */

@@ -97,15 +97,6 @@ static void free_strv(char **v, size_t n)
     free(v);
 }
 
-static void free_kv(pt_kv *kv, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(kv[i].name);
-        free(kv[i].value);
-    }
-    free(kv);
-}
-
 void pt__service_free(pt_service *s)
 {
     free(s->name);
@@ -133,9 +124,9 @@ void pt__route_free(pt_route *r)
     free(r->headers);
     free(r->service_name);
     free(r->rewrite_prefix);
-    free_kv(r->req_add, r->nreq_add);
+    pt_cfg_kv_free(r->req_add, r->nreq_add);
     free_strv(r->req_remove, r->nreq_remove);
-    free_kv(r->resp_add, r->nresp_add);
+    pt_cfg_kv_free(r->resp_add, r->nresp_add);
     free_strv(r->resp_remove, r->nresp_remove);
 }
 

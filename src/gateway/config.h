@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config/value.h"
 #include "core/buf.h"
 
 struct pt_ai_config;      /* ai/ai_config.h */
@@ -69,10 +70,7 @@ typedef struct pt_service {
     _Atomic unsigned rr_cursor;     /* runtime: round-robin / weighted cursor */
 } pt_service;
 
-typedef struct pt_kv {
-    char *name;
-    char *value;
-} pt_kv;
+typedef pt_cfg_kv pt_kv;
 
 typedef struct pt_header_match {
     char *name;   /* case-insensitive */

@@ -24,9 +24,7 @@ static int route_name_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
 static int hosts_begin(pt_cfg *c, const pt_cfg_node *v, size_t count, void *obj)
 {
     pt_route *r = obj;
-    r->hosts = calloc(count, sizeof *r->hosts);
-    if (!r->hosts) return pt_cfg_oom(c, v);
-    r->nhosts = count;
+    if (PT_CFG_ALLOC(c, v, r->hosts, r->nhosts, count)) return -1;
     return 0;
 }
 
@@ -85,8 +83,7 @@ static int methods_fn(pt_cfg *c, const pt_cfg_node *v, void *obj) { return pt_cf
 static int match_headers_begin(pt_cfg *c, const pt_cfg_node *v, size_t count, void *obj)
 {
     pt_route *r = obj;
-    if (!(r->headers = calloc(count, sizeof *r->headers))) return pt_cfg_oom(c, v);
-    r->nheaders = count;
+    if (PT_CFG_ALLOC(c, v, r->headers, r->nheaders, count)) return -1;
     return 0;
 }
 
@@ -149,8 +146,7 @@ static bool framing_header(const char *name)
 static int edits_add_begin(pt_cfg *c, const pt_cfg_node *v, size_t count, void *obj)
 {
     header_edits *e = obj;
-    if (!(*e->add = calloc(count, sizeof **e->add))) return pt_cfg_oom(c, v);
-    *e->nadd = count;
+    if (PT_CFG_ALLOC(c, v, *e->add, *e->nadd, count)) return -1;
     return 0;
 }
 
@@ -174,9 +170,7 @@ static int edits_add_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
 static int remove_begin(pt_cfg *c, const pt_cfg_node *v, size_t count, void *obj)
 {
     header_edits *e = obj;
-    *e->remove = calloc(count, sizeof **e->remove);
-    if (!*e->remove) return pt_cfg_oom(c, v);
-    *e->nremove = count;
+    if (PT_CFG_ALLOC(c, v, *e->remove, *e->nremove, count)) return -1;
     return 0;
 }
 
@@ -293,9 +287,7 @@ static int finish_route(pt_cfg *c, const pt_cfg_node *n, size_t idx)
 static int routes_begin(pt_cfg *c, const pt_cfg_node *v, size_t count, void *obj)
 {
     pt_config *cfg = obj;
-    cfg->routes = calloc(count, sizeof *cfg->routes);
-    if (!cfg->routes) return pt_cfg_oom(c, v);
-    cfg->nroutes = count;
+    if (PT_CFG_ALLOC(c, v, cfg->routes, cfg->nroutes, count)) return -1;
     for (size_t i = 0; i < count; i++) {
         cfg->routes[i].kind = PT_ROUTE_PROXY;
         cfg->routes[i].order = (unsigned)i;

@@ -53,9 +53,7 @@ static const pt_cfg_field listen_fields[] = {
 static int listen_begin(pt_cfg *c, const pt_cfg_node *v, size_t count, void *obj)
 {
     pt_config *cfg = obj;
-    cfg->listeners = calloc(count, sizeof *cfg->listeners);
-    if (!cfg->listeners) return pt_cfg_oom(c, v);
-    cfg->nlisteners = count;
+    if (PT_CFG_ALLOC(c, v, cfg->listeners, cfg->nlisteners, count)) return -1;
     return 0;
 }
 
@@ -198,9 +196,7 @@ static const pt_cfg_field target_fields[] = {
 static int targets_begin(pt_cfg *c, const pt_cfg_node *v, size_t count, void *obj)
 {
     pt_service *s = obj;
-    s->targets = calloc(count, sizeof *s->targets);
-    if (!s->targets) return pt_cfg_oom(c, v);
-    s->ntargets = count;
+    if (PT_CFG_ALLOC(c, v, s->targets, s->ntargets, count)) return -1;
     for (size_t i = 0; i < count; i++) s->targets[i].weight = 1;
     return 0;
 }
@@ -393,9 +389,7 @@ static int finish_service(pt_cfg *c, const pt_cfg_node *n, size_t idx)
 static int services_begin(pt_cfg *c, const pt_cfg_node *v, size_t count, void *obj)
 {
     pt_config *cfg = obj;
-    cfg->services = calloc(count, sizeof *cfg->services);
-    if (!cfg->services) return pt_cfg_oom(c, v);
-    cfg->nservices = count;
+    if (PT_CFG_ALLOC(c, v, cfg->services, cfg->nservices, count)) return -1;
     for (size_t i = 0; i < count; i++) service_defaults(&cfg->services[i]);
     return 0;
 }
