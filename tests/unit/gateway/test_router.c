@@ -385,6 +385,68 @@ static int teardown(void **state)
     return 0;
 }
 
+/* ---- overlaps and AI routes ------------------------------------------------------------- */
+
+/* Whether the routes named a and b of cfg overlap. */
+static bool overlap(const pt_config *cfg, const char *a, const char *b)
+{
+    const pt_route *ra = NULL, *rb = NULL;
+    for (size_t i = 0; i < cfg->nroutes; i++) {
+        if (strcmp(cfg->routes[i].name, a) == 0) ra = &cfg->routes[i];
+        if (strcmp(cfg->routes[i].name, b) == 0) rb = &cfg->routes[i];
+    }
+    assert_non_null(ra);
+    assert_non_null(rb);
+    assert_int_equal(pt_router_overlaps(ra, rb), pt_router_overlaps(rb, ra)); /* symmetric */
+    return pt_router_overlaps(ra, rb);
+}
+
+static void overlaps_follow_hosts_and_path_boundaries(void **state)
+{
+    pt_config *cfg = load_routes("  - { name: root, service: s }\n"
+                                 "  - { name: api, match: { path_prefix: /api }, service: s }\n"
+                                 "  - { name: apix, match: { path_prefix: /apix }, service: s }\n"
+                                 "  - { name: exact, match: { path: /api/users }, service: s }\n"
+                                 "  - { name: other, match: { path: /other }, service: s }\n"
+                                 "  - { name: h1, match: { host: a.example.com }, service: s }\n"
+                                 "  - { name: wild, match: { host: \"*.example.com\" }, service: s }\n"
+                                 "  - { name: h2, match: { host: b.example.org }, service: s }\n"
+                                 "  - { name: wild2, match: { host: \"*.x.example.com\" }, service: s }\n");
+    assert_true(overlap(cfg, "root", "api"));    /* "/" holds every path */
+    assert_false(overlap(cfg, "api", "apix"));   /* "/api" stops at a '/' boundary */
+    assert_true(overlap(cfg, "api", "exact"));   /* an exact path inside a prefix */
+    assert_false(overlap(cfg, "exact", "other"));
+    assert_false(overlap(cfg, "apix", "exact"));
+    assert_true(overlap(cfg, "h1", "wild"));     /* a.example.com matches *.example.com */
+    assert_false(overlap(cfg, "h1", "h2"));
+    assert_false(overlap(cfg, "wild", "h2"));
+    assert_true(overlap(cfg, "wild", "wild2"));  /* q.x.example.com matches both */
+    assert_true(overlap(cfg, "h2", "api"));      /* a route without host matches every host */
+    pt_config_release(cfg);
+}
+
+static void the_default_ai_route_takes_v1_only(void **state)
+{
+    pt_buf yaml = PT_BUF_INIT, err = PT_BUF_INIT;
+    pt_buf_append_str(&yaml, SVC "  - { name: web, match: { path_prefix: / }, service: s }\n"
+                                 "providers:\n  - { name: p, type: openai, api_key: k }\n"
+                                 "models:\n  - { name: m, targets: [{ provider: p, model: x }] }\n");
+    pt_config *cfg = pt_config_load_string("r.yaml", yaml.data, yaml.len, &err);
+    if (!cfg) fail_msg("%s", err.data);
+    assert_string_equal(route_for(cfg, HTTP_GET, "h", "/models"), "web");
+    assert_string_equal(route_for(cfg, HTTP_POST, "h", "/chat/completions"), "web");
+    assert_string_equal(route_for(cfg, HTTP_GET, "h", "/v1/models"), "ai");
+    assert_string_equal(route_for(cfg, HTTP_GET, "h", "/v1"), "web"); /* "/v1/" matches byte-wise */
+    pt_buf warnings = PT_BUF_INIT;
+    assert_int_equal(pt_router_ai_warnings(cfg, &warnings), 1);
+    assert_string_equal(warnings.data, "AI route 'ai' (path_prefix /v1/) shadows route 'web' (path_prefix /) for the "
+                                       "requests both match\n");
+    pt_buf_release(&warnings);
+    pt_config_release(cfg);
+    pt_buf_release(&yaml);
+    pt_buf_release(&err);
+}
+
 int main(void)
 {
     pt_log_set_level(PT_LOG_OFF);
@@ -410,6 +472,8 @@ int main(void)
         cmocka_unit_test(path_and_query_pass_unchanged_without_rewrite),
         cmocka_unit_test(upstream_path_respects_the_buffer_cap),
         cmocka_unit_test(request_header_lookup_is_case_insensitive_first_match),
+        cmocka_unit_test(overlaps_follow_hosts_and_path_boundaries),
+        cmocka_unit_test(the_default_ai_route_takes_v1_only),
     };
     return cmocka_run_group_tests(tests, NULL, teardown);
 }
