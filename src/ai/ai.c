@@ -9,8 +9,8 @@
 #include <time.h>
 
 #include "ai/fmt.h"
-#include "ai/jscan.h"
-#include "ai/jsonw.h"
+#include "core/json_scan.h"
+#include "core/json_write.h"
 #include "ai/price.h"
 #include "ai/prov.h"
 #include "ai/sse.h"

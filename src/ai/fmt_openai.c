@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "ai/fmt.h"
-#include "ai/jscan.h"
-#include "ai/jsonw.h"
+#include "core/json_scan.h"
+#include "core/json_write.h"
 #include "core/err.h"
 #include "core/str.h"
 

@@ -1,11 +1,11 @@
-/* jdom.c: arena JSON tree over jscan's validation (see jdom.h). */
+/* jdom.c: arena JSON tree over core/json_scan's validation (see jdom.h). */
 #include "ai/jdom.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "ai/jscan.h"
+#include "core/json_scan.h"
 
 typedef struct parser {
     pt_pool *a;

@@ -2,7 +2,7 @@
  *
  * Every value keeps the bytes it was written as (raw), so a sub-document such as a tool's
  * JSON Schema is forwarded verbatim instead of being re-serialised, and strings are
- * decoded once into NUL-terminated copies. Validation is jscan's (strict RFC 8259,
+ * decoded once into NUL-terminated copies. Validation is core/json_scan's (strict RFC 8259,
  * UTF-8 checked, nesting capped). Object members keep their order; looking a key up is a
  * linear scan (the objects of these formats have a handful of members) and finds the
  * first of duplicate keys. The tree lives as long as the arena. */

@@ -10,7 +10,7 @@
 #include "core/pool.h"
 #include "ai/fmt.h"
 #include "ai/jdom.h"
-#include "ai/jsonw.h"
+#include "core/json_write.h"
 #include "ai/pivot.h"
 #include "ai/sse.h"
 #include "core/buf.h"

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ai/jscan.h"
-#include "ai/jsonw.h"
+#include "core/json_scan.h"
+#include "core/json_write.h"
 #include "ai/prov.h"
 #include "core/err.h"
 #include "core/str.h"

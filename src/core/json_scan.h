@@ -1,14 +1,14 @@
-/* jscan.h: a validating JSON scanner that reports where values are, without building a tree.
+/* json_scan.h: a validating JSON scanner that reports where values are, without building a tree.
  *
- * The passthrough path (same wire format on both sides) uses it to find the handful of
+ * The AI passthrough path (same wire format on both sides) uses it to find the handful of
  * top-level members it must read or replace ("model", "stream", "stream_options",
  * "usage") and to splice new bytes in, leaving every other byte as the client or the
  * provider sent it. It validates the whole text as strict JSON (RFC 8259: no trailing
  * commas, no comments, UTF-8 checked, control characters in strings refused) so a body
  * it accepts is a body every JSON parser accepts, and nesting deeper than
  * PT_JSCAN_MAX_DEPTH is refused. */
-#ifndef PT_AI_JSCAN_H
-#define PT_AI_JSCAN_H
+#ifndef PT_CORE_JSON_SCAN_H
+#define PT_CORE_JSON_SCAN_H
 
 #include <stdbool.h>
 #include <stddef.h>

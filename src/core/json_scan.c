@@ -1,5 +1,5 @@
-/* jscan.c: validating JSON scanner that reports value spans (see jscan.h). */
-#include "ai/jscan.h"
+/* json_scan.c: validating JSON scanner that reports value spans (see json_scan.h). */
+#include "core/json_scan.h"
 
 #include <stdint.h>
 #include <string.h>

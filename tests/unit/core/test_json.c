@@ -1,4 +1,4 @@
-/* Unit tests for ai/jscan.c (validating scanner with value spans) and ai/jsonw.c (writer). */
+/* Unit tests for core/json_scan.c (validating scanner with value spans) and core/json_write.c (writer). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -6,8 +6,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "ai/jscan.h"
-#include "ai/jsonw.h"
+#include "core/json_scan.h"
+#include "core/json_write.h"
 #include "core/err.h"
 
 static int doc(const char *s) { return pt_jscan_document(s, strlen(s), NULL); }

@@ -1,11 +1,11 @@
-/* jsonw.h: a compact JSON writer over pt_buf, with automatic commas and a sticky error.
+/* json_write.h: a compact JSON writer over pt_buf, with automatic commas and a sticky error.
  *
  * Renderers write members in the order the wire format documents them, which keeps
  * output byte-stable for golden tests. Every call after the first failure is a no-op;
  * check w->err once at the end (0, PT_ETOOBIG or PT_ENOMEM). Nesting is capped at
  * PT_JW_MAX_DEPTH; deeper nesting sets PT_EINVAL. */
-#ifndef PT_AI_JSONW_H
-#define PT_AI_JSONW_H
+#ifndef PT_CORE_JSON_WRITE_H
+#define PT_CORE_JSON_WRITE_H
 
 #include <stdbool.h>
 #include <stdint.h>

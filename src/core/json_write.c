@@ -1,5 +1,5 @@
-/* jsonw.c: compact JSON writer (see jsonw.h). */
-#include "ai/jsonw.h"
+/* json_write.c: compact JSON writer (see json_write.h). */
+#include "core/json_write.h"
 
 #include <math.h>
 #include <stdio.h>
