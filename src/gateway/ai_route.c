@@ -92,61 +92,50 @@ static ai_series *series_get(const char *provider, const char *model)
 
 static void add(_Atomic uint64_t *c, uint64_t v) { atomic_fetch_add_explicit(c, v, memory_order_relaxed); }
 
-static void family(pt_buf *out, const char *name, const char *type, const char *help)
+static void sample(pt_prom *p, const char *name, const char *suffix, const ai_series *s)
 {
-    pt_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    pt_prom_sample(p, name, suffix);
+    pt_prom_label(p, "provider", s->provider);
+    pt_prom_label(p, "model", s->model);
 }
 
-static void labels(pt_buf *out, const char *name, const ai_series *s, const char *extra)
-{
-    pt_buf_append_str(out, name);
-    pt_buf_append_str(out, "{provider=\"");
-    pt_metrics_append_label_value(out, s->provider, strlen(s->provider));
-    pt_buf_append_str(out, "\",model=\"");
-    pt_metrics_append_label_value(out, s->model, strlen(s->model));
-    pt_buf_append_str(out, "\"");
-    if (extra) pt_buf_append_str(out, extra);
-    pt_buf_append_str(out, "} ");
-}
-
-static void render(pt_buf *out, void *arg)
+static void render(pt_prom *p, void *arg)
 {
     ai_series *head = atomic_load(&series_head);
     if (!head) return;
-    family(out, "portico_ai_calls_total", "counter",
-           "AI calls by provider and upstream model, by outcome (ok, error, client_closed).");
+    static const char *const calls = "portico_ai_calls_total", *const outcomes[] = { "ok", "error", "client_closed" };
+    pt_prom_family(p, calls, "counter", "AI calls by provider and upstream model, by outcome (ok, error, client_closed).");
     for (ai_series *s = head; s; s = s->next) {
-        labels(out, "portico_ai_calls_total", s, ",outcome=\"ok\"");
-        pt_buf_printf(out, "%" PRIu64 "\n", atomic_load(&s->calls_ok));
-        labels(out, "portico_ai_calls_total", s, ",outcome=\"error\"");
-        pt_buf_printf(out, "%" PRIu64 "\n", atomic_load(&s->calls_failed));
-        labels(out, "portico_ai_calls_total", s, ",outcome=\"client_closed\"");
-        pt_buf_printf(out, "%" PRIu64 "\n", atomic_load(&s->calls_aborted));
+        _Atomic uint64_t *v[] = { &s->calls_ok, &s->calls_failed, &s->calls_aborted };
+        for (int k = 0; k < 3; k++) {
+            sample(p, calls, NULL, s);
+            pt_prom_label(p, "outcome", outcomes[k]);
+            pt_prom_value_u64(p, atomic_load(v[k]));
+        }
     }
-    family(out, "portico_ai_tokens_total", "counter", "Tokens reported by the provider (streams included).");
-    static const char *kinds[] = { "input", "output", "cache_read", "cache_write" };
+    static const char *const tokens = "portico_ai_tokens_total",
+                             *const kinds[] = { "input", "output", "cache_read", "cache_write" };
+    pt_prom_family(p, tokens, "counter", "Tokens reported by the provider (streams included).");
     for (ai_series *s = head; s; s = s->next) {
         _Atomic uint64_t *v[] = { &s->input, &s->output, &s->cache_read, &s->cache_write };
         for (int k = 0; k < 4; k++) {
-            char extra[40];
-            snprintf(extra, sizeof extra, ",kind=\"%s\"", kinds[k]);
-            labels(out, "portico_ai_tokens_total", s, extra);
-            pt_buf_printf(out, "%" PRIu64 "\n", atomic_load(v[k]));
+            sample(p, tokens, NULL, s);
+            pt_prom_label(p, "kind", kinds[k]);
+            pt_prom_value_u64(p, atomic_load(v[k]));
         }
     }
-    family(out, "portico_ai_cost_usd_total", "counter", "Cost from the price table, in US dollars.");
+    pt_prom_family(p, "portico_ai_cost_usd_total", "counter", "Cost from the price table, in US dollars.");
     for (ai_series *s = head; s; s = s->next) {
-        labels(out, "portico_ai_cost_usd_total", s, NULL);
-        uint64_t p = atomic_load(&s->cost_pico);
-        pt_buf_printf(out, "%" PRIu64 ".%012" PRIu64 "\n", p / UINT64_C(1000000000000), p % UINT64_C(1000000000000));
+        sample(p, "portico_ai_cost_usd_total", NULL, s);
+        pt_prom_value_fixed(p, atomic_load(&s->cost_pico), 12);
     }
-    family(out, "portico_ai_time_to_first_token_seconds", "summary", "Time to the first generated token.");
+    static const char *const ttft = "portico_ai_time_to_first_token_seconds";
+    pt_prom_family(p, ttft, "summary", "Time to the first generated token.");
     for (ai_series *s = head; s; s = s->next) {
-        uint64_t sum = atomic_load(&s->ttft_us_sum), n = atomic_load(&s->ttft_count);
-        labels(out, "portico_ai_time_to_first_token_seconds_sum", s, NULL);
-        pt_buf_printf(out, "%" PRIu64 ".%06" PRIu64 "\n", sum / 1000000u, sum % 1000000u);
-        labels(out, "portico_ai_time_to_first_token_seconds_count", s, NULL);
-        pt_buf_printf(out, "%" PRIu64 "\n", n);
+        sample(p, ttft, "_sum", s);
+        pt_prom_value_fixed(p, atomic_load(&s->ttft_us_sum), 6);
+        sample(p, ttft, "_count", s);
+        pt_prom_value_u64(p, atomic_load(&s->ttft_count));
     }
 }
 

@@ -3,13 +3,13 @@
 
 #include <inttypes.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/err.h"
 #include "core/log.h"
+#include "core/prom.h"
 #include "gateway/balancer.h"
 #include "gateway/config.h"
 #include "version.h"
@@ -167,55 +167,10 @@ void pt_metrics_free(void)
 
 /* ---- rendering --------------------------------------------------------------------- */
 
-/* Output with a sticky error: after the first failed append nothing more is written,
- * so a truncated exposition is never mistaken for a complete one. */
-typedef struct render_ctx {
-    pt_buf *out;
-    int rc;
-} render_ctx;
-
-static void emit(render_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void emit(render_ctx *c, const char *fmt, ...)
+static void route_labels(pt_prom *p, const pt_route_metrics *m)
 {
-    if (c->rc) return;
-    va_list ap;
-    va_start(ap, fmt);
-    c->rc = pt_buf_vprintf(c->out, fmt, ap);
-    va_end(ap);
-}
-
-int pt_metrics_append_label_value(pt_buf *out, const char *s, size_t n)
-{
-    size_t start = 0;
-    int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        const char *esc = s[i] == '\\' ? "\\\\" : s[i] == '"' ? "\\\"" : s[i] == '\n' ? "\\n" : NULL;
-        if (!esc) continue;
-        rc = pt_buf_append(out, s + start, i - start);
-        if (rc == 0) rc = pt_buf_append(out, esc, 2);
-        start = i + 1;
-    }
-    if (rc == 0) rc = pt_buf_append(out, s + start, n - start);
-    return rc;
-}
-
-/* Writes `name="value"` (value escaped); prefix is "{" or ",". */
-static void emit_label(render_ctx *c, const char *prefix, const char *name, const char *value)
-{
-    emit(c, "%s%s=\"", prefix, name);
-    if (c->rc == 0) c->rc = pt_metrics_append_label_value(c->out, value, strlen(value));
-    emit(c, "\"");
-}
-
-static void emit_family(render_ctx *c, const char *name, const char *type, const char *help)
-{
-    emit(c, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
-static void emit_route_labels(render_ctx *c, const pt_route_metrics *m)
-{
-    emit_label(c, "{", "route", m->route);
-    emit_label(c, ",", "service", m->service);
+    pt_prom_label(p, "route", m->route);
+    pt_prom_label(p, "service", m->service);
 }
 
 typedef struct global_family {
@@ -245,92 +200,93 @@ static const global_family global_families[] = {
       offsetof(pt_global_metrics, draining), true },
 };
 
-static void render_global(render_ctx *c)
+static void render_global(pt_prom *p)
 {
-    emit_family(c, "portico_build_info", "gauge", "Portico version; the value is always 1.");
-    emit(c, "portico_build_info{version=\"%s\"} 1\n", PT_VERSION);
+    pt_prom_family(p, "portico_build_info", "gauge", "Portico version; the value is always 1.");
+    pt_prom_sample(p, "portico_build_info", NULL);
+    pt_prom_label(p, "version", PT_VERSION);
+    pt_prom_value_u64(p, 1);
     for (size_t i = 0; i < sizeof global_families / sizeof global_families[0]; i++) {
         const global_family *f = &global_families[i];
         const char *field = (const char *)&pt_metrics_global + f->offset;
-        emit_family(c, f->name, f->type, f->help);
+        pt_prom_family(p, f->name, f->type, f->help);
+        pt_prom_sample(p, f->name, NULL);
         if (f->is_signed)
-            emit(c, "%s %" PRId64 "\n", f->name,
-                 atomic_load_explicit((_Atomic int64_t *)field, memory_order_relaxed));
+            pt_prom_value_i64(p, atomic_load_explicit((_Atomic int64_t *)field, memory_order_relaxed));
         else
-            emit(c, "%s %" PRIu64 "\n", f->name,
-                 atomic_load_explicit((_Atomic uint64_t *)field, memory_order_relaxed));
+            pt_prom_value_u64(p, atomic_load_explicit((_Atomic uint64_t *)field, memory_order_relaxed));
     }
 }
 
 static const char *const class_label[6] = { "other", "1xx", "2xx", "3xx", "4xx", "5xx" };
 
-static void render_route_responses(render_ctx *c, pt_route_metrics *const *all, size_t n)
+static void render_route_responses(pt_prom *p, pt_route_metrics *const *all, size_t n)
 {
-    emit_family(c, "portico_route_responses_total", "counter",
+    pt_prom_family(p, "portico_route_responses_total", "counter",
                 "Responses sent, by route, service and status class (\"other\" only when seen).");
     for (size_t i = 0; i < n; i++) {
         for (int k = 1; k <= 6; k++) {
             int cls = k % 6; /* 1xx..5xx first, then other */
             uint64_t v = atomic_load_explicit(&all[i]->responses[cls], memory_order_relaxed);
             if (cls == 0 && v == 0) continue;
-            emit(c, "portico_route_responses_total");
-            emit_route_labels(c, all[i]);
-            emit_label(c, ",", "class", class_label[cls]);
-            emit(c, "} %" PRIu64 "\n", v);
+            pt_prom_sample(p, "portico_route_responses_total", NULL);
+            route_labels(p, all[i]);
+            pt_prom_label(p, "class", class_label[cls]);
+            pt_prom_value_u64(p, v);
         }
     }
 }
 
-static void render_route_counter(render_ctx *c, pt_route_metrics *const *all, size_t n, const char *name,
+static void render_route_counter(pt_prom *p, pt_route_metrics *const *all, size_t n, const char *name,
                                  const char *help, size_t offset)
 {
-    emit_family(c, name, "counter", help);
+    pt_prom_family(p, name, "counter", help);
     for (size_t i = 0; i < n; i++) {
         _Atomic uint64_t *v = (_Atomic uint64_t *)((char *)all[i] + offset);
-        emit(c, "%s", name);
-        emit_route_labels(c, all[i]);
-        emit(c, "} %" PRIu64 "\n", atomic_load_explicit(v, memory_order_relaxed));
+        pt_prom_sample(p, name, NULL);
+        route_labels(p, all[i]);
+        pt_prom_value_u64(p, atomic_load_explicit(v, memory_order_relaxed));
     }
 }
 
 /* _count is rendered as the +Inf bucket (not h->count) so the two always agree even
  * while other threads are observing. */
-static void render_route_hist(render_ctx *c, pt_route_metrics *const *all, size_t n, const char *name,
+static void render_route_hist(pt_prom *p, pt_route_metrics *const *all, size_t n, const char *name,
                               const char *help, size_t offset)
 {
-    emit_family(c, name, "histogram", help);
+    pt_prom_family(p, name, "histogram", help);
     for (size_t i = 0; i < n; i++) {
         pt_histogram *h = (pt_histogram *)((char *)all[i] + offset);
         uint64_t cum = 0;
         for (int b = 0; b < PT_HIST_NBUCKETS; b++) {
             cum += atomic_load_explicit(&h->buckets[b], memory_order_relaxed);
-            emit(c, "%s_bucket", name);
-            emit_route_labels(c, all[i]);
-            emit(c, ",le=\"%s\"} %" PRIu64 "\n", hist_le[b], cum);
+            pt_prom_sample(p, name, "_bucket");
+            route_labels(p, all[i]);
+            pt_prom_label(p, "le", hist_le[b]);
+            pt_prom_value_u64(p, cum);
         }
-        uint64_t sum = atomic_load_explicit(&h->sum_us, memory_order_relaxed);
-        emit(c, "%s_sum", name);
-        emit_route_labels(c, all[i]);
-        emit(c, "} %" PRIu64 ".%06" PRIu64 "\n", sum / 1000000u, sum % 1000000u);
-        emit(c, "%s_count", name);
-        emit_route_labels(c, all[i]);
-        emit(c, "} %" PRIu64 "\n", cum);
+        pt_prom_sample(p, name, "_sum");
+        route_labels(p, all[i]);
+        pt_prom_value_fixed(p, atomic_load_explicit(&h->sum_us, memory_order_relaxed), 6);
+        pt_prom_sample(p, name, "_count");
+        route_labels(p, all[i]);
+        pt_prom_value_u64(p, cum);
     }
 }
 
-static void render_routes(render_ctx *c, pt_route_metrics *const *all, size_t n)
+static void render_routes(pt_prom *p, pt_route_metrics *const *all, size_t n)
 {
-    render_route_responses(c, all, n);
-    render_route_counter(c, all, n, "portico_route_gateway_errors_total",
+    render_route_responses(p, all, n);
+    render_route_counter(p, all, n, "portico_route_gateway_errors_total",
                          "Responses the gateway generated itself (no route, upstream failure, timeout, limits).",
                          offsetof(pt_route_metrics, gateway_errors));
-    render_route_counter(c, all, n, "portico_route_request_bytes_total", "Request body bytes received from clients.",
+    render_route_counter(p, all, n, "portico_route_request_bytes_total", "Request body bytes received from clients.",
                          offsetof(pt_route_metrics, bytes_in));
-    render_route_counter(c, all, n, "portico_route_response_bytes_total", "Response body bytes sent to clients.",
+    render_route_counter(p, all, n, "portico_route_response_bytes_total", "Response body bytes sent to clients.",
                          offsetof(pt_route_metrics, bytes_out));
-    render_route_hist(c, all, n, "portico_route_request_duration_seconds",
+    render_route_hist(p, all, n, "portico_route_request_duration_seconds",
                       "Time from the request head to the last response byte.", offsetof(pt_route_metrics, total));
-    render_route_hist(c, all, n, "portico_route_upstream_duration_seconds",
+    render_route_hist(p, all, n, "portico_route_upstream_duration_seconds",
                       "Time spent on the upstream exchange, for requests that reached an upstream.",
                       offsetof(pt_route_metrics, upstream));
 }
@@ -372,21 +328,21 @@ static const target_family target_families[] = {
     { "portico_upstream_ejections_total", "counter", "Times passive health ejected the target.", tv_ejections },
 };
 
-static void render_targets(render_ctx *c, const struct pt_config *cfg)
+static void render_targets(pt_prom *p, const struct pt_config *cfg)
 {
     uint64_t now = pt_now_ms();
     for (size_t f = 0; f < sizeof target_families / sizeof target_families[0]; f++) {
         const target_family *tf = &target_families[f];
-        emit_family(c, tf->name, tf->type, tf->help);
+        pt_prom_family(p, tf->name, tf->type, tf->help);
         for (size_t s = 0; s < cfg->nservices; s++) {
             const pt_service *svc = &cfg->services[s];
             for (size_t t = 0; t < svc->ntargets; t++) {
                 const pt_target *tg = &svc->targets[t];
                 if (!tg->state) continue;
-                emit(c, "%s", tf->name);
-                emit_label(c, "{", "service", svc->name);
-                emit_label(c, ",", "target", tg->url);
-                emit(c, "} %" PRId64 "\n", tf->value(tg->state, now));
+                pt_prom_sample(p, tf->name, NULL);
+                pt_prom_label(p, "service", svc->name);
+                pt_prom_label(p, "target", tg->url);
+                pt_prom_value_i64(p, tf->value(tg->state, now));
             }
         }
     }
@@ -394,7 +350,8 @@ static void render_targets(render_ctx *c, const struct pt_config *cfg)
 
 int pt_metrics_render(const struct pt_config *cfg, pt_buf *out)
 {
-    render_ctx c = { out, 0 };
+    pt_prom p;
+    pt_prom_init(&p, out);
     pt_metrics_renderer fns[MAX_RENDERERS];
     void *args[MAX_RENDERERS];
 
@@ -410,10 +367,10 @@ int pt_metrics_render(const struct pt_config *cfg, pt_buf *out)
     pthread_mutex_unlock(&reg_lock);
     if (n && !all) return PT_ENOMEM;
 
-    render_global(&c);
-    render_routes(&c, all, n);
-    if (cfg) render_targets(&c, cfg);
+    render_global(&p);
+    render_routes(&p, all, n);
+    if (cfg) render_targets(&p, cfg);
     free(all);
-    for (size_t i = 0; i < nr && c.rc == 0; i++) fns[i](out, args[i]);
-    return c.rc;
+    for (size_t i = 0; i < nr && p.rc == 0; i++) fns[i](&p, args[i]);
+    return p.rc;
 }

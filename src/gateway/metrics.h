@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "core/buf.h"
+#include "core/prom.h"
 
 struct pt_config;
 
@@ -81,17 +82,14 @@ int pt_metrics_bind_config(struct pt_config *cfg);
 int pt_metrics_render(const struct pt_config *cfg, pt_buf *out);
 
 /* Extra families from later subsystems, appended after the built-in ones in the order
- * they were added. A renderer must emit complete families (HELP, TYPE, samples). At
+ * they were added. A renderer must emit complete families (HELP, TYPE, samples) through
+ * the writer it is given, whose sticky error becomes pt_metrics_render's result. At
  * most 16; register at startup. */
-typedef void (*pt_metrics_renderer)(pt_buf *out, void *arg);
+typedef void (*pt_metrics_renderer)(pt_prom *p, void *arg);
 void pt_metrics_add_renderer(pt_metrics_renderer fn, void *arg);
 
 /* Frees the registry and forgets the renderers. Only at exit, when no thread can touch
  * a pt_route_metrics any more (every pt_route.metrics pointer dangles afterwards). */
 void pt_metrics_free(void);
-
-/* Appends s (n bytes) escaped as a Prometheus label value: \ -> \\, " -> \", LF -> \n.
- * For renderers that write their own labels. */
-int pt_metrics_append_label_value(pt_buf *out, const char *s, size_t n);
 
 #endif

@@ -281,8 +281,8 @@ static void label_values_are_escaped(void **state)
     free(t);
 
     pt_buf b = PT_BUF_INIT;
-    assert_int_equal(pt_metrics_append_label_value(&b, "plain", 5), 0);
-    assert_int_equal(pt_metrics_append_label_value(&b, "\\\"\n", 3), 0);
+    assert_int_equal(pt_prom_append_label_value(&b, "plain", 5), 0);
+    assert_int_equal(pt_prom_append_label_value(&b, "\\\"\n", 3), 0);
     assert_string_equal(b.data, "plain\\\\\\\"\\n");
     pt_buf_release(&b);
 }
@@ -310,10 +310,11 @@ static void global_counters_and_build_info_are_rendered(void **state)
     atomic_store(&pt_metrics_global.draining, 0);
 }
 
-static void extra_family(pt_buf *out, void *arg)
+static void extra_family(pt_prom *p, void *arg)
 {
-    pt_buf_printf(out, "# HELP portico_test_extra A test family.\n# TYPE portico_test_extra gauge\n"
-                       "portico_test_extra %d\n", *(int *)arg);
+    pt_prom_family(p, "portico_test_extra", "gauge", "A test family.");
+    pt_prom_sample(p, "portico_test_extra", NULL);
+    pt_prom_value_i64(p, *(int *)arg);
 }
 
 static void extra_renderers_are_appended_last(void **state)
