@@ -9,12 +9,12 @@
 #include <time.h>
 
 #include "ai/fmt.h"
-#include "core/json_scan.h"
-#include "core/json_write.h"
 #include "ai/price.h"
 #include "ai/prov.h"
 #include "ai/sse.h"
 #include "core/err.h"
+#include "core/json_scan.h"
+#include "core/json_write.h"
 #include "core/log.h"
 #include "core/recycle.h"
 #include "core/str.h"

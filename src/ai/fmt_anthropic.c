@@ -4,9 +4,10 @@
 #include <string.h>
 
 #include "ai/fmt.h"
+#include "core/err.h"
+#include "core/error_body.h"
 #include "core/json_scan.h"
 #include "core/json_write.h"
-#include "core/err.h"
 #include "core/str.h"
 
 #define BAD(field, ...) pt_ai_error_set(err, PT_AI_ERR_INVALID, 0, field, __VA_ARGS__)
@@ -613,47 +614,22 @@ static int stream_event(pt__fmt_stream *st, const pt_ev *ev, pt_buf *out)
 
 /* ---- errors -------------------------------------------------------------------------- */
 
-static const char *error_type(const pt_ai_error *e)
+static pt_error_body error_body(const pt_ai_error *e)
 {
-    switch (e->status) {
-    case 400: case 422: return "invalid_request_error";
-    case 401: return "authentication_error";
-    case 403: return "permission_error";
-    case 404: return "not_found_error";
-    case 413: return "request_too_large";
-    case 429: return "rate_limit_error";
-    case 503: case 529: return "overloaded_error";
-    default: return e->status >= 400 && e->status < 500 ? "invalid_request_error" : "api_error";
-    }
-}
-
-static void error_obj(pt_jw *w, const pt_ai_error *e)
-{
-    pt_jw_obj(w);
-    pt_jw_kcstr(w, "type", "error");
-    pt_jw_key(w, "error");
-    pt_jw_obj(w);
-    pt_jw_kcstr(w, "type", error_type(e));
-    pt_jw_kcstr(w, "message", e->message);
-    pt_jw_obj_end(w);
-    pt_jw_obj_end(w);
+    return (pt_error_body){ .status = e->status, .message = e->message };
 }
 
 static int render_error(const pt_ai_error *e, pt_buf *out)
 {
-    pt_jw w;
-    pt_jw_init(&w, out);
-    error_obj(&w, e);
-    return w.err;
+    pt_error_body b = error_body(e);
+    return pt_error_body_render(out, PT_ERRFMT_ANTHROPIC, &b);
 }
 
 static int render_stream_error(pt__fmt_stream *st, const pt_ai_error *e, pt_buf *out)
 {
     (void)st;
-    pt_jw w;
-    ev_open(&w, out, "error");
-    error_obj(&w, e);
-    return ev_end(&w, out);
+    pt_error_body b = error_body(e);
+    return pt_error_body_render_event(out, PT_ERRFMT_ANTHROPIC, &b);
 }
 
 const pt__fmt pt__fmt_anthropic = {

@@ -7,9 +7,10 @@
 #include <string.h>
 
 #include "ai/fmt.h"
+#include "core/err.h"
+#include "core/error_body.h"
 #include "core/json_scan.h"
 #include "core/json_write.h"
-#include "core/err.h"
 #include "core/str.h"
 
 /* ---- shared helpers ------------------------------------------------------------------ */
@@ -777,43 +778,25 @@ static void error_type(const pt_ai_error *e, const char **type, const char **cod
     }
 }
 
-static void error_obj(pt_jw *w, const pt_ai_error *e)
+static pt_error_body error_body(const pt_ai_error *e)
 {
     const char *type, *code;
     error_type(e, &type, &code);
-    pt_jw_obj(w);
-    pt_jw_key(w, "error");
-    pt_jw_obj(w);
-    pt_jw_kcstr(w, "message", e->message);
-    pt_jw_kcstr(w, "type", type);
-    pt_jw_key(w, "param");
-    if (e->param[0]) pt_jw_cstr(w, e->param);
-    else pt_jw_null(w);
-    pt_jw_key(w, "code");
-    if (code) pt_jw_cstr(w, code);
-    else pt_jw_null(w);
-    pt_jw_obj_end(w);
-    pt_jw_obj_end(w);
+    return (pt_error_body){ .status = e->status, .code = code, .type = type, .param = e->param,
+                            .message = e->message };
 }
 
 static int render_error(const pt_ai_error *e, pt_buf *out)
 {
-    pt_jw w;
-    pt_jw_init(&w, out);
-    error_obj(&w, e);
-    return w.err;
+    pt_error_body b = error_body(e);
+    return pt_error_body_render(out, PT_ERRFMT_OPENAI, &b);
 }
 
 static int render_stream_error(pt__fmt_stream *st, const pt_ai_error *e, pt_buf *out)
 {
     (void)st;
-    int rc = pt_buf_append_str(out, "data: ");
-    if (rc) return rc;
-    pt_jw w;
-    pt_jw_init(&w, out);
-    error_obj(&w, e);
-    if (w.err) return w.err;
-    return pt_buf_append(out, "\n\n", 2);
+    pt_error_body b = error_body(e);
+    return pt_error_body_render_event(out, PT_ERRFMT_OPENAI, &b);
 }
 
 const pt__fmt pt__fmt_openai = {

@@ -10,10 +10,10 @@
 #include "core/pool.h"
 #include "ai/fmt.h"
 #include "ai/jdom.h"
-#include "core/json_write.h"
 #include "ai/pivot.h"
 #include "ai/sse.h"
 #include "core/buf.h"
+#include "core/json_write.h"
 
 typedef enum pt__wire { PT__WIRE_OPENAI, PT__WIRE_ANTHROPIC, PT__WIRE_GEMINI } pt__wire;
 

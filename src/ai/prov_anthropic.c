@@ -6,10 +6,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/json_scan.h"
-#include "core/json_write.h"
 #include "ai/prov.h"
 #include "core/err.h"
+#include "core/json_scan.h"
+#include "core/json_write.h"
 #include "core/str.h"
 
 #define MAX_BLOCKS PT__MAX_BLOCKS

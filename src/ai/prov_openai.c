@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/json_scan.h"
-#include "core/json_write.h"
 #include "ai/prov.h"
 #include "core/err.h"
+#include "core/json_scan.h"
+#include "core/json_write.h"
 
 #define MAX_BLOCKS PT__MAX_BLOCKS
 

@@ -162,7 +162,7 @@ static int format_record(pt_buf *b, const pt_access_record *r)
     else if (rc == 0)
         rc = pt_buf_append_str(b, ",\"upstream_ms\":null");
     put_ms(b, &rc, "total_ms", r->total_us);
-    put_cstr(b, &rc, "error", r->error);
+    put_cstr(b, &rc, "error", r->outcome == PT_OUT_OK ? NULL : pt_outcome_log_name(r->outcome));
     if (rc == 0 && r->extra_json && r->extra_json[0]) {
         rc = pt_buf_append(b, ",", 1);
         if (rc == 0) rc = pt_buf_append_str(b, r->extra_json);

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "core/buf.h"
+#include "core/outcome.h"
 #include "core/slice.h"
 
 /* Everything is borrowed for the duration of pt_accesslog_write() only.
@@ -29,7 +30,7 @@ typedef struct pt_access_record {
     int status;
     uint64_t bytes_in, bytes_out;
     uint64_t upstream_us, total_us; /* upstream_us 0 -> "upstream_ms":null */
-    const char *error;              /* short error code when the gateway failed the request, else NULL */
+    pt_outcome outcome;             /* "error" is its log name, null for PT_OUT_OK */
     pt_slice client;                /* "127.0.0.1:5555" */
     const char *extra_json;         /* raw JSON members appended verbatim ("\"usage\":{...}"), or NULL */
 } pt_access_record;

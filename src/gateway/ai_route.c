@@ -267,7 +267,7 @@ static void fail_with_body(ai_req *a, const pt_ai_error *err, int fallback_statu
     pt_conn *conn = a->conn;
     int status = err->status ? err->status : fallback_status;
     uint64_t ra = err->retry_after_ms;
-    pt_conn_info(conn)->error = "ai_error";
+    pt_conn_info(conn)->outcome = PT_OUT_AI_ERROR;
     detach(a);
     respond_error_body(conn, status, ra, &body);
     pt_buf_release(&body);
@@ -300,9 +300,11 @@ static int emit(void *arg, const char *bytes, size_t len)
             { PT_SLICE_LIT("Cache-Control"), PT_SLICE_LIT("no-cache") },
             { PT_SLICE_LIT("X-Accel-Buffering"), PT_SLICE_LIT("no") },
         };
-        if (pt_conn_response_start(a->conn, 200, h, sse ? 3 : 1, -1) != 0) return -1;
+        int rc = pt_conn_response_start(a->conn, 200, h, sse ? 3 : 1, -1);
+        if (rc) return rc;
     }
-    if (pt_conn_response_body(a->conn, bytes, len) != 0) return -1;
+    int rc = pt_conn_response_body(a->conn, bytes, len);
+    if (rc) return rc;
     if (a->x && pt_conn_write_queue(a->conn) > HIGH_MARK) pt_exchange_pause(a->x);
     return 0;
 }
@@ -338,7 +340,7 @@ static void call_end(ai_req *a, pt_ai_end how)
     if (res.emitted || a->started) { /* too late to fall back: the client sees a cut stream */
         pt_log_warn("request %s: AI call to '%s' failed mid-answer: %s", a->req->request_id,
                     res.provider ? res.provider : "?", res.error.message);
-        pt_conn_info(conn)->error = "ai_upstream_cut";
+        pt_conn_info(conn)->outcome = PT_OUT_AI_UPSTREAM_CUT;
         detach(a);
         pt_conn_response_end(conn);
         return;
@@ -589,7 +591,7 @@ void pt_ai_route_serve(pt_conn *conn, pt_request *req, const pt_route *route, pt
     }
     ai_req *a = pt_req_alloc(req, sizeof *a);
     if (!a || pt_req_cleanup_add(req, ai_cleanup, a) != 0) {
-        pt_conn_respond_error(conn, 503, "out_of_memory", NULL, "the gateway is out of memory");
+        pt_conn_respond_error(conn, PT_OUT_OUT_OF_MEMORY, NULL, "the gateway is out of memory");
         return;
     }
     a->conn = conn;

@@ -130,7 +130,7 @@ static void serve_metrics(pt_conn *c, const pt_config *cfg)
     pt_buf out = PT_BUF_INIT;
     if (pt_metrics_render(cfg, &out) != 0) {
         pt_buf_release(&out);
-        pt_conn_respond_error(c, 500, "metrics_unavailable", NULL, "metrics could not be rendered");
+        pt_conn_respond_error(c, PT_OUT_METRICS_UNAVAILABLE, NULL, "metrics could not be rendered");
         return;
     }
     pt_conn_respond(c, 200, "text/plain; version=0.0.4; charset=utf-8", out.data, out.len);
@@ -169,7 +169,7 @@ static void dispatch(pt_conn *c, pt_request *req, void *arg)
         const pt_route *route = pt_router_match(cfg, req);
         if (!route) {
             pt_conn_info(c)->route_metrics = unmatched_metrics;
-            pt_conn_respond_error(c, 404, "route_not_found", NULL,
+            pt_conn_respond_error(c, PT_OUT_ROUTE_NOT_FOUND, NULL,
                                   "no route matches " PT_SLICE_FMT " " PT_SLICE_FMT " (host '" PT_SLICE_FMT "')",
                                   PT_SLICE_ARG(req->method_name), PT_SLICE_ARG(req->path),
                                   PT_SLICE_ARG(req->host));
@@ -179,23 +179,24 @@ static void dispatch(pt_conn *c, pt_request *req, void *arg)
             pt_ai_route_serve(c, req, route, w->client);
         } else {
             pt_conn_info(c)->route = route->name;
-            pt_conn_respond_error(c, 501, "not_implemented", NULL, "route '%s' has a kind this build does not serve",
+            pt_conn_respond_error(c, PT_OUT_NOT_IMPLEMENTED, NULL, "route '%s' has a kind this build does not serve",
                                   route->name);
         }
     }
 }
 
-static bool render_error(const pt_request *req, int status, const char *code, const char *msg, pt_buf *body,
-                         const char **ctype, void *arg)
+static bool render_error(const pt_request *req, pt_outcome o, const char *msg, pt_buf *body, const char **ctype,
+                         void *arg)
 {
     *ctype = "application/json";
-    return pt_ai_route_render_error(req, status, msg, body);
+    return pt_ai_route_render_error(req, pt_outcome_status(o), msg, body);
 }
 
 static void request_done(pt_conn *c, const pt_request *req, const pt_req_info *info, int status, uint64_t bytes_in,
                          uint64_t bytes_out, uint64_t total_us, void *arg)
 {
-    bool gw_error = info->error != NULL && (status >= 400 || status == 0);
+    bool gw_error = info->outcome != PT_OUT_OK && (status >= 400 || status == 0);
+    pt_metrics_count_outcome(info->outcome);
     if (status == 400) atomic_fetch_add_explicit(&pt_metrics_global.bad_requests, 1, memory_order_relaxed);
     if (status == 408 || status == 413 || status == 431)
         atomic_fetch_add_explicit(&pt_metrics_global.http_4xx_limits, 1, memory_order_relaxed);
@@ -212,7 +213,7 @@ static void request_done(pt_conn *c, const pt_request *req, const pt_req_info *i
         .bytes_out = bytes_out,
         .upstream_us = info->upstream_us,
         .total_us = total_us,
-        .error = info->error,
+        .outcome = info->outcome,
         .client = pt_slice_cstr(pt_conn_peer(c)),
         .extra_json = info->extra_json,
     };

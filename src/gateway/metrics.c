@@ -52,6 +52,12 @@ void pt_metrics_observe(pt_route_metrics *m, int status, uint64_t bytes_in, uint
     if (upstream_us) hist_observe(&m->upstream, upstream_us);
 }
 
+void pt_metrics_count_outcome(pt_outcome o)
+{
+    if ((unsigned)o < PT_OUTCOME_COUNT)
+        atomic_fetch_add_explicit(&pt_metrics_global.outcomes[o], 1, memory_order_relaxed);
+}
+
 /* ---- the registry ------------------------------------------------------------------ */
 
 /* Entries are never freed before pt_metrics_free(), so pointers handed out stay valid
@@ -218,6 +224,27 @@ static void render_global(pt_prom *p)
     }
 }
 
+/* One sample per metric label of the outcome table, summing the rows that share it, so
+ * the series are the same few whatever has happened yet. */
+static void render_outcomes(pt_prom *p)
+{
+    static const char *const name = "portico_request_outcomes_total";
+    pt_prom_family(p, name, "counter",
+                   "Finished requests by outcome: ok, or the class of the gateway's failure (the access log's "
+                   "\"error\" names the exact cause).");
+    for (int o = 0; o < PT_OUTCOME_COUNT; o++) {
+        if (!pt_outcome_label_first((pt_outcome)o)) continue;
+        const char *label = pt_outcome_metric_label((pt_outcome)o);
+        uint64_t sum = 0;
+        for (int k = o; k < PT_OUTCOME_COUNT; k++)
+            if (strcmp(pt_outcome_metric_label((pt_outcome)k), label) == 0)
+                sum += atomic_load_explicit(&pt_metrics_global.outcomes[k], memory_order_relaxed);
+        pt_prom_sample(p, name, NULL);
+        pt_prom_label(p, "outcome", label);
+        pt_prom_value_u64(p, sum);
+    }
+}
+
 static const char *const class_label[6] = { "other", "1xx", "2xx", "3xx", "4xx", "5xx" };
 
 static void render_route_responses(pt_prom *p, pt_route_metrics *const *all, size_t n)
@@ -368,6 +395,7 @@ int pt_metrics_render(const struct pt_config *cfg, pt_buf *out)
     if (n && !all) return PT_ENOMEM;
 
     render_global(&p);
+    render_outcomes(&p);
     render_routes(&p, all, n);
     if (cfg) render_targets(&p, cfg);
     free(all);

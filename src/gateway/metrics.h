@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "core/buf.h"
+#include "core/outcome.h"
 #include "core/prom.h"
 
 struct pt_config;
@@ -52,6 +53,9 @@ pt_route_metrics *pt_metrics_route(const char *route, const char *service);
 void pt_metrics_observe(pt_route_metrics *m, int status, uint64_t bytes_in, uint64_t bytes_out,
                         uint64_t total_us, uint64_t upstream_us, bool gateway_error);
 
+/* Counts one finished request under its outcome (codes outside the table are ignored). */
+void pt_metrics_count_outcome(pt_outcome o);
+
 /* Process-wide counters and gauges; callers add with relaxed atomics. */
 typedef struct pt_global_metrics {
     _Atomic uint64_t connections_accepted; /* counter */
@@ -64,6 +68,8 @@ typedef struct pt_global_metrics {
     _Atomic uint64_t accesslog_dropped;    /* counter: access log lines lost (queue full, write error) */
     _Atomic int64_t draining;              /* gauge: 1 while shutting down */
     _Atomic uint64_t supervisor_restarts;  /* counter: gateway processes restarted by the supervisor */
+    _Atomic uint64_t outcomes[PT_OUTCOME_COUNT]; /* counter: finished requests by outcome,
+                                                  * rendered summed by the table's metric label */
 } pt_global_metrics;
 
 extern pt_global_metrics pt_metrics_global;

@@ -208,28 +208,25 @@ static void respond_failure(proxy *p)
     pt_conn *conn = p->conn;
     pt_upstream_cause cause = pt_upstream_cause_of(p->last_err, p->last_phase);
     bool expose = expose_upstream_address();
-    pt_buf extra = PT_BUF_INIT, why = PT_BUF_INIT;
-    pt_buf_printf(&extra, "\"service\":\"%s\",\"cause\":\"%s\",\"attempts\":%zu", p->svc->name,
-                  pt_upstream_cause_name(cause), p->ntried);
+    pt_buf why = PT_BUF_INIT;
     pt_buf_append_str(&why, pt_upstream_cause_text(cause));
     if (cause == PT_UC_BAD_RESPONSE) pt_buf_printf(&why, " (%s)", p->last_detail);
-    if (expose) {
-        pt_buf_printf(&extra, ",\"target\":\"%s\"", p->last_target->url);
-        if (cause != PT_UC_BAD_RESPONSE) pt_buf_printf(&why, " (%s: %s)", p->last_target->url, p->last_detail);
-    }
+    if (expose && cause != PT_UC_BAD_RESPONSE) pt_buf_printf(&why, " (%s: %s)", p->last_target->url, p->last_detail);
     char sname[128];
     snprintf(sname, sizeof sname, "%s", p->svc->name);
+    /* the target lives as long as the registry (balancer.h), so it outlives p */
+    pt_error_body more = { .service = sname, .cause = pt_upstream_cause_name(cause), .attempts = (unsigned)p->ntried,
+                           .target = expose ? p->last_target->url : NULL };
     bool timeout = p->last_err == PT_ETIMEDOUT;
     pt_log_warn("request %s: answering %d: service '%s' failed after %zu attempt(s): %s", p->req->request_id,
                 timeout ? 504 : 502, sname, p->ntried, why.data ? why.data : "");
     detach(p);
     if (timeout)
-        pt_conn_respond_error(conn, 504, "upstream_timeout", extra.data, "service '%s' did not answer in time: %s",
+        pt_conn_respond_error(conn, PT_OUT_UPSTREAM_TIMEOUT, &more, "service '%s' did not answer in time: %s",
                               sname, why.data ? why.data : "");
     else
-        pt_conn_respond_error(conn, 502, "upstream_unavailable", extra.data, "service '%s' is unavailable: %s",
+        pt_conn_respond_error(conn, PT_OUT_UPSTREAM_UNAVAILABLE, &more, "service '%s' is unavailable: %s",
                               sname, why.data ? why.data : "");
-    pt_buf_release(&extra);
     pt_buf_release(&why);
 }
 
@@ -245,7 +242,7 @@ static void on_head(void *u, int status, const pt_header *hdrs, size_t n, int64_
     pt_header *out = cap <= 64 ? stack : malloc(cap * sizeof *out);
     if (!out) {
         detach(p);
-        pt_conn_respond_error(p->conn, 502, "upstream_error", NULL, "out of memory");
+        pt_conn_respond_error(p->conn, PT_OUT_UPSTREAM_ERROR, NULL, "out of memory");
         return;
     }
     size_t k = 0;
@@ -311,7 +308,7 @@ static void on_error(void *u, int err, int phase, pt_buf *unsent, const char *de
         return;
     }
     if (pt_conn_response_started(conn)) {
-        info->error = "upstream_aborted";
+        info->outcome = PT_OUT_UPSTREAM_ABORTED;
         detach(p);
         pt_conn_response_abort(conn);
         return;
@@ -371,7 +368,7 @@ static void sink_abort(void *h)
 {
     proxy *p = h;
     pt_req_info *info = pt_conn_info(p->conn);
-    if (!info->error) info->error = "client_closed";
+    if (!info->outcome) info->outcome = PT_OUT_CLIENT_CLOSED;
     stop_upstream(p);
 }
 
@@ -393,10 +390,8 @@ static void attempt(proxy *p)
         return;
     }
     if (!t) {
-        char extra[300];
-        snprintf(extra, sizeof extra, "\"service\":\"%s\"", p->svc->name);
-        detach(p);
-        pt_conn_respond_error(conn, 502, "upstream_unavailable", extra,
+        detach(p); /* p stays readable until the request's cleanup: its pool holds it */
+        pt_conn_respond_error(conn, PT_OUT_UPSTREAM_UNAVAILABLE, &(pt_error_body){ .service = p->svc->name },
                               p->svc->ntargets == 0 ? "service '%s' has no targets"
                                                     : "service '%s' is unavailable: no target is available",
                               p->svc->name);
@@ -434,7 +429,7 @@ static void attempt(proxy *p)
     pt_buf_release(&carried);
     if (!x) { /* not even allocated: no callback will come, so answer here */
         detach(p);
-        pt_conn_respond_error(conn, 503, "out_of_memory", NULL, "the gateway is out of memory");
+        pt_conn_respond_error(conn, PT_OUT_OUT_OF_MEMORY, NULL, "the gateway is out of memory");
         return;
     }
     p->x = x;
@@ -445,7 +440,7 @@ void pt_proxy_start(pt_conn *conn, pt_request *req, const pt_route *route, pt_cl
     pt_req_info *info = pt_conn_info(conn);
     proxy *p = pt_req_alloc(req, sizeof *p);
     if (!p || pt_req_cleanup_add(req, proxy_cleanup, p) != 0) {
-        pt_conn_respond_error(conn, 503, "out_of_memory", NULL, "the gateway is out of memory");
+        pt_conn_respond_error(conn, PT_OUT_OUT_OF_MEMORY, NULL, "the gateway is out of memory");
         return;
     }
     p->conn = conn;
@@ -457,11 +452,11 @@ void pt_proxy_start(pt_conn *conn, pt_request *req, const pt_route *route, pt_cl
     info->service = p->svc ? p->svc->name : NULL;
     info->route_metrics = route->metrics;
     if (pt_router_upstream_path(route, req, &p->path) != 0) {
-        pt_conn_respond_error(conn, 414, "uri_too_long", NULL, "the rewritten path is too long");
+        pt_conn_respond_error(conn, PT_OUT_URI_TOO_LONG, NULL, "the rewritten path is too long");
         return;
     }
     if (!p->svc) {
-        pt_conn_respond_error(conn, 500, "route_without_service", NULL, "route '%s' has no service", route->name);
+        pt_conn_respond_error(conn, PT_OUT_ROUTE_WITHOUT_SERVICE, NULL, "route '%s' has no service", route->name);
         return;
     }
     pt_body_sink sink = { p, sink_body, sink_body_end, sink_drain, sink_abort };

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "core/err.h"
+#include "core/error_body.h"
 #include "core/log.h"
 #include "core/rand.h"
 
@@ -54,8 +55,7 @@ struct pt_conn {
     bool pending_full, timer_closing;
     bool head_timed;        /* the header deadline for the head being read is running */
     int status;
-    int error_status;       /* set by callbacks that reject the request */
-    const char *error_code;
+    pt_outcome error_outcome; /* set by callbacks that reject the request */
     char error_msg[160];
     uint64_t body_bytes, bytes_out, start_us;
     pt_body_sink sink;
@@ -174,13 +174,13 @@ static void on_timer(uv_timer_t *t)
         return;
     }
     if (c->in_request && c->state == CS_HEAD) {
-        pt_conn_respond_error(c, 408, "header_timeout", NULL,
+        pt_conn_respond_error(c, PT_OUT_HEADER_TIMEOUT, NULL,
                               "the request head was not complete within %llu ms (limits.header_timeout)",
                               (unsigned long long)c->srv->limits.header_timeout_ms);
         return;
     }
     if (c->state == CS_BODY && !c->req_done && !c->resp_started) {
-        pt_conn_respond_error(c, 408, "body_timeout", NULL,
+        pt_conn_respond_error(c, PT_OUT_BODY_TIMEOUT, NULL,
                               "no request body bytes for %llu ms",
                               (unsigned long long)c->srv->limits.body_timeout_ms);
         return;
@@ -188,7 +188,7 @@ static void on_timer(uv_timer_t *t)
     if (c->in_request && c->resp_started && !c->resp_done) {
         if (pt_conn_write_queue(c) == 0) return; /* quiet stream: the next queued write re-arms */
         pt_log_info("closing connection from %s: client stopped reading the response", c->peer);
-        c->info.error = "send_timeout";
+        c->info.outcome = PT_OUT_SEND_TIMEOUT;
     }
     conn_close(c);
 }
@@ -214,8 +214,7 @@ static void request_reset(pt_conn *c)
     c->in_request = c->req_done = c->resp_started = c->resp_done = false;
     c->resp_chunked = c->resp_head_only = c->continue_sent = c->discard_body = false;
     c->status = 0;
-    c->error_status = 0;
-    c->error_code = NULL;
+    c->error_outcome = PT_OUT_OK;
     c->body_bytes = c->bytes_out = 0;
     c->has_sink = false;
     memset(&c->sink, 0, sizeof c->sink);
@@ -260,10 +259,9 @@ static void sink_abort(pt_conn *c)
 
 /* --- parser callbacks ----------------------------------------------------- */
 
-static int reject(pt_conn *c, int status, const char *code, const char *msg)
+static int reject(pt_conn *c, pt_outcome o, const char *msg)
 {
-    c->error_status = status;
-    c->error_code = code;
+    c->error_outcome = o;
     snprintf(c->error_msg, sizeof c->error_msg, "%s", msg);
     return HPE_USER;
 }
@@ -272,7 +270,7 @@ static int head_account(pt_conn *c, size_t n)
 {
     c->head_bytes += n;
     if (c->head_bytes > c->srv->limits.max_header_bytes)
-        return reject(c, 431, "header_too_large", "the request head exceeds the configured limit");
+        return reject(c, PT_OUT_HEADER_TOO_LARGE, "the request head exceeds the configured limit");
     return 0;
 }
 
@@ -295,7 +293,7 @@ static int cb_url(llhttp_t *p, const char *at, size_t n)
     pt_conn *c = p->data;
     if (head_account(c, n)) return HPE_USER;
     if (c->url_len == 0) c->url_off = (uint32_t)c->head.len;
-    if (pt_buf_append(&c->head, at, n)) return reject(c, 431, "header_too_large", "request head too large");
+    if (pt_buf_append(&c->head, at, n)) return reject(c, PT_OUT_HEADER_TOO_LARGE, "request head too large");
     c->url_len += (uint32_t)n;
     return 0;
 }
@@ -307,11 +305,11 @@ static int cb_header_field(llhttp_t *p, const char *at, size_t n)
     if (head_account(c, n + 4)) return HPE_USER;
     if (c->cur != 1) {
         if (c->nhoff >= c->srv->limits.max_headers)
-            return reject(c, 431, "too_many_headers", "the request has more header fields than allowed");
+            return reject(c, PT_OUT_TOO_MANY_HEADERS, "the request has more header fields than allowed");
         if (c->nhoff == c->hoff_cap) {
             unsigned ncap = c->hoff_cap ? c->hoff_cap * 2 : 16;
             hdr_off *h = realloc(c->hoff, ncap * sizeof *h);
-            if (!h) return reject(c, 500, "out_of_memory", "out of memory");
+            if (!h) return reject(c, PT_OUT_OUT_OF_MEMORY, "out of memory");
             c->hoff = h;
             c->hoff_cap = ncap;
         }
@@ -320,7 +318,7 @@ static int cb_header_field(llhttp_t *p, const char *at, size_t n)
         h->name_off = (uint32_t)c->head.len;
         c->cur = 1;
     }
-    if (pt_buf_append(&c->head, at, n)) return reject(c, 431, "header_too_large", "request head too large");
+    if (pt_buf_append(&c->head, at, n)) return reject(c, PT_OUT_HEADER_TOO_LARGE, "request head too large");
     c->hoff[c->nhoff - 1].name_len += (uint32_t)n;
     return 0;
 }
@@ -333,14 +331,14 @@ static int cb_header_value(llhttp_t *p, const char *at, size_t n)
      * accepts it even in strict mode; a gateway must not (request smuggling). */
     char before = at > c->feed_base ? at[-1] : c->last_byte;
     if (n && (at[0] == ' ' || at[0] == '\t') && before == '\n')
-        return reject(c, 400, "obsolete_line_folding", "obsolete line folding in a header is not allowed");
+        return reject(c, PT_OUT_OBSOLETE_LINE_FOLDING, "obsolete line folding in a header is not allowed");
     if (head_account(c, n)) return HPE_USER;
     hdr_off *h = &c->hoff[c->nhoff - 1];
     if (c->cur != 2) {
         h->val_off = (uint32_t)c->head.len;
         c->cur = 2;
     }
-    if (pt_buf_append(&c->head, at, n)) return reject(c, 431, "header_too_large", "request head too large");
+    if (pt_buf_append(&c->head, at, n)) return reject(c, PT_OUT_HEADER_TOO_LARGE, "request head too large");
     h->val_len += (uint32_t)n;
     return 0;
 }
@@ -400,7 +398,7 @@ static void quote_for_message(pt_slice v, char *out, size_t cap)
 static int reject_transfer_encoding(pt_conn *c, const pt_slice *value)
 {
     if (c->parser.http_major == 1 && c->parser.http_minor == 0)
-        return reject(c, 400, "bad_transfer_encoding",
+        return reject(c, PT_OUT_BAD_TRANSFER_ENCODING,
                       "Transfer-Encoding is not allowed in an HTTP/1.0 request (RFC 9112 §6.1)");
     char v[48] = "";
     if (value) quote_for_message(*value, v, sizeof v);
@@ -409,7 +407,7 @@ static int reject_transfer_encoding(pt_conn *c, const pt_slice *value)
         snprintf(msg, sizeof msg, "Transfer-Encoding '%s' is not implemented: only a single 'chunked' is (RFC 9112 §6.1)", v);
     else
         snprintf(msg, sizeof msg, "Transfer-Encoding other than a single 'chunked' is not implemented (RFC 9112 §6.1)");
-    return reject(c, 501, "unsupported_transfer_encoding", msg);
+    return reject(c, PT_OUT_UNSUPPORTED_TRANSFER_ENCODING, msg);
 }
 
 static int check_transfer_encoding(pt_conn *c, const pt_header *te, unsigned nte)
@@ -435,7 +433,7 @@ static int check_authority(pt_conn *c, pt_slice v, const char *what, pt_authorit
     } else {
         snprintf(msg, sizeof msg, "invalid %s: %s", what, pt_authority_strerror(e));
     }
-    return reject(c, 400, "bad_host", msg);
+    return reject(c, PT_OUT_BAD_HOST, msg);
 }
 
 /* Splits an absolute-form target ("http://authority/path?q", RFC 9112 §3.2.2; the scheme
@@ -449,13 +447,13 @@ static int split_target(pt_conn *c, pt_slice *path, pt_slice *authority)
     size_t skip = 0;
     if (path->len > 7 && strncasecmp(path->ptr, "http://", 7) == 0) skip = 7;
     else if (path->len > 8 && strncasecmp(path->ptr, "https://", 8) == 0) skip = 8;
-    if (!skip) return reject(c, 400, "bad_request", "the request target must start with '/' or be absolute (RFC 9112 §3.2)");
+    if (!skip) return reject(c, PT_OUT_BAD_REQUEST, "the request target must start with '/' or be absolute (RFC 9112 §3.2)");
     size_t end = skip;
     while (end < path->len && path->ptr[end] != '/' && path->ptr[end] != '?') end++;
     *authority = pt_slice_from(path->ptr + skip, end - skip);
     *path = pt_slice_from(path->ptr + end, path->len - end);
     if (authority->len == 0)
-        return reject(c, 400, "bad_host", "invalid authority in the request target: no host (RFC 9110 §4.2.1)");
+        return reject(c, PT_OUT_BAD_HOST, "invalid authority in the request target: no host (RFC 9110 §4.2.1)");
     return 0;
 }
 
@@ -465,9 +463,9 @@ static int split_target(pt_conn *c, pt_slice *path, pt_slice *authority)
 static int request_host(pt_conn *c, const pt_header *host, unsigned nhost, pt_slice abs_authority)
 {
     pt_request *r = &c->req;
-    if (nhost > 1) return reject(c, 400, "duplicate_host", "more than one Host header (RFC 9112 §3.2)");
+    if (nhost > 1) return reject(c, PT_OUT_DUPLICATE_HOST, "more than one Host header (RFC 9112 §3.2)");
     if (r->http_minor >= 1 && !host)
-        return reject(c, 400, "missing_host", "HTTP/1.1 requests must carry a Host header (RFC 9112 §3.2)");
+        return reject(c, PT_OUT_MISSING_HOST, "HTTP/1.1 requests must carry a Host header (RFC 9112 §3.2)");
     pt_authority a = { .port = -1 };
     if (host && check_authority(c, host->value, "Host header", &a)) return HPE_USER;
     if (abs_authority.len && check_authority(c, abs_authority, "authority in the request target", &a))
@@ -488,7 +486,7 @@ static int build_request(pt_conn *c)
     const char *base = c->head.data ? c->head.data : "";
     unsigned n = c->nhoff;
     pt_header *hs = realloc(c->headers, (n ? n : 1) * sizeof *hs);
-    if (!hs) return reject(c, 500, "out_of_memory", "out of memory");
+    if (!hs) return reject(c, PT_OUT_OUT_OF_MEMORY, "out of memory");
     c->headers = hs;
     const pt_header *host = NULL, *rid = NULL, *te = NULL;
     unsigned nhost = 0, nte = 0;
@@ -510,8 +508,8 @@ static int build_request(pt_conn *c)
     r->http_major = c->parser.http_major;
     r->http_minor = c->parser.http_minor;
     if (r->http_major != 1)
-        return r->http_major == 0 ? reject(c, 400, "bad_request", "HTTP/0.9 requests are not supported")
-                                  : reject(c, 505, "http_version_not_supported", "only HTTP/1.x is served here");
+        return r->http_major == 0 ? reject(c, PT_OUT_BAD_REQUEST, "HTTP/0.9 requests are not supported")
+                                  : reject(c, PT_OUT_HTTP_VERSION, "only HTTP/1.x is served here");
     if (check_transfer_encoding(c, te, nte)) return HPE_USER;
     r->target = pt_slice_from(base + c->url_off, c->url_len);
     pt_slice path = r->target, authority;
@@ -521,7 +519,7 @@ static int build_request(pt_conn *c)
     r->query = q ? pt_slice_from(q + 1, path.len - (size_t)(q - path.ptr) - 1) : PT_SLICE_NULL;
     if (r->path.len == 0) r->path = PT_SLICE_LIT("/"); /* "http://host" or "http://host?q" */
     if (has_dot_segment(r->path))
-        return reject(c, 400, "bad_path", "the path may not contain '.' or '..' segments");
+        return reject(c, PT_OUT_BAD_PATH, "the path may not contain '.' or '..' segments");
     if (request_host(c, host, nhost, authority)) return HPE_USER;
     r->keep_alive = llhttp_should_keep_alive(&c->parser);
     r->chunked = (c->parser.flags & F_CHUNKED) != 0;
@@ -529,7 +527,7 @@ static int build_request(pt_conn *c)
     const pt_header *expect = pt_request_header(r, "expect");
     if (expect) {
         if (!pt_slice_case_eq_cstr(expect->value, "100-continue"))
-            return reject(c, 417, "expectation_failed", "only 'Expect: 100-continue' is supported");
+            return reject(c, PT_OUT_EXPECTATION_FAILED, "only 'Expect: 100-continue' is supported");
         r->expect_continue = true;
     }
     if (rid && request_id_ok(rid->value))
@@ -545,7 +543,7 @@ static int cb_headers_complete(llhttp_t *p)
     int rc = build_request(c);
     if (rc) return rc;
     if (c->req.content_length > 0 && (uint64_t)c->req.content_length > c->srv->limits.max_body_bytes)
-        return reject(c, 413, "body_too_large", "the request body exceeds the configured limit");
+        return reject(c, PT_OUT_BODY_TOO_LARGE, "the request body exceeds the configured limit");
     if (c->srv->draining || !c->req.keep_alive) c->close_after = true;
     c->state = CS_BODY;
     if (pt_conn_has_body(c)) timer_arm(c, c->srv->limits.body_timeout_ms);
@@ -563,7 +561,7 @@ static int cb_body(llhttp_t *p, const char *at, size_t n)
             pt_log_info("request body from %s exceeded the limit mid-stream; closing", c->peer);
             return HPE_USER;
         }
-        return reject(c, 413, "body_too_large", "the request body exceeds the configured limit");
+        return reject(c, PT_OUT_BODY_TOO_LARGE, "the request body exceeds the configured limit");
     }
     if (c->has_sink && c->sink.on_body && !c->discard_body) c->sink.on_body(c->sink.h, at, n);
     if (c->state == CS_CLOSING) return HPE_USER;
@@ -602,8 +600,8 @@ static void parse_error(pt_conn *c, int err)
 {
     /* Our callbacks return HPE_USER; llhttp reports it as HPE_USER from data callbacks
      * and as HPE_CB_* from notification callbacks. */
-    if (c->error_status) {
-        pt_conn_respond_error(c, c->error_status, c->error_code, NULL, "%s", c->error_msg);
+    if (c->error_outcome) {
+        pt_conn_respond_error(c, c->error_outcome, NULL, "%s", c->error_msg);
         return;
     }
     bool cb_error = (err >= HPE_CB_MESSAGE_BEGIN && err <= HPE_CB_CHUNK_COMPLETE) ||
@@ -615,17 +613,17 @@ static void parse_error(pt_conn *c, int err)
     if (err == HPE_INVALID_TRANSFER_ENCODING && !c->resp_started) {
         /* strict llhttp stops at a coding after "chunked", before the head is complete */
         reject_transfer_encoding(c, NULL);
-        pt_conn_respond_error(c, c->error_status, c->error_code, NULL, "%s", c->error_msg);
+        pt_conn_respond_error(c, c->error_outcome, NULL, "%s", c->error_msg);
         return;
     }
     const char *reason = llhttp_get_error_reason(&c->parser);
-    const char *code = "bad_request";
+    pt_outcome code = PT_OUT_BAD_REQUEST;
     switch (err) {
-    case HPE_UNEXPECTED_CONTENT_LENGTH: code = "ambiguous_length"; break;
-    case HPE_INVALID_CHUNK_SIZE: code = "bad_chunk"; break;
-    case HPE_INVALID_CONTENT_LENGTH: code = "bad_content_length"; break;
-    case HPE_INVALID_METHOD: code = "bad_method"; break;
-    case HPE_INVALID_VERSION: code = "bad_version"; break;
+    case HPE_UNEXPECTED_CONTENT_LENGTH: code = PT_OUT_AMBIGUOUS_LENGTH; break;
+    case HPE_INVALID_CHUNK_SIZE: code = PT_OUT_BAD_CHUNK; break;
+    case HPE_INVALID_CONTENT_LENGTH: code = PT_OUT_BAD_CONTENT_LENGTH; break;
+    case HPE_INVALID_METHOD: code = PT_OUT_BAD_METHOD; break;
+    case HPE_INVALID_VERSION: code = PT_OUT_BAD_VERSION; break;
     default: break;
     }
     if (c->resp_started) { /* a body error after we began answering: just close */
@@ -633,7 +631,7 @@ static void parse_error(pt_conn *c, int err)
         return;
     }
     c->req.request_id[0] ? (void)0 : gen_request_id(c->req.request_id);
-    pt_conn_respond_error(c, 400, code, NULL, "malformed request: %s", reason ? reason : llhttp_errno_name(err));
+    pt_conn_respond_error(c, code, NULL, "malformed request: %s", reason ? reason : llhttp_errno_name(err));
 }
 
 /* Feeds bytes to the parser; keeps what follows a completed message in `pending`. */
@@ -644,7 +642,7 @@ static void feed(pt_conn *c, const char *data, size_t n)
     if (n) c->last_byte = data[n - 1];
     if (err == HPE_OK) {
         if (c->state == CS_HEAD && c->in_request && c->head_bytes > c->srv->limits.max_header_bytes)
-            pt_conn_respond_error(c, 431, "header_too_large", NULL, "the request head exceeds the configured limit");
+            pt_conn_respond_error(c, PT_OUT_HEADER_TOO_LARGE, NULL, "the request head exceeds the configured limit");
         return;
     }
     if (err == HPE_PAUSED) {
@@ -725,7 +723,7 @@ static void on_sock_error(pt_sock *s, int err)
         return;
     }
     if (c->in_request && !c->resp_done) {
-        c->info.error = c->resp_started ? "client_closed" : "client_closed_early";
+        c->info.outcome = c->resp_started ? PT_OUT_CLIENT_CLOSED : PT_OUT_CLIENT_CLOSED_EARLY;
         if (!c->status) c->status = 499;
     }
     conn_close(c);
@@ -924,7 +922,7 @@ void pt_server_close_all(pt_server *srv)
     pt_conn *next;
     for (pt_conn *c = srv->conns; c; c = next) {
         next = c->next;
-        if (c->in_request && !c->resp_done) c->info.error = "drain_deadline";
+        if (c->in_request && !c->resp_done) c->info.outcome = PT_OUT_DRAIN_DEADLINE;
         conn_close(c);
     }
 }
@@ -1095,7 +1093,7 @@ void pt_conn_response_end(pt_conn *c)
 void pt_conn_response_abort(pt_conn *c)
 {
     if (c->state == CS_CLOSING) return;
-    if (!c->info.error) c->info.error = "upstream_aborted";
+    if (!c->info.outcome) c->info.outcome = PT_OUT_UPSTREAM_ABORTED;
     sink_abort(c); /* a handler still attached (the server's own abort) stops its upstream */
     pt_conn_flush(c); /* what we have goes out; the close then truncates the message */
     conn_close(c);
@@ -1118,7 +1116,7 @@ void pt_conn_respond(pt_conn *c, int status, const char *ctype, const char *body
     pt_conn_response_end(c);
 }
 
-void pt_conn_respond_error(pt_conn *c, int status, const char *code, const char *extra, const char *fmt, ...)
+void pt_conn_respond_error(pt_conn *c, pt_outcome o, const pt_error_body *more, const char *fmt, ...)
 {
     if (c->resp_started) {
         pt_conn_response_abort(c);
@@ -1130,33 +1128,30 @@ void pt_conn_respond_error(pt_conn *c, int status, const char *code, const char 
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     if (!c->req.request_id[0]) gen_request_id(c->req.request_id);
-    if (!c->info.error) c->info.error = code;
+    if (!c->info.outcome) c->info.outcome = o;
     if (!c->in_request) { /* rejected before a message began (e.g. timeout on a fresh connection) */
         c->in_request = true;
         c->start_us = pt_now_us();
     }
+    int status = pt_outcome_status(o);
     /* Errors raised while parsing the head leave the framing unknown: close after. */
     if (c->state == CS_HEAD || status == 400 || status == 408 || status == 413 || status == 431)
         c->close_after = true;
     pt_buf b = PT_BUF_INIT;
     const char *ctype = "application/json";
     if (c->srv->render_error && c->req.method_name.len &&
-        c->srv->render_error(&c->req, status, code, msg, &b, &ctype, c->srv->arg)) {
+        c->srv->render_error(&c->req, o, msg, &b, &ctype, c->srv->arg)) {
         pt_conn_respond(c, status, ctype, b.data, b.len);
         pt_buf_release(&b);
         return;
     }
     pt_buf_reset(&b);
-    pt_buf_printf(&b, "{\"error\":{\"status\":%d,\"code\":\"", status);
-    pt_buf_append_json_escaped(&b, code, strlen(code));
-    pt_buf_append_str(&b, "\",\"message\":\"");
-    pt_buf_append_json_escaped(&b, msg, strlen(msg));
-    pt_buf_printf(&b, "\",\"request_id\":\"%s\"", c->req.request_id);
-    if (extra && *extra) {
-        pt_buf_append(&b, ",", 1);
-        pt_buf_append_str(&b, extra);
-    }
-    pt_buf_append_str(&b, "}}\n");
+    pt_error_body e = more ? *more : (pt_error_body){ 0 };
+    e.status = status;
+    e.code = pt_outcome_log_name(o);
+    e.message = msg;
+    e.request_id = c->req.request_id;
+    pt_error_body_render(&b, PT_ERRFMT_GATEWAY, &e);
     pt_conn_respond(c, status, "application/json", b.data, b.len);
     pt_buf_release(&b);
 }

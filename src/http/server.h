@@ -14,6 +14,8 @@
 #include <uv.h>
 
 #include "core/buf.h"
+#include "core/error_body.h"
+#include "core/outcome.h"
 #include "http/request.h"
 #include "http/sock.h"
 
@@ -51,7 +53,8 @@ typedef struct pt_req_info {
     const char *route;
     const char *service;
     const char *target;       /* the upstream address, NULL when none */
-    const char *error;        /* short code when the gateway failed the request */
+    pt_outcome outcome;       /* PT_OUT_OK, or how the gateway failed the request: the first
+                               * failure set wins, later ones do not overwrite it */
     uint64_t upstream_start_us, upstream_us;
     void *route_metrics;      /* opaque to http/ */
     const char *extra_json;   /* extra access-log members, NULL when none */
@@ -64,8 +67,8 @@ typedef void (*pt_dispatch_fn)(pt_conn *c, pt_request *req, void *arg);
 /* Optional: writes the body of an error the server itself raises (413, 408, ...) in the
  * client's own format when the request's endpoint has one (AI clients); returns false
  * to use the gateway's JSON shape. *ctype must be set when it returns true. */
-typedef bool (*pt_error_fn)(const pt_request *req, int status, const char *code, const char *msg,
-                            pt_buf *body, const char **ctype, void *arg);
+typedef bool (*pt_error_fn)(const pt_request *req, pt_outcome o, const char *msg, pt_buf *body,
+                            const char **ctype, void *arg);
 typedef void (*pt_done_fn)(pt_conn *c, const pt_request *req, const pt_req_info *info, int status,
                            uint64_t bytes_in, uint64_t bytes_out, uint64_t total_us, void *arg);
 
@@ -109,10 +112,13 @@ void pt_conn_response_end(pt_conn *c);
 void pt_conn_response_abort(pt_conn *c);
 /* Complete responses in one call. */
 void pt_conn_respond(pt_conn *c, int status, const char *content_type, const char *body, size_t n);
-/* JSON error: {"error":{"status":S,"code":CODE,"message":MSG,"request_id":ID}} plus any
- * extra members (raw JSON, e.g. "\"service\":\"echo\""), extra may be NULL. */
-void pt_conn_respond_error(pt_conn *c, int status, const char *code, const char *extra,
-                           const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Ends the request with outcome o: its status from the outcome table and the body
+ * {"error":{"status":S,"code":LOG_NAME,"message":MSG,"request_id":ID,...}} where more
+ * (may be NULL) adds the members after request_id (service, cause, attempts, target:
+ * core/error_body.h; its other members are ignored), or the client's own format
+ * through server->render_error. A response already begun is aborted instead. */
+void pt_conn_respond_error(pt_conn *c, pt_outcome o, const pt_error_body *more, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* Attaches the handler's sink; NULL detaches it (the handler is done with the
  * connection). A call that ends the request (pt_conn_response_end, _abort, respond*)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # /metrics: request counters per (route, service) grow by exactly the number of requests sent,
 # latency histograms count each request once (and +Inf equals _count), upstream pool/target
-# gauges exist for each target, and the exposition is well formed (HELP and TYPE per family).
+# gauges exist for each target, request outcomes are counted by class, and the exposition is
+# well formed (HELP and TYPE per family).
 . "$(dirname "$0")/lib.sh"
 
 PP=$(free_port); UA=$(free_port); UB=$(free_port)
@@ -113,6 +114,21 @@ gauges=$(samples "$T/m1" | awk -F'\t' -v p=":$UA" '$1 == "gauge" && $2 ~ /^porti
 if [ -n "$gauges" ]; then ok "upstream pool/target gauges exist for target 127.0.0.1:$UA ($gauges)"
 else not_ok "upstream pool/target gauges exist for target 127.0.0.1:$UA" \
     "gauge families: $(grep '^# TYPE portico_.* gauge' "$T/m1" | awk '{print $3}' | paste -sd' ')"; fi
+
+# ---------------------------------------------------------------------------- outcomes
+# outcome_of FILE LABEL: the value of portico_request_outcomes_total{outcome="LABEL"}.
+outcome_of() { awk -v l="portico_request_outcomes_total{outcome=\"$2\"}" '$1 == l { print $2 }' "$1"; }
+ok0=$(outcome_of "$T/m0" ok); ok1=$(outcome_of "$T/m1" ok)
+if [ -n "$ok0" ] && [ -n "$ok1" ] && ((ok1 - ok0 >= 10)); then ok "outcome \"ok\" counts the 10 proxied requests ($ok0 -> $ok1)"
+else not_ok "outcome \"ok\" counts the 10 proxied requests" "before '$ok0', after '$ok1'"; fi
+nr0=$(outcome_of "$T/m1" no_route)
+is "$(status_of "http://127.0.0.1:$PP/nowhere")" 404 "a path no route matches answers 404"
+no_route_counted() {
+    curl -s -m 5 "http://127.0.0.1:$PP/metrics" >"$T/m2"
+    [ "$(outcome_of "$T/m2" no_route)" = "$((nr0 + 1))" ]
+}
+wait_for 3 no_route_counted
+is "$(outcome_of "$T/m2" no_route)" "$((nr0 + 1))" "outcome \"no_route\" counts the 404 once"
 
 alive_after "metrics"
 done_testing

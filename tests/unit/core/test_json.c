@@ -6,9 +6,9 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "core/err.h"
 #include "core/json_scan.h"
 #include "core/json_write.h"
-#include "core/err.h"
 
 static int doc(const char *s) { return pt_jscan_document(s, strlen(s), NULL); }
 

@@ -197,7 +197,7 @@ static void missing_values_are_null_and_extra_members_verbatim(void **state)
     r.path = PT_SLICE_LIT("/nowhere");
     r.status = 404;
     r.total_us = 7;
-    r.error = "no_route";
+    r.outcome = PT_OUT_ROUTE_NOT_FOUND;
     r.extra_json = "\"usage\":{\"input_tokens\":3,\"output_tokens\":5}";
     pt_accesslog_write(&r);
     pt_accesslog_close();
@@ -208,7 +208,7 @@ static void missing_values_are_null_and_extra_members_verbatim(void **state)
     const char *nulls[] = { "request_id", "client", "route", "service", "target", "upstream_ms" };
     for (size_t i = 0; i < sizeof nulls / sizeof nulls[0]; i++)
         if (!json_is_null(json_object_get(j, nulls[i]))) fail_msg("%s is not null", nulls[i]);
-    assert_string_equal(jstr(j, "error"), "no_route");
+    assert_string_equal(jstr(j, "error"), "route_not_found");
     assert_int_equal(json_integer_value(json_object_get(j, "status")), 404);
     assert_non_null(strstr(lines[0], "\"total_ms\":0.007,"));
     json_t *usage = json_object_get(j, "usage");

@@ -310,6 +310,26 @@ static void global_counters_and_build_info_are_rendered(void **state)
     atomic_store(&pt_metrics_global.draining, 0);
 }
 
+static void outcomes_are_counted_by_the_tables_metric_label(void **state)
+{
+    uint64_t before = atomic_load(&pt_metrics_global.outcomes[PT_OUT_OK]);
+    atomic_store(&pt_metrics_global.outcomes[PT_OUT_OK], 0);
+    pt_metrics_count_outcome(PT_OUT_BAD_REQUEST);
+    pt_metrics_count_outcome(PT_OUT_BAD_CHUNK);
+    pt_metrics_count_outcome(PT_OUT_UPSTREAM_TIMEOUT);
+    pt_metrics_count_outcome(PT_OUTCOME_COUNT); /* outside the table: ignored */
+    char *t = render(NULL);
+    assert_line(t, "# TYPE portico_request_outcomes_total counter");
+    assert_line(t, "portico_request_outcomes_total{outcome=\"bad_request\"} 2");
+    assert_line(t, "portico_request_outcomes_total{outcome=\"upstream_timeout\"} 1");
+    assert_line(t, "portico_request_outcomes_total{outcome=\"ok\"} 0");
+    assert_int_equal(count_of(t, "portico_request_outcomes_total{outcome=\"bad_request\"}"), 1);
+    assert_valid_exposition(t);
+    free(t);
+    for (int o = 0; o < PT_OUTCOME_COUNT; o++) atomic_store(&pt_metrics_global.outcomes[o], 0);
+    atomic_store(&pt_metrics_global.outcomes[PT_OUT_OK], before);
+}
+
 static void extra_family(pt_prom *p, void *arg)
 {
     pt_prom_family(p, "portico_test_extra", "gauge", "A test family.");
@@ -486,6 +506,7 @@ int main(void)
         cmocka_unit_test_teardown(families_appear_once_with_all_series_grouped, teardown),
         cmocka_unit_test_teardown(label_values_are_escaped, teardown),
         cmocka_unit_test_teardown(global_counters_and_build_info_are_rendered, teardown),
+        cmocka_unit_test_teardown(outcomes_are_counted_by_the_tables_metric_label, teardown),
         cmocka_unit_test_teardown(extra_renderers_are_appended_last, teardown),
         cmocka_unit_test_teardown(render_reports_a_full_buffer, teardown),
         cmocka_unit_test_teardown(bind_config_points_routes_at_their_series, teardown),
