@@ -19,7 +19,8 @@
     X(ECANCELED,-12, "operation canceled")                                \
     X(EUNAVAIL, -13, "no healthy target available")                       \
     X(ECLOSED,  -14, "connection closed before the message was complete") \
-    X(ECONFIG,  -15, "invalid configuration")
+    X(ECONFIG,  -15, "invalid configuration")                             \
+    X(ETOOMANY, -16, "count limit exceeded")
 
 enum {
 #define PT_ERR_ENUM(name, val, msg) PT_##name = (val),

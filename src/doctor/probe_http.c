@@ -12,7 +12,7 @@
 #include "doctor/probe_fp.h"
 
 #define RAW_KEEP 512
-#define FIELD_CAP 8192
+#define HEAD_CAP (16 * 1024)
 
 static pt_dr_http_resp *of(llhttp_t *p) { return p->data; }
 
@@ -27,39 +27,38 @@ static int on_status(llhttp_t *p, const char *at, size_t n)
     return 0;
 }
 
-static int flush_header(pt_dr_http_resp *r)
-{
-    if (!r->in_value) return 0;
-    r->in_value = false;
-    if (r->nheaders < PT_DR_HTTP_MAX_HEADERS) {
-        r->headers[r->nheaders].name = strndup(r->field.data ? r->field.data : "", r->field.len);
-        r->headers[r->nheaders].value = strndup(r->value.data ? r->value.data : "", r->value.len);
-        if (!r->headers[r->nheaders].name || !r->headers[r->nheaders].value) return -1;
-        r->nheaders++;
-    }
-    pt_buf_reset(&r->field);
-    pt_buf_reset(&r->value);
-    return 0;
-}
-
+/* Headers past PT_DR_HTTP_MAX_HEADERS are dropped (PT_ETOOMANY is not an error here):
+ * the checks read only the first few. */
 static int on_field(llhttp_t *p, const char *at, size_t n)
 {
     pt_dr_http_resp *r = of(p);
-    if (r->in_value && flush_header(r) != 0) return -1;
-    return pt_buf_append(&r->field, at, n) == 0 ? 0 : -1;
+    int rc = pt_hdrcap_name(&r->hdrs, &r->head, at, n, PT_DR_HTTP_MAX_HEADERS);
+    return rc == 0 || rc == PT_ETOOMANY ? 0 : -1;
 }
 
 static int on_value(llhttp_t *p, const char *at, size_t n)
 {
     pt_dr_http_resp *r = of(p);
-    r->in_value = true;
-    return pt_buf_append(&r->value, at, n) == 0 ? 0 : -1;
+    return pt_hdrcap_value(&r->hdrs, &r->head, at, n) == 0 ? 0 : -1;
+}
+
+/* The captured headers as NUL-terminated copies (the report prints them). */
+static int copy_headers(pt_dr_http_resp *r)
+{
+    for (unsigned i = 0; i < r->hdrs.n; i++) {
+        pt_slice k = pt_hdrcap_name_at(&r->hdrs, &r->head, i), v = pt_hdrcap_value_at(&r->hdrs, &r->head, i);
+        r->headers[r->nheaders].name = strndup(k.ptr, k.len);
+        r->headers[r->nheaders].value = strndup(v.ptr, v.len);
+        r->nheaders++;
+        if (!r->headers[r->nheaders - 1].name || !r->headers[r->nheaders - 1].value) return -1;
+    }
+    return 0;
 }
 
 static int on_headers_complete(llhttp_t *p)
 {
     pt_dr_http_resp *r = of(p);
-    if (flush_header(r) != 0) return -1;
+    if (copy_headers(r) != 0) return -1;
     r->status = llhttp_get_status_code(p);
     r->head_done = true;
     const char *ct = pt__dr_http_header(r, "Content-Type");
@@ -93,6 +92,8 @@ static int on_message_complete(llhttp_t *p)
             free(r->headers[i].value);
         }
         r->nheaders = 0;
+        pt_buf_reset(&r->head);
+        pt_hdrcap_reset(&r->hdrs);
         return 0;
     }
     r->complete = true;
@@ -104,8 +105,7 @@ void pt__dr_http_resp_init(pt_dr_http_resp *r, size_t body_cap)
     memset(r, 0, sizeof *r);
     pt_buf_init(&r->body, body_cap ? body_cap : 64 * 1024);
     pt_buf_init(&r->raw, RAW_KEEP);
-    pt_buf_init(&r->field, FIELD_CAP);
-    pt_buf_init(&r->value, FIELD_CAP);
+    pt_buf_init(&r->head, HEAD_CAP);
     pt__dr_sse_init(&r->sse, 64 * 1024, 64);
     llhttp_settings_init(&r->settings);
     r->settings.on_status = on_status;
@@ -126,8 +126,8 @@ void pt__dr_http_resp_release(pt_dr_http_resp *r)
     }
     pt_buf_release(&r->body);
     pt_buf_release(&r->raw);
-    pt_buf_release(&r->field);
-    pt_buf_release(&r->value);
+    pt_buf_release(&r->head);
+    pt_hdrcap_release(&r->hdrs);
     pt__dr_sse_release(&r->sse);
     memset(r, 0, sizeof *r);
 }

@@ -11,6 +11,7 @@
 #include <llhttp.h>
 
 #include "core/buf.h"
+#include "core/hdrcap.h"
 #include "core/slice.h"
 #include "doctor/probe_net.h"
 #include "doctor/probe_sse.h"
@@ -35,8 +36,8 @@ typedef struct pt_dr_http_resp {
     /* parser state */
     llhttp_t parser;
     llhttp_settings_t settings;
-    pt_buf field, value;
-    bool in_value;
+    pt_buf head;                /* header bytes as they arrive, capped */
+    pt_hdrcap hdrs;
 } pt_dr_http_resp;
 
 void pt__dr_http_resp_init(pt_dr_http_resp *r, size_t body_cap);

@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "core/hdrcap.h"
 #include "core/log.h"
 #include "http/server.h"
 #include "http/sock.h"
@@ -77,10 +78,6 @@ struct upconn {
     char peer[64];
 };
 
-typedef struct hoff {
-    uint32_t no, nl, vo, vl;
-} hoff;
-
 struct pt_exchange {
     pt_client *cl;
     pool *pool;
@@ -98,9 +95,7 @@ struct pt_exchange {
     int depth;             /* callback nesting: free only at depth 0 */
     /* response */
     pt_buf rhead;
-    hoff *hs;
-    unsigned nhs;
-    int cur;
+    pt_hdrcap hdrs;        /* where each response header sits in rhead */
     pt_header *headers;
     int status;
     bool retried, replaying;
@@ -300,7 +295,7 @@ static void x_free(pt_exchange *x)
     pt_buf_release(&x->pending);
     pt_buf_release(&x->replay);
     pt_buf_release(&x->rhead);
-    free(x->hs);
+    pt_hdrcap_release(&x->hdrs);
     free(x->headers);
     free(x);
 }
@@ -565,8 +560,7 @@ static int r_message_begin(llhttp_t *p)
     pt_exchange *x = ((upconn *)p->data)->x;
     if (!x) return HPE_USER;
     pt_buf_reset(&x->rhead);
-    x->nhs = 0;
-    x->cur = 0;
+    pt_hdrcap_reset(&x->hdrs);
     return 0;
 }
 
@@ -575,15 +569,7 @@ static int r_header_field(llhttp_t *p, const char *at, size_t n)
     pt_exchange *x = ((upconn *)p->data)->x;
     if (!x) return HPE_USER;
     if (x->got_head) return 0; /* trailers */
-    if (x->cur != 1) {
-        if (x->nhs == MAX_RESP_HEADERS) return HPE_USER;
-        if (!x->hs && !(x->hs = malloc(MAX_RESP_HEADERS * sizeof *x->hs))) return HPE_USER;
-        x->hs[x->nhs++] = (hoff){ (uint32_t)x->rhead.len, 0, 0, 0 };
-        x->cur = 1;
-    }
-    if (pt_buf_append(&x->rhead, at, n)) return HPE_USER;
-    x->hs[x->nhs - 1].nl += (uint32_t)n;
-    return 0;
+    return pt_hdrcap_name(&x->hdrs, &x->rhead, at, n, MAX_RESP_HEADERS) ? HPE_USER : 0;
 }
 
 static int r_header_value(llhttp_t *p, const char *at, size_t n)
@@ -591,13 +577,7 @@ static int r_header_value(llhttp_t *p, const char *at, size_t n)
     pt_exchange *x = ((upconn *)p->data)->x;
     if (!x) return HPE_USER;
     if (x->got_head) return 0;
-    if (x->cur != 2) {
-        x->hs[x->nhs - 1].vo = (uint32_t)x->rhead.len;
-        x->cur = 2;
-    }
-    if (pt_buf_append(&x->rhead, at, n)) return HPE_USER;
-    x->hs[x->nhs - 1].vl += (uint32_t)n;
-    return 0;
+    return pt_hdrcap_value(&x->hdrs, &x->rhead, at, n) ? HPE_USER : 0;
 }
 
 static int r_headers_complete(llhttp_t *p)
@@ -614,18 +594,17 @@ static int r_headers_complete(llhttp_t *p)
     x->got_head = true;
     x->phase = 2;
     x->status = status;
-    x->headers = malloc((x->nhs ? x->nhs : 1) * sizeof *x->headers);
+    x->headers = malloc((x->hdrs.n ? x->hdrs.n : 1) * sizeof *x->headers);
     if (!x->headers) return HPE_USER;
-    const char *base = x->rhead.data ? x->rhead.data : "";
-    for (unsigned i = 0; i < x->nhs; i++) {
-        x->headers[i].name = pt_slice_from(base + x->hs[i].no, x->hs[i].nl);
-        x->headers[i].value = pt_slice_trim(pt_slice_from(base + x->hs[i].vo, x->hs[i].vl));
+    for (unsigned i = 0; i < x->hdrs.n; i++) {
+        x->headers[i].name = pt_hdrcap_name_at(&x->hdrs, &x->rhead, i);
+        x->headers[i].value = pt_hdrcap_value_at(&x->hdrs, &x->rhead, i);
     }
     int64_t cl = (p->flags & F_CONTENT_LENGTH) && !(p->flags & F_CHUNKED) ? (int64_t)p->content_length : -1;
     if (x->o.head_request || status == 204 || status == 304) cl = (p->flags & F_CONTENT_LENGTH) ? (int64_t)p->content_length : cl;
     /* the idle timer takes over from first-byte when this read has been handled (on_uc_read) */
     x->depth++;
-    x->cb.on_head(x->u, status, x->headers, x->nhs, cl);
+    x->cb.on_head(x->u, status, x->headers, x->hdrs.n, cl);
     x->depth--;
     if (x->canceled || x->finished) return HPE_USER;
     return x->o.head_request ? 1 : 0;

@@ -17,16 +17,13 @@
 
 #include "core/err.h"
 #include "core/error_body.h"
+#include "core/hdrcap.h"
 #include "core/log.h"
 #include "core/rand.h"
 
 #define HEAD_SLACK 256          /* bytes of request line overhead allowed above the header cap */
 #define PENDING_CAP (256 * 1024)/* pipelined bytes buffered before we stop reading */
 #define LINGER_MS 2000          /* read-and-discard time after an error response */
-
-typedef struct hdr_off {
-    uint32_t name_off, name_len, val_off, val_len;
-} hdr_off;
 
 typedef enum { CS_HEAD, CS_BODY, CS_CLOSING } conn_state;
 
@@ -38,9 +35,7 @@ struct pt_conn {
     pt_deadline timer;
     conn_state state;
     pt_buf head;            /* copies of the request line and header bytes */
-    hdr_off *hoff;
-    unsigned nhoff, hoff_cap;
-    int cur;                /* header callback state: 0 none, 1 in field, 2 in value */
+    pt_hdrcap hdrs;         /* where each header sits in head */
     uint32_t url_off, url_len;
     size_t head_bytes;
     pt_header *headers;
@@ -205,8 +200,7 @@ static void request_reset(pt_conn *c)
         pt_sock_read_start(&c->sock);
     }
     pt_buf_reset(&c->head);
-    c->nhoff = 0;
-    c->cur = 0;
+    pt_hdrcap_reset(&c->hdrs);
     c->head_bytes = 0;
     c->url_off = c->url_len = 0;
     memset(&c->req, 0, sizeof c->req);
@@ -228,9 +222,7 @@ static void idle_trim(pt_conn *c)
 {
     pt_buf_release(&c->head);
     if (!c->out.len) pt_buf_release(&c->out);
-    free(c->hoff);
-    c->hoff = NULL;
-    c->hoff_cap = 0;
+    pt_hdrcap_release(&c->hdrs);
     free(c->headers);
     c->headers = NULL;
 }
@@ -298,29 +290,21 @@ static int cb_url(llhttp_t *p, const char *at, size_t n)
     return 0;
 }
 
+/* A header capture failure (PT_ETOOMANY, PT_ETOOBIG, PT_ENOMEM) as the rejection it means. */
+static int reject_capture(pt_conn *c, int rc)
+{
+    if (rc == PT_ETOOMANY) return reject(c, PT_OUT_TOO_MANY_HEADERS, "the request has more header fields than allowed");
+    if (rc == PT_ENOMEM) return reject(c, PT_OUT_OUT_OF_MEMORY, "out of memory");
+    return reject(c, PT_OUT_HEADER_TOO_LARGE, "request head too large");
+}
+
 static int cb_header_field(llhttp_t *p, const char *at, size_t n)
 {
     pt_conn *c = p->data;
     if (c->req_done || c->state != CS_HEAD) return 0; /* trailers: not forwarded */
     if (head_account(c, n + 4)) return HPE_USER;
-    if (c->cur != 1) {
-        if (c->nhoff >= c->srv->limits.max_headers)
-            return reject(c, PT_OUT_TOO_MANY_HEADERS, "the request has more header fields than allowed");
-        if (c->nhoff == c->hoff_cap) {
-            unsigned ncap = c->hoff_cap ? c->hoff_cap * 2 : 16;
-            hdr_off *h = realloc(c->hoff, ncap * sizeof *h);
-            if (!h) return reject(c, PT_OUT_OUT_OF_MEMORY, "out of memory");
-            c->hoff = h;
-            c->hoff_cap = ncap;
-        }
-        hdr_off *h = &c->hoff[c->nhoff++];
-        memset(h, 0, sizeof *h);
-        h->name_off = (uint32_t)c->head.len;
-        c->cur = 1;
-    }
-    if (pt_buf_append(&c->head, at, n)) return reject(c, PT_OUT_HEADER_TOO_LARGE, "request head too large");
-    c->hoff[c->nhoff - 1].name_len += (uint32_t)n;
-    return 0;
+    int rc = pt_hdrcap_name(&c->hdrs, &c->head, at, n, c->srv->limits.max_headers);
+    return rc ? reject_capture(c, rc) : 0;
 }
 
 static int cb_header_value(llhttp_t *p, const char *at, size_t n)
@@ -333,14 +317,8 @@ static int cb_header_value(llhttp_t *p, const char *at, size_t n)
     if (n && (at[0] == ' ' || at[0] == '\t') && before == '\n')
         return reject(c, PT_OUT_OBSOLETE_LINE_FOLDING, "obsolete line folding in a header is not allowed");
     if (head_account(c, n)) return HPE_USER;
-    hdr_off *h = &c->hoff[c->nhoff - 1];
-    if (c->cur != 2) {
-        h->val_off = (uint32_t)c->head.len;
-        c->cur = 2;
-    }
-    if (pt_buf_append(&c->head, at, n)) return reject(c, PT_OUT_HEADER_TOO_LARGE, "request head too large");
-    h->val_len += (uint32_t)n;
-    return 0;
+    int rc = pt_hdrcap_value(&c->hdrs, &c->head, at, n);
+    return rc ? reject_capture(c, rc) : 0;
 }
 
 /* True when a segment of path is "." or ".." (also percent-encoded): routes match on the
@@ -484,15 +462,15 @@ static int build_request(pt_conn *c)
 {
     pt_request *r = &c->req;
     const char *base = c->head.data ? c->head.data : "";
-    unsigned n = c->nhoff;
+    unsigned n = c->hdrs.n;
     pt_header *hs = realloc(c->headers, (n ? n : 1) * sizeof *hs);
     if (!hs) return reject(c, PT_OUT_OUT_OF_MEMORY, "out of memory");
     c->headers = hs;
     const pt_header *host = NULL, *rid = NULL, *te = NULL;
     unsigned nhost = 0, nte = 0;
     for (unsigned i = 0; i < n; i++) {
-        hs[i].name = pt_slice_from(base + c->hoff[i].name_off, c->hoff[i].name_len);
-        hs[i].value = pt_slice_trim(pt_slice_from(base + c->hoff[i].val_off, c->hoff[i].val_len));
+        hs[i].name = pt_hdrcap_name_at(&c->hdrs, &c->head, i);
+        hs[i].value = pt_hdrcap_value_at(&c->hdrs, &c->head, i);
         if (pt_slice_case_eq_cstr(hs[i].name, "host")) {
             if (!nhost++) host = &hs[i];
         } else if (pt_slice_case_eq_cstr(hs[i].name, "transfer-encoding")) {
@@ -747,7 +725,7 @@ static void on_timer_closed(uv_handle_t *h)
     pt_buf_release(&c->head);
     pt_buf_release(&c->pending);
     pt_buf_release(&c->out);
-    free(c->hoff);
+    pt_hdrcap_release(&c->hdrs);
     free(c->headers);
     free(c);
     if (srv->draining && srv->nconns == 0 && srv->on_empty) srv->on_empty(srv);
