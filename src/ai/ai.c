@@ -263,7 +263,7 @@ static const pt_jv *request_json(pt_ai_request *r, pt_ai_error *err)
 
 int pt_ai_render_error(pt_ai_format fmt, const pt_ai_error *err, pt_buf *out)
 {
-    return pt__fmt_get(fmt)->render_error(err, out);
+    return pt__fmt_render_error(pt__fmt_get(fmt), err, false, out);
 }
 
 /* One entry of the model list, also the answer to GET /v1/models/{id}. */
@@ -1121,7 +1121,7 @@ int pt_ai_call_finish(pt_ai_call *c, pt_ai_end how, pt_ai_emit_fn emit, void *ar
         if (c->failed && c->emitted && c->stream && !c->err_sent && how != PT_AI_END_ABORTED && !c->emit_rc) {
             c->err_sent = true;
             pt_buf_reset(&c->out);
-            if (c->fmt->render_stream_error(&c->fst, &c->err, &c->out) == 0) flush_out(c);
+            if (pt__fmt_render_error(c->fmt, &c->err, true, &c->out) == 0) flush_out(c);
         }
         /* key state */
         if (c->failed && c->at.key_index < c->at.provider->nkeys) {
@@ -1163,5 +1163,5 @@ int pt_ai_call_error_body(const pt_ai_call *c, const pt_ai_result *res, pt_buf *
     if (res->kind == PT_AI_ERR_CLIENT && same_wire && c->prov->passthrough && c->error_mode && c->body.len &&
         pt_jscan_document(c->body.data, c->body.len, NULL) == 0 && !(c->ctx.key && strstr(c->body.data, c->ctx.key)))
         return pt_buf_append(out, c->body.data, c->body.len);
-    return c->fmt->render_error(&res->error, out);
+    return pt__fmt_render_error(c->fmt, &res->error, false, out);
 }

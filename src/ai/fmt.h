@@ -8,6 +8,7 @@
 #include "ai/jdom.h"
 #include "ai/pivot.h"
 #include "core/buf.h"
+#include "core/error_body.h"
 
 /* What a renderer needs besides the pivot. */
 typedef struct pt__render_ctx {
@@ -41,10 +42,14 @@ typedef struct pt__fmt {
     void (*stream_init)(pt__fmt_stream *st, const pt__render_ctx *ctx);
     /* Appends the client bytes for one pivot event (possibly none). */
     int (*stream_event)(pt__fmt_stream *st, const pt_ev *ev, pt_buf *out);
-    int (*render_error)(const pt_ai_error *e, pt_buf *out);
-    /* An error in the middle of a stream, as this format's clients expect it. */
-    int (*render_stream_error)(pt__fmt_stream *st, const pt_ai_error *e, pt_buf *out);
+    /* Errors are written by core/error_body.c in this shape, from the members this
+     * format fills in (pt__fmt_render_error). */
+    pt_error_format error_format;
+    void (*error_body)(const pt_ai_error *e, pt_error_body *out);
 } pt__fmt;
+
+/* e as an error body in f's shape; event: as the server-sent event a stream ends with. */
+int pt__fmt_render_error(const pt__fmt *f, const pt_ai_error *e, bool event, pt_buf *out);
 
 extern const pt__fmt pt__fmt_openai;
 extern const pt__fmt pt__fmt_anthropic;

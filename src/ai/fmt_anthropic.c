@@ -607,29 +607,17 @@ static int stream_event(pt__fmt_stream *st, const pt_ev *ev, pt_buf *out)
         pt_jw_obj_end(&w);
         return ev_end(&w, out);
     case PT_EV_ERROR:
-        return pt__fmt_anthropic.render_stream_error(st, ev->error, out);
+        return pt__fmt_render_error(&pt__fmt_anthropic, ev->error, true, out);
     }
     return 0;
 }
 
 /* ---- errors -------------------------------------------------------------------------- */
 
-static pt_error_body error_body(const pt_ai_error *e)
+/* The type follows the status (core/error_body.c). */
+static void error_body(const pt_ai_error *e, pt_error_body *out)
 {
-    return (pt_error_body){ .status = e->status, .message = e->message };
-}
-
-static int render_error(const pt_ai_error *e, pt_buf *out)
-{
-    pt_error_body b = error_body(e);
-    return pt_error_body_render(out, PT_ERRFMT_ANTHROPIC, &b);
-}
-
-static int render_stream_error(pt__fmt_stream *st, const pt_ai_error *e, pt_buf *out)
-{
-    (void)st;
-    pt_error_body b = error_body(e);
-    return pt_error_body_render_event(out, PT_ERRFMT_ANTHROPIC, &b);
+    *out = (pt_error_body){ .status = e->status, .message = e->message };
 }
 
 const pt__fmt pt__fmt_anthropic = {
@@ -638,6 +626,6 @@ const pt__fmt pt__fmt_anthropic = {
     .render_resp = render_resp,
     .stream_init = stream_init,
     .stream_event = stream_event,
-    .render_error = render_error,
-    .render_stream_error = render_stream_error,
+    .error_format = PT_ERRFMT_ANTHROPIC,
+    .error_body = error_body,
 };

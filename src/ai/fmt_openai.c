@@ -750,7 +750,7 @@ static int stream_event(pt__fmt_stream *st, const pt_ev *ev, pt_buf *out)
     case PT_EV_MESSAGE_STOP:
         return pt_buf_append_str(out, "data: [DONE]\n\n");
     case PT_EV_ERROR:
-        return pt__fmt_openai.render_stream_error(st, ev->error, out);
+        return pt__fmt_render_error(&pt__fmt_openai, ev->error, true, out);
     }
     return 0;
 }
@@ -778,25 +778,12 @@ static void error_type(const pt_ai_error *e, const char **type, const char **cod
     }
 }
 
-static pt_error_body error_body(const pt_ai_error *e)
+static void error_body(const pt_ai_error *e, pt_error_body *out)
 {
     const char *type, *code;
     error_type(e, &type, &code);
-    return (pt_error_body){ .status = e->status, .code = code, .type = type, .param = e->param,
+    *out = (pt_error_body){ .status = e->status, .code = code, .type = type, .param = e->param,
                             .message = e->message };
-}
-
-static int render_error(const pt_ai_error *e, pt_buf *out)
-{
-    pt_error_body b = error_body(e);
-    return pt_error_body_render(out, PT_ERRFMT_OPENAI, &b);
-}
-
-static int render_stream_error(pt__fmt_stream *st, const pt_ai_error *e, pt_buf *out)
-{
-    (void)st;
-    pt_error_body b = error_body(e);
-    return pt_error_body_render_event(out, PT_ERRFMT_OPENAI, &b);
 }
 
 const pt__fmt pt__fmt_openai = {
@@ -805,11 +792,18 @@ const pt__fmt pt__fmt_openai = {
     .render_resp = render_resp,
     .stream_init = stream_init,
     .stream_event = stream_event,
-    .render_error = render_error,
-    .render_stream_error = render_stream_error,
+    .error_format = PT_ERRFMT_OPENAI,
+    .error_body = error_body,
 };
 
 const pt__fmt *pt__fmt_get(pt_ai_format f)
 {
     return f == PT_AI_FMT_ANTHROPIC ? &pt__fmt_anthropic : &pt__fmt_openai;
+}
+
+int pt__fmt_render_error(const pt__fmt *f, const pt_ai_error *e, bool event, pt_buf *out)
+{
+    pt_error_body b;
+    f->error_body(e, &b);
+    return event ? pt_error_body_render_event(out, f->error_format, &b) : pt_error_body_render(out, f->error_format, &b);
 }

@@ -31,11 +31,9 @@ static void cstr_or_null(pt_jw *w, const char *key, const char *v)
     else pt_jw_null(w);
 }
 
+/* The members inside "error" (every shape nests them in an object of that name). */
 static void gateway(pt_jw *w, const pt_error_body *e)
 {
-    pt_jw_obj(w);
-    pt_jw_key(w, "error");
-    pt_jw_obj(w);
     pt_jw_kint(w, "status", e->status);
     pt_jw_kcstr(w, "code", e->code ? e->code : "error");
     pt_jw_kcstr(w, "message", or_empty(e->message));
@@ -44,42 +42,35 @@ static void gateway(pt_jw *w, const pt_error_body *e)
     if (e->cause) pt_jw_kcstr(w, "cause", e->cause);
     if (e->attempts) pt_jw_kint(w, "attempts", e->attempts);
     if (e->target) pt_jw_kcstr(w, "target", e->target);
-    pt_jw_obj_end(w);
-    pt_jw_obj_end(w);
 }
 
 static void openai(pt_jw *w, const pt_error_body *e)
 {
-    pt_jw_obj(w);
-    pt_jw_key(w, "error");
-    pt_jw_obj(w);
     pt_jw_kcstr(w, "message", or_empty(e->message));
     pt_jw_kcstr(w, "type", e->type ? e->type : pt_error_body_default_type(PT_ERRFMT_OPENAI, e->status));
     cstr_or_null(w, "param", e->param);
     cstr_or_null(w, "code", e->code);
-    pt_jw_obj_end(w);
-    pt_jw_obj_end(w);
 }
 
 static void anthropic(pt_jw *w, const pt_error_body *e)
 {
-    pt_jw_obj(w);
-    pt_jw_kcstr(w, "type", "error");
-    pt_jw_key(w, "error");
-    pt_jw_obj(w);
     pt_jw_kcstr(w, "type", e->type ? e->type : pt_error_body_default_type(PT_ERRFMT_ANTHROPIC, e->status));
     pt_jw_kcstr(w, "message", or_empty(e->message));
-    pt_jw_obj_end(w);
-    pt_jw_obj_end(w);
 }
 
 int pt_error_body_render(pt_buf *out, pt_error_format fmt, const pt_error_body *e)
 {
     pt_jw w;
     pt_jw_init(&w, out);
+    pt_jw_obj(&w);
+    if (fmt == PT_ERRFMT_ANTHROPIC) pt_jw_kcstr(&w, "type", "error");
+    pt_jw_key(&w, "error");
+    pt_jw_obj(&w);
     if (fmt == PT_ERRFMT_OPENAI) openai(&w, e);
     else if (fmt == PT_ERRFMT_ANTHROPIC) anthropic(&w, e);
     else gateway(&w, e);
+    pt_jw_obj_end(&w);
+    pt_jw_obj_end(&w);
     if (w.err) return w.err;
     return fmt == PT_ERRFMT_GATEWAY ? pt_buf_append(out, "\n", 1) : 0;
 }

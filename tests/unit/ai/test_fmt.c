@@ -277,7 +277,7 @@ static void openai_error_body_shape(void **state)
     pt_ai_error e = { 0 };
     pt_ai_error_set(&e, PT_AI_ERR_NOT_FOUND, 0, "model", "model 'x' does not exist");
     pt_buf b = PT_BUF_INIT;
-    assert_int_equal(pt__fmt_openai.render_error(&e, &b), 0);
+    assert_int_equal(pt__fmt_render_error(&pt__fmt_openai, &e, false, &b), 0);
     assert_string_equal(b.data, "{\"error\":{\"message\":\"model 'x' does not exist\",\"type\":\"invalid_request_error\","
                                 "\"param\":\"model\",\"code\":\"model_not_found\"}}");
     assert_int_equal(e.status, 404);
@@ -296,7 +296,7 @@ static void anthropic_error_types_follow_the_status(void **state)
         pt_ai_error e = { 0 };
         pt_ai_error_set(&e, PT_AI_ERR_UPSTREAM, cases[i].status, NULL, "m");
         pt_buf b = PT_BUF_INIT;
-        pt__fmt_anthropic.render_error(&e, &b);
+        pt__fmt_render_error(&pt__fmt_anthropic, &e, false, &b);
         char want[160];
         snprintf(want, sizeof want, "{\"type\":\"error\",\"error\":{\"type\":\"%s\",\"message\":\"m\"}}", cases[i].type);
         assert_string_equal(b.data, want);
@@ -312,12 +312,12 @@ static void stream_errors_are_framed_per_format(void **state)
     pt__render_ctx ctx = { .model = PT_SLICE_LIT("m") };
     pt_buf b = PT_BUF_INIT;
     pt__fmt_openai.stream_init(&st, &ctx);
-    pt__fmt_openai.render_stream_error(&st, &e, &b);
+    pt__fmt_render_error(&pt__fmt_openai, &e, true, &b);
     assert_string_equal(b.data, "data: {\"error\":{\"message\":\"late\",\"type\":\"api_error\",\"param\":null,"
                                 "\"code\":\"upstream_timeout\"}}\n\n");
     pt_buf_reset(&b);
     pt__fmt_anthropic.stream_init(&st, &ctx);
-    pt__fmt_anthropic.render_stream_error(&st, &e, &b);
+    pt__fmt_render_error(&pt__fmt_anthropic, &e, true, &b);
     assert_string_equal(b.data, "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"api_error\",\"message\":\"late\"}}\n\n");
     pt_buf_release(&b);
 }
