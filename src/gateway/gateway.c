@@ -149,7 +149,7 @@ static void dispatch(pt_conn *c, pt_request *req, void *arg)
      * hook, so it is released last, after the log line and every handler's own hook. */
     if (pt_req_cleanup_add(req, release_config, cfg) != 0) {
         pt_config_release(cfg);
-        pt_conn_respond_error(c, 503, "out_of_memory", NULL, "the gateway is out of memory");
+        pt_conn_respond_error(c, PT_OUT_OUT_OF_MEMORY, NULL, "the gateway is out of memory");
         return;
     }
     if (path_is(req, cfg->health_path)) {

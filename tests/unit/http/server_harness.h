@@ -39,7 +39,7 @@ static void h_dispatch(pt_conn *c, pt_request *req, void *arg)
 {
     harness_req *r = pt_req_alloc(req, sizeof *r);
     if (!r) {
-        pt_conn_respond_error(c, 503, "out_of_memory", NULL, "out of memory");
+        pt_conn_respond_error(c, PT_OUT_OUT_OF_MEMORY, NULL, "out of memory");
         return;
     }
     r->c = c;
