@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Runs every test and ends with one line "N passed, N failed".
+# Runs every test and ends with one line "N passed, M failed, K skipped".
 #   unit      build/tests/unit/**/test_*  (cmocka, TAP output)
 #   blackbox  tests/blackbox/*.sh         (start the real binary; print TAP "ok - name")
 #   node      tests/node/*.test.mjs       (official SDK clients; node --test)
 #   fuzz      tests/fuzz/fuzz_*.c         (libFuzzer, a short run each; skipped under SANITIZE)
 # ONLY=unit|blackbox|node|fuzz and a second filter word (FILTER=name) narrow the run.
+# A TAP line with a SKIP directive counts as skipped whatever its "ok"/"not ok" (lib.sh and
+# node --test write "ok ... # SKIP reason", cmocka writes "not ok N # SKIP name").
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -17,25 +19,30 @@ FUZZ_SECONDS=${FUZZ_SECONDS:-15}
 logdir=$BUILD/test-logs
 mkdir -p "$logdir" # each log is overwritten by its own run; nothing else is removed
 
-passed=0 failed=0
-failures=()
+passed=0 failed=0 skipped=0
+failures=() skips=()
+SKIP_RE='^(not )?ok .*# [Ss][Kk][Ii][Pp]([^A-Za-z]|$)'
 
 # Counts TAP lines of one run. $1 = suite label, $2 = log file, $3 = exit status.
 tally() {
-    local label=$1 log=$2 rc=$3 ok nok
-    ok=$(grep -cE '^ok ' "$log" || true)
-    nok=$(grep -cE '^not ok ' "$log" || true)
-    passed=$((passed + ok)); failed=$((failed + nok))
+    local label=$1 log=$2 rc=$3 ok nok skip
+    ok=$(grep -E '^ok ' "$log" | grep -cvE "$SKIP_RE" || true)
+    nok=$(grep -E '^not ok ' "$log" | grep -cvE "$SKIP_RE" || true)
+    skip=$(grep -cE "$SKIP_RE" "$log" || true)
+    passed=$((passed + ok)); failed=$((failed + nok)); skipped=$((skipped + skip))
     if ((nok > 0)); then
-        while IFS= read -r l; do failures+=("$label: ${l#not ok }"); done < <(grep -E '^not ok ' "$log")
+        while IFS= read -r l; do failures+=("$label: ${l#not ok }"); done < <(grep -E '^not ok ' "$log" | grep -vE "$SKIP_RE")
+    fi
+    if ((skip > 0)); then
+        while IFS= read -r l; do skips+=("$label: $l"); done < <(grep -E "$SKIP_RE" "$log" | sed -E 's/^(not )?ok [0-9]* *-? *//')
     fi
     if ((rc != 0 && nok == 0)); then
         failed=$((failed + 1)); failures+=("$label: exited with status $rc (see $log)")
     fi
-    if ((ok + nok == 0 && rc == 0)); then
+    if ((ok + nok + skip == 0 && rc == 0)); then
         failed=$((failed + 1)); failures+=("$label: ran no test (see $log)")
     fi
-    printf '  %-48s %3d ok %3d failed%s\n' "$label" "$ok" "$nok" "$( ((rc != 0)) && echo " (exit $rc)")"
+    printf '  %-48s %3d ok %3d failed %3d skipped%s\n' "$label" "$ok" "$nok" "$skip" "$( ((rc != 0)) && echo " (exit $rc)")"
 }
 
 want() { [ -z "$ONLY" ] || [ "$ONLY" = "$1" ]; }
@@ -93,9 +100,12 @@ if want fuzz && [ -z "${SANITIZE:-}" ] && ls tests/fuzz/fuzz_*.c >/dev/null 2>&1
     fi
 fi
 
+if ((${#skips[@]})); then
+    echo; echo "skipped:"; printf '  %s\n' "${skips[@]}"
+fi
 if ((${#failures[@]})); then
     echo; echo "failures:"; printf '  %s\n' "${failures[@]}"
 fi
 echo
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $skipped skipped"
 ((failed == 0))
