@@ -19,6 +19,15 @@
 #   http METHOD URL [curl args]     one request; sets RESP_STATUS, RESP_HEADERS (file), RESP_BODY
 #   hdr NAME                        a header of the last http response (last value, no CR)
 #   raw ARGS...                     runs rawclient.mjs against $PP, prints its JSON
+#   wait_for SECS CMD...            polls CMD every 50 ms until it succeeds (1 if SECS pass)
+#   wait_port PORT [SECS]           until something accepts connections on 127.0.0.1:PORT
+#   log_lines FILE                  lines FILE has now (0 if missing): a mark for wait_log
+#   wait_log REGEX FILE [AFTER]     until a line of FILE past line AFTER matches (10 s)
+#   log_count REGEX FILE            lines of FILE matching REGEX (0 if missing)
+#   wait_log_count REGEX FILE N     until at least N lines of FILE match (10 s)
+#   tcp_conns PORT                  established connections to the local listener on PORT
+#   metric_sum NAME [LABEL...]      sum of /metrics samples NAME{...} holding every LABEL
+#   wait_metric NAME N [LABEL...]   until metric_sum NAME LABEL... reaches at least N (10 s)
 #   ok / not_ok / is / like / skip  TAP lines; done_testing prints the plan and sets the exit status
 set -uo pipefail
 
@@ -120,6 +129,39 @@ wait_for() {
     done
     return 1
 }
+
+# wait_port PORT [SECONDS]: until 127.0.0.1:PORT accepts a TCP connection (default 10 s).
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+wait_port() { wait_for "${2:-10}" port_open "$1"; }
+
+# Log lines are the events most tests wait for. REGEX is grep -E; a missing file has no lines.
+log_lines() { if [ -f "$1" ]; then wc -l <"$1"; else echo 0; fi; }
+log_count() { if [ -f "$2" ]; then grep -cE -- "$1" "$2"; else echo 0; fi; }
+_bb_log_has() { [ -f "$2" ] && tail -n +$((${3:-0} + 1)) "$2" | grep -qE -- "$1"; }
+_bb_log_reaches() { (($(log_count "$1" "$2") >= $3)); }
+# wait_log REGEX FILE [AFTER]: until a line after the first AFTER lines (a log_lines mark) matches.
+wait_log() { wait_for 10 _bb_log_has "$1" "$2" "${3:-0}"; }
+# wait_log_count REGEX FILE N: until at least N lines match (e.g. one more reload than before).
+wait_log_count() { wait_for 10 _bb_log_reaches "$1" "$2" "$3"; }
+
+# tcp_conns PORT: established connections whose local end is 127.0.0.1:PORT (a listener's
+# accepted connections, counted by the kernel, so also those the server has not read yet).
+tcp_conns() { ss -Htn state established "( sport = :$1 )" 2>/dev/null | wc -l; }
+
+# metric_sum NAME [LABEL...]: the sum of the samples of NAME on http://127.0.0.1:$PP/metrics
+# whose labels contain every LABEL (e.g. 'route="a"'); 0 when there is none.
+metric_sum() {
+    local name=$1; shift
+    curl -s -m 5 "http://127.0.0.1:$PP/metrics" | awk -v n="$name" -v want="$*" '
+        BEGIN { k = split(want, w, " ") }
+        { s = $1; sub(/\{.*/, "", s) }
+        s == n { okk = 1; for (i = 1; i <= k; i++) if (!index($0, w[i])) okk = 0; if (okk) sum += $NF }
+        END { printf "%d\n", sum }'
+}
+_bb_metric_reaches() { local n=$2 name=$1; shift 2; (($(metric_sum "$name" "$@") >= n)); }
+# wait_metric NAME N [LABEL...]: until the counter or gauge reaches at least N. Counters are
+# bumped once the response is written, a moment after the client has it: wait, then compare.
+wait_metric() { wait_for 10 _bb_metric_reaches "$@"; }
 
 status_of() { curl -s -o /dev/null -m 2 -w '%{http_code}' "$@" 2>/dev/null; }
 answers_200() { [ "$(status_of "$@")" = 200 ]; }

@@ -6,6 +6,8 @@
 //
 // Behaviour is chosen by the query string (the gateway may rewrite the path, never the query):
 //   delay=MS        wait before sending the response head (first-byte timeouts, least_conn)
+//   hold=ID         wait before the response head until GET /__ctl/release?id=ID (or 30 s):
+//                   a request that is certainly in flight for as long as the test needs
 //   abort=1         close the connection without any response (after reading the request)
 //   reset=1         reset the connection (TCP RST) without any response
 //   interim=L       before the response, write the raw interim responses in the comma list L
@@ -39,6 +41,9 @@
 //   GET /__ctl/health?status=N    set the /healthz status
 //   GET /__ctl/sse?id=ID          {sent, done, acked} of a server-sent-event stream
 //   GET /__ctl/sse/next?id=ID     release the next event of a lockstep stream
+//   GET /__ctl/release?id=ID      release the requests held with hold=ID, now and later:
+//                                 {held} (how many were waiting)
+//   GET /__ctl/held?id=ID         {held, released}: requests waiting on hold=ID now
 // Counters ignore /healthz and /__ctl/ requests, so health probes never disturb balancing counts.
 import http from 'node:http';
 import https from 'node:https';
@@ -83,6 +88,12 @@ function stream(id) {
     return streams.get(id);
 }
 
+const holds = new Map(); // hold id -> {held, released, wake: [resolve]}
+function hold(id) {
+    if (!holds.has(id)) holds.set(id, { held: 0, released: false, wake: [] });
+    return holds.get(id);
+}
+
 function control(req, res, url) {
     const p = url.pathname;
     if (p === '/__ctl/stats') return sendJson(res, 200, { name: opt.name, ...stats });
@@ -103,6 +114,17 @@ function control(req, res, url) {
         s.acked++;
         if (s.release) { const r = s.release; s.release = null; r(); }
         return sendJson(res, 200, { sent: s.sent, acked: s.acked });
+    }
+    if (p === '/__ctl/release') {
+        const h = hold(url.searchParams.get('id') || '');
+        const n = h.held;
+        h.released = true;
+        for (const w of h.wake.splice(0)) w();
+        return sendJson(res, 200, { held: n });
+    }
+    if (p === '/__ctl/held') {
+        const h = hold(url.searchParams.get('id') || '');
+        return sendJson(res, 200, { held: h.held, released: h.released });
     }
     return sendJson(res, 404, { error: 'unknown control path' });
 }
@@ -190,6 +212,14 @@ async function handle(req, res) {
     for (const [k, v] of new URLSearchParams(String(req.headers['x-echo'] || ''))) q.append(k, v);
     const delay = Number(q.get('delay') || 0);
     if (delay > 0) await sleep(delay);
+    if (q.has('hold')) {
+        const h = hold(q.get('hold'));
+        if (!h.released) {
+            h.held++;
+            await Promise.race([new Promise((r) => h.wake.push(r)), sleep(30000)]);
+            h.held--;
+        }
+    }
     if (res.destroyed) return;
     if (q.get('abort') === '1') return req.socket.destroy();
     if (q.get('reset') === '1') return req.socket.resetAndDestroy();

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# review_slow_upstream_body.sh: when the gateway itself pauses the client's upload because
+# proxy_slow_upstream_upload.sh: when the gateway itself pauses the client's upload because
 # the upstream reads slowly, the client's body timeout must not fire: the client is not the
-# one that stopped. An upstream that stops reading for 4 s (well under its 30 s idle timeout)
+# one that stopped (the body timer is stopped while the body is paused). An upstream that
+# stops reading for 4 s (the stimulus: twice body_timeout, well under its 30 s idle timeout)
 # must not turn a healthy upload into "408 body_timeout" (body_timeout is 2 s here).
-# KNOWN BUG (fails until fixed): pt_conn_pause_body leaves the body timer running.
 . "$(dirname "$0")/lib.sh"
 
 PP=$(free_port); U1=$(free_port)
@@ -13,11 +13,13 @@ const port = Number(process.argv[2]);
 http.createServer((req, res) => {
     let n = 0;
     req.pause();
-    setTimeout(() => { req.on('data', (d) => { n += d.length; }); req.resume(); }, 4000);
+    const stalled = 4000; // the stimulus: the upstream reads nothing for this long
+    setTimeout(() => { req.on('data', (d) => { n += d.length; }); req.resume(); }, stalled);
     req.on('end', () => { res.writeHead(200, { 'content-type': 'text/plain' }); res.end(`got ${n}\n`); });
-}).listen(port, '127.0.0.1');
+}).listen(port, '127.0.0.1', () => console.log(`listening ${port}`));
 EOF2
-node "$T/slow.mjs" "$U1" & track $!
+node "$T/slow.mjs" "$U1" >"$T/slow.log" 2>&1 & track $!
+wait_log '^listening' "$T/slow.log" || not_ok "the slow-reading upstream starts" "$(cat "$T/slow.log")"
 cat >"$T/portico.yaml" <<EOF2
 listen: ["127.0.0.1:$PP"]
 workers: 1

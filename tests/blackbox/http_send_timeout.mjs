@@ -1,9 +1,10 @@
-// review_send_timeout.mjs: an upstream and a client in one process, for the send-timeout
-// review test. The upstream answers the head at once, stays quiet for --quiet-ms, then
-// streams --mb MiB with backpressure. The client sends one GET through the gateway and then
-// never reads. Prints JSON: whether and when the gateway closed the upstream connection
-// (it must, once the client has not read for send_timeout).
-//   node review_send_timeout.mjs --gw PORT --up PORT --quiet-ms MS --mb N --wait-ms MS
+// http_send_timeout.mjs: an upstream and a client in one process, for http_send_timeout.sh.
+// The upstream answers the head at once, stays quiet for --quiet-ms (the stimulus: a stream
+// with nothing queued when the send timer first fires), then streams --mb MiB with
+// backpressure. The client sends one GET through the gateway and then never reads. Prints
+// JSON as soon as the gateway closes the upstream connection (it must, once the client has not
+// read for send_timeout), or after --wait-ms if it never does (up_closed_ms is then null).
+//   node http_send_timeout.mjs --gw PORT --up PORT --quiet-ms MS --mb N --wait-ms MS
 import http from 'node:http';
 import net from 'node:net';
 
@@ -12,12 +13,16 @@ for (let i = 2; i < process.argv.length; i += 2) a[process.argv[i].slice(2)] = N
 const t0 = Date.now();
 let upClosedAt = null, written = 0, streamStartedAt = null;
 const chunk = Buffer.alloc(64 * 1024, 0x61);
+function report() {
+    console.log(JSON.stringify({ up_closed_ms: upClosedAt, stream_started_ms: streamStartedAt, upstream_wrote: written }));
+    process.exit(0);
+}
 
 const up = http.createServer(async (req, res) => {
     res.writeHead(200, { 'content-type': 'application/octet-stream' });
     res.flushHeaders();
     res.setMaxListeners(0);
-    res.on('close', () => { upClosedAt = Date.now() - t0; });
+    res.on('close', () => { upClosedAt = Date.now() - t0; report(); });
     await new Promise((r) => setTimeout(r, a['quiet-ms']));
     streamStartedAt = Date.now() - t0;
     const total = a.mb * 1024 * 1024;
@@ -33,8 +38,5 @@ up.listen(a.up, '127.0.0.1', () => {
         c.pause(); // never read
     });
     c.on('error', () => {});
-    setTimeout(() => {
-        console.log(JSON.stringify({ up_closed_ms: upClosedAt, stream_started_ms: streamStartedAt, upstream_wrote: written }));
-        process.exit(0);
-    }, a['wait-ms']);
+    setTimeout(report, a['wait-ms']); // the bound on waiting for the close, not a pause
 });
