@@ -157,16 +157,21 @@ is "$(tried "$MA")" "" "429: a cooling key is not tried for another model of the
 ant rl-alone 'hello'
 anthropic_error "429: the same for an Anthropic client: 429 rate_limit_error in its format" 429 rate_limit_error
 
-# A cooldown ends: retry-after 1 s, then the key is used again.
+# A cooldown ends: retry-after 1 s, then the key is used again. The clock is the stimulus: the
+# test asks again until the key is tried, and checks that this was not before retry-after.
 mock_reset "$MA"
+t_before=$(date +%s%N)
 oai rl-short 'hello'
 openai_error "429 from the only key: the client gets the 429 (nothing else to try)" 429 rate_limit_error
 is "$(hdr retry-after)" 1 "429: retry-after passed on to the client"
 oai rl-short 'hello'
 is "$(tried "$MA")" "/v1/chat/completions short-k1" "429: within retry-after the key is not tried again"
-sleep 1.3
-oai rl-short 'hello'
+tried_again() { oai rl-short 'hello'; [ "$(tried "$MA")" != "/v1/chat/completions short-k1" ]; }
+wait_for 10 tried_again
+waited_ms=$((($(date +%s%N) - t_before) / 1000000))
 is "$(tried "$MA")" "/v1/chat/completions short-k1 | /v1/chat/completions short-k1" "429: after retry-after the key is tried again"
+if ((waited_ms >= 1000)); then ok "429: the key was not tried again before retry-after (${waited_ms} ms)"
+else not_ok "429: the key was not tried again before retry-after" "tried again ${waited_ms} ms after the first 429"; fi
 
 # 401: the key is taken out, logged by provider and position, never by value.
 mock_reset "$MB"

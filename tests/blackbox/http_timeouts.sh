@@ -40,7 +40,8 @@ for i in 1 2 3 4 5; do
     raw --timeout 15000 'dribble:500:GET /echo/loris HTTP/1.1\r\nHost: t\r\nX-Slow: aaaaaaaaaaaaaaaaaaaa\r\n\r\n' close:8000 >"$T/loris$i.json" &
     pids+=($!); track $!
 done
-sleep 0.5
+loris_connected() { (($(tcp_conns "$PP") >= 5)); }
+wait_for 10 loris_connected || note "only $(tcp_conns "$PP") slow-loris clients connected"
 get /echo/during-loris
 is "$RESP_STATUS" 200 "a normal request is served while five slow-loris clients dribble"
 wait "${pids[@]}"
@@ -92,9 +93,9 @@ fi
 is "$(jqr '.responses | length' "$R")" 1 "idle close writes no extra response"
 
 # A connection used every 700 ms for 4 s (twice idle_timeout) stays open: activity resets the
-# idle timer.
+# idle timer. The 700 ms pauses are the stimulus (well under the 2 s idle_timeout).
 acts=()
-for i in 1 2 3 4 5 6; do acts+=("send:GET /echo/busy$i HTTP/1.1\\r\\nHost: t\\r\\n\\r\\n" "read:$i" sleep:700); done
+for i in 1 2 3 4 5 6; do acts+=("send:GET /echo/busy$i HTTP/1.1\\r\\nHost: t\\r\\n\\r\\n" "read:$i" idle:700); done
 R=$(raw --timeout 5000 "${acts[@]}")
 is "$(jqr '[.responses[].status] | join(",")' "$R")" "200,200,200,200,200,200" \
     "a connection with a request every 700 ms is kept past idle_timeout"

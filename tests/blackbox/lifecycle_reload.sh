@@ -33,9 +33,10 @@ is "$RESP_STATUS:$(hdr x-config)" "200:A" "before reload: /a/ is routed (config 
 
 # ---------------------------------------------------------------------------- a good reload
 # A keep-alive connection opened before the reload sends its second request after it. The
-# reload waits until the first request has reached the upstream.
+# reload waits until the first request has reached the upstream; the second request waits for
+# $T/reloaded, created once the new route answers.
 n0=$(up_count "$U1")
-raw --timeout 10000 'send:GET /a/before HTTP/1.1\r\nHost: t\r\n\r\n' read:1 sleep:3000 'send:GET /b/after HTTP/1.1\r\nHost: t\r\n\r\n' read:2 >"$T/ka.json" &
+raw --timeout 10000 'send:GET /a/before HTTP/1.1\r\nHost: t\r\n\r\n' read:1 "gate:$T/reloaded" 'send:GET /b/after HTTP/1.1\r\nHost: t\r\n\r\n' read:2 >"$T/ka.json" &
 kapid=$!; track $kapid
 first_sent() { (($(up_count "$U1") > n0)); }
 wait_for 10 first_sent || note "the keep-alive client's first request never reached the upstream"
@@ -43,6 +44,7 @@ write_cfg /b/ B
 kill -HUP "$PORTICO_PID"
 b_routed() { [ "$(status_of "http://127.0.0.1:$PP/b/x")" = 200 ]; }
 check "after SIGHUP the new route /b/ answers (within 5 s)" wait_for 5 b_routed
+touch "$T/reloaded"
 get /b/x
 is "$(hdr x-config)" "B" "after reload: responses carry config B's header"
 get /a/x
@@ -110,10 +112,16 @@ if command -v wrk >/dev/null; then
     have_wrk=1
     wrk -t2 -c8 -d${DUR}s --timeout 4s "http://127.0.0.1:$PP/load/wrk" >"$T/wrk.txt" 2>&1 & w=$!; track $w
 fi
+# Each reload waits until the previous one is logged and the loops have answered a few more
+# requests since, so every reload lands among requests in flight.
+served() { cat "$T/loop1.txt" "$T/loop2.txt" 2>/dev/null | wc -l; }
+progressed() { (($(served) >= $1)); }
 for i in $(seq 1 10); do
-    sleep 0.45
+    wait_for 5 progressed $(($(served) + 4)) || note "the load loops stalled before reload $i"
+    n=$(log_count 'configuration reloaded' "$T/portico.err")
     write_cfg /load/ "L$i"
     kill -HUP "$PORTICO_PID" 2>/dev/null
+    wait_log_count 'configuration reloaded' "$T/portico.err" $((n + 1)) || note "reload $i was not logged"
 done
 wait $l1 $l2
 [ "$have_wrk" = 1 ] && wait $w

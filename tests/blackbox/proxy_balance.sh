@@ -57,7 +57,8 @@ is "$(up_count "$W1")/$(up_count "$W2")" "5/15" "weighted 1:3: 20 requests split
 
 # ---------------------------------------------------------------------------- least_conn
 # One slow request holds a target; while it is in flight every new request goes to the other.
-curl -s -m 15 -o "$T/slow.json" "http://127.0.0.1:$PP/lc/slow?delay=3000" &
+# The upstream holds it (hold=lc) until the checks are done.
+curl -s -m 15 -o "$T/slow.json" "http://127.0.0.1:$PP/lc/slow?hold=lc" &
 slowpid=$!; track $slowpid
 busy_one() { [ "$(up_stat "$L1" active)" = 1 ] || [ "$(up_stat "$L2" active)" = 1 ]; }
 if wait_for 5 busy_one; then
@@ -72,6 +73,7 @@ if wait_for 5 busy_one; then
 else
     not_ok "least_conn: the slow request is in flight on one target" "neither upstream reports an active request"
 fi
+for u in "$L1" "$L2"; do ctl "$u" 'release?id=lc' >/dev/null; done
 wait "$slowpid"
 is "$(jq -r .name "$T/slow.json" 2>/dev/null)" "${busy:-?}" "least_conn: the slow request completes on its target"
 

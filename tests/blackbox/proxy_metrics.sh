@@ -59,16 +59,23 @@ curl -s -m 5 "http://127.0.0.1:$PP/metrics" >"$T/m0"
 for i in $(seq 1 7); do status_of "http://127.0.0.1:$PP/a/x$i" >/dev/null; done
 for i in $(seq 1 3); do status_of "http://127.0.0.1:$PP/b/x$i" >/dev/null; done
 
-# Counters are bumped when a response completes; give them a moment, then compare exactly.
-a_counted() {
-    curl -s -m 5 "http://127.0.0.1:$PP/metrics" >"$T/m1"
-    local d
-    d=$(sum_where "$T/m1" histogram '^portico_' _count 'route="route-a"' | awk '{ s += $2 } END { print s + 0 }')
-    ((d > 0))
+# delta FILE0 FILE1 TYPE REGEX SUFFIX LABELS...: "family delta" per family.
+delta() {
+    local f0=$1 f1=$2; shift 2
+    join -a 2 -e 0 -o '2.1,1.2,2.2' <(sum_where "$f0" "$@") <(sum_where "$f1" "$@") | awk '{ print $1, $3 - $2 }'
 }
-wait_for 3 a_counted
-sleep 0.3
-curl -s -m 5 "http://127.0.0.1:$PP/metrics" >"$T/m1"
+req_fams='^portico_.*(request|response)s?_total$'
+# reached DELTAS N: there is at least one family and every one grew by N or more.
+reached() { [ -n "$1" ] && awk -v n="$2" '$2 < n { bad = 1 } END { exit bad }' <<<"$1"; }
+# Counters are bumped when a response completes, a moment after the client has it: wait until
+# both routes' counters and histograms have counted every request, then compare exactly below.
+counted() {
+    curl -s -m 5 "http://127.0.0.1:$PP/metrics" >"$T/m1"
+    reached "$(delta "$T/m0" "$T/m1" counter "$req_fams" "" 'route="route-a"' 'service="svc-a"')" 7 &&
+    reached "$(delta "$T/m0" "$T/m1" counter "$req_fams" "" 'route="route-b"' 'service="svc-b"')" 3 &&
+    reached "$(delta "$T/m0" "$T/m1" histogram '^portico_' _count 'route="route-a"')" 7
+}
+wait_for 10 counted || note "the counters never reached the requests sent"
 
 # ---------------------------------------------------------------------------- well-formed
 is "$(status_of "http://127.0.0.1:$PP/metrics")" 200 "/metrics answers 200"
@@ -82,12 +89,6 @@ bad=$(samples "$T/m1" | awk -F'\t' '$5 !~ /^([-+]?[0-9.]+([eE][-+]?[0-9]+)?|[-+]
 is "$bad" "" "every sample value is a number"
 
 # ---------------------------------------------------------------------------- counters
-# delta FILE0 FILE1 TYPE REGEX SUFFIX LABELS...: "family delta" per family.
-delta() {
-    local f0=$1 f1=$2; shift 2
-    join -a 2 -e 0 -o '2.1,1.2,2.2' <(sum_where "$f0" "$@") <(sum_where "$f1" "$@") | awk '{ print $1, $3 - $2 }'
-}
-req_fams='^portico_.*(request|response)s?_total$'
 da=$(delta "$T/m0" "$T/m1" counter "$req_fams" "" 'route="route-a"' 'service="svc-a"')
 db=$(delta "$T/m0" "$T/m1" counter "$req_fams" "" 'route="route-b"' 'service="svc-b"')
 if [ -n "$da" ]; then ok "a portico_*requests/responses_total counter has route/service labels"

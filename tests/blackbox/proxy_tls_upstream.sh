@@ -45,7 +45,7 @@ errlines_before=$(wc -l <"$T/portico.err" 2>/dev/null || echo 0)
 get /noca/x
 is "$RESP_STATUS" 502 "HTTPS upstream signed by an unknown CA, no ca_file: 502"
 is "$(jqr .error.service)" "no-ca" "unknown CA: the 502 names the service"
-sleep 0.3
+wait_log '[Vv]erif|issuer|[Cc]ertificate' "$T/portico.err" "$errlines_before"
 newlog=$(tail -n +$((errlines_before + 1)) "$T/portico.err")
 like "$newlog" '[Vv]erif|issuer|[Cc]ertificate' "unknown CA: the error log names the verification failure"
 if grep -q 'BEGIN\|PRIVATE' <<<"$newlog"; then not_ok "unknown CA: the error log holds no key or certificate material"

@@ -9,7 +9,11 @@
 //   sendfile:PATH      write a file's bytes
 //   repeat:N:TEXT      write TEXT (escapes interpreted) N times in one write
 //   dribble:MS:TEXT    write TEXT one byte every MS milliseconds (stops if the peer closes)
-//   sleep:MS           wait
+//   idle:MS            send nothing for MS: a stimulus (timeouts, keep-alive), never a way to
+//                      wait for the server; "sleep:MS" is an older name for it
+//   gate:PATH          wait until the file PATH exists (the test creates it once what the
+//                      client must wait for has happened); on --timeout the script stops with
+//                      timed_out: true
 //   read:N             wait until N responses in all (1xx interim ones included) are parsed;
 //                      on --timeout the script stops with timed_out: true
 //   close:MS           wait up to MS for the peer to close the connection
@@ -154,13 +158,14 @@ function connect() {
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-// Waits until cond() holds or ms pass; true if it holds.
-async function until(cond, ms) {
+// Waits until cond() holds or ms pass; true if it holds. cond is checked on every socket
+// event, and also every pollMs when given (for conditions outside the socket, like a file).
+async function until(cond, ms, pollMs = 0) {
     const deadline = Date.now() + ms;
     while (!cond()) {
         const left = deadline - Date.now();
         if (left <= 0) return false;
-        await Promise.race([new Promise((r) => waiters.push(r)), sleep(left)]);
+        await Promise.race([new Promise((r) => waiters.push(r)), sleep(pollMs ? Math.min(pollMs, left) : left)]);
     }
     return true;
 }
@@ -190,7 +195,13 @@ async function main() {
                 write(bytes.subarray(i, i + 1));
                 await until(() => result.closed, ms);
             }
-        } else if (verb === 'sleep') await sleep(Number(rest));
+        } else if (verb === 'idle' || verb === 'sleep') await sleep(Number(rest));
+        else if (verb === 'gate') {
+            if (!(await until(() => fs.existsSync(rest) || result.closed, opt.timeout, 20)) || !fs.existsSync(rest)) {
+                if (!result.closed) result.timed_out = true;
+                break;
+            }
+        }
         else if (verb === 'read') {
             const n = Number(rest);
             if (!(await until(() => result.responses.length >= n || result.closed, opt.timeout)) ||
