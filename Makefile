@@ -2,8 +2,9 @@
 # from the Debian package (node-llhttp) into build/, never copied into the tree.
 #
 #   make            build build/portico
-#   make run        install missing packages, build, start on the embedded defaults
-#   make test       install missing packages, build, run every test
+#   make run        install what running needs, build, start on the embedded defaults
+#   make test       install what building and testing need, build, run every test
+#   make deps       install what running, testing and benchmarking need (scripts/deps.sh)
 #   make fuzz       build the libFuzzer harnesses (clang)
 #   SANITIZE=address,undefined make test    the same under ASan/UBSan (in build/san-address-undefined)
 
@@ -74,13 +75,15 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(LIB)
 unit: $(UNIT_BINS)
 
 deps:
-	@scripts/deps.sh
+	@scripts/deps.sh run test bench
 
-run: deps
+run:
+	@scripts/deps.sh run
 	@$(MAKE) --no-print-directory -j$(NPROC) all
 	./$(BIN) serve
 
-test: deps
+test:
+	@scripts/deps.sh run test
 	@$(MAKE) --no-print-directory -j$(NPROC) all unit
 	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) tests/run.sh
 

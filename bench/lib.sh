@@ -19,6 +19,7 @@ declare -A NGINX_PID=()
 CONNS=${CONNS:-50}
 THREADS=${THREADS:-2}
 
+"$BENCH_DIR/../scripts/deps.sh" run bench || exit 1
 for _b_tool in nginx wrk; do
     command -v "$_b_tool" >/dev/null || { echo "bench: '$_b_tool' is missing (scripts/deps.sh installs it)" >&2; exit 1; }
 done

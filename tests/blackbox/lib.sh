@@ -386,5 +386,5 @@ ca_signed() {
 
 # Every script needs these; say so instead of failing obscurely.
 for _bb_tool in curl jq node ss; do
-    command -v "$_bb_tool" >/dev/null || { echo "not ok - required tool '$_bb_tool' is missing (scripts/deps.sh installs it)"; exit 1; }
+    command -v "$_bb_tool" >/dev/null || { echo "not ok - required tool '$_bb_tool' is missing (scripts/deps.sh test installs it)"; exit 1; }
 done
