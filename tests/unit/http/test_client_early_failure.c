@@ -1,11 +1,9 @@
-/* Review tests for http/client.c: exchanges whose upstream fails synchronously (a write
- * that fails inside the caller's own pt_exchange_* call) and connections that fail while
- * resolving. Real loopback sockets; the "upstream" is a plain socket the test drives.
- * The use-after-free cases are only visible under the sanitizer build
- * (make SANITIZE=address,undefined unit).
- * Regressions for: pt_exchange_body / x_write_end reading x after a synchronous write
- * failure freed it; uc_close on a resolving connection that on_resolved itself ends never
- * closing it (handles and memory leaked). */
+/* http/client.c when the upstream fails early: a write that fails inside the caller's own
+ * pt_exchange_body / pt_exchange_body_end call is reported once, from the loop, and the
+ * exchange is not touched after it is freed; a connection that fails while resolving leaves
+ * no open handle. Real loopback sockets; the "upstream" is a plain socket the test drives.
+ * Every build checks the error count and that the loop closes; the sanitizer build
+ * (make SANITIZE=address,undefined unit) also sees any read of the freed exchange. */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
