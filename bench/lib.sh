@@ -13,13 +13,13 @@
 #                                "rps p50_us p99_us requests errors non2xx"
 #   median N...                  the median of the numbers
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+"$BENCH_DIR/../scripts/deps.sh" run bench || exit 1   # installs only what is missing
 . "$BENCH_DIR/../tests/blackbox/lib.sh"
 
 declare -A NGINX_PID=()
 CONNS=${CONNS:-50}
 THREADS=${THREADS:-2}
 
-"$BENCH_DIR/../scripts/deps.sh" run bench || exit 1
 for _b_tool in nginx wrk; do
     command -v "$_b_tool" >/dev/null || { echo "bench: '$_b_tool' is missing (scripts/deps.sh installs it)" >&2; exit 1; }
 done
