@@ -204,7 +204,9 @@ if ! have_netns; then
     skip "listener in another network namespace" "needs root and ip netns"
 else
     new_ns fw; ns=$NEW_NS
-    if [ -n "$ns" ] && lab_start ip netns exec "$ns" "$LAB" --addr 127.0.0.1 --ttl 60; then
+    if ! command -v nft >/dev/null; then
+        skip "DROP rule in a network namespace" "nft is not installed (scripts/deps.sh test installs it)"
+    elif [ -n "$ns" ] && lab_start ip netns exec "$ns" "$LAB" --addr 127.0.0.1 --ttl 60; then
         p=$LAB_PORT
         ip netns exec "$ns" nft -f - <<EOF
 table inet portico_lab {
