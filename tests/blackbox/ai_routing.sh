@@ -285,6 +285,8 @@ oai_stream meter 'two [mock events=9]'           # 11 in, 9 out
 ant meter 'three [mock tools=1]'                 # 11 in, 23 out
 ant meter 'four [mock events=4]' true            # 11 in, 4 out
 oai meter 'five [mock status=400]'               # refused: no usage
+# Counters are bumped once a response is written, a moment after the client has it.
+wait_metric portico_ai_calls_total $((ok0 + 4)) "$lab" 'outcome="ok"' || note "the four ok calls were never counted"
 in1=$(metric portico_ai_tokens_total "$lab,kind=\"input\"")
 out1=$(metric portico_ai_tokens_total "$lab,kind=\"output\"")
 ok1=$(metric portico_ai_calls_total "$lab,outcome=\"ok\"")
@@ -307,6 +309,7 @@ all0=$(all_outcomes)
 oai_stream abandon '[mock events=400 gap_ms=5]' -m 0.5 -H 'X-Request-Id: ai-abandoned-1'
 l=$(log_line ai-abandoned-1)
 is "$(jqr '.error' "$l")" client_closed "abandoned stream: the access log says client_closed"
+wait_metric portico_ai_calls_total $((all0 + 1)) "$lab" || note "the abandoned stream was never counted"
 is "$(( $(all_outcomes) - all0 ))" 1 "abandoned stream: counted once in portico_ai_calls_total"
 is "$(( $(metric portico_ai_calls_total "$lab,outcome=\"ok\"") - ok0 ))" 0 "abandoned stream: not counted as outcome=\"ok\""
 
