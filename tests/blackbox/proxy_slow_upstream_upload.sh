@@ -16,10 +16,10 @@ http.createServer((req, res) => {
     const stalled = 4000; // the stimulus: the upstream reads nothing for this long
     setTimeout(() => { req.on('data', (d) => { n += d.length; }); req.resume(); }, stalled);
     req.on('end', () => { res.writeHead(200, { 'content-type': 'text/plain' }); res.end(`got ${n}\n`); });
-}).listen(port, '127.0.0.1', () => console.log(`listening ${port}`));
+}).listen(port, '127.0.0.1');
 EOF2
 node "$T/slow.mjs" "$U1" >"$T/slow.log" 2>&1 & track $!
-wait_log '^listening' "$T/slow.log" || not_ok "the slow-reading upstream starts" "$(cat "$T/slow.log")"
+wait_port "$U1" || not_ok "the slow-reading upstream starts" "$(cat "$T/slow.log")"
 cat >"$T/portico.yaml" <<EOF2
 listen: ["127.0.0.1:$PP"]
 workers: 1
