@@ -7,7 +7,9 @@
 . "$(dirname "$0")/lib.sh"
 
 PP=$(free_port); U1=$(free_port)
-cat >"$T/portico.yaml" <<EOF2
+# write_cfg: the configuration with the service on port $U1 (each case has its own upstream).
+write_cfg() {
+    cat >"$T/portico.yaml" <<EOF2
 listen: ["127.0.0.1:$PP"]
 workers: 1
 access_log: "off"
@@ -21,6 +23,8 @@ routes:
     match: { path_prefix: "/echo/" }
     service: echo
 EOF2
+}
+write_cfg
 portico_start "$T/portico.yaml" || not_ok "portico starts"
 
 # control: the stream starts at once; the client never reads -> closed after ~send_timeout
@@ -29,7 +33,7 @@ like "$(jqr '.up_closed_ms // "never"' "$R")" '^[0-9]+$' "client not reading a s
 
 # the stream is quiet for 1.5 s (3 send timeouts) before the bulk: same expectation
 U1=$(free_port)
-sed -i "s/127.0.0.1:[0-9]*\"\]$/127.0.0.1:$U1\"]/" "$T/portico.yaml"
+write_cfg
 n=$(log_count 'configuration reloaded' "$T/portico.err")
 kill -HUP "$PORTICO_PID"
 wait_log_count 'configuration reloaded' "$T/portico.err" $((n + 1)) || note "reload to upstream port $U1 not logged"
