@@ -9,6 +9,7 @@
 #   CONSUMERS=10000 KEYS=20000 bench/control_snapshot.sh     a smaller run
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scripts/deps.sh run   # the toolchain and libraries it builds against, when missing
 
 CONSUMERS=${CONSUMERS:-100000}
 KEYS=${KEYS:-200000}
