@@ -47,7 +47,11 @@ fi
 # npm clients used by the tests (official SDKs) live in tests/node. They are current when our
 # stamp or npm's own record of the install (node_modules/.package-lock.json) is newer than the
 # manifests. A node_modules that is a symlink is an install shared with another checkout: it is
-# never reinstalled from here (npm ci would empty the shared directory first).
+# never reinstalled from here (npm ci would empty the shared directory first); one that leads
+# nowhere is removed and replaced by a local install.
+if ((npm)) && [ -L tests/node/node_modules ] && [ ! -d tests/node/node_modules ]; then
+  rm -f tests/node/node_modules
+fi
 npm_current() {
   local m
   for m in tests/node/node_modules/.portico-stamp tests/node/node_modules/.package-lock.json; do
