@@ -52,7 +52,7 @@ is "$n" 5 "all five slow-loris connections were closed by the server"
 # The first head's deadline runs from accept: a client that waits 1.8 s before its first byte
 # and then stalls is cut at header_timeout (2 s), not 2 s after that byte (3.8 s).
 before=$(up_count "$U1")
-R=$(raw --timeout 15000 sleep:1800 'send:GET /echo/late HTTP/1.1\r\nHost: t\r\n' close:8000)
+R=$(raw --timeout 15000 idle:1800 'send:GET /echo/late HTTP/1.1\r\nHost: t\r\n' close:8000)
 is "$(jqr '[.responses[].status] | join(",")' "$R")" 408 "a head that starts late and stalls gets one 408"
 like "$(jqr '.responses[0].body' "$R")" 'within 2000 ms \(limits\.header_timeout\)' "the 408 names the configured header_timeout"
 at=$(jqr '.closed_at_ms // 999999' "$R")
@@ -65,7 +65,7 @@ fi
 
 # On a kept-alive connection the wait for the next request is idle_timeout; the next head gets
 # the whole header_timeout from its first byte (as nginx does).
-R=$(raw --timeout 15000 'send:GET /echo/ka1 HTTP/1.1\r\nHost: t\r\n\r\n' read:1 sleep:1000 \
+R=$(raw --timeout 15000 'send:GET /echo/ka1 HTTP/1.1\r\nHost: t\r\n\r\n' read:1 idle:1000 \
     'send:GET /echo/ka2 HTTP/1.1\r\n' close:8000)
 is "$(jqr '[.responses[].status] | join(",")' "$R")" "200,408" "keep-alive: the stalled second head gets 408"
 resp_at=$(jqr '.responses[0].at_ms // 0' "$R"); at=$(jqr '.closed_at_ms // 0' "$R")
