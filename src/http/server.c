@@ -900,7 +900,11 @@ void pt_server_close_all(pt_server *srv)
     pt_conn *next;
     for (pt_conn *c = srv->conns; c; c = next) {
         next = c->next;
-        if (c->in_request && !c->resp_done) c->info.outcome = PT_OUT_DRAIN_DEADLINE;
+        if (c->in_request && !c->resp_done) {
+            /* logged like a client that left (499): a status nobody was sent, naming why */
+            c->info.outcome = PT_OUT_DRAIN_DEADLINE;
+            if (!c->status) c->status = pt_outcome_status(PT_OUT_DRAIN_DEADLINE);
+        }
         conn_close(c);
     }
 }

@@ -8,12 +8,13 @@
 
 U1=$(free_port)
 upstream_start echo "$U1" || not_ok "echo upstream starts"
-# cfg PORT DRAIN: a config on PORT with drain_timeout DRAIN.
+# cfg PORT DRAIN: a config on PORT with drain_timeout DRAIN; the access log goes to
+# $T/access-PORT.log.
 cfg() {
     cat >"$T/portico-$1.yaml" <<EOF
 listen: ["127.0.0.1:$1"]
 workers: 2
-access_log: "off"
+access_log: "$T/access-$1.log"
 limits: { drain_timeout: $2, idle_timeout: 60s }
 services:
   - name: echo
@@ -95,6 +96,11 @@ node "$UPSTREAMS/sseclient.mjs" --url "http://127.0.0.1:$PP/echo/sse?sse=40&inte
     --ctl "http://127.0.0.1:$U1" --id long --mark "$T/first-long" --timeout 30000 >"$T/long.json" &
 longpid=$!; track $longpid
 wait_for 5 test -f "$T/first-long" || note "the long SSE stream never delivered its first event"
+# and a request the upstream holds unanswered past the deadline
+curl -s -m 30 -o /dev/null "http://127.0.0.1:$PP/echo/held?hold=deadline" &
+track $!
+held_now() { [ "$(curl -s "http://127.0.0.1:$U1/__ctl/held?id=deadline" | jq -r .held)" = 1 ]; }
+wait_for 5 held_now || note "the held request did not reach the upstream"
 t_term=$SECONDS
 kill -TERM "$PORTICO_PID"
 if exited_within 8; then
@@ -104,6 +110,9 @@ else
     not_ok "a stream longer than drain_timeout does not keep portico alive (exit within 2 s + margin)" "still running after 8 s"
 fi
 PORTICO_PID=
+curl -s "http://127.0.0.1:$U1/__ctl/release?id=deadline" >/dev/null
+line=$(grep '"/echo/held"' "$T/access-$PP.log" 2>/dev/null)
+like "$line" '"status":503,.*"error":"drain_deadline"' "a request unanswered at the drain deadline is logged, as drain_deadline"
 wait "$longpid"
 L=$(cat "$T/long.json")
 is "$(jqr .complete "$L")" false "the stream cut at the deadline is not reported as complete"

@@ -134,10 +134,10 @@ static void close_all_mid_response_runs_hooks_after_done(void **s)
     run_case(START_ONLY, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n", 1, "dispatch1 abort1 done200 second1 first1 ");
 }
 
-static void close_all_before_an_answer_still_runs_hooks(void **s)
+static void close_all_before_an_answer_logs_the_drain_deadline(void **s)
 {
-    /* nothing was answered, so nothing is logged; the hooks run all the same */
-    run_case(NEVER, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n", 1, "dispatch1 abort1 second1 first1 ");
+    /* nothing was answered: logged as the drain deadline's 503, then the hooks */
+    run_case(NEVER, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n", 1, "dispatch1 abort1 done503 second1 first1 ");
 }
 
 static void close_all_after_the_end_runs_nothing_again(void **s)
@@ -199,7 +199,7 @@ int main(void)
         cmocka_unit_test(server_error_mid_body_runs_hooks_once),
         cmocka_unit_test(body_error_after_the_answer_began_aborts_the_handler),
         cmocka_unit_test(close_all_mid_response_runs_hooks_after_done),
-        cmocka_unit_test(close_all_before_an_answer_still_runs_hooks),
+        cmocka_unit_test(close_all_before_an_answer_logs_the_drain_deadline),
         cmocka_unit_test(close_all_after_the_end_runs_nothing_again),
         cmocka_unit_test(request_end_is_idempotent),
         cmocka_unit_test(request_pool_is_capped),
