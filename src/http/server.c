@@ -520,6 +520,10 @@ static int cb_headers_complete(llhttp_t *p)
     pt_conn *c = p->data;
     int rc = build_request(c);
     if (rc) return rc;
+    /* No protocol is switched here (RFC 9110 §7.8 lets a server ignore Upgrade; the proxy
+     * drops the header): llhttp must read this message's body and the next request as
+     * HTTP/1.1 instead of pausing the connection as upgraded. CONNECT never gets here. */
+    p->upgrade = 0;
     if (c->req.content_length > 0 && (uint64_t)c->req.content_length > c->srv->limits.max_body_bytes)
         return reject(c, PT_OUT_BODY_TOO_LARGE, "the request body exceeds the configured limit");
     if (c->srv->draining || !c->req.keep_alive) c->close_after = true;

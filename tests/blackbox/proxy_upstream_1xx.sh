@@ -76,6 +76,13 @@ R=$(raw 'send:GET /echo/u?interim=101 HTTP/1.1\r\nHost: t\r\nConnection: Upgrade
 is "$(statuses "$R")" "502" "101 to a client that asked to upgrade (no route allows it yet): 502"
 is "$(jqr '.responses[0].h.upgrade // "none"' "$R")" "none" "101 to a client that asked to upgrade: no Upgrade header in the answer"
 
+# A request that asks to upgrade is plain HTTP/1.1 to the gateway: the connection serves
+# the next request instead of staying paused as if switched.
+R=$(raw 'send:GET /echo/u1 HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n' read:1 \
+    'send:GET /echo/u2 HTTP/1.1\r\nHost: t\r\n\r\n' read:2)
+is "$(statuses "$R")" "200,200" "a client's upgrade request is answered as HTTP and the connection serves the next request"
+is "$(jqr '.responses[1].body | fromjson | .path' "$R")" "/echo/u2" "after an upgrade request, the next response is the next request's"
+
 R=$(raw 'send:GET /echo/u?interim=103,101 HTTP/1.1\r\nHost: t\r\n\r\n' read:1)
 is "$(statuses "$R")" "502" "103 then 101: 502"
 

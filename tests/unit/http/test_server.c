@@ -50,11 +50,10 @@ static void unsafe_request_id_is_replaced(void **s)
     pt_buf_release(&out);
 }
 
-static void pipelined_requests_answer_in_order(void **s)
+/* Feeds `in` (three requests: GET /1, POST /2 with a 5-byte body, GET /3) at every split
+ * step and checks all three were answered 200, in order, with no 400. */
+static void assert_three_answered_in_order(const char *in)
 {
-    const char *in = "GET /1 HTTP/1.1\r\nHost: x\r\n\r\n"
-                     "POST /2 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
-                     "GET /3 HTTP/1.1\r\nHost: x\r\n\r\n";
     for (size_t step = 0; step < 4; step++) {
         pt_buf out = run(in, step);
         assert_int_equal(count(out.data, "HTTP/1.1 200 OK"), 3);
@@ -62,8 +61,26 @@ static void pipelined_requests_answer_in_order(void **s)
              *c = strstr(out.data, "GET /3 body=0");
         assert_true(a && b && c && a < b && b < c);
         assert_null(strstr(out.data, "Connection: close"));
+        assert_null(strstr(out.data, "400 Bad Request"));
         pt_buf_release(&out);
     }
+}
+
+static void pipelined_requests_answer_in_order(void **s)
+{
+    assert_three_answered_in_order("GET /1 HTTP/1.1\r\nHost: x\r\n\r\n"
+                                   "POST /2 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+                                   "GET /3 HTTP/1.1\r\nHost: x\r\n\r\n");
+}
+
+static void upgrade_request_is_served_as_plain_http(void **s)
+{
+    /* Portico switches no protocol (RFC 9110 §7.8 lets a server ignore Upgrade): the request
+     * is answered as HTTP, its body read as HTTP, and the connection stays HTTP/1.1 */
+    assert_three_answered_in_order(
+        "GET /1 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
+        "POST /2 HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: h2c\r\nContent-Length: 5\r\n\r\nhello"
+        "GET /3 HTTP/1.1\r\nHost: x\r\n\r\n");
 }
 
 static void chunked_body_is_delivered_whole(void **s)
@@ -328,6 +345,7 @@ int main(void)
         cmocka_unit_test(get_is_answered_with_request_id),
         cmocka_unit_test(unsafe_request_id_is_replaced),
         cmocka_unit_test(pipelined_requests_answer_in_order),
+        cmocka_unit_test(upgrade_request_is_served_as_plain_http),
         cmocka_unit_test(chunked_body_is_delivered_whole),
         cmocka_unit_test(expect_continue_sends_100_first),
         cmocka_unit_test(smuggling_shapes_are_refused),
