@@ -36,25 +36,10 @@ PORTKEY_VERSION=${PORTKEY_VERSION:-1.15.2}
 PORTKEY_DIR=$ROOT/tools/portkey
 UP=$(free_port); NP=$(free_port); PP=$(free_port); KP=$(free_port); MP=$(free_port)
 
-OPENAI_ANSWER='{"id":"chatcmpl-bench","object":"chat.completion","created":1732700000,"model":"gpt-4o","choices":[{"index":0,"message":{"role":"assistant","content":"Hello from the bench upstream."},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":7,"total_tokens":16}}'
-ANTHROPIC_ANSWER='{"id":"msg_bench","type":"message","role":"assistant","model":"claude-sonnet-4-5","content":[{"type":"text","text":"Hello from the bench upstream."}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":9,"output_tokens":7}}'
 chat_body() { echo "{\"model\":\"$1\",\"max_tokens\":64,\"messages\":[{\"role\":\"user\",\"content\":\"hello\"}]}"; }
 
 # ---------------------------------------------------------------------------- upstream
-nginx_start upstream "worker_processes 1;
-events { worker_connections 4096; }
-http {
-    $(nginx_http_paths upstream)
-    access_log off;
-    keepalive_requests 10000000;
-    keepalive_timeout 300s;
-    server {
-        listen 127.0.0.1:$UP backlog=4096;
-        location = /v1/chat/completions { default_type application/json; return 200 '$OPENAI_ANSWER'; }
-        location = /v1/messages { default_type application/json; return 200 '$ANTHROPIC_ANSWER'; }
-        location / { return 404; }
-    }
-}"
+bench_upstream_start "$UP"
 
 # ---------------------------------------------------------------------------- nginx proxy
 nginx_start nginx "worker_processes 1;

@@ -11,6 +11,10 @@
 #   nginx_rss_kb NAME            VmRSS of the master plus its workers, in kB
 #   wrk_post URL SECONDS         wrk with the JSON POST script; prints
 #                                "rps p50_us p99_us requests errors non2xx"
+#   bench_upstream_start PORT    the one fast upstream every benchmark uses (an nginx named
+#                                "upstream"): a fixed OpenAI chat completion on
+#                                POST /v1/chat/completions, a fixed Anthropic message on
+#                                POST /v1/messages, {"ok":true} everywhere else
 #   median N...                  the median of the numbers
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 "$BENCH_DIR/../scripts/deps.sh" run bench || exit 1   # installs only what is missing
@@ -87,4 +91,26 @@ wrk_post() {
 
 median() {
     printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# The fixed answers of the bench upstream (9 input and 7 output tokens each).
+OPENAI_ANSWER='{"id":"chatcmpl-bench","object":"chat.completion","created":1732700000,"model":"gpt-4o","choices":[{"index":0,"message":{"role":"assistant","content":"Hello from the bench upstream."},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":7,"total_tokens":16}}'
+ANTHROPIC_ANSWER='{"id":"msg_bench","type":"message","role":"assistant","model":"claude-sonnet-4-5","content":[{"type":"text","text":"Hello from the bench upstream."}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":9,"output_tokens":7}}'
+
+bench_upstream_start() {
+    nginx_start upstream "worker_processes 1;
+events { worker_connections 4096; }
+http {
+    $(nginx_http_paths upstream)
+    access_log off;
+    keepalive_requests 10000000;
+    keepalive_timeout 300s;
+    server {
+        listen 127.0.0.1:$1 backlog=4096;
+        location = /v1/chat/completions { default_type application/json; return 200 '$OPENAI_ANSWER'; }
+        location = /v1/messages { default_type application/json; return 200 '$ANTHROPIC_ANSWER'; }
+        location / { default_type application/json; return 200 '{\"ok\":true}'; }
+    }
+}"
+    wait_port "$1" || { echo "bench: the upstream nginx did not start" >&2; exit 1; }
 }

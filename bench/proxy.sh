@@ -21,18 +21,7 @@ NGINX_ACCESS_LOG=${NGINX_ACCESS_LOG:-on}
 UP=$(free_port); NP=$(free_port); PP=$(free_port)
 
 # ---------------------------------------------------------------------------- upstream
-nginx_start upstream "worker_processes 1;
-events { worker_connections 4096; }
-http {
-    $(nginx_http_paths upstream)
-    access_log off;
-    keepalive_requests 10000000;
-    keepalive_timeout 300s;
-    server {
-        listen 127.0.0.1:$UP backlog=4096;
-        location / { default_type application/json; return 200 '{\"ok\":true}'; }
-    }
-}"
+bench_upstream_start "$UP"
 
 # ---------------------------------------------------------------------------- nginx proxy
 if [ "$NGINX_ACCESS_LOG" = on ]; then nlog="access_log $T/nginx/access.log;"; else nlog="access_log off;"; fi

@@ -15,7 +15,7 @@ run_debs=(build-essential pkg-config libuv1-dev node-llhttp libjansson-dev libya
 # netns, ss) and netcat: the doctor's network tests; wrk: keep-alive load in the reload test.
 test_debs=(libcmocka-dev clang libclang-rt-14-dev curl openssl jq iproute2 nftables iptables
   netcat-openbsd procps wrk nodejs npm)
-bench_debs=(wrk nginx-light curl jq iproute2 procps nodejs)
+bench_debs=(wrk nginx-light curl jq iproute2 procps nodejs valgrind)
 
 sets=("$@")
 ((${#sets[@]})) || sets=(run test bench)
