@@ -47,10 +47,13 @@ BIN      := $(BUILD)/portico
 
 UNIT_SRCS := $(shell find tests/unit -name 'test_*.c' 2>/dev/null | sort)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
+# Test-support programs (seeding a store, ...), built with the binary for the black-box tests.
+SUPPORT_SRCS := $(shell find tests/support -name '*.c' 2>/dev/null | sort)
+SUPPORT_BINS := $(SUPPORT_SRCS:tests/support/%.c=$(BUILD)/tests/%)
 FUZZ_SRCS := $(shell find tests/fuzz -name 'fuzz_*.c' 2>/dev/null | sort)
 
 .PHONY: all run test unit fuzz deps clean bench
-all: $(BIN)
+all: $(BIN) $(SUPPORT_BINS)
 
 $(BIN): $(BUILD)/src/main.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -71,6 +74,10 @@ $(BUILD)/llhttp/%.o: $(LLHTTP_SRC_DIR)/%.c
 $(BUILD)/tests/unit/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) -Wno-missing-prototypes -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS) -lcmocka
+
+$(BUILD)/tests/%: tests/support/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes -o $@ $< $(LIB) $(LDFLAGS) $(LDLIBS)
 
 unit: $(UNIT_BINS)
 

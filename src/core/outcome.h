@@ -39,6 +39,16 @@
     X(BODY_TOO_LARGE,         413, "body_too_large",             "limit")             \
     X(HEADER_TIMEOUT,         408, "header_timeout",             "limit")             \
     X(BODY_TIMEOUT,           408, "body_timeout",               "limit")             \
+    /* the caller's identity and rights (gateway/auth.c) */                         \
+    X(KEY_MISSING,            401, "key_missing",                "unauthorized")      \
+    X(KEY_INVALID,            401, "key_invalid",                "unauthorized")      \
+    X(KEY_EXPIRED,            401, "key_expired",                "unauthorized")      \
+    X(KEY_REVOKED,            401, "key_revoked",                "unauthorized")      \
+    X(NOT_SUBSCRIBED,         403, "not_subscribed",             "forbidden")         \
+    X(SUBSCRIPTION_PENDING,   403, "subscription_pending",       "forbidden")         \
+    X(SUBSCRIPTION_REJECTED,  403, "subscription_rejected",      "forbidden")         \
+    X(MODEL_NOT_ALLOWED,      403, "model_not_allowed",          "forbidden")         \
+    X(CONTROL_UNAVAILABLE,    503, "control_unavailable",        "gateway_error")     \
     /* routing and the gateway itself */                                              \
     X(ROUTE_NOT_FOUND,        404, "route_not_found",            "no_route")          \
     X(NOT_IMPLEMENTED,        501, "not_implemented",            "gateway_error")     \

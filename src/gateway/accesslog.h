@@ -27,6 +27,7 @@ typedef struct pt_access_record {
     const char *request_id;
     pt_slice method, path;
     const char *route, *service, *target;
+    const char *consumer, *team, *key_prefix; /* the caller on a keyed route; left out when NULL */
     int status;
     uint64_t bytes_in, bytes_out;
     uint64_t upstream_us, total_us; /* upstream_us 0 -> "upstream_ms":null */

@@ -26,6 +26,7 @@
 #include "core/log.h"
 #include "core/rand.h"
 #include "core/str.h"
+#include "gateway/auth.h"
 #include "gateway/metrics.h"
 #include "gateway/proxy.h"
 #include "gateway/router.h"
@@ -151,6 +152,13 @@ static pt_ai_format route_format(const pt_request *req, pt_ai_endpoint *ep, int 
     return *match == 404 ? (hint ? PT_AI_FMT_ANTHROPIC : PT_AI_FMT_OPENAI) : fmt;
 }
 
+pt_error_format pt_ai_route_error_format(const pt_request *req)
+{
+    pt_ai_endpoint ep;
+    int match;
+    return route_format(req, &ep, &match) == PT_AI_FMT_ANTHROPIC ? PT_ERRFMT_ANTHROPIC : PT_ERRFMT_OPENAI;
+}
+
 bool pt_ai_route_render_error(const pt_request *req, int status, const char *msg, pt_buf *body)
 {
     pt_config *cfg = pt_config_current();
@@ -262,30 +270,32 @@ static void respond_error_body(pt_conn *conn, int status, uint64_t retry_after_m
 
 /* Ends the request with an error body already in the client's format (taken over), the
  * status and retry-after from err (fallback_status when it has none). */
-static void fail_with_body(ai_req *a, const pt_ai_error *err, int fallback_status, pt_buf body)
+static void fail_with_body(ai_req *a, const pt_ai_error *err, int fallback_status, pt_buf body, pt_outcome o)
 {
     pt_conn *conn = a->conn;
     int status = err->status ? err->status : fallback_status;
     uint64_t ra = err->retry_after_ms;
-    pt_conn_info(conn)->outcome = PT_OUT_AI_ERROR;
+    pt_conn_info(conn)->outcome = o;
     detach(a);
     respond_error_body(conn, status, ra, &body);
     pt_buf_release(&body);
 }
 
-static void fail_with(ai_req *a, const pt_ai_error *err)
+static void fail_with_outcome(ai_req *a, const pt_ai_error *err, pt_outcome o)
 {
     pt_buf body = PT_BUF_INIT;
     pt_ai_render_error(a->fmt, err, &body);
-    fail_with_body(a, err, 500, body);
+    fail_with_body(a, err, 500, body, o);
 }
+
+static void fail_with(ai_req *a, const pt_ai_error *err) { fail_with_outcome(a, err, PT_OUT_AI_ERROR); }
 
 /* The last failed attempt's answer, as its error body was kept for the client. */
 static void fail_with_last(ai_req *a, const pt_ai_error *err)
 {
     pt_buf body = a->last_error_body;
     pt_buf_init(&a->last_error_body, 0);
-    fail_with_body(a, err, 502, body);
+    fail_with_body(a, err, 502, body, PT_OUT_AI_ERROR);
 }
 
 static int emit(void *arg, const char *bytes, size_t len)
@@ -518,6 +528,13 @@ static void begin(ai_req *a)
         pt_ai_error_set(&err, PT_AI_ERR_NOT_FOUND, 404, "model", "The model '" PT_SLICE_FMT "' does not exist",
                         PT_SLICE_ARG(name));
         fail_with(a, &err);
+        return;
+    }
+    if (!pt_auth_model_allowed(pt_conn_info(a->conn)->auth, name)) {
+        const pt_auth *who = pt_conn_info(a->conn)->auth;
+        pt_ai_error_set(&err, PT_AI_ERR_INVALID, 403, "model", "The API key %s... may not call the model '" PT_SLICE_FMT "'",
+                        who->prefix, PT_SLICE_ARG(name));
+        fail_with_outcome(a, &err, PT_OUT_MODEL_NOT_ALLOWED);
         return;
     }
     pt_ai_plan_init(&a->plan, a->ai, model, pt_rand64());

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 
 #include "core/buf.h"
+#include "core/error_body.h"
 #include "gateway/config.h"
 #include "http/client.h"
 #include "http/server.h"
@@ -23,6 +24,10 @@ void pt_ai_route_serve(pt_conn *conn, pt_request *req, const pt_route *route, pt
 /* For the server's own errors (413, 408, ...) on an AI route: the body in the client's
  * format. False when the current configuration routes req elsewhere. */
 bool pt_ai_route_render_error(const pt_request *req, int status, const char *msg, pt_buf *body);
+
+/* The error format of a request on an AI route: Anthropic's when the endpoint is
+ * Anthropic's (or the request carries anthropic-version), else OpenAI's. */
+pt_error_format pt_ai_route_error_format(const pt_request *req);
 
 /* Prometheus families for AI usage (tokens, cost, calls), registered once at start. */
 void pt_ai_route_metrics_init(void);

@@ -26,7 +26,7 @@
  * before the routes that name them, models before the routes that serve them). */
 typedef struct top_nodes {
     const pt_cfg_node *listen, *workers, *limits, *access_log, *log_level, *endpoints, *errors, *services,
-        *routes, *providers, *models;
+        *routes, *providers, *models, *identity_headers, *data_dir;
 } top_nodes;
 
 static const pt_cfg_field top_fields[] = {
@@ -41,10 +41,13 @@ static const pt_cfg_field top_fields[] = {
     CFG_NODE("routes", top_nodes, routes),
     CFG_NODE("providers", top_nodes, providers),
     CFG_NODE("models", top_nodes, models),
+    CFG_NODE("data_dir", top_nodes, data_dir),
+    CFG_NODE("identity_headers", top_nodes, identity_headers),
     CFG_END,
 };
 
 static const pt_cfg_field workers_field = CFG_UINT("workers", pt_config, workers, 1, 256);
+static const pt_cfg_field data_dir_field = CFG_STR("data_dir", pt_config, data_dir);
 
 /* Maps one section if it was written, under its key in messages. */
 static void section(pt_cfg *c, const char *key, const pt_cfg_node *v, pt_cfg_field_fn fn, pt_config *cfg)
@@ -65,11 +68,14 @@ static int map_top(pt_cfg *c, const pt_cfg_node *root)
     pt_cfg_map_fields(c, root, top_fields, &t, NULL);
     section(c, "listen", t.listen, pt__config_listen, cfg);
     if (t.workers) pt_cfg_apply(c, &workers_field, t.workers, cfg);
+    if (t.data_dir && pt_cfg_apply(c, &data_dir_field, t.data_dir, cfg) == 0 && !cfg->data_dir[0])
+        pt_cfg_fail_key(c, "data_dir", t.data_dir, "expected a directory name, got an empty string");
     section(c, "limits", t.limits, pt__config_limits, cfg);
     section(c, "access_log", t.access_log, pt__config_access_log, cfg);
     section(c, "log_level", t.log_level, pt__config_log_level, cfg);
     section(c, "endpoints", t.endpoints, pt__config_endpoints, cfg);
     section(c, "errors", t.errors, pt__config_errors, cfg);
+    section(c, "identity_headers", t.identity_headers, pt__config_identity_headers, cfg);
     section(c, "services", t.services, pt__config_services, cfg);
     if (t.providers || t.models) cfg->ai = pt_ai_config_map(c, t.providers, t.models);
     section(c, "routes", t.routes, pt__config_routes, cfg);
@@ -124,6 +130,9 @@ void pt__route_free(pt_route *r)
     free(r->headers);
     free(r->service_name);
     free(r->rewrite_prefix);
+    free(r->key_header);
+    free(r->key_query);
+    free(r->auth_service);
     pt_cfg_kv_free(r->req_add, r->nreq_add);
     free_strv(r->req_remove, r->nreq_remove);
     pt_cfg_kv_free(r->resp_add, r->nresp_add);
@@ -146,6 +155,10 @@ static void config_free(pt_config *cfg)
     free(cfg->health_path);
     free(cfg->ready_path);
     free(cfg->metrics_path);
+    free(cfg->data_dir);
+    free(cfg->identity_consumer);
+    free(cfg->identity_team);
+    free(cfg->identity_key_prefix);
     for (size_t i = 0; i < cfg->nservices; i++) pt__service_free(&cfg->services[i]);
     free(cfg->services);
     for (size_t i = 0; i < cfg->nroutes; i++) pt__route_free(&cfg->routes[i]);
@@ -186,8 +199,13 @@ static pt_config *config_new(const char *source)
     cfg->health_path = strdup("/healthz");
     cfg->ready_path = strdup("/readyz");
     cfg->metrics_path = strdup("/metrics");
+    cfg->data_dir = strdup("./portico-data");
+    cfg->identity_consumer = strdup("X-Portico-Consumer");
+    cfg->identity_team = strdup("X-Portico-Team");
+    cfg->identity_key_prefix = strdup("X-Portico-Key-Prefix");
     if (!cfg->source || !cfg->access_log || !cfg->error_log_level || !cfg->health_path || !cfg->ready_path ||
-        !cfg->metrics_path) {
+        !cfg->metrics_path || !cfg->data_dir || !cfg->identity_consumer || !cfg->identity_team ||
+        !cfg->identity_key_prefix) {
         config_free(cfg);
         return NULL;
     }

@@ -111,6 +111,13 @@ typedef struct pt_route {
     size_t nresp_add;
     char **resp_remove;
     size_t nresp_remove;
+    /* control-plane enforcement (gateway/auth.h) */
+    bool auth_key;           /* `auth: key`: every call needs a Portico key */
+    char *key_header;        /* also accept the key in this header (besides Authorization: Bearer
+                              * and x-api-key), or NULL */
+    char *key_query;         /* also accept it in this query parameter, or NULL */
+    char *auth_service;      /* the store's service subscriptions are checked against: `auth_service`,
+                              * else the route's service name, else the route's name */
     unsigned order;          /* position in the file, the last tie-breaker */
     struct pt_route_metrics *metrics; /* runtime, owned by the metrics registry */
 } pt_route;
@@ -150,6 +157,11 @@ typedef struct pt_config {
     char *metrics_path;           /* default "/metrics" */
     bool expose_upstream_address; /* errors.expose_upstream_address: a 502 names the target's
                                    * address and the low-level cause; default false */
+    char *data_dir;               /* the control-plane store's directory; default "./portico-data" */
+    /* identity_headers: names of the headers that tell the upstream who called (keyed routes) */
+    char *identity_consumer;      /* default "X-Portico-Consumer" */
+    char *identity_team;          /* default "X-Portico-Team" */
+    char *identity_key_prefix;    /* default "X-Portico-Key-Prefix" */
     pt_service *services;
     size_t nservices;
     pt_route *routes;             /* sorted by precedence (see router.h) */

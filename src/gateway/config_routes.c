@@ -241,6 +241,40 @@ static int route_ai_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
     return 0;
 }
 
+/* `auth: key` requires a Portico key on every call; `auth: none` (the default) does not. */
+static int route_auth_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    pt_route *r = obj;
+    char *s = NULL;
+    if (pt_cfg_str(c, v, &s)) return -1;
+    bool key = strcmp(s, "key") == 0, none = strcmp(s, "none") == 0;
+    free(s);
+    if (!key && !none) return pt_cfg_fail(c, v, "expected key or none, got '%s'", PT_CFG_SHOW(v));
+    r->auth_key = key;
+    return 0;
+}
+
+static int route_key_header_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    return pt_cfg_header_name(c, v, false, &((pt_route *)obj)->key_header);
+}
+
+/* A query parameter name: letters, digits, '-', '_' and '.' (it is matched byte for byte). */
+static int route_key_query_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    pt_route *r = obj;
+    if (pt_cfg_str(c, v, &r->key_query)) return -1;
+    size_t n = strlen(r->key_query);
+    bool ok = n > 0 && n <= 64;
+    for (size_t i = 0; ok && i < n; i++) {
+        char ch = r->key_query[i];
+        ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' ||
+             ch == '_' || ch == '.';
+    }
+    if (!ok) return pt_cfg_fail(c, v, "'%s' is not a query parameter name (letters, digits, - _ . only)", PT_CFG_SHOW(v));
+    return 0;
+}
+
 static const pt_cfg_field route_fields[] = {
     CFG_FUNC("name", route_name_fn),
     CFG_FUNC("match", match_fn),
@@ -250,6 +284,10 @@ static const pt_cfg_field route_fields[] = {
     CFG_PATH("rewrite_prefix", pt_route, rewrite_prefix),
     CFG_FUNC("request_headers", request_headers_fn),
     CFG_FUNC("response_headers", response_headers_fn),
+    CFG_FUNC("auth", route_auth_fn),
+    CFG_FUNC("key_header", route_key_header_fn),
+    CFG_FUNC("key_query", route_key_query_fn),
+    CFG_STR("auth_service", pt_route, auth_service),
     CFG_END,
 };
 
@@ -274,6 +312,9 @@ static int finish_route(pt_cfg *c, const pt_cfg_node *n, size_t idx)
             pt_cfg_pop(c, mark);
             return -1;
         }
+    const char *needs_auth = r->key_header ? "key_header" : r->key_query ? "key_query" : r->auth_service ? "auth_service" : NULL;
+    if (needs_auth && !r->auth_key)
+        return pt_cfg_fail_key(c, needs_auth, pt_cfg_map_get(n, needs_auth), "only applies with auth: key");
     const char *needs_prefix = r->rewrite_prefix ? "rewrite_prefix" : r->strip_prefix ? "strip_prefix" : NULL;
     if (needs_prefix && !r->path_prefix) {
         size_t mark = pt_cfg_push_key(c, needs_prefix);

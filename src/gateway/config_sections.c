@@ -165,6 +165,32 @@ int pt__config_errors(pt_cfg *c, const pt_cfg_node *v, void *obj)
     return pt_cfg_map_fields(c, v, errors_fields, obj, NULL);
 }
 
+static int identity_fn(pt_cfg *c, const pt_cfg_node *v, char **out) { return pt_cfg_header_name(c, v, false, out); }
+static int identity_consumer_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    return identity_fn(c, v, &((pt_config *)obj)->identity_consumer);
+}
+static int identity_team_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    return identity_fn(c, v, &((pt_config *)obj)->identity_team);
+}
+static int identity_prefix_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    return identity_fn(c, v, &((pt_config *)obj)->identity_key_prefix);
+}
+
+static const pt_cfg_field identity_fields[] = {
+    CFG_FUNC("consumer", identity_consumer_fn),
+    CFG_FUNC("team", identity_team_fn),
+    CFG_FUNC("key_prefix", identity_prefix_fn),
+    CFG_END,
+};
+
+int pt__config_identity_headers(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    return pt_cfg_map_fields(c, v, identity_fields, obj, NULL);
+}
+
 /* ---- services ---- */
 
 static int service_name_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)

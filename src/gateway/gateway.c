@@ -28,7 +28,9 @@
 #include "core/recycle.h"
 #include "gateway/accesslog.h"
 #include "gateway/ai_route.h"
+#include "gateway/auth.h"
 #include "gateway/balancer.h"
+#include "gateway/control_live.h"
 #include "gateway/config.h"
 #include "gateway/health.h"
 #include "gateway/listen.h"
@@ -173,6 +175,8 @@ static void dispatch(pt_conn *c, pt_request *req, void *arg)
                                   "no route matches " PT_SLICE_FMT " " PT_SLICE_FMT " (host '" PT_SLICE_FMT "')",
                                   PT_SLICE_ARG(req->method_name), PT_SLICE_ARG(req->path),
                                   PT_SLICE_ARG(req->host));
+        } else if (route->auth_key && !pt_auth_check(c, req, cfg, route)) {
+            /* refused: answered in pt_auth_check */
         } else if (route->kind == PT_ROUTE_PROXY) {
             pt_proxy_start(c, req, route, w->client);
         } else if (route->kind == PT_ROUTE_AI) {
@@ -196,6 +200,7 @@ static void request_done(pt_conn *c, const pt_request *req, const pt_req_info *i
                          uint64_t bytes_out, uint64_t total_us, void *arg)
 {
     bool gw_error = info->outcome != PT_OUT_OK && (status >= 400 || status == 0);
+    const pt_auth *who = info->auth;
     pt_metrics_count_outcome(info->outcome);
     if (status == 400) atomic_fetch_add_explicit(&pt_metrics_global.bad_requests, 1, memory_order_relaxed);
     if (status == 408 || status == 413 || status == 431)
@@ -208,6 +213,9 @@ static void request_done(pt_conn *c, const pt_request *req, const pt_req_info *i
         .route = info->route,
         .service = info->service,
         .target = info->target,
+        .consumer = who ? who->consumer : NULL,
+        .team = who ? who->team : NULL,
+        .key_prefix = who ? who->prefix : NULL,
         .status = status,
         .bytes_in = bytes_in,
         .bytes_out = bytes_out,
@@ -614,7 +622,9 @@ static void reload(gateway *g)
     pt_config *cfg = load_config(g->opts->config_path, &err);
     pt_listen_set set;
     SSL_CTX **ssl = NULL;
-    if (!cfg || open_listeners(cfg, &g->set, &set, &ssl, &err) != 0) {
+    /* The first keyed route opens the store; it stays open (and its snapshot published)
+     * whatever later reloads say. */
+    if (!cfg || pt_control_live_start(g->loop, cfg, &err) != 0 || open_listeners(cfg, &g->set, &set, &ssl, &err) != 0) {
         refuse_reload(err.data ? err.data : "invalid configuration");
         pt_buf_release(&err);
         if (cfg) pt_config_release(cfg);
@@ -757,6 +767,10 @@ int pt_gateway_run(const pt_gateway_opts *opts)
     }
     if (opts->inherited) pt_listen_set_release(opts->inherited);
     if (open_access_log(&g, cfg) != 0) goto out;
+    if (pt_control_live_start(g.loop, cfg, &err) != 0) {
+        fprintf(stderr, "portico: %s\n", err.data);
+        goto out;
+    }
     bind_metrics(cfg);
     unmatched_metrics = pt_metrics_route("_unmatched", NULL);
     pt_ai_route_metrics_init();
@@ -775,6 +789,7 @@ int pt_gateway_run(const pt_gateway_opts *opts)
      * each one wakes the reaper as its thread ends. */
     while (!g.draining || !all_finished(&g)) uv_run(g.loop, UV_RUN_ONCE);
     join_all(&g);
+    pt_control_live_stop();
     stop_signals(&g);
     if (status == 0) pt_log_info("drained; exiting");
 out:
@@ -788,6 +803,7 @@ out:
     free(g.access_log);
     pt_config_release(cfg);
     pt_config_publish(NULL);
+    pt_control_live_stop();
     pt_metrics_free();
     pt_target_registry_free();
     return status;

@@ -21,6 +21,7 @@
 
 #include "core/err.h"
 #include "core/log.h"
+#include "gateway/auth.h"
 #include "gateway/balancer.h"
 #include "gateway/router.h"
 
@@ -128,12 +129,30 @@ static bool hop_header(pt_slice n)
     return false;
 }
 
+/* On a keyed route: whether the client's header n is one the gateway sets itself (the
+ * identity headers: a client may not claim another identity). */
+static bool identity_header(const pt_auth *a, pt_slice n)
+{
+    return a && (pt_slice_case_eq_cstr(n, a->h_consumer) || pt_slice_case_eq_cstr(n, a->h_team) ||
+                 pt_slice_case_eq_cstr(n, a->h_prefix));
+}
+
+static void append_header(pt_buf *h, const char *name, const char *value)
+{
+    if (!value) return;
+    pt_buf_append_str(h, name);
+    pt_buf_append(h, ": ", 2);
+    pt_buf_append_str(h, value);
+    pt_buf_append(h, "\r\n", 2);
+}
+
 /* The upstream request head for target t. Host names the target (as a client of that
  * service would); the client's host travels in X-Forwarded-Host. */
 static void build_head(proxy *p, const pt_target *t, pt_buf *h)
 {
     const pt_request *r = p->req;
     const pt_route *rt = p->route;
+    const pt_auth *who = pt_conn_info(p->conn)->auth;
     pt_buf_append_slice(h, r->method_name);
     pt_buf_append(h, " ", 1);
     pt_buf_append(h, p->path.data, p->path.len);
@@ -145,6 +164,7 @@ static void build_head(proxy *p, const pt_target *t, pt_buf *h)
         pt_slice n = r->headers[i].name;
         if (pt_slice_case_eq_cstr(n, "x-forwarded-for")) xff = r->headers[i].value;
         if (hop_header(n)) continue;
+        if (pt_auth_is_key_header(who, &r->headers[i]) || identity_header(who, n)) continue; /* never upstream */
         if (conn_hdr && named_by_connection(n, conn_hdr->value)) continue;
         if (name_in(n, rt->req_remove, rt->nreq_remove) || name_in_kv(n, rt->req_add, rt->nreq_add)) continue;
         pt_buf_append_slice(h, n);
@@ -172,11 +192,11 @@ static void build_head(proxy *p, const pt_target *t, pt_buf *h)
     pt_buf_append(h, "X-Request-Id: ", 14);
     pt_buf_append_str(h, r->request_id);
     pt_buf_append(h, "\r\n", 2);
-    for (size_t i = 0; i < rt->nreq_add; i++) {
-        pt_buf_append_str(h, rt->req_add[i].name);
-        pt_buf_append(h, ": ", 2);
-        pt_buf_append_str(h, rt->req_add[i].value);
-        pt_buf_append(h, "\r\n", 2);
+    for (size_t i = 0; i < rt->nreq_add; i++) append_header(h, rt->req_add[i].name, rt->req_add[i].value);
+    if (who) {
+        append_header(h, who->h_consumer, who->consumer);
+        append_header(h, who->h_team, who->team);
+        append_header(h, who->h_prefix, who->prefix);
     }
     if (r->chunked) {
         pt_buf_append_str(h, "Transfer-Encoding: chunked\r\n");
@@ -455,6 +475,8 @@ void pt_proxy_start(pt_conn *conn, pt_request *req, const pt_route *route, pt_cl
         pt_conn_respond_error(conn, PT_OUT_URI_TOO_LONG, NULL, "the rewritten path is too long");
         return;
     }
+    const pt_auth *who = info->auth;
+    if (who && who->route_key_query) pt_auth_strip_query(&p->path, who->route_key_query);
     if (!p->svc) {
         pt_conn_respond_error(conn, PT_OUT_ROUTE_WITHOUT_SERVICE, NULL, "route '%s' has no service", route->name);
         return;

@@ -58,6 +58,8 @@ typedef struct pt_req_info {
     uint64_t upstream_start_us, upstream_us;
     void *route_metrics;      /* opaque to http/ */
     const char *extra_json;   /* extra access-log members, NULL when none */
+    const void *auth;         /* opaque to http/: the caller's identity on keyed routes
+                               * (gateway/auth.h), NULL when none */
     /* Every pointer above must stay valid until the request's cleanup hooks run (they
      * run after the done callback): point into the request pool, or into something a
      * hook releases (the configuration snapshot dispatch holds). */

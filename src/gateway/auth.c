@@ -1,0 +1,207 @@
+/* auth.c: identifying and checking the caller on routes with `auth: key` (see auth.h). */
+#include "gateway/auth.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "core/error_body.h"
+#include "gateway/ai_route.h"
+
+/* ---- finding the key --------------------------------------------------------------- */
+
+static bool from_header(const pt_request *req, const char *name, pt_key_source src, pt_key_found *out)
+{
+    const pt_header *h = pt_request_header(req, name);
+    if (!h) return false;
+    pt_slice v = pt_slice_trim(h->value);
+    if (src == PT_KEY_FROM_BEARER) {
+        if (v.len < 7 || strncasecmp(v.ptr, "bearer ", 7) != 0) return false;
+        v = pt_slice_trim(pt_slice_from(v.ptr + 7, v.len - 7));
+    }
+    if (!v.len) return false;
+    *out = (pt_key_found){ src, v, h };
+    return true;
+}
+
+/* The value of query parameter name in q (no percent-decoding: keys are base62). */
+static bool query_param(pt_slice q, const char *name, pt_slice *val)
+{
+    size_t nlen = strlen(name);
+    while (q.len) {
+        const char *amp = memchr(q.ptr, '&', q.len);
+        size_t n = amp ? (size_t)(amp - q.ptr) : q.len;
+        if (n > nlen && memcmp(q.ptr, name, nlen) == 0 && q.ptr[nlen] == '=') {
+            *val = pt_slice_from(q.ptr + nlen + 1, n - nlen - 1);
+            return true;
+        }
+        if (!amp) break;
+        q.ptr += n + 1;
+        q.len -= n + 1;
+    }
+    return false;
+}
+
+bool pt_auth_find_key(const pt_request *req, const pt_route *route, pt_key_found *out)
+{
+    *out = (pt_key_found){ 0 };
+    if (route->key_header && from_header(req, route->key_header, PT_KEY_FROM_HEADER, out)) return true;
+    pt_slice v;
+    if (route->key_query && query_param(req->query, route->key_query, &v) && v.len) {
+        *out = (pt_key_found){ PT_KEY_FROM_QUERY, v, NULL };
+        return true;
+    }
+    return from_header(req, "authorization", PT_KEY_FROM_BEARER, out) ||
+           from_header(req, "x-api-key", PT_KEY_FROM_X_API_KEY, out);
+}
+
+void pt_auth_strip_query(pt_buf *t, const char *name)
+{
+    char *q = t->data ? memchr(t->data, '?', t->len) : NULL;
+    if (!q) return;
+    size_t nlen = strlen(name);
+    char *p = q + 1, *end = t->data + t->len;
+    while (p < end) {
+        char *amp = memchr(p, '&', (size_t)(end - p));
+        char *stop = amp ? amp : end;
+        if ((size_t)(stop - p) > nlen && memcmp(p, name, nlen) == 0 && p[nlen] == '=') {
+            /* remove "name=v&" (or "&name=v" when it is the last, or the '?' when alone) */
+            char *from = p, *to = amp ? amp + 1 : stop;
+            if (!amp) from = p - 1;
+            memmove(from, to, (size_t)(end - to));
+            t->len -= (size_t)(to - from);
+            return;
+        }
+        p = stop + 1;
+    }
+}
+
+/* ---- refusals ------------------------------------------------------------------------ */
+
+/* Answers outcome o with msg, in the client's format on AI routes, with a Bearer challenge
+ * on 401. */
+static void refuse(pt_conn *c, pt_request *req, const pt_route *route, pt_outcome o, const char *msg)
+{
+    int status = pt_outcome_status(o);
+    pt_error_format fmt = route->kind == PT_ROUTE_AI ? pt_ai_route_error_format(req) : PT_ERRFMT_GATEWAY;
+    pt_error_body e = { .status = status, .code = pt_outcome_log_name(o), .message = msg,
+                        .request_id = req->request_id };
+    if (fmt == PT_ERRFMT_GATEWAY) e.service = route->service_name;
+    if (fmt == PT_ERRFMT_OPENAI && status == 401) e.type = "invalid_request_error";
+    pt_buf b = PT_BUF_INIT;
+    pt_conn_info(c)->outcome = o;
+    if (pt_error_body_render(&b, fmt, &e) != 0) {
+        pt_buf_release(&b);
+        pt_conn_respond_error(c, PT_OUT_OUT_OF_MEMORY, NULL, "the gateway is out of memory");
+        return;
+    }
+    pt_header h[3] = {
+        { PT_SLICE_LIT("Server"), PT_SLICE_LIT("portico") },
+        { PT_SLICE_LIT("Content-Type"), PT_SLICE_LIT("application/json") },
+        { PT_SLICE_LIT("WWW-Authenticate"), PT_SLICE_LIT("Bearer realm=\"portico\"") },
+    };
+    if (pt_conn_response_start(c, status, h, status == 401 ? 3 : 2, (int64_t)b.len) == 0) {
+        pt_conn_response_body(c, b.data, b.len);
+        pt_conn_response_end(c);
+    } else {
+        pt_conn_response_abort(c);
+    }
+    pt_buf_release(&b);
+}
+
+static const char *how_to_subscribe =
+    "; subscribe with POST /admin/v1/subscriptions {\"consumer\": ..., \"service\": ...}";
+
+static void refuse_key(pt_conn *c, pt_request *req, const pt_route *route, pt_snap_key_status st,
+                       const pt_snap_key *k)
+{
+    char msg[256];
+    pt_outcome o = PT_OUT_KEY_INVALID;
+    if (st == PT_SNAP_KEY_REVOKED) {
+        o = PT_OUT_KEY_REVOKED;
+        snprintf(msg, sizeof msg, "the API key %s... has been revoked", k->prefix);
+    } else if (st == PT_SNAP_KEY_EXPIRED) {
+        o = PT_OUT_KEY_EXPIRED;
+        snprintf(msg, sizeof msg, "the API key %s... has expired", k->prefix);
+    } else {
+        snprintf(msg, sizeof msg, "the API key is not valid");
+    }
+    refuse(c, req, route, o, msg);
+}
+
+static void refuse_sub(pt_conn *c, pt_request *req, const pt_route *route, pt_snap_sub_state st,
+                       const char *consumer, const char *service)
+{
+    char msg[400];
+    pt_outcome o = st == PT_SNAP_SUB_PENDING    ? PT_OUT_SUBSCRIPTION_PENDING
+                   : st == PT_SNAP_SUB_REJECTED ? PT_OUT_SUBSCRIPTION_REJECTED
+                                                : PT_OUT_NOT_SUBSCRIBED;
+    const char *state = st == PT_SNAP_SUB_PENDING    ? "pending approval"
+                        : st == PT_SNAP_SUB_REJECTED ? "rejected"
+                                                     : "not subscribed";
+    snprintf(msg, sizeof msg, "consumer '%s' may not call service '%s': subscription %s%s", consumer, service,
+             state, st == PT_SNAP_SUB_PENDING ? " (a team admin must approve it)" : how_to_subscribe);
+    refuse(c, req, route, o, msg);
+}
+
+/* ---- the check ------------------------------------------------------------------------- */
+
+static void release_snapshot(void *s) { pt_snapshot_release(s); }
+
+static const char *service_of(const pt_route *route)
+{
+    return route->auth_service ? route->auth_service : route->service_name ? route->service_name : route->name;
+}
+
+bool pt_auth_check(pt_conn *c, pt_request *req, const pt_config *cfg, const pt_route *route)
+{
+    pt_conn_info(c)->route = route->name;
+    pt_conn_info(c)->route_metrics = route->metrics;
+    pt_snapshot *snap = pt_snapshot_current();
+    if (!snap) {
+        refuse(c, req, route, PT_OUT_CONTROL_UNAVAILABLE, "the control plane is not loaded: keys cannot be checked");
+        return false;
+    }
+    pt_auth *a = pt_req_alloc(req, sizeof *a);
+    if (!a || pt_req_cleanup_add(req, release_snapshot, snap) != 0) {
+        pt_snapshot_release(snap);
+        pt_conn_respond_error(c, PT_OUT_OUT_OF_MEMORY, NULL, "the gateway is out of memory");
+        return false;
+    }
+    a->snap = snap;
+    if (!pt_auth_find_key(req, route, &a->found)) {
+        refuse(c, req, route, PT_OUT_KEY_MISSING,
+               "this route needs an API key: send it as Authorization: Bearer <key> or x-api-key");
+        return false;
+    }
+    const pt_snap_key *k = NULL;
+    pt_snap_key_status ks = pt_snapshot_check_key(snap, a->found.key.ptr, a->found.key.len, (int64_t)time(NULL), &k);
+    if (ks != PT_SNAP_KEY_OK) {
+        refuse_key(c, req, route, ks, k);
+        return false;
+    }
+    const pt_snap_consumer *con = pt_snapshot_consumer(snap, k);
+    a->key = k;
+    a->prefix = k->prefix;
+    a->consumer = con ? pt_snapshot_consumer_name(snap, con) : "";
+    a->team = con ? pt_snapshot_team_name(snap, con) : NULL;
+    const char *svc_name = service_of(route);
+    const pt_snap_service *svc = pt_snapshot_service_by_name(snap, svc_name);
+    pt_snap_sub_state ss = svc && con ? pt_snapshot_subscription(snap, con, svc->id) : PT_SNAP_SUB_NONE;
+    if (ss != PT_SNAP_SUB_ACTIVE) {
+        refuse_sub(c, req, route, ss, a->consumer, svc_name);
+        return false;
+    }
+    a->route_key_query = a->found.from == PT_KEY_FROM_QUERY ? route->key_query : NULL;
+    a->h_consumer = cfg->identity_consumer;
+    a->h_team = cfg->identity_team;
+    a->h_prefix = cfg->identity_key_prefix;
+    pt_conn_info(c)->auth = a;
+    return true;
+}
+
+bool pt_auth_model_allowed(const pt_auth *a, pt_slice model)
+{
+    return !a || pt_snapshot_model_allowed(a->snap, a->key, model.ptr, model.len);
+}

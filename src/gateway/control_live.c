@@ -1,0 +1,106 @@
+/* control_live.c: the store handle of the gateway process and the publication of control
+ * snapshots compiled from it (see control_live.h). */
+#include "gateway/control_live.h"
+
+#include <stdlib.h>
+
+#include "control/snapshot.h"
+#include "core/log.h"
+#include "store/store.h"
+
+static struct {
+    uv_mutex_t lock;        /* guards st: compiles come from the main loop and the admin thread */
+    bool lock_ready;
+    pt_store *st;
+    uv_timer_t timer;
+    bool timer_on;
+} live;
+
+bool pt_control_live_needed(const pt_config *cfg)
+{
+    for (size_t i = 0; i < cfg->nroutes; i++)
+        if (cfg->routes[i].auth_key) return true;
+    return false;
+}
+
+/* Compiles and publishes; with the lock held. Returns 0, or -1 (logged, nothing changed). */
+static int recompile_locked(void)
+{
+    pt_store_error e = { 0 };
+    pt_snapshot *s = pt_snapshot_compile(live.st, &e);
+    if (!s) {
+        pt_log_error("control plane: the snapshot could not be compiled, the previous one stays: %s",
+                     e.message[0] ? e.message : pt_store_strerror(e.code));
+        return -1;
+    }
+    pt_snapshot_publish(s);
+    return 0;
+}
+
+void pt_control_live_changed(void)
+{
+    if (!live.lock_ready) return;
+    uv_mutex_lock(&live.lock);
+    if (live.st) recompile_locked();
+    uv_mutex_unlock(&live.lock);
+}
+
+/* The fallback for writes this process was not told about (another process's, or a
+ * callback that was lost): recompile when the store has moved past the snapshot. */
+static void on_check(uv_timer_t *t)
+{
+    (void)t;
+    uv_mutex_lock(&live.lock);
+    int64_t v = 0;
+    pt_snapshot *cur = pt_snapshot_current();
+    if (live.st && pt_store_version(live.st, &v) == 0 && (!cur || v > cur->store_version)) recompile_locked();
+    pt_snapshot_release(cur);
+    uv_mutex_unlock(&live.lock);
+}
+
+int pt_control_live_start(uv_loop_t *loop, const pt_config *cfg, pt_buf *err)
+{
+    if (live.st || !pt_control_live_needed(cfg)) return 0;
+    if (!live.lock_ready) {
+        if (uv_mutex_init(&live.lock) != 0) {
+            pt_buf_printf(err, "control plane: cannot create a lock");
+            return -1;
+        }
+        live.lock_ready = true;
+    }
+    pt_store_error e = { 0 };
+    pt_store *st = pt_store_open_sqlite(cfg->data_dir, &e);
+    if (!st) {
+        pt_buf_printf(err, "data_dir '%s': the store cannot be opened: %s", cfg->data_dir,
+                      e.message[0] ? e.message : pt_store_strerror(e.code));
+        return -1;
+    }
+    uv_mutex_lock(&live.lock);
+    live.st = st;
+    int rc = recompile_locked();
+    if (rc != 0) live.st = NULL;
+    uv_mutex_unlock(&live.lock);
+    if (rc != 0) {
+        pt_store_close(st);
+        pt_buf_printf(err, "data_dir '%s': the control snapshot cannot be compiled", cfg->data_dir);
+        return -1;
+    }
+    uv_timer_init(loop, &live.timer);
+    uv_unref((uv_handle_t *)&live.timer);
+    uv_timer_start(&live.timer, on_check, PT_CONTROL_LIVE_CHECK_MS, PT_CONTROL_LIVE_CHECK_MS);
+    live.timer_on = true;
+    pt_log_info("control plane: store %s open, keys enforced on keyed routes", cfg->data_dir);
+    return 0;
+}
+
+void pt_control_live_stop(void)
+{
+    if (live.timer_on) uv_close((uv_handle_t *)&live.timer, NULL);
+    live.timer_on = false;
+    if (!live.lock_ready) return;
+    uv_mutex_lock(&live.lock);
+    pt_store_close(live.st);
+    live.st = NULL;
+    uv_mutex_unlock(&live.lock);
+    pt_snapshot_publish(NULL);
+}

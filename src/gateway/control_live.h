@@ -1,0 +1,41 @@
+/* control_live.h: the control plane as the gateway process sees it. The main thread
+ * opens the store (running its migrations), compiles the control snapshot and publishes
+ * it; workers then read pt_snapshot_current() per request and never touch the database.
+ *
+ * A snapshot is recompiled when something says the store changed (the admin API's change
+ * callback, pt_control_live_changed) and, as a fallback for writes made by another
+ * process, when a periodic check on the main loop finds the store's version higher than
+ * the published snapshot's. A compile that fails is logged and the previous snapshot
+ * stays in force.
+ *
+ * The store is opened only in the gateway process (after the supervisor's fork: a SQLite
+ * handle never crosses a fork), and only when the configuration needs it: a route with
+ * `auth: key`. A reload that adds the first such route opens it then. */
+#ifndef PT_GATEWAY_CONTROL_LIVE_H
+#define PT_GATEWAY_CONTROL_LIVE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "core/buf.h"
+#include "gateway/config.h"
+
+#define PT_CONTROL_LIVE_CHECK_MS 1000 /* how often the main loop re-reads the store's version */
+
+/* Whether cfg has a route that enforces keys (and so needs the store). */
+bool pt_control_live_needed(const pt_config *cfg);
+
+/* Opens cfg->data_dir's store, compiles and publishes the first snapshot and starts the
+ * version check on loop, when cfg needs it and it is not open yet. Returns 0, or -1 with
+ * a sentence naming the data directory in err (the store stays closed). */
+int pt_control_live_start(uv_loop_t *loop, const pt_config *cfg, pt_buf *err);
+
+/* Recompiles from the store and publishes; thread-safe (the admin thread calls it after
+ * each committed write). A no-op while the store is closed. */
+void pt_control_live_changed(void);
+
+/* Stops the check, unpublishes the snapshot and closes the store (main thread, at exit). */
+void pt_control_live_stop(void);
+
+#endif
