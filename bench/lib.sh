@@ -9,8 +9,9 @@
 #                                sets NGINX_PID[NAME]
 #   nginx_stop NAME
 #   nginx_rss_kb NAME            VmRSS of the master plus its workers, in kB
-#   wrk_post URL SECONDS         wrk with the JSON POST script; prints
-#                                "rps p50_us p99_us requests errors non2xx"
+#   post_script FILE [NAME VALUE]...     a wrk script posting BENCH_BODY with extra headers
+#   wrk_post URL SECONDS [SCRIPT] wrk with the JSON POST script ($T/post.lua by default);
+#                                prints "rps p50_us p99_us requests errors non2xx"
 #   bench_upstream_start PORT    the one fast upstream every benchmark uses (an nginx named
 #                                "upstream"): a fixed OpenAI chat completion on
 #                                POST /v1/chat/completions, a fixed Anthropic message on
@@ -71,10 +72,16 @@ nginx_rss_kb() {
 
 # The request every proxy benchmark sends: a small JSON POST.
 BENCH_BODY='{"model":"bench","messages":[{"role":"user","content":"hello"}]}'
-cat >"$T/post.lua" <<EOF
+# post_script FILE [NAME VALUE]...: a wrk Lua script posting BENCH_BODY with these extra
+# headers, printing one RESULT line (see wrk_post).
+post_script() {
+    local f=$1 h=""; shift
+    while [ $# -ge 2 ]; do h+="wrk.headers[\"$1\"] = \"$2\""$'\n'; shift 2; done
+    cat >"$f" <<EOF
 wrk.method = "POST"
 wrk.body = '$BENCH_BODY'
 wrk.headers["Content-Type"] = "application/json"
+$h
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format("RESULT %.1f %d %d %d %d %d\\n",
@@ -82,10 +89,13 @@ done = function(summary, latency, requests)
     summary.requests, e.connect + e.read + e.write + e.timeout, e.status))
 end
 EOF
+}
+post_script "$T/post.lua"
 
-# wrk_post URL SECONDS: one bounded wrk run; prints "rps p50_us p99_us requests errors non2xx".
+# wrk_post URL SECONDS [SCRIPT]: one bounded wrk run (default script: $T/post.lua); prints
+# "rps p50_us p99_us requests errors non2xx".
 wrk_post() {
-    timeout $(($2 + 30)) wrk -t"$THREADS" -c"$CONNS" -d"$2s" --timeout 5s -s "$T/post.lua" "$1" 2>&1 |
+    timeout $(($2 + 30)) wrk -t"$THREADS" -c"$CONNS" -d"$2s" --timeout 5s -s "${3:-$T/post.lua}" "$1" 2>&1 |
         awk '/^RESULT / { print $2, $3, $4, $5, $6, $7 }'
 }
 
