@@ -1,13 +1,18 @@
 /* auth.c: identifying and checking the caller on routes with `auth: key` (see auth.h). */
 #include "gateway/auth.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
 #include "core/error_body.h"
+#include "core/prom.h"
 #include "gateway/ai_route.h"
+#include "gateway/metrics.h"
 
 /* ---- finding the key --------------------------------------------------------------- */
 
@@ -205,3 +210,97 @@ bool pt_auth_model_allowed(const pt_auth *a, pt_slice model)
 {
     return !a || pt_snapshot_model_allowed(a->snap, a->key, model.ptr, model.len);
 }
+
+/* ---- calls by consumer ----------------------------------------------------------------- */
+
+typedef struct consumer_series {
+    char *consumer, *team;        /* team "" when the consumer has none */
+    _Atomic uint64_t calls;
+} consumer_series;
+
+/* Open addressing over the pair's hash; slots are written once, under the lock. */
+#define SLOTS (2 * PT_AUTH_CONSUMER_SERIES)
+static consumer_series *_Atomic series[SLOTS];
+static _Atomic unsigned nseries;
+static consumer_series other = { "_other", "", 0 };
+static pthread_mutex_t series_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static uint32_t pair_hash(const char *a, const char *b)
+{
+    uint32_t h = 2166136261u;
+    for (; *a; a++) h = (h ^ (unsigned char)*a) * 16777619u;
+    h = (h ^ 0xff) * 16777619u;
+    for (; *b; b++) h = (h ^ (unsigned char)*b) * 16777619u;
+    return h;
+}
+
+static bool same(const consumer_series *s, const char *c, const char *t)
+{
+    return strcmp(s->consumer, c) == 0 && strcmp(s->team, t) == 0;
+}
+
+/* The slot holding (c, t), or the empty slot where it would go; NULL when the table is full
+ * and the pair is not in it. */
+static consumer_series *_Atomic *probe(const char *c, const char *t)
+{
+    uint32_t i = pair_hash(c, t) % SLOTS;
+    for (unsigned n = 0; n < SLOTS; n++, i = (i + 1) % SLOTS) {
+        consumer_series *s = atomic_load_explicit(&series[i], memory_order_acquire);
+        if (!s || same(s, c, t)) return &series[i];
+    }
+    return NULL;
+}
+
+static consumer_series *series_add(const char *c, const char *t)
+{
+    pthread_mutex_lock(&series_lock);
+    consumer_series *_Atomic *slot = probe(c, t);
+    consumer_series *s = slot ? atomic_load(slot) : NULL;
+    if (!s && slot && atomic_load(&nseries) < PT_AUTH_CONSUMER_SERIES && (s = calloc(1, sizeof *s))) {
+        s->consumer = strdup(c);
+        s->team = strdup(t);
+        if (!s->consumer || !s->team) {
+            free(s->consumer);
+            free(s->team);
+            free(s);
+            s = NULL;
+        } else {
+            atomic_store_explicit(slot, s, memory_order_release);
+            atomic_fetch_add(&nseries, 1);
+        }
+    }
+    pthread_mutex_unlock(&series_lock);
+    return s ? s : &other;
+}
+
+void pt_auth_count(const pt_auth *a)
+{
+    if (!a) return;
+    const char *t = a->team ? a->team : "";
+    consumer_series *_Atomic *slot = probe(a->consumer, t);
+    consumer_series *s = slot ? atomic_load_explicit(slot, memory_order_acquire) : NULL;
+    if (!s) s = series_add(a->consumer, t);
+    atomic_fetch_add_explicit(&s->calls, 1, memory_order_relaxed);
+}
+
+static void sample(pt_prom *p, const consumer_series *s)
+{
+    pt_prom_sample(p, "portico_consumer_requests_total", NULL);
+    pt_prom_label(p, "consumer", s->consumer);
+    pt_prom_label(p, "team", s->team);
+    pt_prom_value_u64(p, atomic_load_explicit(&s->calls, memory_order_relaxed));
+}
+
+static void render(pt_prom *p, void *arg)
+{
+    pt_prom_family(p, "portico_consumer_requests_total", "counter",
+                   "Calls on keyed routes that passed the key check, by consumer and team (at most "
+                   "1024 pairs; later ones count as consumer=\"_other\").");
+    for (unsigned i = 0; i < SLOTS; i++) {
+        consumer_series *s = atomic_load_explicit(&series[i], memory_order_acquire);
+        if (s) sample(p, s);
+    }
+    if (atomic_load_explicit(&other.calls, memory_order_relaxed)) sample(p, &other);
+}
+
+void pt_auth_metrics_init(void) { pt_metrics_add_renderer(render, NULL); }

@@ -70,6 +70,15 @@ bool pt_auth_check(pt_conn *c, pt_request *req, const pt_config *cfg, const pt_r
 /* Whether the identity a may call model; NULL (an unkeyed route) allows every model. */
 bool pt_auth_model_allowed(const pt_auth *a, pt_slice model);
 
+/* Counts one call by the caller a (NULL: not a keyed call) in
+ * portico_consumer_requests_total{consumer,team}. The labels are bounded: past
+ * PT_AUTH_CONSUMER_SERIES distinct (consumer, team) pairs, calls count under
+ * consumer="_other". Lock-free after a pair's first call. */
+#define PT_AUTH_CONSUMER_SERIES 1024
+void pt_auth_count(const pt_auth *a);
+/* Registers the family with /metrics, once at start. */
+void pt_auth_metrics_init(void);
+
 /* Whether header h is the one that carried the caller's Portico key (never forwarded). */
 static inline bool pt_auth_is_key_header(const pt_auth *a, const pt_header *h)
 {

@@ -201,6 +201,7 @@ static void request_done(pt_conn *c, const pt_request *req, const pt_req_info *i
 {
     bool gw_error = info->outcome != PT_OUT_OK && (status >= 400 || status == 0);
     const pt_auth *who = info->auth;
+    pt_auth_count(who);
     pt_metrics_count_outcome(info->outcome);
     if (status == 400) atomic_fetch_add_explicit(&pt_metrics_global.bad_requests, 1, memory_order_relaxed);
     if (status == 408 || status == 413 || status == 431)
@@ -774,6 +775,7 @@ int pt_gateway_run(const pt_gateway_opts *opts)
     bind_metrics(cfg);
     unmatched_metrics = pt_metrics_route("_unmatched", NULL);
     pt_ai_route_metrics_init();
+    pt_auth_metrics_init();
     pt_config_publish(pt_config_acquire(cfg));
     start_signals(&g);
     if (set_worker_count(&g, cfg->workers ? cfg->workers : 1, cfg) != 0) {

@@ -90,6 +90,11 @@ is "$(echo_header Authorization)" "Basic dXNlcjpwdw==" "custom header: another A
 get "/echo/q?a=1&api_key=$K1&b=2"
 accepted "query parameter" X-My-Key
 is "$(jqr .query)" "a=1&b=2" "query parameter: stripped from the upstream URL, the others kept"
+get /metrics
+is "$(grep -F 'portico_consumer_requests_total{consumer="app1",team="acme"}' <<<"$RESP_BODY" | awk '{ print $2 }')" 4 \
+    "metrics: the four accepted calls counted by consumer and team"
+[[ $RESP_BODY == *'consumer="app4"'* ]] && not_ok "metrics: a refused consumer is not counted as a call" ||
+    ok "metrics: a refused consumer is not counted as a call"
 get "/open/x" -H "Authorization: Bearer whatever"
 is "$RESP_STATUS" 200 "a route without auth still needs no key"
 
