@@ -191,6 +191,11 @@ bool pt_auth_check(pt_conn *c, pt_request *req, const pt_config *cfg, const pt_r
     a->prefix = k->prefix;
     a->consumer = con ? pt_snapshot_consumer_name(snap, con) : "";
     a->team = con ? pt_snapshot_team_name(snap, con) : NULL;
+    a->route_key_query = a->found.from == PT_KEY_FROM_QUERY ? route->key_query : NULL;
+    a->h_consumer = cfg->identity_consumer;
+    a->h_team = cfg->identity_team;
+    a->h_prefix = cfg->identity_key_prefix;
+    pt_conn_info(c)->auth = a; /* from here on the access log names the caller, refused or not */
     const char *svc_name = service_of(route);
     const pt_snap_service *svc = pt_snapshot_service_by_name(snap, svc_name);
     pt_snap_sub_state ss = svc && con ? pt_snapshot_subscription(snap, con, svc->id) : PT_SNAP_SUB_NONE;
@@ -198,11 +203,7 @@ bool pt_auth_check(pt_conn *c, pt_request *req, const pt_config *cfg, const pt_r
         refuse_sub(c, req, route, ss, a->consumer, svc_name);
         return false;
     }
-    a->route_key_query = a->found.from == PT_KEY_FROM_QUERY ? route->key_query : NULL;
-    a->h_consumer = cfg->identity_consumer;
-    a->h_team = cfg->identity_team;
-    a->h_prefix = cfg->identity_key_prefix;
-    pt_conn_info(c)->auth = a;
+    a->passed = true;
     return true;
 }
 
@@ -275,7 +276,7 @@ static consumer_series *series_add(const char *c, const char *t)
 
 void pt_auth_count(const pt_auth *a)
 {
-    if (!a) return;
+    if (!a || !a->passed) return;
     const char *t = a->team ? a->team : "";
     consumer_series *_Atomic *slot = probe(a->consumer, t);
     consumer_series *s = slot ? atomic_load_explicit(slot, memory_order_acquire) : NULL;

@@ -60,11 +60,14 @@ typedef struct pt_auth {
     const char *route_key_query;   /* the query parameter to strip upstream, or NULL */
     /* identity header names from the configuration the request holds */
     const char *h_consumer, *h_team, *h_prefix;
+    bool passed;                   /* false: refused for want of a subscription (logged, not counted) */
 } pt_auth;
 
 /* Checks req against route (which must have auth_key): on success stores the identity in
- * pt_conn_info(c)->auth and returns true; otherwise answers the refusal and returns false
- * (the request is then over: the caller touches nothing more of it). */
+ * pt_conn_info(c)->auth (passed set) and returns true; otherwise answers the refusal and
+ * returns false (the request is then over: the caller touches nothing more of it). A
+ * valid key refused for its subscription still leaves its identity there, not passed, so
+ * the access log names the caller. */
 bool pt_auth_check(pt_conn *c, pt_request *req, const pt_config *cfg, const pt_route *route);
 
 /* Whether the identity a may call model; NULL (an unkeyed route) allows every model. */

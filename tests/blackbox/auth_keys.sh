@@ -62,7 +62,7 @@ check "unknown key: WWW-Authenticate Bearer" challenge
 expect "expired key" 401 key_expired "expired" -H "Authorization: Bearer $KX"
 check "expired key: WWW-Authenticate Bearer" challenge
 expect "revoked key" 401 key_revoked "revoked" -H "x-api-key: $KR"
-expect "not subscribed" 403 not_subscribed "not subscribed.*POST /admin/v1/subscriptions" -H "Authorization: Bearer $K4"
+expect "not subscribed" 403 not_subscribed "not subscribed.*POST /admin/v1/subscriptions" -H "Authorization: Bearer $K4" -H "X-Request-Id: auth-403"
 expect "pending" 403 subscription_pending "pending approval" -H "Authorization: Bearer $K2"
 expect "rejected" 403 subscription_rejected "rejected.*POST /admin/v1/subscriptions" -H "Authorization: Bearer $K3"
 has_hdr WWW-Authenticate && not_ok "403: no WWW-Authenticate challenge" || ok "403: no WWW-Authenticate challenge"
@@ -102,6 +102,9 @@ logged() { [ -f "$LOG" ] && grep -q '"auth-bearer"' "$LOG"; }
 check "access log: the keyed request is logged" wait_for 5 logged
 L=$(grep '"auth-bearer"' "$LOG" 2>/dev/null | head -1)
 is "$(jqr .consumer "$L")/$(jqr .team "$L")/$(jqr .key_prefix "$L")" "app1/acme/$P1" "access log: consumer, team and key prefix"
+L=$(grep '"auth-403"' "$LOG" 2>/dev/null | head -1)
+is "$(jqr .error "$L")/$(jqr .status "$L")/$(jqr .consumer "$L")" "not_subscribed/403/app4" \
+    "access log: a refusal for want of a subscription names the caller"
 
 # A change made to the store while running is in force within 2 s (the version re-check).
 get /echo/l -H "Authorization: Bearer $KL"
