@@ -137,6 +137,13 @@ get /echo/x
 is "$RESP_STATUS" 200 "without auth: key the route needs no key"
 [ -e "$T/unused" ] && not_ok "without a keyed route no data directory is created" ||
     ok "without a keyed route no data directory is created"
+# A reload that adds the first keyed route opens the store then.
+cp "$T/portico.yaml" "$T/plain.yaml"
+kill -HUP "$PORTICO_PID"
+keyed_now() { [ "$(status_of "http://127.0.0.1:$PP/echo/x")" = 401 ]; }
+check "a reload adding auth: key opens the store and enforces keys" wait_for 5 keyed_now
+get /echo/x -H "Authorization: Bearer $K1"
+is "$RESP_STATUS" 200 "after the reload an active key passes"
 portico_stop
 
 done_testing
