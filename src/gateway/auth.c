@@ -82,6 +82,13 @@ void pt_auth_strip_query(pt_buf *t, const char *name)
     }
 }
 
+bool pt_auth_is_key_header(const pt_auth *a, const pt_header *h)
+{
+    if (!a) return false;
+    if (a->found.header == h) return true;
+    return h->value.len >= a->found.key.len && memmem(h->value.ptr, h->value.len, a->found.key.ptr, a->found.key.len);
+}
+
 /* ---- refusals ------------------------------------------------------------------------ */
 
 /* Answers outcome o with msg, in the client's format on AI routes, with a Bearer challenge

@@ -82,10 +82,8 @@ void pt_auth_count(const pt_auth *a);
 /* Registers the family with /metrics, once at start. */
 void pt_auth_metrics_init(void);
 
-/* Whether header h is the one that carried the caller's Portico key (never forwarded). */
-static inline bool pt_auth_is_key_header(const pt_auth *a, const pt_header *h)
-{
-    return a && a->found.header == h;
-}
+/* Whether header h carries the caller's Portico key: the header it was found in, or any
+ * other copy of it (never forwarded). False when a is NULL. */
+bool pt_auth_is_key_header(const pt_auth *a, const pt_header *h);
 
 #endif

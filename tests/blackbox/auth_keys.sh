@@ -87,12 +87,14 @@ accepted "x-api-key" x-api-key
 get /echo/h -H "X-My-Key: $K1" -H "Authorization: Basic dXNlcjpwdw=="
 accepted "custom header" X-My-Key
 is "$(echo_header Authorization)" "Basic dXNlcjpwdw==" "custom header: another Authorization header still goes upstream"
+get /echo/2 -H "Authorization: Bearer $K1" -H "x-api-key: $K1" -H "X-Other: $K1"
+accepted "the key sent twice" x-api-key
 get "/echo/q?a=1&api_key=$K1&b=2"
 accepted "query parameter" X-My-Key
 is "$(jqr .query)" "a=1&b=2" "query parameter: stripped from the upstream URL, the others kept"
 get /metrics
-is "$(grep -F 'portico_consumer_requests_total{consumer="app1",team="acme"}' <<<"$RESP_BODY" | awk '{ print $2 }')" 4 \
-    "metrics: the four accepted calls counted by consumer and team"
+is "$(grep -F 'portico_consumer_requests_total{consumer="app1",team="acme"}' <<<"$RESP_BODY" | awk '{ print $2 }')" 5 \
+    "metrics: the five accepted calls counted by consumer and team"
 [[ $RESP_BODY == *'consumer="app4"'* ]] && not_ok "metrics: a refused consumer is not counted as a call" ||
     ok "metrics: a refused consumer is not counted as a call"
 get "/open/x" -H "Authorization: Bearer whatever"
