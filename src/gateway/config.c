@@ -26,7 +26,7 @@
  * before the routes that name them, models before the routes that serve them). */
 typedef struct top_nodes {
     const pt_cfg_node *listen, *workers, *limits, *access_log, *log_level, *endpoints, *errors, *services,
-        *routes, *providers, *models, *identity_headers, *data_dir;
+        *routes, *providers, *models, *identity_headers, *data_dir, *admin;
 } top_nodes;
 
 static const pt_cfg_field top_fields[] = {
@@ -43,6 +43,7 @@ static const pt_cfg_field top_fields[] = {
     CFG_NODE("models", top_nodes, models),
     CFG_NODE("data_dir", top_nodes, data_dir),
     CFG_NODE("identity_headers", top_nodes, identity_headers),
+    CFG_NODE("admin", top_nodes, admin),
     CFG_END,
 };
 
@@ -76,11 +77,13 @@ static int map_top(pt_cfg *c, const pt_cfg_node *root)
     section(c, "endpoints", t.endpoints, pt__config_endpoints, cfg);
     section(c, "errors", t.errors, pt__config_errors, cfg);
     section(c, "identity_headers", t.identity_headers, pt__config_identity_headers, cfg);
+    section(c, "admin", t.admin, pt__config_admin, cfg);
     section(c, "services", t.services, pt__config_services, cfg);
     if (t.providers || t.models) cfg->ai = pt_ai_config_map(c, t.providers, t.models);
     section(c, "routes", t.routes, pt__config_routes, cfg);
     if (c->nerrors) return -1;
     if (pt__config_default_ai_route(c, cfg)) return -1;
+    if (pt__config_admin_default(c, root, cfg)) return -1;
     if (!t.listen) {
         cfg->listeners = calloc(1, sizeof *cfg->listeners);
         if (!cfg->listeners) return pt_cfg_oom(c, root);
@@ -164,6 +167,8 @@ static void config_free(pt_config *cfg)
     for (size_t i = 0; i < cfg->nroutes; i++) pt__route_free(&cfg->routes[i]);
     free(cfg->routes);
     pt_ai_config_free(cfg->ai);
+    free(cfg->admin.host);
+    free(cfg->admin.text);
     free(cfg);
 }
 
@@ -200,6 +205,7 @@ static pt_config *config_new(const char *source)
     cfg->ready_path = strdup("/readyz");
     cfg->metrics_path = strdup("/metrics");
     cfg->data_dir = strdup("./portico-data");
+    cfg->admin_enabled = true;
     cfg->identity_consumer = strdup("X-Portico-Consumer");
     cfg->identity_team = strdup("X-Portico-Team");
     cfg->identity_key_prefix = strdup("X-Portico-Key-Prefix");

@@ -167,6 +167,9 @@ typedef struct pt_config {
     pt_route *routes;             /* sorted by precedence (see router.h) */
     size_t nroutes;
     struct pt_ai_config *ai;      /* providers and models; NULL when neither is written */
+    bool admin_enabled;           /* admin.enabled (false also when admin.listen is ""); default true */
+    pt_listener_cfg admin;        /* admin.listen: host, port, text; default 127.0.0.1:9080. Read at
+                                   * start only: a reload does not move the admin listener */
 } pt_config;
 
 /* Loads and validates a YAML file. On failure returns NULL and writes every problem

@@ -1,6 +1,7 @@
 /* config_report.c: what `portico check-config` prints about a loaded snapshot: every
  * listener, service, route (in precedence order), provider and model, then warnings. */
 #include <stdio.h>
+#include <string.h>
 
 #include "ai/ai_config.h"
 #include "gateway/config.h"
@@ -59,6 +60,11 @@ static void ai(const pt_ai_config *ai, pt_buf *out)
     }
 }
 
+static bool admin_loopback(const char *host)
+{
+    return strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0 || strcmp(host, "localhost") == 0;
+}
+
 size_t pt_config_report(const pt_config *cfg, pt_buf *out, pt_buf *warnings)
 {
     pt_buf_printf(out, "listen: %zu\n", cfg->nlisteners);
@@ -69,6 +75,13 @@ size_t pt_config_report(const pt_config *cfg, pt_buf *out, pt_buf *warnings)
     routes(cfg, out);
     ai(cfg->ai, out);
     size_t n = 0;
+    if (cfg->admin_enabled) pt_buf_printf(out, "admin: %s (store in %s)\n", cfg->admin.text, cfg->data_dir);
+    else pt_buf_append_str(out, "admin: off\n");
+    if (cfg->admin_enabled && !admin_loopback(cfg->admin.host)) {
+        pt_buf_printf(warnings, "admin.listen %s is not a loopback address and the admin API has no TLS: "
+                                "tokens and passwords would cross the network in clear\n", cfg->admin.text);
+        n++;
+    }
     for (size_t i = 0; i < cfg->nservices; i++)
         if (cfg->services[i].insecure_skip_verify) {
             pt_buf_printf(warnings, "service '%s': tls.insecure_skip_verify is on: upstream certificates are not "

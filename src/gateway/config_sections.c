@@ -191,6 +191,49 @@ int pt__config_identity_headers(pt_cfg *c, const pt_cfg_node *v, void *obj)
     return pt_cfg_map_fields(c, v, identity_fields, obj, NULL);
 }
 
+/* ---- admin ---- */
+
+static int admin_listen_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    pt_config *cfg = obj;
+    char *s = NULL;
+    if (pt_cfg_str(c, v, &s)) return -1;
+    if (!*s) {
+        free(s);
+        cfg->admin_enabled = false;
+        return 0;
+    }
+    pt_cfg_addr a = { cfg->admin.host, cfg->admin.port, cfg->admin.text };
+    int rc = pt_cfg_listen_address(c, v, s, &a);
+    cfg->admin.host = a.host;
+    cfg->admin.port = a.port;
+    cfg->admin.text = a.text;
+    free(s);
+    return rc;
+}
+
+static const pt_cfg_field admin_fields[] = {
+    CFG_FUNC("listen", admin_listen_fn),
+    CFG_BOOL("enabled", pt_config, admin_enabled),
+    CFG_END,
+};
+
+int pt__config_admin(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    return pt_cfg_map_fields(c, v, admin_fields, obj, NULL);
+}
+
+int pt__config_admin_default(pt_cfg *c, const pt_cfg_node *root, pt_config *cfg)
+{
+    if (!cfg->admin_enabled || cfg->admin.host) return 0;
+    pt_cfg_addr a = { 0 };
+    int rc = pt_cfg_listen_address(c, root, "127.0.0.1:9080", &a);
+    cfg->admin.host = a.host;
+    cfg->admin.port = a.port;
+    cfg->admin.text = a.text;
+    return rc;
+}
+
 /* ---- services ---- */
 
 static int service_name_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)

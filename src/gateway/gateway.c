@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "admin/admin.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/recycle.h"
@@ -675,6 +676,15 @@ static void on_signal(uv_signal_t *s, int signum)
 
 /* --- the process ---------------------------------------------------------------------- */
 
+/* The admin API on its own thread, when configured (read at start only). */
+static pt_admin *start_admin(const pt_config *cfg, pt_buf *err)
+{
+    if (!cfg->admin_enabled) return NULL;
+    pt_admin_opts o = { .host = cfg->admin.host, .port = cfg->admin.port, .data_dir = cfg->data_dir };
+    limits_from(&o.limits, cfg);
+    return pt_admin_start(&o, err);
+}
+
 static void start_signals(gateway *g)
 {
     uv_signal_init(g->loop, &g->sighup);
@@ -762,6 +772,7 @@ int pt_gateway_run(const pt_gateway_opts *opts)
     g.loop = uv_default_loop();
     uv_mutex_init(&g.lock);
     int status = 1;
+    pt_admin *admin = NULL;
     if (open_listeners(cfg, opts->inherited, &g.set, &g.ssl, &err) != 0) {
         fprintf(stderr, "portico: %s\n", err.data ? err.data : "cannot listen");
         goto out;
@@ -770,6 +781,11 @@ int pt_gateway_run(const pt_gateway_opts *opts)
     if (open_access_log(&g, cfg) != 0) goto out;
     if (pt_control_live_start(g.loop, cfg, &err) != 0) {
         fprintf(stderr, "portico: %s\n", err.data);
+        goto out;
+    }
+    admin = start_admin(cfg, &err);
+    if (cfg->admin_enabled && !admin) {
+        fprintf(stderr, "portico: %s\n", err.data ? err.data : "the admin API could not start");
         goto out;
     }
     bind_metrics(cfg);
@@ -791,6 +807,7 @@ int pt_gateway_run(const pt_gateway_opts *opts)
      * each one wakes the reaper as its thread ends. */
     while (!g.draining || !all_finished(&g)) uv_run(g.loop, UV_RUN_ONCE);
     join_all(&g);
+    pt_admin_stop(admin);
     pt_control_live_stop();
     stop_signals(&g);
     if (status == 0) pt_log_info("drained; exiting");

@@ -178,6 +178,9 @@ portico_start() {
         note "portico binary missing: $PORTICO (run make)"
         return 1
     fi
+    # A test that does not configure the admin API does not start it: no store, no Argon2
+    # hash at every start, and runs side by side do not contend for its default port.
+    grep -q '^admin:' "$cfg" 2>/dev/null || echo 'admin: { enabled: false }' >>"$cfg"
     (cd "$T" && exec "$PORTICO" serve -c "$cfg" >>"$T/portico.out" 2>>"$T/portico.err") &
     PORTICO_PID=$!
     PORTICO_STATUS=

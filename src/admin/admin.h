@@ -1,0 +1,34 @@
+/* admin.h: the admin API server. It runs on its own thread with its own libuv loop and
+ * its own store handle inside the gateway process, on its own listening socket, so store
+ * writes and password hashing never run on a worker loop. The gateway starts it once and
+ * stops it once; it knows nothing of the gateway (everything it needs comes in opts). */
+#ifndef PT_ADMIN_ADMIN_H
+#define PT_ADMIN_ADMIN_H
+
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "http/server.h"
+
+#define PT_ADMIN_MAX_BODY (1024 * 1024) /* larger request bodies are refused with 413 */
+
+typedef struct pt_admin_opts {
+    const char *host;            /* listen address, e.g. "127.0.0.1" */
+    uint16_t port;
+    const char *data_dir;        /* where the store lives (and admin-token on first start) */
+    pt_http_limits limits;       /* timeouts and header caps; the body cap is PT_ADMIN_MAX_BODY at most */
+    void (*on_change)(void *arg);/* called on the admin thread after every committed write; may be NULL */
+    void *arg;
+} pt_admin_opts;
+
+typedef struct pt_admin pt_admin;
+
+/* Binds the listener, opens the store, creates the first admin when the store is empty,
+ * then serves on a new thread. NULL with a sentence in err when any step fails (address
+ * taken, store unusable). */
+pt_admin *pt_admin_start(const pt_admin_opts *opts, pt_buf *err);
+/* Closes the listener and every connection, joins the thread, closes the store. NULL is
+ * allowed. */
+void pt_admin_stop(pt_admin *a);
+
+#endif

@@ -1,0 +1,823 @@
+/* api.c: the admin API's resources over the store (see api.h and docs/ADMIN.md).
+ *
+ * Every request: authenticate the bearer token, route by path, check the body's fields
+ * against the resource's table, resolve references (id or unique name) within what the
+ * caller may see, authorize (another team's object is 404, a visible object the role may
+ * not change is 403), then one store call, audited by the store under the caller's name. */
+#include "admin/api.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "admin/authz.h"
+#include "control/cred.h"
+#include "store/schema.h"
+
+/* What one request knows while it runs. */
+typedef struct ctx {
+    pt_admin_api *api;
+    pt_store *st;
+    const pt_admin_req *rq;
+    pt_admin_resp *out;
+    pt_admin_err err;
+    json_t *user;        /* the authenticated user, NULL before */
+    int64_t user_id, team;
+    pt_admin_role role;
+    const char *actor;
+    char *seg[PT_ADMIN_MAX_SEGS];
+    int nseg;
+} ctx;
+
+enum { F_CREATE = 1, F_UPDATE = 2 };
+
+typedef struct res_field {
+    const char *api;       /* the member clients send */
+    const char *col;       /* the store column, NULL when the resource handles it itself */
+    int ref;               /* for references: the kind referred to, else -1 */
+    unsigned flags;
+} res_field;
+
+typedef struct resource {
+    const char *name;      /* path segment */
+    pt_store_kind kind;
+    const res_field *fields;
+} resource;
+
+#define REF_NONE (-1)
+static const res_field team_fields[] = {
+    {"name", "name", REF_NONE, F_CREATE | F_UPDATE}, {NULL, NULL, 0, 0}};
+static const res_field user_fields[] = {
+    {"name", "name", REF_NONE, F_CREATE}, {"password", NULL, REF_NONE, F_CREATE | F_UPDATE},
+    {"team", "team_id", PT_KIND_TEAM, F_CREATE}, {"role", "role", REF_NONE, F_CREATE}, {NULL, NULL, 0, 0}};
+static const res_field service_fields[] = {
+    {"name", "name", REF_NONE, F_CREATE | F_UPDATE}, {"team", "team_id", PT_KIND_TEAM, F_CREATE},
+    {"kind", "kind", REF_NONE, F_CREATE}, {"targets", "targets", REF_NONE, F_CREATE | F_UPDATE},
+    {"models", "models", REF_NONE, F_CREATE | F_UPDATE}, {"approval", "approval", REF_NONE, F_CREATE | F_UPDATE},
+    {"lb", "lb", REF_NONE, F_CREATE | F_UPDATE}, {"timeouts", "timeouts", REF_NONE, F_CREATE | F_UPDATE},
+    {"health", "health", REF_NONE, F_CREATE | F_UPDATE}, {NULL, NULL, 0, 0}};
+static const res_field api_fields[] = {
+    {"name", "name", REF_NONE, F_CREATE | F_UPDATE}, {"path_prefix", "path_prefix", REF_NONE, F_CREATE | F_UPDATE},
+    {"methods", "methods", REF_NONE, F_CREATE | F_UPDATE}, {"auth", "auth", REF_NONE, F_CREATE | F_UPDATE},
+    {"rewrite", "rewrite", REF_NONE, F_CREATE | F_UPDATE}, {"key_header", "key_header", REF_NONE, F_CREATE | F_UPDATE},
+    {"key_query", "key_query", REF_NONE, F_CREATE | F_UPDATE}, {NULL, NULL, 0, 0}};
+static const res_field consumer_fields[] = {
+    {"name", "name", REF_NONE, F_CREATE | F_UPDATE}, {"team", "team_id", PT_KIND_TEAM, F_CREATE}, {NULL, NULL, 0, 0}};
+static const res_field key_fields[] = {
+    {"label", "label", REF_NONE, F_CREATE}, {"expires_at", "expires_at", REF_NONE, F_CREATE},
+    {"allowed_models", "allowed_models", REF_NONE, F_CREATE}, {NULL, NULL, 0, 0}};
+static const res_field sub_fields[] = {
+    {"consumer", "consumer_id", PT_KIND_CONSUMER, F_CREATE}, {"service", "service_id", PT_KIND_SERVICE, F_CREATE},
+    {NULL, NULL, 0, 0}};
+
+static const resource resources[] = {
+    {"teams", PT_KIND_TEAM, team_fields},       {"users", PT_KIND_USER, user_fields},
+    {"services", PT_KIND_SERVICE, service_fields}, {"apis", PT_KIND_API, api_fields},
+    {"consumers", PT_KIND_CONSUMER, consumer_fields}, {"keys", PT_KIND_KEY, key_fields},
+    {"subscriptions", PT_KIND_SUBSCRIPTION, sub_fields},
+};
+
+static const resource *resource_of(pt_store_kind kind)
+{
+    for (size_t i = 0; i < sizeof resources / sizeof resources[0]; i++)
+        if (resources[i].kind == kind) return &resources[i];
+    return NULL;
+}
+
+/* ---- answers ------------------------------------------------------------------------- */
+
+json_t *pt_admin_error_json(const char *code, const char *field, const char *message)
+{
+    return json_pack("{s:{s:s,s:s,s:s?}}", "error", "code", code, "message", message, "field",
+                     field && *field ? field : NULL);
+}
+
+static int fail(ctx *x, int status, const char *code, const char *field, const char *msg)
+{
+    return pt_admin_fail(&x->err, status, code, field, "%s", msg);
+}
+
+static void answer(ctx *x, int status, json_t *body, int64_t etag)
+{
+    x->out->status = status;
+    x->out->body = body;
+    x->out->etag = etag;
+}
+
+/* The API's name for a store column: references drop their "_id". */
+static void api_field(const char *col, char *out, size_t cap)
+{
+    size_t n = strlen(col);
+    if (n > 3 && strcmp(col + n - 3, "_id") == 0) n -= 3;
+    snprintf(out, cap, "%.*s", (int)n, col);
+}
+
+static int store_fail(ctx *x, int rc, bool creating)
+{
+    const pt_store_error *se = pt_store_last_error(x->st);
+    char f[64];
+    api_field(se->field, f, sizeof f);
+    const char *msg = se->message[0] ? se->message : pt_store_strerror(rc);
+    switch (rc) {
+    case PT_STORE_EINVAL: return fail(x, 400, "invalid_value", f, msg);
+    case PT_STORE_ENOTFOUND: return fail(x, 404, "not_found", f, msg);
+    case PT_STORE_ECONFLICT: return fail(x, 409, "conflict", f, msg);
+    case PT_STORE_EREF: return fail(x, creating ? 422 : 409, creating ? "missing_reference" : "still_referenced", f, msg);
+    case PT_STORE_ESTALE: return fail(x, 412, "precondition_failed", "", "the object changed since it was read (If-Match)");
+    case PT_STORE_EFULL: return fail(x, 507, "insufficient_storage", "", "the disk is full; nothing was written");
+    case PT_STORE_EBUSY: return fail(x, 503, "busy", "", "the store is busy; try again");
+    default: return fail(x, 500, "store_error", "", pt_store_strerror(rc));
+    }
+}
+
+static void changed(ctx *x)
+{
+    if (x->api->on_change) x->api->on_change(x->api->arg);
+}
+
+static int64_t now_s(void) { return (int64_t)time(NULL); }
+
+static int64_t int_member(const json_t *o, const char *k)
+{
+    json_t *v = json_object_get(o, k);
+    return json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
+}
+
+static const char *str_member(const json_t *o, const char *k) { return json_string_value(json_object_get(o, k)); }
+
+/* What a client may see of an object: the stored columns without secrets. */
+static json_t *present(const json_t *obj)
+{
+    json_t *o = json_deep_copy(obj);
+    if (!o) return NULL;
+    json_object_del(o, "password_hash");
+    json_object_del(o, "hash");
+    return o;
+}
+
+/* ---- who owns what --------------------------------------------------------------------- */
+
+static int64_t team_via(ctx *x, pt_store_kind kind, int64_t id)
+{
+    json_t *o = NULL;
+    if (id <= 0 || pt_store_get(x->st, kind, id, &o) != 0) return 0;
+    int64_t t = int_member(o, "team_id");
+    json_decref(o);
+    return t;
+}
+
+/* The team an object belongs to, and for a subscription the service's team as well. */
+static void teams_of(ctx *x, pt_store_kind kind, const json_t *obj, int64_t *t1, int64_t *t2)
+{
+    *t2 = 0;
+    switch (kind) {
+    case PT_KIND_TEAM: *t1 = int_member(obj, "id"); break;
+    case PT_KIND_API: *t1 = team_via(x, PT_KIND_SERVICE, int_member(obj, "service_id")); break;
+    case PT_KIND_KEY: *t1 = team_via(x, PT_KIND_CONSUMER, int_member(obj, "consumer_id")); break;
+    case PT_KIND_TOKEN: *t1 = team_via(x, PT_KIND_USER, int_member(obj, "user_id")); break;
+    case PT_KIND_SUBSCRIPTION:
+        *t1 = team_via(x, PT_KIND_CONSUMER, int_member(obj, "consumer_id"));
+        *t2 = team_via(x, PT_KIND_SERVICE, int_member(obj, "service_id"));
+        break;
+    default: *t1 = int_member(obj, "team_id"); break;
+    }
+}
+
+static bool visible(ctx *x, pt_store_kind kind, const json_t *obj)
+{
+    if (x->role == PT_ROLE_ADMIN) return true;
+    int64_t t1, t2;
+    teams_of(x, kind, obj, &t1, &t2);
+    return x->team > 0 && (t1 == x->team || t2 == x->team);
+}
+
+/* Authorizes act on a visible object; team is the one the act is judged against (for a
+ * subscription: the consumer's to create or cancel, the service's to decide). */
+static int authorize(ctx *x, pt_store_kind kind, pt_admin_act act, int64_t team, bool is_visible)
+{
+    pt_authz a = pt_admin_authorize(x->role, x->team, kind, act, team);
+    if (a == PT_AUTHZ_OK) return 0;
+    if (a == PT_AUTHZ_HIDDEN && !is_visible) return fail(x, 404, "not_found", "", "no such object");
+    return fail(x, 403, "forbidden", "", "your role may not do this");
+}
+
+/* ---- finding objects --------------------------------------------------------------------- */
+
+/* Looks up an object by id or unique name (APIs: by name within their service). */
+static int lookup(ctx *x, pt_store_kind kind, const json_t *key, int64_t parent_service, json_t **out)
+{
+    *out = NULL;
+    int64_t id = json_is_integer(key) ? (int64_t)json_integer_value(key) : pt_admin_parse_id(json_string_value(key));
+    if (id > 0) return pt_store_get(x->st, kind, id, out) == 0 ? 0 : -1;
+    const char *name = json_string_value(key);
+    if (!name || kind == PT_KIND_KEY || kind == PT_KIND_SUBSCRIPTION || kind == PT_KIND_TOKEN) return -1;
+    if (kind != PT_KIND_API) return pt_store_find(x->st, kind, "name", key, out) == 0 ? 0 : -1;
+    json_t *filter = json_pack("{s:I,s:s}", "service_id", (json_int_t)parent_service, "name", name);
+    pt_store_list_opts o = {.filter = filter, .limit = 1};
+    json_t *items = NULL;
+    char next[PT_STORE_CURSOR_MAX];
+    int rc = filter ? pt_store_list(x->st, kind, &o, &items, next) : -1;
+    json_decref(filter);
+    if (rc == 0 && json_array_size(items) == 1) *out = json_incref(json_array_get(items, 0));
+    json_decref(items);
+    return *out ? 0 : -1;
+}
+
+/* A path segment naming a visible object, or 404. */
+static json_t *path_object(ctx *x, pt_store_kind kind, const char *seg, int64_t parent)
+{
+    json_t *key = json_string(seg), *obj = NULL;
+    int rc = key ? lookup(x, kind, key, parent, &obj) : -1;
+    json_decref(key);
+    if (rc == 0 && parent > 0) {
+        const char *pcol = kind == PT_KIND_API ? "service_id" : "consumer_id";
+        if (int_member(obj, pcol) != parent) rc = -1;
+    }
+    if (rc == 0 && visible(x, kind, obj)) return obj;
+    json_decref(obj);
+    fail(x, 404, "not_found", "", "no such object");
+    return NULL;
+}
+
+/* A reference in a body (id or name) to an object the caller may see; "global" lets a
+ * consumer subscribe to any team's service. 422 naming the field when there is none. */
+static int64_t body_ref(ctx *x, const res_field *f, const json_t *v, bool global)
+{
+    json_t *obj = NULL;
+    if ((!json_is_string(v) && !json_is_integer(v)) || lookup(x, (pt_store_kind)f->ref, v, 0, &obj) != 0 ||
+        (!global && !visible(x, (pt_store_kind)f->ref, obj))) {
+        json_decref(obj);
+        char msg[160];
+        snprintf(msg, sizeof msg, "%s: no such %s (give its id or name)", f->api, pt_store_kinds[f->ref].name);
+        fail(x, 422, "missing_reference", f->api, msg);
+        return 0;
+    }
+    int64_t id = int_member(obj, "id");
+    json_decref(obj);
+    return id;
+}
+
+/* ---- bodies -------------------------------------------------------------------------------- */
+
+static json_t *body(ctx *x)
+{
+    return pt_admin_parse_body(x->rq->body, x->rq->body_len, &x->err);
+}
+
+/* Checks in against the resource's fields for create or update and maps it to store
+ * columns (references resolved). Members without a column stay for the caller. */
+static json_t *map_fields(ctx *x, const resource *r, const json_t *in, unsigned mode)
+{
+    const char *allowed[16];
+    size_t n = 0;
+    for (const res_field *f = r->fields; f->api && n < 15; f++)
+        if (f->flags & mode) allowed[n++] = f->api;
+    allowed[n] = NULL;
+    if (pt_admin_known_fields(in, allowed, &x->err)) return NULL;
+    json_t *cols = json_object();
+    for (const res_field *f = r->fields; cols && f->api; f++) {
+        json_t *v = json_object_get(in, f->api);
+        if (!v || !f->col) continue;
+        if (f->ref == REF_NONE) {
+            json_object_set(cols, f->col, v);
+            continue;
+        }
+        int64_t id = body_ref(x, f, v, r->kind == PT_KIND_SUBSCRIPTION && f->ref == PT_KIND_SERVICE);
+        if (!id) {
+            json_decref(cols);
+            return NULL;
+        }
+        json_object_set_new(cols, f->col, json_integer(id));
+    }
+    if (!cols) fail(x, 500, "out_of_memory", "", "out of memory");
+    return cols;
+}
+
+static int64_t if_match(ctx *x)
+{
+    int64_t v = pt_admin_if_match(x->rq->if_match, x->rq->if_match_len);
+    if (v < 0) fail(x, 400, "invalid_header", "If-Match", "If-Match must be an ETag this API gave (\"N\")");
+    return v;
+}
+
+/* ---- the kinds' own rules ---------------------------------------------------------------- */
+
+static int hash_password(ctx *x, const json_t *pw, json_t *cols)
+{
+    const char *s = json_string_value(pw);
+    char why[160], phc[PT_CRED_PHC_MAX];
+    if (!s) return fail(x, 400, "invalid_value", "password", "password must be a string");
+    if (pt_cred_password_policy(s, json_string_length(pw), why, sizeof why) != 0)
+        return fail(x, 400, "invalid_value", "password", why);
+    if (pt_cred_password_hash(s, json_string_length(pw), phc) != 0)
+        return fail(x, 500, "internal", "password", "the password could not be hashed");
+    json_object_set_new(cols, "password_hash", json_string(phc));
+    return 0;
+}
+
+/* Users: a password is hashed; an admin has no team; other roles need one; only an admin
+ * makes admins. */
+static int prepare_user(ctx *x, const json_t *in, json_t *cols)
+{
+    const char *role = str_member(in, "role");
+    if (!json_object_get(in, "password")) return fail(x, 400, "missing_field", "password", "password is required");
+    if (role && strcmp(role, "admin") == 0) {
+        if (x->role != PT_ROLE_ADMIN) return fail(x, 403, "forbidden", "role", "only an admin may create admins");
+        json_object_del(cols, "team_id");
+    } else if (!json_object_get(cols, "team_id")) {
+        if (x->team <= 0) return fail(x, 422, "missing_reference", "team", "team is required for this role");
+        json_object_set_new(cols, "team_id", json_integer(x->team));
+    }
+    return hash_password(x, json_object_get(in, "password"), cols);
+}
+
+static int prepare_service(ctx *x, const json_t *in, json_t *cols)
+{
+    const char *kind = str_member(in, "kind");
+    bool ai = kind && strcmp(kind, "ai") == 0;
+    const char *need = ai ? "models" : "targets", *other = ai ? "targets" : "models";
+    if (kind && !json_is_array(json_object_get(in, need)))
+        return pt_admin_fail(&x->err, 400, "missing_field", need, "a %s service needs %s: a list", kind, need);
+    if (json_object_get(in, other))
+        return pt_admin_fail(&x->err, 400, "invalid_value", other, "a %s service has no %s", kind, other);
+    json_t *list = json_object_get(in, need);
+    size_t i;
+    json_t *v;
+    json_array_foreach(list, i, v) if (!json_is_string(v) || json_string_length(v) == 0)
+        return pt_admin_fail(&x->err, 400, "invalid_value", need, "%s must hold non-empty strings", need);
+    if (!json_object_get(cols, "approval")) json_object_set_new(cols, "approval", json_string("auto"));
+    json_object_set_new(cols, "origin", json_string("api"));
+    return 0;
+}
+
+/* The team a new object belongs to (non-admins: their own when the body names none). */
+static int64_t new_owner(ctx *x, pt_store_kind kind, json_t *cols, int64_t parent)
+{
+    if (kind == PT_KIND_TEAM) return x->team;
+    if (kind == PT_KIND_API) return team_via(x, PT_KIND_SERVICE, parent);
+    if (kind == PT_KIND_KEY) return team_via(x, PT_KIND_CONSUMER, parent);
+    if (kind == PT_KIND_SUBSCRIPTION) return team_via(x, PT_KIND_CONSUMER, int_member(cols, "consumer_id"));
+    if (!json_object_get(cols, "team_id") && x->team > 0) json_object_set_new(cols, "team_id", json_integer(x->team));
+    return int_member(cols, "team_id");
+}
+
+/* ---- generic handlers -------------------------------------------------------------------- */
+
+static void answer_object(ctx *x, int status, pt_store_kind kind, int64_t id, json_t *extra)
+{
+    json_t *obj = NULL;
+    if (pt_store_get(x->st, kind, id, &obj) != 0) {
+        json_decref(extra);
+        store_fail(x, pt_store_last_error(x->st)->code, false);
+        return;
+    }
+    json_t *p = present(obj);
+    if (extra) json_object_update(p, extra);
+    json_decref(extra);
+    answer(x, status, p, int_member(obj, "version"));
+    json_decref(obj);
+}
+
+static int list_limit(ctx *x, unsigned *limit, char *cursor, size_t cap)
+{
+    char lim[16];
+    *limit = 0;
+    cursor[0] = 0;
+    if (pt_admin_query(x->rq->query, x->rq->query_len, "limit", lim, sizeof lim)) {
+        int64_t v = pt_admin_parse_id(lim);
+        if (v < 1 || v > PT_STORE_PAGE_MAX)
+            return pt_admin_fail(&x->err, 400, "invalid_value", "limit", "limit must be 1 to %d", PT_STORE_PAGE_MAX);
+        *limit = (unsigned)v;
+    }
+    pt_admin_query(x->rq->query, x->rq->query_len, "cursor", cursor, cap);
+    return 0;
+}
+
+/* One page; items the caller may not see are left out (a page may then be short, its
+ * cursor still leads on). */
+static void list(ctx *x, pt_store_kind kind, const char *pcol, int64_t parent)
+{
+    unsigned limit;
+    char cursor[64], next[PT_STORE_CURSOR_MAX];
+    if (list_limit(x, &limit, cursor, sizeof cursor)) return;
+    json_t *filter = json_object();
+    if (pcol) json_object_set_new(filter, pcol, json_integer(parent));
+    else if (x->role != PT_ROLE_ADMIN && (kind == PT_KIND_USER || kind == PT_KIND_SERVICE || kind == PT_KIND_CONSUMER))
+        json_object_set_new(filter, "team_id", json_integer(x->team));
+    pt_store_list_opts o = {.filter = filter, .cursor = cursor, .limit = limit, .newest_first = kind == PT_KIND_AUDIT};
+    json_t *items = NULL;
+    int rc = pt_store_list(x->st, kind, &o, &items, next);
+    json_decref(filter);
+    if (rc != 0) {
+        store_fail(x, rc, false);
+        if (strcmp(x->err.field, "cursor") != 0 && x->err.status == 400) snprintf(x->err.field, sizeof x->err.field, "cursor");
+        return;
+    }
+    json_t *shown = json_array();
+    size_t i;
+    json_t *v;
+    json_array_foreach(items, i, v) if (visible(x, kind, v)) json_array_append_new(shown, present(v));
+    json_decref(items);
+    answer(x, 200, json_pack("{s:o,s:s?}", "items", shown, "next_cursor", next[0] ? next : NULL), 0);
+    if (!next[0]) json_object_set_new(x->out->body, "next_cursor", json_null());
+}
+
+static void create(ctx *x, const resource *r, const char *pcol, int64_t parent)
+{
+    json_t *in = body(x), *cols = in ? map_fields(x, r, in, F_CREATE) : NULL;
+    if (!cols) goto out;
+    if (pcol) json_object_set_new(cols, pcol, json_integer(parent));
+    int64_t owner = new_owner(x, r->kind, cols, parent);
+    if (authorize(x, r->kind, PT_ACT_WRITE, owner, true)) goto out;
+    if (r->kind == PT_KIND_USER && prepare_user(x, in, cols)) goto out;
+    if (r->kind == PT_KIND_SERVICE && prepare_service(x, in, cols)) goto out;
+    if (r->kind == PT_KIND_SUBSCRIPTION) {
+        json_t *svc = NULL;
+        pt_store_get(x->st, PT_KIND_SERVICE, int_member(cols, "service_id"), &svc);
+        const char *ap = str_member(svc, "approval");
+        json_object_set_new(cols, "state", json_string(ap && strcmp(ap, "manual") == 0 ? "pending" : "active"));
+        json_decref(svc);
+    }
+    pt_cred_secret key;
+    memset(&key, 0, sizeof key);
+    if (r->kind == PT_KIND_KEY) {
+        if (pt_cred_generate(PT_CRED_KEY_SCHEME, &key) != 0) {
+            fail(x, 500, "internal", "", "no randomness for a key");
+            goto out;
+        }
+        json_object_set_new(cols, "prefix", json_string(key.prefix));
+        json_object_set_new(cols, "hash", json_string(key.hash_hex));
+    }
+    int64_t id = 0;
+    int rc = pt_store_insert(x->st, r->kind, cols, x->actor, &id);
+    if (rc != 0) store_fail(x, rc, true);
+    else {
+        changed(x);
+        answer_object(x, 201, r->kind, id, key.text[0] ? json_pack("{s:s}", "key", key.text) : NULL);
+    }
+    pt_cred_wipe(&key);
+out:
+    json_decref(in);
+    json_decref(cols);
+}
+
+static void update(ctx *x, const resource *r, json_t *obj)
+{
+    int64_t ver = if_match(x);
+    json_t *in = ver >= 0 ? body(x) : NULL, *cols = in ? map_fields(x, r, in, F_UPDATE) : NULL;
+    if (!cols) goto out;
+    if (json_object_size(in) == 0) {
+        fail(x, 400, "missing_field", "", "nothing to change");
+        goto out;
+    }
+    bool self = r->kind == PT_KIND_USER && int_member(obj, "id") == x->user_id;
+    int64_t t1, t2;
+    teams_of(x, r->kind, obj, &t1, &t2);
+    if (!self && authorize(x, r->kind, PT_ACT_WRITE, t1, true)) goto out;
+    if (r->kind == PT_KIND_USER && hash_password(x, json_object_get(in, "password"), cols)) goto out;
+    int64_t id = int_member(obj, "id");
+    int rc = pt_store_update(x->st, r->kind, id, ver, cols, x->actor);
+    if (rc != 0) store_fail(x, rc, false);
+    else {
+        changed(x);
+        answer_object(x, 200, r->kind, id, NULL);
+    }
+out:
+    json_decref(in);
+    json_decref(cols);
+}
+
+/* Keys are revoked and subscriptions cancelled (kept, with their state); the rest go. */
+static void remove_one(ctx *x, const resource *r, json_t *obj)
+{
+    int64_t ver = if_match(x);
+    if (ver < 0) return;
+    int64_t t1, t2, id = int_member(obj, "id");
+    teams_of(x, r->kind, obj, &t1, &t2);
+    if (authorize(x, r->kind, PT_ACT_WRITE, t1, true)) return;
+    int rc;
+    json_t *cols = NULL;
+    if (r->kind == PT_KIND_KEY) cols = json_pack("{s:I}", "revoked_at", (json_int_t)now_s());
+    if (r->kind == PT_KIND_SUBSCRIPTION) cols = json_pack("{s:s}", "state", "cancelled");
+    if (cols) rc = pt_store_update(x->st, r->kind, id, ver, cols, x->actor);
+    else rc = pt_store_delete(x->st, r->kind, id, ver, x->actor);
+    json_decref(cols);
+    if (rc != 0) {
+        store_fail(x, rc, false);
+        return;
+    }
+    changed(x);
+    if (cols) answer_object(x, 200, r->kind, id, NULL);
+    else answer(x, 204, NULL, 0);
+}
+
+static bool method_is(ctx *x, const char *m) { return strcmp(x->rq->method, m) == 0; }
+
+static void bad_method(ctx *x) { fail(x, 405, "method_not_allowed", "", "this method is not allowed here"); }
+
+/* GET, PATCH, DELETE of one object already found. */
+static void one(ctx *x, const resource *r, json_t *obj)
+{
+    if (method_is(x, "GET")) answer(x, 200, present(obj), int_member(obj, "version"));
+    else if (method_is(x, "PATCH") && r->kind != PT_KIND_KEY && r->kind != PT_KIND_SUBSCRIPTION) update(x, r, obj);
+    else if (method_is(x, "DELETE")) remove_one(x, r, obj);
+    else bad_method(x);
+}
+
+static void collection(ctx *x, const resource *r, const char *pcol, int64_t parent)
+{
+    if (method_is(x, "GET")) list(x, r->kind, pcol, parent);
+    else if (method_is(x, "POST")) create(x, r, pcol, parent);
+    else bad_method(x);
+}
+
+/* ---- subscriptions: approve and reject ------------------------------------------------- */
+
+static void decide(ctx *x, json_t *sub, bool approve)
+{
+    json_t *in = NULL, *cols = NULL;
+    int64_t t1, t2;
+    teams_of(x, PT_KIND_SUBSCRIPTION, sub, &t1, &t2);
+    if (authorize(x, PT_KIND_SUBSCRIPTION, PT_ACT_APPROVE, t2, true)) return;
+    static const char *const reason_only[] = {"reason", NULL};
+    if (!approve || x->rq->body_len) {
+        if (!(in = body(x)) || pt_admin_known_fields(in, approve ? (const char *const[]){NULL} : reason_only, &x->err))
+            goto out;
+    }
+    const char *state = str_member(sub, "state"), *from = approve ? "pending rejected" : "pending active";
+    if (!state || !strstr(from, state)) {
+        pt_admin_fail(&x->err, 409, "invalid_state", "state", "the subscription is %s", state ? state : "unknown");
+        goto out;
+    }
+    cols = json_pack("{s:s,s:I,s:I}", "state", approve ? "active" : "rejected", "decided_by",
+                     (json_int_t)x->user_id, "decided_at", (json_int_t)now_s());
+    json_t *reason = json_object_get(in, "reason");
+    if (reason && !json_is_string(reason)) {
+        fail(x, 400, "invalid_value", "reason", "reason must be a string");
+        goto out;
+    }
+    json_object_set(cols, "reason", reason ? reason : json_null());
+    int64_t id = int_member(sub, "id");
+    int rc = pt_store_update(x->st, PT_KIND_SUBSCRIPTION, id, 0, cols, x->actor);
+    if (rc != 0) store_fail(x, rc, false);
+    else {
+        changed(x);
+        answer_object(x, 200, PT_KIND_SUBSCRIPTION, id, NULL);
+    }
+out:
+    json_decref(in);
+    json_decref(cols);
+}
+
+/* ---- tokens ------------------------------------------------------------------------------- */
+
+static int insert_token(pt_store *st, int64_t user_id, const char *actor, pt_cred_secret *tok, int64_t *id)
+{
+    if (pt_cred_generate(PT_CRED_TOKEN_SCHEME, tok) != 0) return PT_STORE_EIO;
+    json_t *cols = json_pack("{s:I,s:s,s:s}", "user_id", (json_int_t)user_id, "prefix", tok->prefix, "hash",
+                             tok->hash_hex);
+    int rc = cols ? pt_store_insert(st, PT_KIND_TOKEN, cols, actor, id) : PT_STORE_ENOMEM;
+    json_decref(cols);
+    return rc;
+}
+
+/* POST /tokens {"user","password"}: the password is the credential, no bearer needed. */
+static void login(ctx *x)
+{
+    static const char *const allowed[] = {"user", "password", NULL};
+    json_t *in = body(x), *user = NULL;
+    if (!in || pt_admin_known_fields(in, allowed, &x->err)) goto out;
+    const char *name = str_member(in, "user"), *pw = str_member(in, "password");
+    if (!name) { fail(x, 400, "missing_field", "user", "user is required"); goto out; }
+    if (!pw) { fail(x, 400, "missing_field", "password", "password is required"); goto out; }
+    json_t *key = json_string(name);
+    int rc = key ? pt_store_find(x->st, PT_KIND_USER, "name", key, &user) : -1;
+    json_decref(key);
+    if (rc != 0 || json_is_true(json_object_get(user, "disabled")) ||
+        !pt_cred_password_verify(str_member(user, "password_hash"), pw, json_string_length(json_object_get(in, "password")))) {
+        fail(x, 401, "unauthenticated", "", "unknown user or wrong password");
+        x->out->www_authenticate = true;
+        goto out;
+    }
+    pt_cred_secret tok;
+    int64_t id = 0;
+    rc = insert_token(x->st, int_member(user, "id"), name, &tok, &id);
+    if (rc != 0) store_fail(x, rc, true);
+    else {
+        changed(x);
+        answer(x, 201, json_pack("{s:s,s:I,s:s}", "token", tok.text, "id", (json_int_t)id, "prefix", tok.prefix), 0);
+    }
+    pt_cred_wipe(&tok);
+out:
+    json_decref(in);
+    json_decref(user);
+}
+
+static void tokens(ctx *x)
+{
+    if (x->nseg == 1) {
+        if (method_is(x, "GET")) list(x, PT_KIND_TOKEN, x->role == PT_ROLE_ADMIN ? NULL : "user_id", x->user_id);
+        else bad_method(x);
+        return;
+    }
+    json_t *tok = NULL;
+    int64_t id = pt_admin_parse_id(x->seg[1]);
+    if (id <= 0 || pt_store_get(x->st, PT_KIND_TOKEN, id, &tok) != 0 ||
+        (x->role != PT_ROLE_ADMIN && int_member(tok, "user_id") != x->user_id)) {
+        fail(x, 404, "not_found", "", "no such token");
+    } else if (method_is(x, "GET")) {
+        answer(x, 200, present(tok), int_member(tok, "version"));
+    } else if (method_is(x, "DELETE")) {
+        int rc = pt_store_delete(x->st, PT_KIND_TOKEN, id, 0, x->actor);
+        if (rc != 0) store_fail(x, rc, false);
+        else {
+            changed(x);
+            answer(x, 204, NULL, 0);
+        }
+    } else {
+        bad_method(x);
+    }
+    json_decref(tok);
+}
+
+/* ---- authentication ----------------------------------------------------------------------- */
+
+static int unauthenticated(ctx *x, const char *msg)
+{
+    x->out->www_authenticate = true;
+    return fail(x, 401, "unauthenticated", "", msg);
+}
+
+static int authenticate(ctx *x)
+{
+    const char *a = x->rq->authorization;
+    size_t n = x->rq->authorization_len;
+    if (!a) return unauthenticated(x, "missing Authorization: Bearer <token>");
+    if (n < 7 || strncasecmp(a, "Bearer ", 7) != 0) return unauthenticated(x, "Authorization must be Bearer <token>");
+    a += 7, n -= 7;
+    while (n && *a == ' ') a++, n--;
+    while (n && a[n - 1] == ' ') n--;
+    if (!pt_cred_wellformed(PT_CRED_TOKEN_SCHEME, a, n)) return unauthenticated(x, "invalid token");
+    uint8_t h[PT_CRED_HASH_LEN];
+    char hex[PT_CRED_HEX_LEN + 1];
+    pt_cred_hash(a, n, h);
+    pt_store_hex(h, sizeof h, hex);
+    json_t *key = json_string(hex), *tok = NULL;
+    int rc = key ? pt_store_find(x->st, PT_KIND_TOKEN, "hash", key, &tok) : -1;
+    json_decref(key);
+    int64_t exp = int_member(tok, "expires_at"), uid = int_member(tok, "user_id");
+    json_decref(tok);
+    if (rc != 0) return unauthenticated(x, "invalid token");
+    if (exp > 0 && exp <= now_s()) return unauthenticated(x, "the token has expired");
+    if (pt_store_get(x->st, PT_KIND_USER, uid, &x->user) != 0 || json_is_true(json_object_get(x->user, "disabled")))
+        return unauthenticated(x, "the token's user is disabled or gone");
+    x->user_id = uid;
+    x->team = int_member(x->user, "team_id");
+    x->role = pt_admin_role_parse(str_member(x->user, "role"));
+    x->actor = str_member(x->user, "name");
+    return 0;
+}
+
+/* ---- routing ------------------------------------------------------------------------------- */
+
+static const resource *top(const char *name)
+{
+    for (size_t i = 0; i < sizeof resources / sizeof resources[0]; i++)
+        if (strcmp(resources[i].name, name) == 0 && resources[i].kind != PT_KIND_API && resources[i].kind != PT_KIND_KEY)
+            return &resources[i];
+    return NULL;
+}
+
+/* /services/{id}/apis[/{api}] and /consumers/{id}/keys[/{key}]. */
+static void nested(ctx *x, const resource *r, json_t *parent)
+{
+    bool apis = r->kind == PT_KIND_SERVICE;
+    const resource *child = resource_of(apis ? PT_KIND_API : PT_KIND_KEY);
+    if (strcmp(x->seg[2], child->name) != 0 || x->nseg > 4) {
+        fail(x, 404, "not_found", "", "no such resource");
+        return;
+    }
+    int64_t pid = int_member(parent, "id");
+    const char *pcol = apis ? "service_id" : "consumer_id";
+    if (x->nseg == 3) {
+        collection(x, child, pcol, pid);
+        return;
+    }
+    json_t *obj = path_object(x, child->kind, x->seg[3], pid);
+    if (obj) one(x, child, obj);
+    json_decref(obj);
+}
+
+static void route(ctx *x)
+{
+    if (strcmp(x->seg[0], "tokens") == 0 && x->nseg == 1 && method_is(x, "POST")) {
+        login(x);
+        return;
+    }
+    if (authenticate(x)) return;
+    if (strcmp(x->seg[0], "tokens") == 0 && x->nseg <= 2) {
+        tokens(x);
+        return;
+    }
+    if (strcmp(x->seg[0], "audit") == 0 && x->nseg == 1) {
+        if (!method_is(x, "GET")) bad_method(x);
+        else if (x->role != PT_ROLE_ADMIN) fail(x, 403, "forbidden", "", "only admins read the audit log");
+        else list(x, PT_KIND_AUDIT, NULL, 0);
+        return;
+    }
+    const resource *r = top(x->seg[0]);
+    if (!r) {
+        fail(x, 404, "not_found", "", "no such resource");
+        return;
+    }
+    if (x->nseg == 1) {
+        collection(x, r, NULL, 0);
+        return;
+    }
+    json_t *obj = path_object(x, r->kind, x->seg[1], 0);
+    if (!obj) return;
+    if (x->nseg == 2) one(x, r, obj);
+    else if (r->kind == PT_KIND_SUBSCRIPTION && x->nseg == 3 &&
+             (strcmp(x->seg[2], "approve") == 0 || strcmp(x->seg[2], "reject") == 0)) {
+        if (method_is(x, "POST")) decide(x, obj, x->seg[2][0] == 'a');
+        else bad_method(x);
+    } else if (r->kind == PT_KIND_SERVICE || r->kind == PT_KIND_CONSUMER) nested(x, r, obj);
+    else fail(x, 404, "not_found", "", "no such resource");
+    json_decref(obj);
+}
+
+void pt_admin_handle(pt_admin_api *api, const pt_admin_req *rq, pt_admin_resp *out)
+{
+    memset(out, 0, sizeof *out);
+    ctx x = {.api = api, .st = api->st, .rq = rq, .out = out, .role = PT_ROLE_NONE};
+    char buf[512];
+    x.nseg = pt_admin_split_path(rq->path, rq->path_len, buf, sizeof buf, x.seg);
+    if (x.nseg <= 0) fail(&x, 404, "not_found", "", "no such resource");
+    else route(&x);
+    if (x.err.status) {
+        json_decref(out->body);
+        out->body = pt_admin_error_json(x.err.code, x.err.field, x.err.message);
+        out->status = x.err.status;
+        out->etag = 0;
+    }
+    json_decref(x.user);
+}
+
+/* ---- first start ------------------------------------------------------------------------- */
+
+static int write_token_file(const char *data_dir, const char *token, char *why, size_t cap)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/admin-token", data_dir);
+    FILE *f = NULL;
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd >= 0) f = fdopen(fd, "w");
+    if (!f || fprintf(f, "%s\n", token) < 0 || fchmod(fd, 0600) != 0 || fclose(f) != 0) {
+        snprintf(why, cap, "cannot write %s: %s", path, strerror(errno));
+        if (f) fclose(f);
+        else if (fd >= 0) close(fd);
+        return -1;
+    }
+    return 0;
+}
+
+int pt_admin_bootstrap(pt_store *st, const char *data_dir, bool *created, char *why, size_t cap)
+{
+    *created = false;
+    why[0] = 0;
+    json_t *items = NULL;
+    char next[PT_STORE_CURSOR_MAX];
+    pt_store_list_opts o = {.limit = 1};
+    if (pt_store_list(st, PT_KIND_USER, &o, &items, next) != 0) {
+        snprintf(why, cap, "cannot read the users: %s", pt_store_last_error(st)->message);
+        return -1;
+    }
+    size_t n = json_array_size(items);
+    json_decref(items);
+    if (n > 0) return 0;
+    /* A password nobody knows: the admin logs in with the token, then sets one. */
+    pt_cred_secret pw, tok;
+    char phc[PT_CRED_PHC_MAX];
+    int64_t uid = 0, tid = 0;
+    int rc = pt_cred_generate(PT_CRED_TOKEN_SCHEME, &pw);
+    if (rc == 0) rc = pt_cred_password_hash(pw.text, strlen(pw.text), phc);
+    pt_cred_wipe(&pw);
+    json_t *user = rc == 0 ? json_pack("{s:s,s:s,s:s}", "name", "admin", "role", "admin", "password_hash", phc) : NULL;
+    rc = user && pt_store_begin(st) == 0 ? 0 : -1;
+    if (rc == 0) rc = pt_store_insert(st, PT_KIND_USER, user, "system", &uid);
+    if (rc == 0) rc = insert_token(st, uid, "system", &tok, &tid);
+    if (rc == 0) rc = write_token_file(data_dir, tok.text, why, cap);
+    else snprintf(why, cap, "cannot create the admin user: %s", pt_store_last_error(st)->message);
+    if (rc == 0) rc = pt_store_commit(st);
+    else pt_store_rollback(st);
+    pt_cred_wipe(&tok);
+    json_decref(user);
+    if (rc != 0 && !why[0]) snprintf(why, cap, "cannot create the admin user");
+    *created = rc == 0;
+    return rc == 0 ? 0 : -1;
+}

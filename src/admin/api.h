@@ -1,0 +1,48 @@
+/* api.h: the admin API's resources: one request in (method, path, query, credentials,
+ * body), one JSON answer out. It runs on the admin thread with that thread's own store
+ * handle; everything here blocks on disk and on Argon2, by design, and never on a worker
+ * loop. The HTTP side (admin.c) only moves bytes. */
+#ifndef PT_ADMIN_API_H
+#define PT_ADMIN_API_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "store/store.h"
+
+typedef struct pt_admin_api {
+    pt_store *st;
+    void (*on_change)(void *arg); /* after every committed write; may be NULL */
+    void *arg;
+} pt_admin_api;
+
+typedef struct pt_admin_req {
+    const char *method;                  /* "GET", "POST", "PATCH", "DELETE" */
+    const char *path; size_t path_len;
+    const char *query; size_t query_len;
+    const char *authorization; size_t authorization_len; /* NULL when absent */
+    const char *if_match; size_t if_match_len;           /* NULL when absent */
+    const char *body; size_t body_len;
+} pt_admin_req;
+
+typedef struct pt_admin_resp {
+    int status;
+    json_t *body;          /* owned; NULL for 204 */
+    int64_t etag;          /* object version for the ETag header, 0 for none */
+    bool www_authenticate; /* 401: add WWW-Authenticate: Bearer */
+} pt_admin_resp;
+
+void pt_admin_handle(pt_admin_api *api, const pt_admin_req *rq, pt_admin_resp *out);
+
+/* Writes the error body for e into out (used for errors raised outside handle()). */
+json_t *pt_admin_error_json(const char *code, const char *field, const char *message);
+
+/* First start: when the store has no user, creates "admin" (role admin) with a random
+ * password nobody sees, and a token written to data_dir/admin-token (mode 0600). Returns
+ * 0 (also when there was nothing to do), or -1 with a sentence in why. *created says
+ * whether it did. */
+int pt_admin_bootstrap(pt_store *st, const char *data_dir, bool *created, char *why, size_t cap);
+
+#endif
