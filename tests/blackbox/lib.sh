@@ -391,3 +391,38 @@ ca_signed() {
 for _bb_tool in curl jq node ss; do
     command -v "$_bb_tool" >/dev/null || { echo "not ok - required tool '$_bb_tool' is missing (scripts/deps.sh test installs it)"; exit 1; }
 done
+
+# ---------------------------------------------------------------------------- admin API
+#   admin_start [TOP]   starts portico with the admin API on a free port $AP, its store in
+#                       $T/data, extra top-level lines TOP; waits for the admin port; sets
+#                       ADMIN_TOKEN from the bootstrap token file
+#   api METHOD PATH [BODY [TOKEN [curl args]]]
+#                       one admin request to /admin/v1PATH as TOKEN (default $ADMIN_TOKEN);
+#                       sets RESP_STATUS, RESP_BODY, RESP_HEADERS like http
+admin_config() {
+    cat <<EOF2
+listen: ["127.0.0.1:$PP"]
+access_log: "off"
+data_dir: "$T/data"
+admin: { listen: "127.0.0.1:$AP" }
+${1:-}
+EOF2
+}
+admin_answers() { [ "$(status_of "http://127.0.0.1:$AP/admin/v1/teams")" = 401 ]; }
+admin_start() {
+    PP=${PP:-$(free_port)}
+    AP=${AP:-$(free_port)}
+    admin_config "${1:-}" >"$T/admin.yaml"
+    portico_start "$T/admin.yaml" || return 1
+    if ! wait_for 10 admin_answers; then
+        note "admin API did not answer on $AP"
+        return 1
+    fi
+    ADMIN_TOKEN=$(cat "$T/data/admin-token" 2>/dev/null)
+}
+api() {
+    local method=$1 path=$2 body=${3-} tok=${4-$ADMIN_TOKEN}
+    local args=(-H "Authorization: Bearer $tok")
+    [ -n "$body" ] && args+=(-H 'Content-Type: application/json' --data-binary "$body")
+    http "$method" "http://127.0.0.1:$AP/admin/v1$path" "${args[@]}" "${@:5}"
+}
