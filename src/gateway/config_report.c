@@ -71,12 +71,12 @@ size_t pt_config_report(const pt_config *cfg, pt_buf *out, pt_buf *warnings)
     for (size_t i = 0; i < cfg->nlisteners; i++)
         pt_buf_printf(out, "  %s%s\n", cfg->listeners[i].text, cfg->listeners[i].tls ? " (tls)" : "");
     pt_buf_printf(out, "workers: %u\n", cfg->workers);
+    if (cfg->admin_enabled) pt_buf_printf(out, "admin: %s (store in %s)\n", cfg->admin.text, cfg->data_dir);
+    else pt_buf_append_str(out, "admin: off\n");
     services(cfg, out);
     routes(cfg, out);
     ai(cfg->ai, out);
     size_t n = 0;
-    if (cfg->admin_enabled) pt_buf_printf(out, "admin: %s (store in %s)\n", cfg->admin.text, cfg->data_dir);
-    else pt_buf_append_str(out, "admin: off\n");
     if (cfg->admin_enabled && !admin_loopback(cfg->admin.host)) {
         pt_buf_printf(warnings, "admin.listen %s is not a loopback address and the admin API has no TLS: "
                                 "tokens and passwords would cross the network in clear\n", cfg->admin.text);
