@@ -162,6 +162,7 @@ static void on_stop(uv_async_t *h)
 static void thread_main(void *arg)
 {
     pt_admin *a = arg;
+    pt_log_set_thread_name("admin");
     pt_store_error e;
     a->api.st = pt_store_open_sqlite(a->data_dir, &e);
     bool created = false;
