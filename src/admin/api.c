@@ -500,6 +500,10 @@ static void remove_one(ctx *x, const resource *r, json_t *obj)
     int64_t t1, t2, id = int_member(obj, "id");
     teams_of(x, r->kind, obj, &t1, &t2);
     if (authorize(x, r->kind, PT_ACT_WRITE, t1, true)) return;
+    if (r->kind == PT_KIND_KEY && int_member(obj, "revoked_at") > 0) {
+        answer(x, 200, present(obj), int_member(obj, "version")); /* already revoked: keep its time */
+        return;
+    }
     int rc;
     json_t *cols = NULL;
     if (r->kind == PT_KIND_KEY) cols = json_pack("{s:I}", "revoked_at", (json_int_t)now_s());
@@ -598,8 +602,16 @@ static void login(ctx *x)
     json_t *key = json_string(name);
     int rc = key ? pt_store_find(x->st, PT_KIND_USER, "name", key, &user) : -1;
     json_decref(key);
+    size_t pwlen = json_string_length(json_object_get(in, "password"));
+    if (rc != 0) {
+        /* An unknown user costs the same verification as a known one, so the time of the
+         * answer does not tell which names exist (a hash of a password nobody has). */
+        static const char decoy[] =
+            "$argon2id$v=19$m=65536,t=3,p=1$j0fuLb5mF6FYIOcjKmgIzA$Z2ItPzBG7KwbjsLANl5VjXDslmL18i3QV0q1MdGOI/Q";
+        pt_cred_password_verify(decoy, pw, pwlen);
+    }
     if (rc != 0 || json_is_true(json_object_get(user, "disabled")) ||
-        !pt_cred_password_verify(str_member(user, "password_hash"), pw, json_string_length(json_object_get(in, "password")))) {
+        !pt_cred_password_verify(str_member(user, "password_hash"), pw, pwlen)) {
         fail(x, 401, "unauthenticated", "", "unknown user or wrong password");
         x->out->www_authenticate = true;
         goto out;

@@ -75,6 +75,9 @@ is "$RESP_STATUS/$(jqr .error.code)" "409/conflict" "a second live subscription 
 api DELETE "/consumers/shop/keys/$KID"
 is "$RESP_STATUS" 200 "DELETE revokes the key"
 like "$(jqr .revoked_at)" '^[0-9]+$' "the key carries its revocation time"
+REVOKED=$(jqr .revoked_at)
+api DELETE "/consumers/shop/keys/$KID"
+is "$RESP_STATUS/$(jqr .revoked_at)" "200/$REVOKED" "revoking again keeps the first revocation time"
 
 # ---- users, passwords, tokens
 api POST /users '{"name":"ops","password":"correct horse battery","team":"payments","role":"team_admin"}'
@@ -89,6 +92,9 @@ api GET /teams/payments "" "$OPS"
 is "$RESP_STATUS" 200 "the new token works"
 http POST "http://127.0.0.1:$AP/admin/v1/tokens" --data-binary '{"user":"ops","password":"wrong password!"}'
 is "$RESP_STATUS/$(hdr WWW-Authenticate)" '401/Bearer realm="portico-admin"' "a wrong password: 401"
+wrong_pw=$(jqr .error.message)
+http POST "http://127.0.0.1:$AP/admin/v1/tokens" --data-binary '{"user":"nobody","password":"wrong password!"}'
+is "$RESP_STATUS/$(jqr .error.message)" "401/$wrong_pw" "an unknown user: the same 401 as a wrong password"
 api PATCH /users/admin '{"password":"a long admin passphrase"}'
 is "$RESP_STATUS" 200 "the admin sets its own password"
 http POST "http://127.0.0.1:$AP/admin/v1/tokens" --data-binary '{"user":"admin","password":"a long admin passphrase"}'
