@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "admin/authz.h"
+#include "admin/openapi.h"
 #include "control/cred.h"
 #include "store/schema.h"
 
@@ -731,6 +732,11 @@ static void route(ctx *x)
         login(x);
         return;
     }
+    if (strcmp(x->seg[0], "openapi.json") == 0 && x->nseg == 1) {
+        if (!method_is(x, "GET")) bad_method(x);
+        else answer(x, 200, pt_admin_openapi(), 0);
+        return;
+    }
     if (authenticate(x)) return;
     if (strcmp(x->seg[0], "tokens") == 0 && x->nseg <= 2) {
         tokens(x);
@@ -771,6 +777,7 @@ void pt_admin_handle(pt_admin_api *api, const pt_admin_req *rq, pt_admin_resp *o
     x.nseg = pt_admin_split_path(rq->path, rq->path_len, buf, sizeof buf, x.seg);
     if (x.nseg <= 0) fail(&x, 404, "not_found", "", "no such resource");
     else route(&x);
+    if (!x.err.status && !out->body && out->status != 204) fail(&x, 500, "out_of_memory", "", "out of memory");
     if (x.err.status) {
         json_decref(out->body);
         out->body = pt_admin_error_json(x.err.code, x.err.field, x.err.message);

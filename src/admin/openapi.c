@@ -1,0 +1,147 @@
+/* openapi.c: GET /admin/v1/openapi.json, an OpenAPI 3.1 description of the admin API built
+ * from one table of operations, so a new route is described by adding one row. */
+#include "admin/openapi.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct op {
+    const char *path, *method, *summary;
+    const char *body;      /* request schema name, or NULL */
+    const char *status;    /* success status */
+} op;
+
+static const op ops[] = {
+    {"/tokens", "post", "Log in with a user's password; answers a bearer token", "Login", "201"},
+    {"/tokens", "get", "List your tokens (admins: all)", NULL, "200"},
+    {"/tokens/{id}", "get", "One token (never its secret)", NULL, "200"},
+    {"/tokens/{id}", "delete", "Delete a token", NULL, "204"},
+    {"/teams", "get", "List teams", NULL, "200"},
+    {"/teams", "post", "Create a team (admins)", "Team", "201"},
+    {"/teams/{id}", "get", "One team", NULL, "200"},
+    {"/teams/{id}", "patch", "Rename a team (admins)", "Team", "200"},
+    {"/teams/{id}", "delete", "Delete a team without objects (admins)", NULL, "204"},
+    {"/users", "get", "List users", NULL, "200"},
+    {"/users", "post", "Create a user", "UserCreate", "201"},
+    {"/users/{id}", "get", "One user", NULL, "200"},
+    {"/users/{id}", "patch", "Set a user's password", "UserPatch", "200"},
+    {"/users/{id}", "delete", "Delete a user", NULL, "204"},
+    {"/services", "get", "List services", NULL, "200"},
+    {"/services", "post", "Create a REST or AI service", "Service", "201"},
+    {"/services/{id}", "get", "One service", NULL, "200"},
+    {"/services/{id}", "patch", "Change a service", "Service", "200"},
+    {"/services/{id}", "delete", "Delete a service, its APIs and subscriptions", NULL, "204"},
+    {"/services/{id}/apis", "get", "List a service's APIs", NULL, "200"},
+    {"/services/{id}/apis", "post", "Create an API", "Api", "201"},
+    {"/services/{id}/apis/{api}", "get", "One API", NULL, "200"},
+    {"/services/{id}/apis/{api}", "patch", "Change an API", "Api", "200"},
+    {"/services/{id}/apis/{api}", "delete", "Delete an API", NULL, "204"},
+    {"/consumers", "get", "List consumers", NULL, "200"},
+    {"/consumers", "post", "Create a consumer", "Consumer", "201"},
+    {"/consumers/{id}", "get", "One consumer", NULL, "200"},
+    {"/consumers/{id}", "patch", "Rename a consumer", "Consumer", "200"},
+    {"/consumers/{id}", "delete", "Delete a consumer, its keys and subscriptions", NULL, "204"},
+    {"/consumers/{id}/keys", "get", "List a consumer's keys (prefixes only)", NULL, "200"},
+    {"/consumers/{id}/keys", "post", "Create a key: the only answer that carries it", "KeyCreate", "201"},
+    {"/consumers/{id}/keys/{key_id}", "get", "One key (prefix only)", NULL, "200"},
+    {"/consumers/{id}/keys/{key_id}", "delete", "Revoke a key", NULL, "200"},
+    {"/subscriptions", "get", "List subscriptions of your consumers and to your services", NULL, "200"},
+    {"/subscriptions", "post", "Subscribe a consumer to a service", "SubscriptionCreate", "201"},
+    {"/subscriptions/{id}", "get", "One subscription", NULL, "200"},
+    {"/subscriptions/{id}", "delete", "Cancel a subscription", NULL, "200"},
+    {"/subscriptions/{id}/approve", "post", "Approve a pending or rejected subscription", NULL, "200"},
+    {"/subscriptions/{id}/reject", "post", "Reject a pending or active subscription", "Reject", "200"},
+    {"/audit", "get", "The audit log, newest first (admins)", NULL, "200"},
+};
+
+static json_t *ref(const char *name)
+{
+    char r[96];
+    snprintf(r, sizeof r, "#/components/schemas/%s", name);
+    return json_pack("{s:s}", "$ref", r);
+}
+
+static json_t *params(const op *o)
+{
+    json_t *a = json_array();
+    for (const char *p = strchr(o->path, '{'); p; p = strchr(p + 1, '{')) {
+        const char *e = strchr(p, '}');
+        json_array_append_new(a, json_pack("{s:s%,s:s,s:b,s:{s:s}}", "name", p + 1, (size_t)(e - p - 1), "in", "path",
+                                           "required", 1, "schema", "type", "string"));
+    }
+    if (strcmp(o->method, "get") == 0 && !strchr(o->path + strlen(o->path) - 1, '}')) {
+        json_array_append_new(a, json_pack("{s:s,s:s,s:{s:s,s:i,s:i}}", "name", "limit", "in", "query", "schema", "type",
+                                           "integer", "minimum", 1, "maximum", 1000));
+        json_array_append_new(a, json_pack("{s:s,s:s,s:{s:s}}", "name", "cursor", "in", "query", "schema", "type", "string"));
+    }
+    if (strcmp(o->method, "patch") == 0 || strcmp(o->method, "delete") == 0)
+        json_array_append_new(a, json_pack("{s:s,s:s,s:{s:s}}", "name", "If-Match", "in", "header", "schema", "type", "string"));
+    return a;
+}
+
+static json_t *operation(const op *o)
+{
+    json_t *x = json_pack("{s:s,s:o,s:{s:{s:s},s:{s:s}}}", "summary", o->summary, "parameters", params(o), "responses",
+                          o->status, "description", "success", "default", "$ref", "#/components/responses/Error");
+    if (o->body)
+        json_object_set_new(x, "requestBody", json_pack("{s:b,s:{s:{s:o}}}", "required", 1, "content",
+                                                        "application/json", "schema", ref(o->body)));
+    if (strcmp(o->path, "/tokens") == 0 && strcmp(o->method, "post") == 0)
+        json_object_set_new(x, "security", json_array());
+    return x;
+}
+
+static json_t *obj(const char *props)
+{
+    /* props: "name:string team:string ..." -> {type: object, additionalProperties: false, properties} */
+    json_t *p = json_object();
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", props);
+    for (char *save = NULL, *t = strtok_r(buf, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
+        char *colon = strchr(t, ':');
+        *colon = 0;
+        const char *type = colon + 1;
+        if (strcmp(type, "strings") == 0)
+            json_object_set_new(p, t, json_pack("{s:s,s:{s:s}}", "type", "array", "items", "type", "string"));
+        else if (strcmp(type, "any") == 0)
+            json_object_set_new(p, t, json_object());
+        else
+            json_object_set_new(p, t, json_pack("{s:s}", "type", type));
+    }
+    return json_pack("{s:s,s:b,s:o}", "type", "object", "additionalProperties", 0, "properties", p);
+}
+
+static json_t *schemas(void)
+{
+    return json_pack(
+        "{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:{s:s,s:{s:{s:s,s:{s:{s:s},s:{s:s},s:{s:[ss]}}}}}}",
+        "Login", obj("user:string password:string"),
+        "Team", obj("name:string"),
+        "UserCreate", obj("name:string password:string team:string role:string"),
+        "UserPatch", obj("password:string"),
+        "Service", obj("name:string team:string kind:string targets:strings models:strings approval:string lb:string "
+                       "timeouts:any health:any"),
+        "Api", obj("name:string path_prefix:string methods:strings auth:string rewrite:string key_header:string "
+                   "key_query:string"),
+        "Consumer", obj("name:string team:string"),
+        "KeyCreate", obj("label:string expires_at:integer allowed_models:strings"),
+        "SubscriptionCreate", obj("consumer:string service:string"),
+        "Reject", obj("reason:string"),
+        "Error", "type", "object", "properties", "error", "type", "object", "properties", "code", "type", "string",
+        "message", "type", "string", "field", "type", "string", "null");
+}
+
+json_t *pt_admin_openapi(void)
+{
+    json_t *paths = json_object();
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+        json_t *item = json_object_get(paths, ops[i].path);
+        if (!item) json_object_set_new(paths, ops[i].path, item = json_object());
+        json_object_set_new(item, ops[i].method, operation(&ops[i]));
+    }
+    return json_pack("{s:s,s:{s:s,s:s},s:[{s:s}],s:[{s:[]}],s:o,s:{s:o,s:{s:{s:s,s:{s:{s:o}}}},s:{s:{s:s,s:s}}}}",
+                     "openapi", "3.1.0", "info", "title", "Portico admin API", "version", "1",
+                     "servers", "url", "/admin/v1", "security", "bearer", "paths", paths, "components", "schemas",
+                     schemas(), "responses", "Error", "description", "an error", "content", "application/json",
+                     "schema", ref("Error"), "securitySchemes", "bearer", "type", "http", "scheme", "bearer");
+}
