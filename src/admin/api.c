@@ -337,23 +337,42 @@ static int prepare_user(ctx *x, const json_t *in, json_t *cols)
     return hash_password(x, json_object_get(in, "password"), cols);
 }
 
-static int prepare_service(ctx *x, const json_t *in, json_t *cols)
+/* Services: a REST service has targets and no models, an AI service the reverse; svc is
+ * the service as it will be (the body over the stored object, for a PATCH). */
+static int check_service(ctx *x, const json_t *svc)
 {
-    const char *kind = str_member(in, "kind");
-    bool ai = kind && strcmp(kind, "ai") == 0;
+    const char *kind = str_member(svc, "kind");
+    if (!kind) return 0; /* the store names the missing kind */
+    bool ai = strcmp(kind, "ai") == 0;
     const char *need = ai ? "models" : "targets", *other = ai ? "targets" : "models";
-    if (kind && !json_is_array(json_object_get(in, need)))
-        return pt_admin_fail(&x->err, 400, "missing_field", need, "a %s service needs %s: a list", kind, need);
-    if (json_object_get(in, other))
-        return pt_admin_fail(&x->err, 400, "invalid_value", other, "a %s service has no %s", kind, other);
-    json_t *list = json_object_get(in, need);
+    json_t *list = json_object_get(svc, need), *o = json_object_get(svc, other);
+    if (!json_is_array(list) || json_array_size(list) == 0)
+        return pt_admin_fail(&x->err, 400, "missing_field", need, "a %.8s service needs %s: a non-empty list", kind, need);
+    if (o && !json_is_null(o))
+        return pt_admin_fail(&x->err, 400, "invalid_value", other, "a %.8s service has no %s", kind, other);
     size_t i;
     json_t *v;
     json_array_foreach(list, i, v) if (!json_is_string(v) || json_string_length(v) == 0)
         return pt_admin_fail(&x->err, 400, "invalid_value", need, "%s must hold non-empty strings", need);
+    return 0;
+}
+
+static int prepare_service(ctx *x, const json_t *in, json_t *cols)
+{
+    if (check_service(x, in)) return -1;
     if (!json_object_get(cols, "approval")) json_object_set_new(cols, "approval", json_string("auto"));
     json_object_set_new(cols, "origin", json_string("api"));
     return 0;
+}
+
+static int recheck_service(ctx *x, const json_t *obj, const json_t *in)
+{
+    json_t *merged = json_deep_copy(obj);
+    if (!merged) return fail(x, 500, "out_of_memory", "", "out of memory");
+    json_object_update(merged, (json_t *)in);
+    int rc = check_service(x, merged);
+    json_decref(merged);
+    return rc;
 }
 
 /* The team a new object belongs to (non-admins: their own when the body names none). */
@@ -481,6 +500,7 @@ static void update(ctx *x, const resource *r, json_t *obj)
     teams_of(x, r->kind, obj, &t1, &t2);
     if (!self && authorize(x, r->kind, PT_ACT_WRITE, t1, true)) goto out;
     if (r->kind == PT_KIND_USER && hash_password(x, json_object_get(in, "password"), cols)) goto out;
+    if (r->kind == PT_KIND_SERVICE && recheck_service(x, obj, in)) goto out;
     int64_t id = int_member(obj, "id");
     int rc = pt_store_update(x->st, r->kind, id, ver, cols, x->actor);
     if (rc != 0) store_fail(x, rc, false);
@@ -550,7 +570,7 @@ static void decide(ctx *x, json_t *sub, bool approve)
     teams_of(x, PT_KIND_SUBSCRIPTION, sub, &t1, &t2);
     if (authorize(x, PT_KIND_SUBSCRIPTION, PT_ACT_APPROVE, t2, true)) return;
     static const char *const reason_only[] = {"reason", NULL};
-    if (!approve || x->rq->body_len) {
+    if (x->rq->body_len) {
         if (!(in = body(x)) || pt_admin_known_fields(in, approve ? (const char *const[]){NULL} : reason_only, &x->err))
             goto out;
     }

@@ -57,6 +57,19 @@ api POST /services '{"name":"s1","team":"acme","kind":"soap","targets":["x"]}'
 error_is 400 invalid_value kind "an unknown kind: 400 naming kind"
 api POST /services '{"name":"s1","team":"acme","kind":"rest","targets":["http://127.0.0.1:9"],"approval":"maybe"}'
 error_is 400 invalid_value approval "an unknown approval: 400 naming approval"
+api POST /services '{"name":"s1","team":"acme","kind":"rest","targets":[]}'
+error_is 400 missing_field targets "a REST service with no targets: 400 naming targets"
+api POST /services '{"name":"s1","team":"acme","kind":"rest","targets":[""]}'
+error_is 400 invalid_value targets "an empty target: 400 naming targets"
+api POST /services '{"name":"s1","team":"acme","kind":"rest","targets":["http://127.0.0.1:9"]}' >/dev/null
+api PATCH /services/s1 '{"models":["m"]}'
+error_is 400 invalid_value models "PATCH: models on a REST service: 400 naming models"
+api PATCH /services/s1 '{"targets":[]}'
+error_is 400 missing_field targets "PATCH: emptying a REST service's targets: 400 naming targets"
+api PATCH /services/s1 '{"kind":"ai"}'
+error_is 400 unknown_field kind "PATCH: a service's kind cannot change"
+api GET /services/s1
+is "$(jqr '.targets | length')/$(jqr .models)" "1/null" "the refused PATCHes changed nothing"
 api POST /consumers '{"name":"c1","team":"acme"}' >/dev/null
 api POST /subscriptions '{"consumer":"c1","service":"nosuch"}'
 error_is 422 missing_reference service "a subscription to a missing service: 422 naming service"

@@ -66,6 +66,9 @@ api POST "/subscriptions/$SUB/approve"
 is "$RESP_STATUS/$(jqr .error.code)" "409/invalid_state" "approving an active subscription: 409"
 api POST "/subscriptions/$SUB/reject" '{"reason":"contract ended"}'
 is "$RESP_STATUS/$(jqr .state)/$(jqr .reason)" "200/rejected/contract ended" "reject with a reason"
+api POST "/subscriptions/$SUB/approve"
+api POST "/subscriptions/$SUB/reject"
+is "$RESP_STATUS/$(jqr .state)/$(jqr .reason)" "200/rejected/null" "reject without a body: no reason"
 api DELETE "/subscriptions/$SUB"
 is "$RESP_STATUS/$(jqr .state)" "200/cancelled" "DELETE cancels"
 api POST /subscriptions '{"consumer":"shop","service":"chat"}'
