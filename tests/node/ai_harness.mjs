@@ -90,7 +90,8 @@ export async function startAi({ mockKey, config, extraEnv = {} }) {
     const port = await freePort();
     h.url = `http://127.0.0.1:${port}`;
     const cfg = path.join(dir, 'portico.yaml');
-    fs.writeFileSync(cfg, `listen: ["127.0.0.1:${port}"]\nworkers: 1\naccess_log: ${path.join(dir, 'access.log')}\n${config(mock.port)}`);
+    // No admin API here: these tests do not use it, and several runs must not contend for its port.
+    fs.writeFileSync(cfg, `listen: ["127.0.0.1:${port}"]\nworkers: 1\nadmin: { enabled: false }\naccess_log: ${path.join(dir, 'access.log')}\n${config(mock.port)}`);
     if (!fs.existsSync(BIN)) throw new Error(`portico binary missing: ${BIN} (run make)`);
     const p = spawn(BIN, ['serve', '-c', cfg], { cwd: dir, env: { ...process.env, ...extraEnv }, stdio: ['ignore', 'ignore', 'pipe'] });
     procs.push(p);
