@@ -162,7 +162,7 @@ is "$(grep -c "created user 'admin'" "$T/portico.err")" 1 "and does not say so a
 PP_SAVE=$PP
 PP=$(free_port)
 admin_config "" | sed "s#$T/data#$T/data2#" >"$T/taken.yaml"
-"$PORTICO" serve --no-supervisor -c "$T/taken.yaml" >"$T/taken.out" 2>"$T/taken.err" &
+"$PORTICO" serve -c "$T/taken.yaml" >"$T/taken.out" 2>"$T/taken.err" &
 pid=$!
 track $pid
 wait_for 10 bash -c "! kill -0 $pid 2>/dev/null"
