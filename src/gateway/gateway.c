@@ -676,11 +676,15 @@ static void on_signal(uv_signal_t *s, int signum)
 
 /* --- the process ---------------------------------------------------------------------- */
 
-/* The admin API on its own thread, when configured (read at start only). */
+/* The admin API on its own thread, when configured (read at start only); each committed
+ * write recompiles the control snapshot. */
+static void admin_changed(void *arg) { pt_control_live_changed(); }
+
 static pt_admin *start_admin(const pt_config *cfg, pt_buf *err)
 {
     if (!cfg->admin_enabled) return NULL;
-    pt_admin_opts o = { .host = cfg->admin.host, .port = cfg->admin.port, .data_dir = cfg->data_dir };
+    pt_admin_opts o = { .host = cfg->admin.host, .port = cfg->admin.port, .data_dir = cfg->data_dir,
+                        .on_change = admin_changed };
     limits_from(&o.limits, cfg);
     return pt_admin_start(&o, err);
 }
