@@ -40,6 +40,7 @@ static void first_large_alloc_takes_a_standard_block(void **state)
     pt_pool_release(&p);
 }
 
+#if RECYCLER_KEEPS
 /* A released standard block serves the next pool of that block size on this thread. */
 static void standard_blocks_are_recycled(void **state)
 {
@@ -57,6 +58,7 @@ static void standard_blocks_are_recycled(void **state)
     pt_pool_release(&r);
     assert_ptr_not_equal(other, first);
 }
+#endif
 
 /* A worker's last act gives every kept block back to malloc. */
 static void thread_release_empties_the_free_lists(void **state)
