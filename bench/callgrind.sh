@@ -101,7 +101,7 @@ one_run() {
             nginx -p "$T/ng$port" -e "$T/ng$port/error.log" -c "$T/ng$port/nginx.conf" -g 'daemon off;' \
             >"$T/cg-$port.log" 2>&1 &
     else
-        portico_yaml "$port" >"$T/p$port.yaml"
+        { portico_yaml "$port"; admin_off_line "$bin"; } >"$T/p$port.yaml"
         "$bin" help 2>&1 | grep -q -- --no-supervisor && args=(--no-supervisor)
         valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" serve "${args[@]}" -c "$T/p$port.yaml" \
             >"$T/cg-$port.log" 2>&1 &

@@ -180,7 +180,7 @@ portico_start() {
     fi
     # A test that does not configure the admin API does not start it: no store, no Argon2
     # hash at every start, and runs side by side do not contend for its default port.
-    grep -q '^admin:' "$cfg" 2>/dev/null || echo 'admin: { enabled: false }' >>"$cfg"
+    grep -q '^admin:' "$cfg" 2>/dev/null || admin_off_line "$PORTICO" >>"$cfg"
     (cd "$T" && exec "$PORTICO" serve -c "$cfg" >>"$T/portico.out" 2>>"$T/portico.err") &
     PORTICO_PID=$!
     PORTICO_STATUS=
@@ -391,6 +391,14 @@ ca_signed() {
 for _bb_tool in curl jq node ss; do
     command -v "$_bb_tool" >/dev/null || { echo "not ok - required tool '$_bb_tool' is missing (scripts/deps.sh test installs it)"; exit 1; }
 done
+
+# admin_off_line BIN: prints the line that turns BIN's admin API off, or nothing for a build
+# from before the admin API (which refuses the key); benchmarks compare such builds too.
+admin_off_line() {
+    local probe=$T/.admin-probe.yaml
+    printf 'admin: { enabled: false }\n' >"$probe"
+    "$1" check-config -c "$probe" >/dev/null 2>&1 && cat "$probe"
+}
 
 # ---------------------------------------------------------------------------- admin API
 #   admin_start [TOP]   starts portico with the admin API on a free port $AP, its store in
