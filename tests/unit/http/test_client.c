@@ -19,6 +19,7 @@
 
 #include "core/err.h"
 #include "http/client.h"
+#include "upstream_head.h"
 
 typedef struct seen {
     int heads, dones, errors, drains, last_err, last_phase, status;
@@ -91,24 +92,7 @@ static void run_until(fixture *f, const int *counter)
 }
 
 /* Runs the loop until the upstream has accepted a connection and read a request head. */
-static int upstream_read_head(fixture *f, int afd)
-{
-    char buf[4096];
-    size_t got = 0;
-    for (int i = 0; i < 400; i++) {
-        uv_run(&f->loop, UV_RUN_NOWAIT);
-        if (afd < 0) afd = accept4(f->lfd, NULL, NULL, SOCK_NONBLOCK);
-        if (afd >= 0) {
-            ssize_t n = recv(afd, buf + got, sizeof buf - 1 - got, 0);
-            if (n > 0) got += (size_t)n;
-            buf[got] = '\0';
-            if (strstr(buf, "\r\n\r\n")) return afd;
-        }
-        usleep(5000);
-    }
-    fail_msg("the request head never reached the upstream");
-    return -1;
-}
+static int upstream_read_head(fixture *f, int afd) { return upstream_accept_head(&f->loop, f->lfd, afd); }
 
 static pt_exchange *start(fixture *f, const pt_endpoint *ep, seen *s)
 {

@@ -23,6 +23,7 @@
 
 #include "core/err.h"
 #include "http/client.h"
+#include "upstream_head.h"
 
 typedef struct rec {
     int heads, bodies, dones, errors, last_err;
@@ -50,26 +51,6 @@ static int listener(uint16_t *port)
     return fd;
 }
 
-/* Runs the loop until the upstream side has accepted and read a whole request head. */
-static int accept_head(uv_loop_t *loop, int lfd)
-{
-    int afd = -1;
-    char buf[4096];
-    size_t got = 0;
-    for (int i = 0; i < 400; i++) {
-        uv_run(loop, UV_RUN_NOWAIT);
-        if (afd < 0) afd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK);
-        if (afd >= 0) {
-            ssize_t n = recv(afd, buf + got, sizeof buf - 1 - got, 0);
-            if (n > 0) got += (size_t)n;
-            buf[got] = '\0';
-            if (strstr(buf, "\r\n\r\n")) return afd;
-        }
-        usleep(5000);
-    }
-    fail_msg("the exchange never delivered its head");
-    return -1;
-}
 
 static void reset_close(int fd)
 {
@@ -93,7 +74,7 @@ static int start_and_accept(uv_loop_t *loop, pt_client *cl, uint16_t port, int l
     const char *head = chunked ? HEAD_CHUNKED : HEAD;
     *x = pt_exchange_start(cl, &ep, &o, head, strlen(head), &cbs, r);
     assert_non_null(*x);
-    return accept_head(loop, lfd);
+    return upstream_accept_head(loop, lfd, -1);
 }
 
 static void finish_loop(uv_loop_t *loop, pt_client *cl)
