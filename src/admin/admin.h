@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 
+#include "admin/api.h"
 #include "core/buf.h"
 #include "http/server.h"
 
@@ -18,6 +19,7 @@ typedef struct pt_admin_opts {
     const char *data_dir;        /* where the store lives (and admin-token on first start) */
     pt_http_limits limits;       /* timeouts and header caps; the body cap is PT_ADMIN_MAX_BODY at most */
     void (*on_change)(void *arg);/* called on the admin thread after every committed write; may be NULL */
+    pt_admin_check_fn check_service; /* whether a service would be served; may be NULL */
     void *arg;
 } pt_admin_opts;
 

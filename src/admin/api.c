@@ -375,6 +375,91 @@ static int recheck_service(ctx *x, const json_t *obj, const json_t *in)
     return rc;
 }
 
+/* Whether the gateway would serve svc with apis (its own configuration check, with the
+ * file's models); api_write: apis holds only the API being written, whose field is named
+ * without its "apis[0]." */
+static int check_served(ctx *x, const json_t *svc, const json_t *apis, bool api_write)
+{
+    if (!x->api->check_service) return 0;
+    /* without the members it cannot do without, the store's own check names what is missing */
+    const char *kind = str_member(svc, "kind");
+    if (!json_is_string(json_object_get(svc, "name")) || !kind || (strcmp(kind, "rest") && strcmp(kind, "ai")))
+        return 0;
+    size_t i;
+    json_t *a;
+    json_array_foreach(apis, i, a) if (!json_is_string(json_object_get(a, "name")) ||
+                                       !json_is_string(json_object_get(a, "path_prefix"))) return 0;
+    char field[64], msg[512];
+    if (x->api->check_service(x->api->arg, svc, apis, field, sizeof field, msg, sizeof msg) == 0) return 0;
+    const char *f = field;
+    if (api_write && strncmp(f, "apis[0]", 7) == 0) f += f[7] == '.' ? 8 : 7;
+    return pt_admin_fail(&x->err, 400, "invalid_value", f, "%s", msg);
+}
+
+/* A service as it is about to be written, checked with every API it has. */
+static int check_service_served(ctx *x, int64_t id, const json_t *svc)
+{
+    json_t *filter = json_pack("{s:I}", "service_id", (json_int_t)id), *apis = NULL;
+    pt_store_list_opts o = {.filter = filter, .limit = PT_STORE_PAGE_MAX};
+    char next[PT_STORE_CURSOR_MAX];
+    int rc = id > 0 ? pt_store_list(x->st, PT_KIND_API, &o, &apis, next) : 0;
+    json_decref(filter);
+    if (rc != 0) return store_fail(x, rc, false);
+    if (!apis) apis = json_array();
+    rc = check_served(x, svc, apis, false);
+    json_decref(apis);
+    return rc;
+}
+
+/* An API as it is about to be written, checked with its service. */
+static int check_api_served(ctx *x, int64_t service_id, const json_t *api)
+{
+    json_t *svc = NULL;
+    if (pt_store_get(x->st, PT_KIND_SERVICE, service_id, &svc) != 0) return store_fail(x, pt_store_last_error(x->st)->code, false);
+    json_t *apis = json_pack("[O]", api);
+    int rc = apis ? check_served(x, svc, apis, true) : fail(x, 500, "out_of_memory", "", "out of memory");
+    json_decref(apis);
+    json_decref(svc);
+    return rc;
+}
+
+/* A service or an API after an update of cols, checked as it would be served. */
+static int check_update_served(ctx *x, pt_store_kind kind, const json_t *obj, const json_t *cols)
+{
+    const char *origin = str_member(obj, "origin");
+    if (origin && strcmp(origin, "file") == 0) return 0; /* served as the file says */
+    json_t *merged = json_deep_copy(obj);
+    if (!merged) return fail(x, 500, "out_of_memory", "", "out of memory");
+    json_object_update(merged, (json_t *)cols);
+    int rc = kind == PT_KIND_SERVICE ? check_service_served(x, int_member(obj, "id"), merged)
+                                     : check_api_served(x, int_member(obj, "service_id"), merged);
+    json_decref(merged);
+    return rc;
+}
+
+/* What the configuration file declares is changed in the file: a read-only service takes
+ * only a new approval setting, and neither it nor a file API is deleted or extended here. */
+static int refuse_read_only(ctx *x, pt_store_kind kind, const json_t *obj, const json_t *in)
+{
+    const char *origin = str_member(obj, "origin");
+    bool ro = kind == PT_KIND_SERVICE ? json_is_true(json_object_get(obj, "read_only"))
+                                      : kind == PT_KIND_API && origin && strcmp(origin, "file") == 0;
+    if (!ro) return 0;
+    if (kind == PT_KIND_SERVICE && in && json_object_size(in) == 1 && json_object_get(in, "approval")) return 0;
+    return pt_admin_fail(&x->err, 409, "read_only", "", "%s '%.64s' is declared by the configuration file: change it there%s",
+                         pt_store_kinds[kind].name, str_member(obj, "name") ? str_member(obj, "name") : "",
+                         kind == PT_KIND_SERVICE ? " (only its approval may be set here)" : "");
+}
+
+static int refuse_parent_read_only(ctx *x, int64_t service_id)
+{
+    json_t *svc = NULL;
+    if (pt_store_get(x->st, PT_KIND_SERVICE, service_id, &svc) != 0) return 0; /* the store says what is wrong */
+    int rc = refuse_read_only(x, PT_KIND_SERVICE, svc, NULL);
+    json_decref(svc);
+    return rc;
+}
+
 /* The team a new object belongs to (non-admins: their own when the body names none). */
 static int64_t new_owner(ctx *x, pt_store_kind kind, json_t *cols, int64_t parent)
 {
@@ -455,7 +540,8 @@ static void create(ctx *x, const resource *r, const char *pcol, int64_t parent)
     int64_t owner = new_owner(x, r->kind, cols, parent);
     if (authorize(x, r->kind, PT_ACT_WRITE, owner, true)) goto out;
     if (r->kind == PT_KIND_USER && prepare_user(x, in, cols)) goto out;
-    if (r->kind == PT_KIND_SERVICE && prepare_service(x, in, cols)) goto out;
+    if (r->kind == PT_KIND_SERVICE && (prepare_service(x, in, cols) || check_service_served(x, 0, cols))) goto out;
+    if (r->kind == PT_KIND_API && (refuse_parent_read_only(x, parent) || check_api_served(x, parent, cols))) goto out;
     if (r->kind == PT_KIND_SUBSCRIPTION) {
         json_t *svc = NULL;
         pt_store_get(x->st, PT_KIND_SERVICE, int_member(cols, "service_id"), &svc);
@@ -499,8 +585,10 @@ static void update(ctx *x, const resource *r, json_t *obj)
     int64_t t1, t2;
     teams_of(x, r->kind, obj, &t1, &t2);
     if (!self && authorize(x, r->kind, PT_ACT_WRITE, t1, true)) goto out;
+    if (refuse_read_only(x, r->kind, obj, in)) goto out;
     if (r->kind == PT_KIND_USER && hash_password(x, json_object_get(in, "password"), cols)) goto out;
     if (r->kind == PT_KIND_SERVICE && recheck_service(x, obj, in)) goto out;
+    if ((r->kind == PT_KIND_SERVICE || r->kind == PT_KIND_API) && check_update_served(x, r->kind, obj, cols)) goto out;
     int64_t id = int_member(obj, "id");
     int rc = pt_store_update(x->st, r->kind, id, ver, cols, x->actor);
     if (rc != 0) store_fail(x, rc, false);
@@ -520,7 +608,7 @@ static void remove_one(ctx *x, const resource *r, json_t *obj)
     if (ver < 0) return;
     int64_t t1, t2, id = int_member(obj, "id");
     teams_of(x, r->kind, obj, &t1, &t2);
-    if (authorize(x, r->kind, PT_ACT_WRITE, t1, true)) return;
+    if (authorize(x, r->kind, PT_ACT_WRITE, t1, true) || refuse_read_only(x, r->kind, obj, NULL)) return;
     if (r->kind == PT_KIND_KEY && int_member(obj, "revoked_at") > 0) {
         answer(x, 200, present(obj), int_member(obj, "version")); /* already revoked: keep its time */
         return;

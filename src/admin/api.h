@@ -12,9 +12,16 @@
 
 #include "store/store.h"
 
+/* Whether a service and its APIs (the objects as they are about to be stored; apis an
+ * array) would be served by the gateway. Returns 0, or -1 with the admin field at fault in
+ * field ("" for none) and a sentence in msg. */
+typedef int (*pt_admin_check_fn)(void *arg, const json_t *service, const json_t *apis, char *field, size_t fieldcap,
+                                 char *msg, size_t msgcap);
+
 typedef struct pt_admin_api {
     pt_store *st;
-    void (*on_change)(void *arg); /* after every committed write; may be NULL */
+    void (*on_change)(void *arg);  /* after every committed write; may be NULL */
+    pt_admin_check_fn check_service; /* before a service or an API is written; may be NULL */
     void *arg;
 } pt_admin_api;
 

@@ -284,31 +284,45 @@ static void model_obj(pt_jw *w, const pt_ai_model *m, pt_ai_format fmt)
     pt_jw_obj_end(w);
 }
 
-int pt_ai_render_models(const pt_ai_config *cfg, pt_ai_format fmt, pt_buf *out)
+bool pt_ai_model_listed(const pt_ai_model_filter *only, const pt_ai_model *m)
+{
+    if (!only || !only->names) return true;
+    for (size_t i = 0; i < only->n; i++)
+        if (strcmp(only->names[i], m->name) == 0) return true;
+    return false;
+}
+
+int pt_ai_render_models(const pt_ai_config *cfg, const pt_ai_model_filter *only, pt_ai_format fmt, pt_buf *out)
 {
     pt_jw w;
     pt_jw_init(&w, out);
-    size_t n = cfg ? cfg->nmodels : 0;
+    const pt_ai_model *first = NULL, *last = NULL;
     pt_jw_obj(&w);
     if (fmt == PT_AI_FMT_OPENAI) pt_jw_kcstr(&w, "object", "list");
     pt_jw_key(&w, "data");
     pt_jw_arr(&w);
-    for (size_t i = 0; i < n; i++) model_obj(&w, &cfg->models[i], fmt);
+    for (size_t i = 0; cfg && i < cfg->nmodels; i++) {
+        if (!pt_ai_model_listed(only, &cfg->models[i])) continue;
+        model_obj(&w, &cfg->models[i], fmt);
+        if (!first) first = &cfg->models[i];
+        last = &cfg->models[i];
+    }
     pt_jw_arr_end(&w);
     if (fmt == PT_AI_FMT_ANTHROPIC) {
         pt_jw_kbool(&w, "has_more", false);
         pt_jw_key(&w, "first_id");
-        if (n) pt_jw_cstr(&w, cfg->models[0].name);
+        if (first) pt_jw_cstr(&w, first->name);
         else pt_jw_null(&w);
         pt_jw_key(&w, "last_id");
-        if (n) pt_jw_cstr(&w, cfg->models[n - 1].name);
+        if (last) pt_jw_cstr(&w, last->name);
         else pt_jw_null(&w);
     }
     pt_jw_obj_end(&w);
     return w.err;
 }
 
-int pt_ai_render_model(const pt_ai_config *cfg, pt_ai_format fmt, pt_slice path, pt_buf *out)
+int pt_ai_render_model(const pt_ai_config *cfg, const pt_ai_model_filter *only, pt_ai_format fmt, pt_slice path,
+                       pt_buf *out)
 {
     const char *at = memmem(path.ptr, path.len, "/models/", 8);
     size_t from = at ? (size_t)(at - path.ptr) + 8 : path.len, to = path.len;
@@ -329,6 +343,7 @@ int pt_ai_render_model(const pt_ai_config *cfg, pt_ai_format fmt, pt_slice path,
     }
     id[n] = '\0';
     const pt_ai_model *m = bad ? NULL : pt_ai_config_model(cfg, pt_slice_from(id, n));
+    if (m && !pt_ai_model_listed(only, m)) m = NULL;
     if (!m) {
         pt_ai_error err;
         if (bad) pt_str_copy(id, sizeof id, "(not a valid model name)");

@@ -89,13 +89,22 @@ const pt_pivot_req *pt_ai_request_pivot(pt_ai_request *r, pt_ai_error *err);
  *   OpenAI    {"error":{"message":...,"type":...,"param":...,"code":...}}
  *   Anthropic {"type":"error","error":{"type":...,"message":...}} */
 int pt_ai_render_error(pt_ai_format fmt, const pt_ai_error *err, pt_buf *out);
+/* The models a route serves: names from the configuration's models, or every model when
+ * names is NULL (a route with `ai: { models: [...] }` serves only those). */
+typedef struct pt_ai_model_filter {
+    char *const *names;
+    size_t n;
+} pt_ai_model_filter;
+bool pt_ai_model_listed(const pt_ai_model_filter *only, const pt_ai_model *m);
+
 /* GET /v1/models: the configured public model names (OpenAI list format, or Anthropic's
- * when fmt is Anthropic). */
-int pt_ai_render_models(const pt_ai_config *cfg, pt_ai_format fmt, pt_buf *out);
+ * when fmt is Anthropic), those in only. */
+int pt_ai_render_models(const pt_ai_config *cfg, const pt_ai_model_filter *only, pt_ai_format fmt, pt_buf *out);
 /* GET /v1/models/{id}: path is the request path; the id is everything after "/models/",
  * percent-decoded (SDKs encode a '/' in a name as %2F). Writes the model object and
  * returns 200, or writes the error (unknown model: 404) in fmt and returns its status. */
-int pt_ai_render_model(const pt_ai_config *cfg, pt_ai_format fmt, pt_slice path, pt_buf *out);
+int pt_ai_render_model(const pt_ai_config *cfg, const pt_ai_model_filter *only, pt_ai_format fmt, pt_slice path,
+                       pt_buf *out);
 
 /* ---- one upstream exchange ------------------------------------------------------------ */
 

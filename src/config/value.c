@@ -155,6 +155,7 @@ int pt_cfg_expand(pt_cfg *c, const pt_cfg_node *n, char **out)
 {
     if (n->kind != PT_CFG_SCALAR) return pt_cfg_fail(c, n, "expected a single value, got %s", pt_cfg_kind_name(n));
     if (strlen(n->text) != n->len) return pt_cfg_fail(c, n, "value contains a NUL byte");
+    if (n->literal) return (*out = strdup(n->text)) ? 0 : pt_cfg_oom(c, n);
     pt_buf b;
     pt_buf_init(&b, PT_CFG_MAX_SCALAR);
     const char *s = n->text;

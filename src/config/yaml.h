@@ -23,6 +23,7 @@ typedef enum { PT_CFG_SCALAR, PT_CFG_SEQ, PT_CFG_MAP } pt_cfg_kind;
 typedef struct pt_cfg_node {
     pt_cfg_kind kind;
     bool quoted;            /* scalar in quotes, a block scalar or !!str: never null or bool */
+    bool literal;           /* built from stored data, not a file: no ${ENV} expansion, ever */
     unsigned line;          /* 1-based */
     char *text;             /* scalar: the text as written, NUL-terminated */
     size_t len;             /* scalar: bytes in text (may hold a NUL from a "\0" escape) */

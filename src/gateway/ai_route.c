@@ -37,6 +37,7 @@ typedef struct ai_req {
     pt_conn *conn;
     pt_request *req;
     const pt_ai_config *ai;
+    const pt_route *route;
     pt_client *client;
     pt_ai_format fmt;
     pt_ai_endpoint ep;
@@ -142,21 +143,32 @@ static void render(pt_prom *p, void *arg)
 
 void pt_ai_route_metrics_init(void) { pt_metrics_add_renderer(render, NULL); }
 
+/* The path the AI endpoints see: with strip_prefix, what follows the route's prefix
+ * ("/team/v1/chat/completions" under "/team/" is "/v1/chat/completions"). */
+static pt_slice ai_path(const pt_request *req, const pt_route *route)
+{
+    pt_slice p = req->path;
+    if (!route || !route->strip_prefix || !route->path_prefix) return p;
+    size_t n = strlen(route->path_prefix);
+    if (n && route->path_prefix[n - 1] == '/') n--; /* keep the '/' that starts what follows */
+    return n <= p.len ? pt_slice_from(p.ptr + n, p.len - n) : p;
+}
+
 /* The client format a request on an AI route speaks: the endpoint's, else Anthropic's
  * when the request carries anthropic-version, else OpenAI's. */
-static pt_ai_format route_format(const pt_request *req, pt_ai_endpoint *ep, int *match)
+static pt_ai_format route_format(const pt_request *req, const pt_route *route, pt_ai_endpoint *ep, int *match)
 {
     pt_ai_format fmt;
     bool hint = pt_request_header(req, "anthropic-version") != NULL;
-    *match = pt_ai_match(req->method_name, req->path, hint, &fmt, ep);
+    *match = pt_ai_match(req->method_name, ai_path(req, route), hint, &fmt, ep);
     return *match == 404 ? (hint ? PT_AI_FMT_ANTHROPIC : PT_AI_FMT_OPENAI) : fmt;
 }
 
-pt_error_format pt_ai_route_error_format(const pt_request *req)
+pt_error_format pt_ai_route_error_format(const pt_request *req, const pt_route *route)
 {
     pt_ai_endpoint ep;
     int match;
-    return route_format(req, &ep, &match) == PT_AI_FMT_ANTHROPIC ? PT_ERRFMT_ANTHROPIC : PT_ERRFMT_OPENAI;
+    return route_format(req, route, &ep, &match) == PT_AI_FMT_ANTHROPIC ? PT_ERRFMT_ANTHROPIC : PT_ERRFMT_OPENAI;
 }
 
 bool pt_ai_route_render_error(const pt_request *req, int status, const char *msg, pt_buf *body)
@@ -165,7 +177,7 @@ bool pt_ai_route_render_error(const pt_request *req, int status, const char *msg
     const pt_route *route = cfg ? pt_router_match(cfg, req) : NULL;
     pt_ai_endpoint ep;
     int match;
-    pt_ai_format fmt = route_format(req, &ep, &match);
+    pt_ai_format fmt = route_format(req, route, &ep, &match);
     bool mine = route && route->kind == PT_ROUTE_AI;
     if (mine) {
         pt_ai_error err;
@@ -524,7 +536,8 @@ static void begin(ai_req *a)
     }
     pt_slice name = pt_ai_request_model(a->areq);
     const pt_ai_model *model = pt_ai_config_model(a->ai, name);
-    if (!model) {
+    pt_ai_model_filter only = { a->route->ai_models, a->route->nai_models };
+    if (!model || !pt_ai_model_listed(&only, model)) {
         pt_ai_error_set(&err, PT_AI_ERR_NOT_FOUND, 404, "model", "The model '" PT_SLICE_FMT "' does not exist",
                         PT_SLICE_ARG(name));
         fail_with(a, &err);
@@ -587,7 +600,7 @@ void pt_ai_route_serve(pt_conn *conn, pt_request *req, const pt_route *route, pt
     info->route_metrics = route->metrics;
     pt_ai_endpoint ep;
     int m;
-    pt_ai_format fmt = route_format(req, &ep, &m);
+    pt_ai_format fmt = route_format(req, route, &ep, &m);
     if (m != 0) {
         char msg[512];
         snprintf(msg, sizeof msg, "%s (" PT_SLICE_FMT " " PT_SLICE_FMT ")",
@@ -599,8 +612,9 @@ void pt_ai_route_serve(pt_conn *conn, pt_request *req, const pt_route *route, pt
     if (ep == PT_AI_EP_MODELS || ep == PT_AI_EP_MODEL) {
         pt_buf body = PT_BUF_INIT;
         int status = 200;
-        if (ep == PT_AI_EP_MODELS) pt_ai_render_models(ai, fmt, &body);
-        else status = pt_ai_render_model(ai, fmt, req->path, &body);
+        pt_ai_model_filter only = { route->ai_models, route->nai_models };
+        if (ep == PT_AI_EP_MODELS) pt_ai_render_models(ai, &only, fmt, &body);
+        else status = pt_ai_render_model(ai, &only, fmt, ai_path(req, route), &body);
         if (status == 200) pt_conn_respond(conn, 200, "application/json", body.data, body.len);
         else respond_error_body(conn, status, 0, &body);
         pt_buf_release(&body);
@@ -614,6 +628,7 @@ void pt_ai_route_serve(pt_conn *conn, pt_request *req, const pt_route *route, pt
     a->conn = conn;
     a->req = req;
     a->ai = ai;
+    a->route = route;
     a->client = client;
     a->fmt = fmt;
     a->ep = ep;

@@ -27,7 +27,7 @@ bool pt_ai_route_render_error(const pt_request *req, int status, const char *msg
 
 /* The error format of a request on an AI route: Anthropic's when the endpoint is
  * Anthropic's (or the request carries anthropic-version), else OpenAI's. */
-pt_error_format pt_ai_route_error_format(const pt_request *req);
+pt_error_format pt_ai_route_error_format(const pt_request *req, const pt_route *route);
 
 /* Prometheus families for AI usage (tokens, cost, calls), registered once at start. */
 void pt_ai_route_metrics_init(void);

@@ -96,7 +96,7 @@ bool pt_auth_is_key_header(const pt_auth *a, const pt_header *h)
 static void refuse(pt_conn *c, pt_request *req, const pt_route *route, pt_outcome o, const char *msg)
 {
     int status = pt_outcome_status(o);
-    pt_error_format fmt = route->kind == PT_ROUTE_AI ? pt_ai_route_error_format(req) : PT_ERRFMT_GATEWAY;
+    pt_error_format fmt = route->kind == PT_ROUTE_AI ? pt_ai_route_error_format(req, route) : PT_ERRFMT_GATEWAY;
     pt_error_body e = { .status = status, .code = pt_outcome_log_name(o), .message = msg,
                         .request_id = req->request_id };
     if (fmt == PT_ERRFMT_GATEWAY) e.service = route->service_name;

@@ -17,6 +17,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "gateway/balancer.h"
+#include "config/node.h"
 
 #define MAX_FILE_BYTES (4u << 20) /* a configuration file larger than this is refused */
 
@@ -136,6 +137,7 @@ void pt__route_free(pt_route *r)
     free(r->key_header);
     free(r->key_query);
     free(r->auth_service);
+    free_strv(r->ai_models, r->nai_models);
     pt_cfg_kv_free(r->req_add, r->nreq_add);
     free_strv(r->req_remove, r->nreq_remove);
     pt_cfg_kv_free(r->resp_add, r->nresp_add);
@@ -169,6 +171,9 @@ static void config_free(pt_config *cfg)
     pt_ai_config_free(cfg->ai);
     free(cfg->admin.host);
     free(cfg->admin.text);
+    pt_cfg_node_free(cfg->tree);
+    free(cfg->basedir);
+    pt_config_release(cfg->file);
     free(cfg);
 }
 
@@ -218,32 +223,48 @@ static pt_config *config_new(const char *source)
     return cfg;
 }
 
+/* Maps root (taken) into a new snapshot that keeps it. */
+static pt_config *map_tree(const char *name, const char *basedir, pt_cfg_node *root, pt_buf *err)
+{
+    pt_config *cfg = config_new(name);
+    if (!cfg || (basedir && !(cfg->basedir = strdup(basedir)))) {
+        pt_buf_printf(err, "%s: out of memory", name);
+        pt_cfg_node_free(root);
+        config_free(cfg);
+        return NULL;
+    }
+    cfg->tree = root;
+    pt_cfg c = { .file = name, .basedir = basedir, .err = err, .root = cfg };
+    if (map_top(&c, root) != 0 || c.nerrors) {
+        pt_cfg_sort_errors(&c);
+        config_free(cfg);
+        return NULL;
+    }
+    return cfg;
+}
+
+pt_config *pt_config_load_tree(const char *name, const char *basedir, pt_cfg_node *root, pt_buf *err)
+{
+    pt_buf local = PT_BUF_INIT;
+    if (!err) err = &local;
+    pt_buf_reset(err);
+    pt_config *cfg = map_tree(name, basedir, root, err);
+    pt_buf_release(&local);
+    return cfg;
+}
+
 static pt_config *load(const char *name, char *basedir, const char *yaml, size_t len, pt_buf *err)
 {
     pt_buf local = PT_BUF_INIT;
     if (!err) err = &local;
     pt_buf_reset(err);
     pt_config *cfg = NULL;
-    pt_cfg_node *root = NULL;
     if (len > MAX_FILE_BYTES) {
         pt_buf_printf(err, "%s: larger than %u bytes", name, MAX_FILE_BYTES);
-        goto out;
+    } else {
+        pt_cfg_node *root = pt_cfg_yaml_parse(name, yaml, len, err);
+        if (root) cfg = map_tree(name, basedir, root, err);
     }
-    root = pt_cfg_yaml_parse(name, yaml, len, err);
-    if (!root) goto out;
-    cfg = config_new(name);
-    if (!cfg) {
-        pt_buf_printf(err, "%s: out of memory", name);
-        goto out;
-    }
-    pt_cfg c = { .file = name, .basedir = basedir, .err = err, .root = cfg };
-    if (map_top(&c, root) != 0 || c.nerrors) {
-        pt_cfg_sort_errors(&c);
-        config_free(cfg);
-        cfg = NULL;
-    }
-out:
-    pt_cfg_node_free(root);
     pt_buf_release(&local);
     return cfg;
 }
@@ -332,6 +353,7 @@ int pt_config_bind(pt_config *cfg)
         }
         if (pt__balancer_prepare(s) != 0) return -1;
     }
+    if (cfg->file) return 0; /* built on a file whose warnings were logged when it loaded */
     pt_buf summary = PT_BUF_INIT, warnings = PT_BUF_INIT;
     pt_config_report(cfg, &summary, &warnings);
     for (char *line = warnings.data, *nl; line && (nl = strchr(line, '\n')); line = nl + 1) {

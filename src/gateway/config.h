@@ -98,10 +98,15 @@ typedef struct pt_route {
     size_t nheaders;
     /* action */
     const struct pt_ai_config *ai; /* PT_ROUTE_AI: the snapshot's AI configuration */
+    char **ai_models;        /* PT_ROUTE_AI with `ai: { models: [...] }`: the only models this route
+                              * serves (others are not found here); NULL = every model */
+    size_t nai_models;
     bool implicit;           /* the default AI route, added when no route declares ai */
     char *service_name;
     pt_service *service;     /* resolved at load */
-    bool strip_prefix;       /* remove path_prefix before forwarding */
+    bool strip_prefix;       /* remove path_prefix before forwarding (AI routes: before matching
+                              * the AI endpoints, so /team/v1/chat/completions serves as
+                              * /v1/chat/completions) */
     char *rewrite_prefix;    /* replace the matched prefix with this (implies strip) */
     pt_kv *req_add;          /* set on the upstream request (replacing any same-name header) */
     size_t nreq_add;
@@ -170,6 +175,12 @@ typedef struct pt_config {
     bool admin_enabled;           /* admin.enabled (false also when admin.listen is ""); default true */
     pt_listener_cfg admin;        /* admin.listen: host, port, text; default 127.0.0.1:9080. Read at
                                    * start only: a reload does not move the admin listener */
+    /* Where it came from, so the store's objects can be added to it (config_store.h) */
+    struct pt_cfg_node *tree;     /* the file's parsed document (NULL in a composed snapshot) */
+    char *basedir;                /* relative file names in it resolve against this; NULL = cwd */
+    struct pt_config *file;       /* a composed snapshot: the file's snapshot it was built from
+                                   * (a counted reference); NULL in a file's own snapshot */
+    size_t nstore_routes;         /* routes built from the store's APIs */
 } pt_config;
 
 /* Loads and validates a YAML file. On failure returns NULL and writes every problem
@@ -180,6 +191,9 @@ typedef struct pt_config {
 pt_config *pt_config_load_file(const char *path, pt_buf *err);
 /* Same, from a string already in memory; name is used in messages. */
 pt_config *pt_config_load_string(const char *name, const char *yaml, size_t len, pt_buf *err);
+/* Maps a document built in code (config/node.h), taking root; name is used in messages and
+ * as the snapshot's source. */
+pt_config *pt_config_load_tree(const char *name, const char *basedir, struct pt_cfg_node *root, pt_buf *err);
 /* The built-in defaults: listen 127.0.0.1:8080, health/ready/metrics, no routes. */
 pt_config *pt_config_defaults(pt_buf *err);
 

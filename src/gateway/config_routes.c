@@ -18,7 +18,8 @@ static int route_name_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
 {
     pt_route *r = obj;
     if (pt_cfg_str(c, v, &r->name)) return -1;
-    return pt_cfg_name(c, v, r->name);
+    /* a route built from the store is named "service/api", both names checked by the store */
+    return v->literal ? 0 : pt_cfg_name(c, v, r->name);
 }
 
 static int hosts_begin(pt_cfg *c, const pt_cfg_node *v, size_t count, void *obj)
@@ -227,18 +228,44 @@ static int route_service_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
     return rc;
 }
 
+/* `ai: { models: [...] }` keeps a route to some of the configured models. */
+static int ai_models_begin(pt_cfg *c, const pt_cfg_node *v, size_t count, void *obj)
+{
+    pt_route *r = obj;
+    return PT_CFG_ALLOC(c, v, r->ai_models, r->nai_models, count) ? -1 : 0;
+}
+
+static int ai_model_entry(pt_cfg *c, const pt_cfg_node *it, size_t i, void *obj)
+{
+    pt_route *r = obj;
+    pt_config *cfg = c->root;
+    if (pt_cfg_str(c, it, &r->ai_models[i])) return -1;
+    if (pt_ai_config_model(cfg->ai, pt_slice_cstr(r->ai_models[i]))) return 0;
+    return pt_cfg_fail(c, it, "unknown model '%s' (not in models:)", PT_CFG_SHOW(it));
+}
+
+static const pt_cfg_list ai_models_list = { "a list of model names", MAX_LIST, "at least one model is required",
+                                            ai_models_begin, ai_model_entry };
+
+static int ai_models_fn(pt_cfg *c, const pt_cfg_node *v, void *obj) { return pt_cfg_map_list(c, v, &ai_models_list, obj); }
+
+static const pt_cfg_field route_ai_fields[] = {
+    CFG_FUNC("models", ai_models_fn),
+    CFG_END,
+};
+
 /* `ai: {}`: this route serves the AI endpoints with the file's providers and models. */
 static int route_ai_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
 {
     pt_route *r = obj;
     pt_config *cfg = c->root;
-    if (!pt_cfg_is_null(v) && (v->kind != PT_CFG_MAP || v->n != 0))
-        return pt_cfg_fail(c, v, "expected {} (an AI route takes no options yet), got %s", pt_cfg_kind_name(v));
+    if (!pt_cfg_is_null(v) && v->kind != PT_CFG_MAP)
+        return pt_cfg_fail(c, v, "expected {} or { models: [...] }, got %s", pt_cfg_kind_name(v));
     if (!cfg->ai || cfg->ai->nmodels == 0)
         return pt_cfg_fail(c, v, "an AI route needs models (no models: are configured)");
     r->kind = PT_ROUTE_AI;
     r->ai = cfg->ai;
-    return 0;
+    return pt_cfg_map_fields(c, v, route_ai_fields, r, NULL);
 }
 
 /* `auth: key` requires a Portico key on every call; `auth: none` (the default) does not. */
@@ -300,10 +327,10 @@ static int finish_route(pt_cfg *c, const pt_cfg_node *n, size_t idx)
         return pt_cfg_fail(c, n, "missing required key 'service' (or ai: {} for an AI route)");
     if (r->service_name && r->kind == PT_ROUTE_AI)
         return pt_cfg_fail_key(c, "ai", pt_cfg_map_get(n, "ai"), "give either service or ai, not both");
-    if (r->kind == PT_ROUTE_AI && (r->strip_prefix || r->rewrite_prefix || r->nreq_add || r->nreq_remove ||
+    if (r->kind == PT_ROUTE_AI && (r->rewrite_prefix || r->nreq_add || r->nreq_remove ||
                                    r->nresp_add || r->nresp_remove))
         return pt_cfg_fail_key(c, "ai", pt_cfg_map_get(n, "ai"),
-                               "an AI route takes no strip_prefix, rewrite_prefix or header edits");
+                               "an AI route takes no rewrite_prefix or header edits");
     for (size_t j = 0; j < idx; j++)
         if (cfg->routes[j].name && strcmp(cfg->routes[j].name, r->name) == 0) {
             size_t mark = pt_cfg_push_key(c, "name");

@@ -6,6 +6,9 @@
 
 #include "control/snapshot.h"
 #include "core/log.h"
+#include "gateway/config_store.h"
+#include "gateway/file_sync.h"
+#include "gateway/metrics.h"
 #include "store/store.h"
 
 static struct {
@@ -14,16 +17,45 @@ static struct {
     pt_store *st;
     uv_timer_t timer;
     bool timer_on;
+    pt_config *file;        /* the file's snapshot the configuration in force is built on */
 } live;
 
 bool pt_control_live_needed(const pt_config *cfg)
 {
+    if (cfg->admin_enabled) return true;
     for (size_t i = 0; i < cfg->nroutes; i++)
         if (cfg->routes[i].auth_key) return true;
     return false;
 }
 
-/* Compiles and publishes; with the lock held. Returns 0, or -1 (logged, nothing changed). */
+/* Builds the configuration in force from the file's snapshot and the current control
+ * snapshot, binds and publishes it; with the lock held. -1 (logged, nothing published)
+ * when the store's services do not map. */
+static int publish_config_locked(void)
+{
+    pt_buf err = PT_BUF_INIT;
+    pt_snapshot *snap = pt_snapshot_current();
+    pt_config *cfg = pt_config_with_store(live.file, snap, &err);
+    pt_snapshot_release(snap);
+    if (cfg && cfg != live.file && pt_config_bind(cfg) != 0) {
+        pt_config_release(cfg);
+        cfg = NULL;
+        pt_buf_printf(&err, "out of memory binding the configuration");
+    }
+    if (!cfg) {
+        pt_log_error("control plane: the store's services cannot be served, the configuration stays: %s",
+                     err.data ? err.data : "out of memory");
+        pt_buf_release(&err);
+        return -1;
+    }
+    pt_buf_release(&err);
+    if (pt_metrics_bind_config(cfg) != 0) pt_log_warn("metrics: out of memory binding routes");
+    pt_config_publish(cfg);
+    return 0;
+}
+
+/* Compiles and publishes the control snapshot, then the configuration built with it;
+ * with the lock held. Returns 0, or -1 (logged, nothing changed). */
 static int recompile_locked(void)
 {
     pt_store_error e = { 0 };
@@ -34,7 +66,26 @@ static int recompile_locked(void)
         return -1;
     }
     pt_snapshot_publish(s);
+    if (live.file) publish_config_locked();
     return 0;
+}
+
+void pt_control_live_publish(pt_config *file)
+{
+    bool locked = live.lock_ready;
+    if (locked) uv_mutex_lock(&live.lock);
+    pt_config *old = live.file;
+    live.file = pt_config_acquire(file);
+    bool mirrored = false;
+    char why[512];
+    if (live.st && pt_file_sync(live.st, file, &mirrored, why, sizeof why) != 0)
+        pt_log_error("control plane: %s", why);
+    if (mirrored ? recompile_locked() != 0 : publish_config_locked() != 0) {
+        if (pt_metrics_bind_config(file) != 0) pt_log_warn("metrics: out of memory binding routes");
+        pt_config_publish(pt_config_acquire(file));
+    }
+    if (locked) uv_mutex_unlock(&live.lock);
+    pt_config_release(old);
 }
 
 void pt_control_live_changed(void)
@@ -101,6 +152,8 @@ void pt_control_live_stop(void)
     uv_mutex_lock(&live.lock);
     pt_store_close(live.st);
     live.st = NULL;
+    pt_config_release(live.file);
+    live.file = NULL;
     uv_mutex_unlock(&live.lock);
     pt_snapshot_publish(NULL);
 }

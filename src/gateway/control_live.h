@@ -8,9 +8,13 @@
  * the published snapshot's. A compile that fails is logged and the previous snapshot
  * stays in force.
  *
+ * It also publishes the configuration in force: the file's snapshot with the store's
+ * services and APIs added (config_store.h), composed again whenever either changes, under
+ * one lock, so a reload and an admin write never publish over each other.
+ *
  * The store is opened only in the gateway process (after the supervisor's fork: a SQLite
- * handle never crosses a fork), and only when the configuration needs it: a route with
- * `auth: key`. A reload that adds the first such route opens it then. */
+ * handle never crosses a fork), and only when the configuration needs it: the admin API
+ * is on, or a route has `auth: key`. A reload that first needs it opens it then. */
 #ifndef PT_GATEWAY_CONTROL_LIVE_H
 #define PT_GATEWAY_CONTROL_LIVE_H
 
@@ -23,7 +27,7 @@
 
 #define PT_CONTROL_LIVE_CHECK_MS 1000 /* how often the main loop re-reads the store's version */
 
-/* Whether cfg has a route that enforces keys (and so needs the store). */
+/* Whether cfg needs the store: the admin API is on, or a route enforces keys. */
 bool pt_control_live_needed(const pt_config *cfg);
 
 /* Opens cfg->data_dir's store, compiles and publishes the first snapshot and starts the
@@ -31,8 +35,14 @@ bool pt_control_live_needed(const pt_config *cfg);
  * a sentence naming the data directory in err (the store stays closed). */
 int pt_control_live_start(uv_loop_t *loop, const pt_config *cfg, pt_buf *err);
 
-/* Recompiles from the store and publishes; thread-safe (the admin thread calls it after
- * each committed write). A no-op while the store is closed. */
+/* Makes file (a loaded and bound file snapshot) the base of the configuration in force
+ * and publishes it with the store's services added. When those cannot be added the file
+ * alone is published and the reason logged. Main thread; takes its own reference. */
+void pt_control_live_publish(pt_config *file);
+
+/* Recompiles from the store and publishes the snapshot and the configuration built with
+ * it; thread-safe (the admin thread calls it after each committed write). A no-op while
+ * the store is closed. */
 void pt_control_live_changed(void);
 
 /* Stops the check, unpublishes the snapshot and closes the store (main thread, at exit). */

@@ -31,6 +31,7 @@
 #include "gateway/ai_route.h"
 #include "gateway/auth.h"
 #include "gateway/balancer.h"
+#include "gateway/config_store.h"
 #include "gateway/control_live.h"
 #include "gateway/config.h"
 #include "gateway/health.h"
@@ -103,13 +104,6 @@ static pt_config *load_config(const char *path, pt_buf *err)
     pt_buf_printf(err, "%s: out of memory binding the configuration", path ? path : "<defaults>");
     pt_config_release(cfg);
     return NULL;
-}
-
-/* Binds the snapshot's routes to their metrics; only for a snapshot about to be published,
- * so a refused reload leaves no series behind. */
-static void bind_metrics(pt_config *cfg)
-{
-    if (pt_metrics_bind_config(cfg) != 0) pt_log_warn("metrics: out of memory binding routes");
 }
 
 static void limits_from(pt_http_limits *l, const pt_config *cfg)
@@ -635,9 +629,8 @@ static void reload(gateway *g)
     unsigned nworkers = cfg->workers ? cfg->workers : 1;
     pt_buf changes = PT_BUF_INIT;
     describe_changes(&g->set, &set, g->nworkers, nworkers, &changes);
-    bind_metrics(cfg);
     apply_logging(g, cfg);
-    pt_config_publish(pt_config_acquire(cfg));
+    pt_control_live_publish(cfg);
     bool same_set = swap_listeners(g, &set, ssl);
     if (set_worker_count(g, nworkers, cfg) != 0)
         pt_log_error("reload: could not start every worker; %u running", g->nworkers);
@@ -680,11 +673,26 @@ static void on_signal(uv_signal_t *s, int signum)
  * write recompiles the control snapshot. */
 static void admin_changed(void *arg) { pt_control_live_changed(); }
 
+/* Whether a service the admin API is about to store would be served, checked against the
+ * file's configuration in force. */
+static int admin_check_service(void *arg, const json_t *svc, const json_t *apis, char *field, size_t fieldcap,
+                               char *msg, size_t msgcap)
+{
+    (void)arg;
+    pt_config *cur = pt_config_current();
+    pt_buf m = PT_BUF_INIT;
+    int rc = cur ? pt_config_check_stored(cur->file ? cur->file : cur, svc, apis, field, fieldcap, &m) : 0;
+    snprintf(msg, msgcap, "%s", m.data ? m.data : "");
+    pt_buf_release(&m);
+    pt_config_release(cur);
+    return rc;
+}
+
 static pt_admin *start_admin(const pt_config *cfg, pt_buf *err)
 {
     if (!cfg->admin_enabled) return NULL;
     pt_admin_opts o = { .host = cfg->admin.host, .port = cfg->admin.port, .data_dir = cfg->data_dir,
-                        .on_change = admin_changed };
+                        .on_change = admin_changed, .check_service = admin_check_service };
     limits_from(&o.limits, cfg);
     return pt_admin_start(&o, err);
 }
@@ -792,11 +800,10 @@ int pt_gateway_run(const pt_gateway_opts *opts)
         fprintf(stderr, "portico: %s\n", err.data ? err.data : "the admin API could not start");
         goto out;
     }
-    bind_metrics(cfg);
     unmatched_metrics = pt_metrics_route("_unmatched", NULL);
     pt_ai_route_metrics_init();
     pt_auth_metrics_init();
-    pt_config_publish(pt_config_acquire(cfg));
+    pt_control_live_publish(cfg);
     start_signals(&g);
     if (set_worker_count(&g, cfg->workers ? cfg->workers : 1, cfg) != 0) {
         fprintf(stderr, "portico: the workers could not start\n");

@@ -68,8 +68,14 @@ static const char v1_sql[] =
     " \"before\" TEXT, \"after\" TEXT) STRICT;"
     "CREATE INDEX audit_object ON audit(object_kind, object_id);";
 
+/* What the configuration file declares is mirrored as read-only rows: services had an
+ * origin from the start, APIs get one. */
+static const char v2_sql[] =
+    "ALTER TABLE apis ADD COLUMN origin TEXT NOT NULL DEFAULT 'api' CHECK (origin IN ('api', 'file'));";
+
 const pt__store_migration pt__store_sqlite_migrations[] = {
     {1, "control plane: teams, users, tokens, services, apis, consumers, keys, subscriptions, audit", v1_sql},
+    {2, "apis declared by the configuration file", v2_sql},
 };
 
 const int pt__store_sqlite_nmigrations = sizeof pt__store_sqlite_migrations / sizeof pt__store_sqlite_migrations[0];

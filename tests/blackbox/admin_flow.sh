@@ -5,7 +5,12 @@
 # a restart, and a start that fails when the admin address is taken.
 . "$(dirname "$0")/lib.sh"
 
-admin_start || { not_ok "portico with the admin API starts"; done_testing; exit 1; }
+# an AI service names models the configuration declares; the file's own AI route then
+# shows as the read-only service "ai" of the team "file"
+admin_start 'providers:
+  - { name: p, type: openai, base_url: "http://127.0.0.1:9/v1", api_key: k }
+models:
+  - { name: gpt-4o, targets: [{ provider: p, model: gpt-4o }] }' || { not_ok "portico with the admin API starts"; done_testing; exit 1; }
 ok "portico with the admin API starts"
 
 # ---- bootstrap
@@ -134,8 +139,8 @@ while :; do
     cursor=$(jqr '.next_cursor // empty')
     [ -z "$cursor" ] || ((pages > 10)) && break
 done
-is "$pages" 3 "8 teams at 3 a page: 3 pages"
-is "$seen" "payments page1 page2 page3 page4 page5 page6 page7 " "every team once, in order"
+is "$pages" 3 "9 teams at 3 a page: 3 pages"
+is "$seen" "file payments page1 page2 page3 page4 page5 page6 page7 " "every team once, in order"
 api GET "/teams?limit=0"
 is "$RESP_STATUS/$(jqr .error.field)" "400/limit" "limit=0: 400 naming limit"
 

@@ -110,16 +110,16 @@ static void one_model_is_rendered_or_404(void **state)
 {
     pt_ai_config *cfg = config();
     pt_buf b = PT_BUF_INIT;
-    assert_int_equal(pt_ai_render_model(cfg, PT_AI_FMT_OPENAI, PT_SLICE_LIT("/v1/models/gpt"), &b), 200);
+    assert_int_equal(pt_ai_render_model(cfg, NULL, PT_AI_FMT_OPENAI, PT_SLICE_LIT("/v1/models/gpt"), &b), 200);
     assert_string_equal(b.data, "{\"id\":\"gpt\",\"object\":\"model\",\"created\":0,\"owned_by\":\"oa\"}");
     pt_buf_reset(&b);
-    assert_int_equal(pt_ai_render_model(cfg, PT_AI_FMT_ANTHROPIC, PT_SLICE_LIT("/v1/models/cl%61ude/"), &b), 200);
+    assert_int_equal(pt_ai_render_model(cfg, NULL, PT_AI_FMT_ANTHROPIC, PT_SLICE_LIT("/v1/models/cl%61ude/"), &b), 200);
     assert_non_null(strstr(b.data, "\"display_name\":\"claude\""));
     const char *bad[] = { "/v1/models/nope", "/v1/models/gpt%", "/v1/models/gpt%2", "/v1/models/gp%zz",
                           "/v1/models/gpt%00" };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         pt_buf_reset(&b);
-        assert_int_equal(pt_ai_render_model(cfg, PT_AI_FMT_OPENAI, pt_slice_cstr(bad[i]), &b), 404);
+        assert_int_equal(pt_ai_render_model(cfg, NULL, PT_AI_FMT_OPENAI, pt_slice_cstr(bad[i]), &b), 404);
         assert_non_null(strstr(b.data, "\"code\":\"model_not_found\""));
     }
     pt_buf_release(&b);
@@ -469,18 +469,35 @@ static void models_are_listed_in_each_format(void **state)
 {
     pt_ai_config *cfg = config();
     pt_buf b = PT_BUF_INIT;
-    assert_int_equal(pt_ai_render_models(cfg, PT_AI_FMT_OPENAI, &b), 0);
+    assert_int_equal(pt_ai_render_models(cfg, NULL, PT_AI_FMT_OPENAI, &b), 0);
     assert_string_equal(b.data, "{\"object\":\"list\",\"data\":["
                                 "{\"id\":\"gpt\",\"object\":\"model\",\"created\":0,\"owned_by\":\"oa\"},"
                                 "{\"id\":\"claude\",\"object\":\"model\",\"created\":0,\"owned_by\":\"ant\"},"
                                 "{\"id\":\"local\",\"object\":\"model\",\"created\":0,\"owned_by\":\"loc\"}]}");
     pt_buf_reset(&b);
-    assert_int_equal(pt_ai_render_models(cfg, PT_AI_FMT_ANTHROPIC, &b), 0);
+    assert_int_equal(pt_ai_render_models(cfg, NULL, PT_AI_FMT_ANTHROPIC, &b), 0);
     assert_string_equal(b.data, "{\"data\":["
                                 "{\"type\":\"model\",\"id\":\"gpt\",\"display_name\":\"gpt\",\"created_at\":\"1970-01-01T00:00:00Z\"},"
                                 "{\"type\":\"model\",\"id\":\"claude\",\"display_name\":\"claude\",\"created_at\":\"1970-01-01T00:00:00Z\"},"
                                 "{\"type\":\"model\",\"id\":\"local\",\"display_name\":\"local\",\"created_at\":\"1970-01-01T00:00:00Z\"}],"
                                 "\"has_more\":false,\"first_id\":\"gpt\",\"last_id\":\"local\"}");
+    pt_buf_release(&b);
+    pt_ai_config_free(cfg);
+}
+
+static void a_route_lists_and_serves_only_its_models(void **state)
+{
+    pt_ai_config *cfg = config();
+    char *names[] = { "local", "claude" };
+    pt_ai_model_filter only = { names, 2 };
+    pt_buf b = PT_BUF_INIT;
+    assert_int_equal(pt_ai_render_models(cfg, &only, PT_AI_FMT_ANTHROPIC, &b), 0);
+    assert_null(strstr(b.data, "\"gpt\""));
+    assert_non_null(strstr(b.data, "\"first_id\":\"claude\",\"last_id\":\"local\""));
+    pt_buf_reset(&b);
+    assert_int_equal(pt_ai_render_model(cfg, &only, PT_AI_FMT_OPENAI, PT_SLICE_LIT("/v1/models/gpt"), &b), 404);
+    pt_buf_reset(&b);
+    assert_int_equal(pt_ai_render_model(cfg, &only, PT_AI_FMT_OPENAI, PT_SLICE_LIT("/v1/models/local"), &b), 200);
     pt_buf_release(&b);
     pt_ai_config_free(cfg);
 }
@@ -519,6 +536,7 @@ int main(void)
         cmocka_unit_test(oversized_whole_answer_is_a_protocol_error),
         cmocka_unit_test(unsupported_endpoint_for_provider_is_refused_before_sending),
         cmocka_unit_test(models_are_listed_in_each_format),
+        cmocka_unit_test(a_route_lists_and_serves_only_its_models),
         cmocka_unit_test(unknown_model_error_is_404_in_client_format),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

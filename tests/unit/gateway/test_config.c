@@ -1021,10 +1021,18 @@ static void a_declared_ai_route_replaces_the_default(void **state)
                  "t.yaml:4: providers[0].type: unknown provider type 'opneai' (did you mean 'openai'?)");
     expect_error(SVC "routes:\n  - { name: llm, ai: {}, service: api }\n" AI_SECTIONS,
                  "t.yaml:5: routes[0].ai: give either service or ai, not both");
-    expect_error("routes:\n  - { name: llm, ai: { models: [m] } }\n" AI_SECTIONS,
-                 "t.yaml:2: routes[0].ai: expected {} (an AI route takes no options yet), got a mapping");
-    expect_error("routes:\n  - name: llm\n    match: { path_prefix: /x }\n    ai: {}\n    strip_prefix: true\n" AI_SECTIONS,
-                 "t.yaml:4: routes[0].ai: an AI route takes no strip_prefix, rewrite_prefix or header edits");
+    expect_error("routes:\n  - { name: llm, ai: { models: [m, nope] } }\n" AI_SECTIONS,
+                 "t.yaml:2: routes[0].ai.models[1]: unknown model 'nope' (not in models:)");
+    expect_error("routes:\n  - { name: llm, ai: [m] }\n" AI_SECTIONS,
+                 "t.yaml:2: routes[0].ai: expected {} or { models: [...] }, got a list");
+    expect_error("routes:\n  - name: llm\n    match: { path_prefix: /x }\n    ai: {}\n    rewrite_prefix: /y\n" AI_SECTIONS,
+                 "t.yaml:4: routes[0].ai: an AI route takes no rewrite_prefix or header edits");
+    cfg = load_ok("routes:\n  - name: llm\n    match: { path_prefix: /team/ }\n    ai: { models: [m] }\n"
+                  "    strip_prefix: true\n" AI_SECTIONS);
+    assert_true(cfg->routes[0].strip_prefix);
+    assert_int_equal(cfg->routes[0].nai_models, 1);
+    assert_string_equal(cfg->routes[0].ai_models[0], "m");
+    pt_config_release(cfg);
 }
 
 int main(void)
