@@ -115,7 +115,9 @@ static void nothing_stored_is_the_file_itself(void **state)
     pt_config *cfg = pt_config_with_store(file, sn, NULL);
     assert_ptr_equal(cfg, file);
     pt_config_release(cfg);
-    assert_ptr_equal(pt_config_with_store(file, NULL, NULL), file);
+    cfg = pt_config_with_store(file, NULL, NULL);
+    assert_ptr_equal(cfg, file);
+    pt_config_release(cfg);
     pt_config_release(file);
     pt_snapshot_release(sn);
 }
