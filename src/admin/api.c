@@ -55,7 +55,8 @@ static const res_field team_fields[] = {
     {"name", "name", REF_NONE, F_CREATE | F_UPDATE}, {NULL, NULL, 0, 0}};
 static const res_field user_fields[] = {
     {"name", "name", REF_NONE, F_CREATE}, {"password", NULL, REF_NONE, F_CREATE | F_UPDATE},
-    {"team", "team_id", PT_KIND_TEAM, F_CREATE}, {"role", "role", REF_NONE, F_CREATE}, {NULL, NULL, 0, 0}};
+    {"team", "team_id", PT_KIND_TEAM, F_CREATE}, {"role", "role", REF_NONE, F_CREATE | F_UPDATE},
+    {"disabled", "disabled", REF_NONE, F_UPDATE}, {NULL, NULL, 0, 0}};
 static const res_field service_fields[] = {
     {"name", "name", REF_NONE, F_CREATE | F_UPDATE}, {"team", "team_id", PT_KIND_TEAM, F_CREATE},
     {"kind", "kind", REF_NONE, F_CREATE}, {"targets", "targets", REF_NONE, F_CREATE | F_UPDATE},
@@ -337,6 +338,26 @@ static int prepare_user(ctx *x, const json_t *in, json_t *cols)
     return hash_password(x, json_object_get(in, "password"), cols);
 }
 
+/* A user's role or disabled flag changed (in), or the user deleted (in NULL): only admins
+ * touch admins, admins are not demoted, and nobody disables, deletes or re-roles
+ * themselves; so the admin acting always remains, and the store never loses its last
+ * enabled admin through this API. */
+static int check_user_change(ctx *x, const json_t *user, const json_t *in, json_t *cols)
+{
+    const char *was = str_member(user, "role"), *role = in ? str_member(in, "role") : NULL;
+    bool admin = was && strcmp(was, "admin") == 0, to_admin = role && strcmp(role, "admin") == 0;
+    bool disabling = in ? json_is_true(json_object_get(in, "disabled")) : true;
+    bool demoting = admin && role && !to_admin;
+    if (int_member(user, "id") == x->user_id && (disabling || role))
+        return fail(x, 409, "invalid_state", "", "you may not remove or disable yourself, or change your own role");
+    if ((admin || to_admin) && (role || disabling || !in) && x->role != PT_ROLE_ADMIN)
+        return fail(x, 403, "forbidden", role ? "role" : "", "only an admin may change an admin or make one");
+    if (demoting)
+        return fail(x, 409, "invalid_state", "role", "an admin has no team: create a user with the new role instead");
+    if (to_admin && cols) json_object_set_new(cols, "team_id", json_null());
+    return 0;
+}
+
 /* Services: a REST service has targets and no models, an AI service the reverse; svc is
  * the service as it will be (the body over the stored object, for a PATCH). */
 static int check_service(ctx *x, const json_t *svc)
@@ -581,12 +602,18 @@ static void update(ctx *x, const resource *r, json_t *obj)
         fail(x, 400, "missing_field", "", "nothing to change");
         goto out;
     }
-    bool self = r->kind == PT_KIND_USER && int_member(obj, "id") == x->user_id;
+    /* everyone may change their own password; the rest of a user takes the right role */
+    bool self = r->kind == PT_KIND_USER && int_member(obj, "id") == x->user_id && json_object_size(in) == 1 &&
+                json_object_get(in, "password");
     int64_t t1, t2;
     teams_of(x, r->kind, obj, &t1, &t2);
     if (!self && authorize(x, r->kind, PT_ACT_WRITE, t1, true)) goto out;
     if (refuse_read_only(x, r->kind, obj, in)) goto out;
-    if (r->kind == PT_KIND_USER && hash_password(x, json_object_get(in, "password"), cols)) goto out;
+    if (r->kind == PT_KIND_USER && (json_object_get(in, "role") || json_object_get(in, "disabled")) &&
+        check_user_change(x, obj, in, cols))
+        goto out;
+    if (r->kind == PT_KIND_USER && json_object_get(in, "password") && hash_password(x, json_object_get(in, "password"), cols))
+        goto out;
     if (r->kind == PT_KIND_SERVICE && recheck_service(x, obj, in)) goto out;
     if ((r->kind == PT_KIND_SERVICE || r->kind == PT_KIND_API) && check_update_served(x, r->kind, obj, cols)) goto out;
     int64_t id = int_member(obj, "id");
@@ -609,6 +636,7 @@ static void remove_one(ctx *x, const resource *r, json_t *obj)
     int64_t t1, t2, id = int_member(obj, "id");
     teams_of(x, r->kind, obj, &t1, &t2);
     if (authorize(x, r->kind, PT_ACT_WRITE, t1, true) || refuse_read_only(x, r->kind, obj, NULL)) return;
+    if (r->kind == PT_KIND_USER && check_user_change(x, obj, NULL, NULL)) return;
     if (r->kind == PT_KIND_KEY && int_member(obj, "revoked_at") > 0) {
         answer(x, 200, present(obj), int_member(obj, "version")); /* already revoked: keep its time */
         return;

@@ -24,7 +24,7 @@ static const op ops[] = {
     {"/users", "get", "List users", NULL, "200"},
     {"/users", "post", "Create a user", "UserCreate", "201"},
     {"/users/{id}", "get", "One user", NULL, "200"},
-    {"/users/{id}", "patch", "Set a user's password", "UserPatch", "200"},
+    {"/users/{id}", "patch", "Set a user's password, role or disabled flag", "UserPatch", "200"},
     {"/users/{id}", "delete", "Delete a user", NULL, "204"},
     {"/services", "get", "List services", NULL, "200"},
     {"/services", "post", "Create a REST or AI service", "Service", "201"},
@@ -118,7 +118,7 @@ static json_t *schemas(void)
         "Login", obj("user:string password:string"),
         "Team", obj("name:string"),
         "UserCreate", obj("name:string password:string team:string role:string"),
-        "UserPatch", obj("password:string"),
+        "UserPatch", obj("password:string role:string disabled:boolean"),
         "Service", obj("name:string team:string kind:string targets:strings models:strings approval:string lb:string "
                        "timeouts:any health:any"),
         "Api", obj("name:string path_prefix:string methods:strings auth:string rewrite:string key_header:string "

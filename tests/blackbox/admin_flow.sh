@@ -109,6 +109,34 @@ http POST "http://127.0.0.1:$AP/admin/v1/tokens" --data-binary '{"user":"admin",
 is "$RESP_STATUS" 201 "and logs in with it"
 api PATCH /users/ops '{"password":"short"}'
 is "$RESP_STATUS/$(jqr .error.field)" "400/password" "a password under the policy: 400 naming password"
+# ---- roles and disabling
+api POST /users '{"name":"dev","password":"correct horse battery","team":"payments","role":"developer"}' >/dev/null
+http POST "http://127.0.0.1:$AP/admin/v1/tokens" --data-binary '{"user":"dev","password":"correct horse battery"}'
+DEV=$(jqr .token)
+api PATCH /users/dev '{"role":"consumer"}' "$OPS"
+is "$RESP_STATUS/$(jqr .role)" "200/consumer" "a team admin changes its team's user's role"
+api PATCH /users/dev '{"role":"developer"}' "$DEV"
+is "$RESP_STATUS" 403 "a user may not change its own role"
+api PATCH /users/dev '{"role":"admin"}' "$OPS"
+is "$RESP_STATUS/$(jqr .error.field)" "403/role" "only an admin makes an admin"
+api PATCH /users/dev '{"disabled":true}' "$OPS"
+is "$RESP_STATUS/$(jqr .disabled)" "200/true" "a team admin disables its team's user"
+api GET /teams/payments "" "$DEV"
+is "$RESP_STATUS" 401 "the disabled user's token is refused from the next call"
+api PATCH /users/dev '{"disabled":"yes"}' "$OPS"
+is "$RESP_STATUS/$(jqr .error.field)" "400/disabled" "disabled must be a boolean"
+api PATCH /users/dev '{"disabled":false}' "$OPS"
+api GET /teams/payments "" "$DEV"
+is "$RESP_STATUS" 200 "enabled again, the same token works"
+api PATCH /users/admin '{"disabled":true}'
+is "$RESP_STATUS/$(jqr .error.code)" "409/invalid_state" "an admin cannot disable itself"
+api DELETE /users/admin
+is "$RESP_STATUS/$(jqr .error.code)" "409/invalid_state" "nor delete itself, so an enabled admin always remains"
+api POST /users '{"name":"root2","password":"correct horse battery","role":"admin"}' >/dev/null
+api PATCH /users/root2 '{"role":"developer"}'
+is "$RESP_STATUS/$(jqr .error.field)" "409/role" "an admin is not demoted (it has no team)"
+api PATCH /users/dev '{"role":"admin"}'
+is "$RESP_STATUS/$(jqr .role)/$(jqr .team_id)" "200/admin/null" "an admin promotes a user, who leaves its team"
 check "passwords never reach the log" bash -c "! grep -qE 'correct horse|admin passphrase' '$T/portico.err' '$T/portico.out'"
 
 # ---- ETag and If-Match
