@@ -20,6 +20,7 @@ typedef struct pt_admin_opts {
     pt_http_limits limits;       /* timeouts and header caps; the body cap is PT_ADMIN_MAX_BODY at most */
     void (*on_change)(void *arg);/* called on the admin thread after every committed write; may be NULL */
     pt_admin_check_fn check_service; /* whether a service would be served; may be NULL */
+    pt_admin_describe_fn describe;   /* the file's listeners, providers, models; may be NULL */
     void *arg;
 } pt_admin_opts;
 

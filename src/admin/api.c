@@ -862,6 +862,33 @@ static void nested(ctx *x, const resource *r, json_t *parent)
     json_decref(obj);
 }
 
+/* GET /listeners, /providers, /models (and one of them by name): what the configuration
+ * file declares, read-only. Models are the catalog every role may read; listeners and
+ * providers are the operators' (admins). */
+static bool file_objects(ctx *x)
+{
+    static const char *const kinds[] = {"listeners", "providers", "models"};
+    size_t k = 0;
+    while (k < 3 && strcmp(x->seg[0], kinds[k]) != 0) k++;
+    if (k == 3) return false;
+    json_t *all = x->api->describe ? x->api->describe(x->api->arg, kinds[k]) : json_array();
+    if (x->nseg > 2) fail(x, 404, "not_found", "", "no such resource");
+    else if (!method_is(x, "GET"))
+        pt_admin_fail(&x->err, 405, "read_only", "", "%s are declared by the configuration file: change them there", kinds[k]);
+    else if (k < 2 && x->role != PT_ROLE_ADMIN) fail(x, 403, "forbidden", "", "only admins read listeners and providers");
+    else if (!all) fail(x, 500, "out_of_memory", "", "out of memory");
+    else if (x->nseg == 1) answer(x, 200, json_pack("{s:O,s:n}", "items", all, "next_cursor"), 0);
+    else {
+        size_t i;
+        json_t *o, *found = NULL;
+        json_array_foreach(all, i, o) if (!found && strcmp(str_member(o, "name"), x->seg[1]) == 0) found = o;
+        if (found) answer(x, 200, json_incref(found), 0);
+        else fail(x, 404, "not_found", "", "no such object");
+    }
+    json_decref(all);
+    return true;
+}
+
 static void route(ctx *x)
 {
     if (strcmp(x->seg[0], "tokens") == 0 && x->nseg == 1 && method_is(x, "POST")) {
@@ -884,6 +911,7 @@ static void route(ctx *x)
         else list(x, PT_KIND_AUDIT, NULL, 0);
         return;
     }
+    if (file_objects(x)) return;
     const resource *r = top(x->seg[0]);
     if (!r) {
         fail(x, 404, "not_found", "", "no such resource");

@@ -18,10 +18,15 @@
 typedef int (*pt_admin_check_fn)(void *arg, const json_t *service, const json_t *apis, char *field, size_t fieldcap,
                                  char *msg, size_t msgcap);
 
+/* What the configuration file declares that the store does not keep: "listeners",
+ * "providers" or "models" as a new JSON array of objects (secrets left out), or NULL. */
+typedef json_t *(*pt_admin_describe_fn)(void *arg, const char *what);
+
 typedef struct pt_admin_api {
     pt_store *st;
     void (*on_change)(void *arg);  /* after every committed write; may be NULL */
     pt_admin_check_fn check_service; /* before a service or an API is written; may be NULL */
+    pt_admin_describe_fn describe;   /* the file's listeners, providers, models; may be NULL */
     void *arg;
 } pt_admin_api;
 

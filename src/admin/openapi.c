@@ -52,6 +52,11 @@ static const op ops[] = {
     {"/subscriptions/{id}/approve", "post", "Approve a pending or rejected subscription", NULL, "200"},
     {"/subscriptions/{id}/reject", "post", "Reject a pending or active subscription", "Reject", "200"},
     {"/audit", "get", "The audit log, newest first (admins)", NULL, "200"},
+    {"/listeners", "get", "The configuration file's listeners, read-only (admins)", NULL, "200"},
+    {"/providers", "get", "The configuration file's AI providers without their keys, read-only (admins)", NULL, "200"},
+    {"/providers/{id}", "get", "One provider by name", NULL, "200"},
+    {"/models", "get", "The configuration file's AI models, read-only", NULL, "200"},
+    {"/models/{id}", "get", "One model by name", NULL, "200"},
 };
 
 static json_t *ref(const char *name)

@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "config/value.h"
 #include "core/buf.h"
 
@@ -208,6 +210,12 @@ int pt_config_bind(pt_config *cfg);
  * AI route shadowing or shadowed by another route, unverified upstream TLS) into
  * warnings, one line each. Returns the number of warnings. (config_report.c) */
 size_t pt_config_report(const pt_config *cfg, pt_buf *out, pt_buf *warnings);
+/* The file's listeners, providers (without their keys) or models ("listeners", "providers",
+ * "models") as a JSON array of objects marked origin "file", read_only; NULL for another
+ * word. (config_report.c) */
+json_t *pt_config_describe(const pt_config *cfg, const char *what);
+/* "round_robin", "weighted" or "least_conn". */
+const char *pt_lb_name(pt_lb_kind lb);
 
 pt_config *pt_config_acquire(pt_config *cfg);
 void pt_config_release(pt_config *cfg);

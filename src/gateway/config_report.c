@@ -1,5 +1,6 @@
 /* config_report.c: what `portico check-config` prints about a loaded snapshot: every
- * listener, service, route (in precedence order), provider and model, then warnings. */
+ * listener, service, route (in precedence order), provider and model, then warnings; and
+ * the same objects as JSON for the admin API. */
 #include <stdio.h>
 #include <string.h>
 
@@ -7,7 +8,7 @@
 #include "gateway/config.h"
 #include "gateway/router.h"
 
-static const char *lb_name(pt_lb_kind lb)
+const char *pt_lb_name(pt_lb_kind lb)
 {
     return lb == PT_LB_WEIGHTED ? "weighted" : lb == PT_LB_LEAST_CONN ? "least_conn" : "round_robin";
 }
@@ -17,7 +18,7 @@ static void services(const pt_config *cfg, pt_buf *out)
     pt_buf_printf(out, "services: %zu\n", cfg->nservices);
     for (size_t i = 0; i < cfg->nservices; i++) {
         const pt_service *s = &cfg->services[i];
-        pt_buf_printf(out, "  %s (%s", s->name, lb_name(s->lb));
+        pt_buf_printf(out, "  %s (%s", s->name, pt_lb_name(s->lb));
         if (s->health.enabled) pt_buf_printf(out, ", health check %s", s->health.path);
         pt_buf_append_str(out, "):");
         for (size_t t = 0; t < s->ntargets; t++) {
@@ -89,4 +90,60 @@ size_t pt_config_report(const pt_config *cfg, pt_buf *out, pt_buf *warnings)
             n++;
         }
     return n + pt_router_ai_warnings(cfg, warnings);
+}
+
+/* ---- as JSON ---------------------------------------------------------------------------- */
+
+static json_t *file_object(json_t *o)
+{
+    json_object_set_new(o, "origin", json_string("file"));
+    json_object_set_new(o, "read_only", json_true());
+    return o;
+}
+
+static json_t *describe_listeners(const pt_config *cfg)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < cfg->nlisteners; i++)
+        json_array_append_new(a, file_object(json_pack("{s:s,s:s,s:i,s:b}", "name", cfg->listeners[i].text, "host",
+                                                       cfg->listeners[i].host, "port", cfg->listeners[i].port, "tls",
+                                                       cfg->listeners[i].tls)));
+    return a;
+}
+
+/* Providers without their keys: how many there are is all the API says. */
+static json_t *describe_providers(const pt_config *cfg)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; cfg->ai && i < cfg->ai->nproviders; i++) {
+        const pt_ai_provider *p = &cfg->ai->providers[i];
+        json_array_append_new(a, file_object(json_pack("{s:s,s:s,s:s,s:i}", "name", p->name, "type",
+                                                       pt_ai_prov_type_name(p->type), "base_url", p->base_url, "keys",
+                                                       (int)p->nkeys)));
+    }
+    return a;
+}
+
+static json_t *describe_models(const pt_config *cfg)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; cfg->ai && i < cfg->ai->nmodels; i++) {
+        const pt_ai_model *m = &cfg->ai->models[i];
+        json_t *targets = json_array(), *fallbacks = json_array();
+        for (size_t t = 0; t < m->ntargets; t++)
+            json_array_append_new(targets, json_pack("{s:s,s:s,s:i}", "provider", m->targets[t].provider_name, "model",
+                                                     m->targets[t].model, "weight", (int)m->targets[t].weight));
+        for (size_t f = 0; f < m->nfallbacks; f++) json_array_append_new(fallbacks, json_string(m->fallbacks[f]));
+        json_array_append_new(a, file_object(json_pack("{s:s,s:o,s:o}", "name", m->name, "targets", targets,
+                                                       "fallbacks", fallbacks)));
+    }
+    return a;
+}
+
+json_t *pt_config_describe(const pt_config *cfg, const char *what)
+{
+    if (strcmp(what, "listeners") == 0) return describe_listeners(cfg);
+    if (strcmp(what, "providers") == 0) return describe_providers(cfg);
+    if (strcmp(what, "models") == 0) return describe_models(cfg);
+    return NULL;
 }

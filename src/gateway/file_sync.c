@@ -10,11 +10,6 @@
 
 /* ---- what the file says ------------------------------------------------------------------ */
 
-static const char *lb_name(pt_lb_kind lb)
-{
-    return lb == PT_LB_WEIGHTED ? "weighted" : lb == PT_LB_LEAST_CONN ? "least_conn" : "round_robin";
-}
-
 static json_t *targets_of(const pt_service *s)
 {
     json_t *a = json_array();
@@ -60,7 +55,7 @@ static json_t *wanted_services(const pt_config *file)
     for (size_t i = 0; want && i < file->nservices; i++) {
         const pt_service *s = &file->services[i];
         json_object_set_new(want, s->name, json_pack("{s:s,s:o,s:n,s:s}", "kind", "rest", "targets", targets_of(s),
-                                                     "models", "lb", lb_name(s->lb)));
+                                                     "models", "lb", pt_lb_name(s->lb)));
     }
     for (size_t i = 0; want && i < file->nroutes; i++) {
         const pt_route *r = &file->routes[i];
@@ -71,7 +66,7 @@ static json_t *wanted_services(const pt_config *file)
             cols = json_pack("{s:s,s:n,s:o,s:n}", "kind", "ai", "targets", "models", models_of(file, r), "lb");
         else if (r->service)
             cols = json_pack("{s:s,s:o,s:n,s:s}", "kind", "rest", "targets", targets_of(r->service), "models", "lb",
-                             lb_name(r->service->lb));
+                             pt_lb_name(r->service->lb));
         else
             continue;
         json_object_set_new(want, name, cols);

@@ -673,6 +673,16 @@ static void on_signal(uv_signal_t *s, int signum)
  * write recompiles the control snapshot. */
 static void admin_changed(void *arg) { pt_control_live_changed(); }
 
+/* The file's listeners, providers and models for the admin API (the file's snapshot in force). */
+static json_t *admin_describe(void *arg, const char *what)
+{
+    (void)arg;
+    pt_config *cur = pt_config_current();
+    json_t *j = cur ? pt_config_describe(cur->file ? cur->file : cur, what) : json_array();
+    pt_config_release(cur);
+    return j;
+}
+
 /* Whether a service the admin API is about to store would be served, checked against the
  * file's configuration in force. */
 static int admin_check_service(void *arg, const json_t *svc, const json_t *apis, char *field, size_t fieldcap,
@@ -692,7 +702,8 @@ static pt_admin *start_admin(const pt_config *cfg, pt_buf *err)
 {
     if (!cfg->admin_enabled) return NULL;
     pt_admin_opts o = { .host = cfg->admin.host, .port = cfg->admin.port, .data_dir = cfg->data_dir,
-                        .on_change = admin_changed, .check_service = admin_check_service };
+                        .on_change = admin_changed, .check_service = admin_check_service,
+                        .describe = admin_describe };
     limits_from(&o.limits, cfg);
     return pt_admin_start(&o, err);
 }

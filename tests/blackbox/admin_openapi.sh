@@ -25,6 +25,6 @@ while read -r path method; do
         bad+="$method $path -> $RESP_STATUS $RESP_BODY"$'\n'
     fi
 done < <(jq -r '.paths | to_entries[] | .key as $p | .value | keys[] | "\($p) \(.)"' <<<"$DOC")
-check "the document lists 40 operations" test "$n" -eq 40
+check "the document lists 45 operations" test "$n" -eq 45
 is "$bad" "" "every described operation is routed"
 done_testing

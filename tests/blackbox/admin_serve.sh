@@ -132,6 +132,27 @@ is "$RESP_STATUS" 200 "the file's own route served throughout"
 is "$(jqr .name)" one "by the file's service"
 alive_after "services served from the store"
 
+# what the file declares beyond services: listeners, providers (never their keys), models
+api GET /models
+is "$RESP_STATUS/$(jqr '[.items[].name] | join(",")')" "200/ok-model,other-model" "the file's models are listed"
+is "$(jqr '.items[0].origin')/$(jqr '.items[0].read_only')/$(jqr '.items[0].targets[0].provider')" "file/true/ok" \
+    "read-only, with their targets"
+api GET /providers/ok
+is "$RESP_STATUS/$(jqr .type)/$(jqr .keys)" "200/openai/1" "a provider by name, its keys only counted"
+unlike_key() { ! grep -q ok-key <<<"$RESP_BODY"; }
+check "a provider's key never appears" unlike_key
+api GET /listeners
+is "$(jqr '.items[0].port')" "$PP" "the listeners are listed"
+api POST /models '{"name":"x"}'
+is "$RESP_STATUS/$(jqr .error.code)" "405/read_only" "they cannot be written here"
+api POST /users '{"name":"buyer","password":"correct horse battery","team":"shop","role":"consumer"}' >/dev/null
+http POST "http://127.0.0.1:$AP/admin/v1/tokens" --data-binary '{"user":"buyer","password":"correct horse battery"}'
+BUYER=$(jqr .token)
+api GET /models "" "$BUYER"
+is "$RESP_STATUS" 200 "every role reads the model catalog"
+api GET /providers "" "$BUYER"
+is "$RESP_STATUS" 403 "only admins read providers"
+
 # a restart serves what the store keeps
 portico_stop
 portico_start "$T/admin.yaml" || not_ok "portico restarts"
