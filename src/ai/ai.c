@@ -485,6 +485,16 @@ static bool carries_gemini_marks(pt_ai_request *r)
     return pt_ai_request_pivot(r, &ignored) && r->gemini_marks;
 }
 
+/* An Anthropic client's beta features go to an Anthropic provider whole, passed through
+ * or translated, on messages and on count_tokens. */
+static int forward_beta(pt_ai_call *c, const pt_ai_call_opts *opts, pt_ai_error *err)
+{
+    if (c->req->fmt != PT_AI_FMT_ANTHROPIC || c->prov->wire != PT__WIRE_ANTHROPIC || !opts || !opts->anthropic_beta.len)
+        return 0;
+    if (pt__up_header_n(&c->up, "anthropic-beta", opts->anthropic_beta) == 0) return 0;
+    return pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 500, NULL, "too many upstream headers");
+}
+
 static int build(pt_ai_call *c, const pt_ai_call_opts *opts, pt_ai_error *err)
 {
     pt_ai_request *r = c->req;
@@ -498,7 +508,7 @@ static int build(pt_ai_call *c, const pt_ai_call_opts *opts, pt_ai_error *err)
     case PT_AI_EP_COUNT_TOKENS: {
         if (same_wire && p->count_upstream) { /* Anthropic's own endpoint */
             c->mode = MODE_PASS;
-            if (p->head(&c->ctx, &c->up, err)) return -1;
+            if (p->head(&c->ctx, &c->up, err) || forward_beta(c, opts, err)) return -1;
             return passthrough_body(c, false, err);
         }
         const pt_pivot_req *pv = pt_ai_request_pivot(r, err);
@@ -532,11 +542,7 @@ static int build(pt_ai_call *c, const pt_ai_call_opts *opts, pt_ai_error *err)
     case PT_AI_EP_CHAT:
         break;
     }
-    if (p->head(&c->ctx, &c->up, err)) return -1;
-    /* an Anthropic client's beta features go to an Anthropic provider, passed through or not */
-    if (r->fmt == PT_AI_FMT_ANTHROPIC && p->wire == PT__WIRE_ANTHROPIC && opts && opts->anthropic_beta &&
-        *opts->anthropic_beta && pt__up_header(&c->up, "anthropic-beta", opts->anthropic_beta))
-        return pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 500, NULL, "too many upstream headers");
+    if (p->head(&c->ctx, &c->up, err) || forward_beta(c, opts, err)) return -1;
     if (same_wire && p->passthrough && !carries_gemini_marks(r)) {
         c->mode = MODE_PASS;
         return passthrough_body(c, r->fmt == PT_AI_FMT_OPENAI && c->at.provider->stream_usage, err);
@@ -593,8 +599,11 @@ pt_ai_call *pt_ai_call_new(pt_ai_request *req, const pt_ai_attempt *at, const pt
         .body_len = c->up.body.len,
         .stream = c->stream,
     };
+    /* a translated stream may have to name input usage before the provider reports it */
+    int64_t estimate = c->mode == MODE_TRANSLATE && c->stream ? pt_pivot_estimate_input_tokens(&req->pivot) : -1;
     pt__render_ctx rc = { .model = pt_slice_cstr(at->upstream_model), .request_id = c->request_id,
-                          .now_unix = c->ctx.now_unix, .include_usage = req->include_usage };
+                          .now_unix = c->ctx.now_unix, .include_usage = req->include_usage,
+                          .input_estimate = estimate };
     c->fmt->stream_init(&c->fst, &rc);
     return c;
 }
@@ -677,7 +686,9 @@ void pt_ai_call_on_response_head(pt_ai_call *c, int status, const pt_ai_header *
         c->json_instead_of_stream = true;
         return;
     }
-    pt_sse_init(&c->sse, 0, 0);
+    /* one event may be as large as a whole answer (a tool call writing a file arrives as
+     * one function call in one event), so the answer's cap bounds it, not a line length */
+    pt_sse_init(&c->sse, c->max_response, c->max_response);
     c->sse_on = true;
     if (c->mode == MODE_TRANSLATE) {
         c->pstate = calloc(1, c->prov->stream->size);
@@ -857,7 +868,7 @@ int pt_ai_call_on_response_body(pt_ai_call *c, const char *p, size_t n, pt_ai_em
     int rc = pt_sse_feed(&c->sse, p, n, on_sse, c);
     if (rc == PT_ETOOBIG && !c->failed) {
         c->failed = true;
-        pt__bad_upstream(&c->err, &c->ctx, "an event exceeded the size limit");
+        pt__bad_upstream(&c->err, &c->ctx, "an event exceeded the answer size limit");
     }
     return c->emit_rc;
 }

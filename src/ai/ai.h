@@ -135,7 +135,8 @@ typedef struct pt_ai_call_opts {
     const char *request_id; /* used to derive ids the provider does not give ("chatcmpl-<id>") */
     int64_t now_unix;       /* "created" when the provider gives none; 0 = the clock */
     size_t max_response;    /* cap on a buffered (non-streamed) upstream body, 0 = 32 MiB */
-    const char *anthropic_beta; /* the client's anthropic-beta header, forwarded to Anthropic providers */
+    pt_slice anthropic_beta; /* the client's anthropic-beta header, whole, forwarded to Anthropic
+                              * providers (messages and count_tokens) */
 } pt_ai_call_opts;
 
 typedef struct pt_ai_call pt_ai_call;

@@ -16,6 +16,9 @@ typedef struct pt__render_ctx {
     const char *request_id;  /* for ids the provider did not give */
     int64_t now_unix;
     bool include_usage;      /* OpenAI: the client asked for the usage chunk */
+    int64_t input_estimate;  /* a local count of the prompt's tokens, reported where a stream must
+                              * name input usage before the provider has (Anthropic's
+                              * message_start); -1 when there is none */
 } pt__render_ctx;
 
 /* Streaming render state (shared layout so the call can embed it). */

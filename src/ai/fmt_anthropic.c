@@ -364,10 +364,13 @@ static const char *stop_reason(pt_stop_reason s)
     }
 }
 
-static void usage_obj(pt_jw *w, const pt_usage *u)
+/* Input usage the provider has not reported yet is the local estimate, so a client that
+ * reads it from message_start (as LangChain does) never sees 0; the provider's figure
+ * replaces it in message_delta as soon as it is known. */
+static void usage_obj(pt_jw *w, const pt_usage *u, int64_t input_estimate)
 {
     pt_jw_obj(w);
-    pt_jw_kint(w, "input_tokens", pt_usage_get(u->input));
+    pt_jw_kint(w, "input_tokens", u->input < 0 && input_estimate > 0 ? input_estimate : pt_usage_get(u->input));
     pt_jw_kint(w, "cache_creation_input_tokens", pt_usage_get(u->cache_write));
     pt_jw_kint(w, "cache_read_input_tokens", pt_usage_get(u->cache_read));
     pt_jw_kint(w, "output_tokens", pt_usage_get(u->output));
@@ -452,7 +455,7 @@ static int render_resp(const pt_pivot_resp *r, const pt__render_ctx *ctx, pt_buf
     if (r->stop == PT_STOP_STOP_SEQUENCE && r->stop_sequence.len) pt_jw_str(&w, r->stop_sequence);
     else pt_jw_null(&w);
     pt_jw_key(&w, "usage");
-    usage_obj(&w, &r->usage);
+    usage_obj(&w, &r->usage, -1);
     pt_jw_obj_end(&w);
     return w.err;
 }
@@ -532,7 +535,7 @@ static int stream_event(pt__fmt_stream *st, const pt_ev *ev, pt_buf *out)
         pt_jw_knull(&w, "stop_reason");
         pt_jw_knull(&w, "stop_sequence");
         pt_jw_key(&w, "usage");
-        usage_obj(&w, &st->usage);
+        usage_obj(&w, &st->usage, st->ctx.input_estimate);
         pt_jw_obj_end(&w);
         pt_jw_obj_end(&w);
         return ev_end(&w, out);
@@ -597,7 +600,7 @@ static int stream_event(pt__fmt_stream *st, const pt_ev *ev, pt_buf *out)
         else pt_jw_null(&w);
         pt_jw_obj_end(&w);
         pt_jw_key(&w, "usage");
-        usage_obj(&w, &st->usage);
+        usage_obj(&w, &st->usage, st->ctx.input_estimate);
         pt_jw_obj_end(&w);
         return ev_end(&w, out);
     case PT_EV_MESSAGE_STOP:

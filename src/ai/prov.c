@@ -26,9 +26,14 @@ const pt__prov *pt__prov_get(pt_ai_prov_type t)
 
 int pt__up_header(pt__up *up, const char *name, const char *value)
 {
+    return pt__up_header_n(up, name, pt_slice_cstr(value));
+}
+
+int pt__up_header_n(pt__up *up, const char *name, pt_slice value)
+{
     if (up->nheaders >= PT_AI_MAX_UPSTREAM_HEADERS) return PT_ETOOBIG;
     char *n = pt_pool_strndup(up->arena, name, strlen(name));
-    char *v = pt_pool_strndup(up->arena, value, strlen(value));
+    char *v = pt_pool_strndup(up->arena, value.ptr ? value.ptr : "", value.len);
     if (!n || !v) return PT_ENOMEM;
     up->headers[up->nheaders].name = pt_slice_cstr(n);
     up->headers[up->nheaders].value = pt_slice_cstr(v);

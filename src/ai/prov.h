@@ -44,6 +44,8 @@ typedef struct pt__up {
 
 /* Adds a header (copied into the arena). Returns 0 or PT_ETOOBIG / PT_ENOMEM. */
 int pt__up_header(pt__up *up, const char *name, const char *value);
+/* The same with a value of any length (copied whole). */
+int pt__up_header_n(pt__up *up, const char *name, pt_slice value);
 /* Appends base path prefix + rest to up->path. */
 int pt__up_path(pt__up *up, const pt_ai_provider *cfg, const char *rest);
 /* Adds the provider's configured extra headers. */

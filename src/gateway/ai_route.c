@@ -500,11 +500,7 @@ static void next_attempt(ai_req *a)
         pt_ai_error err;
         pt_ai_call_opts opts = { .request_id = a->req->request_id };
         const pt_header *beta = pt_request_header(a->req, "anthropic-beta");
-        char beta_buf[256] = "";
-        if (beta) {
-            snprintf(beta_buf, sizeof beta_buf, PT_SLICE_FMT, PT_SLICE_ARG(beta->value));
-            opts.anthropic_beta = beta_buf;
-        }
+        if (beta) opts.anthropic_beta = beta->value;
         a->call = pt_ai_call_new(a->areq, &a->at, &opts, &err);
         if (!a->call) {
             if (err.kind == PT_AI_ERR_UNSUPPORTED && a->at.number + 1 < PT_AI_PLAN_MAX_ATTEMPTS) {

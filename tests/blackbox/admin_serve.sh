@@ -10,9 +10,7 @@
 PP=$(free_port); U1=$(free_port); U2=$(free_port); MA=$(free_port); AP=$(free_port)
 upstream_start one "$U1" || { not_ok "upstream one starts"; done_testing; exit 1; }
 upstream_start two "$U2" || { not_ok "upstream two starts"; done_testing; exit 1; }
-PORT=$MA node "$UPSTREAMS/ai/server.mjs" >>"$T/mock.log" 2>&1 &
-UP_PID[mock]=$!
-wait_for 10 answers_200 "http://127.0.0.1:$MA/healthz" || not_ok "the provider upstream starts"
+ai_mock_start mock "$MA" || not_ok "the provider upstream starts"
 admin_start "workers: 2
 services:
   - name: filed

@@ -14,12 +14,6 @@ GUARD_GOOD=guard-good-key-51
 REVOKED=sk-revoked-secret-key-0x7731aa
 LOG=$T/access.log
 
-# ai_mock_start NAME PORT [MOCK_KEY]: the provider test upstream, waited for.
-ai_mock_start() {
-    PORT=$2 MOCK_KEY=${3:-} node "$UPSTREAMS/ai/server.mjs" >>"$T/mock-$1.log" 2>&1 &
-    UP_PID[$1]=$!
-    wait_for 10 answers_200 "http://127.0.0.1:$2/healthz" || { note "mock $1 did not start: $(tail -n 3 "$T/mock-$1.log")"; return 1; }
-}
 ai_mock_start a "$MA" || not_ok "provider upstream a starts"
 ai_mock_start guard "$MB" "$GUARD_GOOD" || not_ok "provider upstream guard starts"
 ai_mock_start elsewhere "$ME" || not_ok "provider upstream elsewhere starts"

@@ -18,9 +18,7 @@ KM=$(seed key narrow 0 '["claude-ok"]')
 KN=$(seed key stranger)
 seed subscribe bot llm active && seed subscribe narrow llm active || not_ok "subscriptions are seeded"
 
-PORT=$MA node "$UPSTREAMS/ai/server.mjs" >>"$T/mock.log" 2>&1 &
-UP_PID[mock]=$!
-wait_for 10 answers_200 "http://127.0.0.1:$MA/healthz" || not_ok "the provider upstream starts"
+ai_mock_start mock "$MA" || not_ok "the provider upstream starts"
 
 cat >"$T/portico.yaml" <<EOF
 listen: ["127.0.0.1:$PP"]

@@ -259,6 +259,14 @@ EOF
 }
 
 # ---------------------------------------------------------------------------- upstreams
+# ai_mock_start NAME PORT [MOCK_KEY]: the AI provider test upstream (upstreams/ai/server.mjs),
+# its log in $T/mock-NAME.log, waited for; returns 1 (with its last lines noted) if it never answers.
+ai_mock_start() {
+    PORT=$2 MOCK_KEY=${3:-} node "$UPSTREAMS/ai/server.mjs" >>"$T/mock-$1.log" 2>&1 &
+    UP_PID[$1]=$!
+    wait_for 10 answers_200 "http://127.0.0.1:$2/healthz" || { note "mock $1 did not start: $(tail -n 3 "$T/mock-$1.log")"; return 1; }
+}
+
 # upstream_start NAME PORT [echo.mjs args]: starts an echo upstream and waits until it answers.
 upstream_start() {
     local name=$1 port=$2; shift 2

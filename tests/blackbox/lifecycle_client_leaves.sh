@@ -10,9 +10,7 @@
 PP=$(free_port); U1=$(free_port); MA=$(free_port)
 LOG=$T/access.log
 upstream_start echo "$U1" || not_ok "echo upstream starts"
-PORT=$MA node "$UPSTREAMS/ai/server.mjs" >>"$T/mock.log" 2>&1 &
-UP_PID[ai]=$!
-wait_for 10 answers_200 "http://127.0.0.1:$MA/healthz" || not_ok "AI provider upstream starts" "$(tail -n 3 "$T/mock.log")"
+ai_mock_start ai "$MA" || not_ok "AI provider upstream starts"
 
 cat >"$T/portico.yaml" <<EOF
 listen: ["127.0.0.1:$PP"]

@@ -223,14 +223,14 @@ static void anthropic_beta_goes_only_to_anthropic(void **state)
     pt_ai_config *cfg = config();
     pt_ai_request *r = request(PT_AI_FMT_ANTHROPIC, PT_AI_EP_CHAT,
                                "{\"model\":\"claude\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
-    pt_ai_call_opts o = { .anthropic_beta = "interleaved-thinking-2025-05-14" };
+    pt_ai_call_opts o = { .anthropic_beta = PT_SLICE_LIT("interleaved-thinking-2025-05-14") };
     pt_ai_error e;
     pt_ai_attempt a = attempt(cfg, "claude", 0);
     pt_ai_call *c = pt_ai_call_new(r, &a, &o, &e);
     const pt_ai_upstream *up = pt_ai_call_upstream(c);
     bool found = false;
     for (size_t i = 0; i < up->nheaders; i++)
-        if (pt_slice_eq_cstr(up->headers[i].name, "anthropic-beta")) found = pt_slice_eq_cstr(up->headers[i].value, o.anthropic_beta);
+        if (pt_slice_eq_cstr(up->headers[i].name, "anthropic-beta")) found = pt_slice_eq(up->headers[i].value, o.anthropic_beta);
     assert_true(found);
     pt_ai_call_free(c);
     a = attempt(cfg, "gpt", 0);

@@ -25,6 +25,8 @@
 //   tools=1           answer with two parallel tool calls (get_weather Paris / Zürich)
 //   signed=1          Gemini: the first of them carries a thoughtSignature (MOCK_SIGNATURE), as
 //                     Gemini 3 signs the first call of each step
+//   pad=N             each tool call's arguments also carry "content": N bytes (a file a coding
+//                     agent writes), sent whole in one event where the provider does so (Gemini)
 //
 // Usage reported: prompt 11 tokens, completion = events (+ 20 with tools).
 // Listens on 127.0.0.1:$PORT (default 0 = any free port) and prints "listening PORT".
@@ -60,6 +62,7 @@ function knobs(req, url, body) {
     cutAfter: k.cut_after === undefined ? -1 : Number(k.cut_after),
     tools: k.tools === '1',
     signed: k.signed === '1',
+    pad: Math.min(Number(k.pad || 0), 8 << 20),
   };
 }
 
@@ -111,13 +114,15 @@ function errorBody(kind, status, msg) {
 const CITIES = ['Paris', 'Zürich'];
 const words = (n) => Array.from({ length: n }, (_, i) => (i === 0 ? 'Hello' : ` w${i}`));
 const usage = (k) => ({ prompt: 11, completion: k.events + (k.tools ? 20 : 0) });
+// The arguments of the tool call for city c.
+const argsOf = (k, c) => (k.pad ? { city: c, content: 'x'.repeat(k.pad) } : { city: c });
 
 function openaiWhole(model, k) {
   const u = usage(k);
   const message = { role: 'assistant', content: words(k.events).join('') };
   if (k.tools) {
     message.tool_calls = CITIES.map((c, i) => ({ id: `call_${i}`, type: 'function',
-      function: { name: 'get_weather', arguments: JSON.stringify({ city: c }) } }));
+      function: { name: 'get_weather', arguments: JSON.stringify(argsOf(k, c)) } }));
   }
   return { id: 'chatcmpl-mock', object: 'chat.completion', created: 1732700000, model,
     choices: [{ index: 0, message, logprobs: null, finish_reason: k.tools ? 'tool_calls' : 'stop' }],
@@ -132,7 +137,7 @@ function* openaiStream(model, k, body) {
   if (k.tools) {
     for (let i = 0; i < CITIES.length; i++) {
       yield chunk({ tool_calls: [{ index: i, id: `call_${i}`, type: 'function', function: { name: 'get_weather', arguments: '' } }] });
-      const args = JSON.stringify({ city: CITIES[i] });
+      const args = JSON.stringify(argsOf(k, CITIES[i]));
       yield chunk({ tool_calls: [{ index: i, function: { arguments: args.slice(0, 5) } }] });
       yield chunk({ tool_calls: [{ index: i, function: { arguments: args.slice(5) } }] });
     }
@@ -155,7 +160,7 @@ function* openaiStream(model, k, body) {
 function anthropicWhole(model, k) {
   const u = usage(k);
   const content = [{ type: 'text', text: words(k.events).join('') }];
-  if (k.tools) CITIES.forEach((c, i) => content.push({ type: 'tool_use', id: `toolu_${i}`, name: 'get_weather', input: { city: c } }));
+  if (k.tools) CITIES.forEach((c, i) => content.push({ type: 'tool_use', id: `toolu_${i}`, name: 'get_weather', input: argsOf(k, c) }));
   return { id: 'msg_mock', type: 'message', role: 'assistant', model, content,
     stop_reason: k.tools ? 'tool_use' : 'end_turn', stop_sequence: null,
     usage: { input_tokens: u.prompt, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: u.completion } };
@@ -174,7 +179,7 @@ function* anthropicStream(model, k) {
     for (let i = 0; i < CITIES.length; i++) {
       const idx = i + 1;
       yield ['content_block_start', { type: 'content_block_start', index: idx, content_block: { type: 'tool_use', id: `toolu_${i}`, name: 'get_weather', input: {} } }];
-      const args = JSON.stringify({ city: CITIES[i] });
+      const args = JSON.stringify(argsOf(k, CITIES[i]));
       yield ['content_block_delta', { type: 'content_block_delta', index: idx, delta: { type: 'input_json_delta', partial_json: args.slice(0, 5) } }];
       yield ['content_block_delta', { type: 'content_block_delta', index: idx, delta: { type: 'input_json_delta', partial_json: args.slice(5) } }];
       yield ['content_block_stop', { type: 'content_block_stop', index: idx }];
@@ -188,7 +193,7 @@ function* anthropicStream(model, k) {
 const MOCK_SIGNATURE = 'bW9jay1zaWduYXR1cmU+Pz8/Pw==';
 function geminiCalls(k) {
   return CITIES.map((c, i) => {
-    const part = { functionCall: { name: 'get_weather', args: { city: c } } };
+    const part = { functionCall: { name: 'get_weather', args: argsOf(k, c) } };
     if (k.signed && i === 0) part.thoughtSignature = MOCK_SIGNATURE;
     return part;
   });
