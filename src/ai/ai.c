@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ai/caps.h"
 #include "ai/fmt.h"
 #include "ai/price.h"
 #include "ai/prov.h"
@@ -485,6 +486,21 @@ static bool carries_gemini_marks(pt_ai_request *r)
     return pt_ai_request_pivot(r, &ignored) && r->gemini_marks;
 }
 
+/* Whether a request about to be passed through breaks its model's parameter rules (then
+ * it is translated, which renders only what the model takes). The parse is spent only
+ * when the body names a parameter a rule is about. */
+static bool breaks_caps(pt_ai_request *r, const pt_ai_cap *cap)
+{
+    if (!cap) return false;
+    static const char *const names[] = { "temperature", "top_p", "user", "metadata" };
+    bool named = false;
+    for (size_t i = 0; i < sizeof names / sizeof names[0] && !named; i++)
+        named = pt_jscan_find(r->f, r->nf, names[i], NULL) >= 0;
+    pt_ai_error ignored;
+    const pt_pivot_req *pv = named ? pt_ai_request_pivot(r, &ignored) : NULL;
+    return pv && pt_ai_caps_breaks(cap, pv);
+}
+
 /* An Anthropic client's beta features go to an Anthropic provider whole, passed through
  * or translated, on messages and on count_tokens. */
 static int forward_beta(pt_ai_call *c, const pt_ai_call_opts *opts, pt_ai_error *err)
@@ -543,14 +559,26 @@ static int build(pt_ai_call *c, const pt_ai_call_opts *opts, pt_ai_error *err)
         break;
     }
     if (p->head(&c->ctx, &c->up, err) || forward_beta(c, opts, err)) return -1;
-    if (same_wire && p->passthrough && !carries_gemini_marks(r)) {
+    const pt_ai_cap *cap = pt_ai_caps_find(c->at.provider, c->at.upstream_model);
+    if (same_wire && p->passthrough && !carries_gemini_marks(r) && !breaks_caps(r, cap)) {
         c->mode = MODE_PASS;
         return passthrough_body(c, r->fmt == PT_AI_FMT_OPENAI && c->at.provider->stream_usage, err);
     }
     const pt_pivot_req *pv = pt_ai_request_pivot(r, err);
     if (!pv) return -1;
     c->mode = MODE_TRANSLATE;
-    return p->render_chat(&c->ctx, pv, &c->up.body, err);
+    if (!pt_ai_caps_breaks(cap, pv)) return p->render_chat(&c->ctx, pv, &c->up.body, err);
+    /* the request as this model takes it, for this attempt only: a fallback to another
+     * model starts again from what the client sent */
+    pt_pivot_req *w = &r->pivot;
+    double temperature = w->temperature, top_p = w->top_p;
+    pt_slice user = w->user;
+    int rc = pt_ai_caps_apply(cap, c->at.upstream_model, w, &c->arena, err);
+    if (rc == 0) rc = p->render_chat(&c->ctx, w, &c->up.body, err);
+    w->temperature = temperature;
+    w->top_p = top_p;
+    w->user = user;
+    return rc;
 }
 
 pt_ai_call *pt_ai_call_new(pt_ai_request *req, const pt_ai_attempt *at, const pt_ai_call_opts *opts, pt_ai_error *err)

@@ -44,6 +44,8 @@ void pt_ai_config_free(pt_ai_config *cfg)
         pt_cfg_kv_free(p->headers, p->nheaders);
         for (size_t k = 0; k < p->nprices; k++) free(p->prices[k].model);
         free(p->prices);
+        for (size_t k = 0; k < p->ncaps; k++) free(p->caps[k].model);
+        free(p->caps);
     }
     free(cfg->providers);
     for (size_t i = 0; i < cfg->nmodels; i++) {

@@ -49,6 +49,31 @@ typedef struct pt_ai_model_price {
     pt_ai_price price;
 } pt_ai_model_price;
 
+/* What a provider model accepts among the sampling parameters (ai/caps.h): a rule for the
+ * models a pattern matches. */
+typedef enum pt_ai_cap_action {
+    PT_AI_CAP_CLAMP,   /* bring it within what the model takes (the built-in rules' choice) */
+    PT_AI_CAP_DROP,    /* leave the parameter out */
+    PT_AI_CAP_REFUSE,  /* answer 400 naming the parameter */
+} pt_ai_cap_action;
+
+enum {
+    PT_AI_CAP_FIXED_TEMPERATURE = 1u << 0, /* only this temperature is taken */
+    PT_AI_CAP_FIXED_TOP_P = 1u << 1,
+    PT_AI_CAP_MAX_TEMPERATURE = 1u << 2,   /* at most this temperature */
+    PT_AI_CAP_MAX_TOP_P = 1u << 3,
+    PT_AI_CAP_EXCLUSIVE = 1u << 4,         /* temperature and top_p not both */
+    PT_AI_CAP_MAX_USER = 1u << 5,          /* the end-user id at most this long */
+};
+
+typedef struct pt_ai_cap {
+    char *model;               /* exact name, or a prefix ending in '*' */
+    unsigned has;              /* PT_AI_CAP_* bits: which constraints the rule states */
+    double temperature, top_p; /* the fixed or maximum value, per the bits */
+    size_t max_user;
+    pt_ai_cap_action action;
+} pt_ai_cap;
+
 typedef struct pt_ai_provider {
     char *name;
     pt_ai_prov_type type;
@@ -66,6 +91,8 @@ typedef struct pt_ai_provider {
     size_t nheaders;
     pt_ai_model_price *prices;     /* overrides of the built-in price table */
     size_t nprices;
+    pt_ai_cap *caps;               /* `params:` rules, before the built-in table (ai/caps.h) */
+    size_t ncaps;
     uint64_t connect_timeout_ms;   /* default 5000 */
     uint64_t first_byte_timeout_ms;/* request sent -> response head, default 120000 */
     uint64_t idle_timeout_ms;      /* gap between body bytes, default 120000 */

@@ -207,6 +207,131 @@ static int prov_prices_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
     return pt_cfg_map_pairs(c, v, &prices_pairs, obj);
 }
 
+/* `params:` {pattern: {fixed: {temperature, top_p}, max: {temperature, top_p},
+ * exclusive: [temperature, top_p], max_length: {user}, action}} (ai/caps.h). */
+typedef struct cap_map {
+    pt_cfg *c;
+    pt_ai_cap *cap;
+    unsigned fixed_bits;       /* which bits this section sets: FIXED_* or MAX_* */
+} cap_map;
+
+static int cap_value(pt_cfg *c, const pt_cfg_node *v, pt_ai_cap *cap, unsigned bit, double *out, double hi)
+{
+    char *s = NULL, *end = NULL;
+    if (pt_cfg_str(c, v, &s)) return -1;
+    double d = strtod(s, &end);
+    bool ok = end != s && *end == '\0' && d >= 0 && d <= hi;
+    free(s);
+    if (!ok) return pt_cfg_fail(c, v, "expected a number from 0 to %g, got '%s'", hi, PT_CFG_SHOW(v));
+    unsigned other = bit & (PT_AI_CAP_FIXED_TEMPERATURE | PT_AI_CAP_MAX_TEMPERATURE)
+                         ? PT_AI_CAP_FIXED_TEMPERATURE | PT_AI_CAP_MAX_TEMPERATURE
+                         : PT_AI_CAP_FIXED_TOP_P | PT_AI_CAP_MAX_TOP_P;
+    if (cap->has & other & ~bit) return pt_cfg_fail(c, v, "give a parameter either a fixed or a maximum value, not both");
+    cap->has |= bit;
+    *out = d;
+    return 0;
+}
+
+#define CAP_VALUE_FN(fn, bit, member, hi)                                                                    \
+    static int fn(pt_cfg *c, const pt_cfg_node *v, void *obj)                                                 \
+    {                                                                                                          \
+        pt_ai_cap *cap = obj;                                                                                  \
+        return cap_value(c, v, cap, bit, &cap->member, hi);                                                    \
+    }
+CAP_VALUE_FN(fixed_temperature_fn, PT_AI_CAP_FIXED_TEMPERATURE, temperature, 2)
+CAP_VALUE_FN(fixed_top_p_fn, PT_AI_CAP_FIXED_TOP_P, top_p, 1)
+CAP_VALUE_FN(max_temperature_fn, PT_AI_CAP_MAX_TEMPERATURE, temperature, 2)
+CAP_VALUE_FN(max_top_p_fn, PT_AI_CAP_MAX_TOP_P, top_p, 1)
+
+static const pt_cfg_field cap_fixed_fields[] = {
+    CFG_FUNC("temperature", fixed_temperature_fn),
+    CFG_FUNC("top_p", fixed_top_p_fn),
+    CFG_END,
+};
+static const pt_cfg_field cap_max_fields[] = {
+    CFG_FUNC("temperature", max_temperature_fn),
+    CFG_FUNC("top_p", max_top_p_fn),
+    CFG_END,
+};
+
+static int cap_fixed_fn(pt_cfg *c, const pt_cfg_node *v, void *obj) { return pt_cfg_map_fields(c, v, cap_fixed_fields, obj, NULL); }
+static int cap_max_fn(pt_cfg *c, const pt_cfg_node *v, void *obj) { return pt_cfg_map_fields(c, v, cap_max_fields, obj, NULL); }
+
+/* The one pair a model may refuse together. */
+static int cap_exclusive_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    pt_ai_cap *cap = obj;
+    bool t = false, p = false;
+    for (size_t i = 0; v->kind == PT_CFG_SEQ && i < v->n; i++) {
+        const pt_cfg_node *it = v->items[i];
+        if (it->kind == PT_CFG_SCALAR && strcmp(it->text, "temperature") == 0) t = true;
+        else if (it->kind == PT_CFG_SCALAR && strcmp(it->text, "top_p") == 0) p = true;
+    }
+    if (v->kind != PT_CFG_SEQ || v->n != 2 || !t || !p)
+        return pt_cfg_fail(c, v, "expected [temperature, top_p] (the pair a model may refuse together)");
+    cap->has |= PT_AI_CAP_EXCLUSIVE;
+    return 0;
+}
+
+static int cap_max_user_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    pt_ai_cap *cap = obj;
+    uint64_t n;
+    if (pt_cfg_uint(c, v, 8, 4096, &n)) return -1;
+    cap->max_user = (size_t)n;
+    cap->has |= PT_AI_CAP_MAX_USER;
+    return 0;
+}
+
+static const pt_cfg_field cap_length_fields[] = {
+    CFG_FUNC("user", cap_max_user_fn),
+    CFG_END,
+};
+
+static int cap_length_fn(pt_cfg *c, const pt_cfg_node *v, void *obj) { return pt_cfg_map_fields(c, v, cap_length_fields, obj, NULL); }
+
+static int cap_action_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    pt_ai_cap *cap = obj;
+    static const char *const names[] = { "clamp", "drop", "refuse" };
+    for (size_t i = 0; i < 3; i++)
+        if (v->kind == PT_CFG_SCALAR && strcmp(v->text, names[i]) == 0) {
+            cap->action = (pt_ai_cap_action)i;
+            return 0;
+        }
+    return pt_cfg_unknown_name(c, v, "action", names, 3);
+}
+
+static const pt_cfg_field cap_fields[] = {
+    CFG_FUNC("fixed", cap_fixed_fn),
+    CFG_FUNC("max", cap_max_fn),
+    CFG_FUNC("exclusive", cap_exclusive_fn),
+    CFG_FUNC("max_length", cap_length_fn),
+    CFG_FUNC("action", cap_action_fn),
+    CFG_END,
+};
+
+static int caps_begin(pt_cfg *c, const pt_cfg_node *v, size_t count, void *obj)
+{
+    pt_ai_provider *p = obj;
+    return PT_CFG_ALLOC(c, v, p->caps, p->ncaps, count) ? -1 : 0;
+}
+
+static int cap_pair(pt_cfg *c, const pt_cfg_node *k, const pt_cfg_node *val, size_t i, void *obj)
+{
+    pt_ai_cap *cap = &((pt_ai_provider *)obj)->caps[i];
+    if (!(cap->model = strdup(k->text))) return pt_cfg_oom(c, k);
+    if (val->kind != PT_CFG_MAP)
+        return pt_cfg_fail(c, val, "expected {fixed, max, exclusive, max_length, action}, got %s", pt_cfg_kind_name(val));
+    if (pt_cfg_map_fields(c, val, cap_fields, cap, NULL)) return -1;
+    if (!cap->has) return pt_cfg_fail(c, val, "states no rule (give fixed, max, exclusive or max_length)");
+    return 0;
+}
+
+static const pt_cfg_pairs caps_pairs = { "a mapping of model names to parameter rules", MAX_MAP, caps_begin, cap_pair };
+
+static int prov_params_fn(pt_cfg *c, const pt_cfg_node *v, void *obj) { return pt_cfg_map_pairs(c, v, &caps_pairs, obj); }
+
 static const pt_cfg_field provider_fields[] = {
     CFG_FUNC("name", prov_name_fn),
     CFG_FUNC("type", prov_type_fn),
@@ -217,6 +342,7 @@ static const pt_cfg_field provider_fields[] = {
     CFG_FUNC("deployments", prov_deployments_fn),
     CFG_FUNC("headers", prov_headers_fn),
     CFG_FUNC("prices", prov_prices_fn),
+    CFG_FUNC("params", prov_params_fn),
     CFG_DUR("connect_timeout_ms", pt_ai_provider, connect_timeout_ms, 1, PT_CFG_DAY_MS),
     CFG_DUR("first_byte_timeout_ms", pt_ai_provider, first_byte_timeout_ms, 1, PT_CFG_DAY_MS),
     CFG_DUR("idle_timeout_ms", pt_ai_provider, idle_timeout_ms, 1, PT_CFG_DAY_MS),

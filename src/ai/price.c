@@ -59,8 +59,7 @@ static const price_row table[] = {
     { "deepseek-reasoner", USD(0.28), USD(0.42), USD(0.028), NONE },
 };
 
-/* Match quality of pattern against model: 0 none, else 1 + prefix length (exact = max). */
-static size_t match(const char *pattern, const char *model)
+size_t pt_ai_model_match(const char *pattern, const char *model)
 {
     size_t n = strlen(pattern);
     if (n && pattern[n - 1] == '*') {
@@ -75,7 +74,7 @@ static bool lookup_one(const pt_ai_provider *p, const char *model, pt_ai_price *
     size_t best = 0;
     if (p) {
         for (size_t i = 0; i < p->nprices; i++) {
-            size_t q = match(p->prices[i].model, model);
+            size_t q = pt_ai_model_match(p->prices[i].model, model);
             if (q > best) {
                 best = q;
                 *out = p->prices[i].price;
@@ -84,7 +83,7 @@ static bool lookup_one(const pt_ai_provider *p, const char *model, pt_ai_price *
         if (best) return true;
     }
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
-        size_t q = match(table[i].model, model);
+        size_t q = pt_ai_model_match(table[i].model, model);
         if (q > best) {
             best = q;
             out->input = table[i].in;

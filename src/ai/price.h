@@ -11,6 +11,10 @@
 #include "ai/ai_config.h"
 #include "ai/pivot.h"
 
+/* How well a model pattern (an exact name, or a prefix ending in '*') matches a model:
+ * 0 not at all, else higher for a closer match (an exact name highest). */
+size_t pt_ai_model_match(const char *pattern, const char *model);
+
 /* Finds the price of a provider's model: the provider's overrides first, then the
  * built-in table. In both, an exact name wins over a prefix entry ("claude-sonnet-4*"),
  * and a longer prefix over a shorter one; a name with a "vendor/" prefix (routers) is

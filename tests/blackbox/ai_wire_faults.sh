@@ -6,7 +6,11 @@
 # - a Gemini model that sends a whole function call larger than 64 KiB in one SSE event
 #   reaches the client intact (an event is bounded by the answer size, not a line length);
 # - a long anthropic-beta header (Claude Code sends several betas) reaches an Anthropic
-#   provider whole, on messages and on count_tokens passed through.
+#   provider whole, on messages and on count_tokens passed through;
+# - parameters a model refuses are brought within what it takes (the built-in rules) or
+#   refused with a 400 naming them (a provider's own `params:` rule), never sent as they
+#   are: a non-default temperature to a reasoning model, temperature with top_p to a
+#   recent Claude model, Claude Code's long metadata.user_id as OpenAI's user.
 . "$(dirname "$0")/lib.sh"
 
 PP=$(free_port); MA=$(free_port)
@@ -21,7 +25,15 @@ providers:
   - { name: oa, type: openai, base_url: "http://127.0.0.1:$MA/v1", api_key: oa-key }
   - { name: ant, type: anthropic, base_url: "http://127.0.0.1:$MA", api_key: ant-key }
   - { name: gem, type: gemini, base_url: "http://127.0.0.1:$MA", api_key: gem-key }
+  - name: strict
+    type: openai
+    base_url: "http://127.0.0.1:$MA/v1"
+    api_key: strict-key
+    params: { "gpt-4o-mini": { max: { temperature: 1 }, action: refuse } }
 models:
+  - { name: reasoner, targets: [{ provider: oa, model: gpt-5 }] }
+  - { name: claude45, targets: [{ provider: ant, model: claude-sonnet-4-5 }] }
+  - { name: strict-mini, targets: [{ provider: strict, model: gpt-4o-mini }] }
   - { name: gpt, targets: [{ provider: oa, model: gpt-4o }] }
   - { name: claude, targets: [{ provider: ant, model: claude-sonnet-4-5 }] }
   - { name: gemini, targets: [{ provider: gem, model: gemini-2.5-pro }] }
@@ -66,5 +78,25 @@ post /v1/messages/count_tokens '{"model":"claude","messages":[{"role":"user","co
     -H 'anthropic-version: 2023-06-01' -H "anthropic-beta: $BETA"
 is "$RESP_STATUS" 200 "count_tokens passed through"
 is "$(seen_beta /count_tokens)" "$BETA" "count_tokens forwards anthropic-beta too"
+# ---- parameters a model refuses
+last_body() { curl -s "http://127.0.0.1:$MA/_mock/requests" | jq -c '.[-1].body | fromjson'; }
+post /v1/chat/completions '{"model":"reasoner","temperature":0.2,"top_p":0.5,"messages":[{"role":"user","content":"hi"}]}'
+is "$RESP_STATUS" 200 "a reasoning model called with temperature 0.2 and top_p 0.5"
+is "$(last_body | jq -c '[.temperature, .top_p]')" "[1,1]" "gets the only values it takes"
+post /v1/chat/completions '{"model":"reasoner","messages":[{"role":"user","content":"hi"}],"seed":7}'
+is "$(last_body | jq -c '[.temperature, .top_p, .seed]')" "[null,null,7]" "a request within the rules is passed as sent"
+post /v1/messages '{"model":"claude45","max_tokens":20,"temperature":0.3,"top_p":0.9,"messages":[{"role":"user","content":"hi"}]}' \
+    -H 'anthropic-version: 2023-06-01'
+is "$RESP_STATUS" 200 "a recent Claude model called with temperature and top_p"
+is "$(last_body | jq -c '[.temperature, .top_p]')" "[0.3,null]" "gets temperature alone"
+UID150=$(printf 'user_%0145d' 7)
+post /v1/messages "{\"model\":\"gpt\",\"max_tokens\":20,\"metadata\":{\"user_id\":\"$UID150\"},\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}" \
+    -H 'anthropic-version: 2023-06-01'
+is "$RESP_STATUS" 200 "a 150-character metadata.user_id on an OpenAI model"
+sent_user=$(last_body | jq -r .user)
+like "$sent_user" '^u-[0-9a-f]{62}$' "becomes a 64-character digest OpenAI takes"
+post /v1/chat/completions '{"model":"strict-mini","temperature":1.5,"messages":[{"role":"user","content":"hi"}]}'
+is "$RESP_STATUS/$(jqr .error.param)" "400/temperature" "a provider's own refuse rule answers 400 naming the parameter"
+like "$(jqr .error.message)" "gpt-4o-mini" "and the model"
 alive_after "the translation faults"
 done_testing
