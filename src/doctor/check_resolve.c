@@ -374,8 +374,8 @@ static void run(pt_dr_ctx *ctx, pt_dr_result *res)
         else
             pt_dr_set(res, PT_DR_FAIL, "name_not_resolved", 90, "%s does not resolve: %s%s", host,
                       gai_strerror(L.err[0]), local ? " (curl and browsers still use 127.0.0.1 and ::1)" : "");
-        if (local)
-            pt_dr_remedy(res, "Add localhost to /etc/hosts: `127.0.0.1 localhost` and `::1 localhost`");
+        if (local) /* the name that failed, not always "localhost": app.localhost too */
+            pt_dr_remedy(res, "Add %s to /etc/hosts: `127.0.0.1 %s` and `::1 %s`", host, host, host);
         else
             pt_dr_remedy(res, "Check the name and the resolver: `getent ahosts %s`; hosts: line in "
                          "/etc/nsswitch.conf is \"%s\"", host, nss);
@@ -386,7 +386,7 @@ static void run(pt_dr_ctx *ctx, pt_dr_result *res)
         if (!is_loopback(&hosts.v[i])) {
             pt_dr_set(res, PT_DR_WARN, "hosts_localhost_not_loopback", 70,
                       "/etc/hosts maps %s to %s, which is not a loopback address", host, hosts.v[i].text);
-            pt_dr_remedy(res, "Map localhost to 127.0.0.1 and ::1 only in /etc/hosts");
+            pt_dr_remedy(res, "Map %s to 127.0.0.1 and ::1 only in /etc/hosts", host);
             return;
         }
     }

@@ -311,6 +311,24 @@ else
     skip "lo down in a namespace" "needs root and ip netns"
 fi
 
+# ---------------------------------------------------------------------------- a *.localhost name unresolved
+# `ip netns exec` mounts /etc/netns/NS/hosts over /etc/hosts: a hosts file without the name.
+if have_netns && new_ns hosts; then
+    mkdir -p "/etc/netns/$NEW_NS"
+    printf '127.0.0.1 localhost\n::1 localhost\n' >"/etc/netns/$NEW_NS/hosts"
+    dr ip netns exec "$NEW_NS" -- "app.localhost:8080"
+    rm -rf "/etc/netns/$NEW_NS"
+    if jq -e '.root_cause.id == "name_not_resolved"' "$DR" >/dev/null; then
+        outcome "app.localhost not in /etc/hosts" name_not_resolved 2
+        expect "the fix names the name that failed, not localhost" \
+            '.root_cause.remedy | contains("`127.0.0.1 app.localhost`")'
+    else
+        skip "app.localhost not in /etc/hosts" "this resolver answers *.localhost names itself ($(root_cause))"
+    fi
+else
+    skip "app.localhost not in /etc/hosts" "needs root and ip netns"
+fi
+
 # ---------------------------------------------------------------------------- healthy and usage
 if lab_start "$LAB" --addr 127.0.0.1 --ttl 60; then
     dr --skip environment "127.0.0.1:$LAB_PORT"
