@@ -527,6 +527,48 @@ static void stderr_tail(const pt_dr_child *c, char *out, size_t outsz)
     pt__dr_fp_printable(pt_slice_from(p + start, n - start > 600 ? 600 : n - start), out, outsz);
 }
 
+/* Whether a line states an error rather than locating one: "Error: Cannot find module",
+ * "ModuleNotFoundError: No module named 'x'", "panic: ...", "fatal: ...", "error: ...";
+ * not a stack frame ("    at f (file:1:2)", "  File \"x.py\"") nor a bare "Error". */
+static bool states_error(const char *l, size_t n)
+{
+    if (n == 0 || l[0] == ' ' || l[0] == '\t') return false;
+    const char *colon = memchr(l, ':', n);
+    if (!colon || colon + 1 >= l + n) return false;
+    size_t w = (size_t)(colon - l);
+    for (size_t i = 0; i < w; i++)
+        if (!(l[i] == '_' || l[i] == '.' || (l[i] >= 'a' && l[i] <= 'z') || (l[i] >= 'A' && l[i] <= 'Z') ||
+              (l[i] >= '0' && l[i] <= '9')))
+            return false;
+    static const char *const words[] = { "Error", "Exception", "error", "fatal", "panic", "FATAL", "ERROR" };
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+        size_t k = strlen(words[i]);
+        if (w >= k && memcmp(colon - k, words[i], k) == 0) return true;
+    }
+    return false;
+}
+
+/* The line of stderr that says what went wrong: the last line stating an error (Node puts
+ * "Error: Cannot find module" above a dozen lines of stack and details that a tail of the
+ * last lines misses; Python puts its exception last), else "" . */
+static void stderr_decisive(const pt_dr_child *c, char *out, size_t outsz)
+{
+    const char *p = c->err_tail, *best = NULL;
+    size_t n = c->err_len, best_len = 0;
+    for (size_t at = 0; at < n;) {
+        const char *nl = memchr(p + at, '\n', n - at);
+        size_t len = nl ? (size_t)(nl - (p + at)) : n - at;
+        size_t trimmed = len && p[at + len - 1] == '\r' ? len - 1 : len;
+        if (states_error(p + at, trimmed)) {
+            best = p + at;
+            best_len = trimmed;
+        }
+        at += len + 1;
+    }
+    out[0] = '\0';
+    if (best) pt__dr_fp_printable(pt_slice_from(best, best_len > 300 ? 300 : best_len), out, outsz);
+}
+
 /* The command as a shell would need it typed: arguments with special characters single-quoted. */
 static void cmdline(const pt_dr_target *t, char *out, size_t outsz)
 {
@@ -588,16 +630,30 @@ static void not_found(stdio_run *sr, const char *cmd, int err, const char *where
 
 static void exited(stdio_run *sr, const char *cmd)
 {
-    char how[64], tail[700];
+    char how[64], tail[700], line[320];
     pt__dr_exit_text(sr->child.status, how, sizeof how);
     stderr_tail(&sr->child, tail, sizeof tail);
+    stderr_decisive(&sr->child, line, sizeof line);
     json_t *ev = pt__dr_evidence(sr->res);
     json_object_set_new(ev, "exit", json_string(how));
     json_object_set_new(ev, "exit_ms", json_real(sr->child.exit_ms));
     json_object_set_new(ev, "stderr_tail", json_string(tail));
-    pt_dr_set(sr->res, PT_DR_FAIL, "mcp_stdio_exited", 92, "%s %s, %.0f ms after it started, before answering "
-              "initialize%s%s%s", cmd, how, sr->child.exit_ms, tail[0] ? "; stderr: \"" : " (nothing on stderr)",
-              tail, tail[0] ? "\"" : "");
+    if (line[0]) json_object_set_new(ev, "stderr_error", json_string(line));
+    /* what it wrote on stdout instead of JSON-RPC is then its error message, not the cause */
+    if (sr->noise) json_object_set_new(ev, "stdout_text", json_string(sr->noise_text));
+    const char *said = line[0] ? line : tail;
+    if (said[0])
+        pt_dr_set(sr->res, PT_DR_FAIL, "mcp_stdio_exited", 92,
+                  "%s %s, %.0f ms after it started, before answering initialize; stderr: \"%s\"", cmd, how,
+                  sr->child.exit_ms, said);
+    else if (sr->noise)
+        pt_dr_set(sr->res, PT_DR_FAIL, "mcp_stdio_exited", 92,
+                  "%s %s, %.0f ms after it started, before answering initialize; it wrote on stdout: \"%s\"", cmd,
+                  how, sr->child.exit_ms, sr->noise_text);
+    else
+        pt_dr_set(sr->res, PT_DR_FAIL, "mcp_stdio_exited", 92,
+                  "%s %s, %.0f ms after it started, before answering initialize (nothing on stderr)", cmd, how,
+                  sr->child.exit_ms);
     pt_dr_remedy(sr->res, "Run it by hand to see the whole error: %s < /dev/null. Typical causes: a missing "
                  "interpreter on the client's PATH (\"env: node: No such file or directory\"), missing environment "
                  "variables (clients pass only a few unless the config's \"env\" lists them), wrong arguments.", cmd);
@@ -664,14 +720,23 @@ static void run_stdio(pt_dr_ctx *ctx, pt_dr_result *res)
     json_t *msg = NULL;
     int rc = pt__dr_child_send(&sr.child, pt_slice_cstr(init_line), dl);
     free(init_line);
-    if (rc == 0) rc = await_response(&sr, INIT_ID, dl, &msg);
+    if (rc == 0) {
+        rc = await_response(&sr, INIT_ID, dl, &msg);
+    } else { /* it closed its stdin, exiting: what it wrote on stdout meanwhile may say why */
+        (void)await_response(&sr, INIT_ID, pt__dr_deadline(300), &msg);
+        json_decref(msg);
+        msg = NULL;
+    }
     if (rc != 1) {
-        if (sr.noise) {
+        /* a server that exited is blamed for exiting, whatever it printed on its way out */
+        bool closed = sr.child.exited || rc == PT_ECLOSED || rc == 0;
+        if (closed) pt__dr_child_wait_exit(&sr.child, 300); /* stdout closed: the exit follows */
+        if (sr.child.exited) {
+            exited(&sr, cl);
+        } else if (sr.noise) {
             noise_found(&sr, false);
-        } else if (sr.child.exited || rc == PT_ECLOSED || rc == 0) {
-            pt__dr_child_wait_exit(&sr.child, 300); /* stdout closed: the exit follows */
-            if (sr.child.exited) exited(&sr, cl);
-            else pt_dr_set(res, PT_DR_FAIL, "mcp_stdio_exited", 85, "%s closed its stdout before answering initialize", cl);
+        } else if (closed) {
+            pt_dr_set(res, PT_DR_FAIL, "mcp_stdio_exited", 85, "%s closed its stdout before answering initialize", cl);
         } else {
             char tail[700];
             stderr_tail(&sr.child, tail, sizeof tail);

@@ -272,4 +272,16 @@ expect "stdio server exiting at once" mcp_stdio_exited 2
 is "$(ev mcp .exit)" "exited with status 3" "exiting at once: the exit status"
 is "$(ev mcp .stderr_tail)" "fatal: API_KEY is not set" "exiting at once: its stderr"
 
+# Node prints the decisive line above a dozen lines of stack and details.
+if command -v node >/dev/null; then
+    doctor --mcp-stdio -- node "$T/no-such-dir/server.js"
+    expect "stdio server whose module is missing" mcp_stdio_exited 2
+    is "$(ev mcp .stderr_error)" "Error: Cannot find module '$T/no-such-dir/server.js'" \
+        "missing module: the decisive stderr line is found"
+    like "$(field .root_cause.summary)" "Cannot find module" "missing module: the summary names it"
+fi
+doctor --mcp-stdio -- sh -c 'echo "Error: OPENAI_API_KEY is not set"; exit 1'
+expect "stdio server printing its error on stdout and exiting" mcp_stdio_exited 2
+is "$(ev mcp .stdout_text)" "Error: OPENAI_API_KEY is not set" "error on stdout: blamed for exiting, the text shown"
+
 done_testing
