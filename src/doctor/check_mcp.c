@@ -368,11 +368,37 @@ out:
     pt__dr_http_resp_release(&r);
 }
 
+/* The path a redirect's Location names on this same server ("/mcp/", or an absolute URL of
+ * the same scheme and authority), or false. */
+static bool same_server_location(const mcp_http *m, const pt_dr_http_resp *r, char *out, size_t outsz)
+{
+    const char *loc = pt__dr_http_header(r, "Location");
+    if (!loc || !*loc) return false;
+    if (loc[0] == '/' && loc[1] != '/') return (size_t)snprintf(out, outsz, "%s", loc) < outsz;
+    char prefix[400];
+    snprintf(prefix, sizeof prefix, "%s://%s/", m->ctx->target->tls ? "https" : "http", m->auth);
+    size_t n = strlen(prefix);
+    if (strncasecmp(loc, prefix, n) != 0) return false;
+    return (size_t)snprintf(out, outsz, "%s", loc + n - 1) < outsz;
+}
+
+/* A 301, 302 or 303 turns the clients' POST into a GET, which is no MCP request. */
+static void redirect_changes_method(mcp_http *m, const char *path, int status, const char *to)
+{
+    char url[700];
+    url_for(m, to, url, sizeof url);
+    pt_dr_set(m->res, PT_DR_FAIL, "mcp_redirect_changes_method", 85,
+              "POST %s is redirected with %d to %s: clients follow a %d with a GET, which is not an MCP request",
+              path, status, to, status);
+    pt_dr_remedy(m->res, "Configure the client with %s directly, or make the server redirect with 307 or 308 (which "
+                 "keep the POST).", url);
+}
+
 static void run_http(pt_dr_ctx *ctx, pt_dr_result *res)
 {
     const pt_dr_target *t = ctx->target;
     mcp_http m = { .ctx = ctx, .res = res };
-    char why[256], err[300], ex[200], what[400];
+    char why[256], err[300], ex[200], what[800], moved[300];
     if (!pt__dr_http_prepare(ctx, res, m.addr, sizeof m.addr, m.auth, sizeof m.auth)) return;
     m.requests = json_array();
     json_t *ev = pt__dr_evidence(res);
@@ -380,8 +406,26 @@ static void run_http(pt_dr_ctx *ctx, pt_dr_result *res)
     if (t->tls) json_object_set_new(ev, "certificate_verified", json_false()); /* the tls check does that */
     const char *path = t->path && *t->path ? t->path : "/";
     pt_dr_http_resp r;
+    bool redirected = false;
+again:;
     int rc = post(&m, path, INIT_ID, "initialize", pt__dr_mcp_initialize_params(PT_DR_MCP_VERSION), NULL, NULL, &r,
                   err, sizeof err);
+    /* /mcp -> /mcp/ (Starlette's redirect_slashes): clients follow a 307 or 308 with the same
+     * POST, so the server is judged where it leads, once */
+    if (rc == 0 && r.status / 100 == 3 && !redirected && same_server_location(&m, &r, moved, sizeof moved)) {
+        int st = r.status;
+        json_object_set_new(ev, "redirect", json_pack("{s:s,s:i,s:s}", "from", path, "status", st, "to", moved));
+        if (st != 307 && st != 308) {
+            redirect_changes_method(&m, path, st, moved);
+            goto out;
+        }
+        pt_dr_detail(res, "POST %s is redirected (%d) to %s, which MCP clients follow; configure %s to save the "
+                     "round trip", path, st, moved, moved);
+        pt__dr_http_resp_release(&r);
+        redirected = true;
+        path = moved;
+        goto again;
+    }
     if (rc != 0) {
         if (rc == PT_ETIMEDOUT)
             pt_dr_set(res, PT_DR_FAIL, "mcp_no_answer", 70, "POST %s (initialize): %s", path, err);

@@ -226,6 +226,21 @@ else
     fi
 
     P=$(free_port)
+    if lab slash node "$LAB/mcp_http.mjs" "$P" slash-redirect /mcp/; then
+        doctor "mcp+http://127.0.0.1:$P/mcp"
+        is "$(field '.checks[] | select(.id == "mcp") | .status')" pass "a 307 /mcp -> /mcp/ that clients follow passes"
+        is "$(ev mcp .redirect.to)" /mcp/ "307 redirect: where it leads is shown"
+        is "$DRC" 0 "307 redirect: exit status 0"
+    fi
+
+    P=$(free_port)
+    if lab moved node "$LAB/mcp_http.mjs" "$P" moved-redirect /mcp/; then
+        doctor "mcp+http://127.0.0.1:$P/mcp"
+        expect "a 301 that clients follow with a GET" mcp_redirect_changes_method 2
+        like "$(field .root_cause.remedy)" "mcp\+http://127.0.0.1:$P/mcp/" "301 redirect: the fix names the URL to use"
+    fi
+
+    P=$(free_port)
     if lab oldsse node "$LAB/mcp_http.mjs" "$P" old-sse /sse; then
         doctor "mcp+http://127.0.0.1:$P/sse"
         expect "old HTTP+SSE transport" mcp_old_sse_transport 2

@@ -7,6 +7,9 @@
 //                   client (as when a proxy or CORS drops it)
 //      auth-bare    401 to everything, without WWW-Authenticate
 //      version-refuse  refuses initialize with -32602 "Unsupported protocol version" (no negotiation)
+//      slash-redirect  Streamable HTTP at PATH (give it with a trailing '/'); PATH without the '/'
+//                   answers 307 to it, as Starlette's redirect_slashes does
+//      moved-redirect  the same with 301, which clients follow with a GET
 // Every other path answers 404. With CERT and KEY it serves HTTPS. Binds 127.0.0.1 only.
 // Prints "listening PORT" when ready.
 import fs from 'node:fs';
@@ -122,6 +125,10 @@ const handler = (req, res) => {
     }
     const done = (p) => p.catch((e) => { if (!res.headersSent) jsonError(res, 500, String(e)); });
     if (mode === 'old-sse') return done(handleOldSse(req, res, url));
+    if ((mode === 'slash-redirect' || mode === 'moved-redirect') && url.pathname + '/' === mcpPath) {
+        res.writeHead(mode === 'slash-redirect' ? 307 : 301, { location: mcpPath }).end();
+        return;
+    }
     if (url.pathname !== mcpPath) { res.writeHead(404, { 'content-type': 'text/plain' }).end('Not Found'); return; }
     done(handleStreamable(req, res));
 };
