@@ -309,10 +309,27 @@ static void session_flow(mcp_http *m, const char *path, const pt_dr_mcp_init *in
     const char *v = init->version;
     int rc = post(m, path, -1, "notifications/initialized", NULL, session, v, &r, err, sizeof err);
     int nst = rc == 0 ? r.status : 0;
+    char nex[200] = "";
+    if (nst == 400) body_excerpt(&r, nex, sizeof nex);
     pt__dr_http_resp_release(&r);
     rc = post(m, path, LIST_ID, "tools/list", json_object(), session, v, &r, err, sizeof err);
     if (rc != 0) {
         pt_dr_set(m->res, PT_DR_FAIL, "mcp_no_answer", 60, "initialize worked, but tools/list got no answer: %s", err);
+        goto out;
+    }
+    /* refused for the version it negotiated itself (carried in MCP-Protocol-Version on every
+     * later request): a version problem, not a lost session */
+    char lex[200] = "";
+    if (r.status == 400) body_excerpt(&r, lex, sizeof lex);
+    const char *vex = pt__dr_mcp_text_is_version_error(pt_slice_cstr(lex))   ? lex
+                      : pt__dr_mcp_text_is_version_error(pt_slice_cstr(nex)) ? nex
+                                                                            : NULL;
+    if (vex) {
+        pt_dr_set(m->res, PT_DR_FAIL, "mcp_version_mismatch", 85,
+                  "initialize negotiated protocol version %s, then requests carrying MCP-Protocol-Version: %s were "
+                  "refused with 400 (\"%s\")", v, v, vex);
+        pt_dr_remedy(m->res, "The server refuses the version it agreed to: upgrade its MCP SDK, or, if a proxy sits in "
+                     "between, make it pass the MCP-Protocol-Version header through unchanged.");
         goto out;
     }
     if (r.status == 400 || r.status == 404 || (nst == 400 || nst == 404)) {

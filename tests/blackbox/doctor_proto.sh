@@ -226,6 +226,13 @@ else
     fi
 
     P=$(free_port)
+    if lab vlater node "$LAB/mcp_http.mjs" "$P" version-later /mcp; then
+        doctor "mcp+http://127.0.0.1:$P/mcp"
+        expect "a server refusing the version it negotiated, after initialize" mcp_version_mismatch 2
+        like "$(field .root_cause.summary)" "Unsupported protocol version" "version after initialize: the server's words"
+    fi
+
+    P=$(free_port)
     if lab slash node "$LAB/mcp_http.mjs" "$P" slash-redirect /mcp/; then
         doctor "mcp+http://127.0.0.1:$P/mcp"
         is "$(field '.checks[] | select(.id == "mcp") | .status')" pass "a 307 /mcp -> /mcp/ that clients follow passes"

@@ -7,6 +7,8 @@
 //                   client (as when a proxy or CORS drops it)
 //      auth-bare    401 to everything, without WWW-Authenticate
 //      version-refuse  refuses initialize with -32602 "Unsupported protocol version" (no negotiation)
+//      version-later   initialize works, then every request carrying MCP-Protocol-Version gets
+//                   400 "Unsupported protocol version" (a server or proxy refusing what it negotiated)
 //      slash-redirect  Streamable HTTP at PATH (give it with a trailing '/'); PATH without the '/'
 //                   answers 307 to it, as Starlette's redirect_slashes does
 //      moved-redirect  the same with 301, which clients follow with a GET
@@ -125,6 +127,10 @@ const handler = (req, res) => {
     }
     const done = (p) => p.catch((e) => { if (!res.headersSent) jsonError(res, 500, String(e)); });
     if (mode === 'old-sse') return done(handleOldSse(req, res, url));
+    if (mode === 'version-later' && req.headers['mcp-protocol-version']) {
+        jsonError(res, 400, `Bad Request: Unsupported protocol version: ${req.headers['mcp-protocol-version']}`);
+        return;
+    }
     if ((mode === 'slash-redirect' || mode === 'moved-redirect') && url.pathname + '/' === mcpPath) {
         res.writeHead(mode === 'slash-redirect' ? 307 : 301, { location: mcpPath }).end();
         return;
