@@ -84,6 +84,13 @@ static bool classify_http(pt_slice b, pt_dr_fp *out)
     }
     out->kind = PT_DR_FP_HTTP1;
     out->http_status = code;
+    /* mongod answers an HTTP request on its driver port with a 200 that is no web server */
+    if (contains_ci(b, "trying to access MongoDB over HTTP")) {
+        out->kind = PT_DR_FP_MONGODB;
+        out->http_status = 0;
+        snprintf(out->detail, sizeof out->detail, "MongoDB's driver port (it answers HTTP only to say so)");
+        return true;
+    }
     out->https_hint = contains_ci(b, "plain HTTP request was sent to HTTPS port") ||
                       contains_ci(b, "HTTP request to an HTTPS server") ||
                       contains_ci(b, "speaking plain HTTP to an SSL-enabled server");
@@ -235,13 +242,14 @@ const char *pt__dr_fp_name(pt_dr_fp_kind kind)
     case PT_DR_FP_REDIS: return "redis";
     case PT_DR_FP_POSTGRES: return "postgres";
     case PT_DR_FP_VNC: return "vnc";
+    case PT_DR_FP_MONGODB: return "mongodb";
     }
     return "unknown";
 }
 
 pt_dr_fp_kind pt__dr_fp_kind_of(const char *name)
 {
-    for (int k = PT_DR_FP_NONE; k <= PT_DR_FP_VNC; k++)
+    for (int k = PT_DR_FP_NONE; k <= PT_DR_FP_MONGODB; k++)
         if (name && strcmp(name, pt__dr_fp_name((pt_dr_fp_kind)k)) == 0) return (pt_dr_fp_kind)k;
     return PT_DR_FP_UNKNOWN;
 }
@@ -262,6 +270,7 @@ const char *pt__dr_fp_label(pt_dr_fp_kind kind)
     case PT_DR_FP_REDIS: return "Redis";
     case PT_DR_FP_POSTGRES: return "PostgreSQL";
     case PT_DR_FP_VNC: return "VNC";
+    case PT_DR_FP_MONGODB: return "MongoDB";
     }
     return "an unrecognised protocol";
 }

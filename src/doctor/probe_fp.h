@@ -34,6 +34,7 @@ typedef enum {
     PT_DR_FP_REDIS,
     PT_DR_FP_POSTGRES,
     PT_DR_FP_VNC,
+    PT_DR_FP_MONGODB,     /* answers HTTP on its driver port, but only to say it is not HTTP */
 } pt_dr_fp_kind;
 
 typedef struct pt_dr_fp {

@@ -168,6 +168,13 @@ if lab ssh node "$LAB/lab.mjs" banner "$P" "SSH-2.0-OpenSSH_9.2p1 lab"; then
 fi
 
 P=$(free_port)
+if lab mongo node "$LAB/lab.mjs" mongo "$P"; then
+    doctor "http://127.0.0.1:$P/"
+    expect "MongoDB's driver port named by an HTTP URL" protocol_not_http 2
+    is "$(ev protocol .protocol)" mongodb "MongoDB: named although it answers 200"
+fi
+
+P=$(free_port)
 if lab http503 node "$LAB/lab.mjs" http "$P" 503; then
     doctor "http://127.0.0.1:$P/ready"
     expect "server answering 503" http_error_status 2

@@ -50,6 +50,17 @@ static void nginx_plain_http_to_https_port_sets_hint(void **state)
     assert_true(fp.https_hint);
 }
 
+static void mongodb_driver_port_is_named_although_it_answers_http(void **state)
+{
+    pt_dr_fp fp = CLASSIFY("HTTP/1.0 200 OK\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: 84\r\n\r\n"
+                           "It looks like you are trying to access MongoDB over HTTP on the native driver port.\r\n",
+                           PT_DR_PROBE_HTTP);
+    assert_int_equal(fp.kind, PT_DR_FP_MONGODB);
+    assert_int_equal(fp.http_status, 0);
+    assert_string_equal(pt__dr_fp_name(fp.kind), "mongodb");
+    assert_int_equal(pt__dr_fp_kind_of("mongodb"), PT_DR_FP_MONGODB);
+}
+
 static void go_http_to_https_server_sets_hint(void **state)
 {
     pt_dr_fp fp = CLASSIFY("HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n",
@@ -176,6 +187,7 @@ int main(void)
         cmocka_unit_test(http_status_line_gives_code_and_server),
         cmocka_unit_test(nginx_plain_http_to_https_port_sets_hint),
         cmocka_unit_test(go_http_to_https_server_sets_hint),
+        cmocka_unit_test(mongodb_driver_port_is_named_although_it_answers_http),
         cmocka_unit_test(truncated_status_line_is_not_http),
         cmocka_unit_test(server_hello_is_tls),
         cmocka_unit_test(tls_alert_names_its_description),

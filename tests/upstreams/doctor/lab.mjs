@@ -5,6 +5,7 @@
 //      silent        accepts connections and never sends a byte (a hung handler)
 //      https CERT KEY  HTTPS (HTTP/1.1) with the given certificate and key files, answering 200
 //      banner TEXT   a server that speaks first: sends TEXT and CRLF on connect (SSH-, 220 ...)
+//      mongo         answers any HTTP request as mongod does on its driver port (a 200 saying so)
 // Prints "listening PORT" when ready; PORT 0 picks a free port.
 import http from 'node:http';
 import http2 from 'node:http2';
@@ -29,6 +30,13 @@ if (mode === 'http') {
         (req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('lab tls\n'));
 } else if (mode === 'banner') {
     server = net.createServer((sock) => { sock.on('error', () => {}); sock.write(`${arg}\r\n`); });
+} else if (mode === 'mongo') {
+    const text = 'It looks like you are trying to access MongoDB over HTTP on the native driver port.\r\n';
+    server = net.createServer((sock) => {
+        sock.on('error', () => {});
+        sock.once('data', () => sock.end('HTTP/1.0 200 OK\r\nConnection: close\r\nContent-Type: text/plain\r\n' +
+            `Content-Length: ${text.length}\r\n\r\n${text}`));
+    });
 } else {
     console.error(`unknown mode ${mode}`);
     process.exit(64);
