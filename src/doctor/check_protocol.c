@@ -29,7 +29,8 @@ typedef struct probe_run {
     pt_dr_fp fp;           /* the recognised answer, kind NONE until one is found */
     pt_dr_probe_kind by;   /* which probe got it */
     char unknown[160];     /* bytes that matched nothing, kept for the report */
-    int silent, closed, answered;
+    int silent, closed, reset, answered;
+    int active_silent;       /* silent probes that sent something (a passive wait is normal for HTTP) */
     double silent_ms;
     bool http_tried;                 /* the HTTP/1.1 probe ran ... */
     pt_dr_read_outcome http_outcome; /* ... with this outcome */
@@ -110,9 +111,12 @@ static pt_dr_read_outcome run_probe(probe_run *pr, pt_dr_probe_kind k, unsigned 
     }
     if (o == PT_DR_RD_SILENT) {
         pr->silent++;
+        if (k != PT_DR_PROBE_PASSIVE) pr->active_silent++;
         if (k == PT_DR_PROBE_HTTP) pr->silent_ms = ms;
-    } else if (o == PT_DR_RD_EOF || o == PT_DR_RD_RESET) {
+    } else if (o == PT_DR_RD_EOF) {
         pr->closed++;
+    } else if (o == PT_DR_RD_RESET) {
+        pr->reset++;
     } else if (o == PT_DR_RD_DATA) {
         pr->answered++;
     }
@@ -237,7 +241,8 @@ static void verdict(probe_run *pr, pt_dr_result *res)
     json_t *ev = pt__dr_evidence(res);
 
     if (k == PT_DR_FP_NONE) {
-        const char *proto = pr->answered ? "unknown" : pr->silent ? "silent" : "closed";
+        bool aborts = pr->reset && !pr->closed && !pr->active_silent;
+        const char *proto = pr->answered ? "unknown" : aborts ? "reset" : pr->silent ? "silent" : "closed";
         write_facts(pr, proto, pr->unknown);
         json_object_set_new(ev, "protocol", json_string(proto));
         if (pr->answered) {
@@ -250,12 +255,22 @@ static void verdict(probe_run *pr, pt_dr_result *res)
                 pt_dr_set(res, PT_DR_INFO, NULL, 0, "%s answers with an unrecognised protocol: \"%s\"", ep,
                           pr->unknown);
             }
+        } else if (aborts) {
+            /* every request aborted: a reset, not a close (clients: "Connection reset by peer") */
+            pt_dr_set(res, web ? PT_DR_FAIL : PT_DR_WARN, "reset_without_reply", web ? 80 : 45,
+                      "%s accepts connections, then resets them (TCP RST) without a byte when a request "
+                      "arrives, whatever is sent", ep);
+            pt_dr_remedy(res, "Something accepts on the port and aborts every request: a server that crashes or "
+                         "rejects each request as it arrives (its log says why), a proxy or load balancer with no "
+                         "healthy backend, or a firewall rule rejecting with tcp-reset%s%s.",
+                         owner[0] ? "; the listener is " : "", owner);
         } else if (pr->silent) {
             pt_dr_set(res, PT_DR_INFO, NULL, 0,
                       "%s accepts connections but answered none of %d probes (see unresponsive)", ep,
-                      pr->silent + pr->closed);
+                      pr->silent + pr->closed + pr->reset);
         } else {
-            pt_dr_set(res, PT_DR_WARN, "closed_without_reply", web ? 60 : 45,
+            /* a web client gets nothing it can use: curl "(52) Empty reply from server" */
+            pt_dr_set(res, web ? PT_DR_FAIL : PT_DR_WARN, "closed_without_reply", web ? 80 : 45,
                       "%s accepts connections, then closes them without a byte, whatever is sent", ep);
             pt_dr_remedy(res, "Something accepts on the port but has nothing behind it: typically a port "
                          "forwarder (docker-proxy, kubectl port-forward, ssh -L) whose target is down or bound "
@@ -329,7 +344,7 @@ static void run(pt_dr_ctx *ctx, pt_dr_result *res)
     json_object_set_new(ev, "port", json_integer(pr.port));
     json_object_set_new(ev, "probes", pr.steps);
     json_object_set_new(ev, "ms", json_integer((json_int_t)pt_dr_ms_since(t0)));
-    if (pr.answered + pr.silent + pr.closed == 0) {
+    if (pr.answered + pr.silent + pr.closed + pr.reset == 0) {
         pt_dr_skip(res, "could not connect to %s port %ld to probe it", addr, pr.port);
         return;
     }

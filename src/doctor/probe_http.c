@@ -244,6 +244,7 @@ static const char *unusable(const pt_dr_target *t, const char *proto)
     if (strcmp(proto, "tls") == 0) return t->tls ? NULL : "the port speaks TLS, not plain HTTP (see protocol)";
     if (strcmp(proto, "silent") == 0) return "the service never answers (see unresponsive)";
     if (strcmp(proto, "closed") == 0) return "the service closes every connection without a byte (see protocol)";
+    if (strcmp(proto, "reset") == 0) return "the service resets every connection without a byte (see protocol)";
     return "the port does not speak HTTP/1.x (see protocol)";
 }
 

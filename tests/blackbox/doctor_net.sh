@@ -311,6 +311,22 @@ else
     skip "lo down in a namespace" "needs root and ip netns"
 fi
 
+# ---------------------------------------------------------------------------- accepted, then nothing
+# A port forwarder with nothing behind it closes every connection at once; a server that aborts
+# on every request resets it. Clients fail on both, so both are failures, each named.
+if lab_start "$LAB" --addr 127.0.0.1 --close --ttl 60; then
+    dr "http://127.0.0.1:$LAB_PORT/"
+    outcome "accepts and closes at once" closed_without_reply 2
+    expect "closes at once: the protocol fact says closed" '.facts.protocol == "closed"'
+    kill "$LAB_PID" 2>/dev/null
+fi
+if lab_start "$LAB" --addr 127.0.0.1 --reset --ttl 60; then
+    dr "http://127.0.0.1:$LAB_PORT/"
+    outcome "resets every request" reset_without_reply 2
+    expect "resets: reported as a reset, not a close" '.facts.protocol == "reset"'
+    kill "$LAB_PID" 2>/dev/null
+fi
+
 # ---------------------------------------------------------------------------- a *.localhost name unresolved
 # `ip netns exec` mounts /etc/netns/NS/hosts over /etc/hosts: a hosts file without the name.
 if have_netns && new_ns hosts; then

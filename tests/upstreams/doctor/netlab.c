@@ -6,7 +6,11 @@
  * running for long.
  *
  *   netlab [--addr ADDR] [--port N] [--v6only 0|1] [--backlog N] [--no-accept] [--hold N]
- *          [--ttl SECONDS]
+ *          [--close | --reset] [--ttl SECONDS]
+ *
+ * --close accepts and closes at once without a byte (a port forwarder with nothing behind
+ * it); --reset accepts, waits for the request and resets (RST, SO_LINGER 0), as a server
+ * that aborts on every request does.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -49,10 +53,22 @@ static int make_addr(const char *addr, int port, struct sockaddr_storage *ss, so
     exit(2);
 }
 
+static int drop_mode; /* 0 answer, 1 close at once, 2 reset at once */
+
 static void answer(int lfd, time_t deadline)
 {
     int c = accept(lfd, NULL, NULL);
     if (c < 0) return;
+    if (drop_mode) {
+        struct linger lg = { 1, 0 };
+        struct pollfd w = { .fd = c, .events = POLLIN };
+        if (drop_mode == 2) {
+            (void)poll(&w, 1, 1000); /* the request arrives, then the abort */
+            setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+        }
+        close(c);
+        return;
+    }
     char buf[4096];
     size_t got = 0;
     struct pollfd p = { .fd = c, .events = POLLIN };
@@ -82,6 +98,8 @@ int main(int argc, char **argv)
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--no-accept") == 0) accept_conns = 0;
+        else if (strcmp(a, "--close") == 0) drop_mode = 1;
+        else if (strcmp(a, "--reset") == 0) drop_mode = 2;
         else if (!v) { fprintf(stderr, "netlab: %s needs a value\n", a); return 2; }
         else if (strcmp(a, "--addr") == 0) addr = v, i++;
         else if (strcmp(a, "--port") == 0) port = atoi(v), i++;
