@@ -276,6 +276,20 @@ static void alpn_json(SSL *ssl, json_t *tls)
     json_object_set_new(tls, "alpn", n ? json_stringn((const char *)p, n) : json_null());
 }
 
+/* The server wants a client certificate (mTLS) and refused the session without one. */
+static void client_cert_required(tls_state *st, int alert, json_t *tls)
+{
+    json_object_set_new(tls, "client_certificate", json_string("required"));
+    if (alert >= 0) json_object_set_new(tls, "alert", json_integer(alert));
+    pt_dr_set(st->res, PT_DR_FAIL, "tls_client_cert_required", 90,
+              "%s asks for a client certificate and refuses the session without one%s%s%s", st->auth,
+              alert >= 0 ? " (alert " : "", alert >= 0 ? pt__dr_tls_alert_name(alert) : "", alert >= 0 ? ")" : "");
+    pt_dr_remedy(st->res, "Give the client a certificate (and key) the server trusts: curl --cert client.pem --key "
+                 "client.key https://%s/ ; Node: https.request({cert, key}) ; Python requests: "
+                 "cert=(\"client.pem\", \"client.key\") ; or turn client certificate verification off on the "
+                 "server for this listener.", st->auth);
+}
+
 static void handshake_failed(tls_state *st, const char *addr, const char *why, const pt_dr_tls_verify *vr,
                              json_t *tls)
 {
@@ -343,8 +357,19 @@ static void run(pt_dr_ctx *ctx, pt_dr_result *res)
     json_object_set_new(tls, "handshake", json_boolean(rc == 0));
     json_object_set_new(ev, "handshake_ms", json_real(pt_dr_ms_since(t0)));
     if (rc != 0) {
-        handshake_failed(&st, addr, err, &vr, tls);
+        /* TLS 1.2: a server that requires a certificate fails the handshake itself */
+        if (vr.cert_requested) client_cert_required(&st, vr.alert_received, tls);
+        else handshake_failed(&st, addr, err, &vr, tls);
         goto out;
+    }
+    if (vr.cert_requested) { /* TLS 1.3: it says so right after the handshake, or accepts */
+        int alert = pt__dr_tls_peek_alert(ssl, fd, 300);
+        if (alert >= 0) {
+            client_cert_required(&st, alert, tls);
+            goto out;
+        }
+        json_object_set_new(tls, "client_certificate", json_string("optional"));
+        pt_dr_detail(res, "%s asks for a client certificate but accepts a session without one", st.auth);
     }
     json_object_set_new(tls, "version", json_string(SSL_get_version(ssl)));
     json_object_set_new(tls, "cipher", json_string(SSL_get_cipher_name(ssl)));

@@ -52,6 +52,32 @@ static void info_cb(const SSL *ssl, int where, int ret)
     if (vr && vr->alert_received < 0) vr->alert_received = ret & 0xff;
 }
 
+/* The server asked for a client certificate: note it, send none. */
+static int client_cert_cb(SSL *ssl, X509 **x509, EVP_PKEY **pkey)
+{
+    (void)x509;
+    (void)pkey;
+    pt_dr_tls_verify *vr = verify_idx >= 0 ? SSL_get_ex_data(ssl, verify_idx) : NULL;
+    if (vr) vr->cert_requested = true;
+    return 0;
+}
+
+int pt__dr_tls_peek_alert(SSL *ssl, int fd, unsigned ms)
+{
+    pt_dr_tls_verify vr = { .alert_received = -1 };
+    if (verify_idx >= 0) SSL_set_ex_data(ssl, verify_idx, &vr);
+    uint64_t deadline = pt__dr_deadline(ms);
+    char c;
+    for (;;) {
+        int r = SSL_peek(ssl, &c, 1);
+        int se = r > 0 ? SSL_ERROR_NONE : SSL_get_error(ssl, r);
+        if (se != SSL_ERROR_WANT_READ || pt__dr_wait_fd(fd, POLLIN, deadline) <= 0) break;
+    }
+    if (verify_idx >= 0) SSL_set_ex_data(ssl, verify_idx, NULL);
+    ERR_clear_error();
+    return vr.alert_received;
+}
+
 SSL_CTX *pt__dr_tls_ctx_new(bool verify, const unsigned char *alpn, size_t alpn_len)
 {
     if (verify_idx < 0) verify_idx = SSL_get_ex_new_index(0, "pt_dr_tls_verify", NULL, NULL, NULL);
@@ -66,6 +92,7 @@ SSL_CTX *pt__dr_tls_ctx_new(bool verify, const unsigned char *alpn, size_t alpn_
         SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
     }
     SSL_CTX_set_info_callback(ctx, info_cb);
+    SSL_CTX_set_client_cert_cb(ctx, client_cert_cb);
     if (alpn && alpn_len) SSL_CTX_set_alpn_protos(ctx, alpn, (unsigned)alpn_len);
     return ctx;
 }

@@ -22,7 +22,14 @@ typedef struct pt_dr_tls_verify {
         int code;       /* X509_V_ERR_* */
     } errs[PT_DR_TLS_MAX_ERRS];
     int alert_received; /* TLS alert description the server sent, -1 if none */
+    bool cert_requested; /* the server asked for a client certificate (none is sent) */
 } pt_dr_tls_verify;
+
+/* After a handshake: waits up to ms for the server to refuse the session with an alert (a
+ * TLS 1.3 server that requires a client certificate says so only after the handshake, with
+ * certificate_required). Returns the alert's description, or -1 when none came (data, a
+ * close or the deadline). Reads nothing the caller needs: only peeks. */
+int pt__dr_tls_peek_alert(SSL *ssl, int fd, unsigned ms);
 
 /* A client context. verify: check against the system store, recording every error through
  * pt_dr_tls_verify while letting the handshake continue. alpn: wire-format list or NULL.

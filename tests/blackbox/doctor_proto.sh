@@ -101,6 +101,27 @@ if lab selfsigned node "$LAB/lab.mjs" https "$P" "$T/self.pem" "$T/self.key"; th
         "self-signed certificate: the fix says how to trust it, with the real address"
 fi
 
+# A server that requires a client certificate: after the handshake in TLS 1.3
+# (certificate_required), in it with TLS 1.2; one that only asks is fine.
+P=$(free_port)
+if lab mtls node "$LAB/lab.mjs" mtls "$P" "$T/self.pem" "$T/self.key"; then
+    doctor "https://localhost:$P/"
+    expect "client certificate required (TLS 1.3)" tls_client_cert_required 2
+    like "$(field .root_cause.summary)" "alert certificate_required" "client certificate (TLS 1.3): the server's alert is named"
+    like "$(field .root_cause.remedy)" "curl --cert client.pem" "client certificate (TLS 1.3): the fix says how to give one"
+fi
+P=$(free_port)
+if lab mtls12 node "$LAB/lab.mjs" mtls "$P" "$T/self.pem" "$T/self.key" TLSv1.2; then
+    doctor "https://localhost:$P/"
+    expect "client certificate required (TLS 1.2)" tls_client_cert_required 2
+fi
+P=$(free_port)
+if lab mtlsopt node "$LAB/lab.mjs" mtls-optional "$P" "$T/self.pem" "$T/self.key"; then
+    doctor "https://localhost:$P/"
+    is "$(ev tls .tls.client_certificate)" optional "client certificate only asked for: noted as optional"
+    is "$(field .root_cause.id)" tls_self_signed "client certificate only asked for: not the cause"
+fi
+
 # An expired certificate from a private CA, for DNS:localhost only, used through 127.0.0.1: three
 # problems at once, where curl shows only the first.
 test_ca

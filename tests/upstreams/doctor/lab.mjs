@@ -5,6 +5,9 @@
 //      silent        accepts connections and never sends a byte (a hung handler)
 //      https CERT KEY  HTTPS (HTTP/1.1) with the given certificate and key files, answering 200
 //      banner TEXT   a server that speaks first: sends TEXT and CRLF on connect (SSH-, 220 ...)
+//      mtls CERT KEY [MAXVER]  HTTPS that requires a client certificate signed by CERT (none is
+//                    given by the doctor); MAXVER "TLSv1.2" keeps it to TLS 1.2
+//      mtls-optional CERT KEY  HTTPS that asks for a client certificate but accepts none
 //      mongo         answers any HTTP request as mongod does on its driver port (a 200 saying so)
 // Prints "listening PORT" when ready; PORT 0 picks a free port.
 import http from 'node:http';
@@ -30,6 +33,12 @@ if (mode === 'http') {
         (req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('lab tls\n'));
 } else if (mode === 'banner') {
     server = net.createServer((sock) => { sock.on('error', () => {}); sock.write(`${arg}\r\n`); });
+} else if (mode === 'mtls' || mode === 'mtls-optional') {
+    const cert = fs.readFileSync(arg);
+    server = https.createServer({ cert, key: fs.readFileSync(arg2), ca: cert, requestCert: true,
+        rejectUnauthorized: mode === 'mtls', ...(process.argv[6] ? { maxVersion: process.argv[6] } : {}) },
+    (req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('lab mtls\n'));
+    server.on('tlsClientError', () => {});
 } else if (mode === 'mongo') {
     const text = 'It looks like you are trying to access MongoDB over HTTP on the native driver port.\r\n';
     server = net.createServer((sock) => {
