@@ -29,6 +29,7 @@ typedef enum {
     PB_NOT_YET_VALID,
     PB_NAME_MISMATCH,
     PB_SELF_SIGNED,
+    PB_UNTRUSTED_CA,
     PB_INCOMPLETE_CHAIN,
     PB_OTHER,
     PB_EXPIRES_SOON,
@@ -44,6 +45,7 @@ static const struct {
     [PB_NOT_YET_VALID] = { "not_yet_valid", "tls_not_yet_valid", 86 },
     [PB_NAME_MISMATCH] = { "name_mismatch", "tls_name_mismatch", 85 },
     [PB_SELF_SIGNED] = { "self_signed", "tls_self_signed", 80 },
+    [PB_UNTRUSTED_CA] = { "untrusted_ca", "tls_untrusted_ca", 80 },
     [PB_INCOMPLETE_CHAIN] = { "incomplete_chain", "tls_incomplete_chain", 78 },
     [PB_OTHER] = { "verify_error", "tls_verify_error", 70 },
     [PB_EXPIRES_SOON] = { "expires_soon", "tls_expires_soon", 30 },
@@ -56,6 +58,7 @@ typedef struct tls_state {
     bool has[PB_COUNT];
     char host[256];        /* the host the client uses (name or IP literal) */
     char auth[300];        /* host:port for commands */
+    char ca[300];          /* the untrusted CA a sent chain ends at (PB_UNTRUSTED_CA) */
 } tls_state;
 
 static void add_problem(tls_state *st, problem_kind k, json_t *obj, const char *fmt, ...)
@@ -194,7 +197,16 @@ static void leaf_problems(tls_state *st, X509 *leaf, json_t *cert)
 }
 
 /* Problems OpenSSL's chain verification reported, mapped onto the same kinds. */
-static void verify_problems(tls_state *st, const pt_dr_tls_verify *vr, json_t *errs, const char *issuer)
+/* The issuer's name of the certificate at depth in the chain the server sent, or "". */
+static void issuer_at(STACK_OF(X509) *chain, int depth, char *out, size_t outsz)
+{
+    out[0] = '\0';
+    X509 *c = chain && depth < sk_X509_num(chain) ? sk_X509_value(chain, depth) : NULL;
+    if (c) name_str(X509_get_issuer_name(c), out, outsz);
+}
+
+static void verify_problems(tls_state *st, const pt_dr_tls_verify *vr, json_t *errs, const char *issuer,
+                            STACK_OF(X509) *chain)
 {
     for (int i = 0; i < vr->n; i++) {
         int code = vr->errs[i].code, depth = vr->errs[i].depth;
@@ -211,6 +223,16 @@ static void verify_problems(tls_state *st, const pt_dr_tls_verify *vr, json_t *e
         case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
         case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
         case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+            if (depth > 0) { /* the server sent its chain; the CA it ends at is not trusted here */
+                char top_issuer[300];
+                issuer_at(chain, depth, top_issuer, sizeof top_issuer);
+                snprintf(st->ca, sizeof st->ca, "%s", top_issuer[0] ? top_issuer : issuer);
+                add_problem(st, PB_UNTRUSTED_CA, json_pack("{s:i,s:s}", "depth", depth, "issuer", st->ca),
+                            "the chain the server sent (%d certificate%s) ends at a certificate issued by %s, a CA "
+                            "this machine does not trust (a private CA)", chain ? sk_X509_num(chain) : depth + 1,
+                            chain && sk_X509_num(chain) == 1 ? "" : "s", st->ca);
+                break;
+            }
             add_problem(st, PB_INCOMPLETE_CHAIN, json_pack("{s:i,s:s}", "depth", depth, "issuer", issuer),
                         depth == 0 ? "the certificate's issuer (%s) is not a CA this machine trusts, and the server "
                                      "sent no chain leading to one"
@@ -254,6 +276,13 @@ static void remedies(tls_state *st, problem_kind top)
             pt_dr_remedy(st->res, "Or connect with a name the certificate lists (see the names above).");
         if (top == PB_NOT_YET_VALID)
             pt_dr_remedy(st->res, "If the dates look right, this machine's clock is wrong: timedatectl status.");
+    }
+    if (top == PB_UNTRUSTED_CA) { /* a root is never sent, so it cannot be saved from the server */
+        pt_dr_remedy(st->res, "Trust the CA %s: get its certificate (ca.pem) from whoever runs it, then: curl "
+                     "--cacert ca.pem https://%s/ ; Node: NODE_EXTRA_CA_CERTS=ca.pem ; Python requests: "
+                     "REQUESTS_CA_BUNDLE=ca.pem ; system-wide: copy it to /usr/local/share/ca-certificates/ca.crt "
+                     "and run update-ca-certificates.", st->ca, st->auth);
+        return;
     }
     if (st->has[PB_SELF_SIGNED] || st->has[PB_INCOMPLETE_CHAIN]) {
         pt_dr_remedy(st->res, "To trust it for a client, save the %s: openssl s_client -connect %s%s%s -showcerts "
@@ -395,7 +424,7 @@ static void run(pt_dr_ctx *ctx, pt_dr_result *res)
     json_object_set_new(cert, "chain_length", json_integer(chain ? sk_X509_num(chain) : 1));
     json_object_set_new(ev, "certificate", cert);
     leaf_problems(&st, leaf, cert);
-    verify_problems(&st, &vr, verrs, iss);
+    verify_problems(&st, &vr, verrs, iss, chain);
     json_object_set_new(ev, "verify_errors", verrs);
 
     problem_kind top = PB_COUNT;

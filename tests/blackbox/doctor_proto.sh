@@ -122,6 +122,31 @@ if lab mtlsopt node "$LAB/lab.mjs" mtls-optional "$P" "$T/self.pem" "$T/self.key
     is "$(field .root_cause.id)" tls_self_signed "client certificate only asked for: not the cause"
 fi
 
+# A private CA with an intermediate: the server sends its certificate and the intermediate,
+# the root stays with whoever runs the CA. The root is named; no intermediate is missing.
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/root.key" -out "$T/root.pem" -days 30 \
+    -subj "/CN=Lab Private Root" -addext "basicConstraints=critical,CA:TRUE" \
+    -addext "keyUsage=critical,keyCertSign,cRLSign" >/dev/null 2>&1
+openssl req -newkey rsa:2048 -nodes -keyout "$T/inter.key" -out "$T/inter.csr" -subj "/CN=Lab Intermediate" >/dev/null 2>&1
+printf 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n' >"$T/inter.ext"
+openssl x509 -req -in "$T/inter.csr" -CA "$T/root.pem" -CAkey "$T/root.key" -CAcreateserial -days 30 \
+    -extfile "$T/inter.ext" -out "$T/inter.pem" >/dev/null 2>&1
+openssl req -newkey rsa:2048 -nodes -keyout "$T/leaf.key" -out "$T/leaf.csr" -subj "/CN=localhost" >/dev/null 2>&1
+printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$T/leaf.ext"
+openssl x509 -req -in "$T/leaf.csr" -CA "$T/inter.pem" -CAkey "$T/inter.key" -CAcreateserial -days 30 \
+    -extfile "$T/leaf.ext" -out "$T/leaf.pem" >/dev/null 2>&1
+cat "$T/leaf.pem" "$T/inter.pem" >"$T/leafchain.pem"
+P=$(free_port)
+if lab privca node "$LAB/lab.mjs" https "$P" "$T/leafchain.pem" "$T/leaf.key"; then
+    doctor "https://localhost:$P/"
+    expect "a private CA behind an intermediate" tls_untrusted_ca 2
+    like "$(field .root_cause.summary)" "Lab Private Root" "private CA: the untrusted root is named"
+    like "$(field .root_cause.summary)" "2 certificates" "private CA: the chain that was sent is counted"
+    unlike_intermediates() { ! grep -q "intermediate" <<<"$(field .root_cause.remedy)"; }
+    check "private CA: the fix does not claim intermediates are missing" unlike_intermediates
+    like "$(field .root_cause.remedy)" "NODE_EXTRA_CA_CERTS=ca.pem" "private CA: the fix says how to trust it"
+fi
+
 # An expired certificate from a private CA, for DNS:localhost only, used through 127.0.0.1: three
 # problems at once, where curl shows only the first.
 test_ca
