@@ -319,6 +319,41 @@ static void client_cert_required(tls_state *st, int alert, json_t *tls)
                  "server for this listener.", st->auth);
 }
 
+/* After a failed handshake: does the server speak only TLS 1.0 or 1.1, which current
+ * clients refuse (OpenSSL 3 at its default security level, Node 18+, browsers)? A second
+ * handshake offering only those, with legacy algorithms allowed, tells. */
+static bool legacy_only(tls_state *st, const char *addr, json_t *tls)
+{
+    const pt_dr_target *t = st->ctx->target;
+    SSL_CTX *lctx = pt__dr_tls_ctx_new(false, NULL, 0);
+    if (!lctx) return false;
+    SSL_CTX_set_security_level(lctx, 0);
+    SSL_CTX_set_min_proto_version(lctx, TLS1_VERSION);
+    SSL_CTX_set_max_proto_version(lctx, TLS1_1_VERSION);
+    SSL_CTX_set_cipher_list(lctx, "DEFAULT:@SECLEVEL=0");
+    uint64_t dl = pt__dr_deadline(st->ctx->opts->timeout_ms);
+    int fd = pt__dr_tcp_connect(addr, t->port, dl);
+    SSL *ssl = NULL;
+    pt_dr_tls_verify vr;
+    char err[200];
+    bool legacy = fd >= 0 && pt__dr_tls_handshake(lctx, fd, st->host, dl, &vr, &ssl, err, sizeof err) == 0;
+    if (legacy) {
+        const char *ver = SSL_get_version(ssl);
+        json_object_set_new(tls, "legacy_version", json_string(ver));
+        pt_dr_set(st->res, PT_DR_FAIL, "tls_legacy_version", 88,
+                  "%s speaks only %s, which current clients refuse: OpenSSL 3 (curl, Python), Go 1.18+, "
+                  "Node 18+ and browsers require TLS 1.2 or newer", st->auth, ver);
+        pt_dr_remedy(st->res, "Enable TLS 1.2 and 1.3 on the server (nginx: ssl_protocols TLSv1.2 TLSv1.3; Java: "
+                     "jdk.tls.disabledAlgorithms; IIS/Windows: enable TLS 1.2). To reach it meanwhile from a "
+                     "test client only: curl --tlsv1.0 --ciphers DEFAULT@SECLEVEL=0 https://%s/", st->auth);
+    }
+    if (ssl) SSL_free(ssl);
+    if (fd >= 0) close(fd);
+    SSL_CTX_free(lctx);
+    ERR_clear_error();
+    return legacy;
+}
+
 static void handshake_failed(tls_state *st, const char *addr, const char *why, const pt_dr_tls_verify *vr,
                              json_t *tls)
 {
@@ -388,7 +423,7 @@ static void run(pt_dr_ctx *ctx, pt_dr_result *res)
     if (rc != 0) {
         /* TLS 1.2: a server that requires a certificate fails the handshake itself */
         if (vr.cert_requested) client_cert_required(&st, vr.alert_received, tls);
-        else handshake_failed(&st, addr, err, &vr, tls);
+        else if (!legacy_only(&st, addr, tls)) handshake_failed(&st, addr, err, &vr, tls);
         goto out;
     }
     if (vr.cert_requested) { /* TLS 1.3: it says so right after the handshake, or accepts */

@@ -122,6 +122,20 @@ if lab mtlsopt node "$LAB/lab.mjs" mtls-optional "$P" "$T/self.pem" "$T/self.key
     is "$(field .root_cause.id)" tls_self_signed "client certificate only asked for: not the cause"
 fi
 
+# A server that speaks only TLS 1.1 (OpenSSL's own server, legacy algorithms allowed): named
+# as such, not as a handshake failure with an alert.
+P=$(free_port)
+openssl s_server -accept "127.0.0.1:$P" -cert "$T/self.pem" -key "$T/self.key" -tls1_1 \
+    -cipher 'DEFAULT:@SECLEVEL=0' -www </dev/null >"$T/legacy.log" 2>&1 &
+track $!
+if wait_for 10 grep -q '^ACCEPT' "$T/legacy.log"; then
+    doctor "https://localhost:$P/"
+    expect "a server speaking only TLS 1.1" tls_legacy_version 2
+    is "$(ev tls .tls.legacy_version)" TLSv1.1 "TLS 1.1 only: the version it speaks"
+else
+    skip "a server speaking only TLS 1.1" "openssl s_server could not serve TLS 1.1 here: $(tail -n 2 "$T/legacy.log")"
+fi
+
 # A private CA with an intermediate: the server sends its certificate and the intermediate,
 # the root stays with whoever runs the CA. The root is named; no intermediate is missing.
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/root.key" -out "$T/root.pem" -days 30 \
