@@ -354,6 +354,39 @@ static bool legacy_only(tls_state *st, const char *addr, json_t *tls)
     return legacy;
 }
 
+/* After a handshake that chose h2 by ALPN: does the server take HTTP/1.1 clients at all?
+ * A second handshake offering only http/1.1 tells (an h2-only server refuses it with
+ * no_application_protocol), so the HTTP/1.1 failure that follows is explained here. */
+static bool h2_only(tls_state *st, const char *addr, json_t *tls)
+{
+    static const unsigned char h1[] = "\x08http/1.1";
+    const pt_dr_target *t = st->ctx->target;
+    SSL_CTX *hctx = pt__dr_tls_ctx_new(false, h1, sizeof h1 - 1);
+    if (!hctx) return false;
+    uint64_t dl = pt__dr_deadline(st->ctx->opts->timeout_ms);
+    int fd = pt__dr_tcp_connect(addr, t->port, dl);
+    SSL *ssl = NULL;
+    pt_dr_tls_verify vr;
+    char err[200];
+    bool refused = fd >= 0 && pt__dr_tls_handshake(hctx, fd, st->host, dl, &vr, &ssl, err, sizeof err) != 0 &&
+                   vr.alert_received == 120; /* no_application_protocol */
+    if (refused) {
+        json_object_set_new(tls, "http1_refused", json_true());
+        pt_dr_set(st->res, PT_DR_FAIL, "tls_h2_only", 85,
+                  "%s speaks only HTTP/2 over TLS: it chose h2 by ALPN, and refused a client offering only "
+                  "http/1.1 (alert no_application_protocol)", st->auth);
+        pt_dr_remedy(st->res, "HTTP/1.1 clients (curl --http1.1, Python requests, Node's https module, many proxies) "
+                     "cannot talk to it: accept HTTP/1.1 too (Node: http2.createSecureServer({allowHTTP1: true}); "
+                     "Go: keep http/1.1 in TLSConfig.NextProtos), or use an HTTP/2 client (curl --http2 "
+                     "https://%s/).", st->auth);
+    }
+    if (ssl) SSL_free(ssl);
+    if (fd >= 0) close(fd);
+    SSL_CTX_free(hctx);
+    ERR_clear_error();
+    return refused;
+}
+
 static void handshake_failed(tls_state *st, const char *addr, const char *why, const pt_dr_tls_verify *vr,
                              json_t *tls)
 {
@@ -438,6 +471,8 @@ static void run(pt_dr_ctx *ctx, pt_dr_result *res)
     json_object_set_new(tls, "version", json_string(SSL_get_version(ssl)));
     json_object_set_new(tls, "cipher", json_string(SSL_get_cipher_name(ssl)));
     alpn_json(ssl, tls);
+    const char *chosen = json_string_value(json_object_get(tls, "alpn"));
+    if (chosen && strcmp(chosen, "h2") == 0 && h2_only(&st, addr, tls)) goto out;
 
     X509 *leaf = SSL_get0_peer_certificate(ssl);
     if (!leaf) {

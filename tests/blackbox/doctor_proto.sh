@@ -122,6 +122,14 @@ if lab mtlsopt node "$LAB/lab.mjs" mtls-optional "$P" "$T/self.pem" "$T/self.key
     is "$(field .root_cause.id)" tls_self_signed "client certificate only asked for: not the cause"
 fi
 
+# HTTP/2 over TLS only: the TLS check connects the h2 it negotiated with the HTTP/1.1 failure.
+P=$(free_port)
+if lab h2tls node "$LAB/lab.mjs" h2tls "$P" "$T/self.pem" "$T/self.key"; then
+    doctor "https://localhost:$P/"
+    expect "a TLS server speaking only HTTP/2" tls_h2_only 2
+    like "$(field .root_cause.remedy)" "allowHTTP1" "HTTP/2 only: the fix says how to accept HTTP/1.1"
+fi
+
 # A server that speaks only TLS 1.1 (OpenSSL's own server, legacy algorithms allowed): named
 # as such, not as a handshake failure with an alert.
 P=$(free_port)

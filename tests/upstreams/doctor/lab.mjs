@@ -8,6 +8,7 @@
 //      mtls CERT KEY [MAXVER]  HTTPS that requires a client certificate signed by CERT (none is
 //                    given by the doctor); MAXVER "TLSv1.2" keeps it to TLS 1.2
 //      mtls-optional CERT KEY  HTTPS that asks for a client certificate but accepts none
+//      h2tls CERT KEY  HTTP/2 over TLS only (no HTTP/1.1 fallback)
 //      mongo         answers any HTTP request as mongod does on its driver port (a 200 saying so)
 // Prints "listening PORT" when ready; PORT 0 picks a free port.
 import http from 'node:http';
@@ -38,6 +39,10 @@ if (mode === 'http') {
     server = https.createServer({ cert, key: fs.readFileSync(arg2), ca: cert, requestCert: true,
         rejectUnauthorized: mode === 'mtls', ...(process.argv[6] ? { maxVersion: process.argv[6] } : {}) },
     (req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('lab mtls\n'));
+    server.on('tlsClientError', () => {});
+} else if (mode === 'h2tls') {
+    server = http2.createSecureServer({ cert: fs.readFileSync(arg), key: fs.readFileSync(arg2) });
+    server.on('stream', (stream) => { stream.respond({ ':status': 200 }); stream.end('h2 only\n'); });
     server.on('tlsClientError', () => {});
 } else if (mode === 'mongo') {
     const text = 'It looks like you are trying to access MongoDB over HTTP on the native driver port.\r\n';
