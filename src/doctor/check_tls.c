@@ -319,26 +319,51 @@ static void client_cert_required(tls_state *st, int alert, json_t *tls)
                  "server for this listener.", st->auth);
 }
 
+/* One more handshake with ctx (taken), for a question the first one raised. Returns the
+ * connection (ssl non-NULL on success) for the caller to read, then to end with
+ * another_end(). */
+typedef struct another {
+    SSL_CTX *ctx;
+    SSL *ssl;
+    int fd;
+    pt_dr_tls_verify vr;
+} another;
+
+static bool another_handshake(tls_state *st, const char *addr, SSL_CTX *ctx, another *a)
+{
+    const pt_dr_target *t = st->ctx->target;
+    *a = (another){ .ctx = ctx, .fd = -1 };
+    if (!ctx) return false;
+    uint64_t dl = pt__dr_deadline(st->ctx->opts->timeout_ms);
+    char err[200];
+    a->fd = pt__dr_tcp_connect(addr, t->port, dl);
+    return a->fd >= 0 && pt__dr_tls_handshake(ctx, a->fd, st->host, dl, &a->vr, &a->ssl, err, sizeof err) == 0;
+}
+
+static void another_end(another *a)
+{
+    if (a->ssl) SSL_free(a->ssl);
+    if (a->fd >= 0) close(a->fd);
+    SSL_CTX_free(a->ctx);
+    ERR_clear_error();
+}
+
 /* After a failed handshake: does the server speak only TLS 1.0 or 1.1, which current
  * clients refuse (OpenSSL 3 at its default security level, Node 18+, browsers)? A second
  * handshake offering only those, with legacy algorithms allowed, tells. */
 static bool legacy_only(tls_state *st, const char *addr, json_t *tls)
 {
-    const pt_dr_target *t = st->ctx->target;
     SSL_CTX *lctx = pt__dr_tls_ctx_new(false, NULL, 0);
-    if (!lctx) return false;
-    SSL_CTX_set_security_level(lctx, 0);
-    SSL_CTX_set_min_proto_version(lctx, TLS1_VERSION);
-    SSL_CTX_set_max_proto_version(lctx, TLS1_1_VERSION);
-    SSL_CTX_set_cipher_list(lctx, "DEFAULT:@SECLEVEL=0");
-    uint64_t dl = pt__dr_deadline(st->ctx->opts->timeout_ms);
-    int fd = pt__dr_tcp_connect(addr, t->port, dl);
-    SSL *ssl = NULL;
-    pt_dr_tls_verify vr;
-    char err[200];
-    bool legacy = fd >= 0 && pt__dr_tls_handshake(lctx, fd, st->host, dl, &vr, &ssl, err, sizeof err) == 0;
+    if (lctx) {
+        SSL_CTX_set_security_level(lctx, 0);
+        SSL_CTX_set_min_proto_version(lctx, TLS1_VERSION);
+        SSL_CTX_set_max_proto_version(lctx, TLS1_1_VERSION);
+        SSL_CTX_set_cipher_list(lctx, "DEFAULT:@SECLEVEL=0");
+    }
+    another a;
+    bool legacy = another_handshake(st, addr, lctx, &a);
     if (legacy) {
-        const char *ver = SSL_get_version(ssl);
+        const char *ver = SSL_get_version(a.ssl);
         json_object_set_new(tls, "legacy_version", json_string(ver));
         pt_dr_set(st->res, PT_DR_FAIL, "tls_legacy_version", 88,
                   "%s speaks only %s, which current clients refuse: OpenSSL 3 (curl, Python), Go 1.18+, "
@@ -347,10 +372,7 @@ static bool legacy_only(tls_state *st, const char *addr, json_t *tls)
                      "jdk.tls.disabledAlgorithms; IIS/Windows: enable TLS 1.2). To reach it meanwhile from a "
                      "test client only: curl --tlsv1.0 --ciphers DEFAULT@SECLEVEL=0 https://%s/", st->auth);
     }
-    if (ssl) SSL_free(ssl);
-    if (fd >= 0) close(fd);
-    SSL_CTX_free(lctx);
-    ERR_clear_error();
+    another_end(&a);
     return legacy;
 }
 
@@ -360,16 +382,9 @@ static bool legacy_only(tls_state *st, const char *addr, json_t *tls)
 static bool h2_only(tls_state *st, const char *addr, json_t *tls)
 {
     static const unsigned char h1[] = "\x08http/1.1";
-    const pt_dr_target *t = st->ctx->target;
-    SSL_CTX *hctx = pt__dr_tls_ctx_new(false, h1, sizeof h1 - 1);
-    if (!hctx) return false;
-    uint64_t dl = pt__dr_deadline(st->ctx->opts->timeout_ms);
-    int fd = pt__dr_tcp_connect(addr, t->port, dl);
-    SSL *ssl = NULL;
-    pt_dr_tls_verify vr;
-    char err[200];
-    bool refused = fd >= 0 && pt__dr_tls_handshake(hctx, fd, st->host, dl, &vr, &ssl, err, sizeof err) != 0 &&
-                   vr.alert_received == 120; /* no_application_protocol */
+    another a;
+    bool refused = !another_handshake(st, addr, pt__dr_tls_ctx_new(false, h1, sizeof h1 - 1), &a) && a.fd >= 0 &&
+                   a.vr.alert_received == 120; /* no_application_protocol */
     if (refused) {
         json_object_set_new(tls, "http1_refused", json_true());
         pt_dr_set(st->res, PT_DR_FAIL, "tls_h2_only", 85,
@@ -380,10 +395,7 @@ static bool h2_only(tls_state *st, const char *addr, json_t *tls)
                      "Go: keep http/1.1 in TLSConfig.NextProtos), or use an HTTP/2 client (curl --http2 "
                      "https://%s/).", st->auth);
     }
-    if (ssl) SSL_free(ssl);
-    if (fd >= 0) close(fd);
-    SSL_CTX_free(hctx);
-    ERR_clear_error();
+    another_end(&a);
     return refused;
 }
 
