@@ -185,6 +185,26 @@ static void report_here(pt_dr_ctx *ctx, pt_dr_result *res, const pt_dr_socks *so
         pt_dr_set(res, PT_DR_PASS, NULL, 0, "%s is listening: %s", eps, owner);
     else
         pt_dr_set(res, PT_DR_PASS, NULL, 0, "%zu sockets listen on port %ld: %s", socks->n, ctx->target->port, eps);
+    /* One process on IPv4, another on IPv6 (an old instance left running): a client reaches
+     * one or the other by the family it tries first. */
+    for (size_t i = 0; i < socks->n; i++) {
+        for (size_t j = 0; j < socks->n; j++) {
+            const pt_dr_sock *a = &socks->v[i], *b = &socks->v[j];
+            if (a->family != AF_INET || b->family != AF_INET6 || b->v6only == 0) continue;
+            if (!a->pid || !b->pid || a->pid == b->pid) continue;
+            char ea[96], eb[96];
+            pt_dr_sock_endpoint(a, ea, sizeof ea);
+            pt_dr_sock_endpoint(b, eb, sizeof eb);
+            pt_dr_set(res, PT_DR_FAIL, "port_split_between_processes", 82,
+                      "two different processes hold port %u: %s is pid %d (%s), %s is pid %d (%s); a client "
+                      "reaches one or the other by the address family it tries first",
+                      a->port, ea, a->pid, a->comm, eb, b->pid, b->comm);
+            pt_dr_remedy(res, "Stop the one that should not be there (often an old instance still running): `kill %d` "
+                         "or `kill %d`; `ps -o pid,lstart,cmd -p %d,%d` shows which started first", a->pid, b->pid,
+                         a->pid, b->pid);
+            return;
+        }
+    }
     /* Two processes on one endpoint (SO_REUSEPORT): the kernel splits connections between them. */
     for (size_t i = 0; i < socks->n; i++) {
         for (size_t j = i + 1; j < socks->n; j++) {

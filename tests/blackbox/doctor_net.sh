@@ -311,6 +311,21 @@ else
     skip "lo down in a namespace" "needs root and ip netns"
 fi
 
+# ---------------------------------------------------------------------------- two processes, two families
+# An old instance on 127.0.0.1 and a new one on ::1, same port: localhost reaches either.
+if lab_start "$LAB" --addr 127.0.0.1 --ttl 60; then
+    v4pid=$LAB_PID p=$LAB_PORT
+    if lab_start "$LAB" --addr ::1 --v6only 1 --port "$p" --ttl 60; then
+        dr "localhost:$p"
+        outcome "IPv4 and IPv6 held by two processes" port_split_between_processes 2
+        expect "two processes: both pids are named" ".root_cause.summary | contains(\"pid $v4pid\") and contains(\"pid $LAB_PID\")"
+        kill "$LAB_PID" 2>/dev/null
+    else
+        skip "IPv4 and IPv6 held by two processes" "could not listen on [::1]:$p"
+    fi
+    kill "$v4pid" 2>/dev/null
+fi
+
 # ---------------------------------------------------------------------------- accepted, then nothing
 # A port forwarder with nothing behind it closes every connection at once; a server that aborts
 # on every request resets it. Clients fail on both, so both are failures, each named.
