@@ -18,6 +18,38 @@
 
 #define MAXA 16
 
+/* The clients (from the resolve check's facts) that end on an address that failed: those
+ * that try only their first address when it failed, and those none of whose addresses
+ * connected. Their names, comma-separated, in out ("" when every client gets through). */
+static void clients_stuck(pt_dr_ctx *ctx, const pt_dr_conn *C, size_t n, char *out, size_t outsz)
+{
+    out[0] = '\0';
+    json_t *clients = json_object_get(ctx->facts, "clients");
+    if (!json_is_array(clients)) { /* the resolve check did not run: assume the worst */
+        snprintf(out, outsz, "clients that use only the first address");
+        return;
+    }
+    size_t i;
+    json_t *cl;
+    json_array_foreach(clients, i, cl) {
+        json_t *addrs = json_object_get(cl, "addresses");
+        bool all = json_is_true(json_object_get(cl, "tries_all")), ok = false;
+        size_t j;
+        json_t *a;
+        json_array_foreach(addrs, j, a) {
+            if (!all && j > 0) break;
+            for (size_t k = 0; k < n && !ok; k++) {
+                char txt[INET6_ADDRSTRLEN];
+                inet_ntop(C[k].family, C[k].addr, txt, sizeof txt);
+                ok = C[k].err == 0 && json_string_value(a) && strcmp(txt, json_string_value(a)) == 0;
+            }
+        }
+        if (ok || json_array_size(addrs) == 0) continue;
+        size_t l = strlen(out);
+        snprintf(out + l, outsz - l, "%s%s", l ? ", " : "", json_string_value(json_object_get(cl, "name")));
+    }
+}
+
 static bool is_loopback(const pt_dr_conn *c)
 {
     static const unsigned char one[16] = { [15] = 1 };
@@ -155,8 +187,17 @@ static void run(pt_dr_ctx *ctx, pt_dr_result *res)
         return;
     }
     if (nconn) {
+        /* Some addresses fail: it matters only for the clients that end on one of them. */
+        char stuck[300];
+        clients_stuck(ctx, C, n, stuck, sizeof stuck);
+        if (!stuck[0]) {
+            pt_dr_set(res, PT_DR_INFO, NULL, 0, "%s: every client reaches %s (those that try another address "
+                      "first fall back)", line, first_ok ? json_string_value(json_object_get(ctx->facts,
+                                                                                       "reachable_address")) : "");
+            return;
+        }
         pt_dr_set(res, PT_DR_WARN, first_bad->err == ECONNREFUSED ? "connect_refused" : "connect_timeout", 40,
-                  "%s", line);
+                  "%s; these clients fail: %s", line, stuck);
         return;
     }
     bool lo = is_loopback(first_bad);

@@ -123,9 +123,9 @@ if lab_start "$LAB" --addr ::1 --v6only 1 --ttl 60; then
     # only (and fail) while curl and browsers also try ::1 (and work).
     dr "localhost:$p6"
     if getent ahosts localhost | grep -q '^::1 '; then
-        outcome "server on [::1] only, client localhost (hosts has ::1)" connect_refused 1
+        outcome "server on [::1] only, client localhost (hosts has ::1)" none 0
         expect "localhost with ::1 in hosts: every client still reaches the server" \
-            "$(check_evidence bind '.status == "info"')"
+            "$(check_evidence bind '.status == "info"') and $(check_evidence connect '.status == "info"')"
     else
         outcome "server on [::1] only, client localhost (hosts lacks ::1)" bind_family_mismatch 2
         expect "localhost without ::1 in hosts: glibc clients fail, curl works" \
@@ -309,6 +309,24 @@ if have_netns; then
     fi
 else
     skip "lo down in a namespace" "needs root and ip netns"
+fi
+
+# ---------------------------------------------------------------------------- one family refused, all fall back
+# localhost with both lines in /etc/hosts, a server on ::1 only: 127.0.0.1 is refused, but every
+# client tries ::1 first (RFC 6724 order) or as well, so nothing is wrong.
+if have_netns && new_ns dual; then
+    mkdir -p "/etc/netns/$NEW_NS"
+    printf '127.0.0.1 localhost\n::1 localhost\n' >"/etc/netns/$NEW_NS/hosts"
+    if lab_start ip netns exec "$NEW_NS" "$LAB" --addr ::1 --v6only 1 --ttl 60; then
+        dr ip netns exec "$NEW_NS" -- "localhost:$LAB_PORT"
+        outcome "127.0.0.1 refused but every client falls back" none 0
+        expect "127.0.0.1 refused: the connect check says every client gets through" \
+            "$(check_evidence connect '.status == "info" and ([.evidence.attempts[] | select(.result == "refused")] | length) == 1')"
+        kill "$LAB_PID" 2>/dev/null
+    fi
+    rm -rf "/etc/netns/$NEW_NS"
+else
+    skip "127.0.0.1 refused but every client falls back" "needs root and ip netns"
 fi
 
 # ---------------------------------------------------------------------------- two processes, two families
