@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "admin/export.h"
 #include "ai/ai_config.h"
 #include "core/buf.h"
 #include "doctor/doctor.h"
@@ -24,6 +25,12 @@ static void usage(FILE *f)
             "        [--no-supervisor]  else built-in defaults on 127.0.0.1:8080); a supervisor\n"
             "                           process restarts it after a crash, unless --no-supervisor\n"
             "  check-config -c FILE     validate a configuration file and exit\n"
+            "  export [-c FILE | --data-dir DIR]\n"
+            "                           print the control plane's state (teams, users, services,\n"
+            "                           consumers, keys, subscriptions) as YAML, secrets as references\n"
+            "  import [--dry-run] [-c FILE | --data-dir DIR] FILE\n"
+            "                           apply such a YAML file to the store (idempotent), printing\n"
+            "                           what changes; --dry-run changes nothing\n"
             "  doctor TARGET            find why a connection fails and how to fix it\n"
             "                           (portico doctor --help for the options)\n"
             "  version                  print the version\n"
@@ -83,6 +90,67 @@ static int cmd_check_config(int argc, char **argv)
     return 0;
 }
 
+/* export / import: "[--dry-run] [-c FILE | --data-dir DIR] [FILE]". The store is the
+ * configuration's data_dir (-c, else ./portico.yaml when present), or DIR. */
+typedef struct store_args {
+    const char *config, *data_dir, *file;
+    bool dry_run;
+} store_args;
+
+static int parse_store_args(int argc, char **argv, bool importing, store_args *a)
+{
+    for (int i = 0; i < argc; i++) {
+        const char *s = argv[i];
+        if (importing && strcmp(s, "--dry-run") == 0) {
+            a->dry_run = true;
+        } else if (strcmp(s, "-c") == 0 || strcmp(s, "--config") == 0 || strcmp(s, "--data-dir") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "portico: %s needs a value\n\n", s);
+                return EXIT_USAGE;
+            }
+            *(s[1] == '-' && s[2] == 'd' ? &a->data_dir : &a->config) = argv[++i];
+        } else if (importing && !a->file && (s[0] != '-' || strcmp(s, "-") == 0)) {
+            a->file = s;
+        } else {
+            fprintf(stderr, "portico: unknown option '%s'\n\n", s);
+            return EXIT_USAGE;
+        }
+    }
+    if (importing && !a->file) {
+        fprintf(stderr, "portico: import needs a FILE (or - for standard input)\n\n");
+        return EXIT_USAGE;
+    }
+    if (a->config && a->data_dir) {
+        fprintf(stderr, "portico: give -c or --data-dir, not both\n\n");
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+static int cmd_store(int argc, char **argv, bool importing)
+{
+    store_args a = {0};
+    if (parse_store_args(argc, argv, importing, &a) != 0) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (!a.config && !a.data_dir && access("portico.yaml", R_OK) == 0) a.config = "portico.yaml";
+    pt_config *cfg = NULL;
+    if (a.config) {
+        pt_buf err = PT_BUF_INIT;
+        cfg = pt_config_load_file(a.config, &err);
+        if (!cfg) fprintf(stderr, "%s\n", err.data ? err.data : "invalid configuration");
+        pt_buf_release(&err);
+        if (!cfg) return 1;
+        a.data_dir = cfg->data_dir;
+    }
+    if (!a.data_dir) a.data_dir = "./portico-data";
+    int rc = importing ? pt_admin_import_cli(a.data_dir, a.file, a.dry_run, stdout, stderr)
+                       : pt_admin_export_cli(a.data_dir, stdout, stderr);
+    pt_config_release(cfg);
+    return rc;
+}
+
 static int cmd_serve(int argc, char **argv)
 {
     const char *path = NULL;
@@ -106,6 +174,8 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "serve") == 0) return cmd_serve(argc - 2, argv + 2);
     if (strcmp(cmd, "check-config") == 0) return cmd_check_config(argc - 2, argv + 2);
+    if (strcmp(cmd, "export") == 0) return cmd_store(argc - 2, argv + 2, false);
+    if (strcmp(cmd, "import") == 0) return cmd_store(argc - 2, argv + 2, true);
     if (strcmp(cmd, "doctor") == 0) return pt_doctor_main(argc - 2, argv + 2);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("portico %s\n", PT_VERSION);

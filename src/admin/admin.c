@@ -1,5 +1,5 @@
 /* admin.c: the admin API's thread, loop, listener and HTTP glue (see admin.h). Requests
- * are read whole (at most PT_ADMIN_MAX_BODY), answered by api.c, written as JSON. */
+ * are read whole (at most PT_ADMIN_MAX_BODY), answered by api.c, written as JSON (the export as YAML). */
 #include "admin/admin.h"
 
 #include <stdio.h>
@@ -34,13 +34,19 @@ typedef struct areq {
     bool gone;
 } areq;
 
-static void send_json(pt_conn *c, const pt_admin_resp *r)
+/* Writes the answer: JSON from body, or raw bytes of their own content type (the export). */
+static void send_answer(pt_conn *c, const pt_admin_resp *r)
 {
     char *text = r->body ? json_dumps(r->body, JSON_COMPACT) : NULL;
+    if (r->body && !text) {
+        pt_conn_respond_error(c, PT_OUT_OUT_OF_MEMORY, NULL, "out of memory");
+        return;
+    }
+    const char *ctype = r->raw ? r->content_type : "application/json";
     char etag[32];
     pt_header h[4];
     size_t n = 0;
-    h[n++] = (pt_header){PT_SLICE_LIT("Content-Type"), PT_SLICE_LIT("application/json")};
+    h[n++] = (pt_header){PT_SLICE_LIT("Content-Type"), {ctype, strlen(ctype)}};
     h[n++] = (pt_header){PT_SLICE_LIT("Cache-Control"), PT_SLICE_LIT("no-store")};
     if (r->etag > 0) {
         int len = snprintf(etag, sizeof etag, "\"%lld\"", (long long)r->etag);
@@ -48,15 +54,14 @@ static void send_json(pt_conn *c, const pt_admin_resp *r)
     }
     if (r->www_authenticate)
         h[n++] = (pt_header){PT_SLICE_LIT("WWW-Authenticate"), PT_SLICE_LIT("Bearer realm=\"portico-admin\"")};
-    size_t len = text ? strlen(text) + 1 : 0;
-    if (r->body && !text) {
-        pt_conn_respond_error(c, PT_OUT_OUT_OF_MEMORY, NULL, "out of memory");
-        return;
-    }
-    pt_conn_response_start(c, r->status, h, r->body ? n : n - 1, (int64_t)len);
+    size_t len = text ? strlen(text) + 1 : r->raw ? r->raw_len : 0;
+    bool has_body = r->body || r->raw;
+    pt_conn_response_start(c, r->status, h, has_body ? n : n - 1, (int64_t)len);
     if (text) {
         pt_conn_response_body(c, text, len - 1);
         pt_conn_response_body(c, "\n", 1);
+    } else if (r->raw && r->raw_len) {
+        pt_conn_response_body(c, r->raw, r->raw_len);
     }
     free(text);
     pt_conn_response_end(c);
@@ -82,8 +87,9 @@ static void serve(areq *r)
     pt_admin_resp resp;
     pt_admin_handle(&r->a->api, &rq, &resp);
     pt_conn_set_sink(r->c, NULL);
-    send_json(r->c, &resp);
+    send_answer(r->c, &resp);
     json_decref(resp.body);
+    free(resp.raw);
 }
 
 static void on_body(void *h, const char *data, size_t n)

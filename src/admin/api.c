@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "admin/authz.h"
+#include "admin/export.h"
 #include "admin/openapi.h"
 #include "control/cred.h"
 #include "store/schema.h"
@@ -322,12 +324,10 @@ static int hash_password(ctx *x, const json_t *pw, json_t *cols)
     return 0;
 }
 
-/* Users: a password is hashed; an admin has no team; other roles need one; only an admin
- * makes admins. */
-static int prepare_user(ctx *x, const json_t *in, json_t *cols)
+/* An admin has no team; other roles need one (the creator's own when the body names
+ * none); only an admin makes admins. */
+static int user_team(ctx *x, const char *role, json_t *cols)
 {
-    const char *role = str_member(in, "role");
-    if (!json_object_get(in, "password")) return fail(x, 400, "missing_field", "password", "password is required");
     if (role && strcmp(role, "admin") == 0) {
         if (x->role != PT_ROLE_ADMIN) return fail(x, 403, "forbidden", "role", "only an admin may create admins");
         json_object_del(cols, "team_id");
@@ -335,6 +335,14 @@ static int prepare_user(ctx *x, const json_t *in, json_t *cols)
         if (x->team <= 0) return fail(x, 422, "missing_reference", "team", "team is required for this role");
         json_object_set_new(cols, "team_id", json_integer(x->team));
     }
+    return 0;
+}
+
+/* Users: a password is required and hashed; the team follows user_team(). */
+static int prepare_user(ctx *x, const json_t *in, json_t *cols)
+{
+    if (!json_object_get(in, "password")) return fail(x, 400, "missing_field", "password", "password is required");
+    if (user_team(x, str_member(in, "role"), cols)) return -1;
     return hash_password(x, json_object_get(in, "password"), cols);
 }
 
@@ -481,6 +489,16 @@ static int refuse_parent_read_only(ctx *x, int64_t service_id)
     return rc;
 }
 
+/* A new subscription to an auto service is active at once, to a manual one pending. */
+static void initial_state(ctx *x, json_t *cols)
+{
+    json_t *svc = NULL;
+    pt_store_get(x->st, PT_KIND_SERVICE, int_member(cols, "service_id"), &svc);
+    const char *ap = str_member(svc, "approval");
+    json_object_set_new(cols, "state", json_string(ap && strcmp(ap, "manual") == 0 ? "pending" : "active"));
+    json_decref(svc);
+}
+
 /* The team a new object belongs to (non-admins: their own when the body names none). */
 static int64_t new_owner(ctx *x, pt_store_kind kind, json_t *cols, int64_t parent)
 {
@@ -563,13 +581,7 @@ static void create(ctx *x, const resource *r, const char *pcol, int64_t parent)
     if (r->kind == PT_KIND_USER && prepare_user(x, in, cols)) goto out;
     if (r->kind == PT_KIND_SERVICE && (prepare_service(x, in, cols) || check_service_served(x, 0, cols))) goto out;
     if (r->kind == PT_KIND_API && (refuse_parent_read_only(x, parent) || check_api_served(x, parent, cols))) goto out;
-    if (r->kind == PT_KIND_SUBSCRIPTION) {
-        json_t *svc = NULL;
-        pt_store_get(x->st, PT_KIND_SERVICE, int_member(cols, "service_id"), &svc);
-        const char *ap = str_member(svc, "approval");
-        json_object_set_new(cols, "state", json_string(ap && strcmp(ap, "manual") == 0 ? "pending" : "active"));
-        json_decref(svc);
-    }
+    if (r->kind == PT_KIND_SUBSCRIPTION) initial_state(x, cols);
     pt_cred_secret key;
     memset(&key, 0, sizeof key);
     if (r->kind == PT_KIND_KEY) {
@@ -832,6 +844,44 @@ static int authenticate(ctx *x)
     return 0;
 }
 
+/* ---- export and import (the work is export.c's) ------------------------------------------ */
+
+static void round_trip(ctx *x)
+{
+    bool exporting = x->seg[0][0] == 'e';
+    char dry[8];
+    if (!method_is(x, exporting ? "GET" : "POST")) {
+        bad_method(x);
+        return;
+    }
+    if (x->role != PT_ROLE_ADMIN) {
+        fail(x, 403, "forbidden", "", "only admins export and import");
+        return;
+    }
+    if (exporting) {
+        pt_buf yaml = PT_BUF_INIT;
+        if (pt_admin_export(x->st, &yaml, &x->err) == 0) {
+            x->out->status = 200;
+            x->out->content_type = "application/yaml";
+            x->out->raw = pt_buf_detach(&yaml, &x->out->raw_len);
+        }
+        pt_buf_release(&yaml);
+        return;
+    }
+    bool dry_run = false;
+    if (pt_admin_query(x->rq->query, x->rq->query_len, "dry_run", dry, sizeof dry)) {
+        dry_run = strcmp(dry, "true") == 0 || strcmp(dry, "1") == 0;
+        if (!dry_run && strcmp(dry, "false") != 0 && strcmp(dry, "0") != 0) {
+            fail(x, 400, "invalid_value", "dry_run", "dry_run must be true or false");
+            return;
+        }
+    }
+    json_t *report = NULL;
+    if (pt_admin_import(x->st, x->rq->body, x->rq->body_len, dry_run, x->actor, &report, &x->err) != 0) return;
+    if (!dry_run && (int_member(report, "created") || int_member(report, "updated"))) changed(x);
+    answer(x, 200, report, 0);
+}
+
 /* ---- routing ------------------------------------------------------------------------------- */
 
 static const resource *top(const char *name)
@@ -901,6 +951,10 @@ static void route(ctx *x)
         return;
     }
     if (authenticate(x)) return;
+    if ((strcmp(x->seg[0], "export") == 0 || strcmp(x->seg[0], "import") == 0) && x->nseg == 1) {
+        round_trip(x);
+        return;
+    }
     if (strcmp(x->seg[0], "tokens") == 0 && x->nseg <= 2) {
         tokens(x);
         return;
@@ -941,14 +995,47 @@ void pt_admin_handle(pt_admin_api *api, const pt_admin_req *rq, pt_admin_resp *o
     x.nseg = pt_admin_split_path(rq->path, rq->path_len, buf, sizeof buf, x.seg);
     if (x.nseg <= 0) fail(&x, 404, "not_found", "", "no such resource");
     else route(&x);
-    if (!x.err.status && !out->body && out->status != 204) fail(&x, 500, "out_of_memory", "", "out of memory");
+    if (!x.err.status && !out->body && !out->raw && out->status != 204) fail(&x, 500, "out_of_memory", "", "out of memory");
     if (x.err.status) {
         json_decref(out->body);
+        free(out->raw);
+        out->raw = NULL;
         out->body = pt_admin_error_json(x.err.code, x.err.field, x.err.message);
         out->status = x.err.status;
         out->etag = 0;
     }
     json_decref(x.user);
+}
+
+/* ---- the same rules for import (export.c) ------------------------------------------------- */
+
+int pt__admin_map(pt_store *st, pt_store_kind kind, const json_t *in, const json_t *stored, json_t **cols,
+                  pt_admin_err *e)
+{
+    ctx x = {.st = st, .role = PT_ROLE_ADMIN};
+    const resource *r = resource_of(kind);
+    *cols = r ? map_fields(&x, r, in, F_CREATE) : NULL;
+    int rc = *cols ? 0 : -1;
+    if (rc == 0 && kind == PT_KIND_USER && (!stored || json_object_get(in, "role") || json_object_get(in, "team"))) {
+        const char *role = str_member(in, "role");
+        rc = user_team(&x, role ? role : str_member(stored, "role"), *cols);
+    }
+    if (rc == 0 && kind == PT_KIND_SERVICE) rc = stored ? recheck_service(&x, stored, in) : prepare_service(&x, in, *cols);
+    if (rc == 0 && kind == PT_KIND_SUBSCRIPTION && !stored) initial_state(&x, *cols);
+    if (rc != 0) {
+        json_decref(*cols);
+        *cols = NULL;
+        *e = x.err;
+    }
+    return rc;
+}
+
+int pt__admin_store_fail(pt_store *st, int rc, bool creating, pt_admin_err *e)
+{
+    ctx x = {.st = st};
+    store_fail(&x, rc, creating);
+    *e = x.err;
+    return -1;
 }
 
 /* ---- first start ------------------------------------------------------------------------- */

@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "admin/authz.h"
 #include "store/store.h"
 
 /* Whether a service and its APIs (the objects as they are about to be stored; apis an
@@ -41,7 +42,10 @@ typedef struct pt_admin_req {
 
 typedef struct pt_admin_resp {
     int status;
-    json_t *body;          /* owned; NULL for 204 */
+    json_t *body;          /* owned; NULL for 204 or a raw answer */
+    char *raw;             /* owned (free()): a body that is not JSON (the YAML export), or NULL */
+    size_t raw_len;
+    const char *content_type; /* raw's type (static) */
     int64_t etag;          /* object version for the ETag header, 0 for none */
     bool www_authenticate; /* 401: add WWW-Authenticate: Bearer */
 } pt_admin_resp;
@@ -50,6 +54,15 @@ void pt_admin_handle(pt_admin_api *api, const pt_admin_req *rq, pt_admin_resp *o
 
 /* Writes the error body for e into out (used for errors raised outside handle()). */
 json_t *pt_admin_error_json(const char *code, const char *field, const char *message);
+
+/* Shared with export.c, so an import obeys the rules the resources do. pt__admin_map checks
+ * one object of kind as a client would send it on create (fields, references by name, the
+ * kind's own rules; stored: the object it will update, or NULL) and answers its store
+ * columns in *cols, or -1 with e filled. pt__admin_store_fail turns a store error into the
+ * API's answer. */
+int pt__admin_map(pt_store *st, pt_store_kind kind, const json_t *in, const json_t *stored, json_t **cols,
+                  pt_admin_err *e);
+int pt__admin_store_fail(pt_store *st, int rc, bool creating, pt_admin_err *e);
 
 /* First start: when the store has no user, creates "admin" (role admin) with a random
  * password nobody sees, and a token written to data_dir/admin-token (mode 0600). Returns
