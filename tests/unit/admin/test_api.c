@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <cmocka.h>
@@ -126,12 +127,51 @@ static void keys_are_shown_once(void **state)
     json_decref(r.body);
 }
 
+/* GET /export answers YAML as raw bytes; POST /import changes the store (and calls back)
+ * only when it is not a dry run and something changed. */
+static void export_is_yaml_and_import_calls_back_on_real_changes(void **state)
+{
+    fixture *f = *state;
+    boot(f);
+    pt_admin_resp r;
+    run(f, "GET", "/admin/v1/export", NULL, token, &r);
+    assert_int_equal(r.status, 200);
+    assert_null(r.body);
+    assert_string_equal(r.content_type, "application/yaml");
+    assert_true(r.raw_len > 0 && strstr(r.raw, "portico_export: 1\n") != NULL);
+    free(r.raw);
+    run(f, "POST", "/admin/v1/export", NULL, token, &r);
+    assert_int_equal(r.status, 405);
+    json_decref(r.body);
+    run(f, "POST", "/admin/v1/import?dry_run=maybe", "portico_export: 1\n", token, &r);
+    assert_int_equal(r.status, 400);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(r.body, "error"), "field")), "dry_run");
+    json_decref(r.body);
+    changes = 0;
+    const char *doc = "portico_export: 1\nteams: [{name: t1}]\n";
+    run(f, "POST", "/admin/v1/import?dry_run=true", doc, token, &r);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(json_integer_value(json_object_get(r.body, "created")), 1);
+    json_decref(r.body);
+    assert_int_equal(changes, 0);
+    run(f, "POST", "/admin/v1/import", doc, token, &r);
+    assert_int_equal(r.status, 200);
+    json_decref(r.body);
+    assert_int_equal(changes, 1);
+    run(f, "POST", "/admin/v1/import", doc, token, &r);
+    assert_int_equal(json_integer_value(json_object_get(r.body, "unchanged")), 1);
+    json_decref(r.body);
+    assert_int_equal(changes, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(bootstrap_once_and_the_token_authenticates, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(change_callback_follows_committed_writes_only, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(keys_are_shown_once, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(export_is_yaml_and_import_calls_back_on_real_changes, fixture_setup,
+                                        fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
