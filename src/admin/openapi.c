@@ -2,6 +2,7 @@
  * from one table of operations, so a new route is described by adding one row. */
 #include "admin/openapi.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -57,7 +58,15 @@ static const op ops[] = {
     {"/providers/{id}", "get", "One provider by name", NULL, "200"},
     {"/models", "get", "The configuration file's AI models, read-only", NULL, "200"},
     {"/models/{id}", "get", "One model by name", NULL, "200"},
+    {"/export", "get", "The whole state as YAML by names, secrets as one-way references (admins)", NULL, "200"},
+    {"/import", "post", "Apply an exported document idempotently in one transaction; dry_run answers the diff only "
+                        "(admins)", "Import", "200"},
 };
+
+static bool is_op(const op *o, const char *path, const char *method)
+{
+    return strcmp(o->path, path) == 0 && strcmp(o->method, method) == 0;
+}
 
 static json_t *ref(const char *name)
 {
@@ -74,7 +83,9 @@ static json_t *params(const op *o)
         json_array_append_new(a, json_pack("{s:s%,s:s,s:b,s:{s:s}}", "name", p + 1, (size_t)(e - p - 1), "in", "path",
                                            "required", 1, "schema", "type", "string"));
     }
-    if (strcmp(o->method, "get") == 0 && !strchr(o->path + strlen(o->path) - 1, '}')) {
+    if (is_op(o, "/import", "post"))
+        json_array_append_new(a, json_pack("{s:s,s:s,s:{s:s}}", "name", "dry_run", "in", "query", "schema", "type", "boolean"));
+    if (strcmp(o->method, "get") == 0 && !strchr(o->path + strlen(o->path) - 1, '}') && !is_op(o, "/export", "get")) {
         json_array_append_new(a, json_pack("{s:s,s:s,s:{s:s,s:i,s:i}}", "name", "limit", "in", "query", "schema", "type",
                                            "integer", "minimum", 1, "maximum", 1000));
         json_array_append_new(a, json_pack("{s:s,s:s,s:{s:s}}", "name", "cursor", "in", "query", "schema", "type", "string"));
@@ -91,8 +102,14 @@ static json_t *operation(const op *o)
     if (o->body)
         json_object_set_new(x, "requestBody", json_pack("{s:b,s:{s:{s:o}}}", "required", 1, "content",
                                                         "application/json", "schema", ref(o->body)));
-    if (strcmp(o->path, "/tokens") == 0 && strcmp(o->method, "post") == 0)
-        json_object_set_new(x, "security", json_array());
+    if (is_op(o, "/tokens", "post")) json_object_set_new(x, "security", json_array());
+    /* the round trip's document is YAML; import takes it as YAML or as the same in JSON */
+    if (is_op(o, "/import", "post"))
+        json_object_set_new(json_object_get(json_object_get(x, "requestBody"), "content"), "application/yaml",
+                            json_pack("{s:o}", "schema", ref("Import")));
+    if (is_op(o, "/export", "get"))
+        json_object_set_new(json_object_get(json_object_get(x, "responses"), "200"), "content",
+                            json_pack("{s:{s:{s:s}}}", "application/yaml", "schema", "type", "string"));
     return x;
 }
 
@@ -119,7 +136,7 @@ static json_t *obj(const char *props)
 static json_t *schemas(void)
 {
     return json_pack(
-        "{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:{s:s,s:{s:{s:s,s:{s:{s:s},s:{s:s},s:{s:[ss]}}}}}}",
+        "{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:{s:s,s:{s:{s:s,s:{s:{s:s},s:{s:s},s:{s:[ss]}}}}}}",
         "Login", obj("user:string password:string"),
         "Team", obj("name:string"),
         "UserCreate", obj("name:string password:string team:string role:string"),
@@ -132,6 +149,8 @@ static json_t *schemas(void)
         "KeyCreate", obj("label:string expires_at:integer allowed_models:strings"),
         "SubscriptionCreate", obj("consumer:string service:string"),
         "Reject", obj("reason:string"),
+        "Import", obj("portico_export:integer teams:array users:array services:array consumers:array "
+                      "subscriptions:array"),
         "Error", "type", "object", "properties", "error", "type", "object", "properties", "code", "type", "string",
         "message", "type", "string", "field", "type", "string", "null");
 }
