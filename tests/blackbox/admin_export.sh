@@ -178,5 +178,31 @@ check "portico export of the imported directory gives the same bytes" cmp -s "$T
 (cd "$T" && "$PORTICO" import --data-dir "$T/data-c" "$T/bad3.yaml" >/dev/null 2>"$T/bad.err")
 is "$?" 1 "portico import of a bad document exits 1"
 like "$(cat "$T/bad.err")" "services\[1\].*approval" "naming the object and field"
+"$PORTICO" import --data-dir "$T/data-c" >/dev/null 2>"$T/usage.err"
+is "$?" 64 "portico import without a FILE is a usage error"
+"$PORTICO" export --data-dir "$T/data-c" -c "$T/admin.yaml" >/dev/null 2>>"$T/usage.err"
+is "$?" 64 "-c and --data-dir together are a usage error"
+
+# ---- the command line next to the running gateway: its version check picks the import up
+LATE="pk_$(head -c 300 /dev/urandom | tr -dc 'A-Za-z0-9' | head -c 32)"
+cat >"$T/late.yaml" <<EOF2
+portico_export: 1
+consumers:
+  - name: late
+    team: web
+    keys:
+      - prefix: "${LATE:0:12}"
+        hash: "sha256:$(printf '%s' "$LATE" | sha256sum | cut -d' ' -f1)"
+subscriptions:
+  - consumer: late
+    service: ledger
+    state: active
+EOF2
+gw "$LATE"
+is "$RESP_STATUS" 401 "a key the store does not hold yet is refused"
+(cd "$T" && "$PORTICO" import -c "$T/admin.yaml" "$T/late.yaml" >"$T/late.out" 2>&1)
+like "$(tail -n 1 "$T/late.out")" "3 created" "portico import writes into the running gateway's store"
+gw_is() { gw "$LATE"; [ "$RESP_STATUS" = "$1" ]; }
+check "the running gateway accepts the imported key without a reload" wait_for 5 gw_is 200
 alive_after "export and import"
 done_testing
