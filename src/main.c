@@ -9,6 +9,7 @@
 #include "core/buf.h"
 #include "doctor/doctor.h"
 #include "gateway/config.h"
+#include "gateway/config_store.h"
 #include "gateway/gateway.h"
 #include "gateway/supervisor.h"
 #include "version.h"
@@ -127,6 +128,18 @@ static int parse_store_args(int argc, char **argv, bool importing, store_args *a
     return 0;
 }
 
+/* An import checks that the gateway would serve each service, as the admin API does, against
+ * the configuration file when one is given. */
+static int check_stored(void *arg, const json_t *svc, const json_t *apis, char *field, size_t fieldcap, char *msg,
+                        size_t msgcap)
+{
+    pt_buf m = PT_BUF_INIT;
+    int rc = pt_config_check_stored(arg, svc, apis, field, fieldcap, &m);
+    snprintf(msg, msgcap, "%s", m.data ? m.data : "");
+    pt_buf_release(&m);
+    return rc;
+}
+
 static int cmd_store(int argc, char **argv, bool importing)
 {
     store_args a = {0};
@@ -145,7 +158,7 @@ static int cmd_store(int argc, char **argv, bool importing)
         a.data_dir = cfg->data_dir;
     }
     if (!a.data_dir) a.data_dir = "./portico-data";
-    int rc = importing ? pt_admin_import_cli(a.data_dir, a.file, a.dry_run, stdout, stderr)
+    int rc = importing ? pt_admin_import_cli(a.data_dir, a.file, a.dry_run, cfg ? check_stored : NULL, cfg, stdout, stderr)
                        : pt_admin_export_cli(a.data_dir, stdout, stderr);
     pt_config_release(cfg);
     return rc;

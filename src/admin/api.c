@@ -877,7 +877,7 @@ static void round_trip(ctx *x)
         }
     }
     json_t *report = NULL;
-    if (pt_admin_import(x->st, x->rq->body, x->rq->body_len, dry_run, x->actor, &report, &x->err) != 0) return;
+    if (pt_admin_import(x->api, x->rq->body, x->rq->body_len, dry_run, x->actor, &report, &x->err) != 0) return;
     if (!dry_run && (int_member(report, "created") || int_member(report, "updated"))) changed(x);
     answer(x, 200, report, 0);
 }
@@ -1009,25 +1009,33 @@ void pt_admin_handle(pt_admin_api *api, const pt_admin_req *rq, pt_admin_resp *o
 
 /* ---- the same rules for import (export.c) ------------------------------------------------- */
 
-int pt__admin_map(pt_store *st, pt_store_kind kind, const json_t *in, const json_t *stored, json_t **cols,
-                  pt_admin_err *e)
+int pt__admin_map(pt_admin_api *api, pt_store_kind kind, const json_t *in, const json_t *stored, int64_t parent,
+                  json_t **cols, pt_admin_err *e)
 {
-    ctx x = {.st = st, .role = PT_ROLE_ADMIN};
+    ctx x = {.api = api, .st = api->st, .role = PT_ROLE_ADMIN};
     const resource *r = resource_of(kind);
-    *cols = r ? map_fields(&x, r, in, F_CREATE) : NULL;
+    *cols = r ? map_fields(&x, r, in, F_CREATE | F_UPDATE) : NULL;
     int rc = *cols ? 0 : -1;
-    if (rc == 0 && kind == PT_KIND_USER && (!stored || json_object_get(in, "role") || json_object_get(in, "team"))) {
-        const char *role = str_member(in, "role");
-        rc = user_team(&x, role ? role : str_member(stored, "role"), *cols);
+    if (rc == 0 && parent > 0)
+        json_object_set_new(*cols, kind == PT_KIND_API ? "service_id" : "consumer_id", json_integer(parent));
+    if (rc == 0 && stored) rc = refuse_read_only(&x, kind, stored, in);
+    if (rc == 0 && kind == PT_KIND_USER) {
+        if (!stored) rc = user_team(&x, str_member(in, "role"), *cols);
+        else if (json_object_get(in, "role") || json_object_get(in, "disabled")) rc = check_user_change(&x, stored, in, *cols);
     }
-    if (rc == 0 && kind == PT_KIND_SERVICE) rc = stored ? recheck_service(&x, stored, in) : prepare_service(&x, in, *cols);
+    if (rc == 0 && kind == PT_KIND_SERVICE)
+        rc = stored ? recheck_service(&x, stored, in) || check_update_served(&x, kind, stored, *cols)
+                    : prepare_service(&x, in, *cols) || check_service_served(&x, 0, *cols);
+    if (rc == 0 && kind == PT_KIND_API)
+        rc = stored ? check_update_served(&x, kind, stored, *cols)
+                    : refuse_parent_read_only(&x, parent) || check_api_served(&x, parent, *cols);
     if (rc == 0 && kind == PT_KIND_SUBSCRIPTION && !stored) initial_state(&x, *cols);
     if (rc != 0) {
         json_decref(*cols);
         *cols = NULL;
         *e = x.err;
     }
-    return rc;
+    return rc ? -1 : 0;
 }
 
 int pt__admin_store_fail(pt_store *st, int rc, bool creating, pt_admin_err *e)

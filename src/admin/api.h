@@ -56,12 +56,13 @@ void pt_admin_handle(pt_admin_api *api, const pt_admin_req *rq, pt_admin_resp *o
 json_t *pt_admin_error_json(const char *code, const char *field, const char *message);
 
 /* Shared with export.c, so an import obeys the rules the resources do. pt__admin_map checks
- * one object of kind as a client would send it on create (fields, references by name, the
- * kind's own rules; stored: the object it will update, or NULL) and answers its store
- * columns in *cols, or -1 with e filled. pt__admin_store_fail turns a store error into the
- * API's answer. */
-int pt__admin_map(pt_store *st, pt_store_kind kind, const json_t *in, const json_t *stored, json_t **cols,
-                  pt_admin_err *e);
+ * one object of kind as an admin would send it (fields, references by name, the kind's own
+ * rules, whether the gateway would serve it; stored: the object it will update, or NULL;
+ * parent: an API's service or a key's consumer, else 0) and answers its store columns in
+ * *cols, or -1 with e filled. pt__admin_store_fail turns a store error into the API's
+ * answer. */
+int pt__admin_map(pt_admin_api *api, pt_store_kind kind, const json_t *in, const json_t *stored, int64_t parent,
+                  json_t **cols, pt_admin_err *e);
 int pt__admin_store_fail(pt_store *st, int rc, bool creating, pt_admin_err *e);
 
 /* First start: when the store has no user, creates "admin" (role admin) with a random

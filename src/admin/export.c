@@ -264,15 +264,21 @@ static void key_hash(json_t *out, const json_t *key)
     json_object_set_new(out, "hash", json_string(hash));
 }
 
-/* Services the configuration file declares (origin "file") are the file's, not exported. */
+/* What the configuration file declares (services and APIs of origin "file") is the
+ * file's, not exported. */
+static bool from_file(const json_t *o)
+{
+    const char *origin = str_member(o, "origin");
+    return origin && strcmp(origin, "file") == 0;
+}
+
 static json_t *export_nested(const state *s, const nest *n)
 {
     json_t *out = json_array(), *o, *lists = json_object(), *list;
     size_t i;
     char key[24];
     json_array_foreach(s->all[n->parent], i, o) {
-        const char *origin = str_member(o, "origin");
-        if (origin && strcmp(origin, "file") == 0) continue;
+        if (from_file(o)) continue;
         json_t *p = json_pack("{s:O}", "name", json_object_get(o, "name"));
         set_str(p, "team", name_by_id(s, PT_KIND_TEAM, int_member(o, "team_id")));
         copy_cols(p, o, n->parent_cols);
@@ -283,7 +289,7 @@ static json_t *export_nested(const state *s, const nest *n)
     }
     json_array_foreach(s->all[n->child], i, o) {
         id_key(int_member(o, n->pcol), key);
-        if (!(list = json_object_get(lists, key))) continue;
+        if (!(list = json_object_get(lists, key)) || from_file(o)) continue;
         json_t *c = json_object();
         copy_cols(c, o, n->child_cols);
         if (n->child == PT_KIND_KEY) key_hash(c, o);
@@ -444,7 +450,8 @@ static json_t *parse_document(const char *text, size_t len, pt_admin_err *e)
 /* ---- import ------------------------------------------------------------------------------------- */
 
 typedef struct imp {
-    pt_store *st;
+    pt_admin_api *api;
+    pt_store *st;       /* api's */
     const char *actor;
     pt_admin_err *e;
     json_t *diff;
@@ -611,11 +618,11 @@ static void set_path(imp *m, size_t parent_len, const char *list, size_t i)
 
 /* Maps one object with the admin API's rules (under the object's path), adds the import's
  * own columns and puts it. */
-static int apply(imp *m, pt_store_kind kind, const json_t *in, const json_t *stored, json_t *own, const char *label,
-                 int64_t *id)
+static int apply(imp *m, pt_store_kind kind, const json_t *in, const json_t *stored, int64_t parent, json_t *own,
+                 const char *label, int64_t *id)
 {
     json_t *cols = NULL;
-    if (pt__admin_map(m->st, kind, in, stored, &cols, m->e) != 0) return at_path(m);
+    if (pt__admin_map(m->api, kind, in, stored, parent, &cols, m->e) != 0) return at_path(m);
     json_object_update(cols, own);
     int rc = put(m, kind, cols, stored, label, id);
     json_decref(cols);
@@ -628,7 +635,7 @@ static int import_team(imp *m, const json_t *obj)
     int64_t id;
     int rc = split(m, obj, (const char *const[]){NULL}, NULL, &in, &extra);
     if (rc == 0) stored = by_name(m, PT_KIND_TEAM, in);
-    if (rc == 0) rc = apply(m, PT_KIND_TEAM, in, stored, extra, str_member(in, "name"), &id);
+    if (rc == 0) rc = apply(m, PT_KIND_TEAM, in, stored, 0, extra, str_member(in, "name"), &id);
     json_decref(in), json_decref(extra), json_decref(stored);
     return rc;
 }
@@ -638,7 +645,7 @@ static int import_user(imp *m, const json_t *obj)
 {
     json_t *in, *own, *stored = NULL;
     int64_t id;
-    int rc = split(m, obj, (const char *const[]){"password_hash", "disabled", NULL}, (const char *const[]){"password", NULL},
+    int rc = split(m, obj, (const char *const[]){"password_hash", NULL}, (const char *const[]){"password", NULL},
                    &in, &own);
     if (rc == 0) stored = by_name(m, PT_KIND_USER, in);
     const char *phc = str_member(own, "password_hash");
@@ -646,7 +653,7 @@ static int import_user(imp *m, const json_t *obj)
         rc = bad(m, 400, "invalid_value", "password_hash", "password_hash must be an Argon2id string ($argon2id$...)");
     if (rc == 0 && !stored && !phc)
         rc = bad(m, 400, "missing_field", "password_hash", "password_hash is required for a new user");
-    if (rc == 0) rc = apply(m, PT_KIND_USER, in, stored, own, str_member(in, "name"), &id);
+    if (rc == 0) rc = apply(m, PT_KIND_USER, in, stored, 0, own, str_member(in, "name"), &id);
     json_decref(in), json_decref(own), json_decref(stored);
     return rc;
 }
@@ -660,9 +667,8 @@ static int import_api(imp *m, const json_t *obj, int64_t sid, const char *svc)
     if (rc == 0 && json_is_string(json_object_get(in, "name")))
         stored = match(m, PT_KIND_API, json_pack("{s:I,s:O}", "service_id", (json_int_t)sid, "name", json_object_get(in, "name")));
     if (rc == 0) {
-        json_object_set_new(own, "service_id", json_integer(sid));
         snprintf(label, sizeof label, "%s/%s", svc, str_member(in, "name") ? str_member(in, "name") : "?");
-        rc = apply(m, PT_KIND_API, in, stored, own, label, &id);
+        rc = apply(m, PT_KIND_API, in, stored, sid, own, label, &id);
     }
     json_decref(in), json_decref(own), json_decref(stored);
     return rc;
@@ -699,16 +705,14 @@ static int import_key(imp *m, const json_t *obj, int64_t cid)
     if (rc == 0 && !stored && !sh) rc = bad(m, 400, "missing_field", "hash", "hash is required for a new key");
     if (rc == 0) {
         if (sh) json_object_set_new(own, "hash", json_string(sh));
-        json_object_set_new(own, "consumer_id", json_integer(cid));
-        rc = apply(m, PT_KIND_KEY, in, stored, own, prefix, &id);
+        rc = apply(m, PT_KIND_KEY, in, stored, cid, own, prefix, &id);
     }
     json_decref(in), json_decref(own), json_decref(stored);
     return rc;
 }
 
 /* A service with its APIs, or a consumer with its keys: the parent first, then each
- * child under it. Services the configuration file declares are the file's: an import does
- * not touch them. */
+ * child under it. What the configuration file declares is refused by the API's rules. */
 static int import_nested(imp *m, const json_t *obj, const nest *n)
 {
     json_t *in, *own, *stored = NULL, *children = NULL, *v;
@@ -716,13 +720,10 @@ static int import_nested(imp *m, const json_t *obj, const nest *n)
     int rc = split(m, obj, (const char *const[]){n->list, NULL}, NULL, &in, &own);
     if (rc == 0) rc = list_member(m, own, n->list, &children);
     if (rc == 0) stored = by_name(m, n->parent, in);
-    const char *origin = str_member(stored, "origin"), *name = str_member(in, "name");
-    if (rc == 0 && origin && strcmp(origin, "file") == 0)
-        rc = bad(m, 409, "read_only", "name", "service '%.64s' is declared by the configuration file, not the store",
-                 name);
+    const char *name = str_member(in, "name");
     json_incref(children); /* own gives it up: it is applied after its parent */
     json_object_del(own, n->list);
-    if (rc == 0) rc = apply(m, n->parent, in, stored, own, name, &id);
+    if (rc == 0) rc = apply(m, n->parent, in, stored, 0, own, name, &id);
     size_t i, len = strlen(m->path);
     json_array_foreach(children, i, v) {
         if (rc) break;
@@ -745,7 +746,7 @@ static int import_subscription(imp *m, const json_t *obj)
     int64_t id;
     char label[160];
     int rc = split(m, obj, (const char *const[]){"state", "reason", NULL}, NULL, &in, &own);
-    if (rc == 0 && pt__admin_map(m->st, PT_KIND_SUBSCRIPTION, in, NULL, &cols, m->e) != 0) rc = at_path(m);
+    if (rc == 0 && pt__admin_map(m->api, PT_KIND_SUBSCRIPTION, in, NULL, 0, &cols, m->e) != 0) rc = at_path(m);
     if (rc == 0)
         stored = match(m, PT_KIND_SUBSCRIPTION, json_pack("{s:O,s:O}", "consumer_id", json_object_get(cols, "consumer_id"),
                                                           "service_id", json_object_get(cols, "service_id")));
@@ -799,12 +800,13 @@ static int apply_all(imp *m, const json_t *doc)
     return 0;
 }
 
-int pt_admin_import(pt_store *st, const char *text, size_t len, bool dry_run, const char *actor, json_t **report,
+int pt_admin_import(pt_admin_api *api, const char *text, size_t len, bool dry_run, const char *actor, json_t **report,
                     pt_admin_err *e)
 {
     *report = NULL;
     memset(e, 0, sizeof *e);
-    imp m = {.st = st, .actor = actor, .e = e, .diff = json_array()};
+    pt_store *st = api->st;
+    imp m = {.api = api, .st = st, .actor = actor, .e = e, .diff = json_array()};
     json_t *doc = parse_document(text, len, e);
     int rc = doc && m.diff ? check_top(&m, doc) : -1;
     if (rc == 0 && (rc = pt_store_begin(st)) != 0) rc = pt__admin_store_fail(st, rc, false, e);
@@ -891,7 +893,8 @@ static void print_diff(const json_t *diff, FILE *out)
     }
 }
 
-int pt_admin_import_cli(const char *data_dir, const char *file, bool dry_run, FILE *out, FILE *err)
+int pt_admin_import_cli(const char *data_dir, const char *file, bool dry_run, pt_admin_check_fn check, void *arg,
+                        FILE *out, FILE *err)
 {
     pt_buf text;
     pt_buf_init(&text, PT_IMPORT_MAX_FILE);
@@ -906,7 +909,8 @@ int pt_admin_import_cli(const char *data_dir, const char *file, bool dry_run, FI
     }
     json_t *report = NULL;
     pt_admin_err e;
-    int rc = pt_admin_import(st, text.data ? text.data : "", text.len, dry_run, "cli", &report, &e);
+    pt_admin_api api = {.st = st, .check_service = check, .arg = arg};
+    int rc = pt_admin_import(&api, text.data ? text.data : "", text.len, dry_run, "cli", &report, &e);
     pt_store_close(st);
     pt_buf_release(&text);
     if (rc != 0) {

@@ -19,6 +19,7 @@
 
 #include <jansson.h>
 
+#include "admin/api.h"
 #include "admin/authz.h"
 #include "core/buf.h"
 #include "store/store.h"
@@ -31,20 +32,23 @@
  * filled. */
 int pt_admin_export(pt_store *st, pt_buf *out, pt_admin_err *e);
 
-/* Applies a document (YAML, or JSON when it starts with '{') as actor, in one
- * transaction: objects are created when missing, updated when different, left alone when
+/* Applies a document (YAML, or JSON when it starts with '{') to api's store as actor, in
+ * one transaction, each object checked as the admin API checks it (api->check_service
+ * included, when set): objects are created when missing, updated when different, left alone when
  * equal (no write, no audit record) and objects the document does not name are left
  * alone. A member absent from an object keeps the stored value. dry_run applies nothing.
  * On success *report is {"dry_run", "created", "updated", "unchanged", "diff": [{"action",
  * "kind", "name", "changes": {field: [before, after]}}]} with secrets redacted. Any
  * invalid object fails the whole import (nothing written): -1 with e naming the object
  * and field ("services[2].approval"). */
-int pt_admin_import(pt_store *st, const char *text, size_t len, bool dry_run, const char *actor, json_t **report,
+int pt_admin_import(pt_admin_api *api, const char *text, size_t len, bool dry_run, const char *actor, json_t **report,
                     pt_admin_err *e);
 
 /* The command line: export the store in data_dir to out; import file into it as "cli",
- * printing each change and a summary to out. Errors go to err. Return an exit status. */
+ * printing each change and a summary to out, with check (may be NULL, arg its argument) as
+ * the admin API's check_service. Errors go to err. Return an exit status. */
 int pt_admin_export_cli(const char *data_dir, FILE *out, FILE *err);
-int pt_admin_import_cli(const char *data_dir, const char *file, bool dry_run, FILE *out, FILE *err);
+int pt_admin_import_cli(const char *data_dir, const char *file, bool dry_run, pt_admin_check_fn check, void *arg,
+                        FILE *out, FILE *err);
 
 #endif

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The declarative round trip: a state built through the admin API is exported as YAML,
-# imported into an empty store (over HTTP into a fresh portico, and with the command line),
+# imported into an empty store (over HTTP into a fresh portico, and with the command line
+# into a store only the file has been mirrored into),
 # and exported again byte for byte; keys and passwords keep working in the copy although
 # the export never holds them in clear; a second import changes nothing and writes no audit
 # record; a dry run shows a change and writes nothing; bad documents are refused with the
@@ -9,16 +10,21 @@
 
 PP=$(free_port); U1=$(free_port); AP=$(free_port)
 upstream_start echo "$U1" || { not_ok "upstream starts"; done_testing; exit 1; }
-ROUTE="services:
-  - name: echo
+# The file declares a keyed service and route of its own (they are the file's, not exported)
+# and the model an AI service of the store may offer; the store's services are served too.
+CONF="services:
+  - name: filed
     targets: [\"http://127.0.0.1:$U1\"]
 routes:
-  - name: echo
-    match: { path_prefix: \"/echo/\" }
-    service: echo
+  - name: filed
+    match: { path_prefix: \"/filed/\" }
+    service: filed
     auth: key
-    auth_service: ledger"
-admin_start "$ROUTE" || { not_ok "portico with the admin API and a keyed route starts"; done_testing; exit 1; }
+providers:
+  - { name: p, type: openai, base_url: \"http://127.0.0.1:9/v1\", api_key: k }
+models:
+  - { name: small, targets: [{ provider: p, model: m }] }"
+admin_start "$CONF" || { not_ok "portico with the admin API starts"; done_testing; exit 1; }
 
 ADMIN_PW="the admin's long passphrase"
 ALICE_PW="alice's long passphrase"
@@ -31,10 +37,12 @@ api POST /users "{\"name\":\"dev\",\"password\":\"dev's long passphrase\",\"team
 api POST /services "{\"name\":\"ledger\",\"team\":\"payments\",\"kind\":\"rest\",\"targets\":[\"http://127.0.0.1:$U1\"],
   \"approval\":\"manual\",\"lb\":\"round_robin\",\"timeouts\":{\"connect\":\"2s\"}}"
 is "$RESP_STATUS" 201 "a manual REST service is created"
-api POST /services/ledger/apis '{"name":"v1","path_prefix":"/echo/","methods":["GET","POST"],"auth":"key"}' >/dev/null
-api POST /services/ledger/apis '{"name":"admin","path_prefix":"/echo/admin/","auth":"none","rewrite":"/","key_header":"x-key"}' >/dev/null
+api POST /services/ledger/apis '{"name":"v1","path_prefix":"/ledger/","methods":["GET","POST"],"auth":"key"}'
+is "$RESP_STATUS" 201 "a keyed API is created"
+api POST /services/ledger/apis '{"name":"admin","path_prefix":"/ledger/admin/","auth":"none","rewrite":"/","key_header":"x-key"}' >/dev/null
 api POST /services '{"name":"billing","team":"web","kind":"rest","targets":["http://127.0.0.1:9"]}' >/dev/null
-api POST /services '{"name":"llm","team":"web","kind":"ai","models":["small","large"],"approval":"manual"}' >/dev/null
+api POST /services '{"name":"llm","team":"web","kind":"ai","models":["small"],"approval":"manual"}'
+is "$RESP_STATUS" 201 "an AI service is created"
 api POST /consumers '{"name":"shop","team":"web"}' >/dev/null
 api POST /consumers '{"name":"app2","team":"payments"}' >/dev/null
 api POST /consumers/shop/keys '{"label":"ci \"main\" ü"}'
@@ -50,10 +58,11 @@ api POST /subscriptions '{"consumer":"shop","service":"billing"}'
 api DELETE "/subscriptions/$(jqr .id)" >/dev/null
 api POST /subscriptions '{"consumer":"app2","service":"ledger"}'
 api POST "/subscriptions/$(jqr .id)/reject" '{"reason":"no contract"}' >/dev/null
+api POST /subscriptions '{"consumer":"shop","service":"filed"}' >/dev/null
 api POST /subscriptions '{"consumer":"app2","service":"llm"}' >/dev/null
 is "$(jqr .state)" pending "the state holds subscriptions in four states"
 
-gw() { http GET "http://127.0.0.1:$PP/echo/x" -H "Authorization: Bearer $1"; }
+gw() { http GET "http://127.0.0.1:$PP/${2:-ledger}/x" -H "Authorization: Bearer $1"; }
 gw "$KEY1"
 is "$RESP_STATUS" 200 "the key passes on the keyed route of the first store"
 
@@ -71,6 +80,8 @@ is "$RESP_STATUS" 200 "an admin exports the state"
 like "$(tr -d '\r' <"$T/export.headers" | grep -i '^content-type:')" "application/yaml" "as application/yaml"
 check "the export names the objects" grep -q 'name: "ledger"' "$T/a.yaml"
 check "keys are exported as their SHA-256" grep -q 'hash: "sha256:[0-9a-f]\{64\}"' "$T/a.yaml"
+check "the file's service and route are not exported" bash -c "! grep -qE 'name: \"filed\"|path_prefix: \"/filed/\"' '$T/a.yaml'"
+check "a subscription to the file's service is" grep -q 'service: "filed"' "$T/a.yaml"
 check "passwords are exported as their Argon2id string" grep -q 'password_hash: "\$argon2id\$' "$T/a.yaml"
 leak=
 for s in "$KEY1" "$KEY2" "$KEY3" "$ADMIN_PW" "$ALICE_PW" "$ADMIN_TOKEN"; do grep -qF -- "$s" "$T/a.yaml" && leak="$leak ${s:0:6}"; done
@@ -88,13 +99,15 @@ is "$RESP_STATUS" 403 "a team admin may not import"
 # ---- a fresh portico with an empty store: import over HTTP
 portico_stop
 mv "$T/data" "$T/data-a"
-admin_start "$ROUTE" || { not_ok "a second portico on an empty store starts"; done_testing; exit 1; }
-gw "$KEY1"
+admin_start "$CONF" || { not_ok "a second portico on an empty store starts"; done_testing; exit 1; }
+gw "$KEY1" filed
 is "$RESP_STATUS" 401 "the empty store does not know the key"
+gw "$KEY1"
+is "$RESP_STATUS" 404 "nor serves the store's API"
 import_file "$T/a.yaml"
 is "$RESP_STATUS" 200 "the export is imported into the empty store"
-is "$(jqr '[.created, .updated, .dry_run] | @tsv')" "$(printf '18\t1\tfalse')" \
-    "every object is created (the first-start admin is updated with the exported password)"
+is "$(jqr '[.created, .updated, .unchanged, .dry_run] | @tsv')" "$(printf '19\t1\t1\tfalse')" \
+    "every object is created (the first-start admin takes the exported password; the file's team was there)"
 export_to "$T/b.yaml"
 check "exporting the copy gives the same bytes" cmp -s "$T/a.yaml" "$T/b.yaml"
 gw "$KEY1"
@@ -103,6 +116,8 @@ gw "$KEY2"
 is "$RESP_STATUS" 401 "the revoked key stays revoked"
 gw "$KEY3"
 is "$RESP_STATUS" 403 "the rejected subscription stays rejected"
+gw "$KEY1" filed
+is "$RESP_STATUS" 200 "the subscription to the file's service is carried over"
 api POST /tokens "{\"user\":\"admin\",\"password\":\"$ADMIN_PW\"}"
 is "$RESP_STATUS" 201 "the admin logs in to the copy with the first store's password"
 
@@ -112,7 +127,7 @@ import_file "$T/b.yaml" "?dry_run=true"
 is "$(jqr '[.created, .updated, ([.diff[] | select(.action != "unchanged")] | length)] | @tsv')" "$(printf '0\t0\t0')" \
     "a dry run of the same document says every object is unchanged"
 import_file "$T/b.yaml"
-is "$(jqr '[.created, .updated, .unchanged] | @tsv')" "$(printf '0\t0\t19')" "importing it again changes nothing"
+is "$(jqr '[.created, .updated, .unchanged] | @tsv')" "$(printf '0\t0\t21')" "importing it again changes nothing"
 is "$(audit_head)" "$AUDIT" "and writes no audit record"
 
 # ---- a dry run of a changed document
@@ -166,18 +181,6 @@ printf '{"portico_export":1,"teams":[{"name":"from-json"}]}' >"$T/ok.json"
 import_file "$T/ok.json"
 is "$RESP_STATUS $(jqr .created)" "200 1" "the same document as JSON is imported too"
 
-# ---- the command line into an empty data directory
-(cd "$T" && "$PORTICO" import --dry-run --data-dir "$T/data-c" "$T/a.yaml" >"$T/dry.out" 2>&1)
-like "$(tail -n 1 "$T/dry.out")" "19 created, 0 updated, 0 unchanged \(dry run" "portico import --dry-run prints a summary"
-(cd "$T" && "$PORTICO" export --data-dir "$T/data-c" >"$T/c0.yaml" 2>/dev/null)
-check "and writes nothing" bash -c "! grep -q 'ledger' '$T/c0.yaml'"
-(cd "$T" && "$PORTICO" import --data-dir "$T/data-c" "$T/a.yaml" >"$T/imp.out" 2>&1)
-like "$(grep -c '^create ' "$T/imp.out")" "^19$" "portico import prints one line per created object"
-(cd "$T" && "$PORTICO" export --data-dir "$T/data-c" >"$T/c.yaml" 2>/dev/null)
-check "portico export of the imported directory gives the same bytes" cmp -s "$T/a.yaml" "$T/c.yaml"
-(cd "$T" && "$PORTICO" import --data-dir "$T/data-c" "$T/bad3.yaml" >/dev/null 2>"$T/bad.err")
-is "$?" 1 "portico import of a bad document exits 1"
-like "$(cat "$T/bad.err")" "services\[1\].*approval" "naming the object and field"
 "$PORTICO" import --data-dir "$T/data-c" >/dev/null 2>"$T/usage.err"
 is "$?" 64 "portico import without a FILE is a usage error"
 "$PORTICO" export --data-dir "$T/data-c" -c "$T/admin.yaml" >/dev/null 2>>"$T/usage.err"
@@ -205,4 +208,25 @@ like "$(tail -n 1 "$T/late.out")" "3 created" "portico import writes into the ru
 gw_is() { gw "$LATE"; [ "$RESP_STATUS" = "$1" ]; }
 check "the running gateway accepts the imported key without a reload" wait_for 5 gw_is 200
 alive_after "export and import"
+
+# ---- the command line into a store the file has been mirrored into, without a gateway
+portico_stop
+mv "$T/data" "$T/data-b"
+admin_start "$CONF" || { not_ok "a third portico on an empty store starts"; done_testing; exit 1; }
+portico_stop
+(cd "$T" && "$PORTICO" import --dry-run --data-dir "$T/data" "$T/a.yaml" >"$T/dry.out" 2>&1)
+like "$(tail -n 1 "$T/dry.out")" "19 created, 1 updated, 1 unchanged \(dry run" "portico import --dry-run prints a summary"
+(cd "$T" && "$PORTICO" export --data-dir "$T/data" >"$T/c0.yaml" 2>/dev/null)
+check "and writes nothing" bash -c "! grep -q 'ledger' '$T/c0.yaml'"
+(cd "$T" && "$PORTICO" import --data-dir "$T/data" "$T/a.yaml" >"$T/imp.out" 2>&1)
+like "$(grep -c '^create ' "$T/imp.out")" "^19$" "portico import prints one line per created object"
+(cd "$T" && "$PORTICO" export --data-dir "$T/data" >"$T/c.yaml" 2>/dev/null)
+check "portico export of the imported directory gives the same bytes" cmp -s "$T/a.yaml" "$T/c.yaml"
+(cd "$T" && "$PORTICO" import --data-dir "$T/data" "$T/bad3.yaml" >/dev/null 2>"$T/bad.err")
+is "$?" 1 "portico import of a bad document exits 1"
+like "$(cat "$T/bad.err")" "services\[1\].*approval" "naming the object and field"
+printf 'portico_export: 1\nservices:\n  - name: ai2\n    team: web\n    kind: ai\n    models: [nosuch]\n' >"$T/unserved.yaml"
+(cd "$T" && "$PORTICO" import --dry-run -c "$T/admin.yaml" "$T/unserved.yaml" >/dev/null 2>"$T/unserved.err")
+is "$?" 1 "with -c, a service the gateway would not serve is refused as the admin API refuses it"
+like "$(cat "$T/unserved.err")" "services\[0\].*models" "naming the field"
 done_testing

@@ -60,7 +60,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     json_t *report = NULL;
     pt_admin_err e;
-    int rc = pt_admin_import(st, (const char *)data, size, true, "fuzz", &report, &e);
+    pt_admin_api api = {.st = st};
+    int rc = pt_admin_import(&api, (const char *)data, size, true, "fuzz", &report, &e);
     if (rc == 0 && !report) abort();
     if (rc != 0 && (e.status < 400 || e.status >= 500 || !e.message[0])) abort(); /* a refusal says why, as a 4xx */
     json_decref(report);

@@ -28,8 +28,9 @@ static char *export_text(pt_store *st)
 static json_t *import(pt_store *st, const char *text, bool dry_run, pt_admin_err *e)
 {
     json_t *report = NULL;
+    pt_admin_api api = {.st = st};
     memset(e, 0, sizeof *e);
-    int rc = pt_admin_import(st, text, strlen(text), dry_run, "test", &report, e);
+    int rc = pt_admin_import(&api, text, strlen(text), dry_run, "test", &report, e);
     assert_int_equal(rc == 0, report != NULL);
     return report;
 }
@@ -78,6 +79,7 @@ static void build_state(pt_store *st)
     must_insert(st, PT_KIND_API, "{\"service_id\":1,\"name\":\"v2\",\"path_prefix\":\"/v2/\",\"auth\":\"key\"}");
     must_insert(st, PT_KIND_API, "{\"service_id\":1,\"name\":\"v1\",\"path_prefix\":\"/v1/\",\"methods\":[\"GET\"]}");
     must_insert(st, PT_KIND_API, "{\"service_id\":2,\"name\":\"filed\",\"path_prefix\":\"/f/\"}");
+    must_insert(st, PT_KIND_API, "{\"service_id\":1,\"name\":\"fileroute\",\"path_prefix\":\"/r/\",\"origin\":\"file\"}");
     must_insert(st, PT_KIND_CONSUMER, "{\"name\":\"shop\",\"team_id\":2}");
     must_insert(st, PT_KIND_KEY, "{\"consumer_id\":1,\"prefix\":\"pk_bbbbbbbbb\",\"hash\":\"" HASH_B "\",\"label\":\"two\","
                                  "\"revoked_at\":1700000000}");
@@ -115,6 +117,7 @@ static void export_names_objects_and_leaves_out_the_files_and_secrets(void **sta
     assert_null(strstr(text, "cancelled"));
     assert_null(strstr(text, "name: \"fromfile\""));
     assert_null(strstr(text, "filed"));
+    assert_null(strstr(text, "fileroute"));
     assert_null(strstr(text, "origin"));
     free(text);
 }
@@ -245,7 +248,7 @@ static void bad_documents_fail_whole_naming_object_and_field(void **state)
     refused(st, "teams: []\n", 400, "portico_export");
     refused(st, "- a\n", 400, "");
     refused(st, "portico_export: 1\nteams: [ {name: t\n", 400, "");
-    refused(st, "portico_export: 1\nservices:\n  - name: fromfile\n    team: zeta\n", 409, "services[0].name");
+    refused(st, "portico_export: 1\nservices:\n  - name: fromfile\n    team: zeta\n", 409, "services[0]");
     refused(st, "portico_export: 1\nusers:\n  - name: new\n    role: admin\n", 400, "users[0].password_hash");
     refused(st, "portico_export: 1\nusers:\n  - name: new\n    role: admin\n    password_hash: plain\n", 400,
             "users[0].password_hash");
@@ -260,6 +263,57 @@ static void bad_documents_fail_whole_naming_object_and_field(void **state)
             400, "consumers[0].keys[0].hash");
     refused(st, "portico_export: 1\nconsumers:\n  - name: shop\n    keys: 3\n", 400, "consumers[0].keys");
     refused(st, "{\"portico_export\":1,\"teams\":[{\"name\":\"a\",\"name\":\"b\"}]}", 400, "");
+}
+
+/* The gateway's own check (here: no target or prefix containing "bad"), as the admin
+ * thread passes it. */
+static int refuse_bad(void *arg, const json_t *service, const json_t *apis, char *field, size_t fieldcap, char *msg,
+                      size_t msgcap)
+{
+    const char *t = json_string_value(json_array_get(json_object_get(service, "targets"), 0));
+    if (t && strstr(t, "bad")) {
+        snprintf(field, fieldcap, "targets[0]");
+        snprintf(msg, msgcap, "targets[0]: not served");
+        return -1;
+    }
+    size_t i;
+    json_t *a;
+    json_array_foreach(apis, i, a) {
+        const char *p = json_string_value(json_object_get(a, "path_prefix"));
+        if (p && strstr(p, "bad")) {
+            snprintf(field, fieldcap, "apis[%zu].path_prefix", i);
+            snprintf(msg, msgcap, "path_prefix: not served");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void what_the_gateway_would_not_serve_is_refused(void **state)
+{
+    fixture *f = *state;
+    build_state(f->st);
+    pt_admin_api api = {.st = f->st, .check_service = refuse_bad};
+    pt_admin_err e;
+    json_t *r = NULL;
+    const char *svc = "portico_export: 1\nservices:\n  - name: s9\n    team: alpha\n    kind: rest\n"
+                      "    targets: [\"http://bad\"]\n";
+    assert_int_equal(pt_admin_import(&api, svc, strlen(svc), false, "test", &r, &e), -1);
+    assert_int_equal(e.status, 400);
+    assert_string_equal(e.field, "services[0].targets[0]");
+    const char *route = "portico_export: 1\nservices:\n  - name: ledger\n    apis:\n      - name: v1\n"
+                        "        path_prefix: /bad/\n";
+    assert_int_equal(pt_admin_import(&api, route, strlen(route), false, "test", &r, &e), -1);
+    assert_int_equal(e.status, 400);
+    assert_string_equal(e.field, "services[0].apis[0].path_prefix");
+    const char *fine = "portico_export: 1\nservices:\n  - name: ledger\n    apis:\n      - name: v1\n"
+                       "        path_prefix: /fine/\n";
+    assert_int_equal(pt_admin_import(&api, fine, strlen(fine), false, "test", &r, &e), 0);
+    assert_int_equal(count(r, "updated"), 1);
+    json_decref(r);
+    /* the file's routes stay the file's */
+    refused(f->st, "portico_export: 1\nservices:\n  - name: ledger\n    apis:\n      - name: fileroute\n"
+                   "        path_prefix: /x/\n", 409, "services[0].apis[0]");
 }
 
 static void absent_members_stay_and_null_clears(void **state)
@@ -319,6 +373,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_dry_run_shows_the_change_and_writes_nothing, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(bad_documents_fail_whole_naming_object_and_field, fixture_setup,
                                         fixture_teardown),
+        cmocka_unit_test_setup_teardown(what_the_gateway_would_not_serve_is_refused, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(absent_members_stay_and_null_clears, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(text_survives_yaml_quoting, fixture_setup, fixture_teardown),
     };
