@@ -412,6 +412,8 @@ admin_off_line() {
 #   admin_start [TOP]   starts portico with the admin API on a free port $AP, its store in
 #                       $T/data, extra top-level lines TOP; waits for the admin port; sets
 #                       ADMIN_TOKEN from the bootstrap token file
+#   keyed_echo_lines    top-level lines for admin_start: service "echo" at $U1, route /echo/
+#                       with `auth: key`
 #   api METHOD PATH [BODY [TOKEN [curl args]]]
 #                       one admin request to /admin/v1PATH as TOKEN (default $ADMIN_TOKEN);
 #                       sets RESP_STATUS, RESP_BODY, RESP_HEADERS like http
@@ -422,6 +424,20 @@ access_log: "off"
 data_dir: "$T/data"
 admin: { listen: "127.0.0.1:$AP" }
 ${1:-}
+EOF2
+}
+# keyed_echo_lines: the top-level lines of one service "echo" at $U1 and a route /echo/ to it
+# with `auth: key`, for admin_start: the store's service of the same name guards it.
+keyed_echo_lines() {
+    cat <<EOF2
+services:
+  - name: echo
+    targets: ["http://127.0.0.1:$U1"]
+routes:
+  - name: echo
+    match: { path_prefix: "/echo/" }
+    service: echo
+    auth: key
 EOF2
 }
 admin_answers() { [ "$(status_of "http://127.0.0.1:$AP/admin/v1/teams")" = 401 ]; }
