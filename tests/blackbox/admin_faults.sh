@@ -150,22 +150,25 @@ start_fails() {
     wait $pid; rc=$?
     check "$name: the start stops with a non-zero status ($rc)" test "$rc" -ne 0
     like "$(grep -v '"thread":"supervisor"' "$T/bad.err")" "$re" "$name: the error names the directory and the reason"
+    is "$(grep -c 'gateway process [0-9]* started' "$T/bad.err")" 1 "$name: the supervisor does not start it again"
 }
 re_dir() { printf '%s' "$1" | sed 's/[.[\*^$()+?{|]/\\&/g'; }
+# cant_open DIR: the start of the error for DIR, from the admin API's store or the gateway's.
+cant_open() { local d; d=$(re_dir "$1"); printf "(cannot open the store in %s|data_dir '%s': the store cannot be opened)" "$d" "$d"; }
 
 touch "$T/plain"
-start_fails "data_dir is a file" "$T/plain" "cannot open the store in $(re_dir "$T/plain"): .*is not a directory"
+start_fails "data_dir is a file" "$T/plain" "$(cant_open "$T/plain"): .*is not a directory"
 mkdir -p "$T/corrupt"
 yes "this is not a database" | head -c 65536 >"$T/corrupt/portico.db"
-start_fails "a corrupt portico.db" "$T/corrupt" "cannot open the store in $(re_dir "$T/corrupt"): .*corrupt"
+start_fails "a corrupt portico.db" "$T/corrupt" "$(cant_open "$T/corrupt"): .*corrupt"
 # A store written by a newer binary: this one refuses to guess at its schema.
 cp -a "$T/data" "$T/newer"
 sqlite3 "$T/newer/portico.db" "INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)"
-start_fails "a database with a newer schema" "$T/newer" "cannot open the store in $(re_dir "$T/newer"): .*newer"
+start_fails "a database with a newer schema" "$T/newer" "$(cant_open "$T/newer"): .*newer"
 # Root ignores file modes, so "not writable" is a read-only filesystem.
 if tmpfs_at "$T/ro" ro,size=1m; then
-    start_fails "data_dir on a read-only filesystem" "$T/ro" "cannot open the store in $(re_dir "$T/ro"): .*Read-only"
-    start_fails "data_dir to be created on a read-only filesystem" "$T/ro/sub" "cannot open the store in $(re_dir "$T/ro/sub"): .*Read-only"
+    start_fails "data_dir on a read-only filesystem" "$T/ro" "$(cant_open "$T/ro"): .*Read-only"
+    start_fails "data_dir to be created on a read-only filesystem" "$T/ro/sub" "$(cant_open "$T/ro/sub"): .*Read-only"
 else
     skip "data_dir on a read-only filesystem" "cannot mount a tmpfs here (unshare -m or mount not permitted: $(head -c 200 "$T/mount.err" 2>/dev/null))"
 fi
