@@ -7,7 +7,8 @@
 //   node admin_effect.mjs GATEWAY_PORT ADMIN_PORT TOKEN COUNT
 //
 // Prints one line per kind of write: "kind n write_median write_p99 effect_median effect_p99
-// effect_max first_call_share" (milliseconds; the share of writes whose first call already saw
+// effect_max first_call_share total_median total_p99" (milliseconds; effect counts from the
+// write's answer, total from its request; the share is of writes whose first call already saw
 // the change). The store must hold team "bench", service "up" (approval auto, route /keyed/)
 // and service "gated" (approval manual, route /gated/).
 import http from 'node:http';
@@ -65,6 +66,7 @@ async function measure(acc, write, route, key, done, waiting) {
   const [dt, calls] = await until(route, k, done, waiting, t0);
   acc.write.push(t0 - w0);
   acc.effect.push(dt);
+  acc.total.push(t0 - w0 + dt);
   if (calls === 1) acc.first++;
 }
 
@@ -75,9 +77,10 @@ const q = (xs, p) => {
 function report(kind, acc) {
   const f = (x) => x.toFixed(3);
   console.log([kind, acc.effect.length, f(q(acc.write, 0.5)), f(q(acc.write, 0.99)), f(q(acc.effect, 0.5)),
-    f(q(acc.effect, 0.99)), f(q(acc.effect, 1)), (acc.first / acc.effect.length).toFixed(3)].join(' '));
+    f(q(acc.effect, 0.99)), f(q(acc.effect, 1)), (acc.first / acc.effect.length).toFixed(3), f(q(acc.total, 0.5)),
+    f(q(acc.total, 0.99))].join(' '));
 }
-const fresh = () => ({ write: [], effect: [], first: 0 });
+const fresh = () => ({ write: [], effect: [], total: [], first: 0 });
 
 async function main() {
   await admin('POST', '/consumers', { name: 'effect', team: 'bench' }, 201);

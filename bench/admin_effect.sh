@@ -5,8 +5,8 @@
 # COUNT writes of each kind and after each answer calls the keyed route until the answer
 # changes: a new key (401 until it passes), a revocation (200 until it is refused with 401), an
 # approval of a pending subscription (403 until it passes). Prints the median and p99 from the
-# write's answer to its effect, beside the target (median under 100 ms), and the write's own
-# time for reference.
+# write's answer to its effect and from its request to its effect, beside the target (median
+# under 100 ms), and the write's own time.
 #
 #   bench/admin_effect.sh                      COUNT=200 writes of each kind
 #   FILL=100000 bench/admin_effect.sh          first fill the store with FILL consumers, 2x keys
@@ -67,10 +67,12 @@ echo "  portico $("$PORTICO" version | awk '{ print $2 }') (workers: 2), store: 
 echo "  machine: $(nproc) cores, $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 node "$BENCH_DIR/admin_effect.mjs" "$PP" "$AP" "$TOKEN" "$COUNT" >"$T/effect.out" || exit 1
-printf '%-12s %5s %14s %14s %15s %14s %12s %10s\n' "write" "n" "write p50 ms" "write p99 ms" \
-    "effect p50 ms" "effect p99 ms" "max ms" "1st call"
-awk '{ printf "%-12s %5d %14.3f %14.3f %15.3f %14.3f %12.3f %9.0f%%\n", $1, $2, $3, $4, $5, $6, $7, $8 * 100 }' "$T/effect.out"
-awk '{ if ($5 > m) m = $5 } END {
-    printf "\nworst median from answer to effect: %.3f ms   (target: median under 100 ms)\n", m }' "$T/effect.out"
+printf '%-12s %4s %11s %11s %12s %12s %9s %9s %13s %13s\n' "write" "n" "write p50" "write p99" \
+    "effect p50" "effect p99" "max" "1st call" "request p50" "request p99"
+awk '{ printf "%-12s %4d %11.3f %11.3f %12.3f %12.3f %9.3f %8.0f%% %13.3f %13.3f\n", $1, $2, $3, $4, $5, $6, $7, $8 * 100, $9, $10 }' "$T/effect.out"
+echo "(milliseconds; effect: from the write's answer to the first call that saw it; request: from"
+echo " sending the write to that call; 1st call: writes whose first call already saw the change)"
+awk '{ if ($5 > m) m = $5; if ($9 > r) r = $9 } END {
+    printf "\nworst median from answer to effect: %.3f ms, from request to effect: %.3f ms   (target: median under 100 ms)\n", m, r }' "$T/effect.out"
 alive=$(portico_alive && echo yes || echo NO)
 echo "  portico still healthy after the run: $alive"
