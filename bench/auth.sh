@@ -74,31 +74,41 @@ echo
 wrk_key "http://127.0.0.1:$PP/open/bench" "$WARMUP" >/dev/null
 wrk_key "http://127.0.0.1:$PP/keyed/bench" "$WARMUP" >/dev/null
 
-declare -A rps=() p50=() p99=() errs=()
+# CPU time the gateway process (all its threads) spent per request is the steadier figure on a
+# shared machine: requests/s moves with whatever else runs, the work per request much less.
+GW=$(pgrep -P "$PORTICO_PID" -x portico | head -n 1); GW=${GW:-$PORTICO_PID}
+TCK=$(getconf CLK_TCK)
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$GW/stat" 2>/dev/null || echo 0; }
+
+declare -A rps=() p50=() p99=() errs=() cpu=()
 run_one() {
-    local name=$1 r
+    local name=$1 r t0 us
+    t0=$(cpu_ticks)
     r=$(wrk_key "http://127.0.0.1:$PP/$name/bench" "$DURATION")
     [ -n "$r" ] || { echo "bench: wrk produced no result for $name" >&2; exit 1; }
     read -r a b c n e s <<<"$r"
-    rps[$name]+="$a "; p50[$name]+="$b "; p99[$name]+="$c "; errs[$name]+="$((e + s)) "
-    printf '  round %d %-6s %10.0f req/s  p50 %7.3f ms  p99 %7.3f ms  %d requests, %d errors, %d non-2xx\n' \
-        "$round" "$name" "$a" "$(awk -v x="$b" 'BEGIN { print x / 1000 }')" "$(awk -v x="$c" 'BEGIN { print x / 1000 }')" "$n" "$e" "$s"
+    us=$(awk -v t=$(($(cpu_ticks) - t0)) -v k="$TCK" -v n="$n" 'BEGIN { printf "%.2f", n ? t / k * 1e6 / n : 0 }')
+    rps[$name]+="$a "; p50[$name]+="$b "; p99[$name]+="$c "; errs[$name]+="$((e + s)) "; cpu[$name]+="$us "
+    printf '  round %d %-6s %10.0f req/s  p50 %7.3f ms  p99 %7.3f ms  %6.2f us CPU/req  %d requests, %d errors, %d non-2xx\n' \
+        "$round" "$name" "$a" "$(awk -v x="$b" 'BEGIN { print x / 1000 }')" "$(awk -v x="$c" 'BEGIN { print x / 1000 }')" "$us" "$n" "$e" "$s"
 }
 for ((round = 1; round <= ROUNDS; round++)); do
     if ((round % 2)); then run_one open; run_one keyed; else run_one keyed; run_one open; fi
 done
 echo
-printf '%-8s %12s %10s %10s %8s\n' "median" "req/s" "p50 ms" "p99 ms" "errors"
+printf '%-8s %12s %10s %10s %12s %8s\n' "median" "req/s" "p50 ms" "p99 ms" "us CPU/req" "errors"
 for name in open keyed; do
     # shellcheck disable=SC2086
-    printf '%-8s %12.0f %10.3f %10.3f %8d\n' "$name" "$(median ${rps[$name]})" \
+    printf '%-8s %12.0f %10.3f %10.3f %12.2f %8d\n' "$name" "$(median ${rps[$name]})" \
         "$(awk -v x="$(median ${p50[$name]})" 'BEGIN { print x / 1000 }')" \
-        "$(awk -v x="$(median ${p99[$name]})" 'BEGIN { print x / 1000 }')" \
+        "$(awk -v x="$(median ${p99[$name]})" 'BEGIN { print x / 1000 }')" "$(median ${cpu[$name]})" \
         "$(printf '%s\n' ${errs[$name]} | awk '{ s += $1 } END { print s }')"
 done
 # shellcheck disable=SC2086
-awk -v k="$(median ${rps[keyed]})" -v o="$(median ${rps[open]})" 'BEGIN {
-    printf "\nkeyed/open: req/s %.3fx, cost %.1f%% of throughput   (target: cost <= 3%%)\n", k / o, (1 - k / o) * 100 }'
+awk -v k="$(median ${rps[keyed]})" -v o="$(median ${rps[open]})" -v ck="$(median ${cpu[keyed]})" \
+    -v co="$(median ${cpu[open]})" 'BEGIN {
+    printf "\nkeyed/open: req/s %.3fx, cost %.1f%% of throughput   (target: cost <= 3%%)\n", k / o, (1 - k / o) * 100
+    if (co > 0) printf "            CPU per request %.3fx, %.1f%% more gateway CPU per request\n", ck / co, (ck / co - 1) * 100 }'
 portico_stop
 
 # ---------------------------------------------------------------------------- callgrind
