@@ -4,7 +4,7 @@
 # nginx upstream); bench/admin_effect.mjs, one node process on keep-alive connections, makes
 # COUNT writes of each kind and after each answer calls the keyed route until the answer
 # changes: a new key (401 until it passes), a revocation (200 until it is refused with 401), an
-# approval of a pending subscription (403 until it passes). Prints the median and p99 from the
+# approval of a pending subscription to "gated", set to manual approval (403 until it passes). Prints the median and p99 from the
 # write's answer to its effect and from its request to its effect, beside the target (median
 # under 100 ms), and the write's own time.
 #
@@ -55,11 +55,11 @@ EOF
 portico_start "$T/portico.yaml" || { echo "bench: portico did not start" >&2; exit 1; }
 wait_for 10 admin_answers || { echo "bench: the admin API did not answer" >&2; exit 1; }
 TOKEN=$(cat "$D/admin-token")
-adm() { curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
-    --data-binary "$2" "http://127.0.0.1:$AP/admin/v1$1"; }
-[ "$(adm /teams '{"name":"bench"}')" = 201 ] &&
-    [ "$(adm /services "{\"name\":\"up\",\"team\":\"bench\",\"kind\":\"rest\",\"targets\":[\"http://127.0.0.1:$UP\"]}")" = 201 ] &&
-    [ "$(adm /services "{\"name\":\"gated\",\"team\":\"bench\",\"kind\":\"rest\",\"targets\":[\"http://127.0.0.1:$UP\"],\"approval\":\"manual\"}")" = 201 ] ||
+adm() { curl -s -o /dev/null -w '%{http_code}' -X "$1" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+    --data-binary "$3" "http://127.0.0.1:$AP/admin/v1$2"; }
+# The file's services are in the store (read-only, team "file"); only their approval is set here.
+[ "$(adm POST /teams '{"name":"bench"}')" = 201 ] &&
+    [ "$(adm PATCH /services/gated '{"approval":"manual"}')" = 200 ] ||
     { echo "bench: the store could not be set up through the admin API" >&2; exit 1; }
 
 echo "admin write to gateway effect: $COUNT writes of each kind, one keep-alive client (node), loopback"

@@ -31,8 +31,9 @@ upstream_start echo "$U1" || { not_ok "upstream starts"; done_testing; exit 1; }
 KEYED=$(keyed_echo_lines)
 admin_start "$KEYED" || { not_ok "portico with the admin API starts"; done_testing; exit 1; }
 api POST /teams '{"name":"shop"}'
-api POST /services "{\"name\":\"echo\",\"team\":\"shop\",\"kind\":\"rest\",\"targets\":[\"http://127.0.0.1:$U1\"]}"
-is "$RESP_STATUS" 201 "the keyed route's service is in the store"
+# The file's service is in the store, read-only; subscriptions to it are active at once.
+api GET /services/echo
+is "$RESP_STATUS/$(jqr .origin)/$(jqr .approval)" "200/file/auto" "the keyed route's service is in the store"
 
 # ============================================================ kill -9 during a burst of writes
 # writer ROUND W: creates a consumer, a key for it and a subscription, over and over, and
@@ -183,7 +184,6 @@ admin_config "$KEYED" | sed "s#^data_dir: .*#data_dir: \"$T/small/data\"#" >"$T/
 portico_start "$T/admin.yaml" && wait_for 10 admin_answers || { not_ok "portico starts with its store on a small filesystem"; done_testing; exit 1; }
 ADMIN_TOKEN=$(cat "$T/small/data/admin-token")
 api POST /teams '{"name":"shop"}'
-api POST /services "{\"name\":\"echo\",\"team\":\"shop\",\"kind\":\"rest\",\"targets\":[\"http://127.0.0.1:$U1\"]}"
 api POST /consumers '{"name":"web","team":"shop"}'
 api POST /subscriptions '{"consumer":"web","service":"echo"}'
 api POST /consumers/web/keys '{"label":"kept"}'; KEEP=$(jqr .key) KEEP_ID=$(jqr .id)
