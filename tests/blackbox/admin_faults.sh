@@ -136,12 +136,12 @@ alive_after "kill -9 during admin write bursts"
 portico_stop
 
 # ============================================================ a store that cannot be opened
-# start_fails NAME DATA_DIR REGEX: `portico serve` with DATA_DIR exits non-zero within 15 s and
-# its error output matches REGEX (which names the directory).
+# start_fails NAME DATA_DIR REGEX [TOP]: `portico serve` with DATA_DIR (and the top-level lines
+# TOP) exits non-zero within 15 s and its error output matches REGEX (which names the directory).
 start_fails() {
     local name=$1 dir=$2 re=$3 pid rc cfg=$T/bad.yaml
     PP=$(free_port); AP=$(free_port)
-    admin_config "" | sed "s#^data_dir: .*#data_dir: \"$dir\"#" >"$cfg"
+    admin_config "${4:-}" | sed "s#^data_dir: .*#data_dir: \"$dir\"#" >"$cfg"
     "$PORTICO" serve -c "$cfg" >"$T/bad.out" 2>"$T/bad.err" &
     pid=$!; track $pid
     if ! wait_for 15 bash -c "! kill -0 $pid 2>/dev/null"; then
@@ -159,6 +159,8 @@ cant_open() { local d; d=$(re_dir "$1"); printf "(cannot open the store in %s|da
 
 touch "$T/plain"
 start_fails "data_dir is a file" "$T/plain" "$(cant_open "$T/plain"): .*is not a directory"
+# With a keyed route the gateway opens the store for its snapshot too, and may be first.
+start_fails "data_dir is a file, with a keyed route" "$T/plain" "$(cant_open "$T/plain"): .*is not a directory" "$KEYED"
 mkdir -p "$T/corrupt"
 yes "this is not a database" | head -c 65536 >"$T/corrupt/portico.db"
 start_fails "a corrupt portico.db" "$T/corrupt" "$(cant_open "$T/corrupt"): .*corrupt"
