@@ -18,7 +18,8 @@ typedef struct pt_admin_opts {
     uint16_t port;
     const char *data_dir;        /* where the store lives (and admin-token on first start) */
     pt_http_limits limits;       /* timeouts and header caps; the body cap is PT_ADMIN_MAX_BODY at most */
-    void (*on_change)(void *arg);/* called on the admin thread after every committed write; may be NULL */
+    void (*on_change)(void *arg, int kind, int64_t id); /* on the admin thread after every committed
+                                 * write (see api.h); may be NULL */
     pt_admin_check_fn check_service; /* whether a service would be served; may be NULL */
     pt_admin_describe_fn describe;   /* the file's listeners, providers, models; may be NULL */
     void *arg;

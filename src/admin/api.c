@@ -139,10 +139,15 @@ static int store_fail(ctx *x, int rc, bool creating)
     }
 }
 
-static void changed(ctx *x)
+/* After a committed write of object kind/id (kind -1: several objects). Users and tokens
+ * are not in the gateway's snapshot, so their writes ask nothing of it. */
+static void changed_one(ctx *x, int kind, int64_t id)
 {
-    if (x->api->on_change) x->api->on_change(x->api->arg);
+    if (kind == PT_KIND_USER || kind == PT_KIND_TOKEN) return;
+    if (x->api->on_change) x->api->on_change(x->api->arg, kind, id);
 }
+
+static void changed(ctx *x) { changed_one(x, -1, 0); }
 
 static int64_t now_s(void) { return (int64_t)time(NULL); }
 
@@ -596,7 +601,7 @@ static void create(ctx *x, const resource *r, const char *pcol, int64_t parent)
     int rc = pt_store_insert(x->st, r->kind, cols, x->actor, &id);
     if (rc != 0) store_fail(x, rc, true);
     else {
-        changed(x);
+        changed_one(x, (int)r->kind, id);
         answer_object(x, 201, r->kind, id, key.text[0] ? json_pack("{s:s}", "key", key.text) : NULL);
     }
     pt_cred_wipe(&key);
@@ -632,7 +637,7 @@ static void update(ctx *x, const resource *r, json_t *obj)
     int rc = pt_store_update(x->st, r->kind, id, ver, cols, x->actor);
     if (rc != 0) store_fail(x, rc, false);
     else {
-        changed(x);
+        changed_one(x, (int)r->kind, id);
         answer_object(x, 200, r->kind, id, NULL);
     }
 out:
@@ -664,7 +669,7 @@ static void remove_one(ctx *x, const resource *r, json_t *obj)
         store_fail(x, rc, false);
         return;
     }
-    changed(x);
+    changed_one(x, (int)r->kind, id);
     if (cols) answer_object(x, 200, r->kind, id, NULL);
     else answer(x, 204, NULL, 0);
 }
@@ -719,7 +724,7 @@ static void decide(ctx *x, json_t *sub, bool approve)
     int rc = pt_store_update(x->st, PT_KIND_SUBSCRIPTION, id, 0, cols, x->actor);
     if (rc != 0) store_fail(x, rc, false);
     else {
-        changed(x);
+        changed_one(x, PT_KIND_SUBSCRIPTION, id);
         answer_object(x, 200, PT_KIND_SUBSCRIPTION, id, NULL);
     }
 out:
@@ -770,7 +775,7 @@ static void login(ctx *x)
     rc = insert_token(x->st, int_member(user, "id"), name, &tok, &id);
     if (rc != 0) store_fail(x, rc, true);
     else {
-        changed(x);
+        changed_one(x, PT_KIND_TOKEN, id);
         answer(x, 201, json_pack("{s:s,s:I,s:s}", "token", tok.text, "id", (json_int_t)id, "prefix", tok.prefix), 0);
     }
     pt_cred_wipe(&tok);
@@ -797,7 +802,7 @@ static void tokens(ctx *x)
         int rc = pt_store_delete(x->st, PT_KIND_TOKEN, id, 0, x->actor);
         if (rc != 0) store_fail(x, rc, false);
         else {
-            changed(x);
+            changed_one(x, PT_KIND_TOKEN, id);
             answer(x, 204, NULL, 0);
         }
     } else {

@@ -25,7 +25,8 @@ typedef json_t *(*pt_admin_describe_fn)(void *arg, const char *what);
 
 typedef struct pt_admin_api {
     pt_store *st;
-    void (*on_change)(void *arg);  /* after every committed write; may be NULL */
+    void (*on_change)(void *arg, int kind, int64_t id); /* after every committed write: the object
+                                  * written, or kind -1 when several may have changed; may be NULL */
     pt_admin_check_fn check_service; /* before a service or an API is written; may be NULL */
     pt_admin_describe_fn describe;   /* the file's listeners, providers, models; may be NULL */
     void *arg;

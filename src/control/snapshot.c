@@ -6,6 +6,8 @@
 
 #include "control/snapshot.h"
 
+#include "core/slice.h"
+
 /* ---- growing arrays ---- */
 
 /* Makes room for one more element of size elem in *p (holding *n of *cap). */
@@ -326,6 +328,185 @@ pt_snapshot *pt_snapshot_compile(pt_store *st, pt_store_error *err)
         return NULL;
     }
     return b.s;
+}
+
+/* ---- patching: one changed object applied to a copy, without reading the whole store ---- */
+
+static void *copy_array(const void *src, size_t n, size_t elem, size_t *cap)
+{
+    *cap = n + 64; /* room for the object being added, and a few more */
+    void *p = malloc(*cap * elem);
+    if (p && n) memcpy(p, src, n * elem);
+    return p;
+}
+
+static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
+
+/* A deep copy of s for b to change (b's capacities describe its arrays); NULL when out of
+ * memory. */
+static pt_snapshot *clone(const pt_snapshot *s, build *b)
+{
+    pt_snapshot *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    *c = (pt_snapshot){ .store_version = s->store_version, .nteams = s->nteams, .nconsumers = s->nconsumers,
+                        .nkeys = s->nkeys, .slot_mask = s->slot_mask, .nsubs = s->nsubs,
+                        .nmodel_names = s->nmodel_names, .strings_len = s->strings_len, .nservices = s->nservices,
+                        .napis = s->napis };
+    atomic_init(&c->refs, 1);
+    b->s = c;
+    bool ok = true;
+    c->teams = copy_array(s->teams, s->nteams, sizeof *s->teams, &b->cap_teams);
+    c->consumers = copy_array(s->consumers, s->nconsumers, sizeof *s->consumers, &b->cap_consumers);
+    c->keys = copy_array(s->keys, s->nkeys, sizeof *s->keys, &b->cap_keys);
+    c->subs = copy_array(s->subs, s->nsubs, sizeof *s->subs, &b->cap_subs);
+    c->model_names = copy_array(s->model_names, s->nmodel_names, sizeof *s->model_names, &b->cap_models);
+    c->strings = copy_array(s->strings, s->strings_len, 1, &b->cap_strings);
+    c->services = copy_array(s->services, s->nservices, sizeof *s->services, &b->cap_services);
+    c->apis = copy_array(s->apis, s->napis, sizeof *s->apis, &b->cap_apis);
+    size_t nslots = s->slots ? s->slot_mask + 1 : 0;
+    c->slots = nslots ? malloc(nslots * sizeof *c->slots) : NULL;
+    if (nslots && c->slots) memcpy(c->slots, s->slots, nslots * sizeof *c->slots);
+    ok = c->teams && c->consumers && c->keys && c->subs && c->model_names && c->strings && c->services && c->apis &&
+         (!nslots || c->slots);
+    /* the strings the small arrays own are copied too: each snapshot frees its own */
+    for (size_t i = 0; ok && i < s->nteams; i++) c->teams[i].name = dup_or_null(s->teams[i].name);
+    for (size_t i = 0; ok && i < s->nservices; i++) {
+        const pt_snap_service *v = &s->services[i];
+        c->services[i] = (pt_snap_service){ v->id, v->team_id, dup_or_null(v->name), dup_or_null(v->kind),
+                                            dup_or_null(v->approval), dup_or_null(v->lb), dup_or_null(v->origin),
+                                            dup_or_null(v->targets), dup_or_null(v->models), dup_or_null(v->timeouts),
+                                            dup_or_null(v->health), v->read_only };
+    }
+    for (size_t i = 0; ok && i < s->napis; i++) {
+        const pt_snap_api *a = &s->apis[i];
+        c->apis[i] = (pt_snap_api){ a->id, a->service_id, a->service, dup_or_null(a->name),
+                                    dup_or_null(a->path_prefix), dup_or_null(a->auth), dup_or_null(a->rewrite),
+                                    dup_or_null(a->key_header), dup_or_null(a->key_query), dup_or_null(a->methods) };
+    }
+    if (!ok) { /* the arrays' pointers are copies of s's until replaced: free only what is ours */
+        c->nteams = c->nservices = c->napis = 0;
+        snapshot_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static int64_t json_int(const json_t *o, const char *k) { return json_integer_value(json_object_get(o, k)); }
+
+static bool unhex(const char *hex, uint8_t *out, size_t n)
+{
+    if (!hex || strlen(hex) != 2 * n) return false;
+    for (size_t i = 0; i < n; i++) {
+        int hi = pt_hex_digit(hex[2 * i]), lo = pt_hex_digit(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0) return false;
+        out[i] = (uint8_t)(hi * 16 + lo);
+    }
+    return true;
+}
+
+/* A new or changed key: its revocation or expiry changes in place; a new one is added to
+ * the table (rebuilt when it would be more than half full). */
+static int patch_key(build *b, const json_t *o)
+{
+    pt_snapshot *s = b->s;
+    uint8_t h[PT_CRED_HASH_LEN];
+    if (!unhex(json_string_value(json_object_get(o, "hash")), h, sizeof h)) return -1;
+    pt_snap_key *have = (pt_snap_key *)pt_snapshot_key(s, h);
+    if (have) {
+        have->expires_at = json_int(o, "expires_at");
+        have->revoked_at = json_int(o, "revoked_at");
+        return 0;
+    }
+    json_t *models = json_object_get(o, "allowed_models");
+    char *mtext = models && !json_is_null(models) ? json_dumps(models, JSON_COMPACT) : NULL;
+    pt_store_key_row row = { json_int(o, "id"), json_int(o, "consumer_id"), json_string_value(json_object_get(o, "prefix")),
+                             h, json_int(o, "expires_at"), json_int(o, "revoked_at"), mtext };
+    size_t before = s->nkeys;
+    int rc = on_key(b, &row);
+    free(mtext);
+    if (rc || s->nkeys == before) return -1; /* out of memory, or a consumer it does not know */
+    if (s->nkeys * 2 > s->slot_mask + 1 || !s->slots) {
+        free(s->slots);
+        s->slots = NULL;
+        return build_table(s);
+    }
+    size_t at = slot_hash(s->keys[before].hash) & s->slot_mask;
+    while (s->slots[at]) at = (at + 1) & s->slot_mask;
+    s->slots[at] = (uint32_t)before + 1;
+    return 0;
+}
+
+/* A new or changed subscription: its state changes in its consumer's run, or it is
+ * inserted there (the runs after it move one place). */
+static int patch_sub(build *b, const json_t *o)
+{
+    pt_snapshot *s = b->s;
+    uint32_t c = consumer_index(s, json_int(o, "consumer_id"));
+    if (c == UINT32_MAX) return -1;
+    int64_t service_id = json_int(o, "service_id");
+    pt_snap_sub_state st = sub_state(json_string_value(json_object_get(o, "state")));
+    pt_snap_consumer *con = &s->consumers[c];
+    size_t lo = 0, hi = con->nsubs;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->subs[con->subs + mid].service_id < service_id) lo = mid + 1;
+        else hi = mid;
+    }
+    size_t at = con->subs + lo;
+    if (lo < con->nsubs && s->subs[at].service_id == service_id) {
+        s->subs[at].state = st;
+        return 0;
+    }
+    if (grow(&s->subs, &b->cap_subs, s->nsubs, sizeof *s->subs)) return -1;
+    memmove(&s->subs[at + 1], &s->subs[at], (s->nsubs - at) * sizeof *s->subs);
+    s->subs[at] = (pt_snap_sub){ service_id, c, st };
+    s->nsubs++;
+    con->nsubs++;
+    for (size_t i = c + 1; i < s->nconsumers; i++) s->consumers[i].subs++;
+    return 0;
+}
+
+/* A new consumer (ids only grow, so it goes last) or a renamed one. */
+static int patch_consumer(build *b, const json_t *o)
+{
+    pt_snapshot *s = b->s;
+    int64_t id = json_int(o, "id");
+    const char *name = json_string_value(json_object_get(o, "name"));
+    if (!name) return -1;
+    uint32_t c = consumer_index(s, id);
+    if (c != UINT32_MAX) {
+        uint32_t off = pool_add(b, name, strlen(name));
+        if (b->oom) return -1;
+        s->consumers[c].name = off;
+        return 0;
+    }
+    if (s->nconsumers && s->consumers[s->nconsumers - 1].id > id) return -1;
+    pt_store_consumer_row row = { id, json_int(o, "team_id"), name };
+    if (on_consumer(b, &row)) return -1;
+    s->consumers[s->nconsumers - 1].subs = (uint32_t)s->nsubs; /* an empty run at the end */
+    return 0;
+}
+
+bool pt_snapshot_patchable(int kind) { return kind == PT_KIND_KEY || kind == PT_KIND_SUBSCRIPTION || kind == PT_KIND_CONSUMER; }
+
+pt_snapshot *pt_snapshot_patch(const pt_snapshot *old, pt_store *st, int kind, int64_t id, int64_t store_version)
+{
+    if (!old || !pt_snapshot_patchable(kind)) return NULL;
+    json_t *o = NULL;
+    if (pt_store_get(st, (pt_store_kind)kind, id, &o) != 0) return NULL; /* gone: a delete cascades */
+    build b = { .st = st };
+    pt_snapshot *s = clone(old, &b);
+    int rc = s ? 0 : -1;
+    if (rc == 0)
+        rc = kind == PT_KIND_KEY ? patch_key(&b, o) : kind == PT_KIND_SUBSCRIPTION ? patch_sub(&b, o)
+                                                                                  : patch_consumer(&b, o);
+    json_decref(o);
+    if (rc != 0) {
+        if (s) snapshot_free(s);
+        return NULL;
+    }
+    s->store_version = store_version;
+    return s;
 }
 
 /* ---- lookups ---- */

@@ -102,6 +102,15 @@ typedef struct pt_snapshot {
  * Returns NULL with *err filled (the store's error, or PT_STORE_ENOMEM) on failure. */
 pt_snapshot *pt_snapshot_compile(pt_store *st, pt_store_error *err);
 
+/* Patching: one object of kind (a key, a subscription or a consumer; see patchable) changed
+ * in the store, so the new snapshot is old with that object read again, applied to a copy
+ * in memory: milliseconds where a compile of a large store takes hundreds. store_version is
+ * what the store says now, which must be old's plus that one write. NULL when the change
+ * cannot be patched (the object is gone, a consumer it does not know, out of memory): then
+ * compile. */
+bool pt_snapshot_patchable(int kind);
+pt_snapshot *pt_snapshot_patch(const pt_snapshot *old, pt_store *st, int kind, int64_t id, int64_t store_version);
+
 pt_snapshot *pt_snapshot_acquire(pt_snapshot *s);
 void pt_snapshot_release(pt_snapshot *s);
 /* publish() takes over the caller's reference and releases the previous snapshot;

@@ -96,6 +96,22 @@ void pt_control_live_changed(void)
     uv_mutex_unlock(&live.lock);
 }
 
+void pt_control_live_changed_one(int kind, int64_t id)
+{
+    if (!live.lock_ready) return;
+    uv_mutex_lock(&live.lock);
+    int64_t v = 0;
+    pt_snapshot *cur = live.st ? pt_snapshot_current() : NULL;
+    pt_snapshot *next = NULL;
+    /* only when the store moved by exactly this write: anything else since is compiled */
+    if (cur && pt_snapshot_patchable(kind) && pt_store_version(live.st, &v) == 0 && v == cur->store_version + 1)
+        next = pt_snapshot_patch(cur, live.st, kind, id, v);
+    pt_snapshot_release(cur);
+    if (next) pt_snapshot_publish(next); /* keys, consumers, subscriptions: the routes stay as they are */
+    else if (live.st) recompile_locked();
+    uv_mutex_unlock(&live.lock);
+}
+
 /* The fallback for writes this process was not told about (another process's, or a
  * callback that was lost): recompile when the store has moved past the snapshot. */
 static void on_check(uv_timer_t *t)

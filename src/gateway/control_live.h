@@ -44,6 +44,10 @@ void pt_control_live_publish(pt_config *file);
  * it; thread-safe (the admin thread calls it after each committed write). A no-op while
  * the store is closed. */
 void pt_control_live_changed(void);
+/* The same after one write to the object kind/id (store/schema.h kinds): a key, a consumer
+ * or a subscription is patched into a copy of the snapshot in milliseconds
+ * (pt_snapshot_patch) instead of compiling the whole store; anything else compiles. */
+void pt_control_live_changed_one(int kind, int64_t id);
 
 /* Stops the check, unpublishes the snapshot and closes the store (main thread, at exit). */
 void pt_control_live_stop(void);

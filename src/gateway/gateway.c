@@ -671,7 +671,12 @@ static void on_signal(uv_signal_t *s, int signum)
 
 /* The admin API on its own thread, when configured (read at start only); each committed
  * write recompiles the control snapshot. */
-static void admin_changed(void *arg) { pt_control_live_changed(); }
+static void admin_changed(void *arg, int kind, int64_t id)
+{
+    (void)arg;
+    if (kind < 0) pt_control_live_changed();
+    else pt_control_live_changed_one(kind, id);
+}
 
 /* The file's listeners, providers and models for the admin API (the file's snapshot in force). */
 static json_t *admin_describe(void *arg, const char *what)

@@ -14,8 +14,14 @@
 #include "admin/api.h"
 #include "store/store_fixture.h"
 
-static int changes;
-static void count_change(void *arg) { (*(int *)arg)++; }
+static int changes, last_kind;
+static int64_t last_id;
+static void count_change(void *arg, int kind, int64_t id)
+{
+    (*(int *)arg)++;
+    last_kind = kind;
+    last_id = id;
+}
 
 static char token[64];
 
@@ -86,8 +92,11 @@ static void change_callback_follows_committed_writes_only(void **state)
     changes = 0;
     run(f, "POST", "/admin/v1/teams", "{\"name\":\"t1\"}", token, &r);
     assert_int_equal(r.status, 201);
+    int64_t team_id = json_integer_value(json_object_get(r.body, "id"));
     json_decref(r.body);
     assert_int_equal(changes, 1);
+    assert_int_equal(last_kind, PT_KIND_TEAM); /* the object written, so the gateway can patch */
+    assert_int_equal(last_id, team_id);
     run(f, "POST", "/admin/v1/teams", "{\"name\":\"t1\"}", token, &r); /* duplicate */
     assert_int_equal(r.status, 409);
     json_decref(r.body);

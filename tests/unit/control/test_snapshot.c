@@ -234,6 +234,114 @@ static void publish_swaps_while_readers_keep_theirs(void **state)
     assert_null(pt_snapshot_current());
 }
 
+/* ---- patching ---- */
+
+#define NKEYS 40
+typedef struct world {
+    pt_cred_secret keys[NKEYS];
+    int nkeys;
+    int64_t consumers[8], services[3];
+    int nconsumers;
+} world;
+
+/* Every key and every (consumer, service) pair reads the same in a and b. */
+static void same_answers(const pt_snapshot *a, const pt_snapshot *b, const world *w)
+{
+    for (int i = 0; i < w->nkeys; i++) {
+        const pt_snap_key *ka = NULL, *kb = NULL;
+        const char *t = w->keys[i].text;
+        assert_int_equal(pt_snapshot_check_key(a, t, strlen(t), 1000, &ka), pt_snapshot_check_key(b, t, strlen(t), 1000, &kb));
+        assert_int_equal(ka == NULL, kb == NULL);
+        if (!ka) continue;
+        const pt_snap_consumer *ca = pt_snapshot_consumer(a, ka), *cb = pt_snapshot_consumer(b, kb);
+        assert_int_equal(ca->id, cb->id);
+        assert_string_equal(pt_snapshot_consumer_name(a, ca), pt_snapshot_consumer_name(b, cb));
+        assert_string_equal(pt_snapshot_team_name(a, ca), pt_snapshot_team_name(b, cb));
+        assert_int_equal(pt_snapshot_model_allowed(a, ka, "m1", 2), pt_snapshot_model_allowed(b, kb, "m1", 2));
+        for (int s = 0; s < 3; s++)
+            assert_int_equal(pt_snapshot_subscription(a, ca, w->services[s]), pt_snapshot_subscription(b, cb, w->services[s]));
+    }
+}
+
+/* Applies the write just made to prev by a patch, checks it against a fresh compile and
+ * returns the patched snapshot (prev released). */
+static pt_snapshot *step(pt_store *st, pt_snapshot *prev, int kind, int64_t id, const world *w)
+{
+    int64_t v = 0;
+    assert_int_equal(pt_store_version(st, &v), 0);
+    assert_int_equal(v, prev->store_version + 1);
+    pt_snapshot *p = pt_snapshot_patch(prev, st, kind, id, v);
+    assert_non_null(p);
+    assert_int_equal(p->store_version, v);
+    pt_snapshot *fresh = compile(st);
+    same_answers(p, fresh, w);
+    pt_snapshot_release(fresh);
+    pt_snapshot_release(prev);
+    return p;
+}
+
+static void update_fmt(pt_store *st, pt_store_kind kind, int64_t id, const char *json)
+{
+    json_t *o = json_loads(json, 0, NULL);
+    assert_int_equal(pt_store_update(st, kind, id, 0, o, "test"), 0);
+    json_decref(o);
+}
+
+static void patches_read_like_a_fresh_compile(void **state)
+{
+    world w = { 0 };
+    int64_t team = must_insert(ST, PT_KIND_TEAM, "{\"name\":\"acme\"}");
+    for (int s = 0; s < 3; s++)
+        w.services[s] = insert_fmt(ST, PT_KIND_SERVICE, "{\"name\":\"svc%d\",\"team_id\":%lld,\"kind\":\"rest\","
+                                   "\"targets\":[\"http://127.0.0.1:1\"]}", s, (long long)team);
+    w.consumers[w.nconsumers++] = insert_fmt(ST, PT_KIND_CONSUMER, "{\"name\":\"first\",\"team_id\":%lld}", (long long)team);
+    new_key(ST, w.consumers[0], "", &w.keys[w.nkeys++]);
+    pt_snapshot *s = compile(ST);
+    /* new consumers (at the end), their keys (the table grows past half full), subscriptions
+     * inserted into runs in the middle, state changes, revocations, a rename */
+    for (int c = 1; c < 6; c++) {
+        char name[16];
+        snprintf(name, sizeof name, "c%d", c);
+        w.consumers[w.nconsumers] = insert_fmt(ST, PT_KIND_CONSUMER, "{\"name\":\"%s\",\"team_id\":%lld}", name,
+                                               (long long)team);
+        s = step(ST, s, PT_KIND_CONSUMER, w.consumers[w.nconsumers], &w);
+        w.nconsumers++;
+    }
+    for (int k = 0; k < NKEYS - 1; k++) {
+        int64_t c = w.consumers[k % w.nconsumers];
+        int64_t id = new_key(ST, c, k % 3 ? "" : ",\"allowed_models\":[\"m1\"]", &w.keys[w.nkeys++]);
+        s = step(ST, s, PT_KIND_KEY, id, &w);
+    }
+    int64_t subs[16];
+    int n = 0;
+    for (int c = w.nconsumers - 1; c >= 0; c--)     /* later consumers first: earlier runs move */
+        for (int v = 2; v >= 0; v -= 2) {           /* svc2 then svc0: inserted before an existing one */
+            subs[n] = insert_fmt(ST, PT_KIND_SUBSCRIPTION, "{\"consumer_id\":%lld,\"service_id\":%lld,\"state\":\"pending\"}",
+                                 (long long)w.consumers[c], (long long)w.services[v]);
+            s = step(ST, s, PT_KIND_SUBSCRIPTION, subs[n++], &w);
+        }
+    update_fmt(ST, PT_KIND_SUBSCRIPTION, subs[3], "{\"state\":\"active\"}");
+    s = step(ST, s, PT_KIND_SUBSCRIPTION, subs[3], &w);
+    update_fmt(ST, PT_KIND_SUBSCRIPTION, subs[5], "{\"state\":\"cancelled\"}");
+    s = step(ST, s, PT_KIND_SUBSCRIPTION, subs[5], &w);
+    update_fmt(ST, PT_KIND_CONSUMER, w.consumers[2], "{\"name\":\"renamed\"}");
+    s = step(ST, s, PT_KIND_CONSUMER, w.consumers[2], &w);
+    json_t *k = NULL;
+    json_t *v = json_string(w.keys[7].hash_hex);
+    assert_int_equal(pt_store_find(ST, PT_KIND_KEY, "hash", v, &k), 0);
+    json_decref(v);
+    update_fmt(ST, PT_KIND_KEY, json_integer_value(json_object_get(k, "id")), "{\"revoked_at\":500}");
+    s = step(ST, s, PT_KIND_KEY, json_integer_value(json_object_get(k, "id")), &w);
+    const pt_snap_key *out = NULL;
+    assert_int_equal(pt_snapshot_check_key(s, w.keys[7].text, strlen(w.keys[7].text), 1000, &out), PT_SNAP_KEY_REVOKED);
+    json_decref(k);
+    /* what a patch cannot take: an object that is gone, a kind it does not patch */
+    int64_t v0 = s->store_version;
+    assert_null(pt_snapshot_patch(s, ST, PT_KIND_CONSUMER, 999999, v0 + 1));
+    assert_null(pt_snapshot_patch(s, ST, PT_KIND_TEAM, team, v0 + 1));
+    pt_snapshot_release(s);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, fixture_setup, fixture_teardown)
 
 int main(void)
@@ -248,6 +356,7 @@ int main(void)
         T(store_version_tells_a_stale_snapshot),
         T(compile_inside_an_open_transaction_fails_cleanly),
         T(publish_swaps_while_readers_keep_theirs),
+        T(patches_read_like_a_fresh_compile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
