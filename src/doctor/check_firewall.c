@@ -67,6 +67,18 @@ static json_t *named_set(fw_eval *e, const char *name, const char *family, const
 
 static tri value_in(fw_eval *e, const lval *l, json_t *r, const char *family, const char *table, int depth);
 
+/* The elements of a named verdict map ("map" objects: [[key, verdict], ...]). */
+static json_t *named_map(fw_eval *e, const char *name, const char *family, const char *table)
+{
+    size_t i;
+    json_t *it;
+    json_array_foreach(e->items, i, it) {
+        json_t *m = json_object_get(it, "map");
+        if (m && in_place(m, family, table, "name", name)) return json_object_get(m, "elem");
+    }
+    return NULL;
+}
+
 static tri value_in_list(fw_eval *e, const lval *l, json_t *arr, const char *family, const char *table, int depth)
 {
     tri out = T_FALSE;
@@ -160,6 +172,41 @@ static lval left_value(fw_eval *e, json_t *left)
     return l;
 }
 
+static bool verdict_drops(json_t *v) { return json_object_get(v, "drop") || json_object_get(v, "reject"); }
+
+/* `tcp dport vmap { 22 : accept, 8080 : drop }` (or `vmap @name`): the verdict the packet's
+ * key selects (T_TRUE, *verdict set); T_FALSE when no element matches (the rule does not
+ * apply); T_UNKNOWN when the key cannot be judged, with *may_drop when some element drops. */
+static tri vmap_lookup(fw_eval *e, json_t *vm, const char *family, const char *table, json_t **verdict, bool *may_drop)
+{
+    *may_drop = false;
+    lval l = left_value(e, json_object_get(vm, "key"));
+    if (l.kind == L_NOMATCH) return T_FALSE;
+    json_t *data = json_object_get(vm, "data");
+    json_t *elems = json_object_get(data, "set");
+    if (json_is_string(data) && json_string_value(data)[0] == '@')
+        elems = named_map(e, json_string_value(data) + 1, family, table);
+    if (!json_is_array(elems)) return T_UNKNOWN;
+    tri out = T_FALSE;
+    size_t i;
+    json_t *pair;
+    json_array_foreach(elems, i, pair) {
+        json_t *k = json_array_get(pair, 0), *v = json_array_get(pair, 1);
+        if (!k || !v) continue;
+        if (json_object_get(k, "elem")) k = json_object_get(json_object_get(k, "elem"), "val");
+        tri t = l.kind == L_UNKNOWN ? T_UNKNOWN : value_in(e, &l, k, family, table, 1);
+        if (t == T_TRUE) {
+            *verdict = v;
+            return T_TRUE;
+        }
+        if (t == T_UNKNOWN) {
+            out = T_UNKNOWN;
+            *may_drop |= verdict_drops(v);
+        }
+    }
+    return out;
+}
+
 static tri eval_match(fw_eval *e, json_t *m, const char *family, const char *table)
 {
     const char *op = json_string_value(json_object_get(m, "op"));
@@ -220,6 +267,25 @@ static void render_rule(json_t *rule, char *out, size_t n)
             const char *op = json_string_value(json_object_get(m, "op"));
             bool plain = !op || strcmp(op, "==") == 0 || strcmp(op, "in") == 0;
             snprintf(part, sizeof part, "%s %s%s%s", l, plain ? "" : op, plain ? "" : " ", r);
+        } else if (json_object_get(x, "vmap")) {
+            json_t *vm = json_object_get(x, "vmap"), *pl = json_object_get(json_object_get(vm, "key"), "payload");
+            json_t *data = json_object_get(vm, "data");
+            char elems[200] = "";
+            if (json_is_string(data)) snprintf(elems, sizeof elems, "%s", json_string_value(data));
+            else {
+                size_t u = (size_t)snprintf(elems, sizeof elems, "{ "), j;
+                json_t *pair;
+                json_array_foreach(json_object_get(data, "set"), j, pair) {
+                    char k[64];
+                    render_value(json_array_get(pair, 0), k, sizeof k);
+                    const char *verb = json_object_iter_key(json_object_iter(json_array_get(pair, 1)));
+                    if (u < sizeof elems)
+                        u += (size_t)snprintf(elems + u, sizeof elems - u, "%s%s : %s", j ? ", " : "", k, verb ? verb : "?");
+                }
+                if (u < sizeof elems) snprintf(elems + u, sizeof elems - u, " }");
+            }
+            snprintf(part, sizeof part, "%s %s vmap %s", pl ? json_string_value(json_object_get(pl, "protocol")) : "?",
+                     pl ? json_string_value(json_object_get(pl, "field")) : "?", elems);
         } else if (json_object_get(x, "jump") || json_object_get(x, "goto")) {
             bool jump = json_object_get(x, "jump") != NULL;
             snprintf(part, sizeof part, "%s %s", jump ? "jump" : "goto",
@@ -276,6 +342,23 @@ static verdict walk_chain(fw_eval *e, const char *family, const char *table, con
                     break;
                 }
                 if (r == T_UNKNOWN) all = T_UNKNOWN;
+            } else if (json_object_get(x, "vmap")) {
+                json_t *v = NULL;
+                bool may_drop;
+                tri r = vmap_lookup(e, json_object_get(x, "vmap"), family, table, &v, &may_drop);
+                if (r == T_FALSE) {
+                    all = T_FALSE;
+                    break;
+                }
+                if (r == T_UNKNOWN) { /* cannot tell which element: a maybe when one of them drops */
+                    all = T_UNKNOWN;
+                    if (may_drop) kind = V_DROP;
+                    continue;
+                }
+                json_t *j = json_object_get(v, "jump") ? json_object_get(v, "jump") : json_object_get(v, "goto");
+                if (j) target = json_string_value(json_object_get(j, "target"));
+                else kind = json_object_get(v, "accept") ? V_ACCEPT : json_object_get(v, "drop") ? V_DROP
+                          : json_object_get(v, "reject") ? V_REJECT : json_object_get(v, "return") ? V_RETURN : V_NONE;
             } else if (json_object_get(x, "accept")) kind = V_ACCEPT;
             else if (json_object_get(x, "drop")) kind = V_DROP;
             else if (json_object_get(x, "reject")) kind = V_REJECT;

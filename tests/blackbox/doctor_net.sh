@@ -230,6 +230,22 @@ EOF
         fi
     fi
 
+    # The same drop through a named verdict map, as firewalld and hand-written rulesets do.
+    new_ns vmap; nsv=$NEW_NS
+    if command -v nft >/dev/null && [ -n "$nsv" ] && lab_start ip netns exec "$nsv" "$LAB" --addr 127.0.0.1 --ttl 60; then
+        p=$LAB_PORT
+        ip netns exec "$nsv" nft -f - <<EOF
+table inet portico_lab {
+    map ports { type inet_service : verdict; elements = { $p : drop, 22 : accept } }
+    chain input { type filter hook input priority 0; policy accept; tcp dport vmap @ports; }
+}
+EOF
+        dr ip netns exec "$nsv" -- --timeout 300 "127.0.0.1:$p"
+        outcome "a verdict map that drops the port" firewall_drop 2
+        expect "verdict map: the rule is named" \
+            "$(check_evidence firewall '.evidence.blocking[0] | (.rule | test("vmap @ports")) and .verdict == "drop"')"
+    fi
+
     new_ns other; ns2=$NEW_NS
     if [ -n "$ns2" ] && lab_start ip netns exec "$ns2" "$LAB" --addr 127.0.0.1 --ttl 60; then
         if [ -n "$(ss -Hltn "sport = :$LAB_PORT")" ]; then

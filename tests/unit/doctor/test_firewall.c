@@ -64,6 +64,20 @@ static const char ruleset_policy_drop[] =
     "{\"op\": \"==\", \"left\": {\"payload\": {\"protocol\": \"tcp\", \"field\": \"dport\"}}, \"right\": 22}}, "
     "{\"accept\": null}]}}]}";
 
+/* Verdict maps, as nft 1.0.6 prints `tcp dport vmap { 8080 : drop, 8081 : accept }` and
+ * `tcp dport vmap @portv` with a named map. */
+static const char ruleset_vmap[] =
+    HDR "{\"table\": {\"family\": \"inet\", \"name\": \"f\", \"handle\": 1}},"
+    "{\"map\": {\"family\": \"inet\", \"name\": \"portv\", \"table\": \"f\", \"type\": \"inet_service\", \"handle\": 2, "
+    "\"map\": \"verdict\", \"elem\": [[22, {\"accept\": null}], [9100, {\"drop\": null}]]}},"
+    "{\"chain\": {\"family\": \"inet\", \"table\": \"f\", \"name\": \"input\", \"handle\": 1, \"type\": \"filter\", "
+    "\"hook\": \"input\", \"prio\": 0, \"policy\": \"accept\"}},"
+    "{\"rule\": {\"family\": \"inet\", \"table\": \"f\", \"chain\": \"input\", \"handle\": 4, \"expr\": [{\"vmap\": "
+    "{\"key\": {\"payload\": {\"protocol\": \"tcp\", \"field\": \"dport\"}}, \"data\": {\"set\": [[8080, {\"drop\": null}], "
+    "[8081, {\"accept\": null}]]}}}]}},"
+    "{\"rule\": {\"family\": \"inet\", \"table\": \"f\", \"chain\": \"input\", \"handle\": 5, \"expr\": [{\"vmap\": "
+    "{\"key\": {\"payload\": {\"protocol\": \"tcp\", \"field\": \"dport\"}}, \"data\": \"@portv\"}}]}}]}";
+
 static pt_dr_fw_packet packet(const char *addr, unsigned port)
 {
     pt_dr_fw_packet p;
@@ -170,6 +184,26 @@ static void drop_policy_without_accept(void **state)
     json_decref(f);
 }
 
+static void verdict_maps_are_followed(void **state)
+{
+    json_t *f = walk(ruleset_vmap, "127.0.0.1", 8080, NULL);
+    assert_int_equal(json_array_size(f), 1); /* the anonymous map drops 8080 */
+    assert_int_equal(handle_of(f, 0), 4);
+    assert_string_equal(field(f, 0, "verdict"), "drop");
+    assert_non_null(strstr(field(f, 0, "rule"), "tcp dport vmap { 8080 : drop, 8081 : accept }"));
+    json_decref(f);
+    f = walk(ruleset_vmap, "127.0.0.1", 9100, NULL); /* the named map drops 9100 */
+    assert_int_equal(json_array_size(f), 1);
+    assert_int_equal(handle_of(f, 0), 5);
+    json_decref(f);
+    f = walk(ruleset_vmap, "::1", 8081, NULL); /* accepted by the first map */
+    assert_int_equal(json_array_size(f), 0);
+    json_decref(f);
+    f = walk(ruleset_vmap, "127.0.0.1", 7000, NULL); /* in neither map: the rules do not apply */
+    assert_int_equal(json_array_size(f), 0);
+    json_decref(f);
+}
+
 static void not_nft_json_is_an_error(void **state)
 {
     json_t *doc = json_loads("{\"x\": 1}", 0, NULL);
@@ -224,6 +258,7 @@ int main(void)
         cmocka_unit_test(loopback_accepted_before_the_drop),
         cmocka_unit_test(unknown_match_makes_it_a_maybe),
         cmocka_unit_test(drop_policy_without_accept),
+        cmocka_unit_test(verdict_maps_are_followed),
         cmocka_unit_test(not_nft_json_is_an_error),
         cmocka_unit_test(iptables_save_drop_for_port_and_policy),
     };
