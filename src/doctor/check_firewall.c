@@ -54,30 +54,19 @@ static bool in_place(json_t *item, const char *family, const char *table, const 
     return f && t && k && strcmp(f, family) == 0 && strcmp(t, table) == 0 && strcmp(k, name) == 0;
 }
 
-static json_t *named_set(fw_eval *e, const char *name, const char *family, const char *table)
+/* The elements of a named "set" or "map" (a verdict map: [[key, verdict], ...]). */
+static json_t *named(fw_eval *e, const char *what, const char *name, const char *family, const char *table)
 {
     size_t i;
     json_t *it;
     json_array_foreach(e->items, i, it) {
-        json_t *s = json_object_get(it, "set");
+        json_t *s = json_object_get(it, what);
         if (s && in_place(s, family, table, "name", name)) return json_object_get(s, "elem");
     }
     return NULL;
 }
 
 static tri value_in(fw_eval *e, const lval *l, json_t *r, const char *family, const char *table, int depth);
-
-/* The elements of a named verdict map ("map" objects: [[key, verdict], ...]). */
-static json_t *named_map(fw_eval *e, const char *name, const char *family, const char *table)
-{
-    size_t i;
-    json_t *it;
-    json_array_foreach(e->items, i, it) {
-        json_t *m = json_object_get(it, "map");
-        if (m && in_place(m, family, table, "name", name)) return json_object_get(m, "elem");
-    }
-    return NULL;
-}
 
 static tri value_in_list(fw_eval *e, const lval *l, json_t *arr, const char *family, const char *table, int depth)
 {
@@ -101,7 +90,7 @@ static tri value_in(fw_eval *e, const lval *l, json_t *r, const char *family, co
     json_t *set = json_object_get(r, "set");
     if (set) return json_is_array(set) ? value_in_list(e, l, set, family, table, depth) : T_UNKNOWN;
     if (json_is_string(r) && json_string_value(r)[0] == '@') {
-        json_t *elems = named_set(e, json_string_value(r) + 1, family, table);
+        json_t *elems = named(e, "set", json_string_value(r) + 1, family, table);
         return elems ? value_in_list(e, l, elems, family, table, depth) : T_UNKNOWN;
     }
     json_t *range = json_object_get(r, "range");
@@ -185,7 +174,7 @@ static tri vmap_lookup(fw_eval *e, json_t *vm, const char *family, const char *t
     json_t *data = json_object_get(vm, "data");
     json_t *elems = json_object_get(data, "set");
     if (json_is_string(data) && json_string_value(data)[0] == '@')
-        elems = named_map(e, json_string_value(data) + 1, family, table);
+        elems = named(e, "map", json_string_value(data) + 1, family, table);
     if (!json_is_array(elems)) return T_UNKNOWN;
     tri out = T_FALSE;
     size_t i;
