@@ -20,6 +20,7 @@
 #include "admin/export.h"
 #include "admin/openapi.h"
 #include "control/cred.h"
+#include "doctor/doctor.h"
 #include "store/schema.h"
 
 /* What one request knows while it runs. */
@@ -944,6 +945,44 @@ static bool file_objects(ctx *x)
     return true;
 }
 
+/* POST /doctor {"target", "listen", "timeout_ms"}: the doctor's JSON report for a target, run
+ * here, on the admin thread (seconds at most). Admins only: it connects wherever it is told. */
+static void doctor(ctx *x)
+{
+    static const char *const allowed[] = {"target", "listen", "timeout_ms", NULL};
+    if (!method_is(x, "POST")) {
+        bad_method(x);
+        return;
+    }
+    if (x->role != PT_ROLE_ADMIN) {
+        fail(x, 403, "forbidden", "", "only admins run the doctor");
+        return;
+    }
+    json_t *in = body(x);
+    if (!in || pt_admin_known_fields(in, allowed, &x->err)) goto out;
+    const char *target = str_member(in, "target");
+    json_t *listen = json_object_get(in, "listen"), *tmo = json_object_get(in, "timeout_ms");
+    if (!target || !*target) {
+        fail(x, 400, "missing_field", "target", "target is required: host:port, a URL or mcp+http(s)://...");
+        goto out;
+    }
+    if (listen && !json_is_boolean(listen)) {
+        fail(x, 400, "invalid_value", "listen", "listen must be true or false");
+        goto out;
+    }
+    if (tmo && (!json_is_integer(tmo) || json_integer_value(tmo) < 50 || json_integer_value(tmo) > 10000)) {
+        fail(x, 400, "invalid_value", "timeout_ms", "timeout_ms must be an integer from 50 to 10000");
+        goto out;
+    }
+    char why[256];
+    json_t *report = pt_doctor_json(target, json_is_true(listen), tmo ? (unsigned)json_integer_value(tmo) : 0, why,
+                                    sizeof why);
+    if (report) answer(x, 200, report, 0);
+    else pt_admin_fail(&x->err, 400, "invalid_value", "target", "%s", why);
+out:
+    json_decref(in);
+}
+
 static void route(ctx *x)
 {
     if (strcmp(x->seg[0], "tokens") == 0 && x->nseg == 1 && method_is(x, "POST")) {
@@ -968,6 +1007,10 @@ static void route(ctx *x)
         if (!method_is(x, "GET")) bad_method(x);
         else if (x->role != PT_ROLE_ADMIN) fail(x, 403, "forbidden", "", "only admins read the audit log");
         else list(x, PT_KIND_AUDIT, NULL, 0);
+        return;
+    }
+    if (strcmp(x->seg[0], "doctor") == 0 && x->nseg == 1) {
+        doctor(x);
         return;
     }
     if (file_objects(x)) return;

@@ -53,6 +53,7 @@ static const op ops[] = {
     {"/subscriptions/{id}/approve", "post", "Approve a pending or rejected subscription", NULL, "200"},
     {"/subscriptions/{id}/reject", "post", "Reject a pending or active subscription", "Reject", "200"},
     {"/audit", "get", "The audit log, newest first (admins)", NULL, "200"},
+    {"/doctor", "post", "Run the doctor on a target; answers its JSON report (admins)", "Doctor", "200"},
     {"/listeners", "get", "The configuration file's listeners, read-only (admins)", NULL, "200"},
     {"/providers", "get", "The configuration file's AI providers without their keys, read-only (admins)", NULL, "200"},
     {"/providers/{id}", "get", "One provider by name", NULL, "200"},
@@ -136,11 +137,12 @@ static json_t *obj(const char *props)
 static json_t *schemas(void)
 {
     return json_pack(
-        "{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:{s:s,s:{s:{s:s,s:{s:{s:s},s:{s:s},s:{s:[ss]}}}}}}",
+        "{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:{s:s,s:{s:{s:s,s:{s:{s:s},s:{s:s},s:{s:[ss]}}}}}}",
         "Login", obj("user:string password:string"),
         "Team", obj("name:string"),
         "UserCreate", obj("name:string password:string team:string role:string"),
         "UserPatch", obj("password:string role:string disabled:boolean"),
+        "Doctor", obj("target:string listen:boolean timeout_ms:integer"),
         "Service", obj("name:string team:string kind:string targets:strings models:strings approval:string lb:string "
                        "timeouts:any health:any"),
         "Api", obj("name:string path_prefix:string methods:strings auth:string rewrite:string key_header:string "

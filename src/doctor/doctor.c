@@ -579,6 +579,23 @@ static void run_release(pt_dr_run *run)
     pt_dr_target_release(&run->target);
 }
 
+json_t *pt_doctor_json(const char *target, bool listen, unsigned timeout_ms, char *err, size_t errlen)
+{
+    pt_dr_run run = { 0 };
+    run.opts.timeout_ms = timeout_ms ? timeout_ms : PT_DR_TIMEOUT_DEFAULT;
+    run.opts.json = true;
+    if (pt_dr_target_parse(target, listen, &run.target, err, errlen) != 0) return NULL;
+    uint64_t start = pt_now_us();
+    run.facts = json_object();
+    run_checks(&run, NULL, "");
+    pt_dr_rank(&run);
+    run.duration_ms = pt_dr_ms_since(start);
+    json_t *doc = pt_dr_report_json(&run);
+    if (!doc) snprintf(err, errlen, "out of memory");
+    run_release(&run);
+    return doc;
+}
+
 int pt_doctor_main(int argc, char **argv)
 {
     pt_dr_run run = { 0 };

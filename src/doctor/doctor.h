@@ -36,6 +36,13 @@ enum {
 /* `portico doctor ARGS...` (argv excludes "portico doctor"). Returns the exit status. */
 int pt_doctor_main(int argc, char **argv);
 
+/* The doctor as a library: one diagnosis of target (a TARGET as the command line takes it:
+ * host:port, a URL, mcp+http(s)://...; listen: as --listen) with a per-probe timeout (0: the
+ * default), as the JSON report `--json` prints. NULL with a one-line reason in err when the
+ * target does not parse. It blocks for as long as the checks take (seconds at most) and
+ * starts no command but read-only system tools: an MCP stdio server is not a target here. */
+json_t *pt_doctor_json(const char *target, bool listen, unsigned timeout_ms, char *err, size_t errlen);
+
 /* Parses a TARGET for mode (CONNECT/HTTP/MCP decided from the text, or LISTEN) into t.
  * Returns 0, or -1 with a one-line reason in err. t is released with pt_dr_target_release. */
 int pt_dr_target_parse(const char *text, bool listen, pt_dr_target *t, char *err, size_t errlen);

@@ -151,6 +151,22 @@ is "$RESP_STATUS" 200 "every role reads the model catalog"
 api GET /providers "" "$BUYER"
 is "$RESP_STATUS" 403 "only admins read providers"
 
+# the doctor behind the admin API: the same report as `portico doctor --json`
+api POST /doctor "{\"target\":\"127.0.0.1:$U1\"}"
+is "$RESP_STATUS/$(jqr .verdict)" "200/healthy" "the doctor reports a healthy upstream"
+is "$(jqr '.checks | map(.id) | index("connect") != null')" true "with its checks"
+DEAD=$(free_port)
+api POST /doctor "{\"target\":\"127.0.0.1:$DEAD\",\"timeout_ms\":300}"
+is "$RESP_STATUS/$(jqr .root_cause.id)" "200/nothing_listening" "and names why a dead port fails"
+api POST /doctor '{"target":"http://[::1"}'
+is "$RESP_STATUS/$(jqr .error.field)" "400/target" "a target that does not parse: 400 naming target"
+api POST /doctor '{"target":"127.0.0.1:1","timeout_ms":5}'
+is "$RESP_STATUS/$(jqr .error.field)" "400/timeout_ms" "a timeout out of range: 400 naming timeout_ms"
+api POST /doctor '{"target":"127.0.0.1:1","command":"rm"}'
+is "$RESP_STATUS" 400 "an unknown member: 400"
+api POST /doctor "{\"target\":\"127.0.0.1:$U1\"}" "$BUYER"
+is "$RESP_STATUS" 403 "only admins run it"
+
 # a restart serves what the store keeps
 portico_stop
 portico_start "$T/admin.yaml" || not_ok "portico restarts"
