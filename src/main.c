@@ -8,6 +8,7 @@
 #include "ai/ai_config.h"
 #include "core/buf.h"
 #include "doctor/doctor.h"
+#include "gateway/config_doctor.h"
 #include "gateway/config.h"
 #include "gateway/config_store.h"
 #include "gateway/gateway.h"
@@ -34,6 +35,8 @@ static void usage(FILE *f)
             "                           what changes; --dry-run changes nothing\n"
             "  doctor TARGET            find why a connection fails and how to fix it\n"
             "                           (portico doctor --help for the options)\n"
+            "  doctor -c FILE [--json]  the same for every listener, service target and AI\n"
+            "                           provider a configuration file names\n"
             "  version                  print the version\n"
             "  help                     print this help\n");
 }
@@ -189,7 +192,9 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "check-config") == 0) return cmd_check_config(argc - 2, argv + 2);
     if (strcmp(cmd, "export") == 0) return cmd_store(argc - 2, argv + 2, false);
     if (strcmp(cmd, "import") == 0) return cmd_store(argc - 2, argv + 2, true);
-    if (strcmp(cmd, "doctor") == 0) return pt_doctor_main(argc - 2, argv + 2);
+    if (strcmp(cmd, "doctor") == 0)
+        return pt_config_doctor_wanted(argc - 2, argv + 2) ? pt_config_doctor_main(argc - 2, argv + 2)
+                                                           : pt_doctor_main(argc - 2, argv + 2);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("portico %s\n", PT_VERSION);
         return 0;
