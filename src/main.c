@@ -35,8 +35,8 @@ static void usage(FILE *f)
             "                           what changes; --dry-run changes nothing\n"
             "  doctor TARGET            find why a connection fails and how to fix it\n"
             "                           (portico doctor --help for the options)\n"
-            "  doctor -c FILE [--json]  the same for every listener, service target and AI\n"
-            "                           provider a configuration file names\n"
+            "  doctor -c FILE [--json] [--check-keys]  the same for every listener, service\n"
+            "                           target and AI provider of a file (--check-keys: try each key)\n"
             "  version                  print the version\n"
             "  help                     print this help\n");
 }

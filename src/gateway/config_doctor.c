@@ -3,6 +3,8 @@
  * own threads, and the sections print in the file's order. */
 #include "gateway/config_doctor.h"
 
+#include <arpa/inet.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,13 +14,17 @@
 
 #include "ai/ai_config.h"
 #include "core/buf.h"
+#include "core/err.h"
 #include "doctor/doctor.h"
+#include "doctor/probe_http.h"
 #include "gateway/config.h"
 
 #define PARALLEL 4
 
 typedef struct object {
     const char *kind;      /* "listener", "service target", "AI provider" */
+    const pt_ai_provider *provider; /* AI providers: whose keys --check-keys tries */
+    json_t *keys;          /* --check-keys: [{"key": position, "result", "status"}], never a key */
     char name[160];        /* "echo", "openai" */
     char target[600];      /* what the doctor is asked about */
     json_t *report;        /* NULL when the target did not parse */
@@ -29,8 +35,75 @@ typedef struct batch {
     object *v;
     size_t n, next;
     unsigned timeout_ms;
+    bool check_keys;
     pthread_mutex_t lock;
 } batch;
+
+/* The cheapest authenticated call each provider type offers: listing its models. */
+static void key_request(const pt_ai_provider *p, const char *key, char *path, size_t pathsz, char *hdr, size_t hdrsz)
+{
+    const char *pre = p->path_prefix ? p->path_prefix : "";
+    switch (p->type) {
+    case PT_AI_PROV_ANTHROPIC:
+        snprintf(path, pathsz, "%s/v1/models", pre);
+        snprintf(hdr, hdrsz, "x-api-key: %s\r\nanthropic-version: %s\r\n", key,
+                 p->api_version ? p->api_version : "2023-06-01");
+        break;
+    case PT_AI_PROV_GEMINI:
+        snprintf(path, pathsz, "%s/v1beta/models", pre);
+        snprintf(hdr, hdrsz, "x-goog-api-key: %s\r\n", key);
+        break;
+    case PT_AI_PROV_AZURE:
+        snprintf(path, pathsz, "%s/openai/models?api-version=%s", pre, p->api_version ? p->api_version : "2024-10-21");
+        snprintf(hdr, hdrsz, "api-key: %s\r\n", key);
+        break;
+    default: /* OpenAI and the OpenAI-wire types: the base URL holds the version */
+        snprintf(path, pathsz, "%s/models", pre);
+        snprintf(hdr, hdrsz, "Authorization: Bearer %s\r\n", key);
+        break;
+    }
+}
+
+/* Tries each key of p with that call: accepted (2xx), refused (401/403), or what else came. */
+static json_t *check_keys(const pt_ai_provider *p, unsigned timeout_ms)
+{
+    json_t *out = json_array();
+    struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai = NULL;
+    char port[8], addr[INET6_ADDRSTRLEN] = "";
+    snprintf(port, sizeof port, "%u", (unsigned)p->port);
+    if (getaddrinfo(p->host, port, &hints, &ai) == 0 && ai) {
+        const void *a = ai->ai_family == AF_INET6 ? (const void *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr
+                                                  : (const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr;
+        inet_ntop(ai->ai_family, a, addr, sizeof addr);
+    }
+    if (ai) freeaddrinfo(ai);
+    for (size_t i = 0; out && i < p->nkeys; i++) {
+        char path[512], hdr[1024], err[256], host[300];
+        key_request(p, p->keys[i].value, path, sizeof path, hdr, sizeof hdr);
+        snprintf(host, sizeof host, "%s%s%s:%u", strchr(p->host, ':') ? "[" : "", p->host,
+                 strchr(p->host, ':') ? "]" : "", (unsigned)p->port);
+        pt_dr_http_req req = { .method = "GET", .path = path, .host = host, .headers = hdr, .body_cap = 4096 };
+        pt_dr_http_resp r;
+        int rc = addr[0] ? pt__dr_http_do(addr, p->port, p->tls, p->host, &req,
+                                          pt__dr_deadline((timeout_ms ? timeout_ms : 1000) * 3), &r, NULL, err, sizeof err)
+                         : -1;
+        int st = rc == 0 ? r.status : 0;
+        const char *result = rc != 0 ? "no answer" : st / 100 == 2 ? "accepted" : st == 401 || st == 403 ? "refused"
+                                                                                                       : "other";
+        json_array_append_new(out, json_pack("{s:i,s:s,s:i}", "key", (int)i + 1, "result", result, "status", st));
+        if (addr[0]) pt__dr_http_resp_release(&r);
+    }
+    return out;
+}
+
+static bool keys_refused(const object *o)
+{
+    size_t i;
+    json_t *k;
+    json_array_foreach(o->keys, i, k) if (strcmp(json_string_value(json_object_get(k, "result")), "accepted") != 0)
+        return true;
+    return false;
+}
 
 static void *worker(void *arg)
 {
@@ -42,6 +115,7 @@ static void *worker(void *arg)
         if (i >= b->n) return NULL;
         object *o = &b->v[i];
         o->report = pt_doctor_json(o->target, false, b->timeout_ms, o->err, sizeof o->err);
+        if (b->check_keys && o->provider) o->keys = check_keys(o->provider, b->timeout_ms);
     }
 }
 
@@ -95,13 +169,15 @@ static int collect(const pt_config *cfg, object **v, size_t *n)
         const pt_ai_provider *p = &cfg->ai->providers[i];
         endpoint(p->host, p->port, t, sizeof t);
         rc = add(v, n, &cap, "AI provider", p->name, t);
+        if (rc == 0) (*v)[*n - 1].provider = p;
     }
     return rc;
 }
 
 static int exit_of(const object *o)
 {
-    return o->report ? (int)json_integer_value(json_object_get(o->report, "exit_code")) : PT_DR_EXIT_USAGE;
+    int e = o->report ? (int)json_integer_value(json_object_get(o->report, "exit_code")) : PT_DR_EXIT_USAGE;
+    return keys_refused(o) && e < PT_DR_EXIT_FAIL ? PT_DR_EXIT_FAIL : e;
 }
 
 static void print_text(const object *v, size_t n, int worst)
@@ -125,6 +201,12 @@ static void print_text(const object *v, size_t n, int worst)
         } else {
             printf("  %s\n", verdict ? verdict : "?");
         }
+        size_t k;
+        json_t *key;
+        json_array_foreach(o->keys, k, key)
+            printf("  key %lld: %s (HTTP %lld)\n", (long long)json_integer_value(json_object_get(key, "key")),
+                   json_string_value(json_object_get(key, "result")),
+                   (long long)json_integer_value(json_object_get(key, "status")));
         printf("\n");
     }
     printf("%zu object%s checked; exit %d\n", n, n == 1 ? "" : "s", worst);
@@ -134,9 +216,9 @@ static void print_json(const char *file, const object *v, size_t n, int worst)
 {
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:O?,s:s?}", "kind", v[i].kind, "name", v[i].name, "target",
-                                             v[i].target, "report", v[i].report, "error",
-                                             v[i].report ? NULL : v[i].err));
+        json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:O?,s:s?,s:O?}", "kind", v[i].kind, "name", v[i].name,
+                                             "target", v[i].target, "report", v[i].report, "error",
+                                             v[i].report ? NULL : v[i].err, "keys", v[i].keys));
     json_t *doc = json_pack("{s:s,s:o,s:i}", "config", file, "objects", arr, "exit_code", worst);
     json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     fputc('\n', stdout);
@@ -153,15 +235,16 @@ int pt_config_doctor_wanted(int argc, char **argv)
 int pt_config_doctor_main(int argc, char **argv)
 {
     const char *file = NULL;
-    bool json = false;
+    bool json = false, keys = false;
     unsigned timeout = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if ((strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) && i + 1 < argc) file = argv[++i];
         else if (strcmp(a, "--json") == 0) json = true;
+        else if (strcmp(a, "--check-keys") == 0) keys = true;
         else if (strcmp(a, "--timeout") == 0 && i + 1 < argc) timeout = (unsigned)strtoul(argv[++i], NULL, 10);
         else {
-            fprintf(stderr, "portico doctor -c: unknown argument '%s' (takes -c FILE, --json, --timeout MS)\n", a);
+            fprintf(stderr, "portico doctor -c: unknown argument '%s' (takes -c FILE, --json, --timeout MS, --check-keys)\n", a);
             return PT_DR_EXIT_USAGE;
         }
     }
@@ -185,8 +268,7 @@ int pt_config_doctor_main(int argc, char **argv)
         pt_config_release(cfg);
         return PT_DR_EXIT_UNKNOWN;
     }
-    pt_config_release(cfg);
-    batch b = { .v = v, .n = n, .timeout_ms = timeout };
+    batch b = { .v = v, .n = n, .timeout_ms = timeout, .check_keys = keys };
     pthread_mutex_init(&b.lock, NULL);
     pthread_t th[PARALLEL];
     int started = 0;
@@ -203,7 +285,11 @@ int pt_config_doctor_main(int argc, char **argv)
     }
     if (json) print_json(file, v, n, worst);
     else print_text(v, n, worst);
-    for (size_t i = 0; i < n; i++) json_decref(v[i].report);
+    for (size_t i = 0; i < n; i++) {
+        json_decref(v[i].report);
+        json_decref(v[i].keys);
+    }
     free(v);
+    pt_config_release(cfg); /* the providers the key checks read live in it */
     return worst;
 }

@@ -32,6 +32,26 @@ text=$("$PORTICO" doctor -c "$T/broken.yaml" --timeout 300)
 like "$text" "service target up: 127.0.0.1:$DEAD" "the text report has a section per object"
 like "$text" "4 objects checked; exit 2" "and a last line with the count and the status"
 
+# --check-keys: each key tried with the provider's cheapest call; a refused one fails, and no
+# key is ever printed
+GP=$(free_port)
+ai_mock_start guard "$GP" good-key-77 || not_ok "a key-checking provider upstream starts"
+cat >"$T/keys.yaml" <<EOF2
+listen: ["127.0.0.1:$PP"]
+providers:
+  - { name: oa, type: openai, base_url: "http://127.0.0.1:$GP/v1", api_keys: [good-key-77, stale-key-99] }
+  - { name: ant, type: anthropic, base_url: "http://127.0.0.1:$GP", api_key: good-key-77 }
+models:
+  - { name: m, targets: [{ provider: oa, model: x }] }
+EOF2
+out=$("$PORTICO" doctor -c "$T/keys.yaml" --json --check-keys --timeout 300); rc=$?
+is "$rc" 2 "--check-keys with a refused key: exit 2"
+is "$(jq -c '[.objects[] | select(.name == "oa") | .keys[] | .result]' <<<"$out")" '["accepted","refused"]' \
+    "the OpenAI provider's first key is accepted, the second refused"
+is "$(jq -r '.objects[] | select(.name == "ant") | .keys[0].result' <<<"$out")" accepted \
+    "the Anthropic provider's key is accepted (x-api-key)"
+check "no key is printed" bash -c "! grep -q -e good-key-77 -e stale-key-99 <<<'$out'"
+
 cat >"$T/fine.yaml" <<EOF2
 listen: ["127.0.0.1:$PP"]
 services:

@@ -9,7 +9,7 @@
 //   POST /v1beta/models/{m}:generateContent | :streamGenerateContent?alt=sse | :batchEmbedContents   Gemini
 //   POST /v1beta/models/M:countTokens                 totalTokens = words in the text parts
 //   POST /v1/responses/input_tokens                   input_tokens = words in instructions and input texts
-//   GET  /v1/models, GET /healthz
+//   GET  /v1/models (Bearer or x-api-key), GET /v1beta/models (x-goog-api-key), GET /healthz
 //   GET  /_mock/requests                              every request seen (method, path, headers, body), newest last
 //   POST /_mock/reset                                 forget them
 //
@@ -87,6 +87,7 @@ function lastUserText(body) {
 
 function keyOf(req, kind) {
   if (kind === 'anthropic') return req.headers['x-api-key'];
+  if (kind === 'models') return req.headers['x-api-key'] || keyOf(req, 'openai'); /* OpenAI's or Anthropic's listing */
   if (kind === 'azure') return req.headers['api-key'];
   if (kind === 'gemini') return req.headers['x-goog-api-key'];
   const a = req.headers.authorization || '';
@@ -231,7 +232,8 @@ function* geminiStream(model, k) {
 function route(method, url) {
   const p = url.pathname;
   if (method === 'GET' && p === '/healthz') return { kind: 'health' };
-  if (method === 'GET' && p === '/v1/models') return { kind: 'openai', op: 'models' };
+  if (method === 'GET' && p === '/v1/models') return { kind: 'models', op: 'models' };
+  if (method === 'GET' && p === '/v1beta/models') return { kind: 'gemini', op: 'models' };
   if (method === 'GET' && p === '/_mock/requests') return { kind: 'mock', op: 'list' };
   if (method === 'POST' && p === '/_mock/reset') return { kind: 'mock', op: 'reset' };
   if (method !== 'POST') return null;
@@ -292,12 +294,12 @@ async function handle(req, res, raw) {
     return sendJson(res, 200, r.op === 'list' ? seen : { ok: true });
   }
   const kind = r.kind === 'openai' && (body?.model || '').startsWith('mistral') ? 'mistral' : r.kind;
+  const key = keyOf(req, r.kind);
+  if (!key || (KEY && key !== KEY)) return sendJson(res, 401, errorBody(kind, 401, 'invalid api key'));
   if (r.op === 'models') return sendJson(res, 200, { object: 'list', data: [{ id: 'mock-model', object: 'model', created: 0, owned_by: 'mock' }] });
   const k = knobs(req, url, body);
   if (k.firstByte) await sleep(k.firstByte);
 
-  const key = keyOf(req, r.kind);
-  if (!key || (KEY && key !== KEY)) return sendJson(res, 401, errorBody(kind, 401, 'invalid api key'));
   if (r.kind === 'anthropic' && !req.headers['anthropic-version']) return sendJson(res, 400, errorBody(kind, 400, 'anthropic-version header is required'));
   if (r.kind === 'azure' && !url.searchParams.get('api-version')) return sendJson(res, 404, errorBody(kind, 404, 'Resource not found'));
   if (!body && r.op !== 'count') return sendJson(res, 400, errorBody(kind, 400, 'body is not JSON'));
