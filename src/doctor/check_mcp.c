@@ -774,10 +774,8 @@ static void run_stdio(pt_dr_ctx *ctx, pt_dr_result *res)
         if (f) fclose(f);
         return;
     }
-    /* Slow starters (npx fetching a package) get two and a half probe deadlines for the first
-     * answer: with the default 1 s a silent server is reported within the 3 s a run promises
-     * (the report then says to raise --timeout for one that is only slow to start). */
-    unsigned start_ms = ctx->opts->timeout_ms * 5 / 2;
+    /* Slow starters (npx fetching a package) get three probe deadlines for the first answer. */
+    unsigned start_ms = ctx->opts->timeout_ms * 3;
     uint64_t dl = pt__dr_deadline(start_ms);
     char *init_line = pt__dr_mcp_message(INIT_ID, "initialize", pt__dr_mcp_initialize_params(PT_DR_MCP_VERSION));
     json_t *msg = NULL;

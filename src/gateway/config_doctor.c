@@ -227,7 +227,8 @@ static void print_json(const char *file, const object *v, size_t n, int worst)
 
 int pt_config_doctor_wanted(int argc, char **argv)
 {
-    for (int i = 0; i < argc; i++)
+    /* options come before the target; after "--" everything is a command (MCP stdio) */
+    for (int i = 0; i < argc && strcmp(argv[i], "--") != 0; i++)
         if (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) return 1;
     return 0;
 }
