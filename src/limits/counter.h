@@ -1,0 +1,54 @@
+/* counter.h: where limit counters live, behind one interface.
+ *
+ * A counter is named by a key (the policy's name and the subject it counts, e.g.
+ * "free-tier\x1facme-app") and holds a GCRA theoretical arrival time (gcra.h) and a
+ * number of requests in flight. A backend must decide each operation atomically for its
+ * key across every thread (and, for a shared backend such as Redis, every process): the
+ * in-process backend here is one table shared by all worker threads, never one per
+ * worker, so a limit holds for the whole gateway. Times come from the caller (an
+ * injectable monotonic clock), so a backend never reads a clock of its own. */
+#ifndef PT_LIMITS_COUNTER_H
+#define PT_LIMITS_COUNTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/slice.h"
+#include "limits/gcra.h"
+
+typedef struct pt_counters pt_counters;
+
+typedef struct pt_counter_ops {
+    /* Takes one call from key's window at now (out says whether it passed). 0, or
+     * PT_ENOMEM when the key could not be stored (the caller lets the call pass). */
+    int (*rate_take)(pt_counters *b, pt_slice key, const pt_gcra *g, uint64_t now, pt_gcra_result *out);
+    /* Gives back one call rate_take let pass, when another policy refused the request. */
+    void (*rate_give_back)(pt_counters *b, pt_slice key, const pt_gcra *g, uint64_t now);
+    /* Takes one of max in-flight slots: *held is set when it was taken (pass it to
+     * inflight_release exactly once), NULL when max were already in flight. *inflight
+     * is the count after the decision. 0, or PT_ENOMEM as for rate_take. */
+    int (*inflight_acquire)(pt_counters *b, pt_slice key, unsigned max, unsigned *inflight, void **held);
+    void (*inflight_release)(pt_counters *b, void *held);
+    /* Keys stored now (for tests and metrics). */
+    size_t (*size)(pt_counters *b);
+    void (*free)(pt_counters *b);
+} pt_counter_ops;
+
+struct pt_counters {
+    const pt_counter_ops *ops;
+};
+
+/* The in-process backend: a table of keys split in lock stripes, shared by every thread.
+ * Memory stays bounded: a key whose window is whole again and which has nothing in flight
+ * holds no information and is dropped when its stripe is next swept (a stripe is swept
+ * whenever it has doubled since the last sweep). NULL when out of memory. */
+pt_counters *pt_counters_local_new(void);
+
+/* The clock every decision reads: monotonic nanoseconds (a wall-clock jump moves no
+ * window). Tests replace it; NULL restores the real one. */
+typedef uint64_t (*pt_limits_clock_fn)(void);
+void pt_limits_set_clock(pt_limits_clock_fn fn);
+uint64_t pt_limits_now(void);
+
+#endif

@@ -1,0 +1,220 @@
+/* counter_local.c: the in-process counter backend (counter.h): one hash table shared by
+ * every worker thread, split into lock stripes so that keys on different stripes never
+ * wait for each other. Each operation is one short critical section on its key's stripe,
+ * which is what makes a limit exact under any number of concurrent callers. */
+#include "limits/counter.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/err.h"
+
+#define STRIPES 64u
+#define MIN_BUCKETS 16u
+#define MIN_SWEEP 64u
+
+typedef struct entry {
+    struct entry *next;
+    uint64_t hash;
+    uint64_t tat;      /* GCRA theoretical arrival time; 0: none */
+    unsigned inflight;
+    unsigned stripe;
+    size_t keylen;
+    char key[];
+} entry;
+
+/* Invariant: every entry of the stripe is in buckets[hash % nbuckets]; count entries. */
+typedef struct stripe {
+    pthread_mutex_t lock;
+    entry **buckets;
+    size_t nbuckets, count, sweep_at;
+} stripe;
+
+typedef struct local {
+    pt_counters base;
+    stripe s[STRIPES];
+} local;
+
+static uint64_t hash_key(pt_slice k)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < k.len; i++) h = (h ^ (unsigned char)k.ptr[i]) * 1099511628211ull;
+    return h ^ (h >> 29);
+}
+
+static void grow(stripe *s)
+{
+    size_t n = s->nbuckets * 2;
+    entry **b = calloc(n, sizeof *b);
+    if (!b) return; /* longer chains, still correct */
+    for (size_t i = 0; i < s->nbuckets; i++)
+        for (entry *e = s->buckets[i], *next; e; e = next) {
+            next = e->next;
+            e->next = b[(e->hash / STRIPES) % n];
+            b[(e->hash / STRIPES) % n] = e;
+        }
+    free(s->buckets);
+    s->buckets = b;
+    s->nbuckets = n;
+}
+
+/* Drops every key that holds nothing at now. */
+static void sweep(stripe *s, uint64_t now)
+{
+    for (size_t i = 0; i < s->nbuckets; i++)
+        for (entry **p = &s->buckets[i]; *p;) {
+            entry *e = *p;
+            if (e->inflight == 0 && pt_gcra_idle(e->tat, now)) {
+                *p = e->next;
+                free(e);
+                s->count--;
+            } else {
+                p = &e->next;
+            }
+        }
+    s->sweep_at = s->count * 2 > MIN_SWEEP ? s->count * 2 : MIN_SWEEP;
+}
+
+/* The key's entry in its (locked) stripe, created when absent; NULL when out of memory. */
+static entry *find(local *l, stripe *s, pt_slice key, uint64_t h, uint64_t now)
+{
+    size_t b = (h / STRIPES) % s->nbuckets;
+    for (entry *e = s->buckets[b]; e; e = e->next)
+        if (e->hash == h && e->keylen == key.len && memcmp(e->key, key.ptr, key.len) == 0) return e;
+    if (s->count >= s->sweep_at) sweep(s, now);
+    if (s->count >= s->nbuckets) grow(s);
+    entry *e = malloc(sizeof *e + key.len);
+    if (!e) return NULL;
+    *e = (entry){ .hash = h, .stripe = (unsigned)(h % STRIPES), .keylen = key.len };
+    memcpy(e->key, key.ptr, key.len);
+    b = (h / STRIPES) % s->nbuckets;
+    e->next = s->buckets[b];
+    s->buckets[b] = e;
+    s->count++;
+    (void)l;
+    return e;
+}
+
+static int rate_take(pt_counters *b, pt_slice key, const pt_gcra *g, uint64_t now, pt_gcra_result *out)
+{
+    local *l = (local *)b;
+    uint64_t h = hash_key(key);
+    stripe *s = &l->s[h % STRIPES];
+    pthread_mutex_lock(&s->lock);
+    entry *e = find(l, s, key, h, now);
+    if (e) {
+        pt_gcra_take(g, e->tat, now, out);
+        e->tat = out->tat;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return e ? 0 : PT_ENOMEM;
+}
+
+static void rate_give_back(pt_counters *b, pt_slice key, const pt_gcra *g, uint64_t now)
+{
+    local *l = (local *)b;
+    uint64_t h = hash_key(key);
+    stripe *s = &l->s[h % STRIPES];
+    pthread_mutex_lock(&s->lock);
+    entry *e = find(l, s, key, h, now);
+    if (e) e->tat = pt_gcra_give_back(g, e->tat, now);
+    pthread_mutex_unlock(&s->lock);
+}
+
+static int inflight_acquire(pt_counters *b, pt_slice key, unsigned max, unsigned *inflight, void **held)
+{
+    local *l = (local *)b;
+    uint64_t h = hash_key(key);
+    stripe *s = &l->s[h % STRIPES];
+    *held = NULL;
+    pthread_mutex_lock(&s->lock);
+    entry *e = find(l, s, key, h, pt_limits_now());
+    if (e && e->inflight < max) {
+        e->inflight++;
+        *held = e;
+    }
+    *inflight = e ? e->inflight : 0;
+    pthread_mutex_unlock(&s->lock);
+    return e ? 0 : PT_ENOMEM;
+}
+
+/* An entry with something in flight is never swept, so held stays valid until here. */
+static void inflight_release(pt_counters *b, void *held)
+{
+    local *l = (local *)b;
+    entry *e = held;
+    stripe *s = &l->s[e->stripe];
+    pthread_mutex_lock(&s->lock);
+    if (e->inflight) e->inflight--;
+    pthread_mutex_unlock(&s->lock);
+}
+
+static size_t size(pt_counters *b)
+{
+    local *l = (local *)b;
+    size_t n = 0;
+    for (unsigned i = 0; i < STRIPES; i++) {
+        pthread_mutex_lock(&l->s[i].lock);
+        n += l->s[i].count;
+        pthread_mutex_unlock(&l->s[i].lock);
+    }
+    return n;
+}
+
+static void local_free(pt_counters *b)
+{
+    local *l = (local *)b;
+    if (!l) return;
+    for (unsigned i = 0; i < STRIPES; i++) {
+        stripe *s = &l->s[i];
+        for (size_t j = 0; s->buckets && j < s->nbuckets; j++)
+            for (entry *e = s->buckets[j], *next; e; e = next) {
+                next = e->next;
+                free(e);
+            }
+        free(s->buckets);
+        pthread_mutex_destroy(&s->lock);
+    }
+    free(l);
+}
+
+static const pt_counter_ops local_ops = {
+    rate_take, rate_give_back, inflight_acquire, inflight_release, size, local_free,
+};
+
+pt_counters *pt_counters_local_new(void)
+{
+    local *l = calloc(1, sizeof *l);
+    if (!l) return NULL;
+    l->base.ops = &local_ops;
+    for (unsigned i = 0; i < STRIPES; i++) {
+        stripe *s = &l->s[i];
+        pthread_mutex_init(&s->lock, NULL);
+        s->nbuckets = MIN_BUCKETS;
+        s->sweep_at = MIN_SWEEP;
+        s->buckets = calloc(MIN_BUCKETS, sizeof *s->buckets);
+        if (!s->buckets) {
+            local_free(&l->base);
+            return NULL;
+        }
+    }
+    return &l->base;
+}
+
+/* ---- the clock ---- */
+
+static uint64_t real_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static _Atomic(pt_limits_clock_fn) clock_fn = real_now;
+
+void pt_limits_set_clock(pt_limits_clock_fn fn) { atomic_store(&clock_fn, fn ? fn : real_now); }
+
+uint64_t pt_limits_now(void) { return atomic_load_explicit(&clock_fn, memory_order_relaxed)(); }

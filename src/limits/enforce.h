@@ -1,0 +1,80 @@
+/* enforce.h: deciding one request against the policy table.
+ *
+ * Every policy that applies to the request is checked, most specific first; a refusal by
+ * any refuses the request, and then everything the request took from the other policies
+ * (in this phase and in earlier ones) is given back, so a refused call consumes nothing.
+ * Checks run in two phases: the request's (gateway, service, route, team, consumer, key:
+ * known once the route and the key are), and the model's (known once an AI body is read).
+ * Concurrency slots are held until pt_limits_release, which the caller runs when the
+ * request ends however it ends.
+ *
+ * A subject's counters are keyed by the policy's name and, with group_by, the consumer,
+ * team or key prefix the call belongs to; calls without that identity share one window. */
+#ifndef PT_LIMITS_ENFORCE_H
+#define PT_LIMITS_ENFORCE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "limits/counter.h"
+#include "limits/policy.h"
+
+typedef enum pt_limit_phase {
+    PT_LIMIT_PHASE_REQUEST, /* every scope but model */
+    PT_LIMIT_PHASE_MODEL,   /* model-scoped policies only */
+} pt_limit_phase;
+
+/* What the request is; NULL members are unknown (an unkeyed route has no consumer). */
+typedef struct pt_limit_subject {
+    const char *service, *route, *model, *team, *consumer, *key_prefix;
+} pt_limit_subject;
+
+/* One policy's decision for the request. */
+typedef struct pt_limit_decision {
+    const pt_policy *policy;
+    bool rate_taken;            /* a call was taken from its window (given back on refusal) */
+    pt_gcra_result rate;        /* when the policy has a rate */
+    void *held;                 /* a concurrency slot held, or NULL */
+    unsigned inflight;          /* after the decision */
+    uint64_t now;
+    char key[200];              /* the counter's key: "NAME\x1fGROUP" */
+    unsigned keylen;
+} pt_limit_decision;
+
+typedef enum pt_limit_why { PT_LIMIT_WHY_RATE = 1, PT_LIMIT_WHY_CONCURRENCY } pt_limit_why;
+
+/* One request's decisions. d has room for cap decisions (a table's n suffices). */
+typedef struct pt_limit_state {
+    pt_counters *counters;
+    pt_limit_decision *d;
+    size_t n, cap;
+    const pt_limit_decision *refused; /* the refusing decision, or NULL */
+    pt_limit_why why;
+} pt_limit_state;
+
+/* Whether policy p applies to subject s in phase ph. */
+bool pt_limit_applies(const pt_policy *p, pt_limit_phase ph, const pt_limit_subject *s);
+
+/* Checks the table's policies of phase ph at now. Returns 1 when the request may go on,
+ * 0 when refused (st->refused, st->why say by what; every slot and call taken for this
+ * request has been given back). A backend out of memory lets the call pass rather than
+ * refuse it. */
+int pt_limits_check(pt_limit_state *st, const pt_policy_table *t, pt_limit_phase ph, const pt_limit_subject *s,
+                    uint64_t now);
+
+/* Releases the concurrency slots held; safe to call more than once. */
+void pt_limits_release(pt_limit_state *st);
+
+/* Appends the IETF RateLimit-Policy and RateLimit fields (draft-ietf-httpapi-ratelimit-
+ * headers) for the decisions made, each line ending in CRLF, and, when refused,
+ * Retry-After. Nothing when no decision was made. */
+int pt_limits_headers(const pt_limit_state *st, pt_buf *out);
+
+/* Seconds a refused client should wait (Retry-After), at least 1. */
+uint64_t pt_limits_retry_after(const pt_limit_state *st);
+
+/* The refusal's message: the policy, its limit and when to retry. */
+int pt_limits_message(const pt_limit_state *st, char *out, size_t cap);
+
+#endif

@@ -1,0 +1,238 @@
+/* policy.c: the `policies:` section as key tables (policy.h). */
+#include "limits/policy.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/check.h"
+#include "config/schema.h"
+
+#define MAX_POLICIES 10000u
+
+static const char *const scope_keys[] = {
+#define PT_POLICY_SCOPE_KEY(n, key) key,
+    PT_POLICY_SCOPE_MAP(PT_POLICY_SCOPE_KEY)
+#undef PT_POLICY_SCOPE_KEY
+};
+#define NSCOPES (sizeof scope_keys / sizeof *scope_keys)
+
+const char *pt_policy_scope_key(pt_policy_scope s) { return (size_t)s < NSCOPES ? scope_keys[s] : ""; }
+
+/* A mapping run's view: the table and the checker of references. */
+typedef struct mapping {
+    pt_policy_table *t;
+    pt_policy_exists_fn exists;
+} mapping;
+
+/* ---- applies_to ---- */
+
+typedef struct applies {
+    char *v[NSCOPES];
+} applies;
+
+static const pt_cfg_field applies_fields[] = {
+    CFG_STR("service", applies, v[PT_POLICY_SERVICE]),
+    CFG_STR("route", applies, v[PT_POLICY_ROUTE]),
+    CFG_STR("model", applies, v[PT_POLICY_MODEL]),
+    CFG_STR("team", applies, v[PT_POLICY_TEAM]),
+    CFG_STR("consumer", applies, v[PT_POLICY_CONSUMER]),
+    CFG_STR("key", applies, v[PT_POLICY_KEY]),
+    CFG_END,
+};
+
+static int applies_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    pt_policy *p = obj;
+    if (pt_cfg_is_null(v)) return 0; /* `applies_to: {}`: the whole gateway */
+    if (v->kind != PT_CFG_MAP)
+        return pt_cfg_fail(c, v, "expected a mapping such as { consumer: NAME } (one of service, route, model, "
+                                 "team, consumer, key), got %s", pt_cfg_kind_name(v));
+    applies a = { 0 };
+    int rc = pt_cfg_map_fields(c, v, applies_fields, &a, NULL);
+    size_t n = 0;
+    for (size_t s = 1; s < NSCOPES; s++)
+        if (a.v[s]) {
+            n++;
+            p->scope = (pt_policy_scope)s;
+        }
+    if (rc == 0 && n > 1)
+        rc = pt_cfg_fail(c, v, "name one of service, route, model, team, consumer or key, not %zu (use group_by "
+                               "to count each consumer, team or key apart)", n);
+    else if (rc == 0 && n == 1 && !a.v[p->scope][0])
+        rc = pt_cfg_fail_key(c, scope_keys[p->scope], pt_cfg_map_get(v, scope_keys[p->scope]),
+                             "expected a name, got an empty string");
+    if (rc == 0 && n == 1) {
+        p->match = a.v[p->scope];
+        a.v[p->scope] = NULL;
+    } else {
+        p->scope = PT_POLICY_ALL;
+    }
+    for (size_t s = 0; s < NSCOPES; s++) free(a.v[s]);
+    return rc;
+}
+
+static int group_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    static const char *const names[] = { "consumer", "team", "key" };
+    pt_policy *p = obj;
+    char *s = NULL;
+    if (pt_cfg_str(c, v, &s)) return -1;
+    for (size_t i = 0; i < 3; i++)
+        if (strcmp(s, names[i]) == 0) p->group_by = (pt_policy_group)(PT_GROUP_CONSUMER + i);
+    free(s);
+    if (!p->group_by) return pt_cfg_unknown_name(c, v, "group_by", names, 3);
+    return 0;
+}
+
+/* ---- rate ---- */
+
+#define MAX_REQUESTS 1000000000ull
+#define MAX_PER_MS (30 * PT_CFG_DAY_MS)
+
+static const pt_cfg_field rate_fields[] = {
+    CFG_UINT("requests", pt_policy, requests, 1, MAX_REQUESTS),
+    CFG_DUR("per", pt_policy, per_ms, 1000, MAX_PER_MS),
+    CFG_UINT("burst", pt_policy, burst, 1, MAX_REQUESTS),
+    CFG_END,
+};
+
+static int rate_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    pt_policy *p = obj;
+    if (v->kind != PT_CFG_MAP)
+        return pt_cfg_fail(c, v, "expected a mapping such as { requests: 1000, per: 1m, burst: 50 }, got %s",
+                           pt_cfg_kind_name(v));
+    if (pt_cfg_map_fields(c, v, rate_fields, p, NULL)) return -1;
+    if (!p->requests) return pt_cfg_fail(c, v, "missing required key 'requests'");
+    if (!p->per_ms) return pt_cfg_fail(c, v, "missing required key 'per' (a duration of at least 1s: 1s, 1m, 1h)");
+    if (!p->burst) p->burst = p->requests;
+    p->has_rate = true;
+    p->gcra = pt_gcra_make(p->requests, p->per_ms * 1000000ull, p->burst);
+    return 0;
+}
+
+/* ---- one policy ---- */
+
+static int name_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    pt_policy *p = obj;
+    if (pt_cfg_str(c, v, &p->name)) return -1;
+    return pt_cfg_name(c, v, p->name);
+}
+
+static const pt_cfg_field policy_fields[] = {
+    CFG_FUNC("name", name_fn),
+    CFG_FUNC("applies_to", applies_fn),
+    CFG_FUNC("group_by", group_fn),
+    CFG_FUNC("rate", rate_fn),
+    CFG_UINT("concurrency", pt_policy, concurrency, 1, 1000000),
+    CFG_END,
+};
+
+static int fail_at(pt_cfg *c, const pt_cfg_node *n, const char *key, const char *msg, const char *arg)
+{
+    size_t mark = pt_cfg_push_key(c, key);
+    const pt_cfg_node *at = pt_cfg_map_get(n, key);
+    pt_cfg_fail(c, at ? at : n, msg, arg);
+    pt_cfg_pop(c, mark);
+    return -1;
+}
+
+static int check_refs(pt_cfg *c, const pt_cfg_node *n, const pt_policy *p, pt_policy_exists_fn exists)
+{
+    if ((p->scope != PT_POLICY_SERVICE && p->scope != PT_POLICY_ROUTE) || !exists || exists(c, p->scope, p->match))
+        return 0;
+    const pt_cfg_node *at = pt_cfg_map_get(n, "applies_to");
+    size_t mark = pt_cfg_push_key(c, "applies_to");
+    fail_at(c, at, scope_keys[p->scope],
+            p->scope == PT_POLICY_SERVICE ? "no service named '%s' is configured" : "no route named '%s' is configured",
+            p->match);
+    pt_cfg_pop(c, mark);
+    return -1;
+}
+
+static int finish(pt_cfg *c, const pt_cfg_node *n, size_t idx, mapping *m)
+{
+    pt_policy *p = &m->t->v[idx];
+    if (!p->name) return pt_cfg_fail(c, n, "missing required key 'name'");
+    if (!p->has_rate && !p->concurrency)
+        return pt_cfg_fail(c, n, "policy '%s' limits nothing: give rate, concurrency or both", p->name);
+    for (size_t j = 0; j < idx; j++)
+        if (m->t->v[j].name && strcmp(m->t->v[j].name, p->name) == 0) {
+            char msg[64];
+            snprintf(msg, sizeof msg, "duplicate policy name '%%s' (also policies[%zu])", j);
+            return fail_at(c, n, "name", msg, p->name);
+        }
+    if (p->group_by == PT_GROUP_TEAM && (p->scope == PT_POLICY_CONSUMER || p->scope == PT_POLICY_KEY))
+        return fail_at(c, n, "group_by", "a consumer's or key's calls all belong to one team: group_by %s splits nothing",
+                       "team");
+    if (p->group_by == PT_GROUP_CONSUMER && p->scope == PT_POLICY_KEY)
+        return fail_at(c, n, "group_by", "a key belongs to one consumer: group_by %s splits nothing", "consumer");
+    if (p->scope == PT_POLICY_MODEL) m->t->has_model = true;
+    return check_refs(c, n, p, m->exists);
+}
+
+static int policies_begin(pt_cfg *c, const pt_cfg_node *v, size_t count, void *obj)
+{
+    mapping *m = obj;
+    return PT_CFG_ALLOC(c, v, m->t->v, m->t->n, count);
+}
+
+static int policy_entry(pt_cfg *c, const pt_cfg_node *it, size_t i, void *obj)
+{
+    mapping *m = obj;
+    if (it->kind != PT_CFG_MAP)
+        return pt_cfg_fail(c, it, "expected a mapping with name, applies_to, rate and concurrency, got %s",
+                           pt_cfg_kind_name(it));
+    if (pt_cfg_map_fields(c, it, policy_fields, &m->t->v[i], NULL)) return -1;
+    return finish(c, it, i, m);
+}
+
+static const pt_cfg_list policies_list = { "a list of policies", MAX_POLICIES, NULL, policies_begin, policy_entry };
+
+/* Most specific scope first, file order within a scope (insertion sort: stable, and
+ * tables are short). */
+static void sort_by_scope(pt_policy_table *t)
+{
+    for (size_t i = 1; i < t->n; i++) {
+        pt_policy x = t->v[i];
+        size_t j = i;
+        while (j > 0 && t->v[j - 1].scope < x.scope) {
+            t->v[j] = t->v[j - 1];
+            j--;
+        }
+        t->v[j] = x;
+    }
+}
+
+pt_policy_table *pt_policies_map(pt_cfg *c, const pt_cfg_node *v, pt_policy_exists_fn exists, bool *failed)
+{
+    *failed = false;
+    pt_policy_table *t = calloc(1, sizeof *t);
+    if (!t) {
+        *failed = true;
+        pt_cfg_oom(c, v);
+        return NULL;
+    }
+    mapping m = { t, exists };
+    int rc = pt_cfg_map_list(c, v, &policies_list, &m);
+    if (rc != 0 || t->n == 0) {
+        *failed = rc != 0;
+        pt_policies_free(t);
+        return NULL;
+    }
+    sort_by_scope(t);
+    return t;
+}
+
+void pt_policies_free(pt_policy_table *t)
+{
+    if (!t) return;
+    for (size_t i = 0; i < t->n; i++) {
+        free(t->v[i].name);
+        free(t->v[i].match);
+    }
+    free(t->v);
+    free(t);
+}
