@@ -49,6 +49,8 @@
     X(SUBSCRIPTION_REJECTED,  403, "subscription_rejected",      "forbidden")         \
     X(MODEL_NOT_ALLOWED,      403, "model_not_allowed",          "forbidden")         \
     X(CONTROL_UNAVAILABLE,    503, "control_unavailable",        "gateway_error")     \
+    /* a policy's limit (gateway/limits_gate.c) */                                    \
+    X(RATE_LIMITED,           429, "rate_limited",               "rate_limited")      \
     /* routing and the gateway itself */                                              \
     X(ROUTE_NOT_FOUND,        404, "route_not_found",            "no_route")          \
     X(NOT_IMPLEMENTED,        501, "not_implemented",            "gateway_error")     \

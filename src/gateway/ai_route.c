@@ -27,6 +27,7 @@
 #include "core/rand.h"
 #include "core/str.h"
 #include "gateway/auth.h"
+#include "gateway/limits_gate.h"
 #include "gateway/metrics.h"
 #include "gateway/proxy.h"
 #include "gateway/router.h"
@@ -181,7 +182,10 @@ bool pt_ai_route_render_error(const pt_request *req, int status, const char *msg
     bool mine = route && route->kind == PT_ROUTE_AI;
     if (mine) {
         pt_ai_error err;
-        pt_ai_error_set(&err, status >= 500 ? PT_AI_ERR_INTERNAL : PT_AI_ERR_INVALID, status, "", "%s", msg);
+        pt_ai_err_kind kind = status == 429 ? PT_AI_ERR_RATE_LIMIT
+                                : status >= 500 ? PT_AI_ERR_INTERNAL
+                                                : PT_AI_ERR_INVALID;
+        pt_ai_error_set(&err, kind, status, "", "%s", msg);
         mine = pt_ai_render_error(fmt, &err, body) == 0;
     }
     if (cfg) pt_config_release(cfg);
@@ -544,6 +548,12 @@ static void begin(ai_req *a)
         pt_ai_error_set(&err, PT_AI_ERR_INVALID, 403, "model", "The API key %s... may not call the model '" PT_SLICE_FMT "'",
                         who->prefix, PT_SLICE_ARG(name));
         fail_with_outcome(a, &err, PT_OUT_MODEL_NOT_ALLOWED);
+        return;
+    }
+    char limit_msg[320];
+    if (!pt_limits_gate_model(a->conn, model->name, limit_msg, sizeof limit_msg)) {
+        pt_ai_error_set(&err, PT_AI_ERR_RATE_LIMIT, 429, NULL, "%s", limit_msg);
+        fail_with_outcome(a, &err, PT_OUT_RATE_LIMITED);
         return;
     }
     pt_ai_plan_init(&a->plan, a->ai, model, pt_rand64());

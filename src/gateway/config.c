@@ -17,6 +17,8 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "gateway/balancer.h"
+#include "gateway/limits_gate.h"
+#include "limits/policy.h"
 #include "config/node.h"
 
 #define MAX_FILE_BYTES (4u << 20) /* a configuration file larger than this is refused */
@@ -27,7 +29,7 @@
  * before the routes that name them, models before the routes that serve them). */
 typedef struct top_nodes {
     const pt_cfg_node *listen, *workers, *limits, *access_log, *log_level, *endpoints, *errors, *services,
-        *routes, *providers, *models, *identity_headers, *data_dir, *admin;
+        *routes, *providers, *models, *identity_headers, *data_dir, *admin, *policies;
 } top_nodes;
 
 static const pt_cfg_field top_fields[] = {
@@ -45,6 +47,7 @@ static const pt_cfg_field top_fields[] = {
     CFG_NODE("data_dir", top_nodes, data_dir),
     CFG_NODE("identity_headers", top_nodes, identity_headers),
     CFG_NODE("admin", top_nodes, admin),
+    CFG_NODE("policies", top_nodes, policies),
     CFG_END,
 };
 
@@ -82,6 +85,7 @@ static int map_top(pt_cfg *c, const pt_cfg_node *root)
     section(c, "services", t.services, pt__config_services, cfg);
     if (t.providers || t.models) cfg->ai = pt_ai_config_map(c, t.providers, t.models);
     section(c, "routes", t.routes, pt__config_routes, cfg);
+    section(c, "policies", t.policies, pt__config_policies, cfg); /* after what they name */
     if (c->nerrors) return -1;
     if (pt__config_default_ai_route(c, cfg)) return -1;
     if (pt__config_admin_default(c, root, cfg)) return -1;
@@ -169,6 +173,7 @@ static void config_free(pt_config *cfg)
     for (size_t i = 0; i < cfg->nroutes; i++) pt__route_free(&cfg->routes[i]);
     free(cfg->routes);
     pt_ai_config_free(cfg->ai);
+    pt_policies_free(cfg->policies);
     free(cfg->admin.host);
     free(cfg->admin.text);
     pt_cfg_node_free(cfg->tree);
@@ -353,6 +358,7 @@ int pt_config_bind(pt_config *cfg)
         }
         if (pt__balancer_prepare(s) != 0) return -1;
     }
+    if (pt__limits_gate_bind(cfg) != 0) return -1;
     if (cfg->file) return 0; /* built on a file whose warnings were logged when it loaded */
     pt_buf summary = PT_BUF_INIT, warnings = PT_BUF_INIT;
     pt_config_report(cfg, &summary, &warnings);

@@ -23,6 +23,7 @@
 struct pt_ai_config;      /* ai/ai_config.h */
 struct pt_target_state;   /* gateway/balancer.h */
 struct pt_route_metrics;  /* gateway/metrics.h */
+struct pt_policy_table;   /* limits/policy.h */
 
 typedef enum { PT_LB_ROUND_ROBIN, PT_LB_WEIGHTED, PT_LB_LEAST_CONN } pt_lb_kind;
 
@@ -174,6 +175,7 @@ typedef struct pt_config {
     pt_route *routes;             /* sorted by precedence (see router.h) */
     size_t nroutes;
     struct pt_ai_config *ai;      /* providers and models; NULL when neither is written */
+    struct pt_policy_table *policies; /* `policies:` (limits/policy.h); NULL when none */
     bool admin_enabled;           /* admin.enabled (false also when admin.listen is ""); default true */
     pt_listener_cfg admin;        /* admin.listen: host, port, text; default 127.0.0.1:9080. Read at
                                    * start only: a reload does not move the admin listener */

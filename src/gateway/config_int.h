@@ -21,6 +21,8 @@ int pt__config_admin_default(pt_cfg *c, const pt_cfg_node *root, pt_config *cfg)
 int pt__config_services(pt_cfg *c, const pt_cfg_node *v, void *obj);
 /* Routes name services, so they are mapped after them; sorted by precedence at the end. */
 int pt__config_routes(pt_cfg *c, const pt_cfg_node *v, void *obj);
+/* `policies:` (limits/policy.h), after services and routes, which policies may name. */
+int pt__config_policies(pt_cfg *c, const pt_cfg_node *v, void *obj);
 /* When models are configured and no route declares `ai:`, the default AI route
  * (`/v1/` on any host, named "ai"). */
 int pt__config_default_ai_route(pt_cfg *c, pt_config *cfg);

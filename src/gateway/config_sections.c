@@ -1,5 +1,6 @@
-/* config_sections.c: the gateway's own sections: listen, limits, logs, endpoints and
- * services, each a key table over the configuration engine (config/). */
+/* config_sections.c: the gateway's own sections: listen, limits, logs, endpoints,
+ * services and policies (whose key tables are limits/policy.c's), each a key table over
+ * the configuration engine (config/). */
 #include "gateway/config_int.h"
 
 #include <stdio.h>
@@ -7,6 +8,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "limits/policy.h"
 
 #define MAX_WEIGHT_SUM 65536u /* bounds the weighted schedule */
 
@@ -477,4 +479,23 @@ static const pt_cfg_list services_list = { "a list of services", 4096u, NULL, se
 int pt__config_services(pt_cfg *c, const pt_cfg_node *v, void *obj)
 {
     return pt_cfg_map_list(c, v, &services_list, obj);
+}
+
+/* ---- policies ---- */
+
+static bool policy_ref_exists(pt_cfg *c, pt_policy_scope s, const char *name)
+{
+    pt_config *cfg = c->root;
+    if (s == PT_POLICY_SERVICE) return pt_config_find_service(cfg, name) != NULL;
+    for (size_t i = 0; i < cfg->nroutes; i++)
+        if (cfg->routes[i].name && strcmp(cfg->routes[i].name, name) == 0) return true;
+    return false;
+}
+
+int pt__config_policies(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    pt_config *cfg = obj;
+    bool failed;
+    cfg->policies = pt_policies_map(c, v, policy_ref_exists, &failed);
+    return failed ? -1 : 0;
 }

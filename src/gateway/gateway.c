@@ -35,6 +35,7 @@
 #include "gateway/control_live.h"
 #include "gateway/config.h"
 #include "gateway/health.h"
+#include "gateway/limits_gate.h"
 #include "gateway/listen.h"
 #include "gateway/metrics.h"
 #include "gateway/proxy.h"
@@ -172,6 +173,8 @@ static void dispatch(pt_conn *c, pt_request *req, void *arg)
                                   PT_SLICE_ARG(req->host));
         } else if (route->auth_key && !pt_auth_check(c, req, cfg, route)) {
             /* refused: answered in pt_auth_check */
+        } else if (!pt_limits_gate_request(c, req, cfg, route)) {
+            /* refused by a policy: answered 429 in pt_limits_gate_request */
         } else if (route->kind == PT_ROUTE_PROXY) {
             pt_proxy_start(c, req, route, w->client);
         } else if (route->kind == PT_ROUTE_AI) {
@@ -819,6 +822,7 @@ int pt_gateway_run(const pt_gateway_opts *opts)
     unmatched_metrics = pt_metrics_route("_unmatched", NULL);
     pt_ai_route_metrics_init();
     pt_auth_metrics_init();
+    pt_limits_gate_metrics_init();
     pt_control_live_publish(cfg);
     start_signals(&g);
     if (set_worker_count(&g, cfg->workers ? cfg->workers : 1, cfg) != 0) {

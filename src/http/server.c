@@ -960,6 +960,7 @@ int pt_conn_response_start(pt_conn *c, int status, const pt_header *hdrs, size_t
         pt_buf_append_slice(b, hdrs[i].value);
         pt_buf_append(b, "\r\n", 2);
     }
+    if (c->info.resp_headers.len) pt_buf_append_slice(b, c->info.resp_headers);
     if (!has_rid && r->request_id[0]) {
         pt_buf_append(b, "X-Request-Id: ", 14);
         pt_buf_append_str(b, r->request_id);

@@ -60,6 +60,10 @@ typedef struct pt_req_info {
     const char *extra_json;   /* extra access-log members, NULL when none */
     const void *auth;         /* opaque to http/: the caller's identity on keyed routes
                                * (gateway/auth.h), NULL when none */
+    const void *limits;       /* opaque to http/: the request's policy decisions
+                               * (gateway/limits_gate.h), NULL when none */
+    pt_slice resp_headers;    /* header lines ("Name: value\r\n"...) every response to this
+                               * request carries, whoever writes it; empty when none */
     /* Every pointer above must stay valid until the request's cleanup hooks run (they
      * run after the done callback): point into the request pool, or into something a
      * hook releases (the configuration snapshot dispatch holds). */

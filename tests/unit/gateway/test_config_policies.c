@@ -1,0 +1,139 @@
+/* Unit tests for the `policies:` section (limits/policy.c through gateway/config.c):
+ * defaults, the order checks run in, and every refusal naming its field. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "core/buf.h"
+#include "gateway/config.h"
+#include "limits/policy.h"
+
+#define BASE                                                                \
+    "admin: { enabled: false }\n"                                           \
+    "services:\n  - name: orders\n    targets: [\"http://127.0.0.1:9001\"]\n" \
+    "routes:\n  - name: orders-api\n    match: { path_prefix: /o/ }\n    service: orders\n"
+/* BASE is 8 lines; the policies start on line 9 */
+
+static pt_config *load(const char *yaml, pt_buf *err)
+{
+    return pt_config_load_string("t.yaml", yaml, strlen(yaml), err);
+}
+
+static void expect_error(const char *policies, const char *message)
+{
+    char yaml[2048];
+    snprintf(yaml, sizeof yaml, "%s%s", BASE, policies);
+    pt_buf err = PT_BUF_INIT;
+    pt_config *cfg = load(yaml, &err);
+    if (cfg) {
+        pt_config_release(cfg);
+        fail_msg("loaded, but expected: %s", message);
+    }
+    assert_non_null(err.data);
+    assert_string_equal(err.data, message);
+    pt_buf_release(&err);
+}
+
+static void policies_load_with_defaults_most_specific_first(void **state)
+{
+    pt_buf err = PT_BUF_INIT;
+    pt_config *cfg = load(BASE "policies:\n"
+                               "  - name: gw\n    concurrency: 100\n"
+                               "  - name: svc\n    applies_to: { service: orders }\n    group_by: consumer\n"
+                               "    rate: { requests: 1000, per: 1m }\n"
+                               "  - name: free-tier\n    applies_to: { consumer: acme-app }\n"
+                               "    rate: { requests: 1000, per: 1m, burst: 50 }\n    concurrency: 20\n"
+                               "  - name: gpt\n    applies_to: { model: gpt-4o }\n    rate: { requests: 5, per: 1h }\n",
+                          &err);
+    if (!cfg) fail_msg("%s", err.data);
+    const pt_policy_table *t = cfg->policies;
+    assert_non_null(t);
+    assert_int_equal(t->n, 4);
+    assert_true(t->has_model);
+    assert_string_equal(t->v[0].name, "free-tier");
+    assert_int_equal(t->v[0].scope, PT_POLICY_CONSUMER);
+    assert_string_equal(t->v[0].match, "acme-app");
+    assert_int_equal(t->v[0].burst, 50);
+    assert_int_equal(t->v[0].gcra.interval_ns, 60000000ull);
+    assert_int_equal(t->v[0].concurrency, 20);
+    assert_string_equal(t->v[1].name, "gpt");
+    assert_int_equal(t->v[1].per_ms, 3600000);
+    assert_string_equal(t->v[2].name, "svc");
+    assert_int_equal(t->v[2].group_by, PT_GROUP_CONSUMER);
+    assert_int_equal(t->v[2].burst, 1000); /* burst defaults to the whole window */
+    assert_string_equal(t->v[3].name, "gw");
+    assert_int_equal(t->v[3].scope, PT_POLICY_ALL);
+    assert_false(t->v[3].has_rate);
+    pt_config_release(cfg);
+    pt_buf_release(&err);
+}
+
+static void no_policies_is_no_table(void **state)
+{
+    pt_buf err = PT_BUF_INIT;
+    pt_config *cfg = load(BASE "policies: []\n", &err);
+    assert_non_null(cfg);
+    assert_null(cfg->policies);
+    pt_config_release(cfg);
+    pt_buf_release(&err);
+}
+
+static void bad_policies_are_refused_naming_the_field(void **state)
+{
+    expect_error("policies:\n  - name: a\n    rate: { requests: 10, per: 1m }\n  - name: a\n    concurrency: 1\n",
+                 "t.yaml:12: policies[1].name: duplicate policy name 'a' (also policies[0])");
+    expect_error("policies:\n  - name: a\n    rate: { requests: 10, per: 1 fortnight }\n",
+                 "t.yaml:11: policies[0].rate.per: expected a duration like 500ms, 10s, 2m or 1h (a plain "
+                 "number is milliseconds), got '1 fortnight'");
+    expect_error("policies:\n  - name: a\n    rate: { requests: 10, per: 500ms }\n",
+                 "t.yaml:11: policies[0].rate.per: must be between 1s and 30d, got '500ms'");
+    expect_error("policies:\n  - name: a\n    rate: { requests: 0, per: 1m }\n",
+                 "t.yaml:11: policies[0].rate.requests: must be between 1 and 1000000000, got '0'");
+    expect_error("policies:\n  - name: a\n    rate: { per: 1m }\n",
+                 "t.yaml:11: policies[0].rate: missing required key 'requests'");
+    expect_error("policies:\n  - name: a\n    rate: { requests: 5, per: 1m, brust: 3 }\n",
+                 "t.yaml:11: policies[0].rate.brust: unknown key (did you mean 'burst'?)");
+    expect_error("policies:\n  - name: a\n    concurency: 3\n",
+                 "t.yaml:11: policies[0].concurency: unknown key (did you mean 'concurrency'?)");
+    expect_error("policies:\n  - name: a\n    concurrency: 0\n",
+                 "t.yaml:11: policies[0].concurrency: must be between 1 and 1000000, got '0'");
+    expect_error("policies:\n  - name: a\n    applies_to: { consumer: x }\n",
+                 "t.yaml:10: policies[0]: policy 'a' limits nothing: give rate, concurrency or both");
+    expect_error("policies:\n  - name: a\n    applies_to: { service: billing }\n    concurrency: 2\n",
+                 "t.yaml:11: policies[0].applies_to.service: no service named 'billing' is configured");
+    expect_error("policies:\n  - name: a\n    applies_to: { route: nope }\n    concurrency: 2\n",
+                 "t.yaml:11: policies[0].applies_to.route: no route named 'nope' is configured");
+    expect_error("policies:\n  - name: a\n    applies_to: { consumer: x, team: y }\n    concurrency: 2\n",
+                 "t.yaml:11: policies[0].applies_to: name one of service, route, model, team, consumer or key, "
+                 "not 2 (use group_by to count each consumer, team or key apart)");
+    expect_error("policies:\n  - name: a\n    applies_to: { user: x }\n    concurrency: 2\n",
+                 "t.yaml:11: policies[0].applies_to.user: unknown key (expected one of: service, route, model, "
+                 "team, consumer, key)");
+    expect_error("policies:\n  - name: a\n    group_by: user\n    concurrency: 2\n",
+                 "t.yaml:11: policies[0].group_by: unknown group_by 'user' (expected one of: consumer, team, key)");
+    expect_error("policies:\n  - name: a b\n    concurrency: 2\n",
+                 "t.yaml:10: policies[0].name: 'a b' may only contain letters, digits, '-', '_' and '.'");
+    expect_error("policies:\n  - concurrency: 2\n", "t.yaml:10: policies[0]: missing required key 'name'");
+    expect_error("policies:\n  - name: a\n    applies_to: { consumer: \"\" }\n    concurrency: 2\n",
+                 "t.yaml:11: policies[0].applies_to.consumer: expected a name, got an empty string");
+    expect_error("policies:\n  - name: a\n    applies_to: { key: x }\n    group_by: team\n    concurrency: 2\n",
+                 "t.yaml:12: policies[0].group_by: a consumer's or key's calls all belong to one team: group_by "
+                 "team splits nothing");
+    expect_error("policies:\n  - name: a\n    rate: 5\n",
+                 "t.yaml:11: policies[0].rate: expected a mapping such as { requests: 1000, per: 1m, burst: 50 }, "
+                 "got a single value");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(policies_load_with_defaults_most_specific_first),
+        cmocka_unit_test(no_policies_is_no_table),
+        cmocka_unit_test(bad_policies_are_refused_naming_the_field),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
