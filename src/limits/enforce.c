@@ -37,13 +37,24 @@ static const char *group_value(const pt_policy *p, const pt_limit_subject *s)
     return v ? v : "";
 }
 
+/* "NAME\x1fGROUP": the subject's counter, which a reload keeping the name keeps. */
 static void make_key(pt_limit_decision *d, const pt_limit_subject *s)
 {
     int n = snprintf(d->key, sizeof d->key, "%s\x1f%s", d->policy->name, group_value(d->policy, s));
     d->keylen = n < 0 ? 0 : (size_t)n >= sizeof d->key ? (unsigned)sizeof d->key - 1 : (unsigned)n;
 }
 
-static pt_slice key_of(const pt_limit_decision *d) { return (pt_slice){ d->key, d->keylen }; }
+/* The requests in flight are counted under the subject's key, whatever the limit. */
+static pt_slice inflight_key(const pt_limit_decision *d) { return (pt_slice){ d->key, d->keylen }; }
+
+/* A window is counted under the subject's key and its emission interval, so a reload that
+ * changes a rate starts its window afresh instead of reading the old one's TAT. */
+static pt_slice rate_key(const pt_limit_decision *d, char *buf, size_t cap)
+{
+    int n = snprintf(buf, cap, "%.*s\x1f%llx", (int)d->keylen, d->key,
+                     (unsigned long long)d->policy->gcra.interval_ns);
+    return (pt_slice){ buf, n < 0 ? 0 : (size_t)n >= cap ? cap - 1 : (size_t)n };
+}
 
 /* Gives back everything taken for the request. */
 static void undo(pt_limit_state *st)
@@ -51,7 +62,8 @@ static void undo(pt_limit_state *st)
     pt_counters *b = st->counters;
     for (size_t i = 0; i < st->n; i++) {
         pt_limit_decision *d = &st->d[i];
-        if (d->rate_taken) b->ops->rate_give_back(b, key_of(d), &d->policy->gcra, d->now);
+        char buf[sizeof d->key + 24];
+        if (d->rate_taken) b->ops->rate_give_back(b, rate_key(d, buf, sizeof buf), &d->policy->gcra, d->now);
         d->rate_taken = false;
     }
     pt_limits_release(st);
@@ -63,7 +75,8 @@ static bool decide(pt_limit_state *st, pt_limit_decision *d)
     pt_counters *b = st->counters;
     const pt_policy *p = d->policy;
     if (p->has_rate) {
-        if (b->ops->rate_take(b, key_of(d), &p->gcra, d->now, &d->rate) != 0) {
+        char buf[sizeof d->key + 24];
+        if (b->ops->rate_take(b, rate_key(d, buf, sizeof buf), &p->gcra, d->now, &d->rate) != 0) {
             d->rate = (pt_gcra_result){ .allowed = true, .remaining = p->burst };
         } else if (!d->rate.allowed) {
             st->why = PT_LIMIT_WHY_RATE;
@@ -73,7 +86,7 @@ static bool decide(pt_limit_state *st, pt_limit_decision *d)
         }
     }
     if (p->concurrency) {
-        if (b->ops->inflight_acquire(b, key_of(d), p->concurrency, &d->inflight, &d->held) != 0) return true;
+        if (b->ops->inflight_acquire(b, inflight_key(d), p->concurrency, &d->inflight, &d->held) != 0) return true;
         if (!d->held) {
             st->why = PT_LIMIT_WHY_CONCURRENCY;
             return false;

@@ -9,7 +9,9 @@
  * request ends however it ends.
  *
  * A subject's counters are keyed by the policy's name and, with group_by, the consumer,
- * team or key prefix the call belongs to; calls without that identity share one window. */
+ * team or key prefix the call belongs to; calls without that identity share one window.
+ * A reload that keeps a policy's name keeps its requests in flight, and its window unless
+ * the rate changed (a changed rate starts a fresh window). */
 #ifndef PT_LIMITS_ENFORCE_H
 #define PT_LIMITS_ENFORCE_H
 
@@ -38,7 +40,7 @@ typedef struct pt_limit_decision {
     void *held;                 /* a concurrency slot held, or NULL */
     unsigned inflight;          /* after the decision */
     uint64_t now;
-    char key[200];              /* the counter's key: "NAME\x1fGROUP" */
+    char key[200];              /* the subject's key: "NAME\x1fGROUP" */
     unsigned keylen;
 } pt_limit_decision;
 
