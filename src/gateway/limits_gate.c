@@ -111,16 +111,10 @@ static void count(const gate *g, size_t from)
 /* Sets the RateLimit fields (and Retry-After when refused) for every response. */
 static void set_headers(pt_conn *c, gate *g)
 {
-    pt_buf out;
-    pt_buf_init(&out, 64 * 1024);
-    if (pt_limits_headers(&g->st, &out) == 0 && out.len) {
-        char *copy = pt_req_alloc(g->req, out.len);
-        if (copy) {
-            memcpy(copy, out.data, out.len);
-            pt_conn_info(c)->resp_headers = (pt_slice){ copy, out.len };
-        }
-    }
-    pt_buf_release(&out);
+    size_t cap = pt_limits_headers_max(&g->st);
+    char *out = pt_req_alloc(g->req, cap);
+    size_t n = out ? pt_limits_headers(&g->st, out, cap) : 0;
+    pt_conn_info(c)->resp_headers = (pt_slice){ out, n };
 }
 
 static gate *gate_new(pt_conn *c, pt_request *req, const pt_config *cfg)

@@ -37,23 +37,32 @@ static const char *group_value(const pt_policy *p, const pt_limit_subject *s)
     return v ? v : "";
 }
 
-/* "NAME\x1fGROUP": the subject's counter, which a reload keeping the name keeps. */
+/* "NAME\x1fGROUP": the subject's counter, which a reload keeping the name keeps (names
+ * are at most 64 bytes; a group value too long for the rest is cut). */
 static void make_key(pt_limit_decision *d, const pt_limit_subject *s)
 {
-    int n = snprintf(d->key, sizeof d->key, "%s\x1f%s", d->policy->name, group_value(d->policy, s));
-    d->keylen = n < 0 ? 0 : (size_t)n >= sizeof d->key ? (unsigned)sizeof d->key - 1 : (unsigned)n;
+    const char *name = d->policy->name, *group = group_value(d->policy, s);
+    size_t n = strlen(name), g = strlen(group), room = sizeof d->key - 1 - sizeof(uint64_t);
+    if (n > room - 1) n = room - 1;
+    if (g > room - 1 - n) g = room - 1 - n;
+    memcpy(d->key, name, n);
+    d->key[n] = '\x1f';
+    memcpy(d->key + n + 1, group, g);
+    d->keylen = (unsigned)(n + 1 + g);
+    /* room is left after the key for the rate key's suffix */
 }
 
 /* The requests in flight are counted under the subject's key, whatever the limit. */
 static pt_slice inflight_key(const pt_limit_decision *d) { return (pt_slice){ d->key, d->keylen }; }
 
-/* A window is counted under the subject's key and its emission interval, so a reload that
- * changes a rate starts its window afresh instead of reading the old one's TAT. */
-static pt_slice rate_key(const pt_limit_decision *d, char *buf, size_t cap)
+/* A window is counted under the subject's key followed by its emission interval's bytes,
+ * so a reload that changes a rate starts its window afresh instead of reading the old
+ * one's TAT. Written after the subject's key in d->key, which make_key leaves room for. */
+static pt_slice rate_key(pt_limit_decision *d)
 {
-    int n = snprintf(buf, cap, "%.*s\x1f%llx", (int)d->keylen, d->key,
-                     (unsigned long long)d->policy->gcra.interval_ns);
-    return (pt_slice){ buf, n < 0 ? 0 : (size_t)n >= cap ? cap - 1 : (size_t)n };
+    uint64_t t = d->policy->gcra.interval_ns;
+    memcpy(d->key + d->keylen, &t, sizeof t);
+    return (pt_slice){ d->key, d->keylen + sizeof t };
 }
 
 /* Gives back everything taken for the request. */
@@ -62,8 +71,7 @@ static void undo(pt_limit_state *st)
     pt_counters *b = st->counters;
     for (size_t i = 0; i < st->n; i++) {
         pt_limit_decision *d = &st->d[i];
-        char buf[sizeof d->key + 24];
-        if (d->rate_taken) b->ops->rate_give_back(b, rate_key(d, buf, sizeof buf), &d->policy->gcra, d->now);
+        if (d->rate_taken) b->ops->rate_give_back(b, rate_key(d), &d->policy->gcra, d->now);
         d->rate_taken = false;
     }
     pt_limits_release(st);
@@ -75,8 +83,7 @@ static bool decide(pt_limit_state *st, pt_limit_decision *d)
     pt_counters *b = st->counters;
     const pt_policy *p = d->policy;
     if (p->has_rate) {
-        char buf[sizeof d->key + 24];
-        if (b->ops->rate_take(b, rate_key(d, buf, sizeof buf), &p->gcra, d->now, &d->rate) != 0) {
+        if (b->ops->rate_take(b, rate_key(d), &p->gcra, d->now, &d->rate) != 0) {
             d->rate = (pt_gcra_result){ .allowed = true, .remaining = p->burst };
         } else if (!d->rate.allowed) {
             st->why = PT_LIMIT_WHY_RATE;
@@ -132,45 +139,107 @@ uint64_t pt_limits_retry_after(const pt_limit_state *st)
     return s ? s : 1;
 }
 
-/* One list member of each field for decision d: `"NAME";q=..;w=..` and `"NAME";r=..;t=..`
- * for a rate, `"NAME/concurrency";q=..;qu="concurrent-requests"` and `...;r=..` for the
- * requests in flight. Refused: the refusing limit shows r=0 and t=Retry-After. */
-static void member(pt_buf *pol, pt_buf *cur, const pt_limit_state *st, const pt_limit_decision *d)
+/* A writer over fixed memory: len counts every byte asked for, so len > cap says it did
+ * not fit. */
+typedef struct writer {
+    char *p;
+    size_t len, cap;
+} writer;
+
+static void put(writer *w, const char *s, size_t n)
+{
+    if (w->len + n <= w->cap) memcpy(w->p + w->len, s, n);
+    w->len += n;
+}
+
+static void put_str(writer *w, const char *s) { put(w, s, strlen(s)); }
+
+static void put_u64(writer *w, const char *key, unsigned long long v)
+{
+    char d[20];
+    size_t i = sizeof d;
+    do d[--i] = (char)('0' + v % 10); while ((v /= 10) != 0);
+    put_str(w, key);
+    put(w, d + i, sizeof d - i);
+}
+
+static void put_name(writer *w, bool first, const char *name, const char *suffix)
+{
+    if (!first) put(w, ", ", 2);
+    put(w, "\"", 1);
+    put_str(w, name);
+    put_str(w, suffix);
+    put(w, "\"", 1);
+}
+
+/* Which of d's limits the fields show: all of them, or for the refusal only the one that
+ * refused (its r=0 and t=Retry-After). */
+static bool shows_rate(const pt_limit_state *st, const pt_limit_decision *d)
+{
+    return d->policy->has_rate && (st->refused != d || st->why == PT_LIMIT_WHY_RATE);
+}
+
+static bool shows_inflight(const pt_limit_state *st, const pt_limit_decision *d)
+{
+    return d->policy->concurrency && (st->refused != d || st->why == PT_LIMIT_WHY_CONCURRENCY);
+}
+
+/* RateLimit-Policy's members, written when the policy was loaded. */
+static void policy_members(writer *w, const pt_limit_state *st, const pt_limit_decision *d, bool *first)
 {
     const pt_policy *p = d->policy;
-    bool refused = st->refused == d;
-    if (p->has_rate && (!refused || st->why == PT_LIMIT_WHY_RATE)) {
-        uint64_t t = refused ? pt_limits_retry_after(st) : ceil_s(d->rate.reset_ns);
-        pt_buf_printf(pol, "%s\"%s\";q=%llu;w=%llu", pol->len ? ", " : "", p->name, (unsigned long long)p->requests,
-                      (unsigned long long)((p->per_ms + 999) / 1000));
-        pt_buf_printf(cur, "%s\"%s\";r=%llu;t=%llu", cur->len ? ", " : "", p->name,
-                      (unsigned long long)(refused ? 0 : d->rate.remaining), (unsigned long long)t);
+    if (shows_rate(st, d)) {
+        if (!*first) put(w, ", ", 2);
+        put_str(w, p->field_rate);
+        *first = false;
     }
-    if (p->concurrency && (!refused || st->why == PT_LIMIT_WHY_CONCURRENCY)) {
-        unsigned left = refused || d->inflight >= p->concurrency ? 0 : p->concurrency - d->inflight;
-        pt_buf_printf(pol, "%s\"%s/concurrency\";q=%u;qu=\"concurrent-requests\"", pol->len ? ", " : "", p->name,
-                      p->concurrency);
-        pt_buf_printf(cur, "%s\"%s/concurrency\";r=%u", cur->len ? ", " : "", p->name, left);
+    if (shows_inflight(st, d)) {
+        if (!*first) put(w, ", ", 2);
+        put_str(w, p->field_inflight);
+        *first = false;
     }
 }
 
-int pt_limits_headers(const pt_limit_state *st, pt_buf *out)
+/* RateLimit's members: `"NAME";r=..;t=..` and `"NAME/concurrency";r=..`. */
+static void current_members(writer *w, const pt_limit_state *st, const pt_limit_decision *d, bool *first)
 {
-    pt_buf pol = PT_BUF_INIT, cur = PT_BUF_INIT;
-    if (st->refused) {
-        member(&pol, &cur, st, st->refused);
+    const pt_policy *p = d->policy;
+    bool refused = st->refused == d;
+    if (shows_rate(st, d)) {
+        put_name(w, *first, p->name, "");
+        put_u64(w, ";r=", refused ? 0 : d->rate.remaining);
+        put_u64(w, ";t=", refused ? pt_limits_retry_after(st) : ceil_s(d->rate.reset_ns));
+        *first = false;
+    }
+    if (shows_inflight(st, d)) {
+        put_name(w, *first, p->name, "/concurrency");
+        put_u64(w, ";r=", refused || d->inflight >= p->concurrency ? 0 : p->concurrency - d->inflight);
+        *first = false;
+    }
+}
+
+size_t pt_limits_headers_max(const pt_limit_state *st) { return 64 + st->n * 512; }
+
+size_t pt_limits_headers(const pt_limit_state *st, char *out, size_t cap)
+{
+    writer w = { out, 0, cap };
+    size_t from = st->refused ? (size_t)(st->refused - st->d) : 0, to = st->refused ? from + 1 : st->n;
+    bool first = true;
+    put_str(&w, "RateLimit-Policy: ");
+    for (size_t i = from; i < to; i++) policy_members(&w, st, &st->d[i], &first);
+    if (first) {
+        w.len = 0; /* no member: no fields */
     } else {
-        for (size_t i = 0; i < st->n; i++) member(&pol, &cur, st, &st->d[i]);
+        first = true;
+        put_str(&w, "\r\nRateLimit: ");
+        for (size_t i = from; i < to; i++) current_members(&w, st, &st->d[i], &first);
+        put(&w, "\r\n", 2);
     }
-    int rc = 0;
-    if (pol.len) {
-        rc |= pt_buf_printf(out, "RateLimit-Policy: %.*s\r\nRateLimit: %.*s\r\n", (int)pol.len, pol.data,
-                            (int)cur.len, cur.data);
+    if (st->refused) {
+        put_u64(&w, "Retry-After: ", pt_limits_retry_after(st));
+        put(&w, "\r\n", 2);
     }
-    if (st->refused) rc |= pt_buf_printf(out, "Retry-After: %llu\r\n", (unsigned long long)pt_limits_retry_after(st));
-    pt_buf_release(&pol);
-    pt_buf_release(&cur);
-    return rc ? -1 : 0;
+    return w.len <= cap ? w.len : 0;
 }
 
 int pt_limits_message(const pt_limit_state *st, char *out, size_t cap)

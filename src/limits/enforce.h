@@ -18,7 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core/buf.h"
+#include <stddef.h>
 #include "limits/counter.h"
 #include "limits/policy.h"
 
@@ -68,10 +68,12 @@ int pt_limits_check(pt_limit_state *st, const pt_policy_table *t, pt_limit_phase
 /* Releases the concurrency slots held; safe to call more than once. */
 void pt_limits_release(pt_limit_state *st);
 
-/* Appends the IETF RateLimit-Policy and RateLimit fields (draft-ietf-httpapi-ratelimit-
+/* Writes the IETF RateLimit-Policy and RateLimit fields (draft-ietf-httpapi-ratelimit-
  * headers) for the decisions made, each line ending in CRLF, and, when refused,
- * Retry-After. Nothing when no decision was made. */
-int pt_limits_headers(const pt_limit_state *st, pt_buf *out);
+ * Retry-After, into out; returns the length, 0 when there is nothing to write or it does
+ * not fit in cap (pt_limits_headers_max always fits). */
+size_t pt_limits_headers(const pt_limit_state *st, char *out, size_t cap);
+size_t pt_limits_headers_max(const pt_limit_state *st);
 
 /* Seconds a refused client should wait (Retry-After), at least 1. */
 uint64_t pt_limits_retry_after(const pt_limit_state *st);

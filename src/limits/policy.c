@@ -152,6 +152,22 @@ static int check_refs(pt_cfg *c, const pt_cfg_node *n, const pt_policy *p, pt_po
     return -1;
 }
 
+/* The policy's members of RateLimit-Policy, which never change while it lives. */
+static int fields(pt_policy *p)
+{
+    char buf[160];
+    if (p->has_rate) {
+        snprintf(buf, sizeof buf, "\"%s\";q=%llu;w=%llu", p->name, (unsigned long long)p->requests,
+                 (unsigned long long)((p->per_ms + 999) / 1000));
+        if (!(p->field_rate = strdup(buf))) return -1;
+    }
+    if (p->concurrency) {
+        snprintf(buf, sizeof buf, "\"%s/concurrency\";q=%u;qu=\"concurrent-requests\"", p->name, p->concurrency);
+        if (!(p->field_inflight = strdup(buf))) return -1;
+    }
+    return 0;
+}
+
 static int finish(pt_cfg *c, const pt_cfg_node *n, size_t idx, mapping *m)
 {
     pt_policy *p = &m->t->v[idx];
@@ -170,6 +186,7 @@ static int finish(pt_cfg *c, const pt_cfg_node *n, size_t idx, mapping *m)
     if (p->group_by == PT_GROUP_CONSUMER && p->scope == PT_POLICY_KEY)
         return fail_at(c, n, "group_by", "a key belongs to one consumer: group_by %s splits nothing", "consumer");
     if (p->scope == PT_POLICY_MODEL) m->t->has_model = true;
+    if (fields(p) != 0) return pt_cfg_oom(c, n);
     return check_refs(c, n, p, m->exists);
 }
 
@@ -232,6 +249,8 @@ void pt_policies_free(pt_policy_table *t)
     for (size_t i = 0; i < t->n; i++) {
         free(t->v[i].name);
         free(t->v[i].match);
+        free(t->v[i].field_rate);
+        free(t->v[i].field_inflight);
     }
     free(t->v);
     free(t);

@@ -58,6 +58,9 @@ typedef struct pt_policy {
     uint64_t burst;           /* rate.burst, default requests */
     pt_gcra gcra;
     unsigned concurrency;     /* requests in flight; 0 = no concurrency limit */
+    /* RateLimit-Policy members, written once at load: `"NAME";q=..;w=..` (NULL without a
+     * rate) and `"NAME/concurrency";q=..;qu="concurrent-requests"` (NULL without a cap) */
+    char *field_rate, *field_inflight;
     void *series;             /* runtime: the decision counters, bound by the gateway */
 } pt_policy;
 

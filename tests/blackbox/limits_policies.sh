@@ -179,6 +179,7 @@ like "$(hdr RateLimit-Policy)" '"acme";q=2;w=3600' "acme's answers show acme's p
 get /keyed/a -H "Authorization: Bearer $KA2"
 is "$RESP_STATUS" 429 "acme's third call is refused, whichever of its keys it uses"
 like "$(jqr .error.message)" "policy 'acme'" "the refusal names acme's policy"
+wait_log '"path":"/keyed/a".*"status":429' "$LOG" || note "no 429 line for /keyed/a in the access log yet"
 L=$(grep '"status":429' "$LOG" | grep "/keyed/a" | tail -n 1)
 is "$(jqr .error "$L")/$(jqr .consumer "$L")" "rate_limited/acme" "the access log names the outcome and the consumer"
 for i in 1 2 3; do get /keyed/a -H "Authorization: Bearer $KG"; done

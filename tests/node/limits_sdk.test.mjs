@@ -103,5 +103,8 @@ test('OpenAI: the route\'s policy refuses the third call as the SDK\'s RateLimit
   const wait = retryAfter(e);
   assert.ok(wait >= 1 && wait <= 3600, `retry-after ${wait}`);
   assert.equal(e.headers.get('ratelimit'), `"openai-clients";r=0;t=${wait}`);
-  assert.match(h.accessLog(), /"status":429.*"error":"rate_limited"/);
+  // the access log is written by its own thread: wait for the line
+  const logged = /"status":429.*"error":"rate_limited"/;
+  for (let i = 0; i < 200 && !logged.test(h.accessLog()); i++) await new Promise((r) => setTimeout(r, 50));
+  assert.match(h.accessLog(), logged);
 });

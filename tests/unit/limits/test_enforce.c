@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -19,7 +20,19 @@ static pt_policy rate_policy(const char *name, pt_policy_scope scope, const char
     pt_policy p = { .name = (char *)name, .scope = scope, .match = (char *)match, .has_rate = true,
                     .requests = requests, .per_ms = per_s * 1000, .burst = requests };
     p.gcra = pt_gcra_make(requests, per_s * S, 0);
+    static char fields[16][96];
+    static unsigned nf;
+    p.field_rate = fields[nf++ % 16];
+    snprintf(p.field_rate, 96, "\"%s\";q=%llu;w=%llu", name, (unsigned long long)requests, (unsigned long long)per_s);
+    p.field_inflight = fields[nf++ % 16];
     return p;
+}
+
+/* Adds a cap of n requests in flight to p, with its RateLimit-Policy member as loading writes it. */
+static void with_concurrency(pt_policy *p, unsigned n)
+{
+    p->concurrency = n;
+    snprintf(p->field_inflight, 96, "\"%s/concurrency\";q=%u;qu=\"concurrent-requests\"", p->name, n);
 }
 
 typedef struct fixture {
@@ -77,7 +90,7 @@ static void a_refusal_consumes_nothing_from_the_other_policies(void **state)
     /* consumer: 5 per minute; the whole gateway: 2 per minute with 1 in flight */
     pt_policy v[2] = { rate_policy("per-consumer", PT_POLICY_CONSUMER, "acme", 5, 60),
                        rate_policy("gw", PT_POLICY_ALL, NULL, 2, 60) };
-    v[1].concurrency = 1;
+    with_concurrency(&v[1], 1);
     pt_policy_table t = { v, 2, false };
     pt_limit_state *st = fresh(f);
     assert_int_equal(pt_limits_check(st, &t, PT_LIMIT_PHASE_REQUEST, &acme, NOW), 1);
@@ -154,15 +167,16 @@ static void headers_follow_the_draft(void **state)
     pt_policy v[2] = { rate_policy("free-tier", PT_POLICY_CONSUMER, "acme", 1000, 60),
                        rate_policy("gw", PT_POLICY_ALL, NULL, 2, 60) };
     v[0].burst = 50;
-    v[0].gcra = pt_gcra_make(1000, 60 * S, 50);
+    v[0].gcra = pt_gcra_make(1000, 60 * S, 50); /* the member shows the window, q=1000;w=60, not the burst */
     v[1].has_rate = false;
-    v[1].concurrency = 20;
+    with_concurrency(&v[1], 20);
     pt_policy_table t = { v, 2, false };
     pt_limit_state *st = fresh(f);
     assert_int_equal(pt_limits_check(st, &t, PT_LIMIT_PHASE_REQUEST, &acme, NOW), 1);
-    pt_buf out = PT_BUF_INIT;
-    assert_int_equal(pt_limits_headers(st, &out), 0);
-    assert_string_equal(out.data,
+    char out[1024] = { 0 };
+    size_t n = pt_limits_headers(st, out, sizeof out);
+    assert_int_equal(n, strlen(out));
+    assert_string_equal(out,
                         "RateLimit-Policy: \"free-tier\";q=1000;w=60, \"gw/concurrency\";q=20;qu=\"concurrent-requests\"\r\n"
                         "RateLimit: \"free-tier\";r=49;t=1, \"gw/concurrency\";r=19\r\n");
     pt_limits_release(st);
@@ -173,15 +187,16 @@ static void headers_follow_the_draft(void **state)
     }
     st = fresh(f);
     assert_int_equal(pt_limits_check(st, &t, PT_LIMIT_PHASE_REQUEST, &acme, NOW + 1), 0);
-    pt_buf_reset(&out);
-    assert_int_equal(pt_limits_headers(st, &out), 0);
-    assert_string_equal(out.data, "RateLimit-Policy: \"free-tier\";q=1000;w=60\r\n"
+    memset(out, 0, sizeof out);
+    n = pt_limits_headers(st, out, sizeof out);
+    assert_int_equal(n, strlen(out));
+    assert_string_equal(out, "RateLimit-Policy: \"free-tier\";q=1000;w=60\r\n"
                                   "RateLimit: \"free-tier\";r=0;t=1\r\n"
                                   "Retry-After: 1\r\n");
+    assert_int_equal(pt_limits_headers(st, (char[20]){ 0 }, 20), 0); /* does not fit */
     char msg[256];
     pt_limits_message(st, msg, sizeof msg);
     assert_string_equal(msg, "policy 'free-tier' allows 1000 requests per 60 s; its window allows the next call in 1 s");
-    pt_buf_release(&out);
 }
 
 static void retry_after_rounds_up(void **state)
