@@ -74,69 +74,16 @@ echo
 wrk_key "http://127.0.0.1:$PP/open/bench" "$WARMUP" >/dev/null
 wrk_key "http://127.0.0.1:$PP/keyed/bench" "$WARMUP" >/dev/null
 
-# CPU time the gateway process (all its threads) spent per request is the steadier figure on a
-# shared machine: requests/s moves with whatever else runs, the work per request much less.
-GW=$(pgrep -P "$PORTICO_PID" -x portico | head -n 1); GW=${GW:-$PORTICO_PID}
-TCK=$(getconf CLK_TCK)
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$GW/stat" 2>/dev/null || echo 0; }
-
-declare -A rps=() p50=() p99=() errs=() cpu=()
-run_one() {
-    local name=$1 r t0 us
-    t0=$(cpu_ticks)
-    r=$(wrk_key "http://127.0.0.1:$PP/$name/bench" "$DURATION")
-    [ -n "$r" ] || { echo "bench: wrk produced no result for $name" >&2; exit 1; }
-    read -r a b c n e s <<<"$r"
-    us=$(awk -v t=$(($(cpu_ticks) - t0)) -v k="$TCK" -v n="$n" 'BEGIN { printf "%.2f", n ? t / k * 1e6 / n : 0 }')
-    rps[$name]+="$a "; p50[$name]+="$b "; p99[$name]+="$c "; errs[$name]+="$((e + s)) "; cpu[$name]+="$us "
-    printf '  round %d %-6s %10.0f req/s  p50 %7.3f ms  p99 %7.3f ms  %6.2f us CPU/req  %d requests, %d errors, %d non-2xx\n' \
-        "$round" "$name" "$a" "$(awk -v x="$b" 'BEGIN { print x / 1000 }')" "$(awk -v x="$c" 'BEGIN { print x / 1000 }')" "$us" "$n" "$e" "$s"
-}
-for ((round = 1; round <= ROUNDS; round++)); do
-    if ((round % 2)); then run_one open; run_one keyed; else run_one keyed; run_one open; fi
-done
-echo
-printf '%-8s %12s %10s %10s %12s %8s\n' "median" "req/s" "p50 ms" "p99 ms" "us CPU/req" "errors"
-for name in open keyed; do
-    # shellcheck disable=SC2086
-    printf '%-8s %12.0f %10.3f %10.3f %12.2f %8d\n' "$name" "$(median ${rps[$name]})" \
-        "$(awk -v x="$(median ${p50[$name]})" 'BEGIN { print x / 1000 }')" \
-        "$(awk -v x="$(median ${p99[$name]})" 'BEGIN { print x / 1000 }')" "$(median ${cpu[$name]})" \
-        "$(printf '%s\n' ${errs[$name]} | awk '{ s += $1 } END { print s }')"
-done
-# shellcheck disable=SC2086
-awk -v k="$(median ${rps[keyed]})" -v o="$(median ${rps[open]})" -v ck="$(median ${cpu[keyed]})" \
-    -v co="$(median ${cpu[open]})" 'BEGIN {
-    printf "\nkeyed/open: req/s %.3fx, cost %.1f%% of throughput   (target: cost <= 3%%)\n", k / o, (1 - k / o) * 100
-    if (co > 0) printf "            CPU per request %.3fx, %.1f%% more gateway CPU per request\n", ck / co, (ck / co - 1) * 100 }'
+ab_rounds open keyed "$T/post-key.lua"
+ab_summary open keyed 3
 portico_stop
 
 # ---------------------------------------------------------------------------- callgrind
 ((CG_REQUESTS > 0)) || exit 0
-command -v valgrind >/dev/null || { echo "callgrind: valgrind is missing, skipped"; exit 0; }
 write_config off
-valgrind --tool=callgrind --callgrind-out-file="$T/cg.out" "$PORTICO" serve --no-supervisor -c "$T/portico.yaml" \
-    >"$T/cg.log" 2>&1 &
-CGPID=$!; track $CGPID
-wait_for 60 answers_200 "http://127.0.0.1:$PP/healthz" || { echo "callgrind: portico did not start" >&2; exit 1; }
-batch() { # ROUTE N: N keep-alive POSTs on one connection
-    local i
-    for ((i = 0; i < $2; i++)); do printf 'url = "http://127.0.0.1:%s/%s/bench"\noutput = "/dev/null"\n' "$PP" "$1"; done >"$T/urls"
-    curl -s -X POST -H "Authorization: Bearer $KEY" -d "$BENCH_BODY" -K "$T/urls"
-}
-batch open 100; batch keyed 100   # warm: pools, caches
-declare -A ir=()
-for r in open keyed; do
-    callgrind_control -z "$CGPID" >/dev/null 2>&1
-    batch "$r" "$CG_REQUESTS"
-    callgrind_control -d "$r" "$CGPID" >/dev/null 2>&1
-    f=$(ls -t "$T"/cg.out.* | head -1)
-    ir[$r]=$(awk '/^summary:|^totals:/ { print $2; exit }' "$f")
-done
-kill -TERM $CGPID 2>/dev/null
-[ -n "${KEEP_CG:-}" ] && cp "$T"/cg.out.* "$KEEP_CG"/ 2>/dev/null
+cg_per_request open keyed -H "Authorization: Bearer $KEY" || exit 0
 echo
 echo "callgrind: instructions per request ($CG_REQUESTS keep-alive requests per route, all threads)"
-awk -v o="${ir[open]}" -v k="${ir[keyed]}" -v n="$CG_REQUESTS" 'BEGIN {
+awk -v o="${CG_IR[open]}" -v k="${CG_IR[keyed]}" -v n="$CG_REQUESTS" 'BEGIN {
     printf "  open   %10.0f\n  keyed  %10.0f\n  the check adds %.0f instructions per request (%.1f%%)\n",
         o / n, k / n, (k - o) / n, (k - o) / o * 100 }'

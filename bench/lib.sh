@@ -17,6 +17,16 @@
 #                                POST /v1/chat/completions, a fixed Anthropic message on
 #                                POST /v1/messages, {"ok":true} everywhere else
 #   median N...                  the median of the numbers
+#   ab_rounds A B SCRIPT         two routes of one Portico ($PP) compared: ROUNDS rounds of
+#                                DURATION s of wrk_post on /A/bench and /B/bench (SCRIPT), the
+#                                order alternating; prints each round (with the gateway's CPU time
+#                                per request), then the medians; sets AB_RPS[A], AB_RPS[B] (median
+#                                requests/s) and AB_CPU[A], AB_CPU[B] (median us of CPU per request)
+#   ab_summary A B TARGET        prints B/A in requests/s beside TARGET (% cost allowed) and in CPU
+#   cg_per_request A B [CURL_ARG]...  runs Portico under callgrind on $T/portico.yaml and counts
+#                                the instructions per request (all threads) of CG_REQUESTS
+#                                keep-alive POSTs on /A/bench and on /B/bench; sets CG_IR[A] and
+#                                CG_IR[B]; 1 when valgrind is missing (said) or Portico did not start
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 "$BENCH_DIR/../scripts/deps.sh" run bench || exit 1   # installs only what is missing
 . "$BENCH_DIR/../tests/blackbox/lib.sh"
@@ -123,4 +133,77 @@ http {
     }
 }"
     wait_port "$1" || { echo "bench: the upstream nginx did not start" >&2; exit 1; }
+}
+
+declare -A AB_RPS=() AB_CPU=() CG_IR=()
+# CPU time the gateway process (all its threads) spent per request is the steadier figure on a
+# shared machine: requests/s moves with whatever else runs, the work per request much less.
+_ab_cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$_ab_gw/stat" 2>/dev/null || echo 0; }
+_ab_one() { # NAME SCRIPT
+    local r a b c n e s t0 us
+    t0=$(_ab_cpu_ticks)
+    r=$(wrk_post "http://127.0.0.1:$PP/$1/bench" "$DURATION" "$2")
+    [ -n "$r" ] || { echo "bench: wrk produced no result for $1" >&2; exit 1; }
+    read -r a b c n e s <<<"$r"
+    us=$(awk -v t=$(($(_ab_cpu_ticks) - t0)) -v k="$(getconf CLK_TCK)" -v n="$n" 'BEGIN { printf "%.2f", n ? t / k * 1e6 / n : 0 }')
+    _ab_rps[$1]+="$a "; _ab_p50[$1]+="$b "; _ab_p99[$1]+="$c "; _ab_errs[$1]+="$((e + s)) "; _ab_cpu[$1]+="$us "
+    printf '  round %d %-8s %10.0f req/s  p50 %7.3f ms  p99 %7.3f ms  %6.2f us CPU/req  %d requests, %d errors, %d non-2xx\n' \
+        "$_ab_round" "$1" "$a" "$(awk -v x="$b" 'BEGIN { print x / 1000 }')" "$(awk -v x="$c" 'BEGIN { print x / 1000 }')" \
+        "$us" "$n" "$e" "$s"
+}
+ab_rounds() {
+    local name
+    declare -gA _ab_rps=() _ab_p50=() _ab_p99=() _ab_errs=() _ab_cpu=()
+    _ab_gw=$(pgrep -P "$PORTICO_PID" -x portico | head -n 1); _ab_gw=${_ab_gw:-$PORTICO_PID}
+    for ((_ab_round = 1; _ab_round <= ROUNDS; _ab_round++)); do
+        if ((_ab_round % 2)); then _ab_one "$1" "$3"; _ab_one "$2" "$3"; else _ab_one "$2" "$3"; _ab_one "$1" "$3"; fi
+    done
+    echo
+    printf '%-8s %12s %10s %10s %12s %8s\n' "median" "req/s" "p50 ms" "p99 ms" "us CPU/req" "errors"
+    for name in "$1" "$2"; do
+        # shellcheck disable=SC2086
+        AB_RPS[$name]=$(median ${_ab_rps[$name]})
+        # shellcheck disable=SC2086
+        AB_CPU[$name]=$(median ${_ab_cpu[$name]})
+        # shellcheck disable=SC2086
+        printf '%-8s %12.0f %10.3f %10.3f %12.2f %8d\n' "$name" "${AB_RPS[$name]}" \
+            "$(awk -v x="$(median ${_ab_p50[$name]})" 'BEGIN { print x / 1000 }')" \
+            "$(awk -v x="$(median ${_ab_p99[$name]})" 'BEGIN { print x / 1000 }')" "${AB_CPU[$name]}" \
+            "$(printf '%s\n' ${_ab_errs[$name]} | awk '{ s += $1 } END { print s }')"
+    done
+}
+# The two lines every comparison ends with: B against A in requests/s (TARGET% allowed) and in
+# gateway CPU per request.   ab_summary A B TARGET
+ab_summary() {
+    awk -v a="$1" -v b="$2" -v t="$3" -v rb="${AB_RPS[$2]}" -v ra="${AB_RPS[$1]}" -v cb="${AB_CPU[$2]}" -v ca="${AB_CPU[$1]}" 'BEGIN {
+        printf "\n%s/%s: req/s %.3fx, cost %.1f%% of throughput   (target: cost <= %s%%)\n", b, a, rb / ra, (1 - rb / ra) * 100, t
+        if (ca > 0) printf "%s  CPU per request %.3fx, %.1f%% more gateway CPU per request\n",
+            sprintf("%" (length(a) + length(b) + 1) "s", ""), cb / ca, (cb / ca - 1) * 100 }'
+}
+
+_cg_batch() { # ROUTE N [CURL_ARG]...: N keep-alive POSTs on one connection
+    local route=$1 n=$2 i
+    shift 2
+    for ((i = 0; i < n; i++)); do printf 'url = "http://127.0.0.1:%s/%s/bench"\noutput = "/dev/null"\n' "$PP" "$route"; done >"$T/urls"
+    curl -s -X POST "$@" -d "$BENCH_BODY" -K "$T/urls"
+}
+cg_per_request() {
+    local a=$1 b=$2 r f pid
+    shift 2
+    command -v valgrind >/dev/null || { echo "callgrind: valgrind is missing, skipped"; return 1; }
+    valgrind --tool=callgrind --callgrind-out-file="$T/cg.out" "$PORTICO" serve --no-supervisor -c "$T/portico.yaml" \
+        >"$T/cg.log" 2>&1 &
+    pid=$!; track $pid
+    wait_for 60 answers_200 "http://127.0.0.1:$PP/healthz" || { echo "callgrind: portico did not start" >&2; return 1; }
+    _cg_batch "$a" 100 "$@"; _cg_batch "$b" 100 "$@"   # warm: pools, caches
+    for r in "$a" "$b"; do
+        callgrind_control -z "$pid" >/dev/null 2>&1
+        _cg_batch "$r" "$CG_REQUESTS" "$@"
+        callgrind_control -d "$r" "$pid" >/dev/null 2>&1
+        f=$(ls -t "$T"/cg.out.* | head -1)
+        CG_IR[$r]=$(awk '/^summary:|^totals:/ { print $2; exit }' "$f")
+    done
+    kill -TERM $pid 2>/dev/null
+    [ -n "${KEEP_CG:-}" ] && cp "$T"/cg.out.* "$KEEP_CG"/ 2>/dev/null
+    return 0
 }

@@ -1,12 +1,13 @@
 /* config_report.c: what `portico check-config` prints about a loaded snapshot: every
- * listener, service, route (in precedence order), provider and model, then warnings; and
- * the same objects as JSON for the admin API. */
+ * listener, service, route (in precedence order), provider, model and policy, then
+ * warnings; and the same objects as JSON for the admin API. */
 #include <stdio.h>
 #include <string.h>
 
 #include "ai/ai_config.h"
 #include "gateway/config.h"
 #include "gateway/router.h"
+#include "limits/policy.h"
 
 const char *pt_lb_name(pt_lb_kind lb)
 {
@@ -61,6 +62,24 @@ static void ai(const pt_ai_config *ai, pt_buf *out)
     }
 }
 
+/* Only when some are configured, so a file without policies reads as before. */
+static void policies(const pt_policy_table *t, pt_buf *out)
+{
+    if (!t) return;
+    static const char *const groups[] = { "", ", per consumer", ", per team", ", per key" };
+    pt_buf_printf(out, "policies: %zu (checked in this order)\n", t->n);
+    for (size_t i = 0; i < t->n; i++) {
+        const pt_policy *p = &t->v[i];
+        pt_buf_printf(out, "  %s: %s%s%s%s", p->name, p->match ? pt_policy_scope_key(p->scope) : "every call",
+                      p->match ? " " : "", p->match ? p->match : "", groups[p->group_by]);
+        if (p->has_rate)
+            pt_buf_printf(out, "; %llu per %llu ms, burst %llu", (unsigned long long)p->requests,
+                          (unsigned long long)p->per_ms, (unsigned long long)p->burst);
+        if (p->concurrency) pt_buf_printf(out, "; %u in flight", p->concurrency);
+        pt_buf_append_str(out, "\n");
+    }
+}
+
 static bool admin_loopback(const char *host)
 {
     return strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0 || strcmp(host, "localhost") == 0;
@@ -77,6 +96,7 @@ size_t pt_config_report(const pt_config *cfg, pt_buf *out, pt_buf *warnings)
     services(cfg, out);
     routes(cfg, out);
     ai(cfg->ai, out);
+    policies(cfg->policies, out);
     size_t n = 0;
     if (cfg->admin_enabled && !admin_loopback(cfg->admin.host)) {
         pt_buf_printf(warnings, "admin.listen %s is not a loopback address and the admin API has no TLS: "

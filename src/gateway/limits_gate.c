@@ -162,6 +162,7 @@ bool pt_limits_gate_request(pt_conn *c, pt_request *req, const pt_config *cfg, c
     char msg[320];
     pt_limits_message(&g->st, msg, sizeof msg);
     pt_conn_info(c)->route = route->name;
+    pt_conn_info(c)->route_metrics = route->metrics; /* the route's series count its 429s */
     pt_conn_respond_error(c, PT_OUT_RATE_LIMITED, NULL, "%s", msg);
     return false;
 }

@@ -82,6 +82,9 @@ EOF
 }
 write_config 3
 portico_start "$T/portico.yaml" || not_ok "portico starts"
+like "$("$PORTICO" check-config -c "$T/portico.yaml" 2>&1)" \
+    "policies: 9 \(checked in this order\)"$'\n'"  one-key: key pk_[^;]*; 3 per 3600000 ms, burst 3"$'\n'"  acme: consumer acme; 2 per 3600000 ms, burst 2" \
+    "check-config lists the policies, most specific first"
 
 # ---- exactness: 5,000 concurrent requests against 1,000 per day, over 200 connections
 flood() { node "$BB_DIR/limits_flood.mjs" --url "http://127.0.0.1:$PP$1" --requests 5000 --connections 200; }
@@ -94,6 +97,7 @@ is "$(up_count "$U1")" 1000 "the upstream saw exactly 1,000 requests"
 is "$(jqr '.missing | [.[]] | add' "$R")" 0 "every answer carries RateLimit-Policy and RateLimit, every 429 Retry-After"
 is "$(metric_sum portico_policy_decisions_total 'policy="flood"' 'result="allowed"')/$(metric_sum portico_policy_decisions_total 'policy="flood"' 'result="refused"')" \
     "1000/4000" "portico_policy_decisions_total counts 1,000 allowed and 4,000 refused"
+is "$(metric_sum portico_route_responses_total 'route="flood"' 'class="4xx"')" 4000 "the route's own series count its 429s"
 check "portico_request_outcomes_total counts the refusals as rate_limited" \
     test "$(metric_sum portico_request_outcomes_total 'outcome="rate_limited"')" -ge 4000
 
