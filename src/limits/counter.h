@@ -28,7 +28,8 @@ typedef struct pt_counter_ops {
     /* Takes one of max in-flight slots: *held is set when it was taken (pass it to
      * inflight_release exactly once), NULL when max were already in flight. *inflight
      * is the count after the decision. 0, or PT_ENOMEM as for rate_take. */
-    int (*inflight_acquire)(pt_counters *b, pt_slice key, unsigned max, unsigned *inflight, void **held);
+    int (*inflight_acquire)(pt_counters *b, pt_slice key, unsigned max, uint64_t now, unsigned *inflight,
+                            void **held);
     void (*inflight_release)(pt_counters *b, void *held);
     /* Keys stored now (for tests and metrics). */
     size_t (*size)(pt_counters *b);

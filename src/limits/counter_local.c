@@ -124,14 +124,14 @@ static void rate_give_back(pt_counters *b, pt_slice key, const pt_gcra *g, uint6
     pthread_mutex_unlock(&s->lock);
 }
 
-static int inflight_acquire(pt_counters *b, pt_slice key, unsigned max, unsigned *inflight, void **held)
+static int inflight_acquire(pt_counters *b, pt_slice key, unsigned max, uint64_t now, unsigned *inflight, void **held)
 {
     local *l = (local *)b;
     uint64_t h = hash_key(key);
     stripe *s = &l->s[h % STRIPES];
     *held = NULL;
     pthread_mutex_lock(&s->lock);
-    entry *e = find(l, s, key, h, pt_limits_now());
+    entry *e = find(l, s, key, h, now);
     if (e && e->inflight < max) {
         e->inflight++;
         *held = e;

@@ -93,7 +93,8 @@ static bool decide(pt_limit_state *st, pt_limit_decision *d)
         }
     }
     if (p->concurrency) {
-        if (b->ops->inflight_acquire(b, inflight_key(d), p->concurrency, &d->inflight, &d->held) != 0) return true;
+        int rc = b->ops->inflight_acquire(b, inflight_key(d), p->concurrency, d->now, &d->inflight, &d->held);
+        if (rc != 0) return true;
         if (!d->held) {
             st->why = PT_LIMIT_WHY_CONCURRENCY;
             return false;
@@ -250,7 +251,8 @@ int pt_limits_message(const pt_limit_state *st, char *out, size_t cap)
     unsigned long long retry = (unsigned long long)pt_limits_retry_after(st);
     if (st->why == PT_LIMIT_WHY_CONCURRENCY)
         return snprintf(out, cap,
-                        "policy '%s' allows %u requests in flight and %u are; retry when one ends (Retry-After: %llu s)",
+                        "policy '%s' allows %u requests in flight and %u are; retry when one ends "
+                        "(Retry-After: %llu s)",
                         p->name, p->concurrency, d->inflight, retry);
     return snprintf(out, cap, "policy '%s' allows %llu requests per %llu s; its window allows the next call in %llu s",
                     p->name, (unsigned long long)p->requests, (unsigned long long)((p->per_ms + 999) / 1000), retry);

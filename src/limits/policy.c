@@ -181,7 +181,8 @@ static int finish(pt_cfg *c, const pt_cfg_node *n, size_t idx, mapping *m)
             return fail_at(c, n, "name", msg, p->name);
         }
     if (p->group_by == PT_GROUP_TEAM && (p->scope == PT_POLICY_CONSUMER || p->scope == PT_POLICY_KEY))
-        return fail_at(c, n, "group_by", "a consumer's or key's calls all belong to one team: group_by %s splits nothing",
+        return fail_at(c, n, "group_by",
+                       "a consumer's or key's calls all belong to one team: group_by %s splits nothing",
                        "team");
     if (p->group_by == PT_GROUP_CONSUMER && p->scope == PT_POLICY_KEY)
         return fail_at(c, n, "group_by", "a key belongs to one consumer: group_by %s splits nothing", "consumer");

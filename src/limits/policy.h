@@ -12,8 +12,8 @@
  * counters it names live in a backend (counter.h) keyed by the policy's name, so a reload
  * that keeps a name keeps its window and its requests in flight. Whether a service or
  * route named in applies_to exists is the caller's to say (the `exists` function given to
- * pt_policies_map), so this layer needs nothing above config/. Later kinds (tokens, quotas, budgets) are new members here and
- * new counter operations, not a new table. */
+ * pt_policies_map), so this layer needs nothing above config/. Later kinds (tokens,
+ * quotas, budgets) are new members here and new counter operations, not a new table. */
 #ifndef PT_LIMITS_POLICY_H
 #define PT_LIMITS_POLICY_H
 

@@ -107,7 +107,7 @@ static void *fly(void *arg)
     for (int i = 0; i < 20000; i++) {
         unsigned n;
         void *held;
-        assert_int_equal(f->b->ops->inflight_acquire(f->b, K("c\x1f"), f->max, &n, &held), 0);
+        assert_int_equal(f->b->ops->inflight_acquire(f->b, K("c\x1f"), f->max, pt_limits_now(), &n, &held), 0);
         if (!held) {
             f->refused++;
             continue;
@@ -146,11 +146,11 @@ static void requests_in_flight_never_pass_the_cap(void **state)
     void *held[4];
     unsigned n;
     for (int i = 0; i < 3; i++) {
-        b->ops->inflight_acquire(b, K("c\x1f"), 3, &n, &held[i]);
+        b->ops->inflight_acquire(b, K("c\x1f"), 3, pt_limits_now(), &n, &held[i]);
         assert_non_null(held[i]);
         assert_int_equal(n, (unsigned)i + 1);
     }
-    b->ops->inflight_acquire(b, K("c\x1f"), 3, &n, &held[3]);
+    b->ops->inflight_acquire(b, K("c\x1f"), 3, pt_limits_now(), &n, &held[3]);
     assert_null(held[3]);
     assert_int_equal(n, 3);
     for (int i = 0; i < 3; i++) b->ops->inflight_release(b, held[i]);
@@ -173,7 +173,7 @@ static void idle_keys_are_forgotten(void **state)
     /* a key with a request in flight is kept whatever its window */
     void *held;
     unsigned n;
-    b->ops->inflight_acquire(b, K("held\x1f"), 1, &n, &held);
+    b->ops->inflight_acquire(b, K("held\x1f"), 1, pt_limits_now(), &n, &held);
     assert_non_null(held);
     atomic_fetch_add(&fake_now, 2 * S);
     for (int i = 0; i < 20000; i++) {
@@ -183,7 +183,7 @@ static void idle_keys_are_forgotten(void **state)
     /* the first 20000 were dropped as their stripes filled up again */
     assert_true(b->ops->size(b) < 30000);
     b->ops->inflight_release(b, held); /* still valid: it was never swept */
-    b->ops->inflight_acquire(b, K("held\x1f"), 1, &n, &held);
+    b->ops->inflight_acquire(b, K("held\x1f"), 1, pt_limits_now(), &n, &held);
     assert_non_null(held);
     assert_int_equal(n, 1);
     b->ops->inflight_release(b, held);
