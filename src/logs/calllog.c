@@ -1,0 +1,381 @@
+/* calllog.c: the call log's writer: records packed on the worker, queued in a spool,
+ * inserted in batches by the writer thread, pruned in bounded steps (see calllog.h).
+ *
+ * A packed record is a fixed header (numbers and string lengths) followed by the strings,
+ * so a worker does one memcpy into the queue and the writer binds straight from the
+ * batch, without allocating. */
+#include "logs/calllog.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "core/spool.h"
+#include "logs/calls_db.h"
+
+#define DEFAULT_QUEUE ((size_t)8 << 20)
+#define FLUSH_BYTES ((size_t)256 << 10)
+#define ROWS_PER_TX 4096         /* a batch larger than this commits in several transactions */
+#define WARN_EVERY_MS 10000      /* dropped-record and write-error warnings, at most this often */
+#define SIZE_LOW_WATER 0.95      /* size pruning stops below this share of max_bytes */
+
+/* The order of the strings in a packed record and of their columns. */
+enum { S_REQUEST_ID, S_TEAM, S_CONSUMER, S_KEY_PREFIX, S_SERVICE, S_SERVICE_TEAM, S_API, S_MODEL, S_PROVIDER,
+       S_METHOD, S_PATH, S_ERROR, S_CLIENT, NSTR };
+
+#define NULL_LEN 0xffff
+
+typedef struct packed {
+    uint32_t size;               /* header and strings */
+    int32_t status;
+    int64_t time_ms;
+    uint64_t total_us, upstream_us, ttfb_us, bytes_in, bytes_out;
+    int64_t input_tokens, output_tokens, cached_tokens, cost_micro_usd; /* -1: NULL */
+    uint16_t len[NSTR];          /* NULL_LEN: NULL */
+} packed;
+
+#define PACKED_MAX (sizeof(packed) + (NSTR - 1) * PT_CALLLOG_STR_MAX + PT_CALLLOG_PATH_MAX)
+
+struct pt_calllog {
+    pt_spool *spool;
+    pthread_mutex_t db_lock;     /* the connection: the writer, or a test's prune_all */
+    sqlite3 *db;
+    sqlite3_stmt *insert, *prune_age, *prune_old;
+    uint64_t retention_ms, max_bytes;
+    int64_t (*now_ms)(void);
+    _Atomic uint64_t written, dropped, pruned, write_errors, disk_full, queued, used_bytes;
+    _Atomic uint64_t last_drop_warn_ms;
+    uint64_t last_error_warn_ms; /* writer thread only */
+    bool warned;                 /* writer thread only: a failure was logged, recovery not yet */
+};
+
+int64_t pt_calllog_now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* ---- packing (the worker's thread) ------------------------------------------------------ */
+
+static size_t put_str(char *out, uint16_t *len, const char *s, size_t n, size_t max)
+{
+    if (!s) {
+        *len = NULL_LEN;
+        return 0;
+    }
+    if (n > max) n = max;
+    memcpy(out, s, n);
+    *len = (uint16_t)n;
+    return n;
+}
+
+static size_t pack(const pt_call_record *r, char *buf)
+{
+    packed h = {
+        .status = r->status, .time_ms = r->time_ms, .total_us = r->total_us, .upstream_us = r->upstream_us,
+        .ttfb_us = r->ttfb_us, .bytes_in = r->bytes_in, .bytes_out = r->bytes_out,
+        .input_tokens = -1, .output_tokens = -1, .cached_tokens = -1, .cost_micro_usd = -1,
+    };
+    const pt_call_ai *ai = r->ai;
+    if (ai) {
+        h.input_tokens = ai->input_tokens;
+        h.output_tokens = ai->output_tokens;
+        h.cached_tokens = ai->cached_tokens;
+        if (ai->cost_known) h.cost_micro_usd = (int64_t)ai->cost_micro_usd;
+        if (ai->ttft_us) h.ttfb_us = ai->ttft_us;
+    }
+    const char *cs[NSTR] = {
+        [S_REQUEST_ID] = r->request_id, [S_TEAM] = r->team, [S_CONSUMER] = r->consumer,
+        [S_KEY_PREFIX] = r->key_prefix, [S_SERVICE] = r->service, [S_SERVICE_TEAM] = r->service_team,
+        [S_API] = r->api, [S_MODEL] = ai ? ai->model : NULL, [S_PROVIDER] = ai ? ai->provider : NULL,
+        [S_ERROR] = r->error,
+    };
+    size_t off = sizeof h;
+    for (int i = 0; i < NSTR; i++) {
+        pt_slice s = i == S_METHOD ? r->method : i == S_PATH ? r->path : i == S_CLIENT ? r->client
+                                                                    : pt_slice_cstr(cs[i]);
+        off += put_str(buf + off, &h.len[i], s.ptr, s.len, i == S_PATH ? PT_CALLLOG_PATH_MAX : PT_CALLLOG_STR_MAX);
+    }
+    h.size = (uint32_t)off;
+    memcpy(buf, &h, sizeof h);
+    return off;
+}
+
+static void warn_dropped(pt_calllog *l)
+{
+    uint64_t now = pt_now_ms(), last = atomic_load_explicit(&l->last_drop_warn_ms, memory_order_relaxed);
+    if (last && now - last < WARN_EVERY_MS) return;
+    if (!atomic_compare_exchange_strong(&l->last_drop_warn_ms, &last, now)) return;
+    pt_log_warn("call log: the writer is behind and its queue is full; %llu records dropped so far "
+                "(portico_call_log_dropped_total)",
+                (unsigned long long)atomic_load(&l->dropped));
+}
+
+bool pt_calllog_write(pt_calllog *l, const pt_call_record *r)
+{
+    char buf[PACKED_MAX];
+    size_t n = pack(r, buf);
+    if (pt_spool_push(l->spool, buf, n) == 0) {
+        atomic_fetch_add_explicit(&l->queued, 1, memory_order_relaxed);
+        return true;
+    }
+    atomic_fetch_add_explicit(&l->dropped, 1, memory_order_relaxed);
+    warn_dropped(l);
+    return false;
+}
+
+/* ---- the writer thread ----------------------------------------------------------------- */
+
+static void bind_str(sqlite3_stmt *st, int col, const char *p, uint16_t len)
+{
+    if (len == NULL_LEN) sqlite3_bind_null(st, col);
+    else sqlite3_bind_text(st, col, p, len, SQLITE_STATIC);
+}
+
+static void bind_opt(sqlite3_stmt *st, int col, int64_t v)
+{
+    if (v < 0) sqlite3_bind_null(st, col);
+    else sqlite3_bind_int64(st, col, v);
+}
+
+/* Binds one packed record to the insert (columns in PT_CALLS_COLUMNS order). */
+static int insert_one(pt_calllog *l, const char *rec)
+{
+    packed h;
+    memcpy(&h, rec, sizeof h);
+    sqlite3_stmt *st = l->insert;
+    const char *p = rec + sizeof h;
+    const char *s[NSTR];
+    for (int i = 0; i < NSTR; i++) {
+        s[i] = p;
+        if (h.len[i] != NULL_LEN) p += h.len[i];
+    }
+    int c = 1;
+    sqlite3_bind_int64(st, c++, h.time_ms);
+    for (int i = S_REQUEST_ID; i <= S_ERROR; i++) {
+        if (i == S_METHOD || i == S_PATH) continue;
+        bind_str(st, c++, s[i], h.len[i]);
+    }
+    bind_str(st, c++, s[S_METHOD], h.len[S_METHOD]);
+    bind_str(st, c++, s[S_PATH], h.len[S_PATH]);
+    sqlite3_bind_int(st, c++, h.status);
+    bind_opt(st, c++, (int64_t)h.total_us);
+    bind_opt(st, c++, h.upstream_us ? (int64_t)h.upstream_us : -1);
+    bind_opt(st, c++, h.ttfb_us ? (int64_t)h.ttfb_us : -1);
+    sqlite3_bind_int64(st, c++, (int64_t)h.bytes_in);
+    sqlite3_bind_int64(st, c++, (int64_t)h.bytes_out);
+    bind_opt(st, c++, h.input_tokens);
+    bind_opt(st, c++, h.output_tokens);
+    bind_opt(st, c++, h.cached_tokens);
+    bind_opt(st, c++, h.cost_micro_usd);
+    bind_str(st, c++, s[S_CLIENT], h.len[S_CLIENT]);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static int exec(sqlite3 *db, const char *sql) { return sqlite3_exec(db, sql, NULL, NULL, NULL); }
+
+static void write_failed(pt_calllog *l, int rc, uint64_t lost)
+{
+    bool full = (rc & 0xff) == SQLITE_FULL;
+    atomic_fetch_add(&l->write_errors, 1);
+    if (full) atomic_fetch_add(&l->disk_full, 1);
+    atomic_fetch_add(&l->dropped, lost);
+    uint64_t now = pt_now_ms();
+    if (!l->last_error_warn_ms || now - l->last_error_warn_ms >= WARN_EVERY_MS) {
+        pt_log_warn("call log: %s; %llu records lost, traffic is not affected%s", sqlite3_errstr(rc),
+                    (unsigned long long)lost, full ? " (disk full: free space or lower call_log.max_size)" : "");
+        l->last_error_warn_ms = now;
+        l->warned = true;
+    }
+}
+
+/* Inserts up to ROWS_PER_TX records from data in one transaction; returns the bytes used. */
+static size_t insert_some(pt_calllog *l, const char *data, size_t n)
+{
+    size_t off = 0;
+    uint64_t rows = 0;
+    int rc = exec(l->db, "BEGIN");
+    while (rc == SQLITE_OK && off < n && rows < ROWS_PER_TX) {
+        uint32_t size;
+        memcpy(&size, data + off, sizeof size);
+        rc = insert_one(l, data + off);
+        off += size;
+        rows++;
+    }
+    if (rc == SQLITE_OK) rc = exec(l->db, "COMMIT");
+    if (rc != SQLITE_OK) {
+        exec(l->db, "ROLLBACK");
+        write_failed(l, rc, rows);
+    } else {
+        atomic_fetch_add(&l->written, rows);
+        if (l->warned) pt_log_info("call log: writing again");
+        l->warned = false;
+    }
+    atomic_fetch_sub(&l->queued, rows);
+    return off;
+}
+
+static uint64_t pragma_u64(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st;
+    uint64_t v = 0;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) return 0;
+    if (sqlite3_step(st) == SQLITE_ROW) v = (uint64_t)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+static uint64_t measure(pt_calllog *l)
+{
+    uint64_t used = (pragma_u64(l->db, "PRAGMA page_count") - pragma_u64(l->db, "PRAGMA freelist_count")) *
+                    pragma_u64(l->db, "PRAGMA page_size");
+    atomic_store(&l->used_bytes, used);
+    return used;
+}
+
+/* One bounded DELETE in its own transaction; returns the rows deleted. */
+static int prune_step(pt_calllog *l, sqlite3_stmt *st, int64_t arg)
+{
+    int c = 1;
+    if (arg >= 0) sqlite3_bind_int64(st, c++, arg);
+    sqlite3_bind_int(st, c, PT_CALLLOG_PRUNE_STEP);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) return 0;
+    int n = sqlite3_changes(l->db);
+    atomic_fetch_add(&l->pruned, (uint64_t)n);
+    return n;
+}
+
+/* Prunes by age, then by size, in steps, until nothing is due or budget rows went. */
+static void prune(pt_calllog *l, uint64_t budget)
+{
+    uint64_t gone = 0;
+    if (l->retention_ms) {
+        int64_t cut = l->now_ms() - (int64_t)l->retention_ms;
+        int n;
+        while (gone < budget && (n = prune_step(l, l->prune_age, cut)) > 0) gone += (uint64_t)n;
+    }
+    if (!l->max_bytes) return;
+    int n = 1;
+    while (gone < budget && n > 0 && measure(l) > l->max_bytes * SIZE_LOW_WATER)
+        gone += (uint64_t)(n = prune_step(l, l->prune_old, -1));
+}
+
+static void on_batch(void *arg, const char *data, size_t n)
+{
+    pt_calllog *l = arg;
+    pthread_mutex_lock(&l->db_lock);
+    uint64_t before = atomic_load(&l->written);
+    for (size_t off = 0; off < n;) off += insert_some(l, data + off, n - off);
+    uint64_t rows = atomic_load(&l->written) - before;
+    /* Pruning keeps pace with writing: at least twice this batch's rows per wake-up. */
+    prune(l, rows * 2 > PT_CALLLOG_PRUNE_STEP ? rows * 2 : PT_CALLLOG_PRUNE_STEP);
+    measure(l);
+    pthread_mutex_unlock(&l->db_lock);
+}
+
+/* ---- lifecycle ----------------------------------------------------------------------- */
+
+static int prepare(pt_calllog *l)
+{
+    return sqlite3_prepare_v3(l->db, pt_calls_insert_sql, -1, SQLITE_PREPARE_PERSISTENT, &l->insert, NULL) ||
+           sqlite3_prepare_v3(l->db,
+                              "DELETE FROM calls WHERE id IN (SELECT id FROM calls WHERE time_ms < ?1 "
+                              "ORDER BY time_ms LIMIT ?2)",
+                              -1, SQLITE_PREPARE_PERSISTENT, &l->prune_age, NULL) ||
+           sqlite3_prepare_v3(l->db, "DELETE FROM calls WHERE id IN (SELECT id FROM calls ORDER BY id LIMIT ?1)",
+                              -1, SQLITE_PREPARE_PERSISTENT, &l->prune_old, NULL);
+}
+
+static void free_log(pt_calllog *l)
+{
+    sqlite3_finalize(l->insert);
+    sqlite3_finalize(l->prune_age);
+    sqlite3_finalize(l->prune_old);
+    sqlite3_close(l->db);
+    pthread_mutex_destroy(&l->db_lock);
+    free(l);
+}
+
+pt_calllog *pt_calllog_open(const pt_calllog_opts *o, char *why, size_t cap)
+{
+    pt_calllog *l = calloc(1, sizeof *l);
+    if (!l) {
+        snprintf(why, cap, "call log: out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&l->db_lock, NULL);
+    l->retention_ms = o->retention_ms;
+    l->max_bytes = o->max_bytes;
+    l->now_ms = o->now_ms ? o->now_ms : pt_calllog_now_ms;
+    if (pt_calls_db_open(o->path, false, &l->db, why, cap) != 0) goto fail;
+    if (prepare(l) != SQLITE_OK) {
+        snprintf(why, cap, "call log: %s: %s", o->path, sqlite3_errmsg(l->db));
+        goto fail;
+    }
+    measure(l);
+    pt_spool_opts so = { .cap = o->queue_bytes ? o->queue_bytes : DEFAULT_QUEUE, .flush_bytes = o->flush_bytes,
+                         .flush_ms = o->flush_ms ? o->flush_ms : 200, .name = "calllog", .fn = on_batch, .arg = l };
+    if (!so.flush_bytes) so.flush_bytes = FLUSH_BYTES < so.cap / 2 ? FLUSH_BYTES : so.cap / 2 ? so.cap / 2 : 1;
+    l->spool = pt_spool_new(&so);
+    if (!l->spool) {
+        snprintf(why, cap, "call log: cannot start the writer thread");
+        goto fail;
+    }
+    return l;
+fail:
+    free_log(l);
+    return NULL;
+}
+
+void pt_calllog_sync(pt_calllog *l) { pt_spool_sync(l->spool); }
+
+void pt_calllog_prune_all(pt_calllog *l)
+{
+    pt_spool_sync(l->spool);
+    pthread_mutex_lock(&l->db_lock);
+    prune(l, UINT64_MAX);
+    measure(l);
+    pthread_mutex_unlock(&l->db_lock);
+}
+
+void pt_calllog_stats_get(pt_calllog *l, pt_calllog_stats *out)
+{
+    out->written = atomic_load(&l->written);
+    out->dropped = atomic_load(&l->dropped);
+    out->pruned = atomic_load(&l->pruned);
+    out->write_errors = atomic_load(&l->write_errors);
+    out->disk_full = atomic_load(&l->disk_full);
+    out->queued = atomic_load(&l->queued);
+}
+
+uint64_t pt_calllog_used_bytes(pt_calllog *l) { return atomic_load(&l->used_bytes); }
+
+void pt_calllog_close(pt_calllog *l)
+{
+    if (!l) return;
+    pt_spool_free(l->spool);
+    free_log(l);
+}
+
+void pt__calllog_set_max_pages(pt_calllog *l, int64_t max_pages)
+{
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA max_page_count=%lld", (long long)max_pages);
+    pthread_mutex_lock(&l->db_lock);
+    exec(l->db, sql);
+    pthread_mutex_unlock(&l->db_lock);
+}

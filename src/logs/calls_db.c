@@ -1,0 +1,200 @@
+/* calls_db.c: the call log's schema, opening its file, and the query (see calls_db.h).
+ * SQL is built only from the constant fragments below; every value is a bound parameter. */
+#include "logs/calls_db.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define BUSY_TIMEOUT_MS 2000
+
+const char *const pt_calls_columns[PT_CALLS_NCOLS] = {
+    "id", "time_ms", "request_id", "team", "consumer", "key_prefix", "service", "service_team", "api",
+    "model", "provider", "error", "method", "path", "status", "total_us", "upstream_us", "ttfb_us",
+    "bytes_in", "bytes_out", "input_tokens", "output_tokens", "cached_tokens", "cost_micro_usd", "client",
+};
+
+#define SELECT_COLS                                                                                            \
+    "id,time_ms,request_id,team,consumer,key_prefix,service,service_team,api,model,provider,error,method,path," \
+    "status,total_us,upstream_us,ttfb_us,bytes_in,bytes_out,input_tokens,output_tokens,cached_tokens,"         \
+    "cost_micro_usd,client"
+
+const char *const pt_calls_insert_sql =
+    "INSERT INTO calls(time_ms,request_id,team,consumer,key_prefix,service,service_team,api,model,provider,"
+    "error,method,path,status,total_us,upstream_us,ttfb_us,bytes_in,bytes_out,input_tokens,output_tokens,"
+    "cached_tokens,cost_micro_usd,client) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+
+static const char schema[] =
+    "CREATE TABLE IF NOT EXISTS calls("
+    " id INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL, request_id TEXT, team TEXT, consumer TEXT,"
+    " key_prefix TEXT, service TEXT, service_team TEXT, api TEXT, model TEXT, provider TEXT, error TEXT,"
+    " method TEXT, path TEXT, status INTEGER, total_us INTEGER, upstream_us INTEGER, ttfb_us INTEGER,"
+    " bytes_in INTEGER, bytes_out INTEGER, input_tokens INTEGER, output_tokens INTEGER,"
+    " cached_tokens INTEGER, cost_micro_usd INTEGER, client TEXT);"
+    "CREATE INDEX IF NOT EXISTS calls_time ON calls(time_ms);"
+    "CREATE INDEX IF NOT EXISTS calls_consumer ON calls(consumer, time_ms) WHERE consumer IS NOT NULL;"
+    "CREATE INDEX IF NOT EXISTS calls_team ON calls(team, time_ms) WHERE team IS NOT NULL;"
+    "CREATE INDEX IF NOT EXISTS calls_service ON calls(service, time_ms) WHERE service IS NOT NULL;"
+    "CREATE INDEX IF NOT EXISTS calls_model ON calls(model, time_ms) WHERE model IS NOT NULL;"
+    "CREATE INDEX IF NOT EXISTS calls_request ON calls(request_id) WHERE request_id IS NOT NULL;";
+
+/* The file is created 0640 in a directory made 0700, before SQLite opens it. */
+static int create_file(const char *path, char *why, size_t cap)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash && slash != dir) {
+        *slash = '\0';
+        if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+            snprintf(why, cap, "call log: cannot create %s: %s", dir, strerror(errno));
+            return -1;
+        }
+    }
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        snprintf(why, cap, "call log: cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    close(fd);
+    return 0;
+}
+
+int pt_calls_db_open(const char *path, bool readonly, sqlite3 **out, char *why, size_t cap)
+{
+    *out = NULL;
+    if (!readonly && create_file(path, why, cap) != 0) return -1;
+    int flags = (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_FULLMUTEX;
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(path, &db, flags, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
+    if (rc == SQLITE_OK && !readonly)
+        rc = sqlite3_exec(db,
+                          "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                          "PRAGMA journal_size_limit=67108864;",
+                          NULL, NULL, NULL);
+    if (rc == SQLITE_OK && !readonly) rc = sqlite3_exec(db, schema, NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(why, cap, "call log: %s: %s", path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+        sqlite3_close(db);
+        return -1;
+    }
+    *out = db;
+    return 0;
+}
+
+/* ---- the query --------------------------------------------------------------------------- */
+
+typedef struct sql_buf {
+    char text[2048];
+    size_t len;
+} sql_buf;
+
+static void add(sql_buf *q, const char *frag)
+{
+    size_t n = strlen(frag);
+    if (q->len + n < sizeof q->text) {
+        memcpy(q->text + q->len, frag, n + 1);
+        q->len += n;
+    }
+}
+
+/* Appends the WHERE terms for f in a fixed order; bind() binds them in the same order. */
+static void where(sql_buf *q, const pt_calls_filter *f)
+{
+    add(q, " WHERE 1");
+    if (f->from_ms) add(q, " AND time_ms >= ?");
+    if (f->to_ms) add(q, " AND time_ms < ?");
+    if (f->team) add(q, " AND team = ?");
+    if (f->consumer) add(q, " AND consumer = ?");
+    if (f->service) add(q, " AND service = ?");
+    if (f->api) add(q, " AND api = ?");
+    if (f->model) add(q, " AND model = ?");
+    if (f->request_id) add(q, " AND request_id = ?");
+    if (f->status_lo) add(q, " AND status BETWEEN ? AND ?");
+    if (f->visible_team) add(q, " AND (team = ? OR service_team = ?)");
+    if (f->has_cursor) add(q, " AND time_ms <= ? AND (time_ms < ? OR id < ?)");
+}
+
+static void bind_text(sqlite3_stmt *st, int *i, const char *s)
+{
+    if (s) sqlite3_bind_text(st, (*i)++, s, -1, SQLITE_STATIC);
+}
+
+static void bind(sqlite3_stmt *st, const pt_calls_filter *f)
+{
+    int i = 1;
+    if (f->from_ms) sqlite3_bind_int64(st, i++, f->from_ms);
+    if (f->to_ms) sqlite3_bind_int64(st, i++, f->to_ms);
+    bind_text(st, &i, f->team);
+    bind_text(st, &i, f->consumer);
+    bind_text(st, &i, f->service);
+    bind_text(st, &i, f->api);
+    bind_text(st, &i, f->model);
+    bind_text(st, &i, f->request_id);
+    if (f->status_lo) {
+        sqlite3_bind_int(st, i++, f->status_lo);
+        sqlite3_bind_int(st, i++, f->status_hi);
+    }
+    bind_text(st, &i, f->visible_team);
+    bind_text(st, &i, f->visible_team);
+    if (f->has_cursor) {
+        sqlite3_bind_int64(st, i++, f->cursor_time_ms);
+        sqlite3_bind_int64(st, i++, f->cursor_time_ms);
+        sqlite3_bind_int64(st, i++, f->cursor_id);
+    }
+    sqlite3_bind_int64(st, i, f->limit);
+}
+
+int64_t pt_calls_query(sqlite3 *db, const pt_calls_filter *f, pt_calls_row_fn fn, void *arg, char *why, size_t cap)
+{
+    sql_buf q = { .len = 0 };
+    add(&q, "SELECT " SELECT_COLS " FROM calls");
+    where(&q, f);
+    add(&q, " ORDER BY time_ms DESC, id DESC LIMIT ?");
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, q.text, -1, &st, NULL) != SQLITE_OK) {
+        snprintf(why, cap, "call log query: %s", sqlite3_errmsg(db));
+        return -1;
+    }
+    bind(st, f);
+    int64_t n = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        pt_calls_row row = { .id = sqlite3_column_int64(st, 0), .time_ms = sqlite3_column_int64(st, 1), .st = st };
+        n++;
+        if (fn(arg, &row) != 0) break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        snprintf(why, cap, "call log query: %s", sqlite3_errmsg(db));
+        n = -1;
+    }
+    sqlite3_finalize(st);
+    return n;
+}
+
+void pt_calls_cursor_write(int64_t time_ms, int64_t id, char *out, size_t cap)
+{
+    snprintf(out, cap, "%016llx%016llx", (unsigned long long)time_ms, (unsigned long long)id);
+}
+
+static bool hex16(const char *s, int64_t *v)
+{
+    uint64_t x = 0;
+    for (int i = 0; i < 16; i++) {
+        char c = s[i];
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (d < 0) return false;
+        x = x << 4 | (uint64_t)d;
+    }
+    *v = (int64_t)x;
+    return *v >= 0;
+}
+
+bool pt_calls_cursor_read(const char *s, int64_t *time_ms, int64_t *id)
+{
+    return strlen(s) == 32 && hex16(s, time_ms) && hex16(s + 16, id);
+}

@@ -1,0 +1,448 @@
+/* Unit tests for logs/: the call log's writer (records stored field by field, batches
+ * larger than one transaction, drops counted when the queue is full, pruning by age with an
+ * injected clock and by size, a full disk) and its query (filters, visibility, cursors). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <unistd.h>
+
+#include "logs/calllog.c" /* for the packed record's size */
+
+typedef struct fx {
+    char dir[64], path[96];
+    pt_calllog *log;
+    sqlite3 *ro;
+} fx;
+
+static int64_t fake_now;
+static int64_t fake_clock(void) { return fake_now; }
+
+static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    return remove(p);
+}
+
+static int setup(void **state)
+{
+    fx *f = calloc(1, sizeof *f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/pt-calls-XXXXXX");
+    if (!mkdtemp(f->dir)) return -1;
+    snprintf(f->path, sizeof f->path, "%s/data/calls.db", f->dir);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    pt_calllog_close(f->log);
+    sqlite3_close(f->ro);
+    nftw(f->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    free(f);
+    return 0;
+}
+
+static void open_log(fx *f, pt_calllog_opts o)
+{
+    char why[256] = "";
+    o.path = f->path;
+    f->log = pt_calllog_open(&o, why, sizeof why);
+    if (!f->log) fail_msg("open: %s", why);
+    if (!f->ro && pt_calls_db_open(f->path, true, &f->ro, why, sizeof why) != 0) fail_msg("read-only open: %s", why);
+}
+
+static pt_call_record rest(int64_t t, const char *consumer, int status)
+{
+    return (pt_call_record){
+        .time_ms = t, .request_id = "req-1", .team = consumer ? "ml" : NULL, .consumer = consumer,
+        .key_prefix = consumer ? "pk_abcdefghi" : NULL, .service = "echo", .service_team = "web", .api = "echo/v1",
+        .method = PT_SLICE_LIT("GET"), .path = PT_SLICE_LIT("/v1/x"), .client = PT_SLICE_LIT("127.0.0.1:5555"),
+        .status = status, .error = status >= 400 ? "no_route" : NULL, .total_us = 1500, .upstream_us = 1000,
+        .ttfb_us = 800, .bytes_in = 10, .bytes_out = 20,
+    };
+}
+
+static int64_t count(fx *f, const char *where)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM calls %s", where);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(f->ro, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int64_t n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+static size_t packed_size(const pt_call_record *r)
+{
+    char buf[PACKED_MAX];
+    return pack(r, buf);
+}
+
+/* ---- the writer ---------------------------------------------------------------------------- */
+
+static int col_index(const char *name)
+{
+    for (int i = 0; i < PT_CALLS_NCOLS; i++)
+        if (strcmp(pt_calls_columns[i], name) == 0) return i;
+    fail_msg("no column %s", name);
+    return -1;
+}
+
+typedef struct rows {
+    int n;
+    char text[4][PT_CALLS_NCOLS][64];
+    bool null[4][PT_CALLS_NCOLS];
+} rows;
+
+static int keep_row(void *arg, const pt_calls_row *row)
+{
+    rows *r = arg;
+    if (r->n >= 4) return 1;
+    for (int i = 0; i < PT_CALLS_NCOLS; i++) {
+        r->null[r->n][i] = sqlite3_column_type(row->st, i) == SQLITE_NULL;
+        const unsigned char *t = sqlite3_column_text(row->st, i);
+        snprintf(r->text[r->n][i], 64, "%s", t ? (const char *)t : "");
+    }
+    r->n++;
+    return 0;
+}
+
+#define COL(r, i, name) ((r).text[i][col_index(name)])
+#define ISNULL(r, i, name) ((r).null[i][col_index(name)])
+
+static void records_are_stored_field_by_field(void **state)
+{
+    fx *f = *state;
+    open_log(f, (pt_calllog_opts){ 0 });
+    pt_call_record a = rest(1000, "bot", 200);
+    pt_call_ai ai = { .provider = "ok", .model = "gpt-4o", .input_tokens = 12, .output_tokens = 7,
+                      .cached_tokens = 3, .cost_micro_usd = 1234, .cost_known = true, .ttft_us = 4200 };
+    pt_call_record b = rest(2000, NULL, 404);
+    b.ai = &ai;
+    assert_true(pt_calllog_write(f->log, &a));
+    assert_true(pt_calllog_write(f->log, &b));
+    pt_calllog_sync(f->log);
+    rows r = { 0 };
+    char why[128];
+    assert_int_equal(pt_calls_query(f->ro, &(pt_calls_filter){ .limit = 10 }, keep_row, &r, why, sizeof why), 2);
+    /* newest first: the AI call */
+    assert_string_equal(COL(r, 0, "model"), "gpt-4o");
+    assert_string_equal(COL(r, 0, "provider"), "ok");
+    assert_string_equal(COL(r, 0, "input_tokens"), "12");
+    assert_string_equal(COL(r, 0, "output_tokens"), "7");
+    assert_string_equal(COL(r, 0, "cached_tokens"), "3");
+    assert_string_equal(COL(r, 0, "cost_micro_usd"), "1234");
+    assert_string_equal(COL(r, 0, "ttfb_us"), "4200"); /* the first token is the first byte that counts */
+    assert_string_equal(COL(r, 0, "error"), "no_route");
+    assert_true(ISNULL(r, 0, "consumer"));
+    assert_true(ISNULL(r, 0, "team"));
+    /* the REST call */
+    assert_string_equal(COL(r, 1, "consumer"), "bot");
+    assert_string_equal(COL(r, 1, "team"), "ml");
+    assert_string_equal(COL(r, 1, "key_prefix"), "pk_abcdefghi");
+    assert_string_equal(COL(r, 1, "service"), "echo");
+    assert_string_equal(COL(r, 1, "api"), "echo/v1");
+    assert_string_equal(COL(r, 1, "method"), "GET");
+    assert_string_equal(COL(r, 1, "path"), "/v1/x");
+    assert_string_equal(COL(r, 1, "status"), "200");
+    assert_string_equal(COL(r, 1, "total_us"), "1500");
+    assert_string_equal(COL(r, 1, "upstream_us"), "1000");
+    assert_string_equal(COL(r, 1, "bytes_in"), "10");
+    assert_string_equal(COL(r, 1, "bytes_out"), "20");
+    assert_string_equal(COL(r, 1, "client"), "127.0.0.1:5555");
+    assert_true(ISNULL(r, 1, "error"));
+    assert_true(ISNULL(r, 1, "model"));
+    assert_true(ISNULL(r, 1, "input_tokens"));
+    assert_true(ISNULL(r, 1, "cost_micro_usd"));
+}
+
+static void long_strings_are_cut(void **state)
+{
+    fx *f = *state;
+    open_log(f, (pt_calllog_opts){ 0 });
+    static char path[5000];
+    memset(path, 'p', sizeof path);
+    pt_call_record a = rest(1000, "bot", 200);
+    a.path = pt_slice_from(path, sizeof path);
+    assert_true(pt_calllog_write(f->log, &a));
+    pt_calllog_sync(f->log);
+    assert_int_equal(count(f, "WHERE length(path) = 2048"), 1);
+}
+
+static void a_batch_larger_than_a_transaction_is_stored_whole(void **state)
+{
+    fx *f = *state;
+    open_log(f, (pt_calllog_opts){ .flush_ms = 600000, .queue_bytes = 64 << 20, .flush_bytes = 64 << 20 });
+    enum { N = ROWS_PER_TX * 2 + 17 };
+    for (int i = 0; i < N; i++) {
+        pt_call_record a = rest(1000 + i, "bot", 200);
+        assert_true(pt_calllog_write(f->log, &a));
+    }
+    pt_calllog_stats s;
+    pt_calllog_stats_get(f->log, &s);
+    assert_int_equal(s.queued, N);
+    pt_calllog_sync(f->log);
+    pt_calllog_stats_get(f->log, &s);
+    assert_int_equal(s.written, N);
+    assert_int_equal(s.queued, 0);
+    assert_int_equal(s.dropped, 0);
+    assert_int_equal(count(f, ""), N);
+}
+
+static void a_full_queue_drops_and_counts(void **state)
+{
+    fx *f = *state;
+    pt_call_record a = rest(1000, "bot", 200);
+    size_t one = packed_size(&a);
+    /* room for 3 and a half: the writer is never woken early, so exactly 3 fit */
+    size_t cap = one * 7 / 2;
+    open_log(f, (pt_calllog_opts){ .flush_ms = 600000, .queue_bytes = cap, .flush_bytes = cap });
+    int ok = 0;
+    for (int i = 0; i < 10; i++) ok += pt_calllog_write(f->log, &a);
+    assert_int_equal(ok, 3);
+    pt_calllog_stats s;
+    pt_calllog_stats_get(f->log, &s);
+    assert_int_equal(s.dropped, 7);
+    pt_calllog_sync(f->log);
+    pt_calllog_stats_get(f->log, &s);
+    assert_int_equal(s.written, 3);
+    assert_int_equal(count(f, ""), 3);
+    assert_true(pt_calllog_write(f->log, &a)); /* the writer caught up: room again */
+}
+
+static void old_records_are_pruned_in_bounded_steps(void **state)
+{
+    fx *f = *state;
+    fake_now = 1000000;
+    open_log(f, (pt_calllog_opts){ .flush_ms = 600000, .retention_ms = 60000, .now_ms = fake_clock,
+                                   .queue_bytes = 32 << 20, .flush_bytes = 32 << 20 });
+    enum { OLD = PT_CALLLOG_PRUNE_STEP * 2 + 500, NEW = 10 };
+    for (int i = 0; i < OLD; i++) {
+        pt_call_record a = rest(1000 + i, "bot", 200);
+        pt_calllog_write(f->log, &a);
+    }
+    for (int i = 0; i < NEW; i++) {
+        pt_call_record a = rest(fake_now - 1000, "bot", 200);
+        pt_calllog_write(f->log, &a);
+    }
+    /* the batch itself: 2 * (OLD+NEW) rows of budget, so everything old goes at once */
+    pt_calllog_sync(f->log);
+    assert_int_equal(count(f, ""), NEW);
+    /* later: records age past the retention one step per wake-up, never one huge delete */
+    fake_now += 1000000;
+    for (int i = 0; i < OLD; i++) {
+        pt_call_record a = rest(fake_now - 100000, "bot", 200);
+        pt_calllog_write(f->log, &a);
+    }
+    fake_now += 1000000; /* everything is old now */
+    pt_calllog_sync(f->log); /* the batch's own wake-up: budget 2 * OLD, all of it */
+    assert_int_equal(count(f, ""), 0);
+    pt_calllog_stats s;
+    pt_calllog_stats_get(f->log, &s);
+    assert_int_equal(s.pruned, OLD * 2 + NEW);
+}
+
+static void an_idle_wake_up_prunes_one_step(void **state)
+{
+    fx *f = *state;
+    fake_now = 1000000;
+    open_log(f, (pt_calllog_opts){ .flush_ms = 600000, .retention_ms = 60000, .now_ms = fake_clock,
+                                   .queue_bytes = 32 << 20, .flush_bytes = 32 << 20 });
+    enum { N = PT_CALLLOG_PRUNE_STEP * 2 + 500 };
+    for (int i = 0; i < N; i++) {
+        pt_call_record a = rest(fake_now - 1000, "bot", 200);
+        pt_calllog_write(f->log, &a);
+    }
+    pt_calllog_sync(f->log);
+    assert_int_equal(count(f, ""), N);
+    fake_now += 120000;
+    pt_calllog_sync(f->log); /* an empty wake-up: one step */
+    assert_int_equal(count(f, ""), N - PT_CALLLOG_PRUNE_STEP);
+    pt_calllog_sync(f->log);
+    assert_int_equal(count(f, ""), N - 2 * PT_CALLLOG_PRUNE_STEP);
+    pt_calllog_sync(f->log);
+    assert_int_equal(count(f, ""), 0);
+}
+
+static void the_database_is_kept_under_its_size_cap(void **state)
+{
+    fx *f = *state;
+    uint64_t cap = 512 << 10;
+    open_log(f, (pt_calllog_opts){ .flush_ms = 600000, .max_bytes = cap });
+    int64_t last = 0;
+    for (int round = 0; round < 10; round++) {
+        for (int i = 0; i < 1000; i++) {
+            pt_call_record a = rest(++last, "bot", 200);
+            pt_calllog_write(f->log, &a);
+        }
+        pt_calllog_sync(f->log);
+        assert_true(pt_calllog_used_bytes(f->log) <= cap);
+    }
+    pt_calllog_stats s;
+    pt_calllog_stats_get(f->log, &s);
+    assert_true(s.pruned > 0);
+    int64_t left = count(f, "");
+    assert_true(left > 0 && left < 10000);
+    char where[64];
+    snprintf(where, sizeof where, "WHERE time_ms = %lld", (long long)last);
+    assert_int_equal(count(f, where), 1); /* the oldest went first: the newest is still there */
+    assert_int_equal(count(f, "WHERE time_ms = 1"), 0);
+}
+
+static void a_full_disk_loses_the_batch_counted_and_recovers(void **state)
+{
+    fx *f = *state;
+    open_log(f, (pt_calllog_opts){ .flush_ms = 600000 });
+    pt_call_record a = rest(1000, "bot", 200);
+    pt_calllog_write(f->log, &a);
+    pt_calllog_sync(f->log);
+    int64_t pages = (int64_t)(pt_calllog_used_bytes(f->log) / 4096);
+    pt__calllog_set_max_pages(f->log, pages + 1);
+    for (int i = 0; i < 3000; i++) pt_calllog_write(f->log, &a);
+    pt_calllog_sync(f->log);
+    pt_calllog_stats s;
+    pt_calllog_stats_get(f->log, &s);
+    assert_true(s.disk_full >= 1);
+    assert_true(s.write_errors >= s.disk_full);
+    assert_int_equal(s.dropped + s.written, 3001);
+    assert_int_equal(count(f, ""), (int64_t)s.written);
+    pt__calllog_set_max_pages(f->log, 1 << 30);
+    assert_true(pt_calllog_write(f->log, &a));
+    pt_calllog_sync(f->log);
+    pt_calllog_stats t;
+    pt_calllog_stats_get(f->log, &t);
+    assert_int_equal(t.written, s.written + 1);
+}
+
+/* ---- the query ---------------------------------------------------------------------------- */
+
+static int64_t ids[64], rowids[64];
+static int nids;
+static int take_id(void *arg, const pt_calls_row *row)
+{
+    (void)arg;
+    rowids[nids] = row->id;
+    ids[nids++] = row->time_ms;
+    return 0;
+}
+
+static int64_t run(fx *f, pt_calls_filter q)
+{
+    char why[128];
+    nids = 0;
+    if (!q.limit) q.limit = 64;
+    int64_t n = pt_calls_query(f->ro, &q, take_id, NULL, why, sizeof why);
+    if (n < 0) fail_msg("%s", why);
+    return n;
+}
+
+static void queries_filter_and_page_newest_first(void **state)
+{
+    fx *f = *state;
+    open_log(f, (pt_calllog_opts){ 0 });
+    for (int i = 1; i <= 20; i++) {
+        pt_call_record a = rest(i * 1000, i % 2 ? "bot" : "other", i % 4 == 0 ? 503 : i % 4 == 1 ? 404 : 200);
+        if (i % 2 == 0) a.team = "ops";
+        if (i == 7) a.request_id = "the-one";
+        if (i == 3) a.service_team = "ops"; /* another team's consumer calling ops' service */
+        pt_calllog_write(f->log, &a);
+    }
+    pt_calllog_sync(f->log);
+    assert_int_equal(run(f, (pt_calls_filter){ 0 }), 20);
+    assert_int_equal(ids[0], 20000);
+    assert_int_equal(run(f, (pt_calls_filter){ .consumer = "bot" }), 10);
+    assert_int_equal(run(f, (pt_calls_filter){ .team = "ops" }), 10);
+    assert_int_equal(run(f, (pt_calls_filter){ .from_ms = 5000, .to_ms = 8000 }), 3);
+    assert_int_equal(ids[0], 7000);
+    assert_int_equal(run(f, (pt_calls_filter){ .status_lo = 500, .status_hi = 599 }), 5);
+    assert_int_equal(run(f, (pt_calls_filter){ .status_lo = 404, .status_hi = 404 }), 5);
+    assert_int_equal(run(f, (pt_calls_filter){ .request_id = "the-one" }), 1);
+    assert_int_equal(ids[0], 7000);
+    assert_int_equal(run(f, (pt_calls_filter){ .service = "echo", .api = "echo/v1", .consumer = "other" }), 10);
+    assert_int_equal(run(f, (pt_calls_filter){ .model = "gpt-4o" }), 0);
+    /* visibility: ops sees its consumers' calls and calls to its services */
+    assert_int_equal(run(f, (pt_calls_filter){ .visible_team = "ops" }), 11);
+    assert_int_equal(run(f, (pt_calls_filter){ .visible_team = "nobody" }), 0);
+    /* pages of 6 through all 20, each strictly older than the last */
+    pt_calls_filter q = { .limit = 6 };
+    int64_t seen = 0, prev = INT64_MAX;
+    for (int page = 0; page < 10; page++) {
+        int64_t n = run(f, q);
+        for (int i = 0; i < nids; i++) {
+            assert_true(ids[i] < prev);
+            prev = ids[i];
+        }
+        seen += n;
+        if (n < 6) break;
+        char c[40];
+        pt_calls_cursor_write(ids[nids - 1], rowids[nids - 1], c, sizeof c);
+        q.has_cursor = pt_calls_cursor_read(c, &q.cursor_time_ms, &q.cursor_id);
+        assert_true(q.has_cursor);
+    }
+    assert_int_equal(seen, 20);
+}
+
+static void records_of_one_millisecond_page_by_id(void **state)
+{
+    fx *f = *state;
+    open_log(f, (pt_calllog_opts){ 0 });
+    for (int i = 0; i < 5; i++) {
+        pt_call_record a = rest(7000, "bot", 200);
+        pt_calllog_write(f->log, &a);
+    }
+    pt_calllog_sync(f->log);
+    pt_calls_filter q = { .limit = 2 };
+    int64_t seen = 0;
+    for (int page = 0; page < 5; page++) {
+        int64_t n = run(f, q);
+        seen += n;
+        if (n < 2) break;
+        q.has_cursor = true;
+        q.cursor_time_ms = ids[nids - 1];
+        q.cursor_id = rowids[nids - 1];
+    }
+    assert_int_equal(seen, 5);
+}
+
+static void cursors_round_trip_and_refuse_garbage(void **state)
+{
+    (void)state;
+    char c[40];
+    int64_t t, id;
+    pt_calls_cursor_write(1764000000123, 42, c, sizeof c);
+    assert_int_equal(strlen(c), 32);
+    assert_true(pt_calls_cursor_read(c, &t, &id));
+    assert_int_equal(t, 1764000000123);
+    assert_int_equal(id, 42);
+    assert_false(pt_calls_cursor_read("", &t, &id));
+    assert_false(pt_calls_cursor_read("0000000000000001000000000000002G", &t, &id));
+    assert_false(pt_calls_cursor_read("00000000000000010000000000000002a", &t, &id));
+    assert_false(pt_calls_cursor_read("f000000000000001000000000000000a", &t, &id)); /* negative */
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(records_are_stored_field_by_field),
+        T(long_strings_are_cut),
+        T(a_batch_larger_than_a_transaction_is_stored_whole),
+        T(a_full_queue_drops_and_counts),
+        T(old_records_are_pruned_in_bounded_steps),
+        T(an_idle_wake_up_prunes_one_step),
+        T(the_database_is_kept_under_its_size_cap),
+        T(a_full_disk_loses_the_batch_counted_and_recovers),
+        T(queries_filter_and_page_newest_first),
+        T(records_of_one_millisecond_page_by_id),
+        cmocka_unit_test(cursors_round_trip_and_refuse_garbage),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
