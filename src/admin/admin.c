@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sqlite3.h>
+
 #include "admin/api.h"
 #include "core/log.h"
 #include "store/store.h"
@@ -19,6 +21,7 @@ struct pt_admin {
     uv_sem_t ready;
     bool thread_started;
     char *data_dir;
+    char *calls_path;
     pt_admin_api api;
     int start_rc;
     char why[512];
@@ -34,7 +37,8 @@ typedef struct areq {
     bool gone;
 } areq;
 
-/* Writes the answer: JSON from body, or raw bytes of their own content type (the export). */
+/* Writes the answer: JSON from body, or raw bytes of their own content type (the exports);
+ * a call log export that stopped short says where to go on in X-Next-Cursor. */
 static void send_answer(pt_conn *c, const pt_admin_resp *r)
 {
     char *text = r->body ? json_dumps(r->body, JSON_COMPACT) : NULL;
@@ -44,7 +48,7 @@ static void send_answer(pt_conn *c, const pt_admin_resp *r)
     }
     const char *ctype = r->raw ? r->content_type : "application/json";
     char etag[32];
-    pt_header h[4];
+    pt_header h[5];
     size_t n = 0;
     h[n++] = (pt_header){PT_SLICE_LIT("Content-Type"), {ctype, strlen(ctype)}};
     h[n++] = (pt_header){PT_SLICE_LIT("Cache-Control"), PT_SLICE_LIT("no-store")};
@@ -54,6 +58,7 @@ static void send_answer(pt_conn *c, const pt_admin_resp *r)
     }
     if (r->www_authenticate)
         h[n++] = (pt_header){PT_SLICE_LIT("WWW-Authenticate"), PT_SLICE_LIT("Bearer realm=\"portico-admin\"")};
+    if (r->raw && r->next_cursor[0]) h[n++] = (pt_header){PT_SLICE_LIT("X-Next-Cursor"), pt_slice_cstr(r->next_cursor)};
     size_t len = text ? strlen(text) + 1 : r->raw ? r->raw_len : 0;
     bool has_body = r->body || r->raw;
     pt_conn_response_start(c, r->status, h, has_body ? n : n - 1, (int64_t)len);
@@ -188,6 +193,8 @@ static void thread_main(void *arg)
     }
     pt_store_close(a->api.st);
     a->api.st = NULL;
+    sqlite3_close(a->api.calls);
+    a->api.calls = NULL;
 }
 
 static int bind_listener(pt_admin *a, const pt_admin_opts *o)
@@ -212,6 +219,7 @@ static void free_admin(pt_admin *a)
     uv_loop_close(&a->loop);
     uv_sem_destroy(&a->ready);
     free(a->data_dir);
+    free(a->calls_path);
     free(a);
 }
 
@@ -234,6 +242,12 @@ pt_admin *pt_admin_start(const pt_admin_opts *o, pt_buf *err)
         free_admin(a);
         return NULL;
     }
+    if (o->calls_path && !(a->calls_path = strdup(o->calls_path))) {
+        pt_buf_printf(err, "admin: out of memory");
+        free_admin(a);
+        return NULL;
+    }
+    a->api.calls_path = a->calls_path;
     a->api.on_change = o->on_change;
     a->api.check_service = o->check_service;
     a->api.describe = o->describe;

@@ -18,6 +18,7 @@
 
 #include "admin/authz.h"
 #include "admin/export.h"
+#include "admin/calls.h"
 #include "admin/openapi.h"
 #include "control/cred.h"
 #include "doctor/doctor.h"
@@ -888,6 +889,26 @@ static void round_trip(ctx *x)
     answer(x, 200, report, 0);
 }
 
+/* ---- the call log ----------------------------------------------------------------------- */
+
+/* Admins see every call; everyone else the calls of their team's consumers and services. */
+static void calls(ctx *x)
+{
+    if (!method_is(x, "GET")) {
+        bad_method(x);
+        return;
+    }
+    json_t *team = NULL;
+    const char *name = NULL;
+    if (x->role != PT_ROLE_ADMIN) {
+        name = "";
+        if (x->team > 0 && pt_store_get(x->st, PT_KIND_TEAM, x->team, &team) == 0) name = str_member(team, "name");
+        if (!name) name = "";
+    }
+    pt__admin_calls(x->api, x->rq, name, x->out, &x->err);
+    json_decref(team);
+}
+
 /* ---- routing ------------------------------------------------------------------------------- */
 
 static const resource *top(const char *name)
@@ -1001,6 +1022,10 @@ static void route(ctx *x)
     }
     if (strcmp(x->seg[0], "tokens") == 0 && x->nseg <= 2) {
         tokens(x);
+        return;
+    }
+    if (strcmp(x->seg[0], "calls") == 0 && x->nseg == 1) {
+        calls(x);
         return;
     }
     if (strcmp(x->seg[0], "audit") == 0 && x->nseg == 1) {

@@ -25,6 +25,8 @@ typedef json_t *(*pt_admin_describe_fn)(void *arg, const char *what);
 
 typedef struct pt_admin_api {
     pt_store *st;
+    const char *calls_path;        /* the call log's file, NULL when the call log is off */
+    struct sqlite3 *calls;         /* its read-only connection, opened at the first read */
     void (*on_change)(void *arg, int kind, int64_t id); /* after every committed write: the object
                                   * written, or kind -1 when several may have changed; may be NULL */
     pt_admin_check_fn check_service; /* before a service or an API is written; may be NULL */
@@ -47,6 +49,7 @@ typedef struct pt_admin_resp {
     char *raw;             /* owned (free()): a body that is not JSON (the YAML export), or NULL */
     size_t raw_len;
     const char *content_type; /* raw's type (static) */
+    char next_cursor[40];  /* call log exports: X-Next-Cursor, "" for none */
     int64_t etag;          /* object version for the ETag header, 0 for none */
     bool www_authenticate; /* 401: add WWW-Authenticate: Bearer */
 } pt_admin_resp;

@@ -62,6 +62,7 @@ static const op ops[] = {
     {"/export", "get", "The whole state as YAML by names, secrets as one-way references (admins)", NULL, "200"},
     {"/import", "post", "Apply an exported document idempotently in one transaction; dry_run answers the diff only "
                         "(admins)", "Import", "200"},
+    {"/calls", "get", "The call log, newest first: filters, cursor pages, NDJSON and CSV exports", NULL, "200"},
 };
 
 static bool is_op(const op *o, const char *path, const char *method)
@@ -90,6 +91,13 @@ static json_t *params(const op *o)
         json_array_append_new(a, json_pack("{s:s,s:s,s:{s:s,s:i,s:i}}", "name", "limit", "in", "query", "schema", "type",
                                            "integer", "minimum", 1, "maximum", 1000));
         json_array_append_new(a, json_pack("{s:s,s:s,s:{s:s}}", "name", "cursor", "in", "query", "schema", "type", "string"));
+    }
+    if (strcmp(o->path, "/calls") == 0) {
+        static const char *const filters[] = { "from", "to", "team", "consumer", "service", "api", "model",
+                                                "status", "request_id", "format", NULL };
+        for (int i = 0; filters[i]; i++)
+            json_array_append_new(a, json_pack("{s:s,s:s,s:{s:s}}", "name", filters[i], "in", "query", "schema",
+                                               "type", "string"));
     }
     if (strcmp(o->method, "patch") == 0 || strcmp(o->method, "delete") == 0)
         json_array_append_new(a, json_pack("{s:s,s:s,s:{s:s}}", "name", "If-Match", "in", "header", "schema", "type", "string"));

@@ -540,6 +540,17 @@ const char *pt_snapshot_team_name(const pt_snapshot *s, const pt_snap_consumer *
     return c->team == UINT32_MAX ? NULL : s->teams[c->team].name;
 }
 
+const char *pt_snapshot_team_by_id(const pt_snapshot *s, int64_t id)
+{
+    size_t lo = 0, hi = s->nteams;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->teams[mid].id < id) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < s->nteams && s->teams[lo].id == id ? s->teams[lo].name : NULL;
+}
+
 pt_snap_sub_state pt_snapshot_subscription(const pt_snapshot *s, const pt_snap_consumer *c, int64_t service_id)
 {
     const pt_snap_sub *run = s->subs + c->subs;

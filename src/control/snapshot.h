@@ -130,6 +130,8 @@ const pt_snap_consumer *pt_snapshot_consumer(const pt_snapshot *s, const pt_snap
 const char *pt_snapshot_consumer_name(const pt_snapshot *s, const pt_snap_consumer *c);
 /* The consumer's team name, or NULL. */
 const char *pt_snapshot_team_name(const pt_snapshot *s, const pt_snap_consumer *c);
+/* The name of the team with this id, or NULL. */
+const char *pt_snapshot_team_by_id(const pt_snapshot *s, int64_t id);
 /* The state of c's live subscription to service_id (NONE when there is none). */
 pt_snap_sub_state pt_snapshot_subscription(const pt_snapshot *s, const pt_snap_consumer *c, int64_t service_id);
 /* Whether key k may call model (every model when the key has no list). */

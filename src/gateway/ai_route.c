@@ -31,6 +31,7 @@
 #include "gateway/metrics.h"
 #include "gateway/proxy.h"
 #include "gateway/router.h"
+#include "logs/calllog.h"
 
 #define HIGH_MARK (256 * 1024)
 
@@ -51,6 +52,7 @@ typedef struct ai_req {
     pt_ai_result last;         /* the last failed attempt, for the final error */
     pt_buf last_error_body;
     pt_buf log_members;        /* the access log's "ai" member; info->extra_json points here */
+    pt_call_ai call_ai;        /* the call log's AI figures; info->call_ai points here */
     bool have_unsupported;
     pt_ai_error unsupported;   /* why a target could not take the request (files, audio...) */
     pt_ai_call *call;
@@ -208,10 +210,15 @@ static void record(ai_req *a, const pt_ai_result *r, bool aborted)
         add(&s->ttft_us_sum, r->ttft_us);
         add(&s->ttft_count, 1);
     }
-    /* the access log line carries the last call's figures (names escaped: they come
-     * from the configuration and may hold any character) */
+    /* the access log line and the call log carry the last call's figures (names escaped:
+     * they come from the configuration and may hold any character) */
     pt_req_info *info = pt_conn_info(a->conn);
     info->service = r->provider;
+    a->call_ai = (pt_call_ai){ .provider = r->provider, .model = r->upstream_model,
+                               .input_tokens = pt_usage_get(r->usage.input), .output_tokens = pt_usage_get(r->usage.output),
+                               .cached_tokens = pt_usage_get(r->usage.cache_read), .cost_micro_usd = r->cost_micro_usd,
+                               .cost_known = r->cost_known, .ttft_us = r->ttft_us };
+    info->call_ai = &a->call_ai;
     pt_buf *b = &a->log_members; /* an earlier attempt's figures are replaced */
     pt_buf_reset(b);
     pt_buf_reserve(b, 384);
@@ -392,6 +399,8 @@ static void call_end(ai_req *a, pt_ai_end how)
 static void x_head(void *u, int status, const pt_header *hdrs, size_t n, int64_t cl)
 {
     ai_req *a = u;
+    pt_req_info *info = pt_conn_info(a->conn);
+    info->ttfb_us = pt_now_us() - info->upstream_start_us;
     pt_ai_header stack[64];
     size_t k = n < 64 ? n : 64;
     for (size_t i = 0; i < k; i++) stack[i] = (pt_ai_header){ hdrs[i].name, hdrs[i].value };

@@ -205,6 +205,8 @@ bool pt_auth_check(pt_conn *c, pt_request *req, const pt_config *cfg, const pt_r
     pt_conn_info(c)->auth = a; /* from here on the access log names the caller, refused or not */
     const char *svc_name = service_of(route);
     const pt_snap_service *svc = pt_snapshot_service_by_name(snap, svc_name);
+    a->service = svc_name;
+    a->service_team = svc ? pt_snapshot_team_by_id(snap, svc->team_id) : NULL;
     pt_snap_sub_state ss = svc && con ? pt_snapshot_subscription(snap, con, svc->id) : PT_SNAP_SUB_NONE;
     if (ss != PT_SNAP_SUB_ACTIVE) {
         refuse_sub(c, req, route, ss, a->consumer, svc_name);

@@ -56,6 +56,8 @@ typedef struct pt_auth {
     pt_snapshot *snap;
     const pt_snap_key *key;
     const char *consumer, *team, *prefix;
+    const char *service;           /* the service subscriptions are checked against */
+    const char *service_team;      /* its team's name, NULL when the store does not know it */
     pt_key_found found;
     const char *route_key_query;   /* the query parameter to strip upstream, or NULL */
     /* identity header names from the configuration the request holds */

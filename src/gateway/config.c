@@ -30,6 +30,7 @@
 typedef struct top_nodes {
     const pt_cfg_node *listen, *workers, *limits, *access_log, *log_level, *endpoints, *errors, *services,
         *routes, *providers, *models, *identity_headers, *data_dir, *admin, *policies;
+    const pt_cfg_node *call_log;
 } top_nodes;
 
 static const pt_cfg_field top_fields[] = {
@@ -48,6 +49,7 @@ static const pt_cfg_field top_fields[] = {
     CFG_NODE("identity_headers", top_nodes, identity_headers),
     CFG_NODE("admin", top_nodes, admin),
     CFG_NODE("policies", top_nodes, policies),
+    CFG_NODE("call_log", top_nodes, call_log),
     CFG_END,
 };
 
@@ -82,6 +84,7 @@ static int map_top(pt_cfg *c, const pt_cfg_node *root)
     section(c, "errors", t.errors, pt__config_errors, cfg);
     section(c, "identity_headers", t.identity_headers, pt__config_identity_headers, cfg);
     section(c, "admin", t.admin, pt__config_admin, cfg);
+    section(c, "call_log", t.call_log, pt__config_call_log, cfg);
     section(c, "services", t.services, pt__config_services, cfg);
     if (t.providers || t.models) cfg->ai = pt_ai_config_map(c, t.providers, t.models);
     section(c, "routes", t.routes, pt__config_routes, cfg);
@@ -216,6 +219,7 @@ static pt_config *config_new(const char *source)
     cfg->metrics_path = strdup("/metrics");
     cfg->data_dir = strdup("./portico-data");
     cfg->admin_enabled = true;
+    cfg->call_log = (pt_call_log_cfg){ .enabled = true, .retention_ms = 7 * PT_CFG_DAY_MS, .max_bytes = 1ull << 30 };
     cfg->identity_consumer = strdup("X-Portico-Consumer");
     cfg->identity_team = strdup("X-Portico-Team");
     cfg->identity_key_prefix = strdup("X-Portico-Key-Prefix");

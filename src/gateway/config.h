@@ -151,6 +151,13 @@ typedef struct pt_limits {
     unsigned max_connections;    /* per worker, default 16384 */
 } pt_limits;
 
+/* call_log: one record per call in data_dir/calls.db (logs/calllog.h). Read at start. */
+typedef struct pt_call_log_cfg {
+    bool enabled;                 /* default true */
+    uint64_t retention_ms;        /* default 7d */
+    uint64_t max_bytes;           /* default 1GiB */
+} pt_call_log_cfg;
+
 typedef struct pt_config {
     _Atomic long refs;
     char *source;                 /* file path, or "<defaults>" */
@@ -166,6 +173,7 @@ typedef struct pt_config {
     bool expose_upstream_address; /* errors.expose_upstream_address: a 502 names the target's
                                    * address and the low-level cause; default false */
     char *data_dir;               /* the control-plane store's directory; default "./portico-data" */
+    pt_call_log_cfg call_log;
     /* identity_headers: names of the headers that tell the upstream who called (keyed routes) */
     char *identity_consumer;      /* default "X-Portico-Consumer" */
     char *identity_team;          /* default "X-Portico-Team" */

@@ -236,6 +236,20 @@ int pt__config_admin_default(pt_cfg *c, const pt_cfg_node *root, pt_config *cfg)
     return rc;
 }
 
+/* ---- call_log ---- */
+
+static const pt_cfg_field call_log_fields[] = {
+    CFG_BOOL("enabled", pt_call_log_cfg, enabled),
+    CFG_DUR("retention", pt_call_log_cfg, retention_ms, 60000, 3650 * PT_CFG_DAY_MS),
+    CFG_SIZE("max_size", pt_call_log_cfg, max_bytes, 1u << 20, 1ull << 40),
+    CFG_END,
+};
+
+int pt__config_call_log(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    return pt_cfg_map_fields(c, v, call_log_fields, &((pt_config *)obj)->call_log, NULL);
+}
+
 /* ---- services ---- */
 
 static int service_name_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)

@@ -31,6 +31,7 @@
 #include "gateway/ai_route.h"
 #include "gateway/auth.h"
 #include "gateway/balancer.h"
+#include "gateway/call_log.h"
 #include "gateway/config_store.h"
 #include "gateway/control_live.h"
 #include "gateway/config.h"
@@ -225,6 +226,7 @@ static void request_done(pt_conn *c, const pt_request *req, const pt_req_info *i
         .extra_json = info->extra_json,
     };
     pt_accesslog_write(&r);
+    pt_call_log_record(c, req, info, status, bytes_in, bytes_out, total_us);
 }
 
 /* --- worker listeners ------------------------------------------------------------- */
@@ -709,7 +711,10 @@ static int admin_check_service(void *arg, const json_t *svc, const json_t *apis,
 static pt_admin *start_admin(const pt_config *cfg, pt_buf *err)
 {
     if (!cfg->admin_enabled) return NULL;
+    char calls[4096];
+    pt_call_log_path(cfg, calls, sizeof calls);
     pt_admin_opts o = { .host = cfg->admin.host, .port = cfg->admin.port, .data_dir = cfg->data_dir,
+                        .calls_path = cfg->call_log.enabled ? calls : NULL,
                         .on_change = admin_changed, .check_service = admin_check_service,
                         .describe = admin_describe };
     limits_from(&o.limits, cfg);
@@ -823,6 +828,7 @@ int pt_gateway_run(const pt_gateway_opts *opts)
     pt_ai_route_metrics_init();
     pt_auth_metrics_init();
     pt_limits_gate_metrics_init();
+    pt_call_log_start(cfg);
     pt_control_live_publish(cfg);
     start_signals(&g);
     if (set_worker_count(&g, cfg->workers ? cfg->workers : 1, cfg) != 0) {
@@ -845,6 +851,7 @@ int pt_gateway_run(const pt_gateway_opts *opts)
 out:
     pt_buf_release(&err);
     pt_accesslog_close();
+    pt_call_log_stop();
     free(g.workers);
     free(g.retired);
     free_ssl(g.ssl, g.set.n);

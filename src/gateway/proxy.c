@@ -256,6 +256,7 @@ static void on_head(void *u, int status, const pt_header *hdrs, size_t n, int64_
 {
     proxy *p = u;
     const pt_route *rt = p->route;
+    pt_conn_info(p->conn)->ttfb_us = pt_now_us() - p->up_start_us;
     pt_balancer_report(p->svc, p->target, status < 500, pt_now_ms());
     pt_header stack[64];
     size_t cap = n + rt->nresp_add;

@@ -56,6 +56,7 @@ typedef struct pt_req_info {
     pt_outcome outcome;       /* PT_OUT_OK, or how the gateway failed the request: the first
                                * failure set wins, later ones do not overwrite it */
     uint64_t upstream_start_us, upstream_us;
+    uint64_t ttfb_us;         /* from the first upstream attempt to the response head, 0 unknown */
     void *route_metrics;      /* opaque to http/ */
     const char *extra_json;   /* extra access-log members, NULL when none */
     const void *auth;         /* opaque to http/: the caller's identity on keyed routes
@@ -64,6 +65,8 @@ typedef struct pt_req_info {
                                * (gateway/limits_gate.h), NULL when none */
     pt_slice resp_headers;    /* header lines ("Name: value\r\n"...) every response to this
                                * request carries, whoever writes it; empty when none */
+    const void *call_ai;      /* opaque to http/: an AI call's provider, model, tokens and
+                               * cost for the call log (logs/calllog.h), NULL when none */
     /* Every pointer above must stay valid until the request's cleanup hooks run (they
      * run after the done callback): point into the request pool, or into something a
      * hook releases (the configuration snapshot dispatch holds). */

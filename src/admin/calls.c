@@ -1,0 +1,379 @@
+/* calls.c: GET /admin/v1/calls (see calls.h and docs/ADMIN.md, "Call log"). */
+#include "admin/calls.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "core/buf.h"
+#include "logs/calls_db.h"
+
+#define EXPORT_MAX_BYTES ((size_t)128 << 20) /* an export stops short of this, with a cursor */
+#define VALUE_MAX 512
+
+static const char *const params[] = { "from", "to", "team", "consumer", "service", "api", "model", "status",
+                                      "request_id", "cursor", "limit", "format", NULL };
+
+typedef enum { FMT_JSON, FMT_NDJSON, FMT_CSV } out_format;
+
+/* What one request asked for; the strings are decoded copies. */
+typedef struct query {
+    pt_calls_filter f;
+    out_format fmt;
+    char v[12][VALUE_MAX];       /* decoded values, in params order */
+    bool has[12];
+} query;
+
+/* ---- reading the query string ------------------------------------------------------------ */
+
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Percent-decodes n bytes of s ('+' is a space) into out; false on a bad escape, a NUL or
+ * a value too long. */
+static bool decode(const char *s, size_t n, char *out, size_t cap)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '%') {
+            if (i + 2 >= n) return false;
+            int hi = hexval(s[i + 1]), lo = hexval(s[i + 2]);
+            if (hi < 0 || lo < 0) return false;
+            c = (char)(hi << 4 | lo);
+            i += 2;
+        } else if (c == '+') {
+            c = ' ';
+        }
+        if (c == '\0' || k + 1 >= cap) return false;
+        out[k++] = c;
+    }
+    out[k] = '\0';
+    return true;
+}
+
+static int param_index(const char *name, size_t n)
+{
+    for (int i = 0; params[i]; i++)
+        if (strlen(params[i]) == n && memcmp(params[i], name, n) == 0) return i;
+    return -1;
+}
+
+/* Splits the query string; an unknown, repeated or badly encoded parameter is a 400. */
+static int read_params(const pt_admin_req *rq, query *q, pt_admin_err *err)
+{
+    const char *p = rq->query, *end = rq->query + rq->query_len;
+    while (p && p < end) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        const char *e = amp ? amp : end;
+        const char *eq = memchr(p, '=', (size_t)(e - p));
+        size_t nlen = (size_t)((eq ? eq : e) - p);
+        if (nlen) {
+            int i = param_index(p, nlen);
+            if (i < 0)
+                return pt_admin_fail(err, 400, "invalid_value", "", "unknown query parameter '%.*s' (known: from, to, "
+                                     "team, consumer, service, api, model, status, request_id, cursor, limit, format)",
+                                     (int)(nlen > 64 ? 64 : nlen), p);
+            if (q->has[i]) return pt_admin_fail(err, 400, "invalid_value", params[i], "%s is given twice", params[i]);
+            const char *val = eq ? eq + 1 : e;
+            if (!decode(val, (size_t)(e - val), q->v[i], sizeof q->v[i]))
+                return pt_admin_fail(err, 400, "invalid_value", params[i],
+                                     "%s is badly percent-encoded or longer than %d bytes", params[i], VALUE_MAX - 1);
+            q->has[i] = true;
+        }
+        p = amp ? amp + 1 : end;
+    }
+    return 0;
+}
+
+static bool digits(const char *s, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9') return false;
+    return true;
+}
+
+static int num(const char *s, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) v = v * 10 + (s[i] - '0');
+    return v;
+}
+
+bool pt__admin_parse_time(const char *s, int64_t *ms)
+{
+    size_t n = strlen(s);
+    if (n && n <= 15 && digits(s, (int)n)) {
+        *ms = strtoll(s, NULL, 10);
+        return true;
+    }
+    /* YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM) */
+    if (n < 20 || !digits(s, 4) || s[4] != '-' || !digits(s + 5, 2) || s[7] != '-' || !digits(s + 8, 2) ||
+        (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !digits(s + 11, 2) || s[13] != ':' || !digits(s + 14, 2) ||
+        s[16] != ':' || !digits(s + 17, 2))
+        return false;
+    struct tm tm = { .tm_year = num(s, 4) - 1900, .tm_mon = num(s + 5, 2) - 1, .tm_mday = num(s + 8, 2),
+                     .tm_hour = num(s + 11, 2), .tm_min = num(s + 14, 2), .tm_sec = num(s + 17, 2) };
+    if (tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
+        return false;
+    const char *p = s + 19;
+    int frac_ms = 0, places = 0;
+    if (*p == '.') {
+        for (p++; *p >= '0' && *p <= '9'; p++, places++)
+            if (places < 3) frac_ms = frac_ms * 10 + (*p - '0');
+        if (!places) return false;
+        for (int i = places; i < 3; i++) frac_ms *= 10;
+    }
+    int offset_min = 0;
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if ((*p == '+' || *p == '-') && digits(p + 1, 2) && p[3] == ':' && digits(p + 4, 2)) {
+        offset_min = (num(p + 1, 2) * 60 + num(p + 4, 2)) * (*p == '-' ? -1 : 1);
+        p += 6;
+    } else {
+        return false;
+    }
+    if (*p) return false;
+    time_t t = timegm(&tm);
+    *ms = ((int64_t)t - offset_min * 60) * 1000 + frac_ms;
+    return true;
+}
+
+static int status_filter(const char *s, pt_calls_filter *f, pt_admin_err *err)
+{
+    if (strlen(s) == 3 && s[0] >= '1' && s[0] <= '5' && s[1] == 'x' && s[2] == 'x') {
+        f->status_lo = (s[0] - '0') * 100;
+        f->status_hi = f->status_lo + 99;
+        return 0;
+    }
+    if (strlen(s) == 3 && digits(s, 3) && num(s, 3) >= 100) {
+        f->status_lo = f->status_hi = num(s, 3);
+        return 0;
+    }
+    return pt_admin_fail(err, 400, "invalid_value", "status", "status must be 1xx to 5xx or a code such as 404");
+}
+
+static int limit_of(const query *q, unsigned *limit, pt_admin_err *err)
+{
+    bool export = q->fmt != FMT_JSON;
+    unsigned max = export ? PT_CALLS_EXPORT_MAX : PT_CALLS_PAGE_MAX;
+    *limit = export ? PT_CALLS_EXPORT_DEFAULT : PT_CALLS_PAGE_DEFAULT;
+    if (!q->has[10]) return 0;
+    const char *s = q->v[10];
+    size_t n = strlen(s);
+    long v = n && n <= 6 && digits(s, (int)n) ? strtol(s, NULL, 10) : 0;
+    if (v < 1 || (unsigned long)v > max)
+        return pt_admin_fail(err, 400, "invalid_value", "limit", "limit must be 1 to %u%s", max,
+                             export ? " for an export" : "");
+    *limit = (unsigned)v;
+    return 0;
+}
+
+/* Fills q->f from the parameters read. */
+static int build_filter(query *q, pt_admin_err *err)
+{
+    pt_calls_filter *f = &q->f;
+    const char *fmt = q->has[11] ? q->v[11] : "json";
+    if (strcmp(fmt, "json") == 0) q->fmt = FMT_JSON;
+    else if (strcmp(fmt, "ndjson") == 0) q->fmt = FMT_NDJSON;
+    else if (strcmp(fmt, "csv") == 0) q->fmt = FMT_CSV;
+    else return pt_admin_fail(err, 400, "invalid_value", "format", "format must be json, ndjson or csv");
+    for (int i = 0; i < 2; i++) {
+        int64_t *t = i == 0 ? &f->from_ms : &f->to_ms;
+        if (q->has[i] && (!pt__admin_parse_time(q->v[i], t) || *t <= 0))
+            return pt_admin_fail(err, 400, "invalid_value", params[i],
+                                 "%s must be an RFC 3339 time (2026-12-03T10:00:00Z) or Unix milliseconds", params[i]);
+    }
+    if (f->from_ms && f->to_ms && f->from_ms >= f->to_ms)
+        return pt_admin_fail(err, 400, "invalid_value", "to", "to must be later than from");
+    const char **names[] = { &f->team, &f->consumer, &f->service, &f->api, &f->model };
+    for (int i = 0; i < 5; i++)
+        if (q->has[2 + i]) *names[i] = q->v[2 + i];
+    if (q->has[8]) f->request_id = q->v[8];
+    if (q->has[7] && status_filter(q->v[7], f, err)) return -1;
+    if (q->has[9]) {
+        f->has_cursor = pt_calls_cursor_read(q->v[9], &f->cursor_time_ms, &f->cursor_id);
+        if (!f->has_cursor) return pt_admin_fail(err, 400, "invalid_value", "cursor", "cursor is not one this API gave");
+    }
+    return limit_of(q, &f->limit, err);
+}
+
+/* ---- writing rows ---------------------------------------------------------------------- */
+
+typedef struct out {
+    out_format fmt;
+    json_t *items;               /* FMT_JSON */
+    pt_buf text;                 /* exports */
+    unsigned rows;
+    int64_t last_time, last_id;
+    bool full;                   /* the export reached its byte cap */
+} out;
+
+static void iso_time(int64_t ms, char *buf, size_t cap)
+{
+    time_t s = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    snprintf(buf, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+             tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+}
+
+static json_t *row_json(const pt_calls_row *row)
+{
+    char t[80];
+    iso_time(row->time_ms, t, sizeof t);
+    json_t *o = json_object();
+    json_object_set_new(o, "time", json_string(t));
+    for (int i = 0; i < PT_CALLS_NCOLS; i++) {
+        sqlite3_stmt *st = row->st;
+        json_t *v;
+        switch (sqlite3_column_type(st, i)) {
+        case SQLITE_NULL: v = json_null(); break;
+        case SQLITE_INTEGER: v = json_integer(sqlite3_column_int64(st, i)); break;
+        default:
+            v = json_stringn_nocheck((const char *)sqlite3_column_text(st, i), (size_t)sqlite3_column_bytes(st, i));
+        }
+        json_object_set_new(o, pt_calls_columns[i], v);
+    }
+    return o;
+}
+
+/* A CSV field: quoted when it holds a comma, quote or line break; a text starting with
+ * = + - @ gets a leading ' so a spreadsheet does not run it as a formula. */
+static void csv_field(pt_buf *b, sqlite3_stmt *st, int i)
+{
+    int type = sqlite3_column_type(st, i);
+    if (type == SQLITE_NULL) return;
+    const char *s = (const char *)sqlite3_column_text(st, i);
+    size_t n = (size_t)sqlite3_column_bytes(st, i);
+    if (type == SQLITE_INTEGER) {
+        pt_buf_append(b, s, n);
+        return;
+    }
+    pt_buf_append(b, "\"", 1);
+    if (n && strchr("=+-@", s[0])) pt_buf_append(b, "'", 1);
+    for (size_t k = 0; k < n; k++) {
+        if (s[k] == '"') pt_buf_append(b, "\"", 1);
+        pt_buf_append(b, s + k, 1);
+    }
+    pt_buf_append(b, "\"", 1);
+}
+
+static void csv_header(pt_buf *b)
+{
+    pt_buf_append_str(b, "time");
+    for (int i = 0; i < PT_CALLS_NCOLS; i++) {
+        pt_buf_append(b, ",", 1);
+        pt_buf_append_str(b, pt_calls_columns[i]);
+    }
+    pt_buf_append(b, "\r\n", 2);
+}
+
+/* One export line for row into b. */
+static void export_line(out_format fmt, const pt_calls_row *row, pt_buf *b)
+{
+    if (fmt == FMT_NDJSON) {
+        json_t *j = row_json(row);
+        char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+        json_decref(j);
+        if (s) pt_buf_append_str(b, s);
+        pt_buf_append(b, "\n", 1);
+        free(s);
+        return;
+    }
+    char t[80];
+    iso_time(row->time_ms, t, sizeof t);
+    pt_buf_append_str(b, t);
+    for (int i = 0; i < PT_CALLS_NCOLS; i++) {
+        pt_buf_append(b, ",", 1);
+        csv_field(b, row->st, i);
+    }
+    pt_buf_append(b, "\r\n", 2);
+}
+
+static int on_row(void *arg, const pt_calls_row *row)
+{
+    out *o = arg;
+    if (o->fmt == FMT_JSON) {
+        json_array_append_new(o->items, row_json(row));
+    } else {
+        pt_buf line = PT_BUF_INIT;
+        export_line(o->fmt, row, &line);
+        /* a row that does not fit under the cap is left for the next export (the cursor) */
+        int rc = line.data ? pt_buf_append(&o->text, line.data, line.len) : -1;
+        pt_buf_release(&line);
+        if (rc != 0) {
+            o->full = true;
+            return 1;
+        }
+    }
+    o->rows++;
+    o->last_time = row->time_ms;
+    o->last_id = row->id;
+    return 0;
+}
+
+/* ---- the request ----------------------------------------------------------------------- */
+
+static int open_reader(pt_admin_api *api, pt_admin_err *err)
+{
+    if (api->calls) return 0;
+    if (!api->calls_path) return pt_admin_fail(err, 404, "not_found", "", "the call log is off (call_log.enabled: false)");
+    char why[256];
+    sqlite3 *db;
+    if (pt_calls_db_open(api->calls_path, true, &db, why, sizeof why) != 0)
+        return pt_admin_fail(err, 503, "unavailable", "", "the call log cannot be read yet: %s", why);
+    api->calls = db;
+    return 0;
+}
+
+static void finish(out *o, const query *q, pt_admin_resp *resp)
+{
+    char next[40] = "";
+    /* A full page (or a cut export) may have more behind it: the cursor leads on. */
+    if (o->rows && (o->rows == q->f.limit || o->full)) pt_calls_cursor_write(o->last_time, o->last_id, next, sizeof next);
+    resp->status = 200;
+    if (q->fmt == FMT_JSON) {
+        resp->body = json_pack("{s:o,s:s?}", "items", o->items, "next_cursor", next[0] ? next : NULL);
+        if (resp->body && !next[0]) json_object_set_new(resp->body, "next_cursor", json_null());
+        o->items = NULL;
+        return;
+    }
+    snprintf(resp->next_cursor, sizeof resp->next_cursor, "%s", next);
+    resp->content_type = q->fmt == FMT_CSV ? "text/csv; charset=utf-8" : "application/x-ndjson";
+    resp->raw_len = o->text.len;
+    resp->raw = o->text.data ? o->text.data : strdup("");
+    o->text = (pt_buf)PT_BUF_INIT;
+}
+
+void pt__admin_calls(pt_admin_api *api, const pt_admin_req *rq, const char *visible_team, pt_admin_resp *resp,
+                     pt_admin_err *err)
+{
+    query *q = calloc(1, sizeof *q);
+    if (!q) {
+        pt_admin_fail(err, 500, "out_of_memory", "", "out of memory");
+        return;
+    }
+    out o = { .text = PT_BUF_INIT };
+    if (read_params(rq, q, err) || build_filter(q, err) || open_reader(api, err)) goto done;
+    q->f.visible_team = visible_team;
+    o.fmt = q->fmt;
+    if (q->fmt == FMT_JSON) o.items = json_array();
+    pt_buf_init(&o.text, EXPORT_MAX_BYTES);
+    if (q->fmt == FMT_CSV) csv_header(&o.text);
+    char why[256];
+    if (pt_calls_query(api->calls, &q->f, on_row, &o, why, sizeof why) < 0) {
+        pt_admin_fail(err, 503, "unavailable", "", "%s", why);
+        goto done;
+    }
+    finish(&o, q, resp);
+done:
+    json_decref(o.items);
+    pt_buf_release(&o.text);
+    free(q);
+}
