@@ -74,7 +74,8 @@ int pt_calls_db_open(const char *path, bool readonly, sqlite3 **out, char *why, 
     if (rc == SQLITE_OK && !readonly)
         rc = sqlite3_exec(db,
                           "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-                          "PRAGMA journal_size_limit=67108864;",
+                          "PRAGMA journal_size_limit=67108864; PRAGMA cache_size=-32768; "
+                          "PRAGMA wal_autocheckpoint=8192;",
                           NULL, NULL, NULL);
     if (rc == SQLITE_OK && !readonly) rc = sqlite3_exec(db, schema, NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
