@@ -1,10 +1,10 @@
 /* accesslog.c: JSON-lines access log with a bounded queue and one writer thread.
  *
- * Two buffers, each allocated at the queue cap when the log opens: workers append lines
- * to `pending` under `lock` (a memcpy, no allocation), the writer swaps `pending` with
- * its empty `back` buffer under the same lock and writes `back` with the lock released.
- * So a worker waits at most for another worker's memcpy or a pointer swap, never for
- * the disk, and the writer issues one write(2) per wake-up however many lines came in. */
+ * Workers format a line into a per-thread buffer and push it into a core/spool.c queue (a
+ * memcpy under the spool's lock, no allocation); the spool's writer thread hands over
+ * everything queued at once and this file writes it with one write(2). So a worker never
+ * waits for the disk. A reopen request travels in the queue as a NUL byte (JSON lines
+ * never hold one), so lines queued before it go to the old file and later ones to the new. */
 #include "gateway/accesslog.h"
 
 #include <errno.h>
@@ -12,7 +12,6 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -22,6 +21,7 @@
 
 #include "core/err.h"
 #include "core/log.h"
+#include "core/spool.h"
 #include "gateway/metrics.h"
 
 #define DEFAULT_QUEUE_CAP ((size_t)4 << 20)
@@ -35,21 +35,16 @@
 /* A non-blocking stdout that stays full this long loses the batch instead of hanging close. */
 #define WRITE_STALL_MS 5000
 
-/* Shared with the writer thread; every field is guarded by `lock` except `fd`, `path`
- * and `to_stdout`, which only the writer touches while it runs (and open/close when
- * it does not). */
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
-static pt_buf pending = PT_BUF_INIT;
-static pt_buf back = PT_BUF_INIT;
-static bool accepting; /* workers may queue lines */
-static bool stop_req, reopen_req;
-static size_t reopen_mark; /* bytes of `pending` queued before the reopen request */
-static bool running;   /* the writer thread exists */
-static pthread_t writer;
+/* Workers push under the read side of `life` (a line never meets a freed queue); open and
+ * close swap the queue under its write side. fd, path and to_stdout belong to the writer
+ * thread while it runs, to open/close when it does not. */
+static pthread_rwlock_t life = PTHREAD_RWLOCK_INITIALIZER;
+static pt_spool *spool;
 static size_t queue_cap = DEFAULT_QUEUE_CAP;
 /* Unlocked first check in pt_accesslog_write so a disabled log costs one load. */
 static _Atomic bool enabled;
+/* A reopen that found the queue full: done before the writer's next batch instead. */
+static _Atomic bool reopen_late;
 
 static int fd = -1;
 static bool to_stdout;
@@ -188,15 +183,9 @@ void pt_accesslog_write(const pt_access_record *r)
     /* Never block the event loop: when the queue is full the line is dropped and
      * counted, rather than waiting for the writer to catch up with the disk. */
     if (rc == 0) {
-        pthread_mutex_lock(&lock);
-        if (accepting) {
-            /* The writer wakes by itself every FLUSH_MS; it is signalled only when a batch
-             * is worth a write, so a busy worker does not pay a futex wake per line. */
-            size_t before = pending.len;
-            rc = pt_buf_append(&pending, b->data, b->len); /* fits in the preallocated cap, or PT_ETOOBIG */
-            if (rc == 0 && before < FLUSH_BYTES && pending.len >= FLUSH_BYTES) pthread_cond_signal(&wake);
-        }
-        pthread_mutex_unlock(&lock);
+        pthread_rwlock_rdlock(&life);
+        rc = spool ? pt_spool_push(spool, b->data, b->len) : PT_ECANCELED;
+        pthread_rwlock_unlock(&life);
     }
     if (rc) count_dropped(1);
     if (b->alloc > LINE_BUF_KEEP) pt_buf_release(b);
@@ -277,38 +266,18 @@ static void reopen_file(void)
     fd = nfd;
 }
 
-static void *writer_main(void *arg)
+/* The spool's writer thread: n bytes of whole lines, with a NUL where a reopen was asked. */
+static void on_batch(void *arg, const char *p, size_t n)
 {
     (void)arg;
-    pt_log_set_thread_name("accesslog");
-    for (;;) {
-        pthread_mutex_lock(&lock);
-        while (pending.len < FLUSH_BYTES && !stop_req && !reopen_req) {
-            struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_nsec += FLUSH_MS * 1000000L;
-            if (until.tv_nsec >= 1000000000L) {
-                until.tv_sec++;
-                until.tv_nsec -= 1000000000L;
-            }
-            if (pthread_cond_timedwait(&wake, &lock, &until) == ETIMEDOUT && pending.len) break;
-        }
-        pt_buf tmp = pending; /* back is empty here, so this hands the queue to the writer */
-        pending = back;
-        back = tmp;
-        bool do_reopen = reopen_req, do_stop = stop_req;
-        size_t mark = do_reopen ? reopen_mark : back.len;
-        reopen_req = false;
-        pthread_mutex_unlock(&lock);
-
-        /* Lines queued before pt_accesslog_reopen() belong to the old file. */
-        write_batch(back.data, mark);
-        if (do_reopen) reopen_file();
-        write_batch(back.data + mark, back.len - mark);
-        pt_buf_reset(&back);
-        if (do_stop) break;
+    if (atomic_exchange(&reopen_late, false)) reopen_file();
+    const char *end = p + n, *mark;
+    while (p < end && (mark = memchr(p, '\0', (size_t)(end - p)))) {
+        write_batch(p, (size_t)(mark - p)); /* lines queued before the reopen: the old file */
+        reopen_file();
+        p = mark + 1;
     }
-    return NULL;
+    write_batch(p, (size_t)(end - p));
 }
 
 /* ---- lifecycle ------------------------------------------------------------------------ */
@@ -320,32 +289,6 @@ static void release_files(void)
     to_stdout = false;
     free(path);
     path = NULL;
-    pt_buf_release(&pending);
-    pt_buf_release(&back);
-}
-
-/* A queue buffer is allocated at its cap up front (pt_buf_reserve would round up to a
- * power of two), so queuing a line never allocates under the lock; pages the queue
- * never reaches are never touched. */
-static int queue_buf_init(pt_buf *b, size_t cap)
-{
-    pt_buf_init(b, cap);
-    b->data = malloc(cap + 1);
-    if (!b->data) return PT_ENOMEM;
-    b->alloc = cap + 1;
-    b->data[0] = '\0';
-    return 0;
-}
-
-/* The writer blocks every signal so signals reach the event-loop threads. */
-static int start_writer(void)
-{
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int rc = pthread_create(&writer, NULL, writer_main, NULL);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    return rc;
 }
 
 int pt_accesslog_open(const char *dest, pt_buf *err)
@@ -353,71 +296,52 @@ int pt_accesslog_open(const char *dest, pt_buf *err)
     pt_accesslog_close();
     if (!dest || strcmp(dest, "off") == 0) return 0;
 
-    int rc = PT_ENOMEM;
     if (strcmp(dest, "-") == 0) {
         fd = STDOUT_FILENO;
         to_stdout = true;
     } else {
         path = strdup(dest);
-        if (!path) goto fail;
+        if (!path) goto oom;
         fd = open_path(dest);
         if (fd < 0) {
             if (err) pt_buf_printf(err, "access_log: cannot open %s: %s", dest, strerror(errno));
-            rc = PT_EIO;
-            goto fail;
+            release_files();
+            return PT_EIO;
         }
     }
-    pthread_mutex_lock(&lock);
-    bool ok = queue_buf_init(&pending, queue_cap) == 0 && queue_buf_init(&back, queue_cap) == 0;
-    stop_req = reopen_req = false;
-    pthread_mutex_unlock(&lock);
-    if (!ok) goto fail;
-    if (start_writer() != 0) goto fail;
-
-    pthread_mutex_lock(&lock);
-    running = accepting = true;
-    pthread_mutex_unlock(&lock);
+    pthread_rwlock_wrlock(&life);
+    pt_spool_opts o = { .cap = queue_cap, .flush_bytes = FLUSH_BYTES, .flush_ms = FLUSH_MS, .name = "accesslog",
+                        .fn = on_batch };
+    spool = pt_spool_new(&o);
+    pthread_rwlock_unlock(&life);
+    if (!spool) goto oom;
     atomic_store_explicit(&enabled, true, memory_order_release);
     return 0;
 
-fail:
-    if (rc == PT_ENOMEM && err) pt_buf_printf(err, "access_log: out of memory or threads starting the writer for %s", dest);
+oom:
+    if (err) pt_buf_printf(err, "access_log: out of memory or threads starting the writer for %s", dest);
     release_files();
-    return rc;
+    return PT_ENOMEM;
 }
 
 void pt_accesslog_reopen(void)
 {
-    pthread_mutex_lock(&lock);
-    if (running) {
-        reopen_req = true;
-        reopen_mark = pending.len;
-        pthread_cond_signal(&wake);
-    }
-    pthread_mutex_unlock(&lock);
+    pthread_rwlock_rdlock(&life);
+    if (spool && pt_spool_push(spool, "", 1) != 0) atomic_store(&reopen_late, true);
+    pthread_rwlock_unlock(&life);
 }
 
 void pt_accesslog_close(void)
 {
     atomic_store_explicit(&enabled, false, memory_order_release);
-    pthread_mutex_lock(&lock);
-    bool was_running = running;
-    accepting = false;
-    stop_req = true;
-    pthread_cond_signal(&wake);
-    pthread_mutex_unlock(&lock);
-    if (!was_running) return;
-
-    pthread_join(writer, NULL);
-    pthread_mutex_lock(&lock);
-    running = false;
+    pthread_rwlock_wrlock(&life);
+    pt_spool *s = spool;
+    spool = NULL;
+    pthread_rwlock_unlock(&life);
+    if (!s) return;
+    pt_spool_free(s); /* writes every line queued before, then joins the writer */
+    atomic_store(&reopen_late, false);
     release_files();
-    pthread_mutex_unlock(&lock);
 }
 
-void pt__accesslog_set_queue_cap(size_t bytes)
-{
-    pthread_mutex_lock(&lock);
-    queue_cap = bytes;
-    pthread_mutex_unlock(&lock);
-}
+void pt__accesslog_set_queue_cap(size_t bytes) { queue_cap = bytes; }
