@@ -201,12 +201,19 @@ static void write_failed(pt_calllog *l, int rc, uint64_t lost)
     }
 }
 
-/* Inserts up to ROWS_PER_TX records from data in one transaction; returns the bytes used. */
+/* Inserts up to ROWS_PER_TX records from data in one transaction; returns the bytes used
+ * (all n when the transaction cannot even begin: those records are lost, counted). */
 static size_t insert_some(pt_calllog *l, const char *data, size_t n)
 {
     size_t off = 0;
     uint64_t rows = 0;
     int rc = exec(l->db, "BEGIN");
+    while (rc != SQLITE_OK && off < n) { /* skip the rest, counting it */
+        uint32_t size;
+        memcpy(&size, data + off, sizeof size);
+        off += size;
+        rows++;
+    }
     while (rc == SQLITE_OK && off < n && rows < ROWS_PER_TX) {
         uint32_t size;
         memcpy(&size, data + off, sizeof size);

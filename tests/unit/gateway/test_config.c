@@ -406,6 +406,23 @@ static void bad_durations_and_sizes_are_errors(void **state)
 
 /* ---- strictness ---------------------------------------------------------------------- */
 
+static void call_log_defaults_and_bounds(void **state)
+{
+    pt_config *cfg = load_ok("");
+    assert_true(cfg->call_log.enabled);
+    assert_int_equal(cfg->call_log.retention_ms, 7 * 24 * 3600 * 1000ull);
+    assert_int_equal(cfg->call_log.max_bytes, 1ull << 30);
+    pt_config_release(cfg);
+    cfg = load_ok("call_log: { enabled: false, retention: 2h, max_size: 10MiB }\n");
+    assert_false(cfg->call_log.enabled);
+    assert_int_equal(cfg->call_log.retention_ms, 2 * 3600 * 1000);
+    assert_int_equal(cfg->call_log.max_bytes, 10u << 20);
+    pt_config_release(cfg);
+    expect_error("call_log: { retention: 10s }\n", "t.yaml:1: call_log.retention: must be between 1m and 3650d, got '10s'");
+    expect_error("call_log: { max_size: 1KiB }\n", "t.yaml:1: call_log.max_size: must be between 1048576 and 1099511627776 bytes, got '1KiB'");
+    expect_error("call_log: { retension: 1d }\n", "t.yaml:1: call_log.retension: unknown key (did you mean 'retention'?)");
+}
+
 static void unknown_keys_suggest_the_closest(void **state)
 {
     expect_error("servics: []\n", "t.yaml:1: servics: unknown key (did you mean 'services'?)");
@@ -1047,6 +1064,7 @@ int main(void)
         cmocka_unit_test(durations_accept_units_and_plain_milliseconds),
         cmocka_unit_test(sizes_accept_decimal_and_binary_units),
         cmocka_unit_test(bad_durations_and_sizes_are_errors),
+        cmocka_unit_test(call_log_defaults_and_bounds),
         cmocka_unit_test(unknown_keys_suggest_the_closest),
         cmocka_unit_test(unknown_key_without_a_close_match_lists_the_known_ones),
         cmocka_unit_test(unknown_balancer_names_the_expected_ones),
