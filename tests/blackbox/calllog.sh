@@ -190,4 +190,18 @@ done
 is "$SECRETS" 0 "no key, token, password or provider key in calls.db"
 [ "$(stat -c %a "$D/calls.db")" = 640 ] && ok "calls.db is mode 0640" || not_ok "calls.db is mode 0640" "$(stat -c %a "$D/calls.db")"
 
+# ---- turned off: nothing is written, the admin API says so
+sed 's/^call_log: .*/call_log: { enabled: false }/' "$T/portico.yaml" >"$T/off.yaml"
+BEFORE=$(stat -c %s "$D/calls.db")
+portico_start "$T/off.yaml" || not_ok "portico starts with the call log off"
+wait_for 10 admin_answers || not_ok "the admin API answers with the call log off"
+get /echo/c -H "Authorization: Bearer $KA"
+is "$RESP_STATUS" 200 "calls pass with the call log off"
+calls
+is "$RESP_STATUS/$(jqr .error.code)" "404/not_found" "GET /calls says the call log is off"
+like "$(jqr .error.message)" "call_log.enabled" "...naming the setting"
+is "$(metric_sum portico_call_log_records_written_total)" 0 "nothing is written with the call log off"
+portico_stop
+is "$(stat -c %s "$D/calls.db")" "$BEFORE" "calls.db is untouched with the call log off"
+
 done_testing
