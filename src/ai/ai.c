@@ -25,7 +25,10 @@
 #define MAX_FIELDS 64
 #define MAX_MODEL_NAME 256
 
-const char *pt_ai_format_name(pt_ai_format f) { return f == PT_AI_FMT_ANTHROPIC ? "anthropic" : "openai"; }
+const char *pt_ai_format_name(pt_ai_format f)
+{
+    return f == PT_AI_FMT_ANTHROPIC ? "anthropic" : f == PT_AI_FMT_RESPONSES ? "responses" : "openai";
+}
 
 const char *pt_ai_endpoint_name(pt_ai_endpoint e)
 {
@@ -35,6 +38,7 @@ const char *pt_ai_endpoint_name(pt_ai_endpoint e)
     case PT_AI_EP_MODELS: return "models";
     case PT_AI_EP_COUNT_TOKENS: return "count_tokens";
     case PT_AI_EP_MODEL: return "model";
+    case PT_AI_EP_RESPONSE: return "response";
     }
     return "?";
 }
@@ -52,6 +56,7 @@ int pt_ai_match(pt_slice method, pt_slice path, bool anthropic_hint, pt_ai_forma
         { "/models", "GET", PT_AI_FMT_OPENAI, PT_AI_EP_MODELS },
         { "/messages", "POST", PT_AI_FMT_ANTHROPIC, PT_AI_EP_CHAT },
         { "/messages/count_tokens", "POST", PT_AI_FMT_ANTHROPIC, PT_AI_EP_COUNT_TOKENS },
+        { "/responses", "POST", PT_AI_FMT_RESPONSES, PT_AI_EP_CHAT },
     };
     if (pt_slice_starts_with(path, PT_SLICE_LIT("/v1/"))) {
         path.ptr += 3;
@@ -64,6 +69,12 @@ int pt_ai_match(pt_slice method, pt_slice path, bool anthropic_hint, pt_ai_forma
         if (!pt_slice_eq_cstr(method, "GET") && !pt_slice_eq_cstr(method, "HEAD")) return 404;
         *fmt = anthropic_hint ? PT_AI_FMT_ANTHROPIC : PT_AI_FMT_OPENAI;
         *ep = PT_AI_EP_MODEL;
+        return 0;
+    }
+    /* a stored response (GET, DELETE, POST .../cancel, GET .../input_items): none are kept */
+    if (path.len > 11 && memcmp(path.ptr, "/responses/", 11) == 0) {
+        *fmt = PT_AI_FMT_RESPONSES;
+        *ep = PT_AI_EP_RESPONSE;
         return 0;
     }
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
@@ -169,8 +180,9 @@ static int validate(pt_ai_request *r, pt_ai_error *err)
     }
     if (r->fmt == PT_AI_FMT_ANTHROPIC) r->include_usage = true;
 
+    if (r->fmt == PT_AI_FMT_RESPONSES) r->include_usage = true;
     int i_msgs = pt_jscan_find(r->f, r->nf, "messages", NULL);
-    if (r->ep == PT_AI_EP_CHAT || r->ep == PT_AI_EP_COUNT_TOKENS) {
+    if ((r->ep == PT_AI_EP_CHAT || r->ep == PT_AI_EP_COUNT_TOKENS) && r->fmt != PT_AI_FMT_RESPONSES) {
         if (i_msgs < 0) return RBAD("messages", "messages: field required");
         if (!raw_is(r, i_msgs, '[')) return RBAD("messages", "messages: expected an array");
     }
@@ -215,7 +227,9 @@ int pt_ai_request_new(pt_ai_format fmt, pt_ai_endpoint ep, const char *body, siz
         *out = r;
         return 0;
     }
-    if (validate(r, err)) {
+    /* a Responses request is always translated: parsed now, so that every fault in it is
+     * a 400 before any model or provider is looked at */
+    if (validate(r, err) || (fmt == PT_AI_FMT_RESPONSES && !pt_ai_request_pivot(r, err))) {
         pt_ai_request_free(r);
         return -1;
     }
@@ -356,6 +370,17 @@ int pt_ai_render_model(const pt_ai_config *cfg, const pt_ai_model_filter *only, 
     pt_jw_init(&w, out);
     model_obj(&w, m, fmt);
     return w.err ? 500 : 200;
+}
+
+int pt_ai_render_stored_response(pt_slice method, pt_slice path, pt_buf *out)
+{
+    pt_ai_error err;
+    pt_ai_error_set(&err, PT_AI_ERR_NOT_FOUND, 404, "response_id",
+                    "Portico does not keep responses (" PT_SLICE_FMT " " PT_SLICE_FMT "): there is nothing stored to "
+                    "read, cancel or delete; send the whole conversation in input instead of previous_response_id",
+                    PT_SLICE_ARG(method), PT_SLICE_ARG(path));
+    pt_ai_render_error(PT_AI_FMT_RESPONSES, &err, out);
+    return 404;
 }
 
 /* ---- calls ------------------------------------------------------------------------------- */
@@ -520,7 +545,8 @@ static int build(pt_ai_call *c, const pt_ai_call_opts *opts, pt_ai_error *err)
     switch (r->ep) {
     case PT_AI_EP_MODELS:
     case PT_AI_EP_MODEL:
-        return pt_ai_error_set(err, PT_AI_ERR_INVALID, 400, NULL, "model listing is answered without a provider");
+    case PT_AI_EP_RESPONSE:
+        return pt_ai_error_set(err, PT_AI_ERR_INVALID, 400, NULL, "this endpoint is answered without a provider");
     case PT_AI_EP_COUNT_TOKENS: {
         if (same_wire && p->count_upstream) { /* Anthropic's own endpoint */
             c->mode = MODE_PASS;
@@ -651,6 +677,7 @@ void pt_ai_call_free(pt_ai_call *c)
         free(c->pstate);
     }
     if (c->sse_on) pt_sse_release(&c->sse);
+    if (c->fmt && c->fmt->stream_release) c->fmt->stream_release(&c->fst);
     pt_buf_release(&c->up.path);
     pt_buf_release(&c->up.body);
     pt_buf_release(&c->body);
@@ -1175,7 +1202,8 @@ int pt_ai_call_finish(pt_ai_call *c, pt_ai_end how, pt_ai_emit_fn emit, void *ar
         if (c->failed && c->emitted && c->stream && !c->err_sent && how != PT_AI_END_ABORTED && !c->emit_rc) {
             c->err_sent = true;
             pt_buf_reset(&c->out);
-            if (pt__fmt_render_error(c->fmt, &c->err, true, &c->out) == 0) flush_out(c);
+            pt_ev ev = { .type = PT_EV_ERROR, .error = &c->err };
+            if (c->fmt->stream_event(&c->fst, &ev, &c->out) == 0) flush_out(c);
         }
         /* key state */
         if (c->failed && c->at.key_index < c->at.provider->nkeys) {

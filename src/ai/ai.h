@@ -43,14 +43,17 @@
 #include "core/buf.h"
 #include "core/slice.h"
 
-typedef enum pt_ai_format { PT_AI_FMT_OPENAI, PT_AI_FMT_ANTHROPIC } pt_ai_format;
+/* The client formats: OpenAI Chat Completions, Anthropic Messages, OpenAI Responses (the
+ * last always translated through the pivot, its errors in OpenAI's error object). */
+typedef enum pt_ai_format { PT_AI_FMT_OPENAI, PT_AI_FMT_ANTHROPIC, PT_AI_FMT_RESPONSES } pt_ai_format;
 
 typedef enum pt_ai_endpoint {
-    PT_AI_EP_CHAT,         /* POST /v1/chat/completions, POST /v1/messages */
+    PT_AI_EP_CHAT,         /* POST /v1/chat/completions, POST /v1/messages, POST /v1/responses */
     PT_AI_EP_EMBEDDINGS,   /* POST /v1/embeddings */
     PT_AI_EP_MODELS,       /* GET /v1/models */
     PT_AI_EP_COUNT_TOKENS, /* POST /v1/messages/count_tokens */
     PT_AI_EP_MODEL,        /* GET /v1/models/{id} */
+    PT_AI_EP_RESPONSE,     /* /v1/responses/{id}..., any method: a stored response (none are kept) */
 } pt_ai_endpoint;
 
 const char *pt_ai_format_name(pt_ai_format f);
@@ -105,6 +108,10 @@ int pt_ai_render_models(const pt_ai_config *cfg, const pt_ai_model_filter *only,
  * returns 200, or writes the error (unknown model: 404) in fmt and returns its status. */
 int pt_ai_render_model(const pt_ai_config *cfg, const pt_ai_model_filter *only, pt_ai_format fmt, pt_slice path,
                        pt_buf *out);
+
+/* GET, DELETE... /v1/responses/{id}: Portico keeps no responses, so this writes a 404 in
+ * OpenAI's error format saying so, and returns 404. */
+int pt_ai_render_stored_response(pt_slice method, pt_slice path, pt_buf *out);
 
 /* ---- one upstream exchange ------------------------------------------------------------ */
 

@@ -1,5 +1,5 @@
-/* fmt.h: the client formats (OpenAI Chat Completions, Anthropic Messages), private to
- * src/ai. Each parses a client body into the pivot request and renders a pivot response,
+/* fmt.h: the client formats (OpenAI Chat Completions, Anthropic Messages, OpenAI
+ * Responses), private to src/ai. Each parses a client body into the pivot request and renders a pivot response,
  * pivot stream events and errors back in its own wire format. */
 #ifndef PT_AI_FMT_H
 #define PT_AI_FMT_H
@@ -35,6 +35,7 @@ typedef struct pt__fmt_stream {
     pt_slice stop_sequence;
     char stopseqbuf[128];
     pt_usage usage;
+    struct pt__resp_stream *resp; /* Responses: the output items so far (heap; stream_release) */
 } pt__fmt_stream;
 
 typedef struct pt__fmt {
@@ -45,17 +46,23 @@ typedef struct pt__fmt {
     void (*stream_init)(pt__fmt_stream *st, const pt__render_ctx *ctx);
     /* Appends the client bytes for one pivot event (possibly none). */
     int (*stream_event)(pt__fmt_stream *st, const pt_ev *ev, pt_buf *out);
+    /* Frees what stream_event allocated; NULL when it allocates nothing. */
+    void (*stream_release)(pt__fmt_stream *st);
     /* Errors are written by core/error_body.c in this shape, from the members this
      * format fills in (pt__fmt_render_error). */
     pt_error_format error_format;
     void (*error_body)(const pt_ai_error *e, pt_error_body *out);
 } pt__fmt;
 
+/* A stream renderer's state from scratch: nothing started, no block open, usage unknown. */
+void pt__stream_init(pt__fmt_stream *st, const pt__render_ctx *ctx);
+
 /* e as an error body in f's shape; event: as the server-sent event a stream ends with. */
 int pt__fmt_render_error(const pt__fmt *f, const pt_ai_error *e, bool event, pt_buf *out);
 
 extern const pt__fmt pt__fmt_openai;
 extern const pt__fmt pt__fmt_anthropic;
+extern const pt__fmt pt__fmt_responses;
 
 const pt__fmt *pt__fmt_get(pt_ai_format f);
 
@@ -79,6 +86,22 @@ static inline pt_msg *pt__msgs_push(pt_pool *a, pt_msg **arr, size_t *n, size_t 
 {
     return pt__grow(a, (void **)arr, n, cap, sizeof **arr);
 }
+/* An optional number / integer (at least min) member of root; absent and null leave *out
+ * as it is. */
+int pt__opt_num(const pt_jv *root, const char *key, double *out, pt_ai_error *err);
+int pt__opt_int(const pt_jv *root, const char *key, int64_t min, int64_t *out, pt_ai_error *err);
+/* tools and tool_choice of the OpenAI formats: Chat Completions nests a function's name,
+ * description and parameters under "function", Responses (flat) does not. Only function
+ * tools can be translated (others: PT_AI_ERR_UNSUPPORTED). */
+int pt__parse_tools(pt_pivot_req *r, const pt_jv *tools, bool flat, pt_ai_error *err);
+int pt__parse_tool_choice(pt_pivot_req *r, const pt_jv *tc, bool flat, pt_ai_error *err);
+/* The JSON output format: Chat Completions' response_format ({type, json_schema: {name,
+ * schema, strict}}) or, flat, Responses' text.format ({type, name, schema, strict}).
+ * field names the member in errors. */
+int pt__parse_output_format(pt_pivot_req *r, const pt_jv *f, const char *field, bool flat, pt_ai_error *err);
+/* The body as a JSON object with a string "model" (into r->model), parsed in r's arena;
+ * NULL with err set (400, or 413 when the arena is full). */
+const pt_jv *pt__parse_root(pt_pivot_req *r, const char *body, size_t len, pt_ai_error *err);
 /* Parses a stop sequence value (string or array of strings) into r->stop. */
 int pt__parse_stop(const pt_jv *v, const char *field, pt_pivot_req *r, pt_ai_error *err);
 /* Copies s into dst (cap bytes, cut to fit, NUL-terminated) and returns the copy. */

@@ -284,16 +284,8 @@ static int parse_tool_choice(pt_pivot_req *r, const pt_jv *tc, pt_ai_error *err)
 
 static int parse_chat(const char *body, size_t len, bool for_count, pt_pivot_req *r, pt_ai_error *err)
 {
-    size_t ep;
-    const pt_jv *root = pt_jdom_parse(&r->arena, body, len, &ep);
-    if (!root && ep > len) return TOO_BIG();
-    if (!root) return BAD(NULL, "invalid JSON body: syntax error at byte %zu", ep);
-    if (!pt_jv_is_object(root)) return BAD(NULL, "request body must be a JSON object");
-
-    const pt_jv *model = pt_jv_get(root, "model");
-    if (!model) return BAD("model", "model: field required");
-    if (!pt_jv_is_string(model)) return BAD("model", "model: expected a string");
-    r->model = pt_jv_str(model);
+    const pt_jv *root = pt__parse_root(r, body, len, err);
+    if (!root) return -1;
 
     const pt_jv *mt = pt_jv_get(root, "max_tokens");
     if (!for_count) {
@@ -462,7 +454,7 @@ static int render_resp(const pt_pivot_resp *r, const pt__render_ctx *ctx, pt_buf
 
 /* ---- stream rendering ---------------------------------------------------------------- */
 
-static void stream_init(pt__fmt_stream *st, const pt__render_ctx *ctx)
+void pt__stream_init(pt__fmt_stream *st, const pt__render_ctx *ctx)
 {
     memset(st, 0, sizeof *st);
     st->ctx = *ctx;
@@ -627,7 +619,7 @@ const pt__fmt pt__fmt_anthropic = {
     .id = PT_AI_FMT_ANTHROPIC,
     .parse_chat = parse_chat,
     .render_resp = render_resp,
-    .stream_init = stream_init,
+    .stream_init = pt__stream_init,
     .stream_event = stream_event,
     .error_format = PT_ERRFMT_ANTHROPIC,
     .error_body = error_body,

@@ -77,7 +77,7 @@ pt_slice pt__copy_str(char *dst, size_t cap, pt_slice s)
 
 #define BAD(field, ...) pt_ai_error_set(err, PT_AI_ERR_INVALID, 0, field, __VA_ARGS__)
 
-static int opt_num(const pt_jv *root, const char *key, double *out, pt_ai_error *err)
+int pt__opt_num(const pt_jv *root, const char *key, double *out, pt_ai_error *err)
 {
     const pt_jv *v = pt_jv_get(root, key);
     if (!v || pt_jv_is_null(v)) return 0;
@@ -86,7 +86,7 @@ static int opt_num(const pt_jv *root, const char *key, double *out, pt_ai_error 
     return 0;
 }
 
-static int opt_int(const pt_jv *root, const char *key, int64_t min, int64_t *out, pt_ai_error *err)
+int pt__opt_int(const pt_jv *root, const char *key, int64_t min, int64_t *out, pt_ai_error *err)
 {
     const pt_jv *v = pt_jv_get(root, key);
     if (!v || pt_jv_is_null(v)) return 0;
@@ -330,7 +330,7 @@ static int parse_messages(pt_pivot_req *r, const pt_jv *msgs, pt_ai_error *err)
     return 0;
 }
 
-static int parse_tools(pt_pivot_req *r, const pt_jv *tools, pt_ai_error *err)
+int pt__parse_tools(pt_pivot_req *r, const pt_jv *tools, bool flat, pt_ai_error *err)
 {
     if (!tools || pt_jv_is_null(tools)) return 0;
     if (!pt_jv_is_array(tools)) return BAD("tools", "tools: expected an array");
@@ -338,6 +338,7 @@ static int parse_tools(pt_pivot_req *r, const pt_jv *tools, pt_ai_error *err)
     if (!r->ntools) return 0;
     r->tools = pt_pool_alloc(&r->arena, r->ntools * sizeof *r->tools);
     if (!r->tools) return pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 413, NULL, "request too large");
+    const char *in = flat ? "" : ".function";
     size_t i;
     const pt_jv *t;
     PT_JV_FOREACH(tools, i, t) {
@@ -348,13 +349,13 @@ static int parse_tools(pt_pivot_req *r, const pt_jv *tools, pt_ai_error *err)
         if (strcmp(type, "function") != 0)
             return pt_ai_error_set(err, PT_AI_ERR_UNSUPPORTED, 0, path,
                                    "%s.type: tools of type '%s' cannot be translated to this provider", path, type);
-        const pt_jv *fn = pt_jv_get(t, "function");
+        const pt_jv *fn = flat ? t : pt_jv_get(t, "function");
         const pt_jv *name = pt_jv_get(fn, "name");
-        if (!pt_jv_is_object(fn) || !pt_jv_is_string(name)) return BAD(path, "%s.function.name: field required", path);
+        if (!pt_jv_is_object(fn) || !pt_jv_is_string(name)) return BAD(path, "%s%s.name: field required", path, in);
         const pt_jv *desc = pt_jv_get(fn, "description");
         const pt_jv *params = pt_jv_get(fn, "parameters");
         if (params && !pt_jv_is_object(params) && !pt_jv_is_null(params))
-            return BAD(path, "%s.function.parameters: expected an object", path);
+            return BAD(path, "%s%s.parameters: expected an object", path, in);
         r->tools[i].name = pt_jv_str(name);
         r->tools[i].description = pt_jv_str(desc);
         r->tools[i].schema = pt_jv_is_object(params) ? params->raw : PT_SLICE_NULL;
@@ -362,7 +363,7 @@ static int parse_tools(pt_pivot_req *r, const pt_jv *tools, pt_ai_error *err)
     return 0;
 }
 
-static int parse_tool_choice(pt_pivot_req *r, const pt_jv *tc, pt_ai_error *err)
+int pt__parse_tool_choice(pt_pivot_req *r, const pt_jv *tc, bool flat, pt_ai_error *err)
 {
     if (!tc || pt_jv_is_null(tc)) return 0;
     if (pt_jv_is_string(tc)) {
@@ -373,53 +374,59 @@ static int parse_tool_choice(pt_pivot_req *r, const pt_jv *tc, pt_ai_error *err)
         else return BAD("tool_choice", "tool_choice: expected none, auto, required or a function");
         return 0;
     }
-    const pt_jv *name = pt_jv_get(pt_jv_get(tc, "function"), "name");
+    const pt_jv *name = pt_jv_get(flat ? tc : pt_jv_get(tc, "function"), "name");
     if (!pt_jv_is_object(tc) || !pt_jv_is_string(name))
-        return BAD("tool_choice", "tool_choice.function.name: expected a string");
+        return BAD("tool_choice", "tool_choice%s.name: expected a string", flat ? "" : ".function");
     r->tool_choice = PT_TOOL_CHOICE_TOOL;
     r->tool_choice_name = pt_jv_str(name);
     return 0;
 }
 
-static int parse_response_format(pt_pivot_req *r, const pt_jv *rf, pt_ai_error *err)
+int pt__parse_output_format(pt_pivot_req *r, const pt_jv *rf, const char *field, bool flat, pt_ai_error *err)
 {
     if (!rf || pt_jv_is_null(rf)) return 0;
     const char *type = pt_jv_cstr(pt_jv_get(rf, "type"));
-    if (!pt_jv_is_object(rf) || !type) return BAD("response_format", "response_format.type: field required");
+    if (!pt_jv_is_object(rf) || !type) return BAD(field, "%s.type: field required", field);
     if (strcmp(type, "text") == 0) {
         r->response_format = PT_RESP_FORMAT_TEXT;
     } else if (strcmp(type, "json_object") == 0) {
         r->response_format = PT_RESP_FORMAT_JSON_OBJECT;
     } else if (strcmp(type, "json_schema") == 0) {
-        const pt_jv *js = pt_jv_get(rf, "json_schema");
+        const pt_jv *js = flat ? rf : pt_jv_get(rf, "json_schema");
+        const char *in = flat ? "" : ".json_schema";
         const pt_jv *schema = pt_jv_get(js, "schema");
-        if (!pt_jv_is_object(js)) return BAD("response_format", "response_format.json_schema: expected an object");
-        if (schema && !pt_jv_is_object(schema))
-            return BAD("response_format", "response_format.json_schema.schema: expected an object");
+        if (!pt_jv_is_object(js)) return BAD(field, "%s%s: expected an object", field, in);
+        if (schema && !pt_jv_is_object(schema)) return BAD(field, "%s%s.schema: expected an object", field, in);
         r->response_format = PT_RESP_FORMAT_JSON_SCHEMA;
         r->response_schema = schema ? schema->raw : PT_SLICE_NULL;
         r->response_schema_name = pt_jv_str(pt_jv_get(js, "name"));
         const pt_jv *strict = pt_jv_get(js, "strict");
         if (pt_jv_is_bool(strict)) r->response_schema_strict = pt_jv_is_true(strict);
     } else {
-        return BAD("response_format", "response_format.type: expected text, json_object or json_schema");
+        return BAD(field, "%s.type: expected text, json_object or json_schema", field);
     }
     return 0;
+}
+
+const pt_jv *pt__parse_root(pt_pivot_req *r, const char *body, size_t len, pt_ai_error *err)
+{
+    size_t ep;
+    const pt_jv *root = pt_jdom_parse(&r->arena, body, len, &ep);
+    if (!root && ep > len) return pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 413, NULL, "request too large"), NULL;
+    if (!root) return BAD(NULL, "invalid JSON body: syntax error at byte %zu", ep), NULL;
+    if (!pt_jv_is_object(root)) return BAD(NULL, "request body must be a JSON object"), NULL;
+    const pt_jv *model = pt_jv_get(root, "model");
+    if (!model) return BAD("model", "model: field required"), NULL;
+    if (!pt_jv_is_string(model)) return BAD("model", "model: expected a string"), NULL;
+    r->model = pt_jv_str(model);
+    return root;
 }
 
 static int parse_chat(const char *body, size_t len, bool for_count, pt_pivot_req *r, pt_ai_error *err)
 {
     (void)for_count;
-    size_t ep;
-    const pt_jv *root = pt_jdom_parse(&r->arena, body, len, &ep);
-    if (!root && ep > len) return pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 413, NULL, "request too large");
-    if (!root) return BAD(NULL, "invalid JSON body: syntax error at byte %zu", ep);
-    if (!pt_jv_is_object(root)) return BAD(NULL, "request body must be a JSON object");
-
-    const pt_jv *model = pt_jv_get(root, "model");
-    if (!model) return BAD("model", "model: field required");
-    if (!pt_jv_is_string(model)) return BAD("model", "model: expected a string");
-    r->model = pt_jv_str(model);
+    const pt_jv *root = pt__parse_root(r, body, len, err);
+    if (!root) return -1;
 
     const pt_jv *msgs = pt_jv_get(root, "messages");
     if (!msgs) return BAD("messages", "messages: field required");
@@ -427,17 +434,17 @@ static int parse_chat(const char *body, size_t len, bool for_count, pt_pivot_req
     if (pt_jv_len(msgs) == 0) return BAD("messages", "messages: must not be empty");
     if (parse_messages(r, msgs, err)) return -1;
 
-    if (opt_int(root, "max_tokens", 1, &r->max_tokens, err)) return -1;
-    if (opt_int(root, "max_completion_tokens", 1, &r->max_tokens, err)) return -1;
-    if (opt_num(root, "temperature", &r->temperature, err)) return -1;
-    if (opt_num(root, "top_p", &r->top_p, err)) return -1;
-    if (opt_num(root, "presence_penalty", &r->presence_penalty, err)) return -1;
-    if (opt_num(root, "frequency_penalty", &r->frequency_penalty, err)) return -1;
+    if (pt__opt_int(root, "max_tokens", 1, &r->max_tokens, err)) return -1;
+    if (pt__opt_int(root, "max_completion_tokens", 1, &r->max_tokens, err)) return -1;
+    if (pt__opt_num(root, "temperature", &r->temperature, err)) return -1;
+    if (pt__opt_num(root, "top_p", &r->top_p, err)) return -1;
+    if (pt__opt_num(root, "presence_penalty", &r->presence_penalty, err)) return -1;
+    if (pt__opt_num(root, "frequency_penalty", &r->frequency_penalty, err)) return -1;
     int64_t seed = -1;
-    if (opt_int(root, "seed", INT64_MIN, &seed, err)) return -1;
+    if (pt__opt_int(root, "seed", INT64_MIN, &seed, err)) return -1;
     r->seed = pt_jv_is_integer(pt_jv_get(root, "seed")) ? seed : -1;
     int64_t n = 1;
-    if (opt_int(root, "n", 1, &n, err)) return -1;
+    if (pt__opt_int(root, "n", 1, &n, err)) return -1;
     if (n != 1) return pt_ai_error_set(err, PT_AI_ERR_UNSUPPORTED, 0, "n", "n: only n=1 can be translated to this provider");
     if (pt__parse_stop(pt_jv_get(root, "stop"), "stop", r, err)) return -1;
 
@@ -453,14 +460,14 @@ static int parse_chat(const char *body, size_t len, bool for_count, pt_pivot_req
         r->include_usage = pt_jv_is_true(iu);
     }
 
-    if (parse_tools(r, pt_jv_get(root, "tools"), err)) return -1;
-    if (parse_tool_choice(r, pt_jv_get(root, "tool_choice"), err)) return -1;
+    if (pt__parse_tools(r, pt_jv_get(root, "tools"), false, err)) return -1;
+    if (pt__parse_tool_choice(r, pt_jv_get(root, "tool_choice"), false, err)) return -1;
     const pt_jv *ptc = pt_jv_get(root, "parallel_tool_calls");
     if (ptc && !pt_jv_is_null(ptc)) {
         if (!pt_jv_is_bool(ptc)) return BAD("parallel_tool_calls", "parallel_tool_calls: expected a boolean");
         r->parallel_tool_calls = pt_jv_is_true(ptc);
     }
-    if (parse_response_format(r, pt_jv_get(root, "response_format"), err)) return -1;
+    if (pt__parse_output_format(r, pt_jv_get(root, "response_format"), "response_format", false, err)) return -1;
     const pt_jv *effort = pt_jv_get(root, "reasoning_effort");
     if (effort && !pt_jv_is_null(effort)) {
         if (!pt_jv_is_string(effort)) return BAD("reasoning_effort", "reasoning_effort: expected a string");
@@ -798,7 +805,11 @@ const pt__fmt pt__fmt_openai = {
 
 const pt__fmt *pt__fmt_get(pt_ai_format f)
 {
-    return f == PT_AI_FMT_ANTHROPIC ? &pt__fmt_anthropic : &pt__fmt_openai;
+    switch (f) {
+    case PT_AI_FMT_ANTHROPIC: return &pt__fmt_anthropic;
+    case PT_AI_FMT_RESPONSES: return &pt__fmt_responses;
+    default: return &pt__fmt_openai;
+    }
 }
 
 int pt__fmt_render_error(const pt__fmt *f, const pt_ai_error *e, bool event, pt_buf *out)

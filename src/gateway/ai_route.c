@@ -624,11 +624,12 @@ void pt_ai_route_serve(pt_conn *conn, pt_request *req, const pt_route *route, pt
         respond_ai_error(conn, fmt, m == 405 ? PT_AI_ERR_INVALID : PT_AI_ERR_NOT_FOUND, m, msg);
         return;
     }
-    if (ep == PT_AI_EP_MODELS || ep == PT_AI_EP_MODEL) {
+    if (ep == PT_AI_EP_MODELS || ep == PT_AI_EP_MODEL || ep == PT_AI_EP_RESPONSE) {
         pt_buf body = PT_BUF_INIT;
         int status = 200;
         pt_ai_model_filter only = { route->ai_models, route->nai_models };
         if (ep == PT_AI_EP_MODELS) pt_ai_render_models(ai, &only, fmt, &body);
+        else if (ep == PT_AI_EP_RESPONSE) status = pt_ai_render_stored_response(req->method_name, ai_path(req, route), &body);
         else status = pt_ai_render_model(ai, &only, fmt, ai_path(req, route), &body);
         if (status == 200) pt_conn_respond(conn, 200, "application/json", body.data, body.len);
         else respond_error_body(conn, status, 0, &body);

@@ -106,6 +106,40 @@ static void endpoints_match_by_path_and_method(void **state)
     assert_int_equal(ep, PT_AI_EP_MODELS); /* a trailing slash is the list */
 }
 
+static void responses_endpoints_match(void **state)
+{
+    pt_ai_format f;
+    pt_ai_endpoint ep;
+    assert_int_equal(pt_ai_match(PT_SLICE_LIT("POST"), PT_SLICE_LIT("/v1/responses"), false, &f, &ep), 0);
+    assert_int_equal(f, PT_AI_FMT_RESPONSES);
+    assert_int_equal(ep, PT_AI_EP_CHAT);
+    assert_int_equal(pt_ai_match(PT_SLICE_LIT("POST"), PT_SLICE_LIT("/responses"), true, &f, &ep), 0);
+    assert_int_equal(f, PT_AI_FMT_RESPONSES);
+    f = PT_AI_FMT_OPENAI;
+    assert_int_equal(pt_ai_match(PT_SLICE_LIT("GET"), PT_SLICE_LIT("/v1/responses"), false, &f, &ep), 405);
+    assert_int_equal(f, PT_AI_FMT_RESPONSES);
+    /* stored responses: every method, and the paths under them, reach the "not kept" answer */
+    static const char *const stored[][2] = { { "GET", "/v1/responses/resp_1" }, { "DELETE", "/v1/responses/resp_1" },
+                                             { "POST", "/v1/responses/resp_1/cancel" },
+                                             { "GET", "/responses/resp_1/input_items" } };
+    for (size_t i = 0; i < sizeof stored / sizeof stored[0]; i++) {
+        ep = PT_AI_EP_CHAT;
+        assert_int_equal(pt_ai_match(pt_slice_cstr(stored[i][0]), pt_slice_cstr(stored[i][1]), false, &f, &ep), 0);
+        assert_int_equal(ep, PT_AI_EP_RESPONSE);
+        assert_int_equal(f, PT_AI_FMT_RESPONSES);
+    }
+    pt_buf b = PT_BUF_INIT;
+    assert_int_equal(pt_ai_render_stored_response(PT_SLICE_LIT("DELETE"), PT_SLICE_LIT("/v1/responses/resp_1"), &b), 404);
+    json_t *j = json_loadb(b.data, b.len, 0, NULL);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "error"), "code")), "not_found");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "error"), "type")), "invalid_request_error");
+    assert_non_null(strstr(json_string_value(json_object_get(json_object_get(j, "error"), "message")),
+                           "does not keep responses"));
+    json_decref(j);
+    pt_buf_release(&b);
+}
+
 static void one_model_is_rendered_or_404(void **state)
 {
     pt_ai_config *cfg = config();
@@ -520,6 +554,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(endpoints_match_by_path_and_method),
+        cmocka_unit_test(responses_endpoints_match),
         cmocka_unit_test(one_model_is_rendered_or_404),
         cmocka_unit_test(requests_are_validated_before_routing),
         cmocka_unit_test(escaped_model_name_is_decoded),

@@ -372,6 +372,158 @@ static void tool_ids_carry_signatures(void **state)
     pt_buf_release(&b);
 }
 
+
+/* ---- Responses ---------------------------------------------------------------------- */
+
+#define RSP (&pt__fmt_responses)
+
+/* Parses and expects a 400 naming param, with a message starting with want. */
+static void refused_param(const char *body, pt_ai_err_kind kind, const char *param, const char *want)
+{
+    parsed *p = parse(RSP, body, false);
+    assert_int_equal(p->rc, -1);
+    assert_int_equal(p->err.kind, kind);
+    assert_int_equal(p->err.status, 400);
+    assert_string_equal(p->err.param, param);
+    if (strncmp(p->err.message, want, strlen(want)) != 0) fail_msg("message [%s] does not start with [%s]", p->err.message, want);
+    done(p);
+}
+
+static void responses_bad_input_names_the_field(void **state)
+{
+    refused_param("{\"input\":\"hi\"}", PT_AI_ERR_INVALID, "model", "model: field required");
+    refused_param("{\"model\":7,\"input\":\"hi\"}", PT_AI_ERR_INVALID, "model", "model: expected a string");
+    refused_param("{\"model\":\"m\"}", PT_AI_ERR_INVALID, "input", "input: field required");
+    refused_param("{\"model\":\"m\",\"input\":{}}", PT_AI_ERR_INVALID, "input", "input: expected a string or an array");
+    refused_param("{\"model\":\"m\",\"input\":[]}", PT_AI_ERR_INVALID, "input", "input: must not be empty");
+    refused_param("{\"model\":\"m\",\"input\":[3]}", PT_AI_ERR_INVALID, "input[0]", "input[0]: expected an object");
+    refused_param("{\"model\":\"m\",\"input\":[{\"type\":1}]}", PT_AI_ERR_INVALID, "input[0].type", "input[0].type:");
+    refused_param("{\"model\":\"m\",\"input\":[{\"type\":\"mystery\"}]}", PT_AI_ERR_UNSUPPORTED, "input[0].type",
+                  "input[0].type: input items of type 'mystery'");
+    refused_param("{\"model\":\"m\",\"input\":[{\"role\":\"robot\",\"content\":\"x\"}]}", PT_AI_ERR_INVALID,
+                  "input[0].role", "input[0].role: unknown role 'robot'");
+    refused_param("{\"model\":\"m\",\"input\":[{\"role\":\"user\"}]}", PT_AI_ERR_INVALID, "input[0].content",
+                  "input[0].content: field required");
+    refused_param("{\"model\":\"m\",\"input\":[{\"role\":\"user\",\"content\":[{\"type\":\"output_text\",\"text\":1}]}]}",
+                  PT_AI_ERR_INVALID, "input[0].content[0].text", "input[0].content[0].text: expected a string");
+    refused_param("{\"model\":\"m\",\"input\":[{\"role\":\"assistant\",\"content\":[{\"type\":\"input_image\",\"image_url\":\"x\"}]}]}",
+                  PT_AI_ERR_INVALID, "input[0].content[0].type", "input[0].content[0].type: unknown content type");
+    refused_param("{\"model\":\"m\",\"input\":[{\"type\":\"function_call_output\",\"call_id\":\"c\"}]}",
+                  PT_AI_ERR_INVALID, "input[0].output", "input[0].output: field required");
+    refused_param("{\"model\":\"m\",\"input\":[{\"type\":\"function_call\",\"call_id\":\"c\",\"name\":\"f\",\"arguments\":{}}]}",
+                  PT_AI_ERR_INVALID, "input[0].arguments", "input[0].arguments: expected a string");
+    refused_param("{\"model\":\"m\",\"input\":[{\"type\":\"reasoning\",\"summary\":[{\"text\":2}]}]}",
+                  PT_AI_ERR_INVALID, "input[0].summary[0].text", "input[0].summary[0].text: expected a string");
+    refused_param("{\"model\":\"m\",\"input\":\"x\",\"tools\":[{\"type\":\"function\"}]}", PT_AI_ERR_INVALID,
+                  "tools[0]", "tools[0].name: field required");
+    refused_param("{\"model\":\"m\",\"input\":\"x\",\"tools\":[{\"type\":\"file_search\"}]}", PT_AI_ERR_UNSUPPORTED,
+                  "tools[0]", "tools[0].type: tools of type 'file_search'");
+    refused_param("{\"model\":\"m\",\"input\":\"x\",\"tool_choice\":{\"type\":\"web_search\"}}", PT_AI_ERR_INVALID,
+                  "tool_choice", "tool_choice.name: expected a string");
+    refused_param("{\"model\":\"m\",\"input\":\"x\",\"text\":{\"format\":{\"type\":\"json_schema\",\"schema\":[]}}}",
+                  PT_AI_ERR_INVALID, "text.format", "text.format.schema: expected an object");
+    refused_param("{\"model\":\"m\",\"input\":\"x\",\"max_output_tokens\":0}", PT_AI_ERR_INVALID, "max_output_tokens",
+                  "max_output_tokens: must be at least 1");
+    refused_param("{\"model\":\"m\",\"input\":\"x\",\"store\":\"yes\"}", PT_AI_ERR_INVALID, "store", "store: expected a boolean");
+    refused_param("{\"model\":\"m\",\"input\":\"x\",\"reasoning\":{\"effort\":3}}", PT_AI_ERR_INVALID, "reasoning.effort",
+                  "reasoning.effort: expected a string");
+    refused_param("{\"model\":\"m\",\"instructions\":\"x\",\"input\":[{\"role\":\"system\",\"content\":\"y\"}]}",
+                  PT_AI_ERR_INVALID, "input", "input: no user or assistant content");
+}
+
+static void responses_state_is_not_kept(void **state)
+{
+    refused_param("{\"model\":\"m\",\"input\":\"x\",\"previous_response_id\":\"resp_1\"}", PT_AI_ERR_INVALID,
+                  "previous_response_id", "previous_response_id: Portico does not keep responses");
+    refused_param("{\"model\":\"m\",\"input\":\"x\",\"conversation\":\"conv_1\"}", PT_AI_ERR_INVALID, "conversation",
+                  "conversation: Portico does not keep conversations");
+    refused_param("{\"model\":\"m\",\"input\":[{\"type\":\"item_reference\",\"id\":\"msg_1\"}]}", PT_AI_ERR_INVALID,
+                  "input[0]", "input[0]: item references need stored responses");
+    /* store (the SDK's default) and a null previous_response_id are accepted */
+    parsed *p = parse(RSP, "{\"model\":\"m\",\"input\":\"x\",\"store\":true,\"previous_response_id\":null,"
+                           "\"metadata\":{\"k\":\"v\"}}", false);
+    assert_int_equal(p->rc, 0);
+    done(p);
+}
+
+static void responses_items_become_turns(void **state)
+{
+    parsed *p = parse(RSP,
+                      "{\"model\":\"m\",\"instructions\":\"Be brief.\",\"input\":["
+                      "{\"role\":\"developer\",\"content\":\"No emoji.\"},"
+                      "{\"role\":\"user\",\"content\":[{\"type\":\"input_text\",\"text\":\"Weather?\"},"
+                      "{\"type\":\"input_image\",\"image_url\":\"data:image/png;base64,AAAA\"}]},"
+                      "{\"type\":\"reasoning\",\"id\":\"rs_1\",\"summary\":[{\"type\":\"summary_text\",\"text\":\"Two calls.\"}],"
+                      "\"encrypted_content\":\"SIG\"},"
+                      "{\"type\":\"function_call\",\"call_id\":\"c1\",\"name\":\"w\",\"arguments\":\"{\\\"city\\\":\\\"Paris\\\"}\"},"
+                      "{\"type\":\"function_call\",\"call_id\":\"c2\",\"name\":\"w\",\"arguments\":\"\"},"
+                      "{\"type\":\"function_call_output\",\"call_id\":\"c1\",\"output\":\"12C\"},"
+                      "{\"type\":\"function_call_output\",\"call_id\":\"c2\",\"output\":[{\"type\":\"input_text\",\"text\":\"9C\"}]},"
+                      "{\"role\":\"user\",\"content\":\"Thanks\"}],"
+                      "\"tools\":[{\"type\":\"function\",\"name\":\"w\",\"parameters\":{\"type\":\"object\"},\"strict\":true}],"
+                      "\"tool_choice\":{\"type\":\"function\",\"name\":\"w\"},\"max_output_tokens\":50,"
+                      "\"reasoning\":{\"effort\":\"high\"},\"text\":{\"format\":{\"type\":\"json_schema\",\"name\":\"s\","
+                      "\"schema\":{\"type\":\"object\"},\"strict\":true}},\"user\":\"u1\",\"parallel_tool_calls\":false}",
+                      false);
+    assert_int_equal(p->rc, 0);
+    pt_pivot_req *r = &p->r;
+    assert_int_equal(r->nsystem, 2); /* instructions first, then the developer message */
+    assert_true(pt_slice_eq_cstr(r->system[0].text, "Be brief."));
+    assert_true(pt_slice_eq_cstr(r->system[1].text, "No emoji."));
+    assert_int_equal(r->nmsgs, 3);
+    assert_int_equal(r->msgs[0].role, PT_ROLE_USER);
+    assert_int_equal(r->msgs[0].nparts, 2);
+    assert_int_equal(r->msgs[0].parts[1].type, PT_PART_IMAGE);
+    assert_true(pt_slice_eq_cstr(r->msgs[0].parts[1].media_type, "image/png"));
+    /* the reasoning and both calls make one assistant turn */
+    assert_int_equal(r->msgs[1].role, PT_ROLE_ASSISTANT);
+    assert_int_equal(r->msgs[1].nparts, 3);
+    assert_int_equal(r->msgs[1].parts[0].type, PT_PART_THINKING);
+    assert_true(pt_slice_eq_cstr(r->msgs[1].parts[0].text, "Two calls."));
+    assert_true(pt_slice_eq_cstr(r->msgs[1].parts[0].signature, "SIG"));
+    assert_true(pt_slice_eq_cstr(r->msgs[1].parts[1].arguments, "{\"city\":\"Paris\"}"));
+    assert_true(pt_slice_eq_cstr(r->msgs[1].parts[2].arguments, "{}"));
+    /* both results make one user turn, the text after them joins it (results first) */
+    assert_int_equal(r->msgs[2].role, PT_ROLE_USER);
+    assert_int_equal(r->msgs[2].nparts, 3);
+    assert_int_equal(r->msgs[2].parts[2].type, PT_PART_TEXT);
+    assert_true(pt_slice_eq_cstr(r->msgs[2].parts[1].tool_use_id, "c2"));
+    assert_true(pt_slice_eq_cstr(r->msgs[2].parts[1].content[0].text, "9C"));
+    assert_int_equal(r->ntools, 1);
+    assert_true(pt_slice_eq_cstr(r->tools[0].schema, "{\"type\":\"object\"}"));
+    assert_int_equal(r->tool_choice, PT_TOOL_CHOICE_TOOL);
+    assert_int_equal(r->max_tokens, 50);
+    assert_true(pt_slice_eq_cstr(r->reasoning_effort, "high"));
+    assert_int_equal(r->response_format, PT_RESP_FORMAT_JSON_SCHEMA);
+    assert_int_equal(r->response_schema_strict, 1);
+    assert_int_equal(r->parallel_tool_calls, 0);
+    assert_true(pt_slice_eq_cstr(r->user, "u1"));
+    done(p);
+}
+
+/* Many calls in one turn grow one array: nothing is lost past the first doubling. */
+static void responses_many_calls_in_one_turn(void **state)
+{
+    pt_buf b = PT_BUF_INIT;
+    pt_buf_append_str(&b, "{\"model\":\"m\",\"input\":[{\"role\":\"user\",\"content\":\"go\"}");
+    for (int i = 0; i < 40; i++) pt_buf_printf(&b, ",{\"type\":\"function_call\",\"call_id\":\"c%d\",\"name\":\"f\",\"arguments\":\"{}\"}", i);
+    for (int i = 0; i < 40; i++) pt_buf_printf(&b, ",{\"type\":\"function_call_output\",\"call_id\":\"c%d\",\"output\":\"r%d\"}", i, i);
+    pt_buf_append_str(&b, "]}");
+    parsed *p = parse(RSP, b.data, false);
+    assert_int_equal(p->rc, 0);
+    assert_int_equal(p->r.nmsgs, 3);
+    assert_int_equal(p->r.msgs[1].nparts, 40);
+    assert_int_equal(p->r.msgs[2].nparts, 40);
+    for (int i = 0; i < 40; i++) {
+        char id[8];
+        snprintf(id, sizeof id, "c%d", i);
+        assert_true(pt_slice_eq_cstr(p->r.msgs[1].parts[i].id, id));
+        assert_true(pt_slice_eq_cstr(p->r.msgs[2].parts[i].tool_use_id, id));
+    }
+    done(p);
+    pt_buf_release(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -395,6 +547,10 @@ int main(void)
         cmocka_unit_test(stream_errors_are_framed_per_format),
         cmocka_unit_test(estimate_counts_text_messages_tools_and_images),
         cmocka_unit_test(data_urls_split_into_type_and_data),
+        cmocka_unit_test(responses_bad_input_names_the_field),
+        cmocka_unit_test(responses_state_is_not_kept),
+        cmocka_unit_test(responses_items_become_turns),
+        cmocka_unit_test(responses_many_calls_in_one_turn),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -114,8 +114,10 @@ static void run(const char *dir, json_t *cs, size_t split, outcome *o)
     free(text);
     json_decref(doc);
 
-    pt_ai_format fmt = strcmp(json_string_value(json_object_get(cs, "client")), "anthropic") == 0 ? PT_AI_FMT_ANTHROPIC
-                                                                                                   : PT_AI_FMT_OPENAI;
+    const char *client = json_string_value(json_object_get(cs, "client"));
+    pt_ai_format fmt = strcmp(client, "anthropic") == 0   ? PT_AI_FMT_ANTHROPIC
+                       : strcmp(client, "responses") == 0 ? PT_AI_FMT_RESPONSES
+                                                          : PT_AI_FMT_OPENAI;
     pt_ai_request *req = NULL;
     pt_ai_error err;
     int rc = pt_ai_request_new(fmt, ep_of(json_string_value(json_object_get(cs, "endpoint"))), reqbody, reqlen, &req,
