@@ -6,6 +6,8 @@
 #   nginx        plain keep-alive reverse proxy (the baseline)
 #   passthrough  Portico, OpenAI client -> openai provider (usage read, access log on)
 #   translation  Portico, OpenAI client -> anthropic provider (request and answer translated)
+#   responses    Portico, OpenAI Responses client (POST /v1/responses) -> openai provider, translated
+#                to Chat Completions and the answer rendered as a Responses object
 #   portkey      the Portkey gateway from npm (@portkey-ai/gateway, run with node), OpenAI
 #                provider with its custom-host header pointing at the same upstream
 # Every server has one worker / one process. wrk posts a small chat request with $CONNS
@@ -15,7 +17,8 @@
 # Part 2, streams. The provider test upstream (tests/upstreams/ai/server.mjs) sends 200 text
 # events 5 ms apart; a raw-socket client measures the time to the first response byte and how
 # the events arrive (one socket read per text delta means nothing was batched), directly
-# against the upstream and through Portico (passthrough and OpenAI -> Anthropic), alternating,
+# against the upstream and through Portico (passthrough, OpenAI -> Anthropic, and a Responses
+# client -> OpenAI provider), alternating,
 # $STREAM_RUNS runs each, medians.
 #
 # Portkey is installed with npm into tools/portkey (git-ignored) when missing; it is bound to
@@ -37,6 +40,7 @@ PORTKEY_DIR=$ROOT/tools/portkey
 UP=$(free_port); NP=$(free_port); PP=$(free_port); KP=$(free_port); MP=$(free_port)
 
 chat_body() { echo "{\"model\":\"$1\",\"max_tokens\":64,\"messages\":[{\"role\":\"user\",\"content\":\"hello\"}]}"; }
+responses_body() { echo "{\"model\":\"$1\",\"max_output_tokens\":64,\"input\":\"hello\"}"; }
 
 # ---------------------------------------------------------------------------- upstream
 bench_upstream_start "$UP"
@@ -150,17 +154,19 @@ load() {
         sed -n '/^done = function/,$p' "$T/post.lua"   # lib.sh's RESULT line, as wrk_post prints it
     } >"$T/$name.lua"
 }
-# answers_right NAME: the target answers the chat request with the upstream's text.
+# answers_right NAME: the target answers the chat request with the upstream's text (in a chat
+# completion, or in a Responses message item).
 answers_right() {
     local args=(-H 'Content-Type: application/json') l got
     while IFS= read -r l; do [ -n "$l" ] && args+=(-H "$l"); done <<<"${HDRS[$1]}"
-    got=$(curl -s -m 5 -X POST "${args[@]}" -d "${BODY[$1]}" "${URL[$1]}" | jq -r '.choices[0].message.content // empty' 2>/dev/null)
+    got=$(curl -s -m 5 -X POST "${args[@]}" -d "${BODY[$1]}" "${URL[$1]}" | jq -r '.choices[0].message.content // .output[0].content[0].text // empty' 2>/dev/null)
     [ "$got" = "Hello from the bench upstream." ]
 }
 load nginx "http://127.0.0.1:$NP/v1/chat/completions" "$(chat_body gpt-4o)"
 load passthrough "http://127.0.0.1:$PP/v1/chat/completions" "$(chat_body bench-oai)" "Authorization: Bearer client-key"
 load translation "http://127.0.0.1:$PP/v1/chat/completions" "$(chat_body bench-ant)" "Authorization: Bearer client-key"
-NAMES=(nginx passthrough translation)
+load responses "http://127.0.0.1:$PP/v1/responses" "$(responses_body bench-oai)" "Authorization: Bearer client-key"
+NAMES=(nginx passthrough translation responses)
 if [ "$PORTKEY" = on ]; then
     load portkey "http://127.0.0.1:$KP/v1/chat/completions" "$(chat_body gpt-4o)" "Authorization: Bearer bench-key" \
         "x-portkey-provider: openai" "x-portkey-custom-host: http://127.0.0.1:$UP/v1"
@@ -169,7 +175,7 @@ fi
 for n in "${NAMES[@]}"; do
     wait_for 5 answers_right "$n" && continue
     if [ "$n" != portkey ]; then echo "bench: $n did not answer the chat request with the upstream's text" >&2; exit 1; fi
-    portkey_note="its answer was not the upstream's chat completion"; PORTKEY=off; NAMES=(nginx passthrough translation)
+    portkey_note="its answer was not the upstream's chat completion"; PORTKEY=off; NAMES=(nginx passthrough translation responses)
     echo "bench: Portkey skipped: $portkey_note" >&2
 done
 
@@ -182,7 +188,7 @@ ms() { awk -v x="$1" 'BEGIN { printf "%.3f", x / 1000 }'; }
 nginx_ver=$(nginx -v 2>&1 | sed 's/.*nginx\///')
 portico_ver=$("$PORTICO" version | awk '{ print $2 }')
 echo "AI gateway benchmark, loopback, $(nproc) cores, $(uname -r), node $(node --version)"
-echo "  POST /v1/chat/completions (${#OPENAI_ANSWER}-byte answer), $CONNS connections, $THREADS wrk threads"
+echo "  POST /v1/chat/completions (${#OPENAI_ANSWER}-byte answer; responses: POST /v1/responses), $CONNS connections, $THREADS wrk threads"
 echo "  nginx $nginx_ver (1 worker, upstream keepalive 64, access log on); portico $portico_ver (workers: 1, access log on)"
 if [ "$PORTKEY" = on ]; then echo "  portkey @portkey-ai/gateway $PORTKEY_VERSION (node, one process, OpenAI provider + x-portkey-custom-host)"
 else echo "  portkey: not measured ($portkey_note)"; fi
@@ -309,8 +315,9 @@ for (const t of targets) {
 EOF
 txt='[mock events=200 gap_ms=5]'
 oai_body=$(jq -nc --arg m gpt-4o --arg t "$txt" '{model: $m, stream: true, stream_options: {include_usage: true}, messages: [{role: "user", content: $t}]}')
+resp_body=$(jq -nc --arg t "$txt" '{model: "stream-oai", stream: true, input: $t}')
 ant_body=$(jq -nc --arg t "$txt" '{model: "claude-sonnet-4-5", max_tokens: 1024, stream: true, messages: [{role: "user", content: $t}]}')
-jq -n --argjson runs "$STREAM_RUNS" --argjson mp "$MP" --argjson pp "$PP" --arg ob "$oai_body" --arg ab "$ant_body" '{
+jq -n --argjson runs "$STREAM_RUNS" --argjson mp "$MP" --argjson pp "$PP" --arg ob "$oai_body" --arg ab "$ant_body" --arg rb "$resp_body" '{
   runs: $runs,
   targets: [
     {name: "direct-openai", port: $mp, path: "/v1/chat/completions", body: $ob, headers: {authorization: "Bearer bench-key"},
@@ -320,14 +327,16 @@ jq -n --argjson runs "$STREAM_RUNS" --argjson mp "$MP" --argjson pp "$PP" --arg 
     {name: "direct-anthropic", port: $mp, path: "/v1/messages", body: $ab,
      headers: {"x-api-key": "bench-key", "anthropic-version": "2023-06-01"}, delta: "\"text_delta\"", end: "message_stop"},
     {name: "portico-translation", port: $pp, path: "/v1/chat/completions", body: ($ob | sub("gpt-4o"; "stream-ant")),
-     headers: {authorization: "Bearer client-key"}, delta: "\"delta\":\\{\"content\":\"[^\"]", end: "[DONE]"}
+     headers: {authorization: "Bearer client-key"}, delta: "\"delta\":\\{\"content\":\"[^\"]", end: "[DONE]"},
+    {name: "portico-responses", port: $pp, path: "/v1/responses", body: $rb,
+     headers: {authorization: "Bearer client-key"}, delta: "\"type\":\"response.output_text.delta\"", end: "response.completed"}
   ]}' >"$T/probe.json"
 
 echo
 echo "streams: 200 text events 5 ms apart from tests/upstreams/ai/server.mjs; $STREAM_RUNS runs each, alternating, medians"
 echo "  TTFB = request sent -> first response byte; reads = socket reads; batched = reads that carried more than"
 echo "  one text delta (median per run, and the total over all runs: the client's own scheduling can merge two)"
-if ! timeout $((STREAM_RUNS * 4 * 4 + 60)) node "$T/sse_probe.mjs" "$T/probe.json" >"$T/probe.out" 2>"$T/probe.err"; then
+if ! timeout $((STREAM_RUNS * 5 * 4 + 60)) node "$T/sse_probe.mjs" "$T/probe.json" >"$T/probe.out" 2>"$T/probe.err"; then
     echo "bench: the stream probe failed: $(tail -n 3 "$T/probe.err")" >&2; exit 1
 fi
 printf '  %-20s %9s %10s %7s %7s %8s %6s %9s\n' "" "TTFB ms" "last ms" reads deltas batched total complete
@@ -337,7 +346,7 @@ jq -r '[.name, .ttfb, .total, .reads, .deltas, .batched, .batched_total, "\(.com
     done
 probe() { jq -r --arg n "$1" "select(.name == \$n) | .$2" "$T/probe.out"; }
 echo
-for pair in "portico-passthrough direct-openai" "portico-translation direct-anthropic"; do
+for pair in "portico-passthrough direct-openai" "portico-translation direct-anthropic" "portico-responses direct-openai"; do
     set -- $pair
     added=$(awk -v a="$(probe "$1" ttfb)" -v b="$(probe "$2" ttfb)" 'BEGIN { printf "%.3f", a - b }')
     printf 'target %-19s adds < 1 ms to TTFB:  +%s ms (%.3f vs %.3f direct)  %s\n' "$1" "$added" "$(probe "$1" ttfb)" "$(probe "$2" ttfb)" "$(verdict "$added" "<" 1)"
