@@ -57,6 +57,7 @@ int pt_ai_match(pt_slice method, pt_slice path, bool anthropic_hint, pt_ai_forma
         { "/messages", "POST", PT_AI_FMT_ANTHROPIC, PT_AI_EP_CHAT },
         { "/messages/count_tokens", "POST", PT_AI_FMT_ANTHROPIC, PT_AI_EP_COUNT_TOKENS },
         { "/responses", "POST", PT_AI_FMT_RESPONSES, PT_AI_EP_CHAT },
+        { "/responses/input_tokens", "POST", PT_AI_FMT_RESPONSES, PT_AI_EP_COUNT_TOKENS },
     };
     if (pt_slice_starts_with(path, PT_SLICE_LIT("/v1/"))) {
         path.ptr += 3;
@@ -72,7 +73,8 @@ int pt_ai_match(pt_slice method, pt_slice path, bool anthropic_hint, pt_ai_forma
         return 0;
     }
     /* a stored response (GET, DELETE, POST .../cancel, GET .../input_items): none are kept */
-    if (path.len > 11 && memcmp(path.ptr, "/responses/", 11) == 0) {
+    if (path.len > 11 && memcmp(path.ptr, "/responses/", 11) == 0 &&
+        !pt_slice_eq_cstr(path, "/responses/input_tokens")) {
         *fmt = PT_AI_FMT_RESPONSES;
         *ep = PT_AI_EP_RESPONSE;
         return 0;
@@ -1021,12 +1023,14 @@ static int pass_whole(pt_ai_call *c)
     return do_emit(c, c->body.data, c->body.len);
 }
 
-/* {"input_tokens":N}, the count_tokens answer. */
+/* {"input_tokens":N}, the count_tokens answer (Responses: {"object":"response.input_tokens",
+ * "input_tokens":N}, as OpenAI's counter answers). */
 static int count_answer(pt_ai_call *c, int64_t n)
 {
     pt_jw w;
     pt_jw_init(&w, &c->out);
     pt_jw_obj(&w);
+    if (c->req->fmt == PT_AI_FMT_RESPONSES) pt_jw_kcstr(&w, "object", "response.input_tokens");
     pt_jw_kint(&w, "input_tokens", n);
     pt_jw_obj_end(&w);
     return w.err ? w.err : flush_out(c);

@@ -51,7 +51,7 @@ typedef enum pt_ai_endpoint {
     PT_AI_EP_CHAT,         /* POST /v1/chat/completions, POST /v1/messages, POST /v1/responses */
     PT_AI_EP_EMBEDDINGS,   /* POST /v1/embeddings */
     PT_AI_EP_MODELS,       /* GET /v1/models */
-    PT_AI_EP_COUNT_TOKENS, /* POST /v1/messages/count_tokens */
+    PT_AI_EP_COUNT_TOKENS, /* POST /v1/messages/count_tokens, POST /v1/responses/input_tokens */
     PT_AI_EP_MODEL,        /* GET /v1/models/{id} */
     PT_AI_EP_RESPONSE,     /* /v1/responses/{id}..., any method: a stored response (none are kept) */
 } pt_ai_endpoint;

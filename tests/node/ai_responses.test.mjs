@@ -20,10 +20,12 @@ before(async () => {
   - { name: oai, type: openai, base_url: "http://127.0.0.1:${mp}/v1", api_key: "${GOOD}" }
   - { name: ant, type: anthropic, base_url: "http://127.0.0.1:${mp}", api_key: "${GOOD}" }
   - { name: gem, type: gemini, base_url: "http://127.0.0.1:${mp}", api_key: "${GOOD}" }
+  - { name: ant-limited, type: anthropic, base_url: "http://127.0.0.1:${mp}", api_key: "${GOOD}" }
 models:
   - { name: gpt-4o, targets: [{ provider: oai, model: gpt-4o }] }
   - { name: claude, targets: [{ provider: ant, model: claude-sonnet-4-5 }] }
   - { name: gemini, targets: [{ provider: gem, model: gemini-2.5-flash }] }
+  - { name: claude-limited, targets: [{ provider: ant-limited, model: claude-sonnet-4-5 }] }
 `,
   });
   client = new OpenAI({ apiKey: 'client-key', baseURL: `${h.url}/v1`, maxRetries: 0, timeout: 10000 });
@@ -219,9 +221,23 @@ test('retrieving or deleting a stored response is a NotFoundError: none are kept
   }
 });
 
+// Its own provider: the key that got the 429 cools down, and other tests use the others.
 test('a 429 from the provider is an openai.RateLimitError', async () => {
-  await assert.rejects(client.responses.create({ model: 'claude', input: 'hi [mock status=429 retry_after=1]' }), (e) => {
+  await assert.rejects(client.responses.create({ model: 'claude-limited', input: 'hi [mock status=429 retry_after=1]' }), (e) => {
     assert.ok(e instanceof OpenAI.RateLimitError, `got ${e?.constructor?.name}: ${e?.message}`);
     return true;
   });
+});
+
+// ---- counting ----------------------------------------------------------------------------------
+
+test('responses.inputTokens.count() uses the provider counter, or the local estimate', async () => {
+  await h.mockReset();
+  const oai = await client.responses.inputTokens.count({ model: 'gpt-4o', instructions: 'Be terse.', input: 'one two three' });
+  assert.equal(oai.object, 'response.input_tokens');
+  assert.equal(oai.input_tokens, 5, "the test upstream's count: words in instructions and input");
+  assert.equal((await h.mockRequests())[0].path, '/v1/responses/input_tokens');
+  const ant = await client.responses.inputTokens.count({ model: 'claude', input: 'one two three' });
+  assert.equal(ant.object, 'response.input_tokens');
+  assert.ok(ant.input_tokens > 0, 'the local estimate for a provider without a counter for this format');
 });

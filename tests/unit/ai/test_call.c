@@ -115,6 +115,10 @@ static void responses_endpoints_match(void **state)
     assert_int_equal(ep, PT_AI_EP_CHAT);
     assert_int_equal(pt_ai_match(PT_SLICE_LIT("POST"), PT_SLICE_LIT("/responses"), true, &f, &ep), 0);
     assert_int_equal(f, PT_AI_FMT_RESPONSES);
+    /* the token counter is not a stored response */
+    assert_int_equal(pt_ai_match(PT_SLICE_LIT("POST"), PT_SLICE_LIT("/v1/responses/input_tokens"), false, &f, &ep), 0);
+    assert_int_equal(f, PT_AI_FMT_RESPONSES);
+    assert_int_equal(ep, PT_AI_EP_COUNT_TOKENS);
     f = PT_AI_FMT_OPENAI;
     assert_int_equal(pt_ai_match(PT_SLICE_LIT("GET"), PT_SLICE_LIT("/v1/responses"), false, &f, &ep), 405);
     assert_int_equal(f, PT_AI_FMT_RESPONSES);
@@ -137,6 +141,7 @@ static void responses_endpoints_match(void **state)
     assert_non_null(strstr(json_string_value(json_object_get(json_object_get(j, "error"), "message")),
                            "does not keep responses"));
     json_decref(j);
+    pt_buf_reset(&b);
     pt_buf_release(&b);
 }
 
