@@ -219,7 +219,7 @@ static pt_config *config_new(const char *source)
     cfg->metrics_path = strdup("/metrics");
     cfg->data_dir = strdup("./portico-data");
     cfg->admin_enabled = true;
-    cfg->call_log = (pt_call_log_cfg){ .enabled = true, .retention_ms = 7 * PT_CFG_DAY_MS, .max_bytes = 1ull << 30 };
+    cfg->call_log = (pt_call_log_cfg){ .enabled = false, .retention_ms = 7 * PT_CFG_DAY_MS, .max_bytes = 1ull << 30 };
     cfg->identity_consumer = strdup("X-Portico-Consumer");
     cfg->identity_team = strdup("X-Portico-Team");
     cfg->identity_key_prefix = strdup("X-Portico-Key-Prefix");

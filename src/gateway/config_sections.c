@@ -245,8 +245,11 @@ static const pt_cfg_field call_log_fields[] = {
     CFG_END,
 };
 
+/* Off by default (a record per call costs about as much CPU as proxying it, today); writing
+ * the section turns it on, `enabled: false` keeps it off. */
 int pt__config_call_log(pt_cfg *c, const pt_cfg_node *v, void *obj)
 {
+    ((pt_config *)obj)->call_log.enabled = true;
     return pt_cfg_map_fields(c, v, call_log_fields, &((pt_config *)obj)->call_log, NULL);
 }
 

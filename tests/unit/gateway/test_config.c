@@ -409,9 +409,15 @@ static void bad_durations_and_sizes_are_errors(void **state)
 static void call_log_defaults_and_bounds(void **state)
 {
     pt_config *cfg = load_ok("");
-    assert_true(cfg->call_log.enabled);
+    assert_false(cfg->call_log.enabled); /* off until the section is written */
     assert_int_equal(cfg->call_log.retention_ms, 7 * 24 * 3600 * 1000ull);
     assert_int_equal(cfg->call_log.max_bytes, 1ull << 30);
+    pt_config_release(cfg);
+    cfg = load_ok("call_log: { retention: 2d }\n");
+    assert_true(cfg->call_log.enabled);
+    pt_config_release(cfg);
+    cfg = load_ok("call_log: {}\n");
+    assert_true(cfg->call_log.enabled);
     pt_config_release(cfg);
     cfg = load_ok("call_log: { enabled: false, retention: 2h, max_size: 10MiB }\n");
     assert_false(cfg->call_log.enabled);
