@@ -176,7 +176,7 @@ static int finish(pt_cfg *c, const pt_cfg_node *n, size_t idx, mapping *m)
         return pt_cfg_fail(c, n, "policy '%s' limits nothing: give rate, concurrency or both", p->name);
     for (size_t j = 0; j < idx; j++)
         if (m->t->v[j].name && strcmp(m->t->v[j].name, p->name) == 0) {
-            char msg[64];
+            char msg[96];
             snprintf(msg, sizeof msg, "duplicate policy name '%%s' (also policies[%zu])", j);
             return fail_at(c, n, "name", msg, p->name);
         }
