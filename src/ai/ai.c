@@ -519,9 +519,18 @@ static bool carries_gemini_marks(pt_ai_request *r)
 static bool breaks_caps(pt_ai_request *r, const pt_ai_cap *cap)
 {
     if (!cap) return false;
-    static const char *const names[] = { "temperature", "top_p", "user", "metadata" };
+    /* only the members this rule is about: most requests to most models look for one */
+    unsigned sampling = PT_AI_CAP_FIXED_TEMPERATURE | PT_AI_CAP_FIXED_TOP_P | PT_AI_CAP_MAX_TEMPERATURE |
+                        PT_AI_CAP_MAX_TOP_P | PT_AI_CAP_EXCLUSIVE;
+    const char *names[3];
+    size_t n = 0;
+    if (cap->has & sampling) {
+        names[n++] = "temperature";
+        names[n++] = "top_p";
+    }
+    if (cap->has & PT_AI_CAP_MAX_USER) names[n++] = r->fmt == PT_AI_FMT_ANTHROPIC ? "metadata" : "user";
     bool named = false;
-    for (size_t i = 0; i < sizeof names / sizeof names[0] && !named; i++)
+    for (size_t i = 0; i < n && !named; i++)
         named = pt_jscan_find(r->f, r->nf, names[i], NULL) >= 0;
     pt_ai_error ignored;
     const pt_pivot_req *pv = named ? pt_ai_request_pivot(r, &ignored) : NULL;
