@@ -48,6 +48,7 @@
     X(SUBSCRIPTION_PENDING,   403, "subscription_pending",       "forbidden")         \
     X(SUBSCRIPTION_REJECTED,  403, "subscription_rejected",      "forbidden")         \
     X(MODEL_NOT_ALLOWED,      403, "model_not_allowed",          "forbidden")         \
+    X(CORS_REFUSED,           403, "cors_refused",               "forbidden")         \
     X(CONTROL_UNAVAILABLE,    503, "control_unavailable",        "gateway_error")     \
     /* a policy's limit (gateway/limits_gate.c) */                                    \
     X(RATE_LIMITED,           429, "rate_limited",               "rate_limited")      \

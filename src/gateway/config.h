@@ -126,6 +126,7 @@ typedef struct pt_route {
     char *key_query;         /* also accept it in this query parameter, or NULL */
     char *auth_service;      /* the store's service subscriptions are checked against: `auth_service`,
                               * else the route's service name, else the route's name */
+    struct pt_cors *cors;    /* `cors:` (gateway/cors.h), or NULL */
     unsigned order;          /* position in the file, the last tie-breaker */
     struct pt_route_metrics *metrics; /* runtime, owned by the metrics registry */
 } pt_route;

@@ -28,6 +28,11 @@ int pt__config_policies(pt_cfg *c, const pt_cfg_node *v, void *obj);
  * (`/v1/` on any host, named "ai"). */
 int pt__config_default_ai_route(pt_cfg *c, pt_config *cfg);
 
+/* One HTTP method name (any case) added to mask; unknown names are errors with a guess. */
+int pt__config_method(pt_cfg *c, const pt_cfg_node *v, pt_method_mask *mask);
+/* A route's `cors:` (gateway/cors.h). */
+int pt__config_cors(pt_cfg *c, const pt_cfg_node *v, void *route);
+
 void pt__service_free(pt_service *s);
 void pt__route_free(pt_route *r);
 

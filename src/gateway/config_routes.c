@@ -2,13 +2,13 @@
  * the AI endpoints) and header edits, as key tables over the configuration engine. */
 #include "gateway/config_int.h"
 
-#include <llhttp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "ai/ai_config.h"
 #include "gateway/router.h"
+#include "http/request.h"
 
 #define MAX_LIST 64u /* hosts, methods, headers, header edits per route */
 
@@ -42,29 +42,18 @@ static const pt_cfg_list hosts_list = { "a host or a list of hosts", MAX_LIST,
 
 static int hosts_fn(pt_cfg *c, const pt_cfg_node *v, void *obj) { return pt_cfg_map_list(c, v, &hosts_list, obj); }
 
-static const struct {
-    const char *name;
-    unsigned num;
-} http_methods[] = {
-#define PT_METHOD_ENTRY(num, name, string) { #string, num },
-    HTTP_METHOD_MAP(PT_METHOD_ENTRY)
-#undef PT_METHOD_ENTRY
-};
-#define N_METHODS (sizeof http_methods / sizeof http_methods[0])
-
-static int method_fn(pt_cfg *c, const pt_cfg_node *v, pt_method_mask *mask)
+int pt__config_method(pt_cfg *c, const pt_cfg_node *v, pt_method_mask *mask)
 {
     char *name = NULL;
     if (pt_cfg_str(c, v, &name)) return -1;
-    for (size_t i = 0; i < N_METHODS; i++)
-        if (strcasecmp(name, http_methods[i].name) == 0 && http_methods[i].num < 64) {
-            *mask |= (pt_method_mask)1 << http_methods[i].num;
-            free(name);
-            return 0;
-        }
-    const char *names[N_METHODS];
-    for (size_t i = 0; i < N_METHODS; i++) names[i] = http_methods[i].name;
-    const char *guess = pt_cfg_closest(name, names, N_METHODS);
+    int num = pt_http_method_parse(pt_slice_cstr(name));
+    if (num >= 0 && num < 64) {
+        *mask |= (pt_method_mask)1 << num;
+        free(name);
+        return 0;
+    }
+    const char *names[64];
+    const char *guess = pt_cfg_closest(name, names, pt_http_method_names(names, 64));
     free(name);
     if (guess) return pt_cfg_fail(c, v, "unknown HTTP method '%s' (did you mean '%s'?)", PT_CFG_SHOW(v), guess);
     return pt_cfg_fail(c, v, "unknown HTTP method '%s'", PT_CFG_SHOW(v));
@@ -72,7 +61,7 @@ static int method_fn(pt_cfg *c, const pt_cfg_node *v, pt_method_mask *mask)
 
 static int method_entry(pt_cfg *c, const pt_cfg_node *it, size_t i, void *obj)
 {
-    return method_fn(c, it, &((pt_route *)obj)->methods);
+    return pt__config_method(c, it, &((pt_route *)obj)->methods);
 }
 
 static const pt_cfg_list methods_list = { "a list of methods", MAX_LIST,
@@ -315,6 +304,7 @@ static const pt_cfg_field route_fields[] = {
     CFG_FUNC("key_header", route_key_header_fn),
     CFG_FUNC("key_query", route_key_query_fn),
     CFG_STR("auth_service", pt_route, auth_service),
+    CFG_FUNC("cors", pt__config_cors),
     CFG_END,
 };
 

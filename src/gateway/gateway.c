@@ -36,6 +36,7 @@
 #include "gateway/control_live.h"
 #include "gateway/config.h"
 #include "gateway/health.h"
+#include "gateway/cors.h"
 #include "gateway/limits_gate.h"
 #include "gateway/listen.h"
 #include "gateway/metrics.h"
@@ -166,6 +167,8 @@ static void dispatch(pt_conn *c, pt_request *req, void *arg)
         serve_metrics(c, cfg);
     } else {
         const pt_route *route = pt_router_match(cfg, req);
+        if (pt_cors_preflight(c, req, cfg, &route)) return; /* answered before keys: no credentials */
+        if (route && route->cors) pt_cors_request(c, req, route);
         if (!route) {
             pt_conn_info(c)->route_metrics = unmatched_metrics;
             pt_conn_respond_error(c, PT_OUT_ROUTE_NOT_FOUND, NULL,

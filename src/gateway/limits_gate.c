@@ -91,6 +91,7 @@ typedef struct gate {
     pt_request *req;
     const pt_policy_table *table; /* the snapshot's, which the request holds */
     pt_limit_subject subject;
+    size_t hdr_base;              /* resp_headers' length before this gate's fields */
 } gate;
 
 static void gate_end(void *data) { pt_limits_release(&((gate *)data)->st); }
@@ -108,13 +109,16 @@ static void count(const gate *g, size_t from)
     }
 }
 
-/* Sets the RateLimit fields (and Retry-After when refused) for every response. */
+/* Sets the RateLimit fields (and Retry-After when refused) for every response, in place
+ * of those an earlier phase set (they describe every decision so far). */
 static void set_headers(pt_conn *c, gate *g)
 {
+    pt_slice *h = &pt_conn_info(c)->resp_headers;
+    if (h->len > g->hdr_base) h->len = g->hdr_base;
     size_t cap = pt_limits_headers_max(&g->st);
     char *out = pt_req_alloc(g->req, cap);
     size_t n = out ? pt_limits_headers(&g->st, out, cap) : 0;
-    pt_conn_info(c)->resp_headers = (pt_slice){ out, n };
+    if (n) pt_conn_add_resp_headers(c, out, n);
 }
 
 static gate *gate_new(pt_conn *c, pt_request *req, const pt_config *cfg)
@@ -125,6 +129,7 @@ static gate *gate_new(pt_conn *c, pt_request *req, const pt_config *cfg)
     g->st = (pt_limit_state){ .counters = shared_counters(), .d = d, .cap = cfg->policies->n };
     g->req = req;
     g->table = cfg->policies;
+    g->hdr_base = pt_conn_info(c)->resp_headers.len;
     pt_conn_info(c)->limits = g;
     return g;
 }

@@ -23,6 +23,7 @@
 #include "core/log.h"
 #include "gateway/auth.h"
 #include "gateway/balancer.h"
+#include "gateway/cors.h"
 #include "gateway/router.h"
 
 #define HIGH_MARK (256 * 1024)
@@ -273,6 +274,7 @@ static void on_head(void *u, int status, const pt_header *hdrs, size_t n, int64_
     for (size_t i = 0; i < n; i++) {
         if (conn_hdr && named_by_connection(hdrs[i].name, conn_hdr->value)) continue; /* hop-by-hop */
         if (name_in(hdrs[i].name, rt->resp_remove, rt->nresp_remove)) continue;
+        if (rt->cors && pt_cors_replaces_header(hdrs[i].name)) continue; /* the route's cors answers */
         if (name_in_kv(hdrs[i].name, rt->resp_add, rt->nresp_add)) continue;
         out[k++] = hdrs[i];
     }

@@ -108,7 +108,7 @@ static bool path_matches(const pt_route *r, pt_slice path)
 
 static bool method_matches(const pt_route *r, int method)
 {
-    if (r->methods == 0) return true;
+    if (r->methods == 0 || method == PT_ROUTER_ANY_METHOD) return true;
     if (method < 0 || method >= 64) return false;
     return (r->methods & ((pt_method_mask)1 << method)) != 0;
 }
@@ -130,9 +130,9 @@ static bool headers_match(const pt_route *r, const pt_request *req)
     return true;
 }
 
-static bool rest_matches(const pt_route *r, const pt_request *req)
+static bool rest_matches(const pt_route *r, const pt_request *req, int method)
 {
-    return path_matches(r, req->path) && method_matches(r, req->method) && headers_match(r, req);
+    return path_matches(r, req->path) && method_matches(r, method) && headers_match(r, req);
 }
 
 /* Routes are sorted by their best possible rank, and a route's actual rank (by the host
@@ -141,13 +141,18 @@ static bool rest_matches(const pt_route *r, const pt_request *req)
  * first match ends the scan. */
 const pt_route *pt_router_match(const pt_config *cfg, const pt_request *req)
 {
+    return pt_router_match_method(cfg, req, req->method);
+}
+
+const pt_route *pt_router_match_method(const pt_config *cfg, const pt_request *req, int method)
+{
     const pt_route *best = NULL;
     rank best_rank = { 0, 0 };
     for (size_t i = 0; i < cfg->nroutes; i++) {
         const pt_route *r = &cfg->routes[i];
         if (best && !rank_beats(route_rank(r, route_best_host_rank(r)), best_rank)) break;
         int64_t h = host_match_rank(r, req->host);
-        if (h < 0 || !rest_matches(r, req)) continue;
+        if (h < 0 || !rest_matches(r, req, method)) continue;
         rank rr = route_rank(r, (uint32_t)h);
         if (!best || rank_beats(rr, best_rank)) {
             best = r;

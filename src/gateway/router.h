@@ -29,6 +29,10 @@ void pt_router_sort(pt_route *routes, size_t n);
 
 /* The route that serves req, or NULL (the caller answers 404). Never allocates. */
 const pt_route *pt_router_match(const pt_config *cfg, const pt_request *req);
+/* The same, as if req's method were method (a CORS preflight asks for the route of the
+ * method it announces), or any method for PT_ROUTER_ANY_METHOD. */
+#define PT_ROUTER_ANY_METHOD (-2)
+const pt_route *pt_router_match_method(const pt_config *cfg, const pt_request *req, int method);
 
 /* True when some request could match both a and b: their hosts and paths overlap
  * (methods and header conditions are not considered, so two routes told apart only by

@@ -5,6 +5,9 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <llhttp.h>
+#include <strings.h>
+
 #include "core/err.h"
 
 const pt_header *pt_request_header(const pt_request *req, const char *name)
@@ -140,4 +143,28 @@ void pt__req_end(pt_request *req)
         h->fn(h->data);
     }
     pt_pool_release(&req->pool);
+}
+
+static const struct {
+    const char *name;
+    int num;
+} http_methods[] = {
+#define PT_METHOD_ENTRY(num, name, string) { #string, num },
+    HTTP_METHOD_MAP(PT_METHOD_ENTRY)
+#undef PT_METHOD_ENTRY
+};
+
+int pt_http_method_parse(pt_slice name)
+{
+    for (size_t i = 0; i < sizeof http_methods / sizeof http_methods[0]; i++)
+        if (strlen(http_methods[i].name) == name.len && strncasecmp(http_methods[i].name, name.ptr, name.len) == 0)
+            return http_methods[i].num;
+    return -1;
+}
+
+size_t pt_http_method_names(const char **out, size_t cap)
+{
+    size_t n = 0;
+    for (; n < cap && n < sizeof http_methods / sizeof http_methods[0]; n++) out[n] = http_methods[n].name;
+    return n;
 }

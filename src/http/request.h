@@ -55,6 +55,11 @@ typedef struct pt_request {
     pt_req_cleanup *cleanups;/* newest first; nodes live in the pool */
 } pt_request;
 
+/* The llhttp_method_t a method name stands for (ASCII case ignored), -1 for none. */
+int pt_http_method_parse(pt_slice name);
+/* The method names pt_http_method_parse knows, for suggestions; fills up to cap. */
+size_t pt_http_method_names(const char **out, size_t cap);
+
 /* Finds a header by case-insensitive name; NULL if absent (first match). */
 const pt_header *pt_request_header(const pt_request *req, const char *name);
 

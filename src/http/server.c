@@ -1183,6 +1183,17 @@ void pt_conn_resume_body(pt_conn *c)
 
 size_t pt_conn_write_queue(const pt_conn *c) { return c->sock.wq_bytes + c->out.len; }
 bool pt_conn_response_started(const pt_conn *c) { return c->resp_started; }
+int pt_conn_add_resp_headers(pt_conn *c, const char *lines, size_t n)
+{
+    pt_slice *h = &c->info.resp_headers;
+    char *out = pt_req_alloc(&c->req, h->len + n);
+    if (!out) return PT_ENOMEM;
+    if (h->len) memcpy(out, h->ptr, h->len);
+    memcpy(out + h->len, lines, n);
+    *h = (pt_slice){ out, h->len + n };
+    return 0;
+}
+
 pt_req_info *pt_conn_info(pt_conn *c) { return &c->info; }
 pt_server *pt_conn_server(pt_conn *c) { return c->srv; }
 const char *pt_conn_peer(const pt_conn *c) { return c->peer; }

@@ -141,6 +141,10 @@ void pt_conn_resume_body(pt_conn *c);
 size_t pt_conn_write_queue(const pt_conn *c);
 bool pt_conn_response_started(const pt_conn *c);
 pt_req_info *pt_conn_info(pt_conn *c);
+/* Appends header lines ("Name: value\r\n"...) to those every response to the current
+ * request carries (pt_req_info.resp_headers), copied into the request's pool. 0, or
+ * PT_ENOMEM (nothing added). */
+int pt_conn_add_resp_headers(pt_conn *c, const char *lines, size_t n);
 pt_server *pt_conn_server(pt_conn *c);
 const char *pt_conn_peer(const pt_conn *c);
 bool pt_conn_is_tls(const pt_conn *c);
