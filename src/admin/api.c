@@ -71,7 +71,8 @@ static const res_field api_fields[] = {
     {"name", "name", REF_NONE, F_CREATE | F_UPDATE}, {"path_prefix", "path_prefix", REF_NONE, F_CREATE | F_UPDATE},
     {"methods", "methods", REF_NONE, F_CREATE | F_UPDATE}, {"auth", "auth", REF_NONE, F_CREATE | F_UPDATE},
     {"rewrite", "rewrite", REF_NONE, F_CREATE | F_UPDATE}, {"key_header", "key_header", REF_NONE, F_CREATE | F_UPDATE},
-    {"key_query", "key_query", REF_NONE, F_CREATE | F_UPDATE}, {NULL, NULL, 0, 0}};
+    {"key_query", "key_query", REF_NONE, F_CREATE | F_UPDATE}, {"lifecycle", "lifecycle", REF_NONE, F_CREATE | F_UPDATE},
+    {NULL, NULL, 0, 0}};
 static const res_field consumer_fields[] = {
     {"name", "name", REF_NONE, F_CREATE | F_UPDATE}, {"team", "team_id", PT_KIND_TEAM, F_CREATE}, {NULL, NULL, 0, 0}};
 static const res_field key_fields[] = {

@@ -9,6 +9,8 @@
 #include <sqlite3.h>
 
 #include "core/buf.h"
+#include "core/str.h"
+#include "core/timefmt.h"
 #include "logs/calls_db.h"
 
 #define EXPORT_MAX_BYTES ((size_t)128 << 20) /* an export stops short of this, with a cursor */
@@ -91,58 +93,7 @@ static int read_params(const pt_admin_req *rq, query *q, pt_admin_err *err)
     return 0;
 }
 
-static bool digits(const char *s, int n)
-{
-    for (int i = 0; i < n; i++)
-        if (s[i] < '0' || s[i] > '9') return false;
-    return true;
-}
-
-static int num(const char *s, int n)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) v = v * 10 + (s[i] - '0');
-    return v;
-}
-
-bool pt__admin_parse_time(const char *s, int64_t *ms)
-{
-    size_t n = strlen(s);
-    if (n && n <= 15 && digits(s, (int)n)) {
-        *ms = strtoll(s, NULL, 10);
-        return true;
-    }
-    /* YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM) */
-    if (n < 20 || !digits(s, 4) || s[4] != '-' || !digits(s + 5, 2) || s[7] != '-' || !digits(s + 8, 2) ||
-        (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !digits(s + 11, 2) || s[13] != ':' || !digits(s + 14, 2) ||
-        s[16] != ':' || !digits(s + 17, 2))
-        return false;
-    struct tm tm = { .tm_year = num(s, 4) - 1900, .tm_mon = num(s + 5, 2) - 1, .tm_mday = num(s + 8, 2),
-                     .tm_hour = num(s + 11, 2), .tm_min = num(s + 14, 2), .tm_sec = num(s + 17, 2) };
-    if (tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
-        return false;
-    const char *p = s + 19;
-    int frac_ms = 0, places = 0;
-    if (*p == '.') {
-        for (p++; *p >= '0' && *p <= '9'; p++, places++)
-            if (places < 3) frac_ms = frac_ms * 10 + (*p - '0');
-        if (!places) return false;
-        for (int i = places; i < 3; i++) frac_ms *= 10;
-    }
-    int offset_min = 0;
-    if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if ((*p == '+' || *p == '-') && digits(p + 1, 2) && p[3] == ':' && digits(p + 4, 2)) {
-        offset_min = (num(p + 1, 2) * 60 + num(p + 4, 2)) * (*p == '-' ? -1 : 1);
-        p += 6;
-    } else {
-        return false;
-    }
-    if (*p) return false;
-    time_t t = timegm(&tm);
-    *ms = ((int64_t)t - offset_min * 60) * 1000 + frac_ms;
-    return true;
-}
+bool pt__admin_parse_time(const char *s, int64_t *ms) { return pt_time_parse(s, ms); }
 
 static int status_filter(const char *s, pt_calls_filter *f, pt_admin_err *err)
 {
@@ -151,8 +102,8 @@ static int status_filter(const char *s, pt_calls_filter *f, pt_admin_err *err)
         f->status_hi = f->status_lo + 99;
         return 0;
     }
-    if (strlen(s) == 3 && digits(s, 3) && num(s, 3) >= 100) {
-        f->status_lo = f->status_hi = num(s, 3);
+    if (strlen(s) == 3 && pt_str_digits(s, 3) && pt_str_num(s, 3) >= 100) {
+        f->status_lo = f->status_hi = pt_str_num(s, 3);
         return 0;
     }
     return pt_admin_fail(err, 400, "invalid_value", "status", "status must be 1xx to 5xx or a code such as 404");
@@ -166,7 +117,7 @@ static int limit_of(const query *q, unsigned *limit, pt_admin_err *err)
     if (!q->has[10]) return 0;
     const char *s = q->v[10];
     size_t n = strlen(s);
-    long v = n && n <= 6 && digits(s, (int)n) ? strtol(s, NULL, 10) : 0;
+    long v = n && n <= 6 && pt_str_digits(s, (int)n) ? strtol(s, NULL, 10) : 0;
     if (v < 1 || (unsigned long)v > max)
         return pt_admin_fail(err, 400, "invalid_value", "limit", "limit must be 1 to %u%s", max,
                              export ? " for an export" : "");

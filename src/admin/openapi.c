@@ -154,7 +154,7 @@ static json_t *schemas(void)
         "Service", obj("name:string team:string kind:string targets:strings models:strings approval:string lb:string "
                        "timeouts:any health:any"),
         "Api", obj("name:string path_prefix:string methods:strings auth:string rewrite:string key_header:string "
-                   "key_query:string"),
+                   "key_query:string lifecycle:any"),
         "Consumer", obj("name:string team:string"),
         "KeyCreate", obj("label:string expires_at:integer allowed_models:strings"),
         "SubscriptionCreate", obj("consumer:string service:string"),

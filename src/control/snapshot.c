@@ -217,7 +217,7 @@ static int on_api(void *ctx, json_t *o)
     s->apis[s->napis++] = (pt_snap_api){
         int_member(o, "id"), service_id, service_index(s, service_id), dup_member(o, "name"),
         dup_member(o, "path_prefix"), dup_member(o, "auth"), dup_member(o, "rewrite"), dup_member(o, "key_header"),
-        dup_member(o, "key_query"), dup_member(o, "methods"),
+        dup_member(o, "key_query"), dup_member(o, "methods"), dup_member(o, "lifecycle"),
     };
     return 0;
 }
@@ -271,7 +271,8 @@ static void free_service(pt_snap_service *v)
 
 static void free_api(pt_snap_api *a)
 {
-    char *fields[] = {a->name, a->path_prefix, a->auth, a->rewrite, a->key_header, a->key_query, a->methods};
+    char *fields[] = {a->name, a->path_prefix, a->auth, a->rewrite, a->key_header, a->key_query, a->methods,
+                      a->lifecycle};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) free(fields[i]);
 }
 
@@ -385,7 +386,8 @@ static pt_snapshot *clone(const pt_snapshot *s, build *b)
         const pt_snap_api *a = &s->apis[i];
         c->apis[i] = (pt_snap_api){ a->id, a->service_id, a->service, dup_or_null(a->name),
                                     dup_or_null(a->path_prefix), dup_or_null(a->auth), dup_or_null(a->rewrite),
-                                    dup_or_null(a->key_header), dup_or_null(a->key_query), dup_or_null(a->methods) };
+                                    dup_or_null(a->key_header), dup_or_null(a->key_query), dup_or_null(a->methods),
+                                    dup_or_null(a->lifecycle) };
     }
     if (!ok) { /* the arrays' pointers are copies of s's until replaced: free only what is ours */
         c->nteams = c->nservices = c->napis = 0;

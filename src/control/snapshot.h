@@ -82,6 +82,7 @@ typedef struct pt_snap_api {
     uint32_t service;            /* index into services */
     char *name, *path_prefix, *auth, *rewrite, *key_header, *key_query;
     char *methods;
+    char *lifecycle;             /* JSON object text, or NULL */
 } pt_snap_api;
 
 typedef struct pt_snapshot {

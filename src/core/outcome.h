@@ -54,6 +54,7 @@
     X(RATE_LIMITED,           429, "rate_limited",               "rate_limited")      \
     /* routing and the gateway itself */                                              \
     X(ROUTE_NOT_FOUND,        404, "route_not_found",            "no_route")          \
+    X(API_RETIRED,            410, "api_retired",                "no_route")          \
     X(NOT_IMPLEMENTED,        501, "not_implemented",            "gateway_error")     \
     X(ROUTE_WITHOUT_SERVICE,  500, "route_without_service",      "gateway_error")     \
     X(METRICS_UNAVAILABLE,    500, "metrics_unavailable",        "gateway_error")     \

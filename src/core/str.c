@@ -40,3 +40,17 @@ char *pt_str_index(char *dst, size_t cap, const char *a, const char *b, size_t i
     dst[n] = '\0';
     return dst;
 }
+
+bool pt_str_digits(const char *s, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9') return false;
+    return true;
+}
+
+int pt_str_num(const char *s, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) v = v * 10 + (s[i] - '0');
+    return v;
+}

@@ -1,9 +1,10 @@
 /* str.h: bounded C-string building without printf, for paths and ids built on every
- * request. Every function truncates to fit cap (cap >= 1), always NUL-terminates like
- * snprintf, and returns dst. */
+ * request, and digit runs read without strtol. The building functions truncate to fit
+ * cap (cap >= 1), always NUL-terminate like snprintf, and return dst. */
 #ifndef PT_CORE_STR_H
 #define PT_CORE_STR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* dst = src */
@@ -12,5 +13,9 @@ char *pt_str_copy(char *dst, size_t cap, const char *src);
 char *pt_str_join(char *dst, size_t cap, const char *a, const char *b);
 /* dst = a b "[" i "]"   ("messages", "", 2 -> "messages[2]"; "m[0]", ".content", 1 -> "m[0].content[1]") */
 char *pt_str_index(char *dst, size_t cap, const char *a, const char *b, size_t i);
+
+/* Whether the n bytes at s are all ASCII digits; their value (n small enough for int). */
+bool pt_str_digits(const char *s, int n);
+int pt_str_num(const char *s, int n);
 
 #endif

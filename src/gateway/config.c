@@ -18,6 +18,7 @@
 #include "core/log.h"
 #include "gateway/balancer.h"
 #include "gateway/cors.h"
+#include "gateway/lifecycle.h"
 #include "gateway/limits_gate.h"
 #include "limits/policy.h"
 #include "config/node.h"
@@ -142,6 +143,7 @@ void pt__route_free(pt_route *r)
     free(r->headers);
     free(r->service_name);
     pt_cors_free(r->cors);
+    pt_lifecycle_free(r->lifecycle);
     free(r->rewrite_prefix);
     free(r->key_header);
     free(r->key_query);

@@ -127,6 +127,7 @@ typedef struct pt_route {
     char *auth_service;      /* the store's service subscriptions are checked against: `auth_service`,
                               * else the route's service name, else the route's name */
     struct pt_cors *cors;    /* `cors:` (gateway/cors.h), or NULL */
+    struct pt_lifecycle *lifecycle; /* `lifecycle:` (gateway/lifecycle.h), or NULL */
     unsigned order;          /* position in the file, the last tie-breaker */
     struct pt_route_metrics *metrics; /* runtime, owned by the metrics registry */
 } pt_route;

@@ -32,6 +32,8 @@ int pt__config_default_ai_route(pt_cfg *c, pt_config *cfg);
 int pt__config_method(pt_cfg *c, const pt_cfg_node *v, pt_method_mask *mask);
 /* A route's `cors:` (gateway/cors.h). */
 int pt__config_cors(pt_cfg *c, const pt_cfg_node *v, void *route);
+/* A route's `lifecycle:` (gateway/lifecycle.h). */
+int pt__config_lifecycle(pt_cfg *c, const pt_cfg_node *v, void *route);
 
 void pt__service_free(pt_service *s);
 void pt__route_free(pt_route *r);

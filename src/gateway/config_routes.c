@@ -305,6 +305,7 @@ static const pt_cfg_field route_fields[] = {
     CFG_FUNC("key_query", route_key_query_fn),
     CFG_STR("auth_service", pt_route, auth_service),
     CFG_FUNC("cors", pt__config_cors),
+    CFG_FUNC("lifecycle", pt__config_lifecycle),
     CFG_END,
 };
 

@@ -84,6 +84,7 @@ static pt_cfg_node *route_node(const json_t *svc, const json_t *api)
     if (rc == 0 && key) rc = put_str(m, "auth_service", sname);
     if (rc == 0 && key) rc = put_str(m, "key_header", str(api, "key_header"));
     if (rc == 0 && key) rc = put_str(m, "key_query", str(api, "key_query"));
+    if (rc == 0) rc = put(m, "lifecycle", member(api, "lifecycle"));
     if (rc == 0) return m;
     pt_cfg_node_free(m);
     return NULL;
@@ -147,7 +148,7 @@ static json_t *api_json(const pt_snap_api *a)
     if (o && set_text(o, "name", a->name, false) == 0 && set_text(o, "path_prefix", a->path_prefix, false) == 0 &&
         set_text(o, "methods", a->methods, true) == 0 && set_text(o, "auth", a->auth, false) == 0 &&
         set_text(o, "rewrite", a->rewrite, false) == 0 && set_text(o, "key_header", a->key_header, false) == 0 &&
-        set_text(o, "key_query", a->key_query, false) == 0)
+        set_text(o, "key_query", a->key_query, false) == 0 && set_text(o, "lifecycle", a->lifecycle, true) == 0)
         return o;
     json_decref(o);
     return NULL;

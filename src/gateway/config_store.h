@@ -10,9 +10,10 @@
  *
  *   service {name, kind: rest, targets, lb, timeouts, health}
  *       services: - {name, targets, lb, timeouts, health_check: health}
- *   its API {name, path_prefix, methods, auth, rewrite, key_header, key_query}
+ *   its API {name, path_prefix, methods, auth, rewrite, key_header, key_query, lifecycle}
  *       routes: - {name: "service/api", match: {path_prefix, methods}, service,
- *                  rewrite_prefix: rewrite, auth, auth_service: service, key_header, key_query}
+ *                  rewrite_prefix: rewrite, auth, auth_service: service, key_header, key_query,
+ *                  lifecycle}
  *   an API of service {kind: ai, models}
  *       routes: - {name: "service/api", match: {...}, ai: {models}, strip_prefix: true, ...}
  *

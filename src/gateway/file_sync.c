@@ -1,6 +1,7 @@
 /* file_sync.c: the configuration file's services and routes as read-only store rows (see
  * file_sync.h). */
 #include "gateway/file_sync.h"
+#include "gateway/lifecycle.h"
 
 #include <llhttp.h>
 #include <stdio.h>
@@ -43,6 +44,19 @@ static json_t *methods_of(pt_method_mask m)
 
 static json_t *opt_str(const char *s) { return s ? json_string(s) : json_null(); }
 
+/* A route's lifecycle as the store keeps it: the members as the file wrote them. */
+static json_t *lifecycle_of(const pt_route *r)
+{
+    const pt_lifecycle *l = r->lifecycle;
+    if (!l) return json_null();
+    json_t *o = json_object();
+    const char *k[] = { "state", "deprecated_at", "sunset", "successor", "docs" };
+    const char *v[] = { l->state_text, l->deprecated_at_text, l->sunset_text, l->successor, l->docs };
+    for (size_t i = 0; o && i < sizeof k / sizeof k[0]; i++)
+        if (v[i]) json_object_set_new(o, k[i], json_string(v[i]));
+    return o ? o : json_null();
+}
+
 static const char *service_of(const pt_route *r)
 {
     return r->auth_service ? r->auth_service : r->service_name ? r->service_name : r->name;
@@ -81,9 +95,10 @@ static json_t *wanted_apis(const pt_config *file)
     for (size_t i = 0; want && i < file->nroutes; i++) {
         const pt_route *r = &file->routes[i];
         const char *path = r->path_prefix ? r->path_prefix : r->path_exact ? r->path_exact : "/";
-        json_t *cols = json_pack("{s:s,s:o,s:s,s:o,s:o,s:o}", "path_prefix", path, "methods", methods_of(r->methods),
-                                 "auth", r->auth_key ? "key" : "none", "rewrite", opt_str(r->rewrite_prefix),
-                                 "key_header", opt_str(r->key_header), "key_query", opt_str(r->key_query));
+        json_t *cols = json_pack("{s:s,s:o,s:s,s:o,s:o,s:o,s:o}", "path_prefix", path, "methods",
+                                 methods_of(r->methods), "auth", r->auth_key ? "key" : "none", "rewrite",
+                                 opt_str(r->rewrite_prefix), "key_header", opt_str(r->key_header), "key_query",
+                                 opt_str(r->key_query), "lifecycle", lifecycle_of(r));
         json_t *of = json_object_get(want, service_of(r));
         if (!of) json_object_set_new(want, service_of(r), of = json_object());
         json_object_set_new(of, r->name, cols);

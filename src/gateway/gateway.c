@@ -27,6 +27,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/recycle.h"
+#include "core/timefmt.h"
 #include "gateway/accesslog.h"
 #include "gateway/ai_route.h"
 #include "gateway/auth.h"
@@ -37,6 +38,7 @@
 #include "gateway/config.h"
 #include "gateway/health.h"
 #include "gateway/cors.h"
+#include "gateway/lifecycle.h"
 #include "gateway/limits_gate.h"
 #include "gateway/listen.h"
 #include "gateway/metrics.h"
@@ -175,6 +177,8 @@ static void dispatch(pt_conn *c, pt_request *req, void *arg)
                                   "no route matches " PT_SLICE_FMT " " PT_SLICE_FMT " (host '" PT_SLICE_FMT "')",
                                   PT_SLICE_ARG(req->method_name), PT_SLICE_ARG(req->path),
                                   PT_SLICE_ARG(req->host));
+        } else if (route->lifecycle && pt_lifecycle_gate(c, route, pt_time_now_ms())) {
+            /* retired: answered 410 */
         } else if (route->auth_key && !pt_auth_check(c, req, cfg, route)) {
             /* refused: answered in pt_auth_check */
         } else if (!pt_limits_gate_request(c, req, cfg, route)) {

@@ -73,9 +73,13 @@ static const char v1_sql[] =
 static const char v2_sql[] =
     "ALTER TABLE apis ADD COLUMN origin TEXT NOT NULL DEFAULT 'api' CHECK (origin IN ('api', 'file'));";
 
+/* Where an API stands in its life (published, deprecated, retired), as a JSON object. */
+static const char v3_sql[] = "ALTER TABLE apis ADD COLUMN lifecycle TEXT;";
+
 const pt__store_migration pt__store_sqlite_migrations[] = {
     {1, "control plane: teams, users, tokens, services, apis, consumers, keys, subscriptions, audit", v1_sql},
     {2, "apis declared by the configuration file", v2_sql},
+    {3, "api life cycle: deprecation, sunset, successor", v3_sql},
 };
 
 const int pt__store_sqlite_nmigrations = sizeof pt__store_sqlite_migrations / sizeof pt__store_sqlite_migrations[0];

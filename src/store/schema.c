@@ -60,6 +60,7 @@ static const pt_store_col api_cols[] = {
     {"key_header", PT_COL_TEXT, 0, 0, NULL, 128},
     {"key_query", PT_COL_TEXT, 0, 0, NULL, 128},
     {"origin", PT_COL_ENUM, PT_COL_IMMUTABLE, 0, origins, 0},
+    {"lifecycle", PT_COL_JSON, 0, 0, NULL, 4096},
 };
 
 static const pt_store_col consumer_cols[] = {

@@ -353,6 +353,26 @@ has_hdr() {
 # jqr FILTER [JSON]: jq -r on JSON (default: last response body); prints "" on bad JSON.
 jqr() { local j=${2-$RESP_BODY}; jq -r "$1" <<<"$j" 2>/dev/null; }
 
+# route_refused NAME KEY VALUE MESSAGE_REGEX: check-config refuses a file whose one route r (to a
+# service at $U1, or port 9) has KEY: VALUE, and its message matches MESSAGE_REGEX.
+route_refused() {
+    cat >"$T/bad.yaml" <<EOF2
+admin: { enabled: false }
+services:
+  - name: a
+    targets: ["http://127.0.0.1:${U1:-9}"]
+routes:
+  - name: r
+    match: { path_prefix: /r/ }
+    service: a
+    $2: $3
+EOF2
+    "$PORTICO" check-config -c "$T/bad.yaml" >"$T/out" 2>"$T/err"
+    local rc=$?
+    is "$rc" 1 "$1: check-config fails"
+    like "$(cat "$T/err")" "$4" "$1: the message says why"
+}
+
 # echo_header NAME [JSON]: a header the echo upstream received (all values, comma-joined).
 echo_header() {
     jqr "[.headers[] | select(.[0] | ascii_downcase == \"$(echo "$1" | tr 'A-Z' 'a-z')\") | .[1]] | join(\",\")" "${2-$RESP_BODY}"

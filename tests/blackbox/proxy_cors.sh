@@ -173,33 +173,16 @@ is "$RESP_STATUS $(jqr .error.type)" "404 invalid_request_error" "an unknown mod
 is "$(hdr access-control-allow-origin)" "$ORIGIN" "the AI error carries Allow-Origin, so the page's SDK can read it"
 
 # ---------------------------------------------------------------------------- bad configurations
-bad_cfg() { # NAME CORS_YAML MESSAGE_REGEX
-    cat >"$T/bad.yaml" <<EOF
-admin: { enabled: false }
-services:
-  - name: a
-    targets: ["http://127.0.0.1:$UA"]
-routes:
-  - name: r
-    match: { path_prefix: /r/ }
-    service: a
-    cors: $2
-EOF
-    "$PORTICO" check-config -c "$T/bad.yaml" >"$T/out" 2>"$T/err"
-    local rc=$?
-    is "$rc" 1 "$1: check-config fails"
-    like "$(cat "$T/err")" "$3" "$1: the message says why"
-}
-bad_cfg "'*' with credentials" '{ origins: "*", credentials: true }' 'routes\[0\]\.cors\.credentials: .*list the origins'
-bad_cfg "an origin with a path" '{ origins: [https://a.example/] }' "cors\.origins\[0\]: an origin has no path: write 'https://a.example'"
-bad_cfg "not http(s)" '{ origins: [ftp://a.example] }' "cors\.origins\[0\]: 'ftp://a.example' is not an origin"
-bad_cfg "'null'" '{ origins: ["null"] }' "cors\.origins\[0\]: 'null' is the origin of sandboxed"
-bad_cfg "'*' among others" '{ origins: ["*", https://a.example] }' "cors\.origins\[0\]: '\*' allows every origin: list it alone"
-bad_cfg "no origins" '{ methods: [GET] }' "routes\[0\]\.cors: missing required key 'origins'"
-bad_cfg "a misspelt method" '{ origins: "*", methods: [PSOT] }' "cors\.methods\[0\]: unknown HTTP method 'PSOT' \(did you mean 'POST'\?\)"
-bad_cfg "a bad port" '{ origins: ["https://a.example:0"] }' "not a valid port"
-bad_cfg "max_age over a day" '{ origins: "*", max_age: 2d }' "cors\.max_age: must be between"
-bad_cfg "an unknown key" '{ origins: "*", origin: x }' "cors\.origin: unknown key"
+route_refused "'*' with credentials" cors '{ origins: "*", credentials: true }' 'routes\[0\]\.cors\.credentials: .*list the origins'
+route_refused "an origin with a path" cors '{ origins: [https://a.example/] }' "cors\.origins\[0\]: an origin has no path: write 'https://a.example'"
+route_refused "not http(s)" cors '{ origins: [ftp://a.example] }' "cors\.origins\[0\]: 'ftp://a.example' is not an origin"
+route_refused "'null'" cors '{ origins: ["null"] }' "cors\.origins\[0\]: 'null' is the origin of sandboxed"
+route_refused "'*' among others" cors '{ origins: ["*", https://a.example] }' "cors\.origins\[0\]: '\*' allows every origin: list it alone"
+route_refused "no origins" cors '{ methods: [GET] }' "routes\[0\]\.cors: missing required key 'origins'"
+route_refused "a misspelt method" cors '{ origins: "*", methods: [PSOT] }' "cors\.methods\[0\]: unknown HTTP method 'PSOT' \(did you mean 'POST'\?\)"
+route_refused "a bad port" cors '{ origins: ["https://a.example:0"] }' "not a valid port"
+route_refused "max_age over a day" cors '{ origins: "*", max_age: 2d }' "cors\.max_age: must be between"
+route_refused "an unknown key" cors '{ origins: "*", origin: x }' "cors\.origin: unknown key"
 
 alive_after "portico is alive after the CORS checks"
 done_testing
