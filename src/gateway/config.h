@@ -19,6 +19,7 @@
 
 #include "config/value.h"
 #include "core/buf.h"
+#include "gateway/retry.h"
 
 struct pt_ai_config;      /* ai/ai_config.h */
 struct pt_target_state;   /* gateway/balancer.h */
@@ -62,7 +63,8 @@ typedef struct pt_service {
     uint64_t idle_timeout_ms;       /* no bytes either way mid-exchange, default 60000 */
     uint64_t pool_idle_ms;          /* how long an idle pooled connection is kept, default 60000 */
     unsigned pool_max_idle;         /* idle connections kept per target per worker, default 64 */
-    unsigned retries;               /* extra targets tried when connecting fails, default 1 */
+    unsigned retries;               /* extra targets tried, default 1 (gateway/retry.h) */
+    pt_retry_policy retry;          /* retry_on and retry_budget */
     char *ca_file;                  /* extra CA bundle for TLS targets (else system store) */
     bool insecure_skip_verify;      /* local use only; logged as a warning at load */
     char *sni;                      /* overrides the SNI / verified name (default: target host) */

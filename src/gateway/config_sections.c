@@ -419,6 +419,8 @@ static const pt_cfg_field service_fields[] = {
     CFG_FUNC("timeouts", timeouts_fn),
     CFG_FUNC("pool", pool_fn),
     CFG_UINT("retries", pt_service, retries, 0, 10),
+    CFG_FUNC("retry_on", pt__config_retry_on),
+    CFG_FUNC("retry_budget", pt__config_retry_budget),
     CFG_FUNC("tls", service_tls_fn),
     CFG_FUNC("health_check", health_fn),
     CFG_FUNC("passive_health", passive_fn),
@@ -434,6 +436,8 @@ static void service_defaults(pt_service *s)
     s->pool_idle_ms = 60000;
     s->pool_max_idle = 64;
     s->retries = 1;
+    s->retry.budget_percent = 20;
+    s->retry.budget_min_per_s = 3;
     s->health.interval_ms = 5000;
     s->health.timeout_ms = 2000;
     s->health.healthy_threshold = 2;

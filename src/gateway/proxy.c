@@ -4,7 +4,9 @@
  * (pausing the client when the upstream queue is above HIGH_MARK) -> stream the
  * response (pausing the upstream when the client queue is above HIGH_MARK) -> done.
  * A failure before anything was sent moves to another target, at most retries times,
- * carrying the body bytes buffered so far. After the response has started, a failure
+ * carrying the body bytes buffered so far. With the service's retry_on (retry.h), a
+ * request whose whole body was at hand is sent again after a reset, a timeout or a
+ * listed 5xx, from a copy kept for that, while no byte of the answer went out. After the response has started, a failure
  * can only cut the client's response short. When no attempt succeeded, the client's
  * 502 (504 for a timeout) names the last attempt's cause; the target's address and the
  * low-level detail are added only with errors.expose_upstream_address.
@@ -42,7 +44,8 @@ typedef struct proxy {
     pt_exchange *x;
     pt_buf path;           /* upstream path + query */
     pt_buf body;           /* body bytes carried to the next attempt */
-    bool body_done, client_paused, began;
+    pt_buf replay;         /* the whole body, kept for a retry after the request was sent */
+    bool body_done, client_paused, began, replayable;
     uint64_t up_start_us;
     /* the last failed attempt, for the client's error */
     int last_err, last_phase;
@@ -75,6 +78,7 @@ static void proxy_cleanup(void *arg)
     stop_upstream(p);
     pt_buf_release(&p->path);
     pt_buf_release(&p->body);
+    pt_buf_release(&p->replay);
 }
 
 void pt_proxy_endpoint(const pt_service *svc, const pt_target *t, pt_endpoint *ep)
@@ -253,12 +257,34 @@ static void respond_failure(proxy *p)
 
 /* --- exchange callbacks -------------------------------------------------- */
 
+/* Whether the request may go to another target now that an attempt failed after it was
+ * sent (retry.h); takes the retry from the service's budget when it may. */
+static bool may_resend(proxy *p)
+{
+    return p->replayable && !pt_conn_response_started(p->conn) && p->ntried <= p->svc->retries &&
+           p->ntried < MAX_TRIES && p->svc->ntargets > p->ntried && pt_retry_take(&p->svc->retry, pt_now_ms());
+}
+
+static void resend(proxy *p)
+{
+    pt_buf_reset(&p->body);
+    pt_buf_append(&p->body, p->replay.data ? p->replay.data : "", p->replay.len);
+    attempt(p);
+}
+
 static void on_head(void *u, int status, const pt_header *hdrs, size_t n, int64_t cl)
 {
     proxy *p = u;
     const pt_route *rt = p->route;
     pt_conn_info(p->conn)->ttfb_us = pt_now_us() - p->up_start_us;
     pt_balancer_report(p->svc, p->target, status < 500, pt_now_ms());
+    if (pt_retry_on_status(&p->svc->retry, status) && may_resend(p)) {
+        pt_log_warn("request %s: service '%s' target %s answered %d: trying another target", p->req->request_id,
+                    p->svc->name, p->target->url, status);
+        stop_upstream(p);
+        resend(p);
+        return;
+    }
     pt_header stack[64];
     size_t cap = n + rt->nresp_add;
     pt_header *out = cap <= 64 ? stack : malloc(cap * sizeof *out);
@@ -318,6 +344,13 @@ static void on_error(void *u, int err, int phase, pt_buf *unsent, const char *de
     p->last_phase = phase;
     p->last_target = p->target;
     snprintf(p->last_detail, sizeof p->last_detail, "%s", detail);
+    pt_upstream_cause cause = pt_upstream_cause_of(err, phase);
+    bool listed = (p->svc->retry.reset && (cause == PT_UC_RESET || cause == PT_UC_CLOSED_BEFORE_HEAD)) ||
+                  (p->svc->retry.timeout && cause == PT_UC_FIRST_BYTE_TIMEOUT);
+    if (phase == 1 && listed && may_resend(p)) {
+        resend(p);
+        return;
+    }
     if (phase == 0 && !pt_conn_response_started(conn) && p->ntried <= p->svc->retries &&
         p->ntried < MAX_TRIES) {
         if (unsent && unsent->len) { /* carry what the client sent so far */
@@ -444,6 +477,12 @@ static void attempt(proxy *p)
     /* the body at hand (buffered, or carried from a failed attempt) goes with the head */
     pt_buf carried = p->body;
     pt_buf_init(&p->body, 0);
+    /* the first attempt decides whether a resend is possible: the whole body is at hand */
+    if (p->ntried == 1 && pt_retry_any(&p->svc->retry) && idempotent(p->req->method) &&
+        (p->body_done || !pt_conn_has_body(conn))) {
+        p->replayable = true;
+        if (carried.len) pt_buf_append(&p->replay, carried.data, carried.len);
+    }
     o.body = carried.data;
     o.body_len = carried.len;
     o.body_complete = p->body_done;
@@ -484,6 +523,7 @@ void pt_proxy_start(pt_conn *conn, pt_request *req, const pt_route *route, pt_cl
         pt_conn_respond_error(conn, PT_OUT_ROUTE_WITHOUT_SERVICE, NULL, "route '%s' has no service", route->name);
         return;
     }
+    if (pt_retry_any(&p->svc->retry)) pt_retry_count_request(&p->svc->retry, pt_now_ms());
     pt_body_sink sink = { p, sink_body, sink_body_end, sink_drain, sink_abort };
     pt_conn_set_sink(conn, &sink);
     if (pt_conn_has_body(conn)) pt_conn_continue(conn);

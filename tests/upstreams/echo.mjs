@@ -2,7 +2,7 @@
 // echoes what it received and plays slow, streaming, chunked, failing or big upstreams on demand.
 //
 //   node echo.mjs --port P [--name N] [--host 127.0.0.1] [--tls-cert F --tls-key F]
-//                 [--keepalive-ms MS] [--health-status 200]
+//                 [--keepalive-ms MS] [--health-status 200] [--behave QUERY]
 //
 // Behaviour is chosen by the query string (the gateway may rewrite the path, never the query):
 //   delay=MS        wait before sending the response head (first-byte timeouts, least_conn)
@@ -29,7 +29,9 @@
 //                   conn_id, conn_requests, remote_port, tls_servername (SNI the client sent)}
 //
 // The query may also come in an "x-echo" request header ("interim=101&status=201"), for
-// clients that cannot choose the query (AI providers' fixed paths).
+// clients that cannot choose the query (AI providers' fixed paths), or from --behave
+// ("status=503", "reset=1"), which this upstream applies to every request: one target of
+// several that fails its own way.
 //
 // Paths handled before the query behaviours:
 //   GET /healthz                  the health status set by --health-status or /__ctl/health
@@ -61,6 +63,7 @@ function parseArgs(argv) {
         else if (a === '--tls-key') o.key = v();
         else if (a === '--keepalive-ms') o.keepaliveMs = Number(v());
         else if (a === '--health-status') o.healthStatus = Number(v());
+        else if (a === '--behave') o.behave = v();
         else { console.error(`echo.mjs: unknown argument ${a}`); process.exit(64); }
     }
     if (!o.port) { console.error('echo.mjs: --port is required'); process.exit(64); }
@@ -210,6 +213,7 @@ async function handle(req, res) {
     }
     const q = url.searchParams;
     for (const [k, v] of new URLSearchParams(String(req.headers['x-echo'] || ''))) q.append(k, v);
+    for (const [k, v] of new URLSearchParams(opt.behave || '')) q.append(k, v);
     const delay = Number(q.get('delay') || 0);
     if (delay > 0) await sleep(delay);
     if (q.has('hold')) {
