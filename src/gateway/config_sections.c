@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "http/tls.h"
 #include "limits/policy.h"
 
 #define MAX_WEIGHT_SUM 65536u /* bounds the weighted schedule */
@@ -28,20 +29,64 @@ static int listen_address_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
     return rc;
 }
 
+static int subject_header_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    return pt_cfg_header_name(c, v, false, &((pt_listener_cfg *)obj)->subject_header);
+}
+
 static const pt_cfg_field listen_tls_fields[] = {
     CFG_FILE("cert", pt_listener_cfg, cert_file),
     CFG_FILE("key", pt_listener_cfg, key_file),
+    CFG_STR("min_version", pt_listener_cfg, min_version),
+    CFG_STR("ciphers", pt_listener_cfg, ciphers),
+    CFG_STR("ciphersuites", pt_listener_cfg, ciphersuites),
+    CFG_FILE("client_ca", pt_listener_cfg, client_ca),
+    CFG_STR("client_cert", pt_listener_cfg, client_cert),
+    CFG_FUNC("subject_header", subject_header_fn),
     CFG_END,
 };
 
+/* A choice among names (min_version, client_cert), refused with the names listed. */
+static int one_of(pt_cfg *c, const pt_cfg_node *v, const char *key, const char *val, const char *const *names, size_t n)
+{
+    if (!val) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(val, names[i]) == 0) return 0;
+    size_t mark = pt_cfg_push_key(c, key);
+    pt_cfg_unknown_name(c, pt_cfg_map_get(v, key), key, names, n);
+    pt_cfg_pop(c, mark);
+    return -1;
+}
+
+static int cipher_list(pt_cfg *c, const pt_cfg_node *v, const char *key, const char *list, bool tls13)
+{
+    pt_buf why = PT_BUF_INIT;
+    int rc = 0;
+    if (list && !pt_tls_ciphers_ok(list, tls13, &why))
+        rc = pt_cfg_fail_key(c, key, pt_cfg_map_get(v, key), "OpenSSL takes none of '%s' (%s)", list,
+                             why.data ? why.data : "");
+    pt_buf_release(&why);
+    return rc;
+}
+
 static int listen_tls_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
 {
+    static const char *const versions[] = { "1.2", "1.3" }, *const modes[] = { "required", "optional" };
     pt_listener_cfg *l = obj;
     if (v->kind != PT_CFG_MAP)
         return pt_cfg_fail(c, v, "expected a mapping with cert and key, got %s", pt_cfg_kind_name(v));
     if (pt_cfg_map_fields(c, v, listen_tls_fields, l, NULL)) return -1;
     if (!l->cert_file) return pt_cfg_fail(c, v, "missing required key 'cert'");
     if (!l->key_file) return pt_cfg_fail(c, v, "missing required key 'key'");
+    int rc = one_of(c, v, "min_version", l->min_version, versions, 2);
+    rc |= one_of(c, v, "client_cert", l->client_cert, modes, 2);
+    rc |= cipher_list(c, v, "ciphers", l->ciphers, false);
+    rc |= cipher_list(c, v, "ciphersuites", l->ciphersuites, true);
+    if (rc) return -1;
+    const char *needs_ca = l->client_cert ? "client_cert" : l->subject_header ? "subject_header" : NULL;
+    if (needs_ca && !l->client_ca)
+        return pt_cfg_fail_key(c, needs_ca, pt_cfg_map_get(v, needs_ca),
+                               "only applies with client_ca (the CA client certificates are verified against)");
     l->tls = true;
     return 0;
 }

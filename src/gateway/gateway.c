@@ -538,7 +538,17 @@ static int open_listeners(const pt_config *cfg, const pt_listen_set *prev, pt_li
         const pt_listener_cfg *l = &cfg->listeners[i];
         if (!l->tls) continue;
         pt_buf e = PT_BUF_INIT;
-        (*ssl)[i] = pt_tls_server_ctx_new(l->cert_file, l->key_file, &e);
+        pt_tls_server_opts o = {
+            .cert_file = l->cert_file,
+            .key_file = l->key_file,
+            .min_version = l->min_version && strcmp(l->min_version, "1.3") == 0 ? TLS1_3_VERSION : TLS1_2_VERSION,
+            .ciphers = l->ciphers,
+            .ciphersuites = l->ciphersuites,
+            .client_ca = l->client_ca,
+            .client_cert_optional = l->client_cert && strcmp(l->client_cert, "optional") == 0,
+            .subject_header = l->subject_header,
+        };
+        (*ssl)[i] = pt_tls_server_ctx_new(&o, &e);
         if (!(*ssl)[i]) pt_buf_printf(err, "listener %s: %s", l->text, e.data ? e.data : "TLS setup failed");
         pt_buf_release(&e);
         if (!(*ssl)[i]) goto fail;

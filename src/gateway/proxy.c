@@ -164,12 +164,14 @@ static void build_head(proxy *p, const pt_target *t, pt_buf *h)
     pt_buf_append(h, " HTTP/1.1\r\n", 11);
     pt_http_append_host(h, t->host, t->port, t->tls);
     const pt_header *conn_hdr = pt_request_header(r, "connection");
+    const char *subject_h = pt_conn_subject_header(p->conn); /* set by the gateway only */
     pt_slice xff = PT_SLICE_NULL;
     for (unsigned i = 0; i < r->nheaders; i++) {
         pt_slice n = r->headers[i].name;
         if (pt_slice_case_eq_cstr(n, "x-forwarded-for")) xff = r->headers[i].value;
         if (hop_header(n)) continue;
         if (pt_auth_is_key_header(who, &r->headers[i]) || identity_header(who, n)) continue; /* never upstream */
+        if (subject_h && pt_slice_case_eq_cstr(n, subject_h)) continue;
         if (conn_hdr && named_by_connection(n, conn_hdr->value)) continue;
         if (name_in(n, rt->req_remove, rt->nreq_remove) || name_in_kv(n, rt->req_add, rt->nreq_add)) continue;
         pt_buf_append_slice(h, n);
@@ -197,6 +199,8 @@ static void build_head(proxy *p, const pt_target *t, pt_buf *h)
     pt_buf_append(h, "X-Request-Id: ", 14);
     pt_buf_append_str(h, r->request_id);
     pt_buf_append(h, "\r\n", 2);
+    char subject[512];
+    if (subject_h && pt_conn_client_subject(p->conn, subject, sizeof subject)) append_header(h, subject_h, subject);
     for (size_t i = 0; i < rt->nreq_add; i++) append_header(h, rt->req_add[i].name, rt->req_add[i].value);
     if (who) {
         append_header(h, who->h_consumer, who->consumer);

@@ -1198,4 +1198,9 @@ pt_req_info *pt_conn_info(pt_conn *c) { return &c->info; }
 pt_server *pt_conn_server(pt_conn *c) { return c->srv; }
 const char *pt_conn_peer(const pt_conn *c) { return c->peer; }
 bool pt_conn_is_tls(const pt_conn *c) { return c->sock.tls_on; }
+const char *pt_conn_subject_header(const pt_conn *c) { return c->sock.tls_on ? pt_tls_subject_header(&c->sock.tls) : NULL; }
+bool pt_conn_client_subject(const pt_conn *c, char *out, size_t cap)
+{
+    return c->sock.tls_on && pt_tls_peer_subject(&c->sock.tls, out, cap);
+}
 bool pt_conn_has_body(const pt_conn *c) { return c->req.chunked || c->req.content_length > 0; }

@@ -148,6 +148,11 @@ int pt_conn_add_resp_headers(pt_conn *c, const char *lines, size_t n);
 pt_server *pt_conn_server(pt_conn *c);
 const char *pt_conn_peer(const pt_conn *c);
 bool pt_conn_is_tls(const pt_conn *c);
+/* On a listener with tls.subject_header: that header's name (a client's own copy of it is
+ * never trusted), else NULL; and the verified client certificate's subject, false when
+ * the client sent none. */
+const char *pt_conn_subject_header(const pt_conn *c);
+bool pt_conn_client_subject(const pt_conn *c, char *out, size_t cap);
 /* Whether the request needs a body read (Content-Length > 0 or chunked). */
 bool pt_conn_has_body(const pt_conn *c);
 

@@ -5,6 +5,7 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/err.h"
@@ -31,33 +32,107 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outle
     return SSL_TLSEXT_ERR_OK;
 }
 
-SSL_CTX *pt_tls_server_ctx_new(const char *cert_file, const char *key_file, pt_buf *err)
+static int subject_index = -1; /* SSL_CTX ex_data: the listener's subject header */
+
+static void free_subject(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
+{
+    (void)parent, (void)ad, (void)idx, (void)argl, (void)argp;
+    free(ptr);
+}
+
+static int set_client_verify(SSL_CTX *ctx, const pt_tls_server_opts *o, pt_buf *err)
+{
+    if (!o->client_ca) return 0;
+    if (SSL_CTX_load_verify_locations(ctx, o->client_ca, NULL) != 1) {
+        openssl_errors(err, "cannot load client CA", o->client_ca);
+        return -1;
+    }
+    STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(o->client_ca);
+    if (names) SSL_CTX_set_client_CA_list(ctx, names);
+    ERR_clear_error();
+    int mode = SSL_VERIFY_PEER | (o->client_cert_optional ? 0 : SSL_VERIFY_FAIL_IF_NO_PEER_CERT);
+    SSL_CTX_set_verify(ctx, mode, NULL);
+    static const unsigned char sid[] = "portico";
+    SSL_CTX_set_session_id_context(ctx, sid, sizeof sid - 1);
+    return 0;
+}
+
+SSL_CTX *pt_tls_server_ctx_new(const pt_tls_server_opts *o, pt_buf *err)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
     if (!ctx) {
         openssl_errors(err, "cannot create TLS context", NULL);
         return NULL;
     }
-    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_min_proto_version(ctx, o->min_version ? o->min_version : TLS1_2_VERSION);
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
-    if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1) {
-        openssl_errors(err, "cannot load certificate", cert_file);
+    if (SSL_CTX_use_certificate_chain_file(ctx, o->cert_file) != 1) {
+        openssl_errors(err, "cannot load certificate", o->cert_file);
         goto fail;
     }
-    if (SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM) != 1) {
-        openssl_errors(err, "cannot load private key", key_file);
+    if (SSL_CTX_use_PrivateKey_file(ctx, o->key_file, SSL_FILETYPE_PEM) != 1) {
+        openssl_errors(err, "cannot load private key", o->key_file);
         goto fail;
     }
     if (SSL_CTX_check_private_key(ctx) != 1) {
-        openssl_errors(err, "private key does not match certificate", key_file);
+        openssl_errors(err, "private key does not match certificate", o->key_file);
         goto fail;
+    }
+    if (o->ciphers && SSL_CTX_set_cipher_list(ctx, o->ciphers) != 1) {
+        openssl_errors(err, "no usable cipher in", o->ciphers);
+        goto fail;
+    }
+    if (o->ciphersuites && SSL_CTX_set_ciphersuites(ctx, o->ciphersuites) != 1) {
+        openssl_errors(err, "no usable TLS 1.3 suite in", o->ciphersuites);
+        goto fail;
+    }
+    if (set_client_verify(ctx, o, err) != 0) goto fail;
+    if (o->subject_header) {
+        if (subject_index < 0) subject_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, free_subject);
+        char *h = strdup(o->subject_header);
+        if (!h || subject_index < 0 || SSL_CTX_set_ex_data(ctx, subject_index, h) != 1) {
+            free(h);
+            pt_buf_printf(err, "out of memory");
+            goto fail;
+        }
     }
     SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
     return ctx;
 fail:
     SSL_CTX_free(ctx);
     return NULL;
+}
+
+bool pt_tls_ciphers_ok(const char *list, bool tls13, pt_buf *err)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (!ctx) return true; /* cannot tell now; the listener's setup will say */
+    bool ok = tls13 ? SSL_CTX_set_ciphersuites(ctx, list) == 1 : SSL_CTX_set_cipher_list(ctx, list) == 1;
+    if (!ok) openssl_errors(err, tls13 ? "no usable TLS 1.3 suite" : "no usable cipher", NULL);
+    SSL_CTX_free(ctx);
+    return ok;
+}
+
+bool pt_tls_peer_subject(const pt_tls *t, char *out, size_t cap)
+{
+    X509 *cert = SSL_get0_peer_certificate(t->ssl);
+    if (!cert || SSL_get_verify_result(t->ssl) != X509_V_OK) return false;
+    BIO *b = BIO_new(BIO_s_mem());
+    if (!b) return false;
+    X509_NAME_print_ex(b, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
+    int n = BIO_read(b, out, cap > 1 ? (int)cap - 1 : 0);
+    BIO_free(b);
+    if (n <= 0) return false;
+    out[n] = '\0';
+    for (int i = 0; i < n; i++) /* a header value: no controls */
+        if ((unsigned char)out[i] < 0x20 || out[i] == 0x7f) out[i] = '?';
+    return true;
+}
+
+const char *pt_tls_subject_header(const pt_tls *t)
+{
+    return subject_index < 0 ? NULL : SSL_CTX_get_ex_data(SSL_get_SSL_CTX(t->ssl), subject_index);
 }
 
 SSL_CTX *pt_tls_client_ctx_new(const char *ca_file, bool insecure, pt_buf *err)

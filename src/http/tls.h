@@ -17,8 +17,27 @@ typedef struct pt_tls {
     bool handshake_done;
 } pt_tls;
 
-/* Server context from PEM files; ALPN offers http/1.1. NULL + message in err on failure. */
-SSL_CTX *pt_tls_server_ctx_new(const char *cert_file, const char *key_file, pt_buf *err);
+/* A listener's TLS: its certificate, which versions and ciphers it speaks, and whether it
+ * asks clients for certificates (mTLS). NULL members keep OpenSSL's defaults. */
+typedef struct pt_tls_server_opts {
+    const char *cert_file, *key_file;
+    int min_version;            /* TLS1_2_VERSION (the default when 0) or TLS1_3_VERSION */
+    const char *ciphers;        /* TLS 1.2 and below, OpenSSL's cipher-list syntax */
+    const char *ciphersuites;   /* TLS 1.3 */
+    const char *client_ca;      /* PEM bundle client certificates must chain to, or NULL */
+    bool client_cert_optional;  /* with client_ca: verify a certificate when one is sent */
+    const char *subject_header; /* the request header that carries the verified subject */
+} pt_tls_server_opts;
+
+/* Server context; ALPN offers http/1.1. The opts' strings are copied where they outlive
+ * the call (subject_header). NULL + message in err on failure. */
+SSL_CTX *pt_tls_server_ctx_new(const pt_tls_server_opts *o, pt_buf *err);
+/* Whether OpenSSL takes a cipher list (tls13: a TLS 1.3 suite list); the reason in err. */
+bool pt_tls_ciphers_ok(const char *list, bool tls13, pt_buf *err);
+/* The verified client certificate's subject (RFC 2253), or false when there is none. */
+bool pt_tls_peer_subject(const pt_tls *t, char *out, size_t cap);
+/* The subject_header of the session's listener, or NULL. */
+const char *pt_tls_subject_header(const pt_tls *t);
 /* Client context: system CA store (+ ca_file when given), verification on unless insecure. */
 SSL_CTX *pt_tls_client_ctx_new(const char *ca_file, bool insecure, pt_buf *err);
 

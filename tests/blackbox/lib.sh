@@ -353,8 +353,16 @@ has_hdr() {
 # jqr FILTER [JSON]: jq -r on JSON (default: last response body); prints "" on bad JSON.
 jqr() { local j=${2-$RESP_BODY}; jq -r "$1" <<<"$j" 2>/dev/null; }
 
-# route_refused NAME KEY VALUE MESSAGE_REGEX: check-config refuses a file whose one route r (to a
-# service at $U1, or port 9) has KEY: VALUE, and its message matches MESSAGE_REGEX.
+# config_refused NAME MESSAGE_REGEX: check-config refuses $T/bad.yaml (the caller wrote it) with
+# status 1 and a message matching MESSAGE_REGEX.
+config_refused() {
+    "$PORTICO" check-config -c "$T/bad.yaml" >"$T/out" 2>"$T/err"
+    local rc=$?
+    is "$rc" 1 "$1: check-config fails"
+    like "$(cat "$T/err")" "$2" "$1: the message says why"
+}
+# route_refused NAME KEY VALUE MESSAGE_REGEX: config_refused for a file whose one route r (to a
+# service at $U1, or port 9) has KEY: VALUE.
 route_refused() {
     cat >"$T/bad.yaml" <<EOF2
 admin: { enabled: false }
@@ -367,10 +375,7 @@ routes:
     service: a
     $2: $3
 EOF2
-    "$PORTICO" check-config -c "$T/bad.yaml" >"$T/out" 2>"$T/err"
-    local rc=$?
-    is "$rc" 1 "$1: check-config fails"
-    like "$(cat "$T/err")" "$4" "$1: the message says why"
+    config_refused "$1" "$4"
 }
 
 # echo_header NAME [JSON]: a header the echo upstream received (all values, comma-joined).

@@ -98,10 +98,7 @@ alive_after "portico is alive after the retries"
 # ---------------------------------------------------------------------------- bad configurations
 service_refused() { # NAME LINES MESSAGE_REGEX
     printf 'admin: { enabled: false }\nservices:\n  - name: s\n    targets: ["http://127.0.0.1:9"]\n%s\n' "$2" >"$T/bad.yaml"
-    "$PORTICO" check-config -c "$T/bad.yaml" >"$T/out" 2>"$T/err"
-    local rc=$?
-    is "$rc" 1 "$1: check-config fails"
-    like "$(cat "$T/err")" "$3" "$1: the message says why"
+    config_refused "$1" "$3"
 }
 service_refused "a 4xx" '    retry_on: [429]' "retry_on\[0\]: only a 5xx status can be retried, got 429"
 service_refused "a misspelt condition" '    retry_on: [rest]' "retry_on\[0\]: unknown retry condition 'rest' \(did you mean 'reset'\?\)"
