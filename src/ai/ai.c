@@ -269,6 +269,14 @@ const pt_pivot_req *pt_ai_request_pivot(pt_ai_request *r, pt_ai_error *err)
     return &r->pivot;
 }
 
+int64_t pt_ai_request_token_estimate(pt_ai_request *r, int64_t default_max)
+{
+    pt_ai_error err;
+    const pt_pivot_req *p = r->ep == PT_AI_EP_EMBEDDINGS ? NULL : pt_ai_request_pivot(r, &err);
+    if (!p) return pt_pivot_estimate_text_tokens(r->len);
+    return pt_pivot_estimate_input_tokens(p) + (p->max_tokens > 0 ? p->max_tokens : default_max);
+}
+
 static const pt_jv *request_json(pt_ai_request *r, pt_ai_error *err)
 {
     if (!r->json && !(r->json = pt_jdom_parse(&r->pivot.arena, r->body, r->len, NULL)))

@@ -86,6 +86,12 @@ bool pt_ai_request_stream(const pt_ai_request *r);
  * attempts. NULL with err set when the body cannot be translated (400). */
 const pt_pivot_req *pt_ai_request_pivot(pt_ai_request *r, pt_ai_error *err);
 
+/* The tokens a call may use, for token limits: the prompt's local estimate (the one a
+ * translated stream reports before the provider does) plus max_tokens /
+ * max_completion_tokens / max_output_tokens, or default_max when the client gave none;
+ * a body that is not a chat (embeddings) counts as its text. Builds the pivot form. */
+int64_t pt_ai_request_token_estimate(pt_ai_request *r, int64_t default_max);
+
 /* ---- answers made without a provider -------------------------------------------------- */
 
 /* Writes the error body in the client's format:

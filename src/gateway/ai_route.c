@@ -62,6 +62,9 @@ typedef struct ai_req {
     bool up_bad_response;      /* ...and it was a response that is not acceptable HTTP */
     bool started;              /* the client response head went out */
     bool finished;
+    void *limits;              /* the policies' state, settled on the usage at cleanup */
+    uint64_t used_tokens, used_cost_micro;
+    bool usage_unknown;        /* a call was cut after output went out, with no usage reported */
 } ai_req;
 
 /* ---- usage metrics ------------------------------------------------------------------ */
@@ -206,6 +209,10 @@ static void record(ai_req *a, const pt_ai_result *r, bool aborted)
     add(&s->cache_read, (uint64_t)pt_usage_get(r->usage.cache_read));
     add(&s->cache_write, (uint64_t)pt_usage_get(r->usage.cache_write));
     add(&s->cost_pico, r->cost_pico_usd);
+    uint64_t tokens = (uint64_t)pt_usage_get(r->usage.input) + (uint64_t)pt_usage_get(r->usage.output);
+    a->used_tokens += tokens;
+    a->used_cost_micro += r->cost_micro_usd;
+    if (!tokens && r->kind != PT_AI_OK && (r->emitted || a->started)) a->usage_unknown = true;
     if (r->ttft_us) {
         add(&s->ttft_us_sum, r->ttft_us);
         add(&s->ttft_count, 1);
@@ -268,6 +275,7 @@ static void ai_cleanup(void *arg)
 {
     ai_req *a = arg;
     stop_upstream(a);
+    pt_limits_gate_settle(a->limits, !a->usage_unknown || a->used_tokens, a->used_tokens, a->used_cost_micro);
     if (a->call) pt_ai_call_free(a->call);
     if (a->areq) pt_ai_request_free(a->areq);
     pt_buf_release(&a->body);
@@ -535,6 +543,13 @@ static void next_attempt(ai_req *a)
     }
 }
 
+/* What a call may use of a tokens limit (asked only when a policy counts tokens). */
+static uint64_t token_estimate(void *areq)
+{
+    int64_t n = pt_ai_request_token_estimate(areq, 4096);
+    return n > 0 ? (uint64_t)n : 1;
+}
+
 /* The whole client body is here: validate it and start the plan. */
 static void begin(ai_req *a)
 {
@@ -560,11 +575,14 @@ static void begin(ai_req *a)
         return;
     }
     char limit_msg[320];
-    if (!pt_limits_gate_model(a->conn, model->name, limit_msg, sizeof limit_msg)) {
+    bool counted = a->ep == PT_AI_EP_CHAT || a->ep == PT_AI_EP_EMBEDDINGS;
+    if (!pt_limits_gate_model(a->conn, model->name, limit_msg, sizeof limit_msg) ||
+        (counted && !pt_limits_gate_ai_start(a->conn, token_estimate, a->areq, limit_msg, sizeof limit_msg))) {
         pt_ai_error_set(&err, PT_AI_ERR_RATE_LIMIT, 429, NULL, "%s", limit_msg);
         fail_with_outcome(a, &err, PT_OUT_RATE_LIMITED);
         return;
     }
+    if (counted) a->limits = pt_limits_gate_of(a->conn);
     pt_ai_plan_init(&a->plan, a->ai, model, pt_rand64());
     next_attempt(a);
 }

@@ -869,6 +869,7 @@ out:
     pt_buf_release(&err);
     pt_accesslog_close();
     pt_call_log_stop();
+    pt_limits_gate_stop();
     free(g.workers);
     free(g.retired);
     free_ssl(g.ssl, g.set.n);

@@ -5,13 +5,22 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
+#include "core/log.h"
 #include "core/prom.h"
 #include "gateway/auth.h"
 #include "gateway/metrics.h"
 #include "limits/enforce.h"
+#include "limits/persist.h"
+#include "limits/tz.h"
+#include "limits/webhook.h"
+
+#define WEBHOOK_TIMEOUT_MS 5000
 
 /* ---- the counters every worker shares ---- */
 
@@ -26,12 +35,37 @@ static pt_counters *shared_counters(void)
     return counters;
 }
 
-/* ---- decision counters, one pair per policy name, kept across reloads ---- */
+/* The quota and budget totals' file, opened with the first configuration that has a
+ * quota or a budget, and kept until the gateway stops. */
+static pt_limits_store *store;
+static pthread_mutex_t store_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int store_open(const pt_config *cfg)
+{
+    pthread_mutex_lock(&store_lock);
+    if (!store && shared_counters()) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/limits.db", cfg->data_dir ? cfg->data_dir : ".");
+        store = pt_limits_store_open(shared_counters(), path, 1000);
+    }
+    pthread_mutex_unlock(&store_lock);
+    return store ? 0 : -1;
+}
+
+void pt_limits_gate_stop(void)
+{
+    pthread_mutex_lock(&store_lock);
+    pt_limits_store_close(store);
+    store = NULL;
+    pthread_mutex_unlock(&store_lock);
+}
+
+/* ---- decision counters, per policy name, kept across reloads ---- */
 
 typedef struct series {
     struct series *next;
     char *name;
-    _Atomic uint64_t allowed, refused;
+    _Atomic uint64_t allowed, refused[PT_LIMIT_WHY_COUNT], soft;
 } series;
 
 static series *_Atomic all_series;
@@ -58,26 +92,41 @@ static series *series_get(const char *name)
 int pt__limits_gate_bind(pt_config *cfg)
 {
     if (!cfg->policies) return 0;
+    bool windows = false;
     for (size_t i = 0; i < cfg->policies->n; i++) {
         pt_policy *p = &cfg->policies->v[i];
         if (!(p->series = series_get(p->name))) return -1;
+        windows |= p->has_windows;
     }
-    return 0;
+    return windows ? store_open(cfg) : 0;
 }
 
 static void render(pt_prom *p, void *arg)
 {
-    pt_prom_family(p, "portico_policy_decisions_total", "counter",
-                   "Calls decided by each policy: allowed, or refused with 429 (a call refused by another "
-                   "policy counts for neither).");
-    for (series *s = atomic_load_explicit(&all_series, memory_order_acquire); s; s = s->next) {
-        static const char *const results[] = { "allowed", "refused" };
-        for (int r = 0; r < 2; r++) {
-            pt_prom_sample(p, "portico_policy_decisions_total", NULL);
+    static const char *const decisions = "portico_policy_decisions_total";
+    pt_prom_family(p, decisions, "counter",
+                   "Calls decided by each policy: allowed, or refused (with the reason: rate, concurrency, "
+                   "tokens, quota, budget, store_error); a call refused by another policy counts for neither.");
+    series *head = atomic_load_explicit(&all_series, memory_order_acquire);
+    for (series *s = head; s; s = s->next) {
+        pt_prom_sample(p, decisions, NULL);
+        pt_prom_label(p, "policy", s->name);
+        pt_prom_label(p, "result", "allowed");
+        pt_prom_value_u64(p, atomic_load_explicit(&s->allowed, memory_order_relaxed));
+        for (int r = 1; r < PT_LIMIT_WHY_COUNT; r++) {
+            pt_prom_sample(p, decisions, NULL);
             pt_prom_label(p, "policy", s->name);
-            pt_prom_label(p, "result", results[r]);
-            pt_prom_value_u64(p, atomic_load_explicit(r ? &s->refused : &s->allowed, memory_order_relaxed));
+            pt_prom_label(p, "result", "refused");
+            pt_prom_label(p, "reason", pt_limit_why_name((pt_limit_why)r));
+            pt_prom_value_u64(p, atomic_load_explicit(&s->refused[r], memory_order_relaxed));
         }
+    }
+    static const char *const soft = "portico_policy_budget_soft_total";
+    pt_prom_family(p, soft, "counter", "Budget windows whose spending reached the policy's soft_at threshold.");
+    for (series *s = head; s; s = s->next) {
+        pt_prom_sample(p, soft, NULL);
+        pt_prom_label(p, "policy", s->name);
+        pt_prom_value_u64(p, atomic_load_explicit(&s->soft, memory_order_relaxed));
     }
 }
 
@@ -100,7 +149,7 @@ static void count(const gate *g, size_t from)
 {
     if (g->st.refused) {
         series *s = g->st.refused->policy->series;
-        if (s) atomic_fetch_add_explicit(&s->refused, 1, memory_order_relaxed);
+        if (s) atomic_fetch_add_explicit(&s->refused[g->st.why], 1, memory_order_relaxed);
         return;
     }
     for (size_t i = from; i < g->st.n; i++) {
@@ -160,6 +209,7 @@ bool pt_limits_gate_request(pt_conn *c, pt_request *req, const pt_config *cfg, c
         return false;
     }
     g->subject = s;
+    g->st.store_failing = pt_limits_store_failing(store);
     int ok = pt_limits_check(&g->st, cfg->policies, PT_LIMIT_PHASE_REQUEST, &s, pt_limits_now());
     count(g, 0);
     set_headers(c, g);
@@ -177,6 +227,7 @@ bool pt_limits_gate_model(pt_conn *c, const char *model, char *msg, size_t cap)
     gate *g = (gate *)pt_conn_info(c)->limits;
     if (!g || !g->table->has_model) return true;
     g->subject.model = model;
+    g->st.store_failing = pt_limits_store_failing(store);
     size_t from = g->st.n;
     int ok = pt_limits_check(&g->st, g->table, PT_LIMIT_PHASE_MODEL, &g->subject, pt_limits_now());
     count(g, from);
@@ -184,4 +235,77 @@ bool pt_limits_gate_model(pt_conn *c, const char *model, char *msg, size_t cap)
     if (ok) return true;
     pt_limits_message(&g->st, msg, cap);
     return false;
+}
+
+/* ---- AI calls: tokens reserved, then settled ---- */
+
+void *pt_limits_gate_of(pt_conn *c) { return (void *)(uintptr_t)pt_conn_info(c)->limits; }
+
+static bool wants_estimate(const gate *g)
+{
+    for (size_t i = 0; i < g->st.n; i++) {
+        const pt_policy *p = g->st.d[i].policy;
+        if (p->tokens_per_minute || p->window[PT_WIN_TOK_DAY] || p->window[PT_WIN_TOK_MONTH]) return true;
+    }
+    return false;
+}
+
+bool pt_limits_gate_ai_start(pt_conn *c, uint64_t (*estimate)(void *arg), void *arg, char *msg, size_t cap)
+{
+    gate *g = (gate *)pt_conn_info(c)->limits;
+    if (!g || !wants_estimate(g)) return true;
+    int ok = pt_limits_reserve(&g->st, estimate(arg), pt_limits_now());
+    set_headers(c, g);
+    if (ok) return true;
+    count(g, g->st.n);
+    pt_limits_message(&g->st, msg, cap);
+    return false;
+}
+
+/* "2026-12-03" or "2026-12" from a window id (YYYYMMDD or YYYYMM). */
+static void window_name(char *out, size_t cap, uint32_t id, bool month)
+{
+    if (month) snprintf(out, cap, "%04u-%02u", id / 100, id % 100);
+    else snprintf(out, cap, "%04u-%02u-%02u", id / 10000, id / 100 % 100, id % 100);
+}
+
+/* A budget reached soft_at: logged, counted, and posted to the policy's webhook. */
+static void soft_reached(void *arg, const pt_limit_decision *d, pt_policy_window w, uint64_t total, uint64_t limit)
+{
+    const pt_policy *p = d->policy;
+    bool month = pt_policy_window_monthly(w);
+    char when[16], json[768], group[160];
+    window_name(when, sizeof when, d->window_id[month], month);
+    const char *sep = memchr(d->key, '\x1f', d->keylen);
+    size_t glen = sep ? d->keylen - (size_t)(sep + 1 - d->key) : 0;
+    pt_buf esc = PT_BUF_INIT;
+    pt_buf_append_json_escaped(&esc, sep ? sep + 1 : "", glen);
+    snprintf(group, sizeof group, "%.*s", esc.data ? (int)esc.len : 0, esc.data ? esc.data : "");
+    pt_buf_release(&esc);
+    pt_log_warn("policy '%s': budget %s reached its soft threshold (%u%%) for %s%s%s: $%llu.%06llu of $%llu.%06llu",
+                p->name, pt_policy_window_key(w), p->soft_permille / 10, when, group[0] ? " of " : "", group,
+                (unsigned long long)(total / 1000000), (unsigned long long)(total % 1000000),
+                (unsigned long long)(limit / 1000000), (unsigned long long)(limit % 1000000));
+    series *s = p->series;
+    if (s) atomic_fetch_add_explicit(&s->soft, 1, memory_order_relaxed);
+    if (!p->webhook) return;
+    snprintf(json, sizeof json,
+             "{\"event\":\"budget.soft_limit\",\"policy\":\"%s\",\"budget\":\"%s\",\"window\":\"%s\","
+             "\"time_zone\":\"%s\",\"group\":\"%s\",\"spent_usd\":%llu.%06llu,\"limit_usd\":%llu.%06llu,"
+             "\"soft_at\":%u.%03u}",
+             p->name, pt_policy_window_key(w), when, p->time_zone ? p->time_zone : "UTC", group,
+             (unsigned long long)(total / 1000000), (unsigned long long)(total % 1000000),
+             (unsigned long long)(limit / 1000000), (unsigned long long)(limit % 1000000), p->soft_permille / 1000,
+             p->soft_permille % 1000);
+    if (pt_limits_webhook_post(p->webhook, json, WEBHOOK_TIMEOUT_MS) != 0)
+        pt_log_warn("policy '%s': the budget webhook could not be started", p->name);
+    (void)arg;
+}
+
+void pt_limits_gate_settle(void *limits, bool known, uint64_t tokens, uint64_t cost_micro)
+{
+    gate *g = limits;
+    if (!g) return;
+    g->st.store_failing = pt_limits_store_failing(store);
+    pt_limits_settle(&g->st, known, tokens, cost_micro, pt_limits_now(), soft_reached, NULL);
 }

@@ -7,7 +7,8 @@
  * the RateLimit-Policy and RateLimit fields (pt_req_info.resp_headers). Concurrency slots
  * are released by a request cleanup hook, so whatever ends the request (the answer, the
  * client leaving, the upstream failing) gives them back. The counters are one in-process
- * table shared by every worker thread. */
+ * table shared by every worker thread; quota and budget totals are also written to
+ * data_dir/limits.db (limits/persist.h) and read back at start. */
 #ifndef PT_GATEWAY_LIMITS_GATE_H
 #define PT_GATEWAY_LIMITS_GATE_H
 
@@ -25,6 +26,23 @@ bool pt_limits_gate_request(pt_conn *c, pt_request *req, const pt_config *cfg, c
  * gets the message and the RateLimit fields and Retry-After are set for the response,
  * which the caller writes in the client's format (status 429, outcome rate_limited). */
 bool pt_limits_gate_model(pt_conn *c, const char *model, char *msg, size_t cap);
+
+/* The request's limits state (for pt_limits_gate_settle), or NULL when no policy applies. */
+void *pt_limits_gate_of(pt_conn *c);
+
+/* An AI call is about to start: reserves its tokens (estimate(arg): prompt + max_tokens,
+ * asked only when a policy counts tokens) from the tokens-per-minute windows. True: go
+ * on. False: refused; as pt_limits_gate_model. */
+bool pt_limits_gate_ai_start(pt_conn *c, uint64_t (*estimate)(void *arg), void *arg, char *msg, size_t cap);
+
+/* The AI call is over: its real usage replaces the reservation (known false: usage never
+ * reported, as when a stream is cut; the reservation stands), and its tokens and cost go
+ * to the quota and budget windows. A budget reaching soft_at is logged, counted and
+ * posted to its webhook. limits may be NULL; later calls do nothing. */
+void pt_limits_gate_settle(void *limits, bool known, uint64_t tokens, uint64_t cost_micro);
+
+/* Writes the quota and budget totals a last time and closes their file (at exit). */
+void pt_limits_gate_stop(void);
 
 /* Links each policy of cfg to its decision counters (kept by name across reloads);
  * -1 when out of memory. Called by pt_config_bind. */

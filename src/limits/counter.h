@@ -6,7 +6,9 @@
  * key across every thread (and, for a shared backend such as Redis, every process): the
  * in-process backend here is one table shared by all worker threads, never one per
  * worker, so a limit holds for the whole gateway. Times come from the caller (an
- * injectable monotonic clock), so a backend never reads a clock of its own. */
+ * injectable monotonic clock), so a backend never reads a clock of its own; only the
+ * in-process table's sweep reads the injectable wall clock, to forget windows that are
+ * over. A calendar window's total (quota, budget) is a separate key holding a number. */
 #ifndef PT_LIMITS_COUNTER_H
 #define PT_LIMITS_COUNTER_H
 
@@ -31,6 +33,26 @@ typedef struct pt_counter_ops {
     int (*inflight_acquire)(pt_counters *b, pt_slice key, unsigned max, uint64_t now, unsigned *inflight,
                             void **held);
     void (*inflight_release)(pt_counters *b, void *held);
+    /* Takes n cells at once (tokens) from key's window; as rate_take. */
+    int (*rate_take_n)(pt_counters *b, pt_slice key, const pt_gcra *g, uint64_t n, uint64_t now, pt_gcra_result *out);
+    /* Books delta more cells whatever the window holds, or gives -delta back (settling a
+     * reservation on the real usage). */
+    void (*rate_adjust)(pt_counters *b, pt_slice key, const pt_gcra *g, int64_t delta, uint64_t now);
+    /* A calendar window's running total (quotas, budgets): adds delta when limit is 0, or
+     * when the total is below limit and stays within it (a delta of 0 just asks whether the
+     * total is below limit); a negative delta gives back (never below 0). expires is the
+     * wall-clock second after which the window is over and its key may be forgotten.
+     * Returns 0 (added; *total after), 1 (refused; *total as it is), or PT_ENOMEM / PT_EIO
+     * when the total could not be stored (the policy's on_store_error decides). */
+    int (*window_add)(pt_counters *b, pt_slice key, int64_t delta, uint64_t limit, int64_t expires, uint64_t now,
+                      uint64_t *total);
+    /* Visits every window total (only those changed since the last visit when
+     * changed_only), for a backend that persists them elsewhere; fn runs under the key's
+     * lock and must not call back into b. */
+    void (*window_each)(pt_counters *b, bool changed_only,
+                        void (*fn)(void *arg, pt_slice key, uint64_t total, int64_t expires), void *arg);
+    /* Restores a total read back after a restart (the larger of the two is kept). */
+    int (*window_load)(pt_counters *b, pt_slice key, uint64_t total, int64_t expires, uint64_t now);
     /* Keys stored now (for tests and metrics). */
     size_t (*size)(pt_counters *b);
     void (*free)(pt_counters *b);
@@ -51,5 +73,11 @@ pt_counters *pt_counters_local_new(void);
 typedef uint64_t (*pt_limits_clock_fn)(void);
 void pt_limits_set_clock(pt_limits_clock_fn fn);
 uint64_t pt_limits_now(void);
+
+/* The wall clock calendar windows (quotas, budgets) are counted in: Unix seconds. Rate
+ * windows never read it. Tests replace it; NULL restores the real one. */
+typedef int64_t (*pt_limits_wall_fn)(void);
+void pt_limits_set_wall_clock(pt_limits_wall_fn fn);
+int64_t pt_limits_wall(void);
 
 #endif

@@ -22,6 +22,9 @@ typedef struct entry {
     uint64_t tat;      /* GCRA theoretical arrival time; 0: none */
     unsigned inflight;
     unsigned stripe;
+    bool window, changed; /* a calendar window's total; changed since last visited */
+    uint64_t total;
+    int64_t expires;      /* wall-clock second the window ends */
     size_t keylen;
     char key[];
 } entry;
@@ -61,13 +64,16 @@ static void grow(stripe *s)
     s->nbuckets = n;
 }
 
-/* Drops every key that holds nothing at now. */
+/* Drops every key that holds nothing at now (a window's total, once it is over and
+ * visited since its last change). */
 static void sweep(stripe *s, uint64_t now)
 {
+    int64_t wall = pt_limits_wall();
     for (size_t i = 0; i < s->nbuckets; i++)
         for (entry **p = &s->buckets[i]; *p;) {
             entry *e = *p;
-            if (e->inflight == 0 && pt_gcra_idle(e->tat, now)) {
+            bool idle = e->window ? e->expires <= wall && !e->changed : pt_gcra_idle(e->tat, now);
+            if (e->inflight == 0 && idle) {
                 *p = e->next;
                 free(e);
                 s->count--;
@@ -98,30 +104,100 @@ static entry *find(local *l, stripe *s, pt_slice key, uint64_t h, uint64_t now)
     return e;
 }
 
-static int rate_take(pt_counters *b, pt_slice key, const pt_gcra *g, uint64_t now, pt_gcra_result *out)
+/* The key's locked stripe and its entry (NULL when out of memory); unlock(s) after. */
+static entry *lock_key(local *l, pt_slice key, uint64_t now, stripe **s)
 {
-    local *l = (local *)b;
     uint64_t h = hash_key(key);
-    stripe *s = &l->s[h % STRIPES];
-    pthread_mutex_lock(&s->lock);
-    entry *e = find(l, s, key, h, now);
+    *s = &l->s[h % STRIPES];
+    pthread_mutex_lock(&(*s)->lock);
+    return find(l, *s, key, h, now);
+}
+
+static int rate_take_n(pt_counters *b, pt_slice key, const pt_gcra *g, uint64_t n, uint64_t now, pt_gcra_result *out)
+{
+    stripe *s;
+    entry *e = lock_key((local *)b, key, now, &s);
     if (e) {
-        pt_gcra_take(g, e->tat, now, out);
+        pt_gcra_take_n(g, e->tat, now, n, out);
         e->tat = out->tat;
     }
     pthread_mutex_unlock(&s->lock);
     return e ? 0 : PT_ENOMEM;
 }
 
+static int rate_take(pt_counters *b, pt_slice key, const pt_gcra *g, uint64_t now, pt_gcra_result *out)
+{
+    return rate_take_n(b, key, g, 1, now, out);
+}
+
+static void rate_adjust(pt_counters *b, pt_slice key, const pt_gcra *g, int64_t delta, uint64_t now)
+{
+    stripe *s;
+    entry *e = lock_key((local *)b, key, now, &s);
+    if (e) e->tat = pt_gcra_adjust(g, e->tat, now, delta);
+    pthread_mutex_unlock(&s->lock);
+}
+
 static void rate_give_back(pt_counters *b, pt_slice key, const pt_gcra *g, uint64_t now)
 {
-    local *l = (local *)b;
-    uint64_t h = hash_key(key);
-    stripe *s = &l->s[h % STRIPES];
-    pthread_mutex_lock(&s->lock);
-    entry *e = find(l, s, key, h, now);
-    if (e) e->tat = pt_gcra_give_back(g, e->tat, now);
+    rate_adjust(b, key, g, -1, now);
+}
+
+static void window_mark(entry *e, int64_t expires)
+{
+    e->window = true;
+    e->changed = true;
+    if (expires > e->expires) e->expires = expires;
+}
+
+static int window_add(pt_counters *b, pt_slice key, int64_t delta, uint64_t limit, int64_t expires, uint64_t now,
+                      uint64_t *total)
+{
+    stripe *s;
+    entry *e = lock_key((local *)b, key, now, &s);
+    int rc = e ? 0 : PT_ENOMEM;
+    if (e && delta < 0) {
+        e->total = e->total > (uint64_t)-delta ? e->total + (uint64_t)delta : 0;
+        window_mark(e, expires);
+    } else if (e && limit && (e->total >= limit || (uint64_t)delta > limit - e->total)) {
+        rc = 1;
+    } else if (e && delta) {
+        e->total += (uint64_t)delta;
+        window_mark(e, expires);
+    }
+    *total = e ? e->total : 0;
     pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+static int window_load(pt_counters *b, pt_slice key, uint64_t total, int64_t expires, uint64_t now)
+{
+    stripe *s;
+    entry *e = lock_key((local *)b, key, now, &s);
+    if (e) {
+        if (total > e->total) e->total = total;
+        window_mark(e, expires);
+        e->changed = false; /* it is what the store holds */
+    }
+    pthread_mutex_unlock(&s->lock);
+    return e ? 0 : PT_ENOMEM;
+}
+
+static void window_each(pt_counters *b, bool changed_only,
+                        void (*fn)(void *arg, pt_slice key, uint64_t total, int64_t expires), void *arg)
+{
+    local *l = (local *)b;
+    for (unsigned i = 0; i < STRIPES; i++) {
+        stripe *s = &l->s[i];
+        pthread_mutex_lock(&s->lock);
+        for (size_t j = 0; j < s->nbuckets; j++)
+            for (entry *e = s->buckets[j]; e; e = e->next)
+                if (e->window && (e->changed || !changed_only)) {
+                    e->changed = false;
+                    fn(arg, (pt_slice){ e->key, e->keylen }, e->total, e->expires);
+                }
+        pthread_mutex_unlock(&s->lock);
+    }
 }
 
 static int inflight_acquire(pt_counters *b, pt_slice key, unsigned max, uint64_t now, unsigned *inflight, void **held)
@@ -182,7 +258,17 @@ static void local_free(pt_counters *b)
 }
 
 static const pt_counter_ops local_ops = {
-    rate_take, rate_give_back, inflight_acquire, inflight_release, size, local_free,
+    .rate_take = rate_take,
+    .rate_give_back = rate_give_back,
+    .inflight_acquire = inflight_acquire,
+    .inflight_release = inflight_release,
+    .rate_take_n = rate_take_n,
+    .rate_adjust = rate_adjust,
+    .window_add = window_add,
+    .window_each = window_each,
+    .window_load = window_load,
+    .size = size,
+    .free = local_free,
 };
 
 pt_counters *pt_counters_local_new(void)
@@ -218,3 +304,11 @@ static _Atomic(pt_limits_clock_fn) clock_fn = real_now;
 void pt_limits_set_clock(pt_limits_clock_fn fn) { atomic_store(&clock_fn, fn ? fn : real_now); }
 
 uint64_t pt_limits_now(void) { return atomic_load_explicit(&clock_fn, memory_order_relaxed)(); }
+
+static int64_t real_wall(void) { return (int64_t)time(NULL); }
+
+static _Atomic(pt_limits_wall_fn) wall_fn = real_wall;
+
+void pt_limits_set_wall_clock(pt_limits_wall_fn fn) { atomic_store(&wall_fn, fn ? fn : real_wall); }
+
+int64_t pt_limits_wall(void) { return atomic_load_explicit(&wall_fn, memory_order_relaxed)(); }

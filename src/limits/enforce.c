@@ -1,10 +1,23 @@
 /* enforce.c: one request against the policy table (enforce.h). */
 #include "limits/enforce.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "core/log.h"
+#include "limits/tz.h"
+
 #define NS_PER_S 1000000000ull
+
+static const char *const why_names[] = {
+    "",
+#define PT_LIMIT_WHY_NAME(n, name) name,
+    PT_LIMIT_WHY_MAP(PT_LIMIT_WHY_NAME)
+#undef PT_LIMIT_WHY_NAME
+};
+
+const char *pt_limit_why_name(pt_limit_why w) { return w < PT_LIMIT_WHY_COUNT ? why_names[w] : ""; }
 
 static const char *scope_value(pt_policy_scope sc, const pt_limit_subject *s)
 {
@@ -65,16 +78,105 @@ static pt_slice rate_key(pt_limit_decision *d)
     return (pt_slice){ d->key, d->keylen + sizeof t };
 }
 
+/* A tokens window's key: the subject's key, a separator and its size (a changed size
+ * starts afresh, as for rate_key). */
+static pt_slice tokens_key(pt_limit_decision *d, char *buf)
+{
+    memcpy(buf, d->key, d->keylen);
+    buf[d->keylen] = '\x1e';
+    buf[d->keylen + 1] = 't';
+    memcpy(buf + d->keylen + 2, &d->policy->tokens_per_minute, sizeof(uint64_t));
+    return (pt_slice){ buf, d->keylen + 2 + sizeof(uint64_t) };
+}
+
+#define WKEY_MAX (sizeof((pt_limit_decision *)0)->key + 16)
+
+/* A calendar window's key: the subject's key, a separator, the window's letter and the
+ * day or month it counts ("...\x1eR20261203"). */
+static pt_slice window_key(const pt_limit_decision *d, pt_policy_window w, char *buf)
+{
+    bool month = pt_policy_window_monthly(w);
+    memcpy(buf, d->key, d->keylen);
+    int n = snprintf(buf + d->keylen, 16, "\x1e%c%u", "rRtTuU"[w], (unsigned)d->window_id[month]);
+    return (pt_slice){ buf, d->keylen + (size_t)n };
+}
+
+static int64_t window_end(const pt_limit_decision *d, pt_policy_window w)
+{
+    return d->window_end[pt_policy_window_monthly(w)];
+}
+
+static bool is_requests(pt_policy_window w) { return w == PT_WIN_REQ_DAY || w == PT_WIN_REQ_MONTH; }
+static bool is_tokens(pt_policy_window w) { return w == PT_WIN_TOK_DAY || w == PT_WIN_TOK_MONTH; }
+
 /* Gives back everything taken for the request. */
 static void undo(pt_limit_state *st)
 {
     pt_counters *b = st->counters;
+    char buf[WKEY_MAX];
     for (size_t i = 0; i < st->n; i++) {
         pt_limit_decision *d = &st->d[i];
         if (d->rate_taken) b->ops->rate_give_back(b, rate_key(d), &d->policy->gcra, d->now);
         d->rate_taken = false;
+        if (d->tokens_reserved)
+            b->ops->rate_adjust(b, tokens_key(d, buf), &d->policy->tokens_gcra, -(int64_t)d->tokens_reserved, d->now);
+        d->tokens_reserved = 0;
+        for (int m = 0; m < 2; m++) {
+            uint64_t total;
+            pt_policy_window w = m ? PT_WIN_REQ_MONTH : PT_WIN_REQ_DAY;
+            if (d->requests_taken[m]) b->ops->window_add(b, window_key(d, w, buf), -1, 0, window_end(d, w), d->now, &total);
+            d->requests_taken[m] = false;
+        }
     }
     pt_limits_release(st);
+}
+
+/* A total that could not be stored: the policy's on_store_error decides (logged at most
+ * once a second, whichever it is). */
+static bool store_error(pt_limit_state *st, pt_limit_decision *d, pt_policy_window w)
+{
+    static _Atomic int64_t last_log;
+    int64_t now = pt_limits_wall();
+    if (atomic_exchange(&last_log, now) != now)
+        pt_log_warn("policy '%s': its %s total cannot be stored; on_store_error: %s, so the call is %s",
+                    d->policy->name, pt_policy_window_key(w), d->policy->store_closed ? "closed" : "open",
+                    d->policy->store_closed ? "refused" : "let through");
+    if (!d->policy->store_closed) return true;
+    st->why = PT_LIMIT_WHY_STORE;
+    st->window = w;
+    return false;
+}
+
+/* The policy's calendar windows: a request taken from each requests quota, and token
+ * quotas and budgets refused once their total has reached the limit. */
+static bool decide_windows(pt_limit_state *st, pt_limit_decision *d)
+{
+    pt_counters *b = st->counters;
+    const pt_policy *p = d->policy;
+    int64_t wall = pt_limits_wall();
+    d->window_id[0] = pt_tz_window(p->tz, wall, PT_TZ_DAY, &d->window_end[0]);
+    d->window_id[1] = pt_tz_window(p->tz, wall, PT_TZ_MONTH, &d->window_end[1]);
+    d->windows_checked = true;
+    char buf[WKEY_MAX];
+    for (int i = 0; i < PT_WIN_COUNT; i++) {
+        pt_policy_window w = (pt_policy_window)i;
+        if (!p->window[w]) continue;
+        if (st->store_failing) {
+            if (!store_error(st, d, w)) return false;
+            continue;
+        }
+        int64_t delta = is_requests(w) ? 1 : 0;
+        int rc = b->ops->window_add(b, window_key(d, w, buf), delta, p->window[w], window_end(d, w), d->now,
+                                    &d->window_total[w]);
+        if (rc < 0 && !store_error(st, d, w)) return false;
+        if (rc == 1) {
+            st->why = w >= PT_WIN_USD_DAY ? PT_LIMIT_WHY_BUDGET : PT_LIMIT_WHY_QUOTA;
+            st->window = w;
+            return false;
+        }
+        if (rc == 0 && delta) d->requests_taken[pt_policy_window_monthly(w)] = true;
+    }
+    return true;
 }
 
 /* One policy; false when it refuses. */
@@ -94,12 +196,13 @@ static bool decide(pt_limit_state *st, pt_limit_decision *d)
     }
     if (p->concurrency) {
         int rc = b->ops->inflight_acquire(b, inflight_key(d), p->concurrency, d->now, &d->inflight, &d->held);
-        if (rc != 0) return true;
+        if (rc != 0) return p->has_windows ? decide_windows(st, d) : true;
         if (!d->held) {
             st->why = PT_LIMIT_WHY_CONCURRENCY;
             return false;
         }
     }
+    if (p->has_windows) return decide_windows(st, d);
     return true;
 }
 
@@ -122,6 +225,75 @@ int pt_limits_check(pt_limit_state *st, const pt_policy_table *t, pt_limit_phase
     return 1;
 }
 
+int pt_limits_reserve(pt_limit_state *st, uint64_t tokens, uint64_t now)
+{
+    pt_counters *b = st->counters;
+    char buf[WKEY_MAX];
+    st->estimate = tokens;
+    for (size_t i = 0; i < st->n; i++) {
+        pt_limit_decision *d = &st->d[i];
+        const pt_policy *p = d->policy;
+        if (!p->tokens_per_minute) continue;
+        uint64_t n = tokens < p->tokens_per_minute ? tokens : p->tokens_per_minute;
+        if (n == 0) n = 1;
+        d->now = now;
+        if (b->ops->rate_take_n(b, tokens_key(d, buf), &p->tokens_gcra, n, now, &d->tokens) != 0) {
+            d->tokens = (pt_gcra_result){ .allowed = true, .remaining = p->tokens_per_minute };
+            continue;
+        }
+        if (!d->tokens.allowed) {
+            undo(st);
+            st->refused = d;
+            st->why = PT_LIMIT_WHY_TOKENS;
+            return 0;
+        }
+        d->tokens_reserved = n;
+    }
+    return 1;
+}
+
+/* Adds v to window w of d (forced: the call is over), telling soft when a budget's
+ * total crosses its soft threshold. */
+static void settle_window(pt_limit_state *st, pt_limit_decision *d, pt_policy_window w, uint64_t v,
+                          pt_limit_soft_fn soft, void *arg)
+{
+    pt_counters *b = st->counters;
+    const pt_policy *p = d->policy;
+    char buf[WKEY_MAX];
+    uint64_t total;
+    if (!v || b->ops->window_add(b, window_key(d, w, buf), (int64_t)v, 0, window_end(d, w), d->now, &total) != 0)
+        return;
+    d->window_total[w] = total;
+    uint64_t mark = p->window[w] / 1000 * p->soft_permille + p->window[w] % 1000 * p->soft_permille / 1000;
+    if (soft && p->soft_permille && w >= PT_WIN_USD_DAY && total >= mark && total - v < mark)
+        soft(arg, d, w, total, p->window[w]);
+}
+
+void pt_limits_settle(pt_limit_state *st, bool known, uint64_t tokens, uint64_t cost_micro, uint64_t now,
+                      pt_limit_soft_fn soft, void *arg)
+{
+    if (st->settled || st->refused) return;
+    st->settled = true;
+    pt_counters *b = st->counters;
+    char buf[WKEY_MAX];
+    for (size_t i = 0; i < st->n; i++) {
+        pt_limit_decision *d = &st->d[i];
+        const pt_policy *p = d->policy;
+        uint64_t used = known ? tokens : st->estimate;
+        if (d->tokens_reserved && used != d->tokens_reserved)
+            b->ops->rate_adjust(b, tokens_key(d, buf), &p->tokens_gcra, (int64_t)used - (int64_t)d->tokens_reserved,
+                                now);
+        else if (!d->tokens_reserved && p->tokens_per_minute && used)
+            b->ops->rate_adjust(b, tokens_key(d, buf), &p->tokens_gcra, (int64_t)used, now);
+        d->tokens_reserved = 0;
+        if (!d->windows_checked || st->store_failing) continue;
+        for (int w = 0; w < PT_WIN_COUNT; w++)
+            if (p->window[w] && !is_requests((pt_policy_window)w))
+                settle_window(st, d, (pt_policy_window)w, is_tokens((pt_policy_window)w) ? used : cost_micro, soft,
+                              arg);
+    }
+}
+
 void pt_limits_release(pt_limit_state *st)
 {
     pt_counters *b = st->counters;
@@ -134,9 +306,21 @@ void pt_limits_release(pt_limit_state *st)
 
 static uint64_t ceil_s(uint64_t ns) { return (ns + NS_PER_S - 1) / NS_PER_S; }
 
+/* Seconds until d's window w ends, at least 1. */
+static uint64_t window_left(const pt_limit_decision *d, pt_policy_window w)
+{
+    int64_t left = window_end(d, w) - pt_limits_wall();
+    return left > 0 ? (uint64_t)left : 1;
+}
+
 uint64_t pt_limits_retry_after(const pt_limit_state *st)
 {
-    uint64_t s = st->refused && st->why == PT_LIMIT_WHY_RATE ? ceil_s(st->refused->rate.retry_ns) : 1;
+    const pt_limit_decision *d = st->refused;
+    uint64_t s = !d                                ? 1
+                 : st->why == PT_LIMIT_WHY_RATE    ? ceil_s(d->rate.retry_ns)
+                 : st->why == PT_LIMIT_WHY_TOKENS  ? ceil_s(d->tokens.retry_ns)
+                 : st->why == PT_LIMIT_WHY_QUOTA || st->why == PT_LIMIT_WHY_BUDGET ? window_left(d, st->window)
+                                                   : 1;
     return s ? s : 1;
 }
 
@@ -185,6 +369,19 @@ static bool shows_inflight(const pt_limit_state *st, const pt_limit_decision *d)
     return d->policy->concurrency && (st->refused != d || st->why == PT_LIMIT_WHY_CONCURRENCY);
 }
 
+static bool shows_tokens(const pt_limit_state *st, const pt_limit_decision *d)
+{
+    return st->refused == d ? st->why == PT_LIMIT_WHY_TOKENS : d->tokens_reserved > 0;
+}
+
+/* Allowed: the requests quotas (what is left is known); refused: the refusing window. */
+static bool shows_window(const pt_limit_state *st, const pt_limit_decision *d, pt_policy_window w)
+{
+    if (!d->policy->window[w] || !d->windows_checked) return false;
+    if (st->refused == d) return (st->why == PT_LIMIT_WHY_QUOTA || st->why == PT_LIMIT_WHY_BUDGET) && st->window == w;
+    return is_requests(w) && d->requests_taken[pt_policy_window_monthly(w)];
+}
+
 /* RateLimit-Policy's members, written when the policy was loaded. */
 static void policy_members(writer *w, const pt_limit_state *st, const pt_limit_decision *d, bool *first)
 {
@@ -197,6 +394,23 @@ static void policy_members(writer *w, const pt_limit_state *st, const pt_limit_d
     if (shows_inflight(st, d)) {
         if (!*first) put(w, ", ", 2);
         put_str(w, p->field_inflight);
+        *first = false;
+    }
+    if (shows_tokens(st, d)) {
+        if (!*first) put(w, ", ", 2);
+        put_str(w, p->field_tokens);
+        *first = false;
+    }
+    for (int i = 0; i < PT_WIN_COUNT; i++) {
+        pt_policy_window k = (pt_policy_window)i;
+        if (!shows_window(st, d, k)) continue;
+        put_name(w, *first, p->name, "/");
+        w->len--; /* the closing quote: the window's key goes inside */
+        put_str(w, pt_policy_window_key(k));
+        put(w, "\"", 1);
+        put_u64(w, ";q=", p->window[k]);
+        put_u64(w, ";w=", pt_policy_window_monthly(k) ? 31u * 86400 : 86400);
+        if (k >= PT_WIN_USD_DAY) put_str(w, ";qu=\"micro-usd\"");
         *first = false;
     }
 }
@@ -217,9 +431,27 @@ static void current_members(writer *w, const pt_limit_state *st, const pt_limit_
         put_u64(w, ";r=", refused || d->inflight >= p->concurrency ? 0 : p->concurrency - d->inflight);
         *first = false;
     }
+    if (shows_tokens(st, d)) {
+        put_name(w, *first, p->name, "/tokens");
+        put_u64(w, ";r=", refused ? 0 : d->tokens.remaining);
+        put_u64(w, ";t=", refused ? pt_limits_retry_after(st) : ceil_s(d->tokens.reset_ns));
+        *first = false;
+    }
+    for (int i = 0; i < PT_WIN_COUNT; i++) {
+        pt_policy_window k = (pt_policy_window)i;
+        if (!shows_window(st, d, k)) continue;
+        uint64_t total = d->window_total[k], limit = p->window[k];
+        put_name(w, *first, p->name, "/");
+        w->len--;
+        put_str(w, pt_policy_window_key(k));
+        put(w, "\"", 1);
+        put_u64(w, ";r=", refused || total >= limit ? 0 : limit - total);
+        put_u64(w, ";t=", window_left(d, k));
+        *first = false;
+    }
 }
 
-size_t pt_limits_headers_max(const pt_limit_state *st) { return 64 + st->n * 512; }
+size_t pt_limits_headers_max(const pt_limit_state *st) { return 64 + st->n * 1024; }
 
 size_t pt_limits_headers(const pt_limit_state *st, char *out, size_t cap)
 {
@@ -243,12 +475,49 @@ size_t pt_limits_headers(const pt_limit_state *st, char *out, size_t cap)
     return w.len <= cap ? w.len : 0;
 }
 
+/* "$0.010000" from micro-dollars. */
+static void usd(char *out, size_t cap, uint64_t micro)
+{
+    snprintf(out, cap, "$%llu.%06llu", (unsigned long long)(micro / 1000000), (unsigned long long)(micro % 1000000));
+}
+
+static int window_message(const pt_limit_state *st, char *out, size_t cap, unsigned long long retry)
+{
+    const pt_limit_decision *d = st->refused;
+    const pt_policy *p = d->policy;
+    pt_policy_window w = st->window;
+    const char *zone = p->time_zone ? p->time_zone : "UTC", *key = pt_policy_window_key(w);
+    const char *period = pt_policy_window_monthly(w) ? "month" : "day";
+    if (st->why == PT_LIMIT_WHY_STORE)
+        return snprintf(out, cap, "policy '%s' cannot count its %s: the limit store cannot be written and the "
+                                  "policy is set to on_store_error: closed", p->name, key);
+    if (st->why == PT_LIMIT_WHY_BUDGET) {
+        char limit[32], spent[32];
+        usd(limit, sizeof limit, p->window[w]);
+        usd(spent, sizeof spent, d->window_total[w]);
+        return snprintf(out, cap, "budget %s of policy '%s' is spent: %s of %s this %s; it resets at the start of "
+                                  "the next %s (%s), in %llu s",
+                        key, p->name, spent, limit, period, period, zone, retry);
+    }
+    return snprintf(out, cap, "quota %s of policy '%s' is used up: %llu of %llu %s this %s; it resets at the "
+                              "start of the next %s (%s), in %llu s",
+                    key, p->name, (unsigned long long)d->window_total[w], (unsigned long long)p->window[w],
+                    pt_policy_window_unit(w), period, period, zone, retry);
+}
+
 int pt_limits_message(const pt_limit_state *st, char *out, size_t cap)
 {
     const pt_limit_decision *d = st->refused;
     if (!d) return snprintf(out, cap, "allowed");
     const pt_policy *p = d->policy;
     unsigned long long retry = (unsigned long long)pt_limits_retry_after(st);
+    if (st->why == PT_LIMIT_WHY_TOKENS)
+        return snprintf(out, cap,
+                        "policy '%s' allows %llu tokens per minute; this call needs about %llu (its prompt and "
+                        "max_tokens) and its window has room for them in %llu s",
+                        p->name, (unsigned long long)p->tokens_per_minute, (unsigned long long)st->estimate, retry);
+    if (st->why == PT_LIMIT_WHY_QUOTA || st->why == PT_LIMIT_WHY_BUDGET || st->why == PT_LIMIT_WHY_STORE)
+        return window_message(st, out, cap, retry);
     if (st->why == PT_LIMIT_WHY_CONCURRENCY)
         return snprintf(out, cap,
                         "policy '%s' allows %u requests in flight and %u are; retry when one ends "

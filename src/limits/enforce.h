@@ -11,7 +11,17 @@
  * A subject's counters are keyed by the policy's name and, with group_by, the consumer,
  * team or key prefix the call belongs to; calls without that identity share one window.
  * A reload that keeps a policy's name keeps its requests in flight, and its window unless
- * the rate changed (a changed rate starts a fresh window). */
+ * the rate changed (a changed rate starts a fresh window).
+ *
+ * AI calls add two steps. When the call starts, pt_limits_reserve takes an estimate of
+ * its tokens (prompt + max_tokens) from every tokens-per-minute window that applies;
+ * when it ends, pt_limits_settle replaces the estimate by the real usage and adds the
+ * tokens and the cost to the quota and budget windows. Quotas of requests are taken when
+ * the request is checked; token quotas and budgets refuse a call once their total has
+ * reached the limit (the call that crosses a budget is served; the next one is refused),
+ * since a call's cost is known only at its end. Calendar windows are the day and month
+ * of the injectable wall clock (pt_limits_wall) in the policy's time zone; the call is
+ * counted in the windows it started in. */
 #ifndef PT_LIMITS_ENFORCE_H
 #define PT_LIMITS_ENFORCE_H
 
@@ -42,9 +52,33 @@ typedef struct pt_limit_decision {
     uint64_t now;
     char key[200];              /* the subject's key: "NAME\x1fGROUP" */
     unsigned keylen;
+    uint64_t tokens_reserved;   /* taken from the tokens window, until settled */
+    pt_gcra_result tokens;      /* the tokens window's decision, when reserved or refused */
+    bool requests_taken[2];     /* requests_per_day / _per_month counted (given back on refusal) */
+    bool windows_checked;
+    uint32_t window_id[2];      /* the day (YYYYMMDD) and month (YYYYMM) the call started in */
+    int64_t window_end[2];      /* ...and when they end (wall clock) */
+    uint64_t window_total[PT_WIN_COUNT]; /* each window's total after the decision */
 } pt_limit_decision;
 
-typedef enum pt_limit_why { PT_LIMIT_WHY_RATE = 1, PT_LIMIT_WHY_CONCURRENCY } pt_limit_why;
+#define PT_LIMIT_WHY_MAP(X)            \
+    X(RATE, "rate")                    \
+    X(CONCURRENCY, "concurrency")      \
+    X(TOKENS, "tokens")                \
+    X(QUOTA, "quota")                  \
+    X(BUDGET, "budget")                \
+    X(STORE, "store_error")
+
+typedef enum pt_limit_why {
+    PT_LIMIT_WHY_NONE = 0,
+#define PT_LIMIT_WHY_ENUM(n, name) PT_LIMIT_WHY_##n,
+    PT_LIMIT_WHY_MAP(PT_LIMIT_WHY_ENUM)
+#undef PT_LIMIT_WHY_ENUM
+    PT_LIMIT_WHY_COUNT
+} pt_limit_why;
+
+/* "rate", "quota"...: the reason label of a refusal. */
+const char *pt_limit_why_name(pt_limit_why w);
 
 /* One request's decisions. d has room for cap decisions (a table's n suffices). */
 typedef struct pt_limit_state {
@@ -53,6 +87,10 @@ typedef struct pt_limit_state {
     size_t n, cap;
     const pt_limit_decision *refused; /* the refusing decision, or NULL */
     pt_limit_why why;
+    pt_policy_window window;    /* the refusing window (why QUOTA, BUDGET or STORE) */
+    bool store_failing;         /* the backend's totals cannot be stored now (set by the caller) */
+    bool settled;
+    uint64_t estimate;          /* the tokens reserved for an AI call (pt_limits_reserve) */
 } pt_limit_state;
 
 /* Whether policy p applies to subject s in phase ph. */
@@ -64,6 +102,22 @@ bool pt_limit_applies(const pt_policy *p, pt_limit_phase ph, const pt_limit_subj
  * refuse it. */
 int pt_limits_check(pt_limit_state *st, const pt_policy_table *t, pt_limit_phase ph, const pt_limit_subject *s,
                     uint64_t now);
+
+/* Reserves tokens (a call's estimate: prompt + max_tokens, capped at each window's whole
+ * size) from every tokens-per-minute window decided so far. 1: go on; 0: refused (why
+ * TOKENS; everything taken for the request has been given back). */
+int pt_limits_reserve(pt_limit_state *st, uint64_t tokens, uint64_t now);
+
+/* A budget window's total reached its soft threshold (once per window: the call whose
+ * cost crossed it). */
+typedef void (*pt_limit_soft_fn)(void *arg, const pt_limit_decision *d, pt_policy_window w, uint64_t total,
+                                 uint64_t limit);
+
+/* Settles a call once it is over (later calls do nothing): known says whether its usage
+ * is known (a call cut short before the provider reported any keeps its reservation and
+ * counts it); tokens are input + output, cost in micro-dollars. */
+void pt_limits_settle(pt_limit_state *st, bool known, uint64_t tokens, uint64_t cost_micro, uint64_t now,
+                      pt_limit_soft_fn soft, void *arg);
 
 /* Releases the concurrency slots held; safe to call more than once. */
 void pt_limits_release(pt_limit_state *st);

@@ -33,6 +33,15 @@ typedef struct pt_gcra_result {
 /* Decides one call at now against a stored tat. */
 void pt_gcra_take(const pt_gcra *g, uint64_t tat, uint64_t now, pt_gcra_result *out);
 
+/* Decides n cells at once (a weighted call: n tokens of a tokens-per-minute window).
+ * It passes when the window, once booked n cells further, is still within burst cells
+ * of now; remaining and reset_ns count cells as pt_gcra_take does. */
+void pt_gcra_take_n(const pt_gcra *g, uint64_t tat, uint64_t now, uint64_t n, pt_gcra_result *out);
+
+/* The TAT after booking delta more cells unconditionally (delta > 0: usage beyond a
+ * reservation) or giving back -delta cells (never before now). */
+uint64_t pt_gcra_adjust(const pt_gcra *g, uint64_t tat, uint64_t now, int64_t delta);
+
 /* The TAT after giving back one call that was taken (another policy refused the
  * request): one interval earlier, never before now. */
 uint64_t pt_gcra_give_back(const pt_gcra *g, uint64_t tat, uint64_t now);

@@ -1,12 +1,14 @@
 /* policy.c: the `policies:` section as key tables (policy.h). */
 #include "limits/policy.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config/check.h"
 #include "config/schema.h"
+#include "limits/tz.h"
 
 #define MAX_POLICIES 10000u
 
@@ -18,6 +20,20 @@ static const char *const scope_keys[] = {
 #define NSCOPES (sizeof scope_keys / sizeof *scope_keys)
 
 const char *pt_policy_scope_key(pt_policy_scope s) { return (size_t)s < NSCOPES ? scope_keys[s] : ""; }
+
+static const struct {
+    const char *section, *key, *unit;
+    bool month;
+} windows[] = {
+#define PT_POLICY_WINDOW_ROW(n, section, key, unit, month) { section, key, unit, month },
+    PT_POLICY_WINDOW_MAP(PT_POLICY_WINDOW_ROW)
+#undef PT_POLICY_WINDOW_ROW
+};
+
+const char *pt_policy_window_key(pt_policy_window w) { return windows[w].key; }
+const char *pt_policy_window_section(pt_policy_window w) { return windows[w].section; }
+const char *pt_policy_window_unit(pt_policy_window w) { return windows[w].unit; }
+bool pt_policy_window_monthly(pt_policy_window w) { return windows[w].month; }
 
 /* A mapping run's view: the table and the checker of references. */
 typedef struct mapping {
@@ -112,6 +128,171 @@ static int rate_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
     return 0;
 }
 
+static int fail_at(pt_cfg *c, const pt_cfg_node *n, const char *key, const char *msg, const char *arg);
+
+/* ---- tokens, quota, budget ---- */
+
+#define MAX_TOKENS_PER_MINUTE 10000000000ull
+#define MAX_QUOTA 1000000000000000ull
+#define MAX_USD 1000000000.0
+
+static const pt_cfg_field tokens_fields[] = {
+    CFG_UINT("per_minute", pt_policy, tokens_per_minute, 1, MAX_TOKENS_PER_MINUTE),
+    CFG_END,
+};
+
+static int tokens_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    pt_policy *p = obj;
+    if (v->kind != PT_CFG_MAP)
+        return pt_cfg_fail(c, v, "expected a mapping such as { per_minute: 40000 } (input + output tokens), got %s",
+                           pt_cfg_kind_name(v));
+    if (pt_cfg_map_fields(c, v, tokens_fields, p, NULL)) return -1;
+    if (!p->tokens_per_minute) return pt_cfg_fail(c, v, "missing required key 'per_minute' (tokens, at least 1)");
+    p->tokens_gcra = pt_gcra_make(p->tokens_per_minute, 60ull * 1000000000ull, p->tokens_per_minute);
+    return 0;
+}
+
+/* time_zone, in quota or budget: one zone per policy. */
+static int zone_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    pt_policy *p = obj;
+    char *s = NULL, why[320];
+    if (pt_cfg_str(c, v, &s)) return -1;
+    if (p->time_zone && strcmp(p->time_zone, s) != 0) {
+        pt_cfg_fail(c, v, "the policy's windows already use time zone '%s' (quota and budget share one)",
+                    p->time_zone);
+        free(s);
+        return -1;
+    }
+    if (p->time_zone) {
+        free(s);
+        return 0;
+    }
+    if (!(p->tz = pt_tz_load(s, why, sizeof why))) {
+        free(s);
+        return pt_cfg_fail(c, v, "%s", why);
+    }
+    p->time_zone = s;
+    return 0;
+}
+
+static const pt_cfg_field quota_fields[] = {
+    CFG_UINT("requests_per_day", pt_policy, window[PT_WIN_REQ_DAY], 1, MAX_QUOTA),
+    CFG_UINT("requests_per_month", pt_policy, window[PT_WIN_REQ_MONTH], 1, MAX_QUOTA),
+    CFG_UINT("tokens_per_day", pt_policy, window[PT_WIN_TOK_DAY], 1, MAX_QUOTA),
+    CFG_UINT("tokens_per_month", pt_policy, window[PT_WIN_TOK_MONTH], 1, MAX_QUOTA),
+    CFG_FUNC("time_zone", zone_fn),
+    CFG_END,
+};
+
+/* A number of US dollars, 0 < usd <= 1e9, kept in micro-dollars (at least 1). */
+/* A plain decimal number in (lo, hi] (hi excluded unless hi_in); false when it is not. */
+static bool number_in(pt_cfg *c, const pt_cfg_node *v, double lo, double hi, bool hi_in, double *out)
+{
+    char *s = NULL, *end = NULL;
+    if (pt_cfg_str(c, v, &s)) return false;
+    *out = strtod(s, &end);
+    bool ok = end != s && *end == '\0' && *out > lo && (*out < hi || (hi_in && *out == hi));
+    free(s);
+    return ok;
+}
+
+static int usd_value(pt_cfg *c, const pt_cfg_node *v, uint64_t *out)
+{
+    double d;
+    if (!number_in(c, v, 0, MAX_USD, true, &d)) return pt_cfg_fail(c, v, "expected an amount in US dollars above 0 (such as 100 or 0.01), got '%s'",
+                                PT_CFG_SHOW(v));
+    uint64_t micro = (uint64_t)llround(d * 1e6);
+    *out = micro ? micro : 1;
+    return 0;
+}
+
+static int usd_day_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    return usd_value(c, v, &((pt_policy *)obj)->window[PT_WIN_USD_DAY]);
+}
+
+static int usd_month_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    return usd_value(c, v, &((pt_policy *)obj)->window[PT_WIN_USD_MONTH]);
+}
+
+static int soft_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    pt_policy *p = obj;
+    double d;
+    if (!number_in(c, v, 0, 1, false, &d)) return pt_cfg_fail(c, v, "expected a fraction of the budget between 0 and 1 (such as 0.8), got '%s'",
+                                PT_CFG_SHOW(v));
+    p->soft_permille = (unsigned)lround(d * 1000);
+    if (!p->soft_permille) p->soft_permille = 1;
+    return 0;
+}
+
+static int webhook_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    pt_policy *p = obj;
+    pt_cfg_url_parts u = { 0 };
+    if (pt_cfg_str(c, v, &p->webhook)) return -1;
+    int rc = pt_cfg_url(c, v, p->webhook, "webhook", true, &u);
+    if (rc == 0 && u.tls) rc = pt_cfg_fail(c, v, "expected an http:// URL (the webhook is posted without TLS)");
+    free(u.host);
+    free(u.path);
+    return rc;
+}
+
+static const pt_cfg_field budget_fields[] = {
+    CFG_FUNC("usd_per_day", usd_day_fn),
+    CFG_FUNC("usd_per_month", usd_month_fn),
+    CFG_FUNC("soft_at", soft_fn),
+    CFG_FUNC("webhook", webhook_fn),
+    CFG_FUNC("time_zone", zone_fn),
+    CFG_END,
+};
+
+/* quota: or budget: (which, its first and last windows): a mapping naming at least one. */
+static int windows_fn(pt_cfg *c, const pt_cfg_node *v, pt_policy *p, const pt_cfg_field *f, int from, int to,
+                      const char *example)
+{
+    if (v->kind != PT_CFG_MAP)
+        return pt_cfg_fail(c, v, "expected a mapping such as %s, got %s", example, pt_cfg_kind_name(v));
+    if (pt_cfg_map_fields(c, v, f, p, NULL)) return -1;
+    for (int w = from; w <= to; w++)
+        if (p->window[w]) p->has_windows = true;
+    for (int w = from; w <= to; w++)
+        if (p->window[w]) return 0;
+    return pt_cfg_fail(c, v, "give at least one of %s or %s", windows[from].key, windows[to].key);
+}
+
+static int quota_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    return windows_fn(c, v, obj, quota_fields, PT_WIN_REQ_DAY, PT_WIN_TOK_MONTH,
+                      "{ requests_per_day: 50000, tokens_per_month: 5000000 }");
+}
+
+static int budget_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    pt_policy *p = obj;
+    if (windows_fn(c, v, p, budget_fields, PT_WIN_USD_DAY, PT_WIN_USD_MONTH, "{ usd_per_month: 100, soft_at: 0.8 }"))
+        return -1;
+    if (p->webhook && !p->soft_permille)
+        return fail_at(c, v, "webhook", "a webhook is told when soft_at is reached: give soft_at too (%s)", "0.8");
+    return 0;
+}
+
+static int store_error_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    static const char *const names[] = { "open", "closed" };
+    pt_policy *p = obj;
+    char *s = NULL;
+    if (pt_cfg_str(c, v, &s)) return -1;
+    int which = strcmp(s, "open") == 0 ? 0 : strcmp(s, "closed") == 0 ? 1 : -1;
+    free(s);
+    if (which < 0) return pt_cfg_unknown_name(c, v, "on_store_error", names, 2);
+    p->store_closed = which == 1;
+    return 0;
+}
+
 /* ---- one policy ---- */
 
 static int name_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
@@ -127,6 +308,10 @@ static const pt_cfg_field policy_fields[] = {
     CFG_FUNC("group_by", group_fn),
     CFG_FUNC("rate", rate_fn),
     CFG_UINT("concurrency", pt_policy, concurrency, 1, 1000000),
+    CFG_FUNC("tokens", tokens_fn),
+    CFG_FUNC("quota", quota_fn),
+    CFG_FUNC("budget", budget_fn),
+    CFG_FUNC("on_store_error", store_error_fn),
     CFG_END,
 };
 
@@ -165,6 +350,11 @@ static int fields(pt_policy *p)
         snprintf(buf, sizeof buf, "\"%s/concurrency\";q=%u;qu=\"concurrent-requests\"", p->name, p->concurrency);
         if (!(p->field_inflight = strdup(buf))) return -1;
     }
+    if (p->tokens_per_minute) {
+        snprintf(buf, sizeof buf, "\"%s/tokens\";q=%llu;w=60;qu=\"tokens\"", p->name,
+                 (unsigned long long)p->tokens_per_minute);
+        if (!(p->field_tokens = strdup(buf))) return -1;
+    }
     return 0;
 }
 
@@ -172,8 +362,9 @@ static int finish(pt_cfg *c, const pt_cfg_node *n, size_t idx, mapping *m)
 {
     pt_policy *p = &m->t->v[idx];
     if (!p->name) return pt_cfg_fail(c, n, "missing required key 'name'");
-    if (!p->has_rate && !p->concurrency)
-        return pt_cfg_fail(c, n, "policy '%s' limits nothing: give rate, concurrency or both", p->name);
+    if (!p->has_rate && !p->concurrency && !p->tokens_per_minute && !p->has_windows)
+        return pt_cfg_fail(c, n, "policy '%s' limits nothing: give rate, concurrency, tokens, quota or budget",
+                           p->name);
     for (size_t j = 0; j < idx; j++)
         if (m->t->v[j].name && strcmp(m->t->v[j].name, p->name) == 0) {
             char msg[96];
@@ -201,7 +392,8 @@ static int policy_entry(pt_cfg *c, const pt_cfg_node *it, size_t i, void *obj)
 {
     mapping *m = obj;
     if (it->kind != PT_CFG_MAP)
-        return pt_cfg_fail(c, it, "expected a mapping with name, applies_to, rate and concurrency, got %s",
+        return pt_cfg_fail(c, it, "expected a mapping with name, applies_to and limits (rate, concurrency, "
+                                  "tokens, quota, budget), got %s",
                            pt_cfg_kind_name(it));
     if (pt_cfg_map_fields(c, it, policy_fields, &m->t->v[i], NULL)) return -1;
     return finish(c, it, i, m);
@@ -252,6 +444,10 @@ void pt_policies_free(pt_policy_table *t)
         free(t->v[i].match);
         free(t->v[i].field_rate);
         free(t->v[i].field_inflight);
+        free(t->v[i].field_tokens);
+        free(t->v[i].webhook);
+        free(t->v[i].time_zone);
+        pt_tz_free(t->v[i].tz);
     }
     free(t->v);
     free(t);

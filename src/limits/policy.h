@@ -7,13 +7,19 @@
  *       group_by: consumer                   # optional: consumer, team or key; one window each
  *       rate: { requests: 1000, per: 1m, burst: 50 }
  *       concurrency: 20
+ *       tokens: { per_minute: 40000 }        # AI input + output tokens, reserved then settled
+ *       quota: { requests_per_day: 50000, tokens_per_month: 5000000, time_zone: Europe/Paris }
+ *       budget: { usd_per_month: 100, soft_at: 0.8, webhook: "http://hooks.internal/budget" }
+ *       on_store_error: open                 # or closed: when a total cannot be stored
  *
  * The table is immutable once loaded and travels in the configuration snapshot; the
  * counters it names live in a backend (counter.h) keyed by the policy's name, so a reload
  * that keeps a name keeps its window and its requests in flight. Whether a service or
  * route named in applies_to exists is the caller's to say (the `exists` function given to
- * pt_policies_map), so this layer needs nothing above config/. Later kinds (tokens,
- * quotas, budgets) are new members here and new counter operations, not a new table. */
+ * pt_policies_map), so this layer needs nothing above config/. Tokens per minute are a
+ * GCRA window counted in tokens; quotas and budgets are calendar windows (a day or a
+ * month on the wall clock, in UTC or the policy's time zone) whose totals the counter
+ * backend keeps under keys of their own (counter.h). */
 #ifndef PT_LIMITS_POLICY_H
 #define PT_LIMITS_POLICY_H
 
@@ -47,6 +53,24 @@ typedef enum pt_policy_group {
     PT_GROUP_KEY,       /* per key prefix */
 } pt_policy_group;
 
+/* The calendar windows a policy may count: requests, tokens and cost, per day and month. */
+#define PT_POLICY_WINDOW_MAP(X)                                   \
+    X(REQ_DAY, "quota", "requests_per_day", "requests", 0)        \
+    X(REQ_MONTH, "quota", "requests_per_month", "requests", 1)    \
+    X(TOK_DAY, "quota", "tokens_per_day", "tokens", 0)            \
+    X(TOK_MONTH, "quota", "tokens_per_month", "tokens", 1)        \
+    X(USD_DAY, "budget", "usd_per_day", "USD", 0)                 \
+    X(USD_MONTH, "budget", "usd_per_month", "USD", 1)
+
+typedef enum pt_policy_window {
+#define PT_POLICY_WINDOW_ENUM(n, section, key, unit, month) PT_WIN_##n,
+    PT_POLICY_WINDOW_MAP(PT_POLICY_WINDOW_ENUM)
+#undef PT_POLICY_WINDOW_ENUM
+    PT_WIN_COUNT
+} pt_policy_window;
+
+struct pt_tz;
+
 typedef struct pt_policy {
     char *name;               /* 1..64 of [A-Za-z0-9._-], unique */
     pt_policy_scope scope;
@@ -60,7 +84,16 @@ typedef struct pt_policy {
     unsigned concurrency;     /* requests in flight; 0 = no concurrency limit */
     /* RateLimit-Policy members, written once at load: `"NAME";q=..;w=..` (NULL without a
      * rate) and `"NAME/concurrency";q=..;qu="concurrent-requests"` (NULL without a cap) */
-    char *field_rate, *field_inflight;
+    char *field_rate, *field_inflight, *field_tokens;
+    uint64_t tokens_per_minute; /* tokens.per_minute; 0 = no token limit */
+    pt_gcra tokens_gcra;      /* tokens_per_minute per 60 s, burst the same */
+    uint64_t window[PT_WIN_COUNT]; /* each window's limit (USD in micro-dollars); 0 = none */
+    bool has_windows;
+    unsigned soft_permille;   /* budget.soft_at x 1000; 0 = no soft threshold */
+    char *webhook;            /* budget.webhook: an http:// URL told of a soft threshold */
+    char *time_zone;          /* the calendar windows' zone name; NULL = UTC */
+    struct pt_tz *tz;
+    bool store_closed;        /* on_store_error: closed */
     void *series;             /* runtime: the decision counters, bound by the gateway */
 } pt_policy;
 
@@ -81,5 +114,11 @@ void pt_policies_free(pt_policy_table *t);
 
 /* The key under which applies_to names a scope ("service", ...); "" for ALL. */
 const char *pt_policy_scope_key(pt_policy_scope s);
+
+/* A window's configuration key ("requests_per_day"), section ("quota") and unit. */
+const char *pt_policy_window_key(pt_policy_window w);
+const char *pt_policy_window_section(pt_policy_window w);
+const char *pt_policy_window_unit(pt_policy_window w);
+bool pt_policy_window_monthly(pt_policy_window w);
 
 #endif

@@ -102,7 +102,7 @@ static void bad_policies_are_refused_naming_the_field(void **state)
     expect_error("policies:\n  - name: a\n    concurrency: 0\n",
                  "t.yaml:11: policies[0].concurrency: must be between 1 and 1000000, got '0'");
     expect_error("policies:\n  - name: a\n    applies_to: { consumer: x }\n",
-                 "t.yaml:10: policies[0]: policy 'a' limits nothing: give rate, concurrency or both");
+                 "t.yaml:10: policies[0]: policy 'a' limits nothing: give rate, concurrency, tokens, quota or budget");
     expect_error("policies:\n  - name: a\n    applies_to: { service: billing }\n    concurrency: 2\n",
                  "t.yaml:11: policies[0].applies_to.service: no service named 'billing' is configured");
     expect_error("policies:\n  - name: a\n    applies_to: { route: nope }\n    concurrency: 2\n",
@@ -128,12 +128,98 @@ static void bad_policies_are_refused_naming_the_field(void **state)
                  "got a single value");
 }
 
+static void tokens_quota_and_budget_load(void **state)
+{
+    pt_buf err = PT_BUF_INIT;
+    pt_config *cfg = load(BASE "policies:\n"
+                               "  - name: spend\n    applies_to: { consumer: acme }\n"
+                               "    tokens: { per_minute: 40000 }\n"
+                               "    quota: { requests_per_day: 50000, tokens_per_month: 5000000, time_zone: Europe/Paris }\n"
+                               "    budget: { usd_per_day: 0.01, usd_per_month: 100, soft_at: 0.8, time_zone: Europe/Paris,\n"
+                               "              webhook: \"http://127.0.0.1:9/hook\" }\n"
+                               "    on_store_error: closed\n"
+                               "  - name: q\n    quota: { requests_per_month: 7 }\n",
+                          &err);
+    if (!cfg) fail_msg("%s", err.data);
+    const pt_policy *p = &cfg->policies->v[0];
+    assert_string_equal(p->name, "spend");
+    assert_int_equal(p->tokens_per_minute, 40000);
+    assert_int_equal(p->tokens_gcra.interval_ns, 1500000ull); /* 60 s / 40,000 */
+    assert_int_equal(p->window[PT_WIN_REQ_DAY], 50000);
+    assert_int_equal(p->window[PT_WIN_REQ_MONTH], 0);
+    assert_int_equal(p->window[PT_WIN_TOK_MONTH], 5000000);
+    assert_int_equal(p->window[PT_WIN_USD_DAY], 10000);      /* micro-dollars */
+    assert_int_equal(p->window[PT_WIN_USD_MONTH], 100000000);
+    assert_int_equal(p->soft_permille, 800);
+    assert_string_equal(p->webhook, "http://127.0.0.1:9/hook");
+    assert_string_equal(p->time_zone, "Europe/Paris");
+    assert_non_null(p->tz);
+    assert_true(p->store_closed);
+    assert_true(p->has_windows);
+    assert_string_equal(p->field_tokens, "\"spend/tokens\";q=40000;w=60;qu=\"tokens\"");
+    p = &cfg->policies->v[1];
+    assert_null(p->time_zone); /* UTC */
+    assert_false(p->store_closed);
+    assert_int_equal(p->window[PT_WIN_REQ_MONTH], 7);
+    pt_config_release(cfg);
+    pt_buf_release(&err);
+}
+
+static void bad_tokens_quotas_and_budgets_name_the_field(void **state)
+{
+    expect_error("policies:\n  - name: a\n    tokens: { per_minute: 0 }\n",
+                 "t.yaml:11: policies[0].tokens.per_minute: must be between 1 and 10000000000, got '0'");
+    expect_error("policies:\n  - name: a\n    tokens: { per_hour: 5 }\n",
+                 "t.yaml:11: policies[0].tokens.per_hour: unknown key (expected one of: per_minute)");
+    expect_error("policies:\n  - name: a\n    tokens: 5000\n",
+                 "t.yaml:11: policies[0].tokens: expected a mapping such as { per_minute: 40000 } (input + output "
+                 "tokens), got a single value");
+    expect_error("policies:\n  - name: a\n    quota: { requests_per_day: 0 }\n",
+                 "t.yaml:11: policies[0].quota.requests_per_day: must be between 1 and 1000000000000000, got '0'");
+    expect_error("policies:\n  - name: a\n    quota: { request_per_day: 5 }\n",
+                 "t.yaml:11: policies[0].quota.request_per_day: unknown key (did you mean 'requests_per_day'?)");
+    expect_error("policies:\n  - name: a\n    quota: { time_zone: UTC }\n",
+                 "t.yaml:11: policies[0].quota: give at least one of requests_per_day or tokens_per_month");
+    expect_error("policies:\n  - name: a\n    quota: { requests_per_day: 5, time_zone: Mars/Olympus }\n",
+                 "t.yaml:11: policies[0].quota.time_zone: no time zone named 'Mars/Olympus' "
+                 "(/usr/share/zoneinfo/Mars/Olympus is not readable)");
+    expect_error("policies:\n  - name: a\n    quota: { requests_per_day: 5, time_zone: ../etc/passwd }\n",
+                 "t.yaml:11: policies[0].quota.time_zone: '../etc/passwd' is not a time zone name (expected a "
+                 "name such as UTC or Europe/Paris)");
+    expect_error("policies:\n  - name: a\n    quota: { requests_per_day: 5, time_zone: UTC }\n"
+                 "    budget: { usd_per_day: 5, time_zone: Asia/Tokyo }\n",
+                 "t.yaml:12: policies[0].budget.time_zone: the policy's windows already use time zone 'UTC' "
+                 "(quota and budget share one)");
+    expect_error("policies:\n  - name: a\n    budget: { usd_per_day: 0 }\n",
+                 "t.yaml:11: policies[0].budget.usd_per_day: expected an amount in US dollars above 0 (such as "
+                 "100 or 0.01), got '0'");
+    expect_error("policies:\n  - name: a\n    budget: { usd_per_month: 10$ }\n",
+                 "t.yaml:11: policies[0].budget.usd_per_month: expected an amount in US dollars above 0 (such as "
+                 "100 or 0.01), got '10$'");
+    expect_error("policies:\n  - name: a\n    budget: { usd_per_day: 5, soft_at: 1.5 }\n",
+                 "t.yaml:11: policies[0].budget.soft_at: expected a fraction of the budget between 0 and 1 (such "
+                 "as 0.8), got '1.5'");
+    expect_error("policies:\n  - name: a\n    budget: { soft_at: 0.5 }\n",
+                 "t.yaml:11: policies[0].budget: give at least one of usd_per_day or usd_per_month");
+    expect_error("policies:\n  - name: a\n    budget: { usd_per_day: 5, webhook: \"http://127.0.0.1:9/\" }\n",
+                 "t.yaml:11: policies[0].budget.webhook: a webhook is told when soft_at is reached: give soft_at "
+                 "too (0.8)");
+    expect_error("policies:\n  - name: a\n    budget: { usd_per_day: 5, soft_at: 0.5, webhook: \"https://x.example/\" }\n",
+                 "t.yaml:11: policies[0].budget.webhook: expected an http:// URL (the webhook is posted without "
+                 "TLS)");
+    expect_error("policies:\n  - name: a\n    concurrency: 2\n    on_store_error: maybe\n",
+                 "t.yaml:12: policies[0].on_store_error: unknown on_store_error 'maybe' (expected one of: open, "
+                 "closed)");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(policies_load_with_defaults_most_specific_first),
         cmocka_unit_test(no_policies_is_no_table),
         cmocka_unit_test(bad_policies_are_refused_naming_the_field),
+        cmocka_unit_test(tokens_quota_and_budget_load),
+        cmocka_unit_test(bad_tokens_quotas_and_budgets_name_the_field),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
