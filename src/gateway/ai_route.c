@@ -254,6 +254,13 @@ static void record(ai_req *a, const pt_ai_result *r, bool aborted)
     info->extra_json = b->len && b->data[b->len - 1] == '}' ? b->data : NULL;
 }
 
+/* The policies count the request's usage (once; the cleanup hook calls it for every way
+ * out, call_end before the answer's end reaches the client, so its next call sees it). */
+static void settle(ai_req *a)
+{
+    pt_limits_gate_settle(a->limits, !a->usage_unknown || a->used_tokens, a->used_tokens, a->used_cost_micro);
+}
+
 /* ---- answering ---------------------------------------------------------------------- */
 
 /* No more upstream I/O for this request (idempotent; touches no connection). */
@@ -275,7 +282,7 @@ static void ai_cleanup(void *arg)
 {
     ai_req *a = arg;
     stop_upstream(a);
-    pt_limits_gate_settle(a->limits, !a->usage_unknown || a->used_tokens, a->used_tokens, a->used_cost_micro);
+    settle(a);
     if (a->call) pt_ai_call_free(a->call);
     if (a->areq) pt_ai_request_free(a->areq);
     pt_buf_release(&a->body);
@@ -369,6 +376,7 @@ static void call_end(ai_req *a, pt_ai_end how)
     }
     a->up_why[0] = '\0';
     record(a, &res, false);
+    if (res.kind == PT_AI_OK || res.emitted || a->started) settle(a);
     pt_conn *conn = a->conn;
     pt_req_info *info = pt_conn_info(conn);
     if (info->upstream_start_us) info->upstream_us = pt_now_us() - info->upstream_start_us;
