@@ -3,12 +3,14 @@
  * RateLimit fields, the 429 answer, and the decision counters. */
 #include "gateway/limits_gate.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/buf.h"
 #include "core/log.h"
@@ -45,7 +47,9 @@ static int store_open(const pt_config *cfg)
     pthread_mutex_lock(&store_lock);
     if (!store && shared_counters()) {
         char path[4096];
-        snprintf(path, sizeof path, "%s/limits.db", cfg->data_dir ? cfg->data_dir : ".");
+        const char *dir = cfg->data_dir ? cfg->data_dir : ".";
+        if (mkdir(dir, 0700) != 0 && errno != EEXIST) pt_log_warn("data_dir %s cannot be created: %s", dir, strerror(errno));
+        snprintf(path, sizeof path, "%s/limits.db", dir);
         store = pt_limits_store_open(shared_counters(), path, 1000);
     }
     pthread_mutex_unlock(&store_lock);

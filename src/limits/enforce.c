@@ -161,10 +161,7 @@ static bool decide_windows(pt_limit_state *st, pt_limit_decision *d)
     for (int i = 0; i < PT_WIN_COUNT; i++) {
         pt_policy_window w = (pt_policy_window)i;
         if (!p->window[w]) continue;
-        if (st->store_failing) {
-            if (!store_error(st, d, w)) return false;
-            continue;
-        }
+        if (st->store_failing && !store_error(st, d, w)) return false; /* open: counted in memory */
         int64_t delta = is_requests(w) ? 1 : 0;
         int rc = b->ops->window_add(b, window_key(d, w, buf), delta, p->window[w], window_end(d, w), d->now,
                                     &d->window_total[w]);
@@ -286,7 +283,7 @@ void pt_limits_settle(pt_limit_state *st, bool known, uint64_t tokens, uint64_t 
         else if (!d->tokens_reserved && p->tokens_per_minute && used)
             b->ops->rate_adjust(b, tokens_key(d, buf), &p->tokens_gcra, (int64_t)used, now);
         d->tokens_reserved = 0;
-        if (!d->windows_checked || st->store_failing) continue;
+        if (!d->windows_checked) continue;
         for (int w = 0; w < PT_WIN_COUNT; w++)
             if (p->window[w] && !is_requests((pt_policy_window)w))
                 settle_window(st, d, (pt_policy_window)w, is_tokens((pt_policy_window)w) ? used : cost_micro, soft,

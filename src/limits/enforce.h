@@ -88,7 +88,8 @@ typedef struct pt_limit_state {
     const pt_limit_decision *refused; /* the refusing decision, or NULL */
     pt_limit_why why;
     pt_policy_window window;    /* the refusing window (why QUOTA, BUDGET or STORE) */
-    bool store_failing;         /* the backend's totals cannot be stored now (set by the caller) */
+    bool store_failing;         /* the totals cannot be persisted now (set by the caller): policies
+                                 * with on_store_error: closed refuse, the others count in memory */
     bool settled;
     uint64_t estimate;          /* the tokens reserved for an AI call (pt_limits_reserve) */
 } pt_limit_state;

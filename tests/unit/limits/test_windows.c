@@ -294,10 +294,14 @@ static void on_store_error_opens_or_closes(void **state)
     st = fresh();
     st->store_failing = true;
     assert_int_equal(pt_limits_check(st, &t, PT_LIMIT_PHASE_REQUEST, &who, NOW), 0);
-    v[0].store_closed = false;
+    v[0].store_closed = false; /* open: still counted, in memory */
     st = fresh();
     st->store_failing = true;
     assert_int_equal(pt_limits_check(st, &t, PT_LIMIT_PHASE_REQUEST, &who, NOW), 1);
+    st = fresh();
+    st->store_failing = true;
+    assert_int_equal(pt_limits_check(st, &t, PT_LIMIT_PHASE_REQUEST, &who, NOW), 0);
+    assert_int_equal(st->why, PT_LIMIT_WHY_QUOTA);
 }
 
 int main(void)
