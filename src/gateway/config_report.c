@@ -76,6 +76,17 @@ static void policies(const pt_policy_table *t, pt_buf *out)
             pt_buf_printf(out, "; %llu per %llu ms, burst %llu", (unsigned long long)p->requests,
                           (unsigned long long)p->per_ms, (unsigned long long)p->burst);
         if (p->concurrency) pt_buf_printf(out, "; %u in flight", p->concurrency);
+        if (p->tokens_per_minute) pt_buf_printf(out, "; %llu tokens/min", (unsigned long long)p->tokens_per_minute);
+        for (int w = 0; w < PT_WIN_COUNT; w++) {
+            unsigned long long v = p->window[w];
+            const char *key = pt_policy_window_key((pt_policy_window)w);
+            if (v && w >= PT_WIN_USD_DAY) pt_buf_printf(out, "; %s $%llu.%06llu", key, v / 1000000, v % 1000000);
+            else if (v) pt_buf_printf(out, "; %s %llu", key, v);
+        }
+        if (p->soft_permille) pt_buf_printf(out, ", soft at %u.%u%%", p->soft_permille / 10, p->soft_permille % 10);
+        if (p->has_windows)
+            pt_buf_printf(out, " (%s; store errors %s)", p->time_zone ? p->time_zone : "UTC",
+                          p->store_closed ? "refuse" : "let through");
         pt_buf_append_str(out, "\n");
     }
 }

@@ -60,6 +60,9 @@ EOF2
 }
 write_config "$D"
 portico_start "$T/portico.yaml" || not_ok "portico starts"
+like "$("$PORTICO" check-config -c "$T/portico.yaml" 2>&1)" \
+    "  daily: model daily; requests_per_day 3 \\(Europe/Paris; store errors let through\\)"$'\n'"  spend: model spend; usd_per_day \\\$0.010000, soft at 50.0% \\(UTC; store errors let through\\)" \
+    "check-config lists the quotas and budgets with their zone"
 
 # chat MODEL MAX_TOKENS TEXT [stream]: POST /v1/chat/completions
 chat() {
