@@ -39,7 +39,7 @@ static pt_counters *shared_counters(void)
 
 /* The quota and budget totals' file, opened with the first configuration that has a
  * quota or a budget, and kept until the gateway stops. */
-static pt_limits_store *store;
+static pt_limits_store *_Atomic store;
 static pthread_mutex_t store_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int store_open(const pt_config *cfg)
@@ -50,7 +50,7 @@ static int store_open(const pt_config *cfg)
         const char *dir = cfg->data_dir ? cfg->data_dir : ".";
         if (mkdir(dir, 0700) != 0 && errno != EEXIST) pt_log_warn("data_dir %s cannot be created: %s", dir, strerror(errno));
         snprintf(path, sizeof path, "%s/limits.db", dir);
-        store = pt_limits_store_open(shared_counters(), path, 1000);
+        atomic_store(&store, pt_limits_store_open(shared_counters(), path, 1000));
     }
     pthread_mutex_unlock(&store_lock);
     return store ? 0 : -1;
@@ -59,8 +59,7 @@ static int store_open(const pt_config *cfg)
 void pt_limits_gate_stop(void)
 {
     pthread_mutex_lock(&store_lock);
-    pt_limits_store_close(store);
-    store = NULL;
+    pt_limits_store_close(atomic_exchange(&store, NULL));
     pthread_mutex_unlock(&store_lock);
 }
 

@@ -187,11 +187,12 @@ static const pt_cfg_field quota_fields[] = {
 };
 
 /* A number of US dollars, 0 < usd <= 1e9, kept in micro-dollars (at least 1). */
-/* A plain decimal number in (lo, hi] (hi excluded unless hi_in); false when it is not. */
-static bool number_in(pt_cfg *c, const pt_cfg_node *v, double lo, double hi, bool hi_in, double *out)
+/* A plain decimal number in (lo, hi] (hi excluded unless hi_in): 1; 0 when it is not one;
+ * -1 when it is not even a single value (the error is recorded). */
+static int number_in(pt_cfg *c, const pt_cfg_node *v, double lo, double hi, bool hi_in, double *out)
 {
     char *s = NULL, *end = NULL;
-    if (pt_cfg_str(c, v, &s)) return false;
+    if (pt_cfg_str(c, v, &s)) return -1;
     *out = strtod(s, &end);
     bool ok = end != s && *end == '\0' && *out > lo && (*out < hi || (hi_in && *out == hi));
     free(s);
@@ -201,7 +202,9 @@ static bool number_in(pt_cfg *c, const pt_cfg_node *v, double lo, double hi, boo
 static int usd_value(pt_cfg *c, const pt_cfg_node *v, uint64_t *out)
 {
     double d;
-    if (!number_in(c, v, 0, MAX_USD, true, &d)) return pt_cfg_fail(c, v, "expected an amount in US dollars above 0 (such as 100 or 0.01), got '%s'",
+    int rc = number_in(c, v, 0, MAX_USD, true, &d);
+    if (rc < 0) return -1;
+    if (rc == 0) return pt_cfg_fail(c, v, "expected an amount in US dollars above 0 (such as 100 or 0.01), got '%s'",
                                 PT_CFG_SHOW(v));
     uint64_t micro = (uint64_t)llround(d * 1e6);
     *out = micro ? micro : 1;
@@ -222,7 +225,9 @@ static int soft_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
 {
     pt_policy *p = obj;
     double d;
-    if (!number_in(c, v, 0, 1, false, &d)) return pt_cfg_fail(c, v, "expected a fraction of the budget between 0 and 1 (such as 0.8), got '%s'",
+    int rc = number_in(c, v, 0, 1, false, &d);
+    if (rc < 0) return -1;
+    if (rc == 0) return pt_cfg_fail(c, v, "expected a fraction of the budget between 0 and 1 (such as 0.8), got '%s'",
                                 PT_CFG_SHOW(v));
     p->soft_permille = (unsigned)lround(d * 1000);
     if (!p->soft_permille) p->soft_permille = 1;

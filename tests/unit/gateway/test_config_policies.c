@@ -196,6 +196,8 @@ static void bad_tokens_quotas_and_budgets_name_the_field(void **state)
     expect_error("policies:\n  - name: a\n    budget: { usd_per_month: 10$ }\n",
                  "t.yaml:11: policies[0].budget.usd_per_month: expected an amount in US dollars above 0 (such as "
                  "100 or 0.01), got '10$'");
+    expect_error("policies:\n  - name: a\n    budget: { usd_per_day: [1] }\n",
+                 "t.yaml:11: policies[0].budget.usd_per_day: expected a single value, got a list");
     expect_error("policies:\n  - name: a\n    budget: { usd_per_day: 5, soft_at: 1.5 }\n",
                  "t.yaml:11: policies[0].budget.soft_at: expected a fraction of the budget between 0 and 1 (such "
                  "as 0.8), got '1.5'");
