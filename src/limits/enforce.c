@@ -371,12 +371,13 @@ static bool shows_tokens(const pt_limit_state *st, const pt_limit_decision *d)
     return st->refused == d ? st->why == PT_LIMIT_WHY_TOKENS : d->tokens_reserved > 0;
 }
 
-/* Allowed: the requests quotas (what is left is known); refused: the refusing window. */
+/* Allowed: every calendar window counted (what was left when the call was checked);
+ * refused: the refusing window. */
 static bool shows_window(const pt_limit_state *st, const pt_limit_decision *d, pt_policy_window w)
 {
     if (!d->policy->window[w] || !d->windows_checked) return false;
     if (st->refused == d) return (st->why == PT_LIMIT_WHY_QUOTA || st->why == PT_LIMIT_WHY_BUDGET) && st->window == w;
-    return is_requests(w) && d->requests_taken[pt_policy_window_monthly(w)];
+    return !st->store_failing || !d->policy->store_closed;
 }
 
 /* RateLimit-Policy's members, written when the policy was loaded. */
@@ -448,7 +449,7 @@ static void current_members(writer *w, const pt_limit_state *st, const pt_limit_
     }
 }
 
-size_t pt_limits_headers_max(const pt_limit_state *st) { return 64 + st->n * 1024; }
+size_t pt_limits_headers_max(const pt_limit_state *st) { return 64 + st->n * 2048; }
 
 size_t pt_limits_headers(const pt_limit_state *st, char *out, size_t cap)
 {

@@ -2,11 +2,12 @@
 # Token limits, quotas and budgets on the real binary with the AI provider test upstream:
 # a tokens-per-minute window takes each call's estimate and settles on the real usage
 # (streams included), and refuses in the client's own error format with Retry-After and
-# the RateLimit fields; a day quota survives a clean stop and a crash (SIGKILL once the
-# background writer has written it) with the same data_dir; a $0.01 budget serves the
-# streamed call that crosses it and refuses the next naming the budget; the soft
-# threshold is logged once, counted and posted to a local webhook receiver; a limit store
-# that cannot be written fails open or closed as each policy says.
+# the RateLimit fields; a day quota survives a clean stop and a crash (the gateway process
+# killed with SIGKILL once the background writer has written it, and restarted by its
+# supervisor on the same data_dir); a $0.01 budget serves the streamed call that crosses it
+# and refuses the next naming the budget; the soft threshold is logged once, counted and
+# posted to a local webhook receiver; a limit store that cannot be written fails open or
+# closed as each policy says.
 . "$(dirname "$0")/lib.sh"
 
 PP=$(free_port); MA=$(free_port); HOOK=$(free_port)
@@ -114,8 +115,15 @@ is "$RESP_STATUS" 200 "after the restart, call 3 of 3 passes"
 db_total() { sqlite3 "$D/limits.db" "select coalesce(max(total), 0) from windows where hex(key) like '$(printf daily | xxd -p)%'" 2>/dev/null; }
 db_has() { test "$(db_total)" = "$1"; }
 wait_for 5 db_has 3 || not_ok "the background writer stores the third call within a second or so" "total $(db_total)"
-kill -KILL "$PORTICO_PID"; wait "$PORTICO_PID" 2>/dev/null; PORTICO_PID=
-portico_start "$T/portico.yaml" || not_ok "portico starts after SIGKILL"
+# the gateway process dies (SIGKILL); the supervisor starts a new one on the same data_dir
+child=$(pgrep -P "$PORTICO_PID" -x portico | head -n 1)
+kill -KILL "$child"
+restarted() {
+    local c
+    c=$(pgrep -P "$PORTICO_PID" -x portico | head -n 1)
+    [ -n "$c" ] && [ "$c" != "$child" ] && answers_200 "http://127.0.0.1:$PP/healthz"
+}
+wait_for 20 restarted || not_ok "the supervisor starts a new gateway after SIGKILL"
 chat daily 16 hi
 is "$RESP_STATUS" 429 "after a crash, the quota still counts 3 of 3: the fourth call is refused"
 like "$(jqr .error.message)" "^quota requests_per_day of policy 'daily' is used up: 3 of 3 requests this day; it resets at the start of the next day \(Europe/Paris\), in [0-9]+ s$" \

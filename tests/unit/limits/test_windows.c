@@ -226,6 +226,11 @@ static void a_budget_stops_the_call_after_the_one_crossing_it(void **state)
     pt_policy_table t = { &p, 1, false };
     soft_seen seen = { 0 };
     assert_int_equal(call(&t, NOW), 1);
+    char h[512];
+    size_t n = pt_limits_headers(&F.st, h, sizeof h);
+    h[n] = '\0';
+    assert_string_equal(h, "RateLimit-Policy: \"spend/usd_per_day\";q=10000;w=86400;qu=\"micro-usd\"\r\n"
+                           "RateLimit: \"spend/usd_per_day\";r=10000;t=43200\r\n");
     pt_limits_settle(&F.st, true, 10, 4000, NOW, on_soft, &seen); /* $0.004 */
     assert_int_equal(seen.n, 0);
     assert_int_equal(call(&t, NOW), 1);
