@@ -146,7 +146,8 @@ int pt_limits_store_flush(pt_limits_store *s)
     int rc = open_db(s);
     if (rc == 0) {
         s->b->ops->window_each(s->b, !s->resync, collect, &r);
-        rc = r.oom ? -1 : write_rows(s->db, &r);
+        /* nothing changed: no write (windows that are over go with the next one) */
+        rc = r.oom ? -1 : r.n || s->resync ? write_rows(s->db, &r) : 0;
     }
     s->resync = rc != 0;
     set_failing(s, rc != 0, rc == 0 ? "" : s->db ? sqlite3_errmsg(s->db) : "it cannot be opened");
