@@ -449,7 +449,18 @@ static void current_members(writer *w, const pt_limit_state *st, const pt_limit_
     }
 }
 
-size_t pt_limits_headers_max(const pt_limit_state *st) { return 64 + st->n * 2048; }
+/* A member is at most a name (64), a suffix (20) and its parameters (70), in each field. */
+size_t pt_limits_headers_max(const pt_limit_state *st)
+{
+    size_t n = 96;
+    for (size_t i = 0; i < st->n; i++) {
+        const pt_policy *p = st->d[i].policy;
+        size_t members = (size_t)p->has_rate + (p->concurrency != 0) + (p->tokens_per_minute != 0);
+        for (int w = 0; w < PT_WIN_COUNT; w++) members += p->window[w] != 0;
+        n += members * 2 * 160;
+    }
+    return n;
+}
 
 size_t pt_limits_headers(const pt_limit_state *st, char *out, size_t cap)
 {

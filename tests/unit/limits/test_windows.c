@@ -51,7 +51,7 @@ static int teardown(void **state)
     return 0;
 }
 
-static char field[96];
+static char field[160];
 
 static pt_policy tokens_policy(uint64_t per_minute)
 {
@@ -309,6 +309,37 @@ static void on_store_error_opens_or_closes(void **state)
     assert_int_equal(st->why, PT_LIMIT_WHY_QUOTA);
 }
 
+static void every_member_fits_the_headers_bound(void **state)
+{
+    char name[65], rate_field[160], inflight_field[160];
+    memset(name, 'n', 64);
+    name[64] = '\0';
+    pt_policy p = tokens_policy(1000);
+    p.name = name;
+    snprintf(field, sizeof field, "\"%s/tokens\";q=1000;w=60;qu=\"tokens\"", name);
+    p.has_rate = true;
+    p.requests = p.burst = 1000000000;
+    p.per_ms = 30ull * 86400 * 1000;
+    p.gcra = pt_gcra_make(p.requests, p.per_ms * 1000000ull, 0);
+    snprintf(rate_field, sizeof rate_field, "\"%s\";q=1000000000;w=2592000", name);
+    p.field_rate = rate_field;
+    p.concurrency = 1000000;
+    snprintf(inflight_field, sizeof inflight_field, "\"%s/concurrency\";q=1000000;qu=\"concurrent-requests\"", name);
+    p.field_inflight = inflight_field;
+    p.has_windows = true;
+    for (int w = 0; w < PT_WIN_COUNT; w++) p.window[w] = 1000000000000000ull;
+    pt_policy_table t = { &p, 1, false };
+    assert_int_equal(call(&t, NOW), 1);
+    assert_int_equal(pt_limits_reserve(&F.st, 10, NOW), 1);
+    size_t max = pt_limits_headers_max(&F.st);
+    char h[8192];
+    size_t n = pt_limits_headers(&F.st, h, max);
+    assert_true(n > 0 && n <= max);
+    h[n] = '\0';
+    assert_non_null(strstr(h, "/usd_per_month\";r=1000000000000000;t="));
+    pt_limits_release(&F.st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -321,6 +352,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_budget_stops_the_call_after_the_one_crossing_it, setup, teardown),
         cmocka_unit_test_setup_teardown(a_wall_clock_jump_leaves_rate_windows_alone, setup, teardown),
         cmocka_unit_test_setup_teardown(on_store_error_opens_or_closes, setup, teardown),
+        cmocka_unit_test_setup_teardown(every_member_fits_the_headers_bound, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
