@@ -17,7 +17,8 @@
 #define VALUE_MAX 512
 
 static const char *const params[] = { "from", "to", "team", "consumer", "service", "api", "model", "status",
-                                      "request_id", "cursor", "limit", "format", NULL };
+                                      "request_id", "cursor", "limit", "format", "trace_id", NULL };
+#define NPARAMS 13
 
 typedef enum { FMT_JSON, FMT_NDJSON, FMT_CSV } out_format;
 
@@ -25,8 +26,8 @@ typedef enum { FMT_JSON, FMT_NDJSON, FMT_CSV } out_format;
 typedef struct query {
     pt_calls_filter f;
     out_format fmt;
-    char v[12][VALUE_MAX];       /* decoded values, in params order */
-    bool has[12];
+    char v[NPARAMS][VALUE_MAX];  /* decoded values, in params order */
+    bool has[NPARAMS];
 } query;
 
 /* ---- reading the query string ------------------------------------------------------------ */
@@ -79,7 +80,8 @@ static int read_params(const pt_admin_req *rq, query *q, pt_admin_err *err)
             int i = param_index(p, nlen);
             if (i < 0)
                 return pt_admin_fail(err, 400, "invalid_value", "", "unknown query parameter '%.*s' (known: from, to, "
-                                     "team, consumer, service, api, model, status, request_id, cursor, limit, format)",
+                                     "team, consumer, service, api, model, status, request_id, trace_id, cursor, limit, "
+                                     "format)",
                                      (int)(nlen > 64 ? 64 : nlen), p);
             if (q->has[i]) return pt_admin_fail(err, 400, "invalid_value", params[i], "%s is given twice", params[i]);
             const char *val = eq ? eq + 1 : e;
@@ -146,6 +148,7 @@ static int build_filter(query *q, pt_admin_err *err)
     for (int i = 0; i < 5; i++)
         if (q->has[2 + i]) *names[i] = q->v[2 + i];
     if (q->has[8]) f->request_id = q->v[8];
+    if (q->has[12]) f->trace_id = q->v[12];
     if (q->has[7] && status_filter(q->v[7], f, err)) return -1;
     if (q->has[9]) {
         f->has_cursor = pt_calls_cursor_read(q->v[9], &f->cursor_time_ms, &f->cursor_id);

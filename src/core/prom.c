@@ -73,6 +73,13 @@ void pt_prom_value_u64(pt_prom *p, uint64_t v)
     put(p, "\n");
 }
 
+void pt_prom_single(pt_prom *p, const char *name, const char *type, const char *help, uint64_t v)
+{
+    pt_prom_family(p, name, type, help);
+    pt_prom_sample(p, name, NULL);
+    pt_prom_value_u64(p, v);
+}
+
 void pt_prom_value_i64(pt_prom *p, int64_t v)
 {
     value_start(p);

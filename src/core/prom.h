@@ -33,6 +33,8 @@ void pt_prom_value_u64(pt_prom *p, uint64_t v);
 void pt_prom_value_i64(pt_prom *p, int64_t v);
 /* v / 10^places with exactly `places` decimals, from integers (microseconds as seconds). */
 void pt_prom_value_fixed(pt_prom *p, uint64_t v, unsigned places);
+/* A family of one unlabelled sample: its HELP and TYPE lines and the value. */
+void pt_prom_single(pt_prom *p, const char *name, const char *type, const char *help, uint64_t v);
 
 /* Appends s (n bytes) escaped as a label value: \ -> \\, " -> \", LF -> \n. */
 int pt_prom_append_label_value(pt_buf *out, const char *s, size_t n);

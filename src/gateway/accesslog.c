@@ -150,6 +150,8 @@ static int format_record(pt_buf *b, const pt_access_record *r)
     if (r->consumer) put_cstr(b, &rc, "consumer", r->consumer);
     if (r->team) put_cstr(b, &rc, "team", r->team);
     if (r->key_prefix) put_cstr(b, &rc, "key_prefix", r->key_prefix);
+    if (r->trace_id) put_cstr(b, &rc, "trace_id", r->trace_id);
+    if (r->span_id) put_cstr(b, &rc, "span_id", r->span_id);
     if (rc == 0) rc = put_key(b, "status");
     if (rc == 0 && r->status < 0) rc = pt_buf_append(b, "-", 1);
     if (rc == 0) rc = pt_buf_append_u64(b, (uint64_t)(r->status < 0 ? -(int64_t)r->status : r->status));

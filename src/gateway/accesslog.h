@@ -34,6 +34,7 @@ typedef struct pt_access_record {
     pt_outcome outcome;             /* "error" is its log name, null for PT_OUT_OK */
     pt_slice client;                /* "127.0.0.1:5555" */
     const char *extra_json;         /* raw JSON members appended verbatim ("\"usage\":{...}"), or NULL */
+    const char *trace_id, *span_id; /* the trace and the gateway span (hex); left out when NULL */
 } pt_access_record;
 
 /* Starts logging to dest: "-" is stdout, anything else a file path opened for append

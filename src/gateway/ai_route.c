@@ -31,6 +31,7 @@
 #include "gateway/metrics.h"
 #include "gateway/proxy.h"
 #include "gateway/router.h"
+#include "gateway/tracing.h"
 #include "logs/calllog.h"
 
 #define HIGH_MARK (256 * 1024)
@@ -58,6 +59,7 @@ typedef struct ai_req {
     pt_ai_call *call;
     pt_exchange *x;
     pt_buf head;
+    pt_trace_attempt span;     /* the current attempt's span when the request is traced */
     char up_why[224];          /* the transport cause of this attempt's failure, "" when none */
     bool up_bad_response;      /* ...and it was a response that is not acceptable HTTP */
     bool started;              /* the client response head went out */
@@ -200,6 +202,7 @@ bool pt_ai_route_render_error(const pt_request *req, int status, const char *msg
 /* One finished call; aborted: the client went away before the answer was complete. */
 static void record(ai_req *a, const pt_ai_result *r, bool aborted)
 {
+    pt_tracing_ai_end(pt_conn_info(a->conn)->trace, &a->span, &a->at, r, aborted);
     if (!r->provider || !r->upstream_model) return;
     ai_series *s = series_get(r->provider, r->upstream_model);
     if (!s) return;
@@ -417,6 +420,7 @@ static void x_head(void *u, int status, const pt_header *hdrs, size_t n, int64_t
     ai_req *a = u;
     pt_req_info *info = pt_conn_info(a->conn);
     info->ttfb_us = pt_now_us() - info->upstream_start_us;
+    a->span.status = status;
     pt_ai_header stack[64];
     size_t k = n < 64 ? n : 64;
     for (size_t i = 0; i < k; i++) stack[i] = (pt_ai_header){ hdrs[i].name, hdrs[i].value };
@@ -483,7 +487,9 @@ static void send_upstream(ai_req *a, const pt_ai_upstream *up)
     pt_buf_append_str(h, a->req->request_id);
     pt_buf_append_str(h, "\r\nContent-Length: ");
     pt_buf_append_u64(h, up->body_len);
-    pt_buf_append_str(h, "\r\n\r\n");
+    pt_buf_append_str(h, "\r\n");
+    pt_tracing_attempt_start(pt_conn_info(a->conn)->trace, &a->span, h);
+    pt_buf_append_str(h, "\r\n");
     pt_endpoint ep = { .host = pv->host, .port = pv->port, .tls = pv->tls };
     pt_exchange_opts o = {
         .connect_timeout_ms = pv->connect_timeout_ms,

@@ -8,6 +8,7 @@
 #include "core/prom.h"
 #include "gateway/auth.h"
 #include "gateway/metrics.h"
+#include "gateway/tracing.h"
 #include "logs/calllog.h"
 
 static pt_calllog *_Atomic the_log;
@@ -17,13 +18,6 @@ void pt_call_log_path(const pt_config *cfg, char *out, size_t cap)
     snprintf(out, cap, "%s/calls.db", cfg->data_dir ? cfg->data_dir : ".");
 }
 
-static void counter(pt_prom *p, const char *name, const char *type, const char *help, uint64_t v)
-{
-    pt_prom_family(p, name, type, help);
-    pt_prom_sample(p, name, NULL);
-    pt_prom_value_u64(p, v);
-}
-
 static void render(pt_prom *p, void *arg)
 {
     (void)arg;
@@ -31,14 +25,14 @@ static void render(pt_prom *p, void *arg)
     if (!l) return;
     pt_calllog_stats s;
     pt_calllog_stats_get(l, &s);
-    counter(p, "portico_call_log_records_written_total", "counter", "Call records committed to the call log.", s.written);
-    counter(p, "portico_call_log_dropped_total", "counter",
-            "Call records lost: the writer's queue was full, or a write failed.", s.dropped);
-    counter(p, "portico_call_log_queue_depth", "gauge", "Call records waiting for the writer.", s.queued);
-    counter(p, "portico_call_log_pruned_total", "counter", "Call records deleted by retention (age or size).", s.pruned);
-    counter(p, "portico_call_log_write_errors_total", "counter", "Batches the writer could not commit.", s.write_errors);
-    counter(p, "portico_call_log_disk_full_total", "counter", "Batches lost because the disk was full.", s.disk_full);
-    counter(p, "portico_call_log_bytes", "gauge", "Bytes of call log database pages in use.", pt_calllog_used_bytes(l));
+    pt_prom_single(p, "portico_call_log_records_written_total", "counter", "Call records committed to the call log.", s.written);
+    pt_prom_single(p, "portico_call_log_dropped_total", "counter",
+                   "Call records lost: the writer's queue was full, or a write failed.", s.dropped);
+    pt_prom_single(p, "portico_call_log_queue_depth", "gauge", "Call records waiting for the writer.", s.queued);
+    pt_prom_single(p, "portico_call_log_pruned_total", "counter", "Call records deleted by retention (age or size).", s.pruned);
+    pt_prom_single(p, "portico_call_log_write_errors_total", "counter", "Batches the writer could not commit.", s.write_errors);
+    pt_prom_single(p, "portico_call_log_disk_full_total", "counter", "Batches lost because the disk was full.", s.disk_full);
+    pt_prom_single(p, "portico_call_log_bytes", "gauge", "Bytes of call log database pages in use.", pt_calllog_used_bytes(l));
 }
 
 void pt_call_log_start(const pt_config *cfg)
@@ -86,6 +80,7 @@ void pt_call_log_record(pt_conn *c, const pt_request *req, const pt_req_info *in
         .bytes_in = bytes_in,
         .bytes_out = bytes_out,
         .ai = ai,
+        .trace_id = pt_tracing_trace_id(info->trace),
     };
     pt_calllog_write(l, &r);
 }

@@ -32,7 +32,7 @@
 typedef struct top_nodes {
     const pt_cfg_node *listen, *workers, *limits, *access_log, *log_level, *endpoints, *errors, *services,
         *routes, *providers, *models, *identity_headers, *data_dir, *admin, *policies;
-    const pt_cfg_node *call_log;
+    const pt_cfg_node *call_log, *tracing;
 } top_nodes;
 
 static const pt_cfg_field top_fields[] = {
@@ -52,11 +52,17 @@ static const pt_cfg_field top_fields[] = {
     CFG_NODE("admin", top_nodes, admin),
     CFG_NODE("policies", top_nodes, policies),
     CFG_NODE("call_log", top_nodes, call_log),
+    CFG_NODE("tracing", top_nodes, tracing),
     CFG_END,
 };
 
 static const pt_cfg_field workers_field = CFG_UINT("workers", pt_config, workers, 1, 256);
 static const pt_cfg_field data_dir_field = CFG_STR("data_dir", pt_config, data_dir);
+
+static int tracing_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    return pt_trace_cfg_map(c, v, &((pt_config *)obj)->tracing);
+}
 
 /* Maps one section if it was written, under its key in messages. */
 static void section(pt_cfg *c, const char *key, const pt_cfg_node *v, pt_cfg_field_fn fn, pt_config *cfg)
@@ -87,6 +93,7 @@ static int map_top(pt_cfg *c, const pt_cfg_node *root)
     section(c, "identity_headers", t.identity_headers, pt__config_identity_headers, cfg);
     section(c, "admin", t.admin, pt__config_admin, cfg);
     section(c, "call_log", t.call_log, pt__config_call_log, cfg);
+    section(c, "tracing", t.tracing, tracing_fn, cfg);
     section(c, "services", t.services, pt__config_services, cfg);
     if (t.providers || t.models) cfg->ai = pt_ai_config_map(c, t.providers, t.models);
     section(c, "routes", t.routes, pt__config_routes, cfg);
@@ -178,6 +185,7 @@ static void config_free(pt_config *cfg)
     free(cfg->ready_path);
     free(cfg->metrics_path);
     free(cfg->data_dir);
+    pt_trace_cfg_release(&cfg->tracing);
     free(cfg->identity_consumer);
     free(cfg->identity_team);
     free(cfg->identity_key_prefix);

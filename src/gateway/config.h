@@ -20,6 +20,7 @@
 #include "config/value.h"
 #include "core/buf.h"
 #include "gateway/retry.h"
+#include "trace/trace_config.h"
 
 struct pt_ai_config;      /* ai/ai_config.h */
 struct pt_target_state;   /* gateway/balancer.h */
@@ -184,6 +185,7 @@ typedef struct pt_config {
                                    * address and the low-level cause; default false */
     char *data_dir;               /* the control-plane store's directory; default "./portico-data" */
     pt_call_log_cfg call_log;
+    pt_trace_cfg tracing;         /* tracing: (trace/trace_config.h); enabled false without it */
     /* identity_headers: names of the headers that tell the upstream who called (keyed routes) */
     char *identity_consumer;      /* default "X-Portico-Consumer" */
     char *identity_team;          /* default "X-Portico-Team" */

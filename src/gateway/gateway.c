@@ -33,6 +33,7 @@
 #include "gateway/auth.h"
 #include "gateway/balancer.h"
 #include "gateway/call_log.h"
+#include "gateway/tracing.h"
 #include "gateway/config_store.h"
 #include "gateway/control_live.h"
 #include "gateway/config.h"
@@ -168,6 +169,7 @@ static void dispatch(pt_conn *c, pt_request *req, void *arg)
     } else if (path_is(req, cfg->metrics_path)) {
         serve_metrics(c, cfg);
     } else {
+        if (cfg->tracing.enabled) pt_tracing_begin(c, req, cfg);
         const pt_route *route = pt_router_match(cfg, req);
         if (pt_cors_preflight(c, req, cfg, &route)) return; /* answered before keys: no credentials */
         if (route && route->cors) pt_cors_request(c, req, route);
@@ -231,9 +233,12 @@ static void request_done(pt_conn *c, const pt_request *req, const pt_req_info *i
         .outcome = info->outcome,
         .client = pt_slice_cstr(pt_conn_peer(c)),
         .extra_json = info->extra_json,
+        .trace_id = pt_tracing_trace_id(info->trace),
+        .span_id = pt_tracing_span_id(info->trace),
     };
     pt_accesslog_write(&r);
     pt_call_log_record(c, req, info, status, bytes_in, bytes_out, total_us);
+    pt_tracing_done(c, req, info, status, total_us);
 }
 
 /* --- worker listeners ------------------------------------------------------------- */
@@ -846,6 +851,7 @@ int pt_gateway_run(const pt_gateway_opts *opts)
     pt_auth_metrics_init();
     pt_limits_gate_metrics_init();
     pt_call_log_start(cfg);
+    pt_tracing_start(cfg);
     pt_control_live_publish(cfg);
     start_signals(&g);
     if (set_worker_count(&g, cfg->workers ? cfg->workers : 1, cfg) != 0) {
@@ -870,6 +876,7 @@ out:
     pt_accesslog_close();
     pt_call_log_stop();
     pt_limits_gate_stop();
+    pt_tracing_stop();
     free(g.workers);
     free(g.retired);
     free_ssl(g.ssl, g.set.n);

@@ -27,6 +27,7 @@
 #include "gateway/balancer.h"
 #include "gateway/cors.h"
 #include "gateway/router.h"
+#include "gateway/tracing.h"
 
 #define HIGH_MARK (256 * 1024)
 #define MAX_TRIES 8
@@ -47,6 +48,7 @@ typedef struct proxy {
     pt_buf replay;         /* the whole body, kept for a retry after the request was sent */
     bool body_done, client_paused, began, replayable;
     uint64_t up_start_us;
+    pt_trace_attempt span;  /* the current attempt's span when the request is traced */
     /* the last failed attempt, for the client's error */
     int last_err, last_phase;
     const pt_target *last_target;
@@ -55,9 +57,17 @@ typedef struct proxy {
 
 static void attempt(proxy *p);
 
+static void end_span(proxy *p, const char *error)
+{
+    if (p->span.open)
+        pt_tracing_proxy_end(pt_conn_info(p->conn)->trace, &p->span, p->req->method_name, p->target,
+                             pt_buf_slice(&p->path), error);
+}
+
 /* No more upstream I/O for this request (idempotent; touches no connection). */
 static void stop_upstream(proxy *p)
 {
+    end_span(p, "cancelled");
     if (p->x) pt_exchange_cancel(p->x);
     p->x = NULL;
     if (p->began) pt_balancer_end(p->target);
@@ -173,6 +183,7 @@ static void build_head(proxy *p, const pt_target *t, pt_buf *h)
         if (pt_auth_is_key_header(who, &r->headers[i]) || identity_header(who, n)) continue; /* never upstream */
         if (subject_h && pt_slice_case_eq_cstr(n, subject_h)) continue;
         if (conn_hdr && named_by_connection(n, conn_hdr->value)) continue;
+        if (pt_tracing_own_header(pt_conn_info(p->conn)->trace, n)) continue; /* our own go instead */
         if (name_in(n, rt->req_remove, rt->nreq_remove) || name_in_kv(n, rt->req_add, rt->nreq_add)) continue;
         pt_buf_append_slice(h, n);
         pt_buf_append(h, ": ", 2);
@@ -214,6 +225,7 @@ static void build_head(proxy *p, const pt_target *t, pt_buf *h)
         pt_buf_append_u64(h, (unsigned long long)r->content_length);
         pt_buf_append(h, "\r\n", 2);
     }
+    pt_tracing_attempt_start(pt_conn_info(p->conn)->trace, &p->span, h);
     pt_buf_append_str(h, "\r\n");
 }
 
@@ -281,6 +293,7 @@ static void on_head(void *u, int status, const pt_header *hdrs, size_t n, int64_
     proxy *p = u;
     const pt_route *rt = p->route;
     pt_conn_info(p->conn)->ttfb_us = pt_now_us() - p->up_start_us;
+    p->span.status = status;
     pt_balancer_report(p->svc, p->target, status < 500, pt_now_ms());
     if (pt_retry_on_status(&p->svc->retry, status) && may_resend(p)) {
         pt_log_warn("request %s: service '%s' target %s answered %d: trying another target", p->req->request_id,
@@ -327,6 +340,7 @@ static void on_done(void *u)
     pt_conn *conn = p->conn;
     pt_req_info *info = pt_conn_info(conn);
     info->upstream_us = pt_now_us() - p->up_start_us;
+    end_span(p, NULL);
     p->x = NULL; /* the client frees a finished exchange */
     detach(p);
     pt_conn_response_end(conn);
@@ -338,6 +352,7 @@ static void on_error(void *u, int err, int phase, pt_buf *unsent, const char *de
     pt_conn *conn = p->conn;
     pt_req_info *info = pt_conn_info(conn);
     p->x = NULL;
+    end_span(p, pt_upstream_cause_name(pt_upstream_cause_of(err, phase)));
     pt_balancer_report(p->svc, p->target, false, pt_now_ms());
     pt_balancer_end(p->target);
     p->began = false;

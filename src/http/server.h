@@ -67,6 +67,8 @@ typedef struct pt_req_info {
                                * request carries, whoever writes it; empty when none */
     const void *call_ai;      /* opaque to http/: an AI call's provider, model, tokens and
                                * cost for the call log (logs/calllog.h), NULL when none */
+    const void *trace;        /* opaque to http/: the request's trace (gateway/tracing.h),
+                               * NULL when tracing is off */
     /* Every pointer above must stay valid until the request's cleanup hooks run (they
      * run after the done callback): point into the request pool, or into something a
      * hook releases (the configuration snapshot dispatch holds). */

@@ -30,7 +30,7 @@
 
 /* The order of the strings in a packed record and of their columns. */
 enum { S_REQUEST_ID, S_TEAM, S_CONSUMER, S_KEY_PREFIX, S_SERVICE, S_SERVICE_TEAM, S_API, S_MODEL, S_PROVIDER,
-       S_METHOD, S_PATH, S_ERROR, S_CLIENT, NSTR };
+       S_METHOD, S_PATH, S_ERROR, S_CLIENT, S_TRACE_ID, NSTR };
 
 #define NULL_LEN 0xffff
 
@@ -98,7 +98,7 @@ static size_t pack(const pt_call_record *r, char *buf)
         [S_REQUEST_ID] = r->request_id, [S_TEAM] = r->team, [S_CONSUMER] = r->consumer,
         [S_KEY_PREFIX] = r->key_prefix, [S_SERVICE] = r->service, [S_SERVICE_TEAM] = r->service_team,
         [S_API] = r->api, [S_MODEL] = ai ? ai->model : NULL, [S_PROVIDER] = ai ? ai->provider : NULL,
-        [S_ERROR] = r->error,
+        [S_ERROR] = r->error, [S_TRACE_ID] = r->trace_id,
     };
     size_t off = sizeof h;
     for (int i = 0; i < NSTR; i++) {
@@ -179,6 +179,7 @@ static int insert_one(pt_calllog *l, const char *rec)
     bind_opt(st, c++, h.cached_tokens);
     bind_opt(st, c++, h.cost_micro_usd);
     bind_str(st, c++, s[S_CLIENT], h.len[S_CLIENT]);
+    bind_str(st, c++, s[S_TRACE_ID], h.len[S_TRACE_ID]);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? SQLITE_OK : rc;

@@ -10,8 +10,8 @@
  *
  * Strings are cut at PT_CALLLOG_STR_MAX bytes (the path at PT_CALLLOG_PATH_MAX). Nothing
  * here sees a key or a secret: the caller passes the key's public prefix only. Request and
- * response bodies and trace ids are not recorded yet; they would be further columns and
- * further members of pt_call_record. */
+ * response bodies are not recorded yet; they would be further columns and further members
+ * of pt_call_record. */
 #ifndef PT_LOGS_CALLLOG_H
 #define PT_LOGS_CALLLOG_H
 
@@ -49,6 +49,7 @@ typedef struct pt_call_record {
     uint64_t total_us, upstream_us, ttfb_us; /* upstream_us and ttfb_us: 0 when none */
     uint64_t bytes_in, bytes_out;
     const pt_call_ai *ai;           /* NULL for a call that is not an AI call */
+    const char *trace_id;           /* W3C trace id (32 hex digits), NULL when not traced */
 } pt_call_record;
 
 typedef struct pt_calllog pt_calllog;

@@ -15,17 +15,18 @@ const char *const pt_calls_columns[PT_CALLS_NCOLS] = {
     "id", "time_ms", "request_id", "team", "consumer", "key_prefix", "service", "service_team", "api",
     "model", "provider", "error", "method", "path", "status", "total_us", "upstream_us", "ttfb_us",
     "bytes_in", "bytes_out", "input_tokens", "output_tokens", "cached_tokens", "cost_micro_usd", "client",
+    "trace_id",
 };
 
 #define SELECT_COLS                                                                                            \
     "id,time_ms,request_id,team,consumer,key_prefix,service,service_team,api,model,provider,error,method,path," \
     "status,total_us,upstream_us,ttfb_us,bytes_in,bytes_out,input_tokens,output_tokens,cached_tokens,"         \
-    "cost_micro_usd,client"
+    "cost_micro_usd,client,trace_id"
 
 const char *const pt_calls_insert_sql =
     "INSERT INTO calls(time_ms,request_id,team,consumer,key_prefix,service,service_team,api,model,provider,"
     "error,method,path,status,total_us,upstream_us,ttfb_us,bytes_in,bytes_out,input_tokens,output_tokens,"
-    "cached_tokens,cost_micro_usd,client) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+    "cached_tokens,cost_micro_usd,client,trace_id) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS calls("
@@ -33,13 +34,31 @@ static const char schema[] =
     " key_prefix TEXT, service TEXT, service_team TEXT, api TEXT, model TEXT, provider TEXT, error TEXT,"
     " method TEXT, path TEXT, status INTEGER, total_us INTEGER, upstream_us INTEGER, ttfb_us INTEGER,"
     " bytes_in INTEGER, bytes_out INTEGER, input_tokens INTEGER, output_tokens INTEGER,"
-    " cached_tokens INTEGER, cost_micro_usd INTEGER, client TEXT);"
+    " cached_tokens INTEGER, cost_micro_usd INTEGER, client TEXT, trace_id TEXT);"
     "CREATE INDEX IF NOT EXISTS calls_time ON calls(time_ms);"
     "CREATE INDEX IF NOT EXISTS calls_consumer ON calls(consumer, time_ms) WHERE consumer IS NOT NULL;"
     "CREATE INDEX IF NOT EXISTS calls_team ON calls(team, time_ms) WHERE team IS NOT NULL;"
     "CREATE INDEX IF NOT EXISTS calls_service ON calls(service, time_ms) WHERE service IS NOT NULL;"
     "CREATE INDEX IF NOT EXISTS calls_model ON calls(model, time_ms) WHERE model IS NOT NULL;"
     "CREATE INDEX IF NOT EXISTS calls_request ON calls(request_id) WHERE request_id IS NOT NULL;";
+
+/* Columns added after the first release, for files created before them: added when
+ * missing ("duplicate column" is the answer when they are there already). */
+static const char *const added_columns[] = { "ALTER TABLE calls ADD COLUMN trace_id TEXT" };
+static const char added_indexes[] =
+    "CREATE INDEX IF NOT EXISTS calls_trace ON calls(trace_id) WHERE trace_id IS NOT NULL;";
+
+static int add_columns(sqlite3 *db)
+{
+    for (size_t i = 0; i < sizeof added_columns / sizeof *added_columns; i++) {
+        char *msg = NULL;
+        int rc = sqlite3_exec(db, added_columns[i], NULL, NULL, &msg);
+        bool dup = rc != SQLITE_OK && msg && strstr(msg, "duplicate column");
+        sqlite3_free(msg);
+        if (rc != SQLITE_OK && !dup) return rc;
+    }
+    return sqlite3_exec(db, added_indexes, NULL, NULL, NULL);
+}
 
 /* The file is created 0640 in a directory made 0700, before SQLite opens it. */
 static int create_file(const char *path, char *why, size_t cap)
@@ -78,6 +97,7 @@ int pt_calls_db_open(const char *path, bool readonly, sqlite3 **out, char *why, 
                           "PRAGMA wal_autocheckpoint=8192;",
                           NULL, NULL, NULL);
     if (rc == SQLITE_OK && !readonly) rc = sqlite3_exec(db, schema, NULL, NULL, NULL);
+    if (rc == SQLITE_OK && !readonly) rc = add_columns(db);
     if (rc != SQLITE_OK) {
         snprintf(why, cap, "call log: %s: %s", path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
         sqlite3_close(db);
@@ -115,6 +135,7 @@ static void where(sql_buf *q, const pt_calls_filter *f)
     if (f->api) add(q, " AND api = ?");
     if (f->model) add(q, " AND model = ?");
     if (f->request_id) add(q, " AND request_id = ?");
+    if (f->trace_id) add(q, " AND trace_id = ?");
     if (f->status_lo) add(q, " AND status BETWEEN ? AND ?");
     if (f->visible_team) add(q, " AND (team = ? OR service_team = ?)");
     if (f->has_cursor) add(q, " AND time_ms <= ? AND (time_ms < ? OR id < ?)");
@@ -136,6 +157,7 @@ static void bind(sqlite3_stmt *st, const pt_calls_filter *f)
     bind_text(st, &i, f->api);
     bind_text(st, &i, f->model);
     bind_text(st, &i, f->request_id);
+    bind_text(st, &i, f->trace_id);
     if (f->status_lo) {
         sqlite3_bind_int(st, i++, f->status_lo);
         sqlite3_bind_int(st, i++, f->status_hi);

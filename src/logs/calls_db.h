@@ -3,7 +3,7 @@
  *
  * The table `calls` has one row per call; `id` grows with insertion. Indexes serve the
  * queries that matter: a time range alone (calls_time), or one consumer, team, service,
- * model or request id within a time range. Every other filter narrows what one of these
+ * model, request id or trace id within a time range. Every other filter narrows what one of these
  * finds. */
 #ifndef PT_LOGS_CALLS_DB_H
 #define PT_LOGS_CALLS_DB_H
@@ -26,6 +26,7 @@ int pt_calls_db_open(const char *path, bool readonly, sqlite3 **out, char *why, 
 typedef struct pt_calls_filter {
     int64_t from_ms, to_ms;           /* time_ms >= from, < to */
     const char *team, *consumer, *service, *api, *model, *request_id;
+    const char *trace_id;
     int status_lo, status_hi;         /* status in [lo, hi]; 0 none */
     const char *visible_team;         /* non-admins: only rows whose team or service_team is this */
     bool has_cursor;
@@ -34,7 +35,7 @@ typedef struct pt_calls_filter {
 } pt_calls_filter;
 
 /* Column names in the order rows are handed out (pt_calls_row.v). */
-#define PT_CALLS_NCOLS 25
+#define PT_CALLS_NCOLS 26
 extern const char *const pt_calls_columns[PT_CALLS_NCOLS];
 
 /* One row: for each column, whether it is NULL, its text, or its integer. */

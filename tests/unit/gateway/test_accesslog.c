@@ -219,6 +219,23 @@ static void missing_values_are_null_and_extra_members_verbatim(void **state)
     free(text);
 }
 
+static void a_traced_request_has_its_trace_and_span_ids(void **state)
+{
+    open_file("access.log");
+    pt_access_record r = sample_record();
+    r.trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    r.span_id = "00f067aa0ba902b7";
+    pt_accesslog_write(&r);
+    pt_accesslog_close();
+    char *text, **lines;
+    assert_int_equal(read_lines("access.log", &text, &lines), 1);
+    assert_non_null(strstr(lines[0], "\"target\":\"http://127.0.0.1:9001\",\"trace_id\":\"4bf92f3577b34da6a3ce929d0e0e4736\","
+                                     "\"span_id\":\"00f067aa0ba902b7\",\"status\":200"));
+    json_decref(parse(lines[0]));
+    free(lines);
+    free(text);
+}
+
 static void odd_request_ids_and_paths_are_escaped(void **state)
 {
     static const char *ids[] = {
@@ -497,6 +514,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(line_has_exact_members_in_order, setup, teardown),
         cmocka_unit_test_setup_teardown(missing_values_are_null_and_extra_members_verbatim, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_traced_request_has_its_trace_and_span_ids, setup, teardown),
         cmocka_unit_test_setup_teardown(odd_request_ids_and_paths_are_escaped, setup, teardown),
         cmocka_unit_test_setup_teardown(every_line_from_concurrent_writers_arrives_once, setup, teardown),
         cmocka_unit_test_setup_teardown(queue_smaller_than_a_line_drops_and_counts_every_line, setup, teardown),

@@ -389,6 +389,59 @@ static void queries_filter_and_page_newest_first(void **state)
     assert_int_equal(seen, 20);
 }
 
+static void trace_ids_are_stored_and_filtered(void **state)
+{
+    fx *f = *state;
+    open_log(f, (pt_calllog_opts){ 0 });
+    for (int i = 1; i <= 4; i++) {
+        pt_call_record a = rest(i * 1000, "bot", 200);
+        if (i == 2) a.trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+        pt_calllog_write(f->log, &a);
+    }
+    pt_calllog_sync(f->log);
+    assert_int_equal(run(f, (pt_calls_filter){ .trace_id = "4bf92f3577b34da6a3ce929d0e0e4736" }), 1);
+    assert_int_equal(ids[0], 2000);
+    assert_int_equal(run(f, (pt_calls_filter){ .trace_id = "0af7651916cd43dd8448eb211c80319c" }), 0);
+    assert_int_equal(count(f, "WHERE trace_id IS NULL"), 3);
+}
+
+/* A file written before the trace_id column existed gets it when the writer opens it. */
+static void an_older_file_gains_the_trace_id_column(void **state)
+{
+    fx *f = *state;
+    char dir[128];
+    snprintf(dir, sizeof dir, "%s/data", f->dir);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "CREATE TABLE calls(id INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL, request_id TEXT,"
+                                  " team TEXT, consumer TEXT, key_prefix TEXT, service TEXT, service_team TEXT, api TEXT,"
+                                  " model TEXT, provider TEXT, error TEXT, method TEXT, path TEXT, status INTEGER,"
+                                  " total_us INTEGER, upstream_us INTEGER, ttfb_us INTEGER, bytes_in INTEGER,"
+                                  " bytes_out INTEGER, input_tokens INTEGER, output_tokens INTEGER, cached_tokens INTEGER,"
+                                  " cost_micro_usd INTEGER, client TEXT);"
+                                  "INSERT INTO calls(time_ms, request_id) VALUES(500, 'old');",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    open_log(f, (pt_calllog_opts){ 0 });
+    pt_call_record a = rest(1000, "bot", 200);
+    a.trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    assert_true(pt_calllog_write(f->log, &a));
+    pt_calllog_sync(f->log);
+    pt_calllog_stats s;
+    pt_calllog_stats_get(f->log, &s);
+    assert_int_equal(s.written, 1);
+    assert_int_equal(count(f, "WHERE trace_id = '4bf92f3577b34da6a3ce929d0e0e4736'"), 1);
+    assert_int_equal(count(f, "WHERE request_id = 'old' AND trace_id IS NULL"), 1);
+    pt_calllog_close(f->log); /* opening it again finds the column there */
+    f->log = NULL;
+    sqlite3_close(f->ro);
+    f->ro = NULL;
+    open_log(f, (pt_calllog_opts){ 0 });
+}
+
 static void records_of_one_millisecond_page_by_id(void **state)
 {
     fx *f = *state;
@@ -442,6 +495,8 @@ int main(void)
         T(a_full_disk_loses_the_batch_counted_and_recovers),
         T(queries_filter_and_page_newest_first),
         T(records_of_one_millisecond_page_by_id),
+        T(trace_ids_are_stored_and_filtered),
+        T(an_older_file_gains_the_trace_id_column),
         cmocka_unit_test(cursors_round_trip_and_refuse_garbage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
