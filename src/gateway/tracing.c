@@ -83,13 +83,26 @@ static pt_slice client_tracestate(pt_request *req)
     return pt_tracestate_ok(s) ? s : PT_SLICE_NULL;
 }
 
+/* The client's one traceparent header; NULL when there is none or several (which the
+ * specification treats as invalid: they cannot be one value). */
+static const pt_header *client_traceparent(const pt_request *req)
+{
+    const pt_header *found = NULL;
+    for (unsigned i = 0; i < req->nheaders; i++) {
+        if (!pt_slice_case_eq_cstr(req->headers[i].name, "traceparent")) continue;
+        if (found) return NULL;
+        found = &req->headers[i];
+    }
+    return found;
+}
+
 void pt_tracing_begin(pt_conn *c, pt_request *req, const pt_config *cfg)
 {
     req_trace *t = pt_req_alloc(req, sizeof *t);
     if (!t) return; /* out of memory: the request goes untraced */
     memset(t, 0, sizeof *t);
     t->start_ns = pt_span_now_ns();
-    const pt_header *h = pt_request_header(req, "traceparent");
+    const pt_header *h = client_traceparent(req);
     pt_trace_ctx ctx;
     if (h && pt_traceparent_parse(h->value, &ctx) == 0) {
         memcpy(t->trace_id, ctx.trace_id, 16);

@@ -139,6 +139,11 @@ for tp in "00-$BAD-b7ad6b7169203331-01" "ff-$TRACE-b7ad6b7169203331-01" "00-0000
     fi
 done
 
+get /echo/c -H "traceparent: 00-$TRACE-$CLIENT_SPAN-01" -H "traceparent: 00-$TRACE-$CLIENT_SPAN-01"
+GOT=$(upstream_hdr traceparent)
+ok_if '[ "$RESP_STATUS" = 200 ] && [[ $GOT =~ ^00-[0-9a-f]{32}-[0-9a-f]{16}-01$ ]] && [[ $GOT != *"$TRACE"* ]]' \
+    "two traceparent headers are invalid together: a new trace, one header upstream" "status $RESP_STATUS, upstream saw '$GOT'"
+
 # ---- a client's unsampled trace is passed on, not exported
 NOS=33333333333333333333333333333333
 get /echo/d -H "traceparent: 00-$NOS-4444444444444444-00"
