@@ -12,6 +12,10 @@
 #   BASE_BIN=path/to/old/portico bench/callgrind.sh   also the baseline build, and the ratios
 #   SHORT=300 LONG=1300 bench/callgrind.sh     request counts (defaults)
 #   PATHS="proxy passthrough translation"      which paths (default all three)
+#   TRACED=1 bench/callgrind.sh                also the current build with `tracing:` on, every
+#                                              trace sampled, spans exported to the upstream nginx
+#                                              (which answers 200 to POST /v1/traces); the
+#                                              exporter thread's instructions count too
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -19,6 +23,7 @@ SHORT=${SHORT:-300}
 LONG=${LONG:-1300}
 PATHS=${PATHS:-proxy passthrough translation}
 BASE_BIN=${BASE_BIN:-}
+TRACED=${TRACED:-}
 command -v valgrind >/dev/null || { echo "bench: valgrind is missing (scripts/deps.sh bench installs it)" >&2; exit 1; }
 if [ -n "$BASE_BIN" ] && [ ! -x "$BASE_BIN" ]; then echo "bench: BASE_BIN=$BASE_BIN is not executable" >&2; exit 1; fi
 
@@ -70,6 +75,10 @@ routes:
 EOF
 }
 
+tracing_yaml() {
+    printf 'tracing:\n  otlp: { endpoint: "http://127.0.0.1:%s/v1/traces" }\n  sample: 1.0\n' "$UP"
+}
+
 nginx_proxy_conf() {
     cat <<EOF
 master_process off;
@@ -101,7 +110,7 @@ one_run() {
             nginx -p "$T/ng$port" -e "$T/ng$port/error.log" -c "$T/ng$port/nginx.conf" -g 'daemon off;' \
             >"$T/cg-$port.log" 2>&1 &
     else
-        { portico_yaml "$port"; admin_off_line "$bin"; } >"$T/p$port.yaml"
+        { portico_yaml "$port"; admin_off_line "$bin"; [ "$kind" = traced ] && tracing_yaml; } >"$T/p$port.yaml"
         "$bin" help 2>&1 | grep -q -- --no-supervisor && args=(--no-supervisor)
         valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" serve "${args[@]}" -c "$T/p$port.yaml" \
             >"$T/cg-$port.log" 2>&1 &
@@ -129,12 +138,15 @@ per_request() {
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "nan" || b == "nan" || b == 0) print "n/a"; else printf "%.3fx", a / b }'; }
 
 echo "instructions per request (callgrind, $SHORT and $LONG keep-alive POSTs, 1 worker, access log on)"
-printf '%-12s %12s %12s %12s %10s %10s\n' path nginx current baseline cur/base cur/nginx
+printf '%-12s %12s %12s %12s %10s %10s %12s %10s\n' path nginx current baseline cur/base cur/nginx traced traced/cur
 for path in $PATHS; do
     ng=nan
     [ "$path" = proxy ] && ng=$(per_request nginx "" proxy)
     cur=$(per_request portico "$PORTICO" "$path")
     base=nan
     [ -n "$BASE_BIN" ] && base=$(per_request portico "$BASE_BIN" "$path")
-    printf '%-12s %12s %12s %12s %10s %10s\n' "$path" "$ng" "$cur" "$base" "$(ratio "$cur" "$base")" "$(ratio "$cur" "$ng")"
+    traced=nan
+    [ -n "$TRACED" ] && traced=$(per_request traced "$PORTICO" "$path")
+    printf '%-12s %12s %12s %12s %10s %10s %12s %10s\n' "$path" "$ng" "$cur" "$base" "$(ratio "$cur" "$base")" \
+        "$(ratio "$cur" "$ng")" "$traced" "$(ratio "$traced" "$cur")"
 done
