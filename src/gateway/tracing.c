@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "core/prom.h"
 #include "core/rand.h"
+#include "core/str.h"
 #include "gateway/metrics.h"
 #include "trace/context.h"
 #include "trace/otlp.h"
@@ -214,8 +215,7 @@ void pt_tracing_ai_end(const void *trace, pt_trace_attempt *a, const pt_ai_attem
     if (!attempt_end(trace, a, &s)) return;
     const char *model = r->upstream_model ? r->upstream_model : at->upstream_model;
     char name[160];
-    snprintf(name, sizeof name, "chat %s", model ? model : "");
-    s.name = pt_slice_cstr(name);
+    s.name = pt_slice_cstr(pt_str_join(name, sizeof name, "chat ", model ? model : ""));
     s.status = aborted || r->kind != PT_AI_OK ? PT_SPAN_ERROR : PT_SPAN_UNSET;
     pt_span_str(&s, "gen_ai.operation.name", PT_SLICE_LIT("chat"));
     pt_span_str(&s, "gen_ai.system", pt_slice_cstr(gen_ai_system(at->provider->type)));
@@ -237,10 +237,12 @@ void pt_tracing_done(pt_conn *c, const pt_request *req, const pt_req_info *info,
     const req_trace *t = info->trace;
     pt_span s;
     if (!t || !span_init(&s, t, t->span_id, t->parent_id)) return;
-    char name[160];
-    snprintf(name, sizeof name, PT_SLICE_FMT "%s%s", PT_SLICE_ARG(req->method_name), info->route ? " " : "",
-             info->route ? info->route : "");
-    s.name = pt_slice_cstr(name);
+    char name[160], method[24];
+    size_t mlen = req->method_name.len < sizeof method - 2 ? req->method_name.len : sizeof method - 2;
+    memcpy(method, req->method_name.ptr, mlen);
+    method[mlen] = info->route ? ' ' : '\0';
+    method[mlen + 1] = '\0';
+    s.name = pt_slice_cstr(pt_str_join(name, sizeof name, method, info->route ? info->route : ""));
     s.kind = PT_SPAN_SERVER;
     s.end_ns = pt_span_now_ns();
     s.start_ns = s.end_ns - total_us * 1000 < t->start_ns ? s.end_ns - total_us * 1000 : t->start_ns;

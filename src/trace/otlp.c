@@ -178,23 +178,38 @@ static void json_str(pt_buf *b, pt_slice s)
     pt_buf_append(b, "\"", 1);
 }
 
+/* The document is written without printf: it is the exporter's main cost per span. */
 static void json_id(pt_buf *b, const char *key, const uint8_t *id, size_t n)
 {
     char hex[33];
     pt_trace_hex(id, n, hex);
-    pt_buf_printf(b, ",\"%s\":\"%s\"", key, hex);
+    pt_buf_append_str(b, key);
+    pt_buf_append(b, hex, 2 * n);
+    pt_buf_append(b, "\"", 1);
+}
+
+/* An int64 as a JSON string (the protobuf JSON mapping of int64 and fixed64). */
+static void json_i64(pt_buf *b, int64_t v)
+{
+    pt_buf_append(b, "\"", 1);
+    if (v < 0) pt_buf_append(b, "-", 1);
+    pt_buf_append_u64(b, v < 0 ? 0 - (uint64_t)v : (uint64_t)v);
+    pt_buf_append(b, "\"", 1);
 }
 
 static void json_attr(pt_buf *b, const pt_span_attr *a)
 {
-    pt_buf_append_str(b, "{\"key\":");
-    json_str(b, pt_slice_cstr(a->key));
+    pt_buf_append_str(b, "{\"key\":\"");
+    pt_buf_append_str(b, a->key); /* the program's own names (span.h): nothing to escape */
+    pt_buf_append(b, "\"", 1);
     if (a->str.ptr) {
         pt_buf_append_str(b, ",\"value\":{\"stringValue\":");
         json_str(b, a->str);
         pt_buf_append_str(b, "}}");
-    } else { /* int64 is a string in the protobuf JSON mapping */
-        pt_buf_printf(b, ",\"value\":{\"intValue\":\"%lld\"}}", (long long)a->num);
+    } else {
+        pt_buf_append_str(b, ",\"value\":{\"intValue\":");
+        json_i64(b, a->num);
+        pt_buf_append_str(b, "}}");
     }
 }
 
@@ -203,16 +218,23 @@ static void json_span(pt_buf *b, const pt_span *s)
     static const uint8_t zero[8];
     pt_buf_append_str(b, "{\"name\":");
     json_str(b, s->name);
-    json_id(b, "traceId", s->trace_id, 16);
-    json_id(b, "spanId", s->span_id, 8);
-    if (memcmp(s->parent_id, zero, 8) != 0) json_id(b, "parentSpanId", s->parent_id, 8);
-    pt_buf_printf(b, ",\"kind\":%d,\"startTimeUnixNano\":\"%llu\",\"endTimeUnixNano\":\"%llu\",\"attributes\":[",
-                  s->kind, (unsigned long long)s->start_ns, (unsigned long long)s->end_ns);
+    json_id(b, ",\"traceId\":\"", s->trace_id, 16);
+    json_id(b, ",\"spanId\":\"", s->span_id, 8);
+    if (memcmp(s->parent_id, zero, 8) != 0) json_id(b, ",\"parentSpanId\":\"", s->parent_id, 8);
+    pt_buf_append_str(b, ",\"kind\":");
+    pt_buf_append_u64(b, (unsigned)s->kind);
+    pt_buf_append_str(b, ",\"startTimeUnixNano\":");
+    json_i64(b, (int64_t)s->start_ns);
+    pt_buf_append_str(b, ",\"endTimeUnixNano\":");
+    json_i64(b, (int64_t)s->end_ns);
+    pt_buf_append_str(b, ",\"attributes\":[");
     for (unsigned i = 0; i < s->nattrs; i++) {
         if (i) pt_buf_append(b, ",", 1);
         json_attr(b, &s->attrs[i]);
     }
-    pt_buf_printf(b, "],\"status\":{\"code\":%d}}", s->status);
+    pt_buf_append_str(b, "],\"status\":{\"code\":");
+    pt_buf_append_u64(b, (unsigned)s->status);
+    pt_buf_append_str(b, "}}");
 }
 
 void pt__otlp_render(const char *service_name, const pt_span *spans, size_t n, char **out, size_t *len)

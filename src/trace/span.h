@@ -16,10 +16,10 @@
 enum { PT_SPAN_SERVER = 2, PT_SPAN_CLIENT = 3 };
 enum { PT_SPAN_UNSET = 0, PT_SPAN_OK = 1, PT_SPAN_ERROR = 2 };
 
-/* A string attribute (str.ptr != NULL) or an integer one. A NULL key ends nothing: the
- * count says how many there are. */
+/* A string attribute (str.ptr != NULL) or an integer one. */
 typedef struct pt_span_attr {
-    const char *key;
+    const char *key;             /* a constant of the program ("http.request.method"): at most
+                                  * 63 bytes, never escaped in JSON, so never from a request */
     pt_slice str;
     int64_t num;
 } pt_span_attr;
