@@ -202,7 +202,7 @@ bool pt_ai_route_render_error(const pt_request *req, int status, const char *msg
 /* One finished call; aborted: the client went away before the answer was complete. */
 static void record(ai_req *a, const pt_ai_result *r, bool aborted)
 {
-    pt_tracing_ai_end(pt_conn_info(a->conn)->trace, &a->span, &a->at, r, aborted);
+    if (a->span.open) pt_tracing_ai_end(pt_conn_info(a->conn)->trace, &a->span, &a->at, r, aborted);
     if (!r->provider || !r->upstream_model) return;
     ai_series *s = series_get(r->provider, r->upstream_model);
     if (!s) return;

@@ -17,10 +17,10 @@
 
 /* A request's trace, in its pool. */
 typedef struct req_trace {
+    pt_trace_ids ids;            /* first: what the inline accessors read */
     uint8_t trace_id[16], span_id[8], parent_id[8]; /* parent all zero: the gateway span is the root */
     bool sampled;
     uint64_t start_ns;
-    char trace_hex[33], span_hex[17];
     pt_slice tracestate;         /* the client's, passed on; empty when none */
 } req_trace;
 
@@ -115,25 +115,21 @@ void pt_tracing_begin(pt_conn *c, pt_request *req, const pt_config *cfg)
         t->sampled = pt_trace_cfg_sample(&cfg->tracing, pt_rand64());
     }
     pt_trace_new_id(t->span_id, 8);
-    pt_trace_hex(t->trace_id, 16, t->trace_hex);
-    pt_trace_hex(t->span_id, 8, t->span_hex);
+    pt_trace_hex(t->trace_id, 16, t->ids.trace_hex);
+    pt_trace_hex(t->span_id, 8, t->ids.span_hex);
     pt_conn_info(c)->trace = t;
 }
 
-bool pt_tracing_own_header(const void *trace, pt_slice name)
+bool pt__tracing_own_header(pt_slice name)
 {
-    return trace && (pt_slice_case_eq_cstr(name, "traceparent") || pt_slice_case_eq_cstr(name, "tracestate"));
+    return pt_slice_case_eq_cstr(name, "traceparent") || pt_slice_case_eq_cstr(name, "tracestate");
 }
-
-const char *pt_tracing_trace_id(const void *trace) { return trace ? ((const req_trace *)trace)->trace_hex : NULL; }
-const char *pt_tracing_span_id(const void *trace) { return trace ? ((const req_trace *)trace)->span_hex : NULL; }
 
 /* ---- spans ------------------------------------------------------------------------------------ */
 
-void pt_tracing_attempt_start(const void *trace, pt_trace_attempt *a, pt_buf *head)
+void pt__tracing_attempt_start(const void *trace, pt_trace_attempt *a, pt_buf *head)
 {
     const req_trace *t = trace;
-    if (!t) return;
     pt_trace_new_id(a->span_id, 8);
     a->start_ns = pt_span_now_ns();
     a->status = 0;
@@ -232,11 +228,11 @@ void pt_tracing_ai_end(const void *trace, pt_trace_attempt *a, const pt_ai_attem
     emit(&s);
 }
 
-void pt_tracing_done(pt_conn *c, const pt_request *req, const pt_req_info *info, int status, uint64_t total_us)
+void pt__tracing_done(pt_conn *c, const pt_request *req, const pt_req_info *info, int status, uint64_t total_us)
 {
     const req_trace *t = info->trace;
     pt_span s;
-    if (!t || !span_init(&s, t, t->span_id, t->parent_id)) return;
+    if (!span_init(&s, t, t->span_id, t->parent_id)) return;
     char name[160], method[24];
     size_t mlen = req->method_name.len < sizeof method - 2 ? req->method_name.len : sizeof method - 2;
     memcpy(method, req->method_name.ptr, mlen);

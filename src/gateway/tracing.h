@@ -22,6 +22,12 @@
 struct pt_ai_attempt;
 struct pt_ai_result;
 
+/* The start of a request's trace (what pt_req_info.trace points at): the ids as hex.
+ * The hooks below are inline tests of that pointer, so an untraced request pays no call. */
+typedef struct pt_trace_ids {
+    char trace_hex[33], span_hex[17]; /* the trace and the gateway span */
+} pt_trace_ids;
+
 /* One upstream attempt's span, kept by the handler (in the request pool). */
 typedef struct pt_trace_attempt {
     uint8_t span_id[8];
@@ -41,11 +47,19 @@ void pt_tracing_begin(pt_conn *c, pt_request *req, const pt_config *cfg);
 
 /* True for the client's traceparent / tracestate headers when the request is traced:
  * the proxy writes its own instead of forwarding them. */
-bool pt_tracing_own_header(const void *trace, pt_slice name);
+bool pt__tracing_own_header(pt_slice name);
+static inline bool pt_tracing_own_header(const void *trace, pt_slice name)
+{
+    return trace && pt__tracing_own_header(name);
+}
 
 /* A new span for an upstream attempt: appends "traceparent" (and the client's
  * "tracestate") header lines to head. No-op when trace is NULL. */
-void pt_tracing_attempt_start(const void *trace, pt_trace_attempt *a, pt_buf *head);
+void pt__tracing_attempt_start(const void *trace, pt_trace_attempt *a, pt_buf *head);
+static inline void pt_tracing_attempt_start(const void *trace, pt_trace_attempt *a, pt_buf *head)
+{
+    if (trace) pt__tracing_attempt_start(trace, a, head);
+}
 
 /* Ends a proxy attempt's span: error is the failure's name, NULL when it answered. */
 void pt_tracing_proxy_end(const void *trace, pt_trace_attempt *a, pt_slice method, const pt_target *t,
@@ -56,10 +70,21 @@ void pt_tracing_ai_end(const void *trace, pt_trace_attempt *a, const struct pt_a
                        const struct pt_ai_result *r, bool aborted);
 
 /* Records the gateway span once the response is complete. */
-void pt_tracing_done(pt_conn *c, const pt_request *req, const pt_req_info *info, int status, uint64_t total_us);
+void pt__tracing_done(pt_conn *c, const pt_request *req, const pt_req_info *info, int status, uint64_t total_us);
+static inline void pt_tracing_done(pt_conn *c, const pt_request *req, const pt_req_info *info, int status,
+                                   uint64_t total_us)
+{
+    if (info->trace) pt__tracing_done(c, req, info, status, total_us);
+}
 
 /* The trace's id and the gateway span's id as hex, NULL when the request is not traced. */
-const char *pt_tracing_trace_id(const void *trace);
-const char *pt_tracing_span_id(const void *trace);
+static inline const char *pt_tracing_trace_id(const void *trace)
+{
+    return trace ? ((const pt_trace_ids *)trace)->trace_hex : NULL;
+}
+static inline const char *pt_tracing_span_id(const void *trace)
+{
+    return trace ? ((const pt_trace_ids *)trace)->span_hex : NULL;
+}
 
 #endif
