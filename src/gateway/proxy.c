@@ -167,7 +167,8 @@ static void build_head(proxy *p, const pt_target *t, pt_buf *h)
 {
     const pt_request *r = p->req;
     const pt_route *rt = p->route;
-    const pt_auth *who = pt_conn_info(p->conn)->auth;
+    const pt_req_info *info = pt_conn_info(p->conn);
+    const pt_auth *who = info->auth;
     pt_buf_append_slice(h, r->method_name);
     pt_buf_append(h, " ", 1);
     pt_buf_append(h, p->path.data, p->path.len);
@@ -183,7 +184,7 @@ static void build_head(proxy *p, const pt_target *t, pt_buf *h)
         if (pt_auth_is_key_header(who, &r->headers[i]) || identity_header(who, n)) continue; /* never upstream */
         if (subject_h && pt_slice_case_eq_cstr(n, subject_h)) continue;
         if (conn_hdr && named_by_connection(n, conn_hdr->value)) continue;
-        if (pt_tracing_own_header(pt_conn_info(p->conn)->trace, n)) continue; /* our own go instead */
+        if (pt_tracing_own_header(info->trace, n)) continue; /* our own go instead */
         if (name_in(n, rt->req_remove, rt->nreq_remove) || name_in_kv(n, rt->req_add, rt->nreq_add)) continue;
         pt_buf_append_slice(h, n);
         pt_buf_append(h, ": ", 2);
@@ -225,7 +226,7 @@ static void build_head(proxy *p, const pt_target *t, pt_buf *h)
         pt_buf_append_u64(h, (unsigned long long)r->content_length);
         pt_buf_append(h, "\r\n", 2);
     }
-    pt_tracing_attempt_start(pt_conn_info(p->conn)->trace, &p->span, h);
+    pt_tracing_attempt_start(info->trace, &p->span, h);
     pt_buf_append_str(h, "\r\n");
 }
 
@@ -298,6 +299,7 @@ static void on_head(void *u, int status, const pt_header *hdrs, size_t n, int64_
     if (pt_retry_on_status(&p->svc->retry, status) && may_resend(p)) {
         pt_log_warn("request %s: service '%s' target %s answered %d: trying another target", p->req->request_id,
                     p->svc->name, p->target->url, status);
+        end_span(p, NULL); /* its status says why */
         stop_upstream(p);
         resend(p);
         return;
