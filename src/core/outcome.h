@@ -67,6 +67,12 @@
     X(UPSTREAM_ABORTED,       502, "upstream_aborted",           "upstream_error")    \
     X(AI_ERROR,               502, "ai_error",                   "ai_error")          \
     X(AI_UPSTREAM_CUT,        502, "ai_upstream_cut",            "upstream_error")    \
+    /* the MCP endpoints (gateway/mcp_route.c); JSON-RPC errors in the body */        \
+    X(MCP_BAD_MESSAGE,        400, "mcp_bad_message",            "bad_request")       \
+    X(MCP_ORIGIN_REFUSED,     403, "mcp_origin_refused",         "forbidden")         \
+    X(MCP_UNKNOWN_SESSION,    404, "mcp_unknown_session",        "bad_request")       \
+    X(MCP_METHOD_NOT_ALLOWED, 405, "mcp_method_not_allowed",     "bad_request")       \
+    X(MCP_UPSTREAM_ERROR,     200, "mcp_upstream_error",         "upstream_error")    \
     /* the client went away or stopped reading */                                     \
     X(CLIENT_CLOSED,          499, "client_closed",              "client_closed")     \
     X(CLIENT_CLOSED_EARLY,    499, "client_closed_early",        "client_closed")     \

@@ -21,6 +21,7 @@
 #include "gateway/lifecycle.h"
 #include "gateway/limits_gate.h"
 #include "limits/policy.h"
+#include "mcp/mcp_config.h"
 #include "config/node.h"
 
 #define MAX_FILE_BYTES (4u << 20) /* a configuration file larger than this is refused */
@@ -32,7 +33,7 @@
 typedef struct top_nodes {
     const pt_cfg_node *listen, *workers, *limits, *access_log, *log_level, *endpoints, *errors, *services,
         *routes, *providers, *models, *identity_headers, *data_dir, *admin, *policies;
-    const pt_cfg_node *call_log, *tracing;
+    const pt_cfg_node *call_log, *tracing, *mcp;
 } top_nodes;
 
 static const pt_cfg_field top_fields[] = {
@@ -53,6 +54,7 @@ static const pt_cfg_field top_fields[] = {
     CFG_NODE("policies", top_nodes, policies),
     CFG_NODE("call_log", top_nodes, call_log),
     CFG_NODE("tracing", top_nodes, tracing),
+    CFG_NODE("mcp", top_nodes, mcp),
     CFG_END,
 };
 
@@ -98,8 +100,10 @@ static int map_top(pt_cfg *c, const pt_cfg_node *root)
     if (t.providers || t.models) cfg->ai = pt_ai_config_map(c, t.providers, t.models);
     section(c, "routes", t.routes, pt__config_routes, cfg);
     section(c, "policies", t.policies, pt__config_policies, cfg); /* after what they name */
+    section(c, "mcp", t.mcp, pt__config_mcp, cfg);
     if (c->nerrors) return -1;
     if (pt__config_default_ai_route(c, cfg)) return -1;
+    if (pt__config_default_mcp_route(c, cfg)) return -1;
     if (pt__config_admin_default(c, root, cfg)) return -1;
     if (!t.listen) {
         cfg->listeners = calloc(1, sizeof *cfg->listeners);
@@ -195,6 +199,7 @@ static void config_free(pt_config *cfg)
     free(cfg->routes);
     pt_ai_config_free(cfg->ai);
     pt_policies_free(cfg->policies);
+    pt_mcp_config_free(cfg->mcp);
     free(cfg->admin.host);
     free(cfg->admin.text);
     pt_cfg_node_free(cfg->tree);

@@ -26,6 +26,7 @@ struct pt_ai_config;      /* ai/ai_config.h */
 struct pt_target_state;   /* gateway/balancer.h */
 struct pt_route_metrics;  /* gateway/metrics.h */
 struct pt_policy_table;   /* limits/policy.h */
+struct pt_mcp_config;     /* mcp/mcp_config.h */
 
 typedef enum { PT_LB_ROUND_ROBIN, PT_LB_WEIGHTED, PT_LB_LEAST_CONN } pt_lb_kind;
 
@@ -89,6 +90,7 @@ typedef uint64_t pt_method_mask;
 typedef enum {
     PT_ROUTE_PROXY,   /* forward to a service */
     PT_ROUTE_AI,      /* the AI endpoints (`ai: {}`), served by gateway/ai_route.c */
+    PT_ROUTE_MCP,     /* /mcp and /mcp/<server> (`mcp:`), served by gateway/mcp_route.c */
 } pt_route_kind;
 
 typedef struct pt_route {
@@ -196,6 +198,7 @@ typedef struct pt_config {
     size_t nroutes;
     struct pt_ai_config *ai;      /* providers and models; NULL when neither is written */
     struct pt_policy_table *policies; /* `policies:` (limits/policy.h); NULL when none */
+    struct pt_mcp_config *mcp;    /* `mcp:` (mcp/mcp_config.h); NULL when not written */
     bool admin_enabled;           /* admin.enabled (false also when admin.listen is ""); default true */
     pt_listener_cfg admin;        /* admin.listen: host, port, text; default 127.0.0.1:9080. Read at
                                    * start only: a reload does not move the admin listener */

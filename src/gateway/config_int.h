@@ -27,6 +27,10 @@ int pt__config_policies(pt_cfg *c, const pt_cfg_node *v, void *obj);
 /* When models are configured and no route declares `ai:`, the default AI route
  * (`/v1/` on any host, named "ai"). */
 int pt__config_default_ai_route(pt_cfg *c, pt_config *cfg);
+/* `mcp:` (mcp/mcp_config.h), after listen (a listener off loopback makes keys required). */
+int pt__config_mcp(pt_cfg *c, const pt_cfg_node *v, void *obj);
+/* When `mcp:` has servers, the route serving /mcp and /mcp/<server> (named "mcp"). */
+int pt__config_default_mcp_route(pt_cfg *c, pt_config *cfg);
 
 /* One HTTP method name (any case) added to mask; unknown names are errors with a guess. */
 int pt__config_method(pt_cfg *c, const pt_cfg_node *v, pt_method_mask *mask);

@@ -9,6 +9,7 @@
 #include "ai/ai_config.h"
 #include "gateway/router.h"
 #include "http/request.h"
+#include "mcp/mcp_config.h"
 
 #define MAX_LIST 64u /* hosts, methods, headers, header edits per route */
 
@@ -390,6 +391,39 @@ int pt__config_default_ai_route(pt_cfg *c, pt_config *cfg)
     cfg->nroutes++;
     r->name = strdup(name);
     r->path_prefix = strdup("/v1/");
+    if (!r->name || !r->path_prefix) return pt_cfg_oom(c, NULL);
+    pt_router_sort(cfg->routes, cfg->nroutes);
+    return 0;
+}
+
+static bool loopback_host(const char *h)
+{
+    return strncmp(h, "127.", 4) == 0 || strcmp(h, "::1") == 0 || strcmp(h, "localhost") == 0;
+}
+
+int pt__config_mcp(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    pt_config *cfg = obj;
+    bool open = false;
+    for (size_t i = 0; i < cfg->nlisteners; i++) open |= cfg->listeners[i].host && !loopback_host(cfg->listeners[i].host);
+    cfg->mcp = pt_mcp_config_map(c, v, open);
+    return cfg->mcp ? 0 : -1;
+}
+
+int pt__config_default_mcp_route(pt_cfg *c, pt_config *cfg)
+{
+    if (!cfg->mcp || cfg->mcp->nservers == 0) return 0;
+    for (size_t i = 0; i < cfg->nroutes; i++)
+        if (strcmp(cfg->routes[i].name, "mcp") == 0)
+            return pt_cfg_fail(c, NULL, "routes: the name 'mcp' is taken by the MCP endpoints when mcp.servers is set");
+    pt_route *routes = realloc(cfg->routes, (cfg->nroutes + 1) * sizeof *routes);
+    if (!routes) return pt_cfg_oom(c, NULL);
+    cfg->routes = routes;
+    pt_route *r = &routes[cfg->nroutes];
+    *r = (pt_route){ .kind = PT_ROUTE_MCP, .implicit = true, .order = (unsigned)cfg->nroutes };
+    cfg->nroutes++;
+    r->name = strdup("mcp");
+    r->path_prefix = strdup("/mcp");
     if (!r->name || !r->path_prefix) return pt_cfg_oom(c, NULL);
     pt_router_sort(cfg->routes, cfg->nroutes);
     return 0;

@@ -42,6 +42,7 @@
 #include "gateway/lifecycle.h"
 #include "gateway/limits_gate.h"
 #include "gateway/listen.h"
+#include "gateway/mcp_route.h"
 #include "gateway/metrics.h"
 #include "gateway/proxy.h"
 #include "gateway/router.h"
@@ -75,6 +76,7 @@ typedef struct worker {
     size_t nls;
     pt_server srv;
     pt_client *client;
+    pt_mcp_hub *mcp;          /* this worker's MCP upstreams (stdio children, HTTP sessions) */
     pt_health *health;
     uv_timer_t drain_timer;
     bool draining, stopping;
@@ -163,8 +165,12 @@ static void dispatch(pt_conn *c, pt_request *req, void *arg)
             static const char body[] = "{\"status\":\"draining\"}\n";
             pt_conn_respond(c, 503, "application/json", body, sizeof body - 1);
         } else {
-            static const char body[] = "{\"status\":\"ready\"}\n";
-            pt_conn_respond(c, 200, "application/json", body, sizeof body - 1);
+            pt_buf body = PT_BUF_INIT;
+            pt_buf_append_str(&body, "{\"status\":\"ready\"");
+            pt_mcp_route_ready_json(cfg, &body);
+            pt_buf_append_str(&body, "}\n");
+            pt_conn_respond(c, 200, "application/json", body.data, body.len);
+            pt_buf_release(&body);
         }
     } else if (path_is(req, cfg->metrics_path)) {
         serve_metrics(c, cfg);
@@ -181,6 +187,8 @@ static void dispatch(pt_conn *c, pt_request *req, void *arg)
                                   PT_SLICE_ARG(req->host));
         } else if (route->lifecycle && pt_lifecycle_gate(c, route, pt_time_now_ms())) {
             /* retired: answered 410 */
+        } else if (route->kind == PT_ROUTE_MCP && !w->mcp) {
+            pt_conn_respond_error(c, PT_OUT_OUT_OF_MEMORY, NULL, "the gateway is out of memory");
         } else if (route->auth_key && !pt_auth_check(c, req, cfg, route)) {
             /* refused: answered in pt_auth_check */
         } else if (!pt_limits_gate_request(c, req, cfg, route)) {
@@ -189,6 +197,8 @@ static void dispatch(pt_conn *c, pt_request *req, void *arg)
             pt_proxy_start(c, req, route, w->client);
         } else if (route->kind == PT_ROUTE_AI) {
             pt_ai_route_serve(c, req, route, w->client);
+        } else if (route->kind == PT_ROUTE_MCP) {
+            pt_mcp_route_serve(c, req, route, cfg, w->mcp);
         } else {
             pt_conn_info(c)->route = route->name;
             pt_conn_respond_error(c, PT_OUT_NOT_IMPLEMENTED, NULL, "route '%s' has a kind this build does not serve",
@@ -363,6 +373,8 @@ static void worker_stop(worker *w)
     pt_server_close_all(&w->srv);
     if (w->health) pt_health_stop(w->health);
     w->health = NULL;
+    pt_mcp_hub_free(w->mcp);
+    w->mcp = NULL;
     pt_client_free(w->client);
     w->client = NULL;
     /* Connections close their own handles; these are the worker's. */
@@ -405,6 +417,7 @@ static void on_async(uv_async_t *a)
         pt_config *cfg = pt_config_current();
         limits_from(&w->srv.limits, cfg);
         w->drain_timeout_ms = cfg->limits.drain_timeout_ms;
+        pt_mcp_hub_sync(w->mcp, cfg);
         pt_config_release(cfg);
         worker_sync_listeners(w);
     }
@@ -448,6 +461,7 @@ static worker *worker_new(gateway *g, int id, const pt_config *cfg)
     w->srv.arg = w;
     w->srv.active_gauge = &pt_metrics_global.connections_active;
     w->client = pt_client_new(&w->loop);
+    w->mcp = w->client ? pt_mcp_hub_new(&w->loop, w->client) : NULL;
     if (!w->client || worker_sync_listeners(w) != 0) {
         pt_log_error("worker %d could not start", id);
         worker_stop(w);
@@ -457,6 +471,9 @@ static worker *worker_new(gateway *g, int id, const pt_config *cfg)
         return NULL;
     }
     if (id == 0) w->health = pt_health_start(&w->loop, w->client);
+    pt_config *now = pt_config_current();
+    pt_mcp_hub_sync(w->mcp, now); /* the servers start once the worker's loop runs */
+    pt_config_release(now);
     return w;
 }
 
@@ -848,6 +865,7 @@ int pt_gateway_run(const pt_gateway_opts *opts)
     }
     unmatched_metrics = pt_metrics_route("_unmatched", NULL);
     pt_ai_route_metrics_init();
+    pt_mcp_route_metrics_init();
     pt_auth_metrics_init();
     pt_limits_gate_metrics_init();
     pt_call_log_start(cfg);

@@ -1,0 +1,732 @@
+/* mcp_route.c: the MCP endpoints over the engine (see mcp_route.h).
+ *
+ * A request's state (mcp_req) lives in the request pool: the body read under the message cap,
+ * the parsed message, the upstream calls in flight (cancelled when the client goes away), and
+ * for /mcp the fan-out of tools/list over every upstream, page after page. Answering is the
+ * last thing a path does: the request's cleanup hooks may run inside it. */
+#include "gateway/mcp_route.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+
+#include "core/log.h"
+#include "core/prom.h"
+#include "gateway/auth.h"
+#include "gateway/metrics.h"
+#include "mcp/catalog.h"
+#include "mcp/jsonrpc.h"
+#include "mcp/mcp_config.h"
+#include "mcp/upstream.h"
+#include "version.h"
+
+#define MAX_PAGES 100          /* tools/list pages followed per upstream */
+#define MAX_SESSIONS 10000
+#define SESSION_IDLE_MS (60ull * 60 * 1000)
+
+/* ---- the hub: one worker's upstreams ---------------------------------------------------- */
+
+struct pt_mcp_hub {
+    uv_loop_t *loop;
+    pt_client *client;
+    pt_config *cfg;            /* counted reference: the definitions the upstreams point into */
+    pt_mcp_upstream **ups;     /* parallel to cfg->mcp->servers */
+    size_t nups;
+};
+
+pt_mcp_hub *pt_mcp_hub_new(uv_loop_t *loop, pt_client *client)
+{
+    pt_mcp_hub *hub = calloc(1, sizeof *hub);
+    if (!hub) return NULL;
+    hub->loop = loop;
+    hub->client = client;
+    return hub;
+}
+
+void pt_mcp_hub_sync(pt_mcp_hub *hub, pt_config *cfg)
+{
+    if (!hub || hub->cfg == cfg) return;
+    const pt_mcp_config *m = cfg ? cfg->mcp : NULL;
+    size_t n = m ? m->nservers : 0;
+    pt_mcp_upstream **ups = n ? calloc(n, sizeof *ups) : NULL;
+    if (n && !ups) return; /* out of memory: keep serving the previous set */
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < hub->nups && !ups[i]; j++) {
+            if (hub->ups[j] && pt_mcp_server_same(pt_mcp_upstream_def(hub->ups[j]), &m->servers[i])) {
+                ups[i] = hub->ups[j];
+                hub->ups[j] = NULL;
+                pt_mcp_upstream_set_def(ups[i], &m->servers[i]);
+            }
+        }
+        if (!ups[i]) ups[i] = pt_mcp_upstream_new(hub->loop, hub->client, &m->servers[i], m->max_message_bytes);
+    }
+    for (size_t j = 0; j < hub->nups; j++) pt_mcp_upstream_free(hub->ups[j]);
+    free(hub->ups);
+    hub->ups = ups;
+    hub->nups = n;
+    if (hub->cfg) pt_config_release(hub->cfg);
+    hub->cfg = cfg ? pt_config_acquire(cfg) : NULL;
+}
+
+void pt_mcp_hub_free(pt_mcp_hub *hub)
+{
+    if (!hub) return;
+    pt_mcp_hub_sync(hub, NULL);
+    free(hub);
+}
+
+static pt_mcp_upstream *hub_upstream(pt_mcp_hub *hub, const pt_mcp_server *s)
+{
+    for (size_t i = 0; i < hub->nups; i++)
+        if (hub->ups[i] && pt_mcp_upstream_def(hub->ups[i]) == s) return hub->ups[i];
+    return NULL;
+}
+
+/* ---- sessions (process-wide) ------------------------------------------------------------ */
+
+typedef struct session {
+    char id[33];
+    char server[64];           /* "" for /mcp */
+    uint64_t last_ms;
+} session;
+
+static pthread_mutex_t sessions_lock = PTHREAD_MUTEX_INITIALIZER;
+static session *sessions;
+static size_t nsessions, sessions_cap;
+
+static void sessions_expire(uint64_t now)
+{
+    for (size_t i = 0; i < nsessions;)
+        if (now - sessions[i].last_ms > SESSION_IDLE_MS) sessions[i] = sessions[--nsessions];
+        else i++;
+}
+
+/* A new session for server ("" for /mcp) into id; false when the table is full or out of memory. */
+static bool session_new(const char *server, char id[33])
+{
+    unsigned char r[16];
+    if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) return false;
+    for (int i = 0; i < 16; i++) snprintf(id + 2 * i, 3, "%02x", r[i]);
+    pthread_mutex_lock(&sessions_lock);
+    uint64_t now = pt_now_ms();
+    sessions_expire(now);
+    bool ok = nsessions < MAX_SESSIONS;
+    if (ok && nsessions == sessions_cap) {
+        size_t cap = sessions_cap ? sessions_cap * 2 : 64;
+        session *s = realloc(sessions, cap * sizeof *s);
+        ok = s != NULL;
+        if (ok) sessions = s, sessions_cap = cap;
+    }
+    if (ok) {
+        session *s = &sessions[nsessions++];
+        snprintf(s->id, sizeof s->id, "%s", id);
+        snprintf(s->server, sizeof s->server, "%s", server);
+        s->last_ms = now;
+    }
+    pthread_mutex_unlock(&sessions_lock);
+    return ok;
+}
+
+/* Whether id is a live session of server; touches it, or removes it when drop. */
+static bool session_use(pt_slice id, const char *server, bool drop)
+{
+    bool found = false;
+    pthread_mutex_lock(&sessions_lock);
+    for (size_t i = 0; i < nsessions && !found; i++) {
+        if (!pt_slice_eq_cstr(id, sessions[i].id) || strcmp(sessions[i].server, server) != 0) continue;
+        found = true;
+        sessions[i].last_ms = pt_now_ms();
+        if (drop) sessions[i] = sessions[--nsessions];
+    }
+    pthread_mutex_unlock(&sessions_lock);
+    return found;
+}
+
+/* ---- one request ---------------------------------------------------------------------- */
+
+typedef struct mcp_req mcp_req;
+
+/* One upstream's part of a /mcp fan-out. */
+typedef struct fan {
+    mcp_req *r;
+    size_t i;
+    unsigned pages;
+    pt_mcp_call *call;
+} fan;
+
+struct mcp_req {
+    pt_conn *conn;
+    pt_request *req;
+    const pt_route *route;
+    pt_config *cfg;
+    const pt_mcp_config *m;
+    pt_mcp_hub *hub;
+    const pt_mcp_server *server;   /* NULL for /mcp */
+    pt_buf body;
+    pt_mcp_msg msg;
+    pt_mcp_call *call;             /* the one relayed call */
+    fan *fans;                     /* /mcp tools/list: one per upstream */
+    pt_mcp_tools_in *ins;
+    size_t nfans, pending;
+    bool answered;
+};
+
+static void req_cleanup(void *arg)
+{
+    mcp_req *r = arg;
+    pt_mcp_call_cancel(r->call);
+    for (size_t i = 0; i < r->nfans; i++) pt_mcp_call_cancel(r->fans[i].call);
+    for (size_t i = 0; i < r->nfans; i++) json_decref(r->ins[i].tools);
+    free(r->fans);
+    free(r->ins);
+    pt_mcp_msg_release(&r->msg);
+    pt_buf_release(&r->body);
+}
+
+/* Writes one JSON body (taken; NULL is a 500) with status; session adds Mcp-Session-Id. */
+static void answer(mcp_req *r, int status, json_t *body, const char *sid)
+{
+    if (r->answered) {
+        json_decref(body);
+        return;
+    }
+    r->answered = true;
+    pt_conn *conn = r->conn;
+    pt_conn_set_sink(conn, NULL);
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (!text) {
+        pt_conn_respond_error(conn, PT_OUT_OUT_OF_MEMORY, NULL, "the gateway is out of memory");
+        return;
+    }
+    pt_header h[2] = { { pt_slice_cstr("Content-Type"), pt_slice_cstr("application/json") } };
+    size_t nh = 1;
+    if (sid) h[nh++] = (pt_header){ pt_slice_cstr("Mcp-Session-Id"), pt_slice_cstr(sid) };
+    size_t n = strlen(text);
+    if (pt_conn_response_start(conn, status, h, nh, (int64_t)n) == 0) {
+        pt_conn_response_body(conn, text, n);
+        pt_conn_response_end(conn);
+    }
+    free(text);
+}
+
+static void answer_error(mcp_req *r, int status, pt_outcome o, json_t *id, int code, const char *message)
+{
+    pt_conn_info(r->conn)->outcome = o;
+    answer(r, status, pt_mcp_error(id, code, message), NULL);
+}
+
+static void answer_empty(mcp_req *r, int status)
+{
+    r->answered = true;
+    pt_conn_set_sink(r->conn, NULL);
+    pt_conn_respond(r->conn, status, NULL, NULL, 0);
+}
+
+/* ---- /mcp/<server>: relay ------------------------------------------------------------- */
+
+static void on_relayed(void *arg, json_t *response, int code, const char *message)
+{
+    mcp_req *r = arg;
+    r->call = NULL;
+    if (!response) {
+        answer_error(r, 200, PT_OUT_MCP_UPSTREAM_ERROR, r->msg.id, code, message);
+        return;
+    }
+    json_t *copy = json_copy(response);
+    if (copy) json_object_set(copy, "id", r->msg.id);
+    if (json_object_get(response, "error")) pt_conn_info(r->conn)->outcome = PT_OUT_MCP_UPSTREAM_ERROR;
+    answer(r, 200, copy, NULL);
+}
+
+/* initialize on /mcp/<server>: the upstream's own answer (it waits for the upstream's
+ * handshake, through a ping that queues behind it), with a version the client asked for. */
+static void on_server_ready(void *arg, json_t *response, int code, const char *message)
+{
+    mcp_req *r = arg;
+    r->call = NULL;
+    json_t *init = pt_mcp_upstream_init_result(hub_upstream(r->hub, r->server));
+    if (!init) {
+        answer_error(r, 200, PT_OUT_MCP_UPSTREAM_ERROR, r->msg.id, code ? code : PT_MCP_UPSTREAM_ERROR,
+                     message ? message : "the MCP server is not ready");
+        return;
+    }
+    json_t *result = json_copy(init);
+    const char *asked = json_string_value(json_object_get(r->msg.params, "protocolVersion"));
+    json_object_set_new(result, "protocolVersion", json_string(pt_mcp_version_pick(asked)));
+    char id[33];
+    if (!session_new(r->server->name, id)) {
+        json_decref(result);
+        answer_error(r, 503, PT_OUT_OUT_OF_MEMORY, r->msg.id, PT_MCP_INTERNAL_ERROR, "too many MCP sessions");
+        return;
+    }
+    answer(r, 200, pt_mcp_result(r->msg.id, result), id);
+}
+
+static void serve_server(mcp_req *r)
+{
+    pt_mcp_upstream *up = hub_upstream(r->hub, r->server);
+    const char *method = r->msg.method;
+    if (!up) {
+        answer_error(r, 200, PT_OUT_MCP_UPSTREAM_ERROR, r->msg.id, PT_MCP_UPSTREAM_ERROR, "the MCP server is not running");
+        return;
+    }
+    if (r->msg.kind == PT_MCP_NOTIFICATION) {
+        /* the gateway did its own initialized; request ids differ upstream, so a cancel cannot
+         * name the upstream's request (a client that goes away cancels it instead) */
+        if (strcmp(method, "notifications/initialized") != 0 && strcmp(method, "notifications/cancelled") != 0)
+            pt_mcp_upstream_notify(up, method, r->msg.params);
+        answer_empty(r, 202);
+        return;
+    }
+    bool init = strcmp(method, "initialize") == 0;
+    r->call = pt_mcp_upstream_call(up, init ? "ping" : method, init ? NULL : r->msg.params,
+                                   init ? on_server_ready : on_relayed, r);
+    if (!r->call) answer_error(r, 503, PT_OUT_OUT_OF_MEMORY, r->msg.id, PT_MCP_INTERNAL_ERROR, "out of memory");
+}
+
+/* ---- /mcp: aggregation ---------------------------------------------------------------- */
+
+static void answer_initialize(mcp_req *r)
+{
+    const char *asked = json_string_value(json_object_get(r->msg.params, "protocolVersion"));
+    json_t *result = json_pack("{s:s, s:{s:{s:b}}, s:{s:s, s:s}}", "protocolVersion", pt_mcp_version_pick(asked),
+                               "capabilities", "tools", "listChanged", 0, "serverInfo", "name", "portico", "version",
+                               PT_VERSION);
+    char id[33];
+    if (!result || !session_new("", id)) {
+        json_decref(result);
+        answer_error(r, 503, PT_OUT_OUT_OF_MEMORY, r->msg.id, PT_MCP_INTERNAL_ERROR, "too many MCP sessions");
+        return;
+    }
+    answer(r, 200, pt_mcp_result(r->msg.id, result), id);
+}
+
+static void route_call(mcp_req *r);
+static void fan_page(fan *f, const char *cursor);
+
+/* Every upstream has listed (or failed): answer tools/list, or route the tools/call that
+ * needed the lists. */
+static void fan_done(mcp_req *r)
+{
+    if (strcmp(r->msg.method, "tools/call") == 0) {
+        route_call(r);
+        return;
+    }
+    pt_buf problems = PT_BUF_INIT;
+    json_t *tools = pt_mcp_tools_merge(r->ins, r->nfans, &problems);
+    for (const char *p = problems.data, *end = p + problems.len; p && p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        pt_log_warn("MCP tool left out of /mcp: %.*s", (int)((nl ? nl : end) - p), p);
+        p = nl ? nl + 1 : end;
+    }
+    pt_buf_release(&problems);
+    if (!tools) {
+        answer_error(r, 503, PT_OUT_OUT_OF_MEMORY, r->msg.id, PT_MCP_INTERNAL_ERROR, "out of memory");
+        return;
+    }
+    answer(r, 200, pt_mcp_result(r->msg.id, json_pack("{s:o}", "tools", tools)), NULL);
+}
+
+static void on_page(void *arg, json_t *response, int code, const char *message)
+{
+    fan *f = arg;
+    mcp_req *r = f->r;
+    f->call = NULL;
+    json_t *result = response ? json_object_get(response, "result") : NULL;
+    json_t *tools = json_object_get(result, "tools");
+    const char *name = r->ins[f->i].server;
+    if (!json_is_array(tools)) {
+        pt_log_warn("MCP server '%s' left out of /mcp tools/list: %s", name,
+                    message ? message : "its answer has no tools");
+    } else {
+        if (!r->ins[f->i].tools) r->ins[f->i].tools = json_array();
+        json_array_extend(r->ins[f->i].tools, tools);
+        const char *next = json_string_value(json_object_get(result, "nextCursor"));
+        if (next && ++f->pages < MAX_PAGES) {
+            fan_page(f, next);
+            return;
+        }
+    }
+    if (--r->pending == 0) fan_done(r);
+}
+
+static void fan_page(fan *f, const char *cursor)
+{
+    mcp_req *r = f->r;
+    json_t *params = cursor ? json_pack("{s:s}", "cursor", cursor) : NULL;
+    f->call = pt_mcp_upstream_call(r->hub->ups[f->i], "tools/list", params, on_page, f);
+    json_decref(params);
+    if (!f->call) on_page(f, NULL, PT_MCP_INTERNAL_ERROR, "out of memory");
+}
+
+/* Lists every upstream's tools, page by page, then fan_done. */
+static void fan_out(mcp_req *r)
+{
+    size_t n = r->hub->nups;
+    r->fans = calloc(n ? n : 1, sizeof *r->fans);
+    r->ins = calloc(n ? n : 1, sizeof *r->ins);
+    if (!r->fans || !r->ins) {
+        answer_error(r, 503, PT_OUT_OUT_OF_MEMORY, r->msg.id, PT_MCP_INTERNAL_ERROR, "out of memory");
+        return;
+    }
+    r->nfans = n;
+    r->pending = n;
+    for (size_t i = 0; i < n; i++) {
+        r->fans[i] = (fan){ .r = r, .i = i };
+        r->ins[i].server = r->m->servers[i].name;
+        r->ins[i].prefix = r->m->servers[i].prefix;
+    }
+    if (n == 0) {
+        fan_done(r);
+        return;
+    }
+    for (size_t i = 0; i < n && !r->answered; i++) fan_page(&r->fans[i], NULL);
+}
+
+static void unknown_tool(mcp_req *r, const char *name)
+{
+    char msg[200];
+    snprintf(msg, sizeof msg, "unknown tool '%.120s'", name);
+    answer_error(r, 200, PT_OUT_OK, r->msg.id, PT_MCP_INVALID_PARAMS, msg);
+}
+
+/* Sends tools/call to upstream i under the upstream's own tool name. */
+static void call_tool(mcp_req *r, size_t i, const char *tool)
+{
+    json_t *params = json_copy(r->msg.params);
+    json_object_set_new(params, "name", json_string(tool));
+    pt_conn_info(r->conn)->service = r->m->servers[i].name;
+    r->call = pt_mcp_upstream_call(r->hub->ups[i], "tools/call", params, on_relayed, r);
+    json_decref(params);
+    if (!r->call) answer_error(r, 503, PT_OUT_OUT_OF_MEMORY, r->msg.id, PT_MCP_INTERNAL_ERROR, "out of memory");
+}
+
+/* A tools/call after the fan-out: the merged lists say who owns the name. */
+static void route_call(mcp_req *r)
+{
+    const char *name = json_string_value(json_object_get(r->msg.params, "name"));
+    const char *tool = NULL;
+    int i = pt_mcp_tool_route(r->ins, r->nfans, name, &tool);
+    if (i < 0) {
+        unknown_tool(r, name);
+        return;
+    }
+    char *own = strdup(tool); /* tool points into the lists, which the call outlives */
+    if (!own) {
+        answer_error(r, 503, PT_OUT_OUT_OF_MEMORY, r->msg.id, PT_MCP_INTERNAL_ERROR, "out of memory");
+        return;
+    }
+    call_tool(r, (size_t)i, own);
+    free(own);
+}
+
+/* tools/call on /mcp: a prefixed name routes at once; any other needs the lists. */
+static void serve_tools_call(mcp_req *r)
+{
+    const char *name = json_string_value(json_object_get(r->msg.params, "name"));
+    if (!name) {
+        answer_error(r, 200, PT_OUT_OK, r->msg.id, PT_MCP_INVALID_PARAMS, "tools/call needs params.name");
+        return;
+    }
+    size_t n = r->hub->nups;
+    const char *names[n ? n : 1];
+    bool prefixed[n ? n : 1];
+    for (size_t i = 0; i < n; i++) {
+        names[i] = r->m->servers[i].name;
+        prefixed[i] = r->m->servers[i].prefix;
+    }
+    const char *tool = NULL;
+    int i = pt_mcp_prefix_route(names, prefixed, n, name, &tool);
+    if (i >= 0) call_tool(r, (size_t)i, tool);
+    else fan_out(r);
+}
+
+static void serve_aggregate(mcp_req *r)
+{
+    const char *method = r->msg.method;
+    if (r->msg.kind == PT_MCP_NOTIFICATION) {
+        answer_empty(r, 202);
+    } else if (strcmp(method, "initialize") == 0) {
+        answer_initialize(r);
+    } else if (strcmp(method, "tools/list") == 0) {
+        if (json_object_get(r->msg.params, "cursor"))
+            answer_error(r, 200, PT_OUT_OK, r->msg.id, PT_MCP_INVALID_PARAMS,
+                         "invalid cursor: /mcp lists every tool in one page");
+        else fan_out(r);
+    } else if (strcmp(method, "tools/call") == 0) {
+        serve_tools_call(r);
+    } else {
+        char msg[200];
+        snprintf(msg, sizeof msg, "method '%.100s' is not served on /mcp", method);
+        answer_error(r, 200, PT_OUT_OK, r->msg.id, PT_MCP_METHOD_NOT_FOUND, msg);
+    }
+}
+
+/* ---- the message ---------------------------------------------------------------------- */
+
+static void on_message(mcp_req *r)
+{
+    json_t *id = NULL;
+    char why[300];
+    int rc = pt_mcp_parse(r->body.data ? r->body.data : "", r->body.len, &r->msg, &id, why, sizeof why);
+    if (rc) {
+        answer_error(r, 400, PT_OUT_MCP_BAD_MESSAGE, id, rc, why);
+        json_decref(id);
+        return;
+    }
+    if (r->msg.kind == PT_MCP_RESPONSE) { /* the gateway sends clients no requests yet */
+        answer_empty(r, 202);
+        return;
+    }
+    const char *scope = r->server ? r->server->name : "";
+    bool init = r->msg.kind == PT_MCP_REQUEST && strcmp(r->msg.method, "initialize") == 0;
+    const pt_header *sid = pt_request_header(r->req, "mcp-session-id");
+    if (!init && !sid) {
+        answer_error(r, 400, PT_OUT_MCP_BAD_MESSAGE, r->msg.id, PT_MCP_INVALID_REQUEST,
+                     "Mcp-Session-Id is required after initialize");
+        return;
+    }
+    if (!init && !session_use(sid->value, scope, false)) {
+        answer_error(r, 404, PT_OUT_MCP_UNKNOWN_SESSION, r->msg.id, PT_MCP_INVALID_REQUEST,
+                     "unknown or ended MCP session: initialize again");
+        return;
+    }
+    if (r->msg.kind == PT_MCP_REQUEST && strcmp(r->msg.method, "ping") == 0) {
+        answer(r, 200, pt_mcp_result(r->msg.id, json_object()), NULL);
+        return;
+    }
+    if (r->server) serve_server(r);
+    else serve_aggregate(r);
+}
+
+static void sink_body(void *h, const char *data, size_t n)
+{
+    mcp_req *r = h;
+    if (r->answered) return;
+    if (pt_buf_append(&r->body, data, n) != 0) {
+        char msg[120];
+        snprintf(msg, sizeof msg, "the message is larger than %llu bytes (mcp.max_message_bytes)",
+                 (unsigned long long)r->m->max_message_bytes);
+        answer_error(r, 413, PT_OUT_BODY_TOO_LARGE, NULL, PT_MCP_INVALID_REQUEST, msg);
+    }
+}
+
+static void sink_end(void *h)
+{
+    mcp_req *r = h;
+    if (!r->answered) on_message(r);
+}
+
+static void sink_drain(void *h) {}
+
+static void sink_abort(void *h)
+{
+    mcp_req *r = h;
+    r->answered = true; /* nothing may be written any more; the cleanup hook cancels the calls */
+    pt_mcp_call_cancel(r->call);
+    r->call = NULL;
+    for (size_t i = 0; i < r->nfans; i++) {
+        pt_mcp_call_cancel(r->fans[i].call);
+        r->fans[i].call = NULL;
+    }
+}
+
+/* ---- who may call: Host, Origin, key ----------------------------------------------------- */
+
+static bool loopback_name(pt_slice h)
+{
+    return pt_slice_case_eq_cstr(h, "localhost") || pt_slice_eq_cstr(h, "127.0.0.1") || pt_slice_eq_cstr(h, "::1") ||
+           pt_slice_eq_cstr(h, "[::1]");
+}
+
+/* Host: a loopback name, a listener's own address, or one of mcp.allowed_hosts. A listener on
+ * a wildcard address with no allowed_hosts accepts any Host (its key is required anyway). */
+static bool host_allowed(const pt_config *cfg, const pt_request *req)
+{
+    const pt_mcp_config *m = cfg->mcp;
+    if (loopback_name(req->host)) return true;
+    for (size_t i = 0; i < m->nhosts; i++)
+        if (pt_slice_case_eq_cstr(req->host, m->allowed_hosts[i])) return true;
+    if (m->nhosts) return false;
+    for (size_t i = 0; i < cfg->nlisteners; i++) {
+        const char *lh = cfg->listeners[i].host;
+        if (strcmp(lh, "0.0.0.0") == 0 || strcmp(lh, "::") == 0) return true;
+        if (pt_slice_case_eq_cstr(req->host, lh)) return true;
+    }
+    return false;
+}
+
+/* Origin (when sent): a loopback origin or one of mcp.allowed_origins. */
+static bool origin_allowed(const pt_mcp_config *m, pt_slice o)
+{
+    for (size_t i = 0; i < m->norigins; i++)
+        if (pt_slice_case_eq_cstr(o, m->allowed_origins[i])) return true;
+    const char *p = memmem(o.ptr, o.len, "://", 3);
+    if (!p) return false;
+    size_t scheme = (size_t)(p - o.ptr);
+    if (!((scheme == 4 && strncasecmp(o.ptr, "http", 4) == 0) || (scheme == 5 && strncasecmp(o.ptr, "https", 5) == 0)))
+        return false;
+    pt_slice host = pt_slice_from(p + 3, o.len - scheme - 3);
+    if (host.len && host.ptr[0] == '[') {
+        const char *close = memchr(host.ptr, ']', host.len);
+        if (!close) return false;
+        size_t rest = host.len - (size_t)(close + 1 - host.ptr);
+        if (rest && close[1] != ':') return false;
+        host.len = (size_t)(close + 1 - host.ptr);
+    } else {
+        const char *colon = memchr(host.ptr, ':', host.len);
+        if (colon) host.len = (size_t)(colon - host.ptr);
+    }
+    return loopback_name(host);
+}
+
+/* ---- serving ------------------------------------------------------------------------- */
+
+/* The server named by the path, or the aggregate (*agg); false when the path names none. */
+static bool resolve_path(const pt_request *req, const pt_mcp_config *m, const pt_mcp_server **s, bool *agg)
+{
+    pt_slice p = req->path;
+    static const char base[] = "/mcp";
+    *s = NULL;
+    *agg = false;
+    if (p.len < sizeof base - 1 || memcmp(p.ptr, base, sizeof base - 1) != 0) return false;
+    if (p.len == sizeof base - 1) return *agg = true;
+    if (p.ptr[sizeof base - 1] != '/') return false;
+    *s = pt_mcp_config_server(m, p.ptr + sizeof base, p.len - sizeof base);
+    return *s != NULL;
+}
+
+static bool key_needed(const pt_mcp_config *m, const pt_mcp_server *s)
+{
+    return m->key_required || (s ? s->auth_key : m->auth_key);
+}
+
+void pt_mcp_route_serve(pt_conn *conn, pt_request *req, const pt_route *route, pt_config *cfg, pt_mcp_hub *hub)
+{
+    pt_req_info *info = pt_conn_info(conn);
+    info->route = route->name;
+    const pt_mcp_config *m = cfg->mcp;
+    mcp_req *r = pt_req_alloc(req, sizeof *r);
+    if (!r || pt_req_cleanup_add(req, req_cleanup, r) != 0) {
+        pt_conn_respond_error(conn, PT_OUT_OUT_OF_MEMORY, NULL, "the gateway is out of memory");
+        return;
+    }
+    *r = (mcp_req){ .conn = conn, .req = req, .route = route, .cfg = cfg, .m = m, .hub = hub };
+    pt_buf_init(&r->body, m->max_message_bytes);
+    bool agg;
+    if (!resolve_path(req, m, &r->server, &agg)) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "no MCP server at " PT_SLICE_FMT " (servers are under /mcp/<name>)",
+                 PT_SLICE_ARG(req->path));
+        answer_error(r, 404, PT_OUT_ROUTE_NOT_FOUND, NULL, PT_MCP_INVALID_REQUEST, msg);
+        return;
+    }
+    info->service = r->server ? r->server->name : "mcp";
+    const pt_header *origin = pt_request_header(req, "origin");
+    if (!host_allowed(cfg, req)) {
+        answer_error(r, 403, PT_OUT_MCP_ORIGIN_REFUSED, NULL, PT_MCP_INVALID_REQUEST,
+                     "Host is not allowed for MCP (add it to mcp.allowed_hosts)");
+        return;
+    }
+    if (origin && !origin_allowed(m, origin->value)) {
+        answer_error(r, 403, PT_OUT_MCP_ORIGIN_REFUSED, NULL, PT_MCP_INVALID_REQUEST,
+                     "Origin is not allowed for MCP (add it to mcp.allowed_origins)");
+        return;
+    }
+    if (key_needed(m, r->server) && !pt_auth_check(conn, req, cfg, route)) {
+        r->answered = true;
+        return; /* refused: answered there */
+    }
+    pt_mcp_hub_sync(hub, cfg);
+    if (pt_slice_eq_cstr(req->method_name, "DELETE")) {
+        const pt_header *sid = pt_request_header(req, "mcp-session-id");
+        if (!sid) answer_error(r, 400, PT_OUT_MCP_BAD_MESSAGE, NULL, PT_MCP_INVALID_REQUEST, "Mcp-Session-Id is required");
+        else if (!session_use(sid->value, r->server ? r->server->name : "", true))
+            answer_error(r, 404, PT_OUT_MCP_UNKNOWN_SESSION, NULL, PT_MCP_INVALID_REQUEST, "unknown or ended MCP session");
+        else answer_empty(r, 200);
+        return;
+    }
+    if (!pt_slice_eq_cstr(req->method_name, "POST")) {
+        answer_error(r, 405, PT_OUT_MCP_METHOD_NOT_ALLOWED, NULL, PT_MCP_INVALID_REQUEST,
+                     "use POST for JSON-RPC messages and DELETE to end a session (no server-to-client stream)");
+        return;
+    }
+    const pt_header *pv = pt_request_header(req, "mcp-protocol-version");
+    if (pv) {
+        char v[40];
+        snprintf(v, sizeof v, PT_SLICE_FMT, PT_SLICE_ARG(pv->value));
+        if (!pt_mcp_version_known(v)) {
+            answer_error(r, 400, PT_OUT_MCP_BAD_MESSAGE, NULL, PT_MCP_INVALID_REQUEST, "unsupported MCP-Protocol-Version");
+            return;
+        }
+    }
+    pt_body_sink *sink = pt_req_alloc(req, sizeof *sink);
+    if (!sink) {
+        answer_error(r, 503, PT_OUT_OUT_OF_MEMORY, NULL, PT_MCP_INTERNAL_ERROR, "out of memory");
+        return;
+    }
+    *sink = (pt_body_sink){ .h = r, .on_body = sink_body, .on_body_end = sink_end, .on_drain = sink_drain,
+                            .on_abort = sink_abort };
+    pt_conn_set_sink(conn, sink);
+    if (pt_conn_has_body(conn)) pt_conn_continue(conn);
+}
+
+/* ---- readiness and metrics -------------------------------------------------------------- */
+
+void pt_mcp_route_ready_json(const pt_config *cfg, pt_buf *out)
+{
+    if (!cfg->mcp || !cfg->mcp->nservers) return;
+    pt_buf_append_str(out, ",\"mcp\":{");
+    for (size_t i = 0; i < cfg->mcp->nservers; i++) {
+        const char *name = cfg->mcp->servers[i].name;
+        pt_mcp_stats *s = pt_mcp_stats_get(name);
+        pt_buf_printf(out, "%s\"%s\":\"%s\"", i ? "," : "", name, s && atomic_load(&s->ready) > 0 ? "up" : "down");
+    }
+    pt_buf_append_str(out, "}");
+}
+
+#define READY_OFF ((size_t)-1) /* the ready gauge, not a counter */
+
+static void family(pt_prom *p, const char *name, const char *type, const char *help, size_t off)
+{
+    pt_prom_family(p, name, type, help);
+    for (pt_mcp_stats *s = pt_mcp_stats_first(); s; s = s->next) {
+        pt_prom_sample(p, name, NULL);
+        pt_prom_label(p, "server", s->name);
+        if (off == READY_OFF) pt_prom_value_u64(p, (uint64_t)atomic_load(&s->ready));
+        else pt_prom_value_u64(p, atomic_load((_Atomic uint64_t *)((char *)s + off)));
+    }
+}
+
+static const struct {
+    const char *name, *type, *help;
+    size_t off;
+} families[] = {
+    { "portico_mcp_upstream_ready", "gauge", "Workers whose instance of the MCP server has completed its handshake.",
+      READY_OFF },
+    { "portico_mcp_upstream_starts_total", "counter", "Stdio MCP server processes started.",
+      offsetof(pt_mcp_stats, starts) },
+    { "portico_mcp_upstream_exits_total", "counter", "Stdio MCP server processes that exited.",
+      offsetof(pt_mcp_stats, exits) },
+    { "portico_mcp_calls_ok_total", "counter", "Calls to the MCP server that got a response.",
+      offsetof(pt_mcp_stats, calls_ok) },
+    { "portico_mcp_calls_failed_total", "counter",
+      "Calls to the MCP server that got none (exited, unreachable, timed out, busy).", offsetof(pt_mcp_stats, calls_error) },
+    { "portico_mcp_timeouts_total", "counter", "Calls to the MCP server that timed out.", offsetof(pt_mcp_stats, timeouts) },
+    { "portico_mcp_busy_total", "counter", "Calls refused by the server's max_concurrency.", offsetof(pt_mcp_stats, busy) },
+    { "portico_mcp_bad_lines_total", "counter", "Stdout lines of a stdio server that were not JSON-RPC (skipped).",
+      offsetof(pt_mcp_stats, bad_lines) },
+};
+
+static void render(pt_prom *p, void *arg)
+{
+    if (!pt_mcp_stats_first()) return;
+    for (size_t i = 0; i < sizeof families / sizeof families[0]; i++)
+        family(p, families[i].name, families[i].type, families[i].help, families[i].off);
+}
+
+void pt_mcp_route_metrics_init(void) { pt_metrics_add_renderer(render, NULL); }

@@ -1,0 +1,46 @@
+/* mcp_route.h: the MCP endpoints, a route kind (PT_ROUTE_MCP) served over the engine:
+ *
+ *   /mcp/<server>   one upstream, relayed: the upstream's initialize answer, its tools, prompts
+ *                   and resources, every request and notification passed through
+ *   /mcp            every upstream aggregated: initialize and ping answered by the gateway,
+ *                   tools/list merged (names <server>__<tool> unless a server says prefix: false),
+ *                   tools/call routed to the upstream that owns the tool
+ *
+ * Both speak Streamable HTTP (POST one JSON-RPC message, answered application/json; DELETE ends
+ * the session; GET is 405: no server-to-client stream yet) with gateway-minted Mcp-Session-Id.
+ * Before anything else: Host and Origin are checked (DNS rebinding; 403), and a Portico key is
+ * required where the configuration asks for one and on any configuration with a listener that
+ * is not loopback-only.
+ *
+ * Each worker owns its upstreams (a pt_mcp_hub): its stdio children and its HTTP upstream
+ * sessions, like its connection pools. Sessions are process-wide, so a client may land on any
+ * worker. docs/MCP.md has the why. */
+#ifndef PT_GATEWAY_MCP_ROUTE_H
+#define PT_GATEWAY_MCP_ROUTE_H
+
+#include <uv.h>
+
+#include "core/buf.h"
+#include "gateway/config.h"
+#include "http/client.h"
+#include "http/server.h"
+
+typedef struct pt_mcp_hub pt_mcp_hub;
+
+/* One worker's upstreams. sync starts, keeps or stops them to match cfg's `mcp:` (a server
+ * whose definition did not change keeps its child); cheap when cfg was already synced. */
+pt_mcp_hub *pt_mcp_hub_new(uv_loop_t *loop, pt_client *client);
+void pt_mcp_hub_sync(pt_mcp_hub *hub, pt_config *cfg);
+/* Stops every child; the loop then runs until their handles have closed. */
+void pt_mcp_hub_free(pt_mcp_hub *hub);
+
+/* Answers req, which the router matched to route (kind PT_ROUTE_MCP), with hub's upstreams. */
+void pt_mcp_route_serve(pt_conn *conn, pt_request *req, const pt_route *route, pt_config *cfg, pt_mcp_hub *hub);
+
+/* Appends ,"mcp":{"name":"up"|"down",...} for /readyz (nothing when cfg has no MCP servers). */
+void pt_mcp_route_ready_json(const pt_config *cfg, pt_buf *out);
+
+/* portico_mcp_* families, registered once at start. */
+void pt_mcp_route_metrics_init(void);
+
+#endif

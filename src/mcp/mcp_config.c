@@ -1,0 +1,290 @@
+/* mcp_config.c: the `mcp:` section as key tables (see mcp_config.h). */
+#include "mcp/mcp_config.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include "config/check.h"
+
+#define MAX_SERVERS 256u
+#define MAX_LIST 1000u
+
+/* ---- one server --------------------------------------------------------------------- */
+
+static int name_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    pt_mcp_server *s = obj;
+    if (pt_cfg_str(c, v, &s->name) || pt_cfg_name(c, v, s->name)) return -1;
+    if (strlen(s->name) + strlen(PT_MCP_SEP) >= PT_MCP_TOOL_NAME_MAX)
+        return pt_cfg_fail(c, v, "'%s' is too long: it prefixes tool names, which must stay within %d characters",
+                           PT_CFG_SHOW(v), PT_MCP_TOOL_NAME_MAX);
+    return 0;
+}
+
+static int args_begin(pt_cfg *c, const pt_cfg_node *v, size_t count, void *obj)
+{
+    pt_mcp_server *s = obj;
+    return PT_CFG_ALLOC(c, v, s->args, s->nargs, count) ? -1 : 0;
+}
+
+static int arg_entry(pt_cfg *c, const pt_cfg_node *it, size_t i, void *obj)
+{
+    return pt_cfg_str(c, it, &((pt_mcp_server *)obj)->args[i]);
+}
+
+static const pt_cfg_list args_list = { "a list of arguments", MAX_LIST, NULL, args_begin, arg_entry };
+
+static int args_fn(pt_cfg *c, const pt_cfg_node *v, void *obj) { return pt_cfg_map_list(c, v, &args_list, obj); }
+
+static int env_begin(pt_cfg *c, const pt_cfg_node *v, size_t count, void *obj)
+{
+    pt_mcp_server *s = obj;
+    return PT_CFG_ALLOC(c, v, s->env, s->nenv, count) ? -1 : 0;
+}
+
+static int env_pair(pt_cfg *c, const pt_cfg_node *k, const pt_cfg_node *val, size_t i, void *obj)
+{
+    pt_cfg_kv *kv = &((pt_mcp_server *)obj)->env[i];
+    bool ok = k->len > 0 && !(k->text[0] >= '0' && k->text[0] <= '9');
+    for (size_t j = 0; ok && j < k->len; j++) {
+        char ch = k->text[j];
+        ok = ch == '_' || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+    }
+    if (!ok) return pt_cfg_fail(c, k, "'%s' is not an environment variable name (letters, digits, _)", PT_CFG_SHOW(k));
+    kv->name = strndup(k->text, k->len);
+    if (!kv->name) return pt_cfg_oom(c, k);
+    return pt_cfg_str(c, val, &kv->value);
+}
+
+static const pt_cfg_pairs env_pairs = { "a mapping of variable names to values", MAX_LIST, env_begin, env_pair };
+
+static int env_fn(pt_cfg *c, const pt_cfg_node *v, void *obj) { return pt_cfg_map_pairs(c, v, &env_pairs, obj); }
+
+static int url_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    pt_mcp_server *s = obj;
+    if (pt_cfg_str(c, v, &s->url)) return -1;
+    pt_cfg_url_parts u = { 0 };
+    if (pt_cfg_url(c, v, s->url, "url", true, &u)) {
+        free(u.host);
+        free(u.path);
+        return -1;
+    }
+    s->tls = u.tls;
+    s->host = u.host;
+    s->port = u.port;
+    if (u.path && u.path[0]) {
+        s->path = u.path;
+    } else {
+        free(u.path);
+        s->path = strdup("/");
+        if (!s->path) return pt_cfg_oom(c, v);
+    }
+    return 0;
+}
+
+/* `auth: key` or `auth: none`, into *key. */
+static int auth_word(pt_cfg *c, const pt_cfg_node *v, bool *key)
+{
+    char *s = NULL;
+    if (pt_cfg_str(c, v, &s)) return -1;
+    bool k = strcmp(s, "key") == 0, none = strcmp(s, "none") == 0;
+    free(s);
+    if (!k && !none) return pt_cfg_fail(c, v, "expected key or none, got '%s'", PT_CFG_SHOW(v));
+    *key = k;
+    return 0;
+}
+
+static int server_auth_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    return auth_word(c, v, &((pt_mcp_server *)obj)->auth_key);
+}
+
+static int server_prefix_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    pt_mcp_server *s = obj;
+    s->prefix_set = true;
+    return pt_cfg_bool(c, v, &s->prefix);
+}
+
+static const pt_cfg_field server_fields[] = {
+    CFG_FUNC("name", name_fn),
+    CFG_STR("command", pt_mcp_server, command),
+    CFG_FUNC("args", args_fn),
+    CFG_FUNC("env", env_fn),
+    CFG_STR("cwd", pt_mcp_server, cwd),
+    CFG_FUNC("url", url_fn),
+    CFG_DUR("timeout", pt_mcp_server, timeout_ms, 1, 3600000),
+    CFG_UINT("max_concurrency", pt_mcp_server, max_concurrency, 1, 100000),
+    CFG_FUNC("auth", server_auth_fn),
+    CFG_FUNC("prefix", server_prefix_fn),
+    CFG_END,
+};
+
+/* Checks that need the whole entry: which kind it is, and what goes with which. */
+static int finish_server(pt_cfg *c, const pt_cfg_node *n, pt_mcp_server *s)
+{
+    if (!s->name) return pt_cfg_fail(c, n, "missing required key 'name'");
+    if (!s->command && !s->url)
+        return pt_cfg_fail(c, n, "give command (a stdio server Portico starts) or url (a Streamable HTTP server)");
+    if (s->command && s->url) return pt_cfg_fail_key(c, "url", pt_cfg_map_get(n, "url"), "give either command or url, not both");
+    if (s->command && !s->command[0]) return pt_cfg_fail_key(c, "command", pt_cfg_map_get(n, "command"), "is empty");
+    const char *stdio_only = s->nargs ? "args" : s->nenv ? "env" : s->cwd ? "cwd" : NULL;
+    if (s->url && stdio_only)
+        return pt_cfg_fail_key(c, stdio_only, pt_cfg_map_get(n, stdio_only), "only applies to a stdio server (command)");
+    return 0;
+}
+
+static int servers_begin(pt_cfg *c, const pt_cfg_node *v, size_t count, void *obj)
+{
+    pt_mcp_config *m = obj;
+    if (PT_CFG_ALLOC(c, v, m->servers, m->nservers, count)) return -1;
+    for (size_t i = 0; i < count; i++)
+        m->servers[i] = (pt_mcp_server){ .timeout_ms = 60000, .max_concurrency = 32 };
+    return 0;
+}
+
+static int server_entry(pt_cfg *c, const pt_cfg_node *it, size_t i, void *obj)
+{
+    pt_mcp_config *m = obj;
+    pt_mcp_server *s = &m->servers[i];
+    if (it->kind != PT_CFG_MAP)
+        return pt_cfg_fail(c, it, "expected a mapping with name and command or url, got %s", pt_cfg_kind_name(it));
+    if (pt_cfg_map_fields(c, it, server_fields, s, NULL) || finish_server(c, it, s)) return -1;
+    for (size_t j = 0; j < i; j++)
+        if (m->servers[j].name && strcmp(m->servers[j].name, s->name) == 0)
+            return pt_cfg_fail_key(c, "name", pt_cfg_map_get(it, "name"), "duplicate server name '%s' (also servers[%zu])",
+                                   s->name, j);
+    return 0;
+}
+
+static const pt_cfg_list servers_list = { "a list of servers", MAX_SERVERS, NULL, servers_begin, server_entry };
+
+static int servers_fn(pt_cfg *c, const pt_cfg_node *v, void *obj) { return pt_cfg_map_list(c, v, &servers_list, obj); }
+
+/* ---- the section -------------------------------------------------------------------- */
+
+static int mcp_auth_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    return auth_word(c, v, &((pt_mcp_config *)obj)->auth_key);
+}
+
+static int origins_begin(pt_cfg *c, const pt_cfg_node *v, size_t count, void *obj)
+{
+    pt_mcp_config *m = obj;
+    return PT_CFG_ALLOC(c, v, m->allowed_origins, m->norigins, count) ? -1 : 0;
+}
+
+/* An origin as browsers send it: scheme://host[:port], nothing after. */
+static int origin_entry(pt_cfg *c, const pt_cfg_node *it, size_t i, void *obj)
+{
+    pt_mcp_config *m = obj;
+    char **o = &m->allowed_origins[i];
+    if (pt_cfg_str(c, it, o)) return -1;
+    const char *p = strstr(*o, "://");
+    if (!p || p == *o || !p[3] || strchr(p + 3, '/') || strpbrk(*o, " \t\r\n"))
+        return pt_cfg_fail(c, it, "'%s' is not an origin (expected scheme://host[:port], e.g. https://app.example.com)",
+                           PT_CFG_SHOW(it));
+    return 0;
+}
+
+static const pt_cfg_list origins_list = { "a list of origins", MAX_LIST, NULL, origins_begin, origin_entry };
+
+static int origins_fn(pt_cfg *c, const pt_cfg_node *v, void *obj) { return pt_cfg_map_list(c, v, &origins_list, obj); }
+
+static int hosts_begin(pt_cfg *c, const pt_cfg_node *v, size_t count, void *obj)
+{
+    pt_mcp_config *m = obj;
+    return PT_CFG_ALLOC(c, v, m->allowed_hosts, m->nhosts, count) ? -1 : 0;
+}
+
+static int host_entry(pt_cfg *c, const pt_cfg_node *it, size_t i, void *obj)
+{
+    pt_mcp_config *m = obj;
+    if (pt_cfg_str(c, it, &m->allowed_hosts[i])) return -1;
+    return pt_cfg_host_pattern(c, it, m->allowed_hosts[i]);
+}
+
+static const pt_cfg_list hosts_list = { "a list of host names", MAX_LIST, NULL, hosts_begin, host_entry };
+
+static int hosts_fn(pt_cfg *c, const pt_cfg_node *v, void *obj) { return pt_cfg_map_list(c, v, &hosts_list, obj); }
+
+static const pt_cfg_field mcp_fields[] = {
+    CFG_FUNC("servers", servers_fn),
+    CFG_FUNC("auth", mcp_auth_fn),
+    CFG_FUNC("allowed_origins", origins_fn),
+    CFG_FUNC("allowed_hosts", hosts_fn),
+    CFG_SIZE("max_message_bytes", pt_mcp_config, max_message_bytes, 1024, 1ull << 30),
+    CFG_BOOL("prefix", pt_mcp_config, prefix),
+    CFG_END,
+};
+
+pt_mcp_config *pt_mcp_config_map(pt_cfg *c, const pt_cfg_node *v, bool key_required)
+{
+    pt_mcp_config *m = calloc(1, sizeof *m);
+    if (!m) {
+        pt_cfg_oom(c, v);
+        return NULL;
+    }
+    m->max_message_bytes = 4u << 20;
+    m->prefix = true;
+    m->key_required = key_required;
+    if (v->kind != PT_CFG_MAP && !pt_cfg_is_null(v)) {
+        pt_cfg_fail(c, v, "expected a mapping with servers, got %s", pt_cfg_kind_name(v));
+        pt_mcp_config_free(m);
+        return NULL;
+    }
+    if (pt_cfg_map_fields(c, v, mcp_fields, m, NULL)) {
+        pt_mcp_config_free(m);
+        return NULL;
+    }
+    for (size_t i = 0; i < m->nservers; i++)
+        if (!m->servers[i].prefix_set) m->servers[i].prefix = m->prefix;
+    return m;
+}
+
+static void server_free(pt_mcp_server *s)
+{
+    free(s->name);
+    free(s->command);
+    for (size_t i = 0; i < s->nargs; i++) free(s->args[i]);
+    free(s->args);
+    pt_cfg_kv_free(s->env, s->nenv);
+    free(s->cwd);
+    free(s->url);
+    free(s->host);
+    free(s->path);
+}
+
+void pt_mcp_config_free(pt_mcp_config *m)
+{
+    if (!m) return;
+    for (size_t i = 0; i < m->nservers; i++) server_free(&m->servers[i]);
+    free(m->servers);
+    for (size_t i = 0; i < m->norigins; i++) free(m->allowed_origins[i]);
+    free(m->allowed_origins);
+    for (size_t i = 0; i < m->nhosts; i++) free(m->allowed_hosts[i]);
+    free(m->allowed_hosts);
+    free(m);
+}
+
+const pt_mcp_server *pt_mcp_config_server(const pt_mcp_config *m, const char *name, size_t len)
+{
+    for (size_t i = 0; m && i < m->nservers; i++)
+        if (strlen(m->servers[i].name) == len && memcmp(m->servers[i].name, name, len) == 0) return &m->servers[i];
+    return NULL;
+}
+
+static bool str_eq(const char *a, const char *b) { return a == b || (a && b && strcmp(a, b) == 0); }
+
+bool pt_mcp_server_same(const pt_mcp_server *a, const pt_mcp_server *b)
+{
+    if (!str_eq(a->name, b->name) || !str_eq(a->command, b->command) || !str_eq(a->cwd, b->cwd) ||
+        !str_eq(a->url, b->url) || a->nargs != b->nargs || a->nenv != b->nenv)
+        return false;
+    for (size_t i = 0; i < a->nargs; i++)
+        if (!str_eq(a->args[i], b->args[i])) return false;
+    for (size_t i = 0; i < a->nenv; i++)
+        if (!str_eq(a->env[i].name, b->env[i].name) || !str_eq(a->env[i].value, b->env[i].value)) return false;
+    return true;
+}

@@ -1,0 +1,60 @@
+/* mcp_config.h: the `mcp:` section: the MCP servers Portico fronts (stdio children it starts,
+ * Streamable HTTP servers it calls) and the rules of its MCP endpoints (keys, origins, hosts,
+ * message size, tool-name prefixes). Mapped with the configuration engine; no I/O. */
+#ifndef PT_MCP_CONFIG_H
+#define PT_MCP_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/schema.h"
+#include "config/value.h"
+
+#define PT_MCP_TOOL_NAME_MAX 64   /* what real clients accept for a final tool name */
+#define PT_MCP_SEP "__"           /* between a server's name and its tool's in /mcp */
+
+typedef struct pt_mcp_server {
+    char *name;               /* [A-Za-z0-9._-], at most 60: it also prefixes tool names */
+    /* stdio: exactly one of command / url */
+    char *command;
+    char **args;
+    size_t nargs;
+    pt_cfg_kv *env;           /* added to the child's environment (values ${ENV}-expanded) */
+    size_t nenv;
+    char *cwd;                /* NULL: the gateway's own */
+    /* Streamable HTTP */
+    char *url;                /* as written */
+    bool tls;
+    char *host;
+    uint16_t port;
+    char *path;               /* "/mcp"; "/" when the URL has none */
+    uint64_t timeout_ms;      /* one call, request to response; default 60s */
+    unsigned max_concurrency; /* calls in flight per worker; default 32 */
+    bool auth_key;            /* `auth: key` on /mcp/<name> */
+    bool prefix;              /* its tools appear in /mcp as <name>__<tool>; default mcp.prefix */
+    bool prefix_set;
+} pt_mcp_server;
+
+typedef struct pt_mcp_config {
+    pt_mcp_server *servers;
+    size_t nservers;
+    bool auth_key;            /* `auth: key` on /mcp */
+    bool key_required;        /* a listener is not loopback-only: every MCP endpoint needs a key */
+    char **allowed_origins;   /* besides http(s)://localhost|127.0.0.1|[::1][:port] */
+    size_t norigins;
+    char **allowed_hosts;     /* Host values accepted besides loopback names and listener hosts */
+    size_t nhosts;
+    uint64_t max_message_bytes; /* one JSON-RPC message from a client or an upstream; default 4 MiB */
+    bool prefix;              /* default for servers' `prefix`; default true */
+} pt_mcp_config;
+
+/* Maps `mcp:`; NULL when it failed (errors recorded in c) or is out of memory.
+ * key_required: the configuration has a listener that is not loopback-only. */
+pt_mcp_config *pt_mcp_config_map(pt_cfg *c, const pt_cfg_node *v, bool key_required);
+void pt_mcp_config_free(pt_mcp_config *m);
+const pt_mcp_server *pt_mcp_config_server(const pt_mcp_config *m, const char *name, size_t len);
+/* Whether a and b start and talk to the same upstream (a running child can be kept). */
+bool pt_mcp_server_same(const pt_mcp_server *a, const pt_mcp_server *b);
+
+#endif

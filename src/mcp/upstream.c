@@ -1,0 +1,766 @@
+/* upstream.c: one MCP server on one worker loop: a supervised stdio child or a Streamable HTTP
+ * server (see upstream.h).
+ *
+ * Every call is a pt_mcp_call in the upstream's list from the moment it is made until its reply
+ * has run: queued (waiting for the handshake), then sent, then answered, failed or timed out.
+ * Its timer covers the whole wait. Calls, timers and pipes are freed in their close callbacks;
+ * the upstream itself once its last handle has closed and its child has been reaped. */
+#include "mcp/upstream.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "mcp/jsonrpc.h"
+
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+#define STABLE_MS 10000      /* a child that ran this long starts its backoff over */
+#define KILL_AFTER_MS 2000
+#define STDERR_LINE_MAX 4096
+
+extern char **environ;
+
+struct pt_mcp_call {
+    pt_mcp_upstream *up;
+    pt_mcp_call *prev, *next;
+    long long id;              /* the upstream's id; -1 for a notification */
+    json_t *msg;               /* the message to send */
+    pt_mcp_reply_fn reply;     /* NULL once cancelled or answered */
+    void *arg;
+    uv_timer_t timer;
+    bool sent, done, retried;
+    int fail_code;             /* a failure decided at once, delivered from the timer */
+    char fail_msg[200];
+    /* HTTP */
+    pt_exchange *x;
+    pt_buf body;
+    int status;
+    bool event_stream;
+    char *session;             /* Mcp-Session-Id of the answer */
+};
+
+struct pt_mcp_upstream {
+    uv_loop_t *loop;
+    pt_client *client;
+    const pt_mcp_server *def;
+    size_t max_message;
+    pt_mcp_stats *stats;
+    pt_mcp_up_state state;
+    bool closing;
+    unsigned handles;          /* open handles whose close callback is still to come */
+    pt_mcp_call *calls;
+    unsigned ncalls;
+    long long next_id;
+    json_t *init_result;
+    char version[32];
+    uv_timer_t restart_timer, kill_timer;
+    uint64_t backoff_ms;
+    /* stdio */
+    uv_process_t proc;
+    uv_pipe_t in, out, err;
+    bool running;              /* proc is spawned and not yet reaped */
+    bool pipes_open;
+    uint64_t started_ms;
+    pt_mcp_lines out_lines, err_lines;
+    /* HTTP */
+    char *session;
+};
+
+/* ---- stats -------------------------------------------------------------------------- */
+
+static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
+static pt_mcp_stats *_Atomic stats_head;
+
+pt_mcp_stats *pt_mcp_stats_first(void) { return atomic_load(&stats_head); }
+
+pt_mcp_stats *pt_mcp_stats_get(const char *name)
+{
+    pthread_mutex_lock(&stats_lock);
+    pt_mcp_stats *s;
+    for (s = atomic_load(&stats_head); s; s = s->next)
+        if (strcmp(s->name, name) == 0) break;
+    if (!s && (s = calloc(1, sizeof *s)) && !(s->name = strdup(name))) {
+        free(s);
+        s = NULL;
+    }
+    if (s && !s->next && atomic_load(&stats_head) != s) {
+        /* new: link at the head (a found entry is already linked) */
+        bool linked = false;
+        for (pt_mcp_stats *t = atomic_load(&stats_head); t; t = t->next) linked |= t == s;
+        if (!linked) {
+            s->next = atomic_load(&stats_head);
+            atomic_store(&stats_head, s);
+        }
+    }
+    pthread_mutex_unlock(&stats_lock);
+    return s;
+}
+
+static void count(_Atomic uint64_t *c) { atomic_fetch_add_explicit(c, 1, memory_order_relaxed); }
+
+static void set_state(pt_mcp_upstream *up, pt_mcp_up_state st)
+{
+    if (up->state == st) return;
+    if (up->stats && up->state == PT_MCP_UP_READY) atomic_fetch_sub(&up->stats->ready, 1);
+    if (up->stats && st == PT_MCP_UP_READY) atomic_fetch_add(&up->stats->ready, 1);
+    up->state = st;
+}
+
+/* ---- handles and freeing ------------------------------------------------------------ */
+
+static void maybe_free(pt_mcp_upstream *up)
+{
+    if (!up->closing || up->handles || up->running || up->calls) return;
+    pt_mcp_lines_release(&up->out_lines);
+    pt_mcp_lines_release(&up->err_lines);
+    json_decref(up->init_result);
+    free(up->session);
+    free(up);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    pt_mcp_upstream *up = h->data;
+    up->handles--;
+    maybe_free(up);
+}
+
+static void close_handle(pt_mcp_upstream *up, uv_handle_t *h)
+{
+    if (uv_is_closing(h)) return;
+    h->data = up;
+    uv_close(h, on_handle_closed);
+}
+
+/* ---- calls -------------------------------------------------------------------------- */
+
+static void call_closed(uv_handle_t *h)
+{
+    pt_mcp_call *call = h->data;
+    pt_mcp_upstream *up = call->up;
+    if (call->prev) call->prev->next = call->next;
+    else up->calls = call->next;
+    if (call->next) call->next->prev = call->prev;
+    up->ncalls--;
+    json_decref(call->msg);
+    pt_buf_release(&call->body);
+    free(call->session);
+    free(call);
+    maybe_free(up);
+}
+
+/* Ends a call: its reply (if still wanted) gets response, or code and message. */
+static void call_finish(pt_mcp_call *call, json_t *response, int code, const char *message)
+{
+    if (call->done) return;
+    call->done = true;
+    if (call->x) pt_exchange_cancel(call->x);
+    call->x = NULL;
+    uv_timer_stop(&call->timer);
+    uv_close((uv_handle_t *)&call->timer, call_closed);
+    pt_mcp_reply_fn reply = call->reply;
+    call->reply = NULL;
+    if (!reply) return;
+    pt_mcp_stats *s = call->up->stats;
+    if (s) count(response ? &s->calls_ok : &s->calls_error);
+    reply(call->arg, response, code, message);
+}
+
+static void fail_all(pt_mcp_upstream *up, bool sent_only, int code, const char *message)
+{
+    pt_mcp_call *next;
+    for (pt_mcp_call *c = up->calls; c; c = next) {
+        next = c->next;
+        if (!c->done && (!sent_only || c->sent)) call_finish(c, NULL, code, message);
+    }
+}
+
+static void send_call(pt_mcp_call *call);
+static void send_line(pt_mcp_upstream *up, json_t *msg);
+
+static void on_call_timer(uv_timer_t *t)
+{
+    pt_mcp_call *call = t->data;
+    if (call->fail_code) {
+        call_finish(call, NULL, call->fail_code, call->fail_msg);
+        return;
+    }
+    pt_mcp_upstream *up = call->up;
+    if (up->stats) count(&up->stats->timeouts);
+    if (call->sent && up->def->command && up->running && call->id >= 0)
+        send_line(up, pt_mcp_request(-1, "notifications/cancelled",
+                                     json_pack("{s:I, s:s}", "requestId", (json_int_t)call->id, "reason", "timeout")));
+    char msg[200];
+    snprintf(msg, sizeof msg, "MCP server '%s' did not answer within %llu ms", up->def->name,
+             (unsigned long long)up->def->timeout_ms);
+    call_finish(call, NULL, PT_MCP_UPSTREAM_ERROR, msg);
+}
+
+static pt_mcp_call *call_new(pt_mcp_upstream *up, json_t *msg, long long id, pt_mcp_reply_fn reply, void *arg)
+{
+    pt_mcp_call *call = calloc(1, sizeof *call);
+    if (!call) {
+        json_decref(msg);
+        return NULL;
+    }
+    call->up = up;
+    call->id = id;
+    call->msg = msg;
+    call->reply = reply;
+    call->arg = arg;
+    pt_buf_init(&call->body, up->max_message);
+    uv_timer_init(up->loop, &call->timer);
+    call->timer.data = call;
+    call->next = up->calls;
+    if (up->calls) up->calls->prev = call;
+    up->calls = call;
+    up->ncalls++;
+    return call;
+}
+
+/* Fails call from the loop's next turn (reply never runs inside the caller's call). */
+static void fail_soon(pt_mcp_call *call, int code, const char *message)
+{
+    call->fail_code = code;
+    snprintf(call->fail_msg, sizeof call->fail_msg, "%s", message);
+    uv_timer_start(&call->timer, on_call_timer, 0, 0);
+}
+
+static void send_queued(pt_mcp_upstream *up)
+{
+    for (pt_mcp_call *c = up->calls; c; c = c->next)
+        if (!c->sent && !c->done && !c->fail_code) send_call(c);
+}
+
+/* ---- the handshake ------------------------------------------------------------------ */
+
+static void schedule_restart(pt_mcp_upstream *up);
+static void stop_child(pt_mcp_upstream *up);
+
+static void on_initialized(void *arg, json_t *response, int code, const char *message)
+{
+    pt_mcp_upstream *up = arg;
+    json_t *result = response ? json_object_get(response, "result") : NULL;
+    if (!json_is_object(result)) {
+        json_t *e = response ? json_object_get(response, "error") : NULL;
+        const char *why = e ? json_string_value(json_object_get(e, "message")) : message;
+        pt_log_error("MCP server '%s': initialize failed: %s", up->def->name, why ? why : "no result");
+        set_state(up, PT_MCP_UP_DOWN);
+        fail_all(up, false, PT_MCP_UPSTREAM_ERROR, "the MCP server could not be initialized");
+        if (up->def->command) stop_child(up);
+        else schedule_restart(up);
+        return;
+    }
+    json_decref(up->init_result);
+    up->init_result = json_incref(result);
+    const char *v = json_string_value(json_object_get(result, "protocolVersion"));
+    snprintf(up->version, sizeof up->version, "%s", v && pt_mcp_version_known(v) ? v : PT_MCP_LATEST_VERSION);
+    set_state(up, PT_MCP_UP_READY);
+    pt_log_info("MCP server '%s' is ready (protocol %s)", up->def->name, up->version);
+    pt_mcp_upstream_notify(up, "notifications/initialized", NULL);
+    send_queued(up);
+}
+
+static void handshake(pt_mcp_upstream *up)
+{
+    set_state(up, PT_MCP_UP_STARTING);
+    free(up->session);
+    up->session = NULL;
+    json_t *params = json_pack("{s:s, s:{}, s:{s:s, s:s}}", "protocolVersion", PT_MCP_LATEST_VERSION, "capabilities",
+                               "clientInfo", "name", "portico", "version", "1");
+    long long id = up->next_id++;
+    pt_mcp_call *call = call_new(up, pt_mcp_request(id, "initialize", params), id, on_initialized, up);
+    if (!call) return;
+    uv_timer_start(&call->timer, on_call_timer, up->def->timeout_ms, 0);
+    send_call(call);
+}
+
+/* ---- stdio -------------------------------------------------------------------------- */
+
+static void on_written(uv_write_t *w, int status)
+{
+    free(w->data);
+    free(w);
+}
+
+/* Writes msg (taken) as one line to the child's stdin. */
+static void send_line(pt_mcp_upstream *up, json_t *msg)
+{
+    char *text = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
+    json_decref(msg);
+    if (!text) return;
+    size_t n = strlen(text);
+    uv_write_t *w = malloc(sizeof *w);
+    char *line = realloc(text, n + 2);
+    if (!w || !line || !up->pipes_open || uv_is_closing((uv_handle_t *)&up->in)) {
+        free(w);
+        free(line ? line : text);
+        return;
+    }
+    line[n] = '\n';
+    line[n + 1] = '\0';
+    w->data = line;
+    uv_buf_t b = uv_buf_init(line, (unsigned)(n + 1));
+    if (uv_write(w, (uv_stream_t *)&up->in, &b, 1, on_written) != 0) {
+        free(line);
+        free(w);
+    }
+}
+
+static pt_mcp_call *find_sent(pt_mcp_upstream *up, json_t *id)
+{
+    if (!json_is_integer(id)) return NULL;
+    for (pt_mcp_call *c = up->calls; c; c = c->next)
+        if (!c->done && c->sent && c->id == json_integer_value(id)) return c;
+    return NULL;
+}
+
+/* One line of the child's stdout: a response to route, a request the gateway declines, a
+ * notification it drops, or not JSON-RPC at all (logged and skipped, never forwarded). */
+static int on_out_line(void *arg, const char *s, size_t n)
+{
+    pt_mcp_upstream *up = arg;
+    pt_mcp_msg m;
+    char why[200];
+    json_t *id = NULL;
+    if (n == 0) return 0;
+    if (pt_mcp_parse(s, n, &m, &id, why, sizeof why) != 0) {
+        json_decref(id);
+        if (up->stats) count(&up->stats->bad_lines);
+        pt_log_warn("MCP server '%s' wrote a line to stdout that is not a JSON-RPC message (skipped): %.*s",
+                    up->def->name, (int)(n > 200 ? 200 : n), s);
+        return 0;
+    }
+    if (m.kind == PT_MCP_RESPONSE) {
+        pt_mcp_call *call = find_sent(up, m.id);
+        if (call) call_finish(call, m.root, 0, NULL);
+        else pt_log_debug("MCP server '%s' answered an id nobody waits for", up->def->name);
+    } else if (m.kind == PT_MCP_REQUEST) {
+        if (strcmp(m.method, "ping") == 0) send_line(up, pt_mcp_result(m.id, json_object()));
+        else send_line(up, pt_mcp_error(m.id, PT_MCP_METHOD_NOT_FOUND, "the gateway does not relay requests from servers"));
+    }
+    pt_mcp_msg_release(&m);
+    return 0;
+}
+
+static int on_err_line(void *arg, const char *s, size_t n)
+{
+    pt_mcp_upstream *up = arg;
+    if (up->stats) count(&up->stats->stderr_lines);
+    if (n) pt_log_info("MCP server '%s' stderr: %.*s", up->def->name, (int)n, s);
+    return 0;
+}
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
+{
+    static _Thread_local char slab[65536];
+    *b = uv_buf_init(slab, sizeof slab);
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+    pt_mcp_upstream *up = s->data;
+    if (n <= 0) {
+        if (n < 0) uv_read_stop(s);
+        return;
+    }
+    bool out = s == (uv_stream_t *)&up->out;
+    pt_mcp_lines *l = out ? &up->out_lines : &up->err_lines;
+    unsigned long before = l->dropped;
+    pt_mcp_lines_feed(l, b->base, (size_t)n, out ? on_out_line : on_err_line, up);
+    if (out && l->dropped != before)
+        pt_log_warn("MCP server '%s' wrote a stdout line longer than %zu bytes (skipped)", up->def->name, l->max);
+}
+
+static void close_pipes(pt_mcp_upstream *up)
+{
+    if (!up->pipes_open) return;
+    up->pipes_open = false;
+    close_handle(up, (uv_handle_t *)&up->in);
+    close_handle(up, (uv_handle_t *)&up->out);
+    close_handle(up, (uv_handle_t *)&up->err);
+}
+
+static void on_exit_cb(uv_process_t *p, int64_t status, int sig)
+{
+    pt_mcp_upstream *up = p->data;
+    up->running = false;
+    uv_timer_stop(&up->kill_timer);
+    if (up->stats) count(&up->stats->exits);
+    char how[80];
+    if (sig) snprintf(how, sizeof how, "was killed by signal %d", sig);
+    else snprintf(how, sizeof how, "exited with status %lld", (long long)status);
+    if (!up->closing) pt_log_error("MCP server '%s' %s; restarting it", up->def->name, how);
+    set_state(up, PT_MCP_UP_DOWN);
+    char msg[200];
+    snprintf(msg, sizeof msg, "MCP server '%s' %s before answering%s", up->def->name, how,
+             up->closing ? "" : "; it is being restarted");
+    fail_all(up, true, PT_MCP_UPSTREAM_ERROR, msg);
+    close_pipes(up);
+    close_handle(up, (uv_handle_t *)p);
+    if (up->closing) {
+        fail_all(up, false, PT_MCP_UPSTREAM_ERROR, msg);
+        close_handle(up, (uv_handle_t *)&up->kill_timer);
+        maybe_free(up);
+        return;
+    }
+    if (pt_now_ms() - up->started_ms >= STABLE_MS) up->backoff_ms = BACKOFF_MIN_MS;
+    schedule_restart(up);
+}
+
+/* The child's environment: the gateway's, with the server's env: entries set over it. */
+static char **child_env(const pt_mcp_server *def)
+{
+    size_t n = 0;
+    while (environ && environ[n]) n++;
+    char **env = calloc(n + def->nenv + 1, sizeof *env);
+    if (!env) return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool replaced = false;
+        for (size_t j = 0; j < def->nenv && !replaced; j++) {
+            size_t l = strlen(def->env[j].name);
+            replaced = strncmp(environ[i], def->env[j].name, l) == 0 && environ[i][l] == '=';
+        }
+        if (!replaced) env[k++] = environ[i];
+    }
+    for (size_t j = 0; j < def->nenv; j++) {
+        size_t l = strlen(def->env[j].name) + strlen(def->env[j].value) + 2;
+        char *kv = malloc(l);
+        if (kv) snprintf(kv, l, "%s=%s", def->env[j].name, def->env[j].value);
+        env[k++] = kv; /* a NULL here ends the list early: the child gets less, never garbage */
+    }
+    env[k] = NULL;
+    return env;
+}
+
+static void free_env(char **env, size_t nown)
+{
+    if (!env) return;
+    size_t n = 0;
+    while (env[n]) n++;
+    for (size_t i = n >= nown ? n - nown : 0; i < n; i++) free(env[i]);
+    free(env);
+}
+
+static void spawn(pt_mcp_upstream *up)
+{
+    const pt_mcp_server *d = up->def;
+    uv_pipe_init(up->loop, &up->in, 0);
+    uv_pipe_init(up->loop, &up->out, 0);
+    uv_pipe_init(up->loop, &up->err, 0);
+    up->handles += 3;
+    up->in.data = up->out.data = up->err.data = up;
+    up->pipes_open = true;
+    uv_stdio_container_t stdio[3] = {
+        { .flags = UV_CREATE_PIPE | UV_READABLE_PIPE, .data.stream = (uv_stream_t *)&up->in },
+        { .flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&up->out },
+        { .flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&up->err },
+    };
+    char **argv = calloc(d->nargs + 2, sizeof *argv);
+    char **env = child_env(d);
+    int rc = UV_ENOMEM;
+    if (argv && env) {
+        argv[0] = d->command;
+        for (size_t i = 0; i < d->nargs; i++) argv[i + 1] = d->args[i];
+        uv_process_options_t o = { .exit_cb = on_exit_cb, .file = d->command, .args = argv, .env = env,
+                                   .cwd = d->cwd, .stdio_count = 3, .stdio = stdio,
+                                   .flags = UV_PROCESS_DETACHED };
+        up->proc.data = up;
+        rc = uv_spawn(up->loop, &up->proc, &o);
+        up->handles++;
+    }
+    free(argv);
+    free_env(env, d->nenv);
+    if (up->stats) count(&up->stats->starts);
+    up->started_ms = pt_now_ms();
+    if (rc != 0) {
+        pt_log_error("MCP server '%s': cannot start '%s': %s", d->name, d->command, uv_strerror(rc));
+        if (argv && env) close_handle(up, (uv_handle_t *)&up->proc);
+        else up->handles--;
+        close_pipes(up);
+        set_state(up, PT_MCP_UP_DOWN);
+        fail_all(up, false, PT_MCP_UPSTREAM_ERROR, "the MCP server could not be started");
+        schedule_restart(up);
+        return;
+    }
+    up->running = true;
+    pt_log_info("MCP server '%s' started: %s (pid %d)", d->name, d->command, up->proc.pid);
+    uv_read_start((uv_stream_t *)&up->out, on_alloc, on_read);
+    uv_read_start((uv_stream_t *)&up->err, on_alloc, on_read);
+    handshake(up);
+}
+
+static void on_kill_timer(uv_timer_t *t)
+{
+    pt_mcp_upstream *up = t->data;
+    if (up->running) uv_kill(-up->proc.pid, SIGKILL);
+}
+
+/* Stdio shutdown as the specification asks: stdin closed, SIGTERM, SIGKILL after a while. */
+static void stop_child(pt_mcp_upstream *up)
+{
+    if (!up->running) return;
+    if (up->pipes_open) close_handle(up, (uv_handle_t *)&up->in);
+    uv_kill(-up->proc.pid, SIGTERM);
+    uv_timer_start(&up->kill_timer, on_kill_timer, KILL_AFTER_MS, 0);
+}
+
+/* ---- HTTP --------------------------------------------------------------------------- */
+
+static void x_head(void *u, int status, const pt_header *hdrs, size_t n, int64_t cl)
+{
+    pt_mcp_call *call = u;
+    call->status = status;
+    for (size_t i = 0; i < n; i++) {
+        if (pt_slice_case_eq_cstr(hdrs[i].name, "content-type"))
+            call->event_stream = hdrs[i].value.len >= 17 && strncasecmp(hdrs[i].value.ptr, "text/event-stream", 17) == 0;
+        else if (pt_slice_case_eq_cstr(hdrs[i].name, "mcp-session-id") && !call->session)
+            call->session = strndup(hdrs[i].value.ptr, hdrs[i].value.len);
+    }
+}
+
+static void x_body(void *u, const char *data, size_t n)
+{
+    pt_mcp_call *call = u;
+    if (pt_buf_append(&call->body, data, n) != 0) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "the answer of MCP server '%s' is larger than %zu bytes", call->up->def->name,
+                 call->up->max_message);
+        call_finish(call, NULL, PT_MCP_UPSTREAM_ERROR, msg);
+    }
+}
+
+static void x_done(void *u)
+{
+    pt_mcp_call *call = u;
+    pt_mcp_upstream *up = call->up;
+    call->x = NULL;
+    char msg[300];
+    if (call->status == 404 && up->session && !call->retried && call->id >= 0 && up->state == PT_MCP_UP_READY) {
+        /* The server dropped our session: a new handshake, then this call again. */
+        pt_log_warn("MCP server '%s' no longer knows the gateway's session; initializing again", up->def->name);
+        call->retried = true;
+        call->sent = false;
+        pt_buf_reset(&call->body);
+        handshake(up);
+        return;
+    }
+    if (call->id < 0) {
+        call_finish(call, NULL, 0, NULL);
+        return;
+    }
+    if (call->status != 200) {
+        snprintf(msg, sizeof msg, "MCP server '%s' answered HTTP %d", up->def->name, call->status);
+        call_finish(call, NULL, PT_MCP_UPSTREAM_ERROR, msg);
+        return;
+    }
+    if (call->session && json_is_object(call->msg) &&
+        strcmp(json_string_value(json_object_get(call->msg, "method")), "initialize") == 0) {
+        free(up->session);
+        up->session = call->session;
+        call->session = NULL;
+    }
+    json_t *id = json_object_get(call->msg, "id");
+    char why[200];
+    json_t *resp = pt_mcp_find_response(call->body.data ? call->body.data : "", call->body.len, call->event_stream, id,
+                                        why, sizeof why);
+    if (!resp) {
+        snprintf(msg, sizeof msg, "MCP server '%s': %s", up->def->name, why);
+        call_finish(call, NULL, PT_MCP_UPSTREAM_ERROR, msg);
+        return;
+    }
+    call_finish(call, resp, 0, NULL);
+    json_decref(resp);
+}
+
+static void x_error(void *u, int err, int phase, pt_buf *unsent, const char *detail)
+{
+    pt_mcp_call *call = u;
+    pt_mcp_upstream *up = call->up;
+    call->x = NULL;
+    char msg[300];
+    snprintf(msg, sizeof msg, "MCP server '%s' could not be reached: %s", up->def->name,
+             pt_upstream_cause_text(pt_upstream_cause_of(err, phase)));
+    pt_log_warn("MCP server '%s' (%s): %s", up->def->name, up->def->url, detail ? detail : msg);
+    bool was_ready = up->state == PT_MCP_UP_READY;
+    call_finish(call, NULL, PT_MCP_UPSTREAM_ERROR, msg);
+    if (was_ready && phase == 0) {
+        set_state(up, PT_MCP_UP_DOWN);
+        schedule_restart(up);
+    }
+}
+
+static const pt_exchange_cb http_cb = { .on_head = x_head, .on_body = x_body, .on_done = x_done, .on_error = x_error };
+
+static void http_send(pt_mcp_call *call)
+{
+    pt_mcp_upstream *up = call->up;
+    const pt_mcp_server *d = up->def;
+    char *body = json_dumps(call->msg, JSON_COMPACT);
+    pt_buf head = PT_BUF_INIT;
+    if (!body) goto oom;
+    pt_buf_printf(&head, "POST %s HTTP/1.1\r\n", d->path);
+    pt_http_append_host(&head, d->host, d->port, d->tls);
+    pt_buf_printf(&head, "Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n"
+                         "Content-Length: %zu\r\n", strlen(body));
+    if (up->session) pt_buf_printf(&head, "Mcp-Session-Id: %s\r\n", up->session);
+    if (up->state == PT_MCP_UP_READY) pt_buf_printf(&head, "MCP-Protocol-Version: %s\r\n", up->version);
+    if (pt_buf_append_str(&head, "\r\n") != 0) goto oom;
+    pt_endpoint ep = { .host = d->host, .port = d->port, .tls = d->tls };
+    pt_exchange_opts o = { .connect_timeout_ms = 3000, .first_byte_timeout_ms = d->timeout_ms,
+                           .idle_timeout_ms = d->timeout_ms, .pool_idle_ms = 60000, .pool_max_idle = 16,
+                           .has_body = true, .body = body, .body_len = strlen(body), .body_complete = true };
+    call->sent = true;
+    call->x = pt_exchange_start(up->client, &ep, &o, head.data, head.len, &http_cb, call);
+    free(body);
+    pt_buf_release(&head);
+    if (!call->x) fail_soon(call, PT_MCP_INTERNAL_ERROR, "the gateway is out of memory");
+    return;
+oom:
+    free(body);
+    pt_buf_release(&head);
+    fail_soon(call, PT_MCP_INTERNAL_ERROR, "the gateway is out of memory");
+}
+
+/* ---- sending, starting, restarting --------------------------------------------------- */
+
+static void send_call(pt_mcp_call *call)
+{
+    pt_mcp_upstream *up = call->up;
+    if (up->def->url) {
+        http_send(call);
+        return;
+    }
+    call->sent = true;
+    send_line(up, json_incref(call->msg));
+    if (call->id < 0) call_finish(call, NULL, 0, NULL);
+}
+
+static void on_restart_timer(uv_timer_t *t)
+{
+    pt_mcp_upstream *up = t->data;
+    if (up->closing) return;
+    if (!up->def->command) {
+        handshake(up);
+    } else if (up->running || up->handles > 2) { /* the last child's handles are still closing */
+        uv_timer_start(&up->restart_timer, on_restart_timer, 10, 0);
+    } else {
+        spawn(up);
+    }
+}
+
+static void schedule_restart(pt_mcp_upstream *up)
+{
+    if (up->closing) return;
+    uv_timer_start(&up->restart_timer, on_restart_timer, up->backoff_ms, 0);
+    up->backoff_ms = up->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : up->backoff_ms * 2;
+}
+
+pt_mcp_upstream *pt_mcp_upstream_new(uv_loop_t *loop, pt_client *client, const pt_mcp_server *def, size_t max_message)
+{
+    pt_mcp_upstream *up = calloc(1, sizeof *up);
+    if (!up) return NULL;
+    up->loop = loop;
+    up->client = client;
+    up->def = def;
+    up->max_message = max_message;
+    up->stats = pt_mcp_stats_get(def->name);
+    up->state = PT_MCP_UP_DOWN;
+    up->backoff_ms = BACKOFF_MIN_MS;
+    up->next_id = 1;
+    pt_mcp_lines_init(&up->out_lines, max_message);
+    pt_mcp_lines_init(&up->err_lines, STDERR_LINE_MAX);
+    uv_timer_init(loop, &up->restart_timer);
+    uv_timer_init(loop, &up->kill_timer);
+    up->restart_timer.data = up->kill_timer.data = up;
+    up->handles = 2;
+    uv_timer_start(&up->restart_timer, on_restart_timer, 0, 0);
+    return up;
+}
+
+void pt_mcp_upstream_set_def(pt_mcp_upstream *up, const pt_mcp_server *def) { up->def = def; }
+
+void pt_mcp_upstream_free(pt_mcp_upstream *up)
+{
+    if (!up || up->closing) return;
+    up->closing = true;
+    set_state(up, PT_MCP_UP_DOWN);
+    uv_timer_stop(&up->restart_timer);
+    fail_all(up, false, PT_MCP_UPSTREAM_ERROR, "the MCP server was removed from the configuration");
+    if (up->running) {
+        stop_child(up);
+        close_handle(up, (uv_handle_t *)&up->restart_timer);
+        return; /* the kill timer stays until the child is reaped (on_exit_cb closes the rest) */
+    }
+    close_handle(up, (uv_handle_t *)&up->restart_timer);
+    close_handle(up, (uv_handle_t *)&up->kill_timer);
+    close_pipes(up);
+    maybe_free(up);
+}
+
+pt_mcp_call *pt_mcp_upstream_call(pt_mcp_upstream *up, const char *method, json_t *params, pt_mcp_reply_fn reply,
+                                  void *arg)
+{
+    long long id = up->next_id++;
+    pt_mcp_call *call = call_new(up, pt_mcp_request(id, method, params ? json_deep_copy(params) : NULL), id, reply, arg);
+    if (!call) return NULL;
+    char msg[200];
+    if (!call->msg) {
+        fail_soon(call, PT_MCP_INTERNAL_ERROR, "the gateway is out of memory");
+    } else if (up->ncalls > up->def->max_concurrency) {
+        if (up->stats) count(&up->stats->busy);
+        snprintf(msg, sizeof msg, "MCP server '%s' already has %u calls in flight (max_concurrency)", up->def->name,
+                 up->def->max_concurrency);
+        fail_soon(call, PT_MCP_UPSTREAM_ERROR, msg);
+    } else if (up->closing) {
+        fail_soon(call, PT_MCP_UPSTREAM_ERROR, "the MCP server was removed from the configuration");
+    } else if (up->state == PT_MCP_UP_DOWN && uv_is_active((uv_handle_t *)&up->restart_timer)) {
+        snprintf(msg, sizeof msg, "MCP server '%s' is not running (it is being restarted)", up->def->name);
+        fail_soon(call, PT_MCP_UPSTREAM_ERROR, msg);
+    } else {
+        uv_timer_start(&call->timer, on_call_timer, up->def->timeout_ms, 0);
+        if (up->state == PT_MCP_UP_READY) send_call(call);
+    }
+    return call;
+}
+
+void pt_mcp_call_cancel(pt_mcp_call *call)
+{
+    if (!call || call->done) return;
+    call->reply = NULL;
+    pt_mcp_upstream *up = call->up;
+    if (call->sent && up->def->command && up->running)
+        send_line(up, pt_mcp_request(-1, "notifications/cancelled",
+                                     json_pack("{s:I, s:s}", "requestId", (json_int_t)call->id, "reason", "client gone")));
+    call_finish(call, NULL, 0, NULL);
+}
+
+void pt_mcp_upstream_notify(pt_mcp_upstream *up, const char *method, json_t *params)
+{
+    if (up->state != PT_MCP_UP_READY && strcmp(method, "notifications/initialized") != 0) return;
+    json_t *msg = pt_mcp_request(-1, method, params ? json_deep_copy(params) : NULL);
+    if (!msg) return;
+    if (up->def->command) {
+        send_line(up, msg);
+        return;
+    }
+    pt_mcp_call *call = call_new(up, msg, -1, NULL, NULL);
+    if (!call) return;
+    uv_timer_start(&call->timer, on_call_timer, up->def->timeout_ms, 0);
+    http_send(call);
+}
+
+pt_mcp_up_state pt_mcp_upstream_state(const pt_mcp_upstream *up) { return up->state; }
+json_t *pt_mcp_upstream_init_result(const pt_mcp_upstream *up)
+{
+    return up->state == PT_MCP_UP_READY ? up->init_result : NULL;
+}
+const pt_mcp_server *pt_mcp_upstream_def(const pt_mcp_upstream *up) { return up->def; }

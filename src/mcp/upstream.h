@@ -1,0 +1,68 @@
+/* upstream.h: one MCP server as the gateway's client sees it, on one worker loop: a stdio child
+ * the gateway starts, supervises and restarts with backoff, or a Streamable HTTP server called
+ * through the worker's upstream client. The gateway does the initialize handshake once per
+ * upstream session and then multiplexes every downstream call over it, each under its own
+ * upstream id (so one child serves every client of the worker; see docs/MCP.md for why).
+ *
+ * Lifecycle: _new starts it; _free stops it (stdin closed, SIGTERM, SIGKILL after 2 s) and
+ * fails what is pending. Calls made before the handshake completes wait for it; a call fails
+ * with a JSON-RPC error, never silently, when the server exits, times out or is busy. */
+#ifndef PT_MCP_UPSTREAM_H
+#define PT_MCP_UPSTREAM_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "http/client.h"
+#include "mcp/mcp_config.h"
+
+typedef struct pt_mcp_upstream pt_mcp_upstream;
+typedef struct pt_mcp_call pt_mcp_call;
+
+typedef enum { PT_MCP_UP_STARTING, PT_MCP_UP_READY, PT_MCP_UP_DOWN } pt_mcp_up_state;
+
+/* Counters of one server name over every worker, kept across reloads (for /metrics, /readyz). */
+typedef struct pt_mcp_stats {
+    char *name;
+    _Atomic int ready;              /* workers whose instance is READY */
+    _Atomic uint64_t starts, exits, calls_ok, calls_error, timeouts, busy, bad_lines, stderr_lines;
+    struct pt_mcp_stats *next;
+} pt_mcp_stats;
+
+/* The stats of name, created on first use; NULL when out of memory. Never freed. */
+pt_mcp_stats *pt_mcp_stats_get(const char *name);
+pt_mcp_stats *pt_mcp_stats_first(void);
+
+/* The answer to one call: response is the upstream's JSON-RPC response (its "id" is the
+ * upstream's: the caller puts its own back), borrowed for the callback; or NULL with a
+ * JSON-RPC error code and message saying why there is none. */
+typedef void (*pt_mcp_reply_fn)(void *arg, json_t *response, int code, const char *message);
+
+/* def must stay valid until _free or the next _set_def. max_message: the largest message read
+ * from the upstream. */
+pt_mcp_upstream *pt_mcp_upstream_new(uv_loop_t *loop, pt_client *client, const pt_mcp_server *def,
+                                     size_t max_message);
+/* A reload kept the same server (pt_mcp_server_same): points at the new snapshot's copy. */
+void pt_mcp_upstream_set_def(pt_mcp_upstream *up, const pt_mcp_server *def);
+void pt_mcp_upstream_free(pt_mcp_upstream *up);
+
+/* Sends method with params (borrowed; may be NULL). reply runs exactly once, never inside this
+ * call, unless the call is cancelled first. NULL only when out of memory. */
+pt_mcp_call *pt_mcp_upstream_call(pt_mcp_upstream *up, const char *method, json_t *params, pt_mcp_reply_fn reply,
+                                  void *arg);
+/* The caller lost interest (its client went away): reply will not run; a stdio server is told
+ * with notifications/cancelled. */
+void pt_mcp_call_cancel(pt_mcp_call *call);
+/* Sends a notification (params borrowed); best effort. */
+void pt_mcp_upstream_notify(pt_mcp_upstream *up, const char *method, json_t *params);
+
+pt_mcp_up_state pt_mcp_upstream_state(const pt_mcp_upstream *up);
+/* The server's InitializeResult once READY, else NULL. */
+json_t *pt_mcp_upstream_init_result(const pt_mcp_upstream *up);
+const pt_mcp_server *pt_mcp_upstream_def(const pt_mcp_upstream *up);
+
+#endif
