@@ -35,7 +35,7 @@ export function freePort() {
 }
 
 /** Sends SIGTERM, waits up to 3 s for the exit, then SIGKILL. */
-function stopProc(p) {
+export function stopProc(p) {
   if (!p || p.exitCode !== null || p.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     const t = setTimeout(() => { p.kill('SIGKILL'); }, 3000);
@@ -92,24 +92,34 @@ export async function startAi({ mockKey, config, extraEnv = {} }) {
     const cfg = path.join(dir, 'portico.yaml');
     // No admin API here: these tests do not use it, and several runs must not contend for its port.
     fs.writeFileSync(cfg, `listen: ["127.0.0.1:${port}"]\nworkers: 1\nadmin: { enabled: false }\naccess_log: ${path.join(dir, 'access.log')}\n${config(mock.port)}`);
-    if (!fs.existsSync(BIN)) throw new Error(`portico binary missing: ${BIN} (run make)`);
-    const p = spawn(BIN, ['serve', '-c', cfg], { cwd: dir, env: { ...process.env, ...extraEnv }, stdio: ['ignore', 'ignore', 'pipe'] });
-    procs.push(p);
-    p.stderr.on('data', (d) => { stderr += d; });
-    for (let i = 0; i < 200; i++) {
-      if (p.exitCode !== null) throw new Error(`portico exited with ${p.exitCode}: ${stderr}`);
-      try {
-        const r = await fetch(`${h.url}/healthz`, { signal: AbortSignal.timeout(1000) });
-        await r.arrayBuffer();
-        if (r.status === 200) return h;
-      } catch { /* not listening yet */ }
-      await sleep(50);
-    }
-    throw new Error(`portico did not answer /healthz within 10 s: ${stderr}`);
+    await startPortico({ cfg, dir, url: h.url, env: extraEnv, procs, onStderr: (d) => { stderr += d; } });
+    return h;
   } catch (e) {
     await h.stop();
     throw e;
   }
+}
+
+/**
+ * Starts `portico serve -c cfg` in dir (env added to the environment), pushes it onto procs,
+ * hands its stderr to onStderr, and resolves once url answers /healthz (10 s at most).
+ */
+export async function startPortico({ cfg, dir, url, env = {}, procs, onStderr }) {
+  if (!fs.existsSync(BIN)) throw new Error(`portico binary missing: ${BIN} (run make)`);
+  const p = spawn(BIN, ['serve', '-c', cfg], { cwd: dir, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  procs.push(p);
+  let stderr = '';
+  p.stderr.on('data', (d) => { stderr += d; onStderr(d); });
+  for (let i = 0; i < 200; i++) {
+    if (p.exitCode !== null) throw new Error(`portico exited with ${p.exitCode}: ${stderr}`);
+    try {
+      const r = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) });
+      await r.arrayBuffer();
+      if (r.status === 200) return p;
+    } catch { /* not listening yet */ }
+    await sleep(50);
+  }
+  throw new Error(`portico did not answer /healthz within 10 s: ${stderr}`);
 }
 
 /** The get_weather tool, in each client format. */

@@ -1,0 +1,112 @@
+// mcp_harness.mjs: starts the MCP fixture servers and Portico in front of them for the MCP
+// gateway tests, and the official SDK client that talks to Portico.
+//
+//   const h = await startMcp({ http: ['gamma'], config: ({ fixture, httpPorts }) => 'mcp: ...' });
+//   h.url, h.errorLog(), await h.waitReady(['alpha', ...]), await h.stop()
+//   const c = await connect(`${h.url}/mcp`, { headers })   an SDK Client, connected
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { ROOT, freePort, startPortico, stopProc } from './ai_harness.mjs';
+
+export const FIXTURE = path.join(ROOT, 'tests/upstreams/mcp/fixture.mjs');
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Starts the fixture over Streamable HTTP; resolves with { proc, port } once it listens. */
+function startHttpFixture(name) {
+  const proc = spawn(process.execPath, [FIXTURE, 'http', name, '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const t = setTimeout(() => { proc.kill('SIGKILL'); reject(new Error(`fixture ${name} did not start: ${out}`)); }, 10000);
+    proc.stdout.on('data', (d) => {
+      out += d;
+      const m = /listening (\d+)/.exec(out);
+      if (m) { clearTimeout(t); resolve({ proc, port: Number(m[1]) }); }
+    });
+    proc.stderr.on('data', (d) => { out += d; });
+    proc.once('exit', (c) => { clearTimeout(t); reject(new Error(`fixture ${name} exited (${c}): ${out}`)); });
+  });
+}
+
+/** Starts HTTP fixtures named in http, then Portico on the YAML config() returns (after
+ * listen, workers and admin lines); extra is more top-level YAML (data_dir...). */
+export async function startMcp({ http = [], config, listen = '127.0.0.1' }) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'portico-mcp-'));
+  const procs = [];
+  let stderr = '';
+  const h = {
+    dir,
+    errorLog: () => stderr,
+    async stop() {
+      await Promise.all(procs.map(stopProc));
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+    async ready() {
+      const r = await fetch(`${h.url}/readyz`);
+      return (await r.json()).mcp || {};
+    },
+    /** Waits until /readyz says every named server is up (the handshakes are done). */
+    async waitReady(names, ms = 15000) {
+      for (let waited = 0; waited < ms; waited += 50) {
+        const st = await h.ready();
+        if (names.every((n) => st[n] === 'up')) return;
+        await sleep(50);
+      }
+      throw new Error(`MCP servers not up: ${JSON.stringify(await h.ready())}\n${stderr}`);
+    },
+    /** Waits until the error log has a line matching re. */
+    async waitLog(re, ms = 10000) {
+      for (let waited = 0; waited < ms; waited += 50) {
+        if (re.test(stderr)) return;
+        await sleep(50);
+      }
+      throw new Error(`no log line matches ${re}:\n${stderr}`);
+    },
+  };
+  try {
+    const httpPorts = {};
+    for (const name of http) {
+      const f = await startHttpFixture(name);
+      procs.push(f.proc);
+      httpPorts[name] = f.port;
+    }
+    const port = await freePort();
+    h.port = port;
+    h.url = `http://127.0.0.1:${port}`;
+    const cfg = path.join(dir, 'portico.yaml');
+    fs.writeFileSync(cfg, `listen: ["${listen}:${port}"]\nworkers: 1\nadmin: { enabled: false }\naccess_log: "off"\n` +
+      config({ fixture: FIXTURE, node: process.execPath, httpPorts, dir }));
+    await startPortico({ cfg, dir, url: h.url, procs, onStderr: (d) => { stderr += d; } });
+    return h;
+  } catch (e) {
+    await h.stop();
+    throw e;
+  }
+}
+
+/** An official SDK client connected to url (initialize done). */
+export async function connect(url, headers = {}) {
+  const client = new Client({ name: 'portico-test', version: '1.0.0' });
+  const transport = new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers } });
+  await client.connect(transport);
+  return { client, transport };
+}
+
+/** Every tool of a client, following nextCursor. */
+export async function allTools(client) {
+  const out = [];
+  let cursor;
+  for (let i = 0; i < 100; i++) {
+    const r = await client.listTools(cursor ? { cursor } : {});
+    out.push(...r.tools);
+    cursor = r.nextCursor;
+    if (!cursor) return out;
+  }
+  throw new Error('tools/list did not end');
+}
+
+/** The text of a tools/call result. */
+export const textOf = (r) => r.content.map((c) => c.text).join('');
