@@ -9,6 +9,7 @@
 #include "gateway/config_store.h"
 #include "gateway/file_sync.h"
 #include "gateway/metrics.h"
+#include "mcp/mcp_config.h"
 #include "store/store.h"
 
 static struct {
@@ -25,7 +26,7 @@ bool pt_control_live_needed(const pt_config *cfg)
     if (cfg->admin_enabled) return true;
     for (size_t i = 0; i < cfg->nroutes; i++)
         if (cfg->routes[i].auth_key) return true;
-    return false;
+    return pt_mcp_config_keyed(cfg->mcp);
 }
 
 /* Builds the configuration in force from the file's snapshot and the current control

@@ -275,6 +275,14 @@ const pt_mcp_server *pt_mcp_config_server(const pt_mcp_config *m, const char *na
     return NULL;
 }
 
+bool pt_mcp_config_keyed(const pt_mcp_config *m)
+{
+    if (!m || !m->nservers) return false;
+    bool keyed = m->auth_key || m->key_required;
+    for (size_t i = 0; i < m->nservers; i++) keyed |= m->servers[i].auth_key;
+    return keyed;
+}
+
 static bool str_eq(const char *a, const char *b) { return a == b || (a && b && strcmp(a, b) == 0); }
 
 bool pt_mcp_server_same(const pt_mcp_server *a, const pt_mcp_server *b)

@@ -54,6 +54,8 @@ typedef struct pt_mcp_config {
 pt_mcp_config *pt_mcp_config_map(pt_cfg *c, const pt_cfg_node *v, bool key_required);
 void pt_mcp_config_free(pt_mcp_config *m);
 const pt_mcp_server *pt_mcp_config_server(const pt_mcp_config *m, const char *name, size_t len);
+/* Whether any MCP endpoint of m may ask for a Portico key (m may be NULL). */
+bool pt_mcp_config_keyed(const pt_mcp_config *m);
 /* Whether a and b start and talk to the same upstream (a running child can be kept). */
 bool pt_mcp_server_same(const pt_mcp_server *a, const pt_mcp_server *b);
 

@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# The MCP endpoints' rules with raw requests: every bad message gets its JSON-RPC error and
+# status (-32700 / -32600 with 400, -32601, 413 past mcp.max_message_bytes, 400 / 404 for a
+# missing / unknown session, 405 for GET), Host and Origin are checked (403), `auth: key` on
+# one server asks for a consumer key that the store knows, and a listener that is not
+# loopback-only asks for a key on every MCP endpoint. Two workers: a session opened on one is
+# known to the other. /readyz and /metrics show each server's health; check-config names the
+# field of each mistake of the `mcp:` section.
+. "$(dirname "$0")/lib.sh"
+
+SEED=${STORE_SEED:-$(dirname "$PORTICO")/tests/store_seed}
+FIXTURE=$ROOT/tests/upstreams/mcp/fixture.mjs
+NODE=$(command -v node)
+PP=$(free_port)
+D=$T/data
+seed() { "$SEED" "$D" "$@"; }
+seed team acme && seed consumer app1 acme && seed consumer app2 acme && seed service mcp acme ||
+    not_ok "the store is seeded"
+K1=$(seed key app1)   # subscribed to the MCP endpoints
+K2=$(seed key app2)   # not subscribed
+seed subscribe app1 mcp active || not_ok "the subscription is seeded"
+
+cat >"$T/portico.yaml" <<EOF
+listen: ["127.0.0.1:$PP"]
+workers: 2
+access_log: "off"
+data_dir: $D
+mcp:
+  allowed_origins: ["https://app.example.com"]
+  max_message_bytes: 2KiB
+  servers:
+    - { name: alpha, command: "$NODE", args: ["$FIXTURE", stdio, alpha] }
+    - { name: locked, command: "$NODE", args: ["$FIXTURE", stdio, locked], auth: key }
+EOF
+portico_start "$T/portico.yaml" || not_ok "portico starts with two MCP servers"
+
+both_up() { [[ $(curl -s "http://127.0.0.1:$PP/readyz") == *'"alpha":"up","locked":"up"'* ]]; }
+wait_for 15 both_up && ok "/readyz says both MCP servers are up" || not_ok "/readyz says both MCP servers are up" \
+    "$(curl -s "http://127.0.0.1:$PP/readyz")"
+
+J=(-H "Content-Type: application/json" -H "Accept: application/json, text/event-stream")
+INIT='{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"bb","version":"1"}}}'
+post() { local p=$1 body=$2; shift 2; http POST "http://127.0.0.1:$PP$p" "${J[@]}" --data-binary "$body" "$@"; }
+
+post /mcp/alpha "$INIT"
+SID=$(hdr Mcp-Session-Id)
+is "$RESP_STATUS $(jqr .result.serverInfo.name) $(jqr .result.protocolVersion)" "200 fixture-alpha 2025-06-18" \
+    "initialize on /mcp/alpha is the server's answer with the client's version"
+[[ $SID =~ ^[0-9a-f]{32}$ ]] && ok "initialize mints an Mcp-Session-Id" || not_ok "initialize mints an Mcp-Session-Id" "got '$SID'"
+S=(-H "Mcp-Session-Id: $SID")
+
+n_ok=0
+for i in 1 2 3 4 5 6; do
+    post /mcp/alpha "{\"jsonrpc\":\"2.0\",\"id\":$i,\"method\":\"tools/call\",\"params\":{\"name\":\"whoami\"}}" "${S[@]}"
+    [ "$RESP_STATUS $(jqr '.result.content[0].text') $(jqr .id)" = "200 alpha $i" ] && n_ok=$((n_ok + 1))
+done
+is "$n_ok" 6 "six calls on fresh connections over two workers all know the session"
+
+post /mcp/alpha '{"jsonrpc":"2.0","id":1,' "${S[@]}"
+is "$RESP_STATUS $(jqr .error.code) $(jqr .id)" "400 -32700 null" "a body that is not JSON: 400, -32700, id null"
+post /mcp/alpha '[{"jsonrpc":"2.0","id":1,"method":"ping"}]' "${S[@]}"
+is "$RESP_STATUS $(jqr .error.code)" "400 -32600" "a batch: 400, -32600"
+like "$(jqr .error.message)" "batches are not supported" "the batch error says why"
+post /mcp/alpha '{"jsonrpc":"1.0","id":"k7","method":"ping"}' "${S[@]}"
+is "$RESP_STATUS $(jqr .error.code) $(jqr .id)" "400 -32600 k7" "a wrong jsonrpc version: -32600 answering the id it had"
+post /mcp/alpha '{"jsonrpc":"2.0","id":9,"method":"tools/list"}'
+is "$RESP_STATUS $(jqr .error.code)" "400 -32600" "no Mcp-Session-Id after initialize: 400"
+post /mcp/alpha '{"jsonrpc":"2.0","id":9,"method":"tools/list"}' -H "Mcp-Session-Id: 0123456789abcdef0123456789abcdef"
+is "$RESP_STATUS $(jqr .error.code)" "404 -32600" "an unknown session: 404"
+post /mcp/locked '{"jsonrpc":"2.0","id":9,"method":"tools/list"}' "${S[@]}" -H "Authorization: Bearer $K1"
+is "$RESP_STATUS" 404 "a session of one server is unknown to another"
+post /mcp/alpha '{"jsonrpc":"2.0","id":3,"method":"no/such/method"}' "${S[@]}"
+is "$RESP_STATUS $(jqr .error.code)" "200 -32601" "an unknown method is relayed and the server's -32601 comes back"
+post /mcp/alpha '{"jsonrpc":"2.0","method":"notifications/roots/list_changed"}' "${S[@]}"
+is "$RESP_STATUS" 202 "a notification is accepted with 202"
+post /mcp/alpha "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\",\"arguments\":{\"text\":\"$(head -c 3000 /dev/zero | tr '\0' x)\"}}}" "${S[@]}"
+is "$RESP_STATUS $(jqr .error.code)" "413 -32600" "a message over max_message_bytes: 413 with a JSON-RPC error"
+like "$(jqr .error.message)" "larger than 2048 bytes" "the 413 names the limit"
+http GET "http://127.0.0.1:$PP/mcp/alpha" "${S[@]}" -H "Accept: text/event-stream"
+is "$RESP_STATUS" 405 "GET (a server-to-client stream) is 405"
+post /mcp/nope "$INIT"
+is "$RESP_STATUS $(jqr .error.code)" "404 -32600" "an unknown server name: 404"
+
+post /mcp "$INIT"
+ASID=$(hdr Mcp-Session-Id)
+is "$RESP_STATUS $(jqr .result.serverInfo.name)" "200 portico" "initialize on /mcp is the gateway's"
+post /mcp '{"jsonrpc":"2.0","id":2,"method":"resources/list"}' -H "Mcp-Session-Id: $ASID"
+is "$RESP_STATUS $(jqr .error.code)" "200 -32601" "a method /mcp does not serve: -32601"
+post /mcp '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"alpha__nope"}}' -H "Mcp-Session-Id: $ASID"
+like "$(jqr .error.code) $(jqr .error.message)" "^-32602 " "an unknown tool of a known server: the server's -32602"
+post /mcp '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"zeta__x"}}' -H "Mcp-Session-Id: $ASID"
+is "$(jqr .error.code) $(jqr .error.message)" "-32602 unknown tool 'zeta__x'" "a tool nobody serves: -32602"
+post /mcp '{"jsonrpc":"2.0","id":2,"method":"tools/list","params":{"cursor":"abc"}}' -H "Mcp-Session-Id: $ASID"
+is "$(jqr .error.code)" "-32602" "a cursor /mcp never gave: -32602"
+http DELETE "http://127.0.0.1:$PP/mcp" -H "Mcp-Session-Id: $ASID"
+is "$RESP_STATUS" 200 "DELETE ends the session"
+post /mcp '{"jsonrpc":"2.0","id":2,"method":"tools/list"}' -H "Mcp-Session-Id: $ASID"
+is "$RESP_STATUS" 404 "a deleted session is unknown"
+
+# ---------------------------------------------------------------------------- Host and Origin
+post /mcp/alpha "$INIT" -H "Origin: https://evil.example"
+is "$RESP_STATUS $(jqr .error.code)" "403 -32600" "an Origin not allowed: 403"
+like "$(jqr .error.message)" "allowed_origins" "the 403 says where to allow it"
+post /mcp/alpha "$INIT" -H "Origin: https://app.example.com"
+is "$RESP_STATUS" 200 "an Origin in allowed_origins passes"
+post /mcp/alpha "$INIT" -H "Origin: http://localhost:6274"
+is "$RESP_STATUS" 200 "a loopback Origin passes"
+post /mcp/alpha "$INIT" -H "Origin: http://localhost.evil.example"
+is "$RESP_STATUS" 403 "a name that only starts like localhost does not"
+post /mcp/alpha "$INIT" -H "Host: rebind.evil.example:$PP"
+is "$RESP_STATUS $(jqr .error.code)" "403 -32600" "a Host that is not loopback or the listener's: 403 (DNS rebinding)"
+
+# ---------------------------------------------------------------------------- keys
+post /mcp/locked "$INIT"
+is "$RESP_STATUS $(jqr .error.code)" "401 key_missing" "auth: key on a server: no key is 401"
+post /mcp/locked "$INIT" -H "Authorization: Bearer $K2"
+is "$RESP_STATUS" 403 "a key whose consumer is not subscribed to mcp: 403"
+post /mcp/locked "$INIT" -H "Authorization: Bearer $K1"
+is "$RESP_STATUS $(jqr .result.serverInfo.name)" "200 fixture-locked" "a subscribed key opens it"
+LSID=$(hdr Mcp-Session-Id)
+post /mcp/locked '{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"whoami"}}' -H "Mcp-Session-Id: $LSID"
+is "$RESP_STATUS" 401 "the session alone is no credential: every request needs the key"
+
+# ---------------------------------------------------------------------------- metrics
+M=$(curl -s "http://127.0.0.1:$PP/metrics")
+like "$M" 'portico_mcp_upstream_ready\{server="alpha"\} 2' "/metrics: alpha is ready on both workers"
+like "$M" 'portico_mcp_calls_ok_total\{server="alpha"\} [1-9]' "/metrics counts the calls"
+alive_after "the bad MCP requests"
+portico_stop
+
+# ---------------------------------------------------------------------------- a listener off loopback
+PO=$(free_port)
+cat >"$T/open.yaml" <<EOF
+listen: ["0.0.0.0:$PO"]
+workers: 1
+access_log: "off"
+data_dir: $D
+mcp:
+  servers:
+    - { name: alpha, command: "$NODE", args: ["$FIXTURE", stdio, alpha] }
+EOF
+PP_SAVED=$PP; PP=$PO
+portico_start "$T/open.yaml" || not_ok "portico starts on 0.0.0.0"
+post /mcp/alpha "$INIT"
+is "$RESP_STATUS" 401 "a listener that is not loopback-only: a key is required even without auth: key"
+post /mcp/alpha "$INIT" -H "Authorization: Bearer $K1"
+is "$RESP_STATUS" 200 "...and a subscribed key passes"
+portico_stop
+PP=$PP_SAVED
+
+# ---------------------------------------------------------------------------- check-config
+cat >"$T/bad.yaml" <<EOF
+mcp:
+  servers:
+    - { name: a }
+    - { name: b, command: x, url: "http://127.0.0.1:1/mcp" }
+    - { name: c, url: "http://127.0.0.1:1/mcp", env: { A: b } }
+    - { name: c, command: y }
+EOF
+"$PORTICO" check-config -c "$T/bad.yaml" >"$T/out" 2>"$T/err"; rc=$?
+is "$rc" 1 "check-config refuses a bad mcp: section"
+like "$(cat "$T/err")" "bad.yaml:3: mcp.servers\[0\]: give command" "a server without command or url is named"
+like "$(cat "$T/err")" "bad.yaml:4: mcp.servers\[1\].url: give either command or url" "command and url together are named"
+like "$(cat "$T/err")" "bad.yaml:5: mcp.servers\[2\].env: only applies to a stdio server" "env on an HTTP server is named"
+like "$(cat "$T/err")" "bad.yaml:6: mcp.servers\[3\].name: duplicate server name 'c'" "a duplicate name is named"
+done_testing
