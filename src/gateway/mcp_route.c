@@ -148,6 +148,7 @@ static bool session_use(pt_slice id, const char *server, bool drop)
 /* ---- one request ---------------------------------------------------------------------- */
 
 typedef struct mcp_req mcp_req;
+typedef struct kind kind;
 
 /* One upstream's part of a /mcp fan-out. */
 typedef struct fan {
@@ -168,7 +169,8 @@ struct mcp_req {
     pt_buf body;
     pt_mcp_msg msg;
     pt_mcp_call *call;             /* the one relayed call */
-    fan *fans;                     /* /mcp tools/list: one per upstream */
+    const kind *k;                 /* /mcp: what is listed or used */
+    fan *fans;                     /* /mcp lists: one per upstream */
     pt_mcp_tools_in *ins;
     size_t nfans, pending;
     bool answered;
@@ -290,12 +292,41 @@ static void serve_server(mcp_req *r)
 
 /* ---- /mcp: aggregation ---------------------------------------------------------------- */
 
+/* What /mcp merges: one list method per kind of entry, and the method that uses an entry. */
+typedef struct kind {
+    const char *list;          /* "tools/list" */
+    const char *member;        /* the list in the result: "tools" */
+    const char *key;           /* catalog.h: NULL (tools), "name" (prompts), "uri" (resources) */
+    const char *cap;           /* the server capability that says it has them */
+    const char *use;           /* the method routed by an entry's name, or NULL */
+    const char *param;         /* ...and the parameter holding the name */
+    const char *what;          /* for messages */
+    int unknown;               /* the error for a name no server has */
+} kind;
+
+static const kind kinds[] = {
+    { "tools/list", "tools", NULL, "tools", "tools/call", "name", "tool", PT_MCP_INVALID_PARAMS },
+    { "prompts/list", "prompts", "name", "prompts", "prompts/get", "name", "prompt", PT_MCP_INVALID_PARAMS },
+    { "resources/list", "resources", "uri", "resources", "resources/read", "uri", "resource", -32002 },
+    { "resources/templates/list", "resourceTemplates", "uriTemplate", "resources", NULL, NULL, "resource template", 0 },
+};
+
+static const kind *kind_of(const char *method, bool *use)
+{
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        *use = kinds[i].use && strcmp(method, kinds[i].use) == 0;
+        if (*use || strcmp(method, kinds[i].list) == 0) return &kinds[i];
+    }
+    return NULL;
+}
+
 static void answer_initialize(mcp_req *r)
 {
     const char *asked = json_string_value(json_object_get(r->msg.params, "protocolVersion"));
-    json_t *result = json_pack("{s:s, s:{s:{s:b}}, s:{s:s, s:s}}", "protocolVersion", pt_mcp_version_pick(asked),
-                               "capabilities", "tools", "listChanged", 0, "serverInfo", "name", "portico", "version",
-                               PT_VERSION);
+    json_t *result = json_pack("{s:s, s:{s:{s:b}, s:{s:b}, s:{s:b}}, s:{s:s, s:s}}", "protocolVersion",
+                               pt_mcp_version_pick(asked), "capabilities", "tools", "listChanged", 0, "prompts",
+                               "listChanged", 0, "resources", "listChanged", 0, "serverInfo", "name", "portico",
+                               "version", PT_VERSION);
     char id[33];
     if (!result || !session_new("", id)) {
         json_decref(result);
@@ -305,30 +336,36 @@ static void answer_initialize(mcp_req *r)
     answer(r, 200, pt_mcp_result(r->msg.id, result), id);
 }
 
-static void route_call(mcp_req *r);
+static void route_use(mcp_req *r);
 static void fan_page(fan *f, const char *cursor);
 
-/* Every upstream has listed (or failed): answer tools/list, or route the tools/call that
- * needed the lists. */
+/* Every upstream has listed (or failed): answer the list, or route the call that needed it. */
 static void fan_done(mcp_req *r)
 {
-    if (strcmp(r->msg.method, "tools/call") == 0) {
-        route_call(r);
+    if (r->k->use && strcmp(r->msg.method, r->k->use) == 0) {
+        route_use(r);
         return;
     }
     pt_buf problems = PT_BUF_INIT;
-    json_t *tools = pt_mcp_tools_merge(r->ins, r->nfans, &problems);
+    json_t *merged = pt_mcp_tools_merge(r->ins, r->nfans, &problems);
     for (const char *p = problems.data, *end = p + problems.len; p && p < end;) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
-        pt_log_warn("MCP tool left out of /mcp: %.*s", (int)((nl ? nl : end) - p), p);
+        pt_log_warn("MCP entry left out of /mcp: %.*s", (int)((nl ? nl : end) - p), p);
         p = nl ? nl + 1 : end;
     }
     pt_buf_release(&problems);
-    if (!tools) {
+    json_t *result = merged ? json_object() : NULL;
+    if (!result || json_object_set_new(result, r->k->member, merged)) {
+        json_decref(result);
         answer_error(r, 503, PT_OUT_OUT_OF_MEMORY, r->msg.id, PT_MCP_INTERNAL_ERROR, "out of memory");
         return;
     }
-    answer(r, 200, pt_mcp_result(r->msg.id, json_pack("{s:o}", "tools", tools)), NULL);
+    answer(r, 200, pt_mcp_result(r->msg.id, result), NULL);
+}
+
+static void fan_finished_one(mcp_req *r)
+{
+    if (--r->pending == 0) fan_done(r);
 }
 
 static void on_page(void *arg, json_t *response, int code, const char *message)
@@ -337,33 +374,41 @@ static void on_page(void *arg, json_t *response, int code, const char *message)
     mcp_req *r = f->r;
     f->call = NULL;
     json_t *result = response ? json_object_get(response, "result") : NULL;
-    json_t *tools = json_object_get(result, "tools");
+    json_t *entries = json_object_get(result, r->k->member);
     const char *name = r->ins[f->i].server;
-    if (!json_is_array(tools)) {
-        pt_log_warn("MCP server '%s' left out of /mcp tools/list: %s", name,
-                    message ? message : "its answer has no tools");
+    if (!json_is_array(entries)) {
+        json_t *e = response ? json_object_get(response, "error") : NULL;
+        const char *why = e ? json_string_value(json_object_get(e, "message")) : message;
+        pt_log_warn("MCP server '%s' left out of /mcp %s: %s", name, r->k->list, why ? why : "no list in its answer");
     } else {
         if (!r->ins[f->i].tools) r->ins[f->i].tools = json_array();
-        json_array_extend(r->ins[f->i].tools, tools);
+        json_array_extend(r->ins[f->i].tools, entries);
         const char *next = json_string_value(json_object_get(result, "nextCursor"));
         if (next && ++f->pages < MAX_PAGES) {
             fan_page(f, next);
             return;
         }
     }
-    if (--r->pending == 0) fan_done(r);
+    fan_finished_one(r);
 }
 
 static void fan_page(fan *f, const char *cursor)
 {
     mcp_req *r = f->r;
     json_t *params = cursor ? json_pack("{s:s}", "cursor", cursor) : NULL;
-    f->call = pt_mcp_upstream_call(r->hub->ups[f->i], "tools/list", params, on_page, f);
+    f->call = pt_mcp_upstream_call(r->hub->ups[f->i], r->k->list, params, on_page, f);
     json_decref(params);
     if (!f->call) on_page(f, NULL, PT_MCP_INTERNAL_ERROR, "out of memory");
 }
 
-/* Lists every upstream's tools, page by page, then fan_done. */
+/* Whether upstream i is known not to have this kind (its initialize answer lacks the capability). */
+static bool lacks(mcp_req *r, size_t i)
+{
+    json_t *init = pt_mcp_upstream_init_result(r->hub->ups[i]);
+    return init && !json_object_get(json_object_get(init, "capabilities"), r->k->cap);
+}
+
+/* Lists every upstream's entries of r->k, page by page, then fan_done. */
 static void fan_out(mcp_req *r)
 {
     size_t n = r->hub->nups;
@@ -374,91 +419,98 @@ static void fan_out(mcp_req *r)
         return;
     }
     r->nfans = n;
-    r->pending = n;
+    r->pending = 1; /* held until every page is asked for, so no answer starts inside the loop */
     for (size_t i = 0; i < n; i++) {
         r->fans[i] = (fan){ .r = r, .i = i };
-        r->ins[i].server = r->m->servers[i].name;
-        r->ins[i].prefix = r->m->servers[i].prefix;
+        r->ins[i] = (pt_mcp_tools_in){ r->m->servers[i].name, r->m->servers[i].prefix, NULL, r->k->key };
     }
-    if (n == 0) {
-        fan_done(r);
-        return;
+    for (size_t i = 0; i < n && !r->answered; i++) {
+        if (lacks(r, i)) continue;
+        r->pending++;
+        fan_page(&r->fans[i], NULL);
     }
-    for (size_t i = 0; i < n && !r->answered; i++) fan_page(&r->fans[i], NULL);
+    fan_finished_one(r);
 }
 
-static void unknown_tool(mcp_req *r, const char *name)
+static void unknown_name(mcp_req *r, const char *name)
 {
-    char msg[200];
-    snprintf(msg, sizeof msg, "unknown tool '%.120s'", name);
-    answer_error(r, 200, PT_OUT_OK, r->msg.id, PT_MCP_INVALID_PARAMS, msg);
+    char msg[300];
+    snprintf(msg, sizeof msg, "unknown %s '%.200s'", r->k->what, name);
+    answer_error(r, 200, PT_OUT_OK, r->msg.id, r->k->unknown, msg);
 }
 
-/* Sends tools/call to upstream i under the upstream's own tool name. */
-static void call_tool(mcp_req *r, size_t i, const char *tool)
+/* Sends the call to upstream i under the upstream's own name for the entry. */
+static void call_upstream(mcp_req *r, size_t i, const char *own)
 {
     json_t *params = json_copy(r->msg.params);
-    json_object_set_new(params, "name", json_string(tool));
+    json_object_set_new(params, r->k->param, json_string(own));
     pt_conn_info(r->conn)->service = r->m->servers[i].name;
-    r->call = pt_mcp_upstream_call(r->hub->ups[i], "tools/call", params, on_relayed, r);
+    r->call = pt_mcp_upstream_call(r->hub->ups[i], r->k->use, params, on_relayed, r);
     json_decref(params);
     if (!r->call) answer_error(r, 503, PT_OUT_OUT_OF_MEMORY, r->msg.id, PT_MCP_INTERNAL_ERROR, "out of memory");
 }
 
-/* A tools/call after the fan-out: the merged lists say who owns the name. */
-static void route_call(mcp_req *r)
+/* A call after the fan-out: the merged lists say who owns the name. */
+static void route_use(mcp_req *r)
 {
-    const char *name = json_string_value(json_object_get(r->msg.params, "name"));
-    const char *tool = NULL;
-    int i = pt_mcp_tool_route(r->ins, r->nfans, name, &tool);
+    const char *name = json_string_value(json_object_get(r->msg.params, r->k->param));
+    const char *own = NULL;
+    int i = pt_mcp_tool_route(r->ins, r->nfans, name, &own);
     if (i < 0) {
-        unknown_tool(r, name);
+        unknown_name(r, name);
         return;
     }
-    char *own = strdup(tool); /* tool points into the lists, which the call outlives */
-    if (!own) {
+    char *copy = strdup(own); /* own points into the lists, which the call outlives */
+    if (!copy) {
         answer_error(r, 503, PT_OUT_OUT_OF_MEMORY, r->msg.id, PT_MCP_INTERNAL_ERROR, "out of memory");
         return;
     }
-    call_tool(r, (size_t)i, own);
-    free(own);
+    call_upstream(r, (size_t)i, copy);
+    free(copy);
 }
 
-/* tools/call on /mcp: a prefixed name routes at once; any other needs the lists. */
-static void serve_tools_call(mcp_req *r)
+/* tools/call, prompts/get, resources/read on /mcp: a prefixed name routes at once; any other
+ * needs the lists. */
+static void serve_use(mcp_req *r)
 {
-    const char *name = json_string_value(json_object_get(r->msg.params, "name"));
+    const char *name = json_string_value(json_object_get(r->msg.params, r->k->param));
     if (!name) {
-        answer_error(r, 200, PT_OUT_OK, r->msg.id, PT_MCP_INVALID_PARAMS, "tools/call needs params.name");
+        char msg[80];
+        snprintf(msg, sizeof msg, "%s needs params.%s", r->k->use, r->k->param);
+        answer_error(r, 200, PT_OUT_OK, r->msg.id, PT_MCP_INVALID_PARAMS, msg);
         return;
     }
     size_t n = r->hub->nups;
-    const char *names[n ? n : 1];
-    bool prefixed[n ? n : 1];
-    for (size_t i = 0; i < n; i++) {
-        names[i] = r->m->servers[i].name;
-        prefixed[i] = r->m->servers[i].prefix;
+    int i = -1;
+    const char *own = NULL;
+    if (n && (!r->k->key || strcmp(r->k->key, "name") == 0)) {
+        const char *names[n];
+        bool prefixed[n];
+        for (size_t j = 0; j < n; j++) {
+            names[j] = r->m->servers[j].name;
+            prefixed[j] = r->m->servers[j].prefix;
+        }
+        i = pt_mcp_prefix_route(names, prefixed, n, name, &own);
     }
-    const char *tool = NULL;
-    int i = pt_mcp_prefix_route(names, prefixed, n, name, &tool);
-    if (i >= 0) call_tool(r, (size_t)i, tool);
+    if (i >= 0) call_upstream(r, (size_t)i, own);
     else fan_out(r);
 }
 
 static void serve_aggregate(mcp_req *r)
 {
     const char *method = r->msg.method;
+    bool use = false;
     if (r->msg.kind == PT_MCP_NOTIFICATION) {
         answer_empty(r, 202);
     } else if (strcmp(method, "initialize") == 0) {
         answer_initialize(r);
-    } else if (strcmp(method, "tools/list") == 0) {
+    } else if ((r->k = kind_of(method, &use)) && use) {
+        serve_use(r);
+    } else if (r->k) {
         if (json_object_get(r->msg.params, "cursor"))
             answer_error(r, 200, PT_OUT_OK, r->msg.id, PT_MCP_INVALID_PARAMS,
-                         "invalid cursor: /mcp lists every tool in one page");
+                         "invalid cursor: /mcp lists everything in one page");
         else fan_out(r);
-    } else if (strcmp(method, "tools/call") == 0) {
-        serve_tools_call(r);
     } else {
         char msg[200];
         snprintf(msg, sizeof msg, "method '%.100s' is not served on /mcp", method);

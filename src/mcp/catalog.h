@@ -1,8 +1,9 @@
-/* catalog.h: the aggregated /mcp tool list without I/O: each upstream's tools under their final
- * names (<server>__<tool> for a prefixed server, the tool's own name otherwise), the names that
- * cannot be served (a collision, more than 64 characters, not [A-Za-z0-9_.-]) left out with a
- * reason, and a final name routed back to its upstream and tool. The rule that decides a
- * collision is the order of the servers in the configuration: the first one keeps the name. */
+/* catalog.h: the aggregated /mcp lists without I/O: each upstream's tools (and prompts and
+ * resources) under their final names (<server>__<tool> for a prefixed server, the tool's own
+ * name otherwise; resource URIs are never prefixed), the entries that cannot be served (a
+ * collision; for tools also more than 64 characters or not [A-Za-z0-9_.-]) left out with a
+ * reason, and a final name routed back to its upstream. The rule that decides a collision is
+ * the order of the servers in the configuration: the first one keeps the name. */
 #ifndef PT_MCP_CATALOG_H
 #define PT_MCP_CATALOG_H
 
@@ -17,7 +18,10 @@
 typedef struct pt_mcp_tools_in {
     const char *server;
     bool prefix;
-    json_t *tools;        /* array of tool objects, borrowed; NULL when the upstream failed */
+    json_t *tools;        /* array of entries, borrowed; NULL when the upstream failed */
+    const char *key;      /* the member naming an entry: NULL for tools ("name", checked as a tool
+                           * name), "name" for prompts (prefixed, not checked), anything else
+                           * ("uri") taken as it is */
 } pt_mcp_tools_in;
 
 /* The final name of a tool of in, into out (cap outsz); false when it does not fit. */

@@ -23,6 +23,7 @@
 #define BACKOFF_MAX_MS 5000
 #define STABLE_MS 10000      /* a child that ran this long starts its backoff over */
 #define KILL_AFTER_MS 2000
+#define HANDSHAKE_MIN_MS 30000
 #define STDERR_LINE_MAX 4096
 
 extern char **environ;
@@ -35,6 +36,7 @@ struct pt_mcp_call {
     pt_mcp_reply_fn reply;     /* NULL once cancelled or answered */
     void *arg;
     uv_timer_t timer;
+    uint64_t timeout_ms;       /* what the timer was set to */
     bool sent, done, retried;
     int fail_code;             /* a failure decided at once, delivered from the timer */
     char fail_msg[200];
@@ -199,7 +201,7 @@ static void on_call_timer(uv_timer_t *t)
                                      json_pack("{s:I, s:s}", "requestId", (json_int_t)call->id, "reason", "timeout")));
     char msg[200];
     snprintf(msg, sizeof msg, "MCP server '%s' did not answer within %llu ms", up->def->name,
-             (unsigned long long)up->def->timeout_ms);
+             (unsigned long long)call->timeout_ms);
     call_finish(call, NULL, PT_MCP_UPSTREAM_ERROR, msg);
 }
 
@@ -278,7 +280,10 @@ static void handshake(pt_mcp_upstream *up)
     long long id = up->next_id++;
     pt_mcp_call *call = call_new(up, pt_mcp_request(id, "initialize", params), id, on_initialized, up);
     if (!call) return;
-    uv_timer_start(&call->timer, on_call_timer, up->def->timeout_ms, 0);
+    /* A child's start (a Node or Python runtime) may take longer than a call may. */
+    uint64_t t = up->def->timeout_ms > HANDSHAKE_MIN_MS ? up->def->timeout_ms : HANDSHAKE_MIN_MS;
+    call->timeout_ms = t;
+    uv_timer_start(&call->timer, on_call_timer, t, 0);
     send_call(call);
 }
 
@@ -726,6 +731,7 @@ pt_mcp_call *pt_mcp_upstream_call(pt_mcp_upstream *up, const char *method, json_
         snprintf(msg, sizeof msg, "MCP server '%s' is not running (it is being restarted)", up->def->name);
         fail_soon(call, PT_MCP_UPSTREAM_ERROR, msg);
     } else {
+        call->timeout_ms = up->def->timeout_ms;
         uv_timer_start(&call->timer, on_call_timer, up->def->timeout_ms, 0);
         if (up->state == PT_MCP_UP_READY) send_call(call);
     }
@@ -754,6 +760,7 @@ void pt_mcp_upstream_notify(pt_mcp_upstream *up, const char *method, json_t *par
     }
     pt_mcp_call *call = call_new(up, msg, -1, NULL, NULL);
     if (!call) return;
+    call->timeout_ms = up->def->timeout_ms;
     uv_timer_start(&call->timer, on_call_timer, up->def->timeout_ms, 0);
     http_send(call);
 }

@@ -84,7 +84,7 @@ is "$RESP_STATUS $(jqr .error.code)" "404 -32600" "an unknown server name: 404"
 post /mcp "$INIT"
 ASID=$(hdr Mcp-Session-Id)
 is "$RESP_STATUS $(jqr .result.serverInfo.name)" "200 portico" "initialize on /mcp is the gateway's"
-post /mcp '{"jsonrpc":"2.0","id":2,"method":"resources/list"}' -H "Mcp-Session-Id: $ASID"
+post /mcp '{"jsonrpc":"2.0","id":2,"method":"completion/complete"}' -H "Mcp-Session-Id: $ASID"
 is "$RESP_STATUS $(jqr .error.code)" "200 -32601" "a method /mcp does not serve: -32601"
 post /mcp '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"alpha__nope"}}' -H "Mcp-Session-Id: $ASID"
 like "$(jqr .error.code) $(jqr .error.message)" "^-32602 " "an unknown tool of a known server: the server's -32602"

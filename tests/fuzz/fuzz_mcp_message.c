@@ -36,8 +36,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     json_decref(e);
     if (rc == 0) {
         json_t *tools = json_object_get(json_object_get(m.root, "result"), "tools");
-        pt_mcp_tools_in in[2] = { { "s", true, json_is_array(tools) ? tools : NULL },
-                                  { "t", false, json_is_array(tools) ? tools : NULL } };
+        pt_mcp_tools_in in[2] = { { "s", true, json_is_array(tools) ? tools : NULL, NULL },
+                                  { "t", false, json_is_array(tools) ? tools : NULL, NULL } };
         pt_buf problems = PT_BUF_INIT;
         json_decref(pt_mcp_tools_merge(in, 2, &problems));
         pt_buf_release(&problems);

@@ -70,7 +70,7 @@ test('/mcp: the gateway answers initialize and merges every upstream\'s tools un
   const expected = ['alpha', 'beta', 'gamma'].flatMap((s) => FIXTURE_TOOLS.slice(0, -1).map((t) => `${s}__${t}`));
   assert.deepEqual(names, expected, 'every page of every upstream, the over-64-character names left out');
   assert.ok(names.every((n) => n.length <= 64));
-  await h.waitLog(/tool left out of \/mcp: server 'alpha': tool 'a_tool_name.*longer than 64 characters/);
+  await h.waitLog(/entry left out of \/mcp: server 'alpha': tool 'a_tool_name.*longer than 64 characters/);
 });
 
 test('/mcp: tools/call is routed by prefix to stdio and HTTP upstreams', async () => {
@@ -85,9 +85,32 @@ test('/mcp: tools/call is routed by prefix to stdio and HTTP upstreams', async (
 
 test('/mcp: a method the gateway does not serve is -32601', async () => {
   const c = await open('/mcp');
-  const e = await rejection(c.listPrompts());
+  const e = await rejection(c.setLoggingLevel('info'));
   assert.ok(e instanceof McpError);
   assert.equal(e.code, -32601);
+});
+
+test('/mcp: prompts are merged under prefixes and prompts/get is routed', async () => {
+  const c = await open('/mcp');
+  const names = (await c.listPrompts()).prompts.map((p) => p.name);
+  assert.deepEqual(names, ['alpha', 'beta', 'gamma'].flatMap((s) => [`${s}__greet`, `${s}__shared_prompt`]));
+  const r = await c.getPrompt({ name: 'gamma__greet', arguments: { who: 'ana' } });
+  assert.equal(r.messages[0].content.text, 'hello ana from gamma');
+  const e = await rejection(c.getPrompt({ name: 'alpha__nope' }));
+  assert.ok(e instanceof McpError);
+  assert.equal(e.code, -32602);
+});
+
+test('/mcp: resources keep their URIs, a URI two servers share goes to the first, reads are routed', async () => {
+  const c = await open('/mcp');
+  const uris = (await c.listResources()).resources.map((r) => r.uri);
+  assert.deepEqual(uris, ['fixture://alpha/info', 'fixture://shared', 'fixture://beta/info', 'fixture://gamma/info']);
+  assert.equal((await c.readResource({ uri: 'fixture://beta/info' })).contents[0].text, 'beta');
+  assert.equal((await c.readResource({ uri: 'fixture://shared' })).contents[0].text, 'alpha');
+  const e = await rejection(c.readResource({ uri: 'fixture://nobody' }));
+  assert.ok(e instanceof McpError);
+  assert.equal(e.code, -32002);
+  assert.match(e.message, /unknown resource 'fixture:\/\/nobody'/);
 });
 
 test('a stdout line that is not JSON-RPC is logged and skipped; the call still answers', async () => {

@@ -8,6 +8,8 @@
 //   slow {ms}  answers after ms
 //   shared   present on every fixture (a collision when servers are unprefixed)
 //   a_tool_name_long_enough_to_pass_sixty_four_characters_prefixed   (too long once prefixed)
+// Prompts: greet {who} (its text names the server), shared_prompt. Resources: fixture://NAME/info
+// (its text is NAME) and fixture://shared (on every fixture).
 // On start a stdio fixture writes a banner line to stdout (not JSON-RPC) and one to stderr.
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
@@ -20,7 +22,8 @@ const require = createRequire(path.join(here, '../../node/package.json'));
 const { Server } = require('@modelcontextprotocol/sdk/server/index.js');
 const { StdioServerTransport } = require('@modelcontextprotocol/sdk/server/stdio.js');
 const { StreamableHTTPServerTransport } = require('@modelcontextprotocol/sdk/server/streamableHttp.js');
-const { ListToolsRequestSchema, CallToolRequestSchema, McpError, ErrorCode, isInitializeRequest } =
+const { ListToolsRequestSchema, CallToolRequestSchema, ListPromptsRequestSchema, GetPromptRequestSchema,
+    ListResourcesRequestSchema, ReadResourceRequestSchema, McpError, ErrorCode, isInitializeRequest } =
     require('@modelcontextprotocol/sdk/types.js');
 
 const mode = process.argv[2] || 'stdio';
@@ -42,7 +45,24 @@ const tools = [
 const text = (t) => ({ content: [{ type: 'text', text: String(t) }] });
 
 function makeServer() {
-    const s = new Server({ name: `fixture-${name}`, version: '1.0.0' }, { capabilities: { tools: {} } });
+    const s = new Server({ name: `fixture-${name}`, version: '1.0.0' },
+        { capabilities: { tools: {}, prompts: {}, resources: {} } });
+    s.setRequestHandler(ListPromptsRequestSchema, async () => ({ prompts: [
+        { name: 'greet', description: 'a greeting', arguments: [{ name: 'who', required: true }] },
+        { name: 'shared_prompt', description: 'on every fixture' }] }));
+    s.setRequestHandler(GetPromptRequestSchema, async (req) => {
+        if (!['greet', 'shared_prompt'].includes(req.params.name))
+            throw new McpError(ErrorCode.InvalidParams, `Prompt ${req.params.name} not found`);
+        const who = req.params.arguments?.who ?? 'you';
+        return { messages: [{ role: 'user', content: { type: 'text', text: `hello ${who} from ${name}` } }] };
+    });
+    const uris = [`fixture://${name}/info`, 'fixture://shared'];
+    s.setRequestHandler(ListResourcesRequestSchema, async () => ({
+        resources: uris.map((uri) => ({ uri, name: uri, mimeType: 'text/plain' })) }));
+    s.setRequestHandler(ReadResourceRequestSchema, async (req) => {
+        if (!uris.includes(req.params.uri)) throw new McpError(-32002, `Resource ${req.params.uri} not found`);
+        return { contents: [{ uri: req.params.uri, mimeType: 'text/plain', text: name }] };
+    });
     s.setRequestHandler(ListToolsRequestSchema, async (req) => {
         const start = req.params?.cursor ? Number(req.params.cursor) : 0;
         if (!Number.isInteger(start) || start < 0 || start > tools.length)
