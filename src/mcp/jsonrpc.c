@@ -44,6 +44,10 @@ int pt_mcp_parse(const char *data, size_t len, pt_mcp_msg *out, json_t **id_out,
         else if (!method && !(id && (has_result != has_error)))
             rc = invalid(why, whysz, "expected a request (method), a notification or a response (id with result or error)");
         if (rc == 0) {
+            if (id_out && *id_out) { /* only a failure hands the id out */
+                json_decref(*id_out);
+                *id_out = NULL;
+            }
             out->root = root;
             out->id = id;
             out->method = method ? json_string_value(method) : NULL;

@@ -250,6 +250,7 @@ static void on_initialized(void *arg, json_t *response, int code, const char *me
 {
     pt_mcp_upstream *up = arg;
     json_t *result = response ? json_object_get(response, "result") : NULL;
+    if (up->closing) return;
     if (!json_is_object(result)) {
         json_t *e = response ? json_object_get(response, "error") : NULL;
         const char *why = e ? json_string_value(json_object_get(e, "message")) : message;

@@ -81,6 +81,16 @@ static void the_id_of_an_invalid_request_is_kept_for_its_error(void **state)
     json_decref(id);
 }
 
+static void a_valid_message_hands_out_no_id(void **state)
+{
+    pt_mcp_msg m;
+    json_t *id = NULL;
+    assert_int_equal(parse("{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"ping\"}", &m, &id), 0);
+    assert_null(id); /* the id stays the message's: nothing for the caller to release */
+    assert_int_equal(m.id->refcount, 1);
+    pt_mcp_msg_release(&m);
+}
+
 static void an_error_without_id_answers_null(void **state)
 {
     json_t *e = pt_mcp_error(NULL, PT_MCP_PARSE_ERROR, "x");
@@ -170,6 +180,7 @@ int main(void)
         cmocka_unit_test(not_json_is_a_parse_error),
         cmocka_unit_test(invalid_messages_are_invalid_requests),
         cmocka_unit_test(the_id_of_an_invalid_request_is_kept_for_its_error),
+        cmocka_unit_test(a_valid_message_hands_out_no_id),
         cmocka_unit_test(an_error_without_id_answers_null),
         cmocka_unit_test(versions_are_echoed_when_known),
         cmocka_unit_test(lines_are_cut_at_every_split_point),
