@@ -78,10 +78,12 @@ void pt_mcp_hub_free(pt_mcp_hub *hub)
     free(hub);
 }
 
-static pt_mcp_upstream *hub_upstream(pt_mcp_hub *hub, const pt_mcp_server *s)
+/* The worker's current upstream for the server named name, or NULL. A request finds its
+ * upstreams by name each time it calls: a reload may have replaced the hub's set meanwhile. */
+static pt_mcp_upstream *hub_find(pt_mcp_hub *hub, const char *name)
 {
     for (size_t i = 0; i < hub->nups; i++)
-        if (hub->ups[i] && pt_mcp_upstream_def(hub->ups[i]) == s) return hub->ups[i];
+        if (hub->ups[i] && strcmp(pt_mcp_upstream_def(hub->ups[i])->name, name) == 0) return hub->ups[i];
     return NULL;
 }
 
@@ -154,6 +156,7 @@ typedef struct kind kind;
 typedef struct fan {
     mcp_req *r;
     size_t i;
+    pt_mcp_upstream *up;       /* asked for every page: a reply of its own call keeps it alive */
     unsigned pages;
     pt_mcp_call *call;
 } fan;
@@ -250,7 +253,7 @@ static void on_server_ready(void *arg, json_t *response, int code, const char *m
 {
     mcp_req *r = arg;
     r->call = NULL;
-    json_t *init = pt_mcp_upstream_init_result(hub_upstream(r->hub, r->server));
+    json_t *init = pt_mcp_upstream_init_result(hub_find(r->hub, r->server->name));
     if (!init) {
         answer_error(r, 200, PT_OUT_MCP_UPSTREAM_ERROR, r->msg.id, code ? code : PT_MCP_UPSTREAM_ERROR,
                      message ? message : "the MCP server is not ready");
@@ -270,7 +273,7 @@ static void on_server_ready(void *arg, json_t *response, int code, const char *m
 
 static void serve_server(mcp_req *r)
 {
-    pt_mcp_upstream *up = hub_upstream(r->hub, r->server);
+    pt_mcp_upstream *up = hub_find(r->hub, r->server->name);
     const char *method = r->msg.method;
     if (!up) {
         answer_error(r, 200, PT_OUT_MCP_UPSTREAM_ERROR, r->msg.id, PT_MCP_UPSTREAM_ERROR, "the MCP server is not running");
@@ -396,7 +399,7 @@ static void fan_page(fan *f, const char *cursor)
 {
     mcp_req *r = f->r;
     json_t *params = cursor ? json_pack("{s:s}", "cursor", cursor) : NULL;
-    f->call = pt_mcp_upstream_call(r->hub->ups[f->i], r->k->list, params, on_page, f);
+    f->call = pt_mcp_upstream_call(f->up, r->k->list, params, on_page, f);
     json_decref(params);
     if (!f->call) on_page(f, NULL, PT_MCP_INTERNAL_ERROR, "out of memory");
 }
@@ -404,14 +407,14 @@ static void fan_page(fan *f, const char *cursor)
 /* Whether upstream i is known not to have this kind (its initialize answer lacks the capability). */
 static bool lacks(mcp_req *r, size_t i)
 {
-    json_t *init = pt_mcp_upstream_init_result(r->hub->ups[i]);
+    json_t *init = pt_mcp_upstream_init_result(r->fans[i].up);
     return init && !json_object_get(json_object_get(init, "capabilities"), r->k->cap);
 }
 
 /* Lists every upstream's entries of r->k, page by page, then fan_done. */
 static void fan_out(mcp_req *r)
 {
-    size_t n = r->hub->nups;
+    size_t n = r->m->nservers;
     r->fans = calloc(n ? n : 1, sizeof *r->fans);
     r->ins = calloc(n ? n : 1, sizeof *r->ins);
     if (!r->fans || !r->ins) {
@@ -421,11 +424,11 @@ static void fan_out(mcp_req *r)
     r->nfans = n;
     r->pending = 1; /* held until every page is asked for, so no answer starts inside the loop */
     for (size_t i = 0; i < n; i++) {
-        r->fans[i] = (fan){ .r = r, .i = i };
+        r->fans[i] = (fan){ .r = r, .i = i, .up = hub_find(r->hub, r->m->servers[i].name) };
         r->ins[i] = (pt_mcp_tools_in){ r->m->servers[i].name, r->m->servers[i].prefix, NULL, r->k->key };
     }
     for (size_t i = 0; i < n && !r->answered; i++) {
-        if (lacks(r, i)) continue;
+        if (!r->fans[i].up || lacks(r, i)) continue;
         r->pending++;
         fan_page(&r->fans[i], NULL);
     }
@@ -445,9 +448,11 @@ static void call_upstream(mcp_req *r, size_t i, const char *own)
     json_t *params = json_copy(r->msg.params);
     json_object_set_new(params, r->k->param, json_string(own));
     pt_conn_info(r->conn)->service = r->m->servers[i].name;
-    r->call = pt_mcp_upstream_call(r->hub->ups[i], r->k->use, params, on_relayed, r);
+    pt_mcp_upstream *up = hub_find(r->hub, r->m->servers[i].name);
+    r->call = up ? pt_mcp_upstream_call(up, r->k->use, params, on_relayed, r) : NULL;
     json_decref(params);
-    if (!r->call) answer_error(r, 503, PT_OUT_OUT_OF_MEMORY, r->msg.id, PT_MCP_INTERNAL_ERROR, "out of memory");
+    if (!up) answer_error(r, 200, PT_OUT_MCP_UPSTREAM_ERROR, r->msg.id, PT_MCP_UPSTREAM_ERROR, "the MCP server is not running");
+    else if (!r->call) answer_error(r, 503, PT_OUT_OUT_OF_MEMORY, r->msg.id, PT_MCP_INTERNAL_ERROR, "out of memory");
 }
 
 /* A call after the fan-out: the merged lists say who owns the name. */
@@ -480,7 +485,7 @@ static void serve_use(mcp_req *r)
         answer_error(r, 200, PT_OUT_OK, r->msg.id, PT_MCP_INVALID_PARAMS, msg);
         return;
     }
-    size_t n = r->hub->nups;
+    size_t n = r->m->nservers;
     int i = -1;
     const char *own = NULL;
     if (n && (!r->k->key || strcmp(r->k->key, "name") == 0)) {

@@ -8,6 +8,7 @@
 //   slow {ms}  answers after ms
 //   shared   present on every fixture (a collision when servers are unprefixed)
 //   a_tool_name_long_enough_to_pass_sixty_four_characters_prefixed   (too long once prefixed)
+//   pid      the process id (tells a kept child from a new one)
 // Prompts: greet {who} (its text names the server), shared_prompt. Resources: fixture://NAME/info
 // (its text is NAME) and fixture://shared (on every fixture).
 // On start a stdio fixture writes a banner line to stdout (not JSON-RPC) and one to stderr.
@@ -41,6 +42,7 @@ const tools = [
     { name: 'slow', description: 'answers after ms', inputSchema: obj({ ms: { type: 'number' } }) },
     { name: 'shared', description: 'on every fixture', inputSchema: obj() },
     { name: 'a_tool_name_long_enough_to_pass_sixty_four_characters_prefixed', description: 'long', inputSchema: obj() },
+    { name: 'pid', description: 'the process id', inputSchema: obj() },
 ];
 const text = (t) => ({ content: [{ type: 'text', text: String(t) }] });
 
@@ -75,6 +77,7 @@ function makeServer() {
         const a = req.params.arguments || {};
         switch (req.params.name) {
         case 'whoami': return text(name);
+        case 'pid': return text(process.pid);
         case 'echo': return text(a.text);
         case 'add': return text(Number(a.a) + Number(a.b));
         case 'shared': return text(`shared from ${name}`);
