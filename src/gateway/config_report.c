@@ -8,6 +8,7 @@
 #include "gateway/config.h"
 #include "gateway/router.h"
 #include "limits/policy.h"
+#include "mcp/mcp_config.h"
 
 const char *pt_lb_name(pt_lb_kind lb)
 {
@@ -37,8 +38,17 @@ static void routes(const pt_config *cfg, pt_buf *out)
         const pt_route *r = &cfg->routes[i];
         pt_buf_printf(out, "  %s: ", r->name);
         pt_router_describe(r, out);
-        if (r->kind == PT_ROUTE_AI) pt_buf_printf(out, " -> AI endpoints%s\n", r->implicit ? " (default)" : "");
-        else pt_buf_printf(out, " -> service %s\n", r->service_name);
+        if (r->kind == PT_ROUTE_AI) {
+            pt_buf_printf(out, " -> AI endpoints%s\n", r->implicit ? " (default)" : "");
+        } else if (r->kind == PT_ROUTE_MCP) {
+            pt_buf_printf(out, " -> MCP endpoints:");
+            for (size_t j = 0; j < cfg->mcp->nservers; j++)
+                pt_buf_printf(out, "%s %s (%s)", j ? "," : "", cfg->mcp->servers[j].name,
+                              cfg->mcp->servers[j].command ? "stdio" : cfg->mcp->servers[j].url);
+            pt_buf_append_str(out, "\n");
+        } else {
+            pt_buf_printf(out, " -> service %s\n", r->service_name);
+        }
     }
 }
 

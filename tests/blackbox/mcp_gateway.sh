@@ -149,6 +149,16 @@ portico_stop
 PP=$PP_SAVED
 
 # ---------------------------------------------------------------------------- check-config
+cat >"$T/good.yaml" <<EOF
+mcp:
+  servers:
+    - { name: files, command: npx, args: ["-y", "server-filesystem"] }
+    - { name: search, url: "http://127.0.0.1:3001/mcp" }
+EOF
+"$PORTICO" check-config -c "$T/good.yaml" >"$T/out" 2>"$T/err"; rc=$?
+is "$rc" 0 "check-config accepts a good mcp: section"
+like "$(cat "$T/out")" "mcp: path_prefix /mcp -> MCP endpoints: files \(stdio\), search \(http://127.0.0.1:3001/mcp\)" \
+    "the summary shows the MCP route and its servers"
 cat >"$T/bad.yaml" <<EOF
 mcp:
   servers:
