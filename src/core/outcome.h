@@ -73,6 +73,9 @@
     X(MCP_UNKNOWN_SESSION,    404, "mcp_unknown_session",        "bad_request")       \
     X(MCP_METHOD_NOT_ALLOWED, 405, "mcp_method_not_allowed",     "bad_request")       \
     X(MCP_UPSTREAM_ERROR,     200, "mcp_upstream_error",         "upstream_error")    \
+    /* prompt APIs (prompt_route.c) */                                                \
+    X(PROMPT_BAD_VARIABLES,   400, "prompt_bad_variables",       "bad_request")       \
+    X(PROMPT_BAD_OUTPUT,      502, "prompt_bad_output",          "ai_error")          \
     /* the client went away or stopped reading */                                     \
     X(CLIENT_CLOSED,          499, "client_closed",              "client_closed")     \
     X(CLIENT_CLOSED_EARLY,    499, "client_closed_early",        "client_closed")     \

@@ -63,6 +63,8 @@ typedef struct ai_req {
     char up_why[224];          /* the transport cause of this attempt's failure, "" when none */
     bool up_bad_response;      /* ...and it was a response that is not acceptable HTTP */
     bool started;              /* the client response head went out */
+    bool hooked;               /* the answer goes to hooks (pt_ai_route_call), not the client */
+    pt_ai_route_hooks hooks;
     bool finished;
     void *limits;              /* the policies' state, settled on the usage at cleanup */
     uint64_t used_tokens, used_cost_micro;
@@ -339,9 +341,8 @@ static void fail_with_last(ai_req *a, const pt_ai_error *err)
     fail_with_body(a, err, 502, body, PT_OUT_AI_ERROR);
 }
 
-static int emit(void *arg, const char *bytes, size_t len)
+static int emit_client(ai_req *a, const char *bytes, size_t len)
 {
-    ai_req *a = arg;
     if (!a->started) {
         a->started = true;
         const char *ctype = a->call ? pt_ai_call_content_type(a->call) : "application/json";
@@ -354,7 +355,13 @@ static int emit(void *arg, const char *bytes, size_t len)
         int rc = pt_conn_response_start(a->conn, 200, h, sse ? 3 : 1, -1);
         if (rc) return rc;
     }
-    int rc = pt_conn_response_body(a->conn, bytes, len);
+    return pt_conn_response_body(a->conn, bytes, len);
+}
+
+static int emit(void *arg, const char *bytes, size_t len)
+{
+    ai_req *a = arg;
+    int rc = a->hooked ? a->hooks.on_bytes(a->hooks.arg, bytes, len) : emit_client(a, bytes, len);
     if (rc) return rc;
     if (a->x && pt_conn_write_queue(a->conn) > HIGH_MARK) pt_exchange_pause(a->x);
     return 0;
@@ -383,6 +390,11 @@ static void call_end(ai_req *a, pt_ai_end how)
     pt_conn *conn = a->conn;
     pt_req_info *info = pt_conn_info(conn);
     if (info->upstream_start_us) info->upstream_us = pt_now_us() - info->upstream_start_us;
+    if (a->hooked && (res.kind == PT_AI_OK || res.emitted)) {
+        detach(a);
+        a->hooks.on_end(a->hooks.arg, &res);
+        return;
+    }
     if (res.kind == PT_AI_OK) {
         if (!a->started) emit(a, "", 0);
         detach(a);
@@ -574,6 +586,11 @@ static void begin(ai_req *a)
     }
     pt_slice name = pt_ai_request_model(a->areq);
     const pt_ai_model *model = pt_ai_config_model(a->ai, name);
+    if (a->hooked && a->hooks.again && model) { /* checked and counted on the first call */
+        pt_ai_plan_init(&a->plan, a->ai, model, pt_rand64());
+        next_attempt(a);
+        return;
+    }
     pt_ai_model_filter only = { a->route->ai_models, a->route->nai_models };
     if (!model || !pt_ai_model_listed(&only, model)) {
         pt_ai_error_set(&err, PT_AI_ERR_NOT_FOUND, 404, "model", "The model '" PT_SLICE_FMT "' does not exist",
@@ -639,6 +656,28 @@ static void respond_ai_error(pt_conn *conn, pt_ai_format fmt, pt_ai_err_kind kin
     pt_buf_release(&body);
 }
 
+/* The request's AI state in its pool, with the cleanup hook and the client body sink set;
+ * NULL after answering 503 when out of memory. */
+static ai_req *ai_req_new(pt_conn *conn, pt_request *req, const pt_route *route, pt_client *client, pt_ai_format fmt,
+                          pt_ai_endpoint ep)
+{
+    ai_req *a = pt_req_alloc(req, sizeof *a);
+    if (!a || pt_req_cleanup_add(req, ai_cleanup, a) != 0) {
+        pt_conn_respond_error(conn, PT_OUT_OUT_OF_MEMORY, NULL, "the gateway is out of memory");
+        return NULL;
+    }
+    a->conn = conn;
+    a->req = req;
+    a->ai = route->ai;
+    a->route = route;
+    a->client = client;
+    a->fmt = fmt;
+    a->ep = ep;
+    pt_body_sink sink = { a, sink_body, sink_end, sink_drain, sink_abort };
+    pt_conn_set_sink(conn, &sink);
+    return a;
+}
+
 void pt_ai_route_serve(pt_conn *conn, pt_request *req, const pt_route *route, pt_client *client)
 {
     const pt_ai_config *ai = route->ai;
@@ -668,21 +707,25 @@ void pt_ai_route_serve(pt_conn *conn, pt_request *req, const pt_route *route, pt
         pt_buf_release(&body);
         return;
     }
-    ai_req *a = pt_req_alloc(req, sizeof *a);
-    if (!a || pt_req_cleanup_add(req, ai_cleanup, a) != 0) {
-        pt_conn_respond_error(conn, PT_OUT_OUT_OF_MEMORY, NULL, "the gateway is out of memory");
-        return;
-    }
-    a->conn = conn;
-    a->req = req;
-    a->ai = ai;
-    a->route = route;
-    a->client = client;
-    a->fmt = fmt;
-    a->ep = ep;
-    pt_body_sink sink = { a, sink_body, sink_end, sink_drain, sink_abort };
-    pt_conn_set_sink(conn, &sink);
+    ai_req *a = ai_req_new(conn, req, route, client, fmt, ep);
+    if (!a) return;
     /* begin() runs when the body is complete; with no body at all the message completes
      * right after this and validation answers 400 */
     if (pt_conn_has_body(conn)) pt_conn_continue(conn);
+}
+
+void pt_ai_route_call(pt_conn *conn, pt_request *req, const pt_route *route, pt_client *client, const char *body,
+                      size_t len, const pt_ai_route_hooks *hooks)
+{
+    ai_req *a = ai_req_new(conn, req, route, client, PT_AI_FMT_OPENAI, PT_AI_EP_CHAT);
+    if (!a) return;
+    a->hooked = true;
+    a->hooks = *hooks;
+    if (pt_buf_append(&a->body, body, len) != 0) {
+        pt_ai_error err;
+        pt_ai_error_set(&err, PT_AI_ERR_INTERNAL, 503, NULL, "the gateway is out of memory");
+        fail_with(a, &err);
+        return;
+    }
+    begin(a);
 }

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 
+#include "ai/ai.h"
 #include "core/buf.h"
 #include "core/error_body.h"
 #include "gateway/config.h"
@@ -28,6 +29,26 @@ bool pt_ai_route_render_error(const pt_request *req, int status, const char *msg
 /* The error format of a request on an AI route: Anthropic's when the endpoint is
  * Anthropic's (or the request carries anthropic-version), else OpenAI's. */
 pt_error_format pt_ai_route_error_format(const pt_request *req, const pt_route *route);
+
+/* A call of the AI plan made by another route action (prompt APIs): the caller writes the
+ * Chat Completions body; the answer goes to the hooks instead of the client. Everything
+ * else is the AI route's: the key's allowed models, the model-scoped limits, attempts and
+ * fallbacks, usage metrics, the access and call log figures. A failure before any byte
+ * reached on_bytes is answered by the AI route (OpenAI's error format). */
+typedef struct pt_ai_route_hooks {
+    void *arg;
+    /* The answer as an OpenAI client would get it: the whole JSON body, or one event per
+     * call when streaming. Nonzero aborts the call (the client is gone). */
+    int (*on_bytes)(void *arg, const char *bytes, size_t len);
+    /* The call ended after on_bytes had its bytes (res->kind tells whether it completed);
+     * the caller answers the client, or starts another call. */
+    void (*on_end)(void *arg, const pt_ai_result *res);
+    bool again; /* a later call of the same request: the model checks above already passed */
+} pt_ai_route_hooks;
+
+/* Runs body (copied) as a chat call on route's AI configuration; see pt_ai_route_hooks. */
+void pt_ai_route_call(pt_conn *conn, pt_request *req, const pt_route *route, pt_client *client, const char *body,
+                      size_t len, const pt_ai_route_hooks *hooks);
 
 /* Prometheus families for AI usage (tokens, cost, calls), registered once at start. */
 void pt_ai_route_metrics_init(void);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "ai/ai_config.h"
+#include "ai/prompt.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "gateway/balancer.h"
@@ -96,8 +97,9 @@ static int map_top(pt_cfg *c, const pt_cfg_node *root)
     section(c, "admin", t.admin, pt__config_admin, cfg);
     section(c, "call_log", t.call_log, pt__config_call_log, cfg);
     section(c, "tracing", t.tracing, tracing_fn, cfg);
-    section(c, "services", t.services, pt__config_services, cfg);
+    /* models before services: a prompt service names one */
     if (t.providers || t.models) cfg->ai = pt_ai_config_map(c, t.providers, t.models);
+    section(c, "services", t.services, pt__config_services, cfg);
     section(c, "routes", t.routes, pt__config_routes, cfg);
     section(c, "policies", t.policies, pt__config_policies, cfg); /* after what they name */
     section(c, "mcp", t.mcp, pt__config_mcp, cfg);
@@ -139,6 +141,7 @@ void pt__service_free(pt_service *s)
     free(s->sni);
     free(s->health.path);
     free(s->wrr_slots);
+    pt_prompt_free(s->prompt);
 }
 
 void pt__route_free(pt_route *r)

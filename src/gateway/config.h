@@ -27,6 +27,7 @@ struct pt_target_state;   /* gateway/balancer.h */
 struct pt_route_metrics;  /* gateway/metrics.h */
 struct pt_policy_table;   /* limits/policy.h */
 struct pt_mcp_config;     /* mcp/mcp_config.h */
+struct pt_prompt;         /* ai/prompt.h */
 
 typedef enum { PT_LB_ROUND_ROBIN, PT_LB_WEIGHTED, PT_LB_LEAST_CONN } pt_lb_kind;
 
@@ -72,6 +73,8 @@ typedef struct pt_service {
     char *sni;                      /* overrides the SNI / verified name (default: target host) */
     pt_active_health health;
     pt_passive_health passive;
+    struct pt_prompt *prompt;       /* `kind: prompt`: the prompt API it serves (no targets); NULL for a
+                                     * proxied service */
     unsigned *wrr_slots;            /* weighted: target index per slot, one period of smooth WRR */
     size_t nwrr_slots;              /* sum of weights / their gcd (weighted only, else 0) */
     _Atomic unsigned rr_cursor;     /* runtime: round-robin / weighted cursor */
@@ -91,6 +94,7 @@ typedef enum {
     PT_ROUTE_PROXY,   /* forward to a service */
     PT_ROUTE_AI,      /* the AI endpoints (`ai: {}`), served by gateway/ai_route.c */
     PT_ROUTE_MCP,     /* /mcp and /mcp/<server> (`mcp:`), served by gateway/mcp_route.c */
+    PT_ROUTE_PROMPT,  /* a `kind: prompt` service, served by gateway/prompt_route.c */
 } pt_route_kind;
 
 typedef struct pt_route {
@@ -105,7 +109,7 @@ typedef struct pt_route {
     pt_header_match *headers;
     size_t nheaders;
     /* action */
-    const struct pt_ai_config *ai; /* PT_ROUTE_AI: the snapshot's AI configuration */
+    const struct pt_ai_config *ai; /* PT_ROUTE_AI, PT_ROUTE_PROMPT: the snapshot's AI configuration */
     char **ai_models;        /* PT_ROUTE_AI with `ai: { models: [...] }`: the only models this route
                               * serves (others are not found here); NULL = every model */
     size_t nai_models;

@@ -319,6 +319,13 @@ static int finish_route(pt_cfg *c, const pt_cfg_node *n, size_t idx)
         return pt_cfg_fail(c, n, "missing required key 'service' (or ai: {} for an AI route)");
     if (r->service_name && r->kind == PT_ROUTE_AI)
         return pt_cfg_fail_key(c, "ai", pt_cfg_map_get(n, "ai"), "give either service or ai, not both");
+    if (r->service && r->service->prompt) { /* a prompt API: served by gateway/prompt_route.c */
+        r->kind = PT_ROUTE_PROMPT;
+        r->ai = cfg->ai;
+        if (r->rewrite_prefix || r->nreq_add || r->nreq_remove)
+            return pt_cfg_fail_key(c, "service", pt_cfg_map_get(n, "service"),
+                                   "a prompt service's route takes no rewrite_prefix or request_headers");
+    }
     if (r->kind == PT_ROUTE_AI && (r->rewrite_prefix || r->nreq_add || r->nreq_remove ||
                                    r->nresp_add || r->nresp_remove))
         return pt_cfg_fail_key(c, "ai", pt_cfg_map_get(n, "ai"),

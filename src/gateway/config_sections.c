@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ai/prompt_load.h"
 #include "core/log.h"
 #include "http/tls.h"
 #include "limits/policy.h"
@@ -457,8 +458,17 @@ SECTION_FN(pool_fn, pool_fields)
 SECTION_FN(service_tls_fn, service_tls_fields)
 SECTION_FN(passive_fn, passive_fields)
 
+/* `kind: proxy` (the default) here; `kind: prompt` services take other keys (service_entry). */
+static int service_kind_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    static const char *const kinds[] = { "proxy", "prompt" };
+    if (v->kind == PT_CFG_SCALAR && strcmp(v->text, "proxy") == 0) return 0;
+    return pt_cfg_unknown_name(c, v, "kind", kinds, 2);
+}
+
 static const pt_cfg_field service_fields[] = {
     CFG_FUNC("name", service_name_fn),
+    CFG_FUNC("kind", service_kind_fn),
     CFG_FUNC("targets", targets_fn),
     CFG_FUNC("lb", lb_fn),
     CFG_FUNC("timeouts", timeouts_fn),
@@ -500,7 +510,7 @@ static int finish_service(pt_cfg *c, const pt_cfg_node *n, size_t idx)
     pt_config *cfg = c->root;
     pt_service *s = &cfg->services[idx];
     if (!s->name) return pt_cfg_fail(c, n, "missing required key 'name'");
-    if (!s->targets) return pt_cfg_fail(c, n, "missing required key 'targets'");
+    if (!s->targets && !s->prompt) return pt_cfg_fail(c, n, "missing required key 'targets'");
     for (size_t j = 0; j < idx; j++)
         if (cfg->services[j].name && strcmp(cfg->services[j].name, s->name) == 0) {
             size_t mark = pt_cfg_push_key(c, "name");
@@ -536,7 +546,20 @@ static int service_entry(pt_cfg *c, const pt_cfg_node *it, size_t i, void *obj)
     pt_config *cfg = obj;
     if (it->kind != PT_CFG_MAP)
         return pt_cfg_fail(c, it, "expected a mapping with name and targets, got %s", pt_cfg_kind_name(it));
-    if (pt_cfg_map_fields(c, it, service_fields, &cfg->services[i], NULL)) return -1;
+    const pt_cfg_node *kind = pt_cfg_map_get(it, "kind");
+    if (kind && kind->kind == PT_CFG_SCALAR && strcmp(kind->text, "prompt") == 0) {
+        pt_service *s = &cfg->services[i];
+        const pt_cfg_node *name = pt_cfg_map_get(it, "name");
+        if (name) {
+            size_t mark = pt_cfg_push_key(c, "name");
+            int rc = service_name_fn(c, name, s);
+            pt_cfg_pop(c, mark);
+            if (rc) return -1;
+        }
+        if (!(s->prompt = pt_prompt_map(c, it, cfg->ai))) return -1;
+    } else if (pt_cfg_map_fields(c, it, service_fields, &cfg->services[i], NULL)) {
+        return -1;
+    }
     return finish_service(c, it, i);
 }
 

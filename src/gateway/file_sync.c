@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ai/ai_config.h"
+#include "ai/prompt.h"
 
 /* ---- what the file says ------------------------------------------------------------------ */
 
@@ -68,6 +69,11 @@ static json_t *wanted_services(const pt_config *file)
     json_t *want = json_object();
     for (size_t i = 0; want && i < file->nservices; i++) {
         const pt_service *s = &file->services[i];
+        if (s->prompt) { /* a prompt API is an AI service of one model to the store */
+            json_object_set_new(want, s->name, json_pack("{s:s,s:n,s:[s],s:n}", "kind", "ai", "targets", "models",
+                                                         s->prompt->model, "lb"));
+            continue;
+        }
         json_object_set_new(want, s->name, json_pack("{s:s,s:o,s:n,s:s}", "kind", "rest", "targets", targets_of(s),
                                                      "models", "lb", pt_lb_name(s->lb)));
     }

@@ -44,6 +44,7 @@
 #include "gateway/listen.h"
 #include "gateway/mcp_route.h"
 #include "gateway/metrics.h"
+#include "gateway/prompt_route.h"
 #include "gateway/proxy.h"
 #include "gateway/router.h"
 #include "http/client.h"
@@ -199,6 +200,8 @@ static void dispatch(pt_conn *c, pt_request *req, void *arg)
             pt_ai_route_serve(c, req, route, w->client);
         } else if (route->kind == PT_ROUTE_MCP) {
             pt_mcp_route_serve(c, req, route, cfg, w->mcp);
+        } else if (route->kind == PT_ROUTE_PROMPT) {
+            pt_prompt_route_serve(c, req, route, w->client);
         } else {
             pt_conn_info(c)->route = route->name;
             pt_conn_respond_error(c, PT_OUT_NOT_IMPLEMENTED, NULL, "route '%s' has a kind this build does not serve",

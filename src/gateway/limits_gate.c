@@ -204,7 +204,7 @@ bool pt_limits_gate_request(pt_conn *c, pt_request *req, const pt_config *cfg, c
         .team = who ? who->team : NULL,
         .key_prefix = who ? who->prefix : NULL,
     };
-    bool model_later = cfg->policies->has_model && route->kind == PT_ROUTE_AI;
+    bool model_later = cfg->policies->has_model && (route->kind == PT_ROUTE_AI || route->kind == PT_ROUTE_PROMPT);
     if (!model_later && !any_applies(cfg->policies, PT_LIMIT_PHASE_REQUEST, &s)) return true;
     gate *g = gate_new(c, req, cfg);
     if (!g || !shared_counters()) {

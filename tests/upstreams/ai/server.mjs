@@ -25,6 +25,10 @@
 //   tools=1           answer with two parallel tool calls (get_weather Paris / Zürich)
 //   signed=1          Gemini: the first of them carries a thoughtSignature (MOCK_SIGNATURE), as
 //                     Gemini 3 signs the first call of each step
+//   reply=NAME        answer (not streamed) with a canned text instead of "Hello w1 w2": card (a
+//                     weather card as JSON), fenced (the same in a ```json fence), nojson (prose),
+//                     partial (JSON without temp_c), fix (partial, then card once the request
+//                     carries more than two messages: a corrected second try)
 //   pad=N             each tool call's arguments also carry "content": N bytes (a file a coding
 //                     agent writes), sent whole in one event where the provider does so (Gemini)
 //
@@ -63,7 +67,15 @@ function knobs(req, url, body) {
     tools: k.tools === '1',
     signed: k.signed === '1',
     pad: Math.min(Number(k.pad || 0), 8 << 20),
+    reply: k.reply ? replyText(k.reply, body) : undefined,
   };
+}
+
+const CARD = '{"city":"Paris","temp_c":21.5}';
+function replyText(name, body) {
+  const n = (body && Array.isArray(body.messages)) ? body.messages.length : 0;
+  return { card: CARD, fenced: '```json\n' + CARD + '\n```', nojson: 'It is sunny in Paris.',
+    partial: '{"city":"Paris"}', fix: n > 2 ? CARD : '{"city":"Paris"}' }[name] ?? `unknown reply ${name}`;
 }
 
 function modelOf(url, body) {
@@ -120,7 +132,7 @@ const argsOf = (k, c) => (k.pad ? { city: c, content: 'x'.repeat(k.pad) } : { ci
 
 function openaiWhole(model, k) {
   const u = usage(k);
-  const message = { role: 'assistant', content: words(k.events).join('') };
+  const message = { role: 'assistant', content: k.reply ?? words(k.events).join('') };
   if (k.tools) {
     message.tool_calls = CITIES.map((c, i) => ({ id: `call_${i}`, type: 'function',
       function: { name: 'get_weather', arguments: JSON.stringify(argsOf(k, c)) } }));
@@ -160,7 +172,7 @@ function* openaiStream(model, k, body) {
 
 function anthropicWhole(model, k) {
   const u = usage(k);
-  const content = [{ type: 'text', text: words(k.events).join('') }];
+  const content = [{ type: 'text', text: k.reply ?? words(k.events).join('') }];
   if (k.tools) CITIES.forEach((c, i) => content.push({ type: 'tool_use', id: `toolu_${i}`, name: 'get_weather', input: argsOf(k, c) }));
   return { id: 'msg_mock', type: 'message', role: 'assistant', model, content,
     stop_reason: k.tools ? 'tool_use' : 'end_turn', stop_sequence: null,
