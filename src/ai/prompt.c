@@ -54,6 +54,12 @@ static size_t parse_var(const char *s, size_t len, size_t i, size_t *name_off, s
 int pt_tmpl_parse(const char *src, size_t len, pt_tmpl *out, char *why, size_t whylen)
 {
     memset(out, 0, sizeof *out);
+    json_t *utf8 = json_stringn(src, len); /* jansson refuses invalid UTF-8 (and nothing else) */
+    if (!utf8) {
+        snprintf(why, whylen, "not UTF-8 text");
+        return -1;
+    }
+    json_decref(utf8);
     if (!(out->src = malloc(len + 1))) goto oom;
     memcpy(out->src, src, len);
     out->src[len] = '\0';
@@ -265,13 +271,17 @@ json_t *pt_prompt_messages(const pt_prompt *p, const json_t *values)
             pt_buf_append_str(&b, schema ? schema : "{}");
             free(schema);
         }
-        json_array_append_new(msgs, message("system", b.data, b.len));
+        if (json_array_append_new(msgs, message("system", b.data, b.len))) goto fail;
         pt_buf_reset(&b);
     }
     render_tmpl(p, &p->user, values, &b);
-    json_array_append_new(msgs, message("user", b.data, b.len));
+    if (json_array_append_new(msgs, message("user", b.data, b.len))) goto fail;
     pt_buf_release(&b);
     return msgs;
+fail: /* out of memory: a message missing would change the conversation */
+    pt_buf_release(&b);
+    json_decref(msgs);
+    return NULL;
 }
 
 int pt_prompt_add_correction(json_t *messages, const char *answer, size_t len, const char *why)

@@ -34,8 +34,9 @@ typedef struct pt_tmpl {
     size_t nsegs;
 } pt_tmpl;
 
-/* Splits src into pieces. -1 with why ("at byte 12: '{{' is not closed") on an unclosed
- * "{{", an empty or invalid name (letters, digits, '_', not starting with a digit). */
+/* Splits src (UTF-8) into pieces. -1 with why ("at byte 12: '{{' is not closed") on an
+ * unclosed "{{", an empty or invalid name (letters, digits, '_', not starting with a
+ * digit), or text that is not UTF-8. */
 int pt_tmpl_parse(const char *src, size_t len, pt_tmpl *out, char *why, size_t whylen);
 void pt_tmpl_release(pt_tmpl *t);
 
@@ -80,7 +81,7 @@ int pt_prompt_bind(pt_prompt *p, char *why, size_t whylen);
 json_t *pt_prompt_vars(const pt_prompt *p, const json_t *in, json_t *problems);
 
 /* The conversation for values (as returned by pt_prompt_vars): the system and user
- * messages, each an {"role","content"} object. */
+ * messages, each an {"role","content"} object. NULL when out of memory. */
 json_t *pt_prompt_messages(const pt_prompt *p, const json_t *values);
 /* Appends the model's rejected answer and a user message saying why, for the one retry. */
 int pt_prompt_add_correction(json_t *messages, const char *answer, size_t len, const char *why);

@@ -287,6 +287,10 @@ static void begin(prompt_req *q)
     json_decref(problems);
     q->messages = pt_prompt_messages(q->p, values);
     json_decref(values);
+    if (!q->messages) {
+        respond_error(q, PT_OUT_OUT_OF_MEMORY, NULL, "the gateway is out of memory");
+        return;
+    }
     call(q);
 }
 
