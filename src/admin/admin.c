@@ -251,6 +251,7 @@ pt_admin *pt_admin_start(const pt_admin_opts *o, pt_buf *err)
     a->api.on_change = o->on_change;
     a->api.check_service = o->check_service;
     a->api.describe = o->describe;
+    a->api.render_prompt = o->render_prompt;
     a->api.arg = o->arg;
     pt_server_init(&a->srv, &a->loop);
     a->srv.limits = o->limits;

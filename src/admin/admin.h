@@ -23,6 +23,7 @@ typedef struct pt_admin_opts {
                                  * write (see api.h); may be NULL */
     pt_admin_check_fn check_service; /* whether a service would be served; may be NULL */
     pt_admin_describe_fn describe;   /* the file's listeners, providers, models; may be NULL */
+    pt_admin_render_fn render_prompt; /* a prompt service's dry run; may be NULL */
     void *arg;
 } pt_admin_opts;
 

@@ -1005,6 +1005,51 @@ out:
     json_decref(in);
 }
 
+/* POST /prompt/render {"service", "variables"}: a prompt service's request as the model would
+ * get it, rendered with sample variables; no model is called. */
+static void prompt_render(ctx *x)
+{
+    static const char *const allowed[] = {"service", "variables", NULL};
+    if (!method_is(x, "POST")) {
+        bad_method(x);
+        return;
+    }
+    json_t *in = body(x);
+    if (!in || pt_admin_known_fields(in, allowed, &x->err)) goto out;
+    const char *service = str_member(in, "service");
+    json_t *vars = json_object_get(in, "variables");
+    if (!service || !*service) {
+        fail(x, 400, "missing_field", "service", "service is required: the name of a prompt service");
+        goto out;
+    }
+    if (vars && !json_is_object(vars)) {
+        fail(x, 400, "invalid_value", "variables", "variables must be an object");
+        goto out;
+    }
+    json_t *empty = json_object(), *res = NULL;
+    int status = x->api->render_prompt ? x->api->render_prompt(x->api->arg, service, vars ? vars : empty, &res) : 404;
+    json_decref(empty);
+    if (status == 200) {
+        answer(x, 200, res, 0);
+        res = NULL;
+    } else if (status == 400) {
+        char msg[256] = "";
+        size_t i, used = 0;
+        json_t *pr;
+        json_array_foreach(res, i, pr) if (used < sizeof msg) /* every problem, as far as the message goes */
+            used += (size_t)snprintf(msg + used, sizeof msg - used, "%s'%s' %s", i ? "; " : "",
+                                     str_member(pr, "variable"), str_member(pr, "error"));
+        pt_admin_fail(&x->err, 400, "invalid_value", "variables", "%s", msg);
+    } else if (status == 404) {
+        pt_admin_fail(&x->err, 404, "not_found", "service", "no prompt service is named '%.64s'", service);
+    } else {
+        fail(x, 500, "out_of_memory", "", "out of memory");
+    }
+    json_decref(res);
+out:
+    json_decref(in);
+}
+
 static void route(ctx *x)
 {
     if (strcmp(x->seg[0], "tokens") == 0 && x->nseg == 1 && method_is(x, "POST")) {
@@ -1037,6 +1082,10 @@ static void route(ctx *x)
     }
     if (strcmp(x->seg[0], "doctor") == 0 && x->nseg == 1) {
         doctor(x);
+        return;
+    }
+    if (strcmp(x->seg[0], "prompt") == 0 && x->nseg == 2 && strcmp(x->seg[1], "render") == 0) {
+        prompt_render(x);
         return;
     }
     if (file_objects(x)) return;

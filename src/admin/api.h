@@ -23,6 +23,11 @@ typedef int (*pt_admin_check_fn)(void *arg, const json_t *service, const json_t 
  * "providers" or "models" as a new JSON array of objects (secrets left out), or NULL. */
 typedef json_t *(*pt_admin_describe_fn)(void *arg, const char *what);
 
+/* A prompt service's dry run (POST /prompt/render): its request rendered with the sample
+ * variables, without calling a model. Returns 200 with *out {"model","messages","request"},
+ * 400 with *out the list of problems, 404 when service names no prompt service. */
+typedef int (*pt_admin_render_fn)(void *arg, const char *service, const json_t *variables, json_t **out);
+
 typedef struct pt_admin_api {
     pt_store *st;
     const char *calls_path;        /* the call log's file, NULL when the call log is off */
@@ -31,6 +36,7 @@ typedef struct pt_admin_api {
                                   * written, or kind -1 when several may have changed; may be NULL */
     pt_admin_check_fn check_service; /* before a service or an API is written; may be NULL */
     pt_admin_describe_fn describe;   /* the file's listeners, providers, models; may be NULL */
+    pt_admin_render_fn render_prompt; /* POST /prompt/render; may be NULL */
     void *arg;
 } pt_admin_api;
 

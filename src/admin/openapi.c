@@ -54,6 +54,8 @@ static const op ops[] = {
     {"/subscriptions/{id}/reject", "post", "Reject a pending or active subscription", "Reject", "200"},
     {"/audit", "get", "The audit log, newest first (admins)", NULL, "200"},
     {"/doctor", "post", "Run the doctor on a target; answers its JSON report (admins)", "Doctor", "200"},
+    {"/prompt/render", "post", "A prompt service's request rendered with sample variables, without calling a model",
+     "PromptRender", "200"},
     {"/listeners", "get", "The configuration file's listeners, read-only (admins)", NULL, "200"},
     {"/providers", "get", "The configuration file's AI providers without their keys, read-only (admins)", NULL, "200"},
     {"/providers/{id}", "get", "One provider by name", NULL, "200"},
@@ -151,6 +153,7 @@ static json_t *schemas(void)
         "UserCreate", obj("name:string password:string team:string role:string"),
         "UserPatch", obj("password:string role:string disabled:boolean"),
         "Doctor", obj("target:string listen:boolean timeout_ms:integer"),
+        "PromptRender", obj("service:string variables:any"),
         "Service", obj("name:string team:string kind:string targets:strings models:strings approval:string lb:string "
                        "timeouts:any health:any"),
         "Api", obj("name:string path_prefix:string methods:strings auth:string rewrite:string key_header:string "

@@ -307,6 +307,25 @@ int pt_prompt_body(const pt_prompt *p, const json_t *messages, bool stream, pt_b
     return rc;
 }
 
+int pt_prompt_render(const pt_prompt *p, const json_t *variables, json_t **out)
+{
+    json_t *problems = json_array();
+    json_t *values = problems ? pt_prompt_vars(p, variables, problems) : NULL;
+    if (!values) {
+        *out = problems;
+        return problems && json_array_size(problems) ? 400 : 500;
+    }
+    json_decref(problems);
+    json_t *msgs = pt_prompt_messages(p, values);
+    json_decref(values);
+    pt_buf body = PT_BUF_INIT;
+    json_t *req = msgs && pt_prompt_body(p, msgs, false, &body) == 0 ? json_loadb(body.data, body.len, 0, NULL) : NULL;
+    pt_buf_release(&body);
+    *out = req ? json_pack("{s:s,s:o,s:o}", "model", p->model, "messages", msgs, "request", req) : NULL;
+    if (!req) json_decref(msgs);
+    return *out ? 200 : 500;
+}
+
 /* ---- output -------------------------------------------------------------------------- */
 
 /* The text inside a ``` fence (with an optional language word), or the text itself. */

@@ -88,6 +88,11 @@ int pt_prompt_add_correction(json_t *messages, const char *answer, size_t len, c
 /* The Chat Completions body for messages. */
 int pt_prompt_body(const pt_prompt *p, const json_t *messages, bool stream, pt_buf *out);
 
+/* The dry run: variables checked and the request rendered without calling a model.
+ * Returns 200 and *out = {"model", "messages", "request"} (the Chat Completions body), or
+ * 400 and *out = the problems (as pt_prompt_vars lists them), or 500 (out of memory). */
+int pt_prompt_render(const pt_prompt *p, const json_t *variables, json_t **out);
+
 /* JSON mode: the model's text parsed (a ```json fence around it is accepted) and
  * validated. NULL with why when it is not JSON or does not match the schema. */
 json_t *pt_prompt_output(const pt_prompt *p, const char *text, size_t len, char *why, size_t whylen);

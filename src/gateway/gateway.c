@@ -24,6 +24,7 @@
 #include <uv.h>
 
 #include "admin/admin.h"
+#include "ai/prompt.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/recycle.h"
@@ -750,6 +751,17 @@ static int admin_check_service(void *arg, const json_t *svc, const json_t *apis,
     return rc;
 }
 
+/* A prompt service's dry run for the admin API, against the configuration in force. */
+static int admin_render_prompt(void *arg, const char *service, const json_t *variables, json_t **out)
+{
+    (void)arg;
+    pt_config *cur = pt_config_current();
+    const pt_service *s = cur ? pt_config_find_service(cur, service) : NULL;
+    int status = s && s->prompt ? pt_prompt_render(s->prompt, variables, out) : 404;
+    pt_config_release(cur);
+    return status;
+}
+
 static pt_admin *start_admin(const pt_config *cfg, pt_buf *err)
 {
     if (!cfg->admin_enabled) return NULL;
@@ -758,7 +770,7 @@ static pt_admin *start_admin(const pt_config *cfg, pt_buf *err)
     pt_admin_opts o = { .host = cfg->admin.host, .port = cfg->admin.port, .data_dir = cfg->data_dir,
                         .calls_path = cfg->call_log.enabled ? calls : NULL,
                         .on_change = admin_changed, .check_service = admin_check_service,
-                        .describe = admin_describe };
+                        .describe = admin_describe, .render_prompt = admin_render_prompt };
     limits_from(&o.limits, cfg);
     return pt_admin_start(&o, err);
 }

@@ -5,7 +5,8 @@
 # retried once with the error appended, then 502 saying why; every missing or invalid variable
 # named in one 400; a value that imitates the end of the template stays inside the user message,
 # as the provider received it; a text stream of delta events and a done event; keys
-# (auth: key) refused without one; the access log's AI figures. And at load: an undeclared
+# (auth: key) with subscriptions and allowed models; the access log's AI figures; the admin
+# API's dry run (POST /admin/v1/prompt/render), which calls no model. And at load: an undeclared
 # variable, an unused required one and an unsupported schema keyword are refused by name.
 . "$(dirname "$0")/lib.sh"
 
@@ -166,23 +167,54 @@ call card '{"place":"Paris","stream":true}'
 is "$RESP_STATUS" 400 "a JSON-mode API refuses to stream"
 portico_stop
 
-# ---------------------------------------------------------------------------- keys
+# ---------------------------------------------------------------------------- keys, dry run
+SEED=${STORE_SEED:-$(dirname "$PORTICO")/tests/store_seed}
+D=$T/data
+seed() { "$SEED" "$D" "$@"; }
+seed team ml && seed consumer bot ml && seed consumer narrow ml && seed service cards ml || not_ok "the store is seeded"
+KA=$(seed key bot)
+KN=$(seed key narrow 0 '["claude"]')
+seed subscribe bot cards active && seed subscribe narrow cards active || not_ok "subscriptions are seeded"
+AP=$(free_port)
 cat >"$T/keys.yaml" <<EOF
 listen: ["127.0.0.1:$PP"]
 workers: 1
 access_log: "off"
+data_dir: $D
+admin: { listen: "127.0.0.1:$AP" }
 providers:
   - { name: oai, type: openai, base_url: "http://127.0.0.1:$MA/v1", api_key: oai-key }
 models:
   - { name: gpt, targets: [{ provider: oai, model: gpt-4o }] }
+  - { name: claude, targets: [{ provider: oai, model: gpt-4o-mini }] }
 services:
 $(prompt_service text gpt)
 routes:
-  - { name: text, match: { path_prefix: /apis/text }, service: text, auth: key }
+  - { name: text, match: { path_prefix: /apis/text }, service: text, auth: key, auth_service: cards }
 EOF
 portico_start "$T/keys.yaml" || not_ok "portico starts with a keyed prompt API"
+wait_for 10 admin_answers || not_ok "the admin API answers"
+ADMIN_TOKEN=$(cat "$D/admin-token" 2>/dev/null)
 call text '{"place":"Paris"}'
 is "$RESP_STATUS $(jqr .error.code)" "401 key_missing" "auth: key: a call without a key is refused"
+call text '{"place":"Paris"}' -H "Authorization: Bearer $KA"
+is "$RESP_STATUS $(jqr .output)" "200 Hello w1 w2" "a subscribed consumer's key calls the prompt API"
+call text '{"place":"Paris"}' -H "Authorization: Bearer $KN"
+is "$RESP_STATUS" 403 "a key limited to other models may not call the prompt's model"
+like "$(jqr .error.message)" "may not call the model 'gpt'" "... naming the model"
+
+mock_reset
+api POST /prompt/render '{"service":"text","variables":{"place":"Oslo","days":3}}'
+is "$RESP_STATUS $(jqr .model) $(jqr .request.model)" "200 gpt gpt" "dry run: the request as the model would get it"
+is "$(jqr '.messages[1].content')" "Place: Oslo (metric, 3 days, alerts false)" "dry run: the rendered user message"
+is "$(jqr '.request.messages | length') $(jqr .request.temperature)" "2 0.2" "dry run: the whole Chat Completions body"
+is "$(mock_seen | jq length)" 0 "dry run: no model was called"
+api POST /prompt/render '{"service":"text","variables":{"days":30,"x":1}}'
+is "$RESP_STATUS $(jqr .error.field)" "400 variables" "dry run with bad variables: 400"
+is "$(jqr .error.message)" "'place' is required; 'days' must be at most 7; 'x' is not a variable of this API" \
+    "dry run: every problem is named"
+api POST /prompt/render '{"service":"nope"}'
+is "$RESP_STATUS" 404 "dry run of a name that is no prompt service: 404"
 portico_stop
 
 # ---------------------------------------------------------------------------- load errors

@@ -261,6 +261,25 @@ static void a_plain_number_default_of_a_string_stays_text(void **state)
     unload(x);
 }
 
+static void a_dry_run_renders_or_lists_the_problems(void **state)
+{
+    loaded *x = load(card_yaml);
+    json_t *in = json_pack("{s:s,s:b}", "place", "Rome", "alerts", 1), *out = NULL;
+    assert_int_equal(pt_prompt_render(x->p, in, &out), 200);
+    assert_string_equal(json_string_value(json_object_get(out, "model")), "gpt");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(out, "messages"), 1), "content")),
+                        "Place: Rome (2 days, alerts true)");
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(out, "request"), "max_tokens")), 100);
+    json_decref(out);
+    json_decref(in);
+    in = json_pack("{s:i}", "days", 9);
+    assert_int_equal(pt_prompt_render(x->p, in, &out), 400);
+    assert_int_equal(json_array_size(out), 2); /* place missing, days too large */
+    json_decref(out);
+    json_decref(in);
+    unload(x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -272,6 +291,7 @@ int main(void)
         cmocka_unit_test(json_output_is_parsed_and_validated),
         cmocka_unit_test(bad_services_are_refused_by_key),
         cmocka_unit_test(a_plain_number_default_of_a_string_stays_text),
+        cmocka_unit_test(a_dry_run_renders_or_lists_the_problems),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
