@@ -210,7 +210,9 @@ static void json_output_is_parsed_and_validated(void **state)
     assert_null(pt_prompt_output(x->p, "sure!", 5, why, sizeof why));
     assert_non_null(strstr(why, "the answer is not JSON"));
     /* the schema is announced in the system message, even without a system template */
-    json_t *msgs = pt_prompt_messages(x->p, json_object());
+    json_t *none = json_object();
+    json_t *msgs = pt_prompt_messages(x->p, none);
+    json_decref(none);
     assert_string_equal(json_string_value(json_object_get(json_array_get(msgs, 0), "role")), "system");
     assert_non_null(strstr(json_string_value(json_object_get(json_array_get(msgs, 0), "content")), "\"required\":[\"n\"]"));
     json_decref(msgs);
