@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ai/ai_config.h"
+#include "ai/prompt.h"
 #include "gateway/config.h"
 #include "gateway/router.h"
 #include "limits/policy.h"
@@ -20,6 +21,11 @@ static void services(const pt_config *cfg, pt_buf *out)
     pt_buf_printf(out, "services: %zu\n", cfg->nservices);
     for (size_t i = 0; i < cfg->nservices; i++) {
         const pt_service *s = &cfg->services[i];
+        if (s->prompt) {
+            pt_buf_printf(out, "  %s (prompt): model %s, %s output\n", s->name, s->prompt->model,
+                          s->prompt->schema ? "JSON" : "text");
+            continue;
+        }
         pt_buf_printf(out, "  %s (%s", s->name, pt_lb_name(s->lb));
         if (s->health.enabled) pt_buf_printf(out, ", health check %s", s->health.path);
         pt_buf_append_str(out, "):");
@@ -47,7 +53,7 @@ static void routes(const pt_config *cfg, pt_buf *out)
                               cfg->mcp->servers[j].command ? "stdio" : cfg->mcp->servers[j].url);
             pt_buf_append_str(out, "\n");
         } else {
-            pt_buf_printf(out, " -> service %s\n", r->service_name);
+            pt_buf_printf(out, " -> %sservice %s\n", r->kind == PT_ROUTE_PROMPT ? "prompt " : "", r->service_name);
         }
     }
 }

@@ -201,7 +201,7 @@ static void on_end(void *arg, const pt_ai_result *res)
     q->input_tokens += (uint64_t)pt_usage_get(res->usage.input);
     q->output_tokens += (uint64_t)pt_usage_get(res->usage.output);
     q->cost_micro_usd += res->cost_micro_usd;
-    q->cost_known = res->cost_known && (q->cost_known || !q->retried);
+    q->cost_known = q->cost_known && res->cost_known; /* every call priced */
     if (res->kind != PT_AI_OK) { /* cut after bytes had come */
         pt_conn_info(q->conn)->outcome = PT_OUT_AI_UPSTREAM_CUT;
         if (q->started) pt_conn_response_abort(q->conn);

@@ -4,10 +4,11 @@
 # parsed and validated against the API's schema (a fenced answer accepted); an invalid answer
 # retried once with the error appended, then 502 saying why; every missing or invalid variable
 # named in one 400; a value that imitates the end of the template stays inside the user message,
-# as the provider received it; a text stream of delta events and a done event; keys
-# (auth: key) with subscriptions and allowed models; the access log's AI figures; the admin
-# API's dry run (POST /admin/v1/prompt/render), which calls no model. And at load: an undeclared
-# variable, an unused required one and an unsupported schema keyword are refused by name.
+# as the provider received it; a text stream of delta events and a done event; keys (auth: key)
+# with subscriptions, allowed models and a model-scoped policy that counts a retried call once;
+# the access log's AI figures; the admin API's dry run (POST /admin/v1/prompt/render), which
+# calls no model; check-config's summary. And at load: an undeclared variable, an unused
+# required one and an unsupported schema keyword are refused by name.
 . "$(dirname "$0")/lib.sh"
 
 PP=$(free_port); MA=$(free_port)
@@ -186,11 +187,15 @@ providers:
   - { name: oai, type: openai, base_url: "http://127.0.0.1:$MA/v1", api_key: oai-key }
 models:
   - { name: gpt, targets: [{ provider: oai, model: gpt-4o }] }
-  - { name: claude, targets: [{ provider: oai, model: gpt-4o-mini }] }
+  - { name: claude, targets: [{ provider: oai, model: "gpt-4o-mini@reply=fix" }] }
 services:
 $(prompt_service text gpt)
+$(prompt_service limited claude "$CARD_SCHEMA")
 routes:
   - { name: text, match: { path_prefix: /apis/text }, service: text, auth: key, auth_service: cards }
+  - { name: limited, match: { path_prefix: /apis/limited }, service: limited, auth: key, auth_service: cards }
+policies:
+  - { name: claude-rate, applies_to: { model: claude }, rate: { requests: 2, per: 1h } }
 EOF
 portico_start "$T/keys.yaml" || not_ok "portico starts with a keyed prompt API"
 wait_for 10 admin_answers || not_ok "the admin API answers"
@@ -202,6 +207,13 @@ is "$RESP_STATUS $(jqr .output)" "200 Hello w1 w2" "a subscribed consumer's key 
 call text '{"place":"Paris"}' -H "Authorization: Bearer $KN"
 is "$RESP_STATUS" 403 "a key limited to other models may not call the prompt's model"
 like "$(jqr .error.message)" "may not call the model 'gpt'" "... naming the model"
+mock_reset
+call limited '{"place":"Paris"}' -H "Authorization: Bearer $KN"
+is "$RESP_STATUS $(mock_seen | jq length)" "200 2" "a model-scoped policy lets the first call through (retried once upstream)"
+call limited '{"place":"Paris"}' -H "Authorization: Bearer $KN"
+is "$RESP_STATUS" 200 "the retry was not counted: the second call passes a limit of 2"
+call limited '{"place":"Paris"}' -H "Authorization: Bearer $KN"
+is "$RESP_STATUS" 429 "the third call is refused by the model's policy"
 
 mock_reset
 api POST /prompt/render '{"service":"text","variables":{"place":"Oslo","days":3}}'
@@ -216,6 +228,11 @@ is "$(jqr .error.message)" "'place' is required; 'days' must be at most 7; 'x' i
 api POST /prompt/render '{"service":"nope"}'
 is "$RESP_STATUS" 404 "dry run of a name that is no prompt service: 404"
 portico_stop
+
+# ---------------------------------------------------------------------------- check-config
+"$PORTICO" check-config -c "$T/portico.yaml" >"$T/cc.out" 2>&1
+like "$(cat "$T/cc.out")" "card \(prompt\): model card, JSON output" "check-config lists a prompt service with its model and output"
+like "$(cat "$T/cc.out")" "text: path_prefix /apis/text -> prompt service text" "... and its route"
 
 # ---------------------------------------------------------------------------- load errors
 # bad_config SNIPPET WANT NAME: check-config refuses a service written as SNIPPET with WANT.
