@@ -293,18 +293,37 @@ int pt_prompt_add_correction(json_t *messages, const char *answer, size_t len, c
     return json_array_append_new(messages, message("user", text, strlen(text)));
 }
 
+/* A JSON string member "name":"value" (value's bytes escaped), after a comma when not first. */
+static int member_str(pt_buf *b, const char *name, const char *value, size_t len, bool first)
+{
+    int rc = pt_buf_append_str(b, first ? "\"" : ",\"");
+    rc |= pt_buf_append_str(b, name);
+    rc |= pt_buf_append_str(b, "\":\"");
+    rc |= pt_buf_append_json_escaped(b, value, len);
+    return rc | pt_buf_append_str(b, "\"");
+}
+
+/* Written directly rather than through jansson: this is on every call's path. */
 int pt_prompt_body(const pt_prompt *p, const json_t *messages, bool stream, pt_buf *out)
 {
-    json_t *body = json_pack("{s:s,s:O,s:b}", "model", p->model, "messages", messages, "stream", stream);
-    if (!body) return -1;
-    if (p->has_temperature) json_object_set_new(body, "temperature", json_real(p->temperature));
-    if (p->max_tokens) json_object_set_new(body, "max_tokens", json_integer((json_int_t)p->max_tokens));
-    char *text = json_dumps(body, JSON_COMPACT);
-    json_decref(body);
-    if (!text) return -1;
-    int rc = pt_buf_append_str(out, text);
-    free(text);
-    return rc;
+    size_t i;
+    const json_t *m;
+    int rc = pt_buf_append_str(out, "{");
+    rc |= member_str(out, "model", p->model, strlen(p->model), true);
+    rc |= pt_buf_append_str(out, ",\"messages\":[");
+    json_array_foreach(messages, i, m) {
+        const json_t *role = json_object_get(m, "role"), *content = json_object_get(m, "content");
+        if (!json_is_string(role) || !json_is_string(content)) return -1;
+        rc |= pt_buf_append_str(out, i ? ",{" : "{");
+        rc |= member_str(out, "role", json_string_value(role), json_string_length(role), true);
+        rc |= member_str(out, "content", json_string_value(content), json_string_length(content), false);
+        rc |= pt_buf_append_str(out, "}");
+    }
+    rc |= pt_buf_append_str(out, stream ? "],\"stream\":true" : "],\"stream\":false");
+    if (p->has_temperature) rc |= pt_buf_printf(out, ",\"temperature\":%.17g", p->temperature) < 0;
+    if (p->max_tokens) rc |= pt_buf_printf(out, ",\"max_tokens\":%llu", (unsigned long long)p->max_tokens) < 0;
+    rc |= pt_buf_append_str(out, "}");
+    return rc ? -1 : 0;
 }
 
 int pt_prompt_render(const pt_prompt *p, const json_t *variables, json_t **out)

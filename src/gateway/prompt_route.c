@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ai/jdom.h"
 #include "ai/prompt.h"
 #include "gateway/ai_route.h"
 
@@ -212,18 +213,17 @@ static void on_end(void *arg, const pt_ai_result *res)
         finish_stream(q);
         return;
     }
-    json_t *doc = json_loadb(q->answer.data ? q->answer.data : "", q->answer.len, 0, NULL);
-    json_t *msg = json_object_get(json_array_get(json_object_get(doc, "choices"), 0), "message");
-    json_t *content = json_object_get(msg, "content");
-    if (!json_is_string(content)) {
-        json_decref(doc);
+    /* the AI layer's own parser, in the request pool: this answer is read once */
+    size_t at;
+    const pt_jv *doc = pt_jdom_parse(&q->req->pool, q->answer.data ? q->answer.data : "", q->answer.len, &at);
+    pt_slice text = pt_jv_str(pt_jv_get(pt_jv_get(pt_jv_at(pt_jv_get(doc, "choices"), 0), "message"), "content"));
+    if (!text.ptr) {
         respond_error(q, PT_OUT_PROMPT_BAD_OUTPUT, NULL, "the model's answer holds no text");
         return;
     }
     pt_buf_reset(&q->answer);
-    if (q->p->schema) finish_json(q, json_string_value(content), json_string_length(content));
-    else respond_result(q, json_incref(content));
-    json_decref(doc);
+    if (q->p->schema) finish_json(q, text.ptr, text.len);
+    else respond_result(q, json_stringn(text.ptr, text.len));
 }
 
 static void call(prompt_req *q)
