@@ -386,7 +386,8 @@ static void call_end(ai_req *a, pt_ai_end how)
     }
     a->up_why[0] = '\0';
     record(a, &res, false);
-    if (res.kind == PT_AI_OK || res.emitted || a->started) settle(a);
+    /* hooked: settled by the cleanup hook, where a later call of the request adds its usage */
+    if (!a->hooked && (res.kind == PT_AI_OK || res.emitted || a->started)) settle(a);
     pt_conn *conn = a->conn;
     pt_req_info *info = pt_conn_info(conn);
     if (info->upstream_start_us) info->upstream_us = pt_now_us() - info->upstream_start_us;
@@ -587,6 +588,9 @@ static void begin(ai_req *a)
     pt_slice name = pt_ai_request_model(a->areq);
     const pt_ai_model *model = pt_ai_config_model(a->ai, name);
     if (a->hooked && a->hooks.again && model) { /* checked and counted on the first call */
+        a->limits = pt_limits_gate_of(a->conn); /* settled first (newest cleanup), so with the total */
+        a->used_tokens = a->hooks.prior_tokens;
+        a->used_cost_micro = a->hooks.prior_cost_micro;
         pt_ai_plan_init(&a->plan, a->ai, model, pt_rand64());
         next_attempt(a);
         return;

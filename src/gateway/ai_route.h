@@ -44,6 +44,8 @@ typedef struct pt_ai_route_hooks {
      * the caller answers the client, or starts another call. */
     void (*on_end)(void *arg, const pt_ai_result *res);
     bool again; /* a later call of the same request: the model checks above already passed */
+    uint64_t prior_tokens, prior_cost_micro; /* with again: the earlier calls' usage, which the
+                                 * policies count together with this call's, once */
 } pt_ai_route_hooks;
 
 /* Runs body (copied) as a chat call on route's AI configuration; see pt_ai_route_hooks. */

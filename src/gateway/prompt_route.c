@@ -234,7 +234,9 @@ static void call(prompt_req *q)
         respond_error(q, PT_OUT_OUT_OF_MEMORY, NULL, "the gateway is out of memory");
         return;
     }
-    pt_ai_route_hooks hooks = { .arg = q, .on_bytes = on_bytes, .on_end = on_end, .again = q->retried };
+    pt_ai_route_hooks hooks = { .arg = q, .on_bytes = on_bytes, .on_end = on_end, .again = q->retried,
+                                .prior_tokens = q->input_tokens + q->output_tokens,
+                                .prior_cost_micro = q->cost_micro_usd };
     pt_ai_route_call(q->conn, q->req, q->route, q->client, body.data, body.len, &hooks);
     pt_buf_release(&body);
 }

@@ -188,14 +188,18 @@ providers:
 models:
   - { name: gpt, targets: [{ provider: oai, model: gpt-4o }] }
   - { name: claude, targets: [{ provider: oai, model: "gpt-4o-mini@reply=fix" }] }
+  - { name: claude2, targets: [{ provider: oai, model: "gpt-4o-mini@reply=fix" }] }
 services:
 $(prompt_service text gpt)
 $(prompt_service limited claude "$CARD_SCHEMA")
+$(prompt_service quota claude2 "$CARD_SCHEMA")
 routes:
   - { name: text, match: { path_prefix: /apis/text }, service: text, auth: key, auth_service: cards }
   - { name: limited, match: { path_prefix: /apis/limited }, service: limited, auth: key, auth_service: cards }
+  - { name: quota, match: { path_prefix: /apis/quota }, service: quota, auth: key, auth_service: cards }
 policies:
   - { name: claude-rate, applies_to: { model: claude }, rate: { requests: 2, per: 1h } }
+  - { name: claude2-quota, applies_to: { model: claude2 }, quota: { tokens_per_day: 20 } }
 EOF
 portico_start "$T/keys.yaml" || not_ok "portico starts with a keyed prompt API"
 wait_for 10 admin_answers || not_ok "the admin API answers"
@@ -214,6 +218,10 @@ call limited '{"place":"Paris"}' -H "Authorization: Bearer $KN"
 is "$RESP_STATUS" 200 "the retry was not counted: the second call passes a limit of 2"
 call limited '{"place":"Paris"}' -H "Authorization: Bearer $KN"
 is "$RESP_STATUS" 429 "the third call is refused by the model's policy"
+call quota '{"place":"Paris"}' -H "Authorization: Bearer $KA"
+is "$RESP_STATUS $(jqr '.usage.input_tokens + .usage.output_tokens')" "200 28" "a retried call uses 28 tokens (14 per call)"
+call quota '{"place":"Paris"}' -H "Authorization: Bearer $KA"
+is "$RESP_STATUS" 429 "a token quota of 20 counted both calls of the retried one: the next call is refused"
 
 mock_reset
 api POST /prompt/render '{"service":"text","variables":{"place":"Oslo","days":3}}'
