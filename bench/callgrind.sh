@@ -16,6 +16,8 @@
 #                                              trace sampled, spans exported to the upstream nginx
 #                                              (which answers 200 to POST /v1/traces); the
 #                                              exporter thread's instructions count too
+#   CALL_LOG=on|off                            the call log forced on or off in both builds
+#                                              (default: each build's own default)
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -24,6 +26,8 @@ LONG=${LONG:-1300}
 PATHS=${PATHS:-proxy passthrough translation}
 BASE_BIN=${BASE_BIN:-}
 TRACED=${TRACED:-}
+CALL_LOG=${CALL_LOG:-}
+case $CALL_LOG in ''|on|off) ;; *) echo "bench: CALL_LOG is on or off" >&2; exit 1 ;; esac
 command -v valgrind >/dev/null || { echo "bench: valgrind is missing (scripts/deps.sh bench installs it)" >&2; exit 1; }
 if [ -n "$BASE_BIN" ] && [ ! -x "$BASE_BIN" ]; then echo "bench: BASE_BIN=$BASE_BIN is not executable" >&2; exit 1; fi
 
@@ -73,6 +77,8 @@ routes:
     match: { path_prefix: "/v1/bench" }
     service: up
 EOF
+    [ -z "$CALL_LOG" ] || printf 'data_dir: %s\ncall_log: { enabled: %s }\n' "$T/data-$1" \
+        "$([ "$CALL_LOG" = on ] && echo true || echo false)"
 }
 
 tracing_yaml() {
@@ -137,7 +143,7 @@ per_request() {
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "nan" || b == "nan" || b == 0) print "n/a"; else printf "%.3fx", a / b }'; }
 
-echo "instructions per request (callgrind, $SHORT and $LONG keep-alive POSTs, 1 worker, access log on)"
+echo "instructions per request (callgrind, $SHORT and $LONG keep-alive POSTs, 1 worker, access log on, call log ${CALL_LOG:-as built})"
 printf '%-12s %12s %12s %12s %10s %10s %12s %10s\n' path nginx current baseline cur/base cur/nginx traced traced/cur
 for path in $PATHS; do
     ng=nan

@@ -25,6 +25,8 @@
 #define DEFAULT_QUEUE ((size_t)8 << 20)
 #define FLUSH_BYTES ((size_t)256 << 10)
 #define ROWS_PER_TX 4096         /* a batch larger than this commits in several transactions */
+#define ROWS_PER_INSERT 32       /* rows per multi-row INSERT (ROWS_PER_TX is a multiple) */
+#define PARAMS (PT_CALLS_NCOLS + 1) /* one row's parameters: the columns and rid_hash */
 #define WARN_EVERY_MS 10000      /* dropped-record and write-error warnings, at most this often */
 #define SIZE_LOW_WATER 0.95      /* size pruning stops below this share of max_bytes */
 
@@ -49,7 +51,8 @@ struct pt_calllog {
     pt_spool *spool;
     pthread_mutex_t db_lock;     /* the connection: the writer, or a test's prune_all */
     sqlite3 *db;
-    sqlite3_stmt *insert, *prune_age, *prune_old;
+    sqlite3_stmt *insert, *insert_many, *prune_age, *prune_old, *slot_max;
+    int64_t last_id;             /* the largest id written (writer thread, under db_lock) */
     uint64_t retention_ms, max_bytes;
     int64_t (*now_ms)(void);
     _Atomic uint64_t written, dropped, pruned, write_errors, disk_full, queued, used_bytes;
@@ -148,19 +151,46 @@ static void bind_opt(sqlite3_stmt *st, int col, int64_t v)
     else sqlite3_bind_int64(st, col, v);
 }
 
-/* Binds one packed record to the insert (columns in PT_CALLS_COLUMNS order). */
-static int insert_one(pt_calllog *l, const char *rec)
+/* The largest id in time_ms's slot, or -1. */
+static int64_t slot_max(pt_calllog *l, int64_t time_ms)
+{
+    sqlite3_stmt *st = l->slot_max;
+    sqlite3_bind_int64(st, 1, PT_CALLS_ID(time_ms));
+    sqlite3_bind_int64(st, 2, PT_CALLS_ID(time_ms + 1));
+    int64_t v = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL ? sqlite3_column_int64(st, 0) : -1;
+    sqlite3_reset(st);
+    return v;
+}
+
+/* A record's id: its millisecond's next free one. Records come nearly in time order, so
+ * this is the last id + 1 or a new millisecond; only a record older than the last one's
+ * millisecond looks its slot up. A full slot spills into the next millisecond (see
+ * calls_db.h), and an older record whose slot is full takes the next id after the last. */
+static int64_t next_id(pt_calllog *l, int64_t time_ms)
+{
+    int64_t id = PT_CALLS_ID(time_ms);
+    if (id <= l->last_id && l->last_id >= PT_CALLS_ID(time_ms + 1)) {
+        int64_t max = slot_max(l, time_ms);
+        if (max < 0) return id;
+        if (max + 1 < PT_CALLS_ID(time_ms + 1)) return max + 1;
+    }
+    if (id <= l->last_id) id = l->last_id + 1;
+    return l->last_id = id;
+}
+
+/* Binds one packed record to st's parameters from c on (id, then PT_CALLS_COLUMNS order,
+ * then rid_hash). */
+static void bind_record(pt_calllog *l, sqlite3_stmt *st, int c, const char *rec)
 {
     packed h;
     memcpy(&h, rec, sizeof h);
-    sqlite3_stmt *st = l->insert;
     const char *p = rec + sizeof h;
     const char *s[NSTR];
     for (int i = 0; i < NSTR; i++) {
         s[i] = p;
         if (h.len[i] != NULL_LEN) p += h.len[i];
     }
-    int c = 1;
+    sqlite3_bind_int64(st, c++, next_id(l, h.time_ms));
     sqlite3_bind_int64(st, c++, h.time_ms);
     for (int i = S_REQUEST_ID; i <= S_ERROR; i++) {
         if (i == S_METHOD || i == S_PATH) continue;
@@ -180,9 +210,31 @@ static int insert_one(pt_calllog *l, const char *rec)
     bind_opt(st, c++, h.cost_micro_usd);
     bind_str(st, c++, s[S_CLIENT], h.len[S_CLIENT]);
     bind_str(st, c++, s[S_TRACE_ID], h.len[S_TRACE_ID]);
+    if (h.len[S_REQUEST_ID] == NULL_LEN) sqlite3_bind_null(st, c);
+    else sqlite3_bind_int64(st, c, pt_calls_rid_hash(s[S_REQUEST_ID], h.len[S_REQUEST_ID]));
+}
+
+static int run_insert(sqlite3_stmt *st)
+{
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* Inserts the records at data + off[0..k): ROWS_PER_INSERT of them with one statement (its
+ * cursors opened and closed once), fewer one by one. */
+static int insert_rows(pt_calllog *l, const char *data, const size_t *off, int k)
+{
+    if (k == ROWS_PER_INSERT) {
+        for (int i = 0; i < k; i++) bind_record(l, l->insert_many, 1 + i * PARAMS, data + off[i]);
+        return run_insert(l->insert_many);
+    }
+    int rc = SQLITE_OK;
+    for (int i = 0; i < k && rc == SQLITE_OK; i++) {
+        bind_record(l, l->insert, 1, data + off[i]);
+        rc = run_insert(l->insert);
+    }
+    return rc;
 }
 
 static int exec(sqlite3 *db, const char *sql) { return sqlite3_exec(db, sql, NULL, NULL, NULL); }
@@ -216,11 +268,16 @@ static size_t insert_some(pt_calllog *l, const char *data, size_t n)
         rows++;
     }
     while (rc == SQLITE_OK && off < n && rows < ROWS_PER_TX) {
-        uint32_t size;
-        memcpy(&size, data + off, sizeof size);
-        rc = insert_one(l, data + off);
-        off += size;
-        rows++;
+        size_t at[ROWS_PER_INSERT];
+        int k = 0;
+        for (; k < ROWS_PER_INSERT && off < n; k++) {
+            uint32_t size;
+            memcpy(&size, data + off, sizeof size);
+            at[k] = off;
+            off += size;
+        }
+        rc = insert_rows(l, data, at, k);
+        rows += (uint64_t)k;
     }
     if (rc == SQLITE_OK) rc = exec(l->db, "COMMIT");
     if (rc != SQLITE_OK) {
@@ -235,6 +292,7 @@ static size_t insert_some(pt_calllog *l, const char *data, size_t n)
     return off;
 }
 
+/* The first column of sql's first row (a PRAGMA or an aggregate), 0 when none. */
 static uint64_t pragma_u64(sqlite3 *db, const char *sql)
 {
     sqlite3_stmt *st;
@@ -274,7 +332,7 @@ static void prune(pt_calllog *l, uint64_t budget)
     if (l->retention_ms) {
         int64_t cut = l->now_ms() - (int64_t)l->retention_ms;
         int n;
-        while (gone < budget && (n = prune_step(l, l->prune_age, cut)) > 0) gone += (uint64_t)n;
+        while (gone < budget && (n = prune_step(l, l->prune_age, PT_CALLS_ID(cut))) > 0) gone += (uint64_t)n;
     }
     if (!l->max_bytes) return;
     int n = 1;
@@ -297,13 +355,35 @@ static void on_batch(void *arg, const char *data, size_t n)
 
 /* ---- lifecycle ----------------------------------------------------------------------- */
 
+/* The insert of ROWS_PER_INSERT rows: pt_calls_insert_sql with its VALUES tuple repeated. */
+static int prepare_many(pt_calllog *l)
+{
+    const char *tuple = strstr(pt_calls_insert_sql, "VALUES") + 6;
+    size_t head = strlen(pt_calls_insert_sql), tl = strlen(tuple);
+    char *sql = malloc(head + (ROWS_PER_INSERT - 1) * (tl + 1) + 1);
+    if (!sql) return SQLITE_NOMEM;
+    char *p = sql + head;
+    memcpy(sql, pt_calls_insert_sql, head);
+    for (int i = 1; i < ROWS_PER_INSERT; i++) {
+        *p++ = ',';
+        memcpy(p, tuple, tl);
+        p += tl;
+    }
+    *p = '\0';
+    int rc = sqlite3_prepare_v3(l->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &l->insert_many, NULL);
+    free(sql);
+    return rc;
+}
+
 static int prepare(pt_calllog *l)
 {
     return sqlite3_prepare_v3(l->db, pt_calls_insert_sql, -1, SQLITE_PREPARE_PERSISTENT, &l->insert, NULL) ||
-           sqlite3_prepare_v3(l->db,
-                              "DELETE FROM calls WHERE id IN (SELECT id FROM calls WHERE time_ms < ?1 "
-                              "ORDER BY time_ms LIMIT ?2)",
+           prepare_many(l) ||
+           sqlite3_prepare_v3(l->db, "DELETE FROM calls WHERE id IN (SELECT id FROM calls WHERE id < ?1 "
+                                     "ORDER BY id LIMIT ?2)",
                               -1, SQLITE_PREPARE_PERSISTENT, &l->prune_age, NULL) ||
+           sqlite3_prepare_v3(l->db, "SELECT max(id) FROM calls WHERE id >= ?1 AND id < ?2", -1,
+                              SQLITE_PREPARE_PERSISTENT, &l->slot_max, NULL) ||
            sqlite3_prepare_v3(l->db, "DELETE FROM calls WHERE id IN (SELECT id FROM calls ORDER BY id LIMIT ?1)",
                               -1, SQLITE_PREPARE_PERSISTENT, &l->prune_old, NULL);
 }
@@ -311,8 +391,10 @@ static int prepare(pt_calllog *l)
 static void free_log(pt_calllog *l)
 {
     sqlite3_finalize(l->insert);
+    sqlite3_finalize(l->insert_many);
     sqlite3_finalize(l->prune_age);
     sqlite3_finalize(l->prune_old);
+    sqlite3_finalize(l->slot_max);
     sqlite3_close(l->db);
     pthread_mutex_destroy(&l->db_lock);
     free(l);
@@ -335,6 +417,7 @@ pt_calllog *pt_calllog_open(const pt_calllog_opts *o, char *why, size_t cap)
         goto fail;
     }
     measure(l);
+    l->last_id = (int64_t)pragma_u64(l->db, "SELECT coalesce(max(id), 0) FROM calls");
     pt_spool_opts so = { .cap = o->queue_bytes ? o->queue_bytes : DEFAULT_QUEUE, .flush_bytes = o->flush_bytes,
                          .flush_ms = o->flush_ms ? o->flush_ms : 200, .name = "calllog", .fn = on_batch, .arg = l };
     if (!so.flush_bytes) so.flush_bytes = FLUSH_BYTES < so.cap / 2 ? FLUSH_BYTES : so.cap / 2 ? so.cap / 2 : 1;

@@ -9,41 +9,33 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/log.h"
+
 #define BUSY_TIMEOUT_MS 2000
+#define SPILL_MS 1000 /* how far past its millisecond an id may have spilled, searched beyond `to` */
 
-const char *const pt_calls_columns[PT_CALLS_NCOLS] = {
-    "id", "time_ms", "request_id", "team", "consumer", "key_prefix", "service", "service_team", "api",
-    "model", "provider", "error", "method", "path", "status", "total_us", "upstream_us", "ttfb_us",
-    "bytes_in", "bytes_out", "input_tokens", "output_tokens", "cached_tokens", "cost_micro_usd", "client",
-    "trace_id",
-};
+#define NAME(name, type) #name,
+#define SELECT_NAME(name, type) "," #name
+#define PLACEHOLDER(name, type) ",?"
+#define DEFINE(name, type) "," #name " " type
 
-#define SELECT_COLS                                                                                            \
-    "id,time_ms,request_id,team,consumer,key_prefix,service,service_team,api,model,provider,error,method,path," \
-    "status,total_us,upstream_us,ttfb_us,bytes_in,bytes_out,input_tokens,output_tokens,cached_tokens,"         \
-    "cost_micro_usd,client,trace_id"
+const char *const pt_calls_columns[PT_CALLS_NCOLS] = { "id", PT_CALLS_COLUMNS(NAME) };
+
+#define SELECT_COLS "id" PT_CALLS_COLUMNS(SELECT_NAME)
 
 const char *const pt_calls_insert_sql =
-    "INSERT INTO calls(time_ms,request_id,team,consumer,key_prefix,service,service_team,api,model,provider,"
-    "error,method,path,status,total_us,upstream_us,ttfb_us,bytes_in,bytes_out,input_tokens,output_tokens,"
-    "cached_tokens,cost_micro_usd,client,trace_id) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+    "INSERT INTO calls(" SELECT_COLS ",rid_hash) VALUES(?" PT_CALLS_COLUMNS(PLACEHOLDER) ",?)";
+
+/* user_version of the current layout; an older file's table is replaced (see migrate()). */
+#define LAYOUT_VERSION 2
 
 static const char schema[] =
-    "CREATE TABLE IF NOT EXISTS calls("
-    " id INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL, request_id TEXT, team TEXT, consumer TEXT,"
-    " key_prefix TEXT, service TEXT, service_team TEXT, api TEXT, model TEXT, provider TEXT, error TEXT,"
-    " method TEXT, path TEXT, status INTEGER, total_us INTEGER, upstream_us INTEGER, ttfb_us INTEGER,"
-    " bytes_in INTEGER, bytes_out INTEGER, input_tokens INTEGER, output_tokens INTEGER,"
-    " cached_tokens INTEGER, cost_micro_usd INTEGER, client TEXT, trace_id TEXT);"
-    "CREATE INDEX IF NOT EXISTS calls_time ON calls(time_ms);"
-    "CREATE INDEX IF NOT EXISTS calls_consumer ON calls(consumer, time_ms) WHERE consumer IS NOT NULL;"
-    "CREATE INDEX IF NOT EXISTS calls_team ON calls(team, time_ms) WHERE team IS NOT NULL;"
-    "CREATE INDEX IF NOT EXISTS calls_service ON calls(service, time_ms) WHERE service IS NOT NULL;"
-    "CREATE INDEX IF NOT EXISTS calls_model ON calls(model, time_ms) WHERE model IS NOT NULL;"
-    "CREATE INDEX IF NOT EXISTS calls_request ON calls(request_id) WHERE request_id IS NOT NULL;";
+    "CREATE TABLE IF NOT EXISTS calls(id INTEGER PRIMARY KEY" PT_CALLS_COLUMNS(DEFINE) ",rid_hash INTEGER);"
+    "CREATE INDEX IF NOT EXISTS calls_consumer ON calls(consumer) WHERE consumer IS NOT NULL;"
+    "CREATE INDEX IF NOT EXISTS calls_request ON calls(rid_hash);";
 
-/* Columns added after the first release, for files created before them: added when
- * missing ("duplicate column" is the answer when they are there already). */
+/* Columns added after the first release of this layout, for files created before them:
+ * added when missing ("duplicate column" is the answer when they are there already). */
 static const char *const added_columns[] = { "ALTER TABLE calls ADD COLUMN trace_id TEXT" };
 static const char added_indexes[] =
     "CREATE INDEX IF NOT EXISTS calls_trace ON calls(trace_id) WHERE trace_id IS NOT NULL;";
@@ -58,6 +50,13 @@ static int add_columns(sqlite3 *db)
         if (rc != SQLITE_OK && !dup) return rc;
     }
     return sqlite3_exec(db, added_indexes, NULL, NULL, NULL);
+}
+
+int64_t pt_calls_rid_hash(const char *s, size_t n)
+{
+    uint32_t h = 2166136261u; /* FNV-1a; 32 bits keep the index entry at 4 bytes */
+    for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)s[i]) * 16777619u;
+    return (int32_t)h;
 }
 
 /* The file is created 0640 in a directory made 0700, before SQLite opens it. */
@@ -82,11 +81,41 @@ static int create_file(const char *path, char *why, size_t cap)
     return 0;
 }
 
+static int64_t user_version(sqlite3 *db)
+{
+    sqlite3_stmt *st;
+    int64_t v = -1;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK) return -1;
+    if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+/* A file written before ids were times has a table the queries cannot range over: it is
+ * dropped (a log, not a record of truth), said once in the log, and the new layout made. */
+static int migrate(sqlite3 *db)
+{
+    int64_t v = user_version(db);
+    if (v == LAYOUT_VERSION) return SQLITE_OK;
+    sqlite3_stmt *st;
+    bool had = false;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE name='calls'", -1, &st, NULL) == SQLITE_OK) {
+        had = sqlite3_step(st) == SQLITE_ROW;
+        sqlite3_finalize(st);
+    }
+    if (had) pt_log_warn("call log: the file has an older layout; its records are dropped and a new table started");
+    char sql[96];
+    snprintf(sql, sizeof sql, "DROP TABLE IF EXISTS calls; PRAGMA user_version=%d;", LAYOUT_VERSION);
+    return sqlite3_exec(db, sql, NULL, NULL, NULL);
+}
+
 int pt_calls_db_open(const char *path, bool readonly, sqlite3 **out, char *why, size_t cap)
 {
     *out = NULL;
     if (!readonly && create_file(path, why, cap) != 0) return -1;
-    int flags = (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_FULLMUTEX;
+    /* One thread at a time uses a connection (the writer holds its lock; a reader is one
+     * admin request), so SQLite's own mutexes would only cost. */
+    int flags = (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_NOMUTEX;
     sqlite3 *db = NULL;
     int rc = sqlite3_open_v2(path, &db, flags, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
@@ -96,6 +125,7 @@ int pt_calls_db_open(const char *path, bool readonly, sqlite3 **out, char *why, 
                           "PRAGMA journal_size_limit=67108864; PRAGMA cache_size=-32768; "
                           "PRAGMA wal_autocheckpoint=8192;",
                           NULL, NULL, NULL);
+    if (rc == SQLITE_OK && !readonly) rc = migrate(db);
     if (rc == SQLITE_OK && !readonly) rc = sqlite3_exec(db, schema, NULL, NULL, NULL);
     if (rc == SQLITE_OK && !readonly) rc = add_columns(db);
     if (rc != SQLITE_OK) {
@@ -127,18 +157,20 @@ static void add(sql_buf *q, const char *frag)
 static void where(sql_buf *q, const pt_calls_filter *f)
 {
     add(q, " WHERE 1");
-    if (f->from_ms) add(q, " AND time_ms >= ?");
-    if (f->to_ms) add(q, " AND time_ms < ?");
+    /* The id range finds the rows; time_ms keeps the bounds exact for ids that spilled
+     * into the next millisecond (more than 2^PT_CALLS_SEQ_BITS calls in one). */
+    if (f->from_ms) add(q, " AND id >= ? AND time_ms >= ?");
+    if (f->to_ms) add(q, " AND id < ? AND time_ms < ?");
     if (f->team) add(q, " AND team = ?");
     if (f->consumer) add(q, " AND consumer = ?");
     if (f->service) add(q, " AND service = ?");
     if (f->api) add(q, " AND api = ?");
     if (f->model) add(q, " AND model = ?");
-    if (f->request_id) add(q, " AND request_id = ?");
+    if (f->request_id) add(q, " AND rid_hash = ? AND request_id = ?");
     if (f->trace_id) add(q, " AND trace_id = ?");
     if (f->status_lo) add(q, " AND status BETWEEN ? AND ?");
     if (f->visible_team) add(q, " AND (team = ? OR service_team = ?)");
-    if (f->has_cursor) add(q, " AND time_ms <= ? AND (time_ms < ? OR id < ?)");
+    if (f->has_cursor) add(q, " AND id < ?");
 }
 
 static void bind_text(sqlite3_stmt *st, int *i, const char *s)
@@ -149,14 +181,23 @@ static void bind_text(sqlite3_stmt *st, int *i, const char *s)
 static void bind(sqlite3_stmt *st, const pt_calls_filter *f)
 {
     int i = 1;
-    if (f->from_ms) sqlite3_bind_int64(st, i++, f->from_ms);
-    if (f->to_ms) sqlite3_bind_int64(st, i++, f->to_ms);
+    if (f->from_ms) {
+        sqlite3_bind_int64(st, i++, PT_CALLS_ID(f->from_ms));
+        sqlite3_bind_int64(st, i++, f->from_ms);
+    }
+    if (f->to_ms) {
+        sqlite3_bind_int64(st, i++, PT_CALLS_ID(f->to_ms + SPILL_MS));
+        sqlite3_bind_int64(st, i++, f->to_ms);
+    }
     bind_text(st, &i, f->team);
     bind_text(st, &i, f->consumer);
     bind_text(st, &i, f->service);
     bind_text(st, &i, f->api);
     bind_text(st, &i, f->model);
-    bind_text(st, &i, f->request_id);
+    if (f->request_id) {
+        sqlite3_bind_int64(st, i++, pt_calls_rid_hash(f->request_id, strlen(f->request_id)));
+        bind_text(st, &i, f->request_id);
+    }
     bind_text(st, &i, f->trace_id);
     if (f->status_lo) {
         sqlite3_bind_int(st, i++, f->status_lo);
@@ -164,11 +205,7 @@ static void bind(sqlite3_stmt *st, const pt_calls_filter *f)
     }
     bind_text(st, &i, f->visible_team);
     bind_text(st, &i, f->visible_team);
-    if (f->has_cursor) {
-        sqlite3_bind_int64(st, i++, f->cursor_time_ms);
-        sqlite3_bind_int64(st, i++, f->cursor_time_ms);
-        sqlite3_bind_int64(st, i++, f->cursor_id);
-    }
+    if (f->has_cursor) sqlite3_bind_int64(st, i++, f->cursor_id);
     sqlite3_bind_int64(st, i, f->limit);
 }
 
@@ -177,7 +214,7 @@ int64_t pt_calls_query(sqlite3 *db, const pt_calls_filter *f, pt_calls_row_fn fn
     sql_buf q = { .len = 0 };
     add(&q, "SELECT " SELECT_COLS " FROM calls");
     where(&q, f);
-    add(&q, " ORDER BY time_ms DESC, id DESC LIMIT ?");
+    add(&q, " ORDER BY id DESC LIMIT ?");
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db, q.text, -1, &st, NULL) != SQLITE_OK) {
         snprintf(why, cap, "call log query: %s", sqlite3_errmsg(db));

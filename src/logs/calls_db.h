@@ -1,10 +1,13 @@
 /* calls_db.h: the call log's SQLite file: its schema (once, for the writer and the
  * readers), opening it, and the one query the admin API runs over it.
  *
- * The table `calls` has one row per call; `id` grows with insertion. Indexes serve the
- * queries that matter: a time range alone (calls_time), or one consumer, team, service,
- * model, request id or trace id within a time range. Every other filter narrows what one of these
- * finds. */
+ * The table `calls` has one row per call. Its `id` is its time: time_ms << PT_CALLS_SEQ_BITS
+ * plus a sequence number within the millisecond, so the table itself is in time order and a
+ * time range is a range of ids, with no index of its own. Two small indexes serve the
+ * lookups that must stay fast on a large log: one consumer (calls_consumer; an index carries
+ * the id, so it is a consumer's calls in time order), one request id (calls_request,
+ * on an integer hash of it) and one trace id (calls_trace). Every other filter narrows the rows of the time range, newest
+ * first, until a page is full. */
 #ifndef PT_LOGS_CALLS_DB_H
 #define PT_LOGS_CALLS_DB_H
 
@@ -14,8 +17,26 @@
 
 #include <sqlite3.h>
 
-/* The insert statement, its parameters in the order calllog.c binds them. */
+/* The columns after id, in the order rows hand them out and the writer binds them, with
+ * their SQL types. A new column is one more line here (and its member in calllog.c's
+ * packing); the table, the insert, the select and pt_calls_columns follow from it. */
+#define PT_CALLS_COLUMNS(X)                                                                                    \
+    X(time_ms, "INTEGER NOT NULL") X(request_id, "TEXT") X(team, "TEXT") X(consumer, "TEXT")                 \
+    X(key_prefix, "TEXT") X(service, "TEXT") X(service_team, "TEXT") X(api, "TEXT") X(model, "TEXT")         \
+    X(provider, "TEXT") X(error, "TEXT") X(method, "TEXT") X(path, "TEXT") X(status, "INTEGER")              \
+    X(total_us, "INTEGER") X(upstream_us, "INTEGER") X(ttfb_us, "INTEGER") X(bytes_in, "INTEGER")           \
+    X(bytes_out, "INTEGER") X(input_tokens, "INTEGER") X(output_tokens, "INTEGER")                          \
+    X(cached_tokens, "INTEGER") X(cost_micro_usd, "INTEGER") X(client, "TEXT") X(trace_id, "TEXT")
+
+/* Sequence bits under the millisecond in an id: 4096 calls per millisecond before an id
+ * spills into the next millisecond (queries allow for that, see pt_calls_query). */
+#define PT_CALLS_SEQ_BITS 12
+#define PT_CALLS_ID(time_ms) ((int64_t)(time_ms) << PT_CALLS_SEQ_BITS)
+
+/* The insert statement: id, then the columns above in order; and the request id's hash
+ * that the writer binds last (rid_hash, the key of calls_request). */
 extern const char *const pt_calls_insert_sql;
+int64_t pt_calls_rid_hash(const char *s, size_t n);
 
 /* Opens path (the writer creates it, its directory and schema; a reader opens it
  * read-only and fails when it does not exist yet). WAL, synchronous=NORMAL: a crash may
@@ -30,12 +51,13 @@ typedef struct pt_calls_filter {
     int status_lo, status_hi;         /* status in [lo, hi]; 0 none */
     const char *visible_team;         /* non-admins: only rows whose team or service_team is this */
     bool has_cursor;
-    int64_t cursor_time_ms, cursor_id; /* rows strictly older than this one (newest first) */
+    int64_t cursor_time_ms, cursor_id; /* rows before this one's id (newest first) */
     unsigned limit;
 } pt_calls_filter;
 
-/* Column names in the order rows are handed out (pt_calls_row.v). */
-#define PT_CALLS_NCOLS 26
+/* Column names in the order rows are handed out: id, then PT_CALLS_COLUMNS. */
+#define PT__CALLS_COUNT(name, type) +1
+#define PT_CALLS_NCOLS (1 PT_CALLS_COLUMNS(PT__CALLS_COUNT))
 extern const char *const pt_calls_columns[PT_CALLS_NCOLS];
 
 /* One row: for each column, whether it is NULL, its text, or its integer. */

@@ -405,7 +405,8 @@ static void trace_ids_are_stored_and_filtered(void **state)
     assert_int_equal(count(f, "WHERE trace_id IS NULL"), 3);
 }
 
-/* A file written before the trace_id column existed gets it when the writer opens it. */
+/* A file of this layout written before the trace_id column existed gets it when the writer
+ * opens it, and keeps its records. */
 static void an_older_file_gains_the_trace_id_column(void **state)
 {
     fx *f = *state;
@@ -420,8 +421,9 @@ static void an_older_file_gains_the_trace_id_column(void **state)
                                   " model TEXT, provider TEXT, error TEXT, method TEXT, path TEXT, status INTEGER,"
                                   " total_us INTEGER, upstream_us INTEGER, ttfb_us INTEGER, bytes_in INTEGER,"
                                   " bytes_out INTEGER, input_tokens INTEGER, output_tokens INTEGER, cached_tokens INTEGER,"
-                                  " cost_micro_usd INTEGER, client TEXT);"
-                                  "INSERT INTO calls(time_ms, request_id) VALUES(500, 'old');",
+                                  " cost_micro_usd INTEGER, client TEXT, rid_hash INTEGER);"
+                                  "PRAGMA user_version=2;"
+                                  "INSERT INTO calls(id, time_ms, request_id) VALUES(500 << 12, 500, 'old');",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
     sqlite3_close(db);
@@ -464,6 +466,62 @@ static void records_of_one_millisecond_page_by_id(void **state)
     assert_int_equal(seen, 5);
 }
 
+/* Ids are times: a record that arrives after a later one still gets an id in its own
+ * millisecond, so a time range (a range of ids) finds it and pages stay in time order. */
+static void ids_are_times_even_for_records_out_of_order(void **state)
+{
+    fx *f = *state;
+    open_log(f, (pt_calllog_opts){ 0 });
+    int64_t times[] = { 5000, 5000, 9000, 5000, 4000, 9000 };
+    for (int i = 0; i < 6; i++) {
+        pt_call_record a = rest(times[i], "bot", 200);
+        pt_calllog_write(f->log, &a);
+    }
+    pt_calllog_sync(f->log);
+    assert_int_equal(run(f, (pt_calls_filter){ 0 }), 6);
+    int64_t want[] = { 9000, 9000, 5000, 5000, 5000, 4000 };
+    for (int i = 0; i < 6; i++) {
+        assert_int_equal(ids[i], want[i]);
+        assert_int_equal(rowids[i] >> PT_CALLS_SEQ_BITS, want[i]);
+    }
+    assert_int_equal(run(f, (pt_calls_filter){ .from_ms = 5000, .to_ms = 5001 }), 3);
+    assert_int_equal(run(f, (pt_calls_filter){ .from_ms = 4000, .to_ms = 5000 }), 1);
+    /* reopened, the writer goes on after the largest id */
+    pt_calllog_close(f->log);
+    f->log = NULL;
+    open_log(f, (pt_calllog_opts){ 0 });
+    pt_call_record a = rest(9000, "bot", 200);
+    pt_calllog_write(f->log, &a);
+    pt_calllog_sync(f->log);
+    assert_int_equal(run(f, (pt_calls_filter){ .from_ms = 9000, .to_ms = 9001 }), 3);
+}
+
+/* A file from before ids were times is started afresh rather than misread. */
+static void a_file_of_the_older_layout_is_replaced(void **state)
+{
+    fx *f = *state;
+    char why[128];
+    sqlite3 *db;
+    open_log(f, (pt_calllog_opts){ 0 });
+    pt_calllog_close(f->log);
+    f->log = NULL;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "DROP TABLE calls; PRAGMA user_version=0;"
+                                      "CREATE TABLE calls(id INTEGER PRIMARY KEY, time_ms INTEGER);"
+                                      "INSERT INTO calls VALUES(1, 1000);",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    pt_calllog *l = pt_calllog_open(&(pt_calllog_opts){ .path = f->path }, why, sizeof why);
+    assert_non_null(l);
+    f->log = l;
+    pt_call_record a = rest(2000, "bot", 200);
+    pt_calllog_write(f->log, &a);
+    pt_calllog_sync(f->log);
+    assert_int_equal(run(f, (pt_calls_filter){ 0 }), 1);
+    assert_int_equal(ids[0], 2000);
+}
+
 static void cursors_round_trip_and_refuse_garbage(void **state)
 {
     (void)state;
@@ -497,6 +555,8 @@ int main(void)
         T(records_of_one_millisecond_page_by_id),
         T(trace_ids_are_stored_and_filtered),
         T(an_older_file_gains_the_trace_id_column),
+        T(ids_are_times_even_for_records_out_of_order),
+        T(a_file_of_the_older_layout_is_replaced),
         cmocka_unit_test(cursors_round_trip_and_refuse_garbage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
