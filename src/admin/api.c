@@ -18,6 +18,7 @@
 
 #include "admin/authz.h"
 #include "admin/export.h"
+#include "admin/analytics.h"
 #include "admin/calls.h"
 #include "admin/openapi.h"
 #include "control/cred.h"
@@ -892,7 +893,8 @@ static void round_trip(ctx *x)
 
 /* ---- the call log ----------------------------------------------------------------------- */
 
-/* Admins see every call; everyone else the calls of their team's consumers and services. */
+/* Admins see every call; everyone else the calls of their team's consumers and services
+ * (the call log's records and its analytics alike). */
 static void calls(ctx *x)
 {
     if (!method_is(x, "GET")) {
@@ -906,7 +908,8 @@ static void calls(ctx *x)
         if (x->team > 0 && pt_store_get(x->st, PT_KIND_TEAM, x->team, &team) == 0) name = str_member(team, "name");
         if (!name) name = "";
     }
-    pt__admin_calls(x->api, x->rq, name, x->out, &x->err);
+    if (x->nseg == 2) pt__admin_analytics(x->api, x->rq, x->seg[1], name, x->out, &x->err);
+    else pt__admin_calls(x->api, x->rq, name, x->out, &x->err);
     json_decref(team);
 }
 
@@ -1070,7 +1073,7 @@ static void route(ctx *x)
         tokens(x);
         return;
     }
-    if (strcmp(x->seg[0], "calls") == 0 && x->nseg == 1) {
+    if ((strcmp(x->seg[0], "calls") == 0 && x->nseg == 1) || (strcmp(x->seg[0], "analytics") == 0 && x->nseg == 2)) {
         calls(x);
         return;
     }

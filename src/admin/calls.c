@@ -14,7 +14,6 @@
 #include "logs/calls_db.h"
 
 #define EXPORT_MAX_BYTES ((size_t)128 << 20) /* an export stops short of this, with a cursor */
-#define VALUE_MAX 512
 
 static const char *const params[] = { "from", "to", "team", "consumer", "service", "api", "model", "status",
                                       "request_id", "cursor", "limit", "format", "trace_id", NULL };
@@ -26,7 +25,7 @@ typedef enum { FMT_JSON, FMT_NDJSON, FMT_CSV } out_format;
 typedef struct query {
     pt_calls_filter f;
     out_format fmt;
-    char v[NPARAMS][VALUE_MAX];  /* decoded values, in params order */
+    char v[NPARAMS][PT_ADMIN_VALUE_MAX]; /* decoded values, in params order */
     bool has[NPARAMS];
 } query;
 
@@ -60,15 +59,15 @@ static bool decode(const char *s, size_t n, char *out, size_t cap)
     return true;
 }
 
-static int param_index(const char *name, size_t n)
+static int param_index(const char *const *names, const char *name, size_t n)
 {
-    for (int i = 0; params[i]; i++)
-        if (strlen(params[i]) == n && memcmp(params[i], name, n) == 0) return i;
+    for (int i = 0; names[i]; i++)
+        if (strlen(names[i]) == n && memcmp(names[i], name, n) == 0) return i;
     return -1;
 }
 
-/* Splits the query string; an unknown, repeated or badly encoded parameter is a 400. */
-static int read_params(const pt_admin_req *rq, query *q, pt_admin_err *err)
+int pt__admin_query_params(const pt_admin_req *rq, const char *const *names, char (*v)[PT_ADMIN_VALUE_MAX], bool *has,
+                           pt_admin_err *err)
 {
     const char *p = rq->query, *end = rq->query + rq->query_len;
     while (p && p < end) {
@@ -77,18 +76,22 @@ static int read_params(const pt_admin_req *rq, query *q, pt_admin_err *err)
         const char *eq = memchr(p, '=', (size_t)(e - p));
         size_t nlen = (size_t)((eq ? eq : e) - p);
         if (nlen) {
-            int i = param_index(p, nlen);
-            if (i < 0)
-                return pt_admin_fail(err, 400, "invalid_value", "", "unknown query parameter '%.*s' (known: from, to, "
-                                     "team, consumer, service, api, model, status, request_id, trace_id, cursor, limit, "
-                                     "format)",
-                                     (int)(nlen > 64 ? 64 : nlen), p);
-            if (q->has[i]) return pt_admin_fail(err, 400, "invalid_value", params[i], "%s is given twice", params[i]);
+            int i = param_index(names, p, nlen);
+            if (i < 0) {
+                char known[256] = "";
+                for (int k = 0; names[k]; k++)
+                    snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", k ? ", " : "", names[k]);
+                char name[64];
+                snprintf(name, sizeof name, "%.*s", (int)(nlen > 63 ? 63 : nlen), p);
+                return pt_admin_fail(err, 400, "invalid_value", name, "unknown query parameter '%s' (known: %s)", name,
+                                     known);
+            }
+            if (has[i]) return pt_admin_fail(err, 400, "invalid_value", names[i], "%s is given twice", names[i]);
             const char *val = eq ? eq + 1 : e;
-            if (!decode(val, (size_t)(e - val), q->v[i], sizeof q->v[i]))
-                return pt_admin_fail(err, 400, "invalid_value", params[i],
-                                     "%s is badly percent-encoded or longer than %d bytes", params[i], VALUE_MAX - 1);
-            q->has[i] = true;
+            if (!decode(val, (size_t)(e - val), v[i], PT_ADMIN_VALUE_MAX))
+                return pt_admin_fail(err, 400, "invalid_value", names[i], "%s is badly percent-encoded or longer than %d bytes",
+                                     names[i], PT_ADMIN_VALUE_MAX - 1);
+            has[i] = true;
         }
         p = amp ? amp + 1 : end;
     }
@@ -168,7 +171,7 @@ typedef struct out {
     bool full;                   /* the export reached its byte cap */
 } out;
 
-static void iso_time(int64_t ms, char *buf, size_t cap)
+void pt__admin_iso_time(int64_t ms, char *buf, size_t cap)
 {
     time_t s = (time_t)(ms / 1000);
     struct tm tm;
@@ -180,7 +183,7 @@ static void iso_time(int64_t ms, char *buf, size_t cap)
 static json_t *row_json(const pt_calls_row *row)
 {
     char t[80];
-    iso_time(row->time_ms, t, sizeof t);
+    pt__admin_iso_time(row->time_ms, t, sizeof t);
     json_t *o = json_object();
     json_object_set_new(o, "time", json_string(t));
     for (int i = 0; i < PT_CALLS_NCOLS; i++) {
@@ -241,7 +244,7 @@ static void export_line(out_format fmt, const pt_calls_row *row, pt_buf *b)
         return;
     }
     char t[80];
-    iso_time(row->time_ms, t, sizeof t);
+    pt__admin_iso_time(row->time_ms, t, sizeof t);
     pt_buf_append_str(b, t);
     for (int i = 0; i < PT_CALLS_NCOLS; i++) {
         pt_buf_append(b, ",", 1);
@@ -274,7 +277,7 @@ static int on_row(void *arg, const pt_calls_row *row)
 
 /* ---- the request ----------------------------------------------------------------------- */
 
-static int open_reader(pt_admin_api *api, pt_admin_err *err)
+int pt__admin_calls_reader(pt_admin_api *api, pt_admin_err *err)
 {
     if (api->calls) return 0;
     if (!api->calls_path) return pt_admin_fail(err, 404, "not_found", "", "the call log is off (call_log.enabled: false)");
@@ -314,7 +317,8 @@ void pt__admin_calls(pt_admin_api *api, const pt_admin_req *rq, const char *visi
         return;
     }
     out o = { .text = PT_BUF_INIT };
-    if (read_params(rq, q, err) || build_filter(q, err) || open_reader(api, err)) goto done;
+    if (pt__admin_query_params(rq, params, q->v, q->has, err) || build_filter(q, err) || pt__admin_calls_reader(api, err))
+        goto done;
     q->f.visible_team = visible_team;
     o.fmt = q->fmt;
     if (q->fmt == FMT_JSON) o.items = json_array();

@@ -19,6 +19,21 @@
 void pt__admin_calls(pt_admin_api *api, const pt_admin_req *rq, const char *visible_team, pt_admin_resp *out,
                      pt_admin_err *err);
 
+#define PT_ADMIN_VALUE_MAX 512
+
+/* Splits the request's query string into v[i] / has[i] for the NULL-terminated names; an
+ * unknown, repeated or badly encoded parameter (or a value of PT_ADMIN_VALUE_MAX bytes or
+ * more) is a 400 naming it. */
+int pt__admin_query_params(const pt_admin_req *rq, const char *const *names, char (*v)[PT_ADMIN_VALUE_MAX], bool *has,
+                           pt_admin_err *err);
+
+/* Opens api->calls, the admin thread's read-only connection to calls.db, when not yet open:
+ * 404 when the call log is off, 503 when the file cannot be read. */
+int pt__admin_calls_reader(pt_admin_api *api, pt_admin_err *err);
+
+/* Unix milliseconds as RFC 3339 UTC with milliseconds. */
+void pt__admin_iso_time(int64_t ms, char *buf, size_t cap);
+
 /* "2026-12-03T10:00:00Z", "2026-12-03T10:00:00.250+01:00" or Unix milliseconds -> Unix
  * milliseconds; false for anything else. */
 bool pt__admin_parse_time(const char *s, int64_t *ms);

@@ -65,6 +65,10 @@ static const op ops[] = {
     {"/import", "post", "Apply an exported document idempotently in one transaction; dry_run answers the diff only "
                         "(admins)", "Import", "200"},
     {"/calls", "get", "The call log, newest first: filters, cursor pages, NDJSON and CSV exports", NULL, "200"},
+    {"/analytics/series", "get", "One service's, API's, consumer's, team's, model's or provider's rollups over a time "
+                                 "range, per minute, hour or day", NULL, "200"},
+    {"/analytics/top", "get", "The names of a dimension ranked by requests, errors, tokens, cost or p99 over a time range",
+     NULL, "200"},
 };
 
 static bool is_op(const op *o, const char *path, const char *method)
@@ -89,7 +93,8 @@ static json_t *params(const op *o)
     }
     if (is_op(o, "/import", "post"))
         json_array_append_new(a, json_pack("{s:s,s:s,s:{s:s}}", "name", "dry_run", "in", "query", "schema", "type", "boolean"));
-    if (strcmp(o->method, "get") == 0 && !strchr(o->path + strlen(o->path) - 1, '}') && !is_op(o, "/export", "get")) {
+    if (strcmp(o->method, "get") == 0 && !strchr(o->path + strlen(o->path) - 1, '}') && !is_op(o, "/export", "get") &&
+        strncmp(o->path, "/analytics/", 11) != 0) {
         json_array_append_new(a, json_pack("{s:s,s:s,s:{s:s,s:i,s:i}}", "name", "limit", "in", "query", "schema", "type",
                                            "integer", "minimum", 1, "maximum", 1000));
         json_array_append_new(a, json_pack("{s:s,s:s,s:{s:s}}", "name", "cursor", "in", "query", "schema", "type", "string"));
@@ -100,6 +105,14 @@ static json_t *params(const op *o)
         for (int i = 0; filters[i]; i++)
             json_array_append_new(a, json_pack("{s:s,s:s,s:{s:s}}", "name", filters[i], "in", "query", "schema",
                                                "type", "string"));
+    }
+    if (strncmp(o->path, "/analytics/", 11) == 0) {
+        const char *const *names = strcmp(o->path, "/analytics/top") == 0
+                                       ? (const char *const[]){ "by", "from", "to", "step", "metric", "limit", NULL }
+                                       : (const char *const[]){ "by", "from", "to", "step", "name", NULL };
+        for (int i = 0; names[i]; i++)
+            json_array_append_new(a, json_pack("{s:s,s:s,s:{s:s}}", "name", names[i], "in", "query", "schema", "type",
+                                               "string"));
     }
     if (strcmp(o->method, "patch") == 0 || strcmp(o->method, "delete") == 0)
         json_array_append_new(a, json_pack("{s:s,s:s,s:{s:s}}", "name", "If-Match", "in", "header", "schema", "type", "string"));

@@ -41,7 +41,10 @@ void pt_call_log_start(const pt_config *cfg)
     if (!cfg->call_log.enabled) return;
     char path[4096], why[512];
     pt_call_log_path(cfg, path, sizeof path);
-    pt_calllog_opts o = { .path = path, .retention_ms = cfg->call_log.retention_ms, .max_bytes = cfg->call_log.max_bytes };
+    const pt_call_log_cfg *c = &cfg->call_log;
+    pt_calllog_opts o = { .path = path, .retention_ms = c->retention_ms, .max_bytes = c->max_bytes,
+                          .rollup_retention_ms = { [PT_STEP_MINUTE] = c->rollup_minute_ms,
+                                                   [PT_STEP_HOUR] = c->rollup_hour_ms, [PT_STEP_DAY] = c->rollup_day_ms } };
     pt_calllog *l = pt_calllog_open(&o, why, sizeof why);
     if (!l) {
         pt_log_error("%s; calls are not logged", why);

@@ -245,7 +245,9 @@ static pt_config *config_new(const char *source)
     cfg->metrics_path = strdup("/metrics");
     cfg->data_dir = strdup("./portico-data");
     cfg->admin_enabled = true;
-    cfg->call_log = (pt_call_log_cfg){ .enabled = false, .retention_ms = 7 * PT_CFG_DAY_MS, .max_bytes = 1ull << 30 };
+    cfg->call_log = (pt_call_log_cfg){ .enabled = false, .retention_ms = 7 * PT_CFG_DAY_MS, .max_bytes = 1ull << 30,
+                                       .rollup_minute_ms = 2 * PT_CFG_DAY_MS, .rollup_hour_ms = 90 * PT_CFG_DAY_MS,
+                                       .rollup_day_ms = 730 * PT_CFG_DAY_MS };
     cfg->identity_consumer = strdup("X-Portico-Consumer");
     cfg->identity_team = strdup("X-Portico-Team");
     cfg->identity_key_prefix = strdup("X-Portico-Key-Prefix");

@@ -170,9 +170,10 @@ typedef struct pt_limits {
 
 /* call_log: one record per call in data_dir/calls.db (logs/calllog.h). Read at start. */
 typedef struct pt_call_log_cfg {
-    bool enabled;                 /* default true */
+    bool enabled;                 /* default false; true once the section is written */
     uint64_t retention_ms;        /* default 7d */
     uint64_t max_bytes;           /* default 1GiB */
+    uint64_t rollup_minute_ms, rollup_hour_ms, rollup_day_ms; /* analytics retention: 2d, 90d, 730d */
 } pt_call_log_cfg;
 
 typedef struct pt_config {

@@ -288,6 +288,9 @@ static const pt_cfg_field call_log_fields[] = {
     CFG_BOOL("enabled", pt_call_log_cfg, enabled),
     CFG_DUR("retention", pt_call_log_cfg, retention_ms, 60000, 3650 * PT_CFG_DAY_MS),
     CFG_SIZE("max_size", pt_call_log_cfg, max_bytes, 1u << 20, 1ull << 40),
+    CFG_DUR("minute_rollups", pt_call_log_cfg, rollup_minute_ms, 3600000, 3650 * PT_CFG_DAY_MS),
+    CFG_DUR("hour_rollups", pt_call_log_cfg, rollup_hour_ms, PT_CFG_DAY_MS, 3650 * PT_CFG_DAY_MS),
+    CFG_DUR("day_rollups", pt_call_log_cfg, rollup_day_ms, 7 * PT_CFG_DAY_MS, 3650 * PT_CFG_DAY_MS),
     CFG_END,
 };
 

@@ -59,6 +59,8 @@ struct pt_calllog {
     _Atomic uint64_t last_drop_warn_ms;
     uint64_t last_error_warn_ms; /* writer thread only */
     bool warned;                 /* writer thread only: a failure was logged, recovery not yet */
+    pt_rollup *rollup;           /* writer thread (under db_lock) */
+    uint64_t last_rollup_ms;     /* monotonic time of the last rollup flush */
 };
 
 int64_t pt_calllog_now_ms(void)
@@ -239,6 +241,18 @@ static int insert_rows(pt_calllog *l, const char *data, const size_t *off, int k
 
 static int exec(sqlite3 *db, const char *sql) { return sqlite3_exec(db, sql, NULL, NULL, NULL); }
 
+static void flush_rollups(pt_calllog *l)
+{
+    int rc = pt_rollup_flush(l->rollup, l->now_ms());
+    l->last_rollup_ms = pt_now_ms();
+    if (rc == SQLITE_OK) return;
+    atomic_fetch_add(&l->write_errors, 1);
+    if (!l->last_error_warn_ms || l->last_rollup_ms - l->last_error_warn_ms >= WARN_EVERY_MS) {
+        pt_log_warn("call log: analytics rollups not written: %s; that second's figures are lost", sqlite3_errstr(rc));
+        l->last_error_warn_ms = l->last_rollup_ms;
+    }
+}
+
 static void write_failed(pt_calllog *l, int rc, uint64_t lost)
 {
     bool full = (rc & 0xff) == SQLITE_FULL;
@@ -252,6 +266,27 @@ static void write_failed(pt_calllog *l, int rc, uint64_t lost)
         l->last_error_warn_ms = now;
         l->warned = true;
     }
+}
+
+/* The analytics' view of a packed record. */
+static void rollup_record(pt_calllog *l, const char *rec)
+{
+    packed h;
+    memcpy(&h, rec, sizeof h);
+    pt_slice s[NSTR];
+    const char *p = rec + sizeof h;
+    for (int i = 0; i < NSTR; i++) {
+        s[i] = h.len[i] == NULL_LEN ? PT_SLICE_NULL : pt_slice_from(p, h.len[i]);
+        if (h.len[i] != NULL_LEN) p += h.len[i];
+    }
+    pt_rollup_rec r = {
+        .time_ms = h.time_ms,
+        .name = { [PT_DIM_SERVICE] = s[S_SERVICE], [PT_DIM_API] = s[S_API], [PT_DIM_CONSUMER] = s[S_CONSUMER],
+                  [PT_DIM_TEAM] = s[S_TEAM], [PT_DIM_MODEL] = s[S_MODEL], [PT_DIM_PROVIDER] = s[S_PROVIDER] },
+        .team = s[S_TEAM], .service_team = s[S_SERVICE_TEAM], .status = h.status, .total_us = h.total_us,
+        .input_tokens = h.input_tokens, .output_tokens = h.output_tokens, .cost_micro_usd = h.cost_micro_usd,
+    };
+    if (pt_rollup_add(l->rollup, &r)) flush_rollups(l);
 }
 
 /* Inserts up to ROWS_PER_TX records from data in one transaction; returns the bytes used
@@ -284,6 +319,12 @@ static size_t insert_some(pt_calllog *l, const char *data, size_t n)
         exec(l->db, "ROLLBACK");
         write_failed(l, rc, rows);
     } else {
+        for (size_t at = 0; at < off;) { /* only committed records count in the analytics */
+            uint32_t size;
+            memcpy(&size, data + at, sizeof size);
+            rollup_record(l, data + at);
+            at += size;
+        }
         atomic_fetch_add(&l->written, rows);
         if (l->warned) pt_log_info("call log: writing again");
         l->warned = false;
@@ -349,6 +390,7 @@ static void on_batch(void *arg, const char *data, size_t n)
     uint64_t rows = atomic_load(&l->written) - before;
     /* Pruning keeps pace with writing: at least twice this batch's rows per wake-up. */
     prune(l, rows * 2 > PT_CALLLOG_PRUNE_STEP ? rows * 2 : PT_CALLLOG_PRUNE_STEP);
+    if (pt_now_ms() - l->last_rollup_ms >= PT_ROLLUP_FLUSH_MS) flush_rollups(l);
     measure(l);
     pthread_mutex_unlock(&l->db_lock);
 }
@@ -390,6 +432,7 @@ static int prepare(pt_calllog *l)
 
 static void free_log(pt_calllog *l)
 {
+    pt_rollup_free(l->rollup);
     sqlite3_finalize(l->insert);
     sqlite3_finalize(l->insert_many);
     sqlite3_finalize(l->prune_age);
@@ -418,6 +461,9 @@ pt_calllog *pt_calllog_open(const pt_calllog_opts *o, char *why, size_t cap)
     }
     measure(l);
     l->last_id = (int64_t)pragma_u64(l->db, "SELECT coalesce(max(id), 0) FROM calls");
+    l->rollup = pt_rollup_new(l->db, o->rollup_retention_ms, why, cap);
+    if (!l->rollup) goto fail;
+    l->last_rollup_ms = pt_now_ms();
     pt_spool_opts so = { .cap = o->queue_bytes ? o->queue_bytes : DEFAULT_QUEUE, .flush_bytes = o->flush_bytes,
                          .flush_ms = o->flush_ms ? o->flush_ms : 200, .name = "calllog", .fn = on_batch, .arg = l };
     if (!so.flush_bytes) so.flush_bytes = FLUSH_BYTES < so.cap / 2 ? FLUSH_BYTES : so.cap / 2 ? so.cap / 2 : 1;
@@ -433,6 +479,14 @@ fail:
 }
 
 void pt_calllog_sync(pt_calllog *l) { pt_spool_sync(l->spool); }
+
+void pt_calllog_flush_rollups(pt_calllog *l)
+{
+    pt_spool_sync(l->spool);
+    pthread_mutex_lock(&l->db_lock);
+    flush_rollups(l);
+    pthread_mutex_unlock(&l->db_lock);
+}
 
 void pt_calllog_prune_all(pt_calllog *l)
 {
@@ -459,6 +513,7 @@ void pt_calllog_close(pt_calllog *l)
 {
     if (!l) return;
     pt_spool_free(l->spool);
+    flush_rollups(l);
     free_log(l);
 }
 

@@ -5,7 +5,8 @@
  * Workers pack a record into a bounded queue (core/spool.h); when it is full the record is
  * dropped and counted, with a warning at most every 10 s. The writer inserts each batch in
  * one transaction with a prepared statement and, between batches, prunes by age and by
- * size in bounded steps (at most PT_CALLLOG_PRUNE_STEP rows per DELETE). A write error (a
+ * size in bounded steps (at most PT_CALLLOG_PRUNE_STEP rows per DELETE), and adds every
+ * record it committed to the analytics rollups (analytics/rollup.h). A write error (a
  * full disk) loses that batch, counted and logged; traffic is never held up.
  *
  * Strings are cut at PT_CALLLOG_STR_MAX bytes (the path at PT_CALLLOG_PATH_MAX). Nothing
@@ -18,6 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "analytics/rollup.h"
 #include "core/slice.h"
 
 #define PT_CALLLOG_STR_MAX 256
@@ -62,6 +64,7 @@ typedef struct pt_calllog_opts {
     unsigned flush_ms;              /* the writer wakes at least this often; 0 means 200 */
     size_t flush_bytes;             /* this much queued wakes it at once; 0: 256 KiB or half the queue */
     int64_t (*now_ms)(void);        /* wall clock for pruning; NULL is the real one (tests inject) */
+    uint64_t rollup_retention_ms[PT_NSTEPS]; /* each step's rollups are kept this long; 0 forever */
 } pt_calllog_opts;
 
 typedef struct pt_calllog_stats {
@@ -78,6 +81,10 @@ bool pt_calllog_write(pt_calllog *l, const pt_call_record *r);
 
 /* Waits until every record queued before the call is committed (or counted lost). */
 void pt_calllog_sync(pt_calllog *l);
+
+/* Waits like pt_calllog_sync(), then merges the pending rollups into their rows now (the
+ * writer does it every PT_ROLLUP_FLUSH_MS by itself). */
+void pt_calllog_flush_rollups(pt_calllog *l);
 
 /* Runs pruning steps now until nothing is left to prune (tests, the benchmark). */
 void pt_calllog_prune_all(pt_calllog *l);

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "analytics/rollup.h"
 #include "core/log.h"
 
 #define BUSY_TIMEOUT_MS 2000
@@ -128,6 +129,7 @@ int pt_calls_db_open(const char *path, bool readonly, sqlite3 **out, char *why, 
     if (rc == SQLITE_OK && !readonly) rc = migrate(db);
     if (rc == SQLITE_OK && !readonly) rc = sqlite3_exec(db, schema, NULL, NULL, NULL);
     if (rc == SQLITE_OK && !readonly) rc = add_columns(db);
+    if (rc == SQLITE_OK && !readonly) rc = sqlite3_exec(db, pt_rollups_schema, NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
         snprintf(why, cap, "call log: %s: %s", path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
         sqlite3_close(db);

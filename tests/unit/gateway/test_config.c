@@ -412,6 +412,14 @@ static void call_log_defaults_and_bounds(void **state)
     assert_false(cfg->call_log.enabled); /* off until the section is written */
     assert_int_equal(cfg->call_log.retention_ms, 7 * 24 * 3600 * 1000ull);
     assert_int_equal(cfg->call_log.max_bytes, 1ull << 30);
+    assert_int_equal(cfg->call_log.rollup_minute_ms, 2 * 86400000ull);
+    assert_int_equal(cfg->call_log.rollup_hour_ms, 90 * 86400000ull);
+    assert_int_equal(cfg->call_log.rollup_day_ms, 730 * 86400000ull);
+    pt_config_release(cfg);
+    cfg = load_ok("call_log: { minute_rollups: 6h, hour_rollups: 7d, day_rollups: 365d }\n");
+    assert_int_equal(cfg->call_log.rollup_minute_ms, 6 * 3600000ull);
+    assert_int_equal(cfg->call_log.rollup_hour_ms, 7 * 86400000ull);
+    assert_int_equal(cfg->call_log.rollup_day_ms, 365 * 86400000ull);
     pt_config_release(cfg);
     cfg = load_ok("call_log: { retention: 2d }\n");
     assert_true(cfg->call_log.enabled);
@@ -426,6 +434,8 @@ static void call_log_defaults_and_bounds(void **state)
     pt_config_release(cfg);
     expect_error("call_log: { retention: 10s }\n", "t.yaml:1: call_log.retention: must be between 1m and 3650d, got '10s'");
     expect_error("call_log: { max_size: 1KiB }\n", "t.yaml:1: call_log.max_size: must be between 1048576 and 1099511627776 bytes, got '1KiB'");
+    expect_error("call_log: { minute_rollups: 10m }\n",
+                 "t.yaml:1: call_log.minute_rollups: must be between 1h and 3650d, got '10m'");
     expect_error("call_log: { retension: 1d }\n", "t.yaml:1: call_log.retension: unknown key (did you mean 'retention'?)");
 }
 
