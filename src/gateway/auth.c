@@ -229,9 +229,9 @@ typedef struct consumer_series {
 } consumer_series;
 
 /* Open addressing over the pair's hash; slots are written once, under the lock. */
-#define SLOTS (2 * PT_AUTH_CONSUMER_SERIES)
+#define SLOTS (2 * PT_AUTH_CONSUMER_SERIES_MAX)
 static consumer_series *_Atomic series[SLOTS];
-static _Atomic unsigned nseries;
+static _Atomic unsigned nseries, series_cap = PT_AUTH_CONSUMER_SERIES;
 static consumer_series other = { "_other", "", 0 };
 static pthread_mutex_t series_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -266,7 +266,7 @@ static consumer_series *series_add(const char *c, const char *t)
     pthread_mutex_lock(&series_lock);
     consumer_series *_Atomic *slot = probe(c, t);
     consumer_series *s = slot ? atomic_load(slot) : NULL;
-    if (!s && slot && atomic_load(&nseries) < PT_AUTH_CONSUMER_SERIES && (s = calloc(1, sizeof *s))) {
+    if (!s && slot && atomic_load(&nseries) < atomic_load(&series_cap) && (s = calloc(1, sizeof *s))) {
         s->consumer = strdup(c);
         s->team = strdup(t);
         if (!s->consumer || !s->team) {
@@ -281,6 +281,11 @@ static consumer_series *series_add(const char *c, const char *t)
     }
     pthread_mutex_unlock(&series_lock);
     return s ? s : &other;
+}
+
+void pt_auth_set_series_cap(unsigned cap)
+{
+    atomic_store(&series_cap, cap < PT_AUTH_CONSUMER_SERIES_MAX ? cap : PT_AUTH_CONSUMER_SERIES_MAX);
 }
 
 void pt_auth_count(const pt_auth *a)
@@ -305,7 +310,7 @@ static void render(pt_prom *p, void *arg)
 {
     pt_prom_family(p, "portico_consumer_requests_total", "counter",
                    "Calls on keyed routes that passed the key check, by consumer and team (at most "
-                   "1024 pairs; later ones count as consumer=\"_other\").");
+                   "endpoints.metrics_consumers pairs; later ones count as consumer=\"_other\").");
     for (unsigned i = 0; i < SLOTS; i++) {
         consumer_series *s = atomic_load_explicit(&series[i], memory_order_acquire);
         if (s) sample(p, s);

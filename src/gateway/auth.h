@@ -76,11 +76,16 @@ bool pt_auth_check(pt_conn *c, pt_request *req, const pt_config *cfg, const pt_r
 bool pt_auth_model_allowed(const pt_auth *a, pt_slice model);
 
 /* Counts one call by the caller a (NULL: not a keyed call) in
- * portico_consumer_requests_total{consumer,team}. The labels are bounded: past
- * PT_AUTH_CONSUMER_SERIES distinct (consumer, team) pairs, calls count under
+ * portico_consumer_requests_total{consumer,team}. The labels are bounded: past the cap
+ * (endpoints.metrics_consumers, default PT_AUTH_CONSUMER_SERIES, at most
+ * PT_AUTH_CONSUMER_SERIES_MAX) distinct (consumer, team) pairs, calls count under
  * consumer="_other". Lock-free after a pair's first call. */
 #define PT_AUTH_CONSUMER_SERIES 1024
+#define PT_AUTH_CONSUMER_SERIES_MAX 16384
 void pt_auth_count(const pt_auth *a);
+
+/* Sets the cap for pairs not seen yet (a lower cap on reload keeps the series that exist). */
+void pt_auth_set_series_cap(unsigned cap);
 /* Registers the family with /metrics, once at start. */
 void pt_auth_metrics_init(void);
 

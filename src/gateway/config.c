@@ -17,6 +17,7 @@
 #include "ai/prompt.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "gateway/auth.h"
 #include "gateway/balancer.h"
 #include "gateway/cors.h"
 #include "gateway/lifecycle.h"
@@ -243,6 +244,7 @@ static pt_config *config_new(const char *source)
     cfg->health_path = strdup("/healthz");
     cfg->ready_path = strdup("/readyz");
     cfg->metrics_path = strdup("/metrics");
+    cfg->metrics_consumers = PT_AUTH_CONSUMER_SERIES;
     cfg->data_dir = strdup("./portico-data");
     cfg->admin_enabled = true;
     cfg->call_log = (pt_call_log_cfg){ .enabled = false, .retention_ms = 7 * PT_CFG_DAY_MS, .max_bytes = 1ull << 30,

@@ -188,6 +188,7 @@ typedef struct pt_config {
     char *health_path;            /* default "/healthz" */
     char *ready_path;             /* default "/readyz" */
     char *metrics_path;           /* default "/metrics" */
+    unsigned metrics_consumers;   /* (consumer, team) pairs with their own series; default 1024 */
     bool expose_upstream_address; /* errors.expose_upstream_address: a 502 names the target's
                                    * address and the low-level cause; default false */
     char *data_dir;               /* the control-plane store's directory; default "./portico-data" */

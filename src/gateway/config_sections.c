@@ -9,6 +9,7 @@
 
 #include "ai/prompt_load.h"
 #include "core/log.h"
+#include "gateway/auth.h"
 #include "http/tls.h"
 #include "limits/policy.h"
 
@@ -182,6 +183,7 @@ static const pt_cfg_field endpoint_fields[] = {
     CFG_PATH("health", pt_config, health_path),
     CFG_PATH("ready", pt_config, ready_path),
     CFG_PATH("metrics", pt_config, metrics_path),
+    CFG_UINT("metrics_consumers", pt_config, metrics_consumers, 1, PT_AUTH_CONSUMER_SERIES_MAX),
     CFG_END,
 };
 

@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "gateway/config_store.h"
 #include "gateway/file_sync.h"
+#include "gateway/auth.h"
 #include "gateway/metrics.h"
 #include "mcp/mcp_config.h"
 #include "store/store.h"
@@ -32,6 +33,14 @@ bool pt_control_live_needed(const pt_config *cfg)
 /* Builds the configuration in force from the file's snapshot and the current control
  * snapshot, binds and publishes it; with the lock held. -1 (logged, nothing published)
  * when the store's services do not map. */
+/* The metrics' view of a configuration about to be published: its routes' series, and the
+ * cap on per-consumer series. */
+static void bind_metrics(pt_config *cfg)
+{
+    if (pt_metrics_bind_config(cfg) != 0) pt_log_warn("metrics: out of memory binding routes");
+    pt_auth_set_series_cap(cfg->metrics_consumers);
+}
+
 static int publish_config_locked(void)
 {
     pt_buf err = PT_BUF_INIT;
@@ -50,7 +59,7 @@ static int publish_config_locked(void)
         return -1;
     }
     pt_buf_release(&err);
-    if (pt_metrics_bind_config(cfg) != 0) pt_log_warn("metrics: out of memory binding routes");
+    bind_metrics(cfg);
     pt_config_publish(cfg);
     return 0;
 }
@@ -82,7 +91,7 @@ void pt_control_live_publish(pt_config *file)
     if (live.st && pt_file_sync(live.st, file, &mirrored, why, sizeof why) != 0)
         pt_log_error("control plane: %s", why);
     if (mirrored ? recompile_locked() != 0 : publish_config_locked() != 0) {
-        if (pt_metrics_bind_config(file) != 0) pt_log_warn("metrics: out of memory binding routes");
+        bind_metrics(file);
         pt_config_publish(pt_config_acquire(file));
     }
     if (locked) uv_mutex_unlock(&live.lock);

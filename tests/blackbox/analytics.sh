@@ -4,7 +4,8 @@
 # rollups; GET /admin/v1/analytics/series gives exact counts per bucket (checked against the
 # call log's own records) and percentiles within the sketch's 1% of the records' latencies;
 # /analytics/top ranks names by each metric; a team sees only its own; bad parameters are 400s
-# naming the parameter.
+# naming the parameter. /metrics counts calls per consumer and team up to
+# endpoints.metrics_consumers pairs, the rest as "_other".
 . "$(dirname "$0")/lib.sh"
 
 SEED=${STORE_SEED:-$(dirname "$PORTICO")/tests/store_seed}
@@ -27,6 +28,7 @@ access_log: "off"
 data_dir: $D
 admin: { listen: "127.0.0.1:$AP" }
 call_log: { minute_rollups: 1h }
+endpoints: { metrics_consumers: 1 }
 services:
   - { name: echo, targets: ["http://127.0.0.1:$U1"] }
 providers:
@@ -58,6 +60,14 @@ is "$RESP_STATUS" 200 "the AI call passes"
 for i in $(seq 6); do get "/echo/app$i" -H "Authorization: Bearer $KA"; done
 is "$RESP_STATUS" 429 "app's policy refuses its calls past 4"
 check "the 24 calls are committed" wait_metric portico_call_log_records_written_total 24
+
+# ---- /metrics: one (consumer, team) pair has its own series, the next counts as _other
+get /metrics
+is "$(grep -F 'portico_consumer_requests_total{consumer="bot",team="ml"}' <<<"$RESP_BODY" | awk '{ print $2 }')" 18 \
+    "/metrics: bot's calls under its consumer and team"
+is "$(grep -F 'portico_consumer_requests_total{consumer="_other",team=""}' <<<"$RESP_BODY" | awk '{ print $2 }')" 6 \
+    "/metrics: past metrics_consumers pairs, app's calls count as _other"
+is "$(grep -c 'portico_consumer_requests_total{consumer="app"' <<<"$RESP_BODY")" 0 "...and app has no series of its own"
 
 series() { api GET "/analytics/series?$1"; }
 # rollups are merged once a second: wait for the day's total to reach what was sent

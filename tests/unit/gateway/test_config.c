@@ -883,6 +883,18 @@ static void endpoints_must_differ(void **state)
     expect_error("endpoints: { ready: x }\n", "t.yaml:1: endpoints.ready: must start with '/', got 'x'");
 }
 
+static void metrics_consumers_caps_the_consumer_series(void **state)
+{
+    pt_config *cfg = load_ok("");
+    assert_int_equal(cfg->metrics_consumers, 1024);
+    pt_config_release(cfg);
+    cfg = load_ok("endpoints: { metrics_consumers: 50 }\n");
+    assert_int_equal(cfg->metrics_consumers, 50);
+    pt_config_release(cfg);
+    expect_error("endpoints: { metrics_consumers: 0 }\n",
+                 "t.yaml:1: endpoints.metrics_consumers: must be between 1 and 16384, got '0'");
+}
+
 /* examples/portico.yaml is documentation that must keep loading. */
 static void example_file_loads(void **state)
 {
@@ -1104,6 +1116,7 @@ int main(void)
         cmocka_unit_test(route_checks),
         cmocka_unit_test(routes_may_come_before_services),
         cmocka_unit_test(endpoints_must_differ),
+        cmocka_unit_test(metrics_consumers_caps_the_consumer_series),
         cmocka_unit_test(example_file_loads),
         cmocka_unit_test(refcount_frees_on_last_release),
         cmocka_unit_test(publish_swaps_and_current_counts),
