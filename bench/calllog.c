@@ -1,12 +1,18 @@
 /* calllog.c: drives the call log's writer and query directly (no HTTP), for
  * bench/calllog.sh.
  *
- *   calllog write PATH ROWS DAYS CONSUMERS   writes ROWS records spread over the last DAYS
- *                                           days as fast as the writer takes them; prints
- *                                           records/s and the file's bytes
+ *   calllog write PATH ROWS DAYS CONSUMERS [fill]
+ *                                           writes ROWS records spread over the last DAYS
+ *                                           days (DAYS 0: stamped with the time they are
+ *                                           written, as a gateway's are) as fast as the
+ *                                           writer takes them; prints records/s and the
+ *                                           file's bytes. "fill" leaves the analytics
+ *                                           rollups out (a table filled with old records
+ *                                           for the query benchmark)
  *   calllog query PATH ROUNDS DAYS CONSUMERS one consumer, one day, the first page (100 rows),
  *                                           ROUNDS times on random consumers and days; prints
  *                                           the median and the slowest in ms */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,10 +37,11 @@ static long long file_bytes(const char *path)
     return stat(path, &st) == 0 ? (long long)st.st_size : 0;
 }
 
-static int write_rows(const char *path, long rows, int days, int consumers)
+static int write_rows(const char *path, long rows, int days, int consumers, bool fill)
 {
     char why[256];
-    pt_calllog *l = pt_calllog_open(&(pt_calllog_opts){ .path = path, .queue_bytes = 32 << 20 }, why, sizeof why);
+    pt_calllog *l = pt_calllog_open(&(pt_calllog_opts){ .path = path, .queue_bytes = 32 << 20, .no_rollups = fill },
+                                    why, sizeof why);
     if (!l) {
         fprintf(stderr, "%s\n", why);
         return 1;
@@ -54,7 +61,7 @@ static int write_rows(const char *path, long rows, int days, int consumers)
         snprintf(api, sizeof api, "svc-%d/v1", c % 20);
         snprintf(path_s, sizeof path_s, "/v1/items/%ld", i % 10000);
         pt_call_record r = {
-            .time_ms = start + (int64_t)((double)span * i / rows), .request_id = rid, .team = team,
+            .time_ms = span ? start + (int64_t)((double)span * i / rows) : pt_calllog_now_ms(), .request_id = rid, .team = team,
             .consumer = consumer, .key_prefix = "pk_AbCdEfGhI", .service = service, .service_team = team, .api = api,
             .method = PT_SLICE_LIT("POST"), .path = pt_slice_cstr(path_s), .client = PT_SLICE_LIT("10.1.2.3:54321"),
             .status = i % 50 ? 200 : 503, .error = i % 50 ? NULL : "upstream_error", .total_us = 1200 + i % 5000,
@@ -126,9 +133,9 @@ static int query(const char *path, int rounds, int days, int consumers)
 
 int main(int argc, char **argv)
 {
-    if (argc == 6 && strcmp(argv[1], "write") == 0)
-        return write_rows(argv[2], atol(argv[3]), atoi(argv[4]), atoi(argv[5]));
+    if ((argc == 6 || (argc == 7 && strcmp(argv[6], "fill") == 0)) && strcmp(argv[1], "write") == 0)
+        return write_rows(argv[2], atol(argv[3]), atoi(argv[4]), atoi(argv[5]), argc == 7);
     if (argc == 6 && strcmp(argv[1], "query") == 0) return query(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
-    fprintf(stderr, "usage: calllog write PATH ROWS DAYS CONSUMERS | query PATH ROUNDS DAYS CONSUMERS\n");
+    fprintf(stderr, "usage: calllog write PATH ROWS DAYS CONSUMERS [fill] | query PATH ROUNDS DAYS CONSUMERS\n");
     return 2;
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # calllog.sh: the call log's writer and query, driven directly through their C interface
 # (bench/calllog.c), without HTTP in the way:
-#   - sustained records/s through the bounded queue into SQLite     target >= 50,000/s
+#   - sustained records/s through the bounded queue into SQLite,
+#     records stamped as they are written, analytics rollups on      target >= 50,000/s
 #   - database bytes per million records                             (reported, no target)
 #   - one consumer, one day, the first page, over a large table       target < 100 ms at 10 M rows
 #
@@ -32,11 +33,11 @@ T=$(mktemp -d /tmp/pt-bench-calllog.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 field() { sed -n "s/.*$1=\([0-9.-]*\).*/\1/p" <<<"$2"; }
 
-echo "writer: $WRITE_ROWS records into a fresh file"
-w=$("$BIN" write "$T/write.db" "$WRITE_ROWS" "$DAYS" "$CONSUMERS")
+echo "writer: $WRITE_ROWS records into a fresh file, stamped as written, rollups on"
+w=$("$BIN" write "$T/write.db" "$WRITE_ROWS" 0 "$CONSUMERS")
 echo "  $w"
-echo "large table: $ROWS records over $DAYS days, $CONSUMERS consumers"
-l=$("$BIN" write "$T/large.db" "$ROWS" "$DAYS" "$CONSUMERS")
+echo "large table: $ROWS records over $DAYS days, $CONSUMERS consumers (records only, no rollups)"
+l=$("$BIN" write "$T/large.db" "$ROWS" "$DAYS" "$CONSUMERS" fill)
 echo "  $l"
 q=$("$BIN" query "$T/large.db" "$ROUNDS" "$DAYS" "$CONSUMERS")
 echo "  $q"

@@ -62,7 +62,7 @@ void pt_rollup_fig_merge(pt_rollup_fig *dst, const pt_rollup_fig *src)
 
 uint64_t pt_rollup_fig_errors(const pt_rollup_fig *f) { return f->err_4xx + f->err_5xx + f->rate_limited; }
 
-static void fig_add(pt_rollup_fig *f, const pt_rollup_rec *r)
+static void fig_add(pt_rollup_fig *f, const pt_rollup_rec *r, uint32_t latency_bucket)
 {
     f->requests++;
     if (r->status == 429) f->rate_limited++;
@@ -71,7 +71,7 @@ static void fig_add(pt_rollup_fig *f, const pt_rollup_rec *r)
     if (r->input_tokens > 0) f->input_tokens += r->input_tokens;
     if (r->output_tokens > 0) f->output_tokens += r->output_tokens;
     if (r->cost_micro_usd > 0) f->cost_micro_usd += r->cost_micro_usd;
-    pt_sketch_add(&f->latency, r->total_us);
+    pt_sketch_add_at(&f->latency, latency_bucket);
 }
 
 /* ---- the writer ------------------------------------------------------------------------ */
@@ -162,10 +162,11 @@ bool pt_rollup_add(pt_rollup *r, const pt_rollup_rec *rec)
     int64_t minute = floor_to(rec->time_ms, pt_step_ms[PT_STEP_MINUTE]);
     pt_slice team = rec->team.ptr ? rec->team : PT_SLICE_LIT(""), steam = rec->service_team.ptr ? rec->service_team
                                                                                                 : PT_SLICE_LIT("");
+    uint32_t bucket = pt_sketch_bucket(rec->total_us);
     for (int d = 0; d < PT_NDIMS && r->pending < PT_ROLLUP_PENDING_MAX; d++) {
         if (!rec->name[d].ptr) continue;
         cell *c = cell_for(r, minute, (pt_dim)d, rec->name[d], team, steam);
-        if (c) fig_add(&c->fig, rec);
+        if (c) fig_add(&c->fig, rec, bucket);
     }
     return r->pending + PT_NDIMS > PT_ROLLUP_PENDING_MAX;
 }

@@ -9,7 +9,7 @@
 
 _Static_assert(PT_SKETCH_ALPHA == 0.01, "LOG_GAMMA is log((1 + ALPHA) / (1 - ALPHA))");
 
-static uint32_t bucket_of(uint64_t v)
+uint32_t pt_sketch_bucket(uint64_t v)
 {
     if (v <= 1) return 0;
     double i = ceil(log((double)v) / LOG_GAMMA);
@@ -47,7 +47,12 @@ static void add_n(pt_sketch *s, uint32_t i, uint32_t k)
     s->count += k;
 }
 
-void pt_sketch_add(pt_sketch *s, uint64_t v) { add_n(s, bucket_of(v), 1); }
+void pt_sketch_add_at(pt_sketch *s, uint32_t bucket)
+{
+    add_n(s, bucket < PT_SKETCH_BUCKETS ? bucket : PT_SKETCH_BUCKETS - 1, 1);
+}
+
+void pt_sketch_add(pt_sketch *s, uint64_t v) { add_n(s, pt_sketch_bucket(v), 1); }
 
 void pt_sketch_merge(pt_sketch *dst, const pt_sketch *src)
 {

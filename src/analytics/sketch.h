@@ -28,6 +28,11 @@ typedef struct pt_sketch {
 
 void pt_sketch_init(pt_sketch *s);
 void pt_sketch_add(pt_sketch *s, uint64_t v);
+
+/* The bucket of v, and adding one value to a bucket: one value added to several sketches
+ * costs one logarithm. pt_sketch_add(s, v) is pt_sketch_add_at(s, pt_sketch_bucket(v)). */
+uint32_t pt_sketch_bucket(uint64_t v);
+void pt_sketch_add_at(pt_sketch *s, uint32_t bucket);
 void pt_sketch_merge(pt_sketch *dst, const pt_sketch *src);
 
 /* The value at quantile q in [0, 1] (0 for an empty sketch). */

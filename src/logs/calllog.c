@@ -59,7 +59,7 @@ struct pt_calllog {
     _Atomic uint64_t last_drop_warn_ms;
     uint64_t last_error_warn_ms; /* writer thread only */
     bool warned;                 /* writer thread only: a failure was logged, recovery not yet */
-    pt_rollup *rollup;           /* writer thread (under db_lock) */
+    pt_rollup *rollup;           /* writer thread (under db_lock); NULL with opts.no_rollups */
     uint64_t last_rollup_ms;     /* monotonic time of the last rollup flush */
 };
 
@@ -243,6 +243,7 @@ static int exec(sqlite3 *db, const char *sql) { return sqlite3_exec(db, sql, NUL
 
 static void flush_rollups(pt_calllog *l)
 {
+    if (!l->rollup) return;
     int rc = pt_rollup_flush(l->rollup, l->now_ms());
     l->last_rollup_ms = pt_now_ms();
     if (rc == SQLITE_OK) return;
@@ -286,7 +287,7 @@ static void rollup_record(pt_calllog *l, const char *rec)
         .team = s[S_TEAM], .service_team = s[S_SERVICE_TEAM], .status = h.status, .total_us = h.total_us,
         .input_tokens = h.input_tokens, .output_tokens = h.output_tokens, .cost_micro_usd = h.cost_micro_usd,
     };
-    if (pt_rollup_add(l->rollup, &r)) flush_rollups(l);
+    if (l->rollup && pt_rollup_add(l->rollup, &r)) flush_rollups(l);
 }
 
 /* Inserts up to ROWS_PER_TX records from data in one transaction; returns the bytes used
@@ -319,7 +320,7 @@ static size_t insert_some(pt_calllog *l, const char *data, size_t n)
         exec(l->db, "ROLLBACK");
         write_failed(l, rc, rows);
     } else {
-        for (size_t at = 0; at < off;) { /* only committed records count in the analytics */
+        for (size_t at = 0; l->rollup && at < off;) { /* only committed records count in the analytics */
             uint32_t size;
             memcpy(&size, data + at, sizeof size);
             rollup_record(l, data + at);
@@ -461,8 +462,7 @@ pt_calllog *pt_calllog_open(const pt_calllog_opts *o, char *why, size_t cap)
     }
     measure(l);
     l->last_id = (int64_t)pragma_u64(l->db, "SELECT coalesce(max(id), 0) FROM calls");
-    l->rollup = pt_rollup_new(l->db, o->rollup_retention_ms, why, cap);
-    if (!l->rollup) goto fail;
+    if (!o->no_rollups && !(l->rollup = pt_rollup_new(l->db, o->rollup_retention_ms, why, cap))) goto fail;
     l->last_rollup_ms = pt_now_ms();
     pt_spool_opts so = { .cap = o->queue_bytes ? o->queue_bytes : DEFAULT_QUEUE, .flush_bytes = o->flush_bytes,
                          .flush_ms = o->flush_ms ? o->flush_ms : 200, .name = "calllog", .fn = on_batch, .arg = l };

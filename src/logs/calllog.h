@@ -65,6 +65,7 @@ typedef struct pt_calllog_opts {
     size_t flush_bytes;             /* this much queued wakes it at once; 0: 256 KiB or half the queue */
     int64_t (*now_ms)(void);        /* wall clock for pruning; NULL is the real one (tests inject) */
     uint64_t rollup_retention_ms[PT_NSTEPS]; /* each step's rollups are kept this long; 0 forever */
+    bool no_rollups;                /* records only (a benchmark filling a table with old records) */
 } pt_calllog_opts;
 
 typedef struct pt_calllog_stats {
