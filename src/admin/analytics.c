@@ -6,10 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "admin/calls.h"
 #include "analytics/rollup.h"
+#include "core/timefmt.h"
 
 #define MAX_POINTS 10000
 #define TOP_DEFAULT 10
@@ -38,13 +38,6 @@ static int pick(const char *s, const char *const *names, int n)
     return -1;
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_REALTIME, &t);
-    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 /* by, from, to and step, shared by both endpoints. */
 static int common(query *x, pt_admin_err *err)
 {
@@ -60,7 +53,7 @@ static int common(query *x, pt_admin_err *err)
             return pt_admin_fail(err, 400, "invalid_value", names[i],
                                  "%s must be an RFC 3339 time (2026-12-03T10:00:00Z) or Unix milliseconds", names[i]);
     }
-    if (!x->has[P_TO]) q->to_ms = now_ms();
+    if (!x->has[P_TO]) q->to_ms = pt_time_now_ms();
     if (!x->has[P_FROM]) q->from_ms = q->to_ms - pt_step_ms[PT_STEP_DAY];
     if (q->from_ms >= q->to_ms) return pt_admin_fail(err, 400, "invalid_value", "to", "to must be later than from");
     int64_t span = q->to_ms - q->from_ms;
