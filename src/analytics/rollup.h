@@ -4,7 +4,7 @@
  *
  * The writer side (pt_rollup) belongs to the call log's writer thread: it adds each record
  * it committed to cells of the record's minute held in memory, and flushes them every
- * second (or when PT_ROLLUP_PENDING_MAX cells wait) by merging each cell into its minute's,
+ * PT_ROLLUP_FLUSH_MS (or when PT_ROLLUP_PENDING_MAX cells wait) by merging each cell into its minute's,
  * hour's and day's rows; nothing runs on a worker. Each step keeps its rows for its own
  * retention, pruned with the flushes. Days are UTC days.
  *
@@ -32,7 +32,9 @@ extern const char *const pt_step_names[PT_NSTEPS]; /* "minute", "hour", "day" */
 extern const int64_t pt_step_ms[PT_NSTEPS];
 
 #define PT_ROLLUP_PENDING_MAX 4096
-#define PT_ROLLUP_FLUSH_MS 1000
+/* A flush costs a read and a write per cell and step, however many records the cells hold:
+ * 5 s keeps it small beside the records at a high rate, and the figures fresh enough. */
+#define PT_ROLLUP_FLUSH_MS 5000
 
 /* The rollups' table and index (created by the writer with the call log's schema). */
 extern const char pt_rollups_schema[];

@@ -249,7 +249,7 @@ static void flush_rollups(pt_calllog *l)
     if (rc == SQLITE_OK) return;
     atomic_fetch_add(&l->write_errors, 1);
     if (!l->last_error_warn_ms || l->last_rollup_ms - l->last_error_warn_ms >= WARN_EVERY_MS) {
-        pt_log_warn("call log: analytics rollups not written: %s; that second's figures are lost", sqlite3_errstr(rc));
+        pt_log_warn("call log: analytics rollups not written: %s; the figures since the last flush are lost", sqlite3_errstr(rc));
         l->last_error_warn_ms = l->last_rollup_ms;
     }
 }

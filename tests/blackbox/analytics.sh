@@ -70,9 +70,9 @@ is "$(grep -F 'portico_consumer_requests_total{consumer="_other",team=""}' <<<"$
 is "$(grep -c 'portico_consumer_requests_total{consumer="app"' <<<"$RESP_BODY")" 0 "...and app has no series of its own"
 
 series() { api GET "/analytics/series?$1"; }
-# rollups are merged once a second: wait for the day's total to reach what was sent
+# rollups are merged every 5 s: wait for the day's total to reach what was sent
 day_total() { series "by=$1&name=$2&step=day" >/dev/null; [ "$(jqr '[.points[].requests] | add')" = "$3" ]; }
-check "the rollups are written" wait_for 10 day_total service echo 23
+check "the rollups are written" wait_for 20 day_total service echo 23
 
 # the call log's records of one name, for the expected figures
 api GET "/calls?limit=1000"
