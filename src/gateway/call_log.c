@@ -47,7 +47,7 @@ void pt_call_log_start(const pt_config *cfg)
                                                    [PT_STEP_HOUR] = c->rollup_hour_ms, [PT_STEP_DAY] = c->rollup_day_ms } };
     pt_calllog *l = pt_calllog_open(&o, why, sizeof why);
     if (!l) {
-        pt_log_error("%s; calls are not logged", why);
+        pt_log_warn("%s; calls are not logged, traffic is served", why);
         return;
     }
     atomic_store(&the_log, l);

@@ -169,4 +169,15 @@ series "by=service&name=echo&step=day"
 is "$(jqr '[.points[].requests] | add')" 23 "the rollups survive a restart"
 portico_stop
 
+# ---- a call log that cannot be opened: one warning, traffic served, the API says so
+rm -f "$D"/calls.db* && mkdir "$D/calls.db"
+portico_start "$T/portico.yaml" || not_ok "portico starts when calls.db cannot be opened"
+wait_for 10 admin_answers || not_ok "the admin API answers without a call log"
+get /echo/x -H "Authorization: Bearer $KB"
+is "$RESP_STATUS" 200 "calls are served without the call log"
+is "$(grep -c '"level":"warn".*call log: .*calls are not logged' "$T/portico.err")" 1 "one warning says the call log is off"
+series "by=service&name=echo"
+is "$RESP_STATUS/$(jqr .error.code)" "503/unavailable" "the analytics say the file cannot be read"
+portico_stop
+
 done_testing
