@@ -201,7 +201,7 @@ static void top(pt_admin_api *api, query *x, pt_admin_resp *resp, pt_admin_err *
         goto done;
     }
     sort_by = x->metric; /* the admin API answers one request at a time on its own thread */
-    qsort(a.v, a.n, sizeof *a.v, cmp_item);
+    if (a.n) qsort(a.v, a.n, sizeof *a.v, cmp_item);
     json_t *list = json_array();
     for (size_t i = 0; i < a.n && i < x->limit; i++) {
         item *it = &a.v[i];
