@@ -135,6 +135,8 @@ api GET "/analytics/top?by=consumer" "" "$TOPS"
 is "$RESP_STATUS/$(jqr '[.items[] | "\(.name)=\(.requests)"] | join(" ")')" "200/app=6" "team ops sees its own consumer only"
 api GET "/analytics/series?by=service&name=echo&step=day" "" "$TOPS"
 is "$(jqr '[.points[].requests] | add')" 6 "...and only its own calls to ml's service"
+api GET "/analytics/top?by=model" "" "$TOPS"
+is "$RESP_STATUS/$(jqr '.items | length')" "200/0" "...and no model: its consumers made no AI call"
 
 # ---- bad input: 400s naming the parameter
 bad() { # PATH_AND_QUERY FIELD NAME
