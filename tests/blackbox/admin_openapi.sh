@@ -11,7 +11,7 @@ is "$(jqr .openapi "$DOC")" "3.1.0" "an OpenAPI 3.1 document"
 is "$(jqr '.components.securitySchemes.bearer.scheme' "$DOC")" bearer "bearer tokens are its security scheme"
 has_path() { jq -e --arg p "$1" '.paths[$p]' <<<"$DOC" >/dev/null; }
 for p in /teams /users /users/{id} /services/{id}/apis /consumers/{id}/keys/{key_id} /subscriptions/{id}/approve \
-    /subscriptions/{id}/reject /audit /tokens /export /import; do
+    /subscriptions/{id}/reject /audit /tokens /export /import /analytics/series /analytics/top; do
     check "describes $p" has_path "$p"
 done
 n=0 bad=""
@@ -25,6 +25,6 @@ while read -r path method; do
         bad+="$method $path -> $RESP_STATUS $RESP_BODY"$'\n'
     fi
 done < <(jq -r '.paths | to_entries[] | .key as $p | .value | keys[] | "\($p) \(.)"' <<<"$DOC")
-check "the document lists 50 operations" test "$n" -eq 50
+check "the document lists 52 operations" test "$n" -eq 52
 is "$bad" "" "every described operation is routed"
 done_testing
