@@ -7,7 +7,7 @@
 #define GAMMA ((1 + PT_SKETCH_ALPHA) / (1 - PT_SKETCH_ALPHA))
 #define LOG_GAMMA 0.020000666706669435 /* log(GAMMA), for ALPHA = 0.01 */
 
-_Static_assert(PT_SKETCH_ALPHA == 0.01, "LOG_GAMMA is log((1 + ALPHA) / (1 - ALPHA))");
+_Static_assert(PT_SKETCH_ALPHA_PPM == 10000, "LOG_GAMMA is log((1 + ALPHA) / (1 - ALPHA))");
 
 uint32_t pt_sketch_bucket(uint64_t v)
 {
@@ -40,9 +40,11 @@ static void cover(pt_sketch *s, uint32_t i)
     }
 }
 
+/* Counts saturate at UINT32_MAX a bucket (count stays their sum), never wrap. */
 static void add_n(pt_sketch *s, uint32_t i, uint32_t k)
 {
     cover(s, i);
+    if (k > UINT32_MAX - s->n[i]) k = UINT32_MAX - s->n[i];
     s->n[i] += k;
     s->count += k;
 }

@@ -15,7 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PT_SKETCH_ALPHA 0.01
+#define PT_SKETCH_ALPHA_PPM 10000 /* the relative error A, in millionths */
+#define PT_SKETCH_ALPHA (PT_SKETCH_ALPHA_PPM / 1e6)
 #define PT_SKETCH_BUCKETS 1400
 /* An encoded sketch is at most this long: every bucket as two 5-byte varints. */
 #define PT_SKETCH_ENCODED_MAX (PT_SKETCH_BUCKETS * 10)

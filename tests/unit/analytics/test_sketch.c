@@ -125,6 +125,18 @@ static void bytes_that_are_no_sketch_change_nothing(void **state)
     assert_int_equal(s.count, 1);
 }
 
+/* Counts a blob could push past 32 bits stop at the top instead of wrapping to small ones. */
+static void a_bucket_count_saturates(void **state)
+{
+    (void)state;
+    pt_sketch s;
+    pt_sketch_init(&s);
+    const uint8_t twice_max[] = { 0x05, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x00, 0xff, 0xff, 0xff, 0xff, 0x0f };
+    assert_true(pt_sketch_merge_encoded(&s, twice_max, sizeof twice_max));
+    assert_int_equal(s.n[5], UINT32_MAX);
+    assert_int_equal(s.count, UINT32_MAX);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -133,6 +145,7 @@ int main(void)
         cmocka_unit_test(an_encoding_round_trips),
         cmocka_unit_test(an_empty_sketch_answers_zero),
         cmocka_unit_test(bytes_that_are_no_sketch_change_nothing),
+        cmocka_unit_test(a_bucket_count_saturates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
