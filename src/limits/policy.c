@@ -9,6 +9,7 @@
 #include "config/check.h"
 #include "config/schema.h"
 #include "limits/tz.h"
+#include "mask/mask_config.h"
 
 #define MAX_POLICIES 10000u
 
@@ -300,6 +301,8 @@ static int store_error_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
 
 /* ---- one policy ---- */
 
+static int mask_fn(pt_cfg *c, const pt_cfg_node *v, void *obj) { return pt_mask_spec_map(c, v, &((pt_policy *)obj)->mask); }
+
 static int name_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
 {
     pt_policy *p = obj;
@@ -317,6 +320,7 @@ static const pt_cfg_field policy_fields[] = {
     CFG_FUNC("quota", quota_fn),
     CFG_FUNC("budget", budget_fn),
     CFG_FUNC("on_store_error", store_error_fn),
+    CFG_FUNC("mask", mask_fn),
     CFG_END,
 };
 
@@ -367,7 +371,8 @@ static int finish(pt_cfg *c, const pt_cfg_node *n, size_t idx, mapping *m)
 {
     pt_policy *p = &m->t->v[idx];
     if (!p->name) return pt_cfg_fail(c, n, "missing required key 'name'");
-    if (!p->has_rate && !p->concurrency && !p->tokens_per_minute && !p->has_windows)
+    if (!p->has_rate && !p->concurrency && !p->tokens_per_minute && !p->has_windows &&
+        !p->mask)
         return pt_cfg_fail(c, n, "policy '%s' limits nothing: give rate, concurrency, tokens, quota or budget",
                            p->name);
     for (size_t j = 0; j < idx; j++)
@@ -383,6 +388,7 @@ static int finish(pt_cfg *c, const pt_cfg_node *n, size_t idx, mapping *m)
     if (p->group_by == PT_GROUP_CONSUMER && p->scope == PT_POLICY_KEY)
         return fail_at(c, n, "group_by", "a key belongs to one consumer: group_by %s splits nothing", "consumer");
     if (p->scope == PT_POLICY_MODEL) m->t->has_model = true;
+    if (p->mask) m->t->has_mask = true;
     if (fields(p) != 0) return pt_cfg_oom(c, n);
     return check_refs(c, n, p, m->exists);
 }
@@ -453,6 +459,7 @@ void pt_policies_free(pt_policy_table *t)
         free(t->v[i].webhook);
         free(t->v[i].time_zone);
         pt_tz_free(t->v[i].tz);
+        pt_mask_spec_free(t->v[i].mask);
     }
     free(t->v);
     free(t);

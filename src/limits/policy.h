@@ -11,6 +11,7 @@
  *       quota: { requests_per_day: 50000, tokens_per_month: 5000000, time_zone: Europe/Paris }
  *       budget: { usd_per_month: 100, soft_at: 0.8, webhook: "http://hooks.internal/budget" }
  *       on_store_error: open                 # or closed: when a total cannot be stored
+ *       mask: { request: [...], response: [...] }   # data masking (mask/mask_config.h)
  *
  * The table is immutable once loaded and travels in the configuration snapshot; the
  * counters it names live in a backend (counter.h) keyed by the policy's name, so a reload
@@ -29,6 +30,8 @@
 
 #include "config/value.h"
 #include "limits/gcra.h"
+
+struct pt_mask_spec;
 
 /* What a policy applies to, least specific first: checks run from the last to the first. */
 #define PT_POLICY_SCOPE_MAP(X) \
@@ -95,6 +98,7 @@ typedef struct pt_policy {
     struct pt_tz *tz;
     bool store_closed;        /* on_store_error: closed */
     void *series;             /* runtime: the decision counters, bound by the gateway */
+    struct pt_mask_spec *mask; /* the `mask:` member (mask/mask_config.h), NULL when none */
 } pt_policy;
 
 /* Sorted most specific first (KEY ... ALL), in file order within a scope. */
@@ -102,6 +106,7 @@ typedef struct pt_policy_table {
     pt_policy *v;
     size_t n;
     bool has_model;           /* some policy applies to a model (checked once the model is known) */
+    bool has_mask;            /* some policy masks data */
 } pt_policy_table;
 
 /* Whether the configuration being mapped (c->root) has a service / route of that name. */
