@@ -194,6 +194,10 @@ static json_t *row_json(const pt_calls_row *row)
         case SQLITE_INTEGER: v = json_integer(sqlite3_column_int64(st, i)); break;
         default:
             v = json_stringn_nocheck((const char *)sqlite3_column_text(st, i), (size_t)sqlite3_column_bytes(st, i));
+            if (strcmp(pt_calls_columns[i], "masked") == 0) { /* stored as JSON: shown as an object */
+                json_t *o2 = json_loads(json_string_value(v), 0, NULL);
+                if (o2) json_decref(v), v = o2;
+            }
         }
         json_object_set_new(o, pt_calls_columns[i], v);
     }

@@ -50,8 +50,9 @@
     X(MODEL_NOT_ALLOWED,      403, "model_not_allowed",          "forbidden")         \
     X(CORS_REFUSED,           403, "cors_refused",               "forbidden")         \
     X(CONTROL_UNAVAILABLE,    503, "control_unavailable",        "gateway_error")     \
-    /* a policy's limit (gateway/limits_gate.c) */                                    \
+    /* a policy (gateway/limits_gate.c, gateway/mask_gate.c) */                       \
     X(RATE_LIMITED,           429, "rate_limited",               "rate_limited")      \
+    X(MASK_REFUSED,           400, "mask_refused",               "bad_request")       \
     /* routing and the gateway itself */                                              \
     X(ROUTE_NOT_FOUND,        404, "route_not_found",            "no_route")          \
     X(API_RETIRED,            410, "api_retired",                "no_route")          \

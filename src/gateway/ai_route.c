@@ -28,6 +28,7 @@
 #include "core/str.h"
 #include "gateway/auth.h"
 #include "gateway/limits_gate.h"
+#include "gateway/mask_gate.h"
 #include "gateway/metrics.h"
 #include "gateway/proxy.h"
 #include "gateway/router.h"
@@ -65,6 +66,8 @@ typedef struct ai_req {
     bool started;              /* the client response head went out */
     bool hooked;               /* the answer goes to hooks (pt_ai_route_call), not the client */
     pt_ai_route_hooks hooks;
+    bool gated;                /* masking or body logging applies (mask_gate.h) */
+    bool masking;              /* the answer flows through masking rules */
     bool finished;
     void *limits;              /* the policies' state, settled on the usage at cleanup */
     uint64_t used_tokens, used_cost_micro;
@@ -354,8 +357,18 @@ static int emit_client(ai_req *a, const char *bytes, size_t len)
         };
         int rc = pt_conn_response_start(a->conn, 200, h, sse ? 3 : 1, -1);
         if (rc) return rc;
+        a->masking = a->gated && pt_mask_gate_response_start(pt_conn_info(a->conn), pt_slice_cstr(ctype));
     }
-    return pt_conn_response_body(a->conn, bytes, len);
+    pt_buf masked = PT_BUF_INIT;
+    if (a->masking) {
+        pt_mask_gate_response_body(pt_conn_info(a->conn), bytes, len, &masked);
+        bytes = masked.data ? masked.data : "";
+        len = masked.len;
+    }
+    if (a->gated) pt_mask_gate_keep(pt_conn_info(a->conn), 1, bytes, len);
+    int rc = pt_conn_response_body(a->conn, bytes, len);
+    pt_buf_release(&masked);
+    return rc;
 }
 
 static int emit(void *arg, const char *bytes, size_t len)
@@ -368,6 +381,18 @@ static int emit(void *arg, const char *bytes, size_t len)
 }
 
 static void next_attempt(ai_req *a);
+
+/* Before the answer ends: what the masking rules held back goes out. */
+static void mask_flush(ai_req *a)
+{
+    if (!a->masking) return;
+    a->masking = false;
+    pt_buf out = PT_BUF_INIT;
+    pt_mask_gate_response_end(pt_conn_info(a->conn), &out);
+    pt_mask_gate_keep(pt_conn_info(a->conn), 1, out.data, out.len);
+    if (out.len) pt_conn_response_body(a->conn, out.data, out.len);
+    pt_buf_release(&out);
+}
 
 /* One call ended (how): finish it and decide what the client gets. */
 static void call_end(ai_req *a, pt_ai_end how)
@@ -398,6 +423,7 @@ static void call_end(ai_req *a, pt_ai_end how)
     }
     if (res.kind == PT_AI_OK) {
         if (!a->started) emit(a, "", 0);
+        mask_flush(a);
         detach(a);
         pt_conn_response_end(conn);
         return;
@@ -406,6 +432,7 @@ static void call_end(ai_req *a, pt_ai_end how)
         pt_log_warn("request %s: AI call to '%s' failed mid-answer: %s", a->req->request_id,
                     res.provider ? res.provider : "?", res.error.message);
         pt_conn_info(conn)->outcome = PT_OUT_AI_UPSTREAM_CUT;
+        mask_flush(a);
         detach(a);
         pt_conn_response_end(conn);
         return;
@@ -577,6 +604,35 @@ static uint64_t token_estimate(void *areq)
     return n > 0 ? (uint64_t)n : 1;
 }
 
+/* The body masked by the policies that apply, the model now known, and parsed again when
+ * that changed it; false when refused (answered in the client's format). */
+static bool mask_request(ai_req *a, const char *model)
+{
+    pt_req_info *info = pt_conn_info(a->conn);
+    if (!info->mask) return true;
+    pt_mask_gate_model(info, model);
+    pt_buf out = PT_BUF_INIT;
+    char msg[320];
+    pt_ai_error err;
+    int rc = pt_mask_gate_request_body(info, a->body.data, a->body.len, &out, msg, sizeof msg);
+    if (rc <= 0) {
+        pt_buf_release(&out);
+        if (rc == 0) return true;
+        pt_ai_error_set(&err, PT_AI_ERR_INVALID, 400, NULL, "%s", msg);
+        fail_with_outcome(a, &err, PT_OUT_MASK_REFUSED);
+        return false;
+    }
+    pt_ai_request_free(a->areq);
+    a->areq = NULL;
+    pt_buf_release(&a->body);
+    a->body = out;
+    if (pt_ai_request_new(a->fmt, a->ep, a->body.data, a->body.len, &a->areq, &err) != 0) {
+        fail_with(a, &err);
+        return false;
+    }
+    return true;
+}
+
 /* The whole client body is here: validate it and start the plan. */
 static void begin(ai_req *a)
 {
@@ -609,6 +665,7 @@ static void begin(ai_req *a)
         fail_with_outcome(a, &err, PT_OUT_MODEL_NOT_ALLOWED);
         return;
     }
+    if (a->gated && !mask_request(a, model->name)) return; /* before any tokens are reserved */
     char limit_msg[320];
     bool counted = a->ep == PT_AI_EP_CHAT || a->ep == PT_AI_EP_EMBEDDINGS;
     if (!pt_limits_gate_model(a->conn, model->name, limit_msg, sizeof limit_msg) ||
@@ -618,6 +675,7 @@ static void begin(ai_req *a)
         return;
     }
     if (counted) a->limits = pt_limits_gate_of(a->conn);
+    if (a->gated) pt_mask_gate_keep(pt_conn_info(a->conn), 0, a->body.data, a->body.len); /* as sent on */
     pt_ai_plan_init(&a->plan, a->ai, model, pt_rand64());
     next_attempt(a);
 }
@@ -677,6 +735,7 @@ static ai_req *ai_req_new(pt_conn *conn, pt_request *req, const pt_route *route,
     a->client = client;
     a->fmt = fmt;
     a->ep = ep;
+    a->gated = pt_conn_info(conn)->mask != NULL;
     pt_body_sink sink = { a, sink_body, sink_end, sink_drain, sink_abort };
     pt_conn_set_sink(conn, &sink);
     return a;

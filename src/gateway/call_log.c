@@ -7,6 +7,7 @@
 #include "core/log.h"
 #include "core/prom.h"
 #include "gateway/auth.h"
+#include "gateway/mask_gate.h"
 #include "gateway/metrics.h"
 #include "gateway/tracing.h"
 #include "logs/calllog.h"
@@ -84,7 +85,9 @@ void pt_call_log_record(pt_conn *c, const pt_request *req, const pt_req_info *in
         .bytes_out = bytes_out,
         .ai = ai,
         .trace_id = pt_tracing_trace_id(info->trace),
+        .masked = pt_mask_gate_counts_json(info),
     };
+    pt_mask_gate_bodies(info, &r.request_body, &r.response_body);
     pt_calllog_write(l, &r);
 }
 

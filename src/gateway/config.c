@@ -23,6 +23,7 @@
 #include "gateway/lifecycle.h"
 #include "gateway/limits_gate.h"
 #include "limits/policy.h"
+#include "mask/mask_config.h"
 #include "mcp/mcp_config.h"
 #include "config/node.h"
 
@@ -163,6 +164,7 @@ void pt__route_free(pt_route *r)
     free(r->key_header);
     free(r->key_query);
     free(r->auth_service);
+    pt_mask_bodies_free(r->log_bodies);
     free_strv(r->ai_models, r->nai_models);
     pt_cfg_kv_free(r->req_add, r->nreq_add);
     free_strv(r->req_remove, r->nreq_remove);

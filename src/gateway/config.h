@@ -139,6 +139,8 @@ typedef struct pt_route {
     struct pt_lifecycle *lifecycle; /* `lifecycle:` (gateway/lifecycle.h), or NULL */
     unsigned order;          /* position in the file, the last tie-breaker */
     struct pt_route_metrics *metrics; /* runtime, owned by the metrics registry */
+    struct pt_mask_bodies *log_bodies; /* `call_log: { bodies: true }`: bodies kept in the call
+                              * log, capped and redacted (mask/mask_config.h); NULL: not kept */
 } pt_route;
 
 typedef struct pt_listener_cfg {

@@ -9,6 +9,7 @@
 #include "ai/ai_config.h"
 #include "gateway/router.h"
 #include "http/request.h"
+#include "mask/mask_config.h"
 #include "mcp/mcp_config.h"
 
 #define MAX_LIST 64u /* hosts, methods, headers, header edits per route */
@@ -292,6 +293,11 @@ static int route_key_query_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
     return 0;
 }
 
+static int route_call_log_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    return pt_mask_bodies_map(c, v, &((pt_route *)obj)->log_bodies);
+}
+
 static const pt_cfg_field route_fields[] = {
     CFG_FUNC("name", route_name_fn),
     CFG_FUNC("match", match_fn),
@@ -307,6 +313,7 @@ static const pt_cfg_field route_fields[] = {
     CFG_STR("auth_service", pt_route, auth_service),
     CFG_FUNC("cors", pt__config_cors),
     CFG_FUNC("lifecycle", pt__config_lifecycle),
+    CFG_FUNC("call_log", route_call_log_fn),
     CFG_END,
 };
 

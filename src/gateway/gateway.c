@@ -42,6 +42,7 @@
 #include "gateway/cors.h"
 #include "gateway/lifecycle.h"
 #include "gateway/limits_gate.h"
+#include "gateway/mask_gate.h"
 #include "gateway/listen.h"
 #include "gateway/mcp_route.h"
 #include "gateway/metrics.h"
@@ -195,6 +196,8 @@ static void dispatch(pt_conn *c, pt_request *req, void *arg)
             /* refused: answered in pt_auth_check */
         } else if (!pt_limits_gate_request(c, req, cfg, route)) {
             /* refused by a policy: answered 429 in pt_limits_gate_request */
+        } else if (pt_mask_gate_request(c, req, cfg, route) != 0) {
+            /* out of memory: answered */
         } else if (route->kind == PT_ROUTE_PROXY) {
             pt_proxy_start(c, req, route, w->client);
         } else if (route->kind == PT_ROUTE_AI) {
@@ -883,6 +886,7 @@ int pt_gateway_run(const pt_gateway_opts *opts)
     pt_mcp_route_metrics_init();
     pt_auth_metrics_init();
     pt_limits_gate_metrics_init();
+    pt_mask_gate_metrics_init();
     pt_call_log_start(cfg);
     pt_tracing_start(cfg);
     pt_control_live_publish(cfg);

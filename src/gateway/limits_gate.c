@@ -193,17 +193,22 @@ static bool any_applies(const pt_policy_table *t, pt_limit_phase ph, const pt_li
     return false;
 }
 
-bool pt_limits_gate_request(pt_conn *c, pt_request *req, const pt_config *cfg, const pt_route *route)
+pt_limit_subject pt__limits_gate_subject(pt_conn *c, const pt_route *route)
 {
-    if (!cfg->policies) return true;
     const pt_auth *who = pt_conn_info(c)->auth;
-    pt_limit_subject s = {
+    return (pt_limit_subject){
         .service = route->service_name,
         .route = route->name,
         .consumer = who ? who->consumer : NULL,
         .team = who ? who->team : NULL,
         .key_prefix = who ? who->prefix : NULL,
     };
+}
+
+bool pt_limits_gate_request(pt_conn *c, pt_request *req, const pt_config *cfg, const pt_route *route)
+{
+    if (!cfg->policies) return true;
+    pt_limit_subject s = pt__limits_gate_subject(c, route);
     bool model_later = cfg->policies->has_model && (route->kind == PT_ROUTE_AI || route->kind == PT_ROUTE_PROMPT);
     if (!model_later && !any_applies(cfg->policies, PT_LIMIT_PHASE_REQUEST, &s)) return true;
     gate *g = gate_new(c, req, cfg);

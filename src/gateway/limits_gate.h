@@ -17,6 +17,7 @@
 
 #include "gateway/config.h"
 #include "http/server.h"
+#include "limits/enforce.h"
 
 /* Checks the request-phase policies for req on route. True: go on (the RateLimit fields
  * are set for the response). False: refused and answered; the request is over. */
@@ -43,6 +44,9 @@ void pt_limits_gate_settle(void *limits, bool known, uint64_t tokens, uint64_t c
 
 /* Writes the quota and budget totals a last time and closes their file (at exit). */
 void pt_limits_gate_stop(void);
+
+/* Who and what a call is, for the policies' applies_to (the model is set later). */
+pt_limit_subject pt__limits_gate_subject(pt_conn *c, const pt_route *route);
 
 /* Links each policy of cfg to its decision counters (kept by name across reloads);
  * -1 when out of memory. Called by pt_config_bind. */

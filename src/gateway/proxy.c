@@ -26,6 +26,7 @@
 #include "gateway/auth.h"
 #include "gateway/balancer.h"
 #include "gateway/cors.h"
+#include "gateway/mask_gate.h"
 #include "gateway/router.h"
 #include "gateway/tracing.h"
 
@@ -47,6 +48,10 @@ typedef struct proxy {
     pt_buf body;           /* body bytes carried to the next attempt */
     pt_buf replay;         /* the whole body, kept for a retry after the request was sent */
     bool body_done, client_paused, began, replayable;
+    bool gated;                  /* masking or body logging applies (mask_gate.h) */
+    bool mask_body, mask_answer; /* a masking policy applies: the body is read whole */
+    bool masking;                /* the answer flows through the masking rules */
+    int64_t body_len;            /* >= 0: the length sent upstream (a masked body), else the client's framing */
     uint64_t up_start_us;
     pt_trace_attempt span;  /* the current attempt's span when the request is traced */
     /* the last failed attempt, for the client's error */
@@ -186,6 +191,7 @@ static void build_head(proxy *p, const pt_target *t, pt_buf *h)
         if (conn_hdr && named_by_connection(n, conn_hdr->value)) continue;
         if (pt_tracing_own_header(info->trace, n)) continue; /* our own go instead */
         if (name_in(n, rt->req_remove, rt->nreq_remove) || name_in_kv(n, rt->req_add, rt->nreq_add)) continue;
+        if (p->mask_answer && pt_slice_case_eq_cstr(n, "accept-encoding")) continue; /* masked as text */
         pt_buf_append_slice(h, n);
         pt_buf_append(h, ": ", 2);
         pt_buf_append_slice(h, r->headers[i].value);
@@ -219,7 +225,11 @@ static void build_head(proxy *p, const pt_target *t, pt_buf *h)
         append_header(h, who->h_team, who->team);
         append_header(h, who->h_prefix, who->prefix);
     }
-    if (r->chunked) {
+    if (p->body_len >= 0) {
+        pt_buf_append(h, "Content-Length: ", 16);
+        pt_buf_append_u64(h, (unsigned long long)p->body_len);
+        pt_buf_append(h, "\r\n", 2);
+    } else if (r->chunked) {
         pt_buf_append_str(h, "Transfer-Encoding: chunked\r\n");
     } else if (r->content_length >= 0) {
         pt_buf_append(h, "Content-Length: ", 16);
@@ -289,6 +299,15 @@ static void resend(proxy *p)
     attempt(p);
 }
 
+/* Whether the answer, of the content type in hdrs, flows through the masking rules. */
+static bool start_masking(proxy *p, const pt_header *hdrs, size_t n)
+{
+    pt_slice ctype = PT_SLICE_NULL;
+    for (size_t i = 0; i < n && !ctype.ptr; i++)
+        if (pt_slice_case_eq_cstr(hdrs[i].name, "content-type")) ctype = hdrs[i].value;
+    return p->masking = pt_mask_gate_response_start(pt_conn_info(p->conn), ctype);
+}
+
 static void on_head(void *u, int status, const pt_header *hdrs, size_t n, int64_t cl)
 {
     proxy *p = u;
@@ -316,6 +335,9 @@ static void on_head(void *u, int status, const pt_header *hdrs, size_t n, int64_
     const pt_header *conn_hdr = NULL;
     for (size_t i = 0; i < n && !conn_hdr; i++)
         if (pt_slice_case_eq_cstr(hdrs[i].name, "connection")) conn_hdr = &hdrs[i];
+    if (p->mask_answer && status >= 200 && status != 204 && status != 304 && p->req->method != HTTP_HEAD &&
+        start_masking(p, hdrs, n))
+        cl = -1; /* masking changes the length */
     for (size_t i = 0; i < n; i++) {
         if (conn_hdr && named_by_connection(hdrs[i].name, conn_hdr->value)) continue; /* hop-by-hop */
         if (name_in(hdrs[i].name, rt->resp_remove, rt->nresp_remove)) continue;
@@ -329,10 +351,30 @@ static void on_head(void *u, int status, const pt_header *hdrs, size_t n, int64_
     if (out != stack) free(out);
 }
 
+/* The answer's bytes through the masking rules (when they apply) and kept for the call
+ * log (when the route keeps bodies); end: what was held back. */
+static int gated_body(proxy *p, const char *data, size_t n, bool end)
+{
+    pt_req_info *info = pt_conn_info(p->conn);
+    pt_buf out = PT_BUF_INIT;
+    if (p->masking) {
+        if (end) pt_mask_gate_response_end(info, &out);
+        else pt_mask_gate_response_body(info, data, n, &out);
+        data = out.data;
+        n = out.len;
+    } else if (end) {
+        return 0;
+    }
+    pt_mask_gate_keep(info, 1, data, n);
+    int rc = n ? pt_conn_response_body(p->conn, data, n) : 0;
+    pt_buf_release(&out);
+    return rc;
+}
+
 static void on_body(void *u, const char *data, size_t n)
 {
     proxy *p = u;
-    if (pt_conn_response_body(p->conn, data, n) != 0) return;
+    if ((p->gated ? gated_body(p, data, n, false) : pt_conn_response_body(p->conn, data, n)) != 0) return;
     if (pt_conn_write_queue(p->conn) > HIGH_MARK && p->x) pt_exchange_pause(p->x);
 }
 
@@ -345,6 +387,7 @@ static void on_done(void *u)
     end_span(p, NULL);
     p->x = NULL; /* the client frees a finished exchange */
     detach(p);
+    if (p->gated && gated_body(p, NULL, 0, true) != 0) return;
     pt_conn_response_end(conn);
 }
 
@@ -415,10 +458,11 @@ static const pt_exchange_cb exchange_cb = { on_head, on_body, on_done, on_error,
 static void sink_body(void *h, const char *data, size_t n)
 {
     proxy *p = h;
+    if (p->gated && !p->mask_body) pt_mask_gate_keep(pt_conn_info(p->conn), 0, data, n);
     if (!p->x) {
         pt_buf_append(&p->body, data, n);
         /* buffered first (see pt_proxy_start) until it is clearly not small: then stream */
-        if (!p->ntried && p->body.len > BUFFER_BODY_MAX) attempt(p);
+        if (!p->ntried && !p->mask_body && p->body.len > BUFFER_BODY_MAX) attempt(p);
         return;
     }
     if (pt_exchange_body(p->x, data, n) > HIGH_MARK) {
@@ -427,12 +471,35 @@ static void sink_body(void *h, const char *data, size_t n)
     }
 }
 
+/* The whole body, masked before it goes anywhere; false when refused (answered). */
+static bool mask_request(proxy *p)
+{
+    pt_buf out = PT_BUF_INIT;
+    char msg[320];
+    int rc = pt_mask_gate_request_body(pt_conn_info(p->conn), p->body.data, p->body.len, &out, msg, sizeof msg);
+    if (rc < 0) {
+        pt_buf_release(&out);
+        detach(p);
+        pt_conn_respond_error(p->conn, PT_OUT_MASK_REFUSED, NULL, "%s", msg);
+        return false;
+    }
+    if (rc == 1) {
+        pt_buf_release(&p->body);
+        p->body = out;
+    } else {
+        pt_buf_release(&out);
+    }
+    p->body_len = (int64_t)p->body.len;
+    pt_mask_gate_keep(pt_conn_info(p->conn), 0, p->body.data, p->body.len);
+    return true;
+}
+
 static void sink_body_end(void *h)
 {
     proxy *p = h;
     p->body_done = true;
     if (p->x) pt_exchange_body_end(p->x);
-    else if (!p->ntried) attempt(p); /* a small body was buffered first */
+    else if (!p->ntried && (!p->mask_body || mask_request(p))) attempt(p); /* buffered first */
 }
 
 static void sink_drain(void *h)
@@ -490,7 +557,7 @@ static void attempt(proxy *p)
         .pool_idle_ms = p->svc->pool_idle_ms,
         .pool_max_idle = p->svc->pool_max_idle,
         .head_request = p->req->method == HTTP_HEAD,
-        .chunked_body = p->req->chunked,
+        .chunked_body = p->req->chunked && p->body_len < 0,
         .has_body = pt_conn_has_body(conn),
         .idempotent = idempotent(p->req->method),
     };
@@ -531,6 +598,10 @@ void pt_proxy_start(pt_conn *conn, pt_request *req, const pt_route *route, pt_cl
     p->route = route;
     p->svc = route->service;
     p->client = client;
+    p->body_len = -1;
+    p->gated = info->mask != NULL;
+    p->mask_body = info->mask && pt_mask_gate_wants_request(info) && pt_conn_has_body(conn);
+    p->mask_answer = info->mask && pt_mask_gate_wants_response(info);
     info->route = route->name;
     info->service = p->svc ? p->svc->name : NULL;
     info->route_metrics = route->metrics;
@@ -552,7 +623,7 @@ void pt_proxy_start(pt_conn *conn, pt_request *req, const pt_route *route, pt_cl
      * upstream, no upstream connection held while a slow client uploads, and a body that
      * turns out malformed (a bad chunk) never reaches the upstream at all. A larger body
      * streams from the moment it passes the mark (a known large length: at once). */
-    bool small = req->chunked || (req->content_length > 0 && req->content_length <= BUFFER_BODY_MAX);
+    bool small = req->chunked || (req->content_length > 0 && req->content_length <= BUFFER_BODY_MAX) || p->mask_body;
     if (small) return;
     attempt(p);
 }

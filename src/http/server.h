@@ -69,6 +69,8 @@ typedef struct pt_req_info {
                                * cost for the call log (logs/calllog.h), NULL when none */
     const void *trace;        /* opaque to http/: the request's trace (gateway/tracing.h),
                                * NULL when tracing is off */
+    void *mask;               /* opaque to http/: the request's data masking
+                               * (gateway/mask_gate.h), NULL when none applies */
     /* Every pointer above must stay valid until the request's cleanup hooks run (they
      * run after the done callback): point into the request pool, or into something a
      * hook releases (the configuration snapshot dispatch holds). */

@@ -9,10 +9,10 @@
  * record it committed to the analytics rollups (analytics/rollup.h). A write error (a
  * full disk) loses that batch, counted and logged; traffic is never held up.
  *
- * Strings are cut at PT_CALLLOG_STR_MAX bytes (the path at PT_CALLLOG_PATH_MAX). Nothing
- * here sees a key or a secret: the caller passes the key's public prefix only. Request and
- * response bodies are not recorded yet; they would be further columns and further members
- * of pt_call_record. */
+ * Strings are cut at PT_CALLLOG_STR_MAX bytes (the path at PT_CALLLOG_PATH_MAX, the
+ * masking counts at PT_CALLLOG_MASKED_MAX, bodies at PT_CALLLOG_BODY_MAX). Nothing here
+ * sees a key or a secret: the caller passes the key's public prefix only, and bodies
+ * only when a route keeps them, already redacted (gateway/mask_gate.h). */
 #ifndef PT_LOGS_CALLLOG_H
 #define PT_LOGS_CALLLOG_H
 
@@ -25,6 +25,8 @@
 #define PT_CALLLOG_STR_MAX 256
 #define PT_CALLLOG_PATH_MAX 2048
 #define PT_CALLLOG_PRUNE_STEP 2000
+#define PT_CALLLOG_MASKED_MAX 1024      /* longer counts are not stored (cut JSON is no JSON) */
+#define PT_CALLLOG_BODY_MAX (16 * 1024)
 
 /* What an AI call adds to its record; the AI route fills one and points
  * pt_req_info.call_ai at it. Tokens unknown to the provider are 0. */
@@ -52,6 +54,8 @@ typedef struct pt_call_record {
     uint64_t bytes_in, bytes_out;
     const pt_call_ai *ai;           /* NULL for a call that is not an AI call */
     const char *trace_id;           /* W3C trace id (32 hex digits), NULL when not traced */
+    const char *masked;             /* values masked per rule, JSON {"rule":n}, NULL when none */
+    pt_slice request_body, response_body; /* redacted and capped bodies, ptr NULL when not kept */
 } pt_call_record;
 
 typedef struct pt_calllog pt_calllog;

@@ -37,7 +37,12 @@ static const char schema[] =
 
 /* Columns added after the first release of this layout, for files created before them:
  * added when missing ("duplicate column" is the answer when they are there already). */
-static const char *const added_columns[] = { "ALTER TABLE calls ADD COLUMN trace_id TEXT" };
+static const char *const added_columns[] = {
+    "ALTER TABLE calls ADD COLUMN trace_id TEXT",
+    "ALTER TABLE calls ADD COLUMN masked TEXT",
+    "ALTER TABLE calls ADD COLUMN request_body TEXT",
+    "ALTER TABLE calls ADD COLUMN response_body TEXT",
+};
 static const char added_indexes[] =
     "CREATE INDEX IF NOT EXISTS calls_trace ON calls(trace_id) WHERE trace_id IS NOT NULL;";
 

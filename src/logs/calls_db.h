@@ -26,7 +26,8 @@
     X(provider, "TEXT") X(error, "TEXT") X(method, "TEXT") X(path, "TEXT") X(status, "INTEGER")              \
     X(total_us, "INTEGER") X(upstream_us, "INTEGER") X(ttfb_us, "INTEGER") X(bytes_in, "INTEGER")           \
     X(bytes_out, "INTEGER") X(input_tokens, "INTEGER") X(output_tokens, "INTEGER")                          \
-    X(cached_tokens, "INTEGER") X(cost_micro_usd, "INTEGER") X(client, "TEXT") X(trace_id, "TEXT")
+    X(cached_tokens, "INTEGER") X(cost_micro_usd, "INTEGER") X(client, "TEXT") X(trace_id, "TEXT")       \
+    X(masked, "TEXT") X(request_body, "TEXT") X(response_body, "TEXT")
 
 /* Sequence bits under the millisecond in an id: 4096 calls per millisecond before an id
  * spills into the next millisecond (queries allow for that, see pt_calls_query). */

@@ -104,7 +104,7 @@ static int by_start(const void *a, const void *b)
 static size_t write_masked(const pt_mask_rules *r, const char *s, size_t *lim, hits *h, pt_buf *out,
                            pt_mask_tally *t)
 {
-    qsort(h->v, h->n, sizeof *h->v, by_start);
+    if (h->n) qsort(h->v, h->n, sizeof *h->v, by_start);
     size_t pos = 0, done = 0;
     for (size_t i = 0; i < h->n; i++) {
         hit *x = &h->v[i];

@@ -184,3 +184,165 @@ int pt_mask_spec_map(pt_cfg *c, const pt_cfg_node *v, pt_mask_spec **out)
         return pt_cfg_fail(c, v, "mask has no rules: give a request or a response list (or both)");
     return 0;
 }
+
+/* ---- a route's call_log bodies ---- */
+
+void pt_mask_bodies_free(pt_mask_bodies *b)
+{
+    if (!b) return;
+    pt_mask_rules_release(&b->redact);
+    free(b);
+}
+
+typedef struct bodies_in {
+    bool bodies;
+    uint64_t body_max;
+    const pt_cfg_node *redact;
+} bodies_in;
+
+static const pt_cfg_field bodies_fields[] = {
+    CFG_BOOL("bodies", bodies_in, bodies),
+    CFG_SIZE("body_max", bodies_in, body_max, 1, PT_MASK_BODY_MAX_LIMIT),
+    CFG_NODE("redact", bodies_in, redact),
+    CFG_END,
+};
+
+typedef struct redact_in {
+    const pt_cfg_node *fields, *regex;
+} redact_in;
+
+static const pt_cfg_field redact_fields[] = {
+    CFG_NODE("fields", redact_in, fields),
+    CFG_NODE("regex", redact_in, regex),
+    CFG_END,
+};
+
+/* Appends a replace rule to r (room was made); re is compiled here. */
+static int add_replace(pt_cfg *c, const pt_cfg_node *at, pt_mask_rules *r, const char *name, const char *re,
+                       const char *with, int det)
+{
+    pt_mask_rule *u = &r->v[r->n];
+    *u = (pt_mask_rule){ .action = PT_MASK_REPLACE, .by = det >= 0 ? PT_MASK_BY_DETECT : PT_MASK_BY_REGEX,
+                         .det = det >= 0 ? (pt_detector)det : PT_DET_EMAIL };
+    if (!(u->name = strdup(name)) || (with && !(u->with = strdup(with)))) {
+        r->n++;
+        return pt_cfg_oom(c, at);
+    }
+    r->n++;
+    r->has_text = true;
+    if (det >= 0) return 0;
+    r->has_regex = true;
+    int rc = regcomp(&u->re, re, REG_EXTENDED);
+    if (rc != 0) {
+        char why[160];
+        regerror(rc, &u->re, why, sizeof why);
+        return pt_cfg_fail(c, at, "not a POSIX extended regular expression: %s", why);
+    }
+    u->re_ok = true;
+    return 0;
+}
+
+static bool field_name_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 64) return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
+              strchr("_.-", s[i])))
+            return false;
+    return true;
+}
+
+/* A named field as a regex over JSON text: the member, its value a string (perhaps cut
+ * short at body_max) or a scalar. */
+static int add_field(pt_cfg *c, const pt_cfg_node *at, pt_mask_rules *r, const char *name)
+{
+    if (!field_name_ok(name))
+        return pt_cfg_fail(c, at, "'%s' is not a field name (1 to 64 letters, digits, _ . -)", PT_CFG_SHOW(at));
+    char esc[160], re[320], with[96];
+    size_t k = 0;
+    for (const char *p = name; *p; p++) {
+        if (*p == '.') k += (size_t)snprintf(esc + k, sizeof esc - k, "[.]");
+        else esc[k++] = *p;
+    }
+    esc[k] = '\0';
+    /* quotes may come escaped (a JSON document inside a string): the value then runs to the
+     * end of the outer string, which hides more than the field, never less */
+    snprintf(re, sizeof re, "\\\\?\"%s\\\\?\"[[:space:]]*:[[:space:]]*(\\\\?\"([^\"\\\\]|\\\\.)*(\"|$)|[^],}[:space:]]+)",
+             esc);
+    snprintf(with, sizeof with, "\"%s\":\"[REDACTED]\"", name);
+    char rname[80];
+    snprintf(rname, sizeof rname, "field:%s", name);
+    return add_replace(c, at, r, rname, re, with, -1);
+}
+
+/* Reads a list of strings under key of n through one(). */
+static int each_string(pt_cfg *c, const pt_cfg_node *n, const char *key, pt_mask_rules *r,
+                       int (*one)(pt_cfg *, const pt_cfg_node *, pt_mask_rules *, const char *, size_t))
+{
+    if (!n) return 0;
+    size_t mark = pt_cfg_push_key(c, key);
+    int rc = 0;
+    if (n->kind != PT_CFG_SEQ) {
+        rc = pt_cfg_fail(c, n, "expected a list of strings, got %s", pt_cfg_kind_name(n));
+    } else {
+        for (size_t i = 0; i < n->n && rc == 0; i++) {
+            size_t m2 = pt_cfg_push_index(c, i);
+            char *s = NULL;
+            rc = pt_cfg_str(c, n->items[i], &s);
+            if (rc == 0) rc = one(c, n->items[i], r, s, i);
+            free(s);
+            pt_cfg_pop(c, m2);
+        }
+    }
+    pt_cfg_pop(c, mark);
+    return rc;
+}
+
+static int one_field(pt_cfg *c, const pt_cfg_node *at, pt_mask_rules *r, const char *s, size_t i)
+{
+    return add_field(c, at, r, s);
+}
+
+static int one_regex(pt_cfg *c, const pt_cfg_node *at, pt_mask_rules *r, const char *s, size_t i)
+{
+    char name[32];
+    snprintf(name, sizeof name, "regex_%zu", i);
+    return add_replace(c, at, r, name, s, NULL, -1);
+}
+
+int pt_mask_bodies_map(pt_cfg *c, const pt_cfg_node *v, pt_mask_bodies **out)
+{
+    if (v->kind != PT_CFG_MAP)
+        return pt_cfg_fail(c, v, "expected a mapping such as { bodies: true, body_max: 4096 }, got %s",
+                           pt_cfg_kind_name(v));
+    bodies_in in = { .body_max = PT_MASK_BODY_MAX_DEFAULT };
+    if (pt_cfg_map_fields(c, v, bodies_fields, &in, NULL) != 0) return -1;
+    redact_in rd = { 0 };
+    if (in.redact) {
+        size_t mark = pt_cfg_push_key(c, "redact");
+        int rc = in.redact->kind == PT_CFG_MAP ? pt_cfg_map_fields(c, in.redact, redact_fields, &rd, NULL)
+                                               : pt_cfg_fail(c, in.redact, "expected a mapping with fields and regex");
+        pt_cfg_pop(c, mark);
+        if (rc != 0) return -1;
+    }
+    if (!in.bodies) return 0;
+    pt_mask_bodies *b = calloc(1, sizeof *b);
+    size_t cap = 2 + (rd.fields && rd.fields->kind == PT_CFG_SEQ ? rd.fields->n : 0) +
+                 (rd.regex && rd.regex->kind == PT_CFG_SEQ ? rd.regex->n : 0);
+    if (!b || !(b->redact.v = calloc(cap, sizeof *b->redact.v))) {
+        free(b);
+        return pt_cfg_oom(c, v);
+    }
+    pt_mask_bodies_free(*out);
+    *out = b;
+    b->body_max = (unsigned)in.body_max;
+    if (add_replace(c, v, &b->redact, "api_key", NULL, NULL, PT_DET_API_KEY) != 0 ||
+        add_replace(c, v, &b->redact, "card", NULL, NULL, PT_DET_CARD) != 0)
+        return -1;
+    size_t mark = pt_cfg_push_key(c, "redact");
+    int rc = each_string(c, rd.fields, "fields", &b->redact, one_field);
+    if (rc == 0) rc = each_string(c, rd.regex, "regex", &b->redact, one_regex);
+    pt_cfg_pop(c, mark);
+    return rc;
+}

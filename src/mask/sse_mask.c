@@ -83,19 +83,20 @@ static void event(pt_mask_sse *m, const char *s, size_t n, pt_buf *out, pt_mask_
     json_t *h = json_is_object(ev) ? delta_holder(ev, &key) : NULL;
     if (!h) {
         flush_text(m, out, t); /* held text goes out before an event that is not a delta */
-        if (ev) {
-            pt_mask_json_tree(m->r, ev, false, t);
+        if (ev && pt_mask_json_tree(m->r, ev, false, t)) {
             write_event(&lines, ev, out);
-        } else {
+        } else { /* unchanged: the bytes as they came (a number is not rewritten) */
             pt_buf_append(out, s, n);
             pt_buf_append_str(out, "\n\n");
         }
     } else {
         json_t *text = json_incref(json_object_get(h, key));
         json_object_set_new(h, key, json_string(""));
-        pt_mask_json_tree(m->r, ev, false, t);
+        size_t changed = pt_mask_json_tree(m->r, ev, false, t);
         pt_buf rel = PT_BUF_INIT;
-        pt_mask_stream_feed(&m->text, json_string_value(text), json_string_length(text), false, &rel, t);
+        size_t tn = json_string_length(text);
+        pt_mask_stream_feed(&m->text, json_string_value(text), tn, false, &rel, t);
+        changed |= rel.len != tn || (tn && memcmp(rel.data, json_string_value(text), tn) != 0);
         json_decref(text);
         if (m->tmpl) json_decref(m->tmpl);
         m->tmpl = json_deep_copy(ev);
@@ -103,7 +104,12 @@ static void event(pt_mask_sse *m, const char *s, size_t n, pt_buf *out, pt_mask_
         pt_buf_append(&m->tmpl_lines, lines.data ? lines.data : "", lines.len);
         json_object_set_new(h, key, json_stringn(rel.data ? rel.data : "", rel.len));
         pt_buf_release(&rel);
-        write_event(&lines, ev, out);
+        if (changed) {
+            write_event(&lines, ev, out);
+        } else {
+            pt_buf_append(out, s, n);
+            pt_buf_append_str(out, "\n\n");
+        }
     }
     if (ev) json_decref(ev);
     pt_buf_release(&lines);

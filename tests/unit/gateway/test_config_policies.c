@@ -1,5 +1,6 @@
 /* Unit tests for the `policies:` section (limits/policy.c through gateway/config.c):
- * defaults, the order checks run in, and every refusal naming its field. */
+ * defaults, the order checks run in, and every refusal naming its field; the `mask:`
+ * member of a policy and a route's `call_log:` bodies (mask/mask_config.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,7 @@
 #include "core/buf.h"
 #include "gateway/config.h"
 #include "limits/policy.h"
+#include "mask/mask_config.h"
 
 #define BASE                                                                \
     "admin: { enabled: false }\n"                                           \
@@ -214,6 +216,116 @@ static void bad_tokens_quotas_and_budgets_name_the_field(void **state)
                  "closed)");
 }
 
+/* ---- masking ---- */
+
+static void a_mask_policy_loads_with_defaults(void **state)
+{
+    pt_buf err = PT_BUF_INIT;
+    pt_config *cfg = load(BASE "policies:\n  - name: pii\n    applies_to: { route: orders-api }\n    mask:\n"
+                               "      request:\n        - { detect: card }\n"
+                               "        - { path: $.user.email, action: replace, with: '[email]' }\n"
+                               "        - { name: no-ssn, detect: ssn, action: refuse }\n"
+                               "        - { regex: 'ACME-[0-9]+', action: mask, keep: 2 }\n"
+                               "      response: [{ detect: email }]\n",
+                          &err);
+    if (!cfg) fail_msg("%s", err.data);
+    const pt_mask_spec *m = cfg->policies->v[0].mask;
+    assert_non_null(m);
+    assert_int_equal(m->request.n, 4);
+    assert_string_equal(m->request.v[0].name, "card");
+    assert_int_equal(m->request.v[0].action, PT_MASK_MASK);
+    assert_int_equal(m->request.v[0].keep, 4);
+    assert_string_equal(m->request.v[1].name, "$.user.email");
+    assert_string_equal(m->request.v[1].with, "[email]");
+    assert_int_equal(m->request.v[2].action, PT_MASK_REFUSE);
+    assert_string_equal(m->request.v[3].name, "regex_3");
+    assert_int_equal(m->request.v[3].keep, 2);
+    assert_true(m->request.has_path && m->request.has_text && m->request.has_regex);
+    assert_int_equal(m->response.n, 1);
+    pt_config_release(cfg);
+}
+
+static void bad_mask_rules_are_refused_naming_the_field(void **state)
+{
+#define POLICY "policies:\n  - name: pii\n    mask:\n"
+    expect_error(POLICY "      request: [{ detect: cards }]\n",
+                 "t.yaml:12: policies[0].mask.request[0].detect: unknown detector 'cards' (did you mean 'card'?)");
+    expect_error(POLICY "      request: [{ detect: card, regex: x }]\n",
+                 "t.yaml:12: policies[0].mask.request[0]: a rule names exactly one of path, regex or detect, not 2");
+    expect_error(POLICY "      request: [{ action: mask }]\n",
+                 "t.yaml:12: policies[0].mask.request[0]: a rule names exactly one of path, regex or detect, not 0");
+    expect_error(POLICY "      request: [{ path: user.email }]\n",
+                 "t.yaml:12: policies[0].mask.request[0].path: a path starts with '$' (such as $.user.email or "
+                 "$.messages[*].content)");
+    expect_error(POLICY "      request: [{ path: $..email }]\n",
+                 "t.yaml:12: policies[0].mask.request[0].path: recursive descent '..' at offset 1 is not supported");
+    expect_error(POLICY "      request: [{ regex: 'a(b' }]\n",
+                 "t.yaml:12: policies[0].mask.request[0].regex: not a POSIX extended regular expression: Unmatched ( "
+                 "or \\(");
+    expect_error(POLICY "      request: [{ detect: card, action: hide }]\n",
+                 "t.yaml:12: policies[0].mask.request[0].action: unknown action 'hide' (expected one of: mask, "
+                 "replace, refuse)");
+    expect_error(POLICY "      response: [{ detect: card, action: refuse }]\n",
+                 "t.yaml:12: policies[0].mask.response[0].action: refuse applies to requests only: an answer "
+                 "already flowing cannot be refused (use mask or replace)");
+    expect_error(POLICY "      request: [{ detect: card, with: x }]\n",
+                 "t.yaml:12: policies[0].mask.request[0].with: with is the text of action replace; this rule's "
+                 "action is not replace");
+    expect_error(POLICY "      request: [{ detect: card, action: replace, keep: 2 }]\n",
+                 "t.yaml:12: policies[0].mask.request[0].keep: keep is for action mask; this rule's action is not "
+                 "mask");
+    expect_error(POLICY "      request: [{ detect: card }, { detect: card }]\n",
+                 "t.yaml:12: policies[0].mask.request[1]: duplicate rule name 'card' (also [0]); give each a name");
+    expect_error(POLICY "      {}\n",
+                 "t.yaml:12: policies[0].mask: mask has no rules: give a request or a response list (or both)");
+    expect_error(POLICY "      request: [{ detect: card, keep: 99 }]\n",
+                 "t.yaml:12: policies[0].mask.request[0].keep: must be between 0 and 32, got '99'");
+#undef POLICY
+}
+
+static void a_route_keeps_bodies_only_when_asked(void **state)
+{
+    pt_buf err = PT_BUF_INIT;
+    pt_config *cfg = load("admin: { enabled: false }\n"
+                          "services:\n  - name: s\n    targets: [\"http://127.0.0.1:9001\"]\n"
+                          "routes:\n  - name: a\n    match: { path_prefix: /a/ }\n    service: s\n"
+                          "    call_log: { bodies: true, body_max: 1KiB,\n"
+                          "                redact: { fields: [password], regex: [x+] } }\n"
+                          "  - name: b\n    match: { path_prefix: /b/ }\n    service: s\n"
+                          "    call_log: { bodies: false }\n",
+                          &err);
+    if (!cfg) fail_msg("%s", err.data);
+    const pt_mask_bodies *b = NULL;
+    for (size_t i = 0; i < cfg->nroutes; i++) {
+        if (strcmp(cfg->routes[i].name, "a") == 0) b = cfg->routes[i].log_bodies;
+        if (strcmp(cfg->routes[i].name, "b") == 0) assert_null(cfg->routes[i].log_bodies);
+    }
+    assert_non_null(b);
+    assert_int_equal(b->body_max, 1024);
+    assert_int_equal(b->redact.n, 4); /* api_key, card, the field, the regex */
+    /* the named field is redacted in whole and in cut documents, plain or escaped */
+    const char *in = "{\"password\":\"hunter2\",\"n\":1} \"{\\\"password\\\":\\\"x\\\"}\" {\"password\":\"cut sho";
+    pt_buf out = PT_BUF_INIT;
+    pt_mask_tally t = { 0 };
+    pt_mask_text(&b->redact, in, strlen(in), &out, &t);
+    pt_buf_append(&out, "", 1);
+    assert_null(strstr(out.data, "hunter2"));
+    assert_null(strstr(out.data, "cut sho"));
+    assert_non_null(strstr(out.data, "\"password\":\"[REDACTED]\",\"n\":1"));
+    pt_buf_release(&out);
+    pt_config_release(cfg);
+    expect_error("    call_log: { bodies: true, body_max: 1MiB }\n",
+                 "t.yaml:9: routes[0].call_log.body_max: must be between 1 and 16384 bytes, got '1MiB'");
+    expect_error("    call_log: { bodies: true, redact: { fields: ['a b'] } }\n",
+                 "t.yaml:9: routes[0].call_log.redact.fields[0]: 'a b' is not a field name (1 to 64 "
+                 "letters, digits, _ . -)");
+    expect_error("    call_log: { bodies: true, redact: { regex: ['('] } }\n",
+                 "t.yaml:9: routes[0].call_log.redact.regex[0]: not a POSIX extended regular expression: "
+                 "Unmatched ( or \\(");
+    expect_error("    call_log: { bodies: yes please }\n",
+                 "t.yaml:9: routes[0].call_log.bodies: expected true or false, got 'yes please'");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -222,6 +334,9 @@ int main(void)
         cmocka_unit_test(bad_policies_are_refused_naming_the_field),
         cmocka_unit_test(tokens_quota_and_budget_load),
         cmocka_unit_test(bad_tokens_quotas_and_budgets_name_the_field),
+        cmocka_unit_test(a_mask_policy_loads_with_defaults),
+        cmocka_unit_test(bad_mask_rules_are_refused_naming_the_field),
+        cmocka_unit_test(a_route_keeps_bodies_only_when_asked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -341,6 +341,24 @@ static void a_card_split_across_two_anthropic_events_is_masked(void **state)
     pt_mask_rules_release(&r);
 }
 
+static void events_without_a_value_pass_byte_for_byte(void **state)
+{
+    pt_mask_rule u = detect_rule(PT_DET_CARD, PT_MASK_MASK);
+    pt_mask_rules r = rules_of(&u, 1);
+    const char *ev[] = {
+        "data: {\"choices\": [{\"delta\": {\"content\": \"hello \"}, \"logprob\": 0.7}]}\n\n",
+        "event: ping\ndata: {\"type\": \"ping\", \"t\": 1.10}\n\n",
+    };
+    size_t n;
+    char *got = sse_through(&r, ev, 2, &n);
+    assert_int_equal(n, 0);
+    char want[256];
+    snprintf(want, sizeof want, "%s%s", ev[0], ev[1]);
+    assert_string_equal(got, want);
+    free(got);
+    pt_mask_rules_release(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -356,6 +374,7 @@ int main(void)
         cmocka_unit_test(a_stream_releases_plain_text_as_it_comes),
         cmocka_unit_test(a_card_split_across_two_openai_events_is_masked),
         cmocka_unit_test(a_card_split_across_two_anthropic_events_is_masked),
+        cmocka_unit_test(events_without_a_value_pass_byte_for_byte),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

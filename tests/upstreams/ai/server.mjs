@@ -31,6 +31,9 @@
 //                     carries more than two messages: a corrected second try)
 //   pad=N             each tool call's arguments also carry "content": N bytes (a file a coding
 //                     agent writes), sent whole in one event where the provider does so (Gemini)
+//   echo=1            the answer's text is the last user text (without the [mock] marker), cut
+//                     into `events` pieces of equal length (data masking splits a value across
+//                     two events this way)
 //
 // Usage reported: prompt 11 tokens, completion = events (+ 20 with tools).
 // Listens on 127.0.0.1:$PORT (default 0 = any free port) and prints "listening PORT".
@@ -68,6 +71,7 @@ function knobs(req, url, body) {
     signed: k.signed === '1',
     pad: Math.min(Number(k.pad || 0), 8 << 20),
     reply: k.reply ? replyText(k.reply, body) : undefined,
+    echo: k.echo === '1' ? text.replace(/\[mock [^\]]*\]\s*/, '') : null,
   };
 }
 
@@ -126,13 +130,19 @@ function errorBody(kind, status, msg) {
 // ---- answers ----------------------------------------------------------------------------
 const CITIES = ['Paris', 'Zürich'];
 const words = (n) => Array.from({ length: n }, (_, i) => (i === 0 ? 'Hello' : ` w${i}`));
+// The answer's text deltas: the echoed text in equal pieces, or the words.
+const deltas = (k) => {
+  if (k.echo === null) return words(k.events);
+  const step = Math.ceil(k.echo.length / k.events) || 1;
+  return Array.from({ length: k.events }, (_, i) => k.echo.slice(i * step, (i + 1) * step));
+};
 const usage = (k) => ({ prompt: 11, completion: k.events + (k.tools ? 20 : 0) });
 // The arguments of the tool call for city c.
 const argsOf = (k, c) => (k.pad ? { city: c, content: 'x'.repeat(k.pad) } : { city: c });
 
 function openaiWhole(model, k) {
   const u = usage(k);
-  const message = { role: 'assistant', content: k.reply ?? words(k.events).join('') };
+  const message = { role: 'assistant', content: k.reply ?? deltas(k).join('') };
   if (k.tools) {
     message.tool_calls = CITIES.map((c, i) => ({ id: `call_${i}`, type: 'function',
       function: { name: 'get_weather', arguments: JSON.stringify(argsOf(k, c)) } }));
@@ -146,7 +156,7 @@ function* openaiStream(model, k, body) {
   const base = { id: 'chatcmpl-mock', object: 'chat.completion.chunk', created: 1732700000, model };
   const chunk = (delta, finish = null) => ({ ...base, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] });
   yield chunk({ role: 'assistant', content: '' });
-  for (const w of words(k.events)) yield chunk({ content: w });
+  for (const w of deltas(k)) yield chunk({ content: w });
   if (k.tools) {
     for (let i = 0; i < CITIES.length; i++) {
       yield chunk({ tool_calls: [{ index: i, id: `call_${i}`, type: 'function', function: { name: 'get_weather', arguments: '' } }] });
@@ -172,7 +182,7 @@ function* openaiStream(model, k, body) {
 
 function anthropicWhole(model, k) {
   const u = usage(k);
-  const content = [{ type: 'text', text: k.reply ?? words(k.events).join('') }];
+  const content = [{ type: 'text', text: k.reply ?? deltas(k).join('') }];
   if (k.tools) CITIES.forEach((c, i) => content.push({ type: 'tool_use', id: `toolu_${i}`, name: 'get_weather', input: argsOf(k, c) }));
   return { id: 'msg_mock', type: 'message', role: 'assistant', model, content,
     stop_reason: k.tools ? 'tool_use' : 'end_turn', stop_sequence: null,
@@ -186,7 +196,7 @@ function* anthropicStream(model, k) {
     usage: { input_tokens: u.prompt, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 1 } } }];
   yield ['content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }];
   yield ['ping', { type: 'ping' }];
-  for (const w of words(k.events)) yield ['content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: w } }];
+  for (const w of deltas(k)) yield ['content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: w } }];
   yield ['content_block_stop', { type: 'content_block_stop', index: 0 }];
   if (k.tools) {
     for (let i = 0; i < CITIES.length; i++) {
@@ -213,7 +223,7 @@ function geminiCalls(k) {
 }
 
 function geminiParts(k) {
-  const parts = [{ text: words(k.events).join('') }];
+  const parts = [{ text: deltas(k).join('') }];
   if (k.tools) parts.push(...geminiCalls(k));
   return parts;
 }
@@ -229,7 +239,7 @@ function geminiWhole(model, k) {
 }
 
 function* geminiStream(model, k) {
-  const ws = words(k.events);
+  const ws = deltas(k);
   for (let i = 0; i < ws.length; i++) {
     const last = i === ws.length - 1;
     const parts = [{ text: ws[i] }];
