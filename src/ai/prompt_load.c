@@ -105,12 +105,10 @@ static int var_type_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
 {
     pt_prompt_var *d = obj;
     static const char *const names[] = { "string", "number", "boolean", "enum" };
-    for (int i = 0; i < 4; i++)
-        if (v->kind == PT_CFG_SCALAR && strcmp(v->text, names[i]) == 0) {
-            d->type = (pt_pvar_type)i;
-            return 0;
-        }
-    return pt_cfg_unknown_name(c, v, "type", names, 4);
+    int i = 0;
+    if (pt_cfg_choice(c, v, "type", names, 4, &i)) return -1;
+    d->type = (pt_pvar_type)i;
+    return 0;
 }
 
 static int var_default_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)

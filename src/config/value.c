@@ -467,3 +467,15 @@ void pt_cfg_kv_free(pt_cfg_kv *kv, size_t n)
     }
     free(kv);
 }
+
+int pt_cfg_choice(pt_cfg *c, const pt_cfg_node *v, const char *what, const char *const *names, size_t n, int *out)
+{
+    char *s = NULL;
+    if (pt_cfg_str(c, v, &s)) return -1;
+    size_t i = 0;
+    while (i < n && strcmp(s, names[i]) != 0) i++;
+    free(s);
+    if (i == n) return pt_cfg_unknown_name(c, v, what, names, n);
+    *out = (int)i;
+    return 0;
+}

@@ -80,5 +80,7 @@ const char *pt_cfg_closest(const char *word, const char *const *cands, size_t nc
 /* Records "unknown WHAT 'x' (did you mean 'y'?)" or "unknown WHAT 'x' (expected one of:
  * a, b, c)" for a value that must be one of names. */
 int pt_cfg_unknown_name(pt_cfg *c, const pt_cfg_node *at, const char *what, const char *const *names, size_t n);
+/* A value that must be one of names: its index in *out, or that error. */
+int pt_cfg_choice(pt_cfg *c, const pt_cfg_node *v, const char *what, const char *const *names, size_t n, int *out);
 
 #endif

@@ -180,11 +180,9 @@ static void config_free(pt_config *cfg)
         free(cfg->listeners[i].host);
         free(cfg->listeners[i].cert_file);
         free(cfg->listeners[i].key_file);
-        free(cfg->listeners[i].min_version);
         free(cfg->listeners[i].ciphers);
         free(cfg->listeners[i].ciphersuites);
         free(cfg->listeners[i].client_ca);
-        free(cfg->listeners[i].client_cert);
         free(cfg->listeners[i].subject_header);
         free(cfg->listeners[i].text);
     }

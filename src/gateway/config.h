@@ -149,11 +149,11 @@ typedef struct pt_listener_cfg {
     bool tls;
     char *cert_file;     /* PEM, required when tls */
     char *key_file;
-    char *min_version;   /* "1.2" (default) or "1.3" */
+    bool tls13_only;     /* min_version: "1.3" (default "1.2") */
     char *ciphers;       /* TLS 1.2 cipher list (OpenSSL syntax), or NULL */
     char *ciphersuites;  /* TLS 1.3 suites, or NULL */
     char *client_ca;     /* mTLS: the CA bundle client certificates must chain to */
-    char *client_cert;   /* "required" (default with client_ca) or "optional" */
+    bool client_cert_optional; /* client_cert: optional (default required with client_ca) */
     char *subject_header;/* header carrying the verified client subject upstream */
     char *text;          /* as written, for messages */
 } pt_listener_cfg;

@@ -36,29 +36,37 @@ static int subject_header_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
     return pt_cfg_header_name(c, v, false, &((pt_listener_cfg *)obj)->subject_header);
 }
 
+static int min_version_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    static const char *const versions[] = { "1.2", "1.3" };
+    int i = 0;
+    if (pt_cfg_choice(c, v, "min_version", versions, 2, &i)) return -1;
+    ((pt_listener_cfg *)obj)->tls13_only = i == 1;
+    return 0;
+}
+
+static int client_cert_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    static const char *const modes[] = { "required", "optional" };
+    int i = 0;
+    if (pt_cfg_choice(c, v, "client_cert", modes, 2, &i)) return -1;
+    ((pt_listener_cfg *)obj)->client_cert_optional = i == 1;
+    return 0;
+}
+
+enum { T_CERT, T_KEY, T_MIN_VERSION, T_CIPHERS, T_SUITES, T_CLIENT_CA, T_CLIENT_CERT, T_SUBJECT };
+
 static const pt_cfg_field listen_tls_fields[] = {
-    CFG_FILE("cert", pt_listener_cfg, cert_file),
-    CFG_FILE("key", pt_listener_cfg, key_file),
-    CFG_STR("min_version", pt_listener_cfg, min_version),
-    CFG_STR("ciphers", pt_listener_cfg, ciphers),
-    CFG_STR("ciphersuites", pt_listener_cfg, ciphersuites),
-    CFG_FILE("client_ca", pt_listener_cfg, client_ca),
-    CFG_STR("client_cert", pt_listener_cfg, client_cert),
-    CFG_FUNC("subject_header", subject_header_fn),
+    [T_CERT] = CFG_FILE("cert", pt_listener_cfg, cert_file),
+    [T_KEY] = CFG_FILE("key", pt_listener_cfg, key_file),
+    [T_MIN_VERSION] = CFG_FUNC("min_version", min_version_fn),
+    [T_CIPHERS] = CFG_STR("ciphers", pt_listener_cfg, ciphers),
+    [T_SUITES] = CFG_STR("ciphersuites", pt_listener_cfg, ciphersuites),
+    [T_CLIENT_CA] = CFG_FILE("client_ca", pt_listener_cfg, client_ca),
+    [T_CLIENT_CERT] = CFG_FUNC("client_cert", client_cert_fn),
+    [T_SUBJECT] = CFG_FUNC("subject_header", subject_header_fn),
     CFG_END,
 };
-
-/* A choice among names (min_version, client_cert), refused with the names listed. */
-static int one_of(pt_cfg *c, const pt_cfg_node *v, const char *key, const char *val, const char *const *names, size_t n)
-{
-    if (!val) return 0;
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(val, names[i]) == 0) return 0;
-    size_t mark = pt_cfg_push_key(c, key);
-    pt_cfg_unknown_name(c, pt_cfg_map_get(v, key), key, names, n);
-    pt_cfg_pop(c, mark);
-    return -1;
-}
 
 static int cipher_list(pt_cfg *c, const pt_cfg_node *v, const char *key, const char *list, bool tls13)
 {
@@ -73,19 +81,17 @@ static int cipher_list(pt_cfg *c, const pt_cfg_node *v, const char *key, const c
 
 static int listen_tls_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
 {
-    static const char *const versions[] = { "1.2", "1.3" }, *const modes[] = { "required", "optional" };
     pt_listener_cfg *l = obj;
     if (v->kind != PT_CFG_MAP)
         return pt_cfg_fail(c, v, "expected a mapping with cert and key, got %s", pt_cfg_kind_name(v));
-    if (pt_cfg_map_fields(c, v, listen_tls_fields, l, NULL)) return -1;
+    uint64_t seen;
+    if (pt_cfg_map_fields(c, v, listen_tls_fields, l, &seen)) return -1;
     if (!l->cert_file) return pt_cfg_fail(c, v, "missing required key 'cert'");
     if (!l->key_file) return pt_cfg_fail(c, v, "missing required key 'key'");
-    int rc = one_of(c, v, "min_version", l->min_version, versions, 2);
-    rc |= one_of(c, v, "client_cert", l->client_cert, modes, 2);
-    rc |= cipher_list(c, v, "ciphers", l->ciphers, false);
+    int rc = cipher_list(c, v, "ciphers", l->ciphers, false);
     rc |= cipher_list(c, v, "ciphersuites", l->ciphersuites, true);
     if (rc) return -1;
-    const char *needs_ca = l->client_cert ? "client_cert" : l->subject_header ? "subject_header" : NULL;
+    const char *needs_ca = seen & (1u << T_CLIENT_CERT) ? "client_cert" : l->subject_header ? "subject_header" : NULL;
     if (needs_ca && !l->client_ca)
         return pt_cfg_fail_key(c, needs_ca, pt_cfg_map_get(v, needs_ca),
                                "only applies with client_ca (the CA client certificates are verified against)");

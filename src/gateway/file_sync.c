@@ -52,7 +52,7 @@ static json_t *lifecycle_of(const pt_route *r)
     if (!l) return json_null();
     json_t *o = json_object();
     const char *k[] = { "state", "deprecated_at", "sunset", "successor", "docs" };
-    const char *v[] = { l->state_text, l->deprecated_at_text, l->sunset_text, l->successor, l->docs };
+    const char *v[] = { pt_lifecycle_state_name(l->state), l->deprecated_at_text, l->sunset_text, l->successor, l->docs };
     for (size_t i = 0; o && i < sizeof k / sizeof k[0]; i++)
         if (v[i]) json_object_set_new(o, k[i], json_string(v[i]));
     return o ? o : json_null();

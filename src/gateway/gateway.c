@@ -28,7 +28,6 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/recycle.h"
-#include "core/timefmt.h"
 #include "gateway/accesslog.h"
 #include "gateway/ai_route.h"
 #include "gateway/auth.h"
@@ -188,7 +187,7 @@ static void dispatch(pt_conn *c, pt_request *req, void *arg)
                                   "no route matches " PT_SLICE_FMT " " PT_SLICE_FMT " (host '" PT_SLICE_FMT "')",
                                   PT_SLICE_ARG(req->method_name), PT_SLICE_ARG(req->path),
                                   PT_SLICE_ARG(req->host));
-        } else if (route->lifecycle && pt_lifecycle_gate(c, route, pt_time_now_ms())) {
+        } else if (route->lifecycle && pt_lifecycle_gate(c, route)) {
             /* retired: answered 410 */
         } else if (route->kind == PT_ROUTE_MCP && !w->mcp) {
             pt_conn_respond_error(c, PT_OUT_OUT_OF_MEMORY, NULL, "the gateway is out of memory");
@@ -570,11 +569,11 @@ static int open_listeners(const pt_config *cfg, const pt_listen_set *prev, pt_li
         pt_tls_server_opts o = {
             .cert_file = l->cert_file,
             .key_file = l->key_file,
-            .min_version = l->min_version && strcmp(l->min_version, "1.3") == 0 ? TLS1_3_VERSION : TLS1_2_VERSION,
+            .min_version = l->tls13_only ? TLS1_3_VERSION : TLS1_2_VERSION,
             .ciphers = l->ciphers,
             .ciphersuites = l->ciphersuites,
             .client_ca = l->client_ca,
-            .client_cert_optional = l->client_cert && strcmp(l->client_cert, "optional") == 0,
+            .client_cert_optional = l->client_cert_optional,
             .subject_header = l->subject_header,
         };
         (*ssl)[i] = pt_tls_server_ctx_new(&o, &e);

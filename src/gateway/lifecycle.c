@@ -17,7 +17,6 @@
 void pt_lifecycle_free(pt_lifecycle *l)
 {
     if (!l) return;
-    free(l->state_text);
     free(l->deprecated_at_text);
     free(l->sunset_text);
     free(l->successor);
@@ -46,8 +45,18 @@ static int link_target(pt_cfg *c, const pt_cfg_node *at, const char *s, bool pat
     return 0;
 }
 
+static int state_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    int i = 0;
+    if (pt_cfg_choice(c, v, "state", state_names, 3, &i)) return -1;
+    ((pt_lifecycle *)obj)->state = (pt_api_state)i;
+    return 0;
+}
+
+const char *pt_lifecycle_state_name(pt_api_state s) { return state_names[s]; }
+
 static const pt_cfg_field fields[] = {
-    CFG_STR("state", pt_lifecycle, state_text),
+    CFG_FUNC("state", state_fn),
     CFG_STR("deprecated_at", pt_lifecycle, deprecated_at_text),
     CFG_STR("sunset", pt_lifecycle, sunset_text),
     CFG_STR("successor", pt_lifecycle, successor),
@@ -91,17 +100,6 @@ static int build_lines(pt_lifecycle *l)
 
 static int check(pt_cfg *c, const pt_cfg_node *v, pt_lifecycle *l)
 {
-    if (l->state_text) {
-        size_t i = 0;
-        while (i < 3 && strcmp(l->state_text, state_names[i]) != 0) i++;
-        if (i == 3) {
-            size_t mark = pt_cfg_push_key(c, "state");
-            pt_cfg_unknown_name(c, pt_cfg_map_get(v, "state"), "state", state_names, 3);
-            pt_cfg_pop(c, mark);
-            return -1;
-        }
-        l->state = (pt_api_state)i;
-    }
     int rc = date_of(c, v, "deprecated_at", l->deprecated_at_text, &l->deprecated_at_ms);
     rc |= date_of(c, v, "sunset", l->sunset_text, &l->sunset_ms);
     if (l->successor) {
@@ -156,10 +154,11 @@ static void answer_gone(pt_conn *c, const pt_route *route, const pt_lifecycle *l
         pt_conn_respond_error(c, PT_OUT_API_RETIRED, NULL, "the API '%s' was retired%s", route->name, when);
 }
 
-bool pt_lifecycle_gate(pt_conn *c, const pt_route *route, int64_t now_ms)
+bool pt_lifecycle_gate(pt_conn *c, const pt_route *route)
 {
     const pt_lifecycle *l = route->lifecycle;
-    bool gone = l->state == PT_API_RETIRED || (l->state == PT_API_DEPRECATED && l->sunset_ms && now_ms >= l->sunset_ms);
+    bool gone = l->state == PT_API_RETIRED ||
+                (l->state == PT_API_DEPRECATED && l->sunset_ms && pt_time_now_ms() >= l->sunset_ms);
     if (gone) {
         answer_gone(c, route, l);
         return true;

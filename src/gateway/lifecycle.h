@@ -35,7 +35,6 @@ typedef enum pt_api_state {
 
 typedef struct pt_lifecycle {
     pt_api_state state;
-    char *state_text;
     char *deprecated_at_text, *sunset_text; /* as written */
     int64_t deprecated_at_ms;
     int64_t sunset_ms;         /* 0: no sunset */
@@ -46,10 +45,13 @@ typedef struct pt_lifecycle {
 } pt_lifecycle;
 
 void pt_lifecycle_free(pt_lifecycle *l);
+/* "published", "deprecated" or "retired". */
+const char *pt_lifecycle_state_name(pt_api_state s);
 
 /* Runs for a matched route with a lifecycle, before keys and policies: answers 410 for a
- * retired route (or a deprecated one past its sunset at now_ms) and returns true;
- * otherwise adds a deprecated route's fields to every answer and returns false. */
-bool pt_lifecycle_gate(pt_conn *c, const pt_route *route, int64_t now_ms);
+ * retired route (or a deprecated one past its sunset, the wall clock read only then) and
+ * returns true; otherwise adds a deprecated route's fields to every answer and returns
+ * false. */
+bool pt_lifecycle_gate(pt_conn *c, const pt_route *route);
 
 #endif

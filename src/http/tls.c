@@ -2,6 +2,7 @@
 #include "http/tls.h"
 
 #include <arpa/inet.h>
+#include <stdatomic.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
@@ -32,7 +33,9 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outle
     return SSL_TLSEXT_ERR_OK;
 }
 
-static int subject_index = -1; /* SSL_CTX ex_data: the listener's subject header */
+/* SSL_CTX ex_data: the listener's subject header. Taken once by the thread that builds
+ * listeners; read by every worker. */
+static atomic_int subject_index = -1;
 
 static void free_subject(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
 {
@@ -89,9 +92,10 @@ SSL_CTX *pt_tls_server_ctx_new(const pt_tls_server_opts *o, pt_buf *err)
     }
     if (set_client_verify(ctx, o, err) != 0) goto fail;
     if (o->subject_header) {
-        if (subject_index < 0) subject_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, free_subject);
+        int idx = atomic_load(&subject_index);
+        if (idx < 0) atomic_store(&subject_index, idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, free_subject));
         char *h = strdup(o->subject_header);
-        if (!h || subject_index < 0 || SSL_CTX_set_ex_data(ctx, subject_index, h) != 1) {
+        if (!h || idx < 0 || SSL_CTX_set_ex_data(ctx, idx, h) != 1) {
             free(h);
             pt_buf_printf(err, "out of memory");
             goto fail;
@@ -132,7 +136,8 @@ bool pt_tls_peer_subject(const pt_tls *t, char *out, size_t cap)
 
 const char *pt_tls_subject_header(const pt_tls *t)
 {
-    return subject_index < 0 ? NULL : SSL_CTX_get_ex_data(SSL_get_SSL_CTX(t->ssl), subject_index);
+    int idx = atomic_load_explicit(&subject_index, memory_order_relaxed);
+    return idx < 0 ? NULL : SSL_CTX_get_ex_data(SSL_get_SSL_CTX(t->ssl), idx);
 }
 
 SSL_CTX *pt_tls_client_ctx_new(const char *ca_file, bool insecure, pt_buf *err)

@@ -92,13 +92,9 @@ static int applies_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
 static int group_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
 {
     static const char *const names[] = { "consumer", "team", "key" };
-    pt_policy *p = obj;
-    char *s = NULL;
-    if (pt_cfg_str(c, v, &s)) return -1;
-    for (size_t i = 0; i < 3; i++)
-        if (strcmp(s, names[i]) == 0) p->group_by = (pt_policy_group)(PT_GROUP_CONSUMER + i);
-    free(s);
-    if (!p->group_by) return pt_cfg_unknown_name(c, v, "group_by", names, 3);
+    int i = 0;
+    if (pt_cfg_choice(c, v, "group_by", names, 3, &i)) return -1;
+    ((pt_policy *)obj)->group_by = (pt_policy_group)(PT_GROUP_CONSUMER + i);
     return 0;
 }
 
@@ -289,13 +285,9 @@ static int budget_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
 static int store_error_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
 {
     static const char *const names[] = { "open", "closed" };
-    pt_policy *p = obj;
-    char *s = NULL;
-    if (pt_cfg_str(c, v, &s)) return -1;
-    int which = strcmp(s, "open") == 0 ? 0 : strcmp(s, "closed") == 0 ? 1 : -1;
-    free(s);
-    if (which < 0) return pt_cfg_unknown_name(c, v, "on_store_error", names, 2);
-    p->store_closed = which == 1;
+    int which = 0;
+    if (pt_cfg_choice(c, v, "on_store_error", names, 2, &which)) return -1;
+    ((pt_policy *)obj)->store_closed = which == 1;
     return 0;
 }
 
