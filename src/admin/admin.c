@@ -250,6 +250,7 @@ pt_admin *pt_admin_start(const pt_admin_opts *o, pt_buf *err)
     a->api.calls_path = a->calls_path;
     a->api.on_change = o->on_change;
     a->api.check_service = o->check_service;
+    a->api.check_policy = o->check_policy;
     a->api.describe = o->describe;
     a->api.render_prompt = o->render_prompt;
     a->api.arg = o->arg;

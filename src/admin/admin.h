@@ -22,6 +22,7 @@ typedef struct pt_admin_opts {
     void (*on_change)(void *arg, int kind, int64_t id); /* on the admin thread after every committed
                                  * write (see api.h); may be NULL */
     pt_admin_check_fn check_service; /* whether a service would be served; may be NULL */
+    pt_admin_check_policy_fn check_policy; /* whether a policy would be enforced; may be NULL */
     pt_admin_describe_fn describe;   /* the file's listeners, providers, models; may be NULL */
     pt_admin_render_fn render_prompt; /* a prompt service's dry run; may be NULL */
     void *arg;

@@ -83,11 +83,20 @@ static const res_field sub_fields[] = {
     {"consumer", "consumer_id", PT_KIND_CONSUMER, F_CREATE}, {"service", "service_id", PT_KIND_SERVICE, F_CREATE},
     {NULL, NULL, 0, 0}};
 
+/* A policy's members besides name and team are its spec, one JSON column: the file's
+ * `policies:` keys, checked by the gateway's own mapping (check_policy). */
+#define SPEC(k) {k, NULL, REF_NONE, F_CREATE | F_UPDATE}
+static const res_field policy_fields[] = {
+    {"name", "name", REF_NONE, F_CREATE | F_UPDATE}, {"team", "team_id", PT_KIND_TEAM, F_CREATE},
+    SPEC("applies_to"), SPEC("group_by"), SPEC("rate"), SPEC("concurrency"), SPEC("tokens"), SPEC("quota"),
+    SPEC("budget"), SPEC("on_store_error"), SPEC("mask"), {NULL, NULL, 0, 0}};
+#undef SPEC
+
 static const resource resources[] = {
     {"teams", PT_KIND_TEAM, team_fields},       {"users", PT_KIND_USER, user_fields},
     {"services", PT_KIND_SERVICE, service_fields}, {"apis", PT_KIND_API, api_fields},
     {"consumers", PT_KIND_CONSUMER, consumer_fields}, {"keys", PT_KIND_KEY, key_fields},
-    {"subscriptions", PT_KIND_SUBSCRIPTION, sub_fields},
+    {"subscriptions", PT_KIND_SUBSCRIPTION, sub_fields}, {"policies", PT_KIND_POLICY, policy_fields},
 };
 
 static const resource *resource_of(pt_store_kind kind)
@@ -170,6 +179,11 @@ static json_t *present(const json_t *obj)
     if (!o) return NULL;
     json_object_del(o, "password_hash");
     json_object_del(o, "hash");
+    json_t *spec = json_object_get(o, "spec"); /* a policy reads as the file writes it */
+    if (json_is_object(spec)) {
+        json_object_update_missing(o, spec);
+        json_object_del(o, "spec");
+    }
     return o;
 }
 
@@ -519,6 +533,77 @@ static int64_t new_owner(ctx *x, pt_store_kind kind, json_t *cols, int64_t paren
     return int_member(cols, "team_id");
 }
 
+/* ---- policies ------------------------------------------------------------------------------ */
+
+/* The spec a write leaves: the stored one (NULL when creating) with in's spec members set,
+ * a null member removed. */
+static json_t *policy_spec(const json_t *in, const json_t *stored)
+{
+    const json_t *old = json_object_get(stored, "spec");
+    json_t *spec = json_is_object(old) ? json_deep_copy(old) : json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)in, k, v) {
+        if (!spec || strcmp(k, "name") == 0 || strcmp(k, "team") == 0) continue;
+        if (json_is_null(v)) json_object_del(spec, k);
+        else json_object_set(spec, k, v);
+    }
+    return spec;
+}
+
+/* What a team admin's policy may apply to: their own team, or a consumer, service or one
+ * of its routes ("service/api") of that team. Models, keys and the whole gateway are
+ * every team's concern: an admin's. */
+static int check_policy_scope(ctx *x, const json_t *spec)
+{
+    const json_t *at = json_object_get(spec, "applies_to");
+    static const struct { const char *key; pt_store_kind kind; } owned[] = {
+        {"team", PT_KIND_TEAM}, {"consumer", PT_KIND_CONSUMER}, {"service", PT_KIND_SERVICE}, {"route", PT_KIND_SERVICE},
+    };
+    for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++) {
+        const char *name = str_member(at, owned[i].key);
+        if (!name) continue;
+        char field[32], svc[128];
+        snprintf(field, sizeof field, "applies_to.%s", owned[i].key);
+        snprintf(svc, sizeof svc, "%.*s", (int)strcspn(name, "/"), name); /* a route's service */
+        json_t *key = json_string(i == 3 ? svc : name), *obj = NULL;
+        int found = key ? lookup(x, owned[i].kind, key, 0, &obj) : -1;
+        json_decref(key);
+        bool ok = found == 0 && obj && visible(x, owned[i].kind, obj);
+        json_decref(obj);
+        if (ok) return 0;
+        if (owned[i].kind != PT_KIND_SERVICE || x->role != PT_ROLE_ADMIN) /* the file's services are not stored */
+            return pt_admin_fail(&x->err, 422, "missing_reference", field, "%s: no such %s that you may see", field,
+                                 pt_store_kinds[owned[i].kind].name);
+        return 0;
+    }
+    if (x->role == PT_ROLE_ADMIN) return 0;
+    return pt_admin_fail(&x->err, 403, "forbidden", "applies_to",
+                         "only admins set policies on models, keys or the whole gateway: apply it to your team, "
+                         "or one of its consumers or services");
+}
+
+/* A policy about to be written (stored: its current state, NULL when creating): the spec
+ * into cols, its scope authorized, then mapped by the gateway as the file's would be. */
+static int prepare_policy(ctx *x, const json_t *in, json_t *cols, const json_t *stored)
+{
+    json_t *spec = policy_spec(in, stored);
+    if (!spec) return fail(x, 500, "out_of_memory", "", "out of memory");
+    json_object_set(cols, "spec", spec);
+    const char *name = str_member(in, "name") ? str_member(in, "name") : str_member(stored, "name");
+    int rc = check_policy_scope(x, spec);
+    if (rc == 0 && name && x->api->check_policy) {
+        json_t *full = json_deep_copy(spec);
+        json_object_set_new(full, "name", json_string(name));
+        char field[64], msg[512];
+        if (x->api->check_policy(x->api->arg, full, str_member(stored, "name"), field, sizeof field, msg, sizeof msg))
+            rc = pt_admin_fail(&x->err, 400, "invalid_value", field, "%s", msg);
+        json_decref(full);
+    }
+    json_decref(spec);
+    return rc;
+}
+
 /* ---- generic handlers -------------------------------------------------------------------- */
 
 static void answer_object(ctx *x, int status, pt_store_kind kind, int64_t id, json_t *extra)
@@ -560,7 +645,8 @@ static void list(ctx *x, pt_store_kind kind, const char *pcol, int64_t parent)
     if (list_limit(x, &limit, cursor, sizeof cursor)) return;
     json_t *filter = json_object();
     if (pcol) json_object_set_new(filter, pcol, json_integer(parent));
-    else if (x->role != PT_ROLE_ADMIN && (kind == PT_KIND_USER || kind == PT_KIND_SERVICE || kind == PT_KIND_CONSUMER))
+    else if (x->role != PT_ROLE_ADMIN && (kind == PT_KIND_USER || kind == PT_KIND_SERVICE || kind == PT_KIND_CONSUMER ||
+                                          kind == PT_KIND_POLICY))
         json_object_set_new(filter, "team_id", json_integer(x->team));
     pt_store_list_opts o = {.filter = filter, .cursor = cursor, .limit = limit, .newest_first = kind == PT_KIND_AUDIT};
     json_t *items = NULL;
@@ -591,6 +677,7 @@ static void create(ctx *x, const resource *r, const char *pcol, int64_t parent)
     if (r->kind == PT_KIND_SERVICE && (prepare_service(x, in, cols) || check_service_served(x, 0, cols))) goto out;
     if (r->kind == PT_KIND_API && (refuse_parent_read_only(x, parent) || check_api_served(x, parent, cols))) goto out;
     if (r->kind == PT_KIND_SUBSCRIPTION) initial_state(x, cols);
+    if (r->kind == PT_KIND_POLICY && prepare_policy(x, in, cols, NULL)) goto out;
     pt_cred_secret key;
     memset(&key, 0, sizeof key);
     if (r->kind == PT_KIND_KEY) {
@@ -637,6 +724,7 @@ static void update(ctx *x, const resource *r, json_t *obj)
         goto out;
     if (r->kind == PT_KIND_SERVICE && recheck_service(x, obj, in)) goto out;
     if ((r->kind == PT_KIND_SERVICE || r->kind == PT_KIND_API) && check_update_served(x, r->kind, obj, cols)) goto out;
+    if (r->kind == PT_KIND_POLICY && prepare_policy(x, in, cols, obj)) goto out;
     int64_t id = int_member(obj, "id");
     int rc = pt_store_update(x->st, r->kind, id, ver, cols, x->actor);
     if (rc != 0) store_fail(x, rc, false);

@@ -19,6 +19,12 @@
 typedef int (*pt_admin_check_fn)(void *arg, const json_t *service, const json_t *apis, char *field, size_t fieldcap,
                                  char *msg, size_t msgcap);
 
+/* Whether a policy ({name, applies_to, rate, ...} as the file writes one) would be
+ * enforced alongside the configuration in force, replacing the stored policy named
+ * replaces (NULL for a new one). Returns 0, or -1 with the field at fault and a sentence. */
+typedef int (*pt_admin_check_policy_fn)(void *arg, const json_t *policy, const char *replaces, char *field,
+                                        size_t fieldcap, char *msg, size_t msgcap);
+
 /* What the configuration file declares that the store does not keep: "listeners",
  * "providers" or "models" as a new JSON array of objects (secrets left out), or NULL. */
 typedef json_t *(*pt_admin_describe_fn)(void *arg, const char *what);
@@ -35,6 +41,7 @@ typedef struct pt_admin_api {
     void (*on_change)(void *arg, int kind, int64_t id); /* after every committed write: the object
                                   * written, or kind -1 when several may have changed; may be NULL */
     pt_admin_check_fn check_service; /* before a service or an API is written; may be NULL */
+    pt_admin_check_policy_fn check_policy; /* before a policy is written; may be NULL */
     pt_admin_describe_fn describe;   /* the file's listeners, providers, models; may be NULL */
     pt_admin_render_fn render_prompt; /* POST /prompt/render; may be NULL */
     void *arg;

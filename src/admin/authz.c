@@ -21,7 +21,7 @@ static bool role_writes(pt_admin_role role, pt_store_kind kind)
         return role == PT_ROLE_TEAM_ADMIN || role == PT_ROLE_DEVELOPER;
     case PT_KIND_CONSUMER: case PT_KIND_KEY: case PT_KIND_SUBSCRIPTION:
         return role == PT_ROLE_TEAM_ADMIN || role == PT_ROLE_CONSUMER;
-    case PT_KIND_USER:
+    case PT_KIND_USER: case PT_KIND_POLICY:
         return role == PT_ROLE_TEAM_ADMIN;
     default:
         return false;

@@ -46,6 +46,11 @@ static const op ops[] = {
     {"/consumers/{id}/keys", "post", "Create a key: the only answer that carries it", "KeyCreate", "201"},
     {"/consumers/{id}/keys/{key_id}", "get", "One key (prefix only)", NULL, "200"},
     {"/consumers/{id}/keys/{key_id}", "delete", "Revoke a key", NULL, "200"},
+    {"/policies", "get", "List policies (non-admins: their team's)", NULL, "200"},
+    {"/policies", "post", "Create a policy: limits or masking, as the file's policies: entries", "Policy", "201"},
+    {"/policies/{id}", "get", "One policy", NULL, "200"},
+    {"/policies/{id}", "patch", "Change a policy's members (null removes one)", "Policy", "200"},
+    {"/policies/{id}", "delete", "Delete a policy", NULL, "204"},
     {"/subscriptions", "get", "List subscriptions of your consumers and to your services", NULL, "200"},
     {"/subscriptions", "post", "Subscribe a consumer to a service", "SubscriptionCreate", "201"},
     {"/subscriptions/{id}", "get", "One subscription", NULL, "200"},
@@ -160,7 +165,7 @@ static json_t *obj(const char *props)
 static json_t *schemas(void)
 {
     return json_pack(
-        "{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:{s:s,s:{s:{s:s,s:{s:{s:s},s:{s:s},s:{s:[ss]}}}}}}",
+        "{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:{s:s,s:{s:{s:s,s:{s:{s:s},s:{s:s},s:{s:[ss]}}}}}}",
         "Login", obj("user:string password:string"),
         "Team", obj("name:string"),
         "UserCreate", obj("name:string password:string team:string role:string"),
@@ -175,6 +180,8 @@ static json_t *schemas(void)
         "KeyCreate", obj("label:string expires_at:integer allowed_models:strings"),
         "SubscriptionCreate", obj("consumer:string service:string"),
         "Reject", obj("reason:string"),
+        "Policy", obj("name:string team:string applies_to:any group_by:string rate:any concurrency:integer "
+                      "tokens:any quota:any budget:any on_store_error:string mask:any"),
         "Import", obj("portico_export:integer teams:array users:array services:array consumers:array "
                       "subscriptions:array"),
         "Error", "type", "object", "properties", "error", "type", "object", "properties", "code", "type", "string",

@@ -26,7 +26,7 @@ static int grow(void *pp, size_t *cap, size_t n, size_t elem)
 typedef struct build {
     pt_store *st;
     pt_snapshot *s;
-    size_t cap_teams, cap_consumers, cap_keys, cap_subs, cap_models, cap_strings, cap_services, cap_apis;
+    size_t cap_teams, cap_consumers, cap_keys, cap_subs, cap_models, cap_strings, cap_services, cap_apis, cap_policies;
     bool oom;
 } build;
 
@@ -222,6 +222,16 @@ static int on_api(void *ctx, json_t *o)
     return 0;
 }
 
+static int on_policy(void *ctx, json_t *o)
+{
+    build *b = ctx;
+    pt_snapshot *s = b->s;
+    if (grow(&s->policies, &b->cap_policies, s->npolicies, sizeof *s->policies)) return PT_STORE_ENOMEM;
+    s->policies[s->npolicies++] =
+        (pt_snap_policy){ int_member(o, "id"), int_member(o, "team_id"), dup_member(o, "name"), dup_member(o, "spec") };
+    return 0;
+}
+
 /* ---- the key table ---- */
 
 static uint64_t slot_hash(const uint8_t *h)
@@ -281,6 +291,10 @@ static void snapshot_free(pt_snapshot *s)
     for (size_t i = 0; i < s->nteams; i++) free(s->teams[i].name);
     for (size_t i = 0; i < s->nservices; i++) free_service(&s->services[i]);
     for (size_t i = 0; i < s->napis; i++) free_api(&s->apis[i]);
+    for (size_t i = 0; i < s->npolicies; i++) {
+        free(s->policies[i].name);
+        free(s->policies[i].spec);
+    }
     free(s->teams);
     free(s->consumers);
     free(s->keys);
@@ -290,6 +304,7 @@ static void snapshot_free(pt_snapshot *s)
     free(s->strings);
     free(s->services);
     free(s->apis);
+    free(s->policies);
     free(s);
 }
 
@@ -305,6 +320,7 @@ static int read_all(build *b)
     if (rc == 0) rc = pt_store_scan_subscriptions(st, on_sub, b);
     if (rc == 0) rc = pt_store_scan(st, PT_KIND_SERVICE, on_service, b);
     if (rc == 0) rc = pt_store_scan(st, PT_KIND_API, on_api, b);
+    if (rc == 0) rc = pt_store_scan(st, PT_KIND_POLICY, on_policy, b);
     return rc;
 }
 
@@ -356,7 +372,7 @@ static pt_snapshot *clone(const pt_snapshot *s, build *b)
     *c = (pt_snapshot){ .store_version = s->store_version, .nteams = s->nteams, .nconsumers = s->nconsumers,
                         .nkeys = s->nkeys, .slot_mask = s->slot_mask, .nsubs = s->nsubs,
                         .nmodel_names = s->nmodel_names, .strings_len = s->strings_len, .nservices = s->nservices,
-                        .napis = s->napis };
+                        .napis = s->napis, .npolicies = s->npolicies };
     atomic_init(&c->refs, 1);
     b->s = c;
     bool ok = true;
@@ -368,11 +384,12 @@ static pt_snapshot *clone(const pt_snapshot *s, build *b)
     c->strings = copy_array(s->strings, s->strings_len, 1, &b->cap_strings);
     c->services = copy_array(s->services, s->nservices, sizeof *s->services, &b->cap_services);
     c->apis = copy_array(s->apis, s->napis, sizeof *s->apis, &b->cap_apis);
+    c->policies = copy_array(s->policies, s->npolicies, sizeof *s->policies, &b->cap_policies);
     size_t nslots = s->slots ? s->slot_mask + 1 : 0;
     c->slots = nslots ? malloc(nslots * sizeof *c->slots) : NULL;
     if (nslots && c->slots) memcpy(c->slots, s->slots, nslots * sizeof *c->slots);
     ok = c->teams && c->consumers && c->keys && c->subs && c->model_names && c->strings && c->services && c->apis &&
-         (!nslots || c->slots);
+         c->policies && (!nslots || c->slots);
     /* the strings the small arrays own are copied too: each snapshot frees its own */
     for (size_t i = 0; ok && i < s->nteams; i++) c->teams[i].name = dup_or_null(s->teams[i].name);
     for (size_t i = 0; ok && i < s->nservices; i++) {
@@ -389,8 +406,12 @@ static pt_snapshot *clone(const pt_snapshot *s, build *b)
                                     dup_or_null(a->key_header), dup_or_null(a->key_query), dup_or_null(a->methods),
                                     dup_or_null(a->lifecycle) };
     }
+    for (size_t i = 0; ok && i < s->npolicies; i++) {
+        const pt_snap_policy *p = &s->policies[i];
+        c->policies[i] = (pt_snap_policy){ p->id, p->team_id, dup_or_null(p->name), dup_or_null(p->spec) };
+    }
     if (!ok) { /* the arrays' pointers are copies of s's until replaced: free only what is ours */
-        c->nteams = c->nservices = c->napis = 0;
+        c->nteams = c->nservices = c->napis = c->npolicies = 0;
         snapshot_free(c);
         return NULL;
     }

@@ -1,5 +1,5 @@
 /* snapshot.h: the compiled control snapshot, what the request path knows about keys,
- * consumers, teams, subscriptions, services and APIs. It is read from the store once, in
+ * consumers, teams, subscriptions, services, APIs and policies. It is read from the store once, in
  * one read transaction, and never changes afterwards; workers read it without locks.
  *
  * Lifecycle mirrors the configuration snapshot (gateway/config.h): pt_snapshot_compile()
@@ -85,6 +85,13 @@ typedef struct pt_snap_api {
     char *lifecycle;             /* JSON object text, or NULL */
 } pt_snap_api;
 
+/* A policy made through the admin API: spec is its members but the name, as compact JSON
+ * text, loaded with the file's `policies:` by the same key tables. */
+typedef struct pt_snap_policy {
+    int64_t id, team_id;
+    char *name, *spec;
+} pt_snap_policy;
+
 typedef struct pt_snapshot {
     _Atomic long refs;
     int64_t store_version;
@@ -97,6 +104,7 @@ typedef struct pt_snapshot {
     char *strings;                  size_t strings_len;
     pt_snap_service *services;      size_t nservices;    /* sorted by id */
     pt_snap_api *apis;              size_t napis;        /* sorted by id */
+    pt_snap_policy *policies;       size_t npolicies;    /* sorted by id */
 } pt_snapshot;
 
 /* Reads everything in one read transaction of st (which must have no transaction open).

@@ -121,6 +121,33 @@ static int add_service(pt_cfg_node *services, pt_cfg_node *routes, const json_t 
     return 0;
 }
 
+/* A stored policy as a `policies:` entry: its name and its spec's members. */
+static pt_cfg_node *policy_node(const char *name, const json_t *spec)
+{
+    json_t *o = json_deep_copy(spec);
+    pt_cfg_node *n = o && json_object_set_new(o, "name", json_string(name)) == 0 ? pt_cfg_node_from_json(o) : NULL;
+    json_decref(o);
+    return n;
+}
+
+/* The entry of list named name, or -1. */
+static long entry_named(const pt_cfg_node *list, const char *name)
+{
+    for (size_t i = 0; list && name && i < list->n; i++) {
+        const pt_cfg_node *v = list->items[i]->kind == PT_CFG_MAP ? pt_cfg_map_get(list->items[i], "name") : NULL;
+        if (v && v->kind == PT_CFG_SCALAR && strcmp(v->text, name) == 0) return (long)i;
+    }
+    return -1;
+}
+
+static void drop_entry(pt_cfg_node *list, size_t i)
+{
+    pt_cfg_node_free(list->items[i]);
+    memmove(&list->items[i], &list->items[i + 1], (list->n - i - 1) * sizeof *list->items);
+    list->n--;
+    list->nitems--;
+}
+
 /* ---- from the snapshot ------------------------------------------------------------------ */
 
 static int set_text(json_t *o, const char *k, const char *text, bool is_json)
@@ -175,11 +202,48 @@ static bool served(const pt_snapshot *snap, size_t service)
     return false;
 }
 
+/* Whether the service or route a stored policy names is in the document, so that a
+ * service deleted after the policy was written leaves the policy out instead of the whole
+ * store's configuration failing to load. */
+static bool policy_target_known(pt_cfg_node *root, const json_t *spec)
+{
+    const json_t *at = member(spec, "applies_to");
+    static const char *const scopes[] = { "services", "routes" }, *const keys[] = { "service", "route" };
+    for (size_t k = 0; k < 2; k++) {
+        const char *want = str(at, keys[k]);
+        if (want && entry_named(pt_cfg_node_get(root, scopes[k]), want) < 0) return false;
+    }
+    return true;
+}
+
+static int add_policies(pt_cfg_node *root, const pt_snapshot *snap, const pt_config *file)
+{
+    pt_cfg_node *list = snap->npolicies ? list_in(root, "policies") : NULL;
+    if (snap->npolicies && !list) return -1;
+    for (size_t i = 0; i < snap->npolicies; i++) {
+        const pt_snap_policy *p = &snap->policies[i];
+        json_t *spec = p->spec ? json_loads(p->spec, 0, NULL) : NULL;
+        int rc = 0;
+        if (!json_is_object(spec) || entry_named(pt_cfg_map_get(file->tree, "policies"), p->name) >= 0)
+            pt_log_warn("policy '%s' from the store is not enforced: %s", p->name,
+                        json_is_object(spec) ? "the configuration file declares a policy of that name"
+                                             : "its stored spec is not a JSON object");
+        else if (!policy_target_known(root, spec))
+            pt_log_warn("policy '%s' from the store is not enforced: the service or route it applies to is gone",
+                        p->name);
+        else
+            rc = pt_cfg_node_append(list, policy_node(p->name, spec));
+        json_decref(spec);
+        if (rc != 0) return -1;
+    }
+    return 0;
+}
+
 pt_config *pt_config_with_store(pt_config *file, const pt_snapshot *snap, pt_buf *err)
 {
     size_t nserved = 0;
     for (size_t i = 0; snap && i < snap->nservices; i++) nserved += served(snap, i);
-    if (!nserved || !file->tree) return pt_config_acquire(file);
+    if ((!nserved && !(snap && snap->npolicies)) || !file->tree) return pt_config_acquire(file);
     pt_cfg_node *root = pt_cfg_node_clone(file->tree);
     pt_cfg_node *services = root ? list_in(root, "services") : NULL, *routes = services ? list_in(root, "routes") : NULL;
     int rc = routes ? 0 : -1;
@@ -198,9 +262,10 @@ pt_config *pt_config_with_store(pt_config *file, const pt_snapshot *snap, pt_buf
         json_decref(svc);
         json_decref(apis);
     }
+    if (rc == 0) rc = add_policies(root, snap, file);
     if (rc != 0) {
         pt_cfg_node_free(root);
-        pt_buf_printf(err, "out of memory adding the store's services to the configuration");
+        pt_buf_printf(err, "out of memory adding the store's services and policies to the configuration");
         return NULL;
     }
     pt_config *cfg = pt_config_load_tree(file->source, file->basedir, root, err);
@@ -224,6 +289,7 @@ static void admin_field(const char *path, size_t len, char *out, size_t cap)
     const char *rest = p + strlen(p); /* outside the service and its routes: no single field */
     size_t idx;
     if (strncmp(p, "services[0]", 11) == 0) rest = p + 11;
+    else if (sscanf(p, "policies[%zu]", &idx) == 1) rest = strchr(p, ']') + 1;
     else if (sscanf(p, "routes[%zu]", &idx) == 1) {
         rest = strchr(p, ']') + 1;
         snprintf(prefix, sizeof prefix, "apis[%zu]", idx);
@@ -261,6 +327,24 @@ static void first_problem(const pt_buf *err, char *field, size_t cap, pt_buf *ms
     pt_buf_printf(msg, "%.*s", (int)tlen, text);
 }
 
+/* Loads tree (NULL: building it ran out of memory; root is freed then) and reports its
+ * first problem as an admin field and a message. */
+static int check_tree(pt_cfg_node *tree, pt_cfg_node *root, const char *name, const char *basedir, char *field,
+                      size_t fieldcap, pt_buf *msg)
+{
+    if (!tree) {
+        pt_cfg_node_free(root);
+        pt_buf_printf(msg, "out of memory");
+        return -1;
+    }
+    pt_buf err = PT_BUF_INIT;
+    pt_config *cfg = pt_config_load_tree(name, basedir, tree, &err);
+    if (!cfg) first_problem(&err, field, fieldcap, msg);
+    pt_buf_release(&err);
+    pt_config_release(cfg);
+    return cfg ? 0 : -1;
+}
+
 int pt_config_check_stored(const pt_config *file, const json_t *service, const json_t *apis, char *field,
                            size_t fieldcap, pt_buf *msg)
 {
@@ -290,15 +374,19 @@ int pt_config_check_stored(const pt_config *file, const json_t *service, const j
         if (n) rc = pt_cfg_node_put(root, keep[k], pt_cfg_node_clone(n));
     }
     if (rc == 0) rc = add_service(services, routes, service, apis);
-    if (rc != 0) {
-        pt_cfg_node_free(root);
-        pt_buf_printf(msg, "out of memory");
-        return -1;
-    }
-    pt_buf err = PT_BUF_INIT;
-    pt_config *cfg = pt_config_load_tree("service", file->basedir, root, &err);
-    if (!cfg) first_problem(&err, field, fieldcap, msg);
-    pt_buf_release(&err);
-    pt_config_release(cfg);
-    return cfg ? 0 : -1;
+    return check_tree(rc == 0 ? root : NULL, root, "service", file->basedir, field, fieldcap, msg);
+}
+
+/* ---- checking one stored policy ----------------------------------------------------------- */
+
+int pt_config_check_policy(const pt_config *cur, const json_t *policy, const char *replaces, char *field,
+                           size_t fieldcap, pt_buf *msg)
+{
+    field[0] = '\0';
+    pt_cfg_node *root = cur->tree ? pt_cfg_node_clone(cur->tree) : pt_cfg_node_map();
+    pt_cfg_node *list = root ? list_in(root, "policies") : NULL;
+    long old = entry_named(list, replaces);
+    if (old >= 0) drop_entry(list, (size_t)old);
+    bool built = list && pt_cfg_node_append(list, pt_cfg_node_from_json(policy)) == 0;
+    return check_tree(built ? root : NULL, root, "policy", cur->basedir, field, fieldcap, msg);
 }

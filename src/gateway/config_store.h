@@ -19,7 +19,13 @@
  *
  * A route named "service/api" cannot clash with a file's route (file names have no '/').
  * Services the file declares itself (origin "file") are the file's, and a stored service
- * whose name the file also uses is left out, with a warning. */
+ * whose name the file also uses is left out, with a warning.
+ *
+ *   policy {name, spec: {applies_to, rate, concurrency, tokens, quota, budget, mask, ...}}
+ *       policies: - {name, applies_to, rate, ...}
+ *
+ * A stored policy whose name the file also uses, or whose service or route is gone, is
+ * left out with a warning, so one stale policy never stops the rest from loading. */
 #ifndef PT_GATEWAY_CONFIG_STORE_H
 #define PT_GATEWAY_CONFIG_STORE_H
 
@@ -38,6 +44,15 @@ pt_config *pt_config_with_store(pt_config *file, const pt_snapshot *snap, pt_buf
  * (its models, for an AI service). Returns 0, or -1 with the admin field at fault in
  * field ("timeouts.connect", "apis[1].path_prefix"; "" for none) and a sentence in msg. */
 int pt_config_check_stored(const pt_config *file, const json_t *service, const json_t *apis, char *field,
+                           size_t fieldcap, pt_buf *msg);
+
+/* Whether a policy the admin API is about to store ({name, applies_to, rate, ...} as the
+ * file writes one) maps and enforces alongside the configuration in force cur: its
+ * `policies:` with the entry named replaces (the stored policy being changed, or NULL)
+ * taken out and this one added, so names, units, ranges and the services and routes it
+ * names are checked by the same key tables as the file's. Returns 0, or -1 with the
+ * field at fault ("rate.per", "applies_to.service"; "" for none) and a sentence in msg. */
+int pt_config_check_policy(const pt_config *cur, const json_t *policy, const char *replaces, char *field,
                            size_t fieldcap, pt_buf *msg);
 
 #endif

@@ -753,6 +753,21 @@ static int admin_check_service(void *arg, const json_t *svc, const json_t *apis,
     return rc;
 }
 
+/* Whether a policy the admin API is about to store would be enforced alongside the
+ * configuration in force (the file's and the store's). */
+static int admin_check_policy(void *arg, const json_t *policy, const char *replaces, char *field, size_t fieldcap,
+                              char *msg, size_t msgcap)
+{
+    (void)arg;
+    pt_config *cur = pt_config_current();
+    pt_buf m = PT_BUF_INIT;
+    int rc = cur ? pt_config_check_policy(cur, policy, replaces, field, fieldcap, &m) : 0;
+    snprintf(msg, msgcap, "%s", m.data ? m.data : "");
+    pt_buf_release(&m);
+    pt_config_release(cur);
+    return rc;
+}
+
 /* A prompt service's dry run for the admin API, against the configuration in force. */
 static int admin_render_prompt(void *arg, const char *service, const json_t *variables, json_t **out)
 {
@@ -771,7 +786,7 @@ static pt_admin *start_admin(const pt_config *cfg, pt_buf *err)
     pt_call_log_path(cfg, calls, sizeof calls);
     pt_admin_opts o = { .host = cfg->admin.host, .port = cfg->admin.port, .data_dir = cfg->data_dir,
                         .calls_path = cfg->call_log.enabled ? calls : NULL,
-                        .on_change = admin_changed, .check_service = admin_check_service,
+                        .on_change = admin_changed, .check_service = admin_check_service, .check_policy = admin_check_policy,
                         .describe = admin_describe, .render_prompt = admin_render_prompt };
     limits_from(&o.limits, cfg);
     return pt_admin_start(&o, err);

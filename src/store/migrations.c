@@ -76,10 +76,18 @@ static const char v2_sql[] =
 /* Where an API stands in its life (published, deprecated, retired), as a JSON object. */
 static const char v3_sql[] = "ALTER TABLE apis ADD COLUMN lifecycle TEXT;";
 
+/* Policies made through the admin API: limits and masking as the file's `policies:` entries
+ * (spec holds every member but the name), owned by a team or, without one, the gateway's. */
+static const char v4_sql[] =
+    "CREATE TABLE policies (" MANAGED
+    " name TEXT NOT NULL UNIQUE, team_id INTEGER REFERENCES teams(id), spec TEXT NOT NULL) STRICT;"
+    "CREATE INDEX policies_team ON policies(team_id);";
+
 const pt__store_migration pt__store_sqlite_migrations[] = {
     {1, "control plane: teams, users, tokens, services, apis, consumers, keys, subscriptions, audit", v1_sql},
     {2, "apis declared by the configuration file", v2_sql},
     {3, "api life cycle: deprecation, sunset, successor", v3_sql},
+    {4, "policies made through the admin API", v4_sql},
 };
 
 const int pt__store_sqlite_nmigrations = sizeof pt__store_sqlite_migrations / sizeof pt__store_sqlite_migrations[0];

@@ -87,6 +87,12 @@ static const pt_store_col subscription_cols[] = {
     {"decided_at", PT_COL_TIME, 0, 0, NULL, 0},
 };
 
+static const pt_store_col policy_cols[] = {
+    {"name", PT_COL_NAME, PT_COL_REQUIRED | PT_COL_UNIQUE, 0, NULL, NAME_MAX_LEN},
+    {"team_id", PT_COL_REF, 0, PT_KIND_TEAM, NULL, 0},
+    {"spec", PT_COL_JSON, PT_COL_REQUIRED, 0, NULL, JSON_MAX_LEN},
+};
+
 static const pt_store_col audit_cols[] = {
     {"actor", PT_COL_TEXT, PT_COL_REQUIRED, 0, NULL, 128},
     {"action", PT_COL_TEXT, PT_COL_REQUIRED, 0, NULL, 64},
@@ -106,6 +112,7 @@ const pt_store_kind_desc pt_store_kinds[PT_KIND_COUNT] = {
     [PT_KIND_CONSUMER] = KIND("consumer", "consumers", consumer_cols, false),
     [PT_KIND_KEY] = KIND("key", "keys", key_cols, false),
     [PT_KIND_SUBSCRIPTION] = KIND("subscription", "subscriptions", subscription_cols, false),
+    [PT_KIND_POLICY] = KIND("policy", "policies", policy_cols, false),
     [PT_KIND_AUDIT] = KIND("audit", "audit", audit_cols, true),
 };
 

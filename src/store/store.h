@@ -1,5 +1,5 @@
 /* store.h: the control-plane store. Every object the admin side keeps (teams, users, tokens,
- * services, APIs, consumers, keys, subscriptions, audit) is read and written here, and only
+ * services, APIs, consumers, keys, subscriptions, policies, audit) is read and written here, and only
  * here; no other module talks to a database.
  *
  * The interface is backend-neutral: objects travel as jansson objects whose members are the
@@ -60,6 +60,7 @@ typedef enum pt_store_kind {
     PT_KIND_CONSUMER,
     PT_KIND_KEY,           /* a consumer's key (hashed) */
     PT_KIND_SUBSCRIPTION,
+    PT_KIND_POLICY,        /* a limits or masking policy made through the admin API */
     PT_KIND_AUDIT,         /* append-only: written by the store itself and pt_store_audit_append */
     PT_KIND_COUNT
 } pt_store_kind;

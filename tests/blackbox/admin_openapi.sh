@@ -25,6 +25,6 @@ while read -r path method; do
         bad+="$method $path -> $RESP_STATUS $RESP_BODY"$'\n'
     fi
 done < <(jq -r '.paths | to_entries[] | .key as $p | .value | keys[] | "\($p) \(.)"' <<<"$DOC")
-check "the document lists 52 operations" test "$n" -eq 52
+check "the document lists 57 operations" test "$n" -eq 57
 is "$bad" "" "every described operation is routed"
 done_testing
