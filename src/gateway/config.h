@@ -204,6 +204,7 @@ typedef struct pt_config {
     size_t nservices;
     pt_route *routes;             /* sorted by precedence (see router.h) */
     size_t nroutes;
+    bool has_cors;                /* some route has `cors:` (preflights are looked for otherwise not) */
     struct pt_ai_config *ai;      /* providers and models; NULL when neither is written */
     struct pt_policy_table *policies; /* `policies:` (limits/policy.h); NULL when none */
     struct pt_mcp_config *mcp;    /* `mcp:` (mcp/mcp_config.h); NULL when not written */

@@ -386,6 +386,7 @@ int pt__config_routes(pt_cfg *c, const pt_cfg_node *v, void *obj)
     pt_config *cfg = obj;
     if (pt_cfg_map_list(c, v, &routes_list, cfg)) return -1;
     pt_router_sort(cfg->routes, cfg->nroutes);
+    for (size_t i = 0; i < cfg->nroutes; i++) cfg->has_cors |= cfg->routes[i].cors != NULL;
     return 0;
 }
 

@@ -348,7 +348,7 @@ static void answer_preflight(pt_conn *c, pt_request *req, const pt_route *r, pt_
 
 bool pt_cors_preflight(pt_conn *c, pt_request *req, const pt_config *cfg, const pt_route **route)
 {
-    if (req->method != HTTP_OPTIONS) return false;
+    if (req->method != HTTP_OPTIONS || !cfg->has_cors) return false;
     const pt_header *origin = pt_request_header(req, "origin");
     const pt_header *acrm = pt_request_header(req, "access-control-request-method");
     if (!origin || !acrm) return false;

@@ -192,9 +192,9 @@ static bool any_mask_applies(const pt_policy_table *t, const pt_limit_subject *s
 
 int pt_mask_gate_request(pt_conn *c, pt_request *req, const pt_config *cfg, const pt_route *route)
 {
-    if (!cfg->policies && !route->log_bodies) return 0;
+    const pt_policy_table *t = cfg->policies && cfg->policies->has_mask ? cfg->policies : NULL;
+    if (!t && !route->log_bodies) return 0;
     pt_limit_subject s = pt__limits_gate_subject(c, route);
-    const pt_policy_table *t = cfg->policies;
     if (t && !any_mask_applies(t, &s, route->kind == PT_ROUTE_AI)) t = NULL;
     if (!t && !route->log_bodies) return 0;
     gate *g = pt_req_alloc(req, sizeof *g);

@@ -380,6 +380,7 @@ static int finish(pt_cfg *c, const pt_cfg_node *n, size_t idx, mapping *m)
     if (p->group_by == PT_GROUP_CONSUMER && p->scope == PT_POLICY_KEY)
         return fail_at(c, n, "group_by", "a key belongs to one consumer: group_by %s splits nothing", "consumer");
     if (p->scope == PT_POLICY_MODEL) m->t->has_model = true;
+    if (p->mask) m->t->has_mask = true;
     if (fields(p) != 0) return pt_cfg_oom(c, n);
     return check_refs(c, n, p, m->exists);
 }

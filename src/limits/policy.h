@@ -106,6 +106,7 @@ typedef struct pt_policy_table {
     pt_policy *v;
     size_t n;
     bool has_model;           /* some policy applies to a model (checked once the model is known) */
+    bool has_mask;            /* some policy masks (the request path skips masking otherwise) */
 } pt_policy_table;
 
 /* Whether the configuration being mapped (c->root) has a service / route of that name. */

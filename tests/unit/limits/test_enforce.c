@@ -91,7 +91,7 @@ static void a_refusal_consumes_nothing_from_the_other_policies(void **state)
     pt_policy v[2] = { rate_policy("per-consumer", PT_POLICY_CONSUMER, "acme", 5, 60),
                        rate_policy("gw", PT_POLICY_ALL, NULL, 2, 60) };
     with_concurrency(&v[1], 1);
-    pt_policy_table t = { v, 2, false };
+    pt_policy_table t = { v, 2, false, false };
     pt_limit_state *st = fresh(f);
     assert_int_equal(pt_limits_check(st, &t, PT_LIMIT_PHASE_REQUEST, &acme, NOW), 1);
     assert_int_equal(st->n, 2);
@@ -116,7 +116,7 @@ static void a_refusal_consumes_nothing_from_the_other_policies(void **state)
     assert_int_equal(st->why, PT_LIMIT_WHY_RATE);
     assert_int_equal(pt_limits_retry_after(st), 30);
     pt_policy only_consumer[1] = { v[0] };
-    pt_policy_table t1 = { only_consumer, 1, false };
+    pt_policy_table t1 = { only_consumer, 1, false, false };
     st = fresh(f);
     assert_int_equal(pt_limits_check(st, &t1, PT_LIMIT_PHASE_REQUEST, &acme, NOW), 1);
     assert_int_equal(st->d[0].rate.remaining, 2); /* 3 taken: two calls that passed and this one */
@@ -126,7 +126,7 @@ static void the_model_phase_gives_back_the_request_phase_on_refusal(void **state
 {
     fixture *f = *state;
     pt_policy v[2] = { rate_policy("m", PT_POLICY_MODEL, "gpt", 1, 60), rate_policy("all", PT_POLICY_ALL, NULL, 10, 60) };
-    pt_policy_table t = { v, 2, true };
+    pt_policy_table t = { v, 2, true, false };
     pt_limit_subject s = acme;
     pt_limit_state *st = fresh(f);
     assert_int_equal(pt_limits_check(st, &t, PT_LIMIT_PHASE_REQUEST, &s, NOW), 1);
@@ -151,7 +151,7 @@ static void group_by_gives_each_subject_its_own_window(void **state)
     fixture *f = *state;
     pt_policy v[1] = { rate_policy("svc", PT_POLICY_SERVICE, "orders", 1, 60) };
     v[0].group_by = PT_GROUP_CONSUMER;
-    pt_policy_table t = { v, 1, false };
+    pt_policy_table t = { v, 1, false, false };
     pt_limit_subject globex = acme, anon = { .service = "orders" };
     globex.consumer = "globex";
     assert_int_equal(pt_limits_check(fresh(f), &t, PT_LIMIT_PHASE_REQUEST, &acme, NOW), 1);
@@ -170,7 +170,7 @@ static void headers_follow_the_draft(void **state)
     v[0].gcra = pt_gcra_make(1000, 60 * S, 50); /* the member shows the window, q=1000;w=60, not the burst */
     v[1].has_rate = false;
     with_concurrency(&v[1], 20);
-    pt_policy_table t = { v, 2, false };
+    pt_policy_table t = { v, 2, false, false };
     pt_limit_state *st = fresh(f);
     assert_int_equal(pt_limits_check(st, &t, PT_LIMIT_PHASE_REQUEST, &acme, NOW), 1);
     char out[1024] = { 0 };
@@ -203,7 +203,7 @@ static void retry_after_rounds_up(void **state)
 {
     fixture *f = *state;
     pt_policy v[1] = { rate_policy("slow", PT_POLICY_ALL, NULL, 1, 3600) };
-    pt_policy_table t = { v, 1, false };
+    pt_policy_table t = { v, 1, false, false };
     assert_int_equal(pt_limits_check(fresh(f), &t, PT_LIMIT_PHASE_REQUEST, &acme, NOW), 1);
     pt_limit_state *st = fresh(f);
     assert_int_equal(pt_limits_check(st, &t, PT_LIMIT_PHASE_REQUEST, &acme, NOW + 1), 0);

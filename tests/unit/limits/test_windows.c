@@ -72,7 +72,7 @@ static int call(pt_policy_table *t, uint64_t now)
 static void tokens_are_reserved_then_settled_on_the_real_usage(void **state)
 {
     pt_policy p = tokens_policy(100);
-    pt_policy_table t = { &p, 1, false };
+    pt_policy_table t = { &p, 1, false, false };
     assert_int_equal(call(&t, NOW), 1);
     assert_int_equal(pt_limits_reserve(&F.st, 80, NOW), 1);
     assert_int_equal(F.st.d[0].tokens.remaining, 20);
@@ -107,7 +107,7 @@ static void tokens_are_reserved_then_settled_on_the_real_usage(void **state)
 static void a_call_cut_without_usage_keeps_its_reservation(void **state)
 {
     pt_policy p = tokens_policy(100);
-    pt_policy_table t = { &p, 1, false };
+    pt_policy_table t = { &p, 1, false, false };
     assert_int_equal(call(&t, NOW), 1);
     assert_int_equal(pt_limits_reserve(&F.st, 60, NOW), 1);
     pt_limits_settle(&F.st, false, 0, 0, NOW, NULL, NULL);
@@ -130,7 +130,7 @@ static void a_day_quota_rolls_over_at_midnight_utc(void **state)
 {
     pt_policy p = quota_policy("daily");
     p.window[PT_WIN_REQ_DAY] = 2;
-    pt_policy_table t = { &p, 1, false };
+    pt_policy_table t = { &p, 1, false, false };
     assert_int_equal(call(&t, NOW), 1);
     char h[512];
     size_t n = pt_limits_headers(&F.st, h, sizeof h);
@@ -155,7 +155,7 @@ static void a_month_quota_rolls_over_on_the_first(void **state)
 {
     pt_policy p = quota_policy("monthly");
     p.window[PT_WIN_TOK_MONTH] = 1000;
-    pt_policy_table t = { &p, 1, false };
+    pt_policy_table t = { &p, 1, false, false };
     assert_int_equal(call(&t, NOW), 1);
     pt_limits_reserve(&F.st, 10, NOW);
     pt_limits_settle(&F.st, true, 1000, 0, NOW, NULL, NULL);
@@ -178,7 +178,7 @@ static void windows_follow_the_configured_time_zone(void **state)
     p.tz = paris;
     p.time_zone = "Europe/Paris";
     p.window[PT_WIN_REQ_DAY] = 1;
-    pt_policy_table t = { &p, 1, false };
+    pt_policy_table t = { &p, 1, false, false };
     wall = 1796338800 - 2; /* 2026-12-03 23:59:58 in Paris (22:59:58 UTC) */
     assert_int_equal(call(&t, NOW), 1);
     assert_int_equal(call(&t, NOW), 0);
@@ -195,7 +195,7 @@ static void a_refused_call_gives_its_request_back(void **state)
     v[0].scope = PT_POLICY_CONSUMER;
     v[0].match = "acme";
     v[1].window[PT_WIN_REQ_MONTH] = 1;
-    pt_policy_table t = { v, 2, false };
+    pt_policy_table t = { v, 2, false, false };
     assert_int_equal(call(&t, NOW), 1);
     assert_int_equal(call(&t, NOW), 0); /* refused by gw's month */
     assert_int_equal(call(&t, NOW), 0);
@@ -223,7 +223,7 @@ static void a_budget_stops_the_call_after_the_one_crossing_it(void **state)
     pt_policy p = quota_policy("spend");
     p.window[PT_WIN_USD_DAY] = 10000; /* $0.01 */
     p.soft_permille = 500;
-    pt_policy_table t = { &p, 1, false };
+    pt_policy_table t = { &p, 1, false, false };
     soft_seen seen = { 0 };
     assert_int_equal(call(&t, NOW), 1);
     char h[512];
@@ -256,7 +256,7 @@ static void a_budget_stops_the_call_after_the_one_crossing_it(void **state)
 static void a_wall_clock_jump_leaves_rate_windows_alone(void **state)
 {
     pt_policy p = tokens_policy(100);
-    pt_policy_table t = { &p, 1, false };
+    pt_policy_table t = { &p, 1, false, false };
     assert_int_equal(call(&t, NOW), 1);
     assert_int_equal(pt_limits_reserve(&F.st, 100, NOW), 1);
     pt_limits_settle(&F.st, true, 100, 0, NOW, NULL, NULL);
@@ -280,7 +280,7 @@ static void on_store_error_opens_or_closes(void **state)
     pt_counters broken = { &ops };
     pt_policy v[1] = { quota_policy("q") };
     v[0].window[PT_WIN_REQ_DAY] = 1;
-    pt_policy_table t = { v, 1, false };
+    pt_policy_table t = { v, 1, false, false };
     for (int i = 0; i < 3; i++) { /* open: every call passes, uncounted */
         pt_limit_state *st = fresh();
         st->counters = &broken;
@@ -328,7 +328,7 @@ static void every_member_fits_the_headers_bound(void **state)
     p.field_inflight = inflight_field;
     p.has_windows = true;
     for (int w = 0; w < PT_WIN_COUNT; w++) p.window[w] = 1000000000000000ull;
-    pt_policy_table t = { &p, 1, false };
+    pt_policy_table t = { &p, 1, false, false };
     assert_int_equal(call(&t, NOW), 1);
     assert_int_equal(pt_limits_reserve(&F.st, 10, NOW), 1);
     size_t max = pt_limits_headers_max(&F.st);
