@@ -47,7 +47,7 @@ void pt_tracing_start(const pt_config *cfg)
     pt_metrics_add_renderer(render, NULL);
     const pt_trace_cfg *t = &cfg->tracing;
     if (!t->enabled) return;
-    pt_otlp_opts o = { .host = t->host, .port = t->port, .path = t->path,
+    pt_otlp_opts o = { .tls = t->tls, .host = t->host, .port = t->port, .path = t->path,
                        .headers = (const char *const *)t->headers, .nheaders = t->nheaders,
                        .timeout_ms = t->timeout_ms, .retries = (unsigned)t->retries,
                        .flush_ms = (unsigned)t->flush_ms, .service_name = t->service_name };

@@ -187,22 +187,27 @@ int pt_tls_init_server(pt_tls *t, SSL_CTX *ctx)
     return 0;
 }
 
-int pt_tls_init_client(pt_tls *t, SSL_CTX *ctx, const char *name, bool verify)
+void pt__tls_name_peer(SSL *ssl, const char *name, bool verify)
 {
-    int rc = tls_init(t, ctx);
-    if (rc) return rc;
-    SSL_set_connect_state(t->ssl);
     unsigned char addr[16];
     bool is_ip = inet_pton(AF_INET, name, addr) == 1 || inet_pton(AF_INET6, name, addr) == 1;
-    if (!is_ip) SSL_set_tlsext_host_name(t->ssl, name);
+    if (!is_ip) SSL_set_tlsext_host_name(ssl, name);
     if (verify) {
-        X509_VERIFY_PARAM *param = SSL_get0_param(t->ssl);
+        X509_VERIFY_PARAM *param = SSL_get0_param(ssl);
         X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
         if (is_ip)
             X509_VERIFY_PARAM_set1_ip_asc(param, name);
         else
             X509_VERIFY_PARAM_set1_host(param, name, 0);
     }
+}
+
+int pt_tls_init_client(pt_tls *t, SSL_CTX *ctx, const char *name, bool verify)
+{
+    int rc = tls_init(t, ctx);
+    if (rc) return rc;
+    SSL_set_connect_state(t->ssl);
+    pt__tls_name_peer(t->ssl, name, verify);
     return 0;
 }
 

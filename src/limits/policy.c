@@ -237,7 +237,6 @@ static int webhook_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
     pt_cfg_url_parts u = { 0 };
     if (pt_cfg_str(c, v, &p->webhook)) return -1;
     int rc = pt_cfg_url(c, v, p->webhook, "webhook", true, &u);
-    if (rc == 0 && u.tls) rc = pt_cfg_fail(c, v, "expected an http:// URL (the webhook is posted without TLS)");
     free(u.host);
     free(u.path);
     return rc;

@@ -1,7 +1,8 @@
 /* webhook.h: telling an HTTP endpoint that a budget reached its soft threshold.
  *
  * The POST runs on a thread of its own, never on the request path, with a timeout on
- * connecting, sending and the answer; its result is logged. Plain http:// only. */
+ * connecting, sending and the answer; its result is logged by scheme, host and port (a
+ * webhook's path is often its secret). http:// or https:// (http/post.h). */
 #ifndef PT_LIMITS_WEBHOOK_H
 #define PT_LIMITS_WEBHOOK_H
 

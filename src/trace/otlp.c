@@ -5,20 +5,16 @@
  * does one memcpy into the queue and the writer reads the batch in place. */
 #include "trace/otlp.h"
 
-#include <errno.h>
-#include <netdb.h>
-#include <poll.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "core/buf.h"
 #include "core/log.h"
 #include "core/spool.h"
+#include "http/post.h"
 #include "trace/context.h"
 #include "version.h"
 
@@ -41,8 +37,8 @@ typedef struct packed {
 
 struct pt_otlp {
     pt_spool *spool;
-    char *host, *path, *service_name, *headers; /* headers: the lines, each ending in CRLF */
-    uint16_t port;
+    pt_post_url to;
+    char *service_name, *headers; /* headers: the lines, each ending in CRLF */
     uint64_t timeout_ms;
     unsigned retries;
     _Atomic bool stopping;
@@ -255,95 +251,10 @@ void pt__otlp_render(const char *service_name, const pt_span *spans, size_t n, c
 
 /* ---- the POST (the writer thread) ------------------------------------------------------- */
 
-static int64_t left_ms(uint64_t deadline) { return (int64_t)(deadline - pt_now_ms()); }
-
-/* Waits for events on fd until the deadline: >0 ready, 0 timed out, <0 error. */
-static int wait_fd(int fd, short events, uint64_t deadline)
-{
-    for (;;) {
-        int64_t ms = left_ms(deadline);
-        if (ms <= 0) return 0;
-        struct pollfd p = { .fd = fd, .events = events };
-        int rc = poll(&p, 1, (int)ms);
-        if (rc < 0 && errno == EINTR) continue;
-        return rc;
-    }
-}
-
-static int connect_to(pt_otlp *e, uint64_t deadline)
-{
-    char port[8];
-    snprintf(port, sizeof port, "%u", e->port);
-    struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL;
-    if (getaddrinfo(e->host, port, &hints, &res) != 0) return -1;
-    int fd = -1;
-    for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
-        fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (fd < 0) continue;
-        int rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
-        int err = 0;
-        socklen_t el = sizeof err;
-        if (rc != 0 && (errno != EINPROGRESS || wait_fd(fd, POLLOUT, deadline) <= 0 ||
-                        getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0 || err != 0)) {
-            close(fd);
-            fd = -1;
-        }
-    }
-    freeaddrinfo(res);
-    return fd;
-}
-
-static int send_all(int fd, const char *p, size_t n, uint64_t deadline)
-{
-    while (n) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w > 0) {
-            p += w;
-            n -= (size_t)w;
-        } else if (w < 0 && errno != EAGAIN && errno != EINTR) {
-            return -1;
-        } else if (wait_fd(fd, POLLOUT, deadline) <= 0) {
-            return -1;
-        }
-    }
-    return 0;
-}
-
-/* Reads until the status line is complete; returns the status, or -1. */
-static int read_status(int fd, uint64_t deadline)
-{
-    char buf[512];
-    size_t got = 0;
-    while (got < sizeof buf - 1) {
-        if (wait_fd(fd, POLLIN, deadline) <= 0) return -1;
-        ssize_t r = recv(fd, buf + got, sizeof buf - 1 - got, 0);
-        if (r < 0 && (errno == EAGAIN || errno == EINTR)) continue;
-        if (r <= 0) return -1;
-        got += (size_t)r;
-        buf[got] = '\0';
-        if (strstr(buf, "\r\n")) break;
-    }
-    int status;
-    return sscanf(buf, "HTTP/1.%*d %d", &status) == 1 ? status : -1;
-}
-
 /* One POST of body: the collector's status, or -1 for a network failure or timeout. */
 static int post(pt_otlp *e, const char *body, size_t len)
 {
-    uint64_t deadline = pt_now_ms() + e->timeout_ms;
-    int fd = connect_to(e, deadline);
-    if (fd < 0) return -1;
-    pt_buf head = PT_BUF_INIT;
-    pt_buf_printf(&head,
-                  "POST %s HTTP/1.1\r\nHost: %s:%u\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-                  "Connection: close\r\nUser-Agent: portico/" PT_VERSION "\r\n%s\r\n",
-                  e->path, e->host, e->port, len, e->headers);
-    int status = -1;
-    if (head.data && send_all(fd, head.data, head.len, deadline) == 0 && send_all(fd, body, len, deadline) == 0)
-        status = read_status(fd, deadline);
-    pt_buf_release(&head);
-    close(fd);
-    return status;
+    return pt_http_post(&e->to, e->headers, "application/json", body, len, e->timeout_ms, NULL, 0);
 }
 
 /* Sends one document with bounded retries; true when the collector took it. */
@@ -405,8 +316,6 @@ static void on_batch(void *arg, const char *data, size_t n)
 
 static void free_exporter(pt_otlp *e)
 {
-    free(e->host);
-    free(e->path);
     free(e->service_name);
     free(e->headers);
     free(e);
@@ -418,14 +327,14 @@ pt_otlp *pt_otlp_new(const pt_otlp_opts *o)
     if (!e) return NULL;
     pt_buf h = PT_BUF_INIT;
     for (size_t i = 0; i < o->nheaders; i++) pt_buf_printf(&h, "%s\r\n", o->headers[i]);
-    e->host = strdup(o->host);
-    e->path = strdup(o->path && o->path[0] ? o->path : "/v1/traces");
+    e->to = (pt_post_url){ .tls = o->tls, .port = o->port };
+    int hn = snprintf(e->to.host, sizeof e->to.host, "%s", o->host);
+    int pn = snprintf(e->to.path, sizeof e->to.path, "%s", o->path && o->path[0] ? o->path : "/v1/traces");
     e->service_name = strdup(o->service_name ? o->service_name : "portico");
     e->headers = h.data ? pt_buf_detach(&h, NULL) : strdup("");
-    e->port = o->port;
     e->timeout_ms = o->timeout_ms ? o->timeout_ms : 5000;
     e->retries = o->retries;
-    if (!e->host || !e->path || !e->service_name || !e->headers) goto fail;
+    if ((size_t)hn >= sizeof e->to.host || (size_t)pn >= sizeof e->to.path || !e->service_name || !e->headers) goto fail;
     pt_spool_opts so = { .cap = o->queue_bytes ? o->queue_bytes : DEFAULT_QUEUE, .flush_ms = o->flush_ms ? o->flush_ms : 1000,
                          .name = "otlp", .fn = on_batch, .arg = e };
     so.flush_bytes = so.cap / 4;

@@ -6,7 +6,7 @@
  * The writer sends a batch with a deadline (timeout) and retries a failed POST (network
  * error, 429, 5xx) a bounded number of times with a short backoff; then the batch is
  * dropped and counted. A collector that is down or slow therefore only costs dropped
- * spans, never time on the request path. Only plain http:// collectors are supported. */
+ * spans, never time on the request path. http:// or https:// collectors (http/post.h). */
 #ifndef PT_TRACE_OTLP_H
 #define PT_TRACE_OTLP_H
 
@@ -19,6 +19,7 @@
 typedef struct pt_otlp pt_otlp;
 
 typedef struct pt_otlp_opts {
+    bool tls;                       /* https:// */
     const char *host;               /* IP literal or name (resolved on the writer thread) */
     uint16_t port;
     const char *path;               /* "/v1/traces" */

@@ -24,8 +24,8 @@ static int endpoint_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
     if (pt_cfg_str(c, v, &t->endpoint)) return -1;
     pt_cfg_url_parts u = { 0 };
     int rc = pt_cfg_url(c, v, t->endpoint, "endpoint", true, &u);
-    if (rc == 0 && u.tls) rc = pt_cfg_fail(c, v, "only http:// collectors are supported for now, got '%s'", PT_CFG_SHOW(v));
     if (rc == 0) {
+        t->tls = u.tls;
         t->host = u.host;
         t->port = u.port;
         t->path = u.path[0] ? u.path : strdup("/v1/traces");

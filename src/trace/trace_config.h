@@ -21,6 +21,7 @@
 
 typedef struct pt_trace_cfg {
     bool enabled;                /* the section was written */
+    bool tls;                    /* an https:// collector */
     char *host;                  /* the collector: lowercase, no brackets */
     uint16_t port;
     char *path;                  /* "/v1/traces" when the endpoint has no path */

@@ -6,6 +6,8 @@
 # and the tokens. A malformed traceparent starts a new trace; an unsampled one is passed on but
 # not exported. The trace id is in the access log and the call log (GET /admin/v1/calls?trace_id=).
 # A collector that is down costs nothing: traffic flows and the dropped spans are counted.
+# An https:// collector gets the spans when its certificate is trusted (SSL_CERT_FILE), and
+# none when it is not: those exports count as failures.
 . "$(dirname "$0")/lib.sh"
 
 PP=$(free_port); AP=$(free_port); U1=$(free_port); MA=$(free_port); OT=$(free_port); DEAD=$(free_port)
@@ -174,16 +176,40 @@ is "$PORTICO_STATUS" 0 "portico drains and exits 0 with the collector down"
 cat >"$T/bad.yaml" <<YAML
 listen: ["127.0.0.1:$PP"]
 tracing:
-  otlp: { endpoint: "https://collector:4318/v1/traces", timeout: forever }
+  otlp: { endpoint: "ftp://collector:4318/v1/traces", timeout: forever }
   sample: 2
 YAML
 "$PORTICO" check-config -c "$T/bad.yaml" >"$T/out" 2>"$T/err"; rc=$?
 is "$rc" 1 "a bad tracing section is refused"
-like "$(cat "$T/err")" "tracing\.otlp\.endpoint: only http:// collectors" "the endpoint's message names the field"
+like "$(cat "$T/err")" "tracing\.otlp\.endpoint: .*http://" "the endpoint's message names the field and the schemes"
 like "$(cat "$T/err")" "tracing\.otlp\.timeout: " "the timeout's message names the field"
 like "$(cat "$T/err")" "tracing\.sample: expected a number from 0 to 1" "the sample's message names the field"
 printf 'listen: ["127.0.0.1:%s"]\ntracing: { sample: 0.5 }\n' "$PP" >"$T/bad2.yaml"
 "$PORTICO" check-config -c "$T/bad2.yaml" >"$T/out" 2>"$T/err"
 like "$(cat "$T/err")" "tracing\.otlp: required" "a tracing section without a collector is refused, naming otlp"
+
+# ---- an https:// collector: spans arrive when its certificate is trusted, none otherwise
+OTS=$(free_port)
+test_ca && ca_signed otlp || not_ok "the collector's certificate is made"
+node "$UPSTREAMS/otlp.mjs" --port "$OTS" --tls "$T/otlp.pem" "$T/otlp.key" >>"$T/otlps.log" 2>&1 &
+UP_PID[otlps]=$!
+tls_stats() { curl -s -m 5 --cacert "$T/ca.pem" "https://127.0.0.1:$OTS/__ctl/stats"; }
+tls_stats_ok() { [ -n "$(tls_stats | jq -r .spans 2>/dev/null)" ]; }
+wait_for 10 tls_stats_ok || not_ok "the https collector starts" "$(tail -n 3 "$T/otlps.log")"
+sed -e "s|http://127.0.0.1:$OT/v1/traces|https://localhost:$OTS/v1/traces|" "$T/portico.yaml" >"$T/tls.yaml"
+tls_spans() { (($(tls_stats | jq -r .spans) >= $1)); }
+SSL_CERT_FILE=$T/ca.pem portico_start "$T/tls.yaml" || not_ok "portico starts with an https collector"
+get /echo/tls
+is "$RESP_STATUS" 200 "a request is answered"
+check "its spans reach the https collector, its certificate checked against the trusted CA" wait_for 10 tls_spans 1
+portico_stop
+N=$(tls_stats | jq -r .posts)
+portico_start "$T/tls.yaml" || not_ok "portico starts with an https collector it does not trust"
+get /echo/untrusted
+is "$RESP_STATUS" 200 "a request is answered"
+check "an export to a collector whose certificate is not trusted fails and is counted" \
+    wait_metric portico_trace_export_failures_total 1
+is "$(tls_stats | jq -r .posts)" "$N" "and the collector received nothing"
+portico_stop
 
 done_testing

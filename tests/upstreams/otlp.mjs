@@ -1,7 +1,7 @@
 // otlp.mjs: a local OTLP/HTTP trace receiver for the black-box tests. No dependencies.
 // Stores every ExportTraceServiceRequest posted as JSON and hands the spans back.
 //
-//   node otlp.mjs --port P
+//   node otlp.mjs --port P [--tls CERT KEY]     (--tls: every endpoint over HTTPS)
 //
 //   POST /v1/traces        must be Content-Type application/json; the body is parsed and kept
 //                          (400 when it is not JSON or has no resourceSpans array)
@@ -10,10 +10,15 @@
 //                          attribute values unwrapped (stringValue, intValue as a number...)
 //   GET  /__ctl/stats      {posts, spans, bad}
 //   GET  /__ctl/status?code=N   answer later posts with N (default 200)
+import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 
-let port = 0;
-for (let i = 2; i < process.argv.length; i++) if (process.argv[i] === '--port') port = Number(process.argv[++i]);
+let port = 0, tls = null;
+for (let i = 2; i < process.argv.length; i++) {
+    if (process.argv[i] === '--port') port = Number(process.argv[++i]);
+    else if (process.argv[i] === '--tls') tls = { cert: fs.readFileSync(process.argv[++i]), key: fs.readFileSync(process.argv[++i]) };
+}
 
 const spans = [];
 const stats = { posts: 0, spans: 0, bad: 0 };
@@ -54,7 +59,7 @@ const send = (res, code, obj) => {
     res.end(body);
 };
 
-http.createServer((req, res) => {
+const handler = (req, res) => {
     const url = new URL(req.url, 'http://x');
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
@@ -82,4 +87,5 @@ http.createServer((req, res) => {
         }
         send(res, 200, { partialSuccess: {} });
     });
-}).listen(port, '127.0.0.1', function () { console.log(`listening ${this.address().port}`); });
+};
+(tls ? https.createServer(tls, handler) : http.createServer(handler)).listen(port, '127.0.0.1', function () { console.log(`listening ${this.address().port}`); });
