@@ -16,8 +16,8 @@
 #define EXPORT_MAX_BYTES ((size_t)128 << 20) /* an export stops short of this, with a cursor */
 
 static const char *const params[] = { "from", "to", "team", "consumer", "service", "api", "model", "status",
-                                      "request_id", "cursor", "limit", "format", "trace_id", NULL };
-#define NPARAMS 13
+                                      "request_id", "cursor", "limit", "format", "trace_id", "operation", NULL };
+#define NPARAMS 14
 
 typedef enum { FMT_JSON, FMT_NDJSON, FMT_CSV } out_format;
 
@@ -152,6 +152,7 @@ static int build_filter(query *q, pt_admin_err *err)
         if (q->has[2 + i]) *names[i] = q->v[2 + i];
     if (q->has[8]) f->request_id = q->v[8];
     if (q->has[12]) f->trace_id = q->v[12];
+    if (q->has[13]) f->operation = q->v[13];
     if (q->has[7] && status_filter(q->v[7], f, err)) return -1;
     if (q->has[9]) {
         f->has_cursor = pt_calls_cursor_read(q->v[9], &f->cursor_time_ms, &f->cursor_id);

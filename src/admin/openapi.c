@@ -106,7 +106,7 @@ static json_t *params(const op *o)
     }
     if (strcmp(o->path, "/calls") == 0) {
         static const char *const filters[] = { "from", "to", "team", "consumer", "service", "api", "model",
-                                                "status", "request_id", "trace_id", "format", NULL };
+                                                "status", "request_id", "trace_id", "operation", "format", NULL };
         for (int i = 0; filters[i]; i++)
             json_array_append_new(a, json_pack("{s:s,s:s,s:{s:s}}", "name", filters[i], "in", "query", "schema",
                                                "type", "string"));

@@ -71,6 +71,7 @@
     /* the MCP endpoints (gateway/mcp_route.c); JSON-RPC errors in the body */        \
     X(MCP_BAD_MESSAGE,        400, "mcp_bad_message",            "bad_request")       \
     X(MCP_ORIGIN_REFUSED,     403, "mcp_origin_refused",         "forbidden")         \
+    X(MCP_ACCESS_DENIED,      403, "mcp_access_denied",          "forbidden")         \
     X(MCP_UNKNOWN_SESSION,    404, "mcp_unknown_session",        "bad_request")       \
     X(MCP_METHOD_NOT_ALLOWED, 405, "mcp_method_not_allowed",     "bad_request")       \
     X(MCP_UPSTREAM_ERROR,     200, "mcp_upstream_error",         "upstream_error")    \

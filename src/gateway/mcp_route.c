@@ -169,6 +169,7 @@ struct mcp_req {
     const pt_mcp_config *m;
     pt_mcp_hub *hub;
     const pt_mcp_server *server;   /* NULL for /mcp */
+    const pt_mcp_access *access;   /* the caller's `mcp.access` entry, NULL when none applies */
     pt_buf body;
     pt_mcp_msg msg;
     pt_mcp_call *call;             /* the one relayed call */
@@ -231,6 +232,40 @@ static void answer_empty(mcp_req *r, int status)
     pt_conn_respond(r->conn, status, NULL, NULL, 0);
 }
 
+/* ---- mcp.access -------------------------------------------------------------------------- */
+
+static const char *caller_name(const mcp_req *r)
+{
+    const pt_auth *who = pt_conn_info(r->conn)->auth;
+    return who && who->consumer ? who->consumer : "?";
+}
+
+/* A tools/call of tool on server: recorded as the call's operation "server/tool" (call log),
+ * and refused when the caller's access entry does not let it use it (false: answered). */
+static bool tool_call_allowed(mcp_req *r, const char *server, const char *tool)
+{
+    pt_req_info *info = pt_conn_info(r->conn);
+    size_t n = strlen(server) + 1 + strlen(tool) + 1;
+    char *op = pt_req_alloc(r->req, n);
+    if (op) info->operation = op, snprintf(op, n, "%s/%s", server, tool);
+    if (pt_mcp_access_allows(r->access, server, tool)) return true;
+    char msg[400];
+    snprintf(msg, sizeof msg, "tool '%.100s' of MCP server '%s' is not allowed for consumer '%.64s' (mcp.access)", tool,
+             server, caller_name(r));
+    answer_error(r, 200, PT_OUT_MCP_ACCESS_DENIED, r->msg.id, PT_MCP_INVALID_PARAMS, msg);
+    return false;
+}
+
+/* The entries of a tools list (an array of tool objects) the caller may not use, removed. */
+static void filter_tools(const pt_mcp_access *a, const char *server, json_t *tools)
+{
+    for (size_t i = 0; a && i < json_array_size(tools);) {
+        const char *name = json_string_value(json_object_get(json_array_get(tools, i), "name"));
+        if (name && !pt_mcp_access_allows(a, server, name)) json_array_remove(tools, i);
+        else i++;
+    }
+}
+
 /* ---- /mcp/<server>: relay ------------------------------------------------------------- */
 
 static void on_relayed(void *arg, json_t *response, int code, const char *message)
@@ -243,6 +278,11 @@ static void on_relayed(void *arg, json_t *response, int code, const char *messag
     }
     json_t *copy = json_copy(response);
     if (copy) json_object_set(copy, "id", r->msg.id);
+    if (copy && r->server && r->access && strcmp(r->msg.method, "tools/list") == 0) {
+        json_t *result = json_deep_copy(json_object_get(copy, "result")); /* the copy shares it with response */
+        filter_tools(r->access, r->server->name, json_object_get(result, "tools"));
+        if (result) json_object_set_new(copy, "result", result);
+    }
     if (json_object_get(response, "error")) pt_conn_info(r->conn)->outcome = PT_OUT_MCP_UPSTREAM_ERROR;
     answer(r, 200, copy, NULL);
 }
@@ -287,6 +327,8 @@ static void serve_server(mcp_req *r)
         answer_empty(r, 202);
         return;
     }
+    const char *tool = strcmp(method, "tools/call") == 0 ? json_string_value(json_object_get(r->msg.params, "name")) : NULL;
+    if (tool && !tool_call_allowed(r, r->server->name, tool)) return;
     bool init = strcmp(method, "initialize") == 0;
     r->call = pt_mcp_upstream_call(up, init ? "ping" : method, init ? NULL : r->msg.params,
                                    init ? on_server_ready : on_relayed, r);
@@ -349,6 +391,8 @@ static void fan_done(mcp_req *r)
         route_use(r);
         return;
     }
+    if (!r->k->key) /* tools: only those the caller may use */
+        for (size_t i = 0; i < r->nfans; i++) filter_tools(r->access, r->ins[i].server, r->ins[i].tools);
     pt_buf problems = PT_BUF_INIT;
     json_t *merged = pt_mcp_tools_merge(r->ins, r->nfans, &problems);
     for (const char *p = problems.data, *end = p + problems.len; p && p < end;) {
@@ -428,7 +472,7 @@ static void fan_out(mcp_req *r)
         r->ins[i] = (pt_mcp_tools_in){ r->m->servers[i].name, r->m->servers[i].prefix, NULL, r->k->key };
     }
     for (size_t i = 0; i < n && !r->answered; i++) {
-        if (!r->fans[i].up || lacks(r, i)) continue;
+        if (!r->fans[i].up || lacks(r, i) || !pt_mcp_access_allows(r->access, r->m->servers[i].name, NULL)) continue;
         r->pending++;
         fan_page(&r->fans[i], NULL);
     }
@@ -445,6 +489,12 @@ static void unknown_name(mcp_req *r, const char *name)
 /* Sends the call to upstream i under the upstream's own name for the entry. */
 static void call_upstream(mcp_req *r, size_t i, const char *own)
 {
+    const char *server = r->m->servers[i].name;
+    if (!r->k->key && !tool_call_allowed(r, server, own)) return;
+    if (r->k->key && !pt_mcp_access_allows(r->access, server, NULL)) {
+        unknown_name(r, own); /* a server the caller may not use has no prompts or resources for it */
+        return;
+    }
     json_t *params = json_copy(r->msg.params);
     json_object_set_new(params, r->k->param, json_string(own));
     pt_conn_info(r->conn)->service = r->m->servers[i].name;
@@ -697,6 +747,15 @@ void pt_mcp_route_serve(pt_conn *conn, pt_request *req, const pt_route *route, p
     if (key_needed(m, r->server) && !pt_auth_check(conn, req, cfg, route)) {
         r->answered = true;
         return; /* refused: answered there */
+    }
+    const pt_auth *who = info->auth;
+    r->access = who && m->naccess ? pt_mcp_access_for(m, who->consumer, who->team) : NULL;
+    if (r->server && !pt_mcp_access_allows(r->access, r->server->name, NULL)) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "consumer '%.64s' may not use MCP server '%s' (mcp.access)", caller_name(r),
+                 r->server->name);
+        answer_error(r, 403, PT_OUT_MCP_ACCESS_DENIED, NULL, PT_MCP_INVALID_REQUEST, msg);
+        return;
     }
     pt_mcp_hub_sync(hub, cfg);
     if (pt_slice_eq_cstr(req->method_name, "DELETE")) {

@@ -32,7 +32,8 @@
 
 /* The order of the strings in a packed record and of their columns. */
 enum { S_REQUEST_ID, S_TEAM, S_CONSUMER, S_KEY_PREFIX, S_SERVICE, S_SERVICE_TEAM, S_API, S_MODEL, S_PROVIDER,
-       S_METHOD, S_PATH, S_ERROR, S_CLIENT, S_TRACE_ID, S_MASKED, S_REQUEST_BODY, S_RESPONSE_BODY, NSTR };
+       S_METHOD, S_PATH, S_ERROR, S_CLIENT, S_TRACE_ID, S_MASKED, S_REQUEST_BODY, S_RESPONSE_BODY,
+       S_OPERATION, NSTR };
 
 #define NULL_LEN 0xffff
 
@@ -105,7 +106,7 @@ static size_t pack(const pt_call_record *r, char *buf)
         [S_REQUEST_ID] = r->request_id, [S_TEAM] = r->team, [S_CONSUMER] = r->consumer,
         [S_KEY_PREFIX] = r->key_prefix, [S_SERVICE] = r->service, [S_SERVICE_TEAM] = r->service_team,
         [S_API] = r->api, [S_MODEL] = ai ? ai->model : NULL, [S_PROVIDER] = ai ? ai->provider : NULL,
-        [S_ERROR] = r->error, [S_TRACE_ID] = r->trace_id,
+        [S_ERROR] = r->error, [S_TRACE_ID] = r->trace_id, [S_OPERATION] = r->operation,
         [S_MASKED] = r->masked && strlen(r->masked) <= PT_CALLLOG_MASKED_MAX ? r->masked : NULL,
     };
     size_t off = sizeof h;
@@ -114,7 +115,7 @@ static size_t pack(const pt_call_record *r, char *buf)
                      : i == S_REQUEST_BODY ? r->request_body : i == S_RESPONSE_BODY ? r->response_body
                                                                                     : pt_slice_cstr(cs[i]);
         size_t max = i == S_PATH ? PT_CALLLOG_PATH_MAX : i == S_MASKED ? PT_CALLLOG_MASKED_MAX
-                     : i >= S_REQUEST_BODY ? PT_CALLLOG_BODY_MAX : PT_CALLLOG_STR_MAX;
+                     : i == S_REQUEST_BODY || i == S_RESPONSE_BODY ? PT_CALLLOG_BODY_MAX : PT_CALLLOG_STR_MAX;
         off += put_str(buf + off, &h.len[i], s.ptr, s.len, max);
     }
     h.size = (uint32_t)off;
@@ -218,7 +219,7 @@ static void bind_record(pt_calllog *l, sqlite3_stmt *st, int c, const char *rec)
     bind_opt(st, c++, h.cost_micro_usd);
     bind_str(st, c++, s[S_CLIENT], h.len[S_CLIENT]);
     bind_str(st, c++, s[S_TRACE_ID], h.len[S_TRACE_ID]);
-    for (int i = S_MASKED; i <= S_RESPONSE_BODY; i++) bind_str(st, c++, s[i], h.len[i]);
+    for (int i = S_MASKED; i <= S_OPERATION; i++) bind_str(st, c++, s[i], h.len[i]);
     if (h.len[S_REQUEST_ID] == NULL_LEN) sqlite3_bind_null(st, c);
     else sqlite3_bind_int64(st, c, pt_calls_rid_hash(s[S_REQUEST_ID], h.len[S_REQUEST_ID]));
 }

@@ -56,6 +56,7 @@ typedef struct pt_call_record {
     const char *trace_id;           /* W3C trace id (32 hex digits), NULL when not traced */
     const char *masked;             /* values masked per rule, JSON {"rule":n}, NULL when none */
     pt_slice request_body, response_body; /* redacted and capped bodies, ptr NULL when not kept */
+    const char *operation;          /* pt_req_info.operation: an MCP tool call's tool, NULL when none */
 } pt_call_record;
 
 typedef struct pt_calllog pt_calllog;

@@ -42,6 +42,7 @@ static const char *const added_columns[] = {
     "ALTER TABLE calls ADD COLUMN masked TEXT",
     "ALTER TABLE calls ADD COLUMN request_body TEXT",
     "ALTER TABLE calls ADD COLUMN response_body TEXT",
+    "ALTER TABLE calls ADD COLUMN operation TEXT",
 };
 static const char added_indexes[] =
     "CREATE INDEX IF NOT EXISTS calls_trace ON calls(trace_id) WHERE trace_id IS NOT NULL;";
@@ -175,6 +176,7 @@ static void where(sql_buf *q, const pt_calls_filter *f)
     if (f->model) add(q, " AND model = ?");
     if (f->request_id) add(q, " AND rid_hash = ? AND request_id = ?");
     if (f->trace_id) add(q, " AND trace_id = ?");
+    if (f->operation) add(q, " AND operation = ?");
     if (f->status_lo) add(q, " AND status BETWEEN ? AND ?");
     if (f->visible_team) add(q, " AND (team = ? OR service_team = ?)");
     if (f->has_cursor) add(q, " AND id < ?");
@@ -206,6 +208,7 @@ static void bind(sqlite3_stmt *st, const pt_calls_filter *f)
         bind_text(st, &i, f->request_id);
     }
     bind_text(st, &i, f->trace_id);
+    bind_text(st, &i, f->operation);
     if (f->status_lo) {
         sqlite3_bind_int(st, i++, f->status_lo);
         sqlite3_bind_int(st, i++, f->status_hi);

@@ -27,7 +27,7 @@
     X(total_us, "INTEGER") X(upstream_us, "INTEGER") X(ttfb_us, "INTEGER") X(bytes_in, "INTEGER")           \
     X(bytes_out, "INTEGER") X(input_tokens, "INTEGER") X(output_tokens, "INTEGER")                          \
     X(cached_tokens, "INTEGER") X(cost_micro_usd, "INTEGER") X(client, "TEXT") X(trace_id, "TEXT")       \
-    X(masked, "TEXT") X(request_body, "TEXT") X(response_body, "TEXT")
+    X(masked, "TEXT") X(request_body, "TEXT") X(response_body, "TEXT") X(operation, "TEXT")
 
 /* Sequence bits under the millisecond in an id: 4096 calls per millisecond before an id
  * spills into the next millisecond (queries allow for that, see pt_calls_query). */
@@ -49,6 +49,7 @@ typedef struct pt_calls_filter {
     int64_t from_ms, to_ms;           /* time_ms >= from, < to */
     const char *team, *consumer, *service, *api, *model, *request_id;
     const char *trace_id;
+    const char *operation;
     int status_lo, status_hi;         /* status in [lo, hi]; 0 none */
     const char *visible_team;         /* non-admins: only rows whose team or service_team is this */
     bool has_cursor;

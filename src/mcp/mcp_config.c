@@ -1,6 +1,9 @@
 /* mcp_config.c: the `mcp:` section as key tables (see mcp_config.h). */
 #include "mcp/mcp_config.h"
 
+#include <fnmatch.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -209,6 +212,151 @@ static const pt_cfg_list hosts_list = { "a list of host names", MAX_LIST, NULL, 
 
 static int hosts_fn(pt_cfg *c, const pt_cfg_node *v, void *obj) { return pt_cfg_map_list(c, v, &hosts_list, obj); }
 
+/* ---- access ---------------------------------------------------------------------------- */
+
+/* A list of patterns into *v / *n (the member access entries point at). */
+typedef struct patterns {
+    char ***v;
+    size_t *n;
+    const pt_mcp_config *m;
+} patterns;
+
+static int patterns_begin(pt_cfg *c, const pt_cfg_node *v, size_t count, void *obj)
+{
+    patterns *p = obj;
+    return PT_CFG_ALLOC(c, v, *p->v, *p->n, count) ? -1 : 0;
+}
+
+/* "server" or "server/tool"; a server part without '*' must name a configured server. */
+static int pattern_entry(pt_cfg *c, const pt_cfg_node *it, size_t i, void *obj)
+{
+    patterns *p = obj;
+    char **out = &(*p->v)[i];
+    if (pt_cfg_str(c, it, out)) return -1;
+    const char *slash = strchr(*out, '/');
+    size_t sl = slash ? (size_t)(slash - *out) : strlen(*out);
+    if (!sl || (slash && (!slash[1] || strchr(slash + 1, '/'))))
+        return pt_cfg_fail(c, it, "'%s' is not a server or server/tool pattern (e.g. files, files/read_*)",
+                           PT_CFG_SHOW(it));
+    if (!memchr(*out, '*', sl) && !pt_mcp_config_server(p->m, *out, sl))
+        return pt_cfg_fail(c, it, "no MCP server named '%.*s' in mcp.servers", (int)sl, *out);
+    return 0;
+}
+
+static const pt_cfg_list patterns_list = { "a list of server or server/tool patterns", MAX_LIST, NULL,
+                                           patterns_begin, pattern_entry };
+
+typedef struct access_obj {
+    pt_mcp_access *a;
+    const pt_mcp_config *m;
+} access_obj;
+
+static int allow_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    access_obj *o = obj;
+    o->a->allow_set = true;
+    patterns p = { &o->a->allow, &o->a->nallow, o->m };
+    return pt_cfg_map_list(c, v, &patterns_list, &p);
+}
+
+static int deny_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    access_obj *o = obj;
+    patterns p = { &o->a->deny, &o->a->ndeny, o->m };
+    return pt_cfg_map_list(c, v, &patterns_list, &p);
+}
+
+static int consumer_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    return pt_cfg_str(c, v, &((access_obj *)obj)->a->consumer);
+}
+
+static int team_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    return pt_cfg_str(c, v, &((access_obj *)obj)->a->team);
+}
+
+static const pt_cfg_field access_fields[] = {
+    CFG_FUNC("consumer", consumer_fn),
+    CFG_FUNC("team", team_fn),
+    CFG_FUNC("allow", allow_fn),
+    CFG_FUNC("deny", deny_fn),
+    CFG_END,
+};
+
+static int access_begin(pt_cfg *c, const pt_cfg_node *v, size_t count, void *obj)
+{
+    pt_mcp_config *m = obj;
+    return PT_CFG_ALLOC(c, v, m->access, m->naccess, count) ? -1 : 0;
+}
+
+static int access_entry(pt_cfg *c, const pt_cfg_node *it, size_t i, void *obj)
+{
+    pt_mcp_config *m = obj;
+    pt_mcp_access *a = &m->access[i];
+    if (it->kind != PT_CFG_MAP)
+        return pt_cfg_fail(c, it, "expected a mapping with consumer or team, and allow or deny, got %s",
+                           pt_cfg_kind_name(it));
+    access_obj o = { a, m };
+    if (pt_cfg_map_fields(c, it, access_fields, &o, NULL)) return -1;
+    if (!a->consumer == !a->team)
+        return pt_cfg_fail(c, it, "name one consumer or one team the entry is for, not %s",
+                           a->consumer ? "both" : "neither");
+    if (!a->allow_set && !a->ndeny) return pt_cfg_fail(c, it, "give allow, deny or both");
+    for (size_t j = 0; j < i; j++) {
+        const pt_mcp_access *b = &m->access[j];
+        if ((a->consumer && b->consumer && strcmp(a->consumer, b->consumer) == 0) ||
+            (a->team && b->team && strcmp(a->team, b->team) == 0))
+            return pt_cfg_fail(c, it, "a second entry for %s '%s' (also access[%zu]): merge them",
+                               a->consumer ? "consumer" : "team", a->consumer ? a->consumer : a->team, j);
+    }
+    return 0;
+}
+
+static const pt_cfg_list access_list = { "a list of access entries", MAX_LIST, NULL, access_begin, access_entry };
+
+/* Mapped once the servers are (patterns name them), wherever `access:` is written. */
+static int access_later_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    (void)c, (void)v, (void)obj;
+    return 0;
+}
+
+const pt_mcp_access *pt_mcp_access_for(const pt_mcp_config *m, const char *consumer, const char *team)
+{
+    const pt_mcp_access *by_team = NULL;
+    for (size_t i = 0; m && i < m->naccess; i++) {
+        const pt_mcp_access *a = &m->access[i];
+        if (a->consumer && consumer && strcmp(a->consumer, consumer) == 0) return a;
+        if (a->team && team && strcmp(a->team, team) == 0) by_team = a;
+    }
+    return by_team;
+}
+
+/* Whether pattern covers server/tool: a server-only pattern covers all of it; with tool
+ * NULL, a server/tool pattern covers the server when its server part does (some tool). */
+static bool covers(const char *pattern, const char *server, const char *tool, bool whole_only)
+{
+    const char *slash = strchr(pattern, '/');
+    char sp[128];
+    snprintf(sp, sizeof sp, "%.*s", (int)(slash ? slash - pattern : (ptrdiff_t)strlen(pattern)), pattern);
+    if (fnmatch(sp, server, 0) != 0) return false;
+    if (!slash) return true;
+    if (!tool) return !whole_only;
+    return fnmatch(slash + 1, tool, 0) == 0;
+}
+
+bool pt_mcp_access_allows(const pt_mcp_access *a, const char *server, const char *tool)
+{
+    if (!a) return true;
+    for (size_t i = 0; i < a->ndeny; i++)
+        if (covers(a->deny[i], server, tool, true)) return false;
+    if (!a->allow_set) return true;
+    for (size_t i = 0; i < a->nallow; i++)
+        if (covers(a->allow[i], server, tool, false)) return true;
+    return false;
+}
+
 static const pt_cfg_field mcp_fields[] = {
     CFG_FUNC("servers", servers_fn),
     CFG_FUNC("auth", mcp_auth_fn),
@@ -216,6 +364,7 @@ static const pt_cfg_field mcp_fields[] = {
     CFG_FUNC("allowed_hosts", hosts_fn),
     CFG_SIZE("max_message_bytes", pt_mcp_config, max_message_bytes, 1024, 1ull << 30),
     CFG_BOOL("prefix", pt_mcp_config, prefix),
+    CFG_FUNC("access", access_later_fn),
     CFG_END,
 };
 
@@ -240,6 +389,19 @@ pt_mcp_config *pt_mcp_config_map(pt_cfg *c, const pt_cfg_node *v, bool key_requi
     }
     for (size_t i = 0; i < m->nservers; i++)
         if (!m->servers[i].prefix_set) m->servers[i].prefix = m->prefix;
+    const pt_cfg_node *access = pt_cfg_map_get(v, "access");
+    if (access) {
+        size_t mark = pt_cfg_push_key(c, "access");
+        int rc = pt_cfg_map_list(c, access, &access_list, m);
+        if (rc == 0 && m->naccess && !pt_mcp_config_keyed(m))
+            rc = pt_cfg_fail(c, access, "callers are told apart by their key: give `auth: key` to /mcp or to the "
+                                        "servers the entries are about");
+        pt_cfg_pop(c, mark);
+        if (rc) {
+            pt_mcp_config_free(m);
+            return NULL;
+        }
+    }
     return m;
 }
 
@@ -265,6 +427,16 @@ void pt_mcp_config_free(pt_mcp_config *m)
     free(m->allowed_origins);
     for (size_t i = 0; i < m->nhosts; i++) free(m->allowed_hosts[i]);
     free(m->allowed_hosts);
+    for (size_t i = 0; i < m->naccess; i++) {
+        pt_mcp_access *a = &m->access[i];
+        free(a->consumer);
+        free(a->team);
+        for (size_t j = 0; j < a->nallow; j++) free(a->allow[j]);
+        for (size_t j = 0; j < a->ndeny; j++) free(a->deny[j]);
+        free(a->allow);
+        free(a->deny);
+    }
+    free(m->access);
     free(m);
 }
 

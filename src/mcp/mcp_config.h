@@ -36,6 +36,17 @@ typedef struct pt_mcp_server {
     bool prefix_set;
 } pt_mcp_server;
 
+/* One entry of `mcp.access`: whom it is for and what they may use. A pattern is a server's
+ * name or "server/tool", where '*' matches any run of characters. */
+typedef struct pt_mcp_access {
+    char *consumer, *team;    /* exactly one */
+    char **allow;             /* without `allow`, every server and tool not denied */
+    size_t nallow;
+    bool allow_set;
+    char **deny;              /* checked first */
+    size_t ndeny;
+} pt_mcp_access;
+
 typedef struct pt_mcp_config {
     pt_mcp_server *servers;
     size_t nservers;
@@ -47,6 +58,8 @@ typedef struct pt_mcp_config {
     size_t nhosts;
     uint64_t max_message_bytes; /* one JSON-RPC message from a client or an upstream; default 4 MiB */
     bool prefix;              /* default for servers' `prefix`; default true */
+    pt_mcp_access *access;    /* `access:` in file order */
+    size_t naccess;
 } pt_mcp_config;
 
 /* Maps `mcp:`; NULL when it failed (errors recorded in c) or is out of memory.
@@ -56,6 +69,13 @@ void pt_mcp_config_free(pt_mcp_config *m);
 const pt_mcp_server *pt_mcp_config_server(const pt_mcp_config *m, const char *name, size_t len);
 /* Whether any MCP endpoint of m may ask for a Portico key (m may be NULL). */
 bool pt_mcp_config_keyed(const pt_mcp_config *m);
+/* The access entry for a caller: its consumer's, else its team's; NULL when none applies
+ * (every server and tool may be used). */
+const pt_mcp_access *pt_mcp_access_for(const pt_mcp_config *m, const char *consumer, const char *team);
+/* Whether a (NULL: no entry) lets its caller use tool of server; tool NULL asks whether any
+ * of the server's tools, prompts or resources may be used at all. */
+bool pt_mcp_access_allows(const pt_mcp_access *a, const char *server, const char *tool);
+
 /* Whether a and b start and talk to the same upstream (a running child can be kept). */
 bool pt_mcp_server_same(const pt_mcp_server *a, const pt_mcp_server *b);
 

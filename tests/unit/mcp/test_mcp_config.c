@@ -96,6 +96,37 @@ static void a_listener_off_loopback_requires_keys(void **state)
     pt_buf_release(&err);
 }
 
+/* access written before the servers it names; a consumer's entry wins over its team's; deny
+ * wins over allow; a server/tool allow opens the server but not its other tools. */
+static void access_entries_match_consumers_then_teams(void **state)
+{
+    pt_buf err = PT_BUF_INIT;
+    pt_config *cfg = load("mcp:\n"
+                          "  auth: key\n"
+                          "  access:\n"
+                          "    - { team: t, deny: [\"b*\"] }\n"
+                          "    - { consumer: c, allow: [\"a/get_*\", b], deny: [\"a/get_secret\"] }\n"
+                          "  servers: [{ name: a, command: x }, { name: b, command: x }]\n",
+                          &err);
+    if (!cfg) fail_msg("%s", err.data);
+    const pt_mcp_config *m = cfg->mcp;
+    const pt_mcp_access *team = pt_mcp_access_for(m, "other", "t"), *mine = pt_mcp_access_for(m, "c", "t");
+    assert_non_null(team);
+    assert_ptr_not_equal(team, mine);
+    assert_null(pt_mcp_access_for(m, "other", "u"));
+    assert_true(pt_mcp_access_allows(NULL, "a", "anything"));
+    assert_true(pt_mcp_access_allows(team, "a", "get_secret"));
+    assert_false(pt_mcp_access_allows(team, "b", NULL));
+    assert_false(pt_mcp_access_allows(team, "b", "x"));
+    assert_true(pt_mcp_access_allows(mine, "a", NULL));
+    assert_true(pt_mcp_access_allows(mine, "a", "get_weather"));
+    assert_false(pt_mcp_access_allows(mine, "a", "put_weather"));
+    assert_false(pt_mcp_access_allows(mine, "a", "get_secret"));
+    assert_true(pt_mcp_access_allows(mine, "b", "x"));
+    pt_config_release(cfg);
+    pt_buf_release(&err);
+}
+
 static void refusals_name_the_field(void **state)
 {
     expect_error("mcp: { servers: [{ command: x }] }\n", "t.yaml:1: mcp.servers[0]: missing required key 'name'");
@@ -148,6 +179,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(servers_of_both_kinds_load_with_defaults),
         cmocka_unit_test(a_listener_off_loopback_requires_keys),
+        cmocka_unit_test(access_entries_match_consumers_then_teams),
         cmocka_unit_test(refusals_name_the_field),
         cmocka_unit_test(the_mcp_route_name_cannot_be_taken),
         cmocka_unit_test(same_definition_is_recognised),
