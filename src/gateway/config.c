@@ -184,6 +184,7 @@ static void config_free(pt_config *cfg)
         free(cfg->listeners[i].ciphersuites);
         free(cfg->listeners[i].client_ca);
         free(cfg->listeners[i].subject_header);
+        free(cfg->listeners[i].ocsp_response);
         free(cfg->listeners[i].text);
     }
     free(cfg->listeners);

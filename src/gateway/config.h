@@ -155,6 +155,7 @@ typedef struct pt_listener_cfg {
     char *client_ca;     /* mTLS: the CA bundle client certificates must chain to */
     bool client_cert_optional; /* client_cert: optional (default required with client_ca) */
     char *subject_header;/* header carrying the verified client subject upstream */
+    char *ocsp_response; /* a DER OCSP response file stapled to handshakes (read at load and reload) */
     char *text;          /* as written, for messages */
 } pt_listener_cfg;
 

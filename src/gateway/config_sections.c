@@ -54,7 +54,7 @@ static int client_cert_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
     return 0;
 }
 
-enum { T_CERT, T_KEY, T_MIN_VERSION, T_CIPHERS, T_SUITES, T_CLIENT_CA, T_CLIENT_CERT, T_SUBJECT };
+enum { T_CERT, T_KEY, T_MIN_VERSION, T_CIPHERS, T_SUITES, T_CLIENT_CA, T_CLIENT_CERT, T_SUBJECT, T_OCSP };
 
 static const pt_cfg_field listen_tls_fields[] = {
     [T_CERT] = CFG_FILE("cert", pt_listener_cfg, cert_file),
@@ -65,6 +65,7 @@ static const pt_cfg_field listen_tls_fields[] = {
     [T_CLIENT_CA] = CFG_FILE("client_ca", pt_listener_cfg, client_ca),
     [T_CLIENT_CERT] = CFG_FUNC("client_cert", client_cert_fn),
     [T_SUBJECT] = CFG_FUNC("subject_header", subject_header_fn),
+    [T_OCSP] = CFG_FILE("ocsp_response", pt_listener_cfg, ocsp_response),
     CFG_END,
 };
 

@@ -575,6 +575,7 @@ static int open_listeners(const pt_config *cfg, const pt_listen_set *prev, pt_li
             .client_ca = l->client_ca,
             .client_cert_optional = l->client_cert_optional,
             .subject_header = l->subject_header,
+            .ocsp_response = l->ocsp_response,
         };
         (*ssl)[i] = pt_tls_server_ctx_new(&o, &e);
         if (!(*ssl)[i]) pt_buf_printf(err, "listener %s: %s", l->text, e.data ? e.data : "TLS setup failed");

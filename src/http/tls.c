@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <stdatomic.h>
 #include <openssl/err.h>
+#include <openssl/ocsp.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,14 +34,112 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outle
     return SSL_TLSEXT_ERR_OK;
 }
 
-/* SSL_CTX ex_data: the listener's subject header. Taken once by the thread that builds
- * listeners; read by every worker. */
-static atomic_int subject_index = -1;
+/* SSL_CTX ex_data: the listener's subject header, and its OCSP response. Each index is
+ * taken once by the thread that builds listeners and read by every worker; the data is
+ * one malloc'd block, freed with the context. */
+static atomic_int subject_index = -1, ocsp_index = -1;
 
-static void free_subject(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
+static void free_slot(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
 {
     (void)parent, (void)ad, (void)idx, (void)argl, (void)argp;
     free(ptr);
+}
+
+/* Hands data (freed here on failure) to ctx's slot; -1 when out of memory. */
+static int slot_set(SSL_CTX *ctx, atomic_int *slot, void *data)
+{
+    int idx = atomic_load(slot);
+    if (idx < 0) atomic_store(slot, idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, free_slot));
+    if (data && idx >= 0 && SSL_CTX_set_ex_data(ctx, idx, data) == 1) return 0;
+    free(data);
+    return -1;
+}
+
+/* ---- OCSP stapling: a response file the operator refreshes, read with the certificate ---- */
+
+typedef struct ocsp_der {
+    size_t len;
+    unsigned char der[];
+} ocsp_der;
+
+static int staple(SSL *ssl, void *arg)
+{
+    const ocsp_der *d = arg;
+    unsigned char *copy = OPENSSL_malloc(d->len); /* OpenSSL frees it with the handshake */
+    if (!copy) return SSL_TLSEXT_ERR_NOACK;
+    memcpy(copy, d->der, d->len);
+    if (SSL_set_tlsext_status_ocsp_resp(ssl, copy, (long)d->len) != 1) {
+        OPENSSL_free(copy);
+        return SSL_TLSEXT_ERR_NOACK;
+    }
+    return SSL_TLSEXT_ERR_OK;
+}
+
+/* The issuer of ctx's certificate among the chain it was loaded with, or NULL. */
+static X509 *leaf_issuer(SSL_CTX *ctx, X509 *leaf)
+{
+    STACK_OF(X509) *chain = NULL;
+    SSL_CTX_get0_chain_certs(ctx, &chain);
+    for (int i = 0; chain && i < sk_X509_num(chain); i++)
+        if (X509_check_issued(sk_X509_value(chain, i), leaf) == X509_V_OK) return sk_X509_value(chain, i);
+    return NULL;
+}
+
+/* Checks that the response in der says "good" for ctx's certificate now; why on failure. */
+static bool ocsp_good(SSL_CTX *ctx, const unsigned char *der, long len, char *why, size_t cap)
+{
+    const unsigned char *p = der;
+    OCSP_RESPONSE *resp = d2i_OCSP_RESPONSE(NULL, &p, len);
+    OCSP_BASICRESP *basic = resp && OCSP_response_status(resp) == OCSP_RESPONSE_STATUS_SUCCESSFUL
+                                ? OCSP_response_get1_basic(resp) : NULL;
+    X509 *leaf = SSL_CTX_get0_certificate(ctx), *issuer = leaf ? leaf_issuer(ctx, leaf) : NULL;
+    OCSP_CERTID *id = issuer ? OCSP_cert_to_id(EVP_sha1(), leaf, issuer) : NULL;
+    int status = -1, reason;
+    ASN1_GENERALIZEDTIME *rev, *this_upd, *next_upd;
+    bool found = id && basic && OCSP_resp_find_status(basic, id, &status, &reason, &rev, &this_upd, &next_upd) == 1;
+    bool ok = false;
+    if (!resp) snprintf(why, cap, "not a DER OCSP response");
+    else if (!basic) snprintf(why, cap, "the responder did not answer successfully");
+    else if (!issuer) snprintf(why, cap, "the certificate file must hold the issuer's certificate after the certificate "
+                                         "(its chain) to match the response");
+    else if (!found) snprintf(why, cap, "the response is about another certificate");
+    else if (status != V_OCSP_CERTSTATUS_GOOD)
+        snprintf(why, cap, "the responder says the certificate is %s", OCSP_cert_status_str(status));
+    else if (OCSP_check_validity(this_upd, next_upd, 300, -1) != 1)
+        snprintf(why, cap, "the response is outside its validity (fetch a new one)");
+    else ok = true;
+    ERR_clear_error();
+    OCSP_CERTID_free(id);
+    OCSP_BASICRESP_free(basic);
+    OCSP_RESPONSE_free(resp);
+    return ok;
+}
+
+static int set_ocsp(SSL_CTX *ctx, const char *path, pt_buf *err)
+{
+    enum { MAX = 64 * 1024 };
+    FILE *f = fopen(path, "rb");
+    ocsp_der *d = f ? malloc(sizeof *d + MAX) : NULL;
+    size_t n = d ? fread(d->der, 1, MAX, f) : 0;
+    bool whole = f && feof(f);
+    if (f) fclose(f);
+    char why[200];
+    if (!d || !whole || !n) {
+        pt_buf_printf(err, "cannot read OCSP response %s%s", path, d && !whole ? ": larger than 64 KiB" : "");
+    } else if (!ocsp_good(ctx, d->der, (long)n, why, sizeof why)) {
+        pt_buf_printf(err, "OCSP response %s: %s", path, why);
+    } else {
+        d->len = n;
+        if (slot_set(ctx, &ocsp_index, d) != 0) {
+            pt_buf_printf(err, "out of memory");
+            return -1;
+        }
+        SSL_CTX_set_tlsext_status_cb(ctx, staple);
+        SSL_CTX_set_tlsext_status_arg(ctx, d);
+        return 0;
+    }
+    free(d);
+    return -1;
 }
 
 static int set_client_verify(SSL_CTX *ctx, const pt_tls_server_opts *o, pt_buf *err)
@@ -91,16 +190,11 @@ SSL_CTX *pt_tls_server_ctx_new(const pt_tls_server_opts *o, pt_buf *err)
         goto fail;
     }
     if (set_client_verify(ctx, o, err) != 0) goto fail;
-    if (o->subject_header) {
-        int idx = atomic_load(&subject_index);
-        if (idx < 0) atomic_store(&subject_index, idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, free_subject));
-        char *h = strdup(o->subject_header);
-        if (!h || idx < 0 || SSL_CTX_set_ex_data(ctx, idx, h) != 1) {
-            free(h);
-            pt_buf_printf(err, "out of memory");
-            goto fail;
-        }
+    if (o->subject_header && slot_set(ctx, &subject_index, strdup(o->subject_header)) != 0) {
+        pt_buf_printf(err, "out of memory");
+        goto fail;
     }
+    if (o->ocsp_response && set_ocsp(ctx, o->ocsp_response, err) != 0) goto fail;
     SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
     return ctx;
 fail:

@@ -27,6 +27,8 @@ typedef struct pt_tls_server_opts {
     const char *client_ca;      /* PEM bundle client certificates must chain to, or NULL */
     bool client_cert_optional;  /* with client_ca: verify a certificate when one is sent */
     const char *subject_header; /* the request header that carries the verified subject */
+    const char *ocsp_response;  /* a DER OCSP response stapled to handshakes that ask, or NULL;
+                                 * refused unless it says "good" for the certificate now */
 } pt_tls_server_opts;
 
 /* Server context; ALPN offers http/1.1. The opts' strings are copied where they outlive
