@@ -7,6 +7,8 @@
 #include <strings.h>
 
 #include "ai/ai_config.h"
+#include "config/node.h"
+#include "gateway/mcp_route.h"
 #include "gateway/router.h"
 #include "http/request.h"
 #include "mask/mask_config.h"
@@ -425,6 +427,54 @@ int pt__config_mcp(pt_cfg *c, const pt_cfg_node *v, void *obj)
     return cfg->mcp ? 0 : -1;
 }
 
+/* `mcp.cors`: the cors of the /mcp route, mapped like a route's. What a browser's MCP client
+ * needs is the default: its origins are mcp.allowed_origins, and it may read
+ * Mcp-Session-Id. An origin the MCP endpoints would refuse anyway is refused here. */
+static int mcp_cors(pt_cfg *c, pt_config *cfg, pt_route *r)
+{
+    const pt_cfg_node *mcp = cfg->tree ? pt_cfg_map_get(cfg->tree, "mcp") : NULL;
+    const pt_cfg_node *v = mcp && mcp->kind == PT_CFG_MAP ? pt_cfg_map_get(mcp, "cors") : NULL;
+    if (!v) return 0;
+    pt_cfg_node *n = pt_cfg_is_null(v) ? pt_cfg_node_map() : pt_cfg_node_clone(v);
+    int rc = n ? 0 : -1;
+    if (rc == 0 && n->kind == PT_CFG_MAP && !pt_cfg_map_get(n, "origins")) {
+        pt_cfg_node *list = pt_cfg_node_seq();
+        for (size_t i = 0; list && i < cfg->mcp->norigins; i++)
+            if (pt_cfg_node_append(list, pt_cfg_node_scalar(cfg->mcp->allowed_origins[i], true))) rc = -1;
+        rc = list ? rc | pt_cfg_node_put(n, "origins", list) : -1;
+    }
+    if (rc == 0 && n->kind == PT_CFG_MAP && !pt_cfg_map_get(n, "expose_headers")) {
+        pt_cfg_node *list = pt_cfg_node_seq();
+        rc = list && pt_cfg_node_append(list, pt_cfg_node_scalar("Mcp-Session-Id", true)) == 0 ? 0 : -1;
+        rc = rc == 0 ? pt_cfg_node_put(n, "expose_headers", list) : (pt_cfg_node_free(list), -1);
+    }
+    size_t mark = pt_cfg_push_key(c, "mcp");
+    size_t inner = pt_cfg_push_key(c, "cors");
+    if (rc != 0) rc = pt_cfg_oom(c, v);
+    else if (n->kind == PT_CFG_MAP && pt_cfg_map_get(n, "origins")->n == 0 && !pt_cfg_map_get(v, "origins"))
+        rc = pt_cfg_fail(c, v, "no origins: list the sites whose pages may call /mcp in mcp.allowed_origins "
+                               "(or in mcp.cors.origins)");
+    else rc = pt__config_cors(c, n, r);
+    const pt_cfg_node *origins = rc == 0 ? pt_cfg_map_get(n, "origins") : NULL;
+    size_t list = pt_cfg_push_key(c, "origins");
+    if (origins && origins->kind != PT_CFG_SEQ)
+        rc = pt_cfg_fail(c, origins, "the MCP endpoints check every Origin: list the origins (add them to "
+                                     "mcp.allowed_origins too)");
+    for (size_t i = 0; rc == 0 && origins && origins->kind == PT_CFG_SEQ && i < origins->n; i++) {
+        const pt_cfg_node *o = origins->items[i];
+        size_t at = pt_cfg_push_index(c, i);
+        if (!pt_mcp_route_origin_allowed(cfg->mcp, pt_slice_from(o->text, o->len)))
+            rc = pt_cfg_fail(c, o, "'%s' is refused by the MCP endpoints' Origin check: add it to mcp.allowed_origins "
+                                   "too", PT_CFG_SHOW(o));
+        pt_cfg_pop(c, at);
+    }
+    pt_cfg_pop(c, list);
+    pt_cfg_pop(c, inner);
+    pt_cfg_pop(c, mark);
+    pt_cfg_node_free(n);
+    return rc;
+}
+
 int pt__config_default_mcp_route(pt_cfg *c, pt_config *cfg)
 {
     if (!cfg->mcp || cfg->mcp->nservers == 0) return 0;
@@ -440,6 +490,8 @@ int pt__config_default_mcp_route(pt_cfg *c, pt_config *cfg)
     r->name = strdup("mcp");
     r->path_prefix = strdup("/mcp");
     if (!r->name || !r->path_prefix) return pt_cfg_oom(c, NULL);
+    if (mcp_cors(c, cfg, r)) return -1;
+    cfg->has_cors |= r->cors != NULL;
     pt_router_sort(cfg->routes, cfg->nroutes);
     return 0;
 }

@@ -668,7 +668,7 @@ static bool host_allowed(const pt_config *cfg, const pt_request *req)
 }
 
 /* Origin (when sent): a loopback origin or one of mcp.allowed_origins. */
-static bool origin_allowed(const pt_mcp_config *m, pt_slice o)
+bool pt_mcp_route_origin_allowed(const pt_mcp_config *m, pt_slice o)
 {
     for (size_t i = 0; i < m->norigins; i++)
         if (pt_slice_case_eq_cstr(o, m->allowed_origins[i])) return true;
@@ -739,7 +739,7 @@ void pt_mcp_route_serve(pt_conn *conn, pt_request *req, const pt_route *route, p
                      "Host is not allowed for MCP (add it to mcp.allowed_hosts)");
         return;
     }
-    if (origin && !origin_allowed(m, origin->value)) {
+    if (origin && !pt_mcp_route_origin_allowed(m, origin->value)) {
         answer_error(r, 403, PT_OUT_MCP_ORIGIN_REFUSED, NULL, PT_MCP_INVALID_REQUEST,
                      "Origin is not allowed for MCP (add it to mcp.allowed_origins)");
         return;

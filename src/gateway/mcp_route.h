@@ -40,6 +40,10 @@ void pt_mcp_route_serve(pt_conn *conn, pt_request *req, const pt_route *route, p
 /* Appends ,"mcp":{"name":"up"|"down",...} for /readyz (nothing when cfg has no MCP servers). */
 void pt_mcp_route_ready_json(const pt_config *cfg, pt_buf *out);
 
+/* Whether the MCP endpoints take a request from this Origin: a loopback origin
+ * (http(s)://localhost|127.0.0.1|[::1], any port) or one of mcp.allowed_origins. */
+bool pt_mcp_route_origin_allowed(const struct pt_mcp_config *m, pt_slice origin);
+
 /* portico_mcp_* families, registered once at start. */
 void pt_mcp_route_metrics_init(void);
 

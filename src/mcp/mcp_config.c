@@ -315,7 +315,8 @@ static int access_entry(pt_cfg *c, const pt_cfg_node *it, size_t i, void *obj)
 
 static const pt_cfg_list access_list = { "a list of access entries", MAX_LIST, NULL, access_begin, access_entry };
 
-/* Mapped once the servers are (patterns name them), wherever `access:` is written. */
+/* Keys mapped after the rest: `access:` once the servers are (patterns name them), and
+ * `cors:` by the gateway, onto the route it adds. */
 static int access_later_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
 {
     (void)c, (void)v, (void)obj;
@@ -365,6 +366,7 @@ static const pt_cfg_field mcp_fields[] = {
     CFG_SIZE("max_message_bytes", pt_mcp_config, max_message_bytes, 1024, 1ull << 30),
     CFG_BOOL("prefix", pt_mcp_config, prefix),
     CFG_FUNC("access", access_later_fn),
+    CFG_FUNC("cors", access_later_fn), /* the /mcp route's cors, mapped by the gateway (gateway/cors.c) */
     CFG_END,
 };
 

@@ -4,7 +4,8 @@
 # missing / unknown session, 405 for GET), Host and Origin are checked (403), `auth: key` on
 # one server asks for a consumer key that the store knows, and a listener that is not
 # loopback-only asks for a key on every MCP endpoint. Two workers: a session opened on one is
-# known to the other. /readyz and /metrics show each server's health; check-config names the
+# known to the other. mcp.cors answers a browser's preflight for the allowed origins and lets
+# its page read Mcp-Session-Id. /readyz and /metrics show each server's health; check-config names the
 # field of each mistake of the `mcp:` section.
 . "$(dirname "$0")/lib.sh"
 
@@ -27,6 +28,7 @@ access_log: "off"
 data_dir: $D
 mcp:
   allowed_origins: ["https://app.example.com"]
+  cors: { max_age: 10m }
   max_message_bytes: 2KiB
   servers:
     - { name: alpha, command: "$NODE", args: ["$FIXTURE", stdio, alpha] }
@@ -110,6 +112,24 @@ is "$RESP_STATUS" 403 "a name that only starts like localhost does not"
 post /mcp/alpha "$INIT" -H "Host: rebind.evil.example:$PP"
 is "$RESP_STATUS $(jqr .error.code)" "403 -32600" "a Host that is not loopback or the listener's: 403 (DNS rebinding)"
 
+# ---------------------------------------------------------------------------- mcp.cors
+preflight() { # ORIGIN PATH
+    http OPTIONS "http://127.0.0.1:$PP$2" -H "Origin: $1" -H "Access-Control-Request-Method: POST" \
+        -H "Access-Control-Request-Headers: content-type, mcp-session-id, mcp-protocol-version"
+}
+preflight https://app.example.com /mcp/alpha
+is "$RESP_STATUS $(hdr Access-Control-Allow-Origin)" "204 https://app.example.com" \
+    "a browser's preflight from an allowed origin is answered"
+like "$(hdr Access-Control-Allow-Headers | tr A-Z a-z)" "mcp-session-id" "allowing the MCP headers it asks for"
+is "$(hdr Access-Control-Max-Age)" 600 "with the configured max_age"
+preflight https://app.example.com /mcp
+is "$RESP_STATUS" 204 "on /mcp as well"
+preflight https://evil.example /mcp/alpha
+is "$RESP_STATUS" 403 "a preflight from another origin is refused"
+post /mcp/alpha "$INIT" -H "Origin: https://app.example.com"
+is "$(hdr Access-Control-Allow-Origin)" "https://app.example.com" "the answer lets the page read it"
+like "$(hdr Access-Control-Expose-Headers)" "Mcp-Session-Id" "including its Mcp-Session-Id"
+
 # ---------------------------------------------------------------------------- keys
 post /mcp/locked "$INIT"
 is "$RESP_STATUS $(jqr .error.code)" "401 key_missing" "auth: key on a server: no key is 401"
@@ -173,4 +193,16 @@ like "$(cat "$T/err")" "bad.yaml:3: mcp.servers\[0\]: give command" "a server wi
 like "$(cat "$T/err")" "bad.yaml:4: mcp.servers\[1\].url: give either command or url" "command and url together are named"
 like "$(cat "$T/err")" "bad.yaml:5: mcp.servers\[2\].env: only applies to a stdio server" "env on an HTTP server is named"
 like "$(cat "$T/err")" "bad.yaml:6: mcp.servers\[3\].name: duplicate server name 'c'" "a duplicate name is named"
+cat >"$T/bad.yaml" <<EOF
+mcp:
+  allowed_origins: ["https://app.example.com"]
+  cors: { origins: ["https://app.example.com", "https://other.example"] }
+  servers: [{ name: a, command: x }]
+EOF
+config_refused "a cors origin the Origin check refuses" \
+    "mcp\.cors\.origins\[1\]: 'https://other\.example' is refused by the MCP endpoints' Origin check"
+printf 'mcp:\n  cors: { origins: "*" }\n  servers: [{ name: a, command: x }]\n' >"$T/bad.yaml"
+config_refused "cors for every origin" "mcp\.cors\.origins: the MCP endpoints check every Origin"
+printf 'mcp:\n  cors: {}\n  servers: [{ name: a, command: x }]\n' >"$T/bad.yaml"
+config_refused "cors without any origin" "mcp\.cors: no origins"
 done_testing

@@ -208,9 +208,9 @@ static void bad_tokens_quotas_and_budgets_name_the_field(void **state)
     expect_error("policies:\n  - name: a\n    budget: { usd_per_day: 5, webhook: \"http://127.0.0.1:9/\" }\n",
                  "t.yaml:11: policies[0].budget.webhook: a webhook is told when soft_at is reached: give soft_at "
                  "too (0.8)");
-    expect_error("policies:\n  - name: a\n    budget: { usd_per_day: 5, soft_at: 0.5, webhook: \"https://x.example/\" }\n",
-                 "t.yaml:11: policies[0].budget.webhook: expected an http:// URL (the webhook is posted without "
-                 "TLS)");
+    expect_error("policies:\n  - name: a\n    budget: { usd_per_day: 5, soft_at: 0.5, webhook: \"ftp://x.example/\" }\n",
+                 "t.yaml:11: policies[0].budget.webhook: webhook must start with http:// or https://, got "
+                 "'ftp://x.example/'");
     expect_error("policies:\n  - name: a\n    concurrency: 2\n    on_store_error: maybe\n",
                  "t.yaml:12: policies[0].on_store_error: unknown on_store_error 'maybe' (expected one of: open, "
                  "closed)");
