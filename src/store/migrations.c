@@ -83,11 +83,33 @@ static const char v4_sql[] =
     " name TEXT NOT NULL UNIQUE, team_id INTEGER REFERENCES teams(id), spec TEXT NOT NULL) STRICT;"
     "CREATE INDEX policies_team ON policies(team_id);";
 
+/* Releases: a service's numbered, immutable snapshots and the publishes waiting for a team
+ * admin; a team's rule for publishing; an API told apart from another by request headers. */
+static const char v5_sql[] =
+    "ALTER TABLE teams ADD COLUMN publish_approval TEXT NOT NULL DEFAULT 'none'"
+    " CHECK (publish_approval IN ('none', 'team_admin'));"
+    "ALTER TABLE apis ADD COLUMN match_headers TEXT;"
+
+    "CREATE TABLE releases (" MANAGED
+    " service_id INTEGER NOT NULL REFERENCES services(id) ON DELETE CASCADE,"
+    " number INTEGER NOT NULL CHECK (number > 0), note TEXT, snapshot TEXT NOT NULL, diff TEXT NOT NULL,"
+    " rollback_of INTEGER, request_id INTEGER, created_by TEXT NOT NULL,"
+    " UNIQUE (service_id, number)) STRICT;"
+
+    "CREATE TABLE release_requests (" MANAGED
+    " service_id INTEGER NOT NULL REFERENCES services(id) ON DELETE CASCADE,"
+    " requested_by TEXT NOT NULL, note TEXT, snapshot TEXT NOT NULL,"
+    " state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'approved', 'refused')),"
+    " reason TEXT, decided_by TEXT, decided_at INTEGER, release_number INTEGER) STRICT;"
+    /* one publish waits per service at a time */
+    "CREATE UNIQUE INDEX release_requests_pending ON release_requests(service_id) WHERE state = 'pending';";
+
 const pt__store_migration pt__store_sqlite_migrations[] = {
     {1, "control plane: teams, users, tokens, services, apis, consumers, keys, subscriptions, audit", v1_sql},
     {2, "apis declared by the configuration file", v2_sql},
     {3, "api life cycle: deprecation, sunset, successor", v3_sql},
     {4, "policies made through the admin API", v4_sql},
+    {5, "releases, release requests, publish approval, header-matched apis", v5_sql},
 };
 
 const int pt__store_sqlite_nmigrations = sizeof pt__store_sqlite_migrations / sizeof pt__store_sqlite_migrations[0];

@@ -8,6 +8,7 @@
 #define NAME_MAX_LEN 64
 #define TEXT_MAX_LEN 1024
 #define JSON_MAX_LEN 65536
+#define RELEASE_MAX_LEN (2 * JSON_MAX_LEN) /* a service and its APIs; an audit record holds one */
 
 static const char *const roles[] = {"developer", "admin", "team_admin", "consumer", NULL};
 static const char *const kinds[] = {"rest", "ai", NULL};
@@ -15,9 +16,12 @@ static const char *const approvals[] = {"auto", "manual", NULL};
 static const char *const origins[] = {"api", "file", NULL};
 static const char *const auths[] = {"key", "none", NULL};
 static const char *const states[] = {"pending", "active", "rejected", "cancelled", NULL};
+static const char *const publish_approvals[] = {"none", "team_admin", NULL};
+static const char *const request_states[] = {"pending", "approved", "refused", NULL};
 
 static const pt_store_col team_cols[] = {
     {"name", PT_COL_NAME, PT_COL_REQUIRED | PT_COL_UNIQUE, 0, NULL, NAME_MAX_LEN},
+    {"publish_approval", PT_COL_ENUM, 0, 0, publish_approvals, 0},
 };
 
 static const pt_store_col user_cols[] = {
@@ -61,6 +65,7 @@ static const pt_store_col api_cols[] = {
     {"key_query", PT_COL_TEXT, 0, 0, NULL, 128},
     {"origin", PT_COL_ENUM, PT_COL_IMMUTABLE, 0, origins, 0},
     {"lifecycle", PT_COL_JSON, 0, 0, NULL, 4096},
+    {"match_headers", PT_COL_JSON, 0, 0, NULL, 4096},
 };
 
 static const pt_store_col consumer_cols[] = {
@@ -93,6 +98,30 @@ static const pt_store_col policy_cols[] = {
     {"spec", PT_COL_JSON, PT_COL_REQUIRED, 0, NULL, JSON_MAX_LEN},
 };
 
+/* Every column is immutable: a release is history, and a rollback is a new release. */
+static const pt_store_col release_cols[] = {
+    {"service_id", PT_COL_REF, PT_COL_REQUIRED | PT_COL_IMMUTABLE | PT_COL_CASCADE, PT_KIND_SERVICE, NULL, 0},
+    {"number", PT_COL_INT, PT_COL_REQUIRED | PT_COL_IMMUTABLE, 0, NULL, 0},
+    {"note", PT_COL_TEXT, PT_COL_IMMUTABLE, 0, NULL, TEXT_MAX_LEN},
+    {"snapshot", PT_COL_JSON, PT_COL_REQUIRED | PT_COL_IMMUTABLE, 0, NULL, RELEASE_MAX_LEN},
+    {"diff", PT_COL_JSON, PT_COL_REQUIRED | PT_COL_IMMUTABLE, 0, NULL, JSON_MAX_LEN},
+    {"rollback_of", PT_COL_INT, PT_COL_IMMUTABLE, 0, NULL, 0},
+    {"request_id", PT_COL_INT, PT_COL_IMMUTABLE, 0, NULL, 0},
+    {"created_by", PT_COL_TEXT, PT_COL_REQUIRED | PT_COL_IMMUTABLE, 0, NULL, 128},
+};
+
+static const pt_store_col release_request_cols[] = {
+    {"service_id", PT_COL_REF, PT_COL_REQUIRED | PT_COL_IMMUTABLE | PT_COL_CASCADE, PT_KIND_SERVICE, NULL, 0},
+    {"requested_by", PT_COL_TEXT, PT_COL_REQUIRED | PT_COL_IMMUTABLE, 0, NULL, 128},
+    {"note", PT_COL_TEXT, PT_COL_IMMUTABLE, 0, NULL, TEXT_MAX_LEN},
+    {"snapshot", PT_COL_JSON, PT_COL_REQUIRED | PT_COL_IMMUTABLE, 0, NULL, RELEASE_MAX_LEN},
+    {"state", PT_COL_ENUM, 0, 0, request_states, 0},
+    {"reason", PT_COL_TEXT, 0, 0, NULL, TEXT_MAX_LEN},
+    {"decided_by", PT_COL_TEXT, 0, 0, NULL, 128},
+    {"decided_at", PT_COL_TIME, 0, 0, NULL, 0},
+    {"release_number", PT_COL_INT, 0, 0, NULL, 0},
+};
+
 static const pt_store_col audit_cols[] = {
     {"actor", PT_COL_TEXT, PT_COL_REQUIRED, 0, NULL, 128},
     {"action", PT_COL_TEXT, PT_COL_REQUIRED, 0, NULL, 64},
@@ -113,6 +142,8 @@ const pt_store_kind_desc pt_store_kinds[PT_KIND_COUNT] = {
     [PT_KIND_KEY] = KIND("key", "keys", key_cols, false),
     [PT_KIND_SUBSCRIPTION] = KIND("subscription", "subscriptions", subscription_cols, false),
     [PT_KIND_POLICY] = KIND("policy", "policies", policy_cols, false),
+    [PT_KIND_RELEASE] = KIND("release", "releases", release_cols, false),
+    [PT_KIND_RELEASE_REQUEST] = KIND("release_request", "release_requests", release_request_cols, false),
     [PT_KIND_AUDIT] = KIND("audit", "audit", audit_cols, true),
 };
 

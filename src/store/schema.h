@@ -19,6 +19,7 @@ typedef enum pt_store_coltype {
     PT_COL_JSON,   /* any JSON value, stored as text */
     PT_COL_REF,    /* the id of an object of kind ref */
     PT_COL_HASH,   /* 32 bytes, exchanged as 64 lower-case hex digits */
+    PT_COL_INT,    /* a non-negative integer (a count, a number in a sequence) */
 } pt_store_coltype;
 
 enum {

@@ -123,7 +123,7 @@ static int bind_value(pt_store *st, sqlite3_stmt *s, int i, const pt_store_col *
     case PT_COL_TEXT: case PT_COL_NAME: case PT_COL_ENUM:
         rc = sqlite3_bind_text(s, i, json_string_value(v), (int)json_string_length(v), SQLITE_TRANSIENT);
         break;
-    case PT_COL_TIME: case PT_COL_REF:
+    case PT_COL_TIME: case PT_COL_REF: case PT_COL_INT:
         rc = sqlite3_bind_int64(s, i, json_integer_value(v));
         break;
     case PT_COL_BOOL:
@@ -175,7 +175,7 @@ static json_t *column_value(sqlite3_stmt *s, int i, pt_store_coltype type)
         json_t *v = json_stringn(t, (size_t)sqlite3_column_bytes(s, i));
         return v ? v : json_null();
     }
-    case PT_COL_TIME: case PT_COL_REF:
+    case PT_COL_TIME: case PT_COL_REF: case PT_COL_INT:
         return json_integer(sqlite3_column_int64(s, i));
     case PT_COL_BOOL:
         return json_boolean(sqlite3_column_int(s, i));

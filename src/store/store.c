@@ -158,11 +158,13 @@ static int check_value(pt_store *st, const pt_store_col *col, const json_t *v)
     switch (col->type) {
     case PT_COL_TEXT: case PT_COL_NAME: case PT_COL_ENUM: case PT_COL_HASH:
         return check_text(st, col, v);
-    case PT_COL_TIME: case PT_COL_REF:
+    case PT_COL_TIME: case PT_COL_REF: case PT_COL_INT:
         if (!json_is_integer(v) || json_integer_value(v) < 0 ||
             (col->type == PT_COL_REF && json_integer_value(v) == 0))
             return pt__store_fail(st, PT_STORE_EINVAL, col->name, "%s must be a %s", col->name,
-                                  col->type == PT_COL_REF ? "positive integer id" : "non-negative integer (Unix seconds)");
+                                  col->type == PT_COL_REF    ? "positive integer id"
+                                  : col->type == PT_COL_INT ? "non-negative integer"
+                                                            : "non-negative integer (Unix seconds)");
         return 0;
     case PT_COL_BOOL:
         if (!json_is_boolean(v)) return pt__store_fail(st, PT_STORE_EINVAL, col->name, "%s must be true or false", col->name);
@@ -565,6 +567,22 @@ int pt_store_list(pt_store *st, pt_store_kind kind, const pt_store_list_opts *op
     }
     *items = arr;
     return 0;
+}
+
+int pt_store_current_release(pt_store *st, int64_t service_id, json_t **out)
+{
+    *out = NULL;
+    json_t *filter = json_pack("{s:I}", "service_id", (json_int_t)service_id), *items = NULL;
+    if (!filter) return pt__store_fail(st, PT_STORE_ENOMEM, NULL, "out of memory");
+    pt_store_list_opts o = {.filter = filter, .limit = 1, .newest_first = true};
+    char next[PT_STORE_CURSOR_MAX];
+    int rc = pt_store_list(st, PT_KIND_RELEASE, &o, &items, next);
+    json_decref(filter);
+    if (rc == 0 && json_array_size(items) == 0)
+        rc = pt__store_fail(st, PT_STORE_ENOTFOUND, "release", "service %lld has no release", (long long)service_id);
+    if (rc == 0) *out = json_incref(json_array_get(items, 0));
+    json_decref(items);
+    return rc;
 }
 
 /* ---- the rest passes through ---- */

@@ -61,6 +61,8 @@ typedef enum pt_store_kind {
     PT_KIND_KEY,           /* a consumer's key (hashed) */
     PT_KIND_SUBSCRIPTION,
     PT_KIND_POLICY,        /* a limits or masking policy made through the admin API */
+    PT_KIND_RELEASE,       /* a service's published, numbered, immutable release */
+    PT_KIND_RELEASE_REQUEST, /* a publish waiting for (or decided by) a team admin */
     PT_KIND_AUDIT,         /* append-only: written by the store itself and pt_store_audit_append */
     PT_KIND_COUNT
 } pt_store_kind;
@@ -136,6 +138,11 @@ int pt_store_list(pt_store *st, pt_store_kind kind, const pt_store_list_opts *op
 int pt_store_audit_append(pt_store *st, const char *actor, const char *action,
                           pt_store_kind kind, int64_t object_id, const json_t *before,
                           const json_t *after);
+
+/* The current release of a service: the published release with the highest number (releases
+ * are only ever added, numbered in id order), as *out, a new reference; PT_STORE_ENOTFOUND
+ * when the service has none. */
+int pt_store_current_release(pt_store *st, int64_t service_id, json_t **out);
 
 /* Removes, recursively, every member that can hold a secret (password hashes, key and
  * token hashes, passwords, keys, tokens), replacing it with "[redacted]". */

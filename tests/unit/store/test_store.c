@@ -341,6 +341,49 @@ static void subscriptions_one_live_per_consumer_and_service(void **state)
     json_decref(o);
 }
 
+/* Releases are numbered once per service, never changed, found newest first, and go with
+ * their service; one release request waits per service. */
+static void releases_are_immutable_and_numbered_per_service(void **state)
+{
+    world w = make_world(ST);
+    json_t *o = NULL;
+    assert_int_equal(pt_store_current_release(ST, w.service, &o), PT_STORE_ENOTFOUND);
+    assert_null(o);
+    char buf[512];
+    int64_t ids[3];
+    for (int n = 1; n <= 3; n++) {
+        snprintf(buf, sizeof buf, "{\"service_id\":%lld,\"number\":%d,\"snapshot\":{\"service\":{},\"apis\":[]},"
+                 "\"diff\":{\"summary\":\"r%d\"},\"created_by\":\"alice\"}", (long long)w.service, n, n);
+        ids[n - 1] = must_insert(ST, PT_KIND_RELEASE, buf);
+    }
+    assert_int_equal(try_insert(ST, PT_KIND_RELEASE, buf), PT_STORE_ECONFLICT); /* number 3 again */
+    assert_int_equal(pt_store_current_release(ST, w.service, &o), 0);
+    assert_int_equal(int_of(o, "number"), 3);
+    assert_int_equal(int_of(o, "id"), ids[2]);
+    json_decref(o);
+    json_t *ch = json_pack("{s:s}", "note", "rewritten");
+    assert_int_equal(pt_store_update(ST, PT_KIND_RELEASE, ids[0], 0, ch, "alice"), PT_STORE_EINVAL);
+    assert_string_equal(ERR->field, "note");
+    json_decref(ch);
+    snprintf(buf, sizeof buf, "{\"service_id\":%lld,\"number\":-1,\"snapshot\":{},\"diff\":{},\"created_by\":\"a\"}",
+             (long long)w.service);
+    assert_int_equal(try_insert(ST, PT_KIND_RELEASE, buf), PT_STORE_EINVAL);
+    assert_string_equal(ERR->field, "number");
+    snprintf(buf, sizeof buf, "{\"service_id\":%lld,\"requested_by\":\"bob\",\"snapshot\":{}}", (long long)w.service);
+    int64_t req = must_insert(ST, PT_KIND_RELEASE_REQUEST, buf);
+    o = get(ST, PT_KIND_RELEASE_REQUEST, req);
+    assert_string_equal(str_of(o, "state"), "pending");
+    json_decref(o);
+    assert_int_equal(try_insert(ST, PT_KIND_RELEASE_REQUEST, buf), PT_STORE_ECONFLICT);
+    ch = json_pack("{s:s,s:s}", "state", "refused", "reason", "not yet");
+    assert_int_equal(pt_store_update(ST, PT_KIND_RELEASE_REQUEST, req, 0, ch, "alice"), 0);
+    json_decref(ch);
+    must_insert(ST, PT_KIND_RELEASE_REQUEST, buf); /* a decided request no longer blocks the next */
+    assert_int_equal(pt_store_delete(ST, PT_KIND_SERVICE, w.service, 0, "test"), 0);
+    assert_int_equal(pt_store_get(ST, PT_KIND_RELEASE, ids[0], &o), PT_STORE_ENOTFOUND);
+    assert_int_equal(pt_store_get(ST, PT_KIND_RELEASE_REQUEST, req, &o), PT_STORE_ENOTFOUND);
+}
+
 static void unknown_and_managed_fields(void **state)
 {
     assert_int_equal(try_insert(ST, PT_KIND_TEAM, "{\"name\":\"a\",\"colour\":\"red\"}"), PT_STORE_EINVAL);
@@ -701,6 +744,7 @@ int main(void)
         T(services_and_apis),
         T(consumers_keys_and_cascade),
         T(subscriptions_one_live_per_consumer_and_service),
+        T(releases_are_immutable_and_numbered_per_service),
         T(unknown_and_managed_fields),
         T(cursor_pages_cover_everything_once),
         T(list_filters_by_column),
