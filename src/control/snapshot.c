@@ -218,6 +218,7 @@ static int on_api(void *ctx, json_t *o)
         int_member(o, "id"), service_id, service_index(s, service_id), dup_member(o, "name"),
         dup_member(o, "path_prefix"), dup_member(o, "auth"), dup_member(o, "rewrite"), dup_member(o, "key_header"),
         dup_member(o, "key_query"), dup_member(o, "methods"), dup_member(o, "lifecycle"),
+        dup_member(o, "match_headers"),
     };
     return 0;
 }
@@ -282,7 +283,7 @@ static void free_service(pt_snap_service *v)
 static void free_api(pt_snap_api *a)
 {
     char *fields[] = {a->name, a->path_prefix, a->auth, a->rewrite, a->key_header, a->key_query, a->methods,
-                      a->lifecycle};
+                      a->lifecycle, a->match_headers};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) free(fields[i]);
 }
 
@@ -308,6 +309,51 @@ static void snapshot_free(pt_snapshot *s)
     free(s);
 }
 
+/* ---- releases ---- */
+
+static void replace(char **at, const json_t *o, const char *name)
+{
+    free(*at);
+    *at = dup_member(o, name);
+}
+
+/* Service i is served as its current release says, when it has one: the release's members
+ * replace its rows' and the release's APIs replace the rows' APIs. */
+static int serve_release(build *b, size_t i)
+{
+    pt_snapshot *s = b->s;
+    pt_snap_service *v = &s->services[i];
+    if (v->origin && strcmp(v->origin, "api") != 0) return 0; /* the file's: served as the file says */
+    json_t *rel = NULL;
+    int rc = pt_store_current_release(b->st, v->id, &rel);
+    if (rc == PT_STORE_ENOTFOUND) return 0;
+    if (rc) return rc;
+    const json_t *content = json_object_get(rel, "snapshot"), *svc = json_object_get(content, "service");
+    replace(&v->targets, svc, "targets");
+    replace(&v->models, svc, "models");
+    replace(&v->lb, svc, "lb");
+    replace(&v->timeouts, svc, "timeouts");
+    replace(&v->health, svc, "health");
+    size_t kept = 0;
+    for (size_t k = 0; k < s->napis; k++) {
+        if (s->apis[k].service_id == v->id) free_api(&s->apis[k]);
+        else s->apis[kept++] = s->apis[k];
+    }
+    s->napis = kept;
+    size_t n;
+    json_t *o;
+    json_array_foreach(json_object_get(content, "apis"), n, o) {
+        if (grow(&s->apis, &b->cap_apis, s->napis, sizeof *s->apis)) { rc = PT_STORE_ENOMEM; break; }
+        s->apis[s->napis++] = (pt_snap_api){
+            0, v->id, (uint32_t)i, dup_member(o, "name"), dup_member(o, "path_prefix"), dup_member(o, "auth"),
+            dup_member(o, "rewrite"), dup_member(o, "key_header"), dup_member(o, "key_query"),
+            dup_member(o, "methods"), dup_member(o, "lifecycle"), dup_member(o, "match_headers"),
+        };
+    }
+    json_decref(rel);
+    return rc;
+}
+
 /* Reads every part in the order the later ones need: teams before consumers, consumers
  * before keys and subscriptions, services before APIs. */
 static int read_all(build *b)
@@ -320,6 +366,7 @@ static int read_all(build *b)
     if (rc == 0) rc = pt_store_scan_subscriptions(st, on_sub, b);
     if (rc == 0) rc = pt_store_scan(st, PT_KIND_SERVICE, on_service, b);
     if (rc == 0) rc = pt_store_scan(st, PT_KIND_API, on_api, b);
+    for (size_t i = 0; rc == 0 && i < b->s->nservices; i++) rc = serve_release(b, i);
     if (rc == 0) rc = pt_store_scan(st, PT_KIND_POLICY, on_policy, b);
     return rc;
 }
@@ -404,7 +451,7 @@ static pt_snapshot *clone(const pt_snapshot *s, build *b)
         c->apis[i] = (pt_snap_api){ a->id, a->service_id, a->service, dup_or_null(a->name),
                                     dup_or_null(a->path_prefix), dup_or_null(a->auth), dup_or_null(a->rewrite),
                                     dup_or_null(a->key_header), dup_or_null(a->key_query), dup_or_null(a->methods),
-                                    dup_or_null(a->lifecycle) };
+                                    dup_or_null(a->lifecycle), dup_or_null(a->match_headers) };
     }
     for (size_t i = 0; ok && i < s->npolicies; i++) {
         const pt_snap_policy *p = &s->policies[i];

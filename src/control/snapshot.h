@@ -69,7 +69,9 @@ typedef struct pt_snap_team {
 } pt_snap_team;
 
 /* Services and APIs carry their JSON members as compact JSON text for the layers that
- * build routes from them; NULL where the store has null. */
+ * build routes from them; NULL where the store has null. A service with a release shows
+ * its current release's members and APIs (those APIs have id 0), not its rows: edits after
+ * a release are a draft until the next one. */
 typedef struct pt_snap_service {
     int64_t id, team_id;
     char *name, *kind, *approval, *lb, *origin;
@@ -83,6 +85,7 @@ typedef struct pt_snap_api {
     char *name, *path_prefix, *auth, *rewrite, *key_header, *key_query;
     char *methods;
     char *lifecycle;             /* JSON object text, or NULL */
+    char *match_headers;         /* JSON object text (header name -> value), or NULL */
 } pt_snap_api;
 
 /* A policy made through the admin API: spec is its members but the name, as compact JSON

@@ -49,7 +49,8 @@ static pt_cfg_node *service_node(const json_t *svc)
 static pt_cfg_node *match_node(const json_t *api)
 {
     pt_cfg_node *m = pt_cfg_node_map();
-    if (m && put_str(m, "path_prefix", str(api, "path_prefix")) == 0 && put(m, "methods", member(api, "methods")) == 0)
+    if (m && put_str(m, "path_prefix", str(api, "path_prefix")) == 0 && put(m, "methods", member(api, "methods")) == 0 &&
+        put(m, "headers", member(api, "match_headers")) == 0)
         return m;
     pt_cfg_node_free(m);
     return NULL;
@@ -175,7 +176,8 @@ static json_t *api_json(const pt_snap_api *a)
     if (o && set_text(o, "name", a->name, false) == 0 && set_text(o, "path_prefix", a->path_prefix, false) == 0 &&
         set_text(o, "methods", a->methods, true) == 0 && set_text(o, "auth", a->auth, false) == 0 &&
         set_text(o, "rewrite", a->rewrite, false) == 0 && set_text(o, "key_header", a->key_header, false) == 0 &&
-        set_text(o, "key_query", a->key_query, false) == 0 && set_text(o, "lifecycle", a->lifecycle, true) == 0)
+        set_text(o, "key_query", a->key_query, false) == 0 && set_text(o, "lifecycle", a->lifecycle, true) == 0 &&
+        set_text(o, "match_headers", a->match_headers, true) == 0)
         return o;
     json_decref(o);
     return NULL;
@@ -282,7 +284,8 @@ pt_config *pt_config_with_store(pt_config *file, const pt_snapshot *snap, pt_buf
 static void admin_field(const char *path, size_t len, char *out, size_t cap)
 {
     static const struct { const char *key, *field; } renames[] = {
-        { "health_check", "health" }, { "rewrite_prefix", "rewrite" }, { "match.", "" }, { "match", "path_prefix" },
+        { "health_check", "health" }, { "rewrite_prefix", "rewrite" }, { "match.headers", "match_headers" },
+        { "match.", "" }, { "match", "path_prefix" },
     };
     char p[256], prefix[32] = "";
     snprintf(p, sizeof p, "%.*s", (int)len, path);

@@ -188,6 +188,44 @@ static void services_and_apis_are_carried(void **state)
     pt_snapshot_release(s);
 }
 
+/* A service with a release is carried as its current release says; another service's rows
+ * and APIs are untouched; the released APIs keep the order the release lists them in. */
+static void a_released_service_is_carried_as_its_release(void **state)
+{
+    int64_t team = must_insert(ST, PT_KIND_TEAM, "{\"name\":\"acme\"}");
+    int64_t a = insert_fmt(ST, PT_KIND_SERVICE, "{\"name\":\"a\",\"team_id\":%lld,\"kind\":\"rest\",\"targets\":[\"http://draft\"]}",
+                           (long long)team);
+    int64_t b = insert_fmt(ST, PT_KIND_SERVICE, "{\"name\":\"b\",\"team_id\":%lld,\"kind\":\"rest\",\"targets\":[\"http://b\"]}",
+                           (long long)team);
+    insert_fmt(ST, PT_KIND_API, "{\"service_id\":%lld,\"name\":\"draft\",\"path_prefix\":\"/draft/\"}", (long long)a);
+    insert_fmt(ST, PT_KIND_API, "{\"service_id\":%lld,\"name\":\"bee\",\"path_prefix\":\"/b/\"}", (long long)b);
+    insert_fmt(ST, PT_KIND_RELEASE, "{\"service_id\":%lld,\"number\":1,\"created_by\":\"t\",\"diff\":{},"
+               "\"snapshot\":{\"service\":{\"kind\":\"rest\",\"targets\":[\"http://one\"]},\"apis\":[]}}", (long long)a);
+    insert_fmt(ST, PT_KIND_RELEASE, "{\"service_id\":%lld,\"number\":2,\"created_by\":\"t\",\"diff\":{},"
+               "\"snapshot\":{\"service\":{\"kind\":\"rest\",\"targets\":[\"http://two\"],\"lb\":\"least_conn\"},"
+               "\"apis\":[{\"name\":\"v1\",\"path_prefix\":\"/v/\"},{\"name\":\"v2\",\"path_prefix\":\"/v/\","
+               "\"match_headers\":{\"X-API-Version\":\"2\"}}]}}", (long long)a);
+    pt_snapshot *s = compile(ST);
+    const pt_snap_service *va = pt_snapshot_service(s, a), *vb = pt_snapshot_service(s, b);
+    assert_string_equal(va->targets, "[\"http://two\"]");
+    assert_string_equal(va->lb, "least_conn");
+    assert_string_equal(va->name, "a");
+    assert_string_equal(vb->targets, "[\"http://b\"]");
+    assert_int_equal(s->napis, 3);
+    int seen = 0;
+    for (size_t i = 0; i < s->napis; i++) {
+        const pt_snap_api *api = &s->apis[i];
+        assert_ptr_equal(&s->services[api->service], api->service_id == a ? va : vb);
+        if (api->service_id == b) { assert_string_equal(api->name, "bee"); seen |= 1; continue; }
+        assert_int_equal(api->id, 0);
+        assert_string_not_equal(api->name, "draft");
+        if (strcmp(api->name, "v2") == 0) { assert_string_equal(api->match_headers, "{\"X-API-Version\":\"2\"}"); seen |= 2; }
+        else { assert_null(api->match_headers); seen |= 4; }
+    }
+    assert_int_equal(seen, 7);
+    pt_snapshot_release(s);
+}
+
 static void store_version_tells_a_stale_snapshot(void **state)
 {
     must_insert(ST, PT_KIND_TEAM, "{\"name\":\"a\"}");
@@ -353,6 +391,7 @@ int main(void)
         T(subscription_states_per_service),
         T(allowed_models_per_key),
         T(services_and_apis_are_carried),
+        T(a_released_service_is_carried_as_its_release),
         T(store_version_tells_a_stale_snapshot),
         T(compile_inside_an_open_transaction_fails_cleanly),
         T(publish_swaps_while_readers_keep_theirs),

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <cmocka.h>
 
 #include "gateway/config_store.h"
@@ -74,6 +75,7 @@ static void stored_services_become_routes(void **state)
     set_service(&sn->services[2], 3, "filed", "rest", "[\"http://127.0.0.1:9003\"]", NULL); /* the file's name */
     sn->nservices = 3;
     set_api(&sn->apis[0], 1, 0, "v1", "/orders/", "key");
+    sn->apis[0].match_headers = s("{\"X-API-Version\":\"1\"}");
     set_api(&sn->apis[1], 2, 1, "chat", "/assist/", "none");
     set_api(&sn->apis[2], 3, 2, "x", "/x/", "none");
     sn->napis = 3;
@@ -89,7 +91,11 @@ static void stored_services_become_routes(void **state)
     assert_string_equal(r->auth_service, "orders");
     assert_non_null(r->service);
     assert_string_equal(r->service->targets[0].url, "http://127.0.0.1:9002");
+    assert_int_equal(r->nheaders, 1); /* an API's match_headers are its route's match.headers */
+    assert_string_equal(r->headers[0].value, "1");
+    assert_int_equal(strcasecmp(r->headers[0].name, "x-api-version"), 0);
     r = route_named(cfg, "assist/chat");
+    assert_int_equal(r->nheaders, 0);
     assert_non_null(r);
     assert_int_equal(r->kind, PT_ROUTE_AI);
     assert_true(r->strip_prefix);
@@ -162,6 +168,12 @@ static void a_stored_service_is_checked_with_admin_field_names(void **state)
                         "apis[1].path_prefix");
     assert_string_equal(check(file, svc, "[{\"name\":\"a\",\"path_prefix\":\"/a/\",\"rewrite\":\"x\"}]", msg, sizeof msg),
                         "apis[0].rewrite");
+    assert_string_equal(check(file, svc, "[{\"name\":\"a\",\"path_prefix\":\"/a/\",\"match_headers\":{\"X-V\":false}}]",
+                              msg, sizeof msg),
+                        "apis[0].match_headers.X-V");
+    assert_string_equal(check(file, svc, "[{\"name\":\"a\",\"path_prefix\":\"/a/\",\"match_headers\":[\"X-V\"]}]", msg,
+                              sizeof msg),
+                        "apis[0].match_headers");
     assert_string_equal(check(file, "{\"name\":\"filed\",\"kind\":\"rest\",\"targets\":[\"http://127.0.0.1:1\"]}", "[]",
                               msg, sizeof msg),
                         "name");
