@@ -21,6 +21,7 @@
 #include "admin/analytics.h"
 #include "admin/calls.h"
 #include "admin/openapi.h"
+#include "admin/release.h"
 #include "control/cred.h"
 #include "doctor/doctor.h"
 #include "store/schema.h"
@@ -57,7 +58,8 @@ typedef struct resource {
 
 #define REF_NONE (-1)
 static const res_field team_fields[] = {
-    {"name", "name", REF_NONE, F_CREATE | F_UPDATE}, {NULL, NULL, 0, 0}};
+    {"name", "name", REF_NONE, F_CREATE | F_UPDATE}, {"publish_approval", "publish_approval", REF_NONE, F_CREATE | F_UPDATE},
+    {NULL, NULL, 0, 0}};
 static const res_field user_fields[] = {
     {"name", "name", REF_NONE, F_CREATE}, {"password", NULL, REF_NONE, F_CREATE | F_UPDATE},
     {"team", "team_id", PT_KIND_TEAM, F_CREATE}, {"role", "role", REF_NONE, F_CREATE | F_UPDATE},
@@ -73,7 +75,7 @@ static const res_field api_fields[] = {
     {"methods", "methods", REF_NONE, F_CREATE | F_UPDATE}, {"auth", "auth", REF_NONE, F_CREATE | F_UPDATE},
     {"rewrite", "rewrite", REF_NONE, F_CREATE | F_UPDATE}, {"key_header", "key_header", REF_NONE, F_CREATE | F_UPDATE},
     {"key_query", "key_query", REF_NONE, F_CREATE | F_UPDATE}, {"lifecycle", "lifecycle", REF_NONE, F_CREATE | F_UPDATE},
-    {NULL, NULL, 0, 0}};
+    {"match_headers", "match_headers", REF_NONE, F_CREATE | F_UPDATE}, {NULL, NULL, 0, 0}};
 static const res_field consumer_fields[] = {
     {"name", "name", REF_NONE, F_CREATE | F_UPDATE}, {"team", "team_id", PT_KIND_TEAM, F_CREATE}, {NULL, NULL, 0, 0}};
 static const res_field key_fields[] = {
@@ -1015,6 +1017,11 @@ static const resource *top(const char *name)
 static void nested(ctx *x, const resource *r, json_t *parent)
 {
     bool apis = r->kind == PT_KIND_SERVICE;
+    if (apis && pt__admin_release_path(x->seg[2])) {
+        pt__admin_caller who = {x->actor, x->role, x->team};
+        pt__admin_releases(x->api, x->rq, &who, parent, x->seg + 2, x->nseg - 2, x->out, &x->err);
+        return;
+    }
     const resource *child = resource_of(apis ? PT_KIND_API : PT_KIND_KEY);
     if (strcmp(x->seg[2], child->name) != 0 || x->nseg > 4) {
         fail(x, 404, "not_found", "", "no such resource");

@@ -20,7 +20,7 @@ static const op ops[] = {
     {"/teams", "get", "List teams", NULL, "200"},
     {"/teams", "post", "Create a team (admins)", "Team", "201"},
     {"/teams/{id}", "get", "One team", NULL, "200"},
-    {"/teams/{id}", "patch", "Rename a team (admins)", "Team", "200"},
+    {"/teams/{id}", "patch", "Rename a team or set its publish_approval (admins)", "Team", "200"},
     {"/teams/{id}", "delete", "Delete a team without objects (admins)", NULL, "204"},
     {"/users", "get", "List users", NULL, "200"},
     {"/users", "post", "Create a user", "UserCreate", "201"},
@@ -32,6 +32,19 @@ static const op ops[] = {
     {"/services/{id}", "get", "One service", NULL, "200"},
     {"/services/{id}", "patch", "Change a service", "Service", "200"},
     {"/services/{id}", "delete", "Delete a service, its APIs and subscriptions", NULL, "204"},
+    {"/services/{id}/releases", "get", "A service's releases, newest first, each with its diff", NULL, "200"},
+    {"/services/{id}/releases", "post", "Publish the draft as the next release (201); a developer whose team's "
+                                        "publish_approval is team_admin applies for one instead (202)", "Publish", "201"},
+    {"/services/{id}/releases/{number}", "get", "One release with its snapshot and its diff", NULL, "200"},
+    {"/services/{id}/draft", "get", "The draft as it would be published, and its diff against the current release",
+     NULL, "200"},
+    {"/services/{id}/rollback", "post", "A new release with an earlier release's content", "Rollback", "201"},
+    {"/services/{id}/release-requests", "get", "A service's release requests, newest first", NULL, "200"},
+    {"/services/{id}/release-requests/{request}", "get", "One release request and its state", NULL, "200"},
+    {"/services/{id}/release-requests/{request}/approve", "post", "Approve a pending release request: it is "
+                                                                  "published (team admins, admins)", NULL, "201"},
+    {"/services/{id}/release-requests/{request}/refuse", "post", "Refuse a pending release request with a reason "
+                                                                 "(team admins, admins)", "Refuse", "200"},
     {"/services/{id}/apis", "get", "List a service's APIs", NULL, "200"},
     {"/services/{id}/apis", "post", "Create an API", "Api", "201"},
     {"/services/{id}/apis/{api}", "get", "One API", NULL, "200"},
@@ -99,6 +112,7 @@ static json_t *params(const op *o)
     if (is_op(o, "/import", "post"))
         json_array_append_new(a, json_pack("{s:s,s:s,s:{s:s}}", "name", "dry_run", "in", "query", "schema", "type", "boolean"));
     if (strcmp(o->method, "get") == 0 && !strchr(o->path + strlen(o->path) - 1, '}') && !is_op(o, "/export", "get") &&
+        !is_op(o, "/services/{id}/draft", "get") &&
         strncmp(o->path, "/analytics/", 11) != 0) {
         json_array_append_new(a, json_pack("{s:s,s:s,s:{s:s,s:i,s:i}}", "name", "limit", "in", "query", "schema", "type",
                                            "integer", "minimum", 1, "maximum", 1000));
@@ -165,9 +179,9 @@ static json_t *obj(const char *props)
 static json_t *schemas(void)
 {
     return json_pack(
-        "{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:{s:s,s:{s:{s:s,s:{s:{s:s},s:{s:s},s:{s:[ss]}}}}}}",
+        "{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:{s:s,s:{s:{s:s,s:{s:{s:s},s:{s:s},s:{s:[ss]}}}}}}",
         "Login", obj("user:string password:string"),
-        "Team", obj("name:string"),
+        "Team", obj("name:string publish_approval:string"),
         "UserCreate", obj("name:string password:string team:string role:string"),
         "UserPatch", obj("password:string role:string disabled:boolean"),
         "Doctor", obj("target:string listen:boolean timeout_ms:integer"),
@@ -175,13 +189,16 @@ static json_t *schemas(void)
         "Service", obj("name:string team:string kind:string targets:strings models:strings approval:string lb:string "
                        "timeouts:any health:any"),
         "Api", obj("name:string path_prefix:string methods:strings auth:string rewrite:string key_header:string "
-                   "key_query:string lifecycle:any"),
+                   "key_query:string lifecycle:any match_headers:any"),
         "Consumer", obj("name:string team:string"),
         "KeyCreate", obj("label:string expires_at:integer allowed_models:strings"),
         "SubscriptionCreate", obj("consumer:string service:string"),
         "Reject", obj("reason:string"),
         "Policy", obj("name:string team:string applies_to:any group_by:string rate:any concurrency:integer "
                       "tokens:any quota:any budget:any on_store_error:string mask:any"),
+        "Publish", obj("note:string"),
+        "Rollback", obj("release:integer note:string"),
+        "Refuse", obj("reason:string"),
         "Import", obj("portico_export:integer teams:array users:array services:array consumers:array "
                       "subscriptions:array"),
         "Error", "type", "object", "properties", "error", "type", "object", "properties", "code", "type", "string",

@@ -11,12 +11,13 @@ is "$(jqr .openapi "$DOC")" "3.1.0" "an OpenAPI 3.1 document"
 is "$(jqr '.components.securitySchemes.bearer.scheme' "$DOC")" bearer "bearer tokens are its security scheme"
 has_path() { jq -e --arg p "$1" '.paths[$p]' <<<"$DOC" >/dev/null; }
 for p in /teams /users /users/{id} /services/{id}/apis /consumers/{id}/keys/{key_id} /subscriptions/{id}/approve \
-    /subscriptions/{id}/reject /audit /tokens /export /import /analytics/series /analytics/top; do
+    /subscriptions/{id}/reject /audit /tokens /export /import /analytics/series /analytics/top \
+    /services/{id}/releases /services/{id}/rollback /services/{id}/release-requests/{request}/approve; do
     check "describes $p" has_path "$p"
 done
 n=0 bad=""
 while read -r path method; do
-    p=${path//\{id\}/nosuch} p=${p//\{api\}/nosuch} p=${p//\{key_id\}/999}
+    p=${path//\{id\}/nosuch} p=${p//\{api\}/nosuch} p=${p//\{key_id\}/999} p=${p//\{number\}/1} p=${p//\{request\}/1}
     body=""
     [ "$method" = post ] || [ "$method" = patch ] && body='{}'
     api "${method^^}" "$p" "$body"
@@ -25,6 +26,6 @@ while read -r path method; do
         bad+="$method $path -> $RESP_STATUS $RESP_BODY"$'\n'
     fi
 done < <(jq -r '.paths | to_entries[] | .key as $p | .value | keys[] | "\($p) \(.)"' <<<"$DOC")
-check "the document lists 57 operations" test "$n" -eq 57
+check "the document lists 66 operations" test "$n" -eq 66
 is "$bad" "" "every described operation is routed"
 done_testing
