@@ -250,7 +250,7 @@ static const nest services_nest = {
     PT_KIND_SERVICE, PT_KIND_API,
     (const char *const[]){"kind", "targets", "models", "approval", "lb", "timeouts", "health", NULL},
     (const char *const[]){"name", "path_prefix", "methods", "auth", "rewrite", "key_header", "key_query", "lifecycle",
-                          NULL},
+                          "match_headers", NULL},
     "service_id", "apis"};
 static const nest consumers_nest = {
     PT_KIND_CONSUMER, PT_KIND_KEY, (const char *const[]){NULL},

@@ -76,7 +76,8 @@ static void build_state(pt_store *st)
     must_insert(st, PT_KIND_SERVICE, "{\"name\":\"fromfile\",\"team_id\":1,\"kind\":\"rest\",\"targets\":[\"http://b:1\"],"
                                      "\"origin\":\"file\",\"read_only\":true}");
     must_insert(st, PT_KIND_SERVICE, "{\"name\":\"llm\",\"team_id\":2,\"kind\":\"ai\",\"models\":[\"m1\"],\"origin\":\"api\"}");
-    must_insert(st, PT_KIND_API, "{\"service_id\":1,\"name\":\"v2\",\"path_prefix\":\"/v2/\",\"auth\":\"key\"}");
+    must_insert(st, PT_KIND_API, "{\"service_id\":1,\"name\":\"v2\",\"path_prefix\":\"/v2/\",\"auth\":\"key\","
+                                 "\"match_headers\":{\"X-API-Version\":\"2\"}}");
     must_insert(st, PT_KIND_API, "{\"service_id\":1,\"name\":\"v1\",\"path_prefix\":\"/v1/\",\"methods\":[\"GET\"]}");
     must_insert(st, PT_KIND_API, "{\"service_id\":2,\"name\":\"filed\",\"path_prefix\":\"/f/\"}");
     must_insert(st, PT_KIND_API, "{\"service_id\":1,\"name\":\"fileroute\",\"path_prefix\":\"/r/\",\"origin\":\"file\"}");
@@ -112,6 +113,8 @@ static void export_names_objects_and_leaves_out_the_files_and_secrets(void **sta
     assert_non_null(strstr(text, "      - prefix: \"pk_aaaaaaaaa\"\n        expires_at: 4102444800\n        allowed_models: [\"m1\"]\n"
                                  "        hash: \"sha256:" HASH_A "\"\n      - prefix: \"pk_bbbbbbbbb\"\n"));
     assert_non_null(strstr(text, "    timeouts: {\"connect\": \"1s\"}\n"));
+    assert_non_null(strstr(text, "        match_headers: {\"X-API-Version\": \"2\"}\n"));
+    assert_null(strstr(text, "release"));
     assert_non_null(strstr(text, "subscriptions:\n  - consumer: \"shop\"\n    service: \"fromfile\"\n    state: \"active\"\n"
                                  "  - consumer: \"shop\"\n    service: \"ledger\"\n    state: \"rejected\"\n    reason: \"no\"\n"));
     assert_null(strstr(text, "cancelled"));
