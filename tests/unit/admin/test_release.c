@@ -1,6 +1,7 @@
 /* Unit tests for admin/release.c over a real store: a publish tells the gateway once, a
  * refused one never; an approval whose second write fails leaves neither a release nor a
- * decided request behind (the release is written in one transaction with the decision). */
+ * decided request behind (the release is written in one transaction with the decision); a
+ * release the gateway could not serve is refused naming the field. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,12 +25,26 @@ static void count_change(void *arg, int kind, int64_t id)
 
 static char token[64];
 
+/* The gateway's check of a service as it would be served; refusing once set. */
+static bool refuse_serving;
+static int check_served(void *arg, const json_t *service, const json_t *apis, char *field, size_t fieldcap, char *msg,
+                        size_t msgcap)
+{
+    (void)arg;
+    (void)apis;
+    if (!refuse_serving) return 0;
+    assert_string_equal(json_string_value(json_object_get(service, "name")), "svc"); /* checked under its own name */
+    snprintf(field, fieldcap, "targets[0]");
+    snprintf(msg, msgcap, "the file now declares a service named svc");
+    return -1;
+}
+
 /* One request as the bootstrap admin; the answer's status, its body in *body (or NULL). */
 static int run(fixture *f, const char *method, const char *path, const char *body, json_t **out)
 {
     char auth[96];
     snprintf(auth, sizeof auth, "Bearer %s", token);
-    pt_admin_api api = {.st = f->st, .on_change = count_change, .arg = &changes};
+    pt_admin_api api = {.st = f->st, .on_change = count_change, .check_service = check_served, .arg = &changes};
     pt_admin_req rq = {.method = method, .path = path, .path_len = strlen(path), .query = "", .authorization = auth,
                        .authorization_len = strlen(auth), .body = body ? body : "", .body_len = body ? strlen(body) : 0};
     pt_admin_resp r;
@@ -87,6 +102,24 @@ static void a_publish_tells_the_gateway_once_a_refused_one_never(void **state)
     assert_int_equal(count_of(f, "/admin/v1/services/svc/releases"), 1);
 }
 
+/* A release the gateway could not serve now is refused before anything is written. */
+static void a_release_that_cannot_be_served_is_refused(void **state)
+{
+    fixture *f = *state;
+    world(f);
+    refuse_serving = true;
+    changes = 0;
+    json_t *b = NULL;
+    assert_int_equal(run(f, "POST", "/admin/v1/services/svc/releases", NULL, &b), 409);
+    json_t *e = json_object_get(b, "error");
+    assert_string_equal(json_string_value(json_object_get(e, "code")), "not_servable");
+    assert_string_equal(json_string_value(json_object_get(e, "field")), "targets[0]");
+    json_decref(b);
+    refuse_serving = false;
+    assert_int_equal(changes, 0);
+    assert_int_equal(count_of(f, "/admin/v1/services/svc/releases"), 0);
+}
+
 /* A trigger makes the request's decision fail after the release row was written. */
 static void a_failed_approval_writes_nothing(void **state)
 {
@@ -136,6 +169,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         T(a_publish_tells_the_gateway_once_a_refused_one_never),
+        T(a_release_that_cannot_be_served_is_refused),
         T(a_failed_approval_writes_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
