@@ -130,11 +130,32 @@ static const json_t *resolve_ref(const json_t *root, const char *ref)
     return json_object_get(json_object_get(root, "$defs"), ref + sizeof prefix - 1);
 }
 
+/* Annotations: accepted, never checked ("format" is an annotation in 2020-12 unless a
+ * vocabulary asks otherwise; the OpenAPI ones describe, they do not constrain requests). */
+static bool is_note(const char *kw)
+{
+    static const char *const notes[] = { "title", "description", "$schema", "$id", "$comment", "default", "examples",
+                                         "format", "example", "deprecated", "readOnly", "writeOnly" };
+    for (size_t i = 0; i < sizeof notes / sizeof *notes; i++)
+        if (strcmp(kw, notes[i]) == 0) return true;
+    return false;
+}
+
+static const char *const checked[] = { "type", "properties", "required", "items", "enum", "const", "minimum", "maximum",
+                                       "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength", "minItems",
+                                       "maxItems", "additionalProperties", "anyOf", "oneOf", "allOf", "$ref", "$defs" };
+
+bool pt_jschema_keyword_known(const char *kw)
+{
+    if (is_note(kw)) return true;
+    for (size_t i = 0; i < sizeof checked / sizeof *checked; i++)
+        if (strcmp(kw, checked[i]) == 0) return true;
+    return false;
+}
+
 static int check_keyword(checker *k, const char *kw, const json_t *v, int depth)
 {
-    static const char *const notes[] = { "title", "description", "$schema", "$id", "$comment", "default", "examples" };
-    for (size_t i = 0; i < sizeof notes / sizeof *notes; i++)
-        if (strcmp(kw, notes[i]) == 0) return 0;
+    if (is_note(kw)) return 0;
     if (strcmp(kw, "type") == 0) return check_type(k, v);
     if (strcmp(kw, "properties") == 0 || strcmp(kw, "$defs") == 0 || strcmp(kw, "items") == 0 ||
         strcmp(kw, "additionalProperties") == 0 || strcmp(kw, "anyOf") == 0 || strcmp(kw, "oneOf") == 0 ||
@@ -151,9 +172,11 @@ static int check_keyword(checker *k, const char *kw, const json_t *v, int depth)
     if (strcmp(kw, "enum") == 0)
         return json_is_array(v) && json_array_size(v) ? 0 : fail(k->why, k->whylen, &k->at, "enum must be a non-empty list");
     if (strcmp(kw, "const") == 0) return 0;
-    if (strcmp(kw, "minimum") == 0 || strcmp(kw, "maximum") == 0)
+    if (strcmp(kw, "minimum") == 0 || strcmp(kw, "maximum") == 0 || strcmp(kw, "exclusiveMinimum") == 0 ||
+        strcmp(kw, "exclusiveMaximum") == 0)
         return json_is_number(v) ? 0 : fail(k->why, k->whylen, &k->at, "%s must be a number", kw);
-    if (strcmp(kw, "minLength") == 0 || strcmp(kw, "maxLength") == 0)
+    if (strcmp(kw, "minLength") == 0 || strcmp(kw, "maxLength") == 0 || strcmp(kw, "minItems") == 0 ||
+        strcmp(kw, "maxItems") == 0)
         return json_is_integer(v) && json_integer_value(v) >= 0
                    ? 0
                    : fail(k->why, k->whylen, &k->at, "%s must be a non-negative integer", kw);
@@ -163,7 +186,8 @@ static int check_keyword(checker *k, const char *kw, const json_t *v, int depth)
         return 0;
     }
     return fail(k->why, k->whylen, &k->at, "unsupported keyword '%s' (supported: type, properties, required, items, "
-                "enum, const, minimum, maximum, minLength, maxLength, additionalProperties, anyOf, oneOf, allOf, $ref, $defs)", kw);
+                "enum, const, minimum, maximum, exclusiveMinimum, exclusiveMaximum, minLength, maxLength, minItems, "
+                "maxItems, additionalProperties, anyOf, oneOf, allOf, $ref, $defs)", kw);
 }
 
 static int check(checker *k, const json_t *s, int depth)
@@ -293,7 +317,12 @@ static int v_object(validator *x, const json_t *s, const json_t *v, int depth)
 static int v_array(validator *x, const json_t *s, const json_t *v, int depth)
 {
     const json_t *items = json_object_get(s, "items"), *e;
+    const json_t *mini = json_object_get(s, "minItems"), *maxi = json_object_get(s, "maxItems");
     size_t i;
+    if (mini && json_array_size(v) < (size_t)json_integer_value(mini))
+        return fail(x->why, x->whylen, &x->at, "fewer than minItems %lld items", (long long)json_integer_value(mini));
+    if (maxi && json_array_size(v) > (size_t)json_integer_value(maxi))
+        return fail(x->why, x->whylen, &x->at, "more than maxItems %lld items", (long long)json_integer_value(maxi));
     if (!items) return 0;
     json_array_foreach(v, i, e) {
         size_t mark = ptr_push_index(&x->at, i);
@@ -303,16 +332,24 @@ static int v_array(validator *x, const json_t *s, const json_t *v, int depth)
     return 0;
 }
 
-static int v_scalar(validator *x, const json_t *s, const json_t *v)
+static int v_number(validator *x, const json_t *s, double d)
 {
     const json_t *lo = json_object_get(s, "minimum"), *hi = json_object_get(s, "maximum");
-    if (json_is_number(v)) {
-        double d = json_number_value(v);
-        if (lo && d < json_number_value(lo))
-            return fail(x->why, x->whylen, &x->at, "%g is less than the minimum %g", d, json_number_value(lo));
-        if (hi && d > json_number_value(hi))
-            return fail(x->why, x->whylen, &x->at, "%g is more than the maximum %g", d, json_number_value(hi));
-    }
+    const json_t *xlo = json_object_get(s, "exclusiveMinimum"), *xhi = json_object_get(s, "exclusiveMaximum");
+    if (lo && d < json_number_value(lo))
+        return fail(x->why, x->whylen, &x->at, "%g is less than the minimum %g", d, json_number_value(lo));
+    if (hi && d > json_number_value(hi))
+        return fail(x->why, x->whylen, &x->at, "%g is more than the maximum %g", d, json_number_value(hi));
+    if (xlo && d <= json_number_value(xlo))
+        return fail(x->why, x->whylen, &x->at, "%g is not more than the exclusive minimum %g", d, json_number_value(xlo));
+    if (xhi && d >= json_number_value(xhi))
+        return fail(x->why, x->whylen, &x->at, "%g is not less than the exclusive maximum %g", d, json_number_value(xhi));
+    return 0;
+}
+
+static int v_scalar(validator *x, const json_t *s, const json_t *v)
+{
+    if (json_is_number(v) && v_number(x, s, json_number_value(v))) return -1;
     const json_t *minl = json_object_get(s, "minLength"), *maxl = json_object_get(s, "maxLength");
     if (json_is_string(v) && (minl || maxl)) {
         size_t n = pt__utf8_chars(json_string_value(v), json_string_length(v));

@@ -126,7 +126,8 @@ static void unsupported_keywords_are_refused_by_name(void **state)
 {
     expect_refused("{\"properties\":{\"a\":{\"type\":\"string\",\"pattern\":\"^x\"}}}",
                    "at /properties/a: unsupported keyword 'pattern' (supported: type, properties, required, items, enum, "
-                   "const, minimum, maximum, minLength, maxLength, additionalProperties, anyOf, oneOf, allOf, $ref, $defs)");
+                   "const, minimum, maximum, exclusiveMinimum, exclusiveMaximum, minLength, maxLength, minItems, "
+                   "maxItems, additionalProperties, anyOf, oneOf, allOf, $ref, $defs)");
     expect_refused("{\"type\":\"strin\"}", "at /: unknown type 'strin'");
     expect_refused("{\"anyOf\":[]}", "at /anyOf: expected a non-empty list of schemas");
     expect_refused("{\"items\":[{\"type\":\"string\"}]}", "at /items: a schema must be an object or a boolean");
@@ -134,6 +135,22 @@ static void unsupported_keywords_are_refused_by_name(void **state)
     expect_refused("\"x\"", "at /: a schema must be an object or a boolean");
     /* annotations are accepted */
     expect("{\"title\":\"t\",\"description\":\"d\",\"$schema\":\"x\",\"default\":1,\"examples\":[1]}", "1", NULL);
+    expect("{\"format\":\"email\",\"readOnly\":true,\"deprecated\":true,\"example\":\"x\"}", "\"not an email\"", NULL);
+    assert_true(pt_jschema_keyword_known("minItems"));
+    assert_true(pt_jschema_keyword_known("format"));
+    assert_false(pt_jschema_keyword_known("pattern"));
+    assert_false(pt_jschema_keyword_known("not"));
+}
+
+static void exclusive_bounds_and_item_counts(void **state)
+{
+    expect("{\"exclusiveMinimum\":0}", "0.5", NULL);
+    expect("{\"exclusiveMinimum\":0}", "0", "at /: 0 is not more than the exclusive minimum 0");
+    expect("{\"exclusiveMaximum\":10}", "10", "at /: 10 is not less than the exclusive maximum 10");
+    expect("{\"minItems\":1,\"maxItems\":2}", "[1]", NULL);
+    expect("{\"minItems\":1}", "[]", "at /: fewer than minItems 1 items");
+    expect("{\"properties\":{\"a\":{\"maxItems\":2}}}", "{\"a\":[1,2,3]}", "at /a: more than maxItems 2 items");
+    expect_refused("{\"maxItems\":-2}", "at /: maxItems must be a non-negative integer");
 }
 
 int main(void)
@@ -147,6 +164,7 @@ int main(void)
         cmocka_unit_test(refs_resolve_to_local_defs),
         cmocka_unit_test(a_ref_loop_is_cut),
         cmocka_unit_test(unsupported_keywords_are_refused_by_name),
+        cmocka_unit_test(exclusive_bounds_and_item_counts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
