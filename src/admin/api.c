@@ -20,6 +20,7 @@
 #include "admin/export.h"
 #include "admin/analytics.h"
 #include "admin/calls.h"
+#include "admin/catalog.h"
 #include "admin/openapi.h"
 #include "admin/release.h"
 #include "control/cred.h"
@@ -75,7 +76,8 @@ static const res_field api_fields[] = {
     {"methods", "methods", REF_NONE, F_CREATE | F_UPDATE}, {"auth", "auth", REF_NONE, F_CREATE | F_UPDATE},
     {"rewrite", "rewrite", REF_NONE, F_CREATE | F_UPDATE}, {"key_header", "key_header", REF_NONE, F_CREATE | F_UPDATE},
     {"key_query", "key_query", REF_NONE, F_CREATE | F_UPDATE}, {"lifecycle", "lifecycle", REF_NONE, F_CREATE | F_UPDATE},
-    {"match_headers", "match_headers", REF_NONE, F_CREATE | F_UPDATE}, {NULL, NULL, 0, 0}};
+    {"match_headers", "match_headers", REF_NONE, F_CREATE | F_UPDATE},
+    {"validate", "validate", REF_NONE, F_CREATE | F_UPDATE}, {NULL, NULL, 0, 0}};
 static const res_field consumer_fields[] = {
     {"name", "name", REF_NONE, F_CREATE | F_UPDATE}, {"team", "team_id", PT_KIND_TEAM, F_CREATE}, {NULL, NULL, 0, 0}};
 static const res_field key_fields[] = {
@@ -174,7 +176,8 @@ static int64_t int_member(const json_t *o, const char *k)
 
 static const char *str_member(const json_t *o, const char *k) { return json_string_value(json_object_get(o, k)); }
 
-/* What a client may see of an object: the stored columns without secrets. */
+/* What a client may see of an object: the stored columns without secrets. An API's
+ * imported document is only counted here; GET .../openapi gives it whole. */
 static json_t *present(const json_t *obj)
 {
     json_t *o = json_deep_copy(obj);
@@ -186,6 +189,9 @@ static json_t *present(const json_t *obj)
         json_object_update_missing(o, spec);
         json_object_del(o, "spec");
     }
+    json_t *doc = json_object_get(o, "openapi");
+    if (json_is_object(doc))
+        json_object_set_new(o, "openapi", json_pack("{s:I}", "operations", (json_int_t)json_array_size(json_object_get(doc, "operations"))));
     return o;
 }
 
@@ -981,6 +987,44 @@ static void round_trip(ctx *x)
     answer(x, 200, report, 0);
 }
 
+/* ---- OpenAPI documents and the catalog (the work is catalog.c's) ------------------------- */
+
+/* GET and POST /services/{id}/openapi. Reading follows the catalog's visibility (a consumer
+ * reads the documents of the services it may subscribe to); importing is writing the
+ * service's APIs. */
+static void service_openapi(ctx *x, const char *seg)
+{
+    json_t *key = json_string(seg), *svc = NULL;
+    int rc = key ? lookup(x, PT_KIND_SERVICE, key, 0, &svc) : -1;
+    json_decref(key);
+    bool reading = method_is(x, "GET");
+    if (rc != 0 || !(reading ? pt__admin_catalog_visible(x->st, x->role, x->team, svc) : visible(x, PT_KIND_SERVICE, svc))) {
+        fail(x, 404, "not_found", "", "no such object");
+    } else if (reading) {
+        char fmt[8] = "json";
+        pt_admin_query(x->rq->query, x->rq->query_len, "format", fmt, sizeof fmt);
+        if (strcmp(fmt, "json") != 0 && strcmp(fmt, "yaml") != 0) fail(x, 400, "invalid_value", "format", "format must be json or yaml");
+        else pt__admin_oas_export(x->st, svc, fmt[0] == 'y', x->out, &x->err);
+    } else if (!method_is(x, "POST")) {
+        bad_method(x);
+    } else if (!authorize(x, PT_KIND_API, PT_ACT_WRITE, int_member(svc, "team_id"), true)) {
+        json_t *report = NULL;
+        bool wrote = false;
+        if (pt__admin_oas_import(x->api, svc, x->rq, x->actor, &report, &wrote, &x->err) == 0) {
+            if (wrote) changed(x);
+            answer(x, 200, report, 0);
+        }
+    }
+    json_decref(svc);
+}
+
+static void catalog(ctx *x)
+{
+    json_t *out = NULL;
+    if (!method_is(x, "GET")) bad_method(x);
+    else if (pt__admin_catalog(x->st, x->role, x->team, &out, &x->err) == 0) answer(x, 200, out, 0);
+}
+
 /* ---- the call log ----------------------------------------------------------------------- */
 
 /* Admins see every call; everyone else the calls of their team's consumers and services
@@ -1184,6 +1228,14 @@ static void route(ctx *x)
     }
     if (strcmp(x->seg[0], "prompt") == 0 && x->nseg == 2 && strcmp(x->seg[1], "render") == 0) {
         prompt_render(x);
+        return;
+    }
+    if (strcmp(x->seg[0], "catalog") == 0 && x->nseg == 1) {
+        catalog(x);
+        return;
+    }
+    if (strcmp(x->seg[0], "services") == 0 && x->nseg == 3 && strcmp(x->seg[2], "openapi") == 0) {
+        service_openapi(x, x->seg[1]);
         return;
     }
     if (file_objects(x)) return;

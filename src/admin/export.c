@@ -30,7 +30,7 @@ static int oom(pt_admin_err *e) { return pt_admin_fail(e, 500, "out_of_memory", 
 
 /* A double-quoted YAML scalar: every string is quoted, so none reads as a number, a bool
  * or null. Text is valid UTF-8 (the store's rule); what YAML does not allow raw is escaped. */
-static void yaml_string(pt_buf *b, const char *s, size_t n)
+void pt__admin_yaml_string(pt_buf *b, const char *s, size_t n)
 {
     pt_buf_append(b, "\"", 1);
     for (size_t i = 0; i < n;) {
@@ -60,7 +60,7 @@ static void yaml_string(pt_buf *b, const char *s, size_t n)
 }
 
 /* Any JSON value in flow style ({k: v}, [a, b]). */
-static void yaml_flow(pt_buf *b, const json_t *v)
+void pt__admin_yaml_flow(pt_buf *b, const json_t *v)
 {
     const char *k;
     json_t *m;
@@ -71,9 +71,9 @@ static void yaml_flow(pt_buf *b, const json_t *v)
         json_object_foreach((json_t *)v, k, m) {
             if (!first) pt_buf_append_str(b, ", ");
             first = 0;
-            yaml_string(b, k, strlen(k));
+            pt__admin_yaml_string(b, k, strlen(k));
             pt_buf_append_str(b, ": ");
-            yaml_flow(b, m);
+            pt__admin_yaml_flow(b, m);
         }
         pt_buf_append_str(b, "}");
         break;
@@ -81,11 +81,11 @@ static void yaml_flow(pt_buf *b, const json_t *v)
         pt_buf_append_str(b, "[");
         json_array_foreach(v, i, m) {
             if (i) pt_buf_append_str(b, ", ");
-            yaml_flow(b, m);
+            pt__admin_yaml_flow(b, m);
         }
         pt_buf_append_str(b, "]");
         break;
-    case JSON_STRING: yaml_string(b, json_string_value(v), json_string_length(v)); break;
+    case JSON_STRING: pt__admin_yaml_string(b, json_string_value(v), json_string_length(v)); break;
     case JSON_INTEGER: pt_buf_printf(b, "%lld", (long long)json_integer_value(v)); break;
     case JSON_REAL: {
         char *t = json_dumps(v, JSON_ENCODE_ANY);
@@ -116,7 +116,7 @@ static void yaml_block(pt_buf *b, const json_t *o, int indent, bool list_item)
         first = false;
         if (!list_of_objects(v)) {
             pt_buf_append_str(b, " ");
-            yaml_flow(b, v);
+            pt__admin_yaml_flow(b, v);
             pt_buf_append_str(b, "\n");
             continue;
         }
@@ -203,19 +203,21 @@ static int by_keys(const void *a, const void *b)
     return 0;
 }
 
-/* Orders a list by name (keys: prefix; subscriptions: consumer, then service), so the
- * document does not depend on ids. */
-static void sort_list(json_t *list)
+void pt__admin_json_sort(json_t *list, int (*cmp)(const void *, const void *))
 {
     size_t n = json_array_size(list);
     json_t **v = n ? malloc(n * sizeof *v) : NULL;
     if (!v) return;
     for (size_t i = 0; i < n; i++) v[i] = json_incref(json_array_get(list, i));
-    qsort(v, n, sizeof *v, by_keys);
+    qsort(v, n, sizeof *v, cmp);
     json_array_clear(list);
     for (size_t i = 0; i < n; i++) json_array_append_new(list, v[i]);
     free(v);
 }
+
+/* Orders a list by name (keys: prefix; subscriptions: consumer, then service), so the
+ * document does not depend on ids. */
+static void sort_list(json_t *list) { pt__admin_json_sort(list, by_keys); }
 
 static json_t *export_teams(const state *s)
 {
@@ -405,7 +407,7 @@ static json_t *scalar(const pt_cfg_node *n, pt_admin_err *e)
 }
 
 /* The node tree as JSON; duplicate keys are refused (the last would silently win). */
-static json_t *to_json(const pt_cfg_node *n, pt_admin_err *e)
+json_t *pt__admin_yaml_json(const pt_cfg_node *n, pt_admin_err *e)
 {
     if (n->kind == PT_CFG_SCALAR) return scalar(n, e);
     json_t *out = n->kind == PT_CFG_SEQ ? json_array() : json_object();
@@ -418,7 +420,7 @@ static json_t *to_json(const pt_cfg_node *n, pt_admin_err *e)
         else if (k && !pt_store_text_ok(k, n->items[2 * i]->len))
             pt_admin_fail(e, 400, "invalid_yaml", "", "line %u: a key that is not valid UTF-8", n->items[2 * i]->line);
         else
-            j = to_json(v, e);
+            j = pt__admin_yaml_json(v, e);
         if (!j || (k ? json_object_set_new(out, k, j) : json_array_append_new(out, j))) {
             json_decref(out);
             if (!e->status) oom(e);
@@ -442,7 +444,7 @@ static json_t *parse_document(const char *text, size_t len, pt_admin_err *e)
     json_t *doc = NULL;
     if (!root) pt_admin_fail(e, 400, "invalid_yaml", "", "%s", why.data ? why.data : "not YAML");
     else if (root->kind != PT_CFG_MAP) pt_admin_fail(e, 400, "invalid_yaml", "", "the document must be a mapping");
-    else doc = to_json(root, e);
+    else doc = pt__admin_yaml_json(root, e);
     pt_cfg_node_free(root);
     pt_buf_release(&why);
     return doc;

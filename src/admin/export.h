@@ -51,4 +51,14 @@ int pt_admin_export_cli(const char *data_dir, FILE *out, FILE *err);
 int pt_admin_import_cli(const char *data_dir, const char *file, bool dry_run, pt_admin_check_fn check, void *arg,
                         FILE *out, FILE *err);
 
+/* Shared with the OpenAPI import and export (oas.c): a YAML node tree as JSON (plain
+ * scalars read as null, booleans and numbers; duplicate keys refused), and any JSON value
+ * written as one double-quoted string or in flow style. */
+struct pt_cfg_node;
+json_t *pt__admin_yaml_json(const struct pt_cfg_node *n, pt_admin_err *e);
+void pt__admin_yaml_string(pt_buf *b, const char *s, size_t n);
+void pt__admin_yaml_flow(pt_buf *b, const json_t *v);
+/* Sorts a JSON array in place with cmp, which compares two (json_t *const *). */
+void pt__admin_json_sort(json_t *list, int (*cmp)(const void *, const void *));
+
 #endif

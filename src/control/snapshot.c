@@ -218,7 +218,7 @@ static int on_api(void *ctx, json_t *o)
         int_member(o, "id"), service_id, service_index(s, service_id), dup_member(o, "name"),
         dup_member(o, "path_prefix"), dup_member(o, "auth"), dup_member(o, "rewrite"), dup_member(o, "key_header"),
         dup_member(o, "key_query"), dup_member(o, "methods"), dup_member(o, "lifecycle"),
-        dup_member(o, "match_headers"),
+        dup_member(o, "match_headers"), dup_member(o, "openapi"), json_is_true(json_object_get(o, "validate")),
     };
     return 0;
 }
@@ -283,7 +283,7 @@ static void free_service(pt_snap_service *v)
 static void free_api(pt_snap_api *a)
 {
     char *fields[] = {a->name, a->path_prefix, a->auth, a->rewrite, a->key_header, a->key_query, a->methods,
-                      a->lifecycle, a->match_headers};
+                      a->lifecycle, a->match_headers, a->openapi};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) free(fields[i]);
 }
 
@@ -451,7 +451,8 @@ static pt_snapshot *clone(const pt_snapshot *s, build *b)
         c->apis[i] = (pt_snap_api){ a->id, a->service_id, a->service, dup_or_null(a->name),
                                     dup_or_null(a->path_prefix), dup_or_null(a->auth), dup_or_null(a->rewrite),
                                     dup_or_null(a->key_header), dup_or_null(a->key_query), dup_or_null(a->methods),
-                                    dup_or_null(a->lifecycle), dup_or_null(a->match_headers) };
+                                    dup_or_null(a->lifecycle), dup_or_null(a->match_headers),
+                                    dup_or_null(a->openapi), a->validate };
     }
     for (size_t i = 0; ok && i < s->npolicies; i++) {
         const pt_snap_policy *p = &s->policies[i];

@@ -86,6 +86,8 @@ typedef struct pt_snap_api {
     char *methods;
     char *lifecycle;             /* JSON object text, or NULL */
     char *match_headers;         /* JSON object text (header name -> value), or NULL */
+    char *openapi;               /* the imported operations (admin/oas.h) as JSON text, or NULL */
+    bool validate;               /* requests are checked against openapi (gateway/validate_gate.h) */
 } pt_snap_api;
 
 /* A policy made through the admin API: spec is its members but the name, as compact JSON

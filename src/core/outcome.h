@@ -78,6 +78,9 @@
     /* prompt APIs (prompt_route.c) */                                                \
     X(PROMPT_BAD_VARIABLES,   400, "prompt_bad_variables",       "bad_request")       \
     X(PROMPT_BAD_OUTPUT,      502, "prompt_bad_output",          "ai_error")          \
+    /* request validation against an API's OpenAPI operations (gateway/validate_gate.h) */ \
+    X(REQUEST_INVALID,        400, "request_invalid",            "bad_request")       \
+    X(OPERATION_NOT_FOUND,    404, "operation_not_found",        "no_route")          \
     /* the client went away or stopped reading */                                     \
     X(CLIENT_CLOSED,          499, "client_closed",              "client_closed")     \
     X(CLIENT_CLOSED_EARLY,    499, "client_closed_early",        "client_closed")     \

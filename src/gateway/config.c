@@ -21,6 +21,7 @@
 #include "gateway/balancer.h"
 #include "gateway/cors.h"
 #include "gateway/lifecycle.h"
+#include "gateway/validate_gate.h"
 #include "gateway/limits_gate.h"
 #include "limits/policy.h"
 #include "mask/mask_config.h"
@@ -160,6 +161,7 @@ void pt__route_free(pt_route *r)
     free(r->service_name);
     pt_cors_free(r->cors);
     pt_lifecycle_free(r->lifecycle);
+    pt_validate_free(r->validate);
     free(r->rewrite_prefix);
     free(r->key_header);
     free(r->key_query);

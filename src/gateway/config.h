@@ -137,6 +137,8 @@ typedef struct pt_route {
                               * else the route's service name, else the route's name */
     struct pt_cors *cors;    /* `cors:` (gateway/cors.h), or NULL */
     struct pt_lifecycle *lifecycle; /* `lifecycle:` (gateway/lifecycle.h), or NULL */
+    struct pt_validate *validate; /* a stored API's imported operations when it asks for request
+                              * validation (gateway/validate_gate.h), or NULL: off */
     unsigned order;          /* position in the file, the last tie-breaker */
     struct pt_route_metrics *metrics; /* runtime, owned by the metrics registry */
     struct pt_mask_bodies *log_bodies; /* `call_log: { bodies: true }`: bodies kept in the call

@@ -8,6 +8,7 @@
 #include "ai/ai_config.h"
 #include "config/node.h"
 #include "core/log.h"
+#include "gateway/validate_gate.h"
 
 /* ---- stored objects as configuration nodes ------------------------------------------- */
 
@@ -241,6 +242,27 @@ static int add_policies(pt_cfg_node *root, const pt_snapshot *snap, const pt_con
     return 0;
 }
 
+/* Each stored API that asks for request validation gets its operations compiled onto its
+ * route, once, here: the request path only reads them. */
+static int attach_validation(pt_config *cfg, const pt_snapshot *snap, pt_buf *err)
+{
+    for (size_t i = 0; i < snap->napis; i++) {
+        const pt_snap_api *a = &snap->apis[i];
+        if (!a->validate || !a->openapi || !served(snap, a->service)) continue;
+        char name[160], why[256];
+        snprintf(name, sizeof name, "%s/%s", snap->services[a->service].name, a->name);
+        for (size_t r = 0; r < cfg->nroutes; r++) {
+            pt_route *route = &cfg->routes[r];
+            if (strcmp(route->name, name) != 0 || route->kind != PT_ROUTE_PROXY) continue;
+            if (!(route->validate = pt_validate_compile(a->openapi, why, sizeof why))) {
+                pt_buf_printf(err, "route '%s': its OpenAPI operations do not compile: %s", name, why);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
 pt_config *pt_config_with_store(pt_config *file, const pt_snapshot *snap, pt_buf *err)
 {
     size_t nserved = 0;
@@ -272,6 +294,10 @@ pt_config *pt_config_with_store(pt_config *file, const pt_snapshot *snap, pt_buf
     }
     pt_config *cfg = pt_config_load_tree(file->source, file->basedir, root, err);
     if (!cfg) return NULL;
+    if (attach_validation(cfg, snap, err) != 0) {
+        pt_config_release(cfg);
+        return NULL;
+    }
     cfg->file = pt_config_acquire(file);
     cfg->nstore_routes = nroutes;
     return cfg;

@@ -42,6 +42,7 @@
 #include "gateway/lifecycle.h"
 #include "gateway/limits_gate.h"
 #include "gateway/mask_gate.h"
+#include "gateway/validate_gate.h"
 #include "gateway/listen.h"
 #include "gateway/mcp_route.h"
 #include "gateway/metrics.h"
@@ -195,6 +196,8 @@ static void dispatch(pt_conn *c, pt_request *req, void *arg)
             /* refused: answered in pt_auth_check */
         } else if (!pt_limits_gate_request(c, req, cfg, route)) {
             /* refused by a policy: answered 429 in pt_limits_gate_request */
+        } else if (route->validate && !pt_validate_gate_request(c, req, route)) {
+            /* not what the API's OpenAPI operations declare: answered 400 or 404 */
         } else if (pt_mask_gate_request(c, req, cfg, route) != 0) {
             /* out of memory: answered */
         } else if (route->kind == PT_ROUTE_PROXY) {

@@ -27,6 +27,7 @@
 #include "gateway/balancer.h"
 #include "gateway/cors.h"
 #include "gateway/mask_gate.h"
+#include "gateway/validate_gate.h"
 #include "gateway/router.h"
 #include "gateway/tracing.h"
 
@@ -49,6 +50,7 @@ typedef struct proxy {
     pt_buf replay;         /* the whole body, kept for a retry after the request was sent */
     bool body_done, client_paused, began, replayable;
     bool gated;                  /* masking or body logging applies (mask_gate.h) */
+    bool validate_body;          /* the body is read whole and checked first (validate_gate.h) */
     bool mask_body, mask_answer; /* a masking policy applies: the body is read whole */
     bool masking;                /* the answer flows through the masking rules */
     int64_t body_len;            /* >= 0: the length sent upstream (a masked body), else the client's framing */
@@ -462,7 +464,7 @@ static void sink_body(void *h, const char *data, size_t n)
     if (!p->x) {
         pt_buf_append(&p->body, data, n);
         /* buffered first (see pt_proxy_start) until it is clearly not small: then stream */
-        if (!p->ntried && !p->mask_body && p->body.len > BUFFER_BODY_MAX) attempt(p);
+        if (!p->ntried && !p->mask_body && !p->validate_body && p->body.len > BUFFER_BODY_MAX) attempt(p);
         return;
     }
     if (pt_exchange_body(p->x, data, n) > HIGH_MARK) {
@@ -494,12 +496,23 @@ static bool mask_request(proxy *p)
     return true;
 }
 
+/* The whole body against the operation's schema; false when refused (answered 400). */
+static bool validate_request(proxy *p)
+{
+    char msg[400];
+    if (pt_validate_gate_body(p->req, p->route, p->body.data, p->body.len, msg, sizeof msg) == 0) return true;
+    detach(p);
+    pt_conn_respond_error(p->conn, PT_OUT_REQUEST_INVALID, NULL, "%s", msg);
+    return false;
+}
+
 static void sink_body_end(void *h)
 {
     proxy *p = h;
     p->body_done = true;
     if (p->x) pt_exchange_body_end(p->x);
-    else if (!p->ntried && (!p->mask_body || mask_request(p))) attempt(p); /* buffered first */
+    else if (!p->ntried && (!p->validate_body || validate_request(p)) && (!p->mask_body || mask_request(p)))
+        attempt(p); /* buffered first */
 }
 
 static void sink_drain(void *h)
@@ -602,6 +615,7 @@ void pt_proxy_start(pt_conn *conn, pt_request *req, const pt_route *route, pt_cl
     p->gated = info->mask != NULL;
     p->mask_body = info->mask && pt_mask_gate_wants_request(info) && pt_conn_has_body(conn);
     p->mask_answer = info->mask && pt_mask_gate_wants_response(info);
+    p->validate_body = route->validate && pt_conn_has_body(conn) && pt_validate_gate_wants_body(req, route);
     info->route = route->name;
     info->service = p->svc ? p->svc->name : NULL;
     info->route_metrics = route->metrics;
@@ -623,7 +637,8 @@ void pt_proxy_start(pt_conn *conn, pt_request *req, const pt_route *route, pt_cl
      * upstream, no upstream connection held while a slow client uploads, and a body that
      * turns out malformed (a bad chunk) never reaches the upstream at all. A larger body
      * streams from the moment it passes the mark (a known large length: at once). */
-    bool small = req->chunked || (req->content_length > 0 && req->content_length <= BUFFER_BODY_MAX) || p->mask_body;
+    bool small = req->chunked || (req->content_length > 0 && req->content_length <= BUFFER_BODY_MAX) || p->mask_body ||
+                 p->validate_body;
     if (small) return;
     attempt(p);
 }

@@ -104,12 +104,19 @@ static const char v5_sql[] =
     /* one publish waits per service at a time */
     "CREATE UNIQUE INDEX release_requests_pending ON release_requests(service_id) WHERE state = 'pending';";
 
+/* An API's imported OpenAPI document in normalised form (admin/oas.h) and whether the
+ * gateway checks requests against it. */
+static const char v6_sql[] =
+    "ALTER TABLE apis ADD COLUMN openapi TEXT;"
+    "ALTER TABLE apis ADD COLUMN validate INTEGER NOT NULL DEFAULT 0 CHECK (validate IN (0, 1));";
+
 const pt__store_migration pt__store_sqlite_migrations[] = {
     {1, "control plane: teams, users, tokens, services, apis, consumers, keys, subscriptions, audit", v1_sql},
     {2, "apis declared by the configuration file", v2_sql},
     {3, "api life cycle: deprecation, sunset, successor", v3_sql},
     {4, "policies made through the admin API", v4_sql},
     {5, "releases, release requests, publish approval, header-matched apis", v5_sql},
+    {6, "apis: imported OpenAPI operations and request validation", v6_sql},
 };
 
 const int pt__store_sqlite_nmigrations = sizeof pt__store_sqlite_migrations / sizeof pt__store_sqlite_migrations[0];

@@ -66,6 +66,8 @@ static const pt_store_col api_cols[] = {
     {"origin", PT_COL_ENUM, PT_COL_IMMUTABLE, 0, origins, 0},
     {"lifecycle", PT_COL_JSON, 0, 0, NULL, 4096},
     {"match_headers", PT_COL_JSON, 0, 0, NULL, 4096},
+    {"openapi", PT_COL_JSON, 0, 0, NULL, 4 * JSON_MAX_LEN - 4096}, /* audited whole: within the audit's limit */
+    {"validate", PT_COL_BOOL, 0, 0, NULL, 0},
 };
 
 static const pt_store_col consumer_cols[] = {
