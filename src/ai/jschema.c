@@ -383,14 +383,16 @@ static size_t count_ok(validator *x, const json_t *list, const json_t *v, int de
     return ok;
 }
 
-/* allOf / anyOf / oneOf: the first failing branch is named, not every one. */
+/* allOf / anyOf / oneOf: the first failing branch is named, not every one. A failing allOf
+ * branch's own failure is the value's (every branch must hold), so it is reported as it is:
+ * the innermost pointer, not a chain of "allOf[i] fails" around it. */
 static int v_combo(validator *x, const json_t *s, const json_t *v, int depth)
 {
     char first[256];
     size_t bad = 0;
     const json_t *all = json_object_get(s, "allOf"), *any = json_object_get(s, "anyOf"), *one = json_object_get(s, "oneOf");
     if (all && count_ok(x, all, v, depth, first, sizeof first, &bad) != json_array_size(all))
-        return fail(x->why, x->whylen, &x->at, "allOf[%zu] fails: %s", bad, first);
+        return snprintf(x->why, x->whylen, "%s", first), -1;
     if (any && count_ok(x, any, v, depth, first, sizeof first, &bad) == 0)
         return fail(x->why, x->whylen, &x->at, "matches none of anyOf (anyOf[%zu]: %s)", bad, first);
     if (one) {
