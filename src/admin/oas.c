@@ -736,10 +736,10 @@ static json_t *export_op(const json_t *op)
     json_decref(params);
     const char *ct = json_string_value(json_object_get(body, "content_type"));
     json_t *s = json_object_get(body, "schema");
-    if (body)
-        json_object_set_new(o, "requestBody",
-                            json_pack("{s:O,s:{s:o}}", "required", json_object_get(body, "required"), "content",
-                                      ct ? ct : "application/octet-stream", s ? json_pack("{s:O}", "schema", s) : json_object()));
+    json_t *content = json_object();
+    if (ct) json_object_set_new(content, ct, s ? json_pack("{s:O}", "schema", s) : json_object());
+    if (body) json_object_set_new(o, "requestBody", json_pack("{s:O,s:o}", "required", json_object_get(body, "required"), "content", content));
+    else json_decref(content);
     json_object_set_new(o, "responses", json_pack("{s:{s:s}}", "default", "description", "as the upstream answers"));
     return o;
 }
