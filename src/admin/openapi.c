@@ -50,6 +50,12 @@ static const op ops[] = {
     {"/services/{id}/apis/{api}", "get", "One API", NULL, "200"},
     {"/services/{id}/apis/{api}", "patch", "Change an API", "Api", "200"},
     {"/services/{id}/apis/{api}", "delete", "Delete an API", NULL, "204"},
+    {"/services/{id}/openapi", "get", "The service's OpenAPI 3.1 document, generated from its stored APIs (format=yaml "
+                                      "for YAML); readable wherever the catalog shows the service", NULL, "200"},
+    {"/services/{id}/openapi", "post", "Import an OpenAPI 3.0 or 3.1 document (JSON or YAML) into one of the service's "
+                                       "APIs; answers the diff of operations, dry_run applies nothing", "OpenApiDocument", "200"},
+    {"/catalog", "get", "The services you may subscribe to, with their APIs, approval mode, OpenAPI document and your "
+                        "team's subscriptions", NULL, "200"},
     {"/consumers", "get", "List consumers", NULL, "200"},
     {"/consumers", "post", "Create a consumer", "Consumer", "201"},
     {"/consumers/{id}", "get", "One consumer", NULL, "200"},
@@ -109,11 +115,19 @@ static json_t *params(const op *o)
         json_array_append_new(a, json_pack("{s:s%,s:s,s:b,s:{s:s}}", "name", p + 1, (size_t)(e - p - 1), "in", "path",
                                            "required", 1, "schema", "type", "string"));
     }
-    if (is_op(o, "/import", "post"))
-        json_array_append_new(a, json_pack("{s:s,s:s,s:{s:s}}", "name", "dry_run", "in", "query", "schema", "type", "boolean"));
+    bool oas = strcmp(o->path, "/services/{id}/openapi") == 0;
+    if (is_op(o, "/import", "post") || (oas && strcmp(o->method, "post") == 0)) {
+        static const char *const q[][2] = {{"dry_run", "boolean"}, {"api", "string"}, {"path_prefix", "string"},
+                                           {"validate", "boolean"}};
+        for (size_t i = 0; i < (oas ? 4u : 1u); i++)
+            json_array_append_new(a, json_pack("{s:s,s:s,s:{s:s}}", "name", q[i][0], "in", "query", "schema", "type", q[i][1]));
+    }
+    if (oas && strcmp(o->method, "get") == 0)
+        json_array_append_new(a, json_pack("{s:s,s:s,s:{s:s,s:[ss]}}", "name", "format", "in", "query", "schema", "type",
+                                           "string", "enum", "json", "yaml"));
     if (strcmp(o->method, "get") == 0 && !strchr(o->path + strlen(o->path) - 1, '}') && !is_op(o, "/export", "get") &&
-        !is_op(o, "/services/{id}/draft", "get") &&
-        strncmp(o->path, "/analytics/", 11) != 0) {
+        !is_op(o, "/services/{id}/draft", "get") && strncmp(o->path, "/analytics/", 11) != 0 && !oas &&
+        strcmp(o->path, "/catalog") != 0) {
         json_array_append_new(a, json_pack("{s:s,s:s,s:{s:s,s:i,s:i}}", "name", "limit", "in", "query", "schema", "type",
                                            "integer", "minimum", 1, "maximum", 1000));
         json_array_append_new(a, json_pack("{s:s,s:s,s:{s:s}}", "name", "cursor", "in", "query", "schema", "type", "string"));
@@ -147,9 +161,9 @@ static json_t *operation(const op *o)
                                                         "application/json", "schema", ref(o->body)));
     if (is_op(o, "/tokens", "post")) json_object_set_new(x, "security", json_array());
     /* the round trip's document is YAML; import takes it as YAML or as the same in JSON */
-    if (is_op(o, "/import", "post"))
+    if (is_op(o, "/import", "post") || is_op(o, "/services/{id}/openapi", "post"))
         json_object_set_new(json_object_get(json_object_get(x, "requestBody"), "content"), "application/yaml",
-                            json_pack("{s:o}", "schema", ref("Import")));
+                            json_pack("{s:o}", "schema", ref(o->body)));
     if (is_op(o, "/export", "get"))
         json_object_set_new(json_object_get(json_object_get(x, "responses"), "200"), "content",
                             json_pack("{s:{s:{s:s}}}", "application/yaml", "schema", "type", "string"));
@@ -179,7 +193,7 @@ static json_t *obj(const char *props)
 static json_t *schemas(void)
 {
     return json_pack(
-        "{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:{s:s,s:{s:{s:s,s:{s:{s:s},s:{s:s},s:{s:[ss]}}}}}}",
+        "{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:{s:s},s:{s:s,s:{s:{s:s,s:{s:{s:s},s:{s:s},s:{s:[ss]}}}}}}",
         "Login", obj("user:string password:string"),
         "Team", obj("name:string publish_approval:string"),
         "UserCreate", obj("name:string password:string team:string role:string"),
@@ -189,7 +203,7 @@ static json_t *schemas(void)
         "Service", obj("name:string team:string kind:string targets:strings models:strings approval:string lb:string "
                        "timeouts:any health:any"),
         "Api", obj("name:string path_prefix:string methods:strings auth:string rewrite:string key_header:string "
-                   "key_query:string lifecycle:any match_headers:any"),
+                   "key_query:string lifecycle:any match_headers:any validate:boolean"),
         "Consumer", obj("name:string team:string"),
         "KeyCreate", obj("label:string expires_at:integer allowed_models:strings"),
         "SubscriptionCreate", obj("consumer:string service:string"),
@@ -201,6 +215,7 @@ static json_t *schemas(void)
         "Refuse", obj("reason:string"),
         "Import", obj("portico_export:integer teams:array users:array services:array consumers:array "
                       "subscriptions:array"),
+        "OpenApiDocument", "type", "object",
         "Error", "type", "object", "properties", "error", "type", "object", "properties", "code", "type", "string",
         "message", "type", "string", "field", "type", "string", "null");
 }

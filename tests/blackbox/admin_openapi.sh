@@ -12,7 +12,8 @@ is "$(jqr '.components.securitySchemes.bearer.scheme' "$DOC")" bearer "bearer to
 has_path() { jq -e --arg p "$1" '.paths[$p]' <<<"$DOC" >/dev/null; }
 for p in /teams /users /users/{id} /services/{id}/apis /consumers/{id}/keys/{key_id} /subscriptions/{id}/approve \
     /subscriptions/{id}/reject /audit /tokens /export /import /analytics/series /analytics/top \
-    /services/{id}/releases /services/{id}/rollback /services/{id}/release-requests/{request}/approve; do
+    /services/{id}/releases /services/{id}/rollback /services/{id}/release-requests/{request}/approve \
+    /services/{id}/openapi /catalog; do
     check "describes $p" has_path "$p"
 done
 n=0 bad=""
@@ -26,6 +27,6 @@ while read -r path method; do
         bad+="$method $path -> $RESP_STATUS $RESP_BODY"$'\n'
     fi
 done < <(jq -r '.paths | to_entries[] | .key as $p | .value | keys[] | "\($p) \(.)"' <<<"$DOC")
-check "the document lists 66 operations" test "$n" -eq 66
+check "the document lists 69 operations" test "$n" -eq 69
 is "$bad" "" "every described operation is routed"
 done_testing
