@@ -3,6 +3,7 @@
  * with the admin API's own rules (api.c's pt__admin_map) and lets the store validate the
  * values, inside one transaction that a dry run or the first error rolls back. */
 #include "admin/export.h"
+#include "admin/oas.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -252,7 +253,7 @@ static const nest services_nest = {
     PT_KIND_SERVICE, PT_KIND_API,
     (const char *const[]){"kind", "targets", "models", "approval", "lb", "timeouts", "health", NULL},
     (const char *const[]){"name", "path_prefix", "methods", "auth", "rewrite", "key_header", "key_query", "lifecycle",
-                          "match_headers", NULL},
+                          "match_headers", "validate", "openapi", NULL},
     "service_id", "apis"};
 static const nest consumers_nest = {
     PT_KIND_CONSUMER, PT_KIND_KEY, (const char *const[]){NULL},
@@ -296,6 +297,7 @@ static json_t *export_nested(const state *s, const nest *n)
         json_t *c = json_object();
         copy_cols(c, o, n->child_cols);
         if (n->child == PT_KIND_KEY) key_hash(c, o);
+        if (json_is_false(json_object_get(c, "validate"))) json_object_del(c, "validate"); /* the default */
         json_array_append_new(list, c);
     }
     const char *k;
@@ -666,7 +668,9 @@ static int import_api(imp *m, const json_t *obj, int64_t sid, const char *svc)
     json_t *in, *own, *stored = NULL;
     int64_t id;
     char label[160];
-    int rc = split(m, obj, (const char *const[]){NULL}, NULL, &in, &own);
+    int rc = split(m, obj, (const char *const[]){"openapi", NULL}, NULL, &in, &own);
+    json_t *doc = own ? json_object_get(own, "openapi") : NULL;
+    if (rc == 0 && doc && !json_is_null(doc) && pt_oas_check_normalised(doc, m->e)) rc = at_path(m);
     if (rc == 0 && json_is_string(json_object_get(in, "name")))
         stored = match(m, PT_KIND_API, json_pack("{s:I,s:O}", "service_id", (json_int_t)sid, "name", json_object_get(in, "name")));
     if (rc == 0) {

@@ -712,6 +712,25 @@ json_t *pt_oas_diff(const json_t *before, const json_t *after)
                      (json_int_t)unchanged);
 }
 
+int pt_oas_check_normalised(const json_t *v, pt_admin_err *e)
+{
+    json_t *apis = json_pack("[{s:s,s:O}]", "path_prefix", "/", "openapi", v);
+    json_t *doc = apis && json_is_object(v) && json_is_array(json_object_get(v, "operations")) ? pt_oas_export("", apis) : NULL;
+    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL, *server = NULL;
+    json_t *again = NULL;
+    pt_admin_err ie = {0};
+    bool same = text && pt_oas_import(text, strlen(text), &again, &server, &ie) == 0 &&
+                json_equal(json_object_get(again, "operations"), json_object_get(v, "operations"));
+    free(text);
+    free(server);
+    json_decref(again);
+    json_decref(doc);
+    json_decref(apis);
+    if (same) return 0;
+    return pt_admin_fail(e, 400, "invalid_value", "openapi", "openapi is not an imported document's operations%s%s",
+                         ie.status ? ": " : "", ie.status ? ie.message : "");
+}
+
 /* ---- export -------------------------------------------------------------------------------------- */
 
 static char *lower(const char *m, char *out)
@@ -767,6 +786,9 @@ json_t *pt_oas_export(const char *title, const json_t *apis)
         while (plen && pp[plen - 1] == '/') plen--;
         json_array_foreach(json_object_get(doc, "operations"), k, op) {
             char full[1024], m[8];
+            if (!json_is_string(json_object_get(op, "method")) || !json_is_string(json_object_get(op, "path")) ||
+                (json_object_get(op, "parameters") && !json_is_array(json_object_get(op, "parameters"))))
+                continue; /* not one this module wrote: pt_oas_check_normalised then refuses it */
             snprintf(full, sizeof full, "%.*s%s", one_prefix ? 0 : (int)plen, pp, json_string_value(json_object_get(op, "path")));
             json_t *item = json_object_get(paths, full);
             if (!item) json_object_set_new(paths, full, item = json_object());

@@ -37,6 +37,11 @@ int pt_oas_import(const char *text, size_t len, json_t **out, char **server_path
  * "unchanged": n}. */
 json_t *pt_oas_diff(const json_t *before, const json_t *after);
 
+/* Whether v is a normalised form this module wrote (what an exported state carries): it
+ * must export to a document that imports back to the same operations. 0, or -1 with e
+ * filled (400 invalid_value, field "openapi"). */
+int pt_oas_check_normalised(const json_t *v, pt_admin_err *e);
+
 /* An OpenAPI 3.1 document for a service from its APIs (an array of stored API objects;
  * those without an imported document are left out). title names the service. */
 json_t *pt_oas_export(const char *title, const json_t *apis);

@@ -198,6 +198,17 @@ static bool template_matches(const vop *op, const pt_slice *segs, size_t n)
     return true;
 }
 
+/* Whether op serves a request of this method: its own, or HEAD where only GET is declared
+ * (HTTP answers HEAD wherever it answers GET). */
+static bool method_fits(const pt_validate *v, const vop *op, const pt_slice *segs, size_t n, pt_slice method)
+{
+    if (pt_slice_eq_cstr(method, op->method)) return true;
+    if (!pt_slice_eq_cstr(method, "HEAD") || strcmp(op->method, "GET") != 0) return false;
+    for (size_t i = 0; i < v->nops; i++)
+        if (strcmp(v->ops[i].method, "HEAD") == 0 && template_matches(&v->ops[i], segs, n)) return false;
+    return true;
+}
+
 /* The operation req asks for; *path_known tells a wrong method from an unknown path. */
 static const vop *find_op(const pt_validate *v, const pt_route *r, const pt_request *req, pt_slice *segs, size_t *nseg,
                           bool *path_known)
@@ -207,7 +218,7 @@ static const vop *find_op(const pt_validate *v, const pt_route *r, const pt_requ
     for (size_t i = 0; *nseg <= MAX_SEGS && i < v->nops; i++) {
         if (!template_matches(&v->ops[i], segs, *nseg)) continue;
         *path_known = true;
-        if (pt_slice_eq_cstr(req->method_name, v->ops[i].method)) return &v->ops[i];
+        if (method_fits(v, &v->ops[i], segs, *nseg, req->method_name)) return &v->ops[i];
     }
     return NULL;
 }

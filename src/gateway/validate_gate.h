@@ -7,7 +7,7 @@
  *
  * The path after the route's prefix is matched segment by segment against the operations'
  * templates ("/pets/{petId}" matches "/pets/7"; a literal segment beats a parameter), then
- * the method. A request no operation declares is answered 404 operation_not_found. Path,
+ * the method (HEAD where only GET is declared). A request no operation declares is answered 404 operation_not_found. Path,
  * query and header parameters are checked (required ones present, values of the declared
  * type, then the whole schema); a JSON body is checked whole against its schema once it has
  * been read (the proxy buffers it). A failure is answered 400 request_invalid in the

@@ -140,6 +140,17 @@ get /v2/books/abc "${K[@]}"
 is "$RESP_STATUS $(up_count "$U1")" "200 $((before + 1))" "with validation off the same request is proxied"
 api PATCH /services/bookshop/apis/openapi '{"validate":true}' >/dev/null
 
+# ---------------------------------------------------------------------------- the state's round trip
+http GET "http://127.0.0.1:$AP/admin/v1/export" -H "Authorization: Bearer $ADMIN_TOKEN"
+printf '%s\n' "$RESP_BODY" >"$T/state.yaml"
+like "$(grep -c '"operations": \[' "$T/state.yaml")" "^2$" "the state's export carries both imported documents"
+http POST "http://127.0.0.1:$AP/admin/v1/import?dry_run=true" -H "Authorization: Bearer $ADMIN_TOKEN" --data-binary @"$T/state.yaml"
+is "$RESP_STATUS $(jqr .updated) $(jqr .created)" "200 0 0" "importing it again changes nothing (operations and validate kept)"
+sed 's/"operations": \[/"operations": [{"method": "GET"}, /' "$T/state.yaml" >"$T/state-bad.yaml"
+http POST "http://127.0.0.1:$AP/admin/v1/import?dry_run=true" -H "Authorization: Bearer $ADMIN_TOKEN" --data-binary @"$T/state-bad.yaml"
+is "$RESP_STATUS $(jqr .error.field)" "400 services[0].apis[0].openapi" \
+    "a state document whose operations were not written by an import is refused, naming the API"
+
 # ---------------------------------------------------------------------------- bad documents
 refuse() { # NAME FILE FIELD MESSAGE-REGEX
     oas_import "$2" bookshop dry_run=true

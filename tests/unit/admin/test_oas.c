@@ -145,6 +145,23 @@ static void diff_names_added_removed_changed(void **state)
     json_decref(b);
 }
 
+static void only_normalised_forms_pass_the_stored_check(void **state)
+{
+    json_t *d = import_file("tests/data/bookshop-3.1.json");
+    pt_admin_err e = {0};
+    assert_int_equal(pt_oas_check_normalised(d, &e), 0);
+    json_array_insert_new(json_object_get(d, "operations"), 0, json_pack("{s:s}", "method", "GET"));
+    assert_int_equal(pt_oas_check_normalised(d, &e), -1);
+    assert_string_equal(e.field, "openapi");
+    json_t *raw = json_pack("{s:s,s:{}}", "openapi", "3.1.0", "paths");
+    assert_int_equal(pt_oas_check_normalised(raw, &e), -1); /* a document, not its normalised form */
+    json_t *s = json_string("x");
+    assert_int_equal(pt_oas_check_normalised(s, &e), -1);
+    json_decref(s);
+    json_decref(raw);
+    json_decref(d);
+}
+
 /* A document that is refused, with the place the message must name. */
 static void refused(const char *text, const char *field, const char *in_message)
 {
@@ -190,6 +207,7 @@ int main(void)
         cmocka_unit_test(export_then_import_is_equal),
         cmocka_unit_test(diff_names_added_removed_changed),
         cmocka_unit_test(bad_documents_are_refused_at_their_place),
+        cmocka_unit_test(only_normalised_forms_pass_the_stored_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

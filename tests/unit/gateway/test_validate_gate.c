@@ -81,6 +81,8 @@ static void templates_match_by_segment(void **state)
     assert_string_equal(f->msg, "query parameter 'q' is required");
     assert_int_equal(check(f, "GET", "/v2/books/search", "q=dune", false), 0);
     assert_int_equal(check(f, "GET", "/v2/nothing/here", NULL, false), 404);
+    assert_int_equal(check(f, "HEAD", "/v2/books/7", NULL, false), 0); /* HEAD where GET is declared */
+    assert_int_equal(check(f, "HEAD", "/v2/books/abc", NULL, false), 400);
     assert_int_equal(check(f, "POST", "/v2/books/7", NULL, false), 404);
     assert_non_null(strstr(f->msg, "other methods"));
 }
