@@ -142,6 +142,7 @@ api PATCH /services/bookshop/apis/openapi '{"validate":true}' >/dev/null
 
 # ---------------------------------------------------------------------------- the state's round trip
 http GET "http://127.0.0.1:$AP/admin/v1/export" -H "Authorization: Bearer $ADMIN_TOKEN"
+is "$RESP_STATUS" 200 "the state exports"
 printf '%s\n' "$RESP_BODY" >"$T/state.yaml"
 like "$(grep -c '"operations": \[' "$T/state.yaml")" "^2$" "the state's export carries both imported documents"
 http POST "http://127.0.0.1:$AP/admin/v1/import?dry_run=true" -H "Authorization: Bearer $ADMIN_TOKEN" --data-binary @"$T/state.yaml"
