@@ -1,10 +1,28 @@
-/* error_body.c: error bodies in the gateway, OpenAI and Anthropic shapes (see error_body.h). */
+/* error_body.c: error bodies in the gateway, OpenAI, Anthropic and Gemini shapes (see error_body.h). */
 #include "core/error_body.h"
 
 #include "core/json_write.h"
 
+/* Google's canonical status names, by the HTTP status they travel with. */
+static const char *gemini_status(int status)
+{
+    switch (status) {
+    case 401: return "UNAUTHENTICATED";
+    case 403: return "PERMISSION_DENIED";
+    case 404: return "NOT_FOUND";
+    case 409: return "ABORTED";
+    case 429: return "RESOURCE_EXHAUSTED";
+    case 499: return "CANCELLED";
+    case 501: return "UNIMPLEMENTED";
+    case 502: case 503: case 529: return "UNAVAILABLE";
+    case 504: return "DEADLINE_EXCEEDED";
+    default: return status >= 400 && status < 500 ? "INVALID_ARGUMENT" : "INTERNAL";
+    }
+}
+
 const char *pt_error_body_default_type(pt_error_format fmt, int status)
 {
+    if (fmt == PT_ERRFMT_GEMINI) return gemini_status(status);
     if (fmt == PT_ERRFMT_ANTHROPIC) {
         switch (status) {
         case 400: case 422: return "invalid_request_error";
@@ -58,6 +76,13 @@ static void anthropic(pt_jw *w, const pt_error_body *e)
     pt_jw_kcstr(w, "message", or_empty(e->message));
 }
 
+static void gemini(pt_jw *w, const pt_error_body *e)
+{
+    pt_jw_kint(w, "code", e->status);
+    pt_jw_kcstr(w, "message", or_empty(e->message));
+    pt_jw_kcstr(w, "status", e->type ? e->type : gemini_status(e->status));
+}
+
 int pt_error_body_render(pt_buf *out, pt_error_format fmt, const pt_error_body *e)
 {
     pt_jw w;
@@ -68,6 +93,7 @@ int pt_error_body_render(pt_buf *out, pt_error_format fmt, const pt_error_body *
     pt_jw_obj(&w);
     if (fmt == PT_ERRFMT_OPENAI) openai(&w, e);
     else if (fmt == PT_ERRFMT_ANTHROPIC) anthropic(&w, e);
+    else if (fmt == PT_ERRFMT_GEMINI) gemini(&w, e);
     else gateway(&w, e);
     pt_jw_obj_end(&w);
     pt_jw_obj_end(&w);

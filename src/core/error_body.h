@@ -5,6 +5,8 @@
  *              the last four members only when set
  *   OpenAI:    {"error":{"message":"...","type":"...","param":null,"code":null}}
  *   Anthropic: {"type":"error","error":{"type":"...","message":"..."}}
+ *   Gemini:    {"error":{"code":400,"message":"...","status":"INVALID_ARGUMENT"}} (Google's
+ *              status names, from "type" or the HTTP status)
  *
  * Every string is escaped, so a message quoting hostile input (a path, a header, a
  * provider's answer) always gives valid JSON. The AI streams frame the same object as
@@ -18,13 +20,14 @@ typedef enum pt_error_format {
     PT_ERRFMT_GATEWAY = 0,
     PT_ERRFMT_OPENAI,
     PT_ERRFMT_ANTHROPIC,
+    PT_ERRFMT_GEMINI,
 } pt_error_format;
 
 /* Borrowed for the call. Members a format has no place for are ignored. */
 typedef struct pt_error_body {
     int status;
     const char *code;       /* gateway and OpenAI "code"; NULL: null (gateway: "error") */
-    const char *type;       /* OpenAI and Anthropic "type"; NULL: the usual one for status */
+    const char *type;       /* OpenAI and Anthropic "type", Gemini "status"; NULL: the usual one for status */
     const char *param;      /* OpenAI "param"; NULL or "": null */
     const char *message;    /* NULL: "" */
     const char *request_id; /* gateway only; NULL: "" */
@@ -37,7 +40,7 @@ typedef struct pt_error_body {
 
 /* Appends the body to out. Returns 0, or PT_ETOOBIG / PT_ENOMEM from out. */
 int pt_error_body_render(pt_buf *out, pt_error_format fmt, const pt_error_body *e);
-/* The same object as one server-sent event: "data: {...}\n\n" for OpenAI,
+/* The same object as one server-sent event: "data: {...}\n\n" for OpenAI and Gemini,
  * "event: error\ndata: {...}\n\n" for Anthropic. */
 int pt_error_body_render_event(pt_buf *out, pt_error_format fmt, const pt_error_body *e);
 /* The "type" a format gives a status when the caller names none. */
