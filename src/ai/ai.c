@@ -27,8 +27,13 @@
 
 const char *pt_ai_format_name(pt_ai_format f)
 {
-    return f == PT_AI_FMT_ANTHROPIC ? "anthropic" : f == PT_AI_FMT_RESPONSES ? "responses" : "openai";
+    return f == PT_AI_FMT_ANTHROPIC   ? "anthropic"
+           : f == PT_AI_FMT_RESPONSES ? "responses"
+           : f == PT_AI_FMT_GEMINI    ? "gemini"
+                                      : "openai";
 }
+
+pt_error_format pt_ai_error_format(pt_ai_format f) { return pt__fmt_get(f)->error_format; }
 
 const char *pt_ai_endpoint_name(pt_ai_endpoint e)
 {
@@ -41,6 +46,43 @@ const char *pt_ai_endpoint_name(pt_ai_endpoint e)
     case PT_AI_EP_RESPONSE: return "response";
     }
     return "?";
+}
+
+/* Gemini's paths, with the version prefix already cut: GET /models, GET /models/{model},
+ * POST /models/{model}:{verb}. 1 when path is none of them. */
+static int match_gemini(pt_slice method, pt_slice path, bool v1beta, pt_ai_format *fmt, pt_ai_endpoint *ep)
+{
+    static const struct {
+        const char *verb;
+        pt_ai_endpoint ep;
+    } verbs[] = {
+        { ":generateContent", PT_AI_EP_CHAT },
+        { ":streamGenerateContent", PT_AI_EP_CHAT },
+        { ":countTokens", PT_AI_EP_COUNT_TOKENS },
+    };
+    bool get = pt_slice_eq_cstr(method, "GET") || pt_slice_eq_cstr(method, "HEAD");
+    if (v1beta && pt_slice_eq_cstr(path, "/models")) {
+        *fmt = PT_AI_FMT_GEMINI;
+        *ep = PT_AI_EP_MODELS;
+        return get ? 0 : 405;
+    }
+    if (path.len <= 8 || memcmp(path.ptr, "/models/", 8) != 0) return 1;
+    const char *colon = memchr(path.ptr + 8, ':', path.len - 8);
+    if (!colon) {
+        if (!v1beta) return 1; /* /v1/models/{id}: OpenAI's */
+        *fmt = PT_AI_FMT_GEMINI;
+        *ep = PT_AI_EP_MODEL;
+        return get ? 0 : 405;
+    }
+    pt_slice verb = pt_slice_from(colon, (size_t)(path.ptr + path.len - colon));
+    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) {
+        if (!pt_slice_eq_cstr(verb, verbs[i].verb)) continue;
+        *fmt = PT_AI_FMT_GEMINI;
+        *ep = verbs[i].ep;
+        return pt_slice_eq_cstr(method, "POST") ? 0 : 405;
+    }
+    if (v1beta) *fmt = PT_AI_FMT_GEMINI;
+    return 404;
 }
 
 int pt_ai_match(pt_slice method, pt_slice path, bool anthropic_hint, pt_ai_format *fmt, pt_ai_endpoint *ep)
@@ -59,11 +101,21 @@ int pt_ai_match(pt_slice method, pt_slice path, bool anthropic_hint, pt_ai_forma
         { "/responses", "POST", PT_AI_FMT_RESPONSES, PT_AI_EP_CHAT },
         { "/responses/input_tokens", "POST", PT_AI_FMT_RESPONSES, PT_AI_EP_COUNT_TOKENS },
     };
-    if (pt_slice_starts_with(path, PT_SLICE_LIT("/v1/"))) {
+    bool v1beta = pt_slice_starts_with(path, PT_SLICE_LIT("/v1beta/")) || pt_slice_eq_cstr(path, "/v1beta");
+    if (v1beta) {
+        path.ptr += 7;
+        path.len -= 7;
+    } else if (pt_slice_starts_with(path, PT_SLICE_LIT("/v1/"))) {
         path.ptr += 3;
         path.len -= 3;
     }
     while (path.len > 1 && path.ptr[path.len - 1] == '/') path.len--;
+    int g = match_gemini(method, path, v1beta, fmt, ep);
+    if (g != 1) return g;
+    if (v1beta) {
+        *fmt = PT_AI_FMT_GEMINI;
+        return 404;
+    }
     /* GET /v1/models/{id}; other methods there (DELETE of a fine-tuned model...) are not
      * the gateway's to answer and fall through to the configured routes */
     if (path.len > 8 && memcmp(path.ptr, "/models/", 8) == 0) {
@@ -115,6 +167,7 @@ struct pt_ai_request {
     pt_ai_error pivot_err;
     const pt_jv *json;        /* parsed body for embeddings rendering (in the pivot's arena) */
     bool gemini_marks;        /* the pivot holds signed calls or Gemini thinking signatures */
+    bool json_array;          /* Gemini: a stream framed as one JSON array (no alt=sse) */
 };
 
 #define RBAD(field, ...) pt_ai_error_set(err, PT_AI_ERR_INVALID, 400, field, __VA_ARGS__)
@@ -206,8 +259,43 @@ static int validate(pt_ai_request *r, pt_ai_error *err)
     return 0;
 }
 
+/* Gemini: the model from ".../models/{model}:{verb}", the stream flag from the verb and
+ * the framing from alt=sse; then the body parsed, so that every fault is a 400 before any
+ * model or provider is looked at. */
+static int gemini_target(pt_ai_request *r, pt_slice path, pt_slice query, pt_ai_error *err)
+{
+    const char *m = memmem(path.ptr, path.len, "/models/", 8);
+    const char *colon = m ? memchr(m + 8, ':', (size_t)(path.ptr + path.len - (m + 8))) : NULL;
+    if (r->ep == PT_AI_EP_CHAT || r->ep == PT_AI_EP_COUNT_TOKENS) {
+        size_t n = colon ? (size_t)(colon - (m + 8)) : 0;
+        if (!n) return RBAD("model", "model: the path names no model");
+        if (n >= sizeof r->model) return RBAD("model", "model: longer than %d bytes", MAX_MODEL_NAME - 1);
+        memcpy(r->model, m + 8, n);
+        r->model[n] = '\0';
+        r->stream = r->ep == PT_AI_EP_CHAT && pt_slice_eq_cstr(pt_slice_from(colon, (size_t)(path.ptr + path.len - colon)),
+                                                                ":streamGenerateContent");
+        bool sse = false;
+        for (size_t i = 0; i + 7 <= query.len; i++)
+            if ((i == 0 || query.ptr[i - 1] == '&') && memcmp(query.ptr + i, "alt=sse", 7) == 0 &&
+                (i + 7 == query.len || query.ptr[i + 7] == '&'))
+                sse = true;
+        r->json_array = r->stream && !sse;
+        r->include_usage = true;
+    }
+    if (!pt_ai_request_pivot(r, err)) return -1;
+    r->pivot.model = pt_slice_cstr(r->model);
+    r->pivot.stream = r->stream;
+    return 0;
+}
+
 int pt_ai_request_new(pt_ai_format fmt, pt_ai_endpoint ep, const char *body, size_t len, pt_ai_request **out,
                       pt_ai_error *err)
+{
+    return pt_ai_request_new_path(fmt, ep, PT_SLICE_NULL, PT_SLICE_NULL, body, len, out, err);
+}
+
+int pt_ai_request_new_path(pt_ai_format fmt, pt_ai_endpoint ep, pt_slice path, pt_slice query, const char *body,
+                           size_t len, pt_ai_request **out, pt_ai_error *err)
 {
     *out = NULL;
     memset(err, 0, sizeof *err);
@@ -231,7 +319,9 @@ int pt_ai_request_new(pt_ai_format fmt, pt_ai_endpoint ep, const char *body, siz
     }
     /* a Responses request is always translated: parsed now, so that every fault in it is
      * a 400 before any model or provider is looked at */
-    if (validate(r, err) || (fmt == PT_AI_FMT_RESPONSES && !pt_ai_request_pivot(r, err))) {
+    int rc = fmt == PT_AI_FMT_GEMINI ? gemini_target(r, path, query, err)
+                                     : validate(r, err) || (fmt == PT_AI_FMT_RESPONSES && !pt_ai_request_pivot(r, err));
+    if (rc) {
         pt_ai_request_free(r);
         return -1;
     }
@@ -295,7 +385,17 @@ int pt_ai_render_error(pt_ai_format fmt, const pt_ai_error *err, pt_buf *out)
 static void model_obj(pt_jw *w, const pt_ai_model *m, pt_ai_format fmt)
 {
     pt_jw_obj(w);
-    if (fmt == PT_AI_FMT_OPENAI) {
+    if (fmt == PT_AI_FMT_GEMINI) {
+        char name[MAX_MODEL_NAME + 8];
+        pt_jw_kcstr(w, "name", pt_str_join(name, sizeof name, "models/", m->name));
+        pt_jw_kcstr(w, "displayName", m->name);
+        pt_jw_key(w, "supportedGenerationMethods");
+        pt_jw_arr(w);
+        pt_jw_cstr(w, "generateContent");
+        pt_jw_cstr(w, "streamGenerateContent");
+        pt_jw_cstr(w, "countTokens");
+        pt_jw_arr_end(w);
+    } else if (fmt == PT_AI_FMT_OPENAI) {
         pt_jw_kcstr(w, "id", m->name);
         pt_jw_kcstr(w, "object", "model");
         pt_jw_kint(w, "created", 0);
@@ -324,7 +424,7 @@ int pt_ai_render_models(const pt_ai_config *cfg, const pt_ai_model_filter *only,
     const pt_ai_model *first = NULL, *last = NULL;
     pt_jw_obj(&w);
     if (fmt == PT_AI_FMT_OPENAI) pt_jw_kcstr(&w, "object", "list");
-    pt_jw_key(&w, "data");
+    pt_jw_key(&w, fmt == PT_AI_FMT_GEMINI ? "models" : "data");
     pt_jw_arr(&w);
     for (size_t i = 0; cfg && i < cfg->nmodels; i++) {
         if (!pt_ai_model_listed(only, &cfg->models[i])) continue;
@@ -436,6 +536,8 @@ struct pt_ai_call {
     pt_stop_reason stop;
     uint64_t t0, ttft_us;
     bool got_token, done;
+    bool gem_finished;        /* Gemini passthrough: a chunk carried finishReason */
+    bool gem_calls;           /* Gemini passthrough: the answer holds function calls */
     bool failed;
     bool err_sent;            /* the client already got an error event for it */
     pt_ai_error err;
@@ -470,6 +572,11 @@ static int apply_splices(const char *src, size_t len, splice *s, size_t n, pt_bu
 static int passthrough_body(pt_ai_call *c, bool inject_usage, pt_ai_error *err)
 {
     pt_ai_request *r = c->req;
+    if (r->fmt == PT_AI_FMT_GEMINI) { /* the model is in the path, which the provider writes */
+        if (pt_buf_append(&c->up.body, r->body, r->len))
+            return pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 413, NULL, "request too large");
+        return 0;
+    }
     splice s[3];
     size_t n = 0;
     pt_buf model = PT_BUF_INIT;
@@ -512,6 +619,7 @@ static int passthrough_body(pt_ai_call *c, bool inject_usage, pt_ai_error *err)
  * strips both, unless it cannot be (then it is passed through as it is). */
 static bool carries_gemini_marks(pt_ai_request *r)
 {
+    if (r->fmt == PT_AI_FMT_GEMINI) return false; /* signatures are the Gemini format's own */
     /* the byte search only spares the parse when neither string occurs anywhere */
     if (!memmem(r->body, r->len, PT_TOOL_ID_SIG, sizeof PT_TOOL_ID_SIG - 1) &&
         !memmem(r->body, r->len, PT_GEMINI_THINKING_SIG, sizeof PT_GEMINI_THINKING_SIG - 1) &&
@@ -537,8 +645,8 @@ static bool breaks_caps(pt_ai_request *r, const pt_ai_cap *cap)
         names[n++] = "top_p";
     }
     if (cap->has & PT_AI_CAP_MAX_USER) names[n++] = r->fmt == PT_AI_FMT_ANTHROPIC ? "metadata" : "user";
-    bool named = false;
-    for (size_t i = 0; i < n && !named; i++)
+    bool named = r->fmt == PT_AI_FMT_GEMINI && (cap->has & sampling); /* parsed already */
+    for (size_t i = 0; i < n && !named && r->fmt != PT_AI_FMT_GEMINI; i++)
         named = pt_jscan_find(r->f, r->nf, names[i], NULL) >= 0;
     pt_ai_error ignored;
     const pt_pivot_req *pv = named ? pt_ai_request_pivot(r, &ignored) : NULL;
@@ -555,12 +663,19 @@ static int forward_beta(pt_ai_call *c, const pt_ai_call_opts *opts, pt_ai_error 
     return pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 500, NULL, "too many upstream headers");
 }
 
+/* The client speaks the provider's own wire format. */
+static bool same_wire_as(pt_ai_format f, const pt__prov *p)
+{
+    return (f == PT_AI_FMT_OPENAI && p->wire == PT__WIRE_OPENAI) ||
+           (f == PT_AI_FMT_ANTHROPIC && p->wire == PT__WIRE_ANTHROPIC) ||
+           (f == PT_AI_FMT_GEMINI && p->wire == PT__WIRE_GEMINI);
+}
+
 static int build(pt_ai_call *c, const pt_ai_call_opts *opts, pt_ai_error *err)
 {
     pt_ai_request *r = c->req;
     const pt__prov *p = c->prov;
-    bool same_wire = (r->fmt == PT_AI_FMT_OPENAI && p->wire == PT__WIRE_OPENAI) ||
-                     (r->fmt == PT_AI_FMT_ANTHROPIC && p->wire == PT__WIRE_ANTHROPIC);
+    bool same_wire = same_wire_as(r->fmt, p);
     switch (r->ep) {
     case PT_AI_EP_MODELS:
     case PT_AI_EP_MODEL:
@@ -676,7 +791,7 @@ pt_ai_call *pt_ai_call_new(pt_ai_request *req, const pt_ai_attempt *at, const pt
     int64_t estimate = c->mode == MODE_TRANSLATE && c->stream ? pt_pivot_estimate_input_tokens(&req->pivot) : -1;
     pt__render_ctx rc = { .model = pt_slice_cstr(at->upstream_model), .request_id = c->request_id,
                           .now_unix = c->ctx.now_unix, .include_usage = req->include_usage,
-                          .input_estimate = estimate };
+                          .input_estimate = estimate, .json_array = req->json_array };
     c->fmt->stream_init(&c->fst, &rc);
     return c;
 }
@@ -685,7 +800,7 @@ const pt_ai_upstream *pt_ai_call_upstream(const pt_ai_call *c) { return c->mode 
 
 const char *pt_ai_call_content_type(const pt_ai_call *c)
 {
-    return c->stream ? "text/event-stream" : "application/json";
+    return c->stream && !c->req->json_array ? "text/event-stream" : "application/json";
 }
 
 void pt_ai_call_free(pt_ai_call *c)
@@ -909,10 +1024,62 @@ static int pass_anthropic_event(pt_ai_call *c, const pt_sse_event *ev)
     return rc ? rc : flush_out(c);
 }
 
+/* What a Gemini answer (a whole one or one chunk) tells on the side: usage (cumulative),
+ * finishReason, function calls, the first token. */
+static void gemini_facts(pt_ai_call *c, const pt_jv *root)
+{
+    pt_usage nu;
+    pt__gem_usage(pt_jv_get(root, "usageMetadata"), &nu);
+    pt_usage_merge(&c->usage, &nu);
+    const pt_jv *cand = pt_jv_at(pt_jv_get(root, "candidates"), 0);
+    const pt_jv *parts = pt_jv_get(pt_jv_get(cand, "content"), "parts");
+    size_t i;
+    const pt_jv *p;
+    PT_JV_FOREACH(parts, i, p) {
+        c->gem_calls |= pt_jv_get(p, "functionCall") != NULL;
+        mark_token(c);
+    }
+    const char *fr = pt_jv_cstr(pt_jv_get(cand, "finishReason"));
+    if (fr) {
+        c->stop = pt__gem_stop(fr);
+        c->gem_finished = true;
+    }
+    if (c->stop == PT_STOP_END_TURN && c->gem_calls) c->stop = PT_STOP_TOOL_USE;
+}
+
+/* Passthrough, Gemini wire: one chunk forwarded, as an event or as an element of the JSON
+ * array the client asked for (the upstream is always asked for events). */
+static int pass_gemini_event(pt_ai_call *c, const pt_sse_event *ev)
+{
+    pt_pool scratch;
+    pt_pool_init(&scratch, 0, PT__EVENT_ARENA_LIMIT);
+    const pt_jv *root = pt_jdom_parse(&scratch, ev->data.ptr, ev->data.len, NULL);
+    const pt_jv *e = pt_jv_get(root, "error");
+    if (pt_jv_is_object(e)) {
+        int64_t code = pt_jv_int(pt_jv_get(e, "code"));
+        pt__classify_status(&c->ctx, code >= 400 && code < 600 ? (int)code : 500, pt_jv_cstr(pt_jv_get(e, "message")),
+                            &c->err);
+        c->failed = true;
+        c->done = true;
+    } else {
+        gemini_facts(c, root);
+    }
+    pt_pool_release(&scratch);
+    if (c->failed && !c->emitted) return 1; /* retryable: nothing reached the client */
+    if (c->failed) c->err_sent = true;
+    bool array = c->req->json_array;
+    int rc = pt_buf_append_str(&c->out, !array ? "data: " : c->fst.started ? ",\r\n" : "[");
+    c->fst.started = true;
+    if (!rc) rc = pt_buf_append_slice(&c->out, ev->data);
+    if (!rc) rc = pt_buf_append_str(&c->out, !array ? "\r\n\r\n" : c->failed ? "]" : "");
+    return rc ? rc : flush_out(c);
+}
+
 static int on_sse(void *arg, const pt_sse_event *ev)
 {
     pt_ai_call *c = arg;
     if (c->done) return 0;
+    if (c->mode == MODE_PASS && c->req->fmt == PT_AI_FMT_GEMINI) return pass_gemini_event(c, ev);
     if (c->mode == MODE_PASS)
         return c->req->fmt == PT_AI_FMT_OPENAI ? pass_openai_event(c, ev) : pass_anthropic_event(c, ev);
     if (!c->pstate) return PT_ENOMEM;
@@ -990,6 +1157,13 @@ static int resp_events(pt_ai_call *c, const pt_pivot_resp *r)
 static void pass_body_usage(pt_ai_call *c)
 {
     if (!c->body.len) return;
+    if (c->req->fmt == PT_AI_FMT_GEMINI) {
+        pt_pool scratch;
+        pt_pool_init(&scratch, 0, 0);
+        gemini_facts(c, pt_jdom_parse(&scratch, c->body.data, c->body.len, NULL));
+        pt_pool_release(&scratch);
+        return;
+    }
     pt_jfield f[32];
     size_t nf;
     /* the answer goes to the client as it came: only find the members read here (the
@@ -1041,14 +1215,14 @@ static int pass_whole(pt_ai_call *c)
 }
 
 /* {"input_tokens":N}, the count_tokens answer (Responses: {"object":"response.input_tokens",
- * "input_tokens":N}, as OpenAI's counter answers). */
+ * "input_tokens":N}, as OpenAI's counter answers; Gemini: {"totalTokens":N}). */
 static int count_answer(pt_ai_call *c, int64_t n)
 {
     pt_jw w;
     pt_jw_init(&w, &c->out);
     pt_jw_obj(&w);
     if (c->req->fmt == PT_AI_FMT_RESPONSES) pt_jw_kcstr(&w, "object", "response.input_tokens");
-    pt_jw_kint(&w, "input_tokens", n);
+    pt_jw_kint(&w, c->req->fmt == PT_AI_FMT_GEMINI ? "totalTokens" : "input_tokens", n);
     pt_jw_obj_end(&w);
     return w.err ? w.err : flush_out(c);
 }
@@ -1151,6 +1325,11 @@ static void end_stream(pt_ai_call *c)
             c->err = e;
         }
         flush_out(c);
+        return;
+    }
+    if (c->req->fmt == PT_AI_FMT_GEMINI && c->gem_finished) { /* Gemini has no end sentinel */
+        c->done = true;
+        if (c->req->json_array) do_emit(c, "]", 1);
         return;
     }
     c->failed = true;
@@ -1260,8 +1439,7 @@ int pt_ai_call_finish(pt_ai_call *c, pt_ai_end how, pt_ai_emit_fn emit, void *ar
 
 int pt_ai_call_error_body(const pt_ai_call *c, const pt_ai_result *res, pt_buf *out)
 {
-    bool same_wire = (c->req->fmt == PT_AI_FMT_OPENAI && c->prov->wire == PT__WIRE_OPENAI) ||
-                     (c->req->fmt == PT_AI_FMT_ANTHROPIC && c->prov->wire == PT__WIRE_ANTHROPIC);
+    bool same_wire = same_wire_as(c->req->fmt, c->prov);
     /* only a provider that speaks the client's own format (not Mistral's variant) */
     if (res->kind == PT_AI_ERR_CLIENT && same_wire && c->prov->passthrough && c->error_mode && c->body.len &&
         pt_jscan_document(c->body.data, c->body.len, NULL) == 0 && !(c->ctx.key && strstr(c->body.data, c->ctx.key)))

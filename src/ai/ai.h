@@ -41,29 +41,37 @@
 #include "ai/ai_config.h"
 #include "ai/pivot.h"
 #include "core/buf.h"
+#include "core/error_body.h"
 #include "core/slice.h"
 
-/* The client formats: OpenAI Chat Completions, Anthropic Messages, OpenAI Responses (the
- * last always translated through the pivot, its errors in OpenAI's error object). */
-typedef enum pt_ai_format { PT_AI_FMT_OPENAI, PT_AI_FMT_ANTHROPIC, PT_AI_FMT_RESPONSES } pt_ai_format;
+/* The client formats: OpenAI Chat Completions, Anthropic Messages, OpenAI Responses
+ * (always translated through the pivot, its errors in OpenAI's error object), Gemini
+ * generateContent (the model and the stream in the path: pt_ai_request_new_path). */
+typedef enum pt_ai_format { PT_AI_FMT_OPENAI, PT_AI_FMT_ANTHROPIC, PT_AI_FMT_RESPONSES, PT_AI_FMT_GEMINI } pt_ai_format;
 
 typedef enum pt_ai_endpoint {
-    PT_AI_EP_CHAT,         /* POST /v1/chat/completions, POST /v1/messages, POST /v1/responses */
+    PT_AI_EP_CHAT,         /* POST /v1/chat/completions, POST /v1/messages, POST /v1/responses,
+                            * POST /v1beta/models/{model}:generateContent / :streamGenerateContent */
     PT_AI_EP_EMBEDDINGS,   /* POST /v1/embeddings */
     PT_AI_EP_MODELS,       /* GET /v1/models */
-    PT_AI_EP_COUNT_TOKENS, /* POST /v1/messages/count_tokens, POST /v1/responses/input_tokens */
+    PT_AI_EP_COUNT_TOKENS, /* POST /v1/messages/count_tokens, POST /v1/responses/input_tokens,
+                            * POST /v1beta/models/{model}:countTokens */
     PT_AI_EP_MODEL,        /* GET /v1/models/{id} */
     PT_AI_EP_RESPONSE,     /* /v1/responses/{id}..., any method: a stored response (none are kept) */
 } pt_ai_endpoint;
 
 const char *pt_ai_format_name(pt_ai_format f);
 const char *pt_ai_endpoint_name(pt_ai_endpoint e);
+/* The shape of f's error bodies (core/error_body.h). */
+pt_error_format pt_ai_error_format(pt_ai_format f);
 
 /* Maps a request line to an AI endpoint. path is without the query. anthropic_hint is
  * true when the request carries an anthropic-version header (it picks the Anthropic
- * format for GET /v1/models). Returns 0 on a match, 404 for an unknown path (fmt and ep
- * untouched), 405 for a known path with the wrong method (fmt and ep set, so the error
- * can be rendered in the endpoint's format). */
+ * format for GET /v1/models). Gemini's paths are /v1beta/models (GET),
+ * /v1beta/models/{model} (GET) and /v1beta/models/{model}:{verb} (POST; /v1/ works too).
+ * Returns 0 on a match, 404 for an unknown path (fmt and ep untouched, except that a path
+ * under /v1beta/ sets fmt to Gemini), 405 for a known path with the wrong method (fmt and
+ * ep set, so the error can be rendered in the endpoint's format). */
 int pt_ai_match(pt_slice method, pt_slice path, bool anthropic_hint, pt_ai_format *fmt, pt_ai_endpoint *ep);
 
 /* ---- client requests ----------------------------------------------------------------- */
@@ -76,6 +84,12 @@ typedef struct pt_ai_request pt_ai_request;
  * whatever the model routes to. Returns 0 and *out, or -1 and err (status 400). */
 int pt_ai_request_new(pt_ai_format fmt, pt_ai_endpoint ep, const char *body, size_t len, pt_ai_request **out,
                       pt_ai_error *err);
+/* The same for a request whose path says more than its body: a Gemini request takes its
+ * model and stream flag from path ("/v1beta/models/{model}:streamGenerateContent") and,
+ * for streams, the framing from query (alt=sse: events; else one JSON array). Other
+ * formats ignore path and query. */
+int pt_ai_request_new_path(pt_ai_format fmt, pt_ai_endpoint ep, pt_slice path, pt_slice query, const char *body,
+                           size_t len, pt_ai_request **out, pt_ai_error *err);
 void pt_ai_request_free(pt_ai_request *r);
 pt_ai_format pt_ai_request_format(const pt_ai_request *r);
 pt_ai_endpoint pt_ai_request_endpoint(const pt_ai_request *r);

@@ -1,5 +1,5 @@
 /* fmt.h: the client formats (OpenAI Chat Completions, Anthropic Messages, OpenAI
- * Responses), private to src/ai. Each parses a client body into the pivot request and renders a pivot response,
+ * Responses, Gemini generateContent), private to src/ai. Each parses a client body into the pivot request and renders a pivot response,
  * pivot stream events and errors back in its own wire format. */
 #ifndef PT_AI_FMT_H
 #define PT_AI_FMT_H
@@ -19,6 +19,8 @@ typedef struct pt__render_ctx {
     int64_t input_estimate;  /* a local count of the prompt's tokens, reported where a stream must
                               * name input usage before the provider has (Anthropic's
                               * message_start); -1 when there is none */
+    bool json_array;         /* Gemini: the stream is one JSON array (streamGenerateContent
+                              * without alt=sse), not server-sent events */
 } pt__render_ctx;
 
 /* Streaming render state (shared layout so the call can embed it). */
@@ -36,6 +38,7 @@ typedef struct pt__fmt_stream {
     char stopseqbuf[128];
     pt_usage usage;
     struct pt__resp_stream *resp; /* Responses: the output items so far (heap; stream_release) */
+    struct pt__gem_stream *gem;   /* Gemini: the function calls so far (heap; stream_release) */
 } pt__fmt_stream;
 
 typedef struct pt__fmt {
@@ -63,6 +66,7 @@ int pt__fmt_render_error(const pt__fmt *f, const pt_ai_error *e, bool event, pt_
 extern const pt__fmt pt__fmt_openai;
 extern const pt__fmt pt__fmt_anthropic;
 extern const pt__fmt pt__fmt_responses;
+extern const pt__fmt pt__fmt_gemini;
 
 const pt__fmt *pt__fmt_get(pt_ai_format f);
 
@@ -104,6 +108,11 @@ int pt__parse_output_format(pt_pivot_req *r, const pt_jv *f, const char *field, 
 const pt_jv *pt__parse_root(pt_pivot_req *r, const char *body, size_t len, pt_ai_error *err);
 /* Parses a stop sequence value (string or array of strings) into r->stop. */
 int pt__parse_stop(const pt_jv *v, const char *field, pt_pivot_req *r, pt_ai_error *err);
+/* A 400 (kind INVALID or UNSUPPORTED) naming the field at fault, "input[2].call_id", as
+ * param and at the start of the message; member may be NULL (the fault is path itself).
+ * Returns -1 (fmt_responses.c). */
+int pt__bad_at(pt_ai_error *err, pt_ai_err_kind kind, const char *path, const char *member, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 /* Copies s into dst (cap bytes, cut to fit, NUL-terminated) and returns the copy. */
 pt_slice pt__copy_str(char *dst, size_t cap, pt_slice s);
 

@@ -808,6 +808,7 @@ const pt__fmt *pt__fmt_get(pt_ai_format f)
     switch (f) {
     case PT_AI_FMT_ANTHROPIC: return &pt__fmt_anthropic;
     case PT_AI_FMT_RESPONSES: return &pt__fmt_responses;
+    case PT_AI_FMT_GEMINI: return &pt__fmt_gemini;
     default: return &pt__fmt_openai;
     }
 }

@@ -14,13 +14,10 @@
 
 #define BAD(field, ...) pt_ai_error_set(err, PT_AI_ERR_INVALID, 0, field, __VA_ARGS__)
 #define NOMEM() pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 413, NULL, "request too large")
-#define BAD_AT(path, member, ...) bad_at(err, PT_AI_ERR_INVALID, path, member, __VA_ARGS__)
-#define UNSUPPORTED_AT(path, member, ...) bad_at(err, PT_AI_ERR_UNSUPPORTED, path, member, __VA_ARGS__)
+#define BAD_AT(path, member, ...) pt__bad_at(err, PT_AI_ERR_INVALID, path, member, __VA_ARGS__)
+#define UNSUPPORTED_AT(path, member, ...) pt__bad_at(err, PT_AI_ERR_UNSUPPORTED, path, member, __VA_ARGS__)
 
-/* A 400 naming the field at fault, "input[2].call_id", as param and at the start of the
- * message. member may be NULL (the fault is path itself). Returns -1. */
-static int __attribute__((format(printf, 5, 6)))
-bad_at(pt_ai_error *err, pt_ai_err_kind kind, const char *path, const char *member, const char *fmt, ...)
+int pt__bad_at(pt_ai_error *err, pt_ai_err_kind kind, const char *path, const char *member, const char *fmt, ...)
 {
     char field[sizeof err->param], msg[PT_AI_ERRMSG_MAX - sizeof field - 2];
     if (member) snprintf(field, sizeof field, "%s.%s", path, member);

@@ -169,6 +169,9 @@ pt_stop_reason pt__oai_stop(const char *s);
 void pt__ant_usage(const pt_jv *u, pt_usage *out);
 /* Anthropic stop_reason -> pivot (prov_anthropic.c). */
 pt_stop_reason pt__ant_stop(const char *s);
+/* Gemini usageMetadata -> pivot, and finishReason -> pivot (prov_gemini.c). */
+void pt__gem_usage(const pt_jv *u, pt_usage *out);
+pt_stop_reason pt__gem_stop(const char *s);
 /* Mistral's 9-character tool ids: ids already of that shape are kept, others hashed. */
 void pt__short_tool_id(pt_slice id, char out[10]);
 

@@ -335,7 +335,7 @@ static int render_chat(const pt__prov_ctx *c, const pt_pivot_req *r, pt_buf *bod
 
 /* ---- answers ------------------------------------------------------------------------- */
 
-static pt_stop_reason stop_of(const char *s)
+pt_stop_reason pt__gem_stop(const char *s)
 {
     if (!s) return PT_STOP_NONE;
     if (strcmp(s, "STOP") == 0) return PT_STOP_END_TURN;
@@ -356,7 +356,7 @@ static int parse_count(const pt__prov_ctx *c, const char *body, size_t len, int6
 }
 
 /* promptTokenCount includes cached tokens; candidatesTokenCount excludes thoughts. */
-static void usage_of(const pt_jv *u, pt_usage *out)
+void pt__gem_usage(const pt_jv *u, pt_usage *out)
 {
     *out = PT_USAGE_UNKNOWN;
     if (!pt_jv_is_object(u)) return;
@@ -440,11 +440,11 @@ static int parse_chat(const pt__prov_ctx *c, const char *body, size_t len, pt_pi
                 goto toobig;
         }
     }
-    out->stop = stop_of(pt_jv_cstr(pt_jv_get(cand, "finishReason")));
+    out->stop = pt__gem_stop(pt_jv_cstr(pt_jv_get(cand, "finishReason")));
     if (!cand && pt_jv_is_object(pt_jv_get(root, "promptFeedback"))) out->stop = PT_STOP_CONTENT_FILTER;
     if (out->stop == PT_STOP_END_TURN && ncalls) out->stop = PT_STOP_TOOL_USE;
     if (out->stop == PT_STOP_NONE) out->stop = ncalls ? PT_STOP_TOOL_USE : PT_STOP_END_TURN;
-    usage_of(pt_jv_get(root, "usageMetadata"), &out->usage);
+    pt__gem_usage(pt_jv_get(root, "usageMetadata"), &out->usage);
     return 0;
 toobig:
     return pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 502, NULL, "answer too large");
@@ -552,7 +552,7 @@ static int st_event(void *p, const pt_sse_event *sev, pt_ev_cb cb, void *arg, pt
         goto out;
     }
     pt_usage u;
-    usage_of(pt_jv_get(root, "usageMetadata"), &u);
+    pt__gem_usage(pt_jv_get(root, "usageMetadata"), &u);
     pt_usage_merge(&s->usage, &u);
     if (!s->started) {
         s->started = true;
@@ -575,7 +575,7 @@ static int st_event(void *p, const pt_sse_event *sev, pt_ev_cb cb, void *arg, pt
     const char *fr = pt_jv_cstr(pt_jv_get(cand, "finishReason"));
     bool blocked = !cand && pt_jv_get(pt_jv_get(root, "promptFeedback"), "blockReason");
     if (fr || blocked) {
-        s->stop = fr ? stop_of(fr) : PT_STOP_CONTENT_FILTER;
+        s->stop = fr ? pt__gem_stop(fr) : PT_STOP_CONTENT_FILTER;
         s->finished = true;
         rc = pt__blocks_close(&s->blk, cb, arg);
     }
@@ -802,5 +802,5 @@ const pt__prov pt__prov_gemini = {
     .render_embed = render_embed,
     .parse_embed = parse_embed,
     .classify = classify,
-    .passthrough = false,
+    .passthrough = true,
 };
