@@ -171,17 +171,17 @@ static pt_slice ai_path(const pt_request *req, const pt_route *route)
  * when the request carries anthropic-version, else OpenAI's. */
 static pt_ai_format route_format(const pt_request *req, const pt_route *route, pt_ai_endpoint *ep, int *match)
 {
-    pt_ai_format fmt;
     bool hint = pt_request_header(req, "anthropic-version") != NULL;
+    pt_ai_format fmt = hint ? PT_AI_FMT_ANTHROPIC : PT_AI_FMT_OPENAI; /* kept on 404, unless a Gemini path */
     *match = pt_ai_match(req->method_name, ai_path(req, route), hint, &fmt, ep);
-    return *match == 404 ? (hint ? PT_AI_FMT_ANTHROPIC : PT_AI_FMT_OPENAI) : fmt;
+    return fmt;
 }
 
 pt_error_format pt_ai_route_error_format(const pt_request *req, const pt_route *route)
 {
     pt_ai_endpoint ep;
     int match;
-    return route_format(req, route, &ep, &match) == PT_AI_FMT_ANTHROPIC ? PT_ERRFMT_ANTHROPIC : PT_ERRFMT_OPENAI;
+    return pt_ai_error_format(route_format(req, route, &ep, &match));
 }
 
 bool pt_ai_route_render_error(const pt_request *req, int status, const char *msg, pt_buf *body)
@@ -604,6 +604,13 @@ static uint64_t token_estimate(void *areq)
     return n > 0 ? (uint64_t)n : 1;
 }
 
+/* The client's request read from its body (and, for Gemini, its path and query). */
+static int new_request(ai_req *a, pt_ai_error *err)
+{
+    return pt_ai_request_new_path(a->fmt, a->ep, ai_path(a->req, a->route), a->req->query,
+                                  a->body.data ? a->body.data : "", a->body.len, &a->areq, err);
+}
+
 /* The body masked by the policies that apply, the model now known, and parsed again when
  * that changed it; false when refused (answered in the client's format). */
 static bool mask_request(ai_req *a, const char *model)
@@ -626,7 +633,7 @@ static bool mask_request(ai_req *a, const char *model)
     a->areq = NULL;
     pt_buf_release(&a->body);
     a->body = out;
-    if (pt_ai_request_new(a->fmt, a->ep, a->body.data, a->body.len, &a->areq, &err) != 0) {
+    if (new_request(a, &err) != 0) {
         fail_with(a, &err);
         return false;
     }
@@ -637,7 +644,7 @@ static bool mask_request(ai_req *a, const char *model)
 static void begin(ai_req *a)
 {
     pt_ai_error err;
-    if (pt_ai_request_new(a->fmt, a->ep, a->body.data ? a->body.data : "", a->body.len, &a->areq, &err) != 0) {
+    if (new_request(a, &err) != 0) {
         fail_with(a, &err);
         return;
     }
