@@ -57,8 +57,17 @@ bool pt_auth_find_key(const pt_request *req, const pt_route *route, pt_key_found
         *out = (pt_key_found){ PT_KEY_FROM_QUERY, v, NULL };
         return true;
     }
-    return from_header(req, "authorization", PT_KEY_FROM_BEARER, out) ||
-           from_header(req, "x-api-key", PT_KEY_FROM_X_API_KEY, out);
+    if (from_header(req, "authorization", PT_KEY_FROM_BEARER, out) ||
+        from_header(req, "x-api-key", PT_KEY_FROM_X_API_KEY, out) ||
+        from_header(req, "x-goog-api-key", PT_KEY_FROM_GOOG_API_KEY, out))
+        return true;
+    /* Gemini clients may send the key as ?key= (an AI route forwards no query upstream,
+     * and the logs record the path without it) */
+    if (route->kind == PT_ROUTE_AI && query_param(req->query, "key", &v) && v.len) {
+        *out = (pt_key_found){ PT_KEY_FROM_QUERY, v, NULL };
+        return true;
+    }
+    return false;
 }
 
 void pt_auth_strip_query(pt_buf *t, const char *name)
@@ -184,7 +193,7 @@ bool pt_auth_check(pt_conn *c, pt_request *req, const pt_config *cfg, const pt_r
     a->snap = snap;
     if (!pt_auth_find_key(req, route, &a->found)) {
         refuse(c, req, route, PT_OUT_KEY_MISSING,
-               "this route needs an API key: send it as Authorization: Bearer <key> or x-api-key");
+               "this route needs an API key: send it as Authorization: Bearer <key>, x-api-key or x-goog-api-key");
         return false;
     }
     const pt_snap_key *k = NULL;

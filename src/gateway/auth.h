@@ -31,6 +31,7 @@ typedef enum pt_key_source {
     PT_KEY_FROM_QUERY,       /* the route's key_query parameter */
     PT_KEY_FROM_BEARER,      /* Authorization: Bearer */
     PT_KEY_FROM_X_API_KEY,   /* x-api-key, what Anthropic clients send */
+    PT_KEY_FROM_GOOG_API_KEY, /* x-goog-api-key, what Gemini clients send */
 } pt_key_source;
 
 /* Where a presented key was found. key points into the request head. */
@@ -41,7 +42,8 @@ typedef struct pt_key_found {
 } pt_key_found;
 
 /* Looks for a key in the places route accepts, first found wins: the route's header, its
- * query parameter, Authorization: Bearer, x-api-key. Returns whether one was found (an
+ * query parameter, Authorization: Bearer, x-api-key, x-goog-api-key, and on AI routes the
+ * query parameter key (Gemini clients). Returns whether one was found (an
  * empty value counts as none). */
 bool pt_auth_find_key(const pt_request *req, const pt_route *route, pt_key_found *out);
 

@@ -392,14 +392,9 @@ int pt__config_routes(pt_cfg *c, const pt_cfg_node *v, void *obj)
     return 0;
 }
 
-int pt__config_default_ai_route(pt_cfg *c, pt_config *cfg)
+/* One implicit AI route on prefix. */
+static int add_default_ai_route(pt_cfg *c, pt_config *cfg, const char *name, const char *prefix)
 {
-    if (!cfg->ai || cfg->ai->nmodels == 0) return 0;
-    for (size_t i = 0; i < cfg->nroutes; i++)
-        if (cfg->routes[i].kind == PT_ROUTE_AI) return 0;
-    const char *name = "ai";
-    for (size_t i = 0; i < cfg->nroutes; i++)
-        if (strcmp(cfg->routes[i].name, "ai") == 0) name = "ai-default";
     pt_route *routes = realloc(cfg->routes, (cfg->nroutes + 1) * sizeof *routes);
     if (!routes) return pt_cfg_oom(c, NULL);
     cfg->routes = routes;
@@ -407,8 +402,23 @@ int pt__config_default_ai_route(pt_cfg *c, pt_config *cfg)
     *r = (pt_route){ .kind = PT_ROUTE_AI, .implicit = true, .ai = cfg->ai, .order = (unsigned)cfg->nroutes };
     cfg->nroutes++;
     r->name = strdup(name);
-    r->path_prefix = strdup("/v1/");
+    r->path_prefix = strdup(prefix);
     if (!r->name || !r->path_prefix) return pt_cfg_oom(c, NULL);
+    return 0;
+}
+
+/* /v1/ for the OpenAI and Anthropic formats, /v1beta/ for Gemini's. */
+int pt__config_default_ai_route(pt_cfg *c, pt_config *cfg)
+{
+    if (!cfg->ai || cfg->ai->nmodels == 0) return 0;
+    for (size_t i = 0; i < cfg->nroutes; i++)
+        if (cfg->routes[i].kind == PT_ROUTE_AI) return 0;
+    const char *name = "ai", *gname = "ai-gemini";
+    for (size_t i = 0; i < cfg->nroutes; i++) {
+        if (strcmp(cfg->routes[i].name, "ai") == 0) name = "ai-default";
+        if (strcmp(cfg->routes[i].name, "ai-gemini") == 0) gname = "ai-default-gemini";
+    }
+    if (add_default_ai_route(c, cfg, name, "/v1/") || add_default_ai_route(c, cfg, gname, "/v1beta/")) return -1;
     pt_router_sort(cfg->routes, cfg->nroutes);
     return 0;
 }

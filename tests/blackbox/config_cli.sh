@@ -29,12 +29,12 @@ EOF
 "$PORTICO" check-config -c "$T/good.yaml" >"$T/out" 2>"$T/err"; rc=$?
 is "$rc" 0 "a good file: exit 0"
 OUT=$(cat "$T/out")
-is "$(head -n 1 "$T/out")" "$T/good.yaml: ok (1 listeners, 1 services, 3 routes, 2 providers, 2 models; 1 warning)" \
+is "$(head -n 1 "$T/out")" "$T/good.yaml: ok (1 listeners, 1 services, 4 routes, 2 providers, 2 models; 2 warnings)" \
     "the first line counts what was loaded"
 like "$OUT" $'\n  web \\(weighted\\): http://127.0.0.1:9001 \\(weight 1\\) http://127.0.0.1:9002 \\(weight 3\\)\n' \
     "each service with its balancer and targets"
-like "$OUT" $'routes: 3 \\(in the order they are tried\\)\n  api: host api.example.test path_prefix /api -> service web\n  ai: path_prefix /v1/ -> AI endpoints \\(default\\)\n  site: path_prefix / -> service web\n' \
-    "routes in precedence order, the default AI route among them"
+like "$OUT" $'routes: 4 \\(in the order they are tried\\)\n  api: host api.example.test path_prefix /api -> service web\n  ai-gemini: path_prefix /v1beta/ -> AI endpoints \\(default\\)\n  ai: path_prefix /v1/ -> AI endpoints \\(default\\)\n  site: path_prefix / -> service web\n' \
+    "routes in precedence order, the default AI routes among them"
 like "$OUT" $'\n  oa \\(openai\\): https://api.openai.com/v1, 1 key\n  local \\(openai_compatible\\): http://127.0.0.1:11434/v1, 0 keys\n' \
     "each provider with its type, base URL and key count"
 like "$OUT" $'\n  fast -> oa/gpt-4o-mini; fallbacks: slow\n  slow -> local/llama$' "each model with its targets and fallbacks"

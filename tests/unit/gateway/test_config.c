@@ -1029,18 +1029,23 @@ static void errors_section_is_a_table_too(void **state)
                  "t.yaml:1: errors.expose_upstream_adress: unknown key (did you mean 'expose_upstream_address'?)");
 }
 
-static void models_get_a_default_ai_route_under_v1(void **state)
+static void models_get_default_ai_routes_under_v1_and_v1beta(void **state)
 {
     pt_config *cfg = load_ok(SVC "routes:\n  - { name: web, match: { path_prefix: / }, service: api }\n" AI_SECTIONS);
-    assert_int_equal(cfg->nroutes, 2);
-    const pt_route *ai = &cfg->routes[0]; /* "/v1/" outranks "/" */
+    assert_int_equal(cfg->nroutes, 3);
+    const pt_route *gem = &cfg->routes[0], *ai = &cfg->routes[1]; /* "/v1beta/", "/v1/" outrank "/" */
     assert_string_equal(ai->name, "ai");
     assert_int_equal(ai->kind, PT_ROUTE_AI);
     assert_true(ai->implicit);
     assert_ptr_equal(ai->ai, cfg->ai);
     assert_string_equal(ai->path_prefix, "/v1/");
     assert_int_equal(ai->nhosts, 0);
-    assert_int_equal(cfg->routes[1].kind, PT_ROUTE_PROXY);
+    /* Gemini's SDK sends /v1beta/models/{model}:generateContent */
+    assert_string_equal(gem->name, "ai-gemini");
+    assert_int_equal(gem->kind, PT_ROUTE_AI);
+    assert_true(gem->implicit);
+    assert_string_equal(gem->path_prefix, "/v1beta/");
+    assert_int_equal(cfg->routes[2].kind, PT_ROUTE_PROXY);
     pt_config_release(cfg);
     cfg = load_ok(SVC); /* no models: no AI route */
     assert_int_equal(cfg->nroutes, 0);
@@ -1123,7 +1128,7 @@ int main(void)
         cmocka_unit_test(current_is_safe_against_concurrent_publish),
         cmocka_unit_test(every_error_of_a_file_is_reported_with_its_line),
         cmocka_unit_test(errors_section_is_a_table_too),
-        cmocka_unit_test(models_get_a_default_ai_route_under_v1),
+        cmocka_unit_test(models_get_default_ai_routes_under_v1_and_v1beta),
         cmocka_unit_test(a_declared_ai_route_replaces_the_default),
     };
     return cmocka_run_group_tests(tests, setup_tmpdir, teardown_tmpdir);

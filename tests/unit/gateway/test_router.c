@@ -425,7 +425,7 @@ static void overlaps_follow_hosts_and_path_boundaries(void **state)
     pt_config_release(cfg);
 }
 
-static void the_default_ai_route_takes_v1_only(void **state)
+static void the_default_ai_routes_take_v1_and_v1beta_only(void **state)
 {
     pt_buf yaml = PT_BUF_INIT, err = PT_BUF_INIT;
     pt_buf_append_str(&yaml, SVC "  - { name: web, match: { path_prefix: / }, service: s }\n"
@@ -437,9 +437,13 @@ static void the_default_ai_route_takes_v1_only(void **state)
     assert_string_equal(route_for(cfg, HTTP_POST, "h", "/chat/completions"), "web");
     assert_string_equal(route_for(cfg, HTTP_GET, "h", "/v1/models"), "ai");
     assert_string_equal(route_for(cfg, HTTP_GET, "h", "/v1"), "web"); /* "/v1/" matches byte-wise */
+    assert_string_equal(route_for(cfg, HTTP_POST, "h", "/v1beta/models/m:generateContent"), "ai-gemini");
+    assert_string_equal(route_for(cfg, HTTP_GET, "h", "/v1betax/models"), "web");
     pt_buf warnings = PT_BUF_INIT;
-    assert_int_equal(pt_router_ai_warnings(cfg, &warnings), 1);
-    assert_string_equal(warnings.data, "AI route 'ai' (path_prefix /v1/) shadows route 'web' (path_prefix /) for the "
+    assert_int_equal(pt_router_ai_warnings(cfg, &warnings), 2);
+    assert_string_equal(warnings.data, "AI route 'ai-gemini' (path_prefix /v1beta/) shadows route 'web' (path_prefix /) "
+                                       "for the requests both match\n"
+                                       "AI route 'ai' (path_prefix /v1/) shadows route 'web' (path_prefix /) for the "
                                        "requests both match\n");
     pt_buf_release(&warnings);
     pt_config_release(cfg);
@@ -473,7 +477,7 @@ int main(void)
         cmocka_unit_test(upstream_path_respects_the_buffer_cap),
         cmocka_unit_test(request_header_lookup_is_case_insensitive_first_match),
         cmocka_unit_test(overlaps_follow_hosts_and_path_boundaries),
-        cmocka_unit_test(the_default_ai_route_takes_v1_only),
+        cmocka_unit_test(the_default_ai_routes_take_v1_and_v1beta_only),
     };
     return cmocka_run_group_tests(tests, NULL, teardown);
 }
