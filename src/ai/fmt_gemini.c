@@ -10,6 +10,7 @@
 
 #include "ai/fmt.h"
 #include "core/err.h"
+#include "core/json_scan.h"
 #include "core/json_write.h"
 #include "core/str.h"
 
@@ -485,7 +486,16 @@ static void call_part(pt_jw *w, pt_slice id, pt_slice name, pt_slice args, pt_sl
     pt_jw_kstr(w, "name", name);
     pt_jw_key(w, "args");
     pt_slice a = pt_slice_trim(args);
-    pt_jw_raw(w, a.len ? a : PT_SLICE_LIT("{}"));
+    size_t nf, open, close, errpos;
+    if (!a.len) {
+        pt_jw_raw(w, PT_SLICE_LIT("{}"));
+    } else if (pt_jscan_object_document(a.ptr, a.len, NULL, 0, &nf, &open, &close, &errpos) == 0) {
+        pt_jw_raw(w, a);
+    } else { /* a model wrote arguments that are not a JSON object: kept, as text */
+        pt_jw_obj(w);
+        pt_jw_kstr(w, "arguments", a);
+        pt_jw_obj_end(w);
+    }
     pt_jw_obj_end(w);
     if (sig.len || idsig.len) pt_jw_kstr(w, "thoughtSignature", sig.len ? sig : idsig);
     pt_jw_obj_end(w);
