@@ -2,7 +2,8 @@
  *
  *   case.json          client format, endpoint, provider config, upstream status/headers,
  *                      how the upstream ends, and the expected outcome (usage, cost, stop
- *                      reason, error kind, whether bytes were emitted)
+ *                      reason, error kind, whether bytes were emitted); Gemini clients add
+ *                      the request's "path" and "query", which name the model and stream
  *   request.json       the client's body
  *   upstream_request   the request Portico must send: "METHOD PATH", headers, blank line, body
  *   upstream_response  the provider's answer body (JSON or an event stream)
@@ -117,11 +118,16 @@ static void run(const char *dir, json_t *cs, size_t split, outcome *o)
     const char *client = json_string_value(json_object_get(cs, "client"));
     pt_ai_format fmt = strcmp(client, "anthropic") == 0   ? PT_AI_FMT_ANTHROPIC
                        : strcmp(client, "responses") == 0 ? PT_AI_FMT_RESPONSES
+                       : strcmp(client, "gemini") == 0    ? PT_AI_FMT_GEMINI
                                                           : PT_AI_FMT_OPENAI;
     pt_ai_request *req = NULL;
     pt_ai_error err;
-    int rc = pt_ai_request_new(fmt, ep_of(json_string_value(json_object_get(cs, "endpoint"))), reqbody, reqlen, &req,
-                               &err);
+    /* Gemini clients name the model and the stream in the path ("path", "query") */
+    const char *cpath = json_string_value(json_object_get(cs, "path"));
+    const char *cquery = json_string_value(json_object_get(cs, "query"));
+    int rc = pt_ai_request_new_path(fmt, ep_of(json_string_value(json_object_get(cs, "endpoint"))),
+                                    pt_slice_cstr(cpath ? cpath : ""), pt_slice_cstr(cquery ? cquery : ""), reqbody,
+                                    reqlen, &req, &err);
     if (rc) {
         o->new_rc = rc;
         o->new_err = err;
