@@ -381,7 +381,16 @@ int pt_ai_render_error(pt_ai_format fmt, const pt_ai_error *err, pt_buf *out)
     return pt__fmt_render_error(pt__fmt_get(fmt), err, false, out);
 }
 
-/* One entry of the model list, also the answer to GET /v1/models/{id}. */
+/* Whether every target of m has a price (else some calls' cost is unknown). */
+static bool model_priced(const pt_ai_model *m)
+{
+    for (size_t i = 0; i < m->ntargets; i++)
+        if (!m->targets[i].price_known) return false;
+    return m->ntargets > 0;
+}
+
+/* One entry of the model list, also the answer to GET /v1/models/{id}. "priced" (OpenAI
+ * and Anthropic shapes, which clients read leniently) says whether calls get a cost. */
 static void model_obj(pt_jw *w, const pt_ai_model *m, pt_ai_format fmt)
 {
     pt_jw_obj(w);
@@ -400,11 +409,13 @@ static void model_obj(pt_jw *w, const pt_ai_model *m, pt_ai_format fmt)
         pt_jw_kcstr(w, "object", "model");
         pt_jw_kint(w, "created", 0);
         pt_jw_kcstr(w, "owned_by", m->ntargets ? m->targets[0].provider_name : "portico");
+        pt_jw_kbool(w, "priced", model_priced(m));
     } else {
         pt_jw_kcstr(w, "type", "model");
         pt_jw_kcstr(w, "id", m->name);
         pt_jw_kcstr(w, "display_name", m->name);
         pt_jw_kcstr(w, "created_at", "1970-01-01T00:00:00Z");
+        pt_jw_kbool(w, "priced", model_priced(m));
     }
     pt_jw_obj_end(w);
 }
@@ -1434,6 +1445,7 @@ int pt_ai_call_finish(pt_ai_call *c, pt_ai_end how, pt_ai_emit_fn emit, void *ar
     out->provider = c->at.provider->name;
     out->upstream_model = c->at.upstream_model;
     if (c->req->ep != PT_AI_EP_COUNT_TOKENS) cost(c, out);
+    else out->cost_known = true; /* counting is free */
     return c->emit_rc;
 }
 

@@ -150,7 +150,7 @@ static void one_model_is_rendered_or_404(void **state)
     pt_ai_config *cfg = config();
     pt_buf b = PT_BUF_INIT;
     assert_int_equal(pt_ai_render_model(cfg, NULL, PT_AI_FMT_OPENAI, PT_SLICE_LIT("/v1/models/gpt"), &b), 200);
-    assert_string_equal(b.data, "{\"id\":\"gpt\",\"object\":\"model\",\"created\":0,\"owned_by\":\"oa\"}");
+    assert_string_equal(b.data, "{\"id\":\"gpt\",\"object\":\"model\",\"created\":0,\"owned_by\":\"oa\",\"priced\":true}");
     pt_buf_reset(&b);
     assert_int_equal(pt_ai_render_model(cfg, NULL, PT_AI_FMT_ANTHROPIC, PT_SLICE_LIT("/v1/models/cl%61ude/"), &b), 200);
     assert_non_null(strstr(b.data, "\"display_name\":\"claude\""));
@@ -504,21 +504,58 @@ static void unsupported_endpoint_for_provider_is_refused_before_sending(void **s
     pt_ai_config_free(cfg);
 }
 
+/* A model without a price has an unknown cost, not a zero one; counting tokens is free. */
+static void unpriced_calls_have_no_cost_and_counting_is_free(void **state)
+{
+    pt_ai_config *cfg = config();
+    pt_ai_request *r = request(PT_AI_FMT_OPENAI, PT_AI_EP_CHAT, "{\"model\":\"local\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+    pt_ai_attempt a = attempt(cfg, "local", 0);
+    pt_ai_error e;
+    pt_ai_call *c = pt_ai_call_new(r, &a, NULL, &e);
+    assert_non_null(c);
+    const char *body = "{\"id\":\"x\",\"choices\":[{\"message\":{\"content\":\"yo\"},\"finish_reason\":\"stop\"}],"
+                       "\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":2}}";
+    pt_ai_header ct = { PT_SLICE_LIT("content-type"), PT_SLICE_LIT("application/json") };
+    pt_ai_call_on_response_head(c, 200, &ct, 1);
+    sink s = { 0 };
+    pt_ai_call_on_response_body(c, body, strlen(body), on_emit, &s);
+    pt_ai_result res;
+    pt_ai_call_finish(c, PT_AI_END_OK, on_emit, &s, &res);
+    assert_int_equal(res.kind, PT_AI_OK);
+    assert_int_equal(res.usage.input, 5);
+    assert_false(res.cost_known);
+    assert_int_equal(res.cost_micro_usd, 0);
+    pt_ai_call_free(c);
+    pt_ai_request_free(r);
+    r = request(PT_AI_FMT_ANTHROPIC, PT_AI_EP_COUNT_TOKENS, "{\"model\":\"local\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+    c = pt_ai_call_new(r, &a, NULL, &e);
+    assert_non_null(c);
+    assert_null(pt_ai_call_upstream(c)); /* answered by the local estimate */
+    pt_ai_call_finish(c, PT_AI_END_OK, on_emit, &s, &res);
+    assert_int_equal(res.kind, PT_AI_OK);
+    assert_true(res.cost_known);
+    assert_int_equal(res.cost_micro_usd, 0);
+    pt_ai_call_free(c);
+    pt_ai_request_free(r);
+    pt_buf_release(&s.all);
+    pt_ai_config_free(cfg);
+}
+
 static void models_are_listed_in_each_format(void **state)
 {
     pt_ai_config *cfg = config();
     pt_buf b = PT_BUF_INIT;
     assert_int_equal(pt_ai_render_models(cfg, NULL, PT_AI_FMT_OPENAI, &b), 0);
     assert_string_equal(b.data, "{\"object\":\"list\",\"data\":["
-                                "{\"id\":\"gpt\",\"object\":\"model\",\"created\":0,\"owned_by\":\"oa\"},"
-                                "{\"id\":\"claude\",\"object\":\"model\",\"created\":0,\"owned_by\":\"ant\"},"
-                                "{\"id\":\"local\",\"object\":\"model\",\"created\":0,\"owned_by\":\"loc\"}]}");
+                                "{\"id\":\"gpt\",\"object\":\"model\",\"created\":0,\"owned_by\":\"oa\",\"priced\":true},"
+                                "{\"id\":\"claude\",\"object\":\"model\",\"created\":0,\"owned_by\":\"ant\",\"priced\":true},"
+                                "{\"id\":\"local\",\"object\":\"model\",\"created\":0,\"owned_by\":\"loc\",\"priced\":false}]}");
     pt_buf_reset(&b);
     assert_int_equal(pt_ai_render_models(cfg, NULL, PT_AI_FMT_ANTHROPIC, &b), 0);
     assert_string_equal(b.data, "{\"data\":["
-                                "{\"type\":\"model\",\"id\":\"gpt\",\"display_name\":\"gpt\",\"created_at\":\"1970-01-01T00:00:00Z\"},"
-                                "{\"type\":\"model\",\"id\":\"claude\",\"display_name\":\"claude\",\"created_at\":\"1970-01-01T00:00:00Z\"},"
-                                "{\"type\":\"model\",\"id\":\"local\",\"display_name\":\"local\",\"created_at\":\"1970-01-01T00:00:00Z\"}],"
+                                "{\"type\":\"model\",\"id\":\"gpt\",\"display_name\":\"gpt\",\"created_at\":\"1970-01-01T00:00:00Z\",\"priced\":true},"
+                                "{\"type\":\"model\",\"id\":\"claude\",\"display_name\":\"claude\",\"created_at\":\"1970-01-01T00:00:00Z\",\"priced\":true},"
+                                "{\"type\":\"model\",\"id\":\"local\",\"display_name\":\"local\",\"created_at\":\"1970-01-01T00:00:00Z\",\"priced\":false}],"
                                 "\"has_more\":false,\"first_id\":\"gpt\",\"last_id\":\"local\"}");
     pt_buf_release(&b);
     pt_ai_config_free(cfg);
@@ -575,6 +612,7 @@ int main(void)
         cmocka_unit_test(client_gone_stops_emitting),
         cmocka_unit_test(oversized_whole_answer_is_a_protocol_error),
         cmocka_unit_test(unsupported_endpoint_for_provider_is_refused_before_sending),
+        cmocka_unit_test(unpriced_calls_have_no_cost_and_counting_is_free),
         cmocka_unit_test(models_are_listed_in_each_format),
         cmocka_unit_test(a_route_lists_and_serves_only_its_models),
         cmocka_unit_test(unknown_model_error_is_404_in_client_format),
