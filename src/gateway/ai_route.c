@@ -80,6 +80,8 @@ typedef struct ai_series {
     char *provider, *model;
     _Atomic uint64_t calls_ok, calls_failed, calls_aborted, input, output, cache_read, cache_write, cost_pico;
     _Atomic uint64_t ttft_us_sum, ttft_count;
+    _Atomic bool priced;          /* a call of the pair had a price: its cost is a number */
+    _Atomic bool unpriced_warned; /* the pair's missing price was logged (once) */
     struct ai_series *next;
 } ai_series;
 
@@ -139,8 +141,10 @@ static void render(pt_prom *p, void *arg)
             pt_prom_value_u64(p, atomic_load(v[k]));
         }
     }
-    pt_prom_family(p, "portico_ai_cost_usd_total", "counter", "Cost from the price table, in US dollars.");
+    pt_prom_family(p, "portico_ai_cost_usd_total", "counter",
+                   "Cost from the price table, in US dollars (no sample for models without a price).");
     for (ai_series *s = head; s; s = s->next) {
+        if (!atomic_load(&s->priced)) continue; /* unknown, not 0 */
         sample(p, "portico_ai_cost_usd_total", NULL, s);
         pt_prom_value_fixed(p, atomic_load(&s->cost_pico), 12);
     }
@@ -217,6 +221,11 @@ static void record(ai_req *a, const pt_ai_result *r, bool aborted)
     add(&s->cache_read, (uint64_t)pt_usage_get(r->usage.cache_read));
     add(&s->cache_write, (uint64_t)pt_usage_get(r->usage.cache_write));
     add(&s->cost_pico, r->cost_pico_usd);
+    if (r->cost_known) atomic_store(&s->priced, true);
+    else if (r->kind == PT_AI_OK && !atomic_exchange(&s->unpriced_warned, true))
+        pt_log_warn("AI model '%s' of provider '%s' has no price: its calls are logged with cost null and count 0 "
+                    "toward cost budgets (set prices: on the provider)",
+                    r->upstream_model, r->provider);
     uint64_t tokens = (uint64_t)pt_usage_get(r->usage.input) + (uint64_t)pt_usage_get(r->usage.output);
     a->used_tokens += tokens;
     a->used_cost_micro += r->cost_micro_usd;
@@ -254,7 +263,8 @@ static void record(ai_req *a, const pt_ai_result *r, bool aborted)
     }
     /* fixed-point decimals from integers: 6 places for dollars, 3 for milliseconds */
     pt_buf_append_str(b, ",\"cost_usd\":");
-    pt_buf_append_fixed(b, r->cost_micro_usd, 6);
+    if (r->cost_known) pt_buf_append_fixed(b, r->cost_micro_usd, 6);
+    else pt_buf_append_str(b, "null"); /* no price: unknown, not free */
     pt_buf_append_str(b, ",\"ttft_ms\":");
     pt_buf_append_fixed(b, r->ttft_us, 3);
     pt_buf_append_str(b, r->passthrough ? ",\"passthrough\":true}" : ",\"passthrough\":false}");
