@@ -32,6 +32,10 @@ static json_t *delta_holder(json_t *ev, const char **key)
     if (json_is_object(d) && json_is_string(json_object_get(d, "text"))) return *key = "text", d;
     const char *type = json_string_value(json_object_get(ev, "type"));
     if (type && strcmp(type, "response.output_text.delta") == 0 && json_is_string(d)) return *key = "delta", ev;
+    /* Gemini: a chunk whose one part is text */
+    json_t *parts = json_object_get(json_object_get(json_array_get(json_object_get(ev, "candidates"), 0), "content"), "parts");
+    json_t *p = json_array_size(parts) == 1 ? json_array_get(parts, 0) : NULL;
+    if (json_is_string(json_object_get(p, "text"))) return *key = "text", p;
     return NULL;
 }
 

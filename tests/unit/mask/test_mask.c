@@ -297,6 +297,24 @@ static char *sse_through(const pt_mask_rules *r, const char *const *pieces, size
     return pt_buf_detach(&out, NULL);
 }
 
+static void a_card_split_across_two_gemini_chunks_is_masked(void **state)
+{
+    pt_mask_rule u = detect_rule(PT_DET_CARD, PT_MASK_MASK);
+    pt_mask_rules r = rules_of(&u, 1);
+    const char *ev[] = {
+        "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"Card: 4111 1111\"}],\"role\":\"model\"}}]}\r\n\r\n",
+        "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\" 1111 1111 ok\"}],\"role\":\"model\"}}]}\r\n\r\n",
+        "data: {\"candidates\":[{\"finishReason\":\"STOP\"}]}\r\n\r\n",
+    };
+    size_t n;
+    char *got = sse_through(&r, ev, 3, &n);
+    assert_int_equal(n, 1);
+    assert_null(strstr(got, "4111"));
+    assert_non_null(strstr(got, "\"text\":\"****1111 ok\""));
+    free(got);
+    pt_mask_rules_release(&r);
+}
+
 static void a_card_split_across_two_openai_events_is_masked(void **state)
 {
     pt_mask_rule u = detect_rule(PT_DET_CARD, PT_MASK_MASK);
@@ -373,6 +391,7 @@ int main(void)
         cmocka_unit_test(a_stream_masks_values_split_anywhere),
         cmocka_unit_test(a_stream_releases_plain_text_as_it_comes),
         cmocka_unit_test(a_card_split_across_two_openai_events_is_masked),
+        cmocka_unit_test(a_card_split_across_two_gemini_chunks_is_masked),
         cmocka_unit_test(a_card_split_across_two_anthropic_events_is_masked),
         cmocka_unit_test(events_without_a_value_pass_byte_for_byte),
     };
