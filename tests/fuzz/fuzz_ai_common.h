@@ -51,17 +51,18 @@ static int fuzz_ai_emit(void *arg, const char *p, size_t n)
     return 0;
 }
 
-/* Runs one exchange: the client body against model `model` (a provider of that name),
+/* Runs one exchange: the client body (path and query as the client sent them, which name
+ * the model and stream for Gemini) against model `model` (a provider of that name),
  * the upstream answering `status` with `answer` fed in pieces of `step` bytes. Keys are
  * re-enabled afterwards so every run starts alike. */
-static void fuzz_ai_exchange(pt_ai_format fmt, pt_ai_endpoint ep, const char *body, size_t body_len,
-                             const char *model, int status, const char *ctype, const char *answer, size_t answer_len,
-                             size_t step, pt_ai_end how)
+static void fuzz_ai_exchange_path(pt_ai_format fmt, pt_ai_endpoint ep, const char *path, const char *query,
+                                  const char *body, size_t body_len, const char *model, int status, const char *ctype,
+                                  const char *answer, size_t answer_len, size_t step, pt_ai_end how)
 {
     pt_ai_config *cfg = fuzz_ai_config();
     pt_ai_request *req = NULL;
     pt_ai_error err;
-    if (pt_ai_request_new(fmt, ep, body, body_len, &req, &err)) {
+    if (pt_ai_request_new_path(fmt, ep, pt_slice_cstr(path), pt_slice_cstr(query), body, body_len, &req, &err)) {
         pt_buf b = PT_BUF_INIT;
         if (pt_ai_render_error(fmt, &err, &b)) abort();
         pt_buf_release(&b);
@@ -98,6 +99,14 @@ static void fuzz_ai_exchange(pt_ai_format fmt, pt_ai_endpoint ep, const char *bo
             atomic_store(&cfg->providers[i].keys[k].disabled, false);
             atomic_store(&cfg->providers[i].keys[k].cooldown_until_ms, 0);
         }
+}
+
+/* The same for formats whose body says everything (all but Gemini's). */
+static void fuzz_ai_exchange(pt_ai_format fmt, pt_ai_endpoint ep, const char *body, size_t body_len,
+                             const char *model, int status, const char *ctype, const char *answer, size_t answer_len,
+                             size_t step, pt_ai_end how)
+{
+    fuzz_ai_exchange_path(fmt, ep, "", "", body, body_len, model, status, ctype, answer, answer_len, step, how);
 }
 
 #endif
