@@ -59,6 +59,8 @@ static int match_gemini(pt_slice method, pt_slice path, bool v1beta, pt_ai_forma
         { ":generateContent", PT_AI_EP_CHAT },
         { ":streamGenerateContent", PT_AI_EP_CHAT },
         { ":countTokens", PT_AI_EP_COUNT_TOKENS },
+        { ":embedContent", PT_AI_EP_EMBEDDINGS },
+        { ":batchEmbedContents", PT_AI_EP_EMBEDDINGS },
     };
     bool get = pt_slice_eq_cstr(method, "GET") || pt_slice_eq_cstr(method, "HEAD");
     if (v1beta && pt_slice_eq_cstr(path, "/models")) {
@@ -168,6 +170,7 @@ struct pt_ai_request {
     const pt_jv *json;        /* parsed body for embeddings rendering (in the pivot's arena) */
     bool gemini_marks;        /* the pivot holds signed calls or Gemini thinking signatures */
     bool json_array;          /* Gemini: a stream framed as one JSON array (no alt=sse) */
+    bool gemini_embed_one;    /* Gemini: embedContent (one embedding), not batchEmbedContents */
 };
 
 #define RBAD(field, ...) pt_ai_error_set(err, PT_AI_ERR_INVALID, 400, field, __VA_ARGS__)
@@ -259,6 +262,23 @@ static int validate(pt_ai_request *r, pt_ai_error *err)
     return 0;
 }
 
+/* Gemini embeddings (embedContent, batchEmbedContents) become the OpenAI embeddings body
+ * every provider adapter takes, which replaces the client's; the answer is turned back
+ * into Gemini's (gemini_embeddings_answer). */
+static int gemini_embeddings_request(pt_ai_request *r, const char *verb, pt_ai_error *err)
+{
+    r->gemini_embed_one = strncmp(verb, ":embedContent", 13) == 0;
+    pt_buf b = PT_BUF_INIT;
+    if (pt__gem_embed_request(r->body, r->len, pt_slice_cstr(r->model), &r->pivot.arena, &b, err)) {
+        pt_buf_release(&b);
+        return -1;
+    }
+    free(r->body);
+    r->body = pt_buf_detach(&b, &r->len);
+    if (!r->body) return pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 500, NULL, "out of memory");
+    return validate(r, err);
+}
+
 /* Gemini: the model from ".../models/{model}:{verb}", the stream flag from the verb and
  * the framing from alt=sse; then the body parsed, so that every fault is a 400 before any
  * model or provider is looked at. */
@@ -266,7 +286,7 @@ static int gemini_target(pt_ai_request *r, pt_slice path, pt_slice query, pt_ai_
 {
     const char *m = memmem(path.ptr, path.len, "/models/", 8);
     const char *colon = m ? memchr(m + 8, ':', (size_t)(path.ptr + path.len - (m + 8))) : NULL;
-    if (r->ep == PT_AI_EP_CHAT || r->ep == PT_AI_EP_COUNT_TOKENS) {
+    if (r->ep == PT_AI_EP_CHAT || r->ep == PT_AI_EP_COUNT_TOKENS || r->ep == PT_AI_EP_EMBEDDINGS) {
         size_t n = colon ? (size_t)(colon - (m + 8)) : 0;
         if (!n) return RBAD("model", "model: the path names no model");
         if (n >= sizeof r->model) return RBAD("model", "model: longer than %d bytes", MAX_MODEL_NAME - 1);
@@ -282,6 +302,7 @@ static int gemini_target(pt_ai_request *r, pt_slice path, pt_slice query, pt_ai_
         r->json_array = r->stream && !sse;
         r->include_usage = true;
     }
+    if (r->ep == PT_AI_EP_EMBEDDINGS) return gemini_embeddings_request(r, colon, err);
     if (!pt_ai_request_pivot(r, err)) return -1;
     r->pivot.model = pt_slice_cstr(r->model);
     r->pivot.stream = r->stream;
@@ -583,7 +604,7 @@ static int apply_splices(const char *src, size_t len, splice *s, size_t n, pt_bu
 static int passthrough_body(pt_ai_call *c, bool inject_usage, pt_ai_error *err)
 {
     pt_ai_request *r = c->req;
-    if (r->fmt == PT_AI_FMT_GEMINI) { /* the model is in the path, which the provider writes */
+    if (r->fmt == PT_AI_FMT_GEMINI && r->ep != PT_AI_EP_EMBEDDINGS) { /* the model is in the path */
         if (pt_buf_append(&c->up.body, r->body, r->len))
             return pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 413, NULL, "request too large");
         return 0;
@@ -1168,7 +1189,7 @@ static int resp_events(pt_ai_call *c, const pt_pivot_resp *r)
 static void pass_body_usage(pt_ai_call *c)
 {
     if (!c->body.len) return;
-    if (c->req->fmt == PT_AI_FMT_GEMINI) {
+    if (c->req->fmt == PT_AI_FMT_GEMINI && c->req->ep != PT_AI_EP_EMBEDDINGS) {
         pt_pool scratch;
         pt_pool_init(&scratch, 0, 0);
         gemini_facts(c, pt_jdom_parse(&scratch, c->body.data, c->body.len, NULL));
@@ -1187,7 +1208,7 @@ static void pass_body_usage(pt_ai_call *c)
     pt_pool_init(&scratch, 0, PT__EVENT_ARENA_LIMIT);
     const pt_jv *u = pt_jdom_parse(&scratch, c->body.data + f[iu].vstart, f[iu].vend - f[iu].vstart, NULL);
     pt_usage nu = PT_USAGE_UNKNOWN;
-    if (c->req->fmt == PT_AI_FMT_OPENAI) {
+    if (c->req->fmt == PT_AI_FMT_OPENAI || c->req->ep == PT_AI_EP_EMBEDDINGS) { /* Gemini clients' embeddings too */
         pt__oai_usage(u, &nu);
         if (c->req->ep == PT_AI_EP_EMBEDDINGS && nu.output < 0) nu.output = 0;
         int ic = pt_jscan_find(f, nf, "choices", NULL);
@@ -1213,6 +1234,23 @@ static void pass_body_usage(pt_ai_call *c)
     pt_pool_release(&scratch);
 }
 
+/* The OpenAI embeddings list in c->out, sent to a Gemini client in Gemini's shape. */
+static int gemini_embeddings_answer(pt_ai_call *c)
+{
+    pt_buf g = PT_BUF_INIT;
+    int rc = pt__gem_embed_answer(c->out.data ? c->out.data : "", c->out.len, c->req->gemini_embed_one, &g);
+    pt_buf_reset(&c->out);
+    if (rc) {
+        pt_buf_release(&g);
+        c->failed = true;
+        return pt_ai_error_set(&c->err, PT_AI_ERR_PROTOCOL, 502, NULL, "provider '%s' sent embeddings that cannot be read",
+                               c->at.provider->name);
+    }
+    rc = do_emit(c, g.data, g.len);
+    pt_buf_release(&g);
+    return rc;
+}
+
 /* A passed-through whole answer: its usage read, then sent as it came. */
 static int pass_whole(pt_ai_call *c)
 {
@@ -1222,6 +1260,13 @@ static int pass_whole(pt_ai_call *c)
                                c->at.provider->name);
     }
     pass_body_usage(c);
+    if (c->req->fmt == PT_AI_FMT_GEMINI && c->req->ep == PT_AI_EP_EMBEDDINGS) {
+        if (pt_buf_append(&c->out, c->body.data ? c->body.data : "", c->body.len)) {
+            c->failed = true;
+            return pt_ai_error_set(&c->err, PT_AI_ERR_INTERNAL, 500, NULL, "out of memory");
+        }
+        return gemini_embeddings_answer(c);
+    }
     return do_emit(c, c->body.data, c->body.len);
 }
 
@@ -1290,7 +1335,7 @@ static int finish_whole(pt_ai_call *c)
             return -1;
         }
         c->usage = u;
-        return flush_out(c);
+        return c->req->fmt == PT_AI_FMT_GEMINI ? gemini_embeddings_answer(c) : flush_out(c);
     }
     pt_pivot_resp resp;
     pt_pivot_resp_init(&resp);

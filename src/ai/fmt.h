@@ -70,6 +70,14 @@ extern const pt__fmt pt__fmt_gemini;
 
 const pt__fmt *pt__fmt_get(pt_ai_format f);
 
+/* Gemini embeddings (fmt_gemini.c): an embedContent body ({"content":{"parts":[{"text"}]},
+ * "outputDimensionality"}) or a batchEmbedContents one ({"requests":[...]}) as the OpenAI
+ * embeddings body {"model","input":[...],"dimensions"} (model: the public name) into out;
+ * and an OpenAI embeddings list answer as Gemini's ({"embedding":{"values"}} when one,
+ * else {"embeddings":[{"values"}...]}). -1 with err (400) / nonzero on an unreadable list. */
+int pt__gem_embed_request(const char *body, size_t len, pt_slice model, pt_pool *arena, pt_buf *out, pt_ai_error *err);
+int pt__gem_embed_answer(const char *list, size_t len, bool one, pt_buf *out);
+
 /* Shared parsing helpers (fmt_openai.c) ------------------------------------------------ */
 
 /* A field path for messages: "messages[2].content[0].text". */

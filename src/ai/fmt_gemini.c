@@ -697,6 +697,94 @@ static int stream_event(pt__fmt_stream *st, const pt_ev *ev, pt_buf *out)
     }
 }
 
+/* ---- embeddings ---------------------------------------------------------------------- */
+
+/* The text of a Content to embed: its text parts, one per line. */
+static int embed_text(pt_jw *w, const pt_jv *content, const char *path, pt_ai_error *err)
+{
+    const pt_jv *parts = pt_jv_get(content, "parts");
+    if (!pt_jv_is_array(parts) || !pt_jv_len(parts)) return BAD_AT(path, "content.parts", "expected a non-empty array");
+    pt_buf t = PT_BUF_INIT;
+    size_t i;
+    const pt_jv *p;
+    PT_JV_FOREACH(parts, i, p) {
+        const pt_jv *text = pt_jv_get(p, "text");
+        if (!pt_jv_is_string(text)) {
+            pt_buf_release(&t);
+            return UNSUPPORTED_AT(path, "content.parts", "only text parts can be embedded through the gateway");
+        }
+        if ((i && pt_buf_append(&t, "\n", 1)) || pt_buf_append_slice(&t, pt_jv_str(text))) w->err = PT_ENOMEM;
+    }
+    pt_jw_str(w, pt_buf_slice(&t));
+    pt_buf_release(&t);
+    return 0;
+}
+
+int pt__gem_embed_request(const char *body, size_t len, pt_slice model, pt_pool *arena, pt_buf *out, pt_ai_error *err)
+{
+    size_t ep;
+    const pt_jv *root = pt_jdom_parse(arena, body, len, &ep);
+    if (!root && ep > len) return NOMEM();
+    if (!root) return BAD_AT("body", NULL, "invalid JSON: syntax error at byte %zu", ep);
+    if (!pt_jv_is_object(root)) return BAD_AT("body", NULL, "expected a JSON object");
+    const pt_jv *reqs = pt_jv_get(root, "requests");
+    bool batch = reqs != NULL;
+    if (batch && (!pt_jv_is_array(reqs) || !pt_jv_len(reqs))) return BAD_AT("requests", NULL, "expected a non-empty array");
+    pt_jw w;
+    pt_jw_init(&w, out);
+    pt_jw_obj(&w);
+    pt_jw_kstr(&w, "model", model);
+    pt_jw_key(&w, "input");
+    pt_jw_arr(&w);
+    size_t n = batch ? pt_jv_len(reqs) : 1;
+    int64_t dims = -1;
+    for (size_t i = 0; i < n; i++) {
+        const pt_jv *one = batch ? pt_jv_at(reqs, i) : root;
+        char path[48];
+        if (batch) pt_str_index(path, sizeof path, "requests", "", i);
+        else pt_str_copy(path, sizeof path, "body");
+        if (!pt_jv_is_object(one)) return BAD_AT(path, NULL, "expected an object");
+        if (embed_text(&w, pt_jv_get(one, "content"), path, err)) return -1;
+        const pt_jv *d = pt_jv_get(one, "outputDimensionality");
+        if (d && !pt_jv_is_null(d) && (!pt_jv_is_integer(d) || pt_jv_int(d) < 1))
+            return BAD_AT(path, "outputDimensionality", "expected a positive integer");
+        if (pt_jv_is_integer(d) && dims >= 0 && pt_jv_int(d) != dims)
+            return UNSUPPORTED_AT(path, "outputDimensionality", "must be the same for every request of a batch");
+        if (pt_jv_is_integer(d)) dims = pt_jv_int(d);
+    }
+    pt_jw_arr_end(&w);
+    if (dims > 0) pt_jw_kint(&w, "dimensions", dims);
+    pt_jw_obj_end(&w);
+    return w.err ? NOMEM() : 0;
+}
+
+int pt__gem_embed_answer(const char *list, size_t len, bool one, pt_buf *out)
+{
+    pt_pool scratch;
+    pt_pool_init(&scratch, 0, 0);
+    const pt_jv *data = pt_jv_get(pt_jdom_parse(&scratch, list, len, NULL), "data");
+    int rc = pt_jv_is_array(data) && (!one || pt_jv_len(data) == 1) ? 0 : PT_EINVAL;
+    pt_jw w;
+    pt_jw_init(&w, out);
+    pt_jw_obj(&w);
+    pt_jw_key(&w, one ? "embedding" : "embeddings");
+    if (!one) pt_jw_arr(&w);
+    size_t i;
+    const pt_jv *e;
+    PT_JV_FOREACH(data, i, e) {
+        const pt_jv *v = pt_jv_get(e, "embedding");
+        if (!pt_jv_is_array(v)) rc = PT_EINVAL; /* base64 is never asked for */
+        pt_jw_obj(&w);
+        pt_jw_key(&w, "values");
+        pt_jw_raw(&w, v ? v->raw : PT_SLICE_LIT("[]"));
+        pt_jw_obj_end(&w);
+    }
+    if (!one) pt_jw_arr_end(&w);
+    pt_jw_obj_end(&w);
+    pt_pool_release(&scratch);
+    return rc ? rc : w.err;
+}
+
 /* ---- errors -------------------------------------------------------------------------- */
 
 static void error_body(const pt_ai_error *e, pt_error_body *out)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Gemini as a client format (POST /v1beta/models/{model}:generateContent, :streamGenerateContent,
-# :countTokens, GET /v1beta/models) over the real binary and the provider test upstream
+# :countTokens, :batchEmbedContents / :embedContent, GET /v1beta/models) over the real binary and the provider test upstream
 # (tests/upstreams/ai/server.mjs): whole answers and streams (server-sent events with alt=sse, one
 # JSON array without) through Gemini (passed through), OpenAI and Anthropic providers (translated),
 # function calls both ways, countTokens, the model list, errors in Google's shape, and the key in
@@ -125,6 +125,24 @@ is "$RESP_STATUS $(jqr '[.models[].name] | join(",")')" "200 models/gpt,models/c
     "GET /v1beta/models lists the models in Gemini's shape (key as ?key=)"
 http GET "http://127.0.0.1:$PP/v1beta/models/claude" -H "x-goog-api-key: $KEY"
 is "$RESP_STATUS $(jqr .name)" "200 models/claude" "GET /v1beta/models/{model}"
+
+# ---------------------------------------------------------------------------- embeddings
+EMB='{"requests":[{"model":"models/x","content":{"parts":[{"text":"one"}]},"outputDimensionality":3},{"model":"models/x","content":{"parts":[{"text":"two"},{"text":"three"}]},"outputDimensionality":3}]}'
+for m in "gemini /v1beta/models/gemini-2.5-flash:batchEmbedContents" "gpt /v1/embeddings"; do
+    set -- $m
+    mock_reset
+    gen "$1:batchEmbedContents" "$EMB"
+    is "$RESP_STATUS $(jq -c '[.embeddings[].values]' <<<"$RESP_BODY")" "200 [[0,0.5,-0.25],[1,0.5,-0.25]]" "$1: batchEmbedContents answers embeddings[].values"
+    is "$(mock_seen | jq -r '.[0].path | split("?")[0]')" "$2" "$1: embeddings go to the provider's own endpoint"
+done
+is "$(mock_seen | jq -c '.[0].body | fromjson')" '{"model":"gpt-4o","input":["one","two\nthree"],"dimensions":3}' \
+    "an OpenAI provider gets the texts as input, its own model name and the dimensions"
+gen "gpt:embedContent" '{"content":{"parts":[{"text":"hello"}]}}'
+is "$RESP_STATUS $(jq -c '.embedding.values' <<<"$RESP_BODY")" "200 [0,0.5,-0.25]" "embedContent answers one embedding"
+gen "gpt:embedContent" '{"content":{"parts":[{"inlineData":{"mimeType":"image/png","data":"AA"}}]}}'
+is "$RESP_STATUS $(jqr .error.status)" "400 INVALID_ARGUMENT" "only text can be embedded: a 400 in Google's shape"
+gen "claude:batchEmbedContents" "$EMB"
+like "$RESP_STATUS $(jqr .error.message)" "^400 provider 'ant' \(anthropic\) does not offer embeddings" "a provider without embeddings: 400 saying so"
 
 # ---------------------------------------------------------------------------- errors
 gshape() { # NAME STATUS GSTATUS

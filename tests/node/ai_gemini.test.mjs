@@ -1,8 +1,8 @@
 // ai_gemini.test.mjs: Google's official `@google/genai` client pointed at Portico
 // (httpOptions.baseUrl), with OpenAI, Anthropic and Gemini providers behind it (the provider
 // test upstream tests/upstreams/ai/server.mjs): generateContent, generateContentStream, a
-// function-calling round trip, countTokens, the model list, and errors raised as the SDK's own
-// ApiError with the right status.
+// function-calling round trip, countTokens, embedContent, the model list, and errors raised as
+// the SDK's own ApiError with the right status.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { ApiError, GoogleGenAI, Type } from '@google/genai';
@@ -150,6 +150,13 @@ test('models.list() and models.get() name the configured models', async () => {
   assert.deepEqual(names, ['models/gpt-4o', 'models/claude', 'models/gemini']);
   const m = await ai.models.get({ model: 'claude' });
   assert.equal(m.name, 'models/claude');
+});
+
+test('embedContent() through an OpenAI and a Gemini provider', async () => {
+  for (const model of ['gpt-4o', 'gemini']) {
+    const r = await ai.models.embedContent({ model, contents: ['one', 'two'], config: { outputDimensionality: 3 } });
+    assert.deepEqual(r.embeddings.map((e) => e.values), [[0, 0.5, -0.25], [1, 0.5, -0.25]]);
+  }
 });
 
 // ---- errors ----------------------------------------------------------------------------------------

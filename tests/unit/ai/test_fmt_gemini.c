@@ -1,6 +1,7 @@
 /* Unit tests for the Gemini client format (ai/fmt_gemini.c) and its endpoints (ai/ai.c):
  * what a generateContent body becomes in the pivot, the answers and stream chunks rendered
- * back (both stream framings), Google's error shape, and the paths that name the model. */
+ * back (both stream framings), embeddings both ways, Google's error shape, and the paths
+ * that name the model. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -290,6 +291,45 @@ static void errors_use_google_status_names(void **state)
     }
 }
 
+/* ---- embeddings ------------------------------------------------------------------------ */
+
+static void embeddings_become_openai_bodies_and_back(void **state)
+{
+    pt_pool a;
+    pt_pool_init(&a, 0, 0);
+    pt_buf b = PT_BUF_INIT;
+    pt_ai_error err;
+    const char *batch = "{\"requests\":[{\"content\":{\"parts\":[{\"text\":\"a\"},{\"text\":\"b\"}]},\"outputDimensionality\":8},"
+                        "{\"content\":{\"parts\":[{\"text\":\"c\"}]},\"outputDimensionality\":8}]}";
+    assert_int_equal(pt__gem_embed_request(batch, strlen(batch), PT_SLICE_LIT("m"), &a, &b, &err), 0);
+    assert_string_equal(b.data, "{\"model\":\"m\",\"input\":[\"a\\nb\",\"c\"],\"dimensions\":8}");
+    pt_buf_reset(&b);
+    const char *one = "{\"content\":{\"parts\":[{\"text\":\"x\"}]}}";
+    assert_int_equal(pt__gem_embed_request(one, strlen(one), PT_SLICE_LIT("m"), &a, &b, &err), 0);
+    assert_string_equal(b.data, "{\"model\":\"m\",\"input\":[\"x\"]}");
+    pt_buf_reset(&b);
+    const char *mixed = "{\"requests\":[{\"content\":{\"parts\":[{\"text\":\"a\"}]},\"outputDimensionality\":8},"
+                        "{\"content\":{\"parts\":[{\"text\":\"c\"}]},\"outputDimensionality\":4}]}";
+    assert_int_equal(pt__gem_embed_request(mixed, strlen(mixed), PT_SLICE_LIT("m"), &a, &b, &err), -1);
+    assert_string_equal(err.message, "requests[1].outputDimensionality: must be the same for every request of a batch");
+    pt_buf_reset(&b);
+    const char *image = "{\"content\":{\"parts\":[{\"inlineData\":{\"mimeType\":\"image/png\",\"data\":\"AA\"}}]}}";
+    assert_int_equal(pt__gem_embed_request(image, strlen(image), PT_SLICE_LIT("m"), &a, &b, &err), -1);
+    assert_int_equal(err.kind, PT_AI_ERR_UNSUPPORTED);
+    pt_buf_reset(&b);
+
+    const char *list = "{\"object\":\"list\",\"data\":[{\"embedding\":[1,2]},{\"embedding\":[3.5]}]}";
+    assert_int_equal(pt__gem_embed_answer(list, strlen(list), false, &b), 0);
+    assert_string_equal(b.data, "{\"embeddings\":[{\"values\":[1,2]},{\"values\":[3.5]}]}");
+    pt_buf_reset(&b);
+    assert_int_not_equal(pt__gem_embed_answer(list, strlen(list), true, &b), 0); /* two for embedContent */
+    pt_buf_reset(&b);
+    const char *b64 = "{\"data\":[{\"embedding\":\"AAAA\"}]}";
+    assert_int_not_equal(pt__gem_embed_answer(b64, strlen(b64), true, &b), 0);
+    pt_buf_release(&b);
+    pt_pool_release(&a);
+}
+
 /* ---- paths ----------------------------------------------------------------------------- */
 
 static int match(const char *method, const char *path, pt_ai_format *fmt, pt_ai_endpoint *ep)
@@ -308,6 +348,10 @@ static void gemini_paths_are_matched(void **state)
     assert_true(f == PT_AI_FMT_GEMINI && ep == PT_AI_EP_CHAT);
     assert_int_equal(match("POST", "/v1/models/x:countTokens", &f, &ep), 0);
     assert_true(f == PT_AI_FMT_GEMINI && ep == PT_AI_EP_COUNT_TOKENS);
+    assert_int_equal(match("POST", "/v1beta/models/x:batchEmbedContents", &f, &ep), 0);
+    assert_true(f == PT_AI_FMT_GEMINI && ep == PT_AI_EP_EMBEDDINGS);
+    assert_int_equal(match("POST", "/v1beta/models/x:embedContent", &f, &ep), 0);
+    assert_true(f == PT_AI_FMT_GEMINI && ep == PT_AI_EP_EMBEDDINGS);
     assert_int_equal(match("GET", "/v1beta/models", &f, &ep), 0);
     assert_true(f == PT_AI_FMT_GEMINI && ep == PT_AI_EP_MODELS);
     assert_int_equal(match("GET", "/v1beta/models/x", &f, &ep), 0);
@@ -361,6 +405,7 @@ int main(void)
         cmocka_unit_test(answers_carry_signatures_and_usage),
         cmocka_unit_test(streams_frame_as_events_or_one_array),
         cmocka_unit_test(errors_use_google_status_names),
+        cmocka_unit_test(embeddings_become_openai_bodies_and_back),
         cmocka_unit_test(gemini_paths_are_matched),
         cmocka_unit_test(the_path_names_model_stream_and_framing),
     };
