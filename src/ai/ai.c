@@ -49,7 +49,8 @@ const char *pt_ai_endpoint_name(pt_ai_endpoint e)
 }
 
 /* Gemini's paths, with the version prefix already cut: GET /models, GET /models/{model},
- * POST /models/{model}:{verb}. 1 when path is none of them. */
+ * POST /models/{model}:{verb} (the verb after the last ':', as model names may hold some).
+ * 1 when path is none of them. */
 static int match_gemini(pt_slice method, pt_slice path, bool v1beta, pt_ai_format *fmt, pt_ai_endpoint *ep)
 {
     static const struct {
@@ -69,22 +70,20 @@ static int match_gemini(pt_slice method, pt_slice path, bool v1beta, pt_ai_forma
         return get ? 0 : 405;
     }
     if (path.len <= 8 || memcmp(path.ptr, "/models/", 8) != 0) return 1;
-    const char *colon = memchr(path.ptr + 8, ':', path.len - 8);
-    if (!colon) {
-        if (!v1beta) return 1; /* /v1/models/{id}: OpenAI's */
+    const char *colon = memrchr(path.ptr + 8, ':', path.len - 8);
+    pt_slice verb = colon ? pt_slice_from(colon, (size_t)(path.ptr + path.len - colon)) : PT_SLICE_NULL;
+    size_t v = 0, nverbs = sizeof verbs / sizeof verbs[0];
+    while (v < nverbs && !pt_slice_eq_cstr(verb, verbs[v].verb)) v++;
+    if (v < nverbs) {
         *fmt = PT_AI_FMT_GEMINI;
-        *ep = PT_AI_EP_MODEL;
-        return get ? 0 : 405;
-    }
-    pt_slice verb = pt_slice_from(colon, (size_t)(path.ptr + path.len - colon));
-    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) {
-        if (!pt_slice_eq_cstr(verb, verbs[i].verb)) continue;
-        *fmt = PT_AI_FMT_GEMINI;
-        *ep = verbs[i].ep;
+        *ep = verbs[v].ep;
         return pt_slice_eq_cstr(method, "POST") ? 0 : 405;
     }
-    if (v1beta) *fmt = PT_AI_FMT_GEMINI;
-    return 404;
+    if (!v1beta) return 1; /* /v1/models/{id}: OpenAI's */
+    *fmt = PT_AI_FMT_GEMINI;
+    if (colon && !get) return 404; /* an unknown verb */
+    *ep = PT_AI_EP_MODEL;         /* a model name may hold ':' too */
+    return get ? 0 : 405;
 }
 
 int pt_ai_match(pt_slice method, pt_slice path, bool anthropic_hint, pt_ai_format *fmt, pt_ai_endpoint *ep)
@@ -285,7 +284,7 @@ static int gemini_embeddings_request(pt_ai_request *r, const char *verb, pt_ai_e
 static int gemini_target(pt_ai_request *r, pt_slice path, pt_slice query, pt_ai_error *err)
 {
     const char *m = memmem(path.ptr, path.len, "/models/", 8);
-    const char *colon = m ? memchr(m + 8, ':', (size_t)(path.ptr + path.len - (m + 8))) : NULL;
+    const char *colon = m ? memrchr(m + 8, ':', (size_t)(path.ptr + path.len - (m + 8))) : NULL;
     if (r->ep == PT_AI_EP_CHAT || r->ep == PT_AI_EP_COUNT_TOKENS || r->ep == PT_AI_EP_EMBEDDINGS) {
         size_t n = colon ? (size_t)(colon - (m + 8)) : 0;
         if (!n) return RBAD("model", "model: the path names no model");

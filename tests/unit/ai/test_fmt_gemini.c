@@ -348,6 +348,8 @@ static void gemini_paths_are_matched(void **state)
     assert_true(f == PT_AI_FMT_GEMINI && ep == PT_AI_EP_CHAT);
     assert_int_equal(match("POST", "/v1/models/x:countTokens", &f, &ep), 0);
     assert_true(f == PT_AI_FMT_GEMINI && ep == PT_AI_EP_COUNT_TOKENS);
+    assert_int_equal(match("POST", "/v1beta/models/ft:gpt-4o:acme:countTokens", &f, &ep), 0);
+    assert_true(f == PT_AI_FMT_GEMINI && ep == PT_AI_EP_COUNT_TOKENS);
     assert_int_equal(match("POST", "/v1beta/models/x:batchEmbedContents", &f, &ep), 0);
     assert_true(f == PT_AI_FMT_GEMINI && ep == PT_AI_EP_EMBEDDINGS);
     assert_int_equal(match("POST", "/v1beta/models/x:embedContent", &f, &ep), 0);
@@ -355,6 +357,8 @@ static void gemini_paths_are_matched(void **state)
     assert_int_equal(match("GET", "/v1beta/models", &f, &ep), 0);
     assert_true(f == PT_AI_FMT_GEMINI && ep == PT_AI_EP_MODELS);
     assert_int_equal(match("GET", "/v1beta/models/x", &f, &ep), 0);
+    assert_true(f == PT_AI_FMT_GEMINI && ep == PT_AI_EP_MODEL);
+    assert_int_equal(match("GET", "/v1beta/models/ft:gpt-4o:acme", &f, &ep), 0);
     assert_true(f == PT_AI_FMT_GEMINI && ep == PT_AI_EP_MODEL);
     assert_int_equal(match("GET", "/v1beta/models/x:generateContent", &f, &ep), 405);
     assert_int_equal(f, PT_AI_FMT_GEMINI);
@@ -382,6 +386,12 @@ static void the_path_names_model_stream_and_framing(void **state)
     assert_true(pt_ai_request_stream(r));
     const pt_pivot_req *pv = pt_ai_request_pivot(r, &err);
     assert_true(pv && pv->stream && eq(pv->model, "team/fast"));
+    pt_ai_request_free(r);
+    assert_int_equal(pt_ai_request_new_path(PT_AI_FMT_GEMINI, PT_AI_EP_CHAT,
+                                            PT_SLICE_LIT("/v1beta/models/ft:gpt-4o:acme:generateContent"), PT_SLICE_NULL,
+                                            body, strlen(body), &r, &err),
+                     0);
+    assert_true(eq(pt_ai_request_model(r), "ft:gpt-4o:acme")); /* the verb follows the last ':' */
     pt_ai_request_free(r);
     assert_int_equal(pt_ai_request_new_path(PT_AI_FMT_GEMINI, PT_AI_EP_CHAT, PT_SLICE_LIT("/v1beta/models/m:generateContent"),
                                             PT_SLICE_LIT("alt=ssex"), body, strlen(body), &r, &err),
