@@ -1,5 +1,6 @@
 /* Unit tests for gateway/auth.c: where a key is found (the route's header, its query
- * parameter, Authorization: Bearer, x-api-key, in that order), what counts as no key, and
+ * parameter, Authorization: Bearer, x-api-key, x-goog-api-key, and on AI routes ?key=, in
+ * that order), what counts as no key, and
  * stripping the key's query parameter from the upstream target; plus the route keys that
  * configure it. */
 #include <setjmp.h>
@@ -93,6 +94,27 @@ static void the_route_header_and_query_come_first(void **state)
     assert_false(pt_auth_find_key(&r, &plain, &f));
 }
 
+static void gemini_clients_send_x_goog_api_key_or_key_on_ai_routes(void **state)
+{
+    pt_route ai = { .auth_key = true, .kind = PT_ROUTE_AI }, proxy = { .auth_key = true };
+    pt_key_found f;
+    pt_header h[] = { H("x-goog-api-key", "pk_goog") };
+    pt_request r = req_with(h, 1, NULL);
+    assert_true(pt_auth_find_key(&r, &proxy, &f));
+    assert_key(&f, PT_KEY_FROM_GOOG_API_KEY, "pk_goog");
+    assert_ptr_equal(f.header, &h[0]);
+    r = req_with(NULL, 0, "alt=sse&key=pk_q");
+    assert_true(pt_auth_find_key(&r, &ai, &f));
+    assert_key(&f, PT_KEY_FROM_QUERY, "pk_q");
+    /* only AI routes read ?key= (a proxy route forwards its query) */
+    assert_false(pt_auth_find_key(&r, &proxy, &f));
+    /* a header wins over the parameter */
+    pt_header hb[] = { H("Authorization", "Bearer pk_b") };
+    r = req_with(hb, 1, "key=pk_q");
+    assert_true(pt_auth_find_key(&r, &ai, &f));
+    assert_key(&f, PT_KEY_FROM_BEARER, "pk_b");
+}
+
 static void strip(const char *in, const char *name, const char *want)
 {
     pt_buf b = PT_BUF_INIT;
@@ -164,6 +186,7 @@ int main(void)
         cmocka_unit_test(bearer_and_x_api_key_are_always_accepted),
         cmocka_unit_test(no_key_and_empty_values_count_as_none),
         cmocka_unit_test(the_route_header_and_query_come_first),
+        cmocka_unit_test(gemini_clients_send_x_goog_api_key_or_key_on_ai_routes),
         cmocka_unit_test(the_key_parameter_is_stripped_from_the_target),
         cmocka_unit_test(route_keys_configure_it),
     };
