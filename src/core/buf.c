@@ -74,7 +74,7 @@ int pt_buf_printf(pt_buf *b, const char *fmt, ...)
     return rc;
 }
 
-int pt_buf_append_u64(pt_buf *b, unsigned long long v)
+char *pt_u64_to(char *out, unsigned long long v)
 {
     char tmp[24];
     size_t i = sizeof tmp;
@@ -82,7 +82,14 @@ int pt_buf_append_u64(pt_buf *b, unsigned long long v)
         tmp[--i] = (char)('0' + v % 10);
         v /= 10;
     } while (v);
-    return pt_buf_append(b, tmp + i, sizeof tmp - i);
+    memcpy(out, tmp + i, sizeof tmp - i);
+    return out + (sizeof tmp - i);
+}
+
+int pt_buf_append_u64(pt_buf *b, unsigned long long v)
+{
+    char tmp[24];
+    return pt_buf_append(b, tmp, (size_t)(pt_u64_to(tmp, v) - tmp));
 }
 
 int pt_buf_append_fixed(pt_buf *b, unsigned long long v, unsigned places)
@@ -114,34 +121,60 @@ int pt_buf_append_hex(pt_buf *b, unsigned long long v)
     return pt_buf_append(b, tmp + i, sizeof tmp - i);
 }
 
-int pt_buf_append_json_escaped(pt_buf *b, const char *s, size_t n)
+/* Bytes a JSON string cannot hold as they are: controls, '"' and '\\'. */
+static const unsigned char json_needs_escape[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x00-0x1f */
+    ['"'] = 1, ['\\'] = 1,
+};
+
+/* The escape for one byte that needs it; returns its length (2 or 6). */
+static size_t json_escape_one(unsigned char c, char esc[6])
 {
     static const char hex[] = "0123456789abcdef";
+    esc[0] = '\\';
+    switch (c) {
+    case '"': esc[1] = '"'; return 2;
+    case '\\': esc[1] = '\\'; return 2;
+    case '\n': esc[1] = 'n'; return 2;
+    case '\r': esc[1] = 'r'; return 2;
+    case '\t': esc[1] = 't'; return 2;
+    default:
+        esc[1] = 'u'; esc[2] = '0'; esc[3] = '0';
+        esc[4] = hex[c >> 4]; esc[5] = hex[c & 15];
+        return 6;
+    }
+}
+
+int pt_buf_append_json_escaped(pt_buf *b, const char *s, size_t n)
+{
     size_t start = 0;
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        if (!json_needs_escape[c]) continue;
         rc = pt_buf_append(b, s + start, i - start);
         if (rc) break;
-        char esc[6] = { '\\', 0, 0, 0, 0, 0 };
-        size_t elen = 2;
-        switch (c) {
-        case '"': esc[1] = '"'; break;
-        case '\\': esc[1] = '\\'; break;
-        case '\n': esc[1] = 'n'; break;
-        case '\r': esc[1] = 'r'; break;
-        case '\t': esc[1] = 't'; break;
-        default:
-            esc[1] = 'u'; esc[2] = '0'; esc[3] = '0';
-            esc[4] = hex[c >> 4]; esc[5] = hex[c & 15];
-            elen = 6;
-        }
-        rc = pt_buf_append(b, esc, elen);
+        char esc[6];
+        rc = pt_buf_append(b, esc, json_escape_one(c, esc));
         start = i + 1;
     }
     if (rc == 0) rc = pt_buf_append(b, s + start, n - start);
     return rc;
+}
+
+char *pt_json_escape_to(char *out, const char *s, size_t n)
+{
+    size_t start = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!json_needs_escape[c]) continue;
+        memcpy(out, s + start, i - start);
+        out += i - start;
+        out += json_escape_one(c, out);
+        start = i + 1;
+    }
+    memcpy(out, s + start, n - start);
+    return out + (n - start);
 }
 
 void pt_buf_consume(pt_buf *b, size_t n)

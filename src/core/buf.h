@@ -44,11 +44,16 @@ int pt_buf_printf(pt_buf *b, const char *fmt, ...) __attribute__((format(printf,
 int pt_buf_vprintf(pt_buf *b, const char *fmt, va_list ap);
 /* Decimal and lowercase hex without printf (hot paths: heads, chunk sizes, logs). */
 int pt_buf_append_u64(pt_buf *b, unsigned long long v);
+/* v in decimal at out (room for 20 bytes); returns the end (no NUL). */
+char *pt_u64_to(char *out, unsigned long long v);
 int pt_buf_append_hex(pt_buf *b, unsigned long long v);
 /* v / 10^places with exactly `places` decimals (fixed-point integers: 1234, 3 -> "1.234"). */
 int pt_buf_append_fixed(pt_buf *b, unsigned long long v, unsigned places);
 /* Appends s as the inside of a JSON string (quotes not included). */
 int pt_buf_append_json_escaped(pt_buf *b, const char *s, size_t n);
+/* Writes s escaped as the inside of a JSON string at out, which has room for 6 * n bytes;
+ * returns the end of what it wrote (no NUL). For writers that reserved the room already. */
+char *pt_json_escape_to(char *out, const char *s, size_t n);
 /* Drops the first n bytes. */
 void pt_buf_consume(pt_buf *b, size_t n);
 static inline void pt_buf_reset(pt_buf *b) { b->len = 0; if (b->data) b->data[0] = '\0'; }

@@ -76,7 +76,7 @@ static pt_buf *line_buf(void)
     if (!b) {
         b = malloc(sizeof *b);
         if (!b) return NULL;
-        pt_buf_init(b, MAX_LINE);
+        pt_buf_init(b, 0); /* format_record enforces MAX_LINE */
         if (pthread_setspecific(line_key, b) != 0) {
             free(b);
             return NULL;
@@ -85,90 +85,92 @@ static pt_buf *line_buf(void)
     return b;
 }
 
-/* ,"key": (keys are our own literals: no escaping needed) */
-static int put_key(pt_buf *b, const char *key)
+/* A line is written straight into room reserved for the longest line its record can make
+ * (every value escaped six-fold), so no piece checks for room or fails on its own. */
+static char *lit(char *w, const char *s, size_t n)
 {
-    int rc = pt_buf_append(b, ",\"", 2);
-    if (rc == 0) rc = pt_buf_append_str(b, key);
-    if (rc == 0) rc = pt_buf_append(b, "\":", 2);
-    return rc;
+    memcpy(w, s, n);
+    return w + n;
 }
+#define LIT(w, s) lit((w), (s), sizeof(s) - 1)
+/* The keys are our own literals, written with their separators: ,"key": */
+#define KEY(w, key) LIT((w), ",\"" key "\":")
 
-static void put_u64(pt_buf *b, int *rc, const char *key, uint64_t v)
-{
-    if (*rc == 0) *rc = put_key(b, key);
-    if (*rc == 0) *rc = pt_buf_append_u64(b, v);
-}
+typedef struct text {
+    const char *s; /* NULL: written as null */
+    size_t n;
+} text;
 
-/* Appends a JSON string member value, or null when s is NULL. Sticky error in *rc. */
-static void put_str(pt_buf *b, int *rc, const char *key, const char *s, size_t n)
-{
-    if (*rc) return;
-    *rc = put_key(b, key);
-    if (*rc) return;
-    if (!s) {
-        *rc = pt_buf_append(b, "null", 4);
-        return;
-    }
-    *rc = pt_buf_append(b, "\"", 1);
-    if (*rc == 0) *rc = pt_buf_append_json_escaped(b, s, n);
-    if (*rc == 0) *rc = pt_buf_append(b, "\"", 1);
-}
+static text cstr(const char *s) { return (text){ s, s ? strlen(s) : 0 }; }
+static text slice(pt_slice s) { return (text){ s.ptr, s.ptr ? s.len : 0 }; }
 
-static void put_cstr(pt_buf *b, int *rc, const char *key, const char *s)
+/* The value of a string member: "escaped" or null. */
+static char *str_value(char *w, text t)
 {
-    put_str(b, rc, key, s, s ? strlen(s) : 0);
-}
-
-static void put_slice(pt_buf *b, int *rc, const char *key, pt_slice s)
-{
-    put_str(b, rc, key, s.ptr, s.len);
+    if (!t.s) return LIT(w, "null");
+    *w++ = '"';
+    w = pt_json_escape_to(w, t.s, t.n);
+    *w++ = '"';
+    return w;
 }
 
 /* Microseconds as milliseconds with exactly three decimals, from integers (no rounding). */
-static void put_ms(pt_buf *b, int *rc, const char *key, uint64_t us)
+static char *ms_value(char *w, uint64_t us)
 {
-    put_u64(b, rc, key, us / 1000u);
+    w = pt_u64_to(w, us / 1000u);
     char frac[4] = { '.', (char)('0' + us % 1000u / 100u), (char)('0' + us % 100u / 10u), (char)('0' + us % 10u) };
-    if (*rc == 0) *rc = pt_buf_append(b, frac, 4);
+    return lit(w, frac, 4);
 }
+
+/* Room for everything in a line but the string values: keys, separators, numbers, the time. */
+#define LINE_FIXED_ROOM 1024
 
 static int format_record(pt_buf *b, const pt_access_record *r)
 {
+    text id = cstr(r->request_id), client = slice(r->client), method = slice(r->method), path_ = slice(r->path),
+         route = cstr(r->route), service = cstr(r->service), target = cstr(r->target), consumer = cstr(r->consumer),
+         team = cstr(r->team), key_prefix = cstr(r->key_prefix), trace = cstr(r->trace_id), span = cstr(r->span_id),
+         error = cstr(r->outcome == PT_OUT_OK ? NULL : pt_outcome_log_name(r->outcome)), extra = cstr(r->extra_json);
+    size_t escaped = id.n + client.n + method.n + path_.n + route.n + service.n + target.n + consumer.n + team.n +
+                     key_prefix.n + trace.n + span.n + error.n;
+    int rc = pt_buf_reserve(b, LINE_FIXED_ROOM + 6 * escaped + extra.n);
+    if (rc) return rc;
+
     char ts[40];
     pt_wall_iso8601(ts, sizeof ts);
-    int rc = pt_buf_append(b, "{\"time\":\"", 9);
-    if (rc == 0) rc = pt_buf_append_str(b, ts);
-    if (rc == 0) rc = pt_buf_append(b, "\"", 1);
-    put_cstr(b, &rc, "request_id", r->request_id);
-    put_slice(b, &rc, "client", r->client);
-    put_slice(b, &rc, "method", r->method);
-    put_slice(b, &rc, "path", r->path);
-    put_cstr(b, &rc, "route", r->route);
-    put_cstr(b, &rc, "service", r->service);
-    put_cstr(b, &rc, "target", r->target);
-    if (r->consumer) put_cstr(b, &rc, "consumer", r->consumer);
-    if (r->team) put_cstr(b, &rc, "team", r->team);
-    if (r->key_prefix) put_cstr(b, &rc, "key_prefix", r->key_prefix);
-    if (r->trace_id) put_cstr(b, &rc, "trace_id", r->trace_id);
-    if (r->span_id) put_cstr(b, &rc, "span_id", r->span_id);
-    if (rc == 0) rc = put_key(b, "status");
-    if (rc == 0 && r->status < 0) rc = pt_buf_append(b, "-", 1);
-    if (rc == 0) rc = pt_buf_append_u64(b, (uint64_t)(r->status < 0 ? -(int64_t)r->status : r->status));
-    put_u64(b, &rc, "bytes_in", r->bytes_in);
-    put_u64(b, &rc, "bytes_out", r->bytes_out);
-    if (r->upstream_us)
-        put_ms(b, &rc, "upstream_ms", r->upstream_us);
-    else if (rc == 0)
-        rc = pt_buf_append_str(b, ",\"upstream_ms\":null");
-    put_ms(b, &rc, "total_ms", r->total_us);
-    put_cstr(b, &rc, "error", r->outcome == PT_OUT_OK ? NULL : pt_outcome_log_name(r->outcome));
-    if (rc == 0 && r->extra_json && r->extra_json[0]) {
-        rc = pt_buf_append(b, ",", 1);
-        if (rc == 0) rc = pt_buf_append_str(b, r->extra_json);
+    char *w = b->data + b->len;
+    w = LIT(w, "{\"time\":\"");
+    w = lit(w, ts, strlen(ts));
+    *w++ = '"';
+    w = str_value(KEY(w, "request_id"), id);
+    w = str_value(KEY(w, "client"), client);
+    w = str_value(KEY(w, "method"), method);
+    w = str_value(KEY(w, "path"), path_);
+    w = str_value(KEY(w, "route"), route);
+    w = str_value(KEY(w, "service"), service);
+    w = str_value(KEY(w, "target"), target);
+    if (consumer.s) w = str_value(KEY(w, "consumer"), consumer);
+    if (team.s) w = str_value(KEY(w, "team"), team);
+    if (key_prefix.s) w = str_value(KEY(w, "key_prefix"), key_prefix);
+    if (trace.s) w = str_value(KEY(w, "trace_id"), trace);
+    if (span.s) w = str_value(KEY(w, "span_id"), span);
+    w = KEY(w, "status");
+    if (r->status < 0) *w++ = '-';
+    w = pt_u64_to(w, (uint64_t)(r->status < 0 ? -(int64_t)r->status : r->status));
+    w = pt_u64_to(KEY(w, "bytes_in"), r->bytes_in);
+    w = pt_u64_to(KEY(w, "bytes_out"), r->bytes_out);
+    w = KEY(w, "upstream_ms");
+    w = r->upstream_us ? ms_value(w, r->upstream_us) : LIT(w, "null");
+    w = ms_value(KEY(w, "total_ms"), r->total_us);
+    w = str_value(KEY(w, "error"), error);
+    if (extra.n) {
+        *w++ = ',';
+        w = lit(w, extra.s, extra.n);
     }
-    if (rc == 0) rc = pt_buf_append(b, "}\n", 2);
-    return rc;
+    w = LIT(w, "}\n");
+    b->len = (size_t)(w - b->data);
+    b->data[b->len] = '\0';
+    return b->len > MAX_LINE ? PT_ETOOBIG : 0;
 }
 
 void pt_accesslog_write(const pt_access_record *r)

@@ -53,6 +53,21 @@ static void json_escape_controls_quotes_backslashes(void **state)
     pt_buf_release(&b);
 }
 
+/* The raw writer escapes as the buffer form does, at most six bytes per input byte. */
+static void json_escape_to_matches_the_buffer_form(void **state)
+{
+    const char in[] = "a\"b\\c\n\r\t\x01\x1fz\x7f\xc3\xa9";
+    char out[6 * (sizeof in - 1)];
+    char *end = pt_json_escape_to(out, in, sizeof in - 1);
+    pt_buf b = PT_BUF_INIT;
+    assert_int_equal(pt_buf_append_json_escaped(&b, in, sizeof in - 1), 0);
+    assert_int_equal((size_t)(end - out), b.len);
+    assert_memory_equal(out, "a\\\"b\\\\c\\n\\r\\t\\u0001\\u001fz\x7f\xc3\xa9", b.len);
+    assert_memory_equal(out, b.data, b.len);
+    assert_ptr_equal(pt_json_escape_to(out, "", 0), out);
+    pt_buf_release(&b);
+}
+
 static void consume_and_detach(void **state)
 {
     pt_buf b = PT_BUF_INIT;
@@ -107,6 +122,7 @@ int main(void)
         cmocka_unit_test(cap_limit_refuses_and_leaves_buffer_unchanged),
         cmocka_unit_test(printf_handles_long_output),
         cmocka_unit_test(json_escape_controls_quotes_backslashes),
+        cmocka_unit_test(json_escape_to_matches_the_buffer_form),
         cmocka_unit_test(consume_and_detach),
         cmocka_unit_test(numbers_without_printf),
         cmocka_unit_test(strings_are_built_bounded),
