@@ -35,6 +35,15 @@ static inline bool pt_slice_case_eq(pt_slice a, pt_slice b)
 
 static inline bool pt_slice_case_eq_cstr(pt_slice a, const char *b) { return pt_slice_case_eq(a, pt_slice_cstr(b)); }
 
+/* Whether a is one of names (ASCII case ignored). The names carry their lengths, so a name of
+ * another length costs one comparison: header names are checked against lists of them. */
+static inline bool pt_slice_case_in(pt_slice a, const pt_slice *names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (a.len == names[i].len && strncasecmp(a.ptr, names[i].ptr, a.len) == 0) return true;
+    return false;
+}
+
 static inline bool pt_slice_starts_with(pt_slice a, pt_slice prefix)
 {
     return a.len >= prefix.len && memcmp(a.ptr, prefix.ptr, prefix.len) == 0;

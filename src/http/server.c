@@ -925,11 +925,11 @@ static bool body_discardable(const pt_conn *c)
 
 static bool hop_by_hop(pt_slice n)
 {
-    static const char *names[] = { "connection", "keep-alive", "transfer-encoding", "content-length",
-                                   "proxy-connection", "te", "trailer", "upgrade" };
-    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
-        if (pt_slice_case_eq_cstr(n, names[i])) return true;
-    return false;
+    static const pt_slice names[] = { PT_SLICE_LIT("connection"), PT_SLICE_LIT("keep-alive"),
+                                      PT_SLICE_LIT("transfer-encoding"), PT_SLICE_LIT("content-length"),
+                                      PT_SLICE_LIT("proxy-connection"), PT_SLICE_LIT("te"),
+                                      PT_SLICE_LIT("trailer"), PT_SLICE_LIT("upgrade") };
+    return pt_slice_case_in(n, names, sizeof names / sizeof *names);
 }
 
 int pt_conn_response_start(pt_conn *c, int status, const pt_header *hdrs, size_t nhdrs, int64_t content_length)
