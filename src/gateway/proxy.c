@@ -143,12 +143,14 @@ static bool named_by_connection(pt_slice name, pt_slice conn)
 
 static bool hop_header(pt_slice n)
 {
-    static const char *names[] = { "connection", "keep-alive", "proxy-connection", "te", "trailer",
-                                   "transfer-encoding", "upgrade", "host", "content-length", "expect",
-                                   "x-request-id", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host" };
-    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
-        if (pt_slice_case_eq_cstr(n, names[i])) return true;
-    return false;
+    static const pt_slice names[] = {
+        PT_SLICE_LIT("connection"),      PT_SLICE_LIT("keep-alive"),        PT_SLICE_LIT("proxy-connection"),
+        PT_SLICE_LIT("te"),              PT_SLICE_LIT("trailer"),           PT_SLICE_LIT("transfer-encoding"),
+        PT_SLICE_LIT("upgrade"),         PT_SLICE_LIT("host"),              PT_SLICE_LIT("content-length"),
+        PT_SLICE_LIT("expect"),          PT_SLICE_LIT("x-request-id"),      PT_SLICE_LIT("x-forwarded-for"),
+        PT_SLICE_LIT("x-forwarded-proto"), PT_SLICE_LIT("x-forwarded-host")
+    };
+    return pt_slice_case_in(n, names, sizeof names / sizeof *names);
 }
 
 /* On a keyed route: whether the client's header n is one the gateway sets itself (the
