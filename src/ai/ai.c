@@ -155,7 +155,6 @@ struct pt_ai_request {
     pt_ai_endpoint ep;
     char *body;
     size_t len;
-    pt_jfield fixed[MAX_FIELDS];
     pt_jfield *f;             /* fixed, or heap when there are more members */
     size_t nf;
     size_t open, close;       /* offsets of the root object's braces */
@@ -164,13 +163,17 @@ struct pt_ai_request {
     bool stream;
     bool include_usage;       /* the client asked for stream usage (OpenAI) */
     int pivot_state;          /* 0 not built, 1 built, -1 failed */
-    pt_pivot_req pivot;
-    pt_ai_error pivot_err;
     const pt_jv *json;        /* parsed body for embeddings rendering (in the pivot's arena) */
     bool gemini_marks;        /* the pivot holds signed calls or Gemini thinking signatures */
     bool json_array;          /* Gemini: a stream framed as one JSON array (no alt=sse) */
     bool gemini_embed_one;    /* Gemini: embedContent (one embedding), not batchEmbedContents */
+    /* Not zeroed when the object is reused (REQUEST_ZEROED): each is written before it is
+     * read (fixed[0..nf) by the scan, pivot by its init, pivot_err before a parse). */
+    pt_jfield fixed[MAX_FIELDS];
+    pt_pivot_req pivot;
+    pt_ai_error pivot_err;
 };
+#define REQUEST_ZEROED offsetof(pt_ai_request, fixed)
 
 #define RBAD(field, ...) pt_ai_error_set(err, PT_AI_ERR_INVALID, 400, field, __VA_ARGS__)
 
@@ -319,8 +322,9 @@ int pt_ai_request_new_path(pt_ai_format fmt, pt_ai_endpoint ep, pt_slice path, p
 {
     *out = NULL;
     memset(err, 0, sizeof *err);
-    pt_ai_request *r = pt_recycle_get(&requests, sizeof *r);
+    pt_ai_request *r = pt_recycle_get_raw(&requests, sizeof *r);
     if (!r) return pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 500, NULL, "out of memory");
+    memset(r, 0, REQUEST_ZEROED);
     r->fmt = fmt;
     r->ep = ep;
     r->i_model = r->i_stream = r->i_stream_options = -1;
@@ -541,7 +545,6 @@ struct pt_ai_call {
     pt__prov_ctx ctx;
     call_mode mode;
     bool stream;
-    char request_id[64];
     pt_pool arena;
     pt__up up;
     pt_ai_upstream pub;
@@ -556,7 +559,6 @@ struct pt_ai_call {
     pt_sse sse;
     bool sse_on;
     void *pstate;             /* provider stream parser */
-    pt__fmt_stream fst;       /* client stream renderer */
     pt_buf out;               /* client bytes of one upstream event */
     pt_ai_emit_fn emit;
     void *emit_arg;
@@ -573,7 +575,12 @@ struct pt_ai_call {
     bool err_sent;            /* the client already got an error event for it */
     pt_ai_error err;
     bool finished;
+    /* Not zeroed when the object is reused (CALL_ZEROED): request_id is copied in first,
+     * fst is set up by the format's stream_init (zeroed by hand if the call fails before). */
+    char request_id[64];
+    pt__fmt_stream fst;       /* client stream renderer */
 };
+#define CALL_ZEROED offsetof(pt_ai_call, request_id)
 
 static int64_t now_unix(const pt_ai_call_opts *o)
 {
@@ -775,11 +782,12 @@ static int build(pt_ai_call *c, const pt_ai_call_opts *opts, pt_ai_error *err)
 pt_ai_call *pt_ai_call_new(pt_ai_request *req, const pt_ai_attempt *at, const pt_ai_call_opts *opts, pt_ai_error *err)
 {
     memset(err, 0, sizeof *err);
-    pt_ai_call *c = pt_recycle_get(&calls, sizeof *c);
+    pt_ai_call *c = pt_recycle_get_raw(&calls, sizeof *c);
     if (!c) {
         pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 500, NULL, "out of memory");
         return NULL;
     }
+    memset(c, 0, CALL_ZEROED);
     c->req = req;
     c->at = *at;
     c->prov = pt__prov_get(at->provider->type);
@@ -805,6 +813,7 @@ pt_ai_call *pt_ai_call_new(pt_ai_request *req, const pt_ai_attempt *at, const pt
         .now_unix = now_unix(opts),
     };
     if (build(c, opts, err)) {
+        memset(&c->fst, 0, sizeof c->fst); /* stream_init never ran: release must find it empty */
         pt_ai_call_free(c);
         return NULL;
     }
