@@ -111,6 +111,8 @@ static void *take(pt_pool *p, size_t n)
     return mem;
 }
 
+void *pt_pool_alloc_raw(pt_pool *p, size_t n) { return take(p, n); }
+
 void *pt_pool_alloc(pt_pool *p, size_t n)
 {
     void *mem = take(p, n);

@@ -35,6 +35,8 @@ void pt_pool_init(pt_pool *p, size_t block, size_t limit);
 void pt_pool_release(pt_pool *p);
 /* Zeroed memory aligned for any type, or NULL (cap reached or out of memory). */
 void *pt_pool_alloc(pt_pool *p, size_t n);
+/* The same, not zeroed: for objects that zero only what is read before it is written. */
+void *pt_pool_alloc_raw(pt_pool *p, size_t n);
 /* Copies n bytes and a NUL; NULL on failure. */
 char *pt_pool_strndup(pt_pool *p, const char *s, size_t n);
 /* A slice copied into the pool (ptr NULL and len 0 on failure or when s is empty). */

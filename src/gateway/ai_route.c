@@ -16,6 +16,7 @@
 #include <inttypes.h>
 #include <llhttp.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,21 +48,17 @@ typedef struct ai_req {
     pt_ai_endpoint ep;
     pt_buf body;
     pt_ai_request *areq;
-    pt_ai_plan plan;
     pt_ai_attempt at;
     int last_kind;
     bool have_last;
-    pt_ai_result last;         /* the last failed attempt, for the final error */
     pt_buf last_error_body;
     pt_buf log_members;        /* the access log's "ai" member; info->extra_json points here */
     pt_call_ai call_ai;        /* the call log's AI figures; info->call_ai points here */
     bool have_unsupported;
-    pt_ai_error unsupported;   /* why a target could not take the request (files, audio...) */
     pt_ai_call *call;
     pt_exchange *x;
     pt_buf head;
     pt_trace_attempt span;     /* the current attempt's span when the request is traced */
-    char up_why[224];          /* the transport cause of this attempt's failure, "" when none */
     bool up_bad_response;      /* ...and it was a response that is not acceptable HTTP */
     bool started;              /* the client response head went out */
     bool hooked;               /* the answer goes to hooks (pt_ai_route_call), not the client */
@@ -72,7 +69,13 @@ typedef struct ai_req {
     void *limits;              /* the policies' state, settled on the usage at cleanup */
     uint64_t used_tokens, used_cost_micro;
     bool usage_unknown;        /* a call was cut after output went out, with no usage reported */
+    /* Not zeroed when allocated (AI_REQ_ZEROED): each is written before it is read. */
+    pt_ai_plan plan;           /* by pt_ai_plan_init, before the first attempt */
+    pt_ai_result last;         /* the last failed attempt, for the final error (have_last) */
+    pt_ai_error unsupported;   /* why a target could not take the request (files, audio...; have_unsupported) */
+    char up_why[224];          /* the transport cause of this attempt's failure, "" when none */
 } ai_req;
+#define AI_REQ_ZEROED offsetof(ai_req, plan)
 
 /* ---- usage metrics ------------------------------------------------------------------ */
 
@@ -740,7 +743,11 @@ static void respond_ai_error(pt_conn *conn, pt_ai_format fmt, pt_ai_err_kind kin
 static ai_req *ai_req_new(pt_conn *conn, pt_request *req, const pt_route *route, pt_client *client, pt_ai_format fmt,
                           pt_ai_endpoint ep)
 {
-    ai_req *a = pt_req_alloc(req, sizeof *a);
+    ai_req *a = pt_req_alloc_raw(req, sizeof *a);
+    if (a) {
+        memset(a, 0, AI_REQ_ZEROED);
+        a->up_why[0] = '\0';
+    }
     if (!a || pt_req_cleanup_add(req, ai_cleanup, a) != 0) {
         pt_conn_respond_error(conn, PT_OUT_OUT_OF_MEMORY, NULL, "the gateway is out of memory");
         return NULL;

@@ -100,6 +100,8 @@ const char *pt_authority_strerror(pt_authority_err e);
 /* Zeroed memory that lives until the request's cleanup hooks have run; NULL when out of
  * memory or past PT_REQ_POOL_LIMIT. */
 void *pt_req_alloc(pt_request *req, size_t n);
+/* The same, not zeroed (pt_pool_alloc_raw). */
+void *pt_req_alloc_raw(pt_request *req, size_t n);
 /* Registers fn(data) to run once when the request ends, after its access-log line and
  * after every hook registered later. Returns 0, or PT_ENOMEM (fn is then not registered:
  * the caller releases what it would have). */

@@ -57,6 +57,23 @@ static void cap_refuses_and_keeps_what_fits(void **state)
     pt_pool_release(&p);
 }
 
+/* Raw allocations come from the same blocks under the same cap, aligned alike. */
+static void raw_alloc_counts_against_the_cap(void **state)
+{
+    pt_pool p;
+    pt_pool_init(&p, 0, 100);
+    unsigned char *a = pt_pool_alloc_raw(&p, 64);
+    assert_non_null(a);
+    assert_int_equal((uintptr_t)a % _Alignof(max_align_t), 0);
+    memset(a, 0xab, 64); /* all of it is the caller's */
+    assert_null(pt_pool_alloc_raw(&p, 40)); /* 64 + 48 > 100 */
+    unsigned char *z = pt_pool_alloc(&p, 32);
+    assert_non_null(z);
+    for (int i = 0; i < 32; i++) assert_int_equal(z[i], 0);
+    assert_int_equal(p.total, 96);
+    pt_pool_release(&p);
+}
+
 /* A zeroed pool is an empty one: no cap, default block, nothing to release. */
 static void zeroed_pool_is_usable(void **state)
 {
@@ -76,6 +93,6 @@ static void zeroed_pool_is_usable(void **state)
 
 #define POOL_COMMON_TESTS                                                                 \
     cmocka_unit_test(alloc_is_aligned_and_zeroed), cmocka_unit_test(cap_refuses_and_keeps_what_fits), \
-        cmocka_unit_test(zeroed_pool_is_usable)
+        cmocka_unit_test(zeroed_pool_is_usable), cmocka_unit_test(raw_alloc_counts_against_the_cap)
 
 #endif
