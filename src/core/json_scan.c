@@ -445,20 +445,29 @@ static long decode(const char *p, size_t n, char *out, size_t cap)
     return (long)o;
 }
 
-bool pt_jscan_key_is(pt_slice raw_key, const char *name)
+/* Whether the raw key decodes to name (nlen bytes). An escape makes a key shorter than
+ * its raw form, so a raw key shorter than name never matches and one of the same length
+ * matches only byte for byte, without an escape; only a longer one is decoded. */
+static bool key_is_n(pt_slice raw, const char *name, size_t nlen)
 {
-    if (!memchr(raw_key.ptr, '\\', raw_key.len)) return pt_slice_eq_cstr(raw_key, name);
+    if (raw.len < nlen) return false;
+    if (raw.len == nlen)
+        return memcmp(raw.ptr, name, nlen) == 0 && !memchr(raw.ptr, '\\', raw.len);
+    if (!memchr(raw.ptr, '\\', raw.len)) return false;
     char tmp[128];
-    long n = decode(raw_key.ptr, raw_key.len, tmp, sizeof tmp);
-    return n >= 0 && (size_t)n == strlen(name) && memcmp(tmp, name, (size_t)n) == 0;
+    long n = decode(raw.ptr, raw.len, tmp, sizeof tmp);
+    return n >= 0 && (size_t)n == nlen && memcmp(tmp, name, nlen) == 0;
 }
+
+bool pt_jscan_key_is(pt_slice raw_key, const char *name) { return key_is_n(raw_key, name, strlen(name)); }
 
 int pt_jscan_find(const pt_jfield *f, size_t n, const char *name, bool *dup)
 {
     int found = -1;
+    size_t nlen = strlen(name);
     if (dup) *dup = false;
     for (size_t i = 0; i < n; i++) {
-        if (!pt_jscan_key_is(f[i].key, name)) continue;
+        if (!key_is_n(f[i].key, name, nlen)) continue;
         if (found >= 0) {
             if (dup) *dup = true;
         } else {

@@ -120,6 +120,23 @@ static void escaped_keys_are_compared_decoded(void **state)
     assert_true(dup);
 }
 
+/* Raw keys as long as the name, shorter, or longer without an escape never decode to it. */
+static void keys_of_other_lengths_do_not_match(void **state)
+{
+    const char *s = "{\"mode\\\"\":1,\"mode\":2,\"models\":3,\"m\\u006fdel\":4}";
+    pt_jfield f[8];
+    size_t nf, o, c;
+    assert_int_equal(pt_jscan_object(s, strlen(s), 0, f, 8, &nf, &o, &c), 0);
+    assert_int_equal(nf, 4);
+    assert_false(pt_jscan_key_is(f[0].key, "mode\\\""));  /* same raw bytes, decodes to mode" */
+    assert_true(pt_jscan_key_is(f[0].key, "mode\""));
+    assert_false(pt_jscan_key_is(f[1].key, "model"));
+    assert_false(pt_jscan_key_is(f[2].key, "model"));
+    bool dup;
+    assert_int_equal(pt_jscan_find(f, nf, "model", &dup), 3);
+    assert_false(dup);
+}
+
 static void string_values_are_decoded(void **state)
 {
     const char *s = "\"a\\\"b\\u00fc\\ud83d\\ude00\"";
@@ -246,6 +263,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(accepts_what_rfc8259_accepts),
+        cmocka_unit_test(keys_of_other_lengths_do_not_match),
         cmocka_unit_test(refuses_what_rfc8259_refuses),
         cmocka_unit_test(long_strings_are_checked_at_every_offset),
         cmocka_unit_test(nesting_is_capped),
