@@ -127,7 +127,11 @@ static void gen_request_id(char *out)
 {
     static const char hex[] = "0123456789abcdef";
     uint64_t parts[2] = { pt_rand64(), pt_rand64() };
-    for (int i = 0; i < 32; i++) out[i] = hex[(parts[i / 16] >> ((i % 16) * 4)) & 15];
+    for (int k = 0; k < 16; k++) { /* a byte at a time, its low nibble first */
+        unsigned b = (unsigned)(parts[k / 8] >> ((k % 8) * 8)) & 0xffu;
+        out[2 * k] = hex[b & 15];
+        out[2 * k + 1] = hex[b >> 4];
+    }
     out[32] = '\0';
 }
 
