@@ -49,6 +49,7 @@ struct pt_conn {
     bool close_after, processing, body_paused, continue_sent, discard_body;
     bool pending_full, timer_closing;
     bool head_timed;        /* the header deadline for the head being read is running */
+    bool trim_due;          /* the deadline running is IDLE_TRIM_MS into idle time (idle_wait) */
     int status;
     pt_outcome error_outcome; /* set by callbacks that reject the request */
     char error_msg[160];
@@ -62,6 +63,11 @@ struct pt_conn {
 static llhttp_settings_t parser_settings;
 static void conn_process(pt_conn *c, const char *data, size_t n);
 static void conn_close(pt_conn *c);
+static void idle_trim(pt_conn *c);
+/* A connection waiting for its next request keeps its buffers this long (idle_wait): long
+ * enough for a client sending requests one after another, short enough that a burst of
+ * connections going idle does not leave the heap grown (bench/idle.sh). */
+#define IDLE_TRIM_MS 100
 static void conn_linger_close(pt_conn *c);
 static void timer_arm(pt_conn *c, uint64_t ms);
 
@@ -168,6 +174,13 @@ static void on_timer(uv_timer_t *t)
 {
     pt_conn *c = t->data;
     if (!pt_deadline_expired(&c->timer)) return;
+    if (c->trim_due && !c->in_request && c->state != CS_CLOSING) {
+        uint64_t idle = c->srv->limits.idle_timeout_ms;
+        c->trim_due = false;
+        idle_trim(c);
+        timer_arm(c, idle ? idle - IDLE_TRIM_MS : 0);
+        return;
+    }
     if (c->state == CS_CLOSING) {
         conn_close(c);
         return;
@@ -205,6 +218,7 @@ static void request_reset(pt_conn *c)
     }
     pt_buf_reset(&c->head);
     pt_hdrcap_reset(&c->hdrs);
+    c->trim_due = false;
     c->head_bytes = 0;
     c->url_off = c->url_len = 0;
     memset(&c->req, 0, sizeof c->req);
@@ -219,9 +233,8 @@ static void request_reset(pt_conn *c)
     memset(&c->info, 0, sizeof c->info);
 }
 
-/* Between requests a keep-alive connection keeps no request buffers: idle connections
- * are most of those a gateway holds, and the next request's buffers come from malloc's
- * per-thread cache. Staged response bytes not yet written stay. */
+/* An idle keep-alive connection keeps no request buffers: idle connections are most of
+ * those a gateway holds. Staged response bytes not yet written stay. */
 static void idle_trim(pt_conn *c)
 {
     pt_buf_release(&c->head);
@@ -229,6 +242,21 @@ static void idle_trim(pt_conn *c)
     pt_hdrcap_release(&c->hdrs);
     free(c->headers);
     c->headers = NULL;
+}
+
+/* Waiting for the next request on a kept-alive connection: its buffers stay for a request
+ * that follows soon and are given back after IDLE_TRIM_MS of idle time (on_timer); the
+ * idle timeout counts from now either way. */
+static void idle_wait(pt_conn *c)
+{
+    uint64_t idle = c->srv->limits.idle_timeout_ms;
+    if (idle && idle <= IDLE_TRIM_MS) {
+        idle_trim(c);
+        timer_arm(c, idle);
+        return;
+    }
+    c->trim_due = true;
+    timer_arm(c, IDLE_TRIM_MS);
 }
 
 /* Ends the current request, once: the done callback (metrics, the access-log line) when
@@ -674,16 +702,16 @@ static void conn_process(pt_conn *c, const char *data, size_t n)
         llhttp_resume(&c->parser);
         /* Waiting for the next request is idle time; its head's deadline starts with its
          * first byte, which may already be in pending (cb_message_begin). */
-        timer_arm(c, c->srv->limits.idle_timeout_ms);
         c->head_timed = false;
         if (c->pending.len) {
+            timer_arm(c, c->srv->limits.idle_timeout_ms);
             pt_buf chunk = c->pending;
             pt_buf_init(&c->pending, 0);
             feed(c, chunk.data, chunk.len);
             /* bytes the parser did not take went back into c->pending */
             pt_buf_release(&chunk);
         } else {
-            idle_trim(c);
+            idle_wait(c);
         }
         if (c->pending_full && c->pending.len < PENDING_CAP / 2 && c->state != CS_CLOSING) {
             c->pending_full = false;

@@ -91,6 +91,18 @@ else
         "closed: $(jqr .closed "$R"), $((at - resp_at)) ms after the response"
 fi
 is "$(jqr '.responses | length' "$R")" 1 "idle close writes no extra response"
+# Its buffers go back 100 ms into the idle time (the timer fires then): that must not
+# shorten the idle timeout.
+if ((at - resp_at >= 1900)); then ok "the idle connection is not closed before idle_timeout"
+else not_ok "the idle connection is not closed before idle_timeout" "closed $((at - resp_at)) ms after the response"; fi
+
+# A request that comes after the connection gave its buffers back (1.5 s idle) is served as
+# the first was, and so is one right after it (buffers kept).
+R=$(raw --timeout 8000 'send:GET /echo/trim1 HTTP/1.1\r\nHost: t\r\nX-A: 1\r\n\r\n' read:1 idle:1500 \
+    'send:GET /echo/trim2 HTTP/1.1\r\nHost: t\r\nX-B: 2\r\n\r\n' read:2 \
+    'send:GET /echo/trim3 HTTP/1.1\r\nHost: t\r\nX-C: 3\r\n\r\n' read:3)
+is "$(jqr '[.responses[].status] | join(",")' "$R")" "200,200,200" \
+    "requests after the idle buffers were given back, and right after, are answered"
 
 # A connection used every 700 ms for 4 s (twice idle_timeout) stays open: activity resets the
 # idle timer. The 700 ms pauses are the stimulus (well under the 2 s idle_timeout).
