@@ -838,6 +838,8 @@ pt_ai_call *pt_ai_call_new(pt_ai_request *req, const pt_ai_attempt *at, const pt
 
 const pt_ai_upstream *pt_ai_call_upstream(const pt_ai_call *c) { return c->mode == MODE_LOCAL ? NULL : &c->pub; }
 
+bool pt_ai_call_is_whole(const pt_ai_call *c) { return !c->stream; }
+
 const char *pt_ai_call_content_type(const pt_ai_call *c)
 {
     return c->stream && !c->req->json_array ? "text/event-stream" : "application/json";

@@ -207,6 +207,9 @@ pt_ai_call *pt_ai_call_new(pt_ai_request *req, const pt_ai_attempt *at, const pt
 const pt_ai_upstream *pt_ai_call_upstream(const pt_ai_call *c);
 /* "text/event-stream" or "application/json", for the client response head. */
 const char *pt_ai_call_content_type(const pt_ai_call *c);
+/* True when the answer is not a stream: it reaches the emit callback in one call, whole,
+ * so the client head can carry its Content-Length. */
+bool pt_ai_call_is_whole(const pt_ai_call *c);
 /* Feeds the response head. Never fails; a non-2xx status switches the call to reading
  * an error body. */
 void pt_ai_call_on_response_head(pt_ai_call *c, int status, const pt_ai_header *headers, size_t n);

@@ -368,7 +368,10 @@ static int emit_client(ai_req *a, const char *bytes, size_t len)
             { PT_SLICE_LIT("Cache-Control"), PT_SLICE_LIT("no-cache") },
             { PT_SLICE_LIT("X-Accel-Buffering"), PT_SLICE_LIT("no") },
         };
-        int rc = pt_conn_response_start(a->conn, 200, h, sse ? 3 : 1, -1);
+        /* a whole answer comes in this one call: its length is known (masking may change
+         * it, so not when the answer goes through the masking rules) */
+        bool whole = a->call && pt_ai_call_is_whole(a->call) && !sse && !a->gated;
+        int rc = pt_conn_response_start(a->conn, 200, h, sse ? 3 : 1, whole ? (int64_t)len : -1);
         if (rc) return rc;
         a->masking = a->gated && pt_mask_gate_response_start(pt_conn_info(a->conn), pt_slice_cstr(ctype));
     }

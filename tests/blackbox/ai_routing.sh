@@ -197,6 +197,21 @@ l=$(log_line "$(hdr x-request-id)")
 is "$(jqr '.ai.attempts' "$l")" 5 "chain: the access log counts 5 attempts"
 is "$(jqr '.ai.provider' "$l")" ok-ant "chain: the access log names the provider that answered"
 
+# A whole answer goes out with its length (passed through and translated); a stream is chunked.
+length_framed() { # NAME: the last response carries a Content-Length equal to its body, no chunking
+    local p=() cl
+    cl=$(hdr content-length)
+    [ "$RESP_STATUS" = 200 ] || p+=("status $RESP_STATUS")
+    [ "$cl" = "$(printf '%s' "$RESP_BODY" | wc -c)" ] || p+=("content-length '$cl', body $(printf '%s' "$RESP_BODY" | wc -c) bytes")
+    [ -z "$(hdr transfer-encoding)" ] || p+=("transfer-encoding '$(hdr transfer-encoding)'")
+    if ((${#p[@]} == 0)); then ok "$1"; else not_ok "$1" "${p[@]}"; fi
+}
+oai ok-model 'hello'; length_framed "a passed-through whole answer carries its Content-Length"
+oai claude-ok 'hello'; length_framed "a translated whole answer carries its Content-Length"
+ant claude-ok 'hello'; length_framed "an Anthropic client's whole answer carries its Content-Length"
+oai_stream ok-model 'hello'
+is "$RESP_STATUS/$(hdr transfer-encoding)/$(hdr content-length)" "200/chunked/" "a streamed answer is chunked, without a length"
+
 # Each failure alone, with nothing to fall back to: the client's own format and status.
 oai fail-alone 'hello'; openai_error "500 with nothing left: an OpenAI client gets 502 api_error" 502 api_error
 ant fail-alone 'hello'; anthropic_error "500 with nothing left: an Anthropic client gets 502 api_error" 502 api_error
