@@ -26,7 +26,11 @@ const pt__prov *pt__prov_get(pt_ai_prov_type t)
 
 int pt__up_header(pt__up *up, const char *name, const char *value)
 {
-    return pt__up_header_n(up, name, pt_slice_cstr(value));
+    if (up->nheaders >= PT_AI_MAX_UPSTREAM_HEADERS) return PT_ETOOBIG;
+    up->headers[up->nheaders].name = pt_slice_cstr(name);
+    up->headers[up->nheaders].value = pt_slice_cstr(value ? value : "");
+    up->nheaders++;
+    return 0;
 }
 
 int pt__up_header_n(pt__up *up, const char *name, pt_slice value)

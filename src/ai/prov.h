@@ -42,9 +42,11 @@ typedef struct pt__up {
     pt_buf body;
 } pt__up;
 
-/* Adds a header (copied into the arena). Returns 0 or PT_ETOOBIG / PT_ENOMEM. */
+/* Adds a header, not copied: name and value outlive the call (literals, the provider's
+ * configuration, the arena). Returns 0 or PT_ETOOBIG. */
 int pt__up_header(pt__up *up, const char *name, const char *value);
-/* The same with a value of any length (copied whole). */
+/* Adds a header with a value of any length, both copied into the arena. Returns 0 or
+ * PT_ETOOBIG / PT_ENOMEM. */
 int pt__up_header_n(pt__up *up, const char *name, pt_slice value);
 /* Appends base path prefix + rest to up->path. */
 int pt__up_path(pt__up *up, const pt_ai_provider *cfg, const char *rest);

@@ -676,8 +676,11 @@ int pt__oai_head(const pt__prov_ctx *c, pt__up *up, pt_ai_error *err)
     int rc = pt__up_path(up, c->cfg, path);
     if (!rc) rc = pt__up_header(up, "content-type", "application/json");
     if (!rc && c->key) {
-        char auth[1024];
-        snprintf(auth, sizeof auth, "Bearer %s", c->key);
+        size_t n = strlen(c->key);
+        char *auth = pt_pool_alloc_raw(up->arena, n + 8);
+        if (!auth) return pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 500, NULL, "out of memory");
+        memcpy(auth, "Bearer ", 7);
+        memcpy(auth + 7, c->key, n + 1);
         rc = pt__up_header(up, "authorization", auth);
     }
     if (!rc) rc = pt__up_extra_headers(up, c->cfg);
