@@ -659,9 +659,9 @@ static bool carries_gemini_marks(pt_ai_request *r)
 {
     if (r->fmt == PT_AI_FMT_GEMINI) return false; /* signatures are the Gemini format's own */
     /* the byte search only spares the parse when neither string occurs anywhere */
-    if (!memmem(r->body, r->len, PT_TOOL_ID_SIG, sizeof PT_TOOL_ID_SIG - 1) &&
-        !memmem(r->body, r->len, PT_GEMINI_THINKING_SIG, sizeof PT_GEMINI_THINKING_SIG - 1) &&
-        !memmem(r->body, r->len, "thought_signature", 17))
+    if (!pt_mem_find(r->body, r->len, PT_TOOL_ID_SIG, sizeof PT_TOOL_ID_SIG - 1) &&
+        !pt_mem_find(r->body, r->len, PT_GEMINI_THINKING_SIG, sizeof PT_GEMINI_THINKING_SIG - 1) &&
+        !pt_mem_find(r->body, r->len, "thought_signature", 17))
         return false;
     pt_ai_error ignored;
     return pt_ai_request_pivot(r, &ignored) && r->gemini_marks;
@@ -998,14 +998,14 @@ static int pass_openai_event(pt_ai_call *c, const pt_sse_event *ev)
             c->err_sent = true;
         }
     }
-    if (!c->got_token && (memmem(data.ptr, data.len, "\"tool_calls\"", 12) ||
-                          memmem(data.ptr, data.len, "\"reasoning_content\":\"", 21))) {
+    if (!c->got_token && (pt_mem_find(data.ptr, data.len, "\"tool_calls\"", 12) ||
+                          pt_mem_find(data.ptr, data.len, "\"reasoning_content\":\"", 21))) {
         mark_token(c);
     } else if (!c->got_token) {
-        const char *p = memmem(data.ptr, data.len, "\"content\":\"", 11);
+        const char *p = pt_mem_find(data.ptr, data.len, "\"content\":\"", 11);
         if (p && p + 11 < data.ptr + data.len && p[11] != '"') mark_token(c);
     }
-    const char *fr = memmem(data.ptr, data.len, "\"finish_reason\":\"", 17);
+    const char *fr = pt_mem_find(data.ptr, data.len, "\"finish_reason\":\"", 17);
     if (fr) {
         char tmp[32];
         size_t k = 0;
@@ -1223,7 +1223,7 @@ static void pass_body_usage(pt_ai_call *c)
         if (c->req->ep == PT_AI_EP_EMBEDDINGS && nu.output < 0) nu.output = 0;
         int ic = pt_jscan_find(f, nf, "choices", NULL);
         if (ic >= 0) {
-            const char *fr = memmem(c->body.data + f[ic].vstart, f[ic].vend - f[ic].vstart, "\"finish_reason\":\"", 17);
+            const char *fr = pt_mem_find(c->body.data + f[ic].vstart, f[ic].vend - f[ic].vstart, "\"finish_reason\":\"", 17);
             if (fr) {
                 char tmp[32];
                 size_t k = 0;

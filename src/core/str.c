@@ -54,3 +54,19 @@ int pt_str_num(const char *s, int n)
     for (int i = 0; i < n; i++) v = v * 10 + (s[i] - '0');
     return v;
 }
+
+const char *pt_mem_find(const char *h, size_t n, const char *s, size_t m)
+{
+    if (m == 0) return h;
+    if (n < m) return NULL;
+    size_t k = 0; /* the anchor: the first letter or digit (quotes and colons are everywhere in JSON) */
+    while (k < m && !((s[k] >= 'a' && s[k] <= 'z') || (s[k] >= 'A' && s[k] <= 'Z') || (s[k] >= '0' && s[k] <= '9')))
+        k++;
+    if (k == m) k = 0;
+    const char *p = h + k, *last = h + (n - m) + k; /* where the anchor can be */
+    while (p <= last && (p = memchr(p, s[k], (size_t)(last - p) + 1))) {
+        if (memcmp(p - k, s, m) == 0) return p - k;
+        p++;
+    }
+    return NULL;
+}

@@ -14,6 +14,12 @@ char *pt_str_join(char *dst, size_t cap, const char *a, const char *b);
 /* dst = a b "[" i "]"   ("messages", "", 2 -> "messages[2]"; "m[0]", ".content", 1 -> "m[0].content[1]") */
 char *pt_str_index(char *dst, size_t cap, const char *a, const char *b, size_t i);
 
+/* The first occurrence of the m bytes at s in the n bytes at h, or NULL (memmem's answer).
+ * For short needles in short texts (JSON members in one answer or event): it looks for one
+ * letter of the needle with memchr and compares around it, where memmem first builds its
+ * search tables for every call. */
+const char *pt_mem_find(const char *h, size_t n, const char *s, size_t m);
+
 /* Whether the n bytes at s are all ASCII digits; their value (n small enough for int). */
 bool pt_str_digits(const char *s, int n);
 int pt_str_num(const char *s, int n);
