@@ -162,16 +162,31 @@ int pt_buf_append_json_escaped(pt_buf *b, const char *s, size_t n)
     return rc;
 }
 
+/* Whether none of the 8 bytes in x needs an escape (no control byte, '"' or '\\'). Each
+ * test is the "has a byte below n" word trick, exact as a yes/no answer. */
+static inline int plain8(uint64_t x)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+    uint64_t hit = ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((b - ones) & ~b);
+    return (hit & highs) == 0;
+}
+
 char *pt_json_escape_to(char *out, const char *s, size_t n)
 {
-    size_t start = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
+    size_t start = 0, i = 0;
+    while (i < n) {
+        uint64_t x;
+        if (n - i >= 8 && (memcpy(&x, s + i, 8), plain8(x))) {
+            i += 8;
+            continue;
+        }
+        unsigned char c = (unsigned char)s[i++];
         if (!json_needs_escape[c]) continue;
-        memcpy(out, s + start, i - start);
-        out += i - start;
+        memcpy(out, s + start, i - 1 - start);
+        out += i - 1 - start;
         out += json_escape_one(c, out);
-        start = i + 1;
+        start = i;
     }
     memcpy(out, s + start, n - start);
     return out + (n - start);

@@ -66,6 +66,19 @@ static void json_escape_to_matches_the_buffer_form(void **state)
     assert_memory_equal(out, b.data, b.len);
     assert_ptr_equal(pt_json_escape_to(out, "", 0), out);
     pt_buf_release(&b);
+    /* every byte value at every offset of a longer plain text (the 8-byte steps) */
+    for (int pos = 0; pos < 20; pos++)
+        for (int v = 0; v < 256; v++) {
+            char text[20], esc[6 * sizeof text];
+            memset(text, 'x', sizeof text);
+            text[pos] = (char)v;
+            pt_buf ref = PT_BUF_INIT;
+            assert_int_equal(pt_buf_append_json_escaped(&ref, text, sizeof text), 0);
+            char *e = pt_json_escape_to(esc, text, sizeof text);
+            assert_int_equal((size_t)(e - esc), ref.len);
+            assert_memory_equal(esc, ref.data, ref.len);
+            pt_buf_release(&ref);
+        }
 }
 
 static void consume_and_detach(void **state)
