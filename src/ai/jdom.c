@@ -31,7 +31,7 @@ static bool string(parser *s, pt_slice *out)
     if (pt_jscan_string_at(s->p, s->len, &s->pos, &escaped)) return false;
     size_t rawlen = s->pos - start - 2;
     const char *body = s->p + start + 1;
-    char *d = pt_pool_alloc(s->a, rawlen + 1);
+    char *d = pt_pool_alloc_raw(s->a, rawlen + 1); /* all written below, NUL included */
     if (!d) {
         s->oom = true;
         return false;
@@ -54,7 +54,7 @@ static pt_jv *grow(parser *s, pt_jv *kids, size_t n, size_t *cap)
 {
     if (n < *cap) return kids;
     size_t nc = *cap ? *cap * 2 : 4;
-    pt_jv *k = pt_pool_alloc(s->a, nc * sizeof *k);
+    pt_jv *k = pt_pool_alloc_raw(s->a, nc * sizeof *k); /* container zeroes each child it adds */
     if (!k) {
         s->oom = true;
         return NULL;
