@@ -23,7 +23,7 @@ void pt_buf_release(pt_buf *b)
     b->len = b->alloc = 0;
 }
 
-int pt_buf_reserve(pt_buf *b, size_t extra)
+int pt__buf_reserve_slow(pt_buf *b, size_t extra)
 {
     if (extra > SIZE_MAX / 2 - b->len) return PT_ETOOBIG;
     size_t need = b->len + extra + 1;
@@ -40,7 +40,7 @@ int pt_buf_reserve(pt_buf *b, size_t extra)
 
 int pt__buf_append_slow(pt_buf *b, const void *p, size_t n)
 {
-    int rc = pt_buf_reserve(b, n);
+    int rc = pt__buf_reserve_slow(b, n);
     if (rc) return rc;
     if (n) memcpy(b->data + b->len, p, n);
     b->len += n;

@@ -23,8 +23,14 @@ typedef struct pt_buf {
 
 void pt_buf_init(pt_buf *b, size_t cap_limit);
 void pt_buf_release(pt_buf *b);
-/* Makes room for `extra` more bytes; returns 0 or PT_ETOOBIG / PT_ENOMEM. */
-int pt_buf_reserve(pt_buf *b, size_t extra);
+int pt__buf_reserve_slow(pt_buf *b, size_t extra);
+/* Makes room for `extra` more bytes; returns 0 or PT_ETOOBIG / PT_ENOMEM. The common case
+ * (room already there) is inline, as for pt_buf_append. */
+static inline int pt_buf_reserve(pt_buf *b, size_t extra)
+{
+    if (b->data && extra < b->alloc - b->len && (!b->cap_limit || b->len + extra <= b->cap_limit)) return 0;
+    return pt__buf_reserve_slow(b, extra);
+}
 int pt__buf_append_slow(pt_buf *b, const void *p, size_t n);
 /* Appends n bytes; the common case (room already there) is inline: heads and log lines
  * are built from many small pieces. */
