@@ -11,7 +11,7 @@
  * (id, the service's name and team), bookkeeping, or a subscription setting (approval). */
 static const char *const service_members[] = {"kind", "targets", "models", "lb", "timeouts", "health", NULL};
 static const char *const api_members[] = {"name", "path_prefix", "methods", "auth", "rewrite", "key_header",
-                                          "key_query", "lifecycle", "match_headers", NULL};
+                                          "key_query", "lifecycle", "match_headers", "openapi", "validate", NULL};
 
 static json_t *pick(const json_t *row, const char *const *members)
 {
@@ -78,9 +78,13 @@ json_t *pt_release_content(const json_t *service, const json_t *apis)
 
 /* ---- the diff ---------------------------------------------------------------------------- */
 
+/* A member as a diff shows it: an imported OpenAPI document by its number of operations,
+ * as the API's answers show it (the document itself can be far larger than a diff). */
 static json_t *value_or_null(const json_t *o, const char *k)
 {
     json_t *v = json_object_get(o, k);
+    if (v && strcmp(k, "openapi") == 0)
+        return json_pack("{s:I}", "operations", (json_int_t)json_array_size(json_object_get(v, "operations")));
     return v ? json_incref(v) : json_null();
 }
 

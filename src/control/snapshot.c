@@ -348,7 +348,7 @@ static int serve_release(build *b, size_t i)
             0, v->id, (uint32_t)i, dup_member(o, "name"), dup_member(o, "path_prefix"), dup_member(o, "auth"),
             dup_member(o, "rewrite"), dup_member(o, "key_header"), dup_member(o, "key_query"),
             dup_member(o, "methods"), dup_member(o, "lifecycle"), dup_member(o, "match_headers"),
-            NULL, false, /* a release's content does not carry imported OpenAPI operations (yet) */
+            dup_member(o, "openapi"), json_is_true(json_object_get(o, "validate")),
         };
     }
     json_decref(rel);

@@ -8,7 +8,7 @@
 #define NAME_MAX_LEN 64
 #define TEXT_MAX_LEN 1024
 #define JSON_MAX_LEN 65536
-#define RELEASE_MAX_LEN (2 * JSON_MAX_LEN) /* a service and its APIs; an audit record holds one */
+#define RELEASE_MAX_LEN (16 * JSON_MAX_LEN) /* a service and its APIs with their OpenAPI operations */
 
 static const char *const roles[] = {"developer", "admin", "team_admin", "consumer", NULL};
 static const char *const kinds[] = {"rest", "ai", NULL};
@@ -129,8 +129,8 @@ static const pt_store_col audit_cols[] = {
     {"action", PT_COL_TEXT, PT_COL_REQUIRED, 0, NULL, 64},
     {"object_kind", PT_COL_TEXT, PT_COL_REQUIRED, 0, NULL, 32},
     {"object_id", PT_COL_TIME, 0, 0, NULL, 0},
-    {"before", PT_COL_JSON, 0, 0, NULL, 4 * JSON_MAX_LEN},
-    {"after", PT_COL_JSON, 0, 0, NULL, 4 * JSON_MAX_LEN},
+    {"before", PT_COL_JSON, 0, 0, NULL, 20 * JSON_MAX_LEN}, /* a release: its snapshot and diff */
+    {"after", PT_COL_JSON, 0, 0, NULL, 20 * JSON_MAX_LEN},
 };
 
 #define KIND(n, t, c, ao) {n, t, c, NCOLS(c), ao}

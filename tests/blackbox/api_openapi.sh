@@ -244,4 +244,25 @@ is "$RESP_STATUS $(jqr .state)" "201 active" "subscribing from the catalog: POST
 api GET /catalog "" "${TOK[cons]}"
 is "$(jq -c '.items[] | select(.name=="bookshop31") | [.subscriptions[].state]' <<<"$RESP_BODY")" '["active"]' "the catalog shows the new subscription"
 
+# ---------------------------------------------------------------------------- a released service
+api POST /services/bookshop/releases '{"note":"with its document"}'
+is "$RESP_STATUS" 201 "the service with an imported document is released"
+before=$(up_count "$U1")
+get /v2/books/abc "${K[@]}"
+is "$RESP_STATUS $(jqr .error.code) $(up_count "$U1")" "400 request_invalid $before" \
+    "served from its release, it is still checked against its document"
+api PATCH /services/bookshop/apis/openapi '{"validate":false}'
+get /v2/books/abc "${K[@]}"
+is "$RESP_STATUS" 400 "turning validation off is a draft until the next release"
+api POST /services/bookshop/releases '{"note":"no validation"}'
+is "$RESP_STATUS $(jqr '.diff.changed[0].api') $(jqr '[.diff.changed[0].fields[].field] | join(",")')" "201 openapi validate" \
+    "the next release's diff names the change"
+get /v2/books/abc "${K[@]}"
+is "$RESP_STATUS $(up_count "$U1")" "200 $((before + 1))" "once published, the request is proxied"
+sed 's/summary: List books$/summary: List every book/' "$DATA/bookshop-3.0.yaml" >"$T/bookshop-edited.yaml"
+oas_import "$T/bookshop-edited.yaml" bookshop
+api POST /services/bookshop/releases '{}'
+like "$(jq -c '[.diff.changed[0].fields[] | select(.field == "openapi") | .from, .to]' <<<"$RESP_BODY")" \
+    '^\[\{"operations":[0-9]+\},\{"operations":[0-9]+\}\]$' "a changed document shows in a diff by its operations"
+
 done_testing
