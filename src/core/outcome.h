@@ -57,6 +57,7 @@
     X(ROUTE_NOT_FOUND,        404, "route_not_found",            "no_route")          \
     X(API_RETIRED,            410, "api_retired",                "no_route")          \
     X(NOT_IMPLEMENTED,        501, "not_implemented",            "gateway_error")     \
+    X(UPGRADE_REFUSED,        501, "upgrade_not_supported",      "bad_request")       \
     X(ROUTE_WITHOUT_SERVICE,  500, "route_without_service",      "gateway_error")     \
     X(METRICS_UNAVAILABLE,    500, "metrics_unavailable",        "gateway_error")     \
     X(OUT_OF_MEMORY,          503, "out_of_memory",              "gateway_error")     \
@@ -84,7 +85,9 @@
     /* the client went away or stopped reading */                                     \
     X(CLIENT_CLOSED,          499, "client_closed",              "client_closed")     \
     X(CLIENT_CLOSED_EARLY,    499, "client_closed_early",        "client_closed")     \
-    X(SEND_TIMEOUT,           499, "send_timeout",               "client_closed")
+    X(SEND_TIMEOUT,           499, "send_timeout",               "client_closed")     \
+    /* a tunnel (101) that ended without a byte either way for its idle timeout */       \
+    X(TUNNEL_IDLE,            101, "tunnel_idle_timeout",        "tunnel_idle")
 
 typedef enum pt_outcome {
 #define PT_OUTCOME_ENUM(name, status, log, label) PT_OUT_##name,

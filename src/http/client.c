@@ -11,7 +11,8 @@
  * Interim (1xx) responses are absorbed: 100 Continue because the gateway answers the
  * client's Expect itself and never forwards it, 103 Early Hints and the rest because
  * they are optional hints (as nginx does). A 101 Switching Protocols ends the exchange
- * as a bad response: no request the gateway sends asks to upgrade.
+ * as a bad response unless the request asked to upgrade; then the connection turns raw
+ * (a tunnel: pt_exchange_opts.upgrade) and never returns to its pool.
  *
  * Starting an exchange never calls back inside pt_exchange_start: a failure there (or
  * a drain notice) is queued and delivered from the loop's next turn by one idle handle
@@ -74,6 +75,7 @@ struct upconn {
     pt_exchange *x;
     bool reused;           /* served an exchange before */
     bool abandoned;        /* closed while resolving */
+    bool raw;              /* a tunnel: bytes are not parsed as HTTP any more */
     uint64_t pool_idle_ms;
     char peer[64];
 };
@@ -92,6 +94,7 @@ struct pt_exchange {
     bool body_end, body_end_written, head_written;
     int phase;
     bool got_head, finished, canceled, paused;
+    bool tunnel;           /* the upstream answered 101 to an upgrade request */
     int depth;             /* callback nesting: free only at depth 0 */
     /* response */
     pt_buf rhead;
@@ -455,7 +458,7 @@ static int x_write(pt_exchange *x, const uv_buf_t *b, unsigned n) { return x_wri
 static void x_write_body(pt_exchange *x, const char *data, size_t n)
 {
     if (n == 0) return;
-    if (!x->o.chunked_body) {
+    if (!x->o.chunked_body || x->tunnel) {
         uv_buf_t b = uv_buf_init((char *)data, (unsigned)n);
         x_write(x, &b, 1);
         return;
@@ -534,7 +537,7 @@ size_t pt_exchange_body(pt_exchange *x, const char *data, size_t n)
     }
     x->depth++;
     x_write_body(x, data, n);
-    if (x->c && !x->body_end && !x->finished) uc_timer(x->c, x->o.idle_timeout_ms);
+    if (x->c && !x->body_end && !x->finished && !x->tunnel) uc_timer(x->c, x->o.idle_timeout_ms);
     size_t q = x->c && !x->finished ? x->c->sock.wq_bytes : 0;
     x->depth--;
     x_maybe_free(x);
@@ -544,6 +547,10 @@ size_t pt_exchange_body(pt_exchange *x, const char *data, size_t n)
 void pt_exchange_body_end(pt_exchange *x)
 {
     if (x->finished || x->canceled) return;
+    if (x->tunnel) { /* the client ended its side: the upstream gets a FIN, reading goes on */
+        if (x->c) pt_sock_shutdown(&x->c->sock, NULL);
+        return;
+    }
     x->body_end = true;
     if (x->c && x->c->state == UC_BUSY) {
         x->depth++;
@@ -586,11 +593,16 @@ static int r_headers_complete(llhttp_t *p)
     pt_exchange *x = c->x;
     if (!x) return HPE_USER;
     int status = p->status_code;
-    if (status == 101) { /* nothing sent asks to upgrade: a switch now would strand the client */
+    if (status == 101 && !x->o.upgrade) { /* a switch nobody asked for would strand the client */
         x->reject = "upstream answered 101 Switching Protocols to a request that did not ask to upgrade";
         return HPE_USER;
     }
-    if (status >= 100 && status < 200) return 0; /* interim (100, 102, 103, ...): absorbed */
+    x->tunnel = status == 101;
+    if (x->tunnel) { /* nothing of a tunnel is replayed */
+        x->replay_ok = false;
+        pt_buf_release(&x->replay);
+    }
+    if (status >= 100 && status < 200 && !x->tunnel) return 0; /* interim (100, 102, 103, ...): absorbed */
     x->got_head = true;
     x->phase = 2;
     x->status = status;
@@ -643,6 +655,16 @@ static void resp_settings_init(void)
     done = true;
 }
 
+/* A tunnel's bytes from the upstream, as they are. */
+static void tunnel_read(pt_exchange *x, const char *data, size_t n)
+{
+    x->depth++;
+    if (n) x->cb.on_body(x->u, data, n);
+    if (!x->canceled && !x->finished && x->cb.on_flush) x->cb.on_flush(x->u);
+    x->depth--;
+    x_maybe_free(x);
+}
+
 static void on_uc_read(pt_sock *s, const char *data, size_t n)
 {
     upconn *c = s->data;
@@ -652,11 +674,23 @@ static void on_uc_read(pt_sock *s, const char *data, size_t n)
     }
     pt_exchange *x = c->x;
     if (!x) return;
+    if (c->raw) {
+        tunnel_read(x, data, n);
+        return;
+    }
     x->depth++;
     llhttp_errno_t e = llhttp_execute(&c->parser, data, n);
     x->depth--;
     if (x->canceled || x->finished) {
         x_maybe_free(x);
+        return;
+    }
+    if (e == HPE_PAUSED && x->tunnel) { /* the 101 head is read: the rest is the tunnel's */
+        const char *pos = llhttp_get_error_pos(&c->parser);
+        c->raw = true;
+        uc_timer(c, 0);
+        size_t used = pos && pos >= data && pos <= data + n ? (size_t)(pos - data) : n;
+        tunnel_read(x, data + used, n - used);
         return;
     }
     if (e == HPE_PAUSED) {
@@ -688,6 +722,10 @@ static void on_uc_error(pt_sock *s, int err)
     pt_exchange *x = c->x;
     if (!x) {
         uc_close(c);
+        return;
+    }
+    if (err == PT_ECLOSED && c->raw) { /* the upstream ended the tunnel */
+        x_done(x, false);
         return;
     }
     if (err == PT_ECLOSED && x->got_head) {
@@ -910,7 +948,7 @@ void pt_exchange_resume(pt_exchange *x)
     if (!x->paused) return;
     x->paused = false;
     if (!x->c) return;
-    uc_timer(x->c, x->o.idle_timeout_ms);
+    if (!x->tunnel) uc_timer(x->c, x->o.idle_timeout_ms);
     pt_sock_read_start(&x->c->sock);
 }
 

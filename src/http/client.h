@@ -9,8 +9,8 @@
  * Interim responses never reach the caller: 100, 102, 103 and other 1xx are absorbed
  * (the gateway answers a client's Expect: 100-continue itself and does not forward it
  * upstream; Early Hints are optional and dropped, as nginx does). 101 Switching
- * Protocols ends the exchange with PT_EPARSE, since no request sent through this
- * client asks to upgrade (upgrades are not supported yet). */
+ * Protocols ends the exchange with PT_EPARSE unless the request asked to upgrade
+ * (pt_exchange_opts.upgrade): then the connection becomes a tunnel, see there. */
 #ifndef PT_HTTP_CLIENT_H
 #define PT_HTTP_CLIENT_H
 
@@ -50,6 +50,14 @@ typedef struct pt_exchange_opts {
     const char *body;          /* body bytes already at hand, sent with the head (copied) */
     size_t body_len;
     bool body_complete;        /* ...and they are the whole body */
+    bool upgrade;              /* the head asks to switch protocols (Connection: Upgrade): a 101
+                                * answer turns the connection into a tunnel. on_head(101) comes
+                                * first; then every byte the upstream sends reaches on_body as
+                                * it is (those behind the 101 head first), pt_exchange_body
+                                * writes bytes as they are, pt_exchange_body_end sends a FIN
+                                * once the queue is written (reading goes on), and the
+                                * upstream's EOF is on_done. No timer runs in a tunnel: its
+                                * owner keeps the idle timeout. The connection is never pooled. */
 } pt_exchange_opts;
 
 typedef struct pt_exchange_cb {

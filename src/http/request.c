@@ -18,6 +18,34 @@ const pt_header *pt_request_header(const pt_request *req, const char *name)
     return NULL;
 }
 
+/* Takes the next element of a comma-separated list, trimmed (empty elements included);
+ * false at the end. */
+static bool list_next(pt_slice *rest, pt_slice *item)
+{
+    if (!rest->ptr) return false;
+    const char *comma = memchr(rest->ptr, ',', rest->len);
+    size_t n = comma ? (size_t)(comma - rest->ptr) : rest->len;
+    *item = pt_slice_trim(pt_slice_from(rest->ptr, n));
+    *rest = comma ? pt_slice_from(comma + 1, rest->len - n - 1) : PT_SLICE_NULL;
+    return true;
+}
+
+bool pt_list_has(pt_slice list, pt_slice token)
+{
+    pt_slice item;
+    while (list_next(&list, &item))
+        if (pt_slice_case_eq(item, token)) return true;
+    return false;
+}
+
+bool pt_upgrade_tunnels(pt_slice value)
+{
+    pt_slice item;
+    while (list_next(&value, &item))
+        if (item.len && !pt_slice_case_eq_cstr(item, "h2c")) return true;
+    return false;
+}
+
 /* --- authority ------------------------------------------------------------ */
 
 static bool host_char(unsigned char ch)

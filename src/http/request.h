@@ -50,6 +50,11 @@ typedef struct pt_request {
     bool chunked;            /* Transfer-Encoding: chunked */
     int64_t content_length;  /* -1 when absent */
     bool expect_continue;
+    bool upgrade;            /* an HTTP/1.1 request with Connection: upgrade whose Upgrade names a
+                              * protocol other than h2c (pt_upgrade_tunnels): the handler either
+                              * tunnels it (pt_conn_tunnel) or refuses it; the connection closes
+                              * after any answer but a 101, since the client may already speak
+                              * the new protocol behind the head */
     char request_id[40];     /* X-Request-Id as received (sanitised) or generated */
     pt_pool pool;            /* request-lifetime memory (pt_req_alloc) */
     pt_req_cleanup *cleanups;/* newest first; nodes live in the pool */
@@ -59,6 +64,14 @@ typedef struct pt_request {
 int pt_http_method_parse(pt_slice name);
 /* The method names pt_http_method_parse knows, for suggestions; fills up to cap. */
 size_t pt_http_method_names(const char **out, size_t cap);
+
+/* Whether a comma-separated field value (RFC 9110 §5.6.1: Connection, Upgrade) lists
+ * token, ASCII case ignored. */
+bool pt_list_has(pt_slice list, pt_slice token);
+/* Whether an Upgrade field's value asks for a protocol the gateway tunnels: any but "h2c",
+ * which is not a tunnel (HTTP/2 is not reached through an HTTP/1.1 upgrade here, and RFC
+ * 9113 §3.2 lets a server ignore the offer). */
+bool pt_upgrade_tunnels(pt_slice value);
 
 /* Finds a header by case-insensitive name; NULL if absent (first match). */
 const pt_header *pt_request_header(const pt_request *req, const char *name);

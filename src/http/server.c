@@ -4,7 +4,9 @@
  * (handler attached, body streamed to its sink; body timer) -> both "request done"
  * and "response done" -> next request (idle timer) or close. The parser is paused
  * at the end of every message, so pipelined bytes wait in `pending` until the
- * response before them is complete. */
+ * response before them is complete. An upgrade request the upstream accepted moves
+ * instead to TUNNEL (pt_conn_tunnel): the parser is never resumed, `pending` and every
+ * later byte go to the sink unparsed, and the request lasts until the tunnel ends. */
 #include "http/server.h"
 #include "http/deadline.h"
 
@@ -25,7 +27,7 @@
 #define PENDING_CAP (256 * 1024)/* pipelined bytes buffered before we stop reading */
 #define LINGER_MS 2000          /* read-and-discard time after an error response */
 
-typedef enum { CS_HEAD, CS_BODY, CS_CLOSING } conn_state;
+typedef enum { CS_HEAD, CS_BODY, CS_TUNNEL, CS_CLOSING } conn_state;
 
 struct pt_conn {
     pt_sock sock;
@@ -50,6 +52,8 @@ struct pt_conn {
     bool pending_full, timer_closing;
     bool head_timed;        /* the header deadline for the head being read is running */
     bool trim_due;          /* the deadline running is IDLE_TRIM_MS into idle time (idle_wait) */
+    bool tunnel_eof;        /* TUNNEL: the client ended its side (the sink was told) */
+    uint64_t tunnel_idle_ms;
     int status;
     pt_outcome error_outcome; /* set by callbacks that reject the request */
     char error_msg[160];
@@ -70,6 +74,7 @@ static void idle_trim(pt_conn *c);
 #define IDLE_TRIM_MS 100
 static void conn_linger_close(pt_conn *c);
 static void timer_arm(pt_conn *c, uint64_t ms);
+static void tunnel_in(pt_conn *c, const char *data, size_t n);
 
 /* --- small helpers ------------------------------------------------------ */
 
@@ -182,6 +187,13 @@ static void on_timer(uv_timer_t *t)
         return;
     }
     if (c->state == CS_CLOSING) {
+        conn_close(c);
+        return;
+    }
+    if (c->state == CS_TUNNEL) {
+        pt_log_info("closing tunnel from %s: no byte either way for %llu ms", c->peer,
+                    (unsigned long long)c->tunnel_idle_ms);
+        if (!c->info.outcome) c->info.outcome = PT_OUT_TUNNEL_IDLE;
         conn_close(c);
         return;
     }
@@ -552,10 +564,15 @@ static int cb_headers_complete(llhttp_t *p)
     pt_conn *c = p->data;
     int rc = build_request(c);
     if (rc) return rc;
-    /* No protocol is switched here (RFC 9110 §7.8 lets a server ignore Upgrade; the proxy
-     * drops the header): llhttp must read this message's body and the next request as
-     * HTTP/1.1 instead of pausing the connection as upgraded. CONNECT never gets here. */
+    /* llhttp's upgrade flag (Connection: upgrade with an Upgrade header) is taken as the
+     * request's and cleared, so that llhttp reads this message's body as HTTP and stops at
+     * its end like any other: whatever follows waits in `pending`, and either becomes the
+     * tunnel's first bytes (pt_conn_tunnel) or is never parsed (the connection closes after
+     * any other answer). An h2c offer is ignored (RFC 9113 §3.2). CONNECT never gets here. */
+    const pt_header *up = p->upgrade && c->req.http_minor >= 1 ? pt_request_header(&c->req, "upgrade") : NULL;
+    c->req.upgrade = up && pt_upgrade_tunnels(up->value);
     p->upgrade = 0;
+    if (c->req.upgrade) c->close_after = true;
     if (c->req.content_length > 0 && (uint64_t)c->req.content_length > c->srv->limits.max_body_bytes)
         return reject(c, PT_OUT_BODY_TOO_LARGE, "the request body exceeds the configured limit");
     if (c->srv->draining || !c->req.keep_alive) c->close_after = true;
@@ -588,7 +605,7 @@ static int cb_message_complete(llhttp_t *p)
     c->req_done = true;
     if (c->has_sink && c->sink.on_body_end && !c->discard_body) c->sink.on_body_end(c->sink.h);
     if (c->state == CS_CLOSING) return HPE_USER;
-    if (!c->resp_done) timer_arm(c, 0);
+    if (!c->resp_done && c->state != CS_TUNNEL) timer_arm(c, 0);
     return HPE_PAUSED;
 }
 
@@ -662,10 +679,10 @@ static void feed(pt_conn *c, const char *data, size_t n)
     if (err == HPE_PAUSED) {
         const char *pos = llhttp_get_error_pos(&c->parser);
         size_t used = pos ? (size_t)(pos - data) : n;
-        if (used < n && pt_buf_append(&c->pending, data + used, n - used) != 0) {
+        if (used < n && c->state == CS_TUNNEL) /* switched by this message's own callbacks */
+            tunnel_in(c, data + used, n - used);
+        else if (used < n && pt_buf_append(&c->pending, data + used, n - used) != 0)
             conn_close(c);
-            return;
-        }
         return;
     }
     parse_error(c, err);
@@ -721,10 +738,22 @@ static void conn_process(pt_conn *c, const char *data, size_t n)
     c->processing = false;
 }
 
+/* TUNNEL: the client's bytes, as they are, to the sink. */
+static void tunnel_in(pt_conn *c, const char *data, size_t n)
+{
+    c->body_bytes += n;
+    timer_arm(c, c->tunnel_idle_ms);
+    if (c->has_sink && c->sink.on_body) c->sink.on_body(c->sink.h, data, n);
+}
+
 static void on_sock_read(pt_sock *s, const char *data, size_t n)
 {
     pt_conn *c = s->data;
     if (c->state == CS_CLOSING) return; /* lingering: discard */
+    if (c->state == CS_TUNNEL) {
+        tunnel_in(c, data, n);
+        return;
+    }
     if (c->state == CS_BODY && !c->req_done && !c->resp_started) timer_arm(c, c->srv->limits.body_timeout_ms);
     conn_process(c, data, n);
 }
@@ -734,6 +763,13 @@ static void on_sock_error(pt_sock *s, int err)
     pt_conn *c = s->data;
     if (c->state == CS_CLOSING && err == PT_ECLOSED) { /* lingering close finished */
         conn_close(c);
+        return;
+    }
+    if (c->state == CS_TUNNEL && err == PT_ECLOSED && !c->tunnel_eof) {
+        /* a half-close: passed on (the upstream gets a FIN), bytes still flow back until
+         * the upstream ends too or the idle timeout */
+        c->tunnel_eof = true;
+        if (c->has_sink && c->sink.on_body_end) c->sink.on_body_end(c->sink.h);
         return;
     }
     if (c->in_request && !c->resp_done) {
@@ -746,7 +782,8 @@ static void on_sock_error(pt_sock *s, int err)
 static void on_sock_drain(pt_sock *s, int status)
 {
     pt_conn *c = s->data;
-    if (c->resp_started && !c->resp_done && c->srv->limits.send_timeout_ms)
+    if (c->state == CS_TUNNEL) timer_arm(c, c->tunnel_idle_ms);
+    else if (c->resp_started && !c->resp_done && c->srv->limits.send_timeout_ms)
         timer_arm(c, c->srv->limits.send_timeout_ms);
     if (c->has_sink && c->sink.on_drain) c->sink.on_drain(c->sink.h);
 }
@@ -798,11 +835,10 @@ static void conn_close(pt_conn *c)
     pt_sock_close(&c->sock);
 }
 
-static void on_shutdown(uv_shutdown_t *req, int status)
+static void on_shutdown(pt_sock *s, int status)
 {
-    pt_conn *c = req->data;
-    free(req);
-    if (status < 0 || c->sock.closing) {
+    pt_conn *c = s->data;
+    if (status != 0 || c->sock.closing || c->sock.eof) { /* nothing more can arrive after EOF */
         conn_close(c);
         return;
     }
@@ -819,21 +855,7 @@ static void conn_linger_close(pt_conn *c)
     sink_abort(c);
     request_finish(c, true);
     c->state = CS_CLOSING;
-    if (c->sock.tls_on) { /* no half-close under TLS: send close_notify and close */
-        SSL_shutdown(c->sock.tls.ssl);
-        uv_buf_t none = uv_buf_init(NULL, 0);
-        pt_sock_write(&c->sock, &none, 0);
-    }
-    uv_shutdown_t *req = malloc(sizeof *req);
-    if (!req) {
-        conn_close(c);
-        return;
-    }
-    req->data = c;
-    if (uv_shutdown(req, (uv_stream_t *)&c->sock.tcp, on_shutdown) != 0) {
-        free(req);
-        conn_close(c);
-    }
+    if (pt_sock_shutdown(&c->sock, on_shutdown) != 0) conn_close(c);
 }
 
 /* --- accepting --------------------------------------------------------------- */
@@ -964,19 +986,11 @@ static bool hop_by_hop(pt_slice n)
     return pt_slice_case_in(n, names, sizeof names / sizeof *names);
 }
 
-int pt_conn_response_start(pt_conn *c, int status, const pt_header *hdrs, size_t nhdrs, int64_t content_length)
+/* Stages the status line, hdrs (hop-by-hop ones left out), the request's own response
+ * header lines and X-Request-Id: everything but the framing and the blank line. */
+static void head_begin(pt_conn *c, int status, const pt_header *hdrs, size_t nhdrs)
 {
-    if (c->resp_started || c->state == CS_CLOSING) return PT_EINVAL;
-    c->resp_started = true;
-    c->status = status;
     const pt_request *r = &c->req;
-    bool no_body = status == 204 || status == 304 || (status >= 100 && status < 200);
-    c->resp_head_only = no_body || r->method == HTTP_HEAD;
-    if (r->http_minor == 0 && !r->keep_alive) c->close_after = true;
-    /* An unread request body cannot be skipped safely on a kept-alive connection. */
-    if (!c->req_done && !c->has_sink && pt_conn_has_body(c) && !body_discardable(c)) c->close_after = true;
-    if (c->srv->draining) c->close_after = true;
-
     pt_buf *b = &c->out; /* staged: goes out with the first body bytes or at flush */
     pt_buf_append(b, "HTTP/1.1 ", 9);
     pt_buf_append_u64(b, (unsigned)status);
@@ -998,6 +1012,23 @@ int pt_conn_response_start(pt_conn *c, int status, const pt_header *hdrs, size_t
         pt_buf_append_str(b, r->request_id);
         pt_buf_append(b, "\r\n", 2);
     }
+}
+
+int pt_conn_response_start(pt_conn *c, int status, const pt_header *hdrs, size_t nhdrs, int64_t content_length)
+{
+    if (c->resp_started || c->state == CS_CLOSING || c->state == CS_TUNNEL) return PT_EINVAL;
+    c->resp_started = true;
+    c->status = status;
+    const pt_request *r = &c->req;
+    bool no_body = status == 204 || status == 304 || (status >= 100 && status < 200);
+    c->resp_head_only = no_body || r->method == HTTP_HEAD;
+    if (r->http_minor == 0 && !r->keep_alive) c->close_after = true;
+    /* An unread request body cannot be skipped safely on a kept-alive connection. */
+    if (!c->req_done && !c->has_sink && pt_conn_has_body(c) && !body_discardable(c)) c->close_after = true;
+    if (c->srv->draining) c->close_after = true;
+
+    head_begin(c, status, hdrs, nhdrs);
+    pt_buf *b = &c->out;
     if (!no_body) {
         if (content_length >= 0) {
             pt_buf_append(b, "Content-Length: ", 16);
@@ -1018,6 +1049,32 @@ int pt_conn_response_start(pt_conn *c, int status, const pt_header *hdrs, size_t
     return 0;
 }
 
+int pt_conn_tunnel(pt_conn *c, pt_slice protocol, const pt_header *hdrs, size_t nhdrs, uint64_t idle_ms)
+{
+    if (!c->req.upgrade || !c->req_done || c->resp_started || c->state != CS_BODY || !protocol.len)
+        return PT_EINVAL;
+    c->resp_started = true;
+    c->status = 101;
+    c->state = CS_TUNNEL;
+    c->tunnel_idle_ms = idle_ms;
+    head_begin(c, 101, hdrs, nhdrs);
+    pt_buf_append_str(&c->out, "Connection: Upgrade\r\nUpgrade: ");
+    pt_buf_append_slice(&c->out, protocol);
+    pt_buf_append(&c->out, "\r\n\r\n", 4);
+    int rc = pt_conn_flush(c);
+    timer_arm(c, idle_ms);
+    if (c->pending_full) { /* reads stopped on a full `pending`: the sink paces them now */
+        c->pending_full = false;
+        if (!c->body_paused) pt_sock_read_start(&c->sock);
+    }
+    /* bytes the client sent right behind the head are the tunnel's first */
+    pt_buf early = c->pending;
+    pt_buf_init(&c->pending, 0);
+    if (early.len && rc == 0) tunnel_in(c, early.data, early.len);
+    pt_buf_release(&early);
+    return rc;
+}
+
 /* Small writes are staged in c->out and leave in one write (head + body + terminator
  * of a small response: one syscall); a large piece goes out at once with whatever is
  * staged in front of it. */
@@ -1028,6 +1085,7 @@ int pt_conn_response_start(pt_conn *c, int status, const pt_header *hdrs, size_t
  * and the proxy stops producing above its high mark, so a stalled client runs out. */
 static void send_watch(pt_conn *c)
 {
+    if (c->state == CS_TUNNEL) return; /* the tunnel's idle timer covers a client that stopped reading */
     if (c->sock.wq_bytes && c->req_done && !c->resp_done && c->srv->limits.send_timeout_ms)
         timer_arm(c, c->srv->limits.send_timeout_ms);
 }
@@ -1067,6 +1125,7 @@ int pt_conn_response_body(pt_conn *c, const char *data, size_t n)
     if (!c->resp_started || c->resp_done || c->state == CS_CLOSING) return PT_EINVAL;
     if (n == 0 || c->resp_head_only) return 0;
     c->bytes_out += n;
+    if (c->state == CS_TUNNEL) timer_arm(c, c->tunnel_idle_ms);
     if (!c->resp_chunked) {
         uv_buf_t ub = uv_buf_init((char *)data, (unsigned)n);
         return stage(c, &ub, 1);
@@ -1081,6 +1140,13 @@ int pt_conn_response_body(pt_conn *c, const char *data, size_t n)
 void pt_conn_response_end(pt_conn *c)
 {
     if (!c->resp_started || c->resp_done || c->state == CS_CLOSING) return;
+    if (c->state == CS_TUNNEL) { /* the upstream ended: the client gets what is queued, then a FIN */
+        pt_conn_flush(c);
+        c->resp_done = true;
+        c->has_sink = false;
+        conn_linger_close(c);
+        return;
+    }
     if (c->resp_chunked) {
         uv_buf_t ub = uv_buf_init("0\r\n\r\n", 5);
         stage(c, &ub, 1);
@@ -1198,7 +1264,7 @@ void pt_conn_continue(pt_conn *c)
 
 void pt_conn_pause_body(pt_conn *c)
 {
-    if (c->body_paused || c->req_done) return;
+    if (c->body_paused || (c->req_done && c->state != CS_TUNNEL)) return;
     c->body_paused = true;
     pt_sock_read_stop(&c->sock);
     /* We stopped reading, not the client: the body timer must not blame it. */

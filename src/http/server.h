@@ -122,6 +122,18 @@ int pt_conn_response_body(pt_conn *c, const char *data, size_t n);
 int pt_conn_flush(pt_conn *c);
 /* Completes the response (flushing it); the next pipelined request may start. */
 void pt_conn_response_end(pt_conn *c);
+/* Answers an upgrade request (req->upgrade) the upstream accepted with 101 Switching
+ * Protocols (hdrs as for pt_conn_response_start, then Connection: Upgrade and Upgrade:
+ * protocol) and turns the connection into a tunnel. The request must be complete (an
+ * upgrade request's body is read before it goes upstream). From then on: every byte the
+ * client sends, those already read behind the head first, goes to the sink's on_body as
+ * it is (and counts as bytes in); the client's EOF reaches on_body_end, and bytes may
+ * still be written after it; pt_conn_response_body writes bytes as they are;
+ * pt_conn_response_end sends what is queued, then a FIN, and closes; pause/resume_body
+ * pace the client. No byte either way for idle_ms closes the connection with outcome
+ * PT_OUT_TUNNEL_IDLE. The request, logged with status 101, lasts until the tunnel ends.
+ * Returns 0, PT_EINVAL (not an upgrade request, or not at that point) or a write error. */
+int pt_conn_tunnel(pt_conn *c, pt_slice protocol, const pt_header *hdrs, size_t nhdrs, uint64_t idle_ms);
 /* Gives up on a response already started (upstream failed mid-body): the client sees
  * a truncated message and the connection closes. */
 void pt_conn_response_abort(pt_conn *c);

@@ -34,10 +34,14 @@ int pt_sock_uv_err(int e)
     }
 }
 
+/* EOF stops reading only: the other direction may still carry bytes (a half-close, as a
+ * tunnel relays it); any other error ends the stream both ways. */
 static void fail(pt_sock *s, int err)
 {
-    if (s->errored || s->closing) return;
-    s->errored = true;
+    if (s->errored || s->closing || (err == PT_ECLOSED && s->eof)) return;
+    if (err == PT_ECLOSED) s->eof = true;
+    else s->errored = true;
+    s->want_read = false;
     uv_read_stop((uv_stream_t *)&s->tcp);
     if (s->on_error) s->on_error(s, err);
 }
@@ -226,7 +230,7 @@ static void on_read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 
 void pt_sock_read_start(pt_sock *s)
 {
-    if (s->closing || s->errored || s->capture) return;
+    if (s->closing || s->errored || s->eof || s->capture) return;
     bool was = s->want_read;
     s->want_read = true;
     uv_read_start((uv_stream_t *)&s->tcp, alloc_cb, on_read_cb);
@@ -287,6 +291,32 @@ int pt_sock_connect(pt_sock *s, const struct sockaddr *addr, SSL_CTX *ctx, const
     s->connect_req.data = s;
     int rc = uv_tcp_connect(&s->connect_req, &s->tcp, addr, on_connected);
     return rc ? pt_sock_uv_err(rc) : 0;
+}
+
+static void on_shutdown_done(uv_shutdown_t *req, int status)
+{
+    pt_sock *s = req->data;
+    pt_sock_status_fn cb = s->on_shutdown;
+    s->on_shutdown = NULL;
+    if (cb) cb(s, pt_sock_uv_err(status));
+}
+
+int pt_sock_shutdown(pt_sock *s, pt_sock_status_fn done)
+{
+    if (s->closing || s->errored || s->shut || s->capture) return PT_ECLOSED;
+    s->shut = true;
+    if (s->tls_on) { /* close_notify goes out ahead of the FIN */
+        SSL_shutdown(s->tls.ssl);
+        tls_flush(s);
+    }
+    s->shutdown_req.data = s;
+    s->on_shutdown = done;
+    int rc = uv_shutdown(&s->shutdown_req, (uv_stream_t *)&s->tcp, on_shutdown_done);
+    if (rc) {
+        s->on_shutdown = NULL;
+        return pt_sock_uv_err(rc);
+    }
+    return 0;
 }
 
 static void on_closed(uv_handle_t *h)

@@ -24,7 +24,8 @@ struct pt_sock {
     uv_tcp_t tcp;
     void *data;
     pt_sock_read_fn on_read;     /* plaintext arrived */
-    pt_sock_status_fn on_error;  /* PT_ECLOSED on EOF, other PT_E* on failure; owner closes */
+    pt_sock_status_fn on_error;  /* PT_ECLOSED on EOF (reading stops, writing still works:
+                                  * a half-close), other PT_E* on failure; owner closes */
     pt_sock_status_fn on_connect;/* client: connected (+ handshake) 0, or PT_E* */
     pt_sock_status_fn on_drain;  /* wq_bytes fell to low_mark or below after exceeding it */
     pt_sock_close_fn on_close;   /* handle closed; owner may free */
@@ -37,7 +38,11 @@ struct pt_sock {
     bool closing;
     bool errored;
     bool above_mark;
+    bool eof;                    /* the peer ended its stream: nothing more to read */
+    bool shut;                   /* pt_sock_shutdown was called */
     uv_connect_t connect_req;
+    uv_shutdown_t shutdown_req;
+    pt_sock_status_fn on_shutdown;
     pt_buf *capture;             /* tests and fuzzing: no socket, writes land here */
 };
 
@@ -51,6 +56,10 @@ void pt_sock_read_start(pt_sock *s);
 void pt_sock_read_stop(pt_sock *s);
 /* Sends plaintext. Returns 0 or PT_E*; on error the owner is also told through on_error. */
 int pt_sock_write(pt_sock *s, const uv_buf_t *bufs, unsigned nbufs);
+/* Ends the write side (TLS: close_notify first) once everything queued is written;
+ * reading goes on. done (may be NULL) runs with 0 or a PT_E* once the FIN is sent, or with
+ * PT_ECANCELED when the socket is closed first. Returns 0, or PT_E* (done will not run). */
+int pt_sock_shutdown(pt_sock *s, pt_sock_status_fn done);
 void pt_sock_close(pt_sock *s);
 /* "127.0.0.1:5555" of the peer into out. */
 void pt_sock_peer(pt_sock *s, char *out, size_t cap);

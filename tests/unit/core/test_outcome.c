@@ -28,7 +28,8 @@ static void every_row_has_status_log_name_and_metric_label(void **state)
     assert_true(PT_OUTCOME_COUNT > 1);
     for (int o = 0; o < PT_OUTCOME_COUNT; o++) {
         int st = pt_outcome_status((pt_outcome)o);
-        if (st < 200 || st > 599) fail_msg("outcome %d has status %d", o, st);
+        /* a tunnel's end is logged under the 101 that opened it; nothing else is 1xx */
+        if (o == PT_OUT_TUNNEL_IDLE ? st != 101 : st < 200 || st > 599) fail_msg("outcome %d has status %d", o, st);
         if (!is_name(pt_outcome_log_name((pt_outcome)o))) fail_msg("outcome %d has a bad log name", o);
         if (!is_name(pt_outcome_metric_label((pt_outcome)o))) fail_msg("outcome %d has a bad metric label", o);
         for (int k = 0; k < o; k++)

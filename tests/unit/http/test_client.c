@@ -1,6 +1,7 @@
 /* Unit tests for http/client.c: starting an exchange never calls back inside the call
  * (failures and drain notices come from the loop), and interim responses (1xx) from the
- * upstream never reach the caller, with 101 Switching Protocols refused as a bad response.
+ * upstream never reach the caller, with 101 Switching Protocols refused as a bad response
+ * unless the request asked to upgrade: then the connection becomes a raw tunnel.
  * Real loopback sockets; the upstream is a plain non-blocking socket the test drives. */
 #include <setjmp.h>
 #include <signal.h>
@@ -281,6 +282,80 @@ static void switching_protocols_after_early_hints_is_refused_too(void **state)
     assert_int_equal(s.last_err, PT_EPARSE);
 }
 
+/* ---- tunnels ------------------------------------------------------------------------------ */
+
+typedef struct tseen {
+    seen s;
+    char body[64];
+    size_t nbody;
+} tseen;
+
+static void t_body(void *u, const char *d, size_t n)
+{
+    tseen *t = u;
+    if (t->nbody + n <= sizeof t->body) memcpy(t->body + t->nbody, d, n);
+    t->nbody += n;
+}
+
+/* Reads what the upstream socket has, until n bytes or EOF (2 s at most); returns the count,
+ * and *eof when the gateway's side ended its stream. */
+static size_t upstream_read(fixture *f, int afd, char *out, size_t n, bool *eof)
+{
+    size_t got = 0;
+    *eof = false;
+    for (int i = 0; i < 400 && got < n && !*eof; i++) {
+        uv_run(&f->loop, UV_RUN_NOWAIT);
+        ssize_t r = read(afd, out + got, n - got);
+        if (r > 0) got += (size_t)r;
+        else if (r == 0) *eof = true;
+        else usleep(5000);
+    }
+    return got;
+}
+
+static void switching_protocols_to_an_upgrade_request_opens_a_tunnel(void **state)
+{
+    fixture f;
+    fixture_init(&f);
+    tseen t = { 0 };
+    static const pt_exchange_cb tcb = { .on_head = s_head, .on_body = t_body, .on_done = s_done,
+                                        .on_error = s_error, .on_drain = s_drain };
+    pt_exchange_opts o = opts;
+    o.upgrade = true;
+    o.chunked_body = true; /* a tunnel's bytes are never chunk-framed */
+    static const char UP[] = "GET /ws HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n";
+    pt_endpoint ep = { .host = "127.0.0.1", .port = f.port };
+    pt_exchange *x = pt_exchange_start(f.cl, &ep, &o, UP, sizeof UP - 1, &tcb, &t);
+    assert_non_null(x);
+    int afd = upstream_read_head(&f, -1);
+    static const char sw[] = "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
+                             "\x81\x05hello";
+    assert_int_equal(write(afd, sw, sizeof sw - 1), (ssize_t)(sizeof sw - 1));
+    for (int i = 0; i < 400 && t.nbody < 7; i++) {
+        uv_run(&f.loop, UV_RUN_NOWAIT);
+        usleep(5000);
+    }
+    assert_int_equal(t.s.heads, 1);
+    assert_int_equal(t.s.status, 101);
+    assert_int_equal(t.nbody, 7); /* the bytes behind the 101 head, as they came */
+    assert_memory_equal(t.body, "\x81\x05hello", 7);
+    pt_exchange_body(x, "ping", 4); /* raw upstream, no chunk framing */
+    pt_exchange_body_end(x);        /* the client's end: a FIN upstream, reading goes on */
+    char got[16];
+    bool eof;
+    assert_int_equal(upstream_read(&f, afd, got, sizeof got, &eof), 4);
+    assert_memory_equal(got, "ping", 4);
+    assert_true(eof);
+    assert_int_equal(write(afd, "bye", 3), 3); /* bytes still flow back after the half-close */
+    close(afd);
+    run_until(&f, &t.s.dones);
+    assert_int_equal(t.s.dones, 1); /* the upstream's EOF ends the tunnel */
+    assert_int_equal(t.s.errors, 0);
+    assert_int_equal(t.nbody, 10);
+    assert_memory_equal(t.body + 7, "bye", 3);
+    fixture_end(&f);
+}
+
 /* ---- causes ------------------------------------------------------------------------------ */
 
 static void causes_follow_the_error_and_how_far_it_got(void **state)
@@ -308,6 +383,7 @@ int main(void)
         cmocka_unit_test(interim_responses_are_absorbed),
         cmocka_unit_test(switching_protocols_ends_the_exchange_as_a_bad_response),
         cmocka_unit_test(switching_protocols_after_early_hints_is_refused_too),
+        cmocka_unit_test(switching_protocols_to_an_upgrade_request_opens_a_tunnel),
         cmocka_unit_test(causes_follow_the_error_and_how_far_it_got),
     };
     if (getenv("TEST_FILTER")) cmocka_set_test_filter(getenv("TEST_FILTER"));

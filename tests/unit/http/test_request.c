@@ -157,6 +157,31 @@ static void every_error_has_a_message_citing_a_rule(void **s)
         assert_non_null(strstr(pt_authority_strerror((pt_authority_err)e), "RFC "));
 }
 
+static void list_tokens_are_found_case_insensitively(void **state)
+{
+    assert_true(pt_list_has(pt_slice_cstr("keep-alive, Upgrade"), pt_slice_cstr("upgrade")));
+    assert_true(pt_list_has(pt_slice_cstr("UPGRADE"), pt_slice_cstr("upgrade")));
+    assert_true(pt_list_has(pt_slice_cstr(" a ,\tb\t, c"), pt_slice_cstr("b")));
+    assert_false(pt_list_has(pt_slice_cstr("upgrades, x-upgrade"), pt_slice_cstr("upgrade")));
+    assert_false(pt_list_has(pt_slice_cstr(""), pt_slice_cstr("upgrade")));
+    assert_false(pt_list_has(PT_SLICE_NULL, pt_slice_cstr("upgrade")));
+    /* only the slice is read, never past it */
+    assert_false(pt_list_has(pt_slice_from("close, upgrade", 5), pt_slice_cstr("upgrade")));
+}
+
+static void upgrade_tunnels_anything_but_h2c(void **state)
+{
+    assert_true(pt_upgrade_tunnels(pt_slice_cstr("websocket")));
+    assert_true(pt_upgrade_tunnels(pt_slice_cstr("WebSocket")));
+    assert_true(pt_upgrade_tunnels(pt_slice_cstr("h2c, websocket")));
+    assert_true(pt_upgrade_tunnels(pt_slice_cstr("foo/2")));
+    assert_false(pt_upgrade_tunnels(pt_slice_cstr("h2c")));
+    assert_false(pt_upgrade_tunnels(pt_slice_cstr("H2C , h2c")));
+    assert_false(pt_upgrade_tunnels(pt_slice_cstr("")));
+    assert_false(pt_upgrade_tunnels(pt_slice_cstr(" , ")));
+    assert_false(pt_upgrade_tunnels(PT_SLICE_NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -170,6 +195,8 @@ int main(void)
         cmocka_unit_test(long_hosts_are_refused),
         cmocka_unit_test(reads_only_its_slice),
         cmocka_unit_test(every_error_has_a_message_citing_a_rule),
+        cmocka_unit_test(list_tokens_are_found_case_insensitively),
+        cmocka_unit_test(upgrade_tunnels_anything_but_h2c),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -73,14 +73,121 @@ static void pipelined_requests_answer_in_order(void **s)
                                    "GET /3 HTTP/1.1\r\nHost: x\r\n\r\n");
 }
 
-static void upgrade_request_is_served_as_plain_http(void **s)
+static void h2c_offer_is_ignored(void **s)
 {
-    /* Portico switches no protocol (RFC 9110 §7.8 lets a server ignore Upgrade): the request
-     * is answered as HTTP, its body read as HTTP, and the connection stays HTTP/1.1 */
+    /* Upgrade: h2c is not a tunnel (RFC 9113 §3.2 lets a server ignore it): the request is
+     * answered as HTTP, its body read as HTTP, and the connection stays HTTP/1.1 */
     assert_three_answered_in_order(
-        "GET /1 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
+        "GET /1 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n"
         "POST /2 HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: h2c\r\nContent-Length: 5\r\n\r\nhello"
         "GET /3 HTTP/1.1\r\nHost: x\r\n\r\n");
+}
+
+static void upgrade_answered_without_a_switch_closes_the_connection(void **s)
+{
+    /* what follows an upgrade request may be the new protocol already: never parsed as HTTP */
+    static const char *asks[] = { "Upgrade: websocket", "Upgrade: h2c, websocket", "Upgrade: foo/2" };
+    for (size_t i = 0; i < sizeof asks / sizeof *asks; i++) {
+        char in[300];
+        snprintf(in, sizeof in, "GET /1 HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, Upgrade\r\n%s\r\n\r\n"
+                 "GET /2 HTTP/1.1\r\nHost: x\r\n\r\n", asks[i]);
+        pt_buf out = run(in, 0);
+        assert_int_equal(count(out.data, "HTTP/1.1 200 OK"), 1);
+        assert_non_null(strstr(out.data, "GET /1 body=0"));
+        assert_non_null(strstr(out.data, "Connection: close"));
+        assert_null(strstr(out.data, "GET /2"));
+        pt_buf_release(&out);
+    }
+}
+
+/* ---- tunnels: a handler that switches at the end of the request and echoes "<bytes>"
+ * back in angle brackets; the client's EOF ends it ---- */
+
+typedef struct tunnel_h {
+    pt_conn *c;
+    int switched, rc;
+    size_t ends;
+} tunnel_h;
+
+static void t_body(void *h, const char *d, size_t n)
+{
+    tunnel_h *t = h;
+    pt_conn_response_body(t->c, "<", 1);
+    pt_conn_response_body(t->c, d, n);
+    pt_conn_response_body(t->c, ">", 1);
+}
+
+static void t_end(void *h)
+{
+    tunnel_h *t = h;
+    if (t->switched++) { /* the client's EOF in the tunnel */
+        pt_conn_response_end(t->c);
+        return;
+    }
+    pt_header hd[1] = { { PT_SLICE_LIT("Sec-WebSocket-Accept"), PT_SLICE_LIT("abc") } };
+    t->rc = pt_conn_tunnel(t->c, PT_SLICE_LIT("websocket"), hd, 1, 10000);
+}
+
+static tunnel_h last_tunnel;
+
+static void t_dispatch(pt_conn *c, pt_request *req, void *arg)
+{
+    last_tunnel = (tunnel_h){ .c = c, .rc = -1 };
+    if (!req->upgrade) {
+        pt_conn_respond(c, 200, "text/plain", "plain", 5);
+        return;
+    }
+    pt_body_sink sink = { &last_tunnel, t_body, t_end, NULL, h_abort };
+    pt_conn_set_sink(c, &sink);
+}
+
+static pt_buf run_tunnel(const char *in, size_t step)
+{
+    harness_srv.dispatch = t_dispatch;
+    pt_buf out = run(in, step);
+    harness_srv.dispatch = h_dispatch;
+    return out;
+}
+
+static void accepted_upgrade_tunnels_the_bytes_behind_the_head(void **s)
+{
+    for (size_t step = 0; step < 3; step++) {
+        pt_buf out = run_tunnel("GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
+                                "GET /not-http HTTP/1.1\r\n\r\n", step);
+        assert_int_equal(last_tunnel.rc, 0);
+        assert_non_null(out.data);
+        assert_true(strncmp(out.data, "HTTP/1.1 101 Switching Protocols\r\n", 34) == 0);
+        assert_non_null(strstr(out.data, "\r\nSec-WebSocket-Accept: abc\r\n"));
+        assert_non_null(strstr(out.data, "\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"));
+        assert_null(strstr(out.data, "Content-Length"));
+        assert_null(strstr(out.data, "Transfer-Encoding"));
+        /* every byte behind the head came through raw, whatever the split, and nothing was
+         * answered as HTTP */
+        pt_buf joined = PT_BUF_INIT;
+        for (const char *p = strstr(out.data, "\r\n\r\n") + 4; *p; p++)
+            if (*p != '<' && *p != '>') pt_buf_append(&joined, p, 1);
+        pt_buf_append(&joined, "", 1);
+        assert_string_equal(joined.data, "GET /not-http HTTP/1.1\r\n\r\n");
+        assert_int_equal(count(out.data, "HTTP/1.1 101"), 1);
+        assert_null(strstr(out.data, "HTTP/1.1 200"));
+        assert_null(strstr(out.data, "HTTP/1.1 400"));
+        assert_int_equal(last_tunnel.switched, 2); /* switched, then the client's EOF */
+        pt_buf_release(&joined);
+        pt_buf_release(&out);
+    }
+}
+
+static void tunnel_refuses_what_is_not_an_upgrade(void **s)
+{
+    harness_srv.dispatch = t_dispatch;
+    pt_buf out = run("GET /plain HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+    harness_srv.dispatch = h_dispatch;
+    assert_true(strncmp(out.data, "HTTP/1.1 200 OK\r\n", 17) == 0);
+    pt_buf_release(&out);
+    /* an HTTP/1.0 client cannot upgrade (RFC 9110 §7.8): answered as plain HTTP */
+    out = run_tunnel("GET /ws HTTP/1.0\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n", 0);
+    assert_true(strncmp(out.data, "HTTP/1.1 200 OK\r\n", 17) == 0);
+    pt_buf_release(&out);
 }
 
 static void chunked_body_is_delivered_whole(void **s)
@@ -345,7 +452,10 @@ int main(void)
         cmocka_unit_test(get_is_answered_with_request_id),
         cmocka_unit_test(unsafe_request_id_is_replaced),
         cmocka_unit_test(pipelined_requests_answer_in_order),
-        cmocka_unit_test(upgrade_request_is_served_as_plain_http),
+        cmocka_unit_test(h2c_offer_is_ignored),
+        cmocka_unit_test(upgrade_answered_without_a_switch_closes_the_connection),
+        cmocka_unit_test(accepted_upgrade_tunnels_the_bytes_behind_the_head),
+        cmocka_unit_test(tunnel_refuses_what_is_not_an_upgrade),
         cmocka_unit_test(chunked_body_is_delivered_whole),
         cmocka_unit_test(expect_continue_sends_100_first),
         cmocka_unit_test(smuggling_shapes_are_refused),
