@@ -14,6 +14,7 @@
 
 #include "core/buf.h"
 #include "core/log.h"
+#include "core/named.h"
 #include "core/prom.h"
 #include "gateway/auth.h"
 #include "gateway/metrics.h"
@@ -66,31 +67,13 @@ void pt_limits_gate_stop(void)
 /* ---- decision counters, per policy name, kept across reloads ---- */
 
 typedef struct series {
-    struct series *next;
-    char *name;
+    pt_named n;
     _Atomic uint64_t allowed, refused[PT_LIMIT_WHY_COUNT], soft;
 } series;
 
-static series *_Atomic all_series;
-static pthread_mutex_t series_lock = PTHREAD_MUTEX_INITIALIZER;
+static pt_named_list all_series = PT_NAMED_LIST_INIT;
 
-static series *series_get(const char *name)
-{
-    pthread_mutex_lock(&series_lock);
-    series *s = atomic_load(&all_series);
-    while (s && strcmp(s->name, name) != 0) s = s->next;
-    if (!s && (s = calloc(1, sizeof *s))) {
-        if ((s->name = strdup(name))) {
-            s->next = atomic_load(&all_series);
-            atomic_store_explicit(&all_series, s, memory_order_release);
-        } else {
-            free(s);
-            s = NULL;
-        }
-    }
-    pthread_mutex_unlock(&series_lock);
-    return s;
-}
+static series *series_get(const char *name) { return pt_named_get(&all_series, name, sizeof(series)); }
 
 int pt__limits_gate_bind(pt_config *cfg)
 {
@@ -110,15 +93,15 @@ static void render(pt_prom *p, void *arg)
     pt_prom_family(p, decisions, "counter",
                    "Calls decided by each policy: allowed, or refused (with the reason: rate, concurrency, "
                    "tokens, quota, budget, store_error); a call refused by another policy counts for neither.");
-    series *head = atomic_load_explicit(&all_series, memory_order_acquire);
-    for (series *s = head; s; s = s->next) {
+    series *head = pt_named_first(&all_series);
+    for (series *s = head; s; s = (series *)s->n.next) {
         pt_prom_sample(p, decisions, NULL);
-        pt_prom_label(p, "policy", s->name);
+        pt_prom_label(p, "policy", s->n.name);
         pt_prom_label(p, "result", "allowed");
         pt_prom_value_u64(p, atomic_load_explicit(&s->allowed, memory_order_relaxed));
         for (int r = 1; r < PT_LIMIT_WHY_COUNT; r++) {
             pt_prom_sample(p, decisions, NULL);
-            pt_prom_label(p, "policy", s->name);
+            pt_prom_label(p, "policy", s->n.name);
             pt_prom_label(p, "result", "refused");
             pt_prom_label(p, "reason", pt_limit_why_name((pt_limit_why)r));
             pt_prom_value_u64(p, atomic_load_explicit(&s->refused[r], memory_order_relaxed));
@@ -126,9 +109,9 @@ static void render(pt_prom *p, void *arg)
     }
     static const char *const soft = "portico_policy_budget_soft_total";
     pt_prom_family(p, soft, "counter", "Budget windows whose spending reached the policy's soft_at threshold.");
-    for (series *s = head; s; s = s->next) {
+    for (series *s = head; s; s = (series *)s->n.next) {
         pt_prom_sample(p, soft, NULL);
-        pt_prom_label(p, "policy", s->name);
+        pt_prom_label(p, "policy", s->n.name);
         pt_prom_value_u64(p, atomic_load_explicit(&s->soft, memory_order_relaxed));
     }
 }
