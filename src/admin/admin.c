@@ -120,6 +120,10 @@ static void release_body(void *p) { pt_buf_release(&((areq *)p)->body); }
 
 static void dispatch(pt_conn *c, pt_request *req, void *arg)
 {
+    if (req->upgrade) { /* answered, not ignored: a client must not think it switched */
+        pt_conn_respond_error(c, PT_OUT_UPGRADE_REFUSED, NULL, "the admin API does not switch protocols");
+        return;
+    }
     areq *r = pt_req_alloc(req, sizeof *r);
     if (!r || pt_req_cleanup_add(req, release_body, r) != 0) {
         pt_conn_respond_error(c, PT_OUT_OUT_OF_MEMORY, NULL, "out of memory");

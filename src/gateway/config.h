@@ -65,6 +65,8 @@ typedef struct pt_service {
     uint64_t first_byte_timeout_ms; /* request sent -> response head, default 60000 */
     uint64_t idle_timeout_ms;       /* no bytes either way mid-exchange, default 60000 */
     uint64_t pool_idle_ms;          /* how long an idle pooled connection is kept, default 60000 */
+    uint64_t tunnel_idle_ms;        /* a tunnel (an upgraded connection) with no byte either way,
+                                     * default 300000 */
     unsigned pool_max_idle;         /* idle connections kept per target per worker, default 64 */
     unsigned retries;               /* extra targets tried, default 1 (gateway/retry.h) */
     pt_retry_policy retry;          /* retry_on and retry_budget */
@@ -139,6 +141,8 @@ typedef struct pt_route {
     struct pt_lifecycle *lifecycle; /* `lifecycle:` (gateway/lifecycle.h), or NULL */
     struct pt_validate *validate; /* a stored API's imported operations when it asks for request
                               * validation (gateway/validate_gate.h), or NULL: off */
+    bool upgrade;            /* `upgrade:` (default true): a proxy route tunnels Upgrade requests
+                              * (WebSocket...) to its service; false refuses them (gateway/tunnel.h) */
     unsigned order;          /* position in the file, the last tie-breaker */
     struct pt_route_metrics *metrics; /* runtime, owned by the metrics registry */
     struct pt_mask_bodies *log_bodies; /* `call_log: { bodies: true }`: bodies kept in the call

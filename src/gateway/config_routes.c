@@ -316,6 +316,7 @@ static const pt_cfg_field route_fields[] = {
     CFG_FUNC("cors", pt__config_cors),
     CFG_FUNC("lifecycle", pt__config_lifecycle),
     CFG_FUNC("call_log", route_call_log_fn),
+    CFG_BOOL("upgrade", pt_route, upgrade),
     CFG_END,
 };
 
@@ -367,6 +368,7 @@ static int routes_begin(pt_cfg *c, const pt_cfg_node *v, size_t count, void *obj
     for (size_t i = 0; i < count; i++) {
         cfg->routes[i].kind = PT_ROUTE_PROXY;
         cfg->routes[i].order = (unsigned)i;
+        cfg->routes[i].upgrade = true;
     }
     return 0;
 }

@@ -382,6 +382,7 @@ static const pt_cfg_field timeout_fields[] = {
     CFG_DUR("connect", pt_service, connect_timeout_ms, 1, PT_CFG_DAY_MS),
     CFG_DUR("first_byte", pt_service, first_byte_timeout_ms, 1, PT_CFG_DAY_MS),
     CFG_DUR("idle", pt_service, idle_timeout_ms, 1, PT_CFG_DAY_MS),
+    CFG_DUR("tunnel_idle", pt_service, tunnel_idle_ms, 1, PT_CFG_DAY_MS),
     CFG_END,
 };
 
@@ -501,6 +502,7 @@ static void service_defaults(pt_service *s)
     s->first_byte_timeout_ms = 60000;
     s->idle_timeout_ms = 60000;
     s->pool_idle_ms = 60000;
+    s->tunnel_idle_ms = 300000;
     s->pool_max_idle = 64;
     s->retries = 1;
     s->retry.budget_percent = 20;

@@ -34,6 +34,7 @@
 #include "gateway/balancer.h"
 #include "gateway/call_log.h"
 #include "gateway/tracing.h"
+#include "gateway/tunnel.h"
 #include "gateway/config_store.h"
 #include "gateway/control_live.h"
 #include "gateway/config.h"
@@ -160,7 +161,12 @@ static void dispatch(pt_conn *c, pt_request *req, void *arg)
         pt_conn_respond_error(c, PT_OUT_OUT_OF_MEMORY, NULL, "the gateway is out of memory");
         return;
     }
-    if (path_is(req, cfg->health_path)) {
+    bool builtin = path_is(req, cfg->health_path) || path_is(req, cfg->ready_path) || path_is(req, cfg->metrics_path);
+    if (builtin && req->upgrade) {
+        char path[64];
+        snprintf(path, sizeof path, PT_SLICE_FMT, PT_SLICE_ARG(req->path));
+        pt_tunnel_refuse(c, req, "the built-in endpoint %s does not switch protocols", path);
+    } else if (path_is(req, cfg->health_path)) {
         static const char ok[] = "{\"status\":\"ok\"}\n";
         pt_conn_respond(c, 200, "application/json", ok, sizeof ok - 1);
     } else if (path_is(req, cfg->ready_path)) {
@@ -190,6 +196,8 @@ static void dispatch(pt_conn *c, pt_request *req, void *arg)
                                   PT_SLICE_ARG(req->host));
         } else if (route->lifecycle && pt_lifecycle_gate(c, route)) {
             /* retired: answered 410 */
+        } else if (!pt_tunnel_gate(c, req, route)) {
+            /* an upgrade this route does not serve: answered 501 */
         } else if (route->kind == PT_ROUTE_MCP && !w->mcp) {
             pt_conn_respond_error(c, PT_OUT_OUT_OF_MEMORY, NULL, "the gateway is out of memory");
         } else if (route->auth_key && !pt_auth_check(c, req, cfg, route)) {
@@ -905,6 +913,7 @@ int pt_gateway_run(const pt_gateway_opts *opts)
     pt_auth_metrics_init();
     pt_limits_gate_metrics_init();
     pt_mask_gate_metrics_init();
+    pt_tunnel_metrics_init();
     pt_call_log_start(cfg);
     pt_tracing_start(cfg);
     pt_control_live_publish(cfg);

@@ -11,6 +11,12 @@
  * 502 (504 for a timeout) names the last attempt's cause; the target's address and the
  * low-level detail are added only with errors.expose_upstream_address.
  *
+ * An upgrade request (req->upgrade) goes upstream with its Connection: Upgrade and
+ * Upgrade headers, its body (if any) read whole first. A 101 answer makes the exchange a
+ * tunnel (tunnel.h): the client's bytes stream up as a body would, the upstream's down as
+ * a response body would, with the same marks for backpressure; any other answer is relayed
+ * as a response and the client's connection closes after it.
+ *
  * The proxy's state lives in the request pool; a cleanup hook releases its buffers after
  * the access-log line. Every way out (done, failure, client gone) only detaches: stops
  * the upstream exchange and lets go of the connection. */
@@ -30,6 +36,7 @@
 #include "gateway/validate_gate.h"
 #include "gateway/router.h"
 #include "gateway/tracing.h"
+#include "gateway/tunnel.h"
 
 #define HIGH_MARK (256 * 1024)
 #define MAX_TRIES 8
@@ -53,6 +60,8 @@ typedef struct proxy {
     bool validate_body;          /* the body is read whole and checked first (validate_gate.h) */
     bool mask_body, mask_answer; /* a masking policy applies: the body is read whole */
     bool masking;                /* the answer flows through the masking rules */
+    bool tunnel;                 /* the upstream accepted the upgrade: raw bytes both ways */
+    pt_tunnel_series *tunnel_series;
     int64_t body_len;            /* >= 0: the length sent upstream (a masked body), else the client's framing */
     uint64_t up_start_us;
     pt_trace_attempt span;  /* the current attempt's span when the request is traced */
@@ -63,6 +72,9 @@ typedef struct proxy {
 } proxy;
 
 static void attempt(proxy *p);
+static void respond_failure(proxy *p);
+static void tunnel_start(proxy *p, const pt_header *hdrs, size_t n);
+static size_t client_headers(const proxy *p, const pt_header *hdrs, size_t n, pt_header *out);
 
 static void end_span(proxy *p, const char *error)
 {
@@ -93,6 +105,8 @@ static void proxy_cleanup(void *arg)
 {
     proxy *p = arg;
     stop_upstream(p);
+    if (p->tunnel) pt_tunnel_closed();
+    p->tunnel = false;
     pt_buf_release(&p->path);
     pt_buf_release(&p->body);
     pt_buf_release(&p->replay);
@@ -128,18 +142,7 @@ static bool name_in_kv(pt_slice name, const pt_kv *kv, size_t n)
 }
 
 /* True when `name` is listed as a token of the client's Connection header. */
-static bool named_by_connection(pt_slice name, pt_slice conn)
-{
-    while (conn.len) {
-        const char *comma = memchr(conn.ptr, ',', conn.len);
-        size_t n = comma ? (size_t)(comma - conn.ptr) : conn.len;
-        if (pt_slice_case_eq(pt_slice_trim(pt_slice_from(conn.ptr, n)), name)) return true;
-        if (!comma) break;
-        conn.ptr += n + 1;
-        conn.len -= n + 1;
-    }
-    return false;
-}
+static bool named_by_connection(pt_slice name, pt_slice conn) { return pt_list_has(conn, name); }
 
 static bool hop_header(pt_slice n)
 {
@@ -228,6 +231,12 @@ static void build_head(proxy *p, const pt_target *t, pt_buf *h)
         append_header(h, who->h_consumer, who->consumer);
         append_header(h, who->h_team, who->team);
         append_header(h, who->h_prefix, who->prefix);
+    }
+    const pt_header *up = p->req->upgrade ? pt_request_header(r, "upgrade") : NULL;
+    if (up) { /* the one request whose hop-by-hop Upgrade goes on: the tunnel needs it */
+        pt_buf_append_str(h, "Connection: Upgrade\r\nUpgrade: ");
+        pt_buf_append_slice(h, up->value);
+        pt_buf_append(h, "\r\n", 2);
     }
     if (p->body_len >= 0) {
         pt_buf_append(h, "Content-Length: ", 16);
@@ -319,6 +328,10 @@ static void on_head(void *u, int status, const pt_header *hdrs, size_t n, int64_
     pt_conn_info(p->conn)->ttfb_us = pt_now_us() - p->up_start_us;
     p->span.status = status;
     pt_balancer_report(p->svc, p->target, status < 500, pt_now_ms());
+    if (status == 101) {
+        tunnel_start(p, hdrs, n);
+        return;
+    }
     if (pt_retry_on_status(&p->svc->retry, status) && may_resend(p)) {
         pt_log_warn("request %s: service '%s' target %s answered %d: trying another target", p->req->request_id,
                     p->svc->name, p->target->url, status);
@@ -335,13 +348,24 @@ static void on_head(void *u, int status, const pt_header *hdrs, size_t n, int64_
         pt_conn_respond_error(p->conn, PT_OUT_UPSTREAM_ERROR, NULL, "out of memory");
         return;
     }
+    if (p->mask_answer && status >= 200 && status != 204 && status != 304 && p->req->method != HTTP_HEAD &&
+        start_masking(p, hdrs, n))
+        cl = -1; /* masking changes the length */
+    size_t k = client_headers(p, hdrs, n, out);
+    pt_conn_response_start(p->conn, status, out, k, cl);
+    if (out != stack) free(out);
+}
+
+/* The upstream's headers the client gets: hop-by-hop ones (named by its Connection
+ * header) left out, the route's response header edits applied. out holds n +
+ * nresp_add entries; returns how many were set. */
+static size_t client_headers(const proxy *p, const pt_header *hdrs, size_t n, pt_header *out)
+{
+    const pt_route *rt = p->route;
     size_t k = 0;
     const pt_header *conn_hdr = NULL;
     for (size_t i = 0; i < n && !conn_hdr; i++)
         if (pt_slice_case_eq_cstr(hdrs[i].name, "connection")) conn_hdr = &hdrs[i];
-    if (p->mask_answer && status >= 200 && status != 204 && status != 304 && p->req->method != HTTP_HEAD &&
-        start_masking(p, hdrs, n))
-        cl = -1; /* masking changes the length */
     for (size_t i = 0; i < n; i++) {
         if (conn_hdr && named_by_connection(hdrs[i].name, conn_hdr->value)) continue; /* hop-by-hop */
         if (name_in(hdrs[i].name, rt->resp_remove, rt->nresp_remove)) continue;
@@ -351,8 +375,44 @@ static void on_head(void *u, int status, const pt_header *hdrs, size_t n, int64_
     }
     for (size_t i = 0; i < rt->nresp_add; i++)
         out[k++] = (pt_header){ pt_slice_cstr(rt->resp_add[i].name), pt_slice_cstr(rt->resp_add[i].value) };
-    pt_conn_response_start(p->conn, status, out, k, cl);
+    return k;
+}
+
+/* The upstream switched protocols: the 101 goes to the client and both connections turn
+ * into a tunnel. A 101 without an Upgrade header, or to h2c (never asked for as a tunnel),
+ * is a bad response. */
+static void tunnel_start(proxy *p, const pt_header *hdrs, size_t n)
+{
+    pt_slice proto = PT_SLICE_NULL;
+    for (size_t i = 0; i < n; i++)
+        if (pt_slice_case_eq_cstr(hdrs[i].name, "upgrade")) proto = pt_slice_trim(hdrs[i].value);
+    if (!pt_upgrade_tunnels(proto)) {
+        pt_log_warn("request %s: service '%s' target %s answered 101 without a protocol it was asked for",
+                    p->req->request_id, p->svc->name, p->target->url);
+        p->last_err = PT_EPARSE;
+        p->last_phase = 2;
+        p->last_target = p->target;
+        snprintf(p->last_detail, sizeof p->last_detail, "101 Switching Protocols without an Upgrade the client offered");
+        respond_failure(p);
+        return;
+    }
+    pt_header stack[64];
+    size_t cap = n + p->route->nresp_add;
+    pt_header *out = cap <= 64 ? stack : malloc(cap * sizeof *out);
+    if (!out) {
+        detach(p);
+        pt_conn_respond_error(p->conn, PT_OUT_UPSTREAM_ERROR, NULL, "out of memory");
+        return;
+    }
+    size_t k = client_headers(p, hdrs, n, out);
+    int rc = pt_conn_tunnel(p->conn, proto, out, k, p->svc->tunnel_idle_ms);
     if (out != stack) free(out);
+    if (rc != 0) { /* the client's connection is gone or closing: nothing to tunnel to */
+        stop_upstream(p);
+        return;
+    }
+    p->tunnel = true;
+    p->tunnel_series = pt_tunnel_opened(p->route->name);
 }
 
 /* The answer's bytes through the masking rules (when they apply) and kept for the call
@@ -378,7 +438,9 @@ static int gated_body(proxy *p, const char *data, size_t n, bool end)
 static void on_body(void *u, const char *data, size_t n)
 {
     proxy *p = u;
-    if ((p->gated ? gated_body(p, data, n, false) : pt_conn_response_body(p->conn, data, n)) != 0) return;
+    if (p->tunnel) pt_tunnel_bytes(p->tunnel_series, false, n);
+    bool gated = p->gated && !p->tunnel; /* a tunnel's bytes are not an answer to keep or mask */
+    if ((gated ? gated_body(p, data, n, false) : pt_conn_response_body(p->conn, data, n)) != 0) return;
     if (pt_conn_write_queue(p->conn) > HIGH_MARK && p->x) pt_exchange_pause(p->x);
 }
 
@@ -391,7 +453,7 @@ static void on_done(void *u)
     end_span(p, NULL);
     p->x = NULL; /* the client frees a finished exchange */
     detach(p);
-    if (p->gated && gated_body(p, NULL, 0, true) != 0) return;
+    if (p->gated && !p->tunnel && gated_body(p, NULL, 0, true) != 0) return;
     pt_conn_response_end(conn);
 }
 
@@ -462,11 +524,14 @@ static const pt_exchange_cb exchange_cb = { on_head, on_body, on_done, on_error,
 static void sink_body(void *h, const char *data, size_t n)
 {
     proxy *p = h;
-    if (p->gated && !p->mask_body) pt_mask_gate_keep(pt_conn_info(p->conn), 0, data, n);
+    if (p->tunnel) pt_tunnel_bytes(p->tunnel_series, true, n);
+    else if (p->gated && !p->mask_body) pt_mask_gate_keep(pt_conn_info(p->conn), 0, data, n);
     if (!p->x) {
         pt_buf_append(&p->body, data, n);
-        /* buffered first (see pt_proxy_start) until it is clearly not small: then stream */
-        if (!p->ntried && !p->mask_body && !p->validate_body && p->body.len > BUFFER_BODY_MAX) attempt(p);
+        /* buffered first (see pt_proxy_start) until it is clearly not small: then stream;
+         * an upgrade request's body goes whole, so the tunnel starts after all of it */
+        if (!p->ntried && !p->mask_body && !p->validate_body && !p->req->upgrade && p->body.len > BUFFER_BODY_MAX)
+            attempt(p);
         return;
     }
     if (pt_exchange_body(p->x, data, n) > HIGH_MARK) {
@@ -528,6 +593,7 @@ static void sink_abort(void *h)
     proxy *p = h;
     pt_req_info *info = pt_conn_info(p->conn);
     if (!info->outcome) info->outcome = PT_OUT_CLIENT_CLOSED;
+    if (p->tunnel) info->upstream_us = pt_now_us() - p->up_start_us; /* idle timeout, drain: the tunnel's life */
     stop_upstream(p);
 }
 
@@ -575,6 +641,7 @@ static void attempt(proxy *p)
         .chunked_body = p->req->chunked && p->body_len < 0,
         .has_body = pt_conn_has_body(conn),
         .idempotent = idempotent(p->req->method),
+        .upgrade = p->req->upgrade,
     };
     if (!p->up_start_us) p->up_start_us = pt_now_us();
     /* the body at hand (buffered, or carried from a failed attempt) goes with the head */
@@ -631,6 +698,11 @@ void pt_proxy_start(pt_conn *conn, pt_request *req, const pt_route *route, pt_cl
         pt_conn_respond_error(conn, PT_OUT_ROUTE_WITHOUT_SERVICE, NULL, "route '%s' has no service", route->name);
         return;
     }
+    if (req->upgrade && info->mask && (p->mask_answer || pt_mask_gate_wants_request(info))) {
+        pt_tunnel_refuse(conn, req, "masking policies apply to route '%s' and a tunnel's bytes cannot be masked",
+                         route->name);
+        return;
+    }
     if (pt_retry_any(&p->svc->retry)) pt_retry_count_request(&p->svc->retry, pt_now_ms());
     pt_body_sink sink = { p, sink_body, sink_body_end, sink_drain, sink_abort };
     pt_conn_set_sink(conn, &sink);
@@ -639,8 +711,8 @@ void pt_proxy_start(pt_conn *conn, pt_request *req, const pt_route *route, pt_cl
      * upstream, no upstream connection held while a slow client uploads, and a body that
      * turns out malformed (a bad chunk) never reaches the upstream at all. A larger body
      * streams from the moment it passes the mark (a known large length: at once). */
-    bool small = req->chunked || (req->content_length > 0 && req->content_length <= BUFFER_BODY_MAX) || p->mask_body ||
-                 p->validate_body;
+    bool small = req->chunked || (req->content_length > 0 && (req->content_length <= BUFFER_BODY_MAX || req->upgrade)) ||
+                 p->mask_body || p->validate_body;
     if (small) return;
     attempt(p);
 }

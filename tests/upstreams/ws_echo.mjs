@@ -1,0 +1,75 @@
+// ws_echo.mjs: a WebSocket echo upstream (the npm `ws` server) for the tunnel tests.
+//
+//   node ws_echo.mjs [--port P]        prints "listening P" once it accepts connections
+//
+// Upgrade requests, by path:
+//   /refuse400/...   answered 400 with a small JSON body, no switch
+//   /plain200/...    answered 200 as if Upgrade were not there (a server that ignores it)
+//   /greet/...       switched; the server sends the text "welcome" at once
+//   anything else    switched
+// Every message is echoed as it came (text as text, binary as binary). The text "bye" makes
+// the server close the socket (close frame 4000 "bye", then the TCP close); "bye-now" makes
+// it end the TCP stream without a close frame.
+// Plain HTTP: GET /healthz answers 200; GET /__ctl/stats answers
+//   {open, accepted, closed, refused, plain, last_headers: {...}, last_url}
+// where last_headers are the headers of the last upgrade request received (lowercase names).
+import http from 'node:http';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const require = createRequire(path.join(here, '../node/package.json'));
+const { WebSocketServer } = require('ws');
+
+let port = 0;
+const args = process.argv.slice(2);
+for (let i = 0; i < args.length; i++) if (args[i] === '--port') port = Number(args[++i]);
+
+const stats = { open: 0, accepted: 0, closed: 0, refused: 0, plain: 0, last_headers: {}, last_url: '' };
+const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 * 1024 });
+
+const server = http.createServer((req, res) => {
+    if (req.url === '/__ctl/stats') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(stats));
+        return;
+    }
+    req.resume();
+    res.writeHead(req.url === '/healthz' ? 200 : 404, { 'content-type': 'text/plain' });
+    res.end(req.url === '/healthz' ? 'ok' : 'not found');
+});
+
+server.on('upgrade', (req, sock, head) => {
+    stats.last_headers = Object.fromEntries(Object.entries(req.headers));
+    stats.last_url = req.url;
+    if (req.url.startsWith('/refuse400/')) {
+        stats.refused++;
+        const body = '{"error":"no websocket here"}';
+        sock.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+        return;
+    }
+    if (req.url.startsWith('/plain200/')) {
+        stats.plain++;
+        const body = 'plain answer';
+        sock.end(`HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+        return;
+    }
+    wss.handleUpgrade(req, sock, head, (ws) => {
+        stats.accepted++;
+        stats.open++;
+        ws.on('close', () => { stats.open--; stats.closed++; });
+        ws.on('error', () => {});
+        ws.on('message', (data, isBinary) => {
+            if (!isBinary && data.toString() === 'bye') return ws.close(4000, 'bye');
+            if (!isBinary && data.toString() === 'bye-now') return ws._socket.end();
+            ws.send(data, { binary: isBinary });
+        });
+        if (req.url.startsWith('/greet/')) ws.send('welcome');
+    });
+});
+
+server.listen(port, '127.0.0.1', () => {
+    console.log(`listening ${server.address().port}`);
+});
+process.on('SIGTERM', () => process.exit(0));
