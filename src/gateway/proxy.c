@@ -405,14 +405,12 @@ static void tunnel_start(proxy *p, const pt_header *hdrs, size_t n)
         return;
     }
     size_t k = client_headers(p, hdrs, n, out);
-    int rc = pt_conn_tunnel(p->conn, proto, out, k, p->svc->tunnel_idle_ms);
-    if (out != stack) free(out);
-    if (rc != 0) { /* the client's connection is gone or closing: nothing to tunnel to */
-        stop_upstream(p);
-        return;
-    }
+    /* counted first: the client's bytes behind its head go up inside pt_conn_tunnel */
     p->tunnel = true;
     p->tunnel_series = pt_tunnel_opened(p->route->name);
+    int rc = pt_conn_tunnel(p->conn, proto, out, k, p->svc->tunnel_idle_ms);
+    if (out != stack) free(out);
+    if (rc != 0) stop_upstream(p); /* the client's connection is gone or closing: nothing to tunnel to */
 }
 
 /* The answer's bytes through the masking rules (when they apply) and kept for the call

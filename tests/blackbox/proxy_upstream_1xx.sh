@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Interim (1xx) responses from upstreams, RFC 9110 §15.2: 100 Continue, 102, 103 Early Hints
 # and any other 1xx are absorbed (the client sees only the final response, and exactly one 100
-# of the gateway's own when it sent Expect: 100-continue); a 101 Switching Protocols, which no
-# request the gateway sends asks for, becomes a 502 naming it, the upstream connection is
-# closed and the client's connection stays usable. The AI route, on the same upstream client,
+# of the gateway's own when it sent Expect: 100-continue); a 101 Switching Protocols to a
+# request that did not ask to upgrade (a tunnel: proxy_upgrade.sh) becomes a 502 naming it, the
+# upstream connection is closed and the client's connection stays usable. The AI route, on the same upstream client,
 # answers a provider's 101 with a 502 in the client's own error format.
 . "$(dirname "$0")/lib.sh"
 
@@ -71,17 +71,18 @@ R=$(raw 'send:GET /echo/s?interim=101 HTTP/1.1\r\nHost: t\r\n\r\n' read:1 \
 is "$(statuses "$R")" "502,200" "101 to a plain request: the client's connection serves the next request"
 is "$(jqr '.responses[1].body | fromjson | .path' "$R")" "/echo/after" "101 to a plain request: the next response is the right one (no switched bytes leak)"
 
-# The client asking to upgrade changes nothing while no route allows upgrades.
-R=$(raw 'send:GET /echo/u?interim=101 HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n' read:1)
-is "$(statuses "$R")" "502" "101 to a client that asked to upgrade (no route allows it yet): 502"
-is "$(jqr '.responses[0].h.upgrade // "none"' "$R")" "none" "101 to a client that asked to upgrade: no Upgrade header in the answer"
+# An h2c offer is not a tunnel (it is ignored): a 101 to it is as unasked-for as to a plain
+# request. (A WebSocket upgrade the upstream accepts is a tunnel: proxy_upgrade.sh.)
+R=$(raw 'send:GET /echo/u?interim=101 HTTP/1.1\r\nHost: t\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n' read:1)
+is "$(statuses "$R")" "502" "101 to a client that offered h2c (not a tunnel): 502"
+is "$(jqr '.responses[0].h.upgrade // "none"' "$R")" "none" "101 to an h2c offer: no Upgrade header in the answer"
 
-# A request that asks to upgrade is plain HTTP/1.1 to the gateway: the connection serves
-# the next request instead of staying paused as if switched.
-R=$(raw 'send:GET /echo/u1 HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n' read:1 \
+# A request that offers h2c is plain HTTP/1.1 to the gateway: the connection serves the next
+# request instead of staying paused as if switched.
+R=$(raw 'send:GET /echo/u1 HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n' read:1 \
     'send:GET /echo/u2 HTTP/1.1\r\nHost: t\r\n\r\n' read:2)
-is "$(statuses "$R")" "200,200" "a client's upgrade request is answered as HTTP and the connection serves the next request"
-is "$(jqr '.responses[1].body | fromjson | .path' "$R")" "/echo/u2" "after an upgrade request, the next response is the next request's"
+is "$(statuses "$R")" "200,200" "a client's h2c offer is answered as HTTP and the connection serves the next request"
+is "$(jqr '.responses[1].body | fromjson | .path' "$R")" "/echo/u2" "after an h2c offer, the next response is the next request's"
 
 R=$(raw 'send:GET /echo/u?interim=103,101 HTTP/1.1\r\nHost: t\r\n\r\n' read:1)
 is "$(statuses "$R")" "502" "103 then 101: 502"

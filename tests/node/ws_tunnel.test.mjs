@@ -3,7 +3,8 @@
 // many sockets at once, the tunnel ending from either side (gauge back to 0, one access-log
 // line with status 101), the idle timeout, `upgrade: false`, an upstream that does not
 // switch, a TLS listener (wss) in front of a plain upstream, bytes sent right behind the
-// head, a concurrency slot held for the tunnel's life, and a reload while a tunnel is open.
+// head, a concurrency slot held for the tunnel's life, a reload while a tunnel is open, and a
+// drain that keeps an open tunnel until its deadline.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -38,6 +39,7 @@ function config(port, tlsPort) {
 workers: 1
 admin: { enabled: false }
 access_log: ${accessPath}
+limits: { drain_timeout: 1s }
 services:
   - name: ws
     targets: ["http://127.0.0.1:${upPort}"]
@@ -328,4 +330,19 @@ test('a reload leaves an open tunnel working, and new tunnels open after it', as
   ws2.close();
   await Promise.all([closed(ws), closed(ws2)]);
   await waitFor('the gauge back to 0', async () => (await metric('portico_tunnels_active')) === 0);
+});
+
+test('a drain keeps an open tunnel working until the drain deadline closes it', async () => {
+  const ws = await open(`${url.replace('http', 'ws')}/ws/drain`);
+  const exited = new Promise((resolve) => portico.once('exit', (code) => resolve(code)));
+  const gone = closed(ws);
+  portico.kill('SIGTERM');
+  await waitFor('the drain', () => /draining/.test(stderr));
+  ws.send('still here');
+  assert.equal((await nextMessage(ws)).data.toString(), 'still here');
+  assert.equal((await gone).code, 1006, 'the deadline (limits.drain_timeout: 1s) closes the tunnel');
+  assert.equal(await exited, 0);
+  const line = accessLines().find((l) => l.path === '/ws/drain');
+  assert.equal(line.status, 101);
+  assert.equal(line.error, 'drain_deadline');
 });
