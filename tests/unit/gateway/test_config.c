@@ -135,6 +135,7 @@ static void service_defaults_match_config_h(void **state)
     assert_int_equal(s->first_byte_timeout_ms, 60000);
     assert_int_equal(s->idle_timeout_ms, 60000);
     assert_int_equal(s->pool_idle_ms, 60000);
+    assert_int_equal(s->tunnel_idle_ms, 300000);
     assert_int_equal(s->pool_max_idle, 64);
     assert_int_equal(s->retries, 1);
     assert_false(s->health.enabled);
@@ -151,6 +152,19 @@ static void service_defaults_match_config_h(void **state)
     assert_string_equal(s->targets[0].state->key, "api|http://127.0.0.1:9001");
     assert_ptr_equal(pt_config_find_service(cfg, "api"), s);
     assert_null(pt_config_find_service(cfg, "nope"));
+    pt_config_release(cfg);
+}
+
+static void routes_tunnel_upgrades_unless_told_not_to(void **state)
+{
+    pt_config *cfg = load_ok(SVC "    timeouts: { tunnel_idle: 90s }\n"
+                                 "routes:\n"
+                                 "  - { name: a, match: { path_prefix: /a }, service: api }\n"
+                                 "  - { name: b, match: { path_prefix: /b }, service: api, upgrade: false }\n"
+                                 "  - { name: c, match: { path_prefix: /c }, service: api, upgrade: true }\n");
+    assert_int_equal(cfg->services[0].tunnel_idle_ms, 90000);
+    for (size_t i = 0; i < cfg->nroutes; i++)
+        assert_int_equal(cfg->routes[i].upgrade, strcmp(cfg->routes[i].name, "b") != 0);
     pt_config_release(cfg);
 }
 
@@ -1092,6 +1106,7 @@ int main(void)
         cmocka_unit_test(defaults_come_from_the_embedded_yaml),
         cmocka_unit_test(empty_file_means_all_defaults),
         cmocka_unit_test(service_defaults_match_config_h),
+        cmocka_unit_test(routes_tunnel_upgrades_unless_told_not_to),
         cmocka_unit_test(full_schema_maps_every_key),
         cmocka_unit_test(access_log_off_and_null_sections),
         cmocka_unit_test(durations_accept_units_and_plain_milliseconds),
