@@ -127,4 +127,14 @@ EOF
 config_refused "timeouts.tunnel_idle: 0s" "tunnel_idle"
 
 alive_after "tunnels and refused upgrades"
+portico_stop TERM
+is "$PORTICO_STATUS" 0 "portico exits 0 after the tunnels"
+# Only a sanitizer build can see a read of freed memory or a leak; elsewhere this is skipped.
+if [ -z "${SANITIZE:-}" ]; then
+    skip "no sanitizer report" "not a sanitizer build (SANITIZE is unset)"
+elif grep -q 'Sanitizer' "$T/portico.err"; then
+    not_ok "no sanitizer report" "$(grep -A14 'ERROR: .*Sanitizer' "$T/portico.err" | head -30)"
+else
+    ok "no sanitizer report"
+fi
 done_testing

@@ -346,3 +346,8 @@ test('a drain keeps an open tunnel working until the drain deadline closes it', 
   assert.equal(line.status, 101);
   assert.equal(line.error, 'drain_deadline');
 });
+
+test('no sanitizer report from the whole run', { skip: !process.env.SANITIZE && 'not a sanitizer build (SANITIZE is unset)' }, async () => {
+  await waitFor('portico to have exited', () => portico.exitCode !== null);
+  assert.doesNotMatch(stderr, /Sanitizer|runtime error/);
+});
