@@ -120,7 +120,8 @@ static void t_body(void *h, const char *d, size_t n)
 static void t_end(void *h)
 {
     tunnel_h *t = h;
-    if (t->switched++) { /* the client's EOF in the tunnel */
+    if (t->switched++) { /* the client's EOF in the tunnel: bytes still go back, then the end */
+        pt_conn_response_body(t->c, "[after-eof]", 11);
         pt_conn_response_end(t->c);
         return;
     }
@@ -167,7 +168,7 @@ static void accepted_upgrade_tunnels_the_bytes_behind_the_head(void **s)
         for (const char *p = strstr(out.data, "\r\n\r\n") + 4; *p; p++)
             if (*p != '<' && *p != '>') pt_buf_append(&joined, p, 1);
         pt_buf_append(&joined, "", 1);
-        assert_string_equal(joined.data, "GET /not-http HTTP/1.1\r\n\r\n");
+        assert_string_equal(joined.data, "GET /not-http HTTP/1.1\r\n\r\n[after-eof]");
         assert_int_equal(count(out.data, "HTTP/1.1 101"), 1);
         assert_null(strstr(out.data, "HTTP/1.1 200"));
         assert_null(strstr(out.data, "HTTP/1.1 400"));
