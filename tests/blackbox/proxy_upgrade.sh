@@ -67,6 +67,11 @@ R=$(raw "send:GET /echo/sw?interim=101 HTTP/1.1\r\nHost: t\r\n$WS_HEAD\r\n" read
 is "$(statuses "$R")" "101" "an upstream's 101 to an upgrade request is relayed"
 like "$(jqr .leftover "$R")" "hello" "the bytes the upstream sent behind its 101 head reach the client"
 
+# an upgrade request with a body (chunked): the body is read whole and sent first, then the switch
+R=$(raw "send:POST /echo/sw?interim=101 HTTP/1.1\r\nHost: t\r\n$WS_HEAD""Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n" read:1 end close:3000)
+is "$(statuses "$R")" "101" "an upgrade request with a chunked body is tunnelled after its body"
+like "$(jqr .leftover "$R")" "hello" "the upstream's bytes behind its 101 reach the client"
+
 # ---------------------------------------------------------------------------- refusals
 mark=$(log_lines "$T/access.log")
 R=$(raw "send:GET /closed/x HTTP/1.1\r\nHost: t\r\n$WS_HEAD\r\n" read:1 close:3000)
