@@ -4,7 +4,9 @@
  * One pt_server lives on each worker loop. A connection parses one request head at a
  * time; when the head is complete it calls server->dispatch, which must either answer
  * at once (pt_conn_respond_*) or attach a body sink and answer later. Pipelined
- * requests wait, unparsed, until the response before them is complete. */
+ * requests wait, unparsed, until the response before them is complete. An upgrade
+ * request (pt_request.upgrade) is either answered (and the connection closes after) or
+ * turned into a raw tunnel with pt_conn_tunnel. */
 #ifndef PT_HTTP_SERVER_H
 #define PT_HTTP_SERVER_H
 
