@@ -12,7 +12,9 @@
 // Every message is echoed as it came (text as text, binary as binary). The text "bye" makes
 // the server close the socket (close frame 4000 "bye", then the TCP close); "bye-now" makes
 // it end the TCP stream without a close frame; "flood:N" makes it send N binary messages of
-// 1 MiB at once (what the socket cannot take waits in the server, as bufferedAmount).
+// 1 MiB at once (what the socket cannot take waits in the server, as bufferedAmount);
+// "stall" makes it stop reading that socket until "/__ctl/unstall" (then it counts what it
+// received after the stall in stalled_bytes).
 // Plain HTTP: GET /healthz answers 200; GET /__ctl/stats answers
 //   {open, accepted, closed, refused, plain, last_headers: {...}, last_url, flood_buffered}
 // where flood_buffered is the bytes the last flooding socket still holds unsent (-1 before one)
@@ -36,11 +38,16 @@ for (let i = 0; i < args.length; i++) {
     else if (args[i] === '--tls-key') key = fs.readFileSync(args[++i]);
 }
 
-const stats = { open: 0, accepted: 0, closed: 0, refused: 0, plain: 0, last_headers: {}, last_url: '' };
-let flooding = null;
+const stats = { open: 0, accepted: 0, closed: 0, refused: 0, plain: 0, last_headers: {}, last_url: '', stalled_bytes: 0 };
+let flooding = null, stalled = null;
 const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 * 1024 });
 
 const handler = (req, res) => {
+    if (req.url === '/__ctl/unstall') {
+        if (stalled) stalled._socket.resume();
+        res.end('ok');
+        return;
+    }
     if (req.url === '/__ctl/stats') {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ ...stats, flood_buffered: flooding ? flooding.bufferedAmount : -1 }));
@@ -75,6 +82,12 @@ server.on('upgrade', (req, sock, head) => {
         ws.on('message', (data, isBinary) => {
             if (!isBinary && data.toString() === 'bye') return ws.close(4000, 'bye');
             if (!isBinary && data.toString() === 'bye-now') return ws._socket.end();
+            if (stalled === ws) stats.stalled_bytes += data.length;
+            if (!isBinary && data.toString() === 'stall') {
+                stalled = ws;
+                ws._socket.pause();
+                return;
+            }
             const flood = !isBinary && /^flood:(\d+)$/.exec(data.toString());
             if (flood) {
                 flooding = ws;
