@@ -163,7 +163,7 @@ static bool render_error(const pt_request *req, pt_outcome o, const char *msg, p
 static void on_connection(uv_stream_t *s, int status)
 {
     pt_admin *a = s->data;
-    if (status == 0) pt_server_accept(&a->srv, s, NULL);
+    if (status == 0) pt_server_accept(&a->srv, s, NULL, false);
 }
 
 static void on_stop(uv_async_t *h)

@@ -130,9 +130,10 @@ static int format_record(pt_buf *b, const pt_access_record *r)
     text id = cstr(r->request_id), client = slice(r->client), method = slice(r->method), path_ = slice(r->path),
          route = cstr(r->route), service = cstr(r->service), target = cstr(r->target), consumer = cstr(r->consumer),
          team = cstr(r->team), key_prefix = cstr(r->key_prefix), trace = cstr(r->trace_id), span = cstr(r->span_id),
-         error = cstr(r->outcome == PT_OUT_OK ? NULL : pt_outcome_log_name(r->outcome)), extra = cstr(r->extra_json);
+         error = cstr(r->outcome == PT_OUT_OK ? NULL : pt_outcome_log_name(r->outcome)), extra = cstr(r->extra_json),
+         protocol = cstr(r->protocol);
     size_t escaped = id.n + client.n + method.n + path_.n + route.n + service.n + target.n + consumer.n + team.n +
-                     key_prefix.n + trace.n + span.n + error.n;
+                     key_prefix.n + trace.n + span.n + error.n + protocol.n;
     int rc = pt_buf_reserve(b, LINE_FIXED_ROOM + 6 * escaped + extra.n);
     if (rc) return rc;
 
@@ -146,6 +147,7 @@ static int format_record(pt_buf *b, const pt_access_record *r)
     w = str_value(KEY(w, "client"), client);
     w = str_value(KEY(w, "method"), method);
     w = str_value(KEY(w, "path"), path_);
+    if (protocol.s) w = str_value(KEY(w, "protocol"), protocol);
     w = str_value(KEY(w, "route"), route);
     w = str_value(KEY(w, "service"), service);
     w = str_value(KEY(w, "target"), target);

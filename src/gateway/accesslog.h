@@ -35,6 +35,7 @@ typedef struct pt_access_record {
     pt_slice client;                /* "127.0.0.1:5555" */
     const char *extra_json;         /* raw JSON members appended verbatim ("\"usage\":{...}"), or NULL */
     const char *trace_id, *span_id; /* the trace and the gateway span (hex); left out when NULL */
+    const char *protocol;           /* "HTTP/2" on an HTTP/2 stream; left out when NULL (HTTP/1.x) */
 } pt_access_record;
 
 /* Starts logging to dest: "-" is stdout, anything else a file path opened for append

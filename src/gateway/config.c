@@ -240,6 +240,7 @@ static pt_config *config_new(const char *source)
         .send_timeout_ms = 60000,
         .drain_timeout_ms = 30000,
         .max_connections = 16384,
+        .http2_max_streams = 100,
     };
     cfg->source = strdup(source);
     cfg->access_log = strdup("-");

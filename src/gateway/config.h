@@ -162,6 +162,7 @@ typedef struct pt_listener_cfg {
     bool client_cert_optional; /* client_cert: optional (default required with client_ca) */
     char *subject_header;/* header carrying the verified client subject upstream */
     char *ocsp_response; /* a DER OCSP response file stapled to handshakes (read at load and reload) */
+    bool no_http2;       /* `http2: false`: no h2 by ALPN, no h2c by prior knowledge */
     char *text;          /* as written, for messages */
 } pt_listener_cfg;
 
@@ -175,6 +176,7 @@ typedef struct pt_limits {
     uint64_t send_timeout_ms;    /* client not reading our response, default 60000 */
     uint64_t drain_timeout_ms;   /* SIGTERM: in-flight deadline, default 30000 */
     unsigned max_connections;    /* per worker, default 16384 */
+    unsigned http2_max_streams;  /* HTTP/2 streams open at once per connection, default 100 */
 } pt_limits;
 
 /* call_log: one record per call in data_dir/calls.db (logs/calllog.h). Read at start. */

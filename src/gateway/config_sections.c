@@ -100,9 +100,18 @@ static int listen_tls_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
     return 0;
 }
 
+static int http2_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    bool on = true;
+    if (pt_cfg_bool(c, v, &on)) return -1;
+    ((pt_listener_cfg *)obj)->no_http2 = !on;
+    return 0;
+}
+
 static const pt_cfg_field listen_fields[] = {
     CFG_FUNC("address", listen_address_fn),
     CFG_FUNC("tls", listen_tls_fn),
+    CFG_FUNC("http2", http2_fn),
     CFG_END,
 };
 
@@ -144,6 +153,7 @@ static const pt_cfg_field limits_fields[] = {
     CFG_DUR("send_timeout", pt_limits, send_timeout_ms, 1, PT_CFG_DAY_MS),
     CFG_DUR("drain_timeout", pt_limits, drain_timeout_ms, 1, PT_CFG_DAY_MS),
     CFG_UINT("max_connections", pt_limits, max_connections, 1, 1000000),
+    CFG_UINT("http2_max_streams", pt_limits, http2_max_streams, 1, 10000),
     CFG_END,
 };
 

@@ -66,6 +66,7 @@ typedef struct wlistener {
     uv_tcp_t tcp;
     char key[PT_LISTEN_KEY_MAX];
     SSL_CTX *ssl;
+    bool h2c;                 /* plain listener: HTTP/2 with prior knowledge */
 } wlistener;
 
 typedef struct worker {
@@ -97,6 +98,7 @@ typedef struct gateway {
     uv_mutex_t lock;
     pt_listen_set set;
     SSL_CTX **ssl;            /* per entry of set, NULL for plain HTTP */
+    uint64_t no_http2;        /* bit i: entry i of set has `http2: false` (at most 64 listeners) */
     uv_loop_t *loop;
     uv_signal_t sighup, sigterm, sigint;
     uv_async_t reaper;
@@ -128,6 +130,7 @@ static void limits_from(pt_http_limits *l, const pt_config *cfg)
     l->idle_timeout_ms = cfg->limits.idle_timeout_ms;
     l->send_timeout_ms = cfg->limits.send_timeout_ms;
     l->max_connections = cfg->limits.max_connections;
+    l->h2_max_streams = cfg->limits.http2_max_streams;
 }
 
 /* --- built-in endpoints and dispatch ------------------------------------------------ */
@@ -262,6 +265,7 @@ static void request_done(pt_conn *c, const pt_request *req, const pt_req_info *i
         .extra_json = info->extra_json,
         .trace_id = pt_tracing_trace_id(info->trace),
         .span_id = pt_tracing_span_id(info->trace),
+        .protocol = req->http_major == 2 ? "HTTP/2" : NULL,
     };
     pt_accesslog_write(&r);
     pt_call_log_record(c, req, info, status, bytes_in, bytes_out, total_us);
@@ -275,7 +279,7 @@ static void on_connection(uv_stream_t *server, int status)
     worker *w = server->loop->data;
     if (status < 0 || w->draining) return;
     wlistener *l = (wlistener *)server;
-    int rc = pt_server_accept(&w->srv, server, l->ssl);
+    int rc = pt_server_accept(&w->srv, server, l->ssl, l->h2c);
     if (rc == 0) {
         atomic_fetch_add_explicit(&pt_metrics_global.connections_accepted, 1, memory_order_relaxed);
     }
@@ -367,6 +371,7 @@ static size_t worker_sync_listeners(worker *w)
         wlistener *l = take_listener(w, g->set.v[i].key);
         if (!l) l = listener_open(w, &g->set.v[i]);
         if (l) listener_set_ssl(l, g->ssl[i]);
+        if (l) l->h2c = !(g->no_http2 >> i & 1);
         else failed++;
         next[i] = l;
     }
@@ -477,6 +482,7 @@ static worker *worker_new(gateway *g, int id, const pt_config *cfg)
     w->srv.render_error = render_error;
     w->srv.arg = w;
     w->srv.active_gauge = &pt_metrics_global.connections_active;
+    w->srv.h2_stats = &pt_metrics_global.h2;
     w->client = pt_client_new(&w->loop);
     w->mcp = w->client ? pt_mcp_hub_new(&w->loop, w->client) : NULL;
     if (!w->client || worker_sync_listeners(w) != 0) {
@@ -565,8 +571,11 @@ static void free_ssl(SSL_CTX **ssl, size_t n)
  * context per TLS listener, reading certificates and keys from disk. Returns 0, or -1 with
  * nothing left open and the reason in err. */
 static int open_listeners(const pt_config *cfg, const pt_listen_set *prev, pt_listen_set *set, SSL_CTX ***ssl,
-                          pt_buf *err)
+                          uint64_t *no_http2, pt_buf *err)
 {
+    *no_http2 = 0;
+    for (size_t i = 0; i < cfg->nlisteners && i < 64; i++)
+        if (cfg->listeners[i].no_http2) *no_http2 |= 1ull << i;
     if (pt_listen_set_open(cfg, prev, set, err) != 0) return -1;
     *ssl = calloc(set->n ? set->n : 1, sizeof **ssl);
     if (!*ssl) {
@@ -587,6 +596,7 @@ static int open_listeners(const pt_config *cfg, const pt_listen_set *prev, pt_li
             .client_cert_optional = l->client_cert_optional,
             .subject_header = l->subject_header,
             .ocsp_response = l->ocsp_response,
+            .http2 = !l->no_http2,
         };
         (*ssl)[i] = pt_tls_server_ctx_new(&o, &e);
         if (!(*ssl)[i]) pt_buf_printf(err, "listener %s: %s", l->text, e.data ? e.data : "TLS setup failed");
@@ -639,13 +649,14 @@ static bool same_str(const char *a, const char *b)
 /* Publishes set (taken over) and ssl for the workers to sync to, and closes the previous
  * ones: workers hold their own dups and TLS references. Returns whether the addresses are
  * the same as before. */
-static bool swap_listeners(gateway *g, pt_listen_set *set, SSL_CTX **ssl)
+static bool swap_listeners(gateway *g, pt_listen_set *set, SSL_CTX **ssl, uint64_t no_http2)
 {
     uv_mutex_lock(&g->lock);
     pt_listen_set old = g->set;
     SSL_CTX **old_ssl = g->ssl;
     g->set = *set;
     g->ssl = ssl;
+    g->no_http2 = no_http2;
     uv_mutex_unlock(&g->lock);
     bool same = pt_listen_set_same(&old, set);
     free_ssl(old_ssl, old.n);
@@ -680,9 +691,10 @@ static void reload(gateway *g)
     pt_config *cfg = load_config(g->opts->config_path, &err);
     pt_listen_set set;
     SSL_CTX **ssl = NULL;
+    uint64_t no_http2 = 0;
     /* The first keyed route opens the store; it stays open (and its snapshot published)
      * whatever later reloads say. */
-    if (!cfg || pt_control_live_start(g->loop, cfg, &err) != 0 || open_listeners(cfg, &g->set, &set, &ssl, &err) != 0) {
+    if (!cfg || pt_control_live_start(g->loop, cfg, &err) != 0 || open_listeners(cfg, &g->set, &set, &ssl, &no_http2, &err) != 0) {
         refuse_reload(err.data ? err.data : "invalid configuration");
         pt_buf_release(&err);
         if (cfg) pt_config_release(cfg);
@@ -693,7 +705,7 @@ static void reload(gateway *g)
     describe_changes(&g->set, &set, g->nworkers, nworkers, &changes);
     apply_logging(g, cfg);
     pt_control_live_publish(cfg);
-    bool same_set = swap_listeners(g, &set, ssl);
+    bool same_set = swap_listeners(g, &set, ssl, no_http2);
     if (set_worker_count(g, nworkers, cfg) != 0)
         pt_log_error("reload: could not start every worker; %u running", g->nworkers);
     pt_config_release(cfg);
@@ -724,7 +736,7 @@ static void on_signal(uv_signal_t *s, int signum)
     atomic_store(&pt_metrics_global.draining, 1);
     /* The workers close their own dups; once these are gone too, connects are refused. */
     pt_listen_set none = { 0 };
-    swap_listeners(g, &none, NULL);
+    swap_listeners(g, &none, NULL, 0);
     pt_log_info("%s received: draining (no new connections, finishing requests in flight)", name);
     broadcast(g, MSG_DRAIN);
 }
@@ -892,7 +904,7 @@ int pt_gateway_run(const pt_gateway_opts *opts)
     uv_mutex_init(&g.lock);
     int status = 1;
     pt_admin *admin = NULL;
-    if (open_listeners(cfg, opts->inherited, &g.set, &g.ssl, &err) != 0) {
+    if (open_listeners(cfg, opts->inherited, &g.set, &g.ssl, &g.no_http2, &err) != 0) {
         fprintf(stderr, "portico: %s\n", err.data ? err.data : "cannot listen");
         goto out;
     }

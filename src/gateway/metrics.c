@@ -202,6 +202,12 @@ static const global_family global_families[] = {
            "Access log lines lost because the queue was full or the write failed."),
     GLOBAL("supervisor_restarts_total", "counter", supervisor_restarts,
            "Times the supervisor restarted the gateway process after it died."),
+    GLOBAL("http2_sessions_total", "counter", h2.sessions, "Client connections that spoke HTTP/2 (h2 or h2c)."),
+    GLOBAL("http2_streams_total", "counter", h2.streams, "Requests begun on HTTP/2 connections."),
+    GLOBAL("http2_sessions_refused_total", "counter", h2.calm,
+           "HTTP/2 sessions ended with ENHANCE_YOUR_CALM: rapid reset, frame floods, header blocks far over the cap."),
+    GLOBAL("http2_protocol_errors_total", "counter", h2.protocol_errors,
+           "HTTP/2 sessions ended by a malformed frame or a broken preface."),
     { "portico_draining", "gauge", "1 while the gateway drains before exiting, else 0.",
       offsetof(pt_global_metrics, draining), true },
 };

@@ -7,8 +7,8 @@
  * response before them is complete. An upgrade request the upstream accepted moves
  * instead to TUNNEL (pt_conn_tunnel): the parser is never resumed, `pending` and every
  * later byte go to the sink unparsed, and the request lasts until the tunnel ends. */
-#include "http/server.h"
-#include "http/deadline.h"
+#include "http/server_int.h"
+#include "http/h2.h"
 
 #include <llhttp.h>
 #include <stdarg.h>
@@ -22,47 +22,6 @@
 #include "core/hdrcap.h"
 #include "core/log.h"
 #include "core/rand.h"
-
-#define HEAD_SLACK 256          /* bytes of request line overhead allowed above the header cap */
-#define PENDING_CAP (256 * 1024)/* pipelined bytes buffered before we stop reading */
-#define LINGER_MS 2000          /* read-and-discard time after an error response */
-
-typedef enum { CS_HEAD, CS_BODY, CS_TUNNEL, CS_CLOSING } conn_state;
-
-struct pt_conn {
-    pt_sock sock;
-    pt_server *srv;
-    pt_conn *prev, *next;
-    llhttp_t parser;
-    pt_deadline timer;
-    conn_state state;
-    pt_buf head;            /* copies of the request line and header bytes */
-    pt_hdrcap hdrs;         /* where each header sits in head */
-    uint32_t url_off, url_len;
-    size_t head_bytes;
-    pt_header *headers;
-    pt_request req;
-    char host_lc[256];
-    pt_buf pending;         /* unparsed pipelined bytes */
-    pt_buf out;             /* response bytes staged for one write (see stage()) */
-    char last_byte;         /* last byte fed to the parser, for the obs-fold check */
-    const char *feed_base;
-    bool in_request, req_done, resp_started, resp_done, resp_chunked, resp_head_only;
-    bool close_after, processing, body_paused, continue_sent, discard_body;
-    bool pending_full, timer_closing;
-    bool head_timed;        /* the header deadline for the head being read is running */
-    bool trim_due;          /* the deadline running is IDLE_TRIM_MS into idle time (idle_wait) */
-    bool tunnel_eof;        /* TUNNEL: the client ended its side (the sink was told) */
-    uint64_t tunnel_idle_ms;
-    int status;
-    pt_outcome error_outcome; /* set by callbacks that reject the request */
-    char error_msg[160];
-    uint64_t body_bytes, bytes_out, start_us;
-    pt_body_sink sink;
-    bool has_sink;
-    pt_req_info info;
-    char peer[64];
-};
 
 static llhttp_settings_t parser_settings;
 static void conn_process(pt_conn *c, const char *data, size_t n);
@@ -134,7 +93,7 @@ const char *pt_http_reason(int s)
     }
 }
 
-static void gen_request_id(char *out)
+void pt__gen_request_id(char *out)
 {
     static const char hex[] = "0123456789abcdef";
     uint64_t parts[2] = { pt_rand64(), pt_rand64() };
@@ -147,7 +106,7 @@ static void gen_request_id(char *out)
 }
 
 /* A client-supplied id is kept when short and made of safe characters. */
-static bool request_id_ok(pt_slice v)
+bool pt__request_id_ok(pt_slice v)
 {
     if (v.len == 0 || v.len >= sizeof(((pt_request *)0)->request_id)) return false;
     for (size_t i = 0; i < v.len; i++) {
@@ -188,6 +147,10 @@ static void on_timer(uv_timer_t *t)
     }
     if (c->state == CS_CLOSING) {
         conn_close(c);
+        return;
+    }
+    if (c->h2) {
+        pt__h2_on_timer(c);
         return;
     }
     if (c->state == CS_TUNNEL) {
@@ -367,7 +330,7 @@ static int cb_header_value(llhttp_t *p, const char *at, size_t n)
 
 /* True when a segment of path is "." or ".." (also percent-encoded): routes match on the
  * path as sent, so "/public/../admin" must not reach a route for "/public". */
-static bool has_dot_segment(pt_slice path)
+bool pt__has_dot_segment(pt_slice path)
 {
     size_t i = 0;
     while (i < path.len) {
@@ -540,7 +503,7 @@ static int build_request(pt_conn *c)
     r->path = q ? pt_slice_from(path.ptr, (size_t)(q - path.ptr)) : path;
     r->query = q ? pt_slice_from(q + 1, path.len - (size_t)(q - path.ptr) - 1) : PT_SLICE_NULL;
     if (r->path.len == 0) r->path = PT_SLICE_LIT("/"); /* "http://host" or "http://host?q" */
-    if (has_dot_segment(r->path))
+    if (pt__has_dot_segment(r->path))
         return reject(c, PT_OUT_BAD_PATH, "the path may not contain '.' or '..' segments");
     if (request_host(c, host, nhost, authority)) return HPE_USER;
     r->keep_alive = llhttp_should_keep_alive(&c->parser);
@@ -552,10 +515,10 @@ static int build_request(pt_conn *c)
             return reject(c, PT_OUT_EXPECTATION_FAILED, "only 'Expect: 100-continue' is supported");
         r->expect_continue = true;
     }
-    if (rid && request_id_ok(rid->value))
+    if (rid && pt__request_id_ok(rid->value))
         snprintf(r->request_id, sizeof r->request_id, PT_SLICE_FMT, PT_SLICE_ARG(rid->value));
     else
-        gen_request_id(r->request_id);
+        pt__gen_request_id(r->request_id);
     return 0;
 }
 
@@ -661,7 +624,7 @@ static void parse_error(pt_conn *c, int err)
         pt_conn_response_abort(c);
         return;
     }
-    c->req.request_id[0] ? (void)0 : gen_request_id(c->req.request_id);
+    c->req.request_id[0] ? (void)0 : pt__gen_request_id(c->req.request_id);
     pt_conn_respond_error(c, code, NULL, "malformed request: %s", reason ? reason : llhttp_errno_name(err));
 }
 
@@ -746,14 +709,59 @@ static void tunnel_in(pt_conn *c, const char *data, size_t n)
     if (c->has_sink && c->sink.on_body) c->sink.on_body(c->sink.h, data, n);
 }
 
+static const char h2_preface[24] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/* The first bytes choose the protocol: "h2" by ALPN, or on a plain listener the HTTP/2
+ * client preface (prior knowledge, RFC 9113 §3.3), held back while it may still be one.
+ * Returns true when the bytes were taken (HTTP/2, or held). */
+static bool choose_protocol(pt_conn *c, const char *data, size_t n)
+{
+    char alpn[16];
+    if (c->sock.tls_on) {
+        c->proto_known = true;
+        pt_tls_alpn(&c->sock.tls, alpn, sizeof alpn);
+        if (strcmp(alpn, "h2") != 0) return false;
+        if (pt__h2_start(c) != 0) conn_close(c);
+        else pt__h2_feed(c, data, n);
+        return true;
+    }
+    if (!c->h2c_ok) {
+        c->proto_known = true;
+        return false;
+    }
+    size_t take = n < sizeof h2_preface - c->preface_len ? n : sizeof h2_preface - c->preface_len;
+    if (memcmp(data, h2_preface + c->preface_len, take) != 0) {
+        c->proto_known = true;
+        if (c->preface_len) conn_process(c, c->preface, c->preface_len); /* HTTP/1.1 after all */
+        return false;
+    }
+    memcpy(c->preface + c->preface_len, data, take);
+    c->preface_len += (unsigned char)take;
+    if (c->preface_len < sizeof h2_preface) return true;
+    c->proto_known = true;
+    if (pt__h2_start(c) != 0) {
+        conn_close(c);
+        return true;
+    }
+    pt__h2_feed(c, c->preface, sizeof h2_preface);
+    if (n > take && c->h2 && c->state != CS_CLOSING) pt__h2_feed(c, data + take, n - take);
+    return true;
+}
+
 static void on_sock_read(pt_sock *s, const char *data, size_t n)
 {
     pt_conn *c = s->data;
     if (c->state == CS_CLOSING) return; /* lingering: discard */
+    if (c->h2) {
+        pt__h2_feed(c, data, n);
+        return;
+    }
     if (c->state == CS_TUNNEL) {
         tunnel_in(c, data, n);
         return;
     }
+    if (!c->proto_known && choose_protocol(c, data, n)) return;
+    if (c->state == CS_CLOSING) return;
     if (c->state == CS_BODY && !c->req_done && !c->resp_started) timer_arm(c, c->srv->limits.body_timeout_ms);
     conn_process(c, data, n);
 }
@@ -782,6 +790,10 @@ static void on_sock_error(pt_sock *s, int err)
 static void on_sock_drain(pt_sock *s, int status)
 {
     pt_conn *c = s->data;
+    if (c->h2) {
+        pt__h2_on_drain(c);
+        return;
+    }
     if (c->state == CS_TUNNEL) timer_arm(c, c->tunnel_idle_ms);
     else if (c->resp_started && !c->resp_done && c->srv->limits.send_timeout_ms)
         timer_arm(c, c->srv->limits.send_timeout_ms);
@@ -794,6 +806,7 @@ static void on_timer_closed(uv_handle_t *h)
 {
     pt_conn *c = h->data;
     pt_server *srv = c->srv;
+    if (c->h2) pt__h2_free(c);
     pt__req_end(&c->req);
     pt_buf_release(&c->head);
     pt_buf_release(&c->pending);
@@ -821,7 +834,12 @@ static void conn_link(pt_server *srv, pt_conn *c)
 
 static void conn_close(pt_conn *c)
 {
+    if (c->h2s) { /* a stream: only the stream ends */
+        pt__h2s_reset(c);
+        return;
+    }
     if (c->sock.closing) return;
+    if (c->h2) pt__h2_close(c);
     sink_abort(c);
     request_finish(c, c->status != 0); /* nothing answered, nothing to log */
     c->state = CS_CLOSING;
@@ -852,6 +870,7 @@ static void on_shutdown(pt_sock *s, int status)
 static void conn_linger_close(pt_conn *c)
 {
     if (c->sock.closing) return;
+    if (c->h2) pt__h2_close(c);
     sink_abort(c);
     request_finish(c, true);
     c->state = CS_CLOSING;
@@ -907,6 +926,7 @@ pt_conn *pt__server_conn_capture(pt_server *srv, pt_buf *out)
     pt_conn *c = conn_new(srv);
     if (!c) return NULL;
     c->sock.capture = out;
+    c->h2c_ok = true;
     snprintf(c->peer, sizeof c->peer, "127.0.0.1:1");
     conn_start(c);
     return c;
@@ -919,7 +939,7 @@ void pt__conn_feed(pt_conn *c, const char *data, size_t n)
     else on_sock_error(&c->sock, PT_ECLOSED);
 }
 
-int pt_server_accept(pt_server *srv, uv_stream_t *listener, SSL_CTX *ssl_ctx)
+int pt_server_accept(pt_server *srv, uv_stream_t *listener, SSL_CTX *ssl_ctx, bool h2c)
 {
     pt_conn *c = conn_new(srv);
     if (!c) return PT_ENOMEM;
@@ -928,6 +948,7 @@ int pt_server_accept(pt_server *srv, uv_stream_t *listener, SSL_CTX *ssl_ctx)
         return PT_EIO;
     }
     uv_tcp_nodelay(&c->sock.tcp, 1);
+    c->h2c_ok = h2c && !ssl_ctx;
     pt_sock_peer(&c->sock, c->peer, sizeof c->peer);
     if (ssl_ctx && pt_sock_tls_server(&c->sock, ssl_ctx) != 0) {
         conn_close(c);
@@ -948,7 +969,8 @@ void pt_server_drain(pt_server *srv)
     pt_conn *next;
     for (pt_conn *c = srv->conns; c; c = next) {
         next = c->next;
-        if (!c->in_request && c->pending.len == 0) conn_close(c);
+        if (c->h2) pt__h2_goaway(c); /* in-flight streams finish, then it closes */
+        else if (!c->in_request && c->pending.len == 0) conn_close(c);
     }
     if (srv->nconns == 0 && srv->on_empty) srv->on_empty(srv);
 }
@@ -958,6 +980,7 @@ void pt_server_close_all(pt_server *srv)
     pt_conn *next;
     for (pt_conn *c = srv->conns; c; c = next) {
         next = c->next;
+        if (c->h2) pt__h2_mark_all(c, PT_OUT_DRAIN_DEADLINE);
         if (c->in_request && !c->resp_done) {
             /* logged like a client that left (499): a status nobody was sent, naming why */
             c->info.outcome = PT_OUT_DRAIN_DEADLINE;
@@ -977,7 +1000,7 @@ static bool body_discardable(const pt_conn *c)
     return c->req.content_length >= 0 && c->req.content_length <= DISCARD_MAX;
 }
 
-static bool hop_by_hop(pt_slice n)
+bool pt__hop_by_hop(pt_slice n)
 {
     static const pt_slice names[] = { PT_SLICE_LIT("connection"), PT_SLICE_LIT("keep-alive"),
                                       PT_SLICE_LIT("transfer-encoding"), PT_SLICE_LIT("content-length"),
@@ -999,7 +1022,7 @@ static void head_begin(pt_conn *c, int status, const pt_header *hdrs, size_t nhd
     pt_buf_append(b, "\r\n", 2);
     bool has_rid = false;
     for (size_t i = 0; i < nhdrs; i++) {
-        if (hop_by_hop(hdrs[i].name)) continue;
+        if (pt__hop_by_hop(hdrs[i].name)) continue;
         if (pt_slice_case_eq_cstr(hdrs[i].name, "x-request-id")) has_rid = true;
         pt_buf_append_slice(b, hdrs[i].name);
         pt_buf_append(b, ": ", 2);
@@ -1016,6 +1039,7 @@ static void head_begin(pt_conn *c, int status, const pt_header *hdrs, size_t nhd
 
 int pt_conn_response_start(pt_conn *c, int status, const pt_header *hdrs, size_t nhdrs, int64_t content_length)
 {
+    if (c->h2s) return pt__h2s_response_start(c, status, hdrs, nhdrs, content_length);
     if (c->resp_started || c->state == CS_CLOSING || c->state == CS_TUNNEL) return PT_EINVAL;
     c->resp_started = true;
     c->status = status;
@@ -1111,6 +1135,7 @@ static int stage(pt_conn *c, const uv_buf_t *bufs, unsigned n)
 
 int pt_conn_flush(pt_conn *c)
 {
+    if (c->h2s) return pt__h2s_flush(c);
     if (!c->out.len || c->sock.closing) return 0;
     uv_buf_t ub = uv_buf_init(c->out.data, (unsigned)c->out.len);
     int rc = pt_sock_write(&c->sock, &ub, 1);
@@ -1122,6 +1147,7 @@ int pt_conn_flush(pt_conn *c)
 
 int pt_conn_response_body(pt_conn *c, const char *data, size_t n)
 {
+    if (c->h2s) return pt__h2s_body(c, data, n);
     if (!c->resp_started || c->resp_done || c->state == CS_CLOSING) return PT_EINVAL;
     if (n == 0 || c->resp_head_only) return 0;
     c->bytes_out += n;
@@ -1139,6 +1165,10 @@ int pt_conn_response_body(pt_conn *c, const char *data, size_t n)
 
 void pt_conn_response_end(pt_conn *c)
 {
+    if (c->h2s) {
+        pt__h2s_end(c);
+        return;
+    }
     if (!c->resp_started || c->resp_done || c->state == CS_CLOSING) return;
     if (c->state == CS_TUNNEL) { /* the upstream ended: the client gets what is queued, then a FIN */
         pt_conn_flush(c);
@@ -1177,6 +1207,10 @@ void pt_conn_response_end(pt_conn *c)
 
 void pt_conn_response_abort(pt_conn *c)
 {
+    if (c->h2s) {
+        pt__h2s_abort(c);
+        return;
+    }
     if (c->state == CS_CLOSING) return;
     if (!c->info.outcome) c->info.outcome = PT_OUT_UPSTREAM_ABORTED;
     sink_abort(c); /* a handler still attached (the server's own abort) stops its upstream */
@@ -1212,7 +1246,7 @@ void pt_conn_respond_error(pt_conn *c, pt_outcome o, const pt_error_body *more, 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    if (!c->req.request_id[0]) gen_request_id(c->req.request_id);
+    if (!c->req.request_id[0]) pt__gen_request_id(c->req.request_id);
     if (!c->info.outcome) c->info.outcome = o;
     if (!c->in_request) { /* rejected before a message began (e.g. timeout on a fresh connection) */
         c->in_request = true;
@@ -1256,6 +1290,10 @@ void pt_conn_set_sink(pt_conn *c, const pt_body_sink *sink)
 
 void pt_conn_continue(pt_conn *c)
 {
+    if (c->h2s) {
+        pt__h2s_continue(c);
+        return;
+    }
     if (!c->req.expect_continue || c->continue_sent || c->req_done || c->resp_started) return;
     c->continue_sent = true;
     uv_buf_t ub = uv_buf_init("HTTP/1.1 100 Continue\r\n\r\n", 25);
@@ -1264,6 +1302,10 @@ void pt_conn_continue(pt_conn *c)
 
 void pt_conn_pause_body(pt_conn *c)
 {
+    if (c->h2s) {
+        pt__h2s_pause(c, true);
+        return;
+    }
     if (c->body_paused || (c->req_done && c->state != CS_TUNNEL)) return;
     c->body_paused = true;
     pt_sock_read_stop(&c->sock);
@@ -1273,13 +1315,17 @@ void pt_conn_pause_body(pt_conn *c)
 
 void pt_conn_resume_body(pt_conn *c)
 {
+    if (c->h2s) {
+        pt__h2s_pause(c, false);
+        return;
+    }
     if (!c->body_paused || c->state == CS_CLOSING) return;
     c->body_paused = false;
     pt_sock_read_start(&c->sock);
     if (!c->req_done && !c->resp_started) timer_arm(c, c->srv->limits.body_timeout_ms);
 }
 
-size_t pt_conn_write_queue(const pt_conn *c) { return c->sock.wq_bytes + c->out.len; }
+size_t pt_conn_write_queue(const pt_conn *c) { return c->h2s ? pt__h2s_write_queue(c) : c->sock.wq_bytes + c->out.len; }
 bool pt_conn_response_started(const pt_conn *c) { return c->resp_started; }
 int pt_conn_add_resp_headers(pt_conn *c, const char *lines, size_t n)
 {
@@ -1295,10 +1341,49 @@ int pt_conn_add_resp_headers(pt_conn *c, const char *lines, size_t n)
 pt_req_info *pt_conn_info(pt_conn *c) { return &c->info; }
 pt_server *pt_conn_server(pt_conn *c) { return c->srv; }
 const char *pt_conn_peer(const pt_conn *c) { return c->peer; }
-bool pt_conn_is_tls(const pt_conn *c) { return c->sock.tls_on; }
-const char *pt_conn_subject_header(const pt_conn *c) { return c->sock.tls_on ? pt_tls_subject_header(&c->sock.tls) : NULL; }
+/* A stream's socket is its session's. */
+static const pt_sock *conn_sock(const pt_conn *c) { return c->parent ? &c->parent->sock : &c->sock; }
+bool pt_conn_is_tls(const pt_conn *c) { return conn_sock(c)->tls_on; }
+const char *pt_conn_subject_header(const pt_conn *c)
+{
+    const pt_sock *s = conn_sock(c);
+    return s->tls_on ? pt_tls_subject_header(&s->tls) : NULL;
+}
 bool pt_conn_client_subject(const pt_conn *c, char *out, size_t cap)
 {
-    return c->sock.tls_on && pt_tls_peer_subject(&c->sock.tls, out, cap);
+    const pt_sock *s = conn_sock(c);
+    return s->tls_on && pt_tls_peer_subject(&s->tls, out, cap);
 }
 bool pt_conn_has_body(const pt_conn *c) { return c->req.chunked || c->req.content_length > 0; }
+
+/* --- what h2.c shares ------------------------------------------------------------ */
+
+void pt__conn_request_finish(pt_conn *c, bool log) { request_finish(c, log); }
+void pt__conn_sink_abort(pt_conn *c) { sink_abort(c); }
+void pt__conn_close(pt_conn *c) { conn_close(c); }
+void pt__conn_linger_close(pt_conn *c) { conn_linger_close(c); }
+void pt__conn_timer(pt_conn *c, uint64_t ms) { timer_arm(c, ms); }
+
+pt_conn *pt__conn_stream_new(pt_conn *parent)
+{
+    pt_conn *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->srv = parent->srv;
+    c->parent = parent;
+    memcpy(c->peer, parent->peer, sizeof c->peer);
+    pt_buf_init(&c->head, c->srv->limits.max_header_bytes + HEAD_SLACK);
+    pt__req_begin(&c->req);
+    c->in_request = true;
+    c->state = CS_HEAD;
+    c->start_us = pt_now_us();
+    return c;
+}
+
+void pt__conn_stream_free(pt_conn *c)
+{
+    pt__req_end(&c->req);
+    pt_buf_release(&c->head);
+    pt_hdrcap_release(&c->hdrs);
+    free(c->headers);
+    free(c);
+}

@@ -1,5 +1,6 @@
-/* server.h: the server side of HTTP/1.1: accepted connections, request parsing with
- * llhttp in strict mode, limits and timeouts, and the response writer.
+/* server.h: the server side of HTTP/1.1 and HTTP/2: accepted connections, request parsing
+ * with llhttp in strict mode (HTTP/2: nghttp2, http/h2.c), limits and timeouts, and the
+ * response writer. An HTTP/2 stream is a pt_conn of its own to handlers.
  *
  * One pt_server lives on each worker loop. A connection parses one request head at a
  * time; when the head is complete it calls server->dispatch, which must either answer
@@ -33,7 +34,17 @@ typedef struct pt_http_limits {
     uint64_t idle_timeout_ms;
     uint64_t send_timeout_ms;
     unsigned max_connections;
+    unsigned h2_max_streams;   /* HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS */
 } pt_http_limits;
+
+/* HTTP/2 counters, shared by every server (relaxed atomics). */
+typedef struct pt_h2_stats {
+    _Atomic uint64_t sessions;        /* connections that switched to HTTP/2 */
+    _Atomic uint64_t streams;         /* requests begun on them */
+    _Atomic uint64_t calm;            /* sessions ended for abuse (ENHANCE_YOUR_CALM): rapid
+                                       * reset, floods, header blocks far over the cap */
+    _Atomic uint64_t protocol_errors; /* sessions ended by a malformed frame */
+} pt_h2_stats;
 
 /* What a handler does with the request body and with the connection's life. */
 typedef struct pt_body_sink {
@@ -101,13 +112,16 @@ struct pt_server {
     pt_conn *conns;            /* all open connections (intrusive list) */
     void (*on_empty)(pt_server *srv); /* called when draining and the last connection closed */
     _Atomic uint64_t *active_gauge; /* optional: open connections, shared by all servers */
+    pt_h2_stats *h2_stats;     /* optional */
 };
 
 void pt_server_init(pt_server *srv, uv_loop_t *loop);
-/* Accepts one connection from a listening stream; ssl_ctx turns on TLS. */
-int pt_server_accept(pt_server *srv, uv_stream_t *listener, SSL_CTX *ssl_ctx);
+/* Accepts one connection from a listening stream; ssl_ctx turns on TLS (HTTP/2 then
+ * comes by ALPN, when the context offers it). h2c: on a plain listener, a connection that
+ * opens with the HTTP/2 client preface speaks HTTP/2 (prior knowledge). */
+int pt_server_accept(pt_server *srv, uv_stream_t *listener, SSL_CTX *ssl_ctx, bool h2c);
 /* Stops keep-alive everywhere and closes idle connections now; busy ones close after
- * their current response. */
+ * their current response; HTTP/2 sessions get a GOAWAY and close once their streams end. */
 void pt_server_drain(pt_server *srv);
 /* Closes every connection at once (drain deadline passed). */
 void pt_server_close_all(pt_server *srv);

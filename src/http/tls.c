@@ -13,6 +13,8 @@
 #include "core/err.h"
 
 static const unsigned char alpn_http11[] = { 8, 'h', 't', 't', 'p', '/', '1', '.', '1' };
+/* A listener with HTTP/2 prefers it: the server's order decides. */
+static const unsigned char alpn_h2_http11[] = { 2, 'h', '2', 8, 'h', 't', 't', 'p', '/', '1', '.', '1' };
 
 static void openssl_errors(pt_buf *err, const char *what, const char *file)
 {
@@ -27,8 +29,10 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outle
                        const unsigned char *in, unsigned int inlen, void *arg)
 {
     unsigned char *o;
-    if (SSL_select_next_proto(&o, outlen, alpn_http11, sizeof alpn_http11, in, inlen) !=
-        OPENSSL_NPN_NEGOTIATED)
+    bool h2 = arg != NULL;
+    const unsigned char *ours = h2 ? alpn_h2_http11 : alpn_http11;
+    unsigned ours_len = h2 ? sizeof alpn_h2_http11 : sizeof alpn_http11;
+    if (SSL_select_next_proto(&o, outlen, ours, ours_len, in, inlen) != OPENSSL_NPN_NEGOTIATED)
         return SSL_TLSEXT_ERR_NOACK;
     *out = o;
     return SSL_TLSEXT_ERR_OK;
@@ -195,7 +199,7 @@ SSL_CTX *pt_tls_server_ctx_new(const pt_tls_server_opts *o, pt_buf *err)
         goto fail;
     }
     if (o->ocsp_response && set_ocsp(ctx, o->ocsp_response, err) != 0) goto fail;
-    SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
+    SSL_CTX_set_alpn_select_cb(ctx, alpn_select, o->http2 ? (void *)alpn_h2_http11 : NULL);
     return ctx;
 fail:
     SSL_CTX_free(ctx);

@@ -29,9 +29,10 @@ typedef struct pt_tls_server_opts {
     const char *subject_header; /* the request header that carries the verified subject */
     const char *ocsp_response;  /* a DER OCSP response stapled to handshakes that ask, or NULL;
                                  * refused unless it says "good" for the certificate now */
+    bool http2;                 /* ALPN offers h2 before http/1.1 */
 } pt_tls_server_opts;
 
-/* Server context; ALPN offers http/1.1. The opts' strings are copied where they outlive
+/* Server context; ALPN offers http/1.1, and h2 first with opts.http2. The opts' strings are copied where they outlive
  * the call (subject_header). NULL + message in err on failure. */
 SSL_CTX *pt_tls_server_ctx_new(const pt_tls_server_opts *o, pt_buf *err);
 /* Whether OpenSSL takes a cipher list (tls13: a TLS 1.3 suite list); the reason in err. */

@@ -120,6 +120,8 @@ static void empty_file_means_all_defaults(void **state)
     assert_int_equal(cfg->limits.send_timeout_ms, 60000);
     assert_int_equal(cfg->limits.drain_timeout_ms, 30000);
     assert_int_equal(cfg->limits.max_connections, 16384);
+    assert_int_equal(cfg->limits.http2_max_streams, 100);
+    assert_false(cfg->listeners[0].no_http2);
     pt_config_release(cfg);
     cfg = load_ok("# only a comment\n");
     assert_int_equal(cfg->nlisteners, 1);
@@ -174,7 +176,7 @@ static const char full_yaml[] =
     "listen:\n"
     "  - \"0.0.0.0:8080\"\n"
     "  - \"[::1]:8081\"\n"
-    "  - address: localhost:8082\n"
+    "  - { address: localhost:8082, http2: false }\n"
     "workers: 3\n"
     "limits:\n"
     "  max_header_bytes: 64KiB\n"
@@ -186,6 +188,7 @@ static const char full_yaml[] =
     "  send_timeout: 250\n"
     "  drain_timeout: 1h\n"
     "  max_connections: 1000\n"
+    "  http2_max_streams: 20\n"
     "access_log: /var/log/portico/access.log\n"
     "log_level: debug\n"
     "endpoints: { health: /live, ready: /ready, metrics: /stats }\n"
@@ -240,6 +243,8 @@ static void full_schema_maps_every_key(void **state)
     assert_string_equal(cfg->listeners[1].text, "[::1]:8081");
     assert_string_equal(cfg->listeners[2].host, "127.0.0.1");
     assert_int_equal(cfg->listeners[2].port, 8082);
+    assert_false(cfg->listeners[1].no_http2);
+    assert_true(cfg->listeners[2].no_http2);
     assert_int_equal(cfg->workers, 3);
 
     assert_int_equal(cfg->limits.max_header_bytes, 65536);
@@ -251,6 +256,7 @@ static void full_schema_maps_every_key(void **state)
     assert_int_equal(cfg->limits.send_timeout_ms, 250);
     assert_int_equal(cfg->limits.drain_timeout_ms, 3600000);
     assert_int_equal(cfg->limits.max_connections, 1000);
+    assert_int_equal(cfg->limits.http2_max_streams, 20);
     assert_string_equal(cfg->access_log, "/var/log/portico/access.log");
     assert_string_equal(cfg->error_log_level, "debug");
     assert_string_equal(cfg->health_path, "/live");
@@ -469,7 +475,7 @@ static void unknown_key_without_a_close_match_lists_the_known_ones(void **state)
     expect_error("limits:\n  zzzzzzzz: 1\n",
                  "t.yaml:2: limits.zzzzzzzz: unknown key (expected one of: max_header_bytes, max_headers, "
                  "max_body_bytes, header_timeout, body_timeout, idle_timeout, send_timeout, drain_timeout, "
-                 "max_connections)");
+                 "max_connections, http2_max_streams)");
 }
 
 static void unknown_balancer_names_the_expected_ones(void **state)
@@ -685,7 +691,7 @@ static void bad_listen_addresses_are_explained(void **state)
     expect_error("listen:\n  - 127.0.0.1:80\n  - localhost:80\n", "t.yaml:3: listen[1]: same address as listen[0]");
     expect_error("listen:\n  - { tls: { cert: a, key: b } }\n", "t.yaml:2: listen[0].tls.cert: cannot read 'a': No such file or directory\n"
                                                                    "t.yaml:2: listen[0].tls.key: cannot read 'b': No such file or directory");
-    expect_error("listen:\n  - port: 80\n", "t.yaml:2: listen[0].port: unknown key (expected one of: address, tls)");
+    expect_error("listen:\n  - port: 80\n", "t.yaml:2: listen[0].port: unknown key (expected one of: address, tls, http2)");
     pt_config *cfg = load_ok("listen: 127.0.0.1:9000\n");
     assert_int_equal(cfg->nlisteners, 1);
     assert_int_equal(cfg->listeners[0].port, 9000);

@@ -36,7 +36,7 @@ static void t_dispatch(pt_conn *c, pt_request *req, void *arg)
     pt_conn_response_start(c, 200, NULL, 0, -1); /* as on_head does: a streamed response */
 }
 
-static void on_conn(uv_stream_t *l, int status) { pt_server_accept(&srv, l, NULL); }
+static void on_conn(uv_stream_t *l, int status) { pt_server_accept(&srv, l, NULL, false); }
 
 static uint16_t setup_server(void)
 {
