@@ -193,7 +193,6 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *f, const uint8_t 
     /* An HPACK bomb expands a small block into far more than any request needs: past a
      * few times the cap the session is not worth keeping. */
     if (st->hdr_bytes > lim->max_header_bytes * HEADER_ABUSE_FACTOR) {
-        if (stats(h)) count(&stats(h)->calm);
         pt_log_info("HTTP/2 client %s sent a header block far over limits.max_header_bytes; closing", h->c->peer);
         nghttp2_session_terminate_session(ng, NGHTTP2_ENHANCE_YOUR_CALM);
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
@@ -303,7 +302,7 @@ static pt_outcome build_request(pt_h2_stream *st, bool end_stream)
     r->nheaders = n;
     if (o) return o;
     const pt_header *cl = pt_request_header(r, "content-length");
-    r->content_length = cl ? parse_length(cl->value) : (end_stream ? 0 : -1);
+    r->content_length = cl ? parse_length(cl->value) : -1;
     if (cl && r->content_length < 0) return PT_OUT_BAD_CONTENT_LENGTH;
     r->chunked = !end_stream && !cl; /* a body of unknown length: streamed as it comes */
     const pt_header *expect = pt_request_header(r, "expect");
@@ -373,7 +372,7 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id, const u
         }
         return 0;
     }
-    if (c->body_paused) st->unconsumed += len;
+    if (c->body_paused || c->discard_body) st->unconsumed += len; /* unwanted: no more window */
     else nghttp2_session_consume_stream(ng, id, len);
     if (c->has_sink && c->sink.on_body && !c->discard_body) c->sink.on_body(c->sink.h, (const char *)data, len);
     return 0;
@@ -399,7 +398,6 @@ static void count_reset(pt_h2 *h)
     if (++h->rst_count <= 2 * h->c->srv->limits.h2_max_streams || h->goaway) return;
     pt_log_info("HTTP/2 client %s reset %u streams within %d ms; closing with ENHANCE_YOUR_CALM", h->c->peer,
                 h->rst_count, RST_WINDOW_MS);
-    if (stats(h)) count(&stats(h)->calm);
     h->goaway = true;
     nghttp2_session_terminate_session(h->ng, NGHTTP2_ENHANCE_YOUR_CALM);
 }
@@ -430,17 +428,23 @@ static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t err, void *
     return 0;
 }
 
+/* Sessions the server ends are counted as it says goodbye, whoever found the fault (this
+ * file or nghttp2). */
+static void count_goaway(pt_h2 *h, uint32_t code)
+{
+    if (!stats(h) || code == NGHTTP2_NO_ERROR) return;
+    count(code == NGHTTP2_ENHANCE_YOUR_CALM ? &stats(h)->calm : &stats(h)->protocol_errors);
+}
+
 static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
 {
     pt_h2 *h = ud;
+    if (f->hd.type == NGHTTP2_GOAWAY) count_goaway(h, f->goaway.error_code);
     if (!(f->hd.flags & NGHTTP2_FLAG_END_STREAM)) return 0;
     if (f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA) return 0;
     pt_h2_stream *st = stream_of(h, f->hd.stream_id);
     if (!st) return 0;
-    st->sent_end = true;
-    /* The answer is complete while the client is still sending: tell it to stop (RFC
-     * 9113 §8.1). */
-    if (!st->c->req_done) nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_NO_ERROR);
+    st->sent_end = true; /* a client still sending is told to stop on the next tick */
     return 0;
 }
 
@@ -757,11 +761,10 @@ void pt__h2_feed(pt_conn *c, const char *data, size_t n)
     ssize_t rc = nghttp2_session_mem_recv(h->ng, (const uint8_t *)data, n);
     h->hold = false;
     if (rc < 0) {
+        /* floods (PING, SETTINGS, CONTINUATION) are abuse; anything else a broken peer */
+        bool abuse = rc == NGHTTP2_ERR_FLOODED || rc == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS;
         pt_log_info("HTTP/2 session with %s ended: %s", c->peer, nghttp2_strerror((int)rc));
-        if (c->srv->h2_stats) count(rc == NGHTTP2_ERR_FLOODED ? &c->srv->h2_stats->calm
-                                                              : &c->srv->h2_stats->protocol_errors);
-        nghttp2_session_terminate_session(h->ng, rc == NGHTTP2_ERR_FLOODED ? NGHTTP2_ENHANCE_YOUR_CALM
-                                                                           : NGHTTP2_PROTOCOL_ERROR);
+        nghttp2_session_terminate_session(h->ng, abuse ? NGHTTP2_ENHANCE_YOUR_CALM : NGHTTP2_PROTOCOL_ERROR);
     }
     h2_send(h);
     if (!h->closed && h->nstreams) pt__conn_timer(c, TICK_MS);
@@ -780,6 +783,13 @@ static void stream_tick(pt_h2_stream *st, uint64_t now)
     pt_conn *c = st->c;
     const pt_http_limits *lim = &c->srv->limits;
     uint64_t quiet = now - st->last_ms;
+    if (st->sent_end) {
+        /* The answer went out complete while the client was still sending: tell it to
+         * stop (RFC 9113 §8.1). Not at once: some clients (curl 7.88) drop an answer
+         * that arrives together with the reset. */
+        nghttp2_submit_rst_stream(st->h->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_NO_ERROR);
+        return;
+    }
     if (!c->req_done && !c->resp_started && !c->body_paused && st->built && quiet >= lim->body_timeout_ms) {
         pt_conn_respond_error(c, PT_OUT_BODY_TIMEOUT, NULL, "no request body bytes for %llu ms",
                               (unsigned long long)lim->body_timeout_ms);
