@@ -58,6 +58,8 @@ typedef struct pt_h2 {
     pt_outcome close_outcome;
     bool hold;                  /* inside nghttp2 or a sweep: frames are sent afterwards */
     bool sending, closed, goaway;
+    bool ticking;               /* the connection's deadline is the next sweep: never pushed
+                                 * back by traffic, so busy sessions are swept too */
 } pt_h2;
 
 static nghttp2_session_callbacks *callbacks;
@@ -767,7 +769,10 @@ void pt__h2_feed(pt_conn *c, const char *data, size_t n)
         nghttp2_session_terminate_session(h->ng, abuse ? NGHTTP2_ENHANCE_YOUR_CALM : NGHTTP2_PROTOCOL_ERROR);
     }
     h2_send(h);
-    if (!h->closed && h->nstreams) pt__conn_timer(c, TICK_MS);
+    if (!h->closed && h->nstreams && !h->ticking) {
+        h->ticking = true;
+        pt__conn_timer(c, TICK_MS);
+    }
 }
 
 void pt__h2_on_drain(pt_conn *c)
@@ -812,6 +817,7 @@ void pt__h2_on_timer(pt_conn *c)
 {
     pt_h2 *h = c->h2;
     free_zombies(h);
+    h->ticking = false;
     if (h->closed) return;
     uint64_t now = pt_now_ms();
     h->hold = true; /* frames go out after the sweep, so no stream closes under it */
@@ -824,6 +830,7 @@ void pt__h2_on_timer(pt_conn *c)
     h2_send(h);
     if (h->closed) return;
     if (h->nstreams) {
+        h->ticking = true;
         pt__conn_timer(c, TICK_MS);
         return;
     }

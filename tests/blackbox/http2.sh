@@ -32,7 +32,7 @@ listen:
 workers: 1
 access_log: $LOG
 data_dir: $D
-limits: { max_body_bytes: 4MiB, http2_max_streams: $1 }
+limits: { max_body_bytes: 4MiB, body_timeout: 1s, http2_max_streams: $1 }
 services:
   - name: echo
     targets: ["http://127.0.0.1:$U1"]
@@ -102,6 +102,12 @@ is "$RESP_STATUS:$(jqr .error.code)" "431:header_too_large" "h2c: a header list 
 out=$(curl -s --http2 "${CA[@]}" -o /dev/null -w '%{http_code} %{num_connects}\n' -H "x-big: $big" "$S/echo/a" \
     --next --http2 "${CA[@]}" -o /dev/null -w '%{http_code} %{num_connects}\n' "$S/echo/b")
 is "$(echo $out)" "431 1 200 0" "h2: after a 431 the same connection serves the next request"
+R=$(node "$H2C" stall-body --port "$PP" --path /echo/stall)
+is "$(jqr '.statuses["1"]' "$R"):$(jqr '.rst["1"]' "$R"):$(jqr .goaway "$R")" "408:0:null" \
+    "h2c: a stream whose body stops is 408 after body_timeout, then RST_STREAM NO_ERROR; the session stays"
+R=$(node "$H2C" stall-body --port "$PP" --path /keyed/stall)
+is "$(jqr '.statuses["1"]' "$R"):$(jqr '.rst["1"]' "$R")" "401:0" \
+    "h2c: answered before its body was read, a stream is told to stop with RST_STREAM NO_ERROR"
 http GET "$P/echo/../admin" --http2-prior-knowledge --path-as-is
 is "$RESP_STATUS:$(jqr .error.code)" "400:bad_path" "h2c: a dot segment in :path is refused as over HTTP/1.1"
 
@@ -201,8 +207,10 @@ wait_log '"event":"end","tag":"first"' "$T/held.out" && ok "drain: the in-flight
     not_ok "drain: the in-flight stream finishes after GOAWAY" "$(cat "$T/held.out")"
 grep -q '"tag":"first","status":200' "$T/held.out" && ok "drain: the in-flight stream's answer is 200" ||
     not_ok "drain: the in-flight stream's answer is 200" "$(cat "$T/held.out")"
-exec 7>&-
-portico_stop TERM
-is "$PORTICO_STATUS" 0 "drain: portico exits 0 once the session is done"
+exec 7>&- # the client closes its session
+portico_gone() { ! kill -0 "$PORTICO_PID" 2>/dev/null; }
+wait_for 15 portico_gone && wait "$PORTICO_PID"; PORTICO_STATUS=$?
+is "$PORTICO_STATUS" 0 "drain: portico exits 0 on its own once the session is done"
+PORTICO_PID=
 
 done_testing

@@ -11,9 +11,10 @@
 //   ping-flood    N PINGs in one write, none of their ACKs read until the end
 //   limit         N requests to PATH at once: which got a response head, which were reset
 //   bad-frame     a DATA frame on stream 0 (a connection error, RFC 9113 §6.1)
+//   stall-body    POST PATH announcing 1000 body bytes, then none: the answer and the reset
 //   held          node:http2: GET PATH and GET PATH2 (--path2) on one session; a line per event
 // Raw output: {settings, goaway: {code, last_stream}|null, closed, rst: {id: code}, heads: [ids],
-//              statuses: {id: first byte of the header block}, error}
+//              statuses: {id: ":status" of the first response head}, error}
 import net from 'node:net';
 import http2 from 'node:http2';
 
@@ -53,6 +54,29 @@ function requestBlock(path) {
     return Buffer.concat([Buffer.from([0x82, 0x86]), lit(1, `127.0.0.1:${port}`), lit(4, path)]);
 }
 
+// The :status of a response head as servers encode it: a static-table index (8..14) or a
+// literal whose name is index 8.
+function status(b) {
+    const table = { 8: '200', 9: '204', 10: '206', 11: '304', 12: '400', 13: '404', 14: '500' };
+    if (b[0] & 0x80) return table[b[0] & 0x7f] || `index ${b[0] & 0x7f}`;
+    const name = (b[0] & 0x40) ? b[0] & 0x3f : b[0] & 0x0f;
+    if (name !== 8) return `unknown ${b[0]}`;
+    const v = b.subarray(2, 2 + (b[1] & 0x7f));
+    return (b[1] & 0x80) ? huffmanDigits(v) : v.toString();
+}
+// HPACK Huffman (RFC 7541 Appendix B), digits only: what a status code holds.
+function huffmanDigits(v) {
+    const codes = { '00000': '0', '00001': '1', '00010': '2', '011001': '3', '011010': '4', '011011': '5',
+                    '011100': '6', '011101': '7', '011110': '8', '011111': '9' };
+    let bits = '', out = '';
+    for (const byte of v) bits += byte.toString(2).padStart(8, '0');
+    for (let cur = ''; bits.length; bits = bits.slice(1)) {
+        cur += bits[0];
+        if (codes[cur]) { out += codes[cur]; cur = ''; }
+    }
+    return out;
+}
+
 function rawSession(onOpen) {
     const out = { settings: {}, goaway: null, closed: false, rst: {}, heads: [], statuses: {}, error: null };
     return new Promise((resolve) => {
@@ -81,7 +105,7 @@ function rawSession(onOpen) {
                     let off = 0;
                     if (flags & 0x8) off += 1; // padded
                     if (flags & 0x20) off += 5; // priority
-                    out.statuses[sid] = p[off];
+                    if (!(sid in out.statuses)) out.statuses[sid] = status(p.subarray(off));
                 }
                 if (out.onFrame) out.onFrame(type, sid);
             }
@@ -120,6 +144,11 @@ const modes = {
         for (let i = 0; i < n; i++) parts.push(frame(T.PING, 0, 0, Buffer.alloc(8, i & 255)));
         s.write(Buffer.concat(parts));
         setTimeout(() => s.resume(), 500);
+    }),
+    'stall-body': () => rawSession((s, out) => {
+        const block = Buffer.concat([Buffer.from([0x83, 0x86]), lit(1, `127.0.0.1:${port}`), lit(4, args.path), lit(28, '1000')]);
+        s.write(frame(T.HEADERS, 0x4, 1, block)); // no END_STREAM: the body never comes
+        out.onFrame = (t, sid) => { if (t === T.RST && sid === 1) setTimeout(() => s.end(), 50); };
     }),
     'bad-frame': () => rawSession((s) => { s.write(frame(T.DATA, 0, 0, Buffer.from('oops'))); }),
     limit: () => rawSession((s, out) => {
