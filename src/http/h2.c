@@ -364,17 +364,21 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id, const u
     if (!st || st->closed) return 0;
     pt_conn *c = st->c;
     st->last_ms = pt_now_ms();
+    if (c->discard_body) { /* answered already: the rest is not wanted, nor given window */
+        st->unconsumed += len;
+        return 0;
+    }
     c->body_bytes += len;
     if (c->body_bytes > c->srv->limits.max_body_bytes) {
         if (!c->resp_started) {
             pt_conn_respond_error(c, PT_OUT_BODY_TOO_LARGE, NULL, "the request body exceeds the configured limit");
-        } else if (!st->sent_end) {
+        } else if (!c->resp_done) {
             pt_log_info("request body from %s exceeded the limit mid-stream; resetting the stream", c->peer);
             pt__h2s_abort(c);
         }
         return 0;
     }
-    if (c->body_paused || c->discard_body) st->unconsumed += len; /* unwanted: no more window */
+    if (c->body_paused) st->unconsumed += len;
     else nghttp2_session_consume_stream(ng, id, len);
     if (c->has_sink && c->sink.on_body && !c->discard_body) c->sink.on_body(c->sink.h, (const char *)data, len);
     return 0;

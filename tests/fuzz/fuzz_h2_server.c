@@ -15,7 +15,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static int ready;
     if (!ready) {
         harness_init(2048, 4096);
-        harness_srv.limits.h2_max_streams = 8;
         ready = 1;
     }
     if (size == 0) return 0;

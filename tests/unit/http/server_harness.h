@@ -59,7 +59,7 @@ static void harness_init(size_t max_header, size_t max_body)
 {
     uv_loop_init(&harness_loop);
     pt_server_init(&harness_srv, &harness_loop);
-    harness_srv.limits = (pt_http_limits){ .max_header_bytes = max_header, .max_headers = 50,
+    harness_srv.limits = (pt_http_limits){ .max_header_bytes = max_header, .max_headers = 50, .h2_max_streams = 8,
                                            .max_body_bytes = max_body, .header_timeout_ms = 10000,
                                            .body_timeout_ms = 10000, .idle_timeout_ms = 10000,
                                            .send_timeout_ms = 10000, .max_connections = 100 };
