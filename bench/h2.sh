@@ -5,17 +5,17 @@
 # The upstream is the benchmarks' fast nginx ({"ok":true}, HTTP/1.1 keep-alive from both
 # proxies). nginx listens with HTTP/2 (`http2 on`, or `listen ... http2` before 1.25.1) and one
 # worker; Portico with one worker and its access log on (to a file). h2load sends $REQUESTS GETs
-# over $CONNS connections with $STREAMS streams each; after a warm-up, runs alternate
+# over $H2_CONNS connections with $H2_STREAMS streams each; after a warm-up, runs alternate
 # nginx/Portico for $ROUNDS rounds and the medians are compared. Each run is bounded in count
 # and in time (timeout).
 #
-#   bench/h2.sh           defaults: REQUESTS=20000 CONNS=4 STREAMS=20 ROUNDS=5
+#   bench/h2.sh           defaults: REQUESTS=20000 H2_CONNS=4 H2_STREAMS=20 ROUNDS=5
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
 REQUESTS=${REQUESTS:-20000}
-CONNS=${CONNS:-4}
-STREAMS=${STREAMS:-20}
+H2_CONNS=${H2_CONNS:-4}
+H2_STREAMS=${H2_STREAMS:-20}
 ROUNDS=${ROUNDS:-5}
 command -v h2load >/dev/null || { echo "bench: h2load is missing (Debian nghttp2-client)" >&2; exit 1; }
 UP=$(free_port); NP=$(free_port); PP=$(free_port)
@@ -32,6 +32,7 @@ http {
     $(nginx_http_paths nginx)
     access_log $T/nginx/access.log;
     keepalive_timeout 300s;
+    keepalive_requests 10000000;   # also HTTP/2 requests per connection since 1.19.7 (default 1000)
     upstream up { server 127.0.0.1:$UP; keepalive 64; keepalive_requests 10000000; }
     server {
         $h2_listen
@@ -71,13 +72,13 @@ done
 
 # h2load_rps URL N: requests/s of one bounded run, or nothing when not every request got a 2xx.
 h2load_rps() {
-    timeout 120 h2load -n "$2" -c "$CONNS" -m "$STREAMS" "$1" 2>&1 | awk '
+    timeout 120 h2load -n "$2" -c "$H2_CONNS" -m "$H2_STREAMS" "$1" 2>&1 | awk '
         /^finished in/ { gsub(",", ""); rps = $4 }
         /^status codes:/ { ok = $3 }
         END { if (ok == n) print rps }' n="$2"
 }
 
-echo "HTTP/2 benchmark: h2c GET, $REQUESTS requests per round, $CONNS connections x $STREAMS streams, loopback"
+echo "HTTP/2 benchmark: h2c GET, $REQUESTS requests per round, $H2_CONNS connections x $H2_STREAMS streams, loopback"
 echo "  nginx $nginx_ver (1 worker, http2, upstream keepalive 64, access log on)"
 echo "  portico $("$PORTICO" version | awk '{ print $2 }') (workers: 1, access log on, to a file)"
 echo "  machine: $(nproc) cores, $(uname -r) (shared: the ratio is the figure, not the rates)"

@@ -52,12 +52,13 @@ typedef struct pt_h2 {
     pt_h2_stream *zombies;      /* closed, freed on the next event from the loop */
     unsigned nstreams;
     pt_buf wbuf;
+    uv_check_t flush;           /* sends what handlers wrote once per loop iteration */
     uint64_t last_active_ms;
     uint64_t rst_window_ms;
     unsigned rst_count;
     pt_outcome close_outcome;
     bool hold;                  /* inside nghttp2 or a sweep: frames are sent afterwards */
-    bool sending, closed, goaway;
+    bool sending, closed, goaway, flush_on;
     bool ticking;               /* the connection's deadline is the next sweep: never pushed
                                  * back by traffic, so busy sessions are swept too */
 } pt_h2;
@@ -67,6 +68,7 @@ static nghttp2_option *options;
 static uv_once_t once = UV_ONCE_INIT;
 
 static void h2_send(pt_h2 *h);
+static void h2_send_soon(pt_h2 *h);
 
 static void count(_Atomic uint64_t *v)
 {
@@ -569,7 +571,7 @@ int pt__h2s_body(pt_conn *c, const char *data, size_t n)
         nghttp2_session_resume_data(st->h->ng, st->id);
     }
     if (pt__h2s_write_queue(c) > OUT_LOW) st->above_mark = true;
-    if (out_pending(st) >= WRITE_GATHER) h2_send(st->h);
+    if (out_pending(st) >= WRITE_GATHER) h2_send_soon(st->h);
     return 0;
 }
 
@@ -577,7 +579,7 @@ int pt__h2s_flush(pt_conn *c)
 {
     pt_h2_stream *st = c->h2s;
     if (st->closed) return 0;
-    h2_send(st->h);
+    h2_send_soon(st->h);
     return 0;
 }
 
@@ -596,7 +598,7 @@ void pt__h2s_end(pt_conn *c)
         c->discard_body = true;
     }
     c->has_sink = false;
-    h2_send(st->h);
+    h2_send_soon(st->h);
 }
 
 static void reset(pt_conn *c, uint32_t code)
@@ -607,7 +609,7 @@ static void reset(pt_conn *c, uint32_t code)
     c->resp_done = true;
     c->discard_body = true;
     nghttp2_submit_rst_stream(st->h->ng, NGHTTP2_FLAG_NONE, st->id, code);
-    h2_send(st->h);
+    h2_send_soon(st->h);
 }
 
 void pt__h2s_abort(pt_conn *c)
@@ -625,7 +627,7 @@ void pt__h2s_continue(pt_conn *c)
     c->continue_sent = true;
     nghttp2_nv nv = { (uint8_t *)":status", (uint8_t *)"100", 7, 3, NGHTTP2_NV_FLAG_NONE };
     nghttp2_submit_headers(st->h->ng, NGHTTP2_FLAG_NONE, st->id, NULL, &nv, 1, NULL);
-    h2_send(st->h);
+    h2_send_soon(st->h);
 }
 
 void pt__h2s_pause(pt_conn *c, bool pause)
@@ -637,7 +639,7 @@ void pt__h2s_pause(pt_conn *c, bool pause)
     nghttp2_session_consume_stream(st->h->ng, st->id, st->unconsumed);
     st->unconsumed = 0;
     st->last_ms = pt_now_ms();
-    h2_send(st->h); /* the WINDOW_UPDATE */
+    h2_send_soon(st->h); /* the WINDOW_UPDATE */
 }
 
 size_t pt__h2s_write_queue(const pt_conn *c)
@@ -675,6 +677,8 @@ int pt__h2_start(pt_conn *c)
         return PT_ENOMEM;
     }
     h->c = c;
+    uv_check_init(c->srv->loop, &h->flush);
+    h->flush.data = h;
     h->last_active_ms = h->rst_window_ms = pt_now_ms();
     pt_buf_init(&h->wbuf, 0);
     const pt_http_limits *lim = &c->srv->limits;
@@ -755,6 +759,29 @@ static void h2_send(pt_h2 *h)
     }
     if (!nghttp2_session_want_read(h->ng) && !nghttp2_session_want_write(h->ng))
         pt__conn_linger_close(h->c); /* GOAWAY sent (or received) and no stream left */
+}
+
+static void on_flush(uv_check_t *k)
+{
+    pt_h2 *h = k->data;
+    uv_check_stop(k);
+    h->flush_on = false;
+    h2_send(h);
+}
+
+/* What handlers write leaves after the loop's I/O callbacks, so the answers of every
+ * stream that moved in one iteration share a write. A captured connection (tests) sends
+ * at once: nothing runs its loop in between. */
+static void h2_send_soon(pt_h2 *h)
+{
+    if (h->closed) return;
+    if (h->c->sock.capture) {
+        h2_send(h);
+        return;
+    }
+    if (h->flush_on) return;
+    h->flush_on = true;
+    uv_check_start(&h->flush, on_flush);
 }
 
 void pt__h2_feed(pt_conn *c, const char *data, size_t n)
@@ -868,6 +895,9 @@ void pt__h2_close(pt_conn *c)
     pt_h2 *h = c->h2;
     if (h->closed) return;
     h->closed = true;
+    /* closed before the socket, whose close callback leads to pt__h2_free: the handle's
+     * own close has run by then */
+    uv_close((uv_handle_t *)&h->flush, NULL);
     while (h->streams) stream_finish(h->streams);
 }
 
