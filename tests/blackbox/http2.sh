@@ -2,10 +2,10 @@
 # HTTP/2 on the client side: h2 by ALPN on a TLS listener and h2c with prior knowledge on a
 # plain one (curl --http2 / --http2-prior-knowledge), `http2: false` turning both off; the
 # proxy, bodies larger than the stream window both ways, a streamed AI answer, a keyed route,
-# h2load's concurrent streams, the stream limit, the server's own errors per stream, the
-# attacks (rapid reset, CONTINUATION flood, HPACK bomb, PING flood, a malformed frame) answered
-# with GOAWAY, the access log and metrics per stream, and a session held across a reload and a
-# drain (tests/blackbox/http2_client.mjs speaks the frames stock clients will not send).
+# the MCP endpoint, h2load's concurrent streams, the stream limit, the server's own errors per
+# stream, the attacks (rapid reset, CONTINUATION flood, HPACK bomb, PING and SETTINGS floods, a
+# malformed frame) answered with GOAWAY, the access log and metrics per stream, and a session
+# held across a reload and a drain (tests/blackbox/http2_client.mjs speaks the frames stock clients will not send).
 . "$(dirname "$0")/lib.sh"
 
 command -v h2load >/dev/null || { skip "HTTP/2" "h2load (nghttp2-client) is not installed"; done_testing; exit; }
@@ -40,6 +40,9 @@ providers:
   - { name: ok, type: openai, base_url: "http://127.0.0.1:$MA/v1", api_key: ok-key }
 models:
   - { name: ok-model, targets: [{ provider: ok, model: gpt-4o }] }
+mcp:
+  servers:
+    - { name: alpha, command: "$(command -v node)", args: ["$ROOT/tests/upstreams/mcp/fixture.mjs", stdio, alpha] }
 routes:
   - { name: echo, match: { path_prefix: "/echo/" }, service: echo }
   - { name: keyed, match: { path_prefix: "/keyed/" }, service: echo, auth: key }
@@ -128,6 +131,14 @@ http GET "$P/keyed/x" --http2-prior-knowledge -H "Authorization: Bearer $K1"
 is "$RESP_STATUS" 200 "h2c: a keyed route with a key is 200"
 is "$(jqr '[.headers[] | select(.[0] | ascii_downcase == "authorization")] | length')" 0 "h2c: the key is not passed upstream"
 
+mcp_up() { [[ $(curl -s --http2-prior-knowledge "$P/readyz") == *'"alpha":"up"'* ]]; }
+wait_for 15 mcp_up || not_ok "the MCP server is up" "$(curl -s "$P/readyz")"
+INIT='{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"bb","version":"1"}}}'
+http POST "$P/mcp/alpha" --http2-prior-knowledge -H "Content-Type: application/json" \
+    -H "Accept: application/json, text/event-stream" --data-binary "$INIT"
+is "$RESP_STATUS:$(jqr .result.serverInfo.name)" "200:fixture-alpha" "h2c: the MCP endpoint answers initialize"
+like "$(hdr Mcp-Session-Id)" '^[0-9a-f]{32}$' "h2c: the MCP answer carries its Mcp-Session-Id"
+
 # --- concurrency and the stream limit ------------------------------------------------------------------
 R=$(node "$H2C" settings --port "$PP")
 is "$(jqr '.settings["3"]' "$R"):$(jqr '.settings["6"]' "$R")" "20:32768" \
@@ -174,11 +185,13 @@ R=$(node "$H2C" hpack-bomb --port "$PP" --n 3000 --path /healthz)
 is "$(jqr .goaway.code "$R"):$(jqr .closed "$R")" "11:true" "HPACK bomb (12 MB of headers from 16 KB): GOAWAY ENHANCE_YOUR_CALM"
 R=$(node "$H2C" ping-flood --port "$PP" --n 5000)
 is "$(jqr .goaway.code "$R"):$(jqr .closed "$R")" "11:true" "PING flood: GOAWAY ENHANCE_YOUR_CALM"
+R=$(node "$H2C" settings-flood --port "$PP" --n 40)
+is "$(jqr .goaway.code "$R"):$(jqr .closed "$R")" "11:true" "SETTINGS flood (40 entries in one frame): GOAWAY ENHANCE_YOUR_CALM"
 R=$(node "$H2C" bad-frame --port "$PP")
 is "$(jqr .goaway.code "$R"):$(jqr .closed "$R")" "1:true" "a malformed frame: GOAWAY PROTOCOL_ERROR, connection closed"
-wait_metric portico_http2_sessions_refused_total $((refused0 + 4)) &&
-    ok "metrics: the four abusive sessions are counted" ||
-    not_ok "metrics: the four abusive sessions are counted" "$(metric_sum portico_http2_sessions_refused_total) from $refused0"
+wait_metric portico_http2_sessions_refused_total $((refused0 + 5)) &&
+    ok "metrics: the five abusive sessions are counted" ||
+    not_ok "metrics: the five abusive sessions are counted" "$(metric_sum portico_http2_sessions_refused_total) from $refused0"
 (( $(metric_sum portico_http2_protocol_errors_total) >= 1 )) && ok "metrics: the malformed session is counted" ||
     not_ok "metrics: the malformed session is counted"
 is "$(status_of --http2-prior-knowledge "$P/healthz")" 200 "after the attacks, h2c still answers"

@@ -9,6 +9,7 @@
 //   continuation  one HEADERS without END_HEADERS, then N CONTINUATION frames
 //   hpack-bomb    one header of 4000 bytes put in the HPACK table, then referenced N times
 //   ping-flood    N PINGs in one write, none of their ACKs read until the end
+//   settings-flood  one SETTINGS frame of N entries, then N SETTINGS frames in one write
 //   limit         N requests to PATH at once: which got a response head, which were reset
 //   bad-frame     a DATA frame on stream 0 (a connection error, RFC 9113 §6.1)
 //   stall-body    POST PATH announcing 1000 body bytes, then none: the answer and the reset
@@ -149,6 +150,13 @@ const modes = {
         const block = Buffer.concat([Buffer.from([0x83, 0x86]), lit(1, `127.0.0.1:${port}`), lit(4, args.path), lit(28, '1000')]);
         s.write(frame(T.HEADERS, 0x4, 1, block)); // no END_STREAM: the body never comes
         out.onFrame = (t, sid) => { if (t === T.RST && sid === 1) setTimeout(() => s.end(), 50); };
+    }),
+    'settings-flood': () => rawSession((s) => {
+        s.pause();
+        const entry = Buffer.from([0, 4, 0, 1, 0, 0]); // INITIAL_WINDOW_SIZE 65536
+        const big = frame(T.SETTINGS, 0, 0, Buffer.concat(Array(n).fill(entry)));
+        s.write(Buffer.concat([big, ...Array(n).fill(frame(T.SETTINGS, 0, 0, entry))]));
+        setTimeout(() => s.resume(), 500);
     }),
     'bad-frame': () => rawSession((s) => { s.write(frame(T.DATA, 0, 0, Buffer.from('oops'))); }),
     limit: () => rawSession((s, out) => {
