@@ -66,18 +66,24 @@ static json_t *read_body(rctx *x, const char *const *allowed, bool optional)
 
 /* ---- what is published --------------------------------------------------------------- */
 
-/* The draft: the service's rows as a release's content. */
+static int collect_row(void *arr, json_t *row) { return json_array_append(arr, row) ? PT_STORE_ENOMEM : 0; }
+
+/* The draft: the service's rows (and the stored policies that apply to it) as a release's
+ * content. */
 static int draft_content(rctx *x, json_t **out)
 {
     json_t *filter = json_pack("{s:I}", "service_id", (json_int_t)x->sid), *apis = NULL, *svc = NULL;
+    json_t *policies = json_array();
     pt_store_list_opts o = {.filter = filter, .limit = PT_STORE_PAGE_MAX};
     char next[PT_STORE_CURSOR_MAX];
     int rc = pt_store_get(x->st, PT_KIND_SERVICE, x->sid, &svc);
     if (rc == 0) rc = pt_store_list(x->st, PT_KIND_API, &o, &apis, next);
+    if (rc == 0) rc = policies ? pt_store_scan(x->st, PT_KIND_POLICY, collect_row, policies) : PT_STORE_ENOMEM;
     json_decref(filter);
-    *out = rc == 0 ? pt_release_content(svc, apis) : NULL;
+    *out = rc == 0 ? pt_release_content(svc, apis, policies) : NULL;
     json_decref(svc);
     json_decref(apis);
+    json_decref(policies);
     if (rc) return fail_store(x);
     return *out ? 0 : pt_admin_fail(x->err, 500, "out_of_memory", "", "out of memory");
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "control/snapshot.h"
 #include "core/buf.h"
 
 /* The members that change what the gateway serves; everything else of a row is identity
@@ -55,24 +56,46 @@ static json_t *sorted(const json_t *arr)
     return out;
 }
 
-json_t *pt_release_content(const json_t *service, const json_t *apis)
+/* The rows of rows that keep(row) holds, each picked to members, sorted by name; NULL when
+ * out of memory. */
+static json_t *picked_sorted(const json_t *rows, const char *const *members, const char *service,
+                             bool (*keep)(const json_t *row, const char *service))
 {
-    json_t *picked = json_array(), *svc = pick(service, service_members);
+    json_t *picked = json_array();
     size_t i;
     json_t *a;
-    json_array_foreach(apis, i, a) {
-        json_t *p = picked ? pick(a, api_members) : NULL;
+    json_array_foreach(rows, i, a) {
+        if (keep && !keep(a, service)) continue;
+        json_t *p = picked ? pick(a, members) : NULL;
         if (!p || json_array_append_new(picked, p) != 0) {
             json_decref(picked);
-            picked = NULL;
-            break;
+            return NULL;
         }
     }
-    json_t *list = picked ? sorted(picked) : NULL;
-    json_t *out = svc && list ? json_pack("{s:O,s:O}", "service", svc, "apis", list) : NULL;
+    json_t *list = sorted(picked);
     json_decref(picked);
+    return list;
+}
+
+static bool policy_of(const json_t *row, const char *service)
+{
+    return pt_policy_spec_of_service(json_object_get(row, "spec"), service);
+}
+
+json_t *pt_release_content(const json_t *service, const json_t *apis, const json_t *policies)
+{
+    static const char *const policy_members[] = {"name", "spec", NULL};
+    const char *name = json_string_value(json_object_get(service, "name"));
+    json_t *svc = pick(service, service_members), *list = picked_sorted(apis, api_members, NULL, NULL);
+    json_t *pol = picked_sorted(policies, policy_members, name ? name : "", policy_of);
+    json_t *out = svc && list && pol ? json_pack("{s:O,s:O}", "service", svc, "apis", list) : NULL;
+    if (out && json_array_size(pol) && json_object_set(out, "policies", pol) != 0) { /* none: as before policies */
+        json_decref(out);
+        out = NULL;
+    }
     json_decref(svc);
     json_decref(list);
+    json_decref(pol);
     return out;
 }
 
@@ -138,8 +161,9 @@ static const json_t *api_named(const json_t *apis, const char *name)
     return NULL;
 }
 
-/* added, removed and changed APIs between two sorted lists. */
-static int api_changes(const json_t *from, const json_t *to, json_t *d)
+/* added, removed and changed entries (APIs, or policies: key names them in "changed")
+ * between two sorted lists. */
+static int entry_changes(const json_t *from, const json_t *to, json_t *d, const char *key)
 {
     json_t *added = json_object_get(d, "added"), *removed = json_object_get(d, "removed");
     json_t *changed = json_object_get(d, "changed");
@@ -158,7 +182,7 @@ static int api_changes(const json_t *from, const json_t *to, json_t *d)
         json_t *fields = json_array();
         rc = fields ? field_changes(was, a, fields) : -1;
         if (rc == 0 && json_array_size(fields))
-            rc = json_array_append_new(changed, json_pack("{s:s,s:O}", "api", name_of(a), "fields", fields));
+            rc = json_array_append_new(changed, json_pack("{s:s,s:O}", key, name_of(a), "fields", fields));
         json_decref(fields);
     }
     return rc;
@@ -176,12 +200,30 @@ static void names_list(pt_buf *b, const json_t *arr, const char *member)
     if (n > shown) pt_buf_printf(b, " and %zu more", n - shown);
 }
 
+/* "; policies a and b added" for each non-empty list of d's policies. */
+static void summarize_policies(pt_buf *b, const json_t *d, bool any)
+{
+    static const char *const lists[] = {"added", "removed", "changed"};
+    const json_t *p = json_object_get(d, "policies");
+    for (size_t i = 0; i < 3; i++) {
+        const json_t *arr = json_object_get(p, lists[i]);
+        size_t n = json_array_size(arr);
+        if (!n) continue;
+        pt_buf_printf(b, "%spolic%s ", any ? "; " : "", n == 1 ? "y" : "ies");
+        any = true;
+        names_list(b, arr, i == 2 ? "policy" : NULL);
+        pt_buf_printf(b, " %s", lists[i]);
+    }
+}
+
 static void summarize(pt_buf *b, const json_t *d, bool first)
 {
     static const struct { const char *list, *verb; } parts[] = {
         {"service", NULL}, {"added", "added"}, {"removed", "removed"}, {"changed", "changed"}};
+    size_t npol = json_array_size(json_object_get(json_object_get(d, "policies"), "added"));
     if (first) pt_buf_printf(b, "first release, with %zu API%s", json_array_size(json_object_get(d, "added")),
                              json_array_size(json_object_get(d, "added")) == 1 ? "" : "s");
+    if (first && npol) pt_buf_printf(b, " and %zu polic%s", npol, npol == 1 ? "y" : "ies");
     if (first) return;
     if (pt_release_diff_empty(d)) {
         pt_buf_printf(b, "no change");
@@ -204,15 +246,20 @@ static void summarize(pt_buf *b, const json_t *d, bool first)
             pt_buf_printf(b, " %s", parts[p].verb);
         }
     }
+    summarize_policies(b, d, any);
 }
 
 json_t *pt_release_diff(const json_t *before, const json_t *after)
 {
-    json_t *d = json_pack("{s:[],s:[],s:[],s:[]}", "service", "added", "removed", "changed");
+    json_t *d = json_pack("{s:[],s:[],s:[],s:[],s:{s:[],s:[],s:[]}}", "service", "added", "removed", "changed",
+                          "policies", "added", "removed", "changed");
     int rc = d ? 0 : -1;
     const json_t *bs = json_object_get(before, "service"), *as = json_object_get(after, "service");
     if (rc == 0) rc = field_changes(bs, as, json_object_get(d, "service"));
-    if (rc == 0) rc = api_changes(json_object_get(before, "apis"), json_object_get(after, "apis"), d);
+    if (rc == 0) rc = entry_changes(json_object_get(before, "apis"), json_object_get(after, "apis"), d, "api");
+    if (rc == 0)
+        rc = entry_changes(json_object_get(before, "policies"), json_object_get(after, "policies"),
+                           json_object_get(d, "policies"), "policy");
     pt_buf b = PT_BUF_INIT;
     if (rc == 0) summarize(&b, d, before == NULL);
     if (rc == 0) rc = json_object_set_new(d, "summary", json_stringn(b.data ? b.data : "", b.len));
@@ -227,8 +274,10 @@ json_t *pt_release_diff(const json_t *before, const json_t *after)
 bool pt_release_diff_empty(const json_t *diff)
 {
     static const char *const lists[] = {"service", "added", "removed", "changed"};
+    const json_t *p = json_object_get(diff, "policies");
     for (size_t i = 0; i < 4; i++)
-        if (json_array_size(json_object_get(diff, lists[i]))) return false;
+        if (json_array_size(json_object_get(diff, lists[i])) || (i && json_array_size(json_object_get(p, lists[i]))))
+            return false;
     return true;
 }
 
@@ -250,5 +299,7 @@ json_t *pt_release_diff_names_only(const json_t *diff)
     size_t i;
     json_t *c;
     json_array_foreach(json_object_get(d, "changed"), i, c) drop_values(json_object_get(c, "fields"));
+    json_array_foreach(json_object_get(json_object_get(d, "policies"), "changed"), i, c)
+        drop_values(json_object_get(c, "fields"));
     return d;
 }

@@ -317,8 +317,44 @@ static void replace(char **at, const json_t *o, const char *name)
     *at = dup_member(o, name);
 }
 
+bool pt_policy_spec_of_service(const json_t *spec, const char *service)
+{
+    const json_t *at = json_object_get(spec, "applies_to");
+    const char *svc = json_string_value(json_object_get(at, "service"));
+    const char *route = json_string_value(json_object_get(at, "route"));
+    size_t n = strlen(service);
+    return (svc && strcmp(svc, service) == 0) || (route && strncmp(route, service, n) == 0 && route[n] == '/');
+}
+
+/* The stored policies of service v are its release's (content's "policies"), not the rows'. */
+static int serve_release_policies(build *b, const pt_snap_service *v, const json_t *content)
+{
+    pt_snapshot *s = b->s;
+    size_t kept = 0;
+    for (size_t k = 0; k < s->npolicies; k++) {
+        pt_snap_policy *p = &s->policies[k];
+        json_t *spec = p->spec ? json_loads(p->spec, 0, NULL) : NULL;
+        bool mine = spec && pt_policy_spec_of_service(spec, v->name);
+        json_decref(spec);
+        if (mine) {
+            free(p->name);
+            free(p->spec);
+        } else {
+            s->policies[kept++] = *p;
+        }
+    }
+    s->npolicies = kept;
+    size_t i;
+    json_t *o;
+    json_array_foreach(json_object_get(content, "policies"), i, o) {
+        if (grow(&s->policies, &b->cap_policies, s->npolicies, sizeof *s->policies)) return PT_STORE_ENOMEM;
+        s->policies[s->npolicies++] = (pt_snap_policy){ 0, v->team_id, dup_member(o, "name"), dup_member(o, "spec") };
+    }
+    return 0;
+}
+
 /* Service i is served as its current release says, when it has one: the release's members
- * replace its rows' and the release's APIs replace the rows' APIs. */
+ * replace its rows' and the release's APIs and policies replace the rows'. */
 static int serve_release(build *b, size_t i)
 {
     pt_snapshot *s = b->s;
@@ -351,12 +387,14 @@ static int serve_release(build *b, size_t i)
             dup_member(o, "openapi"), json_is_true(json_object_get(o, "validate")),
         };
     }
+    if (rc == 0) rc = serve_release_policies(b, v, content);
     json_decref(rel);
     return rc;
 }
 
 /* Reads every part in the order the later ones need: teams before consumers, consumers
- * before keys and subscriptions, services before APIs. */
+ * before keys and subscriptions, services before APIs, then releases over services, APIs
+ * and policies. */
 static int read_all(build *b)
 {
     pt_store *st = b->st;
@@ -367,8 +405,8 @@ static int read_all(build *b)
     if (rc == 0) rc = pt_store_scan_subscriptions(st, on_sub, b);
     if (rc == 0) rc = pt_store_scan(st, PT_KIND_SERVICE, on_service, b);
     if (rc == 0) rc = pt_store_scan(st, PT_KIND_API, on_api, b);
-    for (size_t i = 0; rc == 0 && i < b->s->nservices; i++) rc = serve_release(b, i);
     if (rc == 0) rc = pt_store_scan(st, PT_KIND_POLICY, on_policy, b);
+    for (size_t i = 0; rc == 0 && i < b->s->nservices; i++) rc = serve_release(b, i);
     return rc;
 }
 

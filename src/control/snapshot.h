@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "control/cred.h"
 #include "store/store.h"
 
@@ -96,6 +98,11 @@ typedef struct pt_snap_policy {
     int64_t id, team_id;
     char *name, *spec;
 } pt_snap_policy;
+
+/* Whether a stored policy's spec (its members but the name) applies to the service named
+ * service: `applies_to: {service}` naming it, or `{route}` naming one of its APIs
+ * ("service/api"). Such policies are part of the service's releases. */
+bool pt_policy_spec_of_service(const json_t *spec, const char *service);
 
 typedef struct pt_snapshot {
     _Atomic long refs;

@@ -248,5 +248,31 @@ api GET /services/billing/draft
 is "$(jqr .current_release) $(jqr .changed) $(jqr '.diff.changed[0].fields[0].field')" "8 true lifecycle" \
     "the draft is still a draft"
 
+# ---------------------------------------------------------------------------- policies
+# The stored policies on a released service (or one of its routes) are part of its releases.
+api POST /services "{\"name\":\"ledger\",\"team\":\"shop\",\"kind\":\"rest\",\"targets\":[\"http://127.0.0.1:$U1\"]}" >/dev/null
+api POST /services/ledger/apis '{"name":"v1","path_prefix":"/ledger/","auth":"none"}' >/dev/null
+api POST /services/ledger/releases '{"note":"no limits"}'
+is "$RESP_STATUS $(jqr .number)" "201 1" "another service is released"
+api POST /policies '{"name":"ledger-cap","team":"shop","applies_to":{"service":"ledger"},"rate":{"requests":1,"per":"1h"}}'
+is "$RESP_STATUS" 201 "a policy on it is stored"
+codes() { local out="" i; for i in 1 2 3; do get "/ledger/$i"; out="$out$RESP_STATUS "; done; echo "$out"; }
+is "$(codes)" "200 200 200 " "a new policy on a released service is a draft: not enforced yet"
+api GET /services/ledger/draft
+is "$(jqr .changed) $(jqr '.diff.policies.added | join(",")')" "true ledger-cap" "the draft shows the policy added"
+api POST /services/ledger/releases '{"note":"with a cap"}'
+is "$RESP_STATUS $(jqr .number) $(jqr .diff.summary)" "201 2 policy ledger-cap added" "publishing it: release 2"
+is "$(jqr '.snapshot.policies[0].spec.rate.requests')" 1 "its snapshot holds the policy"
+is "$(codes)" "200 429 429 " "once published, the policy is enforced"
+api PATCH /policies/ledger-cap '{"rate":{"requests":100,"per":"1h"}}'
+is "$(codes)" "429 429 429 " "a change to it waits for the next release"
+api POST /services/ledger/rollback '{"release":1}'
+is "$RESP_STATUS $(jqr .number) $(jqr '.diff.policies.removed | join(",")')" "201 3 ledger-cap" \
+    "a rollback to the release before it removes the policy"
+is "$(codes)" "200 200 200 " "and traffic is no longer limited"
+api POST /policies '{"name":"elsewhere","team":"shop","applies_to":{"service":"billing"},"concurrency":5}'
+api GET /services/ledger/draft
+is "$(jqr '.diff.policies.added | join(",")')" "ledger-cap" "a policy on another service is not part of this one"
+
 alive_after "releases, approvals and rollbacks"
 done_testing

@@ -39,11 +39,28 @@ static void content_keeps_what_is_served(void **state)
                          "\"match_headers\":{\"X-API-Version\":\"2\"},\"rewrite\":null,\"version\":1},"
                          "{\"id\":8,\"service_id\":7,\"name\":\"v1\",\"path_prefix\":\"/b/\",\"auth\":\"key\","
                          "\"methods\":[\"GET\"],\"lifecycle\":null,\"origin\":\"api\"}]");
-    json_t *c = pt_release_content(svc, apis);
+    json_t *c = pt_release_content(svc, apis, NULL);
     assert_json(c, "{\"service\":{\"kind\":\"rest\",\"targets\":[\"http://a\"],\"lb\":\"round_robin\"},"
                    "\"apis\":[{\"name\":\"v1\",\"path_prefix\":\"/b/\",\"auth\":\"key\",\"methods\":[\"GET\"]},"
                    "{\"name\":\"v2\",\"path_prefix\":\"/b/\",\"auth\":\"none\",\"match_headers\":{\"X-API-Version\":\"2\"}}]}");
     json_decref(c);
+    /* the stored policies on the service or one of its routes are part of it, others not */
+    json_t *pol = parse("[{\"id\":3,\"name\":\"z-route\",\"team_id\":2,\"spec\":{\"applies_to\":{\"route\":\"billing/v1\"},"
+                        "\"concurrency\":2}},{\"id\":4,\"name\":\"other\",\"spec\":{\"applies_to\":{\"service\":\"billing2\"},"
+                        "\"concurrency\":1}},{\"id\":5,\"name\":\"a-svc\",\"spec\":{\"applies_to\":{\"service\":\"billing\"},"
+                        "\"rate\":{\"requests\":5,\"per\":\"1m\"}}},{\"id\":6,\"name\":\"all\",\"spec\":{\"concurrency\":9}}]");
+    c = pt_release_content(svc, apis, pol);
+    assert_json(json_object_get(c, "policies"),
+                "[{\"name\":\"a-svc\",\"spec\":{\"applies_to\":{\"service\":\"billing\"},\"rate\":{\"requests\":5,\"per\":\"1m\"}}},"
+                "{\"name\":\"z-route\",\"spec\":{\"applies_to\":{\"route\":\"billing/v1\"},\"concurrency\":2}}]");
+    json_t *without = pt_release_content(svc, apis, NULL), *d = pt_release_diff(without, c);
+    assert_json(json_object_get(d, "policies"), "{\"added\":[\"a-svc\",\"z-route\"],\"removed\":[],\"changed\":[]}");
+    assert_false(pt_release_diff_empty(d));
+    assert_string_equal(json_string_value(json_object_get(d, "summary")), "policies a-svc and z-route added");
+    json_decref(d);
+    json_decref(without);
+    json_decref(c);
+    json_decref(pol);
     json_decref(svc);
     json_decref(apis);
 }
@@ -55,7 +72,7 @@ static void content_is_canonical(void **state)
     json_t *s2 = parse("{\"id\":5,\"kind\":\"rest\",\"targets\":[\"http://a\"],\"version\":9,\"updated_at\":99}");
     json_t *a1 = parse("[{\"id\":1,\"name\":\"a\",\"path_prefix\":\"/a\"},{\"id\":2,\"name\":\"b\",\"path_prefix\":\"/b\"}]");
     json_t *a2 = parse("[{\"id\":4,\"name\":\"b\",\"path_prefix\":\"/b\"},{\"id\":3,\"name\":\"a\",\"path_prefix\":\"/a\"}]");
-    json_t *c1 = pt_release_content(s1, a1), *c2 = pt_release_content(s2, a2);
+    json_t *c1 = pt_release_content(s1, a1, NULL), *c2 = pt_release_content(s2, a2, NULL);
     assert_true(json_equal(c1, c2));
     json_t *d = pt_release_diff(c1, c2);
     assert_true(pt_release_diff_empty(d));
