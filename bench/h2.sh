@@ -45,30 +45,9 @@ http {
     }
 }"
 
-cat >"$T/portico.yaml" <<EOF
-listen: ["127.0.0.1:$PP"]
-workers: 1
-access_log: $T/portico-access.log
-limits: { idle_timeout: 300s, http2_max_streams: 128 }
-services:
-  - name: up
-    targets: ["http://127.0.0.1:$UP"]
-routes:
-  - name: all
-    match: { path_prefix: "/" }
-    service: up
-EOF
-portico_start "$T/portico.yaml" || { echo "bench: portico did not start" >&2; exit 1; }
-
-for url in "http://127.0.0.1:$NP/v1/bench" "http://127.0.0.1:$PP/v1/bench"; do
-    ok_body=
-    for _ in $(seq 50); do
-        ok_body=$(curl -s -m 2 --http2-prior-knowledge "$url")
-        [ "$ok_body" = '{"ok":true}' ] && break
-        sleep 0.1
-    done
-    [ "$ok_body" = '{"ok":true}' ] || { echo "bench: $url answered '$ok_body' over h2c, not {\"ok\":true}" >&2; exit 1; }
-done
+bench_proxy_portico "http2_max_streams: 128"
+# Both proxies must answer the benchmark request correctly before anything is measured.
+bench_both_ok --http2-prior-knowledge
 
 # h2load_rps URL N: requests/s of one bounded run, or nothing when not every request got a 2xx.
 h2load_rps() {

@@ -207,3 +207,38 @@ cg_per_request() {
     [ -n "${KEEP_CG:-}" ] && cp "$T"/cg.out.* "$KEEP_CG"/ 2>/dev/null
     return 0
 }
+
+# bench_proxy_portico [LIMITS]: Portico on $PP as the plain reverse proxy the proxy benchmarks
+# compare with nginx: one worker, its access log on (to a file), one route "/" to $UP. LIMITS
+# adds to `limits:` (idle_timeout is 300s).
+bench_proxy_portico() {
+    cat >"$T/portico.yaml" <<EOF
+listen: ["127.0.0.1:$PP"]
+workers: 1
+access_log: $T/portico-access.log
+limits: { idle_timeout: 300s${1:+, $1} }
+services:
+  - name: up
+    targets: ["http://127.0.0.1:$UP"]
+routes:
+  - name: all
+    match: { path_prefix: "/" }
+    service: up
+EOF
+    portico_start "$T/portico.yaml" || { echo "bench: portico did not start" >&2; exit 1; }
+}
+
+# bench_both_ok CURL_ARG...: nginx on $NP and Portico on $PP both answer /v1/bench with
+# {"ok":true} (polled for 5 s each) before anything is measured; exits otherwise.
+bench_both_ok() {
+    local url ok_body
+    for url in "http://127.0.0.1:$NP/v1/bench" "http://127.0.0.1:$PP/v1/bench"; do
+        ok_body=
+        for _ in $(seq 50); do
+            ok_body=$(curl -s -m 2 "$@" "$url")
+            [ "$ok_body" = '{"ok":true}' ] && break
+            sleep 0.1
+        done
+        [ "$ok_body" = '{"ok":true}' ] || { echo "bench: $url answered '$ok_body', not {\"ok\":true}" >&2; exit 1; }
+    done
+}

@@ -45,31 +45,9 @@ http {
 }"
 
 # ---------------------------------------------------------------------------- portico
-cat >"$T/portico.yaml" <<EOF
-listen: ["127.0.0.1:$PP"]
-workers: 1
-access_log: $T/portico-access.log
-limits: { idle_timeout: 300s }
-services:
-  - name: up
-    targets: ["http://127.0.0.1:$UP"]
-routes:
-  - name: all
-    match: { path_prefix: "/" }
-    service: up
-EOF
-portico_start "$T/portico.yaml" || { echo "bench: portico did not start" >&2; exit 1; }
-
+bench_proxy_portico
 # Both proxies must answer the benchmark request correctly before anything is measured.
-for url in "http://127.0.0.1:$NP/v1/bench" "http://127.0.0.1:$PP/v1/bench"; do
-    ok_body=
-    for _ in $(seq 50); do
-        ok_body=$(curl -s -m 2 -X POST -H 'Content-Type: application/json' -d "$BENCH_BODY" "$url")
-        [ "$ok_body" = '{"ok":true}' ] && break
-        sleep 0.1
-    done
-    [ "$ok_body" = '{"ok":true}' ] || { echo "bench: $url answered '$ok_body', not {\"ok\":true}" >&2; exit 1; }
-done
+bench_both_ok -X POST -H 'Content-Type: application/json' -d "$BENCH_BODY"
 
 nginx_ver=$(nginx -v 2>&1 | sed 's/.*nginx\///')
 portico_ver=$("$PORTICO" version | awk '{ print $2 }')
