@@ -223,13 +223,39 @@ static int on_api(void *ctx, json_t *o)
     return 0;
 }
 
+/* The service a policy's spec belongs to: applies_to's service, or the service part of its
+ * route ("service/api"); its length in *n, NULL when neither. */
+static const char *spec_service(const json_t *spec, size_t *n)
+{
+    const json_t *at = json_object_get(spec, "applies_to");
+    const char *svc = json_string_value(json_object_get(at, "service"));
+    const char *route = json_string_value(json_object_get(at, "route"));
+    const char *slash = route ? strchr(route, '/') : NULL;
+    *n = svc ? strlen(svc) : slash ? (size_t)(slash - route) : 0;
+    return svc ? svc : slash ? route : NULL;
+}
+
+bool pt_policy_spec_of_service(const json_t *spec, const char *service)
+{
+    size_t n;
+    const char *s = spec_service(spec, &n);
+    return s && strlen(service) == n && memcmp(s, service, n) == 0;
+}
+
+/* A snapshot policy from a store row or a release's {name, spec}; its service found once. */
+static pt_snap_policy policy_of(const json_t *o, int64_t id, int64_t team_id)
+{
+    size_t n;
+    const char *svc = spec_service(json_object_get(o, "spec"), &n);
+    return (pt_snap_policy){ id, team_id, dup_member(o, "name"), dup_member(o, "spec"), svc ? strndup(svc, n) : NULL };
+}
+
 static int on_policy(void *ctx, json_t *o)
 {
     build *b = ctx;
     pt_snapshot *s = b->s;
     if (grow(&s->policies, &b->cap_policies, s->npolicies, sizeof *s->policies)) return PT_STORE_ENOMEM;
-    s->policies[s->npolicies++] =
-        (pt_snap_policy){ int_member(o, "id"), int_member(o, "team_id"), dup_member(o, "name"), dup_member(o, "spec") };
+    s->policies[s->npolicies++] = policy_of(o, int_member(o, "id"), int_member(o, "team_id"));
     return 0;
 }
 
@@ -287,15 +313,19 @@ static void free_api(pt_snap_api *a)
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) free(fields[i]);
 }
 
+static void free_policy(pt_snap_policy *p)
+{
+    free(p->name);
+    free(p->spec);
+    free(p->service);
+}
+
 static void snapshot_free(pt_snapshot *s)
 {
     for (size_t i = 0; i < s->nteams; i++) free(s->teams[i].name);
     for (size_t i = 0; i < s->nservices; i++) free_service(&s->services[i]);
     for (size_t i = 0; i < s->napis; i++) free_api(&s->apis[i]);
-    for (size_t i = 0; i < s->npolicies; i++) {
-        free(s->policies[i].name);
-        free(s->policies[i].spec);
-    }
+    for (size_t i = 0; i < s->npolicies; i++) free_policy(&s->policies[i]);
     free(s->teams);
     free(s->consumers);
     free(s->keys);
@@ -317,15 +347,6 @@ static void replace(char **at, const json_t *o, const char *name)
     *at = dup_member(o, name);
 }
 
-bool pt_policy_spec_of_service(const json_t *spec, const char *service)
-{
-    const json_t *at = json_object_get(spec, "applies_to");
-    const char *svc = json_string_value(json_object_get(at, "service"));
-    const char *route = json_string_value(json_object_get(at, "route"));
-    size_t n = strlen(service);
-    return (svc && strcmp(svc, service) == 0) || (route && strncmp(route, service, n) == 0 && route[n] == '/');
-}
-
 /* The stored policies of service v are its release's (content's "policies"), not the rows'. */
 static int serve_release_policies(build *b, const pt_snap_service *v, const json_t *content)
 {
@@ -333,12 +354,8 @@ static int serve_release_policies(build *b, const pt_snap_service *v, const json
     size_t kept = 0;
     for (size_t k = 0; k < s->npolicies; k++) {
         pt_snap_policy *p = &s->policies[k];
-        json_t *spec = p->spec ? json_loads(p->spec, 0, NULL) : NULL;
-        bool mine = spec && pt_policy_spec_of_service(spec, v->name);
-        json_decref(spec);
-        if (mine) {
-            free(p->name);
-            free(p->spec);
+        if (p->service && strcmp(p->service, v->name) == 0) {
+            free_policy(p);
         } else {
             s->policies[kept++] = *p;
         }
@@ -348,7 +365,7 @@ static int serve_release_policies(build *b, const pt_snap_service *v, const json
     json_t *o;
     json_array_foreach(json_object_get(content, "policies"), i, o) {
         if (grow(&s->policies, &b->cap_policies, s->npolicies, sizeof *s->policies)) return PT_STORE_ENOMEM;
-        s->policies[s->npolicies++] = (pt_snap_policy){ 0, v->team_id, dup_member(o, "name"), dup_member(o, "spec") };
+        s->policies[s->npolicies++] = policy_of(o, 0, v->team_id);
     }
     return 0;
 }
@@ -495,7 +512,8 @@ static pt_snapshot *clone(const pt_snapshot *s, build *b)
     }
     for (size_t i = 0; ok && i < s->npolicies; i++) {
         const pt_snap_policy *p = &s->policies[i];
-        c->policies[i] = (pt_snap_policy){ p->id, p->team_id, dup_or_null(p->name), dup_or_null(p->spec) };
+        c->policies[i] = (pt_snap_policy){ p->id, p->team_id, dup_or_null(p->name), dup_or_null(p->spec),
+                                           dup_or_null(p->service) };
     }
     if (!ok) { /* the arrays' pointers are copies of s's until replaced: free only what is ours */
         c->nteams = c->nservices = c->napis = c->npolicies = 0;

@@ -97,6 +97,7 @@ typedef struct pt_snap_api {
 typedef struct pt_snap_policy {
     int64_t id, team_id;
     char *name, *spec;
+    char *service;               /* the service whose releases hold it (pt_policy_spec_of_service), or NULL */
 } pt_snap_policy;
 
 /* Whether a stored policy's spec (its members but the name) applies to the service named
