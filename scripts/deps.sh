@@ -10,12 +10,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 run_debs=(build-essential pkg-config libuv1-dev node-llhttp libjansson-dev libyaml-dev libssl-dev
-  libsqlite3-dev libargon2-dev libnghttp2-dev)
+  libsqlite3-dev libargon2-dev libnghttp2-dev libpq-dev libhiredis-dev)
 # cmocka: unit tests; clang + its runtime: fuzz harnesses; nftables, iptables, iproute2 (ip
 # netns, ss) and netcat: the doctor's network tests; wrk: keep-alive load in the reload test.
-# sqlite3: the fault tests check the store file with PRAGMA integrity_check.
+# sqlite3: the fault tests check the store file with PRAGMA integrity_check. postgresql and
+# redis-server: the cluster tests start their own servers on loopback; chromium: the console's
+# end-to-end tests, driven by puppeteer-core from tests/node.
 test_debs=(libcmocka-dev clang libclang-rt-14-dev curl openssl jq iproute2 nftables iptables
-  netcat-openbsd procps wrk sqlite3 nodejs npm nghttp2-client)
+  netcat-openbsd procps wrk sqlite3 nodejs npm nghttp2-client postgresql redis-server chromium)
 bench_debs=(wrk nginx-light curl jq iproute2 procps nodejs valgrind nghttp2-client)
 
 sets=("$@")
