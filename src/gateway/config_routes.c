@@ -340,6 +340,11 @@ static int finish_route(pt_cfg *c, const pt_cfg_node *n, size_t idx)
                                    r->nresp_add || r->nresp_remove))
         return pt_cfg_fail_key(c, "ai", pt_cfg_map_get(n, "ai"),
                                "an AI route takes no rewrite_prefix or header edits");
+    const pt_cfg_node *up = pt_cfg_map_get(n, "upgrade");
+    if (r->kind != PT_ROUTE_PROXY && up && r->upgrade) /* false says what these routes do anyway */
+        return pt_cfg_fail_key(c, "upgrade", up, "%s routes never switch protocols (they answer 501 "
+                               "upgrade_not_supported); upgrade: applies to routes to a REST service",
+                               r->kind == PT_ROUTE_AI ? "AI" : "prompt");
     for (size_t j = 0; j < idx; j++)
         if (cfg->routes[j].name && strcmp(cfg->routes[j].name, r->name) == 0) {
             size_t mark = pt_cfg_push_key(c, "name");

@@ -379,16 +379,19 @@ static size_t client_headers(const proxy *p, const pt_header *hdrs, size_t n, pt
 }
 
 /* The upstream switched protocols: the 101 goes to the client and both connections turn
- * into a tunnel. A 101 without an Upgrade header, or to h2c (never asked for as a tunnel),
- * is a bad response. */
+ * into a tunnel. A 101 without an Upgrade header, or switching to a protocol the client did
+ * not offer (h2c included: never asked for as a tunnel), is a bad response: the client
+ * would be left speaking one protocol to a server speaking another. */
 static void tunnel_start(proxy *p, const pt_header *hdrs, size_t n)
 {
     pt_slice proto = PT_SLICE_NULL;
     for (size_t i = 0; i < n; i++)
         if (pt_slice_case_eq_cstr(hdrs[i].name, "upgrade")) proto = pt_slice_trim(hdrs[i].value);
-    if (!pt_upgrade_tunnels(proto)) {
-        pt_log_warn("request %s: service '%s' target %s answered 101 without a protocol it was asked for",
-                    p->req->request_id, p->svc->name, p->target->url);
+    const pt_header *offer = pt_request_header(p->req, "upgrade");
+    if (!offer || !pt_upgrade_chosen(offer->value, proto)) {
+        pt_log_warn("request %s: service '%s' target %s answered 101 switching to '%.*s', which the client did not offer",
+                    p->req->request_id, p->svc->name, p->target->url, (int)(proto.len > 64 ? 64 : proto.len),
+                    proto.ptr ? proto.ptr : "");
         p->last_err = PT_EPARSE;
         p->last_phase = 2;
         p->last_target = p->target;

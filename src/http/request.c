@@ -46,6 +46,40 @@ bool pt_upgrade_tunnels(pt_slice value)
     return false;
 }
 
+/* A protocol of an Upgrade list: name and optional "/version" (RFC 9110 §7.8). */
+static void proto_split(pt_slice p, pt_slice *name, pt_slice *version)
+{
+    const char *slash = memchr(p.ptr, '/', p.len);
+    *name = slash ? pt_slice_from(p.ptr, (size_t)(slash - p.ptr)) : p;
+    *version = slash ? pt_slice_from(slash + 1, p.len - name->len - 1) : PT_SLICE_NULL;
+}
+
+static bool proto_offered(pt_slice offer, pt_slice chosen)
+{
+    pt_slice cname, cver, item, oname, over;
+    proto_split(chosen, &cname, &cver);
+    while (list_next(&offer, &item)) {
+        if (!item.len) continue;
+        proto_split(item, &oname, &over);
+        if (!pt_slice_case_eq(oname, cname)) continue;
+        /* a versionless offer takes any version of the name; a versioned one only its own */
+        if (!over.ptr || !cver.ptr || pt_slice_case_eq(over, cver)) return true;
+    }
+    return false;
+}
+
+bool pt_upgrade_chosen(pt_slice offer, pt_slice chosen)
+{
+    pt_slice item;
+    bool any = false;
+    while (list_next(&chosen, &item)) {
+        if (!item.len) continue;
+        if (pt_slice_case_eq_cstr(item, "h2c") || !proto_offered(offer, item)) return false;
+        any = true;
+    }
+    return any;
+}
+
 /* --- authority ------------------------------------------------------------ */
 
 static bool host_char(unsigned char ch)

@@ -72,6 +72,11 @@ bool pt_list_has(pt_slice list, pt_slice token);
  * which is not a tunnel (HTTP/2 is not reached through an HTTP/1.1 upgrade here, and RFC
  * 9113 §3.2 lets a server ignore the offer). */
 bool pt_upgrade_tunnels(pt_slice value);
+/* Whether a 101's Upgrade value (chosen) switches only to protocols the request's Upgrade
+ * (offer) listed, as RFC 9110 §7.8 requires, never to h2c: names compare ASCII case
+ * ignored, and "name/version" matches an offer of the same name with that version or none.
+ * An empty chosen list is false. */
+bool pt_upgrade_chosen(pt_slice offer, pt_slice chosen);
 
 /* Finds a header by case-insensitive name; NULL if absent (first match). */
 const pt_header *pt_request_header(const pt_request *req, const char *name);

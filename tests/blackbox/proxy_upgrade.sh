@@ -72,6 +72,15 @@ R=$(raw "send:POST /echo/sw?interim=101 HTTP/1.1\r\nHost: t\r\n$WS_HEAD""Transfe
 is "$(statuses "$R")" "101" "an upgrade request with a chunked body is tunnelled after its body"
 like "$(jqr .leftover "$R")" "hello" "the upstream's bytes behind its 101 reach the client"
 
+# a 101 switching to a protocol the client did not offer (RFC 9110 §7.8) is a bad response:
+# the client would be left speaking IRC to a WebSocket server
+R=$(raw 'send:GET /echo/sw?interim=101 HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: irc/6.9\r\n\r\n' read:1 close:3000)
+is "$(statuses "$R")" "502" "a 101 to a protocol the client did not offer: 502"
+[[ "$(jqr .leftover "$R")" != *hello* ]] && ok "nothing of the unoffered protocol reaches the client" \
+    || not_ok "nothing of the unoffered protocol reaches the client" "$(jqr .leftover "$R")"
+wait_log "switching to 'websocket', which the client did not offer" "$T/portico.err" && ok "the unoffered switch is logged with the protocol" \
+    || not_ok "the unoffered switch is logged with the protocol" "$(tail -n 3 "$T/portico.err")"
+
 # ---------------------------------------------------------------------------- refusals
 mark=$(log_lines "$T/access.log")
 R=$(raw "send:GET /closed/x HTTP/1.1\r\nHost: t\r\n$WS_HEAD\r\n" read:1 close:3000)
@@ -130,6 +139,28 @@ services:
     timeouts: { tunnel_idle: 0s }
 EOF
 config_refused "timeouts.tunnel_idle: 0s" "tunnel_idle"
+
+# AI routes never switch protocols: upgrade: true on one is a mistake named at load; false is
+# what they do anyway and is accepted
+ai_upgrade_config() {
+    cat <<EOF
+admin: { enabled: false }
+routes:
+  - name: llm
+    match: { path_prefix: /v1/ }
+    ai: {}
+    upgrade: $1
+providers:
+  - { name: p, type: openai, base_url: "http://127.0.0.1:9/v1", api_key: k }
+models:
+  - { name: m, targets: [{ provider: p, model: gpt-4o }] }
+EOF
+}
+ai_upgrade_config true >"$T/bad.yaml"
+config_refused "upgrade: true on an AI route" "routes\\[0\\]\\.upgrade.*AI routes never switch protocols"
+ai_upgrade_config false >"$T/ok.yaml"
+"$PORTICO" check-config -c "$T/ok.yaml" >"$T/out" 2>&1
+is "$?" 0 "upgrade: false on an AI route is accepted"
 
 alive_after "tunnels and refused upgrades"
 portico_stop TERM

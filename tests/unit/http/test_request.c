@@ -182,6 +182,26 @@ static void upgrade_tunnels_anything_but_h2c(void **state)
     assert_false(pt_upgrade_tunnels(PT_SLICE_NULL));
 }
 
+/* RFC 9110 §7.8: a 101 switches only to what the request offered. */
+static void upgrade_chosen_only_from_the_offer(void **state)
+{
+    (void)state;
+    pt_slice ws = pt_slice_cstr("websocket");
+    assert_true(pt_upgrade_chosen(ws, pt_slice_cstr("websocket")));
+    assert_true(pt_upgrade_chosen(ws, pt_slice_cstr("WebSocket")));
+    assert_true(pt_upgrade_chosen(pt_slice_cstr("h2c, foo/2, websocket"), pt_slice_cstr("foo/2")));
+    assert_true(pt_upgrade_chosen(pt_slice_cstr("foo"), pt_slice_cstr("foo/3")));
+    assert_true(pt_upgrade_chosen(pt_slice_cstr("foo/2"), pt_slice_cstr("foo")));
+    assert_false(pt_upgrade_chosen(pt_slice_cstr("foo/2"), pt_slice_cstr("foo/3")));
+    assert_false(pt_upgrade_chosen(ws, pt_slice_cstr("websocketx")));
+    assert_false(pt_upgrade_chosen(ws, pt_slice_cstr("irc")));
+    assert_false(pt_upgrade_chosen(ws, pt_slice_cstr("websocket, irc")));
+    assert_false(pt_upgrade_chosen(pt_slice_cstr("h2c, websocket"), pt_slice_cstr("h2c")));
+    assert_false(pt_upgrade_chosen(ws, pt_slice_cstr("")));
+    assert_false(pt_upgrade_chosen(ws, PT_SLICE_NULL));
+    assert_false(pt_upgrade_chosen(PT_SLICE_NULL, ws));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -197,6 +217,7 @@ int main(void)
         cmocka_unit_test(every_error_has_a_message_citing_a_rule),
         cmocka_unit_test(list_tokens_are_found_case_insensitively),
         cmocka_unit_test(upgrade_tunnels_anything_but_h2c),
+        cmocka_unit_test(upgrade_chosen_only_from_the_offer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
