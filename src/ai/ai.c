@@ -282,6 +282,24 @@ static int gemini_embeddings_request(pt_ai_request *r, const char *verb, pt_ai_e
     return validate(r, err);
 }
 
+int pt_ai_model_from_path(pt_slice in, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < in.len; i++) {
+        char c = in.ptr[i];
+        if (c == '%') {
+            int hi = i + 2 < in.len ? pt_hex_digit(in.ptr[i + 1]) : -1, lo = hi >= 0 ? pt_hex_digit(in.ptr[i + 2]) : -1;
+            if (lo < 0 || (hi == 0 && lo == 0)) return -1;
+            c = (char)(hi * 16 + lo);
+            i += 2;
+        }
+        if (n + 1 >= cap) return -1;
+        out[n++] = c;
+    }
+    if (cap) out[n] = '\0';
+    return (int)n;
+}
+
 /* Gemini: the model from ".../models/{model}:{verb}", the stream flag from the verb and
  * the framing from alt=sse; then the body parsed, so that every fault is a 400 before any
  * model or provider is looked at. */
@@ -292,9 +310,9 @@ static int gemini_target(pt_ai_request *r, pt_slice path, pt_slice query, pt_ai_
     if (r->ep == PT_AI_EP_CHAT || r->ep == PT_AI_EP_COUNT_TOKENS || r->ep == PT_AI_EP_EMBEDDINGS) {
         size_t n = colon ? (size_t)(colon - (m + 8)) : 0;
         if (!n) return RBAD("model", "model: the path names no model");
-        if (n >= sizeof r->model) return RBAD("model", "model: longer than %d bytes", MAX_MODEL_NAME - 1);
-        memcpy(r->model, m + 8, n);
-        r->model[n] = '\0';
+        if (pt_ai_model_from_path(pt_slice_from(m + 8, n), r->model, sizeof r->model) <= 0)
+            return RBAD("model", "model: not a valid model name (a bad %%-escape, or longer than %d bytes)",
+                        MAX_MODEL_NAME - 1);
         r->stream = r->ep == PT_AI_EP_CHAT && pt_slice_eq_cstr(pt_slice_from(colon, (size_t)(path.ptr + path.len - colon)),
                                                                 ":streamGenerateContent");
         bool sse = false;

@@ -120,6 +120,11 @@ typedef struct pt_ai_model_filter {
 } pt_ai_model_filter;
 bool pt_ai_model_listed(const pt_ai_model_filter *only, const pt_ai_model *m);
 
+/* A model name as a request path carries it, percent-decoded (SDKs encode a '/' in a name
+ * as %2F) into out (cap bytes, NUL-terminated). The length, or -1 for a bad escape, an
+ * encoded NUL, or a name that does not fit. */
+int pt_ai_model_from_path(pt_slice in, char *out, size_t cap);
+
 /* GET /v1/models: the configured public model names (OpenAI list format, or Anthropic's
  * when fmt is Anthropic), those in only. */
 int pt_ai_render_models(const pt_ai_config *cfg, const pt_ai_model_filter *only, pt_ai_format fmt, pt_buf *out);

@@ -99,20 +99,9 @@ int pt_ai_render_model(const pt_ai_config *cfg, const pt_ai_model_filter *only, 
     size_t from = at ? (size_t)(at - path.ptr) + 8 : path.len, to = path.len;
     while (to > from && path.ptr[to - 1] == '/') to--;
     char id[MAX_MODEL_NAME];
-    size_t n = 0;
-    bool bad = false;
-    for (size_t i = from; i < to && !bad; i++) {
-        char c = path.ptr[i];
-        if (c == '%') {
-            int hi = i + 2 < to ? pt_hex_digit(path.ptr[i + 1]) : -1, lo = hi >= 0 ? pt_hex_digit(path.ptr[i + 2]) : -1;
-            if (lo < 0 || (hi == 0 && lo == 0)) bad = true;
-            c = (char)(hi * 16 + lo);
-            i += 2;
-        }
-        if (n + 1 >= sizeof id) bad = true;
-        else id[n++] = c;
-    }
-    id[n] = '\0';
+    int got = pt_ai_model_from_path(pt_slice_from(path.ptr + from, to - from), id, sizeof id);
+    bool bad = got < 0;
+    size_t n = bad ? 0 : (size_t)got;
     const pt_ai_model *m = bad ? NULL : pt_ai_config_model(cfg, pt_slice_from(id, n));
     if (m && !pt_ai_model_listed(only, m)) m = NULL;
     if (!m) {

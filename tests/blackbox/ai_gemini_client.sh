@@ -33,6 +33,7 @@ models:
   - { name: claude, targets: [{ provider: ant, model: claude-sonnet-4-5 }] }
   - { name: gemini, targets: [{ provider: gem, model: gemini-2.5-flash }] }
   - { name: busy, targets: [{ provider: busy, model: gemini-2.5-flash }] }
+  - { name: team/gpt, targets: [{ provider: oai, model: gpt-4o }] }
 routes:
   - name: llm
     match: { path_prefix: "/v1beta/" }
@@ -121,7 +122,7 @@ is "$RESP_STATUS $(jqr .totalTokens)" "200 3" "countTokens on a Gemini provider:
 gen "gpt:countTokens" '{"contents":[{"role":"user","parts":[{"text":"one two three"}]}]}'
 is "$RESP_STATUS $(jqr '.totalTokens > 0')" "200 true" "countTokens elsewhere: {totalTokens}"
 http GET "http://127.0.0.1:$PP/v1beta/models?key=$KEY"
-is "$RESP_STATUS $(jqr '[.models[].name] | join(",")')" "200 models/gpt,models/claude,models/gemini,models/busy" \
+is "$RESP_STATUS $(jqr '[.models[].name] | join(",")')" "200 models/gpt,models/claude,models/gemini,models/busy,models/team/gpt" \
     "GET /v1beta/models lists the models in Gemini's shape (key as ?key=)"
 http GET "http://127.0.0.1:$PP/v1beta/models/claude" -H "x-goog-api-key: $KEY"
 is "$RESP_STATUS $(jqr .name)" "200 models/claude" "GET /v1beta/models/{model}"
@@ -159,6 +160,18 @@ gen "nope:generateContent" "$HELLO"
 gshape "an unknown model" 404 NOT_FOUND
 gen "busy:generateContent" "$HELLO"
 gshape "rate limited" 429 RESOURCE_EXHAUSTED
+# a '/' in a model name comes %2F-encoded from SDKs: decoded before the model is looked up
+mock_reset
+gen "team%2Fgpt:generateContent" "$HELLO"
+is "$RESP_STATUS $(jqr '.candidates[0].content.parts[0].text')" "200 Hello w1 w2" "a %2F-encoded model name reaches its model"
+is "$(mock_seen | jq -r '.[0].body | fromjson | .model')" "gpt-4o" "the encoded name's target model is called"
+gen "team%2fgpt:countTokens" "$HELLO"
+is "$RESP_STATUS" 200 "countTokens: a lower-case %2f decodes too"
+gen "team%2:generateContent" "$HELLO"
+gshape "a bad %-escape in the model name" 400 INVALID_ARGUMENT
+like "$(jqr .error.message)" "model: not a valid model name" "a bad %-escape: the message names the model"
+gen "team%00gpt:generateContent" "$HELLO"
+gshape "an encoded NUL in the model name" 400 INVALID_ARGUMENT
 http POST "http://127.0.0.1:$PP/v1beta/models/gpt:generateContent" -H 'content-type: application/json' --data-binary "$HELLO"
 gshape "no key" 401 UNAUTHENTICATED
 http POST "http://127.0.0.1:$PP/v1beta/models/gpt:embedThings" -H "x-goog-api-key: $KEY" --data-binary "$HELLO"
