@@ -122,4 +122,6 @@ bench: all
 clean:
 	rm -rf build
 
--include $(OBJS:.o=.d) $(BUILD)/src/main.d $(wildcard $(FUZZ_BUILD)/obj/src/*/*.d)
+# unit tests too: a test binary that includes a header (server_harness.h, a module's own
+# header) is rebuilt when that header changes, not only when the library does
+-include $(OBJS:.o=.d) $(BUILD)/src/main.d $(wildcard $(FUZZ_BUILD)/obj/src/*/*.d) $(UNIT_BINS:=.d)
