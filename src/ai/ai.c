@@ -386,6 +386,8 @@ pt_ai_endpoint pt_ai_request_endpoint(const pt_ai_request *r) { return r->ep; }
 pt_slice pt_ai_request_model(const pt_ai_request *r) { return pt_slice_cstr(r->model); }
 bool pt_ai_request_stream(const pt_ai_request *r) { return r->stream; }
 
+int pt_ai_request_framing(const pt_ai_request *r) { return !r->stream ? 0 : r->json_array ? 2 : 1; }
+
 const pt_pivot_req *pt_ai_request_pivot(pt_ai_request *r, pt_ai_error *err)
 {
     if (r->pivot_state == 0) {

@@ -96,6 +96,8 @@ pt_ai_endpoint pt_ai_request_endpoint(const pt_ai_request *r);
 /* The public model name the client asked for. */
 pt_slice pt_ai_request_model(const pt_ai_request *r);
 bool pt_ai_request_stream(const pt_ai_request *r);
+/* How the answer is framed: 0 whole, 1 server-sent events, 2 a Gemini stream as one JSON array. */
+int pt_ai_request_framing(const pt_ai_request *r);
 /* The pivot form, built on first use (translation or a local estimate) and kept for later
  * attempts. NULL with err set when the body cannot be translated (400). */
 const pt_pivot_req *pt_ai_request_pivot(pt_ai_request *r, pt_ai_error *err);

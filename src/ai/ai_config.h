@@ -110,8 +110,17 @@ typedef struct pt_ai_target {
     pt_ai_price price;
 } pt_ai_target;
 
+/* A model's `cache:` (ai/cache.h): on when the section is written. */
+typedef struct pt_ai_cache_cfg {
+    bool on;
+    bool always;               /* when: always; else only deterministic requests, or those that ask */
+    uint64_t ttl_ms;           /* default 5 minutes */
+    size_t max_entry;          /* an answer longer than this is not kept, default 1 MiB */
+} pt_ai_cache_cfg;
+
 typedef struct pt_ai_model {
     char *name;                /* the public name clients send */
+    pt_ai_cache_cfg cache;
     pt_ai_target *targets;
     size_t ntargets;
     char **fallbacks;          /* public names, tried in order after the targets */

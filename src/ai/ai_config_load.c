@@ -504,10 +504,41 @@ static int model_fallbacks_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
     return pt_cfg_map_list(c, v, &fallbacks_list, obj);
 }
 
+static int cache_when_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    pt_ai_cache_cfg *cc = obj;
+    if (v->kind == PT_CFG_SCALAR && strcmp(v->text, "always") == 0) cc->always = true;
+    else if (v->kind == PT_CFG_SCALAR && strcmp(v->text, "deterministic") == 0) cc->always = false;
+    else
+        return pt_cfg_fail(c, v, "expected deterministic (temperature 0, or the request asks with X-Portico-Cache: on) "
+                                 "or always, got '%s'", PT_CFG_SHOW(v));
+    return 0;
+}
+
+static const pt_cfg_field cache_fields[] = {
+    CFG_DUR("ttl", pt_ai_cache_cfg, ttl_ms, 1000, 30 * PT_CFG_DAY_MS),
+    CFG_FUNC("when", cache_when_fn),
+    CFG_SIZE("max_entry", pt_ai_cache_cfg, max_entry, 256, 64u << 20),
+    CFG_END,
+};
+
+static int model_cache_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    pt_ai_cache_cfg *cc = &((model_ctx *)obj)->m->cache;
+    *cc = (pt_ai_cache_cfg){ .ttl_ms = 5 * 60 * 1000, .max_entry = 1u << 20 };
+    if (v->kind == PT_CFG_SCALAR && !v->quoted && strcmp(v->text, "false") == 0) return 0;
+    cc->on = true;
+    if (v->kind == PT_CFG_SCALAR && !v->quoted && strcmp(v->text, "true") == 0) return 0;
+    if (v->kind != PT_CFG_MAP)
+        return pt_cfg_fail(c, v, "expected true, false or {ttl, when, max_entry}, got %s", pt_cfg_kind_name(v));
+    return pt_cfg_map_fields(c, v, cache_fields, cc, NULL);
+}
+
 static const pt_cfg_field model_fields[] = {
     CFG_FUNC("name", model_name_fn),
     CFG_FUNC("targets", model_targets_fn),
     CFG_FUNC("fallbacks", model_fallbacks_fn),
+    CFG_FUNC("cache", model_cache_fn),
     CFG_END,
 };
 
@@ -523,7 +554,7 @@ static int model_entry(pt_cfg *c, const pt_cfg_node *it, size_t i, void *obj)
     pt_ai_config *ai = obj;
     model_ctx mc = { ai, &ai->models[i] };
     if (it->kind != PT_CFG_MAP)
-        return pt_cfg_fail(c, it, "expected a mapping (name, targets, fallbacks), got %s", pt_cfg_kind_name(it));
+        return pt_cfg_fail(c, it, "expected a mapping (name, targets, fallbacks, cache), got %s", pt_cfg_kind_name(it));
     if (pt_cfg_map_fields(c, it, model_fields, &mc, NULL)) return -1;
     if (!mc.m->name) return pt_cfg_fail(c, it, "missing required key 'name'");
     if (!mc.m->targets) return pt_cfg_fail(c, it, "missing required key 'targets'");

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "ai/ai.h"
+#include "ai/cache.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/rand.h"
@@ -69,6 +70,12 @@ typedef struct ai_req {
     void *limits;              /* the policies' state, settled on the usage at cleanup */
     uint64_t used_tokens, used_cost_micro;
     bool usage_unknown;        /* a call was cut after output went out, with no usage reported */
+    const pt_ai_model *model;  /* the public model, once known */
+    const char *cache_state;   /* X-Portico-Cache: "hit", "miss", "refresh"; NULL when the cache is not asked */
+    bool cache_fill;           /* the answer is kept (cache_buf) and stored when the call ends well */
+    pt_buf cache_buf;
+    pt_ai_cached hit;          /* the cached answer being replayed (hit.body owned) */
+    uint8_t cache_key[PT_AI_CACHE_KEY_LEN];
     /* Not zeroed when allocated (AI_REQ_ZEROED): each is written before it is read. */
     pt_ai_plan plan;           /* by pt_ai_plan_init, before the first attempt */
     pt_ai_result last;         /* the last failed attempt, for the final error (have_last) */
@@ -119,8 +126,36 @@ static void sample(pt_prom *p, const char *name, const char *suffix, const ai_se
     pt_prom_label(p, "model", s->model);
 }
 
+static _Atomic bool cache_used; /* a model with cache: was asked: the cache's figures are shown */
+
+static void render_cache(pt_prom *p)
+{
+    pt_ai_cache *c = atomic_load(&cache_used) ? pt_ai_cache_shared() : NULL;
+    if (!c) return;
+    pt_ai_cache_stats st;
+    c->ops->stats(c, &st);
+    static const char *const looks = "portico_ai_cache_lookups_total";
+    pt_prom_family(p, looks, "counter", "AI response cache lookups, by result (hit, miss).");
+    pt_prom_sample(p, looks, NULL);
+    pt_prom_label(p, "result", "hit");
+    pt_prom_value_u64(p, st.hits);
+    pt_prom_sample(p, looks, NULL);
+    pt_prom_label(p, "result", "miss");
+    pt_prom_value_u64(p, st.misses);
+    pt_prom_single(p, "portico_ai_cache_stores_total", "counter", "Answers stored in the AI response cache.", st.stores);
+    pt_prom_single(p, "portico_ai_cache_evictions_total", "counter",
+                   "Entries evicted from the AI response cache to keep it within limits.ai_cache_size.", st.evictions);
+    pt_prom_single(p, "portico_ai_cache_entries", "gauge", "Entries in the AI response cache.", st.entries);
+    pt_prom_single(p, "portico_ai_cache_bytes", "gauge", "Bytes the AI response cache holds.", st.bytes);
+    pt_prom_family(p, "portico_ai_cache_saved_usd_total", "counter",
+                   "What the answers served from the AI response cache cost when they were made, in US dollars.");
+    pt_prom_sample(p, "portico_ai_cache_saved_usd_total", NULL);
+    pt_prom_value_fixed(p, st.saved_micro_usd, 6);
+}
+
 static void render(pt_prom *p, void *arg)
 {
+    render_cache(p);
     ai_series *head = atomic_load(&series_head);
     if (!head) return;
     static const char *const calls = "portico_ai_calls_total", *const outcomes[] = { "ok", "error", "client_closed" };
@@ -211,6 +246,8 @@ bool pt_ai_route_render_error(const pt_request *req, int status, const char *msg
     return mine;
 }
 
+static void note_call(ai_req *a, const pt_ai_result *r);
+
 /* One finished call; aborted: the client went away before the answer was complete. */
 static void record(ai_req *a, const pt_ai_result *r, bool aborted)
 {
@@ -237,8 +274,13 @@ static void record(ai_req *a, const pt_ai_result *r, bool aborted)
         add(&s->ttft_us_sum, r->ttft_us);
         add(&s->ttft_count, 1);
     }
-    /* the access log line and the call log carry the last call's figures (names escaped:
-     * they come from the configuration and may hold any character) */
+    note_call(a, r);
+}
+
+/* The access log line and the call log carry the last call's figures (names escaped: they
+ * come from the configuration and may hold any character). */
+static void note_call(ai_req *a, const pt_ai_result *r)
+{
     pt_req_info *info = pt_conn_info(a->conn);
     info->service = r->provider;
     a->call_ai = (pt_call_ai){ .provider = r->provider, .model = r->upstream_model,
@@ -270,6 +312,16 @@ static void record(ai_req *a, const pt_ai_result *r, bool aborted)
     else pt_buf_append_str(b, "null"); /* no price: unknown, not free */
     pt_buf_append_str(b, ",\"ttft_ms\":");
     pt_buf_append_fixed(b, r->ttft_us, 3);
+    if (a->cache_state) {
+        pt_buf_append_str(b, ",\"cache\":\"");
+        pt_buf_append_str(b, a->cache_state);
+        pt_buf_append_str(b, "\"");
+    }
+    if (a->hit.body) { /* what the answer cost when it was made */
+        pt_buf_append_str(b, ",\"cost_saved_usd\":");
+        if (a->hit.cost_known) pt_buf_append_fixed(b, a->hit.cost_micro_usd, 6);
+        else pt_buf_append_str(b, "null");
+    }
     pt_buf_append_str(b, r->passthrough ? ",\"passthrough\":true}" : ",\"passthrough\":false}");
     /* out of memory part-way, the members would not be valid JSON: left out whole */
     info->extra_json = b->len && b->data[b->len - 1] == '}' ? b->data : NULL;
@@ -310,6 +362,8 @@ static void ai_cleanup(void *arg)
     pt_buf_release(&a->head);
     pt_buf_release(&a->last_error_body);
     pt_buf_release(&a->log_members);
+    pt_buf_release(&a->cache_buf);
+    free(a->hit.body);
 }
 
 /* Answers with a body already in the client's error format. */
@@ -357,21 +411,41 @@ static void fail_with_last(ai_req *a, const pt_ai_error *err)
     fail_with_body(a, err, 502, body, PT_OUT_AI_ERROR);
 }
 
+/* Keeps what goes to the client for the cache, while it fits the model's max_entry. */
+static void cache_keep(ai_req *a, const char *bytes, size_t len)
+{
+    if (!a->cache_fill) return;
+    if (a->cache_buf.len + len > a->model->cache.max_entry || pt_buf_append(&a->cache_buf, bytes, len) != 0) {
+        a->cache_fill = false; /* too long to keep: served, not stored */
+        pt_buf_release(&a->cache_buf);
+    }
+}
+
 static int emit_client(ai_req *a, const char *bytes, size_t len)
 {
     if (!a->started) {
         a->started = true;
-        const char *ctype = a->call ? pt_ai_call_content_type(a->call) : "application/json";
+        const char *ctype = a->hit.body ? a->hit.content_type
+                            : a->call   ? pt_ai_call_content_type(a->call)
+                                        : "application/json";
         bool sse = strcmp(ctype, "text/event-stream") == 0;
-        pt_header h[3] = {
+        char age[24];
+        pt_header h[5] = {
             { PT_SLICE_LIT("Content-Type"), pt_slice_cstr(ctype) },
             { PT_SLICE_LIT("Cache-Control"), PT_SLICE_LIT("no-cache") },
             { PT_SLICE_LIT("X-Accel-Buffering"), PT_SLICE_LIT("no") },
         };
+        size_t n = sse ? 3 : 1;
+        if (a->cache_state) h[n++] = (pt_header){ PT_SLICE_LIT("X-Portico-Cache"), pt_slice_cstr(a->cache_state) };
+        if (a->hit.body) {
+            int64_t secs = ((int64_t)pt_now_ms() - a->hit.stored_ms) / 1000;
+            snprintf(age, sizeof age, "%lld", (long long)(secs > 0 ? secs : 0));
+            h[n++] = (pt_header){ PT_SLICE_LIT("Age"), pt_slice_cstr(age) };
+        }
         /* a whole answer comes in this one call: its length is known (masking may change
          * it, so not when the answer goes through the masking rules) */
-        bool whole = a->call && pt_ai_call_is_whole(a->call) && !sse && !a->gated;
-        int rc = pt_conn_response_start(a->conn, 200, h, sse ? 3 : 1, whole ? (int64_t)len : -1);
+        bool whole = (a->hit.body || (a->call && pt_ai_call_is_whole(a->call))) && !sse && !a->gated;
+        int rc = pt_conn_response_start(a->conn, 200, h, n, whole ? (int64_t)len : -1);
         if (rc) return rc;
         a->masking = a->gated && pt_mask_gate_response_start(pt_conn_info(a->conn), pt_slice_cstr(ctype));
     }
@@ -382,6 +456,7 @@ static int emit_client(ai_req *a, const char *bytes, size_t len)
         len = masked.len;
     }
     if (a->gated) pt_mask_gate_keep(pt_conn_info(a->conn), 1, bytes, len);
+    cache_keep(a, bytes, len);
     int rc = pt_conn_response_body(a->conn, bytes, len);
     pt_buf_release(&masked);
     return rc;
@@ -406,8 +481,31 @@ static void mask_flush(ai_req *a)
     pt_buf out = PT_BUF_INIT;
     pt_mask_gate_response_end(pt_conn_info(a->conn), &out);
     pt_mask_gate_keep(pt_conn_info(a->conn), 1, out.data, out.len);
+    cache_keep(a, out.data, out.len);
     if (out.len) pt_conn_response_body(a->conn, out.data, out.len);
     pt_buf_release(&out);
+}
+
+/* A call ended well with its answer kept whole: stored for the next identical request. */
+static void cache_store(ai_req *a, const pt_ai_result *r)
+{
+    if (!a->cache_fill) return;
+    a->cache_fill = false;
+    pt_ai_cache *c = pt_ai_cache_shared();
+    pt_config *cfg = pt_config_current();
+    size_t cap = cfg ? cfg->limits.ai_cache_bytes : 0;
+    if (cfg) pt_config_release(cfg);
+    if (!c || !cap) return;
+    pt_ai_cached e = { .input_tokens = pt_usage_get(r->usage.input), .output_tokens = pt_usage_get(r->usage.output),
+                       .cost_micro_usd = r->cost_micro_usd, .cost_known = r->cost_known,
+                       .stored_ms = (int64_t)pt_now_ms(), .body = a->cache_buf.data ? a->cache_buf.data : "",
+                       .len = a->cache_buf.len };
+    pt_str_copy(e.content_type, sizeof e.content_type, a->call ? pt_ai_call_content_type(a->call) : "application/json");
+    pt_str_copy(e.provider, sizeof e.provider, r->provider ? r->provider : "");
+    pt_str_copy(e.model, sizeof e.model, r->upstream_model ? r->upstream_model : "");
+    if (c->ops->put(c, a->cache_key, &e, (int64_t)a->model->cache.ttl_ms, e.stored_ms, cap) != 0)
+        pt_log_warn("request %s: the AI answer could not be cached (out of memory)", a->req->request_id);
+    pt_buf_release(&a->cache_buf);
 }
 
 /* One call ended (how): finish it and decide what the client gets. */
@@ -440,6 +538,7 @@ static void call_end(ai_req *a, pt_ai_end how)
     if (res.kind == PT_AI_OK) {
         if (!a->started) emit(a, "", 0);
         mask_flush(a);
+        cache_store(a, &res);
         detach(a);
         pt_conn_response_end(conn);
         return;
@@ -656,6 +755,61 @@ static bool mask_request(ai_req *a, const char *model)
     return true;
 }
 
+/* ---- the response cache ------------------------------------------------------------------ */
+
+/* What the request says about the cache; only asked when its model has one. */
+static pt_ai_cache_ask cache_ask(const ai_req *a)
+{
+    const pt_header *x = pt_request_header(a->req, "x-portico-cache"), *cc = pt_request_header(a->req, "cache-control");
+    return pt_ai_cache_ask_parse(x ? x->value.ptr : NULL, x ? x->value.len : 0, cc ? cc->value.ptr : NULL,
+                                 cc ? cc->value.len : 0);
+}
+
+/* A chat request whose answer does not depend on chance: temperature 0, one choice. */
+static bool deterministic(ai_req *a)
+{
+    pt_ai_error err;
+    const pt_pivot_req *p = pt_ai_request_pivot(a->areq, &err);
+    return p && p->temperature == 0.0;
+}
+
+/* Looks the request up when its model caches: true when answered from the cache. A miss
+ * (or a refresh) keeps the answer to store it when the call ends well. */
+static bool cache_lookup(ai_req *a, pt_ai_cache_ask ask)
+{
+    const pt_ai_cache_cfg *cc = &a->model->cache;
+    if (!cc->on || a->hooked || ask == PT_AI_CACHE_ASK_OFF) return false;
+    if (a->ep != PT_AI_EP_CHAT && a->ep != PT_AI_EP_EMBEDDINGS) return false;
+    if (a->ep == PT_AI_EP_CHAT && !cc->always && ask != PT_AI_CACHE_ASK_ON && !deterministic(a)) return false;
+    pt_ai_cache *c = pt_ai_cache_shared();
+    if (!c) return false;
+    atomic_store(&cache_used, true);
+    const pt_auth *who = pt_conn_info(a->conn)->auth;
+    if (pt_ai_cache_key(who && who->consumer ? who->consumer : "", a->model->name, a->fmt, a->ep,
+                        pt_ai_request_framing(a->areq), a->body.data ? a->body.data : "", a->body.len, a->cache_key))
+        return false;
+    a->cache_fill = true;
+    if (ask == PT_AI_CACHE_ASK_REFRESH) {
+        a->cache_state = "refresh";
+        return false;
+    }
+    if (c->ops->get(c, a->cache_key, (int64_t)pt_now_ms(), &a->hit) != 1) {
+        a->hit.body = NULL;
+        a->cache_state = "miss";
+        return false;
+    }
+    a->cache_fill = false;
+    a->cache_state = "hit";
+    pt_ai_result r = { .kind = PT_AI_OK, .cost_known = true, .provider = a->hit.provider,
+                       .upstream_model = a->hit.model };
+    note_call(a, &r); /* nothing used, nothing spent; the log says what was saved */
+    emit(a, a->hit.body, a->hit.len);
+    mask_flush(a);
+    detach(a);
+    pt_conn_response_end(a->conn);
+    return true;
+}
+
 /* The whole client body is here: validate it and start the plan. */
 static void begin(ai_req *a)
 {
@@ -689,6 +843,13 @@ static void begin(ai_req *a)
         return;
     }
     if (a->gated && !mask_request(a, model->name)) return; /* before any tokens are reserved */
+    a->model = model;
+    pt_ai_cache_ask ask = model->cache.on ? cache_ask(a) : PT_AI_CACHE_ASK_NONE;
+    if (ask == PT_AI_CACHE_ASK_BAD) {
+        pt_ai_error_set(&err, PT_AI_ERR_INVALID, 400, NULL, "X-Portico-Cache: expected on, off or refresh");
+        fail_with(a, &err);
+        return;
+    }
     char limit_msg[320];
     bool counted = a->ep == PT_AI_EP_CHAT || a->ep == PT_AI_EP_EMBEDDINGS;
     if (!pt_limits_gate_model(a->conn, model->name, limit_msg, sizeof limit_msg) ||
@@ -699,6 +860,7 @@ static void begin(ai_req *a)
     }
     if (counted) a->limits = pt_limits_gate_of(a->conn);
     if (a->gated) pt_mask_gate_keep(pt_conn_info(a->conn), 0, a->body.data, a->body.len); /* as sent on */
+    if (cache_lookup(a, ask)) return;
     pt_ai_plan_init(&a->plan, a->ai, model, pt_rand64());
     next_attempt(a);
 }

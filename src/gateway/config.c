@@ -241,6 +241,7 @@ static pt_config *config_new(const char *source)
         .drain_timeout_ms = 30000,
         .max_connections = 16384,
         .http2_max_streams = 100,
+        .ai_cache_bytes = 64u << 20,
     };
     cfg->source = strdup(source);
     cfg->access_log = strdup("-");

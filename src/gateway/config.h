@@ -177,6 +177,7 @@ typedef struct pt_limits {
     uint64_t drain_timeout_ms;   /* SIGTERM: in-flight deadline, default 30000 */
     unsigned max_connections;    /* per worker, default 16384 */
     unsigned http2_max_streams;  /* HTTP/2 streams open at once per connection, default 100 */
+    size_t ai_cache_bytes;       /* the AI response cache's whole size (ai/cache.h), default 64 MiB */
 } pt_limits;
 
 /* call_log: one record per call in data_dir/calls.db (logs/calllog.h). Read at start. */

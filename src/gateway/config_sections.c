@@ -154,6 +154,7 @@ static const pt_cfg_field limits_fields[] = {
     CFG_DUR("drain_timeout", pt_limits, drain_timeout_ms, 1, PT_CFG_DAY_MS),
     CFG_UINT("max_connections", pt_limits, max_connections, 1, 1000000),
     CFG_UINT("http2_max_streams", pt_limits, http2_max_streams, 1, 10000),
+    CFG_SIZE("ai_cache_size", pt_limits, ai_cache_bytes, 0, 1ull << 40),
     CFG_END,
 };
 

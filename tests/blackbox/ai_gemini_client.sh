@@ -7,11 +7,9 @@
 # x-goog-api-key or ?key= on a keyed route, which never reaches the provider nor the access log.
 . "$(dirname "$0")/lib.sh"
 
-SEED=${STORE_SEED:-$(dirname "$PORTICO")/tests/store_seed}
 PP=$(free_port); MA=$(free_port)
 D=$T/data
 LOG=$T/access.log
-seed() { "$SEED" "$D" "$@"; }
 seed team ml && seed consumer bot ml && seed service llm ml || not_ok "the store is seeded"
 KEY=$(seed key bot)
 seed subscribe bot llm active || not_ok "the subscription is seeded"

@@ -169,9 +169,7 @@ is "$RESP_STATUS" 400 "a JSON-mode API refuses to stream"
 portico_stop
 
 # ---------------------------------------------------------------------------- keys, dry run
-SEED=${STORE_SEED:-$(dirname "$PORTICO")/tests/store_seed}
 D=$T/data
-seed() { "$SEED" "$D" "$@"; }
 seed team ml && seed consumer bot ml && seed consumer narrow ml && seed service cards ml || not_ok "the store is seeded"
 KA=$(seed key bot)
 KN=$(seed key narrow 0 '["claude"]')

@@ -8,10 +8,8 @@
 # endpoints.metrics_consumers pairs, the rest as "_other".
 . "$(dirname "$0")/lib.sh"
 
-SEED=${STORE_SEED:-$(dirname "$PORTICO")/tests/store_seed}
 PP=$(free_port); AP=$(free_port); U1=$(free_port); MA=$(free_port)
 D=$T/data
-seed() { "$SEED" "$D" "$@"; }
 
 seed team ml && seed team ops && seed consumer bot ml && seed consumer app ops && seed service echo ml &&
     seed service llm ml || not_ok "the store is seeded"

@@ -5,11 +5,9 @@
 # own key, never the client's Portico key.
 . "$(dirname "$0")/lib.sh"
 
-SEED=${STORE_SEED:-$(dirname "$PORTICO")/tests/store_seed}
 PP=$(free_port); MA=$(free_port)
 D=$T/data
 LOG=$T/access.log
-seed() { "$SEED" "$D" "$@"; }
 
 seed team ml && seed consumer bot ml && seed consumer narrow ml && seed consumer stranger ml &&
     seed service llm ml || not_ok "the store is seeded"

@@ -5,11 +5,9 @@
 # a real echo upstream, which shows that the key never reaches it and the identity headers do.
 . "$(dirname "$0")/lib.sh"
 
-SEED=${STORE_SEED:-$(dirname "$PORTICO")/tests/store_seed}
 PP=$(free_port); U1=$(free_port)
 D=$T/data
 LOG=$T/access.log
-seed() { "$SEED" "$D" "$@"; }
 
 seed team acme && seed consumer app1 acme && seed consumer app2 acme && seed consumer app3 acme &&
     seed consumer app4 acme && seed service echo acme || not_ok "the store is seeded"

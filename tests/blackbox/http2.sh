@@ -9,12 +9,10 @@
 . "$(dirname "$0")/lib.sh"
 
 command -v h2load >/dev/null || { skip "HTTP/2" "h2load (nghttp2-client) is not installed"; done_testing; exit; }
-SEED=${STORE_SEED:-$(dirname "$PORTICO")/tests/store_seed}
 H2C="$BB_DIR/http2_client.mjs"
 PP=$(free_port); PS=$(free_port); PN=$(free_port); PT=$(free_port); U1=$(free_port); MA=$(free_port)
 D=$T/data
 LOG=$T/access.log
-seed() { "$SEED" "$D" "$@"; }
 seed team acme && seed consumer app1 acme && seed service echo acme || not_ok "the store is seeded"
 K1=$(seed key app1)
 seed subscribe app1 echo active || not_ok "the subscription is seeded"

@@ -36,6 +36,10 @@ ROOT=${PORTICO_ROOT:-$(cd "$BB_DIR/../.." && pwd)}
 PORTICO=${PORTICO_BIN:-$ROOT/build/portico}
 [[ $PORTICO == /* ]] || PORTICO=$PWD/$PORTICO
 UPSTREAMS=$ROOT/tests/upstreams
+# seed WHAT ARGS...: writes teams, consumers, keys and subscriptions straight into the store in
+# $D before Portico starts (tests/store_seed.c; `seed key NAME` prints the key).
+SEED=${STORE_SEED:-$(dirname "$PORTICO")/tests/store_seed}
+seed() { "$SEED" "$D" "$@"; }
 T=$(mktemp -d "${TMPDIR:-/tmp}/portico-bb.XXXXXX")
 PP=${PP:-}
 PORTICO_PID=
