@@ -360,10 +360,12 @@ int pt_ai_request_new_path(pt_ai_format fmt, pt_ai_endpoint ep, pt_slice path, p
         *out = r;
         return 0;
     }
-    /* a Responses request is always translated: parsed now, so that every fault in it is
-     * a 400 before any model or provider is looked at */
+    /* a Responses request is parsed now, so that every fault in it is a 400 before any
+     * model or provider is looked at; one that only OpenAI can serve (its server-side tools
+     * and stored state: unsupported in translation) waits for its targets (build) */
     int rc = fmt == PT_AI_FMT_GEMINI ? gemini_target(r, path, query, err)
-                                     : validate(r, err) || (fmt == PT_AI_FMT_RESPONSES && !pt_ai_request_pivot(r, err));
+                                     : validate(r, err) || (fmt == PT_AI_FMT_RESPONSES && !pt_ai_request_pivot(r, err) &&
+                                                            err->kind != PT_AI_ERR_UNSUPPORTED);
     if (rc) {
         pt_ai_request_free(r);
         return -1;
@@ -647,6 +649,13 @@ static int build(pt_ai_call *c, const pt_ai_call_opts *opts, pt_ai_error *err)
     case PT_AI_EP_CHAT:
         break;
     }
+    if (r->fmt == PT_AI_FMT_RESPONSES && r->pivot_state < 0 && c->at.provider->type == PT_AI_PROV_OPENAI) {
+        /* what only OpenAI can serve goes to OpenAI's own /responses as it is */
+        c->ctx.responses = true;
+        c->mode = MODE_PASS;
+        if (p->head(&c->ctx, &c->up, err)) return -1;
+        return passthrough_body(c, false, err);
+    }
     if (p->head(&c->ctx, &c->up, err) || forward_beta(c, opts, err)) return -1;
     const pt_ai_cap *cap = pt_ai_caps_find(c->at.provider, c->at.upstream_model);
     if (same_wire && p->passthrough && !carries_gemini_marks(r) && !breaks_caps(r, cap)) {
@@ -913,6 +922,8 @@ static int pass_openai_event(pt_ai_call *c, const pt_sse_event *ev)
 }
 
 /* Passthrough, Anthropic wire: one event forwarded; usage from message_start and message_delta. */
+static int pass_event_out(pt_ai_call *c, const pt_sse_event *ev);
+
 static int pass_anthropic_event(pt_ai_call *c, const pt_sse_event *ev)
 {
     pt_slice name = ev->event;
@@ -945,6 +956,63 @@ static int pass_anthropic_event(pt_ai_call *c, const pt_sse_event *ev)
     } else if (pt_slice_eq_cstr(name, "message_stop")) {
         c->done = true;
     }
+    return pass_event_out(c, ev);
+}
+
+/* The usage of a Responses answer: input_tokens counts the cached ones too. */
+static void responses_usage(const pt_jv *u, pt_usage *out)
+{
+    *out = PT_USAGE_UNKNOWN;
+    if (!pt_jv_is_object(u)) return;
+    const pt_jv *in = pt_jv_get(u, "input_tokens"), *o = pt_jv_get(u, "output_tokens");
+    int64_t cached = pt_jv_int(pt_jv_get(pt_jv_get(u, "input_tokens_details"), "cached_tokens"));
+    if (pt_jv_is_integer(in)) {
+        int64_t all = pt_jv_int(in), c = cached > 0 ? (cached > all ? all : cached) : 0;
+        out->input = all - c;
+        out->cache_read = c;
+        out->cache_write = 0;
+    }
+    if (pt_jv_is_integer(o)) out->output = pt_jv_int(o);
+    const pt_jv *r = pt_jv_get(pt_jv_get(u, "output_tokens_details"), "reasoning_tokens");
+    out->reasoning = pt_jv_is_integer(r) ? pt_jv_int(r) : out->output >= 0 ? 0 : -1;
+}
+
+/* Passthrough, Responses wire (an OpenAI provider serving what only it can): the typed
+ * events forwarded as they are; the last one carries the whole response with its usage, an
+ * error event or response.failed ends the call failed. */
+static int pass_responses_event(pt_ai_call *c, const pt_sse_event *ev)
+{
+    pt_slice name = ev->event;
+    bool failed = pt_slice_eq_cstr(name, "error") || pt_slice_eq_cstr(name, "response.failed");
+    bool end = failed || pt_slice_eq_cstr(name, "response.completed") || pt_slice_eq_cstr(name, "response.incomplete");
+    if (name.len > 6 && memcmp(name.ptr + name.len - 6, ".delta", 6) == 0) mark_token(c);
+    if (end) {
+        pt_pool scratch;
+        pt_pool_init(&scratch, 0, PT__EVENT_ARENA_LIMIT);
+        const pt_jv *root = pt_jdom_parse(&scratch, ev->data.ptr, ev->data.len, NULL);
+        const pt_jv *resp = pt_jv_get(root, "response");
+        pt_usage nu;
+        responses_usage(pt_jv_get(resp, "usage"), &nu);
+        pt_usage_merge(&c->usage, &nu);
+        if (pt_slice_eq_cstr(name, "response.incomplete")) c->stop = PT_STOP_MAX_TOKENS;
+        if (failed) {
+            const pt_jv *e = resp ? pt_jv_get(resp, "error") : root;
+            const char *m = pt_jv_cstr(pt_jv_get(e, "message"));
+            pt__classify_status(&c->ctx, 500, m ? m : "the response failed", &c->err);
+            c->failed = true;
+        }
+        c->done = true;
+        pt_pool_release(&scratch);
+        if (failed && !c->emitted) return 1; /* retryable: nothing reached the client */
+        if (failed) c->err_sent = true;
+    }
+    return pass_event_out(c, ev);
+}
+
+/* A passed-through event as it came: its name, when it has one, and its data. */
+static int pass_event_out(pt_ai_call *c, const pt_sse_event *ev)
+{
+    pt_slice name = ev->event;
     int rc = 0;
     if (name.len) {
         rc = pt_buf_append_str(&c->out, "event: ");
@@ -1013,6 +1081,7 @@ static int on_sse(void *arg, const pt_sse_event *ev)
     pt_ai_call *c = arg;
     if (c->done) return 0;
     if (c->mode == MODE_PASS && c->req->fmt == PT_AI_FMT_GEMINI) return pass_gemini_event(c, ev);
+    if (c->mode == MODE_PASS && c->req->fmt == PT_AI_FMT_RESPONSES) return pass_responses_event(c, ev);
     if (c->mode == MODE_PASS)
         return c->req->fmt == PT_AI_FMT_OPENAI ? pass_openai_event(c, ev) : pass_anthropic_event(c, ev);
     if (!c->pstate) return PT_ENOMEM;
@@ -1131,6 +1200,7 @@ static void pass_body_usage(pt_ai_call *c)
             c->stop = pt__ant_stop(sr);
     }
     if (c->req->fmt == PT_AI_FMT_ANTHROPIC) pt__ant_usage(u, &nu);
+    if (c->req->fmt == PT_AI_FMT_RESPONSES) responses_usage(u, &nu);
     pt_usage_merge(&c->usage, &nu);
     pt_pool_release(&scratch);
 }

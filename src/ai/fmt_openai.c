@@ -348,7 +348,10 @@ int pt__parse_tools(pt_pivot_req *r, const pt_jv *tools, bool flat, pt_ai_error 
         if (!pt_jv_is_object(t) || !type) return BAD(path, "%s.type: field required", path);
         if (strcmp(type, "function") != 0)
             return pt_ai_error_set(err, PT_AI_ERR_UNSUPPORTED, 0, path,
-                                   "%s.type: tools of type '%s' cannot be translated to this provider", path, type);
+                                   flat ? "%s.type: tools of type '%s' run on OpenAI's servers, and no target of this "
+                                          "model is an OpenAI provider"
+                                        : "%s.type: tools of type '%s' cannot be translated to this provider",
+                                   path, type);
         const pt_jv *fn = flat ? t : pt_jv_get(t, "function");
         const pt_jv *name = pt_jv_get(fn, "name");
         if (!pt_jv_is_object(fn) || !pt_jv_is_string(name)) return BAD(path, "%s%s.name: field required", path, in);

@@ -263,8 +263,8 @@ static int parse_input(pctx *x, const pt_jv *input, pt_ai_error *err)
         else if (strcmp(type, "function_call_output") == 0) rc = output_item(x, it, path, err);
         else if (strcmp(type, "reasoning") == 0) rc = reasoning_item(x, it, path, err);
         else if (strcmp(type, "item_reference") == 0)
-            rc = BAD_AT(path, NULL, "item references need stored responses, which Portico does not keep; "
-                                    "send the item itself");
+            rc = UNSUPPORTED_AT(path, NULL, "item references need the responses OpenAI stores, and no target of "
+                                            "this model is an OpenAI provider; send the item itself");
         else
             rc = UNSUPPORTED_AT(path, "type", "input items of type '%s' cannot be translated (expected message, "
                                               "function_call, function_call_output or reasoning)", type);
@@ -286,20 +286,25 @@ static int parse_reasoning(pt_pivot_req *r, const pt_jv *rs, pt_ai_error *err)
     return 0;
 }
 
-/* Members that need state Portico does not keep, or work only OpenAI's servers do. */
+/* Members that need state only OpenAI keeps, or work only OpenAI's servers do: unsupported
+ * in translation, so a request that has them goes as it is to an OpenAI provider (ai.c). */
 static int refuse_stateful(const pt_jv *root, pt_ai_error *err)
 {
     const pt_jv *prev = pt_jv_get(root, "previous_response_id");
     if (prev && !pt_jv_is_null(prev))
-        return BAD("previous_response_id",
-                   "previous_response_id: Portico does not keep responses, so conversation state is not kept; "
-                   "send the whole conversation in input instead");
+        return pt_ai_error_set(err, PT_AI_ERR_UNSUPPORTED, 0, "previous_response_id",
+                               "previous_response_id: the conversation state is kept by OpenAI, and no target of this "
+                               "model is an OpenAI provider (Portico keeps no responses); send the whole conversation "
+                               "in input instead");
     const pt_jv *conv = pt_jv_get(root, "conversation");
     if (conv && !pt_jv_is_null(conv))
-        return BAD("conversation", "conversation: Portico does not keep conversations; send the whole conversation "
-                                   "in input instead");
+        return pt_ai_error_set(err, PT_AI_ERR_UNSUPPORTED, 0, "conversation",
+                               "conversation: conversations are kept by OpenAI, and no target of this model is an "
+                               "OpenAI provider; send the whole conversation in input instead");
     if (pt_jv_is_true(pt_jv_get(root, "background")))
-        return BAD("background", "background: Portico does not keep responses, so they cannot run in the background");
+        return pt_ai_error_set(err, PT_AI_ERR_UNSUPPORTED, 0, "background",
+                               "background: responses run in the background at OpenAI, and no target of this model "
+                               "is an OpenAI provider");
     const pt_jv *prompt = pt_jv_get(root, "prompt");
     if (prompt && !pt_jv_is_null(prompt))
         return pt_ai_error_set(err, PT_AI_ERR_UNSUPPORTED, 0, "prompt",

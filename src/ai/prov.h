@@ -28,6 +28,7 @@ typedef struct pt__prov_ctx {
     const char *key;          /* NULL when the provider has no key (local servers) */
     pt_ai_endpoint ep;
     bool stream;
+    bool responses;           /* an openai provider serving a Responses request as it is (/responses) */
     const char *request_id;
     int64_t now_unix;
 } pt__prov_ctx;

@@ -671,6 +671,7 @@ int pt__oai_head(const pt__prov_ctx *c, pt__up *up, pt_ai_error *err)
 {
     const char *path = c->ep == PT_AI_EP_EMBEDDINGS      ? "/embeddings"
                        : c->ep == PT_AI_EP_COUNT_TOKENS ? "/responses/input_tokens"
+                       : c->responses                   ? "/responses"
                                                         : "/chat/completions";
     up->method = "POST";
     int rc = pt__up_path(up, c->cfg, path);

@@ -3,9 +3,10 @@
 # upstream (tests/upstreams/ai/server.mjs): a whole response and a typed event stream through
 # OpenAI, Anthropic and Gemini providers (translated to each one's own endpoint), a fallback to
 # another provider before anything was sent, a stream cut mid-way ending with error and
-# response.failed events, the access log naming the format, and the answers about state that is
-# not kept: previous_response_id is a 400, GET and DELETE /v1/responses/{id} a 404, both in
-# OpenAI's error object.
+# response.failed events, the access log naming the format; what only OpenAI can serve
+# (previous_response_id, its server-side tools) passed as it is to an OpenAI provider's own
+# /v1/responses, streams included, and refused with a 400 naming the member by any other; and
+# GET and DELETE /v1/responses/{id} a 404 in OpenAI's error object (Portico keeps no responses).
 . "$(dirname "$0")/lib.sh"
 
 PP=$(free_port); MA=$(free_port)
@@ -29,13 +30,14 @@ models:
   - { name: gemini, targets: [{ provider: gem, model: gemini-2.5-flash }] }
   - { name: busy-then-claude, targets: [{ provider: busy, model: gpt-4o }], fallbacks: [claude] }
   - { name: cut, targets: [{ provider: cutter, model: claude-sonnet-4-5 }] }
+  - { name: claude-then-gpt, targets: [{ provider: ant, model: claude-sonnet-4-5 }], fallbacks: [gpt] }
 EOF
 portico_start "$T/portico.yaml" || not_ok "portico starts"
 
 mock_seen() { curl -s -m 5 "http://127.0.0.1:$MA/_mock/requests"; }
 mock_reset() { curl -s -m 5 -X POST "http://127.0.0.1:$MA/_mock/reset" >/dev/null; }
-# respond JSON: POST /v1/responses with that body.
-respond() { http POST "http://127.0.0.1:$PP/v1/responses" -H 'content-type: application/json' --data-binary "$1"; }
+# respond JSON [curl args...]: POST /v1/responses with that body.
+respond() { http POST "http://127.0.0.1:$PP/v1/responses" -H 'content-type: application/json' --data-binary "$1" "${@:2}"; }
 # events: the event names of the last streamed answer, space-separated, in order.
 events() { grep '^event: ' <<<"$RESP_BODY" | cut -d' ' -f2 | tr '\n' ' ' | sed 's/ $//'; }
 # event_data NAME: the data of every event NAME of the last answer, one JSON per line.
@@ -80,11 +82,41 @@ is "$(events | awk '{print $(NF-1), $NF}')" "error response.failed" "it ends wit
 is "$(event_data response.failed | jq -r '"\(.response.status) \(.response.output[0].status)"')" "failed incomplete" \
     "response.failed marks the response failed and the cut message incomplete"
 
-# ---------------------------------------------------------------------------- state not kept
-respond '{"model":"gpt","input":"and then?","previous_response_id":"resp_123"}'
+# ---------------------------------------------------------------------------- what only OpenAI serves
+PREV='{"model":"gpt","input":"and then?","previous_response_id":"resp_123","store":true}'
+mock_reset
+respond "$PREV" -H 'X-Request-Id: prev-1'
+is "$RESP_STATUS $(jqr .id) $(jqr '.output[0].content[0].text')" "200 resp_mock_1 Hello w1 w2" \
+    "previous_response_id to an OpenAI provider: its own /v1/responses answers, as it is"
+is "$(mock_seen | jq -r '.[0].path')" "/v1/responses" "it went to the provider's /v1/responses"
+is "$(mock_seen | jq -c '.[0].body | fromjson | [.model, .previous_response_id, .store]')" '["gpt-4o","resp_123",true]' \
+    "the body went unchanged but for the model"
+is "$(mock_seen | jq -r '.[0].headers.authorization')" "Bearer oai-key" "with the provider's key"
+wait_log '"request_id":"prev-1"' "$LOG" || true
+l=$(grep -F '"request_id":"prev-1"' "$LOG" | head -n 1)
+is "$(jq -c '[.ai.format, .ai.passthrough, .ai.input_tokens, .ai.output_tokens]' <<<"$l")" '["responses",true,11,3]' \
+    "access log: a passed-through Responses call, with the usage OpenAI reported"
+mock_reset
+respond '{"model":"gpt","input":"search [mock events=3]","stream":true,"tools":[{"type":"web_search"}]}' -H 'X-Request-Id: prev-2'
+is "$RESP_STATUS $(hdr content-type)" "200 text/event-stream" "a server-side tool to an OpenAI provider: streamed through"
+is "$(events)" "response.created response.output_item.added response.content_part.added response.output_text.delta response.output_text.delta response.output_text.delta response.output_text.done response.content_part.done response.output_item.done response.completed" \
+    "the provider's own typed events reach the client as they came"
+is "$(mock_seen | jq -c '.[0].body | fromjson | .tools')" '[{"type":"web_search"}]' "the server-side tool reached OpenAI"
+wait_log '"request_id":"prev-2"' "$LOG" || true
+l=$(grep -F '"request_id":"prev-2"' "$LOG" | head -n 1)
+is "$(jq -c '[.ai.passthrough, .ai.input_tokens, .ai.output_tokens, (.ai.ttft_ms > 0)]' <<<"$l")" '[true,11,3,true]' \
+    "access log: the stream's usage from response.completed, and its first token's time"
+mock_reset
+respond '{"model":"claude-then-gpt","input":"and then?","previous_response_id":"resp_9"}'
+is "$RESP_STATUS $(mock_seen | jq -r '[.[].path] | join(" ")')" "200 /v1/responses" \
+    "a model whose first target is not OpenAI: its OpenAI fallback serves it (the other is never called)"
+respond '{"model":"claude","input":"and then?","previous_response_id":"resp_123"}'
 is "$RESP_STATUS $(jqr .error.type) $(jqr .error.param)" "400 invalid_request_error previous_response_id" \
-    "previous_response_id: 400 naming the field"
-like "$(jqr .error.message)" "does not keep responses" "the message says conversation state is not kept"
+    "previous_response_id with no OpenAI target: 400 naming the field"
+like "$(jqr .error.message)" "no target of this model is an OpenAI provider" "the message says why"
+respond '{"model":"gemini","input":"hi","tools":[{"type":"web_search"}]}'
+is "$RESP_STATUS $(jqr .error.param)" "400 tools[0]" "a server-side tool with no OpenAI target: 400 naming it"
+like "$(jqr .error.message)" "run on OpenAI's servers" "the message says where such tools run"
 for method in GET DELETE; do
     http "$method" "http://127.0.0.1:$PP/v1/responses/resp_123"
     is "$RESP_STATUS $(jqr .error.code)" "404 not_found" "$method /v1/responses/{id}: 404 in OpenAI's error object"

@@ -194,11 +194,24 @@ test('an unknown model is an openai.NotFoundError', async () => {
   });
 });
 
-test('previous_response_id is a BadRequestError saying conversation state is not kept', async () => {
-  await assert.rejects(client.responses.create({ model: 'gpt-4o', input: 'and then?', previous_response_id: 'resp_1' }), (e) => {
+test('previous_response_id and server-side tools reach an OpenAI provider as they are', async () => {
+  const r = await client.responses.create({ model: 'gpt-4o', input: 'and then?', previous_response_id: 'resp_1',
+    tools: [{ type: 'web_search' }] });
+  assert.match(r.id, /^resp_mock_/);
+  assert.equal(r.output_text, 'Hello w1 w2');
+  const events = [];
+  const s = client.responses.stream({ model: 'gpt-4o', input: 'and then?', previous_response_id: r.id });
+  for await (const ev of s) events.push(ev.type);
+  const final = await s.finalResponse();
+  assert.equal(final.output_text, 'Hello w1 w2');
+  assert.equal(events.at(-1), 'response.completed');
+});
+
+test('previous_response_id with no OpenAI target is a BadRequestError saying why', async () => {
+  await assert.rejects(client.responses.create({ model: 'claude', input: 'and then?', previous_response_id: 'resp_1' }), (e) => {
     assert.ok(e instanceof OpenAI.BadRequestError, `got ${e?.constructor?.name}: ${e?.message}`);
     assert.equal(e.param, 'previous_response_id');
-    assert.match(e.message, /does not keep responses/);
+    assert.match(e.message, /no target of this model is an OpenAI provider/);
     return true;
   });
 });

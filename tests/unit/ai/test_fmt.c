@@ -431,14 +431,16 @@ static void responses_bad_input_names_the_field(void **state)
                   PT_AI_ERR_INVALID, "input", "input: no user or assistant content");
 }
 
+/* State only OpenAI keeps cannot be translated: unsupported, so that an OpenAI provider
+ * gets such a request as it is (ai.c) and other targets are skipped. */
 static void responses_state_is_not_kept(void **state)
 {
-    refused_param("{\"model\":\"m\",\"input\":\"x\",\"previous_response_id\":\"resp_1\"}", PT_AI_ERR_INVALID,
-                  "previous_response_id", "previous_response_id: Portico does not keep responses");
-    refused_param("{\"model\":\"m\",\"input\":\"x\",\"conversation\":\"conv_1\"}", PT_AI_ERR_INVALID, "conversation",
-                  "conversation: Portico does not keep conversations");
-    refused_param("{\"model\":\"m\",\"input\":[{\"type\":\"item_reference\",\"id\":\"msg_1\"}]}", PT_AI_ERR_INVALID,
-                  "input[0]", "input[0]: item references need stored responses");
+    refused_param("{\"model\":\"m\",\"input\":\"x\",\"previous_response_id\":\"resp_1\"}", PT_AI_ERR_UNSUPPORTED,
+                  "previous_response_id", "previous_response_id: the conversation state is kept by OpenAI");
+    refused_param("{\"model\":\"m\",\"input\":\"x\",\"conversation\":\"conv_1\"}", PT_AI_ERR_UNSUPPORTED,
+                  "conversation", "conversation: conversations are kept by OpenAI");
+    refused_param("{\"model\":\"m\",\"input\":[{\"type\":\"item_reference\",\"id\":\"msg_1\"}]}",
+                  PT_AI_ERR_UNSUPPORTED, "input[0]", "input[0]: item references need the responses OpenAI stores");
     /* store (the SDK's default) and a null previous_response_id are accepted */
     parsed *p = parse(RSP, "{\"model\":\"m\",\"input\":\"x\",\"store\":true,\"previous_response_id\":null,"
                            "\"metadata\":{\"k\":\"v\"}}", false);

@@ -9,6 +9,8 @@
 //   POST /v1beta/models/{m}:generateContent | :streamGenerateContent?alt=sse | :batchEmbedContents   Gemini
 //   POST /v1beta/models/M:countTokens                 totalTokens = words in the text parts
 //   POST /v1/responses/input_tokens                   input_tokens = words in instructions and input texts
+//   POST /v1/responses                                OpenAI's Responses API itself (JSON, or typed events
+//                                                     with stream: true), answer id resp_mock_<n>
 //   GET  /v1/models (Bearer or x-api-key), GET /v1beta/models (x-goog-api-key), GET /healthz
 //   GET  /_mock/requests                              every request seen (method, path, headers, body), newest last
 //   POST /_mock/reset                                 forget them
@@ -90,7 +92,8 @@ function modelOf(url, body) {
 
 function lastUserText(body) {
   if (!body) return '';
-  const msgs = body.messages || body.contents || [];
+  if (typeof body.input === 'string') return body.input;
+  const msgs = body.messages || body.contents || (Array.isArray(body.input) ? body.input : []);
   for (let i = msgs.length - 1; i >= 0; i--) {
     const m = msgs[i];
     if (m.role !== 'user') continue;
@@ -250,6 +253,39 @@ function* geminiStream(model, k) {
   }
 }
 
+// OpenAI's Responses API: the whole response, and the typed events of a stream.
+let responseCount = 0;
+function responsesWhole(model, k, id) {
+  const text = deltas(k).join('');
+  const u = usage(k);
+  return { id, object: 'response', created_at: 0, status: 'completed', model,
+    output: [{ type: 'message', id: 'msg_mock', status: 'completed', role: 'assistant',
+      content: [{ type: 'output_text', text, annotations: [] }] }],
+    usage: { input_tokens: u.prompt, input_tokens_details: { cached_tokens: 0 }, output_tokens: u.completion,
+      output_tokens_details: { reasoning_tokens: 0 }, total_tokens: u.prompt + u.completion } };
+}
+
+function* responsesStream(model, k, id) {
+  const whole = responsesWhole(model, k, id);
+  let seq = 0;
+  const base = { ...whole, status: 'in_progress', output: [], usage: null };
+  yield ['response.created', { type: 'response.created', sequence_number: seq++, response: base }];
+  yield ['response.output_item.added', { type: 'response.output_item.added', sequence_number: seq++, output_index: 0,
+    item: { type: 'message', id: 'msg_mock', status: 'in_progress', role: 'assistant', content: [] } }];
+  const part = { item_id: 'msg_mock', output_index: 0, content_index: 0 };
+  yield ['response.content_part.added', { type: 'response.content_part.added', sequence_number: seq++, ...part,
+    part: { type: 'output_text', text: '', annotations: [] } }];
+  for (const d of deltas(k))
+    yield ['response.output_text.delta', { type: 'response.output_text.delta', sequence_number: seq++, ...part, delta: d }];
+  const text = whole.output[0].content[0].text;
+  yield ['response.output_text.done', { type: 'response.output_text.done', sequence_number: seq++, ...part, text }];
+  yield ['response.content_part.done', { type: 'response.content_part.done', sequence_number: seq++, ...part,
+    part: whole.output[0].content[0] }];
+  yield ['response.output_item.done', { type: 'response.output_item.done', sequence_number: seq++, output_index: 0,
+    item: whole.output[0] }];
+  yield ['response.completed', { type: 'response.completed', sequence_number: seq++, response: whole }];
+}
+
 // ---- serving ------------------------------------------------------------------------------
 function route(method, url) {
   const p = url.pathname;
@@ -262,6 +298,7 @@ function route(method, url) {
   if (p === '/v1/chat/completions') return { kind: 'openai', op: 'chat' };
   if (p === '/v1/embeddings') return { kind: 'openai', op: 'embed' };
   if (p === '/v1/responses/input_tokens') return { kind: 'openai', op: 'count' };
+  if (p === '/v1/responses') return { kind: 'openai', op: 'responses' };
   let m = /^\/openai\/deployments\/([^/]+)\/(chat\/completions|embeddings)$/.exec(p);
   if (m) return { kind: 'azure', op: m[2] === 'embeddings' ? 'embed' : 'chat', deployment: m[1] };
   if (p === '/v1/messages') return { kind: 'anthropic', op: 'chat' };
@@ -359,6 +396,11 @@ async function handle(req, res, raw) {
     return sendJson(res, 200, { object: 'list', model,
       data: inputs.map((_, i) => ({ object: 'embedding', index: i, embedding: [i, 0.5, -0.25] })),
       usage: { prompt_tokens: 4 * inputs.length, total_tokens: 4 * inputs.length } });
+  }
+  if (r.op === 'responses') {
+    const id = `resp_mock_${++responseCount}`;
+    if (body.stream === true) return stream(res, k, responsesStream(model, k, id), sseNamed);
+    return sendJson(res, 200, responsesWhole(model, k, id));
   }
   const wantStream = r.kind === 'gemini' ? r.stream : body.stream === true;
   if (!wantStream) {
