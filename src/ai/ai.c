@@ -324,7 +324,13 @@ static int gemini_target(pt_ai_request *r, pt_slice path, pt_slice query, pt_ai_
         r->include_usage = true;
     }
     if (r->ep == PT_AI_EP_EMBEDDINGS) return gemini_embeddings_request(r, colon, err);
-    if (!pt_ai_request_pivot(r, err)) return -1;
+    /* what only Gemini serves (its server-side tools, cached content) waits for the targets:
+     * a Gemini provider gets it as it is, the others are skipped (build) */
+    if (!pt_ai_request_pivot(r, err)) {
+        if (err->kind != PT_AI_ERR_UNSUPPORTED) return -1;
+        memset(err, 0, sizeof *err);
+        return 0;
+    }
     r->pivot.model = pt_slice_cstr(r->model);
     r->pivot.stream = r->stream;
     return 0;

@@ -176,9 +176,11 @@ static int part(pctx *c, const pt_jv *v, const char *path, size_t mi, size_t pi,
     if ((x = pt_jv_get(v, "functionResponse"))) return function_response(c, x, path, p, err);
     static const char *server[] = { "executableCode", "codeExecutionResult", "toolCall", "toolResponse" };
     for (size_t i = 0; i < sizeof server / sizeof server[0]; i++)
-        if (pt_jv_get(v, server[i])) return UNSUPPORTED_AT(path, server[i], "runs on Google's servers; only text, "
-                                                                            "inlineData, fileData, functionCall and "
-                                                                            "functionResponse parts can be translated");
+        if (pt_jv_get(v, server[i])) return UNSUPPORTED_AT(path, server[i], "runs on Google's servers, and no target "
+                                                                            "of this model is a Gemini provider; only "
+                                                                            "text, inlineData, fileData, functionCall "
+                                                                            "and functionResponse parts can be "
+                                                                            "translated");
     if (pt_jv_is_true(pt_jv_get(v, "thought")) || pt_jv_get(v, "thoughtSignature")) {
         *skip = true;
         return 0;
@@ -382,8 +384,8 @@ static int tools(pt_pivot_req *r, const pt_jv *tl, pt_ai_error *err)
         if (!pt_jv_is_object(t)) return BAD_AT(path, NULL, "expected an object");
         PT_JV_FOREACH(t, k, m) {
             if (!pt_slice_eq_cstr(m->key, "functionDeclarations"))
-                return UNSUPPORTED_AT(path, m->key.ptr, "runs on Google's servers; only functionDeclarations can "
-                                                        "be translated");
+                return UNSUPPORTED_AT(path, m->key.ptr, "runs on Google's servers, and no target of this model is a "
+                                                        "Gemini provider; only functionDeclarations can be translated");
             if (!pt_jv_is_array(m)) return BAD_AT(path, "functionDeclarations", "expected an array");
             size_t j;
             const pt_jv *d;
@@ -429,7 +431,8 @@ static int parse_chat(const char *body, size_t len, bool for_count, pt_pivot_req
     const pt_jv *gcr = pt_jv_get(root, "generateContentRequest");
     if (for_count && pt_jv_is_object(gcr)) root = gcr;
     if (pt_jv_get(root, "cachedContent"))
-        return UNSUPPORTED_AT("cachedContent", NULL, "content cached at Google cannot be used through the gateway");
+        return UNSUPPORTED_AT("cachedContent", NULL, "content cached at Google is only read by Gemini itself, and no "
+                                                     "target of this model is a Gemini provider");
     const pt_jv *contents = pt_jv_get(root, "contents");
     if (!pt_jv_is_array(contents) || (!for_count && pt_jv_len(contents) == 0))
         return BAD_AT("contents", NULL, contents ? "expected a non-empty array" : "field required");

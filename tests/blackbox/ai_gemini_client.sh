@@ -154,6 +154,15 @@ gen "gpt:generateContent" '{"contents":"hi"}'
 gshape "contents not an array" 400 INVALID_ARGUMENT
 gen "gpt:generateContent" '{"contents":[{"role":"user","parts":[{"text":"hi"}]}],"tools":[{"googleSearch":{}}]}'
 like "$RESP_STATUS $(jqr .error.message)" "^400 tools\[0\]\.googleSearch: runs on Google" "a server tool: 400 naming it"
+like "$(jqr .error.message)" "no target of this model is a Gemini provider" "a server tool elsewhere: the message says what would serve it"
+# what only Gemini serves goes to a Gemini provider as it is
+mock_reset
+gen "gemini:generateContent" '{"contents":[{"role":"user","parts":[{"text":"hi"}]}],"tools":[{"googleSearch":{}}],"cachedContent":"cachedContents/abc"}'
+is "$RESP_STATUS $(jqr '.candidates[0].content.parts[0].text')" "200 Hello w1 w2" "googleSearch and cachedContent to a Gemini provider: served"
+is "$(mock_seen | jq -c '.[0].body | fromjson | [.tools, .cachedContent]')" '[[{"googleSearch":{}}],"cachedContents/abc"]' \
+    "the Gemini provider got the server tool and the cached content as they were"
+gen "gpt:generateContent" '{"contents":[{"role":"user","parts":[{"text":"hi"}]}],"cachedContent":"cachedContents/abc"}'
+is "$RESP_STATUS $(jqr .error.status)" "400 INVALID_ARGUMENT" "cachedContent with no Gemini target: 400"
 gen "nope:generateContent" "$HELLO"
 gshape "an unknown model" 404 NOT_FOUND
 gen "busy:generateContent" "$HELLO"
