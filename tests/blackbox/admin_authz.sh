@@ -24,6 +24,8 @@ for X in teama teamb; do
     setup "api of $X" POST "/services/svc_$X/apis" "{\"name\":\"api_$X\",\"path_prefix\":\"/$X/\"}" >/dev/null
     setup "consumer of $X" POST /consumers "{\"name\":\"app_$X\",\"team\":\"$X\"}" >/dev/null
     setup "user of $X" POST /users "{\"name\":\"u0_$X\",\"password\":\"$PW\",\"team\":\"$X\",\"role\":\"developer\"}" >/dev/null
+    setup "policy of $X" POST /policies \
+        "{\"name\":\"pol_$X\",\"team\":\"$X\",\"applies_to\":{\"team\":\"$X\"},\"rate\":{\"requests\":100,\"per\":\"1m\"}}" >/dev/null
 done
 declare -A SUB TOK SUBP KEY
 SUB[teama]=$(setup "subscription of teama" POST /subscriptions '{"consumer":"app_teama","service":"svc_teama"}')
@@ -43,12 +45,15 @@ for R in admin ta dev con; do
         KEY[${R}_$O]=$(setup "key" POST "/consumers/app_$X/keys" "{\"label\":\"${R}_$O\"}")
         setup "catalog service" POST /services \
             "{\"name\":\"cat_${R}_$O\",\"team\":\"teamb\",\"kind\":\"rest\",\"targets\":[\"http://127.0.0.1:9\"]}" >/dev/null
+        setup "service to release" POST /services \
+            "{\"name\":\"rel_${R}_$O\",\"team\":\"$X\",\"kind\":\"rest\",\"targets\":[\"http://127.0.0.1:9\"]}" >/dev/null
     done
 done
 
 # METHOD | PATH | BODY | admin own other | team_admin own other | developer own other | consumer own other
 # {T} is the team (own: teama, other: teamb), {R}_{O} the role and side, {SUB} the team's
-# subscription, {SUBP} and {KEY} a pending subscription and a key made for this cell.
+# subscription, {SUBP} and {KEY} a pending subscription and a key made for this cell,
+# rel_{R}_{O} a service of the team never released.
 matrix=$(cat <<'EOF2'
 GET    | /teams/{T}                         |                                          | 200 200 | 200 404 | 200 404 | 200 404
 GET    | /users/u0_{T}                      |                                          | 200 200 | 200 404 | 200 404 | 200 404
@@ -76,6 +81,14 @@ POST   | /subscriptions                     | {"consumer":"app_{T}","service":"c
 POST   | /subscriptions/{SUBP}/approve      |                                          | 200 200 | 200 404 | 403 404 | 403 404
 PATCH  | /users/u0_{T}                      | {"password":"another long password"}     | 200 200 | 200 404 | 403 404 | 403 404
 DELETE | /teams/{T}                         |                                          | 409 409 | 403 404 | 403 404 | 403 404
+GET    | /policies/pol_{T}                  |                                          | 200 200 | 200 404 | 200 404 | 200 404
+POST   | /policies                          | {"name":"p_{R}_{O}","team":"{T}","applies_to":{"team":"{T}"},"rate":{"requests":10,"per":"1m"}} | 201 201 | 201 422 | 403 422 | 403 422
+PATCH  | /policies/pol_{T}                  | {"concurrency":50}                       | 200 200 | 200 404 | 403 404 | 403 404
+GET    | /services/svc_{T}/releases         |                                          | 200 200 | 200 404 | 200 404 | 200 404
+GET    | /services/svc_{T}/draft            |                                          | 200 200 | 200 404 | 200 404 | 200 404
+POST   | /services/rel_{R}_{O}/releases     | {"note":"first"}                         | 201 201 | 201 404 | 201 404 | 403 404
+GET    | /catalog                           |                                          | 200 200 | 200 200 | 200 200 | 200 200
+POST   | /doctor                            | {"target":"127.0.0.1:9","timeout_ms":500} | 200 200 | 403 403 | 403 403 | 403 403
 EOF2
 )
 
@@ -90,6 +103,7 @@ while IFS='|' read -r m path body c_admin c_ta c_dev c_con; do
             w=$([ $O = own ] && echo "$w_own" || echo "$w_other")
             p=${path//\{T\}/$X} b=${body//\{T\}/$X}
             p=${p//\{SUB\}/${SUB[$X]}} p=${p//\{SUBP\}/${SUBP[${R}_$O]}} p=${p//\{KEY\}/${KEY[${R}_$O]}}
+            p=${p//\{R\}/$R} p=${p//\{O\}/$O}
             b=${b//\{R\}/$R} b=${b//\{O\}/$O}
             api "$m" "$p" "$b" "${TOK[$R]}"
             is "$RESP_STATUS" "$w" "$R on $O team: $m $path"
