@@ -14,6 +14,8 @@ typedef struct pt_tz pt_tz;
 /* Loads zone name ("Europe/Paris", "UTC"). NULL with why set when the name is not a zone
  * name or no zone file of that name can be read. */
 pt_tz *pt_tz_load(const char *name, char *why, size_t cap);
+/* A zone from the bytes of a TZif file (what pt_tz_load reads); NULL when they are not one. */
+pt_tz *pt_tz_parse(const unsigned char *b, size_t len);
 void pt_tz_free(pt_tz *z);
 
 /* The zone's UTC offset in seconds at Unix time t (NULL: UTC). */
