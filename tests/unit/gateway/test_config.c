@@ -475,7 +475,7 @@ static void unknown_key_without_a_close_match_lists_the_known_ones(void **state)
     expect_error("limits:\n  zzzzzzzz: 1\n",
                  "t.yaml:2: limits.zzzzzzzz: unknown key (expected one of: max_header_bytes, max_headers, "
                  "max_body_bytes, header_timeout, body_timeout, idle_timeout, send_timeout, drain_timeout, "
-                 "max_connections, http2_max_streams)");
+                 "max_connections, http2_max_streams, ai_cache_size)");
 }
 
 static void unknown_balancer_names_the_expected_ones(void **state)
