@@ -133,14 +133,26 @@ static int parse_store_args(int argc, char **argv, bool importing, store_args *a
 
 /* An import checks that the gateway would serve each service, as the admin API does, against
  * the configuration file when one is given. */
+static int checked(int rc, pt_buf *m, char *msg, size_t msgcap)
+{
+    snprintf(msg, msgcap, "%s", m->data ? m->data : "");
+    pt_buf_release(m);
+    return rc;
+}
+
 static int check_stored(void *arg, const json_t *svc, const json_t *apis, char *field, size_t fieldcap, char *msg,
                         size_t msgcap)
 {
     pt_buf m = PT_BUF_INIT;
-    int rc = pt_config_check_stored(arg, svc, apis, field, fieldcap, &m);
-    snprintf(msg, msgcap, "%s", m.data ? m.data : "");
-    pt_buf_release(&m);
-    return rc;
+    return checked(pt_config_check_stored(arg, svc, apis, field, fieldcap, &m), &m, msg, msgcap);
+}
+
+/* And that a policy would be enforced alongside the file's configuration. */
+static int check_policy(void *arg, const json_t *policy, const char *replaces, char *field, size_t fieldcap, char *msg,
+                        size_t msgcap)
+{
+    pt_buf m = PT_BUF_INIT;
+    return checked(pt_config_check_policy(arg, policy, replaces, field, fieldcap, &m), &m, msg, msgcap);
 }
 
 static int cmd_store(int argc, char **argv, bool importing)
@@ -161,7 +173,9 @@ static int cmd_store(int argc, char **argv, bool importing)
         a.data_dir = cfg->data_dir;
     }
     if (!a.data_dir) a.data_dir = "./portico-data";
-    int rc = importing ? pt_admin_import_cli(a.data_dir, a.file, a.dry_run, cfg ? check_stored : NULL, cfg, stdout, stderr)
+    pt_admin_api checks = {.check_service = cfg ? check_stored : NULL, .check_policy = cfg ? check_policy : NULL,
+                           .arg = cfg};
+    int rc = importing ? pt_admin_import_cli(a.data_dir, a.file, a.dry_run, &checks, stdout, stderr)
                        : pt_admin_export_cli(a.data_dir, stdout, stderr);
     pt_config_release(cfg);
     return rc;

@@ -591,8 +591,28 @@ static int check_policy_scope(ctx *x, const json_t *spec)
                          "or one of its consumers or services");
 }
 
+/* Whether the service or route ("service/api") the spec applies to is in the store as the
+ * write sees it (an import may have created it in the same transaction, before the
+ * gateway's configuration knows it). */
+static bool scope_stored(ctx *x, const json_t *spec)
+{
+    const json_t *at = json_object_get(spec, "applies_to");
+    const char *svc = str_member(at, "service"), *route = str_member(at, "route");
+    if (!svc && (!route || !strchr(route, '/'))) return false;
+    size_t n = svc ? strlen(svc) : strcspn(route, "/");
+    json_t *key = json_stringn(svc ? svc : route, n), *s = NULL, *api = NULL, *akey = NULL;
+    bool found = key && lookup(x, PT_KIND_SERVICE, key, 0, &s) == 0 && s;
+    if (found && route) {
+        akey = json_string(route + n + 1);
+        found = akey && lookup(x, PT_KIND_API, akey, int_member(s, "id"), &api) == 0 && api;
+    }
+    json_decref(key), json_decref(s), json_decref(akey), json_decref(api);
+    return found;
+}
+
 /* A policy about to be written (stored: its current state, NULL when creating): the spec
- * into cols, its scope authorized, then mapped by the gateway as the file's would be. */
+ * into cols, its scope authorized, then mapped by the gateway as the file's would be (a
+ * reference to a stored service or route is the store's to check, done above). */
 static int prepare_policy(ctx *x, const json_t *in, json_t *cols, const json_t *stored)
 {
     json_t *spec = policy_spec(in, stored);
@@ -602,6 +622,7 @@ static int prepare_policy(ctx *x, const json_t *in, json_t *cols, const json_t *
     int rc = check_policy_scope(x, spec);
     if (rc == 0 && name && x->api->check_policy) {
         json_t *full = json_deep_copy(spec);
+        if (scope_stored(x, spec)) json_object_del(full, "applies_to");
         json_object_set_new(full, "name", json_string(name));
         char field[64], msg[512];
         if (x->api->check_policy(x->api->arg, full, str_member(stored, "name"), field, sizeof field, msg, sizeof msg))
@@ -1303,6 +1324,7 @@ int pt__admin_map(pt_admin_api *api, pt_store_kind kind, const json_t *in, const
         rc = stored ? check_update_served(&x, kind, stored, *cols)
                     : refuse_parent_read_only(&x, parent) || check_api_served(&x, parent, *cols);
     if (rc == 0 && kind == PT_KIND_SUBSCRIPTION && !stored) initial_state(&x, *cols);
+    if (rc == 0 && kind == PT_KIND_POLICY) rc = prepare_policy(&x, in, *cols, stored);
     if (rc != 0) {
         json_decref(*cols);
         *cols = NULL;

@@ -156,7 +156,7 @@ static void state_release(state *s)
 }
 
 static const pt_store_kind exported[] = {PT_KIND_TEAM, PT_KIND_USER, PT_KIND_SERVICE, PT_KIND_API,
-                                         PT_KIND_CONSUMER, PT_KIND_KEY, PT_KIND_SUBSCRIPTION};
+                                         PT_KIND_CONSUMER, PT_KIND_KEY, PT_KIND_SUBSCRIPTION, PT_KIND_POLICY};
 
 static int read_state(pt_store *st, state *s, pt_admin_err *e)
 {
@@ -337,6 +337,25 @@ static json_t *export_subscriptions(const state *s)
     return out;
 }
 
+/* A policy's spec members in the order the file documents them (docs/LIMITS.md). */
+static const char *const policy_members[] = {"applies_to", "group_by", "rate", "concurrency", "tokens",
+                                             "quota", "budget", "on_store_error", "mask", NULL};
+
+/* A policy as the file writes it: name, team by name, then its spec's members (every
+ * reference in applies_to is a name already). */
+static json_t *export_policies(const state *s)
+{
+    json_t *out = json_array(), *o;
+    size_t i;
+    json_array_foreach(s->all[PT_KIND_POLICY], i, o) {
+        json_t *p = json_pack("{s:O}", "name", json_object_get(o, "name"));
+        set_str(p, "team", name_by_id(s, PT_KIND_TEAM, int_member(o, "team_id")));
+        copy_cols(p, json_object_get(o, "spec"), policy_members);
+        json_array_append_new(out, p);
+    }
+    return out;
+}
+
 int pt_admin_export(pt_store *st, pt_buf *out, pt_admin_err *e)
 {
     state s;
@@ -345,9 +364,10 @@ int pt_admin_export(pt_store *st, pt_buf *out, pt_admin_err *e)
         state_release(&s);
         return -1;
     }
-    json_t *doc = json_pack("{s:i,s:o,s:o,s:o,s:o,s:o}", "portico_export", PT_EXPORT_FORMAT, "teams", export_teams(&s),
-                            "users", export_users(&s), "services", export_nested(&s, &services_nest),
-                            "consumers", export_nested(&s, &consumers_nest), "subscriptions", export_subscriptions(&s));
+    json_t *doc = json_pack("{s:i,s:o,s:o,s:o,s:o,s:o,s:o}", "portico_export", PT_EXPORT_FORMAT, "teams",
+                            export_teams(&s), "users", export_users(&s), "services", export_nested(&s, &services_nest),
+                            "consumers", export_nested(&s, &consumers_nest), "subscriptions", export_subscriptions(&s),
+                            "policies", export_policies(&s));
     state_release(&s);
     if (!doc) return oom(e);
     const char *k;
@@ -506,6 +526,20 @@ static json_t *shown(imp *m, const pt_store_col *col, const json_t *v, char *nam
     return json_deep_copy(v);
 }
 
+/* A policy's spec shown as the API shows it: {member: [before, after]} for each member
+ * that differs. */
+static void spec_changes(json_t *out, const json_t *before, const json_t *after)
+{
+    json_t *v;
+    const char *k;
+    json_object_foreach((json_t *)before, k, v) if (!json_object_get(after, k))
+        json_object_set_new(out, k, json_pack("[On]", v));
+    json_object_foreach((json_t *)after, k, v) {
+        json_t *b = json_object_get(before, k);
+        if (!b || !json_equal(b, v)) json_object_set_new(out, k, json_pack("[OO]", b ? b : json_null(), v));
+    }
+}
+
 /* {field: [before, after]} for the columns in cols that change (before: NULL on create). */
 static json_t *changes(imp *m, pt_store_kind kind, const json_t *before, const json_t *cols)
 {
@@ -515,6 +549,10 @@ static json_t *changes(imp *m, pt_store_kind kind, const json_t *before, const j
     json_object_foreach((json_t *)cols, k, v) {
         const pt_store_col *col = pt_store_col_find(kind, k);
         if (!col) continue;
+        if (kind == PT_KIND_POLICY && strcmp(k, "spec") == 0) {
+            spec_changes(out, json_object_get(before, k), v);
+            continue;
+        }
         json_t *b = shown(m, col, json_object_get(before, k), name, sizeof name);
         json_object_set_new(out, name, json_pack("[oo]", b, shown(m, col, v, name, sizeof name)));
     }
@@ -634,16 +672,22 @@ static int apply(imp *m, pt_store_kind kind, const json_t *in, const json_t *sto
     return rc;
 }
 
-static int import_team(imp *m, const json_t *obj)
+/* An object matched by its name alone, with nothing but the admin API's members (a team;
+ * a policy, whose spec members and references the API's rules check, so policies come
+ * after what they name). */
+static int import_named(imp *m, pt_store_kind kind, const json_t *obj)
 {
     json_t *in, *extra, *stored = NULL;
     int64_t id;
     int rc = split(m, obj, (const char *const[]){NULL}, NULL, &in, &extra);
-    if (rc == 0) stored = by_name(m, PT_KIND_TEAM, in);
-    if (rc == 0) rc = apply(m, PT_KIND_TEAM, in, stored, 0, extra, str_member(in, "name"), &id);
+    if (rc == 0) stored = by_name(m, kind, in);
+    if (rc == 0) rc = apply(m, kind, in, stored, 0, extra, str_member(in, "name"), &id);
     json_decref(in), json_decref(extra), json_decref(stored);
     return rc;
 }
+
+static int import_team(imp *m, const json_t *obj) { return import_named(m, PT_KIND_TEAM, obj); }
+static int import_policy(imp *m, const json_t *obj) { return import_named(m, PT_KIND_POLICY, obj); }
 
 /* A user's password travels as its Argon2id string: the store keeps nothing else. */
 static int import_user(imp *m, const json_t *obj)
@@ -743,6 +787,7 @@ static int import_nested(imp *m, const json_t *obj, const nest *n)
 }
 
 static int import_service(imp *m, const json_t *obj) { return import_nested(m, obj, &services_nest); }
+
 static int import_consumer(imp *m, const json_t *obj) { return import_nested(m, obj, &consumers_nest); }
 
 /* A subscription is matched by consumer and service; its state is set as the file says
@@ -774,13 +819,13 @@ static const struct section {
     import_fn fn;
 } sections[] = {
     {"teams", import_team},         {"users", import_user},         {"services", import_service},
-    {"consumers", import_consumer}, {"subscriptions", import_subscription},
+    {"consumers", import_consumer}, {"subscriptions", import_subscription}, {"policies", import_policy},
 };
 
 static int check_top(imp *m, const json_t *doc)
 {
-    static const char *const allowed[] = {"portico_export", "teams", "users", "services", "consumers", "subscriptions",
-                                          NULL};
+    static const char *const allowed[] = {"portico_export", "teams", "users",        "services",
+                                          "consumers",      "subscriptions", "policies", NULL};
     if (pt_admin_known_fields(doc, allowed, m->e)) return -1;
     json_t *v = json_object_get(doc, "portico_export");
     if (!json_is_integer(v) || json_integer_value(v) != PT_EXPORT_FORMAT)
@@ -900,8 +945,8 @@ static void print_diff(const json_t *diff, FILE *out)
     }
 }
 
-int pt_admin_import_cli(const char *data_dir, const char *file, bool dry_run, pt_admin_check_fn check, void *arg,
-                        FILE *out, FILE *err)
+int pt_admin_import_cli(const char *data_dir, const char *file, bool dry_run, const pt_admin_api *checks, FILE *out,
+                        FILE *err)
 {
     pt_buf text;
     pt_buf_init(&text, PT_IMPORT_MAX_FILE);
@@ -916,7 +961,8 @@ int pt_admin_import_cli(const char *data_dir, const char *file, bool dry_run, pt
     }
     json_t *report = NULL;
     pt_admin_err e;
-    pt_admin_api api = {.st = st, .check_service = check, .arg = arg};
+    pt_admin_api api = {.st = st, .check_service = checks->check_service, .check_policy = checks->check_policy,
+                        .arg = checks->arg};
     int rc = pt_admin_import(&api, text.data ? text.data : "", text.len, dry_run, "cli", &report, &e);
     pt_store_close(st);
     pt_buf_release(&text);

@@ -61,10 +61,20 @@ api POST "/subscriptions/$(jqr .id)/reject" '{"reason":"no contract"}' >/dev/nul
 api POST /subscriptions '{"consumer":"shop","service":"filed"}' >/dev/null
 api POST /subscriptions '{"consumer":"app2","service":"llm"}' >/dev/null
 is "$(jqr .state)" pending "the state holds subscriptions in four states"
+# Policies name what they apply to: a consumer, a stored service, a stored route, a model.
+api POST /policies '{"name":"shop-rate","team":"web","applies_to":{"consumer":"shop"},"rate":{"requests":1000,"per":"1m","burst":5}}'
+is "$RESP_STATUS" 201 "a policy on a consumer is created"
+api POST /policies '{"name":"ledger-budget","applies_to":{"service":"ledger"},"quota":{"requests_per_day":50000},"budget":{"usd_per_day":2.5,"soft_at":0.8}}'
+is "$RESP_STATUS" 201 "a policy on a stored service is created"
+api POST /policies '{"name":"v1-conc","applies_to":{"route":"ledger/v1"},"concurrency":20}'
+is "$RESP_STATUS" 201 "a policy on a stored route is created"
+api POST /policies '{"name":"small-tokens","applies_to":{"model":"small"},"tokens":{"per_minute":40000}}'
+is "$RESP_STATUS" 201 "a policy on a model is created"
 
 gw() { http GET "http://127.0.0.1:$PP/${2:-ledger}/x" -H "Authorization: Bearer $1"; }
 gw "$KEY1"
 is "$RESP_STATUS" 200 "the key passes on the keyed route of the first store"
+like "$(hdr RateLimit-Policy)" '"shop-rate"' "under the consumer's policy"
 
 # export_to FILE [TOKEN]: GET /export into FILE byte for byte; the status in RESP_STATUS.
 export_to() {
@@ -83,6 +93,8 @@ check "keys are exported as their SHA-256" grep -q 'hash: "sha256:[0-9a-f]\{64\}
 check "the file's service and route are not exported" bash -c "! grep -qE 'name: \"filed\"|path_prefix: \"/filed/\"' '$T/a.yaml'"
 check "a subscription to the file's service is" grep -q 'service: "filed"' "$T/a.yaml"
 check "passwords are exported as their Argon2id string" grep -q 'password_hash: "\$argon2id\$' "$T/a.yaml"
+check "policies are exported with their team by name" grep -q 'team: "web"' <(sed -n '/^policies:/,$p' "$T/a.yaml")
+check "and what they apply to by name" grep -q 'applies_to: {"route": "ledger/v1"}' "$T/a.yaml"
 leak=
 for s in "$KEY1" "$KEY2" "$KEY3" "$ADMIN_PW" "$ALICE_PW" "$ADMIN_TOKEN"; do grep -qF -- "$s" "$T/a.yaml" && leak="$leak ${s:0:6}"; done
 is "$leak" "" "the export holds no key, password or token in clear"
@@ -106,12 +118,13 @@ gw "$KEY1"
 is "$RESP_STATUS" 404 "nor serves the store's API"
 import_file "$T/a.yaml"
 is "$RESP_STATUS" 200 "the export is imported into the empty store"
-is "$(jqr '[.created, .updated, .unchanged, .dry_run] | @tsv')" "$(printf '19\t1\t1\tfalse')" \
+is "$(jqr '[.created, .updated, .unchanged, .dry_run] | @tsv')" "$(printf '23\t1\t1\tfalse')" \
     "every object is created (the first-start admin takes the exported password; the file's team was there)"
 export_to "$T/b.yaml"
 check "exporting the copy gives the same bytes" cmp -s "$T/a.yaml" "$T/b.yaml"
 gw "$KEY1"
 is "$RESP_STATUS" 200 "a key made in the first store passes in the second"
+like "$(hdr RateLimit-Policy)" '"shop-rate";q=1000' "under the imported policy"
 gw "$KEY2"
 is "$RESP_STATUS" 401 "the revoked key stays revoked"
 gw "$KEY3"
@@ -127,7 +140,7 @@ import_file "$T/b.yaml" "?dry_run=true"
 is "$(jqr '[.created, .updated, ([.diff[] | select(.action != "unchanged")] | length)] | @tsv')" "$(printf '0\t0\t0')" \
     "a dry run of the same document says every object is unchanged"
 import_file "$T/b.yaml"
-is "$(jqr '[.created, .updated, .unchanged] | @tsv')" "$(printf '0\t0\t21')" "importing it again changes nothing"
+is "$(jqr '[.created, .updated, .unchanged] | @tsv')" "$(printf '0\t0\t25')" "importing it again changes nothing"
 is "$(audit_head)" "$AUDIT" "and writes no audit record"
 
 # ---- a dry run of a changed document
@@ -140,6 +153,14 @@ is "$(jqr .dry_run)" true "and says it was a dry run"
 export_to "$T/after-dry.yaml"
 check "a dry run writes nothing" cmp -s "$T/a.yaml" "$T/after-dry.yaml"
 is "$(audit_head)" "$AUDIT" "and no audit record"
+sed -e 's/concurrency: 20/concurrency: 30/' -e '/name: "shop-rate"/,/rate:/s/"burst": 5/"burst": 6/' \
+    "$T/b.yaml" >"$T/changed-policy.yaml"
+import_file "$T/changed-policy.yaml" "?dry_run=true"
+is "$(jqr '[.diff[] | select(.action == "update")] | map([.kind, .name, (.changes | to_entries | map(.key + " " + (.value | map(tojson) | join(">"))) | join(";"))] | join(" ")) | join(",")')" \
+    'policy shop-rate rate {"requests":1000,"per":"1m","burst":5}>{"requests":1000,"per":"1m","burst":6},policy v1-conc concurrency 20>30' \
+    "a dry run shows a policy's changed members with before and after"
+export_to "$T/after-dry2.yaml"
+check "and writes nothing" cmp -s "$T/a.yaml" "$T/after-dry2.yaml"
 api POST /tokens "{\"user\":\"alice\",\"password\":\"$ALICE_PW\"}"
 ALICE=$(jqr .token)
 import_file "$T/changed.yaml" "" "$ALICE"
@@ -165,6 +186,12 @@ printf 'portico_export: 1\nconsumers:\n  - name: shop\n    team: web\n    keys:\
 bad "a key whose hash differs from the stored one" 409 "consumers[0].keys[0].hash" "$T/bad6.yaml"
 printf 'portico_export: 1\nusers:\n  - name: eve\n    role: admin\n    password: "a clear password"\n' >"$T/bad7.yaml"
 bad "a password in clear" 400 "users[0].password" "$T/bad7.yaml"
+printf 'portico_export: 1\npolicies:\n  - name: p9\n    applies_to: {consumer: nobody}\n    concurrency: 2\n' >"$T/bad9.yaml"
+bad "a policy on a missing consumer" 422 "policies[0].applies_to.consumer" "$T/bad9.yaml"
+printf 'portico_export: 1\npolicies:\n  - name: p10\n    rate: {requests: 5, per: 7 fortnights}\n' >"$T/bad10.yaml"
+bad "a policy with a bad rate" 400 "policies[0].rate.per" "$T/bad10.yaml"
+printf 'portico_export: 1\npolicies:\n  - name: p11\n    team: nowhere\n    concurrency: 2\n' >"$T/bad11.yaml"
+bad "a policy of a missing team" 422 "policies[0].team" "$T/bad11.yaml"
 printf 'portico_export: 2\n' >"$T/bad8.yaml"
 bad "another format version" 400 "portico_export" "$T/bad8.yaml"
 { printf 'portico_export: 1\nteams:\n  - name: deep\n    x: '; for _ in $(seq 40); do printf '['; done; for _ in $(seq 40); do printf ']'; done; echo; } >"$T/deep.yaml"
@@ -215,11 +242,11 @@ mv "$T/data" "$T/data-b"
 admin_start "$CONF" || { not_ok "a third portico on an empty store starts"; done_testing; exit 1; }
 portico_stop
 (cd "$T" && "$PORTICO" import --dry-run --data-dir "$T/data" "$T/a.yaml" >"$T/dry.out" 2>&1)
-like "$(tail -n 1 "$T/dry.out")" "19 created, 1 updated, 1 unchanged \(dry run" "portico import --dry-run prints a summary"
+like "$(tail -n 1 "$T/dry.out")" "23 created, 1 updated, 1 unchanged \(dry run" "portico import --dry-run prints a summary"
 (cd "$T" && "$PORTICO" export --data-dir "$T/data" >"$T/c0.yaml" 2>/dev/null)
 check "and writes nothing" bash -c "! grep -q 'ledger' '$T/c0.yaml'"
 (cd "$T" && "$PORTICO" import --data-dir "$T/data" "$T/a.yaml" >"$T/imp.out" 2>&1)
-like "$(grep -c '^create ' "$T/imp.out")" "^19$" "portico import prints one line per created object"
+like "$(grep -c '^create ' "$T/imp.out")" "^23$" "portico import prints one line per created object"
 (cd "$T" && "$PORTICO" export --data-dir "$T/data" >"$T/c.yaml" 2>/dev/null)
 check "portico export of the imported directory gives the same bytes" cmp -s "$T/a.yaml" "$T/c.yaml"
 (cd "$T" && "$PORTICO" import --data-dir "$T/data" "$T/bad3.yaml" >/dev/null 2>"$T/bad.err")
@@ -229,4 +256,8 @@ printf 'portico_export: 1\nservices:\n  - name: ai2\n    team: web\n    kind: ai
 (cd "$T" && "$PORTICO" import --dry-run -c "$T/admin.yaml" "$T/unserved.yaml" >/dev/null 2>"$T/unserved.err")
 is "$?" 1 "with -c, a service the gateway would not serve is refused as the admin API refuses it"
 like "$(cat "$T/unserved.err")" "services\[0\].*models" "naming the field"
+printf 'portico_export: 1\npolicies:\n  - name: p12\n    applies_to: {service: nosuch}\n    concurrency: 2\n' >"$T/p12.yaml"
+(cd "$T" && "$PORTICO" import --dry-run -c "$T/admin.yaml" "$T/p12.yaml" >/dev/null 2>"$T/p12.err")
+is "$?" 1 "with -c, a policy on a service neither the store nor the file has is refused"
+like "$(cat "$T/p12.err")" "policies\[0\].*applies_to" "naming the field"
 done_testing

@@ -96,7 +96,7 @@ static void empty_store_exports_empty_lists(void **state)
     fixture *f = *state;
     char *text = export_text(f->st);
     assert_string_equal(text, "# Portico control-plane export: secrets are one-way references (see docs/ADMIN.md)\n"
-                              "portico_export: 1\nteams: []\nusers: []\nservices: []\nconsumers: []\nsubscriptions: []\n");
+                              "portico_export: 1\nteams: []\nusers: []\nservices: []\nconsumers: []\nsubscriptions: []\npolicies: []\n");
     free(text);
 }
 
