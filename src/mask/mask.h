@@ -90,18 +90,33 @@ void pt_mask_stream_release(pt_mask_stream *st);
 void pt_mask_stream_feed(pt_mask_stream *st, const char *s, size_t n, bool final, pt_buf *out, pt_mask_tally *t);
 
 /* A server-sent event stream of an AI answer (OpenAI chat, Anthropic messages, OpenAI
- * Responses, as a client receives them): each event's JSON gets the text rules; the
- * answer's text deltas (choices[0].delta.content, delta.text, a Responses
- * output_text.delta) are one text stream across events, so a value split between two
- * events is still masked: text held back moves to the next delta event, or, before an
- * event that carries none (the end of a block, the finish), into a delta event of its
- * own made like the last one. Events that are not JSON pass unchanged. */
+ * Responses, Gemini, as a client receives them): each event's JSON gets the text rules.
+ * The answer's text deltas (choices[i].delta.content, delta.text, a Responses
+ * output_text.delta, a Gemini chunk's one text part) and each tool call's argument
+ * fragments (choices[i].delta.tool_calls[].function.arguments by the call's index,
+ * Anthropic input_json_delta.partial_json by block index, Responses
+ * function_call_arguments.delta by output index) are text streams of their own across
+ * events (channels), so a value split between two events is still masked. What a channel
+ * holds back moves to its next event; the answer's text is released before any other
+ * event, a tool call's arguments before an event that feeds no channel (the end of a
+ * block, the finish), each into an event made like the channel's last one. Gemini sends
+ * a call's args whole in one event. Past PT_MASK_SSE_CHANNELS channels, fragments are
+ * masked event by event. Events that are not JSON pass unchanged. */
+#define PT_MASK_SSE_CHANNELS 16
+
+typedef struct pt_mask_sse_chan {
+    int kind;               /* text or a tool call's arguments */
+    long choice, index;     /* which one: the choice, the call's or block's index */
+    pt_mask_stream st;
+    json_t *tmpl;           /* the last event that fed it, for carrying held text */
+    pt_buf lines;           /* that event's lines other than data */
+} pt_mask_sse_chan;
+
 typedef struct pt_mask_sse {
     const pt_mask_rules *r;
-    pt_mask_stream text;
     pt_buf in;              /* bytes of an event not complete yet */
-    json_t *tmpl;           /* the last delta event, for carrying held text */
-    pt_buf tmpl_lines;      /* its lines other than data */
+    pt_mask_sse_chan ch[PT_MASK_SSE_CHANNELS];
+    size_t nch;
 } pt_mask_sse;
 
 void pt_mask_sse_init(pt_mask_sse *m, const pt_mask_rules *r);

@@ -3,7 +3,9 @@
 # clear (a recording upstream keeps every byte it received), with its Content-Length fixed
 # (JSON, text and chunked bodies); a refusing rule answers 400 naming the rule, never the
 # value, and the upstream receives nothing; answers are masked, AI streams included, where
-# a card number split across two server-sent events is still masked (OpenAI and Anthropic);
+# a card number split across two server-sent events is still masked (OpenAI and Anthropic),
+# in the answer's text and in each tool call's argument fragments (OpenAI, Anthropic,
+# Responses and Gemini clients);
 # refusals come in the OpenAI and Anthropic error formats; a route without a masking
 # policy passes bytes unchanged; the counts reach /metrics and the call log. A route with
 # call_log bodies keeps both bodies in the call log, cut at body_max and redacted (named
@@ -37,6 +39,7 @@ routes:
     service: rec
     call_log: { bodies: true, body_max: 200, redact: { fields: [password], regex: ["ACME-[0-9]+"] } }
   - { name: llm, match: { path_prefix: "/v1/" }, ai: {} }
+  - { name: gem, match: { path_prefix: "/v1beta/" }, ai: {} }
 providers:
   - { name: oai, type: openai, base_url: "http://127.0.0.1:$MA/v1", api_key: oai-key }
   - { name: ant, type: anthropic, base_url: "http://127.0.0.1:$MA", api_key: ant-key }
@@ -65,6 +68,9 @@ policies:
         - { detect: email, action: replace }
       response:
         - { detect: card }
+  - name: ai-gemini
+    applies_to: { route: gem }
+    mask: { response: [{ detect: card }] }
 EOF
 portico_start "$T/portico.yaml" || not_ok "portico starts with masking policies"
 
@@ -149,6 +155,50 @@ like "$RESP_BODY" 'event: message_stop' "...and the stream ends as Anthropic's d
 chat gpt "[mock echo=1 events=3] Card: $CARD ok" false
 is "$RESP_STATUS $(jqr '.choices[0].message.content')" "200 Card: ****1111 ok" "a JSON answer is masked"
 
+# Tool calls: each call's arguments carry the card too ("note"), cut in two fragments in the
+# middle of it; the client must never see it, in any client format.
+TOOLS="[mock echo=1 events=2 tools=1] Card: $CARD ok"
+ai_post() { # ai_post PATH REQUEST_ID BODY
+    http POST "http://127.0.0.1:$PP$1" -H 'content-type: application/json' -H 'anthropic-version: 2023-06-01' \
+        -H "X-Request-Id: $2" --data-binary "$3"
+}
+# The notes of the calls, one line each, from the arguments each call's fragments make up.
+notes_of() { jq -R -r 'fromjson | .note' 2>/dev/null; }
+sse_events() { grep '^data: {' <<<"$RESP_BODY" | sed 's/^data: //'; }
+
+ai_post /v1/chat/completions tools-openai "$(jq -cn --arg t "$TOOLS" '{model:"gpt",stream:true,messages:[{role:"user",content:$t}]}')"
+is "$RESP_STATUS" 200 "an OpenAI stream with tool calls under a masking policy answers"
+check "no event carries the card" lacks "$RESP_BODY" "4111"
+is "$(sse_events | jq -s -r '[.[] | .choices[0].delta.tool_calls // [] | .[]] | group_by(.index)[] | map(.function.arguments) | join("")' | notes_of | sort -u)" \
+    "Card: ****1111 ok" "a card split across two argument fragments of each OpenAI tool call is masked"
+is "$(sse_events | jq -s -r '[.[] | .choices[0].delta.tool_calls // [] | .[] | .function.name // empty] | join(",")')" \
+    "get_weather,get_weather" "...and each call is named once"
+
+ai_post /v1/messages tools-anthropic "$(jq -cn --arg t "$TOOLS" '{model:"claude",max_tokens:100,stream:true,messages:[{role:"user",content:$t}]}')"
+is "$RESP_STATUS" 200 "an Anthropic stream with tool use answers"
+check "no event carries the card" lacks "$RESP_BODY" "4111"
+is "$(sse_events | jq -s -r '[.[] | select(.delta.type? == "input_json_delta")] | group_by(.index)[] | map(.delta.partial_json) | join("")' | notes_of | sort -u)" \
+    "Card: ****1111 ok" "a card split across two input_json_delta fragments is masked"
+
+ai_post /v1/responses tools-responses "$(jq -cn --arg t "$TOOLS" '{model:"gpt",stream:true,input:$t}')"
+is "$RESP_STATUS" 200 "a Responses stream with function calls answers"
+check "no event carries the card" lacks "$RESP_BODY" "4111"
+is "$(sse_events | jq -s -r '[.[] | select(.type == "response.function_call_arguments.delta")] | group_by(.output_index)[] | map(.delta) | join("")' | notes_of | sort -u)" \
+    "Card: ****1111 ok" "a card split across two function_call_arguments deltas is masked"
+
+ai_post '/v1beta/models/gpt:streamGenerateContent?alt=sse' tools-gemini \
+    "$(jq -cn --arg t "$TOOLS" '{contents:[{role:"user",parts:[{text:$t}]}]}')"
+is "$RESP_STATUS" 200 "a Gemini stream with function calls answers"
+check "no event carries the card" lacks "$RESP_BODY" "4111"
+is "$(sse_events | jq -r '.candidates[0].content.parts[] | .functionCall.args.note // empty' | sort -u)" \
+    "Card: ****1111 ok" "a Gemini function call's args are masked"
+
+ai_post /v1/chat/completions tools-whole "$(jq -cn --arg t "$TOOLS" '{model:"gpt",stream:false,messages:[{role:"user",content:$t}]}')"
+is "$RESP_STATUS" 200 "a JSON answer with tool calls answers"
+check "it does not carry the card" lacks "$RESP_BODY" "4111"
+is "$(jqr '.choices[0].message.tool_calls[].function.arguments' | notes_of | sort -u)" "Card: ****1111 ok" \
+    "the tool calls' arguments of a JSON answer are masked"
+
 chat gpt "mail me at jane@corp.example" false
 is "$RESP_STATUS" 200 "a request with an e-mail passes"
 is "$(mock_seen | jq -r '.[-1].body | fromjson | .messages[0].content')" "mail me at [REDACTED]" \
@@ -206,6 +256,16 @@ for secret in hunter2 sk-proj- 4111 ACME-42; do
     check "neither body keeps $secret" lacks "$req$resp" "$secret"
 done
 check "the file holds no secret of the call" bash -c '! grep -aqE "hunter2|sk-proj-|4111 1111|ACME-42" "$1"/calls.db*' _ "$D"
+
+for id in tools-openai tools-anthropic tools-gemini tools-whole; do
+    record "$id"
+    is "$(jq -c '.masked' <<<"$R")" '{"card":3}' "the call log counts the text's card and both calls' for $id"
+done
+# A Responses stream sends each value again in its done events: the text in output_text.done,
+# content_part.done and output_item.done, each call's arguments in function_call_arguments.done
+# and output_item.done, all three in response.completed; each one sent is masked and counted.
+record tools-responses
+is "$(jq -c '.masked' <<<"$R")" '{"card":13}' "the call log counts every masked value a Responses stream carried"
 
 record plain-1
 is "$(jq -c '[.masked, .request_body, .response_body]' <<<"$R")" '[null,null,null]' \

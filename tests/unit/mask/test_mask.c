@@ -283,6 +283,13 @@ static void a_stream_releases_plain_text_as_it_comes(void **state)
     pt_mask_rules_release(&r);
 }
 
+static size_t occurrences(const char *s, const char *word)
+{
+    size_t n = 0;
+    for (const char *p = s; (p = strstr(p, word)) != NULL; p++) n++;
+    return n;
+}
+
 static char *sse_through(const pt_mask_rules *r, const char *const *pieces, size_t n, size_t *count)
 {
     pt_mask_sse m;
@@ -359,6 +366,84 @@ static void a_card_split_across_two_anthropic_events_is_masked(void **state)
     pt_mask_rules_release(&r);
 }
 
+/* Two OpenAI tool calls, each with a card split across its argument fragments, the
+ * second interleaved with the first: each index is its own stream, held until the finish. */
+static void cards_split_in_openai_tool_call_arguments_are_masked_per_index(void **state)
+{
+    pt_mask_rule u = detect_rule(PT_DET_CARD, PT_MASK_MASK);
+    pt_mask_rules r = rules_of(&u, 1);
+    const char *ev[] = {
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"call_0\",\"type\":\"function\","
+        "\"function\":{\"name\":\"pay\",\"arguments\":\"{\\\"card\\\":\\\"4111 11\"}}]}}]}\n\n",
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":1,\"id\":\"call_1\",\"type\":\"function\","
+        "\"function\":{\"name\":\"pay\",\"arguments\":\"{\\\"card\\\":\\\"5500 0000\"}}]}}]}\n\n",
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":"
+        "\"11 1111 1111\\\"}\"}}]}}]}\n\n",
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":1,\"function\":{\"arguments\":"
+        "\" 0000 0004\\\"}\"}}]}}]}\n\n",
+        "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"tool_calls\"}]}\n\ndata: [DONE]\n\n",
+    };
+    size_t n;
+    char *got = sse_through(&r, ev, 5, &n);
+    assert_int_equal(n, 2);
+    assert_null(strstr(got, "4111"));
+    assert_null(strstr(got, "5500"));
+    assert_non_null(strstr(got, "****1111"));
+    assert_non_null(strstr(got, "****0004"));
+    /* the held ends go out before the finish, without the calls' id, type or name again */
+    assert_true(strstr(got, "****0004") < strstr(got, "finish_reason"));
+    assert_int_equal(occurrences(got, "\"id\":\"call_"), 2);
+    assert_int_equal(occurrences(got, "\"name\":"), 2);
+    assert_int_equal(occurrences(got, "\"type\":"), 2);
+    free(got);
+    pt_mask_rules_release(&r);
+}
+
+static void a_card_split_in_anthropic_partial_json_is_masked(void **state)
+{
+    pt_mask_rule u = detect_rule(PT_DET_CARD, PT_MASK_MASK);
+    pt_mask_rules r = rules_of(&u, 1);
+    const char *ev[] = {
+        "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":"
+        "\"input_json_delta\",\"partial_json\":\"{\\\"card\\\": \\\"4111 1111 1\"}}\n\n",
+        "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":"
+        "\"input_json_delta\",\"partial_json\":\"111 1111\\\"}\"}}\n\n",
+        "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":1}\n\n",
+    };
+    size_t n;
+    char *got = sse_through(&r, ev, 3, &n);
+    assert_int_equal(n, 1);
+    assert_null(strstr(got, "4111"));
+    assert_non_null(strstr(got, "\"partial_json\":\"****1111\\\"}\""));
+    assert_true(strstr(got, "****1111") < strstr(got, "content_block_stop\ndata"));
+    free(got);
+    pt_mask_rules_release(&r);
+}
+
+static void a_card_split_in_responses_function_call_arguments_is_masked(void **state)
+{
+    pt_mask_rule u = detect_rule(PT_DET_CARD, PT_MASK_MASK);
+    pt_mask_rules r = rules_of(&u, 1);
+    const char *ev[] = {
+        "event: response.function_call_arguments.delta\ndata: {\"type\":\"response.function_call_arguments.delta\","
+        "\"output_index\":2,\"item_id\":\"fc_1\",\"delta\":\"{\\\"card\\\":\\\"4111 1111 1\"}\n\n",
+        "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"output_index\":0,"
+        "\"delta\":\"plain\"}\n\n",
+        "event: response.function_call_arguments.delta\ndata: {\"type\":\"response.function_call_arguments.delta\","
+        "\"output_index\":2,\"item_id\":\"fc_1\",\"delta\":\"111 1111\\\"}\"}\n\n",
+        "event: response.function_call_arguments.done\ndata: {\"type\":\"response.function_call_arguments.done\","
+        "\"output_index\":2,\"item_id\":\"fc_1\",\"arguments\":\"{\\\"card\\\":\\\"4111 1111 1111 1111\\\"}\"}\n\n",
+    };
+    size_t n;
+    char *got = sse_through(&r, ev, 4, &n);
+    assert_int_equal(n, 2); /* the fragments' card, and the whole arguments of the done event */
+    assert_null(strstr(got, "4111"));
+    assert_non_null(strstr(got, "\"delta\":\"****1111\\\"}\""));
+    assert_non_null(strstr(got, "\"delta\":\"plain\""));
+    free(got);
+    pt_mask_rules_release(&r);
+}
+
 static void events_without_a_value_pass_byte_for_byte(void **state)
 {
     pt_mask_rule u = detect_rule(PT_DET_CARD, PT_MASK_MASK);
@@ -393,6 +478,9 @@ int main(void)
         cmocka_unit_test(a_card_split_across_two_openai_events_is_masked),
         cmocka_unit_test(a_card_split_across_two_gemini_chunks_is_masked),
         cmocka_unit_test(a_card_split_across_two_anthropic_events_is_masked),
+        cmocka_unit_test(cards_split_in_openai_tool_call_arguments_are_masked_per_index),
+        cmocka_unit_test(a_card_split_in_anthropic_partial_json_is_masked),
+        cmocka_unit_test(a_card_split_in_responses_function_call_arguments_is_masked),
         cmocka_unit_test(events_without_a_value_pass_byte_for_byte),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

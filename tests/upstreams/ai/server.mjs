@@ -35,7 +35,8 @@
 //                     agent writes), sent whole in one event where the provider does so (Gemini)
 //   echo=1            the answer's text is the last user text (without the [mock] marker), cut
 //                     into `events` pieces of equal length (data masking splits a value across
-//                     two events this way)
+//                     two events this way); with tools=1 each call's arguments also carry it as
+//                     "note", streamed in two fragments cut in the middle of that text
 //
 // Usage reported: prompt 11 tokens, completion = events (+ 20 with tools).
 // Listens on 127.0.0.1:$PORT (default 0 = any free port) and prints "listening PORT".
@@ -141,7 +142,11 @@ const deltas = (k) => {
 };
 const usage = (k) => ({ prompt: 11, completion: k.events + (k.tools ? 20 : 0) });
 // The arguments of the tool call for city c.
-const argsOf = (k, c) => (k.pad ? { city: c, content: 'x'.repeat(k.pad) } : { city: c });
+const argsOf = (k, c) => ({ city: c, ...(k.pad ? { content: 'x'.repeat(k.pad) } : {}),
+  ...(k.echo !== null ? { note: k.echo } : {}) });
+// Where a call's streamed arguments are cut in two: in the middle of the echoed note, else
+// after five characters.
+const argsCut = (k, args) => (k.echo !== null ? args.indexOf(JSON.stringify(k.echo)) + 1 + (k.echo.length >> 1) : 5);
 
 function openaiWhole(model, k) {
   const u = usage(k);
@@ -163,9 +168,9 @@ function* openaiStream(model, k, body) {
   if (k.tools) {
     for (let i = 0; i < CITIES.length; i++) {
       yield chunk({ tool_calls: [{ index: i, id: `call_${i}`, type: 'function', function: { name: 'get_weather', arguments: '' } }] });
-      const args = JSON.stringify(argsOf(k, CITIES[i]));
-      yield chunk({ tool_calls: [{ index: i, function: { arguments: args.slice(0, 5) } }] });
-      yield chunk({ tool_calls: [{ index: i, function: { arguments: args.slice(5) } }] });
+      const args = JSON.stringify(argsOf(k, CITIES[i])), cut = argsCut(k, args);
+      yield chunk({ tool_calls: [{ index: i, function: { arguments: args.slice(0, cut) } }] });
+      yield chunk({ tool_calls: [{ index: i, function: { arguments: args.slice(cut) } }] });
     }
   }
   const u = usage(k);
@@ -205,9 +210,9 @@ function* anthropicStream(model, k) {
     for (let i = 0; i < CITIES.length; i++) {
       const idx = i + 1;
       yield ['content_block_start', { type: 'content_block_start', index: idx, content_block: { type: 'tool_use', id: `toolu_${i}`, name: 'get_weather', input: {} } }];
-      const args = JSON.stringify(argsOf(k, CITIES[i]));
-      yield ['content_block_delta', { type: 'content_block_delta', index: idx, delta: { type: 'input_json_delta', partial_json: args.slice(0, 5) } }];
-      yield ['content_block_delta', { type: 'content_block_delta', index: idx, delta: { type: 'input_json_delta', partial_json: args.slice(5) } }];
+      const args = JSON.stringify(argsOf(k, CITIES[i])), cut = argsCut(k, args);
+      yield ['content_block_delta', { type: 'content_block_delta', index: idx, delta: { type: 'input_json_delta', partial_json: args.slice(0, cut) } }];
+      yield ['content_block_delta', { type: 'content_block_delta', index: idx, delta: { type: 'input_json_delta', partial_json: args.slice(cut) } }];
       yield ['content_block_stop', { type: 'content_block_stop', index: idx }];
     }
   }
