@@ -4,17 +4,20 @@
 // served one carried. It answers each complete request (Content-Length or chunked body) with
 // 200 and a JSON body {n, request_line, headers: [[name, value]], body}, n counting from 1.
 //
-//   node recorder.mjs --port P --out FILE [--host 127.0.0.1]
-// Prints "listening P" on stdout once it accepts connections.
+//   node recorder.mjs --port P --out FILE [--host 127.0.0.1] [--tls CERT KEY]
+// Prints "listening P" on stdout once it accepts connections. With --tls it speaks HTTPS and
+// records the decrypted bytes; a client that fails the handshake leaves the file as it was.
 import net from 'node:net';
+import tls from 'node:tls';
 import fs from 'node:fs';
 
-const opt = { host: '127.0.0.1', port: 0, out: '' };
+const opt = { host: '127.0.0.1', port: 0, out: '', tls: null };
 const args = process.argv.slice(2);
 for (let i = 0; i < args.length; i++) {
     if (args[i] === '--port') opt.port = Number(args[++i]);
     else if (args[i] === '--out') opt.out = args[++i];
     else if (args[i] === '--host') opt.host = args[++i];
+    else if (args[i] === '--tls') opt.tls = { cert: fs.readFileSync(args[++i]), key: fs.readFileSync(args[++i]) };
     else { console.error(`recorder: unknown argument ${args[i]}`); process.exit(64); }
 }
 if (!opt.port || !opt.out) { console.error('recorder: --port and --out are required'); process.exit(64); }
@@ -65,7 +68,7 @@ function nextRequest(buf) {
     return { end, line: lines[0], headers, body: body.toString('latin1') };
 }
 
-const server = net.createServer((sock) => {
+const serve = (sock) => {
     let buf = Buffer.alloc(0);
     sock.on('data', (d) => {
         fs.appendFileSync(opt.out, d); // on disk before any answer leaves
@@ -77,5 +80,7 @@ const server = net.createServer((sock) => {
         }
     });
     sock.on('error', () => {});
-});
+};
+const server = opt.tls ? tls.createServer(opt.tls, serve) : net.createServer(serve);
+server.on('tlsClientError', () => {});
 server.listen(opt.port, opt.host, () => console.log(`listening ${opt.port}`));
