@@ -29,6 +29,8 @@
 #define PARAMS (PT_CALLS_NCOLS + 1) /* one row's parameters: the columns and rid_hash */
 #define WARN_EVERY_MS 10000      /* dropped-record and write-error warnings, at most this often */
 #define SIZE_LOW_WATER 0.95      /* size pruning stops below this share of max_bytes */
+#define NAME_SLOTS 8192          /* the writer's cache of name ids (a power of two) */
+#define NAME_FILL (NAME_SLOTS / 4 * 3) /* emptied when this full */
 
 /* The order of the strings in a packed record and of their columns. */
 enum { S_REQUEST_ID, S_TEAM, S_CONSUMER, S_KEY_PREFIX, S_SERVICE, S_SERVICE_TEAM, S_API, S_MODEL, S_PROVIDER,
@@ -50,11 +52,21 @@ typedef struct packed {
     (sizeof(packed) + (NSTR - 4) * PT_CALLLOG_STR_MAX + PT_CALLLOG_PATH_MAX + PT_CALLLOG_MASKED_MAX + \
      2 * PT_CALLLOG_BODY_MAX)
 
+/* A name and its id in `names`, as the writer last saw it. */
+typedef struct name_slot {
+    char *s;                     /* NULL: empty */
+    uint32_t hash, len;
+    int64_t id;
+} name_slot;
+
 struct pt_calllog {
     pt_spool *spool;
     pthread_mutex_t db_lock;     /* the connection: the writer, or a test's prune_all */
     sqlite3 *db;
-    sqlite3_stmt *insert, *insert_many, *prune_age, *prune_old, *slot_max;
+    sqlite3_stmt *insert, *insert_many, *prune_age, *prune_old, *slot_max, *name_find, *name_add;
+    name_slot *names;            /* NAME_SLOTS of them (writer thread, under db_lock) */
+    size_t nnames;
+    int name_error;              /* a name could not be stored in this transaction (SQLite's code) */
     int64_t last_id;             /* the largest id written (writer thread, under db_lock) */
     uint64_t retention_ms, max_bytes;
     int64_t (*now_ms)(void);
@@ -160,6 +172,48 @@ static void bind_opt(sqlite3_stmt *st, int col, int64_t v)
     else sqlite3_bind_int64(st, col, v);
 }
 
+/* ---- names kept once ---- */
+
+static void names_clear(pt_calllog *l)
+{
+    for (size_t i = 0; l->names && i < NAME_SLOTS; i++) {
+        free(l->names[i].s);
+        l->names[i].s = NULL;
+    }
+    l->nnames = 0;
+}
+
+/* The id of the name s[0, len): from the cache, else from `names` (added there when
+ * missing, in the current transaction). 0 and name_error set when SQLite fails. */
+static int64_t name_id(pt_calllog *l, const char *s, uint32_t len)
+{
+    uint32_t h = (uint32_t)pt_calls_rid_hash(s, len);
+    size_t i = h & (NAME_SLOTS - 1);
+    for (; l->names[i].s; i = (i + 1) & (NAME_SLOTS - 1))
+        if (l->names[i].hash == h && l->names[i].len == len && memcmp(l->names[i].s, s, len) == 0) return l->names[i].id;
+    int64_t id = pt_calls_name_id(l->db, l->name_find, l->name_add, s, len);
+    if (id < 0) {
+        l->name_error = sqlite3_extended_errcode(l->db);
+        return 0;
+    }
+    if (l->nnames >= NAME_FILL) { /* many names: start again, the table has them all */
+        names_clear(l);
+        i = h & (NAME_SLOTS - 1);
+    }
+    char *copy = malloc(len ? len : 1);
+    if (!copy) return id;
+    memcpy(copy, s, len);
+    l->names[i] = (name_slot){ copy, h, len, id };
+    l->nnames++;
+    return id;
+}
+
+static void bind_name(pt_calllog *l, sqlite3_stmt *st, int col, const char *p, uint16_t len)
+{
+    if (len == NULL_LEN) sqlite3_bind_null(st, col);
+    else sqlite3_bind_int64(st, col, name_id(l, p, len));
+}
+
 /* The largest id in time_ms's slot, or -1. */
 static int64_t slot_max(pt_calllog *l, int64_t time_ms)
 {
@@ -201,10 +255,9 @@ static void bind_record(pt_calllog *l, sqlite3_stmt *st, int c, const char *rec)
     }
     sqlite3_bind_int64(st, c++, next_id(l, h.time_ms));
     sqlite3_bind_int64(st, c++, h.time_ms);
-    for (int i = S_REQUEST_ID; i <= S_ERROR; i++) {
-        if (i == S_METHOD || i == S_PATH) continue;
-        bind_str(st, c++, s[i], h.len[i]);
-    }
+    bind_str(st, c++, s[S_REQUEST_ID], h.len[S_REQUEST_ID]);
+    for (int i = S_TEAM; i <= S_PROVIDER; i++) bind_name(l, st, c++, s[i], h.len[i]);
+    bind_str(st, c++, s[S_ERROR], h.len[S_ERROR]);
     bind_str(st, c++, s[S_METHOD], h.len[S_METHOD]);
     bind_str(st, c++, s[S_PATH], h.len[S_PATH]);
     sqlite3_bind_int(st, c++, h.status);
@@ -321,11 +374,14 @@ static size_t insert_some(pt_calllog *l, const char *data, size_t n)
             off += size;
         }
         rc = insert_rows(l, data, at, k);
+        if (rc == SQLITE_OK && l->name_error) rc = l->name_error;
         rows += (uint64_t)k;
     }
     if (rc == SQLITE_OK) rc = exec(l->db, "COMMIT");
     if (rc != SQLITE_OK) {
         exec(l->db, "ROLLBACK");
+        names_clear(l); /* names added in the transaction went with it */
+        l->name_error = 0;
         write_failed(l, rc, rows);
     } else {
         for (size_t at = 0; l->rollup && at < off;) { /* only committed records count in the analytics */
@@ -436,7 +492,9 @@ static int prepare(pt_calllog *l)
            sqlite3_prepare_v3(l->db, "SELECT max(id) FROM calls WHERE id >= ?1 AND id < ?2", -1,
                               SQLITE_PREPARE_PERSISTENT, &l->slot_max, NULL) ||
            sqlite3_prepare_v3(l->db, "DELETE FROM calls WHERE id IN (SELECT id FROM calls ORDER BY id LIMIT ?1)",
-                              -1, SQLITE_PREPARE_PERSISTENT, &l->prune_old, NULL);
+                              -1, SQLITE_PREPARE_PERSISTENT, &l->prune_old, NULL) ||
+           sqlite3_prepare_v3(l->db, pt_calls_name_find_sql, -1, SQLITE_PREPARE_PERSISTENT, &l->name_find, NULL) ||
+           sqlite3_prepare_v3(l->db, pt_calls_name_add_sql, -1, SQLITE_PREPARE_PERSISTENT, &l->name_add, NULL);
 }
 
 static void free_log(pt_calllog *l)
@@ -447,6 +505,10 @@ static void free_log(pt_calllog *l)
     sqlite3_finalize(l->prune_age);
     sqlite3_finalize(l->prune_old);
     sqlite3_finalize(l->slot_max);
+    sqlite3_finalize(l->name_find);
+    sqlite3_finalize(l->name_add);
+    names_clear(l);
+    free(l->names);
     sqlite3_close(l->db);
     pthread_mutex_destroy(&l->db_lock);
     free(l);
@@ -460,6 +522,10 @@ pt_calllog *pt_calllog_open(const pt_calllog_opts *o, char *why, size_t cap)
         return NULL;
     }
     pthread_mutex_init(&l->db_lock, NULL);
+    if (!(l->names = calloc(NAME_SLOTS, sizeof *l->names))) {
+        snprintf(why, cap, "call log: out of memory");
+        goto fail;
+    }
     l->retention_ms = o->retention_ms;
     l->max_bytes = o->max_bytes;
     l->now_ms = o->now_ms ? o->now_ms : pt_calllog_now_ms;

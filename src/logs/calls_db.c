@@ -16,27 +16,54 @@
 #define SPILL_MS 1000 /* how far past its millisecond an id may have spilled, searched beyond `to` */
 
 #define NAME(name, type) #name,
-#define SELECT_NAME(name, type) "," #name
+#define NAME_N(name) #name,
+#define INSERT_NAME(name, type) "," #name
+#define INSERT_NAME_N(name) "," #name "_id"
+#define SELECT_NAME(name, type) ",c." #name
+#define SELECT_NAME_N(name) ",(SELECT name FROM names WHERE id=c." #name "_id)"
 #define PLACEHOLDER(name, type) ",?"
+#define PLACEHOLDER_N(name) ",?"
 #define DEFINE(name, type) "," #name " " type
+#define DEFINE_N(name) "," #name "_id INTEGER"
+/* Copying a row of the previous layout (see migrate()). */
+#define COPY(name, type) ",o." #name
+#define COPY_N(name) ",(SELECT id FROM names WHERE name=o." #name ")"
+#define OLD_NAMES(name, type)
+#define OLD_NAMES_N(name) " UNION SELECT " #name " FROM calls_v2 WHERE " #name " IS NOT NULL"
 
-const char *const pt_calls_columns[PT_CALLS_NCOLS] = { "id", PT_CALLS_COLUMNS(NAME) };
+const char *const pt_calls_columns[PT_CALLS_NCOLS] = { "id", PT_CALLS_COLUMNS(NAME, NAME_N) };
 
-#define SELECT_COLS "id" PT_CALLS_COLUMNS(SELECT_NAME)
+#define SELECT_COLS "c.id" PT_CALLS_COLUMNS(SELECT_NAME, SELECT_NAME_N)
+#define INSERT_COLS "id" PT_CALLS_COLUMNS(INSERT_NAME, INSERT_NAME_N) ",rid_hash"
 
 const char *const pt_calls_insert_sql =
-    "INSERT INTO calls(" SELECT_COLS ",rid_hash) VALUES(?" PT_CALLS_COLUMNS(PLACEHOLDER) ",?)";
+    "INSERT INTO calls(" INSERT_COLS ") VALUES(?" PT_CALLS_COLUMNS(PLACEHOLDER, PLACEHOLDER_N) ",?)";
+const char *const pt_calls_name_find_sql = "SELECT id FROM names WHERE name = ?1";
+const char *const pt_calls_name_add_sql = "INSERT INTO names(name) VALUES(?1)";
 
-/* user_version of the current layout; an older file's table is replaced (see migrate()). */
-#define LAYOUT_VERSION 2
+/* user_version of the current layout; an older file's table is converted or replaced (see
+ * migrate()). */
+#define LAYOUT_VERSION 3
 
 static const char schema[] =
-    "CREATE TABLE IF NOT EXISTS calls(id INTEGER PRIMARY KEY" PT_CALLS_COLUMNS(DEFINE) ",rid_hash INTEGER);"
-    "CREATE INDEX IF NOT EXISTS calls_consumer ON calls(consumer) WHERE consumer IS NOT NULL;"
-    "CREATE INDEX IF NOT EXISTS calls_request ON calls(rid_hash);";
+    "CREATE TABLE IF NOT EXISTS names(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
+    "CREATE TABLE IF NOT EXISTS calls(id INTEGER PRIMARY KEY" PT_CALLS_COLUMNS(DEFINE, DEFINE_N) ",rid_hash INTEGER);"
+    "CREATE INDEX IF NOT EXISTS calls_consumer ON calls(consumer_id) WHERE consumer_id IS NOT NULL;"
+    "CREATE INDEX IF NOT EXISTS calls_request ON calls(rid_hash);"
+    "CREATE INDEX IF NOT EXISTS calls_trace ON calls(trace_id) WHERE trace_id IS NOT NULL;";
 
-/* Columns added after the first release of this layout, for files created before them:
- * added when missing ("duplicate column" is the answer when they are there already). */
+/* Layout 2 kept names as text in each row: its rows are copied into layout 3, once. */
+static const char convert_v2[] =
+    "ALTER TABLE calls RENAME TO calls_v2;"
+    "DROP INDEX IF EXISTS calls_consumer; DROP INDEX IF EXISTS calls_request; DROP INDEX IF EXISTS calls_trace;";
+static const char copy_v2[] =
+    "INSERT OR IGNORE INTO names(name) SELECT NULL WHERE 0" PT_CALLS_COLUMNS(OLD_NAMES, OLD_NAMES_N) ";"
+    "INSERT INTO calls(" INSERT_COLS ") SELECT o.id" PT_CALLS_COLUMNS(COPY, COPY_N) ",o.rid_hash FROM calls_v2 o;"
+    "DROP TABLE calls_v2;";
+
+/* Columns layout 2 gained after its first release, for files of it created before them:
+ * added when missing ("duplicate column" is the answer when they are there already), so
+ * that such a file can be copied into layout 3. */
 static const char *const added_columns[] = {
     "ALTER TABLE calls ADD COLUMN trace_id TEXT",
     "ALTER TABLE calls ADD COLUMN masked TEXT",
@@ -44,8 +71,6 @@ static const char *const added_columns[] = {
     "ALTER TABLE calls ADD COLUMN response_body TEXT",
     "ALTER TABLE calls ADD COLUMN operation TEXT",
 };
-static const char added_indexes[] =
-    "CREATE INDEX IF NOT EXISTS calls_trace ON calls(trace_id) WHERE trace_id IS NOT NULL;";
 
 static int add_columns(sqlite3 *db)
 {
@@ -56,7 +81,20 @@ static int add_columns(sqlite3 *db)
         sqlite3_free(msg);
         if (rc != SQLITE_OK && !dup) return rc;
     }
-    return sqlite3_exec(db, added_indexes, NULL, NULL, NULL);
+    return SQLITE_OK;
+}
+
+int64_t pt_calls_name_id(sqlite3 *db, sqlite3_stmt *find, sqlite3_stmt *add, const char *s, size_t n)
+{
+    sqlite3_bind_text(find, 1, s, (int)n, SQLITE_STATIC);
+    int rc = sqlite3_step(find);
+    int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(find, 0) : -1;
+    sqlite3_reset(find);
+    if (rc != SQLITE_DONE) return id;
+    sqlite3_bind_text(add, 1, s, (int)n, SQLITE_STATIC);
+    rc = sqlite3_step(add);
+    sqlite3_reset(add);
+    return rc == SQLITE_DONE ? sqlite3_last_insert_rowid(db) : -1;
 }
 
 int64_t pt_calls_rid_hash(const char *s, size_t n)
@@ -98,22 +136,43 @@ static int64_t user_version(sqlite3 *db)
     return v;
 }
 
-/* A file written before ids were times has a table the queries cannot range over: it is
- * dropped (a log, not a record of truth), said once in the log, and the new layout made. */
-static int migrate(sqlite3 *db)
+static bool has_table(sqlite3 *db, const char *name)
 {
-    int64_t v = user_version(db);
-    if (v == LAYOUT_VERSION) return SQLITE_OK;
     sqlite3_stmt *st;
     bool had = false;
-    if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE name='calls'", -1, &st, NULL) == SQLITE_OK) {
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?1", -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
         had = sqlite3_step(st) == SQLITE_ROW;
         sqlite3_finalize(st);
     }
-    if (had) pt_log_warn("call log: the file has an older layout; its records are dropped and a new table started");
-    char sql[96];
-    snprintf(sql, sizeof sql, "DROP TABLE IF EXISTS calls; PRAGMA user_version=%d;", LAYOUT_VERSION);
-    return sqlite3_exec(db, sql, NULL, NULL, NULL);
+    return had;
+}
+
+/* Brings the file to LAYOUT_VERSION in one transaction: layout 2 (names as text in each
+ * row) is copied into the current one, said in the log with its time; a file written
+ * before ids were times has a table the queries cannot range over: it is dropped (a log,
+ * not a record of truth), said once in the log. */
+static int migrate(sqlite3 *db)
+{
+    int64_t v = user_version(db);
+    if (v == LAYOUT_VERSION) return sqlite3_exec(db, schema, NULL, NULL, NULL);
+    int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) return rc;
+    bool had = has_table(db, "calls"), copy = had && v == 2;
+    int64_t t0 = pt_now_ms();
+    if (had && !copy) pt_log_warn("call log: the file has an older layout; its records are dropped and a new table started");
+    if (copy) rc = add_columns(db);
+    if (rc == SQLITE_OK) rc = sqlite3_exec(db, copy ? convert_v2 : "DROP TABLE IF EXISTS calls;", NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_exec(db, schema, NULL, NULL, NULL);
+    if (rc == SQLITE_OK && copy) rc = sqlite3_exec(db, copy_v2, NULL, NULL, NULL);
+    char sql[48];
+    snprintf(sql, sizeof sql, "PRAGMA user_version=%d", LAYOUT_VERSION);
+    if (rc == SQLITE_OK) rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    rc = sqlite3_exec(db, rc == SQLITE_OK ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL) == SQLITE_OK ? rc : SQLITE_ERROR;
+    if (rc == SQLITE_OK && copy)
+        pt_log_info("call log: the file's records were converted to the current layout (names kept once) in %lld ms",
+                    (long long)(pt_now_ms() - t0));
+    return rc;
 }
 
 int pt_calls_db_open(const char *path, bool readonly, sqlite3 **out, char *why, size_t cap)
@@ -133,8 +192,6 @@ int pt_calls_db_open(const char *path, bool readonly, sqlite3 **out, char *why, 
                           "PRAGMA wal_autocheckpoint=8192;",
                           NULL, NULL, NULL);
     if (rc == SQLITE_OK && !readonly) rc = migrate(db);
-    if (rc == SQLITE_OK && !readonly) rc = sqlite3_exec(db, schema, NULL, NULL, NULL);
-    if (rc == SQLITE_OK && !readonly) rc = add_columns(db);
     if (rc == SQLITE_OK && !readonly) rc = sqlite3_exec(db, pt_rollups_schema, NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
         snprintf(why, cap, "call log: %s: %s", path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
@@ -161,6 +218,9 @@ static void add(sql_buf *q, const char *frag)
     }
 }
 
+/* A name's id, for comparing a column of names (no row has a name the table lacks). */
+#define NAME_ID "(SELECT id FROM names WHERE name = ?)"
+
 /* Appends the WHERE terms for f in a fixed order; bind() binds them in the same order. */
 static void where(sql_buf *q, const pt_calls_filter *f)
 {
@@ -169,16 +229,16 @@ static void where(sql_buf *q, const pt_calls_filter *f)
      * into the next millisecond (more than 2^PT_CALLS_SEQ_BITS calls in one). */
     if (f->from_ms) add(q, " AND id >= ? AND time_ms >= ?");
     if (f->to_ms) add(q, " AND id < ? AND time_ms < ?");
-    if (f->team) add(q, " AND team = ?");
-    if (f->consumer) add(q, " AND consumer = ?");
-    if (f->service) add(q, " AND service = ?");
-    if (f->api) add(q, " AND api = ?");
-    if (f->model) add(q, " AND model = ?");
+    if (f->team) add(q, " AND team_id = " NAME_ID);
+    if (f->consumer) add(q, " AND consumer_id = " NAME_ID);
+    if (f->service) add(q, " AND service_id = " NAME_ID);
+    if (f->api) add(q, " AND api_id = " NAME_ID);
+    if (f->model) add(q, " AND model_id = " NAME_ID);
     if (f->request_id) add(q, " AND rid_hash = ? AND request_id = ?");
     if (f->trace_id) add(q, " AND trace_id = ?");
     if (f->operation) add(q, " AND operation = ?");
     if (f->status_lo) add(q, " AND status BETWEEN ? AND ?");
-    if (f->visible_team) add(q, " AND (team = ? OR service_team = ?)");
+    if (f->visible_team) add(q, " AND (team_id = " NAME_ID " OR service_team_id = " NAME_ID ")");
     if (f->has_cursor) add(q, " AND id < ?");
 }
 
@@ -222,7 +282,7 @@ static void bind(sqlite3_stmt *st, const pt_calls_filter *f)
 int64_t pt_calls_query(sqlite3 *db, const pt_calls_filter *f, pt_calls_row_fn fn, void *arg, char *why, size_t cap)
 {
     sql_buf q = { .len = 0 };
-    add(&q, "SELECT " SELECT_COLS " FROM calls");
+    add(&q, "SELECT " SELECT_COLS " FROM calls c");
     where(&q, f);
     add(&q, " ORDER BY id DESC LIMIT ?");
     sqlite3_stmt *st = NULL;

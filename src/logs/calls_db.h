@@ -3,11 +3,12 @@
  *
  * The table `calls` has one row per call. Its `id` is its time: time_ms << PT_CALLS_SEQ_BITS
  * plus a sequence number within the millisecond, so the table itself is in time order and a
- * time range is a range of ids, with no index of its own. Two small indexes serve the
- * lookups that must stay fast on a large log: one consumer (calls_consumer; an index carries
- * the id, so it is a consumer's calls in time order), one request id (calls_request,
- * on an integer hash of it) and one trace id (calls_trace). Every other filter narrows the rows of the time range, newest
- * first, until a page is full. */
+ * time range is a range of ids, with no index of its own. Small indexes serve the lookups
+ * that must stay fast on a large log: one consumer (calls_consumer, on its name's integer
+ * id; an index carries the row id, so it is a consumer's calls in time order), one request
+ * id (calls_request, on an integer hash of it) and one trace id (calls_trace). Every other
+ * filter narrows the rows of the time range, newest first, until a page is full. Names
+ * that repeat are kept once, in `names` (see PT_CALLS_COLUMNS). */
 #ifndef PT_LOGS_CALLS_DB_H
 #define PT_LOGS_CALLS_DB_H
 
@@ -18,15 +19,17 @@
 #include <sqlite3.h>
 
 /* The columns after id, in the order rows hand them out and the writer binds them, with
- * their SQL types. A new column is one more line here (and its member in calllog.c's
- * packing); the table, the insert, the select and pt_calls_columns follow from it. */
-#define PT_CALLS_COLUMNS(X)                                                                                    \
-    X(time_ms, "INTEGER NOT NULL") X(request_id, "TEXT") X(team, "TEXT") X(consumer, "TEXT")                 \
-    X(key_prefix, "TEXT") X(service, "TEXT") X(service_team, "TEXT") X(api, "TEXT") X(model, "TEXT")         \
-    X(provider, "TEXT") X(error, "TEXT") X(method, "TEXT") X(path, "TEXT") X(status, "INTEGER")              \
-    X(total_us, "INTEGER") X(upstream_us, "INTEGER") X(ttfb_us, "INTEGER") X(bytes_in, "INTEGER")           \
-    X(bytes_out, "INTEGER") X(input_tokens, "INTEGER") X(output_tokens, "INTEGER")                          \
-    X(cached_tokens, "INTEGER") X(cost_micro_usd, "INTEGER") X(client, "TEXT") X(trace_id, "TEXT")       \
+ * their SQL types (X); N marks the names that repeat from call to call (team, consumer,
+ * key prefix, service, API, model, provider): each is stored as an integer id into the
+ * table `names` (column <name>_id) and read back as its text. A new column is one more line
+ * here (and its member in calllog.c's packing); the table, the insert, the select and
+ * pt_calls_columns follow from it. */
+#define PT_CALLS_COLUMNS(X, N)                                                                                 \
+    X(time_ms, "INTEGER NOT NULL") X(request_id, "TEXT") N(team) N(consumer) N(key_prefix) N(service)        \
+    N(service_team) N(api) N(model) N(provider) X(error, "TEXT") X(method, "TEXT") X(path, "TEXT")          \
+    X(status, "INTEGER") X(total_us, "INTEGER") X(upstream_us, "INTEGER") X(ttfb_us, "INTEGER")             \
+    X(bytes_in, "INTEGER") X(bytes_out, "INTEGER") X(input_tokens, "INTEGER") X(output_tokens, "INTEGER")   \
+    X(cached_tokens, "INTEGER") X(cost_micro_usd, "INTEGER") X(client, "TEXT") X(trace_id, "TEXT")         \
     X(masked, "TEXT") X(request_body, "TEXT") X(response_body, "TEXT") X(operation, "TEXT")
 
 /* Sequence bits under the millisecond in an id: 4096 calls per millisecond before an id
@@ -34,10 +37,15 @@
 #define PT_CALLS_SEQ_BITS 12
 #define PT_CALLS_ID(time_ms) ((int64_t)(time_ms) << PT_CALLS_SEQ_BITS)
 
-/* The insert statement: id, then the columns above in order; and the request id's hash
- * that the writer binds last (rid_hash, the key of calls_request). */
+/* The insert statement: id, then the columns above in order (a name as its id); and the
+ * request id's hash that the writer binds last (rid_hash, the key of calls_request). */
 extern const char *const pt_calls_insert_sql;
 int64_t pt_calls_rid_hash(const char *s, size_t n);
+/* A name's id in `names`, added when missing (inside the writer's transaction): > 0, or
+ * -1 on a SQLite error. find and add are the writer's prepared statements of
+ * pt_calls_name_find_sql and pt_calls_name_add_sql. */
+extern const char *const pt_calls_name_find_sql, *const pt_calls_name_add_sql;
+int64_t pt_calls_name_id(sqlite3 *db, sqlite3_stmt *find, sqlite3_stmt *add, const char *s, size_t n);
 
 /* Opens path (the writer creates it, its directory and schema; a reader opens it
  * read-only and fails when it does not exist yet). WAL, synchronous=NORMAL: a crash may
@@ -59,7 +67,8 @@ typedef struct pt_calls_filter {
 
 /* Column names in the order rows are handed out: id, then PT_CALLS_COLUMNS. */
 #define PT__CALLS_COUNT(name, type) +1
-#define PT_CALLS_NCOLS (1 PT_CALLS_COLUMNS(PT__CALLS_COUNT))
+#define PT__CALLS_COUNT_NAME(name) +1
+#define PT_CALLS_NCOLS (1 PT_CALLS_COLUMNS(PT__CALLS_COUNT, PT__CALLS_COUNT_NAME))
 extern const char *const pt_calls_columns[PT_CALLS_NCOLS];
 
 /* One row: for each column, whether it is NULL, its text, or its integer. */

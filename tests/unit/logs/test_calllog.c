@@ -405,8 +405,8 @@ static void trace_ids_are_stored_and_filtered(void **state)
     assert_int_equal(count(f, "WHERE trace_id IS NULL"), 3);
 }
 
-/* A file of this layout written before the trace_id column existed gets it when the writer
- * opens it, and keeps its records. */
+/* A file of the previous layout (names as text in each row), written before the trace_id
+ * column existed, is converted when the writer opens it, and keeps its records. */
 static void an_older_file_gains_the_trace_id_column(void **state)
 {
     fx *f = *state;
@@ -423,7 +423,10 @@ static void an_older_file_gains_the_trace_id_column(void **state)
                                   " bytes_out INTEGER, input_tokens INTEGER, output_tokens INTEGER, cached_tokens INTEGER,"
                                   " cost_micro_usd INTEGER, client TEXT, rid_hash INTEGER);"
                                   "PRAGMA user_version=2;"
-                                  "INSERT INTO calls(id, time_ms, request_id) VALUES(500 << 12, 500, 'old');",
+                                  "INSERT INTO calls(id, time_ms, request_id, team, consumer, service) "
+                                  "VALUES(500 << 12, 500, 'old', 'ml', 'old-bot', 'echo');"
+                                  "CREATE INDEX calls_consumer ON calls(consumer) WHERE consumer IS NOT NULL;"
+                                  "CREATE INDEX calls_request ON calls(rid_hash);",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
     sqlite3_close(db);
@@ -437,6 +440,11 @@ static void an_older_file_gains_the_trace_id_column(void **state)
     assert_int_equal(s.written, 1);
     assert_int_equal(count(f, "WHERE trace_id = '4bf92f3577b34da6a3ce929d0e0e4736'"), 1);
     assert_int_equal(count(f, "WHERE request_id = 'old' AND trace_id IS NULL"), 1);
+    /* its names were kept once and are found by name, its own and the new record's */
+    assert_int_equal(run(f, (pt_calls_filter){ .consumer = "old-bot" }), 1);
+    assert_int_equal(run(f, (pt_calls_filter){ .team = "ml" }), 2);
+    assert_int_equal(run(f, (pt_calls_filter){ .service = "echo", .consumer = "bot" }), 1);
+    assert_int_equal(count(f, "WHERE consumer_id = (SELECT id FROM names WHERE name = 'old-bot')"), 1);
     pt_calllog_close(f->log); /* opening it again finds the column there */
     f->log = NULL;
     sqlite3_close(f->ro);
