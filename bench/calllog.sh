@@ -1,51 +1,90 @@
 #!/usr/bin/env bash
 # calllog.sh: the call log's writer and query, driven directly through their C interface
-# (bench/calllog.c), without HTTP in the way:
+# (bench/calllog.c), without HTTP in the way, for the current build and, with BASE_DIR, a
+# baseline build beside it in the same run:
+#   - the writer's instructions per record, counted by callgrind (the same on a busy machine)
 #   - sustained records/s through the bounded queue into SQLite,
 #     records stamped as they are written, analytics rollups on      target >= 50,000/s
 #   - database bytes per million records                             (reported, no target)
 #   - one consumer, one day, the first page, over a large table       target < 100 ms at 10 M rows
 #
-#   bench/calllog.sh                     2,000,000 rows (about a minute here)
+#   bench/calllog.sh                     1,000,000 rows
 #   ROWS=10000000 bench/calllog.sh       the full 10 M rows the query target is stated for
-# Knobs: ROWS, DAYS (30), CONSUMERS (1000), ROUNDS (50), WRITE_ROWS (1000000, the fresh-file
-# throughput run).
+#   BASE_DIR=../portico-main bench/calllog.sh   also a baseline: a source tree whose build/ is made
+# Knobs: ROWS, DAYS (30), CONSUMERS (1000), ROUNDS (50), WRITE_ROWS (300000, the fresh-file
+# throughput run), INSTR_ROWS (30000; 0 skips callgrind).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh run   # the toolchain and libraries it builds against, when missing
 
-ROWS=${ROWS:-2000000}
-WRITE_ROWS=${WRITE_ROWS:-1000000}
+ROWS=${ROWS:-1000000}
+WRITE_ROWS=${WRITE_ROWS:-300000}
 DAYS=${DAYS:-30}
 CONSUMERS=${CONSUMERS:-1000}
 ROUNDS=${ROUNDS:-50}
+INSTR_ROWS=${INSTR_ROWS:-30000}
 BUILD=${BUILD:-build}
-BIN=$BUILD/bench/calllog
+BASE_DIR=${BASE_DIR:-}
 
+PKGS="libuv jansson yaml-0.1 openssl sqlite3 libargon2"
+# driver SRC_DIR LIB OUT: bench/calllog.c built against a tree's headers and library.
+driver() {
+    # shellcheck disable=SC2046
+    cc -std=c11 -O2 -g -D_GNU_SOURCE -I"$1/src" $(pkg-config --cflags $PKGS) -o "$3" bench/calllog.c "$2" \
+        $(pkg-config --libs $PKGS) -lpthread -lm
+}
 make --no-print-directory -j"$(nproc)" "$BUILD/libportico.a" >/dev/null
 mkdir -p "$BUILD/bench"
-PKGS="libuv jansson yaml-0.1 openssl sqlite3 libargon2"
-# shellcheck disable=SC2046
-cc -std=c11 -O2 -g -D_GNU_SOURCE -Isrc $(pkg-config --cflags $PKGS) -o "$BIN" bench/calllog.c \
-    "$BUILD/libportico.a" $(pkg-config --libs $PKGS) -lpthread -lm
+declare -A BIN=([current]=$BUILD/bench/calllog)
+driver . "$BUILD/libportico.a" "${BIN[current]}"
+BUILDS=(current)
+if [ -n "$BASE_DIR" ]; then
+    [ -f "$BASE_DIR/build/libportico.a" ] || { echo "bench: $BASE_DIR/build/libportico.a is missing (make there)" >&2; exit 1; }
+    BIN[base]=$BUILD/bench/calllog-base
+    driver "$BASE_DIR" "$BASE_DIR/build/libportico.a" "${BIN[base]}"
+    BUILDS+=(base)
+fi
 
 T=$(mktemp -d /tmp/pt-bench-calllog.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 field() { sed -n "s/.*$1=\([0-9.-]*\).*/\1/p" <<<"$2"; }
+declare -A instr=() w=() l=() q=()
 
-echo "writer: $WRITE_ROWS records into a fresh file, stamped as written, rollups on"
-w=$("$BIN" write "$T/write.db" "$WRITE_ROWS" 0 "$CONSUMERS")
-echo "  $w"
-echo "large table: $ROWS records over $DAYS days, $CONSUMERS consumers (records only, no rollups)"
-l=$("$BIN" write "$T/large.db" "$ROWS" "$DAYS" "$CONSUMERS" fill)
-echo "  $l"
-q=$("$BIN" query "$T/large.db" "$ROUNDS" "$DAYS" "$CONSUMERS")
-echo "  $q"
+if ((INSTR_ROWS > 0)) && command -v valgrind >/dev/null; then
+    echo "writer instructions: $INSTR_ROWS records over $DAYS days under callgrind, the inserts' transactions counted"
+    for b in "${BUILDS[@]}"; do
+        valgrind --tool=callgrind --callgrind-out-file="$T/cg.$b" --toggle-collect=insert_some \
+            "${BIN[$b]}" write "$T/instr-$b.db" "$INSTR_ROWS" "$DAYS" "$CONSUMERS" fill >/dev/null 2>"$T/cg.$b.err"
+        total=$(sed -n 's/.*refs: *//p' "$T/cg.$b.err" | tr -d ',')
+        instr[$b]=$((total / INSTR_ROWS))
+        echo "  $b: ${instr[$b]} instructions per record"
+    done
+fi
+for b in "${BUILDS[@]}"; do
+    echo "$b writer: $WRITE_ROWS records into a fresh file, stamped as written, rollups on"
+    w[$b]=$("${BIN[$b]}" write "$T/write-$b.db" "$WRITE_ROWS" 0 "$CONSUMERS" 2>/dev/null)
+    echo "  ${w[$b]}"
+done
+for b in "${BUILDS[@]}"; do
+    echo "$b large table: $ROWS records over $DAYS days, $CONSUMERS consumers (records only, no rollups)"
+    l[$b]=$("${BIN[$b]}" write "$T/large-$b.db" "$ROWS" "$DAYS" "$CONSUMERS" fill 2>/dev/null)
+    echo "  ${l[$b]}"
+    q[$b]=$("${BIN[$b]}" query "$T/large-$b.db" "$ROUNDS" "$DAYS" "$CONSUMERS")
+    echo "  ${q[$b]}"
+    rm -f "$T/large-$b.db"*
+done
 
+# row LABEL UNIT FIELD-FROM: "label: current X unit   (base Y unit)"
+row() {
+    local label=$1 cur=$2 base=${3:-}
+    if [ -n "$base" ]; then printf '%-58s %12s   baseline %12s\n' "$label:" "$cur" "$base"; else printf '%-58s %12s\n' "$label:" "$cur"; fi
+}
 echo
-printf 'writer, sustained: %s records/s   target >= 50000/s\n' "$(field records_per_s "$w")"
-printf 'writer, into the large table: %s records/s\n' "$(field records_per_s "$l")"
-printf 'database size: %s bytes per million records (%s MB per million)\n' "$(field bytes_per_million "$l")" \
-    "$(awk -v b="$(field bytes_per_million "$l")" 'BEGIN { printf "%.0f", b / 1048576 }')"
-printf 'one consumer, one day, first page, at %s rows: median %s ms, slowest %s ms   target < 100 ms at 10 M rows\n' \
-    "$ROWS" "$(field median_ms "$q")" "$(field max_ms "$q")"
+B=${BASE_DIR:+base}
+row "writer instructions per record" "${instr[current]:-n/a}" "${B:+${instr[base]:-n/a}}"
+row "writer, sustained records/s (target >= 50000)" "$(field records_per_s "${w[current]}")" "${B:+$(field records_per_s "${w[base]:-}")}"
+row "writer, into the large table, records/s" "$(field records_per_s "${l[current]}")" "${B:+$(field records_per_s "${l[base]:-}")}"
+row "database bytes per million records" "$(field bytes_per_million "${l[current]}")" "${B:+$(field bytes_per_million "${l[base]:-}")}"
+row "one consumer, one day, first page at $ROWS rows, median ms" "$(field median_ms "${q[current]}")" "${B:+$(field median_ms "${q[base]:-}")}"
+row "                                               slowest ms" "$(field max_ms "${q[current]}")" "${B:+$(field max_ms "${q[base]:-}")}"
+echo "(query target: < 100 ms at 10 M rows)"
