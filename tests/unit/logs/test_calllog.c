@@ -303,7 +303,11 @@ static void a_full_disk_loses_the_batch_counted_and_recovers(void **state)
     pt_call_record a = rest(1000, "bot", 200);
     pt_calllog_write(f->log, &a);
     pt_calllog_sync(f->log);
-    int64_t pages = (int64_t)(pt_calllog_used_bytes(f->log) / 4096);
+    sqlite3_stmt *ps;
+    assert_int_equal(sqlite3_prepare_v2(f->ro, "PRAGMA page_size", -1, &ps, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(ps), SQLITE_ROW);
+    int64_t pages = (int64_t)pt_calllog_used_bytes(f->log) / sqlite3_column_int64(ps, 0);
+    sqlite3_finalize(ps);
     pt__calllog_set_max_pages(f->log, pages + 1);
     for (int i = 0; i < 3000; i++) pt_calllog_write(f->log, &a);
     pt_calllog_sync(f->log);
