@@ -19,6 +19,8 @@
 #                                                    upstream nginx (200 to POST /v1/traces)
 #   CALL_LOG=on|off                                  the call log forced on or off in both builds
 #                                                    (default: each build's own default)
+#   POLICY=1                                         a rate-limit policy (never refusing) on the
+#                                                    proxy route in both builds
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -28,6 +30,7 @@ PATHS=${PATHS:-proxy passthrough translation}
 BASE_BIN=${BASE_BIN:-}
 TRACED=${TRACED:-}
 CALL_LOG=${CALL_LOG:-}
+POLICY=${POLICY:-}
 case $CALL_LOG in ''|on|off) ;; *) echo "bench: CALL_LOG is on or off" >&2; exit 1 ;; esac
 command -v valgrind >/dev/null || { echo "bench: valgrind is missing (scripts/deps.sh bench installs it)" >&2; exit 1; }
 command -v callgrind_control >/dev/null || { echo "bench: callgrind_control is missing (valgrind)" >&2; exit 1; }
@@ -88,6 +91,8 @@ routes:
 EOF
     [ -z "$CALL_LOG" ] || printf 'data_dir: %s\ncall_log: { enabled: %s }\n' "$T/data-$1" \
         "$([ "$CALL_LOG" = on ] && echo true || echo false)"
+    [ "$POLICY" != 1 ] ||
+        printf 'policies: [{ name: bench-rate, applies_to: { route: bench }, rate: { requests: 1000000000, per: 1s } }]\n'
 }
 
 tracing_yaml() {
@@ -164,7 +169,7 @@ row() {
 }
 
 echo "per request: callgrind, $WARMUP keep-alive POSTs to warm up, then $REQUESTS measured; 1 worker;"
-echo "Portico's access log on, call log ${CALL_LOG:-as built}; allocations = malloc+calloc+realloc+posix_memalign calls"
+echo "Portico's access log on, call log ${CALL_LOG:-as built}$([ "$POLICY" = 1 ] && echo ", a rate-limit policy on the proxy route"); allocations = malloc+calloc+realloc+posix_memalign calls"
 printf '%-22s %10s %8s %10s  %10s %8s %10s  %9s\n' "" instr allocs "x nginx" base-instr allocs "x nginx" cur/base
 ng=$(measure nginx-off "" proxy)
 read -r NG_OFF _ <<<"$ng"
