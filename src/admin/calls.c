@@ -31,34 +31,6 @@ typedef struct query {
 
 /* ---- reading the query string ------------------------------------------------------------ */
 
-static int hexval(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-/* Percent-decodes n bytes of s ('+' is a space) into out; false on a bad escape, a NUL or
- * a value too long. */
-static bool decode(const char *s, size_t n, char *out, size_t cap)
-{
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (c == '%') {
-            if (i + 2 >= n) return false;
-            int hi = hexval(s[i + 1]), lo = hexval(s[i + 2]);
-            if (hi < 0 || lo < 0) return false;
-            c = (char)(hi << 4 | lo);
-            i += 2;
-        } else if (c == '+') {
-            c = ' ';
-        }
-        if (c == '\0' || k + 1 >= cap) return false;
-        out[k++] = c;
-    }
-    out[k] = '\0';
-    return true;
-}
-
 static int param_index(const char *const *names, const char *name, size_t n)
 {
     for (int i = 0; names[i]; i++)
@@ -88,7 +60,7 @@ int pt__admin_query_params(const pt_admin_req *rq, const char *const *names, cha
             }
             if (has[i]) return pt_admin_fail(err, 400, "invalid_value", names[i], "%s is given twice", names[i]);
             const char *val = eq ? eq + 1 : e;
-            if (!decode(val, (size_t)(e - val), v[i], PT_ADMIN_VALUE_MAX))
+            if (!pt_str_percent_decode(val, (size_t)(e - val), v[i], PT_ADMIN_VALUE_MAX, true))
                 return pt_admin_fail(err, 400, "invalid_value", names[i], "%s is badly percent-encoded or longer than %d bytes",
                                      names[i], PT_ADMIN_VALUE_MAX - 1);
             has[i] = true;

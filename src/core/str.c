@@ -70,3 +70,29 @@ const char *pt_mem_find(const char *h, size_t n, const char *s, size_t m)
     }
     return NULL;
 }
+
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+bool pt_str_percent_decode(const char *s, size_t n, char *out, size_t cap, bool plus_space)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '%') {
+            if (i + 2 >= n) return false;
+            int hi = hexval(s[i + 1]), lo = hexval(s[i + 2]);
+            if (hi < 0 || lo < 0) return false;
+            c = (char)(hi << 4 | lo);
+            i += 2;
+        } else if (c == '+' && plus_space) {
+            c = ' ';
+        }
+        if (c == '\0' || k + 1 >= cap) return false;
+        out[k++] = c;
+    }
+    out[k] = '\0';
+    return true;
+}

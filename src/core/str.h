@@ -21,6 +21,10 @@ char *pt_str_index(char *dst, size_t cap, const char *a, const char *b, size_t i
 const char *pt_mem_find(const char *h, size_t n, const char *s, size_t m);
 
 /* Whether the n bytes at s are all ASCII digits; their value (n small enough for int). */
+/* Percent-decodes n bytes of s into out (NUL-terminated), '+' as a space when plus_space
+ * (a query string); false on a bad escape, a NUL, or a value too long for cap. */
+bool pt_str_percent_decode(const char *s, size_t n, char *out, size_t cap, bool plus_space);
+
 bool pt_str_digits(const char *s, int n);
 int pt_str_num(const char *s, int n);
 

@@ -37,7 +37,7 @@
 typedef struct top_nodes {
     const pt_cfg_node *listen, *workers, *limits, *access_log, *log_level, *endpoints, *errors, *services,
         *routes, *providers, *models, *identity_headers, *data_dir, *admin, *policies;
-    const pt_cfg_node *call_log, *tracing, *mcp;
+    const pt_cfg_node *call_log, *tracing, *mcp, *counters;
 } top_nodes;
 
 static const pt_cfg_field top_fields[] = {
@@ -59,6 +59,7 @@ static const pt_cfg_field top_fields[] = {
     CFG_NODE("call_log", top_nodes, call_log),
     CFG_NODE("tracing", top_nodes, tracing),
     CFG_NODE("mcp", top_nodes, mcp),
+    CFG_NODE("counters", top_nodes, counters),
     CFG_END,
 };
 
@@ -99,6 +100,7 @@ static int map_top(pt_cfg *c, const pt_cfg_node *root)
     section(c, "identity_headers", t.identity_headers, pt__config_identity_headers, cfg);
     section(c, "admin", t.admin, pt__config_admin, cfg);
     section(c, "call_log", t.call_log, pt__config_call_log, cfg);
+    section(c, "counters", t.counters, pt__config_counters, cfg);
     section(c, "tracing", t.tracing, tracing_fn, cfg);
     /* models before services: a prompt service names one */
     if (t.providers || t.models) cfg->ai = pt_ai_config_map(c, t.providers, t.models);
@@ -196,6 +198,8 @@ static void config_free(pt_config *cfg)
     free(cfg->ready_path);
     free(cfg->metrics_path);
     free(cfg->data_dir);
+    free(cfg->counters_redis);
+    free(cfg->counters_prefix);
     pt_trace_cfg_release(&cfg->tracing);
     free(cfg->identity_consumer);
     free(cfg->identity_team);

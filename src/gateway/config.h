@@ -205,6 +205,11 @@ typedef struct pt_config {
                                    * address and the low-level cause; default false */
     char *data_dir;               /* the control-plane store's directory; default "./portico-data" */
     pt_call_log_cfg call_log;
+    /* counters: where limit counters live (limits/counter_redis.h). Read at start only */
+    char *counters_redis;         /* counters.redis: a redis:// URL; NULL: in process */
+    uint64_t counters_timeout_ms; /* counters.timeout; 0: the backend's default (50 ms) */
+    char *counters_prefix;        /* counters.prefix; NULL: "portico:" */
+    uint64_t counters_slot_ttl_ms; /* counters.slot_ttl; 0: the backend's default (10 min) */
     pt_trace_cfg tracing;         /* tracing: (trace/trace_config.h); enabled false without it */
     /* identity_headers: names of the headers that tell the upstream who called (keyed routes) */
     char *identity_consumer;      /* default "X-Portico-Consumer" */

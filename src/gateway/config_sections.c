@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "gateway/auth.h"
 #include "http/tls.h"
+#include "limits/counter_redis.h"
 #include "limits/policy.h"
 
 #define MAX_WEIGHT_SUM 65536u /* bounds the weighted schedule */
@@ -320,6 +321,32 @@ int pt__config_call_log(pt_cfg *c, const pt_cfg_node *v, void *obj)
 {
     ((pt_config *)obj)->call_log.enabled = true;
     return pt_cfg_map_fields(c, v, call_log_fields, &((pt_config *)obj)->call_log, NULL);
+}
+
+/* ---- counters ---- */
+
+static const pt_cfg_field counters_fields[] = {
+    CFG_STR("redis", pt_config, counters_redis),
+    CFG_DUR("timeout", pt_config, counters_timeout_ms, 1, 60000),
+    CFG_STR("prefix", pt_config, counters_prefix),
+    CFG_DUR("slot_ttl", pt_config, counters_slot_ttl_ms, 1000, 7 * PT_CFG_DAY_MS),
+    CFG_END,
+};
+
+/* The URL is checked here, so a typo fails at load with the file's line; whether Redis
+ * answers is found out at start (limits_gate.c). */
+int pt__config_counters(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    pt_config *cfg = obj;
+    if (pt_cfg_map_fields(c, v, counters_fields, cfg, NULL) != 0) return -1;
+    if (!cfg->counters_redis)
+        return pt_cfg_fail(c, v, "expected redis: \"redis://host:port/db\" (the only shared counter backend)");
+    pt_redis_url u;
+    char err[256];
+    if (pt_redis_url_parse(cfg->counters_redis, &u, err, sizeof err) != 0) return pt_cfg_fail(c, v, "redis: %s", err);
+    if (cfg->counters_prefix && strlen(cfg->counters_prefix) > 128)
+        return pt_cfg_fail(c, v, "prefix: expected at most 128 bytes");
+    return 0;
 }
 
 /* ---- services ---- */

@@ -896,6 +896,12 @@ int pt_gateway_run(const pt_gateway_opts *opts)
     }
     int lvl = cfg->error_log_level ? pt_log_level_parse(cfg->error_log_level) : PT_LOG_INFO;
     if (lvl >= 0) pt_log_set_level((pt_log_level)lvl);
+    if (pt_limits_gate_start(cfg, &err) != 0) {
+        fprintf(stderr, "portico: %s\n", err.data);
+        pt_buf_release(&err);
+        pt_config_release(cfg);
+        return 1;
+    }
 
     gateway g;
     memset(&g, 0, sizeof g);

@@ -18,6 +18,7 @@
 #include "core/prom.h"
 #include "gateway/auth.h"
 #include "gateway/metrics.h"
+#include "limits/counter_redis.h"
 #include "limits/enforce.h"
 #include "limits/persist.h"
 #include "limits/tz.h"
@@ -29,13 +30,36 @@
 
 static pt_counters *counters;
 static pthread_once_t counters_once = PTHREAD_ONCE_INIT;
+static pt_counters *_Atomic redis_counters; /* counters.redis, opened at start */
 
 static void counters_init(void) { counters = pt_counters_local_new(); }
 
 static pt_counters *shared_counters(void)
 {
+    pt_counters *r = atomic_load_explicit(&redis_counters, memory_order_acquire);
+    if (r) return r;
     pthread_once(&counters_once, counters_init);
     return counters;
+}
+
+int pt_limits_gate_start(const pt_config *cfg, pt_buf *err)
+{
+    if (!cfg->counters_redis || atomic_load(&redis_counters)) return 0;
+    pt_counters_redis_cfg rc = { .url = cfg->counters_redis, .timeout_ms = cfg->counters_timeout_ms,
+                                 .prefix = cfg->counters_prefix, .slot_ttl_ms = cfg->counters_slot_ttl_ms };
+    pt_counters *b;
+    char msg[512];
+    int rc_open = pt_counters_redis_open(&rc, &b, msg, sizeof msg);
+    if (rc_open < 0) {
+        pt_buf_printf(err, "counters: %s", msg);
+        return -1;
+    }
+    if (rc_open == 1) pt_log_warn("counters: %s; policies follow their on_store_error until it answers", msg);
+    pt_redis_url u;
+    if (rc_open == 0 && pt_redis_url_parse(cfg->counters_redis, &u, msg, sizeof msg) == 0)
+        pt_log_info("counters: limit counters in redis at %s:%u, database %u", u.host, u.port, u.db);
+    atomic_store_explicit(&redis_counters, b, memory_order_release);
+    return 0;
 }
 
 /* The quota and budget totals' file, opened with the first configuration that has a
@@ -68,7 +92,7 @@ void pt_limits_gate_stop(void)
 
 typedef struct series {
     pt_named n;
-    _Atomic uint64_t allowed, refused[PT_LIMIT_WHY_COUNT], soft;
+    _Atomic uint64_t allowed, refused[PT_LIMIT_WHY_COUNT], soft, store_errors[2]; /* [closed] */
 } series;
 
 static pt_named_list all_series = PT_NAMED_LIST_INIT;
@@ -84,7 +108,26 @@ int pt__limits_gate_bind(pt_config *cfg)
         if (!(p->series = series_get(p->name))) return -1;
         windows |= p->has_windows;
     }
-    return windows ? store_open(cfg) : 0;
+    return windows && !cfg->counters_redis ? store_open(cfg) : 0; /* Redis keeps its own totals */
+}
+
+/* The Redis backend's round trips, when it is the one in use. */
+static void render_redis(pt_prom *p)
+{
+    pt_counters *r = atomic_load(&redis_counters);
+    if (!r) return;
+    pt_counters_redis_stats st;
+    pt_counters_redis_stats_get(r, &st);
+    pt_prom_family(p, "portico_counters_redis_calls_total", "counter", "Round trips to the Redis limit counters.");
+    pt_prom_sample(p, "portico_counters_redis_calls_total", NULL);
+    pt_prom_value_u64(p, st.calls);
+    pt_prom_family(p, "portico_counters_redis_errors_total", "counter",
+                   "Round trips to the Redis limit counters that failed: unreachable, timed out, or an error reply.");
+    pt_prom_sample(p, "portico_counters_redis_errors_total", NULL);
+    pt_prom_value_u64(p, st.errors);
+    pt_prom_family(p, "portico_counters_redis_up", "gauge", "1 when the last round trip to Redis succeeded.");
+    pt_prom_sample(p, "portico_counters_redis_up", NULL);
+    pt_prom_value_u64(p, st.up);
 }
 
 static void render(pt_prom *p, void *arg)
@@ -107,6 +150,18 @@ static void render(pt_prom *p, void *arg)
             pt_prom_value_u64(p, atomic_load_explicit(&s->refused[r], memory_order_relaxed));
         }
     }
+    static const char *const store_err = "portico_policy_store_errors_total";
+    pt_prom_family(p, store_err, "counter",
+                   "Calls decided while the limit counters could not be reached, by the policy's on_store_error: "
+                   "open (let through) or closed (refused).");
+    for (series *s = head; s; s = (series *)s->n.next)
+        for (int closed = 0; closed < 2; closed++) {
+            pt_prom_sample(p, store_err, NULL);
+            pt_prom_label(p, "policy", s->n.name);
+            pt_prom_label(p, "on_store_error", closed ? "closed" : "open");
+            pt_prom_value_u64(p, atomic_load_explicit(&s->store_errors[closed], memory_order_relaxed));
+        }
+    render_redis(p);
     static const char *const soft = "portico_policy_budget_soft_total";
     pt_prom_family(p, soft, "counter", "Budget windows whose spending reached the policy's soft_at threshold.");
     for (series *s = head; s; s = (series *)s->n.next) {
@@ -133,6 +188,11 @@ static void gate_end(void *data) { pt_limits_release(&((gate *)data)->st); }
 
 static void count(const gate *g, size_t from)
 {
+    for (size_t i = from; i < g->st.n; i++) {
+        const pt_limit_decision *d = &g->st.d[i];
+        series *s = d->policy->series;
+        if (d->store_failed && s) atomic_fetch_add_explicit(&s->store_errors[d->policy->store_closed], 1, memory_order_relaxed);
+    }
     if (g->st.refused) {
         series *s = g->st.refused->policy->series;
         if (s) atomic_fetch_add_explicit(&s->refused[g->st.why], 1, memory_order_relaxed);

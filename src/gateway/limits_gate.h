@@ -42,6 +42,11 @@ bool pt_limits_gate_ai_start(pt_conn *c, uint64_t (*estimate)(void *arg), void *
  * posted to its webhook. limits may be NULL; later calls do nothing. */
 void pt_limits_gate_settle(void *limits, bool known, uint64_t tokens, uint64_t cost_micro);
 
+/* Opens the Redis counters when cfg names them (counters.redis), once at start: -1 with
+ * the reason in err when Redis refuses them (a wrong password or database); Redis not
+ * answering is only logged (policies follow on_store_error until it does). */
+int pt_limits_gate_start(const pt_config *cfg, pt_buf *err);
+
 /* Writes the quota and budget totals a last time and closes their file (at exit). */
 void pt_limits_gate_stop(void);
 

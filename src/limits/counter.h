@@ -5,10 +5,13 @@
  * number of requests in flight. A backend must decide each operation atomically for its
  * key across every thread (and, for a shared backend such as Redis, every process): the
  * in-process backend here is one table shared by all worker threads, never one per
- * worker, so a limit holds for the whole gateway. Times come from the caller (an
- * injectable monotonic clock), so a backend never reads a clock of its own; only the
- * in-process table's sweep reads the injectable wall clock, to forget windows that are
- * over. A calendar window's total (quota, budget) is a separate key holding a number. */
+ * worker, so a limit holds for the whole gateway. The in-process backend takes times
+ * from the caller (an injectable monotonic clock) and reads no clock of its own except
+ * the injectable wall clock in its sweep, to forget windows that are over. A backend
+ * shared by several nodes (counter_redis.h) ignores the caller's monotonic time and
+ * reads one clock for all nodes (the server's), since each node's monotonic clock has its
+ * own origin. A calendar window's total (quota, budget) is a separate key holding a
+ * number. */
 #ifndef PT_LIMITS_COUNTER_H
 #define PT_LIMITS_COUNTER_H
 
@@ -20,6 +23,29 @@
 #include "limits/gcra.h"
 
 typedef struct pt_counters pt_counters;
+
+/* One step of a batch (pt_counter_ops.batch): the same operations as below, named. */
+typedef enum pt_counter_op_kind {
+    PT_COUNTER_TAKE,    /* rate_take_n: n cells from g's window at key */
+    PT_COUNTER_ACQUIRE, /* inflight_acquire: one of n slots */
+    PT_COUNTER_ADD,     /* window_add: n added to the total at key, within limit (0: none) */
+    PT_COUNTER_ADJUST,  /* rate_adjust: n cells booked, or -n given back; never refused */
+} pt_counter_op_kind;
+
+typedef struct pt_counter_op {
+    pt_counter_op_kind kind;
+    pt_slice key;
+    const pt_gcra *g;        /* TAKE, ADJUST */
+    int64_t n;               /* TAKE: cells; ACQUIRE: max in flight; ADD, ADJUST: delta */
+    uint64_t limit;          /* ADD */
+    int64_t expires;         /* ADD: the window's end, wall-clock seconds */
+    /* what happened, once run */
+    bool refused;
+    pt_gcra_result rate;     /* TAKE */
+    unsigned inflight;       /* ACQUIRE: in flight after the decision */
+    void *held;              /* ACQUIRE: the slot, for inflight_release */
+    uint64_t total;          /* ADD: the total after the decision */
+} pt_counter_op;
 
 typedef struct pt_counter_ops {
     /* Takes one call from key's window at now (out says whether it passed). 0, or
@@ -53,6 +79,13 @@ typedef struct pt_counter_ops {
                         void (*fn)(void *arg, pt_slice key, uint64_t total, int64_t expires), void *arg);
     /* Restores a total read back after a restart (the larger of the two is kept). */
     int (*window_load)(pt_counters *b, pt_slice key, uint64_t total, int64_t expires, uint64_t now);
+    /* Runs ops in order as one atomic step (one round trip for a remote backend): at the
+     * first that refuses (a take without room, an acquire without a slot, an add beyond
+     * its limit) every earlier op is undone and the rest are not run. Returns the index of
+     * the refusing op, n when every op passed, or PT_EIO when the backend could not be
+     * reached (nothing was taken; the policies' on_store_error decide). NULL in a backend
+     * whose single operations are cheap (the in-process one). */
+    int (*batch)(pt_counters *b, pt_counter_op *ops, size_t n);
     /* Keys stored now (for tests and metrics). */
     size_t (*size)(pt_counters *b);
     void (*free)(pt_counters *b);

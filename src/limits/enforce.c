@@ -3,6 +3,7 @@
 
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
@@ -138,9 +139,11 @@ static bool store_error(pt_limit_state *st, pt_limit_decision *d, pt_policy_wind
     static _Atomic int64_t last_log;
     int64_t now = pt_limits_wall();
     if (atomic_exchange(&last_log, now) != now)
-        pt_log_warn("policy '%s': its %s total cannot be stored; on_store_error: %s, so the call is %s",
-                    d->policy->name, pt_policy_window_key(w), d->policy->store_closed ? "closed" : "open",
-                    d->policy->store_closed ? "refused" : "let through");
+        pt_log_warn("policy '%s': its %s cannot be counted (the limit store fails); on_store_error: %s, so the call "
+                    "is %s",
+                    d->policy->name, w < PT_WIN_COUNT ? pt_policy_window_key(w) : "counters",
+                    d->policy->store_closed ? "closed" : "open", d->policy->store_closed ? "refused" : "let through");
+    d->store_failed = true;
     if (!d->policy->store_closed) return true;
     st->why = PT_LIMIT_WHY_STORE;
     st->window = w;
@@ -149,14 +152,20 @@ static bool store_error(pt_limit_state *st, pt_limit_decision *d, pt_policy_wind
 
 /* The policy's calendar windows: a request taken from each requests quota, and token
  * quotas and budgets refused once their total has reached the limit. */
+/* The day and month the call starts in, in the policy's time zone. */
+static void window_ids(pt_limit_decision *d)
+{
+    int64_t wall = pt_limits_wall();
+    d->window_id[0] = pt_tz_window(d->policy->tz, wall, PT_TZ_DAY, &d->window_end[0]);
+    d->window_id[1] = pt_tz_window(d->policy->tz, wall, PT_TZ_MONTH, &d->window_end[1]);
+    d->windows_checked = true;
+}
+
 static bool decide_windows(pt_limit_state *st, pt_limit_decision *d)
 {
     pt_counters *b = st->counters;
     const pt_policy *p = d->policy;
-    int64_t wall = pt_limits_wall();
-    d->window_id[0] = pt_tz_window(p->tz, wall, PT_TZ_DAY, &d->window_end[0]);
-    d->window_id[1] = pt_tz_window(p->tz, wall, PT_TZ_MONTH, &d->window_end[1]);
-    d->windows_checked = true;
+    window_ids(d);
     char buf[WKEY_MAX];
     for (int i = 0; i < PT_WIN_COUNT; i++) {
         pt_policy_window w = (pt_policy_window)i;
@@ -203,10 +212,132 @@ static bool decide(pt_limit_state *st, pt_limit_decision *d)
     return true;
 }
 
+/* ---- a shared backend: every policy's takes in one batch ---- */
+
+/* What one op of a batch stands for: its decision and which of its limits. */
+typedef struct op_role {
+    pt_limit_decision *d;
+    int what; /* a window (pt_policy_window), or ROLE_RATE, ROLE_SLOT */
+} op_role;
+
+#define ROLE_RATE (-1)
+#define ROLE_SLOT (-2)
+#define BATCH_MAX 64 /* ops in one check; a request rarely meets more than a few policies */
+
+typedef struct batch {
+    pt_counter_op op[BATCH_MAX];
+    op_role role[BATCH_MAX];
+    char wkey[BATCH_MAX][WKEY_MAX];
+    size_t n;
+} batch;
+
+static void batch_add(batch *bt, pt_limit_decision *d, int what, pt_counter_op o)
+{
+    if (bt->n == BATCH_MAX) return;
+    bt->role[bt->n] = (op_role){ d, what };
+    bt->op[bt->n++] = o;
+}
+
+/* d's takes: a call from its rate, a slot, a request from each requests quota, and a look
+ * at each other calendar window (refused once its total has reached the limit). */
+static void batch_policy(batch *bt, pt_limit_decision *d)
+{
+    const pt_policy *p = d->policy;
+    if (p->has_rate) batch_add(bt, d, ROLE_RATE, (pt_counter_op){ .kind = PT_COUNTER_TAKE, .key = rate_key(d), .g = &p->gcra, .n = 1 });
+    if (p->concurrency)
+        batch_add(bt, d, ROLE_SLOT, (pt_counter_op){ .kind = PT_COUNTER_ACQUIRE, .key = inflight_key(d), .n = p->concurrency });
+    if (!p->has_windows) return;
+    window_ids(d);
+    for (int i = 0; i < PT_WIN_COUNT; i++) {
+        pt_policy_window w = (pt_policy_window)i;
+        if (!p->window[w] || bt->n == BATCH_MAX) continue;
+        pt_slice k = window_key(d, w, bt->wkey[bt->n]);
+        batch_add(bt, d, i, (pt_counter_op){ .kind = PT_COUNTER_ADD, .key = k, .n = is_requests(w) ? 1 : 0,
+                                             .limit = p->window[w], .expires = window_end(d, w) });
+    }
+}
+
+/* Records op i's outcome in its decision (taken, or the refusal's figures). */
+static void batch_result(pt_limit_state *st, batch *bt, size_t i, bool taken)
+{
+    pt_counter_op *o = &bt->op[i];
+    pt_limit_decision *d = bt->role[i].d;
+    int what = bt->role[i].what;
+    if (what == ROLE_RATE) {
+        d->rate = o->rate;
+        d->rate_taken = taken;
+        if (!taken) st->why = PT_LIMIT_WHY_RATE;
+    } else if (what == ROLE_SLOT) {
+        d->inflight = o->inflight;
+        d->held = taken ? o->held : NULL;
+        if (!taken) st->why = PT_LIMIT_WHY_CONCURRENCY;
+    } else {
+        pt_policy_window w = (pt_policy_window)what;
+        d->window_total[w] = o->total;
+        if (taken && o->n) d->requests_taken[pt_policy_window_monthly(w)] = true;
+        if (!taken) {
+            st->why = w >= PT_WIN_USD_DAY ? PT_LIMIT_WHY_BUDGET : PT_LIMIT_WHY_QUOTA;
+            st->window = w;
+        }
+    }
+}
+
+/* The backend could not be reached: nothing was taken, and each policy's on_store_error
+ * decides (the first that is closed refuses the request). */
+static int batch_failed(pt_limit_state *st, size_t from)
+{
+    for (size_t i = from; i < st->n; i++) {
+        pt_limit_decision *d = &st->d[i];
+        if (d->policy->has_rate) d->rate = (pt_gcra_result){ .allowed = true, .remaining = d->policy->burst };
+        if (store_error(st, d, PT_WIN_COUNT)) continue;
+        st->n = i + 1;
+        undo(st);
+        st->refused = d;
+        return 0;
+    }
+    return 1;
+}
+
+static int check_batch(pt_limit_state *st, const pt_policy_table *t, pt_limit_phase ph, const pt_limit_subject *s,
+                       uint64_t now)
+{
+    batch *bt = malloc(sizeof *bt);
+    size_t from = st->n;
+    if (!bt) return 1; /* as a backend out of memory: the call passes */
+    bt->n = 0;
+    for (size_t i = 0; i < t->n && st->n < st->cap; i++) {
+        const pt_policy *p = &t->v[i];
+        if (!pt_limit_applies(p, ph, s)) continue;
+        pt_limit_decision *d = &st->d[st->n++];
+        *d = (pt_limit_decision){ .policy = p, .now = now };
+        make_key(d, s);
+        batch_policy(bt, d);
+    }
+    int rc = bt->n ? st->counters->ops->batch(st->counters, bt->op, bt->n) : 0;
+    int ok = 1;
+    if (rc < 0) {
+        ok = batch_failed(st, from);
+    } else {
+        size_t ran = (size_t)rc < bt->n ? (size_t)rc : bt->n;
+        for (size_t i = 0; i < ran; i++) batch_result(st, bt, i, (size_t)rc == bt->n);
+        if ((size_t)rc < bt->n) {
+            batch_result(st, bt, (size_t)rc, false);
+            pt_limit_decision *d = bt->role[rc].d;
+            st->n = (size_t)(d - st->d) + 1;
+            undo(st); /* the batch undid its own takes; this gives back an earlier phase's */
+            st->refused = d;
+            ok = 0;
+        }
+    }
+    free(bt);
+    return ok;
+}
+
 int pt_limits_check(pt_limit_state *st, const pt_policy_table *t, pt_limit_phase ph, const pt_limit_subject *s,
                     uint64_t now)
 {
     if (!t) return 1;
+    if (st->counters->ops->batch) return check_batch(st, t, ph, s, now);
     for (size_t i = 0; i < t->n && st->n < st->cap; i++) {
         const pt_policy *p = &t->v[i];
         if (!pt_limit_applies(p, ph, s)) continue;
@@ -495,11 +626,12 @@ static int window_message(const pt_limit_state *st, char *out, size_t cap, unsig
     const pt_limit_decision *d = st->refused;
     const pt_policy *p = d->policy;
     pt_policy_window w = st->window;
-    const char *zone = p->time_zone ? p->time_zone : "UTC", *key = pt_policy_window_key(w);
-    const char *period = pt_policy_window_monthly(w) ? "month" : "day";
     if (st->why == PT_LIMIT_WHY_STORE)
         return snprintf(out, cap, "policy '%s' cannot count its %s: the limit store cannot be written and the "
-                                  "policy is set to on_store_error: closed", p->name, key);
+                                  "policy is set to on_store_error: closed",
+                        p->name, w < PT_WIN_COUNT ? pt_policy_window_key(w) : "calls");
+    const char *zone = p->time_zone ? p->time_zone : "UTC", *key = pt_policy_window_key(w);
+    const char *period = pt_policy_window_monthly(w) ? "month" : "day";
     if (st->why == PT_LIMIT_WHY_BUDGET) {
         char limit[32], spent[32];
         usd(limit, sizeof limit, p->window[w]);

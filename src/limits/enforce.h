@@ -59,6 +59,7 @@ typedef struct pt_limit_decision {
     uint32_t window_id[2];      /* the day (YYYYMMDD) and month (YYYYMM) the call started in */
     int64_t window_end[2];      /* ...and when they end (wall clock) */
     uint64_t window_total[PT_WIN_COUNT]; /* each window's total after the decision */
+    bool store_failed;          /* the counters could not be reached: on_store_error decided */
 } pt_limit_decision;
 
 #define PT_LIMIT_WHY_MAP(X)            \
@@ -87,7 +88,8 @@ typedef struct pt_limit_state {
     size_t n, cap;
     const pt_limit_decision *refused; /* the refusing decision, or NULL */
     pt_limit_why why;
-    pt_policy_window window;    /* the refusing window (why QUOTA, BUDGET or STORE) */
+    pt_policy_window window;    /* the refusing window (why QUOTA, BUDGET or STORE; PT_WIN_COUNT
+                                 * when STORE refused for the policy's counters as a whole) */
     bool store_failing;         /* the totals cannot be persisted now (set by the caller): policies
                                  * with on_store_error: closed refuse, the others count in memory */
     bool settled;

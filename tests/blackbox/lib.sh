@@ -487,3 +487,34 @@ api() {
     [ -n "$body" ] && args+=(-H 'Content-Type: application/json' --data-binary "$body")
     http "$method" "http://127.0.0.1:$AP/admin/v1$path" "${args[@]}" "${@:5}"
 }
+
+# ---------------------------------------------------------------------------- redis
+# redis_start [ARGS...]: a redis-server of its own on a free loopback port (REDIS_PORT, kept
+# across a restart), data in $T/redis, nothing saved to disk; killed at exit. 1 if it does
+# not accept connections within 10 s. redis_stop stops it. have_redis: the binary exists.
+have_redis() { command -v redis-server >/dev/null; }
+REDIS_PID=
+redis_start() {
+    REDIS_PORT=${REDIS_PORT:-$(free_port)}
+    mkdir -p "$T/redis"
+    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$T/redis" --save '' --appendonly no \
+        --logfile "$T/redis/redis.log" "$@" &
+    REDIS_PID=$!
+    track "$REDIS_PID"
+    wait_port "$REDIS_PORT"
+}
+redis_stop() { stop_pid "$REDIS_PID"; REDIS_PID=; }
+
+# node_start NAME CFG: another portico (a cluster node) started in $T/NAME; its pid in
+# NODE_PID[NAME]. Ready when its /healthz at port NODE_PORT[NAME] answers. node_stop NAME.
+declare -A NODE_PID=() NODE_PORT=()
+node_start() {
+    local name=$1 cfg=$2
+    mkdir -p "$T/$name"
+    grep -q '^admin:' "$cfg" 2>/dev/null || admin_off_line "$PORTICO" >>"$cfg"
+    (cd "$T/$name" && exec "$PORTICO" serve -c "$cfg" >>"$T/$name/out" 2>>"$T/$name/err") &
+    NODE_PID[$name]=$!
+    track "${NODE_PID[$name]}"
+    wait_for 10 answers_200 "http://127.0.0.1:${NODE_PORT[$name]}/healthz"
+}
+node_stop() { stop_pid "${NODE_PID[$1]:-}" TERM 15; unset "NODE_PID[$1]"; }
