@@ -518,3 +518,22 @@ node_start() {
     wait_for 10 answers_200 "http://127.0.0.1:${NODE_PORT[$name]}/healthz"
 }
 node_stop() { stop_pid "${NODE_PID[$1]:-}" TERM 15; unset "NODE_PID[$1]"; }
+
+# counters_start: for a test run with COUNTERS=redis (a copy of a limits test with its
+# counters in Redis), starts the Redis, or skips the whole test when redis-server is not
+# installed; nothing otherwise. counters_line then prints the `counters:` line to add to
+# the test's configuration (nothing for the in-process counters).
+counters_start() {
+    [ "${COUNTERS:-}" = redis ] || return 0
+    if ! have_redis; then
+        skip "$(basename "$0") with counters in Redis" "redis-server is not installed"
+        done_testing
+        exit
+    fi
+    redis_start || not_ok "redis starts"
+}
+counters_line() {
+    # a generous timeout: a round trip that times out fails open and would pass a call uncounted
+    [ "${COUNTERS:-}" = redis ] && echo "counters: { redis: \"redis://127.0.0.1:$REDIS_PORT/0\", timeout: 1s }"
+    return 0
+}

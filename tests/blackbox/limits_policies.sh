@@ -25,6 +25,7 @@ KH=$(seed key hooli)
 for c in acme globex initech hooli; do seed subscribe "$c" orders active || not_ok "$c is subscribed"; done
 
 upstream_start u1 "$U1" || not_ok "upstream starts"
+counters_start
 
 # $1: the hdr policy's requests per minute (changed by the reload test)
 write_config() {
@@ -33,6 +34,7 @@ listen: ["127.0.0.1:$PP"]
 workers: 2
 access_log: $LOG
 data_dir: $D
+$(counters_line)
 services:
   - name: echo
     targets: ["http://127.0.0.1:$U1"]
