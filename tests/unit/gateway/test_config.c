@@ -470,6 +470,26 @@ static void unknown_keys_suggest_the_closest(void **state)
                  "t.yaml:4: services[0].helth_check: unknown key (did you mean 'health_check'?)");
 }
 
+static void counters_section(void **state)
+{
+    pt_config *cfg = load_ok("");
+    assert_null(cfg->counters_redis); /* in process unless written */
+    pt_config_release(cfg);
+    cfg = load_ok("counters: { redis: \"redis://:pw@127.0.0.1:6380/2\", timeout: 20ms, prefix: \"a:\", slot_ttl: 2m }\n");
+    assert_string_equal(cfg->counters_redis, "redis://:pw@127.0.0.1:6380/2");
+    assert_int_equal(cfg->counters_timeout_ms, 20);
+    assert_string_equal(cfg->counters_prefix, "a:");
+    assert_int_equal(cfg->counters_slot_ttl_ms, 120000);
+    pt_config_release(cfg);
+    expect_error("counters: { timeout: 20ms }\n",
+                 "t.yaml:1: counters: expected redis: \"redis://host:port/db\" (the only shared counter backend)");
+    expect_error("counters: { redis: \"redis://:secretpw@h:0/1\" }\n",
+                 "t.yaml:1: counters: redis: the Redis URL's port is not a number from 1 to 65535 (expected "
+                 "redis://[[user]:password@]host[:port][/db])");
+    expect_error("counters: { redis: \"redis://h\", timeout: 2m }\n",
+                 "t.yaml:1: counters.timeout: must be between 1ms and 1m, got '2m'");
+}
+
 static void unknown_key_without_a_close_match_lists_the_known_ones(void **state)
 {
     expect_error("limits:\n  zzzzzzzz: 1\n",
@@ -1121,6 +1141,7 @@ int main(void)
         cmocka_unit_test(call_log_defaults_and_bounds),
         cmocka_unit_test(unknown_keys_suggest_the_closest),
         cmocka_unit_test(unknown_key_without_a_close_match_lists_the_known_ones),
+        cmocka_unit_test(counters_section),
         cmocka_unit_test(unknown_balancer_names_the_expected_ones),
         cmocka_unit_test(wrong_types_are_errors),
         cmocka_unit_test(missing_required_keys_are_named),
