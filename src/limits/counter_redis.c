@@ -333,24 +333,33 @@ int pt__counters_redis_reply(const redisReply *rep, pt_counter_op *ops, size_t n
     return refused ? (int)(refused - 1) : (int)n;
 }
 
-/* The script's four arguments for o, in buf (4 strings of up to 40 bytes). */
+/* The script's four arguments for o, in buf: its kind, then
+ *   TAKE, ADJUST: the interval and tolerance (ns) and the cells n;
+ *   ACQUIRE: the max in flight, the slot's member and its lifetime (ms);
+ *   ADD: the delta, the limit and the window's end (Unix s). */
 static void op_args(const redis_b *r, const pt_counter_op *o, const char *member, char (*buf)[40])
 {
     static const char kinds[] = { [PT_COUNTER_TAKE] = 't', [PT_COUNTER_ACQUIRE] = 'c', [PT_COUNTER_ADD] = 'a',
                                   [PT_COUNTER_ADJUST] = 'j' };
     snprintf(buf[0], 40, "%c", kinds[o->kind]);
-    unsigned long long a = o->g ? (unsigned long long)o->g->interval_ns : (unsigned long long)o->n,
-                       b = o->g ? (unsigned long long)o->g->tolerance_ns : (unsigned long long)o->limit;
-    if (o->kind == PT_COUNTER_ADD) {
+    switch (o->kind) {
+    case PT_COUNTER_TAKE:
+    case PT_COUNTER_ADJUST:
+        snprintf(buf[1], 40, "%llu", (unsigned long long)o->g->interval_ns);
+        snprintf(buf[2], 40, "%llu", (unsigned long long)o->g->tolerance_ns);
+        snprintf(buf[3], 40, "%lld", (long long)o->n);
+        break;
+    case PT_COUNTER_ACQUIRE:
+        snprintf(buf[1], 40, "%lld", (long long)o->n);
+        snprintf(buf[2], 40, "%s", member);
+        snprintf(buf[3], 40, "%llu", (unsigned long long)r->slot_ttl_ms);
+        break;
+    case PT_COUNTER_ADD:
         snprintf(buf[1], 40, "%lld", (long long)o->n);
         snprintf(buf[2], 40, "%llu", (unsigned long long)o->limit);
         snprintf(buf[3], 40, "%lld", (long long)o->expires);
-        return;
+        break;
     }
-    snprintf(buf[1], 40, "%llu", a);
-    snprintf(buf[2], 40, "%s", o->kind == PT_COUNTER_ACQUIRE ? member : "");
-    if (o->kind != PT_COUNTER_ACQUIRE) snprintf(buf[2], 40, "%llu", b);
-    snprintf(buf[3], 40, "%lld", o->kind == PT_COUNTER_ACQUIRE ? (long long)r->slot_ttl_ms : (long long)o->n);
 }
 
 /* Sends EVALSHA (then EVAL if the server lacks the script) with argv[1] free for the
