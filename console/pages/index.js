@@ -1,0 +1,5 @@
+// Every page of the console, in navigation order; the shell shows the ones the user's role may see.
+// A page: export default { id, title, roles: [...], render: async (root, {path, query}) => {} }.
+// The shell draws the page's <h1> from its title; render fills `root` below it.
+
+export default [];
