@@ -40,7 +40,11 @@ LDFLAGS  := $(SANFLAGS)
 LDLIBS   := $(PKG_LIBS) -lpthread -lm
 
 SRCS     := $(shell find src -name '*.c' ! -path src/main.c | sort)
-OBJS     := $(SRCS:%.c=$(BUILD)/%.o)
+# The web console's files, embedded as a generated table (scripts/embed_assets.c); the list
+# file changes when a file is added or removed, so the table follows either.
+CONSOLE_FILES := $(shell find console -type f | LC_ALL=C sort)
+CONSOLE_GEN   := $(BUILD)/gen/console_assets.c
+OBJS     := $(SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/console_assets.o
 LLHTTP_OBJS := $(BUILD)/llhttp/llhttp.o $(BUILD)/llhttp/api.o $(BUILD)/llhttp/http.o
 LIB      := $(BUILD)/libportico.a
 BIN      := $(BUILD)/portico
@@ -52,7 +56,7 @@ SUPPORT_SRCS := $(shell find tests/support -name '*.c' 2>/dev/null | sort)
 SUPPORT_BINS := $(SUPPORT_SRCS:tests/support/%.c=$(BUILD)/tests/%)
 FUZZ_SRCS := $(shell find tests/fuzz -name 'fuzz_*.c' 2>/dev/null | sort)
 
-.PHONY: all run test unit fuzz deps clean bench
+.PHONY: all run test unit fuzz deps clean bench FORCE
 all: $(BIN) $(SUPPORT_BINS)
 
 $(BIN): $(BUILD)/src/main.o $(LIB)
@@ -65,6 +69,22 @@ $(LIB): $(OBJS) $(LLHTTP_OBJS)
 $(BUILD)/src/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/gen/embed_assets: scripts/embed_assets.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -O1 -Wall -Wextra -o $@ $<
+
+$(BUILD)/gen/console_files.txt: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(CONSOLE_FILES)' | cmp -s - $@ || echo '$(CONSOLE_FILES)' > $@
+
+$(CONSOLE_GEN): $(BUILD)/gen/embed_assets $(BUILD)/gen/console_files.txt $(CONSOLE_FILES)
+	$(BUILD)/gen/embed_assets $@ console $(CONSOLE_FILES)
+
+$(BUILD)/gen/console_assets.o: $(CONSOLE_GEN)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+FORCE:
 
 # Third-party parser: strict mode, its own warnings are not ours to fix.
 $(BUILD)/llhttp/%.o: $(LLHTTP_SRC_DIR)/%.c
@@ -100,7 +120,8 @@ FUZZ_BUILD := build/fuzz
 FUZZ_BINS  := $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
 FUZZ_CFLAGS := -std=c11 -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -DPT_NO_ARENA -w
 FUZZ_OBJS  := $(SRCS:%.c=$(FUZZ_BUILD)/obj/%.o) \
-              $(FUZZ_BUILD)/obj/llhttp/llhttp.o $(FUZZ_BUILD)/obj/llhttp/api.o $(FUZZ_BUILD)/obj/llhttp/http.o
+              $(FUZZ_BUILD)/obj/llhttp/llhttp.o $(FUZZ_BUILD)/obj/llhttp/api.o $(FUZZ_BUILD)/obj/llhttp/http.o \
+              $(FUZZ_BUILD)/obj/gen/console_assets.o
 FUZZ_LIB   := $(FUZZ_BUILD)/libportico-fuzz.a
 fuzz: $(FUZZ_BINS)
 $(FUZZ_LIB): $(FUZZ_OBJS)
@@ -109,6 +130,9 @@ $(FUZZ_LIB): $(FUZZ_OBJS)
 $(FUZZ_BUILD)/obj/src/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	clang $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+$(FUZZ_BUILD)/obj/gen/console_assets.o: $(CONSOLE_GEN)
+	@mkdir -p $(dir $@)
+	clang $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 $(FUZZ_BUILD)/obj/llhttp/%.o: $(LLHTTP_SRC_DIR)/%.c
 	@mkdir -p $(dir $@)
 	clang -I$(LLHTTP_INC_DIR) -DLLHTTP_STRICT_MODE=1 $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<

@@ -9,6 +9,7 @@
 #include <sqlite3.h>
 
 #include "admin/api.h"
+#include "console/console.h"
 #include "core/log.h"
 #include "store/store.h"
 
@@ -26,6 +27,7 @@ struct pt_admin {
     int start_rc;
     char why[512];
     char where[128];
+    pt_signin_brake brake;
 };
 
 /* One request being read: its body so far. Lives in the request pool. */
@@ -47,8 +49,8 @@ static void send_answer(pt_conn *c, const pt_admin_resp *r)
         return;
     }
     const char *ctype = r->raw ? r->content_type : "application/json";
-    char etag[32];
-    pt_header h[5];
+    char etag[32], retry[24];
+    pt_header h[7];
     size_t n = 0;
     h[n++] = (pt_header){PT_SLICE_LIT("Content-Type"), {ctype, strlen(ctype)}};
     h[n++] = (pt_header){PT_SLICE_LIT("Cache-Control"), PT_SLICE_LIT("no-store")};
@@ -59,9 +61,15 @@ static void send_answer(pt_conn *c, const pt_admin_resp *r)
     if (r->www_authenticate)
         h[n++] = (pt_header){PT_SLICE_LIT("WWW-Authenticate"), PT_SLICE_LIT("Bearer realm=\"portico-admin\"")};
     if (r->raw && r->next_cursor[0]) h[n++] = (pt_header){PT_SLICE_LIT("X-Next-Cursor"), pt_slice_cstr(r->next_cursor)};
+    if (r->set_cookie[0]) h[n++] = (pt_header){PT_SLICE_LIT("Set-Cookie"), pt_slice_cstr(r->set_cookie)};
+    if (r->retry_after > 0) {
+        int len = snprintf(retry, sizeof retry, "%lld", (long long)r->retry_after);
+        h[n++] = (pt_header){PT_SLICE_LIT("Retry-After"), {retry, (size_t)len}};
+    }
     size_t len = text ? strlen(text) + 1 : r->raw ? r->raw_len : 0;
     bool has_body = r->body || r->raw;
-    pt_conn_response_start(c, r->status, h, has_body ? n : n - 1, (int64_t)len);
+    /* without a body (204) there is no Content-Type to send */
+    pt_conn_response_start(c, r->status, has_body ? h : h + 1, has_body ? n : n - 1, (int64_t)len);
     if (text) {
         pt_conn_response_body(c, text, len - 1);
         pt_conn_response_body(c, "\n", 1);
@@ -79,16 +87,55 @@ static void slice_or_null(const pt_request *req, const char *name, const char **
     *n = h ? h->value.len : 0;
 }
 
+/* The console's files: every answer with its security headers (errors included). */
+static void serve_console(areq *r, const char *method)
+{
+    const char *inm;
+    size_t inm_len;
+    slice_or_null(r->req, "if-none-match", &inm, &inm_len);
+    pt_console_resp cr;
+    pt_console_serve(method, r->req->path.ptr, r->req->path.len, inm, inm_len, &cr);
+    pt_header h[12];
+    size_t n = 0;
+    for (size_t i = 0; i < pt_console_nsecurity_headers; i++)
+        h[n++] = (pt_header){pt_slice_cstr(pt_console_security_headers[i].name), pt_slice_cstr(pt_console_security_headers[i].value)};
+    h[n++] = (pt_header){PT_SLICE_LIT("Content-Type"), pt_slice_cstr(cr.content_type)};
+    h[n++] = (pt_header){PT_SLICE_LIT("Cache-Control"), cr.asset ? PT_SLICE_LIT("no-cache") : PT_SLICE_LIT("no-store")};
+    if (cr.asset) h[n++] = (pt_header){PT_SLICE_LIT("ETag"), pt_slice_cstr(cr.asset->etag)};
+    if (cr.allow) h[n++] = (pt_header){PT_SLICE_LIT("Allow"), pt_slice_cstr(cr.allow)};
+    pt_conn_set_sink(r->c, NULL);
+    pt_conn_response_start(r->c, cr.status, h, n, (int64_t)cr.body_len);
+    if (cr.body_len) pt_conn_response_body(r->c, cr.body, cr.body_len);
+    pt_conn_response_end(r->c);
+}
+
+/* The client's address without its port, for the sign-in brake. */
+static void peer_address(pt_conn *c, char *out, size_t cap)
+{
+    const char *p = pt_conn_peer(c);
+    snprintf(out, cap, "%s", p ? p : "");
+    char *colon = strrchr(out, ':');
+    if (colon && (out[0] == '[' || strchr(out, ':') == colon)) *colon = 0;
+}
+
 static void serve(areq *r)
 {
-    char method[16];
+    char method[16], peer[80];
     snprintf(method, sizeof method, "%.*s", PT_SLICE_ARG(r->req->method_name));
+    if (pt_console_owns(r->req->path.ptr, r->req->path.len)) {
+        serve_console(r, method);
+        return;
+    }
+    peer_address(r->c, peer, sizeof peer);
     pt_admin_req rq = {.method = method,
                        .path = r->req->path.ptr, .path_len = r->req->path.len,
                        .query = r->req->query.ptr, .query_len = r->req->query.len,
-                       .body = r->body.data ? r->body.data : "", .body_len = r->body.len};
+                       .body = r->body.data ? r->body.data : "", .body_len = r->body.len,
+                       .peer = peer, .tls = pt_conn_is_tls(r->c)};
     slice_or_null(r->req, "authorization", &rq.authorization, &rq.authorization_len);
     slice_or_null(r->req, "if-match", &rq.if_match, &rq.if_match_len);
+    slice_or_null(r->req, "cookie", &rq.cookie, &rq.cookie_len);
+    slice_or_null(r->req, "x-csrf-token", &rq.csrf, &rq.csrf_len);
     pt_admin_resp resp;
     pt_admin_handle(&r->a->api, &rq, &resp);
     pt_conn_set_sink(r->c, NULL);
@@ -193,6 +240,8 @@ static void thread_main(void *arg)
     uv_sem_post(&a->ready);
     if (a->start_rc == 0) {
         pt_log_info("admin API listening on http://%s/admin/v1/", a->where);
+        pt_log_info("console at http://%s/console/ (first sign-in: the token in %s/admin-token, "
+                    "then set a password)", a->where, a->data_dir);
         uv_run(&a->loop, UV_RUN_DEFAULT);
     }
     pt_store_close(a->api.st);
@@ -258,6 +307,9 @@ pt_admin *pt_admin_start(const pt_admin_opts *o, pt_buf *err)
     a->api.describe = o->describe;
     a->api.render_prompt = o->render_prompt;
     a->api.arg = o->arg;
+    a->api.session_idle_s = o->session_idle_s;
+    a->api.session_max_s = o->session_max_s;
+    a->api.brake = &a->brake;
     pt_server_init(&a->srv, &a->loop);
     a->srv.limits = o->limits;
     if (!a->srv.limits.max_body_bytes || a->srv.limits.max_body_bytes > PT_ADMIN_MAX_BODY)

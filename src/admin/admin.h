@@ -1,7 +1,8 @@
 /* admin.h: the admin API server. It runs on its own thread with its own libuv loop and
  * its own store handle inside the gateway process, on its own listening socket, so store
  * writes and password hashing never run on a worker loop. The gateway starts it once and
- * stops it once; it knows nothing of the gateway (everything it needs comes in opts). */
+ * stops it once; it knows nothing of the gateway (everything it needs comes in opts). The
+ * same listener serves the web console's files under /console/ (console/console.h). */
 #ifndef PT_ADMIN_ADMIN_H
 #define PT_ADMIN_ADMIN_H
 
@@ -26,6 +27,8 @@ typedef struct pt_admin_opts {
     pt_admin_describe_fn describe;   /* the file's listeners, providers, models; may be NULL */
     pt_admin_render_fn render_prompt; /* a prompt service's dry run; may be NULL */
     void *arg;
+    int64_t session_idle_s;      /* console sessions: idle and absolute limits (0: the defaults) */
+    int64_t session_max_s;
 } pt_admin_opts;
 
 typedef struct pt_admin pt_admin;

@@ -23,6 +23,7 @@
 #include "admin/catalog.h"
 #include "admin/openapi.h"
 #include "admin/release.h"
+#include "admin/session.h"
 #include "control/cred.h"
 #include "doctor/doctor.h"
 #include "store/schema.h"
@@ -38,6 +39,9 @@ typedef struct ctx {
     int64_t user_id, team;
     pt_admin_role role;
     const char *actor;
+    int64_t session_id;  /* the console session the caller came with, 0 for a bearer token */
+    char session_secret[64];
+    int64_t session_expires;
     char *seg[PT_ADMIN_MAX_SEGS];
     int nseg;
 } ctx;
@@ -673,6 +677,7 @@ static void list(ctx *x, pt_store_kind kind, const char *pcol, int64_t parent)
     char cursor[64], next[PT_STORE_CURSOR_MAX];
     if (list_limit(x, &limit, cursor, sizeof cursor)) return;
     json_t *filter = json_object();
+    if (kind == PT_KIND_TOKEN) json_object_set_new(filter, "kind", json_string("token"));
     if (pcol) json_object_set_new(filter, pcol, json_integer(parent));
     else if (x->role != PT_ROLE_ADMIN && (kind == PT_KIND_USER || kind == PT_KIND_SERVICE || kind == PT_KIND_CONSUMER ||
                                           kind == PT_KIND_POLICY))
@@ -865,35 +870,69 @@ static int insert_token(pt_store *st, int64_t user_id, const char *actor, pt_cre
     return rc;
 }
 
+/* Whether the sign-in brake lets key try now; else 429 naming the wait. */
+static int brake_check(ctx *x, uint64_t key)
+{
+    int64_t wait = x->api->brake ? pt_signin_wait(x->api->brake, key, now_s()) : 0;
+    if (wait <= 0) return 0;
+    x->out->retry_after = wait;
+    return pt_admin_fail(&x->err, 429, "too_many_attempts", "",
+                         "too many failed sign-ins for this user from this address; try again in %lld s", (long long)wait);
+}
+
+static void brake_note(ctx *x, uint64_t key, bool ok)
+{
+    if (!x->api->brake) return;
+    if (ok) pt_signin_succeeded(x->api->brake, key);
+    else pt_signin_failed(x->api->brake, key, now_s());
+}
+
+/* The enabled user named name whose password is pw, in *user; else 401 (and the brake
+ * counts it). An unknown user costs the same verification as a known one, so the time of
+ * the answer does not tell which names exist (a hash of a password nobody has). */
+static int verify_password(ctx *x, const char *name, const json_t *pwv, json_t **user)
+{
+    uint64_t bk = pt_signin_key(name, x->rq->peer);
+    if (brake_check(x, bk)) return -1;
+    json_t *key = json_string(name);
+    int rc = key ? pt_store_find(x->st, PT_KIND_USER, "name", key, user) : -1;
+    json_decref(key);
+    const char *pw = json_string_value(pwv);
+    size_t pwlen = json_string_length(pwv);
+    if (rc != 0) {
+        static const char decoy[] =
+            "$argon2id$v=19$m=65536,t=3,p=1$j0fuLb5mF6FYIOcjKmgIzA$Z2ItPzBG7KwbjsLANl5VjXDslmL18i3QV0q1MdGOI/Q";
+        pt_cred_password_verify(decoy, pw, pwlen);
+    }
+    bool ok = rc == 0 && !json_is_true(json_object_get(*user, "disabled")) &&
+              pt_cred_password_verify(str_member(*user, "password_hash"), pw, pwlen);
+    brake_note(x, bk, ok);
+    if (ok) return 0;
+    json_decref(*user);
+    *user = NULL;
+    x->out->www_authenticate = true;
+    return fail(x, 401, "unauthenticated", "", "unknown user or wrong password");
+}
+
+/* {"user","password"} from a body whose allowed members are allowed; 0 or -1 (answered). */
+static int credentials(ctx *x, const json_t *in, json_t **user)
+{
+    const char *name = str_member(in, "user");
+    if (!name) return fail(x, 400, "missing_field", "user", "user is required");
+    if (!json_is_string(json_object_get(in, "password")))
+        return fail(x, 400, "missing_field", "password", "password is required");
+    return verify_password(x, name, json_object_get(in, "password"), user);
+}
+
 /* POST /tokens {"user","password"}: the password is the credential, no bearer needed. */
 static void login(ctx *x)
 {
     static const char *const allowed[] = {"user", "password", NULL};
     json_t *in = body(x), *user = NULL;
-    if (!in || pt_admin_known_fields(in, allowed, &x->err)) goto out;
-    const char *name = str_member(in, "user"), *pw = str_member(in, "password");
-    if (!name) { fail(x, 400, "missing_field", "user", "user is required"); goto out; }
-    if (!pw) { fail(x, 400, "missing_field", "password", "password is required"); goto out; }
-    json_t *key = json_string(name);
-    int rc = key ? pt_store_find(x->st, PT_KIND_USER, "name", key, &user) : -1;
-    json_decref(key);
-    size_t pwlen = json_string_length(json_object_get(in, "password"));
-    if (rc != 0) {
-        /* An unknown user costs the same verification as a known one, so the time of the
-         * answer does not tell which names exist (a hash of a password nobody has). */
-        static const char decoy[] =
-            "$argon2id$v=19$m=65536,t=3,p=1$j0fuLb5mF6FYIOcjKmgIzA$Z2ItPzBG7KwbjsLANl5VjXDslmL18i3QV0q1MdGOI/Q";
-        pt_cred_password_verify(decoy, pw, pwlen);
-    }
-    if (rc != 0 || json_is_true(json_object_get(user, "disabled")) ||
-        !pt_cred_password_verify(str_member(user, "password_hash"), pw, pwlen)) {
-        fail(x, 401, "unauthenticated", "", "unknown user or wrong password");
-        x->out->www_authenticate = true;
-        goto out;
-    }
+    if (!in || pt_admin_known_fields(in, allowed, &x->err) || credentials(x, in, &user)) goto out;
     pt_cred_secret tok;
     int64_t id = 0;
-    rc = insert_token(x->st, int_member(user, "id"), name, &tok, &id);
+    int rc = insert_token(x->st, int_member(user, "id"), str_member(user, "name"), &tok, &id);
     if (rc != 0) store_fail(x, rc, true);
     else {
         changed_one(x, PT_KIND_TOKEN, id);
@@ -909,6 +948,7 @@ static void tokens(ctx *x)
 {
     if (x->nseg == 1) {
         if (method_is(x, "GET")) list(x, PT_KIND_TOKEN, x->role == PT_ROLE_ADMIN ? NULL : "user_id", x->user_id);
+        /* list() leaves console sessions out of this list: they are /sessions' */
         else bad_method(x);
         return;
     }
@@ -940,34 +980,204 @@ static int unauthenticated(ctx *x, const char *msg)
     return fail(x, 401, "unauthenticated", "", msg);
 }
 
-static int authenticate(ctx *x)
+/* The token row whose secret is text (n bytes), of kind ("token" or "session"), in *row;
+ * -1 when there is none. */
+static int find_secret(ctx *x, const char *text, size_t n, const char *kind, json_t **row)
 {
-    const char *a = x->rq->authorization;
-    size_t n = x->rq->authorization_len;
-    if (!a) return unauthenticated(x, "missing Authorization: Bearer <token>");
-    if (n < 7 || strncasecmp(a, "Bearer ", 7) != 0) return unauthenticated(x, "Authorization must be Bearer <token>");
-    a += 7, n -= 7;
-    while (n && *a == ' ') a++, n--;
-    while (n && a[n - 1] == ' ') n--;
-    if (!pt_cred_wellformed(PT_CRED_TOKEN_SCHEME, a, n)) return unauthenticated(x, "invalid token");
+    *row = NULL;
+    if (!pt_cred_wellformed(PT_CRED_TOKEN_SCHEME, text, n)) return -1;
     uint8_t h[PT_CRED_HASH_LEN];
     char hex[PT_CRED_HEX_LEN + 1];
-    pt_cred_hash(a, n, h);
+    pt_cred_hash(text, n, h);
     pt_store_hex(h, sizeof h, hex);
-    json_t *key = json_string(hex), *tok = NULL;
-    int rc = key ? pt_store_find(x->st, PT_KIND_TOKEN, "hash", key, &tok) : -1;
+    json_t *key = json_string(hex);
+    int rc = key ? pt_store_find(x->st, PT_KIND_TOKEN, "hash", key, row) : -1;
     json_decref(key);
-    int64_t exp = int_member(tok, "expires_at"), uid = int_member(tok, "user_id");
-    json_decref(tok);
-    if (rc != 0) return unauthenticated(x, "invalid token");
-    if (exp > 0 && exp <= now_s()) return unauthenticated(x, "the token has expired");
+    const char *k = str_member(*row, "kind");
+    if (rc == 0 && strcmp(k ? k : "token", kind) == 0) return 0;
+    json_decref(*row);
+    *row = NULL;
+    return -1;
+}
+
+/* The caller is the enabled user uid; else 401 with msg. */
+static int adopt_user(ctx *x, int64_t uid, const char *msg)
+{
     if (pt_store_get(x->st, PT_KIND_USER, uid, &x->user) != 0 || json_is_true(json_object_get(x->user, "disabled")))
-        return unauthenticated(x, "the token's user is disabled or gone");
+        return unauthenticated(x, msg);
     x->user_id = uid;
     x->team = int_member(x->user, "team_id");
     x->role = pt_admin_role_parse(str_member(x->user, "role"));
     x->actor = str_member(x->user, "name");
     return 0;
+}
+
+static int bearer(ctx *x, const char *a, size_t n)
+{
+    if (n < 7 || strncasecmp(a, "Bearer ", 7) != 0) return unauthenticated(x, "Authorization must be Bearer <token>");
+    a += 7, n -= 7;
+    while (n && *a == ' ') a++, n--;
+    while (n && a[n - 1] == ' ') n--;
+    json_t *tok = NULL;
+    if (find_secret(x, a, n, "token", &tok) != 0) return unauthenticated(x, "invalid token");
+    int64_t exp = int_member(tok, "expires_at"), uid = int_member(tok, "user_id");
+    json_decref(tok);
+    if (exp > 0 && exp <= now_s()) return unauthenticated(x, "the token has expired");
+    return adopt_user(x, uid, "the token's user is disabled or gone");
+}
+
+static int64_t session_idle(const ctx *x) { return x->api->session_idle_s > 0 ? x->api->session_idle_s : PT_SESSION_IDLE_DEFAULT; }
+static int64_t session_max(const ctx *x) { return x->api->session_max_s > 0 ? x->api->session_max_s : PT_SESSION_MAX_DEFAULT; }
+
+/* 401 for a session that is gone, telling the browser to forget its cookie. */
+static int session_refused(ctx *x, const char *code, const char *msg)
+{
+    pt_session_clear_cookie(x->out->set_cookie, sizeof x->out->set_cookie, x->rq->tls);
+    return fail(x, 401, code, "", msg);
+}
+
+/* The console's cookie: a live session of an enabled user; writes need its CSRF token. An
+ * ended session is deleted as it is found (audited as the system's). */
+static int session_cookie(ctx *x, const char *secret, size_t n)
+{
+    json_t *row = NULL;
+    if (find_secret(x, secret, n, "session", &row) != 0) return session_refused(x, "unauthenticated", "no such session: sign in again");
+    int64_t id = int_member(row, "id"), uid = int_member(row, "user_id"), exp = int_member(row, "expires_at");
+    int64_t used = int_member(row, "last_used_at"), now = now_s();
+    if (!used) used = int_member(row, "created_at");
+    json_decref(row);
+    pt_session_state st = pt_session_check(now, used, exp, session_idle(x));
+    if (st != PT_SESSION_LIVE) {
+        pt_store_delete(x->st, PT_KIND_TOKEN, id, 0, "system");
+        return session_refused(x, "session_expired", st == PT_SESSION_IDLE ? "the session ended after a time without use: sign in again"
+                                                                           : "the session reached its time limit: sign in again");
+    }
+    if (adopt_user(x, uid, "the session's user is disabled or gone")) return -1;
+    if (!pt_session_safe_method(x->rq->method) && !pt_session_csrf_ok(secret, n, x->rq->csrf, x->rq->csrf_len))
+        return fail(x, 403, "csrf_failed", "X-CSRF-Token", "a write with the session cookie needs the session's X-CSRF-Token header");
+    if (pt_session_needs_touch(now, used, session_idle(x))) {
+        json_t *t = json_pack("{s:I}", "last_used_at", (json_int_t)now);
+        if (t) pt_store_touch(x->st, PT_KIND_TOKEN, id, t); /* a failed touch only shortens the session */
+        json_decref(t);
+    }
+    x->session_id = id;
+    x->session_expires = exp;
+    snprintf(x->session_secret, sizeof x->session_secret, "%.*s", (int)n, secret);
+    return 0;
+}
+
+/* A bearer token, else the console's session cookie. */
+static int authenticate(ctx *x)
+{
+    if (x->rq->authorization) return bearer(x, x->rq->authorization, x->rq->authorization_len);
+    char secret[64];
+    int n = x->rq->cookie ? pt_session_cookie(x->rq->cookie, x->rq->cookie_len, secret, sizeof secret) : -1;
+    if (n > 0) return session_cookie(x, secret, (size_t)n);
+    return unauthenticated(x, "missing Authorization: Bearer <token> (or the console's session cookie)");
+}
+
+/* ---- console sessions ---------------------------------------------------------------------- */
+
+/* {"user":{"name","role","team"},"csrf_token","expires_at","idle_timeout"} of the session. */
+static json_t *session_body(ctx *x, const json_t *user, const char *secret, int64_t expires)
+{
+    char csrf[PT_SESSION_CSRF_LEN + 1];
+    pt_session_csrf(secret, strlen(secret), csrf);
+    json_t *team = NULL;
+    int64_t tid = int_member(user, "team_id");
+    const char *tname = NULL;
+    if (tid > 0 && pt_store_get(x->st, PT_KIND_TEAM, tid, &team) == 0) tname = str_member(team, "name");
+    json_t *b = json_pack("{s:{s:s,s:s,s:s?},s:s,s:I,s:I}", "user", "name", str_member(user, "name"), "role",
+                          str_member(user, "role"), "team", tname, "csrf_token", csrf, "expires_at", (json_int_t)expires,
+                          "idle_timeout", (json_int_t)session_idle(x));
+    json_decref(team);
+    return b;
+}
+
+/* {"token":"pt_..."}: any live bearer token (the bootstrap one on a first start) signs in
+ * as its user; failures are braked per address. */
+static int token_credential(ctx *x, const json_t *tokv, json_t **user)
+{
+    uint64_t bk = pt_signin_key("\001token", x->rq->peer);
+    if (brake_check(x, bk)) return -1;
+    json_t *tok = NULL;
+    const char *t = json_string_value(tokv);
+    int rc = t ? find_secret(x, t, json_string_length(tokv), "token", &tok) : -1;
+    int64_t exp = int_member(tok, "expires_at"), uid = int_member(tok, "user_id");
+    json_decref(tok);
+    if (rc == 0 && (exp <= 0 || exp > now_s()) && pt_store_get(x->st, PT_KIND_USER, uid, user) == 0 &&
+        !json_is_true(json_object_get(*user, "disabled"))) {
+        brake_note(x, bk, true);
+        return 0;
+    }
+    json_decref(*user);
+    *user = NULL;
+    brake_note(x, bk, false);
+    return fail(x, 401, "unauthenticated", "token", "invalid or expired token");
+}
+
+/* POST /sessions: {"user","password"} or {"token"} -> 201, the session in a cookie. */
+static void sign_in(ctx *x)
+{
+    static const char *const allowed[] = {"user", "password", "token", NULL};
+    json_t *in = body(x), *user = NULL;
+    if (!in || pt_admin_known_fields(in, allowed, &x->err)) goto out;
+    json_t *tokv = json_object_get(in, "token");
+    if (tokv && (json_object_get(in, "user") || json_object_get(in, "password"))) {
+        fail(x, 400, "invalid_value", "token", "give either a token or a user and password, not both");
+        goto out;
+    }
+    if (tokv ? token_credential(x, tokv, &user) : credentials(x, in, &user)) goto out;
+    pt_cred_secret s;
+    if (pt_cred_generate(PT_CRED_TOKEN_SCHEME, &s) != 0) {
+        fail(x, 500, "internal", "", "no randomness for a session");
+        goto out;
+    }
+    int64_t now = now_s(), expires = now + session_max(x), id = 0;
+    json_t *cols = json_pack("{s:I,s:s,s:s,s:s,s:I,s:I}", "user_id", (json_int_t)int_member(user, "id"), "prefix", s.prefix,
+                             "hash", s.hash_hex, "kind", "session", "expires_at", (json_int_t)expires, "last_used_at",
+                             (json_int_t)now);
+    int rc = cols ? pt_store_insert(x->st, PT_KIND_TOKEN, cols, str_member(user, "name"), &id) : PT_STORE_ENOMEM;
+    json_decref(cols);
+    if (rc != 0) store_fail(x, rc, true);
+    else if (pt_session_set_cookie(x->out->set_cookie, sizeof x->out->set_cookie, s.text, session_max(x), x->rq->tls) < 0)
+        fail(x, 500, "internal", "", "the session cookie does not fit");
+    else answer(x, 201, session_body(x, user, s.text, expires), 0);
+    pt_cred_wipe(&s);
+out:
+    json_decref(in);
+    json_decref(user);
+}
+
+/* /sessions and /sessions/current (GET: who is signed in; DELETE: sign out). */
+static void sessions(ctx *x)
+{
+    if (x->nseg == 1) {
+        if (method_is(x, "POST")) sign_in(x);
+        else bad_method(x);
+        return;
+    }
+    if (x->nseg != 2 || strcmp(x->seg[1], "current") != 0) {
+        fail(x, 404, "not_found", "", "no such resource");
+        return;
+    }
+    if (!method_is(x, "GET") && !method_is(x, "DELETE")) {
+        bad_method(x);
+        return;
+    }
+    if (authenticate(x)) return;
+    if (!x->session_id) {
+        fail(x, 404, "not_found", "", "a bearer token has no session: sessions are the console's cookie");
+    } else if (method_is(x, "GET")) {
+        answer(x, 200, session_body(x, x->user, x->session_secret, x->session_expires), 0);
+    } else {
+        int rc = pt_store_delete(x->st, PT_KIND_TOKEN, x->session_id, 0, x->actor);
+        if (rc != 0) store_fail(x, rc, false);
+        else {
+            pt_session_clear_cookie(x->out->set_cookie, sizeof x->out->set_cookie, x->rq->tls);
+            answer(x, 204, NULL, 0);
+        }
+    }
 }
 
 /* ---- export and import (the work is export.c's) ------------------------------------------ */
@@ -1217,6 +1427,10 @@ static void route(ctx *x)
 {
     if (strcmp(x->seg[0], "tokens") == 0 && x->nseg == 1 && method_is(x, "POST")) {
         login(x);
+        return;
+    }
+    if (strcmp(x->seg[0], "sessions") == 0) {
+        sessions(x);
         return;
     }
     if (strcmp(x->seg[0], "openapi.json") == 0 && x->nseg == 1) {

@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "admin/authz.h"
+#include "admin/session.h"
 #include "store/store.h"
 
 /* Whether a service and its APIs (the objects as they are about to be stored; apis an
@@ -45,6 +46,9 @@ typedef struct pt_admin_api {
     pt_admin_describe_fn describe;   /* the file's listeners, providers, models; may be NULL */
     pt_admin_render_fn render_prompt; /* POST /prompt/render; may be NULL */
     void *arg;
+    int64_t session_idle_s;        /* a console session unused this long ends (0: the default) */
+    int64_t session_max_s;         /* and any session this long after sign-in (0: the default) */
+    pt_signin_brake *brake;        /* failed sign-ins per user and address; NULL: no brake */
 } pt_admin_api;
 
 typedef struct pt_admin_req {
@@ -54,6 +58,10 @@ typedef struct pt_admin_req {
     const char *authorization; size_t authorization_len; /* NULL when absent */
     const char *if_match; size_t if_match_len;           /* NULL when absent */
     const char *body; size_t body_len;
+    const char *cookie; size_t cookie_len;               /* NULL when absent */
+    const char *csrf; size_t csrf_len;                   /* X-CSRF-Token, NULL when absent */
+    const char *peer;              /* the client's address without port ("" when unknown) */
+    bool tls;                      /* the request came over TLS (session cookies get Secure) */
 } pt_admin_req;
 
 typedef struct pt_admin_resp {
@@ -65,6 +73,8 @@ typedef struct pt_admin_resp {
     char next_cursor[40];  /* call log exports: X-Next-Cursor, "" for none */
     int64_t etag;          /* object version for the ETag header, 0 for none */
     bool www_authenticate; /* 401: add WWW-Authenticate: Bearer */
+    char set_cookie[160];  /* a Set-Cookie value (sessions), "" for none */
+    int64_t retry_after;   /* 429: seconds for Retry-After, 0 for none */
 } pt_admin_resp;
 
 void pt_admin_handle(pt_admin_api *api, const pt_admin_req *rq, pt_admin_resp *out);

@@ -226,6 +226,8 @@ typedef struct pt_config {
     bool admin_enabled;           /* admin.enabled (false also when admin.listen is ""); default true */
     pt_listener_cfg admin;        /* admin.listen: host, port, text; default 127.0.0.1:9080. Read at
                                    * start only: a reload does not move the admin listener */
+    uint64_t admin_session_idle_ms; /* admin.session_idle: a console session unused this long ends; 0 = 30 min */
+    uint64_t admin_session_max_ms;  /* admin.session_max: any console session ends this long after sign-in; 0 = 12 h */
     /* Where it came from, so the store's objects can be added to it (config_store.h) */
     struct pt_cfg_node *tree;     /* the file's parsed document (NULL in a composed snapshot) */
     char *basedir;                /* relative file names in it resolve against this; NULL = cwd */

@@ -284,6 +284,8 @@ static int admin_listen_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
 static const pt_cfg_field admin_fields[] = {
     CFG_FUNC("listen", admin_listen_fn),
     CFG_BOOL("enabled", pt_config, admin_enabled),
+    CFG_DUR("session_idle", pt_config, admin_session_idle_ms, 1000, 30 * PT_CFG_DAY_MS),
+    CFG_DUR("session_max", pt_config, admin_session_max_ms, 1000, 365 * PT_CFG_DAY_MS),
     CFG_END,
 };
 

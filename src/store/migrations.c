@@ -110,6 +110,11 @@ static const char v6_sql[] =
     "ALTER TABLE apis ADD COLUMN openapi TEXT;"
     "ALTER TABLE apis ADD COLUMN validate INTEGER NOT NULL DEFAULT 0 CHECK (validate IN (0, 1));";
 
+/* The web console's sign-in sessions are user tokens of their own kind: hashed the same way,
+ * ending at expires_at, idle after last_used_at; never accepted as a bearer token. */
+static const char v7_sql[] =
+    "ALTER TABLE user_tokens ADD COLUMN kind TEXT NOT NULL DEFAULT 'token' CHECK (kind IN ('token', 'session'));";
+
 const pt__store_migration pt__store_sqlite_migrations[] = {
     {1, "control plane: teams, users, tokens, services, apis, consumers, keys, subscriptions, audit", v1_sql},
     {2, "apis declared by the configuration file", v2_sql},
@@ -117,6 +122,7 @@ const pt__store_migration pt__store_sqlite_migrations[] = {
     {4, "policies made through the admin API", v4_sql},
     {5, "releases, release requests, publish approval, header-matched apis", v5_sql},
     {6, "apis: imported OpenAPI operations and request validation", v6_sql},
+    {7, "user tokens: console sessions as their own kind", v7_sql},
 };
 
 const int pt__store_sqlite_nmigrations = sizeof pt__store_sqlite_migrations / sizeof pt__store_sqlite_migrations[0];

@@ -18,6 +18,7 @@ static const char *const auths[] = {"key", "none", NULL};
 static const char *const states[] = {"pending", "active", "rejected", "cancelled", NULL};
 static const char *const publish_approvals[] = {"none", "team_admin", NULL};
 static const char *const request_states[] = {"pending", "approved", "refused", NULL};
+static const char *const token_kinds[] = {"token", "session", NULL};
 
 static const pt_store_col team_cols[] = {
     {"name", PT_COL_NAME, PT_COL_REQUIRED | PT_COL_UNIQUE, 0, NULL, NAME_MAX_LEN},
@@ -38,6 +39,7 @@ static const pt_store_col token_cols[] = {
     {"hash", PT_COL_HASH, PT_COL_REQUIRED | PT_COL_IMMUTABLE | PT_COL_SECRET | PT_COL_UNIQUE, 0, NULL, 0},
     {"last_used_at", PT_COL_TIME, 0, 0, NULL, 0},
     {"expires_at", PT_COL_TIME, 0, 0, NULL, 0},
+    {"kind", PT_COL_ENUM, PT_COL_IMMUTABLE, 0, token_kinds, 0},
 };
 
 static const pt_store_col service_cols[] = {

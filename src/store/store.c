@@ -473,6 +473,28 @@ int pt_store_delete(pt_store *st, pt_store_kind kind, int64_t id, int64_t if_ver
     return rc;
 }
 
+int pt_store_touch(pt_store *st, pt_store_kind kind, int64_t id, const json_t *fields)
+{
+    clear_err(st);
+    json_t *clean = NULL;
+    int rc = refuse_audit(st, kind);
+    if (rc == 0 && st->depth) rc = pt__store_fail(st, PT_STORE_ETXN, NULL, "a touch runs outside transactions");
+    if (rc == 0) rc = clean_fields(st, kind, fields, false, &clean);
+    if (rc) return rc;
+    rc = st->be->begin(st, true);
+    if (rc == 0) {
+        rc = st->be->update(st, kind, id, 0, clean, now_s());
+        if (rc == 0) rc = st->be->commit(st);
+        else {
+            pt_store_error saved = st->err;
+            st->be->rollback(st);
+            st->err = saved;
+        }
+    }
+    json_decref(clean);
+    return rc;
+}
+
 /* ---- reads ---- */
 
 static int kind_ok(pt_store *st, pt_store_kind kind)

@@ -111,6 +111,11 @@ int pt_store_update(pt_store *st, pt_store_kind kind, int64_t id, int64_t if_ver
 int pt_store_delete(pt_store *st, pt_store_kind kind, int64_t id, int64_t if_version,
                     const char *actor);
 
+/* Writes bookkeeping columns of one object (a session's last_used_at) without an audit
+ * record and without bumping the store version: nothing anyone configured changed. Outside
+ * explicit transactions only. */
+int pt_store_touch(pt_store *st, pt_store_kind kind, int64_t id, const json_t *fields);
+
 /* Reads one object: *out is a new reference the caller decrefs. Secret columns are included
  * (the caller verifying a password needs them); pt_store_redact() removes them. */
 int pt_store_get(pt_store *st, pt_store_kind kind, int64_t id, json_t **out);
