@@ -947,8 +947,8 @@ out:
 static void tokens(ctx *x)
 {
     if (x->nseg == 1) {
+        /* list() leaves console sessions out: they are /sessions' */
         if (method_is(x, "GET")) list(x, PT_KIND_TOKEN, x->role == PT_ROLE_ADMIN ? NULL : "user_id", x->user_id);
-        /* list() leaves console sessions out of this list: they are /sessions' */
         else bad_method(x);
         return;
     }

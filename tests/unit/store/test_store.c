@@ -518,19 +518,56 @@ static void rollback_undoes_the_whole_transaction(void **state)
     assert_int_equal(pt_store_rollback(ST), 0);
 }
 
-static void failed_write_leaves_no_audit_record(void **state)
+static size_t audit_count(pt_store *st)
 {
-    make_world(ST);
     json_t *items;
     char next[PT_STORE_CURSOR_MAX];
     pt_store_list_opts o = {.limit = 1000};
-    assert_int_equal(pt_store_list(ST, PT_KIND_AUDIT, &o, &items, next), 0);
-    size_t before = json_array_size(items);
+    assert_int_equal(pt_store_list(st, PT_KIND_AUDIT, &o, &items, next), 0);
+    size_t n = json_array_size(items);
     json_decref(items);
+    return n;
+}
+
+static void failed_write_leaves_no_audit_record(void **state)
+{
+    make_world(ST);
+    size_t before = audit_count(ST);
     assert_int_equal(try_insert(ST, PT_KIND_TEAM, "{\"name\":\"acme\"}"), PT_STORE_ECONFLICT);
-    assert_int_equal(pt_store_list(ST, PT_KIND_AUDIT, &o, &items, next), 0);
-    assert_int_equal(json_array_size(items), before);
-    json_decref(items);
+    assert_int_equal(audit_count(ST), before);
+}
+
+/* A session's last use is bookkeeping: written without an audit record or a version bump,
+ * checked like any column, refused inside a transaction. Sessions are tokens of their kind. */
+static void touch_writes_bookkeeping_quietly(void **state)
+{
+    world w = make_world(ST);
+    char buf[256];
+    snprintf(buf, sizeof buf, "{\"user_id\":%lld,\"prefix\":\"pt_abcdefghi\",\"hash\":\"%064d\",\"kind\":\"session\"}",
+             (long long)w.user, 7);
+    int64_t id = must_insert(ST, PT_KIND_TOKEN, buf);
+    json_t *tok = get(ST, PT_KIND_TOKEN, id);
+    assert_string_equal(str_of(tok, "kind"), "session");
+    json_decref(tok);
+    size_t audits = audit_count(ST);
+    int64_t v = version_of(ST);
+    json_t *t = json_pack("{s:I}", "last_used_at", (json_int_t)12345);
+    assert_int_equal(pt_store_touch(ST, PT_KIND_TOKEN, id, t), 0);
+    tok = get(ST, PT_KIND_TOKEN, id);
+    assert_int_equal(int_of(tok, "last_used_at"), 12345);
+    json_decref(tok);
+    assert_int_equal(audit_count(ST), audits);
+    assert_int_equal(version_of(ST), v);
+    json_t *bad = json_pack("{s:s}", "last_used_at", "soon");
+    assert_int_equal(pt_store_touch(ST, PT_KIND_TOKEN, id, bad), PT_STORE_EINVAL);
+    json_decref(bad);
+    assert_int_equal(pt_store_begin(ST), 0);
+    assert_int_equal(pt_store_touch(ST, PT_KIND_TOKEN, id, t), PT_STORE_ETXN);
+    assert_int_equal(pt_store_rollback(ST), 0);
+    json_decref(t);
+    snprintf(buf, sizeof buf, "{\"user_id\":%lld,\"prefix\":\"pt_abcdefghj\",\"hash\":\"%064d\",\"kind\":\"cookie\"}",
+             (long long)w.user, 8);
+    assert_int_equal(try_insert(ST, PT_KIND_TOKEN, buf), PT_STORE_EINVAL);
 }
 
 /* A second handle (another thread or process) sees the first one's commits and version:
@@ -752,6 +789,7 @@ int main(void)
         T(rollback_undoes_the_whole_transaction),
         T(another_handle_sees_commits_and_the_version),
         T(failed_write_leaves_no_audit_record),
+        T(touch_writes_bookkeeping_quietly),
         T(sql_injection_strings_are_stored_literally),
         T(invalid_utf8_is_refused_naming_the_field),
         T(audit_records_writes_without_secrets),
