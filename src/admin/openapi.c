@@ -17,6 +17,10 @@ static const op ops[] = {
     {"/tokens", "get", "List your tokens (admins: all)", NULL, "200"},
     {"/tokens/{id}", "get", "One token (never its secret)", NULL, "200"},
     {"/tokens/{id}", "delete", "Delete a token", NULL, "204"},
+    {"/sessions", "post", "Sign in to the console with a password (or a bearer token); answers the session and sets "
+                          "its cookie", "SessionCreate", "201"},
+    {"/sessions/current", "get", "The signed-in session's user, CSRF token and expiry", NULL, "200"},
+    {"/sessions/current", "delete", "Sign out: end the session and clear its cookie", NULL, "204"},
     {"/teams", "get", "List teams", NULL, "200"},
     {"/teams", "post", "Create a team (admins)", "Team", "201"},
     {"/teams/{id}", "get", "One team", NULL, "200"},
@@ -127,7 +131,7 @@ static json_t *params(const op *o)
                                            "string", "enum", "json", "yaml"));
     if (strcmp(o->method, "get") == 0 && !strchr(o->path + strlen(o->path) - 1, '}') && !is_op(o, "/export", "get") &&
         !is_op(o, "/services/{id}/draft", "get") && strncmp(o->path, "/analytics/", 11) != 0 && !oas &&
-        strcmp(o->path, "/catalog") != 0) {
+        strcmp(o->path, "/catalog") != 0 && strcmp(o->path, "/sessions/current") != 0) {
         json_array_append_new(a, json_pack("{s:s,s:s,s:{s:s,s:i,s:i}}", "name", "limit", "in", "query", "schema", "type",
                                            "integer", "minimum", 1, "maximum", 1000));
         json_array_append_new(a, json_pack("{s:s,s:s,s:{s:s}}", "name", "cursor", "in", "query", "schema", "type", "string"));
@@ -159,7 +163,7 @@ static json_t *operation(const op *o)
     if (o->body)
         json_object_set_new(x, "requestBody", json_pack("{s:b,s:{s:{s:o}}}", "required", 1, "content",
                                                         "application/json", "schema", ref(o->body)));
-    if (is_op(o, "/tokens", "post")) json_object_set_new(x, "security", json_array());
+    if (is_op(o, "/tokens", "post") || is_op(o, "/sessions", "post")) json_object_set_new(x, "security", json_array());
     /* the round trip's document is YAML; import takes it as YAML or as the same in JSON */
     if (is_op(o, "/import", "post") || is_op(o, "/services/{id}/openapi", "post"))
         json_object_set_new(json_object_get(json_object_get(x, "requestBody"), "content"), "application/yaml",
@@ -193,8 +197,9 @@ static json_t *obj(const char *props)
 static json_t *schemas(void)
 {
     return json_pack(
-        "{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:{s:s},s:{s:s,s:{s:{s:s,s:{s:{s:s},s:{s:s},s:{s:[ss]}}}}}}",
+        "{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:{s:s},s:{s:s,s:{s:{s:s,s:{s:{s:s},s:{s:s},s:{s:[ss]}}}}}}",
         "Login", obj("user:string password:string"),
+        "SessionCreate", obj("user:string password:string token:string"),
         "Team", obj("name:string publish_approval:string"),
         "UserCreate", obj("name:string password:string team:string role:string"),
         "UserPatch", obj("password:string role:string disabled:boolean"),
@@ -228,9 +233,13 @@ json_t *pt_admin_openapi(void)
         if (!item) json_object_set_new(paths, ops[i].path, item = json_object());
         json_object_set_new(item, ops[i].method, operation(&ops[i]));
     }
-    return json_pack("{s:s,s:{s:s,s:s},s:[{s:s}],s:[{s:[]}],s:o,s:{s:o,s:{s:{s:s,s:{s:{s:o}}}},s:{s:{s:s,s:s}}}}",
+    /* the console's cookie works wherever a bearer token does (writes also need X-CSRF-Token) */
+    return json_pack("{s:s,s:{s:s,s:s},s:[{s:s}],s:[{s:[]},{s:[]}],s:o,s:{s:o,s:{s:{s:s,s:{s:{s:o}}}},"
+                     "s:{s:{s:s,s:s},s:{s:s,s:s,s:s,s:s}}}}",
                      "openapi", "3.1.0", "info", "title", "Portico admin API", "version", "1",
-                     "servers", "url", "/admin/v1", "security", "bearer", "paths", paths, "components", "schemas",
-                     schemas(), "responses", "Error", "description", "an error", "content", "application/json",
-                     "schema", ref("Error"), "securitySchemes", "bearer", "type", "http", "scheme", "bearer");
+                     "servers", "url", "/admin/v1", "security", "bearer", "session", "paths", paths, "components",
+                     "schemas", schemas(), "responses", "Error", "description", "an error", "content", "application/json",
+                     "schema", ref("Error"), "securitySchemes", "bearer", "type", "http", "scheme", "bearer", "session",
+                     "type", "apiKey", "in", "cookie", "name", "portico_session", "description",
+                     "the console's session (POST /sessions); writes need the X-CSRF-Token header");
 }
