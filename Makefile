@@ -107,6 +107,9 @@ deps:
 run:
 	@scripts/deps.sh run
 	@$(MAKE) --no-print-directory -j$(NPROC) all
+	@echo "Web console: http://127.0.0.1:9080/console/ (unless portico.yaml moves admin.listen)."
+	@echo "First sign-in: choose 'Sign in with the bootstrap token' and paste portico-data/admin-token,"
+	@echo "then set a password for admin (the console, or PATCH /admin/v1/users/admin)."
 	./$(BIN) serve
 
 test:
