@@ -80,6 +80,7 @@ async function toError(res) {
  * opts.noSignIn: reject on 401 instead of asking; opts.headers: extra request headers.
  */
 export async function api(method, path, body, opts = {}) {
+  let refreshed = false;
   for (;;) {
     const res = await send(method, path, body, opts.headers);
     if (res.ok) return parse(res);
@@ -87,7 +88,13 @@ export async function api(method, path, body, opts = {}) {
       await askSignIn();
       continue;
     }
-    throw await toError(res);
+    const err = await toError(res);
+    // Another tab signed in again (a new session, a new CSRF token): learn it, retry once.
+    if (err.code === 'csrf_failed' && !refreshed && !path.startsWith('/sessions')) {
+      refreshed = true;
+      if (await loadSession()) continue;
+    }
+    throw err;
   }
 }
 

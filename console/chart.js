@@ -1,7 +1,7 @@
 // Hand-written SVG charts: a line chart over time and a ranked bar list, each with a text alternative.
 import { h, fmt } from './ui.js';
 
-const W = 640;
+const W = 400; /* viewBox width: about what a chart gets on a page, so its text stays readable */
 let chartSeq = 0;
 
 /** Format a value in a unit: 'ms' and 'us' (durations), 'usd' (micro-dollars), '%', 'bytes', or a suffix. */
@@ -50,7 +50,7 @@ function fallbackTable(series, unit, caption) {
  */
 export function lineChart(series, opts = {}) {
   const H = opts.height || 180;
-  const pad = { l: 64, r: 12, t: 12, b: 26 };
+  const pad = { l: 58, r: 10, t: 10, b: 24 };
   const unit = opts.unit;
   const all = series.flatMap(s => s.points);
   const title = opts.title || series.map(s => s.name).join(', ');
