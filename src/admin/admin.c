@@ -23,6 +23,7 @@ struct pt_admin {
     bool thread_started;
     char *data_dir;
     char *calls_path;
+    char limits_path[4096];
     pt_admin_api api;
     int start_rc;
     char why[512];
@@ -301,6 +302,9 @@ pt_admin *pt_admin_start(const pt_admin_opts *o, pt_buf *err)
         return NULL;
     }
     a->api.calls_path = a->calls_path;
+    /* where the gateway keeps quota and budget totals (gateway/limits_gate.c) */
+    snprintf(a->limits_path, sizeof a->limits_path, "%s/limits.db", o->data_dir ? o->data_dir : ".");
+    a->api.limits_path = a->limits_path;
     a->api.on_change = o->on_change;
     a->api.check_service = o->check_service;
     a->api.check_policy = o->check_policy;

@@ -24,6 +24,7 @@
 #include "admin/openapi.h"
 #include "admin/release.h"
 #include "admin/session.h"
+#include "admin/usage.h"
 #include "control/cred.h"
 #include "doctor/doctor.h"
 #include "store/schema.h"
@@ -1278,6 +1279,16 @@ static void calls(ctx *x)
     json_decref(team);
 }
 
+/* GET /policies/{id}/usage: whoever reads the policy reads its usage. */
+static void policy_usage(ctx *x, const json_t *obj)
+{
+    json_t *shown = NULL, *out = NULL;
+    if (!method_is(x, "GET")) bad_method(x);
+    else if (!(shown = present(obj))) fail(x, 500, "out_of_memory", "", "out of memory");
+    else if (pt__admin_policy_usage(x->api, shown, &out, &x->err) == 0) answer(x, 200, out, 0);
+    json_decref(shown);
+}
+
 /* ---- routing ------------------------------------------------------------------------------- */
 
 static const resource *top(const char *name)
@@ -1313,20 +1324,22 @@ static void nested(ctx *x, const resource *r, json_t *parent)
     json_decref(obj);
 }
 
-/* GET /listeners, /providers, /models (and one of them by name): what the configuration
- * file declares, read-only. Models are the catalog every role may read; listeners and
- * providers are the operators' (admins). */
+/* GET /listeners, /providers, /mcp-servers, /models (and one of them by name): what the
+ * configuration file declares, read-only. Models are the catalog every role may read;
+ * listeners, providers and MCP servers are the operators' (admins). */
 static bool file_objects(ctx *x)
 {
-    static const char *const kinds[] = {"listeners", "providers", "models"};
+    static const char *const kinds[] = {"listeners", "providers", "mcp-servers", "models"};
+    static const char *const described[] = {"listeners", "providers", "mcp_servers", "models"};
     size_t k = 0;
-    while (k < 3 && strcmp(x->seg[0], kinds[k]) != 0) k++;
-    if (k == 3) return false;
-    json_t *all = x->api->describe ? x->api->describe(x->api->arg, kinds[k]) : json_array();
+    while (k < 4 && strcmp(x->seg[0], kinds[k]) != 0) k++;
+    if (k == 4) return false;
+    json_t *all = x->api->describe ? x->api->describe(x->api->arg, described[k]) : json_array();
     if (x->nseg > 2) fail(x, 404, "not_found", "", "no such resource");
     else if (!method_is(x, "GET"))
         pt_admin_fail(&x->err, 405, "read_only", "", "%s are declared by the configuration file: change them there", kinds[k]);
-    else if (k < 2 && x->role != PT_ROLE_ADMIN) fail(x, 403, "forbidden", "", "only admins read listeners and providers");
+    else if (k < 3 && x->role != PT_ROLE_ADMIN)
+        pt_admin_fail(&x->err, 403, "forbidden", "", "only admins read %s", kinds[k]);
     else if (!all) fail(x, 500, "out_of_memory", "", "out of memory");
     else if (x->nseg == 1) answer(x, 200, json_pack("{s:O,s:n}", "items", all, "next_cursor"), 0);
     else {
@@ -1490,6 +1503,8 @@ static void route(ctx *x)
              (strcmp(x->seg[2], "approve") == 0 || strcmp(x->seg[2], "reject") == 0)) {
         if (method_is(x, "POST")) decide(x, obj, x->seg[2][0] == 'a');
         else bad_method(x);
+    } else if (r->kind == PT_KIND_POLICY && x->nseg == 3 && strcmp(x->seg[2], "usage") == 0) {
+        policy_usage(x, obj);
     } else if (r->kind == PT_KIND_SERVICE || r->kind == PT_KIND_CONSUMER) nested(x, r, obj);
     else fail(x, 404, "not_found", "", "no such resource");
     json_decref(obj);

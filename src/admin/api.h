@@ -27,7 +27,8 @@ typedef int (*pt_admin_check_policy_fn)(void *arg, const json_t *policy, const c
                                         size_t fieldcap, char *msg, size_t msgcap);
 
 /* What the configuration file declares that the store does not keep: "listeners",
- * "providers" or "models" as a new JSON array of objects (secrets left out), or NULL. */
+ * "providers", "mcp_servers" or "models" as a new JSON array of objects (secrets left
+ * out), or NULL. */
 typedef json_t *(*pt_admin_describe_fn)(void *arg, const char *what);
 
 /* A prompt service's dry run (POST /prompt/render): its request rendered with the sample
@@ -39,11 +40,12 @@ typedef struct pt_admin_api {
     pt_store *st;
     const char *calls_path;        /* the call log's file, NULL when the call log is off */
     struct sqlite3 *calls;         /* its read-only connection, opened at the first read */
+    const char *limits_path;       /* the quota and budget totals' file (limits/persist.h), or NULL */
     void (*on_change)(void *arg, int kind, int64_t id); /* after every committed write: the object
                                   * written, or kind -1 when several may have changed; may be NULL */
     pt_admin_check_fn check_service; /* before a service or an API is written; may be NULL */
     pt_admin_check_policy_fn check_policy; /* before a policy is written; may be NULL */
-    pt_admin_describe_fn describe;   /* the file's listeners, providers, models; may be NULL */
+    pt_admin_describe_fn describe;   /* the file's listeners, providers, MCP servers, models; may be NULL */
     pt_admin_render_fn render_prompt; /* POST /prompt/render; may be NULL */
     void *arg;
     int64_t session_idle_s;        /* a console session unused this long ends (0: the default) */

@@ -74,6 +74,8 @@ static const op ops[] = {
     {"/policies/{id}", "get", "One policy", NULL, "200"},
     {"/policies/{id}", "patch", "Change a policy's members (null removes one)", "Policy", "200"},
     {"/policies/{id}", "delete", "Delete a policy", NULL, "204"},
+    {"/policies/{id}/usage", "get", "A policy's quota and budget windows now, each total against its limit (written "
+                                    "every second)", NULL, "200"},
     {"/subscriptions", "get", "List subscriptions of your consumers and to your services", NULL, "200"},
     {"/subscriptions", "post", "Subscribe a consumer to a service", "SubscriptionCreate", "201"},
     {"/subscriptions/{id}", "get", "One subscription", NULL, "200"},
@@ -87,6 +89,9 @@ static const op ops[] = {
     {"/listeners", "get", "The configuration file's listeners, read-only (admins)", NULL, "200"},
     {"/providers", "get", "The configuration file's AI providers without their keys, read-only (admins)", NULL, "200"},
     {"/providers/{id}", "get", "One provider by name", NULL, "200"},
+    {"/mcp-servers", "get", "The configuration file's MCP servers with their health and call counts, read-only (admins)",
+     NULL, "200"},
+    {"/mcp-servers/{id}", "get", "One MCP server by name", NULL, "200"},
     {"/models", "get", "The configuration file's AI models, read-only", NULL, "200"},
     {"/models/{id}", "get", "One model by name", NULL, "200"},
     {"/export", "get", "The whole state as YAML by names, secrets as one-way references (admins)", NULL, "200"},

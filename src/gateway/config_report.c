@@ -10,6 +10,7 @@
 #include "gateway/router.h"
 #include "limits/policy.h"
 #include "mcp/mcp_config.h"
+#include "mcp/upstream.h"
 
 const char *pt_lb_name(pt_lb_kind lb)
 {
@@ -187,8 +188,37 @@ static json_t *describe_models(const pt_config *cfg)
     return a;
 }
 
+/* MCP servers with their health as /readyz tells it (up while any worker's instance has
+ * done its handshake) and their call counts. What they run or call is named, never the
+ * child's arguments or environment, nor a URL's query or user part: those may carry
+ * secrets. */
+static json_t *describe_mcp_servers(const pt_config *cfg)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; cfg->mcp && i < cfg->mcp->nservers; i++) {
+        const pt_mcp_server *m = &cfg->mcp->servers[i];
+        pt_mcp_stats *st = pt_mcp_stats_get(m->name);
+        int ready = st ? atomic_load(&st->ready) : 0;
+        json_t *o = json_pack("{s:s,s:s,s:s,s:I,s:i,s:b,s:i}", "name", m->name, "transport", m->url ? "http" : "stdio",
+                              "status", ready > 0 ? "up" : "down", "timeout_ms", (json_int_t)m->timeout_ms,
+                              "max_concurrency", (int)m->max_concurrency, "auth_key", m->auth_key, "workers_ready", ready);
+        if (m->url) {
+            char where[600];
+            snprintf(where, sizeof where, "%s://%s:%u%s", m->tls ? "https" : "http", m->host, (unsigned)m->port, m->path);
+            json_object_set_new(o, "url", json_string(where));
+        } else json_object_set_new(o, "command", json_string(m->command));
+        if (st)
+            json_object_set_new(o, "calls", json_pack("{s:I,s:I,s:I}", "ok", (json_int_t)atomic_load(&st->calls_ok), "error",
+                                                      (json_int_t)atomic_load(&st->calls_error), "timeouts",
+                                                      (json_int_t)atomic_load(&st->timeouts)));
+        json_array_append_new(a, file_object(o));
+    }
+    return a;
+}
+
 json_t *pt_config_describe(const pt_config *cfg, const char *what)
 {
+    if (strcmp(what, "mcp_servers") == 0) return describe_mcp_servers(cfg);
     if (strcmp(what, "listeners") == 0) return describe_listeners(cfg);
     if (strcmp(what, "providers") == 0) return describe_providers(cfg);
     if (strcmp(what, "models") == 0) return describe_models(cfg);

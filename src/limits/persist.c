@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -153,6 +154,50 @@ int pt_limits_store_flush(pt_limits_store *s)
     set_failing(s, rc != 0, rc == 0 ? "" : s->db ? sqlite3_errmsg(s->db) : "it cannot be opened");
     rows_free(&r);
     pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+/* A window's key is "POLICY\x1fGROUP\x1e<letter><day or month>" (limits/enforce.c); the
+ * letter names the window in pt_policy_window's order. */
+static void read_row(sqlite3_stmt *st, size_t skip, pt_limits_total_fn fn, void *arg)
+{
+    const char *key = sqlite3_column_blob(st, 0), *sep, *letters = "rRtTuU", *w;
+    size_t len = (size_t)sqlite3_column_bytes(st, 0);
+    if (!key || len < skip + 2 || !(sep = memchr(key + skip, '\x1e', len - skip)) || sep + 1 >= key + len) return;
+    if (!sep[1] || !(w = strchr(letters, sep[1]))) return;
+    fn(arg, (pt_slice){ key + skip, (size_t)(sep - key) - skip }, (int)(w - letters),
+       (uint64_t)sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2));
+}
+
+int pt_limits_store_read(const char *path, const char *policy, pt_limits_total_fn fn, void *arg, char *why, size_t cap)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    char prefix[256];
+    int n = snprintf(prefix, sizeof prefix, "%s\x1f", policy);
+    if (n <= 0 || (size_t)n >= sizeof prefix) return snprintf(why, cap, "policy name too long"), -1;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        sqlite3_close(db);
+        return 0; /* no file yet: nothing has been counted */
+    }
+    int rc = sqlite3_busy_timeout(db, 2000) == SQLITE_OK &&
+                     sqlite3_prepare_v2(db, "SELECT key, total, expires FROM windows WHERE expires > ? AND "
+                                            "substr(key, 1, ?) = ? ORDER BY key", -1, &st, NULL) == SQLITE_OK
+                 ? 0
+                 : -1;
+    if (rc == 0) {
+        sqlite3_bind_int64(st, 1, pt_limits_wall());
+        sqlite3_bind_int(st, 2, n);
+        sqlite3_bind_blob(st, 3, prefix, n, SQLITE_STATIC);
+        int step;
+        while ((step = sqlite3_step(st)) == SQLITE_ROW) read_row(st, (size_t)n, fn, arg);
+        if (step != SQLITE_DONE) rc = -1;
+    }
+    /* a file the writer has not given its table yet holds nothing counted */
+    if (rc != 0 && strstr(sqlite3_errmsg(db), "no such table")) rc = 0;
+    else if (rc != 0) snprintf(why, cap, "%s: %s", path, sqlite3_errmsg(db));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
     return rc;
 }
 

@@ -29,4 +29,14 @@ int pt_limits_store_flush(pt_limits_store *s);
 /* Stops the writer after a last pass and closes the file. */
 void pt_limits_store_close(pt_limits_store *s);
 
+/* One policy's totals as the file at path holds them (at most one writer interval behind
+ * the counters), through a read-only connection of its own, for whoever shows usage: fn
+ * gets each window not yet over at the wall clock's now, with the group it counts ("" for
+ * a policy without group_by) and the window (pt_policy_window's order: requests, tokens
+ * and cost, per day then month). 0 (also when the file does not exist yet: nothing was
+ * counted), or -1 with a sentence in why when it cannot be read. */
+typedef void (*pt_limits_total_fn)(void *arg, pt_slice group, int window, uint64_t total, int64_t expires);
+int pt_limits_store_read(const char *path, const char *policy, pt_limits_total_fn fn, void *arg, char *why,
+                         size_t cap);
+
 #endif

@@ -1,6 +1,6 @@
 /* Unit tests for limits/persist.c: totals written and read back by a new table (a
- * restart), windows already over not restored, and a file that cannot be written making
- * the store failing until it can. */
+ * restart), windows already over not restored, a file that cannot be written making
+ * the store failing until it can, and one policy's totals read back for the admin API. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -89,11 +89,54 @@ static void a_file_that_cannot_be_written_fails_until_it_can(void **state)
     b->ops->free(b);
 }
 
+typedef struct {
+    char seen[8][48];
+    int n;
+} seen_t;
+
+static void seen_one(void *arg, pt_slice group, int window, uint64_t total, int64_t expires)
+{
+    seen_t *s = arg;
+    if (s->n < 8)
+        snprintf(s->seen[s->n++], sizeof s->seen[0], "%.*s/%d/%llu/%lld", (int)group.len, group.ptr, window,
+                 (unsigned long long)total, (long long)(expires - wall));
+}
+
+static void one_policys_totals_are_read_by_name(void **state)
+{
+    pt_counters *b = pt_counters_local_new();
+    pt_limits_store *s = pt_limits_store_open(b, path, 60000);
+    uint64_t t;
+    seen_t none = { 0 };
+    char why[128] = "";
+    /* the writer has not run: nothing counted, not an error */
+    assert_int_equal(pt_limits_store_read(path, "web", seen_one, &none, why, sizeof why), 0);
+    assert_int_equal(none.n, 0);
+    /* keys as limits/enforce.c makes them: POLICY \x1f GROUP \x1e window letter, period */
+    b->ops->window_add(b, pt_slice_cstr("web\x1f\x1eR202612"), 3, 0, wall + 3600, 1, &t);
+    b->ops->window_add(b, pt_slice_cstr("web\x1f" "app\x1eu20261203"), 250, 0, wall + 60, 1, &t);
+    b->ops->window_add(b, pt_slice_cstr("web2\x1f\x1er20261203"), 9, 0, wall + 60, 1, &t);  /* another policy */
+    b->ops->window_add(b, pt_slice_cstr("web\x1f\x1er20261202"), 4, 0, wall + 5, 1, &t);     /* over below */
+    assert_int_equal(pt_limits_store_flush(s), 0);
+    wall += 10;
+    seen_t got = { 0 };
+    assert_int_equal(pt_limits_store_read(path, "web", seen_one, &got, why, sizeof why), 0);
+    assert_int_equal(got.n, 2);
+    assert_string_equal(got.seen[0], "/1/3/3590");     /* requests per month, one window for all */
+    assert_string_equal(got.seen[1], "app/4/250/50");  /* USD per day of group app */
+    pt_limits_store_close(s);
+    b->ops->free(b);
+    seen_t gone = { 0 };
+    assert_int_equal(pt_limits_store_read("/nonexistent-dir/limits.db", "web", seen_one, &gone, why, sizeof why), 0);
+    assert_int_equal(gone.n, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(totals_survive_a_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(a_file_that_cannot_be_written_fails_until_it_can, setup, teardown),
+        cmocka_unit_test_setup_teardown(one_policys_totals_are_read_by_name, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# What the console reads beyond the stored objects: GET /policies/{id}/usage (a policy's quota
+# and budget windows against their limits, from the totals the gateway writes every second;
+# whoever reads the policy reads its usage, another team gets 404) and GET /mcp-servers (the
+# file's MCP servers with their health and call counts, never a child's arguments or
+# environment; admins only, read-only).
+. "$(dirname "$0")/lib.sh"
+
+PP=$(free_port); U1=$(free_port); AP=$(free_port)
+FIXTURE=$ROOT/tests/upstreams/mcp/fixture.mjs
+NODE=$(command -v node)
+upstream_start echo "$U1" || { not_ok "upstream starts"; done_testing; exit 1; }
+CONF="$(keyed_echo_lines)
+call_log: { enabled: false }
+mcp:
+  servers:
+    - name: alpha
+      command: \"$NODE\"
+      args: [\"$FIXTURE\", stdio, alpha]
+      env: { FIXTURE_SECRET: \"s3cret-env-value\" }"
+admin_start "$CONF" || { not_ok "portico with the admin API starts"; done_testing; exit 1; }
+
+api POST /teams '{"name":"shop"}' >/dev/null
+api POST /teams '{"name":"other"}' >/dev/null
+api POST /consumers '{"name":"web","team":"shop"}' >/dev/null
+api POST /consumers/web/keys '{"label":"ci"}'
+KEY=$(jqr .key)
+api POST /subscriptions '{"consumer":"web","service":"echo"}' >/dev/null
+PW="a long enough passphrase"
+api POST /users "{\"name\":\"dev\",\"password\":\"$PW\",\"team\":\"shop\",\"role\":\"developer\"}" >/dev/null
+api POST /users "{\"name\":\"rival\",\"password\":\"$PW\",\"team\":\"other\",\"role\":\"team_admin\"}" >/dev/null
+login() { http POST "http://127.0.0.1:$AP/admin/v1/tokens" --data-binary "{\"user\":\"$1\",\"password\":\"$PW\"}"; jqr .token; }
+DEV=$(login dev); RIVAL=$(login rival)
+
+# ---- usage of a policy's quota and budget ----
+api POST /policies '{"name":"web-quota","team":"shop","applies_to":{"consumer":"web"},
+                     "quota":{"requests_per_day":5},"budget":{"usd_per_month":2}}'
+is "$RESP_STATUS" 201 "a policy with a daily quota and a monthly budget"
+api GET /policies/web-quota/usage
+is "$RESP_STATUS/$(jqr .policy)/$(jqr '.windows | length')/$(jqr .rates_counted)" "200/web-quota/0/false" \
+    "before any call its usage is empty"
+for i in 1 2; do http GET "http://127.0.0.1:$PP/echo/x" -H "Authorization: Bearer $KEY"; done
+is "$RESP_STATUS" 200 "two calls under the quota pass"
+counted() { api GET /policies/web-quota/usage; [ "$(jqr '[.windows[] | select(.window == "quota.requests_per_day")][0].used')" = 2 ]; }
+wait_for 10 counted
+check "the daily quota's window shows the two calls once the totals are written" counted
+W=$(jqr '[.windows[] | select(.window == "quota.requests_per_day")][0]')
+is "$(jqr .limit "$W")/$(jqr .unit "$W")/$(jqr .group "$W")" "5/requests/" "used against its limit, in its unit, one window for all"
+NOW=$(date +%s)
+check "it resets within a day" test "$(jqr .resets_at "$W")" -gt "$NOW" -a "$(jqr .resets_at "$W")" -le $((NOW + 86400 + 3600))
+api GET /policies/web-quota/usage "" "$DEV"
+is "$RESP_STATUS/$(jqr '.windows | length > 0')" "200/true" "a developer of the team reads it too"
+api GET /policies/web-quota/usage "" "$RIVAL"
+is "$RESP_STATUS/$(jqr .error.code)" "404/not_found" "another team's admin gets 404, as for the policy"
+api POST /policies/web-quota/usage '{}'
+is "$RESP_STATUS" 405 "usage is read-only"
+api GET /policies/nope/usage
+is "$RESP_STATUS" 404 "no such policy: 404"
+
+# ---- MCP servers ----
+alpha_up() { [[ $(curl -s "http://127.0.0.1:$PP/readyz") == *'"alpha":"up"'* ]]; }
+wait_for 15 alpha_up
+api GET /mcp-servers
+is "$RESP_STATUS/$(jqr '[.items[].name] | join(",")')" "200/alpha" "admins list the file's MCP servers"
+is "$(jqr '.items[0].transport')/$(jqr '.items[0].status')/$(jqr '.items[0].read_only')" "stdio/up/true" \
+    "with their transport and health"
+is "$(jqr '.items[0].command')" "$NODE" "a stdio server names its command"
+unlike() { if [[ $1 == *"$2"* ]]; then not_ok "$3"; else ok "$3"; fi; }
+unlike "$RESP_BODY" "s3cret-env-value" "never its environment"
+unlike "$RESP_BODY" "fixture.mjs" "nor its arguments"
+api GET /mcp-servers/alpha
+is "$RESP_STATUS/$(jqr .name)" "200/alpha" "one server by name"
+api GET /mcp-servers/nope
+is "$RESP_STATUS" 404 "an unknown server is 404"
+api GET /mcp-servers "" "$DEV"
+is "$RESP_STATUS/$(jqr .error.code)" "403/forbidden" "other roles may not read them"
+api POST /mcp-servers '{"name":"x"}'
+is "$RESP_STATUS/$(jqr .error.code)" "405/read_only" "they are declared by the file"
+
+portico_stop
+done_testing
