@@ -1,7 +1,7 @@
 // Pieces the management pages share: whole lists, headings, sections, error notices that show
 // the admin API's message (never a stack), and id-to-name maps for the rows that carry ids.
 import { api, session, ApiError } from '../api.js';
-import { h } from '../ui.js';
+import { h, table } from '../ui.js';
 
 /** Every item of a collection (pages of 1000 followed through next_cursor, at most 10 pages). */
 export async function all(path) {
@@ -21,6 +21,13 @@ export async function all(path) {
 export function message(e) {
   if (e instanceof ApiError) return e.message || `the admin API answered ${e.status}`;
   return 'Something went wrong; the browser console has the details.';
+}
+
+/** ui.table, stacked as label / value pairs on a phone (style.css: .table-wrap.stack). */
+export function grid(columns, rows, opts) {
+  const t = table(columns, rows, opts);
+  t.classList.add('stack');
+  return t;
 }
 
 /** A notice in the page for an answer that is not the normal one (403, 404, anything else). */
@@ -131,11 +138,16 @@ export function compact(obj) {
   return out;
 }
 
-/** Draws a page into root afresh (after a write): clears it, then draw(root, params). */
+/** Draws a page into root afresh (after a write), keeping the reader where they were: the
+ * old height is held while the new content is fetched, so the page does not jump. */
 export async function redraw(root, draw, params) {
   const y = window.scrollY;
-  const fresh = h('div', { class: 'page' });
-  await draw(fresh, params);
-  root.replaceChildren(...fresh.childNodes);
-  window.scrollTo(0, y);
+  root.style.minHeight = `${root.offsetHeight}px`;
+  root.replaceChildren();
+  try {
+    await draw(root, params);
+  } finally {
+    root.style.minHeight = '';
+    window.scrollTo(0, y);
+  }
 }

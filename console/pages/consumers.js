@@ -1,8 +1,8 @@
 // Consumers and their keys: create a consumer, create a key (shown once, with a copy button),
 // revoke one, see when each expires.
 import { api } from '../api.js';
-import { h, table, form, toast, confirmDialog, secretOnce, fmt } from '../ui.js';
-import { all, heading, section, load, object, link, button, names, teamOptions, compact, redraw, role, badge } from './common.js';
+import { h, form, toast, confirmDialog, secretOnce, fmt } from '../ui.js';
+import { all, heading, section, load, object, link, button, names, teamOptions, compact, redraw, role, badge, grid } from './common.js';
 
 const enc = encodeURIComponent;
 const writes = () => ['admin', 'team_admin', 'consumer'].includes(role());
@@ -12,7 +12,7 @@ async function list(root, params) {
   const teams = await names('/teams');
   root.append(heading(null, 'The applications that call your APIs, each with its keys and subscriptions.'));
   const rows = await load(() => all('/consumers'));
-  root.append(section('All consumers', rows instanceof Node ? rows : table([
+  root.append(section('All consumers', rows instanceof Node ? rows : grid([
     { label: 'Name', value: c => link(`#/consumers/${enc(c.name)}`, c.name) },
     { label: 'Team', value: c => teams[c.team_id] || String(c.team_id ?? '—') },
     { label: 'Created', value: c => fmt.time(c.created_at) },
@@ -51,7 +51,7 @@ async function detail(root, params, name, shown) {
   // A new key's secret: only in the answer to its creation, shown here once.
   if (shown) root.append(section('New key', secretOnce(`Key ${shown.prefix} for ${c.name}`, shown.key)));
   const keys = await load(() => all(`${path}/keys`));
-  root.append(section('Keys', keys instanceof Node ? keys : table([
+  root.append(section('Keys', keys instanceof Node ? keys : grid([
     { label: 'Prefix', value: k => h('code', {}, k.prefix) },
     { label: 'Label', value: k => k.label || '' },
     { label: 'Created', value: k => fmt.time(k.created_at) },

@@ -1,8 +1,8 @@
 // MCP servers: what the configuration file declares, with each server's health and call
 // counts (admins; GET /admin/v1/mcp-servers). Tools are listed by the servers themselves
 // through the gateway's /mcp endpoints, not by the admin API.
-import { h, table, fmt } from '../ui.js';
-import { all, heading, section, load, badge } from './common.js';
+import { h, fmt } from '../ui.js';
+import { all, heading, section, load, badge, grid } from './common.js';
 
 export default {
   id: 'mcp',
@@ -11,7 +11,7 @@ export default {
   async render(root) {
     root.append(heading(null, 'Declared by the configuration file (mcp.servers) and read-only here. A server is up while the gateway\'s session with it is open.'));
     const rows = await load(() => all('/mcp-servers'));
-    root.append(section('Servers', rows instanceof Node ? rows : table([
+    root.append(section('Servers', rows instanceof Node ? rows : grid([
       { label: 'Name', value: m => m.name },
       { label: 'Status', value: m => badge(m.status) },
       { label: 'Transport', value: m => m.transport },

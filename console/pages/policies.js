@@ -1,8 +1,8 @@
 // Limits, quotas and budgets (/policies): the list with each policy's current usage against
 // its limits, and a form to create or edit one whose errors show next to the field at fault.
 import { api } from '../api.js';
-import { h, table, form, toast, confirmDialog, fmt } from '../ui.js';
-import { all, heading, section, load, button, names, teamOptions, redraw, role, isAdmin, link } from './common.js';
+import { h, form, toast, confirmDialog, fmt } from '../ui.js';
+import { all, heading, section, load, button, names, teamOptions, redraw, role, isAdmin, link, grid } from './common.js';
 
 const enc = encodeURIComponent;
 const writes = () => ['admin', 'team_admin'].includes(role());
@@ -118,7 +118,7 @@ async function draw(root, params) {
   if (rows instanceof Node) { root.append(rows); return; }
   const usageCells = await Promise.all(rows.map(usage));
   const byName = new Map(rows.map((p, i) => [p.name, usageCells[i]]));
-  root.append(section('Policies', table([
+  root.append(section('Policies', grid([
     { label: 'Name', value: p => p.name },
     { label: 'Team', value: p => (p.team_id ? teams[p.team_id] || String(p.team_id) : 'gateway') },
     { label: 'Applies to', value: p => { const [k, v] = scopeOf(p); return k ? `${k} ${v}` : 'every call'; } },

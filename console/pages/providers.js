@@ -2,8 +2,8 @@
 // their keys only counted), the model catalog every role may read, and the AI services made
 // from it.
 import { api } from '../api.js';
-import { h, table } from '../ui.js';
-import { all, heading, section, load, link, isAdmin } from './common.js';
+import { h } from '../ui.js';
+import { all, heading, section, load, link, isAdmin, grid } from './common.js';
 
 const enc = encodeURIComponent;
 
@@ -11,7 +11,7 @@ async function providers() {
   if (!isAdmin()) return h('p', { class: 'muted' }, 'Providers are shown to admins only.');
   const rows = await load(() => all('/providers'));
   if (rows instanceof Node) return rows;
-  return table([
+  return grid([
     { label: 'Name', value: p => p.name },
     { label: 'Type', value: p => p.type },
     { label: 'Base URL', value: p => h('code', {}, p.base_url || '') },
@@ -23,7 +23,7 @@ async function providers() {
 async function models() {
   const rows = await load(() => all('/models'));
   if (rows instanceof Node) return rows;
-  return table([
+  return grid([
     { label: 'Model', value: m => m.name },
     { label: 'Served by', value: m => (m.targets || []).map(t => `${t.provider}/${t.model}${t.weight && m.targets.length > 1 ? ` (weight ${t.weight})` : ''}`).join(', ') },
     { label: 'Fallbacks', value: m => (m.fallbacks || []).join(', ') || '—' },
@@ -33,7 +33,7 @@ async function models() {
 async function aiServices() {
   const rows = await load(() => all('/services'));
   if (rows instanceof Node) return rows;
-  return table([
+  return grid([
     { label: 'Service', value: s => link(`#/services/${enc(s.name)}`, s.name) },
     { label: 'Models', value: s => (s.models || []).join(', ') },
     { label: 'Origin', value: s => (s.read_only ? 'configuration file' : 'admin API') },

@@ -1,8 +1,8 @@
 // Services and their APIs: the list, one service's settings, its APIs, its releases (draft,
 // publish, rollback, release requests) and its OpenAPI document (import and export).
 import { api, apiUrl } from '../api.js';
-import { h, table, form, toast, confirmDialog, fmt } from '../ui.js';
-import { all, heading, section, load, object, lines, link, button, names, teamOptions, compact, redraw, role } from './common.js';
+import { h, form, toast, confirmDialog, fmt } from '../ui.js';
+import { all, heading, section, load, object, lines, link, button, names, teamOptions, compact, redraw, role, grid } from './common.js';
 
 const enc = encodeURIComponent;
 const writes = () => ['admin', 'team_admin', 'developer'].includes(role());
@@ -11,7 +11,7 @@ async function list(root, params) {
   const teams = await names('/teams');
   const rows = await load(() => all('/services'));
   root.append(heading(null, 'REST, AI and prompt services, and the APIs that route to them.'));
-  root.append(section('All services', rows instanceof Node ? rows : table([
+  root.append(section('All services', rows instanceof Node ? rows : grid([
     { label: 'Name', value: s => link(`#/services/${enc(s.name)}`, s.name) },
     { label: 'Kind', value: s => s.kind },
     { label: 'Team', value: s => teams[s.team_id] || String(s.team_id ?? '—') },
@@ -57,7 +57,7 @@ async function detail(root, params, name) {
 
 function settings(svc, path, again) {
   const ai = svc.kind === 'ai';
-  const facts = h('dl', { class: 'facts' },
+  const facts = h('dl', { class: 'kv' },
     h('dt', {}, ai ? 'Models' : 'Targets'), h('dd', {}, ((ai ? svc.models : svc.targets) || []).join(', ') || '—'),
     h('dt', {}, 'Subscriptions'), h('dd', {}, svc.approval === 'manual' ? 'need approval' : 'approved at once'),
     h('dt', {}, 'Updated'), h('dd', {}, fmt.time(svc.updated_at)));
@@ -89,7 +89,7 @@ async function apis(svc, path, again) {
   const box = h('div', {});
   if (rows instanceof Node) return rows;
   const ai = svc.kind === 'ai';
-  box.append(table([
+  box.append(grid([
     { label: 'Name', value: a => a.name },
     { label: 'Path prefix', value: a => h('code', {}, a.path_prefix) },
     { label: 'Methods', value: a => (a.methods || []).join(' ') || 'any' },
@@ -150,7 +150,7 @@ async function releases(svc, path, again) {
   if (rels instanceof Node) box.append(rels);
   else {
     const current = draft && !(draft instanceof Node) ? draft.current_release : null;
-    box.append(table([
+    box.append(grid([
       { label: 'Release', value: r => String(r.number) + (r.number === current ? ' (served)' : '') },
       { label: 'Note', value: r => r.note || '' },
       { label: 'By', value: r => r.created_by ?? '' },
@@ -173,7 +173,7 @@ async function requests(path, again) {
   const box = h('div', {}, h('h3', {}, 'Release requests'));
   if (reqs instanceof Node) { box.append(reqs); return box; }
   const decides = ['admin', 'team_admin'].includes(role());
-  box.append(table([
+  box.append(grid([
     { label: 'Request', value: r => String(r.id) },
     { label: 'State', value: r => r.state },
     { label: 'By', value: r => r.requested_by ?? '' },

@@ -1,8 +1,8 @@
 // Subscriptions: the approval queue (approve, or reject with a reason), every subscription the
 // caller sees (or one consumer's, ?consumer=NAME), and the catalog to subscribe from.
 import { api } from '../api.js';
-import { h, table, form, toast, confirmDialog, fmt } from '../ui.js';
-import { all, heading, section, load, link, button, redraw, role, isAdmin, badge } from './common.js';
+import { h, form, toast, confirmDialog, fmt } from '../ui.js';
+import { all, heading, section, load, link, button, redraw, role, isAdmin, badge, grid } from './common.js';
 
 const enc = encodeURIComponent;
 const subscribes = () => ['admin', 'team_admin', 'consumer'].includes(role());
@@ -51,7 +51,7 @@ function cancelCell(s, m, again) {
 }
 
 function subTable(rows, m, again, caption, empty) {
-  return table([
+  return grid([
     { label: 'Consumer', value: s => m.con[s.consumer_id] || `#${s.consumer_id}` },
     { label: 'Service', value: s => m.svc[s.service_id] || `#${s.service_id}` },
     { label: 'State', value: s => badge(s.state) },
@@ -65,7 +65,7 @@ function subTable(rows, m, again, caption, empty) {
 function catalogView(m, again) {
   if (!Array.isArray(m.catalog)) return m.catalog;
   const pick = m.consumers.map(c => ({ value: c.name, label: c.name }));
-  return table([
+  return grid([
     { label: 'Service', value: s => s.name },
     { label: 'Team', value: s => s.team || '' },
     { label: 'Kind', value: s => s.kind },

@@ -1,7 +1,7 @@
 // Teams (admins): create, whether publishing needs a team admin's approval, delete.
 import { api } from '../api.js';
-import { h, table, form, toast, confirmDialog, fmt } from '../ui.js';
-import { all, heading, section, load, button, redraw } from './common.js';
+import { h, form, toast, confirmDialog, fmt } from '../ui.js';
+import { all, heading, section, load, button, redraw, grid } from './common.js';
 
 const enc = encodeURIComponent;
 
@@ -9,7 +9,7 @@ async function draw(root, params) {
   const again = () => redraw(root, draw, params);
   root.append(heading(null, 'Every service, consumer and user belongs to a team.'));
   const rows = await load(() => all('/teams'));
-  root.append(section('All teams', rows instanceof Node ? rows : table([
+  root.append(section('All teams', rows instanceof Node ? rows : grid([
     { label: 'Name', value: t => t.name },
     { label: 'Publishing', value: t => {
       const sel = h('select', { 'aria-label': `Publishing in team ${t.name}` },

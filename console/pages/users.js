@@ -1,8 +1,8 @@
 // Users: create with a role, change a role, disable and enable, set a password. Admins manage
 // everyone; team admins their team's users (never admins).
 import { api } from '../api.js';
-import { h, table, form, toast, modal } from '../ui.js';
-import { all, heading, section, load, button, names, teamOptions, compact, redraw, isAdmin, role } from './common.js';
+import { h, form, toast, modal } from '../ui.js';
+import { all, heading, section, load, button, names, teamOptions, compact, redraw, isAdmin, role, grid } from './common.js';
 import { session } from '../api.js';
 
 const enc = encodeURIComponent;
@@ -46,7 +46,7 @@ async function draw(root, params) {
   root.append(heading(null, isAdmin() ? 'Everyone who signs in to the console or holds an admin token.' : 'The users of your team.'));
   const rows = await load(() => all('/users'));
   const me = session() && session().name;
-  root.append(section('All users', rows instanceof Node ? rows : table([
+  root.append(section('All users', rows instanceof Node ? rows : grid([
     { label: 'Name', value: u => u.name },
     { label: 'Team', value: u => teams[u.team_id] || (u.team_id ? String(u.team_id) : '—') },
     { label: 'Role', value: u => roleSelect(u, again) },
