@@ -30,6 +30,18 @@ export function grid(columns, rows, opts) {
   return t;
 }
 
+/** api() for a form's write: the admin API names a list member's fault by its index
+ * (targets[0], methods[1]) and a scope by its kind (applies_to.service); the form has one
+ * field for each, so the message is shown next to that field. */
+export async function write(method, path, body) {
+  try {
+    return await api(method, path, body);
+  } catch (e) {
+    if (e.field) e.field = e.field.replace(/\[\d+\]$/, '').replace(/^applies_to\..+$/, 'applies_to.target');
+    throw e;
+  }
+}
+
 /** A notice in the page for an answer that is not the normal one (403, 404, anything else). */
 export function notice(e) {
   if (!(e instanceof ApiError)) console.warn(e);

@@ -2,7 +2,7 @@
 // its limits, and a form to create or edit one whose errors show next to the field at fault.
 import { api } from '../api.js';
 import { h, form, toast, confirmDialog, fmt } from '../ui.js';
-import { all, heading, section, load, button, names, teamOptions, redraw, role, isAdmin, link, grid } from './common.js';
+import { all, heading, section, load, button, names, teamOptions, redraw, role, isAdmin, link, grid, write } from './common.js';
 
 const enc = encodeURIComponent;
 const writes = () => ['admin', 'team_admin'].includes(role());
@@ -99,16 +99,6 @@ function body(v, p) {
   return b;
 }
 
-/** The admin API names a scope's field applies_to.<scope>: shown next to the target. */
-async function send(method, path, b) {
-  try {
-    return await api(method, path, b);
-  } catch (e) {
-    if (e.field && e.field.startsWith('applies_to.')) e.field = 'applies_to.target';
-    throw e;
-  }
-}
-
 async function draw(root, params) {
   const again = () => redraw(root, draw, params);
   const editing = params.path && params.path[0] ? decodeURIComponent(params.path[0]) : null;
@@ -138,8 +128,8 @@ async function draw(root, params) {
   const p = editing ? rows.find(r => r.name === editing) : null;
   if (editing && !p) root.append(h('p', { class: 'notice', role: 'alert' }, `No policy ${editing} that you may see.`));
   root.append(section(p ? `Edit ${p.name}` : 'New policy', form(fields(p, teamOpts), async v => {
-    if (p) await send('PATCH', `/policies/${enc(p.name)}`, body(v, p));
-    else await send('POST', '/policies', body(v, null));
+    if (p) await write('PATCH', `/policies/${enc(p.name)}`, body(v, p));
+    else await write('POST', '/policies', body(v, null));
     toast(`Policy ${v.name} saved`);
     if (p) location.hash = '#/policies';
     else await again();

@@ -2,7 +2,7 @@
 // publish, rollback, release requests) and its OpenAPI document (import and export).
 import { api, apiUrl } from '../api.js';
 import { h, form, toast, confirmDialog, fmt } from '../ui.js';
-import { all, heading, section, load, object, lines, link, button, names, teamOptions, compact, redraw, role, grid } from './common.js';
+import { all, heading, section, load, object, lines, link, button, names, teamOptions, compact, redraw, role, grid, write } from './common.js';
 
 const enc = encodeURIComponent;
 const writes = () => ['admin', 'team_admin', 'developer'].includes(role());
@@ -36,7 +36,7 @@ async function createForm(root, params) {
     const body = compact({ name: v.name, team: v.team, kind: v.kind, approval: v.approval });
     if (v.kind === 'ai') body.models = lines(v.models);
     else body.targets = lines(v.targets);
-    const s = await api('POST', '/services', body);
+    const s = await write('POST', '/services', body);
     toast(`Service ${s.name} created`);
     location.hash = `#/services/${enc(s.name)}`;
   }, { submit: 'Create service' });
@@ -71,7 +71,7 @@ function settings(svc, path, again) {
   const edit = form(fields, async v => {
     const body = { approval: v.approval };
     if (!svc.read_only) body[ai ? 'models' : 'targets'] = lines(ai ? v.models : v.targets);
-    await api('PATCH', path, body);
+    await write('PATCH', path, body);
     toast('Service saved');
     await again();
   }, { submit: 'Save service' });
@@ -113,7 +113,7 @@ async function apis(svc, path, again) {
       const body = compact({ name: v.name, path_prefix: v.path_prefix, auth: v.auth });
       const m = lines(v.methods).map(s => s.toUpperCase());
       if (m.length) body.methods = m;
-      await api('POST', `${path}/apis`, body);
+      await write('POST', `${path}/apis`, body);
       toast(`API ${v.name} created`);
       await again();
     }, { submit: 'Create API' }));
