@@ -127,6 +127,40 @@ static bool on_interface(const bind_try *b)
     return pt_dr_addr_is_local(b->family, b->addr);
 }
 
+/* Connections of a previous server on the port that are still in TIME_WAIT. A TIME_WAIT socket
+ * keeps its listener's SO_REUSEADDR flag, so when the previous server did not set it even a new
+ * server that does cannot bind (both attempts fail); when it did, only servers without the flag
+ * are blocked (blocks_reuse false). Returns false when there are none. */
+static bool time_wait(pt_dr_result *res, const bind_try *b, long port, bool blocks_reuse)
+{
+    pt_dr_time_wait tw;
+    pt_dr_time_wait_on_port((int)port, &tw);
+    if (tw.count == 0) return false;
+    json_object_set_new(res->evidence, "time_wait", json_pack("{s:i,s:I}", "count", (int)tw.count, "max_seconds_left",
+                                                              (json_int_t)tw.max_left_s));
+    pt_dr_detail(res, "%u connection%s on port %ld %s in TIME_WAIT (the longest for %ld s more): a previous "
+                 "server closed them first", tw.count, tw.count == 1 ? "" : "s", port, tw.count == 1 ? "is" : "are",
+                 tw.max_left_s);
+    if (blocks_reuse) {
+        pt_dr_set(res, PT_DR_FAIL, "listen_time_wait", 90,
+                  "%s:%ld is blocked only by %u connection%s in TIME_WAIT left by a previous server that did not set "
+                  "SO_REUSEADDR, so every bind fails until they expire (at most %ld s)", b->text, port, tw.count,
+                  tw.count == 1 ? "" : "s", tw.max_left_s);
+        pt_dr_remedy(res, "Wait %ld s (Linux keeps TIME_WAIT 60 s; net.ipv4.tcp_fin_timeout does not shorten it), "
+                     "then start the server again", tw.max_left_s);
+        pt_dr_remedy(res, "For next time: set SO_REUSEADDR before bind() in the server (Python: "
+                     "allow_reuse_address = True; Node, Go and nginx set it already), so its TIME_WAIT connections "
+                     "no longer block a restart");
+    } else {
+        pt_dr_set(res, PT_DR_WARN, "listen_time_wait", 50,
+                  "%s:%ld is free for servers that set SO_REUSEADDR, but %u connection%s in TIME_WAIT (at most %ld s "
+                  "more) block one that does not", b->text, port, tw.count, tw.count == 1 ? "" : "s", tw.max_left_s);
+        pt_dr_remedy(res, "Set SO_REUSEADDR in the server before bind() (most frameworks do), or wait %ld s",
+                     tw.max_left_s);
+    }
+    return true;
+}
+
 static void in_use(pt_dr_ctx *ctx, pt_dr_result *res, const bind_try *b, long port)
 {
     pt_dr_socks socks = { 0 };
@@ -176,7 +210,7 @@ static void in_use(pt_dr_ctx *ctx, pt_dr_result *res, const bind_try *b, long po
         } else {
             pt_dr_remedy(res, "Find the owner as root: `sudo ss -ltnp 'sport = :%ld'`", port);
         }
-    } else {
+    } else if (!time_wait(res, b, port, true)) {
         pt_dr_set(res, PT_DR_FAIL, "listen_in_use", 90,
                   "%s is in use, but no socket listens on it: another socket is bound to the port without listening",
                   hp);
@@ -272,10 +306,12 @@ static void run(pt_dr_ctx *ctx, pt_dr_result *res)
         pt_dr_set(res, PT_DR_FAIL, "listen_error", 70, "binding %s:%ld fails: %s", other->text, port,
                   strerror(other->err));
     } else if (tw) {
-        pt_dr_set(res, PT_DR_WARN, "listen_time_wait", 50,
-                  "%s:%ld is free for servers that set SO_REUSEADDR, but connections in TIME_WAIT still block one "
-                  "that does not", tw->text, port);
-        pt_dr_remedy(res, "Set SO_REUSEADDR in the server before bind() (most frameworks do), or wait about a minute");
+        if (!time_wait(res, tw, port, false)) {
+            pt_dr_set(res, PT_DR_WARN, "listen_time_wait", 50,
+                      "%s:%ld is free for servers that set SO_REUSEADDR, but a socket without listening still blocks "
+                      "one that does not", tw->text, port);
+            pt_dr_remedy(res, "Set SO_REUSEADDR in the server before bind() (most frameworks do)");
+        }
     } else if (start >= 0 && port < start) {
         pt_dr_set(res, PT_DR_INFO, NULL, 0,
                   "port %ld is free, and this user may bind it (%s); a server running as an ordinary user could not "

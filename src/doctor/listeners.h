@@ -70,6 +70,32 @@ bool pt_dr_sock_accepts(const pt_dr_sock *s, int family, const unsigned char *ad
 /* Parses one line of /proc/net/tcp (family AF_INET) or tcp6 (AF_INET6). Returns 0 and fills
  * out (state in *state, 0x0A = LISTEN) or -1 for the header or a malformed line. */
 int pt_dr_procnet_parse(const char *line, int family, pt_dr_sock *out, unsigned *state);
+/* One row of /proc/net/tcp{,6}: both ends of a socket, its state and queues. For an
+ * established socket rx_queue is what the owner has not read yet; timer 3 is TIME_WAIT's and
+ * timer_left its remaining clock ticks. */
+typedef struct pt_dr_tcprow {
+    int family;
+    unsigned char laddr[16], raddr[16];
+    uint16_t lport, rport;
+    unsigned state;          /* 0x01 ESTABLISHED, 0x06 TIME_WAIT, 0x0A LISTEN, ... */
+    unsigned tx_queue, rx_queue, timer;
+    unsigned long timer_left;
+    unsigned uid;
+    unsigned long inode;
+} pt_dr_tcprow;
+#define PT_DR_TCP_ESTABLISHED 0x01
+#define PT_DR_TCP_TIME_WAIT 0x06
+/* Parses one row; -1 for the header or a malformed line. */
+int pt_dr_procnet_row(const char *line, int family, pt_dr_tcprow *r);
+/* Calls fn for each row of a /proc/net/tcp-format file until it returns false. 0 or -errno. */
+int pt_dr_procnet_each(const char *path, int family, bool (*fn)(const pt_dr_tcprow *r, void *arg), void *arg);
+/* Sockets in TIME_WAIT whose local port is port (a previous server's closed connections, which
+ * block a bind without SO_REUSEADDR), and the most seconds one of them has left. */
+typedef struct pt_dr_time_wait {
+    unsigned count;
+    long max_left_s;
+} pt_dr_time_wait;
+void pt_dr_time_wait_on_port(int port, pt_dr_time_wait *out);
 /* Reads a /proc/net/tcp-format file, appending LISTEN sockets on port (all when < 0). */
 int pt_dr_procnet_read(const char *path, int family, int port, pt_dr_socks *out);
 

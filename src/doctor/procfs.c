@@ -69,25 +69,72 @@ static int parse_hex_addr(const char *hex, int family, unsigned char *addr)
     return 0;
 }
 
-int pt_dr_procnet_parse(const char *line, int family, pt_dr_sock *out, unsigned *state)
+int pt_dr_procnet_row(const char *line, int family, pt_dr_tcprow *r)
 {
     char local[72], remote[72];
-    unsigned lport, rport, st, uid;
-    unsigned long txq, rxq, inode;
-    int n = sscanf(line, "%*d: %64[0-9A-Fa-f]:%X %64[0-9A-Fa-f]:%X %X %lX:%lX %*X:%*X %*X %u %*d %lu", local,
-                   &lport, remote, &rport, &st, &txq, &rxq, &uid, &inode);
-    if (n != 9 || lport > 65535) return -1;
+    unsigned lport, rport;
+    int n = sscanf(line, "%*d: %64[0-9A-Fa-f]:%X %64[0-9A-Fa-f]:%X %X %X:%X %X:%lX %*X %u %*d %lu", local, &lport,
+                   remote, &rport, &r->state, &r->tx_queue, &r->rx_queue, &r->timer, &r->timer_left, &r->uid,
+                   &r->inode);
+    if (n != 11 || lport > 65535 || rport > 65535) return -1;
+    r->family = family;
+    r->lport = (uint16_t)lport;
+    r->rport = (uint16_t)rport;
+    if (parse_hex_addr(local, family, r->laddr) < 0 || parse_hex_addr(remote, family, r->raddr) < 0) return -1;
+    return 0;
+}
+
+int pt_dr_procnet_parse(const char *line, int family, pt_dr_sock *out, unsigned *state)
+{
+    pt_dr_tcprow r;
+    if (pt_dr_procnet_row(line, family, &r) < 0) return -1;
     memset(out, 0, sizeof *out);
     out->family = family;
-    if (parse_hex_addr(local, family, out->addr) < 0) return -1;
-    out->port = (uint16_t)lport;
+    memcpy(out->addr, r.laddr, sizeof out->addr);
+    out->port = r.lport;
     out->v6only = family == AF_INET6 ? -1 : 0;
-    out->accept_queue = (uint32_t)rxq; /* for LISTEN: sk_ack_backlog, the accept queue */
-    out->backlog = -1;                 /* not exported here */
-    out->uid = uid;
-    out->inode = inode;
-    *state = st;
+    out->accept_queue = r.rx_queue; /* for LISTEN: sk_ack_backlog, the accept queue */
+    out->backlog = -1;              /* not exported here */
+    out->uid = r.uid;
+    out->inode = r.inode;
+    *state = r.state;
     return 0;
+}
+
+int pt_dr_procnet_each(const char *path, int family, bool (*fn)(const pt_dr_tcprow *r, void *arg), void *arg)
+{
+    FILE *f = fopen(path, "re");
+    if (!f) return -errno;
+    char line[512];
+    pt_dr_tcprow r;
+    for (long lines = 0; lines < 4 * PT_DR_SOCKS_MAX && fgets(line, sizeof line, f); lines++)
+        if (pt_dr_procnet_row(line, family, &r) == 0 && !fn(&r, arg)) break;
+    fclose(f);
+    return 0;
+}
+
+typedef struct tw_count {
+    int port;
+    pt_dr_time_wait *tw;
+} tw_count;
+
+static bool count_tw(const pt_dr_tcprow *r, void *arg)
+{
+    tw_count *c = arg;
+    if (r->state != PT_DR_TCP_TIME_WAIT || r->lport != c->port) return true;
+    c->tw->count++;
+    /* tm->when is in clock ticks (USER_HZ) */
+    long left = (long)(r->timer_left / (unsigned long)sysconf(_SC_CLK_TCK)) + 1;
+    if (left > c->tw->max_left_s) c->tw->max_left_s = left;
+    return true;
+}
+
+void pt_dr_time_wait_on_port(int port, pt_dr_time_wait *out)
+{
+    memset(out, 0, sizeof *out);
+    tw_count c = { .port = port, .tw = out };
+    pt_dr_procnet_each("/proc/net/tcp", AF_INET, count_tw, &c);
+    pt_dr_procnet_each("/proc/net/tcp6", AF_INET6, count_tw, &c);
 }
 
 int pt_dr_procnet_read(const char *path, int family, int port, pt_dr_socks *out)

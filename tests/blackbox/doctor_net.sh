@@ -171,6 +171,42 @@ if lab_start "$LAB" --addr 127.0.0.1 --ttl 60; then
     outcome "--listen on every address while 127.0.0.1 holds the port" listen_in_use 2
     kill "$LAB_PID" 2>/dev/null
 fi
+# A previous server without SO_REUSEADDR closed its connections first and exited: only their
+# TIME_WAIT ends hold the port, and they block a bind with or without SO_REUSEADDR.
+# bind_rc PORT REUSE: what a server that binds 127.0.0.1:PORT sees ("ok" or the error number).
+bind_rc() {
+    python3 -c 'import socket, sys
+s = socket.socket()
+if sys.argv[2] == "reuse": s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+try: s.bind(("127.0.0.1", int(sys.argv[1]))); print("ok")
+except OSError as e: print(e.errno)' "$1" "$2"
+}
+tw_lab="$UPSTREAMS/doctor/slowlab.py"
+if command -v python3 >/dev/null; then
+    P=$(free_port)
+    python3 "$tw_lab" timewait "$P" noreuse >"$T/tw.log" 2>&1
+    ntw=$(ss -Htan state time-wait "( sport = :$P )" | wc -l)
+    if ((ntw > 0)); then
+        is "$(bind_rc "$P" plain) $(bind_rc "$P" reuse)" "98 98" "TIME_WAIT only: binds fail with and without SO_REUSEADDR (EADDRINUSE)"
+        dr --listen "127.0.0.1:$P"
+        outcome "--listen on a port held only by TIME_WAIT" listen_time_wait 2
+        expect "TIME_WAIT only: the sockets are counted, both binds failed" \
+            "$(check_evidence listen ".evidence.time_wait.count == $ntw and .evidence.binds[0].result == \"EADDRINUSE\"")"
+        expect "TIME_WAIT only: the fix names SO_REUSEADDR and the wait" \
+            '.root_cause.remedy | contains("SO_REUSEADDR") and contains("Wait ")'
+    else
+        not_ok "TIME_WAIT lab: the server's closed connections are in TIME_WAIT" "$(cat "$T/tw.log")"
+    fi
+    # The same with a previous server that set SO_REUSEADDR: only servers without it are blocked.
+    P=$(free_port)
+    python3 "$tw_lab" timewait "$P" reuse >"$T/tw.log" 2>&1
+    is "$(bind_rc "$P" plain) $(bind_rc "$P" reuse)" "98 ok" "TIME_WAIT of a SO_REUSEADDR server: only a bind without it fails"
+    dr --listen "127.0.0.1:$P"
+    outcome "--listen on a port with TIME_WAIT of a SO_REUSEADDR server" listen_time_wait 1
+    expect "TIME_WAIT (reusable): counted" "$(check_evidence listen '.evidence.time_wait.count >= 1 and .status == "warn"')"
+else
+    skip "--listen on a port held only by TIME_WAIT" "python3 missing"
+fi
 dr --listen 198.51.100.7:8080
 outcome "--listen on an address not on this host" listen_addr_not_local 2
 expect "--listen not local: on no interface, and bind said EADDRNOTAVAIL" \

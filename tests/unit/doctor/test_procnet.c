@@ -68,6 +68,24 @@ static void ipv6_loopback_line(void **state)
     assert_string_equal(ep, "[::1]:8081");
 }
 
+/* A server's end of a connection it closed first: both ends, the state and TIME_WAIT's timer. */
+static void time_wait_row(void **state)
+{
+    char hex[40], line[512];
+    kernel_hex(AF_INET, "127.0.0.1", hex);
+    snprintf(line, sizeof line, "  12: %s:1F90 %s:A2F4 06 00000000:00000000 03:00000BB8 00000000     0        0 0 3 "
+             "0000000000000000\n", hex, hex);
+    pt_dr_tcprow r;
+    assert_int_equal(pt_dr_procnet_row(line, AF_INET, &r), 0);
+    assert_int_equal(r.state, PT_DR_TCP_TIME_WAIT);
+    assert_int_equal(r.lport, 8080);
+    assert_int_equal(r.rport, 0xA2F4);
+    assert_int_equal(r.timer, 3);
+    assert_int_equal(r.timer_left, 3000);
+    assert_memory_equal(r.raddr, r.laddr, 4);
+    assert_int_equal(r.rx_queue, 0);
+}
+
 static void header_and_garbage_are_rejected(void **state)
 {
     pt_dr_sock s;
@@ -276,6 +294,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(ipv4_listen_line),
         cmocka_unit_test(ipv6_loopback_line),
+        cmocka_unit_test(time_wait_row),
         cmocka_unit_test(header_and_garbage_are_rejected),
         cmocka_unit_test(reads_only_listeners_of_the_port),
         cmocka_unit_test(who_accepts_what),
