@@ -101,6 +101,12 @@ static void run(pt_dr_ctx *ctx, pt_dr_result *res)
     const pt_dr_target *t = ctx->target;
     char addr[64], err[300], auth[300];
     if (!pt__dr_http_prepare(ctx, res, addr, sizeof addr, auth, sizeof auth)) return;
+    /* The protocol check's request already outlasted the timeout: a second one would too. */
+    json_t *hr = json_object_get(ctx->facts, "http_request");
+    if (hr && !t->tls) {
+        pt_dr_skip(res, "a request to this port got no answer within %u ms (see unresponsive)", ctx->opts->timeout_ms);
+        return;
+    }
     pt_dr_http_req req = { .method = "GET", .path = t->path ? t->path : "/", .host = auth, .body_cap = 16384,
                            .enough = enough };
     pt_dr_http_resp r;

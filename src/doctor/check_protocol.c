@@ -3,8 +3,12 @@
  * probes on fresh connections (HTTP/1.1, TLS ClientHello, h2c preface, Redis PING, PostgreSQL
  * SSLRequest) until one is recognised. Names a plain-HTTP URL on a TLS port, a TLS URL on a
  * plain port, an h2c-only server and a port that does not speak HTTP at all.
- * Facts written: "protocol", "banner", and "silent_ms" (how long an HTTP request went
- * unanswered on an open connection) when nothing answered. */
+ * An HTTP request left unanswered keeps its connection open while the other probes run and is
+ * then waited on a little longer, so a slow handler is not called hung; whether the server read
+ * what each silent probe sent (its receive queue) tells a stuck process from one waiting for more.
+ * Facts written: "protocol", "banner", "silent_ms" (how long an HTTP request went unanswered on
+ * an open connection) when nothing answered, and "http_request" (doctor.h) when the HTTP
+ * request was not answered within the timeout. */
 #include <stdio.h>
 #include <string.h>
 
@@ -12,6 +16,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "doctor/check.h"
+#include "doctor/listeners.h"
 #include "doctor/probe_fp.h"
 #include "doctor/probe_net.h"
 #include "doctor/probe_tls.h"
@@ -20,6 +25,10 @@
 #define SHORT_MS 300u     /* wait per probe once the service has proven silent */
 #define IDLE_MS 40u       /* after the first bytes, how long to wait for more */
 #define REPLY_MAX 4096
+/* A silent HTTP request's connection stays open while the other probes run, and is waited on
+ * until LATE_PCT percent of the timeout after the request: a slow handler (2 s with the default
+ * 1 s) is told apart from a hung one, and the whole run stays within 3 s. */
+#define LATE_PCT 220u
 
 typedef struct probe_run {
     pt_dr_ctx *ctx;
@@ -34,6 +43,11 @@ typedef struct probe_run {
     double silent_ms;
     bool http_tried;                 /* the HTTP/1.1 probe ran ... */
     pt_dr_read_outcome http_outcome; /* ... with this outcome */
+    pt_dr_conn parked;               /* the HTTP probe's connection while its answer is late; fd < 0: none */
+    uint64_t parked_at_ms;           /* when its request was sent */
+    long http_sent, http_unread;     /* the request's bytes, and those the server left unread (-1: unknown) */
+    long unread_max;                 /* the most any silent active probe left unread (-1: unknown) */
+    double http_answer_ms;           /* when the late answer came after the request; 0: none */
 } probe_run;
 
 static const char *probe_name(pt_dr_probe_kind k)
@@ -93,7 +107,24 @@ static pt_dr_read_outcome run_probe(probe_run *pr, pt_dr_probe_kind k, unsigned 
     uint64_t t0 = pt_now_us();
     o = pt__dr_read_reply(&c, &reply, REPLY_MAX, pt__dr_deadline(wait_ms), IDLE_MS);
     double ms = pt_dr_ms_since(t0);
-    pt__dr_conn_close(&c);
+    if (o == PT_DR_RD_SILENT && k != PT_DR_PROBE_PASSIVE) {
+        /* Did the server read what was sent? A server waiting for more of its own protocol did;
+         * one whose thread or event loop is stuck did not. */
+        long unread = pt_dr_peer_unread(c.fd);
+        json_object_set_new(step, "unread_bytes", unread < 0 ? json_null() : json_integer(unread));
+        if (unread < 0 || pr->unread_max < 0) pr->unread_max = -1;
+        else if (unread > pr->unread_max) pr->unread_max = unread;
+        if (k == PT_DR_PROBE_HTTP) {
+            pr->http_sent = (long)send.len;
+            pr->http_unread = unread;
+        }
+    }
+    if (o == PT_DR_RD_SILENT && k == PT_DR_PROBE_HTTP && pr->parked.fd < 0) {
+        pr->parked = c;
+        pr->parked_at_ms = t0 / 1000;
+    } else {
+        pt__dr_conn_close(&c);
+    }
     pt__dr_fp_classify(pt_buf_slice(&reply), k, fp);
     json_object_set_new(step, "outcome", json_string(pt__dr_read_outcome_name(o)));
     json_object_set_new(step, "ms", json_real(ms));
@@ -175,6 +206,46 @@ static void identify(probe_run *pr)
     }
 }
 
+/* Waits on the HTTP probe's parked connection for a late answer. */
+static void wait_late(probe_run *pr)
+{
+    if (pr->parked.fd < 0) return;
+    pt_buf reply;
+    pt_buf_init(&reply, REPLY_MAX);
+    uint64_t end = pr->parked_at_ms + (uint64_t)pr->ctx->opts->timeout_ms * LATE_PCT / 100;
+    pt_dr_read_outcome o = pt__dr_read_reply(&pr->parked, &reply, REPLY_MAX, end, IDLE_MS);
+    double ms = (double)(pt_now_us() / 1000 - pr->parked_at_ms);
+    pt__dr_conn_close(&pr->parked);
+    json_t *step = json_pack("{s:s,s:s,s:f}", "probe", "http1_request_late", "outcome", pt__dr_read_outcome_name(o),
+                             "ms_after_request", ms);
+    if (o == PT_DR_RD_DATA) {
+        pt_dr_fp fp;
+        pt__dr_fp_classify(pt_buf_slice(&reply), PT_DR_PROBE_HTTP, &fp);
+        json_object_set_new(step, "match", json_string(pt__dr_fp_name(fp.kind)));
+        json_object_set_new(step, "detail", json_string(fp.detail));
+        pr->http_answer_ms = ms;
+        pr->http_outcome = o;
+        if (pr->fp.kind == PT_DR_FP_NONE) take(pr, PT_DR_PROBE_HTTP, &fp);
+    } else {
+        pr->silent_ms = ms;
+    }
+    json_array_append_new(pr->steps, step);
+    pt_buf_release(&reply);
+}
+
+/* "http_request" fact, when the HTTP probe's request went unanswered within the timeout. */
+static void write_http_request_fact(probe_run *pr, const char *how)
+{
+    if (!pr->http_sent) return;
+    json_t *o = json_pack("{s:I,s:o,s:o,s:I}", "sent_bytes", (json_int_t)pr->http_sent, "unread_bytes",
+                          pr->http_unread < 0 ? json_null() : json_integer(pr->http_unread), "answer_ms",
+                          pr->http_answer_ms > 0 ? json_integer((json_int_t)pr->http_answer_ms) : json_null(),
+                          "waited_ms", (json_int_t)(pr->http_answer_ms > 0 ? pr->http_answer_ms : pr->silent_ms));
+    json_object_set_new(o, "every_probe_read", json_boolean(pr->unread_max == 0));
+    if (pr->fp.kind != PT_DR_FP_NONE && pr->by != PT_DR_PROBE_HTTP) json_object_set_new(o, "other_answer", json_string(how));
+    json_object_set_new(pr->ctx->facts, "http_request", o);
+}
+
 static void write_facts(probe_run *pr, const char *proto, const char *banner)
 {
     json_object_set_new(pr->ctx->facts, "protocol", json_string(proto));
@@ -223,7 +294,8 @@ static void how_found(const probe_run *pr, char *out, size_t outsz)
     size_t n = (size_t)snprintf(out, outsz, words ? "%s \"%s\"" : "%s %s", sent[pr->by], pr->fp.detail);
     if (pr->by != PT_DR_PROBE_HTTP && pr->http_tried && n < outsz)
         snprintf(out + n, outsz - n, "; an HTTP/1.1 request got %s",
-                 pr->http_outcome == PT_DR_RD_EOF     ? "the connection closed without a byte"
+                 pr->http_answer_ms > 0               ? "an answer only late"
+                 : pr->http_outcome == PT_DR_RD_EOF   ? "the connection closed without a byte"
                  : pr->http_outcome == PT_DR_RD_RESET ? "a reset"
                  : pr->http_outcome == PT_DR_RD_SILENT ? "no answer"
                                                        : "something unrecognised");
@@ -336,9 +408,11 @@ static void run(pt_dr_ctx *ctx, pt_dr_result *res)
         pt_dr_skip(res, "%s", why);
         return;
     }
-    probe_run pr = { .ctx = ctx, .addr = addr, .port = ctx->target->port, .steps = json_array() };
+    probe_run pr = { .ctx = ctx, .addr = addr, .port = ctx->target->port, .steps = json_array(),
+                     .parked = { .fd = -1 }, .http_unread = -1 };
     uint64_t t0 = pt_now_us();
     identify(&pr);
+    wait_late(&pr);
     json_t *ev = pt__dr_evidence(res);
     json_object_set_new(ev, "address", json_string(addr));
     json_object_set_new(ev, "port", json_integer(pr.port));
@@ -349,6 +423,9 @@ static void run(pt_dr_ctx *ctx, pt_dr_result *res)
         return;
     }
     verdict(&pr, res);
+    char how[400];
+    how_found(&pr, how, sizeof how);
+    write_http_request_fact(&pr, how);
 }
 
 const pt_dr_check pt_dr_check_protocol = {

@@ -140,8 +140,49 @@ static void not_accepting(pt_dr_result *res, const pt_dr_sock *x, int fd_denied,
     }
 }
 
+/* The request was answered, after the doctor's timeout: slow, not hung. */
+static void slow_answer(pt_dr_ctx *ctx, pt_dr_result *res, const char *addr, json_t *hr)
+{
+    const pt_dr_target *t = ctx->target;
+    json_int_t ms = json_integer_value(json_object_get(hr, "answer_ms"));
+    unsigned suggest = (unsigned)((ms / 1000 + 1) * 1000); /* the next whole second above the answer */
+    pt_dr_set(res, PT_DR_WARN, "slow_response", 70,
+              "%s port %ld answered a request only after %lld ms, more than the --timeout of %u ms: the server is "
+              "slow, not hung", addr, t->port, (long long)ms, ctx->opts->timeout_ms);
+    pt_dr_detail(res, "the request's connection was kept open after the timeout and the answer came at %lld ms", (long long)ms);
+    pt_dr_remedy(res, "Rerun with --timeout %u so every check waits that long (the HTTP checks gave up at %u ms).",
+                 suggest, ctx->opts->timeout_ms);
+    pt_dr_remedy(res, "Clients with a shorter timeout fail the same way (curl --max-time, a proxy's read timeout, an "
+                 "SDK's default); if it should be faster, look at what the handler waits for (a database, an upstream "
+                 "call, a lock).");
+}
+
+/* Every probe's bytes were read and none answered: a protocol where the client speaks first and
+ * waits for more than was sent. Not a hang; for an HTTP URL, not an HTTP server (one answers a
+ * request it cannot parse at once, with 400). */
+static void waits_for_more(pt_dr_ctx *ctx, pt_dr_result *res, const char *addr, json_t *hr)
+{
+    const pt_dr_target *t = ctx->target;
+    json_int_t waited = json_integer_value(json_object_get(hr, "waited_ms"));
+    pt_dr_detail(res, "the server read everything each probe sent (its receive queue is empty) and answered nothing "
+                 "in %lld ms", (long long)waited);
+    if (t->mode & (PT_DR_MODE_HTTP | PT_DR_MODE_MCP)) {
+        pt_dr_set(res, PT_DR_FAIL, "protocol_not_http", 70,
+                  "%s port %ld reads what is sent and waits for more without answering, even to a request it cannot "
+                  "parse, as no HTTP server does: it speaks a protocol where the client goes first, not HTTP",
+                  addr, t->port);
+        pt_dr_remedy(res, "Point the client at the port the HTTP server listens on (ss -ltnp lists the listening "
+                     "ports and their owners); this one belongs to another service.");
+    } else {
+        pt_dr_set(res, PT_DR_INFO, NULL, 0,
+                  "%s port %ld reads what is sent and waits for more (%lld ms): it is not hung, it speaks a protocol "
+                  "where the client goes first, which the doctor does not know", addr, t->port, (long long)waited);
+    }
+}
+
 static void run(pt_dr_ctx *ctx, pt_dr_result *res)
 {
+    char cause_why[600];
     const pt_dr_target *t = ctx->target;
     if (!pt_dr_need_port(ctx, res)) return;
     json_t *ev = pt__dr_evidence(res);
@@ -165,8 +206,25 @@ static void run(pt_dr_ctx *ctx, pt_dr_result *res)
         goto out;
     }
     const char *proto = json_string_value(json_object_get(ctx->facts, "protocol"));
+    json_t *hr = json_object_get(ctx->facts, "http_request");
     double waited = 0;
     pt_dr_read_outcome o;
+    if (hr) json_object_set(ev, "http_request", hr);
+    if (hr && json_is_integer(json_object_get(hr, "answer_ms"))) {
+        slow_answer(ctx, res, addr, hr);
+        goto out;
+    }
+    if (hr && proto && strcmp(proto, "silent") != 0) {
+        const char *other = json_string_value(json_object_get(hr, "other_answer"));
+        snprintf(cause_why, sizeof cause_why, "while it answers other requests at once (%s): the server is up and its handler "
+                 "for this request blocks", other ? other : proto);
+        waited = (double)json_integer_value(json_object_get(hr, "waited_ms"));
+        goto hung;
+    }
+    if (hr && proto && json_is_true(json_object_get(hr, "every_probe_read"))) {
+        waits_for_more(ctx, res, addr, hr);
+        goto out;
+    }
     if (proto && strcmp(proto, "silent") != 0) {
         pt_dr_set(res, PT_DR_PASS, NULL, 0, "%s port %ld answers (%s)", addr, t->port, proto);
         goto out;
@@ -200,13 +258,24 @@ static void run(pt_dr_ctx *ctx, pt_dr_result *res)
         }
         x = y ? y : x;
     }
+    snprintf(cause_why, sizeof cause_why, "%s", "so the app accepted it and its handler hangs");
+hung:
     if (x && x >= before.v && x < before.v + before.n) pt_dr_socks_find_owners(&before);
     char who[400] = "", state[64] = "";
     if (x) owner_evidence(x, before.fd_denied, ev, who, sizeof who, state, sizeof state);
     json_object_set_new(ev, "silent_ms", json_integer((json_int_t)waited));
+    json_t *unread = hr ? json_object_get(hr, "unread_bytes") : NULL;
+    if (json_is_integer(unread))
+        pt_dr_detail(res, "%s", json_integer_value(unread) == 0
+                                    ? "the server read the whole request (its receive queue is empty)"
+                                    : "the server has not read the request (it waits in its receive queue): the "
+                                      "thread or event loop that should read it is blocked");
     pt_dr_set(res, PT_DR_FAIL, "handler_hung", 82,
-              "%s port %ld accepts connections (accept queue empty) but sent no byte within %.0f ms of a request: "
-              "the app accepted and its handler hangs", addr, t->port, waited);
+              "%s port %ld accepts connections (accept queue empty) but sent no byte within %.0f ms of a request, %s",
+              addr, t->port, waited, cause_why);
+    if (!hr || !json_is_integer(json_object_get(hr, "answer_ms")))
+        pt_dr_remedy(res, "If it is only slow, a longer wait tells: rerun with --timeout %u.",
+                     ctx->opts->timeout_ms * 5);
     if (x && x->pid > 0)
         pt_dr_remedy(res, "PID %d (%s)%s%s%s accepts but never answers: a request handler is blocked (a slow "
                      "database or upstream call, a lock, synchronous work on an event loop), or it waits for a "

@@ -96,6 +96,10 @@ typedef struct pt_dr_time_wait {
     long max_left_s;
 } pt_dr_time_wait;
 void pt_dr_time_wait_on_port(int port, pt_dr_time_wait *out);
+/* For a connection of ours to a server on this host (same network namespace): how many bytes
+ * we sent that the server has not read yet (its socket's receive queue), or -1 when its socket
+ * is not found here. 0 after a request means the server read it. */
+long pt_dr_peer_unread(int fd);
 /* Reads a /proc/net/tcp-format file, appending LISTEN sockets on port (all when < 0). */
 int pt_dr_procnet_read(const char *path, int family, int port, pt_dr_socks *out);
 

@@ -107,6 +107,21 @@ static bool classify_http(pt_slice b, pt_dr_fp *out)
     return true;
 }
 
+/* An HTTP server that cannot parse a request line answers as to HTTP/0.9: the error page with
+ * no status line (Python's http.server, for one). Only an answer to something sent counts. */
+static bool classify_http09_error(pt_slice b, pt_dr_probe_kind probe, pt_dr_fp *out)
+{
+    if (probe == PT_DR_PROBE_PASSIVE) return false;
+    pt_slice t = pt_slice_trim(b);
+    bool html = (t.len >= 14 && strncasecmp(t.ptr, "<!DOCTYPE HTML", 14) == 0) ||
+                (t.len >= 5 && strncasecmp(t.ptr, "<html", 5) == 0);
+    if (!html || !contains_ci(b, "error")) return false;
+    out->kind = PT_DR_FP_HTTP1;
+    snprintf(out->detail, sizeof out->detail, "an HTML error page without a status line (an HTTP server's answer "
+             "to a request it cannot parse)");
+    return true;
+}
+
 static bool classify_tls(pt_slice b, pt_dr_fp *out)
 {
     const unsigned char *p = u8(b);
@@ -219,7 +234,7 @@ void pt__dr_fp_classify(pt_slice b, pt_dr_probe_kind probe, pt_dr_fp *out)
         out->kind = PT_DR_FP_NONE;
         return;
     }
-    if (classify_http(b, out) || classify_tls(b, out) || classify_h2(b, out) || classify_pg(b, probe, out) ||
+    if (classify_http(b, out) || classify_http09_error(b, probe, out) || classify_tls(b, out) || classify_h2(b, out) || classify_pg(b, probe, out) ||
         classify_redis(b, probe, out) || classify_line_banner(b, out) || classify_mysql(b, out))
         return;
     out->kind = PT_DR_FP_UNKNOWN;

@@ -153,6 +153,56 @@ int pt_dr_procnet_read(const char *path, int family, int port, pt_dr_socks *out)
     return 0;
 }
 
+typedef struct peer_find {
+    int family;
+    unsigned char me[16], peer[16];
+    uint16_t me_port, peer_port;
+    long unread;
+} peer_find;
+
+static bool find_peer_row(const pt_dr_tcprow *r, void *arg)
+{
+    peer_find *p = arg;
+    size_t alen = p->family == AF_INET ? 4 : 16;
+    if (r->lport != p->peer_port || r->rport != p->me_port || memcmp(r->laddr, p->peer, alen) != 0 ||
+        memcmp(r->raddr, p->me, alen) != 0)
+        return true;
+    p->unread = (long)r->rx_queue;
+    return false;
+}
+
+/* Copies a sockaddr's address and port; false for families other than IPv4 and IPv6. */
+static bool sa_parts(const struct sockaddr_storage *ss, int *family, unsigned char *addr, uint16_t *port)
+{
+    *family = ss->ss_family;
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+        memcpy(addr, &a->sin_addr, 4);
+        *port = ntohs(a->sin_port);
+        return true;
+    }
+    if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+        memcpy(addr, &a->sin6_addr, 16);
+        *port = ntohs(a->sin6_port);
+        return true;
+    }
+    return false;
+}
+
+long pt_dr_peer_unread(int fd)
+{
+    struct sockaddr_storage me, peer;
+    socklen_t ml = sizeof me, pl = sizeof peer;
+    if (getsockname(fd, (struct sockaddr *)&me, &ml) < 0 || getpeername(fd, (struct sockaddr *)&peer, &pl) < 0)
+        return -1;
+    peer_find p = { .unread = -1 };
+    int pfam;
+    if (!sa_parts(&me, &p.family, p.me, &p.me_port) || !sa_parts(&peer, &pfam, p.peer, &p.peer_port)) return -1;
+    pt_dr_procnet_each(p.family == AF_INET ? "/proc/net/tcp" : "/proc/net/tcp6", p.family, find_peer_row, &p);
+    return p.unread;
+}
+
 int pt_dr_socks_listening(pt_dr_socks *out, int port)
 {
     out->source = "sock_diag";

@@ -204,6 +204,51 @@ if lab silent node "$LAB/lab.mjs" silent "$P"; then
     expect "server that accepts and never answers" handler_hung 2
     is "$(ev protocol .protocol)" silent "server that never answers: protocol says silent"
     is "$(ev unresponsive .owner.pid)" "$LAB_PID" "server that never answers: the owner's PID is named"
+    is "$(ev unresponsive '.http_request | .unread_bytes == .sent_bytes')" true \
+        "server that never answers: the request still waits unread in its receive queue"
+fi
+
+# Silence and slowness told apart (servers in slowlab.py). A protocol where the client speaks
+# first reads every probe and waits for more: not hung, and not HTTP.
+SLOW="$LAB/slowlab.py"
+P=$(free_port)
+if lab waits python3 "$SLOW" waits "$P"; then
+    doctor "127.0.0.1:$P"
+    expect "server that reads and waits for more (host:port)" none 0
+    is "$(ev unresponsive .http_request.every_probe_read)" true "server that waits: every probe was read"
+    is "$(ev unresponsive .http_request.unread_bytes)" 0 "server that waits: the request left nothing unread"
+    like "$(field '.checks[] | select(.id == "unresponsive") | .summary')" "not hung" "server that waits: said not to be hung"
+    is "$(field '.duration_ms < 3000')" true "server that waits: the run stays within 3 s ($(field .duration_ms) ms)"
+    doctor "http://127.0.0.1:$P/"
+    expect "server that reads and waits for more (HTTP URL)" protocol_not_http 2
+    like "$(field .root_cause.summary)" "even to a request it cannot parse" "server that waits (HTTP URL): the evidence is the malformed request"
+fi
+
+# An HTTP server whose handler blocks: malformed requests still get its error page at once.
+P=$(free_port)
+if lab blocked python3 "$SLOW" blocked "$P"; then
+    doctor "http://127.0.0.1:$P/"
+    expect "HTTP handler that blocks" handler_hung 2
+    is "$(ev protocol .protocol)" http1 "blocked handler: the port is still known to speak HTTP"
+    like "$(field .root_cause.summary)" "answers other requests at once .*error page" \
+        "blocked handler: the error page to a malformed request is the evidence"
+    is "$(ev unresponsive .http_request.answer_ms)" null "blocked handler: no late answer"
+    like "$(field .root_cause.remedy)" "--timeout 5000" "blocked handler: the fix says how to wait longer"
+    is "$(field '.duration_ms < 3000')" true "blocked handler: the run stays within 3 s ($(field .duration_ms) ms)"
+fi
+
+# A handler that answers after 1.6 s, longer than the default 1 s timeout: slow, not hung. (The
+# doctor waits up to 2.2 s after the request; 1.6 s leaves room for a loaded machine.)
+P=$(free_port)
+if lab slow python3 "$SLOW" slow "$P" 1.6; then
+    doctor "http://127.0.0.1:$P/"
+    expect "handler answering after 1.6 s" slow_response 1
+    ms=$(ev unresponsive .http_request.answer_ms)
+    is "$((ms >= 1600))" 1 "slow handler: the late answer is timed ($ms ms)"
+    to=$(field .root_cause.remedy | grep -o -- '--timeout [0-9]*' | head -n 1)
+    is "$((${to#--timeout } > ms))" 1 "slow handler: the fix says to raise --timeout above the answer ($to)"
+    is "$(field '.checks[] | select(.id == "http") | .status')" skip "slow handler: the HTTP check does not wait twice"
+    is "$(field '.duration_ms < 3000')" true "slow handler: the run stays within 3 s ($(field .duration_ms) ms)"
 fi
 
 cc -O1 -o "$T/noaccept" "$LAB/noaccept.c" 2>"$T/cc.err" || note "cc failed: $(cat "$T/cc.err")"

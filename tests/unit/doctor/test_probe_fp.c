@@ -75,6 +75,19 @@ static void truncated_status_line_is_not_http(void **state)
     assert_int_equal(fp.kind, PT_DR_FP_UNKNOWN);
 }
 
+/* Python's http.server answers a request line it cannot parse with a bare HTML error page. */
+static void html_error_page_without_status_line_is_http(void **state)
+{
+    static const char page[] = "<!DOCTYPE HTML>\n<html lang=\"en\">\n<head><title>Error response</title></head>"
+                               "<body><p>Error code: 400</p></body></html>\n";
+    pt_dr_fp fp = CLASSIFY(page, PT_DR_PROBE_TLS);
+    assert_int_equal(fp.kind, PT_DR_FP_HTTP1);
+    assert_non_null(strstr(fp.detail, "error page"));
+    /* the same page sent unasked, or a page that is no error, is not taken for HTTP */
+    assert_int_equal(CLASSIFY(page, PT_DR_PROBE_PASSIVE).kind, PT_DR_FP_UNKNOWN);
+    assert_int_equal(CLASSIFY("<html><body>welcome</body></html>", PT_DR_PROBE_TLS).kind, PT_DR_FP_UNKNOWN);
+}
+
 static void server_hello_is_tls(void **state)
 {
     pt_dr_fp fp = CLASSIFY("\x16\x03\x03\x00\x7a\x02\x00\x00\x76\x03\x03", PT_DR_PROBE_TLS);
@@ -189,6 +202,7 @@ int main(void)
         cmocka_unit_test(go_http_to_https_server_sets_hint),
         cmocka_unit_test(mongodb_driver_port_is_named_although_it_answers_http),
         cmocka_unit_test(truncated_status_line_is_not_http),
+        cmocka_unit_test(html_error_page_without_status_line_is_http),
         cmocka_unit_test(server_hello_is_tls),
         cmocka_unit_test(tls_alert_names_its_description),
         cmocka_unit_test(record_with_unknown_version_is_not_tls),

@@ -2,7 +2,8 @@
 //   node lab.mjs MODE PORT [ARG]
 // MODE http STATUS   plain HTTP/1.1 answering every request with STATUS (default 200)
 //      h2c           HTTP/2 without TLS only (prior knowledge); HTTP/1.1 clients get no valid answer
-//      silent        accepts connections and never sends a byte (a hung handler)
+//      silent        accepts connections and never reads or sends a byte (a hung handler: nothing
+//                    reads the requests it accepted)
 //      https CERT KEY  HTTPS (HTTP/1.1) with the given certificate and key files, answering 200
 //      banner TEXT   a server that speaks first: sends TEXT and CRLF on connect (SSH-, 220 ...)
 //      mtls CERT KEY [MAXVER]  HTTPS that requires a client certificate signed by CERT (none is
@@ -28,7 +29,7 @@ if (mode === 'http') {
     server.on('stream', (stream) => { stream.respond({ ':status': 200 }); stream.end('h2c only\n'); });
 } else if (mode === 'silent') {
     const held = [];
-    server = net.createServer((sock) => { held.push(sock); sock.on('error', () => {}); });
+    server = net.createServer({ pauseOnConnect: true }, (sock) => { held.push(sock); sock.on('error', () => {}); });
 } else if (mode === 'https') {
     server = https.createServer({ cert: fs.readFileSync(arg), key: fs.readFileSync(arg2) },
         (req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('lab tls\n'));
