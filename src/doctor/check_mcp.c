@@ -539,6 +539,8 @@ typedef struct stdio_run {
     int lines, noise;
     int noise_line;          /* line number of the first offending line */
     char noise_text[240];
+    long unread;             /* bytes of initialize it had not read when the wait ended (-1: unknown) */
+    unsigned idle_ms;        /* how long it sat idle before it was called silent; 0: the full wait ran */
 } stdio_run;
 
 /* Reads stdout lines until the response to id; notes non-JSON-RPC lines. Returns 1 with *msg,
@@ -572,6 +574,39 @@ static int await_response(stdio_run *sr, long id, uint64_t deadline, json_t **ms
     }
     pt_buf_release(&line);
     return rc;
+}
+
+#define STDIO_SLICE_MS 100u
+#define STDIO_IDLE_MS 500u          /* read the request, then no CPU and no answer this long: silent */
+#define STDIO_NOREAD_PCT 200u       /* never read it and idle: silent at this share of the timeout */
+
+/* Waits for initialize's answer until deadline (generous: slow starters download packages), but
+ * calls the server silent early from what it does rather than from the clock alone: it read the
+ * request (its stdin pipe is empty) and then sat idle, neither runnable nor using CPU, for
+ * STDIO_IDLE_MS; or it never read it and sits idle past STDIO_NOREAD_PCT of the timeout. A busy
+ * or starved (runnable) child is never called silent before the deadline. */
+static int await_init(stdio_run *sr, uint64_t deadline, json_t **msg)
+{
+    uint64_t start = pt_now_ms(), progress = start;
+    uint64_t noread_cap = start + (uint64_t)sr->ctx->opts->timeout_ms * STDIO_NOREAD_PCT / 100;
+    unsigned long long last = 0;
+    for (;;) {
+        uint64_t slice = pt_now_ms() + STDIO_SLICE_MS;
+        int rc = await_response(sr, INIT_ID, slice < deadline ? slice : deadline, msg);
+        uint64_t now = pt_now_ms();
+        if (rc != PT_ETIMEDOUT || now >= deadline) return rc;
+        unsigned long long ticks;
+        bool running;
+        pt__dr_child_activity(&sr->child, &sr->unread, &ticks, &running);
+        if (ticks != last || running) {
+            last = ticks;
+            progress = now;
+        }
+        if (now - progress >= STDIO_IDLE_MS && (sr->unread == 0 || now >= noread_cap)) {
+            sr->idle_ms = (unsigned)(now - progress);
+            return PT_ETIMEDOUT;
+        }
+    }
 }
 
 static void stderr_tail(const pt_dr_child *c, char *out, size_t outsz)
@@ -782,7 +817,7 @@ static void run_stdio(pt_dr_ctx *ctx, pt_dr_result *res)
     int rc = pt__dr_child_send(&sr.child, pt_slice_cstr(init_line), dl);
     free(init_line);
     if (rc == 0) {
-        rc = await_response(&sr, INIT_ID, dl, &msg);
+        rc = await_init(&sr, dl, &msg);
     } else { /* it closed its stdin, exiting: what it wrote on stdout meanwhile may say why */
         (void)await_response(&sr, INIT_ID, pt__dr_deadline(300), &msg);
         json_decref(msg);
@@ -802,9 +837,18 @@ static void run_stdio(pt_dr_ctx *ctx, pt_dr_result *res)
             char tail[700];
             stderr_tail(&sr.child, tail, sizeof tail);
             json_object_set_new(ev, "stderr_tail", json_string(tail));
-            pt_dr_set(res, PT_DR_FAIL, "mcp_stdio_no_answer", 85,
-                      "%s is running but did not answer initialize within %u ms%s%s%s", cl, start_ms,
-                      tail[0] ? "; stderr: \"" : " and wrote nothing to stderr", tail, tail[0] ? "\"" : "");
+            json_object_set_new(ev, "stdin_unread_bytes", sr.unread < 0 ? json_null() : json_integer(sr.unread));
+            json_object_set_new(ev, "idle_ms", json_integer(sr.idle_ms));
+            if (sr.idle_ms)
+                pt_dr_set(res, PT_DR_FAIL, "mcp_stdio_no_answer", 85,
+                          "%s %s, then sat idle (no CPU) for %u ms without answering%s%s%s", cl,
+                          sr.unread == 0 ? "read the initialize request" : "never read the initialize request",
+                          sr.idle_ms, tail[0] ? "; stderr: \"" : "; it wrote nothing to stderr", tail,
+                          tail[0] ? "\"" : "");
+            else
+                pt_dr_set(res, PT_DR_FAIL, "mcp_stdio_no_answer", 85,
+                          "%s is running but did not answer initialize within %u ms%s%s%s", cl, start_ms,
+                          tail[0] ? "; stderr: \"" : " and wrote nothing to stderr", tail, tail[0] ? "\"" : "");
             pt_dr_remedy(res, "Check that it reads JSON-RPC requests from stdin, one per line. A Python server may "
                          "have its stdout buffered: run python -u or set PYTHONUNBUFFERED=1. If it is only slow to "
                          "start (npx downloading a package), rerun with --timeout %u.", ctx->opts->timeout_ms * 5);

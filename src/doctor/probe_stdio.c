@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -224,6 +225,55 @@ static void note_exit(pt_dr_child *c)
         c->status = si.si_code == CLD_EXITED ? (si.si_status & 0xff) << 8 : si.si_status & 0x7f;
         c->exit_ms = (double)(pt_now_us() - c->started_us) / 1000.0;
     }
+}
+
+/* utime + stime of pid from /proc/PID/stat, in clock ticks (0 when unreadable); sets *running
+ * when it is runnable (using or waiting for a CPU). */
+static unsigned long long cpu_ticks(int pid, bool *running)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return 0;
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')'); /* the command may hold spaces and parentheses */
+    unsigned long long ut = 0, st = 0;
+    char state = '?';
+    if (!p || sscanf(p + 2, "%c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &state, &ut, &st) != 3) return 0;
+    if (state == 'R') *running = true;
+    return ut + st;
+}
+
+/* CPU ticks of pid and its descendants (a launcher such as npx or sh runs the server as a
+ * child), through /proc/PID/task/TID/children; depth and count bounded. */
+static unsigned long long tree_ticks(int pid, int depth, bool *running)
+{
+    unsigned long long sum = cpu_ticks(pid, running);
+    if (depth >= 4) return sum;
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/children", pid, pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return sum;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return sum;
+    buf[n] = '\0';
+    char *save = NULL;
+    int count = 0;
+    for (char *tok = strtok_r(buf, " \n", &save); tok && count < 16; tok = strtok_r(NULL, " \n", &save), count++)
+        sum += tree_ticks(atoi(tok), depth + 1, running);
+    return sum;
+}
+
+void pt__dr_child_activity(const pt_dr_child *c, long *unread, unsigned long long *ticks, bool *running)
+{
+    int q = -1;
+    *unread = c->in >= 0 && ioctl(c->in, FIONREAD, &q) == 0 ? q : -1;
+    *running = false;
+    *ticks = c->pid > 0 ? tree_ticks(c->pid, 0, running) : 0;
 }
 
 void pt__dr_child_wait_exit(pt_dr_child *c, int ms)

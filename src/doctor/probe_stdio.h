@@ -56,6 +56,12 @@ int pt__dr_child_read_line(pt_dr_child *c, pt_buf *line, uint64_t deadline_ms);
  * stderr; the child is reaped later by pt__dr_child_stop). */
 void pt__dr_child_wait_exit(pt_dr_child *c, int ms);
 
+/* What the child is doing, for telling a silent server from a slow one without a long wait:
+ * *unread the bytes written to its stdin it has not read yet (-1: unknown), *ticks the CPU
+ * time (clock ticks) it and its descendants have used so far, *running whether one of them is
+ * runnable right now (busy, or waiting for a CPU on a loaded machine). */
+void pt__dr_child_activity(const pt_dr_child *c, long *unread, unsigned long long *ticks, bool *running);
+
 /* Ends the child as the stdio spec says (close stdin, wait, SIGTERM, wait, SIGKILL; to its whole
  * process group, which it leads) and reaps it. Safe to call twice. */
 void pt__dr_child_stop(pt_dr_child *c);

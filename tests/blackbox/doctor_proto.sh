@@ -409,6 +409,17 @@ DJ=$(HOME=$T/home PATH=/usr/bin:/bin "$PORTICO" doctor --json --mcp-stdio -- por
 expect "stdio command off PATH" mcp_stdio_not_found 2
 is "$(ev mcp .found_off_path)" "$T/home/.local/bin/portico-lab-tool" "stdio command off PATH: where it is"
 
+# Silent stdio servers are called silent from what they do, within the 3 s promise: one reads
+# the request and answers nothing (idle), one never reads its stdin at all.
+doctor --mcp-stdio -- node -e 'process.stdin.on("data", () => {}); console.error("lab: listening on stdin")'
+expect "stdio server that reads and never answers" mcp_stdio_no_answer 2
+is "$(ev mcp .stdin_unread_bytes)" 0 "silent stdio server: it read the request"
+like "$(field .root_cause.summary)" "read the initialize request, then sat idle" "silent stdio server: said idle, not slow"
+is "$(field '.duration_ms < 3000')" true "silent stdio server: decided within 3 s ($(field .duration_ms) ms)"
+doctor --mcp-stdio -- sh -c 'exec sleep 30'
+expect "stdio server that never reads its stdin" mcp_stdio_no_answer 2
+is "$(ev mcp '.stdin_unread_bytes > 0')" true "stdio server that never reads: the request is still in the pipe"
+is "$(field '.duration_ms < 3000')" true "stdio server that never reads: decided within 3 s ($(field .duration_ms) ms)"
 doctor --mcp-stdio -- sh -c 'echo "fatal: API_KEY is not set" >&2; exit 3'
 expect "stdio server exiting at once" mcp_stdio_exited 2
 is "$(ev mcp .exit)" "exited with status 3" "exiting at once: the exit status"

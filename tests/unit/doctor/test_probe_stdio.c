@@ -126,6 +126,37 @@ static void child_echoes_what_it_is_sent(void **state)
     pt_buf_release(&line);
 }
 
+/* Activity: what a child left unread in its stdin pipe, and the CPU its process tree used. */
+static void activity_tells_a_reader_from_a_sleeper(void **state)
+{
+    char *sleeper[] = { "sh", "-c", "exec sleep 100", NULL };
+    char *reader[] = { "sh", "-c", "read l; echo read; exec sleep 100", NULL };
+    pt_dr_child c;
+    pt_buf line;
+    pt_buf_init(&line, 64);
+    long unread;
+    unsigned long long ticks;
+    bool running;
+    uint64_t dl = pt_now_ms() + 5000;
+
+    assert_int_equal(pt__dr_child_spawn(&c, "/bin/sh", sleeper), 0);
+    assert_int_equal(pt__dr_child_send(&c, PT_SLICE_LIT("{\"id\":1}"), dl), 0);
+    pt__dr_child_activity(&c, &unread, &ticks, &running);
+    assert_int_equal(unread, 9); /* the line and its newline, still in the pipe */
+    pt__dr_child_stop(&c);
+
+    assert_int_equal(pt__dr_child_spawn(&c, "/bin/sh", reader), 0);
+    assert_int_equal(pt__dr_child_send(&c, PT_SLICE_LIT("{\"id\":1}"), dl), 0);
+    assert_int_equal(pt__dr_child_read_line(&c, &line, dl), 1); /* it has read the line */
+    pt__dr_child_activity(&c, &unread, &ticks, &running);
+    assert_int_equal(unread, 0);
+    pt__dr_child_stop(&c);
+    pt__dr_child_activity(&c, &unread, &ticks, &running); /* stopped: nothing to ask */
+    assert_int_equal(unread, -1);
+    assert_int_equal(ticks, 0);
+    pt_buf_release(&line);
+}
+
 static void silent_child_times_out_and_stop_ends_its_group(void **state)
 {
     /* The child starts a grandchild; stopping the child must end both. */
@@ -188,6 +219,7 @@ int main(void)
         cmocka_unit_test(off_path_search_finds_nvm_node_bins),
         cmocka_unit_test(child_lines_stderr_and_exit_status),
         cmocka_unit_test(child_echoes_what_it_is_sent),
+        cmocka_unit_test(activity_tells_a_reader_from_a_sleeper),
         cmocka_unit_test(silent_child_times_out_and_stop_ends_its_group),
         cmocka_unit_test(send_to_exited_child_fails_and_keeps_its_stderr),
         cmocka_unit_test(exec_failure_is_reported),
