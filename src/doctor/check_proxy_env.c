@@ -2,7 +2,10 @@
  * that would send the target through a proxy, per client family, since each family reads the
  * variables differently: curl reads http_proxy only in lower case and never skips localhost;
  * Python and Node libraries read both cases; Go never proxies loopback; Node's built-in http
- * and fetch ignore the variables. Credentials are masked everywhere. */
+ * and fetch ignore the variables unless NODE_USE_ENV_PROXY=1. Each family also reads NO_PROXY
+ * by its own rules (separators, "*", leading dots, "*." wildcards, CIDR blocks, ports), so the
+ * report says which families a NO_PROXY entry exempts and which it does not, and why.
+ * Credentials are masked everywhere. */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <netdb.h>
@@ -98,61 +101,162 @@ static bool cidr_match(const char *block, const char *host)
     return pt_dr_prefix_match(family, a, b, bits);
 }
 
+static int ip_family(const char *s)
+{
+    unsigned char tmp[16];
+    return inet_pton(AF_INET, s, tmp) == 1 ? AF_INET : inet_pton(AF_INET6, s, tmp) == 1 ? AF_INET6 : 0;
+}
+
 static bool same_ip(const char *x, const char *y)
 {
     unsigned char a[16], b[16];
-    int fx = strchr(x, ':') ? AF_INET6 : AF_INET, fy = strchr(y, ':') ? AF_INET6 : AF_INET;
-    if (fx != fy || inet_pton(fx, x, a) != 1 || inet_pton(fy, y, b) != 1) return false;
+    int fx = ip_family(x), fy = ip_family(y);
+    if (!fx || fx != fy || inet_pton(fx, x, a) != 1 || inet_pton(fy, y, b) != 1) return false;
     return memcmp(a, b, fx == AF_INET ? 4 : 16) == 0;
 }
 
-/* One entry, already trimmed, against host/port. */
-static bool entry_match(char *e, const char *host, long port)
+/* name itself, or a subdomain of it (host ends with "." name), case-insensitively. */
+static bool domain_match(const char *host, const char *name, bool itself)
 {
-    if (strcmp(e, "*") == 0) return true;
-    long eport = -1;
-    if (e[0] == '[') {
-        char *close = strchr(e, ']');
-        if (!close) return false;
-        if (close[1] == ':') eport = strtol(close + 2, NULL, 10);
-        *close = '\0';
-        e++;
-    } else {
-        char *c = strchr(e, ':');
-        if (c && !strchr(c + 1, ':')) { /* exactly one colon: name:port or v4:port */
-            eport = strtol(c + 1, NULL, 10);
-            *c = '\0';
-        }
-    }
-    if (eport >= 0 && eport != port) return false;
-    if (strchr(e, '/')) return cidr_match(e, host);
-    unsigned char tmp[16];
-    bool host_ip = inet_pton(AF_INET, host, tmp) == 1 || inet_pton(AF_INET6, host, tmp) == 1;
-    bool entry_ip = inet_pton(AF_INET, e, tmp) == 1 || inet_pton(AF_INET6, e, tmp) == 1;
-    if (host_ip || entry_ip) return host_ip && entry_ip && same_ip(e, host);
-    if (strncmp(e, "*.", 2) == 0) e += 2;
-    while (*e == '.') e++;
-    size_t hl = strlen(host), el = strlen(e);
-    if (el == 0 || el > hl) return false;
-    if (strcasecmp(host + hl - el, e) != 0) return false;
-    return hl == el || host[hl - el - 1] == '.';
+    size_t hl = strlen(host), nl = strlen(name);
+    if (nl == 0 || nl > hl || strcasecmp(host + hl - nl, name) != 0) return false;
+    return hl == nl ? itself : host[hl - nl - 1] == '.';
 }
 
-bool pt__dr_noproxy_match(const char *list, const char *host, long port, char *matched, size_t mlen)
+static bool ends_with_ci(const char *s, const char *suffix)
+{
+    size_t sl = strlen(s), xl = strlen(suffix);
+    return xl <= sl && strcasecmp(s + sl - xl, suffix) == 0;
+}
+
+/* Splits "name:port", "v4:port" and "[v6]:port" (brackets removed); *eport -1 without a port. */
+static void split_port(char *e, char **host, long *eport)
+{
+    *eport = -1;
+    *host = e;
+    if (e[0] == '[') {
+        char *close = strchr(e, ']');
+        if (!close) return;
+        if (close[1] == ':') *eport = strtol(close + 2, NULL, 10);
+        *close = '\0';
+        *host = e + 1;
+        return;
+    }
+    char *c = strchr(e, ':');
+    if (c && !strchr(c + 1, ':')) { /* exactly one colon: name:port or v4:port */
+        *eport = strtol(c + 1, NULL, 10);
+        *c = '\0';
+    }
+}
+
+/* curl (lib/noproxy.c, 7.86 and later): a leading "." is dropped, a name covers itself and its
+ * subdomains, IP entries match exactly or as CIDR blocks; no ports ("host:port" never matches)
+ * and no "*." wildcards. */
+static bool entry_curl(char *e, const char *host, long port)
+{
+    (void)port;
+    if (e[0] == '[') { /* a bracketed IPv6 entry without a port */
+        char *close = strchr(e, ']');
+        if (!close || close[1]) return false;
+        *close = '\0';
+        e++;
+    }
+    if (strchr(e, '/')) return cidr_match(e, host);
+    if (ip_family(host) || ip_family(e)) return same_ip(e, host);
+    while (*e == '.') e++;
+    return domain_match(host, e, true);
+}
+
+/* Python: urllib's proxy_bypass_environment (leading dots dropped; an entry matches the host or
+ * "host:port" itself or as a subdomain; IPv6 hosts are compared in brackets), plus requests'
+ * own rule for IPv4 hosts (exact addresses and CIDR blocks). No "*." wildcards. */
+static bool entry_python(char *e, const char *host, long port)
+{
+    int fam = ip_family(host);
+    if (fam == AF_INET && (strchr(e, '/') ? cidr_match(e, host) : same_ip(e, host))) return true;
+    char hostonly[300], netloc[320];
+    snprintf(hostonly, sizeof hostonly, fam == AF_INET6 ? "[%s]" : "%s", host);
+    snprintf(netloc, sizeof netloc, "%s:%ld", hostonly, port);
+    while (*e == '.') e++;
+    return domain_match(hostonly, e, true) || (port > 0 && domain_match(netloc, e, true));
+}
+
+/* Node: proxy-from-env (axios and most libraries) and undici's EnvHttpProxyAgent (Node's own
+ * fetch with NODE_USE_ENV_PROXY=1): "name:port" is split by its last ":digits" (so "::1" reads
+ * as host ":" port 1); an entry without a leading "." or "*" matches only exactly (no
+ * subdomains); a leading "*" is dropped and the rest must end the host name. IPv6 hosts are
+ * compared in brackets. No CIDR blocks. */
+static bool entry_node(char *e, const char *host, long port)
+{
+    char hostname[300];
+    snprintf(hostname, sizeof hostname, ip_family(host) == AF_INET6 ? "[%s]" : "%s", host);
+    char *c = strrchr(e, ':');
+    if (c && c > e && c[1] && strspn(c + 1, "0123456789") == strlen(c + 1)) {
+        long eport = strtol(c + 1, NULL, 10);
+        if (eport && eport != port) return false;
+        *c = '\0';
+    }
+    if (e[0] != '.' && e[0] != '*') return strcasecmp(hostname, e) == 0;
+    if (e[0] == '*') e++;
+    return ends_with_ci(hostname, e);
+}
+
+/* Go (golang.org/x/net/http/httpproxy): CIDR blocks, exact IPs, "host:port" and "[v6]:port";
+ * "*." is read as "."; a name covers itself and its subdomains, ".name" only its subdomains. */
+static bool entry_go(char *e, const char *host, long port)
+{
+    if (strchr(e, '/')) return cidr_match(e, host);
+    char *h;
+    long eport;
+    split_port(e, &h, &eport);
+    if (eport >= 0 && eport != port) return false;
+    if (ip_family(h)) return same_ip(h, host);
+    if (strncmp(h, "*.", 2) == 0) h++;
+    if (h[0] == '.') return domain_match(host, h + 1, false);
+    return domain_match(host, h, true);
+}
+
+static const struct {
+    const char *seps;     /* what separates entries */
+    bool star_anywhere;   /* a "*" entry anywhere exempts everything (else only NO_PROXY="*") */
+    bool (*entry)(char *e, const char *host, long port);
+} np_rules[] = {
+    [PT_DR_NP_CURL] = { ", \t", false, entry_curl },
+    [PT_DR_NP_PYTHON] = { ",", false, entry_python },
+    [PT_DR_NP_NODE] = { ", \t\n", false, entry_node },
+    [PT_DR_NP_GO] = { ",", true, entry_go },
+};
+
+bool pt__dr_noproxy_match(pt_dr_np_family fam, const char *list, const char *host, long port, char *matched,
+                          size_t mlen)
 {
     if (!list || !host) return false;
+    const char *lt = list;
+    while (isspace((unsigned char)*lt)) lt++;
+    size_t ll = strlen(lt);
+    while (ll && isspace((unsigned char)lt[ll - 1])) ll--;
+    if (ll == 1 && lt[0] == '*') {
+        if (matched) snprintf(matched, mlen, "*");
+        return true;
+    }
+    const char *seps = np_rules[fam].seps;
     const char *p = list;
     for (int k = 0; k < 1000 && *p; k++) {
-        while (*p == ',' || isspace((unsigned char)*p)) p++;
-        size_t n = strcspn(p, ", \t");
+        while (*p && strchr(seps, *p)) p++;
+        size_t n = strcspn(p, seps);
         if (n == 0) break;
-        char e[256];
+        char e[256], keep[256];
         if (n < sizeof e) {
             memcpy(e, p, n);
             e[n] = '\0';
-            char keep[256];
-            memcpy(keep, e, n + 1);
-            if (entry_match(e, host, port)) {
+            /* an entry is trimmed (Python and Go split on commas and strip each) */
+            char *t = e;
+            while (isspace((unsigned char)*t)) t++;
+            size_t tl = strlen(t);
+            while (tl && isspace((unsigned char)t[tl - 1])) t[--tl] = '\0';
+            snprintf(keep, sizeof keep, "%s", t);
+            bool hit = strcmp(t, "*") == 0 ? np_rules[fam].star_anywhere : tl && np_rules[fam].entry(t, host, port);
+            if (hit) {
                 if (matched) snprintf(matched, mlen, "%s", keep);
                 return true;
             }
@@ -185,6 +289,7 @@ typedef struct family_view {
     const char *proxy;      /* the variable's value, or NULL when the client goes direct */
     const char *var;        /* which variable chose it */
     const char *why_direct; /* when proxy is NULL */
+    const char *np_limit;   /* through the proxy although NO_PROXY is set: what this family's reading lacks */
     char noproxy_entry[128];
 } family_view;
 
@@ -199,11 +304,23 @@ static bool is_loopback_host(const char *host)
     return strcasecmp(host, "localhost") == 0 || strcasecmp(host, "localhost.") == 0;
 }
 
+/* What each family's NO_PROXY reading lacks, said when it sends the target to the proxy
+ * although NO_PROXY is set. */
+static const char *const np_limits[] = {
+    [PT_DR_NP_CURL] = "curl reads no ports and no \"*.\" wildcards in NO_PROXY, and \"*\" only as the whole value",
+    [PT_DR_NP_PYTHON] = "Python splits NO_PROXY on commas only, reads no \"*.\" wildcards, CIDR blocks only for "
+                        "IPv4 (requests, not urllib), and \"*\" only as the whole value",
+    [PT_DR_NP_NODE] = "Node libraries match a name without a leading \".\" or \"*\" exactly (no subdomains), read "
+                      "no CIDR blocks, take \"::1\" for host \":\" port 1, and \"*\" only as the whole value",
+    [PT_DR_NP_GO] = "Go splits NO_PROXY on commas only, and \".name\" covers subdomains but not name itself",
+};
+
 /* How one family treats the target. lower_first: lower-case variables win (curl, Python,
  * proxy-from-env); Go reads upper case first. */
-static void view(family_view *f, const char *family, const char *brief, bool tls, bool curl, bool go,
+static void view(family_view *f, const char *family, const char *brief, pt_dr_np_family fam, bool tls,
                  const char *host, long port)
 {
+    bool curl = fam == PT_DR_NP_CURL, go = fam == PT_DR_NP_GO;
     memset(f, 0, sizeof *f);
     f->family = family;
     f->brief = brief;
@@ -222,12 +339,13 @@ static void view(family_view *f, const char *family, const char *brief, bool tls
     }
     const char *nvar = NULL;
     const char *np = go ? env2("NO_PROXY", "no_proxy", &nvar) : env2("no_proxy", "NO_PROXY", &nvar);
-    if (np && pt__dr_noproxy_match(np, host, port, f->noproxy_entry, sizeof f->noproxy_entry)) {
+    if (np && pt__dr_noproxy_match(fam, np, host, port, f->noproxy_entry, sizeof f->noproxy_entry)) {
         f->why_direct = "NO_PROXY exempts it";
         return;
     }
     f->proxy = v;
     f->var = var;
+    f->np_limit = np ? np_limits[fam] : NULL;
 }
 
 static void probe_proxy(pt_dr_result *res, const char *url, unsigned timeout_ms)
@@ -296,36 +414,46 @@ static void run(pt_dr_ctx *ctx, pt_dr_result *res)
         return;
     }
     long port = t->port >= 1 && t->port <= 65535 ? t->port : -1;
-    family_view fv[4];
-    view(&fv[0], "curl", "curl", t->tls, true, false, t->host, port);
-    view(&fv[1], "Python (requests, httpx, urllib)", "Python", t->tls, false, false, t->host, port);
-    view(&fv[2], "Node.js libraries that read the variables (axios, proxy-from-env)", "Node.js libraries", t->tls,
-         false, false, t->host, port);
-    view(&fv[3], "Go (net/http)", "Go", t->tls, false, true, t->host, port);
+    family_view fv[5];
+    int nf = 4;
+    view(&fv[0], "curl", "curl", PT_DR_NP_CURL, t->tls, t->host, port);
+    view(&fv[1], "Python (requests, urllib)", "Python", PT_DR_NP_PYTHON, t->tls, t->host, port);
+    view(&fv[2], "Node.js libraries that read the variables (axios, proxy-from-env)", "Node.js libraries",
+         PT_DR_NP_NODE, t->tls, t->host, port);
+    view(&fv[3], "Go (net/http)", "Go", PT_DR_NP_GO, t->tls, t->host, port);
+    const char *nuep = getenv("NODE_USE_ENV_PROXY");
+    bool node_env = nuep && strcmp(nuep, "1") == 0;
+    if (node_env) /* Node's own fetch and http then use undici's EnvHttpProxyAgent: the same rules */
+        view(&fv[nf++], "Node.js built-in fetch and http (NODE_USE_ENV_PROXY=1)", "Node.js fetch", PT_DR_NP_NODE,
+             t->tls, t->host, port);
 
     json_t *families = json_object();
-    const char *captured[4];
-    int ncap = 0;
+    const char *captured[5], *direct[5];
+    int ncap = 0, ndirect = 0;
     const char *proxy = NULL, *var = NULL;
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < nf; i++) {
         char masked[512] = "";
         if (fv[i].proxy) pt__dr_proxy_mask(fv[i].proxy, masked, sizeof masked);
         json_t *o = json_object();
         json_object_set_new(o, "proxy", fv[i].proxy ? json_string(masked) : json_null());
         json_object_set_new(o, "variable", fv[i].var ? json_string(fv[i].var) : json_null());
         json_object_set_new(o, "direct_because", fv[i].why_direct ? json_string(fv[i].why_direct) : json_null());
+        json_object_set_new(o, "no_proxy_entry", fv[i].noproxy_entry[0] ? json_string(fv[i].noproxy_entry) : json_null());
         json_object_set_new(families, fv[i].family, o);
         if (fv[i].proxy) {
             captured[ncap++] = fv[i].brief;
             if (!proxy) proxy = fv[i].proxy, var = fv[i].var;
-            pt_dr_detail(res, "%s: through %s (from %s)", fv[i].family, masked, fv[i].var);
+            pt_dr_detail(res, "%s: through %s (from %s)%s%s", fv[i].family, masked, fv[i].var,
+                         fv[i].np_limit ? "; NO_PROXY does not exempt it: " : "", fv[i].np_limit ? fv[i].np_limit : "");
         } else {
+            if (fv[i].noproxy_entry[0]) direct[ndirect++] = fv[i].brief;
             pt_dr_detail(res, "%s: direct, %s%s%s%s", fv[i].family, fv[i].why_direct,
                          fv[i].noproxy_entry[0] ? " (entry '" : "", fv[i].noproxy_entry,
                          fv[i].noproxy_entry[0] ? "')" : "");
         }
     }
-    pt_dr_detail(res, "Node.js's built-in http and fetch ignore these variables");
+    if (!node_env)
+        pt_dr_detail(res, "Node.js's built-in http and fetch ignore these variables (unless NODE_USE_ENV_PROXY=1)");
     json_object_set_new(res->evidence, "clients", families);
     json_object_set_new(fact, "bypassed", json_boolean(ncap == 0));
     json_object_set_new(ctx->facts, "proxy", fact);
@@ -342,9 +470,14 @@ static void run(pt_dr_ctx *ctx, pt_dr_result *res)
     char masked[512];
     pt__dr_proxy_mask(proxy, masked, sizeof masked);
     bool http_mode = t->mode != PT_DR_MODE_CONNECT;
+    char exempt[200] = "";
+    for (int i = 0; i < ndirect; i++)
+        snprintf(exempt + strlen(exempt), sizeof exempt - strlen(exempt), "%s%s", i ? (i == ndirect - 1 ? " and " : ", ")
+                 : "; NO_PROXY exempts it only for ", direct[i]);
     pt_dr_set(res, http_mode ? PT_DR_FAIL : PT_DR_WARN, "proxy_captures_target", http_mode ? 75 : 45,
-              "%s send %s to the proxy %s (from %s), and NO_PROXY does not exempt %s", who,
-              http_mode ? "requests for this URL" : "HTTP requests to this address", masked, var, t->host);
+              "%s send %s to the proxy %s (from %s), and NO_PROXY does not exempt %s for %s%s", who,
+              http_mode ? "requests for this URL" : "HTTP requests to this address", masked, var, t->host,
+              ncap == 1 ? "it" : "them", exempt);
     probe_proxy(res, proxy, ctx->opts->timeout_ms);
 
     const char *np = getenv("no_proxy");

@@ -159,6 +159,18 @@ if lab_start "$LAB" --addr 127.0.0.1 --ttl 60; then
     dr env http_proxy="$purl" NO_PROXY=localhost,127.0.0.1 -- "http://127.0.0.1:$LAB_PORT/health"
     expect "proxy exempted by NO_PROXY=127.0.0.1: proxy_env passes" "$(check_evidence proxy_env '.status == "pass"')"
     is "$(root_cause)" none "proxy exempted: no root cause"
+    # A CIDR entry: curl, Python (requests) and Go go direct, Node's libraries do not read CIDR
+    # blocks and send the request to the proxy, which is the failure that remains.
+    dr env -u no_proxy http_proxy="$purl" NO_PROXY=10.0.0.0/8,127.0.0.0/8 -- "http://127.0.0.1:$LAB_PORT/health"
+    outcome "NO_PROXY with a CIDR block: Node's libraries still use the proxy" proxy_captures_target 2
+    expect "NO_PROXY CIDR: curl and Python exempted by 127.0.0.0/8, Node through the proxy" \
+        "$(check_evidence proxy_env '.evidence.clients | (.curl.no_proxy_entry == "127.0.0.0/8") and (.["Python (requests, urllib)"].no_proxy_entry == "127.0.0.0/8") and (.["Node.js libraries that read the variables (axios, proxy-from-env)"].proxy != null)')"
+    expect "NO_PROXY CIDR: the summary names the families it exempts" \
+        '.root_cause.summary | test("^Node.js libraries send .*exempts it only for curl and Python")'
+    # With NODE_USE_ENV_PROXY=1, Node's own fetch reads the variables with the same rules.
+    dr env -u no_proxy http_proxy="$purl" NO_PROXY=127.0.0.0/8 NODE_USE_ENV_PROXY=1 -- "http://127.0.0.1:$LAB_PORT/health"
+    expect "NODE_USE_ENV_PROXY=1: Node's built-in fetch is a family of its own, through the proxy" \
+        "$(check_evidence proxy_env '.evidence.clients["Node.js built-in fetch and http (NODE_USE_ENV_PROXY=1)"].proxy != null')"
     kill "$LAB_PID" 2>/dev/null
 fi
 

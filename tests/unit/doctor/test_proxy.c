@@ -1,4 +1,4 @@
-/* Unit tests for doctor/check_proxy_env.c: NO_PROXY matching rules, credential masking and
+/* Unit tests for doctor/check_proxy_env.c: NO_PROXY matching rules per client family, credential masking and
  * proxy host:port parsing. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,9 +9,15 @@
 
 #include "doctor/proxy.h"
 
+/* Go's rules are the widest: they cover every kind of entry. */
 static bool m(const char *list, const char *host, long port)
 {
-    return pt__dr_noproxy_match(list, host, port, NULL, 0);
+    return pt__dr_noproxy_match(PT_DR_NP_GO, list, host, port, NULL, 0);
+}
+
+static bool mf(pt_dr_np_family fam, const char *list, const char *host, long port)
+{
+    return pt__dr_noproxy_match(fam, list, host, port, NULL, 0);
 }
 
 static void star_matches_everything(void **state)
@@ -25,6 +31,7 @@ static void name_matches_itself_and_subdomains_only(void **state)
     assert_true(m("example.com", "example.com", 80));
     assert_true(m("example.com", "api.example.com", 80));
     assert_true(m(".example.com", "api.example.com", 80));
+    assert_false(m(".example.com", "example.com", 80)); /* Go: subdomains only */
     assert_true(m("*.example.com", "api.example.com", 80));
     assert_false(m("example.com", "badexample.com", 80));
     assert_true(m("LOCALHOST", "localhost", 80));
@@ -62,10 +69,65 @@ static void entries_with_ports_match_that_port_only(void **state)
     assert_true(m("[::1]:8080", "::1", 8080));
 }
 
+static void curl_rules(void **state)
+{
+    const pt_dr_np_family f = PT_DR_NP_CURL;
+    assert_true(mf(f, "*", "anything.test", 80));
+    assert_false(mf(f, "example.com, *", "127.0.0.1", 80)); /* "*" only as the whole value */
+    assert_true(mf(f, ".example.com", "example.com", 80)); /* the leading dot is dropped */
+    assert_true(mf(f, "example.com", "api.example.com", 80));
+    assert_false(mf(f, "*.example.com", "api.example.com", 80)); /* no "*." wildcard */
+    assert_false(mf(f, "localhost:8080", "localhost", 8080)); /* no ports */
+    assert_true(mf(f, "127.0.0.0/8", "127.0.0.1", 80));
+    assert_true(mf(f, "a.test 127.0.0.1", "127.0.0.1", 80)); /* spaces separate too */
+    assert_true(mf(f, "::1", "::1", 80));
+}
+
+static void python_rules(void **state)
+{
+    const pt_dr_np_family f = PT_DR_NP_PYTHON;
+    assert_false(mf(f, "a.test, *", "127.0.0.1", 80));
+    assert_true(mf(f, ".example.com", "example.com", 80));
+    assert_true(mf(f, "example.com", "api.example.com", 80));
+    assert_false(mf(f, "*.example.com", "api.example.com", 80));
+    assert_true(mf(f, "localhost:8080", "localhost", 8080)); /* matched against host:port */
+    assert_false(mf(f, "localhost:8080", "localhost", 9090));
+    assert_true(mf(f, "127.0.0.0/8", "127.0.0.1", 80));   /* requests, IPv4 only */
+    assert_false(mf(f, "::1/128", "::1", 80));
+    assert_false(mf(f, "::1", "::1", 80));                /* the host is "[::1]" */
+    assert_true(mf(f, "[::1]", "::1", 80));
+    assert_false(mf(f, "a.test 127.0.0.1", "127.0.0.1", 80)); /* commas only: one entry */
+}
+
+static void node_rules(void **state)
+{
+    const pt_dr_np_family f = PT_DR_NP_NODE;
+    assert_true(mf(f, "*", "anything.test", 80));
+    assert_false(mf(f, "a.test,*", "127.0.0.1", 80));
+    assert_false(mf(f, "example.com", "api.example.com", 80)); /* exact only */
+    assert_true(mf(f, "example.com", "example.com", 80));
+    assert_true(mf(f, ".example.com", "api.example.com", 80));
+    assert_true(mf(f, "*.example.com", "api.example.com", 80));
+    assert_true(mf(f, "localhost:8080", "localhost", 8080));
+    assert_false(mf(f, "localhost:8080", "localhost", 9090));
+    assert_false(mf(f, "127.0.0.0/8", "127.0.0.1", 80));    /* no CIDR */
+    assert_true(mf(f, "127.0.0.1", "127.0.0.1", 80));
+    assert_false(mf(f, "::1", "::1", 8080));                /* read as host ":" port 1 */
+    assert_true(mf(f, "[::1]", "::1", 8080));
+}
+
+static void go_rules(void **state)
+{
+    const pt_dr_np_family f = PT_DR_NP_GO;
+    assert_true(mf(f, "a.test,*", "127.0.0.1", 80)); /* "*" anywhere */
+    assert_false(mf(f, "a.test 127.0.0.1", "127.0.0.1", 80)); /* commas only */
+    assert_true(mf(f, "a.test, 127.0.0.1", "127.0.0.1", 80));
+}
+
 static void reports_the_entry_that_matched(void **state)
 {
     char entry[64] = "";
-    assert_true(pt__dr_noproxy_match(" corp.test ,127.0.0.0/8", "127.0.0.1", 80, entry, sizeof entry));
+    assert_true(pt__dr_noproxy_match(PT_DR_NP_GO, " corp.test ,127.0.0.0/8", "127.0.0.1", 80, entry, sizeof entry));
     assert_string_equal(entry, "127.0.0.0/8");
 }
 
@@ -114,6 +176,10 @@ int main(void)
         cmocka_unit_test(ip_entries_match_exactly_with_or_without_brackets),
         cmocka_unit_test(cidr_blocks),
         cmocka_unit_test(entries_with_ports_match_that_port_only),
+        cmocka_unit_test(curl_rules),
+        cmocka_unit_test(python_rules),
+        cmocka_unit_test(node_rules),
+        cmocka_unit_test(go_rules),
         cmocka_unit_test(reports_the_entry_that_matched),
         cmocka_unit_test(empty_or_missing_list_matches_nothing),
         cmocka_unit_test(credentials_are_masked),
