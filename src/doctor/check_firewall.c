@@ -581,6 +581,21 @@ static void infer(pt_dr_ctx *ctx, pt_dr_result *res, const target_addr *t, size_
     pt_dr_skip(res, "could not read the rules (%s); the connect results show no sign of a firewall", why);
 }
 
+/* A table and chain iptables-nft made ("ip filter" / INPUT): named in capitals, in the tables
+ * iptables knows. Its rules are best changed with iptables, which lists them. */
+static bool iptables_nft_chain(const char *fam, const char *table, const char *chain)
+{
+    static const char *const tables[] = { "filter", "nat", "mangle", "raw", "security" };
+    static const char *const chains[] = { "INPUT", "OUTPUT", "FORWARD", "PREROUTING", "POSTROUTING" };
+    if (!fam || !table || !chain || (strcmp(fam, "ip") != 0 && strcmp(fam, "ip6") != 0)) return false;
+    bool t = false, c = false;
+    for (size_t i = 0; i < 5; i++) {
+        t = t || strcmp(table, tables[i]) == 0;
+        c = c || strcmp(chain, chains[i]) == 0;
+    }
+    return t && c;
+}
+
 static void report(pt_dr_ctx *ctx, pt_dr_result *res, json_t *found, json_t *maybe, int nrules, const char *source,
                    const target_addr *t, size_t n)
 {
@@ -613,11 +628,13 @@ static void report(pt_dr_ctx *ctx, pt_dr_result *res, json_t *found, json_t *may
         }
         pt_dr_detail(res, "probe packet: tcp to %s port %ld on lo", n ? t[0].text : "?", ctx->target->port);
         if (failed) {
+            char handle[40] = ""; /* a chain's policy has no handle */
+            if (json_is_integer(h)) snprintf(handle, sizeof handle, ", handle %lld", (long long)json_integer_value(h));
             if (table)
                 pt_dr_set(res, PT_DR_FAIL, reject ? "firewall_reject" : "firewall_drop", 95,
-                          "a firewall rule %ss tcp port %ld to %s: %s (table %s %s, chain %s%s%lld)",
+                          "a firewall rule %ss tcp port %ld to %s: %s (table %s %s, chain %s%s)",
                           reject ? "reject" : "drop", ctx->target->port, n ? t[0].text : "?", text, fam, table, chain,
-                          json_is_integer(h) ? ", handle " : "", json_is_integer(h) ? (long long)json_integer_value(h) : 0LL);
+                          handle);
             else
                 pt_dr_set(res, PT_DR_FAIL, reject ? "firewall_reject" : "firewall_drop", 90,
                           "a firewall rule %ss tcp port %ld: %s", reject ? "reject" : "drop", ctx->target->port, text);
@@ -631,6 +648,10 @@ static void report(pt_dr_ctx *ctx, pt_dr_result *res, json_t *found, json_t *may
                          fam, table, chain, (long long)json_integer_value(h));
             pt_dr_remedy(res, "Or let loopback through before it: `sudo nft insert rule %s %s %s iif lo accept`", fam,
                          table, chain);
+        } else if (table && iptables_nft_chain(fam, table, chain)) {
+            /* iptables-nft owns this table: changing it with nft is what iptables then refuses to list */
+            pt_dr_remedy(res, "Let loopback through: `sudo %s -I %s -i lo -j ACCEPT` (table %s %s is iptables-nft's)",
+                         strcmp(fam, "ip6") == 0 ? "ip6tables" : "iptables", chain, fam, table);
         } else if (table) {
             pt_dr_remedy(res, "Let loopback through: `sudo nft insert rule %s %s %s iif lo accept`", fam, table, chain);
         } else {

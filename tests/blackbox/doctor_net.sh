@@ -294,6 +294,38 @@ EOF
             "$(check_evidence firewall '.evidence.blocking[0] | (.rule | test("vmap @ports")) and .verdict == "drop"')"
     fi
 
+    # A base chain's default policy drops the port: reported under the chain's real name, with
+    # no handle, for a chain of its own (lower case, nft) and for iptables-nft's INPUT.
+    new_ns policy; nsp=$NEW_NS
+    if command -v nft >/dev/null && [ -n "$nsp" ] && lab_start ip netns exec "$nsp" "$LAB" --addr 127.0.0.1 --ttl 60; then
+        p=$LAB_PORT
+        ip netns exec "$nsp" nft -f - <<EOF
+table inet portico_lab {
+    chain incoming { type filter hook input priority 0; policy drop; tcp dport 22 accept; }
+}
+EOF
+        dr ip netns exec "$nsp" -- --timeout 300 "127.0.0.1:$p"
+        outcome "a base chain's policy drop (nft)" firewall_drop 2
+        expect "policy drop (nft): the chain is named as it exists, without a handle" \
+            '.root_cause.summary | endswith("(table inet portico_lab, chain incoming)")'
+        expect "policy drop (nft): the fix names the chain" \
+            '.root_cause.remedy | contains("nft insert rule inet portico_lab incoming iif lo accept")'
+        if command -v iptables-nft >/dev/null; then
+            ip netns exec "$nsp" nft flush ruleset
+            ip netns exec "$nsp" iptables-nft -P INPUT DROP
+            ip netns exec "$nsp" iptables-nft -A INPUT -p tcp --dport 22 -j ACCEPT
+            chains=$(ip netns exec "$nsp" nft -j list chains | jq -c '[.nftables[].chain.name // empty]')
+            dr ip netns exec "$nsp" -- --timeout 300 "127.0.0.1:$p"
+            outcome "INPUT's policy drop (iptables-nft)" firewall_drop 2
+            expect "policy drop (iptables-nft): the chain named is one that exists ($chains)" \
+                ".root_cause.summary | endswith(\"(table ip filter, chain INPUT)\") and ($chains | index(\"INPUT\") != null)"
+            expect "policy drop (iptables-nft): the fix uses iptables for its own table" \
+                '.root_cause.remedy | contains("iptables -I INPUT -i lo -j ACCEPT")'
+        else
+            skip "INPUT's policy drop (iptables-nft)" "iptables-nft is not installed"
+        fi
+    fi
+
     new_ns other; ns2=$NEW_NS
     if [ -n "$ns2" ] && lab_start ip netns exec "$ns2" "$LAB" --addr 127.0.0.1 --ttl 60; then
         if [ -n "$(ss -Hltn "sport = :$LAB_PORT")" ]; then
