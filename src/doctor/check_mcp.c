@@ -243,6 +243,62 @@ static void endpoint_elsewhere(mcp_http *m, const char *path, const char *what_h
                  "%s is an MCP server at all (the http check shows what it answers).", m->auth);
 }
 
+/* Fetches the protected-resource metadata (RFC 9728) a 401 points at, as an OAuth-capable client
+ * does first. Only URLs on the target's own host are fetched (its address, any port); returns
+ * false with a reason in why when the document is missing or unusable, true when it is usable
+ * or was not fetched (*checked false). */
+static bool metadata_usable(mcp_http *m, const char *url, bool *checked, char *why, size_t whysz)
+{
+    const pt_dr_target *t = m->ctx->target;
+    char host[300] = "", path[1024] = "/";
+    long port;
+    bool tls = strncasecmp(url, "https://", 8) == 0;
+    *checked = false;
+    if (!tls && strncasecmp(url, "http://", 7) != 0) {
+        snprintf(why, whysz, "it is not an http(s) URL");
+        *checked = true;
+        return false;
+    }
+    const char *a = url + (tls ? 8 : 7);
+    size_t alen = strcspn(a, "/?#");
+    char authbuf[300];
+    snprintf(authbuf, sizeof authbuf, "%.*s", (int)(alen < 299 ? alen : 299), a);
+    snprintf(path, sizeof path, "%s", a[alen] == '/' ? a + alen : "/");
+    char *colon = authbuf[0] == '[' ? strstr(authbuf, "]:") : strrchr(authbuf, ':');
+    port = tls ? 443 : 80;
+    if (colon) {
+        port = strtol(colon + (authbuf[0] == '[' ? 2 : 1), NULL, 10);
+        *(authbuf[0] == '[' ? colon + 1 : colon) = '\0';
+    }
+    snprintf(host, sizeof host, "%s", authbuf[0] == '[' ? authbuf + 1 : authbuf);
+    host[strcspn(host, "]")] = '\0';
+    if (strcasecmp(host, t->host) != 0) return true; /* another host: not probed from here */
+    *checked = true;
+    pt_dr_http_req req = { .method = "GET", .path = path, .host = authbuf, .headers = "Accept: application/json\r\n",
+                           .body_cap = 65536 };
+    pt_dr_http_resp r;
+    char err[200] = "";
+    int rc = pt__dr_http_do(m->addr, port, tls, t->host, &req, pt__dr_deadline(m->ctx->opts->timeout_ms), &r, NULL,
+                            err, sizeof err);
+    note_request(m, "GET", path, "protected-resource metadata", rc, &r, err);
+    bool ok = false;
+    if (rc != 0) {
+        snprintf(why, whysz, "fetching it failed: %s", err);
+    } else if (r.status != 200) {
+        snprintf(why, whysz, "it answers %d %s", r.status, r.reason);
+    } else {
+        json_t *doc = json_loadb(r.body.data ? r.body.data : "", r.body.len, 0, NULL);
+        json_t *as = doc ? json_object_get(doc, "authorization_servers") : NULL;
+        if (!json_is_object(doc)) snprintf(why, whysz, "it answers 200 but not with a JSON object");
+        else if (!json_is_array(as) || json_array_size(as) == 0)
+            snprintf(why, whysz, "the document names no authorization_servers");
+        else ok = true;
+        json_decref(doc);
+    }
+    pt__dr_http_resp_release(&r);
+    return ok;
+}
+
 static void auth_required(mcp_http *m, const pt_dr_http_resp *r, const char *path)
 {
     const char *wa = pt__dr_http_header(r, "WWW-Authenticate");
@@ -250,8 +306,26 @@ static void auth_required(mcp_http *m, const pt_dr_http_resp *r, const char *pat
     json_object_set_new(ev, "www_authenticate", wa ? json_string(wa) : json_null());
     const char *rm = wa ? strcasestr(wa, "resource_metadata=") : NULL;
     if (rm) {
+        char url[1024], why[300] = "";
+        const char *v = rm + strlen("resource_metadata=");
+        bool quoted = *v == '"';
+        v += quoted;
+        size_t n = strcspn(v, quoted ? "\"" : ", ");
+        snprintf(url, sizeof url, "%.*s", (int)(n < sizeof url - 1 ? n : sizeof url - 1), v);
+        json_object_set_new(ev, "resource_metadata", json_string(url));
+        bool checked;
+        if (!metadata_usable(m, url, &checked, why, sizeof why)) {
+            pt_dr_set(m->res, PT_DR_FAIL, "mcp_auth_metadata_broken", 85,
+                      "POST %s needs authorization (401) and points clients at its OAuth metadata %s, but %s: "
+                      "OAuth clients cannot sign in", path, url, why);
+            pt_dr_remedy(m->res, "Serve the protected-resource metadata (RFC 9728) at %s: a JSON object with "
+                         "\"resource\" and \"authorization_servers\", or fix the URL in WWW-Authenticate (behind a "
+                         "proxy, the server must name its public address).", url);
+            return;
+        }
         pt_dr_set(m->res, PT_DR_WARN, "mcp_auth_required", 40,
-                  "POST %s needs authorization (401); the server advertises its OAuth metadata: %s", path, rm);
+                  "POST %s needs authorization (401); the server advertises its OAuth metadata: %s%s", path, url,
+                  checked ? ", which answers with authorization servers" : " (on another host, not fetched)");
         pt_dr_remedy(m->res, "Sign in through an MCP client that supports OAuth (it follows resource_metadata), or "
                      "pass a token: Authorization: Bearer TOKEN.");
         return;

@@ -328,6 +328,24 @@ else
         is "$(ev mcp .www_authenticate)" null "401 without metadata: no WWW-Authenticate in the evidence"
     fi
 
+    # A 401 whose protected-resource metadata URL is itself broken (404), and one that works.
+    P=$(free_port)
+    if lab prmbroken node "$LAB/mcp_http.mjs" "$P" auth-prm-broken /mcp; then
+        doctor "mcp+http://127.0.0.1:$P/mcp"
+        expect "401 whose OAuth metadata URL answers 404" mcp_auth_metadata_broken 2
+        is "$(ev mcp .resource_metadata)" "http://127.0.0.1:$P/.well-known/oauth-protected-resource" \
+            "broken metadata: the URL clients are sent to is the evidence"
+        like "$(field .root_cause.summary)" "answers 404" "broken metadata: what fetching it gave"
+    fi
+    P=$(free_port)
+    if lab prm node "$LAB/mcp_http.mjs" "$P" auth-prm /mcp; then
+        doctor "mcp+http://127.0.0.1:$P/mcp"
+        is "$(field '.checks[] | select(.id == "mcp") | "\(.status) \(.cause)"')" "warn mcp_auth_required" \
+            "401 with working OAuth metadata: only a warning from the mcp check"
+        like "$(field '.checks[] | select(.id == "mcp") | .summary')" "answers with authorization servers" \
+            "working metadata: fetched and found usable"
+    fi
+
     P=$(free_port)
     if lab version node "$LAB/mcp_http.mjs" "$P" version-refuse /mcp; then
         doctor "mcp+http://127.0.0.1:$P/mcp"

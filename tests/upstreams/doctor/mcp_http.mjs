@@ -6,6 +6,8 @@
 //      hidden-session  Streamable HTTP with sessions whose Mcp-Session-Id header never reaches the
 //                   client (as when a proxy or CORS drops it)
 //      auth-bare    401 to everything, without WWW-Authenticate
+//      auth-prm-broken  401 to PATH naming resource_metadata on this server, which answers 404
+//      auth-prm     the same with the metadata document served (RFC 9728)
 //      version-refuse  refuses initialize with -32602 "Unsupported protocol version" (no negotiation)
 //      version-later   initialize works, then every request carrying MCP-Protocol-Version gets
 //                   400 "Unsupported protocol version" (a server or proxy refusing what it negotiated)
@@ -107,6 +109,21 @@ const [certFile, keyFile] = process.argv.slice(5);
 const handler = (req, res) => {
     const url = new URL(req.url, 'http://lab');
     if (mode === 'auth-bare') { res.writeHead(401, { 'content-type': 'text/plain' }).end('Unauthorized'); return; }
+    if (mode === 'auth-prm' || mode === 'auth-prm-broken') {
+        const prm = '/.well-known/oauth-protected-resource';
+        const self = `http://${req.headers.host}`;
+        if (url.pathname === prm && mode === 'auth-prm') {
+            res.writeHead(200, { 'content-type': 'application/json' })
+                .end(JSON.stringify({ resource: `${self}${mcpPath}`, authorization_servers: [`${self}/auth`] }));
+            return;
+        }
+        if (url.pathname === mcpPath) {
+            res.writeHead(401, { 'www-authenticate': `Bearer resource_metadata="${self}${prm}"` }).end('Unauthorized');
+            return;
+        }
+        res.writeHead(404).end('Not Found');
+        return;
+    }
     if (mode === 'version-refuse' && url.pathname === mcpPath && req.method === 'POST') {
         readJson(req).then((body) => {
             res.writeHead(200, { 'content-type': 'application/json' });
