@@ -26,9 +26,10 @@
 #define IDLE_MS 40u       /* after the first bytes, how long to wait for more */
 #define REPLY_MAX 4096
 /* A silent HTTP request's connection stays open while the other probes run, and is waited on
- * until LATE_PCT percent of the timeout after the request: a slow handler (2 s with the default
- * 1 s) is told apart from a hung one, and the whole run stays within 3 s. */
-#define LATE_PCT 220u
+ * until LATE_PCT percent of the timeout after this check started (the request goes out after the
+ * passive wait): a slow handler (2 s with the default 1 s) is told apart from a hung one, and the
+ * whole run stays within 3 s. */
+#define LATE_PCT 240u
 
 typedef struct probe_run {
     pt_dr_ctx *ctx;
@@ -45,6 +46,7 @@ typedef struct probe_run {
     pt_dr_read_outcome http_outcome; /* ... with this outcome */
     pt_dr_conn parked;               /* the HTTP probe's connection while its answer is late; fd < 0: none */
     uint64_t parked_at_ms;           /* when its request was sent */
+    uint64_t started_ms;             /* when this check started */
     long http_sent, http_unread;     /* the request's bytes, and those the server left unread (-1: unknown) */
     long unread_max;                 /* the most any silent active probe left unread (-1: unknown) */
     double http_answer_ms;           /* when the late answer came after the request; 0: none */
@@ -212,7 +214,7 @@ static void wait_late(probe_run *pr)
     if (pr->parked.fd < 0) return;
     pt_buf reply;
     pt_buf_init(&reply, REPLY_MAX);
-    uint64_t end = pr->parked_at_ms + (uint64_t)pr->ctx->opts->timeout_ms * LATE_PCT / 100;
+    uint64_t end = pr->started_ms + (uint64_t)pr->ctx->opts->timeout_ms * LATE_PCT / 100;
     pt_dr_read_outcome o = pt__dr_read_reply(&pr->parked, &reply, REPLY_MAX, end, IDLE_MS);
     double ms = (double)(pt_now_us() / 1000 - pr->parked_at_ms);
     pt__dr_conn_close(&pr->parked);
@@ -411,6 +413,7 @@ static void run(pt_dr_ctx *ctx, pt_dr_result *res)
     probe_run pr = { .ctx = ctx, .addr = addr, .port = ctx->target->port, .steps = json_array(),
                      .parked = { .fd = -1 }, .http_unread = -1 };
     uint64_t t0 = pt_now_us();
+    pr.started_ms = t0 / 1000;
     identify(&pr);
     wait_late(&pr);
     json_t *ev = pt__dr_evidence(res);

@@ -238,7 +238,8 @@ if lab blocked python3 "$SLOW" blocked "$P"; then
 fi
 
 # A handler that answers after 1.6 s, longer than the default 1 s timeout: slow, not hung. (The
-# doctor waits up to 2.2 s after the request; 1.6 s leaves room for a loaded machine.)
+# doctor waits until 2.4 s after its protocol check began, about 2.1 s after the request; 1.6 s
+# leaves room for a loaded machine.)
 P=$(free_port)
 if lab slow python3 "$SLOW" slow "$P" 1.6; then
     doctor "http://127.0.0.1:$P/"
