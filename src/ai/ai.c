@@ -457,6 +457,8 @@ struct pt_ai_call {
     bool body_overflow;
     pt_sse sse;
     bool sse_on;
+    pt_evs evs;               /* streams in the AWS event-stream framing (Bedrock) */
+    bool evs_on;
     void *pstate;             /* provider stream parser */
     pt_buf out;               /* client bytes of one upstream event */
     pt_ai_emit_fn emit;
@@ -718,7 +720,7 @@ pt_ai_call *pt_ai_call_new(pt_ai_request *req, const pt_ai_attempt *at, const pt
         .request_id = c->request_id,
         .now_unix = now_unix(opts),
     };
-    if (build(c, opts, err)) {
+    if (build(c, opts, err) || (c->mode != MODE_LOCAL && c->prov->sign && c->prov->sign(&c->ctx, &c->up, err))) {
         memset(&c->fst, 0, sizeof c->fst); /* stream_init never ran: release must find it empty */
         pt_ai_call_free(c);
         return NULL;
@@ -759,6 +761,7 @@ void pt_ai_call_free(pt_ai_call *c)
         free(c->pstate);
     }
     if (c->sse_on) pt_sse_release(&c->sse);
+    if (c->evs_on) pt_evs_release(&c->evs);
     if (c->fmt && c->fmt->stream_release) c->fmt->stream_release(&c->fst);
     pt_buf_release(&c->up.path);
     pt_buf_release(&c->up.body);
@@ -825,8 +828,13 @@ void pt_ai_call_on_response_head(pt_ai_call *c, int status, const pt_ai_header *
     }
     /* one event may be as large as a whole answer (a tool call writing a file arrives as
      * one function call in one event), so the answer's cap bounds it, not a line length */
-    pt_sse_init(&c->sse, c->max_response, c->max_response);
-    c->sse_on = true;
+    if (c->prov->eventstream) {
+        pt_evs_init(&c->evs, c->max_response);
+        c->evs_on = true;
+    } else {
+        pt_sse_init(&c->sse, c->max_response, c->max_response);
+        c->sse_on = true;
+    }
     if (c->mode == MODE_TRANSLATE) {
         c->pstate = calloc(1, c->prov->stream->size);
         if (c->pstate) c->prov->stream->init(c->pstate, &c->ctx);
@@ -1102,6 +1110,43 @@ static int on_sse(void *arg, const pt_sse_event *ev)
     return rc ? rc : frc;
 }
 
+/* One message of an event-stream framed answer (always translated: no client speaks it). */
+static int on_evs(void *arg, const pt_evs_msg *m)
+{
+    pt_ai_call *c = arg;
+    if (c->done) return 0;
+    if (!c->pstate) return PT_ENOMEM;
+    pt_ai_error perr;
+    memset(&perr, 0, sizeof perr);
+    int rc = c->prov->stream->frame(c->pstate, m, on_pivot, c, &perr);
+    if (rc && !c->failed && perr.kind) {
+        c->failed = true;
+        c->err = perr;
+    }
+    int frc = flush_out(c);
+    return rc ? rc : frc;
+}
+
+static int feed_stream(pt_ai_call *c, const char *p, size_t n)
+{
+    if (c->evs_on) {
+        int rc = pt_evs_feed(&c->evs, p, n, on_evs, c);
+        if ((rc == PT_EPARSE || rc == PT_ETOOBIG) && !c->failed) {
+            c->failed = true;
+            pt__bad_upstream(&c->err, &c->ctx,
+                             rc == PT_EPARSE ? "a malformed event-stream message (length, CRC or header)"
+                                             : "an event exceeded the answer size limit");
+        }
+        return rc;
+    }
+    int rc = pt_sse_feed(&c->sse, p, n, on_sse, c);
+    if (rc == PT_ETOOBIG && !c->failed) {
+        c->failed = true;
+        pt__bad_upstream(&c->err, &c->ctx, "an event exceeded the answer size limit");
+    }
+    return rc;
+}
+
 int pt_ai_call_on_response_body(pt_ai_call *c, const char *p, size_t n, pt_ai_emit_fn emit, void *arg)
 {
     c->emit = emit;
@@ -1114,11 +1159,7 @@ int pt_ai_call_on_response_body(pt_ai_call *c, const char *p, size_t n, pt_ai_em
         return 0;
     }
     if (c->failed || c->done) return 0;
-    int rc = pt_sse_feed(&c->sse, p, n, on_sse, c);
-    if (rc == PT_ETOOBIG && !c->failed) {
-        c->failed = true;
-        pt__bad_upstream(&c->err, &c->ctx, "an event exceeded the answer size limit");
-    }
+    feed_stream(c, p, n);
     return c->emit_rc;
 }
 
@@ -1349,6 +1390,12 @@ static void end_stream(pt_ai_call *c)
 {
     if (c->sse_on && !c->failed && !c->done) pt_sse_finish(&c->sse, on_sse, c);
     if (c->failed || c->done) return;
+    if (c->evs_on && pt_evs_pending(&c->evs)) {
+        c->failed = true;
+        pt_ai_error_set(&c->err, PT_AI_ERR_PROTOCOL, 502, NULL,
+                        "provider '%s' ended the stream in the middle of a message", c->at.provider->name);
+        return;
+    }
     if (c->mode == MODE_TRANSLATE && c->pstate) {
         pt_ai_error e;
         memset(&e, 0, sizeof e);

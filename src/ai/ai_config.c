@@ -11,7 +11,7 @@
 #include "ai/price.h"
 #include "core/log.h"
 
-static const char *type_names[] = { "openai", "azure", "anthropic", "gemini", "mistral", "openai_compatible" };
+static const char *type_names[] = { "openai", "azure", "anthropic", "gemini", "mistral", "openai_compatible", "bedrock" };
 
 const char *pt_ai_prov_type_name(pt_ai_prov_type t)
 {
@@ -25,6 +25,13 @@ int pt_ai_prov_type_parse(const char *s)
     return -1;
 }
 
+/* A secret is wiped before its memory goes back. */
+static void free_secret(char *s)
+{
+    if (s) memset(s, 0, strlen(s));
+    free(s);
+}
+
 void pt_ai_config_free(pt_ai_config *cfg)
 {
     if (!cfg) return;
@@ -35,11 +42,14 @@ void pt_ai_config_free(pt_ai_config *cfg)
         free(p->host);
         free(p->path_prefix);
         for (size_t k = 0; k < p->nkeys; k++) {
-            if (p->keys[k].value) memset(p->keys[k].value, 0, strlen(p->keys[k].value));
-            free(p->keys[k].value);
+            free_secret(p->keys[k].value);
         }
         free(p->keys);
         free(p->api_version);
+        free(p->region);
+        free(p->access_key_id);
+        free_secret(p->secret_access_key);
+        free_secret(p->session_token);
         pt_cfg_kv_free(p->deployments, p->ndeployments);
         pt_cfg_kv_free(p->headers, p->nheaders);
         for (size_t k = 0; k < p->nprices; k++) free(p->prices[k].model);

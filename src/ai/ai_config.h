@@ -25,10 +25,11 @@ typedef enum pt_ai_prov_type {
     PT_AI_PROV_GEMINI,
     PT_AI_PROV_MISTRAL,
     PT_AI_PROV_OPENAI_COMPAT,
+    PT_AI_PROV_BEDROCK,
 } pt_ai_prov_type;
 
 const char *pt_ai_prov_type_name(pt_ai_prov_type t);
-/* "openai", "azure", "anthropic", "gemini", "mistral", "openai_compatible"; -1 if unknown. */
+/* "openai", "azure", "anthropic", "gemini", "mistral", "openai_compatible", "bedrock"; -1 if unknown. */
 int pt_ai_prov_type_parse(const char *s);
 
 /* Prices in micro-dollars per million tokens ($3.00 / MTok = 3000000). -1 = not set. */
@@ -98,6 +99,9 @@ typedef struct pt_ai_provider {
     uint64_t idle_timeout_ms;      /* gap between body bytes, default 120000 */
     int64_t default_max_tokens;    /* sent when a client gave none and the provider needs one (anthropic), default 4096 */
     bool stream_usage;             /* inject stream_options.include_usage (openai-wire types), default true */
+    /* bedrock: the region requests are signed for (and the default base URL's), and the
+     * AWS credentials (secrets: never logged); session_token optional */
+    char *region, *access_key_id, *secret_access_key, *session_token;
     _Atomic unsigned key_cursor;   /* runtime: round-robin start among keys */
 } pt_ai_provider;
 

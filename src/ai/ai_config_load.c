@@ -3,6 +3,7 @@
  * "did you mean" suggestions and FILE:LINE messages with every other section. */
 #include "ai/ai_config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -66,7 +67,8 @@ static int prov_type_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
         p->type = (pt_ai_prov_type)t;
         return 0;
     }
-    static const char *const names[] = { "openai", "azure", "anthropic", "gemini", "mistral", "openai_compatible" };
+    static const char *const names[] = { "openai", "azure", "anthropic", "gemini", "mistral", "openai_compatible",
+                                         "bedrock" };
     return pt_cfg_unknown_name(c, v, "provider type", names, sizeof names / sizeof names[0]);
 }
 
@@ -332,6 +334,45 @@ static const pt_cfg_pairs caps_pairs = { "a mapping of model names to parameter 
 
 static int prov_params_fn(pt_cfg *c, const pt_cfg_node *v, void *obj) { return pt_cfg_map_pairs(c, v, &caps_pairs, obj); }
 
+/* An AWS region: lowercase letters, digits and '-' (it goes into a host name). */
+static int prov_region_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    pt_ai_provider *p = obj;
+    if (nonempty(c, v, &p->region)) return -1;
+    if (strlen(p->region) > 64) return pt_cfg_fail(c, v, "an AWS region name is at most 64 characters");
+    for (const char *q = p->region; *q; q++)
+        if (!((*q >= 'a' && *q <= 'z') || (*q >= '0' && *q <= '9') || *q == '-'))
+            return pt_cfg_fail(c, v, "'%s' is not an AWS region name (like us-east-1)", PT_CFG_SHOW(v));
+    return 0;
+}
+
+static int prov_access_key_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    return nonempty(c, v, &((pt_ai_provider *)obj)->access_key_id);
+}
+
+static int prov_secret_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    return nonempty(c, v, &((pt_ai_provider *)obj)->secret_access_key);
+}
+
+static int prov_session_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    return nonempty(c, v, &((pt_ai_provider *)obj)->session_token);
+}
+
+/* Bedrock: region and credentials instead of api keys; the base URL defaults to the
+ * region's runtime endpoint. */
+static int finish_bedrock(pt_cfg *c, const pt_cfg_node *n, pt_ai_provider *p)
+{
+    static const char *const need[] = { "region", "access_key_id", "secret_access_key" };
+    const char *have[] = { p->region, p->access_key_id, p->secret_access_key };
+    for (size_t i = 0; i < 3; i++)
+        if (!have[i]) return pt_cfg_fail(c, n, "missing required key '%s' (type bedrock needs it)", need[i]);
+    if (p->nkeys) return pt_cfg_fail(c, n, "type bedrock signs with access_key_id and secret_access_key, not api_key");
+    return 0;
+}
+
 static const pt_cfg_field provider_fields[] = {
     CFG_FUNC("name", prov_name_fn),
     CFG_FUNC("type", prov_type_fn),
@@ -348,6 +389,10 @@ static const pt_cfg_field provider_fields[] = {
     CFG_DUR("idle_timeout_ms", pt_ai_provider, idle_timeout_ms, 1, PT_CFG_DAY_MS),
     CFG_UINT("default_max_tokens", pt_ai_provider, default_max_tokens, 1, 100000000),
     CFG_BOOL("stream_usage", pt_ai_provider, stream_usage),
+    CFG_FUNC("region", prov_region_fn),
+    CFG_FUNC("access_key_id", prov_access_key_fn),
+    CFG_FUNC("secret_access_key", prov_secret_fn),
+    CFG_FUNC("session_token", prov_session_fn),
     CFG_END,
 };
 
@@ -362,8 +407,16 @@ static int finish_provider(pt_cfg *c, const pt_cfg_node *n, pt_ai_config *ai, si
             return pt_cfg_fail_key(c, "name", pt_cfg_map_get(n, "name"),
                                    "provider '%s' is defined twice (also providers[%zu])",
                                    PT_CFG_SHOW(pt_cfg_map_get(n, "name")), j);
+    if (p->type == PT_AI_PROV_BEDROCK && finish_bedrock(c, n, p)) return -1;
+    if ((p->region || p->access_key_id || p->secret_access_key || p->session_token) && p->type != PT_AI_PROV_BEDROCK)
+        return pt_cfg_fail(c, n, "region and AWS credentials are for type bedrock only");
+    char aws[160];
     if (!p->base_url) {
         const char *d = default_base_url(p->type);
+        if (p->type == PT_AI_PROV_BEDROCK) {
+            snprintf(aws, sizeof aws, "https://bedrock-runtime.%s.amazonaws.com", p->region);
+            d = aws;
+        }
         if (!d)
             return pt_cfg_fail(c, n, "missing required key 'base_url' (type %s has no default)",
                                pt_ai_prov_type_name(p->type));
@@ -376,7 +429,7 @@ static int finish_provider(pt_cfg *c, const pt_cfg_node *n, pt_ai_config *ai, si
         p->port = u.port;
         p->path_prefix = u.path;
     }
-    if (p->nkeys == 0 && p->type != PT_AI_PROV_OPENAI_COMPAT)
+    if (p->nkeys == 0 && p->type != PT_AI_PROV_OPENAI_COMPAT && p->type != PT_AI_PROV_BEDROCK)
         return pt_cfg_fail(c, n, "missing required key 'api_key' or 'api_keys' (type %s needs one)",
                            pt_ai_prov_type_name(p->type));
     return 0;

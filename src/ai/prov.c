@@ -20,6 +20,7 @@ const pt__prov *pt__prov_get(pt_ai_prov_type t)
     case PT_AI_PROV_GEMINI: return &pt__prov_gemini;
     case PT_AI_PROV_MISTRAL: return &pt__prov_mistral;
     case PT_AI_PROV_OPENAI_COMPAT: return &pt__prov_openai_compat;
+    case PT_AI_PROV_BEDROCK: return &pt__prov_bedrock;
     }
     return &pt__prov_openai;
 }
@@ -237,4 +238,43 @@ void pt__tool_members(pt_jw *w, const pt_tool *t, const char *schema_key)
     if (t->description.len) pt_jw_kstr(w, "description", t->description);
     pt_jw_key(w, schema_key);
     pt_jw_raw(w, t->schema.len ? t->schema : PT_SLICE_LIT("{\"type\":\"object\",\"properties\":{}}"));
+}
+
+static size_t count_renderable(const pt__turns *t, const pt_msg *m)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < m->nparts; i++) n += t->renderable(&m->parts[i]);
+    return n;
+}
+
+int pt__render_turns(pt_jw *w, const pt__prov_ctx *c, const pt_pivot_req *r, const pt__turns *t, pt_ai_error *err)
+{
+    pt_jw_key(w, "messages");
+    pt_jw_arr(w);
+    size_t i = 0;
+    while (i < r->nmsgs) {
+        if (!count_renderable(t, &r->msgs[i])) {
+            i++;
+            continue;
+        }
+        pt_role role = r->msgs[i].role;
+        size_t j = i;
+        while (j < r->nmsgs && (r->msgs[j].role == role || !count_renderable(t, &r->msgs[j]))) j++;
+        pt_jw_obj(w);
+        pt_jw_kcstr(w, "role", role == PT_ROLE_USER ? "user" : "assistant");
+        pt_jw_key(w, "content");
+        pt_jw_arr(w);
+        for (int pass = 0; pass < 2; pass++)
+            for (size_t k = i; k < j; k++)
+                for (size_t q = 0; r->msgs[k].role == role && q < r->msgs[k].nparts; q++) {
+                    const pt_part *p = &r->msgs[k].parts[q];
+                    if (t->first(role, p) != (pass == 0) || !t->renderable(p)) continue;
+                    if (t->part(w, c, p, k, err)) return -1;
+                }
+        pt_jw_arr_end(w);
+        pt_jw_obj_end(w);
+        i = j;
+    }
+    pt_jw_arr_end(w);
+    return 0;
 }

@@ -11,11 +11,13 @@
 #include "ai/fmt.h"
 #include "ai/jdom.h"
 #include "ai/pivot.h"
+#include "ai/evstream.h"
 #include "ai/sse.h"
 #include "core/buf.h"
 #include "core/json_write.h"
 
-typedef enum pt__wire { PT__WIRE_OPENAI, PT__WIRE_ANTHROPIC, PT__WIRE_GEMINI } pt__wire;
+/* The wire format a provider speaks; Bedrock's Converse is no client format's. */
+typedef enum pt__wire { PT__WIRE_OPENAI, PT__WIRE_ANTHROPIC, PT__WIRE_GEMINI, PT__WIRE_BEDROCK } pt__wire;
 
 /* Bytes the tree of one stream event or error body may take (the SSE parser already caps
  * an event at 1 MiB of text). */
@@ -61,6 +63,9 @@ typedef struct pt__stream_ops {
     /* One upstream SSE event -> zero or more pivot events. Returns 0, the callback's
      * nonzero value, or -1 with *err set (the stream is unreadable). */
     int (*event)(void *st, const pt_sse_event *ev, pt_ev_cb cb, void *arg, pt_ai_error *err);
+    /* The same for providers whose streams come in the AWS event-stream framing
+     * (pt__prov.eventstream): one decoded message. */
+    int (*frame)(void *st, const pt_evs_msg *m, pt_ev_cb cb, void *arg, pt_ai_error *err);
     /* The upstream body ended cleanly: emit what is still owed (message stop), or -1 with
      * *err when the stream had not finished (cut). */
     int (*end)(void *st, pt_ev_cb cb, void *arg, pt_ai_error *err);
@@ -97,6 +102,11 @@ typedef struct pt__prov {
                      pt_ai_error *err);
     /* Byte passthrough allowed for clients of this wire. */
     bool passthrough;
+    /* Streamed answers come in the AWS event-stream framing, not SSE (stream->frame). */
+    bool eventstream;
+    /* Called last, once path, headers and body are final: adds the headers that sign the
+     * request (SigV4). NULL when the provider authenticates in head(). */
+    int (*sign)(const pt__prov_ctx *c, pt__up *up, pt_ai_error *err);
 } pt__prov;
 
 extern const pt__prov pt__prov_openai;
@@ -105,6 +115,7 @@ extern const pt__prov pt__prov_anthropic;
 extern const pt__prov pt__prov_gemini;
 extern const pt__prov pt__prov_mistral;
 extern const pt__prov pt__prov_openai_compat;
+extern const pt__prov pt__prov_bedrock;
 
 const pt__prov *pt__prov_get(pt_ai_prov_type t);
 
@@ -172,6 +183,13 @@ pt_stop_reason pt__oai_stop(const char *s);
 void pt__ant_usage(const pt_jv *u, pt_usage *out);
 /* Anthropic stop_reason -> pivot (prov_anthropic.c). */
 pt_stop_reason pt__ant_stop(const char *s);
+/* True when text is exactly one JSON object (whitespace around allowed); sets *obj to it
+ * (prov_anthropic.c). */
+bool pt__json_object_text(pt_slice text, pt_slice *obj);
+/* The system prompt as one text: the system parts joined by newlines, plus, for a JSON
+ * response format, the instruction to answer with one JSON object (conforming to the
+ * schema when one is given), for providers without a JSON mode (prov_anthropic.c). */
+int pt__system_text(const pt_pivot_req *r, pt_buf *t);
 /* Gemini usageMetadata -> pivot, and finishReason -> pivot (prov_gemini.c). */
 void pt__gem_usage(const pt_jv *u, pt_usage *out);
 pt_stop_reason pt__gem_stop(const char *s);
@@ -203,6 +221,16 @@ enum {
 /* Checks every FILE part of r against what the provider accepts; an UNSUPPORTED 400
  * naming the part, its media type and the provider otherwise. */
 int pt__check_files(const pt__prov_ctx *c, const pt_pivot_req *r, unsigned accepts, pt_ai_error *err);
+/* "messages":[{"role","content":[...]}] for wires that want roles to alternate
+ * (Anthropic, Bedrock Converse): consecutive turns of one role become one message, turns
+ * with nothing renderable are left out, and in each message the parts `first` picks come
+ * before the others (tool results in user turns, as both APIs require). */
+typedef struct pt__turns {
+    bool (*renderable)(const pt_part *p);
+    bool (*first)(pt_role role, const pt_part *p);
+    int (*part)(pt_jw *w, const pt__prov_ctx *c, const pt_part *p, size_t msg, pt_ai_error *err);
+} pt__turns;
+int pt__render_turns(pt_jw *w, const pt__prov_ctx *c, const pt_pivot_req *r, const pt__turns *t, pt_ai_error *err);
 /* A function tool's common members: "name", "description" when it has one, and its JSON
  * Schema under schema_key as written ({"type":"object","properties":{}} when it has none). */
 void pt__tool_members(pt_jw *w, const pt_tool *t, const char *schema_key);

@@ -30,8 +30,7 @@ static int head(const pt__prov_ctx *c, pt__up *up, pt_ai_error *err)
     return 0;
 }
 
-/* True when text is exactly one JSON object (whitespace around allowed); sets *obj to it. */
-static bool json_object_text(pt_slice text, pt_slice *obj)
+bool pt__json_object_text(pt_slice text, pt_slice *obj)
 {
     size_t open, close, nf;
     if (!text.len || pt_jscan_object(text.ptr, text.len, 0, NULL, 0, &nf, &open, &close)) return false;
@@ -91,7 +90,7 @@ static int part(pt_jw *w, const pt_part *p, size_t msg, pt_ai_error *err)
     case PT_PART_FILE: media_block(w, "document", p); break;
     case PT_PART_TOOL_USE: {
         pt_slice obj = PT_SLICE_LIT("{}");
-        if (p->arguments.len && !json_object_text(p->arguments, &obj)) {
+        if (p->arguments.len && !pt__json_object_text(p->arguments, &obj)) {
             char path[48];
             pt_str_index(path, sizeof path, "messages", "", msg);
             return pt_ai_error_set(err, PT_AI_ERR_INVALID, 400, path,
@@ -146,52 +145,39 @@ static int part(pt_jw *w, const pt_part *p, size_t msg, pt_ai_error *err)
     return 0;
 }
 
-static size_t count_renderable(const pt_msg *m)
+/* Within a user message tool results come first; within an assistant message reasoning. */
+static bool first(pt_role role, const pt_part *p)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < m->nparts; i++) n += renderable(&m->parts[i]);
-    return n;
+    return role == PT_ROLE_USER ? p->type == PT_PART_TOOL_RESULT
+                                : (p->type == PT_PART_THINKING || p->type == PT_PART_REDACTED_THINKING);
 }
 
-/* Consecutive turns of one role become one message (Anthropic wants strict alternation);
- * within a user message tool results come first, as the API requires. */
-static int messages(pt_jw *w, const pt_pivot_req *r, pt_ai_error *err)
+static int turn_part(pt_jw *w, const pt__prov_ctx *c, const pt_part *p, size_t msg, pt_ai_error *err)
 {
-    pt_jw_key(w, "messages");
-    pt_jw_arr(w);
-    size_t i = 0;
-    while (i < r->nmsgs) {
-        if (!count_renderable(&r->msgs[i])) {
-            i++;
-            continue;
-        }
-        pt_role role = r->msgs[i].role;
-        size_t j = i;
-        while (j < r->nmsgs && (r->msgs[j].role == role || !count_renderable(&r->msgs[j]))) j++;
-        pt_jw_obj(w);
-        pt_jw_kcstr(w, "role", role == PT_ROLE_USER ? "user" : "assistant");
-        pt_jw_key(w, "content");
-        pt_jw_arr(w);
-        for (int pass = 0; pass < 2; pass++) {
-            for (size_t k = i; k < j; k++) {
-                const pt_msg *m = &r->msgs[k];
-                if (m->role != role) continue;
-                for (size_t q = 0; q < m->nparts; q++) {
-                    const pt_part *p = &m->parts[q];
-                    bool first_pass = role == PT_ROLE_USER ? p->type == PT_PART_TOOL_RESULT
-                                                           : (p->type == PT_PART_THINKING ||
-                                                              p->type == PT_PART_REDACTED_THINKING);
-                    if (first_pass != (pass == 0) || !renderable(p)) continue;
-                    if (part(w, p, k, err)) return -1;
-                }
-            }
-        }
-        pt_jw_arr_end(w);
-        pt_jw_obj_end(w);
-        i = j;
+    (void)c;
+    return part(w, p, msg, err);
+}
+
+/* Anthropic wants strict alternation. */
+static const pt__turns turns = { renderable, first, turn_part };
+
+int pt__system_text(const pt_pivot_req *r, pt_buf *t)
+{
+    bool json = r->response_format == PT_RESP_FORMAT_JSON_OBJECT || r->response_format == PT_RESP_FORMAT_JSON_SCHEMA;
+    int rc = 0;
+    for (size_t i = 0; i < r->nsystem; i++) {
+        if (i) rc |= pt_buf_append_str(t, "\n");
+        rc |= pt_buf_append_slice(t, r->system[i].text);
     }
-    pt_jw_arr_end(w);
-    return 0;
+    if (json) {
+        if (t->len) rc |= pt_buf_append_str(t, "\n\n");
+        rc |= pt_buf_append_str(t, "Respond with a single JSON object and nothing else.");
+        if (r->response_format == PT_RESP_FORMAT_JSON_SCHEMA && r->response_schema.len) {
+            rc |= pt_buf_append_str(t, " It must conform to this JSON Schema: ");
+            rc |= pt_buf_append_slice(t, r->response_schema);
+        }
+    }
+    return rc ? PT_ENOMEM : 0;
 }
 
 static void system_prompt(pt_jw *w, const pt_pivot_req *r)
@@ -199,21 +185,7 @@ static void system_prompt(pt_jw *w, const pt_pivot_req *r)
     bool json = r->response_format == PT_RESP_FORMAT_JSON_OBJECT || r->response_format == PT_RESP_FORMAT_JSON_SCHEMA;
     if (!r->nsystem && !json) return;
     pt_buf t = PT_BUF_INIT;
-    int rc = 0;
-    for (size_t i = 0; i < r->nsystem; i++) {
-        if (i) rc |= pt_buf_append_str(&t, "\n");
-        rc |= pt_buf_append_slice(&t, r->system[i].text);
-    }
-    /* Anthropic has no JSON mode: the instruction goes into the system prompt */
-    if (json) {
-        if (t.len) rc |= pt_buf_append_str(&t, "\n\n");
-        rc |= pt_buf_append_str(&t, "Respond with a single JSON object and nothing else.");
-        if (r->response_format == PT_RESP_FORMAT_JSON_SCHEMA && r->response_schema.len) {
-            rc |= pt_buf_append_str(&t, " It must conform to this JSON Schema: ");
-            rc |= pt_buf_append_slice(&t, r->response_schema);
-        }
-    }
-    if (rc) w->err = PT_ENOMEM;
+    if (pt__system_text(r, &t)) w->err = PT_ENOMEM;
     pt_jw_kstr(w, "system", pt_buf_slice(&t));
     pt_buf_release(&t);
 }
@@ -260,7 +232,7 @@ static int render_chat(const pt__prov_ctx *c, const pt_pivot_req *r, pt_buf *bod
     pt_jw_kcstr(&w, "model", c->model);
     if (c->ep != PT_AI_EP_COUNT_TOKENS) pt_jw_kint(&w, "max_tokens", max_tokens);
     system_prompt(&w, r);
-    if (messages(&w, r, err)) return -1;
+    if (pt__render_turns(&w, c, r, &turns, err)) return -1;
     if (c->ep != PT_AI_EP_COUNT_TOKENS) {
         /* extended thinking refuses temperature and top_k changes */
         if (!isnan(r->temperature) && !thinking) {

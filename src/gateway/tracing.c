@@ -200,6 +200,7 @@ static const char *gen_ai_system(pt_ai_prov_type type)
     case PT_AI_PROV_GEMINI: return "gcp.gemini";
     case PT_AI_PROV_MISTRAL: return "mistral_ai";
     case PT_AI_PROV_ANTHROPIC: return "anthropic";
+    case PT_AI_PROV_BEDROCK: return "aws.bedrock";
     default: return "openai";
     }
 }

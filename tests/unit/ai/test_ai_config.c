@@ -71,6 +71,35 @@ static void providers_get_defaults_per_type(void **state)
     unload(x);
 }
 
+/* Bedrock: region and AWS credentials instead of keys; the base URL follows the region. */
+static void bedrock_providers_take_region_and_credentials(void **state)
+{
+    (void)state;
+    loaded *x = load("{\"providers\":[{\"name\":\"b\",\"type\":\"bedrock\",\"region\":\"eu-west-3\","
+                     "\"access_key_id\":\"AKID\",\"secret_access_key\":\"s3cr3t\",\"session_token\":\"tok\"}]}");
+    if (!x->cfg) fail_msg("%s", x->err.data);
+    const pt_ai_provider *b = pt_ai_config_provider(x->cfg, "b");
+    assert_string_equal(b->host, "bedrock-runtime.eu-west-3.amazonaws.com");
+    assert_true(b->tls);
+    assert_int_equal(b->nkeys, 0);
+    assert_string_equal(b->secret_access_key, "s3cr3t");
+    assert_string_equal(b->session_token, "tok");
+    assert_string_equal(pt_ai_prov_type_name(b->type), "bedrock");
+    unload(x);
+#define BED(extra) "providers:\n  - name: b\n    type: bedrock\n" extra
+    expect_error(BED("    access_key_id: A\n    secret_access_key: S\n"),
+                 "cfg.yaml:2: providers[0]: missing required key 'region' (type bedrock needs it)");
+    expect_error(BED("    region: us-east-1\n    access_key_id: A\n"),
+                 "cfg.yaml:2: providers[0]: missing required key 'secret_access_key'");
+    expect_error(BED("    region: US East\n    access_key_id: A\n    secret_access_key: S\n"),
+                 "cfg.yaml:4: providers[0].region: 'US East' is not an AWS region name");
+    expect_error(BED("    region: us-east-1\n    access_key_id: A\n    secret_access_key: S\n    api_key: k\n"),
+                 "cfg.yaml:2: providers[0]: type bedrock signs with access_key_id and secret_access_key");
+    expect_error("providers:\n  - name: o\n    type: openai\n    api_key: k\n    region: us-east-1\n",
+                 "cfg.yaml:2: providers[0]: region and AWS credentials are for type bedrock only");
+#undef BED
+}
+
 static void provider_options_are_read(void **state)
 {
     loaded *x = load("{\"providers\":[{\"name\":\"az\",\"type\":\"azure\",\"base_url\":\"https://r.openai.azure.com\","
@@ -311,6 +340,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(providers_get_defaults_per_type),
+        cmocka_unit_test(bedrock_providers_take_region_and_credentials),
         cmocka_unit_test(provider_options_are_read),
         cmocka_unit_test(errors_name_file_line_and_key),
         cmocka_unit_test(model_errors_name_file_line_and_key),

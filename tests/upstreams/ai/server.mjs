@@ -11,6 +11,11 @@
 //   POST /v1/responses/input_tokens                   input_tokens = words in instructions and input texts
 //   POST /v1/responses                                OpenAI's Responses API itself (JSON, or typed events
 //                                                     with stream: true), answer id resp_mock_<n>
+//   POST /model/{modelId}/converse | /converse-stream   AWS Bedrock Converse (SigV4 checked against
+//                                                    MOCK_AWS_KEY_ID / MOCK_AWS_SECRET / MOCK_AWS_REGION,
+//                                                    and MOCK_AWS_SESSION_TOKEN when set; a wrong
+//                                                    signature gets AWS's 403; streams in the AWS
+//                                                    event-stream framing)
 //   GET  /v1/models (Bearer or x-api-key), GET /v1beta/models (x-goog-api-key), GET /healthz
 //   GET  /_mock/requests                              every request seen (method, path, headers, body), newest last
 //   POST /_mock/reset                                 forget them
@@ -33,6 +38,8 @@
 //                     carries more than two messages: a corrected second try)
 //   pad=N             each tool call's arguments also carry "content": N bytes (a file a coding
 //                     agent writes), sent whole in one event where the provider does so (Gemini)
+//   stream_error=T    Bedrock: after the first text delta, an exception message of type T
+//                     (throttlingException, validationException, ...) ends the stream
 //   echo=1            the answer's text is the last user text (without the [mock] marker), cut
 //                     into `events` pieces of equal length (data masking splits a value across
 //                     two events this way); with tools=1 each call's arguments also carry it as
@@ -42,10 +49,13 @@
 // Listens on 127.0.0.1:$PORT (default 0 = any free port) and prints "listening PORT".
 // MOCK_KEY, when set, is the only key accepted (others get 401).
 import http from 'node:http';
+import { checkSigV4, eventFrame, exceptionFrame } from './aws.mjs';
 
 const PORT = Number(process.env.PORT || 0);
 const KEY = process.env.MOCK_KEY || '';
 const seen = [];
+const AWS = { accessKey: process.env.MOCK_AWS_KEY_ID || 'AKIDMOCKEXAMPLE', secret: process.env.MOCK_AWS_SECRET || 'mock/secret/key',
+  region: process.env.MOCK_AWS_REGION || 'us-east-1', service: 'bedrock', sessionToken: process.env.MOCK_AWS_SESSION_TOKEN || '' };
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -74,6 +84,7 @@ function knobs(req, url, body) {
     signed: k.signed === '1',
     pad: Math.min(Number(k.pad || 0), 8 << 20),
     reply: k.reply ? replyText(k.reply, body) : undefined,
+    streamError: k.stream_error,
     echo: k.echo === '1' ? text.replace(/\[mock [^\]]*\]\s*/, '') : null,
   };
 }
@@ -86,6 +97,8 @@ function replyText(name, body) {
 }
 
 function modelOf(url, body) {
+  const b = /^\/model\/([^/]+)\/converse/.exec(url.pathname);
+  if (b) return decodeURIComponent(b[1]);
   const g = /\/models\/([^:/]+):/.exec(url.pathname);
   if (g) return decodeURIComponent(g[1]);
   return (body && typeof body.model === 'string') ? body.model : '';
@@ -291,6 +304,66 @@ function* responsesStream(model, k, id) {
   yield ['response.completed', { type: 'response.completed', sequence_number: seq++, response: whole }];
 }
 
+// Bedrock Converse: content blocks are {text} / {toolUse}; usage in camelCase.
+function bedrockUsage(k) {
+  const u = usage(k);
+  return { inputTokens: u.prompt, outputTokens: u.completion, totalTokens: u.prompt + u.completion };
+}
+
+function bedrockWhole(model, k) {
+  const content = [{ text: k.reply ?? deltas(k).join('') }];
+  if (k.tools) CITIES.forEach((c, i) => content.push({ toolUse: { toolUseId: `tooluse_${i}`, name: 'get_weather', input: argsOf(k, c) } }));
+  return { output: { message: { role: 'assistant', content } }, stopReason: k.tools ? 'tool_use' : 'end_turn',
+    usage: bedrockUsage(k), metrics: { latencyMs: 7 } };
+}
+
+function* bedrockStream(model, k) {
+  yield eventFrame('messageStart', { role: 'assistant' });
+  let first = true;
+  for (const w of deltas(k)) {
+    yield eventFrame('contentBlockDelta', { contentBlockIndex: 0, delta: { text: w } });
+    if (first && k.streamError) {
+      yield exceptionFrame(k.streamError, `mock ${k.streamError}`);
+      return;
+    }
+    first = false;
+  }
+  yield eventFrame('contentBlockStop', { contentBlockIndex: 0 });
+  if (k.tools) {
+    for (let i = 0; i < CITIES.length; i++) {
+      const idx = i + 1;
+      yield eventFrame('contentBlockStart', { contentBlockIndex: idx, start: { toolUse: { toolUseId: `tooluse_${i}`, name: 'get_weather' } } });
+      const args = JSON.stringify(argsOf(k, CITIES[i]));
+      yield eventFrame('contentBlockDelta', { contentBlockIndex: idx, delta: { toolUse: { input: args.slice(0, 5) } } });
+      yield eventFrame('contentBlockDelta', { contentBlockIndex: idx, delta: { toolUse: { input: args.slice(5) } } });
+      yield eventFrame('contentBlockStop', { contentBlockIndex: idx });
+    }
+  }
+  yield eventFrame('messageStop', { stopReason: k.tools ? 'tool_use' : 'end_turn' });
+  yield eventFrame('metadata', { usage: bedrockUsage(k), metrics: { latencyMs: 7 } });
+}
+
+const BEDROCK_ERRORS = { 400: 'ValidationException', 403: 'AccessDeniedException', 404: 'ResourceNotFoundException',
+  429: 'ThrottlingException', 500: 'InternalServerException', 503: 'ServiceUnavailableException' };
+function bedrockError(res, status, msg, extra = {}) {
+  const type = BEDROCK_ERRORS[status] || 'InternalServerException';
+  return sendJson(res, status, { message: msg }, { 'x-amzn-errortype': `${type}:http://internal.amazon.com/coral/com.amazon.bedrock/`, ...extra });
+}
+
+async function handleBedrock(req, res, raw, url, r) {
+  const why = checkSigV4(req, req.url, raw, AWS);
+  if (why) return sendJson(res, 403, { message: why }, { 'x-amzn-errortype': 'InvalidSignatureException:http://internal.amazon.com/coral/com.amazon.coral.service/' });
+  let body = null;
+  try { body = JSON.parse(raw); } catch { return bedrockError(res, 400, 'Malformed input request'); }
+  const k = knobs(req, url, body);
+  if (k.firstByte) await sleep(k.firstByte);
+  if (k.status) return bedrockError(res, k.status, `mock status ${k.status}`, k.retryAfter ? { 'retry-after': k.retryAfter } : {});
+  if (!Array.isArray(body.messages) || body.model !== undefined) return bedrockError(res, 400, 'messages is required; model belongs in the path');
+  const model = r.model.split('@')[0];
+  if (!r.stream) return sendJson(res, 200, bedrockWhole(model, k));
+  return stream(res, k, bedrockStream(model, k), (f) => f, 'application/vnd.amazon.eventstream');
+}
+
 // ---- serving ------------------------------------------------------------------------------
 function route(method, url) {
   const p = url.pathname;
@@ -308,6 +381,8 @@ function route(method, url) {
   if (m) return { kind: 'azure', op: m[2] === 'embeddings' ? 'embed' : 'chat', deployment: m[1] };
   if (p === '/v1/messages') return { kind: 'anthropic', op: 'chat' };
   if (p === '/v1/messages/count_tokens') return { kind: 'anthropic', op: 'count' };
+  m = /^\/model\/([^/]+)\/(converse|converse-stream)$/.exec(p);
+  if (m) return { kind: 'bedrock', op: 'chat', stream: m[2] === 'converse-stream', model: decodeURIComponent(m[1]) };
   m = /^\/v1beta\/models\/([^:/]+):(generateContent|streamGenerateContent|batchEmbedContents|countTokens)$/.exec(p);
   if (m) {
     const op = { batchEmbedContents: 'embed', countTokens: 'count' }[m[2]] || 'chat';
@@ -322,8 +397,8 @@ function sendJson(res, status, obj, extra = {}) {
   res.end(s);
 }
 
-async function stream(res, k, events, frame) {
-  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+async function stream(res, k, events, frame, type = 'text/event-stream') {
+  res.writeHead(200, { 'content-type': type, 'cache-control': 'no-cache' });
   let n = 0;
   for (const ev of events) {
     if (k.cutAfter >= 0 && n >= k.cutAfter) {
@@ -357,6 +432,7 @@ async function handle(req, res, raw) {
     if (r.op === 'reset') seen.length = 0;
     return sendJson(res, 200, r.op === 'list' ? seen : { ok: true });
   }
+  if (r.kind === 'bedrock') return handleBedrock(req, res, raw, url, r);
   const kind = r.kind === 'openai' && (body?.model || '').startsWith('mistral') ? 'mistral' : r.kind;
   const key = keyOf(req, r.kind);
   if (!key || (KEY && key !== KEY)) return sendJson(res, 401, errorBody(kind, 401, 'invalid api key'));
