@@ -18,14 +18,17 @@ static const char *fuzz_ai_cfg_json =
     "{\"name\":\"anthropic\",\"type\":\"anthropic\",\"base_url\":\"http://127.0.0.1:1\",\"api_key\":\"k-anthropic-123\"},"
     "{\"name\":\"gemini\",\"type\":\"gemini\",\"base_url\":\"http://127.0.0.1:1\",\"api_key\":\"k-gemini-123456\"},"
     "{\"name\":\"mistral\",\"type\":\"mistral\",\"base_url\":\"http://127.0.0.1:1/v1\",\"api_key\":\"k-mistral-12345\"},"
-    "{\"name\":\"compat\",\"type\":\"openai_compatible\",\"base_url\":\"http://127.0.0.1:1/v1\"}],"
+    "{\"name\":\"compat\",\"type\":\"openai_compatible\",\"base_url\":\"http://127.0.0.1:1/v1\"},"
+    "{\"name\":\"bedrock\",\"type\":\"bedrock\",\"base_url\":\"http://127.0.0.1:1\",\"region\":\"us-east-1\","
+    "\"access_key_id\":\"AKIDFUZZ\",\"secret_access_key\":\"fuzz-secret-123\"}],"
     "\"models\":["
     "{\"name\":\"openai\",\"targets\":[{\"provider\":\"openai\",\"model\":\"gpt-4o-mini\"}]},"
     "{\"name\":\"azure\",\"targets\":[{\"provider\":\"azure\",\"model\":\"gpt-4o\"}]},"
     "{\"name\":\"anthropic\",\"targets\":[{\"provider\":\"anthropic\",\"model\":\"claude-haiku-4-5\"}]},"
     "{\"name\":\"gemini\",\"targets\":[{\"provider\":\"gemini\",\"model\":\"gemini-2.5-flash\"}]},"
     "{\"name\":\"mistral\",\"targets\":[{\"provider\":\"mistral\",\"model\":\"mistral-small-latest\"}]},"
-    "{\"name\":\"compat\",\"targets\":[{\"provider\":\"compat\",\"model\":\"llama\"}]}]}";
+    "{\"name\":\"compat\",\"targets\":[{\"provider\":\"compat\",\"model\":\"llama\"}]},"
+    "{\"name\":\"bedrock\",\"targets\":[{\"provider\":\"bedrock\",\"model\":\"anthropic.claude-v2:1\"}]}]}";
 
 static pt_ai_config *fuzz_ai_cfg;
 
