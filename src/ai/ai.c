@@ -698,7 +698,7 @@ pt_ai_call *pt_ai_call_new(pt_ai_request *req, const pt_ai_attempt *at, const pt
     memset(c, 0, CALL_ZEROED);
     c->req = req;
     c->at = *at;
-    c->prov = pt__prov_get(at->provider->type);
+    c->prov = pt__prov_for(at->provider, at->upstream_model);
     c->fmt = pt__fmt_get(req->fmt);
     c->stream = req->stream && req->ep == PT_AI_EP_CHAT;
     c->t0 = pt_now_us();

@@ -7,11 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ai/gauth.h"
 #include "ai/pivot.h"
 #include "ai/price.h"
 #include "core/log.h"
 
-static const char *type_names[] = { "openai", "azure", "anthropic", "gemini", "mistral", "openai_compatible", "bedrock" };
+static const char *type_names[] = { "openai", "azure", "anthropic", "gemini", "mistral", "openai_compatible", "bedrock", "vertex" };
 
 const char *pt_ai_prov_type_name(pt_ai_prov_type t)
 {
@@ -32,6 +33,12 @@ static void free_secret(char *s)
     free(s);
 }
 
+void pt_ai_config_start(pt_ai_config *cfg)
+{
+    for (size_t i = 0; cfg && i < cfg->nproviders; i++)
+        if (cfg->providers[i].gauth) pt_gauth_start(cfg->providers[i].gauth, cfg->providers[i].name);
+}
+
 void pt_ai_config_free(pt_ai_config *cfg)
 {
     if (!cfg) return;
@@ -50,6 +57,9 @@ void pt_ai_config_free(pt_ai_config *cfg)
         free(p->access_key_id);
         free_secret(p->secret_access_key);
         free_secret(p->session_token);
+        free(p->project);
+        free(p->credentials);
+        pt_gauth_release(p->gauth);
         pt_cfg_kv_free(p->deployments, p->ndeployments);
         pt_cfg_kv_free(p->headers, p->nheaders);
         for (size_t k = 0; k < p->nprices; k++) free(p->prices[k].model);

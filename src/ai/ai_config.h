@@ -26,10 +26,11 @@ typedef enum pt_ai_prov_type {
     PT_AI_PROV_MISTRAL,
     PT_AI_PROV_OPENAI_COMPAT,
     PT_AI_PROV_BEDROCK,
+    PT_AI_PROV_VERTEX,
 } pt_ai_prov_type;
 
 const char *pt_ai_prov_type_name(pt_ai_prov_type t);
-/* "openai", "azure", "anthropic", "gemini", "mistral", "openai_compatible", "bedrock"; -1 if unknown. */
+/* "openai", "azure", "anthropic", "gemini", "mistral", "openai_compatible", "bedrock", "vertex"; -1 if unknown. */
 int pt_ai_prov_type_parse(const char *s);
 
 /* Prices in micro-dollars per million tokens ($3.00 / MTok = 3000000). -1 = not set. */
@@ -102,6 +103,10 @@ typedef struct pt_ai_provider {
     /* bedrock: the region requests are signed for (and the default base URL's), and the
      * AWS credentials (secrets: never logged); session_token optional */
     char *region, *access_key_id, *secret_access_key, *session_token;
+    /* vertex: the project, and the service-account key file read at load (ai/gauth.h);
+     * region above is the location */
+    char *project, *credentials;
+    struct pt_gauth *gauth;
     _Atomic unsigned key_cursor;   /* runtime: round-robin start among keys */
 } pt_ai_provider;
 
@@ -153,6 +158,9 @@ pt_ai_config *pt_ai_config_map(struct pt_cfg *c, const struct pt_cfg_node *provi
  * tools. NULL on failure, with every error in err. */
 pt_ai_config *pt_ai_config_load_string(const char *name, const char *yaml, size_t len, pt_buf *err);
 void pt_ai_config_free(pt_ai_config *cfg);
+/* Starts what a configuration needs in the process that serves it (Vertex AI token
+ * refreshers); not in processes that only check or inspect a file. */
+void pt_ai_config_start(pt_ai_config *cfg);
 
 const pt_ai_model *pt_ai_config_model(const pt_ai_config *cfg, pt_slice name);
 const pt_ai_provider *pt_ai_config_provider(const pt_ai_config *cfg, const char *name);

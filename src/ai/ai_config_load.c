@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "ai/gauth.h"
 #include "ai/price.h"
 #include "config/check.h"
 #include "config/schema.h"
@@ -68,7 +69,7 @@ static int prov_type_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
         return 0;
     }
     static const char *const names[] = { "openai", "azure", "anthropic", "gemini", "mistral", "openai_compatible",
-                                         "bedrock" };
+                                         "bedrock", "vertex" };
     return pt_cfg_unknown_name(c, v, "provider type", names, sizeof names / sizeof names[0]);
 }
 
@@ -361,6 +362,43 @@ static int prov_session_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
     return nonempty(c, v, &((pt_ai_provider *)obj)->session_token);
 }
 
+static int prov_project_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    pt_ai_provider *p = obj;
+    if (nonempty(c, v, &p->project)) return -1;
+    for (const char *q = p->project; *q; q++)
+        if (!((*q >= 'a' && *q <= 'z') || (*q >= '0' && *q <= '9') || *q == '-' || *q == '.' || *q == ':'))
+            return pt_cfg_fail(c, v, "'%s' is not a Google Cloud project id", PT_CFG_SHOW(v));
+    return 0;
+}
+
+/* The service-account file is read now, so that a missing or unusable one is an error of
+ * the configuration, not of the first request. */
+static int prov_credentials_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    pt_ai_provider *p = obj;
+    if (nonempty(c, v, &p->credentials)) return -1;
+    pt_buf err = PT_BUF_INIT;
+    p->gauth = pt_gauth_load(p->credentials, &err);
+    int rc = p->gauth ? 0 : pt_cfg_fail(c, v, "%s", err.data ? err.data : "out of memory");
+    pt_buf_release(&err);
+    return rc;
+}
+
+/* Vertex AI: project, region and a service account instead of api keys; the base URL
+ * follows the region (the "global" location has no region prefix). */
+static int finish_vertex(pt_cfg *c, const pt_cfg_node *n, pt_ai_provider *p)
+{
+    static const char *const need[] = { "project", "region", "credentials" };
+    const char *have[] = { p->project, p->region, p->credentials };
+    for (size_t i = 0; i < 3; i++)
+        if (!have[i]) return pt_cfg_fail(c, n, "missing required key '%s' (type vertex needs it)", need[i]);
+    if (p->nkeys) return pt_cfg_fail(c, n, "type vertex authenticates with its service account, not api_key");
+    if (p->access_key_id || p->secret_access_key || p->session_token)
+        return pt_cfg_fail(c, n, "AWS credentials are for type bedrock only");
+    return 0;
+}
+
 /* Bedrock: region and credentials instead of api keys; the base URL defaults to the
  * region's runtime endpoint. */
 static int finish_bedrock(pt_cfg *c, const pt_cfg_node *n, pt_ai_provider *p)
@@ -393,6 +431,8 @@ static const pt_cfg_field provider_fields[] = {
     CFG_FUNC("access_key_id", prov_access_key_fn),
     CFG_FUNC("secret_access_key", prov_secret_fn),
     CFG_FUNC("session_token", prov_session_fn),
+    CFG_FUNC("project", prov_project_fn),
+    CFG_FUNC("credentials", prov_credentials_fn),
     CFG_END,
 };
 
@@ -408,13 +448,21 @@ static int finish_provider(pt_cfg *c, const pt_cfg_node *n, pt_ai_config *ai, si
                                    "provider '%s' is defined twice (also providers[%zu])",
                                    PT_CFG_SHOW(pt_cfg_map_get(n, "name")), j);
     if (p->type == PT_AI_PROV_BEDROCK && finish_bedrock(c, n, p)) return -1;
-    if ((p->region || p->access_key_id || p->secret_access_key || p->session_token) && p->type != PT_AI_PROV_BEDROCK)
+    if (p->type == PT_AI_PROV_VERTEX && finish_vertex(c, n, p)) return -1;
+    if ((p->project || p->credentials) && p->type != PT_AI_PROV_VERTEX)
+        return pt_cfg_fail(c, n, "project and credentials are for type vertex only");
+    if ((p->region || p->access_key_id || p->secret_access_key || p->session_token) && p->type != PT_AI_PROV_BEDROCK &&
+        p->type != PT_AI_PROV_VERTEX)
         return pt_cfg_fail(c, n, "region and AWS credentials are for type bedrock only");
     char aws[160];
     if (!p->base_url) {
         const char *d = default_base_url(p->type);
         if (p->type == PT_AI_PROV_BEDROCK) {
             snprintf(aws, sizeof aws, "https://bedrock-runtime.%s.amazonaws.com", p->region);
+            d = aws;
+        } else if (p->type == PT_AI_PROV_VERTEX) {
+            if (strcmp(p->region, "global") == 0) snprintf(aws, sizeof aws, "https://aiplatform.googleapis.com");
+            else snprintf(aws, sizeof aws, "https://%s-aiplatform.googleapis.com", p->region);
             d = aws;
         }
         if (!d)
@@ -429,7 +477,8 @@ static int finish_provider(pt_cfg *c, const pt_cfg_node *n, pt_ai_config *ai, si
         p->port = u.port;
         p->path_prefix = u.path;
     }
-    if (p->nkeys == 0 && p->type != PT_AI_PROV_OPENAI_COMPAT && p->type != PT_AI_PROV_BEDROCK)
+    if (p->nkeys == 0 && p->type != PT_AI_PROV_OPENAI_COMPAT && p->type != PT_AI_PROV_BEDROCK &&
+        p->type != PT_AI_PROV_VERTEX)
         return pt_cfg_fail(c, n, "missing required key 'api_key' or 'api_keys' (type %s needs one)",
                            pt_ai_prov_type_name(p->type));
     return 0;

@@ -21,8 +21,15 @@ const pt__prov *pt__prov_get(pt_ai_prov_type t)
     case PT_AI_PROV_MISTRAL: return &pt__prov_mistral;
     case PT_AI_PROV_OPENAI_COMPAT: return &pt__prov_openai_compat;
     case PT_AI_PROV_BEDROCK: return &pt__prov_bedrock;
+    case PT_AI_PROV_VERTEX: return &pt__prov_vertex_gemini;
     }
     return &pt__prov_openai;
+}
+
+const pt__prov *pt__prov_for(const pt_ai_provider *p, const char *model)
+{
+    if (p->type == PT_AI_PROV_VERTEX && model && strncmp(model, "claude", 6) == 0) return &pt__prov_vertex_anthropic;
+    return pt__prov_get(p->type);
 }
 
 int pt__up_header(pt__up *up, const char *name, const char *value)

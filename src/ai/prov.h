@@ -116,8 +116,16 @@ extern const pt__prov pt__prov_gemini;
 extern const pt__prov pt__prov_mistral;
 extern const pt__prov pt__prov_openai_compat;
 extern const pt__prov pt__prov_bedrock;
+extern const pt__prov pt__prov_vertex_gemini;
+extern const pt__prov pt__prov_vertex_anthropic;
+/* The stream parsers of the Gemini and Anthropic wires, which Vertex AI serves too. */
+extern const pt__stream_ops pt__gem_stream_ops;
+extern const pt__stream_ops pt__ant_stream_ops;
 
 const pt__prov *pt__prov_get(pt_ai_prov_type t);
+/* The adapter for one model of a provider: Vertex AI serves Gemini models on the Gemini
+ * wire and Anthropic models (claude-*) on the Anthropic one; other types have one. */
+const pt__prov *pt__prov_for(const pt_ai_provider *p, const char *model);
 
 static inline pt_part *pt__parts_push_resp(pt_pivot_resp *r, size_t *cap)
 {

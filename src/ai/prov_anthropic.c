@@ -520,7 +520,7 @@ static int st_end(void *p, pt_ev_cb cb, void *arg, pt_ai_error *err)
                            "provider '%s' ended the stream before message_stop", s->ctx.cfg ? s->ctx.cfg->name : "?");
 }
 
-static const pt__stream_ops stream_ops = {
+const pt__stream_ops pt__ant_stream_ops = {
     .size = sizeof(ant_stream),
     .init = st_init,
     .event = st_event,
@@ -534,7 +534,7 @@ const pt__prov pt__prov_anthropic = {
     .head = head,
     .render_chat = render_chat,
     .parse_chat = parse_chat,
-    .stream = &stream_ops,
+    .stream = &pt__ant_stream_ops,
     .embed_ok = false,
     .count_upstream = true,
     .classify = pt__classify_common,

@@ -604,7 +604,7 @@ static int st_end(void *p, pt_ev_cb cb, void *arg, pt_ai_error *err)
     return cb(arg, &end);
 }
 
-static const pt__stream_ops stream_ops = {
+const pt__stream_ops pt__gem_stream_ops = {
     .size = sizeof(gem_stream),
     .init = st_init,
     .event = st_event,
@@ -795,7 +795,7 @@ const pt__prov pt__prov_gemini = {
     .head = head,
     .render_chat = render_chat,
     .parse_chat = parse_chat,
-    .stream = &stream_ops,
+    .stream = &pt__gem_stream_ops,
     .render_count = render_chat,
     .parse_count = parse_count,
     .embed_ok = true,

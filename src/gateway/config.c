@@ -402,6 +402,7 @@ int pt_config_bind(pt_config *cfg)
         if (pt__balancer_prepare(s) != 0) return -1;
     }
     if (pt__limits_gate_bind(cfg) != 0) return -1;
+    pt_ai_config_start(cfg->ai);
     if (cfg->file) return 0; /* built on a file whose warnings were logged when it loaded */
     pt_buf summary = PT_BUF_INIT, warnings = PT_BUF_INIT;
     pt_config_report(cfg, &summary, &warnings);

@@ -201,6 +201,7 @@ static const char *gen_ai_system(pt_ai_prov_type type)
     case PT_AI_PROV_MISTRAL: return "mistral_ai";
     case PT_AI_PROV_ANTHROPIC: return "anthropic";
     case PT_AI_PROV_BEDROCK: return "aws.bedrock";
+    case PT_AI_PROV_VERTEX: return "gcp.vertex_ai";
     default: return "openai";
     }
 }

@@ -170,27 +170,35 @@ static int send_all(conn *c, const char *p, size_t n)
     return 0;
 }
 
+/* One read: the bytes read, 0 when the peer closed, -1 on an error or past the deadline. */
+static ssize_t read_some(conn *c, char *buf, size_t cap)
+{
+    for (;;) {
+        if (c->ssl) {
+            ERR_clear_error();
+            int rc = SSL_read(c->ssl, buf, (int)cap);
+            if (rc > 0) return rc;
+            int e = SSL_get_error(c->ssl, rc);
+            if (e == SSL_ERROR_ZERO_RETURN) return 0;
+            if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) return 0; /* closed without close_notify */
+            if (tls_wait(c, rc) != 0) return -1;
+            continue;
+        }
+        if (wait_fd(c, POLLIN) <= 0) return failed(c, "timed out waiting for the answer");
+        ssize_t r = recv(c->fd, buf, cap, 0);
+        if (r < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+        return r < 0 ? -1 : r;
+    }
+}
+
 /* Reads until the status line is complete; returns the status, or -1. */
 static int read_status(conn *c)
 {
     char buf[512];
     size_t got = 0;
     while (got < sizeof buf - 1) {
-        ssize_t r;
-        if (c->ssl) {
-            ERR_clear_error();
-            int rc = SSL_read(c->ssl, buf + got, (int)(sizeof buf - 1 - got));
-            if (rc <= 0) {
-                if (tls_wait(c, rc) != 0) return failed(c, "no answer");
-                continue;
-            }
-            r = rc;
-        } else {
-            if (wait_fd(c, POLLIN) <= 0) return failed(c, "timed out waiting for the answer");
-            r = recv(c->fd, buf + got, sizeof buf - 1 - got, 0);
-            if (r < 0 && (errno == EAGAIN || errno == EINTR)) continue;
-            if (r <= 0) return failed(c, "the connection closed without an answer");
-        }
+        ssize_t r = read_some(c, buf + got, sizeof buf - 1 - got);
+        if (r <= 0) return failed(c, r == 0 ? "the connection closed without an answer" : "no answer");
         got += (size_t)r;
         buf[got] = '\0';
         if (strstr(buf, "\r\n")) break;
@@ -200,8 +208,54 @@ static int read_status(conn *c)
     return sscanf(buf, "HTTP/1.%*d %d", &status) == 1 ? status : failed(c, "the answer is not HTTP");
 }
 
-int pt_http_post(const pt_post_url *u, const char *headers, const char *ctype, const char *body, size_t len,
-                 uint64_t timeout_ms, char *why, size_t whycap)
+/* A chunked body decoded in place; -1 when it is not chunked coding. */
+static int dechunk(pt_buf *b, size_t start)
+{
+    size_t in = start, out = start;
+    for (;;) {
+        char *e;
+        unsigned long n = strtoul(b->data + in, &e, 16);
+        char *crlf = strstr(e, "\r\n");
+        if (e == b->data + in || !crlf) return -1;
+        in = (size_t)(crlf + 2 - b->data);
+        if (n == 0) break;
+        if (n > b->len - in) return -1;
+        memmove(b->data + out, b->data + in, n);
+        out += n;
+        in += n + 2;
+        if (in > b->len) return -1;
+    }
+    b->len = out;
+    b->data[out] = '\0';
+    return 0;
+}
+
+/* Reads the whole answer (Connection: close) into *answer: status, then the body alone. */
+static int read_answer(conn *c, pt_buf *answer)
+{
+    char buf[4096];
+    for (;;) {
+        ssize_t r = read_some(c, buf, sizeof buf);
+        if (r < 0) return failed(c, "no answer");
+        if (r == 0) break;
+        if (pt_buf_append(answer, buf, (size_t)r)) return failed(c, "the answer is too large");
+    }
+    if (pt_buf_append(answer, "", 1)) return failed(c, "the answer is too large");
+    answer->len--;
+    int status;
+    char *end = strstr(answer->data, "\r\n\r\n");
+    if (!end || sscanf(answer->data, "HTTP/1.%*d %d", &status) != 1) return failed(c, "the answer is not HTTP");
+    size_t body = (size_t)(end + 4 - answer->data);
+    *end = '\0';
+    bool chunked = strcasestr(answer->data, "\r\ntransfer-encoding: chunked") != NULL;
+    if (chunked && dechunk(answer, body) != 0) return failed(c, "the answer's chunked body is malformed");
+    memmove(answer->data, answer->data + body, answer->len - body + 1);
+    answer->len -= body;
+    return status;
+}
+
+static int exchange(const pt_post_url *u, const char *headers, const char *ctype, const char *body, size_t len,
+                    uint64_t timeout_ms, pt_buf *answer, char *why, size_t whycap)
 {
     char none[1];
     conn c = { .fd = -1, .deadline = pt_now_ms() + timeout_ms, .why = why ? why : none, .whycap = why ? whycap : 1 };
@@ -216,7 +270,7 @@ int pt_http_post(const pt_post_url *u, const char *headers, const char *ctype, c
     if (!head.data) failed(&c, "out of memory");
     else if (connect_to(&c, u) == 0 && (!u->tls || handshake(&c, u) == 0) && send_all(&c, head.data, head.len) == 0 &&
              send_all(&c, body, len) == 0)
-        status = read_status(&c);
+        status = answer ? read_answer(&c, answer) : read_status(&c);
     if (c.ssl) {
         SSL_shutdown(c.ssl); /* one try: the answer is in, the peer's close_notify is not awaited */
         SSL_free(c.ssl);
@@ -224,4 +278,16 @@ int pt_http_post(const pt_post_url *u, const char *headers, const char *ctype, c
     if (c.fd >= 0) close(c.fd);
     pt_buf_release(&head);
     return status;
+}
+
+int pt_http_post(const pt_post_url *u, const char *headers, const char *ctype, const char *body, size_t len,
+                 uint64_t timeout_ms, char *why, size_t whycap)
+{
+    return exchange(u, headers, ctype, body, len, timeout_ms, NULL, why, whycap);
+}
+
+int pt_http_post_read(const pt_post_url *u, const char *headers, const char *ctype, const char *body, size_t len,
+                      uint64_t timeout_ms, pt_buf *answer, char *why, size_t whycap)
+{
+    return exchange(u, headers, ctype, body, len, timeout_ms, answer, why, whycap);
 }

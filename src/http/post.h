@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/buf.h"
+
 typedef struct pt_post_url {
     bool tls;
     char host[256];    /* as written, without brackets */
@@ -27,5 +29,10 @@ int pt_post_url_parse(const char *url, pt_post_url *u);
  * did not resolve, the connection or the TLS handshake failed, the deadline passed). */
 int pt_http_post(const pt_post_url *u, const char *headers, const char *ctype, const char *body, size_t len,
                  uint64_t timeout_ms, char *why, size_t whycap);
+
+/* The same, reading the whole answer: its body (de-chunked) lands in *answer, whose cap
+ * bounds it (a larger answer fails). For a token exchange and such small answers. */
+int pt_http_post_read(const pt_post_url *u, const char *headers, const char *ctype, const char *body, size_t len,
+                      uint64_t timeout_ms, pt_buf *answer, char *why, size_t whycap);
 
 #endif

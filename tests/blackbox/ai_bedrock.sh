@@ -42,24 +42,11 @@ PT_TEST_AWS_KEY=AKIDPORTICOTEST PT_TEST_AWS_SECRET='test/Secret+Key0123456789' p
 
 mock_seen() { curl -s -m 5 "http://127.0.0.1:$MA/_mock/requests"; }
 mock_reset() { curl -s -m 5 -X POST "http://127.0.0.1:$MA/_mock/reset" >/dev/null; }
-chat() { # BODY [curl args]
-    http POST "http://127.0.0.1:$PP/v1/chat/completions" -H 'content-type: application/json' --data-binary "$1" "${@:2}"
-}
-msgs() {
-    http POST "http://127.0.0.1:$PP/v1/messages" -H 'content-type: application/json' -H 'anthropic-version: 2023-06-01' \
-        --data-binary "$1" "${@:2}"
-}
-sse_data() { grep '^data: ' <<<"$RESP_BODY" | cut -c7- | tr -d '\r'; }
-log_line() {
-    has_line() { [ -f "$LOG" ] && grep -q "\"request_id\":\"$1\"" "$LOG"; }
-    wait_for 5 has_line "$1" || return 0
-    grep -F "\"request_id\":\"$1\"" "$LOG" | head -n 1
-}
 TOOLS='[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object","properties":{"city":{"type":"string"}}}}}]'
 
 # ------------------------------------------------------------------------- OpenAI client, whole
 mock_reset
-chat '{"model":"claude","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"hi"}],"max_tokens":64,"temperature":0.3}' \
+ai_chat '{"model":"claude","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"hi"}],"max_tokens":64,"temperature":0.3}' \
     -H 'X-Request-Id: b-whole'
 is "$RESP_STATUS $(jqr '.choices[0].message.content') $(jqr '.choices[0].finish_reason')" "200 Hello w1 w2 stop" \
     "openai client, whole: the Converse answer as a chat completion"
@@ -72,7 +59,7 @@ is "$(jq -c '.[0].body | fromjson | [.system, .inferenceConfig, .model]' <<<"$se
 like "$(jq -r '.[0].headers.authorization' <<<"$seen")" \
     '^AWS4-HMAC-SHA256 Credential=AKIDPORTICOTEST/[0-9]{8}/eu-west-3/bedrock/aws4_request, SignedHeaders=content-type;host;x-amz-content-sha256;x-amz-date, Signature=' \
     "signed with SigV4 for the region and service (the upstream checked the signature)"
-l=$(log_line b-whole)
+l=$(ai_log_line b-whole)
 is "$(jq -r '[.ai.provider, .ai.input_tokens, .ai.output_tokens] | join(" ")' <<<"$l" 2>/dev/null)" "aws 11 3" \
     "access log: provider and tokens"
 like "$(grep -o '"cost_usd":[^,}]*' <<<"$l")" '"cost_usd":0.000021' "access log: cost from the provider's prices (11 x 0.8 + 3 x 4 per million, to the micro-dollar)"
@@ -83,7 +70,7 @@ else
 fi
 
 # ------------------------------------------------------------------------- OpenAI client, stream with tools
-chat "{\"model\":\"claude\",\"stream\":true,\"stream_options\":{\"include_usage\":true},\"tools\":$TOOLS,\"messages\":[{\"role\":\"user\",\"content\":\"weather [mock tools=1]\"}]}"
+ai_chat "{\"model\":\"claude\",\"stream\":true,\"stream_options\":{\"include_usage\":true},\"tools\":$TOOLS,\"messages\":[{\"role\":\"user\",\"content\":\"weather [mock tools=1]\"}]}"
 is "$RESP_STATUS $(sse_data | tail -n 1)" "200 [DONE]" "openai client, stream: ends with [DONE]"
 is "$(sse_data | grep -v DONE | jq -r '.choices[0].delta.content // empty' | tr -d '\n')" "Hello w1 w2" "openai client, stream: text deltas"
 is "$(sse_data | grep -v DONE | jq -r '.choices[0].delta.tool_calls[0]? | select(.id) | "\(.id):\(.function.name)"' | tr '\n' ' ')" \
@@ -95,16 +82,16 @@ is "$(sse_data | grep -v DONE | jq -r 'select(.usage) | "\(.usage.prompt_tokens)
 is "$(sse_data | grep -v DONE | jq -r '.choices[0]?.finish_reason // empty')" "tool_calls" "openai client, stream: finish_reason tool_calls"
 
 # ------------------------------------------------------------------------- Anthropic client
-msgs '{"model":"claude","max_tokens":50,"messages":[{"role":"user","content":"hi"}]}'
+ai_msgs '{"model":"claude","max_tokens":50,"messages":[{"role":"user","content":"hi"}]}'
 is "$RESP_STATUS $(jqr '.content[0].text') $(jqr '.stop_reason') $(jqr '.usage.input_tokens')" "200 Hello w1 w2 end_turn 11" \
     "anthropic client, whole"
-msgs '{"model":"claude","max_tokens":50,"stream":true,"messages":[{"role":"user","content":"weather [mock tools=1]"}],"tools":[{"name":"get_weather","input_schema":{"type":"object"}}]}'
+ai_msgs '{"model":"claude","max_tokens":50,"stream":true,"messages":[{"role":"user","content":"weather [mock tools=1]"}],"tools":[{"name":"get_weather","input_schema":{"type":"object"}}]}'
 events=$(grep '^event: ' <<<"$RESP_BODY" | cut -c8- | tr -d '\r' | sort | uniq -c | awk '{print $2"="$1}' | tr '\n' ' ')
 is "$events" "content_block_delta=7 content_block_start=3 content_block_stop=3 message_delta=1 message_start=1 message_stop=1 " \
     "anthropic client, stream: a text block and two tool_use blocks"
 is "$(sse_data | jq -r 'select(.type=="message_delta") | "\(.delta.stop_reason) \(.usage.output_tokens)"')" "tool_use 23" \
     "anthropic client, stream: stop reason and output tokens"
-msgs '{"model":"claude","max_tokens":50,"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":[{"type":"tool_use","id":"tu_1","name":"get_weather","input":{"city":"Oslo"}}]},{"role":"user","content":[{"type":"tool_result","tool_use_id":"tu_1","content":"3C"}]}],"tools":[{"name":"get_weather","input_schema":{"type":"object"}}]}'
+ai_msgs '{"model":"claude","max_tokens":50,"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":[{"type":"tool_use","id":"tu_1","name":"get_weather","input":{"city":"Oslo"}}]},{"role":"user","content":[{"type":"tool_result","tool_use_id":"tu_1","content":"3C"}]}],"tools":[{"name":"get_weather","input_schema":{"type":"object"}}]}'
 is "$(mock_seen | jq -c '.[-1].body | fromjson | [.messages[1].content[0].toolUse, .messages[2].content[0].toolResult]')" \
     '[{"toolUseId":"tu_1","name":"get_weather","input":{"city":"Oslo"}},{"toolUseId":"tu_1","content":[{"text":"3C"}]}]' \
     "anthropic client: tool use and tool result turns as Converse blocks"
@@ -118,21 +105,21 @@ is "$(sse_data | tail -n 1 | jq -r '"\(.candidates[0].finishReason) \(.usageMeta
     "gemini client, stream: finish reason and usage"
 
 # ------------------------------------------------------------------------- errors
-chat '{"model":"claude","messages":[{"role":"user","content":"hi [mock status=429 retry_after=7]"}]}'
+ai_chat '{"model":"claude","messages":[{"role":"user","content":"hi [mock status=429 retry_after=7]"}]}'
 is "$RESP_STATUS $(jqr '.error.type')" "429 rate_limit_error" "ThrottlingException: 429 in the OpenAI error shape"
 is "$(hdr retry-after)" "7" "ThrottlingException: retry-after passed on"
-msgs '{"model":"claude","max_tokens":5,"messages":[{"role":"user","content":"hi [mock status=429]"}]}'
+ai_msgs '{"model":"claude","max_tokens":5,"messages":[{"role":"user","content":"hi [mock status=429]"}]}'
 is "$RESP_STATUS $(jqr '.error.type')" "429 rate_limit_error" "ThrottlingException: 429 in the Anthropic error shape"
-chat '{"model":"claude","stream":true,"messages":[{"role":"user","content":"hi [mock stream_error=throttlingException]"}]}'
+ai_chat '{"model":"claude","stream":true,"messages":[{"role":"user","content":"hi [mock stream_error=throttlingException]"}]}'
 is "$RESP_STATUS $(sse_data | grep -v DONE | tail -n 1 | jq -r '.error.type')" "200 rate_limit_error" \
     "an exception message mid-stream ends the stream with an error event"
-chat '{"model":"wrongkeys","messages":[{"role":"user","content":"hi"}]}'
+ai_chat '{"model":"wrongkeys","messages":[{"role":"user","content":"hi"}]}'
 is "$RESP_STATUS" 502 "a wrong secret: the upstream refuses the signature, the client gets 502"
 like "$(jqr '.error.message')" "provider 'wrong' refused the gateway's credentials \(status 403\)" "the error names the provider and the 403"
 if grep -q 'not-the-secret' "$LOG" "$T/portico.err" 2>/dev/null; then not_ok "the wrong secret is not logged"; else ok "the wrong secret is not logged"; fi
 
 # ------------------------------------------------------------------------- session token
-chat '{"model":"sts","messages":[{"role":"user","content":"hi"}]}'
+ai_chat '{"model":"sts","messages":[{"role":"user","content":"hi"}]}'
 is "$RESP_STATUS $(jqr '.choices[0].message.content')" "200 Hello w1 w2" "temporary credentials: the session token is sent and signed"
 like "$(curl -s -m 5 "http://127.0.0.1:$MS/_mock/requests" | jq -r '.[-1].headers.authorization')" \
     'SignedHeaders=content-type;host;x-amz-content-sha256;x-amz-date;x-amz-security-token,' "x-amz-security-token is a signed header"

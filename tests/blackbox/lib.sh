@@ -271,6 +271,21 @@ ai_mock_start() {
     wait_for 10 answers_200 "http://127.0.0.1:$2/healthz" || { note "mock $1 did not start: $(tail -n 3 "$T/mock-$1.log")"; return 1; }
 }
 
+# ai_chat BODY [curl args] / ai_msgs BODY [curl args]: POST /v1/chat/completions or /v1/messages
+# (Anthropic's version header set) on $PP. sse_data: the data: lines of $RESP_BODY.
+# ai_log_line ID: the access log ($LOG) line of request ID, once written.
+ai_chat() { http POST "http://127.0.0.1:$PP/v1/chat/completions" -H 'content-type: application/json' --data-binary "$1" "${@:2}"; }
+ai_msgs() {
+    http POST "http://127.0.0.1:$PP/v1/messages" -H 'content-type: application/json' -H 'anthropic-version: 2023-06-01' \
+        --data-binary "$1" "${@:2}"
+}
+sse_data() { grep '^data: ' <<<"$RESP_BODY" | cut -c7- | tr -d '\r'; }
+_bb_has_request() { [ -f "$LOG" ] && grep -q "\"request_id\":\"$1\"" "$LOG"; }
+ai_log_line() {
+    wait_for 5 _bb_has_request "$1" || return 0
+    grep -F "\"request_id\":\"$1\"" "$LOG" | head -n 1
+}
+
 # upstream_start NAME PORT [echo.mjs args]: starts an echo upstream and waits until it answers.
 upstream_start() {
     local name=$1 port=$2; shift 2

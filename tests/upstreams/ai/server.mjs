@@ -16,6 +16,16 @@
 //                                                    and MOCK_AWS_SESSION_TOKEN when set; a wrong
 //                                                    signature gets AWS's 403; streams in the AWS
 //                                                    event-stream framing)
+//   POST /token                                      Google OAuth token endpoint: a jwt-bearer grant whose
+//                                                    RS256 assertion verifies with MOCK_GCP_PUBKEY (a PEM
+//                                                    file) and whose claims hold (iss MOCK_GCP_EMAIL, aud
+//                                                    this URL, the cloud-platform scope, exp in the future)
+//                                                    gets a token living MOCK_GCP_TOKEN_TTL seconds (3600)
+//   POST /v1/projects/P/locations/L/publishers/google/models/M:generateContent | :streamGenerateContent
+//   POST /v1/projects/P/locations/L/publishers/anthropic/models/M:rawPredict | :streamRawPredict
+//                                                    Vertex AI: a live token from /token required (401
+//                                                    otherwise); Anthropic bodies must carry
+//                                                    anthropic_version vertex-2023-10-16 and no model
 //   GET  /v1/models (Bearer or x-api-key), GET /v1beta/models (x-goog-api-key), GET /healthz
 //   GET  /_mock/requests                              every request seen (method, path, headers, body), newest last
 //   POST /_mock/reset                                 forget them
@@ -48,6 +58,8 @@
 // Usage reported: prompt 11 tokens, completion = events (+ 20 with tools).
 // Listens on 127.0.0.1:$PORT (default 0 = any free port) and prints "listening PORT".
 // MOCK_KEY, when set, is the only key accepted (others get 401).
+import crypto from 'node:crypto';
+import fs from 'node:fs';
 import http from 'node:http';
 import { checkSigV4, eventFrame, exceptionFrame } from './aws.mjs';
 
@@ -364,6 +376,54 @@ async function handleBedrock(req, res, raw, url, r) {
   return stream(res, k, bedrockStream(model, k), (f) => f, 'application/vnd.amazon.eventstream');
 }
 
+// ---- Vertex AI -----------------------------------------------------------------------------
+const GCP = { email: process.env.MOCK_GCP_EMAIL || '', ttl: Number(process.env.MOCK_GCP_TOKEN_TTL || 3600),
+  pub: process.env.MOCK_GCP_PUBKEY ? crypto.createPublicKey(fs.readFileSync(process.env.MOCK_GCP_PUBKEY)) : null };
+const tokens = new Map(); // token -> expiry (ms)
+let tokensIssued = 0;
+
+function tokenGrant(req, res, raw) {
+  const form = new URLSearchParams(raw.toString('utf8'));
+  const bad = (why) => sendJson(res, 400, { error: 'invalid_grant', error_description: why });
+  if (form.get('grant_type') !== 'urn:ietf:params:oauth:grant-type:jwt-bearer') return bad('unsupported grant_type');
+  const parts = (form.get('assertion') || '').split('.');
+  if (parts.length !== 3 || !GCP.pub) return bad('malformed assertion');
+  const [h, c, sig] = parts;
+  const header = JSON.parse(Buffer.from(h, 'base64url').toString());
+  if (header.alg !== 'RS256') return bad('alg must be RS256');
+  if (!crypto.verify('RSA-SHA256', Buffer.from(`${h}.${c}`), GCP.pub, Buffer.from(sig, 'base64url'))) return bad('Invalid JWT Signature.');
+  const claims = JSON.parse(Buffer.from(c, 'base64url').toString());
+  const now = Date.now() / 1000;
+  if (claims.iss !== GCP.email) return bad(`iss ${claims.iss} is not the service account`);
+  if (claims.aud !== `http://${req.headers.host}/token`) return bad(`aud ${claims.aud} is not this token endpoint`);
+  if (!String(claims.scope || '').split(' ').includes('https://www.googleapis.com/auth/cloud-platform')) return bad('scope');
+  if (!(claims.exp > now) || !(claims.iat <= now + 60) || claims.exp - claims.iat > 3600) return bad('Invalid JWT: Token must be a short-lived token');
+  const token = `ya29.mock-${++tokensIssued}-${crypto.randomBytes(6).toString('hex')}`;
+  tokens.set(token, Date.now() + GCP.ttl * 1000);
+  return sendJson(res, 200, { access_token: token, expires_in: GCP.ttl, token_type: 'Bearer' });
+}
+
+async function handleVertex(req, res, raw, url, r) {
+  const auth = req.headers.authorization || '';
+  const exp = tokens.get(auth.startsWith('Bearer ') ? auth.slice(7) : '');
+  const kind = r.publisher === 'anthropic' ? 'anthropic' : 'gemini';
+  if (!exp || exp <= Date.now()) {
+    return sendJson(res, 401, errorBody(kind, 401, exp ? 'Request had invalid authentication credentials: the token expired.' : 'Request had invalid authentication credentials.'));
+  }
+  let body = null;
+  try { body = JSON.parse(raw); } catch { return sendJson(res, 400, errorBody(kind, 400, 'body is not JSON')); }
+  const k = knobs(req, url, body);
+  if (k.status) return sendJson(res, k.status, errorBody(kind, k.status, `mock status ${k.status}`), k.retryAfter ? { 'retry-after': k.retryAfter } : {});
+  if (kind === 'anthropic') {
+    if (body.anthropic_version !== 'vertex-2023-10-16' || body.model !== undefined)
+      return sendJson(res, 400, errorBody(kind, 400, 'anthropic_version vertex-2023-10-16 is required and model must not be in the body'));
+    if (!r.stream) return sendJson(res, 200, anthropicWhole(r.model, k));
+    return stream(res, k, anthropicStream(r.model, k), sseNamed);
+  }
+  if (!r.stream) return sendJson(res, 200, geminiWhole(r.model, k));
+  return stream(res, k, geminiStream(r.model, k), sseCrlf);
+}
+
 // ---- serving ------------------------------------------------------------------------------
 function route(method, url) {
   const p = url.pathname;
@@ -372,6 +432,7 @@ function route(method, url) {
   if (method === 'GET' && p === '/v1beta/models') return { kind: 'gemini', op: 'models' };
   if (method === 'GET' && p === '/_mock/requests') return { kind: 'mock', op: 'list' };
   if (method === 'POST' && p === '/_mock/reset') return { kind: 'mock', op: 'reset' };
+  if (method === 'GET' && p === '/_mock/tokens') return { kind: 'mock', op: 'tokens' };
   if (method !== 'POST') return null;
   if (p === '/v1/chat/completions') return { kind: 'openai', op: 'chat' };
   if (p === '/v1/embeddings') return { kind: 'openai', op: 'embed' };
@@ -381,6 +442,9 @@ function route(method, url) {
   if (m) return { kind: 'azure', op: m[2] === 'embeddings' ? 'embed' : 'chat', deployment: m[1] };
   if (p === '/v1/messages') return { kind: 'anthropic', op: 'chat' };
   if (p === '/v1/messages/count_tokens') return { kind: 'anthropic', op: 'count' };
+  if (p === '/token') return { kind: 'token', op: 'token' };
+  m = /^\/v1\/projects\/[^/]+\/locations\/[^/]+\/publishers\/(google|anthropic)\/models\/([^:/]+):(generateContent|streamGenerateContent|rawPredict|streamRawPredict)$/.exec(p);
+  if (m) return { kind: 'vertex', op: 'chat', publisher: m[1], model: m[2], stream: m[3].startsWith('stream') };
   m = /^\/model\/([^/]+)\/(converse|converse-stream)$/.exec(p);
   if (m) return { kind: 'bedrock', op: 'chat', stream: m[2] === 'converse-stream', model: decodeURIComponent(m[1]) };
   m = /^\/v1beta\/models\/([^:/]+):(generateContent|streamGenerateContent|batchEmbedContents|countTokens)$/.exec(p);
@@ -430,9 +494,11 @@ async function handle(req, res, raw) {
   if (r.kind === 'health') return sendJson(res, 200, { ok: true });
   if (r.kind === 'mock') {
     if (r.op === 'reset') seen.length = 0;
-    return sendJson(res, 200, r.op === 'list' ? seen : { ok: true });
+    return sendJson(res, 200, r.op === 'list' ? seen : r.op === 'tokens' ? { issued: tokensIssued } : { ok: true });
   }
   if (r.kind === 'bedrock') return handleBedrock(req, res, raw, url, r);
+  if (r.kind === 'token') return tokenGrant(req, res, raw);
+  if (r.kind === 'vertex') return handleVertex(req, res, raw, url, r);
   const kind = r.kind === 'openai' && (body?.model || '').startsWith('mistral') ? 'mistral' : r.kind;
   const key = keyOf(req, r.kind);
   if (!key || (KEY && key !== KEY)) return sendJson(res, 401, errorBody(kind, 401, 'invalid api key'));
