@@ -23,9 +23,8 @@ static int head(const pt__prov_ctx *c, pt__up *up, bool anthropic, pt_ai_error *
                                c->cfg->name);
     char token[4096], why[256], path[768];
     if (pt_gauth_token(c->cfg->gauth, token, sizeof token, why, sizeof why) != 0) {
-        pt_ai_error_set(err, PT_AI_ERR_UPSTREAM, 503, NULL, "provider '%s' has no access token: %s", c->cfg->name, why);
-        err->retry_after_ms = 1000;
-        return -1;
+        return pt_ai_error_set(err, PT_AI_ERR_UPSTREAM, 503, NULL, "provider '%s' has no access token: %s",
+                               c->cfg->name, why);
     }
     const char *verb = anthropic ? (c->stream ? "streamRawPredict" : "rawPredict")
                                  : (c->stream ? "streamGenerateContent?alt=sse" : "generateContent");

@@ -100,6 +100,21 @@ static void bedrock_providers_take_region_and_credentials(void **state)
 #undef BED
 }
 
+/* Vertex: project, region and a service-account file (read at load). */
+static void vertex_providers_need_project_region_and_credentials(void **state)
+{
+    (void)state;
+#define VX(extra) "providers:\n  - name: v\n    type: vertex\n" extra
+    expect_error(VX("    region: us-central1\n    credentials: /x.json\n"),
+                 "cfg.yaml:5: providers[0].credentials: cannot read the service account file '/x.json'");
+    expect_error(VX("    project: Bad Project\n"), "cfg.yaml:4: providers[0].project: 'Bad Project' is not a Google Cloud project id");
+    expect_error(VX("    project: p\n    region: global\n"),
+                 "cfg.yaml:2: providers[0]: missing required key 'credentials' (type vertex needs it)");
+    expect_error("providers:\n  - name: o\n    type: openai\n    api_key: k\n    project: p\n",
+                 "cfg.yaml:2: providers[0]: project and credentials are for type vertex only");
+#undef VX
+}
+
 static void provider_options_are_read(void **state)
 {
     loaded *x = load("{\"providers\":[{\"name\":\"az\",\"type\":\"azure\",\"base_url\":\"https://r.openai.azure.com\","
@@ -341,6 +356,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(providers_get_defaults_per_type),
         cmocka_unit_test(bedrock_providers_take_region_and_credentials),
+        cmocka_unit_test(vertex_providers_need_project_region_and_credentials),
         cmocka_unit_test(provider_options_are_read),
         cmocka_unit_test(errors_name_file_line_and_key),
         cmocka_unit_test(model_errors_name_file_line_and_key),
