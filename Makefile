@@ -9,7 +9,7 @@
 #   SANITIZE=address,undefined make test    the same under ASan/UBSan (in build/san-address-undefined)
 
 CC       ?= cc
-PKGS     := libuv jansson yaml-0.1 openssl sqlite3 libargon2 libnghttp2 hiredis
+PKGS     := libuv jansson yaml-0.1 openssl sqlite3 libargon2 libnghttp2 hiredis libpq
 LLHTTP_SRC_DIR ?= /usr/share/llhttp
 LLHTTP_INC_DIR ?= /usr/share/include/llhttp
 

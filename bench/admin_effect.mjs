@@ -4,8 +4,10 @@
 // over and over until the answer changes (a new key or an approval passes; a revoked key gets
 // 401), and records that time and the number of calls it took.
 //
-//   node admin_effect.mjs GATEWAY_PORT ADMIN_PORT TOKEN COUNT
+//   node admin_effect.mjs GATEWAY_PORT ADMIN_PORT TOKEN COUNT [TAG]
 //
+// The gateway and the admin API may be two nodes of a cluster (bench/cluster.sh). TAG (default
+// none) goes into the names the run creates, so several runs can share one store.
 // Prints one line per kind of write: "kind n write_median write_p99 effect_median effect_p99
 // effect_max first_call_share total_median total_p99" (milliseconds; effect counts from the
 // write's answer, total from its request; the share is of writes whose first call already saw
@@ -14,7 +16,7 @@
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 
-const [gwPort, adminPort, token, countArg] = process.argv.slice(2);
+const [gwPort, adminPort, token, countArg, tag = ''] = process.argv.slice(2);
 const COUNT = Number(countArg) || 200;
 const LIMIT_MS = 5000; // one write whose effect takes longer than this is a failure
 const adminAgent = new http.Agent({ keepAlive: true, maxSockets: 1 });
@@ -83,14 +85,15 @@ function report(kind, acc) {
 const fresh = () => ({ write: [], effect: [], total: [], first: 0 });
 
 async function main() {
-  await admin('POST', '/consumers', { name: 'effect', team: 'bench' }, 201);
-  await admin('POST', '/subscriptions', { consumer: 'effect', service: 'up' }, 201);
+  const effect = `effect${tag}`;
+  await admin('POST', '/consumers', { name: effect, team: 'bench' }, 201);
+  await admin('POST', '/subscriptions', { consumer: effect, service: 'up' }, 201);
 
   // A new key: refused (401) until the gateway knows it.
   const created = fresh(), keys = [];
   for (let i = 0; i < COUNT; i++) {
     let k;
-    await measure(created, async () => { k = await admin('POST', '/consumers/effect/keys', { label: `e${i}` }, 201); },
+    await measure(created, async () => { k = await admin('POST', `/consumers/${effect}/keys`, { label: `e${i}` }, 201); },
       'keyed', () => k.key, 200, [401]);
     keys.push(k);
   }
@@ -99,7 +102,7 @@ async function main() {
   // A revocation: the key passes until the gateway knows it is revoked.
   const revoked = fresh();
   for (const k of keys) {
-    await measure(revoked, () => admin('DELETE', `/consumers/effect/keys/${k.id}`, undefined, 200),
+    await measure(revoked, () => admin('DELETE', `/consumers/${effect}/keys/${k.id}`, undefined, 200),
       'keyed', k.key, 401, [200]);
   }
   report('key-revoked', revoked);
@@ -107,7 +110,7 @@ async function main() {
   // An approval: a pending subscription is refused (403) until the gateway knows it is active.
   const approved = fresh();
   for (let i = 0; i < COUNT; i++) {
-    const name = `appr${i}`;
+    const name = `appr${tag}${i}`;
     await admin('POST', '/consumers', { name, team: 'bench' }, 201);
     const k = await admin('POST', `/consumers/${name}/keys`, { label: 'a' }, 201);
     const s = await admin('POST', '/subscriptions', { consumer: name, service: 'gated' }, 201);

@@ -22,7 +22,7 @@ D=$T/data
 
 if ((FILL > 0)); then
     BUILD=$(dirname "$PORTICO")
-    PKGS="libuv jansson yaml-0.1 openssl sqlite3 libargon2"
+    PKGS="libuv jansson yaml-0.1 openssl sqlite3 libargon2 libpq"
     # shellcheck disable=SC2046
     cc -std=c11 -O2 -D_GNU_SOURCE -I"$ROOT/src" $(pkg-config --cflags $PKGS) -o "$T/control_snapshot" \
         "$ROOT/bench/control_snapshot.c" "$BUILD/libportico.a" $(pkg-config --libs $PKGS) -lpthread -lm ||

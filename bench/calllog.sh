@@ -26,7 +26,7 @@ INSTR_ROWS=${INSTR_ROWS:-30000}
 BUILD=${BUILD:-build}
 BASE_DIR=${BASE_DIR:-}
 
-PKGS="libuv jansson yaml-0.1 openssl sqlite3 libargon2"
+PKGS="libuv jansson yaml-0.1 openssl sqlite3 libargon2 libpq"
 # driver SRC_DIR LIB OUT: bench/calllog.c built against a tree's headers and library.
 driver() {
     # shellcheck disable=SC2046

@@ -20,7 +20,7 @@ BIN=$BUILD/bench/control_snapshot
 
 make --no-print-directory -j"$(nproc)" "$BUILD/libportico.a" >/dev/null
 mkdir -p "$BUILD/bench"
-PKGS="libuv jansson yaml-0.1 openssl sqlite3 libargon2"
+PKGS="libuv jansson yaml-0.1 openssl sqlite3 libargon2 libpq"
 # shellcheck disable=SC2046
 cc -std=c11 -O2 -g -D_GNU_SOURCE -Isrc $(pkg-config --cflags $PKGS) -o "$BIN" bench/control_snapshot.c \
     "$BUILD/libportico.a" $(pkg-config --libs $PKGS) -lpthread -lm

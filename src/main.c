@@ -1,4 +1,5 @@
 /* main.c: the command line, and nothing else. Each subcommand hands off to its subsystem. */
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,6 +14,8 @@
 #include "gateway/config_store.h"
 #include "gateway/gateway.h"
 #include "gateway/supervisor.h"
+#include "store/schema.h"
+#include "store/store.h"
 #include "version.h"
 
 #define EXIT_USAGE 64
@@ -33,6 +36,10 @@ static void usage(FILE *f)
             "  import [--dry-run] [-c FILE | --data-dir DIR] FILE\n"
             "                           apply such a YAML file to the store (idempotent), printing\n"
             "                           what changes; --dry-run changes nothing\n"
+            "  migrate-store --from DIR --to postgres://... [--replace]\n"
+            "                           copy the SQLite store in DIR into PostgreSQL in one\n"
+            "                           transaction, ids kept; --replace empties a target that is\n"
+            "                           not empty (refused without it)\n"
             "  doctor TARGET            find why a connection fails and how to fix it\n"
             "                           (portico doctor --help for the options)\n"
             "  doctor -c FILE [--json] [--check-keys]  the same for every listener, service\n"
@@ -175,10 +182,66 @@ static int cmd_store(int argc, char **argv, bool importing)
     if (!a.data_dir) a.data_dir = "./portico-data";
     pt_admin_api checks = {.check_service = cfg ? check_stored : NULL, .check_policy = cfg ? check_policy : NULL,
                            .arg = cfg};
-    int rc = importing ? pt_admin_import_cli(a.data_dir, a.file, a.dry_run, &checks, stdout, stderr)
-                       : pt_admin_export_cli(a.data_dir, stdout, stderr);
+    const char *url = cfg ? cfg->store.postgres : NULL;
+    int rc = importing ? pt_admin_import_cli(a.data_dir, url, a.file, a.dry_run, &checks, stdout, stderr)
+                       : pt_admin_export_cli(a.data_dir, url, stdout, stderr);
     pt_config_release(cfg);
     return rc;
+}
+
+/* migrate-store --from DIR --to URL [--replace]: one SQLite store copied into PostgreSQL. */
+static int cmd_migrate_store(int argc, char **argv)
+{
+    const char *from = NULL, *to = NULL;
+    bool replace = false;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--replace") == 0) {
+            replace = true;
+        } else if ((strcmp(argv[i], "--from") == 0 || strcmp(argv[i], "--to") == 0) && i + 1 < argc) {
+            *(argv[i][2] == 'f' ? &from : &to) = argv[i + 1];
+            i++;
+        } else {
+            fprintf(stderr, "portico: migrate-store: unknown or incomplete option '%s'\n\n", argv[i]);
+            usage(stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (!from || !to) {
+        fprintf(stderr, "portico: migrate-store needs --from DATA_DIR and --to postgres://...\n\n");
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    char shown[256];
+    pt_store_pg_url_redact(to, shown, sizeof shown);
+    char db[4096];
+    snprintf(db, sizeof db, "%s/portico.db", from);
+    if (access(db, R_OK) != 0) { /* opening would create an empty one */
+        fprintf(stderr, "portico: migrate-store: %s: %s\n", db, strerror(errno));
+        return 1;
+    }
+    pt_store_error e;
+    pt_store *src = pt_store_open_sqlite(from, &e);
+    if (!src) {
+        fprintf(stderr, "portico: migrate-store: cannot open the store in %s: %s\n", from, e.message);
+        return 1;
+    }
+    pt_store *dst = pt_store_open_postgres(to, &e);
+    if (!dst) {
+        fprintf(stderr, "portico: migrate-store: %s\n", e.message);
+        pt_store_close(src);
+        return 1;
+    }
+    int64_t counts[PT_KIND_COUNT];
+    int rc = pt_store_copy(src, dst, replace, counts);
+    if (rc) {
+        fprintf(stderr, "portico: migrate-store: nothing was copied: %s\n", pt_store_last_error(dst)->message);
+    } else {
+        printf("copied %s/portico.db into %s:\n", from, shown);
+        for (int k = 0; k < PT_KIND_COUNT; k++) printf("  %-18s %lld\n", pt_store_kinds[k].table, (long long)counts[k]);
+    }
+    pt_store_close(dst);
+    pt_store_close(src);
+    return rc ? 1 : 0;
 }
 
 static int cmd_serve(int argc, char **argv)
@@ -206,6 +269,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "check-config") == 0) return cmd_check_config(argc - 2, argv + 2);
     if (strcmp(cmd, "export") == 0) return cmd_store(argc - 2, argv + 2, false);
     if (strcmp(cmd, "import") == 0) return cmd_store(argc - 2, argv + 2, true);
+    if (strcmp(cmd, "migrate-store") == 0) return cmd_migrate_store(argc - 2, argv + 2);
     if (strcmp(cmd, "doctor") == 0)
         return pt_config_doctor_wanted(argc - 2, argv + 2) ? pt_config_doctor_main(argc - 2, argv + 2)
                                                            : pt_doctor_main(argc - 2, argv + 2);

@@ -2,9 +2,11 @@
  * are read whole (at most PT_ADMIN_MAX_BODY), answered by api.c, written as JSON (the export as YAML). */
 #include "admin/admin.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <sqlite3.h>
 
@@ -22,6 +24,7 @@ struct pt_admin {
     uv_sem_t ready;
     bool thread_started;
     char *data_dir;
+    char *store_url;
     char *calls_path;
     char limits_path[4096];
     pt_admin_api api;
@@ -227,9 +230,15 @@ static void thread_main(void *arg)
     pt_admin *a = arg;
     pt_log_set_thread_name("admin");
     pt_store_error e;
-    a->api.st = pt_store_open_sqlite(a->data_dir, &e);
+    /* with PostgreSQL the node's own files (admin-token, the call log) still live here */
+    if (a->store_url && mkdir(a->data_dir, 0700) != 0 && errno != EEXIST)
+        pt_log_warn("admin: data_dir %s cannot be created: %s", a->data_dir, strerror(errno));
+    a->api.st = pt_store_open(a->data_dir, a->store_url, &e);
     bool created = false;
-    if (!a->api.st) {
+    if (!a->api.st && a->store_url) {
+        snprintf(a->why, sizeof a->why, "admin: cannot open the store: %s", e.message);
+        a->start_rc = -1;
+    } else if (!a->api.st) {
         snprintf(a->why, sizeof a->why, "admin: cannot open the store in %s: %s", a->data_dir, e.message);
         a->start_rc = -1;
     } else if (pt_admin_bootstrap(a->api.st, a->data_dir, &created, a->why, sizeof a->why) != 0) {
@@ -273,6 +282,7 @@ static void free_admin(pt_admin *a)
     uv_loop_close(&a->loop);
     uv_sem_destroy(&a->ready);
     free(a->data_dir);
+    free(a->store_url);
     free(a->calls_path);
     free(a);
 }
@@ -296,7 +306,8 @@ pt_admin *pt_admin_start(const pt_admin_opts *o, pt_buf *err)
         free_admin(a);
         return NULL;
     }
-    if (o->calls_path && !(a->calls_path = strdup(o->calls_path))) {
+    if ((o->calls_path && !(a->calls_path = strdup(o->calls_path))) ||
+        (o->store_url && !(a->store_url = strdup(o->store_url)))) {
         pt_buf_printf(err, "admin: out of memory");
         free_admin(a);
         return NULL;

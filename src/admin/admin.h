@@ -18,6 +18,7 @@ typedef struct pt_admin_opts {
     const char *host;            /* listen address, e.g. "127.0.0.1" */
     uint16_t port;
     const char *data_dir;        /* where the store lives (and admin-token on first start) */
+    const char *store_url;       /* PostgreSQL's URL when the store lives there, or NULL */
     const char *calls_path;      /* the call log's file for GET /admin/v1/calls; NULL: it is off */
     pt_http_limits limits;       /* timeouts and header caps; the body cap is PT_ADMIN_MAX_BODY at most */
     void (*on_change)(void *arg, int kind, int64_t id); /* on the admin thread after every committed

@@ -157,6 +157,7 @@ static int store_fail(ctx *x, int rc, bool creating)
     case PT_STORE_ESTALE: return fail(x, 412, "precondition_failed", "", "the object changed since it was read (If-Match)");
     case PT_STORE_EFULL: return fail(x, 507, "insufficient_storage", "", "the disk is full; nothing was written");
     case PT_STORE_EBUSY: return fail(x, 503, "busy", "", "the store is busy; try again");
+    case PT_STORE_EUNAVAIL: return fail(x, 503, "store_unavailable", "", msg);
     default: return fail(x, 500, "store_error", "", pt_store_strerror(rc));
     }
 }
@@ -982,7 +983,7 @@ static int unauthenticated(ctx *x, const char *msg)
 }
 
 /* The token row whose secret is text (n bytes), of kind ("token" or "session"), in *row;
- * -1 when there is none. */
+ * -1 when there is none, PT_STORE_EUNAVAIL when the database cannot be reached. */
 static int find_secret(ctx *x, const char *text, size_t n, const char *kind, json_t **row)
 {
     *row = NULL;
@@ -994,6 +995,7 @@ static int find_secret(ctx *x, const char *text, size_t n, const char *kind, jso
     json_t *key = json_string(hex);
     int rc = key ? pt_store_find(x->st, PT_KIND_TOKEN, "hash", key, row) : -1;
     json_decref(key);
+    if (rc == PT_STORE_EUNAVAIL) return rc; /* the database is away: not the secret's fault */
     const char *k = str_member(*row, "kind");
     if (rc == 0 && strcmp(k ? k : "token", kind) == 0) return 0;
     json_decref(*row);
@@ -1020,7 +1022,9 @@ static int bearer(ctx *x, const char *a, size_t n)
     while (n && *a == ' ') a++, n--;
     while (n && a[n - 1] == ' ') n--;
     json_t *tok = NULL;
-    if (find_secret(x, a, n, "token", &tok) != 0) return unauthenticated(x, "invalid token");
+    int found = find_secret(x, a, n, "token", &tok);
+    if (found == PT_STORE_EUNAVAIL) return store_fail(x, found, false); /* 503, not 401 */
+    if (found != 0) return unauthenticated(x, "invalid token");
     int64_t exp = int_member(tok, "expires_at"), uid = int_member(tok, "user_id");
     json_decref(tok);
     if (exp > 0 && exp <= now_s()) return unauthenticated(x, "the token has expired");
@@ -1042,7 +1046,9 @@ static int session_refused(ctx *x, const char *code, const char *msg)
 static int session_cookie(ctx *x, const char *secret, size_t n)
 {
     json_t *row = NULL;
-    if (find_secret(x, secret, n, "session", &row) != 0) return session_refused(x, "unauthenticated", "no such session: sign in again");
+    int found = find_secret(x, secret, n, "session", &row);
+    if (found == PT_STORE_EUNAVAIL) return store_fail(x, found, false);
+    if (found != 0) return session_refused(x, "unauthenticated", "no such session: sign in again");
     int64_t id = int_member(row, "id"), uid = int_member(row, "user_id"), exp = int_member(row, "expires_at");
     int64_t used = int_member(row, "last_used_at"), now = now_s();
     if (!used) used = int_member(row, "created_at");
@@ -1436,6 +1442,40 @@ out:
     json_decref(in);
 }
 
+/* GET /nodes: the registry, each node said alive while its last heartbeat is under three
+ * of its own periods old (and it did not stop), and current while it serves the store's
+ * present version. */
+static void nodes(ctx *x)
+{
+    if (!method_is(x, "GET")) {
+        bad_method(x);
+        return;
+    }
+    if (x->role != PT_ROLE_ADMIN) {
+        fail(x, 403, "forbidden", "", "only admins list the nodes");
+        return;
+    }
+    json_t *items = NULL;
+    int64_t v = 0, now = (int64_t)time(NULL);
+    int rc = pt_store_version(x->st, &v);
+    if (rc == 0) rc = pt_store_nodes(x->st, &items);
+    if (rc) {
+        store_fail(x, rc, false);
+        return;
+    }
+    size_t i;
+    json_t *n;
+    json_array_foreach(items, i, n) {
+        int64_t seen = json_integer_value(json_object_get(n, "last_seen"));
+        int64_t beat_s = (json_integer_value(json_object_get(n, "beat_ms")) + 999) / 1000;
+        const char *health = str_member(n, "health");
+        bool stopped = health && strcmp(health, "stopped") == 0;
+        json_object_set_new(n, "alive", json_boolean(!stopped && now - seen <= 3 * beat_s + 1));
+        json_object_set_new(n, "current", json_boolean(json_integer_value(json_object_get(n, "store_version")) == v));
+    }
+    answer(x, 200, json_pack("{s:o,s:I}", "items", items, "store_version", (json_int_t)v), 0);
+}
+
 static void route(ctx *x)
 {
     if (strcmp(x->seg[0], "tokens") == 0 && x->nseg == 1 && method_is(x, "POST")) {
@@ -1468,6 +1508,10 @@ static void route(ctx *x)
         if (!method_is(x, "GET")) bad_method(x);
         else if (x->role != PT_ROLE_ADMIN) fail(x, 403, "forbidden", "", "only admins read the audit log");
         else list(x, PT_KIND_AUDIT, NULL, 0);
+        return;
+    }
+    if (strcmp(x->seg[0], "nodes") == 0 && x->nseg == 1) {
+        nodes(x);
         return;
     }
     if (strcmp(x->seg[0], "doctor") == 0 && x->nseg == 1) {
@@ -1612,6 +1656,11 @@ int pt_admin_bootstrap(pt_store *st, const char *data_dir, bool *created, char *
     json_t *user = rc == 0 ? json_pack("{s:s,s:s,s:s}", "name", "admin", "role", "admin", "password_hash", phc) : NULL;
     rc = user && pt_store_begin(st) == 0 ? 0 : -1;
     if (rc == 0) rc = pt_store_insert(st, PT_KIND_USER, user, "system", &uid);
+    if (rc == PT_STORE_ECONFLICT) { /* another node sharing the store created it first */
+        pt_store_rollback(st);
+        json_decref(user);
+        return 0;
+    }
     if (rc == 0) rc = insert_token(st, uid, "system", &tok, &tid);
     if (rc == 0) rc = write_token_file(data_dir, tok.text, why, cap);
     else snprintf(why, cap, "cannot create the admin user: %s", pt_store_last_error(st)->message);

@@ -880,17 +880,18 @@ int pt_admin_import(pt_admin_api *api, const char *text, size_t len, bool dry_ru
 
 /* ---- the command line ------------------------------------------------------------------------ */
 
-static pt_store *open_store(const char *data_dir, FILE *err)
+static pt_store *open_store(const char *data_dir, const char *store_url, FILE *err)
 {
     pt_store_error se;
-    pt_store *st = pt_store_open_sqlite(data_dir, &se);
-    if (!st) fprintf(err, "portico: cannot open the store in %s: %s\n", data_dir, se.message);
+    pt_store *st = pt_store_open(data_dir, store_url, &se);
+    if (!st && store_url) fprintf(err, "portico: cannot open the store: %s\n", se.message);
+    else if (!st) fprintf(err, "portico: cannot open the store in %s: %s\n", data_dir, se.message);
     return st;
 }
 
-int pt_admin_export_cli(const char *data_dir, FILE *out, FILE *err)
+int pt_admin_export_cli(const char *data_dir, const char *store_url, FILE *out, FILE *err)
 {
-    pt_store *st = open_store(data_dir, err);
+    pt_store *st = open_store(data_dir, store_url, err);
     if (!st) return 1;
     pt_buf yaml = PT_BUF_INIT;
     pt_admin_err e;
@@ -945,8 +946,8 @@ static void print_diff(const json_t *diff, FILE *out)
     }
 }
 
-int pt_admin_import_cli(const char *data_dir, const char *file, bool dry_run, const pt_admin_api *checks, FILE *out,
-                        FILE *err)
+int pt_admin_import_cli(const char *data_dir, const char *store_url, const char *file, bool dry_run,
+                        const pt_admin_api *checks, FILE *out, FILE *err)
 {
     pt_buf text;
     pt_buf_init(&text, PT_IMPORT_MAX_FILE);
@@ -954,7 +955,7 @@ int pt_admin_import_cli(const char *data_dir, const char *file, bool dry_run, co
         pt_buf_release(&text);
         return 1;
     }
-    pt_store *st = open_store(data_dir, err);
+    pt_store *st = open_store(data_dir, store_url, err);
     if (!st) {
         pt_buf_release(&text);
         return 1;

@@ -44,13 +44,13 @@ int pt_admin_export(pt_store *st, pt_buf *out, pt_admin_err *e);
 int pt_admin_import(pt_admin_api *api, const char *text, size_t len, bool dry_run, const char *actor, json_t **report,
                     pt_admin_err *e);
 
-/* The command line: export the store in data_dir to out; import file into it as "cli",
- * printing each change and a summary to out, with checks' check_service, check_policy and
- * arg (each may be NULL; its store is not used) as the admin API's. Errors go to err.
- * Return an exit status. */
-int pt_admin_export_cli(const char *data_dir, FILE *out, FILE *err);
-int pt_admin_import_cli(const char *data_dir, const char *file, bool dry_run, const pt_admin_api *checks, FILE *out,
-                        FILE *err);
+/* The command line: export the store (PostgreSQL at store_url when set, else data_dir's) to
+ * out; import file into it as "cli", printing each change and a summary to out, with checks'
+ * check_service, check_policy and arg (each may be NULL; its store is not used) as the admin
+ * API's. Errors go to err. Return an exit status. */
+int pt_admin_export_cli(const char *data_dir, const char *store_url, FILE *out, FILE *err);
+int pt_admin_import_cli(const char *data_dir, const char *store_url, const char *file, bool dry_run,
+                        const pt_admin_api *checks, FILE *out, FILE *err);
 
 /* Shared with the OpenAPI import and export (oas.c): a YAML node tree as JSON (plain
  * scalars read as null, booleans and numbers; duplicate keys refused), and any JSON value

@@ -83,6 +83,8 @@ static const op ops[] = {
     {"/subscriptions/{id}/approve", "post", "Approve a pending or rejected subscription", NULL, "200"},
     {"/subscriptions/{id}/reject", "post", "Reject a pending or active subscription", "Reject", "200"},
     {"/audit", "get", "The audit log, newest first (admins)", NULL, "200"},
+    {"/nodes", "get", "The nodes sharing this store: address, version, the store version each serves, whether it is "
+                      "alive and current (admins)", NULL, "200"},
     {"/doctor", "post", "Run the doctor on a target; answers its JSON report (admins)", "Doctor", "200"},
     {"/prompt/render", "post", "A prompt service's request rendered with sample variables, without calling a model",
      "PromptRender", "200"},

@@ -36,7 +36,7 @@
  * before the routes that name them, models before the routes that serve them). */
 typedef struct top_nodes {
     const pt_cfg_node *listen, *workers, *limits, *access_log, *log_level, *endpoints, *errors, *services,
-        *routes, *providers, *models, *identity_headers, *data_dir, *admin, *policies;
+        *routes, *providers, *models, *identity_headers, *data_dir, *admin, *policies, *store;
     const pt_cfg_node *call_log, *tracing, *mcp, *counters;
 } top_nodes;
 
@@ -53,6 +53,7 @@ static const pt_cfg_field top_fields[] = {
     CFG_NODE("providers", top_nodes, providers),
     CFG_NODE("models", top_nodes, models),
     CFG_NODE("data_dir", top_nodes, data_dir),
+    CFG_NODE("store", top_nodes, store),
     CFG_NODE("identity_headers", top_nodes, identity_headers),
     CFG_NODE("admin", top_nodes, admin),
     CFG_NODE("policies", top_nodes, policies),
@@ -92,6 +93,7 @@ static int map_top(pt_cfg *c, const pt_cfg_node *root)
     if (t.workers) pt_cfg_apply(c, &workers_field, t.workers, cfg);
     if (t.data_dir && pt_cfg_apply(c, &data_dir_field, t.data_dir, cfg) == 0 && !cfg->data_dir[0])
         pt_cfg_fail_key(c, "data_dir", t.data_dir, "expected a directory name, got an empty string");
+    section(c, "store", t.store, pt__config_store, cfg);
     section(c, "limits", t.limits, pt__config_limits, cfg);
     section(c, "access_log", t.access_log, pt__config_access_log, cfg);
     section(c, "log_level", t.log_level, pt__config_log_level, cfg);
@@ -200,6 +202,8 @@ static void config_free(pt_config *cfg)
     free(cfg->data_dir);
     free(cfg->counters_redis);
     free(cfg->counters_prefix);
+    free(cfg->store.postgres);
+    free(cfg->store.node_id);
     pt_trace_cfg_release(&cfg->tracing);
     free(cfg->identity_consumer);
     free(cfg->identity_team);
@@ -255,6 +259,7 @@ static pt_config *config_new(const char *source)
     cfg->metrics_path = strdup("/metrics");
     cfg->metrics_consumers = PT_AUTH_CONSUMER_SERIES;
     cfg->data_dir = strdup("./portico-data");
+    cfg->store.version_check_ms = 2000;
     cfg->admin_enabled = true;
     cfg->call_log = (pt_call_log_cfg){ .enabled = false, .retention_ms = 7 * PT_CFG_DAY_MS, .max_bytes = 1ull << 30,
                                        .rollup_minute_ms = 2 * PT_CFG_DAY_MS, .rollup_hour_ms = 90 * PT_CFG_DAY_MS,

@@ -180,6 +180,13 @@ typedef struct pt_limits {
     size_t ai_cache_bytes;       /* the AI response cache's whole size (ai/cache.h), default 64 MiB */
 } pt_limits;
 
+/* store: where the control-plane store lives when it is not data_dir's SQLite file. */
+typedef struct pt_store_cfg {
+    char *postgres;               /* postgres://user@host:port/db, or NULL for SQLite */
+    uint64_t version_check_ms;    /* how often a node re-reads the store version; default 2000 */
+    char *node_id;                /* this node's name in the registry; default host:admin port */
+} pt_store_cfg;
+
 /* call_log: one record per call in data_dir/calls.db (logs/calllog.h). Read at start. */
 typedef struct pt_call_log_cfg {
     bool enabled;                 /* default false; true once the section is written */
@@ -204,6 +211,7 @@ typedef struct pt_config {
     bool expose_upstream_address; /* errors.expose_upstream_address: a 502 names the target's
                                    * address and the low-level cause; default false */
     char *data_dir;               /* the control-plane store's directory; default "./portico-data" */
+    pt_store_cfg store;           /* store: PostgreSQL instead of data_dir's SQLite, for a cluster */
     pt_call_log_cfg call_log;
     /* counters: where limit counters live (limits/counter_redis.h). Read at start only */
     char *counters_redis;         /* counters.redis: a redis:// URL; NULL: in process */

@@ -11,6 +11,7 @@
 #include "limits/policy.h"
 #include "mcp/mcp_config.h"
 #include "mcp/upstream.h"
+#include "store/store.h"
 
 const char *pt_lb_name(pt_lb_kind lb)
 {
@@ -119,7 +120,10 @@ size_t pt_config_report(const pt_config *cfg, pt_buf *out, pt_buf *warnings)
     for (size_t i = 0; i < cfg->nlisteners; i++)
         pt_buf_printf(out, "  %s%s\n", cfg->listeners[i].text, cfg->listeners[i].tls ? " (tls)" : "");
     pt_buf_printf(out, "workers: %u\n", cfg->workers);
-    if (cfg->admin_enabled) pt_buf_printf(out, "admin: %s (store in %s)\n", cfg->admin.text, cfg->data_dir);
+    char shown[256] = "";
+    if (cfg->store.postgres) pt_store_pg_url_redact(cfg->store.postgres, shown, sizeof shown);
+    if (cfg->admin_enabled)
+        pt_buf_printf(out, "admin: %s (store in %s)\n", cfg->admin.text, shown[0] ? shown : cfg->data_dir);
     else pt_buf_append_str(out, "admin: off\n");
     services(cfg, out);
     routes(cfg, out);

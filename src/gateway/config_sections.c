@@ -13,6 +13,7 @@
 #include "http/tls.h"
 #include "limits/counter_redis.h"
 #include "limits/policy.h"
+#include "store/store.h"
 
 #define MAX_WEIGHT_SUM 65536u /* bounds the weighted schedule */
 
@@ -349,6 +350,30 @@ int pt__config_counters(pt_cfg *c, const pt_cfg_node *v, void *obj)
     if (cfg->counters_prefix && strlen(cfg->counters_prefix) > 128)
         return pt_cfg_fail(c, v, "prefix: expected at most 128 bytes");
     return 0;
+}
+
+/* ---- store ---- */
+
+static int store_postgres_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    pt_store_cfg *s = obj;
+    if (pt_cfg_str(c, v, &s->postgres)) return -1;
+    char why[160];
+    /* the message quotes the URL without its password */
+    if (pt_store_pg_url_check(s->postgres, why, sizeof why) != 0) return pt_cfg_fail(c, v, "%s", why);
+    return 0;
+}
+
+static const pt_cfg_field store_fields[] = {
+    CFG_FUNC("postgres", store_postgres_fn),
+    CFG_DUR("version_check", pt_store_cfg, version_check_ms, 100, 3600000),
+    CFG_STR("node_id", pt_store_cfg, node_id),
+    CFG_END,
+};
+
+int pt__config_store(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    return pt_cfg_map_fields(c, v, store_fields, &((pt_config *)obj)->store, NULL);
 }
 
 /* ---- services ---- */

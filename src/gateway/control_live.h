@@ -3,17 +3,19 @@
  * it; workers then read pt_snapshot_current() per request and never touch the database.
  *
  * A snapshot is recompiled when something says the store changed (the admin API's change
- * callback, pt_control_live_changed) and, as a fallback for writes made by another
- * process, when a periodic check on the main loop finds the store's version higher than
- * the published snapshot's. A compile that fails is logged and the previous snapshot
- * stays in force.
+ * callback, pt_control_live_changed; on PostgreSQL, another node's NOTIFY, heard by a
+ * thread of its own) and, as a fallback for writes it was not told about, when a check every
+ * store.version_check (on the thread pool, or that thread) finds the store's version higher
+ * than the published snapshot's. The same check writes this node's heartbeat to the node
+ * registry. A compile that fails is logged and the previous snapshot stays in force; a
+ * store that cannot be reached changes nothing until it is back.
  *
  * It also publishes the configuration in force: the file's snapshot with the store's
  * services and APIs added (config_store.h), composed again whenever either changes, under
  * one lock, so a reload and an admin write never publish over each other.
  *
- * The store is opened only in the gateway process (after the supervisor's fork: a SQLite
- * handle never crosses a fork), and only when the configuration needs it: the admin API
+ * The store is opened only in the gateway process (after the supervisor's fork: neither a
+ * SQLite handle nor a PostgreSQL connection crosses a fork), and only when the configuration needs it: the admin API
  * is on, or a route has `auth: key`. A reload that first needs it opens it then. */
 #ifndef PT_GATEWAY_CONTROL_LIVE_H
 #define PT_GATEWAY_CONTROL_LIVE_H
@@ -25,14 +27,15 @@
 #include "core/buf.h"
 #include "gateway/config.h"
 
-#define PT_CONTROL_LIVE_CHECK_MS 1000 /* how often the main loop re-reads the store's version */
+#define PT_CONTROL_LIVE_CHECK_MS 2000 /* store.version_check's default */
 
 /* Whether cfg needs the store: the admin API is on, or a route enforces keys. */
 bool pt_control_live_needed(const pt_config *cfg);
 
-/* Opens cfg->data_dir's store, compiles and publishes the first snapshot and starts the
- * version check on loop, when cfg needs it and it is not open yet. Returns 0, or -1 with
- * a sentence naming the data directory in err (the store stays closed). */
+/* Opens the store (cfg->store.postgres, else cfg->data_dir's), compiles and publishes the
+ * first snapshot and starts the version check (on loop with SQLite, on the watch thread
+ * with PostgreSQL), when cfg needs it and it is not open yet. Returns 0, or -1 with
+ * a sentence naming the data directory or the server in err (the store stays closed). */
 int pt_control_live_start(uv_loop_t *loop, const pt_config *cfg, pt_buf *err);
 
 /* Makes file (a loaded and bound file snapshot) the base of the configuration in force

@@ -1,4 +1,4 @@
-/* backend.h: what a storage backend implements (SQLite now, PostgreSQL later). The front
+/* backend.h: what a storage backend implements (sqlite.c, postgres.c). The front
  * (store.c) has validated every value, checked references, opened the transaction or
  * savepoint and will write the audit record; a backend only runs statements and maps its
  * own errors onto PT_STORE_E* with pt__store_fail(). All values arrive as jansson values of
@@ -45,7 +45,33 @@ typedef struct pt__store_backend {
     int (*scan_keys)(pt_store *st, pt_store_key_cb cb, void *ctx);
     int (*scan_subscriptions)(pt_store *st, pt_store_sub_cb cb, void *ctx);
     int (*check)(pt_store *st);
+    /* the registry (store.h): one upsert with PT__STORE_NODE_UPSERT's parameters; every row
+     * of PT__STORE_NODE_LIST appended to items as an object named by its columns */
+    int (*node_beat)(pt_store *st, const pt_store_node *n, int schema_version, int64_t now);
+    int (*nodes)(pt_store *st, json_t *items);
+    /* pt_store_copy's target side (NULL where a backend cannot be one): every row of every
+     * kind removed; one row inserted as read, managed columns and id included; id
+     * sequences moved past last_id (an id is never handed out twice) */
+    int (*clear)(pt_store *st);
+    int (*load)(pt_store *st, pt_store_kind kind, const json_t *row);
+    int (*loaded)(pt_store *st, const int64_t last_id[PT_KIND_COUNT]);
+    /* the source side: the highest id kind ever handed out (deleted ones too), 0 for none */
+    int (*last_id)(pt_store *st, pt_store_kind kind, int64_t *out);
 } pt__store_backend;
+
+/* The registry's statements, the same text for both backends ($n parameters in order). */
+#define PT__STORE_NODE_UPSERT                                                                           \
+    "INSERT INTO nodes (id, address, admin_address, version, store_version, schema_version, health, "    \
+    "started_at, last_seen, beat_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "                  \
+    "ON CONFLICT (id) DO UPDATE SET address = excluded.address, admin_address = excluded.admin_address, " \
+    "version = excluded.version, store_version = excluded.store_version, "                              \
+    "schema_version = excluded.schema_version, health = excluded.health, started_at = excluded.started_at, " \
+    "last_seen = excluded.last_seen, beat_ms = excluded.beat_ms"
+#define PT__STORE_NODE_LIST                                                                             \
+    "SELECT id, address, admin_address, version, store_version, schema_version, health, started_at, "    \
+    "last_seen, beat_ms FROM nodes ORDER BY id"
+/* Which of PT__STORE_NODE_LIST's columns are integers (the others are text, maybe null). */
+#define PT__STORE_NODE_INT_COL(i) ((i) == 4 || (i) == 5 || (i) >= 7)
 
 /* The front's part of every handle; a backend embeds it first in its own struct. */
 struct pt_store {
@@ -53,12 +79,17 @@ struct pt_store {
     int depth;                /* 0 outside a transaction, 1 inside one */
     bool explicit_txn;        /* begun by the caller, not by one write */
     bool dirty;               /* a write happened in the open transaction */
+    int migrated_from, migrated_to; /* what opening it migrated (equal when nothing) */
     pt_store_error err;
 };
 
 /* Records an error on st and returns code. field may be NULL; fmt is printf-like. */
 int pt__store_fail(pt_store *st, int code, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* Bit c set when obj has a member for column c of kind (at most 30 columns per kind): which
+ * columns a write or a filter names. */
+uint32_t pt__store_column_mask(pt_store_kind kind, const json_t *obj);
 
 /* Parses a HASH column's hex (exactly 2n lower-case digits); 0 or -1. */
 int pt__store_unhex(const char *in, size_t len, unsigned char *out, size_t n);

@@ -1,7 +1,9 @@
-/* migrations.c: the SQLite schema, one migration at a time (see migrations.h). The CHECK
+/* migrations.c: the schema, one migration at a time, in SQLite's dialect (see migrations.h). The CHECK
  * and foreign-key clauses repeat what store.c validates, so that a bug above the store can
  * never write an object the schema does not allow. Ids use AUTOINCREMENT so an id is never
  * reused: cursors and audit records keep meaning what they meant. */
+#include <stddef.h>
+
 #include "store/migrations.h"
 
 #define MANAGED "id INTEGER PRIMARY KEY AUTOINCREMENT, created_at INTEGER NOT NULL, " \
@@ -115,14 +117,23 @@ static const char v6_sql[] =
 static const char v7_sql[] =
     "ALTER TABLE user_tokens ADD COLUMN kind TEXT NOT NULL DEFAULT 'token' CHECK (kind IN ('token', 'session'));";
 
-const pt__store_migration pt__store_sqlite_migrations[] = {
-    {1, "control plane: teams, users, tokens, services, apis, consumers, keys, subscriptions, audit", v1_sql},
-    {2, "apis declared by the configuration file", v2_sql},
-    {3, "api life cycle: deprecation, sunset, successor", v3_sql},
-    {4, "policies made through the admin API", v4_sql},
-    {5, "releases, release requests, publish approval, header-matched apis", v5_sql},
-    {6, "apis: imported OpenAPI operations and request validation", v6_sql},
-    {7, "user tokens: console sessions as their own kind", v7_sql},
+/* The node registry: each node's heartbeat, outside the store version (a heartbeat changes
+ * no configuration). */
+static const char v8_sql[] =
+    "CREATE TABLE nodes (id TEXT PRIMARY KEY, address TEXT NOT NULL, admin_address TEXT,"
+    " version TEXT NOT NULL, store_version INTEGER NOT NULL, schema_version INTEGER NOT NULL,"
+    " health TEXT NOT NULL, started_at INTEGER NOT NULL, last_seen INTEGER NOT NULL,"
+    " beat_ms INTEGER NOT NULL) STRICT;";
+
+const pt__store_migration pt__store_migrations[] = {
+    {1, "control plane: teams, users, tokens, services, apis, consumers, keys, subscriptions, audit", v1_sql, NULL},
+    {2, "apis declared by the configuration file", v2_sql, NULL},
+    {3, "api life cycle: deprecation, sunset, successor", v3_sql, NULL},
+    {4, "policies made through the admin API", v4_sql, NULL},
+    {5, "releases, release requests, publish approval, header-matched apis", v5_sql, NULL},
+    {6, "apis: imported OpenAPI operations and request validation", v6_sql, NULL},
+    {7, "user tokens: console sessions as their own kind", v7_sql, NULL},
+    {8, "nodes: the cluster's registry of nodes and their heartbeats", v8_sql, NULL},
 };
 
-const int pt__store_sqlite_nmigrations = sizeof pt__store_sqlite_migrations / sizeof pt__store_sqlite_migrations[0];
+const int pt__store_nmigrations = sizeof pt__store_migrations / sizeof pt__store_migrations[0];

@@ -146,15 +146,6 @@ static int bind_value(pt_store *st, sqlite3_stmt *s, int i, const pt_store_col *
     return rc == SQLITE_OK ? 0 : sql_fail(st, rc, -1, "binding a value");
 }
 
-/* Bit c set when obj has a member for column c of kind (at most 30 columns per kind). */
-static uint32_t column_mask(pt_store_kind kind, const json_t *obj)
-{
-    const pt_store_kind_desc *d = &pt_store_kinds[kind];
-    uint32_t mask = 0;
-    for (size_t c = 0; obj && c < d->ncols; c++)
-        if (json_object_get(obj, d->cols[c].name)) mask |= 1u << c;
-    return mask;
-}
 
 /* Binds obj's members for the columns in mask, in column order, from parameter *i on. */
 static int bind_masked(pt_store *st, sqlite3_stmt *q, int *i, pt_store_kind kind, uint32_t mask, const json_t *obj)
@@ -291,7 +282,7 @@ static int be_insert(pt_store *st, pt_store_kind kind, const json_t *fields, int
 {
     pt_sqlite *s = DB(st);
     const pt_store_kind_desc *d = &pt_store_kinds[kind];
-    uint32_t mask = column_mask(kind, fields);
+    uint32_t mask = pt__store_column_mask(kind, fields);
     bool hit;
     sqlite3_stmt **slot = cache_slot(s, kind, OP_INSERT, mask, &hit);
     if (!hit) {
@@ -322,7 +313,7 @@ static int be_update(pt_store *st, pt_store_kind kind, int64_t id, int64_t if_ve
 {
     pt_sqlite *s = DB(st);
     const pt_store_kind_desc *d = &pt_store_kinds[kind];
-    uint32_t mask = (if_version > 0 ? 1u << 31 : 0) | column_mask(kind, fields);
+    uint32_t mask = (if_version > 0 ? 1u << 31 : 0) | pt__store_column_mask(kind, fields);
     bool hit;
     sqlite3_stmt **slot = cache_slot(s, kind, OP_UPDATE, mask, &hit);
     if (!hit) {
@@ -434,7 +425,7 @@ static int be_list(pt_store *st, pt_store_kind kind, const json_t *filter, int64
 {
     pt_sqlite *s = DB(st);
     const pt_store_kind_desc *d = &pt_store_kinds[kind];
-    uint32_t mask = (after_id ? 1u << 31 : 0) | (newest_first ? 1u << 30 : 0) | column_mask(kind, filter);
+    uint32_t mask = (after_id ? 1u << 31 : 0) | (newest_first ? 1u << 30 : 0) | pt__store_column_mask(kind, filter);
     bool hit;
     sqlite3_stmt **slot = cache_slot(s, kind, OP_LIST, mask, &hit);
     if (!hit) {
@@ -546,6 +537,64 @@ static int be_check(pt_store *st)
     return rc;
 }
 
+static void bind_text_or_null(sqlite3_stmt *q, int i, const char *s)
+{
+    if (s) sqlite3_bind_text(q, i, s, -1, SQLITE_TRANSIENT);
+    else sqlite3_bind_null(q, i);
+}
+
+static int be_node_beat(pt_store *st, const pt_store_node *n, int schema_version, int64_t now)
+{
+    sqlite3_stmt *q;
+    int rc = prepare(st, PT__STORE_NODE_UPSERT, false, &q);
+    if (rc) return rc;
+    const char *texts[] = {n->id, n->address, n->admin_address, n->version};
+    for (int i = 0; i < 4; i++) bind_text_or_null(q, i + 1, texts[i]);
+    sqlite3_bind_int64(q, 5, n->store_version);
+    sqlite3_bind_int(q, 6, schema_version);
+    bind_text_or_null(q, 7, n->health);
+    sqlite3_bind_int64(q, 8, n->started_at);
+    sqlite3_bind_int64(q, 9, now);
+    sqlite3_bind_int64(q, 10, n->beat_ms);
+    rc = step_done(st, q, -1, "the node's heartbeat");
+    sqlite3_finalize(q);
+    return rc;
+}
+
+static int be_nodes(pt_store *st, json_t *items)
+{
+    sqlite3_stmt *q;
+    int rc = prepare(st, PT__STORE_NODE_LIST, false, &q), r;
+    if (rc) return rc;
+    while ((r = sqlite3_step(q)) == SQLITE_ROW) {
+        json_t *o = json_object();
+        for (int i = 0; i < sqlite3_column_count(q); i++) {
+            json_t *v = sqlite3_column_type(q, i) == SQLITE_NULL ? json_null()
+                        : PT__STORE_NODE_INT_COL(i) ? json_integer(sqlite3_column_int64(q, i))
+                                                    : json_string((const char *)sqlite3_column_text(q, i));
+            json_object_set_new(o, sqlite3_column_name(q, i), v);
+        }
+        json_array_append_new(items, o);
+    }
+    if (r != SQLITE_DONE) rc = sql_fail(st, r, -1, "reading the nodes");
+    sqlite3_finalize(q);
+    return rc;
+}
+
+/* AUTOINCREMENT's own record of the highest id handed out, deleted rows included. */
+static int be_last_id(pt_store *st, pt_store_kind kind, int64_t *out)
+{
+    sqlite3_stmt *q;
+    int rc = prepare(st, "SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = ?", false, &q);
+    if (rc) return rc;
+    sqlite3_bind_text(q, 1, pt_store_kinds[kind].table, -1, SQLITE_STATIC);
+    int r = sqlite3_step(q);
+    if (r == SQLITE_ROW) *out = sqlite3_column_int64(q, 0);
+    else rc = sql_fail(st, r, kind, "reading the last id");
+    sqlite3_finalize(q);
+    return rc;
+}
+
 static void be_close(pt_store *st)
 {
     pt_sqlite *s = DB(st);
@@ -579,6 +628,9 @@ static const pt__store_backend sqlite_backend = {
     .scan_keys = be_scan_keys,
     .scan_subscriptions = be_scan_subscriptions,
     .check = be_check,
+    .node_beat = be_node_beat,
+    .nodes = be_nodes,
+    .last_id = be_last_id,
 };
 
 /* ---- opening and migrating ---- */
@@ -595,8 +647,8 @@ static int migrate(pt_store *st)
                               "%s has schema version %d but this portico knows versions up to %d: "
                               "run a newer portico, or restore a backup",
                               DB(st)->path, have, latest);
-    for (int i = 0; i < pt__store_sqlite_nmigrations; i++) {
-        const pt__store_migration *m = &pt__store_sqlite_migrations[i];
+    for (int i = 0; i < pt__store_nmigrations; i++) {
+        const pt__store_migration *m = &pt__store_migrations[i];
         if (m->version <= have) continue;
         if ((rc = be_begin(st, true)) != 0) return rc;
         rc = exec(st, m->sql, "migrating the schema");
@@ -620,10 +672,14 @@ static int migrate(pt_store *st)
             return pt__store_fail(st, st->err.code, NULL, "migration %d (%s) failed: %s", m->version, m->name, why);
         }
     }
+    if (have < latest) {
+        st->migrated_from = have;
+        st->migrated_to = latest;
+    }
     return 0;
 }
 
-int pt_store_schema_latest(void) { return pt__store_sqlite_migrations[pt__store_sqlite_nmigrations - 1].version; }
+int pt_store_schema_latest(void) { return pt__store_migrations[pt__store_nmigrations - 1].version; }
 
 /* data_dir with mode 0700 (when we create it) and portico.db with 0600. */
 static int prepare_files(pt_sqlite *s, const char *data_dir)

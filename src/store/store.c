@@ -42,7 +42,41 @@ int pt__store_fail(pt_store *st, int code, const char *field, const char *fmt, .
     return code;
 }
 
+pt_store *pt_store_open(const char *data_dir, const char *url, pt_store_error *err)
+{
+    return url && url[0] ? pt_store_open_postgres(url, err) : pt_store_open_sqlite(data_dir, err);
+}
+
+const char *pt_store_backend_name(const pt_store *st) { return st->be->name; }
+
+bool pt_store_migrated(const pt_store *st, int *from, int *to)
+{
+    *from = st->migrated_from;
+    *to = st->migrated_to;
+    return st->migrated_to > st->migrated_from;
+}
+
 static void clear_err(pt_store *st) { memset(&st->err, 0, sizeof st->err); }
+
+int pt_store_node_beat(pt_store *st, const pt_store_node *n)
+{
+    clear_err(st);
+    if (st->depth) return pt__store_fail(st, PT_STORE_ETXN, NULL, "a heartbeat is not part of a transaction");
+    return st->be->node_beat(st, n, pt_store_schema_latest(), (int64_t)time(NULL));
+}
+
+int pt_store_nodes(pt_store *st, json_t **items)
+{
+    clear_err(st);
+    *items = json_array();
+    if (!*items) return pt__store_fail(st, PT_STORE_ENOMEM, NULL, "out of memory");
+    int rc = st->be->nodes(st, *items);
+    if (rc) {
+        json_decref(*items);
+        *items = NULL;
+    }
+    return rc;
+}
 
 const pt_store_error *pt_store_last_error(const pt_store *st) { return &st->err; }
 
@@ -54,6 +88,15 @@ void pt_store_hex(const unsigned char *in, size_t n, char *out)
         out[2 * i + 1] = digits[in[i] & 15];
     }
     out[2 * n] = '\0';
+}
+
+uint32_t pt__store_column_mask(pt_store_kind kind, const json_t *obj)
+{
+    const pt_store_kind_desc *d = &pt_store_kinds[kind];
+    uint32_t mask = 0;
+    for (size_t c = 0; obj && c < d->ncols; c++)
+        if (json_object_get(obj, d->cols[c].name)) mask |= 1u << c;
+    return mask;
 }
 
 static int hexval(char c)
@@ -641,4 +684,77 @@ int pt_store_scan(pt_store *st, pt_store_kind kind, pt_store_obj_cb cb, void *ct
 void pt_store_close(pt_store *st)
 {
     if (st) st->be->close(st);
+}
+
+/* ---- copying a store ---- */
+
+typedef struct copy_ctx {
+    pt_store *to;
+    pt_store_kind kind;
+    int64_t n;
+} copy_ctx;
+
+static int copy_one(void *arg, json_t *obj)
+{
+    copy_ctx *c = arg;
+    c->n++;
+    return c->to->be->load(c->to, c->kind, obj);
+}
+
+/* The first kind of which to holds an object, or -1. */
+static int first_nonempty(pt_store *to, int *kind)
+{
+    *kind = -1;
+    for (int k = 0; k < PT_KIND_COUNT && *kind < 0; k++) {
+        json_t *items = NULL;
+        char next[PT_STORE_CURSOR_MAX];
+        pt_store_list_opts o = {.limit = 1};
+        int rc = pt_store_list(to, (pt_store_kind)k, &o, &items, next);
+        if (rc) return rc;
+        if (json_array_size(items)) *kind = k;
+        json_decref(items);
+    }
+    return 0;
+}
+
+int pt_store_copy(pt_store *from, pt_store *to, bool replace, int64_t counts[PT_KIND_COUNT])
+{
+    memset(counts, 0, sizeof(int64_t) * PT_KIND_COUNT);
+    clear_err(to);
+    if (!to->be->load) return pt__store_fail(to, PT_STORE_EINVAL, NULL, "a %s store cannot be the target of a copy",
+                                             to->be->name);
+    int full = -1, rc = replace ? 0 : first_nonempty(to, &full);
+    if (rc) return rc;
+    if (full >= 0)
+        return pt__store_fail(to, PT_STORE_ECONFLICT, NULL,
+                              "the target already holds %s objects: copy into an empty database, or replace its contents",
+                              pt_store_kinds[full].name);
+    if ((rc = pt_store_begin_read(from)) != 0) {
+        to->err = from->err;
+        return rc;
+    }
+    if ((rc = pt_store_begin(to)) != 0) {
+        pt_store_rollback(from);
+        return rc;
+    }
+    if (replace) rc = to->be->clear(to);
+    for (int k = 0; rc == 0 && k < PT_KIND_COUNT; k++) {
+        copy_ctx c = {to, (pt_store_kind)k, 0};
+        rc = pt_store_scan(from, (pt_store_kind)k, copy_one, &c);
+        if (rc && from->err.code && !to->err.code) to->err = from->err; /* the source's failure, said once */
+        counts[k] = c.n;
+    }
+    int64_t last[PT_KIND_COUNT] = {0};
+    for (int k = 0; rc == 0 && k < PT_KIND_COUNT; k++)
+        if ((rc = from->be->last_id(from, (pt_store_kind)k, &last[k])) != 0) to->err = from->err;
+    if (rc == 0) rc = to->be->loaded(to, last);
+    pt_store_rollback(from); /* it only read */
+    if (rc) {
+        pt_store_error saved = to->err;
+        pt_store_rollback(to);
+        to->err = saved;
+        return rc;
+    }
+    to->dirty = true;
+    return pt_store_commit(to);
 }

@@ -4,7 +4,7 @@
  *
  * The interface is backend-neutral: objects travel as jansson objects whose members are the
  * columns described in store_schema.h, validated here before any backend sees them. A
- * backend (SQLite today, PostgreSQL later) implements the small vtable in store_backend.h.
+ * backend (SQLite, PostgreSQL) implements the small vtable in store_backend.h.
  *
  * Threading: one pt_store handle belongs to one thread at a time. Calls block on disk, so
  * the event loop must never call them directly (use the thread pool or a dedicated thread).
@@ -33,7 +33,8 @@
     X(EBUSY,     -10, "the database is locked by another writer")                    \
     X(EIO,       -11, "storage input/output error")                                  \
     X(ENOMEM,    -12, "out of memory")                                               \
-    X(ETXN,      -13, "transaction misuse")
+    X(ETXN,      -13, "transaction misuse")                                        \
+    X(EUNAVAIL,  -14, "the store's database server cannot be reached")
 
 enum {
 #define PT_STORE_ERR_ENUM(name, val, msg) PT_STORE_##name = (val),
@@ -74,7 +75,35 @@ typedef struct pt_store pt_store;
  * pending migrations run. A database whose schema is newer than this binary is refused
  * (PT_STORE_ENEWER). Returns NULL with *err filled on failure. */
 pt_store *pt_store_open_sqlite(const char *data_dir, pt_store_error *err);
+/* Connects to the PostgreSQL database at url (postgres://user[:password]@host:port/db) and
+ * runs pending migrations under an advisory lock, so several nodes starting at once
+ * migrate it once. Messages never show the password. A lost connection is reconnected
+ * with backoff by later calls; until then they fail with PT_STORE_EUNAVAIL. */
+pt_store *pt_store_open_postgres(const char *url, pt_store_error *err);
+/* Whether url is a postgres:// or postgresql:// URL naming a database; 0, or -1 with a
+ * sentence in why. */
+int pt_store_pg_url_check(const char *url, char *why, size_t cap);
+/* url with its password (in the user part, or a password= parameter) replaced by "***":
+ * what logs and messages show. Truncated to cap. */
+void pt_store_pg_url_redact(const char *url, char *out, size_t cap);
+/* PostgreSQL when url is set, else SQLite in data_dir. */
+pt_store *pt_store_open(const char *data_dir, const char *url, pt_store_error *err);
 void pt_store_close(pt_store *st);
+
+/* "sqlite" or "postgres". */
+const char *pt_store_backend_name(const pt_store *st);
+/* Whether opening st migrated its schema, and from which version to which. */
+bool pt_store_migrated(const pt_store *st, int *from, int *to);
+
+/* Other nodes' writes, as they commit (PostgreSQL's LISTEN on a connection of its own).
+ * open: NULL with a sentence in why when the server cannot be reached. wait: blocks up to
+ * timeout_ms; 1 when writes were committed (*version the newest store version told),
+ * 0 on timeout, -1 when the connection is lost (close it and open another), -2 when
+ * wake_fd (-1 for none) became readable. */
+typedef struct pt_store_watch pt_store_watch;
+pt_store_watch *pt_store_watch_open(const char *url, char *why, size_t cap);
+int pt_store_watch_wait(pt_store_watch *w, int wake_fd, int timeout_ms, int64_t *version);
+void pt_store_watch_close(pt_store_watch *w);
 
 /* The last call's error (code 0 after a success). Valid until the next call. */
 const pt_store_error *pt_store_last_error(const pt_store *st);
@@ -159,6 +188,31 @@ bool pt_store_text_ok(const void *text, size_t n);
 
 /* Lower-case hex of n bytes into out (2n + 1 bytes): how HASH columns are exchanged. */
 void pt_store_hex(const unsigned char *in, size_t n, char *out);
+
+/* The node registry. Each node writes its own row (insert or replace, last_seen = now)
+ * every heartbeat; it is not a write of the store: no version bump, no audit, no
+ * recompiles. */
+typedef struct pt_store_node {
+    const char *id;               /* unique in the cluster */
+    const char *address;          /* the gateway's first listener */
+    const char *admin_address;    /* NULL when the admin API is off */
+    const char *version;          /* the binary's */
+    const char *health;           /* "ok", "stale" (its last compile failed), "stopped" */
+    int64_t store_version;        /* the store version of the snapshot it serves */
+    int64_t started_at;           /* Unix seconds */
+    int64_t beat_ms;              /* how often it beats: alive while last_seen is recent */
+} pt_store_node;
+int pt_store_node_beat(pt_store *st, const pt_store_node *n);
+/* Every node as an object of the members above plus schema_version and last_seen, by id:
+ * *items is a new array. */
+int pt_store_nodes(pt_store *st, json_t **items);
+
+/* Copies every object of from into to (PostgreSQL) in one transaction of to: ids, times and
+ * versions kept, id sequences advanced, the audit log with them; the registry is not copied.
+ * A target holding any object is refused (PT_STORE_ECONFLICT) unless replace, which empties
+ * it first. counts[kind] says how many of each were copied. The commit bumps to's version,
+ * so nodes running on it compile the copy. */
+int pt_store_copy(pt_store *from, pt_store *to, bool replace, int64_t counts[PT_KIND_COUNT]);
 
 /* Full integrity check of the database (SQLite: PRAGMA integrity_check). */
 int pt_store_check(pt_store *st);

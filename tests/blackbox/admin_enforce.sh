@@ -47,7 +47,7 @@ gw_is() { gw; [ "$RESP_STATUS" = "$1" ]; }
 check "a pending subscription is refused with 403" wait_for 5 gw_is 403
 like "$RESP_BODY" "pending" "naming the pending approval"
 # The admin thread recompiles the snapshot before it answers, so the very next call sees
-# the change (the gateway's own fallback check runs only once a second).
+# the change (the gateway's own fallback check runs only every store.version_check, 2 s by default).
 api POST "/subscriptions/$SUB/approve"
 gw
 is "$RESP_STATUS" 200 "the first call after the approval passes"

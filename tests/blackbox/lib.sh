@@ -28,6 +28,7 @@
 #   tcp_conns PORT                  established connections to the local listener on PORT
 #   metric_sum NAME [LABEL...]      sum of /metrics samples NAME{...} holding every LABEL
 #   wait_metric NAME N [LABEL...]   until metric_sum NAME LABEL... reaches at least N (10 s)
+#   on_exit CMD                     cleanup runs CMD first (stop a server its own way)
 #   ok / not_ok / is / like / skip  TAP lines; done_testing prints the plan and sets the exit status
 set -uo pipefail
 
@@ -46,13 +47,15 @@ PORTICO_PID=
 PORTICO_STATUS=
 declare -A UP_PID=()
 _bb_pids=()
+_bb_exit_hooks=()
 _bb_ports=" "
 _bb_tests=0
 _bb_failed=0
 
 # Kills every process this script started, then removes $T (kept when KEEP_TMP=1, for debugging).
 _bb_cleanup() {
-    local p
+    local p h
+    for h in "${_bb_exit_hooks[@]}"; do eval "$h"; done
     for p in ${PORTICO_PID:-} "${UP_PID[@]}" "${_bb_pids[@]}"; do
         [ -n "$p" ] && kill -TERM "$p" 2>/dev/null
     done
@@ -69,6 +72,9 @@ trap 'exit 141' PIPE   # e.g. piped into head: still clean up, instead of dying 
 
 # Registers a background process started by the test so cleanup kills it.
 track() { _bb_pids+=("$1"); }
+# Registers a command cleanup runs first (before killing processes): stopping a server that
+# must shut down its own way.
+on_exit() { _bb_exit_hooks+=("$1"); }
 
 # ---------------------------------------------------------------------------- TAP
 # Each argument (and each line within one) becomes a "#   " line under the failed test.
@@ -454,8 +460,9 @@ admin_off_line() {
 
 # ---------------------------------------------------------------------------- admin API
 #   admin_start [TOP]   starts portico with the admin API on a free port $AP, its store in
-#                       $T/data, extra top-level lines TOP; waits for the admin port; sets
-#                       ADMIN_TOKEN from the bootstrap token file
+#                       $T/data (in PostgreSQL at $BB_STORE_PG when that is set), extra
+#                       top-level lines TOP; waits for the admin port; sets ADMIN_TOKEN from
+#                       the bootstrap token file
 #   keyed_echo_lines    top-level lines for admin_start: service "echo" at $U1, route /echo/
 #                       with `auth: key`
 #   api METHOD PATH [BODY [TOKEN [curl args]]]
@@ -467,6 +474,7 @@ listen: ["127.0.0.1:$PP"]
 access_log: "off"
 data_dir: "$T/data"
 admin: { listen: "127.0.0.1:$AP" }
+${BB_STORE_PG:+store: { postgres: \"$BB_STORE_PG\" \}}
 ${1:-}
 EOF2
 }
