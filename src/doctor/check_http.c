@@ -120,9 +120,12 @@ static void run(pt_dr_ctx *ctx, pt_dr_result *res)
     if (t->tls) json_object_set_new(ev, "certificate_verified", json_false()); /* the tls check does that */
     if (rc != 0) {
         json_object_set_new(ev, "error", json_string(err));
-        if (rc == PT_ETIMEDOUT)
+        if (rc == PT_ETIMEDOUT) {
             pt_dr_set(res, PT_DR_FAIL, "handler_hung", 60, "GET %s on %s: %s", req.path, auth, err);
-        else
+            /* over TLS the request is not kept open past the timeout, so slow and hung look alike here */
+            pt_dr_remedy(res, "If it is only slow, a longer wait tells: rerun with --timeout %u.",
+                         ctx->opts->timeout_ms * 5);
+        } else
             pt_dr_set(res, PT_DR_FAIL, "http_no_response", 55, "GET %s on %s: %s", req.path, auth, err);
         goto out;
     }

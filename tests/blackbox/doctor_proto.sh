@@ -130,6 +130,20 @@ if lab h2tls node "$LAB/lab.mjs" h2tls "$P" "$T/self.pem" "$T/self.key"; then
     like "$(field .root_cause.remedy)" "allowHTTP1" "HTTP/2 only: the fix says how to accept HTTP/1.1"
 fi
 
+# A TLS server that never answers the request (OpenSSL's own server without -www, its stdin
+# kept open): the http check cannot tell slow from hung over TLS, so it says how to tell.
+P=$(free_port)
+sleep 60 | openssl s_server -accept "127.0.0.1:$P" -cert "$T/self.pem" -key "$T/self.key" >"$T/tlshung.log" 2>&1 &
+track $!
+if wait_for 10 grep -q '^ACCEPT' "$T/tlshung.log"; then
+    doctor "https://localhost:$P/"
+    is "$(field '.checks[] | select(.id == "http") | .cause')" handler_hung "TLS server that never answers: the http check says hung"
+    like "$(field '.checks[] | select(.id == "http") | .remedy')" "rerun with --timeout [0-9]+" \
+        "TLS server that never answers: the fix says how to tell a slow handler from a hung one"
+else
+    skip "TLS server that never answers" "openssl s_server did not start: $(tail -n 2 "$T/tlshung.log")"
+fi
+
 # A server that speaks only TLS 1.1 (OpenSSL's own server, legacy algorithms allowed): named
 # as such, not as a handshake failure with an alert.
 P=$(free_port)
