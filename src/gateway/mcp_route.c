@@ -35,7 +35,22 @@ struct pt_mcp_hub {
     pt_config *cfg;            /* counted reference: the definitions the upstreams point into */
     pt_mcp_upstream **ups;     /* parallel to cfg->mcp->servers */
     size_t nups;
+    struct mcp_req *live;      /* requests with a session that may get messages: calls in flight, GET streams */
+    struct asked_req *asked;   /* server requests relayed to clients, awaiting their answer */
+    long long next_asked;
 };
+
+/* A server's request relayed to a client under an id of the gateway's (id): the client's
+ * answer goes back to server under the server's own id. */
+typedef struct asked_req {
+    long long id;
+    char server[64];
+    json_t *server_id;
+    struct mcp_req *owner;     /* the call it came with; its end drops the entry */
+    struct asked_req *next;
+} asked_req;
+
+static void on_notice(void *arg, pt_mcp_upstream *up, json_t *msg);
 
 pt_mcp_hub *pt_mcp_hub_new(uv_loop_t *loop, pt_client *client)
 {
@@ -62,6 +77,7 @@ void pt_mcp_hub_sync(pt_mcp_hub *hub, pt_config *cfg)
             }
         }
         if (!ups[i]) ups[i] = pt_mcp_upstream_new(hub->loop, hub->client, &m->servers[i], m->max_message_bytes);
+        if (ups[i]) pt_mcp_upstream_on_notice(ups[i], on_notice, hub);
     }
     for (size_t j = 0; j < hub->nups; j++) pt_mcp_upstream_free(hub->ups[j]);
     free(hub->ups);
@@ -89,9 +105,15 @@ static pt_mcp_upstream *hub_find(pt_mcp_hub *hub, const char *name)
 
 /* ---- sessions (process-wide) ------------------------------------------------------------ */
 
+/* What a client said it can answer at initialize (the server requests relayed to it). */
+#define CAN_SAMPLE 1u
+#define CAN_ELICIT 2u
+#define CAN_ROOTS 4u
+
 typedef struct session {
     char id[33];
     char server[64];           /* "" for /mcp */
+    unsigned caps;             /* CAN_* */
     uint64_t last_ms;
 } session;
 
@@ -107,7 +129,7 @@ static void sessions_expire(uint64_t now)
 }
 
 /* A new session for server ("" for /mcp) into id; false when the table is full or out of memory. */
-static bool session_new(const char *server, char id[33])
+static bool session_new(const char *server, unsigned caps, char id[33])
 {
     unsigned char r[16];
     if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) return false;
@@ -126,14 +148,16 @@ static bool session_new(const char *server, char id[33])
         session *s = &sessions[nsessions++];
         snprintf(s->id, sizeof s->id, "%s", id);
         snprintf(s->server, sizeof s->server, "%s", server);
+        s->caps = caps;
         s->last_ms = now;
     }
     pthread_mutex_unlock(&sessions_lock);
     return ok;
 }
 
-/* Whether id is a live session of server; touches it, or removes it when drop. */
-static bool session_use(pt_slice id, const char *server, bool drop)
+/* Whether id is a live session of server; touches it, or removes it when drop. *caps (may
+ * be NULL) gets what its client can answer. */
+static bool session_use(pt_slice id, const char *server, bool drop, unsigned *caps)
 {
     bool found = false;
     pthread_mutex_lock(&sessions_lock);
@@ -141,6 +165,7 @@ static bool session_use(pt_slice id, const char *server, bool drop)
         if (!pt_slice_eq_cstr(id, sessions[i].id) || strcmp(sessions[i].server, server) != 0) continue;
         found = true;
         sessions[i].last_ms = pt_now_ms();
+        if (caps) *caps = sessions[i].caps;
         if (drop) sessions[i] = sessions[--nsessions];
     }
     pthread_mutex_unlock(&sessions_lock);
@@ -178,11 +203,51 @@ struct mcp_req {
     pt_mcp_tools_in *ins;
     size_t nfans, pending;
     bool answered;
+    bool streaming;                /* the answer is an event stream (messages came before it) */
+    bool listening;                /* a GET stream */
+    char sid[33];                  /* the client's session, "" before initialize */
+    unsigned caps;                 /* the session's CAN_* */
+    const char *up_name;           /* the server the call went to */
+    bool linked;                   /* in hub->live */
+    mcp_req *prev, *next;
 };
+
+static _Atomic uint64_t open_streams; /* GET streams open over every worker (/metrics) */
+
+static void live_add(mcp_req *r)
+{
+    if (r->listening) atomic_fetch_add(&open_streams, 1);
+    r->linked = true;
+    r->next = r->hub->live;
+    if (r->next) r->next->prev = r;
+    r->hub->live = r;
+}
+
+static void live_remove(mcp_req *r)
+{
+    if (!r->linked) return;
+    r->linked = false;
+    if (r->listening) atomic_fetch_sub(&open_streams, 1);
+    if (r->prev) r->prev->next = r->next;
+    else if (r->hub->live == r) r->hub->live = r->next;
+    if (r->next) r->next->prev = r->prev;
+    r->prev = r->next = NULL;
+    for (asked_req **a = &r->hub->asked; *a;) {
+        asked_req *x = *a;
+        if (x->owner != r) {
+            a = &x->next;
+            continue;
+        }
+        *a = x->next;
+        json_decref(x->server_id);
+        free(x);
+    }
+}
 
 static void req_cleanup(void *arg)
 {
     mcp_req *r = arg;
+    live_remove(r);
     pt_mcp_call_cancel(r->call);
     for (size_t i = 0; i < r->nfans; i++) pt_mcp_call_cancel(r->fans[i].call);
     for (size_t i = 0; i < r->nfans; i++) json_decref(r->ins[i].tools);
@@ -192,11 +257,44 @@ static void req_cleanup(void *arg)
     pt_buf_release(&r->body);
 }
 
+/* Turns r's answer into an event stream (200 text/event-stream) if it is not one yet;
+ * false when the response could not start. */
+static bool stream_start(mcp_req *r)
+{
+    if (r->streaming) return true;
+    pt_header h[] = { { pt_slice_cstr("Content-Type"), pt_slice_cstr("text/event-stream") },
+                      { pt_slice_cstr("Cache-Control"), pt_slice_cstr("no-cache") } };
+    if (pt_conn_response_start(r->conn, 200, h, 2, -1) != 0) return false;
+    r->streaming = true;
+    return pt_conn_flush(r->conn) == 0;
+}
+
+/* One message (borrowed) as an event of r's stream, started if need be. */
+static void stream_write(mcp_req *r, json_t *msg)
+{
+    char *text = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
+    if (text && stream_start(r)) {
+        pt_conn_response_body(r->conn, "event: message\ndata: ", 21);
+        pt_conn_response_body(r->conn, text, strlen(text));
+        pt_conn_response_body(r->conn, "\n\n", 2);
+        pt_conn_flush(r->conn);
+    }
+    free(text);
+}
+
 /* Writes one JSON body (taken; NULL is a 500) with status; session adds Mcp-Session-Id. */
 static void answer(mcp_req *r, int status, json_t *body, const char *sid)
 {
     if (r->answered) {
         json_decref(body);
+        return;
+    }
+    if (r->streaming) {
+        r->answered = true;
+        live_remove(r);
+        stream_write(r, body);
+        json_decref(body);
+        pt_conn_response_end(r->conn);
         return;
     }
     r->answered = true;
@@ -266,6 +364,106 @@ static void filter_tools(const pt_mcp_access *a, const char *server, json_t *too
     }
 }
 
+/* ---- messages from servers ------------------------------------------------------------ */
+
+/* The capability a client needs to answer a server's request, 0 for any other method. */
+static unsigned cap_for(const char *method)
+{
+    if (strcmp(method, "sampling/createMessage") == 0) return CAN_SAMPLE;
+    if (strcmp(method, "elicitation/create") == 0) return CAN_ELICIT;
+    if (strcmp(method, "roots/list") == 0) return CAN_ROOTS;
+    return 0;
+}
+
+/* A server's message about r's call (upstream.h pt_mcp_event_fn): relayed on r's answer,
+ * which becomes an event stream. A request goes out under an id of the gateway's, so two
+ * servers that use the same ids cannot be confused; one the client cannot take (it did not
+ * declare the capability) is refused to the server. */
+static void on_event(void *arg, json_t *msg)
+{
+    mcp_req *r = arg;
+    const char *method = json_string_value(json_object_get(msg, "method"));
+    json_t *id = json_object_get(msg, "id");
+    pt_mcp_upstream *up = r->up_name ? hub_find(r->hub, r->up_name) : NULL;
+    if (r->answered || !up || !method) return;
+    if (!id) {
+        stream_write(r, msg);
+        return;
+    }
+    unsigned need = cap_for(method);
+    asked_req *a = need && (r->caps & need) && r->sid[0] ? calloc(1, sizeof *a) : NULL;
+    json_t *copy = a ? json_copy(msg) : NULL;
+    if (!copy) {
+        char why[200];
+        snprintf(why, sizeof why, "the client does not support %.100s (it did not declare the capability)", method);
+        pt_mcp_upstream_answer(up, pt_mcp_error(id, PT_MCP_METHOD_NOT_FOUND, why));
+        free(a);
+        return;
+    }
+    *a = (asked_req){ .id = ++r->hub->next_asked, .server_id = json_incref(id), .owner = r, .next = r->hub->asked };
+    snprintf(a->server, sizeof a->server, "%s", r->up_name);
+    r->hub->asked = a;
+    json_object_set_new(copy, "id", json_integer(a->id));
+    stream_write(r, copy);
+    json_decref(copy);
+}
+
+/* A client's answer to a relayed request: to the server that asked, under its own id.
+ * False when no relayed request of this session has that id. */
+static bool answer_asked(mcp_req *r)
+{
+    json_t *id = r->msg.id;
+    for (asked_req **p = &r->hub->asked; *p && json_is_integer(id); p = &(*p)->next) {
+        asked_req *a = *p;
+        if (a->id != json_integer_value(id) || !pt_slice_eq_cstr(pt_request_header(r->req, "mcp-session-id")->value,
+                                                                  a->owner->sid))
+            continue;
+        pt_mcp_upstream *up = hub_find(r->hub, a->server);
+        json_t *copy = json_copy(r->msg.root);
+        if (copy) json_object_set(copy, "id", a->server_id);
+        if (up && copy) pt_mcp_upstream_answer(up, copy);
+        else json_decref(copy);
+        *p = a->next;
+        json_decref(a->server_id);
+        free(a);
+        return true;
+    }
+    return false;
+}
+
+/* notifications/cancelled from a client: the call of its session with that id is cancelled
+ * upstream (under the server's id) and its answer ended. */
+static void cancel_by_client(mcp_req *r)
+{
+    json_t *rid = json_object_get(r->msg.params, "requestId");
+    for (mcp_req *x = r->hub->live; x; x = x->next) {
+        if (x->listening || strcmp(x->sid, r->sid) != 0 || !pt_mcp_id_equal(x->msg.id, rid)) continue;
+        pt_mcp_call_cancel(x->call);
+        x->call = NULL;
+        answer_error(x, 200, PT_OUT_OK, x->msg.id, -32800, "request cancelled by the client");
+        return;
+    }
+}
+
+/* A server's notification that belongs to no call: a list change goes to every GET stream
+ * (once per upstream change on /mcp, where the merged lists change with it); anything else
+ * to the GET streams of that server's own endpoint. */
+static void on_notice(void *arg, pt_mcp_upstream *up, json_t *msg)
+{
+    pt_mcp_hub *hub = arg;
+    const char *method = json_string_value(json_object_get(msg, "method"));
+    const char *name = pt_mcp_upstream_def(up)->name;
+    size_t ml = method ? strlen(method) : 0;
+    bool list_changed = ml > 13 && strcmp(method + ml - 13, "/list_changed") == 0;
+    json_t *plain = list_changed ? pt_mcp_request(-1, method, NULL) : NULL;
+    for (mcp_req *x = hub->live; x; x = x->next) {
+        if (!x->listening) continue;
+        if (x->server && strcmp(x->server->name, name) == 0) stream_write(x, msg);
+        else if (!x->server && plain) stream_write(x, plain);
+    }
+    json_decref(plain);
+}
+
 /* ---- /mcp/<server>: relay ------------------------------------------------------------- */
 
 static void on_relayed(void *arg, json_t *response, int code, const char *message)
@@ -287,6 +485,14 @@ static void on_relayed(void *arg, json_t *response, int code, const char *messag
     answer(r, 200, copy, NULL);
 }
 
+/* What the initializing client can answer, from its capabilities. */
+static unsigned client_caps(const mcp_req *r)
+{
+    json_t *c = json_object_get(r->msg.params, "capabilities");
+    return (json_object_get(c, "sampling") ? CAN_SAMPLE : 0) | (json_object_get(c, "elicitation") ? CAN_ELICIT : 0) |
+           (json_object_get(c, "roots") ? CAN_ROOTS : 0);
+}
+
 /* initialize on /mcp/<server>: the upstream's own answer (it waits for the upstream's
  * handshake, through a ping that queues behind it), with a version the client asked for. */
 static void on_server_ready(void *arg, json_t *response, int code, const char *message)
@@ -303,7 +509,7 @@ static void on_server_ready(void *arg, json_t *response, int code, const char *m
     const char *asked = json_string_value(json_object_get(r->msg.params, "protocolVersion"));
     json_object_set_new(result, "protocolVersion", json_string(pt_mcp_version_pick(asked)));
     char id[33];
-    if (!session_new(r->server->name, id)) {
+    if (!session_new(r->server->name, client_caps(r), id)) {
         json_decref(result);
         answer_error(r, 503, PT_OUT_OUT_OF_MEMORY, r->msg.id, PT_MCP_INTERNAL_ERROR, "too many MCP sessions");
         return;
@@ -320,18 +526,18 @@ static void serve_server(mcp_req *r)
         return;
     }
     if (r->msg.kind == PT_MCP_NOTIFICATION) {
-        /* the gateway did its own initialized; request ids differ upstream, so a cancel cannot
-         * name the upstream's request (a client that goes away cancels it instead) */
-        if (strcmp(method, "notifications/initialized") != 0 && strcmp(method, "notifications/cancelled") != 0)
-            pt_mcp_upstream_notify(up, method, r->msg.params);
+        /* the gateway did its own initialized; a cancel names the client's id (on_message) */
+        if (strcmp(method, "notifications/initialized") != 0) pt_mcp_upstream_notify(up, method, r->msg.params);
         answer_empty(r, 202);
         return;
     }
     const char *tool = strcmp(method, "tools/call") == 0 ? json_string_value(json_object_get(r->msg.params, "name")) : NULL;
     if (tool && !tool_call_allowed(r, r->server->name, tool)) return;
     bool init = strcmp(method, "initialize") == 0;
+    r->up_name = r->server->name;
     r->call = pt_mcp_upstream_call(up, init ? "ping" : method, init ? NULL : r->msg.params,
                                    init ? on_server_ready : on_relayed, r);
+    if (!init) pt_mcp_call_on_event(r->call, on_event);
     if (!r->call) answer_error(r, 503, PT_OUT_OUT_OF_MEMORY, r->msg.id, PT_MCP_INTERNAL_ERROR, "out of memory");
 }
 
@@ -369,11 +575,11 @@ static void answer_initialize(mcp_req *r)
 {
     const char *asked = json_string_value(json_object_get(r->msg.params, "protocolVersion"));
     json_t *result = json_pack("{s:s, s:{s:{s:b}, s:{s:b}, s:{s:b}}, s:{s:s, s:s}}", "protocolVersion",
-                               pt_mcp_version_pick(asked), "capabilities", "tools", "listChanged", 0, "prompts",
-                               "listChanged", 0, "resources", "listChanged", 0, "serverInfo", "name", "portico",
+                               pt_mcp_version_pick(asked), "capabilities", "tools", "listChanged", 1, "prompts",
+                               "listChanged", 1, "resources", "listChanged", 1, "serverInfo", "name", "portico",
                                "version", PT_VERSION);
     char id[33];
-    if (!result || !session_new("", id)) {
+    if (!result || !session_new("", client_caps(r), id)) {
         json_decref(result);
         answer_error(r, 503, PT_OUT_OUT_OF_MEMORY, r->msg.id, PT_MCP_INTERNAL_ERROR, "too many MCP sessions");
         return;
@@ -499,7 +705,9 @@ static void call_upstream(mcp_req *r, size_t i, const char *own)
     json_object_set_new(params, r->k->param, json_string(own));
     pt_conn_info(r->conn)->service = r->m->servers[i].name;
     pt_mcp_upstream *up = hub_find(r->hub, r->m->servers[i].name);
+    r->up_name = r->m->servers[i].name;
     r->call = up ? pt_mcp_upstream_call(up, r->k->use, params, on_relayed, r) : NULL;
+    pt_mcp_call_on_event(r->call, on_event);
     json_decref(params);
     if (!up) answer_error(r, 200, PT_OUT_MCP_UPSTREAM_ERROR, r->msg.id, PT_MCP_UPSTREAM_ERROR, "the MCP server is not running");
     else if (!r->call) answer_error(r, 503, PT_OUT_OUT_OF_MEMORY, r->msg.id, PT_MCP_INTERNAL_ERROR, "out of memory");
@@ -556,6 +764,9 @@ static void serve_aggregate(mcp_req *r)
     const char *method = r->msg.method;
     bool use = false;
     if (r->msg.kind == PT_MCP_NOTIFICATION) {
+        if (strcmp(method, "notifications/roots/list_changed") == 0)
+            for (size_t i = 0; i < r->hub->nups; i++)
+                if (r->hub->ups[i]) pt_mcp_upstream_notify(r->hub->ups[i], method, NULL);
         answer_empty(r, 202);
     } else if (strcmp(method, "initialize") == 0) {
         answer_initialize(r);
@@ -585,10 +796,6 @@ static void on_message(mcp_req *r)
         json_decref(id);
         return;
     }
-    if (r->msg.kind == PT_MCP_RESPONSE) { /* the gateway sends clients no requests yet */
-        answer_empty(r, 202);
-        return;
-    }
     const char *scope = r->server ? r->server->name : "";
     bool init = r->msg.kind == PT_MCP_REQUEST && strcmp(r->msg.method, "initialize") == 0;
     const pt_header *sid = pt_request_header(r->req, "mcp-session-id");
@@ -597,10 +804,27 @@ static void on_message(mcp_req *r)
                      "Mcp-Session-Id is required after initialize");
         return;
     }
-    if (!init && !session_use(sid->value, scope, false)) {
+    if (!init && !session_use(sid->value, scope, false, &r->caps)) {
         answer_error(r, 404, PT_OUT_MCP_UNKNOWN_SESSION, r->msg.id, PT_MCP_INVALID_REQUEST,
                      "unknown or ended MCP session: initialize again");
         return;
+    }
+    if (r->msg.kind == PT_MCP_RESPONSE) {
+        if (answer_asked(r)) answer_empty(r, 202);
+        else answer_error(r, 400, PT_OUT_MCP_BAD_MESSAGE, NULL, PT_MCP_INVALID_REQUEST,
+                          "a response to no request the gateway relayed to this session");
+        return;
+    }
+    if (!init) {
+        snprintf(r->sid, sizeof r->sid, PT_SLICE_FMT, (int)(sid->value.len < 32 ? sid->value.len : 32), sid->value.ptr);
+        if (r->msg.kind == PT_MCP_REQUEST) live_add(r);
+    }
+    if (r->msg.kind == PT_MCP_NOTIFICATION && strcmp(r->msg.method, "notifications/cancelled") == 0) {
+        cancel_by_client(r);
+        if (r->server) { /* the upstream hears of it under its own id, from the cancelled call */
+            answer_empty(r, 202);
+            return;
+        }
     }
     if (r->msg.kind == PT_MCP_REQUEST && strcmp(r->msg.method, "ping") == 0) {
         answer(r, 200, pt_mcp_result(r->msg.id, json_object()), NULL);
@@ -634,12 +858,49 @@ static void sink_abort(void *h)
 {
     mcp_req *r = h;
     r->answered = true; /* nothing may be written any more; the cleanup hook cancels the calls */
+    live_remove(r);
     pt_mcp_call_cancel(r->call);
     r->call = NULL;
     for (size_t i = 0; i < r->nfans; i++) {
         pt_mcp_call_cancel(r->fans[i].call);
         r->fans[i].call = NULL;
     }
+}
+
+static void listen_end(void *h) {}
+
+/* GET: the session's stream of the servers' messages that belong to no call (list changes,
+ * log messages), open until the client closes it. */
+static void serve_listen(mcp_req *r)
+{
+    const pt_header *sid = pt_request_header(r->req, "mcp-session-id");
+    const pt_header *accept = pt_request_header(r->req, "accept");
+    if (!accept || !memmem(accept->value.ptr, accept->value.len, "text/event-stream", 17)) {
+        answer_error(r, 406, PT_OUT_MCP_BAD_MESSAGE, NULL, PT_MCP_INVALID_REQUEST,
+                     "the GET stream needs Accept: text/event-stream");
+        return;
+    }
+    if (!sid) {
+        answer_error(r, 400, PT_OUT_MCP_BAD_MESSAGE, NULL, PT_MCP_INVALID_REQUEST, "Mcp-Session-Id is required");
+        return;
+    }
+    if (!session_use(sid->value, r->server ? r->server->name : "", false, &r->caps)) {
+        answer_error(r, 404, PT_OUT_MCP_UNKNOWN_SESSION, NULL, PT_MCP_INVALID_REQUEST,
+                     "unknown or ended MCP session: initialize again");
+        return;
+    }
+    pt_body_sink *sink = pt_req_alloc(r->req, sizeof *sink);
+    if (!sink) {
+        answer_error(r, 503, PT_OUT_OUT_OF_MEMORY, NULL, PT_MCP_INTERNAL_ERROR, "out of memory");
+        return;
+    }
+    *sink = (pt_body_sink){ .h = r, .on_body = sink_body, .on_body_end = listen_end, .on_drain = sink_drain,
+                            .on_abort = sink_abort };
+    pt_conn_set_sink(r->conn, sink);
+    if (!stream_start(r)) return;
+    snprintf(r->sid, sizeof r->sid, PT_SLICE_FMT, (int)(sid->value.len < 32 ? sid->value.len : 32), sid->value.ptr);
+    r->listening = true;
+    live_add(r);
 }
 
 /* ---- who may call: Host, Origin, key ----------------------------------------------------- */
@@ -761,14 +1022,18 @@ void pt_mcp_route_serve(pt_conn *conn, pt_request *req, const pt_route *route, p
     if (pt_slice_eq_cstr(req->method_name, "DELETE")) {
         const pt_header *sid = pt_request_header(req, "mcp-session-id");
         if (!sid) answer_error(r, 400, PT_OUT_MCP_BAD_MESSAGE, NULL, PT_MCP_INVALID_REQUEST, "Mcp-Session-Id is required");
-        else if (!session_use(sid->value, r->server ? r->server->name : "", true))
+        else if (!session_use(sid->value, r->server ? r->server->name : "", true, NULL))
             answer_error(r, 404, PT_OUT_MCP_UNKNOWN_SESSION, NULL, PT_MCP_INVALID_REQUEST, "unknown or ended MCP session");
         else answer_empty(r, 200);
         return;
     }
+    if (pt_slice_eq_cstr(req->method_name, "GET")) {
+        serve_listen(r);
+        return;
+    }
     if (!pt_slice_eq_cstr(req->method_name, "POST")) {
         answer_error(r, 405, PT_OUT_MCP_METHOD_NOT_ALLOWED, NULL, PT_MCP_INVALID_REQUEST,
-                     "use POST for JSON-RPC messages and DELETE to end a session (no server-to-client stream)");
+                     "use POST for JSON-RPC messages, GET for the server's stream and DELETE to end a session");
         return;
     }
     const pt_header *pv = pt_request_header(req, "mcp-protocol-version");
@@ -841,6 +1106,9 @@ static const struct {
 static void render(pt_prom *p, void *arg)
 {
     if (!pt_mcp_stats_first()) return;
+    pt_prom_family(p, "portico_mcp_streams", "gauge", "Clients' GET streams open on the MCP endpoints.");
+    pt_prom_sample(p, "portico_mcp_streams", NULL);
+    pt_prom_value_u64(p, atomic_load(&open_streams));
     for (size_t i = 0; i < sizeof families / sizeof families[0]; i++)
         family(p, families[i].name, families[i].type, families[i].help, families[i].off);
 }

@@ -6,8 +6,11 @@
  *                   tools/list merged (names <server>__<tool> unless a server says prefix: false),
  *                   tools/call routed to the upstream that owns the tool
  *
- * Both speak Streamable HTTP (POST one JSON-RPC message, answered application/json; DELETE ends
- * the session; GET is 405: no server-to-client stream yet) with gateway-minted Mcp-Session-Id.
+ * Both speak Streamable HTTP (POST one JSON-RPC message, answered application/json, or an
+ * event stream when the server sends requests or notifications about the call first; GET opens
+ * the session's stream of the servers' other messages; DELETE ends the session) with
+ * gateway-minted Mcp-Session-Id. A server's request goes to the client under an id of the
+ * gateway's and the client's answer back to that server under the server's own.
  * Before anything else: Host and Origin are checked (DNS rebinding; 403), and a Portico key is
  * required where the configuration asks for one and on any configuration with a listener that
  * is not loopback-only.

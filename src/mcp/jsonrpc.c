@@ -155,6 +155,41 @@ int pt_mcp_lines_feed(pt_mcp_lines *l, const char *data, size_t n, int (*line)(v
     return 0;
 }
 
+/* ---- event streams ------------------------------------------------------------------ */
+
+void pt_mcp_sse_init(pt_mcp_sse *s, size_t max, int (*event)(void *arg, const char *data, size_t len), void *arg)
+{
+    pt_mcp_lines_init(&s->lines, max);
+    pt_buf_init(&s->data, max);
+    s->event = event;
+    s->arg = arg;
+}
+
+void pt_mcp_sse_release(pt_mcp_sse *s)
+{
+    pt_mcp_lines_release(&s->lines);
+    pt_buf_release(&s->data);
+}
+
+static int sse_line(void *arg, const char *p, size_t n)
+{
+    pt_mcp_sse *s = arg;
+    if (n == 0) {
+        if (!s->data.len) return 0;
+        int rc = s->event(s->arg, s->data.data, s->data.len);
+        pt_buf_reset(&s->data);
+        return rc;
+    }
+    if (n < 5 || memcmp(p, "data:", 5) != 0) return 0; /* event:, id:, retry:, comments */
+    p += 5, n -= 5;
+    if (n && *p == ' ') p++, n--;
+    if ((s->data.len && pt_buf_append(&s->data, "\n", 1) != 0) || pt_buf_append(&s->data, p, n) != 0)
+        pt_buf_reset(&s->data); /* over the cap: the event is lost, never cut short */
+    return 0;
+}
+
+int pt_mcp_sse_feed(pt_mcp_sse *s, const char *p, size_t n) { return pt_mcp_lines_feed(&s->lines, p, n, sse_line, s); }
+
 /* ---- responses in an HTTP body ------------------------------------------------------ */
 
 bool pt_mcp_id_equal(const json_t *a, const json_t *b)

@@ -71,6 +71,20 @@ void pt_mcp_lines_release(pt_mcp_lines *l);
 int pt_mcp_lines_feed(pt_mcp_lines *l, const char *data, size_t n, int (*line)(void *arg, const char *s, size_t len),
                       void *arg);
 
+/* Cuts an event stream (text/event-stream) into events as its bytes arrive: each event's
+ * data lines, joined by "\n", go to the callback. Events over max bytes are dropped. */
+typedef struct pt_mcp_sse {
+    pt_mcp_lines lines;
+    pt_buf data;
+    int (*event)(void *arg, const char *data, size_t len);
+    void *arg;
+} pt_mcp_sse;
+
+void pt_mcp_sse_init(pt_mcp_sse *s, size_t max, int (*event)(void *arg, const char *data, size_t len), void *arg);
+void pt_mcp_sse_release(pt_mcp_sse *s);
+/* Returns 0, or -1 when the callback asked to stop by returning non-zero. */
+int pt_mcp_sse_feed(pt_mcp_sse *s, const char *p, size_t n);
+
 /* The message answering id in a Streamable HTTP body: the body itself when it is JSON, or
  * the data of the event-stream event that carries it. New reference, or NULL with why. */
 json_t *pt_mcp_find_response(const char *body, size_t len, bool event_stream, json_t *id, char *why, size_t whysz);

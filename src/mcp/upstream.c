@@ -35,6 +35,8 @@ struct pt_mcp_call {
     json_t *msg;               /* the message to send */
     pt_mcp_reply_fn reply;     /* NULL once cancelled or answered */
     void *arg;
+    pt_mcp_event_fn event;     /* the server's messages about this call, or NULL */
+    json_t *progress;          /* the caller's progressToken (the server sees id), or NULL */
     uv_timer_t timer;
     uint64_t timeout_ms;       /* what the timer was set to */
     bool sent, done, retried;
@@ -45,6 +47,8 @@ struct pt_mcp_call {
     pt_buf body;
     int status;
     bool event_stream;
+    pt_mcp_sse sse;            /* an event-stream answer, read as it comes */
+    json_t *answer;            /* the response found in it */
     char *session;             /* Mcp-Session-Id of the answer */
 };
 
@@ -73,6 +77,8 @@ struct pt_mcp_upstream {
     pt_mcp_lines out_lines, err_lines;
     /* HTTP */
     char *session;
+    pt_mcp_notice_fn notice;
+    void *notice_arg;
 };
 
 /* ---- stats -------------------------------------------------------------------------- */
@@ -152,6 +158,9 @@ static void call_closed(uv_handle_t *h)
     if (call->next) call->next->prev = call->prev;
     up->ncalls--;
     json_decref(call->msg);
+    json_decref(call->progress);
+    json_decref(call->answer);
+    pt_mcp_sse_release(&call->sse);
     pt_buf_release(&call->body);
     free(call->session);
     free(call);
@@ -186,6 +195,16 @@ static void fail_all(pt_mcp_upstream *up, bool sent_only, int code, const char *
 
 static void send_call(pt_mcp_call *call);
 static void send_line(pt_mcp_upstream *up, json_t *msg);
+static void post_message(pt_mcp_upstream *up, json_t *msg);
+
+/* The server stops working on a call nobody waits for any more. */
+static void tell_cancelled(pt_mcp_call *call, const char *reason)
+{
+    pt_mcp_upstream *up = call->up;
+    if (!call->sent || call->id < 0 || (up->def->command && !up->running)) return;
+    post_message(up, pt_mcp_request(-1, "notifications/cancelled",
+                                    json_pack("{s:I, s:s}", "requestId", (json_int_t)call->id, "reason", reason)));
+}
 
 static void on_call_timer(uv_timer_t *t)
 {
@@ -196,14 +215,14 @@ static void on_call_timer(uv_timer_t *t)
     }
     pt_mcp_upstream *up = call->up;
     if (up->stats) count(&up->stats->timeouts);
-    if (call->sent && up->def->command && up->running && call->id >= 0)
-        send_line(up, pt_mcp_request(-1, "notifications/cancelled",
-                                     json_pack("{s:I, s:s}", "requestId", (json_int_t)call->id, "reason", "timeout")));
+    tell_cancelled(call, "timeout");
     char msg[200];
     snprintf(msg, sizeof msg, "MCP server '%s' did not answer within %llu ms", up->def->name,
              (unsigned long long)call->timeout_ms);
     call_finish(call, NULL, PT_MCP_UPSTREAM_ERROR, msg);
 }
+
+static int on_call_event(void *arg, const char *data, size_t len);
 
 static pt_mcp_call *call_new(pt_mcp_upstream *up, json_t *msg, long long id, pt_mcp_reply_fn reply, void *arg)
 {
@@ -218,6 +237,7 @@ static pt_mcp_call *call_new(pt_mcp_upstream *up, json_t *msg, long long id, pt_
     call->reply = reply;
     call->arg = arg;
     pt_buf_init(&call->body, up->max_message);
+    pt_mcp_sse_init(&call->sse, up->max_message, on_call_event, call);
     uv_timer_init(up->loop, &call->timer);
     call->timer.data = call;
     call->next = up->calls;
@@ -276,8 +296,11 @@ static void handshake(pt_mcp_upstream *up)
     set_state(up, PT_MCP_UP_STARTING);
     free(up->session);
     up->session = NULL;
-    json_t *params = json_pack("{s:s, s:{}, s:{s:s, s:s}}", "protocolVersion", PT_MCP_LATEST_VERSION, "capabilities",
-                               "clientInfo", "name", "portico", "version", "1");
+    /* Every client capability the gateway can relay: a request the calling client cannot
+     * take is refused by the gateway (mcp_route.c), not by the server's own checks. */
+    json_t *params = json_pack("{s:s, s:{s:{}, s:{}, s:{s:b}}, s:{s:s, s:s}}", "protocolVersion", PT_MCP_LATEST_VERSION,
+                               "capabilities", "sampling", "elicitation", "roots", "listChanged", 1, "clientInfo",
+                               "name", "portico", "version", "1");
     long long id = up->next_id++;
     pt_mcp_call *call = call_new(up, pt_mcp_request(id, "initialize", params), id, on_initialized, up);
     if (!call) return;
@@ -328,6 +351,57 @@ static pt_mcp_call *find_sent(pt_mcp_upstream *up, json_t *id)
     return NULL;
 }
 
+/* The call in flight a server's message belongs to: on (the call whose answer stream carried
+ * it, HTTP), else for a stdio server the newest call that takes events: stdio says nothing
+ * about which request a server's request is for (docs/MCP.md). */
+static pt_mcp_call *owner(pt_mcp_upstream *up, pt_mcp_call *on)
+{
+    if (on) return on->reply && on->event ? on : NULL;
+    for (pt_mcp_call *c = up->calls; c && up->def->command; c = c->next)
+        if (c->sent && !c->done && c->reply && c->event) return c;
+    return NULL;
+}
+
+/* notifications/progress: to the call whose token (its upstream id) it names, with the
+ * caller's own token back. */
+static void progress(pt_mcp_upstream *up, json_t *msg)
+{
+    json_t *params = json_object_get(msg, "params");
+    json_t *token = json_object_get(params, "progressToken");
+    for (pt_mcp_call *c = up->calls; c && json_is_integer(token); c = c->next) {
+        if (c->done || !c->progress || !c->event || !c->reply || c->id != json_integer_value(token)) continue;
+        json_t *copy = json_deep_copy(msg);
+        json_object_set(json_object_get(copy, "params"), "progressToken", c->progress);
+        if (copy) c->event(c->arg, copy);
+        json_decref(copy);
+        return;
+    }
+}
+
+/* A request or notification the server sent, on a call's answer stream (on) or not. */
+static void from_server(pt_mcp_upstream *up, pt_mcp_call *on, const pt_mcp_msg *m)
+{
+    if (m->kind == PT_MCP_REQUEST && strcmp(m->method, "ping") == 0) {
+        post_message(up, pt_mcp_result(m->id, json_object()));
+        return;
+    }
+    if (m->kind == PT_MCP_NOTIFICATION && strcmp(m->method, "notifications/progress") == 0) {
+        progress(up, m->root);
+        return;
+    }
+    size_t ml = strlen(m->method);
+    bool list_changed = ml > 13 && strcmp(m->method + ml - 13, "/list_changed") == 0;
+    pt_mcp_call *c = list_changed ? NULL : owner(up, on);
+    if (c) {
+        c->event(c->arg, m->root);
+    } else if (m->kind == PT_MCP_REQUEST) {
+        post_message(up, pt_mcp_error(m->id, PT_MCP_METHOD_NOT_FOUND,
+                                      "the gateway relays a server's requests only while a client's call to it is in flight"));
+    } else if (up->notice) {
+        up->notice(up->notice_arg, up, m->root);
+    }
+}
+
 /* One line of the child's stdout: a response to route, a request the gateway declines, a
  * notification it drops, or not JSON-RPC at all (logged and skipped, never forwarded). */
 static int on_out_line(void *arg, const char *s, size_t n)
@@ -348,9 +422,8 @@ static int on_out_line(void *arg, const char *s, size_t n)
         pt_mcp_call *call = find_sent(up, m.id);
         if (call) call_finish(call, m.root, 0, NULL);
         else pt_log_debug("MCP server '%s' answered an id nobody waits for", up->def->name);
-    } else if (m.kind == PT_MCP_REQUEST) {
-        if (strcmp(m.method, "ping") == 0) send_line(up, pt_mcp_result(m.id, json_object()));
-        else send_line(up, pt_mcp_error(m.id, PT_MCP_METHOD_NOT_FOUND, "the gateway does not relay requests from servers"));
+    } else {
+        from_server(up, NULL, &m);
     }
     pt_mcp_msg_release(&m);
     return 0;
@@ -533,9 +606,34 @@ static void x_head(void *u, int status, const pt_header *hdrs, size_t n, int64_t
     }
 }
 
+/* One event of a call's event-stream answer: its response, or a message of the server's. */
+static int on_call_event(void *arg, const char *data, size_t len)
+{
+    pt_mcp_call *call = arg;
+    pt_mcp_msg m;
+    char why[200];
+    json_t *id = NULL;
+    if (pt_mcp_parse(data, len, &m, &id, why, sizeof why) != 0) {
+        json_decref(id);
+        pt_log_warn("MCP server '%s' sent an event that is not a JSON-RPC message (skipped): %s", call->up->def->name, why);
+        return 0;
+    }
+    if (m.kind == PT_MCP_RESPONSE) {
+        if (!call->answer && pt_mcp_id_equal(m.id, json_object_get(call->msg, "id"))) call->answer = json_incref(m.root);
+    } else {
+        from_server(call->up, call, &m);
+    }
+    pt_mcp_msg_release(&m);
+    return call->done ? -1 : 0;
+}
+
 static void x_body(void *u, const char *data, size_t n)
 {
     pt_mcp_call *call = u;
+    if (call->event_stream) {
+        pt_mcp_sse_feed(&call->sse, data, n);
+        return;
+    }
     if (pt_buf_append(&call->body, data, n) != 0) {
         char msg[160];
         snprintf(msg, sizeof msg, "the answer of MCP server '%s' is larger than %zu bytes", call->up->def->name,
@@ -556,6 +654,8 @@ static void x_done(void *u)
         call->retried = true;
         call->sent = false;
         pt_buf_reset(&call->body);
+        json_decref(call->answer);
+        call->answer = NULL;
         handshake(up);
         return;
     }
@@ -576,8 +676,10 @@ static void x_done(void *u)
     }
     json_t *id = json_object_get(call->msg, "id");
     char why[200];
-    json_t *resp = pt_mcp_find_response(call->body.data ? call->body.data : "", call->body.len, call->event_stream, id,
-                                        why, sizeof why);
+    json_t *resp = call->event_stream ? json_incref(call->answer)
+                                      : pt_mcp_find_response(call->body.data ? call->body.data : "", call->body.len, false,
+                                                             id, why, sizeof why);
+    if (!resp && call->event_stream) snprintf(why, sizeof why, "its event stream ended without the response");
     if (!resp) {
         snprintf(msg, sizeof msg, "MCP server '%s': %s", up->def->name, why);
         call_finish(call, NULL, PT_MCP_UPSTREAM_ERROR, msg);
@@ -718,6 +820,12 @@ pt_mcp_call *pt_mcp_upstream_call(pt_mcp_upstream *up, const char *method, json_
     long long id = up->next_id++;
     pt_mcp_call *call = call_new(up, pt_mcp_request(id, method, params ? json_deep_copy(params) : NULL), id, reply, arg);
     if (!call) return NULL;
+    json_t *meta = json_object_get(json_object_get(call->msg, "params"), "_meta");
+    json_t *token = json_object_get(meta, "progressToken");
+    if (token) {
+        call->progress = json_incref(token);
+        json_object_set_new(meta, "progressToken", json_integer(id));
+    }
     char msg[200];
     if (!call->msg) {
         fail_soon(call, PT_MCP_INTERNAL_ERROR, "the gateway is out of memory");
@@ -743,17 +851,19 @@ void pt_mcp_call_cancel(pt_mcp_call *call)
 {
     if (!call || call->done) return;
     call->reply = NULL;
-    pt_mcp_upstream *up = call->up;
-    if (call->sent && up->def->command && up->running)
-        send_line(up, pt_mcp_request(-1, "notifications/cancelled",
-                                     json_pack("{s:I, s:s}", "requestId", (json_int_t)call->id, "reason", "client gone")));
+    tell_cancelled(call, "the client cancelled the request or went away");
     call_finish(call, NULL, 0, NULL);
 }
 
 void pt_mcp_upstream_notify(pt_mcp_upstream *up, const char *method, json_t *params)
 {
     if (up->state != PT_MCP_UP_READY && strcmp(method, "notifications/initialized") != 0) return;
-    json_t *msg = pt_mcp_request(-1, method, params ? json_deep_copy(params) : NULL);
+    post_message(up, pt_mcp_request(-1, method, params ? json_deep_copy(params) : NULL));
+}
+
+/* Sends a notification or a response (taken): a line to a child, a POST to an HTTP server. */
+static void post_message(pt_mcp_upstream *up, json_t *msg)
+{
     if (!msg) return;
     if (up->def->command) {
         send_line(up, msg);
@@ -764,6 +874,26 @@ void pt_mcp_upstream_notify(pt_mcp_upstream *up, const char *method, json_t *par
     call->timeout_ms = up->def->timeout_ms;
     uv_timer_start(&call->timer, on_call_timer, up->def->timeout_ms, 0);
     http_send(call);
+}
+
+void pt_mcp_upstream_answer(pt_mcp_upstream *up, json_t *response)
+{
+    if (up->state != PT_MCP_UP_READY) {
+        json_decref(response);
+        return;
+    }
+    post_message(up, response);
+}
+
+void pt_mcp_upstream_on_notice(pt_mcp_upstream *up, pt_mcp_notice_fn notice, void *arg)
+{
+    up->notice = notice;
+    up->notice_arg = arg;
+}
+
+void pt_mcp_call_on_event(pt_mcp_call *call, pt_mcp_event_fn event)
+{
+    if (call) call->event = event;
 }
 
 pt_mcp_up_state pt_mcp_upstream_state(const pt_mcp_upstream *up) { return up->state; }

@@ -42,6 +42,15 @@ pt_mcp_stats *pt_mcp_stats_first(void);
  * JSON-RPC error code and message saying why there is none. */
 typedef void (*pt_mcp_reply_fn)(void *arg, json_t *response, int code, const char *message);
 
+/* A message the server sent while a call was in flight that belongs to that call: a request
+ * (sampling/createMessage, elicitation/create, roots/list: its id is the server's own, for
+ * pt_mcp_upstream_answer) or a notification (notifications/progress, with the caller's own
+ * progressToken put back; a log message). Borrowed. */
+typedef void (*pt_mcp_event_fn)(void *arg, json_t *msg);
+/* A notification of the server's that belongs to no call (notifications/tools/list_changed,
+ * a log message...). Borrowed. */
+typedef void (*pt_mcp_notice_fn)(void *arg, pt_mcp_upstream *up, json_t *msg);
+
 /* def must stay valid until _free or the next _set_def. max_message: the largest message read
  * from the upstream. */
 pt_mcp_upstream *pt_mcp_upstream_new(uv_loop_t *loop, pt_client *client, const pt_mcp_server *def,
@@ -54,8 +63,18 @@ void pt_mcp_upstream_free(pt_mcp_upstream *up);
  * call, unless the call is cancelled first. NULL only when out of memory. */
 pt_mcp_call *pt_mcp_upstream_call(pt_mcp_upstream *up, const char *method, json_t *params, pt_mcp_reply_fn reply,
                                   void *arg);
-/* The caller lost interest (its client went away): reply will not run; a stdio server is told
- * with notifications/cancelled. */
+/* Has the server's requests and notifications about call go to event (set right after the
+ * call is made; nothing arrives before the loop runs). Without one, a server's request is
+ * answered -32601 and its progress dropped. A call whose params carry
+ * _meta.progressToken is sent under a token of the gateway's (unique on the upstream) and
+ * the server's progress notifications get the caller's token back. */
+void pt_mcp_call_on_event(pt_mcp_call *call, pt_mcp_event_fn event);
+/* Sends the client's answer (taken) to a request the server made; its id must be the
+ * server's own. Best effort. */
+void pt_mcp_upstream_answer(pt_mcp_upstream *up, json_t *response);
+void pt_mcp_upstream_on_notice(pt_mcp_upstream *up, pt_mcp_notice_fn notice, void *arg);
+/* The caller lost interest (its client went away or cancelled): reply will not run; the
+ * server is told with notifications/cancelled naming its own request id. */
 void pt_mcp_call_cancel(pt_mcp_call *call);
 /* Sends a notification (params borrowed); best effort. */
 void pt_mcp_upstream_notify(pt_mcp_upstream *up, const char *method, json_t *params);

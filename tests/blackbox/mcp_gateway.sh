@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The MCP endpoints' rules with raw requests: every bad message gets its JSON-RPC error and
 # status (-32700 / -32600 with 400, -32601, 413 past mcp.max_message_bytes, 400 / 404 for a
-# missing / unknown session, 405 for GET), Host and Origin are checked (403), `auth: key` on
+# missing / unknown session, 405 for PUT), GET with a session opens the server-to-client
+# event stream (counted while open, 406 without Accept: text/event-stream), Host and Origin are checked (403), `auth: key` on
 # one server asks for a consumer key that the store knows, and a listener that is not
 # loopback-only asks for a key on every MCP endpoint. Two workers: a session opened on one is
 # known to the other. mcp.cors answers a browser's preflight for the allowed origins and lets
@@ -78,8 +79,21 @@ is "$RESP_STATUS" 202 "a notification is accepted with 202"
 post /mcp/alpha "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\",\"arguments\":{\"text\":\"$(head -c 3000 /dev/zero | tr '\0' x)\"}}}" "${S[@]}"
 is "$RESP_STATUS $(jqr .error.code)" "413 -32600" "a message over max_message_bytes: 413 with a JSON-RPC error"
 like "$(jqr .error.message)" "larger than 2048 bytes" "the 413 names the limit"
-http GET "http://127.0.0.1:$PP/mcp/alpha" "${S[@]}" -H "Accept: text/event-stream"
-is "$RESP_STATUS" 405 "GET (a server-to-client stream) is 405"
+http PUT "http://127.0.0.1:$PP/mcp/alpha" "${S[@]}"
+is "$RESP_STATUS $(jqr .error.code)" "405 -32600" "PUT is 405 with a JSON-RPC error"
+http GET "http://127.0.0.1:$PP/mcp/alpha" "${S[@]}" -H "Accept: application/json"
+is "$RESP_STATUS $(jqr .error.code)" "406 -32600" "GET without Accept: text/event-stream is 406"
+http GET "http://127.0.0.1:$PP/mcp/alpha" -H "Mcp-Session-Id: 0123456789abcdef0123456789abcdef" -H "Accept: text/event-stream"
+is "$RESP_STATUS $(jqr .error.code)" "404 -32600" "GET for an unknown session: 404"
+STREAM_OUT="$T/get_stream.txt"
+curl -sN -D - "http://127.0.0.1:$PP/mcp/alpha" "${S[@]}" -H "Accept: text/event-stream" >"$STREAM_OUT" 2>/dev/null &
+STREAM_PID=$!
+track "$STREAM_PID"
+check "GET with a session opens the server-to-client stream" wait_metric portico_mcp_streams 1
+like "$(head -1 "$STREAM_OUT") $(grep -i '^content-type' "$STREAM_OUT")" "200.*text/event-stream" "the stream is 200 text/event-stream"
+kill "$STREAM_PID" 2>/dev/null
+stream_closed() { (($(metric_sum portico_mcp_streams) == 0)); }
+check "a client that closes its stream is no longer counted" wait_for 10 stream_closed
 post /mcp/nope "$INIT"
 is "$RESP_STATUS $(jqr .error.code)" "404 -32600" "an unknown server name: 404"
 

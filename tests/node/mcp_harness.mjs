@@ -13,11 +13,12 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { ROOT, freePort, startPortico, stopProc } from './ai_harness.mjs';
 
 export const FIXTURE = path.join(ROOT, 'tests/upstreams/mcp/fixture.mjs');
+export const RELAY = path.join(ROOT, 'tests/upstreams/mcp/relay.mjs');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Starts the fixture over Streamable HTTP; resolves with { proc, port } once it listens. */
-function startHttpFixture(name) {
-  const proc = spawn(process.execPath, [FIXTURE, 'http', name, '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+function startHttpFixture(name, script) {
+  const proc = spawn(process.execPath, [script, 'http', name, '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
   return new Promise((resolve, reject) => {
     let out = '';
     const t = setTimeout(() => { proc.kill('SIGKILL'); reject(new Error(`fixture ${name} did not start: ${out}`)); }, 10000);
@@ -31,9 +32,9 @@ function startHttpFixture(name) {
   });
 }
 
-/** Starts HTTP fixtures named in http, then Portico on the YAML config() returns (after
+/** Starts HTTP fixtures named in http (the script fixture, FIXTURE by default), then Portico on the YAML config() returns (after
  * listen, workers and admin lines); extra is more top-level YAML (data_dir...). */
-export async function startMcp({ http = [], config, listen = '127.0.0.1' }) {
+export async function startMcp({ http = [], config, listen = '127.0.0.1', fixture = FIXTURE }) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'portico-mcp-'));
   const procs = [];
   let stderr = '';
@@ -69,7 +70,7 @@ export async function startMcp({ http = [], config, listen = '127.0.0.1' }) {
   try {
     const httpPorts = {};
     for (const name of http) {
-      const f = await startHttpFixture(name);
+      const f = await startHttpFixture(name, fixture);
       procs.push(f.proc);
       httpPorts[name] = f.port;
     }
@@ -78,7 +79,7 @@ export async function startMcp({ http = [], config, listen = '127.0.0.1' }) {
     h.url = `http://127.0.0.1:${port}`;
     const cfg = path.join(dir, 'portico.yaml');
     fs.writeFileSync(cfg, `listen: ["${listen}:${port}"]\nworkers: 1\nadmin: { enabled: false }\naccess_log: "off"\n` +
-      config({ fixture: FIXTURE, node: process.execPath, httpPorts, dir }));
+      config({ fixture, node: process.execPath, httpPorts, dir }));
     await startPortico({ cfg, dir, url: h.url, procs, onStderr: (d) => { stderr += d; } });
     return h;
   } catch (e) {
@@ -88,8 +89,8 @@ export async function startMcp({ http = [], config, listen = '127.0.0.1' }) {
 }
 
 /** An official SDK client connected to url (initialize done). */
-export async function connect(url, headers = {}) {
-  const client = new Client({ name: 'portico-test', version: '1.0.0' });
+export async function connect(url, headers = {}, capabilities = {}) {
+  const client = new Client({ name: 'portico-test', version: '1.0.0' }, { capabilities });
   const transport = new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers } });
   await client.connect(transport);
   return { client, transport };

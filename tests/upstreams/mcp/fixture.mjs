@@ -17,6 +17,7 @@ import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import { readJson } from './read_json.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(path.join(here, '../../node/package.json'));
@@ -102,11 +103,6 @@ if (mode === 'stdio') {
     await makeServer().connect(new StdioServerTransport());
 } else {
     const sessions = {};
-    const readJson = (req) => new Promise((resolve) => {
-        const chunks = [];
-        req.on('data', (c) => chunks.push(c));
-        req.on('end', () => { try { resolve(JSON.parse(Buffer.concat(chunks).toString('utf8'))); } catch { resolve(undefined); } });
-    });
     const fail = (res, status, message) => {
         res.writeHead(status, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32000, message }, id: null }));

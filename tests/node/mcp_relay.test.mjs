@@ -1,0 +1,160 @@
+// mcp_relay.test.mjs: server-to-client messages through the gateway, with the official SDK on
+// both sides: two relay fixtures (alpha over stdio, beta over Streamable HTTP), both of which
+// number their own requests from 0, so the gateway must give each its own id toward the client.
+// Sampling, elicitation and roots requests reach the client that made the call and its answer
+// reaches the server that asked; progress comes back under the client's own token; a client's
+// notifications/cancelled stops the call upstream; a tools list change reaches the GET stream.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema, McpError,
+  ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { RELAY, connect, startMcp, textOf } from './mcp_harness.mjs';
+
+let h;
+const clients = [];
+const CAPS = { sampling: {}, elicitation: {}, roots: { listChanged: true } };
+
+/** A client that answers sampling with "model saw <text>", elicitation with accept, roots with
+ * one root named after tag. */
+async function open(path, tag = 'c1', caps = CAPS) {
+  const c = await connect(`${h.url}${path}`, {}, caps);
+  clients.push(c);
+  const { client } = c;
+  if (caps.sampling) {
+    client.setRequestHandler(CreateMessageRequestSchema, async (req) => {
+      const t = req.params.messages[0].content.text;
+      await new Promise((r) => setTimeout(r, t.includes('late') ? 200 : 0));
+      return { role: 'assistant', model: 'm', content: { type: 'text', text: `${tag} saw ${t}` } };
+    });
+  }
+  if (caps.elicitation) client.setRequestHandler(ElicitRequestSchema, async () => ({ action: 'accept', content: { ok: true } }));
+  if (caps.roots) client.setRequestHandler(ListRootsRequestSchema, async () => ({ roots: [{ uri: `file:///${tag}` }] }));
+  return client;
+}
+
+/** Waits until the gateway counts n open GET streams (portico_mcp_streams). */
+async function waitStreams(n) {
+  for (let i = 0; i < 200; i++) {
+    const m = /^portico_mcp_streams (\d+)/m.exec(await (await fetch(`${h.url}/metrics`)).text());
+    if (m && Number(m[1]) >= n) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  assert.fail(`fewer than ${n} GET streams open`);
+}
+
+before(async () => {
+  h = await startMcp({
+    http: ['beta'],
+    fixture: RELAY,
+    config: ({ fixture, node, httpPorts }) => `mcp:
+  servers:
+    - { name: alpha, command: "${node}", args: ["${fixture}", stdio, alpha] }
+    - { name: beta, url: "http://127.0.0.1:${httpPorts.beta}/mcp" }
+`,
+  });
+  await h.waitReady(['alpha', 'beta']);
+});
+after(async () => {
+  for (const c of clients) await c.client.close().catch(() => {});
+  if (h) await h.stop();
+});
+
+test('sampling from two servers that use the same request ids reaches the caller and goes back to each', async () => {
+  const c = await open('/mcp');
+  const [a, b] = await Promise.all([
+    c.callTool({ name: 'alpha__sample', arguments: { text: 'late one' } }),
+    c.callTool({ name: 'beta__sample', arguments: { text: 'two' } }),
+  ]);
+  assert.equal(textOf(a), 'alpha: c1 saw late one');
+  assert.equal(textOf(b), 'beta: c1 saw two');
+});
+
+test('/mcp/<server>: sampling, elicitation and roots relayed for stdio and HTTP servers', async () => {
+  for (const s of ['alpha', 'beta']) {
+    const c = await open(`/mcp/${s}`, `t-${s}`);
+    assert.equal(textOf(await c.callTool({ name: 'sample', arguments: { text: 'hi' } })), `${s}: t-${s} saw hi`);
+    assert.equal(textOf(await c.callTool({ name: 'elicit', arguments: {} })), `${s}: accept {"ok":true}`);
+    assert.equal(textOf(await c.callTool({ name: 'roots', arguments: {} })), `${s}: file:///t-${s}`);
+  }
+});
+
+test('two clients at once: each server request goes to the client whose call it serves', async () => {
+  const c1 = await open('/mcp', 'one');
+  const c2 = await open('/mcp', 'two');
+  const [a, b] = await Promise.all([
+    c1.callTool({ name: 'beta__sample', arguments: { text: 'x' } }),
+    c2.callTool({ name: 'beta__sample', arguments: { text: 'y' } }),
+  ]);
+  assert.equal(textOf(a), 'beta: one saw x');
+  assert.equal(textOf(b), 'beta: two saw y');
+});
+
+test('a client without the capability: the server gets an error, the client a clear failure', async () => {
+  const c = await open('/mcp/beta', 'nocaps', {});
+  const r = await c.callTool({ name: 'sample', arguments: { text: 'z' } }).catch((e) => e);
+  const msg = r instanceof Error ? r.message : textOf(r);
+  assert.match(msg, /does not support sampling\/createMessage/);
+});
+
+test('progress comes back under the client\'s own token, from both servers', async () => {
+  const c = await open('/mcp');
+  for (const s of ['alpha', 'beta']) {
+    const seen = [];
+    const r = await c.callTool({ name: `${s}__progress`, arguments: { steps: 3 } }, undefined,
+      { onprogress: (p) => seen.push(`${p.message}:${p.progress}/${p.total}`) });
+    assert.equal(textOf(r), `${s}: done`);
+    assert.deepEqual(seen, [`${s}:1/3`, `${s}:2/3`, `${s}:3/3`]);
+  }
+});
+
+test('notifications/cancelled from the client stops the call on the server, under the server\'s id', async () => {
+  for (const path of ['/mcp', '/mcp/alpha', '/mcp/beta']) {
+    const c = await open(path);
+    const server = path === '/mcp' ? 'alpha' : path.slice(5);
+    const tool = (t) => (path === '/mcp' ? `alpha__${t}` : t);
+    const before = Number(textOf(await c.callTool({ name: tool('cancelled'), arguments: {} })).split(': ')[1]);
+    const ac = new AbortController();
+    let running;
+    const started = new Promise((r) => { running = r; });
+    const p = c.callTool({ name: tool('wait'), arguments: {} }, undefined, { signal: ac.signal, onprogress: () => running() });
+    await started; // the server runs the call: it said so with a progress notification
+    ac.abort('enough');
+    await assert.rejects(p);
+    let now = before;
+    for (let i = 0; i < 100 && now === before; i++) {
+      now = Number(textOf(await c.callTool({ name: tool('cancelled'), arguments: {} })).split(': ')[1]);
+      if (now === before) await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(now, before + 1, `${server} saw the cancellation through ${path}`);
+  }
+});
+
+test('a stdio server\'s tools list change reaches the GET stream of /mcp and of /mcp/<server>', async () => {
+  const agg = await open('/mcp');
+  const one = await open('/mcp/alpha');
+  const got = (client) => new Promise((resolve) => client.setNotificationHandler(ToolListChangedNotificationSchema, () => resolve(true)));
+  const pa = got(agg);
+  const po = got(one);
+  // the SDK opens its GET stream after initialize: wait until the gateway has both open
+  await waitStreams(2);
+  assert.equal(textOf(await one.callTool({ name: 'grow', arguments: {} })), 'alpha: grown');
+  assert.equal(await pa, true);
+  assert.equal(await po, true);
+  assert.ok((await agg.listTools()).tools.some((t) => t.name === 'alpha__grown'));
+});
+
+test('bad input: a response to nothing and a GET without a session are JSON-RPC errors', async () => {
+  const init = await fetch(`${h.url}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '1' } } }) });
+  const sid = init.headers.get('mcp-session-id');
+  await init.text();
+  const r = await fetch(`${h.url}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json', 'mcp-session-id': sid },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 77, result: {} }) });
+  assert.equal(r.status, 400);
+  assert.equal((await r.json()).error.code, -32600);
+  const g = await fetch(`${h.url}/mcp`, { headers: { accept: 'text/event-stream' } });
+  assert.equal(g.status, 400);
+  assert.equal((await g.json()).error.code, -32600);
+  const g2 = await fetch(`${h.url}/mcp`, { headers: { accept: 'application/json', 'mcp-session-id': sid } });
+  assert.equal(g2.status, 406);
+});
