@@ -1,9 +1,10 @@
 /* Unit tests for mcp/jsonrpc.c: reading one message with the specification's error codes,
- * building answers, cutting stdio streams into lines at awkward split points, and finding a
- * response in JSON and event-stream bodies. */
+ * building answers, cutting stdio streams into lines at awkward split points, cutting event
+ * streams into events as they arrive, and finding a response in JSON and event-stream bodies. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -173,6 +174,50 @@ static void a_response_is_found_in_json_and_in_an_event_stream(void **state)
     json_decref(id);
 }
 
+typedef struct events_seen {
+    char events[4][64];
+    int n;
+} events_seen;
+
+static int keep_event(void *arg, const char *data, size_t len)
+{
+    events_seen *s = arg;
+    if (s->n < 4) snprintf(s->events[s->n], sizeof s->events[0], "%.*s", (int)len, data);
+    s->n++;
+    return 0;
+}
+
+static void events_are_cut_as_they_arrive_at_every_split_point(void **state)
+{
+    const char *stream = ": a comment\nevent: message\nid: 1\ndata: {\"a\":1}\n\n"
+                         "data: first\r\ndata:second\r\n\r\n\n\nretry: 5\n\ndata: last\n\n";
+    size_t len = strlen(stream);
+    for (size_t cut = 0; cut <= len; cut++) {
+        events_seen s = { 0 };
+        pt_mcp_sse sse;
+        pt_mcp_sse_init(&sse, 1000, keep_event, &s);
+        assert_int_equal(pt_mcp_sse_feed(&sse, stream, cut), 0);
+        assert_int_equal(pt_mcp_sse_feed(&sse, stream + cut, len - cut), 0);
+        assert_int_equal(s.n, 3);
+        assert_string_equal(s.events[0], "{\"a\":1}");
+        assert_string_equal(s.events[1], "first\nsecond");
+        assert_string_equal(s.events[2], "last");
+        pt_mcp_sse_release(&sse);
+    }
+}
+
+static void an_event_over_the_cap_is_lost_not_cut(void **state)
+{
+    events_seen s = { 0 };
+    pt_mcp_sse sse;
+    pt_mcp_sse_init(&sse, 16, keep_event, &s);
+    const char *stream = "data: 0123456789abcdefghij\n\ndata: ok\n\n";
+    assert_int_equal(pt_mcp_sse_feed(&sse, stream, strlen(stream)), 0);
+    assert_int_equal(s.n, 1);
+    assert_string_equal(s.events[0], "ok");
+    pt_mcp_sse_release(&sse);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -186,6 +231,8 @@ int main(void)
         cmocka_unit_test(lines_are_cut_at_every_split_point),
         cmocka_unit_test(an_overlong_line_is_dropped_whole),
         cmocka_unit_test(a_response_is_found_in_json_and_in_an_event_stream),
+        cmocka_unit_test(events_are_cut_as_they_arrive_at_every_split_point),
+        cmocka_unit_test(an_event_over_the_cap_is_lost_not_cut),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
