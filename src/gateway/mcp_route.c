@@ -1071,6 +1071,7 @@ void pt_mcp_route_ready_json(const pt_config *cfg, pt_buf *out)
 }
 
 #define READY_OFF ((size_t)-1) /* the ready gauge, not a counter */
+#define STREAMS_OFF ((size_t)-2)
 
 static void family(pt_prom *p, const char *name, const char *type, const char *help, size_t off)
 {
@@ -1079,6 +1080,7 @@ static void family(pt_prom *p, const char *name, const char *type, const char *h
         pt_prom_sample(p, name, NULL);
         pt_prom_label(p, "server", s->name);
         if (off == READY_OFF) pt_prom_value_u64(p, (uint64_t)atomic_load(&s->ready));
+        else if (off == STREAMS_OFF) pt_prom_value_u64(p, (uint64_t)atomic_load(&s->streams));
         else pt_prom_value_u64(p, atomic_load((_Atomic uint64_t *)((char *)s + off)));
     }
 }
@@ -1089,6 +1091,7 @@ static const struct {
 } families[] = {
     { "portico_mcp_upstream_ready", "gauge", "Workers whose instance of the MCP server has completed its handshake.",
       READY_OFF },
+    { "portico_mcp_upstream_streams", "gauge", "Workers whose GET stream to the MCP server (HTTP) is open.", STREAMS_OFF },
     { "portico_mcp_upstream_starts_total", "counter", "Stdio MCP server processes started.",
       offsetof(pt_mcp_stats, starts) },
     { "portico_mcp_upstream_exits_total", "counter", "Stdio MCP server processes that exited.",

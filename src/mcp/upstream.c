@@ -77,6 +77,11 @@ struct pt_mcp_upstream {
     pt_mcp_lines out_lines, err_lines;
     /* HTTP */
     char *session;
+    pt_exchange *listen_x;     /* the GET stream of the server's messages that belong to no call */
+    pt_mcp_sse listen_sse;
+    int listen_status;
+    bool listen_off;           /* the server offers no GET stream (it answered otherwise) */
+    bool listen_open;          /* counted in stats->streams */
     pt_mcp_notice_fn notice;
     void *notice_arg;
 };
@@ -128,6 +133,7 @@ static void maybe_free(pt_mcp_upstream *up)
     if (!up->closing || up->handles || up->running || up->calls) return;
     pt_mcp_lines_release(&up->out_lines);
     pt_mcp_lines_release(&up->err_lines);
+    pt_mcp_sse_release(&up->listen_sse);
     json_decref(up->init_result);
     free(up->session);
     free(up);
@@ -224,6 +230,8 @@ static void on_call_timer(uv_timer_t *t)
 
 static int on_call_event(void *arg, const char *data, size_t len);
 
+static int on_listen_event(void *arg, const char *data, size_t len);
+
 static pt_mcp_call *call_new(pt_mcp_upstream *up, json_t *msg, long long id, pt_mcp_reply_fn reply, void *arg)
 {
     pt_mcp_call *call = calloc(1, sizeof *call);
@@ -265,6 +273,8 @@ static void send_queued(pt_mcp_upstream *up)
 
 static void schedule_restart(pt_mcp_upstream *up);
 static void stop_child(pt_mcp_upstream *up);
+static void listen_stop(pt_mcp_upstream *up);
+static void listen_start(pt_mcp_upstream *up);
 
 static void on_initialized(void *arg, json_t *response, int code, const char *message)
 {
@@ -289,11 +299,13 @@ static void on_initialized(void *arg, json_t *response, int code, const char *me
     pt_log_info("MCP server '%s' is ready (protocol %s)", up->def->name, up->version);
     pt_mcp_upstream_notify(up, "notifications/initialized", NULL);
     send_queued(up);
+    listen_start(up);
 }
 
 static void handshake(pt_mcp_upstream *up)
 {
     set_state(up, PT_MCP_UP_STARTING);
+    listen_stop(up);
     free(up->session);
     up->session = NULL;
     /* Every client capability the gateway can relay: a request the calling client cannot
@@ -738,12 +750,104 @@ oom:
     fail_soon(call, PT_MCP_INTERNAL_ERROR, "the gateway is out of memory");
 }
 
+/* ---- HTTP: the GET stream ------------------------------------------------------------ */
+
+static void listen_counted(pt_mcp_upstream *up, bool open)
+{
+    if (up->listen_open != open && up->stats) atomic_fetch_add(&up->stats->streams, open ? 1 : -1);
+    up->listen_open = open;
+}
+
+static void listen_stop(pt_mcp_upstream *up)
+{
+    if (up->listen_x) pt_exchange_cancel(up->listen_x);
+    up->listen_x = NULL;
+    listen_counted(up, false);
+}
+
+static int on_listen_event(void *arg, const char *data, size_t len)
+{
+    pt_mcp_upstream *up = arg;
+    pt_mcp_msg m;
+    char why[200];
+    json_t *id = NULL;
+    if (pt_mcp_parse(data, len, &m, &id, why, sizeof why) != 0) {
+        json_decref(id);
+        pt_log_warn("MCP server '%s' sent an event that is not a JSON-RPC message (skipped): %s", up->def->name, why);
+        return 0;
+    }
+    if (m.kind != PT_MCP_RESPONSE) from_server(up, NULL, &m);
+    pt_mcp_msg_release(&m);
+    return 0;
+}
+
+static void l_head(void *u, int status, const pt_header *hdrs, size_t n, int64_t cl)
+{
+    pt_mcp_upstream *up = u;
+    up->listen_status = status;
+    bool sse = false;
+    for (size_t i = 0; i < n; i++)
+        if (pt_slice_case_eq_cstr(hdrs[i].name, "content-type"))
+            sse = hdrs[i].value.len >= 17 && strncasecmp(hdrs[i].value.ptr, "text/event-stream", 17) == 0;
+    listen_counted(up, status == 200 && sse);
+    if (status != 200 || !sse) {
+        up->listen_status = status == 200 ? 415 : status;
+        up->listen_off = true;
+        pt_log_info("MCP server '%s' offers no GET stream (HTTP %d): list changes it does not send on a call "
+                    "are not seen", up->def->name, status);
+    }
+}
+
+static void l_body(void *u, const char *data, size_t n)
+{
+    pt_mcp_upstream *up = u;
+    if (up->listen_status == 200) pt_mcp_sse_feed(&up->listen_sse, data, n);
+}
+
+static void l_done(void *u)
+{
+    pt_mcp_upstream *up = u;
+    up->listen_x = NULL; /* reopened with the next call */
+    listen_counted(up, false);
+}
+
+static void l_error(void *u, int err, int phase, pt_buf *unsent, const char *detail)
+{
+    pt_mcp_upstream *up = u;
+    up->listen_x = NULL;
+    listen_counted(up, false);
+}
+
+static const pt_exchange_cb listen_cb = { .on_head = l_head, .on_body = l_body, .on_done = l_done, .on_error = l_error };
+
+/* Opens the GET stream once the session is up (and again after it ended, with the next
+ * call): HTTP servers send what belongs to no call there, list changes first of all. */
+static void listen_start(pt_mcp_upstream *up)
+{
+    const pt_mcp_server *d = up->def;
+    if (up->listen_x || up->listen_off || up->closing || up->state != PT_MCP_UP_READY || !up->session) return;
+    pt_buf head = PT_BUF_INIT;
+    pt_buf_printf(&head, "GET %s HTTP/1.1\r\n", d->path);
+    pt_http_append_host(&head, d->host, d->port, d->tls);
+    pt_buf_printf(&head, "Accept: text/event-stream\r\nMcp-Session-Id: %s\r\nMCP-Protocol-Version: %s\r\n\r\n",
+                  up->session, up->version);
+    pt_endpoint ep = { .host = d->host, .port = d->port, .tls = d->tls };
+    pt_exchange_opts o = { .connect_timeout_ms = 3000, .first_byte_timeout_ms = d->timeout_ms, .idle_timeout_ms = 0,
+                           .pool_idle_ms = 60000, .pool_max_idle = 16, .idempotent = true };
+    pt_mcp_sse_release(&up->listen_sse);
+    pt_mcp_sse_init(&up->listen_sse, up->max_message, on_listen_event, up);
+    up->listen_status = 0;
+    if (head.data) up->listen_x = pt_exchange_start(up->client, &ep, &o, head.data, head.len, &listen_cb, up);
+    pt_buf_release(&head);
+}
+
 /* ---- sending, starting, restarting --------------------------------------------------- */
 
 static void send_call(pt_mcp_call *call)
 {
     pt_mcp_upstream *up = call->up;
     if (up->def->url) {
+        listen_start(up);
         http_send(call);
         return;
     }
@@ -786,6 +890,7 @@ pt_mcp_upstream *pt_mcp_upstream_new(uv_loop_t *loop, pt_client *client, const p
     up->next_id = 1;
     pt_mcp_lines_init(&up->out_lines, max_message);
     pt_mcp_lines_init(&up->err_lines, STDERR_LINE_MAX);
+    pt_mcp_sse_init(&up->listen_sse, max_message, on_listen_event, up);
     uv_timer_init(loop, &up->restart_timer);
     uv_timer_init(loop, &up->kill_timer);
     up->restart_timer.data = up->kill_timer.data = up;
@@ -802,6 +907,7 @@ void pt_mcp_upstream_free(pt_mcp_upstream *up)
     up->closing = true;
     set_state(up, PT_MCP_UP_DOWN);
     uv_timer_stop(&up->restart_timer);
+    listen_stop(up);
     fail_all(up, false, PT_MCP_UPSTREAM_ERROR, "the MCP server was removed from the configuration");
     if (up->running) {
         stop_child(up);

@@ -32,15 +32,24 @@ async function open(path, tag = 'c1', caps = CAPS) {
   return client;
 }
 
-/** Waits until the gateway counts n open GET streams (portico_mcp_streams). */
-async function waitStreams(n) {
+/** A gauge's value (a sample's name and labels as /metrics writes them), 0 when absent. */
+async function metric(sample) {
+  const esc = sample.replace(/[{}"]/g, (c) => `\\${c}`);
+  const m = new RegExp(`^${esc} (\\d+)`, 'm').exec(await (await fetch(`${h.url}/metrics`)).text());
+  return m ? Number(m[1]) : 0;
+}
+
+/** Waits until the gauge reaches n. */
+async function waitMetric(sample, n) {
   for (let i = 0; i < 200; i++) {
-    const m = /^portico_mcp_streams (\d+)/m.exec(await (await fetch(`${h.url}/metrics`)).text());
-    if (m && Number(m[1]) >= n) return;
+    if (await metric(sample) >= n) return;
     await new Promise((r) => setTimeout(r, 25));
   }
-  assert.fail(`fewer than ${n} GET streams open`);
+  assert.fail(`${sample} did not reach ${n}`);
 }
+
+/** Resolves once client gets notifications/tools/list_changed. */
+const got = (client) => new Promise((resolve) => client.setNotificationHandler(ToolListChangedNotificationSchema, () => resolve(true)));
 
 before(async () => {
   h = await startMcp({
@@ -129,18 +138,45 @@ test('notifications/cancelled from the client stops the call on the server, unde
   }
 });
 
-test('a stdio server\'s tools list change reaches the GET stream of /mcp and of /mcp/<server>', async () => {
+test('a client that disconnects mid-call cancels it on an HTTP server too', async () => {
+  const { client, transport } = await connect(`${h.url}/mcp/beta`, {}, CAPS);
+  clients.push({ client });
+  const count = async () => Number(textOf(await client.callTool({ name: 'cancelled', arguments: {} })).split(': ')[1]);
+  const before = await count();
+  const ac = new AbortController();
+  const r = await fetch(`${h.url}/mcp/beta`, { method: 'POST', signal: ac.signal,
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': transport.sessionId },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 5, method: 'tools/call', params: { name: 'wait', arguments: {}, _meta: { progressToken: 't' } } }) });
+  assert.match(r.headers.get('content-type'), /text\/event-stream/);
+  const reader = r.body.getReader();
+  const first = new TextDecoder().decode((await reader.read()).value);
+  assert.match(first, /"progressToken":"t"/, 'the progress event, under the client\'s token');
+  ac.abort();
+  let now = before;
+  for (let i = 0; i < 100 && now === before; i++) {
+    now = await count();
+    if (now === before) await new Promise((res) => setTimeout(res, 50));
+  }
+  assert.equal(now, before + 1);
+});
+
+test('a tools list change of a stdio and of an HTTP server reaches the GET streams of /mcp and /mcp/<server>', async () => {
+  // the SDK opens its GET stream after initialize: count the gateway's open ones around each open
+  let streams = await metric('portico_mcp_streams');
   const agg = await open('/mcp');
-  const one = await open('/mcp/alpha');
-  const got = (client) => new Promise((resolve) => client.setNotificationHandler(ToolListChangedNotificationSchema, () => resolve(true)));
-  const pa = got(agg);
-  const po = got(one);
-  // the SDK opens its GET stream after initialize: wait until the gateway has both open
-  await waitStreams(2);
-  assert.equal(textOf(await one.callTool({ name: 'grow', arguments: {} })), 'alpha: grown');
-  assert.equal(await pa, true);
-  assert.equal(await po, true);
-  assert.ok((await agg.listTools()).tools.some((t) => t.name === 'alpha__grown'));
+  await waitMetric('portico_mcp_streams', ++streams);
+  // an HTTP server sends it on the gateway's own GET stream to it: wait until that is open
+  await waitMetric('portico_mcp_upstream_streams{server="beta"}', 1);
+  for (const s of ['alpha', 'beta']) {
+    const one = await open(`/mcp/${s}`);
+    const pa = got(agg);
+    const po = got(one);
+    await waitMetric('portico_mcp_streams', ++streams);
+    assert.equal(textOf(await one.callTool({ name: 'grow', arguments: {} })), `${s}: grown`);
+    assert.equal(await pa, true);
+    assert.equal(await po, true);
+    assert.ok((await agg.listTools()).tools.some((t) => t.name === `${s}__grown`));
+  }
 });
 
 test('bad input: a response to nothing and a GET without a session are JSON-RPC errors', async () => {
