@@ -618,18 +618,23 @@ static void x_head(void *u, int status, const pt_header *hdrs, size_t n, int64_t
     }
 }
 
+/* One event of an HTTP server's stream as a message; false (logged, skipped) when it is none. */
+static bool event_message(pt_mcp_upstream *up, const char *data, size_t len, pt_mcp_msg *m)
+{
+    char why[200];
+    json_t *id = NULL;
+    if (pt_mcp_parse(data, len, m, &id, why, sizeof why) == 0) return true;
+    json_decref(id);
+    pt_log_warn("MCP server '%s' sent an event that is not a JSON-RPC message (skipped): %s", up->def->name, why);
+    return false;
+}
+
 /* One event of a call's event-stream answer: its response, or a message of the server's. */
 static int on_call_event(void *arg, const char *data, size_t len)
 {
     pt_mcp_call *call = arg;
     pt_mcp_msg m;
-    char why[200];
-    json_t *id = NULL;
-    if (pt_mcp_parse(data, len, &m, &id, why, sizeof why) != 0) {
-        json_decref(id);
-        pt_log_warn("MCP server '%s' sent an event that is not a JSON-RPC message (skipped): %s", call->up->def->name, why);
-        return 0;
-    }
+    if (!event_message(call->up, data, len, &m)) return 0;
     if (m.kind == PT_MCP_RESPONSE) {
         if (!call->answer && pt_mcp_id_equal(m.id, json_object_get(call->msg, "id"))) call->answer = json_incref(m.root);
     } else {
@@ -769,13 +774,7 @@ static int on_listen_event(void *arg, const char *data, size_t len)
 {
     pt_mcp_upstream *up = arg;
     pt_mcp_msg m;
-    char why[200];
-    json_t *id = NULL;
-    if (pt_mcp_parse(data, len, &m, &id, why, sizeof why) != 0) {
-        json_decref(id);
-        pt_log_warn("MCP server '%s' sent an event that is not a JSON-RPC message (skipped): %s", up->def->name, why);
-        return 0;
-    }
+    if (!event_message(up, data, len, &m)) return 0;
     if (m.kind != PT_MCP_RESPONSE) from_server(up, NULL, &m);
     pt_mcp_msg_release(&m);
     return 0;
