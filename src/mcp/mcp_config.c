@@ -86,17 +86,20 @@ static int url_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
     return 0;
 }
 
-/* `auth: key` or `auth: none`, into *key. */
-static int auth_word(pt_cfg *c, const pt_cfg_node *v, bool *key)
+/* One of two words, no or yes: *yes says which. */
+static int two_words(pt_cfg *c, const pt_cfg_node *v, const char *no, const char *yes, bool *is_yes)
 {
     char *s = NULL;
     if (pt_cfg_str(c, v, &s)) return -1;
-    bool k = strcmp(s, "key") == 0, none = strcmp(s, "none") == 0;
+    bool y = strcmp(s, yes) == 0, n = strcmp(s, no) == 0;
     free(s);
-    if (!k && !none) return pt_cfg_fail(c, v, "expected key or none, got '%s'", PT_CFG_SHOW(v));
-    *key = k;
+    if (!y && !n) return pt_cfg_fail(c, v, "expected %s or %s, got '%s'", yes, no, PT_CFG_SHOW(v));
+    *is_yes = y;
     return 0;
 }
+
+/* `auth: key` or `auth: none`, into *key. */
+static int auth_word(pt_cfg *c, const pt_cfg_node *v, bool *key) { return two_words(c, v, "none", "key", key); }
 
 static int server_auth_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
 {
@@ -110,6 +113,12 @@ static int server_prefix_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
     return pt_cfg_bool(c, v, &s->prefix);
 }
 
+/* `transport: streamable` (default) or `transport: sse` (the 2024-11-05 HTTP+SSE transport). */
+static int transport_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    return two_words(c, v, "streamable", "sse", &((pt_mcp_server *)obj)->legacy_sse);
+}
+
 static const pt_cfg_field server_fields[] = {
     CFG_FUNC("name", name_fn),
     CFG_STR("command", pt_mcp_server, command),
@@ -117,6 +126,7 @@ static const pt_cfg_field server_fields[] = {
     CFG_FUNC("env", env_fn),
     CFG_STR("cwd", pt_mcp_server, cwd),
     CFG_FUNC("url", url_fn),
+    CFG_FUNC("transport", transport_fn),
     CFG_DUR("timeout", pt_mcp_server, timeout_ms, 1, 3600000),
     CFG_UINT("max_concurrency", pt_mcp_server, max_concurrency, 1, 100000),
     CFG_FUNC("auth", server_auth_fn),
@@ -132,6 +142,8 @@ static int finish_server(pt_cfg *c, const pt_cfg_node *n, pt_mcp_server *s)
         return pt_cfg_fail(c, n, "give command (a stdio server Portico starts) or url (a Streamable HTTP server)");
     if (s->command && s->url) return pt_cfg_fail_key(c, "url", pt_cfg_map_get(n, "url"), "give either command or url, not both");
     if (s->command && !s->command[0]) return pt_cfg_fail_key(c, "command", pt_cfg_map_get(n, "command"), "is empty");
+    if (s->command && s->legacy_sse)
+        return pt_cfg_fail_key(c, "transport", pt_cfg_map_get(n, "transport"), "only applies to an HTTP server (url)");
     const char *stdio_only = s->nargs ? "args" : s->nenv ? "env" : s->cwd ? "cwd" : NULL;
     if (s->url && stdio_only)
         return pt_cfg_fail_key(c, stdio_only, pt_cfg_map_get(n, stdio_only), "only applies to a stdio server (command)");
@@ -462,7 +474,7 @@ static bool str_eq(const char *a, const char *b) { return a == b || (a && b && s
 bool pt_mcp_server_same(const pt_mcp_server *a, const pt_mcp_server *b)
 {
     if (!str_eq(a->name, b->name) || !str_eq(a->command, b->command) || !str_eq(a->cwd, b->cwd) ||
-        !str_eq(a->url, b->url) || a->nargs != b->nargs || a->nenv != b->nenv)
+        !str_eq(a->url, b->url) || a->legacy_sse != b->legacy_sse || a->nargs != b->nargs || a->nenv != b->nenv)
         return false;
     for (size_t i = 0; i < a->nargs; i++)
         if (!str_eq(a->args[i], b->args[i])) return false;

@@ -29,6 +29,7 @@ typedef struct pt_mcp_server {
     char *host;
     uint16_t port;
     char *path;               /* "/mcp"; "/" when the URL has none */
+    bool legacy_sse;          /* `transport: sse`: the 2024-11-05 HTTP+SSE transport (url is the GET stream) */
     uint64_t timeout_ms;      /* one call, request to response; default 60s */
     unsigned max_concurrency; /* calls in flight per worker; default 32 */
     bool auth_key;            /* `auth: key` on /mcp/<name> */

@@ -82,6 +82,7 @@ struct pt_mcp_upstream {
     int listen_status;
     bool listen_off;           /* the server offers no GET stream (it answered otherwise) */
     bool listen_open;          /* counted in stats->streams */
+    char *post_path;           /* legacy HTTP+SSE: where messages are posted (the endpoint event) */
     pt_mcp_notice_fn notice;
     void *notice_arg;
 };
@@ -134,6 +135,7 @@ static void maybe_free(pt_mcp_upstream *up)
     pt_mcp_lines_release(&up->out_lines);
     pt_mcp_lines_release(&up->err_lines);
     pt_mcp_sse_release(&up->listen_sse);
+    free(up->post_path);
     json_decref(up->init_result);
     free(up->session);
     free(up);
@@ -275,6 +277,8 @@ static void schedule_restart(pt_mcp_upstream *up);
 static void stop_child(pt_mcp_upstream *up);
 static void listen_stop(pt_mcp_upstream *up);
 static void listen_start(pt_mcp_upstream *up);
+static void legacy_lost(pt_mcp_upstream *up);
+static void legacy_endpoint(pt_mcp_upstream *up, const char *data, size_t len);
 
 static void on_initialized(void *arg, json_t *response, int code, const char *message)
 {
@@ -305,7 +309,7 @@ static void on_initialized(void *arg, json_t *response, int code, const char *me
 static void handshake(pt_mcp_upstream *up)
 {
     set_state(up, PT_MCP_UP_STARTING);
-    listen_stop(up);
+    if (!up->def->legacy_sse) listen_stop(up);
     free(up->session);
     up->session = NULL;
     /* Every client capability the gateway can relay: a request the calling client cannot
@@ -366,10 +370,10 @@ static pt_mcp_call *find_sent(pt_mcp_upstream *up, json_t *id)
 /* The call in flight a server's message belongs to: on (the call whose answer stream carried
  * it, HTTP), else for a stdio server the newest call that takes events: stdio says nothing
  * about which request a server's request is for (docs/MCP.md). */
-static pt_mcp_call *owner(pt_mcp_upstream *up, pt_mcp_call *on)
+static pt_mcp_call *owner(pt_mcp_upstream *up, pt_mcp_call *on) /* legacy SSE says no more than stdio */
 {
     if (on) return on->reply && on->event ? on : NULL;
-    for (pt_mcp_call *c = up->calls; c && up->def->command; c = c->next)
+    for (pt_mcp_call *c = up->calls; c && (up->def->command || up->def->legacy_sse); c = c->next)
         if (c->sent && !c->done && c->reply && c->event) return c;
     return NULL;
 }
@@ -680,6 +684,7 @@ static void x_done(void *u)
         call_finish(call, NULL, 0, NULL);
         return;
     }
+    if (up->def->legacy_sse && call->status >= 200 && call->status < 300) return; /* answered on the stream */
     if (call->status != 200) {
         snprintf(msg, sizeof msg, "MCP server '%s' answered HTTP %d", up->def->name, call->status);
         call_finish(call, NULL, PT_MCP_UPSTREAM_ERROR, msg);
@@ -732,7 +737,7 @@ static void http_send(pt_mcp_call *call)
     char *body = json_dumps(call->msg, JSON_COMPACT);
     pt_buf head = PT_BUF_INIT;
     if (!body) goto oom;
-    pt_buf_printf(&head, "POST %s HTTP/1.1\r\n", d->path);
+    pt_buf_printf(&head, "POST %s HTTP/1.1\r\n", up->post_path ? up->post_path : d->path);
     pt_http_append_host(&head, d->host, d->port, d->tls);
     pt_buf_printf(&head, "Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n"
                          "Content-Length: %zu\r\n", strlen(body));
@@ -774,8 +779,17 @@ static int on_listen_event(void *arg, const char *data, size_t len)
 {
     pt_mcp_upstream *up = arg;
     pt_mcp_msg m;
+    if (up->def->legacy_sse && !up->post_path) {
+        legacy_endpoint(up, data, len);
+        return 0;
+    }
     if (!event_message(up, data, len, &m)) return 0;
-    if (m.kind != PT_MCP_RESPONSE) from_server(up, NULL, &m);
+    if (m.kind != PT_MCP_RESPONSE) {
+        from_server(up, NULL, &m);
+    } else if (up->def->legacy_sse) {
+        pt_mcp_call *call = find_sent(up, m.id);
+        if (call) call_finish(call, m.root, 0, NULL);
+    }
     pt_mcp_msg_release(&m);
     return 0;
 }
@@ -803,11 +817,50 @@ static void l_body(void *u, const char *data, size_t n)
     if (up->listen_status == 200) pt_mcp_sse_feed(&up->listen_sse, data, n);
 }
 
+/* The first event of a legacy server's stream names where to post messages (the
+ * `endpoint` event: a path, or a URL on the same server); then the handshake. */
+static void legacy_endpoint(pt_mcp_upstream *up, const char *data, size_t len)
+{
+    const char *p = data;
+    size_t n = len;
+    const char *scheme = memmem(p, n, "://", 3);
+    if (scheme) { /* an absolute URL: its path, on the configured server */
+        const char *slash = memchr(scheme + 3, '/', n - (size_t)(scheme + 3 - p));
+        n = slash ? n - (size_t)(slash - p) : 0;
+        p = slash;
+    }
+    if (!n || p[0] != '/' || memchr(p, '\r', n) || memchr(p, '\n', n) || memchr(p, ' ', n)) {
+        pt_log_error("MCP server '%s': the first event of its stream is not an endpoint: %.*s", up->def->name,
+                     (int)(len > 200 ? 200 : len), data);
+        listen_stop(up);
+        legacy_lost(up);
+        return;
+    }
+    up->post_path = strndup(p, n);
+    if (up->post_path) handshake(up);
+}
+
+/* A legacy server's stream is its session: when it ends, what it had not answered fails and
+ * the server is connected again. */
+static void legacy_lost(pt_mcp_upstream *up)
+{
+    if (!up->def->legacy_sse || up->closing) return;
+    pt_log_warn("MCP server '%s': its event stream ended; connecting again", up->def->name);
+    free(up->post_path);
+    up->post_path = NULL;
+    set_state(up, PT_MCP_UP_DOWN);
+    char msg[200];
+    snprintf(msg, sizeof msg, "MCP server '%s' closed its event stream before answering", up->def->name);
+    fail_all(up, false, PT_MCP_UPSTREAM_ERROR, msg);
+    schedule_restart(up);
+}
+
 static void l_done(void *u)
 {
     pt_mcp_upstream *up = u;
     up->listen_x = NULL; /* reopened with the next call */
     listen_counted(up, false);
+    legacy_lost(up);
 }
 
 static void l_error(void *u, int err, int phase, pt_buf *unsent, const char *detail)
@@ -815,6 +868,7 @@ static void l_error(void *u, int err, int phase, pt_buf *unsent, const char *det
     pt_mcp_upstream *up = u;
     up->listen_x = NULL;
     listen_counted(up, false);
+    legacy_lost(up);
 }
 
 static const pt_exchange_cb listen_cb = { .on_head = l_head, .on_body = l_body, .on_done = l_done, .on_error = l_error };
@@ -824,12 +878,15 @@ static const pt_exchange_cb listen_cb = { .on_head = l_head, .on_body = l_body, 
 static void listen_start(pt_mcp_upstream *up)
 {
     const pt_mcp_server *d = up->def;
-    if (up->listen_x || up->listen_off || up->closing || up->state != PT_MCP_UP_READY || !up->session) return;
+    bool legacy = up->def->legacy_sse;
+    if (up->listen_x || up->listen_off || up->closing || (!legacy && (up->state != PT_MCP_UP_READY || !up->session)))
+        return;
     pt_buf head = PT_BUF_INIT;
     pt_buf_printf(&head, "GET %s HTTP/1.1\r\n", d->path);
     pt_http_append_host(&head, d->host, d->port, d->tls);
-    pt_buf_printf(&head, "Accept: text/event-stream\r\nMcp-Session-Id: %s\r\nMCP-Protocol-Version: %s\r\n\r\n",
-                  up->session, up->version);
+    pt_buf_append_str(&head, "Accept: text/event-stream\r\n");
+    if (!legacy) pt_buf_printf(&head, "Mcp-Session-Id: %s\r\nMCP-Protocol-Version: %s\r\n", up->session, up->version);
+    pt_buf_append_str(&head, "\r\n");
     pt_endpoint ep = { .host = d->host, .port = d->port, .tls = d->tls };
     pt_exchange_opts o = { .connect_timeout_ms = 3000, .first_byte_timeout_ms = d->timeout_ms, .idle_timeout_ms = 0,
                            .pool_idle_ms = 60000, .pool_max_idle = 16, .idempotent = true };
@@ -859,7 +916,14 @@ static void on_restart_timer(uv_timer_t *t)
 {
     pt_mcp_upstream *up = t->data;
     if (up->closing) return;
-    if (!up->def->command) {
+    if (up->def->legacy_sse) {
+        listen_stop(up);
+        free(up->post_path);
+        up->post_path = NULL;
+        set_state(up, PT_MCP_UP_STARTING);
+        listen_start(up);
+        if (!up->listen_x) schedule_restart(up);
+    } else if (!up->def->command) {
         handshake(up);
     } else if (up->running || up->handles > 2) { /* the last child's handles are still closing */
         uv_timer_start(&up->restart_timer, on_restart_timer, 10, 0);

@@ -1,6 +1,7 @@
 /* upstream.h: one MCP server as the gateway's client sees it, on one worker loop: a stdio child
  * the gateway starts, supervises and restarts with backoff, or a Streamable HTTP server called
- * through the worker's upstream client. The gateway does the initialize handshake once per
+ * through the worker's upstream client (or a legacy HTTP+SSE one: its event stream carries
+ * every answer and is its session). The gateway does the initialize handshake once per
  * upstream session and then multiplexes every downstream call over it, each under its own
  * upstream id (so one child serves every client of the worker; see docs/MCP.md for why).
  *

@@ -17,8 +17,8 @@ export const RELAY = path.join(ROOT, 'tests/upstreams/mcp/relay.mjs');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Starts the fixture over Streamable HTTP; resolves with { proc, port } once it listens. */
-function startHttpFixture(name, script) {
-  const proc = spawn(process.execPath, [script, 'http', name, '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+function startHttpFixture(name, script, mode = 'http') {
+  const proc = spawn(process.execPath, [script, mode, name, '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
   return new Promise((resolve, reject) => {
     let out = '';
     const t = setTimeout(() => { proc.kill('SIGKILL'); reject(new Error(`fixture ${name} did not start: ${out}`)); }, 10000);
@@ -32,7 +32,8 @@ function startHttpFixture(name, script) {
   });
 }
 
-/** Starts HTTP fixtures named in http (the script fixture, FIXTURE by default), then Portico on the YAML config() returns (after
+/** Starts HTTP fixtures named in http (the script fixture, FIXTURE by default; "name:sse" for
+ * the legacy HTTP+SSE transport), then Portico on the YAML config() returns (after
  * listen, workers and admin lines); extra is more top-level YAML (data_dir...). */
 export async function startMcp({ http = [], config, listen = '127.0.0.1', fixture = FIXTURE }) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'portico-mcp-'));
@@ -69,8 +70,9 @@ export async function startMcp({ http = [], config, listen = '127.0.0.1', fixtur
   };
   try {
     const httpPorts = {};
-    for (const name of http) {
-      const f = await startHttpFixture(name, fixture);
+    for (const entry of http) {
+      const [name, mode] = entry.split(':');
+      const f = await startHttpFixture(name, fixture, mode);
       procs.push(f.proc);
       httpPorts[name] = f.port;
     }

@@ -1,7 +1,7 @@
 // mcp_relay.test.mjs: server-to-client messages through the gateway, with the official SDK on
 // both sides: two relay fixtures (alpha over stdio, beta over Streamable HTTP), both of which
 // number their own requests from 0, so the gateway must give each its own id toward the client.
-// Sampling, elicitation and roots requests reach the client that made the call and its answer
+// A third (gamma) speaks the legacy HTTP+SSE transport. Sampling, elicitation and roots requests reach the client that made the call and its answer
 // reaches the server that asked; progress comes back under the client's own token; a client's
 // notifications/cancelled stops the call upstream; a tools list change reaches the GET stream.
 import assert from 'node:assert/strict';
@@ -53,15 +53,16 @@ const got = (client) => new Promise((resolve) => client.setNotificationHandler(T
 
 before(async () => {
   h = await startMcp({
-    http: ['beta'],
+    http: ['beta', 'gamma:sse'],
     fixture: RELAY,
     config: ({ fixture, node, httpPorts }) => `mcp:
   servers:
     - { name: alpha, command: "${node}", args: ["${fixture}", stdio, alpha] }
     - { name: beta, url: "http://127.0.0.1:${httpPorts.beta}/mcp" }
+    - { name: gamma, url: "http://127.0.0.1:${httpPorts.gamma}/sse", transport: sse }
 `,
   });
-  await h.waitReady(['alpha', 'beta']);
+  await h.waitReady(['alpha', 'beta', 'gamma']);
 });
 after(async () => {
   for (const c of clients) await c.client.close().catch(() => {});
@@ -78,8 +79,8 @@ test('sampling from two servers that use the same request ids reaches the caller
   assert.equal(textOf(b), 'beta: c1 saw two');
 });
 
-test('/mcp/<server>: sampling, elicitation and roots relayed for stdio and HTTP servers', async () => {
-  for (const s of ['alpha', 'beta']) {
+test('/mcp/<server>: sampling, elicitation and roots relayed for stdio, HTTP and legacy HTTP+SSE servers', async () => {
+  for (const s of ['alpha', 'beta', 'gamma']) {
     const c = await open(`/mcp/${s}`, `t-${s}`);
     assert.equal(textOf(await c.callTool({ name: 'sample', arguments: { text: 'hi' } })), `${s}: t-${s} saw hi`);
     assert.equal(textOf(await c.callTool({ name: 'elicit', arguments: {} })), `${s}: accept {"ok":true}`);
@@ -105,9 +106,9 @@ test('a client without the capability: the server gets an error, the client a cl
   assert.match(msg, /does not support sampling\/createMessage/);
 });
 
-test('progress comes back under the client\'s own token, from both servers', async () => {
+test('progress comes back under the client\'s own token, from every server', async () => {
   const c = await open('/mcp');
-  for (const s of ['alpha', 'beta']) {
+  for (const s of ['alpha', 'beta', 'gamma']) {
     const seen = [];
     const r = await c.callTool({ name: `${s}__progress`, arguments: { steps: 3 } }, undefined,
       { onprogress: (p) => seen.push(`${p.message}:${p.progress}/${p.total}`) });
@@ -117,7 +118,7 @@ test('progress comes back under the client\'s own token, from both servers', asy
 });
 
 test('notifications/cancelled from the client stops the call on the server, under the server\'s id', async () => {
-  for (const path of ['/mcp', '/mcp/alpha', '/mcp/beta']) {
+  for (const path of ['/mcp', '/mcp/alpha', '/mcp/beta', '/mcp/gamma']) {
     const c = await open(path);
     const server = path === '/mcp' ? 'alpha' : path.slice(5);
     const tool = (t) => (path === '/mcp' ? `alpha__${t}` : t);
@@ -160,14 +161,14 @@ test('a client that disconnects mid-call cancels it on an HTTP server too', asyn
   assert.equal(now, before + 1);
 });
 
-test('a tools list change of a stdio and of an HTTP server reaches the GET streams of /mcp and /mcp/<server>', async () => {
+test('a tools list change of a stdio, an HTTP and a legacy server reaches the GET streams of /mcp and /mcp/<server>', async () => {
   // the SDK opens its GET stream after initialize: count the gateway's open ones around each open
   let streams = await metric('portico_mcp_streams');
   const agg = await open('/mcp');
   await waitMetric('portico_mcp_streams', ++streams);
   // an HTTP server sends it on the gateway's own GET stream to it: wait until that is open
   await waitMetric('portico_mcp_upstream_streams{server="beta"}', 1);
-  for (const s of ['alpha', 'beta']) {
+  for (const s of ['alpha', 'beta', 'gamma']) {
     const one = await open(`/mcp/${s}`);
     const pa = got(agg);
     const po = got(one);

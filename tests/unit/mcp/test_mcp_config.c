@@ -44,13 +44,16 @@ static void servers_of_both_kinds_load_with_defaults(void **state)
                     "      timeout: 5s\n"
                     "      max_concurrency: 4\n"
                     "      auth: key\n"
-                    "      prefix: false\n";
+                    "      prefix: false\n"
+                    "    - name: old\n"
+                    "      url: http://127.0.0.1:3002/sse\n"
+                    "      transport: sse\n";
     pt_buf err = PT_BUF_INIT;
     pt_config *cfg = load(y, &err);
     if (!cfg) fail_msg("%s", err.data);
     const pt_mcp_config *m = cfg->mcp;
     assert_non_null(m);
-    assert_int_equal(m->nservers, 2);
+    assert_int_equal(m->nservers, 3);
     const pt_mcp_server *f = &m->servers[0], *s = &m->servers[1];
     assert_string_equal(f->command, "npx");
     assert_int_equal(f->nargs, 3);
@@ -67,6 +70,9 @@ static void servers_of_both_kinds_load_with_defaults(void **state)
     assert_int_equal(s->max_concurrency, 4);
     assert_true(s->auth_key);
     assert_false(s->prefix);
+    assert_false(s->legacy_sse);
+    assert_true(m->servers[2].legacy_sse);
+    assert_string_equal(m->servers[2].path, "/sse");
     assert_false(m->key_required);
     assert_int_equal(m->max_message_bytes, 4u << 20);
     assert_ptr_equal(pt_mcp_config_server(m, "search", 6), s);
@@ -150,6 +156,10 @@ static void refusals_name_the_field(void **state)
                  "command: x }] }\n",
                  "mcp.servers[0].name:");
     expect_error("mcp: { servers: [{ name: a, command: x, timeout: 0 }] }\n", "mcp.servers[0].timeout:");
+    expect_error("mcp: { servers: [{ name: a, url: \"http://h/sse\", transport: websocket }] }\n",
+                 "mcp.servers[0].transport: expected sse or streamable, got 'websocket'");
+    expect_error("mcp: { servers: [{ name: a, command: x, transport: sse }] }\n",
+                 "mcp.servers[0].transport: only applies to an HTTP server (url)");
 }
 
 static void the_mcp_route_name_cannot_be_taken(void **state)

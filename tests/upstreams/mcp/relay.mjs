@@ -2,6 +2,7 @@
 // the gateway's tests of server-to-client messages.
 //   node relay.mjs stdio NAME          over stdio
 //   node relay.mjs http NAME PORT      Streamable HTTP at /mcp on 127.0.0.1; prints "listening PORT"
+//   node relay.mjs sse NAME PORT       the 2024-11-05 HTTP+SSE transport: GET /sse, POST /messages
 // Tools (each answer starts with NAME, so a test sees whose answer it got):
 //   sample {text}   sampling/createMessage with text; answers "NAME: <the model's text>"
 //   elicit          elicitation/create; answers "NAME: <the action>"
@@ -23,6 +24,7 @@ const require = createRequire(path.join(here, '../../node/package.json'));
 const { Server } = require('@modelcontextprotocol/sdk/server/index.js');
 const { StdioServerTransport } = require('@modelcontextprotocol/sdk/server/stdio.js');
 const { StreamableHTTPServerTransport } = require('@modelcontextprotocol/sdk/server/streamableHttp.js');
+const { SSEServerTransport } = require('@modelcontextprotocol/sdk/server/sse.js');
 const { ListToolsRequestSchema, CallToolRequestSchema, CreateMessageResultSchema, ElicitResultSchema,
     ListRootsResultSchema, isInitializeRequest } = require('@modelcontextprotocol/sdk/types.js');
 
@@ -87,6 +89,24 @@ function makeServer() {
 
 if (mode === 'stdio') {
     await makeServer().connect(new StdioServerTransport());
+} else if (mode === 'sse') {
+    const sessions = {};
+    const srv = http.createServer(async (req, res) => {
+        if (req.method === 'GET' && req.url === '/sse') {
+            const t = new SSEServerTransport('/messages', res);
+            sessions[t.sessionId] = t;
+            res.on('close', () => { delete sessions[t.sessionId]; });
+            await makeServer().connect(t);
+            return;
+        }
+        const t = sessions[new URL(req.url, 'http://x').searchParams.get('sessionId')];
+        if (req.method !== 'POST' || !t) {
+            res.writeHead(404).end();
+            return;
+        }
+        await t.handlePostMessage(req, res, await readJson(req));
+    });
+    srv.listen(port, '127.0.0.1', () => console.log(`listening ${srv.address().port}`));
 } else {
     const sessions = {};
     const srv = http.createServer(async (req, res) => {
