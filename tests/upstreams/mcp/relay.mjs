@@ -12,6 +12,10 @@
 //                   (notifications/cancelled) and counts it
 //   cancelled       how many calls were cancelled so far
 //   grow            adds the tool "grown" and sends notifications/tools/list_changed
+// and the tools of the official conformance suite's fixture contract (test_simple_text,
+// test_image_content, test_audio_content, test_embedded_resource, test_multiple_content_types,
+// test_tool_with_logging, test_error_handling, test_tool_with_progress, test_sampling,
+// test_elicitation), answering as the suite's scenarios describe.
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
@@ -32,18 +36,68 @@ const mode = process.argv[2] || 'stdio';
 const name = process.argv[3] || 'relay';
 const port = Number(process.argv[4] || 0);
 const obj = (props = {}) => ({ type: 'object', properties: props });
-const tools = ['sample', 'elicit', 'roots', 'progress', 'wait', 'cancelled', 'grow']
-    .map((t) => ({ name: t, description: t, inputSchema: obj() }));
 const text = (t) => ({ content: [{ type: 'text', text: `${name}: ${t}` }] });
+const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==';
+const WAV = 'UklGRiQAAABXQVZFZm10IBAAAAABAAEAQB8AAEAfAAABAAgAZGF0YQAAAAA=';
+const plain = (t) => ({ content: [{ type: 'text', text: t }] });
+const pause = (ms) => new Promise((r) => setTimeout(r, ms));
+// The conformance suite's tools: what each returns, or does first with the call's extra.
+const contract = {
+    test_simple_text: async () => plain('This is a simple text response for testing.'),
+    test_image_content: async () => ({ content: [{ type: 'image', data: PNG, mimeType: 'image/png' }] }),
+    test_audio_content: async () => ({ content: [{ type: 'audio', data: WAV, mimeType: 'audio/wav' }] }),
+    test_embedded_resource: async () => ({ content: [{ type: 'resource', resource: {
+        uri: 'test://embedded-resource', mimeType: 'text/plain', text: 'This is an embedded resource content.' } }] }),
+    test_multiple_content_types: async () => ({ content: [
+        { type: 'text', text: 'Multiple content types test:' },
+        { type: 'image', data: PNG, mimeType: 'image/png' },
+        { type: 'resource', resource: { uri: 'test://mixed-content-resource', mimeType: 'application/json',
+            text: '{"test":"data","value":123}' } }] }),
+    test_tool_with_logging: async (a, extra) => {
+        for (const [i, data] of ['Tool execution started', 'Tool processing data', 'Tool execution completed'].entries()) {
+            if (i) await pause(50);
+            await extra.sendNotification({ method: 'notifications/message', params: { level: 'info', data } });
+        }
+        return plain('Tool with logging executed');
+    },
+    test_error_handling: async () => ({ isError: true, content: [{ type: 'text',
+        text: 'This tool intentionally returns an error for testing' }] }),
+    test_tool_with_progress: async (a, extra, req) => {
+        const token = req.params._meta?.progressToken;
+        for (const [i, progress] of [0, 50, 100].entries()) {
+            if (i) await pause(50);
+            if (token !== undefined)
+                await extra.sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress, total: 100 } });
+        }
+        return plain('Tool with progress executed');
+    },
+    test_sampling: async (a, extra) => {
+        const r = await extra.sendRequest({ method: 'sampling/createMessage', params: {
+            messages: [{ role: 'user', content: { type: 'text', text: String(a.prompt) } }], maxTokens: 100 } },
+        CreateMessageResultSchema);
+        return plain(`LLM response: ${r.content.text}`);
+    },
+    test_elicitation: async (a, extra) => {
+        const r = await extra.sendRequest({ method: 'elicitation/create', params: { message: String(a.message),
+            requestedSchema: { type: 'object', properties: {
+                username: { type: 'string', description: "User's response" },
+                email: { type: 'string', description: "User's email address" } }, required: ['username', 'email'] } } },
+        ElicitResultSchema);
+        return plain(`User response: action: ${r.action}, content: ${JSON.stringify(r.content ?? {})}`);
+    },
+};
+const tools = ['sample', 'elicit', 'roots', 'progress', 'wait', 'cancelled', 'grow', ...Object.keys(contract)]
+    .map((t) => ({ name: t, description: t, inputSchema: obj() }));
 let cancelled = 0;
 const servers = new Set();
 
 function makeServer() {
-    const s = new Server({ name: `relay-${name}`, version: '1.0.0' }, { capabilities: { tools: { listChanged: true } } });
+    const s = new Server({ name: `relay-${name}`, version: '1.0.0' }, { capabilities: { tools: { listChanged: true }, logging: {} } });
     servers.add(s);
     s.setRequestHandler(ListToolsRequestSchema, async () => ({ tools }));
     s.setRequestHandler(CallToolRequestSchema, async (req, extra) => {
         const a = req.params.arguments || {};
+        if (contract[req.params.name]) return contract[req.params.name](a, extra, req);
         switch (req.params.name) {
         case 'sample': {
             const r = await extra.sendRequest({ method: 'sampling/createMessage', params: {
