@@ -68,7 +68,8 @@ export function heading(title, lead) {
 /** A state as a badge: good states green, refused or failed ones red, waiting ones amber. */
 export function badge(state) {
   const tone = { active: 'ok', up: 'ok', published: 'ok', approved: 'ok', pending: 'warn', deprecated: 'warn',
-    rejected: 'bad', refused: 'bad', down: 'bad', revoked: 'bad', expired: 'bad', retired: 'bad', cancelled: '' }[state];
+    degraded: 'warn', unknown: 'warn', rejected: 'bad', refused: 'bad', down: 'bad', ejected: 'bad', revoked: 'bad',
+    expired: 'bad', retired: 'bad', cancelled: '' }[state];
   return h('span', { class: ['badge', tone] }, state);
 }
 

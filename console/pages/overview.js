@@ -1,8 +1,10 @@
 // Overview: traffic, errors, latency, tokens and cost over a time range, the busiest names,
-// and what the configuration declares (providers, models). From /analytics/top and /series.
+// and, for admins, the health of upstreams, providers and MCP servers. From /analytics/top
+// and /series, /upstreams, /providers and /mcp-servers.
 import { h, fmt, clear } from '../ui.js';
 import { api, session } from '../api.js';
 import { lineChart, barList, formatValue } from '../chart.js';
+import { badge } from './common.js';
 
 const RANGES = [
   { value: '1h', label: 'Last hour', ms: 3600e3 },
@@ -79,16 +81,23 @@ function charts(points, from, to) {
     panel('Cost', lineChart([line('cost', p => p.cost_micro_usd || 0)], { ...opts, unit: 'usd', title: 'Cost' })));
 }
 
-async function declared(root) {
+/* One list of named things with their health badge and a detail line. */
+function healthList(items, detail, none) {
+  if (!items.length) return h('p', { class: 'empty' }, none);
+  return h('ul', { class: 'plain-list' }, items.map(i => h('li', null, badge(i.status), ' ', h('strong', null, i.name),
+    ' ', h('span', { class: 'muted' }, detail(i)))));
+}
+
+/* Health, as the gateway sees it now: service targets (balancer), providers (usable keys), MCP servers. */
+async function health(root) {
   if (session()?.role !== 'admin') return;
-  const [providers, models] = await Promise.all([
-    api('GET', '/providers').then(r => r.items).catch(() => []),
-    api('GET', '/models').then(r => r.items).catch(() => []),
-  ]);
-  root.append(panel('Providers and models',
-    h('p', { class: 'muted' }, `${providers.length} providers and ${models.length} models are declared by the configuration file.`),
-    h('ul', { class: 'plain-list' }, providers.map(p => h('li', null, h('strong', null, p.name), p.type ? ` (${p.type})` : ''))),
-  ));
+  const items = path => api('GET', path).then(r => r.items).catch(() => []);
+  const [upstreams, providers, mcp] = await Promise.all([items('/upstreams'), items('/providers'), items('/mcp-servers')]);
+  root.append(h('div', { class: 'grid2', role: 'group', 'aria-label': 'Health' },
+    panel('Upstreams', healthList(upstreams, u => `${u.targets_available} of ${u.targets.length} targets available` +
+      u.targets.filter(t => t.status !== 'up').map(t => `; ${t.url} ${t.status}`).join(''), 'No service with targets.')),
+    panel('Providers', healthList(providers, p => `${p.type}, ${p.keys_usable} of ${p.keys} keys usable`, 'No AI provider is declared.')),
+    panel('MCP servers', healthList(mcp, m => `${m.transport}, ready on ${m.workers_ready} workers`, 'No MCP server is declared.'))));
 }
 
 export default {
@@ -105,6 +114,7 @@ export default {
     } catch (e) {
       if (e.status === 404) {
         root.append(h('p', null, 'The call log is off, so there are no analytics: turn it on with call_log: in the configuration.'));
+        await health(root);
         return;
       }
       throw e;
@@ -134,6 +144,6 @@ export default {
     } else {
       clear(chartBox, h('p', { class: 'empty' }, 'No calls in this range yet.'));
     }
-    await declared(root);
+    await health(root);
   },
 };

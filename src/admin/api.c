@@ -1330,21 +1330,22 @@ static void nested(ctx *x, const resource *r, json_t *parent)
     json_decref(obj);
 }
 
-/* GET /listeners, /providers, /mcp-servers, /models (and one of them by name): what the
- * configuration file declares, read-only. Models are the catalog every role may read;
- * listeners, providers and MCP servers are the operators' (admins). */
+/* GET /listeners, /providers, /mcp-servers, /upstreams, /models (and one of them by name):
+ * what the configuration declares, read-only, with the health of providers, MCP servers
+ * and service targets. Models are the catalog every role may read; the rest is the
+ * operators' (admins). */
 static bool file_objects(ctx *x)
 {
-    static const char *const kinds[] = {"listeners", "providers", "mcp-servers", "models"};
-    static const char *const described[] = {"listeners", "providers", "mcp_servers", "models"};
+    static const char *const kinds[] = {"listeners", "providers", "mcp-servers", "upstreams", "models"};
+    static const char *const described[] = {"listeners", "providers", "mcp_servers", "upstreams", "models"};
     size_t k = 0;
-    while (k < 4 && strcmp(x->seg[0], kinds[k]) != 0) k++;
-    if (k == 4) return false;
+    while (k < 5 && strcmp(x->seg[0], kinds[k]) != 0) k++;
+    if (k == 5) return false;
     json_t *all = x->api->describe ? x->api->describe(x->api->arg, described[k]) : json_array();
     if (x->nseg > 2) fail(x, 404, "not_found", "", "no such resource");
     else if (!method_is(x, "GET"))
         pt_admin_fail(&x->err, 405, "read_only", "", "%s are declared by the configuration file: change them there", kinds[k]);
-    else if (k < 3 && x->role != PT_ROLE_ADMIN)
+    else if (k < 4 && x->role != PT_ROLE_ADMIN)
         pt_admin_fail(&x->err, 403, "forbidden", "", "only admins read %s", kinds[k]);
     else if (!all) fail(x, 500, "out_of_memory", "", "out of memory");
     else if (x->nseg == 1) answer(x, 200, json_pack("{s:O,s:n}", "items", all, "next_cursor"), 0);

@@ -1,11 +1,14 @@
 /* config_report.c: what `portico check-config` prints about a loaded snapshot: every
  * listener, service, route (in precedence order), provider, model and policy, then
  * warnings; and the same objects as JSON for the admin API. */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "ai/ai_config.h"
 #include "ai/prompt.h"
+#include "core/log.h"
+#include "gateway/balancer.h"
 #include "gateway/config.h"
 #include "gateway/router.h"
 #include "limits/policy.h"
@@ -163,15 +166,59 @@ static json_t *describe_listeners(const pt_config *cfg)
     return a;
 }
 
-/* Providers without their keys: how many there are is all the API says. */
+/* Providers without their keys: how many there are, and how many may be used now (the
+ * others cool down after a 429 or were refused by the provider), is all the API says. */
 static json_t *describe_providers(const pt_config *cfg)
 {
     json_t *a = json_array();
+    uint64_t now = pt_now_ms();
     for (size_t i = 0; cfg->ai && i < cfg->ai->nproviders; i++) {
         const pt_ai_provider *p = &cfg->ai->providers[i];
-        json_array_append_new(a, file_object(json_pack("{s:s,s:s,s:s,s:i}", "name", p->name, "type",
+        int usable = 0;
+        for (size_t k = 0; k < p->nkeys; k++) usable += pt_ai_key_usable(p, k, now);
+        /* a provider without keys (a local server) is not held back by any */
+        const char *status = p->nkeys == 0 || usable > 0 ? "up" : "down";
+        json_array_append_new(a, file_object(json_pack("{s:s,s:s,s:s,s:i,s:i,s:s}", "name", p->name, "type",
                                                        pt_ai_prov_type_name(p->type), "base_url", p->base_url, "keys",
-                                                       (int)p->nkeys)));
+                                                       (int)p->nkeys, "keys_usable", usable, "status", status)));
+    }
+    return a;
+}
+
+/* Each service target's health as the balancer sees it (every worker's state): "up", "down"
+ * (its active checks say so), "ejected" (passive health took it out, until ejected_until),
+ * or "unknown" (no check has decided yet and it has not failed), with its counters. */
+static json_t *describe_upstreams(const pt_config *cfg)
+{
+    json_t *a = json_array();
+    uint64_t now = pt_now_ms();
+    for (size_t i = 0; i < cfg->nservices; i++) {
+        const pt_service *s = &cfg->services[i];
+        if (!s->ntargets) continue;
+        json_t *targets = json_array();
+        size_t up = 0;
+        for (size_t t = 0; t < s->ntargets; t++) {
+            const pt_target *tg = &s->targets[t];
+            const pt_target_state *st = tg->state;
+            if (!st) continue;
+            uint64_t until = atomic_load(&st->ejected_until_ms);
+            int health = atomic_load(&st->health);
+            const char *status = until > now                                          ? "ejected"
+                                 : tg->health_checked && health == PT_HEALTH_DOWN      ? "down"
+                                 : tg->health_checked && health == PT_HEALTH_UNKNOWN   ? "unknown"
+                                                                                       : "up";
+            up += pt_target_available(tg, now);
+            json_t *o = json_pack("{s:s,s:s,s:b,s:i,s:I,s:I,s:I}", "url", tg->url, "status", status, "active_checks",
+                                  tg->health_checked, "in_flight", atomic_load(&st->active), "requests",
+                                  (json_int_t)atomic_load(&st->requests), "failures",
+                                  (json_int_t)atomic_load(&st->failures), "ejections",
+                                  (json_int_t)atomic_load(&st->ejections));
+            if (until > now) json_object_set_new(o, "ejected_for_ms", json_integer((json_int_t)(until - now)));
+            json_array_append_new(targets, o);
+        }
+        const char *status = up == s->ntargets ? "up" : up ? "degraded" : "down";
+        json_array_append_new(a, json_pack("{s:s,s:s,s:i,s:o}", "name", s->name, "status", status, "targets_available",
+                                           (int)up, "targets", targets));
     }
     return a;
 }
@@ -223,6 +270,7 @@ static json_t *describe_mcp_servers(const pt_config *cfg)
 json_t *pt_config_describe(const pt_config *cfg, const char *what)
 {
     if (strcmp(what, "mcp_servers") == 0) return describe_mcp_servers(cfg);
+    if (strcmp(what, "upstreams") == 0) return describe_upstreams(cfg);
     if (strcmp(what, "listeners") == 0) return describe_listeners(cfg);
     if (strcmp(what, "providers") == 0) return describe_providers(cfg);
     if (strcmp(what, "models") == 0) return describe_models(cfg);

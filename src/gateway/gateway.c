@@ -752,12 +752,15 @@ static void admin_changed(void *arg, int kind, int64_t id)
     else pt_control_live_changed_one(kind, id);
 }
 
-/* The file's listeners, providers and models for the admin API (the file's snapshot in force). */
+/* The file's listeners, providers and models for the admin API (the file's snapshot in
+ * force); the upstreams' and providers' health from the configuration requests use, whose
+ * targets and keys hold it. */
 static json_t *admin_describe(void *arg, const char *what)
 {
     (void)arg;
     pt_config *cur = pt_config_current();
-    json_t *j = cur ? pt_config_describe(cur->file ? cur->file : cur, what) : json_array();
+    bool live = strcmp(what, "upstreams") == 0 || strcmp(what, "providers") == 0;
+    json_t *j = cur ? pt_config_describe(cur->file && !live ? cur->file : cur, what) : json_array();
     pt_config_release(cur);
     return j;
 }

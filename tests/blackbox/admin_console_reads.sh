@@ -3,7 +3,8 @@
 # and budget windows against their limits, from the totals the gateway writes every second;
 # whoever reads the policy reads its usage, another team gets 404) and GET /mcp-servers (the
 # file's MCP servers with their health and call counts, never a child's arguments or
-# environment; admins only, read-only).
+# environment; admins only, read-only), GET /upstreams (each service target's health as the
+# balancer sees it: up, then ejected once it fails) and the providers' usable keys.
 . "$(dirname "$0")/lib.sh"
 
 PP=$(free_port); U1=$(free_port); AP=$(free_port)
@@ -17,7 +18,11 @@ mcp:
     - name: alpha
       command: \"$NODE\"
       args: [\"$FIXTURE\", stdio, alpha]
-      env: { FIXTURE_SECRET: \"s3cret-env-value\" }"
+      env: { FIXTURE_SECRET: \"s3cret-env-value\" }
+providers:
+  - { name: oai, type: openai, base_url: \"http://127.0.0.1:9/v1\", api_keys: [k-one, k-two] }
+models:
+  - { name: gpt, targets: [{ provider: oai, model: gpt-4o }] }"
 admin_start "$CONF" || { not_ok "portico with the admin API starts"; done_testing; exit 1; }
 
 api POST /teams '{"name":"shop"}' >/dev/null
@@ -76,6 +81,28 @@ api GET /mcp-servers "" "$DEV"
 is "$RESP_STATUS/$(jqr .error.code)" "403/forbidden" "other roles may not read them"
 api POST /mcp-servers '{"name":"x"}'
 is "$RESP_STATUS/$(jqr .error.code)" "405/read_only" "they are declared by the file"
+
+# ---- providers and upstreams: their health ----
+api GET /providers/oai
+is "$RESP_STATUS/$(jqr .keys)/$(jqr .keys_usable)/$(jqr .status)" "200/2/2/up" "a provider: its keys counted, how many are usable, up"
+unlike "$RESP_BODY" "k-one" "never a key"
+api GET /upstreams
+is "$RESP_STATUS/$(jqr '[.items[].name] | join(",")')" "200/echo" "admins list the services' upstreams"
+is "$(jqr '.items[0].status')/$(jqr '.items[0].targets[0].url')/$(jqr '.items[0].targets[0].status')" \
+    "up/http://127.0.0.1:$U1/up" "a target that answers is up"
+check "its requests are counted" test "$(jqr '.items[0].targets[0].requests')" -ge 2
+upstream_stop echo
+ejected() {
+    http GET "http://127.0.0.1:$PP/echo/x" -H "Authorization: Bearer $KEY"
+    api GET /upstreams/echo
+    [ "$(jqr '.targets[0].status')" = ejected ]
+}
+wait_for 10 ejected
+is "$(jqr .status)/$(jqr '.targets[0].status')/$(jqr '.targets_available')" "down/ejected/0" \
+    "a target that stops answering is ejected, its service down"
+check "with when it comes back" test "$(jqr '.targets[0].ejected_for_ms')" -gt 0
+api GET /upstreams "" "$DEV"
+is "$RESP_STATUS/$(jqr .error.code)" "403/forbidden" "other roles may not read upstreams"
 
 portico_stop
 done_testing

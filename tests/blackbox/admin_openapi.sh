@@ -27,6 +27,6 @@ while read -r path method; do
         bad+="$method $path -> $RESP_STATUS $RESP_BODY"$'\n'
     fi
 done < <(jq -r '.paths | to_entries[] | .key as $p | .value | keys[] | "\($p) \(.)"' <<<"$DOC")
-check "the document lists 76 operations" test "$n" -eq 76
+check "the document lists 78 operations" test "$n" -eq 78
 is "$bad" "" "every described operation is routed"
 done_testing

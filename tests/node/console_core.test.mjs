@@ -89,6 +89,10 @@ test('the bootstrap token signs in, then the password; every core page draws cle
   assert.equal(requests, '20', 'the overview counts the calls made');
   assert.match(await page.$eval('.bar-list', e => e.textContent), /shop/, 'the busiest service is listed');
   assert.match(await page.$eval('svg.chart-svg', e => e.getAttribute('aria-label')), /Requests: line chart/);
+  // the health of what the gateway calls, as the balancer sees it
+  await page.waitForSelector('[aria-label="Health"] li');
+  assert.match(await page.$eval('[aria-label="Health"]', e => e.textContent), /up shop 1 of 1 targets available/,
+    'the overview shows the upstream that answers as up');
   await checkPage(page, 'overview', '.charts svg');
 
   await go(page, '#/calls', 'table.grid');
