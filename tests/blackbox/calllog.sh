@@ -7,10 +7,8 @@
 # ever written to the file.
 . "$(dirname "$0")/lib.sh"
 
-SEED=${STORE_SEED:-$(dirname "$PORTICO")/tests/store_seed}
 PP=$(free_port); AP=$(free_port); U1=$(free_port); MA=$(free_port)
 D=$T/data
-seed() { "$SEED" "$D" "$@"; }
 
 seed team ml && seed consumer bot ml && seed service echo ml && seed service llm ml || not_ok "the store is seeded"
 KA=$(seed key bot)

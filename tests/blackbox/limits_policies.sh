@@ -8,11 +8,9 @@
 # policies refused naming the field.
 . "$(dirname "$0")/lib.sh"
 
-SEED=${STORE_SEED:-$(dirname "$PORTICO")/tests/store_seed}
 PP=$(free_port); U1=$(free_port); DEAD=$(free_port)
 D=$T/data
 LOG=$T/access.log
-seed() { "$SEED" "$D" "$@"; }
 
 seed team shop && seed consumer acme shop && seed consumer globex shop && seed consumer initech shop &&
     seed consumer hooli shop && seed service orders shop ||

@@ -7,12 +7,10 @@
 # ones with their error. check-config names each mistake of the section.
 . "$(dirname "$0")/lib.sh"
 
-SEED=${STORE_SEED:-$(dirname "$PORTICO")/tests/store_seed}
 FIXTURE=$ROOT/tests/upstreams/mcp/fixture.mjs
 NODE=$(command -v node)
 PP=$(free_port); AP=$(free_port)
 D=$T/data
-seed() { "$SEED" "$D" "$@"; }
 seed team acme && seed consumer app1 acme && seed consumer app2 acme && seed service mcp acme ||
     not_ok "the store is seeded"
 K1=$(seed key app1)   # its own entry: some of alpha's tools

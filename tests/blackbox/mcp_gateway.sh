@@ -10,12 +10,10 @@
 # field of each mistake of the `mcp:` section.
 . "$(dirname "$0")/lib.sh"
 
-SEED=${STORE_SEED:-$(dirname "$PORTICO")/tests/store_seed}
 FIXTURE=$ROOT/tests/upstreams/mcp/fixture.mjs
 NODE=$(command -v node)
 PP=$(free_port)
 D=$T/data
-seed() { "$SEED" "$D" "$@"; }
 seed team acme && seed consumer app1 acme && seed consumer app2 acme && seed service mcp acme ||
     not_ok "the store is seeded"
 K1=$(seed key app1)   # subscribed to the MCP endpoints
