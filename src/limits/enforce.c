@@ -133,12 +133,11 @@ static void undo(pt_limit_state *st)
 }
 
 /* A total that could not be stored: the policy's on_store_error decides (logged at most
- * once a second, whichever it is). */
+ * once a second per policy, so one policy's failures never hide another's). */
 static bool store_error(pt_limit_state *st, pt_limit_decision *d, pt_policy_window w)
 {
-    static _Atomic int64_t last_log;
     int64_t now = pt_limits_wall();
-    if (atomic_exchange(&last_log, now) != now)
+    if (atomic_exchange(&((pt_policy *)d->policy)->store_logged_at, now) != now)
         pt_log_warn("policy '%s': its %s cannot be counted (the limit store fails); on_store_error: %s, so the call "
                     "is %s",
                     d->policy->name, w < PT_WIN_COUNT ? pt_policy_window_key(w) : "counters",

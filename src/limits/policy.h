@@ -24,6 +24,7 @@
 #ifndef PT_LIMITS_POLICY_H
 #define PT_LIMITS_POLICY_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -97,6 +98,7 @@ typedef struct pt_policy {
     char *time_zone;          /* the calendar windows' zone name; NULL = UTC */
     struct pt_tz *tz;
     bool store_closed;        /* on_store_error: closed */
+    _Atomic int64_t store_logged_at; /* runtime: the wall second its store failure was last logged */
     void *series;             /* runtime: the decision counters, bound by the gateway */
     struct pt_mask_spec *mask; /* the `mask:` member (mask/mask_config.h), NULL when none */
 } pt_policy;
