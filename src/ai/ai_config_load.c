@@ -385,18 +385,25 @@ static int prov_credentials_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
     return rc;
 }
 
-/* Vertex AI: project, region and a service account instead of api keys; the base URL
- * follows the region (the "global" location has no region prefix). */
+/* Vertex AI: project, region and Google credentials instead of api keys; the base URL
+ * follows the region (the "global" location has no region prefix). Without `credentials`
+ * the application default credentials are used, found now so that a broken file is an
+ * error of the configuration. */
 static int finish_vertex(pt_cfg *c, const pt_cfg_node *n, pt_ai_provider *p)
 {
-    static const char *const need[] = { "project", "region", "credentials" };
-    const char *have[] = { p->project, p->region, p->credentials };
-    for (size_t i = 0; i < 3; i++)
+    static const char *const need[] = { "project", "region" };
+    const char *have[] = { p->project, p->region };
+    for (size_t i = 0; i < 2; i++)
         if (!have[i]) return pt_cfg_fail(c, n, "missing required key '%s' (type vertex needs it)", need[i]);
-    if (p->nkeys) return pt_cfg_fail(c, n, "type vertex authenticates with its service account, not api_key");
+    if (p->nkeys) return pt_cfg_fail(c, n, "type vertex authenticates with Google credentials, not api_key");
     if (p->access_key_id || p->secret_access_key || p->session_token)
         return pt_cfg_fail(c, n, "AWS credentials are for type bedrock only");
-    return 0;
+    if (p->gauth) return 0;
+    pt_buf err = PT_BUF_INIT;
+    p->gauth = pt_gauth_load_default(&err);
+    int rc = p->gauth ? 0 : pt_cfg_fail(c, n, "application default credentials: %s", err.data ? err.data : "out of memory");
+    pt_buf_release(&err);
+    return rc;
 }
 
 /* Bedrock: region and credentials instead of api keys; the base URL defaults to the

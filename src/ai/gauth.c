@@ -1,5 +1,5 @@
-/* gauth.c: service-account JSON, RS256 JWT assertions, and the token refresher thread
- * (see gauth.h). */
+/* gauth.c: Google credentials (service-account and authorized-user files, the metadata
+ * server), RS256 JWT assertions, and the token refresher thread (see gauth.h). */
 #include "ai/gauth.h"
 
 #include <errno.h>
@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "ai/sigv4.h"
 #include "core/log.h"
 #include "http/post.h"
 
@@ -21,10 +23,21 @@
 #define TOKEN_MAX 4096
 #define EXCHANGE_TIMEOUT_MS 10000
 #define RETRY_MAX_S 30
+#define GOOGLE_TOKEN_URI "https://oauth2.googleapis.com/token"
+#define METADATA_HOST "metadata.google.internal"
+#define METADATA_PATH "/computeMetadata/v1/instance/service-accounts/default/token"
+
+/* How a token is obtained: a signed assertion (service account), a refresh token (the
+ * authorized-user file `gcloud auth application-default login` writes), or a GET to the
+ * metadata server of the machine the gateway runs on. */
+typedef enum { SRC_SERVICE_ACCOUNT, SRC_AUTHORIZED_USER, SRC_METADATA } src_kind;
 
 struct pt_gauth {
     _Atomic int refs;
+    src_kind kind;
+    char *source;              /* where the credentials came from, for logs (never a secret) */
     char *email, *token_uri, *owner;
+    char *client_id, *client_secret, *refresh_token; /* authorized user */
     EVP_PKEY *key;
     pt_post_url to;
     pthread_mutex_t lock;
@@ -41,6 +54,12 @@ static void unref(pt_gauth *g)
     if (atomic_fetch_sub(&g->refs, 1) != 1) return;
     OPENSSL_cleanse(g->token, sizeof g->token);
     EVP_PKEY_free(g->key);
+    if (g->client_secret) OPENSSL_cleanse(g->client_secret, strlen(g->client_secret));
+    if (g->refresh_token) OPENSSL_cleanse(g->refresh_token, strlen(g->refresh_token));
+    free(g->client_id);
+    free(g->client_secret);
+    free(g->refresh_token);
+    free(g->source);
     free(g->email);
     free(g->token_uri);
     free(g->owner);
@@ -55,43 +74,118 @@ static char *member(json_t *j, const char *k)
     return v && *v ? strdup(v) : NULL;
 }
 
-pt_gauth *pt_gauth_load(const char *path, pt_buf *err)
+static pt_gauth *gauth_new(src_kind kind, const char *source)
 {
-    json_error_t je;
-    json_t *j = json_load_file(path, 0, &je);
-    if (!j) {
-        pt_buf_printf(err, "cannot read the service account file '%s': %s", path, je.text);
-        return NULL;
-    }
     pt_gauth *g = calloc(1, sizeof *g);
+    if (!g) return NULL;
+    g->refs = 1;
+    g->kind = kind;
+    g->source = strdup(source);
+    pthread_mutex_init(&g->lock, NULL);
+    pthread_cond_init(&g->wake, NULL);
+    snprintf(g->why, sizeof g->why, "no token exchange has finished yet");
+    return g;
+}
+
+/* A service-account file's members; NULL or what is wrong. */
+static const char *service_account(pt_gauth *g, json_t *j)
+{
     const char *pem = json_string_value(json_object_get(j, "private_key"));
-    if (g) {
-        g->refs = 1;
-        g->email = member(j, "client_email");
-        g->token_uri = member(j, "token_uri");
-        pthread_mutex_init(&g->lock, NULL);
-        pthread_cond_init(&g->wake, NULL);
-        snprintf(g->why, sizeof g->why, "no token exchange has finished yet");
-    }
-    if (g && pem) {
+    g->email = member(j, "client_email");
+    g->token_uri = member(j, "token_uri");
+    if (pem) {
         BIO *b = BIO_new_mem_buf(pem, -1);
         g->key = b ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
         BIO_free(b);
     }
-    const char *bad = !g ? "out of memory"
-                      : !g->email ? "it has no client_email"
-                      : !g->token_uri ? "it has no token_uri"
-                      : !pem ? "it has no private_key"
-                      : !g->key || EVP_PKEY_base_id(g->key) != EVP_PKEY_RSA ? "its private_key is not an RSA key in PEM"
-                      : pt_post_url_parse(g->token_uri, &g->to) ? "its token_uri is not an http(s) URL"
-                                                                 : NULL;
+    return !g->email ? "it has no client_email"
+           : !g->token_uri ? "it has no token_uri"
+           : !pem ? "it has no private_key"
+           : !g->key || EVP_PKEY_base_id(g->key) != EVP_PKEY_RSA ? "its private_key is not an RSA key in PEM"
+                                                                  : NULL;
+}
+
+/* An authorized-user file's members (token_uri is optional, Google's by default). */
+static const char *authorized_user(pt_gauth *g, json_t *j)
+{
+    g->client_id = member(j, "client_id");
+    g->client_secret = member(j, "client_secret");
+    g->refresh_token = member(j, "refresh_token");
+    g->token_uri = member(j, "token_uri");
+    if (!g->token_uri) g->token_uri = strdup(GOOGLE_TOKEN_URI);
+    return !g->client_id ? "it has no client_id"
+           : !g->client_secret ? "it has no client_secret"
+           : !g->refresh_token ? "it has no refresh_token"
+           : !g->token_uri ? "out of memory"
+                            : NULL;
+}
+
+/* Reads a credentials file; what names it in messages (its path, and how it was found). */
+static pt_gauth *load_file(const char *path, const char *what, pt_buf *err)
+{
+    json_error_t je;
+    json_t *j = json_load_file(path, 0, &je);
+    if (!j) {
+        pt_buf_printf(err, "cannot read the %s '%s': %s", what, path, je.text);
+        return NULL;
+    }
+    const char *type = json_string_value(json_object_get(j, "type"));
+    bool user = type && strcmp(type, "authorized_user") == 0;
+    char source[600];
+    snprintf(source, sizeof source, "%s '%s'", what, path);
+    pt_gauth *g = gauth_new(user ? SRC_AUTHORIZED_USER : SRC_SERVICE_ACCOUNT, source);
+    const char *bad = !g                                          ? "out of memory"
+                      : type && !user && strcmp(type, "service_account") != 0
+                          ? "its type is neither service_account nor authorized_user (other kinds are not supported)"
+                      : user ? authorized_user(g, j)
+                             : service_account(g, j);
+    if (!bad && pt_post_url_parse(g->token_uri, &g->to)) bad = "its token_uri is not an http(s) URL";
     json_decref(j);
     if (bad) {
-        pt_buf_printf(err, "service account file '%s': %s", path, bad);
+        pt_buf_printf(err, "%s '%s': %s", what, path, bad);
         if (g) unref(g);
         return NULL;
     }
     return g;
+}
+
+pt_gauth *pt_gauth_load(const char *path, pt_buf *err)
+{
+    return load_file(path, "service account file", err);
+}
+
+pt_gauth *pt_gauth_load_default(pt_buf *err)
+{
+    const char *env = getenv("GOOGLE_APPLICATION_CREDENTIALS");
+    if (env && *env) return load_file(env, "GOOGLE_APPLICATION_CREDENTIALS file", err);
+    char path[1024] = "";
+    const char *dir = getenv("CLOUDSDK_CONFIG"), *home = getenv("HOME");
+    if (dir && *dir) snprintf(path, sizeof path, "%s/application_default_credentials.json", dir);
+    else if (home && *home) snprintf(path, sizeof path, "%s/.config/gcloud/application_default_credentials.json", home);
+    if (path[0] && access(path, F_OK) == 0) return load_file(path, "application default credentials file", err);
+    const char *host = getenv("GCE_METADATA_HOST");
+    if (!host || !*host) host = METADATA_HOST;
+    bool hostlike = strlen(host) < 256 && strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") ==
+                                              strlen(host);
+    char url[600], source[700];
+    snprintf(url, sizeof url, "http://%s" METADATA_PATH, host);
+    snprintf(source, sizeof source, "the metadata server %s", host);
+    pt_gauth *g = gauth_new(SRC_METADATA, source);
+    if (g) g->token_uri = strdup(url);
+    const char *bad = !g || !g->token_uri || !g->source                    ? "out of memory"
+                      : !hostlike || pt_post_url_parse(g->token_uri, &g->to) ? "GCE_METADATA_HOST is not a host[:port]"
+                                                                              : NULL;
+    if (bad) {
+        pt_buf_printf(err, "no credentials file was given or found, and %s", bad);
+        if (g) unref(g);
+        return NULL;
+    }
+    return g;
+}
+
+const char *pt_gauth_source(const pt_gauth *g)
+{
+    return g->source ? g->source : "?";
 }
 
 static int b64url(pt_buf *out, const unsigned char *p, size_t n)
@@ -127,18 +221,39 @@ int pt_gauth_assertion(const pt_gauth *g, int64_t now, pt_buf *out)
     return 0;
 }
 
+/* The token request of g's kind into form (empty for a GET); -1 when it cannot be built. */
+static int token_request(const pt_gauth *g, pt_buf *form)
+{
+    if (g->kind == SRC_METADATA) return 0;
+    if (g->kind == SRC_AUTHORIZED_USER) {
+        const char *v[] = { g->client_id, g->client_secret, g->refresh_token };
+        static const char *const k[] = { "grant_type=refresh_token&client_id=", "&client_secret=", "&refresh_token=" };
+        int rc = 0;
+        for (int i = 0; i < 3 && !rc; i++)
+            rc = pt_buf_append(form, k[i], strlen(k[i])) || pt_sigv4_uri_encode(form, pt_slice_cstr(v[i]), false);
+        return rc ? -1 : 0;
+    }
+    pt_buf jwt = PT_BUF_INIT;
+    int rc = pt_gauth_assertion(g, (int64_t)time(NULL), &jwt) ||
+             pt_buf_printf(form, "grant_type=urn%%3Aietf%%3Aparams%%3Aoauth%%3Agrant-type%%3Ajwt-bearer&assertion=%.*s",
+                           (int)jwt.len, jwt.data);
+    pt_buf_release(&jwt);
+    return rc ? -1 : 0;
+}
+
 /* One exchange; returns the token's lifetime in seconds, or -1 with g->why set. */
 static int64_t exchange(pt_gauth *g)
 {
-    pt_buf form = PT_BUF_INIT, answer, jwt = PT_BUF_INIT;
+    pt_buf form = PT_BUF_INIT, answer;
     pt_buf_init(&answer, 1 << 20);
     char why[200] = "", msg[256] = "";
     int64_t life = -1;
-    if (pt_gauth_assertion(g, (int64_t)time(NULL), &jwt) == 0 &&
-        pt_buf_printf(&form, "grant_type=urn%%3Aietf%%3Aparams%%3Aoauth%%3Agrant-type%%3Ajwt-bearer&assertion=%.*s",
-                      (int)jwt.len, jwt.data) == 0) {
-        int status = pt_http_post_read(&g->to, "Accept: application/json\r\n", "application/x-www-form-urlencoded",
-                                       form.data, form.len, EXCHANGE_TIMEOUT_MS, &answer, why, sizeof why);
+    if (token_request(g, &form) == 0) {
+        int status = g->kind == SRC_METADATA
+                         ? pt_http_get_read(&g->to, "Metadata-Flavor: Google\r\nAccept: application/json\r\n",
+                                            EXCHANGE_TIMEOUT_MS, &answer, why, sizeof why)
+                         : pt_http_post_read(&g->to, "Accept: application/json\r\n", "application/x-www-form-urlencoded",
+                                             form.data, form.len, EXCHANGE_TIMEOUT_MS, &answer, why, sizeof why);
         json_t *j = status > 0 && answer.data ? json_loadb(answer.data, answer.len, 0, NULL) : NULL;
         const char *tok = json_string_value(json_object_get(j, "access_token"));
         json_int_t exp = json_integer_value(json_object_get(j, "expires_in"));
@@ -165,9 +280,9 @@ static int64_t exchange(pt_gauth *g)
         snprintf(g->why, sizeof g->why, "%s", msg);
         pthread_mutex_unlock(&g->lock);
     }
-    OPENSSL_cleanse(form.data, form.len);
+    if (form.data) OPENSSL_cleanse(form.data, form.len);
+    if (answer.data) OPENSSL_cleanse(answer.data, answer.len);
     pt_buf_release(&form);
-    pt_buf_release(&jwt);
     pt_buf_release(&answer);
     return life;
 }
@@ -199,7 +314,8 @@ static void *refresher(void *arg)
             int64_t margin = life / 2 < 300 ? life / 2 : 300;
             wait = life - margin;
             backoff = 1;
-            pt_log_info("AI provider '%s': access token obtained (expires in %lld s)", g->owner, (long long)life);
+            pt_log_info("AI provider '%s': access token obtained from %s (expires in %lld s)", g->owner, g->source,
+                        (long long)life);
         } else {
             char why[256];
             pthread_mutex_lock(&g->lock);

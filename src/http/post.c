@@ -1,4 +1,4 @@
-/* post.c: one blocking HTTP/1.1 POST with a deadline, plain or over TLS (see post.h). */
+/* post.c: one blocking HTTP/1.1 POST (or GET) with a deadline, plain or over TLS (see post.h). */
 #include "http/post.h"
 
 #include <errno.h>
@@ -254,6 +254,7 @@ static int read_answer(conn *c, pt_buf *answer)
     return status;
 }
 
+/* One request: a POST when ctype is given, otherwise a GET with no body. */
 static int exchange(const pt_post_url *u, const char *headers, const char *ctype, const char *body, size_t len,
                     uint64_t timeout_ms, pt_buf *answer, char *why, size_t whycap)
 {
@@ -262,10 +263,10 @@ static int exchange(const pt_post_url *u, const char *headers, const char *ctype
     c.why[0] = '\0';
     bool v6 = strchr(u->host, ':') != NULL;
     pt_buf head = PT_BUF_INIT;
-    pt_buf_printf(&head,
-                  "POST %s HTTP/1.1\r\nHost: %s%s%s:%u\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-                  "Connection: close\r\nUser-Agent: portico/" PT_VERSION "\r\n%s\r\n",
-                  u->path, v6 ? "[" : "", u->host, v6 ? "]" : "", u->port, ctype, len, headers ? headers : "");
+    pt_buf_printf(&head, "%s %s HTTP/1.1\r\nHost: %s%s%s:%u\r\n", ctype ? "POST" : "GET", u->path, v6 ? "[" : "",
+                  u->host, v6 ? "]" : "", u->port);
+    if (ctype) pt_buf_printf(&head, "Content-Type: %s\r\nContent-Length: %zu\r\n", ctype, len);
+    pt_buf_printf(&head, "Connection: close\r\nUser-Agent: portico/" PT_VERSION "\r\n%s\r\n", headers ? headers : "");
     int status = -1;
     if (!head.data) failed(&c, "out of memory");
     else if (connect_to(&c, u) == 0 && (!u->tls || handshake(&c, u) == 0) && send_all(&c, head.data, head.len) == 0 &&
@@ -290,4 +291,10 @@ int pt_http_post_read(const pt_post_url *u, const char *headers, const char *cty
                       uint64_t timeout_ms, pt_buf *answer, char *why, size_t whycap)
 {
     return exchange(u, headers, ctype, body, len, timeout_ms, answer, why, whycap);
+}
+
+int pt_http_get_read(const pt_post_url *u, const char *headers, uint64_t timeout_ms, pt_buf *answer, char *why,
+                     size_t whycap)
+{
+    return exchange(u, headers, NULL, NULL, 0, timeout_ms, answer, why, whycap);
 }

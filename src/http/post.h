@@ -1,5 +1,6 @@
-/* post.h: one HTTP/1.1 POST from a thread that may block (a writer or notifier thread,
- * never an event loop): the budget webhook and the OTLP exporter.
+/* post.h: one HTTP/1.1 POST (or GET) from a thread that may block (a writer, notifier or
+ * refresher thread, never an event loop): the budget webhook, the OTLP exporter and the
+ * token exchanges of cloud providers.
  *
  * http:// or https://. Over TLS the server's certificate is verified against the system's
  * trust store (OpenSSL's default paths, so SSL_CERT_FILE / SSL_CERT_DIR point it elsewhere)
@@ -34,5 +35,9 @@ int pt_http_post(const pt_post_url *u, const char *headers, const char *ctype, c
  * bounds it (a larger answer fails). For a token exchange and such small answers. */
 int pt_http_post_read(const pt_post_url *u, const char *headers, const char *ctype, const char *body, size_t len,
                       uint64_t timeout_ms, pt_buf *answer, char *why, size_t whycap);
+
+/* The same as a GET with no body: a cloud metadata server's token. */
+int pt_http_get_read(const pt_post_url *u, const char *headers, uint64_t timeout_ms, pt_buf *answer, char *why,
+                     size_t whycap);
 
 #endif

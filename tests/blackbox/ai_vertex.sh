@@ -5,7 +5,8 @@
 # Anthropic model endpoints, which take only a live token it issued: OpenAI, Anthropic and
 # Gemini clients, streamed and not, tool calls, usage and cost in the access log, a 429, a
 # token endpoint that is down, a key the token endpoint refuses, a short-lived token
-# refreshed before it expires, and configuration errors.
+# refreshed before it expires, configuration errors, and application default credentials
+# (the GOOGLE_APPLICATION_CREDENTIALS file, gcloud's authorized-user file, the metadata server).
 . "$(dirname "$0")/lib.sh"
 
 PP=$(free_port); MA=$(free_port); MT=$(free_port); DOWN=$(free_port)
@@ -28,6 +29,8 @@ sa_json "$T/sa.pem" "http://127.0.0.1:$DOWN/token" >"$T/sa-down.json"
 sa_json "$T/other.pem" "http://127.0.0.1:$MA/token" >"$T/sa-other.json"
 
 export MOCK_GCP_PUBKEY=$T/sa.pub MOCK_GCP_EMAIL=$EMAIL
+export MOCK_GCP_CLIENT_ID=cid-1.apps.googleusercontent.com MOCK_GCP_CLIENT_SECRET=client-secret-1
+export MOCK_GCP_REFRESH_TOKEN=1//refresh-token-1
 ai_mock_start a "$MA" || not_ok "vertex upstream starts"
 MOCK_GCP_TOKEN_TTL=2 ai_mock_start t "$MT" || not_ok "vertex upstream with 2 s tokens starts"
 
@@ -132,4 +135,89 @@ config_refused "a service-account file without client_email" "service account fi
 if grep -q 'PRIVATE' "$T/err"; then not_ok "the refusal does not print the key"; else ok "the refusal does not print the key"; fi
 
 alive_after "the Vertex tests"
+
+# ------------------------------------------------------------ application default credentials
+# Each source is a fresh gateway whose one Vertex provider has no `credentials`; which source it
+# found is in the log, and its token must be one the upstream issued (the model call is 200).
+# user_json REFRESH_TOKEN TOKEN_URI: the authorized-user file `gcloud auth application-default login` writes
+user_json() {
+    jq -n --arg rt "$1" --arg uri "$2" --arg id "$MOCK_GCP_CLIENT_ID" --arg s "$MOCK_GCP_CLIENT_SECRET" \
+        '{type:"authorized_user", client_id:$id, client_secret:$s, refresh_token:$rt, token_uri:$uri}'
+}
+mkdir -p "$T/home/.config/gcloud" "$T/empty-home"
+user_json "$MOCK_GCP_REFRESH_TOKEN" "http://127.0.0.1:$MA/token" >"$T/home/.config/gcloud/application_default_credentials.json"
+user_json "1//revoked" "http://127.0.0.1:$MA/token" >"$T/user-revoked.json"
+portico_stop
+cat >"$T/adc.yaml" <<EOF
+listen: ["127.0.0.1:$PP"]
+workers: 1
+data_dir: $D
+providers:
+  - { name: vadc, type: vertex, project: proj-1, region: us-central1, base_url: "http://127.0.0.1:$MA" }
+  - { name: vrevoked, type: vertex, project: proj-1, region: us-central1, base_url: "http://127.0.0.1:$MA", credentials: "$T/user-revoked.json" }
+models:
+  - { name: gem, targets: [{ provider: vadc, model: gemini-2.5-flash }] }
+  - { name: revoked, targets: [{ provider: vrevoked, model: gemini-2.5-flash }] }
+EOF
+# adc_case NAME SOURCE: the gateway started by the caller finds SOURCE and serves a call with its token
+adc_case() {
+    if wait_log "AI provider 'vadc': access token obtained from $2" "$T/portico.err"; then
+        ok "$1: the token comes from $2"
+    else
+        not_ok "$1: the token comes from $2" "$(grep "vadc" "$T/portico.err" | tail -n 3)"
+    fi
+    ai_chat '{"model":"gem","messages":[{"role":"user","content":"hi"}]}'
+    is "$RESP_STATUS $(jqr '.choices[0].message.content')" "200 Hello w1 w2" "$1: a call carries its token"
+}
+: >"$T/portico.err"
+HOME=$T/empty-home GOOGLE_APPLICATION_CREDENTIALS=$T/sa.json portico_start "$T/adc.yaml" ||
+    not_ok "portico starts (GOOGLE_APPLICATION_CREDENTIALS)"
+adc_case "GOOGLE_APPLICATION_CREDENTIALS" "GOOGLE_APPLICATION_CREDENTIALS file '$T/sa.json'"
+portico_stop
+
+curl -s -m 5 -X POST "http://127.0.0.1:$MA/_mock/reset" >/dev/null
+: >"$T/portico.err"
+HOME=$T/home portico_start "$T/adc.yaml" || not_ok "portico starts (gcloud's file)"
+adc_case "gcloud's authorized-user file" \
+    "application default credentials file '$T/home/.config/gcloud/application_default_credentials.json'"
+grant=$(curl -s -m 5 "http://127.0.0.1:$MA/_mock/requests" | jq -r '[.[] | select(.path == "/token") | .body][0]')
+is "$grant" "grant_type=refresh_token&client_id=cid-1.apps.googleusercontent.com&client_secret=client-secret-1&refresh_token=1%2F%2Frefresh-token-1" \
+    "gcloud's file: the refresh-token grant, form-encoded"
+ai_chat '{"model":"revoked","messages":[{"role":"user","content":"hi"}]}'
+is "$RESP_STATUS" 503 "a revoked refresh token: 503"
+like "$(jqr '.error.message')" "provider 'vrevoked' has no access token: .*answered 400: Token has been expired or revoked" \
+    "a revoked refresh token: the token endpoint's answer is the cause"
+if grep -qE "client-secret-1|refresh-token-1|1//revoked" "$T/portico.err"; then
+    not_ok "the client secret and refresh tokens are never logged"
+else
+    ok "the client secret and refresh tokens are never logged"
+fi
+portico_stop
+
+curl -s -m 5 -X POST "http://127.0.0.1:$MA/_mock/reset" >/dev/null
+: >"$T/portico.err"
+HOME=$T/empty-home GCE_METADATA_HOST=127.0.0.1:$MA portico_start "$T/adc.yaml" || not_ok "portico starts (metadata server)"
+adc_case "the metadata server" "the metadata server 127.0.0.1:$MA"
+is "$(curl -s -m 5 "http://127.0.0.1:$MA/_mock/requests" |
+    jq -r '[.[] | select(.path | startswith("/computeMetadata")) | "\(.method) \(.headers["metadata-flavor"])"][0]')" \
+    "GET Google" "the metadata server: a GET with Metadata-Flavor: Google"
+portico_stop
+
+# refusals of default credentials, at load
+cat >"$T/bad.yaml" <<EOF
+listen: ["127.0.0.1:$PP"]
+providers:
+  - { name: v, type: vertex, project: p, region: us-central1 }
+EOF
+HOME=$T/empty-home GOOGLE_APPLICATION_CREDENTIALS=$T/missing.json config_refused "GOOGLE_APPLICATION_CREDENTIALS naming a missing file" \
+    "application default credentials: cannot read the GOOGLE_APPLICATION_CREDENTIALS file '$T/missing.json'"
+jq -n '{type:"external_account", audience:"x"}' >"$T/external.json"
+HOME=$T/empty-home GOOGLE_APPLICATION_CREDENTIALS=$T/external.json config_refused "an external-account file" \
+    "its type is neither service_account nor authorized_user"
+jq 'del(.refresh_token)' "$T/user-revoked.json" >"$T/user-bad.json"
+HOME=$T/empty-home GOOGLE_APPLICATION_CREDENTIALS=$T/user-bad.json config_refused "an authorized-user file without refresh_token" \
+    "GOOGLE_APPLICATION_CREDENTIALS file '$T/user-bad.json': it has no refresh_token"
+if grep -q 'client-secret-1' "$T/err"; then not_ok "the refusal does not print the client secret"; else ok "the refusal does not print the client secret"; fi
+HOME=$T/empty-home GCE_METADATA_HOST='bad host/x' config_refused "a GCE_METADATA_HOST that is not a host" \
+    "GCE_METADATA_HOST is not a host"
 done_testing

@@ -145,11 +145,77 @@ static void unusable_files_are_refused_without_the_key(void **state)
     pt_buf_release(&err);
 }
 
+static void put(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* Google's order: GOOGLE_APPLICATION_CREDENTIALS, then gcloud's file, then the metadata server. */
+static void default_credentials_are_found_in_googles_order(void **state)
+{
+    (void)state;
+    char gcloud[400], user[500], home[300], src[700];
+    snprintf(home, sizeof home, "%s/home", dir);
+    snprintf(gcloud, sizeof gcloud, "%s/.config/gcloud", home);
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", gcloud);
+    assert_int_equal(system(cmd), 0);
+    snprintf(user, sizeof user, "%s/application_default_credentials.json", gcloud);
+    put(user, "{\"type\":\"authorized_user\",\"client_id\":\"c\",\"client_secret\":\"s3cret\",\"refresh_token\":\"r\"}");
+    setenv("HOME", home, 1);
+    unsetenv("CLOUDSDK_CONFIG");
+    unsetenv("GCE_METADATA_HOST");
+    const char *sa = write_sa("adc.json", "e@x", true, "https://t/token");
+    char sapath[256];
+    snprintf(sapath, sizeof sapath, "%s", sa);
+    setenv("GOOGLE_APPLICATION_CREDENTIALS", sapath, 1);
+    pt_buf err = PT_BUF_INIT;
+    pt_gauth *g = pt_gauth_load_default(&err);
+    assert_non_null(g);
+    snprintf(src, sizeof src, "GOOGLE_APPLICATION_CREDENTIALS file '%s'", sapath);
+    assert_string_equal(pt_gauth_source(g), src);
+    pt_gauth_release(g);
+
+    unsetenv("GOOGLE_APPLICATION_CREDENTIALS");
+    g = pt_gauth_load_default(&err);
+    assert_non_null(g);
+    snprintf(src, sizeof src, "application default credentials file '%s'", user);
+    assert_string_equal(pt_gauth_source(g), src);
+    pt_gauth_release(g);
+
+    /* an authorized-user file lacking a member is refused without its secret */
+    put(user, "{\"type\":\"authorized_user\",\"client_id\":\"c\",\"client_secret\":\"s3cret\"}");
+    assert_null(pt_gauth_load_default(&err));
+    assert_non_null(strstr(err.data, "it has no refresh_token"));
+    assert_null(strstr(err.data, "s3cret"));
+    pt_buf_reset(&err);
+
+    remove(user);
+    g = pt_gauth_load_default(&err);
+    assert_non_null(g);
+    assert_string_equal(pt_gauth_source(g), "the metadata server metadata.google.internal");
+    pt_gauth_release(g);
+    setenv("GCE_METADATA_HOST", "127.0.0.1:8089", 1);
+    g = pt_gauth_load_default(&err);
+    assert_non_null(g);
+    assert_string_equal(pt_gauth_source(g), "the metadata server 127.0.0.1:8089");
+    pt_gauth_release(g);
+    setenv("GCE_METADATA_HOST", "a b", 1);
+    assert_null(pt_gauth_load_default(&err));
+    assert_non_null(strstr(err.data, "GCE_METADATA_HOST is not a host[:port]"));
+    unsetenv("GCE_METADATA_HOST");
+    pt_buf_release(&err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(assertion_verifies_and_names_the_account),
         cmocka_unit_test(unusable_files_are_refused_without_the_key),
+        cmocka_unit_test(default_credentials_are_found_in_googles_order),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -20,7 +20,12 @@
 //                                                    RS256 assertion verifies with MOCK_GCP_PUBKEY (a PEM
 //                                                    file) and whose claims hold (iss MOCK_GCP_EMAIL, aud
 //                                                    this URL, the cloud-platform scope, exp in the future)
-//                                                    gets a token living MOCK_GCP_TOKEN_TTL seconds (3600)
+//                                                    gets a token living MOCK_GCP_TOKEN_TTL seconds (3600);
+//                                                    so does a refresh_token grant with MOCK_GCP_CLIENT_ID,
+//                                                    MOCK_GCP_CLIENT_SECRET and MOCK_GCP_REFRESH_TOKEN
+//   GET  /computeMetadata/v1/instance/service-accounts/default/token
+//                                                    the GCE metadata server: a token for a GET with
+//                                                    Metadata-Flavor: Google (403 without it)
 //   POST /v1/projects/P/locations/L/publishers/google/models/M:generateContent | :streamGenerateContent
 //   POST /v1/projects/P/locations/L/publishers/anthropic/models/M:rawPredict | :streamRawPredict
 //                                                    Vertex AI: a live token from /token required (401
@@ -378,13 +383,37 @@ async function handleBedrock(req, res, raw, url, r) {
 
 // ---- Vertex AI -----------------------------------------------------------------------------
 const GCP = { email: process.env.MOCK_GCP_EMAIL || '', ttl: Number(process.env.MOCK_GCP_TOKEN_TTL || 3600),
+  client: process.env.MOCK_GCP_CLIENT_ID || '', secret: process.env.MOCK_GCP_CLIENT_SECRET || '',
+  refresh: process.env.MOCK_GCP_REFRESH_TOKEN || '',
   pub: process.env.MOCK_GCP_PUBKEY ? crypto.createPublicKey(fs.readFileSync(process.env.MOCK_GCP_PUBKEY)) : null };
 const tokens = new Map(); // token -> expiry (ms)
 let tokensIssued = 0;
 
+function issueToken(res) {
+  const token = `ya29.mock-${++tokensIssued}-${crypto.randomBytes(6).toString('hex')}`;
+  tokens.set(token, Date.now() + GCP.ttl * 1000);
+  return sendJson(res, 200, { access_token: token, expires_in: GCP.ttl, token_type: 'Bearer' });
+}
+
+// The authorized-user grant (what gcloud's application default credentials use).
+function refreshGrant(res, form, bad) {
+  if (!GCP.refresh) return bad('no refresh token is configured');
+  if (form.get('client_id') !== GCP.client || form.get('client_secret') !== GCP.secret)
+    return sendJson(res, 401, { error: 'invalid_client', error_description: 'The OAuth client was not found.' });
+  if (form.get('refresh_token') !== GCP.refresh) return bad('Token has been expired or revoked.');
+  return issueToken(res);
+}
+
+function metadataToken(req, res) {
+  if (req.headers['metadata-flavor'] !== 'Google')
+    return sendJson(res, 403, { error: 'Missing required header: Metadata-Flavor' });
+  return issueToken(res);
+}
+
 function tokenGrant(req, res, raw) {
   const form = new URLSearchParams(raw.toString('utf8'));
   const bad = (why) => sendJson(res, 400, { error: 'invalid_grant', error_description: why });
+  if (form.get('grant_type') === 'refresh_token') return refreshGrant(res, form, bad);
   if (form.get('grant_type') !== 'urn:ietf:params:oauth:grant-type:jwt-bearer') return bad('unsupported grant_type');
   const parts = (form.get('assertion') || '').split('.');
   if (parts.length !== 3 || !GCP.pub) return bad('malformed assertion');
@@ -398,9 +427,7 @@ function tokenGrant(req, res, raw) {
   if (claims.aud !== `http://${req.headers.host}/token`) return bad(`aud ${claims.aud} is not this token endpoint`);
   if (!String(claims.scope || '').split(' ').includes('https://www.googleapis.com/auth/cloud-platform')) return bad('scope');
   if (!(claims.exp > now) || !(claims.iat <= now + 60) || claims.exp - claims.iat > 3600) return bad('Invalid JWT: Token must be a short-lived token');
-  const token = `ya29.mock-${++tokensIssued}-${crypto.randomBytes(6).toString('hex')}`;
-  tokens.set(token, Date.now() + GCP.ttl * 1000);
-  return sendJson(res, 200, { access_token: token, expires_in: GCP.ttl, token_type: 'Bearer' });
+  return issueToken(res);
 }
 
 async function handleVertex(req, res, raw, url, r) {
@@ -433,6 +460,7 @@ function route(method, url) {
   if (method === 'GET' && p === '/_mock/requests') return { kind: 'mock', op: 'list' };
   if (method === 'POST' && p === '/_mock/reset') return { kind: 'mock', op: 'reset' };
   if (method === 'GET' && p === '/_mock/tokens') return { kind: 'mock', op: 'tokens' };
+  if (method === 'GET' && p === '/computeMetadata/v1/instance/service-accounts/default/token') return { kind: 'metadata' };
   if (method !== 'POST') return null;
   if (p === '/v1/chat/completions') return { kind: 'openai', op: 'chat' };
   if (p === '/v1/embeddings') return { kind: 'openai', op: 'embed' };
@@ -498,6 +526,7 @@ async function handle(req, res, raw) {
   }
   if (r.kind === 'bedrock') return handleBedrock(req, res, raw, url, r);
   if (r.kind === 'token') return tokenGrant(req, res, raw);
+  if (r.kind === 'metadata') return metadataToken(req, res);
   if (r.kind === 'vertex') return handleVertex(req, res, raw, url, r);
   const kind = r.kind === 'openai' && (body?.model || '').startsWith('mistral') ? 'mistral' : r.kind;
   const key = keyOf(req, r.kind);
