@@ -3,6 +3,7 @@
 # or in a network namespace this script creates and removes), runs `portico doctor --json`,
 # and asserts the root-cause id, the key evidence and the exit status. Lab servers are
 # tests/upstreams/doctor/netlab.c, compiled here. Ends with the median doctor run time.
+# run alone: the doctor's probes have deadlines of their own and the lab changes the network.
 . "$(dirname "$0")/lib.sh"
 
 NS_LIST=()

@@ -2,6 +2,7 @@
 # doctor_proto.sh: the doctor's protocol-level lab. Each case starts a real broken (or healthy)
 # server on loopback, runs `portico doctor --json`, and asserts the root-cause id, the key
 # evidence and the exit status. Servers live in tests/upstreams/doctor; lib.sh stops them on exit.
+# run alone: the doctor's own run time is checked (it must decide within 3 s).
 . "$(dirname "$0")/lib.sh"
 
 LAB=$UPSTREAMS/doctor

@@ -4,6 +4,7 @@
 # past body_timeout, and an idle keep-alive connection past idle_timeout; a connection that stays
 # busy is not cut. The server survives each.
 # The upper bounds below are the configured timeout plus a wide margin; no test asserts speed.
+# run alone: it checks that timeouts of 2 s fire within a margin.
 . "$(dirname "$0")/lib.sh"
 
 PP=$(free_port); U1=$(free_port)

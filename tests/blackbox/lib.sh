@@ -64,6 +64,8 @@ _bb_cleanup() {
         for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
         kill -KILL "$p" 2>/dev/null
     done
+    # free_port runs in $(...) subshells, so the claims are found by their owner's pid
+    for p in $(grep -lx "$$" "${_BB_PORTS_DIR:?}"/*/pid 2>/dev/null); do rm -rf "${p%/pid}"; done
     if [ "${KEEP_TMP:-0}" = 1 ]; then echo "# kept $T" >&2; else rm -rf "$T"; fi
 }
 trap _bb_cleanup EXIT
@@ -112,12 +114,26 @@ done_testing() {
 # ---------------------------------------------------------------------------- ports
 # Picks a port below the ephemeral range that no socket on this host uses in any state, and
 # never hands out the same port twice in one script.
+# Tests run side by side (tests/run.sh BB_JOBS): a port is claimed in a directory all of
+# them share (mkdir is atomic) before it is handed out, so two tests never pick the same one
+# between choosing it and binding it (nor one test twice); a claim whose test is gone is
+# taken back, and cleanup drops the test's own.
+_BB_PORTS_DIR=${TMPDIR:-/tmp}/portico-bb-ports
+mkdir -p "$_BB_PORTS_DIR"
+_bb_claim() {
+    local d=$_BB_PORTS_DIR/$1 owner
+    if mkdir "$d" 2>/dev/null; then echo $$ >"$d/pid"; return 0; fi
+    owner=$(cat "$d/pid" 2>/dev/null)
+    [ -n "$owner" ] && ! kill -0 "$owner" 2>/dev/null || return 1
+    rm -rf "$d"
+    mkdir "$d" 2>/dev/null && echo $$ >"$d/pid"
+}
 free_port() {
     local p i
     for ((i = 0; i < 500; i++)); do
         p=$((20000 + (RANDOM * 32768 + RANDOM) % 12000))
         [[ $_bb_ports == *" $p "* ]] && continue
-        if [ -z "$(ss -Htan "( sport = :$p or dport = :$p )" 2>/dev/null)" ]; then
+        if [ -z "$(ss -Htan "( sport = :$p or dport = :$p )" 2>/dev/null)" ] && _bb_claim "$p"; then
             _bb_ports+="$p "
             echo "$p"
             return 0
