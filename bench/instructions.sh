@@ -21,6 +21,8 @@
 #                                                    (default: each build's own default)
 #   POLICY=1                                         a rate-limit policy (never refusing) on the
 #                                                    proxy route in both builds
+#   CG_KEEP=DIR                                      keeps each callgrind dump in DIR (for
+#                                                    callgrind_annotate: where the instructions go)
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -151,6 +153,7 @@ measure() {
     [[ $kind == nginx-* ]] && kill -QUIT "$pid" || kill -TERM "$pid"
     wait "$pid" 2>/dev/null
     dump=$(ls -t "$out".* 2>/dev/null | head -1)
+    [ -n "${CG_KEEP:-}" ] && [ -n "$dump" ] && cp "$dump" "$CG_KEEP/${bin//\//_}-$kind-$path.out"
     if [ "$got" != $((WARMUP + REQUESTS)) ] || [ -z "$dump" ]; then
         echo "bench: $kind $path: $got of $((WARMUP + REQUESTS)) requests got 200" >&2; echo nan nan; return
     fi
