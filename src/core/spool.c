@@ -23,6 +23,7 @@ struct pt_spool {
     pthread_cond_t wake, finished;
     char *pending, *back;
     size_t len;          /* bytes in pending */
+    uint64_t pushed;     /* pieces ever pushed */
     size_t cap, flush_bytes;
     unsigned flush_ms;
     bool stop, hurry;    /* hurry: a sync waits, swap now */
@@ -43,6 +44,7 @@ int pt_spool_push(pt_spool *s, const void *data, size_t n)
          * worth it, so a busy producer does not pay a futex wake per record. */
         if (s->len < s->flush_bytes && s->len + n >= s->flush_bytes) pthread_cond_signal(&s->wake);
         s->len += n;
+        s->pushed++;
         rc = 0;
     }
     pthread_mutex_unlock(&s->lock);
@@ -53,6 +55,14 @@ size_t pt_spool_pending(pt_spool *s)
 {
     pthread_mutex_lock(&s->lock);
     size_t n = s->len;
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}
+
+uint64_t pt_spool_pushed(pt_spool *s)
+{
+    pthread_mutex_lock(&s->lock);
+    uint64_t n = s->pushed;
     pthread_mutex_unlock(&s->lock);
     return n;
 }

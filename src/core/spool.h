@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct pt_spool pt_spool;
 
@@ -40,6 +41,10 @@ void pt_spool_sync(pt_spool *s);
 
 /* Bytes waiting for the writer now. */
 size_t pt_spool_pending(pt_spool *s);
+
+/* Pieces pushed so far (counted under the queue's lock, so a producer pays no atomic of
+ * its own for it). */
+uint64_t pt_spool_pushed(pt_spool *s);
 
 /* Hands what is queued to fn, stops and joins the writer, frees s. NULL is allowed. */
 void pt_spool_free(pt_spool *s);

@@ -286,7 +286,9 @@ static void note_call(ai_req *a, const pt_ai_result *r)
     a->call_ai = (pt_call_ai){ .provider = r->provider, .model = r->upstream_model,
                                .input_tokens = pt_usage_get(r->usage.input), .output_tokens = pt_usage_get(r->usage.output),
                                .cached_tokens = pt_usage_get(r->usage.cache_read), .cost_micro_usd = r->cost_micro_usd,
-                               .cost_known = r->cost_known, .ttft_us = r->ttft_us };
+                               .cost_known = r->cost_known, .ttft_us = r->ttft_us, .cache = a->cache_state,
+                               .saved_micro_usd = a->hit.body ? a->hit.cost_micro_usd : 0,
+                               .saved_known = a->hit.body && a->hit.cost_known };
     info->call_ai = &a->call_ai;
     pt_buf *b = &a->log_members; /* an earlier attempt's figures are replaced */
     pt_buf_reset(b);

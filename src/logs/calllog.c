@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,17 +26,19 @@
 #define DEFAULT_QUEUE ((size_t)8 << 20)
 #define FLUSH_BYTES ((size_t)256 << 10)
 #define ROWS_PER_TX 4096         /* a batch larger than this commits in several transactions */
-#define ROWS_PER_INSERT 32       /* rows per multi-row INSERT (ROWS_PER_TX is a multiple) */
+#define INSERT_SIZES 7           /* multi-row INSERTs of 1, 2, 4, .. ROWS_PER_INSERT rows */
+#define ROWS_PER_INSERT (1 << (INSERT_SIZES - 1)) /* ROWS_PER_TX is a multiple */
 #define PARAMS (PT_CALLS_NCOLS + 1) /* one row's parameters: the columns and rid_hash */
 #define WARN_EVERY_MS 10000      /* dropped-record and write-error warnings, at most this often */
 #define SIZE_LOW_WATER 0.95      /* size pruning stops below this share of max_bytes */
 #define NAME_SLOTS 8192          /* the writer's cache of name ids (a power of two) */
 #define NAME_FILL (NAME_SLOTS / 4 * 3) /* emptied when this full */
+#define NAMES_PRUNE_MS 60000     /* unused names are looked for at most this often */
 
 /* The order of the strings in a packed record and of their columns. */
 enum { S_REQUEST_ID, S_TEAM, S_CONSUMER, S_KEY_PREFIX, S_SERVICE, S_SERVICE_TEAM, S_API, S_MODEL, S_PROVIDER,
        S_METHOD, S_PATH, S_ERROR, S_CLIENT, S_TRACE_ID, S_MASKED, S_REQUEST_BODY, S_RESPONSE_BODY,
-       S_OPERATION, NSTR };
+       S_OPERATION, S_CACHE, NSTR };
 
 #define NULL_LEN 0xffff
 
@@ -44,7 +47,7 @@ typedef struct packed {
     int32_t status;
     int64_t time_ms;
     uint64_t total_us, upstream_us, ttfb_us, bytes_in, bytes_out;
-    int64_t input_tokens, output_tokens, cached_tokens, cost_micro_usd; /* -1: NULL */
+    int64_t input_tokens, output_tokens, cached_tokens, cost_micro_usd, saved_micro_usd; /* -1: NULL */
     uint16_t len[NSTR];          /* NULL_LEN: NULL */
 } packed;
 
@@ -52,25 +55,40 @@ typedef struct packed {
     (sizeof(packed) + (NSTR - 4) * PT_CALLLOG_STR_MAX + PT_CALLLOG_PATH_MAX + PT_CALLLOG_MASKED_MAX + \
      2 * PT_CALLLOG_BODY_MAX)
 
+/* One prepared INSERT of some rows, and which of its parameters hold a value: a NULL is
+ * bound only over a value (a fresh or reset statement keeps its bindings), because most
+ * columns of most records are NULL and each bind is a call into SQLite. */
+typedef struct insert_stmt {
+    sqlite3_stmt *st;
+    uint8_t *set;                /* per parameter (1-based): 1 when it holds a value */
+} insert_stmt;
+
 /* A name and its id in `names`, as the writer last saw it. */
 typedef struct name_slot {
     char *s;                     /* NULL: empty */
     uint32_t hash, len;
-    int64_t id;
+    int64_t id, last_ms;         /* last_ms: as in `names` (calls_db.h) */
 } name_slot;
 
 struct pt_calllog {
     pt_spool *spool;
     pthread_mutex_t db_lock;     /* the connection: the writer, or a test's prune_all */
     sqlite3 *db;
-    sqlite3_stmt *insert, *insert_many, *prune_age, *prune_old, *slot_max, *name_find, *name_add;
+    insert_stmt ins[INSERT_SIZES]; /* ins[i] inserts 1 << i rows */
+    sqlite3_stmt *prune_age, *prune_old, *slot_max, *name_find, *name_add, *name_touch, *prune_names;
+    sqlite3_stmt *begin, *commit, *rollback, *page_count, *freelist_count, *first_id;
     name_slot *names;            /* NAME_SLOTS of them (writer thread, under db_lock) */
     size_t nnames;
     int name_error;              /* a name could not be stored in this transaction (SQLite's code) */
+    bool names_due;              /* records were pruned: names may be unused now */
+    uint64_t names_pruned_ms;    /* monotonic time names were last pruned */
     int64_t last_id;             /* the largest id written (writer thread, under db_lock) */
-    uint64_t retention_ms, max_bytes;
+    int64_t oldest_ms;           /* at most the millisecond of the smallest id (INT64_MAX: none);
+                                  * age pruning is skipped while it is within the retention */
+    uint64_t retention_ms, max_bytes, page_size;
     int64_t (*now_ms)(void);
-    _Atomic uint64_t written, dropped, pruned, write_errors, disk_full, queued, used_bytes;
+    _Atomic uint64_t written, dropped, pruned, write_errors, disk_full, used_bytes, names_pruned;
+    _Atomic uint64_t taken;      /* records the writer committed or lost (written by it only) */
     _Atomic uint64_t last_drop_warn_ms;
     uint64_t last_error_warn_ms; /* writer thread only */
     bool warned;                 /* writer thread only: a failure was logged, recovery not yet */
@@ -104,7 +122,7 @@ static size_t pack(const pt_call_record *r, char *buf)
     packed h = {
         .status = r->status, .time_ms = r->time_ms, .total_us = r->total_us, .upstream_us = r->upstream_us,
         .ttfb_us = r->ttfb_us, .bytes_in = r->bytes_in, .bytes_out = r->bytes_out,
-        .input_tokens = -1, .output_tokens = -1, .cached_tokens = -1, .cost_micro_usd = -1,
+        .input_tokens = -1, .output_tokens = -1, .cached_tokens = -1, .cost_micro_usd = -1, .saved_micro_usd = -1,
     };
     const pt_call_ai *ai = r->ai;
     if (ai) {
@@ -113,12 +131,14 @@ static size_t pack(const pt_call_record *r, char *buf)
         h.cached_tokens = ai->cached_tokens;
         if (ai->cost_known) h.cost_micro_usd = (int64_t)ai->cost_micro_usd;
         if (ai->ttft_us) h.ttfb_us = ai->ttft_us;
+        if (ai->saved_known) h.saved_micro_usd = (int64_t)ai->saved_micro_usd;
     }
     const char *cs[NSTR] = {
         [S_REQUEST_ID] = r->request_id, [S_TEAM] = r->team, [S_CONSUMER] = r->consumer,
         [S_KEY_PREFIX] = r->key_prefix, [S_SERVICE] = r->service, [S_SERVICE_TEAM] = r->service_team,
         [S_API] = r->api, [S_MODEL] = ai ? ai->model : NULL, [S_PROVIDER] = ai ? ai->provider : NULL,
         [S_ERROR] = r->error, [S_TRACE_ID] = r->trace_id, [S_OPERATION] = r->operation,
+        [S_CACHE] = ai ? ai->cache : NULL,
         [S_MASKED] = r->masked && strlen(r->masked) <= PT_CALLLOG_MASKED_MAX ? r->masked : NULL,
     };
     size_t off = sizeof h;
@@ -149,10 +169,7 @@ bool pt_calllog_write(pt_calllog *l, const pt_call_record *r)
 {
     char buf[PACKED_MAX];
     size_t n = pack(r, buf);
-    if (pt_spool_push(l->spool, buf, n) == 0) {
-        atomic_fetch_add_explicit(&l->queued, 1, memory_order_relaxed);
-        return true;
-    }
+    if (pt_spool_push(l->spool, buf, n) == 0) return true;
     atomic_fetch_add_explicit(&l->dropped, 1, memory_order_relaxed);
     warn_dropped(l);
     return false;
@@ -160,16 +177,33 @@ bool pt_calllog_write(pt_calllog *l, const pt_call_record *r)
 
 /* ---- the writer thread ----------------------------------------------------------------- */
 
-static void bind_str(sqlite3_stmt *st, int col, const char *p, uint16_t len)
+static void bind_null(insert_stmt *s, int col)
 {
-    if (len == NULL_LEN) sqlite3_bind_null(st, col);
-    else sqlite3_bind_text(st, col, p, len, SQLITE_STATIC);
+    if (!s->set[col]) return;
+    sqlite3_bind_null(s->st, col);
+    s->set[col] = 0;
 }
 
-static void bind_opt(sqlite3_stmt *st, int col, int64_t v)
+static void bind_i64(insert_stmt *s, int col, int64_t v)
 {
-    if (v < 0) sqlite3_bind_null(st, col);
-    else sqlite3_bind_int64(st, col, v);
+    sqlite3_bind_int64(s->st, col, v);
+    s->set[col] = 1;
+}
+
+static void bind_str(insert_stmt *s, int col, const char *p, uint16_t len)
+{
+    if (len == NULL_LEN) {
+        bind_null(s, col);
+        return;
+    }
+    sqlite3_bind_text(s->st, col, p, len, SQLITE_STATIC);
+    s->set[col] = 1;
+}
+
+static void bind_opt(insert_stmt *s, int col, int64_t v)
+{
+    if (v < 0) bind_null(s, col);
+    else bind_i64(s, col, v);
 }
 
 /* ---- names kept once ---- */
@@ -183,19 +217,38 @@ static void names_clear(pt_calllog *l)
     l->nnames = 0;
 }
 
-/* The id of the name s[0, len): from the cache, else from `names` (added there when
- * missing, in the current transaction). 0 and name_error set when SQLite fails. */
-static int64_t name_id(pt_calllog *l, const char *s, uint32_t len)
+/* Moves a name's last use on to at_ms when a row passes it by PT_CALLS_NAME_TOUCH_MS: one
+ * UPDATE per name and hour at most. */
+static void name_touch(pt_calllog *l, int64_t id, int64_t *last_ms, int64_t at_ms)
+{
+    if (at_ms <= *last_ms + PT_CALLS_NAME_TOUCH_MS) return;
+    sqlite3_bind_int64(l->name_touch, 1, id);
+    sqlite3_bind_int64(l->name_touch, 2, at_ms);
+    int rc = sqlite3_step(l->name_touch);
+    sqlite3_reset(l->name_touch);
+    if (rc == SQLITE_DONE) *last_ms = at_ms;
+    else l->name_error = sqlite3_extended_errcode(l->db);
+}
+
+/* The id of the name s[0, len) for a row whose id is in millisecond at_ms: from the cache,
+ * else from `names` (added there when missing, in the current transaction). 0 and
+ * name_error set when SQLite fails. */
+static int64_t name_id(pt_calllog *l, const char *s, uint32_t len, int64_t at_ms)
 {
     uint32_t h = (uint32_t)pt_calls_rid_hash(s, len);
     size_t i = h & (NAME_SLOTS - 1);
     for (; l->names[i].s; i = (i + 1) & (NAME_SLOTS - 1))
-        if (l->names[i].hash == h && l->names[i].len == len && memcmp(l->names[i].s, s, len) == 0) return l->names[i].id;
-    int64_t id = pt_calls_name_id(l->db, l->name_find, l->name_add, s, len);
+        if (l->names[i].hash == h && l->names[i].len == len && memcmp(l->names[i].s, s, len) == 0) {
+            name_touch(l, l->names[i].id, &l->names[i].last_ms, at_ms);
+            return l->names[i].id;
+        }
+    int64_t last_ms;
+    int64_t id = pt_calls_name_id(l->db, l->name_find, l->name_add, s, len, at_ms, &last_ms);
     if (id < 0) {
         l->name_error = sqlite3_extended_errcode(l->db);
         return 0;
     }
+    name_touch(l, id, &last_ms, at_ms);
     if (l->nnames >= NAME_FILL) { /* many names: start again, the table has them all */
         names_clear(l);
         i = h & (NAME_SLOTS - 1);
@@ -203,15 +256,15 @@ static int64_t name_id(pt_calllog *l, const char *s, uint32_t len)
     char *copy = malloc(len ? len : 1);
     if (!copy) return id;
     memcpy(copy, s, len);
-    l->names[i] = (name_slot){ copy, h, len, id };
+    l->names[i] = (name_slot){ copy, h, len, id, last_ms };
     l->nnames++;
     return id;
 }
 
-static void bind_name(pt_calllog *l, sqlite3_stmt *st, int col, const char *p, uint16_t len)
+static void bind_name(pt_calllog *l, insert_stmt *st, int col, const char *p, uint16_t len, int64_t at_ms)
 {
-    if (len == NULL_LEN) sqlite3_bind_null(st, col);
-    else sqlite3_bind_int64(st, col, name_id(l, p, len));
+    if (len == NULL_LEN) bind_null(st, col);
+    else bind_i64(st, col, name_id(l, p, len, at_ms));
 }
 
 /* The largest id in time_ms's slot, or -1. */
@@ -241,9 +294,16 @@ static int64_t next_id(pt_calllog *l, int64_t time_ms)
     return l->last_id = id;
 }
 
+/* Keeps oldest_ms at most the millisecond of the smallest id. */
+static int64_t note_id(pt_calllog *l, int64_t id)
+{
+    if (id >> PT_CALLS_SEQ_BITS < l->oldest_ms) l->oldest_ms = id >> PT_CALLS_SEQ_BITS;
+    return id;
+}
+
 /* Binds one packed record to st's parameters from c on (id, then PT_CALLS_COLUMNS order,
  * then rid_hash). */
-static void bind_record(pt_calllog *l, sqlite3_stmt *st, int c, const char *rec)
+static void bind_record(pt_calllog *l, insert_stmt *st, int c, const char *rec)
 {
     packed h;
     memcpy(&h, rec, sizeof h);
@@ -253,28 +313,30 @@ static void bind_record(pt_calllog *l, sqlite3_stmt *st, int c, const char *rec)
         s[i] = p;
         if (h.len[i] != NULL_LEN) p += h.len[i];
     }
-    sqlite3_bind_int64(st, c++, next_id(l, h.time_ms));
-    sqlite3_bind_int64(st, c++, h.time_ms);
+    int64_t id = note_id(l, next_id(l, h.time_ms));
+    bind_i64(st, c++, id);
+    bind_i64(st, c++, h.time_ms);
     bind_str(st, c++, s[S_REQUEST_ID], h.len[S_REQUEST_ID]);
-    for (int i = S_TEAM; i <= S_PROVIDER; i++) bind_name(l, st, c++, s[i], h.len[i]);
+    for (int i = S_TEAM; i <= S_PROVIDER; i++) bind_name(l, st, c++, s[i], h.len[i], id >> PT_CALLS_SEQ_BITS);
     bind_str(st, c++, s[S_ERROR], h.len[S_ERROR]);
     bind_str(st, c++, s[S_METHOD], h.len[S_METHOD]);
     bind_str(st, c++, s[S_PATH], h.len[S_PATH]);
-    sqlite3_bind_int(st, c++, h.status);
+    bind_i64(st, c++, h.status);
     bind_opt(st, c++, (int64_t)h.total_us);
     bind_opt(st, c++, h.upstream_us ? (int64_t)h.upstream_us : -1);
     bind_opt(st, c++, h.ttfb_us ? (int64_t)h.ttfb_us : -1);
-    sqlite3_bind_int64(st, c++, (int64_t)h.bytes_in);
-    sqlite3_bind_int64(st, c++, (int64_t)h.bytes_out);
+    bind_i64(st, c++, (int64_t)h.bytes_in);
+    bind_i64(st, c++, (int64_t)h.bytes_out);
     bind_opt(st, c++, h.input_tokens);
     bind_opt(st, c++, h.output_tokens);
     bind_opt(st, c++, h.cached_tokens);
     bind_opt(st, c++, h.cost_micro_usd);
     bind_str(st, c++, s[S_CLIENT], h.len[S_CLIENT]);
     bind_str(st, c++, s[S_TRACE_ID], h.len[S_TRACE_ID]);
-    for (int i = S_MASKED; i <= S_OPERATION; i++) bind_str(st, c++, s[i], h.len[i]);
-    if (h.len[S_REQUEST_ID] == NULL_LEN) sqlite3_bind_null(st, c);
-    else sqlite3_bind_int64(st, c, pt_calls_rid_hash(s[S_REQUEST_ID], h.len[S_REQUEST_ID]));
+    for (int i = S_MASKED; i <= S_CACHE; i++) bind_str(st, c++, s[i], h.len[i]);
+    bind_opt(st, c++, h.saved_micro_usd);
+    if (h.len[S_REQUEST_ID] == NULL_LEN) bind_null(st, c);
+    else bind_i64(st, c, pt_calls_rid_hash(s[S_REQUEST_ID], h.len[S_REQUEST_ID]));
 }
 
 static int run_insert(sqlite3_stmt *st)
@@ -284,23 +346,46 @@ static int run_insert(sqlite3_stmt *st)
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-/* Inserts the records at data + off[0..k): ROWS_PER_INSERT of them with one statement (its
- * cursors opened and closed once), fewer one by one. */
+/* How many of the records at data + off[0..k) (at least one) can go in one statement: a
+ * record older than the last id's millisecond looks its slot up in the table (next_id),
+ * where the rows bound before it in the same statement are not yet, so it starts the next
+ * statement. last is kept at least what next_id will make it. */
+static int in_order(const pt_calllog *l, const char *data, const size_t *off, int k)
+{
+    int64_t last = l->last_id;
+    for (int i = 0; i < k; i++) {
+        int64_t t;
+        memcpy(&t, data + off[i] + offsetof(packed, time_ms), sizeof t);
+        int64_t id = PT_CALLS_ID(t);
+        bool lookup = id <= last && last >= PT_CALLS_ID(t + 1);
+        if (lookup && i > 0) return i;
+        last = lookup ? last + 1 : id <= last ? last + 1 : id;
+    }
+    return k;
+}
+
+/* Inserts the records at data + off[0..k), k <= ROWS_PER_INSERT: as few statements as the
+ * sizes allow (each statement's cursors and its start and end cost once). */
 static int insert_rows(pt_calllog *l, const char *data, const size_t *off, int k)
 {
-    if (k == ROWS_PER_INSERT) {
-        for (int i = 0; i < k; i++) bind_record(l, l->insert_many, 1 + i * PARAMS, data + off[i]);
-        return run_insert(l->insert_many);
-    }
     int rc = SQLITE_OK;
-    for (int i = 0; i < k && rc == SQLITE_OK; i++) {
-        bind_record(l, l->insert, 1, data + off[i]);
-        rc = run_insert(l->insert);
+    while (k > 0 && rc == SQLITE_OK) {
+        int n = in_order(l, data, off, k), size = INSERT_SIZES - 1;
+        while ((1 << size) > n) size--;
+        int rows = 1 << size;
+        insert_stmt *st = &l->ins[size];
+        for (int i = 0; i < rows; i++) bind_record(l, st, 1 + i * PARAMS, data + off[i]);
+        rc = run_insert(st->st);
+        off += rows;
+        k -= rows;
     }
     return rc;
 }
 
 static int exec(sqlite3 *db, const char *sql) { return sqlite3_exec(db, sql, NULL, NULL, NULL); }
+
+/* Runs a prepared statement that returns no rows (BEGIN, COMMIT, ROLLBACK). */
+static int run_stmt(sqlite3_stmt *st) { return run_insert(st); }
 
 static void flush_rollups(pt_calllog *l)
 {
@@ -357,7 +442,7 @@ static size_t insert_some(pt_calllog *l, const char *data, size_t n)
 {
     size_t off = 0;
     uint64_t rows = 0;
-    int rc = exec(l->db, "BEGIN");
+    int rc = run_stmt(l->begin);
     while (rc != SQLITE_OK && off < n) { /* skip the rest, counting it */
         uint32_t size;
         memcpy(&size, data + off, sizeof size);
@@ -377,9 +462,9 @@ static size_t insert_some(pt_calllog *l, const char *data, size_t n)
         if (rc == SQLITE_OK && l->name_error) rc = l->name_error;
         rows += (uint64_t)k;
     }
-    if (rc == SQLITE_OK) rc = exec(l->db, "COMMIT");
+    if (rc == SQLITE_OK) rc = run_stmt(l->commit);
     if (rc != SQLITE_OK) {
-        exec(l->db, "ROLLBACK");
+        if (!sqlite3_get_autocommit(l->db)) run_stmt(l->rollback);
         names_clear(l); /* names added in the transaction went with it */
         l->name_error = 0;
         write_failed(l, rc, rows);
@@ -394,7 +479,7 @@ static size_t insert_some(pt_calllog *l, const char *data, size_t n)
         if (l->warned) pt_log_info("call log: writing again");
         l->warned = false;
     }
-    atomic_fetch_sub(&l->queued, rows);
+    atomic_fetch_add_explicit(&l->taken, rows, memory_order_relaxed);
     return off;
 }
 
@@ -409,12 +494,26 @@ static uint64_t pragma_u64(sqlite3 *db, const char *sql)
     return v;
 }
 
+/* The first column of a prepared statement's first row, 0 when none. */
+static int64_t first_i64(sqlite3_stmt *st, int64_t none)
+{
+    int64_t v = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL ? sqlite3_column_int64(st, 0) : none;
+    sqlite3_reset(st);
+    return v;
+}
+
 static uint64_t measure(pt_calllog *l)
 {
-    uint64_t used = (pragma_u64(l->db, "PRAGMA page_count") - pragma_u64(l->db, "PRAGMA freelist_count")) *
-                    pragma_u64(l->db, "PRAGMA page_size");
+    uint64_t used = (uint64_t)(first_i64(l->page_count, 0) - first_i64(l->freelist_count, 0)) * l->page_size;
     atomic_store(&l->used_bytes, used);
     return used;
+}
+
+/* Re-reads oldest_ms from the file (after pruning removed the oldest rows). */
+static void find_oldest(pt_calllog *l)
+{
+    int64_t id = first_i64(l->first_id, -1);
+    l->oldest_ms = id < 0 ? INT64_MAX : id >> PT_CALLS_SEQ_BITS;
 }
 
 /* One bounded DELETE in its own transaction; returns the rows deleted. */
@@ -431,19 +530,44 @@ static int prune_step(pt_calllog *l, sqlite3_stmt *st, int64_t arg)
     return n;
 }
 
+/* Deletes the names no record names any more (calls_db.h: their last use is more than
+ * PT_CALLS_NAME_TOUCH_MS before the oldest record's id), in bounded steps, and empties the
+ * cache of ids when any went. */
+static void prune_names(pt_calllog *l)
+{
+    int64_t before = l->oldest_ms == INT64_MAX ? INT64_MAX : l->oldest_ms - PT_CALLS_NAME_TOUCH_MS;
+    uint64_t gone = 0;
+    int n;
+    do {
+        sqlite3_bind_int64(l->prune_names, 1, before);
+        sqlite3_bind_int(l->prune_names, 2, PT_CALLLOG_PRUNE_STEP);
+        int rc = sqlite3_step(l->prune_names);
+        sqlite3_reset(l->prune_names);
+        n = rc == SQLITE_DONE ? sqlite3_changes(l->db) : 0;
+        gone += (uint64_t)n;
+    } while (n == PT_CALLLOG_PRUNE_STEP);
+    if (gone) names_clear(l);
+    atomic_fetch_add(&l->names_pruned, gone);
+    l->names_due = false;
+    l->names_pruned_ms = pt_now_ms();
+}
+
 /* Prunes by age, then by size, in steps, until nothing is due or budget rows went. */
 static void prune(pt_calllog *l, uint64_t budget)
 {
     uint64_t gone = 0;
-    if (l->retention_ms) {
-        int64_t cut = l->now_ms() - (int64_t)l->retention_ms;
+    int64_t cut = l->now_ms() - (int64_t)l->retention_ms;
+    if (l->retention_ms && cut > l->oldest_ms) { /* else nothing is old enough: no DELETE at all */
         int n;
         while (gone < budget && (n = prune_step(l, l->prune_age, PT_CALLS_ID(cut))) > 0) gone += (uint64_t)n;
+        find_oldest(l);
     }
-    if (!l->max_bytes) return;
     int n = 1;
-    while (gone < budget && n > 0 && measure(l) > l->max_bytes * SIZE_LOW_WATER)
+    while (l->max_bytes && gone < budget && n > 0 && measure(l) > l->max_bytes * SIZE_LOW_WATER) {
         gone += (uint64_t)(n = prune_step(l, l->prune_old, -1));
+        find_oldest(l);
+    }
+    l->names_due |= gone > 0;
 }
 
 static void on_batch(void *arg, const char *data, size_t n)
@@ -455,6 +579,7 @@ static void on_batch(void *arg, const char *data, size_t n)
     uint64_t rows = atomic_load(&l->written) - before;
     /* Pruning keeps pace with writing: at least twice this batch's rows per wake-up. */
     prune(l, rows * 2 > PT_CALLLOG_PRUNE_STEP ? rows * 2 : PT_CALLLOG_PRUNE_STEP);
+    if (l->names_due && pt_now_ms() - l->names_pruned_ms >= NAMES_PRUNE_MS) prune_names(l);
     if (pt_now_ms() - l->last_rollup_ms >= PT_ROLLUP_FLUSH_MS) flush_rollups(l);
     measure(l);
     pthread_mutex_unlock(&l->db_lock);
@@ -462,30 +587,42 @@ static void on_batch(void *arg, const char *data, size_t n)
 
 /* ---- lifecycle ----------------------------------------------------------------------- */
 
-/* The insert of ROWS_PER_INSERT rows: pt_calls_insert_sql with its VALUES tuple repeated. */
-static int prepare_many(pt_calllog *l)
+/* The insert of `rows` rows: pt_calls_insert_sql with its VALUES tuple repeated. */
+static int prepare_insert(pt_calllog *l, insert_stmt *ins, int rows)
 {
     const char *tuple = strstr(pt_calls_insert_sql, "VALUES") + 6;
     size_t head = strlen(pt_calls_insert_sql), tl = strlen(tuple);
-    char *sql = malloc(head + (ROWS_PER_INSERT - 1) * (tl + 1) + 1);
-    if (!sql) return SQLITE_NOMEM;
+    char *sql = malloc(head + (size_t)(rows - 1) * (tl + 1) + 1);
+    if (!sql || !(ins->set = calloc((size_t)rows * PARAMS + 1, 1))) {
+        free(sql);
+        return SQLITE_NOMEM;
+    }
     char *p = sql + head;
     memcpy(sql, pt_calls_insert_sql, head);
-    for (int i = 1; i < ROWS_PER_INSERT; i++) {
+    for (int i = 1; i < rows; i++) {
         *p++ = ',';
         memcpy(p, tuple, tl);
         p += tl;
     }
     *p = '\0';
-    int rc = sqlite3_prepare_v3(l->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &l->insert_many, NULL);
+    int rc = sqlite3_prepare_v3(l->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &ins->st, NULL);
     free(sql);
     return rc;
 }
 
+static int prepare_one(pt_calllog *l, const char *sql, sqlite3_stmt **st)
+{
+    return sqlite3_prepare_v3(l->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
+}
+
 static int prepare(pt_calllog *l)
 {
-    return sqlite3_prepare_v3(l->db, pt_calls_insert_sql, -1, SQLITE_PREPARE_PERSISTENT, &l->insert, NULL) ||
-           prepare_many(l) ||
+    for (int i = 0; i < INSERT_SIZES; i++)
+        if (prepare_insert(l, &l->ins[i], 1 << i) != SQLITE_OK) return SQLITE_ERROR;
+    return prepare_one(l, "BEGIN", &l->begin) || prepare_one(l, "COMMIT", &l->commit) ||
+           prepare_one(l, "ROLLBACK", &l->rollback) || prepare_one(l, "PRAGMA page_count", &l->page_count) ||
+           prepare_one(l, "PRAGMA freelist_count", &l->freelist_count) ||
+           prepare_one(l, "SELECT id FROM calls ORDER BY id LIMIT 1", &l->first_id) ||
            sqlite3_prepare_v3(l->db, "DELETE FROM calls WHERE id IN (SELECT id FROM calls WHERE id < ?1 "
                                      "ORDER BY id LIMIT ?2)",
                               -1, SQLITE_PREPARE_PERSISTENT, &l->prune_age, NULL) ||
@@ -494,14 +631,22 @@ static int prepare(pt_calllog *l)
            sqlite3_prepare_v3(l->db, "DELETE FROM calls WHERE id IN (SELECT id FROM calls ORDER BY id LIMIT ?1)",
                               -1, SQLITE_PREPARE_PERSISTENT, &l->prune_old, NULL) ||
            sqlite3_prepare_v3(l->db, pt_calls_name_find_sql, -1, SQLITE_PREPARE_PERSISTENT, &l->name_find, NULL) ||
-           sqlite3_prepare_v3(l->db, pt_calls_name_add_sql, -1, SQLITE_PREPARE_PERSISTENT, &l->name_add, NULL);
+           sqlite3_prepare_v3(l->db, pt_calls_name_add_sql, -1, SQLITE_PREPARE_PERSISTENT, &l->name_add, NULL) ||
+           prepare_one(l, "UPDATE names SET last_ms = ?2 WHERE id = ?1", &l->name_touch) ||
+           prepare_one(l, "DELETE FROM names WHERE id IN (SELECT id FROM names WHERE last_ms < ?1 LIMIT ?2)",
+                       &l->prune_names);
 }
 
 static void free_log(pt_calllog *l)
 {
     pt_rollup_free(l->rollup);
-    sqlite3_finalize(l->insert);
-    sqlite3_finalize(l->insert_many);
+    for (int i = 0; i < INSERT_SIZES; i++) {
+        sqlite3_finalize(l->ins[i].st);
+        free(l->ins[i].set);
+    }
+    sqlite3_stmt *more[] = { l->begin,          l->commit,   l->rollback,   l->page_count,
+                             l->freelist_count, l->first_id, l->name_touch, l->prune_names };
+    for (size_t i = 0; i < sizeof more / sizeof *more; i++) sqlite3_finalize(more[i]);
     sqlite3_finalize(l->prune_age);
     sqlite3_finalize(l->prune_old);
     sqlite3_finalize(l->slot_max);
@@ -534,7 +679,9 @@ pt_calllog *pt_calllog_open(const pt_calllog_opts *o, char *why, size_t cap)
         snprintf(why, cap, "call log: %s: %s", o->path, sqlite3_errmsg(l->db));
         goto fail;
     }
+    l->page_size = pragma_u64(l->db, "PRAGMA page_size");
     measure(l);
+    find_oldest(l);
     l->last_id = (int64_t)pragma_u64(l->db, "SELECT coalesce(max(id), 0) FROM calls");
     if (!o->no_rollups && !(l->rollup = pt_rollup_new(l->db, o->rollup_retention_ms, why, cap))) goto fail;
     l->last_rollup_ms = pt_now_ms();
@@ -567,6 +714,7 @@ void pt_calllog_prune_all(pt_calllog *l)
     pt_spool_sync(l->spool);
     pthread_mutex_lock(&l->db_lock);
     prune(l, UINT64_MAX);
+    prune_names(l);
     measure(l);
     pthread_mutex_unlock(&l->db_lock);
 }
@@ -578,7 +726,9 @@ void pt_calllog_stats_get(pt_calllog *l, pt_calllog_stats *out)
     out->pruned = atomic_load(&l->pruned);
     out->write_errors = atomic_load(&l->write_errors);
     out->disk_full = atomic_load(&l->disk_full);
-    out->queued = atomic_load(&l->queued);
+    out->names_pruned = atomic_load(&l->names_pruned);
+    uint64_t pushed = pt_spool_pushed(l->spool), taken = atomic_load(&l->taken);
+    out->queued = pushed > taken ? pushed - taken : 0;
 }
 
 uint64_t pt_calllog_used_bytes(pt_calllog *l) { return atomic_load(&l->used_bytes); }

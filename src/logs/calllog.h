@@ -36,6 +36,9 @@ typedef struct pt_call_ai {
     uint64_t cost_micro_usd;
     bool cost_known;
     uint64_t ttft_us;               /* time to the first token from the call's start, 0 unknown */
+    const char *cache;              /* the response cache: "hit", "miss", "refresh"; NULL when not asked */
+    uint64_t saved_micro_usd;       /* a hit: what the answer cost when it was made */
+    bool saved_known;               /* a hit whose first answer had a price */
 } pt_call_ai;
 
 /* One finished call. Everything is borrowed for the duration of pt_calllog_write(); NULL
@@ -75,6 +78,7 @@ typedef struct pt_calllog_opts {
 
 typedef struct pt_calllog_stats {
     uint64_t written, dropped, pruned, write_errors, disk_full;
+    uint64_t names_pruned;          /* names deleted from `names`: no record names them any more */
     uint64_t queued;                /* records waiting for the writer */
 } pt_calllog_stats;
 
@@ -92,7 +96,8 @@ void pt_calllog_sync(pt_calllog *l);
  * writer does it every PT_ROLLUP_FLUSH_MS by itself). */
 void pt_calllog_flush_rollups(pt_calllog *l);
 
-/* Runs pruning steps now until nothing is left to prune (tests, the benchmark). */
+/* Runs pruning steps now until nothing is left to prune, names included (tests, the
+ * benchmark). */
 void pt_calllog_prune_all(pt_calllog *l);
 
 void pt_calllog_stats_get(pt_calllog *l, pt_calllog_stats *out);

@@ -13,6 +13,8 @@
 #include "core/log.h"
 
 #define BUSY_TIMEOUT_MS 2000
+#define STR_(x) #x
+#define STR(x) STR_(x)
 #define SPILL_MS 1000 /* how far past its millisecond an id may have spilled, searched beyond `to` */
 
 #define NAME(name, type) #name,
@@ -37,16 +39,16 @@ const char *const pt_calls_columns[PT_CALLS_NCOLS] = { "id", PT_CALLS_COLUMNS(NA
 #define INSERT_COLS "id" PT_CALLS_COLUMNS(INSERT_NAME, INSERT_NAME_N) ",rid_hash"
 
 const char *const pt_calls_insert_sql =
-    "INSERT INTO calls(" INSERT_COLS ") VALUES(?" PT_CALLS_COLUMNS(PLACEHOLDER, PLACEHOLDER_N) ",?)";
-const char *const pt_calls_name_find_sql = "SELECT id FROM names WHERE name = ?1";
-const char *const pt_calls_name_add_sql = "INSERT INTO names(name) VALUES(?1)";
+    "INSERT OR ROLLBACK INTO calls(" INSERT_COLS ") VALUES(?" PT_CALLS_COLUMNS(PLACEHOLDER, PLACEHOLDER_N) ",?)";
+const char *const pt_calls_name_find_sql = "SELECT id, last_ms FROM names WHERE name = ?1";
+const char *const pt_calls_name_add_sql = "INSERT INTO names(name, last_ms) VALUES(?1, ?2)";
 
 /* user_version of the current layout; an older file's table is converted or replaced (see
  * migrate()). */
-#define LAYOUT_VERSION 3
+#define LAYOUT_VERSION 4
 
 static const char schema[] =
-    "CREATE TABLE IF NOT EXISTS names(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
+    "CREATE TABLE IF NOT EXISTS names(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, last_ms INTEGER);"
     "CREATE TABLE IF NOT EXISTS calls(id INTEGER PRIMARY KEY" PT_CALLS_COLUMNS(DEFINE, DEFINE_N) ",rid_hash INTEGER);"
     "CREATE INDEX IF NOT EXISTS calls_consumer ON calls(consumer_id) WHERE consumer_id IS NOT NULL;"
     "CREATE INDEX IF NOT EXISTS calls_request ON calls(rid_hash);"
@@ -61,36 +63,52 @@ static const char copy_v2[] =
     "INSERT INTO calls(" INSERT_COLS ") SELECT o.id" PT_CALLS_COLUMNS(COPY, COPY_N) ",o.rid_hash FROM calls_v2 o;"
     "DROP TABLE calls_v2;";
 
-/* Columns layout 2 gained after its first release, for files of it created before them:
- * added when missing ("duplicate column" is the answer when they are there already), so
- * that such a file can be copied into layout 3. */
+/* Columns layouts 2 and 3 gained after their first release, for files created before
+ * them: added when missing ("duplicate column" is the answer when they are there already),
+ * so that a file of layout 2 can be copied and one of layout 3 used as it is. */
 static const char *const added_columns[] = {
     "ALTER TABLE calls ADD COLUMN trace_id TEXT",
     "ALTER TABLE calls ADD COLUMN masked TEXT",
     "ALTER TABLE calls ADD COLUMN request_body TEXT",
     "ALTER TABLE calls ADD COLUMN response_body TEXT",
     "ALTER TABLE calls ADD COLUMN operation TEXT",
+    "ALTER TABLE calls ADD COLUMN cache TEXT",
+    "ALTER TABLE calls ADD COLUMN cost_saved_micro_usd INTEGER",
 };
+
+static int add_column(sqlite3 *db, const char *sql)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+    bool dup = rc != SQLITE_OK && msg && strstr(msg, "duplicate column");
+    sqlite3_free(msg);
+    return dup ? SQLITE_OK : rc;
+}
 
 static int add_columns(sqlite3 *db)
 {
-    for (size_t i = 0; i < sizeof added_columns / sizeof *added_columns; i++) {
-        char *msg = NULL;
-        int rc = sqlite3_exec(db, added_columns[i], NULL, NULL, &msg);
-        bool dup = rc != SQLITE_OK && msg && strstr(msg, "duplicate column");
-        sqlite3_free(msg);
-        if (rc != SQLITE_OK && !dup) return rc;
-    }
-    return SQLITE_OK;
+    int rc = SQLITE_OK;
+    for (size_t i = 0; rc == SQLITE_OK && i < sizeof added_columns / sizeof *added_columns; i++)
+        rc = add_column(db, added_columns[i]);
+    return rc;
 }
 
-int64_t pt_calls_name_id(sqlite3 *db, sqlite3_stmt *find, sqlite3_stmt *add, const char *s, size_t n)
+/* The names of a file from before layout 4 get, as their last use, the newest id's
+ * millisecond: no row of the file is newer. */
+static const char names_last_ms[] =
+    "UPDATE names SET last_ms = (SELECT coalesce(max(id), 0) >> " STR(PT_CALLS_SEQ_BITS) " FROM calls) "
+    "WHERE last_ms IS NULL";
+
+int64_t pt_calls_name_id(sqlite3 *db, sqlite3_stmt *find, sqlite3_stmt *add, const char *s, size_t n, int64_t at_ms,
+                         int64_t *last_ms)
 {
     sqlite3_bind_text(find, 1, s, (int)n, SQLITE_STATIC);
     int rc = sqlite3_step(find);
     int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(find, 0) : -1;
+    *last_ms = rc == SQLITE_ROW ? sqlite3_column_int64(find, 1) : at_ms;
     sqlite3_reset(find);
     if (rc != SQLITE_DONE) return id;
+    sqlite3_bind_int64(add, 2, at_ms);
     sqlite3_bind_text(add, 1, s, (int)n, SQLITE_STATIC);
     rc = sqlite3_step(add);
     sqlite3_reset(add);
@@ -148,23 +166,26 @@ static bool has_table(sqlite3 *db, const char *name)
     return had;
 }
 
-/* Brings the file to LAYOUT_VERSION in one transaction: layout 2 (names as text in each
- * row) is copied into the current one, said in the log with its time; a file written
- * before ids were times has a table the queries cannot range over: it is dropped (a log,
- * not a record of truth), said once in the log. */
+/* Brings the file to LAYOUT_VERSION in one transaction: layout 3 gains its new columns
+ * in place (the cache's, names' last use); layout 2 (names as text in each row) is copied
+ * into the current one, said in the log with its time; a file written before ids were
+ * times has a table the queries cannot range over: it is dropped (a log, not a record of
+ * truth), said once in the log. */
 static int migrate(sqlite3 *db)
 {
     int64_t v = user_version(db);
     if (v == LAYOUT_VERSION) return sqlite3_exec(db, schema, NULL, NULL, NULL);
     int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     if (rc != SQLITE_OK) return rc;
-    bool had = has_table(db, "calls"), copy = had && v == 2;
+    bool had = has_table(db, "calls"), copy = had && v == 2, keep = had && v == 3;
     int64_t t0 = pt_now_ms();
-    if (had && !copy) pt_log_warn("call log: the file has an older layout; its records are dropped and a new table started");
-    if (copy) rc = add_columns(db);
-    if (rc == SQLITE_OK) rc = sqlite3_exec(db, copy ? convert_v2 : "DROP TABLE IF EXISTS calls;", NULL, NULL, NULL);
+    if (had && !copy && !keep) pt_log_warn("call log: the file has an older layout; its records are dropped and a new table started");
+    if (copy || keep) rc = add_columns(db);
+    if (rc == SQLITE_OK && !keep) rc = sqlite3_exec(db, copy ? convert_v2 : "DROP TABLE IF EXISTS calls;", NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_exec(db, schema, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = add_column(db, "ALTER TABLE names ADD COLUMN last_ms INTEGER");
     if (rc == SQLITE_OK && copy) rc = sqlite3_exec(db, copy_v2, NULL, NULL, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_exec(db, names_last_ms, NULL, NULL, NULL);
     char sql[48];
     snprintf(sql, sizeof sql, "PRAGMA user_version=%d", LAYOUT_VERSION);
     if (rc == SQLITE_OK) rc = sqlite3_exec(db, sql, NULL, NULL, NULL);

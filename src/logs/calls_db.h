@@ -30,7 +30,8 @@
     X(status, "INTEGER") X(total_us, "INTEGER") X(upstream_us, "INTEGER") X(ttfb_us, "INTEGER")             \
     X(bytes_in, "INTEGER") X(bytes_out, "INTEGER") X(input_tokens, "INTEGER") X(output_tokens, "INTEGER")   \
     X(cached_tokens, "INTEGER") X(cost_micro_usd, "INTEGER") X(client, "TEXT") X(trace_id, "TEXT")         \
-    X(masked, "TEXT") X(request_body, "TEXT") X(response_body, "TEXT") X(operation, "TEXT")
+    X(masked, "TEXT") X(request_body, "TEXT") X(response_body, "TEXT") X(operation, "TEXT")                \
+    X(cache, "TEXT") X(cost_saved_micro_usd, "INTEGER")
 
 /* Sequence bits under the millisecond in an id: 4096 calls per millisecond before an id
  * spills into the next millisecond (queries allow for that, see pt_calls_query). */
@@ -41,11 +42,18 @@
  * request id's hash that the writer binds last (rid_hash, the key of calls_request). */
 extern const char *const pt_calls_insert_sql;
 int64_t pt_calls_rid_hash(const char *s, size_t n);
-/* A name's id in `names`, added when missing (inside the writer's transaction): > 0, or
- * -1 on a SQLite error. find and add are the writer's prepared statements of
- * pt_calls_name_find_sql and pt_calls_name_add_sql. */
+/* A name's id in `names`, added when missing (inside the writer's transaction) with
+ * last_ms = at_ms: > 0, or -1 on a SQLite error; *last_ms is the row's last_ms. find and
+ * add are the writer's prepared statements of pt_calls_name_find_sql and
+ * pt_calls_name_add_sql.
+ *
+ * A name's last_ms is within PT_CALLS_NAME_TOUCH_MS of the newest id's millisecond of
+ * the rows naming it (the writer moves it on when a row passes that): a name whose last_ms
+ * is more than that before the oldest row's id names no row, and is pruned. */
+#define PT_CALLS_NAME_TOUCH_MS 3600000
 extern const char *const pt_calls_name_find_sql, *const pt_calls_name_add_sql;
-int64_t pt_calls_name_id(sqlite3 *db, sqlite3_stmt *find, sqlite3_stmt *add, const char *s, size_t n);
+int64_t pt_calls_name_id(sqlite3 *db, sqlite3_stmt *find, sqlite3_stmt *add, const char *s, size_t n, int64_t at_ms,
+                         int64_t *last_ms);
 
 /* Opens path (the writer creates it, its directory and schema; a reader opens it
  * read-only and fails when it does not exist yet). WAL, synchronous=NORMAL: a crash may

@@ -34,6 +34,7 @@ providers:
     prices: { gpt-4o: { input: 2, output: 10 } }
 models:
   - { name: ok-model, targets: [{ provider: ok, model: gpt-4o }] }
+  - { name: cached, targets: [{ provider: ok, model: gpt-4o }], cache: { ttl: 10m } }
 routes:
   - name: echo
     match: { path_prefix: "/echo/" }
@@ -178,6 +179,24 @@ is "$(count '')" 5 "the records survive a restart"
 get /echo/b -H "Authorization: Bearer $KA" -H "X-Request-Id: after"
 check "a call after the restart is logged" wait_metric portico_call_log_records_written_total 1
 is "$(count '?request_id=after')" 1 "...and listed"
+
+# ---- AI response-cache hits: cost 0, what the answer cost when made, the cache's say
+cached() {
+    http POST "http://127.0.0.1:$PP/v1/chat/completions" -H "Authorization: Bearer $KA" -H "X-Request-Id: $1" \
+        -H 'content-type: application/json' -d '{"model":"cached","temperature":0,"messages":[{"role":"user","content":"again"}]}'
+}
+cached cache-miss
+cached cache-hit
+is "$RESP_STATUS $(hdr x-portico-cache)" "200 hit" "the same deterministic call again is a cache hit"
+check "the cached calls are logged" wait_metric portico_call_log_records_written_total 3
+one cache-hit
+is "$(jqr '[.cache,.cost_micro_usd,.cost_saved_micro_usd,.input_tokens,.model,.provider,.status] | map(tostring) | join(" ")' "$R")" \
+    "hit 0 52 0 gpt-4o ok 200" "a cache hit is logged: cache hit, cost 0, the 52 micro-dollars it saved"
+one cache-miss
+is "$(jqr '[.cache,.cost_micro_usd,.cost_saved_micro_usd,.input_tokens] | map(tostring) | join(" ")' "$R")" \
+    "miss 52 null 11" "the miss before it: cache miss, its own cost, nothing saved"
+one after
+is "$(jqr '[.cache,.cost_saved_micro_usd] | map(tostring) | join(" ")' "$R")" "null null" "a REST call has no cache field"
 portico_stop
 SECRETS=0
 for f in "$D"/calls.db*; do

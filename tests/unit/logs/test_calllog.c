@@ -79,6 +79,8 @@ static int64_t count(fx *f, const char *where)
     return n;
 }
 
+static int64_t run(fx *f, pt_calls_filter q);
+
 static size_t packed_size(const pt_call_record *r)
 {
     char buf[PACKED_MAX];
@@ -114,6 +116,15 @@ static int keep_row(void *arg, const pt_calls_row *row)
     return 0;
 }
 
+/* Writes n records, waits for them, and reads every row back into r, newest first. */
+static void write_and_read(fx *f, const pt_call_record *recs, int n, rows *r)
+{
+    for (int i = 0; i < n; i++) assert_true(pt_calllog_write(f->log, &recs[i]));
+    pt_calllog_sync(f->log);
+    char why[128];
+    assert_int_equal(pt_calls_query(f->ro, &(pt_calls_filter){ .limit = 10 }, keep_row, r, why, sizeof why), n);
+}
+
 #define COL(r, i, name) ((r).text[i][col_index(name)])
 #define ISNULL(r, i, name) ((r).null[i][col_index(name)])
 
@@ -126,12 +137,8 @@ static void records_are_stored_field_by_field(void **state)
                       .cached_tokens = 3, .cost_micro_usd = 1234, .cost_known = true, .ttft_us = 4200 };
     pt_call_record b = rest(2000, NULL, 404);
     b.ai = &ai;
-    assert_true(pt_calllog_write(f->log, &a));
-    assert_true(pt_calllog_write(f->log, &b));
-    pt_calllog_sync(f->log);
     rows r = { 0 };
-    char why[128];
-    assert_int_equal(pt_calls_query(f->ro, &(pt_calls_filter){ .limit = 10 }, keep_row, &r, why, sizeof why), 2);
+    write_and_read(f, (pt_call_record[]){ a, b }, 2, &r);
     /* newest first: the AI call */
     assert_string_equal(COL(r, 0, "model"), "gpt-4o");
     assert_string_equal(COL(r, 0, "provider"), "ok");
@@ -161,6 +168,141 @@ static void records_are_stored_field_by_field(void **state)
     assert_true(ISNULL(r, 1, "model"));
     assert_true(ISNULL(r, 1, "input_tokens"));
     assert_true(ISNULL(r, 1, "cost_micro_usd"));
+}
+
+/* An AI response-cache hit: cost 0, what the answer cost when made, and the cache's say. */
+static void cache_hits_are_stored_with_the_cost_saved(void **state)
+{
+    fx *f = *state;
+    open_log(f, (pt_calllog_opts){ 0 });
+    pt_call_ai hit = { .provider = "ok", .model = "gpt-4o", .cost_known = true, .cache = "hit",
+                       .saved_micro_usd = 6300, .saved_known = true };
+    pt_call_ai miss = { .provider = "ok", .model = "gpt-4o", .input_tokens = 5, .cost_micro_usd = 6300,
+                        .cost_known = true, .cache = "miss" };
+    pt_call_record a = rest(1000, "bot", 200), b = rest(2000, "bot", 200), c = rest(3000, "bot", 200);
+    a.ai = &miss;
+    b.ai = &hit;
+    rows r = { 0 };
+    write_and_read(f, (pt_call_record[]){ a, b, c }, 3, &r);
+    assert_true(ISNULL(r, 0, "cache")); /* the REST call */
+    assert_true(ISNULL(r, 0, "cost_saved_micro_usd"));
+    assert_string_equal(COL(r, 1, "cache"), "hit");
+    assert_string_equal(COL(r, 1, "cost_micro_usd"), "0");
+    assert_string_equal(COL(r, 1, "cost_saved_micro_usd"), "6300");
+    assert_string_equal(COL(r, 2, "cache"), "miss");
+    assert_string_equal(COL(r, 2, "cost_micro_usd"), "6300");
+    assert_true(ISNULL(r, 2, "cost_saved_micro_usd"));
+}
+
+/* A multi-row statement keeps its bindings between runs and binds NULL only over a value:
+ * records with and without each field, interleaved, never take one another's. */
+static void no_field_of_one_record_leaks_into_another(void **state)
+{
+    fx *f = *state;
+    open_log(f, (pt_calllog_opts){ .flush_ms = 600000 });
+    pt_call_ai ai = { .provider = "ok", .model = "m", .input_tokens = 1, .cost_micro_usd = 2, .cost_known = true };
+    enum { N = 64 * 3 + 7 };
+    for (int i = 0; i < N; i++) {
+        pt_call_record a = rest(1000 + i, i % 3 ? NULL : "bot", i % 2 ? 200 : 500);
+        if (i % 2 == 0) a.ai = &ai;
+        if (i % 5 == 0) a.trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+        assert_true(pt_calllog_write(f->log, &a));
+    }
+    pt_calllog_sync(f->log);
+    assert_int_equal(count(f, ""), N);
+    char where[256];
+    for (int i = 0; i < N; i++) {
+        snprintf(where, sizeof where,
+                 "WHERE time_ms = %d AND (consumer_id IS NULL) = %d AND (model_id IS NULL) = %d AND "
+                 "(input_tokens IS NULL) = %d AND (trace_id IS NULL) = %d AND (error IS NULL) = %d",
+                 1000 + i, i % 3 != 0, i % 2 != 0, i % 2 != 0, i % 5 != 0, i % 2 != 0);
+        if (count(f, where) != 1) fail_msg("record %d: %s", i, where);
+    }
+}
+
+static int64_t names_count(fx *f, const char *name)
+{
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(f->ro, "SELECT count(*) FROM names WHERE ?1 IS NULL OR name = ?1", -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int64_t n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+/* Names no record names any more go once retention has pruned their records; names still
+ * in use stay, and a pruned name used again comes back. */
+static void unused_names_are_pruned_after_retention(void **state)
+{
+    fx *f = *state;
+    fake_now = 1000000;
+    open_log(f, (pt_calllog_opts){ .flush_ms = 600000, .retention_ms = 60000, .now_ms = fake_clock });
+    char name[32];
+    for (int i = 0; i < 50; i++) {
+        snprintf(name, sizeof name, "old-%d", i);
+        pt_call_record a = rest(fake_now, name, 200);
+        pt_calllog_write(f->log, &a);
+    }
+    pt_calllog_sync(f->log);
+    assert_int_equal(names_count(f, "old-7"), 1);
+    fake_now += 2 * PT_CALLS_NAME_TOUCH_MS;
+    pt_call_record b = rest(fake_now, "new", 200);
+    pt_calllog_write(f->log, &b);
+    pt_calllog_prune_all(f->log);
+    assert_int_equal(count(f, ""), 1);
+    assert_int_equal(names_count(f, "old-7"), 0);
+    assert_int_equal(names_count(f, "new"), 1);
+    assert_int_equal(names_count(f, "ml"), 1); /* the team of both: still named by the new record */
+    assert_int_equal(names_count(f, "echo"), 1);
+    pt_calllog_stats s;
+    pt_calllog_stats_get(f->log, &s);
+    assert_int_equal(s.names_pruned, 50);
+    assert_int_equal(run(f, (pt_calls_filter){ .team = "ml" }), 1);
+    pt_call_record c = rest(fake_now + 1, "old-7", 200);
+    pt_calllog_write(f->log, &c);
+    pt_calllog_sync(f->log);
+    assert_int_equal(run(f, (pt_calls_filter){ .consumer = "old-7" }), 1);
+    assert_int_equal(names_count(f, NULL), 1 + 1 + 5); /* new, old-7, ml, the prefix, echo, web, echo/v1 */
+}
+
+/* A file of layout 3 (before the cache columns and names' last use) is brought up to date
+ * in place: its records stay, its names are kept until retention takes their records. */
+static void a_file_of_layout_3_gains_the_new_columns(void **state)
+{
+    fx *f = *state;
+    open_log(f, (pt_calllog_opts){ 0 });
+    pt_call_record a = rest(5000, "bot", 200);
+    pt_calllog_write(f->log, &a);
+    pt_calllog_close(f->log);
+    f->log = NULL;
+    sqlite3_close(f->ro);
+    f->ro = NULL;
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "ALTER TABLE calls DROP COLUMN cache; ALTER TABLE calls DROP COLUMN cost_saved_micro_usd;"
+                                      "ALTER TABLE names DROP COLUMN last_ms; PRAGMA user_version=3;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    open_log(f, (pt_calllog_opts){ 0 });
+    pt_call_ai hit = { .provider = "ok", .model = "gpt-4o", .cost_known = true, .cache = "hit" };
+    pt_call_record b = rest(6000, "bot", 200);
+    b.ai = &hit;
+    assert_true(pt_calllog_write(f->log, &b));
+    pt_calllog_sync(f->log);
+    assert_int_equal(run(f, (pt_calls_filter){ .consumer = "bot" }), 2);
+    assert_int_equal(count(f, "WHERE cache = 'hit' AND time_ms = 6000"), 1);
+    assert_int_equal(count(f, "WHERE cache IS NULL AND time_ms = 5000"), 1);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(f->ro, "SELECT last_ms, (SELECT user_version FROM pragma_user_version) FROM names "
+                                               "WHERE name = 'echo'", -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int64(st, 0), 5000); /* its newest record's millisecond */
+    assert_int_equal(sqlite3_column_int64(st, 1), 4);
+    sqlite3_finalize(st);
 }
 
 static void long_strings_are_cut(void **state)
@@ -556,6 +698,10 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         T(records_are_stored_field_by_field),
+        T(cache_hits_are_stored_with_the_cost_saved),
+        T(no_field_of_one_record_leaks_into_another),
+        T(unused_names_are_pruned_after_retention),
+        T(a_file_of_layout_3_gains_the_new_columns),
         T(long_strings_are_cut),
         T(a_batch_larger_than_a_transaction_is_stored_whole),
         T(a_full_queue_drops_and_counts),
