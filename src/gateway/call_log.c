@@ -31,6 +31,9 @@ static void render(pt_prom *p, void *arg)
                    "Call records lost: the writer's queue was full, or a write failed.", s.dropped);
     pt_prom_single(p, "portico_call_log_queue_depth", "gauge", "Call records waiting for the writer.", s.queued);
     pt_prom_single(p, "portico_call_log_pruned_total", "counter", "Call records deleted by retention (age or size).", s.pruned);
+    pt_prom_single(p, "portico_call_log_names_pruned_total", "counter",
+                   "Names (consumers, keys, services, ...) deleted from the call log once no record named them.",
+                   s.names_pruned);
     pt_prom_single(p, "portico_call_log_write_errors_total", "counter", "Batches the writer could not commit.", s.write_errors);
     pt_prom_single(p, "portico_call_log_disk_full_total", "counter", "Batches lost because the disk was full.", s.disk_full);
     pt_prom_single(p, "portico_call_log_bytes", "gauge", "Bytes of call log database pages in use.", pt_calllog_used_bytes(l));

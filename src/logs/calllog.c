@@ -68,6 +68,7 @@ typedef struct name_slot {
     char *s;                     /* NULL: empty */
     uint32_t hash, len;
     int64_t id, last_ms;         /* last_ms: as in `names` (calls_db.h) */
+    int64_t use_ms;              /* a newer last use to write there before the commit; 0: none */
 } name_slot;
 
 struct pt_calllog {
@@ -79,6 +80,8 @@ struct pt_calllog {
     sqlite3_stmt *begin, *commit, *rollback, *page_count, *freelist_count, *first_id;
     name_slot *names;            /* NAME_SLOTS of them (writer thread, under db_lock) */
     size_t nnames;
+    uint32_t *used;              /* the slots with a use_ms, nused of them */
+    size_t nused;
     int name_error;              /* a name could not be stored in this transaction (SQLite's code) */
     bool names_due;              /* records were pruned: names may be unused now */
     uint64_t names_pruned_ms;    /* monotonic time names were last pruned */
@@ -208,26 +211,49 @@ static void bind_opt(insert_stmt *s, int col, int64_t v)
 
 /* ---- names kept once ---- */
 
+/* Empties the cache; the last uses not written yet are forgotten (write_uses() first to
+ * keep them). */
 static void names_clear(pt_calllog *l)
 {
     for (size_t i = 0; l->names && i < NAME_SLOTS; i++) {
         free(l->names[i].s);
         l->names[i].s = NULL;
     }
-    l->nnames = 0;
+    l->nnames = l->nused = 0;
 }
 
-/* Moves a name's last use on to at_ms when a row passes it by PT_CALLS_NAME_TOUCH_MS: one
- * UPDATE per name and hour at most. */
-static void name_touch(pt_calllog *l, int64_t id, int64_t *last_ms, int64_t at_ms)
+/* Writes a name's last use, at_ms. */
+static void touch(pt_calllog *l, int64_t id, int64_t at_ms)
 {
-    if (at_ms <= *last_ms + PT_CALLS_NAME_TOUCH_MS) return;
     sqlite3_bind_int64(l->name_touch, 1, id);
     sqlite3_bind_int64(l->name_touch, 2, at_ms);
     int rc = sqlite3_step(l->name_touch);
     sqlite3_reset(l->name_touch);
-    if (rc == SQLITE_DONE) *last_ms = at_ms;
-    else l->name_error = sqlite3_extended_errcode(l->db);
+    if (rc != SQLITE_DONE) l->name_error = sqlite3_extended_errcode(l->db);
+}
+
+/* Notes that a row in millisecond at_ms names the cached name n; its last use is moved on
+ * when the row passes it by PT_CALLS_NAME_TOUCH_MS, once per name and transaction at most,
+ * in the same transaction as the rows (write_uses()). */
+static void note_use(pt_calllog *l, size_t slot, int64_t at_ms)
+{
+    name_slot *n = &l->names[slot];
+    if (at_ms <= n->last_ms + PT_CALLS_NAME_TOUCH_MS || at_ms <= n->use_ms) return;
+    if (!n->use_ms) l->used[l->nused++] = (uint32_t)slot;
+    n->use_ms = at_ms;
+}
+
+/* Writes the last uses noted in this transaction (before its commit). */
+static int write_uses(pt_calllog *l)
+{
+    for (size_t i = 0; i < l->nused; i++) {
+        name_slot *n = &l->names[l->used[i]];
+        touch(l, n->id, n->use_ms);
+        n->last_ms = n->use_ms;
+        n->use_ms = 0;
+    }
+    l->nused = 0;
+    return l->name_error;
 }
 
 /* The id of the name s[0, len) for a row whose id is in millisecond at_ms: from the cache,
@@ -239,7 +265,7 @@ static int64_t name_id(pt_calllog *l, const char *s, uint32_t len, int64_t at_ms
     size_t i = h & (NAME_SLOTS - 1);
     for (; l->names[i].s; i = (i + 1) & (NAME_SLOTS - 1))
         if (l->names[i].hash == h && l->names[i].len == len && memcmp(l->names[i].s, s, len) == 0) {
-            name_touch(l, l->names[i].id, &l->names[i].last_ms, at_ms);
+            note_use(l, i, at_ms);
             return l->names[i].id;
         }
     int64_t last_ms;
@@ -248,16 +274,20 @@ static int64_t name_id(pt_calllog *l, const char *s, uint32_t len, int64_t at_ms
         l->name_error = sqlite3_extended_errcode(l->db);
         return 0;
     }
-    name_touch(l, id, &last_ms, at_ms);
     if (l->nnames >= NAME_FILL) { /* many names: start again, the table has them all */
+        write_uses(l);
         names_clear(l);
         i = h & (NAME_SLOTS - 1);
     }
     char *copy = malloc(len ? len : 1);
-    if (!copy) return id;
+    if (!copy) {
+        if (at_ms > last_ms + PT_CALLS_NAME_TOUCH_MS) touch(l, id, at_ms);
+        return id;
+    }
     memcpy(copy, s, len);
-    l->names[i] = (name_slot){ copy, h, len, id, last_ms };
+    l->names[i] = (name_slot){ copy, h, len, id, last_ms, 0 };
     l->nnames++;
+    note_use(l, i, at_ms);
     return id;
 }
 
@@ -462,6 +492,7 @@ static size_t insert_some(pt_calllog *l, const char *data, size_t n)
         if (rc == SQLITE_OK && l->name_error) rc = l->name_error;
         rows += (uint64_t)k;
     }
+    if (rc == SQLITE_OK) rc = write_uses(l);
     if (rc == SQLITE_OK) rc = run_stmt(l->commit);
     if (rc != SQLITE_OK) {
         if (!sqlite3_get_autocommit(l->db)) run_stmt(l->rollback);
@@ -654,6 +685,7 @@ static void free_log(pt_calllog *l)
     sqlite3_finalize(l->name_add);
     names_clear(l);
     free(l->names);
+    free(l->used);
     sqlite3_close(l->db);
     pthread_mutex_destroy(&l->db_lock);
     free(l);
@@ -667,7 +699,7 @@ pt_calllog *pt_calllog_open(const pt_calllog_opts *o, char *why, size_t cap)
         return NULL;
     }
     pthread_mutex_init(&l->db_lock, NULL);
-    if (!(l->names = calloc(NAME_SLOTS, sizeof *l->names))) {
+    if (!(l->names = calloc(NAME_SLOTS, sizeof *l->names)) || !(l->used = calloc(NAME_SLOTS, sizeof *l->used))) {
         snprintf(why, cap, "call log: out of memory");
         goto fail;
     }
