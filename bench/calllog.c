@@ -6,9 +6,15 @@
  *                                           days (DAYS 0: stamped with the time they are
  *                                           written, as a gateway's are) as fast as the
  *                                           writer takes them; prints records/s and the
- *                                           file's bytes. "fill" leaves the analytics
+ *                                           file's bytes, and the CPU time per record of
+ *                                           the process (the writer and the thread
+ *                                           packing the records). "fill" leaves the analytics
  *                                           rollups out (a table filled with old records
  *                                           for the query benchmark)
+ *   calllog bulk PATH ROWS DAYS CONSUMERS    fills a new file with ROWS records like write's
+ *                                           over the last DAYS days, generated in SQL (a
+ *                                           large table in a bounded time, for the query
+ *                                           benchmark); prints rows/s and the file's bytes
  *   calllog query PATH ROUNDS DAYS CONSUMERS one consumer, one day, the first page (100 rows),
  *                                           ROUNDS times on random consumers and days; prints
  *                                           the median and the slowest in ms */
@@ -16,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -23,12 +30,22 @@
 #include "logs/calls_db.h"
 
 #define DAY_MS 86400000LL
+#define PT__BENCH_STR_(x) #x
+#define PT__BENCH_STR(x) PT__BENCH_STR_(x)
 
 static double now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* CPU time of the whole process (every thread), user and system, in microseconds. */
+static double cpu_us(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
 }
 
 static long long file_bytes(const char *path)
@@ -50,7 +67,7 @@ static int write_rows(const char *path, long rows, int days, int consumers, bool
     pt_call_ai ai = { .provider = "openai", .model = "gpt-4o-mini", .input_tokens = 420, .output_tokens = 180,
                       .cost_micro_usd = 171, .cost_known = true, .ttft_us = 350000 };
     long retries = 0;
-    double t0 = now_ms();
+    double t0 = now_ms(), cpu0 = cpu_us();
     for (long i = 0; i < rows; i++) {
         char rid[24], consumer[24], team[16], service[16], api[32], path_s[40];
         int c = (int)(i * 7919 % consumers);
@@ -73,15 +90,125 @@ static int write_rows(const char *path, long rows, int days, int consumers, bool
         }
     }
     pt_calllog_sync(l);
-    double ms = now_ms() - t0;
+    double ms = now_ms() - t0, cpu = cpu_us() - cpu0;
     pt_calllog_stats s;
     pt_calllog_stats_get(l, &s);
     pt_calllog_close(l);
     long long bytes = file_bytes(path);
     printf("rows=%ld written=%llu ms=%.0f records_per_s=%.0f queue_full_waits=%ld (each also counted as dropped) file_bytes=%lld "
-           "bytes_per_million=%.0f\n",
-           rows, (unsigned long long)s.written, ms, rows / (ms / 1e3), retries, bytes, bytes * 1e6 / rows);
+           "bytes_per_million=%.0f cpu_us_per_record=%.2f\n",
+           rows, (unsigned long long)s.written, ms, rows / (ms / 1e3), retries, bytes, bytes * 1e6 / rows, cpu / rows);
     return s.written == (unsigned long long)rows ? 0 : 1;
+}
+
+/* ---- bulk: rows generated in SQL ---- */
+
+/* rid_hash(request_id) in SQL: the writer's hash of the request id. */
+static void rid_hash_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    const char *s = (const char *)sqlite3_value_text(argv[0]);
+    sqlite3_result_int64(ctx, pt_calls_rid_hash(s, (size_t)sqlite3_value_bytes(argv[0])));
+}
+
+/* The names of write's records with ids the row generator computes: consumer c is 1 + c,
+ * team t is 1 + C + t, service s 1 + C + 50 + s, its API 1 + C + 70 + s, then the key
+ * prefix, the provider and the model. */
+static int bulk_names(sqlite3 *db, int consumers, int64_t now)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "INSERT INTO names(id, name, last_ms) VALUES(?1, ?2, ?3)", -1, &st, NULL) != SQLITE_OK) return -1;
+    int rc = SQLITE_DONE;
+    for (int i = 0; i < consumers + 93 && rc == SQLITE_DONE; i++) {
+        char name[32];
+        int j = i - consumers;
+        if (j < 0) snprintf(name, sizeof name, "consumer-%d", i);
+        else if (j < 50) snprintf(name, sizeof name, "team-%d", j);
+        else if (j < 70) snprintf(name, sizeof name, "svc-%d", j - 50);
+        else if (j < 90) snprintf(name, sizeof name, "svc-%d/v1", j - 70);
+        else snprintf(name, sizeof name, "%s", j == 90 ? "pk_AbCdEfGhI" : j == 91 ? "openai" : "gpt-4o-mini");
+        sqlite3_bind_int64(st, 1, 1 + i);
+        sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 3, now);
+        rc = sqlite3_step(st);
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Rows ?1 .. ?2 - 1 of ?3 over [?4, ?4 + ?5) ms, ?6 consumers: the records write makes. */
+static const char bulk_sql[] =
+    "WITH RECURSIVE g(i) AS (SELECT ?1 UNION ALL SELECT i + 1 FROM g WHERE i + 1 < ?2), "
+    "r AS (SELECT i, i * 7919 % ?6 AS c, ?4 + ?5 * i / ?3 AS t, i % 3 = 0 AS ai, "
+    "             printf('%016x', i * 2654435761) AS rid FROM g) "
+    "INSERT INTO calls(id, time_ms, request_id, team_id, consumer_id, key_prefix_id, service_id, service_team_id, api_id, "
+    "                  model_id, provider_id, error, method, path, status, total_us, upstream_us, ttfb_us, bytes_in, "
+    "                  bytes_out, input_tokens, output_tokens, cached_tokens, cost_micro_usd, client, rid_hash) "
+    "SELECT (t << " PT__BENCH_STR(PT_CALLS_SEQ_BITS) ") + i % 4096, t, rid, 1 + ?6 + c % 50, 1 + c, 1 + ?6 + 90, "
+    "       1 + ?6 + 50 + c % 20, 1 + ?6 + c % 50, 1 + ?6 + 70 + c % 20, CASE WHEN ai THEN 1 + ?6 + 92 END, "
+    "       CASE WHEN ai THEN 1 + ?6 + 91 END, CASE WHEN i % 50 = 0 THEN 'upstream_error' END, 'POST', "
+    "       '/v1/items/' || (i % 10000), CASE WHEN i % 50 = 0 THEN 503 ELSE 200 END, 1200 + i % 5000, "
+    "       900 + i % 4000, CASE WHEN ai THEN 350000 ELSE 400 END, 812, 2450, CASE WHEN ai THEN 420 END, "
+    "       CASE WHEN ai THEN 180 END, CASE WHEN ai THEN 0 END, CASE WHEN ai THEN 171 END, '10.1.2.3:54321', "
+    "       rid_hash(rid) FROM r";
+
+#define BULK_CHUNK 1000000L
+
+/* Without the indexes while it inserts, one transaction per BULK_CHUNK rows; opening the
+ * file again with the gateway's code builds the indexes in one go. */
+static int bulk_fill(sqlite3 *db, long rows, int days, int consumers)
+{
+    int64_t now = pt_calllog_now_ms(), span = days * DAY_MS;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_create_function(db, "rid_hash", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, rid_hash_fn, NULL, NULL) ||
+        sqlite3_exec(db, "DROP INDEX calls_consumer; DROP INDEX calls_request; DROP INDEX calls_trace; BEGIN", NULL, NULL,
+                     NULL) ||
+        bulk_names(db, consumers, now) != 0 || sqlite3_prepare_v2(db, bulk_sql, -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    int rc = SQLITE_DONE;
+    for (long from = 0; from < rows && rc == SQLITE_DONE; from += BULK_CHUNK) {
+        sqlite3_bind_int64(st, 1, from);
+        sqlite3_bind_int64(st, 2, from + BULK_CHUNK < rows ? from + BULK_CHUNK : rows);
+        sqlite3_bind_int64(st, 3, rows);
+        sqlite3_bind_int64(st, 4, now - span);
+        sqlite3_bind_int64(st, 5, span);
+        sqlite3_bind_int64(st, 6, consumers);
+        rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc == SQLITE_DONE && sqlite3_exec(db, "COMMIT; BEGIN", NULL, NULL, NULL) != SQLITE_OK) rc = SQLITE_ERROR;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+static int bulk(const char *path, long rows, int days, int consumers)
+{
+    sqlite3 *db;
+    char why[256];
+    double t0 = now_ms();
+    if (pt_calls_db_open(path, false, &db, why, sizeof why) != 0) {
+        fprintf(stderr, "%s\n", why);
+        return 1;
+    }
+    if (bulk_fill(db, rows, days, consumers) != 0) {
+        fprintf(stderr, "bulk fill: %s\n", sqlite3_errmsg(db));
+        sqlite3_close(db);
+        return 1;
+    }
+    double filled = now_ms();
+    sqlite3_close(db);
+    if (pt_calls_db_open(path, false, &db, why, sizeof why) != 0) { /* builds the indexes */
+        fprintf(stderr, "%s\n", why);
+        return 1;
+    }
+    sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+    sqlite3_close(db);
+    double ms = now_ms() - t0;
+    long long bytes = file_bytes(path);
+    printf("rows=%ld ms=%.0f fill_ms=%.0f index_ms=%.0f rows_per_s=%.0f file_bytes=%lld bytes_per_million=%.0f\n", rows, ms,
+           filled - t0, ms - (filled - t0), rows / (ms / 1e3), bytes, bytes * 1e6 / rows);
+    return 0;
 }
 
 static int count_row(void *arg, const pt_calls_row *row)
@@ -135,7 +262,9 @@ int main(int argc, char **argv)
 {
     if ((argc == 6 || (argc == 7 && strcmp(argv[6], "fill") == 0)) && strcmp(argv[1], "write") == 0)
         return write_rows(argv[2], atol(argv[3]), atoi(argv[4]), atoi(argv[5]), argc == 7);
+    if (argc == 6 && strcmp(argv[1], "bulk") == 0) return bulk(argv[2], atol(argv[3]), atoi(argv[4]), atoi(argv[5]));
     if (argc == 6 && strcmp(argv[1], "query") == 0) return query(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
-    fprintf(stderr, "usage: calllog write PATH ROWS DAYS CONSUMERS [fill] | query PATH ROUNDS DAYS CONSUMERS\n");
+    fprintf(stderr, "usage: calllog write PATH ROWS DAYS CONSUMERS [fill] | bulk PATH ROWS DAYS CONSUMERS | "
+                    "query PATH ROUNDS DAYS CONSUMERS\n");
     return 2;
 }

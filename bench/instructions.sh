@@ -23,6 +23,11 @@
 #                                                    proxy route in both builds
 #   CG_KEEP=DIR                                      keeps each callgrind dump in DIR (for
 #                                                    callgrind_annotate: where the instructions go)
+#
+# With the call log on, a line per Portico build also splits the total: the worker thread's
+# instructions per request (the same from run to run) and the call log writer's per record it
+# committed in the window (its batches gather more or fewer records depending on how fast
+# valgrind runs, so its share of the total, and the total, vary between runs by thousands).
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -158,6 +163,17 @@ measure() {
         echo "bench: $kind $path: $got of $((WARMUP + REQUESTS)) requests got 200" >&2; echo nan nan; return
     fi
     dump_figures "$dump" | awk -v n="$REQUESTS" '{ printf "%d %.1f\n", $1 / n, $2 / n }'
+    [ "$kind" = portico ] && [ "$CALL_LOG" = on ] && split_figures "$dump" >"$T/split-${bin//\//_}-$path"
+}
+
+# split_figures FILE: "worker-instructions-per-request writer-instructions-per-record" of a
+# dump (records: the analytics' additions, one per record committed in the window).
+split_figures() {
+    callgrind_annotate --inclusive=yes "$1" 2>/dev/null | awk -v n="$REQUESTS" '
+        /gateway\.c:worker_main / && !w { gsub(",", "", $1); w = $1 }
+        /=> .*calllog\.c:on_batch / && !b { gsub(",", "", $1); b = $1 }
+        /=> .*rollup\.c:pt_rollup_add / { gsub(/[(,x)]/, "", $NF); r += $NF }
+        END { printf "%d %d\n", w / n, r ? b / r : 0 }'
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || a == "nan" || b == "nan" || b == 0) print "-"; else printf "%.3fx", a / b }'; }
@@ -183,6 +199,12 @@ for path in $PATHS; do
     base=
     [ -n "$BASE_BIN" ] && base=$(measure portico "$BASE_BIN" "$path")
     row "portico $path" "$cur" "$base"
+    for b in "$PORTICO" ${BASE_BIN:+"$BASE_BIN"}; do
+        f=$T/split-${b//\//_}-$path
+        [ -s "$f" ] && read -r wk wr <"$f" &&
+            printf '  %s: worker thread %s per request, call log writer %s per record\n' \
+                "$([ "$b" = "$PORTICO" ] && echo current || echo base)" "$wk" "$wr"
+    done
     [ -n "$TRACED" ] && row "portico $path traced" "$(measure traced "$PORTICO" "$path")"
 done
 echo "targets: proxy <= 1.00x nginx (log off), passthrough <= 1.30x, translation <= 1.80x"
