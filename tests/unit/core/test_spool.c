@@ -97,6 +97,7 @@ static void a_full_queue_refuses_at_once(void **state)
     assert_int_equal(k.bytes, 64);
     assert_int_equal(pt_spool_pending(s), 0);
     assert_int_equal(pt_spool_push(s, rec, sizeof rec), 0); /* room again */
+    assert_int_equal(pt_spool_pushed(s), 5);                /* the pieces taken, not the refused */
     pt_spool_free(s);
     assert_int_equal(k.bytes, 80);                          /* free hands over the rest */
 }
