@@ -8,6 +8,7 @@
 
 #include "ai/ai_config.h"
 #include "config/node.h"
+#include "gateway/mcp_local.h"
 #include "gateway/mcp_route.h"
 #include "gateway/router.h"
 #include "http/request.h"
@@ -441,7 +442,7 @@ int pt__config_mcp(pt_cfg *c, const pt_cfg_node *v, void *obj)
     bool open = false;
     for (size_t i = 0; i < cfg->nlisteners; i++) open |= cfg->listeners[i].host && !loopback_host(cfg->listeners[i].host);
     cfg->mcp = pt_mcp_config_map(c, v, open);
-    return cfg->mcp ? 0 : -1;
+    return cfg->mcp ? pt__mcp_local_load(c, cfg, v) : -1;
 }
 
 /* `mcp.cors`: the cors of the /mcp route, mapped like a route's. What a browser's MCP client
@@ -494,7 +495,7 @@ static int mcp_cors(pt_cfg *c, pt_config *cfg, pt_route *r)
 
 int pt__config_default_mcp_route(pt_cfg *c, pt_config *cfg)
 {
-    if (!cfg->mcp || cfg->mcp->nservers == 0) return 0;
+    if (!pt_mcp_config_served(cfg->mcp)) return 0;
     for (size_t i = 0; i < cfg->nroutes; i++)
         if (strcmp(cfg->routes[i].name, "mcp") == 0)
             return pt_cfg_fail(c, NULL, "routes: the name 'mcp' is taken by the MCP endpoints when mcp.servers is set");

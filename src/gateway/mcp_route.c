@@ -16,6 +16,7 @@
 #include "core/log.h"
 #include "core/prom.h"
 #include "gateway/auth.h"
+#include "gateway/mcp_local.h"
 #include "gateway/metrics.h"
 #include "mcp/catalog.h"
 #include "mcp/jsonrpc.h"
@@ -198,6 +199,7 @@ struct mcp_req {
     pt_buf body;
     pt_mcp_msg msg;
     pt_mcp_call *call;             /* the one relayed call */
+    pt_mcp_local_call *local;      /* or a call of a tool the gateway serves itself */
     const kind *k;                 /* /mcp: what is listed or used */
     fan *fans;                     /* /mcp lists: one per upstream */
     pt_mcp_tools_in *ins;
@@ -249,6 +251,7 @@ static void req_cleanup(void *arg)
     mcp_req *r = arg;
     live_remove(r);
     pt_mcp_call_cancel(r->call);
+    pt_mcp_local_cancel(r->local);
     for (size_t i = 0; i < r->nfans; i++) pt_mcp_call_cancel(r->fans[i].call);
     for (size_t i = 0; i < r->nfans; i++) json_decref(r->ins[i].tools);
     free(r->fans);
@@ -601,6 +604,7 @@ static void fan_done(mcp_req *r)
         for (size_t i = 0; i < r->nfans; i++) filter_tools(r->access, r->ins[i].server, r->ins[i].tools);
     pt_buf problems = PT_BUF_INIT;
     json_t *merged = pt_mcp_tools_merge(r->ins, r->nfans, &problems);
+    if (!r->k->key) merged = pt_mcp_local_merge(r->cfg, r->access, merged, &problems);
     for (const char *p = problems.data, *end = p + problems.len; p && p < end;) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         pt_log_warn("MCP entry left out of /mcp: %.*s", (int)((nl ? nl : end) - p), p);
@@ -732,6 +736,29 @@ static void route_use(mcp_req *r)
     free(copy);
 }
 
+static void on_local(void *arg, json_t *result)
+{
+    mcp_req *r = arg;
+    r->local = NULL;
+    if (json_is_true(json_object_get(result, "isError"))) pt_conn_info(r->conn)->outcome = PT_OUT_MCP_UPSTREAM_ERROR;
+    answer(r, 200, pt_mcp_result(r->msg.id, json_incref(result)), NULL);
+}
+
+/* A tool the gateway serves itself (gateway/mcp_local.h); false when name is none of them. */
+static bool serve_local(mcp_req *r, const char *name)
+{
+    const char *server, *own;
+    if (!pt_mcp_local_owns(r->cfg, name, &server, &own)) return false;
+    if (!tool_call_allowed(r, server, own)) return true;
+    pt_conn_info(r->conn)->service = server;
+    int code = 0;
+    char why[300];
+    r->local = pt_mcp_local_start(r->hub->loop, r->hub->client, r->cfg, r->req, name,
+                                  json_object_get(r->msg.params, "arguments"), on_local, r, &code, why, sizeof why);
+    if (!r->local) answer_error(r, 200, PT_OUT_OK, r->msg.id, code, why);
+    return true;
+}
+
 /* tools/call, prompts/get, resources/read on /mcp: a prefixed name routes at once; any other
  * needs the lists. */
 static void serve_use(mcp_req *r)
@@ -743,6 +770,7 @@ static void serve_use(mcp_req *r)
         answer_error(r, 200, PT_OUT_OK, r->msg.id, PT_MCP_INVALID_PARAMS, msg);
         return;
     }
+    if (!r->k->key && serve_local(r, name)) return;
     size_t n = r->m->nservers;
     int i = -1;
     const char *own = NULL;
@@ -861,6 +889,8 @@ static void sink_abort(void *h)
     live_remove(r);
     pt_mcp_call_cancel(r->call);
     r->call = NULL;
+    pt_mcp_local_cancel(r->local);
+    r->local = NULL;
     for (size_t i = 0; i < r->nfans; i++) {
         pt_mcp_call_cancel(r->fans[i].call);
         r->fans[i].call = NULL;

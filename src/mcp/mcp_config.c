@@ -14,15 +14,17 @@
 
 /* ---- one server --------------------------------------------------------------------- */
 
-static int name_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+/* A name that prefixes tool names (a server's, an apis entry's) into *out. */
+static int prefix_name(pt_cfg *c, const pt_cfg_node *v, char **out)
 {
-    pt_mcp_server *s = obj;
-    if (pt_cfg_str(c, v, &s->name) || pt_cfg_name(c, v, s->name)) return -1;
-    if (strlen(s->name) + strlen(PT_MCP_SEP) >= PT_MCP_TOOL_NAME_MAX)
+    if (pt_cfg_str(c, v, out) || pt_cfg_name(c, v, *out)) return -1;
+    if (strlen(*out) + strlen(PT_MCP_SEP) >= PT_MCP_TOOL_NAME_MAX)
         return pt_cfg_fail(c, v, "'%s' is too long: it prefixes tool names, which must stay within %d characters",
                            PT_CFG_SHOW(v), PT_MCP_TOOL_NAME_MAX);
     return 0;
 }
+
+static int name_fn(pt_cfg *c, const pt_cfg_node *v, void *obj) { return prefix_name(c, v, &((pt_mcp_server *)obj)->name); }
 
 static int args_begin(pt_cfg *c, const pt_cfg_node *v, size_t count, void *obj)
 {
@@ -177,6 +179,75 @@ static const pt_cfg_list servers_list = { "a list of servers", MAX_SERVERS, NULL
 
 static int servers_fn(pt_cfg *c, const pt_cfg_node *v, void *obj) { return pt_cfg_map_list(c, v, &servers_list, obj); }
 
+/* ---- apis: routes as tools --------------------------------------------------------------- */
+
+static int api_name_fn(pt_cfg *c, const pt_cfg_node *v, void *obj) { return prefix_name(c, v, &((pt_mcp_api *)obj)->name); }
+
+static int api_prefix_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    pt_mcp_api *a = obj;
+    a->prefix_set = true;
+    return pt_cfg_bool(c, v, &a->prefix);
+}
+
+static int api_openapi_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    return pt_cfg_file(c, v, &((pt_mcp_api *)obj)->openapi);
+}
+
+static const pt_cfg_field api_fields[] = {
+    CFG_FUNC("name", api_name_fn),
+    CFG_STR("route", pt_mcp_api, route),
+    CFG_FUNC("openapi", api_openapi_fn),
+    CFG_DUR("timeout", pt_mcp_api, timeout_ms, 1, 3600000),
+    CFG_FUNC("prefix", api_prefix_fn),
+    CFG_END,
+};
+
+static int apis_begin(pt_cfg *c, const pt_cfg_node *v, size_t count, void *obj)
+{
+    pt_mcp_config *m = obj;
+    if (PT_CFG_ALLOC(c, v, m->apis, m->napis, count)) return -1;
+    for (size_t i = 0; i < count; i++) m->apis[i] = (pt_mcp_api){ .timeout_ms = 60000 };
+    return 0;
+}
+
+/* The name an entry goes by: its own, else its route's when that is a valid name. */
+static int api_entry(pt_cfg *c, const pt_cfg_node *it, size_t i, void *obj)
+{
+    pt_mcp_config *m = obj;
+    pt_mcp_api *a = &m->apis[i];
+    if (it->kind != PT_CFG_MAP)
+        return pt_cfg_fail(c, it, "expected a mapping with route (and openapi for a REST route), got %s",
+                           pt_cfg_kind_name(it));
+    if (pt_cfg_map_fields(c, it, api_fields, a, NULL)) return -1;
+    if (!a->route || !a->route[0]) return pt_cfg_fail(c, it, "missing required key 'route': the route whose API becomes tools");
+    if (!a->name) {
+        const pt_cfg_node *r = pt_cfg_map_get(it, "route");
+        if (strspn(a->route, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") != strlen(a->route) ||
+            strlen(a->route) + strlen(PT_MCP_SEP) >= PT_MCP_TOOL_NAME_MAX)
+            return pt_cfg_fail_key(c, "route", r, "'%s' cannot name tools: give the entry a name (A-Z a-z 0-9 _ - .)",
+                                   a->route);
+        if (!(a->name = strdup(a->route))) return pt_cfg_oom(c, it);
+    }
+    if (pt_mcp_config_server(m, a->name, strlen(a->name)) || strcmp(a->name, PT_MCP_BUILTIN) == 0)
+        return pt_cfg_fail(c, it, "the name '%s' is taken by %s: give the entry another name", a->name,
+                           strcmp(a->name, PT_MCP_BUILTIN) == 0 ? "the built-in tools" : "an MCP server");
+    for (size_t j = 0; j < i; j++)
+        if (strcmp(m->apis[j].name, a->name) == 0)
+            return pt_cfg_fail(c, it, "a second entry named '%s' (also apis[%zu])", a->name, j);
+    return 0;
+}
+
+static const pt_cfg_list apis_list = { "a list of routes to expose as tools", MAX_SERVERS, NULL, apis_begin, api_entry };
+
+const pt_mcp_api *pt_mcp_config_api(const pt_mcp_config *m, const char *name, size_t len)
+{
+    for (size_t i = 0; m && i < m->napis; i++)
+        if (strlen(m->apis[i].name) == len && memcmp(m->apis[i].name, name, len) == 0) return &m->apis[i];
+    return NULL;
+}
+
 /* ---- the section -------------------------------------------------------------------- */
 
 static int mcp_auth_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
@@ -250,8 +321,9 @@ static int pattern_entry(pt_cfg *c, const pt_cfg_node *it, size_t i, void *obj)
     if (!sl || (slash && (!slash[1] || strchr(slash + 1, '/'))))
         return pt_cfg_fail(c, it, "'%s' is not a server or server/tool pattern (e.g. files, files/read_*)",
                            PT_CFG_SHOW(it));
-    if (!memchr(*out, '*', sl) && !pt_mcp_config_server(p->m, *out, sl))
-        return pt_cfg_fail(c, it, "no MCP server named '%.*s' in mcp.servers", (int)sl, *out);
+    bool builtin = sl == strlen(PT_MCP_BUILTIN) && memcmp(*out, PT_MCP_BUILTIN, sl) == 0;
+    if (!memchr(*out, '*', sl) && !builtin && !pt_mcp_config_server(p->m, *out, sl) && !pt_mcp_config_api(p->m, *out, sl))
+        return pt_cfg_fail(c, it, "no MCP server named '%.*s' in mcp.servers (nor an entry of mcp.apis)", (int)sl, *out);
     return 0;
 }
 
@@ -327,7 +399,7 @@ static int access_entry(pt_cfg *c, const pt_cfg_node *it, size_t i, void *obj)
 
 static const pt_cfg_list access_list = { "a list of access entries", MAX_LIST, NULL, access_begin, access_entry };
 
-/* Keys mapped after the rest: `access:` once the servers are (patterns name them), and
+/* Keys mapped after the rest: `apis:` and `access:` once the servers are (they name them), and
  * `cors:` by the gateway, onto the route it adds. */
 static int access_later_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
 {
@@ -378,6 +450,8 @@ static const pt_cfg_field mcp_fields[] = {
     CFG_SIZE("max_message_bytes", pt_mcp_config, max_message_bytes, 1024, 1ull << 30),
     CFG_BOOL("prefix", pt_mcp_config, prefix),
     CFG_FUNC("access", access_later_fn),
+    CFG_FUNC("apis", access_later_fn),
+    CFG_BOOL("diagnose_connection", pt_mcp_config, diagnose_connection),
     CFG_FUNC("cors", access_later_fn), /* the /mcp route's cors, mapped by the gateway (gateway/cors.c) */
     CFG_END,
 };
@@ -391,6 +465,7 @@ pt_mcp_config *pt_mcp_config_map(pt_cfg *c, const pt_cfg_node *v, bool key_requi
     }
     m->max_message_bytes = 4u << 20;
     m->prefix = true;
+    m->diagnose_connection = true;
     m->key_required = key_required;
     if (v->kind != PT_CFG_MAP && !pt_cfg_is_null(v)) {
         pt_cfg_fail(c, v, "expected a mapping with servers, got %s", pt_cfg_kind_name(v));
@@ -403,6 +478,18 @@ pt_mcp_config *pt_mcp_config_map(pt_cfg *c, const pt_cfg_node *v, bool key_requi
     }
     for (size_t i = 0; i < m->nservers; i++)
         if (!m->servers[i].prefix_set) m->servers[i].prefix = m->prefix;
+    const pt_cfg_node *apis = pt_cfg_map_get(v, "apis");
+    if (apis) {
+        size_t mark = pt_cfg_push_key(c, "apis");
+        int rc = pt_cfg_map_list(c, apis, &apis_list, m);
+        pt_cfg_pop(c, mark);
+        if (rc) {
+            pt_mcp_config_free(m);
+            return NULL;
+        }
+    }
+    for (size_t i = 0; i < m->napis; i++)
+        if (!m->apis[i].prefix_set) m->apis[i].prefix = m->prefix;
     const pt_cfg_node *access = pt_cfg_map_get(v, "access");
     if (access) {
         size_t mark = pt_cfg_push_key(c, "access");
@@ -451,6 +538,13 @@ void pt_mcp_config_free(pt_mcp_config *m)
         free(a->deny);
     }
     free(m->access);
+    for (size_t i = 0; i < m->napis; i++) {
+        free(m->apis[i].name);
+        free(m->apis[i].route);
+        free(m->apis[i].openapi);
+    }
+    free(m->apis);
+    pt_mcp_apitools_release(&m->tools);
     free(m);
 }
 
@@ -461,9 +555,11 @@ const pt_mcp_server *pt_mcp_config_server(const pt_mcp_config *m, const char *na
     return NULL;
 }
 
+bool pt_mcp_config_served(const pt_mcp_config *m) { return m && (m->nservers || m->napis); }
+
 bool pt_mcp_config_keyed(const pt_mcp_config *m)
 {
-    if (!m || !m->nservers) return false;
+    if (!pt_mcp_config_served(m)) return false;
     bool keyed = m->auth_key || m->key_required;
     for (size_t i = 0; i < m->nservers; i++) keyed |= m->servers[i].auth_key;
     return keyed;

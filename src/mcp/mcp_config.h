@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "config/schema.h"
+#include "mcp/apitools.h"
 #include "config/value.h"
 
 #define PT_MCP_TOOL_NAME_MAX 64   /* what real clients accept for a final tool name */
@@ -48,6 +49,18 @@ typedef struct pt_mcp_access {
     size_t ndeny;
 } pt_mcp_access;
 
+/* One entry of `mcp.apis`: a route of the gateway whose operations (a REST route with an
+ * OpenAPI document) or whose one call (a prompt API) are tools on /mcp. The gateway resolves
+ * the route and builds the tools at load (gateway/mcp_local.c). */
+typedef struct pt_mcp_api {
+    char *name;               /* its tools' prefix and the "server" of access patterns; default the route's */
+    char *route;
+    char *openapi;            /* the document's file (resolved against the configuration file's folder) */
+    uint64_t timeout_ms;      /* one call, default 60s */
+    bool prefix;              /* tools are <name>__<operation>; default mcp.prefix */
+    bool prefix_set;
+} pt_mcp_api;
+
 typedef struct pt_mcp_config {
     pt_mcp_server *servers;
     size_t nservers;
@@ -61,13 +74,24 @@ typedef struct pt_mcp_config {
     bool prefix;              /* default for servers' `prefix`; default true */
     pt_mcp_access *access;    /* `access:` in file order */
     size_t naccess;
+    pt_mcp_api *apis;         /* `apis:` in file order */
+    size_t napis;
+    pt_mcp_apitools tools;    /* the apis' tools, built by the gateway at load */
+    bool diagnose_connection; /* the built-in tool; default true */
 } pt_mcp_config;
+
+/* The name of the built-in tools' "server" in access patterns and call records. */
+#define PT_MCP_BUILTIN "portico"
 
 /* Maps `mcp:`; NULL when it failed (errors recorded in c) or is out of memory.
  * key_required: the configuration has a listener that is not loopback-only. */
 pt_mcp_config *pt_mcp_config_map(pt_cfg *c, const pt_cfg_node *v, bool key_required);
 void pt_mcp_config_free(pt_mcp_config *m);
 const pt_mcp_server *pt_mcp_config_server(const pt_mcp_config *m, const char *name, size_t len);
+/* The entry of mcp.apis named name, or NULL. */
+const pt_mcp_api *pt_mcp_config_api(const pt_mcp_config *m, const char *name, size_t len);
+/* Whether m gives /mcp anything to serve (servers or apis); m may be NULL. */
+bool pt_mcp_config_served(const pt_mcp_config *m);
 /* Whether any MCP endpoint of m may ask for a Portico key (m may be NULL). */
 bool pt_mcp_config_keyed(const pt_mcp_config *m);
 /* The access entry for a caller: its consumer's, else its team's; NULL when none applies
