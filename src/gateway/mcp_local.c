@@ -165,14 +165,11 @@ int pt__mcp_local_load(pt_cfg *c, pt_config *cfg, const pt_cfg_node *v)
     pt_mcp_config *m = cfg->mcp;
     const pt_cfg_node *list = m && m->napis ? pt_cfg_map_get(v, "apis") : NULL;
     if (!list) return 0;
-    size_t mark = pt_cfg_push_key(c, "mcp");
-    size_t mark2 = pt_cfg_push_key(c, "apis");
+    size_t mark = pt_cfg_push_key(c, "apis");
     int rc = 0;
     for (size_t i = 0; i < m->napis && rc == 0; i++) {
         const pt_cfg_node *at = list->kind == PT_CFG_SEQ ? list->items[i] : list;
-        char idx[24];
-        snprintf(idx, sizeof idx, "[%zu]", i);
-        size_t m3 = pt_cfg_push_key(c, idx);
+        size_t m3 = pt_cfg_push_index(c, i);
         rc = load_entry(c, cfg, i, at);
         pt_cfg_pop(c, m3);
     }
@@ -186,7 +183,6 @@ int pt__mcp_local_load(pt_cfg *c, pt_config *cfg, const pt_cfg_node *v)
         rc = pt_cfg_fail(c, list, "the tool name '%s' of apis entry '%s' is the built-in tool's (turn it off with "
                                   "mcp.diagnose_connection: false)",
                          PT_MCP_DOCTOR_TOOL, m->apis[doc->api].name);
-    pt_cfg_pop(c, mark2);
     pt_cfg_pop(c, mark);
     return rc;
 }

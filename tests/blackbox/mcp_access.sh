@@ -5,17 +5,38 @@
 # use at all is 403 and left out of /mcp; a consumer's entry wins over its team's; deny wins
 # over allow; every tools/call is in the call log with its tool as the operation, refused
 # ones with their error. check-config names each mistake of the section.
+# mcp.apis beside the servers: a REST route's operations (OpenAPI) and a prompt API as tools,
+# held to the same access entries ("pets/get*"), the built-in diagnose_connection as
+# "portico/diagnose_connection"; a tool call recorded as pets/getPet on /mcp and, carried with
+# the caller's key, on the route itself under the same consumer; /mcp with apis only and the
+# doctor turned off; check-config naming each mistake of mcp.apis.
 . "$(dirname "$0")/lib.sh"
 
 FIXTURE=$ROOT/tests/upstreams/mcp/fixture.mjs
 NODE=$(command -v node)
-PP=$(free_port); AP=$(free_port)
+PP=$(free_port); AP=$(free_port); U1=$(free_port); MA=$(free_port)
 D=$T/data
-seed team acme && seed consumer app1 acme && seed consumer app2 acme && seed service mcp acme ||
-    not_ok "the store is seeded"
-K1=$(seed key app1)   # its own entry: some of alpha's tools
+seed team acme && seed consumer app1 acme && seed consumer app2 acme && seed service mcp acme &&
+    seed service pets acme && seed service card acme || not_ok "the store is seeded"
+K1=$(seed key app1)   # its own entry: some of alpha's tools, pets' GET operations
 K2=$(seed key app2)   # the team's entry: everything but beta
-for c in app1 app2; do seed subscribe "$c" mcp active || not_ok "$c is subscribed"; done
+for c in app1 app2; do
+    for s in mcp pets card; do seed subscribe "$c" "$s" active || not_ok "$c is subscribed to $s"; done
+done
+upstream_start pets "$U1" || not_ok "the REST upstream starts"
+ai_mock_start a "$MA" || not_ok "the provider upstream starts"
+cat >"$T/pets.yaml" <<EOF
+openapi: 3.0.3
+info: { title: Pets, version: "1" }
+paths:
+  /pets/{petId}:
+    get:
+      operationId: getPet
+      parameters: [{ name: petId, in: path, required: true, schema: { type: integer } }]
+  /pets:
+    post:
+      requestBody: { content: { application/json: { schema: { type: object } } } }
+EOF
 
 cat >"$T/portico.yaml" <<EOF
 listen: ["127.0.0.1:$PP"]
@@ -23,13 +44,31 @@ access_log: "off"
 data_dir: $D
 admin: { listen: "127.0.0.1:$AP" }
 call_log: {}
+providers:
+  - { name: oai, type: openai, base_url: "http://127.0.0.1:$MA/v1", api_key: k }
+models:
+  - { name: card, targets: [{ provider: oai, model: "gpt-4o@reply=card" }] }
+services:
+  - { name: pets, targets: ["http://127.0.0.1:$U1"] }
+  - name: card
+    kind: prompt
+    model: card
+    prompt: { user: "Place: {{place}}" }
+    variables: { place: { type: string, required: true, max_length: 50 } }
+    output: { json_schema: { type: object, required: [city], properties: { city: { type: string } } } }
+routes:
+  - { name: pets, match: { path_prefix: /api }, service: pets, strip_prefix: true, auth: key }
+  - { name: card, match: { path_prefix: /apis/card }, service: card, auth: key }
 mcp:
   auth: key
   access:
     - { team: acme, deny: [beta] }
     - consumer: app1
-      allow: ["alpha/whoami", "alpha/s*"]
+      allow: ["alpha/whoami", "alpha/s*", "pets/get*"]
       deny: ["alpha/slow"]
+  apis:
+    - { route: pets, openapi: pets.yaml }
+    - { route: card }
   servers:
     - { name: alpha, command: "$NODE", args: ["$FIXTURE", stdio, alpha], auth: key }
     - { name: beta, command: "$NODE", args: ["$FIXTURE", stdio, beta], auth: key }
@@ -83,13 +122,23 @@ like "$(jqr .error.message)" "consumer 'app1' may not use MCP server 'beta'" "sa
 # ---- the same consumer on /mcp
 open_session "$K1" /mcp
 as "$K1" /mcp '{"jsonrpc":"2.0","id":2,"method":"tools/list"}'
-is "$(names)" "alpha__shared,alpha__whoami" "/mcp lists only its allowed tools, and nothing of beta"
+is "$(names)" "alpha__shared,alpha__whoami,pets__getPet" \
+    "/mcp lists only its allowed tools (an API's operations too), and nothing of beta or the doctor"
 call "$K1" /mcp alpha__whoami
 is "$(jqr '.result.content[0].text')" alpha "an allowed tool is called through /mcp"
 call "$K1" /mcp alpha__echo
 is "$(jqr .error.code)" -32602 "a tool it may not use is refused through /mcp too"
 call "$K1" /mcp beta__whoami
 is "$(jqr .error.code)" -32602 "and a tool of a server it may not use"
+call "$K1" /mcp pets__post_pets
+like "$(jqr .error.code)/$(jqr .error.message)" "-32602/tool 'post_pets' of MCP server 'pets' is not allowed" \
+    "an API's operation the entry does not allow is refused the same way"
+as "$K1" /mcp '{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"pets__getPet","arguments":{"petId":7}}}'
+is "$(jqr .result.isError)/$(jqr .result.structuredContent.path)" "false//pets/7" \
+    "an allowed operation is called through the keyed route (its prefix stripped, the id in the path)"
+as "$K1" /mcp '{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"diagnose_connection","arguments":{"target":"127.0.0.1:1"}}}'
+like "$(jqr .error.code)/$(jqr .error.message)" "-32602/tool 'diagnose_connection' of MCP server 'portico' is not allowed" \
+    "the built-in tool is held to the entry as portico/diagnose_connection"
 
 # ---- the team's entry for another consumer of the team
 open_session "$K2" /mcp/alpha
@@ -101,8 +150,19 @@ as "$K2" /mcp/beta "$INIT"
 is "$RESP_STATUS" 403 "but not beta"
 open_session "$K2" /mcp
 as "$K2" /mcp '{"jsonrpc":"2.0","id":2,"method":"tools/list"}'
-is "$(jqr '[.result.tools[].name | select(startswith("beta__"))] | length')/$(jqr '.result.tools | length')" "0/8" \
-    "on /mcp it sees alpha's tools only (less the one whose prefixed name is too long)"
+is "$(jqr '[.result.tools[].name | select(startswith("beta__"))] | length')/$(jqr '.result.tools | length')" "0/12" \
+    "on /mcp it sees alpha's tools (less the one whose prefixed name is too long), the APIs' and the doctor"
+is "$(jqr '[.result.tools[].name | select(startswith("alpha__") | not)] | join(",")')" \
+    "diagnose_connection,pets__post_pets,pets__getPet,card" \
+    "the gateway's own tools come first (an API's operations by path, then method)"
+is "$(jqr '.result.tools[] | select(.name == "card") | .inputSchema.properties.place.maxLength')" 50 \
+    "a prompt API's tool takes its variables as declared"
+as "$K2" /mcp '{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"card","arguments":{"place":"Paris"}}}'
+is "$(jqr .result.isError)/$(jqr .result.structuredContent.output.city)" "false/Paris" \
+    "the prompt API's tool answers with its validated output"
+as "$K2" /mcp '{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"card","arguments":{}}}'
+like "$(jqr .result.isError)/$(jqr '.result.content[0].text')" "true/HTTP 400: .*place" \
+    "a variable the prompt API refuses comes back as an isError result naming it"
 
 # ---- every tools/call in the call log, with its tool
 ADMIN=$(cat "$D/admin-token" 2>/dev/null)
@@ -113,7 +173,33 @@ is "$(jqr '[.items[].path] | unique | join(",")')" "/mcp,/mcp/alpha" "from both 
 refused() { calls "operation=alpha/echo&consumer=app1"; (($(jqr '.items | length') >= 2)); }
 check "refused calls are logged with their tool" wait_for 10 refused
 is "$(jqr '[.items[].error] | unique | join(",")')" mcp_access_denied "and the refusal as their error"
+api_logged() { calls "operation=pets/getPet&consumer=app1"; (($(jqr '.items | length') >= 1)); }
+check "an API tool's call is in the call log as pets/getPet" wait_for 10 api_logged
+is "$(jqr '.items[0].path')" "/mcp" "on /mcp"
+route_logged() { calls "service=pets&consumer=app1"; (($(jqr '.items | length') >= 1)); }
+check "and the request it made is in the call log of the route, under the same consumer" wait_for 10 route_logged
+is "$(jqr '.items[0].path')/$(jqr '.items[0].status')" "/api/pets/7/200" "as the route served it"
 alive_after "calls refused by mcp.access"
+portico_stop
+
+# ---- /mcp with APIs only, and the doctor turned off
+cat >"$T/apis-only.yaml" <<EOF
+listen: ["127.0.0.1:$PP"]
+access_log: "off"
+admin: { enabled: false }
+services: [{ name: pets, targets: ["http://127.0.0.1:$U1"] }]
+routes: [{ name: pets, match: { path_prefix: /api }, service: pets, strip_prefix: true }]
+mcp:
+  diagnose_connection: false
+  prefix: false
+  apis: [{ route: pets, openapi: pets.yaml }]
+EOF
+portico_start "$T/apis-only.yaml" || not_ok "portico starts with mcp.apis and no servers"
+SID=; as "" /mcp "$INIT"; SID=$(hdr Mcp-Session-Id)
+as "" /mcp '{"jsonrpc":"2.0","id":2,"method":"tools/list"}'
+is "$(names)" "getPet,post_pets" "/mcp serves the APIs' tools with no server, unprefixed, without the doctor"
+call "" /mcp diagnose_connection
+like "$(jqr .error.code)/$(jqr .error.message)" "-32602/unknown tool 'diagnose_connection'" "which is an unknown tool"
 portico_stop
 
 # ---- check-config names each mistake
@@ -136,4 +222,41 @@ bad "  auth: key
 bad "  access: [{ consumer: a, deny: [alpha] }]" "access without keys" "mcp\.access: callers are told apart by their key"
 bad "  auth: key
   access: [{ consumer: a }]" "an entry that allows and denies nothing" "mcp\.access\[0\]: give allow, deny or both"
+# bad_api APIS_YAML WHAT REGEX: a file with the pets route, an AI route and the card prompt API
+bad_api() {
+    cat >"$T/bad.yaml" <<EOF
+listen: ["127.0.0.1:$PP"]
+providers: [{ name: oai, type: openai, base_url: "http://127.0.0.1:9/v1", api_key: k }]
+models: [{ name: card, targets: [{ provider: oai, model: gpt-4o }] }]
+services:
+  - { name: pets, targets: ["http://127.0.0.1:9"] }
+  - { name: card, kind: prompt, model: card, prompt: { user: "{{place}}" }, variables: { place: { type: string } } }
+routes:
+  - { name: pets, match: { path_prefix: /api }, service: pets }
+  - { name: card, match: { path_prefix: /card }, service: card }
+  - { name: chat, match: { path_prefix: /v1/ }, ai: {} }
+mcp:
+  servers: [{ name: alpha, url: "http://127.0.0.1:9/mcp" }]
+  apis:
+$1
+EOF
+    config_refused "$2" "$3"
+}
+bad_api "    - { route: nope }" "an unknown route" "mcp\.apis\[0\]\.route: no route named 'nope'"
+bad_api "    - { route: chat, name: c }" "an AI route" "mcp\.apis\[0\]\.route: route 'chat' is not a service's route"
+bad_api "    - { route: pets }" "a REST route without a document" "mcp\.apis\[0\]: route 'pets' is a REST route: give openapi"
+bad_api "    - { route: card, openapi: $T/pets.yaml }" "a document for a prompt API" \
+    "mcp\.apis\[0\]\.openapi: route 'card' serves a prompt API"
+bad_api "    - { route: pets, openapi: $T/missing.yaml }" "a document that is not there" "mcp\.apis\[0\]\.openapi: .*missing\.yaml"
+bad_api "    - { route: pets, openapi: $T/portico.yaml }" "a file that is not an OpenAPI document" \
+    "mcp\.apis\[0\]\.openapi: .*portico\.yaml: "
+bad_api "    - { route: pets, openapi: $T/pets.yaml, prefix: false }
+    - { route: pets, openapi: $T/pets.yaml, prefix: false, name: again }" "two tools of one name" \
+    "mcp\.apis: two tools are named 'post_pets' \(the second from apis entry 'again'\)"
+bad_api "    - { route: pets, openapi: $T/pets.yaml, name: alpha }" "an entry named like a server" \
+    "mcp\.apis\[0\]: the name 'alpha' is taken by an MCP server"
+bad_api "    - { route: card, name: diagnose_connection }" "a tool named like the built-in one" \
+    "mcp\.apis: the tool name 'diagnose_connection' of apis entry 'diagnose_connection' is the built-in tool's"
+bad_api "    - { route: pets, openapi: $T/pets.yaml, name: a_name_of_sixty_three_characters_that_leaves_no_room_for_tools_ }" \
+    "an entry whose tools' names cannot fit" "too long: it prefixes tool names"
 done_testing
