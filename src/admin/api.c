@@ -98,7 +98,7 @@ static const res_field sub_fields[] = {
 static const res_field policy_fields[] = {
     {"name", "name", REF_NONE, F_CREATE | F_UPDATE}, {"team", "team_id", PT_KIND_TEAM, F_CREATE},
     SPEC("applies_to"), SPEC("group_by"), SPEC("rate"), SPEC("concurrency"), SPEC("tokens"), SPEC("quota"),
-    SPEC("budget"), SPEC("on_store_error"), SPEC("mask"), {NULL, NULL, 0, 0}};
+    SPEC("budget"), SPEC("on_store_error"), SPEC("mask"), SPEC("mcp"), {NULL, NULL, 0, 0}};
 #undef SPEC
 
 static const resource resources[] = {

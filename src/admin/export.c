@@ -339,7 +339,7 @@ static json_t *export_subscriptions(const state *s)
 
 /* A policy's spec members in the order the file documents them (docs/LIMITS.md). */
 static const char *const policy_members[] = {"applies_to", "group_by", "rate", "concurrency", "tokens",
-                                             "quota", "budget", "on_store_error", "mask", NULL};
+                                             "quota", "budget", "on_store_error", "mask", "mcp", NULL};
 
 /* A policy as the file writes it: name, team by name, then its spec's members (every
  * reference in applies_to is a name already). */

@@ -70,7 +70,7 @@ static const op ops[] = {
     {"/consumers/{id}/keys/{key_id}", "get", "One key (prefix only)", NULL, "200"},
     {"/consumers/{id}/keys/{key_id}", "delete", "Revoke a key", NULL, "200"},
     {"/policies", "get", "List policies (non-admins: their team's)", NULL, "200"},
-    {"/policies", "post", "Create a policy: limits or masking, as the file's policies: entries", "Policy", "201"},
+    {"/policies", "post", "Create a policy: limits, masking or MCP access, as the file's policies: entries", "Policy", "201"},
     {"/policies/{id}", "get", "One policy", NULL, "200"},
     {"/policies/{id}", "patch", "Change a policy's members (null removes one)", "Policy", "200"},
     {"/policies/{id}", "delete", "Delete a policy", NULL, "204"},
@@ -224,7 +224,7 @@ static json_t *schemas(void)
         "SubscriptionCreate", obj("consumer:string service:string"),
         "Reject", obj("reason:string"),
         "Policy", obj("name:string team:string applies_to:any group_by:string rate:any concurrency:integer "
-                      "tokens:any quota:any budget:any on_store_error:string mask:any"),
+                      "tokens:any quota:any budget:any on_store_error:string mask:any mcp:any"),
         "Publish", obj("note:string"),
         "Rollback", obj("release:integer note:string"),
         "Refuse", obj("reason:string"),

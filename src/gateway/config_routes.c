@@ -11,7 +11,9 @@
 #include "gateway/mcp_local.h"
 #include "gateway/mcp_route.h"
 #include "gateway/router.h"
+#include "core/log.h"
 #include "http/request.h"
+#include "limits/policy.h"
 #include "mask/mask_config.h"
 #include "mcp/mcp_config.h"
 
@@ -436,13 +438,40 @@ static bool loopback_host(const char *h)
     return strncmp(h, "127.", 4) == 0 || strcmp(h, "::1") == 0 || strcmp(h, "localhost") == 0;
 }
 
+/* Policies with an `mcp:` member become `mcp.access` entries for their consumer or team. An
+ * entry the file's `mcp.access` (or an earlier policy) has for the same one wins; a policy
+ * that cannot apply is logged and not enforced, never a load error: a stored policy must not
+ * stop the gateway from loading when a server it names is removed. */
+static void mcp_access_from_policies(pt_config *cfg)
+{
+    for (size_t i = 0; cfg->policies && i < cfg->policies->n; i++) {
+        const pt_policy *p = &cfg->policies->v[i];
+        if (!p->has_mcp) continue;
+        bool team = p->scope == PT_POLICY_TEAM;
+        char why[300] = "";
+        int rc = -1;
+        if (!pt_mcp_config_served(cfg->mcp)) snprintf(why, sizeof why, "the configuration serves no MCP endpoint");
+        else if (!pt_mcp_config_keyed(cfg->mcp))
+            snprintf(why, sizeof why, "callers are told apart by their key: give `auth: key` to /mcp or to the servers");
+        else
+            rc = pt_mcp_access_add(cfg->mcp, team ? NULL : p->match, team ? p->match : NULL, p->mcp_allow, p->nmcp_allow,
+                                   p->mcp_allow_set, p->mcp_deny, p->nmcp_deny, why, sizeof why);
+        if (rc == 1)
+            pt_log_warn("policy '%s': its mcp access is not enforced: mcp.access (or an earlier policy) has an entry for "
+                        "%s '%s'", p->name, team ? "team" : "consumer", p->match);
+        else if (rc < 0) pt_log_warn("policy '%s': its mcp access is not enforced: %s", p->name, why);
+    }
+}
+
 int pt__config_mcp(pt_cfg *c, const pt_cfg_node *v, void *obj)
 {
     pt_config *cfg = obj;
     bool open = false;
     for (size_t i = 0; i < cfg->nlisteners; i++) open |= cfg->listeners[i].host && !loopback_host(cfg->listeners[i].host);
     cfg->mcp = pt_mcp_config_map(c, v, open);
-    return cfg->mcp ? pt__mcp_local_load(c, cfg, v) : -1;
+    if (!cfg->mcp || pt__mcp_local_load(c, cfg, v)) return -1;
+    mcp_access_from_policies(cfg);
+    return 0;
 }
 
 /* `mcp.cors`: the cors of the /mcp route, mapped like a route's. What a browser's MCP client

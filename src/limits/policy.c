@@ -290,6 +290,68 @@ static int store_error_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
     return 0;
 }
 
+/* ---- mcp: which MCP servers and tools ---- */
+
+typedef struct pattern_list {
+    char ***v;
+    size_t *n;
+} pattern_list;
+
+static int patterns_begin(pt_cfg *c, const pt_cfg_node *v, size_t count, void *obj)
+{
+    pattern_list *l = obj;
+    return PT_CFG_ALLOC(c, v, *l->v, *l->n, count);
+}
+
+/* "server" or "server/tool" ('*' matches any run); whether the server exists is the
+ * gateway's to say, once `mcp:` is mapped. */
+static int pattern_entry(pt_cfg *c, const pt_cfg_node *it, size_t i, void *obj)
+{
+    pattern_list *l = obj;
+    char **out = &(*l->v)[i];
+    if (pt_cfg_str(c, it, out)) return -1;
+    const char *slash = strchr(*out, '/');
+    if (slash == *out || !**out || (slash && (!slash[1] || strchr(slash + 1, '/'))))
+        return pt_cfg_fail(c, it, "'%s' is not a server or server/tool pattern (e.g. files, files/read_*)",
+                           PT_CFG_SHOW(it));
+    return 0;
+}
+
+static const pt_cfg_list patterns_list = { "a list of server or server/tool patterns", 1000, NULL, patterns_begin,
+                                           pattern_entry };
+
+static int mcp_allow_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    pt_policy *p = obj;
+    p->mcp_allow_set = true;
+    pattern_list l = { &p->mcp_allow, &p->nmcp_allow };
+    return pt_cfg_map_list(c, v, &patterns_list, &l);
+}
+
+static int mcp_deny_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    pt_policy *p = obj;
+    pattern_list l = { &p->mcp_deny, &p->nmcp_deny };
+    return pt_cfg_map_list(c, v, &patterns_list, &l);
+}
+
+static const pt_cfg_field mcp_fields[] = {
+    CFG_FUNC("allow", mcp_allow_fn),
+    CFG_FUNC("deny", mcp_deny_fn),
+    CFG_END,
+};
+
+static int mcp_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    pt_policy *p = obj;
+    if (v->kind != PT_CFG_MAP)
+        return pt_cfg_fail(c, v, "expected a mapping with allow, deny or both, got %s", pt_cfg_kind_name(v));
+    if (pt_cfg_map_fields(c, v, mcp_fields, p, NULL)) return -1;
+    if (!p->mcp_allow_set && !p->nmcp_deny) return pt_cfg_fail(c, v, "give allow, deny or both");
+    p->has_mcp = true;
+    return 0;
+}
+
 /* ---- one policy ---- */
 
 static int mask_fn(pt_cfg *c, const pt_cfg_node *v, void *obj) { return pt_mask_spec_map(c, v, &((pt_policy *)obj)->mask); }
@@ -312,6 +374,7 @@ static const pt_cfg_field policy_fields[] = {
     CFG_FUNC("budget", budget_fn),
     CFG_FUNC("on_store_error", store_error_fn),
     CFG_FUNC("mask", mask_fn),
+    CFG_FUNC("mcp", mcp_fn),
     CFG_END,
 };
 
@@ -363,9 +426,12 @@ static int finish(pt_cfg *c, const pt_cfg_node *n, size_t idx, mapping *m)
     pt_policy *p = &m->t->v[idx];
     if (!p->name) return pt_cfg_fail(c, n, "missing required key 'name'");
     if (!p->has_rate && !p->concurrency && !p->tokens_per_minute && !p->has_windows &&
-        !p->mask)
+        !p->mask && !p->has_mcp)
         return pt_cfg_fail(c, n, "policy '%s' limits nothing: give rate, concurrency, tokens, quota or budget",
                            p->name);
+    if (p->has_mcp && p->scope != PT_POLICY_CONSUMER && p->scope != PT_POLICY_TEAM)
+        return fail_at(c, n, "mcp", "MCP access is a consumer's or a team's: apply the policy to one (%s)",
+                       "applies_to: { consumer: NAME }");
     for (size_t j = 0; j < idx; j++)
         if (m->t->v[j].name && strcmp(m->t->v[j].name, p->name) == 0) {
             char msg[96];
@@ -451,6 +517,10 @@ void pt_policies_free(pt_policy_table *t)
         free(t->v[i].time_zone);
         pt_tz_free(t->v[i].tz);
         pt_mask_spec_free(t->v[i].mask);
+        for (size_t j = 0; j < t->v[i].nmcp_allow; j++) free(t->v[i].mcp_allow[j]);
+        for (size_t j = 0; j < t->v[i].nmcp_deny; j++) free(t->v[i].mcp_deny[j]);
+        free(t->v[i].mcp_allow);
+        free(t->v[i].mcp_deny);
     }
     free(t->v);
     free(t);

@@ -101,6 +101,11 @@ typedef struct pt_policy {
     _Atomic int64_t store_logged_at; /* runtime: the wall second its store failure was last logged */
     void *series;             /* runtime: the decision counters, bound by the gateway */
     struct pt_mask_spec *mask; /* the `mask:` member (mask/mask_config.h), NULL when none */
+    /* the `mcp:` member: the MCP servers and tools its consumer or team may use, as
+     * `mcp.access` patterns (checked against the servers by the gateway) */
+    bool has_mcp, mcp_allow_set;
+    char **mcp_allow, **mcp_deny;
+    size_t nmcp_allow, nmcp_deny;
 } pt_policy;
 
 /* Sorted most specific first (KEY ... ALL), in file order within a scope. */

@@ -310,21 +310,31 @@ static int patterns_begin(pt_cfg *c, const pt_cfg_node *v, size_t count, void *o
     return PT_CFG_ALLOC(c, v, *p->v, *p->n, count) ? -1 : 0;
 }
 
-/* "server" or "server/tool"; a server part without '*' must name a configured server. */
+/* Whether pattern ("server" or "server/tool") is well formed and its server part, unless it
+ * has a '*', names a server, an apis entry or the built-in tools; else why. */
+static bool pattern_ok(const pt_mcp_config *m, const char *pattern, char *why, size_t whysz)
+{
+    const char *slash = strchr(pattern, '/');
+    size_t sl = slash ? (size_t)(slash - pattern) : strlen(pattern);
+    if (!sl || (slash && (!slash[1] || strchr(slash + 1, '/')))) {
+        snprintf(why, whysz, "'%.100s' is not a server or server/tool pattern (e.g. files, files/read_*)", pattern);
+        return false;
+    }
+    bool builtin = sl == strlen(PT_MCP_BUILTIN) && memcmp(pattern, PT_MCP_BUILTIN, sl) == 0;
+    if (memchr(pattern, '*', sl) || builtin || pt_mcp_config_server(m, pattern, sl) || pt_mcp_config_api(m, pattern, sl))
+        return true;
+    snprintf(why, whysz, "no MCP server named '%.*s' in mcp.servers (nor an entry of mcp.apis)", (int)(sl > 100 ? 100 : sl),
+             pattern);
+    return false;
+}
+
 static int pattern_entry(pt_cfg *c, const pt_cfg_node *it, size_t i, void *obj)
 {
     patterns *p = obj;
     char **out = &(*p->v)[i];
+    char why[200];
     if (pt_cfg_str(c, it, out)) return -1;
-    const char *slash = strchr(*out, '/');
-    size_t sl = slash ? (size_t)(slash - *out) : strlen(*out);
-    if (!sl || (slash && (!slash[1] || strchr(slash + 1, '/'))))
-        return pt_cfg_fail(c, it, "'%s' is not a server or server/tool pattern (e.g. files, files/read_*)",
-                           PT_CFG_SHOW(it));
-    bool builtin = sl == strlen(PT_MCP_BUILTIN) && memcmp(*out, PT_MCP_BUILTIN, sl) == 0;
-    if (!memchr(*out, '*', sl) && !builtin && !pt_mcp_config_server(p->m, *out, sl) && !pt_mcp_config_api(p->m, *out, sl))
-        return pt_cfg_fail(c, it, "no MCP server named '%.*s' in mcp.servers (nor an entry of mcp.apis)", (int)sl, *out);
-    return 0;
+    return pattern_ok(p->m, *out, why, sizeof why) ? 0 : pt_cfg_fail(c, it, "%s", why);
 }
 
 static const pt_cfg_list patterns_list = { "a list of server or server/tool patterns", MAX_LIST, NULL,
@@ -405,6 +415,52 @@ static int access_later_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
 {
     (void)c, (void)v, (void)obj;
     return 0;
+}
+
+/* Copies n patterns into *out, each checked; -1 with why. */
+static int copy_patterns(const pt_mcp_config *m, char *const *in, size_t n, char ***out, char *why, size_t whysz)
+{
+    *out = n ? calloc(n, sizeof **out) : NULL;
+    if (n && !*out) return snprintf(why, whysz, "out of memory"), -1;
+    for (size_t i = 0; i < n; i++) {
+        if (!pattern_ok(m, in[i], why, whysz)) return -1;
+        if (!((*out)[i] = strdup(in[i]))) return snprintf(why, whysz, "out of memory"), -1;
+    }
+    return 0;
+}
+
+static void access_release(pt_mcp_access *a)
+{
+    free(a->consumer);
+    free(a->team);
+    for (size_t j = 0; a->allow && j < a->nallow; j++) free(a->allow[j]);
+    for (size_t j = 0; a->deny && j < a->ndeny; j++) free(a->deny[j]);
+    free(a->allow);
+    free(a->deny);
+}
+
+int pt_mcp_access_add(pt_mcp_config *m, const char *consumer, const char *team, char *const *allow, size_t nallow,
+                      bool allow_set, char *const *deny, size_t ndeny, char *why, size_t whysz)
+{
+    for (size_t i = 0; i < m->naccess; i++)
+        if ((consumer && m->access[i].consumer && strcmp(consumer, m->access[i].consumer) == 0) ||
+            (team && m->access[i].team && strcmp(team, m->access[i].team) == 0))
+            return 1;
+    pt_mcp_access a = { .allow_set = allow_set, .nallow = nallow, .ndeny = ndeny };
+    if ((consumer && !(a.consumer = strdup(consumer))) || (team && !(a.team = strdup(team))))
+        snprintf(why, whysz, "out of memory");
+    else if (copy_patterns(m, allow, nallow, &a.allow, why, whysz) == 0 &&
+             copy_patterns(m, deny, ndeny, &a.deny, why, whysz) == 0) {
+        pt_mcp_access *v = realloc(m->access, (m->naccess + 1) * sizeof *v);
+        if (v) {
+            m->access = v;
+            m->access[m->naccess++] = a;
+            return 0;
+        }
+        snprintf(why, whysz, "out of memory");
+    }
+    access_release(&a);
+    return -1;
 }
 
 const pt_mcp_access *pt_mcp_access_for(const pt_mcp_config *m, const char *consumer, const char *team)
@@ -528,15 +584,7 @@ void pt_mcp_config_free(pt_mcp_config *m)
     free(m->allowed_origins);
     for (size_t i = 0; i < m->nhosts; i++) free(m->allowed_hosts[i]);
     free(m->allowed_hosts);
-    for (size_t i = 0; i < m->naccess; i++) {
-        pt_mcp_access *a = &m->access[i];
-        free(a->consumer);
-        free(a->team);
-        for (size_t j = 0; j < a->nallow; j++) free(a->allow[j]);
-        for (size_t j = 0; j < a->ndeny; j++) free(a->deny[j]);
-        free(a->allow);
-        free(a->deny);
-    }
+    for (size_t i = 0; i < m->naccess; i++) access_release(&m->access[i]);
     free(m->access);
     for (size_t i = 0; i < m->napis; i++) {
         free(m->apis[i].name);

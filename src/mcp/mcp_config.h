@@ -101,6 +101,12 @@ const pt_mcp_access *pt_mcp_access_for(const pt_mcp_config *m, const char *consu
  * of the server's tools, prompts or resources may be used at all. */
 bool pt_mcp_access_allows(const pt_mcp_access *a, const char *server, const char *tool);
 
+/* Adds an access entry made elsewhere (a policy's `mcp:` member) for consumer or team (one of
+ * them), copying the patterns. 1 when an entry for it exists already (it is kept), -1 with why
+ * when a pattern names no server or apis entry, or out of memory; 0 when added. */
+int pt_mcp_access_add(pt_mcp_config *m, const char *consumer, const char *team, char *const *allow, size_t nallow,
+                      bool allow_set, char *const *deny, size_t ndeny, char *why, size_t whysz);
+
 /* Whether a and b start and talk to the same upstream (a running child can be kept). */
 bool pt_mcp_server_same(const pt_mcp_server *a, const pt_mcp_server *b);
 

@@ -84,6 +84,8 @@ DELETE | /teams/{T}                         |                                   
 GET    | /policies/pol_{T}                  |                                          | 200 200 | 200 404 | 200 404 | 200 404
 POST   | /policies                          | {"name":"p_{R}_{O}","team":"{T}","applies_to":{"team":"{T}"},"rate":{"requests":10,"per":"1m"}} | 201 201 | 201 422 | 403 422 | 403 422
 PATCH  | /policies/pol_{T}                  | {"concurrency":50}                       | 200 200 | 200 404 | 403 404 | 403 404
+POST   | /policies                          | {"name":"m_{R}_{O}","team":"{T}","applies_to":{"consumer":"app_{T}"},"mcp":{"deny":["files/delete_*"]}} | 201 201 | 201 422 | 403 422 | 403 422
+PATCH  | /policies/pol_{T}                  | {"mcp":{"allow":["files"]}}              | 200 200 | 200 404 | 403 404 | 403 404
 GET    | /services/svc_{T}/releases         |                                          | 200 200 | 200 404 | 200 404 | 200 404
 GET    | /services/svc_{T}/draft            |                                          | 200 200 | 200 404 | 200 404 | 200 404
 POST   | /services/rel_{R}_{O}/releases     | {"note":"first"}                         | 201 201 | 201 404 | 201 404 | 403 404

@@ -173,6 +173,28 @@ is "$(jqr '[.items[].path] | unique | join(",")')" "/mcp,/mcp/alpha" "from both 
 refused() { calls "operation=alpha/echo&consumer=app1"; (($(jqr '.items | length') >= 2)); }
 check "refused calls are logged with their tool" wait_for 10 refused
 is "$(jqr '[.items[].error] | unique | join(",")')" mcp_access_denied "and the refusal as their error"
+# ---- access entries made through the admin API: a policy's mcp member
+admin() { http "$1" "http://127.0.0.1:$AP/admin/v1$2" -H "Authorization: Bearer $ADMIN" ${3:+--data-binary "$3"}; }
+admin POST /policies '{"name":"app2-tools","team":"acme","applies_to":{"consumer":"app2"},"mcp":{"allow":["alpha/who*","pets"],"deny":["pets/post_*"]}}'
+is "$RESP_STATUS" 201 "a policy with an mcp member is created through the admin API"
+admin POST /policies '{"name":"app1-more","team":"acme","applies_to":{"consumer":"app1"},"mcp":{"allow":["beta"]}}'
+is "$RESP_STATUS" 201 "and one for a consumer the file already has an entry for"
+app2_narrowed() { open_session "$K2" /mcp; as "$K2" /mcp '{"jsonrpc":"2.0","id":2,"method":"tools/list"}'; [ "$(names)" = "alpha__whoami,pets__getPet" ]; }
+check "once the configuration in force is rebuilt, app2's tools on /mcp are what its policy allows" wait_for 10 app2_narrowed
+call "$K2" /mcp alpha__echo
+like "$(jqr .error.code)/$(jqr .error.message)" "-32602/tool 'echo' of MCP server 'alpha' is not allowed for consumer 'app2'" \
+    "a call of another tool is refused (the consumer's policy wins over its team's file entry)"
+SID=; as "$K2" /mcp/beta "$INIT"
+is "$RESP_STATUS" 403 "and a server it does not allow is 403"
+check "the file's entry for app1 wins over its policy, with a log line" \
+    wait_log "policy 'app1-more': its mcp access is not enforced: mcp.access \(or an earlier policy\) has an entry for consumer 'app1'" "$T/portico.err"
+admin POST /policies '{"name":"bad-scope","team":"acme","applies_to":{"team":"acme"},"mcp":{"deny":["a/"]}}'
+like "$RESP_STATUS/$(jqr .error.message)" "400/.*'a/' is not a server or server/tool pattern" "a malformed pattern is refused at write"
+admin POST /policies '{"name":"bad-scope","team":"acme","applies_to":{"service":"pets"},"mcp":{"deny":["alpha"]}}'
+like "$RESP_STATUS/$(jqr .error.message)" "400/.*MCP access is a consumer's or a team's" "and a policy on a service"
+admin DELETE /policies/app2-tools
+app2_back() { open_session "$K2" /mcp; as "$K2" /mcp '{"jsonrpc":"2.0","id":2,"method":"tools/list"}'; [ "$(jqr '.result.tools | length')" = 12 ]; }
+check "deleting the policy gives app2 its team's entry back" wait_for 10 app2_back
 api_logged() { calls "operation=pets/getPet&consumer=app1"; (($(jqr '.items | length') >= 1)); }
 check "an API tool's call is in the call log as pets/getPet" wait_for 10 api_logged
 is "$(jqr '.items[0].path')" "/mcp" "on /mcp"
