@@ -248,6 +248,8 @@ json_t *pt_mcp_local_merge(const pt_config *cfg, const pt_mcp_access *access, js
 
 /* ---- calls ------------------------------------------------------------------------------ */
 
+/* One call in flight: an API call (x set until it ends) or a diagnosis (work queued; cancelled
+ * tells the pool's after-callback to free it instead of answering). */
 struct pt_mcp_local_call {
     pt_mcp_local_done done;
     void *arg;
@@ -451,10 +453,9 @@ static void doctor_after(uv_work_t *w, int status)
         finish(k, error_result("the diagnosis of '%s' failed: %s", k->target, k->err));
         return;
     }
-    const char *verdict = json_string_value(json_object_get(k->report, "verdict"));
+    /* a target that fails is the diagnosis working, not an error of the tool */
     json_t *out = json_pack("{s:[{s:s,s:o}],s:O,s:b}", "content", "type", "text", "text", doctor_text(k->report),
                             "structuredContent", k->report, "isError", 0);
-    (void)verdict; /* a failing target is the diagnosis working, not an error of the tool */
     finish(k, out);
 }
 
