@@ -8,6 +8,7 @@
 #include "ai/ai_config.h"
 #include "config/node.h"
 #include "core/log.h"
+#include "gateway/mcp_local.h"
 #include "gateway/validate_gate.h"
 
 /* ---- stored objects as configuration nodes ------------------------------------------- */
@@ -298,6 +299,7 @@ pt_config *pt_config_with_store(pt_config *file, const pt_snapshot *snap, pt_buf
         pt_config_release(cfg);
         return NULL;
     }
+    pt__mcp_local_attach_store(cfg, snap);
     cfg->file = pt_config_acquire(file);
     cfg->nstore_routes = nroutes;
     return cfg;

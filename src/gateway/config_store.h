@@ -25,7 +25,10 @@
  *       policies: - {name, applies_to, rate, ...}
  *
  * A stored policy whose name the file also uses, or whose service or route is gone, is
- * left out with a warning, so one stale policy never stops the rest from loading. */
+ * left out with a warning, so one stale policy never stops the rest from loading.
+ *
+ * An `mcp.apis` entry naming a stored API ("service/api") gets its tools from the API's
+ * imported OpenAPI document once the store's routes are loaded (gateway/mcp_local.h). */
 #ifndef PT_GATEWAY_CONFIG_STORE_H
 #define PT_GATEWAY_CONFIG_STORE_H
 

@@ -7,6 +7,7 @@
 
 #include "admin/oas.h"
 #include "ai/prompt.h"
+#include "control/snapshot.h"
 #include "core/log.h"
 #include "doctor/doctor.h"
 #include "mcp/apitools.h"
@@ -142,6 +143,12 @@ static int load_entry(pt_cfg *c, pt_config *cfg, size_t i, const pt_cfg_node *at
     const pt_mcp_api *a = &m->apis[i];
     const pt_route *r = route_named(cfg, a->route);
     char why[400];
+    if (strchr(a->route, '/')) { /* a stored API: its document comes with the store (attach_store) */
+        if (a->openapi)
+            return pt_cfg_fail_key(c, "openapi", pt_cfg_map_get(at, "openapi"),
+                                   "'%s' names a stored API: its imported document is used", a->route);
+        return 0;
+    }
     if (!r) return pt_cfg_fail_key(c, "route", pt_cfg_map_get(at, "route"), "no route named '%s'", a->route);
     if (r->kind == PT_ROUTE_PROMPT) {
         if (a->openapi)
@@ -185,6 +192,56 @@ int pt__mcp_local_load(pt_cfg *c, pt_config *cfg, const pt_cfg_node *v)
                          PT_MCP_DOCTOR_TOOL, m->apis[doc->api].name);
     pt_cfg_pop(c, mark);
     return rc;
+}
+
+/* The stored API "service/api" of snap, or NULL. */
+static const pt_snap_api *stored_api(const pt_snapshot *snap, const char *route)
+{
+    const char *slash = strchr(route, '/');
+    for (size_t i = 0; snap && slash && i < snap->napis; i++) {
+        const pt_snap_api *a = &snap->apis[i];
+        const char *svc = snap->services[a->service].name;
+        if (strlen(svc) == (size_t)(slash - route) && memcmp(svc, route, (size_t)(slash - route)) == 0 &&
+            strcmp(a->name, slash + 1) == 0)
+            return a;
+    }
+    return NULL;
+}
+
+/* Entry i's tools from its stored document; why when it has none. A name another tool has
+ * leaves the entry's tools out. */
+static int attach_one(pt_config *cfg, const pt_snapshot *snap, size_t i, char *why, size_t whysz)
+{
+    pt_mcp_config *m = cfg->mcp;
+    const pt_mcp_api *a = &m->apis[i];
+    const pt_route *r = route_named(cfg, a->route);
+    const pt_snap_api *s = stored_api(snap, a->route);
+    if (!r || !s) return snprintf(why, whysz, "no stored API serves route '%s'", a->route), -1;
+    if (!s->openapi) return snprintf(why, whysz, "the stored API has no imported OpenAPI document"), -1;
+    json_t *norm = json_loads(s->openapi, 0, NULL);
+    char base[600]; /* a stored document's paths are relative to its API's prefix (docs/ADMIN.md) */
+    snprintf(base, sizeof base, "%.*s", (int)unslashed(r->path_prefix), r->path_prefix ? r->path_prefix : "");
+    size_t before = m->tools.n;
+    int rc = pt_mcp_apitools_from_ops(&m->tools, json_object_get(norm, "operations"), base, a->prefix ? a->name : NULL,
+                                      i, NULL, why, whysz);
+    json_decref(norm);
+    long dup = rc ? -1 : pt_mcp_apitools_collision(&m->tools);
+    const pt_mcp_apitool *doc = m->diagnose_connection ? pt_mcp_apitools_find(&m->tools, PT_MCP_DOCTOR_TOOL) : NULL;
+    if (dup >= 0 || doc) {
+        snprintf(why, whysz, "its tool '%s' is named like another", dup >= 0 ? m->tools.v[dup].name : PT_MCP_DOCTOR_TOOL);
+        rc = -1;
+    }
+    if (rc) pt_mcp_apitools_truncate(&m->tools, before); /* none of this entry's tools, rather than some */
+    return rc;
+}
+
+void pt__mcp_local_attach_store(pt_config *cfg, const pt_snapshot *snap)
+{
+    for (size_t i = 0; cfg->mcp && i < cfg->mcp->napis; i++) {
+        char why[400];
+        if (strchr(cfg->mcp->apis[i].route, '/') && attach_one(cfg, snap, i, why, sizeof why))
+            pt_log_warn("mcp.apis '%s' gives no tools: %s", cfg->mcp->apis[i].name, why);
+    }
 }
 
 /* ---- lists ------------------------------------------------------------------------------ */

@@ -19,10 +19,18 @@
 
 #define PT_MCP_DOCTOR_TOOL "diagnose_connection"
 
+struct pt_snapshot; /* control/snapshot.h */
+
 /* At load: resolves each mcp.apis entry's route (v: the `mcp:` node, for errors), reads its
  * OpenAPI document and builds cfg->mcp->tools. Errors name the entry: an unknown route, a
  * route of another kind, a document that does not import, a tool name too long or taken twice. */
 int pt__mcp_local_load(pt_cfg *c, pt_config *cfg, const pt_cfg_node *v);
+
+/* After the store's services are added (gateway/config_store.c): each mcp.apis entry naming a
+ * stored API ("service/api", which the file cannot declare) gets its tools from the API's
+ * imported OpenAPI document. One that cannot (no such API, no document, a name taken) gives
+ * none, with a log line: a store change never stops the configuration from loading. */
+void pt__mcp_local_attach_store(pt_config *cfg, const struct pt_snapshot *snap);
 
 /* A tool /mcp serves itself: the "server" it is under for access patterns and records (the
  * apis entry's name, or "portico") and its own name there. False when name is none of them. */

@@ -86,7 +86,7 @@ static void tool_release(pt_mcp_apitool *x)
 /* Drops the last tool (a failed build). */
 static int tool_pop(pt_mcp_apitools *t)
 {
-    tool_release(&t->v[--t->n]);
+    pt_mcp_apitools_truncate(t, t->n - 1);
     return -1;
 }
 
@@ -325,9 +325,14 @@ const pt_mcp_apitool *pt_mcp_apitools_find(const pt_mcp_apitools *t, const char 
     return NULL;
 }
 
+void pt_mcp_apitools_truncate(pt_mcp_apitools *t, size_t n)
+{
+    while (t->n > n) tool_release(&t->v[--t->n]);
+}
+
 void pt_mcp_apitools_release(pt_mcp_apitools *t)
 {
-    for (size_t i = 0; i < t->n; i++) tool_release(&t->v[i]);
+    pt_mcp_apitools_truncate(t, 0);
     free(t->v);
     *t = (pt_mcp_apitools){ 0 };
 }

@@ -64,6 +64,8 @@ int pt_mcp_apitools_add_post(pt_mcp_apitools *t, const char *name, const char *d
 /* The index of a tool whose final name is the same as another's (the later one), or -1. */
 long pt_mcp_apitools_collision(const pt_mcp_apitools *t);
 const pt_mcp_apitool *pt_mcp_apitools_find(const pt_mcp_apitools *t, const char *name);
+/* Drops the tools from index n on. */
+void pt_mcp_apitools_truncate(pt_mcp_apitools *t, size_t n);
 void pt_mcp_apitools_release(pt_mcp_apitools *t);
 
 /* The request for a call with arguments args (an object, or NULL for none): target gets the

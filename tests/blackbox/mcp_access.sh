@@ -64,11 +64,12 @@ mcp:
   access:
     - { team: acme, deny: [beta] }
     - consumer: app1
-      allow: ["alpha/whoami", "alpha/s*", "pets/get*"]
+      allow: ["alpha/whoami", "alpha/s*", "pets/get*", "spets/get*"]
       deny: ["alpha/slow"]
   apis:
     - { route: pets, openapi: pets.yaml }
     - { route: card }
+    - { route: store-pets/v1, name: spets }   # a stored API, made below through the admin API
   servers:
     - { name: alpha, command: "$NODE", args: ["$FIXTURE", stdio, alpha], auth: key }
     - { name: beta, command: "$NODE", args: ["$FIXTURE", stdio, beta], auth: key }
@@ -192,8 +193,27 @@ admin POST /policies '{"name":"bad-scope","team":"acme","applies_to":{"team":"ac
 like "$RESP_STATUS/$(jqr .error.message)" "400/.*'a/' is not a server or server/tool pattern" "a malformed pattern is refused at write"
 admin POST /policies '{"name":"bad-scope","team":"acme","applies_to":{"service":"pets"},"mcp":{"deny":["alpha"]}}'
 like "$RESP_STATUS/$(jqr .error.message)" "400/.*MCP access is a consumer's or a team's" "and a policy on a service"
+# ---- a stored API's imported document gives its tools too
+admin POST /services '{"name":"store-pets","team":"acme","kind":"rest","targets":["http://127.0.0.1:'"$U1"'"]}'
+is "$RESP_STATUS" 201 "a service is created through the admin API"
+http POST "http://127.0.0.1:$AP/admin/v1/services/store-pets/openapi?api=v1&path_prefix=/store" \
+    -H "Authorization: Bearer $ADMIN" --data-binary @"$T/pets.yaml"
+is "$RESP_STATUS" 200 "and its API v1 gets an OpenAPI document"
+spets_listed() { open_session "$K1" /mcp; as "$K1" /mcp '{"jsonrpc":"2.0","id":2,"method":"tools/list"}'; [[ $(names) == *spets__getPet* ]]; }
+check "the stored API's operations become tools once the configuration is rebuilt" wait_for 10 spets_listed
+as "$K1" /mcp '{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"spets__getPet","arguments":{"petId":3}}}'
+like "$(jqr .result.isError)/$(jqr '.result.content[0].text')" "true/HTTP 403: .*subscri" \
+    "the stored API's route checks the caller's subscription to its service"
+admin POST /subscriptions '{"consumer":"app1","service":"store-pets"}'
+[ "$(jqr .status)" = active ] || admin POST "/subscriptions/$(jqr .id)/approve"
+subscribed() {
+    as "$K1" /mcp '{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"spets__getPet","arguments":{"petId":3}}}'
+    [ "$(jqr .result.isError)" = false ]
+}
+check "once subscribed, the caller's call goes through" wait_for 10 subscribed
+is "$(jqr .result.structuredContent.path)" "/store/pets/3" "to the stored API's route (the document's paths under its prefix)"
 admin DELETE /policies/app2-tools
-app2_back() { open_session "$K2" /mcp; as "$K2" /mcp '{"jsonrpc":"2.0","id":2,"method":"tools/list"}'; [ "$(jqr '.result.tools | length')" = 12 ]; }
+app2_back() { open_session "$K2" /mcp; as "$K2" /mcp '{"jsonrpc":"2.0","id":2,"method":"tools/list"}'; [ "$(jqr '.result.tools | length')" = 14 ]; }
 check "deleting the policy gives app2 its team's entry back" wait_for 10 app2_back
 api_logged() { calls "operation=pets/getPet&consumer=app1"; (($(jqr '.items | length') >= 1)); }
 check "an API tool's call is in the call log as pets/getPet" wait_for 10 api_logged
@@ -265,6 +285,8 @@ EOF
     config_refused "$2" "$3"
 }
 bad_api "    - { route: nope }" "an unknown route" "mcp\.apis\[0\]\.route: no route named 'nope'"
+bad_api "    - { route: svc/api, name: s, openapi: $T/pets.yaml }" "a document for a stored API" \
+    "mcp\.apis\[0\]\.openapi: 'svc/api' names a stored API: its imported document is used"
 bad_api "    - { route: chat, name: c }" "an AI route" "mcp\.apis\[0\]\.route: route 'chat' is not a service's route"
 bad_api "    - { route: pets }" "a REST route without a document" "mcp\.apis\[0\]: route 'pets' is a REST route: give openapi"
 bad_api "    - { route: card, openapi: $T/pets.yaml }" "a document for a prompt API" \
