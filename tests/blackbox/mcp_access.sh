@@ -8,8 +8,10 @@
 # mcp.apis beside the servers: a REST route's operations (OpenAPI) and a prompt API as tools,
 # held to the same access entries ("pets/get*"), the built-in diagnose_connection as
 # "portico/diagnose_connection"; a tool call recorded as pets/getPet on /mcp and, carried with
-# the caller's key, on the route itself under the same consumer; /mcp with apis only and the
-# doctor turned off; check-config naming each mistake of mcp.apis.
+# the caller's key, on the route itself under the same consumer; an API made through the admin
+# API (its imported document) as tools, its subscription checked; access entries made through
+# the admin API as policies with an mcp member; /mcp with apis only and the doctor turned off;
+# check-config naming each mistake of mcp.apis.
 . "$(dirname "$0")/lib.sh"
 
 FIXTURE=$ROOT/tests/upstreams/mcp/fixture.mjs
