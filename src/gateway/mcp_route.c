@@ -17,6 +17,7 @@
 #include "core/prom.h"
 #include "gateway/auth.h"
 #include "gateway/mcp_local.h"
+#include "gateway/mcp_session.h"
 #include "gateway/metrics.h"
 #include "mcp/catalog.h"
 #include "mcp/jsonrpc.h"
@@ -25,10 +26,20 @@
 #include "version.h"
 
 #define MAX_PAGES 100          /* tools/list pages followed per upstream */
-#define MAX_SESSIONS 10000
-#define SESSION_IDLE_MS (60ull * 60 * 1000)
 
 /* ---- the hub: one worker's upstreams ---------------------------------------------------- */
+
+/* A client's message that the worker holding what it is about must handle: the answer to a
+ * server's request relayed by a call of that worker, or a cancel of such a call. */
+typedef enum { MAIL_ANSWER, MAIL_CANCEL } mail_kind;
+
+typedef struct mail {
+    mail_kind kind;
+    char server[64];           /* ANSWER: the server that asked */
+    char sid[33];              /* CANCEL: the session */
+    json_t *msg;               /* ANSWER: the response, under the server's id; CANCEL: the requestId */
+    struct mail *next;
+} mail;
 
 struct pt_mcp_hub {
     uv_loop_t *loop;
@@ -37,21 +48,40 @@ struct pt_mcp_hub {
     pt_mcp_upstream **ups;     /* parallel to cfg->mcp->servers */
     size_t nups;
     struct mcp_req *live;      /* requests with a session that may get messages: calls in flight, GET streams */
-    struct asked_req *asked;   /* server requests relayed to clients, awaiting their answer */
-    long long next_asked;
+    uint64_t serial;           /* names the hub in records other workers read; never reused */
+    uv_async_t wake;           /* other workers: mail arrived, or session streams got events */
+    pthread_mutex_t mail_lock;
+    mail *inbox;               /* newest first */
+    _Atomic bool pull;
+    struct pt_mcp_hub *next_hub;
 };
 
-/* A server's request relayed to a client under an id of the gateway's (id): the client's
- * answer goes back to server under the server's own id. */
+/* Every hub, so a worker can hand a client's message to the one that holds its call. */
+static pthread_mutex_t hubs_lock = PTHREAD_MUTEX_INITIALIZER;
+static pt_mcp_hub *hubs;
+static uint64_t hub_serials;
+static _Atomic uint64_t handoffs;  /* client messages handed to another worker (/metrics) */
+
+/* A server's request relayed to a client under an id of the gateway's (id, unique in the
+ * process, since one session's calls may run on several workers): the client's answer, on
+ * whichever worker it arrives, goes back to server on the hub that made the call, under the
+ * server's own id. */
 typedef struct asked_req {
     long long id;
+    char sid[33];
     char server[64];
     json_t *server_id;
-    struct mcp_req *owner;     /* the call it came with; its end drops the entry */
+    uint64_t hub;              /* serial of the hub of the call it came with */
+    const struct mcp_req *owner; /* that call; its end drops the entry (compared, never followed) */
     struct asked_req *next;
 } asked_req;
 
+static pthread_mutex_t asked_lock = PTHREAD_MUTEX_INITIALIZER;
+static asked_req *asked_list;
+static _Atomic long long next_asked;
+
 static void on_notice(void *arg, pt_mcp_upstream *up, json_t *msg);
+static void on_wake(uv_async_t *a);
 
 pt_mcp_hub *pt_mcp_hub_new(uv_loop_t *loop, pt_client *client)
 {
@@ -59,6 +89,17 @@ pt_mcp_hub *pt_mcp_hub_new(uv_loop_t *loop, pt_client *client)
     if (!hub) return NULL;
     hub->loop = loop;
     hub->client = client;
+    if (uv_async_init(loop, &hub->wake, on_wake) != 0) {
+        free(hub);
+        return NULL;
+    }
+    hub->wake.data = hub;
+    pthread_mutex_init(&hub->mail_lock, NULL);
+    pthread_mutex_lock(&hubs_lock);
+    hub->serial = ++hub_serials;
+    hub->next_hub = hubs;
+    hubs = hub;
+    pthread_mutex_unlock(&hubs_lock);
     return hub;
 }
 
@@ -88,11 +129,70 @@ void pt_mcp_hub_sync(pt_mcp_hub *hub, pt_config *cfg)
     hub->cfg = cfg ? pt_config_acquire(cfg) : NULL;
 }
 
+static void mail_free(mail *m)
+{
+    json_decref(m->msg);
+    free(m);
+}
+
+static void on_hub_closed(uv_handle_t *h)
+{
+    pt_mcp_hub *hub = h->data;
+    for (mail *m = hub->inbox, *next; m; m = next) {
+        next = m->next;
+        mail_free(m);
+    }
+    pthread_mutex_destroy(&hub->mail_lock);
+    free(hub);
+}
+
 void pt_mcp_hub_free(pt_mcp_hub *hub)
 {
     if (!hub) return;
+    pthread_mutex_lock(&hubs_lock); /* from here on no worker hands it anything */
+    for (pt_mcp_hub **p = &hubs; *p; p = &(*p)->next_hub)
+        if (*p == hub) {
+            *p = hub->next_hub;
+            break;
+        }
+    pthread_mutex_unlock(&hubs_lock);
     pt_mcp_hub_sync(hub, NULL);
-    free(hub);
+    uv_close((uv_handle_t *)&hub->wake, on_hub_closed);
+}
+
+/* Puts m (taken) in h's inbox and wakes it; under hubs_lock. */
+static void mail_deliver(pt_mcp_hub *h, mail *m)
+{
+    pthread_mutex_lock(&h->mail_lock);
+    m->next = h->inbox;
+    h->inbox = m;
+    pthread_mutex_unlock(&h->mail_lock);
+    uv_async_send(&h->wake);
+}
+
+/* Hands m (taken) to the hub with that serial; false (m freed) when it is gone. */
+static bool mail_post(uint64_t serial, mail *m)
+{
+    pthread_mutex_lock(&hubs_lock);
+    pt_mcp_hub *h = hubs;
+    while (h && h->serial != serial) h = h->next_hub;
+    if (h) mail_deliver(h, m);
+    pthread_mutex_unlock(&hubs_lock);
+    if (!h) mail_free(m);
+    else atomic_fetch_add(&handoffs, 1);
+    return h != NULL;
+}
+
+/* Has every hub but self read its session streams' new events. */
+static void pull_others(const pt_mcp_hub *self)
+{
+    pthread_mutex_lock(&hubs_lock);
+    for (pt_mcp_hub *h = hubs; h; h = h->next_hub)
+        if (h != self) {
+            atomic_store(&h->pull, true);
+            uv_async_send(&h->wake);
+        }
+    pthread_mutex_unlock(&hubs_lock);
 }
 
 /* The worker's current upstream for the server named name, or NULL. A request finds its
@@ -102,75 +202,6 @@ static pt_mcp_upstream *hub_find(pt_mcp_hub *hub, const char *name)
     for (size_t i = 0; i < hub->nups; i++)
         if (hub->ups[i] && strcmp(pt_mcp_upstream_def(hub->ups[i])->name, name) == 0) return hub->ups[i];
     return NULL;
-}
-
-/* ---- sessions (process-wide) ------------------------------------------------------------ */
-
-/* What a client said it can answer at initialize (the server requests relayed to it). */
-#define CAN_SAMPLE 1u
-#define CAN_ELICIT 2u
-#define CAN_ROOTS 4u
-
-typedef struct session {
-    char id[33];
-    char server[64];           /* "" for /mcp */
-    unsigned caps;             /* CAN_* */
-    uint64_t last_ms;
-} session;
-
-static pthread_mutex_t sessions_lock = PTHREAD_MUTEX_INITIALIZER;
-static session *sessions;
-static size_t nsessions, sessions_cap;
-
-static void sessions_expire(uint64_t now)
-{
-    for (size_t i = 0; i < nsessions;)
-        if (now - sessions[i].last_ms > SESSION_IDLE_MS) sessions[i] = sessions[--nsessions];
-        else i++;
-}
-
-/* A new session for server ("" for /mcp) into id; false when the table is full or out of memory. */
-static bool session_new(const char *server, unsigned caps, char id[33])
-{
-    unsigned char r[16];
-    if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) return false;
-    for (int i = 0; i < 16; i++) snprintf(id + 2 * i, 3, "%02x", r[i]);
-    pthread_mutex_lock(&sessions_lock);
-    uint64_t now = pt_now_ms();
-    sessions_expire(now);
-    bool ok = nsessions < MAX_SESSIONS;
-    if (ok && nsessions == sessions_cap) {
-        size_t cap = sessions_cap ? sessions_cap * 2 : 64;
-        session *s = realloc(sessions, cap * sizeof *s);
-        ok = s != NULL;
-        if (ok) sessions = s, sessions_cap = cap;
-    }
-    if (ok) {
-        session *s = &sessions[nsessions++];
-        snprintf(s->id, sizeof s->id, "%s", id);
-        snprintf(s->server, sizeof s->server, "%s", server);
-        s->caps = caps;
-        s->last_ms = now;
-    }
-    pthread_mutex_unlock(&sessions_lock);
-    return ok;
-}
-
-/* Whether id is a live session of server; touches it, or removes it when drop. *caps (may
- * be NULL) gets what its client can answer. */
-static bool session_use(pt_slice id, const char *server, bool drop, unsigned *caps)
-{
-    bool found = false;
-    pthread_mutex_lock(&sessions_lock);
-    for (size_t i = 0; i < nsessions && !found; i++) {
-        if (!pt_slice_eq_cstr(id, sessions[i].id) || strcmp(sessions[i].server, server) != 0) continue;
-        found = true;
-        sessions[i].last_ms = pt_now_ms();
-        if (caps) *caps = sessions[i].caps;
-        if (drop) sessions[i] = sessions[--nsessions];
-    }
-    pthread_mutex_unlock(&sessions_lock);
-    return found;
 }
 
 /* ---- one request ---------------------------------------------------------------------- */
@@ -208,7 +239,8 @@ struct mcp_req {
     bool streaming;                /* the answer is an event stream (messages came before it) */
     bool listening;                /* a GET stream */
     char sid[33];                  /* the client's session, "" before initialize */
-    unsigned caps;                 /* the session's CAN_* */
+    uint64_t cursor;               /* a GET stream: the last event of the session's stream written */
+    unsigned caps;                 /* the session's PT_MCP_CAN_* */
     const char *up_name;           /* the server the call went to */
     bool linked;                   /* in hub->live */
     mcp_req *prev, *next;
@@ -234,9 +266,10 @@ static void live_remove(mcp_req *r)
     else if (r->hub->live == r) r->hub->live = r->next;
     if (r->next) r->next->prev = r->prev;
     r->prev = r->next = NULL;
-    for (asked_req **a = &r->hub->asked; *a;) {
+    pthread_mutex_lock(&asked_lock);
+    for (asked_req **a = &asked_list; *a;) {
         asked_req *x = *a;
-        if (x->owner != r) {
+        if (x->owner != r || x->hub != r->hub->serial) {
             a = &x->next;
             continue;
         }
@@ -244,6 +277,7 @@ static void live_remove(mcp_req *r)
         json_decref(x->server_id);
         free(x);
     }
+    pthread_mutex_unlock(&asked_lock);
 }
 
 static void req_cleanup(void *arg)
@@ -372,9 +406,9 @@ static void filter_tools(const pt_mcp_access *a, const char *server, json_t *too
 /* The capability a client needs to answer a server's request, 0 for any other method. */
 static unsigned cap_for(const char *method)
 {
-    if (strcmp(method, "sampling/createMessage") == 0) return CAN_SAMPLE;
-    if (strcmp(method, "elicitation/create") == 0) return CAN_ELICIT;
-    if (strcmp(method, "roots/list") == 0) return CAN_ROOTS;
+    if (strcmp(method, "sampling/createMessage") == 0) return PT_MCP_CAN_SAMPLE;
+    if (strcmp(method, "elicitation/create") == 0) return PT_MCP_CAN_ELICIT;
+    if (strcmp(method, "roots/list") == 0) return PT_MCP_CAN_ROOTS;
     return 0;
 }
 
@@ -403,54 +437,147 @@ static void on_event(void *arg, json_t *msg)
         free(a);
         return;
     }
-    *a = (asked_req){ .id = ++r->hub->next_asked, .server_id = json_incref(id), .owner = r, .next = r->hub->asked };
+    *a = (asked_req){ .id = atomic_fetch_add(&next_asked, 1) + 1, .server_id = json_deep_copy(id), .hub = r->hub->serial,
+                      .owner = r };
+    snprintf(a->sid, sizeof a->sid, "%s", r->sid);
     snprintf(a->server, sizeof a->server, "%s", r->up_name);
-    r->hub->asked = a;
     json_object_set_new(copy, "id", json_integer(a->id));
+    pthread_mutex_lock(&asked_lock);
+    a->next = asked_list;
+    asked_list = a;
+    pthread_mutex_unlock(&asked_lock);
     stream_write(r, copy);
     json_decref(copy);
 }
 
-/* A client's answer to a relayed request: to the server that asked, under its own id.
- * False when no relayed request of this session has that id. */
+/* The relayed request of session sid with the gateway's id, taken out of the records; NULL
+ * when none awaits an answer. */
+static asked_req *asked_take(json_t *id, pt_slice sid)
+{
+    asked_req *found = NULL;
+    pthread_mutex_lock(&asked_lock);
+    for (asked_req **p = &asked_list; *p && json_is_integer(id); p = &(*p)->next) {
+        if ((*p)->id != json_integer_value(id) || !pt_slice_eq_cstr(sid, (*p)->sid)) continue;
+        found = *p;
+        *p = found->next;
+        break;
+    }
+    pthread_mutex_unlock(&asked_lock);
+    return found;
+}
+
+/* A client's answer to a relayed request: to the server that asked, under its own id, by the
+ * worker whose call relayed it. False when no relayed request of this session has that id. */
 static bool answer_asked(mcp_req *r)
 {
-    json_t *id = r->msg.id;
-    for (asked_req **p = &r->hub->asked; *p && json_is_integer(id); p = &(*p)->next) {
-        asked_req *a = *p;
-        if (a->id != json_integer_value(id) || !pt_slice_eq_cstr(pt_request_header(r->req, "mcp-session-id")->value,
-                                                                  a->owner->sid))
-            continue;
-        pt_mcp_upstream *up = hub_find(r->hub, a->server);
-        json_t *copy = json_copy(r->msg.root);
-        if (copy) json_object_set(copy, "id", a->server_id);
-        if (up && copy) pt_mcp_upstream_answer(up, copy);
-        else json_decref(copy);
-        *p = a->next;
+    asked_req *a = asked_take(r->msg.id, pt_request_header(r->req, "mcp-session-id")->value);
+    if (!a) return false;
+    json_t *copy = json_deep_copy(r->msg.root); /* it may go to another thread: shares nothing */
+    if (!copy) {
         json_decref(a->server_id);
         free(a);
+        return true;
+    }
+    json_object_set_new(copy, "id", a->server_id);
+    mail *m = a->hub != r->hub->serial ? calloc(1, sizeof *m) : NULL;
+    if (m) {
+        *m = (mail){ .kind = MAIL_ANSWER, .msg = copy };
+        snprintf(m->server, sizeof m->server, "%s", a->server);
+        mail_post(a->hub, m);
+    } else if (a->hub == r->hub->serial && hub_find(r->hub, a->server)) {
+        pt_mcp_upstream_answer(hub_find(r->hub, a->server), copy);
+    } else {
+        json_decref(copy);
+    }
+    free(a);
+    return true;
+}
+
+/* Cancels the call of session sid with the client's id rid if this hub runs it: the server
+ * hears of it under its own id and the call's answer ends. */
+static bool cancel_here(pt_mcp_hub *hub, const char *sid, json_t *rid)
+{
+    for (mcp_req *x = hub->live; x; x = x->next) {
+        if (x->listening || strcmp(x->sid, sid) != 0 || !pt_mcp_id_equal(x->msg.id, rid)) continue;
+        pt_mcp_call_cancel(x->call);
+        x->call = NULL;
+        answer_error(x, 200, PT_OUT_OK, x->msg.id, -32800, "request cancelled by the client");
         return true;
     }
     return false;
 }
 
-/* notifications/cancelled from a client: the call of its session with that id is cancelled
- * upstream (under the server's id) and its answer ended. */
+/* notifications/cancelled from a client: the call it names runs here or on another worker
+ * (which the session does not record: cancels are rare, so every other worker is asked). */
 static void cancel_by_client(mcp_req *r)
 {
     json_t *rid = json_object_get(r->msg.params, "requestId");
-    for (mcp_req *x = r->hub->live; x; x = x->next) {
-        if (x->listening || strcmp(x->sid, r->sid) != 0 || !pt_mcp_id_equal(x->msg.id, rid)) continue;
-        pt_mcp_call_cancel(x->call);
-        x->call = NULL;
-        answer_error(x, 200, PT_OUT_OK, x->msg.id, -32800, "request cancelled by the client");
-        return;
+    if (!rid || cancel_here(r->hub, r->sid, rid)) return;
+    pthread_mutex_lock(&hubs_lock);
+    for (pt_mcp_hub *h = hubs; h; h = h->next_hub) {
+        mail *m = h != r->hub ? calloc(1, sizeof *m) : NULL;
+        if (!m) continue;
+        *m = (mail){ .kind = MAIL_CANCEL, .msg = json_deep_copy(rid) };
+        snprintf(m->sid, sizeof m->sid, "%s", r->sid);
+        mail_deliver(h, m);
+    }
+    pthread_mutex_unlock(&hubs_lock);
+    atomic_fetch_add(&handoffs, 1);
+}
+
+/* Writes the session stream's new events to every GET stream of this hub; one whose session
+ * ended is closed. */
+static void hub_pull(pt_mcp_hub *hub)
+{
+    for (mcp_req *x = hub->live, *next; x; x = next) {
+        next = x->next;
+        if (!x->listening || x->answered) continue;
+        pt_buf b = PT_BUF_INIT;
+        bool alive = pt__mcp_stream_read(x->sid, &x->cursor, &b);
+        if (b.len) {
+            pt_conn_response_body(x->conn, b.data, b.len);
+            pt_conn_flush(x->conn);
+        }
+        pt_buf_release(&b);
+        if (!alive) {
+            x->answered = true;
+            live_remove(x);
+            pt_conn_response_end(x->conn);
+        }
     }
 }
 
-/* A server's notification that belongs to no call: a list change goes to every GET stream
- * (once per upstream change on /mcp, where the merged lists change with it); anything else
- * to the GET streams of that server's own endpoint. */
+static void on_wake(uv_async_t *a)
+{
+    pt_mcp_hub *hub = a->data;
+    pthread_mutex_lock(&hub->mail_lock);
+    mail *list = hub->inbox, *fifo = NULL;
+    hub->inbox = NULL;
+    pthread_mutex_unlock(&hub->mail_lock);
+    while (list) { /* oldest first */
+        mail *m = list;
+        list = m->next;
+        m->next = fifo;
+        fifo = m;
+    }
+    while (fifo) {
+        mail *m = fifo;
+        fifo = m->next;
+        if (m->kind == MAIL_ANSWER) {
+            pt_mcp_upstream *up = hub_find(hub, m->server);
+            if (up) pt_mcp_upstream_answer(up, m->msg), m->msg = NULL;
+        } else {
+            cancel_here(hub, m->sid, m->msg);
+        }
+        mail_free(m);
+    }
+    if (atomic_exchange(&hub->pull, false)) hub_pull(hub);
+}
+
+/* A server's notification that belongs to no call goes to the session streams: a list change
+ * to those of /mcp (as one notification of the same method: the merged lists change with it)
+ * and of that server's own endpoint, anything else to the latter only. The streams are
+ * process-wide; every worker writes to the GET streams it holds. */
 static void on_notice(void *arg, pt_mcp_upstream *up, json_t *msg)
 {
     pt_mcp_hub *hub = arg;
@@ -459,11 +586,14 @@ static void on_notice(void *arg, pt_mcp_upstream *up, json_t *msg)
     size_t ml = method ? strlen(method) : 0;
     bool list_changed = ml > 13 && strcmp(method + ml - 13, "/list_changed") == 0;
     json_t *plain = list_changed ? pt_mcp_request(-1, method, NULL) : NULL;
-    for (mcp_req *x = hub->live; x; x = x->next) {
-        if (!x->listening) continue;
-        if (x->server && strcmp(x->server->name, name) == 0) stream_write(x, msg);
-        else if (!x->server && plain) stream_write(x, plain);
+    char *text = json_dumps(msg, JSON_COMPACT);
+    char *ptext = plain ? json_dumps(plain, JSON_COMPACT) : NULL;
+    if (text && pt__mcp_stream_publish(name, text, ptext)) {
+        pull_others(hub);
+        hub_pull(hub);
     }
+    free(text);
+    free(ptext);
     json_decref(plain);
 }
 
@@ -492,8 +622,8 @@ static void on_relayed(void *arg, json_t *response, int code, const char *messag
 static unsigned client_caps(const mcp_req *r)
 {
     json_t *c = json_object_get(r->msg.params, "capabilities");
-    return (json_object_get(c, "sampling") ? CAN_SAMPLE : 0) | (json_object_get(c, "elicitation") ? CAN_ELICIT : 0) |
-           (json_object_get(c, "roots") ? CAN_ROOTS : 0);
+    return (json_object_get(c, "sampling") ? PT_MCP_CAN_SAMPLE : 0) | (json_object_get(c, "elicitation") ? PT_MCP_CAN_ELICIT : 0) |
+           (json_object_get(c, "roots") ? PT_MCP_CAN_ROOTS : 0);
 }
 
 /* initialize on /mcp/<server>: the upstream's own answer (it waits for the upstream's
@@ -512,7 +642,7 @@ static void on_server_ready(void *arg, json_t *response, int code, const char *m
     const char *asked = json_string_value(json_object_get(r->msg.params, "protocolVersion"));
     json_object_set_new(result, "protocolVersion", json_string(pt_mcp_version_pick(asked)));
     char id[33];
-    if (!session_new(r->server->name, client_caps(r), id)) {
+    if (!pt__mcp_session_new(r->server->name, client_caps(r), id)) {
         json_decref(result);
         answer_error(r, 503, PT_OUT_OUT_OF_MEMORY, r->msg.id, PT_MCP_INTERNAL_ERROR, "too many MCP sessions");
         return;
@@ -582,7 +712,7 @@ static void answer_initialize(mcp_req *r)
                                "listChanged", 1, "resources", "listChanged", 1, "serverInfo", "name", "portico",
                                "version", PT_VERSION);
     char id[33];
-    if (!result || !session_new("", client_caps(r), id)) {
+    if (!result || !pt__mcp_session_new("", client_caps(r), id)) {
         json_decref(result);
         answer_error(r, 503, PT_OUT_OUT_OF_MEMORY, r->msg.id, PT_MCP_INTERNAL_ERROR, "too many MCP sessions");
         return;
@@ -832,7 +962,7 @@ static void on_message(mcp_req *r)
                      "Mcp-Session-Id is required after initialize");
         return;
     }
-    if (!init && !session_use(sid->value, scope, false, &r->caps)) {
+    if (!init && !pt__mcp_session_use(sid->value, scope, false, &r->caps)) {
         answer_error(r, 404, PT_OUT_MCP_UNKNOWN_SESSION, r->msg.id, PT_MCP_INVALID_REQUEST,
                      "unknown or ended MCP session: initialize again");
         return;
@@ -900,11 +1030,13 @@ static void sink_abort(void *h)
 static void listen_end(void *h) {}
 
 /* GET: the session's stream of the servers' messages that belong to no call (list changes,
- * log messages), open until the client closes it. */
+ * log messages), open until the client closes it. Its events are numbered; one naming the
+ * last it saw in Last-Event-ID gets those after it first (mcp_session.h). */
 static void serve_listen(mcp_req *r)
 {
     const pt_header *sid = pt_request_header(r->req, "mcp-session-id");
     const pt_header *accept = pt_request_header(r->req, "accept");
+    const pt_header *last = pt_request_header(r->req, "last-event-id");
     if (!accept || !memmem(accept->value.ptr, accept->value.len, "text/event-stream", 17)) {
         answer_error(r, 406, PT_OUT_MCP_BAD_MESSAGE, NULL, PT_MCP_INVALID_REQUEST,
                      "the GET stream needs Accept: text/event-stream");
@@ -914,9 +1046,16 @@ static void serve_listen(mcp_req *r)
         answer_error(r, 400, PT_OUT_MCP_BAD_MESSAGE, NULL, PT_MCP_INVALID_REQUEST, "Mcp-Session-Id is required");
         return;
     }
-    if (!session_use(sid->value, r->server ? r->server->name : "", false, &r->caps)) {
+    int rc = pt__mcp_stream_open(sid->value, r->server ? r->server->name : "", last ? &last->value : NULL, &r->cursor,
+                                 &r->caps);
+    if (rc == -1) {
         answer_error(r, 404, PT_OUT_MCP_UNKNOWN_SESSION, NULL, PT_MCP_INVALID_REQUEST,
                      "unknown or ended MCP session: initialize again");
+        return;
+    }
+    if (rc == -2) {
+        answer_error(r, 400, PT_OUT_MCP_BAD_MESSAGE, NULL, PT_MCP_INVALID_REQUEST,
+                     "Last-Event-ID names no event of this session's stream (its ids are g1, g2, ...)");
         return;
     }
     pt_body_sink *sink = pt_req_alloc(r->req, sizeof *sink);
@@ -928,9 +1067,14 @@ static void serve_listen(mcp_req *r)
                             .on_abort = sink_abort };
     pt_conn_set_sink(r->conn, sink);
     if (!stream_start(r)) return;
+    char prime[48]; /* an event with the id to resume from, before any other (the specification's priming event) */
+    int n = snprintf(prime, sizeof prime, "id: g%llu\ndata: \n\n", (unsigned long long)r->cursor);
+    pt_conn_response_body(r->conn, prime, (size_t)n);
     snprintf(r->sid, sizeof r->sid, PT_SLICE_FMT, (int)(sid->value.len < 32 ? sid->value.len : 32), sid->value.ptr);
     r->listening = true;
     live_add(r);
+    hub_pull(r->hub); /* what it missed, if anything */
+    pt_conn_flush(r->conn);
 }
 
 /* ---- who may call: Host, Origin, key ----------------------------------------------------- */
@@ -1052,9 +1196,13 @@ void pt_mcp_route_serve(pt_conn *conn, pt_request *req, const pt_route *route, p
     if (pt_slice_eq_cstr(req->method_name, "DELETE")) {
         const pt_header *sid = pt_request_header(req, "mcp-session-id");
         if (!sid) answer_error(r, 400, PT_OUT_MCP_BAD_MESSAGE, NULL, PT_MCP_INVALID_REQUEST, "Mcp-Session-Id is required");
-        else if (!session_use(sid->value, r->server ? r->server->name : "", true, NULL))
+        else if (!pt__mcp_session_use(sid->value, r->server ? r->server->name : "", true, NULL))
             answer_error(r, 404, PT_OUT_MCP_UNKNOWN_SESSION, NULL, PT_MCP_INVALID_REQUEST, "unknown or ended MCP session");
-        else answer_empty(r, 200);
+        else {
+            pull_others(hub); /* the session's GET streams end, on every worker */
+            hub_pull(hub);
+            answer_empty(r, 200);
+        }
         return;
     }
     if (pt_slice_eq_cstr(req->method_name, "GET")) {
@@ -1142,6 +1290,10 @@ static void render(pt_prom *p, void *arg)
     pt_prom_family(p, "portico_mcp_streams", "gauge", "Clients' GET streams open on the MCP endpoints.");
     pt_prom_sample(p, "portico_mcp_streams", NULL);
     pt_prom_value_u64(p, atomic_load(&open_streams));
+    pt_prom_family(p, "portico_mcp_handoffs_total", "counter",
+                   "Clients' answers and cancels handed to the worker that runs the call they are about.");
+    pt_prom_sample(p, "portico_mcp_handoffs_total", NULL);
+    pt_prom_value_u64(p, atomic_load(&handoffs));
     for (size_t i = 0; i < sizeof families / sizeof families[0]; i++)
         family(p, families[i].name, families[i].type, families[i].help, families[i].off);
 }

@@ -16,8 +16,11 @@
  * is not loopback-only.
  *
  * Each worker owns its upstreams (a pt_mcp_hub): its stdio children and its HTTP upstream
- * sessions, like its connection pools. Sessions are process-wide, so a client may land on any
- * worker. docs/MCP.md has the why. */
+ * sessions, like its connection pools. Sessions are process-wide (mcp_session.h), so a client
+ * may land on any worker: a client's answer to a server's request, or its cancel, that reaches
+ * another worker than the call's is handed to the call's hub through its mailbox (a uv_async),
+ * and the GET streams are fed from the sessions' numbered events, which Last-Event-ID replays.
+ * docs/MCP.md has the why. */
 #ifndef PT_GATEWAY_MCP_ROUTE_H
 #define PT_GATEWAY_MCP_ROUTE_H
 

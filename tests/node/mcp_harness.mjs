@@ -34,8 +34,8 @@ function startHttpFixture(name, script, mode = 'http') {
 
 /** Starts HTTP fixtures named in http (the script fixture, FIXTURE by default; "name:sse" for
  * the legacy HTTP+SSE transport), then Portico on the YAML config() returns (after
- * listen, workers and admin lines); extra is more top-level YAML (data_dir...). */
-export async function startMcp({ http = [], config, listen = '127.0.0.1', fixture = FIXTURE }) {
+ * listen, workers (1 unless given) and admin lines). */
+export async function startMcp({ http = [], config, listen = '127.0.0.1', fixture = FIXTURE, workers = 1 }) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'portico-mcp-'));
   const procs = [];
   let stderr = '';
@@ -80,7 +80,7 @@ export async function startMcp({ http = [], config, listen = '127.0.0.1', fixtur
     h.port = port;
     h.url = `http://127.0.0.1:${port}`;
     const cfg = path.join(dir, 'portico.yaml');
-    fs.writeFileSync(cfg, `listen: ["${listen}:${port}"]\nworkers: 1\nadmin: { enabled: false }\naccess_log: "off"\n` +
+    fs.writeFileSync(cfg, `listen: ["${listen}:${port}"]\nworkers: ${workers}\nadmin: { enabled: false }\naccess_log: "off"\n` +
       config({ fixture, node: process.execPath, httpPorts, dir }));
     await startPortico({ cfg, dir, url: h.url, procs, onStderr: (d) => { stderr += d; } });
     return h;

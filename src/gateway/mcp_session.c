@@ -1,0 +1,187 @@
+/* mcp_session.c: the MCP endpoints' process-wide sessions and their GET streams' replay
+ * buffers (see mcp_session.h). One lock guards the table: sessions are found on every MCP
+ * request, streams written only when a server sends something that belongs to no call. */
+#include "gateway/mcp_session.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "core/log.h"
+
+#define MAX_SESSIONS 10000
+#define SESSION_IDLE_MS (60ull * 60 * 1000)
+
+typedef struct event {
+    uint64_t seq;
+    char *text;
+} event;
+
+typedef struct session {
+    char id[33];
+    char server[64];           /* "" for /mcp */
+    unsigned caps;             /* PT_MCP_CAN_* */
+    uint64_t last_ms;
+    bool streaming;            /* a GET stream was opened: messages are kept for it */
+    uint64_t last_seq;         /* the newest event's number (0: none yet) */
+    event *ring;               /* PT_MCP_REPLAY_EVENTS, the oldest at head */
+    size_t head, n, bytes;
+} session;
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static session *sessions;
+static size_t nsessions, cap;
+
+static void ring_free(session *s)
+{
+    for (size_t i = 0; i < s->n; i++) free(s->ring[(s->head + i) % PT_MCP_REPLAY_EVENTS].text);
+    free(s->ring);
+    s->ring = NULL;
+    s->n = s->bytes = 0;
+}
+
+static void drop_at(size_t i)
+{
+    ring_free(&sessions[i]);
+    sessions[i] = sessions[--nsessions];
+}
+
+static void expire(uint64_t now)
+{
+    for (size_t i = 0; i < nsessions;)
+        if (now - sessions[i].last_ms > SESSION_IDLE_MS) drop_at(i);
+        else i++;
+}
+
+static session *find(pt_slice id, const char *server)
+{
+    for (size_t i = 0; i < nsessions; i++)
+        if (pt_slice_eq_cstr(id, sessions[i].id) && (!server || strcmp(sessions[i].server, server) == 0))
+            return &sessions[i];
+    return NULL;
+}
+
+bool pt__mcp_session_new(const char *server, unsigned caps, char id[33])
+{
+    unsigned char r[16];
+    if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) return false;
+    for (int i = 0; i < 16; i++) snprintf(id + 2 * i, 3, "%02x", r[i]);
+    pthread_mutex_lock(&lock);
+    uint64_t now = pt_now_ms();
+    expire(now);
+    bool ok = nsessions < MAX_SESSIONS;
+    if (ok && nsessions == cap) {
+        size_t ncap = cap ? cap * 2 : 64;
+        session *s = realloc(sessions, ncap * sizeof *s);
+        ok = s != NULL;
+        if (ok) sessions = s, cap = ncap;
+    }
+    if (ok) {
+        session *s = &sessions[nsessions++];
+        *s = (session){ .caps = caps, .last_ms = now };
+        snprintf(s->id, sizeof s->id, "%s", id);
+        snprintf(s->server, sizeof s->server, "%s", server);
+    }
+    pthread_mutex_unlock(&lock);
+    return ok;
+}
+
+bool pt__mcp_session_use(pt_slice id, const char *server, bool drop, unsigned *caps)
+{
+    pthread_mutex_lock(&lock);
+    session *s = find(id, server);
+    if (s) {
+        s->last_ms = pt_now_ms();
+        if (caps) *caps = s->caps;
+        if (drop) drop_at((size_t)(s - sessions));
+    }
+    pthread_mutex_unlock(&lock);
+    return s != NULL;
+}
+
+/* The number in an event id "g<n>", or -1 when it is not one. */
+static long long event_number(pt_slice v)
+{
+    if (v.len < 2 || v.len > 21 || v.ptr[0] != 'g') return -1;
+    unsigned long long n = 0;
+    for (size_t i = 1; i < v.len; i++) {
+        if (v.ptr[i] < '0' || v.ptr[i] > '9') return -1;
+        n = n * 10 + (unsigned)(v.ptr[i] - '0');
+    }
+    return n > (unsigned long long)INT64_MAX ? -1 : (long long)n;
+}
+
+int pt__mcp_stream_open(pt_slice id, const char *server, const pt_slice *last_event_id, uint64_t *cursor,
+                        unsigned *caps)
+{
+    long long asked = last_event_id ? event_number(*last_event_id) : 0;
+    pthread_mutex_lock(&lock);
+    session *s = find(id, server);
+    int rc = !s ? -1 : asked < 0 || (uint64_t)asked > s->last_seq ? -2 : 0;
+    if (rc == 0) {
+        s->last_ms = pt_now_ms();
+        s->streaming = true;
+        *caps = s->caps;
+        *cursor = last_event_id ? (uint64_t)asked : s->last_seq;
+    }
+    pthread_mutex_unlock(&lock);
+    return rc;
+}
+
+/* Keeps text (taken) as s's next event, dropping the oldest past the bounds. */
+static bool keep(session *s, char *text)
+{
+    if (!s->ring && !(s->ring = calloc(PT_MCP_REPLAY_EVENTS, sizeof *s->ring))) {
+        free(text);
+        return false;
+    }
+    size_t len = strlen(text);
+    while (s->n && (s->n == PT_MCP_REPLAY_EVENTS || s->bytes + len > PT_MCP_REPLAY_BYTES)) {
+        event *old = &s->ring[s->head];
+        s->bytes -= strlen(old->text);
+        free(old->text);
+        s->head = (s->head + 1) % PT_MCP_REPLAY_EVENTS;
+        s->n--;
+    }
+    s->ring[(s->head + s->n++) % PT_MCP_REPLAY_EVENTS] = (event){ ++s->last_seq, text };
+    s->bytes += len;
+    return true;
+}
+
+size_t pt__mcp_stream_publish(const char *server, const char *text, const char *aggregate_text)
+{
+    size_t got = 0;
+    pthread_mutex_lock(&lock);
+    for (size_t i = 0; i < nsessions; i++) {
+        session *s = &sessions[i];
+        const char *t = !s->streaming ? NULL : s->server[0] ? (strcmp(s->server, server) == 0 ? text : NULL) : aggregate_text;
+        char *copy = t ? strdup(t) : NULL;
+        if (copy && keep(s, copy)) got++;
+    }
+    pthread_mutex_unlock(&lock);
+    return got;
+}
+
+bool pt__mcp_stream_read(const char *id, uint64_t *cursor, pt_buf *out)
+{
+    pthread_mutex_lock(&lock);
+    session *s = find(pt_slice_cstr(id), NULL);
+    for (size_t i = 0; s && i < s->n; i++) {
+        const event *e = &s->ring[(s->head + i) % PT_MCP_REPLAY_EVENTS];
+        if (e->seq <= *cursor) continue;
+        pt_buf_printf(out, "id: g%llu\nevent: message\ndata: %s\n\n", (unsigned long long)e->seq, e->text);
+        *cursor = e->seq;
+    }
+    if (s && *cursor < s->last_seq) *cursor = s->last_seq; /* dropped meanwhile: skipped */
+    pthread_mutex_unlock(&lock);
+    return s != NULL;
+}
+
+void pt__mcp_sessions_reset(void)
+{
+    pthread_mutex_lock(&lock);
+    while (nsessions) drop_at(nsessions - 1);
+    pthread_mutex_unlock(&lock);
+}

@@ -1,0 +1,53 @@
+/* mcp_session.h: the MCP endpoints' sessions, process-wide so that any worker may serve any
+ * request of a session: what the client said it can answer, and the session's GET stream as
+ * numbered events kept for replay (Last-Event-ID).
+ *
+ * A session's stream exists from its first GET on and outlives the connections that read it:
+ * a server's message for it is kept (the newest PT_MCP_REPLAY_EVENTS, at most
+ * PT_MCP_REPLAY_BYTES) whether or not a client is reading, and a GET that names the last event
+ * it saw gets the ones after it. Event ids are "g<n>", n counting from 1 per session. */
+#ifndef PT_GATEWAY_MCP_SESSION_H
+#define PT_GATEWAY_MCP_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/slice.h"
+
+/* What a client said it can answer at initialize (the server requests relayed to it). */
+#define PT_MCP_CAN_SAMPLE 1u
+#define PT_MCP_CAN_ELICIT 2u
+#define PT_MCP_CAN_ROOTS 4u
+
+#define PT_MCP_REPLAY_EVENTS 64
+#define PT_MCP_REPLAY_BYTES (1u << 20)
+
+/* A new session of server ("" for /mcp) into id (32 hex digits); false when the table is full
+ * or out of memory. */
+bool pt__mcp_session_new(const char *server, unsigned caps, char id[33]);
+
+/* Whether id is a live session of server; touches it, or ends it when drop. *caps (may be
+ * NULL) gets what its client can answer. */
+bool pt__mcp_session_use(pt_slice id, const char *server, bool drop, unsigned *caps);
+
+/* A GET stream of session id (of server) opens: *cursor gets the last event it has seen, the
+ * one last_event_id names (NULL: the newest, so nothing is replayed). 0, or -1 for an unknown
+ * session, -2 for a last_event_id that names no event of this session's stream. */
+int pt__mcp_stream_open(pt_slice id, const char *server, const pt_slice *last_event_id, uint64_t *cursor,
+                        unsigned *caps);
+
+/* Keeps a server's message as the next event of every session that opened a stream: text for
+ * the sessions of /mcp/<server>, aggregate_text (NULL: none) for those of /mcp. Returns how
+ * many streams got it. */
+size_t pt__mcp_stream_publish(const char *server, const char *text, const char *aggregate_text);
+
+/* Appends the events of session id after *cursor to out as event-stream text (each with its
+ * id) and moves *cursor past them. An event that was dropped meanwhile (over the replay
+ * bounds) is skipped. False when the session has ended. */
+bool pt__mcp_stream_read(const char *id, uint64_t *cursor, pt_buf *out);
+
+/* Ends every session (tests). */
+void pt__mcp_sessions_reset(void);
+
+#endif

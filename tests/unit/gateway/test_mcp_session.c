@@ -1,0 +1,133 @@
+/* Unit tests for gateway/mcp_session.c: sessions found by id and endpoint, and a session's GET
+ * stream as numbered events: kept only once a stream was opened, replayed after the
+ * Last-Event-ID a client names, bounded, and gone with the session. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "gateway/mcp_session.h"
+
+static int reset(void **state)
+{
+    (void)state;
+    pt__mcp_sessions_reset();
+    return 0;
+}
+
+/* The events of sid after *cursor, as the stream would carry them. */
+static char *read_after(const char *sid, uint64_t *cursor, char *out, size_t n)
+{
+    pt_buf b = PT_BUF_INIT;
+    assert_true(pt__mcp_stream_read(sid, cursor, &b));
+    snprintf(out, n, "%.*s", (int)b.len, b.data ? b.data : "");
+    pt_buf_release(&b);
+    return out;
+}
+
+static void sessions_belong_to_their_endpoint(void **state)
+{
+    (void)state;
+    char id[33];
+    unsigned caps = 0;
+    assert_true(pt__mcp_session_new("files", PT_MCP_CAN_SAMPLE | PT_MCP_CAN_ROOTS, id));
+    assert_int_equal(strlen(id), 32);
+    assert_true(pt__mcp_session_use(pt_slice_cstr(id), "files", false, &caps));
+    assert_int_equal(caps, PT_MCP_CAN_SAMPLE | PT_MCP_CAN_ROOTS);
+    assert_false(pt__mcp_session_use(pt_slice_cstr(id), "", false, NULL)); /* not a session of /mcp */
+    assert_true(pt__mcp_session_use(pt_slice_cstr(id), "files", true, NULL));
+    assert_false(pt__mcp_session_use(pt_slice_cstr(id), "files", false, NULL)); /* ended */
+}
+
+static void events_are_kept_once_a_stream_was_opened_and_replayed_after_the_last_seen(void **state)
+{
+    (void)state;
+    char agg[33], files[33], quiet[33], got[512];
+    unsigned caps;
+    uint64_t c = 99;
+    assert_true(pt__mcp_session_new("", 0, agg));
+    assert_true(pt__mcp_session_new("files", 0, files));
+    assert_true(pt__mcp_session_new("files", 0, quiet)); /* never opens a stream */
+    assert_int_equal(pt__mcp_stream_open(pt_slice_cstr(agg), "", NULL, &c, &caps), 0);
+    assert_int_equal(c, 0);
+    assert_int_equal(pt__mcp_stream_open(pt_slice_cstr(files), "files", NULL, &c, &caps), 0);
+    assert_int_equal(pt__mcp_stream_publish("files", "{\"a\":1}", "{\"m\":1}"), 2);
+    assert_int_equal(pt__mcp_stream_publish("files", "{\"log\":1}", NULL), 1);      /* not for /mcp */
+    assert_int_equal(pt__mcp_stream_publish("search", "{\"s\":1}", "{\"m\":2}"), 1); /* only /mcp */
+    c = 0;
+    assert_string_equal(read_after(agg, &c, got, sizeof got),
+                        "id: g1\nevent: message\ndata: {\"m\":1}\n\nid: g2\nevent: message\ndata: {\"m\":2}\n\n");
+    assert_int_equal(c, 2);
+    assert_string_equal(read_after(agg, &c, got, sizeof got), ""); /* nothing new */
+    c = 1;
+    assert_string_equal(read_after(files, &c, got, sizeof got), "id: g2\nevent: message\ndata: {\"log\":1}\n\n");
+    /* a reconnect names the last event it saw */
+    pt_slice last = pt_slice_cstr("g1");
+    assert_int_equal(pt__mcp_stream_open(pt_slice_cstr(agg), "", &last, &c, &caps), 0);
+    assert_int_equal(c, 1);
+    assert_string_equal(read_after(agg, &c, got, sizeof got), "id: g2\nevent: message\ndata: {\"m\":2}\n\n");
+    /* without one it starts from now */
+    assert_int_equal(pt__mcp_stream_open(pt_slice_cstr(agg), "", NULL, &c, &caps), 0);
+    assert_int_equal(c, 2);
+}
+
+static void a_last_event_id_of_no_event_is_refused(void **state)
+{
+    (void)state;
+    char id[33];
+    unsigned caps;
+    uint64_t c;
+    assert_true(pt__mcp_session_new("", 0, id));
+    const char *bad[] = { "g1", "zzz", "g", "1", "g1x", "g-1", "g99999999999999999999" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        pt_slice v = pt_slice_cstr(bad[i]);
+        assert_int_equal(pt__mcp_stream_open(pt_slice_cstr(id), "", &v, &c, &caps), -2);
+    }
+    pt_slice zero = pt_slice_cstr("g0");
+    assert_int_equal(pt__mcp_stream_open(pt_slice_cstr(id), "", &zero, &c, &caps), 0);
+    assert_int_equal(pt__mcp_stream_open(pt_slice_cstr("nosuchsession"), "", &zero, &c, &caps), -1);
+}
+
+static void the_replay_buffer_is_bounded(void **state)
+{
+    (void)state;
+    char id[33], text[32];
+    unsigned caps;
+    uint64_t c;
+    assert_true(pt__mcp_session_new("", 0, id));
+    assert_int_equal(pt__mcp_stream_open(pt_slice_cstr(id), "", NULL, &c, &caps), 0);
+    for (int i = 1; i <= PT_MCP_REPLAY_EVENTS + 10; i++) {
+        snprintf(text, sizeof text, "{\"n\":%d}", i);
+        pt__mcp_stream_publish("x", text, text);
+    }
+    c = 0; /* older than what is kept: the oldest kept comes first */
+    pt_buf b = PT_BUF_INIT;
+    assert_true(pt__mcp_stream_read(id, &c, &b));
+    assert_int_equal(c, PT_MCP_REPLAY_EVENTS + 10);
+    assert_true(b.len > 0 && strncmp(b.data, "id: g11\n", 8) == 0);
+    pt_buf_release(&b);
+    /* and by bytes: an event near the cap pushes every older one out */
+    static char big[PT_MCP_REPLAY_BYTES - 4]; /* with the NUL: 5 bytes short of the cap */
+    memset(big, 'a', sizeof big - 1);
+    pt__mcp_stream_publish("x", big, big);
+    c = 0;
+    assert_true(pt__mcp_stream_read(id, &c, &b));
+    assert_true(b.len > sizeof big && strncmp(b.data, "id: g75\n", 8) == 0);
+    pt_buf_release(&b);
+    assert_true(pt__mcp_session_use(pt_slice_cstr(id), "", true, NULL));
+    assert_false(pt__mcp_stream_read(id, &c, &b)); /* gone with the session */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(sessions_belong_to_their_endpoint, reset),
+        cmocka_unit_test_setup(events_are_kept_once_a_stream_was_opened_and_replayed_after_the_last_seen, reset),
+        cmocka_unit_test_setup(a_last_event_id_of_no_event_is_refused, reset),
+        cmocka_unit_test_setup(the_replay_buffer_is_bounded, reset),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
