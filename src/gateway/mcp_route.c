@@ -238,6 +238,8 @@ struct mcp_req {
     bool answered;
     bool streaming;                /* the answer is an event stream (messages came before it) */
     bool listening;                /* a GET stream */
+    bool legacy;                   /* the 2024-11-05 HTTP+SSE transport: answers go on the session's stream */
+    pt_slice legacy_sid;           /* a legacy POST: its ?sessionId= */
     char sid[33];                  /* the client's session, "" before initialize */
     uint64_t cursor;               /* a GET stream: the last event of the session's stream written */
     unsigned caps;                 /* the session's PT_MCP_CAN_* */
@@ -306,11 +308,24 @@ static bool stream_start(mcp_req *r)
     return pt_conn_flush(r->conn) == 0;
 }
 
-/* One message (borrowed) as an event of r's stream, started if need be. */
+static void hub_pull(pt_mcp_hub *hub);
+
+/* A message of a legacy session: an event of its stream, which any worker may hold. */
+static void legacy_send(mcp_req *r, const char *text)
+{
+    if (!pt__mcp_stream_push(r->sid, text)) return;
+    pull_others(r->hub);
+    hub_pull(r->hub);
+}
+
+/* One message (borrowed) as an event of r's stream, started if need be (legacy: the
+ * session's stream). */
 static void stream_write(mcp_req *r, json_t *msg)
 {
     char *text = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
-    if (text && stream_start(r)) {
+    if (text && r->legacy) {
+        legacy_send(r, text);
+    } else if (text && stream_start(r)) {
         pt_conn_response_body(r->conn, "event: message\ndata: ", 21);
         pt_conn_response_body(r->conn, text, strlen(text));
         pt_conn_response_body(r->conn, "\n\n", 2);
@@ -324,6 +339,17 @@ static void answer(mcp_req *r, int status, json_t *body, const char *sid)
 {
     if (r->answered) {
         json_decref(body);
+        return;
+    }
+    if (r->legacy && status == 200 && body) { /* the answer goes on the stream, the POST is accepted */
+        char *text = json_dumps(body, JSON_COMPACT);
+        json_decref(body);
+        if (text) legacy_send(r, text);
+        free(text);
+        r->answered = true;
+        live_remove(r);
+        pt_conn_set_sink(r->conn, NULL);
+        pt_conn_respond(r->conn, 202, NULL, NULL, 0);
         return;
     }
     if (r->streaming) {
@@ -470,7 +496,7 @@ static asked_req *asked_take(json_t *id, pt_slice sid)
  * worker whose call relayed it. False when no relayed request of this session has that id. */
 static bool answer_asked(mcp_req *r)
 {
-    asked_req *a = asked_take(r->msg.id, pt_request_header(r->req, "mcp-session-id")->value);
+    asked_req *a = asked_take(r->msg.id, pt_slice_cstr(r->sid));
     if (!a) return false;
     json_t *copy = json_deep_copy(r->msg.root); /* it may go to another thread: shares nothing */
     if (!copy) {
@@ -642,6 +668,11 @@ static void on_server_ready(void *arg, json_t *response, int code, const char *m
     const char *asked = json_string_value(json_object_get(r->msg.params, "protocolVersion"));
     json_object_set_new(result, "protocolVersion", json_string(pt_mcp_version_pick(asked)));
     char id[33];
+    if (r->legacy) {
+        pt__mcp_session_set_caps(r->sid, client_caps(r));
+        answer(r, 200, pt_mcp_result(r->msg.id, result), NULL);
+        return;
+    }
     if (!pt__mcp_session_new(r->server->name, client_caps(r), id)) {
         json_decref(result);
         answer_error(r, 503, PT_OUT_OUT_OF_MEMORY, r->msg.id, PT_MCP_INTERNAL_ERROR, "too many MCP sessions");
@@ -712,6 +743,11 @@ static void answer_initialize(mcp_req *r)
                                "listChanged", 1, "resources", "listChanged", 1, "serverInfo", "name", "portico",
                                "version", PT_VERSION);
     char id[33];
+    if (result && r->legacy) {
+        pt__mcp_session_set_caps(r->sid, client_caps(r));
+        answer(r, 200, pt_mcp_result(r->msg.id, result), NULL);
+        return;
+    }
     if (!result || !pt__mcp_session_new("", client_caps(r), id)) {
         json_decref(result);
         answer_error(r, 503, PT_OUT_OUT_OF_MEMORY, r->msg.id, PT_MCP_INTERNAL_ERROR, "too many MCP sessions");
@@ -956,27 +992,26 @@ static void on_message(mcp_req *r)
     }
     const char *scope = r->server ? r->server->name : "";
     bool init = r->msg.kind == PT_MCP_REQUEST && strcmp(r->msg.method, "initialize") == 0;
-    const pt_header *sid = pt_request_header(r->req, "mcp-session-id");
-    if (!init && !sid) {
+    const pt_header *h = pt_request_header(r->req, "mcp-session-id");
+    pt_slice sid = r->legacy ? r->legacy_sid : h ? h->value : pt_slice_cstr(NULL);
+    if (!init && !sid.len) {
         answer_error(r, 400, PT_OUT_MCP_BAD_MESSAGE, r->msg.id, PT_MCP_INVALID_REQUEST,
                      "Mcp-Session-Id is required after initialize");
         return;
     }
-    if (!init && !pt__mcp_session_use(sid->value, scope, false, &r->caps)) {
+    if ((!init || r->legacy) && !pt__mcp_session_use(sid, scope, false, &r->caps)) {
         answer_error(r, 404, PT_OUT_MCP_UNKNOWN_SESSION, r->msg.id, PT_MCP_INVALID_REQUEST,
                      "unknown or ended MCP session: initialize again");
         return;
     }
+    if (!init || r->legacy) snprintf(r->sid, sizeof r->sid, PT_SLICE_FMT, (int)(sid.len < 32 ? sid.len : 32), sid.ptr);
     if (r->msg.kind == PT_MCP_RESPONSE) {
         if (answer_asked(r)) answer_empty(r, 202);
         else answer_error(r, 400, PT_OUT_MCP_BAD_MESSAGE, NULL, PT_MCP_INVALID_REQUEST,
                           "a response to no request the gateway relayed to this session");
         return;
     }
-    if (!init) {
-        snprintf(r->sid, sizeof r->sid, PT_SLICE_FMT, (int)(sid->value.len < 32 ? sid->value.len : 32), sid->value.ptr);
-        if (r->msg.kind == PT_MCP_REQUEST) live_add(r);
-    }
+    if (!init && r->msg.kind == PT_MCP_REQUEST) live_add(r);
     if (r->msg.kind == PT_MCP_NOTIFICATION && strcmp(r->msg.method, "notifications/cancelled") == 0) {
         cancel_by_client(r);
         if (r->server) { /* the upstream hears of it under its own id, from the cancelled call */
@@ -1016,6 +1051,7 @@ static void sink_abort(void *h)
 {
     mcp_req *r = h;
     r->answered = true; /* nothing may be written any more; the cleanup hook cancels the calls */
+    if (r->legacy && r->listening) pt__mcp_session_use(pt_slice_cstr(r->sid), r->server ? r->server->name : "", true, NULL);
     live_remove(r);
     pt_mcp_call_cancel(r->call);
     r->call = NULL;
@@ -1028,6 +1064,46 @@ static void sink_abort(void *h)
 }
 
 static void listen_end(void *h) {}
+
+/* Makes r's answer the session's stream from now on: events as they come, on any worker. */
+static bool listen_on(mcp_req *r)
+{
+    pt_body_sink *sink = pt_req_alloc(r->req, sizeof *sink);
+    if (!sink) {
+        answer_error(r, 503, PT_OUT_OUT_OF_MEMORY, NULL, PT_MCP_INTERNAL_ERROR, "out of memory");
+        return false;
+    }
+    *sink = (pt_body_sink){ .h = r, .on_body = sink_body, .on_body_end = listen_end, .on_drain = sink_drain,
+                            .on_abort = sink_abort };
+    pt_conn_set_sink(r->conn, sink);
+    if (!stream_start(r)) return false;
+    r->listening = true;
+    live_add(r);
+    return true;
+}
+
+/* GET without a session: a client of the 2024-11-05 HTTP+SSE transport. The stream is its
+ * session: the first event names the endpoint to POST its messages to (this path with
+ * ?sessionId=), and every answer comes on the stream. It ends with the connection. */
+static void serve_legacy_stream(mcp_req *r)
+{
+    uint64_t cursor;
+    unsigned caps;
+    const char *scope = r->server ? r->server->name : "";
+    if (!pt__mcp_session_new(scope, 0, r->sid) ||
+        pt__mcp_stream_open(pt_slice_cstr(r->sid), scope, NULL, &cursor, &caps) != 0) {
+        answer_error(r, 503, PT_OUT_OUT_OF_MEMORY, NULL, PT_MCP_INTERNAL_ERROR, "too many MCP sessions");
+        return;
+    }
+    r->legacy = true;
+    r->cursor = cursor;
+    if (!listen_on(r)) return;
+    pt_buf b = PT_BUF_INIT;
+    pt_buf_printf(&b, "event: endpoint\ndata: " PT_SLICE_FMT "?sessionId=%s\n\n", PT_SLICE_ARG(r->req->path), r->sid);
+    if (b.len) pt_conn_response_body(r->conn, b.data, b.len);
+    pt_buf_release(&b);
+    pt_conn_flush(r->conn);
+}
 
 /* GET: the session's stream of the servers' messages that belong to no call (list changes,
  * log messages), open until the client closes it. Its events are numbered; one naming the
@@ -1043,7 +1119,7 @@ static void serve_listen(mcp_req *r)
         return;
     }
     if (!sid) {
-        answer_error(r, 400, PT_OUT_MCP_BAD_MESSAGE, NULL, PT_MCP_INVALID_REQUEST, "Mcp-Session-Id is required");
+        serve_legacy_stream(r);
         return;
     }
     int rc = pt__mcp_stream_open(sid->value, r->server ? r->server->name : "", last ? &last->value : NULL, &r->cursor,
@@ -1058,21 +1134,11 @@ static void serve_listen(mcp_req *r)
                      "Last-Event-ID names no event of this session's stream (its ids are g1, g2, ...)");
         return;
     }
-    pt_body_sink *sink = pt_req_alloc(r->req, sizeof *sink);
-    if (!sink) {
-        answer_error(r, 503, PT_OUT_OUT_OF_MEMORY, NULL, PT_MCP_INTERNAL_ERROR, "out of memory");
-        return;
-    }
-    *sink = (pt_body_sink){ .h = r, .on_body = sink_body, .on_body_end = listen_end, .on_drain = sink_drain,
-                            .on_abort = sink_abort };
-    pt_conn_set_sink(r->conn, sink);
-    if (!stream_start(r)) return;
+    snprintf(r->sid, sizeof r->sid, PT_SLICE_FMT, (int)(sid->value.len < 32 ? sid->value.len : 32), sid->value.ptr);
+    if (!listen_on(r)) return;
     char prime[48]; /* an event with the id to resume from, before any other (the specification's priming event) */
     int n = snprintf(prime, sizeof prime, "id: g%llu\ndata: \n\n", (unsigned long long)r->cursor);
     pt_conn_response_body(r->conn, prime, (size_t)n);
-    snprintf(r->sid, sizeof r->sid, PT_SLICE_FMT, (int)(sid->value.len < 32 ? sid->value.len : 32), sid->value.ptr);
-    r->listening = true;
-    live_add(r);
     hub_pull(r->hub); /* what it missed, if anything */
     pt_conn_flush(r->conn);
 }
@@ -1140,6 +1206,21 @@ static bool resolve_path(const pt_request *req, const pt_mcp_config *m, const pt
     if (p.ptr[sizeof base - 1] != '/') return false;
     *s = pt_mcp_config_server(m, p.ptr + sizeof base, p.len - sizeof base);
     return *s != NULL;
+}
+
+/* The value of the query's parameter name (not decoded: session ids need no escapes), or an
+ * empty slice. */
+static pt_slice query_param(pt_slice q, const char *name)
+{
+    size_t nl = strlen(name);
+    for (const char *p = q.ptr, *end = q.ptr + q.len; p && p < end;) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        const char *stop = amp ? amp : end;
+        if ((size_t)(stop - p) > nl && memcmp(p, name, nl) == 0 && p[nl] == '=')
+            return pt_slice_from(p + nl + 1, (size_t)(stop - p - nl - 1));
+        p = amp ? amp + 1 : end;
+    }
+    return pt_slice_cstr(NULL);
 }
 
 static bool key_needed(const pt_mcp_config *m, const pt_mcp_server *s)
@@ -1214,6 +1295,8 @@ void pt_mcp_route_serve(pt_conn *conn, pt_request *req, const pt_route *route, p
                      "use POST for JSON-RPC messages, GET for the server's stream and DELETE to end a session");
         return;
     }
+    r->legacy_sid = query_param(req->query, "sessionId");
+    r->legacy = r->legacy_sid.len > 0;
     const pt_header *pv = pt_request_header(req, "mcp-protocol-version");
     if (pv) {
         char v[40];

@@ -9,8 +9,11 @@
  * Both speak Streamable HTTP (POST one JSON-RPC message, answered application/json, or an
  * event stream when the server sends requests or notifications about the call first; GET opens
  * the session's stream of the servers' other messages; DELETE ends the session) with
- * gateway-minted Mcp-Session-Id. A server's request goes to the client under an id of the
- * gateway's and the client's answer back to that server under the server's own.
+ * gateway-minted Mcp-Session-Id; and the 2024-11-05 HTTP+SSE transport for old clients (a GET
+ * without a session opens a stream that is the session, whose first event names the endpoint
+ * ?sessionId= to POST to, and which carries every answer). A server's request goes to the
+ * client under an id of the gateway's and the client's answer back to that server under the
+ * server's own.
  * Before anything else: Host and Origin are checked (DNS rebinding; 403), and a Portico key is
  * required where the configuration asks for one and on any configuration with a listener that
  * is not loopback-only.

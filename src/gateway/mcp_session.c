@@ -164,6 +164,24 @@ size_t pt__mcp_stream_publish(const char *server, const char *text, const char *
     return got;
 }
 
+bool pt__mcp_stream_push(const char *id, const char *text)
+{
+    pthread_mutex_lock(&lock);
+    session *s = find(pt_slice_cstr(id), NULL);
+    char *copy = s ? strdup(text) : NULL;
+    bool ok = copy && keep(s, copy);
+    pthread_mutex_unlock(&lock);
+    return ok;
+}
+
+void pt__mcp_session_set_caps(const char *id, unsigned caps)
+{
+    pthread_mutex_lock(&lock);
+    session *s = find(pt_slice_cstr(id), NULL);
+    if (s) s->caps = caps;
+    pthread_mutex_unlock(&lock);
+}
+
 bool pt__mcp_stream_read(const char *id, uint64_t *cursor, pt_buf *out)
 {
     pthread_mutex_lock(&lock);

@@ -42,6 +42,14 @@ int pt__mcp_stream_open(pt_slice id, const char *server, const pt_slice *last_ev
  * many streams got it. */
 size_t pt__mcp_stream_publish(const char *server, const char *text, const char *aggregate_text);
 
+/* Keeps text as the next event of session id's stream alone (the legacy HTTP+SSE transport
+ * carries every answer on it). False when the session has ended or is out of memory. */
+bool pt__mcp_stream_push(const char *id, const char *text);
+
+/* What the client of session id can answer, once its initialize says (legacy HTTP+SSE: the
+ * session exists before it). */
+void pt__mcp_session_set_caps(const char *id, unsigned caps);
+
 /* Appends the events of session id after *cursor to out as event-stream text (each with its
  * id) and moves *cursor past them. An event that was dropped meanwhile (over the replay
  * bounds) is skipped. False when the session has ended. */

@@ -180,7 +180,7 @@ test('a tools list change of a stdio, an HTTP and a legacy server reaches the GE
   }
 });
 
-test('bad input: a response to nothing and a GET without a session are JSON-RPC errors', async () => {
+test('bad input: a response to nothing and a GET for an unknown session are JSON-RPC errors', async () => {
   const init = await fetch(`${h.url}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
     body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '1' } } }) });
   const sid = init.headers.get('mcp-session-id');
@@ -189,8 +189,8 @@ test('bad input: a response to nothing and a GET without a session are JSON-RPC 
     body: JSON.stringify({ jsonrpc: '2.0', id: 77, result: {} }) });
   assert.equal(r.status, 400);
   assert.equal((await r.json()).error.code, -32600);
-  const g = await fetch(`${h.url}/mcp`, { headers: { accept: 'text/event-stream' } });
-  assert.equal(g.status, 400);
+  const g = await fetch(`${h.url}/mcp`, { headers: { accept: 'text/event-stream', 'mcp-session-id': 'f'.repeat(32) } });
+  assert.equal(g.status, 404);
   assert.equal((await g.json()).error.code, -32600);
   const g2 = await fetch(`${h.url}/mcp`, { headers: { accept: 'application/json', 'mcp-session-id': sid } });
   assert.equal(g2.status, 406);

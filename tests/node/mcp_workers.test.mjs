@@ -4,12 +4,14 @@
 // notifications/cancelled reach the worker whose call they are about (portico_mcp_handoffs_total
 // counts those that had to be handed over, and the test goes on until some were); and the GET
 // stream's numbered events, replayed after a reconnect that names the last one seen
-// (Last-Event-ID).
+// (Last-Event-ID); and clients of the legacy HTTP+SSE transport (2024-11-05), whose answers all
+// come on the stream one worker holds while their POSTs reach either.
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { RELAY, startMcp, textOf } from './mcp_harness.mjs';
@@ -36,14 +38,14 @@ function freshFetch(url, init = {}) {
   });
 }
 
-async function open(path, tag) {
+async function open(path, tag, Transport = StreamableHTTPClientTransport) {
   const client = new Client({ name: 'workers-test', version: '1.0.0' },
     { capabilities: { sampling: {}, elicitation: {}, roots: {} } });
   client.setRequestHandler(CreateMessageRequestSchema, async (req) =>
     ({ role: 'assistant', model: 'm', content: { type: 'text', text: `${tag} saw ${req.params.messages[0].content.text}` } }));
   client.setRequestHandler(ElicitRequestSchema, async () => ({ action: 'accept', content: { ok: true } }));
   client.setRequestHandler(ListRootsRequestSchema, async () => ({ roots: [{ uri: `file:///${tag}` }] }));
-  await client.connect(new StreamableHTTPClientTransport(new URL(`${h.url}${path}`), { fetch: freshFetch }));
+  await client.connect(new Transport(new URL(`${h.url}${path}`), { fetch: freshFetch }));
   clients.push(client);
   return client;
 }
@@ -169,4 +171,45 @@ test('the GET stream: numbered events, and those missed while disconnected repla
   assert.equal(ended.status, 200);
   while (!(await open.read()).done); // the session's end ends its stream, on whichever worker holds it
   assert.equal((await listen('g1')).status, 404);
+});
+
+test('legacy HTTP+SSE clients on /mcp and /mcp/<server>: lists, calls and server requests over the stream', { timeout: 60000 }, async () => {
+  for (const path of ['/mcp', '/mcp/alpha', '/mcp/beta']) {
+    const c = await open(path, 'old', SSEClientTransport);
+    const tool = (t) => (path === '/mcp' ? `beta__${t}` : t);
+    const server = path === '/mcp' ? 'beta' : path.slice(5);
+    assert.ok((await c.listTools()).tools.some((t) => t.name === tool('sample')), path);
+    for (let i = 0; i < 4; i++) {
+      assert.equal(textOf(await c.callTool({ name: tool('sample'), arguments: { text: `s${i}` } })), `${server}: old saw s${i}`);
+      assert.equal(textOf(await c.callTool({ name: tool('roots'), arguments: {} })), `${server}: file:///old`);
+    }
+    const e = await c.callTool({ name: tool('nosuch'), arguments: {} }).catch((x) => x);
+    assert.ok(e instanceof Error || e.isError, 'an error comes back on the stream too');
+  }
+  // by hand: a GET without a session is the old transport's stream, whose first event names the endpoint
+  const ac = new AbortController();
+  const g = await freshFetch(`${h.url}/mcp/beta`, { headers: { accept: 'text/event-stream' }, signal: ac.signal });
+  assert.equal(g.status, 200);
+  const reader = g.body.getReader();
+  const first = await readUntil(reader, /\n\n/);
+  const m = /^event: endpoint\ndata: (\/mcp\/beta\?sessionId=[0-9a-f]{32})\n\n$/.exec(first);
+  assert.ok(m, first);
+  const post = (body) => freshFetch(`${h.url}${m[1]}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const init = await post({ jsonrpc: '2.0', id: 7, method: 'initialize', params: { protocolVersion: '2024-11-05', capabilities: {}, clientInfo: { name: 'old', version: '1' } } });
+  assert.equal(init.status, 202);
+  assert.match(await readUntil(reader, /"id":7/, first), /event: message\ndata: \{"jsonrpc":"2.0","id":7,"result":\{.*"protocolVersion":"2024-11-05"/);
+  const bad = await post({ jsonrpc: '2.0', id: 8 });
+  assert.equal(bad.status, 400, 'a message that is not one is refused on the POST itself');
+  ac.abort(); // the stream was the session
+  let gone = 0;
+  for (let i = 0; i < 100 && gone !== 404; i++) {
+    gone = (await post({ jsonrpc: '2.0', id: 9, method: 'ping' })).status;
+    if (gone !== 404) await new Promise((res) => setTimeout(res, 50));
+  }
+  assert.equal(gone, 404, 'its session ended with the stream');
+  // a POST to an endpoint no stream holds is 404
+  const r = await freshFetch(`${h.url}/mcp?sessionId=00000000000000000000000000000000`, { method: 'POST',
+    headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }) });
+  assert.equal(r.status, 404);
+  assert.equal((await r.json()).error.code, -32600);
 });
