@@ -91,6 +91,26 @@ static void a_last_event_id_of_no_event_is_refused(void **state)
     assert_int_equal(pt__mcp_stream_open(pt_slice_cstr("nosuchsession"), "", &zero, &c, &caps), -1);
 }
 
+static void a_push_reaches_one_session_and_caps_can_come_later(void **state)
+{
+    (void)state;
+    char a[33], b[33], got[256];
+    unsigned caps = 99;
+    uint64_t ca, cb;
+    assert_true(pt__mcp_session_new("", 0, a));
+    assert_true(pt__mcp_session_new("", 0, b));
+    assert_int_equal(pt__mcp_stream_open(pt_slice_cstr(a), "", NULL, &ca, &caps), 0);
+    assert_int_equal(caps, 0);
+    assert_int_equal(pt__mcp_stream_open(pt_slice_cstr(b), "", NULL, &cb, &caps), 0);
+    assert_true(pt__mcp_stream_push(a, "{\"id\":1}"));
+    assert_false(pt__mcp_stream_push("nosuchsession", "{}"));
+    assert_string_equal(read_after(a, &ca, got, sizeof got), "id: g1\nevent: message\ndata: {\"id\":1}\n\n");
+    assert_string_equal(read_after(b, &cb, got, sizeof got), "");
+    pt__mcp_session_set_caps(a, PT_MCP_CAN_ELICIT); /* a legacy client's initialize comes after its stream */
+    assert_true(pt__mcp_session_use(pt_slice_cstr(a), "", false, &caps));
+    assert_int_equal(caps, PT_MCP_CAN_ELICIT);
+}
+
 static void the_replay_buffer_is_bounded(void **state)
 {
     (void)state;
@@ -127,6 +147,7 @@ int main(void)
         cmocka_unit_test_setup(sessions_belong_to_their_endpoint, reset),
         cmocka_unit_test_setup(events_are_kept_once_a_stream_was_opened_and_replayed_after_the_last_seen, reset),
         cmocka_unit_test_setup(a_last_event_id_of_no_event_is_refused, reset),
+        cmocka_unit_test_setup(a_push_reaches_one_session_and_caps_can_come_later, reset),
         cmocka_unit_test_setup(the_replay_buffer_is_bounded, reset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
