@@ -101,6 +101,7 @@ static void bedrock_providers_take_region_and_credentials(void **state)
 }
 
 /* Vertex: project, region and a service-account file (read at load). */
+/* Without `credentials`, the application default credentials are looked for at load. */
 static void vertex_providers_need_project_region_and_credentials(void **state)
 {
     (void)state;
@@ -108,8 +109,12 @@ static void vertex_providers_need_project_region_and_credentials(void **state)
     expect_error(VX("    region: us-central1\n    credentials: /x.json\n"),
                  "cfg.yaml:5: providers[0].credentials: cannot read the service account file '/x.json'");
     expect_error(VX("    project: Bad Project\n"), "cfg.yaml:4: providers[0].project: 'Bad Project' is not a Google Cloud project id");
+    expect_error(VX("    region: global\n"), "cfg.yaml:2: providers[0]: missing required key 'project' (type vertex needs it)");
+    setenv("GOOGLE_APPLICATION_CREDENTIALS", "/nonexistent/adc.json", 1);
     expect_error(VX("    project: p\n    region: global\n"),
-                 "cfg.yaml:2: providers[0]: missing required key 'credentials' (type vertex needs it)");
+                 "cfg.yaml:2: providers[0]: application default credentials: cannot read the "
+                 "GOOGLE_APPLICATION_CREDENTIALS file '/nonexistent/adc.json'");
+    unsetenv("GOOGLE_APPLICATION_CREDENTIALS");
     expect_error("providers:\n  - name: o\n    type: openai\n    api_key: k\n    project: p\n",
                  "cfg.yaml:2: providers[0]: project and credentials are for type vertex only");
 #undef VX
