@@ -67,6 +67,7 @@
     X(UPSTREAM_UNAVAILABLE,   502, "upstream_unavailable",       "upstream_error")    \
     X(UPSTREAM_TIMEOUT,       504, "upstream_timeout",           "upstream_timeout")  \
     X(UPSTREAM_ABORTED,       502, "upstream_aborted",           "upstream_error")    \
+    X(UPSTREAM_PROTOCOL,      502, "upstream_protocol",          "gateway_error")     \
     X(AI_ERROR,               502, "ai_error",                   "ai_error")          \
     X(AI_UPSTREAM_CUT,        502, "ai_upstream_cut",            "upstream_error")    \
     /* the MCP endpoints (gateway/mcp_route.c); JSON-RPC errors in the body */        \

@@ -159,6 +159,7 @@ static int format_record(pt_buf *b, const pt_access_record *r)
     w = KEY(w, "status");
     if (r->status < 0) *w++ = '-';
     w = pt_u64_to(w, (uint64_t)(r->status < 0 ? -(int64_t)r->status : r->status));
+    if (r->grpc) w = pt_u64_to(KEY(w, "grpc_status"), (uint64_t)r->grpc_status);
     w = pt_u64_to(KEY(w, "bytes_in"), r->bytes_in);
     w = pt_u64_to(KEY(w, "bytes_out"), r->bytes_out);
     w = KEY(w, "upstream_ms");

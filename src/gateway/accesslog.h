@@ -36,6 +36,8 @@ typedef struct pt_access_record {
     const char *extra_json;         /* raw JSON members appended verbatim ("\"usage\":{...}"), or NULL */
     const char *trace_id, *span_id; /* the trace and the gateway span (hex); left out when NULL */
     const char *protocol;           /* "HTTP/2" on an HTTP/2 stream; left out when NULL (HTTP/1.x) */
+    bool grpc;                      /* a gRPC call whose status is known: "grpc_status" written */
+    int grpc_status;
 } pt_access_record;
 
 /* Starts logging to dest: "-" is stdout, anything else a file path opened for append

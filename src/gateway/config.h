@@ -56,6 +56,13 @@ typedef struct pt_passive_health {
     uint64_t eject_ms;    /* how long an ejected target is skipped, default 10000 */
 } pt_passive_health;
 
+/* How a service's targets are spoken to. */
+typedef enum pt_upstream_proto {
+    PT_PROTO_HTTP1 = 0, /* HTTP/1.1 (the default) */
+    PT_PROTO_H2,        /* HTTP/2: h2 by ALPN on https targets, h2c with prior knowledge on http ones */
+    PT_PROTO_H2C,       /* HTTP/2 with prior knowledge, http targets only */
+} pt_upstream_proto;
+
 typedef struct pt_service {
     char *name;
     pt_target *targets;
@@ -68,6 +75,7 @@ typedef struct pt_service {
     uint64_t tunnel_idle_ms;        /* a tunnel (an upgraded connection) with no byte either way,
                                      * default 300000 */
     unsigned pool_max_idle;         /* idle connections kept per target per worker, default 64 */
+    pt_upstream_proto protocol;     /* `protocol:` http1 (default), h2, h2c; gRPC needs h2 or h2c */
     unsigned retries;               /* extra targets tried, default 1 (gateway/retry.h) */
     pt_retry_policy retry;          /* retry_on and retry_budget */
     char *ca_file;                  /* extra CA bundle for TLS targets (else system store) */

@@ -536,6 +536,18 @@ SECTION_FN(pool_fn, pool_fields)
 SECTION_FN(service_tls_fn, service_tls_fields)
 SECTION_FN(passive_fn, passive_fields)
 
+static int protocol_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    static const char *const names[] = { "http1", "h2", "h2c" };
+    pt_service *s = obj;
+    for (size_t i = 0; i < 3; i++)
+        if (v->kind == PT_CFG_SCALAR && strcmp(v->text, names[i]) == 0) {
+            s->protocol = (pt_upstream_proto)i;
+            return 0;
+        }
+    return pt_cfg_unknown_name(c, v, "protocol", names, 3);
+}
+
 /* `kind: proxy` (the default) here; `kind: prompt` services take other keys (service_entry). */
 static int service_kind_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
 {
@@ -551,6 +563,7 @@ static const pt_cfg_field service_fields[] = {
     CFG_FUNC("lb", lb_fn),
     CFG_FUNC("timeouts", timeouts_fn),
     CFG_FUNC("pool", pool_fn),
+    CFG_FUNC("protocol", protocol_fn),
     CFG_UINT("retries", pt_service, retries, 0, 10),
     CFG_FUNC("retry_on", pt__config_retry_on),
     CFG_FUNC("retry_budget", pt__config_retry_budget),
@@ -607,6 +620,15 @@ static int finish_service(pt_cfg *c, const pt_cfg_node *n, size_t idx)
         pt_cfg_pop(c, mark);
         return -1;
     }
+    for (size_t i = 0; i < s->ntargets && s->protocol == PT_PROTO_H2C; i++)
+        if (s->targets[i].tls) {
+            size_t mark = pt_cfg_push_key(c, "protocol");
+            pt_cfg_fail(c, pt_cfg_map_get(n, "protocol"),
+                        "h2c is HTTP/2 without TLS, but target '%s' is https (use protocol: h2, which picks h2 by ALPN)",
+                        s->targets[i].url);
+            pt_cfg_pop(c, mark);
+            return -1;
+        }
     if (s->health.enabled && !s->health.path && !(s->health.path = strdup("/healthz"))) return pt_cfg_oom(c, n);
     for (size_t i = 0; i < s->ntargets; i++) s->targets[i].health_checked = s->health.enabled;
     return 0;

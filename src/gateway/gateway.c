@@ -266,6 +266,8 @@ static void request_done(pt_conn *c, const pt_request *req, const pt_req_info *i
         .trace_id = pt_tracing_trace_id(info->trace),
         .span_id = pt_tracing_span_id(info->trace),
         .protocol = req->http_major == 2 ? "HTTP/2" : NULL,
+        .grpc = info->grpc,
+        .grpc_status = info->grpc_status,
     };
     pt_accesslog_write(&r);
     pt_call_log_record(c, req, info, status, bytes_in, bytes_out, total_us);
@@ -484,6 +486,7 @@ static worker *worker_new(gateway *g, int id, const pt_config *cfg)
     w->srv.active_gauge = &pt_metrics_global.connections_active;
     w->srv.h2_stats = &pt_metrics_global.h2;
     w->client = pt_client_new(&w->loop);
+    if (w->client) pt_client_set_h2_stats(w->client, &pt_metrics_global.h2up);
     w->mcp = w->client ? pt_mcp_hub_new(&w->loop, w->client) : NULL;
     if (!w->client || worker_sync_listeners(w) != 0) {
         pt_log_error("worker %d could not start", id);

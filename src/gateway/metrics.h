@@ -17,6 +17,7 @@
 #include "core/buf.h"
 #include "core/outcome.h"
 #include "core/prom.h"
+#include "http/client.h"
 #include "http/server.h"
 
 struct pt_config;
@@ -70,6 +71,7 @@ typedef struct pt_global_metrics {
     _Atomic int64_t draining;              /* gauge: 1 while shutting down */
     _Atomic uint64_t supervisor_restarts;  /* counter: gateway processes restarted by the supervisor */
     pt_h2_stats h2;                        /* counters: HTTP/2 sessions, streams, sessions ended */
+    pt_h2up_stats h2up;                    /* HTTP/2 upstream connections and streams */
     _Atomic uint64_t outcomes[PT_OUTCOME_COUNT]; /* counter: finished requests by outcome,
                                                   * rendered summed by the table's metric label */
 } pt_global_metrics;

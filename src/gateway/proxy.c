@@ -121,6 +121,7 @@ void pt_proxy_endpoint(const pt_service *svc, const pt_target *t, pt_endpoint *e
     ep->sni = svc->sni;
     ep->ca_file = svc->ca_file;
     ep->insecure_skip_verify = svc->insecure_skip_verify;
+    ep->h2 = svc->protocol != PT_PROTO_HTTP1;
     if (t->state) {
         ep->open_gauge = &t->state->open_conns;
         ep->idle_gauge = &t->state->idle_conns;
@@ -232,6 +233,9 @@ static void build_head(proxy *p, const pt_target *t, pt_buf *h)
         append_header(h, who->h_team, who->team);
         append_header(h, who->h_prefix, who->prefix);
     }
+    const pt_header *te = pt_request_header(r, "te");
+    if (p->svc->protocol != PT_PROTO_HTTP1 && te && pt_list_has(te->value, PT_SLICE_LIT("trailers")))
+        pt_buf_append_str(h, "TE: trailers\r\n"); /* gRPC servers want it; HTTP/2 carries trailers */
     const pt_header *up = p->req->upgrade ? pt_request_header(r, "upgrade") : NULL;
     if (up) { /* the one request whose hop-by-hop Upgrade goes on: the tunnel needs it */
         pt_buf_append_str(h, "Connection: Upgrade\r\nUpgrade: ");
@@ -503,6 +507,13 @@ static void on_error(void *u, int err, int phase, pt_buf *unsent, const char *de
     respond_failure(p);
 }
 
+/* HTTP/2 upstreams: the answer's trailers (gRPC's status) go to the client as trailers. */
+static void on_trailers(void *u, const pt_header *hdrs, size_t n)
+{
+    proxy *p = u;
+    pt_conn_response_trailers(p->conn, hdrs, n);
+}
+
 static void on_up_drain(void *u)
 {
     proxy *p = u;
@@ -518,7 +529,7 @@ static void on_flush(void *u)
     pt_conn_flush(p->conn);
 }
 
-static const pt_exchange_cb exchange_cb = { on_head, on_body, on_done, on_error, on_up_drain, on_flush };
+static const pt_exchange_cb exchange_cb = { on_head, on_body, on_done, on_error, on_up_drain, on_flush, on_trailers };
 
 /* --- client body sink ---------------------------------------------------- */
 
@@ -704,6 +715,14 @@ void pt_proxy_start(pt_conn *conn, pt_request *req, const pt_route *route, pt_cl
                          route->name);
         return;
     }
+    bool grpc = pt_conn_is_grpc(conn);
+    if (grpc && p->svc->protocol == PT_PROTO_HTTP1) {
+        pt_conn_respond_error(conn, PT_OUT_UPSTREAM_PROTOCOL, &(pt_error_body){ .service = p->svc->name },
+                              "service '%s' is spoken to in HTTP/1.1 and gRPC needs HTTP/2: set protocol: h2 "
+                              "(or h2c) on the service",
+                              p->svc->name);
+        return;
+    }
     if (pt_retry_any(&p->svc->retry)) pt_retry_count_request(&p->svc->retry, pt_now_ms());
     pt_body_sink sink = { p, sink_body, sink_body_end, sink_drain, sink_abort };
     pt_conn_set_sink(conn, &sink);
@@ -711,8 +730,10 @@ void pt_proxy_start(pt_conn *conn, pt_request *req, const pt_route *route, pt_cl
     /* A body is read first, up to BUFFER_BODY_MAX, and sent with the head: one write
      * upstream, no upstream connection held while a slow client uploads, and a body that
      * turns out malformed (a bad chunk) never reaches the upstream at all. A larger body
-     * streams from the moment it passes the mark (a known large length: at once). */
-    bool small = req->chunked || (req->content_length > 0 && (req->content_length <= BUFFER_BODY_MAX || req->upgrade)) ||
+     * streams from the moment it passes the mark (a known large length: at once). A gRPC
+     * call streams from the start: its messages may wait on the answers (bidi). */
+    bool small = (!grpc && (req->chunked || (req->content_length > 0 &&
+                                             (req->content_length <= BUFFER_BODY_MAX || req->upgrade)))) ||
                  p->mask_body || p->validate_body;
     if (small) return;
     attempt(p);

@@ -19,6 +19,7 @@
  * per client, so callers can rely on their state being what they set up. */
 #include "http/client.h"
 #include "http/deadline.h"
+#include "http/h2up.h"
 
 #include <arpa/inet.h>
 #include <llhttp.h>
@@ -58,6 +59,8 @@ struct pt_client {
     upconn *all;           /* every open connection, for shutdown */
     uv_idle_t *notify;     /* runs while `due` is not empty (own allocation: closed apart) */
     pt_exchange *due;      /* exchanges with a notice held back from pt_exchange_start */
+    pt__h2up *h2;          /* HTTP/2 upstream sessions, made on first use */
+    pt_h2up_stats *h2_stats;
     bool closing;
 };
 
@@ -82,6 +85,8 @@ struct upconn {
 
 struct pt_exchange {
     pt_client *cl;
+    pt__h2x *h2;           /* an HTTP/2 upstream carries it (h2up.c); the fields below that
+                            * describe a connection are then unused */
     pool *pool;
     upconn *c;
     pt_exchange_opts o;
@@ -138,6 +143,8 @@ pt_client *pt_client_new(uv_loop_t *loop)
 
 static void on_notify_closed(uv_handle_t *h) { free(h); }
 
+void pt_client_set_h2_stats(pt_client *cl, pt_h2up_stats *stats) { cl->h2_stats = stats; }
+
 void pt_client_free(pt_client *cl)
 {
     if (!cl) return;
@@ -149,6 +156,8 @@ void pt_client_free(pt_client *cl)
         if (c->x) x_fail(c->x, PT_ECANCELED, "gateway shutting down");
         else uc_close(c);
     }
+    pt__h2up_free(cl->h2);
+    cl->h2 = NULL;
     due_run(cl); /* exchanges the callbacks above started on the closing client */
     uv_close((uv_handle_t *)cl->notify, on_notify_closed);
     pool *pn;
@@ -531,6 +540,13 @@ size_t pt_exchange_body(pt_exchange *x, const char *data, size_t n)
         pt_buf_append(&x->pending, data, n);
         return x->pending.len;
     }
+    if (x->h2) {
+        x->depth++;
+        size_t q = pt__h2x_body(x->h2, data, n);
+        x->depth--;
+        x_maybe_free(x);
+        return q;
+    }
     if (!x->c || x->c->state != UC_BUSY) {
         pt_buf_append(&x->pending, data, n);
         return x->pending.len;
@@ -547,6 +563,10 @@ size_t pt_exchange_body(pt_exchange *x, const char *data, size_t n)
 void pt_exchange_body_end(pt_exchange *x)
 {
     if (x->finished || x->canceled) return;
+    if (x->h2) {
+        pt__h2x_body_end(x->h2);
+        return;
+    }
     if (x->tunnel) { /* the client ended its side: the upstream gets a FIN, reading goes on */
         if (x->c) pt_sock_shutdown(&x->c->sock, NULL);
         return;
@@ -909,6 +929,108 @@ static void uc_connect(pt_exchange *x, bool fresh_only)
     }
 }
 
+/* --- exchanges on HTTP/2 upstreams (h2up.c) ------------------------------------------
+ * The exchange stays the caller's handle; h2up.c calls back through these, which keep
+ * the same rules as above: nothing inside pt_exchange_start, freed at depth 0. */
+
+static void h2_on_head(void *u, int status, const pt_header *hdrs, size_t n, int64_t cl)
+{
+    pt_exchange *x = u;
+    x->got_head = true;
+    x->phase = 2;
+    x->depth++;
+    x->cb.on_head(x->u, status, hdrs, n, cl);
+    x->depth--;
+}
+
+static void h2_on_body(void *u, const char *data, size_t n)
+{
+    pt_exchange *x = u;
+    x->depth++;
+    x->cb.on_body(x->u, data, n);
+    if (!x->canceled && x->cb.on_flush) x->cb.on_flush(x->u);
+    x->depth--;
+}
+
+static void h2_on_trailers(void *u, const pt_header *hdrs, size_t n)
+{
+    pt_exchange *x = u;
+    if (!x->cb.on_trailers) return;
+    x->depth++;
+    x->cb.on_trailers(x->u, hdrs, n);
+    x->depth--;
+}
+
+static void h2_on_drain(void *u)
+{
+    pt_exchange *x = u;
+    if (!x->cb.on_drain) return;
+    x->depth++;
+    x->cb.on_drain(x->u);
+    x->depth--;
+}
+
+static void h2_on_done(void *u)
+{
+    pt_exchange *x = u;
+    x->h2 = NULL;
+    if (!x->finished && !x->canceled) {
+        x->finished = true;
+        x->depth++;
+        x->cb.on_done(x->u);
+        x->depth--;
+    }
+    x_maybe_free(x);
+}
+
+static void h2_on_error(void *u, int err, int phase, pt_buf *unsent, const char *detail)
+{
+    pt_exchange *x = u;
+    x->h2 = NULL;
+    if (x->finished || x->canceled) {
+        x_maybe_free(x);
+        return;
+    }
+    x->finished = true;
+    if (x->starting) { /* from the loop's next turn, with the body held here */
+        if (unsent && unsent->len) pt_buf_append(&x->pending, unsent->data, unsent->len);
+        x->due_error = true;
+        x->due_err = err;
+        x->due_phase = phase;
+        snprintf(x->due_detail, sizeof x->due_detail, "%s", detail ? detail : "");
+        due_push(x);
+        return;
+    }
+    x->depth++;
+    x->cb.on_error(x->u, err, phase, unsent, detail);
+    x->depth--;
+    x_maybe_free(x);
+}
+
+static const pt_exchange_cb h2_cb = { h2_on_head, h2_on_body, h2_on_done, h2_on_error, h2_on_drain, NULL,
+                                      h2_on_trailers };
+
+static pt_exchange *h2_start(pt_client *cl, pt_exchange *x, const pt_endpoint *ep, const pt_exchange_opts *opts,
+                             const char *head, size_t head_len)
+{
+    if (!cl->h2) cl->h2 = pt__h2up_new(cl->loop, cl->h2_stats);
+    x->h2 = cl->h2 ? pt__h2x_new(cl->h2, ep, opts, head, head_len, &h2_cb, x) : NULL;
+    if (!x->h2) {
+        x_free(x);
+        return NULL;
+    }
+    x->starting = true;
+    if (cl->closing) {
+        pt__h2x_cancel(x->h2);
+        x->h2 = NULL;
+        x_fail(x, PT_ECANCELED, "gateway shutting down");
+    } else {
+        pt__h2x_go(x->h2);
+    }
+    x->starting = false;
+    return x;
+}
+
 pt_exchange *pt_exchange_start(pt_client *cl, const pt_endpoint *ep, const pt_exchange_opts *opts,
                                const char *head, size_t head_len, const pt_exchange_cb *cb, void *u)
 {
@@ -920,6 +1042,7 @@ pt_exchange *pt_exchange_start(pt_client *cl, const pt_endpoint *ep, const pt_ex
     x->cb = *cb;
     x->u = u;
     x->replay_ok = true;
+    if (ep->h2) return h2_start(cl, x, ep, opts, head, head_len);
     pt_buf_init(&x->rhead, RESP_HEAD_MAX);
     if (opts->body_len) pt_buf_append(&x->pending, opts->body, opts->body_len);
     x->body_end = opts->body_complete;
@@ -937,6 +1060,10 @@ pt_exchange *pt_exchange_start(pt_client *cl, const pt_endpoint *ep, const pt_ex
 
 void pt_exchange_pause(pt_exchange *x)
 {
+    if (x->h2) {
+        pt__h2x_pause(x->h2);
+        return;
+    }
     if (x->paused || !x->c) return;
     x->paused = true;
     uc_timer(x->c, 0);
@@ -945,6 +1072,10 @@ void pt_exchange_pause(pt_exchange *x)
 
 void pt_exchange_resume(pt_exchange *x)
 {
+    if (x->h2) {
+        pt__h2x_resume(x->h2);
+        return;
+    }
     if (!x->paused) return;
     x->paused = false;
     if (!x->c) return;
@@ -957,6 +1088,8 @@ void pt_exchange_cancel(pt_exchange *x)
     if (x->canceled) return;
     bool was_finished = x->finished;
     x->canceled = true;
+    if (x->h2) pt__h2x_cancel(x->h2);
+    x->h2 = NULL;
     if (!was_finished) x_detach(x, false);
     x_maybe_free(x);
 }
@@ -975,7 +1108,7 @@ void pt_http_append_host(pt_buf *b, const char *host, uint16_t port, bool tls)
     pt_buf_append(b, "\r\n", 2);
 }
 
-const char *pt_exchange_peer(const pt_exchange *x) { return x->c ? x->c->peer : ""; }
+const char *pt_exchange_peer(const pt_exchange *x) { return x->h2 ? pt__h2x_peer(x->h2) : x->c ? x->c->peer : ""; }
 
 pt_upstream_cause pt_upstream_cause_of(int err, int phase)
 {

@@ -32,6 +32,8 @@ typedef struct pt_endpoint {
     const char *sni;           /* name to send and verify; NULL = host */
     const char *ca_file;
     bool insecure_skip_verify;
+    bool h2;                   /* HTTP/2 (http/h2up.c): h2 by ALPN over TLS, h2c with prior
+                                * knowledge otherwise; exchanges share a multiplexed connection */
     _Atomic int *open_gauge;   /* optional: pool gauges to maintain (all workers) */
     _Atomic int *idle_gauge;
 } pt_endpoint;
@@ -78,9 +80,26 @@ typedef struct pt_exchange_cb {
     void (*on_drain)(void *u);
     /* Optional: one upstream read has been handed over (a good moment to flush). */
     void (*on_flush)(void *u);
+    /* Optional, HTTP/2 upstreams only: the response's trailer fields, just before on_done
+     * (slices live until on_done returns). */
+    void (*on_trailers)(void *u, const pt_header *hdrs, size_t n);
 } pt_exchange_cb;
 
+/* HTTP/2 upstream counters, shared by every worker's client (relaxed atomics). */
+typedef struct pt_h2up_stats {
+    _Atomic uint64_t sessions;      /* counter: connections opened */
+    _Atomic uint64_t sessions_open; /* gauge */
+    _Atomic uint64_t streams;       /* counter: requests sent on them */
+    _Atomic uint64_t streams_open;  /* gauge */
+    _Atomic uint64_t goaways;       /* counter: GOAWAY frames received */
+    _Atomic uint64_t retried;       /* counter: streams the upstream refused unprocessed (GOAWAY,
+                                     * REFUSED_STREAM, a connection closed before their
+                                     * HEADERS left) sent again on another connection */
+} pt_h2up_stats;
+
 pt_client *pt_client_new(uv_loop_t *loop);
+/* Counts HTTP/2 upstream connections and streams into stats (optional, before use). */
+void pt_client_set_h2_stats(pt_client *cl, pt_h2up_stats *stats);
 /* Closes every pooled connection; the loop then runs until they are closed. */
 void pt_client_free(pt_client *cl);
 

@@ -42,6 +42,8 @@ struct pt_h2_stream {
     uint64_t last_ms;           /* last progress: body bytes in, or response bytes out */
     pt_slice method, path, authority;
     pt_outcome refuse;          /* a limit the head broke: answered once the head is complete */
+    nghttp2_nv *trailers;       /* sent after the body when set (in the request pool) */
+    size_t ntrailers;
     bool eof, deferred, sent_end, closed, above_mark, built;
 };
 
@@ -474,6 +476,8 @@ static ssize_t read_body(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t l
         pt_buf_reset(&st->out);
         st->out_off = 0;
         if (st->eof) *flags |= NGHTTP2_DATA_FLAG_EOF;
+        if (st->eof && st->ntrailers && nghttp2_submit_trailer(ng, id, st->trailers, st->ntrailers) == 0)
+            *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM; /* the trailers' HEADERS ends the stream */
     } else if (st->out_off > OUT_LOW && st->out_off * 2 > st->out.len) {
         memmove(st->out.data, st->out.data + st->out_off, st->out.len - st->out_off);
         st->out.len -= st->out_off;
@@ -532,7 +536,9 @@ int pt__h2s_response_start(pt_conn *c, int status, const pt_header *hdrs, size_t
     c->resp_started = true;
     c->status = status;
     bool no_body = status == 204 || status == 304 || (status >= 100 && status < 200);
-    c->resp_head_only = no_body || c->req.method == HTTP_HEAD;
+    /* an empty body needs no DATA frame: the HEADERS ends the stream (gRPC's trailers-only
+     * answers are told apart by exactly that) */
+    c->resp_head_only = no_body || c->req.method == HTTP_HEAD || content_length == 0;
     size_t cap = nhdrs + count_lines(c->info.resp_headers) + 3, n = 0;
     nghttp2_nv *nv = pt_req_alloc(&c->req, cap * sizeof *nv);
     char *code = pt_req_alloc(&c->req, 4), *len = pt_req_alloc(&c->req, 24);
@@ -572,6 +578,25 @@ int pt__h2s_body(pt_conn *c, const char *data, size_t n)
     }
     if (pt__h2s_write_queue(c) > OUT_LOW) st->above_mark = true;
     if (out_pending(st) >= WRITE_GATHER) h2_send_soon(st->h);
+    return 0;
+}
+
+int pt__h2s_trailers(pt_conn *c, const pt_header *hdrs, size_t n)
+{
+    pt_h2_stream *st = c->h2s;
+    if (!c->resp_started || c->resp_done || st->closed) return PT_EINVAL;
+    if (c->resp_head_only || !n) return 0;
+    nghttp2_nv *nv = pt_req_alloc(&c->req, n * sizeof *nv);
+    if (!nv) return PT_ENOMEM;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!hdrs[i].name.len || hdrs[i].name.ptr[0] == ':') continue;
+        pt_slice v = pool_copy(c, (const uint8_t *)hdrs[i].value.ptr, hdrs[i].value.len);
+        if (!v.ptr) return PT_ENOMEM;
+        if (!nv_add(c, nv, &k, hdrs[i].name, v)) return PT_ENOMEM;
+    }
+    st->trailers = nv;
+    st->ntrailers = k;
     return 0;
 }
 

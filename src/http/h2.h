@@ -34,6 +34,7 @@ void pt__h2_free(pt_conn *c);
 /* A stream's side of server.h's response writer and body calls. */
 int pt__h2s_response_start(pt_conn *c, int status, const pt_header *hdrs, size_t nhdrs, int64_t content_length);
 int pt__h2s_body(pt_conn *c, const char *data, size_t n);
+int pt__h2s_trailers(pt_conn *c, const pt_header *hdrs, size_t n);
 int pt__h2s_flush(pt_conn *c);
 void pt__h2s_end(pt_conn *c);
 void pt__h2s_abort(pt_conn *c);

@@ -22,6 +22,7 @@
 #include "core/hdrcap.h"
 #include "core/log.h"
 #include "core/rand.h"
+#include "http/grpc.h"
 
 static llhttp_settings_t parser_settings;
 static void conn_process(pt_conn *c, const char *data, size_t n);
@@ -1037,9 +1038,25 @@ static void head_begin(pt_conn *c, int status, const pt_header *hdrs, size_t nhd
     }
 }
 
+/* A gRPC answer's grpc-status (in a trailers-only head or in the trailers) for the log. */
+static void note_grpc_status(pt_conn *c, const pt_header *hdrs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!pt_slice_case_eq_cstr(hdrs[i].name, "grpc-status")) continue;
+        int st = pt_grpc_status_parse(hdrs[i].value);
+        if (st < 0) return;
+        c->info.grpc = true;
+        c->info.grpc_status = st;
+        return;
+    }
+}
+
 int pt_conn_response_start(pt_conn *c, int status, const pt_header *hdrs, size_t nhdrs, int64_t content_length)
 {
-    if (c->h2s) return pt__h2s_response_start(c, status, hdrs, nhdrs, content_length);
+    if (c->h2s) {
+        note_grpc_status(c, hdrs, nhdrs);
+        return pt__h2s_response_start(c, status, hdrs, nhdrs, content_length);
+    }
     if (c->resp_started || c->state == CS_CLOSING || c->state == CS_TUNNEL) return PT_EINVAL;
     c->resp_started = true;
     c->status = status;
@@ -1163,6 +1180,13 @@ int pt_conn_response_body(pt_conn *c, const char *data, size_t n)
     return stage(c, ub, 3);
 }
 
+int pt_conn_response_trailers(pt_conn *c, const pt_header *hdrs, size_t n)
+{
+    if (!c->h2s) return 0;
+    note_grpc_status(c, hdrs, n);
+    return pt__h2s_trailers(c, hdrs, n);
+}
+
 void pt_conn_response_end(pt_conn *c)
 {
     if (c->h2s) {
@@ -1252,6 +1276,10 @@ void pt_conn_respond_error(pt_conn *c, pt_outcome o, const pt_error_body *more, 
         c->in_request = true;
         c->start_us = pt_now_us();
     }
+    if (pt_conn_is_grpc(c)) {
+        pt_conn_respond_grpc_status(c, pt_grpc_status_of(o), msg);
+        return;
+    }
     int status = pt_outcome_status(o);
     /* Errors raised while parsing the head leave the framing unknown: close after. */
     if (c->state == CS_HEAD || status == 400 || status == 408 || status == 413 || status == 431)
@@ -1273,6 +1301,38 @@ void pt_conn_respond_error(pt_conn *c, pt_outcome o, const pt_error_body *more, 
     pt_error_body_render(&b, PT_ERRFMT_GATEWAY, &e);
     pt_conn_respond(c, status, "application/json", b.data, b.len);
     pt_buf_release(&b);
+}
+
+bool pt_conn_is_grpc(const pt_conn *c)
+{
+    if (!c->h2s || !c->req.method_name.len) return false;
+    const pt_header *ct = pt_request_header(&c->req, "content-type");
+    return ct && pt_grpc_content_type(ct->value);
+}
+
+void pt_conn_respond_grpc_status(pt_conn *c, int grpc_status, const char *msg)
+{
+    if (c->resp_started) {
+        pt_conn_response_abort(c);
+        return;
+    }
+    char code[8];
+    snprintf(code, sizeof code, "%d", grpc_status);
+    pt_buf m = PT_BUF_INIT;
+    pt_grpc_message_encode(&m, msg ? msg : "", msg ? strlen(msg) : 0);
+    pt_header h[4] = {
+        { PT_SLICE_LIT("content-type"), PT_SLICE_LIT("application/grpc") },
+        { PT_SLICE_LIT("grpc-status"), pt_slice_cstr(code) },
+        { PT_SLICE_LIT("grpc-message"), pt_slice_from(m.data ? m.data : "", m.len) },
+        { PT_SLICE_LIT("server"), PT_SLICE_LIT("portico") },
+    };
+    if (pt_conn_response_start(c, 200, h, 4, 0) != 0) {
+        pt_buf_release(&m);
+        if (c->state != CS_CLOSING) conn_close(c);
+        return;
+    }
+    pt_buf_release(&m);
+    pt_conn_response_end(c);
 }
 
 /* --- handler-facing accessors ------------------------------------------------- */

@@ -86,6 +86,9 @@ typedef struct pt_req_info {
                                * NULL when tracing is off */
     void *mask;               /* opaque to http/: the request's data masking
                                * (gateway/mask_gate.h), NULL when none applies */
+    bool grpc;                /* a gRPC call's status is known: grpc_status (from the answer's
+                               * grpc-status field, or the gateway's own trailers-only answer) */
+    int grpc_status;
     /* Every pointer above must stay valid until the request's cleanup hooks run (they
      * run after the done callback): point into the request pool, or into something a
      * hook releases (the configuration snapshot dispatch holds). */
@@ -150,6 +153,19 @@ void pt_conn_response_end(pt_conn *c);
  * PT_OUT_TUNNEL_IDLE. The request, logged with status 101, lasts until the tunnel ends.
  * Returns 0, PT_EINVAL (not an upgrade request, or not at that point) or a write error. */
 int pt_conn_tunnel(pt_conn *c, pt_slice protocol, const pt_header *hdrs, size_t nhdrs, uint64_t idle_ms);
+/* HTTP/2 only: fields sent as trailers after the body (gRPC's grpc-status, grpc-message
+ * and its custom metadata), copied; call between pt_conn_response_start and
+ * pt_conn_response_end. Hop-by-hop names and pseudo-headers are left out. Over HTTP/1.1
+ * they are dropped (0 is returned). Returns 0, PT_EINVAL (no response under way) or
+ * PT_ENOMEM. */
+int pt_conn_response_trailers(pt_conn *c, const pt_header *hdrs, size_t n);
+/* A gRPC call ended by the gateway: a trailers-only answer (RFC 9113 HEADERS with
+ * END_STREAM: :status 200, content-type application/grpc, grpc-status, grpc-message
+ * percent-encoded) instead of an error body. pt_conn_respond_error does this itself for
+ * gRPC requests (http/grpc.h); the outcome is recorded as for any error. */
+void pt_conn_respond_grpc_status(pt_conn *c, int grpc_status, const char *msg);
+/* Whether the request is a gRPC call: HTTP/2 with a gRPC content-type. */
+bool pt_conn_is_grpc(const pt_conn *c);
 /* Gives up on a response already started (upstream failed mid-body): the client sees
  * a truncated message and the connection closes. */
 void pt_conn_response_abort(pt_conn *c);

@@ -258,6 +258,12 @@ SSL_CTX *pt_tls_client_ctx_new(const char *ca_file, bool insecure, pt_buf *err)
     return ctx;
 }
 
+void pt_tls_client_alpn_h2(SSL_CTX *ctx)
+{
+    static const unsigned char h2[] = { 2, 'h', '2' };
+    SSL_CTX_set_alpn_protos(ctx, h2, sizeof h2);
+}
+
 static int tls_init(pt_tls *t, SSL_CTX *ctx)
 {
     memset(t, 0, sizeof *t);

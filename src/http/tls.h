@@ -43,6 +43,8 @@ bool pt_tls_peer_subject(const pt_tls *t, char *out, size_t cap);
 const char *pt_tls_subject_header(const pt_tls *t);
 /* Client context: system CA store (+ ca_file when given), verification on unless insecure. */
 SSL_CTX *pt_tls_client_ctx_new(const char *ca_file, bool insecure, pt_buf *err);
+/* Makes a client context offer only h2 by ALPN (an upstream spoken to in HTTP/2). */
+void pt_tls_client_alpn_h2(SSL_CTX *ctx);
 /* A client connection's server name (SNI unless name is an IP literal) and, with verify,
  * the name or address its certificate must carry. */
 void pt__tls_name_peer(SSL *ssl, const char *name, bool verify);
