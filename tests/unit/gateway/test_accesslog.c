@@ -236,6 +236,27 @@ static void a_traced_request_has_its_trace_and_span_ids(void **state)
     free(text);
 }
 
+static void a_grpc_call_has_its_grpc_status_after_the_status(void **state)
+{
+    open_file("access.log");
+    pt_access_record r = sample_record();
+    r.grpc = true;
+    r.grpc_status = 14;
+    pt_accesslog_write(&r);
+    r.grpc_status = 0; /* OK is written too: grpc says whether a status came */
+    pt_accesslog_write(&r);
+    r.grpc = false;
+    pt_accesslog_write(&r);
+    pt_accesslog_close();
+    char *text, **lines;
+    assert_int_equal(read_lines("access.log", &text, &lines), 3);
+    assert_non_null(strstr(lines[0], "\"status\":200,\"grpc_status\":14,\"bytes_in\":12"));
+    assert_non_null(strstr(lines[1], "\"status\":200,\"grpc_status\":0,\"bytes_in\":12"));
+    assert_null(strstr(lines[2], "grpc_status"));
+    free(lines);
+    free(text);
+}
+
 static void odd_request_ids_and_paths_are_escaped(void **state)
 {
     static const char *ids[] = {
@@ -515,6 +536,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(line_has_exact_members_in_order, setup, teardown),
         cmocka_unit_test_setup_teardown(missing_values_are_null_and_extra_members_verbatim, setup, teardown),
         cmocka_unit_test_setup_teardown(a_traced_request_has_its_trace_and_span_ids, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_grpc_call_has_its_grpc_status_after_the_status, setup, teardown),
         cmocka_unit_test_setup_teardown(odd_request_ids_and_paths_are_escaped, setup, teardown),
         cmocka_unit_test_setup_teardown(every_line_from_concurrent_writers_arrives_once, setup, teardown),
         cmocka_unit_test_setup_teardown(queue_smaller_than_a_line_drops_and_counts_every_line, setup, teardown),

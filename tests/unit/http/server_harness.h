@@ -1,7 +1,8 @@
 /* server_harness.h: drives http/server.c without sockets, for unit tests and the fuzzer.
  * A captured connection gets bytes through pt__conn_feed; its output lands in `out`.
  * The handler answers 200 with "<METHOD> <target> body=<n> host=<host>" once the body is
- * complete, echoing the request id, so tests can see what the parser delivered. */
+ * complete, echoing the request id, so tests can see what the parser delivered; on the path
+ * /trailers that answer ends with the trailers "grpc-status: 0" and "x-trailer: yes". */
 #ifndef PT_TEST_SERVER_HARNESS_H
 #define PT_TEST_SERVER_HARNESS_H
 
@@ -30,7 +31,15 @@ static void h_end(void *h)
     char out[600];
     int n = snprintf(out, sizeof out, "%s body=%zu host=%s", r->line, r->body, r->host);
     pt_conn_set_sink(r->c, NULL);
-    pt_conn_respond(r->c, 200, "text/plain", out, (size_t)n);
+    if (!strstr(r->line, " /trailers")) {
+        pt_conn_respond(r->c, 200, "text/plain", out, (size_t)n);
+        return;
+    }
+    pt_header tr[] = { { PT_SLICE_LIT("grpc-status"), PT_SLICE_LIT("0") }, { PT_SLICE_LIT("X-Trailer"), PT_SLICE_LIT("yes") } };
+    pt_conn_response_start(r->c, 200, NULL, 0, -1);
+    pt_conn_response_body(r->c, out, (size_t)n);
+    pt_conn_response_trailers(r->c, tr, 2);
+    pt_conn_response_end(r->c);
 }
 
 static void h_abort(void *h) {} /* the state is in the request pool */

@@ -17,6 +17,10 @@ typedef struct client {
     int hop_by_hop;        /* connection-specific fields seen in responses */
     int goaway_code;       /* -1: none */
     int rst[4];            /* RST_STREAM code per stream, -1: none */
+    char grpc_status[4][8];/* grpc-status per stream, in the head or the trailers */
+    int heads[4];          /* HEADERS frames per stream */
+    int ended_by_headers[4]; /* the stream ended with a HEADERS frame (trailers-only, or trailers) */
+    int x_trailer[4];      /* "x-trailer: yes" seen in a second HEADERS frame */
 } client;
 
 static int slot(int32_t id) { return id >= 1 && id <= 7 ? (id - 1) / 2 : 0; }
@@ -29,6 +33,10 @@ static int c_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *n
         memcpy(c->status[slot(f->hd.stream_id)], v, vl);
     if ((nl == 10 && memcmp(n, "connection", 10) == 0) || (nl == 17 && memcmp(n, "transfer-encoding", 17) == 0))
         c->hop_by_hop++;
+    int i = slot(f->hd.stream_id);
+    if (nl == 11 && memcmp(n, "grpc-status", 11) == 0 && vl < 8) memcpy(c->grpc_status[i], v, vl);
+    if (nl == 9 && memcmp(n, "x-trailer", 9) == 0 && vl == 3 && memcmp(v, "yes", 3) == 0 && c->heads[i] == 1)
+        c->x_trailer[i] = 1;
     return 0;
 }
 
@@ -45,6 +53,10 @@ static int c_frame(nghttp2_session *s, const nghttp2_frame *f, void *ud)
     client *c = ud;
     if (f->hd.type == NGHTTP2_GOAWAY) c->goaway_code = (int)f->goaway.error_code;
     if (f->hd.type == NGHTTP2_RST_STREAM) c->rst[slot(f->hd.stream_id)] = (int)f->rst_stream.error_code;
+    if (f->hd.type == NGHTTP2_HEADERS) {
+        c->heads[slot(f->hd.stream_id)]++;
+        if (f->hd.flags & NGHTTP2_FLAG_END_STREAM) c->ended_by_headers[slot(f->hd.stream_id)] = 1;
+    }
     return 0;
 }
 
@@ -197,6 +209,45 @@ static void body_over_the_limit_is_413(void **s)
     client_free(&c);
 }
 
+/* A gRPC call the server itself refuses gets a trailers-only answer: one HEADERS frame
+ * ending the stream, :status 200 and the gRPC status, no JSON body. */
+static void grpc_refusals_are_trailers_only(void **s)
+{
+    client c;
+    client_init(&c);
+    nghttp2_nv nv[] = { NV(":method", "POST"), NV(":scheme", "http"), NV(":authority", "h"), NV(":path", "/svc/M"),
+                        NV("content-type", "application/grpc+proto"), NV("te", "trailers"),
+                        NV("content-length", "5000") }; /* the harness allows 4096 */
+    static char big[5001];
+    memset(big, 'z', 5000);
+    const char *b = big;
+    nghttp2_data_provider d = { .source.ptr = &b, .read_callback = body_src };
+    nghttp2_submit_request(c.ng, NULL, nv, 7, &d, NULL);
+    exchange(&c, 0);
+    assert_string_equal(c.status[0], "200");
+    assert_string_equal(c.grpc_status[0], "8"); /* RESOURCE_EXHAUSTED */
+    assert_int_equal(c.heads[0], 1);
+    assert_int_equal(c.ended_by_headers[0], 1);
+    assert_int_equal(c.body_len[0], 0);
+    client_free(&c);
+}
+
+static void trailers_follow_the_body(void **s)
+{
+    client c;
+    client_init(&c);
+    nghttp2_nv nv[] = { NV(":method", "GET"), NV(":scheme", "http"), NV(":authority", "h"), NV(":path", "/trailers") };
+    nghttp2_submit_request(c.ng, NULL, nv, 4, NULL, NULL);
+    exchange(&c, 0);
+    assert_string_equal(c.status[0], "200");
+    assert_memory_equal(c.body[0], "GET /trailers body=0", 20);
+    assert_int_equal(c.heads[0], 2);
+    assert_int_equal(c.ended_by_headers[0], 1);
+    assert_string_equal(c.grpc_status[0], "0");
+    assert_int_equal(c.x_trailer[0], 1);
+    client_free(&c);
+}
+
 static void a_frame_on_stream_zero_ends_the_session(void **s)
 {
     static const char in[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
@@ -232,6 +283,8 @@ int main(void)
         cmocka_unit_test(missing_authority_is_refused),
         cmocka_unit_test(dot_segments_are_400),
         cmocka_unit_test(body_over_the_limit_is_413),
+        cmocka_unit_test(grpc_refusals_are_trailers_only),
+        cmocka_unit_test(trailers_follow_the_body),
         cmocka_unit_test(a_frame_on_stream_zero_ends_the_session),
         cmocka_unit_test(not_quite_a_preface_is_http1),
     };
