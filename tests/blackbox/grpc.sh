@@ -114,4 +114,14 @@ config_refused "protocol h2c with an https target" "h2c is HTTP/2 without TLS, b
 sed -i 's/protocol: h2c/protocol: http2/' "$T/bad.yaml"
 config_refused "an unknown protocol" "protocol.*(http1|h2)"
 alive_after "gRPC and HTTP/2 upstream traffic"
+portico_stop TERM
+is "$PORTICO_STATUS" 0 "portico exits 0 with HTTP/2 upstream connections open"
+# Only a sanitizer build can see a read of freed memory or a leak; elsewhere this is skipped.
+if [ -z "${SANITIZE:-}" ]; then
+    skip "no sanitizer report" "not a sanitizer build (SANITIZE is unset)"
+elif grep -q 'Sanitizer' "$T/portico.err"; then
+    not_ok "no sanitizer report" "$(grep -A14 'ERROR: .*Sanitizer' "$T/portico.err" | head -30)"
+else
+    ok "no sanitizer report"
+fi
 done_testing
