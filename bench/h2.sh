@@ -9,7 +9,11 @@
 # nginx/Portico for $ROUNDS rounds and the medians are compared. Each run is bounded in count
 # and in time (timeout).
 #
-#   bench/h2.sh           defaults: REQUESTS=20000 H2_CONNS=4 H2_STREAMS=20 ROUNDS=5
+# UPSTREAM=h2c makes the upstream speak HTTP/2 too: a second nginx answering {"ok":true} over
+# h2c (prior knowledge), which nginx reaches with grpc_pass (its one HTTP/2 upstream module,
+# keepalive 64) and Portico with `protocol: h2c` (one multiplexed connection).
+#
+#   bench/h2.sh           defaults: REQUESTS=20000 H2_CONNS=4 H2_STREAMS=20 ROUNDS=5 UPSTREAM=h1
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -17,14 +21,39 @@ REQUESTS=${REQUESTS:-20000}
 H2_CONNS=${H2_CONNS:-4}
 H2_STREAMS=${H2_STREAMS:-20}
 ROUNDS=${ROUNDS:-5}
+UPSTREAM=${UPSTREAM:-h1}
 command -v h2load >/dev/null || { echo "bench: h2load is missing (Debian nghttp2-client)" >&2; exit 1; }
 UP=$(free_port); NP=$(free_port); PP=$(free_port)
 
-bench_upstream_start "$UP"
-
 nginx_ver=$(nginx -v 2>&1 | sed 's/.*nginx\///')
-if printf '%s\n1.25.1\n' "$nginx_ver" | sort -V -C; then h2_listen="listen 127.0.0.1:$NP http2 backlog=4096;"
-else h2_listen="listen 127.0.0.1:$NP backlog=4096; http2 on;"; fi
+h2_listen_on() { # PORT: nginx's listen line for h2c on PORT
+    if printf '%s\n1.25.1\n' "$nginx_ver" | sort -V -C; then echo "listen 127.0.0.1:$1 http2 backlog=4096;"
+    else echo "listen 127.0.0.1:$1 backlog=4096; http2 on;"; fi
+}
+h2_listen=$(h2_listen_on "$NP")
+if [ "$UPSTREAM" = h2c ]; then
+    nginx_start upstream "worker_processes 1;
+events { worker_connections 4096; }
+http {
+    $(nginx_http_paths upstream)
+    access_log off;
+    keepalive_timeout 300s;
+    keepalive_requests 10000000;
+    server {
+        $(h2_listen_on "$UP")
+        http2_max_concurrent_streams 256;
+        location / { default_type application/json; return 200 '{\"ok\":true}'; }
+    }
+}"
+    proxy_location="grpc_pass grpc://up;"
+    service_key="protocol: h2c"
+else
+    bench_upstream_start "$UP"
+    proxy_location="proxy_pass http://up;
+            proxy_http_version 1.1;
+            proxy_set_header Connection \"\";"
+    service_key=
+fi
 nginx_start nginx "worker_processes 1;
 worker_rlimit_nofile 8192;
 events { worker_connections 4096; }
@@ -38,14 +67,12 @@ http {
         $h2_listen
         http2_max_concurrent_streams 128;
         location / {
-            proxy_pass http://up;
-            proxy_http_version 1.1;
-            proxy_set_header Connection \"\";
+            $proxy_location
         }
     }
 }"
 
-bench_proxy_portico "http2_max_streams: 128"
+bench_proxy_portico "http2_max_streams: 128" "$service_key"
 # Both proxies must answer the benchmark request correctly before anything is measured.
 bench_both_ok --http2-prior-knowledge
 
@@ -58,6 +85,8 @@ h2load_rps() {
 }
 
 echo "HTTP/2 benchmark: h2c GET, $REQUESTS requests per round, $H2_CONNS connections x $H2_STREAMS streams, loopback"
+if [ "$UPSTREAM" = h2c ]; then echo "  upstream: nginx over h2c (grpc_pass from nginx, protocol: h2c from Portico)"
+else echo "  upstream: HTTP/1.1 keep-alive"; fi
 echo "  nginx $nginx_ver (1 worker, http2, upstream keepalive 64, access log on)"
 echo "  portico $("$PORTICO" version | awk '{ print $2 }') (workers: 1, access log on, to a file)"
 echo "  machine: $(nproc) cores, $(uname -r) (shared: the ratio is the figure, not the rates)"
@@ -83,4 +112,4 @@ done
 # shellcheck disable=SC2086
 n=$(median ${rps[nginx]}); p=$(median ${rps[portico]})
 printf '\n%-10s %12.0f req/s\n%-10s %12.0f req/s\n' "nginx" "$n" "portico" "$p"
-awk -v p="$p" -v n="$n" 'BEGIN { printf "\nportico/nginx (HTTP/2): req/s %.2fx   (target: >= 1.00x)\n", p / n }'
+awk -v p="$p" -v n="$n" -v u="$UPSTREAM" 'BEGIN { printf "\nportico/nginx (HTTP/2, %s upstream): req/s %.2fx   (target: >= 1.00x)\n", u, p / n }'
