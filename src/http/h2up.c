@@ -378,7 +378,8 @@ static void head_received(pt__h2x *x, bool end)
         x_fail(x, x->hdrs ? PT_EPARSE : PT_ENOMEM, 2, x->hdrs ? "response without a valid :status" : NULL);
         return;
     }
-    int64_t cl = end ? 0 : content_length(x->hdrs, x->rh.n);
+    /* a HEAD answer's length is the resource's, never its (empty) body's */
+    int64_t cl = end && !x->o.head_request ? 0 : content_length(x->hdrs, x->rh.n);
     x_progress(x);
     x->depth++;
     x->cb.on_head(x->u, x->status, x->hdrs, x->rh.n, cl);

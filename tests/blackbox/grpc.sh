@@ -92,6 +92,8 @@ is "$(jqr .body_len):$(jqr .body_sha256)" "3000000:$(sha256sum "$T/big.bin" | cu
     "h2 upstream: a 3 MB body goes up past the stream windows"
 n=$(curl -s --http2-prior-knowledge -o /dev/null -w '%{size_download}' "$P/c/big?n=5000000")
 is "$n" 5000000 "h2c upstream: a 5 MB answer comes down past the stream windows"
+http HEAD "$P/c/big?n=1234" --http2-prior-knowledge -I
+is "$RESP_STATUS:$(hdr content-length)" "200:1234" "h2c upstream: a HEAD answer keeps the resource's length"
 curl -s --http2-prior-knowledge -D "$T/tr.h" -o /dev/null "$P/t/trailers"
 like "$(tr -d '\r' <"$T/tr.h")" $'\nx-trailer: yes\nx-sum: [0-9a-f]{64}' "h2 upstream: its trailers reach an HTTP/2 client"
 is "$(status_of --http2-prior-knowledge "$P/c/status?s=503")" 503 "h2c upstream: its status is relayed as it is"

@@ -6,7 +6,8 @@
 // Every request is answered 200 with {method, path, authority, scheme, headers, body_len,
 // body_sha256} once its body has been read, except:
 //   /trailers      the answer carries the trailers "x-trailer: yes" and "x-sum: <body_sha256>"
-//   /big?n=N       N bytes of 'x' (past the stream windows)
+//   /big?n=N       N bytes of 'x' (past the stream windows) with their content-length; a HEAD
+//                  gets the length alone
 //   /status?s=S    answered S with a small text body
 //   /goaway?n=N    held until N streams of the session are open; then GOAWAY naming the
 //                  first of them as the last processed, and only that one is answered: the
@@ -42,8 +43,10 @@ function answer(stream, headers, body) {
         return;
     }
     if (url.pathname === '/big') {
-        stream.respond({ ':status': 200, 'content-type': 'application/octet-stream' });
-        stream.end(Buffer.alloc(Number(url.searchParams.get('n')), 'x'));
+        const n = Number(url.searchParams.get('n'));
+        const head = headers[':method'] === 'HEAD';
+        stream.respond({ ':status': 200, 'content-type': 'application/octet-stream', 'content-length': n }, { endStream: head });
+        if (!head) stream.end(Buffer.alloc(n, 'x'));
         return;
     }
     if (url.pathname === '/status') {
