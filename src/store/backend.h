@@ -49,6 +49,13 @@ typedef struct pt__store_backend {
      * of PT__STORE_NODE_LIST appended to items as an object named by its columns */
     int (*node_beat)(pt_store *st, const pt_store_node *n, int schema_version, int64_t now);
     int (*nodes)(pt_store *st, json_t *items);
+    /* stored responses (store.h), with the PT__STORE_RESP_* statements: put returns
+     * PT_STORE_ECONFLICT when the id is taken; get fills out (malloc'd strings) or returns
+     * PT_STORE_ENOTFOUND; delete and prune say how many rows went in *n */
+    int (*resp_put)(pt_store *st, const pt_store_response *r);
+    int (*resp_get)(pt_store *st, const char *id, pt_store_response *out);
+    int (*resp_delete)(pt_store *st, const char *id, const char *consumer, int64_t *n);
+    int (*resp_prune)(pt_store *st, int64_t now, int64_t *n);
     /* pt_store_copy's target side (NULL where a backend cannot be one): every row of every
      * kind removed; one row inserted as read, managed columns and id included; id
      * sequences moved past last_id (an id is never handed out twice) */
@@ -70,6 +77,14 @@ typedef struct pt__store_backend {
 #define PT__STORE_NODE_LIST                                                                             \
     "SELECT id, address, admin_address, version, store_version, schema_version, health, started_at, "    \
     "last_seen, beat_ms FROM nodes ORDER BY id"
+/* Stored responses, the same text for both backends. */
+#define PT__STORE_RESP_PUT                                                                              \
+    "INSERT INTO responses (id, consumer, created_at, expires_at, model, input, response) "              \
+    "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING RETURNING id"
+#define PT__STORE_RESP_GET                                                                              \
+    "SELECT consumer, created_at, expires_at, model, input, response FROM responses WHERE id = $1"
+#define PT__STORE_RESP_DELETE "DELETE FROM responses WHERE id = $1 AND consumer = $2 RETURNING id"
+#define PT__STORE_RESP_PRUNE "DELETE FROM responses WHERE expires_at <= $1 RETURNING id"
 /* Which of PT__STORE_NODE_LIST's columns are integers (the others are text, maybe null). */
 #define PT__STORE_NODE_INT_COL(i) ((i) == 4 || (i) == 5 || (i) >= 7)
 

@@ -125,6 +125,13 @@ static const char v8_sql[] =
     " health TEXT NOT NULL, started_at INTEGER NOT NULL, last_seen INTEGER NOT NULL,"
     " beat_ms INTEGER NOT NULL) STRICT;";
 
+/* Responses kept for the Responses API: the conversation data of one consumer each, pruned
+ * by expires_at; outside the store version and the audit log (they are not configuration). */
+static const char v9_sql[] =
+    "CREATE TABLE responses (id TEXT PRIMARY KEY, consumer TEXT NOT NULL, created_at INTEGER NOT NULL,"
+    " expires_at INTEGER NOT NULL, model TEXT NOT NULL, input TEXT NOT NULL, response TEXT NOT NULL) STRICT;"
+    "CREATE INDEX responses_expiry ON responses(expires_at);";
+
 const pt__store_migration pt__store_migrations[] = {
     {1, "control plane: teams, users, tokens, services, apis, consumers, keys, subscriptions, audit", v1_sql, NULL},
     {2, "apis declared by the configuration file", v2_sql, NULL},
@@ -134,6 +141,7 @@ const pt__store_migration pt__store_migrations[] = {
     {6, "apis: imported OpenAPI operations and request validation", v6_sql, NULL},
     {7, "user tokens: console sessions as their own kind", v7_sql, NULL},
     {8, "nodes: the cluster's registry of nodes and their heartbeats", v8_sql, NULL},
+    {9, "responses kept for the OpenAI Responses API", v9_sql, NULL},
 };
 
 const int pt__store_nmigrations = sizeof pt__store_migrations / sizeof pt__store_migrations[0];

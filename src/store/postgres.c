@@ -616,6 +616,65 @@ static int be_nodes(pt_store *st, json_t *items)
     return rc;
 }
 
+static int be_resp_put(pt_store *st, const pt_store_response *r)
+{
+    params ps = {0};
+    ps.v[ps.n++] = r->id;
+    ps.v[ps.n++] = r->consumer;
+    param_int(&ps, r->created_at);
+    param_int(&ps, r->expires_at);
+    ps.v[ps.n++] = r->model;
+    ps.v[ps.n++] = r->input;
+    ps.v[ps.n++] = r->response;
+    PGresult *res;
+    int rc = run(st, PT__STORE_RESP_PUT, &ps, -1, "stored response", &res);
+    if (!rc && PQntuples(res) == 0)
+        rc = pt__store_fail(st, PT_STORE_ECONFLICT, "id", "id: a response with this id already exists");
+    PQclear(res);
+    return rc;
+}
+
+static int be_resp_get(pt_store *st, const char *id, pt_store_response *out)
+{
+    params ps = {0};
+    ps.v[ps.n++] = id;
+    PGresult *r;
+    int rc = run(st, PT__STORE_RESP_GET, &ps, -1, "reading a stored response", &r);
+    if (!rc && PQntuples(r) == 0) rc = PT_STORE_ENOTFOUND;
+    if (!rc) {
+        *out = (pt_store_response){.id = strdup(id), .consumer = strdup(PQgetvalue(r, 0, 0)), .created_at = int_at(r, 0, 1),
+                                   .expires_at = int_at(r, 0, 2), .model = strdup(PQgetvalue(r, 0, 3)),
+                                   .input = strdup(PQgetvalue(r, 0, 4)), .response = strdup(PQgetvalue(r, 0, 5))};
+        if (!out->id || !out->consumer || !out->model || !out->input || !out->response)
+            rc = pt__store_fail(st, PT_STORE_ENOMEM, NULL, "out of memory");
+    }
+    PQclear(r);
+    return rc;
+}
+
+static int be_resp_delete(pt_store *st, const char *id, const char *consumer, int64_t *n)
+{
+    params ps = {0};
+    ps.v[ps.n++] = id;
+    ps.v[ps.n++] = consumer;
+    PGresult *r;
+    int rc = run(st, PT__STORE_RESP_DELETE, &ps, -1, "deleting a stored response", &r);
+    if (!rc) *n = PQntuples(r);
+    PQclear(r);
+    return rc;
+}
+
+static int be_resp_prune(pt_store *st, int64_t now, int64_t *n)
+{
+    params ps = {0};
+    param_int(&ps, now);
+    PGresult *r;
+    int rc = run(st, PT__STORE_RESP_PRUNE, &ps, -1, "pruning stored responses", &r);
+    if (!rc) *n = PQntuples(r);
+    PQclear(r);
+    return rc;
+}
+
 static int be_clear(pt_store *st)
 {
     char sql[SQL_MAX];
@@ -711,6 +770,10 @@ static const pt__store_backend pg_backend = {
     .check = be_check,
     .node_beat = be_node_beat,
     .nodes = be_nodes,
+    .resp_put = be_resp_put,
+    .resp_get = be_resp_get,
+    .resp_delete = be_resp_delete,
+    .resp_prune = be_resp_prune,
     .clear = be_clear,
     .load = be_load,
     .loaded = be_loaded,

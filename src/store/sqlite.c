@@ -581,6 +581,80 @@ static int be_nodes(pt_store *st, json_t *items)
     return rc;
 }
 
+static char *col_dup(sqlite3_stmt *q, int i)
+{
+    const unsigned char *t = sqlite3_column_text(q, i);
+    return strdup(t ? (const char *)t : "");
+}
+
+static int be_resp_put(pt_store *st, const pt_store_response *r)
+{
+    sqlite3_stmt *q;
+    int rc = prepare(st, PT__STORE_RESP_PUT, false, &q);
+    if (rc) return rc;
+    const char *texts[] = {r->id, r->consumer};
+    for (int i = 0; i < 2; i++) sqlite3_bind_text(q, i + 1, texts[i], -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 3, r->created_at);
+    sqlite3_bind_int64(q, 4, r->expires_at);
+    sqlite3_bind_text(q, 5, r->model, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 6, r->input, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 7, r->response, -1, SQLITE_STATIC);
+    int s = sqlite3_step(q);
+    if (s == SQLITE_DONE) rc = pt__store_fail(st, PT_STORE_ECONFLICT, "id", "id: a response with this id already exists");
+    else if (s != SQLITE_ROW) rc = sql_fail(st, s, -1, "stored response");
+    sqlite3_finalize(q);
+    return rc;
+}
+
+static int be_resp_get(pt_store *st, const char *id, pt_store_response *out)
+{
+    sqlite3_stmt *q;
+    int rc = prepare(st, PT__STORE_RESP_GET, false, &q);
+    if (rc) return rc;
+    sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+    int s = sqlite3_step(q);
+    if (s == SQLITE_ROW) {
+        *out = (pt_store_response){.id = strdup(id), .consumer = col_dup(q, 0), .created_at = sqlite3_column_int64(q, 1),
+                                   .expires_at = sqlite3_column_int64(q, 2), .model = col_dup(q, 3),
+                                   .input = col_dup(q, 4), .response = col_dup(q, 5)};
+        if (!out->id || !out->consumer || !out->model || !out->input || !out->response)
+            rc = pt__store_fail(st, PT_STORE_ENOMEM, NULL, "out of memory");
+    } else {
+        rc = s == SQLITE_DONE ? PT_STORE_ENOTFOUND : sql_fail(st, s, -1, "reading a stored response");
+    }
+    sqlite3_finalize(q);
+    return rc;
+}
+
+/* Runs a statement returning one row per row it changed; *n counts them. */
+static int count_rows(pt_store *st, sqlite3_stmt *q, const char *what, int64_t *n)
+{
+    int s;
+    while ((s = sqlite3_step(q)) == SQLITE_ROW) (*n)++;
+    int rc = s == SQLITE_DONE ? 0 : sql_fail(st, s, -1, what);
+    sqlite3_finalize(q);
+    return rc;
+}
+
+static int be_resp_delete(pt_store *st, const char *id, const char *consumer, int64_t *n)
+{
+    sqlite3_stmt *q;
+    int rc = prepare(st, PT__STORE_RESP_DELETE, false, &q);
+    if (rc) return rc;
+    sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, consumer, -1, SQLITE_STATIC);
+    return count_rows(st, q, "deleting a stored response", n);
+}
+
+static int be_resp_prune(pt_store *st, int64_t now, int64_t *n)
+{
+    sqlite3_stmt *q;
+    int rc = prepare(st, PT__STORE_RESP_PRUNE, false, &q);
+    if (rc) return rc;
+    sqlite3_bind_int64(q, 1, now);
+    return count_rows(st, q, "pruning stored responses", n);
+}
+
 /* AUTOINCREMENT's own record of the highest id handed out, deleted rows included. */
 static int be_last_id(pt_store *st, pt_store_kind kind, int64_t *out)
 {
@@ -630,6 +704,10 @@ static const pt__store_backend sqlite_backend = {
     .check = be_check,
     .node_beat = be_node_beat,
     .nodes = be_nodes,
+    .resp_put = be_resp_put,
+    .resp_get = be_resp_get,
+    .resp_delete = be_resp_delete,
+    .resp_prune = be_resp_prune,
     .last_id = be_last_id,
 };
 

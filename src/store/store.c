@@ -2,6 +2,7 @@
  * schema tables, reference checks that name the field, transactions and savepoints around
  * each write, the store version, and the audit record every write leaves behind. */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +64,69 @@ int pt_store_node_beat(pt_store *st, const pt_store_node *n)
     clear_err(st);
     if (st->depth) return pt__store_fail(st, PT_STORE_ETXN, NULL, "a heartbeat is not part of a transaction");
     return st->be->node_beat(st, n, pt_store_schema_latest(), (int64_t)time(NULL));
+}
+
+/* ---- stored responses ---- */
+
+static int resp_text(pt_store *st, const char *field, const char *s, size_t max)
+{
+    if (!s) return pt__store_fail(st, PT_STORE_EINVAL, field, "%s: required", field);
+    size_t n = strlen(s);
+    if (n > max) return pt__store_fail(st, PT_STORE_EINVAL, field, "%s: longer than %zu bytes", field, max);
+    if (!pt_store_text_ok(s, n)) return pt__store_fail(st, PT_STORE_EINVAL, field, "%s: not valid UTF-8 text", field);
+    return 0;
+}
+
+int pt_store_response_put(pt_store *st, const pt_store_response *r)
+{
+    clear_err(st);
+    if (st->depth) return pt__store_fail(st, PT_STORE_ETXN, NULL, "a stored response is not part of a transaction");
+    int rc = resp_text(st, "id", r->id, 128);
+    if (!rc) rc = resp_text(st, "consumer", r->consumer, 256);
+    if (!rc) rc = resp_text(st, "model", r->model, 256);
+    if (!rc) rc = resp_text(st, "input", r->input, SIZE_MAX);
+    if (!rc) rc = resp_text(st, "response", r->response, SIZE_MAX);
+    return rc ? rc : st->be->resp_put(st, r);
+}
+
+int pt_store_response_get(pt_store *st, const char *id, int64_t now, pt_store_response *out)
+{
+    clear_err(st);
+    memset(out, 0, sizeof *out);
+    int rc = resp_text(st, "id", id, 128);
+    if (!rc) rc = st->be->resp_get(st, id, out);
+    if (!rc && out->expires_at <= now) rc = PT_STORE_ENOTFOUND;
+    if (rc) pt_store_response_release(out);
+    if (rc == PT_STORE_ENOTFOUND) return pt__store_fail(st, rc, "id", "no stored response %s", id);
+    return rc;
+}
+
+void pt_store_response_release(pt_store_response *r)
+{
+    free(r->id);
+    free(r->consumer);
+    free(r->model);
+    free(r->input);
+    free(r->response);
+    memset(r, 0, sizeof *r);
+}
+
+int pt_store_response_delete(pt_store *st, const char *id, const char *consumer)
+{
+    clear_err(st);
+    int64_t n = 0;
+    int rc = resp_text(st, "id", id, 128);
+    if (!rc) rc = resp_text(st, "consumer", consumer, 256);
+    if (!rc) rc = st->be->resp_delete(st, id, consumer, &n);
+    if (!rc && !n) rc = pt__store_fail(st, PT_STORE_ENOTFOUND, "id", "no stored response %s", id);
+    return rc;
+}
+
+int pt_store_response_prune(pt_store *st, int64_t now, int64_t *removed)
+{
+    clear_err(st);
+    *removed = 0;
+    return st->be->resp_prune(st, now, removed);
 }
 
 int pt_store_nodes(pt_store *st, json_t **items)

@@ -207,6 +207,28 @@ int pt_store_node_beat(pt_store *st, const pt_store_node *n);
  * *items is a new array. */
 int pt_store_nodes(pt_store *st, json_t **items);
 
+/* Responses kept for the OpenAI Responses API (`responses:` in the configuration). They are
+ * data, not configuration: no version bump, no audit record, no snapshot, and
+ * pt_store_copy leaves them behind. Every text is checked like any stored text. */
+typedef struct pt_store_response {
+    char *id;                     /* "resp_..." (unique) */
+    char *consumer;               /* the owner: a consumer's name, "" for calls without a key */
+    int64_t created_at, expires_at; /* Unix seconds */
+    char *model;                  /* the public model name the client asked for */
+    char *input;                  /* JSON array text: the input items the answer was made from */
+    char *response;               /* JSON object text: the response object */
+} pt_store_response;
+/* Inserts r; PT_STORE_ECONFLICT (field "id") when the id is taken. Outside transactions. */
+int pt_store_response_put(pt_store *st, const pt_store_response *r);
+/* The response id unless it expired by now: *out's strings are the caller's
+ * (pt_store_response_release). PT_STORE_ENOTFOUND otherwise. */
+int pt_store_response_get(pt_store *st, const char *id, int64_t now, pt_store_response *out);
+void pt_store_response_release(pt_store_response *r);
+/* Deletes the response id of consumer; PT_STORE_ENOTFOUND when there is none of theirs. */
+int pt_store_response_delete(pt_store *st, const char *id, const char *consumer);
+/* Deletes every response expired by now; *removed says how many. */
+int pt_store_response_prune(pt_store *st, int64_t now, int64_t *removed);
+
 /* Copies every object of from into to (PostgreSQL) in one transaction of to: ids, times and
  * versions kept, id sequences advanced, the audit log with them; the registry is not copied.
  * A target holding any object is refused (PT_STORE_ECONFLICT) unless replace, which empties

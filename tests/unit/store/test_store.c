@@ -764,6 +764,68 @@ static void error_names_and_messages(void **state)
     assert_string_equal(pt_store_errname(12345), "EUNKNOWN");
 }
 
+/* Kept responses (migration 9): data beside the configuration, not part of it. */
+static pt_store_response resp_row(const char *id, const char *consumer, int64_t created, int64_t expires)
+{
+    return (pt_store_response){ .id = (char *)id, .consumer = (char *)consumer, .created_at = created,
+                                .expires_at = expires, .model = "claude",
+                                .input = "[{\"role\":\"user\",\"content\":\"hi\"}]",
+                                .response = "{\"id\":\"resp_a\",\"object\":\"response\"}" };
+}
+
+static void responses_are_kept_found_and_deleted_by_their_owner(void **state)
+{
+    int64_t v0 = version_of(ST);
+    pt_store_response r = resp_row("resp_a", "bot", 100, 2000);
+    assert_int_equal(pt_store_response_put(ST, &r), 0);
+    assert_int_equal(pt_store_response_put(ST, &r), PT_STORE_ECONFLICT); /* an id is never taken over */
+    assert_string_equal(pt_store_last_error(ST)->field, "id");
+    pt_store_response got;
+    assert_int_equal(pt_store_response_get(ST, "resp_a", 1000, &got), 0);
+    assert_string_equal(got.consumer, "bot");
+    assert_string_equal(got.model, "claude");
+    assert_string_equal(got.input, r.input);
+    assert_string_equal(got.response, r.response);
+    assert_int_equal(got.created_at, 100);
+    assert_int_equal(got.expires_at, 2000);
+    pt_store_response_release(&got);
+    assert_int_equal(version_of(ST), v0); /* not a configuration write: no version, no audit */
+    assert_int_equal(pt_store_response_delete(ST, "resp_a", "other"), PT_STORE_ENOTFOUND);
+    assert_int_equal(pt_store_response_get(ST, "resp_a", 1000, &got), 0);
+    pt_store_response_release(&got);
+    assert_int_equal(pt_store_response_delete(ST, "resp_a", "bot"), 0);
+    assert_int_equal(pt_store_response_get(ST, "resp_a", 1000, &got), PT_STORE_ENOTFOUND);
+    assert_null(got.response);
+    assert_int_equal(pt_store_response_delete(ST, "resp_a", "bot"), PT_STORE_ENOTFOUND);
+}
+
+static void expired_responses_are_not_found_and_pruned(void **state)
+{
+    pt_store_response a = resp_row("resp_old", "", 100, 200), b = resp_row("resp_new", "", 100, 5000);
+    assert_int_equal(pt_store_response_put(ST, &a), 0);
+    assert_int_equal(pt_store_response_put(ST, &b), 0);
+    pt_store_response got;
+    assert_int_equal(pt_store_response_get(ST, "resp_old", 200, &got), PT_STORE_ENOTFOUND); /* due, not yet pruned */
+    int64_t n = -1;
+    assert_int_equal(pt_store_response_prune(ST, 1000, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(pt_store_response_get(ST, "resp_new", 1000, &got), 0);
+    pt_store_response_release(&got);
+    assert_int_equal(pt_store_response_prune(ST, 1000, &n), 0);
+    assert_int_equal(n, 0);
+}
+
+static void response_text_is_checked(void **state)
+{
+    pt_store_response r = resp_row("resp_bad", "bot", 1, 2);
+    r.response = "{\"text\":\"\xff\xfe\"}";
+    assert_int_equal(pt_store_response_put(ST, &r), PT_STORE_EINVAL);
+    assert_string_equal(pt_store_last_error(ST)->field, "response");
+    r = resp_row("resp_bad", NULL, 1, 2);
+    assert_int_equal(pt_store_response_put(ST, &r), PT_STORE_EINVAL);
+    assert_string_equal(pt_store_last_error(ST)->field, "consumer");
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, fixture_setup, fixture_teardown)
 
 int main(void)
@@ -796,6 +858,9 @@ int main(void)
         T(audit_is_append_only),
         T(disk_full_is_its_own_code_and_keeps_what_was_saved),
         T(error_names_and_messages),
+        T(responses_are_kept_found_and_deleted_by_their_owner),
+        T(expired_responses_are_not_found_and_pruned),
+        T(response_text_is_checked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
