@@ -476,6 +476,9 @@ struct pt_ai_call {
     bool err_sent;            /* the client already got an error event for it */
     pt_ai_error err;
     bool finished;
+    bool store;               /* Responses: the answer says "store": true */
+    const char *prev_id;      /* Responses: previous_response_id to report (the caller's) */
+    pt_buf final;             /* Responses, whole answers: the response object as sent */
     /* Not zeroed when the object is reused (CALL_ZEROED): request_id is copied in first,
      * fst is set up by the format's stream_init (zeroed by hand if the call fails before). */
     char request_id[64];
@@ -704,12 +707,15 @@ pt_ai_call *pt_ai_call_new(pt_ai_request *req, const pt_ai_attempt *at, const pt
     c->t0 = pt_now_us();
     c->usage = PT_USAGE_UNKNOWN;
     c->max_response = opts && opts->max_response ? opts->max_response : DEFAULT_MAX_RESPONSE;
+    c->store = opts && opts->store;
+    c->prev_id = opts ? opts->previous_response_id : NULL;
     pt_str_copy(c->request_id, sizeof c->request_id, opts && opts->request_id ? opts->request_id : "0");
     pt_pool_init(&c->arena, 0, 0);
     c->up.arena = &c->arena;
     pt_buf_init(&c->up.path, 8192);
     pt_buf_init(&c->up.body, 0);
     pt_buf_init(&c->out, 0);
+    pt_buf_init(&c->final, 0);
     pt_buf_init(&c->body, c->max_response);
     c->ctx = (pt__prov_ctx){
         .cfg = at->provider,
@@ -739,9 +745,17 @@ pt_ai_call *pt_ai_call_new(pt_ai_request *req, const pt_ai_attempt *at, const pt
     int64_t estimate = c->mode == MODE_TRANSLATE && c->stream ? pt_pivot_estimate_input_tokens(&req->pivot) : -1;
     pt__render_ctx rc = { .model = pt_slice_cstr(at->upstream_model), .request_id = c->request_id,
                           .now_unix = c->ctx.now_unix, .include_usage = req->include_usage,
-                          .input_estimate = estimate, .json_array = req->json_array };
+                          .input_estimate = estimate, .json_array = req->json_array, .store = c->store,
+                          .previous_response_id = c->prev_id };
     c->fmt->stream_init(&c->fst, &rc);
     return c;
+}
+
+pt_slice pt_ai_call_response_object(const pt_ai_call *c)
+{
+    if (c->req->fmt != PT_AI_FMT_RESPONSES || c->mode != MODE_TRANSLATE || c->failed || !c->finished)
+        return PT_SLICE_NULL;
+    return c->stream ? pt__resp_stream_final(&c->fst) : pt_buf_slice(&c->final);
 }
 
 const pt_ai_upstream *pt_ai_call_upstream(const pt_ai_call *c) { return c->mode == MODE_LOCAL ? NULL : &c->pub; }
@@ -767,6 +781,7 @@ void pt_ai_call_free(pt_ai_call *c)
     pt_buf_release(&c->up.body);
     pt_buf_release(&c->body);
     pt_buf_release(&c->out);
+    pt_buf_release(&c->final);
     pt_pool_release(&c->arena);
     pt_recycle_put(&calls, c, RECYCLE_MAX);
 }
@@ -1371,8 +1386,10 @@ static int finish_whole(pt_ai_call *c)
             rc = resp_events(c, &resp);
         } else {
             pt__render_ctx rctx = { .model = pt_slice_cstr(c->at.upstream_model), .request_id = c->request_id,
-                                    .now_unix = c->ctx.now_unix, .include_usage = c->req->include_usage };
+                                    .now_unix = c->ctx.now_unix, .include_usage = c->req->include_usage,
+                                    .store = c->store, .previous_response_id = c->prev_id };
             rc = c->fmt->render_resp(&resp, &rctx, &c->out);
+            if (!rc && c->req->fmt == PT_AI_FMT_RESPONSES) rc = pt_buf_append(&c->final, c->out.data, c->out.len);
             if (rc) {
                 c->failed = true;
                 pt_ai_error_set(&c->err, PT_AI_ERR_INTERNAL, 500, NULL, "cannot render the answer");

@@ -57,7 +57,7 @@ typedef enum pt_ai_endpoint {
     PT_AI_EP_COUNT_TOKENS, /* POST /v1/messages/count_tokens, POST /v1/responses/input_tokens,
                             * POST /v1beta/models/{model}:countTokens */
     PT_AI_EP_MODEL,        /* GET /v1/models/{id} */
-    PT_AI_EP_RESPONSE,     /* /v1/responses/{id}..., any method: a stored response (none are kept) */
+    PT_AI_EP_RESPONSE,     /* /v1/responses/{id}..., any method: a stored response (ai/stored.h) */
 } pt_ai_endpoint;
 
 const char *pt_ai_format_name(pt_ai_format f);
@@ -136,10 +136,6 @@ int pt_ai_render_models(const pt_ai_config *cfg, const pt_ai_model_filter *only,
 int pt_ai_render_model(const pt_ai_config *cfg, const pt_ai_model_filter *only, pt_ai_format fmt, pt_slice path,
                        pt_buf *out);
 
-/* GET, DELETE... /v1/responses/{id}: Portico keeps no responses, so this writes a 404 in
- * OpenAI's error format saying so, and returns 404. */
-int pt_ai_render_stored_response(pt_slice method, pt_slice path, pt_buf *out);
-
 /* ---- one upstream exchange ------------------------------------------------------------ */
 
 /* A header as slices (the engine's parsed headers can be passed without copying; the
@@ -171,6 +167,8 @@ typedef struct pt_ai_call_opts {
     size_t max_response;    /* cap on a buffered (non-streamed) upstream body, 0 = 32 MiB */
     pt_slice anthropic_beta; /* the client's anthropic-beta header, whole, forwarded to Anthropic
                               * providers (messages and count_tokens) */
+    bool store;             /* Responses: the answer will be kept: it says "store": true */
+    const char *previous_response_id; /* Responses: the stored response continued, or NULL */
 } pt_ai_call_opts;
 
 typedef struct pt_ai_call pt_ai_call;
@@ -225,6 +223,10 @@ void pt_ai_call_on_response_head(pt_ai_call *c, int status, const pt_ai_header *
 int pt_ai_call_on_response_body(pt_ai_call *c, const char *p, size_t n, pt_ai_emit_fn emit, void *arg);
 /* Ends the exchange; see the header comment. Returns 0 or the emit callback's value. */
 int pt_ai_call_finish(pt_ai_call *c, pt_ai_end how, pt_ai_emit_fn emit, void *arg, pt_ai_result *out);
+/* A Responses client's translated answer as the whole response object (what a stream's
+ * response.completed carried), once the call ended well; empty otherwise (passthrough,
+ * other formats, a failed or unfinished answer). Valid until the call is freed. */
+pt_slice pt_ai_call_response_object(const pt_ai_call *c);
 /* The error body for a failed call, in the client's format. A provider's own 4xx body is
  * passed on unchanged when the client speaks the provider's format. */
 int pt_ai_call_error_body(const pt_ai_call *c, const pt_ai_result *res, pt_buf *out);

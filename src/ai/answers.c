@@ -116,14 +116,3 @@ int pt_ai_render_model(const pt_ai_config *cfg, const pt_ai_model_filter *only, 
     model_obj(&w, m, fmt);
     return w.err ? 500 : 200;
 }
-
-int pt_ai_render_stored_response(pt_slice method, pt_slice path, pt_buf *out)
-{
-    pt_ai_error err;
-    pt_ai_error_set(&err, PT_AI_ERR_NOT_FOUND, 404, "response_id",
-                    "Portico does not keep responses (" PT_SLICE_FMT " " PT_SLICE_FMT "): there is nothing stored to "
-                    "read, cancel or delete; send the whole conversation in input instead of previous_response_id",
-                    PT_SLICE_ARG(method), PT_SLICE_ARG(path));
-    pt_ai_render_error(PT_AI_FMT_RESPONSES, &err, out);
-    return 404;
-}

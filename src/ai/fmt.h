@@ -21,6 +21,8 @@ typedef struct pt__render_ctx {
                               * message_start); -1 when there is none */
     bool json_array;         /* Gemini: the stream is one JSON array (streamGenerateContent
                               * without alt=sse), not server-sent events */
+    bool store;              /* Responses: the answer is kept ("store": true) */
+    const char *previous_response_id; /* Responses: the stored response it continues, or NULL */
 } pt__render_ctx;
 
 /* Streaming render state (shared layout so the call can embed it). */
@@ -56,6 +58,10 @@ typedef struct pt__fmt {
     pt_error_format error_format;
     void (*error_body)(const pt_ai_error *e, pt_error_body *out);
 } pt__fmt;
+
+/* Responses streams: the final response object (the one response.completed or
+ * response.incomplete carried), empty before it or when the stream failed. */
+pt_slice pt__resp_stream_final(const pt__fmt_stream *st);
 
 /* A stream renderer's state from scratch: nothing started, no block open, usage unknown. */
 void pt__stream_init(pt__fmt_stream *st, const pt__render_ctx *ctx);

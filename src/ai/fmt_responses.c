@@ -1,7 +1,8 @@
 /* fmt_responses.c: the OpenAI Responses client format (POST /v1/responses): request
  * parsing into the pivot, whole responses, the typed stream events, and errors (OpenAI's
- * error object, which the SDK reads). Portico keeps no responses: previous_response_id
- * and item references are refused, store is accepted and ignored. */
+ * error object, which the SDK reads). Stored responses are the engine's (ai/stored.h):
+ * a previous_response_id reaching this parser was not found there, so it is refused
+ * (unsupported: an OpenAI target may still serve it), as are item references. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -470,6 +471,8 @@ typedef struct resp_view {
     const pt_usage *usage;     /* NULL: null */
     pt_stop_reason stop;
     const pt_ai_error *error;  /* failed: the error */
+    bool store;
+    const char *prev;          /* previous_response_id, NULL: null */
 } resp_view;
 
 static const char *status_of(pt_stop_reason s)
@@ -509,8 +512,9 @@ static void resp_obj(pt_jw *w, const resp_view *v)
     for (size_t k = 0; k < v->nitems; k++) item_obj(w, v->rid, k, &v->items[k], true);
     pt_jw_arr_end(w);
     pt_jw_kbool(w, "parallel_tool_calls", true);
-    pt_jw_knull(w, "previous_response_id");
-    pt_jw_kbool(w, "store", false);
+    if (v->prev) pt_jw_kcstr(w, "previous_response_id", v->prev);
+    else pt_jw_knull(w, "previous_response_id");
+    pt_jw_kbool(w, "store", v->store);
     pt_jw_kcstr(w, "tool_choice", "auto");
     pt_jw_key(w, "tools");
     pt_jw_arr(w);
@@ -539,7 +543,8 @@ static int render_resp(const pt_pivot_resp *r, const pt__render_ctx *ctx, pt_buf
     }
     resp_view v = { .rid = ctx->request_id, .created = r->created >= 0 ? r->created : ctx->now_unix,
                     .model = r->model.len ? r->model : ctx->model, .status = status_of(r->stop), .items = items,
-                    .nitems = n, .usage = &r->usage, .stop = r->stop };
+                    .nitems = n, .usage = &r->usage, .stop = r->stop, .store = ctx->store,
+                    .prev = ctx->previous_response_id };
     pt_jw w;
     pt_jw_init(&w, out);
     resp_obj(&w, &v);
@@ -565,6 +570,7 @@ struct pt__resp_stream {
     size_t nitems, cap;
     int item_of[MAX_BLOCKS];    /* pivot block index -> item index, -1 none */
     bool failed;
+    pt_buf final;               /* the last response object rendered complete */
 };
 
 static void stream_release(pt__fmt_stream *st)
@@ -578,8 +584,14 @@ static void stream_release(pt__fmt_stream *st)
         pt_buf_release(&rs->items[i].signature);
     }
     free(rs->items);
+    pt_buf_release(&rs->final);
     free(rs);
     st->resp = NULL;
+}
+
+pt_slice pt__resp_stream_final(const pt__fmt_stream *st)
+{
+    return st->resp && !st->resp->failed ? pt_buf_slice(&st->resp->final) : PT_SLICE_NULL;
 }
 
 static struct pt__resp_stream *rstate(pt__fmt_stream *st)
@@ -636,8 +648,13 @@ static int ev_response(pt__fmt_stream *st, pt_buf *out, const char *type, const 
     resp_view v = { .rid = st->ctx.request_id, .created = st->created,
                     .model = st->model.len ? st->model : st->ctx.model, .status = status, .items = items,
                     .nitems = final ? rs->nitems : 0, .usage = final ? &st->usage : NULL, .stop = st->stop,
-                    .error = e };
+                    .error = e, .store = st->ctx.store, .prev = st->ctx.previous_response_id };
     pt_jw w;
+    if (final && !e) { /* kept whole for the engine to store */
+        pt_buf_reset(&rs->final);
+        pt_jw_init(&w, &rs->final);
+        resp_obj(&w, &v);
+    }
     ev_open(st, &w, out, type);
     pt_jw_key(&w, "response");
     resp_obj(&w, &v);

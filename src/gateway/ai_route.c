@@ -24,6 +24,7 @@
 
 #include "ai/ai.h"
 #include "ai/cache.h"
+#include "ai/stored.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/rand.h"
@@ -33,6 +34,7 @@
 #include "gateway/mask_gate.h"
 #include "gateway/metrics.h"
 #include "gateway/proxy.h"
+#include "gateway/resp_store.h"
 #include "gateway/router.h"
 #include "gateway/tracing.h"
 #include "logs/calllog.h"
@@ -76,6 +78,13 @@ typedef struct ai_req {
     pt_buf cache_buf;
     pt_ai_cached hit;          /* the cached answer being replayed (hit.body owned) */
     uint8_t cache_key[PT_AI_CACHE_KEY_LEN];
+    /* Responses kept by Portico (gateway/resp_store.h) */
+    pt_resp_job *job;          /* the previous response being looked up */
+    bool store_want;           /* the answer is to be kept */
+    bool kept;                 /* ...and was queued */
+    bool prev_missing;         /* previous_response_id is not one Portico keeps for this caller */
+    char resp_rid[40];         /* the kept response's id is resp_<this> */
+    char prev_id[PT_AI_RESP_ID_MAX]; /* the kept response this request continues */
     /* Not zeroed when allocated (AI_REQ_ZEROED): each is written before it is read. */
     pt_ai_plan plan;           /* by pt_ai_plan_init, before the first attempt */
     pt_ai_result last;         /* the last failed attempt, for the final error (have_last) */
@@ -357,6 +366,7 @@ static void ai_cleanup(void *arg)
 {
     ai_req *a = arg;
     stop_upstream(a);
+    pt_resp_store_cancel(a->job);
     settle(a);
     if (a->call) pt_ai_call_free(a->call);
     if (a->areq) pt_ai_request_free(a->areq);
@@ -423,6 +433,36 @@ static void cache_keep(ai_req *a, const char *bytes, size_t len)
     }
 }
 
+/* ---- kept responses --------------------------------------------------------------------- */
+
+/* Whose kept responses these are: the caller's consumer, "" on a route without keys. */
+static const char *owner(pt_conn *conn)
+{
+    const pt_auth *who = pt_conn_info(conn)->auth;
+    return who && who->consumer ? who->consumer : "";
+}
+
+/* Queues the answer to be kept once it is whole, before its last byte reaches the client
+ * (so the client's next request finds it). Not when masking rules rewrote what the client
+ * saw: the unmasked answer is not kept. */
+static void keep_response(ai_req *a)
+{
+    if (!a->store_want || a->kept || !a->call) return;
+    pt_slice obj = pt_ai_call_response_object(a->call);
+    if (!obj.len) return;
+    a->kept = true;
+    if (a->masking) {
+        pt_log_info("request %s: the response is not kept: masking rules apply to it", a->req->request_id);
+        return;
+    }
+    pt_buf input = PT_BUF_INIT;
+    char id[64];
+    snprintf(id, sizeof id, "resp_%s", a->resp_rid);
+    if (pt_ai_stored_input(a->body.data ? a->body.data : "", a->body.len, &input) == 0)
+        pt_resp_store_put(id, owner(a->conn), a->model ? a->model->name : "", pt_buf_slice(&input), obj);
+    pt_buf_release(&input);
+}
+
 static int emit_client(ai_req *a, const char *bytes, size_t len)
 {
     if (!a->started) {
@@ -459,6 +499,7 @@ static int emit_client(ai_req *a, const char *bytes, size_t len)
     }
     if (a->gated) pt_mask_gate_keep(pt_conn_info(a->conn), 1, bytes, len);
     cache_keep(a, bytes, len);
+    if (a->call && pt_ai_call_is_whole(a->call)) keep_response(a);
     int rc = pt_conn_response_body(a->conn, bytes, len);
     pt_buf_release(&masked);
     return rc;
@@ -539,6 +580,7 @@ static void call_end(ai_req *a, pt_ai_end how)
     }
     if (res.kind == PT_AI_OK) {
         if (!a->started) emit(a, "", 0);
+        keep_response(a);
         mask_flush(a);
         cache_store(a, &res);
         detach(a);
@@ -677,6 +719,15 @@ static void next_attempt(ai_req *a)
                 fail_with_last(a, &a->last.error);
                 return;
             }
+            if (a->have_unsupported && a->prev_missing) { /* neither Portico nor an OpenAI target has it */
+                char prev[PT_AI_RESP_ID_MAX];
+                pt_ai_stored_request(a->body.data ? a->body.data : "", a->body.len, false, &(bool){ false }, prev,
+                                     sizeof prev);
+                pt_buf body = PT_BUF_INIT;
+                pt_ai_error err = { .status = pt_ai_stored_prev_not_found(prev, &body) };
+                fail_with_body(a, &err, 400, body, PT_OUT_AI_ERROR);
+                return;
+            }
             if (a->have_unsupported) { /* no target could take it: say why, not "no key" */
                 fail_with(a, &a->unsupported);
                 return;
@@ -690,7 +741,8 @@ static void next_attempt(ai_req *a)
             return;
         }
         pt_ai_error err;
-        pt_ai_call_opts opts = { .request_id = a->req->request_id };
+        pt_ai_call_opts opts = { .request_id = a->store_want ? a->resp_rid : a->req->request_id,
+                                 .store = a->store_want, .previous_response_id = a->prev_id[0] ? a->prev_id : NULL };
         const pt_header *beta = pt_request_header(a->req, "anthropic-beta");
         if (beta) opts.anthropic_beta = beta->value;
         a->call = pt_ai_call_new(a->areq, &a->at, &opts, &err);
@@ -728,6 +780,19 @@ static int new_request(ai_req *a, pt_ai_error *err)
                                   a->body.data ? a->body.data : "", a->body.len, &a->areq, err);
 }
 
+/* The request is now out (taken over): parsed again; false when that fails (answered). */
+static bool replace_body(ai_req *a, pt_buf out)
+{
+    pt_ai_error err;
+    pt_ai_request_free(a->areq);
+    a->areq = NULL;
+    pt_buf_release(&a->body);
+    a->body = out;
+    if (new_request(a, &err) == 0) return true;
+    fail_with(a, &err);
+    return false;
+}
+
 /* The body masked by the policies that apply, the model now known, and parsed again when
  * that changed it; false when refused (answered in the client's format). */
 static bool mask_request(ai_req *a, const char *model)
@@ -746,15 +811,7 @@ static bool mask_request(ai_req *a, const char *model)
         fail_with_outcome(a, &err, PT_OUT_MASK_REFUSED);
         return false;
     }
-    pt_ai_request_free(a->areq);
-    a->areq = NULL;
-    pt_buf_release(&a->body);
-    a->body = out;
-    if (new_request(a, &err) != 0) {
-        fail_with(a, &err);
-        return false;
-    }
-    return true;
+    return replace_body(a, out);
 }
 
 /* ---- the response cache ------------------------------------------------------------------ */
@@ -812,6 +869,73 @@ static bool cache_lookup(ai_req *a, pt_ai_cache_ask ask)
     return true;
 }
 
+static void begin_model(ai_req *a);
+
+/* The stored response a request continues was looked up: its conversation goes in front
+ * of the request's input. Another consumer's response is not found, as an unknown id. */
+static void prev_done(void *arg, int rc, const pt_store_response *row)
+{
+    ai_req *a = arg;
+    a->job = NULL;
+    pt_ai_error err;
+    if (rc && rc != PT_STORE_ENOTFOUND) {
+        pt_buf body = PT_BUF_INIT;
+        err = (pt_ai_error){ .status = pt_ai_stored_unavailable(&body) };
+        fail_with_body(a, &err, 503, body, PT_OUT_AI_ERROR);
+        return;
+    }
+    if (rc || strcmp(row->consumer, owner(a->conn)) != 0) {
+        a->prev_id[0] = '\0';
+        a->prev_missing = true; /* an OpenAI target may still know it (its own id) */
+        begin_model(a);
+        return;
+    }
+    pt_buf out = PT_BUF_INIT;
+    if (pt_ai_stored_expand(a->body.data, a->body.len, row->input, row->response, &out) != 0) {
+        pt_buf_release(&out);
+        pt_ai_error_set(&err, PT_AI_ERR_INTERNAL, 500, "previous_response_id", "the stored response %s is unreadable",
+                        row->id);
+        fail_with(a, &err);
+        return;
+    }
+    if (replace_body(a, out)) begin_model(a);
+}
+
+/* A random id for a response that will be kept: the request id may be the client's. */
+static void new_resp_id(char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    uint64_t v[2] = { pt_rand64(), pt_rand64() };
+    for (int k = 0; k < 32; k++) out[k] = hex[(v[k / 16] >> ((k % 16) * 4)) & 15];
+    out[32] = '\0';
+}
+
+/* A Responses request on a gateway that keeps responses: whether its answer is kept, and
+ * the response it continues looked up (begin_model then runs from prev_done). False when
+ * the request was answered or is waiting for the lookup. */
+static bool stored_begin(ai_req *a)
+{
+    if (a->fmt != PT_AI_FMT_RESPONSES || a->ep != PT_AI_EP_CHAT || a->hooked || !pt_resp_store_enabled()) return true;
+    const char *body = a->body.data ? a->body.data : "";
+    bool store;
+    int rc = pt_ai_stored_request(body, a->body.len, pt_resp_store_default(), &store, a->prev_id, sizeof a->prev_id);
+    if (rc != 0 || (a->prev_id[0] && !pt_ai_stored_id_ok(a->prev_id))) {
+        pt_buf out = PT_BUF_INIT;
+        pt_ai_error err = { .status = pt_ai_stored_bad_id("previous_response_id", pt_slice_cstr(a->prev_id), &out) };
+        fail_with_body(a, &err, 400, out, PT_OUT_AI_ERROR);
+        return false;
+    }
+    a->store_want = store;
+    if (store) new_resp_id(a->resp_rid);
+    if (!a->prev_id[0]) return true;
+    a->job = pt_resp_store_get(pt_conn_server(a->conn)->loop, a->prev_id, prev_done, a);
+    if (a->job) return false;
+    pt_ai_error err;
+    pt_ai_error_set(&err, PT_AI_ERR_INTERNAL, 503, NULL, "the gateway is out of memory");
+    fail_with(a, &err);
+    return false;
+}
+
 /* The whole client body is here: validate it and start the plan. */
 static void begin(ai_req *a)
 {
@@ -820,6 +944,13 @@ static void begin(ai_req *a)
         fail_with(a, &err);
         return;
     }
+    if (stored_begin(a)) begin_model(a);
+}
+
+/* The request is what will be sent: its model, the caller's rights, the policies. */
+static void begin_model(ai_req *a)
+{
+    pt_ai_error err;
     pt_slice name = pt_ai_request_model(a->areq);
     const pt_ai_model *model = pt_ai_config_model(a->ai, name);
     if (a->hooked && a->hooks.again && model) { /* checked and counted on the first call */
@@ -932,6 +1063,87 @@ static ai_req *ai_req_new(pt_conn *conn, pt_request *req, const pt_route *route,
     return a;
 }
 
+/* GET, DELETE /v1/responses/{id} and GET .../input_items: one operation on the kept
+ * responses, answered on this loop when the store's thread is done. */
+typedef struct stored_req {
+    pt_conn *conn;
+    pt_request *req;
+    pt_ai_stored_op op;
+    char id[PT_AI_RESP_ID_MAX];
+    pt_resp_job *job;
+} stored_req;
+
+static void stored_cleanup(void *arg)
+{
+    stored_req *s = arg;
+    pt_resp_store_cancel(s->job);
+}
+
+static void stored_answer(stored_req *s, int status, const pt_buf *body)
+{
+    if (status == 200) pt_conn_respond(s->conn, 200, "application/json", body->data, body->len);
+    else respond_error_body(s->conn, status, 0, body);
+}
+
+static void stored_done(void *arg, int rc, const pt_store_response *row)
+{
+    stored_req *s = arg;
+    s->job = NULL;
+    pt_buf body = PT_BUF_INIT;
+    int status;
+    if (rc == PT_STORE_ENOTFOUND || (s->op != PT_AI_STORED_DELETE && !rc && strcmp(row->consumer, owner(s->conn)) != 0))
+        status = pt_ai_stored_not_found(s->id, &body); /* another consumer's is not found either */
+    else if (rc)
+        status = pt_ai_stored_unavailable(&body);
+    else if (s->op == PT_AI_STORED_DELETE)
+        status = pt_ai_stored_render_deleted(s->id, &body) ? 500 : 200;
+    else if (s->op == PT_AI_STORED_INPUT_ITEMS)
+        status = pt_ai_stored_render_input_items(s->id, row->input, s->req->query, &body);
+    else
+        status = pt_buf_append_str(&body, row->response) ? 500 : 200;
+    if (status != 200) pt_conn_info(s->conn)->outcome = PT_OUT_AI_ERROR;
+    stored_answer(s, status, &body);
+    pt_buf_release(&body);
+}
+
+static void serve_stored(pt_conn *conn, pt_request *req, const pt_route *route)
+{
+    pt_buf body = PT_BUF_INIT;
+    char id[PT_AI_RESP_ID_MAX];
+    pt_slice path = ai_path(req, route);
+    pt_slice raw;
+    pt_ai_stored_op op = pt_ai_stored_parse(req->method_name, path, id, sizeof id, &raw);
+    stored_req *s = pt_req_alloc_raw(req, sizeof *s);
+    int status = 0;
+    if (op == PT_AI_STORED_OTHER) {
+        char msg[320];
+        snprintf(msg, sizeof msg, "Invalid URL (" PT_SLICE_FMT " " PT_SLICE_FMT ")", PT_SLICE_ARG(req->method_name),
+                 PT_SLICE_ARG(req->path));
+        respond_ai_error(conn, PT_AI_FMT_RESPONSES, PT_AI_ERR_NOT_FOUND, 404, msg);
+        return;
+    }
+    if (!pt_ai_stored_id_ok(id)) {
+        status = pt_ai_stored_bad_id("response_id", raw, &body);
+    } else if (!pt_resp_store_enabled()) {
+        status = pt_ai_stored_not_found(id, &body); /* nothing is kept: what OpenAI says of store: false */
+    } else if (!s || pt_req_cleanup_add(req, stored_cleanup, s) != 0) {
+        pt_conn_respond_error(conn, PT_OUT_OUT_OF_MEMORY, NULL, "the gateway is out of memory");
+        return;
+    }
+    if (status) {
+        pt_conn_info(conn)->outcome = PT_OUT_AI_ERROR;
+        respond_error_body(conn, status, 0, &body);
+        pt_buf_release(&body);
+        return;
+    }
+    *s = (stored_req){ .conn = conn, .req = req, .op = op };
+    memcpy(s->id, id, sizeof id);
+    uv_loop_t *loop = pt_conn_server(conn)->loop;
+    s->job = op == PT_AI_STORED_DELETE ? pt_resp_store_delete(loop, id, owner(conn), stored_done, s)
+                                       : pt_resp_store_get(loop, id, stored_done, s);
+    if (!s->job) pt_conn_respond_error(conn, PT_OUT_OUT_OF_MEMORY, NULL, "the gateway is out of memory");
+}
+
 void pt_ai_route_serve(pt_conn *conn, pt_request *req, const pt_route *route, pt_client *client)
 {
     const pt_ai_config *ai = route->ai;
@@ -949,12 +1161,15 @@ void pt_ai_route_serve(pt_conn *conn, pt_request *req, const pt_route *route, pt
         respond_ai_error(conn, fmt, m == 405 ? PT_AI_ERR_INVALID : PT_AI_ERR_NOT_FOUND, m, msg);
         return;
     }
-    if (ep == PT_AI_EP_MODELS || ep == PT_AI_EP_MODEL || ep == PT_AI_EP_RESPONSE) {
+    if (ep == PT_AI_EP_RESPONSE) {
+        serve_stored(conn, req, route);
+        return;
+    }
+    if (ep == PT_AI_EP_MODELS || ep == PT_AI_EP_MODEL) {
         pt_buf body = PT_BUF_INIT;
         int status = 200;
         pt_ai_model_filter only = { route->ai_models, route->nai_models };
         if (ep == PT_AI_EP_MODELS) pt_ai_render_models(ai, &only, fmt, &body);
-        else if (ep == PT_AI_EP_RESPONSE) status = pt_ai_render_stored_response(req->method_name, ai_path(req, route), &body);
         else status = pt_ai_render_model(ai, &only, fmt, ai_path(req, route), &body);
         if (status == 200) pt_conn_respond(conn, 200, "application/json", body.data, body.len);
         else respond_error_body(conn, status, 0, &body);

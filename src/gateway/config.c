@@ -37,7 +37,7 @@
 typedef struct top_nodes {
     const pt_cfg_node *listen, *workers, *limits, *access_log, *log_level, *endpoints, *errors, *services,
         *routes, *providers, *models, *identity_headers, *data_dir, *admin, *policies, *store;
-    const pt_cfg_node *call_log, *tracing, *mcp, *counters;
+    const pt_cfg_node *call_log, *tracing, *mcp, *counters, *responses;
 } top_nodes;
 
 static const pt_cfg_field top_fields[] = {
@@ -58,6 +58,7 @@ static const pt_cfg_field top_fields[] = {
     CFG_NODE("admin", top_nodes, admin),
     CFG_NODE("policies", top_nodes, policies),
     CFG_NODE("call_log", top_nodes, call_log),
+    CFG_NODE("responses", top_nodes, responses),
     CFG_NODE("tracing", top_nodes, tracing),
     CFG_NODE("mcp", top_nodes, mcp),
     CFG_NODE("counters", top_nodes, counters),
@@ -102,6 +103,7 @@ static int map_top(pt_cfg *c, const pt_cfg_node *root)
     section(c, "identity_headers", t.identity_headers, pt__config_identity_headers, cfg);
     section(c, "admin", t.admin, pt__config_admin, cfg);
     section(c, "call_log", t.call_log, pt__config_call_log, cfg);
+    section(c, "responses", t.responses, pt__config_responses, cfg);
     section(c, "counters", t.counters, pt__config_counters, cfg);
     section(c, "tracing", t.tracing, tracing_fn, cfg);
     /* models before services: a prompt service names one */
@@ -264,6 +266,8 @@ static pt_config *config_new(const char *source)
     cfg->call_log = (pt_call_log_cfg){ .enabled = false, .retention_ms = 7 * PT_CFG_DAY_MS, .max_bytes = 1ull << 30,
                                        .rollup_minute_ms = 2 * PT_CFG_DAY_MS, .rollup_hour_ms = 90 * PT_CFG_DAY_MS,
                                        .rollup_day_ms = 730 * PT_CFG_DAY_MS };
+    cfg->responses = (pt_responses_cfg){ .enabled = false, .default_store = true, .retention_ms = 30 * PT_CFG_DAY_MS,
+                                         .max_bytes = 4u << 20, .prune_every_ms = 60000 };
     cfg->identity_consumer = strdup("X-Portico-Consumer");
     cfg->identity_team = strdup("X-Portico-Team");
     cfg->identity_key_prefix = strdup("X-Portico-Key-Prefix");

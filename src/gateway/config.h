@@ -203,6 +203,16 @@ typedef struct pt_call_log_cfg {
     uint64_t rollup_minute_ms, rollup_hour_ms, rollup_day_ms; /* analytics retention: 2d, 90d, 730d */
 } pt_call_log_cfg;
 
+/* responses: Responses API answers kept in the control-plane store (gateway/resp_store.h).
+ * Read at start. */
+typedef struct pt_responses_cfg {
+    bool enabled;                 /* default false; true once the section is written */
+    bool default_store;           /* a request without "store" is kept; default true (OpenAI's) */
+    uint64_t retention_ms;        /* a kept response is gone this long after it was made; default 30d */
+    uint64_t max_bytes;           /* one kept response, input and answer, at most; default 4MiB */
+    uint64_t prune_every_ms;      /* how often expired ones are deleted; default 1m */
+} pt_responses_cfg;
+
 typedef struct pt_config {
     _Atomic long refs;
     char *source;                 /* file path, or "<defaults>" */
@@ -221,6 +231,7 @@ typedef struct pt_config {
     char *data_dir;               /* the control-plane store's directory; default "./portico-data" */
     pt_store_cfg store;           /* store: PostgreSQL instead of data_dir's SQLite, for a cluster */
     pt_call_log_cfg call_log;
+    pt_responses_cfg responses;
     /* counters: where limit counters live (limits/counter_redis.h). Read at start only */
     char *counters_redis;         /* counters.redis: a redis:// URL; NULL: in process */
     uint64_t counters_timeout_ms; /* counters.timeout; 0: the backend's default (50 ms) */

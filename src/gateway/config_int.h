@@ -17,6 +17,7 @@ int pt__config_errors(pt_cfg *c, const pt_cfg_node *v, void *obj);
 int pt__config_identity_headers(pt_cfg *c, const pt_cfg_node *v, void *obj);
 int pt__config_admin(pt_cfg *c, const pt_cfg_node *v, void *obj);
 int pt__config_call_log(pt_cfg *c, const pt_cfg_node *v, void *obj);
+int pt__config_responses(pt_cfg *c, const pt_cfg_node *v, void *obj);
 int pt__config_counters(pt_cfg *c, const pt_cfg_node *v, void *obj);
 int pt__config_store(pt_cfg *c, const pt_cfg_node *v, void *obj);
 /* Fills admin.listen's default when the admin API is on and no address was written. */

@@ -326,6 +326,26 @@ int pt__config_call_log(pt_cfg *c, const pt_cfg_node *v, void *obj)
     return pt_cfg_map_fields(c, v, call_log_fields, &((pt_config *)obj)->call_log, NULL);
 }
 
+/* ---- responses ---- */
+
+static const pt_cfg_field responses_fields[] = {
+    CFG_BOOL("enabled", pt_responses_cfg, enabled),
+    CFG_BOOL("default_store", pt_responses_cfg, default_store),
+    CFG_DUR("retention", pt_responses_cfg, retention_ms, 1000, 3650 * PT_CFG_DAY_MS),
+    CFG_SIZE("max_size", pt_responses_cfg, max_bytes, 1024, 1u << 30),
+    CFG_DUR("prune_every", pt_responses_cfg, prune_every_ms, 100, PT_CFG_DAY_MS),
+    CFG_END,
+};
+
+/* Off by default: keeping what users and models said is the operator's decision (a
+ * retention period, a disk, a data-protection policy). Writing the section turns it on;
+ * then a request's "store" decides, OpenAI's default (true) when it says nothing. */
+int pt__config_responses(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    ((pt_config *)obj)->responses.enabled = true;
+    return pt_cfg_map_fields(c, v, responses_fields, &((pt_config *)obj)->responses, NULL);
+}
+
 /* ---- counters ---- */
 
 static const pt_cfg_field counters_fields[] = {

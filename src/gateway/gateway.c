@@ -33,6 +33,7 @@
 #include "gateway/auth.h"
 #include "gateway/balancer.h"
 #include "gateway/call_log.h"
+#include "gateway/resp_store.h"
 #include "gateway/tracing.h"
 #include "gateway/tunnel.h"
 #include "gateway/config_store.h"
@@ -942,6 +943,7 @@ int pt_gateway_run(const pt_gateway_opts *opts)
     pt_mask_gate_metrics_init();
     pt_tunnel_metrics_init();
     pt_call_log_start(cfg);
+    pt_resp_store_start(cfg);
     pt_tracing_start(cfg);
     pt_control_live_publish(cfg);
     start_signals(&g);
@@ -966,6 +968,7 @@ out:
     pt_buf_release(&err);
     pt_accesslog_close();
     pt_call_log_stop();
+    pt_resp_store_stop();
     pt_limits_gate_stop();
     pt_tracing_stop();
     free(g.workers);

@@ -6,7 +6,8 @@
 # response.failed events, the access log naming the format; what only OpenAI can serve
 # (previous_response_id, its server-side tools) passed as it is to an OpenAI provider's own
 # /v1/responses, streams included, and refused with a 400 naming the member by any other; and
-# GET and DELETE /v1/responses/{id} a 404 in OpenAI's error object (Portico keeps no responses).
+# GET and DELETE /v1/responses/{id} a 404 in OpenAI's error object (without `responses:` Portico
+# keeps none; ai_responses_store.sh tests keeping them).
 . "$(dirname "$0")/lib.sh"
 
 PP=$(free_port); MA=$(free_port)
@@ -119,8 +120,8 @@ is "$RESP_STATUS $(jqr .error.param)" "400 tools[0]" "a server-side tool with no
 like "$(jqr .error.message)" "run on OpenAI's servers" "the message says where such tools run"
 for method in GET DELETE; do
     http "$method" "http://127.0.0.1:$PP/v1/responses/resp_123"
-    is "$RESP_STATUS $(jqr .error.code)" "404 not_found" "$method /v1/responses/{id}: 404 in OpenAI's error object"
-    like "$(jqr .error.message)" "does not keep responses" "$method /v1/responses/{id}: the message says why"
+    is "$RESP_STATUS $(jqr .error.type)" "404 invalid_request_error" "$method /v1/responses/{id}: 404 in OpenAI's error object"
+    is "$(jqr .error.message)" "Response with id 'resp_123' not found." "$method /v1/responses/{id}: nothing is kept without responses:"
 done
 http GET "http://127.0.0.1:$PP/v1/responses"
 is "$RESP_STATUS $(jqr .error.type)" "405 invalid_request_error" "GET /v1/responses: 405 in OpenAI's error object"

@@ -25,6 +25,16 @@ static const char *CFG =
     "{\"name\":\"claude\",\"targets\":[{\"provider\":\"ant\",\"model\":\"claude-haiku-4-5\"}]},"
     "{\"name\":\"local\",\"targets\":[{\"provider\":\"loc\",\"model\":\"llama\"}]}]}";
 
+/* An Anthropic stream answering "yo": 9 tokens in, 3 out. */
+static const char *const ANT_EVENTS =
+    "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m1\",\"model\":\"claude-haiku-4-5\","
+    "\"usage\":{\"input_tokens\":9,\"output_tokens\":1}}}\n\n"
+    "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n"
+    "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"yo\"}}\n\n"
+    "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n"
+    "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":3}}\n\n"
+    "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+
 static pt_ai_config *config(void)
 {
     pt_buf err = PT_BUF_INIT;
@@ -122,7 +132,7 @@ static void responses_endpoints_match(void **state)
     f = PT_AI_FMT_OPENAI;
     assert_int_equal(pt_ai_match(PT_SLICE_LIT("GET"), PT_SLICE_LIT("/v1/responses"), false, &f, &ep), 405);
     assert_int_equal(f, PT_AI_FMT_RESPONSES);
-    /* stored responses: every method, and the paths under them, reach the "not kept" answer */
+    /* stored responses: every method, and the paths under them, reach ai/stored.h */
     static const char *const stored[][2] = { { "GET", "/v1/responses/resp_1" }, { "DELETE", "/v1/responses/resp_1" },
                                              { "POST", "/v1/responses/resp_1/cancel" },
                                              { "GET", "/responses/resp_1/input_items" } };
@@ -132,17 +142,6 @@ static void responses_endpoints_match(void **state)
         assert_int_equal(ep, PT_AI_EP_RESPONSE);
         assert_int_equal(f, PT_AI_FMT_RESPONSES);
     }
-    pt_buf b = PT_BUF_INIT;
-    assert_int_equal(pt_ai_render_stored_response(PT_SLICE_LIT("DELETE"), PT_SLICE_LIT("/v1/responses/resp_1"), &b), 404);
-    json_t *j = json_loadb(b.data, b.len, 0, NULL);
-    assert_non_null(j);
-    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "error"), "code")), "not_found");
-    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "error"), "type")), "invalid_request_error");
-    assert_non_null(strstr(json_string_value(json_object_get(json_object_get(j, "error"), "message")),
-                           "does not keep responses"));
-    json_decref(j);
-    pt_buf_reset(&b);
-    pt_buf_release(&b);
 }
 
 static void one_model_is_rendered_or_404(void **state)
@@ -316,13 +315,7 @@ static void fallback_renders_the_same_request_for_another_provider_type(void **s
     assert_int_equal(json_integer_value(json_object_get(j, "max_tokens")), 4096);
     assert_true(json_is_true(json_object_get(j, "stream")));
     json_decref(j);
-    const char *ev = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m1\",\"model\":\"claude-haiku-4-5\","
-                     "\"usage\":{\"input_tokens\":9,\"output_tokens\":1}}}\n\n"
-                     "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n"
-                     "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"yo\"}}\n\n"
-                     "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n"
-                     "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":3}}\n\n"
-                     "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+    const char *ev = ANT_EVENTS;
     pt_ai_header ct = { PT_SLICE_LIT("content-type"), PT_SLICE_LIT("text/event-stream") };
     pt_ai_call_on_response_head(c, 200, &ct, 1);
     assert_int_equal(pt_ai_call_on_response_body(c, ev, strlen(ev), on_emit, &s), 0);
@@ -362,6 +355,57 @@ static pt_ai_result exchange(pt_ai_config *cfg, const char *model, const char *b
     pt_ai_call_free(c);
     pt_ai_request_free(r);
     return res;
+}
+
+/* A Responses client's answer to be kept: the response object says "store": true and the
+ * response it continues, and is the same object the client got, whole or streamed. */
+static void a_kept_response_object_is_what_the_client_got(void **state)
+{
+    pt_ai_config *cfg = config();
+    static const char *const WHOLE = "{\"id\":\"m1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-haiku-4-5\","
+                                     "\"content\":[{\"type\":\"text\",\"text\":\"yo\"}],\"stop_reason\":\"end_turn\","
+                                     "\"usage\":{\"input_tokens\":9,\"output_tokens\":3}}";
+    for (int stream = 0; stream < 2; stream++) {
+        pt_ai_request *r = request(PT_AI_FMT_RESPONSES, PT_AI_EP_CHAT,
+                                   stream ? "{\"model\":\"claude\",\"input\":\"hi\",\"stream\":true}"
+                                          : "{\"model\":\"claude\",\"input\":\"hi\"}");
+        pt_ai_attempt a = attempt(cfg, "claude", 0);
+        pt_ai_call_opts o = { .request_id = "abc", .store = true, .previous_response_id = "resp_prev" };
+        pt_ai_error e;
+        pt_ai_call *c = pt_ai_call_new(r, &a, &o, &e);
+        assert_non_null(c);
+        sink s = { PT_BUF_INIT, 0, 0 };
+        pt_ai_header ct = { PT_SLICE_LIT("content-type"), pt_slice_cstr(stream ? "text/event-stream" : "application/json") };
+        pt_ai_call_on_response_head(c, 200, &ct, 1);
+        const char *body = stream ? ANT_EVENTS : WHOLE;
+        pt_ai_call_on_response_body(c, body, strlen(body), on_emit, &s);
+        assert_int_equal(pt_ai_call_response_object(c).len, 0); /* not before the call ended */
+        pt_ai_result res;
+        pt_ai_call_finish(c, PT_AI_END_OK, on_emit, &s, &res);
+        assert_int_equal(res.kind, PT_AI_OK);
+        pt_slice obj = pt_ai_call_response_object(c);
+        json_t *j = json_loadb(obj.ptr, obj.len, 0, NULL);
+        assert_non_null(j);
+        assert_string_equal(json_string_value(json_object_get(j, "id")), "resp_abc");
+        assert_true(json_is_true(json_object_get(j, "store")));
+        assert_string_equal(json_string_value(json_object_get(j, "previous_response_id")), "resp_prev");
+        assert_string_equal(json_string_value(json_object_get(j, "status")), "completed");
+        if (!stream) {
+            assert_int_equal(s.all.len, obj.len);
+            assert_memory_equal(s.all.data, obj.ptr, obj.len);
+        } else { /* the object response.completed carried */
+            const char *done = strstr(s.all.data, "event: response.completed\ndata: ");
+            assert_non_null(done);
+            json_t *ev = json_loads(done + strlen("event: response.completed\ndata: "), JSON_DISABLE_EOF_CHECK, NULL);
+            assert_true(json_equal(json_object_get(ev, "response"), j));
+            json_decref(ev);
+        }
+        json_decref(j);
+        pt_ai_call_free(c);
+        pt_buf_release(&s.all);
+        pt_ai_request_free(r);
+    }
+    pt_ai_config_free(cfg);
 }
 
 static void rate_limit_cools_the_key_and_auth_failure_disables_it(void **state)
@@ -604,6 +648,7 @@ int main(void)
         cmocka_unit_test(keyless_provider_sends_no_authorization),
         cmocka_unit_test(anthropic_beta_goes_only_to_anthropic),
         cmocka_unit_test(fallback_renders_the_same_request_for_another_provider_type),
+        cmocka_unit_test(a_kept_response_object_is_what_the_client_got),
         cmocka_unit_test(rate_limit_cools_the_key_and_auth_failure_disables_it),
         cmocka_unit_test(provider_4xx_body_reaches_a_same_format_client_unchanged),
         cmocka_unit_test(the_key_never_reaches_the_client),
