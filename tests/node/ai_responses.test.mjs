@@ -224,11 +224,11 @@ test('a mistyped input item is a BadRequestError naming its path', async () => {
   });
 });
 
-test('retrieving or deleting a stored response is a NotFoundError: none are kept', async () => {
+test('retrieving or deleting a stored response is a NotFoundError: none are kept without responses:', async () => {
   for (const call of [() => client.responses.retrieve('resp_abc'), () => client.responses.delete('resp_abc')]) {
     await assert.rejects(call(), (e) => {
       assert.ok(e instanceof OpenAI.NotFoundError, `got ${e?.constructor?.name}: ${e?.message}`);
-      assert.match(e.message, /does not keep responses/);
+      assert.equal(e.message, "404 Response with id 'resp_abc' not found.");
       return true;
     });
   }
