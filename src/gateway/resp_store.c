@@ -43,6 +43,17 @@ static struct {
     _Atomic uint64_t stored, dropped, pruned, errors;
 } rs;
 
+/* A response not kept: counted, and said in the log at most every 10 s (a full queue can
+ * refuse many in a row). */
+static void dropped(const char *id, const char *why)
+{
+    static _Atomic uint64_t last_ms;
+    atomic_fetch_add(&rs.dropped, 1);
+    uint64_t now = uv_hrtime() / 1000000, last = atomic_load(&last_ms);
+    if (now - last >= 10000 && atomic_compare_exchange_strong(&last_ms, &last, now))
+        pt_log_warn("responses: %s is not kept: %s (portico_responses_dropped_total counts them)", id, why);
+}
+
 static void job_free(pt_resp_job *j)
 {
     pt_store_response_release(&j->row);
@@ -76,7 +87,7 @@ static void run_job(pt_resp_job *j)
 {
     if (j->op == OP_PUT) {
         if (rs.st) run_put(j);
-        else atomic_fetch_add(&rs.dropped, 1);
+        else dropped(j->row.id, "the store could not be opened");
         job_free(j);
         return;
     }
@@ -221,8 +232,7 @@ int pt_resp_store_put(const char *id, const char *consumer, const char *model, p
     if (!rs.enabled) return -1;
     size_t bytes = input.len + response.len;
     if (bytes > rs.max_bytes) {
-        atomic_fetch_add(&rs.dropped, 1);
-        pt_log_warn("responses: %s is not kept: %zu bytes is over responses.max_size (%zu)", id, bytes, rs.max_bytes);
+        dropped(id, "it is larger than responses.max_size");
         return -1;
     }
     pt_resp_job *j = calloc(1, sizeof *j);
@@ -236,8 +246,7 @@ int pt_resp_store_put(const char *id, const char *consumer, const char *model, p
     }
     if (!j || !j->row.id || !j->row.consumer || !j->row.model || !j->row.input || !j->row.response || !enqueue(j)) {
         if (j) job_free(j);
-        atomic_fetch_add(&rs.dropped, 1);
-        pt_log_warn("responses: %s is not kept: the store's queue is full", id);
+        dropped(id, "the store's queue is full");
         return -1;
     }
     return 0;
