@@ -168,6 +168,7 @@ struct pt_ai_request {
     bool gemini_marks;        /* the pivot holds signed calls or Gemini thinking signatures */
     bool json_array;          /* Gemini: a stream framed as one JSON array (no alt=sse) */
     bool gemini_embed_one;    /* Gemini: embedContent (one embedding), not batchEmbedContents */
+    const pt_jv *gemini_embed_src; /* Gemini embeddings: the client's body (in the pivot's arena) */
     /* Not zeroed when the object is reused (REQUEST_ZEROED): each is written before it is
      * read (fixed[0..nf) by the scan, pivot by its init, pivot_err before a parse). */
     pt_jfield fixed[MAX_FIELDS];
@@ -272,7 +273,8 @@ static int gemini_embeddings_request(pt_ai_request *r, const char *verb, pt_ai_e
 {
     r->gemini_embed_one = strncmp(verb, ":embedContent", 13) == 0;
     pt_buf b = PT_BUF_INIT;
-    if (pt__gem_embed_request(r->body, r->len, pt_slice_cstr(r->model), &r->pivot.arena, &b, err)) {
+    if (pt__gem_embed_request(r->body, r->len, pt_slice_cstr(r->model), &r->pivot.arena, &b, &r->gemini_embed_src,
+                              err)) {
         pt_buf_release(&b);
         return -1;
     }
@@ -655,6 +657,7 @@ static int build(pt_ai_call *c, const pt_ai_call_opts *opts, pt_ai_error *err)
             return passthrough_body(c, false, err);
         }
         c->mode = MODE_EMBED;
+        c->ctx.embed_src = r->gemini_embed_src;
         const pt_jv *j = request_json(r, err);
         return j ? p->render_embed(&c->ctx, j, &c->up.body, err) : -1;
     case PT_AI_EP_CHAT:

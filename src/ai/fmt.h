@@ -78,10 +78,13 @@ const pt__fmt *pt__fmt_get(pt_ai_format f);
 
 /* Gemini embeddings (fmt_gemini.c): an embedContent body ({"content":{"parts":[{"text"}]},
  * "outputDimensionality"}) or a batchEmbedContents one ({"requests":[...]}) as the OpenAI
- * embeddings body {"model","input":[...],"dimensions"} (model: the public name) into out;
+ * embeddings body {"model","input":[...],"dimensions"} (model: the public name) into out,
+ * *src the body as parsed in arena (each request's taskType and title, for the providers
+ * that take them: pt__prov_ctx.embed_src);
  * and an OpenAI embeddings list answer as Gemini's ({"embedding":{"values"}} when one,
  * else {"embeddings":[{"values"}...]}). -1 with err (400) / nonzero on an unreadable list. */
-int pt__gem_embed_request(const char *body, size_t len, pt_slice model, pt_pool *arena, pt_buf *out, pt_ai_error *err);
+int pt__gem_embed_request(const char *body, size_t len, pt_slice model, pt_pool *arena, pt_buf *out,
+                          const pt_jv **src, pt_ai_error *err);
 int pt__gem_embed_answer(const char *list, size_t len, bool one, pt_buf *out);
 
 /* Shared parsing helpers (fmt_openai.c) ------------------------------------------------ */

@@ -723,7 +723,8 @@ static int embed_text(pt_jw *w, const pt_jv *content, const char *path, pt_ai_er
     return 0;
 }
 
-int pt__gem_embed_request(const char *body, size_t len, pt_slice model, pt_pool *arena, pt_buf *out, pt_ai_error *err)
+int pt__gem_embed_request(const char *body, size_t len, pt_slice model, pt_pool *arena, pt_buf *out,
+                          const pt_jv **src, pt_ai_error *err)
 {
     size_t ep;
     const pt_jv *root = pt_jdom_parse(arena, body, len, &ep);
@@ -754,7 +755,13 @@ int pt__gem_embed_request(const char *body, size_t len, pt_slice model, pt_pool 
         if (pt_jv_is_integer(d) && dims >= 0 && pt_jv_int(d) != dims)
             return UNSUPPORTED_AT(path, "outputDimensionality", "must be the same for every request of a batch");
         if (pt_jv_is_integer(d)) dims = pt_jv_int(d);
+        static const char *const texts[] = { "taskType", "title" }; /* for providers that take them */
+        for (size_t k = 0; k < 2; k++) {
+            const pt_jv *t = pt_jv_get(one, texts[k]);
+            if (t && !pt_jv_is_null(t) && !pt_jv_is_string(t)) return BAD_AT(path, texts[k], "expected a string");
+        }
     }
+    *src = root;
     pt_jw_arr_end(&w);
     if (dims > 0) pt_jw_kint(&w, "dimensions", dims);
     pt_jw_obj_end(&w);

@@ -33,6 +33,8 @@ typedef struct pt__prov_ctx {
     bool responses;           /* an openai provider serving a Responses request as it is (/responses) */
     const char *request_id;
     int64_t now_unix;
+    const pt_jv *embed_src;   /* embeddings of a Gemini client: its body as written (each
+                               * request's taskType and title), NULL for other clients */
 } pt__prov_ctx;
 
 /* The upstream request being built; strings live in arena. */
@@ -217,6 +219,16 @@ uint64_t pt__retry_after_ms(const pt_ai_header *h, size_t n);
 void pt__classify_status(const pt__prov_ctx *c, int status, const char *msg, pt_ai_error *err);
 /* A compact text of why a body was not readable JSON. */
 int pt__bad_upstream(pt_ai_error *err, const pt__prov_ctx *c, const char *what);
+
+/* Embeddings answers (prov_gemini.c): the OpenAI list of the n vectors (JSON arrays of
+ * numbers; base64 floats when req asks for encoding_format "base64"), with tokens as its
+ * usage, written to out. The local estimate of req's input text for providers that report
+ * no usage. The string member (taskType, title) of embeddings request i of a Gemini
+ * client's body src, or an empty slice. */
+int pt__embed_list(const pt_jv *req, const pt_jv *const *vectors, size_t n, pt_slice public_model, int64_t tokens,
+                   pt_buf *out);
+int64_t pt__embed_estimate(const pt_jv *req);
+pt_slice pt__embed_src_member(const pt_jv *src, size_t i, const char *member);
 
 /* Which FILE parts (documents, audio) a provider's request format can carry. */
 enum {

@@ -7,9 +7,12 @@
  * (inferenceConfig), stop reasons, usage including cache reads and writes, reasoning
  * text in answers. Not mapped: documents and audio (refused with a 400), image URLs
  * (refused), reasoning sent back in later turns (dropped), top_k and other
- * model-specific fields (additionalModelRequestFields), guardrails. */
+ * model-specific fields (additionalModelRequestFields), guardrails. Embeddings through
+ * InvokeModel (POST {base}/model/{modelId}/invoke): Amazon Titan (one text) and Cohere
+ * (a batch, with an input_type) bodies. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ai/prov.h"
@@ -28,7 +31,8 @@ static int head(const pt__prov_ctx *c, pt__up *up, pt_ai_error *err)
     int rc = pt_buf_append_str(&path, "/model/");
     /* every reserved byte of a model id (':' in versions, '/' in ARNs) is escaped */
     if (!rc) rc = pt_sigv4_uri_encode(&path, pt_slice_cstr(c->model), false);
-    if (!rc) rc = pt_buf_append_str(&path, c->stream ? "/converse-stream" : "/converse");
+    if (!rc)
+        rc = pt_buf_append_str(&path, c->ep == PT_AI_EP_EMBEDDINGS ? "/invoke" : c->stream ? "/converse-stream" : "/converse");
     if (!rc) rc = pt_buf_append(&path, "", 1);
     up->method = "POST";
     if (!rc) rc = pt__up_path(up, c->cfg, path.data);
@@ -531,6 +535,85 @@ static const pt__stream_ops stream_ops = {
     .release = st_release,
 };
 
+/* ---- embeddings (InvokeModel) --------------------------------------------------------- */
+
+/* Which embedding model family a model id names: Cohere's take a batch of texts and an
+ * input_type, Amazon Titan's one text per call. */
+static bool is_cohere(const char *model) { return strstr(model, "cohere.") != NULL; }
+static bool is_titan(const char *model) { return strstr(model, "amazon.titan-embed") != NULL; }
+
+/* Cohere's input_type from a Gemini client's taskType (search_document when none). */
+static const char *cohere_input_type(pt_slice task)
+{
+    if (pt_slice_eq_cstr(task, "RETRIEVAL_QUERY") || pt_slice_eq_cstr(task, "QUESTION_ANSWERING")) return "search_query";
+    if (pt_slice_eq_cstr(task, "CLASSIFICATION")) return "classification";
+    if (pt_slice_eq_cstr(task, "CLUSTERING")) return "clustering";
+    return "search_document";
+}
+
+static int render_embed(const pt__prov_ctx *c, const pt_jv *req, pt_buf *body, pt_ai_error *err)
+{
+    const pt_jv *input = pt_jv_get(req, "input"), *dims = pt_jv_get(req, "dimensions");
+    size_t n = pt_jv_is_array(input) ? pt_jv_len(input) : 1;
+    bool cohere = is_cohere(c->model);
+    if (!cohere && !is_titan(c->model))
+        return pt_ai_error_set(err, PT_AI_ERR_UNSUPPORTED, 400, "model",
+                               "provider '%s' (bedrock): embeddings are served by Amazon Titan (amazon.titan-embed-*) and "
+                               "Cohere (cohere.embed-*) models only, not '%s'", c->cfg->name, c->model);
+    if (!cohere && n != 1)
+        return pt_ai_error_set(err, PT_AI_ERR_UNSUPPORTED, 400, "input",
+                               "input: Amazon Titan embeds one text per request (got %zu)", n);
+    pt_jw w;
+    pt_jw_init(&w, body);
+    pt_jw_obj(&w);
+    if (cohere) {
+        pt_jw_key(&w, "texts");
+        pt_jw_arr(&w);
+    }
+    for (size_t i = 0; i < n; i++) {
+        const pt_jv *s = pt_jv_is_array(input) ? pt_jv_at(input, i) : input;
+        if (!pt_jv_is_string(s))
+            return pt_ai_error_set(err, PT_AI_ERR_UNSUPPORTED, 400, "input",
+                                   "input: Bedrock embeddings take strings only (not token arrays)");
+        if (!cohere) pt_jw_key(&w, "inputText");
+        pt_jw_str(&w, pt_jv_str(s));
+    }
+    if (cohere) {
+        pt_jw_arr_end(&w);
+        pt_jw_kcstr(&w, "input_type", cohere_input_type(pt__embed_src_member(c->embed_src, 0, "taskType")));
+    } else if (pt_jv_is_integer(dims)) {
+        pt_jw_kint(&w, "dimensions", pt_jv_int(dims));
+    }
+    pt_jw_obj_end(&w);
+    return w.err ? pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 413, NULL, "request too large to render") : 0;
+}
+
+/* Titan: {"embedding":[...],"inputTextTokenCount":N}; Cohere: {"embeddings":[[...]...]}
+ * (or {"embeddings":{"float":[...]}}), without usage: estimated. */
+static int parse_embed(const pt__prov_ctx *c, const pt_jv *req, const char *body, size_t len, pt_slice public_model,
+                       pt_buf *out, pt_usage *usage, pt_ai_error *err)
+{
+    pt_pool scratch;
+    pt_pool_init(&scratch, 0, 0);
+    const pt_jv *root = pt_jdom_parse(&scratch, body, len, NULL), *one = pt_jv_get(root, "embedding");
+    const pt_jv *many = pt_jv_get(root, "embeddings");
+    if (pt_jv_is_object(many)) many = pt_jv_get(many, "float");
+    size_t n = pt_jv_is_array(one) ? 1 : pt_jv_is_array(many) ? pt_jv_len(many) : 0;
+    const pt_jv **vectors = n ? calloc(n, sizeof *vectors) : NULL;
+    int rc = !n || !vectors ? pt__bad_upstream(err, c, "no embedding in the answer") : 0;
+    for (size_t i = 0; !rc && i < n; i++) vectors[i] = one ? one : pt_jv_at(many, i);
+    if (!rc) {
+        const pt_jv *tc = pt_jv_get(root, "inputTextTokenCount");
+        int64_t tokens = pt_jv_is_number(tc) ? (int64_t)pt_jv_num(tc) : pt__embed_estimate(req);
+        *usage = (pt_usage){ .input = tokens };
+        if (pt__embed_list(req, vectors, n, public_model, tokens, out))
+            rc = pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 502, NULL, "answer too large");
+    }
+    free(vectors);
+    pt_pool_release(&scratch);
+    return rc;
+}
+
 const pt__prov pt__prov_bedrock = {
     .type = PT_AI_PROV_BEDROCK,
     .wire = PT__WIRE_BEDROCK,
@@ -538,7 +621,9 @@ const pt__prov pt__prov_bedrock = {
     .render_chat = render_chat,
     .parse_chat = parse_chat,
     .stream = &stream_ops,
-    .embed_ok = false,
+    .embed_ok = true,
+    .render_embed = render_embed,
+    .parse_embed = parse_embed,
     .classify = pt__classify_common,
     .passthrough = false,
     .eventstream = true,

@@ -615,6 +615,16 @@ const pt__stream_ops pt__gem_stream_ops = {
 /* ---- embeddings ---------------------------------------------------------------------- */
 
 /* OpenAI {"model","input": string | [string], "dimensions"} -> batchEmbedContents */
+/* A Gemini client's taskType and title of request i, as it wrote them. */
+static void embed_extras(pt_jw *w, const pt_jv *src, size_t i)
+{
+    static const char *const members[] = { "taskType", "title" };
+    for (size_t k = 0; k < 2; k++) {
+        pt_slice v = pt__embed_src_member(src, i, members[k]);
+        if (v.len) pt_jw_kstr(w, members[k], v);
+    }
+}
+
 static int render_embed(const pt__prov_ctx *c, const pt_jv *req, pt_buf *body, pt_ai_error *err)
 {
     const pt_jv *input = pt_jv_get(req, "input");
@@ -644,6 +654,7 @@ static int render_embed(const pt__prov_ctx *c, const pt_jv *req, pt_buf *body, p
         pt_jw_arr_end(&w);
         pt_jw_obj_end(&w);
         if (pt_jv_is_integer(dims)) pt_jw_kint(&w, "outputDimensionality", pt_jv_int(dims));
+        embed_extras(&w, c->embed_src, i);
         pt_jw_obj_end(&w);
     }
     pt_jw_arr_end(&w);
@@ -683,42 +694,30 @@ static int base64_floats(pt_buf *out, const pt_jv *values)
     return rc;
 }
 
-static int parse_embed(const pt__prov_ctx *c, const pt_jv *req, const char *body, size_t len, pt_slice public_model,
-                       pt_buf *out, pt_usage *usage, pt_ai_error *err)
+int64_t pt__embed_estimate(const pt_jv *req)
 {
-    pt_pool scratch;
-    pt_pool_init(&scratch, 0, 0);
-    const pt_jv *root = pt_jdom_parse(&scratch, body, len, NULL);
-    const pt_jv *embs = pt_jv_get(root, "embeddings");
-    if (!pt_jv_is_array(embs)) {
-        pt_pool_release(&scratch);
-        return pt__bad_upstream(err, c, "no embeddings array");
-    }
-    const char *enc = pt_jv_cstr(pt_jv_get(req, "encoding_format"));
-    bool b64 = enc && strcmp(enc, "base64") == 0;
-    /* Gemini reports no usage for embeddings: estimated from the input text */
     size_t bytes = 0;
     const pt_jv *input = pt_jv_get(req, "input");
     if (pt_jv_is_string(input)) bytes = pt_jv_str(input).len;
     size_t k;
     const pt_jv *s;
     PT_JV_FOREACH(input, k, s) bytes += pt_jv_str(s).len;
-    int64_t est = pt_pivot_estimate_text_tokens(bytes);
-    *usage = PT_USAGE_UNKNOWN;
-    usage->input = est;
-    usage->output = 0;
-    usage->cache_read = usage->cache_write = usage->reasoning = 0;
+    return pt_pivot_estimate_text_tokens(bytes);
+}
 
+int pt__embed_list(const pt_jv *req, const pt_jv *const *vectors, size_t n, pt_slice public_model, int64_t tokens,
+                   pt_buf *out)
+{
+    const char *enc = pt_jv_cstr(pt_jv_get(req, "encoding_format"));
+    bool b64 = enc && strcmp(enc, "base64") == 0;
     pt_jw w;
     pt_jw_init(&w, out);
     pt_jw_obj(&w);
     pt_jw_kcstr(&w, "object", "list");
     pt_jw_key(&w, "data");
     pt_jw_arr(&w);
-    size_t i;
-    const pt_jv *e;
-    PT_JV_FOREACH(embs, i, e) {
-        const pt_jv *values = pt_jv_get(e, "values");
+    for (size_t i = 0; i < n; i++) {
+        const pt_jv *values = vectors[i];
         pt_jw_obj(&w);
         pt_jw_kcstr(&w, "object", "embedding");
         pt_jw_kint(&w, "index", (int64_t)i);
@@ -736,12 +735,43 @@ static int parse_embed(const pt__prov_ctx *c, const pt_jv *req, const char *body
     pt_jw_kstr(&w, "model", public_model);
     pt_jw_key(&w, "usage");
     pt_jw_obj(&w);
-    pt_jw_kint(&w, "prompt_tokens", est);
-    pt_jw_kint(&w, "total_tokens", est);
+    pt_jw_kint(&w, "prompt_tokens", tokens);
+    pt_jw_kint(&w, "total_tokens", tokens);
     pt_jw_obj_end(&w);
     pt_jw_obj_end(&w);
+    return w.err;
+}
+
+pt_slice pt__embed_src_member(const pt_jv *src, size_t i, const char *member)
+{
+    const pt_jv *reqs = pt_jv_get(src, "requests");
+    const pt_jv *one = reqs ? pt_jv_at(reqs, i) : i == 0 ? src : NULL;
+    const pt_jv *v = pt_jv_get(one, member);
+    return pt_jv_is_string(v) ? pt_jv_str(v) : PT_SLICE_NULL;
+}
+
+static int parse_embed(const pt__prov_ctx *c, const pt_jv *req, const char *body, size_t len, pt_slice public_model,
+                       pt_buf *out, pt_usage *usage, pt_ai_error *err)
+{
+    pt_pool scratch;
+    pt_pool_init(&scratch, 0, 0);
+    const pt_jv *root = pt_jdom_parse(&scratch, body, len, NULL);
+    const pt_jv *embs = pt_jv_get(root, "embeddings");
+    size_t n = pt_jv_is_array(embs) ? pt_jv_len(embs) : 0;
+    const pt_jv **vectors = n ? calloc(n, sizeof *vectors) : NULL;
+    if (!pt_jv_is_array(embs) || (n && !vectors)) {
+        free(vectors);
+        pt_pool_release(&scratch);
+        return pt__bad_upstream(err, c, "no embeddings array");
+    }
+    for (size_t i = 0; i < n; i++) vectors[i] = pt_jv_get(pt_jv_at(embs, i), "values");
+    /* Gemini reports no usage for embeddings: estimated from the input text */
+    int64_t est = pt__embed_estimate(req);
+    *usage = (pt_usage){ .input = est };
+    int rc = pt__embed_list(req, vectors, n, public_model, est, out);
+    free(vectors);
     pt_pool_release(&scratch);
-    if (w.err) return pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 502, NULL, "answer too large");
+    if (rc) return pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 502, NULL, "answer too large");
     return 0;
 }
 

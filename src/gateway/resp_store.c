@@ -94,7 +94,7 @@ static void run_job(pt_resp_job *j)
     if (!rs.st) j->rc = PT_STORE_EUNAVAIL;
     else if (j->op == OP_GET) j->rc = pt_store_response_get(rs.st, j->id, (int64_t)time(NULL), &j->row);
     else j->rc = pt_store_response_delete(rs.st, j->id, j->consumer);
-    if (j->rc && j->rc != PT_STORE_ENOTFOUND) {
+    if (j->rc && j->rc != PT_STORE_ENOTFOUND && rs.st) {
         atomic_fetch_add(&rs.errors, 1);
         pt_log_warn("responses: %s: %s", j->id, pt_store_last_error(rs.st)->message);
     }

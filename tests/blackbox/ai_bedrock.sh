@@ -36,6 +36,8 @@ models:
   - { name: claude, targets: [{ provider: aws, model: "$MODEL" }] }
   - { name: wrongkeys, targets: [{ provider: wrong, model: "$MODEL" }] }
   - { name: sts, targets: [{ provider: sts, model: "$MODEL" }] }
+  - { name: titan, targets: [{ provider: aws, model: "amazon.titan-embed-text-v2:0" }] }
+  - { name: cohere, targets: [{ provider: aws, model: "cohere.embed-english-v3" }] }
 EOF
 PT_TEST_AWS_KEY=AKIDPORTICOTEST PT_TEST_AWS_SECRET='test/Secret+Key0123456789' portico_start "$T/portico.yaml" ||
     not_ok "portico starts"
@@ -123,6 +125,27 @@ ai_chat '{"model":"sts","messages":[{"role":"user","content":"hi"}]}'
 is "$RESP_STATUS $(jqr '.choices[0].message.content')" "200 Hello w1 w2" "temporary credentials: the session token is sent and signed"
 like "$(curl -s -m 5 "http://127.0.0.1:$MS/_mock/requests" | jq -r '.[-1].headers.authorization')" \
     'SignedHeaders=content-type;host;x-amz-content-sha256;x-amz-date;x-amz-security-token,' "x-amz-security-token is a signed header"
+
+# ------------------------------------------------------------------------- embeddings (InvokeModel)
+emb() { http POST "http://127.0.0.1:$PP/v1/embeddings" -H 'content-type: application/json' --data-binary "$1"; }
+mock_reset
+emb '{"model":"titan","input":"hello","dimensions":256}'
+is "$RESP_STATUS $(jq -c '[.data[0].embedding, .usage.prompt_tokens]' <<<"$RESP_BODY")" "200 [[0,0.5,-0.25],5]" \
+    "Titan embeddings: the vector, and Titan's inputTextTokenCount as usage"
+is "$(mock_seen | jq -c '.[0] | [.path, (.body | fromjson)]')" \
+    '["/model/amazon.titan-embed-text-v2%3A0/invoke",{"inputText":"hello","dimensions":256}]' "InvokeModel with Titan's body, signed"
+emb '{"model":"titan","input":["a","b"]}'
+is "$RESP_STATUS $(jqr .error.param)" "400 input" "Titan embeds one text per request: a batch is a 400"
+mock_reset
+http POST "http://127.0.0.1:$PP/v1beta/models/cohere:batchEmbedContents" -H 'content-type: application/json' \
+    --data-binary '{"requests":[{"content":{"parts":[{"text":"q1"}]},"taskType":"RETRIEVAL_QUERY"},{"content":{"parts":[{"text":"q2"}]},"taskType":"RETRIEVAL_QUERY"}]}'
+is "$RESP_STATUS $(jq -c '[.embeddings[].values]' <<<"$RESP_BODY")" "200 [[0,0.5,-0.25],[1,0.5,-0.25]]" \
+    "Cohere embeddings for a Gemini client, batched"
+is "$(mock_seen | jq -c '.[0].body | fromjson')" '{"texts":["q1","q2"],"input_type":"search_query"}' \
+    "Cohere gets the texts and the input_type its taskType stands for"
+emb '{"model":"claude","input":"x"}'
+like "$RESP_STATUS $(jqr .error.message)" "^400 provider 'aws' \(bedrock\): embeddings are served by Amazon Titan" \
+    "a Bedrock chat model asked for embeddings: 400 saying which models embed"
 
 alive_after "the Bedrock tests"
 done_testing

@@ -126,7 +126,7 @@ http GET "http://127.0.0.1:$PP/v1beta/models/claude" -H "x-goog-api-key: $KEY"
 is "$RESP_STATUS $(jqr .name)" "200 models/claude" "GET /v1beta/models/{model}"
 
 # ---------------------------------------------------------------------------- embeddings
-EMB='{"requests":[{"model":"models/x","content":{"parts":[{"text":"one"}]},"outputDimensionality":3},{"model":"models/x","content":{"parts":[{"text":"two"},{"text":"three"}]},"outputDimensionality":3}]}'
+EMB='{"requests":[{"model":"models/x","content":{"parts":[{"text":"one"}]},"outputDimensionality":3,"taskType":"RETRIEVAL_DOCUMENT","title":"Doc one"},{"model":"models/x","content":{"parts":[{"text":"two"},{"text":"three"}]},"outputDimensionality":3}]}'
 for m in "gemini /v1beta/models/gemini-2.5-flash:batchEmbedContents" "gpt /v1/embeddings"; do
     set -- $m
     mock_reset
@@ -136,6 +136,12 @@ for m in "gemini /v1beta/models/gemini-2.5-flash:batchEmbedContents" "gpt /v1/em
 done
 is "$(mock_seen | jq -c '.[0].body | fromjson')" '{"model":"gpt-4o","input":["one","two\nthree"],"dimensions":3}' \
     "an OpenAI provider gets the texts as input, its own model name and the dimensions"
+mock_reset
+gen "gemini:batchEmbedContents" "$EMB"
+is "$(mock_seen | jq -c '.[0].body | fromjson | [.requests[] | [.taskType, .title, .outputDimensionality]]')" \
+    '[["RETRIEVAL_DOCUMENT","Doc one",3],[null,null,3]]' "a Gemini provider gets each request's taskType and title"
+gen "gemini:embedContent" '{"content":{"parts":[{"text":"hello"}]},"taskType":7}'
+is "$RESP_STATUS $(jqr .error.message)" "400 body.taskType: expected a string" "a taskType that is not a string: 400 naming it"
 gen "gpt:embedContent" '{"content":{"parts":[{"text":"hello"}]}}'
 is "$RESP_STATUS $(jq -c '.embedding.values' <<<"$RESP_BODY")" "200 [0,0.5,-0.25]" "embedContent answers one embedding"
 gen "gpt:embedContent" '{"content":{"parts":[{"inlineData":{"mimeType":"image/png","data":"AA"}}]}}'

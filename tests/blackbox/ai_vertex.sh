@@ -53,6 +53,7 @@ providers:
 models:
   - { name: gem, targets: [{ provider: vx, model: gemini-2.5-flash }] }
   - { name: claude, targets: [{ provider: vx, model: claude-sonnet-4-5 }] }
+  - { name: embed, targets: [{ provider: vx, model: text-embedding-005 }] }
   - { name: short, targets: [{ provider: vshort, model: gemini-2.5-flash }] }
   - { name: down, targets: [{ provider: vdown, model: gemini-2.5-flash }] }
   - { name: other, targets: [{ provider: vother, model: gemini-2.5-flash }] }
@@ -97,6 +98,22 @@ like "$(mock_seen | jq -r '.[-1].path')" ':streamRawPredict$' "streams use :stre
 http POST "http://127.0.0.1:$PP/v1beta/models/claude:generateContent" -H 'content-type: application/json' \
     --data-binary '{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}'
 is "$RESP_STATUS $(jqr '.candidates[0].content.parts[0].text')" "200 Hello w1 w2" "gemini client -> vertex claude"
+
+# ------------------------------------------------------------------------- embeddings (:predict)
+http POST "http://127.0.0.1:$PP/v1/embeddings" -H 'content-type: application/json' \
+    --data-binary '{"model":"embed","input":["one","two"],"dimensions":64}'
+is "$RESP_STATUS $(jq -c '[[.data[].embedding], .usage.prompt_tokens]' <<<"$RESP_BODY")" "200 [[[0,0.5,-0.25],[1,0.5,-0.25]],6]" \
+    "openai client -> vertex embeddings: the vectors, and Vertex's token counts as usage"
+is "$(mock_seen | jq -c '.[-1] | [.path, (.body | fromjson)]')" \
+    '["/v1/projects/proj-1/locations/us-central1/publishers/google/models/text-embedding-005:predict",{"instances":[{"content":"one"},{"content":"two"}],"parameters":{"outputDimensionality":64}}]' \
+    "Vertex embeddings go to :predict with one instance per text"
+http POST "http://127.0.0.1:$PP/v1beta/models/embed:embedContent" -H 'content-type: application/json' \
+    --data-binary '{"content":{"parts":[{"text":"doc"}]},"taskType":"RETRIEVAL_DOCUMENT","title":"A title"}'
+is "$RESP_STATUS $(jq -c .embedding.values <<<"$RESP_BODY")" "200 [0,0.5,-0.25]" "gemini client -> vertex embeddings"
+is "$(mock_seen | jq -c '.[-1].body | fromjson | .instances')" '[{"content":"doc","task_type":"RETRIEVAL_DOCUMENT","title":"A title"}]' \
+    "a Gemini client's taskType and title reach Vertex as task_type and title"
+http POST "http://127.0.0.1:$PP/v1/embeddings" -H 'content-type: application/json' --data-binary '{"model":"claude","input":"x"}'
+like "$RESP_STATUS $(jqr .error.message)" "^400 provider 'vx' \(vertex\) does not offer embeddings" "Anthropic models on Vertex do not embed: 400"
 
 # ------------------------------------------------------------------------- errors
 ai_chat '{"model":"gem","messages":[{"role":"user","content":"hi [mock status=429]"}]}'

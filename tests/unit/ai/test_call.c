@@ -408,6 +408,88 @@ static void a_kept_response_object_is_what_the_client_got(void **state)
     pt_ai_config_free(cfg);
 }
 
+/* Bedrock embeddings through InvokeModel: Titan's one-text body and Cohere's batch with an
+ * input_type (from a Gemini client's taskType), each answer as OpenAI's list (a Gemini
+ * client's in Gemini's shape), Titan's token count as usage. */
+static pt_ai_result embed_call(pt_ai_config *cfg, pt_ai_request *r, const char *model, const char *answer, sink *s,
+                               json_t **sent)
+{
+    pt_ai_attempt a = attempt(cfg, model, 0);
+    pt_ai_error e;
+    pt_ai_call *c = pt_ai_call_new(r, &a, NULL, &e);
+    if (!c) fail_msg("refused: %s", e.message);
+    const pt_ai_upstream *up = pt_ai_call_upstream(c);
+    *sent = json_pack("{s:s, s:o}", "path", up->path, "body", json_loadb(up->body, up->body_len, 0, NULL));
+    pt_ai_header ct = { PT_SLICE_LIT("content-type"), PT_SLICE_LIT("application/json") };
+    pt_ai_call_on_response_head(c, 200, &ct, 1);
+    pt_ai_call_on_response_body(c, answer, strlen(answer), on_emit, s);
+    pt_ai_result res;
+    pt_ai_call_finish(c, PT_AI_END_OK, on_emit, s, &res);
+    pt_ai_call_free(c);
+    return res;
+}
+
+static void bedrock_embeddings_use_invoke_model(void **state)
+{
+    static const char *BCFG =
+        "{\"providers\":[{\"name\":\"b\",\"type\":\"bedrock\",\"region\":\"eu-west-3\",\"access_key_id\":\"AKID\","
+        "\"secret_access_key\":\"s3cr3t\"}],\"models\":["
+        "{\"name\":\"titan\",\"targets\":[{\"provider\":\"b\",\"model\":\"amazon.titan-embed-text-v2:0\"}]},"
+        "{\"name\":\"cohere\",\"targets\":[{\"provider\":\"b\",\"model\":\"cohere.embed-english-v3\"}]},"
+        "{\"name\":\"chat\",\"targets\":[{\"provider\":\"b\",\"model\":\"anthropic.claude-3-5-haiku\"}]}]}";
+    pt_buf err = PT_BUF_INIT;
+    pt_ai_config *cfg = pt_ai_config_load_string("b.json", BCFG, strlen(BCFG), &err);
+    assert_non_null(cfg);
+    sink s = { PT_BUF_INIT, 0, 0 };
+    json_t *sent;
+    pt_ai_request *r = request(PT_AI_FMT_OPENAI, PT_AI_EP_EMBEDDINGS, "{\"model\":\"titan\",\"input\":\"hi\",\"dimensions\":256}");
+    pt_ai_result res = embed_call(cfg, r, "titan", "{\"embedding\":[0.5,-1],\"inputTextTokenCount\":4}", &s, &sent);
+    assert_int_equal(res.kind, PT_AI_OK);
+    assert_int_equal(res.usage.input, 4);
+    assert_string_equal(json_string_value(json_object_get(sent, "path")), "/model/amazon.titan-embed-text-v2%3A0/invoke");
+    char *body = json_dumps(json_object_get(sent, "body"), JSON_COMPACT);
+    assert_string_equal(body, "{\"inputText\":\"hi\",\"dimensions\":256}");
+    free(body);
+    json_t *list = json_loadb(s.all.data, s.all.len, 0, NULL);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(list, "usage"), "prompt_tokens")), 4);
+    char *v = json_dumps(json_object_get(json_array_get(json_object_get(list, "data"), 0), "embedding"), JSON_COMPACT);
+    assert_string_equal(v, "[0.5,-1]");
+    free(v);
+    json_decref(list);
+    json_decref(sent);
+    pt_ai_request_free(r);
+
+    pt_ai_error e;
+    r = request(PT_AI_FMT_OPENAI, PT_AI_EP_EMBEDDINGS, "{\"model\":\"titan\",\"input\":[\"a\",\"b\"]}");
+    pt_ai_attempt a = attempt(cfg, "titan", 0);
+    assert_null(pt_ai_call_new(r, &a, NULL, &e));
+    assert_string_equal(e.param, "input"); /* Titan: one text per call */
+    pt_ai_request_free(r);
+    r = request(PT_AI_FMT_OPENAI, PT_AI_EP_EMBEDDINGS, "{\"model\":\"chat\",\"input\":\"x\"}");
+    a = attempt(cfg, "chat", 0);
+    assert_null(pt_ai_call_new(r, &a, NULL, &e));
+    assert_int_equal(e.kind, PT_AI_ERR_UNSUPPORTED);
+    pt_ai_request_free(r);
+
+    const char *gem = "{\"requests\":[{\"content\":{\"parts\":[{\"text\":\"q1\"}]},\"taskType\":\"CLUSTERING\"},"
+                      "{\"content\":{\"parts\":[{\"text\":\"q2\"}]}}]}";
+    if (pt_ai_request_new_path(PT_AI_FMT_GEMINI, PT_AI_EP_EMBEDDINGS, PT_SLICE_LIT("/v1beta/models/cohere:batchEmbedContents"),
+                               PT_SLICE_NULL, gem, strlen(gem), &r, &e))
+        fail_msg("%s", e.message);
+    pt_buf_reset(&s.all);
+    res = embed_call(cfg, r, "cohere", "{\"id\":\"x\",\"embeddings\":[[1],[2]],\"response_type\":\"embeddings_floats\"}", &s, &sent);
+    assert_int_equal(res.kind, PT_AI_OK);
+    body = json_dumps(json_object_get(sent, "body"), JSON_COMPACT);
+    assert_string_equal(body, "{\"texts\":[\"q1\",\"q2\"],\"input_type\":\"clustering\"}");
+    free(body);
+    assert_string_equal(s.all.data, "{\"embeddings\":[{\"values\":[1]},{\"values\":[2]}]}");
+    json_decref(sent);
+    pt_ai_request_free(r);
+    pt_buf_release(&s.all);
+    pt_buf_release(&err);
+    pt_ai_config_free(cfg);
+}
+
 static void rate_limit_cools_the_key_and_auth_failure_disables_it(void **state)
 {
     pt_log_set_level(PT_LOG_ERROR);
@@ -649,6 +731,7 @@ int main(void)
         cmocka_unit_test(anthropic_beta_goes_only_to_anthropic),
         cmocka_unit_test(fallback_renders_the_same_request_for_another_provider_type),
         cmocka_unit_test(a_kept_response_object_is_what_the_client_got),
+        cmocka_unit_test(bedrock_embeddings_use_invoke_model),
         cmocka_unit_test(rate_limit_cools_the_key_and_auth_failure_disables_it),
         cmocka_unit_test(provider_4xx_body_reaches_a_same_format_client_unchanged),
         cmocka_unit_test(the_key_never_reaches_the_client),

@@ -299,22 +299,28 @@ static void embeddings_become_openai_bodies_and_back(void **state)
     pt_pool_init(&a, 0, 0);
     pt_buf b = PT_BUF_INIT;
     pt_ai_error err;
+    const pt_jv *src = NULL;
     const char *batch = "{\"requests\":[{\"content\":{\"parts\":[{\"text\":\"a\"},{\"text\":\"b\"}]},\"outputDimensionality\":8},"
                         "{\"content\":{\"parts\":[{\"text\":\"c\"}]},\"outputDimensionality\":8}]}";
-    assert_int_equal(pt__gem_embed_request(batch, strlen(batch), PT_SLICE_LIT("m"), &a, &b, &err), 0);
+    assert_int_equal(pt__gem_embed_request(batch, strlen(batch), PT_SLICE_LIT("m"), &a, &b, &src, &err), 0);
     assert_string_equal(b.data, "{\"model\":\"m\",\"input\":[\"a\\nb\",\"c\"],\"dimensions\":8}");
+    assert_int_equal(pt_jv_len(pt_jv_get(src, "requests")), 2); /* the body as written, for taskType and title */
+    pt_buf_reset(&b);
+    const char *task = "{\"content\":{\"parts\":[{\"text\":\"x\"}]},\"title\":[1]}";
+    assert_int_equal(pt__gem_embed_request(task, strlen(task), PT_SLICE_LIT("m"), &a, &b, &src, &err), -1);
+    assert_string_equal(err.message, "body.title: expected a string");
     pt_buf_reset(&b);
     const char *one = "{\"content\":{\"parts\":[{\"text\":\"x\"}]}}";
-    assert_int_equal(pt__gem_embed_request(one, strlen(one), PT_SLICE_LIT("m"), &a, &b, &err), 0);
+    assert_int_equal(pt__gem_embed_request(one, strlen(one), PT_SLICE_LIT("m"), &a, &b, &src, &err), 0);
     assert_string_equal(b.data, "{\"model\":\"m\",\"input\":[\"x\"]}");
     pt_buf_reset(&b);
     const char *mixed = "{\"requests\":[{\"content\":{\"parts\":[{\"text\":\"a\"}]},\"outputDimensionality\":8},"
                         "{\"content\":{\"parts\":[{\"text\":\"c\"}]},\"outputDimensionality\":4}]}";
-    assert_int_equal(pt__gem_embed_request(mixed, strlen(mixed), PT_SLICE_LIT("m"), &a, &b, &err), -1);
+    assert_int_equal(pt__gem_embed_request(mixed, strlen(mixed), PT_SLICE_LIT("m"), &a, &b, &src, &err), -1);
     assert_string_equal(err.message, "requests[1].outputDimensionality: must be the same for every request of a batch");
     pt_buf_reset(&b);
     const char *image = "{\"content\":{\"parts\":[{\"inlineData\":{\"mimeType\":\"image/png\",\"data\":\"AA\"}}]}}";
-    assert_int_equal(pt__gem_embed_request(image, strlen(image), PT_SLICE_LIT("m"), &a, &b, &err), -1);
+    assert_int_equal(pt__gem_embed_request(image, strlen(image), PT_SLICE_LIT("m"), &a, &b, &src, &err), -1);
     assert_int_equal(err.kind, PT_AI_ERR_UNSUPPORTED);
     pt_buf_reset(&b);
 

@@ -16,6 +16,8 @@
 //                                                    and MOCK_AWS_SESSION_TOKEN when set; a wrong
 //                                                    signature gets AWS's 403; streams in the AWS
 //                                                    event-stream framing)
+//   POST /model/{modelId}/invoke                     Bedrock InvokeModel embeddings (signed the same way):
+//                                                    Titan {inputText}, Cohere {texts, input_type}
 //   POST /token                                      Google OAuth token endpoint: a jwt-bearer grant whose
 //                                                    RS256 assertion verifies with MOCK_GCP_PUBKEY (a PEM
 //                                                    file) and whose claims hold (iss MOCK_GCP_EMAIL, aud
@@ -27,6 +29,7 @@
 //                                                    the GCE metadata server: a token for a GET with
 //                                                    Metadata-Flavor: Google (403 without it)
 //   POST /v1/projects/P/locations/L/publishers/google/models/M:generateContent | :streamGenerateContent
+//   POST /v1/projects/P/locations/L/publishers/google/models/M:predict   Vertex AI embeddings ({instances})
 //   POST /v1/projects/P/locations/L/publishers/anthropic/models/M:rawPredict | :streamRawPredict
 //                                                    Vertex AI: a live token from /token required (401
 //                                                    otherwise); Anthropic bodies must carry
@@ -367,6 +370,19 @@ function bedrockError(res, status, msg, extra = {}) {
   return sendJson(res, status, { message: msg }, { 'x-amzn-errortype': `${type}:http://internal.amazon.com/coral/com.amazon.bedrock/`, ...extra });
 }
 
+// InvokeModel for embeddings: Amazon Titan takes one inputText, Cohere a batch of texts with an
+// input_type; each vector is [i, 0.5, -0.25].
+function bedrockEmbed(res, model, body) {
+  if (model.includes('cohere.')) {
+    if (!Array.isArray(body.texts) || !['search_document', 'search_query', 'classification', 'clustering'].includes(body.input_type))
+      return bedrockError(res, 400, 'texts and input_type are required');
+    return sendJson(res, 200, { id: 'emb-1', response_type: 'embeddings_floats', texts: body.texts,
+      embeddings: body.texts.map((_, i) => [i, 0.5, -0.25]) });
+  }
+  if (typeof body.inputText !== 'string' || body.texts !== undefined) return bedrockError(res, 400, 'inputText is required');
+  return sendJson(res, 200, { embedding: [0, 0.5, -0.25], inputTextTokenCount: 5 });
+}
+
 async function handleBedrock(req, res, raw, url, r) {
   const why = checkSigV4(req, req.url, raw, AWS);
   if (why) return sendJson(res, 403, { message: why }, { 'x-amzn-errortype': 'InvalidSignatureException:http://internal.amazon.com/coral/com.amazon.coral.service/' });
@@ -375,13 +391,14 @@ async function handleBedrock(req, res, raw, url, r) {
   const k = knobs(req, url, body);
   if (k.firstByte) await sleep(k.firstByte);
   if (k.status) return bedrockError(res, k.status, `mock status ${k.status}`, k.retryAfter ? { 'retry-after': k.retryAfter } : {});
+  if (r.op === 'embed') return bedrockEmbed(res, r.model, body);
   if (!Array.isArray(body.messages) || body.model !== undefined) return bedrockError(res, 400, 'messages is required; model belongs in the path');
   const model = r.model.split('@')[0];
   if (!r.stream) return sendJson(res, 200, bedrockWhole(model, k));
   return stream(res, k, bedrockStream(model, k), (f) => f, 'application/vnd.amazon.eventstream');
 }
 
-// ---- Vertex AI -----------------------------------------------------------------------------
+// ---- Vertex AI (chat; :predict embeddings of Google's models: each vector [i, 0.5, -0.25], 3 tokens) -----------------------------------------------------------------------------
 const GCP = { email: process.env.MOCK_GCP_EMAIL || '', ttl: Number(process.env.MOCK_GCP_TOKEN_TTL || 3600),
   client: process.env.MOCK_GCP_CLIENT_ID || '', secret: process.env.MOCK_GCP_CLIENT_SECRET || '',
   refresh: process.env.MOCK_GCP_REFRESH_TOKEN || '',
@@ -441,6 +458,12 @@ async function handleVertex(req, res, raw, url, r) {
   try { body = JSON.parse(raw); } catch { return sendJson(res, 400, errorBody(kind, 400, 'body is not JSON')); }
   const k = knobs(req, url, body);
   if (k.status) return sendJson(res, k.status, errorBody(kind, k.status, `mock status ${k.status}`), k.retryAfter ? { 'retry-after': k.retryAfter } : {});
+  if (r.op === 'embed') {
+    if (!Array.isArray(body.instances) || body.instances.some((i) => typeof i.content !== 'string'))
+      return sendJson(res, 400, errorBody(kind, 400, 'instances[].content is required'));
+    return sendJson(res, 200, { predictions: body.instances.map((_, i) => ({ embeddings: { values: [i, 0.5, -0.25],
+      statistics: { token_count: 3, truncated: false } } })) });
+  }
   if (kind === 'anthropic') {
     if (body.anthropic_version !== 'vertex-2023-10-16' || body.model !== undefined)
       return sendJson(res, 400, errorBody(kind, 400, 'anthropic_version vertex-2023-10-16 is required and model must not be in the body'));
@@ -473,8 +496,10 @@ function route(method, url) {
   if (p === '/token') return { kind: 'token', op: 'token' };
   m = /^\/v1\/projects\/[^/]+\/locations\/[^/]+\/publishers\/(google|anthropic)\/models\/([^:/]+):(generateContent|streamGenerateContent|rawPredict|streamRawPredict)$/.exec(p);
   if (m) return { kind: 'vertex', op: 'chat', publisher: m[1], model: m[2], stream: m[3].startsWith('stream') };
-  m = /^\/model\/([^/]+)\/(converse|converse-stream)$/.exec(p);
-  if (m) return { kind: 'bedrock', op: 'chat', stream: m[2] === 'converse-stream', model: decodeURIComponent(m[1]) };
+  m = /^\/model\/([^/]+)\/(converse|converse-stream|invoke)$/.exec(p);
+  if (m) return { kind: 'bedrock', op: m[2] === 'invoke' ? 'embed' : 'chat', stream: m[2] === 'converse-stream', model: decodeURIComponent(m[1]) };
+  m = /^\/v1\/projects\/[^/]+\/locations\/[^/]+\/publishers\/google\/models\/([^:/]+):predict$/.exec(p);
+  if (m) return { kind: 'vertex', op: 'embed', publisher: 'google', model: m[1] };
   m = /^\/v1beta\/models\/([^:/]+):(generateContent|streamGenerateContent|batchEmbedContents|countTokens)$/.exec(p);
   if (m) {
     const op = { batchEmbedContents: 'embed', countTokens: 'count' }[m[2]] || 'chat';
