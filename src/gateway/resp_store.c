@@ -181,6 +181,7 @@ void pt_resp_store_start(const pt_config *cfg)
     const pt_responses_cfg *c = &cfg->responses;
     if (!c->enabled) return;
     rs.enabled = true;
+    rs.stop = false;
     rs.default_store = c->default_store;
     rs.max_bytes = c->max_bytes;
     rs.retention_s = (int64_t)(c->retention_ms / 1000);
