@@ -27,6 +27,7 @@ struct pt_admin {
     char *store_url;
     char *calls_path;
     char limits_path[4096];
+    char node_id[256];
     pt_admin_api api;
     int start_rc;
     char why[512];
@@ -54,7 +55,7 @@ static void send_answer(pt_conn *c, const pt_admin_resp *r)
     }
     const char *ctype = r->raw ? r->content_type : "application/json";
     char etag[32], retry[24];
-    pt_header h[7];
+    pt_header h[8];
     size_t n = 0;
     h[n++] = (pt_header){PT_SLICE_LIT("Content-Type"), {ctype, strlen(ctype)}};
     h[n++] = (pt_header){PT_SLICE_LIT("Cache-Control"), PT_SLICE_LIT("no-store")};
@@ -65,6 +66,8 @@ static void send_answer(pt_conn *c, const pt_admin_resp *r)
     if (r->www_authenticate)
         h[n++] = (pt_header){PT_SLICE_LIT("WWW-Authenticate"), PT_SLICE_LIT("Bearer realm=\"portico-admin\"")};
     if (r->raw && r->next_cursor[0]) h[n++] = (pt_header){PT_SLICE_LIT("X-Next-Cursor"), pt_slice_cstr(r->next_cursor)};
+    if (r->missing_nodes[0])
+        h[n++] = (pt_header){PT_SLICE_LIT("X-Portico-Missing-Nodes"), pt_slice_cstr(r->missing_nodes)};
     if (r->set_cookie[0]) h[n++] = (pt_header){PT_SLICE_LIT("Set-Cookie"), pt_slice_cstr(r->set_cookie)};
     if (r->retry_after > 0) {
         int len = snprintf(retry, sizeof retry, "%lld", (long long)r->retry_after);
@@ -313,6 +316,8 @@ pt_admin *pt_admin_start(const pt_admin_opts *o, pt_buf *err)
         return NULL;
     }
     a->api.calls_path = a->calls_path;
+    snprintf(a->node_id, sizeof a->node_id, "%s", o->node_id ? o->node_id : "");
+    a->api.node_id = a->node_id;
     /* where the gateway keeps quota and budget totals (gateway/limits_gate.c) */
     snprintf(a->limits_path, sizeof a->limits_path, "%s/limits.db", o->data_dir ? o->data_dir : ".");
     a->api.limits_path = a->limits_path;

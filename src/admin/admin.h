@@ -20,6 +20,7 @@ typedef struct pt_admin_opts {
     const char *data_dir;        /* where the store lives (and admin-token on first start) */
     const char *store_url;       /* PostgreSQL's URL when the store lives there, or NULL */
     const char *calls_path;      /* the call log's file for GET /admin/v1/calls; NULL: it is off */
+    const char *node_id;         /* this node's id in the registry (its own share of cluster answers) */
     pt_http_limits limits;       /* timeouts and header caps; the body cap is PT_ADMIN_MAX_BODY at most */
     void (*on_change)(void *arg, int kind, int64_t id); /* on the admin thread after every committed
                                  * write (see api.h); may be NULL */

@@ -20,6 +20,7 @@
 #include "admin/export.h"
 #include "admin/analytics.h"
 #include "admin/calls.h"
+#include "admin/cluster.h"
 #include "admin/catalog.h"
 #include "admin/openapi.h"
 #include "admin/release.h"
@@ -1467,11 +1468,7 @@ static void nodes(ctx *x)
     size_t i;
     json_t *n;
     json_array_foreach(items, i, n) {
-        int64_t seen = json_integer_value(json_object_get(n, "last_seen"));
-        int64_t beat_s = (json_integer_value(json_object_get(n, "beat_ms")) + 999) / 1000;
-        const char *health = str_member(n, "health");
-        bool stopped = health && strcmp(health, "stopped") == 0;
-        json_object_set_new(n, "alive", json_boolean(!stopped && now - seen <= 3 * beat_s + 1));
+        json_object_set_new(n, "alive", json_boolean(pt__node_alive(n, now)));
         json_object_set_new(n, "current", json_boolean(json_integer_value(json_object_get(n, "store_version")) == v));
     }
     answer(x, 200, json_pack("{s:o,s:I}", "items", items, "store_version", (json_int_t)v), 0);

@@ -40,6 +40,8 @@ typedef struct pt_admin_api {
     pt_store *st;
     const char *calls_path;        /* the call log's file, NULL when the call log is off */
     struct sqlite3 *calls;         /* its read-only connection, opened at the first read */
+    const char *node_id;           /* this node's id in the registry ("" when unknown): the node
+                                  * whose share of a cluster answer is read here, not asked for */
     const char *limits_path;       /* the quota and budget totals' file (limits/persist.h), or NULL */
     void (*on_change)(void *arg, int kind, int64_t id); /* after every committed write: the object
                                   * written, or kind -1 when several may have changed; may be NULL */
@@ -66,13 +68,17 @@ typedef struct pt_admin_req {
     bool tls;                      /* the request came over TLS (session cookies get Secure) */
 } pt_admin_req;
 
+#define PT_ADMIN_CURSOR_MAX 512 /* a cursor of a cluster-wide page names a position on each node */
+
 typedef struct pt_admin_resp {
     int status;
     json_t *body;          /* owned; NULL for 204 or a raw answer */
     char *raw;             /* owned (free()): a body that is not JSON (the YAML export), or NULL */
     size_t raw_len;
     const char *content_type; /* raw's type (static) */
-    char next_cursor[40];  /* call log exports: X-Next-Cursor, "" for none */
+    char next_cursor[PT_ADMIN_CURSOR_MAX]; /* call log exports: X-Next-Cursor, "" for none */
+    char missing_nodes[512]; /* a cluster answer without some nodes' share: their ids, comma-separated
+                              * (X-Portico-Missing-Nodes), "" for none */
     int64_t etag;          /* object version for the ETag header, 0 for none */
     bool www_authenticate; /* 401: add WWW-Authenticate: Bearer */
     char set_cookie[160];  /* a Set-Cookie value (sessions), "" for none */

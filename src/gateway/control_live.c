@@ -357,6 +357,8 @@ int pt_control_live_start(uv_loop_t *loop, const pt_config *cfg, pt_buf *err)
     return 0;
 }
 
+const char *pt_control_live_node_id(void) { return live.node_id; }
+
 void pt_control_live_stop(void)
 {
     if (live.timer_on) uv_close((uv_handle_t *)&live.timer, NULL);

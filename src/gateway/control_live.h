@@ -52,6 +52,9 @@ void pt_control_live_changed(void);
  * (pt_snapshot_patch) instead of compiling the whole store; anything else compiles. */
 void pt_control_live_changed_one(int kind, int64_t id);
 
+/* This node's id in the registry (store.node_id, else host/listen address); "" before start. */
+const char *pt_control_live_node_id(void);
+
 /* Stops the check, unpublishes the snapshot and closes the store (main thread, at exit). */
 void pt_control_live_stop(void);
 

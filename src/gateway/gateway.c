@@ -817,7 +817,7 @@ static pt_admin *start_admin(const pt_config *cfg, pt_buf *err)
     pt_call_log_path(cfg, calls, sizeof calls);
     pt_admin_opts o = { .host = cfg->admin.host, .port = cfg->admin.port, .data_dir = cfg->data_dir,
                         .store_url = cfg->store.postgres,
-                        .calls_path = cfg->call_log.enabled ? calls : NULL,
+                        .calls_path = cfg->call_log.enabled ? calls : NULL, .node_id = pt_control_live_node_id(),
                         .on_change = admin_changed, .check_service = admin_check_service, .check_policy = admin_check_policy,
                         .describe = admin_describe, .render_prompt = admin_render_prompt,
                         .session_idle_s = (int64_t)(cfg->admin_session_idle_ms / 1000),

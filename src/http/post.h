@@ -1,6 +1,7 @@
 /* post.h: one HTTP/1.1 POST (or GET) from a thread that may block (a writer, notifier or
- * refresher thread, never an event loop): the budget webhook, the OTLP exporter and the
- * token exchanges of cloud providers.
+ * refresher thread, never an event loop): the budget webhook, the OTLP exporter, the
+ * token exchanges of cloud providers and the admin API's questions to the other nodes of a
+ * cluster.
  *
  * http:// or https://. Over TLS the server's certificate is verified against the system's
  * trust store (OpenSSL's default paths, so SSL_CERT_FILE / SSL_CERT_DIR point it elsewhere)
@@ -36,7 +37,8 @@ int pt_http_post(const pt_post_url *u, const char *headers, const char *ctype, c
 int pt_http_post_read(const pt_post_url *u, const char *headers, const char *ctype, const char *body, size_t len,
                       uint64_t timeout_ms, pt_buf *answer, char *why, size_t whycap);
 
-/* The same as a GET with no body: a cloud metadata server's token. */
+/* The same as a GET with no body: a cloud metadata server's token, another node's share of
+ * a cluster answer. */
 int pt_http_get_read(const pt_post_url *u, const char *headers, uint64_t timeout_ms, pt_buf *answer, char *why,
                      size_t whycap);
 
