@@ -148,15 +148,16 @@ static json_t *params(const op *o)
     }
     if (strcmp(o->path, "/calls") == 0) {
         static const char *const filters[] = { "from", "to", "team", "consumer", "service", "api", "model",
-                                                "status", "request_id", "trace_id", "operation", "format", NULL };
+                                                "status", "request_id", "trace_id", "operation", "format", "scope",
+                                                NULL };
         for (int i = 0; filters[i]; i++)
             json_array_append_new(a, json_pack("{s:s,s:s,s:{s:s}}", "name", filters[i], "in", "query", "schema",
                                                "type", "string"));
     }
     if (strncmp(o->path, "/analytics/", 11) == 0) {
         const char *const *names = strcmp(o->path, "/analytics/top") == 0
-                                       ? (const char *const[]){ "by", "from", "to", "step", "metric", "limit", NULL }
-                                       : (const char *const[]){ "by", "from", "to", "step", "name", NULL };
+                                       ? (const char *const[]){ "by", "from", "to", "step", "metric", "scope", "limit", NULL }
+                                       : (const char *const[]){ "by", "from", "to", "step", "name", "scope", NULL };
         for (int i = 0; names[i]; i++)
             json_array_append_new(a, json_pack("{s:s,s:s,s:{s:s}}", "name", names[i], "in", "query", "schema", "type",
                                                "string"));
