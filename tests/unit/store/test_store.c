@@ -1,16 +1,155 @@
 /* Unit tests for store/: opening and migrating, refusing newer or foreign databases, CRUD of
  * every kind with the errors that name their field, pagination, the store version,
- * transactions, hostile text, audit redaction and a full disk. */
+ * transactions, hostile text, audit redaction and a full disk. Every test that does not
+ * look at SQLite's files runs again on PostgreSQL: a throwaway server started here with
+ * scripts/pg.sh, a fresh database per test; skipped only when the server's binaries are not
+ * installed. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
 #include <cmocka.h>
+#include <libpq-fe.h>
 
 #include "store/schema.h"
 #include "store/sqlite.h"
 #include "store/store_fixture.h"
+
+/* ---- PostgreSQL: one server for the run, one database per test ---- */
+
+static char pg_dir[64], pg_base[128]; /* the server's directory; its URL without a database */
+static int pg_seq;
+
+/* Runs a function of scripts/pg.sh ("pg_start DIR PORT", ...) in bash; its exit status. */
+static int pg_script(const char *call)
+{
+    const char *root = getenv("PORTICO_ROOT");
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "bash -c '. \"%s/scripts/pg.sh\" && %s' >&2", root ? root : ".", call);
+    int rc = system(cmd);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof a;
+    int port = fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+                       getsockname(fd, (struct sockaddr *)&a, &len) == 0 ? ntohs(a.sin_port) : -1;
+    if (fd >= 0) close(fd);
+    return port;
+}
+
+/* One SQL statement on the server's own database "portico"; 0 when it succeeded. */
+static int pg_admin_sql(const char *sql)
+{
+    char url[192];
+    snprintf(url, sizeof url, "%sportico", pg_base);
+    PGconn *c = PQconnectdb(url);
+    PGresult *r = PQstatus(c) == CONNECTION_OK ? PQexec(c, sql) : NULL;
+    int ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok) fprintf(stderr, "%s: %s\n", sql, PQerrorMessage(c));
+    PQclear(r);
+    PQfinish(c);
+    return ok ? 0 : -1;
+}
+
+static int pg_group_setup(void **state)
+{
+    (void)state;
+    snprintf(pg_dir, sizeof pg_dir, "/tmp/pt-pg-XXXXXX");
+    int port = free_port();
+    if (!mkdtemp(pg_dir) || port < 0) return -1;
+    char call[256];
+    snprintf(call, sizeof call, "PG_OPTS=\"-c fsync=off\" pg_start %s %d", pg_dir, port);
+    if (pg_script(call) != 0) {
+        fprintf(stderr, "PostgreSQL did not start in %s\n", pg_dir);
+        return -1;
+    }
+    snprintf(pg_base, sizeof pg_base, "postgres://portico@127.0.0.1:%d/", port);
+    /* migrated once into a template each test's database is copied from */
+    char url[192];
+    snprintf(url, sizeof url, "%stmpl", pg_base);
+    pt_store_error err;
+    pt_store *st = pg_admin_sql("CREATE DATABASE tmpl") == 0 ? pt_store_open_postgres(url, &err) : NULL;
+    if (!st) return -1;
+    pt_store_close(st);
+    return 0;
+}
+
+static int pg_group_teardown(void **state)
+{
+    (void)state;
+    char call[256];
+    snprintf(call, sizeof call, "pg_stop %s immediate; rm -rf %s", pg_dir, pg_dir);
+    pg_script(call);
+    return 0;
+}
+
+static int pg_setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    char sql[96];
+    snprintf(f->db, sizeof f->db, "t%d", ++pg_seq);
+    snprintf(sql, sizeof sql, "CREATE DATABASE %s TEMPLATE tmpl", f->db);
+    snprintf(f->url, sizeof f->url, "%s%s", pg_base, f->db);
+    pt_store_error err;
+    if (pg_admin_sql(sql) != 0 || !(f->st = pt_store_open_postgres(f->url, &err))) {
+        fprintf(stderr, "open %s: %s\n", f->url, f->st ? "" : err.message);
+        free(f);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static int pg_teardown(void **state)
+{
+    fixture *f = *state;
+    pt_store_close(f->st);
+    char sql[96];
+    snprintf(sql, sizeof sql, "DROP DATABASE %s", f->db);
+    pg_admin_sql(sql);
+    free(f);
+    return 0;
+}
+
+/* A second handle on the fixture's store, of the same backend. */
+static pt_store *open_other(const fixture *f, pt_store_error *err)
+{
+    return f->url[0] ? pt_store_open_postgres(f->url, err) : pt_store_open_sqlite(f->dir, err);
+}
+
+/* SELECT count(*) ... with one text parameter, run on the store's own database. */
+static int64_t raw_count(const fixture *f, const char *sql, const char *param)
+{
+    if (!f->url[0]) {
+        sqlite3_stmt *q;
+        assert_int_equal(sqlite3_prepare_v2(pt__store_sqlite_db(f->st), sql, -1, &q, NULL), SQLITE_OK);
+        if (param) sqlite3_bind_text(q, 1, param, -1, SQLITE_STATIC);
+        assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+        int64_t n = sqlite3_column_int64(q, 0);
+        sqlite3_finalize(q);
+        return n;
+    }
+    char pgsql[512];
+    snprintf(pgsql, sizeof pgsql, "%s", sql);
+    char *qm = strchr(pgsql, '?');
+    if (qm) memmove(qm + 2, qm + 1, strlen(qm + 1) + 1), qm[0] = '$', qm[1] = '1';
+    PGconn *c = PQconnectdb(f->url);
+    PGresult *r = PQexecParams(c, pgsql, param ? 1 : 0, NULL, param ? &param : NULL, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) fprintf(stderr, "%s: %s\n", pgsql, PQerrorMessage(c));
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    int64_t n = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    PQfinish(c);
+    return n;
+}
 
 #define ST (((fixture *)*state)->st)
 #define ERR (pt_store_last_error(ST))
@@ -576,7 +715,7 @@ static void another_handle_sees_commits_and_the_version(void **state)
 {
     fixture *f = *state;
     pt_store_error err;
-    pt_store *other = pt_store_open_sqlite(f->dir, &err);
+    pt_store *other = open_other(f, &err);
     assert_non_null(other);
     assert_int_equal(pt_store_begin_read(other), 0);
     int64_t seen0 = version_of(other);
@@ -687,19 +826,11 @@ static void audit_records_writes_without_secrets(void **state)
     snprintf(buf, sizeof buf, "{\"consumer_id\":%lld,\"prefix\":\"pk_a\",\"hash\":\"" HASH_A "\"}", (long long)w.consumer);
     int64_t key = must_insert(ST, PT_KIND_KEY, buf);
     assert_int_equal(pt_store_delete(ST, PT_KIND_KEY, key, 0, "test"), 0);
-    sqlite3_stmt *q;
-    sqlite3_prepare_v2(pt__store_sqlite_db(ST),
-                       "SELECT count(*) FROM audit WHERE coalesce(\"before\",'') || coalesce(\"after\",'') LIKE ?",
-                       -1, &q, NULL);
-    sqlite3_bind_text(q, 1, "%aaaaaaaaaaaaaaaa%", -1, SQLITE_STATIC);
-    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(q, 0), 0);
-    sqlite3_finalize(q);
-    sqlite3_prepare_v2(pt__store_sqlite_db(ST), "SELECT count(*) FROM audit WHERE \"after\" LIKE '%argon2id%'", -1, &q,
-                       NULL);
-    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(q, 0), 0);
-    sqlite3_finalize(q);
+    fixture *f = *state;
+    assert_int_equal(raw_count(f, "SELECT count(*) FROM audit WHERE coalesce(\"before\",'') || coalesce(\"after\",'') LIKE ?",
+                               "%aaaaaaaaaaaaaaaa%"),
+                     0);
+    assert_int_equal(raw_count(f, "SELECT count(*) FROM audit WHERE \"after\" LIKE '%argon2id%'", NULL), 0);
 }
 
 static void audit_is_append_only(void **state)
@@ -827,6 +958,7 @@ static void response_text_is_checked(void **state)
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, fixture_setup, fixture_teardown)
+#define PG(f) { "postgres: " #f, f, pg_setup, pg_teardown, NULL }
 
 int main(void)
 {
@@ -862,5 +994,33 @@ int main(void)
         T(expired_responses_are_not_found_and_pruned),
         T(response_text_is_checked),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    /* the same behaviour on PostgreSQL; the tests of SQLite's files stay above */
+    const struct CMUnitTest pg_tests[] = {
+        PG(teams_crud_and_duplicate_name),
+        PG(users_roles_and_references),
+        PG(tokens_are_hashed_unique_and_immutable),
+        PG(services_and_apis),
+        PG(consumers_keys_and_cascade),
+        PG(subscriptions_one_live_per_consumer_and_service),
+        PG(releases_are_immutable_and_numbered_per_service),
+        PG(unknown_and_managed_fields),
+        PG(cursor_pages_cover_everything_once),
+        PG(list_filters_by_column),
+        PG(every_committed_write_bumps_the_version_once),
+        PG(rollback_undoes_the_whole_transaction),
+        PG(another_handle_sees_commits_and_the_version),
+        PG(failed_write_leaves_no_audit_record),
+        PG(touch_writes_bookkeeping_quietly),
+        PG(sql_injection_strings_are_stored_literally),
+        PG(invalid_utf8_is_refused_naming_the_field),
+        PG(audit_records_writes_without_secrets),
+        PG(audit_is_append_only),
+        PG(error_names_and_messages),
+    };
+    int failed = cmocka_run_group_tests_name("sqlite", tests, NULL, NULL);
+    if (pg_script("pg_available") != 0) {
+        printf("ok - postgres # SKIP PostgreSQL's server binaries (initdb, pg_ctl) are not installed\n");
+        return failed;
+    }
+    return failed + cmocka_run_group_tests_name("postgres", pg_tests, pg_group_setup, pg_group_teardown);
 }
