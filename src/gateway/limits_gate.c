@@ -153,6 +153,10 @@ static void render_redis(pt_prom *p)
                    "Round trips to the Redis limit counters that failed: unreachable, timed out, or an error reply.");
     pt_prom_sample(p, "portico_counters_redis_errors_total", NULL);
     pt_prom_value_u64(p, st.errors);
+    pt_prom_family(p, "portico_counters_redis_local_total", "counter",
+                   "Limit checks decided from cells a worker took ahead (rate.slack), without a round trip.");
+    pt_prom_sample(p, "portico_counters_redis_local_total", NULL);
+    pt_prom_value_u64(p, st.local);
     pt_prom_family(p, "portico_counters_redis_up", "gauge", "1 when the last round trip to Redis succeeded.");
     pt_prom_sample(p, "portico_counters_redis_up", NULL);
     pt_prom_value_u64(p, st.up);

@@ -30,6 +30,8 @@ typedef enum pt_counter_op_kind {
     PT_COUNTER_ACQUIRE, /* inflight_acquire: one of n slots */
     PT_COUNTER_ADD,     /* window_add: n added to the total at key, within limit (0: none) */
     PT_COUNTER_ADJUST,  /* rate_adjust: n cells booked, or -n given back; never refused */
+    PT_COUNTER_LEASE,   /* a shared backend's own: up to n cells from g's window, at least one
+                         * (total: how many it took), for a worker to decide alone (lease below) */
 } pt_counter_op_kind;
 
 typedef struct pt_counter_op {
@@ -39,6 +41,10 @@ typedef struct pt_counter_op {
     int64_t n;               /* TAKE: cells; ACQUIRE: max in flight; ADD, ADJUST: delta */
     uint64_t limit;          /* ADD */
     int64_t expires;         /* ADD: the window's end, wall-clock seconds */
+    uint64_t lease;          /* TAKE of one cell: a shared backend may take up to this many at
+                              * once and decide the key's next takes on this thread alone until
+                              * they are used or their time is over (a policy's rate.slack);
+                              * 0 or 1: every take asks the backend */
     /* what happened, once run */
     bool refused;
     pt_gcra_result rate;     /* TAKE */

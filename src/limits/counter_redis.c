@@ -33,7 +33,8 @@
  * a TAT stays well inside a double's exact range; EPS absorbs the rounding of a
  * fractional interval. Slots are scored in Unix milliseconds. A window's total outlives
  * its end by a day, so a call settled just after the end still finds it. Each op reads
- * four numbers from ARGV (kind and three arguments) and answers four numbers. */
+ * four numbers from ARGV (kind and three arguments) and answers four numbers; a lease that
+ * passes answers how many cells it took in place of the retry time. */
 static const char script[] =
     "local t = redis.call('TIME')\n"
     "local now = (tonumber(t[1]) - 1600000000) * 1e6 + tonumber(t[2])\n"
@@ -65,6 +66,14 @@ static const char script[] =
     "  local ahead, rem = nxt - now, 0\n"
     "  if ahead <= tau + EPS then rem = math.floor(math.max(tau - ahead, 0) / T + 1e-6) + 1 end\n"
     "  return true, {1, rem, 0, math.ceil(ahead * 1000)}\n"
+    "end\n"
+    "local function lease(key, T, tau, n)\n"
+    "  local owed = math.max(tat_of(key), now) - now\n"
+    "  local got = math.min(n, math.floor((tau + T + EPS - owed) / T))\n"
+    "  if got < 1 then return take(key, T, tau, 1) end\n"
+    "  local ok, r = take(key, T, tau, got)\n"
+    "  if ok then r[3] = got end\n"
+    "  return ok, r\n"
     "end\n"
     "local function adjust(key, T, delta)\n"
     "  if delta >= 0 then set_tat(key, math.max(tat_of(key), now) + delta * T) else back(key, -delta * T) end\n"
@@ -104,6 +113,7 @@ static const char script[] =
     "  local ok, r\n"
     "  if k == 't' then ok, r = take(KEYS[i], tonumber(a) / 1000, tonumber(b) / 1000, tonumber(c))\n"
     "  elseif k == 'j' then ok, r = adjust(KEYS[i], tonumber(a) / 1000, tonumber(c))\n"
+    "  elseif k == 'l' then ok, r = lease(KEYS[i], tonumber(a) / 1000, tonumber(b) / 1000, tonumber(c))\n"
     "  elseif k == 'c' then ok, r = acquire(KEYS[i], tonumber(a), b, tonumber(c))\n"
     "  else ok, r = add(KEYS[i], tonumber(a), tonumber(b), tonumber(c)) end\n"
     "  for j = 1, 4 do out[4*i-3+j] = r[j] end\n"
@@ -115,9 +125,25 @@ static const char script[] =
     "end\n"
     "return out\n";
 
+/* A rate key's cells taken ahead by this thread (rate.slack), or its refusal remembered:
+ * either holds until until_ms, the time those cells take to come back to the window (or
+ * the refusal's retry time), so a lease never lets calls through later than the window
+ * would have. */
+typedef struct lease {
+    uint64_t until_ms;   /* monotonic ms; 0: an empty entry */
+    uint64_t cells;      /* cells left; 0 with refused */
+    bool refused;
+    pt_gcra_result rate; /* the refusal's figures, or the last lease's */
+    size_t keylen;
+    char key[KEY_MAX];
+} lease;
+
+#define LEASES 64 /* rate keys with slack one thread decides alone at a time */
+
 typedef struct conn {
     redisContext *c;
     uint64_t retry_at, backoff; /* monotonic ms: no attempt before retry_at */
+    lease *leases;              /* LEASES of them, made at the first take with slack */
 } conn;
 
 typedef struct redis_b {
@@ -130,7 +156,7 @@ typedef struct redis_b {
     char sha[41];
     char node[17];                /* this process's slot members start with it */
     pthread_key_t tls;            /* each thread's conn */
-    _Atomic uint64_t calls, errors, seq;
+    _Atomic uint64_t calls, errors, seq, local;
     _Atomic bool up;
     _Atomic int64_t last_log;
 } redis_b;
@@ -265,12 +291,12 @@ static void conn_free(void *p)
 {
     conn *k = p;
     if (k) redisFree(k->c);
+    if (k) free(k->leases);
     free(k);
 }
 
-/* This thread's connection, dialled when there is none and the backoff allows; NULL
- * when Redis cannot be used now. */
-static redisContext *thread_conn(redis_b *r)
+/* This thread's state, made at its first use; NULL when out of memory. */
+static conn *thread_state(redis_b *r)
 {
     conn *k = pthread_getspecific(r->tls);
     if (!k) {
@@ -279,6 +305,15 @@ static redisContext *thread_conn(redis_b *r)
             return NULL;
         }
     }
+    return k;
+}
+
+/* This thread's connection, dialled when there is none and the backoff allows; NULL
+ * when Redis cannot be used now. */
+static redisContext *thread_conn(redis_b *r)
+{
+    conn *k = thread_state(r);
+    if (!k) return NULL;
     if (k->c) return k->c;
     uint64_t now = mono_ms();
     if (now < k->retry_at) return NULL;
@@ -323,7 +358,11 @@ int pt__counters_redis_reply(const redisReply *rep, pt_counter_op *ops, size_t n
         uint64_t v[4];
         for (int j = 0; j < 4; j++) v[j] = (uint64_t)rep->element[1 + 4 * i + (size_t)j]->integer;
         o->refused = refused && i + 1 == (size_t)refused;
-        if (o->kind == PT_COUNTER_TAKE || o->kind == PT_COUNTER_ADJUST)
+        if (o->kind == PT_COUNTER_LEASE) {
+            o->rate = (pt_gcra_result){ .allowed = v[0] == 1, .remaining = v[1], .retry_ns = v[0] ? 0 : v[2],
+                                        .reset_ns = v[3] };
+            o->total = v[0] ? v[2] : 0;
+        } else if (o->kind == PT_COUNTER_TAKE || o->kind == PT_COUNTER_ADJUST)
             o->rate = (pt_gcra_result){ .allowed = v[0] == 1, .remaining = v[1], .retry_ns = v[2], .reset_ns = v[3] };
         else if (o->kind == PT_COUNTER_ACQUIRE)
             o->inflight = (unsigned)v[1];
@@ -334,16 +373,17 @@ int pt__counters_redis_reply(const redisReply *rep, pt_counter_op *ops, size_t n
 }
 
 /* The script's four arguments for o, in buf: its kind, then
- *   TAKE, ADJUST: the interval and tolerance (ns) and the cells n;
+ *   TAKE, LEASE, ADJUST: the interval and tolerance (ns) and the cells n;
  *   ACQUIRE: the max in flight, the slot's member and its lifetime (ms);
  *   ADD: the delta, the limit and the window's end (Unix s). */
 static void op_args(const redis_b *r, const pt_counter_op *o, const char *member, char (*buf)[40])
 {
     static const char kinds[] = { [PT_COUNTER_TAKE] = 't', [PT_COUNTER_ACQUIRE] = 'c', [PT_COUNTER_ADD] = 'a',
-                                  [PT_COUNTER_ADJUST] = 'j' };
+                                  [PT_COUNTER_ADJUST] = 'j', [PT_COUNTER_LEASE] = 'l' };
     snprintf(buf[0], 40, "%c", kinds[o->kind]);
     switch (o->kind) {
     case PT_COUNTER_TAKE:
+    case PT_COUNTER_LEASE:
     case PT_COUNTER_ADJUST:
         snprintf(buf[1], 40, "%llu", (unsigned long long)o->g->interval_ns);
         snprintf(buf[2], 40, "%llu", (unsigned long long)o->g->tolerance_ns);
@@ -447,10 +487,112 @@ static int run_batch(redis_b *r, redisContext *c, pt_counter_op *ops, size_t n)
     return rc;
 }
 
+/* ---- rate.slack: cells taken ahead, decided on this thread ---- */
+
+static bool leasable(const pt_counter_op *ops, size_t n)
+{
+    if (n > MAX_BATCH) return false;
+    for (size_t i = 0; i < n; i++)
+        if (ops[i].kind != PT_COUNTER_TAKE || ops[i].n != 1 || ops[i].lease < 2 || ops[i].key.len > KEY_MAX)
+            return false;
+    return true;
+}
+
+/* key's entry in this thread's table: the live one, else the slot it may take (its
+ * keylen 0 or another key's). */
+static lease *lease_of(conn *k, pt_slice key, uint64_t now)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < key.len; i++) h = (h ^ (unsigned char)key.ptr[i]) * 16777619u;
+    lease *free_slot = NULL;
+    for (unsigned probe = 0; probe < 4; probe++) {
+        lease *e = &k->leases[(h + probe) % LEASES];
+        bool live = e->until_ms > now;
+        if (live && e->keylen == key.len && memcmp(e->key, key.ptr, key.len) == 0) return e;
+        if (!live && !free_slot) free_slot = e;
+    }
+    lease *e = free_slot ? free_slot : &k->leases[h % LEASES]; /* a full neighbourhood: its cells go unused */
+    e->until_ms = 0;
+    e->keylen = 0;
+    return e;
+}
+
+/* Gives back the cells taken from the thread's leases for ops[0..n) marked in took. */
+static void lease_undo(lease **e, const bool *took, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (took[i]) e[i]->cells++;
+}
+
+/* The batch decided from this thread's leases, asking Redis (one round trip) only for
+ * keys without cells left: a lease op there takes up to ops[i].lease cells at once. */
+static int leased_batch(redis_b *r, conn *k, pt_counter_op *ops, size_t n)
+{
+    lease *e[MAX_BATCH];
+    bool took[MAX_BATCH] = { 0 };
+    pt_counter_op sub[MAX_BATCH];
+    size_t at[MAX_BATCH], m = 0;
+    uint64_t now = mono_ms();
+    for (size_t i = 0; i < n; i++) {
+        e[i] = lease_of(k, ops[i].key, now);
+        if (e[i]->keylen && e[i]->refused) {
+            lease_undo(e, took, i);
+            ops[i].rate = e[i]->rate;
+            ops[i].rate.retry_ns = (e[i]->until_ms - now) * 1000000u;
+            ops[i].refused = true;
+            atomic_fetch_add_explicit(&r->local, 1, memory_order_relaxed);
+            return (int)i;
+        }
+        if (e[i]->keylen && e[i]->cells) {
+            e[i]->cells--;
+            took[i] = true;
+            ops[i].rate = e[i]->rate;
+            ops[i].rate.remaining = e[i]->cells;
+            continue;
+        }
+        sub[m] = ops[i];
+        sub[m].kind = PT_COUNTER_LEASE;
+        sub[m].n = (int64_t)ops[i].lease;
+        at[m++] = i;
+    }
+    if (m == 0) {
+        atomic_fetch_add_explicit(&r->local, 1, memory_order_relaxed);
+        return (int)n;
+    }
+    atomic_fetch_add_explicit(&r->calls, 1, memory_order_relaxed);
+    redisContext *c = thread_conn(r);
+    int rc = c ? run_batch(r, c, sub, m) : PT_EIO;
+    atomic_store_explicit(&r->up, rc >= 0, memory_order_relaxed);
+    if (rc < 0) atomic_fetch_add_explicit(&r->errors, 1, memory_order_relaxed);
+    if (rc < 0 || (size_t)rc < m) {
+        lease_undo(e, took, n);
+        if (rc < 0) return rc;
+        lease *x = e[at[rc]]; /* remembered until the window has room again */
+        *x = (lease){ .until_ms = now + (sub[rc].rate.retry_ns + 999999u) / 1000000u, .refused = true,
+                      .rate = sub[rc].rate, .keylen = sub[rc].key.len };
+        memcpy(x->key, sub[rc].key.ptr, sub[rc].key.len);
+        ops[at[rc]].rate = sub[rc].rate;
+        ops[at[rc]].refused = true;
+        return (int)at[rc];
+    }
+    for (size_t j = 0; j < m; j++) {
+        lease *x = e[at[j]];
+        uint64_t got = sub[j].total ? sub[j].total : 1;
+        *x = (lease){ .until_ms = now + (uint64_t)((double)got * (double)sub[j].g->interval_ns / 1e6), .cells = got - 1,
+                      .rate = sub[j].rate, .keylen = sub[j].key.len };
+        memcpy(x->key, sub[j].key.ptr, sub[j].key.len);
+        ops[at[j]].rate = sub[j].rate;
+    }
+    return (int)n;
+}
+
 static int batch(pt_counters *b, pt_counter_op *ops, size_t n)
 {
     redis_b *r = (redis_b *)b;
     if (n == 0) return 0;
+    conn *k = leasable(ops, n) ? thread_state(r) : NULL;
+    if (k && !k->leases) k->leases = calloc(LEASES, sizeof *k->leases);
+    if (k && k->leases) return leased_batch(r, k, ops, n);
     atomic_fetch_add_explicit(&r->calls, 1, memory_order_relaxed);
     redisContext *c = n <= MAX_BATCH ? thread_conn(r) : NULL;
     int rc = c ? run_batch(r, c, ops, n) : PT_EIO;
@@ -577,6 +719,7 @@ void pt_counters_redis_stats_get(pt_counters *b, pt_counters_redis_stats *out)
     redis_b *r = (redis_b *)b;
     out->calls = atomic_load(&r->calls);
     out->errors = atomic_load(&r->errors);
+    out->local = atomic_load(&r->local);
     out->up = atomic_load(&r->up);
 }
 

@@ -50,6 +50,7 @@ int pt_counters_redis_open(const pt_counters_redis_cfg *cfg, pt_counters **out, 
 typedef struct pt_counters_redis_stats {
     uint64_t calls;  /* round trips attempted */
     uint64_t errors; /* ...that failed: unreachable, timed out, or an error reply */
+    uint64_t local;  /* checks decided from a thread's cells taken ahead (rate.slack), no round trip */
     bool up;         /* the last round trip succeeded */
 } pt_counters_redis_stats;
 

@@ -242,7 +242,7 @@ static void batch_add(batch *bt, pt_limit_decision *d, int what, pt_counter_op o
 static void batch_policy(batch *bt, pt_limit_decision *d)
 {
     const pt_policy *p = d->policy;
-    if (p->has_rate) batch_add(bt, d, ROLE_RATE, (pt_counter_op){ .kind = PT_COUNTER_TAKE, .key = rate_key(d), .g = &p->gcra, .n = 1 });
+    if (p->has_rate) batch_add(bt, d, ROLE_RATE, (pt_counter_op){ .kind = PT_COUNTER_TAKE, .key = rate_key(d), .g = &p->gcra, .n = 1, .lease = p->slack });
     if (p->concurrency)
         batch_add(bt, d, ROLE_SLOT, (pt_counter_op){ .kind = PT_COUNTER_ACQUIRE, .key = inflight_key(d), .n = p->concurrency });
     if (!p->has_windows) return;

@@ -103,10 +103,29 @@ static int group_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
 #define MAX_REQUESTS 1000000000ull
 #define MAX_PER_MS (30 * PT_CFG_DAY_MS)
 
+static int fail_at(pt_cfg *c, const pt_cfg_node *n, const char *key, const char *msg, const char *arg);
+
+/* rate.slack: a count of calls ("20") or a share of rate.requests ("2%", "0.5%"). */
+static int slack_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    pt_policy *p = obj;
+    const char *s = v->kind == PT_CFG_SCALAR ? v->text : "";
+    char *end = NULL;
+    double d = *s && *s != '-' && *s != '+' ? strtod(s, &end) : -1;
+    bool pct = end && end > s && strcmp(end, "%") == 0;
+    bool count = end && end > s && !*end && d == floor(d);
+    if (!(pct && d >= 0 && d <= 100) && !(count && d >= 0 && d <= (double)MAX_REQUESTS))
+        return pt_cfg_fail(c, v, "expected a number of calls (20) or a share of requests (2%%), got '%s'", PT_CFG_SHOW(v));
+    if (pct) p->slack_bp = (unsigned)lround(d * 100);
+    else p->slack_n = (uint64_t)d;
+    return 0;
+}
+
 static const pt_cfg_field rate_fields[] = {
     CFG_UINT("requests", pt_policy, requests, 1, MAX_REQUESTS),
     CFG_DUR("per", pt_policy, per_ms, 1000, MAX_PER_MS),
     CFG_UINT("burst", pt_policy, burst, 1, MAX_REQUESTS),
+    CFG_FUNC("slack", slack_fn),
     CFG_END,
 };
 
@@ -120,12 +139,15 @@ static int rate_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
     if (!p->requests) return pt_cfg_fail(c, v, "missing required key 'requests'");
     if (!p->per_ms) return pt_cfg_fail(c, v, "missing required key 'per' (a duration of at least 1s: 1s, 1m, 1h)");
     if (!p->burst) p->burst = p->requests;
+    p->slack = p->slack_bp ? (p->requests * p->slack_bp + 9999) / 10000 : p->slack_n;
+    if (p->slack > p->burst)
+        return fail_at(c, v, "slack", "slack cannot be more calls than the burst (%s)", p->burst == p->requests
+                                                                                            ? "requests, by default"
+                                                                                            : "rate.burst");
     p->has_rate = true;
     p->gcra = pt_gcra_make(p->requests, p->per_ms * 1000000ull, p->burst);
     return 0;
 }
-
-static int fail_at(pt_cfg *c, const pt_cfg_node *n, const char *key, const char *msg, const char *arg);
 
 /* ---- tokens, quota, budget ---- */
 

@@ -5,7 +5,7 @@
  *     - name: free-tier
  *       applies_to: { consumer: acme-app }   # or team, service, route, key, model; none: every call
  *       group_by: consumer                   # optional: consumer, team or key; one window each
- *       rate: { requests: 1000, per: 1m, burst: 50 }
+ *       rate: { requests: 1000, per: 1m, burst: 50, slack: 2% }   # slack: Redis counters only
  *       concurrency: 20
  *       tokens: { per_minute: 40000 }        # AI input + output tokens, reserved then settled
  *       quota: { requests_per_day: 50000, tokens_per_month: 5000000, time_zone: Europe/Paris }
@@ -84,6 +84,10 @@ typedef struct pt_policy {
     uint64_t requests;        /* rate.requests, >= 1 */
     uint64_t per_ms;          /* rate.per */
     uint64_t burst;           /* rate.burst, default requests */
+    uint64_t slack;           /* rate.slack in calls: how many a worker may take from a shared
+                               * backend ahead of need and decide alone (0 or 1: every call asks) */
+    uint64_t slack_n;         /* rate.slack as written: a count, or */
+    unsigned slack_bp;        /* ...a percentage of requests, in hundredths of a percent */
     pt_gcra gcra;
     unsigned concurrency;     /* requests in flight; 0 = no concurrency limit */
     /* RateLimit-Policy members, written once at load: `"NAME";q=..;w=..` (NULL without a

@@ -74,6 +74,39 @@ static void policies_load_with_defaults_most_specific_first(void **state)
     pt_buf_release(&err);
 }
 
+/* rate.slack: a count, or a share of requests rounded up; none means every call asks. */
+static void slack_is_a_count_or_a_share(void **state)
+{
+    pt_buf err = PT_BUF_INIT;
+    pt_config *cfg = load(BASE "policies:\n"
+                               "  - name: a\n    rate: { slack: 2%, requests: 1000, per: 1m }\n"
+                               "  - name: b\n    rate: { requests: 999, per: 1m, slack: 0.5% }\n"
+                               "  - name: c\n    rate: { requests: 100, per: 1m, burst: 10, slack: 10 }\n"
+                               "  - name: d\n    rate: { requests: 100, per: 1m }\n",
+                          &err);
+    if (!cfg) fail_msg("%s", err.data);
+    const pt_policy_table *t = cfg->policies;
+    assert_int_equal(t->v[0].slack, 20);
+    assert_int_equal(t->v[1].slack, 5); /* 4.995 rounded up */
+    assert_int_equal(t->v[2].slack, 10);
+    assert_int_equal(t->v[3].slack, 0);
+    pt_config_release(cfg);
+    pt_buf_release(&err);
+    expect_error("policies:\n  - name: a\n    rate: { requests: 100, per: 1m, burst: 10, slack: 11 }\n",
+                 "t.yaml:11: policies[0].rate.slack: slack cannot be more calls than the burst (rate.burst)");
+    expect_error("policies:\n  - name: a\n    rate: { requests: 100, per: 1m, slack: 101 }\n",
+                 "t.yaml:11: policies[0].rate.slack: slack cannot be more calls than the burst (requests, by default)");
+    expect_error("policies:\n  - name: a\n    rate: { requests: 100, per: 1m, slack: 2 percent }\n",
+                 "t.yaml:11: policies[0].rate.slack: expected a number of calls (20) or a share of requests (2%), "
+                 "got '2 percent'");
+    expect_error("policies:\n  - name: a\n    rate: { requests: 100, per: 1m, slack: 120% }\n",
+                 "t.yaml:11: policies[0].rate.slack: expected a number of calls (20) or a share of requests (2%), "
+                 "got '120%'");
+    expect_error("policies:\n  - name: a\n    rate: { requests: 100, per: 1m, slack: 1.5 }\n",
+                 "t.yaml:11: policies[0].rate.slack: expected a number of calls (20) or a share of requests (2%), "
+                 "got '1.5'");
+}
+
 static void no_policies_is_no_table(void **state)
 {
     pt_buf err = PT_BUF_INIT;
@@ -332,6 +365,7 @@ int main(void)
         cmocka_unit_test(policies_load_with_defaults_most_specific_first),
         cmocka_unit_test(no_policies_is_no_table),
         cmocka_unit_test(bad_policies_are_refused_naming_the_field),
+        cmocka_unit_test(slack_is_a_count_or_a_share),
         cmocka_unit_test(tokens_quota_and_budget_load),
         cmocka_unit_test(bad_tokens_quotas_and_budgets_name_the_field),
         cmocka_unit_test(a_mask_policy_loads_with_defaults),

@@ -127,6 +127,26 @@ static void reply_refused(void **state)
     assert_int_equal(one.rate.retry_ns, 1500);
 }
 
+/* A lease that passes says how many cells it took where a refusal says when to retry. */
+static void reply_lease(void **state)
+{
+    pt_counter_op one = { .kind = PT_COUNTER_LEASE, .g = &g, .n = 20 };
+    long long v[] = { 0, 1, 3, 17, 20000 };
+    redisReply r = array_of(v, 5);
+    assert_int_equal(pt__counters_redis_reply(&r, &one, 1), 1);
+    assert_true(one.rate.allowed);
+    assert_int_equal(one.total, 17);
+    assert_int_equal(one.rate.retry_ns, 0);
+    assert_int_equal(one.rate.remaining, 3);
+    long long w[] = { 1, 0, 0, 1500, 9000 };
+    r = array_of(w, 5);
+    assert_int_equal(pt__counters_redis_reply(&r, &one, 1), 0);
+    assert_true(one.refused);
+    assert_false(one.rate.allowed);
+    assert_int_equal(one.rate.retry_ns, 1500);
+    assert_int_equal(one.total, 0);
+}
+
 static void reply_wrong_shapes(void **state)
 {
     pt_counter_op ops[2] = { { .kind = PT_COUNTER_TAKE, .g = &g, .n = 1 }, { .kind = PT_COUNTER_ACQUIRE, .n = 1 } };
@@ -152,7 +172,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(url_full),           cmocka_unit_test(url_defaults),  cmocka_unit_test(url_refused),
-        cmocka_unit_test(reply_all_passed),   cmocka_unit_test(reply_refused), cmocka_unit_test(reply_wrong_shapes),
+        cmocka_unit_test(reply_all_passed),   cmocka_unit_test(reply_refused),
+        cmocka_unit_test(reply_lease), cmocka_unit_test(reply_wrong_shapes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
