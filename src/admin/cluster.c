@@ -51,6 +51,8 @@ int pt__cluster_shares(pt_admin_api *api, pt__share **out, pt_admin_err *err)
 {
     *out = NULL;
     const char *self = api->node_id ? api->node_id : "";
+    /* a SQLite store is one node's: its registry may still hold the rows of ids it had before */
+    if (strcmp(pt_store_backend_name(api->st), "postgres") != 0) return 0;
     json_t *rows = NULL;
     if (!self[0] || pt_store_nodes(api->st, &rows) != 0) {
         json_decref(rows);

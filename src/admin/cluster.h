@@ -35,7 +35,7 @@ typedef void (*pt__share_fn)(pt_admin_api *api, const pt_admin_req *rq, const ch
 bool pt__node_alive(const json_t *node, int64_t now);
 
 /* Every node of the registry as a share (*out, n of them, self among them), or 0 when this
- * node answers alone (SQLite, one node, or its own id unknown). -1 with err filled when the
+ * node answers alone (a SQLite store, one node, or its own id unknown). -1 with err filled when the
  * registry cannot be read. */
 int pt__cluster_shares(pt_admin_api *api, pt__share **out, pt_admin_err *err);
 
