@@ -13,7 +13,6 @@
 typedef struct fixture {
     char dir[64];
     char url[192];    /* a PostgreSQL store's URL (test_store.c), "" for SQLite */
-    char db[16];
     pt_store *st;
 } fixture;
 

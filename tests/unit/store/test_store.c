@@ -2,8 +2,8 @@
  * every kind with the errors that name their field, pagination, the store version,
  * transactions, hostile text, audit redaction and a full disk. Every test that does not
  * look at SQLite's files runs again on PostgreSQL: a throwaway server started here with
- * scripts/pg.sh, a fresh database per test; skipped only when the server's binaries are not
- * installed. */
+ * scripts/pg.sh, its database emptied before each test; skipped only when the server's
+ * binaries are not installed. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,10 +19,10 @@
 #include "store/sqlite.h"
 #include "store/store_fixture.h"
 
-/* ---- PostgreSQL: one server for the run, one database per test ---- */
+/* ---- PostgreSQL: one server and one migrated database for the run, emptied before each test ---- */
 
-static char pg_dir[64], pg_base[128]; /* the server's directory; its URL without a database */
-static int pg_seq;
+static char pg_dir[64], pg_url[160]; /* the server's directory; the store's database */
+static char *pg_reset;                /* SQL that puts the database back as migrated */
 
 /* Runs a function of scripts/pg.sh ("pg_start DIR PORT", ...) in bash; its exit status. */
 static int pg_script(const char *call)
@@ -45,18 +45,19 @@ static int free_port(void)
     return port;
 }
 
-/* One SQL statement on the server's own database "portico"; 0 when it succeeded. */
-static int pg_admin_sql(const char *sql)
+/* Runs sql on the test database: its one value as a new string ("" for none), or NULL. */
+static char *pg_sql(const char *sql)
 {
-    char url[192];
-    snprintf(url, sizeof url, "%sportico", pg_base);
-    PGconn *c = PQconnectdb(url);
+    PGconn *c = PQconnectdb(pg_url);
     PGresult *r = PQstatus(c) == CONNECTION_OK ? PQexec(c, sql) : NULL;
-    int ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
-    if (!ok) fprintf(stderr, "%s: %s\n", sql, PQerrorMessage(c));
+    int st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    char *out = NULL;
+    if (st == PGRES_TUPLES_OK && PQntuples(r) > 0) out = strdup(PQgetvalue(r, 0, 0));
+    else if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) out = strdup("");
+    else fprintf(stderr, "%.80s: %s\n", sql, PQerrorMessage(c));
     PQclear(r);
     PQfinish(c);
-    return ok ? 0 : -1;
+    return out;
 }
 
 static int pg_group_setup(void **state)
@@ -71,15 +72,17 @@ static int pg_group_setup(void **state)
         fprintf(stderr, "PostgreSQL did not start in %s\n", pg_dir);
         return -1;
     }
-    snprintf(pg_base, sizeof pg_base, "postgres://portico@127.0.0.1:%d/", port);
-    /* migrated once into a template each test's database is copied from */
-    char url[192];
-    snprintf(url, sizeof url, "%stmpl", pg_base);
+    snprintf(pg_url, sizeof pg_url, "postgres://portico@127.0.0.1:%d/portico", port);
     pt_store_error err;
-    pt_store *st = pg_admin_sql("CREATE DATABASE tmpl") == 0 ? pt_store_open_postgres(url, &err) : NULL;
+    pt_store *st = pt_store_open_postgres(pg_url, &err); /* migrates it */
     if (!st) return -1;
     pt_store_close(st);
-    return 0;
+    /* every table but the migrations' emptied, ids from 1, and the metadata as it is now */
+    pg_reset = pg_sql("SELECT 'TRUNCATE ' || string_agg(quote_ident(tablename), ', ') || ' RESTART IDENTITY CASCADE; '"
+                      " || (SELECT string_agg(format('UPDATE store_meta SET value = %s WHERE key = %L', value, key), '; ')"
+                      "     FROM store_meta)"
+                      " FROM pg_tables WHERE schemaname = 'public' AND tablename NOT IN ('schema_migrations', 'store_meta')");
+    return pg_reset && pg_reset[0] ? 0 : -1;
 }
 
 static int pg_group_teardown(void **state)
@@ -88,22 +91,23 @@ static int pg_group_teardown(void **state)
     char call[256];
     snprintf(call, sizeof call, "pg_stop %s immediate; rm -rf %s", pg_dir, pg_dir);
     pg_script(call);
+    free(pg_reset);
     return 0;
 }
 
 static int pg_setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    char sql[96];
-    snprintf(f->db, sizeof f->db, "t%d", ++pg_seq);
-    snprintf(sql, sizeof sql, "CREATE DATABASE %s TEMPLATE tmpl", f->db);
-    snprintf(f->url, sizeof f->url, "%s%s", pg_base, f->db);
+    snprintf(f->url, sizeof f->url, "%s", pg_url);
+    char *done = pg_sql(pg_reset);
     pt_store_error err;
-    if (pg_admin_sql(sql) != 0 || !(f->st = pt_store_open_postgres(f->url, &err))) {
-        fprintf(stderr, "open %s: %s\n", f->url, f->st ? "" : err.message);
+    if (!done || !(f->st = pt_store_open_postgres(f->url, &err))) {
+        fprintf(stderr, "open %s: %s\n", f->url, done ? err.message : "the database could not be emptied");
+        free(done);
         free(f);
         return -1;
     }
+    free(done);
     *state = f;
     return 0;
 }
@@ -112,9 +116,6 @@ static int pg_teardown(void **state)
 {
     fixture *f = *state;
     pt_store_close(f->st);
-    char sql[96];
-    snprintf(sql, sizeof sql, "DROP DATABASE %s", f->db);
-    pg_admin_sql(sql);
     free(f);
     return 0;
 }
