@@ -220,6 +220,8 @@ json_t *pt__cluster_report(const pt__share *s, size_t n, char *missing, size_t c
             json_object_set_new(o, "error", json_string(s[i].why));
             size_t used = strlen(missing);
             snprintf(missing + used, cap - used, "%s%s", used ? "," : "", s[i].id);
+            for (char *p = missing + used; *p; p++) /* a header value: no control bytes from the registry */
+                if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
         }
         json_array_append_new(list, o);
     }
