@@ -1,7 +1,7 @@
 /* jdom.c: arena JSON tree over core/json_scan's validation (see jdom.h). */
 #include "ai/jdom.h"
 
-#include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -103,19 +103,22 @@ static bool container(parser *s, pt_jv *v, unsigned depth, bool object)
     }
 }
 
+/* A validated JSON number read as an integer when it is one (no fraction, no exponent)
+ * and fits int64: one pass over the digits, no copy, no strtoll. */
 static void number(pt_jv *v)
 {
-    const char *p = v->raw.ptr;
-    size_t n = v->raw.len;
-    if (memchr(p, '.', n) || memchr(p, 'e', n) || memchr(p, 'E', n) || n > 20) return;
-    char tmp[24];
-    memcpy(tmp, p, n);
-    tmp[n] = '\0';
-    errno = 0;
-    long long x = strtoll(tmp, NULL, 10);
-    if (errno == ERANGE) return;
+    const char *p = v->raw.ptr, *end = p + v->raw.len;
+    bool neg = p < end && *p == '-';
+    if (neg) p++;
+    uint64_t limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX, x = 0;
+    for (; p < end; p++) {
+        unsigned d = (unsigned)(*p - '0');
+        if (d > 9) return; /* '.', 'e' or 'E' */
+        if (x > (limit - d) / 10) return;
+        x = x * 10 + d;
+    }
     v->integer = true;
-    v->ival = x;
+    v->ival = neg ? (int64_t)(0 - x) : (int64_t)x;
 }
 
 static bool value(parser *s, pt_jv *v, unsigned depth)

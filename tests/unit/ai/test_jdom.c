@@ -42,6 +42,30 @@ static void values_have_types_and_raw_text(void **state)
     pt_pool_release(&a);
 }
 
+/* Integers are read up to the edges of int64, and not one past them. */
+static void integers_stop_at_the_edges_of_int64(void **state)
+{
+    pt_pool a;
+    const pt_jv *v = parse(&a, "{\"max\":9223372036854775807,\"over\":9223372036854775808,"
+                               "\"min\":-9223372036854775808,\"under\":-9223372036854775809,"
+                               "\"nz\":-0,\"z\":0,\"e\":1e3,\"E\":2E1,\"big\":99999999999999999999}", NULL);
+    assert_non_null(v);
+    assert_true(pt_jv_is_integer(pt_jv_get(v, "max")));
+    assert_true(pt_jv_int(pt_jv_get(v, "max")) == INT64_MAX);
+    assert_false(pt_jv_is_integer(pt_jv_get(v, "over")));
+    assert_true(pt_jv_is_integer(pt_jv_get(v, "min")));
+    assert_true(pt_jv_get(v, "min")->ival == INT64_MIN);
+    assert_false(pt_jv_is_integer(pt_jv_get(v, "under")));
+    assert_true(pt_jv_is_integer(pt_jv_get(v, "nz")));
+    assert_int_equal(pt_jv_get(v, "nz")->ival, 0);
+    assert_int_equal(pt_jv_int(pt_jv_get(v, "z")), 0);
+    assert_false(pt_jv_is_integer(pt_jv_get(v, "e")));
+    assert_true(pt_jv_num(pt_jv_get(v, "e")) == 1000.0);
+    assert_false(pt_jv_is_integer(pt_jv_get(v, "E")));
+    assert_false(pt_jv_is_integer(pt_jv_get(v, "big")));
+    pt_pool_release(&a);
+}
+
 static void lookups_on_nothing_are_safe(void **state)
 {
     assert_null(pt_jv_get(NULL, "x"));
@@ -104,6 +128,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(values_have_types_and_raw_text),
+        cmocka_unit_test(integers_stop_at_the_edges_of_int64),
         cmocka_unit_test(lookups_on_nothing_are_safe),
         cmocka_unit_test(members_keep_their_order_and_first_duplicate_wins),
         cmocka_unit_test(strings_with_nul_keep_their_length),
