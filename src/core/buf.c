@@ -145,23 +145,6 @@ static size_t json_escape_one(unsigned char c, char esc[6])
     }
 }
 
-int pt_buf_append_json_escaped(pt_buf *b, const char *s, size_t n)
-{
-    size_t start = 0;
-    int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (!json_needs_escape[c]) continue;
-        rc = pt_buf_append(b, s + start, i - start);
-        if (rc) break;
-        char esc[6];
-        rc = pt_buf_append(b, esc, json_escape_one(c, esc));
-        start = i + 1;
-    }
-    if (rc == 0) rc = pt_buf_append(b, s + start, n - start);
-    return rc;
-}
-
 /* Whether none of the 8 bytes in x needs an escape (no control byte, '"' or '\\'). Each
  * test is the "has a byte below n" word trick, exact as a yes/no answer. */
 static inline int plain8(uint64_t x)
@@ -172,24 +155,40 @@ static inline int plain8(uint64_t x)
     return (hit & highs) == 0;
 }
 
+/* How many bytes at the start of s need no escape: 8 at a time while it can. */
+static size_t plain_prefix(const char *s, size_t n)
+{
+    size_t i = 0;
+    uint64_t x;
+    while (n - i >= 8 && (memcpy(&x, s + i, 8), plain8(x))) i += 8;
+    while (i < n && !json_needs_escape[(unsigned char)s[i]]) i++;
+    return i;
+}
+
+int pt_buf_append_json_escaped(pt_buf *b, const char *s, size_t n)
+{
+    for (;;) {
+        size_t k = plain_prefix(s, n);
+        int rc = pt_buf_append(b, s, k);
+        if (rc || k == n) return rc;
+        char esc[6];
+        if ((rc = pt_buf_append(b, esc, json_escape_one((unsigned char)s[k], esc)))) return rc;
+        s += k + 1;
+        n -= k + 1;
+    }
+}
+
 char *pt_json_escape_to(char *out, const char *s, size_t n)
 {
-    size_t start = 0, i = 0;
-    while (i < n) {
-        uint64_t x;
-        if (n - i >= 8 && (memcpy(&x, s + i, 8), plain8(x))) {
-            i += 8;
-            continue;
-        }
-        unsigned char c = (unsigned char)s[i++];
-        if (!json_needs_escape[c]) continue;
-        memcpy(out, s + start, i - 1 - start);
-        out += i - 1 - start;
-        out += json_escape_one(c, out);
-        start = i;
+    for (;;) {
+        size_t k = plain_prefix(s, n);
+        memcpy(out, s, k);
+        out += k;
+        if (k == n) return out;
+        out += json_escape_one((unsigned char)s[k], out);
+        s += k + 1;
+        n -= k + 1;
     }
-    memcpy(out, s + start, n - start);
-    return out + (n - start);
 }
 
 void pt_buf_consume(pt_buf *b, size_t n)
