@@ -32,7 +32,7 @@ typedef struct pt__fmt_stream {
     char idbuf[128], modelbuf[128];
     int64_t created;
     int open_index;          /* Anthropic: block open on the client side, -1 none */
-    int tool_ordinal[256];   /* OpenAI: pivot block index -> tool_calls index, -1 not a tool */
+    int tool_ordinal[256];   /* OpenAI: pivot block index -> tool_calls index + 1, 0 not a tool */
     int ntools;
     bool started;
     pt_stop_reason stop;

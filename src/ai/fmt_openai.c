@@ -617,17 +617,6 @@ static int render_resp(const pt_pivot_resp *r, const pt__render_ctx *ctx, pt_buf
 
 /* ---- stream rendering ---------------------------------------------------------------- */
 
-static void stream_init(pt__fmt_stream *st, const pt__render_ctx *ctx)
-{
-    memset(st, 0, sizeof *st);
-    st->ctx = *ctx;
-    st->open_index = -1;
-    for (size_t i = 0; i < sizeof st->tool_ordinal / sizeof st->tool_ordinal[0]; i++) st->tool_ordinal[i] = -1;
-    st->usage = PT_USAGE_UNKNOWN;
-    st->created = ctx->now_unix;
-}
-
-
 /* Opens `data: {"id":...,"choices":[{"index":0,"delta":` and leaves the writer inside
  * the choice object, ready for the delta value. */
 static void chunk_open(pt__fmt_stream *st, pt_jw *w, pt_buf *out)
@@ -663,7 +652,7 @@ static int chunk_close(pt_jw *w, const char *finish, pt_buf *out)
 static int tool_index(pt__fmt_stream *st, int index)
 {
     if (index < 0 || (size_t)index >= sizeof st->tool_ordinal / sizeof st->tool_ordinal[0]) return -1;
-    return st->tool_ordinal[index];
+    return st->tool_ordinal[index] - 1; /* 0: not a tool */
 }
 
 static int stream_event(pt__fmt_stream *st, const pt_ev *ev, pt_buf *out)
@@ -684,7 +673,7 @@ static int stream_event(pt__fmt_stream *st, const pt_ev *ev, pt_buf *out)
         if (ev->block != PT_PART_TOOL_USE) return 0;
         if (ev->index < 0 || (size_t)ev->index >= sizeof st->tool_ordinal / sizeof st->tool_ordinal[0]) return 0;
         int k = st->ntools++;
-        st->tool_ordinal[ev->index] = k;
+        st->tool_ordinal[ev->index] = k + 1;
         chunk_open(st, &w, out);
         pt_jw_obj(&w);
         pt_jw_key(&w, "tool_calls");
@@ -800,7 +789,7 @@ const pt__fmt pt__fmt_openai = {
     .id = PT_AI_FMT_OPENAI,
     .parse_chat = parse_chat,
     .render_resp = render_resp,
-    .stream_init = stream_init,
+    .stream_init = pt__stream_init,
     .stream_event = stream_event,
     .error_format = PT_ERRFMT_OPENAI,
     .error_body = error_body,
