@@ -671,7 +671,8 @@ static int build(pt_ai_call *c, const pt_ai_call_opts *opts, pt_ai_error *err)
         return passthrough_body(c, false, err);
     }
     if (p->head(&c->ctx, &c->up, err) || forward_beta(c, opts, err)) return -1;
-    const pt_ai_cap *cap = pt_ai_caps_find(c->at.provider, c->at.upstream_model);
+    const pt_ai_cap *cap = c->at.target ? c->at.target->cap /* resolved at load */
+                                        : pt_ai_caps_find(c->at.provider, c->at.upstream_model);
     if (same_wire && p->passthrough && !carries_gemini_marks(r) && !breaks_caps(r, cap)) {
         c->mode = MODE_PASS;
         return passthrough_body(c, r->fmt == PT_AI_FMT_OPENAI && c->at.provider->stream_usage, err);

@@ -117,6 +117,7 @@ typedef struct pt_ai_target {
     unsigned weight;           /* >= 1, default 1 */
     bool price_known;          /* price: resolved at load (pt_price_for) */
     pt_ai_price price;
+    const pt_ai_cap *cap;      /* the model's parameter rule, resolved at load (pt_ai_caps_find); NULL none */
 } pt_ai_target;
 
 /* A model's `cache:` (ai/cache.h): on when the section is written. */

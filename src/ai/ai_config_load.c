@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "ai/caps.h"
 #include "ai/gauth.h"
 #include "ai/price.h"
 #include "config/check.h"
@@ -575,6 +576,7 @@ static int target_entry(pt_cfg *c, const pt_cfg_node *it, size_t i, void *obj)
         return rc;
     }
     t->price_known = pt_price_for(t->provider, t->model, &t->price);
+    t->cap = pt_ai_caps_find(t->provider, t->model);
     return 0;
 }
 
