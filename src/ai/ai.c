@@ -557,6 +557,25 @@ static int passthrough_body(pt_ai_call *c, bool inject_usage, pt_ai_error *err)
     return 0;
 }
 
+/* Whether one of the strings that mark a history from Gemini occurs anywhere: one pass
+ * over the 'g' each of them holds (rarer in JSON than the letters they start with). */
+static bool mentions_gemini_marks(const char *b, size_t n)
+{
+    static const struct { const char *s; size_t len, g; } marks[] = {
+        { PT_TOOL_ID_SIG, sizeof PT_TOOL_ID_SIG - 1, 4 },
+        { PT_GEMINI_THINKING_SIG, sizeof PT_GEMINI_THINKING_SIG - 1, 0 },
+        { "thought_signature", 17, 4 },
+    };
+    for (const char *p = b, *end = b + n; p < end && (p = memchr(p, 'g', (size_t)(end - p))); p++)
+        for (size_t i = 0; i < sizeof marks / sizeof marks[0]; i++) {
+            size_t at = (size_t)(p - b);
+            if (at >= marks[i].g && n - (at - marks[i].g) >= marks[i].len &&
+                memcmp(p - marks[i].g, marks[i].s, marks[i].len) == 0)
+                return true;
+        }
+    return false;
+}
+
 /* A history that went through Gemini carries signed tool call ids and Gemini thinking
  * signatures, which a same-format provider would refuse (OpenAI takes ids of at most 40
  * characters, Anthropic checks thinking signatures). Such a request is translated, which
@@ -564,11 +583,7 @@ static int passthrough_body(pt_ai_call *c, bool inject_usage, pt_ai_error *err)
 static bool carries_gemini_marks(pt_ai_request *r)
 {
     if (r->fmt == PT_AI_FMT_GEMINI) return false; /* signatures are the Gemini format's own */
-    /* the byte search only spares the parse when neither string occurs anywhere */
-    if (!pt_mem_find(r->body, r->len, PT_TOOL_ID_SIG, sizeof PT_TOOL_ID_SIG - 1) &&
-        !pt_mem_find(r->body, r->len, PT_GEMINI_THINKING_SIG, sizeof PT_GEMINI_THINKING_SIG - 1) &&
-        !pt_mem_find(r->body, r->len, "thought_signature", 17))
-        return false;
+    if (!mentions_gemini_marks(r->body, r->len)) return false;
     pt_ai_error ignored;
     return pt_ai_request_pivot(r, &ignored) && r->gemini_marks;
 }

@@ -14,6 +14,7 @@
 
 #include "ai/ai.h"
 #include "core/log.h"
+#include "core/str.h"
 
 static const char *CFG =
     "{\"providers\":["
@@ -335,6 +336,35 @@ static void fallback_renders_the_same_request_for_another_provider_type(void **s
     pt_ai_call_free(c);
     pt_buf_release(&s.all);
     pt_ai_request_free(r);
+    pt_ai_config_free(cfg);
+}
+
+/* A history carrying Gemini's signed tool call ids is translated for OpenAI, which strips
+ * them; the same history without them is passed through as it came (spaces kept). */
+static void signed_tool_ids_are_translated_and_plain_ones_passed_through(void **state)
+{
+    pt_ai_config *cfg = config();
+    static const char *const ids[] = { "call_1__sig__c2ln", "call_1" };
+    for (int k = 0; k < 2; k++) {
+        char body[512];
+        snprintf(body, sizeof body,
+                 "{\"model\":\"gpt\", \"messages\":[{\"role\":\"user\",\"content\":\"go\"},"
+                 "{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"%s\",\"type\":\"function\","
+                 "\"function\":{\"name\":\"f\",\"arguments\":\"{}\"}}]},"
+                 "{\"role\":\"tool\",\"tool_call_id\":\"%s\",\"content\":\"ok\"}]}",
+                 ids[k], ids[k]);
+        pt_ai_request *r = request(PT_AI_FMT_OPENAI, PT_AI_EP_CHAT, body);
+        pt_ai_attempt a = attempt(cfg, "gpt", 0);
+        pt_ai_error e;
+        pt_ai_call *c = pt_ai_call_new(r, &a, NULL, &e);
+        assert_non_null(c);
+        const pt_ai_upstream *up = pt_ai_call_upstream(c);
+        const char *kept = "\"gpt-4o-mini\", \"messages\"";
+        assert_null(pt_mem_find(up->body, up->body_len, "__sig__", 7));
+        assert_int_equal(pt_mem_find(up->body, up->body_len, kept, strlen(kept)) != NULL, k == 1);
+        pt_ai_call_free(c);
+        pt_ai_request_free(r);
+    }
     pt_ai_config_free(cfg);
 }
 
@@ -727,6 +757,7 @@ int main(void)
         cmocka_unit_test(requests_are_validated_before_routing),
         cmocka_unit_test(escaped_model_name_is_decoded),
         cmocka_unit_test(passthrough_asks_for_stream_usage_in_every_shape),
+        cmocka_unit_test(signed_tool_ids_are_translated_and_plain_ones_passed_through),
         cmocka_unit_test(keyless_provider_sends_no_authorization),
         cmocka_unit_test(anthropic_beta_goes_only_to_anthropic),
         cmocka_unit_test(fallback_renders_the_same_request_for_another_provider_type),
