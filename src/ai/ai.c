@@ -493,19 +493,26 @@ static int64_t now_unix(const pt_ai_call_opts *o)
     return o && o->now_unix ? o->now_unix : (int64_t)time(NULL);
 }
 
-/* Replaces byte ranges of src (sorted, disjoint) and writes the result to out. */
+/* Replaces byte ranges of src (sorted, disjoint) and writes the result to out; a splice
+ * without bytes (with.ptr NULL) is replaced by the string model, written as JSON there. */
 typedef struct splice {
     size_t start, end;
     pt_slice with;
 } splice;
 
-static int apply_splices(const char *src, size_t len, splice *s, size_t n, pt_buf *out)
+static int apply_splices(const char *src, size_t len, splice *s, size_t n, const char *model, pt_buf *out)
 {
     size_t pos = 0;
     int rc = 0;
     for (size_t i = 0; i < n && !rc; i++) {
         rc = pt_buf_append(out, src + pos, s[i].start - pos);
-        if (!rc) rc = pt_buf_append_slice(out, s[i].with);
+        if (!rc && s[i].with.ptr) rc = pt_buf_append_slice(out, s[i].with);
+        else if (!rc) {
+            pt_jw w;
+            pt_jw_init(&w, out);
+            pt_jw_cstr(&w, model);
+            rc = w.err;
+        }
         pos = s[i].end;
     }
     if (!rc) rc = pt_buf_append(out, src + pos, len - pos);
@@ -523,11 +530,9 @@ static int passthrough_body(pt_ai_call *c, bool inject_usage, pt_ai_error *err)
     }
     splice s[3];
     size_t n = 0;
-    pt_buf model = PT_BUF_INIT;
-    pt_jw w;
-    pt_jw_init(&w, &model);
-    pt_jw_cstr(&w, c->at.upstream_model);
-    s[n++] = (splice){ r->f[r->i_model].vstart, r->f[r->i_model].vend, pt_buf_slice(&model) };
+    if (pt_buf_reserve(&c->up.body, r->len + strlen(c->at.upstream_model) + 64)) /* one allocation, most often */
+        return pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 413, NULL, "request too large");
+    s[n++] = (splice){ r->f[r->i_model].vstart, r->f[r->i_model].vend, PT_SLICE_NULL }; /* the upstream model */
     if (inject_usage && r->stream && !r->include_usage) {
         if (r->i_stream_options >= 0 && raw_is(r, r->i_stream_options, '{')) {
             pt_jfield so[16];
@@ -551,8 +556,7 @@ static int passthrough_body(pt_ai_call *c, bool inject_usage, pt_ai_error *err)
             s[k] = s[k - 1];
             s[k - 1] = t;
         }
-    int rc = w.err ? w.err : apply_splices(r->body, r->len, s, n, &c->up.body);
-    pt_buf_release(&model);
+    int rc = apply_splices(r->body, r->len, s, n, c->at.upstream_model, &c->up.body);
     if (rc) return pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 413, NULL, "request too large");
     return 0;
 }
