@@ -508,24 +508,21 @@ static const char *finish_reason(pt_stop_reason s)
     }
 }
 
+/* Written in one piece: every answer and the last chunk of every stream carry it. */
+#define LIT(d, s) (memcpy(d, s, sizeof s - 1), (d) + sizeof s - 1)
 static void usage_obj(pt_jw *w, const pt_usage *u)
 {
-    int64_t prompt = pt_usage_prompt_total(u);
-    int64_t out = pt_usage_get(u->output);
-    pt_jw_obj(w);
-    pt_jw_kint(w, "prompt_tokens", prompt);
-    pt_jw_kint(w, "completion_tokens", out);
-    pt_jw_kint(w, "total_tokens", prompt + out);
-    pt_jw_key(w, "prompt_tokens_details");
-    pt_jw_obj(w);
-    pt_jw_kint(w, "cached_tokens", pt_usage_get(u->cache_read));
-    pt_jw_obj_end(w);
-    pt_jw_key(w, "completion_tokens_details");
-    pt_jw_obj(w);
-    pt_jw_kint(w, "reasoning_tokens", pt_usage_get(u->reasoning));
-    pt_jw_obj_end(w);
-    pt_jw_obj_end(w);
+    uint64_t prompt = (uint64_t)pt_usage_prompt_total(u), out = (uint64_t)pt_usage_get(u->output);
+    char tmp[256], *d = tmp; /* 113 bytes of names, 5 numbers of at most 20 digits */
+    d = pt_u64_to(LIT(d, "{\"prompt_tokens\":"), prompt);
+    d = pt_u64_to(LIT(d, ",\"completion_tokens\":"), out);
+    d = pt_u64_to(LIT(d, ",\"total_tokens\":"), prompt + out);
+    d = pt_u64_to(LIT(d, ",\"prompt_tokens_details\":{\"cached_tokens\":"), (uint64_t)pt_usage_get(u->cache_read));
+    d = pt_u64_to(LIT(d, "},\"completion_tokens_details\":{\"reasoning_tokens\":"), (uint64_t)pt_usage_get(u->reasoning));
+    d = LIT(d, "}}");
+    pt_jw_raw(w, pt_slice_from(tmp, (size_t)(d - tmp)));
 }
+#undef LIT
 
 static void write_id(pt_jw *w, pt_slice id, const char *prefix, const char *request_id)
 {
