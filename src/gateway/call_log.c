@@ -90,6 +90,8 @@ void pt_call_log_record(pt_conn *c, const pt_request *req, const pt_req_info *in
         .trace_id = pt_tracing_trace_id(info->trace),
         .masked = pt_mask_gate_counts_json(info),
         .operation = info->operation,
+        .arguments_shape = info->arguments_shape,
+        .arguments = info->arguments,
     };
     pt_mask_gate_bodies(info, &r.request_body, &r.response_body);
     pt_calllog_write(l, &r);

@@ -259,6 +259,15 @@ int pt_mask_gate_request_body(const pt_req_info *info, const char *body, size_t 
     return rc == 1 ? 1 : 0;
 }
 
+int pt_mask_gate_for_record(const pt_req_info *info, json_t *doc)
+{
+    const gate *g = info->mask;
+    if (!g || !g->in.rules.n) return 0;
+    pt_mask_tally t = { 0 };
+    pt_mask_json_tree(&g->in.rules, doc, true, &t);
+    return t.refused ? -1 : 0;
+}
+
 /* ---- the answer ---- */
 
 static bool has(pt_slice s, const char *word)

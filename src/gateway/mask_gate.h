@@ -20,6 +20,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "core/buf.h"
 #include "gateway/config.h"
 #include "http/server.h"
@@ -41,6 +43,11 @@ bool pt_mask_gate_wants_response(const pt_req_info *info);
 /* Masks a complete request body. 1: out holds the new body; 0: unchanged; -1: refused,
  * msg says by which rule (never the value). */
 int pt_mask_gate_request_body(const pt_req_info *info, const char *body, size_t n, pt_buf *out, char *msg, size_t cap);
+
+/* Masks doc in place with the request's rules (paths and text) for a record, counting
+ * nothing: -1 when a rule that refuses matched a value in it (the record keeps no values),
+ * else 0. */
+int pt_mask_gate_for_record(const pt_req_info *info, json_t *doc);
 
 /* The answer starts with this content type: false when it is not masked. */
 bool pt_mask_gate_response_start(const pt_req_info *info, pt_slice ctype);

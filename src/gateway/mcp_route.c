@@ -16,6 +16,7 @@
 #include "core/log.h"
 #include "core/prom.h"
 #include "gateway/auth.h"
+#include "gateway/mcp_args.h"
 #include "gateway/mcp_local.h"
 #include "gateway/mcp_session.h"
 #include "gateway/metrics.h"
@@ -401,14 +402,15 @@ static const char *caller_name(const mcp_req *r)
     return who && who->consumer ? who->consumer : "?";
 }
 
-/* A tools/call of tool on server: recorded as the call's operation "server/tool" (call log),
- * and refused when the caller's access entry does not let it use it (false: answered). */
+/* A tools/call of tool on server: recorded as the call's operation "server/tool" with its
+ * arguments' shape (call log, gateway/mcp_args.h), and refused when the caller's access entry does not let it use it (false: answered). */
 static bool tool_call_allowed(mcp_req *r, const char *server, const char *tool)
 {
     pt_req_info *info = pt_conn_info(r->conn);
     size_t n = strlen(server) + 1 + strlen(tool) + 1;
     char *op = pt_req_alloc(r->req, n);
     if (op) info->operation = op, snprintf(op, n, "%s/%s", server, tool);
+    pt_mcp_args_record(info, r->req, r->cfg->mcp, json_object_get(r->msg.params, "arguments"));
     if (pt_mcp_access_allows(r->access, server, tool)) return true;
     char msg[400];
     snprintf(msg, sizeof msg, "tool '%.100s' of MCP server '%s' is not allowed for consumer '%.64s' (mcp.access)", tool,

@@ -68,6 +68,8 @@ typedef struct pt_req_info {
     const char *target;       /* the upstream address, NULL when none */
     const char *operation;    /* what was used within the service when the route alone does not
                                * say (an MCP tool call's tool), NULL otherwise */
+    const char *arguments_shape, *arguments; /* an MCP tool call's, for the call log
+                               * (gateway/mcp_args.h), NULL otherwise */
     pt_outcome outcome;       /* PT_OUT_OK, or how the gateway failed the request: the first
                                * failure set wins, later ones do not overwrite it */
     uint64_t upstream_start_us, upstream_us;

@@ -38,7 +38,7 @@
 /* The order of the strings in a packed record and of their columns. */
 enum { S_REQUEST_ID, S_TEAM, S_CONSUMER, S_KEY_PREFIX, S_SERVICE, S_SERVICE_TEAM, S_API, S_MODEL, S_PROVIDER,
        S_METHOD, S_PATH, S_ERROR, S_CLIENT, S_TRACE_ID, S_MASKED, S_REQUEST_BODY, S_RESPONSE_BODY,
-       S_OPERATION, S_CACHE, NSTR };
+       S_OPERATION, S_CACHE, S_ARGS_SHAPE, S_ARGS, NSTR };
 
 #define NULL_LEN 0xffff
 
@@ -52,8 +52,8 @@ typedef struct packed {
 } packed;
 
 #define PACKED_MAX                                                                                  \
-    (sizeof(packed) + (NSTR - 4) * PT_CALLLOG_STR_MAX + PT_CALLLOG_PATH_MAX + PT_CALLLOG_MASKED_MAX + \
-     2 * PT_CALLLOG_BODY_MAX)
+    (sizeof(packed) + (NSTR - 6) * PT_CALLLOG_STR_MAX + PT_CALLLOG_PATH_MAX + PT_CALLLOG_MASKED_MAX + \
+     PT_CALLLOG_SHAPE_MAX + 3 * PT_CALLLOG_BODY_MAX)
 
 /* One prepared INSERT of some rows, and which of its parameters hold a value: a NULL is
  * bound only over a value (a fresh or reset statement keeps its bindings), because most
@@ -120,6 +120,12 @@ static size_t put_str(char *out, uint16_t *len, const char *s, size_t n, size_t 
     return n;
 }
 
+/* s when it is at most max bytes, else NULL: JSON that is cut is no JSON. */
+static const char *whole(const char *s, size_t max)
+{
+    return s && strlen(s) <= max ? s : NULL;
+}
+
 static size_t pack(const pt_call_record *r, char *buf)
 {
     packed h = {
@@ -142,7 +148,9 @@ static size_t pack(const pt_call_record *r, char *buf)
         [S_API] = r->api, [S_MODEL] = ai ? ai->model : NULL, [S_PROVIDER] = ai ? ai->provider : NULL,
         [S_ERROR] = r->error, [S_TRACE_ID] = r->trace_id, [S_OPERATION] = r->operation,
         [S_CACHE] = ai ? ai->cache : NULL,
-        [S_MASKED] = r->masked && strlen(r->masked) <= PT_CALLLOG_MASKED_MAX ? r->masked : NULL,
+        [S_MASKED] = whole(r->masked, PT_CALLLOG_MASKED_MAX),
+        [S_ARGS_SHAPE] = whole(r->arguments_shape, PT_CALLLOG_SHAPE_MAX),
+        [S_ARGS] = whole(r->arguments, PT_CALLLOG_BODY_MAX),
     };
     size_t off = sizeof h;
     for (int i = 0; i < NSTR; i++) {
@@ -150,7 +158,8 @@ static size_t pack(const pt_call_record *r, char *buf)
                      : i == S_REQUEST_BODY ? r->request_body : i == S_RESPONSE_BODY ? r->response_body
                                                                                     : pt_slice_cstr(cs[i]);
         size_t max = i == S_PATH ? PT_CALLLOG_PATH_MAX : i == S_MASKED ? PT_CALLLOG_MASKED_MAX
-                     : i == S_REQUEST_BODY || i == S_RESPONSE_BODY ? PT_CALLLOG_BODY_MAX : PT_CALLLOG_STR_MAX;
+                     : i == S_ARGS_SHAPE ? PT_CALLLOG_SHAPE_MAX
+                     : i == S_REQUEST_BODY || i == S_RESPONSE_BODY || i == S_ARGS ? PT_CALLLOG_BODY_MAX : PT_CALLLOG_STR_MAX;
         off += put_str(buf + off, &h.len[i], s.ptr, s.len, max);
     }
     h.size = (uint32_t)off;
@@ -365,6 +374,7 @@ static void bind_record(pt_calllog *l, insert_stmt *st, int c, const char *rec)
     bind_str(st, c++, s[S_TRACE_ID], h.len[S_TRACE_ID]);
     for (int i = S_MASKED; i <= S_CACHE; i++) bind_str(st, c++, s[i], h.len[i]);
     bind_opt(st, c++, h.saved_micro_usd);
+    for (int i = S_ARGS_SHAPE; i <= S_ARGS; i++) bind_str(st, c++, s[i], h.len[i]);
     if (h.len[S_REQUEST_ID] == NULL_LEN) bind_null(st, c);
     else bind_i64(st, c, pt_calls_rid_hash(s[S_REQUEST_ID], h.len[S_REQUEST_ID]));
 }

@@ -26,7 +26,8 @@
 #define PT_CALLLOG_PATH_MAX 2048
 #define PT_CALLLOG_PRUNE_STEP 2000
 #define PT_CALLLOG_MASKED_MAX 1024      /* longer counts are not stored (cut JSON is no JSON) */
-#define PT_CALLLOG_BODY_MAX (16 * 1024)
+#define PT_CALLLOG_BODY_MAX (16 * 1024)  /* also a tool call's arguments (longer: not stored) */
+#define PT_CALLLOG_SHAPE_MAX 2048       /* a tool call's argument shape (longer: not stored) */
 
 /* What an AI call adds to its record; the AI route fills one and points
  * pt_req_info.call_ai at it. Tokens unknown to the provider are 0. */
@@ -60,6 +61,9 @@ typedef struct pt_call_record {
     const char *masked;             /* values masked per rule, JSON {"rule":n}, NULL when none */
     pt_slice request_body, response_body; /* redacted and capped bodies, ptr NULL when not kept */
     const char *operation;          /* pt_req_info.operation: an MCP tool call's tool, NULL when none */
+    const char *arguments_shape;    /* a tool call's arguments' keys and types (mcp/argshape.h), NULL when
+                                     * not a tool call */
+    const char *arguments;          /* its arguments as JSON, masked; NULL unless mcp.record_arguments */
 } pt_call_record;
 
 typedef struct pt_calllog pt_calllog;

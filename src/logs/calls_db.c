@@ -45,7 +45,7 @@ const char *const pt_calls_name_add_sql = "INSERT INTO names(name, last_ms) VALU
 
 /* user_version of the current layout; an older file's table is converted or replaced (see
  * migrate()). */
-#define LAYOUT_VERSION 4
+#define LAYOUT_VERSION 5
 
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS names(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, last_ms INTEGER);"
@@ -63,9 +63,9 @@ static const char copy_v2[] =
     "INSERT INTO calls(" INSERT_COLS ") SELECT o.id" PT_CALLS_COLUMNS(COPY, COPY_N) ",o.rid_hash FROM calls_v2 o;"
     "DROP TABLE calls_v2;";
 
-/* Columns layouts 2 and 3 gained after their first release, for files created before
+/* Columns layouts 2 to 4 gained after their first release, for files created before
  * them: added when missing ("duplicate column" is the answer when they are there already),
- * so that a file of layout 2 can be copied and one of layout 3 used as it is. */
+ * so that a file of layout 2 can be copied and one of layout 3 or 4 used as it is. */
 static const char *const added_columns[] = {
     "ALTER TABLE calls ADD COLUMN trace_id TEXT",
     "ALTER TABLE calls ADD COLUMN masked TEXT",
@@ -74,6 +74,8 @@ static const char *const added_columns[] = {
     "ALTER TABLE calls ADD COLUMN operation TEXT",
     "ALTER TABLE calls ADD COLUMN cache TEXT",
     "ALTER TABLE calls ADD COLUMN cost_saved_micro_usd INTEGER",
+    "ALTER TABLE calls ADD COLUMN arguments_shape TEXT",
+    "ALTER TABLE calls ADD COLUMN arguments TEXT",
 };
 
 static int add_column(sqlite3 *db, const char *sql)
@@ -166,8 +168,8 @@ static bool has_table(sqlite3 *db, const char *name)
     return had;
 }
 
-/* Brings the file to LAYOUT_VERSION in one transaction: layout 3 gains its new columns
- * in place (the cache's, names' last use); layout 2 (names as text in each row) is copied
+/* Brings the file to LAYOUT_VERSION in one transaction: layouts 3 and 4 gain their new
+ * columns in place (the cache's, names' last use, tool calls' arguments); layout 2 (names as text in each row) is copied
  * into the current one, said in the log with its time; a file written before ids were
  * times has a table the queries cannot range over: it is dropped (a log, not a record of
  * truth), said once in the log. */
@@ -177,7 +179,7 @@ static int migrate(sqlite3 *db)
     if (v == LAYOUT_VERSION) return sqlite3_exec(db, schema, NULL, NULL, NULL);
     int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     if (rc != SQLITE_OK) return rc;
-    bool had = has_table(db, "calls"), copy = had && v == 2, keep = had && v == 3;
+    bool had = has_table(db, "calls"), copy = had && v == 2, keep = had && (v == 3 || v == 4);
     int64_t t0 = pt_now_ms();
     if (had && !copy && !keep) pt_log_warn("call log: the file has an older layout; its records are dropped and a new table started");
     if (copy || keep) rc = add_columns(db);

@@ -31,7 +31,7 @@
     X(bytes_in, "INTEGER") X(bytes_out, "INTEGER") X(input_tokens, "INTEGER") X(output_tokens, "INTEGER")   \
     X(cached_tokens, "INTEGER") X(cost_micro_usd, "INTEGER") X(client, "TEXT") X(trace_id, "TEXT")         \
     X(masked, "TEXT") X(request_body, "TEXT") X(response_body, "TEXT") X(operation, "TEXT")                \
-    X(cache, "TEXT") X(cost_saved_micro_usd, "INTEGER")
+    X(cache, "TEXT") X(cost_saved_micro_usd, "INTEGER") X(arguments_shape, "TEXT") X(arguments, "TEXT")
 
 /* Sequence bits under the millisecond in an id: 4096 calls per millisecond before an id
  * spills into the next millisecond (queries allow for that, see pt_calls_query). */

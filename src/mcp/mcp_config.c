@@ -508,6 +508,7 @@ static const pt_cfg_field mcp_fields[] = {
     CFG_FUNC("access", access_later_fn),
     CFG_FUNC("apis", access_later_fn),
     CFG_BOOL("diagnose_connection", pt_mcp_config, diagnose_connection),
+    CFG_BOOL("record_arguments", pt_mcp_config, record_arguments),
     CFG_FUNC("cors", access_later_fn), /* the /mcp route's cors, mapped by the gateway (gateway/cors.c) */
     CFG_END,
 };

@@ -267,11 +267,10 @@ static void unused_names_are_pruned_after_retention(void **state)
     assert_int_equal(names_count(f, NULL), 1 + 1 + 5); /* new, old-7, ml, the prefix, echo, web, echo/v1 */
 }
 
-/* A file of layout 3 (before the cache columns and names' last use) is brought up to date
- * in place: its records stay, its names are kept until retention takes their records. */
-static void a_file_of_layout_3_gains_the_new_columns(void **state)
+/* Writes one record ("bot" at 5000 ms), turns the file into an older layout with sql, and
+ * opens it again (the writer brings it up to date). */
+static void reopen_as_older(fx *f, const char *sql)
 {
-    fx *f = *state;
     open_log(f, (pt_calllog_opts){ 0 });
     pt_call_record a = rest(5000, "bot", 200);
     pt_calllog_write(f->log, &a);
@@ -281,12 +280,19 @@ static void a_file_of_layout_3_gains_the_new_columns(void **state)
     f->ro = NULL;
     sqlite3 *db;
     assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "ALTER TABLE calls DROP COLUMN cache; ALTER TABLE calls DROP COLUMN cost_saved_micro_usd;"
-                                      "ALTER TABLE names DROP COLUMN last_ms; PRAGMA user_version=3;",
-                                  NULL, NULL, NULL),
-                     SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     open_log(f, (pt_calllog_opts){ 0 });
+}
+
+/* A file of layout 3 (before the cache columns and names' last use) is brought up to date
+ * in place: its records stay, its names are kept until retention takes their records. */
+static void a_file_of_layout_3_gains_the_new_columns(void **state)
+{
+    fx *f = *state;
+    reopen_as_older(f, "ALTER TABLE calls DROP COLUMN cache; ALTER TABLE calls DROP COLUMN cost_saved_micro_usd;"
+                       "ALTER TABLE calls DROP COLUMN arguments_shape; ALTER TABLE calls DROP COLUMN arguments;"
+                       "ALTER TABLE names DROP COLUMN last_ms; PRAGMA user_version=3;");
     pt_call_ai hit = { .provider = "ok", .model = "gpt-4o", .cost_known = true, .cache = "hit" };
     pt_call_record b = rest(6000, "bot", 200);
     b.ai = &hit;
@@ -301,8 +307,58 @@ static void a_file_of_layout_3_gains_the_new_columns(void **state)
                      SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     assert_int_equal(sqlite3_column_int64(st, 0), 5000); /* its newest record's millisecond */
-    assert_int_equal(sqlite3_column_int64(st, 1), 4);
+    assert_int_equal(sqlite3_column_int64(st, 1), 5);
     sqlite3_finalize(st);
+}
+
+/* The user_version of the file the read-only connection sees. */
+static int64_t layout(fx *f)
+{
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(f->ro, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int64_t v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+/* A file of layout 4 (before tool calls' arguments) gains their columns in place: its
+ * records stay, with no arguments, and new ones carry theirs. */
+static void a_file_of_layout_4_gains_the_arguments_columns(void **state)
+{
+    fx *f = *state;
+    reopen_as_older(f, "ALTER TABLE calls DROP COLUMN arguments_shape; ALTER TABLE calls DROP COLUMN arguments;"
+                       "PRAGMA user_version=4;");
+    assert_int_equal(layout(f), 5);
+    pt_call_record b = rest(6000, "bot", 200);
+    b.operation = "files/read";
+    b.arguments_shape = "{\"path\":\"string\"}";
+    assert_true(pt_calllog_write(f->log, &b));
+    pt_calllog_sync(f->log);
+    assert_int_equal(run(f, (pt_calls_filter){ .consumer = "bot" }), 2);
+    assert_int_equal(count(f, "WHERE arguments_shape IS NULL AND arguments IS NULL AND time_ms = 5000"), 1);
+    assert_int_equal(count(f, "WHERE arguments_shape = '{\"path\":\"string\"}' AND arguments IS NULL AND time_ms = 6000"), 1);
+}
+
+/* A tool call's shape and values are stored whole or not at all: JSON cut short is no JSON. */
+static void arguments_are_stored_whole_or_not_at_all(void **state)
+{
+    fx *f = *state;
+    open_log(f, (pt_calllog_opts){ 0 });
+    pt_call_record a = rest(1000, "bot", 200);
+    a.arguments_shape = "{\"q\":\"string\"}";
+    a.arguments = "{\"q\":\"hello\"}";
+    assert_true(pt_calllog_write(f->log, &a));
+    static char big[PT_CALLLOG_BODY_MAX + 16], shape[PT_CALLLOG_SHAPE_MAX + 16];
+    snprintf(big, sizeof big, "{\"q\":\"%0*d\"}", PT_CALLLOG_BODY_MAX, 7);
+    snprintf(shape, sizeof shape, "{\"%0*d\":\"string\"}", PT_CALLLOG_SHAPE_MAX, 7);
+    pt_call_record b = rest(2000, "bot", 200);
+    b.arguments_shape = shape;
+    b.arguments = big;
+    assert_true(pt_calllog_write(f->log, &b));
+    pt_calllog_sync(f->log);
+    assert_int_equal(count(f, "WHERE arguments = '{\"q\":\"hello\"}' AND arguments_shape = '{\"q\":\"string\"}'"), 1);
+    assert_int_equal(count(f, "WHERE time_ms = 2000 AND arguments IS NULL AND arguments_shape IS NULL"), 1);
 }
 
 static void long_strings_are_cut(void **state)
@@ -702,6 +758,8 @@ int main(void)
         T(no_field_of_one_record_leaks_into_another),
         T(unused_names_are_pruned_after_retention),
         T(a_file_of_layout_3_gains_the_new_columns),
+        T(a_file_of_layout_4_gains_the_arguments_columns),
+        T(arguments_are_stored_whole_or_not_at_all),
         T(long_strings_are_cut),
         T(a_batch_larger_than_a_transaction_is_stored_whole),
         T(a_full_queue_drops_and_counts),
