@@ -169,6 +169,12 @@ void pt__admin_iso_time(int64_t ms, char *buf, size_t cap)
              tm.tm_min, tm.tm_sec, (int)(ms % 1000));
 }
 
+/* The columns that hold JSON text (the masking counts, a tool call's arguments). */
+static bool stored_as_json(const char *column)
+{
+    return strcmp(column, "masked") == 0 || strcmp(column, "arguments_shape") == 0 || strcmp(column, "arguments") == 0;
+}
+
 static json_t *row_json(const pt_calls_row *row)
 {
     char t[80];
@@ -183,8 +189,8 @@ static json_t *row_json(const pt_calls_row *row)
         case SQLITE_INTEGER: v = json_integer(sqlite3_column_int64(st, i)); break;
         default:
             v = json_stringn_nocheck((const char *)sqlite3_column_text(st, i), (size_t)sqlite3_column_bytes(st, i));
-            if (strcmp(pt_calls_columns[i], "masked") == 0) { /* stored as JSON: shown as an object */
-                json_t *o2 = json_loads(json_string_value(v), 0, NULL);
+            if (stored_as_json(pt_calls_columns[i])) { /* shown as the JSON value it is */
+                json_t *o2 = json_loads(json_string_value(v), JSON_DECODE_ANY, NULL);
                 if (o2) json_decref(v), v = o2;
             }
         }

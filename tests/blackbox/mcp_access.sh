@@ -4,7 +4,9 @@
 # other tool is refused with a JSON-RPC error naming the rule, a server the caller may not
 # use at all is 403 and left out of /mcp; a consumer's entry wins over its team's; deny wins
 # over allow; every tools/call is in the call log with its tool as the operation, refused
-# ones with their error. check-config names each mistake of the section.
+# ones with their error, with its arguments' shape (keys and types) and no value, in the
+# JSON, NDJSON and CSV listings; with mcp.record_arguments the values too, masked by the
+# policies that apply. check-config names each mistake of the section.
 # mcp.apis beside the servers: a REST route's operations (OpenAPI) and a prompt API as tools,
 # held to the same access entries ("pets/get*"), the built-in diagnose_connection as
 # "portico/diagnose_connection"; a tool call recorded as pets/getPet on /mcp and, carried with
@@ -90,6 +92,8 @@ as() {
 }
 open_session() { SID=; as "$1" "$2" "$INIT"; SID=$(hdr Mcp-Session-Id); }
 call() { as "$1" "$2" "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":{\"name\":\"$3\"}}"; }
+# unlike GOT TEXT NAME: ok when TEXT is not in GOT
+unlike() { if [[ $1 == *"$2"* ]]; then not_ok "$3" "got: '${1:0:600}'"; else ok "$3"; fi; }
 names() { jqr '[.result.tools[].name] | sort | join(",")'; }
 # all_tools KEY PATH: every tool name of every page of tools/list, sorted, comma-joined
 all_tools() {
@@ -223,27 +227,56 @@ is "$(jqr '.items[0].path')" "/mcp" "on /mcp"
 route_logged() { calls "service=pets&consumer=app1"; (($(jqr '.items | length') >= 1)); }
 check "and the request it made is in the call log of the route, under the same consumer" wait_for 10 route_logged
 is "$(jqr '.items[0].path')/$(jqr '.items[0].status')" "/api/pets/7/200" "as the route served it"
+is "$(jqr '.items[0].arguments_shape')/$(jqr '.items[0].arguments')" "null/null" "a call that is not a tool call has no arguments"
+# ---- a tool call's arguments: their shape, never their values (mcp.record_arguments is off)
+as "$K2" /mcp '{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"card","arguments":{"place":"Zanzibar","opts":{"n":3,"tags":["x"]}}}}'
+shaped() { calls "operation=card/card&consumer=app2"; [[ $(jqr '.items[0].arguments_shape') == *opts* ]]; }
+check "a tool call is recorded with its arguments' shape" wait_for 10 shaped
+is "$(jq -c '.items[0].arguments_shape' <<<"$RESP_BODY")" '{"opts":{"n":"integer","tags":["string"]},"place":"string"}' \
+    "keys in order with their values' types"
+is "$(jqr '.items[0].arguments')" null "and no values"
+unlike "$(jq -c '.items[0]' <<<"$RESP_BODY")" "Zanzibar" "no value appears anywhere in the record"
+calls "operation=card/card&consumer=app2&format=ndjson&limit=1"
+like "$RESP_BODY" '"arguments_shape":\{"opts":\{"n":"integer","tags":\["string"\]\},"place":"string"\}' "the NDJSON export has the shape"
+calls "operation=card/card&consumer=app2&format=csv&limit=1"
+like "$(head -1 <<<"$RESP_BODY")" ",arguments_shape,arguments" "the CSV export has the columns"
+like "$RESP_BODY" '"\{""opts"":\{""n"":""integer"",""tags"":\[""string""\]\},""place"":""string""\}"' "and the shape"
+unlike "$RESP_BODY" "Zanzibar" "without the values"
 alive_after "calls refused by mcp.access"
 portico_stop
 
 # ---- /mcp with APIs only, and the doctor turned off
+# and arguments' values recorded (mcp.record_arguments), masked by the policies that apply
+D=$T/data2
 cat >"$T/apis-only.yaml" <<EOF
 listen: ["127.0.0.1:$PP"]
 access_log: "off"
-admin: { enabled: false }
+data_dir: $D
+admin: { listen: "127.0.0.1:$AP" }
+call_log: {}
 services: [{ name: pets, targets: ["http://127.0.0.1:$U1"] }]
 routes: [{ name: pets, match: { path_prefix: /api }, service: pets, strip_prefix: true }]
+policies:
+  - { name: pii, mask: { request: [{ detect: email, action: replace }] } }   # every call, /mcp's included
 mcp:
   diagnose_connection: false
   prefix: false
+  record_arguments: true
   apis: [{ route: pets, openapi: pets.yaml }]
 EOF
 portico_start "$T/apis-only.yaml" || not_ok "portico starts with mcp.apis and no servers"
+ADMIN=$(cat "$D/admin-token" 2>/dev/null)
 SID=; as "" /mcp "$INIT"; SID=$(hdr Mcp-Session-Id)
 as "" /mcp '{"jsonrpc":"2.0","id":2,"method":"tools/list"}'
 is "$(names)" "getPet,post_pets" "/mcp serves the APIs' tools with no server, unprefixed, without the doctor"
 call "" /mcp diagnose_connection
 like "$(jqr .error.code)/$(jqr .error.message)" "-32602/unknown tool 'diagnose_connection'" "which is an unknown tool"
+as "" /mcp '{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"getPet","arguments":{"petId":41,"note":"Quokka ann@example.com"}}}'
+valued() { calls "operation=pets/getPet"; [ "$(jqr '.items[0].arguments.petId')" = 41 ]; }
+check "with mcp.record_arguments the values are recorded too" wait_for 10 valued
+is "$(jq -c '.items[0].arguments_shape' <<<"$RESP_BODY")" '{"note":"string","petId":"integer"}' "beside the shape"
+is "$(jqr '.items[0].arguments.note')" "Quokka [REDACTED]" "a value is kept as the masking policies that apply leave it"
+unlike "$(jq -c '.items[0]' <<<"$RESP_BODY")" "ann@example.com" "never as it came"
 portico_stop
 
 # ---- check-config names each mistake
