@@ -75,6 +75,7 @@ static void servers_of_both_kinds_load_with_defaults(void **state)
     assert_string_equal(m->servers[2].path, "/sse");
     assert_false(m->key_required);
     assert_int_equal(m->max_message_bytes, 4u << 20);
+    assert_false(m->record_arguments); /* a tool call's shape only, unless asked */
     assert_ptr_equal(pt_mcp_config_server(m, "search", 6), s);
     assert_null(pt_mcp_config_server(m, "searc", 5));
     bool found = false;
