@@ -403,7 +403,8 @@ static const char *caller_name(const mcp_req *r)
 }
 
 /* A tools/call of tool on server: recorded as the call's operation "server/tool" with its
- * arguments' shape (call log, gateway/mcp_args.h), and refused when the caller's access entry does not let it use it (false: answered). */
+ * arguments' shape (call log, gateway/mcp_args.h), and refused when the caller's access
+ * entry does not let it use it (false: answered). */
 static bool tool_call_allowed(mcp_req *r, const char *server, const char *tool)
 {
     pt_req_info *info = pt_conn_info(r->conn);
