@@ -17,10 +17,12 @@ static const char *pooled(pt_request *req, const char *s)
     return p;
 }
 
-/* The arguments' values, masked, as compact JSON (malloc'd); NULL when they are not kept. */
+/* The arguments' values, masked, as compact JSON (malloc'd); NULL when they are not kept.
+ * Masking works on a copy: the call itself goes on with the arguments as the client sent
+ * them. */
 static char *values(const pt_req_info *info, const json_t *args)
 {
-    json_t *doc = json_pack("{s:{s:O}}", "params", "arguments", args ? args : json_null());
+    json_t *doc = json_pack("{s:{s:o}}", "params", "arguments", json_deep_copy(args));
     char *text = NULL;
     if (doc && pt_mask_gate_for_record(info, doc) == 0)
         text = json_dumps(json_object_get(json_object_get(doc, "params"), "arguments"),
