@@ -257,7 +257,8 @@ call_log: {}
 services: [{ name: pets, targets: ["http://127.0.0.1:$U1"] }]
 routes: [{ name: pets, match: { path_prefix: /api }, service: pets, strip_prefix: true }]
 policies:
-  - { name: pii, mask: { request: [{ detect: email, action: replace }] } }   # every call, /mcp's included
+  - name: pii   # every call, /mcp's included
+    mask: { request: [{ detect: email, action: replace }, { path: \$.params.arguments.petId, action: replace }] }
 mcp:
   diagnose_connection: false
   prefix: false
@@ -271,9 +272,13 @@ as "" /mcp '{"jsonrpc":"2.0","id":2,"method":"tools/list"}'
 is "$(names)" "getPet,post_pets" "/mcp serves the APIs' tools with no server, unprefixed, without the doctor"
 call "" /mcp diagnose_connection
 like "$(jqr .error.code)/$(jqr .error.message)" "-32602/unknown tool 'diagnose_connection'" "which is an unknown tool"
+as "" /mcp '{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"getPet","arguments":{"petId":41}}}'
+is "$(jqr .result.structuredContent.path)" "/pets/41" "a masking rule for the record leaves the call's arguments as sent"
 as "" /mcp '{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"getPet","arguments":{"petId":41,"note":"Quokka ann@example.com"}}}'
-valued() { calls "operation=pets/getPet"; [ "$(jqr '.items[0].arguments.petId')" = 41 ]; }
-check "with mcp.record_arguments the values are recorded too" wait_for 10 valued
+like "$(jqr .error.message)" "unknown argument 'note'" "a call the tool refuses..."
+valued() { calls "operation=pets/getPet"; [ "$(jqr '.items[0].arguments.petId')" = "[REDACTED]" ]; }
+check "...is recorded too, with mcp.record_arguments its values masked (a path rule at \$.params.arguments)" \
+    wait_for 10 valued
 is "$(jq -c '.items[0].arguments_shape' <<<"$RESP_BODY")" '{"note":"string","petId":"integer"}' "beside the shape"
 is "$(jqr '.items[0].arguments.note')" "Quokka [REDACTED]" "a value is kept as the masking policies that apply leave it"
 unlike "$(jq -c '.items[0]' <<<"$RESP_BODY")" "ann@example.com" "never as it came"
