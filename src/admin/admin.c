@@ -11,6 +11,7 @@
 #include <sqlite3.h>
 
 #include "admin/api.h"
+#include "admin/auth.h"
 #include "console/console.h"
 #include "core/log.h"
 #include "store/store.h"

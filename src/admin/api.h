@@ -100,10 +100,4 @@ int pt__admin_map(pt_admin_api *api, pt_store_kind kind, const json_t *in, const
                   json_t **cols, pt_admin_err *e);
 int pt__admin_store_fail(pt_store *st, int rc, bool creating, pt_admin_err *e);
 
-/* First start: when the store has no user, creates "admin" (role admin) with a random
- * password nobody sees, and a token written to data_dir/admin-token (mode 0600). Returns
- * 0 (also when there was nothing to do), or -1 with a sentence in why. *created says
- * whether it did. */
-int pt_admin_bootstrap(pt_store *st, const char *data_dir, bool *created, char *why, size_t cap);
-
 #endif

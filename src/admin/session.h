@@ -1,6 +1,6 @@
 /* session.h: the console's sign-in sessions, the parts that need no store: the cookie, the
  * CSRF token bound to it, the idle and absolute expiry rules, and the brake on repeated
- * failed sign-ins. api.c keeps the sessions themselves (hashed, as user_tokens rows of kind
+ * failed sign-ins. auth.c keeps the sessions themselves (hashed, as user_tokens rows of kind
  * "session") and answers /admin/v1/sessions (docs/ADMIN.md). */
 #ifndef PT_ADMIN_SESSION_H
 #define PT_ADMIN_SESSION_H

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "admin/api.h"
+#include "admin/auth.h"
 #include "store/store_fixture.h"
 
 static int changes, last_kind;
