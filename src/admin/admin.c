@@ -34,6 +34,8 @@ struct pt_admin {
     char why[512];
     char where[128];
     pt_signin_brake brake;
+    pt_netmask *trusted;     /* proxies whose forwarding headers are believed */
+    size_t ntrusted;
 };
 
 /* One request being read: its body so far. Lives in the request pool. */
@@ -126,6 +128,19 @@ static void peer_address(pt_conn *c, char *out, size_t cap)
     if (colon && (out[0] == '[' || strchr(out, ':') == colon)) *colon = 0;
 }
 
+/* Whether the client reached us over https: this listener's TLS, or a trusted proxy's word
+ * for its own (X-Forwarded-Proto, Forwarded); anyone else's such headers are ignored. */
+static bool over_https(areq *r, const char *peer)
+{
+    if (pt_conn_is_tls(r->c)) return true;
+    if (!pt_netmask_any(r->a->trusted, r->a->ntrusted, peer)) return false;
+    const char *f, *x;
+    size_t fn, xn;
+    slice_or_null(r->req, "forwarded", &f, &fn);
+    slice_or_null(r->req, "x-forwarded-proto", &x, &xn);
+    return pt_session_forwarded_https(f, fn, x, xn);
+}
+
 static void serve(areq *r)
 {
     char method[16], peer[80];
@@ -139,7 +154,7 @@ static void serve(areq *r)
                        .path = r->req->path.ptr, .path_len = r->req->path.len,
                        .query = r->req->query.ptr, .query_len = r->req->query.len,
                        .body = r->body.data ? r->body.data : "", .body_len = r->body.len,
-                       .peer = peer, .tls = pt_conn_is_tls(r->c)};
+                       .peer = peer, .tls = over_https(r, peer)};
     slice_or_null(r->req, "authorization", &rq.authorization, &rq.authorization_len);
     slice_or_null(r->req, "if-match", &rq.if_match, &rq.if_match_len);
     slice_or_null(r->req, "cookie", &rq.cookie, &rq.cookie_len);
@@ -288,6 +303,7 @@ static void free_admin(pt_admin *a)
     free(a->data_dir);
     free(a->store_url);
     free(a->calls_path);
+    free(a->trusted);
     free(a);
 }
 
@@ -310,8 +326,12 @@ pt_admin *pt_admin_start(const pt_admin_opts *o, pt_buf *err)
         free_admin(a);
         return NULL;
     }
+    if (o->ntrusted_proxies && (a->trusted = malloc(o->ntrusted_proxies * sizeof *a->trusted))) {
+        memcpy(a->trusted, o->trusted_proxies, o->ntrusted_proxies * sizeof *a->trusted);
+        a->ntrusted = o->ntrusted_proxies;
+    }
     if ((o->calls_path && !(a->calls_path = strdup(o->calls_path))) ||
-        (o->store_url && !(a->store_url = strdup(o->store_url)))) {
+        (o->store_url && !(a->store_url = strdup(o->store_url))) || a->ntrusted != o->ntrusted_proxies) {
         pt_buf_printf(err, "admin: out of memory");
         free_admin(a);
         return NULL;

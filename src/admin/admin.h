@@ -10,6 +10,7 @@
 
 #include "admin/api.h"
 #include "core/buf.h"
+#include "core/netmask.h"
 #include "http/server.h"
 
 #define PT_ADMIN_MAX_BODY (1024 * 1024) /* larger request bodies are refused with 413 */
@@ -31,6 +32,8 @@ typedef struct pt_admin_opts {
     void *arg;
     int64_t session_idle_s;      /* console sessions: idle and absolute limits (0: the defaults) */
     int64_t session_max_s;
+    const pt_netmask *trusted_proxies; /* peers whose X-Forwarded-Proto / Forwarded is believed (copied) */
+    size_t ntrusted_proxies;
 } pt_admin_opts;
 
 typedef struct pt_admin pt_admin;

@@ -65,7 +65,8 @@ typedef struct pt_admin_req {
     const char *cookie; size_t cookie_len;               /* NULL when absent */
     const char *csrf; size_t csrf_len;                   /* X-CSRF-Token, NULL when absent */
     const char *peer;              /* the client's address without port ("" when unknown) */
-    bool tls;                      /* the request came over TLS (session cookies get Secure) */
+    bool tls;                      /* the client came over TLS, to this listener or to a trusted
+                                    * proxy (session cookies get Secure) */
 } pt_admin_req;
 
 #define PT_ADMIN_CURSOR_MAX 512 /* a cursor of a cluster-wide page names a position on each node */

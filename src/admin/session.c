@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "control/cred.h"
 
@@ -80,6 +81,53 @@ int pt_session_clear_cookie(char *out, size_t cap, bool tls)
 {
     int n = snprintf(out, cap, PT_SESSION_COOKIE "=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict%s", tls ? "; Secure" : "");
     return n < 0 || (size_t)n >= cap ? -1 : n;
+}
+
+/* ---- behind a proxy ---- */
+
+static bool ows(char ch) { return ch == ' ' || ch == '\t'; }
+
+/* The value of the proto parameter in one Forwarded element ([p, end)), unquoted, into
+ * out; false when it has none. */
+static bool forwarded_proto(const char *p, const char *end, char *out, size_t cap)
+{
+    while (p < end) {
+        while (p < end && (ows(*p) || *p == ';')) p++;
+        const char *k = p;
+        while (p < end && *p != '=' && *p != ';') p++;
+        size_t kl = (size_t)(p - k);
+        while (kl && ows(k[kl - 1])) kl--;
+        if (p >= end || *p != '=') continue;
+        const char *v = ++p;
+        bool quoted = p < end && *p == '"';
+        if (quoted) v = ++p;
+        while (p < end && (quoted ? *p != '"' : *p != ';')) p++;
+        size_t vl = (size_t)(p - v);
+        while (!quoted && vl && ows(v[vl - 1])) vl--;
+        if (quoted && p < end) p++;
+        if (kl == 5 && strncasecmp(k, "proto", 5) == 0 && vl < cap) {
+            memcpy(out, v, vl);
+            out[vl] = 0;
+            return true;
+        }
+    }
+    return false;
+}
+
+bool pt_session_forwarded_https(const char *fwd, size_t fn, const char *xfp, size_t xn)
+{
+    char proto[16];
+    if (fwd) {
+        const char *end = fwd;
+        bool q = false;
+        while (end < fwd + fn && (q || *end != ',')) q ^= *end++ == '"'; /* the first element */
+        if (forwarded_proto(fwd, end, proto, sizeof proto)) return strcasecmp(proto, "https") == 0;
+    }
+    if (!xfp) return false;
+    size_t i = 0, n = 0;
+    while (i < xn && ows(xfp[i])) i++;
+    while (i + n < xn && xfp[i + n] != ',' && !ows(xfp[i + n])) n++;
+    return n == 5 && strncasecmp(xfp + i, "https", 5) == 0;
 }
 
 /* ---- failed sign-ins ---- */

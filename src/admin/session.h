@@ -42,6 +42,12 @@ bool pt_session_needs_touch(int64_t now, int64_t last_used, int64_t idle_s);
 int pt_session_set_cookie(char *out, size_t cap, const char *secret, int64_t max_age, bool tls);
 int pt_session_clear_cookie(char *out, size_t cap, bool tls);
 
+/* Whether a request that a trusted proxy forwarded reached that proxy over https: the
+ * proto of the first element of Forwarded (RFC 7239) when it names one, else the first
+ * value of X-Forwarded-Proto (both: the client's side of the chain). NULL: the header is
+ * absent. The caller believes these headers only from its trusted proxies. */
+bool pt_session_forwarded_https(const char *forwarded, size_t fn, const char *xfp, size_t xn);
+
 /* Failed sign-ins per user and client address: after PT_SIGNIN_FREE failures within
  * PT_SIGNIN_WINDOW seconds, the next attempts of that pair wait (429) for a delay doubling
  * with each further failure (2 s, 4 s, ... at most PT_SIGNIN_WINDOW). A success clears

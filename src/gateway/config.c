@@ -219,6 +219,7 @@ static void config_free(pt_config *cfg)
     pt_mcp_config_free(cfg->mcp);
     free(cfg->admin.host);
     free(cfg->admin.text);
+    free(cfg->admin_trusted);
     pt_cfg_node_free(cfg->tree);
     free(cfg->basedir);
     pt_config_release(cfg->file);

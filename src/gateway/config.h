@@ -19,6 +19,7 @@
 
 #include "config/value.h"
 #include "core/buf.h"
+#include "core/netmask.h"
 #include "gateway/retry.h"
 #include "trace/trace_config.h"
 
@@ -255,6 +256,8 @@ typedef struct pt_config {
                                    * start only: a reload does not move the admin listener */
     uint64_t admin_session_idle_ms; /* admin.session_idle: a console session unused this long ends; 0 = 30 min */
     uint64_t admin_session_max_ms;  /* admin.session_max: any console session ends this long after sign-in; 0 = 12 h */
+    pt_netmask *admin_trusted;      /* admin.trusted_proxies: whose X-Forwarded-Proto / Forwarded is believed */
+    size_t nadmin_trusted;
     /* Where it came from, so the store's objects can be added to it (config_store.h) */
     struct pt_cfg_node *tree;     /* the file's parsed document (NULL in a composed snapshot) */
     char *basedir;                /* relative file names in it resolve against this; NULL = cwd */

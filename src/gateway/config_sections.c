@@ -282,11 +282,33 @@ static int admin_listen_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
     return rc;
 }
 
+static int trusted_begin(pt_cfg *c, const pt_cfg_node *v, size_t count, void *obj)
+{
+    pt_config *cfg = obj;
+    return PT_CFG_ALLOC(c, v, cfg->admin_trusted, cfg->nadmin_trusted, count);
+}
+
+static int trusted_entry(pt_cfg *c, const pt_cfg_node *it, size_t i, void *obj)
+{
+    pt_config *cfg = obj;
+    char *s = NULL, why[160];
+    int rc = pt_cfg_str(c, it, &s);
+    if (rc == 0 && pt_netmask_parse(s, &cfg->admin_trusted[i], why, sizeof why) != 0) rc = pt_cfg_fail(c, it, "%s", why);
+    free(s);
+    return rc;
+}
+
+static const pt_cfg_list trusted_list = { "an address, a block (10.0.0.0/8) or a list of them", 256, NULL, trusted_begin,
+                                          trusted_entry };
+
+static int admin_trusted_fn(pt_cfg *c, const pt_cfg_node *v, void *obj) { return pt_cfg_map_list(c, v, &trusted_list, obj); }
+
 static const pt_cfg_field admin_fields[] = {
     CFG_FUNC("listen", admin_listen_fn),
     CFG_BOOL("enabled", pt_config, admin_enabled),
     CFG_DUR("session_idle", pt_config, admin_session_idle_ms, 1000, 30 * PT_CFG_DAY_MS),
     CFG_DUR("session_max", pt_config, admin_session_max_ms, 1000, 365 * PT_CFG_DAY_MS),
+    CFG_FUNC("trusted_proxies", admin_trusted_fn),
     CFG_END,
 };
 

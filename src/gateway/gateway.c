@@ -821,7 +821,8 @@ static pt_admin *start_admin(const pt_config *cfg, pt_buf *err)
                         .on_change = admin_changed, .check_service = admin_check_service, .check_policy = admin_check_policy,
                         .describe = admin_describe, .render_prompt = admin_render_prompt,
                         .session_idle_s = (int64_t)(cfg->admin_session_idle_ms / 1000),
-                        .session_max_s = (int64_t)(cfg->admin_session_max_ms / 1000) };
+                        .session_max_s = (int64_t)(cfg->admin_session_max_ms / 1000),
+                        .trusted_proxies = cfg->admin_trusted, .ntrusted_proxies = cfg->nadmin_trusted };
     limits_from(&o.limits, cfg);
     return pt_admin_start(&o, err);
 }

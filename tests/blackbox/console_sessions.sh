@@ -3,7 +3,8 @@
 # token, the cookie's flags, the CSRF token every cookie write needs, a session's secret
 # refused as a bearer token, roles kept (a consumer's session cannot reach an admin's
 # endpoint), sign-out, audit entries, idle and absolute expiry (short limits from the
-# configuration), and the brake on repeated failed sign-ins.
+# configuration), the brake on repeated failed sign-ins, and the Secure flag behind a
+# TLS-terminating proxy (believed from admin.trusted_proxies only).
 . "$(dirname "$0")/lib.sh"
 
 PP=$(free_port); AP=$(free_port)
@@ -11,7 +12,7 @@ cat >"$T/c.yaml" <<EOF2
 listen: ["127.0.0.1:$PP"]
 access_log: "off"
 data_dir: "$T/data"
-admin: { listen: "127.0.0.1:$AP", session_idle: 5s, session_max: 12s }
+admin: { listen: "127.0.0.1:$AP", session_idle: 5s, session_max: 12s, trusted_proxies: ["127.0.0.2", "10.0.0.0/8"] }
 EOF2
 portico_start "$T/c.yaml" || { not_ok "portico starts"; done_testing; exit 1; }
 wait_for 10 admin_answers || { not_ok "the admin API answers"; done_testing; exit 1; }
@@ -162,6 +163,29 @@ sess POST /sessions '{"user":"admin","password":"admin password 123"}' "$T/x"
 is "$RESP_STATUS" 201 "another user from the same address is not held back"
 brake_over() { sess POST /sessions '{"user":"carol","password":"consumer password 1"}' "$T/x"; [ "$RESP_STATUS" = 201 ]; }
 wait_for 10 brake_over && ok "after the wait the right password signs in" || not_ok "after the wait the right password signs in" "$RESP_STATUS $RESP_BODY"
+
+# ---- behind a proxy: Secure when a trusted proxy says the client came over https
+# proxied FROM WHAT [curl args]: a token sign-in from source address FROM; Secure or not?
+proxied() {
+    local from=$1 what=$2; shift 2
+    http POST "$A/sessions" --interface "$from" -H 'Content-Type: application/json' \
+        --data-binary "{\"token\":\"$ADMIN_TOKEN\"}" "$@"
+    local sc; sc=$(hdr set-cookie)
+    case $sc in *"; Secure"*) echo "$RESP_STATUS Secure" ;; *) echo "$RESP_STATUS plain" ;; esac
+}
+is "$(proxied 127.0.0.1 x -H 'X-Forwarded-Proto: https')" "201 plain" "X-Forwarded-Proto from a peer not in trusted_proxies is ignored"
+is "$(proxied 127.0.0.1 x -H 'Forwarded: for=192.0.2.1;proto=https')" "201 plain" "so is its Forwarded"
+is "$(proxied 127.0.0.2 x -H 'X-Forwarded-Proto: https')" "201 Secure" "a trusted proxy's X-Forwarded-Proto: https gives Secure"
+is "$(proxied 127.0.0.2 x -H 'Forwarded: for=192.0.2.1;proto=https')" "201 Secure" "so does its Forwarded: proto=https"
+is "$(proxied 127.0.0.2 x)" "201 plain" "a trusted proxy that says nothing: plain HTTP"
+is "$(proxied 127.0.0.2 x -H 'X-Forwarded-Proto: http')" "201 plain" "a trusted proxy that says http: no Secure"
+is "$(proxied 127.0.0.2 x -H 'Forwarded: proto=http' -H 'X-Forwarded-Proto: https')" "201 plain" \
+    "Forwarded's proto wins over X-Forwarded-Proto"
+proxied 127.0.0.2 x -H 'X-Forwarded-Proto: https' -c "$T/pjar" >/dev/null
+PCSRF=$(jqr .csrf_token)
+http DELETE "$A/sessions/current" --interface 127.0.0.2 -b "$T/pjar" -H 'X-Forwarded-Proto: https' -H "X-CSRF-Token: $PCSRF"
+is "$RESP_STATUS" 204 "sign-out through the proxy"
+like "$(hdr set-cookie)" '^portico_session=; .*Max-Age=0.*; Secure' "clears the cookie with Secure too"
 
 alive_after "sessions"
 done_testing

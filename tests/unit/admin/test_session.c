@@ -1,5 +1,6 @@
 /* Unit tests for admin/session.c: the session cookie among others, the CSRF token bound to
- * the secret, idle and absolute expiry, the Set-Cookie values, the failed sign-in brake. */
+ * the secret, idle and absolute expiry, the Set-Cookie values, the failed sign-in brake, and
+ * whether a proxy's forwarding headers say https. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -78,6 +79,31 @@ static void cookies_carry_their_flags(void **state)
     assert_int_equal(pt_session_set_cookie(c, 10, "pt_s", 60, false), -1);
 }
 
+static bool HTTPS(const char *f, const char *x)
+{
+    return pt_session_forwarded_https(f, f ? strlen(f) : 0, x, x ? strlen(x) : 0);
+}
+
+static void forwarded_https_reads_the_client_side_of_the_chain(void **state)
+{
+    (void)state;
+    assert_false(HTTPS(NULL, NULL));
+    assert_true(HTTPS(NULL, "https"));
+    assert_true(HTTPS(NULL, " HTTPS , http"));
+    assert_false(HTTPS(NULL, "http, https")); /* the first value is the client's side */
+    assert_false(HTTPS(NULL, "httpsx"));
+    assert_false(HTTPS(NULL, ""));
+    assert_true(HTTPS("for=192.0.2.60;proto=https;by=203.0.113.43", NULL));
+    assert_true(HTTPS("For=\"[2001:db8::1]:4711\"; Proto=\"https\"", NULL));
+    assert_false(HTTPS("proto=http, proto=https", NULL));
+    assert_true(HTTPS("for=\"a,b\";proto=https, proto=http", NULL)); /* a comma inside quotes */
+    /* Forwarded names the proto: it wins; without one, X-Forwarded-Proto decides */
+    assert_false(HTTPS("proto=http", "https"));
+    assert_true(HTTPS("for=192.0.2.60", "https"));
+    assert_false(HTTPS("protocol=https;xproto=https", NULL));
+    assert_false(HTTPS("proto", NULL));
+}
+
 static void failed_sign_ins_are_braked_per_pair(void **state)
 {
     static pt_signin_brake b;
@@ -113,6 +139,7 @@ int main(void)
         cmocka_unit_test(sessions_end_idle_or_at_their_limit),
         cmocka_unit_test(cookies_carry_their_flags),
         cmocka_unit_test(failed_sign_ins_are_braked_per_pair),
+        cmocka_unit_test(forwarded_https_reads_the_client_side_of_the_chain),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

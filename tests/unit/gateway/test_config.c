@@ -490,6 +490,26 @@ static void counters_section(void **state)
                  "t.yaml:1: counters.timeout: must be between 1ms and 1m, got '2m'");
 }
 
+static void admin_trusted_proxies_are_address_blocks(void **state)
+{
+    pt_config *cfg = load_ok("");
+    assert_int_equal(cfg->nadmin_trusted, 0); /* nobody's forwarding headers are believed */
+    pt_config_release(cfg);
+    cfg = load_ok("admin: { trusted_proxies: [\"10.0.0.0/8\", \"::1\"] }\n");
+    assert_int_equal(cfg->nadmin_trusted, 2);
+    assert_true(pt_netmask_any(cfg->admin_trusted, cfg->nadmin_trusted, "10.9.8.7"));
+    assert_true(pt_netmask_any(cfg->admin_trusted, cfg->nadmin_trusted, "::1"));
+    assert_false(pt_netmask_any(cfg->admin_trusted, cfg->nadmin_trusted, "127.0.0.1"));
+    pt_config_release(cfg);
+    cfg = load_ok("admin: { trusted_proxies: 127.0.0.1 }\n"); /* one is a list of one */
+    assert_int_equal(cfg->nadmin_trusted, 1);
+    pt_config_release(cfg);
+    expect_error("admin: { trusted_proxies: [\"10.0.0.0/8\", \"proxy.internal\"] }\n",
+                 "t.yaml:1: admin.trusted_proxies[1]: 'proxy.internal' is not an IP address or an ADDRESS/BITS block");
+    expect_error("admin: { trusted_proxies: [\"10.0.0.0/40\"] }\n",
+                 "t.yaml:1: admin.trusted_proxies[0]: '10.0.0.0/40': the prefix length must be 0 to 32");
+}
+
 static void unknown_key_without_a_close_match_lists_the_known_ones(void **state)
 {
     expect_error("limits:\n  zzzzzzzz: 1\n",
@@ -1142,6 +1162,7 @@ int main(void)
         cmocka_unit_test(unknown_keys_suggest_the_closest),
         cmocka_unit_test(unknown_key_without_a_close_match_lists_the_known_ones),
         cmocka_unit_test(counters_section),
+        cmocka_unit_test(admin_trusted_proxies_are_address_blocks),
         cmocka_unit_test(unknown_balancer_names_the_expected_ones),
         cmocka_unit_test(wrong_types_are_errors),
         cmocka_unit_test(missing_required_keys_are_named),
