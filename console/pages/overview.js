@@ -48,21 +48,14 @@ function toolbar(range, focus, services, query) {
     h('button', { type: 'button', on: { click: () => go({ t: String(Date.now()) }) } }, 'Refresh'));
 }
 
-async function top(by, metric, from, to, limit = 10) {
-  const r = await api('GET', '/analytics/top' + q({ by, metric, from, to, limit }));
-  return r.items || [];
+/* /analytics/top: the ranked items, and the totals of every call in the range (the API's own:
+ * names past the limit and calls without a service count there too). */
+async function topAnswer(by, metric, from, to, limit = 10) {
+  return api('GET', '/analytics/top' + q({ by, metric, from, to, limit }));
 }
 
-function totals(items) {
-  const t = { requests: 0, errors: 0, tokens: 0, cost: 0, p99: null };
-  for (const i of items) {
-    t.requests += i.requests || 0;
-    t.errors += i.errors || 0;
-    t.tokens += i.tokens || 0;
-    t.cost += i.cost_micro_usd || 0;
-    if (i.p99_us !== undefined && (t.p99 === null || i.p99_us > t.p99)) t.p99 = i.p99_us;
-  }
-  return t;
+async function top(by, metric, from, to, limit = 10) {
+  return (await topAnswer(by, metric, from, to, limit)).items || [];
 }
 
 function charts(points, from, to) {
@@ -108,9 +101,11 @@ export default {
     const range = rangeOf(query);
     const to = Date.now();
     const from = to - range.ms;
-    let services;
+    let services, t;
     try {
-      services = await top('service', 'requests', from, to, 1000);
+      const answer = await topAnswer('service', 'requests', from, to, 1000);
+      services = answer.items || [];
+      t = answer.totals || {};
     } catch (e) {
       if (e.status === 404) {
         root.append(h('p', null, 'The call log is off, so there are no analytics: turn it on with call_log: in the configuration.'));
@@ -121,14 +116,14 @@ export default {
     }
     const names = services.map(s => s.name);
     const focus = names.includes(query.get('service')) ? query.get('service') : names[0];
-    const t = totals(services);
+    const requests = t.requests || 0, lat = t.latency_us || {};
     root.append(toolbar(range, focus, names, query));
     root.append(h('div', { class: 'cards', role: 'group', 'aria-label': 'Totals' },
-      card('Requests', fmt.num(t.requests)),
-      card('Error rate', t.requests ? formatValue(100 * t.errors / t.requests, '%') : '—'),
-      card('Slowest p99', formatValue(t.p99, 'us')),
-      card('Tokens', fmt.num(t.tokens)),
-      card('Cost', fmt.usd(t.cost))));
+      card('Requests', fmt.num(requests)),
+      card('Error rate', requests ? formatValue(100 * (t.errors?.total || 0) / requests, '%') : '—'),
+      card('Latency p50 / p95 / p99', requests ? [lat.p50, lat.p95, lat.p99].map(v => formatValue(v, 'us')).join(' / ') : '—'),
+      card('Tokens', fmt.num((t.input_tokens || 0) + (t.output_tokens || 0))),
+      card('Cost', fmt.usd(t.cost_micro_usd || 0))));
     const chartBox = h('div', { class: 'charts' });
     root.append(chartBox);
     const [consumers, models] = await Promise.all([

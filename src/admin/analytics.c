@@ -258,8 +258,9 @@ static int top_args(query *x, pt_admin_err *err)
     return 0;
 }
 
-/* The answer of top: a sorted by x's metric, cut at x's limit. */
-static void top_answer(query *x, items *a, pt_admin_resp *resp)
+/* The answer of top: a sorted by x's metric, cut at x's limit, and totals (taken; see
+ * all_calls). */
+static void top_answer(query *x, items *a, json_t *totals, pt_admin_resp *resp)
 {
     sort_by = x->metric; /* the admin API answers one request at a time on its own thread */
     if (a->n) qsort(a->v, a->n, sizeof *a->v, cmp_item);
@@ -275,6 +276,17 @@ static void top_answer(query *x, items *a, pt_admin_resp *resp)
     resp->body = head(x);
     json_object_set_new(resp->body, "metric", json_string(metric_names[x->metric]));
     json_object_set_new(resp->body, "items", list);
+    if (totals) json_object_set_new(resp->body, "totals", totals);
+}
+
+/* Every call of the range the caller may see, whatever names it carries, into *f: the totals
+ * a sum of the items would miss (names past the limit, calls without a name of this
+ * dimension) and the percentiles of all calls, not the slowest name's. 0, or -1 with err. */
+static int all_calls(pt_admin_api *api, const query *x, pt_rollup_fig *f, pt_admin_err *err)
+{
+    char why[256];
+    if (pt_rollup_total(api->calls, &x->q, f, why, sizeof why) == 0) return 0;
+    return pt_admin_fail(err, 503, "unavailable", "", "%s", why);
 }
 
 static void items_free(items *a)
@@ -297,16 +309,23 @@ static void top(pt_admin_api *api, query *x, pt_admin_resp *resp, pt_admin_err *
 {
     items a = { 0 };
     json_t *all = x->scope == SCOPE_PART ? json_array() : NULL;
+    pt_rollup_fig *t = malloc(sizeof *t);
     char why[256];
-    if (pt_rollup_names(api->calls, &x->q, all ? on_name_part : on_name, all ? (void *)all : &a, why, sizeof why) < 0) {
+    if (!t) {
+        pt_admin_fail(err, 500, "out_of_memory", "", "out of memory");
+    } else if (pt_rollup_names(api->calls, &x->q, all ? on_name_part : on_name, all ? (void *)all : &a, why, sizeof why) < 0) {
         pt_admin_fail(err, 503, "unavailable", "", "%s", why);
-    } else if (all) {
+    } else if (all_calls(api, x, t, err) == 0 && all) {
+        json_t *totals = fig_json(t); /* a share: with its sketch, to be merged */
+        add_sketch(totals, &t->latency);
         resp->status = 200;
         resp->body = head(x);
         json_object_set_new(resp->body, "items", json_incref(all));
-    } else {
-        top_answer(x, &a, resp);
+        json_object_set_new(resp->body, "totals", totals);
+    } else if (!err->status) {
+        top_answer(x, &a, fig_json(t), resp);
     }
+    free(t);
     json_decref(all);
     items_free(&a);
 }
@@ -397,7 +416,14 @@ static void cluster(pt_admin_api *api, const pt_admin_req *rq, query *x, const c
     items a = { 0 };
     if (is_top) {
         if (r) merge_groups(r, nref, merged_name, &a);
-        top_answer(x, &a, resp);
+        pt_rollup_fig *t = malloc(sizeof *t); /* every node's totals added */
+        if (t) pt_rollup_fig_init(t);
+        for (size_t i = 0; t && i < n; i++) {
+            const json_t *o = json_object_get(s[i].body, "totals");
+            if (o) add_share_fig(t, o);
+        }
+        top_answer(x, &a, t ? fig_json(t) : NULL, resp);
+        free(t);
         items_free(&a);
     } else {
         json_t *list = json_array();

@@ -168,7 +168,9 @@ bool pt_rollup_add(pt_rollup *r, const pt_rollup_rec *rec)
         cell *c = cell_for(r, minute, (pt_dim)d, rec->name[d], team, steam);
         if (c) fig_add(&c->fig, rec, bucket);
     }
-    return r->pending + PT_NDIMS > PT_ROLLUP_PENDING_MAX;
+    cell *all = r->pending < PT_ROLLUP_PENDING_MAX ? cell_for(r, minute, PT_DIM_ALL, PT_SLICE_LIT(""), team, steam) : NULL;
+    if (all) fig_add(&all->fig, rec, bucket);
+    return r->pending + PT_NDIMS + 1 > PT_ROLLUP_PENDING_MAX;
 }
 
 static void bind_key(sqlite3_stmt *st, int step, const cell *c, int64_t start)
@@ -347,4 +349,19 @@ int64_t pt_rollup_names(sqlite3 *db, const pt_rollup_query *q, pt_rollup_name_fn
     pt_rollup_query all = *q;
     all.name = NULL;
     return scan(db, &all, true, on_group, &x, why, cap);
+}
+
+static int add_total(void *arg, const char *name, const pt_rollup_fig *fig)
+{
+    (void)name;
+    pt_rollup_fig_merge(arg, fig);
+    return 0;
+}
+
+int pt_rollup_total(sqlite3 *db, const pt_rollup_query *q, pt_rollup_fig *out, char *why, size_t cap)
+{
+    pt_rollup_fig_init(out);
+    pt_rollup_query all = *q;
+    all.dim = PT_DIM_ALL;
+    return pt_rollup_names(db, &all, add_total, out, why, cap) < 0 ? -1 : 0;
 }

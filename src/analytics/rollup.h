@@ -28,6 +28,10 @@ typedef enum { PT_DIM_SERVICE, PT_DIM_API, PT_DIM_CONSUMER, PT_DIM_TEAM, PT_DIM_
 typedef enum { PT_STEP_MINUTE, PT_STEP_HOUR, PT_STEP_DAY, PT_NSTEPS } pt_step;
 
 extern const char *const pt_dim_names[PT_NDIMS];   /* "service", "api", ... */
+/* Every call is also counted under this dimension, name "", whatever names it carries (a
+ * call no route took has no service): the exact totals of a range (pt_rollup_total). No
+ * `by` names it. */
+#define PT_DIM_ALL ((pt_dim)PT_NDIMS)
 extern const char *const pt_step_names[PT_NSTEPS]; /* "minute", "hour", "day" */
 extern const int64_t pt_step_ms[PT_NSTEPS];
 
@@ -94,5 +98,10 @@ int64_t pt_rollup_series(sqlite3 *db, const pt_rollup_query *q, pt_rollup_point_
 /* Calls fn for each name of q.dim with its figures merged over the range, in name order. */
 typedef int (*pt_rollup_name_fn)(void *arg, const char *name, const pt_rollup_fig *fig);
 int64_t pt_rollup_names(sqlite3 *db, const pt_rollup_query *q, pt_rollup_name_fn fn, void *arg, char *why, size_t cap);
+
+/* Every call of the range that q's team may see, merged into *out (q.dim and q.name are not
+ * used). 0, or -1 with a sentence in why. Rows written before PT_DIM_ALL existed count
+ * nothing here. */
+int pt_rollup_total(sqlite3 *db, const pt_rollup_query *q, pt_rollup_fig *out, char *why, size_t cap);
 
 #endif

@@ -3,7 +3,8 @@
 # 5xx, 404s, a policy's 429s, an AI call with tokens and cost) become per-minute, hour and day
 # rollups; GET /admin/v1/analytics/series gives exact counts per bucket (checked against the
 # call log's own records) and percentiles within the sketch's 1% of the records' latencies;
-# /analytics/top ranks names by each metric; a team sees only its own; bad parameters are 400s
+# /analytics/top ranks names by each metric, with the totals of every call (a call no route
+# took included) beside them; a team sees only its own; bad parameters are 400s
 # naming the parameter. /metrics counts calls per consumer and team up to
 # endpoints.metrics_consumers pairs, the rest as "_other".
 . "$(dirname "$0")/lib.sh"
@@ -57,7 +58,9 @@ is "$RESP_STATUS" 200 "the AI call passes"
 # app (ops): 4 pass its policy, 2 more are refused with 429
 for i in $(seq 6); do get "/echo/app$i" -H "Authorization: Bearer $KA"; done
 is "$RESP_STATUS" 429 "app's policy refuses its calls past 4"
-check "the 24 calls are committed" wait_metric portico_call_log_records_written_total 24
+get /nowhere
+is "$RESP_STATUS" 404 "a call no route takes is a 404 of the gateway's, with no service"
+check "the 25 calls are committed" wait_metric portico_call_log_records_written_total 25
 
 # ---- /metrics: one (consumer, team) pair has its own series, the next counts as _other
 get /metrics
@@ -124,6 +127,21 @@ is "$(awk -v g="$got" -v w="$want" 'BEGIN { d = g - w; if (d < 0) d = -d; print 
     "top by p99: bot's p99 ($got us) within 1% of its records' ($want us)"
 is "$(top 'by=service' requests)" "echo=23 llm=1" "top services, metric requests by default"
 
+# ---- totals: every call of the range, not a sum of the listed names
+api GET "/analytics/top?by=service&limit=1"
+is "$(jqr '[.totals.requests, ([.items[].requests] | add)] | map(tostring) | join("/")')" \
+    "$(jq -r '.items | length' <<<"$CALLS")/23" "totals count every call the log holds (the no-route 404 too), not the items'"
+is "$(jqr '.totals | [.errors.total, .errors["4xx"], .errors["5xx"], .errors.rate_limited] | map(tostring) | join("/")')" \
+    "$(jq -r '[.items[] | select(.status >= 400)] | length' <<<"$CALLS")/3/3/2" "totals' errors by class"
+is "$(jqr '.totals | [.input_tokens, .output_tokens, .cost_micro_usd] | map(tostring) | join("/")')" "11/3/52" "totals' tokens and cost"
+for q in 50 99; do
+    got=$(jqr ".totals.latency_us.p$q")
+    want=$(jq -r "[.items[].total_us] | sort | .[((length - 1) * $q / 100 | floor)]" <<<"$CALLS")
+    is "$(awk -v g="$got" -v w="$want" 'BEGIN { d = g - w; if (d < 0) d = -d; print (d <= 0.01 * w + 1) ? "yes" : "no" }')" yes \
+        "totals' p$q ($got us) is within 1% of every record's ($want us)"
+done
+is "$(top 'by=model' requests)/$(jqr .totals.requests)" "gpt-4o=1/25" "the totals do not depend on by"
+
 # ---- visibility: a team sees the rows of its callers and its services only
 PW="correct horse battery staple"
 api POST /users "{\"name\":\"opsdev\",\"password\":\"$PW\",\"team\":\"ops\",\"role\":\"developer\"}"
@@ -131,6 +149,7 @@ login() { http POST "http://127.0.0.1:$AP/admin/v1/tokens" --data-binary "{\"use
 TOPS=$(login opsdev)
 api GET "/analytics/top?by=consumer" "" "$TOPS"
 is "$RESP_STATUS/$(jqr '[.items[] | "\(.name)=\(.requests)"] | join(" ")')" "200/app=6" "team ops sees its own consumer only"
+is "$(jqr .totals.requests)" 6 "...and the totals of its own calls only"
 api GET "/analytics/series?by=service&name=echo&step=day" "" "$TOPS"
 is "$(jqr '[.points[].requests] | add')" 6 "...and only its own calls to ml's service"
 api GET "/analytics/top?by=model" "" "$TOPS"

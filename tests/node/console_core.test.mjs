@@ -1,7 +1,8 @@
 // The console's shell and its core pages in headless Chromium: sign-in (bootstrap token, then
 // a password), every page of the shell's own (overview, call logs and one call, audit,
 // doctor) drawn without a console error, without serious or critical axe-core violations,
-// and screenshotted; an ended session asks to sign in again without losing what was typed;
+// and screenshotted; the overview's totals those of the analytics API (every call, the ones
+// without a service too); an ended session asks to sign in again without losing what was typed;
 // the dark theme; the 375 px layout; roles in the navigation; sign-out.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -37,6 +38,8 @@ before(async () => {
   browser = await launchBrowser();
   // traffic for the overview and the call log: some answered, some not found
   for (let i = 0; i < 20; i++) await (await fetch(`${portico.gatewayUrl}/shop/item/${i}`)).arrayBuffer();
+  // and three that no route takes: calls of no service, which a sum over services would miss
+  for (let i = 0; i < 3; i++) assert.equal((await fetch(`${portico.gatewayUrl}/nowhere/${i}`)).status, 404);
   assert.equal((await adminApi('PATCH', '/users/admin', { password: PASSWORD })).status, 200);
   const team = await adminApi('POST', '/teams', { name: 'payments' });
   assert.equal(team.status, 201);
@@ -85,8 +88,16 @@ test('the bootstrap token signs in, then the password; every core page draws cle
     await page.waitForNetworkIdle({ idleTime: 300 });
   }
   assert.ok(await page.$('.charts svg.chart-svg'), 'the overview draws its charts');
-  const requests = await page.$eval('.cards .card .value', e => e.textContent);
-  assert.equal(requests, '20', 'the overview counts the calls made');
+  const cards = Object.fromEntries(await page.$$eval('.cards .card', cs => cs.map(c =>
+    [c.querySelector('.label').textContent, c.querySelector('.value').textContent])));
+  const top = await (await fetch(`${portico.adminUrl}/admin/v1/analytics/top?by=service&limit=1000`,
+    { headers: { Authorization: `Bearer ${portico.adminToken}` } })).json();
+  assert.equal(cards.Requests, '23', 'the overview counts every call made, the three without a service too');
+  assert.equal(top.totals.requests, 23, 'as the analytics API\'s totals say');
+  assert.equal(top.items.reduce((n, i) => n + i.requests, 0), 20, 'where a sum over the services would say 20');
+  assert.equal(cards['Error rate'], '13.0%', 'the error rate is over every call: 3 of 23');
+  const p99 = top.totals.latency_us.p99;
+  assert.ok(cards['Latency p50 / p95 / p99'].split(' / ').length === 3 && p99 > 0, 'p50, p95 and p99 of every call');
   assert.match(await page.$eval('.bar-list', e => e.textContent), /shop/, 'the busiest service is listed');
   assert.match(await page.$eval('svg.chart-svg', e => e.getAttribute('aria-label')), /Requests: line chart/);
   // the health of what the gateway calls, as the balancer sees it
@@ -97,7 +108,7 @@ test('the bootstrap token signs in, then the password; every core page draws cle
 
   await go(page, '#/calls', 'table.grid');
   await checkPage(page, 'calls', 'table.grid tbody tr');
-  assert.equal(await page.$$eval('table.grid tbody tr', r => r.length), 20, 'every call is listed');
+  assert.equal(await page.$$eval('table.grid tbody tr', r => r.length), 23, 'every call is listed');
   const exportHref = await page.$eval('a[download="calls.csv"]', a => a.getAttribute('href'));
   assert.match(exportHref, /^\/admin\/v1\/calls\?.*format=csv/);
   const csv = await page.evaluate(async u => (await fetch(u)).text(), exportHref);

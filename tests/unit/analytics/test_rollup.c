@@ -210,6 +210,48 @@ static void every_name_of_a_dimension_is_merged_over_the_range(void **state)
     assert_int_equal(x.requests[2], 3);
 }
 
+static void totals_count_every_call_whatever_it_names(void **state)
+{
+    fx *f = *state;
+    const char *who[] = { "a", "b", "c" };
+    for (int i = 0; i < 3; i++) pt_rollup_add(f->r, (pt_rollup_rec[]){ rec(D0 + i * MIN, who[i], "ml", 200, 1000) });
+    pt_rollup_rec lost = rec(D0 + 3 * MIN, "a", "ml", 404, 9000);
+    lost.name[PT_DIM_SERVICE] = PT_SLICE_NULL; /* no route took it: no service, no API */
+    lost.name[PT_DIM_API] = PT_SLICE_NULL;
+    pt_rollup_add(f->r, &lost);
+    pt_rollup_rec other = rec(D0 + 4 * MIN, "z", "ops", 500, 5000);
+    other.service_team = PT_SLICE_LIT("ops");
+    pt_rollup_add(f->r, &other);
+    assert_int_equal(pt_rollup_flush(f->r, D0 + HOUR), SQLITE_OK);
+    pt_rollup_fig *t = malloc(sizeof *t);
+    char why[128];
+    pt_rollup_query q = { .step = PT_STEP_MINUTE, .dim = PT_DIM_SERVICE, .from_ms = D0, .to_ms = D0 + HOUR };
+    assert_int_equal(pt_rollup_total(f->db, &q, t, why, sizeof why), 0);
+    assert_int_equal(t->requests, 5);
+    assert_int_equal(t->err_4xx, 1);
+    assert_int_equal(t->err_5xx, 1);
+    assert_int_equal(t->latency.count, 5);
+    /* the service dimension alone holds four of them */
+    names x = { 0 };
+    assert_int_equal(pt_rollup_names(f->db, &q, take_name, &x, why, sizeof why), 1);
+    assert_int_equal(x.requests[0], 4);
+    /* a team sees the totals of its own calls only; other steps hold the same */
+    q.visible_team = "ml";
+    assert_int_equal(pt_rollup_total(f->db, &q, t, why, sizeof why), 0);
+    assert_int_equal(t->requests, 4);
+    q.visible_team = NULL;
+    q.step = PT_STEP_DAY;
+    assert_int_equal(pt_rollup_total(f->db, &q, t, why, sizeof why), 0);
+    assert_int_equal(t->requests, 5);
+    /* no name of any dimension is the totals' "" */
+    q.step = PT_STEP_MINUTE;
+    q.dim = PT_DIM_CONSUMER;
+    memset(&x, 0, sizeof x);
+    assert_int_equal(pt_rollup_names(f->db, &q, take_name, &x, why, sizeof why), 4);
+    assert_string_equal(x.name[0], "a");
+    free(t);
+}
+
 static void each_step_is_pruned_by_its_own_retention(void **state)
 {
     fx *f = *state;
@@ -236,6 +278,7 @@ int main(void)
         T(a_team_sees_its_callers_and_its_services_rows_only),
         T(every_name_of_a_dimension_is_merged_over_the_range),
         T(each_step_is_pruned_by_its_own_retention),
+        T(totals_count_every_call_whatever_it_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
