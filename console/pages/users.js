@@ -1,7 +1,7 @@
-// Users: create with a role, change a role, disable and enable, set a password. Admins manage
+// Users: create with a role, change a role, disable and enable, set a password, delete. Admins manage
 // everyone; team admins their team's users (never admins).
 import { api } from '../api.js';
-import { h, form, toast, modal } from '../ui.js';
+import { h, form, toast, modal, confirmDialog } from '../ui.js';
 import { all, heading, section, load, button, names, teamOptions, compact, redraw, isAdmin, role, grid } from './common.js';
 import { session } from '../api.js';
 
@@ -53,11 +53,19 @@ async function draw(root, params) {
     { label: 'State', value: u => (u.disabled ? 'disabled' : 'enabled') },
     { label: 'Actions', value: u => h('div', { class: 'row-actions' },
       button(`Password for ${u.name}`, () => passwordDialog(u), 'small'),
-      u.name === me || (u.role === 'admin' && !isAdmin()) ? '' : button(u.disabled ? `Enable ${u.name}` : `Disable ${u.name}`, async () => {
-        await api('PATCH', `/users/${enc(u.name)}`, { disabled: !u.disabled });
-        toast(`${u.name} ${u.disabled ? 'enabled' : 'disabled'}`);
-        await again();
-      }, 'small')) },
+      ...(u.name === me || (u.role === 'admin' && !isAdmin()) ? [] : [
+        button(u.disabled ? `Enable ${u.name}` : `Disable ${u.name}`, async () => {
+          await api('PATCH', `/users/${enc(u.name)}`, { disabled: !u.disabled });
+          toast(`${u.name} ${u.disabled ? 'enabled' : 'disabled'}`);
+          await again();
+        }, 'small'),
+        button(`Delete ${u.name}`, async () => {
+          if (!(await confirmDialog(`Delete user ${u.name}? Their sessions and tokens stop working.`))) return;
+          await api('DELETE', `/users/${enc(u.name)}`);
+          toast(`User ${u.name} deleted`);
+          await again();
+        }, 'danger small'),
+      ])) },
   ], rows, { empty: 'No users.', caption: 'Users' })));
   const teamOpts = await load(teamOptions);
   const roles = isAdmin() ? ['admin', ...ROLES] : ROLES;

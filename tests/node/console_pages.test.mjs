@@ -1,8 +1,10 @@
 // The console's management pages in headless Chromium, against a real Portico: what each role
 // may reach (a consumer kept from a team admin's pages and endpoints, through the console and
 // through the admin API with its own session cookie), form errors next to the field with the
-// admin API's message, a key shown once, releases published and rolled back, an OpenAPI
-// document imported, and a quota's usage shown against its limit.
+// admin API's message, a key shown once, a key's expiry (set on the page, shown, an expired key
+// refused by the gateway), the users page's controls (create, set a password, change a role,
+// delete), releases published and rolled back, an OpenAPI document imported, and a quota's
+// usage shown against its limit.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -144,6 +146,106 @@ test('a key is shown once, revoked from the page', { skip }, async () => {
   const code = execFileSync('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-H', `Authorization: Bearer ${key}`,
     `${h.gatewayUrl}/orders/x`]).toString();
   assert.equal(code, '401', 'the revoked key no longer passes');
+  assert.deepEqual(unexpected(admin), []);
+});
+
+/** The gateway's answer to GET path with a key: {status, body}. */
+async function callWithKey(key, path) {
+  const r = await fetch(`${h.gatewayUrl}${path}`, { headers: { Authorization: `Bearer ${key}` } });
+  return { status: r.status, body: await r.text() };
+}
+
+/** Sets a datetime-local field to the browser's local time at ms (minutes, as the field shows). */
+function setLocalTime(page, form, name, ms) {
+  return form.$eval(`[name="${name}"]`, (el, t) => {
+    const d = new Date(t);
+    const local = new Date(t - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+    el.value = local;
+    el.dispatchEvent(new Event('input', { bubbles: true }));
+  }, ms);
+}
+
+test('a key\'s expiry: set on the page, shown, and an expired key is refused', { skip }, async () => {
+  await setup('POST', '/consumers', { name: 'timed', team: 'acme' });
+  await setup('POST', '/subscriptions', { consumer: 'timed', service: 'orders' });
+  await go(admin, '#/consumers/timed');
+  const later = Date.now() + 2 * 86400e3, earlier = Date.now() - 5 * 60e3;
+  let form = await formOf(admin, 'Create a key');
+  await setLocalTime(admin, form, 'expires_at', later);
+  await submit(admin, form, { label: 'later' });
+  const laterKey = await admin.$eval('.secret-once code.secret', c => c.textContent);
+  form = await formOf(admin, 'Create a key');
+  await setLocalTime(admin, form, 'expires_at', earlier);
+  await submit(admin, form, { label: 'earlier' });
+  const earlierKey = await admin.$eval('.secret-once code.secret', c => c.textContent);
+
+  const stored = (await adminApi(h, 'GET', '/consumers/timed/keys')).body.items;
+  const exp = label => stored.find(k => k.label === label).expires_at;
+  assert.ok(Math.abs(exp('later') - later / 1000) < 60, `the later key expires when the form said (${exp('later')})`);
+  assert.ok(Math.abs(exp('earlier') - earlier / 1000) < 60, `the earlier key too (${exp('earlier')})`);
+  const table = await rows(admin, 'Keys of timed');
+  const row = label => table.find(r => r[1] === label);
+  assert.equal(row('later')[4], 'active', 'a key before its expiry is active');
+  assert.equal(row('earlier')[4], 'expired', 'a key past its expiry is shown expired');
+  for (const label of ['later', 'earlier']) {
+    const shown = await admin.evaluate(t => new Date(t * 1000).toLocaleString(), exp(label));
+    assert.notEqual(row(label)[3], 'never', `${label}: the expiry is shown`);
+    assert.ok(row(label)[3].length > 0 && shown.length > 0);
+  }
+  await screenshot(admin, 'consumer-key-expiry');
+
+  // the gateway learns of new keys from the store's change: wait until it knows both
+  let ok, refused;
+  for (let i = 0; i < 200; i++) {
+    [ok, refused] = [await callWithKey(laterKey, '/orders/x'), await callWithKey(earlierKey, '/orders/x')];
+    if (ok.status === 200 && /has expired/.test(refused.body)) break;
+    await new Promise(r => setTimeout(r, 25));
+  }
+  assert.equal(ok.status, 200, 'the key before its expiry passes');
+  assert.equal(refused.status, 401, 'the expired key is refused');
+  assert.match(refused.body, /has expired/, `as expired, not unknown (${refused.body})`);
+  assert.deepEqual(unexpected(admin), []);
+});
+
+test('users: create one, set its password, change its role, delete it', { skip }, async () => {
+  await go(admin, '#/users');
+  await submit(admin, await formOf(admin, 'New user'), { name: 'dora', password: PW, team: 'acme', role: 'developer' });
+  let dora = (await adminApi(h, 'GET', '/users/dora')).body;
+  assert.equal(`${dora.role} ${dora.team_id > 0}`, 'developer true', 'created with its role in its team');
+  assert.ok((await rows(admin, 'Users')).some(r => r[0] === 'dora'), 'and listed');
+
+  // the role, from its select
+  await admin.select('select[aria-label="Role of dora"]', 'consumer');
+  await admin.waitForFunction(() => /dora is now consumer/.test(document.body.innerText), { timeout: 10000 });
+  await admin.waitForNetworkIdle({ idleTime: 150 });
+  assert.equal((await adminApi(h, 'GET', '/users/dora')).body.role, 'consumer', 'the role changed');
+
+  // the password, in its dialog: a refusal next to the field, then a good one
+  const open = async () => {
+    await admin.evaluate(() => [...document.querySelectorAll('button')].find(b => b.textContent === 'Password for dora').click());
+    return admin.waitForSelector('dialog[open] form');
+  };
+  let dlg = await open();
+  await submit(admin, dlg, { password: 'short' });
+  const why = await fieldError(dlg, 'password');
+  assert.match(why, /password/i, `a weak password is refused next to the field (${why})`);
+  await screenshot(admin, 'users-password-error');
+  await submit(admin, dlg, { password: 'dora\'s new long passphrase' });
+  await admin.waitForFunction(() => !document.querySelector('dialog[open]'), { timeout: 10000 });
+  const signin = async pw => (await fetch(`${h.adminUrl}/admin/v1/sessions`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ user: 'dora', password: pw }),
+  })).status;
+  assert.equal(await signin('dora\'s new long passphrase'), 201, 'the new password signs in');
+  assert.equal(await signin(PW), 401, 'the old one does not');
+
+  // deleted, after a confirmation
+  await press(admin, 'Delete dora', { confirm: true });
+  assert.equal((await adminApi(h, 'GET', '/users/dora')).status, 404, 'the user is gone');
+  assert.ok(!(await rows(admin, 'Users')).some(r => r[0] === 'dora'), 'and no longer listed');
+  assert.equal(await admin.$$eval('button', bs => bs.filter(b => b.textContent === 'Delete admin').length), 0,
+    'nobody is offered to delete themselves');
+  await screenshot(admin, 'users');
+  assert.deepEqual(await checkA11y(admin), []);
   assert.deepEqual(unexpected(admin), []);
 });
 
