@@ -1026,6 +1026,28 @@ static void nested(ctx *x, const resource *r, json_t *parent)
     json_decref(obj);
 }
 
+/* The member of array a whose member key is the string name, or NULL (borrowed). */
+static json_t *named(const json_t *a, const char *key, const char *name)
+{
+    size_t i;
+    json_t *o;
+    json_array_foreach(a, i, o) if (str_member(o, key) && strcmp(str_member(o, key), name) == 0) return o;
+    return NULL;
+}
+
+/* GET /mcp-servers/{name}/tools: the server's tools as the gateway last listed them (after
+ * its handshake, and at each list change), each as the server describes it (name,
+ * description, inputSchema, ...); listed_at null and no items while it never answered. */
+static void server_tools(ctx *x, const char *server)
+{
+    json_t *all = x->api->describe ? x->api->describe(x->api->arg, "mcp_tools") : NULL;
+    json_t *one = named(all, "server", server);
+    if (!one) fail(x, 503, "unavailable", "", "the gateway does not say which tools its MCP servers have");
+    else answer(x, 200, json_pack("{s:s,s:O,s:O,s:n}", "server", server, "listed_at", json_object_get(one, "listed_at"),
+                                  "items", json_object_get(one, "tools"), "next_cursor"), 0);
+    json_decref(all);
+}
+
 /* GET /listeners, /providers, /mcp-servers, /upstreams, /models (and one of them by name):
  * what the configuration declares, read-only, with the health of providers, MCP servers
  * and service targets. Models are the catalog every role may read; the rest is the
@@ -1038,7 +1060,8 @@ static bool file_objects(ctx *x)
     while (k < 5 && strcmp(x->seg[0], kinds[k]) != 0) k++;
     if (k == 5) return false;
     json_t *all = x->api->describe ? x->api->describe(x->api->arg, described[k]) : json_array();
-    if (x->nseg > 2) fail(x, 404, "not_found", "", "no such resource");
+    bool tools = k == 2 && x->nseg == 3 && strcmp(x->seg[2], "tools") == 0;
+    if (x->nseg > 2 && !tools) fail(x, 404, "not_found", "", "no such resource");
     else if (!method_is(x, "GET"))
         pt_admin_fail(&x->err, 405, "read_only", "", "%s are declared by the configuration file: change them there", kinds[k]);
     else if (k < 4 && x->role != PT_ROLE_ADMIN)
@@ -1046,11 +1069,10 @@ static bool file_objects(ctx *x)
     else if (!all) fail(x, 500, "out_of_memory", "", "out of memory");
     else if (x->nseg == 1) answer(x, 200, json_pack("{s:O,s:n}", "items", all, "next_cursor"), 0);
     else {
-        size_t i;
-        json_t *o, *found = NULL;
-        json_array_foreach(all, i, o) if (!found && strcmp(str_member(o, "name"), x->seg[1]) == 0) found = o;
-        if (found) answer(x, 200, json_incref(found), 0);
-        else fail(x, 404, "not_found", "", "no such object");
+        json_t *found = named(all, "name", x->seg[1]);
+        if (!found) fail(x, 404, "not_found", "", "no such object");
+        else if (tools) server_tools(x, x->seg[1]);
+        else answer(x, 200, json_incref(found), 0);
     }
     json_decref(all);
     return true;

@@ -27,8 +27,9 @@ typedef int (*pt_admin_check_policy_fn)(void *arg, const json_t *policy, const c
                                         size_t fieldcap, char *msg, size_t msgcap);
 
 /* What the configuration file declares that the store does not keep: "listeners",
- * "providers", "mcp_servers" or "models" as a new JSON array of objects (secrets left
- * out), or NULL. */
+ * "providers", "mcp_servers", "upstreams" or "models" as a new JSON array of objects
+ * (secrets left out), and "mcp_tools" ([{"server","listed_at","tools"}]: each MCP server's
+ * tools as the gateway last listed them), or NULL. */
 typedef json_t *(*pt_admin_describe_fn)(void *arg, const char *what);
 
 /* A prompt service's dry run (POST /prompt/render): its request rendered with the sample

@@ -94,6 +94,8 @@ static const op ops[] = {
     {"/mcp-servers", "get", "The configuration file's MCP servers with their health and call counts, read-only (admins)",
      NULL, "200"},
     {"/mcp-servers/{id}", "get", "One MCP server by name", NULL, "200"},
+    {"/mcp-servers/{id}/tools", "get", "An MCP server's tools (name, description, input schema) as the gateway last "
+                                       "listed them (admins)", NULL, "200"},
     {"/upstreams", "get", "Each service's targets with their health as the balancer sees it, read-only (admins)", NULL,
      "200"},
     {"/upstreams/{id}", "get", "One service's targets by the service's name", NULL, "200"},

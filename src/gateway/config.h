@@ -292,8 +292,9 @@ int pt_config_bind(pt_config *cfg);
  * warnings, one line each. Returns the number of warnings. (config_report.c) */
 size_t pt_config_report(const pt_config *cfg, pt_buf *out, pt_buf *warnings);
 /* The file's listeners, providers (without their keys) or models ("listeners", "providers",
- * "models") as a JSON array of objects marked origin "file", read_only; NULL for another
- * word. (config_report.c) */
+ * "models") as a JSON array of objects marked origin "file", read_only; also "mcp_servers",
+ * "upstreams" (with their health) and "mcp_tools" (each MCP server's tools as last listed);
+ * NULL for another word. (config_report.c) */
 json_t *pt_config_describe(const pt_config *cfg, const char *what);
 /* "round_robin", "weighted" or "least_conn". */
 const char *pt_lb_name(pt_lb_kind lb);

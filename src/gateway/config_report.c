@@ -13,6 +13,7 @@
 #include "gateway/router.h"
 #include "limits/policy.h"
 #include "mcp/mcp_config.h"
+#include "mcp/tool_index.h"
 #include "mcp/upstream.h"
 #include "store/store.h"
 
@@ -258,6 +259,11 @@ static json_t *describe_mcp_servers(const pt_config *cfg)
             snprintf(where, sizeof where, "%s://%s:%u%s", m->tls ? "https" : "http", m->host, (unsigned)m->port, m->path);
             json_object_set_new(o, "url", json_string(where));
         } else json_object_set_new(o, "command", json_string(m->command));
+        json_t *tools = NULL;
+        int64_t listed = 0;
+        pt_mcp_tool_index_get(m->name, &tools, &listed);
+        json_object_set_new(o, "tools", tools ? json_integer((json_int_t)json_array_size(tools)) : json_null());
+        json_decref(tools);
         if (st)
             json_object_set_new(o, "calls", json_pack("{s:I,s:I,s:I}", "ok", (json_int_t)atomic_load(&st->calls_ok), "error",
                                                       (json_int_t)atomic_load(&st->calls_error), "timeouts",
@@ -267,8 +273,26 @@ static json_t *describe_mcp_servers(const pt_config *cfg)
     return a;
 }
 
+/* Each MCP server's tools as the gateway last listed them (mcp/tool_index.h):
+ * [{"server","listed_at" (Unix seconds, or null),"tools" (the server's own objects, or [])}]. */
+static json_t *describe_mcp_tools(const pt_config *cfg)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; cfg->mcp && i < cfg->mcp->nservers; i++) {
+        const char *name = cfg->mcp->servers[i].name;
+        json_t *tools = NULL;
+        int64_t listed = 0;
+        bool known = pt_mcp_tool_index_get(name, &tools, &listed) == 0;
+        json_array_append_new(a, json_pack("{s:s,s:o,s:o}", "server", name, "listed_at",
+                                           known ? json_integer((json_int_t)(listed / 1000)) : json_null(), "tools",
+                                           known ? tools : json_array()));
+    }
+    return a;
+}
+
 json_t *pt_config_describe(const pt_config *cfg, const char *what)
 {
+    if (strcmp(what, "mcp_tools") == 0) return describe_mcp_tools(cfg);
     if (strcmp(what, "mcp_servers") == 0) return describe_mcp_servers(cfg);
     if (strcmp(what, "upstreams") == 0) return describe_upstreams(cfg);
     if (strcmp(what, "listeners") == 0) return describe_listeners(cfg);

@@ -497,7 +497,10 @@ static worker *worker_new(gateway *g, int id, const pt_config *cfg)
         free(w);
         return NULL;
     }
-    if (id == 0) w->health = pt_health_start(&w->loop, w->client);
+    if (id == 0) {
+        w->health = pt_health_start(&w->loop, w->client);
+        pt_mcp_hub_keep_tool_index(w->mcp); /* the admin API's view of each MCP server's tools */
+    }
     pt_config *now = pt_config_current();
     pt_mcp_hub_sync(w->mcp, now); /* the servers start once the worker's loop runs */
     pt_config_release(now);

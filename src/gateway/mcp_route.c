@@ -15,6 +15,7 @@
 
 #include "core/log.h"
 #include "core/prom.h"
+#include "core/timefmt.h"
 #include "gateway/auth.h"
 #include "gateway/mcp_args.h"
 #include "gateway/mcp_local.h"
@@ -23,6 +24,7 @@
 #include "mcp/catalog.h"
 #include "mcp/jsonrpc.h"
 #include "mcp/mcp_config.h"
+#include "mcp/tool_index.h"
 #include "mcp/upstream.h"
 #include "version.h"
 
@@ -55,6 +57,7 @@ struct pt_mcp_hub {
     mail *inbox;               /* newest first */
     _Atomic bool pull;
     struct pt_mcp_hub *next_hub;
+    bool keeps_index;          /* this hub lists each server's tools for mcp/tool_index.h */
 };
 
 /* Every hub, so a worker can hand a client's message to the one that holds its call. */
@@ -83,6 +86,70 @@ static _Atomic long long next_asked;
 
 static void on_notice(void *arg, pt_mcp_upstream *up, json_t *msg);
 static void on_wake(uv_async_t *a);
+
+/* ---- the tool index: one hub lists each server's tools for the admin API ----------------- */
+
+typedef struct index_job {
+    pt_mcp_upstream *up;
+    json_t *tools;             /* every page so far */
+    int pages;
+    char server[64];
+} index_job;
+
+static void index_page(index_job *j, const char *cursor);
+
+/* A page of the list: the next one asked for, or the whole list recorded. A failure keeps
+ * the list recorded before (the upstream's own log and counters say why). */
+static void on_index_page(void *arg, json_t *response, int code, const char *message)
+{
+    (void)code, (void)message;
+    index_job *j = arg;
+    json_t *result = response ? json_object_get(response, "result") : NULL;
+    json_t *tools = json_object_get(result, "tools");
+    const char *next = json_string_value(json_object_get(result, "nextCursor"));
+    if (json_is_array(tools) && json_array_extend(j->tools, tools) == 0) {
+        if (next && ++j->pages < MAX_PAGES) {
+            index_page(j, next);
+            return;
+        }
+        pt_mcp_tool_index_put(j->server, j->tools, pt_time_now_ms());
+    }
+    json_decref(j->tools);
+    free(j);
+}
+
+static void index_page(index_job *j, const char *cursor)
+{
+    json_t *params = cursor ? json_pack("{s:s}", "cursor", cursor) : NULL;
+    pt_mcp_call *c = pt_mcp_upstream_call(j->up, "tools/list", params, on_index_page, j);
+    json_decref(params);
+    if (!c) {
+        json_decref(j->tools);
+        free(j);
+    }
+}
+
+/* Lists up's tools into the index, when hub keeps it. */
+static void index_tools(pt_mcp_hub *hub, pt_mcp_upstream *up)
+{
+    if (!hub->keeps_index || !up) return;
+    index_job *j = calloc(1, sizeof *j);
+    if (!j || !(j->tools = json_array())) {
+        free(j);
+        return;
+    }
+    j->up = up;
+    snprintf(j->server, sizeof j->server, "%s", pt_mcp_upstream_def(up)->name);
+    index_page(j, NULL);
+}
+
+/* After each handshake: the server may have other tools than before it restarted. */
+static void on_ready(void *arg, pt_mcp_upstream *up) { index_tools(arg, up); }
+
+void pt_mcp_hub_keep_tool_index(pt_mcp_hub *hub)
+{
+    if (hub) hub->keeps_index = true;
+}
 
 pt_mcp_hub *pt_mcp_hub_new(uv_loop_t *loop, pt_client *client)
 {
@@ -121,6 +188,7 @@ void pt_mcp_hub_sync(pt_mcp_hub *hub, pt_config *cfg)
         }
         if (!ups[i]) ups[i] = pt_mcp_upstream_new(hub->loop, hub->client, &m->servers[i], m->max_message_bytes);
         if (ups[i]) pt_mcp_upstream_on_notice(ups[i], on_notice, hub);
+        if (ups[i] && hub->keeps_index) pt_mcp_upstream_on_ready(ups[i], on_ready, hub);
     }
     for (size_t j = 0; j < hub->nups; j++) pt_mcp_upstream_free(hub->ups[j]);
     free(hub->ups);
@@ -615,6 +683,7 @@ static void on_notice(void *arg, pt_mcp_upstream *up, json_t *msg)
     size_t ml = method ? strlen(method) : 0;
     bool list_changed = ml > 13 && strcmp(method + ml - 13, "/list_changed") == 0;
     json_t *plain = list_changed ? pt_mcp_request(-1, method, NULL) : NULL;
+    if (method && strcmp(method, "notifications/tools/list_changed") == 0) index_tools(hub, up);
     char *text = json_dumps(msg, JSON_COMPACT);
     char *ptext = plain ? json_dumps(plain, JSON_COMPACT) : NULL;
     if (text && pt__mcp_stream_publish(name, text, ptext)) {

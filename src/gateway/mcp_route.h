@@ -40,6 +40,10 @@ typedef struct pt_mcp_hub pt_mcp_hub;
  * whose definition did not change keeps its child); cheap when cfg was already synced. */
 pt_mcp_hub *pt_mcp_hub_new(uv_loop_t *loop, pt_client *client);
 void pt_mcp_hub_sync(pt_mcp_hub *hub, pt_config *cfg);
+/* Makes hub the one that keeps mcp/tool_index.h: each upstream it starts lists its tools
+ * after each handshake with it, and again at each notifications/tools/list_changed. Call it
+ * before the first sync, on one worker's hub. */
+void pt_mcp_hub_keep_tool_index(pt_mcp_hub *hub);
 /* Stops every child; the loop then runs until their handles have closed. */
 void pt_mcp_hub_free(pt_mcp_hub *hub);
 

@@ -85,6 +85,8 @@ struct pt_mcp_upstream {
     char *post_path;           /* legacy HTTP+SSE: where messages are posted (the endpoint event) */
     pt_mcp_notice_fn notice;
     void *notice_arg;
+    pt_mcp_ready_fn ready;
+    void *ready_arg;
 };
 
 /* ---- stats -------------------------------------------------------------------------- */
@@ -304,6 +306,7 @@ static void on_initialized(void *arg, json_t *response, int code, const char *me
     pt_mcp_upstream_notify(up, "notifications/initialized", NULL);
     send_queued(up);
     listen_start(up);
+    if (up->ready) up->ready(up->ready_arg, up);
 }
 
 static void handshake(pt_mcp_upstream *up)
@@ -1058,6 +1061,12 @@ void pt_mcp_upstream_on_notice(pt_mcp_upstream *up, pt_mcp_notice_fn notice, voi
 {
     up->notice = notice;
     up->notice_arg = arg;
+}
+
+void pt_mcp_upstream_on_ready(pt_mcp_upstream *up, pt_mcp_ready_fn ready, void *arg)
+{
+    up->ready = ready;
+    up->ready_arg = arg;
 }
 
 void pt_mcp_call_on_event(pt_mcp_call *call, pt_mcp_event_fn event)

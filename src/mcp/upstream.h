@@ -75,6 +75,10 @@ void pt_mcp_call_on_event(pt_mcp_call *call, pt_mcp_event_fn event);
  * server's own. Best effort. */
 void pt_mcp_upstream_answer(pt_mcp_upstream *up, json_t *response);
 void pt_mcp_upstream_on_notice(pt_mcp_upstream *up, pt_mcp_notice_fn notice, void *arg);
+/* Runs after each handshake (the first, and each after a restart), once calls may be sent;
+ * NULL: nothing. */
+typedef void (*pt_mcp_ready_fn)(void *arg, pt_mcp_upstream *up);
+void pt_mcp_upstream_on_ready(pt_mcp_upstream *up, pt_mcp_ready_fn ready, void *arg);
 /* The caller lost interest (its client went away or cancelled): reply will not run; the
  * server is told with notifications/cancelled naming its own request id. */
 void pt_mcp_call_cancel(pt_mcp_call *call);

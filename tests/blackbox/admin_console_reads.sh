@@ -3,22 +3,27 @@
 # and budget windows against their limits, from the totals the gateway writes every second;
 # whoever reads the policy reads its usage, another team gets 404) and GET /mcp-servers (the
 # file's MCP servers with their health and call counts, never a child's arguments or
-# environment; admins only, read-only), GET /upstreams (each service target's health as the
-# balancer sees it: up, then ejected once it fails) and the providers' usable keys.
+# environment; admins only, read-only) with each one's tools (GET /mcp-servers/{name}/tools:
+# every page as the gateway listed it, and listed again when the server says its list
+# changed), GET /upstreams (each service target's health as the balancer sees it: up, then
+# ejected once it fails) and the providers' usable keys.
 . "$(dirname "$0")/lib.sh"
 
 PP=$(free_port); U1=$(free_port); AP=$(free_port)
 FIXTURE=$ROOT/tests/upstreams/mcp/fixture.mjs
+RELAY=$ROOT/tests/upstreams/mcp/relay.mjs
 NODE=$(command -v node)
 upstream_start echo "$U1" || { not_ok "upstream starts"; done_testing; exit 1; }
 CONF="$(keyed_echo_lines)
 call_log: { enabled: false }
+workers: 1
 mcp:
   servers:
     - name: alpha
       command: \"$NODE\"
       args: [\"$FIXTURE\", stdio, alpha]
       env: { FIXTURE_SECRET: \"s3cret-env-value\" }
+    - { name: grower, command: \"$NODE\", args: [\"$RELAY\", stdio, grower] }
 providers:
   - { name: oai, type: openai, base_url: \"http://127.0.0.1:9/v1\", api_keys: [k-one, k-two] }
 models:
@@ -63,10 +68,10 @@ api GET /policies/nope/usage
 is "$RESP_STATUS" 404 "no such policy: 404"
 
 # ---- MCP servers ----
-alpha_up() { [[ $(curl -s "http://127.0.0.1:$PP/readyz") == *'"alpha":"up"'* ]]; }
+alpha_up() { [[ $(curl -s "http://127.0.0.1:$PP/readyz") == *'"alpha":"up","grower":"up"'* ]]; }
 wait_for 15 alpha_up
 api GET /mcp-servers
-is "$RESP_STATUS/$(jqr '[.items[].name] | join(",")')" "200/alpha" "admins list the file's MCP servers"
+is "$RESP_STATUS/$(jqr '[.items[].name] | join(",")')" "200/alpha,grower" "admins list the file's MCP servers"
 is "$(jqr '.items[0].transport')/$(jqr '.items[0].status')/$(jqr '.items[0].read_only')" "stdio/up/true" \
     "with their transport and health"
 is "$(jqr '.items[0].command')" "$NODE" "a stdio server names its command"
@@ -81,6 +86,41 @@ api GET /mcp-servers "" "$DEV"
 is "$RESP_STATUS/$(jqr .error.code)" "403/forbidden" "other roles may not read them"
 api POST /mcp-servers '{"name":"x"}'
 is "$RESP_STATUS/$(jqr .error.code)" "405/read_only" "they are declared by the file"
+
+# ---- MCP servers' tools: listed by the gateway after the handshake, every page ----
+listed() { api GET "/mcp-servers/$1/tools"; [ "$(jqr .listed_at)" != null ] && [ "$(jqr .listed_at)" != "" ]; }
+wait_for 15 listed alpha
+is "$RESP_STATUS/$(jqr .server)/$(jqr '[.items[].name] | join(",")')" \
+    "200/alpha/whoami,echo,add,crash,noise,slow,shared,a_tool_name_long_enough_to_pass_sixty_four_characters_prefixed,pid" \
+    "a server's tools, every page of its list (two a page), under its own names"
+is "$(jqr '.items[] | select(.name == "add") | [.description, .inputSchema.type, .inputSchema.properties.a.type] | join("/")')" \
+    "a + b/object/number" "each with its description and input schema"
+NOW=$(date +%s)
+check "listed_at says when (Unix seconds)" test "$(jqr .listed_at)" -le "$NOW" -a "$(jqr .listed_at)" -gt $((NOW - 60))
+api GET /mcp-servers/alpha
+is "$(jqr .tools)" 9 "the server's own row counts them"
+api GET /mcp-servers/nope/tools
+is "$RESP_STATUS/$(jqr .error.code)" "404/not_found" "an unknown server has no tools: 404"
+api GET /mcp-servers/alpha/prompts
+is "$RESP_STATUS" 404 "nothing else is below a server"
+api GET /providers/oai/tools
+is "$RESP_STATUS" 404 "nor below another kind"
+api GET /mcp-servers/alpha/tools "" "$DEV"
+is "$RESP_STATUS/$(jqr .error.code)" "403/forbidden" "other roles may not read them"
+api POST /mcp-servers/alpha/tools '{}'
+is "$RESP_STATUS/$(jqr .error.code)" "405/read_only" "read-only"
+# a server that changes its list says so, and the gateway lists it again
+wait_for 15 listed grower
+is "$(jqr '[.items[].name] | index("grown")')" null "before: no tool 'grown'"
+J=(-H "Content-Type: application/json" -H "Accept: application/json, text/event-stream")
+http POST "http://127.0.0.1:$PP/mcp/grower" "${J[@]}" --data-binary \
+    '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"bb","version":"1"}}}'
+GSID=$(hdr Mcp-Session-Id)
+http POST "http://127.0.0.1:$PP/mcp/grower" "${J[@]}" -H "Mcp-Session-Id: $GSID" --data-binary \
+    '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"grow"}}'
+is "$RESP_STATUS/$(jqr '.result.content[0].text')" "200/grower: grown" "a tool call makes the server add a tool"
+grown() { api GET /mcp-servers/grower/tools; [ "$(jqr '[.items[].name] | index("grown") != null')" = true ]; }
+check "after its notifications/tools/list_changed the gateway lists it again" wait_for 10 grown
 
 # ---- providers and upstreams: their health ----
 api GET /providers/oai

@@ -27,6 +27,6 @@ while read -r path method; do
         bad+="$method $path -> $RESP_STATUS $RESP_BODY"$'\n'
     fi
 done < <(jq -r '.paths | to_entries[] | .key as $p | .value | keys[] | "\($p) \(.)"' <<<"$DOC")
-check "the document lists 78 operations" test "$n" -eq 78
+check "the document lists 79 operations" test "$n" -eq 79
 is "$bad" "" "every described operation is routed"
 done_testing

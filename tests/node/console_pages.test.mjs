@@ -3,12 +3,14 @@
 // through the admin API with its own session cookie), form errors next to the field with the
 // admin API's message, a key shown once, a key's expiry (set on the page, shown, an expired key
 // refused by the gateway), the users page's controls (create, set a password, change a role,
-// delete), releases published and rolled back, an OpenAPI document imported, and a quota's
-// usage shown against its limit.
+// delete), an MCP server's tools with their descriptions and input schemas, releases
+// published and rolled back, an OpenAPI document imported, and a quota's usage shown against
+// its limit.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { startPortico, launchBrowser, openPage, signIn, checkA11y, screenshot } from './console_harness.mjs';
+import path from 'node:path';
+import { startPortico, launchBrowser, openPage, signIn, checkA11y, screenshot, ROOT } from './console_harness.mjs';
 import { HAVE_CHROMIUM, startEcho, adminApi, go, formOf, submit, press, mainText, rows, fieldError, unexpected } from './console_steps.mjs';
 
 const skip = HAVE_CHROMIUM ? false : 'chromium is not installed';
@@ -24,7 +26,11 @@ async function setup(method, path, body) {
 before(async () => {
   if (skip) return;
   echo = await startEcho();
-  h = await startPortico();
+  // one MCP server (the tests' fixture, over stdio) for the MCP servers page
+  const fixture = path.join(ROOT, 'tests/upstreams/mcp/fixture.mjs');
+  h = await startPortico({
+    config: `mcp:\n  servers:\n    - { name: alpha, command: "${process.execPath}", args: ["${fixture}", stdio, alpha] }`,
+  });
   await setup('PATCH', '/users/admin', { password: PW });
   for (const t of ['acme', 'other']) await setup('POST', '/teams', { name: t });
   await setup('POST', '/users', { name: 'lead', password: PW, team: 'acme', role: 'team_admin' });
@@ -245,6 +251,30 @@ test('users: create one, set its password, change its role, delete it', { skip }
   assert.equal(await admin.$$eval('button', bs => bs.filter(b => b.textContent === 'Delete admin').length), 0,
     'nobody is offered to delete themselves');
   await screenshot(admin, 'users');
+  assert.deepEqual(await checkA11y(admin), []);
+  assert.deepEqual(unexpected(admin), []);
+});
+
+test('the MCP servers page lists each server\'s tools with their input schemas', { skip }, async () => {
+  // the gateway lists the tools once the server's handshake is done: wait for that first
+  let table = [];
+  for (let i = 0; i < 100 && table.length === 0; i++) {
+    await go(admin, '#/mcp');
+    table = await rows(admin, 'Tools of alpha');
+  }
+  assert.deepEqual(table.map(r => r[0]), ['whoami', 'echo', 'add', 'crash', 'noise', 'slow', 'shared',
+    'a_tool_name_long_enough_to_pass_sixty_four_characters_prefixed', 'pid'], 'every tool, every page of the list');
+  const add = table.find(r => r[0] === 'add');
+  assert.equal(add[1], 'a + b', 'with its description');
+  assert.equal(add[2], 'a: number, b: number', 'and its parameters');
+  assert.equal((await rows(admin, 'MCP servers'))[0][5], '9', 'the server row counts them');
+  // the whole schema unfolds from the keyboard
+  const summary = await admin.evaluateHandle(() => [...document.querySelectorAll('summary')].find(s => s.textContent === 'Input schema of add'));
+  await summary.asElement().focus();
+  await admin.keyboard.press('Enter');
+  const pre = await admin.evaluate(() => [...document.querySelectorAll('details')].find(d => d.open)?.querySelector('pre')?.textContent);
+  assert.deepEqual(JSON.parse(pre), { type: 'object', properties: { a: { type: 'number' }, b: { type: 'number' } } });
+  await screenshot(admin, 'mcp-tools');
   assert.deepEqual(await checkA11y(admin), []);
   assert.deepEqual(unexpected(admin), []);
 });
