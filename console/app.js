@@ -122,8 +122,15 @@ export async function route() {
   }
 }
 
+/* The skip link moves focus to the page without touching the hash, which names the page. */
+function skipToContent(e) {
+  e.preventDefault();
+  document.getElementById('main')?.focus();
+}
+
 async function boot() {
   applyTheme(preferredTheme());
+  document.querySelector('.skip')?.addEventListener('click', skipToContent);
   setSignInHandler(() => signInDialog({ user: session() && session().name }));
   onSessionChange(user => { if (user && document.querySelector('.nav')) { drawShell(); route(); } });
   window.addEventListener('hashchange', () => route().then(() => {

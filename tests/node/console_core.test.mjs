@@ -3,7 +3,9 @@
 // doctor) drawn without a console error, without serious or critical axe-core violations,
 // and screenshotted; the overview's totals those of the analytics API (every call, the ones
 // without a service too); an ended session asks to sign in again without losing what was typed;
-// the dark theme; the 375 px layout; roles in the navigation; sign-out.
+// the dark theme; the 375 px layout; roles in the navigation; sign-out; the keyboard alone:
+// sign in, skip to the content, reach a page from the navigation and use its form, every
+// focused control with a visible focus ring.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -219,6 +221,64 @@ test('the dark theme toggles and is remembered; 375 px has no horizontal overflo
     assert.ok(sw <= cw, `${hash} at 375 px: scrollWidth ${sw} <= ${cw} (too wide: ${wide.join(', ')})`);
   }
   await screenshot(page, 'overview-375');
+  assert.deepEqual(page.problems(), []);
+  await page.close();
+});
+
+/** Presses Tab (Shift+Tab when back) until the focused element matches selector, at most 60 times
+ * (none when it already does); resolves to a description of every control focused on the way
+ * that showed no focus ring (the body, where focus goes between the page's last stop and its
+ * first, is no control). */
+async function tabTo(page, selector, back = false) {
+  const unringed = [];
+  if (await page.evaluate(sel => document.activeElement.matches(sel), selector)) return unringed;
+  for (let i = 0; i < 60; i++) {
+    if (back) await page.keyboard.down('Shift');
+    await page.keyboard.press('Tab');
+    if (back) await page.keyboard.up('Shift');
+    const [done, ringed, what] = await page.evaluate(sel => {
+      const el = document.activeElement;
+      const cs = getComputedStyle(el);
+      const ring = cs.outlineStyle !== 'none' && parseFloat(cs.outlineWidth) > 0;
+      return [el.matches(sel), ring, `${el.tagName.toLowerCase()} ${el.textContent.trim().slice(0, 30) || el.name || ''}`];
+    }, selector);
+    if (!ringed && !what.startsWith('body')) unringed.push(what);
+    if (done) return unringed;
+  }
+  throw new Error(`Tab never reached ${selector}`);
+}
+
+test('the keyboard alone: sign in, skip to the content, open a page, use its form', { skip: SKIP }, async () => {
+  const page = await openPage(browser, `${portico.adminUrl}/console/`);
+  await page.waitForSelector('.signin input[name=user]');
+  const rings = [];
+  rings.push(...await tabTo(page, 'input[name=user]'));
+  await page.keyboard.type('admin');
+  rings.push(...await tabTo(page, 'input[name=password]'));
+  await page.keyboard.type(PASSWORD);
+  await Promise.all([page.waitForSelector('nav.nav a', { timeout: 15000 }), page.keyboard.press('Enter')]);
+
+  // a fresh load starts at the top: the first Tab is the skip link, which moves focus to the page
+  await page.reload({ waitUntil: 'networkidle0' });
+  await page.waitForSelector('nav.nav a');
+  const hashBefore = await page.evaluate(() => location.hash);
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Skip to content', 'the first stop skips to the content');
+  await page.keyboard.press('Enter');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'main', 'focus moves to the page');
+  assert.equal(await page.evaluate(() => location.hash), hashBefore, 'and the page stays what it was');
+  assert.notEqual(await page.$eval('main h1', e => e.textContent), 'Not found');
+
+  // back to the navigation, to the doctor, and its form from the keyboard
+  rings.push(...await tabTo(page, 'a[data-page=doctor]', true));
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('input[name=target]');
+  rings.push(...await tabTo(page, 'input[name=target]'));
+  await page.keyboard.type('127.0.0.1:4');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('pre.report', { timeout: 20000 });
+  assert.match(await page.$eval('pre.report', e => e.textContent), /connecting to 127\.0\.0\.1:4/, 'the form was submitted with Enter');
+  assert.deepEqual(rings, [], 'every control focused on the way shows its focus ring');
   assert.deepEqual(page.problems(), []);
   await page.close();
 });
