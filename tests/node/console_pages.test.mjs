@@ -276,6 +276,14 @@ test('the MCP servers page lists each server\'s tools with their input schemas',
   assert.deepEqual(JSON.parse(pre), { type: 'object', properties: { a: { type: 'number' }, b: { type: 'number' } } });
   await screenshot(admin, 'mcp-tools');
   assert.deepEqual(await checkA11y(admin), []);
+  // on a phone the tools stack, long names and schemas included
+  await admin.setViewport({ width: 375, height: 740 });
+  await go(admin, '#/mcp');
+  await admin.evaluate(() => document.querySelectorAll('details').forEach(d => { d.open = true; }));
+  const wide = await admin.evaluate(() => document.documentElement.scrollWidth);
+  await screenshot(admin, 'mcp-tools-375');
+  await admin.setViewport({ width: 1280, height: 900 });
+  assert.ok(wide <= 375 + 1, `the MCP servers page fits 375 px (${wide})`);
   assert.deepEqual(unexpected(admin), []);
 });
 
