@@ -61,11 +61,12 @@ is "$(head -n1 <<<"$RESP_BODY" | tr -d '\r' | awk -F, '{print $NF}')/$(($(wc -l 
 top_is() { napi "$1" GET "/analytics/top?by=service"; [ "$(jqr '.items[0].requests')" = "$2" ]; }
 check "analytics top from node A counts the cluster's nine calls" wait_for 15 top_is 1 9
 is "$(jqr '.items[0].name')/$(jqr .partial)" "echo/false" "for the service echo, from every node"
+is "$(jqr .totals.requests)/$(jqr '.totals.latency_us.p99 > 0')" "9/true" "its totals are every node's, latencies merged"
 napi 2 GET "/analytics/series?by=service&name=echo"
 is "$(jqr '[.points[].requests] | add')/$(jqr '[.points[].latency_us.p99 > 0] | all')" "9/true" \
     "the series from node B adds the nodes' points, with latencies"
 napi 2 GET "/analytics/top?by=service&scope=node"
-is "$(jqr '.items[0].requests')" 3 "scope=node: node B's three"
+is "$(jqr '.items[0].requests')/$(jqr .totals.requests)" "3/3" "scope=node: node B's three, its totals too"
 
 # a stopped node is reported, not fatal
 node_stop 3
