@@ -8,6 +8,8 @@
 #   translation  Portico, OpenAI client -> anthropic provider (request and answer translated)
 #   responses    Portico, OpenAI Responses client (POST /v1/responses) -> openai provider, translated
 #                to Chat Completions and the answer rendered as a Responses object
+#   gemini       Portico, Gemini client (POST /v1beta/models/M:generateContent, Google's GenAI SDK's
+#                request) -> openai provider, translated both ways
 #   portkey      the Portkey gateway from npm (@portkey-ai/gateway, run with node), OpenAI
 #                provider with its custom-host header pointing at the same upstream
 # Every server has one worker / one process. wrk posts a small chat request with $CONNS
@@ -41,6 +43,7 @@ UP=$(free_port); NP=$(free_port); PP=$(free_port); KP=$(free_port); MP=$(free_po
 
 chat_body() { echo "{\"model\":\"$1\",\"max_tokens\":64,\"messages\":[{\"role\":\"user\",\"content\":\"hello\"}]}"; }
 responses_body() { echo "{\"model\":\"$1\",\"max_output_tokens\":64,\"input\":\"hello\"}"; }
+gemini_body() { echo '{"contents":[{"role":"user","parts":[{"text":"hello"}]}],"generationConfig":{"maxOutputTokens":64}}'; }
 
 # ---------------------------------------------------------------------------- upstream
 bench_upstream_start "$UP"
@@ -155,18 +158,19 @@ load() {
     } >"$T/$name.lua"
 }
 # answers_right NAME: the target answers the chat request with the upstream's text (in a chat
-# completion, or in a Responses message item).
+# completion, in a Responses message item, or in a Gemini candidate).
 answers_right() {
     local args=(-H 'Content-Type: application/json') l got
     while IFS= read -r l; do [ -n "$l" ] && args+=(-H "$l"); done <<<"${HDRS[$1]}"
-    got=$(curl -s -m 5 -X POST "${args[@]}" -d "${BODY[$1]}" "${URL[$1]}" | jq -r '.choices[0].message.content // .output[0].content[0].text // empty' 2>/dev/null)
+    got=$(curl -s -m 5 -X POST "${args[@]}" -d "${BODY[$1]}" "${URL[$1]}" | jq -r '.choices[0].message.content // .output[0].content[0].text // .candidates[0].content.parts[0].text // empty' 2>/dev/null)
     [ "$got" = "Hello from the bench upstream." ]
 }
 load nginx "http://127.0.0.1:$NP/v1/chat/completions" "$(chat_body gpt-4o)"
 load passthrough "http://127.0.0.1:$PP/v1/chat/completions" "$(chat_body bench-oai)" "Authorization: Bearer client-key"
 load translation "http://127.0.0.1:$PP/v1/chat/completions" "$(chat_body bench-ant)" "Authorization: Bearer client-key"
 load responses "http://127.0.0.1:$PP/v1/responses" "$(responses_body bench-oai)" "Authorization: Bearer client-key"
-NAMES=(nginx passthrough translation responses)
+load gemini "http://127.0.0.1:$PP/v1beta/models/bench-oai:generateContent" "$(gemini_body)" "x-goog-api-key: client-key"
+NAMES=(nginx passthrough translation responses gemini)
 if [ "$PORTKEY" = on ]; then
     load portkey "http://127.0.0.1:$KP/v1/chat/completions" "$(chat_body gpt-4o)" "Authorization: Bearer bench-key" \
         "x-portkey-provider: openai" "x-portkey-custom-host: http://127.0.0.1:$UP/v1"
@@ -175,7 +179,7 @@ fi
 for n in "${NAMES[@]}"; do
     wait_for 5 answers_right "$n" && continue
     if [ "$n" != portkey ]; then echo "bench: $n did not answer the chat request with the upstream's text" >&2; exit 1; fi
-    portkey_note="its answer was not the upstream's chat completion"; PORTKEY=off; NAMES=(nginx passthrough translation responses)
+    portkey_note="its answer was not the upstream's chat completion"; PORTKEY=off; NAMES=(nginx passthrough translation responses gemini)
     echo "bench: Portkey skipped: $portkey_note" >&2
 done
 
@@ -188,7 +192,7 @@ ms() { awk -v x="$1" 'BEGIN { printf "%.3f", x / 1000 }'; }
 nginx_ver=$(nginx -v 2>&1 | sed 's/.*nginx\///')
 portico_ver=$("$PORTICO" version | awk '{ print $2 }')
 echo "AI gateway benchmark, loopback, $(nproc) cores, $(uname -r), node $(node --version)"
-echo "  POST /v1/chat/completions (${#OPENAI_ANSWER}-byte answer; responses: POST /v1/responses), $CONNS connections, $THREADS wrk threads"
+echo "  POST /v1/chat/completions (${#OPENAI_ANSWER}-byte answer; responses: POST /v1/responses; gemini: POST /v1beta/models/M:generateContent), $CONNS connections, $THREADS wrk threads"
 echo "  nginx $nginx_ver (1 worker, upstream keepalive 64, access log on); portico $portico_ver (workers: 1, access log on)"
 if [ "$PORTKEY" = on ]; then echo "  portkey @portkey-ai/gateway $PORTKEY_VERSION (node, one process, OpenAI provider + x-portkey-custom-host)"
 else echo "  portkey: not measured ($portkey_note)"; fi
