@@ -95,32 +95,8 @@ wait_for 10 answers_200 "http://127.0.0.1:$MP/healthz" || { echo "bench: the str
 # ---------------------------------------------------------------------------- portkey
 portkey_note=
 portkey_start() {
-    local have=
-    [ -f "$PORTKEY_DIR/node_modules/@portkey-ai/gateway/package.json" ] &&
-        have=$(jq -r .version "$PORTKEY_DIR/node_modules/@portkey-ai/gateway/package.json" 2>/dev/null)
-    if [ "$have" != "$PORTKEY_VERSION" ]; then
-        echo "installing @portkey-ai/gateway@$PORTKEY_VERSION into tools/portkey (npm)..." >&2
-        mkdir -p "$PORTKEY_DIR"
-        if ! timeout 300 npm install --prefix "$PORTKEY_DIR" --no-audit --no-fund --loglevel=error \
-            "@portkey-ai/gateway@$PORTKEY_VERSION" >"$T/portkey-install.log" 2>&1; then
-            portkey_note="npm install failed: $(tail -n 2 "$T/portkey-install.log" | tr '\n' ' ')"
-            return 1
-        fi
-    fi
-    # Its server listens on every interface; this preload pins it to loopback.
-    cat >"$T/loopback.mjs" <<'EOF'
-import net from 'node:net';
-const listen = net.Server.prototype.listen;
-net.Server.prototype.listen = function (...a) {
-  if (typeof a[0] === 'number' || (typeof a[0] === 'string' && /^\d+$/.test(a[0]))) {
-    const cb = a.find((x) => typeof x === 'function');
-    return listen.call(this, Number(a[0]), '127.0.0.1', ...(cb ? [cb] : []));
-  }
-  if (a[0] && typeof a[0] === 'object' && a[0].port !== undefined) a[0] = { ...a[0], host: '127.0.0.1' };
-  return listen.apply(this, a);
-};
-EOF
-    NODE_ENV=production node --import "file://$T/loopback.mjs" \
+    npm_tool "$PORTKEY_DIR" @portkey-ai/gateway "$PORTKEY_VERSION" || { portkey_note=$NPM_TOOL_NOTE; return 1; }
+    NODE_ENV=production node --import "$(loopback_preload)" \
         "$PORTKEY_DIR/node_modules/@portkey-ai/gateway/build/start-server.js" --port="$KP" --headless \
         >"$T/portkey.log" 2>&1 &
     PORTKEY_PID=$!
@@ -129,7 +105,7 @@ EOF
         portkey_note="it did not answer on 127.0.0.1:$KP: $(tail -c 300 "$T/portkey.log" | tr '\n' ' ')"
         return 1
     fi
-    if [ -n "$(ss -Htln | awk -v p=":$KP" '$4 ~ p"$" && $4 !~ /^127\./')" ]; then
+    if beyond_loopback "$KP"; then
         portkey_note="it listens beyond loopback; not measured"
         return 1
     fi

@@ -27,6 +27,11 @@
 #                                the instructions per request (all threads) of CG_REQUESTS
 #                                keep-alive POSTs on /A/bench and on /B/bench; sets CG_IR[A] and
 #                                CG_IR[B]; 1 when valgrind is missing (said) or Portico did not start
+#   npm_tool DIR PACKAGE VERSION  PACKAGE@VERSION installed with npm into DIR (a git-ignored
+#                                tools/ folder) unless it is there; 1 with NPM_TOOL_NOTE on failure
+#   loopback_preload             writes $T/loopback.mjs, a `node --import` preload that makes a
+#                                server given only a port listen on 127.0.0.1; prints its URL
+#   beyond_loopback PORT         true when something listens on PORT on an address not 127.x
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 "$BENCH_DIR/../scripts/deps.sh" run bench || exit 1   # installs only what is missing
 . "$BENCH_DIR/../tests/blackbox/lib.sh"
@@ -244,3 +249,34 @@ bench_both_ok() {
         [ "$ok_body" = '{"ok":true}' ] || { echo "bench: $url answered '$ok_body', not {\"ok\":true}" >&2; exit 1; }
     done
 }
+
+# The comparison servers from npm live in tools/ (git-ignored), installed on first use.
+npm_tool() {
+    local dir=$1 pkg=$2 ver=$3 have=
+    [ -f "$dir/node_modules/$pkg/package.json" ] && have=$(jq -r .version "$dir/node_modules/$pkg/package.json" 2>/dev/null)
+    [ "$have" = "$ver" ] && return 0
+    echo "installing $pkg@$ver into ${dir#"$ROOT"/} (npm)..." >&2
+    mkdir -p "$dir"
+    timeout 300 npm install --prefix "$dir" --no-audit --no-fund --loglevel=error "$pkg@$ver" >"$T/npm-install.log" 2>&1 &&
+        return 0
+    NPM_TOOL_NOTE="npm install failed: $(tail -n 2 "$T/npm-install.log" | tr '\n' ' ')"
+    return 1
+}
+
+# Servers from npm that listen on every interface when given a port are pinned to loopback.
+loopback_preload() {
+    cat >"$T/loopback.mjs" <<'EOF'
+import net from 'node:net';
+const listen = net.Server.prototype.listen;
+net.Server.prototype.listen = function (...a) {
+  if (typeof a[0] === 'number' || (typeof a[0] === 'string' && /^\d+$/.test(a[0]))) {
+    const cb = a.find((x) => typeof x === 'function');
+    return listen.call(this, Number(a[0]), '127.0.0.1', ...(cb ? [cb] : []));
+  }
+  if (a[0] && typeof a[0] === 'object' && a[0].port !== undefined) a[0] = { ...a[0], host: '127.0.0.1' };
+  return listen.apply(this, a);
+};
+EOF
+    echo "file://$T/loopback.mjs"
+}
+beyond_loopback() { [ -n "$(ss -Htln | awk -v p=":$1" '$4 ~ p"$" && $4 !~ /^127\./')" ]; }
