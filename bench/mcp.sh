@@ -71,7 +71,10 @@ sg_start() {
         --stdio "'$NODE' '$FIXTURE' stdio sg" --outputTransport streamableHttp --stateful \
         --port "$SP" --streamableHttpPath /mcp --healthEndpoint /healthz --logLevel none \
         >"$T/supergateway.log" 2>&1 &
-    track $!
+    SG_PID=$!
+    track $SG_PID
+    # Given time to stop its children (their own process groups) before the cleanup's SIGKILL.
+    on_exit 'stop_pid "$SG_PID" TERM 10'
     if ! wait_for 20 answers_200 "http://127.0.0.1:$SP/healthz"; then
         sg_note="it did not answer on 127.0.0.1:$SP: $(tail -c 300 "$T/supergateway.log" | tr '\n' ' ')"
         return 1
