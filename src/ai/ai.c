@@ -1,7 +1,8 @@
 /* ai.c: the engine-facing AI API (ai.h): endpoint matching, client requests, and one
  * upstream exchange (pt_ai_call) along its three paths: byte passthrough (same wire on
  * both sides), translation through the pivot, and answers made locally (count_tokens).
- * Answers that need no call at all (errors, model lists) are in answers.c. */
+ * What a passed-through answer says on the side is read in pass.c; answers that need no
+ * call at all (errors, model lists) are in answers.c. */
 #include "ai/ai.h"
 
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ai/call_int.h"
 #include "ai/caps.h"
 #include "ai/fmt.h"
 #include "ai/price.h"
@@ -23,8 +25,6 @@
 
 #define DEFAULT_MAX_RESPONSE (32u * 1024u * 1024u)
 #define MAX_ERROR_BODY (64u * 1024u)
-#define MAX_FIELDS 64
-#define MAX_MODEL_NAME 256
 
 const char *pt_ai_format_name(pt_ai_format f)
 {
@@ -151,31 +151,6 @@ int pt_ai_match(pt_slice method, pt_slice path, bool anthropic_hint, pt_ai_forma
 static PT_RECYCLER(requests);
 static PT_RECYCLER(calls);
 
-struct pt_ai_request {
-    pt_ai_format fmt;
-    pt_ai_endpoint ep;
-    char *body;
-    size_t len;
-    pt_jfield *f;             /* fixed, or heap when there are more members */
-    size_t nf;
-    size_t open, close;       /* offsets of the root object's braces */
-    int i_model, i_stream, i_stream_options;
-    char model[MAX_MODEL_NAME];
-    bool stream;
-    bool include_usage;       /* the client asked for stream usage (OpenAI) */
-    int pivot_state;          /* 0 not built, 1 built, -1 failed */
-    const pt_jv *json;        /* parsed body for embeddings rendering (in the pivot's arena) */
-    bool gemini_marks;        /* the pivot holds signed calls or Gemini thinking signatures */
-    bool json_array;          /* Gemini: a stream framed as one JSON array (no alt=sse) */
-    bool gemini_embed_one;    /* Gemini: embedContent (one embedding), not batchEmbedContents */
-    const pt_jv *gemini_embed_src; /* Gemini embeddings: the client's body (in the pivot's arena) */
-    /* Not zeroed when the object is reused (REQUEST_ZEROED): each is written before it is
-     * read (fixed[0..nf) by the scan, pivot by its init, pivot_err before a parse). */
-    pt_jfield fixed[MAX_FIELDS];
-    pt_pivot_req pivot;
-    pt_ai_error pivot_err;
-};
-#define REQUEST_ZEROED offsetof(pt_ai_request, fixed)
 
 #define RBAD(field, ...) pt_ai_error_set(err, PT_AI_ERR_INVALID, 400, field, __VA_ARGS__)
 
@@ -431,62 +406,6 @@ static const pt_jv *request_json(pt_ai_request *r, pt_ai_error *err)
 
 /* ---- calls ------------------------------------------------------------------------------- */
 
-typedef enum call_mode {
-    MODE_PASS,      /* same wire both sides: bytes forwarded, usage read on the side */
-    MODE_TRANSLATE, /* through the pivot */
-    MODE_EMBED,     /* embeddings rendered for the provider and answered in OpenAI's format */
-    MODE_LOCAL,     /* no upstream: count_tokens estimate */
-} call_mode;
-
-struct pt_ai_call {
-    pt_ai_request *req;
-    pt_ai_attempt at;
-    const pt__prov *prov;
-    const pt__fmt *fmt;
-    pt__prov_ctx ctx;
-    call_mode mode;
-    bool stream;
-    pt_pool arena;
-    pt__up up;
-    pt_ai_upstream pub;
-    size_t max_response;
-    /* the answer */
-    bool head_seen, error_mode, json_instead_of_stream;
-    int status;
-    pt_ai_header *rheaders;   /* copied for error classification */
-    size_t nrheaders;
-    pt_buf body;              /* whole body: non-streamed answers, error bodies, usage copy */
-    bool body_overflow;
-    pt_sse sse;
-    bool sse_on;
-    pt_evs evs;               /* streams in the AWS event-stream framing (Bedrock) */
-    bool evs_on;
-    void *pstate;             /* provider stream parser */
-    pt_buf out;               /* client bytes of one upstream event */
-    pt_ai_emit_fn emit;
-    void *emit_arg;
-    int emit_rc;
-    bool emitted;
-    /* accounting */
-    pt_usage usage;
-    pt_stop_reason stop;
-    uint64_t t0, ttft_us;
-    bool got_token, done;
-    bool gem_finished;        /* Gemini passthrough: a chunk carried finishReason */
-    bool gem_calls;           /* Gemini passthrough: the answer holds function calls */
-    bool failed;
-    bool err_sent;            /* the client already got an error event for it */
-    pt_ai_error err;
-    bool finished;
-    bool store;               /* Responses: the answer says "store": true */
-    const char *prev_id;      /* Responses: previous_response_id to report (the caller's) */
-    pt_buf final;             /* Responses, whole answers: the response object as sent */
-    /* Not zeroed when the object is reused (CALL_ZEROED): request_id is copied in first,
-     * fst is set up by the format's stream_init (zeroed by hand if the call fails before). */
-    char request_id[64];
-    pt__fmt_stream fst;       /* client stream renderer */
-};
-#define CALL_ZEROED offsetof(pt_ai_call, request_id)
 
 static int64_t now_unix(const pt_ai_call_opts *o)
 {
@@ -811,7 +730,7 @@ void pt_ai_call_free(pt_ai_call *c)
 
 /* ---- feeding the answer ------------------------------------------------------------------ */
 
-static int do_emit(pt_ai_call *c, const char *p, size_t n)
+int pt__call_emit(pt_ai_call *c, const char *p, size_t n)
 {
     if (!n || c->emit_rc) return c->emit_rc;
     c->emitted = true;
@@ -821,14 +740,14 @@ static int do_emit(pt_ai_call *c, const char *p, size_t n)
     return rc;
 }
 
-static int flush_out(pt_ai_call *c)
+int pt__call_flush(pt_ai_call *c)
 {
-    int rc = do_emit(c, c->out.data, c->out.len);
+    int rc = pt__call_emit(c, c->out.data, c->out.len);
     pt_buf_reset(&c->out);
     return rc;
 }
 
-static void mark_token(pt_ai_call *c)
+void pt__call_mark_token(pt_ai_call *c)
 {
     if (c->got_token) return;
     c->got_token = true;
@@ -887,9 +806,9 @@ static int on_pivot(void *arg, const pt_ev *ev)
     case PT_EV_MESSAGE_START: pt_usage_merge(&c->usage, &ev->usage); break;
     case PT_EV_TEXT_DELTA:
     case PT_EV_TOOL_ARGS_DELTA:
-    case PT_EV_THINKING_DELTA: mark_token(c); break;
+    case PT_EV_THINKING_DELTA: pt__call_mark_token(c); break;
     case PT_EV_BLOCK_START:
-        if (ev->block == PT_PART_TOOL_USE) mark_token(c);
+        if (ev->block == PT_PART_TOOL_USE) pt__call_mark_token(c);
         break;
     case PT_EV_MESSAGE_DELTA:
         pt_usage_merge(&c->usage, &ev->usage);
@@ -909,233 +828,11 @@ static int on_pivot(void *arg, const pt_ev *ev)
     return rc ? pt_ai_error_set(&c->err, PT_AI_ERR_INTERNAL, 500, NULL, "cannot render the stream"), rc : 0;
 }
 
-/* Passthrough, OpenAI wire: one chunk forwarded, its usage read. */
-static int pass_openai_event(pt_ai_call *c, const pt_sse_event *ev)
-{
-    pt_slice data = ev->data;
-    if (pt_slice_eq_cstr(pt_slice_trim(data), "[DONE]")) {
-        c->done = true;
-        return do_emit(c, "data: [DONE]\n\n", 14);
-    }
-    pt_jfield f[16];
-    size_t nf = 0, o, cl;
-    bool drop = false;
-    pt_pool scratch;
-    pt_pool_init(&scratch, 0, PT__EVENT_ARENA_LIMIT);
-    if (pt_jscan_object(data.ptr, data.len, 0, f, 16, &nf, &o, &cl) == 0) {
-        if (nf > 16) nf = 16;
-        int iu = pt_jscan_find(f, nf, "usage", NULL);
-        if (iu >= 0 && data.ptr[f[iu].vstart] == '{') {
-            const pt_jv *u = pt_jdom_parse(&scratch, data.ptr + f[iu].vstart, f[iu].vend - f[iu].vstart, NULL);
-            pt_usage nu;
-            pt__oai_usage(u, &nu);
-            pt_usage_merge(&c->usage, &nu);
-            int ic = pt_jscan_find(f, nf, "choices", NULL);
-            bool empty = ic >= 0 && pt_slice_eq_cstr(pt_slice_trim(pt_slice_from(data.ptr + f[ic].vstart + 1,
-                                                                                 f[ic].vend - f[ic].vstart - 2)), "");
-            /* the usage chunk we asked for on the client's behalf is not the client's */
-            drop = (empty || ic < 0) && !c->req->include_usage;
-        }
-        int ie = pt_jscan_find(f, nf, "error", NULL);
-        if (ie >= 0 && data.ptr[f[ie].vstart] == '{') {
-            const pt_jv *e = pt_jdom_parse(&scratch, data.ptr + f[ie].vstart, f[ie].vend - f[ie].vstart, NULL);
-            const char *m = pt_jv_cstr(pt_jv_get(e, "message"));
-            pt__classify_status(&c->ctx, 500, m ? m : "error in stream", &c->err);
-            c->failed = true;
-            c->done = true;
-            if (!c->emitted) {
-                pt_pool_release(&scratch);
-                return 1; /* retryable: nothing reached the client */
-            }
-            c->err_sent = true;
-        }
-    }
-    if (!c->got_token && (pt_mem_find(data.ptr, data.len, "\"tool_calls\"", 12) ||
-                          pt_mem_find(data.ptr, data.len, "\"reasoning_content\":\"", 21))) {
-        mark_token(c);
-    } else if (!c->got_token) {
-        const char *p = pt_mem_find(data.ptr, data.len, "\"content\":\"", 11);
-        if (p && p + 11 < data.ptr + data.len && p[11] != '"') mark_token(c);
-    }
-    const char *fr = pt_mem_find(data.ptr, data.len, "\"finish_reason\":\"", 17);
-    if (fr) {
-        char tmp[32];
-        size_t k = 0;
-        for (const char *q = fr + 17; q < data.ptr + data.len && *q != '"' && k + 1 < sizeof tmp; q++) tmp[k++] = *q;
-        tmp[k] = '\0';
-        c->stop = pt__oai_stop(tmp);
-    }
-    pt_pool_release(&scratch);
-    if (drop) return 0;
-    int rc = pt_buf_append_str(&c->out, "data: ");
-    if (!rc) rc = pt_buf_append_slice(&c->out, data);
-    if (!rc) rc = pt_buf_append(&c->out, "\n\n", 2);
-    return rc ? rc : flush_out(c);
-}
-
-/* Passthrough, Anthropic wire: one event forwarded; usage from message_start and message_delta. */
-static int pass_event_out(pt_ai_call *c, const pt_sse_event *ev);
-
-static int pass_anthropic_event(pt_ai_call *c, const pt_sse_event *ev)
-{
-    pt_slice name = ev->event;
-    bool is_error = pt_slice_eq_cstr(name, "error");
-    if (pt_slice_eq_cstr(name, "message_start") || pt_slice_eq_cstr(name, "message_delta") || is_error) {
-        pt_pool scratch;
-        pt_pool_init(&scratch, 0, PT__EVENT_ARENA_LIMIT);
-        const pt_jv *root = pt_jdom_parse(&scratch, ev->data.ptr, ev->data.len, NULL);
-        const pt_jv *u = pt_slice_eq_cstr(name, "message_start")
-                              ? pt_jv_get(pt_jv_get(root, "message"), "usage")
-                              : pt_jv_get(root, "usage");
-        pt_usage nu;
-        pt__ant_usage(u, &nu);
-        pt_usage_merge(&c->usage, &nu);
-        const char *sr = pt_jv_cstr(pt_jv_get(pt_jv_get(root, "delta"), "stop_reason"));
-        if (sr) c->stop = pt__ant_stop(sr);
-        if (is_error) {
-            const pt_jv *e = pt_jv_get(root, "error");
-            const char *type = pt_jv_cstr(pt_jv_get(e, "type"));
-            int status = type && strcmp(type, "overloaded_error") == 0 ? 529 : 500;
-            pt__classify_status(&c->ctx, status, pt_jv_cstr(pt_jv_get(e, "message")), &c->err);
-            c->failed = true;
-            c->done = true;
-        }
-        pt_pool_release(&scratch);
-        if (is_error && !c->emitted) return 1;
-        if (is_error) c->err_sent = true;
-    } else if (pt_slice_eq_cstr(name, "content_block_delta")) {
-        mark_token(c);
-    } else if (pt_slice_eq_cstr(name, "message_stop")) {
-        c->done = true;
-    }
-    return pass_event_out(c, ev);
-}
-
-/* The usage of a Responses answer: input_tokens counts the cached ones too. */
-static void responses_usage(const pt_jv *u, pt_usage *out)
-{
-    *out = PT_USAGE_UNKNOWN;
-    if (!pt_jv_is_object(u)) return;
-    const pt_jv *in = pt_jv_get(u, "input_tokens"), *o = pt_jv_get(u, "output_tokens");
-    int64_t cached = pt_jv_int(pt_jv_get(pt_jv_get(u, "input_tokens_details"), "cached_tokens"));
-    if (pt_jv_is_integer(in)) {
-        int64_t all = pt_jv_int(in), c = cached > 0 ? (cached > all ? all : cached) : 0;
-        out->input = all - c;
-        out->cache_read = c;
-        out->cache_write = 0;
-    }
-    if (pt_jv_is_integer(o)) out->output = pt_jv_int(o);
-    const pt_jv *r = pt_jv_get(pt_jv_get(u, "output_tokens_details"), "reasoning_tokens");
-    out->reasoning = pt_jv_is_integer(r) ? pt_jv_int(r) : out->output >= 0 ? 0 : -1;
-}
-
-/* Passthrough, Responses wire (an OpenAI provider serving what only it can): the typed
- * events forwarded as they are; the last one carries the whole response with its usage, an
- * error event or response.failed ends the call failed. */
-static int pass_responses_event(pt_ai_call *c, const pt_sse_event *ev)
-{
-    pt_slice name = ev->event;
-    bool failed = pt_slice_eq_cstr(name, "error") || pt_slice_eq_cstr(name, "response.failed");
-    bool end = failed || pt_slice_eq_cstr(name, "response.completed") || pt_slice_eq_cstr(name, "response.incomplete");
-    if (name.len > 6 && memcmp(name.ptr + name.len - 6, ".delta", 6) == 0) mark_token(c);
-    if (end) {
-        pt_pool scratch;
-        pt_pool_init(&scratch, 0, PT__EVENT_ARENA_LIMIT);
-        const pt_jv *root = pt_jdom_parse(&scratch, ev->data.ptr, ev->data.len, NULL);
-        const pt_jv *resp = pt_jv_get(root, "response");
-        pt_usage nu;
-        responses_usage(pt_jv_get(resp, "usage"), &nu);
-        pt_usage_merge(&c->usage, &nu);
-        if (pt_slice_eq_cstr(name, "response.incomplete")) c->stop = PT_STOP_MAX_TOKENS;
-        if (failed) {
-            const pt_jv *e = resp ? pt_jv_get(resp, "error") : root;
-            const char *m = pt_jv_cstr(pt_jv_get(e, "message"));
-            pt__classify_status(&c->ctx, 500, m ? m : "the response failed", &c->err);
-            c->failed = true;
-        }
-        c->done = true;
-        pt_pool_release(&scratch);
-        if (failed && !c->emitted) return 1; /* retryable: nothing reached the client */
-        if (failed) c->err_sent = true;
-    }
-    return pass_event_out(c, ev);
-}
-
-/* A passed-through event as it came: its name, when it has one, and its data. */
-static int pass_event_out(pt_ai_call *c, const pt_sse_event *ev)
-{
-    pt_slice name = ev->event;
-    int rc = 0;
-    if (name.len) {
-        rc = pt_buf_append_str(&c->out, "event: ");
-        if (!rc) rc = pt_buf_append_slice(&c->out, name);
-        if (!rc) rc = pt_buf_append(&c->out, "\n", 1);
-    }
-    if (!rc) rc = pt_buf_append_str(&c->out, "data: ");
-    if (!rc) rc = pt_buf_append_slice(&c->out, ev->data);
-    if (!rc) rc = pt_buf_append(&c->out, "\n\n", 2);
-    return rc ? rc : flush_out(c);
-}
-
-/* What a Gemini answer (a whole one or one chunk) tells on the side: usage (cumulative),
- * finishReason, function calls, the first token. */
-static void gemini_facts(pt_ai_call *c, const pt_jv *root)
-{
-    pt_usage nu;
-    pt__gem_usage(pt_jv_get(root, "usageMetadata"), &nu);
-    pt_usage_merge(&c->usage, &nu);
-    const pt_jv *cand = pt_jv_at(pt_jv_get(root, "candidates"), 0);
-    const pt_jv *parts = pt_jv_get(pt_jv_get(cand, "content"), "parts");
-    size_t i;
-    const pt_jv *p;
-    PT_JV_FOREACH(parts, i, p) {
-        c->gem_calls |= pt_jv_get(p, "functionCall") != NULL;
-        mark_token(c);
-    }
-    const char *fr = pt_jv_cstr(pt_jv_get(cand, "finishReason"));
-    if (fr) {
-        c->stop = pt__gem_stop(fr);
-        c->gem_finished = true;
-    }
-    if (c->stop == PT_STOP_END_TURN && c->gem_calls) c->stop = PT_STOP_TOOL_USE;
-}
-
-/* Passthrough, Gemini wire: one chunk forwarded, as an event or as an element of the JSON
- * array the client asked for (the upstream is always asked for events). */
-static int pass_gemini_event(pt_ai_call *c, const pt_sse_event *ev)
-{
-    pt_pool scratch;
-    pt_pool_init(&scratch, 0, PT__EVENT_ARENA_LIMIT);
-    const pt_jv *root = pt_jdom_parse(&scratch, ev->data.ptr, ev->data.len, NULL);
-    const pt_jv *e = pt_jv_get(root, "error");
-    if (pt_jv_is_object(e)) {
-        int64_t code = pt_jv_int(pt_jv_get(e, "code"));
-        pt__classify_status(&c->ctx, code >= 400 && code < 600 ? (int)code : 500, pt_jv_cstr(pt_jv_get(e, "message")),
-                            &c->err);
-        c->failed = true;
-        c->done = true;
-    } else {
-        gemini_facts(c, root);
-    }
-    pt_pool_release(&scratch);
-    if (c->failed && !c->emitted) return 1; /* retryable: nothing reached the client */
-    if (c->failed) c->err_sent = true;
-    bool array = c->req->json_array;
-    int rc = pt_buf_append_str(&c->out, !array ? "data: " : c->fst.started ? ",\r\n" : "[");
-    c->fst.started = true;
-    if (!rc) rc = pt_buf_append_slice(&c->out, ev->data);
-    if (!rc) rc = pt_buf_append_str(&c->out, !array ? "\r\n\r\n" : c->failed ? "]" : "");
-    return rc ? rc : flush_out(c);
-}
-
 static int on_sse(void *arg, const pt_sse_event *ev)
 {
     pt_ai_call *c = arg;
     if (c->done) return 0;
-    if (c->mode == MODE_PASS && c->req->fmt == PT_AI_FMT_GEMINI) return pass_gemini_event(c, ev);
-    if (c->mode == MODE_PASS && c->req->fmt == PT_AI_FMT_RESPONSES) return pass_responses_event(c, ev);
-    if (c->mode == MODE_PASS)
-        return c->req->fmt == PT_AI_FMT_OPENAI ? pass_openai_event(c, ev) : pass_anthropic_event(c, ev);
+    if (c->mode == MODE_PASS) return pt__pass_event(c, ev);
     if (!c->pstate) return PT_ENOMEM;
     pt_ai_error perr;
     memset(&perr, 0, sizeof perr);
@@ -1144,7 +841,7 @@ static int on_sse(void *arg, const pt_sse_event *ev)
         c->failed = true;
         c->err = perr;
     }
-    int frc = flush_out(c);
+    int frc = pt__call_flush(c);
     return rc ? rc : frc;
 }
 
@@ -1161,7 +858,7 @@ static int on_evs(void *arg, const pt_evs_msg *m)
         c->failed = true;
         c->err = perr;
     }
-    int frc = flush_out(c);
+    int frc = pt__call_flush(c);
     return rc ? rc : frc;
 }
 
@@ -1237,57 +934,7 @@ static int resp_events(pt_ai_call *c, const pt_pivot_resp *r)
         pt_ev s = { .type = PT_EV_MESSAGE_STOP };
         rc = on_pivot(c, &s);
     }
-    return rc ? rc : flush_out(c);
-}
-
-/* Usage of a passed-through whole answer: the top-level "usage" member. */
-static void pass_body_usage(pt_ai_call *c)
-{
-    if (!c->body.len) return;
-    if (c->req->fmt == PT_AI_FMT_GEMINI && c->req->ep != PT_AI_EP_EMBEDDINGS) {
-        pt_pool scratch;
-        pt_pool_init(&scratch, 0, 0);
-        gemini_facts(c, pt_jdom_parse(&scratch, c->body.data, c->body.len, NULL));
-        pt_pool_release(&scratch);
-        return;
-    }
-    pt_jfield f[32];
-    size_t nf;
-    /* the answer goes to the client as it came: only find the members read here (the
-     * usage object is validated when it is parsed) */
-    if (pt_jscan_skim_object(c->body.data, c->body.len, f, 32, &nf)) return;
-    if (nf > 32) nf = 32;
-    int iu = pt_jscan_find(f, nf, "usage", NULL);
-    if (iu < 0) return;
-    pt_pool scratch;
-    pt_pool_init(&scratch, 0, PT__EVENT_ARENA_LIMIT);
-    const pt_jv *u = pt_jdom_parse(&scratch, c->body.data + f[iu].vstart, f[iu].vend - f[iu].vstart, NULL);
-    pt_usage nu = PT_USAGE_UNKNOWN;
-    if (c->req->fmt == PT_AI_FMT_OPENAI || c->req->ep == PT_AI_EP_EMBEDDINGS) { /* Gemini clients' embeddings too */
-        pt__oai_usage(u, &nu);
-        if (c->req->ep == PT_AI_EP_EMBEDDINGS && nu.output < 0) nu.output = 0;
-        int ic = pt_jscan_find(f, nf, "choices", NULL);
-        if (ic >= 0) {
-            const char *fr = pt_mem_find(c->body.data + f[ic].vstart, f[ic].vend - f[ic].vstart, "\"finish_reason\":\"", 17);
-            if (fr) {
-                char tmp[32];
-                size_t k = 0;
-                for (const char *q = fr + 17; q < c->body.data + c->body.len && *q != '"' && k + 1 < sizeof tmp; q++)
-                    tmp[k++] = *q;
-                tmp[k] = '\0';
-                c->stop = pt__oai_stop(tmp);
-            }
-        }
-    } else {
-        int is = pt_jscan_find(f, nf, "stop_reason", NULL);
-        char sr[32];
-        if (is >= 0 && pt_jscan_string(c->body.data, f[is].vstart, f[is].vend, sr, sizeof sr) >= 0)
-            c->stop = pt__ant_stop(sr);
-    }
-    if (c->req->fmt == PT_AI_FMT_ANTHROPIC) pt__ant_usage(u, &nu);
-    if (c->req->fmt == PT_AI_FMT_RESPONSES) responses_usage(u, &nu);
-    pt_usage_merge(&c->usage, &nu);
-    pt_pool_release(&scratch);
+    return rc ? rc : pt__call_flush(c);
 }
 
 /* The OpenAI embeddings list in c->out, sent to a Gemini client in Gemini's shape. */
@@ -1302,7 +949,7 @@ static int gemini_embeddings_answer(pt_ai_call *c)
         return pt_ai_error_set(&c->err, PT_AI_ERR_PROTOCOL, 502, NULL, "provider '%s' sent embeddings that cannot be read",
                                c->at.provider->name);
     }
-    rc = do_emit(c, g.data, g.len);
+    rc = pt__call_emit(c, g.data, g.len);
     pt_buf_release(&g);
     return rc;
 }
@@ -1315,7 +962,7 @@ static int pass_whole(pt_ai_call *c)
         return pt_ai_error_set(&c->err, PT_AI_ERR_PROTOCOL, 502, NULL, "provider '%s' sent an answer over the size limit",
                                c->at.provider->name);
     }
-    pass_body_usage(c);
+    pt__pass_body_usage(c);
     if (c->req->fmt == PT_AI_FMT_GEMINI && c->req->ep == PT_AI_EP_EMBEDDINGS) {
         if (pt_buf_append(&c->out, c->body.data ? c->body.data : "", c->body.len)) {
             c->failed = true;
@@ -1323,7 +970,7 @@ static int pass_whole(pt_ai_call *c)
         }
         return gemini_embeddings_answer(c);
     }
-    return do_emit(c, c->body.data, c->body.len);
+    return pt__call_emit(c, c->body.data, c->body.len);
 }
 
 /* {"input_tokens":N}, the count_tokens answer (Responses: {"object":"response.input_tokens",
@@ -1336,7 +983,7 @@ static int count_answer(pt_ai_call *c, int64_t n)
     if (c->req->fmt == PT_AI_FMT_RESPONSES) pt_jw_kcstr(&w, "object", "response.input_tokens");
     pt_jw_kint(&w, c->req->fmt == PT_AI_FMT_GEMINI ? "totalTokens" : "input_tokens", n);
     pt_jw_obj_end(&w);
-    return w.err ? w.err : flush_out(c);
+    return w.err ? w.err : pt__call_flush(c);
 }
 
 static int finish_local(pt_ai_call *c) { return count_answer(c, pt_pivot_estimate_input_tokens(&c->req->pivot)); }
@@ -1391,7 +1038,7 @@ static int finish_whole(pt_ai_call *c)
             return -1;
         }
         c->usage = u;
-        return c->req->fmt == PT_AI_FMT_GEMINI ? gemini_embeddings_answer(c) : flush_out(c);
+        return c->req->fmt == PT_AI_FMT_GEMINI ? gemini_embeddings_answer(c) : pt__call_flush(c);
     }
     pt_pivot_resp resp;
     pt_pivot_resp_init(&resp);
@@ -1404,7 +1051,7 @@ static int finish_whole(pt_ai_call *c)
     } else {
         pt_usage_merge(&c->usage, &resp.usage);
         c->stop = resp.stop;
-        for (size_t i = 0; i < resp.nparts && !c->got_token; i++) mark_token(c);
+        for (size_t i = 0; i < resp.nparts && !c->got_token; i++) pt__call_mark_token(c);
         if (c->stream) {
             rc = resp_events(c, &resp);
         } else {
@@ -1418,7 +1065,7 @@ static int finish_whole(pt_ai_call *c)
                 pt_ai_error_set(&c->err, PT_AI_ERR_INTERNAL, 500, NULL, "cannot render the answer");
                 pt_buf_reset(&c->out);
             } else {
-                rc = flush_out(c);
+                rc = pt__call_flush(c);
             }
         }
     }
@@ -1444,12 +1091,12 @@ static void end_stream(pt_ai_call *c)
             c->failed = true;
             c->err = e;
         }
-        flush_out(c);
+        pt__call_flush(c);
         return;
     }
     if (c->req->fmt == PT_AI_FMT_GEMINI && c->gem_finished) { /* Gemini has no end sentinel */
         c->done = true;
-        if (c->req->json_array) do_emit(c, "]", 1);
+        if (c->req->json_array) pt__call_emit(c, "]", 1);
         return;
     }
     c->failed = true;
@@ -1523,7 +1170,7 @@ int pt_ai_call_finish(pt_ai_call *c, pt_ai_end how, pt_ai_emit_fn emit, void *ar
             c->err_sent = true;
             pt_buf_reset(&c->out);
             pt_ev ev = { .type = PT_EV_ERROR, .error = &c->err };
-            if (c->fmt->stream_event(&c->fst, &ev, &c->out) == 0) flush_out(c);
+            if (c->fmt->stream_event(&c->fst, &ev, &c->out) == 0) pt__call_flush(c);
         }
         /* key state */
         if (c->failed && c->at.key_index < c->at.provider->nkeys) {
