@@ -24,8 +24,13 @@
 #include "logs/calls_db.h"
 
 #define DEFAULT_QUEUE ((size_t)8 << 20)
-#define FLUSH_BYTES ((size_t)256 << 10)
-#define ROWS_PER_TX 4096         /* a batch larger than this commits in several transactions */
+/* Large batches: every row adds to the request id index (calls_request) at a place its
+ * hash picks, so a commit rewrites about one index page per row until the batch covers
+ * the index's pages; the more rows a commit carries, the fewer pages per row reach the
+ * WAL (with 256 KiB and 4096 rows, about 14 times the page writes and syncs per record
+ * were measured through a gateway with a million records in the file). */
+#define FLUSH_BYTES ((size_t)2 << 20)
+#define ROWS_PER_TX 16384        /* a batch larger than this commits in several transactions */
 #define INSERT_SIZES 7           /* multi-row INSERTs of 1, 2, 4, .. ROWS_PER_INSERT rows */
 #define ROWS_PER_INSERT (1 << (INSERT_SIZES - 1)) /* ROWS_PER_TX is a multiple */
 #define PARAMS (PT_CALLS_NCOLS + 1) /* one row's parameters: the columns and rid_hash */
