@@ -1400,11 +1400,19 @@ void pt_mcp_route_ready_json(const pt_config *cfg, pt_buf *out)
         pt_mcp_stats *s = pt_mcp_stats_get(name);
         pt_buf_printf(out, "%s\"%s\":\"%s\"", i ? "," : "", name, s && atomic_load(&s->ready) > 0 ? "up" : "down");
     }
+    /* which protocol era each server speaks, as its last handshake found (absent before one) */
+    pt_buf_append_str(out, "},\"mcp_eras\":{");
+    for (size_t i = 0, n = 0; i < cfg->mcp->nservers; i++) {
+        pt_mcp_stats *s = pt_mcp_stats_get(cfg->mcp->servers[i].name);
+        int era = s ? atomic_load(&s->era) : 0;
+        if (era) pt_buf_printf(out, "%s\"%s\":\"%d\"", n++ ? "," : "", cfg->mcp->servers[i].name, era);
+    }
     pt_buf_append_str(out, "}");
 }
 
 #define READY_OFF ((size_t)-1) /* the ready gauge, not a counter */
 #define STREAMS_OFF ((size_t)-2)
+#define ERA_OFF ((size_t)-3)
 
 static void family(pt_prom *p, const char *name, const char *type, const char *help, size_t off)
 {
@@ -1414,6 +1422,7 @@ static void family(pt_prom *p, const char *name, const char *type, const char *h
         pt_prom_label(p, "server", s->name);
         if (off == READY_OFF) pt_prom_value_u64(p, (uint64_t)atomic_load(&s->ready));
         else if (off == STREAMS_OFF) pt_prom_value_u64(p, (uint64_t)atomic_load(&s->streams));
+        else if (off == ERA_OFF) pt_prom_value_u64(p, (uint64_t)atomic_load(&s->era));
         else pt_prom_value_u64(p, atomic_load((_Atomic uint64_t *)((char *)s + off)));
     }
 }
@@ -1424,7 +1433,11 @@ static const struct {
 } families[] = {
     { "portico_mcp_upstream_ready", "gauge", "Workers whose instance of the MCP server has completed its handshake.",
       READY_OFF },
-    { "portico_mcp_upstream_streams", "gauge", "Workers whose GET stream to the MCP server (HTTP) is open.", STREAMS_OFF },
+    { "portico_mcp_upstream_streams", "gauge",
+      "Workers whose GET stream (HTTP) or subscriptions/listen (a 2026-07-28 server) to the MCP server is open.",
+      STREAMS_OFF },
+    { "portico_mcp_upstream_era", "gauge",
+      "The protocol era the MCP server speaks as its last handshake found: 2025, 2026 (0: not yet known).", ERA_OFF },
     { "portico_mcp_upstream_starts_total", "counter", "Stdio MCP server processes started.",
       offsetof(pt_mcp_stats, starts) },
     { "portico_mcp_upstream_exits_total", "counter", "Stdio MCP server processes that exited.",

@@ -18,6 +18,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "mcp/jsonrpc.h"
+#include "mcp/modern.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
@@ -40,6 +41,10 @@ struct pt_mcp_call {
     uv_timer_t timer;
     uint64_t timeout_ms;       /* what the timer was set to */
     bool sent, done, retried;
+    bool probe;                /* the era probe (server/discover) */
+    bool modern;               /* sent as a 2026-07-28 request: _meta, headers, its answer reshaped */
+    bool listen;               /* the long-lived subscriptions/listen of a modern server */
+    json_t *local;             /* an answer the gateway makes itself, delivered from the timer */
     int fail_code;             /* a failure decided at once, delivered from the timer */
     char fail_msg[200];
     /* HTTP */
@@ -83,6 +88,13 @@ struct pt_mcp_upstream {
     bool listen_off;           /* the server offers no GET stream (it answered otherwise) */
     bool listen_open;          /* counted in stats->streams */
     char *post_path;           /* legacy HTTP+SSE: where messages are posted (the endpoint event) */
+    /* the 2026-07-28 era: decided by each handshake (the probe), then every call is stateless */
+    bool modern;
+    bool probe_unreachable;    /* the probe found no server at all: that says nothing of its era */
+    pt_mcp_call *subscription; /* subscriptions/listen in flight, or NULL */
+    bool sub_acked, subscribe_off;
+    json_t *param_maps;        /* tool name -> {"argument":"Header"}: its x-mcp-header properties */
+    char log_level[16];        /* logging/setLevel, sent as _meta on each request; "" none */
     pt_mcp_notice_fn notice;
     void *notice_arg;
     pt_mcp_ready_fn ready;
@@ -139,6 +151,7 @@ static void maybe_free(pt_mcp_upstream *up)
     pt_mcp_sse_release(&up->listen_sse);
     free(up->post_path);
     json_decref(up->init_result);
+    json_decref(up->param_maps);
     free(up->session);
     free(up);
 }
@@ -159,6 +172,9 @@ static void close_handle(pt_mcp_upstream *up, uv_handle_t *h)
 
 /* ---- calls -------------------------------------------------------------------------- */
 
+static void listen_counted(pt_mcp_upstream *up, bool open);
+static json_t *modern_answer(pt_mcp_call *call, json_t *response);
+
 static void call_closed(uv_handle_t *h)
 {
     pt_mcp_call *call = h->data;
@@ -167,6 +183,11 @@ static void call_closed(uv_handle_t *h)
     else up->calls = call->next;
     if (call->next) call->next->prev = call->prev;
     up->ncalls--;
+    if (up->subscription == call) {
+        up->subscription = NULL;
+        listen_counted(up, false);
+    }
+    json_decref(call->local);
     json_decref(call->msg);
     json_decref(call->progress);
     json_decref(call->answer);
@@ -190,8 +211,10 @@ static void call_finish(pt_mcp_call *call, json_t *response, int code, const cha
     call->reply = NULL;
     if (!reply) return;
     pt_mcp_stats *s = call->up->stats;
-    if (s) count(response ? &s->calls_ok : &s->calls_error);
-    reply(call->arg, response, code, message);
+    if (s && !call->listen) count(response ? &s->calls_ok : &s->calls_error);
+    json_t *shaped = response && call->modern ? modern_answer(call, response) : json_incref(response);
+    reply(call->arg, shaped, code, message);
+    json_decref(shaped);
 }
 
 static void fail_all(pt_mcp_upstream *up, bool sent_only, int code, const char *message)
@@ -212,6 +235,7 @@ static void tell_cancelled(pt_mcp_call *call, const char *reason)
 {
     pt_mcp_upstream *up = call->up;
     if (!call->sent || call->id < 0 || (up->def->command && !up->running)) return;
+    if (call->modern && up->def->url) return; /* closing its answer stream (call_finish) says it */
     post_message(up, pt_mcp_request(-1, "notifications/cancelled",
                                     json_pack("{s:I, s:s}", "requestId", (json_int_t)call->id, "reason", reason)));
 }
@@ -219,6 +243,10 @@ static void tell_cancelled(pt_mcp_call *call, const char *reason)
 static void on_call_timer(uv_timer_t *t)
 {
     pt_mcp_call *call = t->data;
+    if (call->local) {
+        call_finish(call, call->local, 0, NULL);
+        return;
+    }
     if (call->fail_code) {
         call_finish(call, NULL, call->fail_code, call->fail_msg);
         return;
@@ -282,6 +310,35 @@ static void listen_start(pt_mcp_upstream *up);
 static void legacy_lost(pt_mcp_upstream *up);
 static void legacy_endpoint(pt_mcp_upstream *up, const char *data, size_t len);
 
+static void subscribe(pt_mcp_upstream *up);
+
+static void set_era(pt_mcp_upstream *up, int era)
+{
+    if (up->stats) atomic_store(&up->stats->era, era);
+}
+
+/* The handshake did not bring the server up: what waits for it fails; a child is stopped
+ * (and restarted by its exit), an HTTP server tried again with backoff. */
+static void handshake_failed(pt_mcp_upstream *up, const char *what, const char *why)
+{
+    pt_log_error("MCP server '%s': %s failed: %s", up->def->name, what, why ? why : "no result");
+    set_state(up, PT_MCP_UP_DOWN);
+    fail_all(up, false, PT_MCP_UPSTREAM_ERROR, "the MCP server could not be initialized");
+    if (up->def->command) stop_child(up);
+    else schedule_restart(up);
+}
+
+/* The server is up: calls that waited go, the catalog is told. */
+static void now_ready(pt_mcp_upstream *up, const char *how)
+{
+    set_state(up, PT_MCP_UP_READY);
+    pt_log_info("MCP server '%s' is ready (protocol %s%s)", up->def->name, up->version, how);
+    send_queued(up);
+    if (up->modern) subscribe(up);
+    else listen_start(up);
+    if (up->ready) up->ready(up->ready_arg, up);
+}
+
 static void on_initialized(void *arg, json_t *response, int code, const char *message)
 {
     pt_mcp_upstream *up = arg;
@@ -289,45 +346,201 @@ static void on_initialized(void *arg, json_t *response, int code, const char *me
     if (up->closing) return;
     if (!json_is_object(result)) {
         json_t *e = response ? json_object_get(response, "error") : NULL;
-        const char *why = e ? json_string_value(json_object_get(e, "message")) : message;
-        pt_log_error("MCP server '%s': initialize failed: %s", up->def->name, why ? why : "no result");
-        set_state(up, PT_MCP_UP_DOWN);
-        fail_all(up, false, PT_MCP_UPSTREAM_ERROR, "the MCP server could not be initialized");
-        if (up->def->command) stop_child(up);
-        else schedule_restart(up);
+        handshake_failed(up, "initialize", e ? json_string_value(json_object_get(e, "message")) : message);
         return;
     }
     json_decref(up->init_result);
     up->init_result = json_incref(result);
     const char *v = json_string_value(json_object_get(result, "protocolVersion"));
     snprintf(up->version, sizeof up->version, "%s", v && pt_mcp_version_known(v) ? v : PT_MCP_LATEST_VERSION);
-    set_state(up, PT_MCP_UP_READY);
-    pt_log_info("MCP server '%s' is ready (protocol %s)", up->def->name, up->version);
+    set_era(up, 2025);
+    set_state(up, PT_MCP_UP_READY); /* before the notification, which then carries the version */
     pt_mcp_upstream_notify(up, "notifications/initialized", NULL);
-    send_queued(up);
-    listen_start(up);
-    if (up->ready) up->ready(up->ready_arg, up);
+    now_ready(up, "");
 }
 
-static void handshake(pt_mcp_upstream *up)
+/* One call of the handshake: it may take as long as a child's start (a Node or Python
+ * runtime), which may be longer than a call may. */
+static void handshake_call(pt_mcp_upstream *up, const char *method, json_t *params, pt_mcp_reply_fn done)
 {
-    set_state(up, PT_MCP_UP_STARTING);
-    if (!up->def->legacy_sse) listen_stop(up);
-    free(up->session);
-    up->session = NULL;
+    long long id = up->next_id++;
+    pt_mcp_call *call = call_new(up, pt_mcp_request(id, method, params), id, done, up);
+    if (!call) return;
+    if (strcmp(method, "server/discover") == 0) {
+        call->probe = call->modern = true;
+        pt_mcp_modern_meta(call->msg, NULL, NULL);
+    }
+    uint64_t t = up->def->timeout_ms > HANDSHAKE_MIN_MS ? up->def->timeout_ms : HANDSHAKE_MIN_MS;
+    call->timeout_ms = t;
+    uv_timer_start(&call->timer, on_call_timer, t, 0);
+    send_call(call);
+}
+
+static void initialize(pt_mcp_upstream *up)
+{
     /* Every client capability the gateway can relay: a request the calling client cannot
      * take is refused by the gateway (mcp_route.c), not by the server's own checks. */
     json_t *params = json_pack("{s:s, s:{s:{}, s:{}, s:{s:b}}, s:{s:s, s:s}}", "protocolVersion", PT_MCP_LATEST_VERSION,
                                "capabilities", "sampling", "elicitation", "roots", "listChanged", 1, "clientInfo",
                                "name", "portico", "version", "1");
+    handshake_call(up, "initialize", params, on_initialized);
+}
+
+/* The answer to the era probe: a DiscoverResult makes the server a stateless one (its
+ * capabilities stand for an InitializeResult); a 2025-era server's error or silence means
+ * initialize (unless `era: 2026` said it cannot be one). A server that is gone or cannot
+ * be reached says nothing of its era: it is tried again as usual. */
+static void on_discovered(void *arg, json_t *response, int code, const char *message)
+{
+    pt_mcp_upstream *up = arg;
+    bool unreachable = up->probe_unreachable;
+    up->probe_unreachable = false;
+    if (up->closing) return;
+    char why[300];
+    pt_mcp_era_answer era = pt_mcp_discover_era(response, why, sizeof why);
+    if (!response && message) snprintf(why, sizeof why, "%s", message);
+    if (era == PT_MCP_ERA_ANSWER_MODERN) {
+        json_t *init = pt_mcp_discover_as_init(json_object_get(response, "result"), up->def->name);
+        if (!init) {
+            handshake_failed(up, "server/discover", "the gateway is out of memory");
+            return;
+        }
+        json_decref(up->init_result);
+        up->init_result = init;
+        up->modern = true;
+        snprintf(up->version, sizeof up->version, "%s", PT_MCP_MODERN_VERSION);
+        set_era(up, 2026);
+        now_ready(up, ", stateless");
+        return;
+    }
+    if (era == PT_MCP_ERA_ANSWER_OTHER || up->def->era == PT_MCP_ERA_2026 || unreachable ||
+        (up->def->command && !up->running)) {
+        handshake_failed(up, "server/discover", why);
+        return;
+    }
+    pt_log_info("MCP server '%s' speaks the 2025 era (%s): initializing", up->def->name, why);
+    initialize(up);
+}
+
+/* Each start (and restart) asks again which era the server speaks: a server may have been
+ * upgraded meanwhile. */
+static void handshake(pt_mcp_upstream *up)
+{
+    set_state(up, PT_MCP_UP_STARTING);
+    if (!up->def->legacy_sse) listen_stop(up);
+    if (up->subscription) call_finish(up->subscription, NULL, 0, NULL);
+    free(up->session);
+    up->session = NULL;
+    up->modern = up->subscribe_off = false;
+    if (up->def->legacy_sse || up->def->era == PT_MCP_ERA_2025) initialize(up);
+    else handshake_call(up, "server/discover", NULL, on_discovered);
+}
+
+/* ---- the 2026-07-28 era ---------------------------------------------------------------- */
+
+/* A modern server's answer as the gateway's clients read it; a tools list also teaches which
+ * arguments go into Mcp-Param-* headers. New reference. */
+static json_t *modern_answer(pt_mcp_call *call, json_t *response)
+{
+    pt_mcp_upstream *up = call->up;
+    const char *method = json_string_value(json_object_get(call->msg, "method"));
+    json_t *tools = json_object_get(json_object_get(response, "result"), "tools");
+    if (method && strcmp(method, "tools/list") == 0 && json_is_array(tools)) {
+        if (!up->param_maps) up->param_maps = json_object();
+        size_t i;
+        json_t *t;
+        json_array_foreach(tools, i, t) {
+            const char *name = json_string_value(json_object_get(t, "name"));
+            json_t *map = name ? pt_mcp_param_map(t) : NULL;
+            if (map) json_object_set_new(up->param_maps, name, map);
+            else if (name) json_object_del(up->param_maps, name);
+        }
+    }
+    return pt_mcp_modern_to_legacy(response, up->def->name);
+}
+
+static void on_listen_end(void *arg, json_t *response, int code, const char *message)
+{
+    pt_mcp_upstream *up = arg;
+    json_t *error = json_object_get(response, "error");
+    if (up->closing || (!error && (up->sub_acked || !code))) return; /* opened again with the next call */
+    up->subscribe_off = true;
+    const char *why = error ? json_string_value(json_object_get(error, "message")) : message;
+    pt_log_info("MCP server '%s' refused subscriptions/listen (%s): list changes are not seen until it restarts",
+                up->def->name, why ? why : "no reason given");
+}
+
+/* A modern server sends list changes on the stream of a subscriptions/listen request (over
+ * HTTP a POST whose event stream stays open; over stdio a request never answered while the
+ * subscription lasts). One per upstream, for the list changes its capabilities announce;
+ * opened when the server is ready and again with the next call after it ended. */
+static void subscribe(pt_mcp_upstream *up)
+{
+    static const char *const kinds[][2] = { { "tools", "toolsListChanged" },
+                                            { "prompts", "promptsListChanged" },
+                                            { "resources", "resourcesListChanged" } };
+    if (!up->modern || up->subscription || up->subscribe_off || up->state != PT_MCP_UP_READY || up->closing) return;
+    json_t *caps = json_object_get(up->init_result, "capabilities");
+    json_t *filter = json_object();
+    for (size_t i = 0; filter && i < sizeof kinds / sizeof kinds[0]; i++)
+        if (json_is_true(json_object_get(json_object_get(caps, kinds[i][0]), "listChanged")))
+            json_object_set_new(filter, kinds[i][1], json_true());
+    if (!filter || json_object_size(filter) == 0) {
+        json_decref(filter);
+        return;
+    }
     long long id = up->next_id++;
-    pt_mcp_call *call = call_new(up, pt_mcp_request(id, "initialize", params), id, on_initialized, up);
+    json_t *msg = pt_mcp_request(id, "subscriptions/listen", json_pack("{s:o}", "notifications", filter));
+    pt_mcp_call *call = call_new(up, msg, id, on_listen_end, up);
     if (!call) return;
-    /* A child's start (a Node or Python runtime) may take longer than a call may. */
-    uint64_t t = up->def->timeout_ms > HANDSHAKE_MIN_MS ? up->def->timeout_ms : HANDSHAKE_MIN_MS;
-    call->timeout_ms = t;
-    uv_timer_start(&call->timer, on_call_timer, t, 0);
+    call->listen = true;
+    up->subscription = call;
+    up->sub_acked = false;
     send_call(call);
+}
+
+/* The notifications about the subscription itself: its acknowledgement, and (stdio) its end. */
+static bool subscription_notice(pt_mcp_upstream *up, const pt_mcp_msg *m)
+{
+    pt_mcp_call *sub = up->subscription;
+    if (strcmp(m->method, "notifications/subscriptions/acknowledged") == 0) {
+        if (sub) up->sub_acked = true;
+        if (sub) listen_counted(up, true);
+        return true;
+    }
+    if (strcmp(m->method, "notifications/cancelled") != 0) return false;
+    json_t *rid = json_object_get(m->params, "requestId");
+    if (sub && json_is_integer(rid) && json_integer_value(rid) == sub->id)
+        call_finish(sub, NULL, PT_MCP_UPSTREAM_ERROR, "the server ended the subscription");
+    return true;
+}
+
+/* What a modern server has no method for, the gateway answers itself: ping (gone in
+ * 2026-07-28) and logging/setLevel (now a level in each request's _meta: kept for this
+ * upstream and sent from then on). True when call was answered so (from the loop's next turn). */
+static bool answer_locally(pt_mcp_call *call)
+{
+    static const char *const levels[] = { "debug", "info", "notice", "warning", "error", "critical", "alert", "emergency" };
+    pt_mcp_upstream *up = call->up;
+    const char *method = json_string_value(json_object_get(call->msg, "method"));
+    json_t *id = json_object_get(call->msg, "id");
+    if (!method) return false;
+    if (strcmp(method, "ping") == 0) {
+        call->local = pt_mcp_result(id, json_object());
+    } else if (strcmp(method, "logging/setLevel") == 0) {
+        const char *level = json_string_value(json_object_get(json_object_get(call->msg, "params"), "level"));
+        for (size_t i = 0; level && i < sizeof levels / sizeof levels[0] && !call->local; i++)
+            if (strcmp(level, levels[i]) == 0) {
+                snprintf(up->log_level, sizeof up->log_level, "%s", level);
+                call->local = pt_mcp_result(id, json_object());
+            }
+        if (!call->local) call->local = pt_mcp_error(id, PT_MCP_INVALID_PARAMS, "level must be a logging level (debug ... emergency)");
+    } else {
+        return false;
+    }
+    call->sent = true;
+    uv_timer_start(&call->timer, on_call_timer, 0, 0);
+    return true;
 }
 
 /* ---- stdio -------------------------------------------------------------------------- */
@@ -408,6 +621,7 @@ static void from_server(pt_mcp_upstream *up, pt_mcp_call *on, const pt_mcp_msg *
         progress(up, m->root);
         return;
     }
+    if (up->modern && m->kind == PT_MCP_NOTIFICATION && subscription_notice(up, m)) return;
     size_t ml = strlen(m->method);
     bool list_changed = ml > 13 && strcmp(m->method + ml - 13, "/list_changed") == 0;
     pt_mcp_call *c = list_changed ? NULL : owner(up, on);
@@ -666,21 +880,55 @@ static void x_body(void *u, const char *data, size_t n)
     }
 }
 
+/* The JSON-RPC error in a modern server's 4xx answer: one that answers the call's id, or
+ * carries a code of the 2026-07-28 revision (a server that could not read the request may
+ * have put null there). NULL when the body holds none: a 2025-era server's refusal (it wants
+ * a session) is no answer of a modern server. */
+static json_t *error_body(pt_mcp_call *call)
+{
+    if (call->event_stream || !call->body.len) return NULL;
+    json_t *body = json_loadb(call->body.data, call->body.len, 0, NULL);
+    json_t *error = json_object_get(body, "error");
+    json_t *id = json_object_get(call->msg, "id");
+    json_t *code = json_object_get(error, "code");
+    json_int_t c = json_is_integer(code) ? json_integer_value(code) : 0;
+    bool modern_code = c == PT_MCP_HEADER_MISMATCH || c == PT_MCP_MISSING_CAPABILITY || c == PT_MCP_UNSUPPORTED_VERSION;
+    json_t *out = json_is_object(error) && c && (modern_code || pt_mcp_id_equal(json_object_get(body, "id"), id))
+                      ? pt_mcp_error(id, 0, "")
+                      : NULL;
+    if (out) json_object_set(out, "error", error);
+    json_decref(body);
+    return out;
+}
+
+/* The server lost what the gateway knew of it (its session; its era): a new handshake, then
+ * call again, once. */
+static void after_handshake(pt_mcp_call *call)
+{
+    call->retried = true;
+    call->sent = false;
+    call->modern = false; /* decided again when it is sent; a legacy server ignores the _meta */
+    call->event_stream = false;
+    pt_buf_reset(&call->body);
+    pt_mcp_sse_release(&call->sse);
+    pt_mcp_sse_init(&call->sse, call->up->max_message, on_call_event, call);
+    json_decref(call->answer);
+    call->answer = NULL;
+    free(call->session);
+    call->session = NULL;
+    handshake(call->up);
+}
+
 static void x_done(void *u)
 {
     pt_mcp_call *call = u;
     pt_mcp_upstream *up = call->up;
     call->x = NULL;
     char msg[300];
-    if (call->status == 404 && up->session && !call->retried && call->id >= 0 && up->state == PT_MCP_UP_READY) {
-        /* The server dropped our session: a new handshake, then this call again. */
+    bool again = !call->retried && call->id >= 0 && !call->probe && !call->listen && up->state == PT_MCP_UP_READY;
+    if (again && call->status == 404 && up->session) {
         pt_log_warn("MCP server '%s' no longer knows the gateway's session; initializing again", up->def->name);
-        call->retried = true;
-        call->sent = false;
-        pt_buf_reset(&call->body);
-        json_decref(call->answer);
-        call->answer = NULL;
-        handshake(up);
+        after_handshake(call);
         return;
     }
     if (call->id < 0) {
@@ -688,6 +936,18 @@ static void x_done(void *u)
         return;
     }
     if (up->def->legacy_sse && call->status >= 200 && call->status < 300) return; /* answered on the stream */
+    json_t *refusal = call->status != 200 && call->modern ? error_body(call) : NULL;
+    if (refusal) { /* a modern server's 4xx carries a JSON-RPC error: the caller gets it as such */
+        call_finish(call, refusal, 0, NULL);
+        json_decref(refusal);
+        return;
+    }
+    if (again && call->modern && call->status >= 400 && call->status < 500) {
+        pt_log_warn("MCP server '%s' answered a 2026-07-28 request with HTTP %d and no error of that revision; "
+                    "asking which era it speaks again", up->def->name, call->status);
+        after_handshake(call);
+        return;
+    }
     if (call->status != 200) {
         snprintf(msg, sizeof msg, "MCP server '%s' answered HTTP %d", up->def->name, call->status);
         call_finish(call, NULL, PT_MCP_UPSTREAM_ERROR, msg);
@@ -724,6 +984,7 @@ static void x_error(void *u, int err, int phase, pt_buf *unsent, const char *det
              pt_upstream_cause_text(pt_upstream_cause_of(err, phase)));
     pt_log_warn("MCP server '%s' (%s): %s", up->def->name, up->def->url, detail ? detail : msg);
     bool was_ready = up->state == PT_MCP_UP_READY;
+    if (call->probe) up->probe_unreachable = true;
     call_finish(call, NULL, PT_MCP_UPSTREAM_ERROR, msg);
     if (was_ready && phase == 0) {
         set_state(up, PT_MCP_UP_DOWN);
@@ -744,13 +1005,20 @@ static void http_send(pt_mcp_call *call)
     pt_http_append_host(&head, d->host, d->port, d->tls);
     pt_buf_printf(&head, "Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n"
                          "Content-Length: %zu\r\n", strlen(body));
-    if (up->session) pt_buf_printf(&head, "Mcp-Session-Id: %s\r\n", up->session);
-    if (up->state == PT_MCP_UP_READY) pt_buf_printf(&head, "MCP-Protocol-Version: %s\r\n", up->version);
+    if (call->modern) {
+        /* the headers mirror the body (an intermediary routes on them); no session */
+        json_t *params = json_object_get(call->msg, "params");
+        const char *tool = json_string_value(json_object_get(params, "name"));
+        if (pt_mcp_modern_headers(&head, call->msg, tool ? json_object_get(up->param_maps, tool) : NULL) != 0) goto oom;
+    } else {
+        if (up->session) pt_buf_printf(&head, "Mcp-Session-Id: %s\r\n", up->session);
+        if (up->state == PT_MCP_UP_READY) pt_buf_printf(&head, "MCP-Protocol-Version: %s\r\n", up->version);
+    }
     if (pt_buf_append_str(&head, "\r\n") != 0) goto oom;
     pt_endpoint ep = { .host = d->host, .port = d->port, .tls = d->tls };
     pt_exchange_opts o = { .connect_timeout_ms = 3000, .first_byte_timeout_ms = d->timeout_ms,
-                           .idle_timeout_ms = d->timeout_ms, .pool_idle_ms = 60000, .pool_max_idle = 16,
-                           .has_body = true, .body = body, .body_len = strlen(body), .body_complete = true };
+                           .idle_timeout_ms = call->listen ? 0 : d->timeout_ms, .pool_idle_ms = 60000,
+                           .pool_max_idle = 16, .has_body = true, .body = body, .body_len = strlen(body), .body_complete = true };
     call->sent = true;
     call->x = pt_exchange_start(up->client, &ep, &o, head.data, head.len, &http_cb, call);
     free(body);
@@ -905,6 +1173,15 @@ static void listen_start(pt_mcp_upstream *up)
 static void send_call(pt_mcp_call *call)
 {
     pt_mcp_upstream *up = call->up;
+    if (up->modern && call->id >= 0 && !call->modern) {
+        if (answer_locally(call)) return;
+        if (pt_mcp_modern_meta(call->msg, NULL, up->log_level[0] ? up->log_level : NULL) != 0) {
+            fail_soon(call, PT_MCP_INTERNAL_ERROR, "the gateway is out of memory");
+            return;
+        }
+        call->modern = true;
+        subscribe(up);
+    }
     if (up->def->url) {
         listen_start(up);
         http_send(call);
@@ -1001,7 +1278,7 @@ pt_mcp_call *pt_mcp_upstream_call(pt_mcp_upstream *up, const char *method, json_
     char msg[200];
     if (!call->msg) {
         fail_soon(call, PT_MCP_INTERNAL_ERROR, "the gateway is out of memory");
-    } else if (up->ncalls > up->def->max_concurrency) {
+    } else if (up->ncalls - (up->subscription ? 1 : 0) > up->def->max_concurrency) {
         if (up->stats) count(&up->stats->busy);
         snprintf(msg, sizeof msg, "MCP server '%s' already has %u calls in flight (max_concurrency)", up->def->name,
                  up->def->max_concurrency);
@@ -1029,6 +1306,7 @@ void pt_mcp_call_cancel(pt_mcp_call *call)
 
 void pt_mcp_upstream_notify(pt_mcp_upstream *up, const char *method, json_t *params)
 {
+    if (up->modern) return; /* the stateless era has no notifications from client to server but cancels */
     if (up->state != PT_MCP_UP_READY && strcmp(method, "notifications/initialized") != 0) return;
     post_message(up, pt_mcp_request(-1, method, params ? json_deep_copy(params) : NULL));
 }
@@ -1050,7 +1328,7 @@ static void post_message(pt_mcp_upstream *up, json_t *msg)
 
 void pt_mcp_upstream_answer(pt_mcp_upstream *up, json_t *response)
 {
-    if (up->state != PT_MCP_UP_READY) {
+    if (up->state != PT_MCP_UP_READY || up->modern) { /* a modern server asks nothing of clients */
         json_decref(response);
         return;
     }

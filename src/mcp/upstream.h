@@ -30,7 +30,8 @@ typedef enum { PT_MCP_UP_STARTING, PT_MCP_UP_READY, PT_MCP_UP_DOWN } pt_mcp_up_s
 typedef struct pt_mcp_stats {
     char *name;
     _Atomic int ready;              /* workers whose instance is READY */
-    _Atomic int streams;            /* workers whose GET stream to the (HTTP) server is open */
+    _Atomic int streams;            /* workers whose GET stream (a 2026 server: subscriptions/listen) is open */
+    _Atomic int era;                /* 2025 or 2026 as the last handshake found; 0 before */
     _Atomic uint64_t starts, exits, calls_ok, calls_error, timeouts, busy, bad_lines, stderr_lines;
     struct pt_mcp_stats *next;
 } pt_mcp_stats;
