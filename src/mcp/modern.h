@@ -62,8 +62,8 @@ pt_mcp_era_answer pt_mcp_discover_era(const json_t *response, char *why, size_t 
 
 /* A response of a modern server as a 2025-era client may read it (new reference): resultType
  * "complete" left out; an input_required result (the server needs the client's input: an
- * elicitation, a sampling, a roots request) becomes a JSON-RPC error naming server and what
- * it asked for, since the gateway does not relay those rounds yet. */
+ * elicitation, a sampling, a roots request) that the gateway did not relay as requests to the
+ * client (upstream.c) becomes a JSON-RPC error naming server and what it asked for. */
 json_t *pt_mcp_modern_to_legacy(json_t *response, const char *server);
 
 /* A DiscoverResult as the InitializeResult a 2025-era client expects of the server:

@@ -45,6 +45,13 @@ struct pt_mcp_call {
     bool modern;               /* sent as a 2026-07-28 request: _meta, headers, its answer reshaped */
     bool listen;               /* the long-lived subscriptions/listen of a modern server */
     json_t *local;             /* an answer the gateway makes itself, delivered from the timer */
+    /* a modern server's input_required rounds, relayed to the caller as a server's requests */
+    json_t *inputs;            /* key -> the id the request went out under (the upstream's space) */
+    json_t *answers;           /* key -> the caller's answer (a response), as they come */
+    json_t *state;             /* the round's requestState, echoed */
+    unsigned rounds;
+    bool round_done;           /* every answer is in: the timer sends the request again */
+    uint64_t left_ms;          /* what was left of the timeout when the round was done */
     int fail_code;             /* a failure decided at once, delivered from the timer */
     char fail_msg[200];
     /* HTTP */
@@ -95,6 +102,7 @@ struct pt_mcp_upstream {
     bool sub_acked, subscribe_off;
     json_t *param_maps;        /* tool name -> {"argument":"Header"}: its x-mcp-header properties */
     char log_level[16];        /* logging/setLevel, sent as _meta on each request; "" none */
+    json_t *caps;              /* the client capabilities declared to a modern server */
     pt_mcp_notice_fn notice;
     void *notice_arg;
     pt_mcp_ready_fn ready;
@@ -152,6 +160,7 @@ static void maybe_free(pt_mcp_upstream *up)
     free(up->post_path);
     json_decref(up->init_result);
     json_decref(up->param_maps);
+    json_decref(up->caps);
     free(up->session);
     free(up);
 }
@@ -174,6 +183,8 @@ static void close_handle(pt_mcp_upstream *up, uv_handle_t *h)
 
 static void listen_counted(pt_mcp_upstream *up, bool open);
 static json_t *modern_answer(pt_mcp_call *call, json_t *response);
+static void send_again(pt_mcp_call *call);
+static void http_send(pt_mcp_call *call);
 
 static void call_closed(uv_handle_t *h)
 {
@@ -188,6 +199,9 @@ static void call_closed(uv_handle_t *h)
         listen_counted(up, false);
     }
     json_decref(call->local);
+    json_decref(call->inputs);
+    json_decref(call->answers);
+    json_decref(call->state);
     json_decref(call->msg);
     json_decref(call->progress);
     json_decref(call->answer);
@@ -199,9 +213,12 @@ static void call_closed(uv_handle_t *h)
 }
 
 /* Ends a call: its reply (if still wanted) gets response, or code and message. */
+static bool input_round(pt_mcp_call *call, json_t *response);
+
 static void call_finish(pt_mcp_call *call, json_t *response, int code, const char *message)
 {
     if (call->done) return;
+    if (response && call->modern && input_round(call, response)) return;
     call->done = true;
     if (call->x) pt_exchange_cancel(call->x);
     call->x = NULL;
@@ -245,6 +262,10 @@ static void on_call_timer(uv_timer_t *t)
     pt_mcp_call *call = t->data;
     if (call->local) {
         call_finish(call, call->local, 0, NULL);
+        return;
+    }
+    if (call->round_done) {
+        send_again(call);
         return;
     }
     if (call->fail_code) {
@@ -368,7 +389,7 @@ static void handshake_call(pt_mcp_upstream *up, const char *method, json_t *para
     if (!call) return;
     if (strcmp(method, "server/discover") == 0) {
         call->probe = call->modern = true;
-        pt_mcp_modern_meta(call->msg, NULL, NULL);
+        pt_mcp_modern_meta(call->msg, up->caps, NULL);
     }
     uint64_t t = up->def->timeout_ms > HANDSHAKE_MIN_MS ? up->def->timeout_ms : HANDSHAKE_MIN_MS;
     call->timeout_ms = t;
@@ -513,6 +534,124 @@ static bool subscription_notice(pt_mcp_upstream *up, const pt_mcp_msg *m)
     if (sub && json_is_integer(rid) && json_integer_value(rid) == sub->id)
         call_finish(sub, NULL, PT_MCP_UPSTREAM_ERROR, "the server ended the subscription");
     return true;
+}
+
+/* ---- input_required: a modern server's requests to the client ---------------------------- */
+
+#define MAX_ROUNDS 8 /* input rounds of one call: a server that keeps asking is cut off */
+
+/* An input_required result of a call whose caller takes a server's requests: each of its
+ * inputRequests goes to the caller as a request of the server's (the 2025-era form the
+ * gateway relays: sampling/createMessage, elicitation/create, roots/list) under an id of
+ * the upstream's; the caller's answers come back through pt_mcp_upstream_answer, and once all
+ * are in the request is sent again with inputResponses and the requestState. False when the
+ * result is anything else (it then goes to the caller, as an error when it asks for input). */
+static bool input_round(pt_mcp_call *call, json_t *response)
+{
+    pt_mcp_upstream *up = call->up;
+    json_t *result = json_object_get(response, "result");
+    const char *type = json_string_value(json_object_get(result, "resultType"));
+    json_t *reqs = json_object_get(result, "inputRequests");
+    if (!type || strcmp(type, "input_required") != 0 || !call->reply || !call->event || call->rounds >= MAX_ROUNDS ||
+        !json_is_object(reqs) || json_object_size(reqs) == 0)
+        return false;
+    json_t *inputs = json_object(), *answers = json_object();
+    const char *key;
+    json_t *req;
+    json_object_foreach(reqs, key, req) {
+        if (!inputs || !answers || !json_is_string(json_object_get(req, "method"))) {
+            json_decref(inputs);
+            json_decref(answers);
+            return false;
+        }
+        json_object_set_new(inputs, key, json_integer(up->next_id++));
+    }
+    call->rounds++;
+    json_decref(call->inputs);
+    json_decref(call->answers);
+    json_decref(call->state);
+    call->inputs = inputs;
+    call->answers = answers;
+    call->state = json_incref(json_object_get(result, "requestState"));
+    json_t *id;
+    json_object_foreach(inputs, key, id) {
+        req = json_object_get(reqs, key);
+        json_t *params = json_object_get(req, "params");
+        json_t *ask = pt_mcp_request(json_integer_value(id), json_string_value(json_object_get(req, "method")),
+                                     params ? json_deep_copy(params) : NULL);
+        if (ask) call->event(call->arg, ask); /* the caller may answer at once (it lacks the capability) */
+        json_decref(ask);
+    }
+    return true;
+}
+
+/* The caller's answer to one of the input requests of a call of up's; false when no call
+ * awaits it. */
+static bool input_answer(pt_mcp_upstream *up, json_t *response)
+{
+    json_t *id = json_object_get(response, "id");
+    for (pt_mcp_call *c = up->calls; c && json_is_integer(id); c = c->next) {
+        const char *key;
+        json_t *v;
+        if (c->done || !c->inputs || c->round_done) continue;
+        json_object_foreach(c->inputs, key, v) {
+            if (json_integer_value(v) != json_integer_value(id) || json_object_get(c->answers, key)) continue;
+            json_object_set(c->answers, key, response);
+            if (json_object_size(c->answers) == json_object_size(c->inputs)) {
+                /* from the loop's next turn: the answer may come inside the caller's own event */
+                c->round_done = true;
+                c->left_ms = uv_timer_get_due_in(&c->timer);
+                uv_timer_start(&c->timer, on_call_timer, 0, 0);
+            }
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Every answer of the round is in: the request again, under a new id, with inputResponses and
+ * the requestState; a refused input request fails the call, saying what was refused. */
+static void send_again(pt_mcp_call *call)
+{
+    pt_mcp_upstream *up = call->up;
+    call->round_done = false;
+    json_t *responses = json_object();
+    const char *key;
+    json_t *answer;
+    json_object_foreach(call->answers, key, answer) {
+        json_t *error = json_object_get(answer, "error");
+        if (error || !responses) {
+            char msg[400];
+            const char *why = json_string_value(json_object_get(error, "message"));
+            snprintf(msg, sizeof msg, "MCP server '%s' needed input the client did not give: %s", up->def->name,
+                     why ? why : "out of memory");
+            json_decref(responses);
+            call_finish(call, NULL, PT_MCP_UPSTREAM_ERROR, msg);
+            return;
+        }
+        json_object_set(responses, key, json_object_get(answer, "result"));
+    }
+    json_t *params = json_object_get(call->msg, "params");
+    json_object_set_new(params, "inputResponses", responses);
+    if (call->state) json_object_set(params, "requestState", call->state);
+    else json_object_del(params, "requestState");
+    call->id = up->next_id++;
+    json_object_set_new(call->msg, "id", json_integer(call->id));
+    json_t *meta = json_object_get(params, "_meta");
+    if (call->progress) json_object_set_new(meta, "progressToken", json_integer(call->id));
+    json_decref(call->inputs);
+    json_decref(call->answers);
+    call->inputs = call->answers = NULL;
+    call->status = 0;
+    call->event_stream = false;
+    pt_buf_reset(&call->body);
+    pt_mcp_sse_release(&call->sse);
+    pt_mcp_sse_init(&call->sse, up->max_message, on_call_event, call);
+    json_decref(call->answer);
+    call->answer = NULL;
+    uv_timer_start(&call->timer, on_call_timer, call->left_ms ? call->left_ms : 1, 0);
+    if (up->def->url) http_send(call);
+    else send_line(up, json_incref(call->msg));
 }
 
 /* What a modern server has no method for, the gateway answers itself: ping (gone in
@@ -1175,7 +1314,7 @@ static void send_call(pt_mcp_call *call)
     pt_mcp_upstream *up = call->up;
     if (up->modern && call->id >= 0 && !call->modern) {
         if (answer_locally(call)) return;
-        if (pt_mcp_modern_meta(call->msg, NULL, up->log_level[0] ? up->log_level : NULL) != 0) {
+        if (pt_mcp_modern_meta(call->msg, up->caps, up->log_level[0] ? up->log_level : NULL) != 0) {
             fail_soon(call, PT_MCP_INTERNAL_ERROR, "the gateway is out of memory");
             return;
         }
@@ -1231,6 +1370,9 @@ pt_mcp_upstream *pt_mcp_upstream_new(uv_loop_t *loop, pt_client *client, const p
     up->state = PT_MCP_UP_DOWN;
     up->backoff_ms = BACKOFF_MIN_MS;
     up->next_id = 1;
+    /* what the gateway relays to its callers (input_round): the server's requests for a
+     * capability the calling client lacks are refused by the gateway (mcp_route.c) */
+    up->caps = json_pack("{s:{}, s:{}, s:{}}", "sampling", "elicitation", "roots");
     pt_mcp_lines_init(&up->out_lines, max_message);
     pt_mcp_lines_init(&up->err_lines, STDERR_LINE_MAX);
     pt_mcp_sse_init(&up->listen_sse, max_message, on_listen_event, up);
@@ -1328,7 +1470,11 @@ static void post_message(pt_mcp_upstream *up, json_t *msg)
 
 void pt_mcp_upstream_answer(pt_mcp_upstream *up, json_t *response)
 {
-    if (up->state != PT_MCP_UP_READY || up->modern) { /* a modern server asks nothing of clients */
+    if (up->modern && input_answer(up, response)) {
+        json_decref(response);
+        return;
+    }
+    if (up->state != PT_MCP_UP_READY || up->modern) { /* a modern server's requests are its input rounds */
         json_decref(response);
         return;
     }

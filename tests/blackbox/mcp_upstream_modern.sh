@@ -91,8 +91,8 @@ for s in mh ms; do
     is "$(sse_data | jq -r 'select(.method == "notifications/message") | .params.data')" "$s logs" \
         "$s: the level goes in _meta and the server's log message is relayed"
     call /mcp/$s "$S" 9 ask
-    is "$(jqr .error.code)" "-32000" "$s: an input_required result is a JSON-RPC error for a 2025-era client"
-    like "$(jqr .error.message)" "needs input from the client.*elicitation/create" "$s: ...that says what the server asked"
+    is "$(jqr .error.code)" "-32000" "$s: an input_required result for a client that cannot answer it is an error"
+    like "$(jqr .error.message)" "needed input the client did not give.*elicitation/create" "$s: ...that says what the server asked"
     post /mcp/$s '{"jsonrpc":"2.0","id":10,"method":"ping"}' -H "Mcp-Session-Id: $S"
     is "$RESP_STATUS $(jqr '.result | length')" "200 0" "$s: ping is answered by the gateway (2026-07-28 has none)"
     post /mcp/$s '{"jsonrpc":"2.0","id":11,"method":"resources/read","params":{"uri":"modern://readme"}}' -H "Mcp-Session-Id: $S"

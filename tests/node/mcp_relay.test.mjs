@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema, McpError,
   ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import { RELAY, connect, startMcp, textOf } from './mcp_harness.mjs';
+import { RELAY, connect, metric, startMcp, textOf, waitMetric } from './mcp_harness.mjs';
 
 let h;
 const clients = [];
@@ -30,22 +30,6 @@ async function open(path, tag = 'c1', caps = CAPS) {
   if (caps.elicitation) client.setRequestHandler(ElicitRequestSchema, async () => ({ action: 'accept', content: { ok: true } }));
   if (caps.roots) client.setRequestHandler(ListRootsRequestSchema, async () => ({ roots: [{ uri: `file:///${tag}` }] }));
   return client;
-}
-
-/** A gauge's value (a sample's name and labels as /metrics writes them), 0 when absent. */
-async function metric(sample) {
-  const esc = sample.replace(/[{}"]/g, (c) => `\\${c}`);
-  const m = new RegExp(`^${esc} (\\d+)`, 'm').exec(await (await fetch(`${h.url}/metrics`)).text());
-  return m ? Number(m[1]) : 0;
-}
-
-/** Waits until the gauge reaches n. */
-async function waitMetric(sample, n) {
-  for (let i = 0; i < 200; i++) {
-    if (await metric(sample) >= n) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  assert.fail(`${sample} did not reach ${n}`);
 }
 
 /** Resolves once client gets notifications/tools/list_changed. */
@@ -163,16 +147,16 @@ test('a client that disconnects mid-call cancels it on an HTTP server too', asyn
 
 test('a tools list change of a stdio, an HTTP and a legacy server reaches the GET streams of /mcp and /mcp/<server>', async () => {
   // the SDK opens its GET stream after initialize: count the gateway's open ones around each open
-  let streams = await metric('portico_mcp_streams');
+  let streams = await metric(h.url, 'portico_mcp_streams');
   const agg = await open('/mcp');
-  await waitMetric('portico_mcp_streams', ++streams);
+  await waitMetric(h.url, 'portico_mcp_streams', ++streams);
   // an HTTP server sends it on the gateway's own GET stream to it: wait until that is open
-  await waitMetric('portico_mcp_upstream_streams{server="beta"}', 1);
+  await waitMetric(h.url, 'portico_mcp_upstream_streams{server="beta"}', 1);
   for (const s of ['alpha', 'beta', 'gamma']) {
     const one = await open(`/mcp/${s}`);
     const pa = got(agg);
     const po = got(one);
-    await waitMetric('portico_mcp_streams', ++streams);
+    await waitMetric(h.url, 'portico_mcp_streams', ++streams);
     assert.equal(textOf(await one.callTool({ name: 'grow', arguments: {} })), `${s}: grown`);
     assert.equal(await pa, true);
     assert.equal(await po, true);

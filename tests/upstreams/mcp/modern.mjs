@@ -22,7 +22,8 @@
 //                       answer's stream over HTTP, notifications/cancelled over stdio)
 //   cancelled           how many calls were cancelled so far
 //   region {region, q}  region goes in the header Mcp-Param-Region (x-mcp-header)
-//   ask                 an input_required result (an elicitation)
+//   ask                 an input_required result (an elicitation; -32021 without the capability),
+//                       then, sent again with inputResponses, "NAME: <action> <content>"
 //   grow                adds the tool "grown" and tells every subscriptions/listen stream
 //   last {method}       the record of the newest request of that method before this call
 //   die                 the process exits with status 3 (over HTTP: the server closes)
@@ -169,10 +170,20 @@ async function callTool(p, meta, ctx) {
         return null;
     case 'cancelled': return text(`${name}: ${cancels}`);
     case 'region': return text(`${name}: ${a.region}`);
-    case 'ask':
+    case 'ask': {
+        // A multi round-trip request: asks the client to confirm, then answers with what it said.
+        const said = p.inputResponses?.confirm;
+        if (said) {
+            if (p.requestState !== 'opaque') throw new RpcError(-32602, 'requestState was not echoed');
+            return text(`${name}: ${said.action} ${JSON.stringify(said.content ?? null)}`);
+        }
+        if (!meta[K('clientCapabilities')]?.elicitation)
+            throw new RpcError(-32021, 'this tool needs the elicitation capability', 400,
+                { requiredCapabilities: { elicitation: {} } });
         return { resultType: 'input_required', requestState: 'opaque',
                  inputRequests: { confirm: { method: 'elicitation/create',
                      params: { mode: 'form', message: 'Go on?', requestedSchema: obj({ ok: { type: 'boolean' } }) } } } };
+    }
     case 'grow':
         if (!tools.some((t) => t.name === 'grown')) tools.push({ name: 'grown', description: 'Grown', inputSchema: obj() });
         for (const send of listeners.values()) send('notifications/tools/list_changed', {});
