@@ -103,6 +103,7 @@ struct pt_mcp_upstream {
     json_t *param_maps;        /* tool name -> {"argument":"Header"}: its x-mcp-header properties */
     char log_level[16];        /* logging/setLevel, sent as _meta on each request; "" none */
     json_t *caps;              /* the client capabilities declared to a modern server */
+    char name[64];             /* def->name, for the child's exit after a shutdown freed def */
     pt_mcp_notice_fn notice;
     void *notice_arg;
     pt_mcp_ready_fn ready;
@@ -848,10 +849,10 @@ static void on_exit_cb(uv_process_t *p, int64_t status, int sig)
     char how[80];
     if (sig) snprintf(how, sizeof how, "was killed by signal %d", sig);
     else snprintf(how, sizeof how, "exited with status %lld", (long long)status);
-    if (!up->closing) pt_log_error("MCP server '%s' %s; restarting it", up->def->name, how);
+    if (!up->closing) pt_log_error("MCP server '%s' %s; restarting it", up->name, how);
     set_state(up, PT_MCP_UP_DOWN);
     char msg[200];
-    snprintf(msg, sizeof msg, "MCP server '%s' %s before answering%s", up->def->name, how,
+    snprintf(msg, sizeof msg, "MCP server '%s' %s before answering%s", up->name, how,
              up->closing ? "" : "; it is being restarted");
     fail_all(up, true, PT_MCP_UPSTREAM_ERROR, msg);
     close_pipes(up);
@@ -1365,6 +1366,7 @@ pt_mcp_upstream *pt_mcp_upstream_new(uv_loop_t *loop, pt_client *client, const p
     up->loop = loop;
     up->client = client;
     up->def = def;
+    snprintf(up->name, sizeof up->name, "%s", def->name);
     up->max_message = max_message;
     up->stats = pt_mcp_stats_get(def->name);
     up->state = PT_MCP_UP_DOWN;
