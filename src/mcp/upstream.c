@@ -44,6 +44,7 @@ struct pt_mcp_call {
     bool probe;                /* the era probe (server/discover) */
     bool modern;               /* sent as a 2026-07-28 request: _meta, headers, its answer reshaped */
     bool listen;               /* the long-lived subscriptions/listen of a modern server */
+    bool keep_modern;          /* its caller speaks 2026-07-28: the answer as the server gave it */
     json_t *local;             /* an answer the gateway makes itself, delivered from the timer */
     /* a modern server's input_required rounds, relayed to the caller as a server's requests */
     json_t *inputs;            /* key -> the id the request went out under (the upstream's space) */
@@ -219,7 +220,7 @@ static bool input_round(pt_mcp_call *call, json_t *response);
 static void call_finish(pt_mcp_call *call, json_t *response, int code, const char *message)
 {
     if (call->done) return;
-    if (response && call->modern && input_round(call, response)) return;
+    if (response && call->modern && !call->keep_modern && input_round(call, response)) return;
     call->done = true;
     if (call->x) pt_exchange_cancel(call->x);
     call->x = NULL;
@@ -460,8 +461,8 @@ static void handshake(pt_mcp_upstream *up)
 
 /* ---- the 2026-07-28 era ---------------------------------------------------------------- */
 
-/* A modern server's answer as the gateway's clients read it; a tools list also teaches which
- * arguments go into Mcp-Param-* headers. New reference. */
+/* A modern server's answer as the call's caller reads it (reshaped for a 2025-era one); a
+ * tools list also teaches which arguments go into Mcp-Param-* headers. New reference. */
 static json_t *modern_answer(pt_mcp_call *call, json_t *response)
 {
     pt_mcp_upstream *up = call->up;
@@ -478,7 +479,7 @@ static json_t *modern_answer(pt_mcp_call *call, json_t *response)
             else if (name) json_object_del(up->param_maps, name);
         }
     }
-    return pt_mcp_modern_to_legacy(response, up->def->name);
+    return call->keep_modern ? json_incref(response) : pt_mcp_modern_to_legacy(response, up->def->name);
 }
 
 static void on_listen_end(void *arg, json_t *response, int code, const char *message)
@@ -1315,7 +1316,11 @@ static void send_call(pt_mcp_call *call)
     pt_mcp_upstream *up = call->up;
     if (up->modern && call->id >= 0 && !call->modern) {
         if (answer_locally(call)) return;
-        if (pt_mcp_modern_meta(call->msg, up->caps, up->log_level[0] ? up->log_level : NULL) != 0) {
+        /* a caller of the revision declared its own capabilities: they are the ones that count */
+        json_t *meta = json_object_get(json_object_get(call->msg, "params"), "_meta");
+        json_t *own = json_object_get(meta, PT_MCP_META_CAPS);
+        if (pt_mcp_modern_meta(call->msg, json_is_object(own) ? own : up->caps,
+                               up->log_level[0] ? up->log_level : NULL) != 0) {
             fail_soon(call, PT_MCP_INTERNAL_ERROR, "the gateway is out of memory");
             return;
         }
@@ -1498,6 +1503,11 @@ void pt_mcp_upstream_on_ready(pt_mcp_upstream *up, pt_mcp_ready_fn ready, void *
 void pt_mcp_call_on_event(pt_mcp_call *call, pt_mcp_event_fn event)
 {
     if (call) call->event = event;
+}
+
+void pt_mcp_call_keep_modern(pt_mcp_call *call)
+{
+    if (call) call->keep_modern = true;
 }
 
 pt_mcp_up_state pt_mcp_upstream_state(const pt_mcp_upstream *up) { return up->state; }

@@ -113,6 +113,12 @@ is "$(jqr '.headers["mcp-protocol-version"]' "$R") $(jqr '.headers["mcp-method"]
 is "$(jqr '.headers | has("mcp-session-id")' "$R")" false "HTTP: no Mcp-Session-Id"
 is "$(grep -c '"method":"initialize"' "$RH") $(grep -c '"method":"initialize"' "$RS")" "0 0" "neither modern server was sent initialize"
 is "$(jqr '.meta["io.modelcontextprotocol/logLevel"]' "$(last tools/call "$RS")")" info "stdio: the log level rides in _meta"
+is "$(jqr '.meta["io.modelcontextprotocol/clientCapabilities"] | keys | join(",")' "$R")" "elicitation,roots,sampling" \
+    "HTTP: the capabilities declared are those the gateway relays"
+open_session /mcp/mh
+call /mcp/mh "$SID" 14 echo '{"text":"own"}' '{"io.modelcontextprotocol/clientCapabilities":{"extensions":{}}}'
+is "$(jqr '.meta["io.modelcontextprotocol/clientCapabilities"] | keys | join(",")' "$(last tools/call "$RH")")" "extensions" \
+    "a call whose _meta declares its own client capabilities keeps them"
 R=$(last resources/read "$RH")
 is "$(jqr '.headers["mcp-name"]' "$R")" "modern://readme" "HTTP: Mcp-Name of resources/read is the URI"
 
@@ -142,10 +148,10 @@ slow() {
     S=$SID
     curl -sN -m 20 "http://127.0.0.1:$PP/mcp/$1" "${J[@]}" -H "Mcp-Session-Id: $S" \
         -d "{\"jsonrpc\":\"2.0\",\"id\":$2,\"method\":\"tools/call\",\"params\":{\"name\":\"slow\",\"_meta\":{\"progressToken\":1}}}" \
-        >"$T/slow.out" &
+        >"$T/slow_$1.out" &
     SLOW=$!
     track $SLOW
-    wait_for 10 grep -q '"running"' "$T/slow.out"
+    wait_for 10 grep -q '"running"' "$T/slow_$1.out"
 }
 cancelled_is() { call "/mcp/$1" "$2" 21 cancelled; [ "$(jqr '.result.content[0].text')" = "$1: $3" ]; }
 check "HTTP: the slow call runs (its progress came)" slow mh 20
@@ -160,7 +166,7 @@ is "$(jqr .requestId "$(last notifications/cancelled "$RS")")" "$UPID" \
     "stdio: the server gets notifications/cancelled naming its own id for the call"
 check "stdio: ...and stops the call" wait_for 10 cancelled_is ms "$S" 1
 wait $SLOW 2>/dev/null
-like "$(cat "$T/slow.out")" '"id":"s1".*-32800' "stdio: the cancelled client's POST ends with -32800"
+like "$(cat "$T/slow_ms.out")" '"id":"s1".*-32800' "stdio: the cancelled client's POST ends with -32800"
 
 # List changes: subscriptions/listen is open on each modern server; a change reaches the
 # client's GET stream.
