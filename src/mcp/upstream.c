@@ -1089,6 +1089,14 @@ static void x_done(void *u)
         after_handshake(call);
         return;
     }
+    if (again && !call->modern && call->status == 400 && up->session && !up->def->legacy_sse) {
+        /* A 2025-era server refuses a request of its session with 400 only when the request
+         * is not one it reads (a server of the stateless revision now in its place does) */
+        pt_log_warn("MCP server '%s' answered a request of its session with HTTP 400; asking which era it "
+                    "speaks again", up->def->name);
+        after_handshake(call);
+        return;
+    }
     if (call->status != 200) {
         snprintf(msg, sizeof msg, "MCP server '%s' answered HTTP %d", up->def->name, call->status);
         call_finish(call, NULL, PT_MCP_UPSTREAM_ERROR, msg);

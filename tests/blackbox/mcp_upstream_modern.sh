@@ -6,7 +6,8 @@
 # arguments in Mcp-Param-* headers, the _meta and headers each request carries, cancels (the
 # answer stream closed over HTTP, notifications/cancelled over stdio), list changes through
 # subscriptions/listen, an input_required result refused clearly, a stdio server that dies and
-# is probed again, an HTTP server replaced by a 2025-era one (probed again: it is initialized),
+# is probed again, an HTTP server replaced by a 2025-era one (probed again: it is initialized)
+# and then by a modern one again,
 # and `era:` in the configuration.
 . "$(dirname "$0")/lib.sh"
 
@@ -201,16 +202,24 @@ wait_for 10 eval '(($(probes) >= 2))' && ok "stdio: the new process is probed ag
 call_works() { call "/mcp/$1" "$2" 41 whoami; [ "$(jqr '.result.content[0].text')" = "$1" ]; }
 check "stdio: calls work again" wait_for 15 call_works ms "$S"
 
-# An HTTP server replaced by a 2025-era one on the same port: probed again, it is initialized.
+# An HTTP server replaced by a 2025-era one on the same port: probed again, it is initialized;
+# then the modern one again.
 kill "$MH_PID"
 wait "$MH_PID" 2>/dev/null
 "$NODE" "$FIXTURE" http mh "$HP" >"$T/fx.out" 2>&1 &
-track $!
+FX_PID=$!
+track $FX_PID
 wait_for 10 grep -q 'listening' "$T/fx.out" || not_ok "the 2025-era server takes the port" "$(cat "$T/fx.out")"
 open_session /mcp/mh
 S=$SID
 era_2025() { call_works mh "$S"; [[ $(curl -s "http://127.0.0.1:$PP/readyz") == *'"mh":"2025"'* ]]; }
 check "HTTP: a server that changed is probed again (now 2025) and calls work" wait_for 20 era_2025
+# ...and back: the modern server again on that port is found modern again.
+kill "$FX_PID"
+wait "$FX_PID" 2>/dev/null
+start_http "$HP"
+era_2026() { call_works mh "$S"; [[ $(curl -s "http://127.0.0.1:$PP/readyz") == *'"mh":"2026"'* ]]; }
+check "HTTP: a modern server back in its place is found modern again and calls work" wait_for 20 era_2026
 
 # era: in the configuration.
 cat >"$T/bad.yaml" <<EOF
