@@ -24,6 +24,7 @@
 #include "mcp/catalog.h"
 #include "mcp/jsonrpc.h"
 #include "mcp/mcp_config.h"
+#include "mcp/modern.h"
 #include "mcp/tool_index.h"
 #include "mcp/upstream.h"
 #include "version.h"
@@ -34,13 +35,14 @@
 
 /* A client's message that the worker holding what it is about must handle: the answer to a
  * server's request relayed by a call of that worker, or a cancel of such a call. */
-typedef enum { MAIL_ANSWER, MAIL_CANCEL } mail_kind;
+typedef enum { MAIL_ANSWER, MAIL_CANCEL, MAIL_LIST_CHANGED } mail_kind;
 
 typedef struct mail {
     mail_kind kind;
-    char server[64];           /* ANSWER: the server that asked */
+    char server[64];           /* ANSWER: the server that asked; LIST_CHANGED: the server whose list changed */
     char sid[33];              /* CANCEL: the session */
-    json_t *msg;               /* ANSWER: the response, under the server's id; CANCEL: the requestId */
+    json_t *msg;               /* ANSWER: the response, under the server's id; CANCEL: the requestId;
+                                * LIST_CHANGED: the notification's method */
     struct mail *next;
 } mail;
 
@@ -86,6 +88,8 @@ static _Atomic long long next_asked;
 
 static void on_notice(void *arg, pt_mcp_upstream *up, json_t *msg);
 static void on_wake(uv_async_t *a);
+static void listeners_notify(pt_mcp_hub *hub, const char *server, const char *method);
+static void list_changed_everywhere(pt_mcp_hub *self, const char *server, const char *method);
 
 /* ---- the tool index: one hub lists each server's tools for the admin API ----------------- */
 
@@ -313,6 +317,12 @@ struct mcp_req {
     uint64_t cursor;               /* a GET stream: the last event of the session's stream written */
     unsigned caps;                 /* the session's PT_MCP_CAN_* */
     const char *up_name;           /* the server the call went to */
+    bool modern;                   /* a request of the stateless 2026-07-28 revision (mcp/modern.h) */
+    unsigned modern_caps;          /* ...the PT_MCP_CAN_* its clientCapabilities declare */
+    char log_level[16];            /* ...the least level of the server's log messages it asked for, "" none */
+    json_t *refusal;               /* ...the error it gets instead of the call's answer (a server asked it something) */
+    int refusal_status;
+    unsigned listen_mask;          /* ...subscriptions/listen: the LISTEN_* list changes it gets */
     bool linked;                   /* in hub->live */
     mcp_req *prev, *next;
 };
@@ -361,6 +371,7 @@ static void req_cleanup(void *arg)
     for (size_t i = 0; i < r->nfans; i++) json_decref(r->ins[i].tools);
     free(r->fans);
     free(r->ins);
+    json_decref(r->refusal);
     pt_mcp_msg_release(&r->msg);
     pt_buf_release(&r->body);
 }
@@ -371,8 +382,9 @@ static bool stream_start(mcp_req *r)
 {
     if (r->streaming) return true;
     pt_header h[] = { { pt_slice_cstr("Content-Type"), pt_slice_cstr("text/event-stream") },
-                      { pt_slice_cstr("Cache-Control"), pt_slice_cstr("no-cache") } };
-    if (pt_conn_response_start(r->conn, 200, h, 2, -1) != 0) return false;
+                      { pt_slice_cstr("Cache-Control"), pt_slice_cstr("no-cache") },
+                      { pt_slice_cstr("X-Accel-Buffering"), pt_slice_cstr("no") } }; /* the revision asks for it */
+    if (pt_conn_response_start(r->conn, 200, h, r->modern ? 3 : 2, -1) != 0) return false;
     r->streaming = true;
     return pt_conn_flush(r->conn) == 0;
 }
@@ -403,6 +415,29 @@ static void stream_write(mcp_req *r, json_t *msg)
     free(text);
 }
 
+/* A modern client's answer (mcp/modern.h): every result carries resultType (the cacheable ones
+ * ttlMs and cacheScope too); a method no one serves is HTTP 404, and a resource no server has
+ * is -32602 (the revision retired -32002). Returns the status. The result and the error may be
+ * shared with the upstream's response: they are changed in copies. */
+static int modern_answer(mcp_req *r, int status, json_t *body)
+{
+    json_t *result = json_object_get(body, "result");
+    json_t *error = json_object_get(body, "error");
+    json_int_t code = json_integer_value(json_object_get(error, "code"));
+    if (json_is_object(result)) {
+        json_t *own = json_deep_copy(result);
+        pt_mcp_modern_result(own, r->msg.method);
+        if (own) json_object_set_new(body, "result", own);
+    } else if (code == PT_MCP_METHOD_NOT_FOUND && status == 200) {
+        status = 404;
+    } else if (code == -32002) {
+        json_t *own = json_deep_copy(error);
+        json_object_set_new(own, "code", json_integer(PT_MCP_INVALID_PARAMS));
+        if (own) json_object_set_new(body, "error", own);
+    }
+    return status;
+}
+
 /* Writes one JSON body (taken; NULL is a 500) with status; session adds Mcp-Session-Id. */
 static void answer(mcp_req *r, int status, json_t *body, const char *sid)
 {
@@ -410,6 +445,7 @@ static void answer(mcp_req *r, int status, json_t *body, const char *sid)
         json_decref(body);
         return;
     }
+    if (r->modern && body) status = modern_answer(r, status, body);
     if (r->legacy && status == 200 && body) { /* the answer goes on the stream, the POST is accepted */
         char *text = json_dumps(body, JSON_COMPACT);
         json_decref(body);
@@ -509,6 +545,59 @@ static unsigned cap_for(const char *method)
     return 0;
 }
 
+/* The client capability named by a PT_MCP_CAN_* bit. */
+static const char *cap_name(unsigned cap)
+{
+    return cap == PT_MCP_CAN_SAMPLE ? "sampling" : cap == PT_MCP_CAN_ELICIT ? "elicitation" : "roots";
+}
+
+/* A server's request during a modern client's call. The revision asks a client through
+ * multi round-trip requests (a result of resultType "input_required", the call sent again
+ * with the answers), which the gateway does not relay yet: the server is told no, and the
+ * client gets, instead of whatever the tool answers then, an error that says why. */
+static void modern_refuse(mcp_req *r, pt_mcp_upstream *up, json_t *id, const char *method)
+{
+    char why[400];
+    snprintf(why, sizeof why,
+             "the client of this call speaks MCP %s, which is asked for %.60s through multi round-trip requests; "
+             "the gateway does not relay them yet",
+             PT_MCP_MODERN_VERSION, method);
+    pt_mcp_upstream_answer(up, pt_mcp_error(id, PT_MCP_METHOD_NOT_FOUND, why));
+    if (r->refusal) return;
+    const char *name = json_string_value(json_object_get(r->msg.params, "name"));
+    if (!name) name = json_string_value(json_object_get(r->msg.params, "uri"));
+    unsigned need = cap_for(method);
+    if (need && !(r->modern_caps & need)) {
+        snprintf(why, sizeof why, "'%.100s' needs the client's %s capability (%.60s), which this request's "
+                 "clientCapabilities do not declare", name ? name : r->msg.method, cap_name(need), method);
+        r->refusal = pt_mcp_error(r->msg.id, PT_MCP_MISSING_CAPABILITY, why);
+        json_object_set_new(json_object_get(r->refusal, "error"), "data",
+                            json_pack("{s:{s:{}}}", "requiredCapabilities", cap_name(need)));
+        r->refusal_status = 400;
+        return;
+    }
+    snprintf(why, sizeof why, "'%.100s' asked the client for %.60s, as a server of the 2025 revisions does; the gateway "
+             "does not yet turn that into a multi round-trip request for a %s client: call it from a session "
+             "(initialize) instead", name ? name : r->msg.method, method, PT_MCP_MODERN_VERSION);
+    r->refusal = pt_mcp_error(r->msg.id, PT_MCP_UPSTREAM_ERROR, why);
+    r->refusal_status = 200;
+}
+
+/* A server's message about a modern client's call: its progress, and its log messages at the
+ * level the request asked for (none when it asked for none), on the call's answer stream;
+ * nothing else of the server's goes there. */
+static void modern_event(mcp_req *r, pt_mcp_upstream *up, json_t *msg, const char *method, json_t *id)
+{
+    if (id) {
+        modern_refuse(r, up, id, method);
+        return;
+    }
+    const char *level = json_string_value(json_object_get(json_object_get(msg, "params"), "level"));
+    if (strcmp(method, "notifications/progress") == 0 ||
+        (strcmp(method, "notifications/message") == 0 && pt_mcp_log_wanted(r->log_level, level)))
+        stream_write(r, msg);
+}
+
 /* A server's message about r's call (upstream.h pt_mcp_event_fn): relayed on r's answer,
  * which becomes an event stream. A request goes out under an id of the gateway's, so two
  * servers that use the same ids cannot be confused; one the client cannot take (it did not
@@ -520,6 +609,10 @@ static void on_event(void *arg, json_t *msg)
     json_t *id = json_object_get(msg, "id");
     pt_mcp_upstream *up = r->up_name ? hub_find(r->hub, r->up_name) : NULL;
     if (r->answered || !up || !method) return;
+    if (r->modern) {
+        modern_event(r, up, msg, method, id);
+        return;
+    }
     if (!id) {
         stream_write(r, msg);
         return;
@@ -628,7 +721,7 @@ static void hub_pull(pt_mcp_hub *hub)
 {
     for (mcp_req *x = hub->live, *next; x; x = next) {
         next = x->next;
-        if (!x->listening || x->answered) continue;
+        if (!x->listening || x->answered || x->modern) continue;
         pt_buf b = PT_BUF_INIT;
         bool alive = pt__mcp_stream_read(x->sid, &x->cursor, &b);
         if (b.len) {
@@ -663,6 +756,8 @@ static void on_wake(uv_async_t *a)
         if (m->kind == MAIL_ANSWER) {
             pt_mcp_upstream *up = hub_find(hub, m->server);
             if (up) pt_mcp_upstream_answer(up, m->msg), m->msg = NULL;
+        } else if (m->kind == MAIL_LIST_CHANGED) {
+            listeners_notify(hub, m->server, json_string_value(m->msg));
         } else {
             cancel_here(hub, m->sid, m->msg);
         }
@@ -684,6 +779,7 @@ static void on_notice(void *arg, pt_mcp_upstream *up, json_t *msg)
     bool list_changed = ml > 13 && strcmp(method + ml - 13, "/list_changed") == 0;
     json_t *plain = list_changed ? pt_mcp_request(-1, method, NULL) : NULL;
     if (method && strcmp(method, "notifications/tools/list_changed") == 0) index_tools(hub, up);
+    if (list_changed) list_changed_everywhere(hub, name, method);
     char *text = json_dumps(msg, JSON_COMPACT);
     char *ptext = plain ? json_dumps(plain, JSON_COMPACT) : NULL;
     if (text && pt__mcp_stream_publish(name, text, ptext)) {
@@ -701,6 +797,13 @@ static void on_relayed(void *arg, json_t *response, int code, const char *messag
 {
     mcp_req *r = arg;
     r->call = NULL;
+    if (r->refusal) {
+        pt_conn_info(r->conn)->outcome = PT_OUT_MCP_UPSTREAM_ERROR;
+        json_t *refusal = r->refusal;
+        r->refusal = NULL;
+        answer(r, r->refusal_status, refusal, NULL);
+        return;
+    }
     if (!response) {
         answer_error(r, 200, PT_OUT_MCP_UPSTREAM_ERROR, r->msg.id, code, message);
         return;
@@ -716,26 +819,35 @@ static void on_relayed(void *arg, json_t *response, int code, const char *messag
     answer(r, 200, copy, NULL);
 }
 
-/* What the initializing client can answer, from its capabilities. */
-static unsigned client_caps(const mcp_req *r)
+/* What a client can answer, from the capabilities it declares. */
+static unsigned caps_of(const json_t *c)
 {
-    json_t *c = json_object_get(r->msg.params, "capabilities");
     return (json_object_get(c, "sampling") ? PT_MCP_CAN_SAMPLE : 0) | (json_object_get(c, "elicitation") ? PT_MCP_CAN_ELICIT : 0) |
            (json_object_get(c, "roots") ? PT_MCP_CAN_ROOTS : 0);
 }
 
+/* What the initializing client can answer. */
+static unsigned client_caps(const mcp_req *r) { return caps_of(json_object_get(r->msg.params, "capabilities")); }
+
 /* initialize on /mcp/<server>: the upstream's own answer (it waits for the upstream's
  * handshake, through a ping that queues behind it), with a version the client asked for. */
+/* The upstream's InitializeResult once the ping that waited for its handshake is answered;
+ * NULL when it has none (then r is answered). */
+static json_t *ready_init(mcp_req *r, int code, const char *message)
+{
+    r->call = NULL;
+    json_t *init = pt_mcp_upstream_init_result(hub_find(r->hub, r->server->name));
+    if (!init)
+        answer_error(r, 200, PT_OUT_MCP_UPSTREAM_ERROR, r->msg.id, code ? code : PT_MCP_UPSTREAM_ERROR,
+                     message ? message : "the MCP server is not ready");
+    return init;
+}
+
 static void on_server_ready(void *arg, json_t *response, int code, const char *message)
 {
     mcp_req *r = arg;
-    r->call = NULL;
-    json_t *init = pt_mcp_upstream_init_result(hub_find(r->hub, r->server->name));
-    if (!init) {
-        answer_error(r, 200, PT_OUT_MCP_UPSTREAM_ERROR, r->msg.id, code ? code : PT_MCP_UPSTREAM_ERROR,
-                     message ? message : "the MCP server is not ready");
-        return;
-    }
+    json_t *init = ready_init(r, code, message);
+    if (!init) return;
     json_t *result = json_copy(init);
     const char *asked = json_string_value(json_object_get(r->msg.params, "protocolVersion"));
     json_object_set_new(result, "protocolVersion", json_string(pt_mcp_version_pick(asked)));
@@ -751,6 +863,39 @@ static void on_server_ready(void *arg, json_t *response, int code, const char *m
         return;
     }
     answer(r, 200, pt_mcp_result(r->msg.id, result), id);
+}
+
+/* server/discover's result: the versions served, capabilities (taken), instructions (may be
+ * NULL) and who answers (borrowed). */
+static json_t *discover_result(json_t *caps, const char *instructions, json_t *server_info)
+{
+    json_t *result = json_pack("{s:o, s:o, s:{s:O}}", "supportedVersions", pt_mcp_supported_versions(), "capabilities",
+                               caps, "_meta", PT_MCP_META_SERVER_INFO, server_info);
+    if (result && instructions) json_object_set_new(result, "instructions", json_string(instructions));
+    return result;
+}
+
+/* server/discover on /mcp/<server>, from the upstream's initialize answer: its instructions
+ * and serverInfo, and of its capabilities those the gateway serves a modern client (not
+ * resources' subscribe: the revision subscribes with subscriptions/listen, whose
+ * resourceSubscriptions the gateway does not take yet). */
+static void on_discover_ready(void *arg, json_t *response, int code, const char *message)
+{
+    mcp_req *r = arg;
+    json_t *init = ready_init(r, code, message);
+    if (!init) return;
+    static const char *const served[] = { "tools", "prompts", "resources", "completions", "logging" };
+    json_t *theirs = json_object_get(init, "capabilities"), *caps = json_object();
+    for (size_t i = 0; caps && i < sizeof served / sizeof served[0]; i++) {
+        json_t *c = json_object_get(theirs, served[i]);
+        if (json_is_object(c)) json_object_set_new(caps, served[i], json_deep_copy(c));
+    }
+    json_object_del(json_object_get(caps, "resources"), "subscribe");
+    json_t *info = json_object_get(init, "serverInfo");
+    info = info ? json_incref(info) : json_pack("{s:s, s:s}", "name", r->server->name, "version", "unknown");
+    json_t *result = discover_result(caps, json_string_value(json_object_get(init, "instructions")), info);
+    json_decref(info);
+    answer(r, 200, pt_mcp_result(r->msg.id, result), NULL);
 }
 
 static void serve_server(mcp_req *r)
@@ -807,13 +952,20 @@ static const kind *kind_of(const char *method, bool *use)
     return NULL;
 }
 
+/* What /mcp says it serves, to either era: the merged lists, and their changes. */
+static json_t *aggregate_caps(void)
+{
+    return json_pack("{s:{s:b}, s:{s:b}, s:{s:b}}", "tools", "listChanged", 1, "prompts", "listChanged", 1, "resources",
+                     "listChanged", 1);
+}
+
+static json_t *gateway_info(void) { return json_pack("{s:s, s:s}", "name", "portico", "version", PT_VERSION); }
+
 static void answer_initialize(mcp_req *r)
 {
     const char *asked = json_string_value(json_object_get(r->msg.params, "protocolVersion"));
-    json_t *result = json_pack("{s:s, s:{s:{s:b}, s:{s:b}, s:{s:b}}, s:{s:s, s:s}}", "protocolVersion",
-                               pt_mcp_version_pick(asked), "capabilities", "tools", "listChanged", 1, "prompts",
-                               "listChanged", 1, "resources", "listChanged", 1, "serverInfo", "name", "portico",
-                               "version", PT_VERSION);
+    json_t *result = json_pack("{s:s, s:o, s:o}", "protocolVersion", pt_mcp_version_pick(asked), "capabilities",
+                               aggregate_caps(), "serverInfo", gateway_info());
     char id[33];
     if (result && r->legacy) {
         pt__mcp_session_set_caps(r->sid, client_caps(r));
@@ -1050,6 +1202,172 @@ static void serve_aggregate(mcp_req *r)
     }
 }
 
+/* ---- the stateless 2026-07-28 revision ---------------------------------------------------- */
+
+static bool listen_on(mcp_req *r);
+
+/* The list changes subscriptions/listen takes: its filter's member, the notification, the
+ * server capability that has that list. */
+static const struct {
+    const char *filter, *method, *cap;
+} listen_kinds[] = {
+    { "toolsListChanged", "notifications/tools/list_changed", "tools" },
+    { "promptsListChanged", "notifications/prompts/list_changed", "prompts" },
+    { "resourcesListChanged", "notifications/resources/list_changed", "resources" },
+};
+
+static unsigned listen_bit(const char *method)
+{
+    for (size_t i = 0; method && i < sizeof listen_kinds / sizeof listen_kinds[0]; i++)
+        if (strcmp(method, listen_kinds[i].method) == 0) return 1u << i;
+    return 0;
+}
+
+/* A list change of server to this hub's modern subscriptions that asked for it: those of /mcp
+ * and of that server's own endpoint. */
+static void listeners_notify(pt_mcp_hub *hub, const char *server, const char *method)
+{
+    unsigned bit = listen_bit(method);
+    for (mcp_req *x = hub->live, *next; x && bit; x = next) {
+        next = x->next;
+        if (!x->modern || !x->listening || x->answered || !(x->listen_mask & bit)) continue;
+        if (x->server && strcmp(x->server->name, server) != 0) continue;
+        json_t *n = pt_mcp_request(-1, method, json_pack("{s:{s:O}}", "_meta", PT_MCP_META_SUBSCRIPTION, x->msg.id));
+        stream_write(x, n);
+        json_decref(n);
+    }
+}
+
+/* A list change reaches the subscriptions of every worker: a stdio server runs one child per
+ * worker, and the change may be one child's alone. */
+static void list_changed_everywhere(pt_mcp_hub *self, const char *server, const char *method)
+{
+    listeners_notify(self, server, method);
+    pthread_mutex_lock(&hubs_lock);
+    for (pt_mcp_hub *h = hubs; h; h = h->next_hub) {
+        mail *m = h != self ? calloc(1, sizeof *m) : NULL;
+        if (!m) continue;
+        *m = (mail){ .kind = MAIL_LIST_CHANGED, .msg = json_string(method) };
+        snprintf(m->server, sizeof m->server, "%s", server);
+        mail_deliver(h, m);
+    }
+    pthread_mutex_unlock(&hubs_lock);
+}
+
+/* Whether the server behind r says it tells of changes of the list cap ("tools"...); /mcp
+ * does for each, and so does a server not ready yet (it may). */
+static bool tells_changes(mcp_req *r, const char *cap)
+{
+    json_t *init = r->server ? pt_mcp_upstream_init_result(hub_find(r->hub, r->server->name)) : NULL;
+    return !init || json_is_true(json_object_get(json_object_get(json_object_get(init, "capabilities"), cap), "listChanged"));
+}
+
+/* subscriptions/listen: the answer stays open as an event stream whose first message
+ * acknowledges the list changes it will carry (those asked for that the server tells of;
+ * resourceSubscriptions are not taken yet), each then marked with the request's id. It ends
+ * when the client closes it. */
+static void serve_subscription(mcp_req *r)
+{
+    json_t *asked = json_object_get(r->msg.params, "notifications");
+    if (!json_is_object(asked)) {
+        answer_error(r, 400, PT_OUT_MCP_BAD_MESSAGE, r->msg.id, PT_MCP_INVALID_PARAMS,
+                     "subscriptions/listen needs params.notifications (an object)");
+        return;
+    }
+    json_t *honored = json_object();
+    for (size_t i = 0; honored && i < sizeof listen_kinds / sizeof listen_kinds[0]; i++) {
+        if (!json_is_true(json_object_get(asked, listen_kinds[i].filter)) || !tells_changes(r, listen_kinds[i].cap))
+            continue;
+        r->listen_mask |= 1u << i;
+        json_object_set_new(honored, listen_kinds[i].filter, json_true());
+    }
+    if (!honored || !listen_on(r)) {
+        json_decref(honored);
+        return;
+    }
+    json_t *ack = pt_mcp_request(-1, "notifications/subscriptions/acknowledged",
+                                 json_pack("{s:o, s:{s:O}}", "notifications", honored, "_meta", PT_MCP_META_SUBSCRIPTION,
+                                           r->msg.id));
+    stream_write(r, ack);
+    json_decref(ack);
+}
+
+static void serve_discover(mcp_req *r)
+{
+    if (!r->server) {
+        json_t *info = gateway_info();
+        answer(r, 200, pt_mcp_result(r->msg.id, discover_result(aggregate_caps(), NULL, info)), NULL);
+        json_decref(info);
+        return;
+    }
+    pt_mcp_upstream *up = hub_find(r->hub, r->server->name);
+    r->call = up ? pt_mcp_upstream_call(up, "ping", NULL, on_discover_ready, r) : NULL; /* waits for the handshake */
+    if (!up) answer_error(r, 200, PT_OUT_MCP_UPSTREAM_ERROR, r->msg.id, PT_MCP_UPSTREAM_ERROR, "the MCP server is not running");
+    else if (!r->call) answer_error(r, 503, PT_OUT_OUT_OF_MEMORY, r->msg.id, PT_MCP_INTERNAL_ERROR, "out of memory");
+}
+
+/* The methods of the revision served through the upstreams (the rest: discover, ping, listen). */
+static bool relayed_method(const char *method)
+{
+    static const char *const names[] = { "tools/list",  "tools/call",     "prompts/list",
+                                         "prompts/get", "resources/list", "resources/read",
+                                         "resources/templates/list", "completion/complete" };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(method, names[i]) == 0) return true;
+    return false;
+}
+
+static pt_slice header_value(const mcp_req *r, const char *name)
+{
+    const pt_header *h = pt_request_header(r->req, name);
+    return h ? h->value : PT_SLICE_NULL;
+}
+
+/* A request of the stateless revision (mcp/modern.h): no session; its _meta and headers
+ * checked; served through the worker's own upstream sessions like a 2025 client's, with the
+ * same keys, access entries and records. */
+static void serve_modern(mcp_req *r)
+{
+    r->modern = true;
+    if (r->msg.kind == PT_MCP_RESPONSE) {
+        answer_error(r, 400, PT_OUT_MCP_BAD_MESSAGE, NULL, PT_MCP_INVALID_REQUEST,
+                     "a " PT_MCP_MODERN_VERSION " client posts no responses (the gateway asks it nothing)");
+        return;
+    }
+    if (r->msg.kind == PT_MCP_NOTIFICATION) { /* none is defined from client to server over HTTP */
+        answer_empty(r, 202);
+        return;
+    }
+    pt_mcp_modern_headers h = { header_value(r, "mcp-protocol-version"), header_value(r, "mcp-method"),
+                                header_value(r, "mcp-name") };
+    pt_mcp_refusal f;
+    if (pt_mcp_modern_check(&r->msg, &h, &f)) {
+        json_t *body = pt_mcp_error(r->msg.id, f.code, f.why);
+        if (f.data) json_object_set_new(json_object_get(body, "error"), "data", f.data);
+        pt_conn_info(r->conn)->outcome = PT_OUT_MCP_BAD_MESSAGE;
+        answer(r, f.status, body, NULL);
+        return;
+    }
+    r->modern_caps = caps_of(json_object_get(json_object_get(r->msg.params, "_meta"), PT_MCP_META_CAPS));
+    pt_mcp_modern_strip(r->msg.params, r->log_level, sizeof r->log_level);
+    const char *method = r->msg.method;
+    if (strcmp(method, "server/discover") == 0) {
+        serve_discover(r);
+    } else if (strcmp(method, "ping") == 0) {
+        answer(r, 200, pt_mcp_result(r->msg.id, json_object()), NULL);
+    } else if (strcmp(method, "subscriptions/listen") == 0) {
+        serve_subscription(r);
+    } else if (!relayed_method(method)) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "method '%.100s' is not served to " PT_MCP_MODERN_VERSION " clients", method);
+        answer_error(r, 404, PT_OUT_OK, r->msg.id, PT_MCP_METHOD_NOT_FOUND, msg);
+    } else if (r->server) {
+        serve_server(r);
+    } else {
+        serve_aggregate(r);
+    }
+}
+
 /* ---- the message ---------------------------------------------------------------------- */
 
 static void on_message(mcp_req *r)
@@ -1062,9 +1380,20 @@ static void on_message(mcp_req *r)
         json_decref(id);
         return;
     }
+    const pt_header *h = pt_request_header(r->req, "mcp-session-id");
+    pt_slice version = header_value(r, "mcp-protocol-version");
+    if (pt_mcp_modern_is(&r->msg, version, r->legacy || h)) {
+        serve_modern(r);
+        return;
+    }
+    char v[40];
+    snprintf(v, sizeof v, PT_SLICE_FMT, (int)(version.len < 39 ? version.len : 39), version.ptr ? version.ptr : "");
+    if (version.ptr && (version.len > 39 || !pt_mcp_version_known(v))) {
+        answer_error(r, 400, PT_OUT_MCP_BAD_MESSAGE, NULL, PT_MCP_INVALID_REQUEST, "unsupported MCP-Protocol-Version");
+        return;
+    }
     const char *scope = r->server ? r->server->name : "";
     bool init = r->msg.kind == PT_MCP_REQUEST && strcmp(r->msg.method, "initialize") == 0;
-    const pt_header *h = pt_request_header(r->req, "mcp-session-id");
     pt_slice sid = r->legacy ? r->legacy_sid : h ? h->value : pt_slice_cstr(NULL);
     if (!init && !sid.len) {
         answer_error(r, 400, PT_OUT_MCP_BAD_MESSAGE, r->msg.id, PT_MCP_INVALID_REQUEST,
@@ -1346,6 +1675,13 @@ void pt_mcp_route_serve(pt_conn *conn, pt_request *req, const pt_route *route, p
         return;
     }
     pt_mcp_hub_sync(hub, cfg);
+    const pt_header *pv = pt_request_header(req, "mcp-protocol-version");
+    if (pv && pt_slice_eq_cstr(pv->value, PT_MCP_MODERN_VERSION) && !pt_slice_eq_cstr(req->method_name, "POST")) {
+        answer_error(r, 405, PT_OUT_MCP_METHOD_NOT_ALLOWED, NULL, PT_MCP_INVALID_REQUEST,
+                     "MCP " PT_MCP_MODERN_VERSION " is served on POST alone (no GET stream, no session to DELETE: "
+                     "subscriptions/listen carries the server's notifications)");
+        return;
+    }
     if (pt_slice_eq_cstr(req->method_name, "DELETE")) {
         const pt_header *sid = pt_request_header(req, "mcp-session-id");
         if (!sid) answer_error(r, 400, PT_OUT_MCP_BAD_MESSAGE, NULL, PT_MCP_INVALID_REQUEST, "Mcp-Session-Id is required");
@@ -1369,15 +1705,6 @@ void pt_mcp_route_serve(pt_conn *conn, pt_request *req, const pt_route *route, p
     }
     r->legacy_sid = query_param(req->query, "sessionId");
     r->legacy = r->legacy_sid.len > 0;
-    const pt_header *pv = pt_request_header(req, "mcp-protocol-version");
-    if (pv) {
-        char v[40];
-        snprintf(v, sizeof v, PT_SLICE_FMT, PT_SLICE_ARG(pv->value));
-        if (!pt_mcp_version_known(v)) {
-            answer_error(r, 400, PT_OUT_MCP_BAD_MESSAGE, NULL, PT_MCP_INVALID_REQUEST, "unsupported MCP-Protocol-Version");
-            return;
-        }
-    }
     pt_body_sink *sink = pt_req_alloc(req, sizeof *sink);
     if (!sink) {
         answer_error(r, 503, PT_OUT_OUT_OF_MEMORY, NULL, PT_MCP_INTERNAL_ERROR, "out of memory");
