@@ -1306,7 +1306,8 @@ static void serve_discover(mcp_req *r)
     else if (!r->call) answer_error(r, 503, PT_OUT_OUT_OF_MEMORY, r->msg.id, PT_MCP_INTERNAL_ERROR, "out of memory");
 }
 
-/* The methods of the revision served through the upstreams (the rest: discover, ping, listen). */
+/* The methods of the revision served through the upstreams (the rest: discover, listen; it
+ * dropped initialize, ping, logging/setLevel, resources/subscribe...). */
 static bool relayed_method(const char *method)
 {
     static const char *const names[] = { "tools/list",  "tools/call",     "prompts/list",
@@ -1353,8 +1354,6 @@ static void serve_modern(mcp_req *r)
     const char *method = r->msg.method;
     if (strcmp(method, "server/discover") == 0) {
         serve_discover(r);
-    } else if (strcmp(method, "ping") == 0) {
-        answer(r, 200, pt_mcp_result(r->msg.id, json_object()), NULL);
     } else if (strcmp(method, "subscriptions/listen") == 0) {
         serve_subscription(r);
     } else if (!relayed_method(method)) {

@@ -19,7 +19,7 @@ static json_t *meta_of(const pt_mcp_msg *m) { return json_object_get(m->params, 
 
 bool pt_mcp_modern_is(const pt_mcp_msg *m, pt_slice header_version, bool has_session)
 {
-    if (has_session || (m->method && strcmp(m->method, "initialize") == 0)) return false;
+    if (has_session) return false;
     return json_object_get(meta_of(m), PT_MCP_META_VERSION) || pt_slice_eq_cstr(header_version, PT_MCP_MODERN_VERSION);
 }
 

@@ -48,8 +48,9 @@ typedef struct pt_mcp_refusal {
 } pt_mcp_refusal;
 
 /* Whether m is a request of the stateless revision: its params._meta names a protocol
- * version, or the MCP-Protocol-Version header says 2026-07-28, and it is neither initialize
- * nor sent on a session (those keep the stateful path). */
+ * version, or the MCP-Protocol-Version header says 2026-07-28, and it is not sent on a session
+ * (which keeps the stateful path). A 2025 client's initialize has neither mark; one that has
+ * them is a modern client's, and the revision has no initialize. */
 bool pt_mcp_modern_is(const pt_mcp_msg *m, pt_slice header_version, bool has_session);
 
 /* The checks of a modern request, in this order: _meta's protocol version present (-32602),

@@ -126,8 +126,6 @@ is "$(err)" "200 -32602" "a resource no server has is -32602 (the revision retir
 mreq /mcp resources/templates/list
 is "$RESP_STATUS $(jqr .result.resultType) $(jqr '.result.resourceTemplates | type')" "200 complete array" \
     "resources/templates/list on /mcp"
-mreq /mcp/rs ping
-is "$RESP_STATUS $(jqr .result.resultType)" "200 complete" "ping"
 
 # ---- the revision's refusals
 raw /mcp/fx '{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}' -H "MCP-Protocol-Version: $V" -H "Mcp-Method: tools/list"
@@ -159,6 +157,10 @@ mreq /mcp/fx logging/setLevel '"level":"info"'
 is "$(err)" "404 -32601" "a method the revision dropped is 404 -32601 on /mcp/fx"
 mreq /mcp no/such
 is "$(err)" "404 -32601" "an unknown method is 404 -32601 on /mcp"
+mreq /mcp/rs ping
+is "$(err)" "404 -32601" "ping, which the revision dropped, too"
+mreq /mcp/fx initialize '"protocolVersion":"2026-07-28","capabilities":{},"clientInfo":{"name":"bb","version":"1"}'
+is "$(err)" "404 -32601" "and initialize carrying the revision's _meta"
 http GET "http://127.0.0.1:$PP/mcp" -H "Accept: text/event-stream" -H "MCP-Protocol-Version: $V"
 is "$RESP_STATUS" 405 "GET from a client of the revision is 405"
 http DELETE "http://127.0.0.1:$PP/mcp/fx" -H "MCP-Protocol-Version: $V" -H "Mcp-Session-Id: abc"
