@@ -35,14 +35,23 @@
 
 /* A client's message that the worker holding what it is about must handle: the answer to a
  * server's request relayed by a call of that worker, or a cancel of such a call. */
-typedef enum { MAIL_ANSWER, MAIL_CANCEL, MAIL_LIST_CHANGED } mail_kind;
+typedef enum {
+    MAIL_ANSWER,
+    MAIL_CANCEL,
+    MAIL_LIST_CHANGED,
+    MAIL_RESUME,               /* a 2026-07-28 client's retry that takes up a parked call of this worker */
+    MAIL_RESUMED_REPLY,        /* ...the answer to that retry, to the worker that holds it */
+    MAIL_RESUMED_EVENT,        /* ...a server's message about the call, to that worker */
+    MAIL_RESUMED_GONE,         /* ...the retry's client went away: the call is cancelled */
+} mail_kind;
 
 typedef struct mail {
     mail_kind kind;
     char server[64];           /* ANSWER: the server that asked; LIST_CHANGED: the server whose list changed */
     char sid[33];              /* CANCEL: the session */
     json_t *msg;               /* ANSWER: the response, under the server's id; CANCEL: the requestId;
-                                * LIST_CHANGED: the notification's method */
+                                * LIST_CHANGED: the notification's method; RESUME*: see mcall */
+    uint64_t reply_hub, reply_id; /* RESUME*: the retry, by its hub's serial and its modern_id */
     struct mail *next;
 } mail;
 
@@ -60,6 +69,7 @@ struct pt_mcp_hub {
     _Atomic bool pull;
     struct pt_mcp_hub *next_hub;
     bool keeps_index;          /* this hub lists each server's tools for mcp/tool_index.h */
+    struct mcall *mcalls;      /* the 2026-07-28 clients' calls of this worker, parked or not */
 };
 
 /* Every hub, so a worker can hand a client's message to the one that holds its call. */
@@ -88,6 +98,10 @@ static _Atomic long long next_asked;
 
 static void on_notice(void *arg, pt_mcp_upstream *up, json_t *msg);
 static void on_wake(uv_async_t *a);
+struct mcp_req;
+static pt_mcp_call *call_for(struct mcp_req *r, pt_mcp_upstream *up, const char *method, json_t *params);
+static void mcall_forget(struct mcp_req *r);
+static void mail_modern(pt_mcp_hub *hub, mail *m);
 static void listeners_notify(pt_mcp_hub *hub, const char *server, const char *method);
 static void list_changed_everywhere(pt_mcp_hub *self, const char *server, const char *method);
 
@@ -208,9 +222,12 @@ static void mail_free(mail *m)
     free(m);
 }
 
+static void mcalls_free_all(pt_mcp_hub *hub);
+
 static void on_hub_closed(uv_handle_t *h)
 {
     pt_mcp_hub *hub = h->data;
+    mcalls_free_all(hub); /* parked calls whose upstreams are gone */
     for (mail *m = hub->inbox, *next; m; m = next) {
         next = m->next;
         mail_free(m);
@@ -323,6 +340,10 @@ struct mcp_req {
     json_t *refusal;               /* ...the error it gets instead of the call's answer (a server asked it something) */
     int refusal_status;
     unsigned listen_mask;          /* ...subscriptions/listen: the LISTEN_* list changes it gets */
+    struct mcall *mc;              /* ...its call to an upstream, which may outlive it (mcall) */
+    uint64_t modern_id;            /* ...a retry: names it in other workers' mail */
+    uint64_t resumed_hub;          /* ...a retry answered by another worker's call: that worker, and */
+    char resumed_token[64];        /*    the call's requestState; "" once the answer came */
     bool linked;                   /* in hub->live */
     mcp_req *prev, *next;
 };
@@ -365,6 +386,7 @@ static void req_cleanup(void *arg)
 {
     mcp_req *r = arg;
     live_remove(r);
+    mcall_forget(r);
     pt_mcp_call_cancel(r->call);
     pt_mcp_local_cancel(r->local);
     for (size_t i = 0; i < r->nfans; i++) pt_mcp_call_cancel(r->fans[i].call);
@@ -551,47 +573,28 @@ static const char *cap_name(unsigned cap)
     return cap == PT_MCP_CAN_SAMPLE ? "sampling" : cap == PT_MCP_CAN_ELICIT ? "elicitation" : "roots";
 }
 
-/* A server's request during a modern client's call. The revision asks a client through
- * multi round-trip requests (a result of resultType "input_required", the call sent again
- * with the answers), which the gateway does not relay yet: the server is told no, and the
- * client gets, instead of whatever the tool answers then, an error that says why. */
-static void modern_refuse(mcp_req *r, pt_mcp_upstream *up, json_t *id, const char *method)
+/* A modern client's call that needs a capability the request did not declare (a server
+ * asked for it): the client gets -32021 naming it, in place of whatever the tool answers. */
+static void refuse_undeclared(mcp_req *r, const char *method)
 {
-    char why[400];
-    snprintf(why, sizeof why,
-             "the client of this call speaks MCP %s, which is asked for %.60s through multi round-trip requests; "
-             "the gateway does not relay them yet",
-             PT_MCP_MODERN_VERSION, method);
-    pt_mcp_upstream_answer(up, pt_mcp_error(id, PT_MCP_METHOD_NOT_FOUND, why));
-    if (r->refusal) return;
+    unsigned need = cap_for(method);
+    if (r->refusal || !need) return;
     const char *name = json_string_value(json_object_get(r->msg.params, "name"));
     if (!name) name = json_string_value(json_object_get(r->msg.params, "uri"));
-    unsigned need = cap_for(method);
-    if (need && !(r->modern_caps & need)) {
-        snprintf(why, sizeof why, "'%.100s' needs the client's %s capability (%.60s), which this request's "
-                 "clientCapabilities do not declare", name ? name : r->msg.method, cap_name(need), method);
-        r->refusal = pt_mcp_error(r->msg.id, PT_MCP_MISSING_CAPABILITY, why);
-        json_object_set_new(json_object_get(r->refusal, "error"), "data",
-                            json_pack("{s:{s:{}}}", "requiredCapabilities", cap_name(need)));
-        r->refusal_status = 400;
-        return;
-    }
-    snprintf(why, sizeof why, "'%.100s' asked the client for %.60s, as a server of the 2025 revisions does; the gateway "
-             "does not yet turn that into a multi round-trip request for a %s client: call it from a session "
-             "(initialize) instead", name ? name : r->msg.method, method, PT_MCP_MODERN_VERSION);
-    r->refusal = pt_mcp_error(r->msg.id, PT_MCP_UPSTREAM_ERROR, why);
-    r->refusal_status = 200;
+    char why[300];
+    snprintf(why, sizeof why, "'%.100s' needs the client's %s capability (%.60s), which this request's "
+             "clientCapabilities do not declare", name ? name : r->msg.method, cap_name(need), method);
+    r->refusal = pt_mcp_error(r->msg.id, PT_MCP_MISSING_CAPABILITY, why);
+    json_object_set_new(json_object_get(r->refusal, "error"), "data",
+                        json_pack("{s:{s:{}}}", "requiredCapabilities", cap_name(need)));
+    r->refusal_status = 400;
 }
 
-/* A server's message about a modern client's call: its progress, and its log messages at the
- * level the request asked for (none when it asked for none), on the call's answer stream;
+/* A server's notification about a modern client's call: its progress, and its log messages at
+ * the level the request asked for (none when it asked for none), on the call's answer stream;
  * nothing else of the server's goes there. */
-static void modern_event(mcp_req *r, pt_mcp_upstream *up, json_t *msg, const char *method, json_t *id)
+static void modern_event(mcp_req *r, json_t *msg, const char *method)
 {
-    if (id) {
-        modern_refuse(r, up, id, method);
-        return;
-    }
     const char *level = json_string_value(json_object_get(json_object_get(msg, "params"), "level"));
     if (strcmp(method, "notifications/progress") == 0 ||
         (strcmp(method, "notifications/message") == 0 && pt_mcp_log_wanted(r->log_level, level)))
@@ -609,10 +612,6 @@ static void on_event(void *arg, json_t *msg)
     json_t *id = json_object_get(msg, "id");
     pt_mcp_upstream *up = r->up_name ? hub_find(r->hub, r->up_name) : NULL;
     if (r->answered || !up || !method) return;
-    if (r->modern) {
-        modern_event(r, up, msg, method, id);
-        return;
-    }
     if (!id) {
         stream_write(r, msg);
         return;
@@ -758,6 +757,8 @@ static void on_wake(uv_async_t *a)
             if (up) pt_mcp_upstream_answer(up, m->msg), m->msg = NULL;
         } else if (m->kind == MAIL_LIST_CHANGED) {
             listeners_notify(hub, m->server, json_string_value(m->msg));
+        } else if (m->kind != MAIL_CANCEL) {
+            mail_modern(hub, m);
         } else {
             cancel_here(hub, m->sid, m->msg);
         }
@@ -916,9 +917,7 @@ static void serve_server(mcp_req *r)
     if (tool && !tool_call_allowed(r, r->server->name, tool)) return;
     bool init = strcmp(method, "initialize") == 0;
     r->up_name = r->server->name;
-    r->call = pt_mcp_upstream_call(up, init ? "ping" : method, init ? NULL : r->msg.params,
-                                   init ? on_server_ready : on_relayed, r);
-    if (!init) pt_mcp_call_on_event(r->call, on_event);
+    r->call = init ? pt_mcp_upstream_call(up, "ping", NULL, on_server_ready, r) : call_for(r, up, method, r->msg.params);
     if (!r->call) answer_error(r, 503, PT_OUT_OUT_OF_MEMORY, r->msg.id, PT_MCP_INTERNAL_ERROR, "out of memory");
 }
 
@@ -1100,8 +1099,7 @@ static void call_upstream(mcp_req *r, size_t i, const char *own)
     pt_conn_info(r->conn)->service = r->m->servers[i].name;
     pt_mcp_upstream *up = hub_find(r->hub, r->m->servers[i].name);
     r->up_name = r->m->servers[i].name;
-    r->call = up ? pt_mcp_upstream_call(up, r->k->use, params, on_relayed, r) : NULL;
-    pt_mcp_call_on_event(r->call, on_event);
+    r->call = up ? call_for(r, up, r->k->use, params) : NULL;
     json_decref(params);
     if (!up) answer_error(r, 200, PT_OUT_MCP_UPSTREAM_ERROR, r->msg.id, PT_MCP_UPSTREAM_ERROR, "the MCP server is not running");
     else if (!r->call) answer_error(r, 503, PT_OUT_OUT_OF_MEMORY, r->msg.id, PT_MCP_INTERNAL_ERROR, "out of memory");
@@ -1199,6 +1197,359 @@ static void serve_aggregate(mcp_req *r)
         char msg[200];
         snprintf(msg, sizeof msg, "method '%.100s' is not served on /mcp", method);
         answer_error(r, 200, PT_OUT_OK, r->msg.id, PT_MCP_METHOD_NOT_FOUND, msg);
+    }
+}
+
+/* ---- multi round-trip requests: a 2025 server's question to a 2026-07-28 client ---------- */
+
+/* A modern client's call to an upstream. A server of the 2025 revisions asks its client things
+ * (sampling, elicitation, roots) in the middle of a call; the 2026-07-28 revision asks with a
+ * result instead (resultType "input_required") and the client sends its request again with the
+ * answers. So the call outlives the HTTP request that made it: it is parked with the server's
+ * question under a requestState of the gateway's, and the retry takes it up again, the answer
+ * going to the server under the server's own id. The call stays on the worker that made it
+ * (the upstream session is that worker's): a retry that another worker receives is served
+ * through the hubs' mailboxes. A parked call lasts as long as its upstream timeout allows. */
+typedef struct mcall {
+    pt_mcp_hub *hub;
+    pt_mcp_call *call;
+    char server[64];           /* the upstream */
+    char token[64];            /* requestState: MRTR_PREFIX "<hub serial>.<32 hex digits>" */
+    char *method, *name;       /* the client's request and the name in it, which the retry repeats */
+    char consumer[64];         /* who made it: nobody else takes it up */
+    unsigned caps;             /* what the client answering now declared (PT_MCP_CAN_*) */
+    mcp_req *r;                /* the request of this worker answered now; NULL when parked or remote */
+    uint64_t remote_hub, remote_id; /* or the retry another worker holds */
+    json_t *asked;             /* parked: the server's request the client is to answer */
+    unsigned round;            /* the question's key is "k<round>" */
+    struct mcall *next;        /* in hub->mcalls */
+} mcall;
+
+#define MRTR_PREFIX "pt1."
+
+static _Atomic uint64_t next_modern_id;
+
+static mcall *mcall_find(pt_mcp_hub *hub, const char *token)
+{
+    mcall *mc = hub->mcalls;
+    while (mc && strcmp(mc->token, token) != 0) mc = mc->next;
+    return mc;
+}
+
+static void mcall_free(mcall *mc)
+{
+    for (mcall **p = &mc->hub->mcalls; *p; p = &(*p)->next)
+        if (*p == mc) {
+            *p = mc->next;
+            break;
+        }
+    if (mc->r) mc->r->mc = NULL;
+    json_decref(mc->asked);
+    free(mc->method);
+    free(mc->name);
+    free(mc);
+}
+
+static void mcalls_free_all(pt_mcp_hub *hub)
+{
+    for (mcall *mc; (mc = hub->mcalls);) {
+        mc->r = NULL;
+        mcall_free(mc);
+    }
+}
+
+/* The client lost interest: the server hears of it under its own id. */
+static void mcall_drop(mcall *mc)
+{
+    pt_mcp_call_cancel(mc->call);
+    mcall_free(mc);
+}
+
+static mcall *mcall_new(mcp_req *r)
+{
+    uint8_t rnd[16];
+    mcall *mc = calloc(1, sizeof *mc);
+    const char *name = json_string_value(json_object_get(r->msg.params, "name"));
+    if (!name) name = json_string_value(json_object_get(r->msg.params, "uri"));
+    if (!mc || getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd || !(mc->method = strdup(r->msg.method)) ||
+        (name && !(mc->name = strdup(name)))) {
+        if (mc) free(mc->method);
+        free(mc);
+        return NULL;
+    }
+    int n = snprintf(mc->token, sizeof mc->token, MRTR_PREFIX "%llu.", (unsigned long long)r->hub->serial);
+    for (size_t i = 0; i < sizeof rnd; i++) n += snprintf(mc->token + n, sizeof mc->token - (size_t)n, "%02x", rnd[i]);
+    mc->hub = r->hub;
+    snprintf(mc->server, sizeof mc->server, "%s", r->up_name);
+    snprintf(mc->consumer, sizeof mc->consumer, "%s", caller_name(r));
+    mc->caps = r->modern_caps;
+    mc->r = r;
+    mc->next = r->hub->mcalls;
+    r->hub->mcalls = mc;
+    return mc;
+}
+
+/* Hands a retry's answer to the worker that holds it: the upstream's response (borrowed), or
+ * none with code and message. */
+static void mail_reply(uint64_t hub, uint64_t id, json_t *response, int code, const char *message)
+{
+    mail *m = calloc(1, sizeof *m);
+    if (!m) return;
+    *m = (mail){ .kind = MAIL_RESUMED_REPLY, .reply_hub = hub, .reply_id = id,
+                 .msg = response ? json_pack("{s:o}", "response", json_deep_copy(response))
+                                 : json_pack("{s:i, s:s}", "code", code, "message", message ? message : "") };
+    mail_post(hub, m);
+}
+
+/* The answer of the request answered now, here or on another worker. */
+static void mcall_reply(mcall *mc, json_t *response, int code, const char *message)
+{
+    mcp_req *r = mc->r;
+    if (r) {
+        mc->r = NULL;
+        r->mc = NULL;
+        on_relayed(r, response, code, message);
+    } else if (mc->remote_hub) {
+        mail_reply(mc->remote_hub, mc->remote_id, response, code, message);
+        mc->remote_hub = 0;
+    }
+}
+
+static void on_mcall_reply(void *arg, json_t *response, int code, const char *message)
+{
+    mcall *mc = arg;
+    mc->call = NULL;
+    mcall_reply(mc, response, code, message);
+    mcall_free(mc);
+}
+
+/* The question of a parked call, as the revision asks it. */
+static json_t *input_required(const mcall *mc)
+{
+    char key[16];
+    snprintf(key, sizeof key, "k%u", mc->round);
+    json_t *params = json_object_get(mc->asked, "params");
+    json_t *request = json_pack("{s:O}", "method", json_object_get(mc->asked, "method"));
+    if (request && params) json_object_set(request, "params", params);
+    return json_pack("{s:s, s:{s:{s:o}, s:s, s:s}}", "jsonrpc", "2.0", "result", "inputRequests", key, request,
+                     "resultType", "input_required", "requestState", mc->token);
+}
+
+/* A server's request during the call: parked with it when the client declared what it needs;
+ * otherwise the server is told no and the client, when it is the capability it lacks, gets
+ * -32021. */
+static void mcall_asked(mcall *mc, pt_mcp_upstream *up, json_t *msg, const char *method, json_t *id)
+{
+    unsigned need = cap_for(method);
+    bool answering = mc->r || mc->remote_hub;
+    if (!need || !(mc->caps & need) || mc->asked || !answering) {
+        char why[300];
+        snprintf(why, sizeof why, "the client of this call (MCP %s) %s %.60s", PT_MCP_MODERN_VERSION,
+                 need ? "did not declare the capability for" : "is not asked", method);
+        pt_mcp_upstream_answer(up, pt_mcp_error(id, PT_MCP_METHOD_NOT_FOUND, why));
+        mail *m = need && !(mc->caps & need) && !mc->r && mc->remote_hub ? calloc(1, sizeof *m) : NULL;
+        if (mc->r && need && !(mc->caps & need)) refuse_undeclared(mc->r, method);
+        if (m) {
+            *m = (mail){ .kind = MAIL_RESUMED_EVENT, .reply_hub = mc->remote_hub, .reply_id = mc->remote_id,
+                         .msg = json_deep_copy(msg) };
+            mail_post(mc->remote_hub, m);
+        }
+        return;
+    }
+    mc->asked = json_deep_copy(msg);
+    mc->round++;
+    json_t *response = input_required(mc);
+    mcall_reply(mc, response, PT_MCP_INTERNAL_ERROR, "out of memory");
+    json_decref(response);
+}
+
+static void on_mcall_event(void *arg, json_t *msg)
+{
+    mcall *mc = arg;
+    const char *method = json_string_value(json_object_get(msg, "method"));
+    json_t *id = json_object_get(msg, "id");
+    pt_mcp_upstream *up = hub_find(mc->hub, mc->server);
+    if (!method || !up) return;
+    if (id) {
+        mcall_asked(mc, up, msg, method, id);
+    } else if (mc->r && !mc->r->answered) {
+        modern_event(mc->r, msg, method);
+    } else if (mc->remote_hub) {
+        mail *m = calloc(1, sizeof *m);
+        if (!m) return;
+        *m = (mail){ .kind = MAIL_RESUMED_EVENT, .reply_hub = mc->remote_hub, .reply_id = mc->remote_id,
+                     .msg = json_deep_copy(msg) };
+        mail_post(mc->remote_hub, m);
+    }
+}
+
+static pt_mcp_call *call_for(mcp_req *r, pt_mcp_upstream *up, const char *method, json_t *params)
+{
+    if (!r->modern) {
+        pt_mcp_call *c = pt_mcp_upstream_call(up, method, params, on_relayed, r);
+        pt_mcp_call_on_event(c, on_event);
+        return c;
+    }
+    mcall *mc = mcall_new(r);
+    if (!mc) return NULL;
+    mc->call = pt_mcp_upstream_call(up, method, params, on_mcall_reply, mc);
+    if (!mc->call) {
+        mcall_free(mc);
+        return NULL;
+    }
+    pt_mcp_call_on_event(mc->call, on_mcall_event);
+    r->mc = mc;
+    return mc->call;
+}
+
+/* r ends: the call it was answering is cancelled (here, or by the worker that runs it). */
+static void mcall_forget(mcp_req *r)
+{
+    if (r->mc) {
+        mcall *mc = r->mc;
+        r->mc = NULL;
+        if (r->call == mc->call) r->call = NULL;
+        mc->r = NULL;
+        mcall_drop(mc);
+    }
+    if (!r->resumed_token[0]) return;
+    mail *m = calloc(1, sizeof *m);
+    if (m) {
+        *m = (mail){ .kind = MAIL_RESUMED_GONE, .reply_hub = r->hub->serial, .reply_id = r->modern_id,
+                     .msg = json_string(r->resumed_token) };
+        mail_post(r->resumed_hub, m);
+    }
+    r->resumed_token[0] = 0;
+}
+
+/* A retry of this worker's parked call (job: what the retry says, see mcall_resume), from r
+ * here or from the request reply_id of hub reply_hub: the client's answer goes to the server
+ * and the retry answers for the call from now on. One without the answer is asked again. */
+static void mcall_take_up(pt_mcp_hub *hub, json_t *job, mcp_req *r, uint64_t reply_hub, uint64_t reply_id)
+{
+    const char *s = json_string_value(json_object_get(job, "name"));
+    mcall *mc = mcall_find(hub, json_string_value(json_object_get(job, "token")));
+    const char *why = NULL;
+    if (!mc || !mc->asked)
+        why = "requestState names no call awaiting input (it ended, timed out or was taken up already)";
+    else if (strcmp(json_string_value(json_object_get(job, "consumer")), mc->consumer) != 0 ||
+             strcmp(json_string_value(json_object_get(job, "method")), mc->method) != 0 ||
+             (s ? !mc->name || strcmp(s, mc->name) != 0 : mc->name != NULL))
+        why = "requestState belongs to another request: a retry repeats the request answered input_required";
+    if (why) {
+        if (r) answer_error(r, 200, PT_OUT_MCP_BAD_MESSAGE, r->msg.id, PT_MCP_INVALID_PARAMS, why);
+        else mail_reply(reply_hub, reply_id, NULL, PT_MCP_INVALID_PARAMS, why);
+        return;
+    }
+    char key[16];
+    snprintf(key, sizeof key, "k%u", mc->round);
+    json_t *given = json_object_get(json_object_get(job, "responses"), key);
+    if (!json_is_object(given)) {
+        json_t *again = input_required(mc);
+        if (r) on_relayed(r, again, PT_MCP_INTERNAL_ERROR, "out of memory");
+        else mail_reply(reply_hub, reply_id, again, PT_MCP_INTERNAL_ERROR, "out of memory");
+        json_decref(again);
+        return;
+    }
+    pt_mcp_upstream *up = hub_find(hub, mc->server);
+    if (up)
+        pt_mcp_upstream_answer(up, json_pack("{s:s, s:O, s:o}", "jsonrpc", "2.0", "id", json_object_get(mc->asked, "id"),
+                                             "result", json_deep_copy(given)));
+    json_decref(mc->asked);
+    mc->asked = NULL;
+    mc->caps = (unsigned)json_integer_value(json_object_get(job, "caps"));
+    if (r) {
+        mc->r = r;
+        r->mc = mc;
+        r->call = mc->call;
+    } else {
+        mc->remote_hub = reply_hub;
+        mc->remote_id = reply_id;
+    }
+}
+
+/* A tools/call retry is held to mcall.access and recorded as the first request was. */
+static bool retry_allowed(mcp_req *r)
+{
+    const char *name = json_string_value(json_object_get(r->msg.params, "name"));
+    if (strcmp(r->msg.method, "tools/call") != 0 || !name) return true;
+    if (r->server) return tool_call_allowed(r, r->server->name, name);
+    size_t n = r->m->nservers;
+    const char *names[n ? n : 1], *own = NULL;
+    bool prefixed[n ? n : 1];
+    for (size_t j = 0; j < n; j++) names[j] = r->m->servers[j].name, prefixed[j] = r->m->servers[j].prefix;
+    int i = n ? pt_mcp_prefix_route(names, prefixed, n, name, &own) : -1;
+    return i < 0 || tool_call_allowed(r, names[i], own);
+}
+
+/* A modern request whose requestState is one of the gateway's: it takes up the parked call,
+ * on this worker or on the one that runs it. */
+static void mcall_resume(mcp_req *r, const char *state)
+{
+    if (!retry_allowed(r)) return;
+    json_t *responses = json_object_get(r->msg.params, "inputResponses");
+    const char *name = json_string_value(json_object_get(r->msg.params, "name"));
+    if (!name) name = json_string_value(json_object_get(r->msg.params, "uri"));
+    json_t *job = json_pack("{s:s, s:o?, s:s, s:s?, s:s, s:I}", "token", state, "responses",
+                            responses ? json_deep_copy(responses) : NULL, "method", r->msg.method, "name", name,
+                            "consumer", caller_name(r), "caps", (json_int_t)r->modern_caps);
+    char *end;
+    uint64_t serial = strtoull(state + sizeof MRTR_PREFIX - 1, &end, 10);
+    if (!job) {
+        answer_error(r, 503, PT_OUT_OUT_OF_MEMORY, r->msg.id, PT_MCP_INTERNAL_ERROR, "out of memory");
+        return;
+    }
+    if (serial == r->hub->serial || *end != '.') {
+        mcall_take_up(r->hub, job, r, 0, 0);
+        json_decref(job);
+        return;
+    }
+    mail *m = calloc(1, sizeof *m);
+    r->modern_id = atomic_fetch_add(&next_modern_id, 1) + 1;
+    snprintf(r->resumed_token, sizeof r->resumed_token, "%s", state);
+    r->resumed_hub = serial;
+    live_add(r);
+    if (m) *m = (mail){ .kind = MAIL_RESUME, .msg = job, .reply_hub = r->hub->serial, .reply_id = r->modern_id };
+    else json_decref(job);
+    if (!m || !mail_post(serial, m)) {
+        r->resumed_token[0] = 0;
+        answer_error(r, 200, PT_OUT_MCP_BAD_MESSAGE, r->msg.id, PT_MCP_INVALID_PARAMS,
+                     "requestState names a call that has ended");
+    }
+}
+
+/* The retry of this worker that mail names, still waiting; NULL when it has gone. */
+static mcp_req *retry_of(pt_mcp_hub *hub, uint64_t id)
+{
+    for (mcp_req *x = hub->live; x; x = x->next)
+        if (x->modern_id == id && !x->answered) return x;
+    return NULL;
+}
+
+/* The mail of 2026-07-28 clients' retries, between the worker that holds a retry and the one
+ * that runs its call. */
+static void mail_modern(pt_mcp_hub *hub, mail *m)
+{
+    if (m->kind == MAIL_RESUME) {
+        mcall_take_up(hub, m->msg, NULL, m->reply_hub, m->reply_id);
+        return;
+    }
+    if (m->kind == MAIL_RESUMED_GONE) {
+        mcall *mc = mcall_find(hub, json_string_value(m->msg));
+        if (mc && mc->remote_hub == m->reply_hub && mc->remote_id == m->reply_id) mcall_drop(mc);
+        return;
+    }
+    mcp_req *r = retry_of(hub, m->reply_id);
+    if (!r) return;
+    const char *method = json_string_value(json_object_get(m->msg, "method"));
+    if (m->kind == MAIL_RESUMED_EVENT && method && json_object_get(m->msg, "id")) {
+        refuse_undeclared(r, method);
+    } else if (m->kind == MAIL_RESUMED_EVENT && method) {
+        modern_event(r, m->msg, method);
+    } else if (m->kind == MAIL_RESUMED_REPLY) {
+        r->resumed_token[0] = 0;
+        on_relayed(r, json_object_get(m->msg, "response"), (int)json_integer_value(json_object_get(m->msg, "code")),
+                   json_string_value(json_object_get(m->msg, "message")));
     }
 }
 
@@ -1352,7 +1703,10 @@ static void serve_modern(mcp_req *r)
     r->modern_caps = caps_of(json_object_get(json_object_get(r->msg.params, "_meta"), PT_MCP_META_CAPS));
     pt_mcp_modern_strip(r->msg.params, r->log_level, sizeof r->log_level);
     const char *method = r->msg.method;
-    if (strcmp(method, "server/discover") == 0) {
+    const char *state = json_string_value(json_object_get(r->msg.params, "requestState"));
+    if (state && strncmp(state, MRTR_PREFIX, sizeof MRTR_PREFIX - 1) == 0 && relayed_method(method)) {
+        mcall_resume(r, state); /* a requestState of another's (an upstream's own) goes to it */
+    } else if (strcmp(method, "server/discover") == 0) {
         serve_discover(r);
     } else if (strcmp(method, "subscriptions/listen") == 0) {
         serve_subscription(r);
@@ -1453,6 +1807,7 @@ static void sink_abort(void *h)
     r->answered = true; /* nothing may be written any more; the cleanup hook cancels the calls */
     if (r->legacy && r->listening) pt__mcp_session_use(pt_slice_cstr(r->sid), r->server ? r->server->name : "", true, NULL);
     live_remove(r);
+    mcall_forget(r);
     pt_mcp_call_cancel(r->call);
     r->call = NULL;
     pt_mcp_local_cancel(r->local);

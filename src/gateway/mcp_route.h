@@ -14,7 +14,9 @@
  * ?sessionId= to POST to, and which carries every answer). A server's request goes to the
  * client under an id of the gateway's and the client's answer back to that server under the
  * server's own. Clients of the stateless 2026-07-28 revision (mcp/modern.h) are told apart per
- * POST and served through the same upstream sessions, without a session of their own.
+ * POST and served through the same upstream sessions, without a session of their own; a
+ * server's request during such a call becomes an input_required result, and the client's
+ * retry takes the parked call up again on whichever worker runs it.
  * Before anything else: Host and Origin are checked (DNS rebinding; 403), and a Portico key is
  * required where the configuration asks for one and on any configuration with a listener that
  * is not loopback-only.

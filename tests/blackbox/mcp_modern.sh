@@ -7,8 +7,9 @@
 # -32022 with data.supported and data.requested, 404 for an unknown method, 405 for GET and
 # DELETE, no responses posted, notifications 202); progress on the call's event stream and
 # log messages only at the level asked for; closing the stream cancels the upstream call;
-# a server's sampling request during a modern call refused with a clear error (-32021 when
-# the request did not declare sampling); subscriptions/listen carrying a tool list change
+# a server's sampling, elicitation and roots requests during a modern call turned into
+# input_required results taken up by the retry on either worker (-32021 when the request did not
+# declare the capability; a requestState spent, forged or of another request refused); subscriptions/listen carrying a tool list change
 # from another worker; keys, Origin, mcp.access and the call log as for 2025 clients.
 . "$(dirname "$0")/lib.sh"
 
@@ -217,13 +218,48 @@ for s in rs rh; do
     check "closing the stream cancels the call on /mcp/$s" wait_for 10 grew $s "$before"
 done
 
-# ---- a server's request during a modern call
+# ---- a server's request during a modern call: multi round-trip requests
 mreq /mcp/rs tools/call '"name":"sample","arguments":{"text":"x"}'
 is "$(err) $(jqr '.error.data.requiredCapabilities.sampling | type')" "400 -32021 object" \
     "sampling asked for by a tool, the request declaring no sampling: -32021 with data.requiredCapabilities"
-CAPS='{"sampling":{},"elicitation":{}}' mreq /mcp/rh tools/call '"name":"elicit"'
-like "$(err) $(jqr .error.message)" "^200 -32000 .*multi round-trip" \
-    "declared but not relayed yet: a clear error saying the revision asks through multi round-trip requests"
+# retry PATH NAME STATE RESPONSES: the request again with the client's answers
+retry() {
+    http POST "http://127.0.0.1:$PP$1" "${J[@]}" -H "MCP-Protocol-Version: $V" -H "Mcp-Method: tools/call" -H "Mcp-Name: $2" \
+        --data-binary "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"tools/call\",\"params\":{\"_meta\":{$(meta)},\"name\":\"$2\",\"requestState\":\"$3\",\"inputResponses\":$4}}"
+}
+CAPS='{"sampling":{},"elicitation":{},"roots":{}}'
+n_ok=0
+for i in 1 2 3 4 5 6; do   # each request on a new connection: retries land on either worker
+    for s in rs rh; do
+        mreq /mcp/$s tools/call '"name":"elicit"'
+        state=$(jqr .result.requestState)
+        [ "$RESP_STATUS $(jqr .result.resultType) $(jqr .result.inputRequests.k1.method)" = \
+            "200 input_required elicitation/create" ] || { note "elicit on $s: $RESP_STATUS $RESP_BODY"; continue; }
+        retry /mcp/$s elicit "$state" '{"k1":{"action":"accept","content":{"ok":true}}}'
+        [ "$RESP_STATUS $(text) $(jqr .result.resultType)" = "200 $s: accept {\"ok\":true} complete" ] && n_ok=$((n_ok + 1)) ||
+            note "retry on $s: $RESP_STATUS $RESP_BODY"
+    done
+done
+is "$n_ok" 12 "elicitation comes as input_required and the retry with the answer gets the tool's result (stdio and HTTP, either worker)"
+mreq /mcp tools/call '"name":"rh__roots"'
+state=$(jqr .result.requestState)
+is "$RESP_STATUS $(jqr .result.inputRequests.k1.method)" "200 roots/list" "roots/list the same way on /mcp"
+retry /mcp rh__roots "$state" '{}'
+is "$RESP_STATUS $(jqr .result.resultType) $(jqr .result.requestState)" "200 input_required $state" \
+    "a retry without the answer is asked again"
+retry /mcp rh__elicit "$state" '{"k1":{"roots":[]}}'
+is "$(err)" "200 -32602" "a retry of another request does not take the call up"
+retry /mcp rh__roots "$state" '{"k1":{"roots":[{"uri":"file:///a"},{"uri":"file:///b"}]}}'
+is "$RESP_STATUS $(text)" "200 rh: file:///a,file:///b" "the right retry does"
+retry /mcp rh__roots "$state" '{"k1":{"roots":[]}}'
+is "$(err)" "200 -32602" "and the requestState is spent"
+retry /mcp/rs elicit "pt1.1.0123456789abcdef0123456789abcdef" '{"k1":{"action":"decline"}}'
+is "$(err)" "200 -32602" "a requestState the gateway never gave is refused"
+mreq /mcp/rh tools/call '"name":"sample","arguments":{"text":"x"}'
+state=$(jqr .result.requestState)
+retry /mcp/rh sample "$state" '{"k1":{"role":"assistant","content":{"type":"text","text":"hello"},"model":"m"}}'
+is "$RESP_STATUS $(text)" "200 rh: hello" "sampling the same way"
+CAPS='{}'
 
 # ---- subscriptions/listen
 out=$T/listen.out
