@@ -1643,6 +1643,16 @@ static void serve_subscription(mcp_req *r)
     json_decref(ack);
 }
 
+void pt_mcp_hub_drain(pt_mcp_hub *hub)
+{
+    for (mcp_req *x = hub ? hub->live : NULL, *next; x; x = next) {
+        next = x->next;
+        if (!x->modern || !x->listening || x->answered) continue;
+        answer(x, 200, pt_mcp_result(x->msg.id, json_pack("{s:{s:O}}", "_meta", PT_MCP_META_SUBSCRIPTION, x->msg.id)),
+               NULL);
+    }
+}
+
 static void serve_discover(mcp_req *r)
 {
     if (!r->server) {

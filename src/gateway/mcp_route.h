@@ -47,6 +47,9 @@ void pt_mcp_hub_sync(pt_mcp_hub *hub, pt_config *cfg);
  * after each handshake with it, and again at each notifications/tools/list_changed. Call it
  * before the first sync, on one worker's hub. */
 void pt_mcp_hub_keep_tool_index(pt_mcp_hub *hub);
+/* The worker drains: its subscriptions/listen streams end as the 2026-07-28 revision closes
+ * one gracefully (their result), so they do not hold the drain. NULL: nothing. */
+void pt_mcp_hub_drain(pt_mcp_hub *hub);
 /* Stops every child; the loop then runs until their handles have closed. */
 void pt_mcp_hub_free(pt_mcp_hub *hub);
 

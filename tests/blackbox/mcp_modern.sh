@@ -10,7 +10,8 @@
 # a server's sampling, elicitation and roots requests during a modern call turned into
 # input_required results taken up by the retry on either worker (-32021 when the request did not
 # declare the capability; a requestState spent, forged or of another request refused); subscriptions/listen carrying a tool list change
-# from another worker; keys, Origin, mcp.access and the call log as for 2025 clients.
+# from another worker and ended with its result when the gateway drains; keys, Origin, mcp.access
+# and the call log as for 2025 clients.
 . "$(dirname "$0")/lib.sh"
 
 FIXTURE=$ROOT/tests/upstreams/mcp/fixture.mjs
@@ -293,4 +294,17 @@ refused() { calls "operation=locked/echo&consumer=app1"; [ "$(jqr '.items[0].err
 check "and the refused one with its error" wait_for 10 refused
 
 alive_after "modern clients"
+
+# ---- a drain ends subscriptions gracefully: their result, not the drain deadline
+out=$T/listen-drain.out
+: >"$out"
+curl -s -N -X POST "http://127.0.0.1:$PP/mcp/rh" "${J[@]}" -H "MCP-Protocol-Version: $V" -H "Mcp-Method: subscriptions/listen" \
+    --data-binary "$(body subscriptions/listen '"notifications":{"toolsListChanged":true}')" >"$out" 2>/dev/null &
+lpid=$!
+check "a subscription is open" wait_for 10 grep -q 'notifications/subscriptions/acknowledged' "$out"
+portico_stop
+wait "$lpid" 2>/dev/null
+is "$(grep '^data: ' "$out" | tail -n 1 | cut -c7- | jq -c '.result')" \
+    '{"_meta":{"io.modelcontextprotocol/subscriptionId":5},"resultType":"complete"}' \
+    "SIGTERM ends it with the listen request's result naming the subscription"
 done_testing
