@@ -1220,7 +1220,8 @@ typedef struct mcall {
     unsigned caps;             /* what the client answering now declared (PT_MCP_CAN_*) */
     mcp_req *r;                /* the request of this worker answered now; NULL when parked or remote */
     uint64_t remote_hub, remote_id; /* or the retry another worker holds */
-    json_t *asked;             /* parked: the server's request the client is to answer */
+    json_t *questions;         /* parked: the server's requests the client is to answer, oldest first (the
+                                * first is asked now, the next once it is answered) */
     unsigned round;            /* the question's key is "k<round>" */
     struct mcall *next;        /* in hub->mcalls */
 } mcall;
@@ -1244,7 +1245,7 @@ static void mcall_free(mcall *mc)
             break;
         }
     if (mc->r) mc->r->mc = NULL;
-    json_decref(mc->asked);
+    json_decref(mc->questions);
     free(mc->method);
     free(mc->name);
     free(mc);
@@ -1328,21 +1329,33 @@ static json_t *input_required(const mcall *mc)
 {
     char key[16];
     snprintf(key, sizeof key, "k%u", mc->round);
-    json_t *params = json_object_get(mc->asked, "params");
-    json_t *request = json_pack("{s:O}", "method", json_object_get(mc->asked, "method"));
+    json_t *asked = json_array_get(mc->questions, 0);
+    json_t *params = json_object_get(asked, "params");
+    json_t *request = json_pack("{s:O}", "method", json_object_get(asked, "method"));
     if (request && params) json_object_set(request, "params", params);
     return json_pack("{s:s, s:{s:{s:o}, s:s, s:s}}", "jsonrpc", "2.0", "result", "inputRequests", key, request,
                      "resultType", "input_required", "requestState", mc->token);
 }
 
-/* A server's request during the call: parked with it when the client declared what it needs;
- * otherwise the server is told no and the client, when it is the capability it lacks, gets
- * -32021. */
+/* The next question of a parked call to the request taking it up (r here, or the retry
+ * reply_id of hub reply_hub). */
+static void ask_next(mcall *mc, mcp_req *r, uint64_t reply_hub, uint64_t reply_id)
+{
+    json_t *question = input_required(mc);
+    if (r) on_relayed(r, question, PT_MCP_INTERNAL_ERROR, "out of memory");
+    else mail_reply(reply_hub, reply_id, question, PT_MCP_INTERNAL_ERROR, "out of memory");
+    json_decref(question);
+}
+
+/* A server's request during the call: parked with it when the client declared what it needs
+ * (one asked while another waits for its answer is asked next); otherwise the server is told
+ * no and the client, when it is the capability it lacks, gets -32021. */
 static void mcall_asked(mcall *mc, pt_mcp_upstream *up, json_t *msg, const char *method, json_t *id)
 {
     unsigned need = cap_for(method);
-    bool answering = mc->r || mc->remote_hub;
-    if (!need || !(mc->caps & need) || mc->asked || !answering) {
+    bool answering = mc->r || mc->remote_hub, waiting = json_array_size(mc->questions) > 0;
+    if (!mc->questions) mc->questions = json_array();
+    if (!need || !(mc->caps & need) || !(answering || waiting) || !mc->questions) {
         char why[300];
         snprintf(why, sizeof why, "the client of this call (MCP %s) %s %.60s", PT_MCP_MODERN_VERSION,
                  need ? "did not declare the capability for" : "is not asked", method);
@@ -1356,11 +1369,14 @@ static void mcall_asked(mcall *mc, pt_mcp_upstream *up, json_t *msg, const char 
         }
         return;
     }
-    mc->asked = json_deep_copy(msg);
+    json_array_append_new(mc->questions, json_deep_copy(msg));
+    if (waiting) return;
     mc->round++;
-    json_t *response = input_required(mc);
-    mcall_reply(mc, response, PT_MCP_INTERNAL_ERROR, "out of memory");
-    json_decref(response);
+    mcp_req *r = mc->r;
+    uint64_t hub = mc->remote_hub, rid = mc->remote_id;
+    mc->r = NULL, mc->remote_hub = 0;
+    if (r) r->mc = NULL;
+    ask_next(mc, r, hub, rid);
 }
 
 static void on_mcall_event(void *arg, json_t *msg)
@@ -1430,7 +1446,7 @@ static void mcall_take_up(pt_mcp_hub *hub, json_t *job, mcp_req *r, uint64_t rep
     const char *s = json_string_value(json_object_get(job, "name"));
     mcall *mc = mcall_find(hub, json_string_value(json_object_get(job, "token")));
     const char *why = NULL;
-    if (!mc || !mc->asked)
+    if (!mc || !json_array_size(mc->questions))
         why = "requestState names no call awaiting input (it ended, timed out or was taken up already)";
     else if (strcmp(json_string_value(json_object_get(job, "consumer")), mc->consumer) != 0 ||
              strcmp(json_string_value(json_object_get(job, "method")), mc->method) != 0 ||
@@ -1445,19 +1461,21 @@ static void mcall_take_up(pt_mcp_hub *hub, json_t *job, mcp_req *r, uint64_t rep
     snprintf(key, sizeof key, "k%u", mc->round);
     json_t *given = json_object_get(json_object_get(job, "responses"), key);
     if (!json_is_object(given)) {
-        json_t *again = input_required(mc);
-        if (r) on_relayed(r, again, PT_MCP_INTERNAL_ERROR, "out of memory");
-        else mail_reply(reply_hub, reply_id, again, PT_MCP_INTERNAL_ERROR, "out of memory");
-        json_decref(again);
+        ask_next(mc, r, reply_hub, reply_id);
         return;
     }
     pt_mcp_upstream *up = hub_find(hub, mc->server);
     if (up)
-        pt_mcp_upstream_answer(up, json_pack("{s:s, s:O, s:o}", "jsonrpc", "2.0", "id", json_object_get(mc->asked, "id"),
-                                             "result", json_deep_copy(given)));
-    json_decref(mc->asked);
-    mc->asked = NULL;
+        pt_mcp_upstream_answer(up, json_pack("{s:s, s:O, s:o}", "jsonrpc", "2.0", "id",
+                                             json_object_get(json_array_get(mc->questions, 0), "id"), "result",
+                                             json_deep_copy(given)));
+    json_array_remove(mc->questions, 0);
     mc->caps = (unsigned)json_integer_value(json_object_get(job, "caps"));
+    if (json_array_size(mc->questions)) { /* the server asked more meanwhile */
+        mc->round++;
+        ask_next(mc, r, reply_hub, reply_id);
+        return;
+    }
     if (r) {
         mc->r = r;
         r->mc = mc;
