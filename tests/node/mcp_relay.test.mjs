@@ -180,6 +180,12 @@ test('a tools list change of a stdio, an HTTP and a legacy server reaches the GE
   }
 });
 
+test('an HTTP server that ends a call\'s stream before answering: the gateway resumes it with Last-Event-ID', async () => {
+  const client = await open('/mcp/beta');
+  const r = await client.callTool({ name: 'test_reconnection', arguments: {} });
+  assert.equal(textOf(r), 'Reconnection test completed successfully (its stream was closed first)');
+});
+
 test('bad input: a response to nothing and a GET for an unknown session are JSON-RPC errors', async () => {
   const init = await fetch(`${h.url}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
     body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '1' } } }) });
