@@ -464,6 +464,14 @@ static void answer_empty(mcp_req *r, int status)
 
 /* ---- mcp.access -------------------------------------------------------------------------- */
 
+/* The consumer a session made by this request belongs to, and the one a session it names must
+ * belong to ("" without a key). */
+static const char *holder(const mcp_req *r)
+{
+    const pt_auth *who = pt_conn_info(r->conn)->auth;
+    return who && who->consumer ? who->consumer : "";
+}
+
 static const char *caller_name(const mcp_req *r)
 {
     const pt_auth *who = pt_conn_info(r->conn)->auth;
@@ -750,6 +758,7 @@ static void on_server_ready(void *arg, json_t *response, int code, const char *m
         answer_error(r, 503, PT_OUT_OUT_OF_MEMORY, r->msg.id, PT_MCP_INTERNAL_ERROR, "too many MCP sessions");
         return;
     }
+    pt__mcp_session_bind(id, false, holder(r));
     answer(r, 200, pt_mcp_result(r->msg.id, result), id);
 }
 
@@ -825,6 +834,7 @@ static void answer_initialize(mcp_req *r)
         answer_error(r, 503, PT_OUT_OUT_OF_MEMORY, r->msg.id, PT_MCP_INTERNAL_ERROR, "too many MCP sessions");
         return;
     }
+    pt__mcp_session_bind(id, false, holder(r));
     answer(r, 200, pt_mcp_result(r->msg.id, result), id);
 }
 
@@ -1071,7 +1081,8 @@ static void on_message(mcp_req *r)
                      "Mcp-Session-Id is required after initialize");
         return;
     }
-    if ((!init || r->legacy) && !pt__mcp_session_use(sid, scope, false, &r->caps)) {
+    if ((!init || r->legacy) &&
+        (!pt__mcp_session_held(sid, r->legacy, holder(r)) || !pt__mcp_session_use(sid, scope, false, &r->caps))) {
         answer_error(r, 404, PT_OUT_MCP_UNKNOWN_SESSION, r->msg.id, PT_MCP_INVALID_REQUEST,
                      "unknown or ended MCP session: initialize again");
         return;
@@ -1167,6 +1178,7 @@ static void serve_legacy_stream(mcp_req *r)
         answer_error(r, 503, PT_OUT_OUT_OF_MEMORY, NULL, PT_MCP_INTERNAL_ERROR, "too many MCP sessions");
         return;
     }
+    pt__mcp_session_bind(r->sid, true, holder(r));
     r->legacy = true;
     r->cursor = cursor;
     if (!listen_on(r)) return;
@@ -1194,8 +1206,10 @@ static void serve_listen(mcp_req *r)
         serve_legacy_stream(r);
         return;
     }
-    int rc = pt__mcp_stream_open(sid->value, r->server ? r->server->name : "", last ? &last->value : NULL, &r->cursor,
-                                 &r->caps);
+    int rc = !pt__mcp_session_held(sid->value, false, holder(r))
+                 ? -1
+                 : pt__mcp_stream_open(sid->value, r->server ? r->server->name : "", last ? &last->value : NULL,
+                                       &r->cursor, &r->caps);
     if (rc == -1) {
         answer_error(r, 404, PT_OUT_MCP_UNKNOWN_SESSION, NULL, PT_MCP_INVALID_REQUEST,
                      "unknown or ended MCP session: initialize again");
@@ -1349,7 +1363,8 @@ void pt_mcp_route_serve(pt_conn *conn, pt_request *req, const pt_route *route, p
     if (pt_slice_eq_cstr(req->method_name, "DELETE")) {
         const pt_header *sid = pt_request_header(req, "mcp-session-id");
         if (!sid) answer_error(r, 400, PT_OUT_MCP_BAD_MESSAGE, NULL, PT_MCP_INVALID_REQUEST, "Mcp-Session-Id is required");
-        else if (!pt__mcp_session_use(sid->value, r->server ? r->server->name : "", true, NULL))
+        else if (!pt__mcp_session_held(sid->value, false, holder(r)) ||
+                 !pt__mcp_session_use(sid->value, r->server ? r->server->name : "", true, NULL))
             answer_error(r, 404, PT_OUT_MCP_UNKNOWN_SESSION, NULL, PT_MCP_INVALID_REQUEST, "unknown or ended MCP session");
         else {
             pull_others(hub); /* the session's GET streams end, on every worker */

@@ -23,6 +23,8 @@ typedef struct session {
     char id[33];
     char server[64];           /* "" for /mcp */
     unsigned caps;             /* PT_MCP_CAN_* */
+    bool legacy;               /* a 2024-11-05 HTTP+SSE client's (its stream is the session) */
+    char consumer[65];         /* whose key made it, "" without a key */
     uint64_t last_ms;
     bool streaming;            /* a GET stream was opened: messages are kept for it */
     uint64_t last_seq;         /* the newest event's number (0: none yet) */
@@ -86,6 +88,27 @@ bool pt__mcp_session_new(const char *server, unsigned caps, char id[33])
     }
     pthread_mutex_unlock(&lock);
     return ok;
+}
+
+void pt__mcp_session_bind(const char *id, bool legacy, const char *consumer)
+{
+    pthread_mutex_lock(&lock);
+    session *s = find(pt_slice_cstr(id), NULL);
+    if (s) {
+        s->legacy = legacy;
+        snprintf(s->consumer, sizeof s->consumer, "%s", consumer);
+    }
+    pthread_mutex_unlock(&lock);
+}
+
+bool pt__mcp_session_held(pt_slice id, bool legacy, const char *consumer)
+{
+    pthread_mutex_lock(&lock);
+    session *s = find(id, NULL);
+    /* a consumer name longer than the field never matches: compared whole, not cut */
+    bool held = s && s->legacy == legacy && strlen(consumer) < sizeof s->consumer && strcmp(s->consumer, consumer) == 0;
+    pthread_mutex_unlock(&lock);
+    return held;
 }
 
 bool pt__mcp_session_use(pt_slice id, const char *server, bool drop, unsigned *caps)

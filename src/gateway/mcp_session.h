@@ -27,6 +27,14 @@
  * or out of memory. */
 bool pt__mcp_session_new(const char *server, unsigned caps, char id[33]);
 
+/* Whom session id belongs to, set once as it is made: its transport (the 2024-11-05 HTTP+SSE
+ * one when legacy, else Streamable HTTP) and the consumer whose key made it ("" without a key).
+ * A request that names a session of the other transport or of another consumer is refused as if
+ * the session did not exist: a session id is not a key to another client's calls. */
+void pt__mcp_session_bind(const char *id, bool legacy, const char *consumer);
+/* Whether id is a live session of that transport made by consumer. */
+bool pt__mcp_session_held(pt_slice id, bool legacy, const char *consumer);
+
 /* Whether id is a live session of server; touches it, or ends it when drop. *caps (may be
  * NULL) gets what its client can answer. */
 bool pt__mcp_session_use(pt_slice id, const char *server, bool drop, unsigned *caps);

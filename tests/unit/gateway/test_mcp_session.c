@@ -42,6 +42,32 @@ static void sessions_belong_to_their_endpoint(void **state)
     assert_false(pt__mcp_session_use(pt_slice_cstr(id), "files", false, NULL)); /* ended */
 }
 
+static void sessions_belong_to_their_transport_and_consumer(void **state)
+{
+    (void)state;
+    char legacy[33], streamable[33], keyless[33];
+    assert_true(pt__mcp_session_new("files", 0, legacy));
+    assert_true(pt__mcp_session_new("files", 0, streamable));
+    assert_true(pt__mcp_session_new("files", 0, keyless));
+    pt__mcp_session_bind(legacy, true, "app1");
+    pt__mcp_session_bind(streamable, false, "app1");
+    pt__mcp_session_bind(keyless, false, "");
+    assert_true(pt__mcp_session_held(pt_slice_cstr(legacy), true, "app1"));
+    assert_false(pt__mcp_session_held(pt_slice_cstr(legacy), false, "app1"));    /* the other transport */
+    assert_false(pt__mcp_session_held(pt_slice_cstr(legacy), true, "app3"));     /* another consumer */
+    assert_true(pt__mcp_session_held(pt_slice_cstr(streamable), false, "app1"));
+    assert_false(pt__mcp_session_held(pt_slice_cstr(streamable), true, "app1"));
+    assert_false(pt__mcp_session_held(pt_slice_cstr(streamable), false, ""));    /* no key is not app1's key */
+    assert_true(pt__mcp_session_held(pt_slice_cstr(keyless), false, ""));
+    assert_false(pt__mcp_session_held(pt_slice_cstr(keyless), false, "app1"));
+    assert_false(pt__mcp_session_held(pt_slice_cstr("nosuchsession"), false, ""));
+    char longname[100];
+    memset(longname, 'x', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    pt__mcp_session_bind(keyless, false, longname); /* cut when kept: never matches whole */
+    assert_false(pt__mcp_session_held(pt_slice_cstr(keyless), false, longname));
+}
+
 static void events_are_kept_once_a_stream_was_opened_and_replayed_after_the_last_seen(void **state)
 {
     (void)state;
@@ -149,6 +175,7 @@ int main(void)
         cmocka_unit_test_setup(a_last_event_id_of_no_event_is_refused, reset),
         cmocka_unit_test_setup(a_push_reaches_one_session_and_caps_can_come_later, reset),
         cmocka_unit_test_setup(the_replay_buffer_is_bounded, reset),
+        cmocka_unit_test_setup(sessions_belong_to_their_transport_and_consumer, reset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
