@@ -694,7 +694,11 @@ static void on_notice(void *arg, pt_mcp_upstream *up, json_t *msg)
     if (method && strcmp(method, "notifications/tools/list_changed") == 0) index_tools(hub, up);
     char *text = json_dumps(msg, JSON_COMPACT);
     char *ptext = plain ? json_dumps(plain, JSON_COMPACT) : NULL;
-    if (text && pt__mcp_stream_publish(name, text, ptext)) {
+    /* a resource's update goes to the clients that subscribed to it, not to every stream */
+    const char *uri = method && strcmp(method, "notifications/resources/updated") == 0
+                          ? json_string_value(json_object_get(json_object_get(msg, "params"), "uri"))
+                          : NULL;
+    if (text && (uri ? pt__mcp_stream_publish_watched(name, uri, text) : pt__mcp_stream_publish(name, text, ptext))) {
         pull_others(hub);
         hub_pull(hub);
     }
@@ -704,6 +708,27 @@ static void on_notice(void *arg, pt_mcp_upstream *up, json_t *msg)
 }
 
 /* ---- /mcp/<server>: relay ------------------------------------------------------------- */
+
+/* resources/subscribe and unsubscribe: who watches what is kept per session (mcp_session.h),
+ * so that updates reach those clients alone, and the server, whose session with the gateway
+ * all clients share, is told to stop only when no client watches the resource any more. True
+ * when answered here. */
+static bool watch(mcp_req *r)
+{
+    bool on = strcmp(r->msg.method, "resources/subscribe") == 0;
+    const char *uri = json_string_value(json_object_get(r->msg.params, "uri"));
+    if ((!on && strcmp(r->msg.method, "resources/unsubscribe") != 0) || !uri) return false;
+    int left = pt__mcp_session_watch(r->sid, uri, on);
+    if (on && left < 0) {
+        char msg[100];
+        snprintf(msg, sizeof msg, "too many subscriptions in this session (%d at most)", PT_MCP_WATCH_MAX);
+        answer_error(r, 200, PT_OUT_MCP_BAD_MESSAGE, r->msg.id, PT_MCP_INVALID_REQUEST, msg);
+        return true;
+    }
+    if (on || left == 0) return false;
+    answer(r, 200, pt_mcp_result(r->msg.id, json_object()), NULL); /* others still watch it */
+    return true;
+}
 
 static void on_relayed(void *arg, json_t *response, int code, const char *message)
 {
@@ -778,6 +803,7 @@ static void serve_server(mcp_req *r)
     }
     const char *tool = strcmp(method, "tools/call") == 0 ? json_string_value(json_object_get(r->msg.params, "name")) : NULL;
     if (tool && !tool_call_allowed(r, r->server->name, tool)) return;
+    if (watch(r)) return;
     bool init = strcmp(method, "initialize") == 0;
     r->up_name = r->server->name;
     r->call = pt_mcp_upstream_call(up, init ? "ping" : method, init ? NULL : r->msg.params,

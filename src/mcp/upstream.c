@@ -421,7 +421,9 @@ static void from_server(pt_mcp_upstream *up, pt_mcp_call *on, const pt_mcp_msg *
     }
     size_t ml = strlen(m->method);
     bool list_changed = ml > 13 && strcmp(m->method + ml - 13, "/list_changed") == 0;
-    pt_mcp_call *c = list_changed ? NULL : owner(up, on);
+    /* a resource's update belongs to its subscribers, not to the call in flight (stdio) */
+    bool unowned = list_changed || strcmp(m->method, "notifications/resources/updated") == 0;
+    pt_mcp_call *c = unowned ? NULL : owner(up, on);
     if (c) {
         c->event(c->arg, m->root);
     } else if (m->kind == PT_MCP_REQUEST) {

@@ -68,6 +68,41 @@ static void sessions_belong_to_their_transport_and_consumer(void **state)
     assert_false(pt__mcp_session_held(pt_slice_cstr(keyless), false, longname));
 }
 
+static void resource_updates_reach_the_sessions_that_watch_them(void **state)
+{
+    (void)state;
+    char a[33], b[33], other[33], got[512];
+    uint64_t ca, cb, co;
+    unsigned caps;
+    assert_true(pt__mcp_session_new("files", 0, a));
+    assert_true(pt__mcp_session_new("files", 0, b));
+    assert_true(pt__mcp_session_new("files", 0, other)); /* streams, never subscribes */
+    assert_int_equal(pt__mcp_stream_open(pt_slice_cstr(a), "files", NULL, &ca, &caps), 0);
+    assert_int_equal(pt__mcp_stream_open(pt_slice_cstr(b), "files", NULL, &cb, &caps), 0);
+    assert_int_equal(pt__mcp_stream_open(pt_slice_cstr(other), "files", NULL, &co, &caps), 0);
+    assert_int_equal(pt__mcp_session_watch(a, "test://w", true), 1);
+    assert_int_equal(pt__mcp_session_watch(a, "test://w", true), 1); /* twice is once */
+    assert_int_equal(pt__mcp_session_watch(b, "test://w", true), 2);
+    assert_int_equal(pt__mcp_stream_publish_watched("files", "test://w", "U1"), 2);
+    assert_int_equal(pt__mcp_stream_publish_watched("files", "test://x", "nobody"), 0);
+    assert_int_equal(pt__mcp_stream_publish_watched("mail", "test://w", "another server"), 0);
+    assert_string_equal(read_after(other, &co, got, sizeof got), "");
+    assert_int_equal(pt__mcp_session_watch(a, "test://w", false), 1); /* b still watches: the server is not told */
+    assert_int_equal(pt__mcp_stream_publish_watched("files", "test://w", "U2"), 1);
+    assert_string_equal(read_after(a, &ca, got, sizeof got), "id: g1\nevent: message\ndata: U1\n\n");
+    assert_string_equal(read_after(b, &cb, got, sizeof got),
+                        "id: g1\nevent: message\ndata: U1\n\nid: g2\nevent: message\ndata: U2\n\n");
+    assert_int_equal(pt__mcp_session_watch(b, "test://w", false), 0);
+    assert_int_equal(pt__mcp_session_watch("nosuchsession", "test://w", true), -1);
+    char uri[32];
+    for (int i = 0; i < PT_MCP_WATCH_MAX; i++) {
+        snprintf(uri, sizeof uri, "test://%d", i);
+        assert_int_equal(pt__mcp_session_watch(other, uri, true), 1);
+    }
+    assert_int_equal(pt__mcp_session_watch(other, "test://one-more", true), -1);
+    assert_true(pt__mcp_session_use(pt_slice_cstr(other), "files", true, NULL)); /* its watches go with it */
+}
+
 static void events_are_kept_once_a_stream_was_opened_and_replayed_after_the_last_seen(void **state)
 {
     (void)state;
@@ -176,6 +211,7 @@ int main(void)
         cmocka_unit_test_setup(a_push_reaches_one_session_and_caps_can_come_later, reset),
         cmocka_unit_test_setup(the_replay_buffer_is_bounded, reset),
         cmocka_unit_test_setup(sessions_belong_to_their_transport_and_consumer, reset),
+        cmocka_unit_test_setup(resource_updates_reach_the_sessions_that_watch_them, reset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
