@@ -522,6 +522,14 @@ static void answer_empty(mcp_req *r, int status)
 
 /* ---- mcp.access -------------------------------------------------------------------------- */
 
+/* The consumer a session made by this request belongs to, and the one a session it names must
+ * belong to ("" without a key). */
+static const char *holder(const mcp_req *r)
+{
+    const pt_auth *who = pt_conn_info(r->conn)->auth;
+    return who && who->consumer ? who->consumer : "";
+}
+
 static const char *caller_name(const mcp_req *r)
 {
     const pt_auth *who = pt_conn_info(r->conn)->auth;
@@ -783,7 +791,11 @@ static void on_notice(void *arg, pt_mcp_upstream *up, json_t *msg)
     if (list_changed) list_changed_everywhere(hub, name, method);
     char *text = json_dumps(msg, JSON_COMPACT);
     char *ptext = plain ? json_dumps(plain, JSON_COMPACT) : NULL;
-    if (text && pt__mcp_stream_publish(name, text, ptext)) {
+    /* a resource's update goes to the clients that subscribed to it, not to every stream */
+    const char *uri = method && strcmp(method, "notifications/resources/updated") == 0
+                          ? json_string_value(json_object_get(json_object_get(msg, "params"), "uri"))
+                          : NULL;
+    if (text && (uri ? pt__mcp_stream_publish_watched(name, uri, text) : pt__mcp_stream_publish(name, text, ptext))) {
         pull_others(hub);
         hub_pull(hub);
     }
@@ -793,6 +805,27 @@ static void on_notice(void *arg, pt_mcp_upstream *up, json_t *msg)
 }
 
 /* ---- /mcp/<server>: relay ------------------------------------------------------------- */
+
+/* resources/subscribe and unsubscribe: who watches what is kept per session (mcp_session.h),
+ * so that updates reach those clients alone, and the server, whose session with the gateway
+ * all clients share, is told to stop only when no client watches the resource any more. True
+ * when answered here. */
+static bool watch(mcp_req *r)
+{
+    bool on = strcmp(r->msg.method, "resources/subscribe") == 0;
+    const char *uri = json_string_value(json_object_get(r->msg.params, "uri"));
+    if ((!on && strcmp(r->msg.method, "resources/unsubscribe") != 0) || !uri) return false;
+    int left = pt__mcp_session_watch(r->sid, uri, on);
+    if (on && left < 0) {
+        char msg[100];
+        snprintf(msg, sizeof msg, "too many subscriptions in this session (%d at most)", PT_MCP_WATCH_MAX);
+        answer_error(r, 200, PT_OUT_MCP_BAD_MESSAGE, r->msg.id, PT_MCP_INVALID_REQUEST, msg);
+        return true;
+    }
+    if (on || left == 0) return false;
+    answer(r, 200, pt_mcp_result(r->msg.id, json_object()), NULL); /* others still watch it */
+    return true;
+}
 
 static void on_relayed(void *arg, json_t *response, int code, const char *message)
 {
@@ -863,6 +896,7 @@ static void on_server_ready(void *arg, json_t *response, int code, const char *m
         answer_error(r, 503, PT_OUT_OUT_OF_MEMORY, r->msg.id, PT_MCP_INTERNAL_ERROR, "too many MCP sessions");
         return;
     }
+    pt__mcp_session_bind(id, false, holder(r));
     answer(r, 200, pt_mcp_result(r->msg.id, result), id);
 }
 
@@ -915,6 +949,7 @@ static void serve_server(mcp_req *r)
     }
     const char *tool = strcmp(method, "tools/call") == 0 ? json_string_value(json_object_get(r->msg.params, "name")) : NULL;
     if (tool && !tool_call_allowed(r, r->server->name, tool)) return;
+    if (watch(r)) return;
     bool init = strcmp(method, "initialize") == 0;
     r->up_name = r->server->name;
     r->call = init ? pt_mcp_upstream_call(up, "ping", NULL, on_server_ready, r) : call_for(r, up, method, r->msg.params);
@@ -976,6 +1011,7 @@ static void answer_initialize(mcp_req *r)
         answer_error(r, 503, PT_OUT_OUT_OF_MEMORY, r->msg.id, PT_MCP_INTERNAL_ERROR, "too many MCP sessions");
         return;
     }
+    pt__mcp_session_bind(id, false, holder(r));
     answer(r, 200, pt_mcp_result(r->msg.id, result), id);
 }
 
@@ -1781,7 +1817,8 @@ static void on_message(mcp_req *r)
                      "Mcp-Session-Id is required after initialize");
         return;
     }
-    if ((!init || r->legacy) && !pt__mcp_session_use(sid, scope, false, &r->caps)) {
+    if ((!init || r->legacy) &&
+        (!pt__mcp_session_held(sid, r->legacy, holder(r)) || !pt__mcp_session_use(sid, scope, false, &r->caps))) {
         answer_error(r, 404, PT_OUT_MCP_UNKNOWN_SESSION, r->msg.id, PT_MCP_INVALID_REQUEST,
                      "unknown or ended MCP session: initialize again");
         return;
@@ -1878,6 +1915,7 @@ static void serve_legacy_stream(mcp_req *r)
         answer_error(r, 503, PT_OUT_OUT_OF_MEMORY, NULL, PT_MCP_INTERNAL_ERROR, "too many MCP sessions");
         return;
     }
+    pt__mcp_session_bind(r->sid, true, holder(r));
     r->legacy = true;
     r->cursor = cursor;
     if (!listen_on(r)) return;
@@ -1905,8 +1943,10 @@ static void serve_listen(mcp_req *r)
         serve_legacy_stream(r);
         return;
     }
-    int rc = pt__mcp_stream_open(sid->value, r->server ? r->server->name : "", last ? &last->value : NULL, &r->cursor,
-                                 &r->caps);
+    int rc = !pt__mcp_session_held(sid->value, false, holder(r))
+                 ? -1
+                 : pt__mcp_stream_open(sid->value, r->server ? r->server->name : "", last ? &last->value : NULL,
+                                       &r->cursor, &r->caps);
     if (rc == -1) {
         answer_error(r, 404, PT_OUT_MCP_UNKNOWN_SESSION, NULL, PT_MCP_INVALID_REQUEST,
                      "unknown or ended MCP session: initialize again");
@@ -2067,7 +2107,8 @@ void pt_mcp_route_serve(pt_conn *conn, pt_request *req, const pt_route *route, p
     if (pt_slice_eq_cstr(req->method_name, "DELETE")) {
         const pt_header *sid = pt_request_header(req, "mcp-session-id");
         if (!sid) answer_error(r, 400, PT_OUT_MCP_BAD_MESSAGE, NULL, PT_MCP_INVALID_REQUEST, "Mcp-Session-Id is required");
-        else if (!pt__mcp_session_use(sid->value, r->server ? r->server->name : "", true, NULL))
+        else if (!pt__mcp_session_held(sid->value, false, holder(r)) ||
+                 !pt__mcp_session_use(sid->value, r->server ? r->server->name : "", true, NULL))
             answer_error(r, 404, PT_OUT_MCP_UNKNOWN_SESSION, NULL, PT_MCP_INVALID_REQUEST, "unknown or ended MCP session");
         else {
             pull_others(hub); /* the session's GET streams end, on every worker */
