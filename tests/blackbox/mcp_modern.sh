@@ -270,8 +270,8 @@ curl -s -N -X POST "http://127.0.0.1:$PP/mcp/rs" "${J[@]}" -H "MCP-Protocol-Vers
 lpid=$!
 check "subscriptions/listen acknowledges first" wait_for 10 grep -q 'notifications/subscriptions/acknowledged' "$out"
 is "$(grep -m1 '^data: ' "$out" | cut -c7- | jq -c '.params')" \
-    '{"notifications":{"toolsListChanged":true},"_meta":{"io.modelcontextprotocol/subscriptionId":5}}' \
-    "with the list changes it carries (relay has no prompts) and the subscription's id"
+    '{"notifications":{"toolsListChanged":true,"promptsListChanged":true},"_meta":{"io.modelcontextprotocol/subscriptionId":5}}' \
+    "with the list changes it carries and the subscription's id"
 for _ in 1 2 3 4; do mreq /mcp/rs tools/call '"name":"grow"'; done   # the child of each worker grows
 changed() { grep -q '"notifications/tools/list_changed".*"io.modelcontextprotocol/subscriptionId":5' "$out"; }
 check "a tool list change reaches the subscription, whichever worker's child changed" wait_for 10 changed
