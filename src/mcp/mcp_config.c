@@ -528,6 +528,7 @@ static const pt_cfg_field mcp_fields[] = {
     CFG_FUNC("access", access_later_fn),
     CFG_FUNC("apis", access_later_fn),
     CFG_BOOL("diagnose_connection", pt_mcp_config, diagnose_connection),
+    CFG_DUR("diagnose_deadline", pt_mcp_config, diagnose_deadline_ms, 1, 600000),
     CFG_BOOL("record_arguments", pt_mcp_config, record_arguments),
     CFG_FUNC("cors", access_later_fn), /* the /mcp route's cors, mapped by the gateway (gateway/cors.c) */
     CFG_END,
@@ -543,6 +544,7 @@ pt_mcp_config *pt_mcp_config_map(pt_cfg *c, const pt_cfg_node *v, bool key_requi
     m->max_message_bytes = 4u << 20;
     m->prefix = true;
     m->diagnose_connection = true;
+    m->diagnose_deadline_ms = 30000;
     m->key_required = key_required;
     if (v->kind != PT_CFG_MAP && !pt_cfg_is_null(v)) {
         pt_cfg_fail(c, v, "expected a mapping with servers, got %s", pt_cfg_kind_name(v));

@@ -87,6 +87,7 @@ typedef struct pt_mcp_config {
     size_t napis;
     pt_mcp_apitools tools;    /* the apis' tools, built by the gateway at load */
     bool diagnose_connection; /* the built-in tool; default true */
+    uint64_t diagnose_deadline_ms; /* its whole run, whatever the probes; default 30s */
     bool record_arguments;    /* tool calls' argument values in the call log (masked); default false */
 } pt_mcp_config;
 

@@ -26,6 +26,7 @@
 #define KILL_AFTER_MS 2000
 #define HANDSHAKE_MIN_MS 30000
 #define STDERR_LINE_MAX 4096
+#define RESUMES_MAX 16       /* a server that ends one call's stream more often has lost the call */
 
 extern char **environ;
 
@@ -61,6 +62,8 @@ struct pt_mcp_call {
     int status;
     bool event_stream;
     pt_mcp_sse sse;            /* an event-stream answer, read as it comes */
+    unsigned resumes;          /* how often its stream was resumed with Last-Event-ID */
+    uint64_t resume_left;      /* waiting to resume: the call's time left once the wait is over */
     json_t *answer;            /* the response found in it */
     char *session;             /* Mcp-Session-Id of the answer */
 };
@@ -259,6 +262,8 @@ static void tell_cancelled(pt_mcp_call *call, const char *reason)
                                     json_pack("{s:I, s:s}", "requestId", (json_int_t)call->id, "reason", reason)));
 }
 
+static void resume(pt_mcp_call *call);
+
 static void on_call_timer(uv_timer_t *t)
 {
     pt_mcp_call *call = t->data;
@@ -272,6 +277,12 @@ static void on_call_timer(uv_timer_t *t)
     }
     if (call->fail_code) {
         call_finish(call, NULL, call->fail_code, call->fail_msg);
+        return;
+    }
+    if (call->resume_left) { /* the server's retry delay is over: the timer covers the call again */
+        uv_timer_start(&call->timer, on_call_timer, call->resume_left, 0);
+        call->resume_left = 0;
+        resume(call);
         return;
     }
     pt_mcp_upstream *up = call->up;
@@ -765,7 +776,9 @@ static void from_server(pt_mcp_upstream *up, pt_mcp_call *on, const pt_mcp_msg *
     if (up->modern && m->kind == PT_MCP_NOTIFICATION && subscription_notice(up, m)) return;
     size_t ml = strlen(m->method);
     bool list_changed = ml > 13 && strcmp(m->method + ml - 13, "/list_changed") == 0;
-    pt_mcp_call *c = list_changed ? NULL : owner(up, on);
+    /* a resource's update belongs to its subscribers, not to the call in flight (stdio) */
+    bool unowned = list_changed || strcmp(m->method, "notifications/resources/updated") == 0;
+    pt_mcp_call *c = unowned ? NULL : owner(up, on);
     if (c) {
         c->event(c->arg, m->root);
     } else if (m->kind == PT_MCP_REQUEST) {
@@ -1060,6 +1073,21 @@ static void after_handshake(pt_mcp_call *call)
     handshake(call->up);
 }
 
+/* The server ended a call's event stream before its response (it may, to have the client poll:
+ * SEP-1699). The response comes on a GET that resumes the stream after its last event id, once
+ * the retry delay the server asked for is over and while the call's own time lasts. */
+static bool resume_later(pt_mcp_call *call)
+{
+    uint64_t left = uv_timer_get_due_in(&call->timer);
+    if (!call->sse.last_id[0] || !call->up->session || call->resumes >= RESUMES_MAX || call->sse.retry_ms >= left)
+        return false;
+    call->resumes++;
+    call->retried = true; /* a session lost now fails the call: sending it again would run it twice */
+    call->resume_left = left - call->sse.retry_ms;
+    uv_timer_start(&call->timer, on_call_timer, call->sse.retry_ms, 0);
+    return true;
+}
+
 static void x_done(void *u)
 {
     pt_mcp_call *call = u;
@@ -1113,6 +1141,7 @@ static void x_done(void *u)
     json_t *resp = call->event_stream ? json_incref(call->answer)
                                       : pt_mcp_find_response(call->body.data ? call->body.data : "", call->body.len, false,
                                                              id, why, sizeof why);
+    if (!resp && call->event_stream && resume_later(call)) return;
     if (!resp && call->event_stream) snprintf(why, sizeof why, "its event stream ended without the response");
     if (!resp) {
         snprintf(msg, sizeof msg, "MCP server '%s': %s", up->def->name, why);
@@ -1158,7 +1187,7 @@ static void http_send(pt_mcp_call *call)
         /* the headers mirror the body (an intermediary routes on them); no session */
         json_t *params = json_object_get(call->msg, "params");
         const char *tool = json_string_value(json_object_get(params, "name"));
-        if (pt_mcp_modern_headers(&head, call->msg, tool ? json_object_get(up->param_maps, tool) : NULL) != 0) goto oom;
+        if (pt_mcp_modern_write_headers(&head, call->msg, tool ? json_object_get(up->param_maps, tool) : NULL) != 0) goto oom;
     } else {
         if (up->session) pt_buf_printf(&head, "Mcp-Session-Id: %s\r\n", up->session);
         if (up->state == PT_MCP_UP_READY) pt_buf_printf(&head, "MCP-Protocol-Version: %s\r\n", up->version);
@@ -1178,6 +1207,26 @@ oom:
     free(body);
     pt_buf_release(&head);
     fail_soon(call, PT_MCP_INTERNAL_ERROR, "the gateway is out of memory");
+}
+
+static void resume(pt_mcp_call *call)
+{
+    pt_mcp_upstream *up = call->up;
+    const pt_mcp_server *d = up->def;
+    pt_buf head = PT_BUF_INIT;
+    pt_buf_printf(&head, "GET %s HTTP/1.1\r\n", d->path);
+    pt_http_append_host(&head, d->host, d->port, d->tls);
+    pt_buf_printf(&head, "Accept: text/event-stream\r\nMcp-Session-Id: %s\r\nMCP-Protocol-Version: %s\r\n"
+                         "Last-Event-ID: %s\r\n\r\n", up->session, up->version, call->sse.last_id);
+    pt_endpoint ep = { .host = d->host, .port = d->port, .tls = d->tls };
+    pt_exchange_opts o = { .connect_timeout_ms = 3000, .first_byte_timeout_ms = d->timeout_ms,
+                           .idle_timeout_ms = d->timeout_ms, .pool_idle_ms = 60000, .pool_max_idle = 16,
+                           .idempotent = true };
+    call->status = 0;
+    call->event_stream = false;
+    call->x = head.data ? pt_exchange_start(up->client, &ep, &o, head.data, head.len, &http_cb, call) : NULL;
+    pt_buf_release(&head);
+    if (!call->x) fail_soon(call, PT_MCP_INTERNAL_ERROR, "the gateway is out of memory");
 }
 
 /* ---- HTTP: the GET stream ------------------------------------------------------------ */
