@@ -438,7 +438,8 @@ static void stream_write(mcp_req *r, json_t *msg)
 }
 
 /* A modern client's answer (mcp/modern.h): every result carries resultType (the cacheable ones
- * ttlMs and cacheScope too); a method no one serves is HTTP 404, and a resource no server has
+ * ttlMs and cacheScope too); a method no one serves is HTTP 404, the revision's errors 400
+ * (-32020..-32022, as a modern server sent them over HTTP), and a resource no server has
  * is -32602 (the revision retired -32002). Returns the status. The result and the error may be
  * shared with the upstream's response: they are changed in copies. */
 static int modern_answer(mcp_req *r, int status, json_t *body)
@@ -452,6 +453,9 @@ static int modern_answer(mcp_req *r, int status, json_t *body)
         if (own) json_object_set_new(body, "result", own);
     } else if (code == PT_MCP_METHOD_NOT_FOUND && status == 200) {
         status = 404;
+    } else if ((code == PT_MCP_HEADER_MISMATCH || code == PT_MCP_MISSING_CAPABILITY || code == PT_MCP_UNSUPPORTED_VERSION) &&
+               status == 200) { /* the revision's own errors, a modern server's among them, are 400 */
+        status = 400;
     } else if (code == -32002) {
         json_t *own = json_deep_copy(error);
         json_object_set_new(own, "code", json_integer(PT_MCP_INVALID_PARAMS));
@@ -1435,6 +1439,25 @@ static void on_mcall_event(void *arg, json_t *msg)
     }
 }
 
+/* A modern client's Mcp-Param-* headers, {"Name":"value as sent"} (NULL: none): it mirrors
+ * its x-mcp-header arguments by the tool list it read, and a modern server gets them as they
+ * came. A value that is not UTF-8 (the client should have sent its base64 form) is left out. */
+static json_t *param_headers(const mcp_req *r)
+{
+    static const pt_slice prefix = { "mcp-param-", 10 };
+    json_t *given = NULL;
+    for (unsigned i = 0; i < r->req->nheaders; i++) {
+        const pt_header *h = &r->req->headers[i];
+        if (h->name.len <= prefix.len || strncasecmp(h->name.ptr, prefix.ptr, prefix.len) != 0 || h->name.len > 110) continue;
+        char name[112];
+        snprintf(name, sizeof name, "%.*s", (int)(h->name.len - prefix.len), h->name.ptr + prefix.len);
+        json_t *v = json_stringn(h->value.ptr ? h->value.ptr : "", h->value.len);
+        if (v && (given || (given = json_object()))) json_object_set_new(given, name, v);
+        else json_decref(v);
+    }
+    return given;
+}
+
 static pt_mcp_call *call_for(mcp_req *r, pt_mcp_upstream *up, const char *method, json_t *params)
 {
     if (!r->modern) {
@@ -1444,7 +1467,10 @@ static pt_mcp_call *call_for(mcp_req *r, pt_mcp_upstream *up, const char *method
     }
     mcall *mc = mcall_new(r);
     if (!mc) return NULL;
-    mc->call = pt_mcp_upstream_call(up, method, params, on_mcall_reply, mc);
+    /* a modern server's answers (its input_required too) go to the client as they are */
+    json_t *given = param_headers(r);
+    mc->call = pt_mcp_upstream_call_modern(up, method, params, given, on_mcall_reply, mc);
+    json_decref(given);
     if (!mc->call) {
         mcall_free(mc);
         return NULL;
@@ -1764,8 +1790,12 @@ static void serve_modern(mcp_req *r)
         answer(r, f.status, body, NULL);
         return;
     }
-    r->modern_caps = caps_of(json_object_get(json_object_get(r->msg.params, "_meta"), PT_MCP_META_CAPS));
-    pt_mcp_modern_strip(r->msg.params, r->log_level, sizeof r->log_level);
+    /* _meta stays as the client sent it: a modern server gets the client's capabilities and log
+     * level, a 2025-era one none of the revision's keys (mcp/upstream.c) */
+    json_t *meta = json_object_get(r->msg.params, "_meta");
+    const char *level = json_string_value(json_object_get(meta, PT_MCP_META_LOG_LEVEL));
+    r->modern_caps = caps_of(json_object_get(meta, PT_MCP_META_CAPS));
+    snprintf(r->log_level, sizeof r->log_level, "%s", level ? level : "");
     const char *method = r->msg.method;
     const char *state = json_string_value(json_object_get(r->msg.params, "requestState"));
     if (state && strncmp(state, MRTR_PREFIX, sizeof MRTR_PREFIX - 1) == 0 && relayed_method(method)) {

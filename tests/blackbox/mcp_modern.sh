@@ -47,32 +47,9 @@ portico_start "$T/portico.yaml" || { not_ok "portico starts with four MCP server
 all_up() { [[ $(curl -s "http://127.0.0.1:$PP/readyz") == *'"rs":"up","rh":"up","fx":"up","locked":"up"'* ]]; }
 check "every MCP server is up" wait_for 20 all_up
 
-V=2026-07-28
-J=(-H "Content-Type: application/json" -H "Accept: application/json, text/event-stream")
-CAPS='{}'
-LOGLEVEL=
-# meta: the request's _meta members of the revision
-meta() {
-    echo "\"io.modelcontextprotocol/protocolVersion\":\"$V\",\"io.modelcontextprotocol/clientCapabilities\":$CAPS${LOGLEVEL:+,\"io.modelcontextprotocol/logLevel\":\"$LOGLEVEL\"}"
-}
-# body METHOD [PARAMS]: a request of the revision (PARAMS: members of params, without braces)
-body() { echo "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"$1\",\"params\":{\"_meta\":{$(meta)}${2:+,$2}}}"; }
-# mreq PATH METHOD [PARAMS] [curl args]: one request with the headers the revision asks for
-# (Mcp-Name from params.name or params.uri)
-mreq() {
-    local p=$1 m=$2 params=${3:-}
-    shift 3 2>/dev/null || shift $#
-    local name
-    name=$(jq -r '.name // .uri // empty' <<<"{$params}")
-    http POST "http://127.0.0.1:$PP$p" "${J[@]}" -H "MCP-Protocol-Version: $V" -H "Mcp-Method: $m" \
-        ${name:+-H "Mcp-Name: $name"} --data-binary "$(body "$m" "$params")" "$@"
-}
+. "$(dirname "$0")/mcp_modern_client.bash"
 # raw PATH BODY [curl args]: a POST with exactly the given headers
 raw() { local p=$1 b=$2; shift 2; http POST "http://127.0.0.1:$PP$p" "${J[@]}" --data-binary "$b" "$@"; }
-err() { echo "$RESP_STATUS $(jqr .error.code)"; }
-text() { jqr '.result.content[0].text'; }
-# last_msg: the final message of an event-stream answer
-last_msg() { grep '^data: ' <<<"$RESP_BODY" | tail -n 1 | cut -c7-; }
 
 # ---- server/discover
 mreq /mcp server/discover
