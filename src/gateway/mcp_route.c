@@ -1723,11 +1723,26 @@ static void serve_subscription(mcp_req *r)
     json_decref(ack);
 }
 
+/* A 2025 session's GET stream ends: its events are kept with the session, so the client that
+ * opens it again (on another worker, with Last-Event-ID) misses none. */
+static void stream_end(mcp_req *r)
+{
+    r->answered = true;
+    live_remove(r);
+    pt_conn_response_end(r->conn);
+}
+
 void pt_mcp_hub_drain(pt_mcp_hub *hub)
 {
-    for (mcp_req *x = hub ? hub->live : NULL, *next; x; x = next) {
+    if (!hub) return;
+    hub_pull(hub); /* what the streams are owed goes out first */
+    for (mcp_req *x = hub->live, *next; x; x = next) {
         next = x->next;
-        if (!x->modern || !x->listening || x->answered) continue;
+        if (!x->listening || x->answered || x->legacy) continue;
+        if (!x->modern) {
+            stream_end(x);
+            continue;
+        }
         answer(x, 200, pt_mcp_result(x->msg.id, json_pack("{s:{s:O}}", "_meta", PT_MCP_META_SUBSCRIPTION, x->msg.id)),
                NULL);
     }

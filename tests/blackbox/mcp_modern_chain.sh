@@ -7,8 +7,9 @@
 # notifications/cancelled over stdio), resources, prompts, the server's own input_required
 # result reaching the client as it is and the client's retry with inputResponses and the
 # server's requestState answered, the client's capabilities, log level and Mcp-Param-* headers
-# reaching the server (it records what it received), and subscriptions/listen carrying a
-# modern server's list changes.
+# reaching the server (it records what it received), subscriptions/listen carrying a modern
+# server's list changes, and a drain ending a 2025 client's GET stream and a subscription
+# gracefully.
 . "$(dirname "$0")/lib.sh"
 
 MODERN=$ROOT/tests/upstreams/mcp/modern.mjs
@@ -250,4 +251,22 @@ stop_pid $LPID
 stop_pid $L2
 
 alive_after "2026-07-28 clients of 2026-07-28 servers"
+
+# ---- a drain ends the long streams gracefully: a 2025 client's GET stream and a subscription
+INIT='{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bb","version":"1"}}}'
+http POST "http://127.0.0.1:$PP/mcp/mh" "${J[@]}" --data-binary "$INIT"
+SID=$(hdr Mcp-Session-Id)
+: >"$T/get_drain.out"
+curl -s -N "http://127.0.0.1:$PP/mcp/mh" -H "Mcp-Session-Id: $SID" -H "Accept: text/event-stream" >"$T/get_drain.out" 2>/dev/null &
+GPID=$!
+check "a 2025 client's GET stream is open (its priming event came)" wait_for 10 grep -q '^id: g' "$T/get_drain.out"
+check "a subscription is open" listen /mcp "$T/listen_drain.out"
+portico_stop
+wait "$GPID"
+is "$?" 0 "SIGTERM ends the GET stream cleanly (the client sees its end and may resume it elsewhere)"
+wait "$LPID"
+is "$(grep '^data: ' "$T/listen_drain.out" | tail -n 1 | cut -c7- | jq -c '.result._meta')" \
+    '{"io.modelcontextprotocol/subscriptionId":5}' "and the subscription with its result"
+grep -q "drain deadline reached" "$T/portico.err" && not_ok "the streams did not hold the drain to its deadline" \
+    "$(grep "drain deadline" "$T/portico.err")" || ok "the streams did not hold the drain to its deadline"
 done_testing
