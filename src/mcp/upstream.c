@@ -46,6 +46,7 @@ struct pt_mcp_call {
     bool modern;               /* sent as a 2026-07-28 request: _meta, headers, its answer reshaped */
     bool listen;               /* the long-lived subscriptions/listen of a modern server */
     bool keep_modern;          /* its caller speaks 2026-07-28: the answer as the server gave it */
+    bool awaiting_tools;       /* sent again once the server's tools are listed (relearn) */
     json_t *param_headers;     /* ...and its own Mcp-Param-* headers, {"Name":"value as sent"}, or NULL */
     json_t *local;             /* an answer the gateway makes itself, delivered from the timer */
     /* a modern server's input_required rounds, relayed to the caller as a server's requests */
@@ -106,6 +107,8 @@ struct pt_mcp_upstream {
     pt_mcp_call *subscription; /* subscriptions/listen in flight, or NULL */
     bool sub_acked, subscribe_off;
     json_t *param_maps;        /* tool name -> {"argument":"Header"}: its x-mcp-header properties */
+    bool learning;             /* listing the tools again for param_maps (relearn) */
+    unsigned learn_pages;
     char log_level[16];        /* logging/setLevel, sent as _meta on each request; "" none */
     json_t *caps;              /* the client capabilities declared to a modern server */
     char name[64];             /* def->name, for the child's exit after a shutdown freed def */
@@ -624,6 +627,18 @@ static bool input_answer(pt_mcp_upstream *up, json_t *response)
     return false;
 }
 
+/* What a call read of its last answer forgotten, before it is sent again. */
+static void http_reset(pt_mcp_call *call)
+{
+    call->status = 0;
+    call->event_stream = false;
+    pt_buf_reset(&call->body);
+    pt_mcp_sse_release(&call->sse);
+    pt_mcp_sse_init(&call->sse, call->up->max_message, on_call_event, call);
+    json_decref(call->answer);
+    call->answer = NULL;
+}
+
 /* Every answer of the round is in: the request again, under a new id, with inputResponses and
  * the requestState; a refused input request fails the call, saying what was refused. */
 static void send_again(pt_mcp_call *call)
@@ -657,13 +672,7 @@ static void send_again(pt_mcp_call *call)
     json_decref(call->inputs);
     json_decref(call->answers);
     call->inputs = call->answers = NULL;
-    call->status = 0;
-    call->event_stream = false;
-    pt_buf_reset(&call->body);
-    pt_mcp_sse_release(&call->sse);
-    pt_mcp_sse_init(&call->sse, up->max_message, on_call_event, call);
-    json_decref(call->answer);
-    call->answer = NULL;
+    http_reset(call);
     uv_timer_start(&call->timer, on_call_timer, call->left_ms ? call->left_ms : 1, 0);
     if (up->def->url) http_send(call);
     else send_line(up, json_incref(call->msg));
@@ -1064,15 +1073,67 @@ static void after_handshake(pt_mcp_call *call)
     call->retried = true;
     call->sent = false;
     call->modern = false; /* decided again when it is sent; a legacy server ignores the _meta */
-    call->event_stream = false;
-    pt_buf_reset(&call->body);
-    pt_mcp_sse_release(&call->sse);
-    pt_mcp_sse_init(&call->sse, call->up->max_message, on_call_event, call);
-    json_decref(call->answer);
-    call->answer = NULL;
+    http_reset(call);
     free(call->session);
     call->session = NULL;
     handshake(call->up);
+}
+
+#define LEARN_PAGES_MAX 100 /* pages of tools/list walked to learn x-mcp-header arguments */
+
+static void learn_page(pt_mcp_upstream *up, const char *cursor);
+
+static void on_learned(void *arg, json_t *response, int code, const char *message)
+{
+    pt_mcp_upstream *up = arg;
+    const char *next = json_string_value(json_object_get(json_object_get(response, "result"), "nextCursor"));
+    if (next && !up->closing && ++up->learn_pages < LEARN_PAGES_MAX) {
+        learn_page(up, next);
+        return;
+    }
+    up->learning = false;
+    up->learn_pages = 0;
+    pt_mcp_call *c, *after;
+    for (c = up->calls; c; c = after) {
+        after = c->next;
+        if (!c->awaiting_tools || c->done) continue;
+        c->awaiting_tools = false;
+        if (up->closing) call_finish(c, NULL, PT_MCP_UPSTREAM_ERROR, "the MCP server was removed from the configuration");
+        else http_send(c);
+    }
+}
+
+/* One page of the tools list, whose answer teaches param_maps (modern_answer). */
+static void learn_page(pt_mcp_upstream *up, const char *cursor)
+{
+    json_t *params = cursor ? json_pack("{s:s}", "cursor", cursor) : NULL;
+    pt_mcp_call *c = pt_mcp_upstream_call(up, "tools/list", params, on_learned, up);
+    json_decref(params);
+    if (!c) on_learned(up, NULL, PT_MCP_INTERNAL_ERROR, "out of memory");
+}
+
+/* A modern server refused a tools/call's headers (-32020): this worker may not know the tool's
+ * x-mcp-header arguments yet (it learns them from tools/list answers, which another worker may
+ * have had, and a tool may be new). The tools are listed again, every page, and the call sent
+ * again, once. Not for a caller that sent its own Mcp-Param-* headers: they are its to get right. */
+static bool relearn(pt_mcp_call *call, const json_t *refusal)
+{
+    pt_mcp_upstream *up = call->up;
+    const char *method = json_string_value(json_object_get(call->msg, "method"));
+    json_int_t code = json_integer_value(json_object_get(json_object_get(refusal, "error"), "code"));
+    if (code != PT_MCP_HEADER_MISMATCH || !method || strcmp(method, "tools/call") != 0 || call->param_headers ||
+        !up->def->url)
+        return false;
+    pt_log_info("MCP server '%s' refused the headers of a tools/call; listing its tools again to learn its "
+                "x-mcp-header arguments", up->def->name);
+    call->retried = true;
+    call->awaiting_tools = true;
+    http_reset(call);
+    if (!up->learning) {
+        up->learning = true;
+        learn_page(up, NULL);
+    }
+    return true;
 }
 
 /* The server ended a call's event stream before its response (it may, to have the client poll:
@@ -1108,6 +1169,10 @@ static void x_done(void *u)
     }
     if (up->def->legacy_sse && call->status >= 200 && call->status < 300) return; /* answered on the stream */
     json_t *refusal = call->status != 200 && call->modern ? error_body(call) : NULL;
+    if (refusal && again && relearn(call, refusal)) {
+        json_decref(refusal);
+        return;
+    }
     if (refusal) { /* a modern server's 4xx carries a JSON-RPC error: the caller gets it as such */
         call_finish(call, refusal, 0, NULL);
         json_decref(refusal);

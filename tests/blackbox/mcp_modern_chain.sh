@@ -40,6 +40,19 @@ all_up() { [[ $(curl -s "http://127.0.0.1:$PP/readyz") == *'"mcp_eras":{"ms":"20
 check "every MCP server is up, each of its era" wait_for 20 all_up
 
 . "$(dirname "$0")/mcp_modern_client.bash"
+
+# ---- first, before any client lists tools: a 2025 client's call of a tool with an
+# x-mcp-header argument, on either worker (only one has listed the server's tools yet)
+INIT='{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bb","version":"1"}}}'
+http POST "http://127.0.0.1:$PP/mcp/mh" "${J[@]}" --data-binary "$INIT"
+SID=$(hdr Mcp-Session-Id)
+n_ok=0
+for i in 1 2 3 4 5 6; do
+    http POST "http://127.0.0.1:$PP/mcp/mh" "${J[@]}" -H "Mcp-Session-Id: $SID" \
+        --data-binary '{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"region","arguments":{"region":"eu"}}}'
+    [ "$RESP_STATUS $(text)" = "200 mh: eu" ] && n_ok=$((n_ok + 1)) || note "region: $RESP_STATUS $RESP_BODY"
+done
+is "$n_ok" 6 "the argument reaches the server in Mcp-Param-Region from either worker (one that had not listed the tools lists them)"
 # answer: the final message, whether the answer came as JSON or as an event stream
 answer() { if [ "$(hdr Content-Type)" = text/event-stream ]; then last_msg; else echo "$RESP_BODY"; fi; }
 # last METHOD FILE: the newest record of METHOD the server made
@@ -253,7 +266,6 @@ stop_pid $L2
 alive_after "2026-07-28 clients of 2026-07-28 servers"
 
 # ---- a drain ends the long streams gracefully: a 2025 client's GET stream and a subscription
-INIT='{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bb","version":"1"}}}'
 http POST "http://127.0.0.1:$PP/mcp/mh" "${J[@]}" --data-binary "$INIT"
 SID=$(hdr Mcp-Session-Id)
 : >"$T/get_drain.out"
