@@ -21,6 +21,7 @@
 #include "core/outcome.h"
 #include "http/request.h"
 #include "http/sock.h"
+#include "http/timerq.h"
 
 typedef struct pt_conn pt_conn;
 typedef struct pt_server pt_server;
@@ -114,10 +115,13 @@ struct pt_server {
     void *arg;
     bool draining;             /* answer with Connection: close, close idle connections */
     unsigned nconns;
+    unsigned lives_freed;      /* idle connections' request state freed since the last heap trim */
     pt_conn *conns;            /* all open connections (intrusive list) */
     void (*on_empty)(pt_server *srv); /* called when draining and the last connection closed */
     _Atomic uint64_t *active_gauge; /* optional: open connections, shared by all servers */
     pt_h2_stats *h2_stats;     /* optional */
+    pt_timerq timers;          /* every connection's deadline, on one timer */
+    pt_timerq_node heap_trim;  /* when free heap pages go back to the system (server.c) */
 };
 
 void pt_server_init(pt_server *srv, uv_loop_t *loop);
