@@ -99,24 +99,28 @@ const char *pt_http_reason(int s)
     }
 }
 
-/* Every byte's two hex digits, so an id is written a byte (not a nibble) at a time. */
-static const char hex_pairs[513] =
-    "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
-    "202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
-    "404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
-    "606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f"
-    "808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"
-    "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
-    "c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
-    "e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
+/* The 8 nibbles of v as 8 lowercase hex digits, all at once: each nibble is spread into a
+ * byte of its own, then '0' is added, and 'a' - '0' - 10 more where the nibble is 10 or more
+ * (bit 4 of nibble + 6). The digits come out in the order the shifts leave them, which is
+ * all a random id needs. */
+static void hex8(char *out, uint32_t v)
+{
+    uint64_t x = v;
+    x = ((x & 0xffff0000ull) << 16) | (x & 0xffffull);
+    x = ((x & 0x0000ff000000ff00ull) << 8) | (x & 0x000000ff000000ffull);
+    x = ((x & 0x00f000f000f000f0ull) << 4) | (x & 0x000f000f000f000full);
+    uint64_t letters = ((x + 0x0606060606060606ull) >> 4) & 0x0101010101010101ull;
+    x += 0x3030303030303030ull + letters * (uint64_t)('a' - '0' - 10);
+    memcpy(out, &x, 8);
+}
 
 void pt__gen_request_id(char *out)
 {
-    uint64_t parts[2] = { pt_rand64(), pt_rand64() };
-    for (int k = 0; k < 16; k++) {
-        unsigned b = (unsigned)(parts[k / 8] >> ((k % 8) * 8)) & 0xffu;
-        memcpy(out + 2 * k, hex_pairs + 2 * b, 2);
-    }
+    uint64_t a = pt_rand64(), b = pt_rand64();
+    hex8(out, (uint32_t)a);
+    hex8(out + 8, (uint32_t)(a >> 32));
+    hex8(out + 16, (uint32_t)b);
+    hex8(out + 24, (uint32_t)(b >> 32));
     out[32] = '\0';
 }
 
