@@ -226,6 +226,7 @@ static void request_reset(pt_conn *c)
     pt__req_begin(&x->req);
     c->in_request = c->req_done = c->resp_started = c->resp_done = false;
     c->resp_chunked = c->resp_head_only = c->continue_sent = c->discard_body = false;
+    c->trailers_sent = false;
     x->status = 0;
     x->error_outcome = PT_OUT_OK;
     x->body_bytes = x->bytes_out = 0;
@@ -1249,6 +1250,7 @@ int pt_conn_response_body(pt_conn *c, const char *data, size_t n)
     if (c->h2s) return pt__h2s_body(c, data, n);
     if (!c->resp_started || c->resp_done || c->state == CS_CLOSING) return PT_EINVAL;
     if (n == 0 || c->resp_head_only) return 0;
+    if (c->trailers_sent) return PT_EINVAL;
     c->x->bytes_out += n;
     if (c->state == CS_TUNNEL) timer_arm(c, c->x->tunnel_idle_ms);
     if (!c->resp_chunked) {
@@ -1262,11 +1264,32 @@ int pt_conn_response_body(pt_conn *c, const char *data, size_t n)
     return stage(c, ub, 3);
 }
 
+/* Whether an HTTP/1.1 client said it takes trailers (TE: trailers, RFC 9110 §10.1.4). */
+static bool client_takes_trailers(const pt_conn *c)
+{
+    const pt_header *te = pt_request_header(&c->x->req, "te");
+    return te && pt_list_has(te->value, PT_SLICE_LIT("trailers"));
+}
+
 int pt_conn_response_trailers(pt_conn *c, const pt_header *hdrs, size_t n)
 {
-    if (!c->h2s) return 0;
     note_grpc_status(c, hdrs, n);
-    return pt__h2s_trailers(c, hdrs, n);
+    if (c->h2s) return pt__h2s_trailers(c, hdrs, n);
+    if (!c->resp_started || c->resp_done || c->state == CS_CLOSING || c->trailers_sent) return PT_EINVAL;
+    /* HTTP/1.1 carries them after a chunked body's last chunk, to a client that asked */
+    if (!c->resp_chunked || !client_takes_trailers(c)) return 0;
+    pt_buf *b = &c->x->out;
+    int rc = pt_buf_append(b, "0\r\n", 3);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (pt__hop_by_hop(hdrs[i].name) || !hdrs[i].name.len || hdrs[i].name.ptr[0] == ':') continue;
+        rc = pt_buf_append_slice(b, hdrs[i].name);
+        if (rc == 0) rc = pt_buf_append(b, ": ", 2);
+        if (rc == 0) rc = pt_buf_append_slice(b, hdrs[i].value);
+        if (rc == 0) rc = pt_buf_append(b, "\r\n", 2);
+    }
+    if (rc == 0) rc = pt_buf_append(b, "\r\n", 2);
+    c->trailers_sent = true; /* the message is complete in `out`: the end only flushes it */
+    return rc ? PT_ENOMEM : 0;
 }
 
 void pt_conn_response_end(pt_conn *c)
@@ -1283,7 +1306,7 @@ void pt_conn_response_end(pt_conn *c)
         conn_linger_close(c);
         return;
     }
-    if (c->resp_chunked) {
+    if (c->resp_chunked && !c->trailers_sent) {
         uv_buf_t ub = uv_buf_init("0\r\n\r\n", 5);
         stage(c, &ub, 1);
     }

@@ -159,11 +159,12 @@ void pt_conn_response_end(pt_conn *c);
  * PT_OUT_TUNNEL_IDLE. The request, logged with status 101, lasts until the tunnel ends.
  * Returns 0, PT_EINVAL (not an upgrade request, or not at that point) or a write error. */
 int pt_conn_tunnel(pt_conn *c, pt_slice protocol, const pt_header *hdrs, size_t nhdrs, uint64_t idle_ms);
-/* HTTP/2 only: fields sent as trailers after the body (gRPC's grpc-status, grpc-message
- * and its custom metadata), copied; call between pt_conn_response_start and
- * pt_conn_response_end. Hop-by-hop names and pseudo-headers are left out. Over HTTP/1.1
- * they are dropped (0 is returned). Returns 0, PT_EINVAL (no response under way) or
- * PT_ENOMEM. */
+/* Fields sent as trailers after the body (gRPC's grpc-status, grpc-message and its custom
+ * metadata), copied; call once, after the last body bytes and before
+ * pt_conn_response_end. Hop-by-hop names and pseudo-headers are left out. On HTTP/2 they
+ * end the stream; on HTTP/1.1 they follow a chunked body's last chunk when the request
+ * said TE: trailers, and are dropped otherwise (0 is returned). Returns 0, PT_EINVAL (no
+ * response under way, or trailers already sent) or PT_ENOMEM. */
 int pt_conn_response_trailers(pt_conn *c, const pt_header *hdrs, size_t n);
 /* A gRPC call ended by the gateway: a trailers-only answer (RFC 9113 HEADERS with
  * END_STREAM: :status 200, content-type application/grpc, grpc-status, grpc-message

@@ -69,6 +69,7 @@ struct pt_conn {
     bool head_timed : 1;    /* the header deadline for the head being read is running */
     bool trim_due : 1;      /* the deadline running is IDLE_TRIM_MS into idle time (idle_wait) */
     bool tunnel_eof : 1;    /* TUNNEL: the client ended its side (the sink was told) */
+    bool trailers_sent : 1; /* HTTP/1.1: the last chunk and the trailers are staged */
     bool h2c_ok : 1;        /* plain listener: a client preface switches to h2c (HTTP/2) */
     bool proto_known : 1;   /* the first bytes decided HTTP/1.1 or HTTP/2 */
 };

@@ -5,7 +5,7 @@
 # @grpc/grpc-js client (grpc_calls.mjs): unary, server-, client- and bidi-streaming calls, an
 # error status with its message and custom trailers, a deadline, an unreachable upstream
 # (UNAVAILABLE), an HTTP/1.1-only service (UNIMPLEMENTED), messages past every window, trailers
-# to curl, a GOAWAY that leaves streams unprocessed, the access log's grpc_status and metrics.
+# to curl (HTTP/2, and HTTP/1.1 after the last chunk with TE: trailers), a GOAWAY that leaves streams unprocessed, the access log's grpc_status and metrics.
 . "$(dirname "$0")/lib.sh"
 
 command -v h2load >/dev/null || { skip "HTTP/2 upstreams" "h2load (nghttp2-client) is not installed"; done_testing; exit; }
@@ -98,6 +98,15 @@ http HEAD "$P/c/big?n=1234" --http2-prior-knowledge -I
 is "$RESP_STATUS:$(hdr content-length)" "200:1234" "h2c upstream: a HEAD answer keeps the resource's length"
 curl -s --http2-prior-knowledge -D "$T/tr.h" -o /dev/null "$P/t/trailers"
 like "$(tr -d '\r' <"$T/tr.h")" $'\nx-trailer: yes\nx-sum: [0-9a-f]{64}' "h2 upstream: its trailers reach an HTTP/2 client"
+# HTTP/1.1: after the last chunk when the client said TE: trailers, and not otherwise (the
+# final blank line is cut by $(...))
+raw=$(curl -s --raw -H 'TE: trailers' "$P/t/trailers" | tr -d '\r')
+like "$raw" $'^e\nwith trailers\n\n0\nx-trailer: yes\nx-sum: [0-9a-f]{64}$' \
+    "h2 upstream: its trailers follow the last chunk to an HTTP/1.1 client that sent TE: trailers"
+raw=$(curl -s --raw "$P/t/trailers" | tr -d '\r')
+is "$raw" $'e\nwith trailers\n\n0' "h2 upstream: an HTTP/1.1 client without TE: trailers gets the body without them"
+out=$(curl -s -H 'TE: trailers' "$P/t/trailers" -o /dev/null -w '%{http_code}' --next -s "$P/t/hello" -o /dev/null -w ' %{http_code} %{num_connects}')
+is "$out" "200 200 0" "HTTP/1.1: the connection serves the next request after an answer with trailers"
 is "$(status_of --http2-prior-knowledge "$P/c/status?s=503")" 503 "h2c upstream: its status is relayed as it is"
 
 # GOAWAY naming the first of three concurrent streams: the other two go on a new connection
