@@ -18,6 +18,7 @@
 
 #include "core/err.h"
 #include "core/log.h"
+#include "http/grpc.h"
 
 #define STREAM_WINDOW (256 * 1024)      /* per-stream receive window */
 #define CONN_WINDOW (16 * 1024 * 1024)  /* connection receive window, consumed at once */
@@ -40,6 +41,7 @@ struct pt_h2_stream {
     size_t hdr_bytes;           /* decoded header bytes (RFC 9113 sizes: name + value + 32) */
     size_t unconsumed;          /* body bytes held back from the window while paused */
     uint64_t last_ms;           /* last progress: body bytes in, or response bytes out */
+    uint64_t deadline_ms;       /* a gRPC call's grpc-timeout as a pt_now_ms() time; 0: none */
     pt_slice method, path, authority;
     pt_outcome refuse;          /* a limit the head broke: answered once the head is complete */
     nghttp2_nv *trailers;       /* sent after the body when set (in the request pool) */
@@ -343,6 +345,21 @@ static const char *refusal_message(pt_outcome o)
     }
 }
 
+/* A gRPC call's grpc-timeout bounds the whole call, the upstream's part included: the
+ * session's sweep ends it with DEADLINE_EXCEEDED once it passes (deadline_passed). */
+static void grpc_deadline_begin(pt_h2 *h, pt_h2_stream *st)
+{
+    if (!pt_conn_is_grpc(st->c)) return;
+    const pt_header *t = pt_request_header(&st->c->x->req, "grpc-timeout");
+    int64_t ms = t ? pt_grpc_timeout_ms(t->value) : -1;
+    if (ms < 0) return;
+    st->deadline_ms = pt_now_ms() + (uint64_t)ms;
+    if ((uint64_t)ms < TICK_MS) { /* the next sweep comes no later than the deadline */
+        h->ticking = true;
+        pt__conn_timer(h->c, ms ? (uint64_t)ms : 1);
+    }
+}
+
 static void head_complete(pt_h2 *h, pt_h2_stream *st, bool end_stream)
 {
     pt_conn *c = st->c;
@@ -355,6 +372,7 @@ static void head_complete(pt_h2 *h, pt_h2_stream *st, bool end_stream)
         pt_conn_respond_error(c, o, NULL, "%s", refusal_message(o));
         return;
     }
+    grpc_deadline_begin(h, st);
     h->c->srv->dispatch(c, &c->x->req, h->c->srv->arg);
 }
 
@@ -838,7 +856,33 @@ void pt__h2_on_drain(pt_conn *c)
     h2_send(h);
 }
 
-/* One stream's timeouts: body (the client stopped sending), send (it stopped reading). */
+/* The call's deadline passed before its answer ended: the upstream call is stopped and
+ * the client told DEADLINE_EXCEEDED, trailers-only before an answer began, else in the
+ * trailers after what it got. */
+static void deadline_passed(pt_h2_stream *st)
+{
+    pt_conn *c = st->c;
+    static const char msg[] = "deadline exceeded: the call's grpc-timeout passed";
+    st->deadline_ms = 0;
+    pt__conn_sink_abort(c);
+    if (!c->resp_started) {
+        pt_conn_respond_error(c, PT_OUT_UPSTREAM_TIMEOUT, NULL, "%s", msg);
+        return;
+    }
+    if (!c->x->info.outcome) c->x->info.outcome = PT_OUT_UPSTREAM_TIMEOUT;
+    char code[4];
+    snprintf(code, sizeof code, "%d", PT_GRPC_DEADLINE_EXCEEDED);
+    pt_buf m = PT_BUF_INIT;
+    pt_grpc_message_encode(&m, msg, sizeof msg - 1);
+    pt_header t[2] = { { PT_SLICE_LIT("grpc-status"), pt_slice_cstr(code) },
+                       { PT_SLICE_LIT("grpc-message"), pt_buf_slice(&m) } };
+    if (pt_conn_response_trailers(c, t, 2) == 0) pt_conn_response_end(c);
+    else reset(c, NGHTTP2_CANCEL);
+    pt_buf_release(&m);
+}
+
+/* One stream's timeouts: body (the client stopped sending), send (it stopped reading), and
+ * a gRPC call's deadline. */
 static void stream_tick(pt_h2_stream *st, uint64_t now)
 {
     pt_conn *c = st->c;
@@ -849,6 +893,10 @@ static void stream_tick(pt_h2_stream *st, uint64_t now)
          * stop (RFC 9113 §8.1). Not at once: some clients (curl 7.88) drop an answer
          * that arrives together with the reset. */
         nghttp2_submit_rst_stream(st->h->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_NO_ERROR);
+        return;
+    }
+    if (st->deadline_ms && now >= st->deadline_ms && !c->resp_done) {
+        deadline_passed(st);
         return;
     }
     if (!c->req_done && !c->resp_started && !c->body_paused && st->built && quiet >= lim->body_timeout_ms) {
@@ -869,6 +917,16 @@ static void stream_tick(pt_h2_stream *st, uint64_t now)
     }
 }
 
+/* Streams are swept every TICK_MS, sooner when a gRPC call's deadline comes first. */
+static uint64_t next_sweep_ms(const pt_h2 *h, uint64_t now)
+{
+    uint64_t ms = TICK_MS;
+    for (const pt_h2_stream *st = h->streams; st; st = st->next)
+        if (st->deadline_ms && !st->closed)
+            ms = st->deadline_ms <= now ? 1 : st->deadline_ms - now < ms ? st->deadline_ms - now : ms;
+    return ms;
+}
+
 void pt__h2_on_timer(pt_conn *c)
 {
     pt_h2 *h = c->h2;
@@ -887,7 +945,7 @@ void pt__h2_on_timer(pt_conn *c)
     if (h->closed) return;
     if (h->nstreams) {
         h->ticking = true;
-        pt__conn_timer(c, TICK_MS);
+        pt__conn_timer(c, next_sweep_ms(h, now));
         return;
     }
     uint64_t idle = c->srv->limits.idle_timeout_ms, quiet = now - h->last_active_ms;

@@ -4,7 +4,7 @@
 # a @grpc/grpc-js echo server (tests/upstreams/grpc/echo.mjs), driven by curl, h2load and the
 # @grpc/grpc-js client (grpc_calls.mjs): unary, server-, client- and bidi-streaming calls, an
 # error status with its message and custom trailers, a deadline, an unreachable upstream
-# (UNAVAILABLE), an HTTP/1.1-only service (UNIMPLEMENTED), messages past every window, trailers
+# (UNAVAILABLE), the client's grpc-timeout enforced by the gateway, an HTTP/1.1-only service (UNIMPLEMENTED), messages past every window, trailers
 # to curl (HTTP/2, and HTTP/1.1 after the last chunk with TE: trailers), a GOAWAY that leaves streams unprocessed, the access log's grpc_status and metrics.
 . "$(dirname "$0")/lib.sh"
 
@@ -47,7 +47,7 @@ portico_start "$T/portico.yaml" || not_ok "portico starts with h2 and h2c servic
 P="http://127.0.0.1:$PP"
 
 # --- gRPC ---------------------------------------------------------------------------------
-node "$BB_DIR/grpc_calls.mjs" "127.0.0.1:$PP" unary error server_stream client_stream bidi large deadline down http1 \
+node "$BB_DIR/grpc_calls.mjs" "127.0.0.1:$PP" unary error server_stream client_stream bidi large deadline gateway_deadline gateway_deadline_midway down http1 \
     >"$T/calls.out" 2>"$T/calls.err" || note "grpc_calls.mjs: $(tail -n 3 "$T/calls.err")"
 call() { jq -c "select(.call == \"$1\") | $2" "$T/calls.out" 2>/dev/null; }
 is "$(call unary '[.code, .text]')" '[0,"hello"]' "gRPC unary: the answer comes back through h2c"
@@ -63,6 +63,13 @@ is "$(call large '[.code, .same, .stream_code, .stream_same]')" '[0,true,0,true]
 is "$(call deadline .code)" 4 "gRPC deadline: the client's deadline passes while the upstream is slow (DEADLINE_EXCEEDED)"
 wait_log '^cancelled' "$T/grpc.log" && ok "gRPC deadline: the upstream sees the call cancelled" ||
     not_ok "gRPC deadline: the upstream sees the call cancelled" "$(tail -n 3 "$T/grpc.log")"
+dl_msg="deadline exceeded: the call's grpc-timeout passed"
+is "$(call gateway_deadline '[.code, .details, .trailers_only]')" "[4,\"$dl_msg\",true]" \
+    "gRPC grpc-timeout, no answer yet: the gateway ends the call trailers-only with DEADLINE_EXCEEDED"
+is "$(call gateway_deadline_midway '[.code, .details, .body]')" "[4,\"$dl_msg\",\"partial\\n\"]" \
+    "gRPC grpc-timeout, answer under way: what came goes out, then DEADLINE_EXCEEDED in the trailers"
+wait_log '^held stream reset 2' "$T/h2c.log" && ok "gRPC grpc-timeout: the gateway cancels both upstream calls" ||
+    not_ok "gRPC grpc-timeout: the gateway cancels both upstream calls" "$(tail -n 3 "$T/h2c.log")"
 is "$(call down .code)" 14 "gRPC to an unreachable upstream: UNAVAILABLE"
 like "$(call down .details)" "service 'down' is unavailable: connection refused" "gRPC UNAVAILABLE: the message says why"
 is "$(call http1 .code)" 12 "gRPC to an HTTP/1.1-only service: UNIMPLEMENTED"
