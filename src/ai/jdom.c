@@ -10,6 +10,7 @@
 typedef struct parser {
     pt_pool *a;
     const char *p;
+    char *copy; /* p[0..len) copied once into the arena: the strings' decoded text lives there */
     size_t len, pos;
     bool oom;
 } parser;
@@ -23,27 +24,23 @@ static void skip_ws(parser *s)
     }
 }
 
-/* Validates and decodes the string at s->pos into the arena. */
+/* Validates the string at s->pos and decodes it in place in the arena's copy of the text:
+ * a decoded string is never longer than its body, and its closing quote's byte takes the
+ * NUL. Plain strings (no escape, printable ASCII) are the most and are checked inline. */
 static bool string(parser *s, pt_slice *out)
 {
-    size_t start = s->pos;
-    bool escaped;
-    if (pt_jscan_string_at(s->p, s->len, &s->pos, &escaped)) return false;
-    size_t rawlen = s->pos - start - 2;
-    const char *body = s->p + start + 1;
-    char *d = pt_pool_alloc_raw(s->a, rawlen + 1); /* all written below, NUL included */
-    if (!d) {
-        s->oom = true;
-        return false;
-    }
-    size_t n = rawlen;
+    size_t start = s->pos, end = pt_jscan_plain_end(s->p, s->len, start + 1);
+    bool escaped = false;
+    if (end < s->len && s->p[end] == '"') s->pos = end + 1;
+    else if (pt_jscan_string_at(s->p, s->len, &s->pos, &escaped)) return false;
+    size_t n = s->pos - start - 2;
+    char *d = s->copy + start + 1;
     if (escaped) {
-        long got = pt_jscan_string(s->p, start, s->pos, d, rawlen + 1);
+        long got = pt_jscan_string(s->p, start, s->pos, d, n + 1);
         if (got < 0) return false;
         n = (size_t)got;
     } else {
-        memcpy(d, body, rawlen);
-        d[rawlen] = '\0';
+        d[n] = '\0';
     }
     *out = pt_slice_from(d, n);
     return true;
@@ -156,8 +153,9 @@ static bool value(parser *s, pt_jv *v, unsigned depth)
 
 const pt_jv *pt_jdom_parse(pt_pool *a, const char *p, size_t len, size_t *errpos)
 {
-    parser s = { a, p, len, 0, false };
-    pt_jv *root = pt_pool_alloc(a, sizeof *root);
+    parser s = { a, p, pt_pool_alloc_raw(a, len + 1), len, 0, false };
+    pt_jv *root = s.copy ? pt_pool_alloc(a, sizeof *root) : NULL;
+    if (root) memcpy(s.copy, p, len);
     bool ok = root && value(&s, root, 0);
     if (ok) {
         skip_ws(&s);
@@ -171,8 +169,11 @@ const pt_jv *pt_jdom_parse(pt_pool *a, const char *p, size_t len, size_t *errpos
 const pt_jv *pt_jv_getn(const pt_jv *obj, const char *key, size_t kl)
 {
     if (!pt_jv_is_object(obj)) return NULL;
-    for (size_t i = 0; i < obj->n; i++)
-        if (obj->kids[i].key.len == kl && memcmp(obj->kids[i].key.ptr, key, kl) == 0) return &obj->kids[i];
+    /* keys are NUL-terminated: their first bytes compare before a call to memcmp */
+    for (size_t i = 0; i < obj->n; i++) {
+        pt_slice k = obj->kids[i].key;
+        if (k.len == kl && (!kl || (k.ptr[0] == key[0] && memcmp(k.ptr, key, kl) == 0))) return &obj->kids[i];
+    }
     return NULL;
 }
 

@@ -42,36 +42,6 @@ static size_t utf8_len(const unsigned char *p, size_t avail)
     return n;
 }
 
-/* The bytes of x that need a closer look, as their high bits: not ASCII, a control
- * character, '"' or '\\'. (The zero-byte tests may flag a byte that is fine, but only
- * above one that is not: borrows run upward, so the lowest flag is always a real one.) */
-static inline uint64_t special8(uint64_t x)
-{
-    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
-    uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
-    return (x & high) | ((x - ones * 0x20) & ~x & high) | ((q - ones) & ~q & high) | ((b - ones) & ~b & high);
-}
-
-/* Bytes a string may hold without a closer look: printable ASCII but '"' and '\\'. */
-static const unsigned char plain_byte[256] = {
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-};
-
 /* Scans the string at p[*pos] == '"'. On success *pos is past the closing quote and
  * *escaped says whether a backslash occurs; on failure *pos is at the offending byte. */
 static int string_at(const char *text, size_t len, size_t *pos, bool *escaped)
@@ -80,13 +50,7 @@ static int string_at(const char *text, size_t len, size_t *pos, bool *escaped)
     size_t i = *pos + 1;
     bool esc = false;
     for (;;) {
-        uint64_t x, special = 0;
-        while (len - i >= 8 && !(memcpy(&x, p + i, 8), special = special8(x))) i += 8;
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-        if (special) i += (size_t)__builtin_ctzll(special) / 8; /* the lowest byte is the first in memory */
-        else
-#endif
-            while (i < len && plain_byte[p[i]]) i++;
+        i = pt_jscan_plain_end(text, len, i);
         if (i >= len) break;
         unsigned char c = p[i];
         if (c == '"') {
