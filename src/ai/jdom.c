@@ -118,6 +118,33 @@ static void number(pt_jv *v)
     v->ival = neg ? (int64_t)(0 - x) : (int64_t)x;
 }
 
+/* The commonest scalars read without the scanner: the three literals and a non-negative
+ * integer of at most 18 digits (it fits int64 as it is). False leaves the value to the
+ * scanner, which also reports what is wrong with it. */
+static bool quick_scalar(parser *s, pt_jv *v)
+{
+    const char *p = s->p + s->pos;
+    size_t left = s->len - s->pos, n = 0;
+    static const struct { const char *text; size_t len; pt_jv_type type; } lits[] = {
+        { "true", 4, PT_JV_TRUE }, { "false", 5, PT_JV_FALSE }, { "null", 4, PT_JV_NULL } };
+    int lit = *p == 't' ? 0 : *p == 'f' ? 1 : *p == 'n' ? 2 : -1;
+    if (lit >= 0) {
+        if (left < lits[lit].len || memcmp(p, lits[lit].text, lits[lit].len) != 0) return false;
+        v->type = lits[lit].type;
+        s->pos += lits[lit].len;
+        return true;
+    }
+    uint64_t x = 0;
+    for (unsigned d; n < left && n < 18 && (d = (unsigned)(p[n] - '0')) <= 9; n++) x = x * 10 + d;
+    if (!n || (p[0] == '0' && n > 1)) return false; /* not a number, or a leading zero */
+    if (n < left && (p[n] == '.' || p[n] == 'e' || p[n] == 'E' || (unsigned)(p[n] - '0') <= 9)) return false;
+    v->type = PT_JV_NUMBER;
+    v->integer = true;
+    v->ival = (int64_t)x;
+    s->pos += n;
+    return true;
+}
+
 static bool value(parser *s, pt_jv *v, unsigned depth)
 {
     if (depth > PT_JSCAN_MAX_DEPTH) return false;
@@ -139,15 +166,22 @@ static bool value(parser *s, pt_jv *v, unsigned depth)
         ok = string(s, &v->str);
         break;
     default: {
+        if (quick_scalar(s, v)) {
+            ok = true;
+            break;
+        }
         char c = s->p[s->pos];
         ok = pt_jscan_value(s->p, s->len, &s->pos) == 0;
         v->type = c == 't' ? PT_JV_TRUE : c == 'f' ? PT_JV_FALSE : c == 'n' ? PT_JV_NULL : PT_JV_NUMBER;
+        if (ok && v->type == PT_JV_NUMBER) {
+            v->raw = pt_slice_from(s->p + start, s->pos - start);
+            number(v);
+        }
         break;
     }
     }
     if (!ok) return false;
     v->raw = pt_slice_from(s->p + start, s->pos - start);
-    if (v->type == PT_JV_NUMBER) number(v);
     return true;
 }
 
