@@ -323,7 +323,7 @@ int pt_ai_request_new_path(pt_ai_format fmt, pt_ai_endpoint ep, pt_slice path, p
                            size_t len, pt_ai_request **out, pt_ai_error *err)
 {
     *out = NULL;
-    memset(err, 0, sizeof *err);
+    pt_ai_error_clear(err);
     pt_ai_request *r = pt_recycle_get_raw(&requests, sizeof *r);
     if (!r) return pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 500, NULL, "out of memory");
     memset(r, 0, REQUEST_ZEROED);
@@ -634,13 +634,16 @@ static int build(pt_ai_call *c, const pt_ai_call_opts *opts, pt_ai_error *err)
 
 pt_ai_call *pt_ai_call_new(pt_ai_request *req, const pt_ai_attempt *at, const pt_ai_call_opts *opts, pt_ai_error *err)
 {
-    memset(err, 0, sizeof *err);
+    pt_ai_error_clear(err);
     pt_ai_call *c = pt_recycle_get_raw(&calls, sizeof *c);
     if (!c) {
         pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 500, NULL, "out of memory");
         return NULL;
     }
     memset(c, 0, CALL_ZEROED);
+    pt_ai_error_clear(&c->err);
+    c->up.method = NULL;
+    c->up.nheaders = 0;
     c->req = req;
     c->at = *at;
     c->prov = pt__prov_for(at->provider, at->upstream_model);
