@@ -15,14 +15,7 @@ typedef struct parser {
     bool oom;
 } parser;
 
-static void skip_ws(parser *s)
-{
-    while (s->pos < s->len) {
-        char c = s->p[s->pos];
-        if (c != ' ' && c != '\t' && c != '\n' && c != '\r') break;
-        s->pos++;
-    }
-}
+static inline void skip_ws(parser *s) { s->pos = pt_jscan_skip_ws(s->p, s->len, s->pos); }
 
 /* Validates the string at s->pos and decodes it in place in the arena's copy of the text:
  * a decoded string is never longer than its body, and its closing quote's byte takes the

@@ -12,14 +12,7 @@ typedef struct scan {
     size_t pos;
 } scan;
 
-static void skip_ws(scan *s)
-{
-    while (s->pos < s->len) {
-        char c = s->p[s->pos];
-        if (c != ' ' && c != '\t' && c != '\n' && c != '\r') break;
-        s->pos++;
-    }
-}
+static inline void skip_ws(scan *s) { s->pos = pt_jscan_skip_ws(s->p, s->len, s->pos); }
 
 /* Length of the UTF-8 sequence starting at p[0] (1..4), or 0 when invalid. */
 static size_t utf8_len(const unsigned char *p, size_t avail)

@@ -57,6 +57,14 @@ static inline size_t pt_jscan_plain_end(const char *p, size_t len, size_t i)
     return i;
 }
 
+/* The offset of the first byte of p[i..len) that is not JSON whitespace, or len. Inline,
+ * with one test for the common case of none: every whitespace byte is <= ' '. */
+static inline size_t pt_jscan_skip_ws(const char *p, size_t len, size_t i)
+{
+    for (char c; i < len && (unsigned char)(c = p[i]) <= ' ' && (c == ' ' || c == '\t' || c == '\n' || c == '\r'); i++) {}
+    return i;
+}
+
 /* Validates one JSON value starting at *pos (leading whitespace skipped). On success
  * *pos is just past the value and 0 is returned; on failure PT_EPARSE and *pos is the
  * offset of the offending byte. */
