@@ -76,7 +76,17 @@ static int string_at(const char *text, size_t len, size_t *pos, bool *escaped)
     return PT_EPARSE;
 }
 
-static int scan_string(scan *s) { return string_at(s->p, s->len, &s->pos, NULL); }
+/* A plain string (printable ASCII, no escape: most keys and many values) is checked
+ * inline; anything else goes to string_at from its start. */
+static inline int scan_string(scan *s)
+{
+    size_t end = pt_jscan_plain_end(s->p, s->len, s->pos + 1);
+    if (end < s->len && s->p[end] == '"') {
+        s->pos = end + 1;
+        return 0;
+    }
+    return string_at(s->p, s->len, &s->pos, NULL);
+}
 
 int pt_jscan_string_at(const char *p, size_t len, size_t *pos, bool *escaped)
 {
