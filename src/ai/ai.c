@@ -618,6 +618,7 @@ static int build(pt_ai_call *c, const pt_ai_call_opts *opts, pt_ai_error *err)
     const pt_pivot_req *pv = pt_ai_request_pivot(r, err);
     if (!pv) return -1;
     c->mode = MODE_TRANSLATE;
+    pt_buf_reserve(&c->up.body, r->len + 256); /* about the client's size: one allocation, most often */
     if (!pt_ai_caps_breaks(cap, pv)) return p->render_chat(&c->ctx, pv, &c->up.body, err);
     /* the request as this model takes it, for this attempt only: a fallback to another
      * model starts again from what the client sent */
@@ -1046,7 +1047,7 @@ static int finish_whole(pt_ai_call *c)
     pt_pivot_resp resp;
     pt_pivot_resp_init(&resp);
     pt_ai_error e;
-    memset(&e, 0, sizeof e);
+    pt_ai_error_clear(&e);
     int rc = c->prov->parse_chat(&c->ctx, c->body.data ? c->body.data : "", c->body.len, &resp, &e);
     if (rc) {
         c->failed = true;
@@ -1061,6 +1062,9 @@ static int finish_whole(pt_ai_call *c)
             pt__render_ctx rctx = { .model = pt_slice_cstr(c->at.upstream_model), .request_id = c->request_id,
                                     .now_unix = c->ctx.now_unix, .include_usage = c->req->include_usage,
                                     .store = c->store, .previous_response_id = c->prev_id };
+            /* the answer in the client's format is about as long as the provider's: one
+             * allocation instead of a few doublings */
+            pt_buf_reserve(&c->out, c->body.len + 256);
             rc = c->fmt->render_resp(&resp, &rctx, &c->out);
             if (!rc && c->req->fmt == PT_AI_FMT_RESPONSES) rc = pt_buf_append(&c->final, c->out.data, c->out.len);
             if (rc) {
