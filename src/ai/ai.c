@@ -658,7 +658,7 @@ pt_ai_call *pt_ai_call_new(pt_ai_request *req, const pt_ai_attempt *at, const pt
     pt_str_copy(c->request_id, sizeof c->request_id, opts && opts->request_id ? opts->request_id : "0");
     pt_pool_init(&c->arena, 0, 0);
     c->up.arena = &c->arena;
-    pt_buf_init(&c->up.path, 8192);
+    c->up.path = PT_SLICE_NULL;
     pt_buf_init(&c->up.body, 0);
     pt_buf_init(&c->out, 0);
     pt_buf_init(&c->final, 0);
@@ -680,7 +680,7 @@ pt_ai_call *pt_ai_call_new(pt_ai_request *req, const pt_ai_attempt *at, const pt
     c->pub = (pt_ai_upstream){
         .provider = at->provider,
         .method = c->up.method,
-        .path = c->up.path.data ? c->up.path.data : "/",
+        .path = c->up.path.ptr ? c->up.path.ptr : "/",
         .headers = c->up.headers,
         .nheaders = c->up.nheaders,
         .body = c->up.body.data ? c->up.body.data : "",
@@ -723,7 +723,6 @@ void pt_ai_call_free(pt_ai_call *c)
     if (c->sse_on) pt_sse_release(&c->sse);
     if (c->evs_on) pt_evs_release(&c->evs);
     if (c->fmt && c->fmt->stream_release) c->fmt->stream_release(&c->fst);
-    pt_buf_release(&c->up.path);
     pt_buf_release(&c->up.body);
     pt_buf_release(&c->body);
     pt_buf_release(&c->out);
