@@ -673,7 +673,6 @@ pt_ai_call *pt_ai_call_new(pt_ai_request *req, const pt_ai_attempt *at, const pt
         .now_unix = now_unix(opts),
     };
     if (build(c, opts, err) || (c->mode != MODE_LOCAL && c->prov->sign && c->prov->sign(&c->ctx, &c->up, err))) {
-        memset(&c->fst, 0, sizeof c->fst); /* stream_init never ran: release must find it empty */
         pt_ai_call_free(c);
         return NULL;
     }
@@ -693,7 +692,11 @@ pt_ai_call *pt_ai_call_new(pt_ai_request *req, const pt_ai_attempt *at, const pt
                           .now_unix = c->ctx.now_unix, .include_usage = req->include_usage,
                           .input_estimate = estimate, .json_array = req->json_array, .store = c->store,
                           .previous_response_id = c->prev_id };
-    c->fmt->stream_init(&c->fst, &rc);
+    /* a whole answer is rendered in one go: the 1.6 KB stream renderer is not set up */
+    if (c->stream) {
+        c->fmt->stream_init(&c->fst, &rc);
+        c->fst_on = true;
+    }
     return c;
 }
 
@@ -722,7 +725,7 @@ void pt_ai_call_free(pt_ai_call *c)
     }
     if (c->sse_on) pt_sse_release(&c->sse);
     if (c->evs_on) pt_evs_release(&c->evs);
-    if (c->fmt && c->fmt->stream_release) c->fmt->stream_release(&c->fst);
+    if (c->fst_on && c->fmt->stream_release) c->fmt->stream_release(&c->fst);
     pt_buf_release(&c->up.body);
     pt_buf_release(&c->body);
     pt_buf_release(&c->out);

@@ -95,8 +95,9 @@ struct pt_ai_call {
     bool store;               /* Responses: the answer says "store": true */
     const char *prev_id;      /* Responses: previous_response_id to report (the caller's) */
     pt_buf final;             /* Responses, whole answers: the response object as sent */
+    bool fst_on;              /* fst is set up (streams only) */
     /* Not zeroed when the object is reused (CALL_ZEROED): request_id is copied in first,
-     * fst is set up by the format's stream_init (zeroed by hand if the call fails before),
+     * fst is set up by the format's stream_init for a stream (fst_on), untouched otherwise,
      * err is cleared (its texts emptied), up gets its arena, buffers and counts (a header
      * slot is written before nheaders counts it). */
     char request_id[64];
