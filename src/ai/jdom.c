@@ -197,10 +197,8 @@ const pt_jv *pt_jv_getn(const pt_jv *obj, const char *key, size_t kl)
 {
     if (!pt_jv_is_object(obj)) return NULL;
     /* keys are NUL-terminated: their first bytes compare before a call to memcmp */
-    for (size_t i = 0; i < obj->n; i++) {
-        pt_slice k = obj->kids[i].key;
-        if (k.len == kl && (!kl || (k.ptr[0] == key[0] && memcmp(k.ptr, key, kl) == 0))) return &obj->kids[i];
-    }
+    for (const pt_jv *k = obj->kids, *end = k + obj->n; k < end; k++)
+        if (k->key.len == kl && (!kl || (k->key.ptr[0] == key[0] && memcmp(k->key.ptr, key, kl) == 0))) return k;
     return NULL;
 }
 
