@@ -1134,7 +1134,12 @@ int pt_ai_call_finish(pt_ai_call *c, pt_ai_end how, pt_ai_emit_fn emit, void *ar
 {
     c->emit = emit;
     c->emit_arg = arg;
-    memset(out, 0, sizeof *out);
+    /* the error (600 bytes) is cleared, not zeroed: it is read only when the call failed;
+     * everything after it is zeroed */
+    _Static_assert(offsetof(pt_ai_result, error) < offsetof(pt_ai_result, emitted), "pt_ai_result's order");
+    out->kind = PT_AI_OK;
+    pt_ai_error_clear(&out->error);
+    memset((char *)out + offsetof(pt_ai_result, emitted), 0, sizeof *out - offsetof(pt_ai_result, emitted));
     if (!c->finished) {
         c->finished = true;
         if (c->mode == MODE_LOCAL) {
