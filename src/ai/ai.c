@@ -426,11 +426,10 @@ static int apply_splices(const char *src, size_t len, splice *s, size_t n, const
     for (size_t i = 0; i < n && !rc; i++) {
         rc = pt_buf_append(out, src + pos, s[i].start - pos);
         if (!rc && s[i].with.ptr) rc = pt_buf_append_slice(out, s[i].with);
-        else if (!rc) {
-            pt_jw w;
-            pt_jw_init(&w, out);
-            pt_jw_cstr(&w, model);
-            rc = w.err;
+        else if (!rc) { /* a JSON string: no writer needed for one value */
+            rc = pt_buf_append(out, "\"", 1);
+            if (!rc) rc = pt_buf_append_json_escaped(out, model, strlen(model));
+            if (!rc) rc = pt_buf_append(out, "\"", 1);
         }
         pos = s[i].end;
     }
