@@ -283,7 +283,7 @@ static bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\
 
 /* p[i] == '"': the offset just past the closing quote (len when there is none). memchr
  * beats the plain run test here: nothing but the quote needs finding. */
-static size_t skim_string(const char *p, size_t len, size_t i)
+static inline size_t skim_string(const char *p, size_t len, size_t i)
 {
     for (i++; i < len;) {
         const char *q = memchr(p + i, '"', len - i);
