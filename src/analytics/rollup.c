@@ -40,6 +40,8 @@ struct pt_rollup {
     int64_t last_prune_ms;
     size_t pending;
     cell *slot[TABLE_SLOTS];
+    cell *last[PT_NDIMS + 1];    /* each dimension's (and PT_DIM_ALL's) last cell: calls in a row
+                                  * mostly name the same service and API in the same minute */
 };
 
 void pt_rollup_fig_init(pt_rollup_fig *f)
@@ -104,6 +106,7 @@ static void drop_pending(pt_rollup *r)
         free(r->slot[i]);
         r->slot[i] = NULL;
     }
+    memset(r->last, 0, sizeof r->last);
     r->pending = 0;
 }
 
@@ -124,12 +127,17 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n)
     return h;
 }
 
+/* Whether c counts this minute and names (its dimension compared by the caller). */
+static bool cell_keys(const cell *c, int64_t minute, pt_slice name, pt_slice team, pt_slice steam)
+{
+    return c->minute == minute && c->name_len == name.len && c->team_len == team.len && c->steam_len == steam.len &&
+           memcmp(c->key, name.ptr, name.len) == 0 && memcmp(c->key + name.len, team.ptr, team.len) == 0 &&
+           memcmp(c->key + name.len + team.len, steam.ptr, steam.len) == 0;
+}
+
 static bool cell_is(const cell *c, uint64_t h, int64_t minute, pt_dim dim, pt_slice name, pt_slice team, pt_slice steam)
 {
-    return c->hash == h && c->minute == minute && c->dim == dim && c->name_len == name.len &&
-           c->team_len == team.len && c->steam_len == steam.len && memcmp(c->key, name.ptr, name.len) == 0 &&
-           memcmp(c->key + name.len, team.ptr, team.len) == 0 &&
-           memcmp(c->key + name.len + team.len, steam.ptr, steam.len) == 0;
+    return c->hash == h && c->dim == dim && cell_keys(c, minute, name, team, steam);
 }
 
 /* The pending cell for this key, made when new; NULL when out of memory. */
@@ -155,6 +163,14 @@ static cell *cell_for(pt_rollup *r, int64_t minute, pt_dim dim, pt_slice name, p
     return c;
 }
 
+/* cell_for, the dimension's last cell tried first (without hashing the key). */
+static cell *cell_at(pt_rollup *r, int64_t minute, pt_dim dim, pt_slice name, pt_slice team, pt_slice steam)
+{
+    cell *c = r->last[dim];
+    if (c && cell_keys(c, minute, name, team, steam)) return c;
+    return r->last[dim] = cell_for(r, minute, dim, name, team, steam);
+}
+
 static int64_t floor_to(int64_t t, int64_t step) { return (t >= 0 ? t : t - step + 1) / step * step; }
 
 bool pt_rollup_add(pt_rollup *r, const pt_rollup_rec *rec)
@@ -165,10 +181,10 @@ bool pt_rollup_add(pt_rollup *r, const pt_rollup_rec *rec)
     uint32_t bucket = pt_sketch_bucket(rec->total_us);
     for (int d = 0; d < PT_NDIMS && r->pending < PT_ROLLUP_PENDING_MAX; d++) {
         if (!rec->name[d].ptr) continue;
-        cell *c = cell_for(r, minute, (pt_dim)d, rec->name[d], team, steam);
+        cell *c = cell_at(r, minute, (pt_dim)d, rec->name[d], team, steam);
         if (c) fig_add(&c->fig, rec, bucket);
     }
-    cell *all = r->pending < PT_ROLLUP_PENDING_MAX ? cell_for(r, minute, PT_DIM_ALL, PT_SLICE_LIT(""), team, steam) : NULL;
+    cell *all = r->pending < PT_ROLLUP_PENDING_MAX ? cell_at(r, minute, PT_DIM_ALL, PT_SLICE_LIT(""), team, steam) : NULL;
     if (all) fig_add(&all->fig, rec, bucket);
     return r->pending + PT_NDIMS + 1 > PT_ROLLUP_PENDING_MAX;
 }

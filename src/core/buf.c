@@ -74,14 +74,28 @@ int pt_buf_printf(pt_buf *b, const char *fmt, ...)
     return rc;
 }
 
+/* Two digits per division: the figures on hot paths (sizes, counts, RateLimit's numbers)
+ * are often several digits long. */
+static const char digit_pairs[201] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                                     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                                     "8081828384858687888990919293949596979899";
+
 char *pt_u64_to(char *out, unsigned long long v)
 {
     char tmp[24];
     size_t i = sizeof tmp;
-    do {
-        tmp[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
+    while (v >= 100) {
+        unsigned r = (unsigned)(v % 100);
+        v /= 100;
+        i -= 2;
+        memcpy(tmp + i, digit_pairs + 2 * r, 2);
+    }
+    if (v >= 10) {
+        i -= 2;
+        memcpy(tmp + i, digit_pairs + 2 * v, 2);
+    } else {
+        tmp[--i] = (char)('0' + v);
+    }
     memcpy(out, tmp + i, sizeof tmp - i);
     return out + (sizeof tmp - i);
 }

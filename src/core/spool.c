@@ -82,6 +82,9 @@ static void *writer_main(void *arg)
 {
     pt_spool *s = arg;
     pt_log_set_thread_name(s->name);
+    char comm[24]; /* the kernel's name for it (top -H, /proc/PID/task): portico-calllog */
+    snprintf(comm, sizeof comm, "portico-%.7s", s->name);
+    pthread_setname_np(pthread_self(), comm);
     for (;;) {
         pthread_mutex_lock(&s->lock);
         struct timespec until;

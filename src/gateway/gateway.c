@@ -427,6 +427,7 @@ static void worker_drain(worker *w)
     if (w->draining) return;
     w->draining = true;
     close_listeners(w);
+    pt_mcp_hub_drain(w->mcp);
     uv_timer_init(&w->loop, &w->drain_timer);
     w->drain_timer.data = w;
     uv_timer_start(&w->drain_timer, on_drain_deadline, w->drain_timeout_ms, 0);

@@ -242,21 +242,25 @@ static void set_headers(pt_conn *c, gate *g)
 {
     pt_slice *h = &pt_conn_info(c)->resp_headers;
     if (h->len > g->hdr_base) h->len = g->hdr_base;
+    char local[1024]; /* a few policies' fields; pt_conn_add_resp_headers keeps a copy */
     size_t cap = pt_limits_headers_max(&g->st);
-    char *out = pt_req_alloc(g->req, cap);
+    char *out = cap <= sizeof local ? local : pt_req_alloc_raw(g->req, cap);
     size_t n = out ? pt_limits_headers(&g->st, out, cap) : 0;
     if (n) pt_conn_add_resp_headers(c, out, n);
 }
 
 static gate *gate_new(pt_conn *c, pt_request *req, const pt_config *cfg)
 {
-    gate *g = pt_req_alloc(req, sizeof *g);
-    pt_limit_decision *d = g ? pt_req_alloc(req, cfg->policies->n * sizeof *d) : NULL;
-    if (!d || pt_req_cleanup_add(req, gate_end, g) != 0) return NULL;
-    g->st = (pt_limit_state){ .counters = shared_counters(), .d = d, .cap = cfg->policies->n };
-    g->req = req;
-    g->table = cfg->policies;
-    g->hdr_base = pt_conn_info(c)->resp_headers.len;
+    /* one piece, not zeroed: every member of the gate is set here, and a decision is
+     * written whole when its policy applies */
+    gate *g = pt_req_alloc_raw(req, sizeof *g + cfg->policies->n * sizeof(pt_limit_decision));
+    if (!g || pt_req_cleanup_add(req, gate_end, g) != 0) return NULL;
+    *g = (gate){
+        .st = { .counters = shared_counters(), .d = (pt_limit_decision *)(g + 1), .cap = cfg->policies->n },
+        .req = req,
+        .table = cfg->policies,
+        .hdr_base = pt_conn_info(c)->resp_headers.len,
+    };
     pt_conn_info(c)->limits = g;
     return g;
 }

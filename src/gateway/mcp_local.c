@@ -306,7 +306,9 @@ json_t *pt_mcp_local_merge(const pt_config *cfg, const pt_mcp_access *access, js
 /* ---- calls ------------------------------------------------------------------------------ */
 
 /* One call in flight: an API call (x set until it ends) or a diagnosis (work queued; cancelled
- * tells the pool's after-callback to free it instead of answering). */
+ * or answered tells the pool's after-callback to free it instead of answering). A diagnosis
+ * is answered by its deadline timer when the doctor's thread takes longer (a name server that
+ * does not answer, many probes of a silent target): the thread runs on, nobody waits for it. */
 struct pt_mcp_local_call {
     pt_mcp_local_done done;
     void *arg;
@@ -318,7 +320,9 @@ struct pt_mcp_local_call {
     char route[128];
     /* the doctor */
     uv_work_t work;
-    bool cancelled;
+    uv_timer_t deadline;
+    uint64_t deadline_ms;
+    bool cancelled, answered;
     char *target;
     bool listen;
     unsigned timeout_ms;
@@ -499,21 +503,40 @@ static json_t *doctor_text(const json_t *rep)
     return s ? s : json_string("(the report is not UTF-8 text)");
 }
 
+static void deadline_closed(uv_handle_t *h) { call_free(h->data); }
+
+/* Answers a diagnosis (result taken) unless it was answered or cancelled. */
+static void doctor_answer(pt_mcp_local_call *k, json_t *result)
+{
+    uv_timer_stop(&k->deadline);
+    if (k->cancelled || k->answered) {
+        json_decref(result);
+        return;
+    }
+    k->answered = true;
+    if (!result) result = json_pack("{s:[{s:s,s:s}],s:b}", "content", "type", "text", "text", "out of memory", "isError", 1);
+    k->done(k->arg, result);
+    json_decref(result);
+}
+
+static void on_deadline(uv_timer_t *t)
+{
+    pt_mcp_local_call *k = t->data;
+    char ms[24];
+    snprintf(ms, sizeof ms, "%llu", (unsigned long long)k->deadline_ms);
+    doctor_answer(k, error_result("the diagnosis of '%s' did not finish within %s ms (mcp.diagnose_deadline)",
+                                  k->target, ms));
+}
+
 static void doctor_after(uv_work_t *w, int status)
 {
     pt_mcp_local_call *k = w->data;
-    if (k->cancelled) {
-        call_free(k);
-        return;
-    }
-    if (!k->report) {
-        finish(k, error_result("the diagnosis of '%s' failed: %s", k->target, k->err));
-        return;
-    }
-    /* a target that fails is the diagnosis working, not an error of the tool */
-    json_t *out = json_pack("{s:[{s:s,s:o}],s:O,s:b}", "content", "type", "text", "text", doctor_text(k->report),
-                            "structuredContent", k->report, "isError", 0);
-    finish(k, out);
+    if (!k->report)
+        doctor_answer(k, error_result("the diagnosis of '%s' failed: %s", k->target, k->err));
+    else /* a target that fails is the diagnosis working, not an error of the tool */
+        doctor_answer(k, json_pack("{s:[{s:s,s:o}],s:O,s:b}", "content", "type", "text", "text",
+                                   doctor_text(k->report), "structuredContent", k->report, "isError", 0));
+    uv_close((uv_handle_t *)&k->deadline, deadline_closed);
 }
 
 static int doctor_args(const json_t *args, const char **target, bool *listen, unsigned *tmo, char *why, size_t whysz)
@@ -541,8 +564,8 @@ static int doctor_args(const json_t *args, const char **target, bool *listen, un
     return 0;
 }
 
-static pt_mcp_local_call *doctor_start(uv_loop_t *loop, const json_t *args, pt_mcp_local_done done, void *arg,
-                                       int *code, char *why, size_t whysz)
+static pt_mcp_local_call *doctor_start(uv_loop_t *loop, const json_t *args, uint64_t deadline_ms,
+                                       pt_mcp_local_done done, void *arg, int *code, char *why, size_t whysz)
 {
     const char *target;
     bool listen;
@@ -565,6 +588,10 @@ static pt_mcp_local_call *doctor_start(uv_loop_t *loop, const json_t *args, pt_m
         call_free(k);
         return snprintf(why, whysz, "the diagnosis could not be started"), NULL;
     }
+    k->deadline_ms = deadline_ms;
+    uv_timer_init(loop, &k->deadline);
+    k->deadline.data = k;
+    uv_timer_start(&k->deadline, on_deadline, deadline_ms, 0);
     return k;
 }
 
@@ -576,7 +603,7 @@ pt_mcp_local_call *pt_mcp_local_start(uv_loop_t *loop, pt_client *client, const 
 {
     const pt_mcp_config *m = cfg->mcp;
     if (m && m->diagnose_connection && strcmp(name, PT_MCP_DOCTOR_TOOL) == 0)
-        return doctor_start(loop, args, done, arg, code, why, whysz);
+        return doctor_start(loop, args, m->diagnose_deadline_ms, done, arg, code, why, whysz);
     const pt_mcp_apitool *t = m ? pt_mcp_apitools_find(&m->tools, name) : NULL;
     if (!t) {
         *code = -32602;
@@ -595,4 +622,5 @@ void pt_mcp_local_cancel(pt_mcp_local_call *k)
         return;
     }
     k->cancelled = true; /* the doctor's thread finishes; doctor_after frees */
+    if (k->deadline.data) uv_timer_stop(&k->deadline);
 }

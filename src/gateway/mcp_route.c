@@ -24,6 +24,7 @@
 #include "mcp/catalog.h"
 #include "mcp/jsonrpc.h"
 #include "mcp/mcp_config.h"
+#include "mcp/modern.h"
 #include "mcp/tool_index.h"
 #include "mcp/upstream.h"
 #include "version.h"
@@ -34,13 +35,23 @@
 
 /* A client's message that the worker holding what it is about must handle: the answer to a
  * server's request relayed by a call of that worker, or a cancel of such a call. */
-typedef enum { MAIL_ANSWER, MAIL_CANCEL } mail_kind;
+typedef enum {
+    MAIL_ANSWER,
+    MAIL_CANCEL,
+    MAIL_LIST_CHANGED,
+    MAIL_RESUME,               /* a 2026-07-28 client's retry that takes up a parked call of this worker */
+    MAIL_RESUMED_REPLY,        /* ...the answer to that retry, to the worker that holds it */
+    MAIL_RESUMED_EVENT,        /* ...a server's message about the call, to that worker */
+    MAIL_RESUMED_GONE,         /* ...the retry's client went away: the call is cancelled */
+} mail_kind;
 
 typedef struct mail {
     mail_kind kind;
-    char server[64];           /* ANSWER: the server that asked */
+    char server[64];           /* ANSWER: the server that asked; LIST_CHANGED: the server whose list changed */
     char sid[33];              /* CANCEL: the session */
-    json_t *msg;               /* ANSWER: the response, under the server's id; CANCEL: the requestId */
+    json_t *msg;               /* ANSWER: the response, under the server's id; CANCEL: the requestId;
+                                * LIST_CHANGED: the notification's method; RESUME*: see mcall */
+    uint64_t reply_hub, reply_id; /* RESUME*: the retry, by its hub's serial and its modern_id */
     struct mail *next;
 } mail;
 
@@ -58,6 +69,7 @@ struct pt_mcp_hub {
     _Atomic bool pull;
     struct pt_mcp_hub *next_hub;
     bool keeps_index;          /* this hub lists each server's tools for mcp/tool_index.h */
+    struct mcall *mcalls;      /* the 2026-07-28 clients' calls of this worker, parked or not */
 };
 
 /* Every hub, so a worker can hand a client's message to the one that holds its call. */
@@ -86,6 +98,12 @@ static _Atomic long long next_asked;
 
 static void on_notice(void *arg, pt_mcp_upstream *up, json_t *msg);
 static void on_wake(uv_async_t *a);
+struct mcp_req;
+static pt_mcp_call *call_for(struct mcp_req *r, pt_mcp_upstream *up, const char *method, json_t *params);
+static void mcall_forget(struct mcp_req *r);
+static void mail_modern(pt_mcp_hub *hub, mail *m);
+static void listeners_notify(pt_mcp_hub *hub, const char *server, const char *method);
+static void list_changed_everywhere(pt_mcp_hub *self, const char *server, const char *method);
 
 /* ---- the tool index: one hub lists each server's tools for the admin API ----------------- */
 
@@ -204,9 +222,12 @@ static void mail_free(mail *m)
     free(m);
 }
 
+static void mcalls_free_all(pt_mcp_hub *hub);
+
 static void on_hub_closed(uv_handle_t *h)
 {
     pt_mcp_hub *hub = h->data;
+    mcalls_free_all(hub); /* parked calls whose upstreams are gone */
     for (mail *m = hub->inbox, *next; m; m = next) {
         next = m->next;
         mail_free(m);
@@ -313,6 +334,16 @@ struct mcp_req {
     uint64_t cursor;               /* a GET stream: the last event of the session's stream written */
     unsigned caps;                 /* the session's PT_MCP_CAN_* */
     const char *up_name;           /* the server the call went to */
+    bool modern;                   /* a request of the stateless 2026-07-28 revision (mcp/modern.h) */
+    unsigned modern_caps;          /* ...the PT_MCP_CAN_* its clientCapabilities declare */
+    char log_level[16];            /* ...the least level of the server's log messages it asked for, "" none */
+    json_t *refusal;               /* ...the error it gets instead of the call's answer (a server asked it something) */
+    int refusal_status;
+    unsigned listen_mask;          /* ...subscriptions/listen: the LISTEN_* list changes it gets */
+    struct mcall *mc;              /* ...its call to an upstream, which may outlive it (mcall) */
+    uint64_t modern_id;            /* ...a retry: names it in other workers' mail */
+    uint64_t resumed_hub;          /* ...a retry answered by another worker's call: that worker, and */
+    char resumed_token[64];        /*    the call's requestState; "" once the answer came */
     bool linked;                   /* in hub->live */
     mcp_req *prev, *next;
 };
@@ -355,12 +386,14 @@ static void req_cleanup(void *arg)
 {
     mcp_req *r = arg;
     live_remove(r);
+    mcall_forget(r);
     pt_mcp_call_cancel(r->call);
     pt_mcp_local_cancel(r->local);
     for (size_t i = 0; i < r->nfans; i++) pt_mcp_call_cancel(r->fans[i].call);
     for (size_t i = 0; i < r->nfans; i++) json_decref(r->ins[i].tools);
     free(r->fans);
     free(r->ins);
+    json_decref(r->refusal);
     pt_mcp_msg_release(&r->msg);
     pt_buf_release(&r->body);
 }
@@ -371,8 +404,9 @@ static bool stream_start(mcp_req *r)
 {
     if (r->streaming) return true;
     pt_header h[] = { { pt_slice_cstr("Content-Type"), pt_slice_cstr("text/event-stream") },
-                      { pt_slice_cstr("Cache-Control"), pt_slice_cstr("no-cache") } };
-    if (pt_conn_response_start(r->conn, 200, h, 2, -1) != 0) return false;
+                      { pt_slice_cstr("Cache-Control"), pt_slice_cstr("no-cache") },
+                      { pt_slice_cstr("X-Accel-Buffering"), pt_slice_cstr("no") } }; /* the revision asks for it */
+    if (pt_conn_response_start(r->conn, 200, h, r->modern ? 3 : 2, -1) != 0) return false;
     r->streaming = true;
     return pt_conn_flush(r->conn) == 0;
 }
@@ -403,6 +437,29 @@ static void stream_write(mcp_req *r, json_t *msg)
     free(text);
 }
 
+/* A modern client's answer (mcp/modern.h): every result carries resultType (the cacheable ones
+ * ttlMs and cacheScope too); a method no one serves is HTTP 404, and a resource no server has
+ * is -32602 (the revision retired -32002). Returns the status. The result and the error may be
+ * shared with the upstream's response: they are changed in copies. */
+static int modern_answer(mcp_req *r, int status, json_t *body)
+{
+    json_t *result = json_object_get(body, "result");
+    json_t *error = json_object_get(body, "error");
+    json_int_t code = json_integer_value(json_object_get(error, "code"));
+    if (json_is_object(result)) {
+        json_t *own = json_deep_copy(result);
+        pt_mcp_modern_result(own, r->msg.method);
+        if (own) json_object_set_new(body, "result", own);
+    } else if (code == PT_MCP_METHOD_NOT_FOUND && status == 200) {
+        status = 404;
+    } else if (code == -32002) {
+        json_t *own = json_deep_copy(error);
+        json_object_set_new(own, "code", json_integer(PT_MCP_INVALID_PARAMS));
+        if (own) json_object_set_new(body, "error", own);
+    }
+    return status;
+}
+
 /* Writes one JSON body (taken; NULL is a 500) with status; session adds Mcp-Session-Id. */
 static void answer(mcp_req *r, int status, json_t *body, const char *sid)
 {
@@ -410,6 +467,7 @@ static void answer(mcp_req *r, int status, json_t *body, const char *sid)
         json_decref(body);
         return;
     }
+    if (r->modern && body) status = modern_answer(r, status, body);
     if (r->legacy && status == 200 && body) { /* the answer goes on the stream, the POST is accepted */
         char *text = json_dumps(body, JSON_COMPACT);
         json_decref(body);
@@ -464,6 +522,14 @@ static void answer_empty(mcp_req *r, int status)
 
 /* ---- mcp.access -------------------------------------------------------------------------- */
 
+/* The consumer a session made by this request belongs to, and the one a session it names must
+ * belong to ("" without a key). */
+static const char *holder(const mcp_req *r)
+{
+    const pt_auth *who = pt_conn_info(r->conn)->auth;
+    return who && who->consumer ? who->consumer : "";
+}
+
 static const char *caller_name(const mcp_req *r)
 {
     const pt_auth *who = pt_conn_info(r->conn)->auth;
@@ -507,6 +573,40 @@ static unsigned cap_for(const char *method)
     if (strcmp(method, "elicitation/create") == 0) return PT_MCP_CAN_ELICIT;
     if (strcmp(method, "roots/list") == 0) return PT_MCP_CAN_ROOTS;
     return 0;
+}
+
+/* The client capability named by a PT_MCP_CAN_* bit. */
+static const char *cap_name(unsigned cap)
+{
+    return cap == PT_MCP_CAN_SAMPLE ? "sampling" : cap == PT_MCP_CAN_ELICIT ? "elicitation" : "roots";
+}
+
+/* A modern client's call that needs a capability the request did not declare (a server
+ * asked for it): the client gets -32021 naming it, in place of whatever the tool answers. */
+static void refuse_undeclared(mcp_req *r, const char *method)
+{
+    unsigned need = cap_for(method);
+    if (r->refusal || !need) return;
+    const char *name = json_string_value(json_object_get(r->msg.params, "name"));
+    if (!name) name = json_string_value(json_object_get(r->msg.params, "uri"));
+    char why[300];
+    snprintf(why, sizeof why, "'%.100s' needs the client's %s capability (%.60s), which this request's "
+             "clientCapabilities do not declare", name ? name : r->msg.method, cap_name(need), method);
+    r->refusal = pt_mcp_error(r->msg.id, PT_MCP_MISSING_CAPABILITY, why);
+    json_object_set_new(json_object_get(r->refusal, "error"), "data",
+                        json_pack("{s:{s:{}}}", "requiredCapabilities", cap_name(need)));
+    r->refusal_status = 400;
+}
+
+/* A server's notification about a modern client's call: its progress, and its log messages at
+ * the level the request asked for (none when it asked for none), on the call's answer stream;
+ * nothing else of the server's goes there. */
+static void modern_event(mcp_req *r, json_t *msg, const char *method)
+{
+    const char *level = json_string_value(json_object_get(json_object_get(msg, "params"), "level"));
+    if (strcmp(method, "notifications/progress") == 0 ||
+        (strcmp(method, "notifications/message") == 0 && pt_mcp_log_wanted(r->log_level, level)))
+        stream_write(r, msg);
 }
 
 /* A server's message about r's call (upstream.h pt_mcp_event_fn): relayed on r's answer,
@@ -628,7 +728,7 @@ static void hub_pull(pt_mcp_hub *hub)
 {
     for (mcp_req *x = hub->live, *next; x; x = next) {
         next = x->next;
-        if (!x->listening || x->answered) continue;
+        if (!x->listening || x->answered || x->modern) continue;
         pt_buf b = PT_BUF_INIT;
         bool alive = pt__mcp_stream_read(x->sid, &x->cursor, &b);
         if (b.len) {
@@ -663,6 +763,10 @@ static void on_wake(uv_async_t *a)
         if (m->kind == MAIL_ANSWER) {
             pt_mcp_upstream *up = hub_find(hub, m->server);
             if (up) pt_mcp_upstream_answer(up, m->msg), m->msg = NULL;
+        } else if (m->kind == MAIL_LIST_CHANGED) {
+            listeners_notify(hub, m->server, json_string_value(m->msg));
+        } else if (m->kind != MAIL_CANCEL) {
+            mail_modern(hub, m);
         } else {
             cancel_here(hub, m->sid, m->msg);
         }
@@ -684,9 +788,14 @@ static void on_notice(void *arg, pt_mcp_upstream *up, json_t *msg)
     bool list_changed = ml > 13 && strcmp(method + ml - 13, "/list_changed") == 0;
     json_t *plain = list_changed ? pt_mcp_request(-1, method, NULL) : NULL;
     if (method && strcmp(method, "notifications/tools/list_changed") == 0) index_tools(hub, up);
+    if (list_changed) list_changed_everywhere(hub, name, method);
     char *text = json_dumps(msg, JSON_COMPACT);
     char *ptext = plain ? json_dumps(plain, JSON_COMPACT) : NULL;
-    if (text && pt__mcp_stream_publish(name, text, ptext)) {
+    /* a resource's update goes to the clients that subscribed to it, not to every stream */
+    const char *uri = method && strcmp(method, "notifications/resources/updated") == 0
+                          ? json_string_value(json_object_get(json_object_get(msg, "params"), "uri"))
+                          : NULL;
+    if (text && (uri ? pt__mcp_stream_publish_watched(name, uri, text) : pt__mcp_stream_publish(name, text, ptext))) {
         pull_others(hub);
         hub_pull(hub);
     }
@@ -697,10 +806,38 @@ static void on_notice(void *arg, pt_mcp_upstream *up, json_t *msg)
 
 /* ---- /mcp/<server>: relay ------------------------------------------------------------- */
 
+/* resources/subscribe and unsubscribe: who watches what is kept per session (mcp_session.h),
+ * so that updates reach those clients alone, and the server, whose session with the gateway
+ * all clients share, is told to stop only when no client watches the resource any more. True
+ * when answered here. */
+static bool watch(mcp_req *r)
+{
+    bool on = strcmp(r->msg.method, "resources/subscribe") == 0;
+    const char *uri = json_string_value(json_object_get(r->msg.params, "uri"));
+    if ((!on && strcmp(r->msg.method, "resources/unsubscribe") != 0) || !uri) return false;
+    int left = pt__mcp_session_watch(r->sid, uri, on);
+    if (on && left < 0) {
+        char msg[100];
+        snprintf(msg, sizeof msg, "too many subscriptions in this session (%d at most)", PT_MCP_WATCH_MAX);
+        answer_error(r, 200, PT_OUT_MCP_BAD_MESSAGE, r->msg.id, PT_MCP_INVALID_REQUEST, msg);
+        return true;
+    }
+    if (on || left == 0) return false;
+    answer(r, 200, pt_mcp_result(r->msg.id, json_object()), NULL); /* others still watch it */
+    return true;
+}
+
 static void on_relayed(void *arg, json_t *response, int code, const char *message)
 {
     mcp_req *r = arg;
     r->call = NULL;
+    if (r->refusal) {
+        pt_conn_info(r->conn)->outcome = PT_OUT_MCP_UPSTREAM_ERROR;
+        json_t *refusal = r->refusal;
+        r->refusal = NULL;
+        answer(r, r->refusal_status, refusal, NULL);
+        return;
+    }
     if (!response) {
         answer_error(r, 200, PT_OUT_MCP_UPSTREAM_ERROR, r->msg.id, code, message);
         return;
@@ -716,26 +853,35 @@ static void on_relayed(void *arg, json_t *response, int code, const char *messag
     answer(r, 200, copy, NULL);
 }
 
-/* What the initializing client can answer, from its capabilities. */
-static unsigned client_caps(const mcp_req *r)
+/* What a client can answer, from the capabilities it declares. */
+static unsigned caps_of(const json_t *c)
 {
-    json_t *c = json_object_get(r->msg.params, "capabilities");
     return (json_object_get(c, "sampling") ? PT_MCP_CAN_SAMPLE : 0) | (json_object_get(c, "elicitation") ? PT_MCP_CAN_ELICIT : 0) |
            (json_object_get(c, "roots") ? PT_MCP_CAN_ROOTS : 0);
 }
 
+/* What the initializing client can answer. */
+static unsigned client_caps(const mcp_req *r) { return caps_of(json_object_get(r->msg.params, "capabilities")); }
+
 /* initialize on /mcp/<server>: the upstream's own answer (it waits for the upstream's
  * handshake, through a ping that queues behind it), with a version the client asked for. */
+/* The upstream's InitializeResult once the ping that waited for its handshake is answered;
+ * NULL when it has none (then r is answered). */
+static json_t *ready_init(mcp_req *r, int code, const char *message)
+{
+    r->call = NULL;
+    json_t *init = pt_mcp_upstream_init_result(hub_find(r->hub, r->server->name));
+    if (!init)
+        answer_error(r, 200, PT_OUT_MCP_UPSTREAM_ERROR, r->msg.id, code ? code : PT_MCP_UPSTREAM_ERROR,
+                     message ? message : "the MCP server is not ready");
+    return init;
+}
+
 static void on_server_ready(void *arg, json_t *response, int code, const char *message)
 {
     mcp_req *r = arg;
-    r->call = NULL;
-    json_t *init = pt_mcp_upstream_init_result(hub_find(r->hub, r->server->name));
-    if (!init) {
-        answer_error(r, 200, PT_OUT_MCP_UPSTREAM_ERROR, r->msg.id, code ? code : PT_MCP_UPSTREAM_ERROR,
-                     message ? message : "the MCP server is not ready");
-        return;
-    }
+    json_t *init = ready_init(r, code, message);
+    if (!init) return;
     json_t *result = json_copy(init);
     const char *asked = json_string_value(json_object_get(r->msg.params, "protocolVersion"));
     json_object_set_new(result, "protocolVersion", json_string(pt_mcp_version_pick(asked)));
@@ -750,7 +896,41 @@ static void on_server_ready(void *arg, json_t *response, int code, const char *m
         answer_error(r, 503, PT_OUT_OUT_OF_MEMORY, r->msg.id, PT_MCP_INTERNAL_ERROR, "too many MCP sessions");
         return;
     }
+    pt__mcp_session_bind(id, false, holder(r));
     answer(r, 200, pt_mcp_result(r->msg.id, result), id);
+}
+
+/* server/discover's result: the versions served, capabilities (taken), instructions (may be
+ * NULL) and who answers (borrowed). */
+static json_t *discover_result(json_t *caps, const char *instructions, json_t *server_info)
+{
+    json_t *result = json_pack("{s:o, s:o, s:{s:O}}", "supportedVersions", pt_mcp_supported_versions(), "capabilities",
+                               caps, "_meta", PT_MCP_META_SERVER_INFO, server_info);
+    if (result && instructions) json_object_set_new(result, "instructions", json_string(instructions));
+    return result;
+}
+
+/* server/discover on /mcp/<server>, from the upstream's initialize answer: its instructions
+ * and serverInfo, and of its capabilities those the gateway serves a modern client (not
+ * resources' subscribe: the revision subscribes with subscriptions/listen, whose
+ * resourceSubscriptions the gateway does not take yet). */
+static void on_discover_ready(void *arg, json_t *response, int code, const char *message)
+{
+    mcp_req *r = arg;
+    json_t *init = ready_init(r, code, message);
+    if (!init) return;
+    static const char *const served[] = { "tools", "prompts", "resources", "completions", "logging" };
+    json_t *theirs = json_object_get(init, "capabilities"), *caps = json_object();
+    for (size_t i = 0; caps && i < sizeof served / sizeof served[0]; i++) {
+        json_t *c = json_object_get(theirs, served[i]);
+        if (json_is_object(c)) json_object_set_new(caps, served[i], json_deep_copy(c));
+    }
+    json_object_del(json_object_get(caps, "resources"), "subscribe");
+    json_t *info = json_object_get(init, "serverInfo");
+    info = info ? json_incref(info) : json_pack("{s:s, s:s}", "name", r->server->name, "version", "unknown");
+    json_t *result = discover_result(caps, json_string_value(json_object_get(init, "instructions")), info);
+    json_decref(info);
+    answer(r, 200, pt_mcp_result(r->msg.id, result), NULL);
 }
 
 static void serve_server(mcp_req *r)
@@ -769,11 +949,10 @@ static void serve_server(mcp_req *r)
     }
     const char *tool = strcmp(method, "tools/call") == 0 ? json_string_value(json_object_get(r->msg.params, "name")) : NULL;
     if (tool && !tool_call_allowed(r, r->server->name, tool)) return;
+    if (watch(r)) return;
     bool init = strcmp(method, "initialize") == 0;
     r->up_name = r->server->name;
-    r->call = pt_mcp_upstream_call(up, init ? "ping" : method, init ? NULL : r->msg.params,
-                                   init ? on_server_ready : on_relayed, r);
-    if (!init) pt_mcp_call_on_event(r->call, on_event);
+    r->call = init ? pt_mcp_upstream_call(up, "ping", NULL, on_server_ready, r) : call_for(r, up, method, r->msg.params);
     if (!r->call) answer_error(r, 503, PT_OUT_OUT_OF_MEMORY, r->msg.id, PT_MCP_INTERNAL_ERROR, "out of memory");
 }
 
@@ -807,13 +986,20 @@ static const kind *kind_of(const char *method, bool *use)
     return NULL;
 }
 
+/* What /mcp says it serves, to either era: the merged lists, and their changes. */
+static json_t *aggregate_caps(void)
+{
+    return json_pack("{s:{s:b}, s:{s:b}, s:{s:b}}", "tools", "listChanged", 1, "prompts", "listChanged", 1, "resources",
+                     "listChanged", 1);
+}
+
+static json_t *gateway_info(void) { return json_pack("{s:s, s:s}", "name", "portico", "version", PT_VERSION); }
+
 static void answer_initialize(mcp_req *r)
 {
     const char *asked = json_string_value(json_object_get(r->msg.params, "protocolVersion"));
-    json_t *result = json_pack("{s:s, s:{s:{s:b}, s:{s:b}, s:{s:b}}, s:{s:s, s:s}}", "protocolVersion",
-                               pt_mcp_version_pick(asked), "capabilities", "tools", "listChanged", 1, "prompts",
-                               "listChanged", 1, "resources", "listChanged", 1, "serverInfo", "name", "portico",
-                               "version", PT_VERSION);
+    json_t *result = json_pack("{s:s, s:o, s:o}", "protocolVersion", pt_mcp_version_pick(asked), "capabilities",
+                               aggregate_caps(), "serverInfo", gateway_info());
     char id[33];
     if (result && r->legacy) {
         pt__mcp_session_set_caps(r->sid, client_caps(r));
@@ -825,6 +1011,7 @@ static void answer_initialize(mcp_req *r)
         answer_error(r, 503, PT_OUT_OUT_OF_MEMORY, r->msg.id, PT_MCP_INTERNAL_ERROR, "too many MCP sessions");
         return;
     }
+    pt__mcp_session_bind(id, false, holder(r));
     answer(r, 200, pt_mcp_result(r->msg.id, result), id);
 }
 
@@ -948,8 +1135,7 @@ static void call_upstream(mcp_req *r, size_t i, const char *own)
     pt_conn_info(r->conn)->service = r->m->servers[i].name;
     pt_mcp_upstream *up = hub_find(r->hub, r->m->servers[i].name);
     r->up_name = r->m->servers[i].name;
-    r->call = up ? pt_mcp_upstream_call(up, r->k->use, params, on_relayed, r) : NULL;
-    pt_mcp_call_on_event(r->call, on_event);
+    r->call = up ? call_for(r, up, r->k->use, params) : NULL;
     json_decref(params);
     if (!up) answer_error(r, 200, PT_OUT_MCP_UPSTREAM_ERROR, r->msg.id, PT_MCP_UPSTREAM_ERROR, "the MCP server is not running");
     else if (!r->call) answer_error(r, 503, PT_OUT_OUT_OF_MEMORY, r->msg.id, PT_MCP_INTERNAL_ERROR, "out of memory");
@@ -1050,6 +1236,555 @@ static void serve_aggregate(mcp_req *r)
     }
 }
 
+/* ---- multi round-trip requests: a 2025 server's question to a 2026-07-28 client ---------- */
+
+/* A modern client's call to an upstream. A server of the 2025 revisions asks its client things
+ * (sampling, elicitation, roots) in the middle of a call; the 2026-07-28 revision asks with a
+ * result instead (resultType "input_required") and the client sends its request again with the
+ * answers. So the call outlives the HTTP request that made it: it is parked with the server's
+ * question under a requestState of the gateway's, and the retry takes it up again, the answer
+ * going to the server under the server's own id. The call stays on the worker that made it
+ * (the upstream session is that worker's): a retry that another worker receives is served
+ * through the hubs' mailboxes. A parked call lasts as long as its upstream timeout allows. */
+typedef struct mcall {
+    pt_mcp_hub *hub;
+    pt_mcp_call *call;
+    char server[64];           /* the upstream */
+    char token[64];            /* requestState: MRTR_PREFIX "<hub serial>.<32 hex digits>" */
+    char *method, *name;       /* the client's request and the name in it, which the retry repeats */
+    char consumer[64];         /* who made it: nobody else takes it up */
+    unsigned caps;             /* what the client answering now declared (PT_MCP_CAN_*) */
+    mcp_req *r;                /* the request of this worker answered now; NULL when parked or remote */
+    uint64_t remote_hub, remote_id; /* or the retry another worker holds */
+    json_t *questions;         /* parked: the server's requests the client is to answer, oldest first (the
+                                * first is asked now, the next once it is answered) */
+    unsigned round;            /* the question's key is "k<round>" */
+    struct mcall *next;        /* in hub->mcalls */
+} mcall;
+
+#define MRTR_PREFIX "pt1."
+
+static _Atomic uint64_t next_modern_id;
+
+static mcall *mcall_find(pt_mcp_hub *hub, const char *token)
+{
+    mcall *mc = hub->mcalls;
+    while (mc && strcmp(mc->token, token) != 0) mc = mc->next;
+    return mc;
+}
+
+static void mcall_free(mcall *mc)
+{
+    for (mcall **p = &mc->hub->mcalls; *p; p = &(*p)->next)
+        if (*p == mc) {
+            *p = mc->next;
+            break;
+        }
+    if (mc->r) mc->r->mc = NULL;
+    json_decref(mc->questions);
+    free(mc->method);
+    free(mc->name);
+    free(mc);
+}
+
+static void mcalls_free_all(pt_mcp_hub *hub)
+{
+    for (mcall *mc; (mc = hub->mcalls);) {
+        mc->r = NULL;
+        mcall_free(mc);
+    }
+}
+
+/* The client lost interest: the server hears of it under its own id. */
+static void mcall_drop(mcall *mc)
+{
+    pt_mcp_call_cancel(mc->call);
+    mcall_free(mc);
+}
+
+static mcall *mcall_new(mcp_req *r)
+{
+    uint8_t rnd[16];
+    mcall *mc = calloc(1, sizeof *mc);
+    const char *name = json_string_value(json_object_get(r->msg.params, "name"));
+    if (!name) name = json_string_value(json_object_get(r->msg.params, "uri"));
+    if (!mc || getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd || !(mc->method = strdup(r->msg.method)) ||
+        (name && !(mc->name = strdup(name)))) {
+        if (mc) free(mc->method);
+        free(mc);
+        return NULL;
+    }
+    int n = snprintf(mc->token, sizeof mc->token, MRTR_PREFIX "%llu.", (unsigned long long)r->hub->serial);
+    for (size_t i = 0; i < sizeof rnd; i++) n += snprintf(mc->token + n, sizeof mc->token - (size_t)n, "%02x", rnd[i]);
+    mc->hub = r->hub;
+    snprintf(mc->server, sizeof mc->server, "%s", r->up_name);
+    snprintf(mc->consumer, sizeof mc->consumer, "%s", caller_name(r));
+    mc->caps = r->modern_caps;
+    mc->r = r;
+    mc->next = r->hub->mcalls;
+    r->hub->mcalls = mc;
+    return mc;
+}
+
+/* Hands a retry's answer to the worker that holds it: the upstream's response (borrowed), or
+ * none with code and message. */
+static void mail_reply(uint64_t hub, uint64_t id, json_t *response, int code, const char *message)
+{
+    mail *m = calloc(1, sizeof *m);
+    if (!m) return;
+    *m = (mail){ .kind = MAIL_RESUMED_REPLY, .reply_hub = hub, .reply_id = id,
+                 .msg = response ? json_pack("{s:o}", "response", json_deep_copy(response))
+                                 : json_pack("{s:i, s:s}", "code", code, "message", message ? message : "") };
+    mail_post(hub, m);
+}
+
+/* The answer of the request answered now, here or on another worker. */
+static void mcall_reply(mcall *mc, json_t *response, int code, const char *message)
+{
+    mcp_req *r = mc->r;
+    if (r) {
+        mc->r = NULL;
+        r->mc = NULL;
+        on_relayed(r, response, code, message);
+    } else if (mc->remote_hub) {
+        mail_reply(mc->remote_hub, mc->remote_id, response, code, message);
+        mc->remote_hub = 0;
+    }
+}
+
+static void on_mcall_reply(void *arg, json_t *response, int code, const char *message)
+{
+    mcall *mc = arg;
+    mc->call = NULL;
+    mcall_reply(mc, response, code, message);
+    mcall_free(mc);
+}
+
+/* The question of a parked call, as the revision asks it. */
+static json_t *input_required(const mcall *mc)
+{
+    char key[16];
+    snprintf(key, sizeof key, "k%u", mc->round);
+    json_t *asked = json_array_get(mc->questions, 0);
+    json_t *params = json_object_get(asked, "params");
+    json_t *request = json_pack("{s:O}", "method", json_object_get(asked, "method"));
+    if (request && params) json_object_set(request, "params", params);
+    return json_pack("{s:s, s:{s:{s:o}, s:s, s:s}}", "jsonrpc", "2.0", "result", "inputRequests", key, request,
+                     "resultType", "input_required", "requestState", mc->token);
+}
+
+/* The next question of a parked call to the request taking it up (r here, or the retry
+ * reply_id of hub reply_hub). */
+static void ask_next(mcall *mc, mcp_req *r, uint64_t reply_hub, uint64_t reply_id)
+{
+    json_t *question = input_required(mc);
+    if (r) on_relayed(r, question, PT_MCP_INTERNAL_ERROR, "out of memory");
+    else mail_reply(reply_hub, reply_id, question, PT_MCP_INTERNAL_ERROR, "out of memory");
+    json_decref(question);
+}
+
+/* A server's request during the call: parked with it when the client declared what it needs
+ * (one asked while another waits for its answer is asked next); otherwise the server is told
+ * no and the client, when it is the capability it lacks, gets -32021. */
+static void mcall_asked(mcall *mc, pt_mcp_upstream *up, json_t *msg, const char *method, json_t *id)
+{
+    unsigned need = cap_for(method);
+    bool answering = mc->r || mc->remote_hub, waiting = json_array_size(mc->questions) > 0;
+    if (!mc->questions) mc->questions = json_array();
+    if (!need || !(mc->caps & need) || !(answering || waiting) || !mc->questions) {
+        char why[300];
+        snprintf(why, sizeof why, "the client of this call (MCP %s) %s %.60s", PT_MCP_MODERN_VERSION,
+                 need ? "did not declare the capability for" : "is not asked", method);
+        pt_mcp_upstream_answer(up, pt_mcp_error(id, PT_MCP_METHOD_NOT_FOUND, why));
+        mail *m = need && !(mc->caps & need) && !mc->r && mc->remote_hub ? calloc(1, sizeof *m) : NULL;
+        if (mc->r && need && !(mc->caps & need)) refuse_undeclared(mc->r, method);
+        if (m) {
+            *m = (mail){ .kind = MAIL_RESUMED_EVENT, .reply_hub = mc->remote_hub, .reply_id = mc->remote_id,
+                         .msg = json_deep_copy(msg) };
+            mail_post(mc->remote_hub, m);
+        }
+        return;
+    }
+    json_array_append_new(mc->questions, json_deep_copy(msg));
+    if (waiting) return;
+    mc->round++;
+    mcp_req *r = mc->r;
+    uint64_t hub = mc->remote_hub, rid = mc->remote_id;
+    mc->r = NULL, mc->remote_hub = 0;
+    if (r) r->mc = NULL;
+    ask_next(mc, r, hub, rid);
+}
+
+static void on_mcall_event(void *arg, json_t *msg)
+{
+    mcall *mc = arg;
+    const char *method = json_string_value(json_object_get(msg, "method"));
+    json_t *id = json_object_get(msg, "id");
+    pt_mcp_upstream *up = hub_find(mc->hub, mc->server);
+    if (!method || !up) return;
+    if (id) {
+        mcall_asked(mc, up, msg, method, id);
+    } else if (mc->r && !mc->r->answered) {
+        modern_event(mc->r, msg, method);
+    } else if (mc->remote_hub) {
+        mail *m = calloc(1, sizeof *m);
+        if (!m) return;
+        *m = (mail){ .kind = MAIL_RESUMED_EVENT, .reply_hub = mc->remote_hub, .reply_id = mc->remote_id,
+                     .msg = json_deep_copy(msg) };
+        mail_post(mc->remote_hub, m);
+    }
+}
+
+static pt_mcp_call *call_for(mcp_req *r, pt_mcp_upstream *up, const char *method, json_t *params)
+{
+    if (!r->modern) {
+        pt_mcp_call *c = pt_mcp_upstream_call(up, method, params, on_relayed, r);
+        pt_mcp_call_on_event(c, on_event);
+        return c;
+    }
+    mcall *mc = mcall_new(r);
+    if (!mc) return NULL;
+    mc->call = pt_mcp_upstream_call(up, method, params, on_mcall_reply, mc);
+    if (!mc->call) {
+        mcall_free(mc);
+        return NULL;
+    }
+    pt_mcp_call_on_event(mc->call, on_mcall_event);
+    r->mc = mc;
+    return mc->call;
+}
+
+/* r ends: the call it was answering is cancelled (here, or by the worker that runs it). */
+static void mcall_forget(mcp_req *r)
+{
+    if (r->mc) {
+        mcall *mc = r->mc;
+        r->mc = NULL;
+        if (r->call == mc->call) r->call = NULL;
+        mc->r = NULL;
+        mcall_drop(mc);
+    }
+    if (!r->resumed_token[0]) return;
+    mail *m = calloc(1, sizeof *m);
+    if (m) {
+        *m = (mail){ .kind = MAIL_RESUMED_GONE, .reply_hub = r->hub->serial, .reply_id = r->modern_id,
+                     .msg = json_string(r->resumed_token) };
+        mail_post(r->resumed_hub, m);
+    }
+    r->resumed_token[0] = 0;
+}
+
+/* A retry of this worker's parked call (job: what the retry says, see mcall_resume), from r
+ * here or from the request reply_id of hub reply_hub: the client's answer goes to the server
+ * and the retry answers for the call from now on. One without the answer is asked again. */
+static void mcall_take_up(pt_mcp_hub *hub, json_t *job, mcp_req *r, uint64_t reply_hub, uint64_t reply_id)
+{
+    const char *s = json_string_value(json_object_get(job, "name"));
+    mcall *mc = mcall_find(hub, json_string_value(json_object_get(job, "token")));
+    const char *why = NULL;
+    if (!mc || !json_array_size(mc->questions))
+        why = "requestState names no call awaiting input (it ended, timed out or was taken up already)";
+    else if (strcmp(json_string_value(json_object_get(job, "consumer")), mc->consumer) != 0 ||
+             strcmp(json_string_value(json_object_get(job, "method")), mc->method) != 0 ||
+             (s ? !mc->name || strcmp(s, mc->name) != 0 : mc->name != NULL))
+        why = "requestState belongs to another request: a retry repeats the request answered input_required";
+    if (why) {
+        if (r) answer_error(r, 200, PT_OUT_MCP_BAD_MESSAGE, r->msg.id, PT_MCP_INVALID_PARAMS, why);
+        else mail_reply(reply_hub, reply_id, NULL, PT_MCP_INVALID_PARAMS, why);
+        return;
+    }
+    char key[16];
+    snprintf(key, sizeof key, "k%u", mc->round);
+    json_t *given = json_object_get(json_object_get(job, "responses"), key);
+    if (!json_is_object(given)) {
+        ask_next(mc, r, reply_hub, reply_id);
+        return;
+    }
+    pt_mcp_upstream *up = hub_find(hub, mc->server);
+    if (up)
+        pt_mcp_upstream_answer(up, json_pack("{s:s, s:O, s:o}", "jsonrpc", "2.0", "id",
+                                             json_object_get(json_array_get(mc->questions, 0), "id"), "result",
+                                             json_deep_copy(given)));
+    json_array_remove(mc->questions, 0);
+    mc->caps = (unsigned)json_integer_value(json_object_get(job, "caps"));
+    if (json_array_size(mc->questions)) { /* the server asked more meanwhile */
+        mc->round++;
+        ask_next(mc, r, reply_hub, reply_id);
+        return;
+    }
+    if (r) {
+        mc->r = r;
+        r->mc = mc;
+        r->call = mc->call;
+    } else {
+        mc->remote_hub = reply_hub;
+        mc->remote_id = reply_id;
+    }
+}
+
+/* A tools/call retry is held to mcall.access and recorded as the first request was. */
+static bool retry_allowed(mcp_req *r)
+{
+    const char *name = json_string_value(json_object_get(r->msg.params, "name"));
+    if (strcmp(r->msg.method, "tools/call") != 0 || !name) return true;
+    if (r->server) return tool_call_allowed(r, r->server->name, name);
+    size_t n = r->m->nservers;
+    const char *names[n ? n : 1], *own = NULL;
+    bool prefixed[n ? n : 1];
+    for (size_t j = 0; j < n; j++) names[j] = r->m->servers[j].name, prefixed[j] = r->m->servers[j].prefix;
+    int i = n ? pt_mcp_prefix_route(names, prefixed, n, name, &own) : -1;
+    return i < 0 || tool_call_allowed(r, names[i], own);
+}
+
+/* A modern request whose requestState is one of the gateway's: it takes up the parked call,
+ * on this worker or on the one that runs it. */
+static void mcall_resume(mcp_req *r, const char *state)
+{
+    if (!retry_allowed(r)) return;
+    json_t *responses = json_object_get(r->msg.params, "inputResponses");
+    const char *name = json_string_value(json_object_get(r->msg.params, "name"));
+    if (!name) name = json_string_value(json_object_get(r->msg.params, "uri"));
+    json_t *job = json_pack("{s:s, s:o?, s:s, s:s?, s:s, s:I}", "token", state, "responses",
+                            responses ? json_deep_copy(responses) : NULL, "method", r->msg.method, "name", name,
+                            "consumer", caller_name(r), "caps", (json_int_t)r->modern_caps);
+    char *end;
+    uint64_t serial = strtoull(state + sizeof MRTR_PREFIX - 1, &end, 10);
+    if (!job) {
+        answer_error(r, 503, PT_OUT_OUT_OF_MEMORY, r->msg.id, PT_MCP_INTERNAL_ERROR, "out of memory");
+        return;
+    }
+    if (serial == r->hub->serial || *end != '.') {
+        mcall_take_up(r->hub, job, r, 0, 0);
+        json_decref(job);
+        return;
+    }
+    mail *m = calloc(1, sizeof *m);
+    r->modern_id = atomic_fetch_add(&next_modern_id, 1) + 1;
+    snprintf(r->resumed_token, sizeof r->resumed_token, "%s", state);
+    r->resumed_hub = serial;
+    live_add(r);
+    if (m) *m = (mail){ .kind = MAIL_RESUME, .msg = job, .reply_hub = r->hub->serial, .reply_id = r->modern_id };
+    else json_decref(job);
+    if (!m || !mail_post(serial, m)) {
+        r->resumed_token[0] = 0;
+        answer_error(r, 200, PT_OUT_MCP_BAD_MESSAGE, r->msg.id, PT_MCP_INVALID_PARAMS,
+                     "requestState names a call that has ended");
+    }
+}
+
+/* The retry of this worker that mail names, still waiting; NULL when it has gone. */
+static mcp_req *retry_of(pt_mcp_hub *hub, uint64_t id)
+{
+    for (mcp_req *x = hub->live; x; x = x->next)
+        if (x->modern_id == id && !x->answered) return x;
+    return NULL;
+}
+
+/* The mail of 2026-07-28 clients' retries, between the worker that holds a retry and the one
+ * that runs its call. */
+static void mail_modern(pt_mcp_hub *hub, mail *m)
+{
+    if (m->kind == MAIL_RESUME) {
+        mcall_take_up(hub, m->msg, NULL, m->reply_hub, m->reply_id);
+        return;
+    }
+    if (m->kind == MAIL_RESUMED_GONE) {
+        mcall *mc = mcall_find(hub, json_string_value(m->msg));
+        if (mc && mc->remote_hub == m->reply_hub && mc->remote_id == m->reply_id) mcall_drop(mc);
+        return;
+    }
+    mcp_req *r = retry_of(hub, m->reply_id);
+    if (!r) return;
+    const char *method = json_string_value(json_object_get(m->msg, "method"));
+    if (m->kind == MAIL_RESUMED_EVENT && method && json_object_get(m->msg, "id")) {
+        refuse_undeclared(r, method);
+    } else if (m->kind == MAIL_RESUMED_EVENT && method) {
+        modern_event(r, m->msg, method);
+    } else if (m->kind == MAIL_RESUMED_REPLY) {
+        r->resumed_token[0] = 0;
+        on_relayed(r, json_object_get(m->msg, "response"), (int)json_integer_value(json_object_get(m->msg, "code")),
+                   json_string_value(json_object_get(m->msg, "message")));
+    }
+}
+
+/* ---- the stateless 2026-07-28 revision ---------------------------------------------------- */
+
+static bool listen_on(mcp_req *r);
+
+/* The list changes subscriptions/listen takes: its filter's member, the notification, the
+ * server capability that has that list. */
+static const struct {
+    const char *filter, *method, *cap;
+} listen_kinds[] = {
+    { "toolsListChanged", "notifications/tools/list_changed", "tools" },
+    { "promptsListChanged", "notifications/prompts/list_changed", "prompts" },
+    { "resourcesListChanged", "notifications/resources/list_changed", "resources" },
+};
+
+static unsigned listen_bit(const char *method)
+{
+    for (size_t i = 0; method && i < sizeof listen_kinds / sizeof listen_kinds[0]; i++)
+        if (strcmp(method, listen_kinds[i].method) == 0) return 1u << i;
+    return 0;
+}
+
+/* A list change of server to this hub's modern subscriptions that asked for it: those of /mcp
+ * and of that server's own endpoint. */
+static void listeners_notify(pt_mcp_hub *hub, const char *server, const char *method)
+{
+    unsigned bit = listen_bit(method);
+    for (mcp_req *x = hub->live, *next; x && bit; x = next) {
+        next = x->next;
+        if (!x->modern || !x->listening || x->answered || !(x->listen_mask & bit)) continue;
+        if (x->server && strcmp(x->server->name, server) != 0) continue;
+        json_t *n = pt_mcp_request(-1, method, json_pack("{s:{s:O}}", "_meta", PT_MCP_META_SUBSCRIPTION, x->msg.id));
+        stream_write(x, n);
+        json_decref(n);
+    }
+}
+
+/* A list change reaches the subscriptions of every worker: a stdio server runs one child per
+ * worker, and the change may be one child's alone. */
+static void list_changed_everywhere(pt_mcp_hub *self, const char *server, const char *method)
+{
+    listeners_notify(self, server, method);
+    pthread_mutex_lock(&hubs_lock);
+    for (pt_mcp_hub *h = hubs; h; h = h->next_hub) {
+        mail *m = h != self ? calloc(1, sizeof *m) : NULL;
+        if (!m) continue;
+        *m = (mail){ .kind = MAIL_LIST_CHANGED, .msg = json_string(method) };
+        snprintf(m->server, sizeof m->server, "%s", server);
+        mail_deliver(h, m);
+    }
+    pthread_mutex_unlock(&hubs_lock);
+}
+
+/* Whether the server behind r says it tells of changes of the list cap ("tools"...); /mcp
+ * does for each, and so does a server not ready yet (it may). */
+static bool tells_changes(mcp_req *r, const char *cap)
+{
+    json_t *init = r->server ? pt_mcp_upstream_init_result(hub_find(r->hub, r->server->name)) : NULL;
+    return !init || json_is_true(json_object_get(json_object_get(json_object_get(init, "capabilities"), cap), "listChanged"));
+}
+
+/* subscriptions/listen: the answer stays open as an event stream whose first message
+ * acknowledges the list changes it will carry (those asked for that the server tells of;
+ * resourceSubscriptions are not taken yet), each then marked with the request's id. It ends
+ * when the client closes it. */
+static void serve_subscription(mcp_req *r)
+{
+    json_t *asked = json_object_get(r->msg.params, "notifications");
+    if (!json_is_object(asked)) {
+        answer_error(r, 400, PT_OUT_MCP_BAD_MESSAGE, r->msg.id, PT_MCP_INVALID_PARAMS,
+                     "subscriptions/listen needs params.notifications (an object)");
+        return;
+    }
+    json_t *honored = json_object();
+    for (size_t i = 0; honored && i < sizeof listen_kinds / sizeof listen_kinds[0]; i++) {
+        if (!json_is_true(json_object_get(asked, listen_kinds[i].filter)) || !tells_changes(r, listen_kinds[i].cap))
+            continue;
+        r->listen_mask |= 1u << i;
+        json_object_set_new(honored, listen_kinds[i].filter, json_true());
+    }
+    if (!honored || !listen_on(r)) {
+        json_decref(honored);
+        return;
+    }
+    json_t *ack = pt_mcp_request(-1, "notifications/subscriptions/acknowledged",
+                                 json_pack("{s:o, s:{s:O}}", "notifications", honored, "_meta", PT_MCP_META_SUBSCRIPTION,
+                                           r->msg.id));
+    stream_write(r, ack);
+    json_decref(ack);
+}
+
+void pt_mcp_hub_drain(pt_mcp_hub *hub)
+{
+    for (mcp_req *x = hub ? hub->live : NULL, *next; x; x = next) {
+        next = x->next;
+        if (!x->modern || !x->listening || x->answered) continue;
+        answer(x, 200, pt_mcp_result(x->msg.id, json_pack("{s:{s:O}}", "_meta", PT_MCP_META_SUBSCRIPTION, x->msg.id)),
+               NULL);
+    }
+}
+
+static void serve_discover(mcp_req *r)
+{
+    if (!r->server) {
+        json_t *info = gateway_info();
+        answer(r, 200, pt_mcp_result(r->msg.id, discover_result(aggregate_caps(), NULL, info)), NULL);
+        json_decref(info);
+        return;
+    }
+    pt_mcp_upstream *up = hub_find(r->hub, r->server->name);
+    r->call = up ? pt_mcp_upstream_call(up, "ping", NULL, on_discover_ready, r) : NULL; /* waits for the handshake */
+    if (!up) answer_error(r, 200, PT_OUT_MCP_UPSTREAM_ERROR, r->msg.id, PT_MCP_UPSTREAM_ERROR, "the MCP server is not running");
+    else if (!r->call) answer_error(r, 503, PT_OUT_OUT_OF_MEMORY, r->msg.id, PT_MCP_INTERNAL_ERROR, "out of memory");
+}
+
+/* The methods of the revision served through the upstreams (the rest: discover, listen; it
+ * dropped initialize, ping, logging/setLevel, resources/subscribe...). */
+static bool relayed_method(const char *method)
+{
+    static const char *const names[] = { "tools/list",  "tools/call",     "prompts/list",
+                                         "prompts/get", "resources/list", "resources/read",
+                                         "resources/templates/list", "completion/complete" };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(method, names[i]) == 0) return true;
+    return false;
+}
+
+static pt_slice header_value(const mcp_req *r, const char *name)
+{
+    const pt_header *h = pt_request_header(r->req, name);
+    return h ? h->value : PT_SLICE_NULL;
+}
+
+/* A request of the stateless revision (mcp/modern.h): no session; its _meta and headers
+ * checked; served through the worker's own upstream sessions like a 2025 client's, with the
+ * same keys, access entries and records. */
+static void serve_modern(mcp_req *r)
+{
+    r->modern = true;
+    if (r->msg.kind == PT_MCP_RESPONSE) {
+        answer_error(r, 400, PT_OUT_MCP_BAD_MESSAGE, NULL, PT_MCP_INVALID_REQUEST,
+                     "a " PT_MCP_MODERN_VERSION " client posts no responses (the gateway asks it nothing)");
+        return;
+    }
+    if (r->msg.kind == PT_MCP_NOTIFICATION) { /* none is defined from client to server over HTTP */
+        answer_empty(r, 202);
+        return;
+    }
+    pt_mcp_modern_headers h = { header_value(r, "mcp-protocol-version"), header_value(r, "mcp-method"),
+                                header_value(r, "mcp-name") };
+    pt_mcp_refusal f;
+    if (pt_mcp_modern_check(&r->msg, &h, &f)) {
+        json_t *body = pt_mcp_error(r->msg.id, f.code, f.why);
+        if (f.data) json_object_set_new(json_object_get(body, "error"), "data", f.data);
+        pt_conn_info(r->conn)->outcome = PT_OUT_MCP_BAD_MESSAGE;
+        answer(r, f.status, body, NULL);
+        return;
+    }
+    r->modern_caps = caps_of(json_object_get(json_object_get(r->msg.params, "_meta"), PT_MCP_META_CAPS));
+    pt_mcp_modern_strip(r->msg.params, r->log_level, sizeof r->log_level);
+    const char *method = r->msg.method;
+    const char *state = json_string_value(json_object_get(r->msg.params, "requestState"));
+    if (state && strncmp(state, MRTR_PREFIX, sizeof MRTR_PREFIX - 1) == 0 && relayed_method(method)) {
+        mcall_resume(r, state); /* a requestState of another's (an upstream's own) goes to it */
+    } else if (strcmp(method, "server/discover") == 0) {
+        serve_discover(r);
+    } else if (strcmp(method, "subscriptions/listen") == 0) {
+        serve_subscription(r);
+    } else if (!relayed_method(method)) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "method '%.100s' is not served to " PT_MCP_MODERN_VERSION " clients", method);
+        answer_error(r, 404, PT_OUT_OK, r->msg.id, PT_MCP_METHOD_NOT_FOUND, msg);
+    } else if (r->server) {
+        serve_server(r);
+    } else {
+        serve_aggregate(r);
+    }
+}
+
 /* ---- the message ---------------------------------------------------------------------- */
 
 static void on_message(mcp_req *r)
@@ -1062,16 +1797,28 @@ static void on_message(mcp_req *r)
         json_decref(id);
         return;
     }
+    const pt_header *h = pt_request_header(r->req, "mcp-session-id");
+    pt_slice version = header_value(r, "mcp-protocol-version");
+    if (pt_mcp_modern_is(&r->msg, version, r->legacy || h)) {
+        serve_modern(r);
+        return;
+    }
+    char v[40];
+    snprintf(v, sizeof v, PT_SLICE_FMT, (int)(version.len < 39 ? version.len : 39), version.ptr ? version.ptr : "");
+    if (version.ptr && (version.len > 39 || !pt_mcp_version_known(v))) {
+        answer_error(r, 400, PT_OUT_MCP_BAD_MESSAGE, NULL, PT_MCP_INVALID_REQUEST, "unsupported MCP-Protocol-Version");
+        return;
+    }
     const char *scope = r->server ? r->server->name : "";
     bool init = r->msg.kind == PT_MCP_REQUEST && strcmp(r->msg.method, "initialize") == 0;
-    const pt_header *h = pt_request_header(r->req, "mcp-session-id");
     pt_slice sid = r->legacy ? r->legacy_sid : h ? h->value : pt_slice_cstr(NULL);
     if (!init && !sid.len) {
         answer_error(r, 400, PT_OUT_MCP_BAD_MESSAGE, r->msg.id, PT_MCP_INVALID_REQUEST,
                      "Mcp-Session-Id is required after initialize");
         return;
     }
-    if ((!init || r->legacy) && !pt__mcp_session_use(sid, scope, false, &r->caps)) {
+    if ((!init || r->legacy) &&
+        (!pt__mcp_session_held(sid, r->legacy, holder(r)) || !pt__mcp_session_use(sid, scope, false, &r->caps))) {
         answer_error(r, 404, PT_OUT_MCP_UNKNOWN_SESSION, r->msg.id, PT_MCP_INVALID_REQUEST,
                      "unknown or ended MCP session: initialize again");
         return;
@@ -1125,6 +1872,7 @@ static void sink_abort(void *h)
     r->answered = true; /* nothing may be written any more; the cleanup hook cancels the calls */
     if (r->legacy && r->listening) pt__mcp_session_use(pt_slice_cstr(r->sid), r->server ? r->server->name : "", true, NULL);
     live_remove(r);
+    mcall_forget(r);
     pt_mcp_call_cancel(r->call);
     r->call = NULL;
     pt_mcp_local_cancel(r->local);
@@ -1167,6 +1915,7 @@ static void serve_legacy_stream(mcp_req *r)
         answer_error(r, 503, PT_OUT_OUT_OF_MEMORY, NULL, PT_MCP_INTERNAL_ERROR, "too many MCP sessions");
         return;
     }
+    pt__mcp_session_bind(r->sid, true, holder(r));
     r->legacy = true;
     r->cursor = cursor;
     if (!listen_on(r)) return;
@@ -1194,8 +1943,10 @@ static void serve_listen(mcp_req *r)
         serve_legacy_stream(r);
         return;
     }
-    int rc = pt__mcp_stream_open(sid->value, r->server ? r->server->name : "", last ? &last->value : NULL, &r->cursor,
-                                 &r->caps);
+    int rc = !pt__mcp_session_held(sid->value, false, holder(r))
+                 ? -1
+                 : pt__mcp_stream_open(sid->value, r->server ? r->server->name : "", last ? &last->value : NULL,
+                                       &r->cursor, &r->caps);
     if (rc == -1) {
         answer_error(r, 404, PT_OUT_MCP_UNKNOWN_SESSION, NULL, PT_MCP_INVALID_REQUEST,
                      "unknown or ended MCP session: initialize again");
@@ -1346,10 +2097,18 @@ void pt_mcp_route_serve(pt_conn *conn, pt_request *req, const pt_route *route, p
         return;
     }
     pt_mcp_hub_sync(hub, cfg);
+    const pt_header *pv = pt_request_header(req, "mcp-protocol-version");
+    if (pv && pt_slice_eq_cstr(pv->value, PT_MCP_MODERN_VERSION) && !pt_slice_eq_cstr(req->method_name, "POST")) {
+        answer_error(r, 405, PT_OUT_MCP_METHOD_NOT_ALLOWED, NULL, PT_MCP_INVALID_REQUEST,
+                     "MCP " PT_MCP_MODERN_VERSION " is served on POST alone (no GET stream, no session to DELETE: "
+                     "subscriptions/listen carries the server's notifications)");
+        return;
+    }
     if (pt_slice_eq_cstr(req->method_name, "DELETE")) {
         const pt_header *sid = pt_request_header(req, "mcp-session-id");
         if (!sid) answer_error(r, 400, PT_OUT_MCP_BAD_MESSAGE, NULL, PT_MCP_INVALID_REQUEST, "Mcp-Session-Id is required");
-        else if (!pt__mcp_session_use(sid->value, r->server ? r->server->name : "", true, NULL))
+        else if (!pt__mcp_session_held(sid->value, false, holder(r)) ||
+                 !pt__mcp_session_use(sid->value, r->server ? r->server->name : "", true, NULL))
             answer_error(r, 404, PT_OUT_MCP_UNKNOWN_SESSION, NULL, PT_MCP_INVALID_REQUEST, "unknown or ended MCP session");
         else {
             pull_others(hub); /* the session's GET streams end, on every worker */
@@ -1369,15 +2128,6 @@ void pt_mcp_route_serve(pt_conn *conn, pt_request *req, const pt_route *route, p
     }
     r->legacy_sid = query_param(req->query, "sessionId");
     r->legacy = r->legacy_sid.len > 0;
-    const pt_header *pv = pt_request_header(req, "mcp-protocol-version");
-    if (pv) {
-        char v[40];
-        snprintf(v, sizeof v, PT_SLICE_FMT, PT_SLICE_ARG(pv->value));
-        if (!pt_mcp_version_known(v)) {
-            answer_error(r, 400, PT_OUT_MCP_BAD_MESSAGE, NULL, PT_MCP_INVALID_REQUEST, "unsupported MCP-Protocol-Version");
-            return;
-        }
-    }
     pt_body_sink *sink = pt_req_alloc(req, sizeof *sink);
     if (!sink) {
         answer_error(r, 503, PT_OUT_OUT_OF_MEMORY, NULL, PT_MCP_INTERNAL_ERROR, "out of memory");
@@ -1400,11 +2150,19 @@ void pt_mcp_route_ready_json(const pt_config *cfg, pt_buf *out)
         pt_mcp_stats *s = pt_mcp_stats_get(name);
         pt_buf_printf(out, "%s\"%s\":\"%s\"", i ? "," : "", name, s && atomic_load(&s->ready) > 0 ? "up" : "down");
     }
+    /* which protocol era each server speaks, as its last handshake found (absent before one) */
+    pt_buf_append_str(out, "},\"mcp_eras\":{");
+    for (size_t i = 0, n = 0; i < cfg->mcp->nservers; i++) {
+        pt_mcp_stats *s = pt_mcp_stats_get(cfg->mcp->servers[i].name);
+        int era = s ? atomic_load(&s->era) : 0;
+        if (era) pt_buf_printf(out, "%s\"%s\":\"%d\"", n++ ? "," : "", cfg->mcp->servers[i].name, era);
+    }
     pt_buf_append_str(out, "}");
 }
 
 #define READY_OFF ((size_t)-1) /* the ready gauge, not a counter */
 #define STREAMS_OFF ((size_t)-2)
+#define ERA_OFF ((size_t)-3)
 
 static void family(pt_prom *p, const char *name, const char *type, const char *help, size_t off)
 {
@@ -1414,6 +2172,7 @@ static void family(pt_prom *p, const char *name, const char *type, const char *h
         pt_prom_label(p, "server", s->name);
         if (off == READY_OFF) pt_prom_value_u64(p, (uint64_t)atomic_load(&s->ready));
         else if (off == STREAMS_OFF) pt_prom_value_u64(p, (uint64_t)atomic_load(&s->streams));
+        else if (off == ERA_OFF) pt_prom_value_u64(p, (uint64_t)atomic_load(&s->era));
         else pt_prom_value_u64(p, atomic_load((_Atomic uint64_t *)((char *)s + off)));
     }
 }
@@ -1424,7 +2183,11 @@ static const struct {
 } families[] = {
     { "portico_mcp_upstream_ready", "gauge", "Workers whose instance of the MCP server has completed its handshake.",
       READY_OFF },
-    { "portico_mcp_upstream_streams", "gauge", "Workers whose GET stream to the MCP server (HTTP) is open.", STREAMS_OFF },
+    { "portico_mcp_upstream_streams", "gauge",
+      "Workers whose GET stream (HTTP) or subscriptions/listen (a 2026-07-28 server) to the MCP server is open.",
+      STREAMS_OFF },
+    { "portico_mcp_upstream_era", "gauge",
+      "The protocol era the MCP server speaks as its last handshake found: 2025, 2026 (0: not yet known).", ERA_OFF },
     { "portico_mcp_upstream_starts_total", "counter", "Stdio MCP server processes started.",
       offsetof(pt_mcp_stats, starts) },
     { "portico_mcp_upstream_exits_total", "counter", "Stdio MCP server processes that exited.",

@@ -13,7 +13,10 @@
  * without a session opens a stream that is the session, whose first event names the endpoint
  * ?sessionId= to POST to, and which carries every answer). A server's request goes to the
  * client under an id of the gateway's and the client's answer back to that server under the
- * server's own.
+ * server's own. Clients of the stateless 2026-07-28 revision (mcp/modern.h) are told apart per
+ * POST and served through the same upstream sessions, without a session of their own; a
+ * server's request during such a call becomes an input_required result, and the client's
+ * retry takes the parked call up again on whichever worker runs it.
  * Before anything else: Host and Origin are checked (DNS rebinding; 403), and a Portico key is
  * required where the configuration asks for one and on any configuration with a listener that
  * is not loopback-only.
@@ -44,6 +47,9 @@ void pt_mcp_hub_sync(pt_mcp_hub *hub, pt_config *cfg);
  * after each handshake with it, and again at each notifications/tools/list_changed. Call it
  * before the first sync, on one worker's hub. */
 void pt_mcp_hub_keep_tool_index(pt_mcp_hub *hub);
+/* The worker drains: its subscriptions/listen streams end as the 2026-07-28 revision closes
+ * one gracefully (their result), so they do not hold the drain. NULL: nothing. */
+void pt_mcp_hub_drain(pt_mcp_hub *hub);
 /* Stops every child; the loop then runs until their handles have closed. */
 void pt_mcp_hub_free(pt_mcp_hub *hub);
 

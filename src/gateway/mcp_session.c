@@ -23,11 +23,15 @@ typedef struct session {
     char id[33];
     char server[64];           /* "" for /mcp */
     unsigned caps;             /* PT_MCP_CAN_* */
+    bool legacy;               /* a 2024-11-05 HTTP+SSE client's (its stream is the session) */
+    char consumer[65];         /* whose key made it, "" without a key */
     uint64_t last_ms;
     bool streaming;            /* a GET stream was opened: messages are kept for it */
     uint64_t last_seq;         /* the newest event's number (0: none yet) */
     event *ring;               /* PT_MCP_REPLAY_EVENTS, the oldest at head */
     size_t head, n, bytes;
+    char **watched;            /* the resources its client subscribed to */
+    size_t nwatched;
 } session;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -45,6 +49,8 @@ static void ring_free(session *s)
 static void drop_at(size_t i)
 {
     ring_free(&sessions[i]);
+    for (size_t w = 0; w < sessions[i].nwatched; w++) free(sessions[i].watched[w]);
+    free(sessions[i].watched);
     sessions[i] = sessions[--nsessions];
 }
 
@@ -86,6 +92,27 @@ bool pt__mcp_session_new(const char *server, unsigned caps, char id[33])
     }
     pthread_mutex_unlock(&lock);
     return ok;
+}
+
+void pt__mcp_session_bind(const char *id, bool legacy, const char *consumer)
+{
+    pthread_mutex_lock(&lock);
+    session *s = find(pt_slice_cstr(id), NULL);
+    if (s) {
+        s->legacy = legacy;
+        snprintf(s->consumer, sizeof s->consumer, "%s", consumer);
+    }
+    pthread_mutex_unlock(&lock);
+}
+
+bool pt__mcp_session_held(pt_slice id, bool legacy, const char *consumer)
+{
+    pthread_mutex_lock(&lock);
+    session *s = find(id, NULL);
+    /* a consumer name longer than the field never matches: compared whole, not cut */
+    bool held = s && s->legacy == legacy && strlen(consumer) < sizeof s->consumer && strcmp(s->consumer, consumer) == 0;
+    pthread_mutex_unlock(&lock);
+    return held;
 }
 
 bool pt__mcp_session_use(pt_slice id, const char *server, bool drop, unsigned *caps)
@@ -150,18 +177,75 @@ static bool keep(session *s, char *text)
     return true;
 }
 
-size_t pt__mcp_stream_publish(const char *server, const char *text, const char *aggregate_text)
+static bool watches(const session *s, const char *uri, size_t *at)
+{
+    for (size_t w = 0; w < s->nwatched; w++) {
+        if (strcmp(s->watched[w], uri) != 0) continue;
+        if (at) *at = w;
+        return true;
+    }
+    return false;
+}
+
+/* Adds uri to s's watched resources (it is not there yet). */
+static bool watch_add(session *s, const char *uri)
+{
+    char *copy = s->nwatched < PT_MCP_WATCH_MAX ? strdup(uri) : NULL;
+    char **grown = copy ? realloc(s->watched, (s->nwatched + 1) * sizeof *grown) : NULL;
+    if (!grown) {
+        free(copy);
+        return false;
+    }
+    s->watched = grown;
+    s->watched[s->nwatched++] = copy;
+    return true;
+}
+
+int pt__mcp_session_watch(const char *id, const char *uri, bool on)
+{
+    pthread_mutex_lock(&lock);
+    session *s = find(pt_slice_cstr(id), NULL);
+    size_t at;
+    int left = -1;
+    if (s && on && !watches(s, uri, NULL) && !watch_add(s, uri)) s = NULL;
+    if (s && !on && watches(s, uri, &at)) {
+        free(s->watched[at]);
+        s->watched[at] = s->watched[--s->nwatched];
+    }
+    if (s) {
+        left = 0;
+        for (size_t i = 0; i < nsessions; i++)
+            left += strcmp(sessions[i].server, s->server) == 0 && watches(&sessions[i], uri, NULL);
+    }
+    pthread_mutex_unlock(&lock);
+    return left;
+}
+
+/* Keeps text as the next event of the streams of server's sessions (of those that watch uri
+ * only, unless it is NULL) and aggregate_text as that of /mcp's (unless uri is given). */
+static size_t publish(const char *server, const char *uri, const char *text, const char *aggregate_text)
 {
     size_t got = 0;
     pthread_mutex_lock(&lock);
     for (size_t i = 0; i < nsessions; i++) {
         session *s = &sessions[i];
-        const char *t = !s->streaming ? NULL : s->server[0] ? (strcmp(s->server, server) == 0 ? text : NULL) : aggregate_text;
+        bool mine = strcmp(s->server, server) == 0 && (!uri || watches(s, uri, NULL));
+        const char *t = !s->streaming ? NULL : s->server[0] ? (mine ? text : NULL) : uri ? NULL : aggregate_text;
         char *copy = t ? strdup(t) : NULL;
         if (copy && keep(s, copy)) got++;
     }
     pthread_mutex_unlock(&lock);
     return got;
+}
+
+size_t pt__mcp_stream_publish(const char *server, const char *text, const char *aggregate_text)
+{
+    return publish(server, NULL, text, aggregate_text);
+}
+
+size_t pt__mcp_stream_publish_watched(const char *server, const char *uri, const char *text)
+{
+    return publish(server, uri, text, NULL);
 }
 
 bool pt__mcp_stream_push(const char *id, const char *text)

@@ -27,6 +27,14 @@
  * or out of memory. */
 bool pt__mcp_session_new(const char *server, unsigned caps, char id[33]);
 
+/* Whom session id belongs to, set once as it is made: its transport (the 2024-11-05 HTTP+SSE
+ * one when legacy, else Streamable HTTP) and the consumer whose key made it ("" without a key).
+ * A request that names a session of the other transport or of another consumer is refused as if
+ * the session did not exist: a session id is not a key to another client's calls. */
+void pt__mcp_session_bind(const char *id, bool legacy, const char *consumer);
+/* Whether id is a live session of that transport made by consumer. */
+bool pt__mcp_session_held(pt_slice id, bool legacy, const char *consumer);
+
 /* Whether id is a live session of server; touches it, or ends it when drop. *caps (may be
  * NULL) gets what its client can answer. */
 bool pt__mcp_session_use(pt_slice id, const char *server, bool drop, unsigned *caps);
@@ -41,6 +49,17 @@ int pt__mcp_stream_open(pt_slice id, const char *server, const pt_slice *last_ev
  * the sessions of /mcp/<server>, aggregate_text (NULL: none) for those of /mcp. Returns how
  * many streams got it. */
 size_t pt__mcp_stream_publish(const char *server, const char *text, const char *aggregate_text);
+
+/* Session id's client subscribes to resource uri (on) or stops (off): the gateway holds one
+ * session with each server for all its clients, so it keeps who watches what. Returns how many
+ * sessions of the same server watch uri afterwards, or -1 (an unknown session, more than
+ * PT_MCP_WATCH_MAX resources, out of memory). */
+#define PT_MCP_WATCH_MAX 256
+int pt__mcp_session_watch(const char *id, const char *uri, bool on);
+
+/* Keeps text as the next event of every session of server that watches uri and opened a
+ * stream (notifications/resources/updated). Returns how many streams got it. */
+size_t pt__mcp_stream_publish_watched(const char *server, const char *uri, const char *text);
 
 /* Keeps text as the next event of session id's stream alone (the legacy HTTP+SSE transport
  * carries every answer on it). False when the session has ended or is out of memory. */

@@ -1499,7 +1499,7 @@ bool pt_conn_response_started(const pt_conn *c) { return c->resp_started; }
 int pt_conn_add_resp_headers(pt_conn *c, const char *lines, size_t n)
 {
     pt_slice *h = &c->x->info.resp_headers;
-    char *out = pt_req_alloc(&c->x->req, h->len + n);
+    char *out = pt_req_alloc_raw(&c->x->req, h->len + n); /* every byte is written below */
     if (!out) return PT_ENOMEM;
     if (h->len) memcpy(out, h->ptr, h->len);
     memcpy(out + h->len, lines, n);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "core/log.h"
 #include "limits/tz.h"
 
@@ -466,13 +467,14 @@ static void put(writer *w, const char *s, size_t n)
 
 static void put_str(writer *w, const char *s) { put(w, s, strlen(s)); }
 
-static void put_u64(writer *w, const char *key, unsigned long long v)
+/* key (a literal) then v in decimal, without a strlen or printf. */
+#define put_u64(w, key, v) put_u64n((w), key, sizeof key - 1, (v))
+
+static void put_u64n(writer *w, const char *key, size_t klen, unsigned long long v)
 {
-    char d[20];
-    size_t i = sizeof d;
-    do d[--i] = (char)('0' + v % 10); while ((v /= 10) != 0);
-    put_str(w, key);
-    put(w, d + i, sizeof d - i);
+    char d[24];
+    put(w, key, klen);
+    put(w, d, (size_t)(pt_u64_to(d, v) - d));
 }
 
 static void put_name(writer *w, bool first, const char *name, const char *suffix)
@@ -529,7 +531,7 @@ static void policy_members(writer *w, const pt_limit_state *st, const pt_limit_d
         put_str(w, p->field_tokens);
         *first = false;
     }
-    for (int i = 0; i < PT_WIN_COUNT; i++) {
+    for (int i = 0; p->has_windows && i < PT_WIN_COUNT; i++) {
         pt_policy_window k = (pt_policy_window)i;
         if (!shows_window(st, d, k)) continue;
         put_name(w, *first, p->name, "/");
@@ -565,7 +567,7 @@ static void current_members(writer *w, const pt_limit_state *st, const pt_limit_
         put_u64(w, ";t=", refused ? pt_limits_retry_after(st) : ceil_s(d->tokens.reset_ns));
         *first = false;
     }
-    for (int i = 0; i < PT_WIN_COUNT; i++) {
+    for (int i = 0; p->has_windows && i < PT_WIN_COUNT; i++) {
         pt_policy_window k = (pt_policy_window)i;
         if (!shows_window(st, d, k)) continue;
         uint64_t total = d->window_total[k], limit = p->window[k];
@@ -586,15 +588,32 @@ size_t pt_limits_headers_max(const pt_limit_state *st)
     for (size_t i = 0; i < st->n; i++) {
         const pt_policy *p = st->d[i].policy;
         size_t members = (size_t)p->has_rate + (p->concurrency != 0) + (p->tokens_per_minute != 0);
-        for (int w = 0; w < PT_WIN_COUNT; w++) members += p->window[w] != 0;
+        for (int w = 0; p->has_windows && w < PT_WIN_COUNT; w++) members += p->window[w] != 0;
         n += members * 2 * 160;
     }
     return n;
 }
 
+/* Whether the fields show one policy's rate and nothing else, for a call it allowed. */
+static bool rate_alone(const pt_limit_state *st)
+{
+    if (st->n != 1 || st->refused) return false;
+    const pt_limit_decision *d = &st->d[0];
+    const pt_policy *p = d->policy;
+    return p->rate_head && p->has_rate && !p->concurrency && !shows_tokens(st, d) && !p->has_windows;
+}
+
 size_t pt_limits_headers(const pt_limit_state *st, char *out, size_t cap)
 {
     writer w = { out, 0, cap };
+    if (rate_alone(st)) { /* the same bytes as below, from the head written at load */
+        const pt_limit_decision *d = &st->d[0];
+        put_str(&w, d->policy->rate_head);
+        put_u64(&w, "", d->rate.remaining);
+        put_u64(&w, ";t=", ceil_s(d->rate.reset_ns));
+        put(&w, "\r\n", 2);
+        return w.len <= cap ? w.len : 0;
+    }
     size_t from = st->refused ? (size_t)(st->refused - st->d) : 0, to = st->refused ? from + 1 : st->n;
     bool first = true;
     put_str(&w, "RateLimit-Policy: ");

@@ -422,14 +422,15 @@ static int check_refs(pt_cfg *c, const pt_cfg_node *n, const pt_policy *p, pt_po
     return -1;
 }
 
-/* The policy's members of RateLimit-Policy, which never change while it lives. */
-static int fields(pt_policy *p)
+int pt_policy_fields(pt_policy *p)
 {
-    char buf[160];
+    char buf[160], head[320];
     if (p->has_rate) {
         snprintf(buf, sizeof buf, "\"%s\";q=%llu;w=%llu", p->name, (unsigned long long)p->requests,
                  (unsigned long long)((p->per_ms + 999) / 1000));
         if (!(p->field_rate = strdup(buf))) return -1;
+        snprintf(head, sizeof head, "RateLimit-Policy: %s\r\nRateLimit: \"%s\";r=", buf, p->name);
+        if (!(p->rate_head = strdup(head))) return -1;
     }
     if (p->concurrency) {
         snprintf(buf, sizeof buf, "\"%s/concurrency\";q=%u;qu=\"concurrent-requests\"", p->name, p->concurrency);
@@ -468,7 +469,7 @@ static int finish(pt_cfg *c, const pt_cfg_node *n, size_t idx, mapping *m)
         return fail_at(c, n, "group_by", "a key belongs to one consumer: group_by %s splits nothing", "consumer");
     if (p->scope == PT_POLICY_MODEL) m->t->has_model = true;
     if (p->mask) m->t->has_mask = true;
-    if (fields(p) != 0) return pt_cfg_oom(c, n);
+    if (pt_policy_fields(p) != 0) return pt_cfg_oom(c, n);
     return check_refs(c, n, p, m->exists);
 }
 
@@ -535,6 +536,7 @@ void pt_policies_free(pt_policy_table *t)
         free(t->v[i].field_rate);
         free(t->v[i].field_inflight);
         free(t->v[i].field_tokens);
+        free(t->v[i].rate_head);
         free(t->v[i].webhook);
         free(t->v[i].time_zone);
         pt_tz_free(t->v[i].tz);

@@ -93,6 +93,10 @@ typedef struct pt_policy {
     /* RateLimit-Policy members, written once at load: `"NAME";q=..;w=..` (NULL without a
      * rate) and `"NAME/concurrency";q=..;qu="concurrent-requests"` (NULL without a cap) */
     char *field_rate, *field_inflight, *field_tokens;
+    /* Both fields up to the first number, for a response whose fields show this policy's
+     * rate alone (the common case, written without assembling the members):
+     * `RateLimit-Policy: <field_rate>\r\nRateLimit: "NAME";r=` (NULL without a rate) */
+    char *rate_head;
     uint64_t tokens_per_minute; /* tokens.per_minute; 0 = no token limit */
     pt_gcra tokens_gcra;      /* tokens_per_minute per 60 s, burst the same */
     uint64_t window[PT_WIN_COUNT]; /* each window's limit (USD in micro-dollars); 0 = none */
@@ -127,6 +131,10 @@ typedef bool (*pt_policy_exists_fn)(pt_cfg *c, pt_policy_scope s, const char *na
  * recorded, or for an empty list (*failed tells them apart). */
 pt_policy_table *pt_policies_map(pt_cfg *c, const pt_cfg_node *v, pt_policy_exists_fn exists, bool *failed);
 void pt_policies_free(pt_policy_table *t);
+
+/* Writes p's RateLimit-Policy members and rate_head from its limits (done by mapping; the
+ * strings are freed with the table). 0, or -1 out of memory. */
+int pt_policy_fields(pt_policy *p);
 
 /* The key under which applies_to names a scope ("service", ...); "" for ALL. */
 const char *pt_policy_scope_key(pt_policy_scope s);

@@ -163,12 +163,36 @@ void pt_mcp_sse_init(pt_mcp_sse *s, size_t max, int (*event)(void *arg, const ch
     pt_buf_init(&s->data, max);
     s->event = event;
     s->arg = arg;
+    s->last_id[0] = '\0';
+    s->retry_ms = 0;
 }
 
 void pt_mcp_sse_release(pt_mcp_sse *s)
 {
     pt_mcp_lines_release(&s->lines);
     pt_buf_release(&s->data);
+}
+
+/* id: sets the id a client resumes from (one with a NUL is ignored, as the format says). */
+static void sse_id(pt_mcp_sse *s, const char *p, size_t n)
+{
+    if (n && *p == ' ') p++, n--;
+    if (memchr(p, '\0', n)) return;
+    if (n >= sizeof s->last_id) n = 0; /* cannot be sent back whole: no resuming from it */
+    memcpy(s->last_id, p, n);
+    s->last_id[n] = '\0';
+}
+
+/* retry: the delay before reconnecting, in ms; only digits count, as the format says. */
+static void sse_retry(pt_mcp_sse *s, const char *p, size_t n)
+{
+    if (n && *p == ' ') p++, n--;
+    unsigned long ms = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9') return;
+        if (ms < 3600000) ms = ms * 10 + (unsigned long)(p[i] - '0');
+    }
+    if (n) s->retry_ms = ms > 3600000 ? 3600000 : (unsigned)ms;
 }
 
 static int sse_line(void *arg, const char *p, size_t n)
@@ -180,7 +204,15 @@ static int sse_line(void *arg, const char *p, size_t n)
         pt_buf_reset(&s->data);
         return rc;
     }
-    if (n < 5 || memcmp(p, "data:", 5) != 0) return 0; /* event:, id:, retry:, comments */
+    if (n >= 3 && memcmp(p, "id:", 3) == 0) {
+        sse_id(s, p + 3, n - 3);
+        return 0;
+    }
+    if (n >= 6 && memcmp(p, "retry:", 6) == 0) {
+        sse_retry(s, p + 6, n - 6);
+        return 0;
+    }
+    if (n < 5 || memcmp(p, "data:", 5) != 0) return 0; /* event:, comments */
     p += 5, n -= 5;
     if (n && *p == ' ') p++, n--;
     if ((s->data.len && pt_buf_append(&s->data, "\n", 1) != 0) || pt_buf_append(&s->data, p, n) != 0)

@@ -72,12 +72,15 @@ int pt_mcp_lines_feed(pt_mcp_lines *l, const char *data, size_t n, int (*line)(v
                       void *arg);
 
 /* Cuts an event stream (text/event-stream) into events as its bytes arrive: each event's
- * data lines, joined by "\n", go to the callback. Events over max bytes are dropped. */
+ * data lines, joined by "\n", go to the callback. Events over max bytes are dropped. It keeps
+ * what a client needs to resume the stream: the last event id and the server's retry delay. */
 typedef struct pt_mcp_sse {
     pt_mcp_lines lines;
     pt_buf data;
     int (*event)(void *arg, const char *data, size_t len);
     void *arg;
+    char last_id[128];    /* the last id: field ("" for none; an id too long to keep clears it) */
+    unsigned retry_ms;    /* the last retry: field, 0 when none came */
 } pt_mcp_sse;
 
 void pt_mcp_sse_init(pt_mcp_sse *s, size_t max, int (*event)(void *arg, const char *data, size_t len), void *arg);

@@ -121,6 +121,23 @@ static int transport_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
     return two_words(c, v, "streamable", "sse", &((pt_mcp_server *)obj)->legacy_sse);
 }
 
+/* `era: auto` (default: probed), `era: 2025` or `era: 2026`. */
+static int era_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
+{
+    static const char *const words[] = { "auto", "2025", "2026" };
+    char *s = NULL;
+    if (pt_cfg_str(c, v, &s)) return -1;
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+        if (strcmp(s, words[i]) == 0) {
+            free(s);
+            ((pt_mcp_server *)obj)->era = (pt_mcp_era)i;
+            return 0;
+        }
+    }
+    free(s);
+    return pt_cfg_fail(c, v, "expected auto, 2025 or 2026, got '%s'", PT_CFG_SHOW(v));
+}
+
 static const pt_cfg_field server_fields[] = {
     CFG_FUNC("name", name_fn),
     CFG_STR("command", pt_mcp_server, command),
@@ -129,6 +146,7 @@ static const pt_cfg_field server_fields[] = {
     CFG_STR("cwd", pt_mcp_server, cwd),
     CFG_FUNC("url", url_fn),
     CFG_FUNC("transport", transport_fn),
+    CFG_FUNC("era", era_fn),
     CFG_DUR("timeout", pt_mcp_server, timeout_ms, 1, 3600000),
     CFG_UINT("max_concurrency", pt_mcp_server, max_concurrency, 1, 100000),
     CFG_FUNC("auth", server_auth_fn),
@@ -146,6 +164,8 @@ static int finish_server(pt_cfg *c, const pt_cfg_node *n, pt_mcp_server *s)
     if (s->command && !s->command[0]) return pt_cfg_fail_key(c, "command", pt_cfg_map_get(n, "command"), "is empty");
     if (s->command && s->legacy_sse)
         return pt_cfg_fail_key(c, "transport", pt_cfg_map_get(n, "transport"), "only applies to an HTTP server (url)");
+    if (s->legacy_sse && s->era == PT_MCP_ERA_2026)
+        return pt_cfg_fail_key(c, "era", pt_cfg_map_get(n, "era"), "2026 has no HTTP+SSE transport (transport: sse)");
     const char *stdio_only = s->nargs ? "args" : s->nenv ? "env" : s->cwd ? "cwd" : NULL;
     if (s->url && stdio_only)
         return pt_cfg_fail_key(c, stdio_only, pt_cfg_map_get(n, stdio_only), "only applies to a stdio server (command)");
@@ -508,6 +528,7 @@ static const pt_cfg_field mcp_fields[] = {
     CFG_FUNC("access", access_later_fn),
     CFG_FUNC("apis", access_later_fn),
     CFG_BOOL("diagnose_connection", pt_mcp_config, diagnose_connection),
+    CFG_DUR("diagnose_deadline", pt_mcp_config, diagnose_deadline_ms, 1, 600000),
     CFG_BOOL("record_arguments", pt_mcp_config, record_arguments),
     CFG_FUNC("cors", access_later_fn), /* the /mcp route's cors, mapped by the gateway (gateway/cors.c) */
     CFG_END,
@@ -523,6 +544,7 @@ pt_mcp_config *pt_mcp_config_map(pt_cfg *c, const pt_cfg_node *v, bool key_requi
     m->max_message_bytes = 4u << 20;
     m->prefix = true;
     m->diagnose_connection = true;
+    m->diagnose_deadline_ms = 30000;
     m->key_required = key_required;
     if (v->kind != PT_CFG_MAP && !pt_cfg_is_null(v)) {
         pt_cfg_fail(c, v, "expected a mapping with servers, got %s", pt_cfg_kind_name(v));
@@ -619,7 +641,7 @@ static bool str_eq(const char *a, const char *b) { return a == b || (a && b && s
 bool pt_mcp_server_same(const pt_mcp_server *a, const pt_mcp_server *b)
 {
     if (!str_eq(a->name, b->name) || !str_eq(a->command, b->command) || !str_eq(a->cwd, b->cwd) ||
-        !str_eq(a->url, b->url) || a->legacy_sse != b->legacy_sse || a->nargs != b->nargs || a->nenv != b->nenv)
+        !str_eq(a->url, b->url) || a->legacy_sse != b->legacy_sse || a->era != b->era || a->nargs != b->nargs || a->nenv != b->nenv)
         return false;
     for (size_t i = 0; i < a->nargs; i++)
         if (!str_eq(a->args[i], b->args[i])) return false;

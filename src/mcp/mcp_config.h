@@ -15,6 +15,14 @@
 #define PT_MCP_TOOL_NAME_MAX 64   /* what real clients accept for a final tool name */
 #define PT_MCP_SEP "__"           /* between a server's name and its tool's in /mcp */
 
+/* Which era of the protocol a server speaks: the stateful one of initialize and sessions
+ * (2024-11-05 to 2025-11-25) or the stateless one of 2026-07-28. */
+typedef enum {
+    PT_MCP_ERA_AUTO,          /* probe with server/discover, fall back to initialize */
+    PT_MCP_ERA_2025,          /* initialize at once, no probe */
+    PT_MCP_ERA_2026,          /* stateless only: no fallback */
+} pt_mcp_era;
+
 typedef struct pt_mcp_server {
     char *name;               /* [A-Za-z0-9._-], at most 60: it also prefixes tool names */
     /* stdio: exactly one of command / url */
@@ -31,6 +39,7 @@ typedef struct pt_mcp_server {
     uint16_t port;
     char *path;               /* "/mcp"; "/" when the URL has none */
     bool legacy_sse;          /* `transport: sse`: the 2024-11-05 HTTP+SSE transport (url is the GET stream) */
+    pt_mcp_era era;           /* `era:` which protocol era it speaks; default auto (probed) */
     uint64_t timeout_ms;      /* one call, request to response; default 60s */
     unsigned max_concurrency; /* calls in flight per worker; default 32 */
     bool auth_key;            /* `auth: key` on /mcp/<name> */
@@ -78,6 +87,7 @@ typedef struct pt_mcp_config {
     size_t napis;
     pt_mcp_apitools tools;    /* the apis' tools, built by the gateway at load */
     bool diagnose_connection; /* the built-in tool; default true */
+    uint64_t diagnose_deadline_ms; /* its whole run, whatever the probes; default 30s */
     bool record_arguments;    /* tool calls' argument values in the call log (masked); default false */
 } pt_mcp_config;
 

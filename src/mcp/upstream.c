@@ -18,6 +18,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "mcp/jsonrpc.h"
+#include "mcp/modern.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
@@ -25,6 +26,7 @@
 #define KILL_AFTER_MS 2000
 #define HANDSHAKE_MIN_MS 30000
 #define STDERR_LINE_MAX 4096
+#define RESUMES_MAX 16       /* a server that ends one call's stream more often has lost the call */
 
 extern char **environ;
 
@@ -40,6 +42,18 @@ struct pt_mcp_call {
     uv_timer_t timer;
     uint64_t timeout_ms;       /* what the timer was set to */
     bool sent, done, retried;
+    bool probe;                /* the era probe (server/discover) */
+    bool modern;               /* sent as a 2026-07-28 request: _meta, headers, its answer reshaped */
+    bool listen;               /* the long-lived subscriptions/listen of a modern server */
+    bool keep_modern;          /* its caller speaks 2026-07-28: the answer as the server gave it */
+    json_t *local;             /* an answer the gateway makes itself, delivered from the timer */
+    /* a modern server's input_required rounds, relayed to the caller as a server's requests */
+    json_t *inputs;            /* key -> the id the request went out under (the upstream's space) */
+    json_t *answers;           /* key -> the caller's answer (a response), as they come */
+    json_t *state;             /* the round's requestState, echoed */
+    unsigned rounds;
+    bool round_done;           /* every answer is in: the timer sends the request again */
+    uint64_t left_ms;          /* what was left of the timeout when the round was done */
     int fail_code;             /* a failure decided at once, delivered from the timer */
     char fail_msg[200];
     /* HTTP */
@@ -48,6 +62,8 @@ struct pt_mcp_call {
     int status;
     bool event_stream;
     pt_mcp_sse sse;            /* an event-stream answer, read as it comes */
+    unsigned resumes;          /* how often its stream was resumed with Last-Event-ID */
+    uint64_t resume_left;      /* waiting to resume: the call's time left once the wait is over */
     json_t *answer;            /* the response found in it */
     char *session;             /* Mcp-Session-Id of the answer */
 };
@@ -83,6 +99,15 @@ struct pt_mcp_upstream {
     bool listen_off;           /* the server offers no GET stream (it answered otherwise) */
     bool listen_open;          /* counted in stats->streams */
     char *post_path;           /* legacy HTTP+SSE: where messages are posted (the endpoint event) */
+    /* the 2026-07-28 era: decided by each handshake (the probe), then every call is stateless */
+    bool modern;
+    bool probe_unreachable;    /* the probe found no server at all: that says nothing of its era */
+    pt_mcp_call *subscription; /* subscriptions/listen in flight, or NULL */
+    bool sub_acked, subscribe_off;
+    json_t *param_maps;        /* tool name -> {"argument":"Header"}: its x-mcp-header properties */
+    char log_level[16];        /* logging/setLevel, sent as _meta on each request; "" none */
+    json_t *caps;              /* the client capabilities declared to a modern server */
+    char name[64];             /* def->name, for the child's exit after a shutdown freed def */
     pt_mcp_notice_fn notice;
     void *notice_arg;
     pt_mcp_ready_fn ready;
@@ -139,6 +164,8 @@ static void maybe_free(pt_mcp_upstream *up)
     pt_mcp_sse_release(&up->listen_sse);
     free(up->post_path);
     json_decref(up->init_result);
+    json_decref(up->param_maps);
+    json_decref(up->caps);
     free(up->session);
     free(up);
 }
@@ -159,6 +186,11 @@ static void close_handle(pt_mcp_upstream *up, uv_handle_t *h)
 
 /* ---- calls -------------------------------------------------------------------------- */
 
+static void listen_counted(pt_mcp_upstream *up, bool open);
+static json_t *modern_answer(pt_mcp_call *call, json_t *response);
+static void send_again(pt_mcp_call *call);
+static void http_send(pt_mcp_call *call);
+
 static void call_closed(uv_handle_t *h)
 {
     pt_mcp_call *call = h->data;
@@ -167,6 +199,14 @@ static void call_closed(uv_handle_t *h)
     else up->calls = call->next;
     if (call->next) call->next->prev = call->prev;
     up->ncalls--;
+    if (up->subscription == call) {
+        up->subscription = NULL;
+        listen_counted(up, false);
+    }
+    json_decref(call->local);
+    json_decref(call->inputs);
+    json_decref(call->answers);
+    json_decref(call->state);
     json_decref(call->msg);
     json_decref(call->progress);
     json_decref(call->answer);
@@ -178,9 +218,12 @@ static void call_closed(uv_handle_t *h)
 }
 
 /* Ends a call: its reply (if still wanted) gets response, or code and message. */
+static bool input_round(pt_mcp_call *call, json_t *response);
+
 static void call_finish(pt_mcp_call *call, json_t *response, int code, const char *message)
 {
     if (call->done) return;
+    if (response && call->modern && !call->keep_modern && input_round(call, response)) return;
     call->done = true;
     if (call->x) pt_exchange_cancel(call->x);
     call->x = NULL;
@@ -190,8 +233,10 @@ static void call_finish(pt_mcp_call *call, json_t *response, int code, const cha
     call->reply = NULL;
     if (!reply) return;
     pt_mcp_stats *s = call->up->stats;
-    if (s) count(response ? &s->calls_ok : &s->calls_error);
-    reply(call->arg, response, code, message);
+    if (s && !call->listen) count(response ? &s->calls_ok : &s->calls_error);
+    json_t *shaped = response && call->modern ? modern_answer(call, response) : json_incref(response);
+    reply(call->arg, shaped, code, message);
+    json_decref(shaped);
 }
 
 static void fail_all(pt_mcp_upstream *up, bool sent_only, int code, const char *message)
@@ -212,15 +257,32 @@ static void tell_cancelled(pt_mcp_call *call, const char *reason)
 {
     pt_mcp_upstream *up = call->up;
     if (!call->sent || call->id < 0 || (up->def->command && !up->running)) return;
+    if (call->modern && up->def->url) return; /* closing its answer stream (call_finish) says it */
     post_message(up, pt_mcp_request(-1, "notifications/cancelled",
                                     json_pack("{s:I, s:s}", "requestId", (json_int_t)call->id, "reason", reason)));
 }
 
+static void resume(pt_mcp_call *call);
+
 static void on_call_timer(uv_timer_t *t)
 {
     pt_mcp_call *call = t->data;
+    if (call->local) {
+        call_finish(call, call->local, 0, NULL);
+        return;
+    }
+    if (call->round_done) {
+        send_again(call);
+        return;
+    }
     if (call->fail_code) {
         call_finish(call, NULL, call->fail_code, call->fail_msg);
+        return;
+    }
+    if (call->resume_left) { /* the server's retry delay is over: the timer covers the call again */
+        uv_timer_start(&call->timer, on_call_timer, call->resume_left, 0);
+        call->resume_left = 0;
+        resume(call);
         return;
     }
     pt_mcp_upstream *up = call->up;
@@ -282,6 +344,35 @@ static void listen_start(pt_mcp_upstream *up);
 static void legacy_lost(pt_mcp_upstream *up);
 static void legacy_endpoint(pt_mcp_upstream *up, const char *data, size_t len);
 
+static void subscribe(pt_mcp_upstream *up);
+
+static void set_era(pt_mcp_upstream *up, int era)
+{
+    if (up->stats) atomic_store(&up->stats->era, era);
+}
+
+/* The handshake did not bring the server up: what waits for it fails; a child is stopped
+ * (and restarted by its exit), an HTTP server tried again with backoff. */
+static void handshake_failed(pt_mcp_upstream *up, const char *what, const char *why)
+{
+    pt_log_error("MCP server '%s': %s failed: %s", up->def->name, what, why ? why : "no result");
+    set_state(up, PT_MCP_UP_DOWN);
+    fail_all(up, false, PT_MCP_UPSTREAM_ERROR, "the MCP server could not be initialized");
+    if (up->def->command) stop_child(up);
+    else schedule_restart(up);
+}
+
+/* The server is up: calls that waited go, the catalog is told. */
+static void now_ready(pt_mcp_upstream *up, const char *how)
+{
+    set_state(up, PT_MCP_UP_READY);
+    pt_log_info("MCP server '%s' is ready (protocol %s%s)", up->def->name, up->version, how);
+    send_queued(up);
+    if (up->modern) subscribe(up);
+    else listen_start(up);
+    if (up->ready) up->ready(up->ready_arg, up);
+}
+
 static void on_initialized(void *arg, json_t *response, int code, const char *message)
 {
     pt_mcp_upstream *up = arg;
@@ -289,45 +380,319 @@ static void on_initialized(void *arg, json_t *response, int code, const char *me
     if (up->closing) return;
     if (!json_is_object(result)) {
         json_t *e = response ? json_object_get(response, "error") : NULL;
-        const char *why = e ? json_string_value(json_object_get(e, "message")) : message;
-        pt_log_error("MCP server '%s': initialize failed: %s", up->def->name, why ? why : "no result");
-        set_state(up, PT_MCP_UP_DOWN);
-        fail_all(up, false, PT_MCP_UPSTREAM_ERROR, "the MCP server could not be initialized");
-        if (up->def->command) stop_child(up);
-        else schedule_restart(up);
+        handshake_failed(up, "initialize", e ? json_string_value(json_object_get(e, "message")) : message);
         return;
     }
     json_decref(up->init_result);
     up->init_result = json_incref(result);
     const char *v = json_string_value(json_object_get(result, "protocolVersion"));
     snprintf(up->version, sizeof up->version, "%s", v && pt_mcp_version_known(v) ? v : PT_MCP_LATEST_VERSION);
-    set_state(up, PT_MCP_UP_READY);
-    pt_log_info("MCP server '%s' is ready (protocol %s)", up->def->name, up->version);
+    set_era(up, 2025);
+    set_state(up, PT_MCP_UP_READY); /* before the notification, which then carries the version */
     pt_mcp_upstream_notify(up, "notifications/initialized", NULL);
-    send_queued(up);
-    listen_start(up);
-    if (up->ready) up->ready(up->ready_arg, up);
+    now_ready(up, "");
 }
 
-static void handshake(pt_mcp_upstream *up)
+/* One call of the handshake: it may take as long as a child's start (a Node or Python
+ * runtime), which may be longer than a call may. */
+static void handshake_call(pt_mcp_upstream *up, const char *method, json_t *params, pt_mcp_reply_fn done)
 {
-    set_state(up, PT_MCP_UP_STARTING);
-    if (!up->def->legacy_sse) listen_stop(up);
-    free(up->session);
-    up->session = NULL;
+    long long id = up->next_id++;
+    pt_mcp_call *call = call_new(up, pt_mcp_request(id, method, params), id, done, up);
+    if (!call) return;
+    if (strcmp(method, "server/discover") == 0) {
+        call->probe = call->modern = true;
+        pt_mcp_modern_meta(call->msg, up->caps, NULL);
+    }
+    uint64_t t = up->def->timeout_ms > HANDSHAKE_MIN_MS ? up->def->timeout_ms : HANDSHAKE_MIN_MS;
+    call->timeout_ms = t;
+    uv_timer_start(&call->timer, on_call_timer, t, 0);
+    send_call(call);
+}
+
+static void initialize(pt_mcp_upstream *up)
+{
     /* Every client capability the gateway can relay: a request the calling client cannot
      * take is refused by the gateway (mcp_route.c), not by the server's own checks. */
     json_t *params = json_pack("{s:s, s:{s:{}, s:{}, s:{s:b}}, s:{s:s, s:s}}", "protocolVersion", PT_MCP_LATEST_VERSION,
                                "capabilities", "sampling", "elicitation", "roots", "listChanged", 1, "clientInfo",
                                "name", "portico", "version", "1");
+    handshake_call(up, "initialize", params, on_initialized);
+}
+
+/* The answer to the era probe: a DiscoverResult makes the server a stateless one (its
+ * capabilities stand for an InitializeResult); a 2025-era server's error or silence means
+ * initialize (unless `era: 2026` said it cannot be one). A server that is gone or cannot
+ * be reached says nothing of its era: it is tried again as usual. */
+static void on_discovered(void *arg, json_t *response, int code, const char *message)
+{
+    pt_mcp_upstream *up = arg;
+    bool unreachable = up->probe_unreachable;
+    up->probe_unreachable = false;
+    if (up->closing) return;
+    char why[300];
+    pt_mcp_era_answer era = pt_mcp_discover_era(response, why, sizeof why);
+    if (!response && message) snprintf(why, sizeof why, "%s", message);
+    if (era == PT_MCP_ERA_ANSWER_MODERN) {
+        json_t *init = pt_mcp_discover_as_init(json_object_get(response, "result"), up->def->name);
+        if (!init) {
+            handshake_failed(up, "server/discover", "the gateway is out of memory");
+            return;
+        }
+        json_decref(up->init_result);
+        up->init_result = init;
+        up->modern = true;
+        snprintf(up->version, sizeof up->version, "%s", PT_MCP_MODERN_VERSION);
+        set_era(up, 2026);
+        now_ready(up, ", stateless");
+        return;
+    }
+    if (era == PT_MCP_ERA_ANSWER_OTHER || up->def->era == PT_MCP_ERA_2026 || unreachable ||
+        (up->def->command && !up->running)) {
+        handshake_failed(up, "server/discover", why);
+        return;
+    }
+    pt_log_info("MCP server '%s' speaks the 2025 era (%s): initializing", up->def->name, why);
+    initialize(up);
+}
+
+/* Each start (and restart) asks again which era the server speaks: a server may have been
+ * upgraded meanwhile. */
+static void handshake(pt_mcp_upstream *up)
+{
+    set_state(up, PT_MCP_UP_STARTING);
+    if (!up->def->legacy_sse) listen_stop(up);
+    if (up->subscription) call_finish(up->subscription, NULL, 0, NULL);
+    free(up->session);
+    up->session = NULL;
+    up->modern = up->subscribe_off = false;
+    if (up->def->legacy_sse || up->def->era == PT_MCP_ERA_2025) initialize(up);
+    else handshake_call(up, "server/discover", NULL, on_discovered);
+}
+
+/* ---- the 2026-07-28 era ---------------------------------------------------------------- */
+
+/* A modern server's answer as the call's caller reads it (reshaped for a 2025-era one); a
+ * tools list also teaches which arguments go into Mcp-Param-* headers. New reference. */
+static json_t *modern_answer(pt_mcp_call *call, json_t *response)
+{
+    pt_mcp_upstream *up = call->up;
+    const char *method = json_string_value(json_object_get(call->msg, "method"));
+    json_t *tools = json_object_get(json_object_get(response, "result"), "tools");
+    if (method && strcmp(method, "tools/list") == 0 && json_is_array(tools)) {
+        if (!up->param_maps) up->param_maps = json_object();
+        size_t i;
+        json_t *t;
+        json_array_foreach(tools, i, t) {
+            const char *name = json_string_value(json_object_get(t, "name"));
+            json_t *map = name ? pt_mcp_param_map(t) : NULL;
+            if (map) json_object_set_new(up->param_maps, name, map);
+            else if (name) json_object_del(up->param_maps, name);
+        }
+    }
+    return call->keep_modern ? json_incref(response) : pt_mcp_modern_to_legacy(response, up->def->name);
+}
+
+static void on_listen_end(void *arg, json_t *response, int code, const char *message)
+{
+    pt_mcp_upstream *up = arg;
+    json_t *error = json_object_get(response, "error");
+    if (up->closing || (!error && (up->sub_acked || !code))) return; /* opened again with the next call */
+    up->subscribe_off = true;
+    const char *why = error ? json_string_value(json_object_get(error, "message")) : message;
+    pt_log_info("MCP server '%s' refused subscriptions/listen (%s): list changes are not seen until it restarts",
+                up->def->name, why ? why : "no reason given");
+}
+
+/* A modern server sends list changes on the stream of a subscriptions/listen request (over
+ * HTTP a POST whose event stream stays open; over stdio a request never answered while the
+ * subscription lasts). One per upstream, for the list changes its capabilities announce;
+ * opened when the server is ready and again with the next call after it ended. */
+static void subscribe(pt_mcp_upstream *up)
+{
+    static const char *const kinds[][2] = { { "tools", "toolsListChanged" },
+                                            { "prompts", "promptsListChanged" },
+                                            { "resources", "resourcesListChanged" } };
+    if (!up->modern || up->subscription || up->subscribe_off || up->state != PT_MCP_UP_READY || up->closing) return;
+    json_t *caps = json_object_get(up->init_result, "capabilities");
+    json_t *filter = json_object();
+    for (size_t i = 0; filter && i < sizeof kinds / sizeof kinds[0]; i++)
+        if (json_is_true(json_object_get(json_object_get(caps, kinds[i][0]), "listChanged")))
+            json_object_set_new(filter, kinds[i][1], json_true());
+    if (!filter || json_object_size(filter) == 0) {
+        json_decref(filter);
+        return;
+    }
     long long id = up->next_id++;
-    pt_mcp_call *call = call_new(up, pt_mcp_request(id, "initialize", params), id, on_initialized, up);
+    json_t *msg = pt_mcp_request(id, "subscriptions/listen", json_pack("{s:o}", "notifications", filter));
+    pt_mcp_call *call = call_new(up, msg, id, on_listen_end, up);
     if (!call) return;
-    /* A child's start (a Node or Python runtime) may take longer than a call may. */
-    uint64_t t = up->def->timeout_ms > HANDSHAKE_MIN_MS ? up->def->timeout_ms : HANDSHAKE_MIN_MS;
-    call->timeout_ms = t;
-    uv_timer_start(&call->timer, on_call_timer, t, 0);
+    call->listen = true;
+    up->subscription = call;
+    up->sub_acked = false;
     send_call(call);
+}
+
+/* The notifications about the subscription itself: its acknowledgement, and (stdio) its end. */
+static bool subscription_notice(pt_mcp_upstream *up, const pt_mcp_msg *m)
+{
+    pt_mcp_call *sub = up->subscription;
+    if (strcmp(m->method, "notifications/subscriptions/acknowledged") == 0) {
+        if (sub) up->sub_acked = true;
+        if (sub) listen_counted(up, true);
+        return true;
+    }
+    if (strcmp(m->method, "notifications/cancelled") != 0) return false;
+    json_t *rid = json_object_get(m->params, "requestId");
+    if (sub && json_is_integer(rid) && json_integer_value(rid) == sub->id)
+        call_finish(sub, NULL, PT_MCP_UPSTREAM_ERROR, "the server ended the subscription");
+    return true;
+}
+
+/* ---- input_required: a modern server's requests to the client ---------------------------- */
+
+#define MAX_ROUNDS 8 /* input rounds of one call: a server that keeps asking is cut off */
+
+/* An input_required result of a call whose caller takes a server's requests: each of its
+ * inputRequests goes to the caller as a request of the server's (the 2025-era form the
+ * gateway relays: sampling/createMessage, elicitation/create, roots/list) under an id of
+ * the upstream's; the caller's answers come back through pt_mcp_upstream_answer, and once all
+ * are in the request is sent again with inputResponses and the requestState. False when the
+ * result is anything else (it then goes to the caller, as an error when it asks for input). */
+static bool input_round(pt_mcp_call *call, json_t *response)
+{
+    pt_mcp_upstream *up = call->up;
+    json_t *result = json_object_get(response, "result");
+    const char *type = json_string_value(json_object_get(result, "resultType"));
+    json_t *reqs = json_object_get(result, "inputRequests");
+    if (!type || strcmp(type, "input_required") != 0 || !call->reply || !call->event || call->rounds >= MAX_ROUNDS ||
+        !json_is_object(reqs) || json_object_size(reqs) == 0)
+        return false;
+    json_t *inputs = json_object(), *answers = json_object();
+    const char *key;
+    json_t *req;
+    json_object_foreach(reqs, key, req) {
+        if (!inputs || !answers || !json_is_string(json_object_get(req, "method"))) {
+            json_decref(inputs);
+            json_decref(answers);
+            return false;
+        }
+        json_object_set_new(inputs, key, json_integer(up->next_id++));
+    }
+    call->rounds++;
+    json_decref(call->inputs);
+    json_decref(call->answers);
+    json_decref(call->state);
+    call->inputs = inputs;
+    call->answers = answers;
+    call->state = json_incref(json_object_get(result, "requestState"));
+    json_t *id;
+    json_object_foreach(inputs, key, id) {
+        req = json_object_get(reqs, key);
+        json_t *params = json_object_get(req, "params");
+        json_t *ask = pt_mcp_request(json_integer_value(id), json_string_value(json_object_get(req, "method")),
+                                     params ? json_deep_copy(params) : NULL);
+        if (ask) call->event(call->arg, ask); /* the caller may answer at once (it lacks the capability) */
+        json_decref(ask);
+    }
+    return true;
+}
+
+/* The caller's answer to one of the input requests of a call of up's; false when no call
+ * awaits it. */
+static bool input_answer(pt_mcp_upstream *up, json_t *response)
+{
+    json_t *id = json_object_get(response, "id");
+    for (pt_mcp_call *c = up->calls; c && json_is_integer(id); c = c->next) {
+        const char *key;
+        json_t *v;
+        if (c->done || !c->inputs || c->round_done) continue;
+        json_object_foreach(c->inputs, key, v) {
+            if (json_integer_value(v) != json_integer_value(id) || json_object_get(c->answers, key)) continue;
+            json_object_set(c->answers, key, response);
+            if (json_object_size(c->answers) == json_object_size(c->inputs)) {
+                /* from the loop's next turn: the answer may come inside the caller's own event */
+                c->round_done = true;
+                c->left_ms = uv_timer_get_due_in(&c->timer);
+                uv_timer_start(&c->timer, on_call_timer, 0, 0);
+            }
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Every answer of the round is in: the request again, under a new id, with inputResponses and
+ * the requestState; a refused input request fails the call, saying what was refused. */
+static void send_again(pt_mcp_call *call)
+{
+    pt_mcp_upstream *up = call->up;
+    call->round_done = false;
+    json_t *responses = json_object();
+    const char *key;
+    json_t *answer;
+    json_object_foreach(call->answers, key, answer) {
+        json_t *error = json_object_get(answer, "error");
+        if (error || !responses) {
+            char msg[400];
+            const char *why = json_string_value(json_object_get(error, "message"));
+            snprintf(msg, sizeof msg, "MCP server '%s' needed input the client did not give: %s", up->def->name,
+                     why ? why : "out of memory");
+            json_decref(responses);
+            call_finish(call, NULL, PT_MCP_UPSTREAM_ERROR, msg);
+            return;
+        }
+        json_object_set(responses, key, json_object_get(answer, "result"));
+    }
+    json_t *params = json_object_get(call->msg, "params");
+    json_object_set_new(params, "inputResponses", responses);
+    if (call->state) json_object_set(params, "requestState", call->state);
+    else json_object_del(params, "requestState");
+    call->id = up->next_id++;
+    json_object_set_new(call->msg, "id", json_integer(call->id));
+    json_t *meta = json_object_get(params, "_meta");
+    if (call->progress) json_object_set_new(meta, "progressToken", json_integer(call->id));
+    json_decref(call->inputs);
+    json_decref(call->answers);
+    call->inputs = call->answers = NULL;
+    call->status = 0;
+    call->event_stream = false;
+    pt_buf_reset(&call->body);
+    pt_mcp_sse_release(&call->sse);
+    pt_mcp_sse_init(&call->sse, up->max_message, on_call_event, call);
+    json_decref(call->answer);
+    call->answer = NULL;
+    uv_timer_start(&call->timer, on_call_timer, call->left_ms ? call->left_ms : 1, 0);
+    if (up->def->url) http_send(call);
+    else send_line(up, json_incref(call->msg));
+}
+
+/* What a modern server has no method for, the gateway answers itself: ping (gone in
+ * 2026-07-28) and logging/setLevel (now a level in each request's _meta: kept for this
+ * upstream and sent from then on). True when call was answered so (from the loop's next turn). */
+static bool answer_locally(pt_mcp_call *call)
+{
+    static const char *const levels[] = { "debug", "info", "notice", "warning", "error", "critical", "alert", "emergency" };
+    pt_mcp_upstream *up = call->up;
+    const char *method = json_string_value(json_object_get(call->msg, "method"));
+    json_t *id = json_object_get(call->msg, "id");
+    if (!method) return false;
+    if (strcmp(method, "ping") == 0) {
+        call->local = pt_mcp_result(id, json_object());
+    } else if (strcmp(method, "logging/setLevel") == 0) {
+        const char *level = json_string_value(json_object_get(json_object_get(call->msg, "params"), "level"));
+        for (size_t i = 0; level && i < sizeof levels / sizeof levels[0] && !call->local; i++)
+            if (strcmp(level, levels[i]) == 0) {
+                snprintf(up->log_level, sizeof up->log_level, "%s", level);
+                call->local = pt_mcp_result(id, json_object());
+            }
+        if (!call->local) call->local = pt_mcp_error(id, PT_MCP_INVALID_PARAMS, "level must be a logging level (debug ... emergency)");
+    } else {
+        return false;
+    }
+    call->sent = true;
+    uv_timer_start(&call->timer, on_call_timer, 0, 0);
+    return true;
 }
 
 /* ---- stdio -------------------------------------------------------------------------- */
@@ -408,9 +773,12 @@ static void from_server(pt_mcp_upstream *up, pt_mcp_call *on, const pt_mcp_msg *
         progress(up, m->root);
         return;
     }
+    if (up->modern && m->kind == PT_MCP_NOTIFICATION && subscription_notice(up, m)) return;
     size_t ml = strlen(m->method);
     bool list_changed = ml > 13 && strcmp(m->method + ml - 13, "/list_changed") == 0;
-    pt_mcp_call *c = list_changed ? NULL : owner(up, on);
+    /* a resource's update belongs to its subscribers, not to the call in flight (stdio) */
+    bool unowned = list_changed || strcmp(m->method, "notifications/resources/updated") == 0;
+    pt_mcp_call *c = unowned ? NULL : owner(up, on);
     if (c) {
         c->event(c->arg, m->root);
     } else if (m->kind == PT_MCP_REQUEST) {
@@ -495,10 +863,10 @@ static void on_exit_cb(uv_process_t *p, int64_t status, int sig)
     char how[80];
     if (sig) snprintf(how, sizeof how, "was killed by signal %d", sig);
     else snprintf(how, sizeof how, "exited with status %lld", (long long)status);
-    if (!up->closing) pt_log_error("MCP server '%s' %s; restarting it", up->def->name, how);
+    if (!up->closing) pt_log_error("MCP server '%s' %s; restarting it", up->name, how);
     set_state(up, PT_MCP_UP_DOWN);
     char msg[200];
-    snprintf(msg, sizeof msg, "MCP server '%s' %s before answering%s", up->def->name, how,
+    snprintf(msg, sizeof msg, "MCP server '%s' %s before answering%s", up->name, how,
              up->closing ? "" : "; it is being restarted");
     fail_all(up, true, PT_MCP_UPSTREAM_ERROR, msg);
     close_pipes(up);
@@ -666,21 +1034,70 @@ static void x_body(void *u, const char *data, size_t n)
     }
 }
 
+/* The JSON-RPC error in a modern server's 4xx answer: one that answers the call's id, or
+ * carries a code of the 2026-07-28 revision (a server that could not read the request may
+ * have put null there). NULL when the body holds none: a 2025-era server's refusal (it wants
+ * a session) is no answer of a modern server. */
+static json_t *error_body(pt_mcp_call *call)
+{
+    if (call->event_stream || !call->body.len) return NULL;
+    json_t *body = json_loadb(call->body.data, call->body.len, 0, NULL);
+    json_t *error = json_object_get(body, "error");
+    json_t *id = json_object_get(call->msg, "id");
+    json_t *code = json_object_get(error, "code");
+    json_int_t c = json_is_integer(code) ? json_integer_value(code) : 0;
+    bool modern_code = c == PT_MCP_HEADER_MISMATCH || c == PT_MCP_MISSING_CAPABILITY || c == PT_MCP_UNSUPPORTED_VERSION;
+    json_t *out = json_is_object(error) && c && (modern_code || pt_mcp_id_equal(json_object_get(body, "id"), id))
+                      ? pt_mcp_error(id, 0, "")
+                      : NULL;
+    if (out) json_object_set(out, "error", error);
+    json_decref(body);
+    return out;
+}
+
+/* The server lost what the gateway knew of it (its session; its era): a new handshake, then
+ * call again, once. */
+static void after_handshake(pt_mcp_call *call)
+{
+    call->retried = true;
+    call->sent = false;
+    call->modern = false; /* decided again when it is sent; a legacy server ignores the _meta */
+    call->event_stream = false;
+    pt_buf_reset(&call->body);
+    pt_mcp_sse_release(&call->sse);
+    pt_mcp_sse_init(&call->sse, call->up->max_message, on_call_event, call);
+    json_decref(call->answer);
+    call->answer = NULL;
+    free(call->session);
+    call->session = NULL;
+    handshake(call->up);
+}
+
+/* The server ended a call's event stream before its response (it may, to have the client poll:
+ * SEP-1699). The response comes on a GET that resumes the stream after its last event id, once
+ * the retry delay the server asked for is over and while the call's own time lasts. */
+static bool resume_later(pt_mcp_call *call)
+{
+    uint64_t left = uv_timer_get_due_in(&call->timer);
+    if (!call->sse.last_id[0] || !call->up->session || call->resumes >= RESUMES_MAX || call->sse.retry_ms >= left)
+        return false;
+    call->resumes++;
+    call->retried = true; /* a session lost now fails the call: sending it again would run it twice */
+    call->resume_left = left - call->sse.retry_ms;
+    uv_timer_start(&call->timer, on_call_timer, call->sse.retry_ms, 0);
+    return true;
+}
+
 static void x_done(void *u)
 {
     pt_mcp_call *call = u;
     pt_mcp_upstream *up = call->up;
     call->x = NULL;
     char msg[300];
-    if (call->status == 404 && up->session && !call->retried && call->id >= 0 && up->state == PT_MCP_UP_READY) {
-        /* The server dropped our session: a new handshake, then this call again. */
+    bool again = !call->retried && call->id >= 0 && !call->probe && !call->listen && up->state == PT_MCP_UP_READY;
+    if (again && call->status == 404 && up->session) {
         pt_log_warn("MCP server '%s' no longer knows the gateway's session; initializing again", up->def->name);
-        call->retried = true;
-        call->sent = false;
-        pt_buf_reset(&call->body);
-        json_decref(call->answer);
-        call->answer = NULL;
-        handshake(up);
+        after_handshake(call);
         return;
     }
     if (call->id < 0) {
@@ -688,6 +1105,26 @@ static void x_done(void *u)
         return;
     }
     if (up->def->legacy_sse && call->status >= 200 && call->status < 300) return; /* answered on the stream */
+    json_t *refusal = call->status != 200 && call->modern ? error_body(call) : NULL;
+    if (refusal) { /* a modern server's 4xx carries a JSON-RPC error: the caller gets it as such */
+        call_finish(call, refusal, 0, NULL);
+        json_decref(refusal);
+        return;
+    }
+    if (again && call->modern && call->status >= 400 && call->status < 500) {
+        pt_log_warn("MCP server '%s' answered a 2026-07-28 request with HTTP %d and no error of that revision; "
+                    "asking which era it speaks again", up->def->name, call->status);
+        after_handshake(call);
+        return;
+    }
+    if (again && !call->modern && call->status == 400 && up->session && !up->def->legacy_sse) {
+        /* A 2025-era server refuses a request of its session with 400 only when the request
+         * is not one it reads (a server of the stateless revision now in its place does) */
+        pt_log_warn("MCP server '%s' answered a request of its session with HTTP 400; asking which era it "
+                    "speaks again", up->def->name);
+        after_handshake(call);
+        return;
+    }
     if (call->status != 200) {
         snprintf(msg, sizeof msg, "MCP server '%s' answered HTTP %d", up->def->name, call->status);
         call_finish(call, NULL, PT_MCP_UPSTREAM_ERROR, msg);
@@ -704,6 +1141,7 @@ static void x_done(void *u)
     json_t *resp = call->event_stream ? json_incref(call->answer)
                                       : pt_mcp_find_response(call->body.data ? call->body.data : "", call->body.len, false,
                                                              id, why, sizeof why);
+    if (!resp && call->event_stream && resume_later(call)) return;
     if (!resp && call->event_stream) snprintf(why, sizeof why, "its event stream ended without the response");
     if (!resp) {
         snprintf(msg, sizeof msg, "MCP server '%s': %s", up->def->name, why);
@@ -724,6 +1162,7 @@ static void x_error(void *u, int err, int phase, pt_buf *unsent, const char *det
              pt_upstream_cause_text(pt_upstream_cause_of(err, phase)));
     pt_log_warn("MCP server '%s' (%s): %s", up->def->name, up->def->url, detail ? detail : msg);
     bool was_ready = up->state == PT_MCP_UP_READY;
+    if (call->probe) up->probe_unreachable = true;
     call_finish(call, NULL, PT_MCP_UPSTREAM_ERROR, msg);
     if (was_ready && phase == 0) {
         set_state(up, PT_MCP_UP_DOWN);
@@ -744,13 +1183,20 @@ static void http_send(pt_mcp_call *call)
     pt_http_append_host(&head, d->host, d->port, d->tls);
     pt_buf_printf(&head, "Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n"
                          "Content-Length: %zu\r\n", strlen(body));
-    if (up->session) pt_buf_printf(&head, "Mcp-Session-Id: %s\r\n", up->session);
-    if (up->state == PT_MCP_UP_READY) pt_buf_printf(&head, "MCP-Protocol-Version: %s\r\n", up->version);
+    if (call->modern) {
+        /* the headers mirror the body (an intermediary routes on them); no session */
+        json_t *params = json_object_get(call->msg, "params");
+        const char *tool = json_string_value(json_object_get(params, "name"));
+        if (pt_mcp_modern_write_headers(&head, call->msg, tool ? json_object_get(up->param_maps, tool) : NULL) != 0) goto oom;
+    } else {
+        if (up->session) pt_buf_printf(&head, "Mcp-Session-Id: %s\r\n", up->session);
+        if (up->state == PT_MCP_UP_READY) pt_buf_printf(&head, "MCP-Protocol-Version: %s\r\n", up->version);
+    }
     if (pt_buf_append_str(&head, "\r\n") != 0) goto oom;
     pt_endpoint ep = { .host = d->host, .port = d->port, .tls = d->tls };
     pt_exchange_opts o = { .connect_timeout_ms = 3000, .first_byte_timeout_ms = d->timeout_ms,
-                           .idle_timeout_ms = d->timeout_ms, .pool_idle_ms = 60000, .pool_max_idle = 16,
-                           .has_body = true, .body = body, .body_len = strlen(body), .body_complete = true };
+                           .idle_timeout_ms = call->listen ? 0 : d->timeout_ms, .pool_idle_ms = 60000,
+                           .pool_max_idle = 16, .has_body = true, .body = body, .body_len = strlen(body), .body_complete = true };
     call->sent = true;
     call->x = pt_exchange_start(up->client, &ep, &o, head.data, head.len, &http_cb, call);
     free(body);
@@ -761,6 +1207,26 @@ oom:
     free(body);
     pt_buf_release(&head);
     fail_soon(call, PT_MCP_INTERNAL_ERROR, "the gateway is out of memory");
+}
+
+static void resume(pt_mcp_call *call)
+{
+    pt_mcp_upstream *up = call->up;
+    const pt_mcp_server *d = up->def;
+    pt_buf head = PT_BUF_INIT;
+    pt_buf_printf(&head, "GET %s HTTP/1.1\r\n", d->path);
+    pt_http_append_host(&head, d->host, d->port, d->tls);
+    pt_buf_printf(&head, "Accept: text/event-stream\r\nMcp-Session-Id: %s\r\nMCP-Protocol-Version: %s\r\n"
+                         "Last-Event-ID: %s\r\n\r\n", up->session, up->version, call->sse.last_id);
+    pt_endpoint ep = { .host = d->host, .port = d->port, .tls = d->tls };
+    pt_exchange_opts o = { .connect_timeout_ms = 3000, .first_byte_timeout_ms = d->timeout_ms,
+                           .idle_timeout_ms = d->timeout_ms, .pool_idle_ms = 60000, .pool_max_idle = 16,
+                           .idempotent = true };
+    call->status = 0;
+    call->event_stream = false;
+    call->x = head.data ? pt_exchange_start(up->client, &ep, &o, head.data, head.len, &http_cb, call) : NULL;
+    pt_buf_release(&head);
+    if (!call->x) fail_soon(call, PT_MCP_INTERNAL_ERROR, "the gateway is out of memory");
 }
 
 /* ---- HTTP: the GET stream ------------------------------------------------------------ */
@@ -905,6 +1371,19 @@ static void listen_start(pt_mcp_upstream *up)
 static void send_call(pt_mcp_call *call)
 {
     pt_mcp_upstream *up = call->up;
+    if (up->modern && call->id >= 0 && !call->modern) {
+        if (answer_locally(call)) return;
+        /* a caller of the revision declared its own capabilities: they are the ones that count */
+        json_t *meta = json_object_get(json_object_get(call->msg, "params"), "_meta");
+        json_t *own = json_object_get(meta, PT_MCP_META_CAPS);
+        if (pt_mcp_modern_meta(call->msg, json_is_object(own) ? own : up->caps,
+                               up->log_level[0] ? up->log_level : NULL) != 0) {
+            fail_soon(call, PT_MCP_INTERNAL_ERROR, "the gateway is out of memory");
+            return;
+        }
+        call->modern = true;
+        subscribe(up);
+    }
     if (up->def->url) {
         listen_start(up);
         http_send(call);
@@ -949,11 +1428,15 @@ pt_mcp_upstream *pt_mcp_upstream_new(uv_loop_t *loop, pt_client *client, const p
     up->loop = loop;
     up->client = client;
     up->def = def;
+    snprintf(up->name, sizeof up->name, "%s", def->name);
     up->max_message = max_message;
     up->stats = pt_mcp_stats_get(def->name);
     up->state = PT_MCP_UP_DOWN;
     up->backoff_ms = BACKOFF_MIN_MS;
     up->next_id = 1;
+    /* what the gateway relays to its callers (input_round): the server's requests for a
+     * capability the calling client lacks are refused by the gateway (mcp_route.c) */
+    up->caps = json_pack("{s:{}, s:{}, s:{}}", "sampling", "elicitation", "roots");
     pt_mcp_lines_init(&up->out_lines, max_message);
     pt_mcp_lines_init(&up->err_lines, STDERR_LINE_MAX);
     pt_mcp_sse_init(&up->listen_sse, max_message, on_listen_event, up);
@@ -1001,7 +1484,7 @@ pt_mcp_call *pt_mcp_upstream_call(pt_mcp_upstream *up, const char *method, json_
     char msg[200];
     if (!call->msg) {
         fail_soon(call, PT_MCP_INTERNAL_ERROR, "the gateway is out of memory");
-    } else if (up->ncalls > up->def->max_concurrency) {
+    } else if (up->ncalls - (up->subscription ? 1 : 0) > up->def->max_concurrency) {
         if (up->stats) count(&up->stats->busy);
         snprintf(msg, sizeof msg, "MCP server '%s' already has %u calls in flight (max_concurrency)", up->def->name,
                  up->def->max_concurrency);
@@ -1029,6 +1512,7 @@ void pt_mcp_call_cancel(pt_mcp_call *call)
 
 void pt_mcp_upstream_notify(pt_mcp_upstream *up, const char *method, json_t *params)
 {
+    if (up->modern) return; /* the stateless era has no notifications from client to server but cancels */
     if (up->state != PT_MCP_UP_READY && strcmp(method, "notifications/initialized") != 0) return;
     post_message(up, pt_mcp_request(-1, method, params ? json_deep_copy(params) : NULL));
 }
@@ -1050,7 +1534,11 @@ static void post_message(pt_mcp_upstream *up, json_t *msg)
 
 void pt_mcp_upstream_answer(pt_mcp_upstream *up, json_t *response)
 {
-    if (up->state != PT_MCP_UP_READY) {
+    if (up->modern && input_answer(up, response)) {
+        json_decref(response);
+        return;
+    }
+    if (up->state != PT_MCP_UP_READY || up->modern) { /* a modern server's requests are its input rounds */
         json_decref(response);
         return;
     }
@@ -1072,6 +1560,11 @@ void pt_mcp_upstream_on_ready(pt_mcp_upstream *up, pt_mcp_ready_fn ready, void *
 void pt_mcp_call_on_event(pt_mcp_call *call, pt_mcp_event_fn event)
 {
     if (call) call->event = event;
+}
+
+void pt_mcp_call_keep_modern(pt_mcp_call *call)
+{
+    if (call) call->keep_modern = true;
 }
 
 pt_mcp_up_state pt_mcp_upstream_state(const pt_mcp_upstream *up) { return up->state; }

@@ -30,7 +30,8 @@ typedef enum { PT_MCP_UP_STARTING, PT_MCP_UP_READY, PT_MCP_UP_DOWN } pt_mcp_up_s
 typedef struct pt_mcp_stats {
     char *name;
     _Atomic int ready;              /* workers whose instance is READY */
-    _Atomic int streams;            /* workers whose GET stream to the (HTTP) server is open */
+    _Atomic int streams;            /* workers whose GET stream (a 2026 server: subscriptions/listen) is open */
+    _Atomic int era;                /* 2025 or 2026 as the last handshake found; 0 before */
     _Atomic uint64_t starts, exits, calls_ok, calls_error, timeouts, busy, bad_lines, stderr_lines;
     struct pt_mcp_stats *next;
 } pt_mcp_stats;
@@ -71,6 +72,11 @@ pt_mcp_call *pt_mcp_upstream_call(pt_mcp_upstream *up, const char *method, json_
  * _meta.progressToken is sent under a token of the gateway's (unique on the upstream) and
  * the server's progress notifications get the caller's token back. */
 void pt_mcp_call_on_event(pt_mcp_call *call, pt_mcp_event_fn event);
+/* The caller speaks the 2026-07-28 revision itself (set right after the call is made): a
+ * modern server's answer reaches reply as the server gave it, resultType and input_required
+ * included, instead of reshaped for a 2025-era client (its input rounds relayed as requests,
+ * resultType left out). Params whose _meta declares clientCapabilities keep them in any case. */
+void pt_mcp_call_keep_modern(pt_mcp_call *call);
 /* Sends the client's answer (taken) to a request the server made; its id must be the
  * server's own. Best effort. */
 void pt_mcp_upstream_answer(pt_mcp_upstream *up, json_t *response);

@@ -4,7 +4,8 @@
 # missing / unknown session, 405 for PUT), GET with a session opens the server-to-client
 # event stream (counted while open, 406 without Accept: text/event-stream), Host and Origin are checked (403), `auth: key` on
 # one server asks for a consumer key that the store knows, and a listener that is not
-# loopback-only asks for a key on every MCP endpoint. Two workers: a session opened on one is
+# loopback-only asks for a key on every MCP endpoint. A session id (Mcp-Session-Id or a legacy
+# POST's ?sessionId=) works only for its own transport, server and consumer. Two workers: a session opened on one is
 # known to the other. mcp.cors answers a browser's preflight for the allowed origins and lets
 # its page read Mcp-Session-Id. /readyz and /metrics show each server's health; check-config names the
 # field of each mistake of the `mcp:` section.
@@ -14,11 +15,12 @@ FIXTURE=$ROOT/tests/upstreams/mcp/fixture.mjs
 NODE=$(command -v node)
 PP=$(free_port)
 D=$T/data
-seed team acme && seed consumer app1 acme && seed consumer app2 acme && seed service mcp acme ||
-    not_ok "the store is seeded"
+seed team acme && seed consumer app1 acme && seed consumer app2 acme && seed consumer app3 acme &&
+    seed service mcp acme || not_ok "the store is seeded"
 K1=$(seed key app1)   # subscribed to the MCP endpoints
 K2=$(seed key app2)   # not subscribed
-seed subscribe app1 mcp active || not_ok "the subscription is seeded"
+K3=$(seed key app3)   # subscribed too: another client of the same servers
+seed subscribe app1 mcp active && seed subscribe app3 mcp active || not_ok "the subscriptions are seeded"
 
 cat >"$T/portico.yaml" <<EOF
 listen: ["127.0.0.1:$PP"]
@@ -152,6 +154,39 @@ is "$RESP_STATUS $(jqr .result.serverInfo.name)" "200 fixture-locked" "a subscri
 LSID=$(hdr Mcp-Session-Id)
 post /mcp/locked '{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"whoami"}}' -H "Mcp-Session-Id: $LSID"
 is "$RESP_STATUS" 401 "the session alone is no credential: every request needs the key"
+post /mcp/locked '{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"whoami"}}' -H "Mcp-Session-Id: $LSID" \
+    -H "Authorization: Bearer $K3"
+is "$RESP_STATUS" 404 "another consumer's key with the session: 404, as for an unknown session"
+
+# ---------------------------------------------------------------------------- whose session
+# A legacy HTTP+SSE client's ?sessionId= must name a session of that transport, of that
+# server, made with the same consumer's key.
+# legacy_session NAME PATH [CURL ARGS]: opens a legacy stream; its session id in $NAME.
+legacy_session() {
+    local name=$1 path=$2 out=$T/legacy-$1.out
+    shift 2
+    curl -sN -H "Accept: text/event-stream" "$@" "http://127.0.0.1:$PP$path" >"$out" 2>/dev/null &
+    track $!
+    got_endpoint() { grep -q 'sessionId=' "$out"; }
+    wait_for 5 got_endpoint || not_ok "a legacy stream opens on $path"
+    printf -v "$name" '%s' "$(sed -n 's/^data: .*?sessionId=\([0-9a-f]*\)$/\1/p' "$out")"
+}
+legacy_session LEG1 /mcp/locked -H "Authorization: Bearer $K1"
+legacy_session LEGA /mcp/alpha
+post "/mcp/locked?sessionId=$LEG1" "$INIT" -H "Authorization: Bearer $K1"
+is "$RESP_STATUS" 202 "a legacy POST with its own session and key is accepted"
+post "/mcp/locked?sessionId=$LEG1" "$INIT" -H "Authorization: Bearer $K3"
+is "$RESP_STATUS $(jqr .error.code)" "404 -32600" "a legacy POST naming another consumer's session: 404"
+post "/mcp/alpha?sessionId=$LEG1" "$INIT"
+is "$RESP_STATUS" 404 "a legacy POST naming another server's session: 404"
+post "/mcp/alpha?sessionId=$SID" "$INIT"
+is "$RESP_STATUS" 404 "a legacy POST naming a Streamable HTTP session: 404"
+post /mcp/alpha '{"jsonrpc":"2.0","id":6,"method":"ping"}' -H "Mcp-Session-Id: $LEGA"
+is "$RESP_STATUS" 404 "a Streamable HTTP request naming a legacy session: 404"
+http GET "http://127.0.0.1:$PP/mcp/alpha" -H "Accept: text/event-stream" -H "Mcp-Session-Id: $LEGA" -m 2
+is "$RESP_STATUS" 404 "a GET stream naming a legacy session: 404"
+post "/mcp/alpha?sessionId=$LEGA" '{"jsonrpc":"2.0","id":7,"method":"ping"}'
+is "$RESP_STATUS" 202 "...which its own client still uses"
 
 # ---------------------------------------------------------------------------- metrics
 M=$(curl -s "http://127.0.0.1:$PP/metrics")

@@ -1,13 +1,16 @@
 /* fuzz_mcp_message.c: the MCP parsers of bytes from clients and upstreams: one JSON-RPC message
  * (and the error answer built from whatever id it had), the stdio line cutter (fed in two pieces
  * split where the first input byte says, with a small line cap), the response lookup in JSON and
- * event-stream bodies, and the tool catalog over a parsed tools/list result. */
+ * event-stream bodies, the tool catalog over a parsed tools/list result, and a 2026-07-28
+ * request's checks against headers cut from the input (Mcp-Name's base64 form among them), its
+ * _meta stripped and its result marked. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "mcp/catalog.h"
 #include "mcp/jsonrpc.h"
+#include "mcp/modern.h"
 
 static int on_line(void *arg, const char *s, size_t n)
 {
@@ -43,6 +46,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         pt_buf_release(&problems);
         const char *tool;
         pt_mcp_tool_route(in, 2, "s__x", &tool);
+        pt_slice h = pt_slice_from(all, cut);
+        pt_mcp_modern_headers hs = { h, pt_slice_cstr(m.method), h };
+        pt_mcp_refusal f = { 0 };
+        if (pt_mcp_modern_is(&m, h, data[0] & 2) && pt_mcp_modern_check(&m, &hs, &f)) json_decref(f.data);
+        free(pt_mcp_header_decode(h));
+        char level[16];
+        pt_mcp_modern_strip(m.params, level, sizeof level);
+        pt_mcp_modern_result(json_object_get(m.root, "result"), m.method);
+        pt_mcp_log_wanted(level, json_string_value(json_object_get(m.params, "level")));
         pt_mcp_msg_release(&m);
     }
     json_decref(id);

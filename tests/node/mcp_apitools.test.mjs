@@ -1,6 +1,7 @@
 // mcp_apitools.test.mjs: the official MCP SDK client against /mcp where a REST route with an
 // OpenAPI document (mcp.apis) gives one tool per operation beside an MCP server's, and the
-// built-in diagnose_connection runs the doctor. Calls reach the echo upstream through the
+// built-in diagnose_connection runs the doctor (answered by mcp.diagnose_deadline when it takes
+// longer). Calls reach the echo upstream through the
 // gateway's own route: path, query and header parameters and the JSON body where the operation
 // puts them; the answer as text and structuredContent; an upstream error as an isError result;
 // a keyed route with the caller's key, and refused without it; bad arguments as -32602.
@@ -8,6 +9,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import net from 'node:net';
 import { after, before, test } from 'node:test';
 import { ROOT, freePort, stopProc } from './ai_harness.mjs';
 import { allTools, connect, startMcp } from './mcp_harness.mjs';
@@ -57,6 +59,7 @@ routes:
   - { name: pets-open, match: { path_prefix: /open }, service: pets, rewrite_prefix: /v1 }
   - { name: pets-keyed, match: { path_prefix: /keyed }, service: pets, rewrite_prefix: /v1, auth: key }
 mcp:
+  diagnose_deadline: 1500ms
   servers:
     - { name: alpha, command: "${node}", args: ["${fixture}", stdio, alpha] }
   apis:
@@ -156,4 +159,26 @@ test('diagnose_connection: the doctor\'s report as structuredContent and text; b
   for (const args of [{}, { target: 7 }, { target: 'x:1', timeout_ms: 5 }, { target: 'x:1', depth: 2 }, { target: 'a:b:c:d' }])
     await assert.rejects(client.callTool({ name: 'diagnose_connection', arguments: args }), (e) => e.code === -32602, JSON.stringify(args));
   await client.close();
+});
+
+test('diagnose_connection answers by mcp.diagnose_deadline when the doctor takes longer', async () => {
+  // A server that accepts and never says a word: each probe waits its whole timeout_ms, so the
+  // doctor takes a few times 3 s, longer than the 1.5 s deadline.
+  const held = [];
+  const silent = net.createServer((s) => held.push(s));
+  await new Promise((r) => silent.listen(0, '127.0.0.1', r));
+  const { client } = await connect(`${h.url}/mcp`);
+  try {
+    const target = `mcp+http://127.0.0.1:${silent.address().port}/mcp`;
+    const r = await client.callTool({ name: 'diagnose_connection', arguments: { target, timeout_ms: 3000 } });
+    assert.equal(r.isError, true);
+    assert.equal(r.content[0].text, `the diagnosis of '${target}' did not finish within 1500 ms (mcp.diagnose_deadline)`);
+    const port = new URL(h.url).port; // the gateway goes on answering, the doctor's thread still running
+    const ok = await client.callTool({ name: 'diagnose_connection', arguments: { target: `127.0.0.1:${port}`, timeout_ms: 1000 } });
+    assert.equal(ok.structuredContent.verdict, 'healthy');
+  } finally {
+    await client.close();
+    for (const s of held) s.destroy();
+    silent.close();
+  }
 });

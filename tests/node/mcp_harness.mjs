@@ -4,6 +4,7 @@
 //   const h = await startMcp({ http: ['gamma'], config: ({ fixture, httpPorts }) => 'mcp: ...' });
 //   h.url, h.errorLog(), await h.waitReady(['alpha', ...]), await h.stop()
 //   const c = await connect(`${h.url}/mcp`, { headers })   an SDK Client, connected
+//   await metric(h.url, 'portico_mcp_streams'), await waitMetric(h.url, sample, n)
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -109,6 +110,23 @@ export async function allTools(client) {
     if (!cursor) return out;
   }
   throw new Error('tools/list did not end');
+}
+
+/** A gauge's value on baseUrl's /metrics (a sample's name and labels as /metrics writes
+ * them, e.g. 'portico_mcp_upstream_streams{server="beta"}'), 0 when absent. */
+export async function metric(baseUrl, sample) {
+  const esc = sample.replace(/[{}"]/g, (c) => `\\${c}`);
+  const m = new RegExp(`^${esc} (\\d+)`, 'm').exec(await (await fetch(`${baseUrl}/metrics`)).text());
+  return m ? Number(m[1]) : 0;
+}
+
+/** Waits until the gauge reaches n (5 s at most). */
+export async function waitMetric(baseUrl, sample, n) {
+  for (let i = 0; i < 200; i++) {
+    if (await metric(baseUrl, sample) >= n) return;
+    await sleep(25);
+  }
+  throw new Error(`${sample} did not reach ${n}`);
 }
 
 /** The text of a tools/call result. */

@@ -3,12 +3,13 @@
 // number their own requests from 0, so the gateway must give each its own id toward the client.
 // A third (gamma) speaks the legacy HTTP+SSE transport. Sampling, elicitation and roots requests reach the client that made the call and its answer
 // reaches the server that asked; progress comes back under the client's own token; a client's
-// notifications/cancelled stops the call upstream; a tools list change reaches the GET stream.
+// notifications/cancelled stops the call upstream; a tools list change reaches the GET stream;
+// a resource update reaches its subscribers alone; a call stream the server ends early is resumed.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema, McpError,
-  ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import { RELAY, connect, startMcp, textOf } from './mcp_harness.mjs';
+  ResourceUpdatedNotificationSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { RELAY, connect, metric, startMcp, textOf, waitMetric } from './mcp_harness.mjs';
 
 let h;
 const clients = [];
@@ -30,22 +31,6 @@ async function open(path, tag = 'c1', caps = CAPS) {
   if (caps.elicitation) client.setRequestHandler(ElicitRequestSchema, async () => ({ action: 'accept', content: { ok: true } }));
   if (caps.roots) client.setRequestHandler(ListRootsRequestSchema, async () => ({ roots: [{ uri: `file:///${tag}` }] }));
   return client;
-}
-
-/** A gauge's value (a sample's name and labels as /metrics writes them), 0 when absent. */
-async function metric(sample) {
-  const esc = sample.replace(/[{}"]/g, (c) => `\\${c}`);
-  const m = new RegExp(`^${esc} (\\d+)`, 'm').exec(await (await fetch(`${h.url}/metrics`)).text());
-  return m ? Number(m[1]) : 0;
-}
-
-/** Waits until the gauge reaches n. */
-async function waitMetric(sample, n) {
-  for (let i = 0; i < 200; i++) {
-    if (await metric(sample) >= n) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  assert.fail(`${sample} did not reach ${n}`);
 }
 
 /** Resolves once client gets notifications/tools/list_changed. */
@@ -163,21 +148,58 @@ test('a client that disconnects mid-call cancels it on an HTTP server too', asyn
 
 test('a tools list change of a stdio, an HTTP and a legacy server reaches the GET streams of /mcp and /mcp/<server>', async () => {
   // the SDK opens its GET stream after initialize: count the gateway's open ones around each open
-  let streams = await metric('portico_mcp_streams');
+  let streams = await metric(h.url, 'portico_mcp_streams');
   const agg = await open('/mcp');
-  await waitMetric('portico_mcp_streams', ++streams);
+  await waitMetric(h.url, 'portico_mcp_streams', ++streams);
   // an HTTP server sends it on the gateway's own GET stream to it: wait until that is open
-  await waitMetric('portico_mcp_upstream_streams{server="beta"}', 1);
+  await waitMetric(h.url, 'portico_mcp_upstream_streams{server="beta"}', 1);
   for (const s of ['alpha', 'beta', 'gamma']) {
     const one = await open(`/mcp/${s}`);
     const pa = got(agg);
     const po = got(one);
-    await waitMetric('portico_mcp_streams', ++streams);
+    await waitMetric(h.url, 'portico_mcp_streams', ++streams);
     assert.equal(textOf(await one.callTool({ name: 'grow', arguments: {} })), `${s}: grown`);
     assert.equal(await pa, true);
     assert.equal(await po, true);
     assert.ok((await agg.listTools()).tools.some((t) => t.name === `${s}__grown`));
   }
+});
+
+test('a resource update reaches the clients that subscribed to it and no other, from stdio and HTTP servers', async () => {
+  const W = 'test://watched-resource';
+  await waitMetric(h.url, 'portico_mcp_upstream_streams{server="beta"}', 1);
+  for (const s of ['alpha', 'beta']) {
+    const seen = [];
+    let streams = await metric(h.url, 'portico_mcp_streams');
+    const [a, b, n] = await Promise.all(['a', 'b', 'n'].map(async (tag) => {
+      const c = await open(`/mcp/${s}`, tag);
+      c.setNotificationHandler(ResourceUpdatedNotificationSchema, (m) => seen.push(`${tag} ${m.params.uri}`));
+      return c;
+    }));
+    await waitMetric(h.url, 'portico_mcp_streams', streams += 3);
+    // a tools list change after the update reaches every stream: once each client has it, each
+    // has had whatever update was meant for it (a stream keeps the order its events came in)
+    const barrier = async () => {
+      const all = Promise.all([a, b, n].map(got));
+      await n.callTool({ name: 'grow', arguments: {} });
+      await all;
+    };
+    await a.subscribeResource({ uri: W });
+    await b.subscribeResource({ uri: W });
+    await a.callTool({ name: 'test_touch_watched', arguments: {} });
+    await barrier();
+    assert.deepEqual(seen.sort(), [`a ${W}`, `b ${W}`], `${s}: both subscribers, not the third client`);
+    await a.unsubscribeResource({ uri: W });
+    await b.callTool({ name: 'test_touch_watched', arguments: {} });
+    await barrier();
+    assert.deepEqual(seen.sort(), [`a ${W}`, `b ${W}`, `b ${W}`], `${s}: b still gets them once a stopped`);
+  }
+});
+
+test('an HTTP server that ends a call\'s stream before answering: the gateway resumes it with Last-Event-ID', async () => {
+  const client = await open('/mcp/beta');
+  const r = await client.callTool({ name: 'test_reconnection', arguments: {} });
+  assert.equal(textOf(r), 'Reconnection test completed successfully (its stream was closed first)');
 });
 
 test('bad input: a response to nothing and a GET for an unknown session are JSON-RPC errors', async () => {

@@ -3,6 +3,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -95,6 +96,22 @@ static void consume_and_detach(void **state)
     free(p);
 }
 
+/* Every length of number, odd and even (the formatter writes digits in pairs). */
+static void decimal_every_length(void **state)
+{
+    (void)state;
+    unsigned long long v = 1;
+    for (int digits = 1; digits <= 20; digits++, v *= 10) {
+        unsigned long long cases[] = { v - 1, v, v + 1, v * 5 + 3, digits < 20 ? v * 10 - 1 : 18446744073709551615ull };
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            char got[24], want[24];
+            *pt_u64_to(got, cases[i]) = '\0';
+            snprintf(want, sizeof want, "%llu", cases[i]);
+            assert_string_equal(got, want);
+        }
+    }
+}
+
 static void numbers_without_printf(void **state)
 {
     pt_buf b = PT_BUF_INIT;
@@ -138,6 +155,7 @@ int main(void)
         cmocka_unit_test(json_escape_to_matches_the_buffer_form),
         cmocka_unit_test(consume_and_detach),
         cmocka_unit_test(numbers_without_printf),
+        cmocka_unit_test(decimal_every_length),
         cmocka_unit_test(strings_are_built_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

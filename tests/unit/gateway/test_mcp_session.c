@@ -42,6 +42,67 @@ static void sessions_belong_to_their_endpoint(void **state)
     assert_false(pt__mcp_session_use(pt_slice_cstr(id), "files", false, NULL)); /* ended */
 }
 
+static void sessions_belong_to_their_transport_and_consumer(void **state)
+{
+    (void)state;
+    char legacy[33], streamable[33], keyless[33];
+    assert_true(pt__mcp_session_new("files", 0, legacy));
+    assert_true(pt__mcp_session_new("files", 0, streamable));
+    assert_true(pt__mcp_session_new("files", 0, keyless));
+    pt__mcp_session_bind(legacy, true, "app1");
+    pt__mcp_session_bind(streamable, false, "app1");
+    pt__mcp_session_bind(keyless, false, "");
+    assert_true(pt__mcp_session_held(pt_slice_cstr(legacy), true, "app1"));
+    assert_false(pt__mcp_session_held(pt_slice_cstr(legacy), false, "app1"));    /* the other transport */
+    assert_false(pt__mcp_session_held(pt_slice_cstr(legacy), true, "app3"));     /* another consumer */
+    assert_true(pt__mcp_session_held(pt_slice_cstr(streamable), false, "app1"));
+    assert_false(pt__mcp_session_held(pt_slice_cstr(streamable), true, "app1"));
+    assert_false(pt__mcp_session_held(pt_slice_cstr(streamable), false, ""));    /* no key is not app1's key */
+    assert_true(pt__mcp_session_held(pt_slice_cstr(keyless), false, ""));
+    assert_false(pt__mcp_session_held(pt_slice_cstr(keyless), false, "app1"));
+    assert_false(pt__mcp_session_held(pt_slice_cstr("nosuchsession"), false, ""));
+    char longname[100];
+    memset(longname, 'x', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    pt__mcp_session_bind(keyless, false, longname); /* cut when kept: never matches whole */
+    assert_false(pt__mcp_session_held(pt_slice_cstr(keyless), false, longname));
+}
+
+static void resource_updates_reach_the_sessions_that_watch_them(void **state)
+{
+    (void)state;
+    char a[33], b[33], other[33], got[512];
+    uint64_t ca, cb, co;
+    unsigned caps;
+    assert_true(pt__mcp_session_new("files", 0, a));
+    assert_true(pt__mcp_session_new("files", 0, b));
+    assert_true(pt__mcp_session_new("files", 0, other)); /* streams, never subscribes */
+    assert_int_equal(pt__mcp_stream_open(pt_slice_cstr(a), "files", NULL, &ca, &caps), 0);
+    assert_int_equal(pt__mcp_stream_open(pt_slice_cstr(b), "files", NULL, &cb, &caps), 0);
+    assert_int_equal(pt__mcp_stream_open(pt_slice_cstr(other), "files", NULL, &co, &caps), 0);
+    assert_int_equal(pt__mcp_session_watch(a, "test://w", true), 1);
+    assert_int_equal(pt__mcp_session_watch(a, "test://w", true), 1); /* twice is once */
+    assert_int_equal(pt__mcp_session_watch(b, "test://w", true), 2);
+    assert_int_equal(pt__mcp_stream_publish_watched("files", "test://w", "U1"), 2);
+    assert_int_equal(pt__mcp_stream_publish_watched("files", "test://x", "nobody"), 0);
+    assert_int_equal(pt__mcp_stream_publish_watched("mail", "test://w", "another server"), 0);
+    assert_string_equal(read_after(other, &co, got, sizeof got), "");
+    assert_int_equal(pt__mcp_session_watch(a, "test://w", false), 1); /* b still watches: the server is not told */
+    assert_int_equal(pt__mcp_stream_publish_watched("files", "test://w", "U2"), 1);
+    assert_string_equal(read_after(a, &ca, got, sizeof got), "id: g1\nevent: message\ndata: U1\n\n");
+    assert_string_equal(read_after(b, &cb, got, sizeof got),
+                        "id: g1\nevent: message\ndata: U1\n\nid: g2\nevent: message\ndata: U2\n\n");
+    assert_int_equal(pt__mcp_session_watch(b, "test://w", false), 0);
+    assert_int_equal(pt__mcp_session_watch("nosuchsession", "test://w", true), -1);
+    char uri[32];
+    for (int i = 0; i < PT_MCP_WATCH_MAX; i++) {
+        snprintf(uri, sizeof uri, "test://%d", i);
+        assert_int_equal(pt__mcp_session_watch(other, uri, true), 1);
+    }
+    assert_int_equal(pt__mcp_session_watch(other, "test://one-more", true), -1);
+    assert_true(pt__mcp_session_use(pt_slice_cstr(other), "files", true, NULL)); /* its watches go with it */
+}
+
 static void events_are_kept_once_a_stream_was_opened_and_replayed_after_the_last_seen(void **state)
 {
     (void)state;
@@ -149,6 +210,8 @@ int main(void)
         cmocka_unit_test_setup(a_last_event_id_of_no_event_is_refused, reset),
         cmocka_unit_test_setup(a_push_reaches_one_session_and_caps_can_come_later, reset),
         cmocka_unit_test_setup(the_replay_buffer_is_bounded, reset),
+        cmocka_unit_test_setup(sessions_belong_to_their_transport_and_consumer, reset),
+        cmocka_unit_test_setup(resource_updates_reach_the_sessions_that_watch_them, reset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

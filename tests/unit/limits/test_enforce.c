@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -213,6 +214,44 @@ static void retry_after_rounds_up(void **state)
     assert_int_equal(pt_limits_retry_after(st), 1);
 }
 
+/* One policy whose rate is all the fields show: written from the head made at load, the
+ * same bytes as the member-by-member writer gives. */
+static void a_rate_alone_is_written_from_its_head(void **state)
+{
+    fixture *f = *state;
+    pt_policy p = { .name = "solo", .scope = PT_POLICY_ALL, .has_rate = true, .requests = 1000000000,
+                    .per_ms = 1000, .burst = 1000000000 };
+    p.gcra = pt_gcra_make(p.requests, S, 0);
+    assert_int_equal(pt_policy_fields(&p), 0);
+    pt_policy plain = p;
+    plain.rate_head = NULL; /* the general writer */
+    for (int i = 0; i < 3; i++) {
+        char fast[512] = { 0 }, slow[512] = { 0 };
+        pt_policy_table t = { &p, 1, false, false };
+        pt_limit_state *st = fresh(f);
+        assert_int_equal(pt_limits_check(st, &t, PT_LIMIT_PHASE_REQUEST, &acme, NOW + (uint64_t)i), 1);
+        size_t n = pt_limits_headers(st, fast, sizeof fast);
+        assert_int_equal(n, strlen(fast));
+        pt_limit_decision d = st->d[0];
+        d.policy = &plain;
+        pt_limit_state st2 = { .counters = f->b, .d = &d, .n = 1, .cap = 1 };
+        assert_int_equal(pt_limits_headers(&st2, slow, sizeof slow), n);
+        assert_string_equal(fast, slow);
+        assert_int_equal(pt_limits_headers(st, (char[40]){ 0 }, 40), 0); /* does not fit */
+    }
+    char want[512];
+    pt_limit_state *st = fresh(f);
+    pt_policy_table t = { &p, 1, false, false };
+    assert_int_equal(pt_limits_check(st, &t, PT_LIMIT_PHASE_REQUEST, &acme, NOW + 10), 1);
+    snprintf(want, sizeof want, "RateLimit-Policy: \"solo\";q=1000000000;w=1\r\nRateLimit: \"solo\";r=%llu;t=1\r\n",
+             (unsigned long long)st->d[0].rate.remaining);
+    char out[512] = { 0 };
+    pt_limits_headers(st, out, sizeof out);
+    assert_string_equal(out, want);
+    free(p.field_rate);
+    free(p.rate_head);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -221,6 +260,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(the_model_phase_gives_back_the_request_phase_on_refusal, setup, teardown),
         cmocka_unit_test_setup_teardown(group_by_gives_each_subject_its_own_window, setup, teardown),
         cmocka_unit_test_setup_teardown(headers_follow_the_draft, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_rate_alone_is_written_from_its_head, setup, teardown),
         cmocka_unit_test_setup_teardown(retry_after_rounds_up, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -218,6 +218,34 @@ static void an_event_over_the_cap_is_lost_not_cut(void **state)
     pt_mcp_sse_release(&sse);
 }
 
+static void the_last_event_id_and_retry_are_kept_for_resuming(void **state)
+{
+    events_seen s = { 0 };
+    pt_mcp_sse sse;
+    pt_mcp_sse_init(&sse, 1000, keep_event, &s);
+    assert_string_equal(sse.last_id, "");
+    assert_int_equal(sse.retry_ms, 0);
+    /* a priming event: an id, a retry delay and empty data, which is no message */
+    const char *stream = "id: s1_0\nretry: 250\ndata: \n\n";
+    assert_int_equal(pt_mcp_sse_feed(&sse, stream, strlen(stream)), 0);
+    assert_int_equal(s.n, 0);
+    assert_string_equal(sse.last_id, "s1_0");
+    assert_int_equal(sse.retry_ms, 250);
+    /* a retry that is not all digits is ignored; the next id replaces the last */
+    stream = "retry: 10x\nid:s1_1\ndata: {}\n\n";
+    assert_int_equal(pt_mcp_sse_feed(&sse, stream, strlen(stream)), 0);
+    assert_int_equal(s.n, 1);
+    assert_string_equal(sse.last_id, "s1_1");
+    assert_int_equal(sse.retry_ms, 250);
+    /* an id too long to send back whole leaves nothing to resume from */
+    char longid[300] = "id: ";
+    memset(longid + 4, 'x', 200);
+    strcpy(longid + 204, "\n\n");
+    assert_int_equal(pt_mcp_sse_feed(&sse, longid, strlen(longid)), 0);
+    assert_string_equal(sse.last_id, "");
+    pt_mcp_sse_release(&sse);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -233,6 +261,7 @@ int main(void)
         cmocka_unit_test(a_response_is_found_in_json_and_in_an_event_stream),
         cmocka_unit_test(events_are_cut_as_they_arrive_at_every_split_point),
         cmocka_unit_test(an_event_over_the_cap_is_lost_not_cut),
+        cmocka_unit_test(the_last_event_id_and_retry_are_kept_for_resuming),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -45,6 +45,7 @@ static void servers_of_both_kinds_load_with_defaults(void **state)
                     "      max_concurrency: 4\n"
                     "      auth: key\n"
                     "      prefix: false\n"
+                    "      era: 2026\n"
                     "    - name: old\n"
                     "      url: http://127.0.0.1:3002/sse\n"
                     "      transport: sse\n";
@@ -61,6 +62,8 @@ static void servers_of_both_kinds_load_with_defaults(void **state)
     assert_string_equal(f->env[0].value, "s3cret");
     assert_int_equal(f->timeout_ms, 60000);
     assert_int_equal(f->max_concurrency, 32);
+    assert_int_equal(f->era, PT_MCP_ERA_AUTO);
+    assert_int_equal(s->era, PT_MCP_ERA_2026);
     assert_true(f->prefix);
     assert_false(f->auth_key);
     assert_string_equal(s->host, "127.0.0.1");
@@ -161,6 +164,10 @@ static void refusals_name_the_field(void **state)
                  "mcp.servers[0].transport: expected sse or streamable, got 'websocket'");
     expect_error("mcp: { servers: [{ name: a, command: x, transport: sse }] }\n",
                  "mcp.servers[0].transport: only applies to an HTTP server (url)");
+    expect_error("mcp: { servers: [{ name: a, command: x, era: 2024 }] }\n",
+                 "mcp.servers[0].era: expected auto, 2025 or 2026, got '2024'");
+    expect_error("mcp: { servers: [{ name: a, url: \"http://h/sse\", transport: sse, era: \"2026\" }] }\n",
+                 "mcp.servers[0].era: 2026 has no HTTP+SSE transport (transport: sse)");
 }
 
 static void the_mcp_route_name_cannot_be_taken(void **state)
@@ -180,6 +187,12 @@ static void same_definition_is_recognised(void **state)
     assert_non_null(b);
     assert_true(pt_mcp_server_same(&a->mcp->servers[0], &b->mcp->servers[0]));
     assert_false(pt_mcp_server_same(&a->mcp->servers[1], &b->mcp->servers[1]));
+    pt_config_release(a);
+    pt_config_release(b);
+    /* a server's era changes what its handshake is: a reload starts it again */
+    a = load("mcp: { servers: [{ name: a, command: x }] }\n", &err);
+    b = load("mcp: { servers: [{ name: a, command: x, era: 2025 }] }\n", &err);
+    assert_false(pt_mcp_server_same(&a->mcp->servers[0], &b->mcp->servers[0]));
     pt_config_release(a);
     pt_config_release(b);
     pt_buf_release(&err);

@@ -12,16 +12,16 @@
 //                   (notifications/cancelled) and counts it
 //   cancelled       how many calls were cancelled so far
 //   grow            adds the tool "grown" and sends notifications/tools/list_changed
-// and the tools of the official conformance suite's fixture contract (test_simple_text,
-// test_image_content, test_audio_content, test_embedded_resource, test_multiple_content_types,
-// test_tool_with_logging, test_error_handling, test_tool_with_progress, test_sampling,
-// test_elicitation), answering as the suite's scenarios describe.
+// and the fixture contract of the official conformance suite (contract.mjs: its tools, resources,
+// prompts and completions). Over HTTP it keeps each session's events, so a client can resume a
+// stream with Last-Event-ID, and it refuses a Host or Origin that is not loopback.
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { readJson } from './read_json.mjs';
+import * as contract from './contract.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(path.join(here, '../../node/package.json'));
@@ -30,74 +30,38 @@ const { StdioServerTransport } = require('@modelcontextprotocol/sdk/server/stdio
 const { StreamableHTTPServerTransport } = require('@modelcontextprotocol/sdk/server/streamableHttp.js');
 const { SSEServerTransport } = require('@modelcontextprotocol/sdk/server/sse.js');
 const { ListToolsRequestSchema, CallToolRequestSchema, CreateMessageResultSchema, ElicitResultSchema,
-    ListRootsResultSchema, isInitializeRequest } = require('@modelcontextprotocol/sdk/types.js');
+    ListRootsResultSchema, isInitializeRequest, ListResourcesRequestSchema, ListResourceTemplatesRequestSchema,
+    ReadResourceRequestSchema, SubscribeRequestSchema, UnsubscribeRequestSchema, ListPromptsRequestSchema,
+    GetPromptRequestSchema, CompleteRequestSchema } = require('@modelcontextprotocol/sdk/types.js');
 
 const mode = process.argv[2] || 'stdio';
 const name = process.argv[3] || 'relay';
 const port = Number(process.argv[4] || 0);
 const obj = (props = {}) => ({ type: 'object', properties: props });
 const text = (t) => ({ content: [{ type: 'text', text: `${name}: ${t}` }] });
-const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==';
-const WAV = 'UklGRiQAAABXQVZFZm10IBAAAAABAAEAQB8AAEAfAAABAAgAZGF0YQAAAAA=';
-const plain = (t) => ({ content: [{ type: 'text', text: t }] });
-const pause = (ms) => new Promise((r) => setTimeout(r, ms));
-// The conformance suite's tools: what each returns, or does first with the call's extra.
-const contract = {
-    test_simple_text: async () => plain('This is a simple text response for testing.'),
-    test_image_content: async () => ({ content: [{ type: 'image', data: PNG, mimeType: 'image/png' }] }),
-    test_audio_content: async () => ({ content: [{ type: 'audio', data: WAV, mimeType: 'audio/wav' }] }),
-    test_embedded_resource: async () => ({ content: [{ type: 'resource', resource: {
-        uri: 'test://embedded-resource', mimeType: 'text/plain', text: 'This is an embedded resource content.' } }] }),
-    test_multiple_content_types: async () => ({ content: [
-        { type: 'text', text: 'Multiple content types test:' },
-        { type: 'image', data: PNG, mimeType: 'image/png' },
-        { type: 'resource', resource: { uri: 'test://mixed-content-resource', mimeType: 'application/json',
-            text: '{"test":"data","value":123}' } }] }),
-    test_tool_with_logging: async (a, extra) => {
-        for (const [i, data] of ['Tool execution started', 'Tool processing data', 'Tool execution completed'].entries()) {
-            if (i) await pause(50);
-            await extra.sendNotification({ method: 'notifications/message', params: { level: 'info', data } });
-        }
-        return plain('Tool with logging executed');
-    },
-    test_error_handling: async () => ({ isError: true, content: [{ type: 'text',
-        text: 'This tool intentionally returns an error for testing' }] }),
-    test_tool_with_progress: async (a, extra, req) => {
-        const token = req.params._meta?.progressToken;
-        for (const [i, progress] of [0, 50, 100].entries()) {
-            if (i) await pause(50);
-            if (token !== undefined)
-                await extra.sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress, total: 100 } });
-        }
-        return plain('Tool with progress executed');
-    },
-    test_sampling: async (a, extra) => {
-        const r = await extra.sendRequest({ method: 'sampling/createMessage', params: {
-            messages: [{ role: 'user', content: { type: 'text', text: String(a.prompt) } }], maxTokens: 100 } },
-        CreateMessageResultSchema);
-        return plain(`LLM response: ${r.content.text}`);
-    },
-    test_elicitation: async (a, extra) => {
-        const r = await extra.sendRequest({ method: 'elicitation/create', params: { message: String(a.message),
-            requestedSchema: { type: 'object', properties: {
-                username: { type: 'string', description: "User's response" },
-                email: { type: 'string', description: "User's email address" } }, required: ['username', 'email'] } } },
-        ElicitResultSchema);
-        return plain(`User response: action: ${r.action}, content: ${JSON.stringify(r.content ?? {})}`);
-    },
-};
-const tools = ['sample', 'elicit', 'roots', 'progress', 'wait', 'cancelled', 'grow', ...Object.keys(contract)]
-    .map((t) => ({ name: t, description: t, inputSchema: obj() }));
+const tools = [...['sample', 'elicit', 'roots', 'progress', 'wait', 'cancelled', 'grow']
+    .map((t) => ({ name: t, description: t, inputSchema: obj() })), ...contract.contractTools];
 let cancelled = 0;
 const servers = new Set();
 
 function makeServer() {
-    const s = new Server({ name: `relay-${name}`, version: '1.0.0' }, { capabilities: { tools: { listChanged: true }, logging: {} } });
+    const s = new Server({ name: `relay-${name}`, version: '1.0.0' }, { capabilities: { tools: { listChanged: true }, logging: {},
+        resources: { subscribe: true, listChanged: true }, prompts: { listChanged: true }, completions: {} } });
     servers.add(s);
+    s.onclose = () => { servers.delete(s); contract.forget(s); };
     s.setRequestHandler(ListToolsRequestSchema, async () => ({ tools }));
+    s.setRequestHandler(ListResourcesRequestSchema, async () => contract.listResources());
+    s.setRequestHandler(ListResourceTemplatesRequestSchema, async () => contract.listResourceTemplates());
+    s.setRequestHandler(ReadResourceRequestSchema, async (req) => contract.readResource(req));
+    s.setRequestHandler(SubscribeRequestSchema, async (req) => contract.subscribe(s, req));
+    s.setRequestHandler(UnsubscribeRequestSchema, async (req) => contract.unsubscribe(s, req));
+    s.setRequestHandler(ListPromptsRequestSchema, async () => contract.listPrompts());
+    s.setRequestHandler(GetPromptRequestSchema, async (req) => contract.getPrompt(req));
+    s.setRequestHandler(CompleteRequestSchema, async (req) => contract.complete(req));
     s.setRequestHandler(CallToolRequestSchema, async (req, extra) => {
         const a = req.params.arguments || {};
-        if (contract[req.params.name]) return contract[req.params.name](a, extra, req);
+        const answer = contract.callContractTool(req, extra, servers);
+        if (answer) return answer;
         switch (req.params.name) {
         case 'sample': {
             const r = await extra.sendRequest({ method: 'sampling/createMessage', params: {
@@ -141,6 +105,35 @@ function makeServer() {
     return s;
 }
 
+// EventLog: a session's SSE events, kept so that a client can resume a stream after the server
+// closed it (Last-Event-ID). Event ids are "<stream>_<n>", so the stream is read off the id.
+class EventLog {
+    constructor() { this.events = []; }
+    async storeEvent(streamId, message) {
+        const eventId = `${streamId}_${this.events.length}`;
+        this.events.push({ eventId, streamId, message });
+        return eventId;
+    }
+    async getStreamIdForEventId(eventId) {
+        return this.events.find((e) => e.eventId === eventId)?.streamId;
+    }
+    async replayEventsAfter(lastEventId, { send }) {
+        const at = this.events.findIndex((e) => e.eventId === lastEventId);
+        if (at < 0) return '';
+        const { streamId } = this.events[at];
+        for (const e of this.events.slice(at + 1))
+            if (e.streamId === streamId && Object.keys(e.message).length) await send(e.eventId, e.message);
+        return streamId;
+    }
+}
+
+// loopback(req): the Host, and the Origin when there is one, name this machine (the MCP
+// transport's protection against DNS rebinding).
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
+const hostOf = (h) => { try { return new URL(`http://${h}`).hostname; } catch { return ''; } };
+const loopback = (req) => LOOPBACK.has(hostOf(req.headers.host ?? ''))
+    && (req.headers.origin === undefined || LOOPBACK.has(hostOf(req.headers.origin.replace(/^[a-z]+:\/\//i, ''))));
+
 if (mode === 'stdio') {
     await makeServer().connect(new StdioServerTransport());
 } else if (mode === 'sse') {
@@ -164,6 +157,11 @@ if (mode === 'stdio') {
 } else {
     const sessions = {};
     const srv = http.createServer(async (req, res) => {
+        if (!loopback(req)) {
+            res.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', id: null,
+                error: { code: -32000, message: 'Forbidden: the Host or Origin is not a loopback address' } }));
+            return;
+        }
         const sid = req.headers['mcp-session-id'];
         let t = sid ? sessions[sid] : undefined;
         const body = req.method === 'POST' ? await readJson(req) : undefined;
@@ -173,7 +171,8 @@ if (mode === 'stdio') {
                 return;
             }
             t = new StreamableHTTPServerTransport({ sessionIdGenerator: () => randomUUID(),
-                onsessioninitialized: (id) => { sessions[id] = t; } });
+                eventStore: new EventLog(), retryInterval: 100, onsessioninitialized: (id) => { sessions[id] = t; } });
+            t.onclose = () => { delete sessions[t.sessionId]; };
             await makeServer().connect(t);
         }
         return t.handleRequest(req, res, body);
