@@ -38,10 +38,12 @@ typedef struct pt__prov_ctx {
 } pt__prov_ctx;
 
 /* The upstream request being built; strings live in arena. */
+#define PT__UP_PATH_MAX 8192
+
 typedef struct pt__up {
     pt_pool *arena;
     const char *method;
-    pt_buf path;
+    pt_slice path;            /* NUL-terminated, in the arena (pt__up_path) */
     pt_ai_header headers[PT_AI_MAX_UPSTREAM_HEADERS];
     size_t nheaders;
     pt_buf body;
@@ -53,7 +55,7 @@ int pt__up_header(pt__up *up, const char *name, const char *value);
 /* Adds a header with a value of any length, both copied into the arena. Returns 0 or
  * PT_ETOOBIG / PT_ENOMEM. */
 int pt__up_header_n(pt__up *up, const char *name, pt_slice value);
-/* Appends base path prefix + rest to up->path. */
+/* Sets up->path to the base path prefix + rest (in the arena: no allocation of its own). */
 int pt__up_path(pt__up *up, const pt_ai_provider *cfg, const char *rest);
 /* Adds the provider's configured extra headers. */
 int pt__up_extra_headers(pt__up *up, const pt_ai_provider *cfg);

@@ -1306,21 +1306,37 @@ static void mcall_drop(mcall *mc)
     mcall_free(mc);
 }
 
-static mcall *mcall_new(mcp_req *r)
+/* A fresh requestState for mc: one per question, so that a state once taken up answers nothing
+ * more (the next question comes with its own). */
+static bool mcall_draw_token(mcall *mc)
 {
     uint8_t rnd[16];
+    if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) return false;
+    int n = snprintf(mc->token, sizeof mc->token, MRTR_PREFIX "%llu.", (unsigned long long)mc->hub->serial);
+    for (size_t i = 0; i < sizeof rnd; i++) n += snprintf(mc->token + n, sizeof mc->token - (size_t)n, "%02x", rnd[i]);
+    return true;
+}
+
+/* The next question of mc is asked now: its key "k<round>" and its own requestState. Without
+ * randomness the old state stays (still unguessable, only no longer single-use). */
+static void mcall_next_round(mcall *mc)
+{
+    mc->round++;
+    (void)mcall_draw_token(mc);
+}
+
+static mcall *mcall_new(mcp_req *r)
+{
     mcall *mc = calloc(1, sizeof *mc);
     const char *name = json_string_value(json_object_get(r->msg.params, "name"));
     if (!name) name = json_string_value(json_object_get(r->msg.params, "uri"));
-    if (!mc || getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd || !(mc->method = strdup(r->msg.method)) ||
+    if (mc) mc->hub = r->hub;
+    if (!mc || !mcall_draw_token(mc) || !(mc->method = strdup(r->msg.method)) ||
         (name && !(mc->name = strdup(name)))) {
         if (mc) free(mc->method);
         free(mc);
         return NULL;
     }
-    int n = snprintf(mc->token, sizeof mc->token, MRTR_PREFIX "%llu.", (unsigned long long)r->hub->serial);
-    for (size_t i = 0; i < sizeof rnd; i++) n += snprintf(mc->token + n, sizeof mc->token - (size_t)n, "%02x", rnd[i]);
-    mc->hub = r->hub;
     snprintf(mc->server, sizeof mc->server, "%s", r->up_name);
     snprintf(mc->consumer, sizeof mc->consumer, "%s", caller_name(r));
     mc->caps = r->modern_caps;
@@ -1411,7 +1427,7 @@ static void mcall_asked(mcall *mc, pt_mcp_upstream *up, json_t *msg, const char 
     }
     json_array_append_new(mc->questions, json_deep_copy(msg));
     if (waiting) return;
-    mc->round++;
+    mcall_next_round(mc);
     mcp_req *r = mc->r;
     uint64_t hub = mc->remote_hub, rid = mc->remote_id;
     mc->r = NULL, mc->remote_hub = 0;
@@ -1534,7 +1550,7 @@ static void mcall_take_up(pt_mcp_hub *hub, json_t *job, mcp_req *r, uint64_t rep
     json_array_remove(mc->questions, 0);
     mc->caps = (unsigned)json_integer_value(json_object_get(job, "caps"));
     if (json_array_size(mc->questions)) { /* the server asked more meanwhile */
-        mc->round++;
+        mcall_next_round(mc);
         ask_next(mc, r, reply_hub, reply_id);
         return;
     }

@@ -9,7 +9,8 @@
 # log messages only at the level asked for; closing the stream cancels the upstream call;
 # a server's sampling, elicitation and roots requests during a modern call turned into
 # input_required results taken up by the retry on either worker (-32021 when the request did not
-# declare the capability; a requestState spent, forged or of another request refused); subscriptions/listen carrying a tool list change
+# declare the capability; each question under a requestState of its own; a requestState spent,
+# forged or of another request refused); subscriptions/listen carrying a tool list change
 # from another worker and ended with its result when the gateway drains; keys, Origin, mcp.access
 # and the call log as for 2025 clients.
 . "$(dirname "$0")/lib.sh"
@@ -237,6 +238,21 @@ mreq /mcp/rh tools/call '"name":"sample","arguments":{"text":"x"}'
 state=$(jqr .result.requestState)
 retry /mcp/rh sample "$state" '{"k1":{"role":"assistant","content":{"type":"text","text":"hello"},"model":"m"}}'
 is "$RESP_STATUS $(text)" "200 rh: hello" "sampling the same way"
+# two questions in turn: each round has its own requestState, and a spent one answers nothing
+for s in rs rh; do
+    mreq /mcp/$s tools/call '"name":"test_input_required_result_multi_round"'
+    state1=$(jqr .result.requestState)
+    retry /mcp/$s test_input_required_result_multi_round "$state1" '{"k1":{"action":"accept","content":{"name":"Alice"}}}'
+    state2=$(jqr .result.requestState)
+    is "$RESP_STATUS $(jqr .result.resultType) $(jqr .result.inputRequests.k2.params.message)" \
+        "200 input_required Step 2: What is your favorite color?" "the second question of a call comes as k2 (/mcp/$s)"
+    [ -n "$state2" ] && [ "$state2" != "$state1" ] && r=fresh || r="the same: $state1 / $state2"
+    is "$r" fresh "under a requestState of its own (/mcp/$s)"
+    retry /mcp/$s test_input_required_result_multi_round "$state1" '{"k2":{"action":"accept","content":{"color":"red"}}}'
+    is "$(err)" "200 -32602" "the first round's requestState, spent, does not answer the second (/mcp/$s)"
+    retry /mcp/$s test_input_required_result_multi_round "$state2" '{"k2":{"action":"accept","content":{"color":"blue"}}}'
+    is "$RESP_STATUS $(text) $(jqr .result.resultType)" "200 Alice likes blue complete" "the second round's does (/mcp/$s)"
+done
 CAPS='{}'
 
 # ---- subscriptions/listen

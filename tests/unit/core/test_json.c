@@ -210,6 +210,7 @@ static void skim_finds_the_members_the_scanner_finds(void **state)
         "{\"id\":\"a\\\"}b\",\"choices\":[{\"t\":\"]}\\\\\"}],\"usage\":{\"p\":9},\"z\":-1.5e3}",
         "{}",
         "{\"a\":true,\"b\":false,\"c\":\"\\\\\",\"d\":[[],{}]}",
+        "{\"long\":\"0123456789\\\"abcdefgh\\\\\",\"u\":[\"h\xc3\xa9llo w\xc3\xb6rld, a longer one\"]}",
     };
     for (size_t d = 0; d < sizeof docs / sizeof docs[0]; d++) {
         const char *s = docs[d];
@@ -230,7 +231,7 @@ static void skim_finds_the_members_the_scanner_finds(void **state)
 static void skim_stays_in_bounds_on_garbage(void **state)
 {
     const char *bad[] = { "", "{", "{\"a", "{\"a\"", "{\"a\":", "{\"a\":\"x", "{\"a\":[1,{", "{\"a\\", "[1]",
-                          "{\"a\":1,,}", "{\"a\":}" };
+                          "{\"a\":1,,}", "{\"a\":}", "{\"a\":\"0123456789\\", "{\"a\":[\"0123456789abc\\" };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         size_t len = strlen(bad[i]);
         char *s = malloc(len ? len : 1); /* exactly len bytes: no NUL to lean on */
