@@ -322,6 +322,7 @@ struct mcp_req {
     pt_mcp_call *call;             /* the one relayed call */
     pt_mcp_local_call *local;      /* or a call of a tool the gateway serves itself */
     const kind *k;                 /* /mcp: what is listed or used */
+    void (*routed)(mcp_req *r);    /* ...a request routed by k's lists once they are in, NULL: use or list */
     fan *fans;                     /* /mcp lists: one per upstream */
     pt_mcp_tools_in *ins;
     size_t nfans, pending;
@@ -810,16 +811,16 @@ static void on_notice(void *arg, pt_mcp_upstream *up, json_t *msg)
 
 /* ---- /mcp/<server>: relay ------------------------------------------------------------- */
 
-/* resources/subscribe and unsubscribe: who watches what is kept per session (mcp_session.h),
- * so that updates reach those clients alone, and the server, whose session with the gateway
- * all clients share, is told to stop only when no client watches the resource any more. True
- * when answered here. */
-static bool watch(mcp_req *r)
+/* resources/subscribe and unsubscribe of a resource of server: who watches what is kept per
+ * session (mcp_session.h), so that updates reach those clients alone, and the server, whose
+ * session with the gateway all clients share, is told to stop only when no client (of
+ * /mcp/<server> or /mcp) watches the resource any more. True when answered here. */
+static bool watch(mcp_req *r, const char *server)
 {
     bool on = strcmp(r->msg.method, "resources/subscribe") == 0;
     const char *uri = json_string_value(json_object_get(r->msg.params, "uri"));
     if ((!on && strcmp(r->msg.method, "resources/unsubscribe") != 0) || !uri) return false;
-    int left = pt__mcp_session_watch(r->sid, uri, on);
+    int left = pt__mcp_session_watch(r->sid, server, uri, on);
     if (on && left < 0) {
         char msg[100];
         snprintf(msg, sizeof msg, "too many subscriptions in this session (%d at most)", PT_MCP_WATCH_MAX);
@@ -953,7 +954,7 @@ static void serve_server(mcp_req *r)
     }
     const char *tool = strcmp(method, "tools/call") == 0 ? json_string_value(json_object_get(r->msg.params, "name")) : NULL;
     if (tool && !tool_call_allowed(r, r->server->name, tool)) return;
-    if (watch(r)) return;
+    if (watch(r, r->server->name)) return;
     bool init = strcmp(method, "initialize") == 0;
     r->up_name = r->server->name;
     r->call = init ? pt_mcp_upstream_call(up, "ping", NULL, on_server_ready, r) : call_for(r, up, method, r->msg.params);
@@ -974,11 +975,12 @@ typedef struct kind {
     int unknown;               /* the error for a name no server has */
 } kind;
 
+enum { KIND_TOOLS, KIND_PROMPTS, KIND_RESOURCES, KIND_TEMPLATES };
 static const kind kinds[] = {
-    { "tools/list", "tools", NULL, "tools", "tools/call", "name", "tool", PT_MCP_INVALID_PARAMS },
-    { "prompts/list", "prompts", "name", "prompts", "prompts/get", "name", "prompt", PT_MCP_INVALID_PARAMS },
-    { "resources/list", "resources", "uri", "resources", "resources/read", "uri", "resource", -32002 },
-    { "resources/templates/list", "resourceTemplates", "uriTemplate", "resources", NULL, NULL, "resource template", 0 },
+    [KIND_TOOLS] = { "tools/list", "tools", NULL, "tools", "tools/call", "name", "tool", PT_MCP_INVALID_PARAMS },
+    [KIND_PROMPTS] = { "prompts/list", "prompts", "name", "prompts", "prompts/get", "name", "prompt", PT_MCP_INVALID_PARAMS },
+    [KIND_RESOURCES] = { "resources/list", "resources", "uri", "resources", "resources/read", "uri", "resource", -32002 },
+    [KIND_TEMPLATES] = { "resources/templates/list", "resourceTemplates", "uriTemplate", "resources", NULL, NULL, "resource template", 0 },
 };
 
 static const kind *kind_of(const char *method, bool *use)
@@ -990,11 +992,29 @@ static const kind *kind_of(const char *method, bool *use)
     return NULL;
 }
 
-/* What /mcp says it serves, to either era: the merged lists, and their changes. */
-static json_t *aggregate_caps(void)
+/* Whether an upstream whose handshake is done declares capability cap (with member true when
+ * member is not NULL). */
+static bool some_upstream_has(const pt_mcp_hub *hub, const char *cap, const char *member)
 {
-    return json_pack("{s:{s:b}, s:{s:b}, s:{s:b}}", "tools", "listChanged", 1, "prompts", "listChanged", 1, "resources",
-                     "listChanged", 1);
+    for (size_t i = 0; i < hub->nups; i++) {
+        json_t *init = hub->ups[i] ? pt_mcp_upstream_init_result(hub->ups[i]) : NULL;
+        json_t *c = json_object_get(json_object_get(init, "capabilities"), cap);
+        if (json_is_object(c) && (!member || json_is_true(json_object_get(c, member)))) return true;
+    }
+    return false;
+}
+
+/* What /mcp says it serves: the merged lists and their changes, to either era; completions
+ * and (to a 2025-era client: the 2026-07-28 revision has no resources/subscribe) resource
+ * subscriptions when an upstream has them. */
+static json_t *aggregate_caps(const mcp_req *r)
+{
+    json_t *caps = json_pack("{s:{s:b}, s:{s:b}, s:{s:b}}", "tools", "listChanged", 1, "prompts", "listChanged", 1,
+                             "resources", "listChanged", 1);
+    if (caps && some_upstream_has(r->hub, "completions", NULL)) json_object_set_new(caps, "completions", json_object());
+    if (caps && !r->modern && some_upstream_has(r->hub, "resources", "subscribe"))
+        json_object_set_new(json_object_get(caps, "resources"), "subscribe", json_true());
+    return caps;
 }
 
 static json_t *gateway_info(void) { return json_pack("{s:s, s:s}", "name", "portico", "version", PT_VERSION); }
@@ -1003,7 +1023,7 @@ static void answer_initialize(mcp_req *r)
 {
     const char *asked = json_string_value(json_object_get(r->msg.params, "protocolVersion"));
     json_t *result = json_pack("{s:s, s:o, s:o}", "protocolVersion", pt_mcp_version_pick(asked), "capabilities",
-                               aggregate_caps(), "serverInfo", gateway_info());
+                               aggregate_caps(r), "serverInfo", gateway_info());
     char id[33];
     if (result && r->legacy) {
         pt__mcp_session_set_caps(r->sid, client_caps(r));
@@ -1025,6 +1045,10 @@ static void fan_page(fan *f, const char *cursor);
 /* Every upstream has listed (or failed): answer the list, or route the call that needed it. */
 static void fan_done(mcp_req *r)
 {
+    if (r->routed) {
+        r->routed(r);
+        return;
+    }
     if (r->k->use && strcmp(r->msg.method, r->k->use) == 0) {
         route_use(r);
         return;
@@ -1125,6 +1149,17 @@ static void unknown_name(mcp_req *r, const char *name)
     answer_error(r, 200, PT_OUT_OK, r->msg.id, r->k->unknown, msg);
 }
 
+/* Sends method with params (NULL: out of memory) to upstream i. */
+static void send_to(mcp_req *r, size_t i, const char *method, json_t *params)
+{
+    pt_conn_info(r->conn)->service = r->m->servers[i].name;
+    pt_mcp_upstream *up = hub_find(r->hub, r->m->servers[i].name);
+    r->up_name = r->m->servers[i].name;
+    r->call = up && params ? call_for(r, up, method, params) : NULL;
+    if (!up) answer_error(r, 200, PT_OUT_MCP_UPSTREAM_ERROR, r->msg.id, PT_MCP_UPSTREAM_ERROR, "the MCP server is not running");
+    else if (!r->call) answer_error(r, 503, PT_OUT_OUT_OF_MEMORY, r->msg.id, PT_MCP_INTERNAL_ERROR, "out of memory");
+}
+
 /* Sends the call to upstream i under the upstream's own name for the entry. */
 static void call_upstream(mcp_req *r, size_t i, const char *own)
 {
@@ -1136,13 +1171,8 @@ static void call_upstream(mcp_req *r, size_t i, const char *own)
     }
     json_t *params = json_copy(r->msg.params);
     json_object_set_new(params, r->k->param, json_string(own));
-    pt_conn_info(r->conn)->service = r->m->servers[i].name;
-    pt_mcp_upstream *up = hub_find(r->hub, r->m->servers[i].name);
-    r->up_name = r->m->servers[i].name;
-    r->call = up ? call_for(r, up, r->k->use, params) : NULL;
+    send_to(r, i, r->k->use, params);
     json_decref(params);
-    if (!up) answer_error(r, 200, PT_OUT_MCP_UPSTREAM_ERROR, r->msg.id, PT_MCP_UPSTREAM_ERROR, "the MCP server is not running");
-    else if (!r->call) answer_error(r, 503, PT_OUT_OUT_OF_MEMORY, r->msg.id, PT_MCP_INTERNAL_ERROR, "out of memory");
 }
 
 /* A call after the fan-out: the merged lists say who owns the name. */
@@ -1187,6 +1217,20 @@ static bool serve_local(mcp_req *r, const char *name)
     return true;
 }
 
+/* The prefixed server whose "<server>__" starts name, with *own after it; -1 when none. */
+static int prefix_route(const mcp_req *r, const char *name, const char **own)
+{
+    size_t n = r->m->nservers;
+    if (!n) return -1;
+    const char *names[n];
+    bool prefixed[n];
+    for (size_t j = 0; j < n; j++) {
+        names[j] = r->m->servers[j].name;
+        prefixed[j] = r->m->servers[j].prefix;
+    }
+    return pt_mcp_prefix_route(names, prefixed, n, name, own);
+}
+
 /* tools/call, prompts/get, resources/read on /mcp: a prefixed name routes at once; any other
  * needs the lists. */
 static void serve_use(mcp_req *r)
@@ -1199,20 +1243,121 @@ static void serve_use(mcp_req *r)
         return;
     }
     if (!r->k->key && serve_local(r, name)) return;
-    size_t n = r->m->nservers;
-    int i = -1;
     const char *own = NULL;
-    if (n && (!r->k->key || strcmp(r->k->key, "name") == 0)) {
-        const char *names[n];
-        bool prefixed[n];
-        for (size_t j = 0; j < n; j++) {
-            names[j] = r->m->servers[j].name;
-            prefixed[j] = r->m->servers[j].prefix;
-        }
-        i = pt_mcp_prefix_route(names, prefixed, n, name, &own);
-    }
+    int i = !r->k->key || strcmp(r->k->key, "name") == 0 ? prefix_route(r, name, &own) : -1;
     if (i >= 0) call_upstream(r, (size_t)i, own);
     else fan_out(r);
+}
+
+/* ---- /mcp: completion/complete and resource subscriptions, routed by the lists ---------- */
+
+/* What r routes by: completion/complete's ref.name (a prompt) or ref.uri (a resource or
+ * resource template), resources/subscribe's and unsubscribe's uri. */
+static const char *routed_name(const mcp_req *r)
+{
+    if (strcmp(r->msg.method, "completion/complete") != 0) return json_string_value(json_object_get(r->msg.params, "uri"));
+    json_t *ref = json_object_get(r->msg.params, "ref");
+    return json_string_value(json_object_get(ref, r->k == &kinds[KIND_PROMPTS] ? "name" : "uri"));
+}
+
+/* Lists the entries of k instead of r->k's (whose lists are all in), then routes again. */
+static void refan(mcp_req *r, const kind *k)
+{
+    for (size_t i = 0; i < r->nfans; i++) json_decref(r->ins[i].tools);
+    free(r->fans);
+    free(r->ins);
+    r->fans = NULL;
+    r->ins = NULL;
+    r->nfans = 0;
+    r->k = k;
+    fan_out(r);
+}
+
+static void unknown_ref(mcp_req *r)
+{
+    char msg[300];
+    snprintf(msg, sizeof msg, "completion/complete: no server of /mcp lists %s '%.200s'",
+             r->k == &kinds[KIND_PROMPTS] ? "the prompt" : "the resource or resource template", routed_name(r));
+    answer_error(r, 200, PT_OUT_OK, r->msg.id, PT_MCP_INVALID_PARAMS, msg);
+}
+
+/* completion/complete to upstream i, its ref naming the entry as the upstream does (own). */
+static void complete_at(mcp_req *r, size_t i, const char *own)
+{
+    if (!pt_mcp_access_allows(r->access, r->m->servers[i].name, NULL)) {
+        unknown_ref(r); /* a server the caller may not use has no prompts or resources for it */
+        return;
+    }
+    json_t *params = json_copy(r->msg.params), *ref = json_copy(json_object_get(r->msg.params, "ref"));
+    json_object_set_new(ref, r->k == &kinds[KIND_PROMPTS] ? "name" : "uri", json_string(own));
+    if (json_object_set_new(params, "ref", ref)) { /* takes ref either way */
+        json_decref(params);
+        params = NULL;
+    }
+    send_to(r, i, r->msg.method, params);
+    json_decref(params);
+}
+
+/* The lists are in: a prompt's or template's server gets the completion; a URI that no
+ * template is may be a resource's own. */
+static void route_completion(mcp_req *r)
+{
+    const char *own = NULL;
+    int i = pt_mcp_tool_route(r->ins, r->nfans, routed_name(r), &own);
+    if (i < 0 && r->k == &kinds[KIND_TEMPLATES]) {
+        refan(r, &kinds[KIND_RESOURCES]);
+        return;
+    }
+    char *copy = i < 0 ? NULL : strdup(own); /* own points into the lists, which the call outlives */
+    if (i < 0) unknown_ref(r);
+    else if (!copy) answer_error(r, 503, PT_OUT_OUT_OF_MEMORY, r->msg.id, PT_MCP_INTERNAL_ERROR, "out of memory");
+    else complete_at(r, (size_t)i, copy);
+    free(copy);
+}
+
+/* completion/complete on /mcp: a prefixed prompt name routes at once; anything else needs the
+ * lists (resource templates, then resources). */
+static void serve_complete(mcp_req *r)
+{
+    const char *type = json_string_value(json_object_get(json_object_get(r->msg.params, "ref"), "type"));
+    bool prompt = type && strcmp(type, "ref/prompt") == 0;
+    r->k = &kinds[prompt ? KIND_PROMPTS : KIND_TEMPLATES];
+    r->routed = route_completion;
+    const char *name = routed_name(r), *own = NULL;
+    if (!name || (!prompt && (!type || strcmp(type, "ref/resource") != 0))) {
+        answer_error(r, 200, PT_OUT_OK, r->msg.id, PT_MCP_INVALID_PARAMS,
+                     "completion/complete needs params.ref: {\"type\": \"ref/prompt\", \"name\"} or "
+                     "{\"type\": \"ref/resource\", \"uri\"}");
+        return;
+    }
+    int i = prompt ? prefix_route(r, name, &own) : -1;
+    if (i >= 0) complete_at(r, (size_t)i, own);
+    else fan_out(r);
+}
+
+/* The resource lists are in: the URI's server is told (unless other clients of it still
+ * watch an unsubscribed one), and the session's watch is kept as on /mcp/<server>. */
+static void route_watch(mcp_req *r)
+{
+    const char *uri = routed_name(r), *own = NULL;
+    int i = pt_mcp_tool_route(r->ins, r->nfans, uri, &own);
+    if (i < 0 || !pt_mcp_access_allows(r->access, r->m->servers[i].name, NULL)) unknown_name(r, uri);
+    else if (!watch(r, r->m->servers[i].name)) send_to(r, (size_t)i, r->msg.method, r->msg.params);
+}
+
+/* resources/subscribe and unsubscribe on /mcp: resource URIs are not prefixed, so the
+ * resource lists say whose a URI is. */
+static void serve_watch(mcp_req *r)
+{
+    r->k = &kinds[KIND_RESOURCES];
+    r->routed = route_watch;
+    if (routed_name(r)) {
+        fan_out(r);
+        return;
+    }
+    char msg[80];
+    snprintf(msg, sizeof msg, "%s needs params.uri", r->msg.method);
+    answer_error(r, 200, PT_OUT_OK, r->msg.id, PT_MCP_INVALID_PARAMS, msg);
 }
 
 static void serve_aggregate(mcp_req *r)
@@ -1226,6 +1371,10 @@ static void serve_aggregate(mcp_req *r)
         answer_empty(r, 202);
     } else if (strcmp(method, "initialize") == 0) {
         answer_initialize(r);
+    } else if (strcmp(method, "completion/complete") == 0) {
+        serve_complete(r);
+    } else if (strcmp(method, "resources/subscribe") == 0 || strcmp(method, "resources/unsubscribe") == 0) {
+        serve_watch(r); /* a 2026-07-28 client is answered 404 before (relayed_method) */
     } else if ((r->k = kind_of(method, &use)) && use) {
         serve_use(r);
     } else if (r->k) {
@@ -1768,7 +1917,7 @@ static void serve_discover(mcp_req *r)
 {
     if (!r->server) {
         json_t *info = gateway_info();
-        answer(r, 200, pt_mcp_result(r->msg.id, discover_result(aggregate_caps(), NULL, info)), NULL);
+        answer(r, 200, pt_mcp_result(r->msg.id, discover_result(aggregate_caps(r), NULL, info)), NULL);
         json_decref(info);
         return;
     }

@@ -177,45 +177,55 @@ static bool keep(session *s, char *text)
     return true;
 }
 
-static bool watches(const session *s, const char *uri, size_t *at)
+/* A watched resource is kept as "<server>\n<uri>": a session of /mcp watches resources of
+ * every server, and URIs hold no newline. */
+static bool watch_is(const char *entry, const char *server, const char *uri)
+{
+    size_t n = strlen(server);
+    return strncmp(entry, server, n) == 0 && entry[n] == '\n' && strcmp(entry + n + 1, uri) == 0;
+}
+
+static bool watches(const session *s, const char *server, const char *uri, size_t *at)
 {
     for (size_t w = 0; w < s->nwatched; w++) {
-        if (strcmp(s->watched[w], uri) != 0) continue;
+        if (!watch_is(s->watched[w], server, uri)) continue;
         if (at) *at = w;
         return true;
     }
     return false;
 }
 
-/* Adds uri to s's watched resources (it is not there yet). */
-static bool watch_add(session *s, const char *uri)
+/* Adds server's uri to s's watched resources (it is not there yet). */
+static bool watch_add(session *s, const char *server, const char *uri)
 {
-    char *copy = s->nwatched < PT_MCP_WATCH_MAX ? strdup(uri) : NULL;
+    size_t n = strlen(server) + strlen(uri) + 2;
+    char *copy = s->nwatched < PT_MCP_WATCH_MAX ? malloc(n) : NULL;
     char **grown = copy ? realloc(s->watched, (s->nwatched + 1) * sizeof *grown) : NULL;
     if (!grown) {
         free(copy);
         return false;
     }
+    snprintf(copy, n, "%s\n%s", server, uri);
     s->watched = grown;
     s->watched[s->nwatched++] = copy;
     return true;
 }
 
-int pt__mcp_session_watch(const char *id, const char *uri, bool on)
+int pt__mcp_session_watch(const char *id, const char *server, const char *uri, bool on)
 {
     pthread_mutex_lock(&lock);
     session *s = find(pt_slice_cstr(id), NULL);
     size_t at;
     int left = -1;
-    if (s && on && !watches(s, uri, NULL) && !watch_add(s, uri)) s = NULL;
-    if (s && !on && watches(s, uri, &at)) {
+    if (s && s->server[0] && strcmp(s->server, server) != 0) s = NULL;
+    if (s && on && !watches(s, server, uri, NULL) && !watch_add(s, server, uri)) s = NULL;
+    if (s && !on && watches(s, server, uri, &at)) {
         free(s->watched[at]);
         s->watched[at] = s->watched[--s->nwatched];
     }
     if (s) {
-        left = 0;
-        for (size_t i = 0; i < nsessions; i++)
-            left += strcmp(sessions[i].server, s->server) == 0 && watches(&sessions[i], uri, NULL);
+        left = 0; /* the sessions of /mcp and of /mcp/<server> share the gateway's session with it */
+        for (size_t i = 0; i < nsessions; i++) left += watches(&sessions[i], server, uri, NULL);
     }
     pthread_mutex_unlock(&lock);
     return left;
@@ -229,8 +239,11 @@ static size_t publish(const char *server, const char *uri, const char *text, con
     pthread_mutex_lock(&lock);
     for (size_t i = 0; i < nsessions; i++) {
         session *s = &sessions[i];
-        bool mine = strcmp(s->server, server) == 0 && (!uri || watches(s, uri, NULL));
-        const char *t = !s->streaming ? NULL : s->server[0] ? (mine ? text : NULL) : uri ? NULL : aggregate_text;
+        const char *t = !s->streaming                         ? NULL
+                        : uri                                 ? (watches(s, server, uri, NULL) ? text : NULL)
+                        : strcmp(s->server, server) == 0      ? text
+                        : s->server[0]                        ? NULL
+                                                              : aggregate_text;
         char *copy = t ? strdup(t) : NULL;
         if (copy && keep(s, copy)) got++;
     }

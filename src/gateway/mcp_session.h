@@ -50,15 +50,17 @@ int pt__mcp_stream_open(pt_slice id, const char *server, const pt_slice *last_ev
  * many streams got it. */
 size_t pt__mcp_stream_publish(const char *server, const char *text, const char *aggregate_text);
 
-/* Session id's client subscribes to resource uri (on) or stops (off): the gateway holds one
- * session with each server for all its clients, so it keeps who watches what. Returns how many
- * sessions of the same server watch uri afterwards, or -1 (an unknown session, more than
- * PT_MCP_WATCH_MAX resources, out of memory). */
+/* Session id's client subscribes to resource uri of server (on) or stops (off): the gateway
+ * holds one session with each server for all its clients, so it keeps who watches what. A
+ * session of /mcp watches resources of any server, one of /mcp/<server> of that server alone.
+ * Returns how many sessions (of either endpoint) watch server's uri afterwards, or -1 (an
+ * unknown session, another server's, more than PT_MCP_WATCH_MAX resources, out of memory). */
 #define PT_MCP_WATCH_MAX 256
-int pt__mcp_session_watch(const char *id, const char *uri, bool on);
+int pt__mcp_session_watch(const char *id, const char *server, const char *uri, bool on);
 
-/* Keeps text as the next event of every session of server that watches uri and opened a
- * stream (notifications/resources/updated). Returns how many streams got it. */
+/* Keeps text as the next event of every session that watches server's uri and opened a
+ * stream (notifications/resources/updated; resource URIs are the same on /mcp). Returns how
+ * many streams got it. */
 size_t pt__mcp_stream_publish_watched(const char *server, const char *uri, const char *text);
 
 /* Keeps text as the next event of session id's stream alone (the legacy HTTP+SSE transport

@@ -100,8 +100,11 @@ is "$RESP_STATUS $(jqr .error.code)" "404 -32600" "an unknown server name: 404"
 post /mcp "$INIT"
 ASID=$(hdr Mcp-Session-Id)
 is "$RESP_STATUS $(jqr .result.serverInfo.name)" "200 portico" "initialize on /mcp is the gateway's"
-post /mcp '{"jsonrpc":"2.0","id":2,"method":"completion/complete"}' -H "Mcp-Session-Id: $ASID"
+post /mcp '{"jsonrpc":"2.0","id":2,"method":"logging/setLevel","params":{"level":"info"}}' -H "Mcp-Session-Id: $ASID"
 is "$RESP_STATUS $(jqr .error.code)" "200 -32601" "a method /mcp does not serve: -32601"
+post /mcp '{"jsonrpc":"2.0","id":2,"method":"completion/complete"}' -H "Mcp-Session-Id: $ASID"
+like "$RESP_STATUS $(jqr .error.code) $(jqr .error.message)" "^200 -32602 completion/complete needs params.ref" \
+  "completion/complete on /mcp without a ref: -32602"
 post /mcp '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"alpha__nope"}}' -H "Mcp-Session-Id: $ASID"
 like "$(jqr .error.code) $(jqr .error.message)" "^-32602 " "an unknown tool of a known server: the server's -32602"
 post /mcp '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"zeta__x"}}' -H "Mcp-Session-Id: $ASID"

@@ -64,6 +64,14 @@ mreq /mcp/fx server/discover
 is "$RESP_STATUS $(jqr '.result._meta["io.modelcontextprotocol/serverInfo"].name') $(jqr '.result.capabilities | keys | join(",")')" \
     "200 fixture-fx prompts,resources,tools" "server/discover on /mcp/fx is the upstream's initialize answer"
 is "$(jqr '.result.capabilities.resources.subscribe // "none"')" none "without resources' subscribe (not served to the revision)"
+mreq /mcp server/discover
+is "$(jqr '.result.capabilities.completions != null') $(jqr '.result.capabilities.resources.subscribe // "none"')" \
+    "true none" "/mcp has completions (its relay servers do), not resources' subscribe (not in the revision)"
+mreq /mcp completion/complete '"ref":{"type":"ref/prompt","name":"rs__test_prompt_with_arguments"},"argument":{"name":"arg2","value":"g"}'
+is "$RESP_STATUS $(jqr '.result.completion.values | join(",")')" "200 gamma" \
+    "completion/complete on /mcp reaches the prompt's server under its own name"
+mreq /mcp resources/subscribe '"uri":"test://watched-resource"'
+is "$(err)" "404 -32601" "resources/subscribe, which the revision dropped, is 404 -32601 on /mcp"
 mreq /mcp/rh server/discover
 is "$RESP_STATUS $(jqr '.result._meta["io.modelcontextprotocol/serverInfo"].name') $(jqr '.result.capabilities.logging != null')" \
     "200 relay-rh true" "server/discover on /mcp/rh (an HTTP upstream) too"

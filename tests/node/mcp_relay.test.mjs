@@ -4,7 +4,8 @@
 // A third (gamma) speaks the legacy HTTP+SSE transport. Sampling, elicitation and roots requests reach the client that made the call and its answer
 // reaches the server that asked; progress comes back under the client's own token; a client's
 // notifications/cancelled stops the call upstream; a tools list change reaches the GET stream;
-// a resource update reaches its subscribers alone; a call stream the server ends early is resumed.
+// a resource update reaches its subscribers alone, on /mcp/<server> and on /mcp; completions on
+// /mcp reach the server of the prompt or template; a call stream the server ends early is resumed.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema, McpError,
@@ -194,6 +195,55 @@ test('a resource update reaches the clients that subscribed to it and no other, 
     await barrier();
     assert.deepEqual(seen.sort(), [`a ${W}`, `b ${W}`, `b ${W}`], `${s}: b still gets them once a stopped`);
   }
+});
+
+test('/mcp completes a prompt\'s argument and a resource template\'s at the server that lists them; an unknown ref is -32602', async () => {
+  const c = await open('/mcp', 'cc');
+  const caps = c.getServerCapabilities();
+  assert.deepEqual(caps.completions, {}, 'the upstreams have completions, so /mcp says it has');
+  assert.equal(caps.resources.subscribe, true, '...and subscriptions');
+  const arg = (name, value) => ({ name, value });
+  const values = async (ref, a) => (await c.complete({ ref, argument: a })).completion.values;
+  assert.deepEqual(await values({ type: 'ref/prompt', name: 'alpha__test_prompt_with_arguments' }, arg('arg1', 'par')),
+    ['paris', 'park', 'party']);
+  assert.deepEqual(await values({ type: 'ref/prompt', name: 'beta__test_prompt_with_arguments' }, arg('arg2', 'b')), ['beta']);
+  assert.deepEqual(await values({ type: 'ref/resource', uri: 'test://template/{id}/data' }, arg('id', '1')), ['1', '123']);
+  const refused = (what) => (e) => e.code === -32602 && e.message.includes(`no server of /mcp lists ${what}`);
+  await assert.rejects(c.complete({ ref: { type: 'ref/prompt', name: 'test_prompt_with_arguments' }, argument: arg('arg1', '') }),
+    refused("the prompt 'test_prompt_with_arguments'"), 'an unprefixed name of a prefixed server is no prompt of /mcp');
+  await assert.rejects(c.complete({ ref: { type: 'ref/prompt', name: 'zeta__x' }, argument: arg('a', '') }),
+    refused("the prompt 'zeta__x'"));
+  await assert.rejects(c.complete({ ref: { type: 'ref/resource', uri: 'test://nobody/{x}' }, argument: arg('x', '') }),
+    refused("the resource or resource template 'test://nobody/{x}'"));
+});
+
+test('a /mcp client that subscribes to a resource gets its updates, another /mcp client none, until it unsubscribes', async () => {
+  const W = 'test://watched-resource'; // alpha's: the first server keeps a URI both list
+  const seen = [];
+  let streams = await metric(h.url, 'portico_mcp_streams');
+  const [a, n] = await Promise.all(['a', 'n'].map(async (tag) => {
+    const c = await open('/mcp', tag);
+    c.setNotificationHandler(ResourceUpdatedNotificationSchema, (m) => seen.push(`${tag} ${m.params.uri}`));
+    return c;
+  }));
+  await waitMetric(h.url, 'portico_mcp_streams', streams += 2);
+  // a tools list change after the update reaches both streams: once each has it, each has had
+  // whatever update was meant for it
+  const barrier = async () => {
+    const all = Promise.all([a, n].map(got));
+    await n.callTool({ name: 'alpha__grow', arguments: {} });
+    await all;
+  };
+  await a.subscribeResource({ uri: W });
+  await n.callTool({ name: 'alpha__test_touch_watched', arguments: {} });
+  await barrier();
+  assert.deepEqual(seen, [`a ${W}`], 'the subscriber alone');
+  await a.unsubscribeResource({ uri: W });
+  await n.callTool({ name: 'alpha__test_touch_watched', arguments: {} });
+  await barrier();
+  assert.deepEqual(seen, [`a ${W}`], 'nothing more once it unsubscribed');
+  await assert.rejects(a.subscribeResource({ uri: 'test://nobody-lists-it' }),
+    (e) => e.code === -32002 && e.message.includes("unknown resource 'test://nobody-lists-it'"));
 });
 
 test('an HTTP server that ends a call\'s stream before answering: the gateway resumes it with Last-Event-ID', async () => {

@@ -80,27 +80,55 @@ static void resource_updates_reach_the_sessions_that_watch_them(void **state)
     assert_int_equal(pt__mcp_stream_open(pt_slice_cstr(a), "files", NULL, &ca, &caps), 0);
     assert_int_equal(pt__mcp_stream_open(pt_slice_cstr(b), "files", NULL, &cb, &caps), 0);
     assert_int_equal(pt__mcp_stream_open(pt_slice_cstr(other), "files", NULL, &co, &caps), 0);
-    assert_int_equal(pt__mcp_session_watch(a, "test://w", true), 1);
-    assert_int_equal(pt__mcp_session_watch(a, "test://w", true), 1); /* twice is once */
-    assert_int_equal(pt__mcp_session_watch(b, "test://w", true), 2);
+    assert_int_equal(pt__mcp_session_watch(a, "files", "test://w", true), 1);
+    assert_int_equal(pt__mcp_session_watch(a, "files", "test://w", true), 1); /* twice is once */
+    assert_int_equal(pt__mcp_session_watch(b, "files", "test://w", true), 2);
     assert_int_equal(pt__mcp_stream_publish_watched("files", "test://w", "U1"), 2);
     assert_int_equal(pt__mcp_stream_publish_watched("files", "test://x", "nobody"), 0);
     assert_int_equal(pt__mcp_stream_publish_watched("mail", "test://w", "another server"), 0);
     assert_string_equal(read_after(other, &co, got, sizeof got), "");
-    assert_int_equal(pt__mcp_session_watch(a, "test://w", false), 1); /* b still watches: the server is not told */
+    assert_int_equal(pt__mcp_session_watch(a, "files", "test://w", false), 1); /* b still watches: the server is not told */
     assert_int_equal(pt__mcp_stream_publish_watched("files", "test://w", "U2"), 1);
     assert_string_equal(read_after(a, &ca, got, sizeof got), "id: g1\nevent: message\ndata: U1\n\n");
     assert_string_equal(read_after(b, &cb, got, sizeof got),
                         "id: g1\nevent: message\ndata: U1\n\nid: g2\nevent: message\ndata: U2\n\n");
-    assert_int_equal(pt__mcp_session_watch(b, "test://w", false), 0);
-    assert_int_equal(pt__mcp_session_watch("nosuchsession", "test://w", true), -1);
+    assert_int_equal(pt__mcp_session_watch(b, "files", "test://w", false), 0);
+    assert_int_equal(pt__mcp_session_watch("nosuchsession", "files", "test://w", true), -1);
     char uri[32];
     for (int i = 0; i < PT_MCP_WATCH_MAX; i++) {
         snprintf(uri, sizeof uri, "test://%d", i);
-        assert_int_equal(pt__mcp_session_watch(other, uri, true), 1);
+        assert_int_equal(pt__mcp_session_watch(other, "files", uri, true), 1);
     }
-    assert_int_equal(pt__mcp_session_watch(other, "test://one-more", true), -1);
+    assert_int_equal(pt__mcp_session_watch(other, "files", "test://one-more", true), -1);
     assert_true(pt__mcp_session_use(pt_slice_cstr(other), "files", true, NULL)); /* its watches go with it */
+}
+
+/* A session of /mcp subscribes to resources of any server; it counts with the sessions of
+ * /mcp/<server>, which share the gateway's session with that server. */
+static void aggregate_sessions_watch_resources_of_any_server(void **state)
+{
+    (void)state;
+    char agg[33], quiet[33], files[33], mail[33], got[512];
+    uint64_t ca, cq;
+    unsigned caps;
+    assert_true(pt__mcp_session_new("", 0, agg));
+    assert_true(pt__mcp_session_new("", 0, quiet)); /* streams, never subscribes */
+    assert_true(pt__mcp_session_new("files", 0, files));
+    assert_true(pt__mcp_session_new("mail", 0, mail));
+    assert_int_equal(pt__mcp_stream_open(pt_slice_cstr(agg), "", NULL, &ca, &caps), 0);
+    assert_int_equal(pt__mcp_stream_open(pt_slice_cstr(quiet), "", NULL, &cq, &caps), 0);
+    assert_int_equal(pt__mcp_session_watch(agg, "files", "test://w", true), 1);
+    assert_int_equal(pt__mcp_session_watch(files, "files", "test://w", true), 2);
+    assert_int_equal(pt__mcp_session_watch(mail, "files", "test://w", true), -1); /* not its server */
+    assert_int_equal(pt__mcp_session_watch(agg, "mail", "test://w", true), 1);   /* the same URI elsewhere */
+    assert_int_equal(pt__mcp_stream_publish_watched("files", "test://w", "U1"), 1); /* files' has no stream */
+    assert_string_equal(read_after(agg, &ca, got, sizeof got), "id: g1\nevent: message\ndata: U1\n\n");
+    assert_string_equal(read_after(quiet, &cq, got, sizeof got), "");
+    assert_int_equal(pt__mcp_session_watch(files, "files", "test://w", false), 1); /* /mcp still watches */
+    assert_int_equal(pt__mcp_session_watch(agg, "files", "test://w", false), 0);
+    assert_int_equal(pt__mcp_stream_publish_watched("files", "test://w", "U2"), 0);
+    assert_int_equal(pt__mcp_stream_publish_watched("mail", "test://w", "U3"), 1);
+    assert_string_equal(read_after(agg, &ca, got, sizeof got), "id: g2\nevent: message\ndata: U3\n\n");
 }
 
 static void events_are_kept_once_a_stream_was_opened_and_replayed_after_the_last_seen(void **state)
@@ -212,6 +240,7 @@ int main(void)
         cmocka_unit_test_setup(the_replay_buffer_is_bounded, reset),
         cmocka_unit_test_setup(sessions_belong_to_their_transport_and_consumer, reset),
         cmocka_unit_test_setup(resource_updates_reach_the_sessions_that_watch_them, reset),
+        cmocka_unit_test_setup(aggregate_sessions_watch_resources_of_any_server, reset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
