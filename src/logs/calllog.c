@@ -2,8 +2,8 @@
  * inserted in batches by the writer thread, pruned in bounded steps (see calllog.h).
  *
  * A packed record is a fixed header (numbers and string lengths) followed by the strings,
- * so a worker does one memcpy into the queue and the writer binds straight from the
- * batch, without allocating. */
+ * so a worker writes it once, into the queue's own memory, and the writer binds straight
+ * from the batch, without allocating. */
 #include "logs/calllog.h"
 
 #include <errno.h>
@@ -55,10 +55,6 @@ typedef struct packed {
     int64_t input_tokens, output_tokens, cached_tokens, cost_micro_usd, saved_micro_usd; /* -1: NULL */
     uint16_t len[NSTR];          /* NULL_LEN: NULL */
 } packed;
-
-#define PACKED_MAX                                                                                  \
-    (sizeof(packed) + (NSTR - 6) * PT_CALLLOG_STR_MAX + PT_CALLLOG_PATH_MAX + PT_CALLLOG_MASKED_MAX + \
-     PT_CALLLOG_SHAPE_MAX + 3 * PT_CALLLOG_BODY_MAX)
 
 /* One prepared INSERT of some rows, and which of its parameters hold a value: a NULL is
  * bound only over a value (a fresh or reset statement keeps its bindings), because most
@@ -113,26 +109,28 @@ int64_t pt_calllog_now_ms(void)
 
 /* ---- packing (the worker's thread) ------------------------------------------------------ */
 
-/* The strings are written in their order (S_...), each straight from the record: pack()
- * lists all NSTR of them. */
-_Static_assert(NSTR == 21, "pack() writes every string of a packed record");
+/* A record is planned first (its header, and where each string comes from and how much
+ * of it is kept), then written once, straight into the room the spool reserves for its
+ * exact size. plan() lists all NSTR strings, in their order (S_...). */
+_Static_assert(NSTR == 21, "plan() lists every string of a packed record");
 typedef struct packer {
-    char *out;
-    packed *h;
+    packed h;
     int i;                       /* the next string's index */
+    int n;                       /* the strings that are not NULL, in order: */
+    pt_slice s[NSTR];
 } packer;
 
 static inline void put_str(packer *k, const char *s, size_t n, size_t max)
 {
-    uint16_t *len = &k->h->len[k->i++];
+    int i = k->i++;
     if (!s) {
-        *len = NULL_LEN;
+        k->h.len[i] = NULL_LEN;
         return;
     }
     if (n > max) n = max;
-    memcpy(k->out, s, n);
-    k->out += n;
-    *len = (uint16_t)n;
+    k->h.len[i] = (uint16_t)n;
+    k->h.size += (uint32_t)n;
+    k->s[k->n++] = pt_slice_from(s, n);
 }
 
 static inline void put_slice(packer *k, pt_slice s, size_t max) { put_str(k, s.ptr, s.len, max); }
@@ -147,48 +145,57 @@ static inline void put_whole(packer *k, const char *s, size_t max)
     put_str(k, n <= max ? s : NULL, n, max);
 }
 
-static size_t pack(const pt_call_record *r, char *buf)
+/* Plans r's packed record into k; returns its size. */
+static size_t plan(const pt_call_record *r, packer *k)
 {
-    packed h = {
-        .status = r->status, .time_ms = r->time_ms, .total_us = r->total_us, .upstream_us = r->upstream_us,
-        .ttfb_us = r->ttfb_us, .bytes_in = r->bytes_in, .bytes_out = r->bytes_out,
+    k->h = (packed){
+        .size = sizeof(packed), .status = r->status, .time_ms = r->time_ms, .total_us = r->total_us,
+        .upstream_us = r->upstream_us, .ttfb_us = r->ttfb_us, .bytes_in = r->bytes_in, .bytes_out = r->bytes_out,
         .input_tokens = -1, .output_tokens = -1, .cached_tokens = -1, .cost_micro_usd = -1, .saved_micro_usd = -1,
     };
+    k->i = k->n = 0;
     const pt_call_ai *ai = r->ai;
     if (ai) {
-        h.input_tokens = ai->input_tokens;
-        h.output_tokens = ai->output_tokens;
-        h.cached_tokens = ai->cached_tokens;
-        if (ai->cost_known) h.cost_micro_usd = (int64_t)ai->cost_micro_usd;
-        if (ai->ttft_us) h.ttfb_us = ai->ttft_us;
-        if (ai->saved_known) h.saved_micro_usd = (int64_t)ai->saved_micro_usd;
+        k->h.input_tokens = ai->input_tokens;
+        k->h.output_tokens = ai->output_tokens;
+        k->h.cached_tokens = ai->cached_tokens;
+        if (ai->cost_known) k->h.cost_micro_usd = (int64_t)ai->cost_micro_usd;
+        if (ai->ttft_us) k->h.ttfb_us = ai->ttft_us;
+        if (ai->saved_known) k->h.saved_micro_usd = (int64_t)ai->saved_micro_usd;
     }
-    packer k = { buf + sizeof h, &h, 0 };
-    put_cstr(&k, r->request_id, PT_CALLLOG_STR_MAX);       /* S_REQUEST_ID */
-    put_cstr(&k, r->team, PT_CALLLOG_STR_MAX);             /* S_TEAM */
-    put_cstr(&k, r->consumer, PT_CALLLOG_STR_MAX);         /* S_CONSUMER */
-    put_cstr(&k, r->key_prefix, PT_CALLLOG_STR_MAX);       /* S_KEY_PREFIX */
-    put_cstr(&k, r->service, PT_CALLLOG_STR_MAX);          /* S_SERVICE */
-    put_cstr(&k, r->service_team, PT_CALLLOG_STR_MAX);     /* S_SERVICE_TEAM */
-    put_cstr(&k, r->api, PT_CALLLOG_STR_MAX);              /* S_API */
-    put_cstr(&k, ai ? ai->model : NULL, PT_CALLLOG_STR_MAX);    /* S_MODEL */
-    put_cstr(&k, ai ? ai->provider : NULL, PT_CALLLOG_STR_MAX); /* S_PROVIDER */
-    put_slice(&k, r->method, PT_CALLLOG_STR_MAX);          /* S_METHOD */
-    put_slice(&k, r->path, PT_CALLLOG_PATH_MAX);           /* S_PATH */
-    put_cstr(&k, r->error, PT_CALLLOG_STR_MAX);            /* S_ERROR */
-    put_slice(&k, r->client, PT_CALLLOG_STR_MAX);          /* S_CLIENT */
-    put_cstr(&k, r->trace_id, PT_CALLLOG_STR_MAX);         /* S_TRACE_ID */
-    put_whole(&k, r->masked, PT_CALLLOG_MASKED_MAX);       /* S_MASKED */
-    put_slice(&k, r->request_body, PT_CALLLOG_BODY_MAX);   /* S_REQUEST_BODY */
-    put_slice(&k, r->response_body, PT_CALLLOG_BODY_MAX);  /* S_RESPONSE_BODY */
-    put_cstr(&k, r->operation, PT_CALLLOG_STR_MAX);        /* S_OPERATION */
-    put_cstr(&k, ai ? ai->cache : NULL, PT_CALLLOG_STR_MAX);    /* S_CACHE */
-    put_whole(&k, r->arguments_shape, PT_CALLLOG_SHAPE_MAX); /* S_ARGS_SHAPE */
-    put_whole(&k, r->arguments, PT_CALLLOG_BODY_MAX);      /* S_ARGS */
-    size_t off = (size_t)(k.out - buf);
-    h.size = (uint32_t)off;
-    memcpy(buf, &h, sizeof h);
-    return off;
+    put_cstr(k, r->request_id, PT_CALLLOG_STR_MAX);       /* S_REQUEST_ID */
+    put_cstr(k, r->team, PT_CALLLOG_STR_MAX);             /* S_TEAM */
+    put_cstr(k, r->consumer, PT_CALLLOG_STR_MAX);         /* S_CONSUMER */
+    put_cstr(k, r->key_prefix, PT_CALLLOG_STR_MAX);       /* S_KEY_PREFIX */
+    put_cstr(k, r->service, PT_CALLLOG_STR_MAX);          /* S_SERVICE */
+    put_cstr(k, r->service_team, PT_CALLLOG_STR_MAX);     /* S_SERVICE_TEAM */
+    put_cstr(k, r->api, PT_CALLLOG_STR_MAX);              /* S_API */
+    put_cstr(k, ai ? ai->model : NULL, PT_CALLLOG_STR_MAX);    /* S_MODEL */
+    put_cstr(k, ai ? ai->provider : NULL, PT_CALLLOG_STR_MAX); /* S_PROVIDER */
+    put_slice(k, r->method, PT_CALLLOG_STR_MAX);          /* S_METHOD */
+    put_slice(k, r->path, PT_CALLLOG_PATH_MAX);           /* S_PATH */
+    put_cstr(k, r->error, PT_CALLLOG_STR_MAX);            /* S_ERROR */
+    put_slice(k, r->client, PT_CALLLOG_STR_MAX);          /* S_CLIENT */
+    put_cstr(k, r->trace_id, PT_CALLLOG_STR_MAX);         /* S_TRACE_ID */
+    put_whole(k, r->masked, PT_CALLLOG_MASKED_MAX);       /* S_MASKED */
+    put_slice(k, r->request_body, PT_CALLLOG_BODY_MAX);   /* S_REQUEST_BODY */
+    put_slice(k, r->response_body, PT_CALLLOG_BODY_MAX);  /* S_RESPONSE_BODY */
+    put_cstr(k, r->operation, PT_CALLLOG_STR_MAX);        /* S_OPERATION */
+    put_cstr(k, ai ? ai->cache : NULL, PT_CALLLOG_STR_MAX);    /* S_CACHE */
+    put_whole(k, r->arguments_shape, PT_CALLLOG_SHAPE_MAX); /* S_ARGS_SHAPE */
+    put_whole(k, r->arguments, PT_CALLLOG_BODY_MAX);      /* S_ARGS */
+    return k->h.size;
+}
+
+/* Writes the planned record to out (k->h.size bytes). */
+static void pack(const packer *k, char *out)
+{
+    memcpy(out, &k->h, sizeof k->h);
+    out += sizeof k->h;
+    for (int i = 0; i < k->n; i++) {
+        memcpy(out, k->s[i].ptr, k->s[i].len);
+        out += k->s[i].len;
+    }
 }
 
 static void warn_dropped(pt_calllog *l)
@@ -203,9 +210,14 @@ static void warn_dropped(pt_calllog *l)
 
 bool pt_calllog_write(pt_calllog *l, const pt_call_record *r)
 {
-    char buf[PACKED_MAX];
-    size_t n = pack(r, buf);
-    if (pt_spool_push(l->spool, buf, n) == 0) return true;
+    packer k;
+    size_t n = plan(r, &k);
+    char *at = pt_spool_reserve(l->spool, n);
+    if (at) {
+        pack(&k, at);
+        pt_spool_commit(l->spool, n);
+        return true;
+    }
     atomic_fetch_add_explicit(&l->dropped, 1, memory_order_relaxed);
     warn_dropped(l);
     return false;
