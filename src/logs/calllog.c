@@ -56,12 +56,16 @@ typedef struct packed {
     uint16_t len[NSTR];          /* NULL_LEN: NULL */
 } packed;
 
-/* One prepared INSERT of some rows, and which of its parameters hold a value: a NULL is
- * bound only over a value (a fresh or reset statement keeps its bindings), because most
- * columns of most records are NULL and each bind is a call into SQLite. */
+/* One prepared INSERT of some rows, and what each of its parameters holds: a reset
+ * statement keeps its bindings, so a NULL is bound only over a value (most columns of
+ * most records are NULL) and an integer only over another value (a row's names, status
+ * and sizes are mostly those of the row bound there before), each bind being a call into
+ * SQLite. */
+enum { HOLDS_NULL, HOLDS_INT, HOLDS_TEXT };
 typedef struct insert_stmt {
     sqlite3_stmt *st;
-    uint8_t *set;                /* per parameter (1-based): 1 when it holds a value */
+    uint8_t *holds;              /* per parameter (1-based): HOLDS_... */
+    int64_t *num;                /* per parameter: the integer, when HOLDS_INT */
 } insert_stmt;
 
 /* A name and its id in `names`, as the writer last saw it. */
@@ -227,15 +231,17 @@ bool pt_calllog_write(pt_calllog *l, const pt_call_record *r)
 
 static void bind_null(insert_stmt *s, int col)
 {
-    if (!s->set[col]) return;
+    if (s->holds[col] == HOLDS_NULL) return;
     sqlite3_bind_null(s->st, col);
-    s->set[col] = 0;
+    s->holds[col] = HOLDS_NULL;
 }
 
 static void bind_i64(insert_stmt *s, int col, int64_t v)
 {
+    if (s->holds[col] == HOLDS_INT && s->num[col] == v) return;
     sqlite3_bind_int64(s->st, col, v);
-    s->set[col] = 1;
+    s->holds[col] = HOLDS_INT;
+    s->num[col] = v;
 }
 
 static void bind_str(insert_stmt *s, int col, const char *p, uint16_t len)
@@ -245,7 +251,7 @@ static void bind_str(insert_stmt *s, int col, const char *p, uint16_t len)
         return;
     }
     sqlite3_bind_text(s->st, col, p, len, SQLITE_STATIC);
-    s->set[col] = 1;
+    s->holds[col] = HOLDS_TEXT;
 }
 
 static void bind_opt(insert_stmt *s, int col, int64_t v)
@@ -670,7 +676,8 @@ static int prepare_insert(pt_calllog *l, insert_stmt *ins, int rows)
     const char *tuple = strstr(pt_calls_insert_sql, "VALUES") + 6;
     size_t head = strlen(pt_calls_insert_sql), tl = strlen(tuple);
     char *sql = malloc(head + (size_t)(rows - 1) * (tl + 1) + 1);
-    if (!sql || !(ins->set = calloc((size_t)rows * PARAMS + 1, 1))) {
+    size_t params = (size_t)rows * PARAMS + 1;
+    if (!sql || !(ins->holds = calloc(params, 1)) || !(ins->num = calloc(params, sizeof *ins->num))) {
         free(sql);
         return SQLITE_NOMEM;
     }
@@ -719,7 +726,8 @@ static void free_log(pt_calllog *l)
     pt_rollup_free(l->rollup);
     for (int i = 0; i < INSERT_SIZES; i++) {
         sqlite3_finalize(l->ins[i].st);
-        free(l->ins[i].set);
+        free(l->ins[i].holds);
+        free(l->ins[i].num);
     }
     sqlite3_stmt *more[] = { l->begin,          l->commit,   l->rollback,   l->page_count,
                              l->freelist_count, l->first_id, l->name_touch, l->prune_names };
