@@ -85,6 +85,7 @@ struct pt_calllog {
     sqlite3_stmt *begin, *commit, *rollback, *page_count, *freelist_count, *first_id;
     name_slot *names;            /* NAME_SLOTS of them (writer thread, under db_lock) */
     size_t nnames;
+    uint32_t last_name[S_PROVIDER - S_TEAM + 1]; /* the slot each name column's last name was in */
     uint32_t *used;              /* the slots with a use_ms, nused of them */
     size_t nused;
     int name_error;              /* a name could not be stored in this transaction (SQLite's code) */
@@ -308,15 +309,16 @@ static int write_uses(pt_calllog *l)
 }
 
 /* The id of the name s[0, len) for a row whose id is in millisecond at_ms: from the cache,
- * else from `names` (added there when missing, in the current transaction). 0 and
- * name_error set when SQLite fails. */
-static int64_t name_id(pt_calllog *l, const char *s, uint32_t len, int64_t at_ms)
+ * else from `names` (added there when missing, in the current transaction); *found is
+ * set to its slot in the cache. 0 and name_error set when SQLite fails. */
+static int64_t name_id(pt_calllog *l, const char *s, uint32_t len, int64_t at_ms, uint32_t *found)
 {
     uint32_t h = (uint32_t)pt_calls_rid_hash(s, len);
     size_t i = h & (NAME_SLOTS - 1);
     for (; l->names[i].s; i = (i + 1) & (NAME_SLOTS - 1))
         if (l->names[i].hash == h && l->names[i].len == len && memcmp(l->names[i].s, s, len) == 0) {
             note_use(l, i, at_ms);
+            *found = (uint32_t)i;
             return l->names[i].id;
         }
     int64_t last_ms;
@@ -339,13 +341,28 @@ static int64_t name_id(pt_calllog *l, const char *s, uint32_t len, int64_t at_ms
     l->names[i] = (name_slot){ copy, h, len, id, last_ms, 0 };
     l->nnames++;
     note_use(l, i, at_ms);
+    *found = (uint32_t)i;
     return id;
 }
 
-static void bind_name(pt_calllog *l, insert_stmt *st, int col, const char *p, uint16_t len, int64_t at_ms)
+/* name_id for string i (S_TEAM .. S_PROVIDER) of a record: the slot that string's last
+ * name was found in is tried first, without hashing (through one route, most records
+ * name what the one before them named). */
+static int64_t name_id_at(pt_calllog *l, int i, const char *s, uint32_t len, int64_t at_ms)
+{
+    uint32_t *slot = &l->last_name[i - S_TEAM];
+    name_slot *n = &l->names[*slot];
+    if (n->s && n->len == len && memcmp(n->s, s, len) == 0) {
+        note_use(l, *slot, at_ms);
+        return n->id;
+    }
+    return name_id(l, s, len, at_ms, slot);
+}
+
+static void bind_name(pt_calllog *l, insert_stmt *st, int col, int i, const char *p, uint16_t len, int64_t at_ms)
 {
     if (len == NULL_LEN) bind_null(st, col);
-    else bind_i64(st, col, name_id(l, p, len, at_ms));
+    else bind_i64(st, col, name_id_at(l, i, p, len, at_ms));
 }
 
 /* The largest id in time_ms's slot, or -1. */
@@ -398,7 +415,7 @@ static void bind_record(pt_calllog *l, insert_stmt *st, int c, const char *rec)
     bind_i64(st, c++, id);
     bind_i64(st, c++, h.time_ms);
     bind_str(st, c++, s[S_REQUEST_ID], h.len[S_REQUEST_ID]);
-    for (int i = S_TEAM; i <= S_PROVIDER; i++) bind_name(l, st, c++, s[i], h.len[i], id >> PT_CALLS_SEQ_BITS);
+    for (int i = S_TEAM; i <= S_PROVIDER; i++) bind_name(l, st, c++, i, s[i], h.len[i], id >> PT_CALLS_SEQ_BITS);
     bind_str(st, c++, s[S_ERROR], h.len[S_ERROR]);
     bind_str(st, c++, s[S_METHOD], h.len[S_METHOD]);
     bind_str(st, c++, s[S_PATH], h.len[S_PATH]);
