@@ -479,10 +479,14 @@ static void put_str(writer *w, const char *s) { put(w, s, strlen(s)); }
 /* key (a literal) then v in decimal, without a strlen or printf. */
 #define put_u64(w, key, v) put_u64n((w), key, sizeof key - 1, (v))
 
-static void put_u64n(writer *w, const char *key, size_t klen, unsigned long long v)
+static inline void put_u64n(writer *w, const char *key, size_t klen, unsigned long long v)
 {
-    char d[24];
     put(w, key, klen);
+    if (w->len + 20 <= w->cap) { /* room for any u64: its digits go straight to the output */
+        w->len = (size_t)(pt_u64_to(w->p + w->len, v) - w->p);
+        return;
+    }
+    char d[24];
     put(w, d, (size_t)(pt_u64_to(d, v) - d));
 }
 
@@ -617,7 +621,7 @@ size_t pt_limits_headers(const pt_limit_state *st, char *out, size_t cap)
     writer w = { out, 0, cap };
     if (rate_alone(st)) { /* the same bytes as below, from the head written at load */
         const pt_limit_decision *d = &st->d[0];
-        put_str(&w, d->policy->rate_head);
+        put(&w, d->policy->rate_head, d->policy->rate_head_len);
         put_u64(&w, "", d->rate.remaining);
         put_u64(&w, ";t=", ceil_s(d->rate.reset_ns));
         put(&w, "\r\n", 2);
