@@ -192,6 +192,25 @@ int pt_buf_append_json_escaped(pt_buf *b, const char *s, size_t n)
     }
 }
 
+int pt_buf_append_json_quoted(pt_buf *b, const char *s, size_t n)
+{
+    int rc = pt_buf_reserve(b, n + 2);
+    if (rc) return rc;
+    size_t k = plain_prefix(s, n);
+    char *d = b->data + b->len;
+    *d++ = '"';
+    if (k) memcpy(d, s, k);
+    if (k == n) { /* the usual case: nothing to escape, and the room is there */
+        d[k] = '"';
+        d[k + 1] = '\0';
+        b->len += n + 2;
+        return 0;
+    }
+    b->len += k + 1;
+    if ((rc = pt_buf_append_json_escaped(b, s + k, n - k))) return rc;
+    return pt_buf_append(b, "\"", 1);
+}
+
 char *pt_json_escape_to(char *out, const char *s, size_t n)
 {
     for (;;) {
