@@ -690,6 +690,7 @@ pt_ai_call *pt_ai_call_new(pt_ai_request *req, const pt_ai_attempt *at, const pt
         .cfg = at->provider,
         .model = at->upstream_model,
         .key = at->key_index < at->provider->nkeys ? at->provider->keys[at->key_index].value : NULL,
+        .bearer = at->key_index < at->provider->nkeys ? at->provider->keys[at->key_index].bearer : NULL,
         .ep = req->ep,
         .stream = c->stream,
         .request_id = c->request_id,

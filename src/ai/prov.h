@@ -28,6 +28,7 @@ typedef struct pt__prov_ctx {
     const pt_ai_provider *cfg;
     const char *model;        /* the provider's model name */
     const char *key;          /* NULL when the provider has no key (local servers) */
+    const char *bearer;       /* "Bearer <key>" when the configuration built it, else NULL */
     pt_ai_endpoint ep;
     bool stream;
     bool responses;           /* an openai provider serving a Responses request as it is (/responses) */

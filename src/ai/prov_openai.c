@@ -676,7 +676,9 @@ int pt__oai_head(const pt__prov_ctx *c, pt__up *up, pt_ai_error *err)
     up->method = "POST";
     int rc = pt__up_path(up, c->cfg, path);
     if (!rc) rc = pt__up_header(up, "content-type", "application/json");
-    if (!rc && c->key) {
+    if (!rc && c->bearer) {
+        rc = pt__up_header(up, "authorization", c->bearer);
+    } else if (!rc && c->key) {
         size_t n = strlen(c->key);
         char *auth = pt_pool_alloc_raw(up->arena, n + 8);
         if (!auth) return pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 500, NULL, "out of memory");
