@@ -78,6 +78,7 @@ static bool container(parser *s, pt_jv *v, unsigned depth, bool object)
             s->pos++;
         }
         if (!value(s, kid, depth + 1)) return false;
+        if (object) v->keys |= pt__jv_key_bit((unsigned char)kid->key.ptr[0], kid->key.len);
         v->n++;
         skip_ws(s);
         if (s->pos >= s->len) return false;
@@ -148,6 +149,7 @@ static bool value(parser *s, pt_jv *v, unsigned depth)
     switch (s->p[s->pos]) {
     case '{':
         v->type = PT_JV_OBJECT;
+        v->keys = 0;
         ok = container(s, v, depth, true);
         break;
     case '[':
@@ -195,7 +197,7 @@ const pt_jv *pt_jdom_parse(pt_pool *a, const char *p, size_t len, size_t *errpos
 
 const pt_jv *pt_jv_getn(const pt_jv *obj, const char *key, size_t kl)
 {
-    if (!pt_jv_is_object(obj)) return NULL;
+    if (!pt_jv_is_object(obj) || !(obj->keys & pt__jv_key_bit((unsigned char)key[0], kl))) return NULL;
     /* keys are NUL-terminated: their first bytes compare before a call to memcmp */
     for (const pt_jv *k = obj->kids, *end = k + obj->n; k < end; k++)
         if (k->key.len == kl && (!kl || (k->key.ptr[0] == key[0] && memcmp(k->key.ptr, key, kl) == 0))) return k;
