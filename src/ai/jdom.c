@@ -19,8 +19,10 @@ static inline void skip_ws(parser *s) { s->pos = pt_jscan_skip_ws(s->p, s->len, 
 
 /* Validates the string at s->pos and decodes it in place in the arena's copy of the text:
  * a decoded string is never longer than its body, and its closing quote's byte takes the
- * NUL. Plain strings (no escape, printable ASCII) are the most and are checked inline. */
-static bool string(parser *s, pt_slice *out)
+ * NUL. Plain strings (no escape, printable ASCII) are the most and are checked inline.
+ * Inline in both callers (keys and string values): a tree's strings are most of its nodes,
+ * and a call per string cost more than its check. */
+static inline __attribute__((always_inline)) bool string(parser *s, pt_slice *out)
 {
     size_t start = s->pos, end = pt_jscan_plain_end(s->p, s->len, start + 1);
     bool escaped = false;
