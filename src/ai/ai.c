@@ -253,8 +253,9 @@ static int gemini_embeddings_request(pt_ai_request *r, const char *verb, pt_ai_e
         pt_buf_release(&b);
         return -1;
     }
-    free(r->body);
+    if (r->body_owned) free((char *)r->body);
     r->body = pt_buf_detach(&b, &r->len);
+    r->body_owned = true;
     if (!r->body) return pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 500, NULL, "out of memory");
     return validate(r, err);
 }
@@ -313,31 +314,54 @@ static int gemini_target(pt_ai_request *r, pt_slice path, pt_slice query, pt_ai_
     return 0;
 }
 
+/* The three ways in: the body copied, or borrowed from a caller that keeps it unchanged
+ * until the request is freed (the copy is an allocation and a pass over the body). */
+static int request_new(pt_ai_format fmt, pt_ai_endpoint ep, pt_slice path, pt_slice query, const char *body,
+                       size_t len, bool borrow, pt_ai_request **out, pt_ai_error *err);
+
 int pt_ai_request_new(pt_ai_format fmt, pt_ai_endpoint ep, const char *body, size_t len, pt_ai_request **out,
                       pt_ai_error *err)
 {
-    return pt_ai_request_new_path(fmt, ep, PT_SLICE_NULL, PT_SLICE_NULL, body, len, out, err);
+    return request_new(fmt, ep, PT_SLICE_NULL, PT_SLICE_NULL, body, len, false, out, err);
 }
 
 int pt_ai_request_new_path(pt_ai_format fmt, pt_ai_endpoint ep, pt_slice path, pt_slice query, const char *body,
                            size_t len, pt_ai_request **out, pt_ai_error *err)
 {
+    return request_new(fmt, ep, path, query, body, len, false, out, err);
+}
+
+int pt_ai_request_borrow_path(pt_ai_format fmt, pt_ai_endpoint ep, pt_slice path, pt_slice query, const char *body,
+                              size_t len, pt_ai_request **out, pt_ai_error *err)
+{
+    return request_new(fmt, ep, path, query, body, len, true, out, err);
+}
+
+static int request_new(pt_ai_format fmt, pt_ai_endpoint ep, pt_slice path, pt_slice query, const char *body,
+                       size_t len, bool borrow, pt_ai_request **out, pt_ai_error *err)
+{
     *out = NULL;
-    memset(err, 0, sizeof *err);
+    pt_ai_error_clear(err);
     pt_ai_request *r = pt_recycle_get_raw(&requests, sizeof *r);
     if (!r) return pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 500, NULL, "out of memory");
     memset(r, 0, REQUEST_ZEROED);
     r->fmt = fmt;
     r->ep = ep;
     r->i_model = r->i_stream = r->i_stream_options = -1;
-    r->body = malloc(len + 1);
-    if (!r->body) {
-        pt_recycle_put(&requests, r, RECYCLE_MAX);
-        return pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 500, NULL, "out of memory");
-    }
-    if (len) memcpy(r->body, body, len);
-    r->body[len] = '\0';
     r->len = len;
+    r->body_owned = !borrow;
+    if (borrow) {
+        r->body = body;
+    } else {
+        char *copy = malloc(len + 1);
+        if (!copy) {
+            pt_recycle_put(&requests, r, RECYCLE_MAX);
+            return pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 500, NULL, "out of memory");
+        }
+        if (len) memcpy(copy, body, len);
+        copy[len] = '\0';
+        r->body = copy;
+    }
     pt_pivot_req_init(&r->pivot);
     if (ep == PT_AI_EP_MODELS) {
         *out = r;
@@ -362,7 +386,7 @@ void pt_ai_request_free(pt_ai_request *r)
     if (!r) return;
     pt_pivot_req_release(&r->pivot);
     if (r->f && r->f != r->fixed) free(r->f);
-    free(r->body);
+    if (r->body_owned) free((char *)r->body);
     pt_recycle_put(&requests, r, RECYCLE_MAX);
 }
 
@@ -426,11 +450,10 @@ static int apply_splices(const char *src, size_t len, splice *s, size_t n, const
     for (size_t i = 0; i < n && !rc; i++) {
         rc = pt_buf_append(out, src + pos, s[i].start - pos);
         if (!rc && s[i].with.ptr) rc = pt_buf_append_slice(out, s[i].with);
-        else if (!rc) {
-            pt_jw w;
-            pt_jw_init(&w, out);
-            pt_jw_cstr(&w, model);
-            rc = w.err;
+        else if (!rc) { /* a JSON string: no writer needed for one value */
+            rc = pt_buf_append(out, "\"", 1);
+            if (!rc) rc = pt_buf_append_json_escaped(out, model, strlen(model));
+            if (!rc) rc = pt_buf_append(out, "\"", 1);
         }
         pos = s[i].end;
     }
@@ -618,6 +641,7 @@ static int build(pt_ai_call *c, const pt_ai_call_opts *opts, pt_ai_error *err)
     const pt_pivot_req *pv = pt_ai_request_pivot(r, err);
     if (!pv) return -1;
     c->mode = MODE_TRANSLATE;
+    pt_buf_reserve(&c->up.body, r->len + 256); /* about the client's size: one allocation, most often */
     if (!pt_ai_caps_breaks(cap, pv)) return p->render_chat(&c->ctx, pv, &c->up.body, err);
     /* the request as this model takes it, for this attempt only: a fallback to another
      * model starts again from what the client sent */
@@ -634,13 +658,16 @@ static int build(pt_ai_call *c, const pt_ai_call_opts *opts, pt_ai_error *err)
 
 pt_ai_call *pt_ai_call_new(pt_ai_request *req, const pt_ai_attempt *at, const pt_ai_call_opts *opts, pt_ai_error *err)
 {
-    memset(err, 0, sizeof *err);
+    pt_ai_error_clear(err);
     pt_ai_call *c = pt_recycle_get_raw(&calls, sizeof *c);
     if (!c) {
         pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 500, NULL, "out of memory");
         return NULL;
     }
     memset(c, 0, CALL_ZEROED);
+    pt_ai_error_clear(&c->err);
+    c->up.method = NULL;
+    c->up.nheaders = 0;
     c->req = req;
     c->at = *at;
     c->prov = pt__prov_for(at->provider, at->upstream_model);
@@ -654,7 +681,7 @@ pt_ai_call *pt_ai_call_new(pt_ai_request *req, const pt_ai_attempt *at, const pt
     pt_str_copy(c->request_id, sizeof c->request_id, opts && opts->request_id ? opts->request_id : "0");
     pt_pool_init(&c->arena, 0, 0);
     c->up.arena = &c->arena;
-    pt_buf_init(&c->up.path, 8192);
+    c->up.path = PT_SLICE_NULL;
     pt_buf_init(&c->up.body, 0);
     pt_buf_init(&c->out, 0);
     pt_buf_init(&c->final, 0);
@@ -663,20 +690,20 @@ pt_ai_call *pt_ai_call_new(pt_ai_request *req, const pt_ai_attempt *at, const pt
         .cfg = at->provider,
         .model = at->upstream_model,
         .key = at->key_index < at->provider->nkeys ? at->provider->keys[at->key_index].value : NULL,
+        .bearer = at->key_index < at->provider->nkeys ? at->provider->keys[at->key_index].bearer : NULL,
         .ep = req->ep,
         .stream = c->stream,
         .request_id = c->request_id,
         .now_unix = now_unix(opts),
     };
     if (build(c, opts, err) || (c->mode != MODE_LOCAL && c->prov->sign && c->prov->sign(&c->ctx, &c->up, err))) {
-        memset(&c->fst, 0, sizeof c->fst); /* stream_init never ran: release must find it empty */
         pt_ai_call_free(c);
         return NULL;
     }
     c->pub = (pt_ai_upstream){
         .provider = at->provider,
         .method = c->up.method,
-        .path = c->up.path.data ? c->up.path.data : "/",
+        .path = c->up.path.ptr ? c->up.path.ptr : "/",
         .headers = c->up.headers,
         .nheaders = c->up.nheaders,
         .body = c->up.body.data ? c->up.body.data : "",
@@ -689,7 +716,11 @@ pt_ai_call *pt_ai_call_new(pt_ai_request *req, const pt_ai_attempt *at, const pt
                           .now_unix = c->ctx.now_unix, .include_usage = req->include_usage,
                           .input_estimate = estimate, .json_array = req->json_array, .store = c->store,
                           .previous_response_id = c->prev_id };
-    c->fmt->stream_init(&c->fst, &rc);
+    /* a whole answer is rendered in one go: the 1.6 KB stream renderer is not set up */
+    if (c->stream) {
+        c->fmt->stream_init(&c->fst, &rc);
+        c->fst_on = true;
+    }
     return c;
 }
 
@@ -718,8 +749,7 @@ void pt_ai_call_free(pt_ai_call *c)
     }
     if (c->sse_on) pt_sse_release(&c->sse);
     if (c->evs_on) pt_evs_release(&c->evs);
-    if (c->fmt && c->fmt->stream_release) c->fmt->stream_release(&c->fst);
-    pt_buf_release(&c->up.path);
+    if (c->fst_on && c->fmt->stream_release) c->fmt->stream_release(&c->fst);
     pt_buf_release(&c->up.body);
     pt_buf_release(&c->body);
     pt_buf_release(&c->out);
@@ -1043,7 +1073,7 @@ static int finish_whole(pt_ai_call *c)
     pt_pivot_resp resp;
     pt_pivot_resp_init(&resp);
     pt_ai_error e;
-    memset(&e, 0, sizeof e);
+    pt_ai_error_clear(&e);
     int rc = c->prov->parse_chat(&c->ctx, c->body.data ? c->body.data : "", c->body.len, &resp, &e);
     if (rc) {
         c->failed = true;
@@ -1058,6 +1088,9 @@ static int finish_whole(pt_ai_call *c)
             pt__render_ctx rctx = { .model = pt_slice_cstr(c->at.upstream_model), .request_id = c->request_id,
                                     .now_unix = c->ctx.now_unix, .include_usage = c->req->include_usage,
                                     .store = c->store, .previous_response_id = c->prev_id };
+            /* the answer in the client's format is about as long as the provider's: one
+             * allocation instead of a few doublings */
+            pt_buf_reserve(&c->out, c->body.len + 256);
             rc = c->fmt->render_resp(&resp, &rctx, &c->out);
             if (!rc && c->req->fmt == PT_AI_FMT_RESPONSES) rc = pt_buf_append(&c->final, c->out.data, c->out.len);
             if (rc) {
@@ -1125,7 +1158,12 @@ int pt_ai_call_finish(pt_ai_call *c, pt_ai_end how, pt_ai_emit_fn emit, void *ar
 {
     c->emit = emit;
     c->emit_arg = arg;
-    memset(out, 0, sizeof *out);
+    /* the error (600 bytes) is cleared, not zeroed: it is read only when the call failed;
+     * everything after it is zeroed */
+    _Static_assert(offsetof(pt_ai_result, error) < offsetof(pt_ai_result, emitted), "pt_ai_result's order");
+    out->kind = PT_AI_OK;
+    pt_ai_error_clear(&out->error);
+    memset((char *)out + offsetof(pt_ai_result, emitted), 0, sizeof *out - offsetof(pt_ai_result, emitted));
     if (!c->finished) {
         c->finished = true;
         if (c->mode == MODE_LOCAL) {

@@ -24,8 +24,9 @@
 struct pt_ai_request {
     pt_ai_format fmt;
     pt_ai_endpoint ep;
-    char *body;
+    const char *body;         /* the client's, borrowed, or a copy of it (body_owned) */
     size_t len;
+    bool body_owned;
     pt_jfield *f;             /* fixed, or heap when there are more members */
     size_t nf;
     size_t open, close;       /* offsets of the root object's braces */
@@ -63,7 +64,6 @@ struct pt_ai_call {
     call_mode mode;
     bool stream;
     pt_pool arena;
-    pt__up up;
     pt_ai_upstream pub;
     size_t max_response;
     /* the answer */
@@ -92,15 +92,19 @@ struct pt_ai_call {
     bool gem_calls;           /* Gemini passthrough: the answer holds function calls */
     bool failed;
     bool err_sent;            /* the client already got an error event for it */
-    pt_ai_error err;
     bool finished;
     bool store;               /* Responses: the answer says "store": true */
     const char *prev_id;      /* Responses: previous_response_id to report (the caller's) */
     pt_buf final;             /* Responses, whole answers: the response object as sent */
+    bool fst_on;              /* fst is set up (streams only) */
     /* Not zeroed when the object is reused (CALL_ZEROED): request_id is copied in first,
-     * fst is set up by the format's stream_init (zeroed by hand if the call fails before). */
+     * fst is set up by the format's stream_init for a stream (fst_on), untouched otherwise,
+     * err is cleared (its texts emptied), up gets its arena, buffers and counts (a header
+     * slot is written before nheaders counts it). */
     char request_id[64];
     pt__fmt_stream fst;       /* client stream renderer */
+    pt_ai_error err;
+    pt__up up;
 };
 #define CALL_ZEROED offsetof(pt_ai_call, request_id)
 

@@ -566,7 +566,10 @@ static int render_resp(const pt_pivot_resp *r, const pt__render_ctx *ctx, pt_buf
         else if (r->parts[i].type == PT_PART_THINKING) nthink++;
     }
     pt_jw_key(&w, "content");
-    if (ntext) {
+    if (ntext == 1) { /* the usual answer: its one text written as it is */
+        for (size_t i = 0; i < r->nparts; i++)
+            if (r->parts[i].type == PT_PART_TEXT) pt_jw_str(&w, r->parts[i].text);
+    } else if (ntext) {
         pt_buf t = PT_BUF_INIT;
         for (size_t i = 0; i < r->nparts; i++)
             if (r->parts[i].type == PT_PART_TEXT && pt_buf_append_slice(&t, r->parts[i].text)) w.err = PT_ENOMEM;

@@ -10,40 +10,32 @@
 typedef struct parser {
     pt_pool *a;
     const char *p;
+    char *copy; /* p[0..len) copied once into the arena: the strings' decoded text lives there */
     size_t len, pos;
     bool oom;
 } parser;
 
-static void skip_ws(parser *s)
-{
-    while (s->pos < s->len) {
-        char c = s->p[s->pos];
-        if (c != ' ' && c != '\t' && c != '\n' && c != '\r') break;
-        s->pos++;
-    }
-}
+static inline void skip_ws(parser *s) { s->pos = pt_jscan_skip_ws(s->p, s->len, s->pos); }
 
-/* Validates and decodes the string at s->pos into the arena. */
-static bool string(parser *s, pt_slice *out)
+/* Validates the string at s->pos and decodes it in place in the arena's copy of the text:
+ * a decoded string is never longer than its body, and its closing quote's byte takes the
+ * NUL. Plain strings (no escape, printable ASCII) are the most and are checked inline.
+ * Inline in both callers (keys and string values): a tree's strings are most of its nodes,
+ * and a call per string cost more than its check. */
+static inline __attribute__((always_inline)) bool string(parser *s, pt_slice *out)
 {
-    size_t start = s->pos;
-    bool escaped;
-    if (pt_jscan_string_at(s->p, s->len, &s->pos, &escaped)) return false;
-    size_t rawlen = s->pos - start - 2;
-    const char *body = s->p + start + 1;
-    char *d = pt_pool_alloc_raw(s->a, rawlen + 1); /* all written below, NUL included */
-    if (!d) {
-        s->oom = true;
-        return false;
-    }
-    size_t n = rawlen;
+    size_t start = s->pos, end = pt_jscan_plain_end(s->p, s->len, start + 1);
+    bool escaped = false;
+    if (end < s->len && s->p[end] == '"') s->pos = end + 1;
+    else if (pt_jscan_string_at(s->p, s->len, &s->pos, &escaped)) return false;
+    size_t n = s->pos - start - 2;
+    char *d = s->copy + start + 1;
     if (escaped) {
-        long got = pt_jscan_string(s->p, start, s->pos, d, rawlen + 1);
+        long got = pt_jscan_string(s->p, start, s->pos, d, n + 1);
         if (got < 0) return false;
         n = (size_t)got;
     } else {
-        memcpy(d, body, rawlen);
-        d[rawlen] = '\0';
+        d[n] = '\0';
     }
     *out = pt_slice_from(d, n);
     return true;
@@ -88,6 +80,7 @@ static bool container(parser *s, pt_jv *v, unsigned depth, bool object)
             s->pos++;
         }
         if (!value(s, kid, depth + 1)) return false;
+        if (object) v->keys |= pt__jv_key_bit((unsigned char)kid->key.ptr[0], kid->key.len);
         v->n++;
         skip_ws(s);
         if (s->pos >= s->len) return false;
@@ -121,6 +114,33 @@ static void number(pt_jv *v)
     v->ival = neg ? (int64_t)(0 - x) : (int64_t)x;
 }
 
+/* The commonest scalars read without the scanner: the three literals and a non-negative
+ * integer of at most 18 digits (it fits int64 as it is). False leaves the value to the
+ * scanner, which also reports what is wrong with it. */
+static bool quick_scalar(parser *s, pt_jv *v)
+{
+    const char *p = s->p + s->pos;
+    size_t left = s->len - s->pos, n = 0;
+    static const struct { const char *text; size_t len; pt_jv_type type; } lits[] = {
+        { "true", 4, PT_JV_TRUE }, { "false", 5, PT_JV_FALSE }, { "null", 4, PT_JV_NULL } };
+    int lit = *p == 't' ? 0 : *p == 'f' ? 1 : *p == 'n' ? 2 : -1;
+    if (lit >= 0) {
+        if (left < lits[lit].len || memcmp(p, lits[lit].text, lits[lit].len) != 0) return false;
+        v->type = lits[lit].type;
+        s->pos += lits[lit].len;
+        return true;
+    }
+    uint64_t x = 0;
+    for (unsigned d; n < left && n < 18 && (d = (unsigned)(p[n] - '0')) <= 9; n++) x = x * 10 + d;
+    if (!n || (p[0] == '0' && n > 1)) return false; /* not a number, or a leading zero */
+    if (n < left && (p[n] == '.' || p[n] == 'e' || p[n] == 'E' || (unsigned)(p[n] - '0') <= 9)) return false;
+    v->type = PT_JV_NUMBER;
+    v->integer = true;
+    v->ival = (int64_t)x;
+    s->pos += n;
+    return true;
+}
+
 static bool value(parser *s, pt_jv *v, unsigned depth)
 {
     if (depth > PT_JSCAN_MAX_DEPTH) return false;
@@ -131,6 +151,7 @@ static bool value(parser *s, pt_jv *v, unsigned depth)
     switch (s->p[s->pos]) {
     case '{':
         v->type = PT_JV_OBJECT;
+        v->keys = 0;
         ok = container(s, v, depth, true);
         break;
     case '[':
@@ -142,22 +163,30 @@ static bool value(parser *s, pt_jv *v, unsigned depth)
         ok = string(s, &v->str);
         break;
     default: {
+        if (quick_scalar(s, v)) {
+            ok = true;
+            break;
+        }
         char c = s->p[s->pos];
         ok = pt_jscan_value(s->p, s->len, &s->pos) == 0;
         v->type = c == 't' ? PT_JV_TRUE : c == 'f' ? PT_JV_FALSE : c == 'n' ? PT_JV_NULL : PT_JV_NUMBER;
+        if (ok && v->type == PT_JV_NUMBER) {
+            v->raw = pt_slice_from(s->p + start, s->pos - start);
+            number(v);
+        }
         break;
     }
     }
     if (!ok) return false;
     v->raw = pt_slice_from(s->p + start, s->pos - start);
-    if (v->type == PT_JV_NUMBER) number(v);
     return true;
 }
 
 const pt_jv *pt_jdom_parse(pt_pool *a, const char *p, size_t len, size_t *errpos)
 {
-    parser s = { a, p, len, 0, false };
-    pt_jv *root = pt_pool_alloc(a, sizeof *root);
+    parser s = { a, p, pt_pool_alloc_raw(a, len + 1), len, 0, false };
+    pt_jv *root = s.copy ? pt_pool_alloc(a, sizeof *root) : NULL;
+    if (root) memcpy(s.copy, p, len);
     bool ok = root && value(&s, root, 0);
     if (ok) {
         skip_ws(&s);
@@ -170,9 +199,10 @@ const pt_jv *pt_jdom_parse(pt_pool *a, const char *p, size_t len, size_t *errpos
 
 const pt_jv *pt_jv_getn(const pt_jv *obj, const char *key, size_t kl)
 {
-    if (!pt_jv_is_object(obj)) return NULL;
-    for (size_t i = 0; i < obj->n; i++)
-        if (obj->kids[i].key.len == kl && memcmp(obj->kids[i].key.ptr, key, kl) == 0) return &obj->kids[i];
+    if (!pt_jv_is_object(obj) || !(obj->keys & pt__jv_key_bit((unsigned char)key[0], kl))) return NULL;
+    /* keys are NUL-terminated: their first bytes compare before a call to memcmp */
+    for (const pt_jv *k = obj->kids, *end = k + obj->n; k < end; k++)
+        if (k->key.len == kl && (!kl || (k->key.ptr[0] == key[0] && memcmp(k->key.ptr, key, kl) == 0))) return k;
     return NULL;
 }
 

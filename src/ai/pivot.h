@@ -56,6 +56,15 @@ typedef struct pt_ai_error {
     char message[PT_AI_ERRMSG_MAX];
 } pt_ai_error;
 
+/* Empties e (no error) without writing its 600 bytes: the two texts become "". */
+static inline void pt_ai_error_clear(pt_ai_error *e)
+{
+    e->kind = 0;
+    e->status = e->upstream_status = 0;
+    e->retry_after_ms = 0;
+    e->param[0] = e->message[0] = '\0';
+}
+
 /* Fills e from scratch (every other field zero, so e may be uninitialised); status 0
  * picks the usual status for kind. Returns -1 so callers can `return pt_ai_error_set(...)`. */
 int pt_ai_error_set(pt_ai_error *e, pt_ai_err_kind kind, int status, const char *param, const char *fmt, ...)

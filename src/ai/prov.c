@@ -55,9 +55,15 @@ int pt__up_header_n(pt__up *up, const char *name, pt_slice value)
 
 int pt__up_path(pt__up *up, const pt_ai_provider *cfg, const char *rest)
 {
-    int rc = pt_buf_append_str(&up->path, cfg->path_prefix ? cfg->path_prefix : "");
-    if (!rc) rc = pt_buf_append_str(&up->path, rest);
-    return rc;
+    const char *prefix = cfg->path_prefix ? cfg->path_prefix : "";
+    size_t a = strlen(prefix), b = strlen(rest);
+    if (a + b > PT__UP_PATH_MAX) return PT_ETOOBIG;
+    char *d = pt_pool_alloc_raw(up->arena, a + b + 1);
+    if (!d) return PT_ENOMEM;
+    memcpy(d, prefix, a);
+    memcpy(d + a, rest, b + 1);
+    up->path = pt_slice_from(d, a + b);
+    return 0;
 }
 
 int pt__up_extra_headers(pt__up *up, const pt_ai_provider *cfg)

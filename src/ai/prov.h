@@ -28,6 +28,7 @@ typedef struct pt__prov_ctx {
     const pt_ai_provider *cfg;
     const char *model;        /* the provider's model name */
     const char *key;          /* NULL when the provider has no key (local servers) */
+    const char *bearer;       /* "Bearer <key>" when the configuration built it, else NULL */
     pt_ai_endpoint ep;
     bool stream;
     bool responses;           /* an openai provider serving a Responses request as it is (/responses) */
@@ -38,10 +39,12 @@ typedef struct pt__prov_ctx {
 } pt__prov_ctx;
 
 /* The upstream request being built; strings live in arena. */
+#define PT__UP_PATH_MAX 8192
+
 typedef struct pt__up {
     pt_pool *arena;
     const char *method;
-    pt_buf path;
+    pt_slice path;            /* NUL-terminated, in the arena (pt__up_path) */
     pt_ai_header headers[PT_AI_MAX_UPSTREAM_HEADERS];
     size_t nheaders;
     pt_buf body;
@@ -53,7 +56,7 @@ int pt__up_header(pt__up *up, const char *name, const char *value);
 /* Adds a header with a value of any length, both copied into the arena. Returns 0 or
  * PT_ETOOBIG / PT_ENOMEM. */
 int pt__up_header_n(pt__up *up, const char *name, pt_slice value);
-/* Appends base path prefix + rest to up->path. */
+/* Sets up->path to the base path prefix + rest (in the arena: no allocation of its own). */
 int pt__up_path(pt__up *up, const pt_ai_provider *cfg, const char *rest);
 /* Adds the provider's configured extra headers. */
 int pt__up_extra_headers(pt__up *up, const pt_ai_provider *cfg);
@@ -186,6 +189,8 @@ void pt__classify_common(const pt__prov_ctx *c, int status, const pt_ai_header *
 /* Reads OpenAI usage {"prompt_tokens","completion_tokens","prompt_tokens_details":{"cached_tokens"},
  * "completion_tokens_details":{"reasoning_tokens"}} into the pivot convention. */
 void pt__oai_usage(const pt_jv *u, pt_usage *out);
+/* The same from the usage object's text, without a tree (a passed-through answer's). */
+void pt__oai_usage_text(const char *p, size_t len, pt_usage *out);
 /* OpenAI finish_reason -> pivot. */
 pt_stop_reason pt__oai_stop(const char *s);
 /* Anthropic usage {"input_tokens","output_tokens","cache_read_input_tokens",

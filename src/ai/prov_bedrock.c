@@ -63,7 +63,7 @@ static int sign(const pt__prov_ctx *c, pt__up *up, pt_ai_error *err)
     pt_sha256_hex(up->body.data ? up->body.data : "", up->body.len, hash);
     /* the canonical URI is the path as sent, encoded once more (every service but S3) */
     pt_buf uri = PT_BUF_INIT, auth = PT_BUF_INIT;
-    pt_slice path = pt_buf_slice(&up->path);
+    pt_slice path = up->path;
     const char *q = memchr(path.ptr, '?', path.len);
     if (q) path.len = (size_t)(q - path.ptr); /* Converse paths carry no query */
     int rc = pt_sigv4_uri_encode(&uri, path, true);

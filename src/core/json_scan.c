@@ -12,14 +12,7 @@ typedef struct scan {
     size_t pos;
 } scan;
 
-static void skip_ws(scan *s)
-{
-    while (s->pos < s->len) {
-        char c = s->p[s->pos];
-        if (c != ' ' && c != '\t' && c != '\n' && c != '\r') break;
-        s->pos++;
-    }
-}
+static inline void skip_ws(scan *s) { s->pos = pt_jscan_skip_ws(s->p, s->len, s->pos); }
 
 /* Length of the UTF-8 sequence starting at p[0] (1..4), or 0 when invalid. */
 static size_t utf8_len(const unsigned char *p, size_t avail)
@@ -42,36 +35,6 @@ static size_t utf8_len(const unsigned char *p, size_t avail)
     return n;
 }
 
-/* The bytes of x that need a closer look, as their high bits: not ASCII, a control
- * character, '"' or '\\'. (The zero-byte tests may flag a byte that is fine, but only
- * above one that is not: borrows run upward, so the lowest flag is always a real one.) */
-static inline uint64_t special8(uint64_t x)
-{
-    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
-    uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
-    return (x & high) | ((x - ones * 0x20) & ~x & high) | ((q - ones) & ~q & high) | ((b - ones) & ~b & high);
-}
-
-/* Bytes a string may hold without a closer look: printable ASCII but '"' and '\\'. */
-static const unsigned char plain_byte[256] = {
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-};
-
 /* Scans the string at p[*pos] == '"'. On success *pos is past the closing quote and
  * *escaped says whether a backslash occurs; on failure *pos is at the offending byte. */
 static int string_at(const char *text, size_t len, size_t *pos, bool *escaped)
@@ -80,13 +43,7 @@ static int string_at(const char *text, size_t len, size_t *pos, bool *escaped)
     size_t i = *pos + 1;
     bool esc = false;
     for (;;) {
-        uint64_t x, special = 0;
-        while (len - i >= 8 && !(memcpy(&x, p + i, 8), special = special8(x))) i += 8;
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-        if (special) i += (size_t)__builtin_ctzll(special) / 8; /* the lowest byte is the first in memory */
-        else
-#endif
-            while (i < len && plain_byte[p[i]]) i++;
+        i = pt_jscan_plain_end(text, len, i);
         if (i >= len) break;
         unsigned char c = p[i];
         if (c == '"') {
@@ -119,7 +76,17 @@ static int string_at(const char *text, size_t len, size_t *pos, bool *escaped)
     return PT_EPARSE;
 }
 
-static int scan_string(scan *s) { return string_at(s->p, s->len, &s->pos, NULL); }
+/* A plain string (printable ASCII, no escape: most keys and many values) is checked
+ * inline; anything else goes to string_at from its start. */
+static inline int scan_string(scan *s)
+{
+    size_t end = pt_jscan_plain_end(s->p, s->len, s->pos + 1);
+    if (end < s->len && s->p[end] == '"') {
+        s->pos = end + 1;
+        return 0;
+    }
+    return string_at(s->p, s->len, &s->pos, NULL);
+}
 
 int pt_jscan_string_at(const char *p, size_t len, size_t *pos, bool *escaped)
 {
@@ -314,8 +281,9 @@ int pt_jscan_object(const char *p, size_t len, size_t start, pt_jfield *f, size_
 
 static bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
-/* p[i] == '"': the offset just past the closing quote (len when there is none). */
-static size_t skim_string(const char *p, size_t len, size_t i)
+/* p[i] == '"': the offset just past the closing quote (len when there is none). memchr
+ * beats the plain run test here: nothing but the quote needs finding. */
+static inline size_t skim_string(const char *p, size_t len, size_t i)
 {
     for (i++; i < len;) {
         const char *q = memchr(p + i, '"', len - i);
@@ -328,6 +296,9 @@ static size_t skim_string(const char *p, size_t len, size_t i)
     return len;
 }
 
+/* The bytes a skimmed object or array has to look at: quotes and brackets. */
+static const unsigned char skim_stop[256] = { ['"'] = 1, ['{'] = 1, ['['] = 1, ['}'] = 1, [']'] = 1 };
+
 /* The end of the value at p[i]. */
 static size_t skim_value(const char *p, size_t len, size_t i)
 {
@@ -336,13 +307,18 @@ static size_t skim_value(const char *p, size_t len, size_t i)
         size_t depth = 0;
         while (i < len) {
             char c = p[i];
-            if (c == '"') {
+            if (!skim_stop[(unsigned char)c]) {
+                i++;
+            } else if (c == '"') {
                 i = skim_string(p, len, i);
-                continue;
+            } else if (c == '{' || c == '[') {
+                depth++;
+                i++;
+            } else if (--depth == 0) {
+                return i + 1;
+            } else {
+                i++;
             }
-            if (c == '{' || c == '[') depth++;
-            else if ((c == '}' || c == ']') && --depth == 0) return i + 1;
-            i++;
         }
         return len;
     }
@@ -444,29 +420,36 @@ static long decode(const char *p, size_t n, char *out, size_t cap)
     return (long)o;
 }
 
-/* Whether the raw key decodes to name (nlen bytes). An escape makes a key shorter than
- * its raw form, so a raw key shorter than name never matches and one of the same length
- * matches only byte for byte, without an escape; only a longer one is decoded. */
-static bool key_is_n(pt_slice raw, const char *name, size_t nlen)
+/* Whether a raw key longer than name, holding an escape, decodes to name. */
+static bool key_decodes_to(pt_slice raw, const char *name, size_t nlen)
 {
-    if (raw.len < nlen) return false;
-    if (raw.len == nlen)
-        return memcmp(raw.ptr, name, nlen) == 0 && !memchr(raw.ptr, '\\', raw.len);
     if (!memchr(raw.ptr, '\\', raw.len)) return false;
     char tmp[128];
     long n = decode(raw.ptr, raw.len, tmp, sizeof tmp);
     return n >= 0 && (size_t)n == nlen && memcmp(tmp, name, nlen) == 0;
 }
 
-bool pt_jscan_key_is(pt_slice raw_key, const char *name) { return key_is_n(raw_key, name, strlen(name)); }
+/* Whether the raw key decodes to name (nlen bytes). An escape makes a key shorter than its
+ * raw form, so a raw key shorter than name never matches and one of the same length matches
+ * only byte for byte, without an escape (which a plain name, one without a backslash, rules
+ * out by itself); only a longer one is decoded. Most keys differ at once: their first byte
+ * is neither the name's nor the start of an escape. */
+static inline bool key_is_n(pt_slice raw, const char *name, size_t nlen, bool plain_name)
+{
+    if (raw.len < nlen || (nlen && raw.ptr[0] != name[0] && raw.ptr[0] != '\\')) return false;
+    if (raw.len == nlen)
+        return memcmp(raw.ptr, name, nlen) == 0 && (plain_name || !memchr(raw.ptr, '\\', raw.len));
+    return key_decodes_to(raw, name, nlen);
+}
 
-int pt_jscan_find(const pt_jfield *f, size_t n, const char *name, bool *dup)
+bool pt_jscan_key_is(pt_slice raw_key, const char *name) { return key_is_n(raw_key, name, strlen(name), false); }
+
+int pt_jscan_findn(const pt_jfield *f, size_t n, const char *name, size_t nlen, bool *dup)
 {
     int found = -1;
-    size_t nlen = strlen(name);
     if (dup) *dup = false;
     for (size_t i = 0; i < n; i++) {
-        if (!key_is_n(f[i].key, name, nlen)) continue;
+        if (!key_is_n(f[i].key, name, nlen, true)) continue;
         if (found >= 0) {
             if (dup) *dup = true;
         } else {

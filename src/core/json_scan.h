@@ -12,6 +12,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
 #include "core/slice.h"
 
@@ -23,6 +25,45 @@ typedef struct pt_jfield {
     pt_slice key;
     size_t vstart, vend;
 } pt_jfield;
+
+/* The bytes of x that need a closer look inside a string, as their high bits: not ASCII, a
+ * control character, '"' or '\\'. (The zero-byte tests may flag a byte that is fine, but
+ * only above one that is not: borrows run upward, so the lowest flag is always a real one.) */
+static inline uint64_t pt__jscan_special8(uint64_t x)
+{
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+    return (x & high) | ((x - ones * 0x20) & ~x & high) | ((q - ones) & ~q & high) | ((b - ones) & ~b & high);
+}
+
+/* The offset of the first byte of p[i..len) a string may not hold without a closer look
+ * (see above), or len: eight bytes at a time, inline, because most strings are short and
+ * plain and a parser meets one at every key. */
+static inline size_t pt_jscan_plain_end(const char *p, size_t len, size_t i)
+{
+    uint64_t x, special;
+    while (len - i >= 8) {
+        memcpy(&x, p + i, 8);
+        if ((special = pt__jscan_special8(x))) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            return i + (size_t)__builtin_ctzll(special) / 8; /* the lowest byte is the first in memory */
+#else
+            break;
+#endif
+        }
+        i += 8;
+    }
+    for (unsigned char c; i < len && (c = (unsigned char)p[i]) >= 0x20 && c < 0x80 && c != '"' && c != '\\'; i++) {}
+    return i;
+}
+
+/* The offset of the first byte of p[i..len) that is not JSON whitespace, or len. Inline,
+ * with one test for the common case of none: every whitespace byte is <= ' '. */
+static inline size_t pt_jscan_skip_ws(const char *p, size_t len, size_t i)
+{
+    for (char c; i < len && (unsigned char)(c = p[i]) <= ' ' && (c == ' ' || c == '\t' || c == '\n' || c == '\r'); i++) {}
+    return i;
+}
 
 /* Validates one JSON value starting at *pos (leading whitespace skipped). On success
  * *pos is just past the value and 0 is returned; on failure PT_EPARSE and *pos is the
@@ -59,9 +100,14 @@ int pt_jscan_skim_object(const char *p, size_t len, pt_jfield *f, size_t max, si
 /* True when the key as written (escapes decoded) equals name. */
 bool pt_jscan_key_is(pt_slice raw_key, const char *name);
 
-/* Finds member name among f[0..n); returns its index or -1. Sets *dup when the name
- * occurs more than once. */
-int pt_jscan_find(const pt_jfield *f, size_t n, const char *name, bool *dup);
+/* Finds member name (nlen bytes; a plain name: no backslash in it) among f[0..n); returns
+ * its index or -1. Sets *dup when the name occurs more than once. */
+int pt_jscan_findn(const pt_jfield *f, size_t n, const char *name, size_t nlen, bool *dup);
+/* inline so that the length of a literal name is known at compile time */
+static inline int pt_jscan_find(const pt_jfield *f, size_t n, const char *name, bool *dup)
+{
+    return pt_jscan_findn(f, n, name, strlen(name), dup);
+}
 
 /* Decodes a JSON string value span (including its quotes) into out (at most cap bytes,
  * NUL-terminated). Returns the decoded length, or -1 when the span is not a string or

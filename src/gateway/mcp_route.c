@@ -438,7 +438,8 @@ static void stream_write(mcp_req *r, json_t *msg)
 }
 
 /* A modern client's answer (mcp/modern.h): every result carries resultType (the cacheable ones
- * ttlMs and cacheScope too); a method no one serves is HTTP 404, and a resource no server has
+ * ttlMs and cacheScope too); a method no one serves is HTTP 404, the revision's errors 400
+ * (-32020..-32022, as a modern server sent them over HTTP), and a resource no server has
  * is -32602 (the revision retired -32002). Returns the status. The result and the error may be
  * shared with the upstream's response: they are changed in copies. */
 static int modern_answer(mcp_req *r, int status, json_t *body)
@@ -452,6 +453,9 @@ static int modern_answer(mcp_req *r, int status, json_t *body)
         if (own) json_object_set_new(body, "result", own);
     } else if (code == PT_MCP_METHOD_NOT_FOUND && status == 200) {
         status = 404;
+    } else if ((code == PT_MCP_HEADER_MISMATCH || code == PT_MCP_MISSING_CAPABILITY || code == PT_MCP_UNSUPPORTED_VERSION) &&
+               status == 200) { /* the revision's own errors, a modern server's among them, are 400 */
+        status = 400;
     } else if (code == -32002) {
         json_t *own = json_deep_copy(error);
         json_object_set_new(own, "code", json_integer(PT_MCP_INVALID_PARAMS));
@@ -1302,21 +1306,37 @@ static void mcall_drop(mcall *mc)
     mcall_free(mc);
 }
 
-static mcall *mcall_new(mcp_req *r)
+/* A fresh requestState for mc: one per question, so that a state once taken up answers nothing
+ * more (the next question comes with its own). */
+static bool mcall_draw_token(mcall *mc)
 {
     uint8_t rnd[16];
+    if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) return false;
+    int n = snprintf(mc->token, sizeof mc->token, MRTR_PREFIX "%llu.", (unsigned long long)mc->hub->serial);
+    for (size_t i = 0; i < sizeof rnd; i++) n += snprintf(mc->token + n, sizeof mc->token - (size_t)n, "%02x", rnd[i]);
+    return true;
+}
+
+/* The next question of mc is asked now: its key "k<round>" and its own requestState. Without
+ * randomness the old state stays (still unguessable, only no longer single-use). */
+static void mcall_next_round(mcall *mc)
+{
+    mc->round++;
+    (void)mcall_draw_token(mc);
+}
+
+static mcall *mcall_new(mcp_req *r)
+{
     mcall *mc = calloc(1, sizeof *mc);
     const char *name = json_string_value(json_object_get(r->msg.params, "name"));
     if (!name) name = json_string_value(json_object_get(r->msg.params, "uri"));
-    if (!mc || getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd || !(mc->method = strdup(r->msg.method)) ||
+    if (mc) mc->hub = r->hub;
+    if (!mc || !mcall_draw_token(mc) || !(mc->method = strdup(r->msg.method)) ||
         (name && !(mc->name = strdup(name)))) {
         if (mc) free(mc->method);
         free(mc);
         return NULL;
     }
-    int n = snprintf(mc->token, sizeof mc->token, MRTR_PREFIX "%llu.", (unsigned long long)r->hub->serial);
-    for (size_t i = 0; i < sizeof rnd; i++) n += snprintf(mc->token + n, sizeof mc->token - (size_t)n, "%02x", rnd[i]);
-    mc->hub = r->hub;
     snprintf(mc->server, sizeof mc->server, "%s", r->up_name);
     snprintf(mc->consumer, sizeof mc->consumer, "%s", caller_name(r));
     mc->caps = r->modern_caps;
@@ -1407,7 +1427,7 @@ static void mcall_asked(mcall *mc, pt_mcp_upstream *up, json_t *msg, const char 
     }
     json_array_append_new(mc->questions, json_deep_copy(msg));
     if (waiting) return;
-    mc->round++;
+    mcall_next_round(mc);
     mcp_req *r = mc->r;
     uint64_t hub = mc->remote_hub, rid = mc->remote_id;
     mc->r = NULL, mc->remote_hub = 0;
@@ -1435,6 +1455,25 @@ static void on_mcall_event(void *arg, json_t *msg)
     }
 }
 
+/* A modern client's Mcp-Param-* headers, {"Name":"value as sent"} (NULL: none): it mirrors
+ * its x-mcp-header arguments by the tool list it read, and a modern server gets them as they
+ * came. A value that is not UTF-8 (the client should have sent its base64 form) is left out. */
+static json_t *param_headers(const mcp_req *r)
+{
+    static const pt_slice prefix = { "mcp-param-", 10 };
+    json_t *given = NULL;
+    for (unsigned i = 0; i < r->req->nheaders; i++) {
+        const pt_header *h = &r->req->headers[i];
+        if (h->name.len <= prefix.len || strncasecmp(h->name.ptr, prefix.ptr, prefix.len) != 0 || h->name.len > 110) continue;
+        char name[112];
+        snprintf(name, sizeof name, "%.*s", (int)(h->name.len - prefix.len), h->name.ptr + prefix.len);
+        json_t *v = json_stringn(h->value.ptr ? h->value.ptr : "", h->value.len);
+        if (v && (given || (given = json_object()))) json_object_set_new(given, name, v);
+        else json_decref(v);
+    }
+    return given;
+}
+
 static pt_mcp_call *call_for(mcp_req *r, pt_mcp_upstream *up, const char *method, json_t *params)
 {
     if (!r->modern) {
@@ -1444,7 +1483,10 @@ static pt_mcp_call *call_for(mcp_req *r, pt_mcp_upstream *up, const char *method
     }
     mcall *mc = mcall_new(r);
     if (!mc) return NULL;
-    mc->call = pt_mcp_upstream_call(up, method, params, on_mcall_reply, mc);
+    /* a modern server's answers (its input_required too) go to the client as they are */
+    json_t *given = param_headers(r);
+    mc->call = pt_mcp_upstream_call_modern(up, method, params, given, on_mcall_reply, mc);
+    json_decref(given);
     if (!mc->call) {
         mcall_free(mc);
         return NULL;
@@ -1508,7 +1550,7 @@ static void mcall_take_up(pt_mcp_hub *hub, json_t *job, mcp_req *r, uint64_t rep
     json_array_remove(mc->questions, 0);
     mc->caps = (unsigned)json_integer_value(json_object_get(job, "caps"));
     if (json_array_size(mc->questions)) { /* the server asked more meanwhile */
-        mc->round++;
+        mcall_next_round(mc);
         ask_next(mc, r, reply_hub, reply_id);
         return;
     }
@@ -1697,11 +1739,26 @@ static void serve_subscription(mcp_req *r)
     json_decref(ack);
 }
 
+/* A 2025 session's GET stream ends: its events are kept with the session, so the client that
+ * opens it again (on another worker, with Last-Event-ID) misses none. */
+static void stream_end(mcp_req *r)
+{
+    r->answered = true;
+    live_remove(r);
+    pt_conn_response_end(r->conn);
+}
+
 void pt_mcp_hub_drain(pt_mcp_hub *hub)
 {
-    for (mcp_req *x = hub ? hub->live : NULL, *next; x; x = next) {
+    if (!hub) return;
+    hub_pull(hub); /* what the streams are owed goes out first */
+    for (mcp_req *x = hub->live, *next; x; x = next) {
         next = x->next;
-        if (!x->modern || !x->listening || x->answered) continue;
+        if (!x->listening || x->answered || x->legacy) continue;
+        if (!x->modern) {
+            stream_end(x);
+            continue;
+        }
         answer(x, 200, pt_mcp_result(x->msg.id, json_pack("{s:{s:O}}", "_meta", PT_MCP_META_SUBSCRIPTION, x->msg.id)),
                NULL);
     }
@@ -1764,8 +1821,12 @@ static void serve_modern(mcp_req *r)
         answer(r, f.status, body, NULL);
         return;
     }
-    r->modern_caps = caps_of(json_object_get(json_object_get(r->msg.params, "_meta"), PT_MCP_META_CAPS));
-    pt_mcp_modern_strip(r->msg.params, r->log_level, sizeof r->log_level);
+    /* _meta stays as the client sent it: a modern server gets the client's capabilities and log
+     * level, a 2025-era one none of the revision's keys (mcp/upstream.c) */
+    json_t *meta = json_object_get(r->msg.params, "_meta");
+    const char *level = json_string_value(json_object_get(meta, PT_MCP_META_LOG_LEVEL));
+    r->modern_caps = caps_of(json_object_get(meta, PT_MCP_META_CAPS));
+    snprintf(r->log_level, sizeof r->log_level, "%s", level ? level : "");
     const char *method = r->msg.method;
     const char *state = json_string_value(json_object_get(r->msg.params, "requestState"));
     if (state && strncmp(state, MRTR_PREFIX, sizeof MRTR_PREFIX - 1) == 0 && relayed_method(method)) {

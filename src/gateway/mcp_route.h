@@ -48,7 +48,9 @@ void pt_mcp_hub_sync(pt_mcp_hub *hub, pt_config *cfg);
  * before the first sync, on one worker's hub. */
 void pt_mcp_hub_keep_tool_index(pt_mcp_hub *hub);
 /* The worker drains: its subscriptions/listen streams end as the 2026-07-28 revision closes
- * one gracefully (their result), so they do not hold the drain. NULL: nothing. */
+ * one gracefully (their result), and the 2025 sessions' GET streams end (the client resumes
+ * with Last-Event-ID elsewhere), so they do not hold the drain. A legacy HTTP+SSE stream is
+ * its session and carries its calls' answers: it is left to the drain. NULL: nothing. */
 void pt_mcp_hub_drain(pt_mcp_hub *hub);
 /* Stops every child; the loop then runs until their handles have closed. */
 void pt_mcp_hub_free(pt_mcp_hub *hub);

@@ -824,7 +824,7 @@ static void on_uc_connected(pt_sock *s, int status)
     }
     if (status != 0) {
         char detail[256];
-        if (status == PT_ETLS) pt_tls_describe_error(&c->sock.tls, detail, sizeof detail);
+        if (status == PT_ETLS) pt_tls_describe_error(c->sock.tls, detail, sizeof detail);
         else snprintf(detail, sizeof detail, "connect to %s:%u failed: %s", c->pool->host, c->pool->port, pt_strerror(status));
         x_fail(x, status, detail);
         return;

@@ -74,3 +74,22 @@ int pt_grpc_status_parse(pt_slice v)
     }
     return s;
 }
+
+int64_t pt_grpc_timeout_ms(pt_slice v)
+{
+    if (v.len < 2 || v.len > 9) return -1;
+    int64_t n = 0;
+    for (size_t i = 0; i + 1 < v.len; i++) {
+        if (v.ptr[i] < '0' || v.ptr[i] > '9') return -1;
+        n = n * 10 + (v.ptr[i] - '0');
+    }
+    switch (v.ptr[v.len - 1]) {
+    case 'H': return n * 3600000;
+    case 'M': return n * 60000;
+    case 'S': return n * 1000;
+    case 'm': return n;
+    case 'u': return n ? (n + 999) / 1000 : 0;
+    case 'n': return n ? (n + 999999) / 1000000 : 0;
+    default: return -1;
+    }
+}

@@ -41,5 +41,9 @@ int pt_grpc_status_of(pt_outcome o);
 int pt_grpc_message_encode(pt_buf *out, const char *msg, size_t n);
 /* The status carried by a grpc-status field value (decimal, 0..99); -1 when it is not one. */
 int pt_grpc_status_parse(pt_slice v);
+/* A grpc-timeout field value ("TimeoutValue TimeoutUnit": 1 to 8 digits, then H, M, S, m,
+ * u or n) in milliseconds, rounded up (a timeout under a millisecond is 1); -1 when it is
+ * not one. */
+int64_t pt_grpc_timeout_ms(pt_slice v);
 
 #endif

@@ -18,6 +18,7 @@
 
 #include "core/err.h"
 #include "core/log.h"
+#include "http/grpc.h"
 
 #define STREAM_WINDOW (256 * 1024)      /* per-stream receive window */
 #define CONN_WINDOW (16 * 1024 * 1024)  /* connection receive window, consumed at once */
@@ -40,6 +41,7 @@ struct pt_h2_stream {
     size_t hdr_bytes;           /* decoded header bytes (RFC 9113 sizes: name + value + 32) */
     size_t unconsumed;          /* body bytes held back from the window while paused */
     uint64_t last_ms;           /* last progress: body bytes in, or response bytes out */
+    uint64_t deadline_ms;       /* a gRPC call's grpc-timeout as a pt_now_ms() time; 0: none */
     pt_slice method, path, authority;
     pt_outcome refuse;          /* a limit the head broke: answered once the head is complete */
     nghttp2_nv *trailers;       /* sent after the body when set (in the request pool) */
@@ -121,14 +123,14 @@ static void stream_finish(pt_h2_stream *st)
     pt_conn *c = st->c;
     pt_h2 *h = st->h;
     if (c->in_request && !st->sent_end) {
-        if (!c->info.outcome)
-            c->info.outcome = h->close_outcome ? h->close_outcome
+        if (!c->x->info.outcome)
+            c->x->info.outcome = h->close_outcome ? h->close_outcome
                               : c->resp_started ? PT_OUT_CLIENT_CLOSED : PT_OUT_CLIENT_CLOSED_EARLY;
-        if (!c->status) c->status = pt_outcome_status(c->info.outcome);
+        if (!c->x->status) c->x->status = pt_outcome_status(c->x->info.outcome);
     }
     c->state = CS_CLOSING;
     pt__conn_sink_abort(c);
-    pt__conn_request_finish(c, c->status != 0);
+    pt__conn_request_finish(c, c->x->status != 0);
     if (st->id) nghttp2_session_set_stream_user_data(h->ng, st->id, NULL);
     unlink_stream(&h->streams, st);
     h->nstreams--;
@@ -148,7 +150,7 @@ static int refuse(pt_h2_stream *st, pt_outcome o)
 
 static pt_slice pool_copy(pt_conn *c, const uint8_t *p, size_t n)
 {
-    char *m = pt_req_alloc(&c->req, n + 1);
+    char *m = pt_req_alloc(&c->x->req, n + 1);
     if (!m) return PT_SLICE_NULL;
     memcpy(m, p, n);
     return pt_slice_from(m, n);
@@ -199,7 +201,7 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *f, const uint8_t 
     /* An HPACK bomb expands a small block into far more than any request needs: past a
      * few times the cap the session is not worth keeping. */
     if (st->hdr_bytes > lim->max_header_bytes * HEADER_ABUSE_FACTOR) {
-        pt_log_info("HTTP/2 client %s sent a header block far over limits.max_header_bytes; closing", h->c->peer);
+        pt_log_info("HTTP/2 client %s sent a header block far over limits.max_header_bytes; closing", h->c->x->peer);
         nghttp2_session_terminate_session(ng, NGHTTP2_ENHANCE_YOUR_CALM);
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     }
@@ -207,8 +209,8 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *f, const uint8_t 
     if (st->hdr_bytes > lim->max_header_bytes) return refuse(st, PT_OUT_HEADER_TOO_LARGE);
     if (nlen && name[0] == ':') return pseudo_header(st, name, nlen, value, vlen);
     pt_conn *c = st->c;
-    int rc = pt_hdrcap_name(&c->hdrs, &c->head, (const char *)name, nlen, lim->max_headers);
-    if (rc == 0) rc = pt_hdrcap_value(&c->hdrs, &c->head, (const char *)value, vlen);
+    int rc = pt_hdrcap_name(&c->x->hdrs, &c->x->head, (const char *)name, nlen, lim->max_headers);
+    if (rc == 0) rc = pt_hdrcap_value(&c->x->hdrs, &c->x->head, (const char *)value, vlen);
     if (rc == PT_ETOOMANY) return refuse(st, PT_OUT_TOO_MANY_HEADERS);
     if (rc == PT_ENOMEM) return refuse(st, PT_OUT_OUT_OF_MEMORY);
     if (rc) return refuse(st, PT_OUT_HEADER_TOO_LARGE);
@@ -226,7 +228,7 @@ static void join_cookies(pt_conn *c, pt_header *hs, unsigned *n)
             total += hs[i].value.len + 2;
         }
     if (count < 2) return;
-    char *v = pt_req_alloc(&c->req, total);
+    char *v = pt_req_alloc(&c->x->req, total);
     if (!v) return;
     size_t len = 0;
     unsigned out = 0;
@@ -258,9 +260,9 @@ static pt_outcome request_host(pt_conn *c, const pt_h2_stream *st, pt_header *hs
     if (pt_authority_parse(v, &a) || !a.host.len) return PT_OUT_BAD_HOST;
     for (size_t i = 0; i < a.host.len; i++) {
         char ch = a.host.ptr[i];
-        c->host_lc[i] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
+        c->x->host_lc[i] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
     }
-    c->req.host = pt_slice_from(c->host_lc, a.host.len);
+    c->x->req.host = pt_slice_from(c->x->host_lc, a.host.len);
     if (!host) hs[(*n)++] = (pt_header){ PT_SLICE_LIT("host"), v };
     return PT_OUT_OK;
 }
@@ -280,14 +282,14 @@ static int64_t parse_length(pt_slice v)
 static pt_outcome build_request(pt_h2_stream *st, bool end_stream)
 {
     pt_conn *c = st->c;
-    pt_request *r = &c->req;
-    unsigned n = c->hdrs.n;
+    pt_request *r = &c->x->req;
+    unsigned n = c->x->hdrs.n;
     pt_header *hs = malloc((n + 1) * sizeof *hs);
     if (!hs) return PT_OUT_OUT_OF_MEMORY;
-    c->headers = hs;
+    c->x->headers = hs;
     for (unsigned i = 0; i < n; i++) {
-        hs[i].name = pt_hdrcap_name_at(&c->hdrs, &c->head, i);
-        hs[i].value = pt_hdrcap_value_at(&c->hdrs, &c->head, i);
+        hs[i].name = pt_hdrcap_name_at(&c->x->hdrs, &c->x->head, i);
+        hs[i].value = pt_hdrcap_value_at(&c->x->hdrs, &c->x->head, i);
     }
     join_cookies(c, hs, &n);
     r->headers = hs;
@@ -343,6 +345,21 @@ static const char *refusal_message(pt_outcome o)
     }
 }
 
+/* A gRPC call's grpc-timeout bounds the whole call, the upstream's part included: the
+ * session's sweep ends it with DEADLINE_EXCEEDED once it passes (deadline_passed). */
+static void grpc_deadline_begin(pt_h2 *h, pt_h2_stream *st)
+{
+    if (!pt_conn_is_grpc(st->c)) return;
+    const pt_header *t = pt_request_header(&st->c->x->req, "grpc-timeout");
+    int64_t ms = t ? pt_grpc_timeout_ms(t->value) : -1;
+    if (ms < 0) return;
+    st->deadline_ms = pt_now_ms() + (uint64_t)ms;
+    if ((uint64_t)ms < TICK_MS) { /* the next sweep comes no later than the deadline */
+        h->ticking = true;
+        pt__conn_timer(h->c, ms ? (uint64_t)ms : 1);
+    }
+}
+
 static void head_complete(pt_h2 *h, pt_h2_stream *st, bool end_stream)
 {
     pt_conn *c = st->c;
@@ -351,11 +368,12 @@ static void head_complete(pt_h2 *h, pt_h2_stream *st, bool end_stream)
     pt_outcome o = st->refuse ? st->refuse : build_request(st, end_stream);
     c->state = CS_BODY;
     if (o) {
-        if (!c->req.request_id[0]) pt__gen_request_id(c->req.request_id);
+        if (!c->x->req.request_id[0]) pt__gen_request_id(c->x->req.request_id);
         pt_conn_respond_error(c, o, NULL, "%s", refusal_message(o));
         return;
     }
-    h->c->srv->dispatch(c, &c->req, h->c->srv->arg);
+    grpc_deadline_begin(h, st);
+    h->c->srv->dispatch(c, &c->x->req, h->c->srv->arg);
 }
 
 /* --- the request body -------------------------------------------------------- */
@@ -372,19 +390,19 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id, const u
         st->unconsumed += len;
         return 0;
     }
-    c->body_bytes += len;
-    if (c->body_bytes > c->srv->limits.max_body_bytes) {
+    c->x->body_bytes += len;
+    if (c->x->body_bytes > c->srv->limits.max_body_bytes) {
         if (!c->resp_started) {
             pt_conn_respond_error(c, PT_OUT_BODY_TOO_LARGE, NULL, "the request body exceeds the configured limit");
         } else if (!c->resp_done) {
-            pt_log_info("request body from %s exceeded the limit mid-stream; resetting the stream", c->peer);
+            pt_log_info("request body from %s exceeded the limit mid-stream; resetting the stream", c->x->peer);
             pt__h2s_abort(c);
         }
         return 0;
     }
     if (c->body_paused) st->unconsumed += len;
     else nghttp2_session_consume_stream(ng, id, len);
-    if (c->has_sink && c->sink.on_body && !c->discard_body) c->sink.on_body(c->sink.h, (const char *)data, len);
+    if (c->has_sink && c->x->sink.on_body && !c->discard_body) c->x->sink.on_body(c->x->sink.h, (const char *)data, len);
     return 0;
 }
 
@@ -393,7 +411,7 @@ static void body_end(pt_h2_stream *st)
     pt_conn *c = st->c;
     if (c->req_done) return;
     c->req_done = true;
-    if (c->has_sink && c->sink.on_body_end && !c->discard_body) c->sink.on_body_end(c->sink.h);
+    if (c->has_sink && c->x->sink.on_body_end && !c->discard_body) c->x->sink.on_body_end(c->x->sink.h);
 }
 
 /* Rapid reset (CVE-2023-44487): more resets in a window than twice the streams a client
@@ -406,7 +424,7 @@ static void count_reset(pt_h2 *h)
         h->rst_count = 0;
     }
     if (++h->rst_count <= 2 * h->c->srv->limits.h2_max_streams || h->goaway) return;
-    pt_log_info("HTTP/2 client %s reset %u streams within %d ms; closing with ENHANCE_YOUR_CALM", h->c->peer,
+    pt_log_info("HTTP/2 client %s reset %u streams within %d ms; closing with ENHANCE_YOUR_CALM", h->c->x->peer,
                 h->rst_count, RST_WINDOW_MS);
     h->goaway = true;
     nghttp2_session_terminate_session(h->ng, NGHTTP2_ENHANCE_YOUR_CALM);
@@ -489,7 +507,7 @@ static ssize_t read_body(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t l
 
 static char *lower_copy(pt_conn *c, pt_slice s)
 {
-    char *m = pt_req_alloc(&c->req, s.len + 1);
+    char *m = pt_req_alloc(&c->x->req, s.len + 1);
     if (!m) return NULL;
     for (size_t i = 0; i < s.len; i++) m[i] = (s.ptr[i] >= 'A' && s.ptr[i] <= 'Z') ? (char)(s.ptr[i] + 32) : s.ptr[i];
     return m;
@@ -534,14 +552,14 @@ int pt__h2s_response_start(pt_conn *c, int status, const pt_header *hdrs, size_t
     pt_h2_stream *st = c->h2s;
     if (c->resp_started || st->closed || st->h->closed) return PT_EINVAL;
     c->resp_started = true;
-    c->status = status;
+    c->x->status = status;
     bool no_body = status == 204 || status == 304 || (status >= 100 && status < 200);
     /* an empty body needs no DATA frame: the HEADERS ends the stream (gRPC's trailers-only
      * answers are told apart by exactly that) */
-    c->resp_head_only = no_body || c->req.method == HTTP_HEAD || content_length == 0;
-    size_t cap = nhdrs + count_lines(c->info.resp_headers) + 3, n = 0;
-    nghttp2_nv *nv = pt_req_alloc(&c->req, cap * sizeof *nv);
-    char *code = pt_req_alloc(&c->req, 4), *len = pt_req_alloc(&c->req, 24);
+    c->resp_head_only = no_body || c->x->req.method == HTTP_HEAD || content_length == 0;
+    size_t cap = nhdrs + count_lines(c->x->info.resp_headers) + 3, n = 0;
+    nghttp2_nv *nv = pt_req_alloc(&c->x->req, cap * sizeof *nv);
+    char *code = pt_req_alloc(&c->x->req, 4), *len = pt_req_alloc(&c->x->req, 24);
     if (!nv || !code || !len) return PT_ENOMEM;
     code[0] = (char)('0' + status / 100 % 10), code[1] = (char)('0' + status / 10 % 10), code[2] = (char)('0' + status % 10);
     nv[n++] = (nghttp2_nv){ (uint8_t *)":status", (uint8_t *)code, 7, 3, NGHTTP2_NV_FLAG_NONE };
@@ -550,11 +568,11 @@ int pt__h2s_response_start(pt_conn *c, int status, const pt_header *hdrs, size_t
         if (pt_slice_case_eq_cstr(hdrs[i].name, "x-request-id")) has_rid = true;
         ok = nv_add(c, nv, &n, hdrs[i].name, hdrs[i].value);
     }
-    if (ok) ok = nv_add_lines(c, nv, &n, cap - 2, c->info.resp_headers, &has_rid);
+    if (ok) ok = nv_add_lines(c, nv, &n, cap - 2, c->x->info.resp_headers, &has_rid);
     if (!ok) return PT_ENOMEM;
-    if (!has_rid && c->req.request_id[0])
-        nv[n++] = (nghttp2_nv){ (uint8_t *)"x-request-id", (uint8_t *)c->req.request_id, 12,
-                                strlen(c->req.request_id), NGHTTP2_NV_FLAG_NONE };
+    if (!has_rid && c->x->req.request_id[0])
+        nv[n++] = (nghttp2_nv){ (uint8_t *)"x-request-id", (uint8_t *)c->x->req.request_id, 12,
+                                strlen(c->x->req.request_id), NGHTTP2_NV_FLAG_NONE };
     if (content_length >= 0 && !no_body) {
         size_t l = (size_t)snprintf(len, 24, "%lld", (long long)content_length);
         nv[n++] = (nghttp2_nv){ (uint8_t *)"content-length", (uint8_t *)len, 14, l, NGHTTP2_NV_FLAG_NONE };
@@ -571,7 +589,7 @@ int pt__h2s_body(pt_conn *c, const char *data, size_t n)
     if (!c->resp_started || c->resp_done || st->closed) return PT_EINVAL;
     if (n == 0 || c->resp_head_only) return 0;
     if (pt_buf_append(&st->out, data, n)) return PT_ENOMEM;
-    c->bytes_out += n;
+    c->x->bytes_out += n;
     if (st->deferred) {
         st->deferred = false;
         nghttp2_session_resume_data(st->h->ng, st->id);
@@ -586,7 +604,7 @@ int pt__h2s_trailers(pt_conn *c, const pt_header *hdrs, size_t n)
     pt_h2_stream *st = c->h2s;
     if (!c->resp_started || c->resp_done || st->closed) return PT_EINVAL;
     if (c->resp_head_only || !n) return 0;
-    nghttp2_nv *nv = pt_req_alloc(&c->req, n * sizeof *nv);
+    nghttp2_nv *nv = pt_req_alloc(&c->x->req, n * sizeof *nv);
     if (!nv) return PT_ENOMEM;
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
@@ -639,7 +657,7 @@ static void reset(pt_conn *c, uint32_t code)
 
 void pt__h2s_abort(pt_conn *c)
 {
-    if (!c->info.outcome) c->info.outcome = PT_OUT_UPSTREAM_ABORTED;
+    if (!c->x->info.outcome) c->x->info.outcome = PT_OUT_UPSTREAM_ABORTED;
     reset(c, NGHTTP2_INTERNAL_ERROR);
 }
 
@@ -648,7 +666,7 @@ void pt__h2s_reset(pt_conn *c) { reset(c, NGHTTP2_INTERNAL_ERROR); }
 void pt__h2s_continue(pt_conn *c)
 {
     pt_h2_stream *st = c->h2s;
-    if (!c->req.expect_continue || c->continue_sent || c->req_done || c->resp_started || st->closed) return;
+    if (!c->x->req.expect_continue || c->continue_sent || c->req_done || c->resp_started || st->closed) return;
     c->continue_sent = true;
     nghttp2_nv nv = { (uint8_t *)":status", (uint8_t *)"100", 7, 3, NGHTTP2_NV_FLAG_NONE };
     nghttp2_submit_headers(st->h->ng, NGHTTP2_FLAG_NONE, st->id, NULL, &nv, 1, NULL);
@@ -670,7 +688,7 @@ void pt__h2s_pause(pt_conn *c, bool pause)
 size_t pt__h2s_write_queue(const pt_conn *c)
 {
     const pt_h2_stream *st = c->h2s;
-    return out_pending(st) + c->parent->sock.wq_bytes;
+    return out_pending(st) + c->x->parent->sock.wq_bytes;
 }
 
 /* --- the session ---------------------------------------------------------------------- */
@@ -732,8 +750,8 @@ static bool notify_drained(pt_h2 *h)
         if (!st->above_mark || st->closed || pt__h2s_write_queue(st->c) > OUT_LOW) continue;
         st->above_mark = false;
         pt_conn *c = st->c;
-        if (c->has_sink && c->sink.on_drain) {
-            c->sink.on_drain(c->sink.h);
+        if (c->has_sink && c->x->sink.on_drain) {
+            c->x->sink.on_drain(c->x->sink.h);
             told = true;
         }
     }
@@ -821,7 +839,7 @@ void pt__h2_feed(pt_conn *c, const char *data, size_t n)
     if (rc < 0) {
         /* floods (PING, SETTINGS, CONTINUATION) are abuse; anything else a broken peer */
         bool abuse = rc == NGHTTP2_ERR_FLOODED || rc == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS;
-        pt_log_info("HTTP/2 session with %s ended: %s", c->peer, nghttp2_strerror((int)rc));
+        pt_log_info("HTTP/2 session with %s ended: %s", c->x->peer, nghttp2_strerror((int)rc));
         nghttp2_session_terminate_session(h->ng, abuse ? NGHTTP2_ENHANCE_YOUR_CALM : NGHTTP2_PROTOCOL_ERROR);
     }
     h2_send(h);
@@ -838,7 +856,33 @@ void pt__h2_on_drain(pt_conn *c)
     h2_send(h);
 }
 
-/* One stream's timeouts: body (the client stopped sending), send (it stopped reading). */
+/* The call's deadline passed before its answer ended: the upstream call is stopped and
+ * the client told DEADLINE_EXCEEDED, trailers-only before an answer began, else in the
+ * trailers after what it got. */
+static void deadline_passed(pt_h2_stream *st)
+{
+    pt_conn *c = st->c;
+    static const char msg[] = "deadline exceeded: the call's grpc-timeout passed";
+    st->deadline_ms = 0;
+    pt__conn_sink_abort(c);
+    if (!c->resp_started) {
+        pt_conn_respond_error(c, PT_OUT_UPSTREAM_TIMEOUT, NULL, "%s", msg);
+        return;
+    }
+    if (!c->x->info.outcome) c->x->info.outcome = PT_OUT_UPSTREAM_TIMEOUT;
+    char code[4];
+    snprintf(code, sizeof code, "%d", PT_GRPC_DEADLINE_EXCEEDED);
+    pt_buf m = PT_BUF_INIT;
+    pt_grpc_message_encode(&m, msg, sizeof msg - 1);
+    pt_header t[2] = { { PT_SLICE_LIT("grpc-status"), pt_slice_cstr(code) },
+                       { PT_SLICE_LIT("grpc-message"), pt_buf_slice(&m) } };
+    if (pt_conn_response_trailers(c, t, 2) == 0) pt_conn_response_end(c);
+    else reset(c, NGHTTP2_CANCEL);
+    pt_buf_release(&m);
+}
+
+/* One stream's timeouts: body (the client stopped sending), send (it stopped reading), and
+ * a gRPC call's deadline. */
 static void stream_tick(pt_h2_stream *st, uint64_t now)
 {
     pt_conn *c = st->c;
@@ -851,22 +895,36 @@ static void stream_tick(pt_h2_stream *st, uint64_t now)
         nghttp2_submit_rst_stream(st->h->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_NO_ERROR);
         return;
     }
+    if (st->deadline_ms && now >= st->deadline_ms && !c->resp_done) {
+        deadline_passed(st);
+        return;
+    }
     if (!c->req_done && !c->resp_started && !c->body_paused && st->built && quiet >= lim->body_timeout_ms) {
         pt_conn_respond_error(c, PT_OUT_BODY_TIMEOUT, NULL, "no request body bytes for %llu ms",
                               (unsigned long long)lim->body_timeout_ms);
         return;
     }
     if (!st->built && quiet >= lim->header_timeout_ms) { /* a head that never completed */
-        c->info.outcome = PT_OUT_HEADER_TIMEOUT;
+        c->x->info.outcome = PT_OUT_HEADER_TIMEOUT;
         reset(c, NGHTTP2_CANCEL);
         return;
     }
     if (c->resp_started && !st->sent_end && lim->send_timeout_ms && pt__h2s_write_queue(c) &&
         quiet >= lim->send_timeout_ms) {
-        pt_log_info("resetting a stream from %s: client stopped reading the response", c->peer);
-        c->info.outcome = PT_OUT_SEND_TIMEOUT;
+        pt_log_info("resetting a stream from %s: client stopped reading the response", c->x->peer);
+        c->x->info.outcome = PT_OUT_SEND_TIMEOUT;
         reset(c, NGHTTP2_CANCEL);
     }
+}
+
+/* Streams are swept every TICK_MS, sooner when a gRPC call's deadline comes first. */
+static uint64_t next_sweep_ms(const pt_h2 *h, uint64_t now)
+{
+    uint64_t ms = TICK_MS;
+    for (const pt_h2_stream *st = h->streams; st; st = st->next)
+        if (st->deadline_ms && !st->closed)
+            ms = st->deadline_ms <= now ? 1 : st->deadline_ms - now < ms ? st->deadline_ms - now : ms;
+    return ms;
 }
 
 void pt__h2_on_timer(pt_conn *c)
@@ -887,7 +945,7 @@ void pt__h2_on_timer(pt_conn *c)
     if (h->closed) return;
     if (h->nstreams) {
         h->ticking = true;
-        pt__conn_timer(c, TICK_MS);
+        pt__conn_timer(c, next_sweep_ms(h, now));
         return;
     }
     uint64_t idle = c->srv->limits.idle_timeout_ms, quiet = now - h->last_active_ms;

@@ -807,14 +807,14 @@ static void on_connected(pt_sock *sk, int status)
     if (s->state == S_CLOSED) return;
     char detail[256];
     if (status) {
-        if (status == PT_ETLS) pt_tls_describe_error(&s->sock.tls, detail, sizeof detail);
+        if (status == PT_ETLS) pt_tls_describe_error(s->sock.tls, detail, sizeof detail);
         else snprintf(detail, sizeof detail, "connect to %s:%u failed: %s", s->host, s->port, pt_strerror(status));
         sess_fail(s, status, detail);
         return;
     }
     if (s->tls) {
         char alpn[32];
-        pt_tls_alpn(&s->sock.tls, alpn, sizeof alpn);
+        pt_tls_alpn(s->sock.tls, alpn, sizeof alpn);
         if (strcmp(alpn, "h2") != 0) {
             snprintf(detail, sizeof detail, "%s:%u did not agree to HTTP/2 by ALPN (it chose '%s')", s->host, s->port,
                      alpn);

@@ -11,7 +11,11 @@
 #include "http/h2.h"
 
 #include <llhttp.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +32,7 @@ static llhttp_settings_t parser_settings;
 static void conn_process(pt_conn *c, const char *data, size_t n);
 static void conn_close(pt_conn *c);
 static void idle_trim(pt_conn *c);
+static void heap_trim_now(pt_server *srv);
 /* A connection waiting for its next request keeps its buffers this long (idle_wait): long
  * enough for a client sending requests one after another, short enough that a burst of
  * connections going idle does not leave the heap grown (bench/idle.sh). */
@@ -94,15 +99,28 @@ const char *pt_http_reason(int s)
     }
 }
 
+/* The 8 nibbles of v as 8 lowercase hex digits, all at once: each nibble is spread into a
+ * byte of its own, then '0' is added, and 'a' - '0' - 10 more where the nibble is 10 or more
+ * (bit 4 of nibble + 6). The digits come out in the order the shifts leave them, which is
+ * all a random id needs. */
+static void hex8(char *out, uint32_t v)
+{
+    uint64_t x = v;
+    x = ((x & 0xffff0000ull) << 16) | (x & 0xffffull);
+    x = ((x & 0x0000ff000000ff00ull) << 8) | (x & 0x000000ff000000ffull);
+    x = ((x & 0x00f000f000f000f0ull) << 4) | (x & 0x000f000f000f000full);
+    uint64_t letters = ((x + 0x0606060606060606ull) >> 4) & 0x0101010101010101ull;
+    x += 0x3030303030303030ull + letters * (uint64_t)('a' - '0' - 10);
+    memcpy(out, &x, 8);
+}
+
 void pt__gen_request_id(char *out)
 {
-    static const char hex[] = "0123456789abcdef";
-    uint64_t parts[2] = { pt_rand64(), pt_rand64() };
-    for (int k = 0; k < 16; k++) { /* a byte at a time, its low nibble first */
-        unsigned b = (unsigned)(parts[k / 8] >> ((k % 8) * 8)) & 0xffu;
-        out[2 * k] = hex[b & 15];
-        out[2 * k + 1] = hex[b >> 4];
-    }
+    uint64_t a = pt_rand64(), b = pt_rand64();
+    hex8(out, (uint32_t)a);
+    hex8(out + 8, (uint32_t)(a >> 32));
+    hex8(out + 16, (uint32_t)b);
+    hex8(out + 24, (uint32_t)(b >> 32));
     out[32] = '\0';
 }
 
@@ -135,10 +153,15 @@ static void fmt_http_date(char *out, size_t cap)
 
 /* --- timers --------------------------------------------------------------- */
 
-static void on_timer(uv_timer_t *t)
+/* The connection's deadline passed (the server's queue calls this only then). */
+static void on_timer(pt_timerq *q, pt_timerq_node *n)
 {
-    pt_conn *c = t->data;
-    if (!pt_deadline_expired(&c->timer)) return;
+    pt_server *srv = q->data;
+    if (n == &srv->heap_trim) {
+        heap_trim_now(srv);
+        return;
+    }
+    pt_conn *c = (pt_conn *)((char *)n - offsetof(pt_conn, timer));
     if (c->trim_due && !c->in_request && c->state != CS_CLOSING) {
         uint64_t idle = c->srv->limits.idle_timeout_ms;
         c->trim_due = false;
@@ -155,9 +178,9 @@ static void on_timer(uv_timer_t *t)
         return;
     }
     if (c->state == CS_TUNNEL) {
-        pt_log_info("closing tunnel from %s: no byte either way for %llu ms", c->peer,
-                    (unsigned long long)c->tunnel_idle_ms);
-        if (!c->info.outcome) c->info.outcome = PT_OUT_TUNNEL_IDLE;
+        pt_log_info("closing tunnel from %s: no byte either way for %llu ms", c->x->peer,
+                    (unsigned long long)c->x->tunnel_idle_ms);
+        if (!c->x->info.outcome) c->x->info.outcome = PT_OUT_TUNNEL_IDLE;
         conn_close(c);
         return;
     }
@@ -175,49 +198,108 @@ static void on_timer(uv_timer_t *t)
     }
     if (c->in_request && c->resp_started && !c->resp_done) {
         if (pt_conn_write_queue(c) == 0) return; /* quiet stream: the next queued write re-arms */
-        pt_log_info("closing connection from %s: client stopped reading the response", c->peer);
-        c->info.outcome = PT_OUT_SEND_TIMEOUT;
+        pt_log_info("closing connection from %s: client stopped reading the response", c->x->peer);
+        c->x->info.outcome = PT_OUT_SEND_TIMEOUT;
     }
     conn_close(c);
 }
 
-static void timer_arm(pt_conn *c, uint64_t ms) { pt_deadline_set(&c->timer, ms); }
+/* Never fails: conn_new reserved the connection's place in the queue. */
+static void timer_arm(pt_conn *c, uint64_t ms) { pt_timerq_set(&c->srv->timers, &c->timer, ms); }
 
 /* --- request lifecycle ------------------------------------------------- */
 
 static void request_reset(pt_conn *c)
 {
-    pt__req_end(&c->req); /* nothing left normally: request_finish ran the hooks */
+    pt_conn_live *x = c->x;
+    pt__req_end(&x->req); /* nothing left normally: request_finish ran the hooks */
     if (c->body_paused) { /* the previous exchange ended while it had paused us */
         c->body_paused = false;
         pt_sock_read_start(&c->sock);
     }
-    pt_buf_reset(&c->head);
-    pt_hdrcap_reset(&c->hdrs);
+    pt_buf_reset(&x->head);
+    pt_hdrcap_reset(&x->hdrs);
     c->trim_due = false;
-    c->head_bytes = 0;
-    c->url_off = c->url_len = 0;
-    memset(&c->req, 0, sizeof c->req);
-    pt__req_begin(&c->req);
+    x->head_bytes = 0;
+    x->url_off = x->url_len = 0;
+    memset(&x->req, 0, sizeof x->req);
+    pt__req_begin(&x->req);
     c->in_request = c->req_done = c->resp_started = c->resp_done = false;
     c->resp_chunked = c->resp_head_only = c->continue_sent = c->discard_body = false;
-    c->status = 0;
-    c->error_outcome = PT_OUT_OK;
-    c->body_bytes = c->bytes_out = 0;
+    c->trailers_sent = false;
+    x->status = 0;
+    x->error_outcome = PT_OUT_OK;
+    x->body_bytes = x->bytes_out = 0;
     c->has_sink = false;
-    memset(&c->sink, 0, sizeof c->sink);
-    memset(&c->info, 0, sizeof c->info);
+    memset(&x->sink, 0, sizeof x->sink);
+    memset(&x->info, 0, sizeof x->info);
 }
 
-/* An idle keep-alive connection keeps no request buffers: idle connections are most of
- * those a gateway holds. Staged response bytes not yet written stay. */
+static void live_release(pt_conn_live *x)
+{
+    pt__req_end(&x->req);
+    pt_buf_release(&x->head);
+    pt_buf_release(&x->pending);
+    pt_buf_release(&x->out);
+    pt_hdrcap_release(&x->hdrs);
+    free(x->headers);
+}
+
+static void live_free(pt_conn_live *x)
+{
+    live_release(x);
+    free(x);
+}
+
+/* Live parts are allocated while requests are read and freed once their connections idle,
+ * so after a burst the heap holds their room between the connections that stay: freed,
+ * but still resident. HEAP_TRIM_MS after a live part is freed (one deadline on the
+ * server's queue, so at most once in that time), when HEAP_TRIM_MIN or more were, glibc is
+ * asked to give whole free pages back (malloc_trim, which walks every arena). Other C
+ * libraries keep the memory for later requests. */
+#define HEAP_TRIM_MS 100
+#define HEAP_TRIM_MIN 16
+
+static void heap_trim_soon(pt_server *srv)
+{
+    srv->lives_freed++;
+    if (!srv->heap_trim.pos) pt_timerq_set(&srv->timers, &srv->heap_trim, HEAP_TRIM_MS);
+}
+
+static void heap_trim_now(pt_server *srv)
+{
+    if (srv->lives_freed < HEAP_TRIM_MIN) return;
+    srv->lives_freed = 0;
+#if defined(__GLIBC__)
+    malloc_trim(0);
+#endif
+}
+
+/* An idle keep-alive connection keeps nothing of its requests: idle connections are most
+ * of those a gateway holds. The parser is at a message's start, so the next one begun
+ * anew (live_get) reads the next request alike. Kept when staged or unparsed bytes wait. */
 static void idle_trim(pt_conn *c)
 {
-    pt_buf_release(&c->head);
-    if (!c->out.len) pt_buf_release(&c->out);
-    pt_hdrcap_release(&c->hdrs);
-    free(c->headers);
-    c->headers = NULL;
+    if (!c->x || c->x->out.len || c->x->pending.len || c->in_request) return;
+    live_free(c->x);
+    c->x = NULL;
+    heap_trim_soon(c->srv);
+}
+
+/* A connection's live part: the one it has, or a new one for bytes that arrived on an
+ * idle (or new) connection. NULL when out of memory. */
+static pt_conn_live *live_get(pt_conn *c)
+{
+    if (c->x) return c->x;
+    pt_conn_live *x = calloc(1, sizeof *x);
+    if (!x) return NULL;
+    pt_buf_init(&x->head, c->srv->limits.max_header_bytes + HEAD_SLACK);
+    llhttp_init(&x->parser, HTTP_REQUEST, &parser_settings);
+    x->parser.data = c;
+    if (c->sock.capture) snprintf(x->peer, sizeof x->peer, "127.0.0.1:1");
+    else pt_sock_peer(&c->sock, x->peer, sizeof x->peer);
+    c->x = x;
+    return x;
 }
 
 /* Waiting for the next request on a kept-alive connection: its buffers stay for a request
@@ -242,17 +324,17 @@ static void request_finish(pt_conn *c, bool log)
 {
     if (!c->in_request) return;
     c->in_request = false;
-    uint64_t total = pt_now_us() - c->start_us;
+    uint64_t total = pt_now_us() - c->x->start_us;
     if (log && c->srv->done)
-        c->srv->done(c, &c->req, &c->info, c->status, c->body_bytes, c->bytes_out, total, c->srv->arg);
-    pt__req_end(&c->req);
+        c->srv->done(c, &c->x->req, &c->x->info, c->x->status, c->x->body_bytes, c->x->bytes_out, total, c->srv->arg);
+    pt__req_end(&c->x->req);
 }
 
 static void sink_abort(pt_conn *c)
 {
-    if (c->has_sink && c->sink.on_abort) {
+    if (c->has_sink && c->x->sink.on_abort) {
         c->has_sink = false;
-        c->sink.on_abort(c->sink.h);
+        c->x->sink.on_abort(c->x->sink.h);
     }
     c->has_sink = false;
 }
@@ -261,15 +343,15 @@ static void sink_abort(pt_conn *c)
 
 static int reject(pt_conn *c, pt_outcome o, const char *msg)
 {
-    c->error_outcome = o;
-    snprintf(c->error_msg, sizeof c->error_msg, "%s", msg);
+    c->x->error_outcome = o;
+    snprintf(c->x->error_msg, sizeof c->x->error_msg, "%s", msg);
     return HPE_USER;
 }
 
 static int head_account(pt_conn *c, size_t n)
 {
-    c->head_bytes += n;
-    if (c->head_bytes > c->srv->limits.max_header_bytes)
+    c->x->head_bytes += n;
+    if (c->x->head_bytes > c->srv->limits.max_header_bytes)
         return reject(c, PT_OUT_HEADER_TOO_LARGE, "the request head exceeds the configured limit");
     return 0;
 }
@@ -280,7 +362,7 @@ static int cb_message_begin(llhttp_t *p)
     request_reset(c);
     c->in_request = true;
     c->state = CS_HEAD;
-    c->start_us = pt_now_us();
+    c->x->start_us = pt_now_us();
     /* The head's one deadline: already running on a new connection (since accept, as
      * nginx's client_header_timeout), started here after a keep-alive wait. */
     if (!c->head_timed) timer_arm(c, c->srv->limits.header_timeout_ms);
@@ -292,9 +374,9 @@ static int cb_url(llhttp_t *p, const char *at, size_t n)
 {
     pt_conn *c = p->data;
     if (head_account(c, n)) return HPE_USER;
-    if (c->url_len == 0) c->url_off = (uint32_t)c->head.len;
-    if (pt_buf_append(&c->head, at, n)) return reject(c, PT_OUT_HEADER_TOO_LARGE, "request head too large");
-    c->url_len += (uint32_t)n;
+    if (c->x->url_len == 0) c->x->url_off = (uint32_t)c->x->head.len;
+    if (pt_buf_append(&c->x->head, at, n)) return reject(c, PT_OUT_HEADER_TOO_LARGE, "request head too large");
+    c->x->url_len += (uint32_t)n;
     return 0;
 }
 
@@ -311,7 +393,7 @@ static int cb_header_field(llhttp_t *p, const char *at, size_t n)
     pt_conn *c = p->data;
     if (c->req_done || c->state != CS_HEAD) return 0; /* trailers: not forwarded */
     if (head_account(c, n + 4)) return HPE_USER;
-    int rc = pt_hdrcap_name(&c->hdrs, &c->head, at, n, c->srv->limits.max_headers);
+    int rc = pt_hdrcap_name(&c->x->hdrs, &c->x->head, at, n, c->srv->limits.max_headers);
     return rc ? reject_capture(c, rc) : 0;
 }
 
@@ -321,11 +403,11 @@ static int cb_header_value(llhttp_t *p, const char *at, size_t n)
     if (c->req_done || c->state != CS_HEAD) return 0;
     /* Obsolete line folding: a value continuing right after a line break. llhttp
      * accepts it even in strict mode; a gateway must not (request smuggling). */
-    char before = at > c->feed_base ? at[-1] : c->last_byte;
+    char before = at > c->x->feed_base ? at[-1] : c->x->last_byte;
     if (n && (at[0] == ' ' || at[0] == '\t') && before == '\n')
         return reject(c, PT_OUT_OBSOLETE_LINE_FOLDING, "obsolete line folding in a header is not allowed");
     if (head_account(c, n)) return HPE_USER;
-    int rc = pt_hdrcap_value(&c->hdrs, &c->head, at, n);
+    int rc = pt_hdrcap_value(&c->x->hdrs, &c->x->head, at, n);
     return rc ? reject_capture(c, rc) : 0;
 }
 
@@ -383,7 +465,7 @@ static void quote_for_message(pt_slice v, char *out, size_t cap)
  * the header before it was complete). */
 static int reject_transfer_encoding(pt_conn *c, const pt_slice *value)
 {
-    if (c->parser.http_major == 1 && c->parser.http_minor == 0)
+    if (c->x->parser.http_major == 1 && c->x->parser.http_minor == 0)
         return reject(c, PT_OUT_BAD_TRANSFER_ENCODING,
                       "Transfer-Encoding is not allowed in an HTTP/1.0 request (RFC 9112 §6.1)");
     char v[48] = "";
@@ -399,7 +481,7 @@ static int reject_transfer_encoding(pt_conn *c, const pt_slice *value)
 static int check_transfer_encoding(pt_conn *c, const pt_header *te, unsigned nte)
 {
     if (nte == 0) return 0;
-    if (nte == 1 && c->parser.http_minor >= 1 && pt_slice_case_eq_cstr(te->value, "chunked")) return 0;
+    if (nte == 1 && c->x->parser.http_minor >= 1 && pt_slice_case_eq_cstr(te->value, "chunked")) return 0;
     /* several field lines form one list (RFC 9110 §5.3): "chunked" twice is two codings */
     return reject_transfer_encoding(c, nte == 1 ? &te->value : NULL);
 }
@@ -429,7 +511,7 @@ static int split_target(pt_conn *c, pt_slice *path, pt_slice *authority)
 {
     *authority = PT_SLICE_NULL;
     if (path->len && path->ptr[0] == '/') return 0;
-    if (path->len == 1 && path->ptr[0] == '*' && c->req.method == HTTP_OPTIONS) return 0;
+    if (path->len == 1 && path->ptr[0] == '*' && c->x->req.method == HTTP_OPTIONS) return 0;
     size_t skip = 0;
     if (path->len > 7 && strncasecmp(path->ptr, "http://", 7) == 0) skip = 7;
     else if (path->len > 8 && strncasecmp(path->ptr, "https://", 8) == 0) skip = 8;
@@ -448,7 +530,7 @@ static int split_target(pt_conn *c, pt_slice *path, pt_slice *authority)
  * the winner, lowercased, without port or brackets. */
 static int request_host(pt_conn *c, const pt_header *host, unsigned nhost, pt_slice abs_authority)
 {
-    pt_request *r = &c->req;
+    pt_request *r = &c->x->req;
     if (nhost > 1) return reject(c, PT_OUT_DUPLICATE_HOST, "more than one Host header (RFC 9112 §3.2)");
     if (r->http_minor >= 1 && !host)
         return reject(c, PT_OUT_MISSING_HOST, "HTTP/1.1 requests must carry a Host header (RFC 9112 §3.2)");
@@ -458,27 +540,28 @@ static int request_host(pt_conn *c, const pt_header *host, unsigned nhost, pt_sl
         return HPE_USER;
     for (size_t i = 0; i < a.host.len; i++) {
         char ch = a.host.ptr[i];
-        c->host_lc[i] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
+        c->x->host_lc[i] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
     }
-    c->host_lc[a.host.len] = '\0';
-    r->host = pt_slice_from(c->host_lc, a.host.len);
+    c->x->host_lc[a.host.len] = '\0';
+    r->host = pt_slice_from(c->x->host_lc, a.host.len);
     return 0;
 }
 
 /* Fills req from the collected head; 0 or a rejection. */
 static int build_request(pt_conn *c)
 {
-    pt_request *r = &c->req;
-    const char *base = c->head.data ? c->head.data : "";
-    unsigned n = c->hdrs.n;
-    pt_header *hs = realloc(c->headers, (n ? n : 1) * sizeof *hs);
+    pt_conn_live *x = c->x;
+    pt_request *r = &x->req;
+    const char *base = x->head.data ? x->head.data : "";
+    unsigned n = x->hdrs.n;
+    pt_header *hs = realloc(x->headers, (n ? n : 1) * sizeof *hs);
     if (!hs) return reject(c, PT_OUT_OUT_OF_MEMORY, "out of memory");
-    c->headers = hs;
+    x->headers = hs;
     const pt_header *host = NULL, *rid = NULL, *te = NULL;
     unsigned nhost = 0, nte = 0;
     for (unsigned i = 0; i < n; i++) {
-        hs[i].name = pt_hdrcap_name_at(&c->hdrs, &c->head, i);
-        hs[i].value = pt_hdrcap_value_at(&c->hdrs, &c->head, i);
+        hs[i].name = pt_hdrcap_name_at(&x->hdrs, &x->head, i);
+        hs[i].value = pt_hdrcap_value_at(&x->hdrs, &x->head, i);
         if (pt_slice_case_eq_cstr(hs[i].name, "host")) {
             if (!nhost++) host = &hs[i];
         } else if (pt_slice_case_eq_cstr(hs[i].name, "transfer-encoding")) {
@@ -489,15 +572,15 @@ static int build_request(pt_conn *c)
     }
     r->headers = hs;
     r->nheaders = n;
-    r->method = c->parser.method;
-    r->method_name = pt_slice_cstr(llhttp_method_name(c->parser.method));
-    r->http_major = c->parser.http_major;
-    r->http_minor = c->parser.http_minor;
+    r->method = x->parser.method;
+    r->method_name = pt_slice_cstr(llhttp_method_name(x->parser.method));
+    r->http_major = x->parser.http_major;
+    r->http_minor = x->parser.http_minor;
     if (r->http_major != 1)
         return r->http_major == 0 ? reject(c, PT_OUT_BAD_REQUEST, "HTTP/0.9 requests are not supported")
                                   : reject(c, PT_OUT_HTTP_VERSION, "only HTTP/1.x is served here");
     if (check_transfer_encoding(c, te, nte)) return HPE_USER;
-    r->target = pt_slice_from(base + c->url_off, c->url_len);
+    r->target = pt_slice_from(base + x->url_off, x->url_len);
     pt_slice path = r->target, authority;
     if (split_target(c, &path, &authority)) return HPE_USER;
     const char *q = memchr(path.ptr, '?', path.len);
@@ -507,9 +590,9 @@ static int build_request(pt_conn *c)
     if (pt__has_dot_segment(r->path))
         return reject(c, PT_OUT_BAD_PATH, "the path may not contain '.' or '..' segments");
     if (request_host(c, host, nhost, authority)) return HPE_USER;
-    r->keep_alive = llhttp_should_keep_alive(&c->parser);
-    r->chunked = (c->parser.flags & F_CHUNKED) != 0;
-    r->content_length = (c->parser.flags & F_CONTENT_LENGTH) ? (int64_t)c->parser.content_length : -1;
+    r->keep_alive = llhttp_should_keep_alive(&x->parser);
+    r->chunked = (x->parser.flags & F_CHUNKED) != 0;
+    r->content_length = (x->parser.flags & F_CONTENT_LENGTH) ? (int64_t)x->parser.content_length : -1;
     const pt_header *expect = pt_request_header(r, "expect");
     if (expect) {
         if (!pt_slice_case_eq_cstr(expect->value, "100-continue"))
@@ -528,21 +611,22 @@ static int cb_headers_complete(llhttp_t *p)
     pt_conn *c = p->data;
     int rc = build_request(c);
     if (rc) return rc;
+    pt_request *r = &c->x->req;
     /* llhttp's upgrade flag (Connection: upgrade with an Upgrade header) is taken as the
      * request's and cleared, so that llhttp reads this message's body as HTTP and stops at
      * its end like any other: whatever follows waits in `pending`, and either becomes the
      * tunnel's first bytes (pt_conn_tunnel) or is never parsed (the connection closes after
      * any other answer). An h2c offer is ignored (RFC 9113 §3.2). CONNECT never gets here. */
-    const pt_header *up = p->upgrade && c->req.http_minor >= 1 ? pt_request_header(&c->req, "upgrade") : NULL;
-    c->req.upgrade = up && pt_upgrade_tunnels(up->value);
+    const pt_header *up = p->upgrade && r->http_minor >= 1 ? pt_request_header(r, "upgrade") : NULL;
+    r->upgrade = up && pt_upgrade_tunnels(up->value);
     p->upgrade = 0;
-    if (c->req.upgrade) c->close_after = true;
-    if (c->req.content_length > 0 && (uint64_t)c->req.content_length > c->srv->limits.max_body_bytes)
+    if (r->upgrade) c->close_after = true;
+    if (r->content_length > 0 && (uint64_t)r->content_length > c->srv->limits.max_body_bytes)
         return reject(c, PT_OUT_BODY_TOO_LARGE, "the request body exceeds the configured limit");
-    if (c->srv->draining || !c->req.keep_alive) c->close_after = true;
+    if (c->srv->draining || !r->keep_alive) c->close_after = true;
     c->state = CS_BODY;
     if (pt_conn_has_body(c)) timer_arm(c, c->srv->limits.body_timeout_ms);
-    c->srv->dispatch(c, &c->req, c->srv->arg);
+    c->srv->dispatch(c, r, c->srv->arg);
     if (c->state == CS_CLOSING) return HPE_USER; /* the handler answered and closed */
     return 0;
 }
@@ -550,15 +634,15 @@ static int cb_headers_complete(llhttp_t *p)
 static int cb_body(llhttp_t *p, const char *at, size_t n)
 {
     pt_conn *c = p->data;
-    c->body_bytes += n;
-    if (c->body_bytes > c->srv->limits.max_body_bytes) {
+    c->x->body_bytes += n;
+    if (c->x->body_bytes > c->srv->limits.max_body_bytes) {
         if (c->resp_started) {
-            pt_log_info("request body from %s exceeded the limit mid-stream; closing", c->peer);
+            pt_log_info("request body from %s exceeded the limit mid-stream; closing", c->x->peer);
             return HPE_USER;
         }
         return reject(c, PT_OUT_BODY_TOO_LARGE, "the request body exceeds the configured limit");
     }
-    if (c->has_sink && c->sink.on_body && !c->discard_body) c->sink.on_body(c->sink.h, at, n);
+    if (c->has_sink && c->x->sink.on_body && !c->discard_body) c->x->sink.on_body(c->x->sink.h, at, n);
     if (c->state == CS_CLOSING) return HPE_USER;
     return 0;
 }
@@ -567,7 +651,7 @@ static int cb_message_complete(llhttp_t *p)
 {
     pt_conn *c = p->data;
     c->req_done = true;
-    if (c->has_sink && c->sink.on_body_end && !c->discard_body) c->sink.on_body_end(c->sink.h);
+    if (c->has_sink && c->x->sink.on_body_end && !c->discard_body) c->x->sink.on_body_end(c->x->sink.h);
     if (c->state == CS_CLOSING) return HPE_USER;
     if (!c->resp_done && c->state != CS_TUNNEL) timer_arm(c, 0);
     return HPE_PAUSED;
@@ -595,8 +679,8 @@ static void parse_error(pt_conn *c, int err)
 {
     /* Our callbacks return HPE_USER; llhttp reports it as HPE_USER from data callbacks
      * and as HPE_CB_* from notification callbacks. */
-    if (c->error_outcome) {
-        pt_conn_respond_error(c, c->error_outcome, NULL, "%s", c->error_msg);
+    if (c->x->error_outcome) {
+        pt_conn_respond_error(c, c->x->error_outcome, NULL, "%s", c->x->error_msg);
         return;
     }
     bool cb_error = (err >= HPE_CB_MESSAGE_BEGIN && err <= HPE_CB_CHUNK_COMPLETE) ||
@@ -608,10 +692,10 @@ static void parse_error(pt_conn *c, int err)
     if (err == HPE_INVALID_TRANSFER_ENCODING && !c->resp_started) {
         /* strict llhttp stops at a coding after "chunked", before the head is complete */
         reject_transfer_encoding(c, NULL);
-        pt_conn_respond_error(c, c->error_outcome, NULL, "%s", c->error_msg);
+        pt_conn_respond_error(c, c->x->error_outcome, NULL, "%s", c->x->error_msg);
         return;
     }
-    const char *reason = llhttp_get_error_reason(&c->parser);
+    const char *reason = llhttp_get_error_reason(&c->x->parser);
     pt_outcome code = PT_OUT_BAD_REQUEST;
     switch (err) {
     case HPE_UNEXPECTED_CONTENT_LENGTH: code = PT_OUT_AMBIGUOUS_LENGTH; break;
@@ -625,27 +709,27 @@ static void parse_error(pt_conn *c, int err)
         pt_conn_response_abort(c);
         return;
     }
-    c->req.request_id[0] ? (void)0 : pt__gen_request_id(c->req.request_id);
+    c->x->req.request_id[0] ? (void)0 : pt__gen_request_id(c->x->req.request_id);
     pt_conn_respond_error(c, code, NULL, "malformed request: %s", reason ? reason : llhttp_errno_name(err));
 }
 
 /* Feeds bytes to the parser; keeps what follows a completed message in `pending`. */
 static void feed(pt_conn *c, const char *data, size_t n)
 {
-    c->feed_base = data;
-    llhttp_errno_t err = llhttp_execute(&c->parser, data, n);
-    if (n) c->last_byte = data[n - 1];
+    c->x->feed_base = data;
+    llhttp_errno_t err = llhttp_execute(&c->x->parser, data, n);
+    if (n) c->x->last_byte = data[n - 1];
     if (err == HPE_OK) {
-        if (c->state == CS_HEAD && c->in_request && c->head_bytes > c->srv->limits.max_header_bytes)
+        if (c->state == CS_HEAD && c->in_request && c->x->head_bytes > c->srv->limits.max_header_bytes)
             pt_conn_respond_error(c, PT_OUT_HEADER_TOO_LARGE, NULL, "the request head exceeds the configured limit");
         return;
     }
     if (err == HPE_PAUSED) {
-        const char *pos = llhttp_get_error_pos(&c->parser);
+        const char *pos = llhttp_get_error_pos(&c->x->parser);
         size_t used = pos ? (size_t)(pos - data) : n;
         if (used < n && c->state == CS_TUNNEL) /* switched by this message's own callbacks */
             tunnel_in(c, data + used, n - used);
-        else if (used < n && pt_buf_append(&c->pending, data + used, n - used) != 0)
+        else if (used < n && pt_buf_append(&c->x->pending, data + used, n - used) != 0)
             conn_close(c);
         return;
     }
@@ -656,12 +740,12 @@ static void feed(pt_conn *c, const char *data, size_t n)
  * whose predecessor is complete. Never recursive: nested calls only queue bytes. */
 static void conn_process(pt_conn *c, const char *data, size_t n)
 {
-    if (c->processing || llhttp_get_errno(&c->parser) == HPE_PAUSED) {
-        if (n && pt_buf_append(&c->pending, data, n) != 0) {
+    if (c->processing || llhttp_get_errno(&c->x->parser) == HPE_PAUSED) {
+        if (n && pt_buf_append(&c->x->pending, data, n) != 0) {
             conn_close(c);
             return;
         }
-        if (c->pending.len > PENDING_CAP && !c->pending_full) {
+        if (c->x->pending.len > PENDING_CAP && !c->pending_full) {
             c->pending_full = true;
             pt_sock_read_stop(&c->sock);
         }
@@ -680,21 +764,21 @@ static void conn_process(pt_conn *c, const char *data, size_t n)
         }
         request_reset(c);
         c->state = CS_HEAD;
-        llhttp_resume(&c->parser);
+        llhttp_resume(&c->x->parser);
         /* Waiting for the next request is idle time; its head's deadline starts with its
          * first byte, which may already be in pending (cb_message_begin). */
         c->head_timed = false;
-        if (c->pending.len) {
+        if (c->x->pending.len) {
             timer_arm(c, c->srv->limits.idle_timeout_ms);
-            pt_buf chunk = c->pending;
-            pt_buf_init(&c->pending, 0);
+            pt_buf chunk = c->x->pending;
+            pt_buf_init(&c->x->pending, 0);
             feed(c, chunk.data, chunk.len);
-            /* bytes the parser did not take went back into c->pending */
+            /* bytes the parser did not take went back into pending */
             pt_buf_release(&chunk);
         } else {
             idle_wait(c);
         }
-        if (c->pending_full && c->pending.len < PENDING_CAP / 2 && c->state != CS_CLOSING) {
+        if (c->pending_full && c->x->pending.len < PENDING_CAP / 2 && c->state != CS_CLOSING) {
             c->pending_full = false;
             pt_sock_read_start(&c->sock);
         }
@@ -705,9 +789,9 @@ static void conn_process(pt_conn *c, const char *data, size_t n)
 /* TUNNEL: the client's bytes, as they are, to the sink. */
 static void tunnel_in(pt_conn *c, const char *data, size_t n)
 {
-    c->body_bytes += n;
-    timer_arm(c, c->tunnel_idle_ms);
-    if (c->has_sink && c->sink.on_body) c->sink.on_body(c->sink.h, data, n);
+    c->x->body_bytes += n;
+    timer_arm(c, c->x->tunnel_idle_ms);
+    if (c->has_sink && c->x->sink.on_body) c->x->sink.on_body(c->x->sink.h, data, n);
 }
 
 static const char h2_preface[24] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -720,7 +804,7 @@ static bool choose_protocol(pt_conn *c, const char *data, size_t n)
     char alpn[16];
     if (c->sock.tls_on) {
         c->proto_known = true;
-        pt_tls_alpn(&c->sock.tls, alpn, sizeof alpn);
+        pt_tls_alpn(c->sock.tls, alpn, sizeof alpn);
         if (strcmp(alpn, "h2") != 0) return false;
         if (pt__h2_start(c) != 0) conn_close(c);
         else pt__h2_feed(c, data, n);
@@ -730,21 +814,21 @@ static bool choose_protocol(pt_conn *c, const char *data, size_t n)
         c->proto_known = true;
         return false;
     }
-    size_t take = n < sizeof h2_preface - c->preface_len ? n : sizeof h2_preface - c->preface_len;
-    if (memcmp(data, h2_preface + c->preface_len, take) != 0) {
+    size_t take = n < sizeof h2_preface - c->x->preface_len ? n : sizeof h2_preface - c->x->preface_len;
+    if (memcmp(data, h2_preface + c->x->preface_len, take) != 0) {
         c->proto_known = true;
-        if (c->preface_len) conn_process(c, c->preface, c->preface_len); /* HTTP/1.1 after all */
+        if (c->x->preface_len) conn_process(c, c->x->preface, c->x->preface_len); /* HTTP/1.1 after all */
         return false;
     }
-    memcpy(c->preface + c->preface_len, data, take);
-    c->preface_len += (unsigned char)take;
-    if (c->preface_len < sizeof h2_preface) return true;
+    memcpy(c->x->preface + c->x->preface_len, data, take);
+    c->x->preface_len += (unsigned char)take;
+    if (c->x->preface_len < sizeof h2_preface) return true;
     c->proto_known = true;
     if (pt__h2_start(c) != 0) {
         conn_close(c);
         return true;
     }
-    pt__h2_feed(c, c->preface, sizeof h2_preface);
+    pt__h2_feed(c, c->x->preface, sizeof h2_preface);
     if (n > take && c->h2 && c->state != CS_CLOSING) pt__h2_feed(c, data + take, n - take);
     return true;
 }
@@ -759,6 +843,11 @@ static void on_sock_read(pt_sock *s, const char *data, size_t n)
     }
     if (c->state == CS_TUNNEL) {
         tunnel_in(c, data, n);
+        return;
+    }
+    if (!live_get(c)) {
+        pt_log_warn("out of memory for a request from a client; closing its connection");
+        conn_close(c);
         return;
     }
     if (!c->proto_known && choose_protocol(c, data, n)) return;
@@ -778,12 +867,12 @@ static void on_sock_error(pt_sock *s, int err)
         /* a half-close: passed on (the upstream gets a FIN), bytes still flow back until
          * the upstream ends too or the idle timeout */
         c->tunnel_eof = true;
-        if (c->has_sink && c->sink.on_body_end) c->sink.on_body_end(c->sink.h);
+        if (c->has_sink && c->x->sink.on_body_end) c->x->sink.on_body_end(c->x->sink.h);
         return;
     }
     if (c->in_request && !c->resp_done) {
-        c->info.outcome = c->resp_started ? PT_OUT_CLIENT_CLOSED : PT_OUT_CLIENT_CLOSED_EARLY;
-        if (!c->status) c->status = 499;
+        c->x->info.outcome = c->resp_started ? PT_OUT_CLIENT_CLOSED : PT_OUT_CLIENT_CLOSED_EARLY;
+        if (!c->x->status) c->x->status = 499;
     }
     conn_close(c);
 }
@@ -795,33 +884,28 @@ static void on_sock_drain(pt_sock *s, int status)
         pt__h2_on_drain(c);
         return;
     }
-    if (c->state == CS_TUNNEL) timer_arm(c, c->tunnel_idle_ms);
+    if (c->state == CS_TUNNEL) timer_arm(c, c->x->tunnel_idle_ms);
     else if (c->resp_started && !c->resp_done && c->srv->limits.send_timeout_ms)
         timer_arm(c, c->srv->limits.send_timeout_ms);
-    if (c->has_sink && c->sink.on_drain) c->sink.on_drain(c->sink.h);
+    if (c->has_sink && c->x->sink.on_drain) c->x->sink.on_drain(c->x->sink.h);
 }
 
 /* --- closing -------------------------------------------------------------- */
 
-static void on_timer_closed(uv_handle_t *h)
-{
-    pt_conn *c = h->data;
-    pt_server *srv = c->srv;
-    if (c->h2) pt__h2_free(c);
-    pt__req_end(&c->req);
-    pt_buf_release(&c->head);
-    pt_buf_release(&c->pending);
-    pt_buf_release(&c->out);
-    pt_hdrcap_release(&c->hdrs);
-    free(c->headers);
-    free(c);
-    if (srv->draining && srv->nconns == 0 && srv->on_empty) srv->on_empty(srv);
-}
-
+/* The last connection gone, the deadline queue closes its timer: a loop without
+ * connections holds no handle of the server's. */
 static void on_sock_closed(pt_sock *s)
 {
     pt_conn *c = s->data;
-    uv_close((uv_handle_t *)&c->timer.timer, on_timer_closed);
+    pt_server *srv = c->srv;
+    if (c->h2) pt__h2_free(c);
+    if (c->x) live_free(c->x);
+    free(c);
+    if (srv->nconns == 0) {
+        pt_timerq_remove(&srv->timers, &srv->heap_trim);
+        pt_timerq_release(&srv->timers);
+    }
+    if (srv->draining && srv->nconns == 0 && srv->on_empty) srv->on_empty(srv);
 }
 
 static void conn_link(pt_server *srv, pt_conn *c)
@@ -842,7 +926,7 @@ static void conn_close(pt_conn *c)
     if (c->sock.closing) return;
     if (c->h2) pt__h2_close(c);
     sink_abort(c);
-    request_finish(c, c->status != 0); /* nothing answered, nothing to log */
+    request_finish(c, c->x && c->x->status != 0); /* nothing answered, nothing to log */
     c->state = CS_CLOSING;
     if (c->prev) c->prev->next = c->next;
     else c->srv->conns = c->next;
@@ -850,7 +934,7 @@ static void conn_close(pt_conn *c)
     c->prev = c->next = NULL;
     c->srv->nconns--;
     if (c->srv->active_gauge) atomic_fetch_sub_explicit(c->srv->active_gauge, 1, memory_order_relaxed);
-    pt_deadline_stop(&c->timer);
+    pt_timerq_remove(&c->srv->timers, &c->timer);
     pt_sock_close(&c->sock);
 }
 
@@ -884,11 +968,13 @@ void pt_server_init(pt_server *srv, uv_loop_t *loop)
 {
     memset(srv, 0, sizeof *srv);
     srv->loop = loop;
+    pt_timerq_init(&srv->timers, loop, on_timer, srv);
     settings_init();
 }
 
 static pt_conn *conn_new(pt_server *srv)
 {
+    if (pt_timerq_reserve(&srv->timers, srv->nconns + 2) != 0) return NULL; /* + heap_trim */
     pt_conn *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     if (pt_sock_init(&c->sock, srv->loop) != 0) {
@@ -897,7 +983,6 @@ static pt_conn *conn_new(pt_server *srv)
     }
     c->sock.data = c;
     c->srv = srv;
-    pt_deadline_init(&c->timer, srv->loop, on_timer, c);
     c->sock.on_close = on_sock_closed;
     conn_link(srv, c);
     return c;
@@ -910,10 +995,6 @@ static void conn_start(pt_conn *c)
     c->sock.on_read = on_sock_read;
     c->sock.on_error = on_sock_error;
     c->sock.on_drain = on_sock_drain;
-    pt_buf_init(&c->head, srv->limits.max_header_bytes + HEAD_SLACK);
-    pt_buf_init(&c->pending, 0);
-    llhttp_init(&c->parser, HTTP_REQUEST, &parser_settings);
-    c->parser.data = c;
     c->state = CS_HEAD;
     /* A new connection's first request head must be complete within the header timeout,
      * counted from now (the wait for its first byte included). */
@@ -928,7 +1009,6 @@ pt_conn *pt__server_conn_capture(pt_server *srv, pt_buf *out)
     if (!c) return NULL;
     c->sock.capture = out;
     c->h2c_ok = true;
-    snprintf(c->peer, sizeof c->peer, "127.0.0.1:1");
     conn_start(c);
     return c;
 }
@@ -950,13 +1030,14 @@ int pt_server_accept(pt_server *srv, uv_stream_t *listener, SSL_CTX *ssl_ctx, bo
     }
     uv_tcp_nodelay(&c->sock.tcp, 1);
     c->h2c_ok = h2c && !ssl_ctx;
-    pt_sock_peer(&c->sock, c->peer, sizeof c->peer);
     if (ssl_ctx && pt_sock_tls_server(&c->sock, ssl_ctx) != 0) {
         conn_close(c);
         return PT_ETLS;
     }
     if (srv->nconns > srv->limits.max_connections) {
-        pt_log_warn("connection limit %u reached; refusing %s", srv->limits.max_connections, c->peer);
+        char peer[64];
+        pt_sock_peer(&c->sock, peer, sizeof peer);
+        pt_log_warn("connection limit %u reached; refusing %s", srv->limits.max_connections, peer);
         conn_close(c);
         return PT_EAGAIN;
     }
@@ -971,7 +1052,7 @@ void pt_server_drain(pt_server *srv)
     for (pt_conn *c = srv->conns; c; c = next) {
         next = c->next;
         if (c->h2) pt__h2_goaway(c); /* in-flight streams finish, then it closes */
-        else if (!c->in_request && c->pending.len == 0) conn_close(c);
+        else if (!c->in_request && (!c->x || c->x->pending.len == 0)) conn_close(c);
     }
     if (srv->nconns == 0 && srv->on_empty) srv->on_empty(srv);
 }
@@ -984,8 +1065,8 @@ void pt_server_close_all(pt_server *srv)
         if (c->h2) pt__h2_mark_all(c, PT_OUT_DRAIN_DEADLINE);
         if (c->in_request && !c->resp_done) {
             /* logged like a client that left (499): a status nobody was sent, naming why */
-            c->info.outcome = PT_OUT_DRAIN_DEADLINE;
-            if (!c->status) c->status = pt_outcome_status(PT_OUT_DRAIN_DEADLINE);
+            c->x->info.outcome = PT_OUT_DRAIN_DEADLINE;
+            if (!c->x->status) c->x->status = pt_outcome_status(PT_OUT_DRAIN_DEADLINE);
         }
         conn_close(c);
     }
@@ -998,7 +1079,7 @@ void pt_server_close_all(pt_server *srv)
 /* A request body we may read and throw away to keep the connection alive. */
 static bool body_discardable(const pt_conn *c)
 {
-    return c->req.content_length >= 0 && c->req.content_length <= DISCARD_MAX;
+    return c->x->req.content_length >= 0 && c->x->req.content_length <= DISCARD_MAX;
 }
 
 bool pt__hop_by_hop(pt_slice n)
@@ -1014,8 +1095,9 @@ bool pt__hop_by_hop(pt_slice n)
  * header lines and X-Request-Id: everything but the framing and the blank line. */
 static void head_begin(pt_conn *c, int status, const pt_header *hdrs, size_t nhdrs)
 {
-    const pt_request *r = &c->req;
-    pt_buf *b = &c->out; /* staged: goes out with the first body bytes or at flush */
+    pt_conn_live *x = c->x;
+    const pt_request *r = &x->req;
+    pt_buf *b = &x->out; /* staged: goes out with the first body bytes or at flush */
     pt_buf_append(b, "HTTP/1.1 ", 9);
     pt_buf_append_u64(b, (unsigned)status);
     pt_buf_append(b, " ", 1);
@@ -1030,7 +1112,7 @@ static void head_begin(pt_conn *c, int status, const pt_header *hdrs, size_t nhd
         pt_buf_append_slice(b, hdrs[i].value);
         pt_buf_append(b, "\r\n", 2);
     }
-    if (c->info.resp_headers.len) pt_buf_append_slice(b, c->info.resp_headers);
+    if (x->info.resp_headers.len) pt_buf_append_slice(b, x->info.resp_headers);
     if (!has_rid && r->request_id[0]) {
         pt_buf_append(b, "X-Request-Id: ", 14);
         pt_buf_append_str(b, r->request_id);
@@ -1045,22 +1127,23 @@ static void note_grpc_status(pt_conn *c, const pt_header *hdrs, size_t n)
         if (!pt_slice_case_eq_cstr(hdrs[i].name, "grpc-status")) continue;
         int st = pt_grpc_status_parse(hdrs[i].value);
         if (st < 0) return;
-        c->info.grpc = true;
-        c->info.grpc_status = st;
+        c->x->info.grpc = true;
+        c->x->info.grpc_status = st;
         return;
     }
 }
 
 int pt_conn_response_start(pt_conn *c, int status, const pt_header *hdrs, size_t nhdrs, int64_t content_length)
 {
+    pt_conn_live *x = c->x;
     if (c->h2s) {
         note_grpc_status(c, hdrs, nhdrs);
         return pt__h2s_response_start(c, status, hdrs, nhdrs, content_length);
     }
     if (c->resp_started || c->state == CS_CLOSING || c->state == CS_TUNNEL) return PT_EINVAL;
     c->resp_started = true;
-    c->status = status;
-    const pt_request *r = &c->req;
+    x->status = status;
+    const pt_request *r = &x->req;
     bool no_body = status == 204 || status == 304 || (status >= 100 && status < 200);
     c->resp_head_only = no_body || r->method == HTTP_HEAD;
     if (r->http_minor == 0 && !r->keep_alive) c->close_after = true;
@@ -1069,7 +1152,7 @@ int pt_conn_response_start(pt_conn *c, int status, const pt_header *hdrs, size_t
     if (c->srv->draining) c->close_after = true;
 
     head_begin(c, status, hdrs, nhdrs);
-    pt_buf *b = &c->out;
+    pt_buf *b = &x->out;
     if (!no_body) {
         if (content_length >= 0) {
             pt_buf_append(b, "Content-Length: ", 16);
@@ -1092,16 +1175,16 @@ int pt_conn_response_start(pt_conn *c, int status, const pt_header *hdrs, size_t
 
 int pt_conn_tunnel(pt_conn *c, pt_slice protocol, const pt_header *hdrs, size_t nhdrs, uint64_t idle_ms)
 {
-    if (!c->req.upgrade || !c->req_done || c->resp_started || c->state != CS_BODY || !protocol.len)
+    if (!c->x->req.upgrade || !c->req_done || c->resp_started || c->state != CS_BODY || !protocol.len)
         return PT_EINVAL;
     c->resp_started = true;
-    c->status = 101;
+    c->x->status = 101;
     c->state = CS_TUNNEL;
-    c->tunnel_idle_ms = idle_ms;
+    c->x->tunnel_idle_ms = idle_ms;
     head_begin(c, 101, hdrs, nhdrs);
-    pt_buf_append_str(&c->out, "Connection: Upgrade\r\nUpgrade: ");
-    pt_buf_append_slice(&c->out, protocol);
-    pt_buf_append(&c->out, "\r\n\r\n", 4);
+    pt_buf_append_str(&c->x->out, "Connection: Upgrade\r\nUpgrade: ");
+    pt_buf_append_slice(&c->x->out, protocol);
+    pt_buf_append(&c->x->out, "\r\n\r\n", 4);
     int rc = pt_conn_flush(c);
     timer_arm(c, idle_ms);
     if (c->pending_full) { /* reads stopped on a full `pending`: the sink paces them now */
@@ -1109,14 +1192,14 @@ int pt_conn_tunnel(pt_conn *c, pt_slice protocol, const pt_header *hdrs, size_t 
         if (!c->body_paused) pt_sock_read_start(&c->sock);
     }
     /* bytes the client sent right behind the head are the tunnel's first */
-    pt_buf early = c->pending;
-    pt_buf_init(&c->pending, 0);
+    pt_buf early = c->x->pending;
+    pt_buf_init(&c->x->pending, 0);
     if (early.len && rc == 0) tunnel_in(c, early.data, early.len);
     pt_buf_release(&early);
     return rc;
 }
 
-/* Small writes are staged in c->out and leave in one write (head + body + terminator
+/* Small writes are staged in c->x->out and leave in one write (head + body + terminator
  * of a small response: one syscall); a large piece goes out at once with whatever is
  * staged in front of it. */
 #define STAGE_MAX (16 * 1024)
@@ -1135,17 +1218,17 @@ static int stage(pt_conn *c, const uv_buf_t *bufs, unsigned n)
 {
     size_t total = 0;
     for (unsigned i = 0; i < n; i++) total += bufs[i].len;
-    if (c->out.len + total <= STAGE_MAX) {
+    if (c->x->out.len + total <= STAGE_MAX) {
         for (unsigned i = 0; i < n; i++)
-            if (pt_buf_append(&c->out, bufs[i].base, bufs[i].len) != 0) return PT_ENOMEM;
+            if (pt_buf_append(&c->x->out, bufs[i].base, bufs[i].len) != 0) return PT_ENOMEM;
         return 0;
     }
     uv_buf_t all[4];
     unsigned k = 0;
-    if (c->out.len) all[k++] = uv_buf_init(c->out.data, (unsigned)c->out.len);
+    if (c->x->out.len) all[k++] = uv_buf_init(c->x->out.data, (unsigned)c->x->out.len);
     for (unsigned i = 0; i < n && k < 4; i++) all[k++] = bufs[i];
     int rc = pt_sock_write(&c->sock, all, k);
-    pt_buf_reset(&c->out);
+    pt_buf_reset(&c->x->out);
     send_watch(c);
     return rc;
 }
@@ -1153,11 +1236,11 @@ static int stage(pt_conn *c, const uv_buf_t *bufs, unsigned n)
 int pt_conn_flush(pt_conn *c)
 {
     if (c->h2s) return pt__h2s_flush(c);
-    if (!c->out.len || c->sock.closing) return 0;
-    uv_buf_t ub = uv_buf_init(c->out.data, (unsigned)c->out.len);
+    if (!c->x->out.len || c->sock.closing) return 0;
+    uv_buf_t ub = uv_buf_init(c->x->out.data, (unsigned)c->x->out.len);
     int rc = pt_sock_write(&c->sock, &ub, 1);
-    pt_buf_reset(&c->out);
-    if (c->out.alloc > 4 * STAGE_MAX) pt_buf_release(&c->out);
+    pt_buf_reset(&c->x->out);
+    if (c->x->out.alloc > 4 * STAGE_MAX) pt_buf_release(&c->x->out);
     send_watch(c);
     return rc;
 }
@@ -1167,8 +1250,9 @@ int pt_conn_response_body(pt_conn *c, const char *data, size_t n)
     if (c->h2s) return pt__h2s_body(c, data, n);
     if (!c->resp_started || c->resp_done || c->state == CS_CLOSING) return PT_EINVAL;
     if (n == 0 || c->resp_head_only) return 0;
-    c->bytes_out += n;
-    if (c->state == CS_TUNNEL) timer_arm(c, c->tunnel_idle_ms);
+    if (c->trailers_sent) return PT_EINVAL;
+    c->x->bytes_out += n;
+    if (c->state == CS_TUNNEL) timer_arm(c, c->x->tunnel_idle_ms);
     if (!c->resp_chunked) {
         uv_buf_t ub = uv_buf_init((char *)data, (unsigned)n);
         return stage(c, &ub, 1);
@@ -1180,11 +1264,32 @@ int pt_conn_response_body(pt_conn *c, const char *data, size_t n)
     return stage(c, ub, 3);
 }
 
+/* Whether an HTTP/1.1 client said it takes trailers (TE: trailers, RFC 9110 §10.1.4). */
+static bool client_takes_trailers(const pt_conn *c)
+{
+    const pt_header *te = pt_request_header(&c->x->req, "te");
+    return te && pt_list_has(te->value, PT_SLICE_LIT("trailers"));
+}
+
 int pt_conn_response_trailers(pt_conn *c, const pt_header *hdrs, size_t n)
 {
-    if (!c->h2s) return 0;
     note_grpc_status(c, hdrs, n);
-    return pt__h2s_trailers(c, hdrs, n);
+    if (c->h2s) return pt__h2s_trailers(c, hdrs, n);
+    if (!c->resp_started || c->resp_done || c->state == CS_CLOSING || c->trailers_sent) return PT_EINVAL;
+    /* HTTP/1.1 carries them after a chunked body's last chunk, to a client that asked */
+    if (!c->resp_chunked || !client_takes_trailers(c)) return 0;
+    pt_buf *b = &c->x->out;
+    int rc = pt_buf_append(b, "0\r\n", 3);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (pt__hop_by_hop(hdrs[i].name) || !hdrs[i].name.len || hdrs[i].name.ptr[0] == ':') continue;
+        rc = pt_buf_append_slice(b, hdrs[i].name);
+        if (rc == 0) rc = pt_buf_append(b, ": ", 2);
+        if (rc == 0) rc = pt_buf_append_slice(b, hdrs[i].value);
+        if (rc == 0) rc = pt_buf_append(b, "\r\n", 2);
+    }
+    if (rc == 0) rc = pt_buf_append(b, "\r\n", 2);
+    c->trailers_sent = true; /* the message is complete in `out`: the end only flushes it */
+    return rc ? PT_ENOMEM : 0;
 }
 
 void pt_conn_response_end(pt_conn *c)
@@ -1201,7 +1306,7 @@ void pt_conn_response_end(pt_conn *c)
         conn_linger_close(c);
         return;
     }
-    if (c->resp_chunked) {
+    if (c->resp_chunked && !c->trailers_sent) {
         uv_buf_t ub = uv_buf_init("0\r\n\r\n", 5);
         stage(c, &ub, 1);
     }
@@ -1210,7 +1315,7 @@ void pt_conn_response_end(pt_conn *c)
     if (!c->req_done) {
         sink_abort(c);
         c->discard_body = true;
-        bool parsing_ok = llhttp_get_errno(&c->parser) == HPE_OK && c->state == CS_BODY;
+        bool parsing_ok = llhttp_get_errno(&c->x->parser) == HPE_OK && c->state == CS_BODY;
         /* A message without a body completes right after its head; a small body is read
          * and dropped so the connection can be kept. Anything else ends the connection:
          * the unread body would be taken for the next request. */
@@ -1236,7 +1341,7 @@ void pt_conn_response_abort(pt_conn *c)
         return;
     }
     if (c->state == CS_CLOSING) return;
-    if (!c->info.outcome) c->info.outcome = PT_OUT_UPSTREAM_ABORTED;
+    if (!c->x->info.outcome) c->x->info.outcome = PT_OUT_UPSTREAM_ABORTED;
     sink_abort(c); /* a handler still attached (the server's own abort) stops its upstream */
     pt_conn_flush(c); /* what we have goes out; the close then truncates the message */
     conn_close(c);
@@ -1261,6 +1366,10 @@ void pt_conn_respond(pt_conn *c, int status, const char *ctype, const char *body
 
 void pt_conn_respond_error(pt_conn *c, pt_outcome o, const pt_error_body *more, const char *fmt, ...)
 {
+    if (!live_get(c)) { /* out of memory on an idle connection: nothing to answer with */
+        conn_close(c);
+        return;
+    }
     if (c->resp_started) {
         pt_conn_response_abort(c);
         return;
@@ -1270,11 +1379,11 @@ void pt_conn_respond_error(pt_conn *c, pt_outcome o, const pt_error_body *more, 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    if (!c->req.request_id[0]) pt__gen_request_id(c->req.request_id);
-    if (!c->info.outcome) c->info.outcome = o;
+    if (!c->x->req.request_id[0]) pt__gen_request_id(c->x->req.request_id);
+    if (!c->x->info.outcome) c->x->info.outcome = o;
     if (!c->in_request) { /* rejected before a message began (e.g. timeout on a fresh connection) */
         c->in_request = true;
-        c->start_us = pt_now_us();
+        c->x->start_us = pt_now_us();
     }
     if (pt_conn_is_grpc(c)) {
         pt_conn_respond_grpc_status(c, pt_grpc_status_of(o), msg);
@@ -1286,8 +1395,8 @@ void pt_conn_respond_error(pt_conn *c, pt_outcome o, const pt_error_body *more, 
         c->close_after = true;
     pt_buf b = PT_BUF_INIT;
     const char *ctype = "application/json";
-    if (c->srv->render_error && c->req.method_name.len &&
-        c->srv->render_error(&c->req, o, msg, &b, &ctype, c->srv->arg)) {
+    if (c->srv->render_error && c->x->req.method_name.len &&
+        c->srv->render_error(&c->x->req, o, msg, &b, &ctype, c->srv->arg)) {
         pt_conn_respond(c, status, ctype, b.data, b.len);
         pt_buf_release(&b);
         return;
@@ -1297,7 +1406,7 @@ void pt_conn_respond_error(pt_conn *c, pt_outcome o, const pt_error_body *more, 
     e.status = status;
     e.code = pt_outcome_log_name(o);
     e.message = msg;
-    e.request_id = c->req.request_id;
+    e.request_id = c->x->req.request_id;
     pt_error_body_render(&b, PT_ERRFMT_GATEWAY, &e);
     pt_conn_respond(c, status, "application/json", b.data, b.len);
     pt_buf_release(&b);
@@ -1305,8 +1414,8 @@ void pt_conn_respond_error(pt_conn *c, pt_outcome o, const pt_error_body *more, 
 
 bool pt_conn_is_grpc(const pt_conn *c)
 {
-    if (!c->h2s || !c->req.method_name.len) return false;
-    const pt_header *ct = pt_request_header(&c->req, "content-type");
+    if (!c->h2s || !c->x->req.method_name.len) return false;
+    const pt_header *ct = pt_request_header(&c->x->req, "content-type");
     return ct && pt_grpc_content_type(ct->value);
 }
 
@@ -1341,10 +1450,10 @@ void pt_conn_set_sink(pt_conn *c, const pt_body_sink *sink)
 {
     if (!sink) {
         c->has_sink = false;
-        memset(&c->sink, 0, sizeof c->sink);
+        memset(&c->x->sink, 0, sizeof c->x->sink);
         return;
     }
-    c->sink = *sink;
+    c->x->sink = *sink;
     c->has_sink = true;
 }
 
@@ -1354,7 +1463,7 @@ void pt_conn_continue(pt_conn *c)
         pt__h2s_continue(c);
         return;
     }
-    if (!c->req.expect_continue || c->continue_sent || c->req_done || c->resp_started) return;
+    if (!c->x->req.expect_continue || c->continue_sent || c->req_done || c->resp_started) return;
     c->continue_sent = true;
     uv_buf_t ub = uv_buf_init("HTTP/1.1 100 Continue\r\n\r\n", 25);
     pt_sock_write(&c->sock, &ub, 1);
@@ -1385,12 +1494,12 @@ void pt_conn_resume_body(pt_conn *c)
     if (!c->req_done && !c->resp_started) timer_arm(c, c->srv->limits.body_timeout_ms);
 }
 
-size_t pt_conn_write_queue(const pt_conn *c) { return c->h2s ? pt__h2s_write_queue(c) : c->sock.wq_bytes + c->out.len; }
+size_t pt_conn_write_queue(const pt_conn *c) { return c->h2s ? pt__h2s_write_queue(c) : c->sock.wq_bytes + c->x->out.len; }
 bool pt_conn_response_started(const pt_conn *c) { return c->resp_started; }
 int pt_conn_add_resp_headers(pt_conn *c, const char *lines, size_t n)
 {
-    pt_slice *h = &c->info.resp_headers;
-    char *out = pt_req_alloc_raw(&c->req, h->len + n); /* every byte is written below */
+    pt_slice *h = &c->x->info.resp_headers;
+    char *out = pt_req_alloc_raw(&c->x->req, h->len + n); /* every byte is written below */
     if (!out) return PT_ENOMEM;
     if (h->len) memcpy(out, h->ptr, h->len);
     memcpy(out + h->len, lines, n);
@@ -1398,23 +1507,23 @@ int pt_conn_add_resp_headers(pt_conn *c, const char *lines, size_t n)
     return 0;
 }
 
-pt_req_info *pt_conn_info(pt_conn *c) { return &c->info; }
+pt_req_info *pt_conn_info(pt_conn *c) { return &c->x->info; }
 pt_server *pt_conn_server(pt_conn *c) { return c->srv; }
-const char *pt_conn_peer(const pt_conn *c) { return c->peer; }
+const char *pt_conn_peer(const pt_conn *c) { return c->x->peer; }
 /* A stream's socket is its session's. */
-static const pt_sock *conn_sock(const pt_conn *c) { return c->parent ? &c->parent->sock : &c->sock; }
+static const pt_sock *conn_sock(const pt_conn *c) { return c->h2s ? &c->x->parent->sock : &c->sock; }
 bool pt_conn_is_tls(const pt_conn *c) { return conn_sock(c)->tls_on; }
 const char *pt_conn_subject_header(const pt_conn *c)
 {
     const pt_sock *s = conn_sock(c);
-    return s->tls_on ? pt_tls_subject_header(&s->tls) : NULL;
+    return s->tls_on ? pt_tls_subject_header(s->tls) : NULL;
 }
 bool pt_conn_client_subject(const pt_conn *c, char *out, size_t cap)
 {
     const pt_sock *s = conn_sock(c);
-    return s->tls_on && pt_tls_peer_subject(&s->tls, out, cap);
+    return s->tls_on && pt_tls_peer_subject(s->tls, out, cap);
 }
-bool pt_conn_has_body(const pt_conn *c) { return c->req.chunked || c->req.content_length > 0; }
+bool pt_conn_has_body(const pt_conn *c) { return c->x->req.chunked || c->x->req.content_length > 0; }
 
 /* --- what h2.c shares ------------------------------------------------------------ */
 
@@ -1424,26 +1533,31 @@ void pt__conn_close(pt_conn *c) { conn_close(c); }
 void pt__conn_linger_close(pt_conn *c) { conn_linger_close(c); }
 void pt__conn_timer(pt_conn *c, uint64_t ms) { timer_arm(c, ms); }
 
+/* A stream is a request from its first frame to its end: its live part comes with it. */
+typedef struct stream_conn {
+    pt_conn c;
+    pt_conn_live x;
+} stream_conn;
+
 pt_conn *pt__conn_stream_new(pt_conn *parent)
 {
-    pt_conn *c = calloc(1, sizeof *c);
-    if (!c) return NULL;
+    stream_conn *sc = calloc(1, sizeof *sc);
+    if (!sc) return NULL;
+    pt_conn *c = &sc->c;
+    c->x = &sc->x;
     c->srv = parent->srv;
-    c->parent = parent;
-    memcpy(c->peer, parent->peer, sizeof c->peer);
-    pt_buf_init(&c->head, c->srv->limits.max_header_bytes + HEAD_SLACK);
-    pt__req_begin(&c->req);
+    c->x->parent = parent;
+    memcpy(c->x->peer, parent->x->peer, sizeof c->x->peer);
+    pt_buf_init(&c->x->head, c->srv->limits.max_header_bytes + HEAD_SLACK);
+    pt__req_begin(&c->x->req);
     c->in_request = true;
     c->state = CS_HEAD;
-    c->start_us = pt_now_us();
+    c->x->start_us = pt_now_us();
     return c;
 }
 
 void pt__conn_stream_free(pt_conn *c)
 {
-    pt__req_end(&c->req);
-    pt_buf_release(&c->head);
-    pt_hdrcap_release(&c->hdrs);
-    free(c->headers);
-    free(c);
+    live_release(c->x);
+    free((stream_conn *)c);
 }

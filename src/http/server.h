@@ -21,6 +21,7 @@
 #include "core/outcome.h"
 #include "http/request.h"
 #include "http/sock.h"
+#include "http/timerq.h"
 
 typedef struct pt_conn pt_conn;
 typedef struct pt_server pt_server;
@@ -114,10 +115,13 @@ struct pt_server {
     void *arg;
     bool draining;             /* answer with Connection: close, close idle connections */
     unsigned nconns;
+    unsigned lives_freed;      /* idle connections' request state freed since the last heap trim */
     pt_conn *conns;            /* all open connections (intrusive list) */
     void (*on_empty)(pt_server *srv); /* called when draining and the last connection closed */
     _Atomic uint64_t *active_gauge; /* optional: open connections, shared by all servers */
     pt_h2_stats *h2_stats;     /* optional */
+    pt_timerq timers;          /* every connection's deadline, on one timer */
+    pt_timerq_node heap_trim;  /* when free heap pages go back to the system (server.c) */
 };
 
 void pt_server_init(pt_server *srv, uv_loop_t *loop);
@@ -155,11 +159,12 @@ void pt_conn_response_end(pt_conn *c);
  * PT_OUT_TUNNEL_IDLE. The request, logged with status 101, lasts until the tunnel ends.
  * Returns 0, PT_EINVAL (not an upgrade request, or not at that point) or a write error. */
 int pt_conn_tunnel(pt_conn *c, pt_slice protocol, const pt_header *hdrs, size_t nhdrs, uint64_t idle_ms);
-/* HTTP/2 only: fields sent as trailers after the body (gRPC's grpc-status, grpc-message
- * and its custom metadata), copied; call between pt_conn_response_start and
- * pt_conn_response_end. Hop-by-hop names and pseudo-headers are left out. Over HTTP/1.1
- * they are dropped (0 is returned). Returns 0, PT_EINVAL (no response under way) or
- * PT_ENOMEM. */
+/* Fields sent as trailers after the body (gRPC's grpc-status, grpc-message and its custom
+ * metadata), copied; call once, after the last body bytes and before
+ * pt_conn_response_end. Hop-by-hop names and pseudo-headers are left out. On HTTP/2 they
+ * end the stream; on HTTP/1.1 they follow a chunked body's last chunk when the request
+ * said TE: trailers, and are dropped otherwise (0 is returned). Returns 0, PT_EINVAL (no
+ * response under way, or trailers already sent) or PT_ENOMEM. */
 int pt_conn_response_trailers(pt_conn *c, const pt_header *hdrs, size_t n);
 /* A gRPC call ended by the gateway: a trailers-only answer (RFC 9113 HEADERS with
  * END_STREAM: :status 200, content-type application/grpc, grpc-status, grpc-message

@@ -10,8 +10,8 @@
 #include <llhttp.h>
 
 #include "core/hdrcap.h"
-#include "http/deadline.h"
 #include "http/server.h"
+#include "http/timerq.h"
 
 #define HEAD_SLACK 256          /* bytes of request line overhead allowed above the header cap */
 #define PENDING_CAP (256 * 1024)/* pipelined bytes buffered before we stop reading */
@@ -22,47 +22,56 @@ typedef enum { CS_HEAD, CS_BODY, CS_TUNNEL, CS_CLOSING } conn_state;
 struct pt_h2;
 struct pt_h2_stream;
 
-struct pt_conn {
-    pt_sock sock;           /* unused (never initialised) on a stream */
-    pt_server *srv;
-    pt_conn *prev, *next;
+/* What a connection holds only while it reads or answers requests: the parser, the head,
+ * the request, the response staging. A keep-alive connection keeps it while requests follow
+ * each other and gives it back after IDLE_TRIM_MS of idle time (server.c: idle_wait), so an
+ * idle connection is the pt_conn below and nothing more (bench/idle.sh). Reading the next
+ * bytes takes a new one. A stream's pt_conn has one for its life. */
+typedef struct pt_conn_live {
     llhttp_t parser;
-    pt_deadline timer;
-    conn_state state;
     pt_buf head;            /* copies of the request line and header bytes */
     pt_hdrcap hdrs;         /* where each header sits in head */
     uint32_t url_off, url_len;
     size_t head_bytes;
     pt_header *headers;
     pt_request req;
-    char host_lc[256];
     pt_buf pending;         /* unparsed pipelined bytes */
     pt_buf out;             /* response bytes staged for one write (see stage()) */
-    char last_byte;         /* last byte fed to the parser, for the obs-fold check */
     const char *feed_base;
-    bool in_request, req_done, resp_started, resp_done, resp_chunked, resp_head_only;
-    bool close_after, processing, body_paused, continue_sent, discard_body;
-    bool pending_full, timer_closing;
-    bool head_timed;        /* the header deadline for the head being read is running */
-    bool trim_due;          /* the deadline running is IDLE_TRIM_MS into idle time (idle_wait) */
-    bool tunnel_eof;        /* TUNNEL: the client ended its side (the sink was told) */
-    uint64_t tunnel_idle_ms;
+    char last_byte;         /* last byte fed to the parser, for the obs-fold check */
+    unsigned char preface_len; /* bytes of a possible HTTP/2 preface held in preface[] */
+    char preface[24];
     int status;
     pt_outcome error_outcome; /* set by callbacks that reject the request */
-    char error_msg[160];
+    uint64_t tunnel_idle_ms;
     uint64_t body_bytes, bytes_out, start_us;
     pt_body_sink sink;
-    bool has_sink;
     pt_req_info info;
     char peer[64];
-    /* HTTP/2 */
-    bool h2c_ok;               /* plain listener: a client preface switches to h2c */
-    bool proto_known;          /* the first bytes decided HTTP/1.1 or HTTP/2 */
-    unsigned char preface_len; /* bytes of a possible preface held in preface[] */
-    char preface[24];
-    struct pt_h2 *h2;          /* the session, on a connection that speaks HTTP/2 */
-    struct pt_h2_stream *h2s;  /* set on a stream's pt_conn */
-    pt_conn *parent;           /* a stream's session connection */
+    char error_msg[160];
+    pt_conn *parent;        /* a stream's session connection */
+    char host_lc[256];
+} pt_conn_live;
+
+struct pt_conn {
+    pt_sock sock;           /* unused (never initialised) on a stream */
+    pt_server *srv;
+    pt_conn *prev, *next;
+    pt_conn_live *x;        /* NULL while idle; a stream and an HTTP/2 session keep theirs */
+    struct pt_h2 *h2;       /* the session, on a connection that speaks HTTP/2 */
+    struct pt_h2_stream *h2s; /* set on a stream's pt_conn */
+    pt_timerq_node timer;   /* the connection's one deadline, on the server's queue */
+    unsigned char state;    /* conn_state */
+    /* flags as bits: an idle connection's size is what bench/idle.sh measures */
+    bool in_request : 1, req_done : 1, resp_started : 1, resp_done : 1, resp_chunked : 1;
+    bool resp_head_only : 1, close_after : 1, processing : 1, body_paused : 1;
+    bool continue_sent : 1, discard_body : 1, has_sink : 1, pending_full : 1;
+    bool head_timed : 1;    /* the header deadline for the head being read is running */
+    bool trim_due : 1;      /* the deadline running is IDLE_TRIM_MS into idle time (idle_wait) */
+    bool tunnel_eof : 1;    /* TUNNEL: the client ended its side (the sink was told) */
+    bool trailers_sent : 1; /* HTTP/1.1: the last chunk and the trailers are staged */
+    bool h2c_ok : 1;        /* plain listener: a client preface switches to h2c (HTTP/2) */
+    bool proto_known : 1;   /* the first bytes decided HTTP/1.1 or HTTP/2 */
 };
 
 /* server.c's pieces h2.c uses. */

@@ -117,15 +117,15 @@ static int raw_write(pt_sock *s, const uv_buf_t *bufs, unsigned nbufs)
 /* Sends whatever ciphertext OpenSSL has produced. */
 static int tls_flush(pt_sock *s)
 {
-    size_t n = pt_tls_pending_out(&s->tls);
+    size_t n = pt_tls_pending_out(s->tls);
     while (n) {
         char tmp[16384];
-        size_t got = pt_tls_take_out(&s->tls, tmp, sizeof tmp);
+        size_t got = pt_tls_take_out(s->tls, tmp, sizeof tmp);
         if (!got) break;
         uv_buf_t b = uv_buf_init(tmp, (unsigned)got);
         int rc = raw_write(s, &b, 1);
         if (rc) return rc;
-        n = pt_tls_pending_out(&s->tls);
+        n = pt_tls_pending_out(s->tls);
     }
     return 0;
 }
@@ -143,7 +143,7 @@ int pt_sock_write(pt_sock *s, const uv_buf_t *bufs, unsigned nbufs)
     } else {
         rc = 0;
         for (unsigned i = 0; i < nbufs && rc == 0; i++)
-            if (bufs[i].len) rc = pt_tls_write(&s->tls, bufs[i].base, bufs[i].len);
+            if (bufs[i].len) rc = pt_tls_write(s->tls, bufs[i].base, bufs[i].len);
         if (rc == 0) rc = tls_flush(s);
     }
     return rc;
@@ -159,7 +159,7 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 static void tls_deliver(pt_sock *s)
 {
     while (s->want_read && !s->closing && !s->errored) {
-        int r = pt_tls_read(&s->tls, plain_buf, sizeof plain_buf);
+        int r = pt_tls_read(s->tls, plain_buf, sizeof plain_buf);
         if (r > 0) {
             s->on_read(s, plain_buf, (size_t)r);
             continue;
@@ -175,12 +175,12 @@ static void tls_deliver(pt_sock *s)
 
 static void on_tls_bytes(pt_sock *s, const char *data, size_t n)
 {
-    if (pt_tls_feed(&s->tls, data, n) != 0) {
+    if (pt_tls_feed(s->tls, data, n) != 0) {
         fail(s, PT_ETLS);
         return;
     }
-    if (!s->tls.handshake_done) {
-        int h = pt_tls_handshake(&s->tls);
+    if (!s->tls->handshake_done) {
+        int h = pt_tls_handshake(s->tls);
         if (tls_flush(s) != 0) {
             fail(s, PT_EIO);
             return;
@@ -236,8 +236,8 @@ void pt_sock_read_start(pt_sock *s)
     uv_read_start((uv_stream_t *)&s->tcp, alloc_cb, on_read_cb);
     /* Plaintext OpenSSL already decrypted while we were paused is not in the kernel any
      * more: hand it over now, unless we are inside the read callback that will. */
-    if (!was && s->tls_on && s->tls.handshake_done && !s->in_read &&
-        (SSL_pending(s->tls.ssl) > 0 || BIO_ctrl_pending(s->tls.rbio) > 0))
+    if (!was && s->tls_on && s->tls->handshake_done && !s->in_read &&
+        (SSL_pending(s->tls->ssl) > 0 || BIO_ctrl_pending(s->tls->rbio) > 0))
         tls_deliver(s);
 }
 
@@ -245,19 +245,41 @@ void pt_sock_read_stop(pt_sock *s)
 {
     s->want_read = false;
     if (s->capture) return;
-    if (!s->tls_on || s->tls.handshake_done) uv_read_stop((uv_stream_t *)&s->tcp);
+    if (!s->tls_on || s->tls->handshake_done) uv_read_stop((uv_stream_t *)&s->tcp);
+}
+
+/* A plain socket carries no TLS state: it is allocated when TLS is turned on. */
+static int tls_begin(pt_sock *s)
+{
+    s->tls = calloc(1, sizeof *s->tls);
+    return s->tls ? 0 : PT_ENOMEM;
+}
+
+static void tls_end(pt_sock *s)
+{
+    if (s->tls) pt_tls_release(s->tls);
+    free(s->tls);
+    s->tls = NULL;
+    s->tls_on = false;
 }
 
 int pt_sock_tls_server(pt_sock *s, SSL_CTX *ctx)
 {
-    int rc = pt_tls_init_server(&s->tls, ctx);
+    int rc = tls_begin(s);
+    if (rc == 0) rc = pt_tls_init_server(s->tls, ctx);
     if (rc == 0) s->tls_on = true;
+    else tls_end(s);
     return rc;
 }
 
+/* The connect and shutdown requests are allocated for their call only: most sockets are
+ * accepted ones, which never connect and shut down once, and an idle connection should not
+ * carry their room (bench/idle.sh). libuv always runs their callbacks (UV_ECANCELED when
+ * the handle closes first), which free them. */
 static void on_connected(uv_connect_t *req, int status)
 {
     pt_sock *s = req->data;
+    free(req);
     if (s->closing) return;
     if (status < 0) {
         pt_sock_status_fn cb = s->on_connect;
@@ -273,7 +295,7 @@ static void on_connected(uv_connect_t *req, int status)
     }
     /* TLS: send the ClientHello and read until the handshake completes. */
     uv_read_start((uv_stream_t *)&s->tcp, alloc_cb, on_read_cb);
-    int h = pt_tls_handshake(&s->tls);
+    int h = pt_tls_handshake(s->tls);
     if (h < 0 || tls_flush(s) != 0) {
         pt_sock_status_fn cb = s->on_connect;
         s->on_connect = NULL;
@@ -284,18 +306,26 @@ static void on_connected(uv_connect_t *req, int status)
 int pt_sock_connect(pt_sock *s, const struct sockaddr *addr, SSL_CTX *ctx, const char *name, bool verify)
 {
     if (ctx) {
-        int rc = pt_tls_init_client(&s->tls, ctx, name, verify);
-        if (rc) return rc;
+        int rc = tls_begin(s);
+        if (rc == 0) rc = pt_tls_init_client(s->tls, ctx, name, verify);
+        if (rc) {
+            tls_end(s);
+            return rc;
+        }
         s->tls_on = true;
     }
-    s->connect_req.data = s;
-    int rc = uv_tcp_connect(&s->connect_req, &s->tcp, addr, on_connected);
+    uv_connect_t *req = malloc(sizeof *req);
+    if (!req) return PT_ENOMEM;
+    req->data = s;
+    int rc = uv_tcp_connect(req, &s->tcp, addr, on_connected);
+    if (rc) free(req);
     return rc ? pt_sock_uv_err(rc) : 0;
 }
 
 static void on_shutdown_done(uv_shutdown_t *req, int status)
 {
     pt_sock *s = req->data;
+    free(req);
     pt_sock_status_fn cb = s->on_shutdown;
     s->on_shutdown = NULL;
     if (cb) cb(s, pt_sock_uv_err(status));
@@ -306,13 +336,16 @@ int pt_sock_shutdown(pt_sock *s, pt_sock_status_fn done)
     if (s->closing || s->errored || s->shut || s->capture) return PT_ECLOSED;
     s->shut = true;
     if (s->tls_on) { /* close_notify goes out ahead of the FIN */
-        SSL_shutdown(s->tls.ssl);
+        SSL_shutdown(s->tls->ssl);
         tls_flush(s);
     }
-    s->shutdown_req.data = s;
+    uv_shutdown_t *req = malloc(sizeof *req);
+    if (!req) return PT_ENOMEM;
+    req->data = s;
     s->on_shutdown = done;
-    int rc = uv_shutdown(&s->shutdown_req, (uv_stream_t *)&s->tcp, on_shutdown_done);
+    int rc = uv_shutdown(req, (uv_stream_t *)&s->tcp, on_shutdown_done);
     if (rc) {
+        free(req);
         s->on_shutdown = NULL;
         return pt_sock_uv_err(rc);
     }
@@ -322,8 +355,7 @@ int pt_sock_shutdown(pt_sock *s, pt_sock_status_fn done)
 static void on_closed(uv_handle_t *h)
 {
     pt_sock *s = h->data;
-    if (s->tls_on) pt_tls_release(&s->tls);
-    s->tls_on = false;
+    tls_end(s);
     if (s->on_close) s->on_close(s);
 }
 

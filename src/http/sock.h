@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 #include "core/buf.h"
@@ -30,8 +31,8 @@ struct pt_sock {
     pt_sock_status_fn on_drain;  /* wq_bytes fell to low_mark or below after exceeding it */
     pt_sock_close_fn on_close;   /* handle closed; owner may free */
     size_t wq_bytes;
-    size_t low_mark;
-    pt_tls tls;
+    pt_tls *tls;                 /* with tls_on, else NULL */
+    uint32_t low_mark;
     bool tls_on;
     bool want_read;              /* owner wants plaintext */
     bool in_read;                /* delivering from a read callback */
@@ -40,8 +41,6 @@ struct pt_sock {
     bool above_mark;
     bool eof;                    /* the peer ended its stream: nothing more to read */
     bool shut;                   /* pt_sock_shutdown was called */
-    uv_connect_t connect_req;
-    uv_shutdown_t shutdown_req;
     pt_sock_status_fn on_shutdown;
     pt_buf *capture;             /* tests and fuzzing: no socket, writes land here */
 };

@@ -179,7 +179,8 @@ void pt_mcp_modern_result(json_t *result, const char *method)
     if (!json_object_get(result, "resultType")) json_object_set_new(result, "resultType", json_string("complete"));
     if (!cacheable(method)) return;
     if (!json_object_get(result, "ttlMs")) json_object_set_new(result, "ttlMs", json_integer(0));
-    if (!json_object_get(result, "cacheScope")) json_object_set_new(result, "cacheScope", json_string("private"));
+    /* private whatever a server said: the gateway filters what it relays by the caller's access */
+    json_object_set_new(result, "cacheScope", json_string("private"));
 }
 
 /* A log level's rank (RFC 5424 order, debug lowest), or -1 for a name that is none. */

@@ -78,12 +78,13 @@ char *pt_mcp_header_decode(pt_slice v);
 
 /* The client's keys (io.modelcontextprotocol/...) taken out of params._meta, and _meta
  * removed when nothing else is left in it; the log level asked for, if any, copied into
- * level (cap levelsz; "" when none). */
+ * level (cap levelsz; "" when none; levelsz 0: not wanted, level may be NULL). */
 void pt_mcp_modern_strip(json_t *params, char *level, size_t levelsz);
 
 /* What every result of the revision carries, set on result when missing: resultType
  * "complete", and for the cacheable ones (the lists, resources/read, server/discover) ttlMs
- * 0 and cacheScope "private" (the gateway's lists depend on the caller's mcp.access). */
+ * 0; their cacheScope is "private" even when a server said otherwise (the gateway's answers
+ * depend on the caller's mcp.access). */
 void pt_mcp_modern_result(json_t *result, const char *method);
 
 /* Whether a server's notifications/message at level goes to a request that asked for

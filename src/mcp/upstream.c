@@ -46,6 +46,8 @@ struct pt_mcp_call {
     bool modern;               /* sent as a 2026-07-28 request: _meta, headers, its answer reshaped */
     bool listen;               /* the long-lived subscriptions/listen of a modern server */
     bool keep_modern;          /* its caller speaks 2026-07-28: the answer as the server gave it */
+    bool awaiting_tools;       /* sent again once the server's tools are listed (relearn) */
+    json_t *param_headers;     /* ...and its own Mcp-Param-* headers, {"Name":"value as sent"}, or NULL */
     json_t *local;             /* an answer the gateway makes itself, delivered from the timer */
     /* a modern server's input_required rounds, relayed to the caller as a server's requests */
     json_t *inputs;            /* key -> the id the request went out under (the upstream's space) */
@@ -105,6 +107,8 @@ struct pt_mcp_upstream {
     pt_mcp_call *subscription; /* subscriptions/listen in flight, or NULL */
     bool sub_acked, subscribe_off;
     json_t *param_maps;        /* tool name -> {"argument":"Header"}: its x-mcp-header properties */
+    bool learning;             /* listing the tools again for param_maps (relearn) */
+    unsigned learn_pages;
     char log_level[16];        /* logging/setLevel, sent as _meta on each request; "" none */
     json_t *caps;              /* the client capabilities declared to a modern server */
     char name[64];             /* def->name, for the child's exit after a shutdown freed def */
@@ -204,6 +208,7 @@ static void call_closed(uv_handle_t *h)
         listen_counted(up, false);
     }
     json_decref(call->local);
+    json_decref(call->param_headers);
     json_decref(call->inputs);
     json_decref(call->answers);
     json_decref(call->state);
@@ -622,6 +627,18 @@ static bool input_answer(pt_mcp_upstream *up, json_t *response)
     return false;
 }
 
+/* What a call read of its last answer forgotten, before it is sent again. */
+static void http_reset(pt_mcp_call *call)
+{
+    call->status = 0;
+    call->event_stream = false;
+    pt_buf_reset(&call->body);
+    pt_mcp_sse_release(&call->sse);
+    pt_mcp_sse_init(&call->sse, call->up->max_message, on_call_event, call);
+    json_decref(call->answer);
+    call->answer = NULL;
+}
+
 /* Every answer of the round is in: the request again, under a new id, with inputResponses and
  * the requestState; a refused input request fails the call, saying what was refused. */
 static void send_again(pt_mcp_call *call)
@@ -655,13 +672,7 @@ static void send_again(pt_mcp_call *call)
     json_decref(call->inputs);
     json_decref(call->answers);
     call->inputs = call->answers = NULL;
-    call->status = 0;
-    call->event_stream = false;
-    pt_buf_reset(&call->body);
-    pt_mcp_sse_release(&call->sse);
-    pt_mcp_sse_init(&call->sse, up->max_message, on_call_event, call);
-    json_decref(call->answer);
-    call->answer = NULL;
+    http_reset(call);
     uv_timer_start(&call->timer, on_call_timer, call->left_ms ? call->left_ms : 1, 0);
     if (up->def->url) http_send(call);
     else send_line(up, json_incref(call->msg));
@@ -1062,15 +1073,67 @@ static void after_handshake(pt_mcp_call *call)
     call->retried = true;
     call->sent = false;
     call->modern = false; /* decided again when it is sent; a legacy server ignores the _meta */
-    call->event_stream = false;
-    pt_buf_reset(&call->body);
-    pt_mcp_sse_release(&call->sse);
-    pt_mcp_sse_init(&call->sse, call->up->max_message, on_call_event, call);
-    json_decref(call->answer);
-    call->answer = NULL;
+    http_reset(call);
     free(call->session);
     call->session = NULL;
     handshake(call->up);
+}
+
+#define LEARN_PAGES_MAX 100 /* pages of tools/list walked to learn x-mcp-header arguments */
+
+static void learn_page(pt_mcp_upstream *up, const char *cursor);
+
+static void on_learned(void *arg, json_t *response, int code, const char *message)
+{
+    pt_mcp_upstream *up = arg;
+    const char *next = json_string_value(json_object_get(json_object_get(response, "result"), "nextCursor"));
+    if (next && !up->closing && ++up->learn_pages < LEARN_PAGES_MAX) {
+        learn_page(up, next);
+        return;
+    }
+    up->learning = false;
+    up->learn_pages = 0;
+    pt_mcp_call *c, *after;
+    for (c = up->calls; c; c = after) {
+        after = c->next;
+        if (!c->awaiting_tools || c->done) continue;
+        c->awaiting_tools = false;
+        if (up->closing) call_finish(c, NULL, PT_MCP_UPSTREAM_ERROR, "the MCP server was removed from the configuration");
+        else http_send(c);
+    }
+}
+
+/* One page of the tools list, whose answer teaches param_maps (modern_answer). */
+static void learn_page(pt_mcp_upstream *up, const char *cursor)
+{
+    json_t *params = cursor ? json_pack("{s:s}", "cursor", cursor) : NULL;
+    pt_mcp_call *c = pt_mcp_upstream_call(up, "tools/list", params, on_learned, up);
+    json_decref(params);
+    if (!c) on_learned(up, NULL, PT_MCP_INTERNAL_ERROR, "out of memory");
+}
+
+/* A modern server refused a tools/call's headers (-32020): this worker may not know the tool's
+ * x-mcp-header arguments yet (it learns them from tools/list answers, which another worker may
+ * have had, and a tool may be new). The tools are listed again, every page, and the call sent
+ * again, once. Not for a caller that sent its own Mcp-Param-* headers: they are its to get right. */
+static bool relearn(pt_mcp_call *call, const json_t *refusal)
+{
+    pt_mcp_upstream *up = call->up;
+    const char *method = json_string_value(json_object_get(call->msg, "method"));
+    json_int_t code = json_integer_value(json_object_get(json_object_get(refusal, "error"), "code"));
+    if (code != PT_MCP_HEADER_MISMATCH || !method || strcmp(method, "tools/call") != 0 || call->param_headers ||
+        !up->def->url)
+        return false;
+    pt_log_info("MCP server '%s' refused the headers of a tools/call; listing its tools again to learn its "
+                "x-mcp-header arguments", up->def->name);
+    call->retried = true;
+    call->awaiting_tools = true;
+    http_reset(call);
+    if (!up->learning) {
+        up->learning = true;
+        learn_page(up, NULL);
+    }
+    return true;
 }
 
 /* The server ended a call's event stream before its response (it may, to have the client poll:
@@ -1106,6 +1169,10 @@ static void x_done(void *u)
     }
     if (up->def->legacy_sse && call->status >= 200 && call->status < 300) return; /* answered on the stream */
     json_t *refusal = call->status != 200 && call->modern ? error_body(call) : NULL;
+    if (refusal && again && relearn(call, refusal)) {
+        json_decref(refusal);
+        return;
+    }
     if (refusal) { /* a modern server's 4xx carries a JSON-RPC error: the caller gets it as such */
         call_finish(call, refusal, 0, NULL);
         json_decref(refusal);
@@ -1172,6 +1239,27 @@ static void x_error(void *u, int err, int phase, pt_buf *unsent, const char *det
 
 static const pt_exchange_cb http_cb = { .on_head = x_head, .on_body = x_body, .on_done = x_done, .on_error = x_error };
 
+/* The x-mcp-header arguments the gateway mirrors itself: those of map (borrowed, may be NULL)
+ * whose header the caller did not send (given: its own Mcp-Param-* headers, as a caller of the
+ * revision mirrors them by the tool list it read). New reference or NULL. */
+static json_t *params_left(json_t *map, const json_t *given)
+{
+    if (!map || !json_object_size(given)) return json_incref(map);
+    json_t *left = json_deep_copy(map);
+    const char *arg, *name;
+    json_t *hname, *v;
+    void *tmp;
+    json_object_foreach_safe(left, tmp, arg, hname) {
+        json_object_foreach((json_t *)given, name, v) {
+            if (strcasecmp(name, json_string_value(hname)) == 0) {
+                json_object_del(left, arg);
+                break;
+            }
+        }
+    }
+    return left;
+}
+
 static void http_send(pt_mcp_call *call)
 {
     pt_mcp_upstream *up = call->up;
@@ -1187,7 +1275,15 @@ static void http_send(pt_mcp_call *call)
         /* the headers mirror the body (an intermediary routes on them); no session */
         json_t *params = json_object_get(call->msg, "params");
         const char *tool = json_string_value(json_object_get(params, "name"));
-        if (pt_mcp_modern_write_headers(&head, call->msg, tool ? json_object_get(up->param_maps, tool) : NULL) != 0) goto oom;
+        json_t *mirrored = params_left(tool ? json_object_get(up->param_maps, tool) : NULL, call->param_headers);
+        int rc = pt_mcp_modern_write_headers(&head, call->msg, mirrored);
+        json_decref(mirrored);
+        const char *hname;
+        json_t *v;
+        json_object_foreach(call->param_headers, hname, v) {
+            rc |= pt_buf_printf(&head, "Mcp-Param-%s: %s\r\n", hname, json_string_value(v)) < 0 ? -1 : 0;
+        }
+        if (rc != 0) goto oom;
     } else {
         if (up->session) pt_buf_printf(&head, "Mcp-Session-Id: %s\r\n", up->session);
         if (up->state == PT_MCP_UP_READY) pt_buf_printf(&head, "MCP-Protocol-Version: %s\r\n", up->version);
@@ -1371,13 +1467,18 @@ static void listen_start(pt_mcp_upstream *up)
 static void send_call(pt_mcp_call *call)
 {
     pt_mcp_upstream *up = call->up;
+    json_t *params = json_object_get(call->msg, "params");
+    json_t *meta = json_object_get(params, "_meta");
+    /* a caller of the revision sends its own _meta: its capabilities and log level (none: it
+     * wants no log messages), which a 2025-era server has no use for */
+    bool callers_meta = json_object_get(meta, PT_MCP_META_VERSION) != NULL;
+    if (!up->modern && !call->modern && callers_meta) pt_mcp_modern_strip(params, NULL, 0);
     if (up->modern && call->id >= 0 && !call->modern) {
         if (answer_locally(call)) return;
-        /* a caller of the revision declared its own capabilities: they are the ones that count */
-        json_t *meta = json_object_get(json_object_get(call->msg, "params"), "_meta");
+        /* a caller that declared its own capabilities: they are the ones that count */
         json_t *own = json_object_get(meta, PT_MCP_META_CAPS);
-        if (pt_mcp_modern_meta(call->msg, json_is_object(own) ? own : up->caps,
-                               up->log_level[0] ? up->log_level : NULL) != 0) {
+        const char *level = callers_meta || !up->log_level[0] ? NULL : up->log_level;
+        if (pt_mcp_modern_meta(call->msg, json_is_object(own) ? own : up->caps, level) != 0) {
             fail_soon(call, PT_MCP_INTERNAL_ERROR, "the gateway is out of memory");
             return;
         }
@@ -1469,8 +1570,9 @@ void pt_mcp_upstream_free(pt_mcp_upstream *up)
     maybe_free(up);
 }
 
-pt_mcp_call *pt_mcp_upstream_call(pt_mcp_upstream *up, const char *method, json_t *params, pt_mcp_reply_fn reply,
-                                  void *arg)
+/* A call of the caller's, not sent yet. */
+static pt_mcp_call *call_make(pt_mcp_upstream *up, const char *method, json_t *params, pt_mcp_reply_fn reply,
+                              void *arg)
 {
     long long id = up->next_id++;
     pt_mcp_call *call = call_new(up, pt_mcp_request(id, method, params ? json_deep_copy(params) : NULL), id, reply, arg);
@@ -1481,6 +1583,13 @@ pt_mcp_call *pt_mcp_upstream_call(pt_mcp_upstream *up, const char *method, json_
         call->progress = json_incref(token);
         json_object_set_new(meta, "progressToken", json_integer(id));
     }
+    return call;
+}
+
+/* Sends the call, or has it wait for the handshake, or fails it soon. */
+static void call_launch(pt_mcp_call *call)
+{
+    pt_mcp_upstream *up = call->up;
     char msg[200];
     if (!call->msg) {
         fail_soon(call, PT_MCP_INTERNAL_ERROR, "the gateway is out of memory");
@@ -1499,6 +1608,24 @@ pt_mcp_call *pt_mcp_upstream_call(pt_mcp_upstream *up, const char *method, json_
         uv_timer_start(&call->timer, on_call_timer, up->def->timeout_ms, 0);
         if (up->state == PT_MCP_UP_READY) send_call(call);
     }
+}
+
+pt_mcp_call *pt_mcp_upstream_call(pt_mcp_upstream *up, const char *method, json_t *params, pt_mcp_reply_fn reply,
+                                  void *arg)
+{
+    pt_mcp_call *call = call_make(up, method, params, reply, arg);
+    if (call) call_launch(call);
+    return call;
+}
+
+pt_mcp_call *pt_mcp_upstream_call_modern(pt_mcp_upstream *up, const char *method, json_t *params,
+                                         json_t *param_headers, pt_mcp_reply_fn reply, void *arg)
+{
+    pt_mcp_call *call = call_make(up, method, params, reply, arg);
+    if (!call) return NULL;
+    call->keep_modern = true;
+    call->param_headers = json_incref(param_headers);
+    call_launch(call);
     return call;
 }
 
@@ -1562,10 +1689,6 @@ void pt_mcp_call_on_event(pt_mcp_call *call, pt_mcp_event_fn event)
     if (call) call->event = event;
 }
 
-void pt_mcp_call_keep_modern(pt_mcp_call *call)
-{
-    if (call) call->keep_modern = true;
-}
 
 pt_mcp_up_state pt_mcp_upstream_state(const pt_mcp_upstream *up) { return up->state; }
 json_t *pt_mcp_upstream_init_result(const pt_mcp_upstream *up)

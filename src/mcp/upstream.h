@@ -72,11 +72,17 @@ pt_mcp_call *pt_mcp_upstream_call(pt_mcp_upstream *up, const char *method, json_
  * _meta.progressToken is sent under a token of the gateway's (unique on the upstream) and
  * the server's progress notifications get the caller's token back. */
 void pt_mcp_call_on_event(pt_mcp_call *call, pt_mcp_event_fn event);
-/* The caller speaks the 2026-07-28 revision itself (set right after the call is made): a
- * modern server's answer reaches reply as the server gave it, resultType and input_required
- * included, instead of reshaped for a 2025-era client (its input rounds relayed as requests,
- * resultType left out). Params whose _meta declares clientCapabilities keep them in any case. */
-void pt_mcp_call_keep_modern(pt_mcp_call *call);
+/* pt_mcp_upstream_call for a caller that speaks the 2026-07-28 revision itself: a modern
+ * server's answer reaches reply as the server gave it, resultType and input_required included,
+ * instead of reshaped for a 2025-era client (its input rounds relayed as requests, resultType
+ * left out); param_headers (borrowed, may be NULL: {"Name":"value"}) are the caller's own
+ * Mcp-Param-* headers, sent to a modern HTTP server as they came (the gateway mirrors the
+ * x-mcp-header arguments the caller sent no header for). Params whose _meta declares
+ * clientCapabilities keep them in any case; params whose _meta names the revision's protocol
+ * version (a caller of the revision relaying its own _meta) keep its log level too, or ask for
+ * none, and lose the revision's keys when the server is of the 2025 era. */
+pt_mcp_call *pt_mcp_upstream_call_modern(pt_mcp_upstream *up, const char *method, json_t *params,
+                                         json_t *param_headers, pt_mcp_reply_fn reply, void *arg);
 /* Sends the client's answer (taken) to a request the server made; its id must be the
  * server's own. Best effort. */
 void pt_mcp_upstream_answer(pt_mcp_upstream *up, json_t *response);

@@ -4,8 +4,8 @@
 # a @grpc/grpc-js echo server (tests/upstreams/grpc/echo.mjs), driven by curl, h2load and the
 # @grpc/grpc-js client (grpc_calls.mjs): unary, server-, client- and bidi-streaming calls, an
 # error status with its message and custom trailers, a deadline, an unreachable upstream
-# (UNAVAILABLE), an HTTP/1.1-only service (UNIMPLEMENTED), messages past every window, trailers
-# to curl, a GOAWAY that leaves streams unprocessed, the access log's grpc_status and metrics.
+# (UNAVAILABLE), the client's grpc-timeout enforced by the gateway, an HTTP/1.1-only service (UNIMPLEMENTED), messages past every window, trailers
+# to curl (HTTP/2, and HTTP/1.1 after the last chunk with TE: trailers), a GOAWAY that leaves streams unprocessed, the access log's grpc_status and metrics.
 . "$(dirname "$0")/lib.sh"
 
 command -v h2load >/dev/null || { skip "HTTP/2 upstreams" "h2load (nghttp2-client) is not installed"; done_testing; exit; }
@@ -47,7 +47,7 @@ portico_start "$T/portico.yaml" || not_ok "portico starts with h2 and h2c servic
 P="http://127.0.0.1:$PP"
 
 # --- gRPC ---------------------------------------------------------------------------------
-node "$BB_DIR/grpc_calls.mjs" "127.0.0.1:$PP" unary error server_stream client_stream bidi large deadline down http1 \
+node "$BB_DIR/grpc_calls.mjs" "127.0.0.1:$PP" unary error server_stream client_stream bidi large deadline gateway_deadline gateway_deadline_midway down http1 \
     >"$T/calls.out" 2>"$T/calls.err" || note "grpc_calls.mjs: $(tail -n 3 "$T/calls.err")"
 call() { jq -c "select(.call == \"$1\") | $2" "$T/calls.out" 2>/dev/null; }
 is "$(call unary '[.code, .text]')" '[0,"hello"]' "gRPC unary: the answer comes back through h2c"
@@ -63,6 +63,13 @@ is "$(call large '[.code, .same, .stream_code, .stream_same]')" '[0,true,0,true]
 is "$(call deadline .code)" 4 "gRPC deadline: the client's deadline passes while the upstream is slow (DEADLINE_EXCEEDED)"
 wait_log '^cancelled' "$T/grpc.log" && ok "gRPC deadline: the upstream sees the call cancelled" ||
     not_ok "gRPC deadline: the upstream sees the call cancelled" "$(tail -n 3 "$T/grpc.log")"
+dl_msg="deadline exceeded: the call's grpc-timeout passed"
+is "$(call gateway_deadline '[.code, .details, .trailers_only]')" "[4,\"$dl_msg\",true]" \
+    "gRPC grpc-timeout, no answer yet: the gateway ends the call trailers-only with DEADLINE_EXCEEDED"
+is "$(call gateway_deadline_midway '[.code, .details, .body]')" "[4,\"$dl_msg\",\"partial\\n\"]" \
+    "gRPC grpc-timeout, answer under way: what came goes out, then DEADLINE_EXCEEDED in the trailers"
+wait_log '^held stream reset 2' "$T/h2c.log" && ok "gRPC grpc-timeout: the gateway cancels both upstream calls" ||
+    not_ok "gRPC grpc-timeout: the gateway cancels both upstream calls" "$(tail -n 3 "$T/h2c.log")"
 is "$(call down .code)" 14 "gRPC to an unreachable upstream: UNAVAILABLE"
 like "$(call down .details)" "service 'down' is unavailable: connection refused" "gRPC UNAVAILABLE: the message says why"
 is "$(call http1 .code)" 12 "gRPC to an HTTP/1.1-only service: UNIMPLEMENTED"
@@ -98,6 +105,15 @@ http HEAD "$P/c/big?n=1234" --http2-prior-knowledge -I
 is "$RESP_STATUS:$(hdr content-length)" "200:1234" "h2c upstream: a HEAD answer keeps the resource's length"
 curl -s --http2-prior-knowledge -D "$T/tr.h" -o /dev/null "$P/t/trailers"
 like "$(tr -d '\r' <"$T/tr.h")" $'\nx-trailer: yes\nx-sum: [0-9a-f]{64}' "h2 upstream: its trailers reach an HTTP/2 client"
+# HTTP/1.1: after the last chunk when the client said TE: trailers, and not otherwise (the
+# final blank line is cut by $(...))
+raw=$(curl -s --raw -H 'TE: trailers' "$P/t/trailers" | tr -d '\r')
+like "$raw" $'^e\nwith trailers\n\n0\nx-trailer: yes\nx-sum: [0-9a-f]{64}$' \
+    "h2 upstream: its trailers follow the last chunk to an HTTP/1.1 client that sent TE: trailers"
+raw=$(curl -s --raw "$P/t/trailers" | tr -d '\r')
+is "$raw" $'e\nwith trailers\n\n0' "h2 upstream: an HTTP/1.1 client without TE: trailers gets the body without them"
+out=$(curl -s -H 'TE: trailers' "$P/t/trailers" -o /dev/null -w '%{http_code}' --next -s "$P/t/hello" -o /dev/null -w ' %{http_code} %{num_connects}')
+is "$out" "200 200 0" "HTTP/1.1: the connection serves the next request after an answer with trailers"
 is "$(status_of --http2-prior-knowledge "$P/c/status?s=503")" 503 "h2c upstream: its status is relayed as it is"
 
 # GOAWAY naming the first of three concurrent streams: the other two go on a new connection

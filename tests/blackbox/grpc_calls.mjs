@@ -3,11 +3,15 @@
 //
 //   node grpc_calls.mjs HOST:PORT CALL...
 //
-// Calls: unary, error, server_stream, client_stream, bidi, large, deadline, down, http1.
+// Calls: unary, error, server_stream, client_stream, bidi, large, deadline, gateway_deadline,
+// gateway_deadline_midway, down, http1. The gateway_deadline ones are sent with node:http2,
+// not @grpc/grpc-js: they say grpc-timeout but never cancel the call themselves, so what ends
+// them is the gateway (before the answer began, or midway through it).
 // Each line is {"call": NAME, "code": gRPC status, "details": ..., and what the call saw}.
 // `down` and `http1` send the metadata "x-route: down" / "x-route: http1" so the gateway's
 // routes send them to an unreachable upstream and to an HTTP/1.1-only service.
 import crypto from 'node:crypto';
+import http2 from 'node:http2';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -96,6 +100,29 @@ const run = {
         const r = await unary({ text: 'slow', delay_ms: 3000 }, meta(), { deadline: Date.now() + 300 });
         return { code: r.code, details: r.details };
     },
+    // `path`: an upstream that never answers (h2_echo.mjs /hold): the deadline is the gateway's
+    // alone, not also the upstream's own (a gRPC server reads grpc-timeout too)
+    gateway_deadline(path = '/c/hold') {
+        const msg = Echo.service.Unary.requestSerialize({ text: 'slow' });
+        const frame = Buffer.alloc(5 + msg.length);
+        frame.writeUInt32BE(msg.length, 1);
+        msg.copy(frame, 5);
+        return new Promise((resolve) => {
+            const session = http2.connect(`http://${target}`);
+            const req = session.request({ ':method': 'POST', ':path': path,
+                'content-type': 'application/grpc', te: 'trailers', 'grpc-timeout': '300m' });
+            let fields = {}, body = '', trailersOnly = false;
+            req.on('response', (h, flags) => { fields = { ...h }; trailersOnly = (flags & 1) === 1; });
+            req.on('trailers', (t) => { fields = { ...fields, ...t }; });
+            req.on('data', (d) => { body += d; });
+            const done = (r) => { session.close(); resolve(r); };
+            req.on('end', () => done({ code: Number(fields['grpc-status']),
+                details: decodeURIComponent(fields['grpc-message'] ?? ''), body, trailers_only: trailersOnly }));
+            req.on('error', (e) => done({ code: null, details: String(e) }));
+            req.end(frame);
+        });
+    },
+    gateway_deadline_midway() { return run.gateway_deadline('/c/hold?head=1'); },
     async down() {
         const r = await unary({ text: 'x' }, meta('down'));
         return { code: r.code, details: r.details };

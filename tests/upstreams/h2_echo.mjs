@@ -13,6 +13,9 @@
 //                  first of them as the last processed, and only that one is answered: the
 //                  others must be sent again on another connection (answered at once there:
 //                  one GOAWAY per run)
+//   /hold          never answered (with ?head=1: a 200 head and "partial\n", then nothing more);
+//                  when the client resets the stream, "held stream reset N" is printed on stdout
+//                  (N counting them)
 // GET /__ctl/stats answers {sessions, streams, goaways}.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -27,6 +30,7 @@ for (let i = 0; i < args.length; i++) {
 }
 
 const stats = { sessions: 0, streams: 0, goaways: 0 };
+let heldResets = 0;
 const server = cert ? http2.createSecureServer({ cert, key, allowHTTP1: false }) : http2.createServer();
 server.on('session', (s) => {
     stats.sessions++;
@@ -47,6 +51,14 @@ function answer(stream, headers, body) {
         const head = headers[':method'] === 'HEAD';
         stream.respond({ ':status': 200, 'content-type': 'application/octet-stream', 'content-length': n }, { endStream: head });
         if (!head) stream.end(Buffer.alloc(n, 'x'));
+        return;
+    }
+    if (url.pathname === '/hold') {
+        stream.on('close', () => { if (stream.rstCode) console.log(`held stream reset ${++heldResets}`); });
+        if (url.searchParams.get('head')) {
+            stream.respond({ ':status': 200, 'content-type': 'application/grpc' });
+            stream.write('partial\n');
+        }
         return;
     }
     if (url.pathname === '/status') {

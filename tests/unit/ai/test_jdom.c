@@ -48,7 +48,8 @@ static void integers_stop_at_the_edges_of_int64(void **state)
     pt_pool a;
     const pt_jv *v = parse(&a, "{\"max\":9223372036854775807,\"over\":9223372036854775808,"
                                "\"min\":-9223372036854775808,\"under\":-9223372036854775809,"
-                               "\"nz\":-0,\"z\":0,\"e\":1e3,\"E\":2E1,\"big\":99999999999999999999}", NULL);
+                               "\"nz\":-0,\"z\":0,\"e\":1e3,\"E\":2E1,\"big\":99999999999999999999,"
+                               "\"d18\":123456789012345678,\"d19\":1234567890123456789,\"f\":10.25}", NULL);
     assert_non_null(v);
     assert_true(pt_jv_is_integer(pt_jv_get(v, "max")));
     assert_true(pt_jv_int(pt_jv_get(v, "max")) == INT64_MAX);
@@ -63,6 +64,11 @@ static void integers_stop_at_the_edges_of_int64(void **state)
     assert_true(pt_jv_num(pt_jv_get(v, "e")) == 1000.0);
     assert_false(pt_jv_is_integer(pt_jv_get(v, "E")));
     assert_false(pt_jv_is_integer(pt_jv_get(v, "big")));
+    assert_true(pt_jv_int(pt_jv_get(v, "d18")) == 123456789012345678);
+    assert_true(pt_jv_int(pt_jv_get(v, "d19")) == 1234567890123456789);
+    assert_false(pt_jv_is_integer(pt_jv_get(v, "f")));
+    assert_true(pt_jv_num(pt_jv_get(v, "f")) == 10.25);
+    assert_true(pt_slice_eq_cstr(pt_jv_get(v, "f")->raw, "10.25"));
     pt_pool_release(&a);
 }
 
@@ -103,7 +109,8 @@ static void errors_give_the_offset(void **state)
     static const struct {
         const char *in;
         size_t at;
-    } bad[] = { { "{\"a\":1,}", 7 }, { "[1 2]", 3 }, { "{\"a\" 1}", 5 }, { "\"\\q\"", 1 }, { "[1] x", 4 }, { "", 0 } };
+    } bad[] = { { "{\"a\":1,}", 7 }, { "[1 2]", 3 }, { "{\"a\" 1}", 5 }, { "\"\\q\"", 1 }, { "[1] x", 4 }, { "", 0 },
+                { "[01]", 2 }, { "[tru]", 1 }, { "[1.]", 3 }, { "[nulll]", 5 } };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         pt_pool a;
         size_t at = 99;

@@ -73,6 +73,26 @@ static void grpc_status_values(void **s)
     assert_int_equal(pt_grpc_status_parse(PT_SLICE_LIT("100")), -1);
 }
 
+/* grpc-timeout: digits then a unit, in milliseconds rounded up; anything else is none. */
+static void grpc_timeout_values(void **s)
+{
+    (void)s;
+    assert_int_equal(pt_grpc_timeout_ms(PT_SLICE_LIT("300m")), 300);
+    assert_int_equal(pt_grpc_timeout_ms(PT_SLICE_LIT("2S")), 2000);
+    assert_int_equal(pt_grpc_timeout_ms(PT_SLICE_LIT("1M")), 60000);
+    assert_int_equal(pt_grpc_timeout_ms(PT_SLICE_LIT("1H")), 3600000);
+    assert_int_equal(pt_grpc_timeout_ms(PT_SLICE_LIT("1500u")), 2);
+    assert_int_equal(pt_grpc_timeout_ms(PT_SLICE_LIT("1n")), 1);
+    assert_int_equal(pt_grpc_timeout_ms(PT_SLICE_LIT("0m")), 0);
+    assert_int_equal(pt_grpc_timeout_ms(PT_SLICE_LIT("99999999S")), 99999999000LL);
+    assert_int_equal(pt_grpc_timeout_ms(PT_SLICE_LIT("123456789S")), -1); /* 9 digits */
+    assert_int_equal(pt_grpc_timeout_ms(PT_SLICE_LIT("m")), -1);
+    assert_int_equal(pt_grpc_timeout_ms(PT_SLICE_LIT("10")), -1);
+    assert_int_equal(pt_grpc_timeout_ms(PT_SLICE_LIT("10x")), -1);
+    assert_int_equal(pt_grpc_timeout_ms(PT_SLICE_LIT("-1S")), -1);
+    assert_int_equal(pt_grpc_timeout_ms(PT_SLICE_LIT("1 S")), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -80,6 +100,7 @@ int main(void)
         cmocka_unit_test(gateway_failures_have_the_status_their_meaning_says),
         cmocka_unit_test(messages_are_percent_encoded_outside_printable_ascii),
         cmocka_unit_test(grpc_status_values),
+        cmocka_unit_test(grpc_timeout_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

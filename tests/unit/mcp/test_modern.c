@@ -179,6 +179,11 @@ static void results_carry_the_revisions_members(void **state)
     pt_mcp_modern_result(r, "tools/list");
     assert_int_equal(json_integer_value(json_object_get(r, "ttlMs")), 0);
     json_decref(r);
+    r = json_pack("{s:s, s:i}", "cacheScope", "public", "ttlMs", 60000); /* a modern server's, relayed */
+    pt_mcp_modern_result(r, "tools/list");
+    assert_string_equal(json_string_value(json_object_get(r, "cacheScope")), "private");
+    assert_int_equal(json_integer_value(json_object_get(r, "ttlMs")), 60000);
+    json_decref(r);
 }
 
 static void log_levels_go_from_the_one_asked_up(void **state)

@@ -8,18 +8,25 @@
 //              json_schema_2020_12_tool, test_reconnection (closes its SSE stream before it
 //              answers, when the client can resume), test_dynamic_tool (adds a resource and a
 //              prompt and announces both lists changed), test_touch_watched (changes
-//              test://watched-resource and tells its subscribers)
+//              test://watched-resource and tells its subscribers); the input-required contract
+//              of the 2026-07-28 revision, test_input_required_result_elicitation ... _capabilities
+//              (each asks the client over the 2025 protocol: a gateway turns the question into an
+//              input_required result for a 2026-07-28 client and its retry into the answer), and
+//              the stateless era's diagnostics test_missing_capability, test_streaming_elicitation,
+//              test_logging_tool, test_trigger_tool_change, test_trigger_prompt_change
 //   resources  test://static-text, test://static-binary, test://watched-resource (subscribable),
 //              the template test://template/{id}/data
 //   prompts    test_simple_prompt, test_prompt_with_arguments, test_prompt_with_embedded_resource,
-//              test_prompt_with_image
+//              test_prompt_with_image, test_input_required_result_prompt (asks the client for its
+//              context first)
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(path.join(here, '../../node/package.json'));
-const { CreateMessageResultSchema, ElicitResultSchema, McpError, ErrorCode } = require('@modelcontextprotocol/sdk/types.js');
+const { CreateMessageResultSchema, ElicitResultSchema, ListRootsResultSchema, McpError, ErrorCode } =
+    require('@modelcontextprotocol/sdk/types.js');
 
 const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==';
 const WAV = 'UklGRiQAAABXQVZFZm10IBAAAAABAAEAQB8AAEAfAAABAAgAZGF0YQAAAAA=';
@@ -36,6 +43,8 @@ const stringArgs = (...names) => ({ type: 'object', properties: Object.fromEntri
 const state = {
     watched: 1,                 // the watched resource's version; test_touch_watched bumps it
     dynamic: false,             // test_dynamic_tool was called: the dynamic resource and prompt exist
+    triggeredTool: false,       // test_trigger_tool_change flips it: test_triggered_tool is listed
+    triggeredPrompt: false,     // test_trigger_prompt_change flips it: test_triggered_prompt is listed
     subscribers: new Map(),     // server -> Set of uris it subscribed to
 };
 
@@ -46,9 +55,29 @@ const announce = async (servers, fn) => {
 
 // ---- tools -------------------------------------------------------------------------------------
 
-const askElicitation = (extra, message, properties) => extra.sendRequest({ method: 'elicitation/create',
-    params: { message, requestedSchema: { type: 'object', properties } } }, ElicitResultSchema);
+const askElicitation = (extra, message, properties, required) => extra.sendRequest({ method: 'elicitation/create',
+    params: { message, requestedSchema: { type: 'object', properties, ...(required ? { required } : {}) } } },
+ElicitResultSchema);
 const elicited = (r) => plain(`Elicitation completed: action=${r.action}, content=${JSON.stringify(r.content ?? {})}`);
+
+// The questions of the input-required contract, as a 2025-era server asks them (the answer
+// comes back as the request's result).
+const askName = (extra, message) => askElicitation(extra, message, { name: { type: 'string' } }, ['name']);
+const askConfirm = (extra) => askElicitation(extra, 'Please confirm', { ok: { type: 'boolean' } }, ['ok']);
+const askModel = (extra, text, maxTokens) => extra.sendRequest({ method: 'sampling/createMessage', params: {
+    messages: [{ role: 'user', content: { type: 'text', text } }], maxTokens } }, CreateMessageResultSchema);
+const askRoots = (extra) => extra.sendRequest({ method: 'roots/list' }, ListRootsResultSchema);
+const accepted = (r, field) => (r.action === 'accept' ? String(r.content?.[field]) : `(${r.action})`);
+const rootsOf = (r) => r.roots.map((x) => x.uri).join(', ');
+const greet = async (req, extra) => plain(`Hello, ${accepted(await askName(extra, 'What is your name?'), 'name')}!`);
+
+// flip(key, notify): test_trigger_*_change: the triggered tool or prompt comes or goes, and every
+// client hears that the list changed.
+const flip = async (key, servers, notify) => {
+    state[key] = !state[key];
+    await announce(servers, notify);
+    return plain(`the list changed: its triggered entry is now ${state[key] ? 'listed' : 'gone'}`);
+};
 
 const tools = {
     test_simple_text: () => plain('This is a simple text response for testing.'),
@@ -137,6 +166,41 @@ const tools = {
             (s) => s.sendResourceUpdated({ uri }));
         return plain(`test://watched-resource is now at version ${state.watched}`);
     },
+    // The input-required contract (SEP-2322), asked the 2025 way.
+    test_input_required_result_elicitation: greet,
+    test_input_required_result_sampling: async (req, extra) =>
+        plain(`LLM response: ${(await askModel(extra, 'What is the capital of France?', 100)).content.text}`),
+    test_input_required_result_list_roots: async (req, extra) => plain(`Roots: ${rootsOf(await askRoots(extra))}`),
+    // The requestState is the asking side's to check: the answer reaches this call only once the
+    // state echoed with it was found good.
+    test_input_required_result_request_state: async (req, extra) =>
+        plain(`state-ok: confirmed ${accepted(await askConfirm(extra), 'ok')}`),
+    test_input_required_result_multiple_inputs: async (req, extra) => {
+        const [who, greeting, roots] = await Promise.all([askName(extra, 'What is your name?'),
+            askModel(extra, 'Generate a greeting', 50), askRoots(extra)]);
+        return plain(`${greeting.content.text} ${accepted(who, 'name')} (roots: ${rootsOf(roots)})`);
+    },
+    test_input_required_result_multi_round: async (req, extra) => {
+        const who = accepted(await askName(extra, 'Step 1: What is your name?'), 'name');
+        const color = accepted(await askElicitation(extra, 'Step 2: What is your favorite color?',
+            { color: { type: 'string' } }, ['color']), 'color');
+        return plain(`${who} likes ${color}`);
+    },
+    test_input_required_result_tampered_state: async (req, extra) =>
+        plain(`Confirmed ${accepted(await askConfirm(extra), 'ok')}`),
+    // Asks only by sampling: a client that declared sampling alone is never asked to elicit.
+    test_input_required_result_capabilities: async (req, extra) =>
+        plain(`LLM response: ${(await askModel(extra, 'Say hello', 20)).content.text}`),
+    // The stateless era's diagnostics (server-stateless).
+    test_missing_capability: async (req, extra) =>
+        plain(`LLM response: ${(await askModel(extra, 'This tool needs sampling', 20)).content.text}`),
+    test_streaming_elicitation: greet,
+    test_logging_tool: async (req, extra) => {
+        await extra.sendNotification({ method: 'notifications/message', params: { level: 'info', data: 'test_logging_tool ran' } });
+        return plain('Logged one message at level info');
+    },
+    test_trigger_tool_change: (req, extra, servers) => flip('triggeredTool', servers, (s) => s.sendToolListChanged()),
+    test_trigger_prompt_change: (req, extra, servers) => flip('triggeredPrompt', servers, (s) => s.sendPromptListChanged()),
 };
 
 const toolSchemas = {
@@ -151,13 +215,19 @@ const toolSchemas = {
     },
 };
 
-export const contractTools = Object.keys(tools).map((name) => ({ name,
+const listedTools = Object.keys(tools).map((name) => ({ name,
     description: name === 'json_schema_2020_12_tool' ? 'Tool with JSON Schema 2020-12 features' : `conformance: ${name}`,
     inputSchema: toolSchemas[name] ?? noArgs }));
+const triggeredTool = { name: 'test_triggered_tool', description: 'conformance: listed while test_trigger_tool_change has it',
+    inputSchema: noArgs };
+
+// contractTools(): the contract's tools as listed now.
+export const contractTools = () => (state.triggeredTool ? [...listedTools, triggeredTool] : listedTools);
 
 // callContractTool(req, extra, servers): the answer of a contract tool, or undefined when the
 // name is not one of them.
-export const callContractTool = (req, extra, servers) => tools[req.params.name]?.(req, extra, servers);
+export const callContractTool = (req, extra, servers) => (req.params.name === triggeredTool.name && state.triggeredTool
+    ? plain('The triggered tool ran') : tools[req.params.name]?.(req, extra, servers));
 
 // ---- resources ---------------------------------------------------------------------------------
 
@@ -221,20 +291,27 @@ const prompts = {
     test_prompt_with_image: { arguments: [], get: () => [
         user({ type: 'image', data: PNG, mimeType: 'image/png' }),
         user({ type: 'text', text: 'Please analyze the image above.' })] },
+    // The input-required contract on prompts/get: the client is asked for the context first.
+    test_input_required_result_prompt: { arguments: [], get: async (a, extra) => {
+        const r = await askElicitation(extra, 'What context should the prompt use?', { context: { type: 'string' } }, ['context']);
+        return [user({ type: 'text', text: `Answer within this context: ${accepted(r, 'context')}` })];
+    } },
 };
 const dynamicPrompt = { arguments: [], get: () => [user({ type: 'text', text: 'This prompt was added while the server ran.' })] };
-const promptsNow = () => (state.dynamic ? { ...prompts, test_dynamic_prompt: dynamicPrompt } : prompts);
+const triggeredPrompt = { arguments: [], get: () => [user({ type: 'text', text: 'Listed while test_trigger_prompt_change has it.' })] };
+const promptsNow = () => ({ ...prompts, ...(state.dynamic ? { test_dynamic_prompt: dynamicPrompt } : {}),
+    ...(state.triggeredPrompt ? { test_triggered_prompt: triggeredPrompt } : {}) });
 
 export const listPrompts = () => ({ prompts: Object.entries(promptsNow()).map(([name, p]) => ({ name,
     description: `conformance: ${name}`, arguments: p.arguments })) });
 
-export const getPrompt = (req) => {
+export const getPrompt = async (req, extra) => {
     const p = promptsNow()[req.params.name];
     if (!p) throw new McpError(ErrorCode.InvalidParams, `Prompt ${req.params.name} not found`);
     const a = req.params.arguments ?? {};
     const missing = p.arguments.filter((x) => x.required && a[x.name] === undefined).map((x) => x.name);
     if (missing.length) throw new McpError(ErrorCode.InvalidParams, `Prompt ${req.params.name} needs ${missing.join(', ')}`);
-    return { description: `conformance: ${req.params.name}`, messages: p.get(a) };
+    return { description: `conformance: ${req.params.name}`, messages: await p.get(a, extra) };
 };
 
 // ---- completions -------------------------------------------------------------------------------

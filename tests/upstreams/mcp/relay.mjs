@@ -39,8 +39,8 @@ const name = process.argv[3] || 'relay';
 const port = Number(process.argv[4] || 0);
 const obj = (props = {}) => ({ type: 'object', properties: props });
 const text = (t) => ({ content: [{ type: 'text', text: `${name}: ${t}` }] });
-const tools = [...['sample', 'elicit', 'roots', 'progress', 'wait', 'cancelled', 'grow']
-    .map((t) => ({ name: t, description: t, inputSchema: obj() })), ...contract.contractTools];
+const tools = ['sample', 'elicit', 'roots', 'progress', 'wait', 'cancelled', 'grow']
+    .map((t) => ({ name: t, description: t, inputSchema: obj() }));
 let cancelled = 0;
 const servers = new Set();
 
@@ -49,14 +49,14 @@ function makeServer() {
         resources: { subscribe: true, listChanged: true }, prompts: { listChanged: true }, completions: {} } });
     servers.add(s);
     s.onclose = () => { servers.delete(s); contract.forget(s); };
-    s.setRequestHandler(ListToolsRequestSchema, async () => ({ tools }));
+    s.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: [...tools, ...contract.contractTools()] }));
     s.setRequestHandler(ListResourcesRequestSchema, async () => contract.listResources());
     s.setRequestHandler(ListResourceTemplatesRequestSchema, async () => contract.listResourceTemplates());
     s.setRequestHandler(ReadResourceRequestSchema, async (req) => contract.readResource(req));
     s.setRequestHandler(SubscribeRequestSchema, async (req) => contract.subscribe(s, req));
     s.setRequestHandler(UnsubscribeRequestSchema, async (req) => contract.unsubscribe(s, req));
     s.setRequestHandler(ListPromptsRequestSchema, async () => contract.listPrompts());
-    s.setRequestHandler(GetPromptRequestSchema, async (req) => contract.getPrompt(req));
+    s.setRequestHandler(GetPromptRequestSchema, async (req, extra) => contract.getPrompt(req, extra));
     s.setRequestHandler(CompleteRequestSchema, async (req) => contract.complete(req));
     s.setRequestHandler(CallToolRequestSchema, async (req, extra) => {
         const a = req.params.arguments || {};
