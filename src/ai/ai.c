@@ -253,8 +253,9 @@ static int gemini_embeddings_request(pt_ai_request *r, const char *verb, pt_ai_e
         pt_buf_release(&b);
         return -1;
     }
-    free(r->body);
+    if (r->body_owned) free((char *)r->body);
     r->body = pt_buf_detach(&b, &r->len);
+    r->body_owned = true;
     if (!r->body) return pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 500, NULL, "out of memory");
     return validate(r, err);
 }
@@ -313,14 +314,31 @@ static int gemini_target(pt_ai_request *r, pt_slice path, pt_slice query, pt_ai_
     return 0;
 }
 
+/* The three ways in: the body copied, or borrowed from a caller that keeps it unchanged
+ * until the request is freed (the copy is an allocation and a pass over the body). */
+static int request_new(pt_ai_format fmt, pt_ai_endpoint ep, pt_slice path, pt_slice query, const char *body,
+                       size_t len, bool borrow, pt_ai_request **out, pt_ai_error *err);
+
 int pt_ai_request_new(pt_ai_format fmt, pt_ai_endpoint ep, const char *body, size_t len, pt_ai_request **out,
                       pt_ai_error *err)
 {
-    return pt_ai_request_new_path(fmt, ep, PT_SLICE_NULL, PT_SLICE_NULL, body, len, out, err);
+    return request_new(fmt, ep, PT_SLICE_NULL, PT_SLICE_NULL, body, len, false, out, err);
 }
 
 int pt_ai_request_new_path(pt_ai_format fmt, pt_ai_endpoint ep, pt_slice path, pt_slice query, const char *body,
                            size_t len, pt_ai_request **out, pt_ai_error *err)
+{
+    return request_new(fmt, ep, path, query, body, len, false, out, err);
+}
+
+int pt_ai_request_borrow_path(pt_ai_format fmt, pt_ai_endpoint ep, pt_slice path, pt_slice query, const char *body,
+                              size_t len, pt_ai_request **out, pt_ai_error *err)
+{
+    return request_new(fmt, ep, path, query, body, len, true, out, err);
+}
+
+static int request_new(pt_ai_format fmt, pt_ai_endpoint ep, pt_slice path, pt_slice query, const char *body,
+                       size_t len, bool borrow, pt_ai_request **out, pt_ai_error *err)
 {
     *out = NULL;
     pt_ai_error_clear(err);
@@ -330,14 +348,20 @@ int pt_ai_request_new_path(pt_ai_format fmt, pt_ai_endpoint ep, pt_slice path, p
     r->fmt = fmt;
     r->ep = ep;
     r->i_model = r->i_stream = r->i_stream_options = -1;
-    r->body = malloc(len + 1);
-    if (!r->body) {
-        pt_recycle_put(&requests, r, RECYCLE_MAX);
-        return pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 500, NULL, "out of memory");
-    }
-    if (len) memcpy(r->body, body, len);
-    r->body[len] = '\0';
     r->len = len;
+    r->body_owned = !borrow;
+    if (borrow) {
+        r->body = body;
+    } else {
+        char *copy = malloc(len + 1);
+        if (!copy) {
+            pt_recycle_put(&requests, r, RECYCLE_MAX);
+            return pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 500, NULL, "out of memory");
+        }
+        if (len) memcpy(copy, body, len);
+        copy[len] = '\0';
+        r->body = copy;
+    }
     pt_pivot_req_init(&r->pivot);
     if (ep == PT_AI_EP_MODELS) {
         *out = r;
@@ -362,7 +386,7 @@ void pt_ai_request_free(pt_ai_request *r)
     if (!r) return;
     pt_pivot_req_release(&r->pivot);
     if (r->f && r->f != r->fixed) free(r->f);
-    free(r->body);
+    if (r->body_owned) free((char *)r->body);
     pt_recycle_put(&requests, r, RECYCLE_MAX);
 }
 
@@ -666,6 +690,7 @@ pt_ai_call *pt_ai_call_new(pt_ai_request *req, const pt_ai_attempt *at, const pt
         .cfg = at->provider,
         .model = at->upstream_model,
         .key = at->key_index < at->provider->nkeys ? at->provider->keys[at->key_index].value : NULL,
+        .bearer = at->key_index < at->provider->nkeys ? at->provider->keys[at->key_index].bearer : NULL,
         .ep = req->ep,
         .stream = c->stream,
         .request_id = c->request_id,

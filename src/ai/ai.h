@@ -90,6 +90,10 @@ int pt_ai_request_new(pt_ai_format fmt, pt_ai_endpoint ep, const char *body, siz
  * formats ignore path and query. */
 int pt_ai_request_new_path(pt_ai_format fmt, pt_ai_endpoint ep, pt_slice path, pt_slice query, const char *body,
                            size_t len, pt_ai_request **out, pt_ai_error *err);
+/* pt_ai_request_new_path without the copy: body[0..len) is borrowed and must stay as it is
+ * until pt_ai_request_free (a gateway route keeps the client's body that long). */
+int pt_ai_request_borrow_path(pt_ai_format fmt, pt_ai_endpoint ep, pt_slice path, pt_slice query, const char *body,
+                              size_t len, pt_ai_request **out, pt_ai_error *err);
 void pt_ai_request_free(pt_ai_request *r);
 pt_ai_format pt_ai_request_format(const pt_ai_request *r);
 pt_ai_endpoint pt_ai_request_endpoint(const pt_ai_request *r);

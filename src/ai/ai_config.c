@@ -50,6 +50,7 @@ void pt_ai_config_free(pt_ai_config *cfg)
         free(p->path_prefix);
         for (size_t k = 0; k < p->nkeys; k++) {
             free_secret(p->keys[k].value);
+            free_secret(p->keys[k].bearer);
         }
         free(p->keys);
         free(p->api_version);

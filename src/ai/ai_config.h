@@ -40,6 +40,7 @@ typedef struct pt_ai_price {
 
 typedef struct pt_ai_key {
     char *value;                         /* the secret: never logged, never echoed */
+    char *bearer;                        /* "Bearer <value>", built once at load (NULL: build it) */
     _Atomic uint64_t cooldown_until_ms;  /* runtime: skipped until this pt_now_ms() */
     _Atomic bool disabled;               /* runtime: refused by the provider (401/403) */
 } pt_ai_key;

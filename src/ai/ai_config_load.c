@@ -485,6 +485,13 @@ static int finish_provider(pt_cfg *c, const pt_cfg_node *n, pt_ai_config *ai, si
         p->port = u.port;
         p->path_prefix = u.path;
     }
+    /* the authorization header of the providers that take one, not rebuilt per call */
+    for (size_t k = 0; k < p->nkeys; k++) {
+        size_t len = strlen(p->keys[k].value);
+        if (!(p->keys[k].bearer = malloc(len + 8))) return pt_cfg_oom(c, n);
+        memcpy(p->keys[k].bearer, "Bearer ", 7);
+        memcpy(p->keys[k].bearer + 7, p->keys[k].value, len + 1);
+    }
     if (p->nkeys == 0 && p->type != PT_AI_PROV_OPENAI_COMPAT && p->type != PT_AI_PROV_BEDROCK &&
         p->type != PT_AI_PROV_VERTEX)
         return pt_cfg_fail(c, n, "missing required key 'api_key' or 'api_keys' (type %s needs one)",

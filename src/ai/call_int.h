@@ -24,8 +24,9 @@
 struct pt_ai_request {
     pt_ai_format fmt;
     pt_ai_endpoint ep;
-    char *body;
+    const char *body;         /* the client's, borrowed, or a copy of it (body_owned) */
     size_t len;
+    bool body_owned;
     pt_jfield *f;             /* fixed, or heap when there are more members */
     size_t nf;
     size_t open, close;       /* offsets of the root object's braces */

@@ -19,8 +19,10 @@ static inline void skip_ws(parser *s) { s->pos = pt_jscan_skip_ws(s->p, s->len, 
 
 /* Validates the string at s->pos and decodes it in place in the arena's copy of the text:
  * a decoded string is never longer than its body, and its closing quote's byte takes the
- * NUL. Plain strings (no escape, printable ASCII) are the most and are checked inline. */
-static bool string(parser *s, pt_slice *out)
+ * NUL. Plain strings (no escape, printable ASCII) are the most and are checked inline.
+ * Inline in both callers (keys and string values): a tree's strings are most of its nodes,
+ * and a call per string cost more than its check. */
+static inline __attribute__((always_inline)) bool string(parser *s, pt_slice *out)
 {
     size_t start = s->pos, end = pt_jscan_plain_end(s->p, s->len, start + 1);
     bool escaped = false;
@@ -78,6 +80,7 @@ static bool container(parser *s, pt_jv *v, unsigned depth, bool object)
             s->pos++;
         }
         if (!value(s, kid, depth + 1)) return false;
+        if (object) v->keys |= pt__jv_key_bit((unsigned char)kid->key.ptr[0], kid->key.len);
         v->n++;
         skip_ws(s);
         if (s->pos >= s->len) return false;
@@ -148,6 +151,7 @@ static bool value(parser *s, pt_jv *v, unsigned depth)
     switch (s->p[s->pos]) {
     case '{':
         v->type = PT_JV_OBJECT;
+        v->keys = 0;
         ok = container(s, v, depth, true);
         break;
     case '[':
@@ -195,7 +199,7 @@ const pt_jv *pt_jdom_parse(pt_pool *a, const char *p, size_t len, size_t *errpos
 
 const pt_jv *pt_jv_getn(const pt_jv *obj, const char *key, size_t kl)
 {
-    if (!pt_jv_is_object(obj)) return NULL;
+    if (!pt_jv_is_object(obj) || !(obj->keys & pt__jv_key_bit((unsigned char)key[0], kl))) return NULL;
     /* keys are NUL-terminated: their first bytes compare before a call to memcmp */
     for (const pt_jv *k = obj->kids, *end = k + obj->n; k < end; k++)
         if (k->key.len == kl && (!kl || (k->key.ptr[0] == key[0] && memcmp(k->key.ptr, key, kl) == 0))) return k;

@@ -31,7 +31,10 @@ typedef struct pt_jv pt_jv;
 struct pt_jv {
     pt_jv_type type;
     bool integer;        /* NUMBER: written without fraction or exponent, fits int64 */
-    int64_t ival;        /* NUMBER when integer */
+    union {
+        int64_t ival;    /* NUMBER when integer */
+        uint64_t keys;   /* OBJECT: pt__jv_key_bit of each member's key, or'ed */
+    };
     pt_slice raw;        /* the value as written */
     pt_slice str;        /* STRING: decoded, NUL-terminated */
     pt_slice key;        /* an object's member: its decoded key, NUL-terminated */
@@ -43,9 +46,22 @@ struct pt_jv {
  * *errpos the offset of the offending byte) or when the arena is full (*errpos = len+1). */
 const pt_jv *pt_jdom_parse(pt_pool *a, const char *p, size_t len, size_t *errpos);
 
+/* One bit of 64 for a key of klen bytes starting with first: an object keeps the bits of
+ * its keys, so most lookups of a member it lacks (parsers ask for every optional field)
+ * end without a look at its members. */
+static inline uint64_t pt__jv_key_bit(unsigned char first, size_t klen)
+{
+    return 1ull << ((first * 7u + (unsigned)klen) & 63);
+}
+
 const pt_jv *pt_jv_getn(const pt_jv *obj, const char *key, size_t klen);
-/* inline so that the length of a literal key is known at compile time */
-static inline const pt_jv *pt_jv_get(const pt_jv *obj, const char *key) { return pt_jv_getn(obj, key, strlen(key)); }
+/* inline so that the length and the bit of a literal key are known at compile time */
+static inline const pt_jv *pt_jv_get(const pt_jv *obj, const char *key)
+{
+    size_t kl = strlen(key);
+    if (obj && obj->type == PT_JV_OBJECT && !(obj->keys & pt__jv_key_bit((unsigned char)key[0], kl))) return NULL;
+    return pt_jv_getn(obj, key, kl);
+}
 const pt_jv *pt_jv_at(const pt_jv *arr, size_t i);
 static inline size_t pt_jv_len(const pt_jv *v)
 {

@@ -262,12 +262,11 @@ void pt__pass_body_usage(pt_ai_call *c)
     if (nf > 32) nf = 32;
     int iu = pt_jscan_find(f, nf, "usage", NULL);
     if (iu < 0) return;
-    pt_pool scratch;
-    pt_pool_init(&scratch, 0, PT__EVENT_ARENA_LIMIT);
-    const pt_jv *u = pt_jdom_parse(&scratch, c->body.data + f[iu].vstart, f[iu].vend - f[iu].vstart, NULL);
+    const char *us = c->body.data + f[iu].vstart;
+    size_t ul = f[iu].vend - f[iu].vstart;
     pt_usage nu = PT_USAGE_UNKNOWN;
     if (c->req->fmt == PT_AI_FMT_OPENAI || c->req->ep == PT_AI_EP_EMBEDDINGS) { /* Gemini clients' embeddings too */
-        pt__oai_usage(u, &nu);
+        pt__oai_usage_text(us, ul, &nu); /* the commonest answer: no tree */
         if (c->req->ep == PT_AI_EP_EMBEDDINGS && nu.output < 0) nu.output = 0;
         int ic = pt_jscan_find(f, nf, "choices", NULL);
         if (ic >= 0) {
@@ -280,8 +279,13 @@ void pt__pass_body_usage(pt_ai_call *c)
         if (is >= 0 && pt_jscan_string(c->body.data, f[is].vstart, f[is].vend, sr, sizeof sr) >= 0)
             c->stop = pt__ant_stop(sr);
     }
-    if (c->req->fmt == PT_AI_FMT_ANTHROPIC) pt__ant_usage(u, &nu);
-    if (c->req->fmt == PT_AI_FMT_RESPONSES) responses_usage(u, &nu);
+    if (c->req->fmt == PT_AI_FMT_ANTHROPIC || c->req->fmt == PT_AI_FMT_RESPONSES) {
+        pt_pool scratch;
+        pt_pool_init(&scratch, 0, PT__EVENT_ARENA_LIMIT);
+        const pt_jv *u = pt_jdom_parse(&scratch, us, ul, NULL);
+        if (c->req->fmt == PT_AI_FMT_ANTHROPIC) pt__ant_usage(u, &nu);
+        else responses_usage(u, &nu);
+        pt_pool_release(&scratch);
+    }
     pt_usage_merge(&c->usage, &nu);
-    pt_pool_release(&scratch);
 }

@@ -28,6 +28,7 @@ typedef struct pt__prov_ctx {
     const pt_ai_provider *cfg;
     const char *model;        /* the provider's model name */
     const char *key;          /* NULL when the provider has no key (local servers) */
+    const char *bearer;       /* "Bearer <key>" when the configuration built it, else NULL */
     pt_ai_endpoint ep;
     bool stream;
     bool responses;           /* an openai provider serving a Responses request as it is (/responses) */
@@ -188,6 +189,8 @@ void pt__classify_common(const pt__prov_ctx *c, int status, const pt_ai_header *
 /* Reads OpenAI usage {"prompt_tokens","completion_tokens","prompt_tokens_details":{"cached_tokens"},
  * "completion_tokens_details":{"reasoning_tokens"}} into the pivot convention. */
 void pt__oai_usage(const pt_jv *u, pt_usage *out);
+/* The same from the usage object's text, without a tree (a passed-through answer's). */
+void pt__oai_usage_text(const char *p, size_t len, pt_usage *out);
 /* OpenAI finish_reason -> pivot. */
 pt_stop_reason pt__oai_stop(const char *s);
 /* Anthropic usage {"input_tokens","output_tokens","cache_read_input_tokens",

@@ -358,16 +358,12 @@ pt_stop_reason pt__oai_stop(const char *s)
 
 static int64_t jint(const pt_jv *v) { return pt_jv_is_integer(v) ? (int64_t)pt_jv_int(v) : -1; }
 
-void pt__oai_usage(const pt_jv *u, pt_usage *out)
+/* The pivot's usage from OpenAI's figures (each -1 when absent or not an integer). */
+static void oai_usage_of(int64_t prompt, int64_t completion, int64_t cached, int64_t cache_hit, int64_t reasoning,
+                         pt_usage *out)
 {
-    *out = PT_USAGE_UNKNOWN;
-    if (!pt_jv_is_object(u)) return;
-    int64_t prompt = jint(pt_jv_get(u, "prompt_tokens"));
-    int64_t completion = jint(pt_jv_get(u, "completion_tokens"));
-    int64_t cached = jint(pt_jv_get(pt_jv_get(u, "prompt_tokens_details"), "cached_tokens"));
     /* DeepSeek reports cache hits at the top level */
-    if (cached < 0) cached = jint(pt_jv_get(u, "prompt_cache_hit_tokens"));
-    int64_t reasoning = jint(pt_jv_get(pt_jv_get(u, "completion_tokens_details"), "reasoning_tokens"));
+    if (cached < 0) cached = cache_hit;
     if (prompt >= 0) {
         int64_t c = cached > 0 ? (cached > prompt ? prompt : cached) : 0;
         out->input = prompt - c;
@@ -376,6 +372,78 @@ void pt__oai_usage(const pt_jv *u, pt_usage *out)
     }
     if (completion >= 0) out->output = completion;
     out->reasoning = reasoning >= 0 ? reasoning : (completion >= 0 ? 0 : -1);
+}
+
+void pt__oai_usage(const pt_jv *u, pt_usage *out)
+{
+    *out = PT_USAGE_UNKNOWN;
+    if (!pt_jv_is_object(u)) return;
+    oai_usage_of(jint(pt_jv_get(u, "prompt_tokens")), jint(pt_jv_get(u, "completion_tokens")),
+                 jint(pt_jv_get(pt_jv_get(u, "prompt_tokens_details"), "cached_tokens")),
+                 jint(pt_jv_get(u, "prompt_cache_hit_tokens")),
+                 jint(pt_jv_get(pt_jv_get(u, "completion_tokens_details"), "reasoning_tokens")), out);
+}
+
+/* The integer written at p[a..b) (a validated value), read as jint reads a tree's: -1 when
+ * it is not an integer, or is negative (no caller tells a negative from an absent one). */
+static int64_t span_int(const char *p, size_t a, size_t b)
+{
+    bool neg = a < b && p[a] == '-';
+    if (neg) a++;
+    if (a >= b) return -1;
+    uint64_t x = 0;
+    for (size_t i = a; i < b; i++) {
+        unsigned d = (unsigned)(p[i] - '0');
+        if (d > 9 || x > ((uint64_t)INT64_MAX - d) / 10) return -1;
+        x = x * 10 + d;
+    }
+    return neg ? (x ? -1 : 0) : (int64_t)x;
+}
+
+#define USAGE_FIELDS 32
+
+/* Member name of the object f[0..n) (spans in p) as an integer, -1 when absent. */
+static int64_t member_int(const char *p, const pt_jfield *f, size_t n, const char *name)
+{
+    int i = pt_jscan_find(f, n, name, NULL);
+    return i < 0 ? -1 : span_int(p, f[i].vstart, f[i].vend);
+}
+
+/* Member inner of the object that is member outer of f[0..n), as an integer. */
+static int64_t inner_int(const char *p, size_t len, const pt_jfield *f, size_t n, const char *outer, const char *inner)
+{
+    int i = pt_jscan_find(f, n, outer, NULL);
+    if (i < 0 || p[f[i].vstart] != '{') return -1;
+    pt_jfield g[USAGE_FIELDS];
+    size_t ng, o, c;
+    if (pt_jscan_object(p, len, f[i].vstart, g, USAGE_FIELDS, &ng, &o, &c) || ng > USAGE_FIELDS) {
+        pt_pool scratch; /* more members than recorded: the tree has them all */
+        pt_pool_init(&scratch, 0, 0);
+        int64_t v = jint(pt_jv_get(pt_jdom_parse(&scratch, p + f[i].vstart, f[i].vend - f[i].vstart, NULL), inner));
+        pt_pool_release(&scratch);
+        return v;
+    }
+    return member_int(p, g, ng, inner);
+}
+
+void pt__oai_usage_text(const char *p, size_t len, pt_usage *out)
+{
+    *out = PT_USAGE_UNKNOWN;
+    pt_jfield f[USAGE_FIELDS];
+    size_t nf, o, c;
+    int rc = pt_jscan_object_document(p, len, f, USAGE_FIELDS, &nf, &o, &c, NULL);
+    if (rc) return; /* not an object, or not JSON */
+    if (nf > USAGE_FIELDS) { /* more members than recorded: the tree has them all */
+        pt_pool scratch;
+        pt_pool_init(&scratch, 0, 0);
+        pt__oai_usage(pt_jdom_parse(&scratch, p, len, NULL), out);
+        pt_pool_release(&scratch);
+        return;
+    }
+    oai_usage_of(member_int(p, f, nf, "prompt_tokens"), member_int(p, f, nf, "completion_tokens"),
+                 inner_int(p, len, f, nf, "prompt_tokens_details", "cached_tokens"),
+                 member_int(p, f, nf, "prompt_cache_hit_tokens"),
+                 inner_int(p, len, f, nf, "completion_tokens_details", "reasoning_tokens"), out);
 }
 
 static int push_text(pt_pivot_resp *out, size_t *cap, pt_part_type t, pt_slice s)
@@ -676,7 +744,9 @@ int pt__oai_head(const pt__prov_ctx *c, pt__up *up, pt_ai_error *err)
     up->method = "POST";
     int rc = pt__up_path(up, c->cfg, path);
     if (!rc) rc = pt__up_header(up, "content-type", "application/json");
-    if (!rc && c->key) {
+    if (!rc && c->bearer) {
+        rc = pt__up_header(up, "authorization", c->bearer);
+    } else if (!rc && c->key) {
         size_t n = strlen(c->key);
         char *auth = pt_pool_alloc_raw(up->arena, n + 8);
         if (!auth) return pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 500, NULL, "out of memory");

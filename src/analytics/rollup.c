@@ -127,12 +127,15 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n)
     return h;
 }
 
+/* Whether p[0, n) holds s (of length n): memcmp only for bytes, an empty team or
+ * service team (a call without a key) being the common case. */
+static inline bool holds(const char *p, pt_slice s) { return !s.len || memcmp(p, s.ptr, s.len) == 0; }
+
 /* Whether c counts this minute and names (its dimension compared by the caller). */
 static bool cell_keys(const cell *c, int64_t minute, pt_slice name, pt_slice team, pt_slice steam)
 {
     return c->minute == minute && c->name_len == name.len && c->team_len == team.len && c->steam_len == steam.len &&
-           memcmp(c->key, name.ptr, name.len) == 0 && memcmp(c->key + name.len, team.ptr, team.len) == 0 &&
-           memcmp(c->key + name.len + team.len, steam.ptr, steam.len) == 0;
+           holds(c->key, name) && holds(c->key + name.len, team) && holds(c->key + name.len + team.len, steam);
 }
 
 static bool cell_is(const cell *c, uint64_t h, int64_t minute, pt_dim dim, pt_slice name, pt_slice team, pt_slice steam)

@@ -80,30 +80,44 @@ static const char digit_pairs[201] = "000102030405060708091011121314151617181920
                                      "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
                                      "8081828384858687888990919293949596979899";
 
-char *pt_u64_to(char *out, unsigned long long v)
+/* How many decimal digits v has (1 for 0). */
+static inline unsigned u64_digits(unsigned long long v)
 {
-    char tmp[24];
-    size_t i = sizeof tmp;
+    unsigned n = 1;
+    for (unsigned long long p = 10; n < 20 && v >= p; p *= 10) n++;
+    return n;
+}
+
+/* The n digits of v written backward from out + n, two at a time: no scratch copy. */
+static inline char *u64_write(char *out, unsigned n, unsigned long long v)
+{
+    char *end = out + n, *d = end;
     while (v >= 100) {
         unsigned r = (unsigned)(v % 100);
         v /= 100;
-        i -= 2;
-        memcpy(tmp + i, digit_pairs + 2 * r, 2);
+        d -= 2;
+        memcpy(d, digit_pairs + 2 * r, 2);
     }
     if (v >= 10) {
-        i -= 2;
-        memcpy(tmp + i, digit_pairs + 2 * v, 2);
+        d -= 2;
+        memcpy(d, digit_pairs + 2 * v, 2);
     } else {
-        tmp[--i] = (char)('0' + v);
+        *--d = (char)('0' + v);
     }
-    memcpy(out, tmp + i, sizeof tmp - i);
-    return out + (sizeof tmp - i);
+    return end;
 }
+
+char *pt_u64_to(char *out, unsigned long long v) { return u64_write(out, u64_digits(v), v); }
 
 int pt_buf_append_u64(pt_buf *b, unsigned long long v)
 {
-    char tmp[24];
-    return pt_buf_append(b, tmp, (size_t)(pt_u64_to(tmp, v) - tmp));
+    unsigned n = u64_digits(v);
+    int rc = pt_buf_reserve(b, n);
+    if (rc) return rc;
+    char *end = u64_write(b->data + b->len, n, v);
+    *end = '\0';
+    b->len += n;
+    return 0;
 }
 
 int pt_buf_append_fixed(pt_buf *b, unsigned long long v, unsigned places)
@@ -190,6 +204,25 @@ int pt_buf_append_json_escaped(pt_buf *b, const char *s, size_t n)
         s += k + 1;
         n -= k + 1;
     }
+}
+
+int pt_buf_append_json_quoted(pt_buf *b, const char *s, size_t n)
+{
+    int rc = pt_buf_reserve(b, n + 2);
+    if (rc) return rc;
+    size_t k = plain_prefix(s, n);
+    char *d = b->data + b->len;
+    *d++ = '"';
+    if (k) memcpy(d, s, k);
+    if (k == n) { /* the usual case: nothing to escape, and the room is there */
+        d[k] = '"';
+        d[k + 1] = '\0';
+        b->len += n + 2;
+        return 0;
+    }
+    b->len += k + 1;
+    if ((rc = pt_buf_append_json_escaped(b, s + k, n - k))) return rc;
+    return pt_buf_append(b, "\"", 1);
 }
 
 char *pt_json_escape_to(char *out, const char *s, size_t n)

@@ -57,6 +57,9 @@ int pt_buf_append_hex(pt_buf *b, unsigned long long v);
 int pt_buf_append_fixed(pt_buf *b, unsigned long long v, unsigned places);
 /* Appends s as the inside of a JSON string (quotes not included). */
 int pt_buf_append_json_escaped(pt_buf *b, const char *s, size_t n);
+/* The same between quotes: one JSON string, its room reserved once for the common case of
+ * nothing to escape. */
+int pt_buf_append_json_quoted(pt_buf *b, const char *s, size_t n);
 /* Writes s escaped as the inside of a JSON string at out, which has room for 6 * n bytes;
  * returns the end of what it wrote (no NUL). For writers that reserved the room already. */
 char *pt_json_escape_to(char *out, const char *s, size_t n);

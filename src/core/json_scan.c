@@ -429,26 +429,27 @@ static bool key_decodes_to(pt_slice raw, const char *name, size_t nlen)
     return n >= 0 && (size_t)n == nlen && memcmp(tmp, name, nlen) == 0;
 }
 
-/* Whether the raw key decodes to name (nlen bytes). An escape makes a key shorter than
- * its raw form, so a raw key shorter than name never matches and one of the same length
- * matches only byte for byte, without an escape; only a longer one is decoded. Most keys
- * differ at once: their first byte is neither the name's nor the start of an escape. */
-static inline bool key_is_n(pt_slice raw, const char *name, size_t nlen)
+/* Whether the raw key decodes to name (nlen bytes). An escape makes a key shorter than its
+ * raw form, so a raw key shorter than name never matches and one of the same length matches
+ * only byte for byte, without an escape (which a plain name, one without a backslash, rules
+ * out by itself); only a longer one is decoded. Most keys differ at once: their first byte
+ * is neither the name's nor the start of an escape. */
+static inline bool key_is_n(pt_slice raw, const char *name, size_t nlen, bool plain_name)
 {
     if (raw.len < nlen || (nlen && raw.ptr[0] != name[0] && raw.ptr[0] != '\\')) return false;
-    if (raw.len == nlen) return memcmp(raw.ptr, name, nlen) == 0 && !memchr(raw.ptr, '\\', raw.len);
+    if (raw.len == nlen)
+        return memcmp(raw.ptr, name, nlen) == 0 && (plain_name || !memchr(raw.ptr, '\\', raw.len));
     return key_decodes_to(raw, name, nlen);
 }
 
-bool pt_jscan_key_is(pt_slice raw_key, const char *name) { return key_is_n(raw_key, name, strlen(name)); }
+bool pt_jscan_key_is(pt_slice raw_key, const char *name) { return key_is_n(raw_key, name, strlen(name), false); }
 
-int pt_jscan_find(const pt_jfield *f, size_t n, const char *name, bool *dup)
+int pt_jscan_findn(const pt_jfield *f, size_t n, const char *name, size_t nlen, bool *dup)
 {
     int found = -1;
-    size_t nlen = strlen(name);
     if (dup) *dup = false;
     for (size_t i = 0; i < n; i++) {
-        if (!key_is_n(f[i].key, name, nlen)) continue;
+        if (!key_is_n(f[i].key, name, nlen, true)) continue;
         if (found >= 0) {
             if (dup) *dup = true;
         } else {

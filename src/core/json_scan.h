@@ -100,9 +100,14 @@ int pt_jscan_skim_object(const char *p, size_t len, pt_jfield *f, size_t max, si
 /* True when the key as written (escapes decoded) equals name. */
 bool pt_jscan_key_is(pt_slice raw_key, const char *name);
 
-/* Finds member name among f[0..n); returns its index or -1. Sets *dup when the name
- * occurs more than once. */
-int pt_jscan_find(const pt_jfield *f, size_t n, const char *name, bool *dup);
+/* Finds member name (nlen bytes; a plain name: no backslash in it) among f[0..n); returns
+ * its index or -1. Sets *dup when the name occurs more than once. */
+int pt_jscan_findn(const pt_jfield *f, size_t n, const char *name, size_t nlen, bool *dup);
+/* inline so that the length of a literal name is known at compile time */
+static inline int pt_jscan_find(const pt_jfield *f, size_t n, const char *name, bool *dup)
+{
+    return pt_jscan_findn(f, n, name, strlen(name), dup);
+}
 
 /* Decodes a JSON string value span (including its quotes) into out (at most cap bytes,
  * NUL-terminated). Returns the decoded length, or -1 when the span is not a string or

@@ -21,6 +21,19 @@ static void put(pt_jw *w, const char *p, size_t n)
     if (rc) w->err = rc;
 }
 
+/* One byte (a bracket or a comma): written in place, without a copy call. */
+static void put1(pt_jw *w, char c)
+{
+    if (w->err) return;
+    int rc = pt_buf_reserve(w->b, 1);
+    if (rc) {
+        w->err = rc;
+        return;
+    }
+    w->b->data[w->b->len++] = c;
+    w->b->data[w->b->len] = '\0';
+}
+
 /* Writes the separator a new value needs at the current position. */
 static void before_value(pt_jw *w)
 {
@@ -30,7 +43,7 @@ static void before_value(pt_jw *w)
         return;
     }
     if (w->depth > 0) {
-        if (w->has_member[w->depth]) put(w, ",", 1);
+        if (w->has_member[w->depth]) put1(w, ',');
         w->has_member[w->depth] = true;
     }
 }
@@ -43,7 +56,7 @@ static void open(pt_jw *w, char c)
         w->err = PT_EINVAL;
         return;
     }
-    put(w, &c, 1);
+    put1(w, c);
     w->depth++;
     w->has_member[w->depth] = false;
 }
@@ -55,7 +68,7 @@ static void close_(pt_jw *w, char c)
         w->err = PT_EINVAL;
         return;
     }
-    put(w, &c, 1);
+    put1(w, c);
     w->depth--;
 }
 
@@ -103,12 +116,9 @@ void pt_jw_key_slice(pt_jw *w, pt_slice k)
 void pt_jw_str(pt_jw *w, pt_slice s)
 {
     before_value(w);
-    put(w, "\"", 1);
-    if (!w->err && s.len) {
-        int rc = pt_buf_append_json_escaped(w->b, s.ptr, s.len);
-        if (rc) w->err = rc;
-    }
-    put(w, "\"", 1);
+    if (w->err) return;
+    int rc = pt_buf_append_json_quoted(w->b, s.len ? s.ptr : "", s.len);
+    if (rc) w->err = rc;
 }
 
 void pt_jw_cstr(pt_jw *w, const char *s) { pt_jw_str(w, pt_slice_cstr(s)); }

@@ -34,21 +34,31 @@ struct pt_spool {
     char name[16];
 };
 
+void *pt_spool_reserve(pt_spool *s, size_t n)
+{
+    pthread_mutex_lock(&s->lock);
+    if (!s->stop && n <= s->cap - s->len) return s->pending + s->len;
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
+}
+
+void pt_spool_commit(pt_spool *s, size_t n)
+{
+    /* The writer wakes by itself every flush_ms; it is signalled only when a batch is
+     * worth it, so a busy producer does not pay a futex wake per record. */
+    if (s->len < s->flush_bytes && s->len + n >= s->flush_bytes) pthread_cond_signal(&s->wake);
+    s->len += n;
+    s->pushed++;
+    pthread_mutex_unlock(&s->lock);
+}
+
 int pt_spool_push(pt_spool *s, const void *data, size_t n)
 {
-    int rc = PT_ETOOBIG;
-    pthread_mutex_lock(&s->lock);
-    if (!s->stop && n <= s->cap - s->len) {
-        memcpy(s->pending + s->len, data, n);
-        /* The writer wakes by itself every flush_ms; it is signalled only when a batch is
-         * worth it, so a busy producer does not pay a futex wake per record. */
-        if (s->len < s->flush_bytes && s->len + n >= s->flush_bytes) pthread_cond_signal(&s->wake);
-        s->len += n;
-        s->pushed++;
-        rc = 0;
-    }
-    pthread_mutex_unlock(&s->lock);
-    return rc;
+    char *at = pt_spool_reserve(s, n);
+    if (!at) return PT_ETOOBIG;
+    memcpy(at, data, n);
+    pt_spool_commit(s, n);
+    return 0;
 }
 
 size_t pt_spool_pending(pt_spool *s)

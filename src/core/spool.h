@@ -36,6 +36,13 @@ pt_spool *pt_spool_new(const pt_spool_opts *o);
  * blocks on I/O. Returns 0, or PT_ETOOBIG when the queue has no room (nothing queued). */
 int pt_spool_push(pt_spool *s, const void *data, size_t n);
 
+/* The same as push for a piece the caller writes in place, once, instead of copying it:
+ * reserve returns where its n bytes go, or NULL when the queue has no room (nothing
+ * reserved); then the caller writes them and calls commit with the same n. Between the
+ * two the queue's lock is held: write the bytes and nothing else. */
+void *pt_spool_reserve(pt_spool *s, size_t n);
+void pt_spool_commit(pt_spool *s, size_t n);
+
 /* Returns once every byte pushed before the call has been handed to fn and fn returned. */
 void pt_spool_sync(pt_spool *s);
 

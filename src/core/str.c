@@ -12,7 +12,14 @@ static void put(char *dst, size_t cap, size_t *n, const char *s, size_t len)
     *n += len;
 }
 
-char *pt_str_copy(char *dst, size_t cap, const char *src) { return pt_str_join(dst, cap, src, ""); }
+/* One piece, the commonest use: its length read up to the room only (strnlen), one copy. */
+char *pt_str_copy(char *dst, size_t cap, const char *src)
+{
+    size_t n = strnlen(src, cap - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+    return dst;
+}
 
 char *pt_str_join(char *dst, size_t cap, const char *a, const char *b)
 {

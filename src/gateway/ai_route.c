@@ -773,10 +773,11 @@ static uint64_t token_estimate(void *areq)
     return n > 0 ? (uint64_t)n : 1;
 }
 
-/* The client's request read from its body (and, for Gemini, its path and query). */
+/* The client's request read from its body (and, for Gemini, its path and query). The body
+ * is lent: a->body is released or replaced only after a->areq is freed. */
 static int new_request(ai_req *a, pt_ai_error *err)
 {
-    return pt_ai_request_new_path(a->fmt, a->ep, ai_path(a->req, a->route), a->req->query,
+    return pt_ai_request_borrow_path(a->fmt, a->ep, ai_path(a->req, a->route), a->req->query,
                                   a->body.data ? a->body.data : "", a->body.len, &a->areq, err);
 }
 

@@ -185,7 +185,7 @@ void *pt_req_alloc_raw(pt_request *req, size_t n) { return pt_pool_alloc_raw(&re
 
 int pt_req_cleanup_add(pt_request *req, pt_req_cleanup_fn fn, void *data)
 {
-    pt_req_cleanup *h = pt_pool_alloc(&req->pool, sizeof *h);
+    pt_req_cleanup *h = pt_pool_alloc_raw(&req->pool, sizeof *h); /* every member set below */
     if (!h) return PT_ENOMEM;
     h->fn = fn;
     h->data = data;

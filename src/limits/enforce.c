@@ -67,6 +67,19 @@ static void make_key(pt_limit_decision *d, const pt_limit_subject *s)
     /* room is left after the key for the rate key's suffix */
 }
 
+/* The request's next decision, for policy p: zeroed up to its key, which make_key writes
+ * (a request's decisions are made per call; the key's 200 bytes are most of them). */
+static pt_limit_decision *start_decision(pt_limit_state *st, const pt_policy *p, const pt_limit_subject *s,
+                                         uint64_t now)
+{
+    pt_limit_decision *d = &st->d[st->n++];
+    memset(d, 0, offsetof(pt_limit_decision, key));
+    d->policy = p;
+    d->now = now;
+    make_key(d, s);
+    return d;
+}
+
 /* The requests in flight are counted under the subject's key, whatever the limit. */
 static pt_slice inflight_key(const pt_limit_decision *d) { return (pt_slice){ d->key, d->keylen }; }
 
@@ -308,9 +321,7 @@ static int check_batch(pt_limit_state *st, const pt_policy_table *t, pt_limit_ph
     for (size_t i = 0; i < t->n && st->n < st->cap; i++) {
         const pt_policy *p = &t->v[i];
         if (!pt_limit_applies(p, ph, s)) continue;
-        pt_limit_decision *d = &st->d[st->n++];
-        *d = (pt_limit_decision){ .policy = p, .now = now };
-        make_key(d, s);
+        pt_limit_decision *d = start_decision(st, p, s, now);
         batch_policy(bt, d);
     }
     int rc = bt->n ? st->counters->ops->batch(st->counters, bt->op, bt->n) : 0;
@@ -341,9 +352,7 @@ int pt_limits_check(pt_limit_state *st, const pt_policy_table *t, pt_limit_phase
     for (size_t i = 0; i < t->n && st->n < st->cap; i++) {
         const pt_policy *p = &t->v[i];
         if (!pt_limit_applies(p, ph, s)) continue;
-        pt_limit_decision *d = &st->d[st->n++];
-        *d = (pt_limit_decision){ .policy = p, .now = now };
-        make_key(d, s);
+        pt_limit_decision *d = start_decision(st, p, s, now);
         if (!decide(st, d)) {
             undo(st);
             st->refused = d;
@@ -470,10 +479,14 @@ static void put_str(writer *w, const char *s) { put(w, s, strlen(s)); }
 /* key (a literal) then v in decimal, without a strlen or printf. */
 #define put_u64(w, key, v) put_u64n((w), key, sizeof key - 1, (v))
 
-static void put_u64n(writer *w, const char *key, size_t klen, unsigned long long v)
+static inline void put_u64n(writer *w, const char *key, size_t klen, unsigned long long v)
 {
-    char d[24];
     put(w, key, klen);
+    if (w->len + 20 <= w->cap) { /* room for any u64: its digits go straight to the output */
+        w->len = (size_t)(pt_u64_to(w->p + w->len, v) - w->p);
+        return;
+    }
+    char d[24];
     put(w, d, (size_t)(pt_u64_to(d, v) - d));
 }
 
@@ -608,7 +621,7 @@ size_t pt_limits_headers(const pt_limit_state *st, char *out, size_t cap)
     writer w = { out, 0, cap };
     if (rate_alone(st)) { /* the same bytes as below, from the head written at load */
         const pt_limit_decision *d = &st->d[0];
-        put_str(&w, d->policy->rate_head);
+        put(&w, d->policy->rate_head, d->policy->rate_head_len);
         put_u64(&w, "", d->rate.remaining);
         put_u64(&w, ";t=", ceil_s(d->rate.reset_ns));
         put(&w, "\r\n", 2);

@@ -50,7 +50,6 @@ typedef struct pt_limit_decision {
     void *held;                 /* a concurrency slot held, or NULL */
     unsigned inflight;          /* after the decision */
     uint64_t now;
-    char key[200];              /* the subject's key: "NAME\x1fGROUP" */
     unsigned keylen;
     uint64_t tokens_reserved;   /* taken from the tokens window, until settled */
     pt_gcra_result tokens;      /* the tokens window's decision, when reserved or refused */
@@ -60,6 +59,9 @@ typedef struct pt_limit_decision {
     int64_t window_end[2];      /* ...and when they end (wall clock) */
     uint64_t window_total[PT_WIN_COUNT]; /* each window's total after the decision */
     bool store_failed;          /* the counters could not be reached: on_store_error decided */
+    /* Last: a decision is started by zeroing everything before it (half the struct), the
+     * key being written by whoever starts it. */
+    char key[200];              /* the subject's key: "NAME\x1fGROUP", keylen bytes */
 } pt_limit_decision;
 
 #define PT_LIMIT_WHY_MAP(X)            \

@@ -431,6 +431,7 @@ int pt_policy_fields(pt_policy *p)
         if (!(p->field_rate = strdup(buf))) return -1;
         snprintf(head, sizeof head, "RateLimit-Policy: %s\r\nRateLimit: \"%s\";r=", buf, p->name);
         if (!(p->rate_head = strdup(head))) return -1;
+        p->rate_head_len = strlen(head);
     }
     if (p->concurrency) {
         snprintf(buf, sizeof buf, "\"%s/concurrency\";q=%u;qu=\"concurrent-requests\"", p->name, p->concurrency);

@@ -97,6 +97,7 @@ typedef struct pt_policy {
      * rate alone (the common case, written without assembling the members):
      * `RateLimit-Policy: <field_rate>\r\nRateLimit: "NAME";r=` (NULL without a rate) */
     char *rate_head;
+    size_t rate_head_len;
     uint64_t tokens_per_minute; /* tokens.per_minute; 0 = no token limit */
     pt_gcra tokens_gcra;      /* tokens_per_minute per 60 s, burst the same */
     uint64_t window[PT_WIN_COUNT]; /* each window's limit (USD in micro-dollars); 0 = none */

@@ -2,8 +2,8 @@
  * inserted in batches by the writer thread, pruned in bounded steps (see calllog.h).
  *
  * A packed record is a fixed header (numbers and string lengths) followed by the strings,
- * so a worker does one memcpy into the queue and the writer binds straight from the
- * batch, without allocating. */
+ * so a worker writes it once, into the queue's own memory, and the writer binds straight
+ * from the batch, without allocating. */
 #include "logs/calllog.h"
 
 #include <errno.h>
@@ -56,16 +56,16 @@ typedef struct packed {
     uint16_t len[NSTR];          /* NULL_LEN: NULL */
 } packed;
 
-#define PACKED_MAX                                                                                  \
-    (sizeof(packed) + (NSTR - 6) * PT_CALLLOG_STR_MAX + PT_CALLLOG_PATH_MAX + PT_CALLLOG_MASKED_MAX + \
-     PT_CALLLOG_SHAPE_MAX + 3 * PT_CALLLOG_BODY_MAX)
-
-/* One prepared INSERT of some rows, and which of its parameters hold a value: a NULL is
- * bound only over a value (a fresh or reset statement keeps its bindings), because most
- * columns of most records are NULL and each bind is a call into SQLite. */
+/* One prepared INSERT of some rows, and what each of its parameters holds: a reset
+ * statement keeps its bindings, so a NULL is bound only over a value (most columns of
+ * most records are NULL) and an integer only over another value (a row's names, status
+ * and sizes are mostly those of the row bound there before), each bind being a call into
+ * SQLite. */
+enum { HOLDS_NULL, HOLDS_INT, HOLDS_TEXT };
 typedef struct insert_stmt {
     sqlite3_stmt *st;
-    uint8_t *set;                /* per parameter (1-based): 1 when it holds a value */
+    uint8_t *holds;              /* per parameter (1-based): HOLDS_... */
+    int64_t *num;                /* per parameter: the integer, when HOLDS_INT */
 } insert_stmt;
 
 /* A name and its id in `names`, as the writer last saw it. */
@@ -85,6 +85,7 @@ struct pt_calllog {
     sqlite3_stmt *begin, *commit, *rollback, *page_count, *freelist_count, *first_id;
     name_slot *names;            /* NAME_SLOTS of them (writer thread, under db_lock) */
     size_t nnames;
+    uint32_t last_name[S_PROVIDER - S_TEAM + 1]; /* the slot each name column's last name was in */
     uint32_t *used;              /* the slots with a use_ms, nused of them */
     size_t nused;
     int name_error;              /* a name could not be stored in this transaction (SQLite's code) */
@@ -113,26 +114,28 @@ int64_t pt_calllog_now_ms(void)
 
 /* ---- packing (the worker's thread) ------------------------------------------------------ */
 
-/* The strings are written in their order (S_...), each straight from the record: pack()
- * lists all NSTR of them. */
-_Static_assert(NSTR == 21, "pack() writes every string of a packed record");
+/* A record is planned first (its header, and where each string comes from and how much
+ * of it is kept), then written once, straight into the room the spool reserves for its
+ * exact size. plan() lists all NSTR strings, in their order (S_...). */
+_Static_assert(NSTR == 21, "plan() lists every string of a packed record");
 typedef struct packer {
-    char *out;
-    packed *h;
+    packed h;
     int i;                       /* the next string's index */
+    int n;                       /* the strings that are not NULL, in order: */
+    pt_slice s[NSTR];
 } packer;
 
 static inline void put_str(packer *k, const char *s, size_t n, size_t max)
 {
-    uint16_t *len = &k->h->len[k->i++];
+    int i = k->i++;
     if (!s) {
-        *len = NULL_LEN;
+        k->h.len[i] = NULL_LEN;
         return;
     }
     if (n > max) n = max;
-    memcpy(k->out, s, n);
-    k->out += n;
-    *len = (uint16_t)n;
+    k->h.len[i] = (uint16_t)n;
+    k->h.size += (uint32_t)n;
+    k->s[k->n++] = pt_slice_from(s, n);
 }
 
 static inline void put_slice(packer *k, pt_slice s, size_t max) { put_str(k, s.ptr, s.len, max); }
@@ -147,48 +150,57 @@ static inline void put_whole(packer *k, const char *s, size_t max)
     put_str(k, n <= max ? s : NULL, n, max);
 }
 
-static size_t pack(const pt_call_record *r, char *buf)
+/* Plans r's packed record into k; returns its size. */
+static size_t plan(const pt_call_record *r, packer *k)
 {
-    packed h = {
-        .status = r->status, .time_ms = r->time_ms, .total_us = r->total_us, .upstream_us = r->upstream_us,
-        .ttfb_us = r->ttfb_us, .bytes_in = r->bytes_in, .bytes_out = r->bytes_out,
+    k->h = (packed){
+        .size = sizeof(packed), .status = r->status, .time_ms = r->time_ms, .total_us = r->total_us,
+        .upstream_us = r->upstream_us, .ttfb_us = r->ttfb_us, .bytes_in = r->bytes_in, .bytes_out = r->bytes_out,
         .input_tokens = -1, .output_tokens = -1, .cached_tokens = -1, .cost_micro_usd = -1, .saved_micro_usd = -1,
     };
+    k->i = k->n = 0;
     const pt_call_ai *ai = r->ai;
     if (ai) {
-        h.input_tokens = ai->input_tokens;
-        h.output_tokens = ai->output_tokens;
-        h.cached_tokens = ai->cached_tokens;
-        if (ai->cost_known) h.cost_micro_usd = (int64_t)ai->cost_micro_usd;
-        if (ai->ttft_us) h.ttfb_us = ai->ttft_us;
-        if (ai->saved_known) h.saved_micro_usd = (int64_t)ai->saved_micro_usd;
+        k->h.input_tokens = ai->input_tokens;
+        k->h.output_tokens = ai->output_tokens;
+        k->h.cached_tokens = ai->cached_tokens;
+        if (ai->cost_known) k->h.cost_micro_usd = (int64_t)ai->cost_micro_usd;
+        if (ai->ttft_us) k->h.ttfb_us = ai->ttft_us;
+        if (ai->saved_known) k->h.saved_micro_usd = (int64_t)ai->saved_micro_usd;
     }
-    packer k = { buf + sizeof h, &h, 0 };
-    put_cstr(&k, r->request_id, PT_CALLLOG_STR_MAX);       /* S_REQUEST_ID */
-    put_cstr(&k, r->team, PT_CALLLOG_STR_MAX);             /* S_TEAM */
-    put_cstr(&k, r->consumer, PT_CALLLOG_STR_MAX);         /* S_CONSUMER */
-    put_cstr(&k, r->key_prefix, PT_CALLLOG_STR_MAX);       /* S_KEY_PREFIX */
-    put_cstr(&k, r->service, PT_CALLLOG_STR_MAX);          /* S_SERVICE */
-    put_cstr(&k, r->service_team, PT_CALLLOG_STR_MAX);     /* S_SERVICE_TEAM */
-    put_cstr(&k, r->api, PT_CALLLOG_STR_MAX);              /* S_API */
-    put_cstr(&k, ai ? ai->model : NULL, PT_CALLLOG_STR_MAX);    /* S_MODEL */
-    put_cstr(&k, ai ? ai->provider : NULL, PT_CALLLOG_STR_MAX); /* S_PROVIDER */
-    put_slice(&k, r->method, PT_CALLLOG_STR_MAX);          /* S_METHOD */
-    put_slice(&k, r->path, PT_CALLLOG_PATH_MAX);           /* S_PATH */
-    put_cstr(&k, r->error, PT_CALLLOG_STR_MAX);            /* S_ERROR */
-    put_slice(&k, r->client, PT_CALLLOG_STR_MAX);          /* S_CLIENT */
-    put_cstr(&k, r->trace_id, PT_CALLLOG_STR_MAX);         /* S_TRACE_ID */
-    put_whole(&k, r->masked, PT_CALLLOG_MASKED_MAX);       /* S_MASKED */
-    put_slice(&k, r->request_body, PT_CALLLOG_BODY_MAX);   /* S_REQUEST_BODY */
-    put_slice(&k, r->response_body, PT_CALLLOG_BODY_MAX);  /* S_RESPONSE_BODY */
-    put_cstr(&k, r->operation, PT_CALLLOG_STR_MAX);        /* S_OPERATION */
-    put_cstr(&k, ai ? ai->cache : NULL, PT_CALLLOG_STR_MAX);    /* S_CACHE */
-    put_whole(&k, r->arguments_shape, PT_CALLLOG_SHAPE_MAX); /* S_ARGS_SHAPE */
-    put_whole(&k, r->arguments, PT_CALLLOG_BODY_MAX);      /* S_ARGS */
-    size_t off = (size_t)(k.out - buf);
-    h.size = (uint32_t)off;
-    memcpy(buf, &h, sizeof h);
-    return off;
+    put_cstr(k, r->request_id, PT_CALLLOG_STR_MAX);       /* S_REQUEST_ID */
+    put_cstr(k, r->team, PT_CALLLOG_STR_MAX);             /* S_TEAM */
+    put_cstr(k, r->consumer, PT_CALLLOG_STR_MAX);         /* S_CONSUMER */
+    put_cstr(k, r->key_prefix, PT_CALLLOG_STR_MAX);       /* S_KEY_PREFIX */
+    put_cstr(k, r->service, PT_CALLLOG_STR_MAX);          /* S_SERVICE */
+    put_cstr(k, r->service_team, PT_CALLLOG_STR_MAX);     /* S_SERVICE_TEAM */
+    put_cstr(k, r->api, PT_CALLLOG_STR_MAX);              /* S_API */
+    put_cstr(k, ai ? ai->model : NULL, PT_CALLLOG_STR_MAX);    /* S_MODEL */
+    put_cstr(k, ai ? ai->provider : NULL, PT_CALLLOG_STR_MAX); /* S_PROVIDER */
+    put_slice(k, r->method, PT_CALLLOG_STR_MAX);          /* S_METHOD */
+    put_slice(k, r->path, PT_CALLLOG_PATH_MAX);           /* S_PATH */
+    put_cstr(k, r->error, PT_CALLLOG_STR_MAX);            /* S_ERROR */
+    put_slice(k, r->client, PT_CALLLOG_STR_MAX);          /* S_CLIENT */
+    put_cstr(k, r->trace_id, PT_CALLLOG_STR_MAX);         /* S_TRACE_ID */
+    put_whole(k, r->masked, PT_CALLLOG_MASKED_MAX);       /* S_MASKED */
+    put_slice(k, r->request_body, PT_CALLLOG_BODY_MAX);   /* S_REQUEST_BODY */
+    put_slice(k, r->response_body, PT_CALLLOG_BODY_MAX);  /* S_RESPONSE_BODY */
+    put_cstr(k, r->operation, PT_CALLLOG_STR_MAX);        /* S_OPERATION */
+    put_cstr(k, ai ? ai->cache : NULL, PT_CALLLOG_STR_MAX);    /* S_CACHE */
+    put_whole(k, r->arguments_shape, PT_CALLLOG_SHAPE_MAX); /* S_ARGS_SHAPE */
+    put_whole(k, r->arguments, PT_CALLLOG_BODY_MAX);      /* S_ARGS */
+    return k->h.size;
+}
+
+/* Writes the planned record to out (k->h.size bytes). */
+static void pack(const packer *k, char *out)
+{
+    memcpy(out, &k->h, sizeof k->h);
+    out += sizeof k->h;
+    for (int i = 0; i < k->n; i++) {
+        memcpy(out, k->s[i].ptr, k->s[i].len);
+        out += k->s[i].len;
+    }
 }
 
 static void warn_dropped(pt_calllog *l)
@@ -203,9 +215,14 @@ static void warn_dropped(pt_calllog *l)
 
 bool pt_calllog_write(pt_calllog *l, const pt_call_record *r)
 {
-    char buf[PACKED_MAX];
-    size_t n = pack(r, buf);
-    if (pt_spool_push(l->spool, buf, n) == 0) return true;
+    packer k;
+    size_t n = plan(r, &k);
+    char *at = pt_spool_reserve(l->spool, n);
+    if (at) {
+        pack(&k, at);
+        pt_spool_commit(l->spool, n);
+        return true;
+    }
     atomic_fetch_add_explicit(&l->dropped, 1, memory_order_relaxed);
     warn_dropped(l);
     return false;
@@ -215,15 +232,17 @@ bool pt_calllog_write(pt_calllog *l, const pt_call_record *r)
 
 static void bind_null(insert_stmt *s, int col)
 {
-    if (!s->set[col]) return;
+    if (s->holds[col] == HOLDS_NULL) return;
     sqlite3_bind_null(s->st, col);
-    s->set[col] = 0;
+    s->holds[col] = HOLDS_NULL;
 }
 
 static void bind_i64(insert_stmt *s, int col, int64_t v)
 {
+    if (s->holds[col] == HOLDS_INT && s->num[col] == v) return;
     sqlite3_bind_int64(s->st, col, v);
-    s->set[col] = 1;
+    s->holds[col] = HOLDS_INT;
+    s->num[col] = v;
 }
 
 static void bind_str(insert_stmt *s, int col, const char *p, uint16_t len)
@@ -233,7 +252,7 @@ static void bind_str(insert_stmt *s, int col, const char *p, uint16_t len)
         return;
     }
     sqlite3_bind_text(s->st, col, p, len, SQLITE_STATIC);
-    s->set[col] = 1;
+    s->holds[col] = HOLDS_TEXT;
 }
 
 static void bind_opt(insert_stmt *s, int col, int64_t v)
@@ -290,15 +309,16 @@ static int write_uses(pt_calllog *l)
 }
 
 /* The id of the name s[0, len) for a row whose id is in millisecond at_ms: from the cache,
- * else from `names` (added there when missing, in the current transaction). 0 and
- * name_error set when SQLite fails. */
-static int64_t name_id(pt_calllog *l, const char *s, uint32_t len, int64_t at_ms)
+ * else from `names` (added there when missing, in the current transaction); *found is
+ * set to its slot in the cache. 0 and name_error set when SQLite fails. */
+static int64_t name_id(pt_calllog *l, const char *s, uint32_t len, int64_t at_ms, uint32_t *found)
 {
     uint32_t h = (uint32_t)pt_calls_rid_hash(s, len);
     size_t i = h & (NAME_SLOTS - 1);
     for (; l->names[i].s; i = (i + 1) & (NAME_SLOTS - 1))
         if (l->names[i].hash == h && l->names[i].len == len && memcmp(l->names[i].s, s, len) == 0) {
             note_use(l, i, at_ms);
+            *found = (uint32_t)i;
             return l->names[i].id;
         }
     int64_t last_ms;
@@ -321,13 +341,28 @@ static int64_t name_id(pt_calllog *l, const char *s, uint32_t len, int64_t at_ms
     l->names[i] = (name_slot){ copy, h, len, id, last_ms, 0 };
     l->nnames++;
     note_use(l, i, at_ms);
+    *found = (uint32_t)i;
     return id;
 }
 
-static void bind_name(pt_calllog *l, insert_stmt *st, int col, const char *p, uint16_t len, int64_t at_ms)
+/* name_id for string i (S_TEAM .. S_PROVIDER) of a record: the slot that string's last
+ * name was found in is tried first, without hashing (through one route, most records
+ * name what the one before them named). */
+static int64_t name_id_at(pt_calllog *l, int i, const char *s, uint32_t len, int64_t at_ms)
+{
+    uint32_t *slot = &l->last_name[i - S_TEAM];
+    name_slot *n = &l->names[*slot];
+    if (n->s && n->len == len && memcmp(n->s, s, len) == 0) {
+        note_use(l, *slot, at_ms);
+        return n->id;
+    }
+    return name_id(l, s, len, at_ms, slot);
+}
+
+static void bind_name(pt_calllog *l, insert_stmt *st, int col, int i, const char *p, uint16_t len, int64_t at_ms)
 {
     if (len == NULL_LEN) bind_null(st, col);
-    else bind_i64(st, col, name_id(l, p, len, at_ms));
+    else bind_i64(st, col, name_id_at(l, i, p, len, at_ms));
 }
 
 /* The largest id in time_ms's slot, or -1. */
@@ -380,7 +415,7 @@ static void bind_record(pt_calllog *l, insert_stmt *st, int c, const char *rec)
     bind_i64(st, c++, id);
     bind_i64(st, c++, h.time_ms);
     bind_str(st, c++, s[S_REQUEST_ID], h.len[S_REQUEST_ID]);
-    for (int i = S_TEAM; i <= S_PROVIDER; i++) bind_name(l, st, c++, s[i], h.len[i], id >> PT_CALLS_SEQ_BITS);
+    for (int i = S_TEAM; i <= S_PROVIDER; i++) bind_name(l, st, c++, i, s[i], h.len[i], id >> PT_CALLS_SEQ_BITS);
     bind_str(st, c++, s[S_ERROR], h.len[S_ERROR]);
     bind_str(st, c++, s[S_METHOD], h.len[S_METHOD]);
     bind_str(st, c++, s[S_PATH], h.len[S_PATH]);
@@ -658,7 +693,8 @@ static int prepare_insert(pt_calllog *l, insert_stmt *ins, int rows)
     const char *tuple = strstr(pt_calls_insert_sql, "VALUES") + 6;
     size_t head = strlen(pt_calls_insert_sql), tl = strlen(tuple);
     char *sql = malloc(head + (size_t)(rows - 1) * (tl + 1) + 1);
-    if (!sql || !(ins->set = calloc((size_t)rows * PARAMS + 1, 1))) {
+    size_t params = (size_t)rows * PARAMS + 1;
+    if (!sql || !(ins->holds = calloc(params, 1)) || !(ins->num = calloc(params, sizeof *ins->num))) {
         free(sql);
         return SQLITE_NOMEM;
     }
@@ -707,7 +743,8 @@ static void free_log(pt_calllog *l)
     pt_rollup_free(l->rollup);
     for (int i = 0; i < INSERT_SIZES; i++) {
         sqlite3_finalize(l->ins[i].st);
-        free(l->ins[i].set);
+        free(l->ins[i].holds);
+        free(l->ins[i].num);
     }
     sqlite3_stmt *more[] = { l->begin,          l->commit,   l->rollback,   l->page_count,
                              l->freelist_count, l->first_id, l->name_touch, l->prune_names };

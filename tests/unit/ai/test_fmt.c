@@ -12,6 +12,8 @@
 #include <stdio.h>
 
 #include "ai/fmt.h"
+#include "ai/jdom.h"
+#include "ai/prov.h"
 
 typedef struct parsed {
     pt_pivot_req r;
@@ -526,10 +528,44 @@ static void responses_many_calls_in_one_turn(void **state)
     pt_buf_release(&b);
 }
 
+/* A passed-through answer's usage is read from its text without a tree: the same figures
+ * as the tree's reader, whatever the object holds. */
+static void openai_usage_read_from_text_as_from_the_tree(void **state)
+{
+    (void)state;
+    static const char *const cases[] = {
+        "{\"prompt_tokens\":9,\"completion_tokens\":7,\"total_tokens\":16}",
+        "{\"prompt_tokens\":120,\"completion_tokens\":45,\"prompt_tokens_details\":{\"cached_tokens\":64},"
+        "\"completion_tokens_details\":{\"reasoning_tokens\":12}}",
+        "{\"prompt_tokens\":10,\"prompt_tokens_details\":{\"cached_tokens\":99}}",
+        "{\"prompt_tokens\":10,\"completion_tokens\":3,\"prompt_cache_hit_tokens\":4}",
+        "{\"prompt_tokens\":10,\"prompt_tokens_details\":null,\"prompt_cache_hit_tokens\":4}",
+        "{\"prompt_tokens\":-0,\"completion_tokens\":-3}",
+        "{\"prompt_tokens\":1.5,\"completion_tokens\":2e1}",
+        "{\"prompt_tokens\":\"9\",\"completion_tokens\":true}",
+        "{\"prompt_tokens\":9223372036854775807,\"completion_tokens\":9223372036854775808}",
+        "{\"prompt_tokens\":5,\"prompt_tokens\":6,\"completion_\\u0074okens\":2}",
+        "{\"prompt_tokens\":5,}",
+        "[1,2]",
+        "null",
+        "{}",
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        pt_pool a;
+        pt_pool_init(&a, 0, 0);
+        pt_usage tree, text;
+        pt__oai_usage(pt_jdom_parse(&a, cases[i], strlen(cases[i]), NULL), &tree);
+        pt__oai_usage_text(cases[i], strlen(cases[i]), &text);
+        pt_pool_release(&a);
+        if (memcmp(&tree, &text, sizeof tree) != 0) fail_msg("usage read differently from %s", cases[i]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(openai_invalid_json_is_400_with_position),
+        cmocka_unit_test(openai_usage_read_from_text_as_from_the_tree),
         cmocka_unit_test(openai_tool_schemas_are_kept_as_written),
         cmocka_unit_test(openai_required_fields_are_named),
         cmocka_unit_test(openai_wrong_types_name_the_field),

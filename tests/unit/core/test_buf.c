@@ -112,6 +112,25 @@ static void decimal_every_length(void **state)
     }
 }
 
+/* Fixed-point figures as printf writes them, for every number of places up to the cap. */
+static void fixed_point_every_place(void **state)
+{
+    (void)state;
+    const unsigned long long cases[] = { 0, 1, 9, 10, 999, 1000, 1234567, 40200000, 18446744073709551615ull };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        unsigned long long scale = 1;
+        for (unsigned places = 0; places <= 19; places++, scale *= 10) {
+            char want[64];
+            if (places) snprintf(want, sizeof want, "%llu.%0*llu", cases[i] / scale, (int)places, cases[i] % scale);
+            else snprintf(want, sizeof want, "%llu", cases[i]);
+            pt_buf b = PT_BUF_INIT;
+            assert_int_equal(pt_buf_append_fixed(&b, cases[i], places), 0);
+            assert_string_equal(b.data, want);
+            pt_buf_release(&b);
+        }
+    }
+}
+
 static void numbers_without_printf(void **state)
 {
     pt_buf b = PT_BUF_INIT;
@@ -155,6 +174,7 @@ int main(void)
         cmocka_unit_test(json_escape_to_matches_the_buffer_form),
         cmocka_unit_test(consume_and_detach),
         cmocka_unit_test(numbers_without_printf),
+        cmocka_unit_test(fixed_point_every_place),
         cmocka_unit_test(decimal_every_length),
         cmocka_unit_test(strings_are_built_bounded),
     };

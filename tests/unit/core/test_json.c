@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -227,6 +228,32 @@ static void skim_finds_the_members_the_scanner_finds(void **state)
     }
 }
 
+/* Strings of every length up to 40 bytes, with and without an escaped quote and an escaped
+ * backslash before their closing quote: the skimmer ends them where the scanner does. */
+static void skim_finds_quotes_at_every_offset(void **state)
+{
+    (void)state;
+    for (size_t n = 0; n < 40; n++) {
+        for (int esc = 0; esc < 2; esc++) {
+            char s[128];
+            size_t k = 0;
+            k += (size_t)snprintf(s + k, sizeof s - k, "{\"k\":\"");
+            for (size_t i = 0; i < n; i++) s[k++] = (char)('a' + i % 26);
+            if (esc) k += (size_t)snprintf(s + k, sizeof s - k, "\\\"x\\\\");
+            k += (size_t)snprintf(s + k, sizeof s - k, "\",\"z\":[\"]\",1]}");
+            pt_jfield f[4], g[4];
+            size_t nf, ng, o, c;
+            assert_int_equal(pt_jscan_object(s, k, 0, f, 4, &nf, &o, &c), 0);
+            assert_int_equal(pt_jscan_skim_object(s, k, g, 4, &ng), 0);
+            assert_int_equal(ng, nf);
+            for (size_t i = 0; i < nf; i++) {
+                assert_int_equal(g[i].vstart, f[i].vstart);
+                assert_int_equal(g[i].vend, f[i].vend);
+            }
+        }
+    }
+}
+
 /* On text that is not JSON the skimmer may be wrong, never out of bounds (ASan checks). */
 static void skim_stays_in_bounds_on_garbage(void **state)
 {
@@ -275,6 +302,7 @@ int main(void)
         cmocka_unit_test(escaped_keys_are_compared_decoded),
         cmocka_unit_test(string_values_are_decoded),
         cmocka_unit_test(skim_finds_the_members_the_scanner_finds),
+        cmocka_unit_test(skim_finds_quotes_at_every_offset),
         cmocka_unit_test(skim_stays_in_bounds_on_garbage),
         cmocka_unit_test(string_at_reports_escapes),
         cmocka_unit_test(writer_places_commas_and_escapes),

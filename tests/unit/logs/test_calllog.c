@@ -83,8 +83,8 @@ static int64_t run(fx *f, pt_calls_filter q);
 
 static size_t packed_size(const pt_call_record *r)
 {
-    char buf[PACKED_MAX];
-    return pack(r, buf);
+    packer k;
+    return plan(r, &k);
 }
 
 /* ---- the writer ---------------------------------------------------------------------------- */
