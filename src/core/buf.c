@@ -120,21 +120,37 @@ int pt_buf_append_u64(pt_buf *b, unsigned long long v)
     return 0;
 }
 
+/* v / 10^places written backwards ending at end; returns where it starts. */
+static char *fixed_back(char *end, unsigned long long v, unsigned places)
+{
+    char *o = end;
+    if (places > 19) places = 19;
+    for (unsigned k = 0; k < places; k++) {
+        *--o = (char)('0' + v % 10);
+        v /= 10;
+    }
+    if (places) *--o = '.';
+    do {
+        *--o = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return o;
+}
+
+char *pt_fixed_to(char *out, unsigned long long v, unsigned places)
+{
+    char tmp[48];
+    char *start = fixed_back(tmp + sizeof tmp, v, places);
+    size_t n = (size_t)(tmp + sizeof tmp - start);
+    memcpy(out, start, n);
+    return out + n;
+}
+
 int pt_buf_append_fixed(pt_buf *b, unsigned long long v, unsigned places)
 {
     char tmp[48];
-    size_t i = sizeof tmp;
-    if (places > 19) places = 19;
-    for (unsigned k = 0; k < places; k++) {
-        tmp[--i] = (char)('0' + v % 10);
-        v /= 10;
-    }
-    if (places) tmp[--i] = '.';
-    do {
-        tmp[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    return pt_buf_append(b, tmp + i, sizeof tmp - i);
+    char *start = fixed_back(tmp + sizeof tmp, v, places);
+    return pt_buf_append(b, start, (size_t)(tmp + sizeof tmp - start));
 }
 
 int pt_buf_append_hex(pt_buf *b, unsigned long long v)

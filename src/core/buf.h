@@ -55,6 +55,9 @@ char *pt_u64_to(char *out, unsigned long long v);
 int pt_buf_append_hex(pt_buf *b, unsigned long long v);
 /* v / 10^places with exactly `places` decimals (fixed-point integers: 1234, 3 -> "1.234"). */
 int pt_buf_append_fixed(pt_buf *b, unsigned long long v, unsigned places);
+/* The same at out (room for PT_FIXED_MAX bytes); returns the end (no NUL). */
+#define PT_FIXED_MAX 21
+char *pt_fixed_to(char *out, unsigned long long v, unsigned places);
 /* Appends s as the inside of a JSON string (quotes not included). */
 int pt_buf_append_json_escaped(pt_buf *b, const char *s, size_t n);
 /* The same between quotes: one JSON string, its room reserved once for the common case of

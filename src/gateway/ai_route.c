@@ -55,7 +55,6 @@ typedef struct ai_req {
     int last_kind;
     bool have_last;
     pt_buf last_error_body;
-    pt_buf log_members;        /* the access log's "ai" member; info->extra_json points here */
     pt_call_ai call_ai;        /* the call log's AI figures; info->call_ai points here */
     bool have_unsupported;
     pt_ai_call *call;
@@ -256,6 +255,7 @@ bool pt_ai_route_render_error(const pt_request *req, int status, const char *msg
 }
 
 static void note_call(ai_req *a, const pt_ai_result *r);
+static const char *log_members(ai_req *a, const pt_ai_result *r);
 
 /* One finished call; aborted: the client went away before the answer was complete. */
 static void record(ai_req *a, const pt_ai_result *r, bool aborted)
@@ -299,44 +299,63 @@ static void note_call(ai_req *a, const pt_ai_result *r)
                                .saved_micro_usd = a->hit.body ? a->hit.cost_micro_usd : 0,
                                .saved_known = a->hit.body && a->hit.cost_known };
     info->call_ai = &a->call_ai;
-    pt_buf *b = &a->log_members; /* an earlier attempt's figures are replaced */
-    pt_buf_reset(b);
-    pt_buf_reserve(b, 384);
-    pt_buf_append_str(b, "\"ai\":{\"format\":\"");
-    pt_buf_append_str(b, pt_ai_format_name(a->fmt));
-    pt_buf_append_str(b, "\",\"provider\":\"");
-    pt_buf_append_json_escaped(b, r->provider, strlen(r->provider));
-    pt_buf_append_str(b, "\",\"model\":\"");
-    pt_buf_append_json_escaped(b, r->upstream_model, strlen(r->upstream_model));
-    pt_buf_append_str(b, "\",\"attempts\":");
-    pt_buf_append_u64(b, a->at.number + 1);
-    static const char *const names[] = { ",\"input_tokens\":", ",\"output_tokens\":", ",\"cache_read_tokens\":",
-                                         ",\"cache_write_tokens\":" };
-    const int64_t vals[] = { r->usage.input, r->usage.output, r->usage.cache_read, r->usage.cache_write };
-    for (int i = 0; i < 4; i++) {
-        pt_buf_append_str(b, names[i]);
-        pt_buf_append_u64(b, (uint64_t)pt_usage_get(vals[i]));
-    }
+    info->extra_json = log_members(a, r); /* replaces an earlier attempt's */
+}
+
+/* put: a string literal's bytes at o, which moves past them. */
+#define put(o, lit) ((o) = (char *)memcpy((o), (lit), sizeof(lit) - 1) + sizeof(lit) - 1)
+
+static char *put_str(char *o, const char *s, size_t n) { return (char *)memcpy(o, s, n) + n; }
+
+/* The access log's "ai" member, written once into the request's pool (no buffer of its own
+ * to allocate and free per call); NULL when the pool is full: the line goes without it. */
+static const char *log_members(ai_req *a, const pt_ai_result *r)
+{
+    const char *format = pt_ai_format_name(a->fmt);
+    size_t plen = strlen(r->provider), mlen = strlen(r->upstream_model);
+    size_t flen = strlen(format), clen = a->cache_state ? strlen(a->cache_state) : 0;
+    /* the literals and the eight numbers take under 512 bytes; names escape to 6x at most */
+    char *m = pt_req_alloc_raw(a->req, 512 + flen + clen + 6 * (plen + mlen));
+    if (!m) return NULL;
+    char *o = m;
+    put(o, "\"ai\":{\"format\":\"");
+    o = put_str(o, format, flen);
+    put(o, "\",\"provider\":\"");
+    o = pt_json_escape_to(o, r->provider, plen);
+    put(o, "\",\"model\":\"");
+    o = pt_json_escape_to(o, r->upstream_model, mlen);
+    put(o, "\",\"attempts\":");
+    o = pt_u64_to(o, a->at.number + 1);
+    put(o, ",\"input_tokens\":");
+    o = pt_u64_to(o, (uint64_t)pt_usage_get(r->usage.input));
+    put(o, ",\"output_tokens\":");
+    o = pt_u64_to(o, (uint64_t)pt_usage_get(r->usage.output));
+    put(o, ",\"cache_read_tokens\":");
+    o = pt_u64_to(o, (uint64_t)pt_usage_get(r->usage.cache_read));
+    put(o, ",\"cache_write_tokens\":");
+    o = pt_u64_to(o, (uint64_t)pt_usage_get(r->usage.cache_write));
     /* fixed-point decimals from integers: 6 places for dollars, 3 for milliseconds */
-    pt_buf_append_str(b, ",\"cost_usd\":");
-    if (r->cost_known) pt_buf_append_fixed(b, r->cost_micro_usd, 6);
-    else pt_buf_append_str(b, "null"); /* no price: unknown, not free */
-    pt_buf_append_str(b, ",\"ttft_ms\":");
-    pt_buf_append_fixed(b, r->ttft_us, 3);
+    put(o, ",\"cost_usd\":");
+    if (r->cost_known) o = pt_fixed_to(o, r->cost_micro_usd, 6);
+    else put(o, "null"); /* no price: unknown, not free */
+    put(o, ",\"ttft_ms\":");
+    o = pt_fixed_to(o, r->ttft_us, 3);
     if (a->cache_state) {
-        pt_buf_append_str(b, ",\"cache\":\"");
-        pt_buf_append_str(b, a->cache_state);
-        pt_buf_append_str(b, "\"");
+        put(o, ",\"cache\":\"");
+        o = put_str(o, a->cache_state, clen);
+        put(o, "\"");
     }
     if (a->hit.body) { /* what the answer cost when it was made */
-        pt_buf_append_str(b, ",\"cost_saved_usd\":");
-        if (a->hit.cost_known) pt_buf_append_fixed(b, a->hit.cost_micro_usd, 6);
-        else pt_buf_append_str(b, "null");
+        put(o, ",\"cost_saved_usd\":");
+        if (a->hit.cost_known) o = pt_fixed_to(o, a->hit.cost_micro_usd, 6);
+        else put(o, "null");
     }
-    pt_buf_append_str(b, r->passthrough ? ",\"passthrough\":true}" : ",\"passthrough\":false}");
-    /* out of memory part-way, the members would not be valid JSON: left out whole */
-    info->extra_json = b->len && b->data[b->len - 1] == '}' ? b->data : NULL;
+    if (r->passthrough) put(o, ",\"passthrough\":true}");
+    else put(o, ",\"passthrough\":false}");
+    *o = '\0';
+    return m;
 }
+#undef put
 
 /* The policies count the request's usage (once; the cleanup hook calls it for every way
  * out, call_end before the answer's end reaches the client, so its next call sees it). */
@@ -373,7 +392,6 @@ static void ai_cleanup(void *arg)
     pt_buf_release(&a->body);
     pt_buf_release(&a->head);
     pt_buf_release(&a->last_error_body);
-    pt_buf_release(&a->log_members);
     pt_buf_release(&a->cache_buf);
     free(a->hit.body);
 }

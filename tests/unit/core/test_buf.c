@@ -112,7 +112,8 @@ static void decimal_every_length(void **state)
     }
 }
 
-/* Fixed-point figures as printf writes them, for every number of places up to the cap. */
+/* Fixed-point figures as printf writes them, for every number of places up to the cap, into a
+ * buffer and written in place (within PT_FIXED_MAX bytes). */
 static void fixed_point_every_place(void **state)
 {
     (void)state;
@@ -127,6 +128,11 @@ static void fixed_point_every_place(void **state)
             assert_int_equal(pt_buf_append_fixed(&b, cases[i], places), 0);
             assert_string_equal(b.data, want);
             pt_buf_release(&b);
+            char at[PT_FIXED_MAX + 1];
+            char *end = pt_fixed_to(at, cases[i], places);
+            assert_true(end - at <= PT_FIXED_MAX);
+            *end = '\0';
+            assert_string_equal(at, want);
         }
     }
 }
