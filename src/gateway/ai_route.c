@@ -28,6 +28,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/rand.h"
+#include "core/recycle.h"
 #include "core/str.h"
 #include "gateway/auth.h"
 #include "gateway/limits_gate.h"
@@ -40,6 +41,12 @@
 #include "logs/calllog.h"
 
 #define HIGH_MARK (256 * 1024)
+#define BODY_BLOCK 4096 /* client bodies start in a block of this size, recycled per worker */
+#define BODY_BLOCKS_KEPT 16
+
+/* Most client bodies fit in one block: taken from and given back to a per-worker list, they
+ * cost no malloc and free per request (a larger body grows its block as any buffer would). */
+static PT_RECYCLER(body_blocks);
 
 typedef struct ai_req {
     pt_conn *conn;
@@ -380,6 +387,28 @@ static void detach(ai_req *a)
     pt_conn_set_sink(a->conn, NULL);
 }
 
+/* Appends to the client body, starting it in a recycled block. */
+static int body_append(ai_req *a, const char *data, size_t n)
+{
+    if (!a->body.data) {
+        char *block = pt_recycle_get_raw(&body_blocks, BODY_BLOCK);
+        if (!block) return PT_ENOMEM;
+        block[0] = '\0';
+        a->body.data = block;
+        a->body.alloc = BODY_BLOCK;
+    }
+    return pt_buf_append(&a->body, data, n);
+}
+
+/* The client body's block back to the list when it is still one (the body may have been
+ * replaced by a rewritten one of any size: freed as any buffer). */
+static void body_release(ai_req *a)
+{
+    if (a->body.alloc == BODY_BLOCK) pt_recycle_put(&body_blocks, a->body.data, BODY_BLOCKS_KEPT);
+    else pt_buf_release(&a->body);
+    a->body = (pt_buf)PT_BUF_INIT;
+}
+
 /* The request's cleanup hook: runs after the access-log line. */
 static void ai_cleanup(void *arg)
 {
@@ -389,7 +418,7 @@ static void ai_cleanup(void *arg)
     settle(a);
     if (a->call) pt_ai_call_free(a->call);
     if (a->areq) pt_ai_request_free(a->areq);
-    pt_buf_release(&a->body);
+    body_release(a);
     pt_buf_release(&a->head);
     pt_buf_release(&a->last_error_body);
     pt_buf_release(&a->cache_buf);
@@ -805,7 +834,7 @@ static bool replace_body(ai_req *a, pt_buf out)
     pt_ai_error err;
     pt_ai_request_free(a->areq);
     a->areq = NULL;
-    pt_buf_release(&a->body);
+    body_release(a);
     a->body = out;
     if (new_request(a, &err) == 0) return true;
     fail_with(a, &err);
@@ -1022,7 +1051,7 @@ static void begin_model(ai_req *a)
 static void sink_body(void *h, const char *data, size_t n)
 {
     ai_req *a = h;
-    pt_buf_append(&a->body, data, n); /* capped by max_body_bytes in the server */
+    body_append(a, data, n); /* capped by max_body_bytes in the server */
 }
 
 static void sink_end(void *h) { begin(h); }
@@ -1209,7 +1238,7 @@ void pt_ai_route_call(pt_conn *conn, pt_request *req, const pt_route *route, pt_
     if (!a) return;
     a->hooked = true;
     a->hooks = *hooks;
-    if (pt_buf_append(&a->body, body, len) != 0) {
+    if (body_append(a, body, len) != 0) {
         pt_ai_error err;
         pt_ai_error_set(&err, PT_AI_ERR_INTERNAL, 503, NULL, "the gateway is out of memory");
         fail_with(a, &err);
