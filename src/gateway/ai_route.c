@@ -41,12 +41,13 @@
 #include "logs/calllog.h"
 
 #define HIGH_MARK (256 * 1024)
-#define BODY_BLOCK 4096 /* client bodies start in a block of this size, recycled per worker */
-#define BODY_BLOCKS_KEPT 16
+#define BLOCK 4096 /* client bodies and upstream heads start in a block of this size */
+#define BLOCKS_KEPT 32
 
-/* Most client bodies fit in one block: taken from and given back to a per-worker list, they
- * cost no malloc and free per request (a larger body grows its block as any buffer would). */
-static PT_RECYCLER(body_blocks);
+/* Most client bodies and upstream request heads fit in one block: taken from and given back
+ * to a per-worker list, they cost no malloc and free per request (a larger one grows its
+ * block as any buffer would). */
+static PT_RECYCLER(blocks);
 
 typedef struct ai_req {
     pt_conn *conn;
@@ -387,26 +388,32 @@ static void detach(ai_req *a)
     pt_conn_set_sink(a->conn, NULL);
 }
 
+/* An empty buffer started in a recycled block (the client body, the upstream head). */
+static int block_start(pt_buf *b)
+{
+    if (b->data) return 0;
+    char *block = pt_recycle_get_raw(&blocks, BLOCK);
+    if (!block) return PT_ENOMEM;
+    block[0] = '\0';
+    b->data = block;
+    b->alloc = BLOCK;
+    return 0;
+}
+
+/* A buffer's block back to the list when it is still one (a buffer grown past it, or a
+ * body rewritten by masking, is freed as any buffer). */
+static void block_release(pt_buf *b)
+{
+    if (b->alloc == BLOCK) pt_recycle_put(&blocks, b->data, BLOCKS_KEPT);
+    else pt_buf_release(b);
+    *b = (pt_buf)PT_BUF_INIT;
+}
+
 /* Appends to the client body, starting it in a recycled block. */
 static int body_append(ai_req *a, const char *data, size_t n)
 {
-    if (!a->body.data) {
-        char *block = pt_recycle_get_raw(&body_blocks, BODY_BLOCK);
-        if (!block) return PT_ENOMEM;
-        block[0] = '\0';
-        a->body.data = block;
-        a->body.alloc = BODY_BLOCK;
-    }
-    return pt_buf_append(&a->body, data, n);
-}
-
-/* The client body's block back to the list when it is still one (the body may have been
- * replaced by a rewritten one of any size: freed as any buffer). */
-static void body_release(ai_req *a)
-{
-    if (a->body.alloc == BODY_BLOCK) pt_recycle_put(&body_blocks, a->body.data, BODY_BLOCKS_KEPT);
-    else pt_buf_release(&a->body);
-    a->body = (pt_buf)PT_BUF_INIT;
+    int rc = block_start(&a->body);
+    return rc ? rc : pt_buf_append(&a->body, data, n);
 }
 
 /* The request's cleanup hook: runs after the access-log line. */
@@ -418,8 +425,8 @@ static void ai_cleanup(void *arg)
     settle(a);
     if (a->call) pt_ai_call_free(a->call);
     if (a->areq) pt_ai_request_free(a->areq);
-    body_release(a);
-    pt_buf_release(&a->head);
+    block_release(&a->body);
+    block_release(&a->head);
     pt_buf_release(&a->last_error_body);
     pt_buf_release(&a->cache_buf);
     free(a->hit.body);
@@ -718,6 +725,7 @@ static void send_upstream(ai_req *a, const pt_ai_upstream *up)
     const pt_ai_provider *pv = up->provider;
     pt_buf *h = &a->head;
     pt_buf_reset(h);
+    (void)block_start(h); /* out of memory: the appends below try a buffer of their own */
     pt_buf_append_str(h, up->method);
     pt_buf_append(h, " ", 1);
     pt_buf_append_str(h, up->path);
@@ -834,7 +842,7 @@ static bool replace_body(ai_req *a, pt_buf out)
     pt_ai_error err;
     pt_ai_request_free(a->areq);
     a->areq = NULL;
-    body_release(a);
+    block_release(&a->body);
     a->body = out;
     if (new_request(a, &err) == 0) return true;
     fail_with(a, &err);
