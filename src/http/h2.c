@@ -881,13 +881,18 @@ static void deadline_passed(pt_h2_stream *st)
     pt_buf_release(&m);
 }
 
+/* Milliseconds from t to now, 0 when t is later: a sweep reads the clock once, and what it
+ * finishes or writes on the way stamps its activity with later reads (an unsigned
+ * difference would wrap to an idle session's GOAWAY or a stream's timeout). */
+static uint64_t since(uint64_t now, uint64_t t) { return now > t ? now - t : 0; }
+
 /* One stream's timeouts: body (the client stopped sending), send (it stopped reading), and
  * a gRPC call's deadline. */
 static void stream_tick(pt_h2_stream *st, uint64_t now)
 {
     pt_conn *c = st->c;
     const pt_http_limits *lim = &c->srv->limits;
-    uint64_t quiet = now - st->last_ms;
+    uint64_t quiet = since(now, st->last_ms);
     if (st->sent_end) {
         /* The answer went out complete while the client was still sending: tell it to
          * stop (RFC 9113 §8.1). Not at once: some clients (curl 7.88) drop an answer
@@ -948,7 +953,7 @@ void pt__h2_on_timer(pt_conn *c)
         pt__conn_timer(c, next_sweep_ms(h, now));
         return;
     }
-    uint64_t idle = c->srv->limits.idle_timeout_ms, quiet = now - h->last_active_ms;
+    uint64_t idle = c->srv->limits.idle_timeout_ms, quiet = since(now, h->last_active_ms);
     if (quiet < idle) {
         pt__conn_timer(c, idle - quiet);
         return;
