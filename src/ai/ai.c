@@ -436,6 +436,14 @@ static int64_t now_unix(const pt_ai_call_opts *o)
     return o && o->now_unix ? o->now_unix : (int64_t)time(NULL);
 }
 
+/* Room for need bytes in the empty buffer b, in one allocation: a recycled block when they
+ * fit in one (most requests), else a buffer of that size. */
+static int reserve(pt_buf *b, size_t need)
+{
+    if (need < PT_BLOCK) (void)pt_buf_start_block(b); /* out of memory: the reserve tries too */
+    return pt_buf_reserve(b, need);
+}
+
 /* Replaces byte ranges of src (sorted, disjoint) and writes the result to out; a splice
  * without bytes (with.ptr NULL) is replaced by the string model, written as JSON there. */
 typedef struct splice {
@@ -472,7 +480,7 @@ static int passthrough_body(pt_ai_call *c, bool inject_usage, pt_ai_error *err)
     }
     splice s[3];
     size_t n = 0;
-    if (pt_buf_reserve(&c->up.body, r->len + strlen(c->at.upstream_model) + 64)) /* one allocation, most often */
+    if (reserve(&c->up.body, r->len + strlen(c->at.upstream_model) + 64))
         return pt_ai_error_set(err, PT_AI_ERR_INTERNAL, 413, NULL, "request too large");
     s[n++] = (splice){ r->f[r->i_model].vstart, r->f[r->i_model].vend, PT_SLICE_NULL }; /* the upstream model */
     if (inject_usage && r->stream && !r->include_usage) {
@@ -641,7 +649,7 @@ static int build(pt_ai_call *c, const pt_ai_call_opts *opts, pt_ai_error *err)
     const pt_pivot_req *pv = pt_ai_request_pivot(r, err);
     if (!pv) return -1;
     c->mode = MODE_TRANSLATE;
-    pt_buf_reserve(&c->up.body, r->len + 256); /* about the client's size: one allocation, most often */
+    reserve(&c->up.body, r->len + 256); /* about the client's size */
     if (!pt_ai_caps_breaks(cap, pv)) return p->render_chat(&c->ctx, pv, &c->up.body, err);
     /* the request as this model takes it, for this attempt only: a fallback to another
      * model starts again from what the client sent */
@@ -750,8 +758,8 @@ void pt_ai_call_free(pt_ai_call *c)
     if (c->sse_on) pt_sse_release(&c->sse);
     if (c->evs_on) pt_evs_release(&c->evs);
     if (c->fst_on && c->fmt->stream_release) c->fmt->stream_release(&c->fst);
-    pt_buf_release(&c->up.body);
-    pt_buf_release(&c->body);
+    pt_buf_release_block(&c->up.body);
+    pt_buf_release_block(&c->body);
     pt_buf_release(&c->out);
     pt_buf_release(&c->final);
     pt_pool_release(&c->arena);
@@ -920,7 +928,8 @@ int pt_ai_call_on_response_body(pt_ai_call *c, const char *p, size_t n, pt_ai_em
     if (c->error_mode || !c->stream || c->json_instead_of_stream) {
         /* whole answers are kept until they are complete (passed through ones too): a cut
          * one can still be retried elsewhere, and the client gets a known length */
-        if (!c->body_overflow && pt_buf_append(&c->body, p, n)) c->body_overflow = true;
+        if (!c->body_overflow && (pt_buf_start_block(&c->body) || pt_buf_append(&c->body, p, n)))
+            c->body_overflow = true;
         return 0;
     }
     if (c->failed || c->done) return 0;

@@ -4,6 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
+#include "core/err.h"
+
 void *pt_recycle_get_raw(pt_recycler *r, size_t size)
 {
 #ifndef PT_NO_ARENA
@@ -49,6 +52,31 @@ void pt_recycle_put(pt_recycler *r, void *p, unsigned max)
     (void)max;
 #endif
     free(p);
+}
+
+#define BLOCKS_KEPT 32
+
+static PT_RECYCLER(blocks);
+
+int pt_buf_start_block(pt_buf *b)
+{
+    if (b->data) return 0;
+    char *block = pt_recycle_get_raw(&blocks, PT_BLOCK);
+    if (!block) return PT_ENOMEM;
+    block[0] = '\0';
+    b->data = block;
+    b->len = 0;
+    b->alloc = PT_BLOCK;
+    return 0;
+}
+
+/* Any buffer of exactly one block's size is a malloc'd block, wherever it came from. */
+void pt_buf_release_block(pt_buf *b)
+{
+    if (b->alloc == PT_BLOCK) pt_recycle_put(&blocks, b->data, BLOCKS_KEPT);
+    else free(b->data);
+    b->data = NULL;
+    b->len = b->alloc = 0;
 }
 
 void pt_recycle_thread_release(void)

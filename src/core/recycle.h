@@ -29,6 +29,18 @@ void *pt_recycle_get_raw(pt_recycler *r, size_t size);
 /* Gives p (from a get on a list of the same size, or NULL) back; freed when the list
  * already holds max objects. */
 void pt_recycle_put(pt_recycler *r, void *p, unsigned max);
+/* Buffers that start in a recycled block: client bodies, upstream heads and bodies, whole
+ * answers. Most fit in one PT_BLOCK-byte block, taken from and given back to a per-thread
+ * list, so they cost no malloc and free per request; a larger one grows its block as any
+ * buffer would (its data is a plain malloc'd block). */
+#define PT_BLOCK 4096
+/* b, when empty (no data), now starts in a block; 0 or PT_ENOMEM. */
+struct pt_buf;
+int pt_buf_start_block(struct pt_buf *b);
+/* b's data back to the list when it is still one block, freed otherwise; b is then empty
+ * (its cap kept). */
+void pt_buf_release_block(struct pt_buf *b);
+
 /* Frees every object the calling thread's lists keep (a worker's last act, so nothing
  * is left unreachable when it exits). */
 void pt_recycle_thread_release(void);

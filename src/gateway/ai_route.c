@@ -41,13 +41,6 @@
 #include "logs/calllog.h"
 
 #define HIGH_MARK (256 * 1024)
-#define BLOCK 4096 /* client bodies and upstream heads start in a block of this size */
-#define BLOCKS_KEPT 32
-
-/* Most client bodies and upstream request heads fit in one block: taken from and given back
- * to a per-worker list, they cost no malloc and free per request (a larger one grows its
- * block as any buffer would). */
-static PT_RECYCLER(blocks);
 
 typedef struct ai_req {
     pt_conn *conn;
@@ -388,31 +381,10 @@ static void detach(ai_req *a)
     pt_conn_set_sink(a->conn, NULL);
 }
 
-/* An empty buffer started in a recycled block (the client body, the upstream head). */
-static int block_start(pt_buf *b)
-{
-    if (b->data) return 0;
-    char *block = pt_recycle_get_raw(&blocks, BLOCK);
-    if (!block) return PT_ENOMEM;
-    block[0] = '\0';
-    b->data = block;
-    b->alloc = BLOCK;
-    return 0;
-}
-
-/* A buffer's block back to the list when it is still one (a buffer grown past it, or a
- * body rewritten by masking, is freed as any buffer). */
-static void block_release(pt_buf *b)
-{
-    if (b->alloc == BLOCK) pt_recycle_put(&blocks, b->data, BLOCKS_KEPT);
-    else pt_buf_release(b);
-    *b = (pt_buf)PT_BUF_INIT;
-}
-
 /* Appends to the client body, starting it in a recycled block. */
 static int body_append(ai_req *a, const char *data, size_t n)
 {
-    int rc = block_start(&a->body);
+    int rc = pt_buf_start_block(&a->body);
     return rc ? rc : pt_buf_append(&a->body, data, n);
 }
 
@@ -425,8 +397,8 @@ static void ai_cleanup(void *arg)
     settle(a);
     if (a->call) pt_ai_call_free(a->call);
     if (a->areq) pt_ai_request_free(a->areq);
-    block_release(&a->body);
-    block_release(&a->head);
+    pt_buf_release_block(&a->body);
+    pt_buf_release_block(&a->head);
     pt_buf_release(&a->last_error_body);
     pt_buf_release(&a->cache_buf);
     free(a->hit.body);
@@ -725,7 +697,7 @@ static void send_upstream(ai_req *a, const pt_ai_upstream *up)
     const pt_ai_provider *pv = up->provider;
     pt_buf *h = &a->head;
     pt_buf_reset(h);
-    (void)block_start(h); /* out of memory: the appends below try a buffer of their own */
+    (void)pt_buf_start_block(h); /* out of memory: the appends below try a buffer of their own */
     pt_buf_append_str(h, up->method);
     pt_buf_append(h, " ", 1);
     pt_buf_append_str(h, up->path);
@@ -842,7 +814,7 @@ static bool replace_body(ai_req *a, pt_buf out)
     pt_ai_error err;
     pt_ai_request_free(a->areq);
     a->areq = NULL;
-    block_release(&a->body);
+    pt_buf_release_block(&a->body);
     a->body = out;
     if (new_request(a, &err) == 0) return true;
     fail_with(a, &err);

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "core/buf.h"
+#include "core/err.h"
 #include "core/rand.h"
 #include "core/recycle.h"
 
@@ -53,6 +55,38 @@ static void thread_release_frees_every_list(void **state)
     assert_null(others.head);
 }
 
+/* A buffer started in a block is an ordinary buffer: it grows past the block, keeps its
+ * cap, and goes back to the list (or is freed) when released. */
+static void buffers_start_in_blocks(void **state)
+{
+    pt_buf a;
+    pt_buf_init(&a, 10000);
+    assert_int_equal(pt_buf_start_block(&a), 0);
+    assert_int_equal(a.alloc, PT_BLOCK);
+    assert_int_equal(a.len, 0);
+    assert_string_equal(a.data, "");
+    char *block = a.data;
+    assert_int_equal(pt_buf_start_block(&a), 0); /* started already: kept */
+    assert_ptr_equal(a.data, block);
+    assert_int_equal(pt_buf_append(&a, "abc", 3), 0);
+    assert_ptr_equal(a.data, block);
+    pt_buf_release_block(&a);
+    assert_null(a.data);
+    assert_int_equal(a.cap_limit, 10000);
+    assert_int_equal(pt_buf_start_block(&a), 0);
+#ifndef PT_NO_ARENA
+    assert_ptr_equal(a.data, block); /* the same block, from the list (the sanitizer build frees it) */
+#endif
+    char big[6000];
+    memset(big, 'x', sizeof big);
+    assert_int_equal(pt_buf_append(&a, big, sizeof big), 0); /* grown past the block */
+    assert_true(a.alloc > PT_BLOCK);
+    assert_int_equal(pt_buf_append(&a, big, sizeof big), PT_ETOOBIG); /* over its cap */
+    pt_buf_release_block(&a); /* freed: not a block any more */
+    assert_null(a.data);
+    pt_recycle_thread_release();
+}
+
 static void rand_varies(void **state)
 {
     uint64_t seen[64];
@@ -70,6 +104,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(get_is_zeroed_after_put),
         cmocka_unit_test(thread_release_frees_every_list),
+        cmocka_unit_test(buffers_start_in_blocks),
         cmocka_unit_test(rand_varies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
