@@ -165,13 +165,12 @@ static bool raw_lit(const pt_ai_request *r, int i, const char *lit)
     return i >= 0 && r->f[i].vend - r->f[i].vstart == n && memcmp(r->body + r->f[i].vstart, lit, n) == 0;
 }
 
-static int find_unique(pt_ai_request *r, const char *name, pt_ai_error *err)
-{
-    bool dup;
-    int i = pt_jscan_find(r->f, r->nf, name, &dup);
-    if (dup) return RBAD(name, "%s: duplicate key", name) - 1;
-    return i;
-}
+/* The top-level members validate reads, found in one pass; the first three must not
+ * occur twice. */
+enum { AT_MODEL, AT_STREAM, AT_STREAM_OPTIONS, AT_MESSAGES, AT_MAX_TOKENS, AT_INPUT, AT_N };
+static const pt_jname members[AT_N] = { PT_JNAME("model"),    PT_JNAME("stream"),     PT_JNAME("stream_options"),
+                                        PT_JNAME("messages"), PT_JNAME("max_tokens"), PT_JNAME("input") };
+#define UNIQUE_MEMBERS 3
 
 static int validate(pt_ai_request *r, pt_ai_error *err)
 {
@@ -187,9 +186,13 @@ static int validate(pt_ai_request *r, pt_ai_error *err)
         pt_jscan_object(r->body, r->len, 0, r->f, nf, &nf, &r->open, &r->close);
     }
     r->nf = nf;
-    if ((r->i_model = find_unique(r, "model", err)) < -1) return -1;
-    if ((r->i_stream = find_unique(r, "stream", err)) < -1) return -1;
-    if ((r->i_stream_options = find_unique(r, "stream_options", err)) < -1) return -1;
+    int at[AT_N];
+    unsigned dups = pt_jscan_find_each(r->f, r->nf, members, AT_N, at);
+    for (size_t j = 0; j < UNIQUE_MEMBERS; j++)
+        if (dups & (1u << j)) return RBAD(members[j].s, "%s: duplicate key", members[j].s);
+    r->i_model = at[AT_MODEL];
+    r->i_stream = at[AT_STREAM];
+    r->i_stream_options = at[AT_STREAM_OPTIONS];
 
     if (r->i_model < 0) return RBAD("model", "model: field required");
     if (!raw_is(r, r->i_model, '"')) return RBAD("model", "model: expected a string");
@@ -218,13 +221,13 @@ static int validate(pt_ai_request *r, pt_ai_error *err)
     if (r->fmt == PT_AI_FMT_ANTHROPIC) r->include_usage = true;
 
     if (r->fmt == PT_AI_FMT_RESPONSES) r->include_usage = true;
-    int i_msgs = pt_jscan_find(r->f, r->nf, "messages", NULL);
+    int i_msgs = at[AT_MESSAGES];
     if ((r->ep == PT_AI_EP_CHAT || r->ep == PT_AI_EP_COUNT_TOKENS) && r->fmt != PT_AI_FMT_RESPONSES) {
         if (i_msgs < 0) return RBAD("messages", "messages: field required");
         if (!raw_is(r, i_msgs, '[')) return RBAD("messages", "messages: expected an array");
     }
     if (r->ep == PT_AI_EP_CHAT && r->fmt == PT_AI_FMT_ANTHROPIC) {
-        int i = pt_jscan_find(r->f, r->nf, "max_tokens", NULL);
+        int i = at[AT_MAX_TOKENS];
         if (i < 0) return RBAD("max_tokens", "max_tokens: field required");
         const char *v = r->body + r->f[i].vstart;
         size_t vl = r->f[i].vend - r->f[i].vstart;
@@ -233,7 +236,7 @@ static int validate(pt_ai_request *r, pt_ai_error *err)
         if (vl == 1 && v[0] == '0') return RBAD("max_tokens", "max_tokens: must be at least 1");
     }
     if (r->ep == PT_AI_EP_EMBEDDINGS) {
-        int i = pt_jscan_find(r->f, r->nf, "input", NULL);
+        int i = at[AT_INPUT];
         if (i < 0) return RBAD("input", "input: field required");
         char c0 = r->body[r->f[i].vstart];
         if (c0 != '"' && c0 != '[') return RBAD("input", "input: expected a string or an array");

@@ -260,7 +260,10 @@ void pt__pass_body_usage(pt_ai_call *c)
      * usage object is validated when it is parsed) */
     if (pt_jscan_skim_object(c->body.data, c->body.len, f, 32, &nf)) return;
     if (nf > 32) nf = 32;
-    int iu = pt_jscan_find(f, nf, "usage", NULL);
+    static const pt_jname names[] = { PT_JNAME("usage"), PT_JNAME("choices"), PT_JNAME("stop_reason") };
+    int at[3];
+    pt_jscan_find_each(f, nf, names, 3, at);
+    int iu = at[0];
     if (iu < 0) return;
     const char *us = c->body.data + f[iu].vstart;
     size_t ul = f[iu].vend - f[iu].vstart;
@@ -268,13 +271,13 @@ void pt__pass_body_usage(pt_ai_call *c)
     if (c->req->fmt == PT_AI_FMT_OPENAI || c->req->ep == PT_AI_EP_EMBEDDINGS) { /* Gemini clients' embeddings too */
         pt__oai_usage_text(us, ul, &nu); /* the commonest answer: no tree */
         if (c->req->ep == PT_AI_EP_EMBEDDINGS && nu.output < 0) nu.output = 0;
-        int ic = pt_jscan_find(f, nf, "choices", NULL);
+        int ic = at[1];
         if (ic >= 0) {
             const char *fr = pt_mem_find(c->body.data + f[ic].vstart, f[ic].vend - f[ic].vstart, "\"finish_reason\":\"", 17);
             if (fr) c->stop = oai_finish(fr, c->body.data + c->body.len);
         }
     } else {
-        int is = pt_jscan_find(f, nf, "stop_reason", NULL);
+        int is = at[2];
         char sr[32];
         if (is >= 0 && pt_jscan_string(c->body.data, f[is].vstart, f[is].vend, sr, sizeof sr) >= 0)
             c->stop = pt__ant_stop(sr);

@@ -402,17 +402,15 @@ static int64_t span_int(const char *p, size_t a, size_t b)
 
 #define USAGE_FIELDS 32
 
-/* Member name of the object f[0..n) (spans in p) as an integer, -1 when absent. */
-static int64_t member_int(const char *p, const pt_jfield *f, size_t n, const char *name)
+/* Member i of the object f (spans in p) as an integer, -1 when absent (i < 0). */
+static int64_t member_int(const char *p, const pt_jfield *f, int i)
 {
-    int i = pt_jscan_find(f, n, name, NULL);
     return i < 0 ? -1 : span_int(p, f[i].vstart, f[i].vend);
 }
 
-/* Member inner of the object that is member outer of f[0..n), as an integer. */
-static int64_t inner_int(const char *p, size_t len, const pt_jfield *f, size_t n, const char *outer, const char *inner)
+/* Member inner of the object that is member i of f, as an integer. */
+static int64_t inner_int(const char *p, size_t len, const pt_jfield *f, int i, const char *inner)
 {
-    int i = pt_jscan_find(f, n, outer, NULL);
     if (i < 0 || p[f[i].vstart] != '{') return -1;
     pt_jfield g[USAGE_FIELDS];
     size_t ng, o, c;
@@ -423,7 +421,7 @@ static int64_t inner_int(const char *p, size_t len, const pt_jfield *f, size_t n
         pt_pool_release(&scratch);
         return v;
     }
-    return member_int(p, g, ng, inner);
+    return member_int(p, g, pt_jscan_find(g, ng, inner, NULL));
 }
 
 void pt__oai_usage_text(const char *p, size_t len, pt_usage *out)
@@ -440,10 +438,13 @@ void pt__oai_usage_text(const char *p, size_t len, pt_usage *out)
         pt_pool_release(&scratch);
         return;
     }
-    oai_usage_of(member_int(p, f, nf, "prompt_tokens"), member_int(p, f, nf, "completion_tokens"),
-                 inner_int(p, len, f, nf, "prompt_tokens_details", "cached_tokens"),
-                 member_int(p, f, nf, "prompt_cache_hit_tokens"),
-                 inner_int(p, len, f, nf, "completion_tokens_details", "reasoning_tokens"), out);
+    static const pt_jname names[] = { PT_JNAME("prompt_tokens"), PT_JNAME("completion_tokens"),
+                                      PT_JNAME("prompt_tokens_details"), PT_JNAME("prompt_cache_hit_tokens"),
+                                      PT_JNAME("completion_tokens_details") };
+    int at[5];
+    pt_jscan_find_each(f, nf, names, 5, at);
+    oai_usage_of(member_int(p, f, at[0]), member_int(p, f, at[1]), inner_int(p, len, f, at[2], "cached_tokens"),
+                 member_int(p, f, at[3]), inner_int(p, len, f, at[4], "reasoning_tokens"), out);
 }
 
 static int push_text(pt_pivot_resp *out, size_t *cap, pt_part_type t, pt_slice s)

@@ -132,6 +132,7 @@ static int scan_lit(scan *s, const char *lit, size_t n)
 }
 
 static int scan_val(scan *s, unsigned depth);
+static int scan_val_at(scan *s, unsigned depth);
 
 static int scan_obj_members(scan *s, unsigned depth, pt_jfield *f, size_t max, size_t *nf)
 {
@@ -156,7 +157,7 @@ static int scan_obj_members(scan *s, unsigned depth, pt_jfield *f, size_t max, s
         s->pos++;
         skip_ws(s);
         size_t vstart = s->pos;
-        rc = scan_val(s, depth + 1);
+        rc = scan_val_at(s, depth + 1);
         if (rc) return rc;
         if (f && count < max) {
             f[count].key = pt_slice_from(s->p + kstart, kend - kstart);
@@ -204,10 +205,10 @@ static int scan_arr(scan *s, unsigned depth)
     }
 }
 
-static int scan_val(scan *s, unsigned depth)
+/* The value at s->pos, whitespace skipped already. */
+static int scan_val_at(scan *s, unsigned depth)
 {
     if (depth > PT_JSCAN_MAX_DEPTH) return PT_EPARSE;
-    skip_ws(s);
     if (s->pos >= s->len) return PT_EPARSE;
     switch (s->p[s->pos]) {
     case '{': return scan_obj_members(s, depth, NULL, 0, NULL);
@@ -218,6 +219,12 @@ static int scan_val(scan *s, unsigned depth)
     case 'n': return scan_lit(s, "null", 4);
     default: return scan_number(s);
     }
+}
+
+static int scan_val(scan *s, unsigned depth)
+{
+    skip_ws(s);
+    return scan_val_at(s, depth);
 }
 
 int pt_jscan_value(const char *p, size_t len, size_t *pos)
@@ -281,23 +288,45 @@ int pt_jscan_object(const char *p, size_t len, size_t start, pt_jfield *f, size_
 
 static bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
-/* p[i] == '"': the offset just past the closing quote (len when there is none). memchr
- * beats the plain run test here: nothing but the quote needs finding. */
-static inline size_t skim_string(const char *p, size_t len, size_t i)
+/* The bytes a skimmed object or array has to look at: quotes and brackets; those that end
+ * a number or literal; those between members. */
+static const unsigned char skim_stop[256] = { ['"'] = 1, ['{'] = 1, ['['] = 1, ['}'] = 1, [']'] = 1 };
+static const unsigned char skim_scalar_end[256] = { [','] = 1, ['}'] = 1,  [']'] = 1, [' '] = 1,
+                                                    ['\t'] = 1, ['\n'] = 1, ['\r'] = 1 };
+static const unsigned char skim_gap[256] = { [','] = 1, [' '] = 1, ['\t'] = 1, ['\n'] = 1, ['\r'] = 1 };
+
+/* The offset of the first '"' or '\\' of p[i..len), or len. */
+static inline size_t skim_string_stop(const char *p, size_t len, size_t i)
 {
-    for (i++; i < len;) {
-        const char *q = memchr(p + i, '"', len - i);
-        if (!q) return len;
-        size_t j = (size_t)(q - p), k = j;
-        while (k > i && p[k - 1] == '\\') k--;
-        if ((j - k) % 2 == 0) return j + 1; /* not escaped */
-        i = j + 1;
-    }
-    return len;
+    bool found;
+    i = pt__jscan_find16(p, len, i, PT__JSCAN_QUOTE_ESCAPE, &found);
+    if (found) return i;
+    while (i < len && p[i] != '"' && p[i] != '\\') i++;
+    return i;
 }
 
-/* The bytes a skimmed object or array has to look at: quotes and brackets. */
-static const unsigned char skim_stop[256] = { ['"'] = 1, ['{'] = 1, ['['] = 1, ['}'] = 1, [']'] = 1 };
+/* The offset of the first quote or bracket of p[i..len), or len. */
+static inline size_t skim_struct_stop(const char *p, size_t len, size_t i)
+{
+    bool found;
+    i = pt__jscan_find16(p, len, i, PT__JSCAN_QUOTE_BRACKET, &found);
+    if (found) return i;
+    while (i < len && !skim_stop[(unsigned char)p[i]]) i++;
+    return i;
+}
+
+/* p[i] == '"': the offset just past the closing quote (len when there is none). A
+ * backslash takes the byte after it as it is. */
+static inline size_t skim_string(const char *p, size_t len, size_t i)
+{
+    for (i++;;) {
+        i = skim_string_stop(p, len, i);
+        if (i >= len) return len;
+        if (p[i] == '"') return i + 1;
+        if (len - i <= 2) return len; /* a backslash and at most one byte: no closing quote */
+        i += 2;
+    }
+}
 
 /* The end of the value at p[i]. */
 static size_t skim_value(const char *p, size_t len, size_t i)
@@ -305,24 +334,20 @@ static size_t skim_value(const char *p, size_t len, size_t i)
     if (p[i] == '"') return skim_string(p, len, i);
     if (p[i] == '{' || p[i] == '[') {
         size_t depth = 0;
-        while (i < len) {
+        for (;;) {
+            i = skim_struct_stop(p, len, i);
+            if (i >= len) return len;
             char c = p[i];
-            if (!skim_stop[(unsigned char)c]) {
-                i++;
-            } else if (c == '"') {
+            if (c == '"') {
                 i = skim_string(p, len, i);
-            } else if (c == '{' || c == '[') {
-                depth++;
-                i++;
-            } else if (--depth == 0) {
-                return i + 1;
-            } else {
-                i++;
+                continue;
             }
+            if (c == '{' || c == '[') depth++;
+            else if (--depth == 0) return i + 1;
+            i++;
         }
-        return len;
     }
-    while (i < len && p[i] != ',' && p[i] != '}' && p[i] != ']' && !is_ws(p[i])) i++;
+    while (i < len && !skim_scalar_end[(unsigned char)p[i]]) i++;
     return i;
 }
 
@@ -333,7 +358,7 @@ int pt_jscan_skim_object(const char *p, size_t len, pt_jfield *f, size_t max, si
     while (i < len && is_ws(p[i])) i++;
     if (i >= len || p[i] != '{') return PT_EPARSE;
     for (i++;;) {
-        while (i < len && (is_ws(p[i]) || p[i] == ',')) i++;
+        while (i < len && skim_gap[(unsigned char)p[i]]) i++;
         if (i >= len) return PT_EPARSE;
         if (p[i] == '}') break;
         if (p[i] != '"') return PT_EPARSE;
@@ -423,7 +448,6 @@ static long decode(const char *p, size_t n, char *out, size_t cap)
 /* Whether a raw key longer than name, holding an escape, decodes to name. */
 static bool key_decodes_to(pt_slice raw, const char *name, size_t nlen)
 {
-    if (!memchr(raw.ptr, '\\', raw.len)) return false;
     char tmp[128];
     long n = decode(raw.ptr, raw.len, tmp, sizeof tmp);
     return n >= 0 && (size_t)n == nlen && memcmp(tmp, name, nlen) == 0;
@@ -432,14 +456,20 @@ static bool key_decodes_to(pt_slice raw, const char *name, size_t nlen)
 /* Whether the raw key decodes to name (nlen bytes). An escape makes a key shorter than its
  * raw form, so a raw key shorter than name never matches and one of the same length matches
  * only byte for byte, without an escape (which a plain name, one without a backslash, rules
- * out by itself); only a longer one is decoded. Most keys differ at once: their first byte
- * is neither the name's nor the start of an escape. */
+ * out by itself). A longer one matches only through an escape among its first nlen bytes
+ * (without one they are the decoded key's first bytes, and more follow): it is decoded only
+ * then. Most keys differ at once, in their first byte. */
 static inline bool key_is_n(pt_slice raw, const char *name, size_t nlen, bool plain_name)
 {
-    if (raw.len < nlen || (nlen && raw.ptr[0] != name[0] && raw.ptr[0] != '\\')) return false;
+    if (raw.len < nlen) return false;
     if (raw.len == nlen)
-        return memcmp(raw.ptr, name, nlen) == 0 && (plain_name || !memchr(raw.ptr, '\\', raw.len));
-    return key_decodes_to(raw, name, nlen);
+        return (!nlen || raw.ptr[0] == name[0]) && memcmp(raw.ptr, name, nlen) == 0 &&
+               (plain_name || !memchr(raw.ptr, '\\', raw.len));
+    for (size_t i = 0; i < nlen; i++) {
+        if (raw.ptr[i] == '\\') return key_decodes_to(raw, name, nlen);
+        if (raw.ptr[i] != name[i]) return false;
+    }
+    return false;
 }
 
 bool pt_jscan_key_is(pt_slice raw_key, const char *name) { return key_is_n(raw_key, name, strlen(name), false); }
@@ -457,6 +487,21 @@ int pt_jscan_findn(const pt_jfield *f, size_t n, const char *name, size_t nlen, 
         }
     }
     return found;
+}
+
+unsigned pt_jscan_find_each(const pt_jfield *f, size_t n, const pt_jname *names, size_t k, int *at)
+{
+    unsigned dups = 0;
+    for (size_t j = 0; j < k; j++) at[j] = -1;
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < k; j++) {
+            if (!key_is_n(f[i].key, names[j].s, names[j].len, true)) continue;
+            if (at[j] >= 0) dups |= 1u << j;
+            else at[j] = (int)i;
+            break; /* the names differ: a key is at most one of them */
+        }
+    }
+    return dups;
 }
 
 long pt_jscan_string(const char *p, size_t vstart, size_t vend, char *out, size_t cap)

@@ -14,6 +14,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "core/slice.h"
 
@@ -36,11 +39,53 @@ static inline uint64_t pt__jscan_special8(uint64_t x)
     return (x & high) | ((x - ones * 0x20) & ~x & high) | ((q - ones) & ~q & high) | ((b - ones) & ~b & high);
 }
 
+/* What pt__jscan_find16 looks for: the bytes a string may not hold without a closer look
+ * (see above); quotes and backslashes; quotes and brackets. */
+enum { PT__JSCAN_NOT_PLAIN, PT__JSCAN_QUOTE_ESCAPE, PT__JSCAN_QUOTE_BRACKET };
+
+/* Where a search for the bytes of kind (PT__JSCAN_*) in p[i..len) stops: sixteen bytes at
+ * a time where the machine can (SSE2 is part of x86-64), so at such a byte (*found) or
+ * with fewer than sixteen bytes left for the caller's own loop. A signed "less than 0x20"
+ * is true for control characters and bytes above 0x7f alike; x | 0x20 folds '[' onto '{'
+ * and ']' onto '}', and nothing else onto either. */
+static inline size_t pt__jscan_find16(const char *p, size_t len, size_t i, int kind, bool *found)
+{
+    *found = false;
+#ifdef __SSE2__
+    const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20),
+                  open = _mm_set1_epi8('{'), close = _mm_set1_epi8('}');
+    while (len - i >= 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + i)), hit = _mm_cmpeq_epi8(x, quote);
+        if (kind == PT__JSCAN_QUOTE_BRACKET) {
+            __m128i y = _mm_or_si128(x, space);
+            hit = _mm_or_si128(hit, _mm_or_si128(_mm_cmpeq_epi8(y, open), _mm_cmpeq_epi8(y, close)));
+        } else {
+            hit = _mm_or_si128(hit, _mm_cmpeq_epi8(x, backslash));
+            if (kind == PT__JSCAN_NOT_PLAIN) hit = _mm_or_si128(hit, _mm_cmplt_epi8(x, space));
+        }
+        unsigned m = (unsigned)_mm_movemask_epi8(hit);
+        if (m) {
+            *found = true;
+            return i + (size_t)__builtin_ctz(m);
+        }
+        i += 16;
+    }
+#else
+    (void)p;
+    (void)len;
+    (void)kind;
+#endif
+    return i;
+}
+
 /* The offset of the first byte of p[i..len) a string may not hold without a closer look
- * (see above), or len: eight bytes at a time, inline, because most strings are short and
- * plain and a parser meets one at every key. */
+ * (see above), or len: sixteen bytes at a time, then eight, inline, because most strings
+ * are short and plain and a parser meets one at every key. */
 static inline size_t pt_jscan_plain_end(const char *p, size_t len, size_t i)
 {
+    bool found;
+    i = pt__jscan_find16(p, len, i, PT__JSCAN_NOT_PLAIN, &found);
+    if (found) return i;
     uint64_t x, special;
     while (len - i >= 8) {
         memcpy(&x, p + i, 8);
@@ -108,6 +153,18 @@ static inline int pt_jscan_find(const pt_jfield *f, size_t n, const char *name, 
 {
     return pt_jscan_findn(f, n, name, strlen(name), dup);
 }
+
+/* A plain name (no backslash in it) and its length, for pt_jscan_find_each. */
+typedef struct pt_jname {
+    const char *s;
+    size_t len;
+} pt_jname;
+#define PT_JNAME(lit) { lit, sizeof(lit) - 1 }
+
+/* Finds each of k distinct plain names among f[0..n) in one pass over the members: at[j]
+ * is the index of names[j]'s first occurrence, -1 when absent. Returns the names that
+ * occur more than once as bits (1u << j; k <= 32). */
+unsigned pt_jscan_find_each(const pt_jfield *f, size_t n, const pt_jname *names, size_t k, int *at);
 
 /* Decodes a JSON string value span (including its quotes) into out (at most cap bytes,
  * NUL-terminated). Returns the decoded length, or -1 when the span is not a string or

@@ -138,6 +138,29 @@ static void keys_of_other_lengths_do_not_match(void **state)
     assert_false(dup);
 }
 
+/* One pass finds what one find per name finds: first occurrences, duplicates, escaped keys,
+ * and keys that begin like a name without being it. */
+static void find_each_finds_what_find_finds(void **state)
+{
+    const char *s = "{\"messages\":[],\"mod\\u0065l\":\"x\",\"stream\":true,\"model\":\"y\",\"max\":1,"
+                    "\"streams\":2,\"stream_options\":{}}";
+    pt_jfield f[8];
+    size_t nf, o, c;
+    assert_int_equal(pt_jscan_object(s, strlen(s), 0, f, 8, &nf, &o, &c), 0);
+    static const pt_jname names[] = { PT_JNAME("model"), PT_JNAME("stream"), PT_JNAME("stream_options"),
+                                      PT_JNAME("messages"), PT_JNAME("max_tokens") };
+    int at[5];
+    unsigned dups = pt_jscan_find_each(f, nf, names, 5, at);
+    for (size_t j = 0; j < 5; j++) {
+        bool dup;
+        assert_int_equal(at[j], pt_jscan_findn(f, nf, names[j].s, names[j].len, &dup));
+        assert_int_equal((dups >> j) & 1, dup);
+    }
+    assert_int_equal(at[0], 1);
+    assert_int_equal(dups, 1u);
+    assert_int_equal(at[4], -1);
+}
+
 static void string_values_are_decoded(void **state)
 {
     const char *s = "\"a\\\"b\\u00fc\\ud83d\\ude00\"";
@@ -212,6 +235,8 @@ static void skim_finds_the_members_the_scanner_finds(void **state)
         "{}",
         "{\"a\":true,\"b\":false,\"c\":\"\\\\\",\"d\":[[],{}]}",
         "{\"long\":\"0123456789\\\"abcdefgh\\\\\",\"u\":[\"h\xc3\xa9llo w\xc3\xb6rld, a longer one\"]}",
+        "{\"c\":[{\"t\":\"a|b]]}}[[{{ and | more | text\\\\\\\"|]\",\"n\":[1,[2,{\"x\":\"|\"}]]}],\"u\":{\"p\":1}}",
+        "{\"yy_\":[\"YZ_yz{\",{\"a\":\"\\\\\\\\\"}],\"zz\":\"\\u007b\\u005d\"}",
     };
     for (size_t d = 0; d < sizeof docs / sizeof docs[0]; d++) {
         const char *s = docs[d];
@@ -292,6 +317,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(accepts_what_rfc8259_accepts),
         cmocka_unit_test(keys_of_other_lengths_do_not_match),
+        cmocka_unit_test(find_each_finds_what_find_finds),
         cmocka_unit_test(refuses_what_rfc8259_refuses),
         cmocka_unit_test(long_strings_are_checked_at_every_offset),
         cmocka_unit_test(nesting_is_capped),
