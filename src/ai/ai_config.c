@@ -47,6 +47,7 @@ void pt_ai_config_free(pt_ai_config *cfg)
         free(p->name);
         free(p->base_url);
         free(p->host);
+        free(p->host_line);
         free(p->path_prefix);
         for (size_t k = 0; k < p->nkeys; k++) {
             free_secret(p->keys[k].value);

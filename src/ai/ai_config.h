@@ -84,6 +84,7 @@ typedef struct pt_ai_provider {
     bool tls;                /* https */
     char *host;              /* no brackets */
     uint16_t port;
+    char *host_line;         /* "Host: ...\r\n" of every upstream request, written at load */
     char *path_prefix;       /* base URL path without trailing '/', "" for none */
     pt_ai_key *keys;
     size_t nkeys;

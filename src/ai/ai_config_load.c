@@ -444,6 +444,19 @@ static const pt_cfg_field provider_fields[] = {
     CFG_END,
 };
 
+/* The Host field of the provider's requests, not rebuilt per call: an IPv6 address in
+ * brackets, the port unless it is the scheme's. */
+static char *host_line(const pt_ai_provider *p)
+{
+    bool v6 = strchr(p->host, ':') != NULL;
+    char port[8] = "";
+    if (p->port != (p->tls ? 443 : 80)) snprintf(port, sizeof port, ":%u", (unsigned)p->port);
+    size_t n = strlen(p->host) + sizeof "Host: []\r\n" + sizeof port;
+    char *line = malloc(n);
+    if (line) snprintf(line, n, "Host: %s%s%s%s\r\n", v6 ? "[" : "", p->host, v6 ? "]" : "", port);
+    return line;
+}
+
 /* Checks that need the whole provider: required keys, defaults by type, unique names. */
 static int finish_provider(pt_cfg *c, const pt_cfg_node *n, pt_ai_config *ai, size_t idx)
 {
@@ -485,6 +498,7 @@ static int finish_provider(pt_cfg *c, const pt_cfg_node *n, pt_ai_config *ai, si
         p->port = u.port;
         p->path_prefix = u.path;
     }
+    if (p->host && !(p->host_line = host_line(p))) return pt_cfg_oom(c, n); /* no host: failed already */
     /* the authorization header of the providers that take one, not rebuilt per call */
     for (size_t k = 0; k < p->nkeys; k++) {
         size_t len = strlen(p->keys[k].value);

@@ -702,7 +702,8 @@ static void send_upstream(ai_req *a, const pt_ai_upstream *up)
     pt_buf_append(h, " ", 1);
     pt_buf_append_str(h, up->path);
     pt_buf_append_str(h, " HTTP/1.1\r\n");
-    pt_http_append_host(h, pv->host, pv->port, pv->tls);
+    if (pv->host_line) pt_buf_append_str(h, pv->host_line); /* written at load */
+    else pt_http_append_host(h, pv->host, pv->port, pv->tls);
     for (size_t i = 0; i < up->nheaders; i++) {
         pt_buf_append_slice(h, up->headers[i].name);
         pt_buf_append(h, ": ", 2);

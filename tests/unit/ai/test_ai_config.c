@@ -54,6 +54,7 @@ static void providers_get_defaults_per_type(void **state)
     assert_string_equal(a->host, "api.anthropic.com");
     assert_int_equal(a->port, 443);
     assert_true(a->tls);
+    assert_string_equal(a->host_line, "Host: api.anthropic.com\r\n"); /* the scheme's port: not written */
     assert_string_equal(a->path_prefix, "");
     assert_int_equal(a->nkeys, 1);
     assert_int_equal(a->connect_timeout_ms, 5000);
@@ -65,6 +66,7 @@ static void providers_get_defaults_per_type(void **state)
     const pt_ai_provider *l = pt_ai_config_provider(x->cfg, "local");
     assert_string_equal(l->host, "::1");
     assert_int_equal(l->port, 11434);
+    assert_string_equal(l->host_line, "Host: [::1]:11434\r\n");
     assert_false(l->tls);
     assert_string_equal(l->path_prefix, "/v1");
     assert_int_equal(l->nkeys, 0);
