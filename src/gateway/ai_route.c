@@ -219,12 +219,19 @@ static pt_slice ai_path(const pt_request *req, const pt_route *route)
 }
 
 /* The client format a request on an AI route speaks: the endpoint's, else Anthropic's
- * when the request carries anthropic-version, else OpenAI's. */
+ * when the request carries anthropic-version, else OpenAI's. The header decides only the
+ * model endpoints' format and that of a path that is none of them: it is looked for only
+ * then. */
 static pt_ai_format route_format(const pt_request *req, const pt_route *route, pt_ai_endpoint *ep, int *match)
 {
-    bool hint = pt_request_header(req, "anthropic-version") != NULL;
-    pt_ai_format fmt = hint ? PT_AI_FMT_ANTHROPIC : PT_AI_FMT_OPENAI; /* kept on 404, unless a Gemini path */
-    *match = pt_ai_match(req->method_name, ai_path(req, route), hint, &fmt, ep);
+    pt_ai_format fmt = PT_AI_FMT_OPENAI; /* kept on 404, unless a Gemini path */
+    pt_slice path = ai_path(req, route);
+    *match = pt_ai_match(req->method_name, path, false, &fmt, ep);
+    if ((*match != 0 || *ep == PT_AI_EP_MODELS || *ep == PT_AI_EP_MODEL) &&
+        pt_request_header(req, "anthropic-version")) {
+        fmt = PT_AI_FMT_ANTHROPIC;
+        *match = pt_ai_match(req->method_name, path, true, &fmt, ep);
+    }
     return fmt;
 }
 
@@ -771,7 +778,8 @@ static void next_attempt(ai_req *a)
         pt_ai_error err;
         pt_ai_call_opts opts = { .request_id = a->store_want ? a->resp_rid : a->req->request_id,
                                  .store = a->store_want, .previous_response_id = a->prev_id[0] ? a->prev_id : NULL };
-        const pt_header *beta = pt_request_header(a->req, "anthropic-beta");
+        /* forwarded only from an Anthropic client (ai.h) */
+        const pt_header *beta = a->fmt == PT_AI_FMT_ANTHROPIC ? pt_request_header(a->req, "anthropic-beta") : NULL;
         if (beta) opts.anthropic_beta = beta->value;
         a->call = pt_ai_call_new(a->areq, &a->at, &opts, &err);
         if (!a->call) {
