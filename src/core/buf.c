@@ -120,37 +120,35 @@ int pt_buf_append_u64(pt_buf *b, unsigned long long v)
     return 0;
 }
 
-/* v / 10^places written backwards ending at end; returns where it starts. */
-static char *fixed_back(char *end, unsigned long long v, unsigned places)
-{
-    char *o = end;
-    if (places > 19) places = 19;
-    for (unsigned k = 0; k < places; k++) {
-        *--o = (char)('0' + v % 10);
-        v /= 10;
-    }
-    if (places) *--o = '.';
-    do {
-        *--o = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    return o;
-}
+static const unsigned long long tens[20] = {
+    1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull, 10000000ull, 100000000ull, 1000000000ull,
+    10000000000ull, 100000000000ull, 1000000000000ull, 10000000000000ull, 100000000000000ull,
+    1000000000000000ull, 10000000000000000ull, 100000000000000000ull, 1000000000000000000ull,
+    10000000000000000000ull,
+};
 
+/* The whole part as pt_u64_to writes it, then the fraction zero-padded, two digits at a time. */
 char *pt_fixed_to(char *out, unsigned long long v, unsigned places)
 {
-    char tmp[48];
-    char *start = fixed_back(tmp + sizeof tmp, v, places);
-    size_t n = (size_t)(tmp + sizeof tmp - start);
-    memcpy(out, start, n);
-    return out + n;
+    if (places > 19) places = 19;
+    out = pt_u64_to(out, v / tens[places]);
+    if (!places) return out;
+    *out++ = '.';
+    unsigned long long f = v % tens[places];
+    char *end = out + places, *d = end;
+    for (unsigned k = places; k >= 2; k -= 2) {
+        d -= 2;
+        memcpy(d, digit_pairs + 2 * (f % 100), 2);
+        f /= 100;
+    }
+    if (places & 1) *--d = (char)('0' + f);
+    return end;
 }
 
 int pt_buf_append_fixed(pt_buf *b, unsigned long long v, unsigned places)
 {
-    char tmp[48];
-    char *start = fixed_back(tmp + sizeof tmp, v, places);
-    return pt_buf_append(b, start, (size_t)(tmp + sizeof tmp - start));
+    char tmp[PT_FIXED_MAX];
+    return pt_buf_append(b, tmp, (size_t)(pt_fixed_to(tmp, v, places) - tmp));
 }
 
 int pt_buf_append_hex(pt_buf *b, unsigned long long v)
