@@ -90,6 +90,7 @@ struct pt_calllog {
     size_t nused;
     int name_error;              /* a name could not be stored in this transaction (SQLite's code) */
     bool names_due;              /* records were pruned: names may be unused now */
+    bool resized;                /* the file may have changed size since measure() last ran */
     uint64_t names_pruned_ms;    /* monotonic time names were last pruned */
     int64_t last_id;             /* the largest id written (writer thread, under db_lock) */
     int64_t oldest_ms;           /* at most the millisecond of the smallest id (INT64_MAX: none);
@@ -491,6 +492,7 @@ static void flush_rollups(pt_calllog *l)
     if (!l->rollup) return;
     int rc = pt_rollup_flush(l->rollup, l->now_ms());
     l->last_rollup_ms = pt_now_ms();
+    l->resized = true;
     if (rc == SQLITE_OK) return;
     atomic_fetch_add(&l->write_errors, 1);
     if (!l->last_error_warn_ms || l->last_rollup_ms - l->last_error_warn_ms >= WARN_EVERY_MS) {
@@ -576,6 +578,7 @@ static size_t insert_some(pt_calllog *l, const char *data, size_t n)
             at += size;
         }
         atomic_fetch_add(&l->written, rows);
+        l->resized = true;
         if (l->warned) pt_log_info("call log: writing again");
         l->warned = false;
     }
@@ -602,8 +605,13 @@ static int64_t first_i64(sqlite3_stmt *st, int64_t none)
     return v;
 }
 
+/* The pages in use, re-read only when something was written or deleted since the last
+ * time: SQLite compiles every PRAGMA but a header field's (freelist_count is one,
+ * page_count is not) to run once, so each run of page_count prepares it again. */
 static uint64_t measure(pt_calllog *l)
 {
+    if (!l->resized) return atomic_load(&l->used_bytes);
+    l->resized = false;
     uint64_t used = (uint64_t)(first_i64(l->page_count, 0) - first_i64(l->freelist_count, 0)) * l->page_size;
     atomic_store(&l->used_bytes, used);
     return used;
@@ -627,6 +635,7 @@ static int prune_step(pt_calllog *l, sqlite3_stmt *st, int64_t arg)
     if (rc != SQLITE_DONE) return 0;
     int n = sqlite3_changes(l->db);
     atomic_fetch_add(&l->pruned, (uint64_t)n);
+    l->resized |= n > 0;
     return n;
 }
 
@@ -646,6 +655,7 @@ static void prune_names(pt_calllog *l)
         n = rc == SQLITE_DONE ? sqlite3_changes(l->db) : 0;
         gone += (uint64_t)n;
     } while (n == PT_CALLLOG_PRUNE_STEP);
+    l->resized |= gone > 0;
     if (gone) names_clear(l);
     atomic_fetch_add(&l->names_pruned, gone);
     l->names_due = false;
@@ -783,6 +793,7 @@ pt_calllog *pt_calllog_open(const pt_calllog_opts *o, char *why, size_t cap)
         goto fail;
     }
     l->page_size = pragma_u64(l->db, "PRAGMA page_size");
+    l->resized = true;
     measure(l);
     find_oldest(l);
     l->last_id = (int64_t)pragma_u64(l->db, "SELECT coalesce(max(id), 0) FROM calls");
