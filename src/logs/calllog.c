@@ -60,12 +60,19 @@ typedef struct packed {
  * statement keeps its bindings, so a NULL is bound only over a value (most columns of
  * most records are NULL) and an integer only over another value (a row's names, status
  * and sizes are mostly those of the row bound there before), each bind being a call into
- * SQLite. */
+ * SQLite. The method, path and client of a row are also mostly those bound there before:
+ * they are bound from a copy the statement keeps, so an equal one is not bound again. */
 enum { HOLDS_NULL, HOLDS_INT, HOLDS_TEXT };
+typedef struct kept_text {
+    char *p;
+    uint32_t len, cap;           /* len NONE_KEPT: the parameter is not bound from p */
+} kept_text;
+#define NONE_KEPT UINT32_MAX
 typedef struct insert_stmt {
     sqlite3_stmt *st;
     uint8_t *holds;              /* per parameter (1-based): HOLDS_... */
     int64_t *num;                /* per parameter: the integer, when HOLDS_INT */
+    kept_text *kept;             /* per parameter: the text bound, for the kept columns */
 } insert_stmt;
 
 /* A name and its id in `names`, as the writer last saw it. */
@@ -231,14 +238,14 @@ bool pt_calllog_write(pt_calllog *l, const pt_call_record *r)
 
 /* ---- the writer thread ----------------------------------------------------------------- */
 
-static void bind_null(insert_stmt *s, int col)
+static inline void bind_null(insert_stmt *s, int col)
 {
     if (s->holds[col] == HOLDS_NULL) return;
     sqlite3_bind_null(s->st, col);
     s->holds[col] = HOLDS_NULL;
 }
 
-static void bind_i64(insert_stmt *s, int col, int64_t v)
+static inline void bind_i64(insert_stmt *s, int col, int64_t v)
 {
     if (s->holds[col] == HOLDS_INT && s->num[col] == v) return;
     sqlite3_bind_int64(s->st, col, v);
@@ -246,7 +253,7 @@ static void bind_i64(insert_stmt *s, int col, int64_t v)
     s->num[col] = v;
 }
 
-static void bind_str(insert_stmt *s, int col, const char *p, uint16_t len)
+static inline void bind_str(insert_stmt *s, int col, const char *p, uint16_t len)
 {
     if (len == NULL_LEN) {
         bind_null(s, col);
@@ -256,7 +263,33 @@ static void bind_str(insert_stmt *s, int col, const char *p, uint16_t len)
     s->holds[col] = HOLDS_TEXT;
 }
 
-static void bind_opt(insert_stmt *s, int col, int64_t v)
+/* p grown to hold len bytes, *cap set; NULL when there is no memory (p freed, *cap 0). */
+static char *grow_kept(char *p, uint32_t len, uint32_t *cap)
+{
+    uint32_t want = len < 32 ? 32 : len;
+    char *n = realloc(p, want);
+    if (!n) free(p);
+    *cap = n ? want : 0;
+    return n;
+}
+
+/* bind_str for a kept column: nothing when the parameter holds this text already, else
+ * bound from the statement's copy (from the batch when there is no memory for one). */
+static inline void bind_kept(insert_stmt *s, int col, const char *p, uint16_t len)
+{
+    kept_text *k = &s->kept[col];
+    if (len != NULL_LEN && s->holds[col] == HOLDS_TEXT && k->len == len && memcmp(k->p, p, len) == 0) return;
+    k->len = NONE_KEPT;
+    if (len == NULL_LEN || (len > k->cap && !(k->p = grow_kept(k->p, len, &k->cap)))) {
+        bind_str(s, col, p, len);
+        return;
+    }
+    memcpy(k->p, p, len);
+    k->len = len;
+    bind_str(s, col, k->p, len);
+}
+
+static inline void bind_opt(insert_stmt *s, int col, int64_t v)
 {
     if (v < 0) bind_null(s, col);
     else bind_i64(s, col, v);
@@ -400,26 +433,33 @@ static int64_t note_id(pt_calllog *l, int64_t id)
     return id;
 }
 
+/* A packed record's header into h, and where its first n strings start into s. */
+static inline void unpack(const char *rec, packed *h, const char **s, int n)
+{
+    memcpy(h, rec, sizeof *h);
+    const char *p = rec + sizeof *h;
+    for (int i = 0; i < n; i++) {
+        uint16_t len = h->len[i];
+        s[i] = p;
+        p += len == NULL_LEN ? 0 : len;
+    }
+}
+
 /* Binds one packed record to st's parameters from c on (id, then PT_CALLS_COLUMNS order,
  * then rid_hash). */
 static void bind_record(pt_calllog *l, insert_stmt *st, int c, const char *rec)
 {
     packed h;
-    memcpy(&h, rec, sizeof h);
-    const char *p = rec + sizeof h;
     const char *s[NSTR];
-    for (int i = 0; i < NSTR; i++) {
-        s[i] = p;
-        if (h.len[i] != NULL_LEN) p += h.len[i];
-    }
+    unpack(rec, &h, s, NSTR);
     int64_t id = note_id(l, next_id(l, h.time_ms));
     bind_i64(st, c++, id);
     bind_i64(st, c++, h.time_ms);
     bind_str(st, c++, s[S_REQUEST_ID], h.len[S_REQUEST_ID]);
     for (int i = S_TEAM; i <= S_PROVIDER; i++) bind_name(l, st, c++, i, s[i], h.len[i], id >> PT_CALLS_SEQ_BITS);
     bind_str(st, c++, s[S_ERROR], h.len[S_ERROR]);
-    bind_str(st, c++, s[S_METHOD], h.len[S_METHOD]);
-    bind_str(st, c++, s[S_PATH], h.len[S_PATH]);
+    bind_kept(st, c++, s[S_METHOD], h.len[S_METHOD]);
+    bind_kept(st, c++, s[S_PATH], h.len[S_PATH]);
     bind_i64(st, c++, h.status);
     bind_opt(st, c++, (int64_t)h.total_us);
     bind_opt(st, c++, h.upstream_us ? (int64_t)h.upstream_us : -1);
@@ -430,7 +470,7 @@ static void bind_record(pt_calllog *l, insert_stmt *st, int c, const char *rec)
     bind_opt(st, c++, h.output_tokens);
     bind_opt(st, c++, h.cached_tokens);
     bind_opt(st, c++, h.cost_micro_usd);
-    bind_str(st, c++, s[S_CLIENT], h.len[S_CLIENT]);
+    bind_kept(st, c++, s[S_CLIENT], h.len[S_CLIENT]);
     bind_str(st, c++, s[S_TRACE_ID], h.len[S_TRACE_ID]);
     for (int i = S_MASKED; i <= S_CACHE; i++) bind_str(st, c++, s[i], h.len[i]);
     bind_opt(st, c++, h.saved_micro_usd);
@@ -520,13 +560,10 @@ static void write_failed(pt_calllog *l, int rc, uint64_t lost)
 static void rollup_record(pt_calllog *l, const char *rec)
 {
     packed h;
-    memcpy(&h, rec, sizeof h);
-    pt_slice s[NSTR];
-    const char *p = rec + sizeof h;
-    for (int i = 0; i < NSTR; i++) {
-        s[i] = h.len[i] == NULL_LEN ? PT_SLICE_NULL : pt_slice_from(p, h.len[i]);
-        if (h.len[i] != NULL_LEN) p += h.len[i];
-    }
+    const char *at[S_PROVIDER + 1]; /* the names are the first strings */
+    unpack(rec, &h, at, S_PROVIDER + 1);
+    pt_slice s[S_PROVIDER + 1];
+    for (int i = 0; i <= S_PROVIDER; i++) s[i] = h.len[i] == NULL_LEN ? PT_SLICE_NULL : pt_slice_from(at[i], h.len[i]);
     pt_rollup_rec r = {
         .time_ms = h.time_ms,
         .name = { [PT_DIM_SERVICE] = s[S_SERVICE], [PT_DIM_API] = s[S_API], [PT_DIM_CONSUMER] = s[S_CONSUMER],
@@ -704,7 +741,8 @@ static int prepare_insert(pt_calllog *l, insert_stmt *ins, int rows)
     size_t head = strlen(pt_calls_insert_sql), tl = strlen(tuple);
     char *sql = malloc(head + (size_t)(rows - 1) * (tl + 1) + 1);
     size_t params = (size_t)rows * PARAMS + 1;
-    if (!sql || !(ins->holds = calloc(params, 1)) || !(ins->num = calloc(params, sizeof *ins->num))) {
+    if (!sql || !(ins->holds = calloc(params, 1)) || !(ins->num = calloc(params, sizeof *ins->num)) ||
+        !(ins->kept = calloc(params, sizeof *ins->kept))) {
         free(sql);
         return SQLITE_NOMEM;
     }
@@ -755,6 +793,8 @@ static void free_log(pt_calllog *l)
         sqlite3_finalize(l->ins[i].st);
         free(l->ins[i].holds);
         free(l->ins[i].num);
+        for (size_t k = 0; l->ins[i].kept && k < (size_t)(1 << i) * PARAMS + 1; k++) free(l->ins[i].kept[k].p);
+        free(l->ins[i].kept);
     }
     sqlite3_stmt *more[] = { l->begin,          l->commit,   l->rollback,   l->page_count,
                              l->freelist_count, l->first_id, l->name_touch, l->prune_names };
