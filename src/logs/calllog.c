@@ -280,7 +280,7 @@ static inline void bind_kept(insert_stmt *s, int col, const char *p, uint16_t le
     kept_text *k = &s->kept[col];
     if (len != NULL_LEN && s->holds[col] == HOLDS_TEXT && k->len == len && memcmp(k->p, p, len) == 0) return;
     k->len = NONE_KEPT;
-    if (len == NULL_LEN || (len > k->cap && !(k->p = grow_kept(k->p, len, &k->cap)))) {
+    if (len == NULL_LEN || ((len > k->cap || !k->p) && !(k->p = grow_kept(k->p, len, &k->cap)))) {
         bind_str(s, col, p, len);
         return;
     }

@@ -223,14 +223,14 @@ static void no_field_of_one_record_leaks_into_another(void **state)
 /* Method, path and client are bound again only when a row's differ from what its place in
  * the statement held last: rows that repeat them, change them, or have no client, in
  * batches one after another (the queue's memory is reused between them), each keep their
- * own. */
+ * own; an empty client stays empty, not NULL. */
 static void method_path_and_client_are_each_rows_own(void **state)
 {
     fx *f = *state;
     open_log(f, (pt_calllog_opts){ .flush_ms = 600000 });
     static const char *const methods[] = { "GET", "POST", "DELETE" };
     static const char *const paths[] = { "/v1/x", "/v1/items/42", "/v1/x/longer/than/the/others" };
-    static const char *const clients[] = { "127.0.0.1:5555", "10.0.0.7:61000", NULL };
+    static const char *const clients[] = { "127.0.0.1:5555", "", NULL };
     enum { BATCHES = 4, PER = 64 + 5 };
     for (int b = 0; b < BATCHES; b++) {
         for (int i = 0; i < PER; i++) {
