@@ -45,7 +45,11 @@ enum { S_REQUEST_ID, S_TEAM, S_CONSUMER, S_KEY_PREFIX, S_SERVICE, S_SERVICE_TEAM
        S_METHOD, S_PATH, S_ERROR, S_CLIENT, S_TRACE_ID, S_MASKED, S_REQUEST_BODY, S_RESPONSE_BODY,
        S_OPERATION, S_CACHE, S_ARGS_SHAPE, S_ARGS, NSTR };
 
-#define NULL_LEN 0xffff
+#define NULL_LEN 0xffff          /* the length of a NULL string (a kept one is shorter) */
+/* The strings, each at its longest, fit the 16-bit ends (calllog.h: their caps). */
+_Static_assert(15 * PT_CALLLOG_STR_MAX + PT_CALLLOG_PATH_MAX + PT_CALLLOG_MASKED_MAX + 3 * PT_CALLLOG_BODY_MAX +
+                       PT_CALLLOG_SHAPE_MAX < NULL_LEN,
+               "a packed record's strings fit 16-bit offsets");
 
 typedef struct packed {
     uint32_t size;               /* header and strings */
@@ -53,7 +57,8 @@ typedef struct packed {
     int64_t time_ms;
     uint64_t total_us, upstream_us, ttfb_us, bytes_in, bytes_out;
     int64_t input_tokens, output_tokens, cached_tokens, cost_micro_usd, saved_micro_usd; /* -1: NULL */
-    uint16_t len[NSTR];          /* NULL_LEN: NULL */
+    uint32_t nulls;              /* bit i: string i is NULL */
+    uint16_t end[NSTR];          /* where string i ends, from the first string's start */
 } packed;
 
 /* One prepared INSERT of some rows, and what each of its parameters holds: a reset
@@ -136,12 +141,14 @@ typedef struct packer {
 static inline void put_str(packer *k, const char *s, size_t n, size_t max)
 {
     int i = k->i++;
+    uint16_t at = i ? k->h.end[i - 1] : 0;
     if (!s) {
-        k->h.len[i] = NULL_LEN;
+        k->h.nulls |= 1u << i;
+        k->h.end[i] = at;
         return;
     }
     if (n > max) n = max;
-    k->h.len[i] = (uint16_t)n;
+    k->h.end[i] = (uint16_t)(at + n);
     k->h.size += (uint32_t)n;
     k->s[k->n++] = pt_slice_from(s, n);
 }
@@ -433,16 +440,18 @@ static int64_t note_id(pt_calllog *l, int64_t id)
     return id;
 }
 
-/* A packed record's header into h, and where its first n strings start into s. */
-static inline void unpack(const char *rec, packed *h, const char **s, int n)
+/* String i of a packed record whose header is h and strings start at base: where it
+ * starts, and its length (NULL_LEN: NULL). */
+static inline const char *str_at(const packed *h, const char *base, int i) { return base + (i ? h->end[i - 1] : 0); }
+
+static inline uint16_t str_len(const packed *h, int i)
 {
-    memcpy(h, rec, sizeof *h);
-    const char *p = rec + sizeof *h;
-    for (int i = 0; i < n; i++) {
-        uint16_t len = h->len[i];
-        s[i] = p;
-        p += len == NULL_LEN ? 0 : len;
-    }
+    return h->nulls >> i & 1 ? NULL_LEN : (uint16_t)(h->end[i] - (i ? h->end[i - 1] : 0));
+}
+
+static inline pt_slice str_slice(const packed *h, const char *base, int i)
+{
+    return h->nulls >> i & 1 ? PT_SLICE_NULL : pt_slice_from(str_at(h, base, i), str_len(h, i));
 }
 
 /* Binds one packed record to st's parameters from c on (id, then PT_CALLS_COLUMNS order,
@@ -450,16 +459,17 @@ static inline void unpack(const char *rec, packed *h, const char **s, int n)
 static void bind_record(pt_calllog *l, insert_stmt *st, int c, const char *rec)
 {
     packed h;
-    const char *s[NSTR];
-    unpack(rec, &h, s, NSTR);
+    memcpy(&h, rec, sizeof h);
+    const char *base = rec + sizeof h;
+#define STR(i) str_at(&h, base, (i)), str_len(&h, (i))
     int64_t id = note_id(l, next_id(l, h.time_ms));
     bind_i64(st, c++, id);
     bind_i64(st, c++, h.time_ms);
-    bind_str(st, c++, s[S_REQUEST_ID], h.len[S_REQUEST_ID]);
-    for (int i = S_TEAM; i <= S_PROVIDER; i++) bind_name(l, st, c++, i, s[i], h.len[i], id >> PT_CALLS_SEQ_BITS);
-    bind_str(st, c++, s[S_ERROR], h.len[S_ERROR]);
-    bind_kept(st, c++, s[S_METHOD], h.len[S_METHOD]);
-    bind_kept(st, c++, s[S_PATH], h.len[S_PATH]);
+    bind_str(st, c++, STR(S_REQUEST_ID));
+    for (int i = S_TEAM; i <= S_PROVIDER; i++) bind_name(l, st, c++, i, STR(i), id >> PT_CALLS_SEQ_BITS);
+    bind_str(st, c++, STR(S_ERROR));
+    bind_kept(st, c++, STR(S_METHOD));
+    bind_kept(st, c++, STR(S_PATH));
     bind_i64(st, c++, h.status);
     bind_opt(st, c++, (int64_t)h.total_us);
     bind_opt(st, c++, h.upstream_us ? (int64_t)h.upstream_us : -1);
@@ -470,13 +480,14 @@ static void bind_record(pt_calllog *l, insert_stmt *st, int c, const char *rec)
     bind_opt(st, c++, h.output_tokens);
     bind_opt(st, c++, h.cached_tokens);
     bind_opt(st, c++, h.cost_micro_usd);
-    bind_kept(st, c++, s[S_CLIENT], h.len[S_CLIENT]);
-    bind_str(st, c++, s[S_TRACE_ID], h.len[S_TRACE_ID]);
-    for (int i = S_MASKED; i <= S_CACHE; i++) bind_str(st, c++, s[i], h.len[i]);
+    bind_kept(st, c++, STR(S_CLIENT));
+    bind_str(st, c++, STR(S_TRACE_ID));
+    for (int i = S_MASKED; i <= S_CACHE; i++) bind_str(st, c++, STR(i));
     bind_opt(st, c++, h.saved_micro_usd);
-    for (int i = S_ARGS_SHAPE; i <= S_ARGS; i++) bind_str(st, c++, s[i], h.len[i]);
-    if (h.len[S_REQUEST_ID] == NULL_LEN) bind_null(st, c);
-    else bind_i64(st, c, pt_calls_rid_hash(s[S_REQUEST_ID], h.len[S_REQUEST_ID]));
+    for (int i = S_ARGS_SHAPE; i <= S_ARGS; i++) bind_str(st, c++, STR(i));
+    if (h.nulls >> S_REQUEST_ID & 1) bind_null(st, c);
+    else bind_i64(st, c, pt_calls_rid_hash(STR(S_REQUEST_ID)));
+#undef STR
 }
 
 static int run_insert(sqlite3_stmt *st)
@@ -560,15 +571,15 @@ static void write_failed(pt_calllog *l, int rc, uint64_t lost)
 static void rollup_record(pt_calllog *l, const char *rec)
 {
     packed h;
-    const char *at[S_PROVIDER + 1]; /* the names are the first strings */
-    unpack(rec, &h, at, S_PROVIDER + 1);
-    pt_slice s[S_PROVIDER + 1];
-    for (int i = 0; i <= S_PROVIDER; i++) s[i] = h.len[i] == NULL_LEN ? PT_SLICE_NULL : pt_slice_from(at[i], h.len[i]);
+    memcpy(&h, rec, sizeof h);
+    const char *b = rec + sizeof h;
+    pt_slice team = str_slice(&h, b, S_TEAM);
     pt_rollup_rec r = {
         .time_ms = h.time_ms,
-        .name = { [PT_DIM_SERVICE] = s[S_SERVICE], [PT_DIM_API] = s[S_API], [PT_DIM_CONSUMER] = s[S_CONSUMER],
-                  [PT_DIM_TEAM] = s[S_TEAM], [PT_DIM_MODEL] = s[S_MODEL], [PT_DIM_PROVIDER] = s[S_PROVIDER] },
-        .team = s[S_TEAM], .service_team = s[S_SERVICE_TEAM], .status = h.status, .total_us = h.total_us,
+        .name = { [PT_DIM_SERVICE] = str_slice(&h, b, S_SERVICE), [PT_DIM_API] = str_slice(&h, b, S_API),
+                  [PT_DIM_CONSUMER] = str_slice(&h, b, S_CONSUMER), [PT_DIM_TEAM] = team,
+                  [PT_DIM_MODEL] = str_slice(&h, b, S_MODEL), [PT_DIM_PROVIDER] = str_slice(&h, b, S_PROVIDER) },
+        .team = team, .service_team = str_slice(&h, b, S_SERVICE_TEAM), .status = h.status, .total_us = h.total_us,
         .input_tokens = h.input_tokens, .output_tokens = h.output_tokens, .cost_micro_usd = h.cost_micro_usd,
     };
     if (l->rollup && pt_rollup_add(l->rollup, &r)) flush_rollups(l);
