@@ -1,9 +1,9 @@
 /* calllog.c: the call log's writer: records packed on the worker, queued in a spool,
  * inserted in batches by the writer thread, pruned in bounded steps (see calllog.h).
  *
- * A packed record is a fixed header (numbers and string lengths) followed by the strings,
- * so a worker writes it once, into the queue's own memory, and the writer binds straight
- * from the batch, without allocating. */
+ * A packed record is a fixed header (numbers, where each string ends, which are NULL)
+ * followed by the strings, so a worker writes it once, into the queue's own memory, and
+ * the writer binds straight from the batch, without allocating. */
 #include "logs/calllog.h"
 
 #include <errno.h>
