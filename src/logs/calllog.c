@@ -141,16 +141,14 @@ typedef struct packer {
 static inline void put_str(packer *k, const char *s, size_t n, size_t max)
 {
     int i = k->i++;
-    uint16_t at = i ? k->h.end[i - 1] : 0;
     if (!s) {
         k->h.nulls |= 1u << i;
-        k->h.end[i] = at;
-        return;
+    } else {
+        if (n > max) n = max;
+        k->h.size += (uint32_t)n;
+        k->s[k->n++] = pt_slice_from(s, n);
     }
-    if (n > max) n = max;
-    k->h.end[i] = (uint16_t)(at + n);
-    k->h.size += (uint32_t)n;
-    k->s[k->n++] = pt_slice_from(s, n);
+    k->h.end[i] = (uint16_t)(k->h.size - sizeof(packed)); /* the strings so far */
 }
 
 static inline void put_slice(packer *k, pt_slice s, size_t max) { put_str(k, s.ptr, s.len, max); }
