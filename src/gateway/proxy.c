@@ -37,6 +37,7 @@
 #include "gateway/router.h"
 #include "gateway/tracing.h"
 #include "gateway/tunnel.h"
+#include "http/grpc.h"
 
 #define HIGH_MARK (256 * 1024)
 #define MAX_TRIES 8
@@ -174,6 +175,15 @@ static void append_header(pt_buf *h, const char *name, const char *value)
     pt_buf_append(h, "\r\n", 2);
 }
 
+/* A gRPC call's grpc-timeout as it goes upstream: the time left of the client's deadline,
+ * which the gateway's own part of the call (and earlier attempts) used some of, as gRPC
+ * servers and proxies pass a deadline on. */
+static pt_slice grpc_timeout_left(pt_slice asked, uint64_t deadline, char *buf)
+{
+    uint64_t now = pt_now_ms();
+    return pt_grpc_timeout_left(asked, deadline > now ? deadline - now : 0, buf);
+}
+
 /* The upstream request head for target t. Host names the target (as a client of that
  * service would); the client's host travels in X-Forwarded-Host. */
 static void build_head(proxy *p, const pt_target *t, pt_buf *h)
@@ -190,6 +200,8 @@ static void build_head(proxy *p, const pt_target *t, pt_buf *h)
     const pt_header *conn_hdr = pt_request_header(r, "connection");
     const char *subject_h = pt_conn_subject_header(p->conn); /* set by the gateway only */
     pt_slice xff = PT_SLICE_NULL;
+    uint64_t deadline = pt_conn_grpc_deadline(p->conn);
+    char left[PT_GRPC_TIMEOUT_SIZE];
     for (unsigned i = 0; i < r->nheaders; i++) {
         pt_slice n = r->headers[i].name;
         if (pt_slice_case_eq_cstr(n, "x-forwarded-for")) xff = r->headers[i].value;
@@ -202,7 +214,10 @@ static void build_head(proxy *p, const pt_target *t, pt_buf *h)
         if (p->mask_answer && pt_slice_case_eq_cstr(n, "accept-encoding")) continue; /* masked as text */
         pt_buf_append_slice(h, n);
         pt_buf_append(h, ": ", 2);
-        pt_buf_append_slice(h, r->headers[i].value);
+        if (deadline && pt_slice_case_eq_cstr(n, "grpc-timeout"))
+            pt_buf_append_slice(h, grpc_timeout_left(r->headers[i].value, deadline, left));
+        else
+            pt_buf_append_slice(h, r->headers[i].value);
         pt_buf_append(h, "\r\n", 2);
     }
     /* client address without the port */

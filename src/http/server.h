@@ -173,6 +173,9 @@ int pt_conn_response_trailers(pt_conn *c, const pt_header *hdrs, size_t n);
 void pt_conn_respond_grpc_status(pt_conn *c, int grpc_status, const char *msg);
 /* Whether the request is a gRPC call: HTTP/2 with a gRPC content-type. */
 bool pt_conn_is_grpc(const pt_conn *c);
+/* A gRPC call's deadline (its grpc-timeout, enforced by the server) as a pt_now_ms() time;
+ * 0 when it has none, or once the server ended the call for it (http/h2.c). */
+uint64_t pt_conn_grpc_deadline(const pt_conn *c);
 /* Gives up on a response already started (upstream failed mid-body): the client sees
  * a truncated message and the connection closes. */
 void pt_conn_response_abort(pt_conn *c);
