@@ -340,6 +340,18 @@ static bool start_masking(proxy *p, const pt_header *hdrs, size_t n)
     return p->masking = pt_mask_gate_response_start(pt_conn_info(p->conn), ctype);
 }
 
+/* A gRPC answer that does not announce its trailers (RFC 9110 §6.6.2 Trailer): every one
+ * ends with grpc-status and grpc-message, so they are known in advance. */
+static bool grpc_without_trailer(const pt_header *hdrs, size_t n)
+{
+    bool grpc = false;
+    for (size_t i = 0; i < n; i++) {
+        if (pt_slice_case_eq_cstr(hdrs[i].name, "trailer")) return false;
+        if (pt_slice_case_eq_cstr(hdrs[i].name, "content-type")) grpc = pt_grpc_content_type(hdrs[i].value);
+    }
+    return grpc;
+}
+
 static void on_head(void *u, int status, const pt_header *hdrs, size_t n, int64_t cl)
 {
     proxy *p = u;
@@ -360,7 +372,7 @@ static void on_head(void *u, int status, const pt_header *hdrs, size_t n, int64_
         return;
     }
     pt_header stack[64];
-    size_t cap = n + rt->nresp_add;
+    size_t cap = n + rt->nresp_add + 1;
     pt_header *out = cap <= 64 ? stack : malloc(cap * sizeof *out);
     if (!out) {
         detach(p);
@@ -371,13 +383,15 @@ static void on_head(void *u, int status, const pt_header *hdrs, size_t n, int64_
         start_masking(p, hdrs, n))
         cl = -1; /* masking changes the length */
     size_t k = client_headers(p, hdrs, n, out);
+    if (p->svc->protocol != PT_PROTO_HTTP1 && grpc_without_trailer(hdrs, n))
+        out[k++] = (pt_header){ PT_SLICE_LIT("trailer"), PT_SLICE_LIT("grpc-status, grpc-message") };
     pt_conn_response_start(p->conn, status, out, k, cl);
     if (out != stack) free(out);
 }
 
 /* The upstream's headers the client gets: hop-by-hop ones (named by its Connection
- * header) left out, the route's response header edits applied. out holds n +
- * nresp_add entries; returns how many were set. */
+ * header) left out, and an HTTP/1.1 upstream's Trailer, the route's response header edits
+ * applied. out holds n + nresp_add entries; returns how many were set. */
 static size_t client_headers(const proxy *p, const pt_header *hdrs, size_t n, pt_header *out)
 {
     const pt_route *rt = p->route;
@@ -387,6 +401,8 @@ static size_t client_headers(const proxy *p, const pt_header *hdrs, size_t n, pt
         if (pt_slice_case_eq_cstr(hdrs[i].name, "connection")) conn_hdr = &hdrs[i];
     for (size_t i = 0; i < n; i++) {
         if (conn_hdr && named_by_connection(hdrs[i].name, conn_hdr->value)) continue; /* hop-by-hop */
+        /* an HTTP/1.1 upstream's trailers are not relayed: nothing to announce */
+        if (p->svc->protocol == PT_PROTO_HTTP1 && pt_slice_case_eq_cstr(hdrs[i].name, "trailer")) continue;
         if (name_in(hdrs[i].name, rt->resp_remove, rt->nresp_remove)) continue;
         if (rt->cors && pt_cors_replaces_header(hdrs[i].name)) continue; /* the route's cors answers */
         if (name_in_kv(hdrs[i].name, rt->resp_add, rt->nresp_add)) continue;

@@ -6,7 +6,8 @@
 # error status with its message and custom trailers, a deadline, an unreachable upstream
 # (UNAVAILABLE), the client's grpc-timeout enforced by the gateway and passed on as what is left
 # of it, an HTTP/1.1-only service (UNIMPLEMENTED), messages past every window, trailers
-# to curl (HTTP/2, and HTTP/1.1 after the last chunk with TE: trailers), a GOAWAY that leaves streams unprocessed, the access log's grpc_status and metrics.
+# to curl (HTTP/2, and HTTP/1.1 after the last chunk with TE: trailers, announced in the head),
+# a GOAWAY that leaves streams unprocessed, the access log's grpc_status and metrics.
 . "$(dirname "$0")/lib.sh"
 
 command -v h2load >/dev/null || { skip "HTTP/2 upstreams" "h2load (nghttp2-client) is not installed"; done_testing; exit; }
@@ -131,6 +132,18 @@ like "$raw" $'^e\nwith trailers\n\n0\nx-trailer: yes\nx-sum: [0-9a-f]{64}$' \
     "h2 upstream: its trailers follow the last chunk to an HTTP/1.1 client that sent TE: trailers"
 raw=$(curl -s --raw "$P/t/trailers" | tr -d '\r')
 is "$raw" $'e\nwith trailers\n\n0' "h2 upstream: an HTTP/1.1 client without TE: trailers gets the body without them"
+# The head announces them (RFC 9110 §6.6.2 Trailer) when they will follow: the upstream's own
+# Trailer field, and for a gRPC answer the two fields every one ends with.
+http GET "$P/t/trailers" -H 'TE: trailers'
+is "$(hdr trailer)" "x-trailer, x-sum" "h2 upstream: its Trailer field reaches an HTTP/1.1 client that sent TE: trailers"
+http GET "$P/t/trailers"
+check "h2 upstream: no Trailer field without TE: trailers (nothing follows)" bash -c "! grep -qi '^trailer:' '$RESP_HEADERS'"
+printf '\0\0\0\0\0' >"$T/empty.grpc" # one empty EchoRequest message
+curl -s --raw -D "$T/g1.h" -o "$T/g1.body" -H 'content-type: application/grpc' -H 'TE: trailers' \
+    --data-binary @"$T/empty.grpc" "$P/portico.test.Echo/Unary"
+like "$(tr -d '\r' <"$T/g1.h")" $'\n[Tt]railer: grpc-status, grpc-message($|\n)' \
+    "gRPC to an HTTP/1.1 client with TE: trailers: the head announces grpc-status and grpc-message"
+like "$(tr -d '\r' <"$T/g1.body")" $'\n0\ngrpc-status: 0\n' "gRPC to an HTTP/1.1 client: the announced trailers follow the last chunk"
 out=$(curl -s -H 'TE: trailers' "$P/t/trailers" -o /dev/null -w '%{http_code}' --next -s "$P/t/hello" -o /dev/null -w ' %{http_code} %{num_connects}')
 is "$out" "200 200 0" "HTTP/1.1: the connection serves the next request after an answer with trailers"
 is "$(status_of --http2-prior-knowledge "$P/c/status?s=503")" 503 "h2c upstream: its status is relayed as it is"
