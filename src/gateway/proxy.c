@@ -399,10 +399,10 @@ static size_t client_headers(const proxy *p, const pt_header *hdrs, size_t n, pt
     const pt_header *conn_hdr = NULL;
     for (size_t i = 0; i < n && !conn_hdr; i++)
         if (pt_slice_case_eq_cstr(hdrs[i].name, "connection")) conn_hdr = &hdrs[i];
+    bool trailers_dropped = p->svc->protocol == PT_PROTO_HTTP1; /* an HTTP/1.1 upstream's: nothing to announce */
     for (size_t i = 0; i < n; i++) {
         if (conn_hdr && named_by_connection(hdrs[i].name, conn_hdr->value)) continue; /* hop-by-hop */
-        /* an HTTP/1.1 upstream's trailers are not relayed: nothing to announce */
-        if (p->svc->protocol == PT_PROTO_HTTP1 && pt_slice_case_eq_cstr(hdrs[i].name, "trailer")) continue;
+        if (trailers_dropped && pt_slice_case_eq_cstr(hdrs[i].name, "trailer")) continue;
         if (name_in(hdrs[i].name, rt->resp_remove, rt->nresp_remove)) continue;
         if (rt->cors && pt_cors_replaces_header(hdrs[i].name)) continue; /* the route's cors answers */
         if (name_in_kv(hdrs[i].name, rt->resp_add, rt->nresp_add)) continue;
