@@ -285,6 +285,20 @@ static void pull_others(const pt_mcp_hub *self)
     pthread_mutex_unlock(&hubs_lock);
 }
 
+/* Hands a copy of m, its msg deep-copied, to every hub but self. */
+static void mail_others(const pt_mcp_hub *self, const mail *m)
+{
+    pthread_mutex_lock(&hubs_lock);
+    for (pt_mcp_hub *h = hubs; h; h = h->next_hub) {
+        mail *copy = h != self ? calloc(1, sizeof *copy) : NULL;
+        if (!copy) continue;
+        *copy = *m;
+        copy->msg = json_deep_copy(m->msg);
+        mail_deliver(h, copy);
+    }
+    pthread_mutex_unlock(&hubs_lock);
+}
+
 /* The worker's current upstream for the server named name, or NULL. A request finds its
  * upstreams by name each time it calls: a reload may have replaced the hub's set meanwhile. */
 static pt_mcp_upstream *hub_find(pt_mcp_hub *hub, const char *name)
@@ -715,15 +729,9 @@ static void cancel_by_client(mcp_req *r)
 {
     json_t *rid = json_object_get(r->msg.params, "requestId");
     if (!rid || cancel_here(r->hub, r->sid, rid)) return;
-    pthread_mutex_lock(&hubs_lock);
-    for (pt_mcp_hub *h = hubs; h; h = h->next_hub) {
-        mail *m = h != r->hub ? calloc(1, sizeof *m) : NULL;
-        if (!m) continue;
-        *m = (mail){ .kind = MAIL_CANCEL, .msg = json_deep_copy(rid) };
-        snprintf(m->sid, sizeof m->sid, "%s", r->sid);
-        mail_deliver(h, m);
-    }
-    pthread_mutex_unlock(&hubs_lock);
+    mail m = { .kind = MAIL_CANCEL, .msg = rid };
+    snprintf(m.sid, sizeof m.sid, "%s", r->sid);
+    mail_others(r->hub, &m);
     atomic_fetch_add(&handoffs, 1);
 }
 
@@ -1623,13 +1631,9 @@ static json_t *param_headers(const mcp_req *r)
     return given;
 }
 
-static pt_mcp_call *call_for(mcp_req *r, pt_mcp_upstream *up, const char *method, json_t *params)
+/* A modern client's call to up, which r answers for until the server asks it something. */
+static pt_mcp_call *mcall_start(mcp_req *r, pt_mcp_upstream *up, const char *method, json_t *params)
 {
-    if (!r->modern) {
-        pt_mcp_call *c = pt_mcp_upstream_call(up, method, params, on_relayed, r);
-        pt_mcp_call_on_event(c, on_event);
-        return c;
-    }
     mcall *mc = mcall_new(r);
     if (!mc) return NULL;
     /* a modern server's answers (its input_required too) go to the client as they are */
@@ -1643,6 +1647,14 @@ static pt_mcp_call *call_for(mcp_req *r, pt_mcp_upstream *up, const char *method
     pt_mcp_call_on_event(mc->call, on_mcall_event);
     r->mc = mc;
     return mc->call;
+}
+
+static pt_mcp_call *call_for(mcp_req *r, pt_mcp_upstream *up, const char *method, json_t *params)
+{
+    if (r->modern) return mcall_start(r, up, method, params);
+    pt_mcp_call *c = pt_mcp_upstream_call(up, method, params, on_relayed, r);
+    pt_mcp_call_on_event(c, on_event);
+    return c;
 }
 
 /* r ends: the call it was answering is cancelled (here, or by the worker that runs it). */
@@ -1839,15 +1851,10 @@ static void listeners_notify(pt_mcp_hub *hub, const char *server, const char *me
 static void list_changed_everywhere(pt_mcp_hub *self, const char *server, const char *method)
 {
     listeners_notify(self, server, method);
-    pthread_mutex_lock(&hubs_lock);
-    for (pt_mcp_hub *h = hubs; h; h = h->next_hub) {
-        mail *m = h != self ? calloc(1, sizeof *m) : NULL;
-        if (!m) continue;
-        *m = (mail){ .kind = MAIL_LIST_CHANGED, .msg = json_string(method) };
-        snprintf(m->server, sizeof m->server, "%s", server);
-        mail_deliver(h, m);
-    }
-    pthread_mutex_unlock(&hubs_lock);
+    mail m = { .kind = MAIL_LIST_CHANGED, .msg = json_string(method) };
+    snprintf(m.server, sizeof m.server, "%s", server);
+    mail_others(self, &m);
+    json_decref(m.msg);
 }
 
 /* Whether the server behind r says it tells of changes of the list cap ("tools"...); /mcp
