@@ -1063,6 +1063,21 @@ static void note_grpc_status(pt_conn *c, const pt_header *hdrs, size_t n)
     }
 }
 
+static bool client_takes_trailers(const pt_conn *c);
+
+/* RFC 9110 §6.6.2: a Trailer field in hdrs announces the trailers to come; it goes out only
+ * when they will follow the last chunk (the client said TE: trailers). */
+static void announce_trailers(pt_conn *c, const pt_header *hdrs, size_t n)
+{
+    if (!client_takes_trailers(c)) return;
+    for (size_t i = 0; i < n; i++) {
+        if (!pt_slice_case_eq_cstr(hdrs[i].name, "trailer")) continue;
+        pt_buf_append(&c->x->out, "Trailer: ", 9);
+        pt_buf_append_slice(&c->x->out, hdrs[i].value);
+        pt_buf_append(&c->x->out, "\r\n", 2);
+    }
+}
+
 int pt_conn_response_start(pt_conn *c, int status, const pt_header *hdrs, size_t nhdrs, int64_t content_length)
 {
     pt_conn_live *x = c->x;
@@ -1091,6 +1106,7 @@ int pt_conn_response_start(pt_conn *c, int status, const pt_header *hdrs, size_t
         } else if (r->http_minor >= 1) {
             if (r->method != HTTP_HEAD) c->resp_chunked = true;
             pt_buf_append_str(b, "Transfer-Encoding: chunked\r\n");
+            if (c->resp_chunked) announce_trailers(c, hdrs, nhdrs);
         } else {
             c->close_after = true; /* HTTP/1.0: the end of the body is the end of the connection */
         }
