@@ -144,7 +144,7 @@ void pt__mcp_call_finish(pt_mcp_call *call, json_t *response, int code, const ch
     if (!reply) return;
     pt_mcp_stats *s = call->up->stats;
     if (s && !call->listen) count(response ? &s->calls_ok : &s->calls_error);
-    json_t *shaped = response && call->modern ? pt__mcp_modern_answer(call, response) : json_incref(response);
+    json_t *shaped = response && call->modern ? pt__mcp_upstream_modern_answer(call, response) : json_incref(response);
     reply(call->arg, shaped, code, message);
     json_decref(shaped);
 }

@@ -116,7 +116,7 @@ void pt__mcp_set_era(pt_mcp_upstream *up, int era);
 void pt__mcp_probe(pt_mcp_upstream *up);
 bool pt__mcp_modern_prepare(pt_mcp_call *call);
 int pt__mcp_modern_head(pt_mcp_call *call, pt_buf *head);
-json_t *pt__mcp_modern_answer(pt_mcp_call *call, json_t *response);
+json_t *pt__mcp_upstream_modern_answer(pt_mcp_call *call, json_t *response);
 json_t *pt__mcp_error_body(pt_mcp_call *call);
 bool pt__mcp_relearn(pt_mcp_call *call, const json_t *refusal);
 void pt__mcp_subscribe(pt_mcp_upstream *up);

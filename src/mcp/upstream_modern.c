@@ -154,7 +154,7 @@ int pt__mcp_modern_head(pt_mcp_call *call, pt_buf *head)
 
 /* A modern server's answer as the call's caller reads it (reshaped for a 2025-era one); a
  * tools list also teaches which arguments go into Mcp-Param-* headers. New reference. */
-json_t *pt__mcp_modern_answer(pt_mcp_call *call, json_t *response)
+json_t *pt__mcp_upstream_modern_answer(pt_mcp_call *call, json_t *response)
 {
     pt_mcp_upstream *up = call->up;
     const char *method = json_string_value(json_object_get(call->msg, "method"));
@@ -219,7 +219,7 @@ static void on_learned(void *arg, json_t *response, int code, const char *messag
     }
 }
 
-/* One page of the tools list, whose answer teaches param_maps (pt__mcp_modern_answer). */
+/* One page of the tools list, whose answer teaches param_maps (pt__mcp_upstream_modern_answer). */
 static void learn_page(pt_mcp_upstream *up, const char *cursor)
 {
     json_t *params = cursor ? json_pack("{s:s}", "cursor", cursor) : NULL;
