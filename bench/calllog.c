@@ -11,6 +11,12 @@
  *                                           packing the records). "fill" leaves the analytics
  *                                           rollups out (a table filled with old records
  *                                           for the query benchmark)
+ *   calllog batch PATH ROWS BATCH CONSUMERS  writes ROWS records stamped as written, rollups on,
+ *                                           in batches of exactly BATCH records (each queued
+ *                                           whole, then handed to the writer at once), so two
+ *                                           builds' writers are counted on identical batches;
+ *                                           CONSUMERS 0: calls without a key, one route, as
+ *                                           through bench/instructions.sh
  *   calllog bulk PATH ROWS DAYS CONSUMERS    fills a new file with ROWS records like write's
  *                                           over the last DAYS days, generated in SQL (a
  *                                           large table in a bounded time, for the query
@@ -54,6 +60,54 @@ static long long file_bytes(const char *path)
     return stat(path, &st) == 0 ? (long long)st.st_size : 0;
 }
 
+/* The strings of record i (a record's strings are borrowed until it is queued). */
+typedef struct rec_text {
+    char rid[24], consumer[24], team[16], service[16], api[32], path[40];
+} rec_text;
+
+static const pt_call_ai bench_ai = { .provider = "openai", .model = "gpt-4o-mini", .input_tokens = 420, .output_tokens = 180,
+                                     .cost_micro_usd = 171, .cost_known = true, .ttft_us = 350000 };
+
+/* Record i of write's sequence, stamped time_ms: one of CONSUMERS keyed callers (their
+ * teams, services and APIs), a third of them AI calls, one in 50 a 503; CONSUMERS 0: a
+ * call without a key on one route, as a gateway logs bench/instructions.sh's requests. */
+static pt_call_record make_record(long i, int64_t time_ms, int consumers, rec_text *t)
+{
+    snprintf(t->rid, sizeof t->rid, "%016lx", (unsigned long)i * 2654435761u);
+    snprintf(t->path, sizeof t->path, "/v1/items/%ld", i % 10000);
+    pt_call_record r = {
+        .time_ms = time_ms, .request_id = t->rid, .method = PT_SLICE_LIT("POST"), .path = pt_slice_cstr(t->path),
+        .client = PT_SLICE_LIT("10.1.2.3:54321"), .status = i % 50 ? 200 : 503, .error = i % 50 ? NULL : "upstream_error",
+        .total_us = 1200 + i % 5000, .upstream_us = 900 + i % 4000, .ttfb_us = 400, .bytes_in = 812, .bytes_out = 2450,
+    };
+    if (!consumers) {
+        r.service = "up";
+        r.api = "bench";
+        return r;
+    }
+    int c = (int)(i * 7919 % consumers);
+    snprintf(t->consumer, sizeof t->consumer, "consumer-%d", c);
+    snprintf(t->team, sizeof t->team, "team-%d", c % 50);
+    snprintf(t->service, sizeof t->service, "svc-%d", c % 20);
+    snprintf(t->api, sizeof t->api, "svc-%d/v1", c % 20);
+    r.team = r.service_team = t->team;
+    r.consumer = t->consumer;
+    r.key_prefix = "pk_AbCdEfGhI";
+    r.service = t->service;
+    r.api = t->api;
+    r.ai = i % 3 ? NULL : &bench_ai;
+    return r;
+}
+
+/* Queues r, waiting for room: the benchmark wants every record. Returns the waits. */
+static long queue(pt_calllog *l, const pt_call_record *r)
+{
+    long waits = 0;
+    for (; !pt_calllog_write(l, r); waits++) /* leaving the core to the writer meanwhile */
+        nanosleep(&(struct timespec){ .tv_nsec = 200000 }, NULL);
+    return waits;
+}
+
 static int write_rows(const char *path, long rows, int days, int consumers, bool fill)
 {
     char why[256];
@@ -64,30 +118,13 @@ static int write_rows(const char *path, long rows, int days, int consumers, bool
         return 1;
     }
     int64_t start = pt_calllog_now_ms() - days * DAY_MS, span = days * DAY_MS;
-    pt_call_ai ai = { .provider = "openai", .model = "gpt-4o-mini", .input_tokens = 420, .output_tokens = 180,
-                      .cost_micro_usd = 171, .cost_known = true, .ttft_us = 350000 };
     long retries = 0;
     double t0 = now_ms(), cpu0 = cpu_us();
     for (long i = 0; i < rows; i++) {
-        char rid[24], consumer[24], team[16], service[16], api[32], path_s[40];
-        int c = (int)(i * 7919 % consumers);
-        snprintf(rid, sizeof rid, "%016lx", (unsigned long)i * 2654435761u);
-        snprintf(consumer, sizeof consumer, "consumer-%d", c);
-        snprintf(team, sizeof team, "team-%d", c % 50);
-        snprintf(service, sizeof service, "svc-%d", c % 20);
-        snprintf(api, sizeof api, "svc-%d/v1", c % 20);
-        snprintf(path_s, sizeof path_s, "/v1/items/%ld", i % 10000);
-        pt_call_record r = {
-            .time_ms = span ? start + (int64_t)((double)span * i / rows) : pt_calllog_now_ms(), .request_id = rid, .team = team,
-            .consumer = consumer, .key_prefix = "pk_AbCdEfGhI", .service = service, .service_team = team, .api = api,
-            .method = PT_SLICE_LIT("POST"), .path = pt_slice_cstr(path_s), .client = PT_SLICE_LIT("10.1.2.3:54321"),
-            .status = i % 50 ? 200 : 503, .error = i % 50 ? NULL : "upstream_error", .total_us = 1200 + i % 5000,
-            .upstream_us = 900 + i % 4000, .ttfb_us = 400, .bytes_in = 812, .bytes_out = 2450, .ai = i % 3 ? NULL : &ai,
-        };
-        while (!pt_calllog_write(l, &r)) { /* the benchmark wants every record: wait for room, */
-            retries++;                   /* leaving the core to the writer meanwhile */
-            nanosleep(&(struct timespec){ .tv_nsec = 200000 }, NULL);
-        }
+        rec_text t;
+        int64_t at = span ? start + (int64_t)((double)span * i / rows) : pt_calllog_now_ms();
+        pt_call_record r = make_record(i, at, consumers, &t);
+        retries += queue(l, &r);
     }
     pt_calllog_sync(l);
     double ms = now_ms() - t0, cpu = cpu_us() - cpu0;
@@ -99,6 +136,37 @@ static int write_rows(const char *path, long rows, int days, int consumers, bool
            "bytes_per_million=%.0f cpu_us_per_record=%.2f\n",
            rows, (unsigned long long)s.written, ms, rows / (ms / 1e3), retries, bytes, bytes * 1e6 / rows, cpu / rows);
     return s.written == (unsigned long long)rows ? 0 : 1;
+}
+
+/* Batches of exactly `batch` records: the writer wakes only when asked (pt_calllog_sync),
+ * never by its timer or its queue's fill, so every build's writer gets the same batches;
+ * bench/calllog.sh counts its instructions per record under callgrind. */
+static int write_batches(const char *path, long rows, long batch, int consumers)
+{
+    char why[256];
+    size_t queue_bytes = 16 << 20;
+    /* the gateway's defaults (call_log.retention 7 days, max_size 1 GiB): pruning checks
+     * run as they do there */
+    pt_calllog *l = pt_calllog_open(&(pt_calllog_opts){ .path = path, .queue_bytes = queue_bytes, .flush_bytes = queue_bytes,
+                                                        .flush_ms = 3600000, .retention_ms = 7 * DAY_MS,
+                                                        .max_bytes = 1ull << 30 },
+                                    why, sizeof why);
+    if (!l) {
+        fprintf(stderr, "%s\n", why);
+        return 1;
+    }
+    long waits = 0;
+    for (long i = 0; i < rows; i++) {
+        rec_text t;
+        pt_call_record r = make_record(i, pt_calllog_now_ms(), consumers, &t);
+        waits += queue(l, &r);
+        if ((i + 1) % batch == 0 || i + 1 == rows) pt_calllog_sync(l);
+    }
+    pt_calllog_stats s;
+    pt_calllog_stats_get(l, &s);
+    pt_calllog_close(l);
+    printf("rows=%ld batch=%ld written=%llu queue_full_waits=%ld\n", rows, batch, (unsigned long long)s.written, waits);
+    return s.written == (unsigned long long)rows && !waits ? 0 : 1;
 }
 
 /* ---- bulk: rows generated in SQL ---- */
@@ -262,9 +330,12 @@ int main(int argc, char **argv)
 {
     if ((argc == 6 || (argc == 7 && strcmp(argv[6], "fill") == 0)) && strcmp(argv[1], "write") == 0)
         return write_rows(argv[2], atol(argv[3]), atoi(argv[4]), atoi(argv[5]), argc == 7);
+    if (argc == 6 && strcmp(argv[1], "batch") == 0 && atol(argv[4]) > 0)
+        return write_batches(argv[2], atol(argv[3]), atol(argv[4]), atoi(argv[5]));
     if (argc == 6 && strcmp(argv[1], "bulk") == 0) return bulk(argv[2], atol(argv[3]), atoi(argv[4]), atoi(argv[5]));
     if (argc == 6 && strcmp(argv[1], "query") == 0) return query(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
-    fprintf(stderr, "usage: calllog write PATH ROWS DAYS CONSUMERS [fill] | bulk PATH ROWS DAYS CONSUMERS | "
+    fprintf(stderr, "usage: calllog write PATH ROWS DAYS CONSUMERS [fill] | batch PATH ROWS BATCH CONSUMERS | "
+                    "bulk PATH ROWS DAYS CONSUMERS | "
                     "query PATH ROUNDS DAYS CONSUMERS\n");
     return 2;
 }

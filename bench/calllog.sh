@@ -2,7 +2,11 @@
 # calllog.sh: the call log's writer and query, driven directly through their C interface
 # (bench/calllog.c), without HTTP in the way, for the current build and, with BASE_DIR, a
 # baseline build beside it in the same run:
-#   - the writer's instructions per record, counted by callgrind (the same on a busy machine)
+#   - the writer's instructions per record, counted by callgrind (the same on a busy machine):
+#     records spread over DAYS days without rollups (a large table's filling), and records
+#     stamped as written, rollups on, in fixed batches of BATCH records (every build's writer
+#     given the same batches; the timed merge of the rollups into their rows left out), as a
+#     gateway's keyed callers (CONSUMERS) and as calls without a key on one route
 #   - sustained records/s through the bounded queue into SQLite,
 #     records stamped as they are written, analytics rollups on      target >= 50,000/s
 #   - database bytes per million records                             (reported, no target)
@@ -15,7 +19,8 @@
 #   ROWS=10000000 bench/calllog.sh       the full 10 M rows the query target is stated for
 #   BASE_DIR=../portico-main bench/calllog.sh   also a baseline: a source tree whose build/ is made
 # Knobs: ROWS, DAYS (30), CONSUMERS (1000), ROUNDS (50), WRITE_ROWS (300000, the fresh-file
-# throughput run), INSTR_ROWS (30000; 0 skips callgrind), FILL (sql or writer).
+# throughput run), INSTR_ROWS (30000; 0 skips callgrind), BATCH (200, the records per batch of the
+# fixed-batch count), FILL (sql or writer).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh run   # the toolchain and libraries it builds against, when missing
@@ -26,6 +31,7 @@ DAYS=${DAYS:-30}
 CONSUMERS=${CONSUMERS:-1000}
 ROUNDS=${ROUNDS:-50}
 INSTR_ROWS=${INSTR_ROWS:-30000}
+BATCH=${BATCH:-200}
 BUILD=${BUILD:-build}
 BASE_DIR=${BASE_DIR:-}
 FILL=${FILL:-sql}
@@ -53,7 +59,18 @@ fi
 T=$(mktemp -d /tmp/pt-bench-calllog.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 field() { sed -n "s/.*$1=\([0-9.-]*\).*/\1/p" <<<"$2"; }
-declare -A instr=() w=() l=() q=()
+declare -A instr=() keyed=() keyless=() w=() l=() q=()
+
+# batch_instr DUMP ROWS: the writer's instructions per record in a callgrind dump of
+# `calllog batch`: its batches (on_batch) less the rollups' timed merge into their rows,
+# which runs every few seconds of the wall clock, slower under callgrind.
+batch_instr() {
+    callgrind_annotate --inclusive=yes --tree=calling "$1" 2>/dev/null | awk -v n="$2" '
+        /^ *[0-9,]+ .*\*  .*calllog\.c:on_batch / { gsub(",", "", $1); b = $1; in_b = 1; next }
+        /^$/ { in_b = 0 }
+        in_b && />   .*calllog\.c:flush_rollups / { gsub(",", "", $1); f = $1 }
+        END { printf "%d\n", (b - f) / n }'
+}
 
 if ((INSTR_ROWS > 0)) && command -v valgrind >/dev/null; then
     echo "writer instructions: $INSTR_ROWS records over $DAYS days under callgrind, the inserts' transactions counted"
@@ -63,6 +80,18 @@ if ((INSTR_ROWS > 0)) && command -v valgrind >/dev/null; then
         total=$(sed -n 's/.*refs: *//p' "$T/cg.$b.err" | tr -d ',')
         instr[$b]=$((total / INSTR_ROWS))
         echo "  $b: ${instr[$b]} instructions per record"
+    done
+    echo "writer instructions: $INSTR_ROWS records stamped as written, rollups on, in batches of $BATCH, under callgrind"
+    for b in "${BUILDS[@]}"; do
+        for who in keyed keyless; do
+            c=$CONSUMERS; [ "$who" = keyless ] && c=0
+            valgrind --tool=callgrind --callgrind-out-file="$T/cgb.$b.$who" \
+                "${BIN[$b]}" batch "$T/batch-$b-$who.db" "$INSTR_ROWS" "$BATCH" "$c" >/dev/null 2>&1 ||
+                echo "bench: $b batch run ($who) failed" >&2
+            v=$(batch_instr "$T/cgb.$b.$who" "$INSTR_ROWS")
+            if [ "$who" = keyed ]; then keyed[$b]=$v; else keyless[$b]=$v; fi
+            echo "  $b, $who calls: $v instructions per record"
+        done
     done
 fi
 for b in "${BUILDS[@]}"; do
@@ -99,7 +128,9 @@ row() {
 }
 echo
 B=${BASE_DIR:+base}
-row "writer instructions per record" "${instr[current]:-n/a}" "${B:+${instr[base]:-n/a}}"
+row "writer instructions per record (filling, no rollups)" "${instr[current]:-n/a}" "${B:+${instr[base]:-n/a}}"
+row "writer instructions per record, batches of $BATCH, keyed" "${keyed[current]:-n/a}" "${B:+${keyed[base]:-n/a}}"
+row "writer instructions per record, batches of $BATCH, no key" "${keyless[current]:-n/a}" "${B:+${keyless[base]:-n/a}}"
 row "writer, sustained records/s (target >= 50000)" "$(field records_per_s "${w[current]}")" "${B:+$(field records_per_s "${w[base]:-}")}"
 row "writer, CPU us per record (every thread of the process)" "$(field cpu_us_per_record "${w[current]}")" "${B:+$(field cpu_us_per_record "${w[base]:-}")}"
 if [ "$FILL" = writer ]; then

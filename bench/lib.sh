@@ -213,14 +213,14 @@ cg_per_request() {
     return 0
 }
 
-# bench_proxy_portico [LIMITS [SERVICE_KEY]]: Portico on $PP as the plain reverse proxy the proxy
-# benchmarks compare with nginx: one worker, its access log on (to a file), one route "/" to $UP.
-# LIMITS adds to `limits:` (idle_timeout is 300s); SERVICE_KEY is one more key of the service
-# ("protocol: h2c").
+# bench_proxy_portico [LIMITS [SERVICE_KEY [WORKERS]]]: Portico on $PP as the plain reverse proxy
+# the proxy benchmarks compare with nginx: WORKERS workers (default 1), its access log on (to a
+# file), one route "/" to $UP. LIMITS adds to `limits:` (idle_timeout is 300s); SERVICE_KEY is
+# one more key of the service ("protocol: h2c").
 bench_proxy_portico() {
     cat >"$T/portico.yaml" <<EOF
 listen: ["127.0.0.1:$PP"]
-workers: 1
+workers: ${3:-1}
 access_log: $T/portico-access.log
 limits: { idle_timeout: 300s${1:+, $1} }
 services:

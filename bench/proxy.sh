@@ -1,17 +1,23 @@
 #!/usr/bin/env bash
 # proxy.sh: Portico against nginx as a keep-alive reverse proxy, in the same run, on loopback.
 #
-# One fast upstream (an nginx answering {"ok":true}), nginx as a plain reverse proxy with one
-# worker (upstream keepalive 64, HTTP/1.1, Connection ""), Portico with one worker and its
-# access log on (to a file). wrk sends small JSON POSTs with $CONNS connections; after a
-# warm-up, runs alternate nginx/Portico for $ROUNDS rounds of $DURATION seconds and the
-# medians are compared.
+# One fast upstream (an nginx answering {"ok":true}), nginx as a plain reverse proxy with
+# $WORKERS worker processes (upstream keepalive 64, HTTP/1.1, Connection ""), Portico with
+# `workers: $WORKERS` and its access log on (to a file). wrk sends small JSON POSTs with $CONNS
+# connections; after a warm-up, runs alternate nginx/Portico for $ROUNDS rounds of $DURATION
+# seconds and the medians are compared.
 #
 #   bench/proxy.sh                    defaults: DURATION=4 ROUNDS=10 WARMUP=3 CONNS=50 THREADS=2
+#                                     WORKERS=1
+#   WORKERS=2 bench/proxy.sh              two workers each (wrk threads: WORKERS when more than 2)
 #   NGINX_ACCESS_LOG=off bench/proxy.sh   nginx without its access log (default: on, to a file,
 #                                         as nginx ships)
 #   PORTICO_BIN=path bench/proxy.sh       another build
 set -uo pipefail
+WORKERS=${WORKERS:-1}
+[[ $WORKERS =~ ^[1-9][0-9]?$ ]] || { echo "bench: WORKERS must be a number of workers, 1 to 99" >&2; exit 2; }
+# one wrk thread per proxy worker at least, so that the load generator keeps up with them
+THREADS=${THREADS:-$((WORKERS > 2 ? WORKERS : 2))}
 . "$(dirname "$0")/lib.sh"
 
 DURATION=${DURATION:-4}
@@ -25,7 +31,7 @@ bench_upstream_start "$UP"
 
 # ---------------------------------------------------------------------------- nginx proxy
 if [ "$NGINX_ACCESS_LOG" = on ]; then nlog="access_log $T/nginx/access.log;"; else nlog="access_log off;"; fi
-nginx_start nginx "worker_processes 1;
+nginx_start nginx "worker_processes $WORKERS;
 worker_rlimit_nofile 8192;
 events { worker_connections 4096; }
 http {
@@ -45,15 +51,15 @@ http {
 }"
 
 # ---------------------------------------------------------------------------- portico
-bench_proxy_portico
+bench_proxy_portico "" "" "$WORKERS"
 # Both proxies must answer the benchmark request correctly before anything is measured.
 bench_both_ok -X POST -H 'Content-Type: application/json' -d "$BENCH_BODY"
 
 nginx_ver=$(nginx -v 2>&1 | sed 's/.*nginx\///')
 portico_ver=$("$PORTICO" version | awk '{ print $2 }')
-echo "proxy benchmark: POST ${#BENCH_BODY}-byte JSON, $CONNS connections, $THREADS wrk threads, loopback"
-echo "  nginx $nginx_ver (1 worker, upstream keepalive 64, access log $NGINX_ACCESS_LOG)"
-echo "  portico $portico_ver (workers: 1, access log on, to a file)"
+echo "proxy benchmark: $WORKERS worker(s) each, POST ${#BENCH_BODY}-byte JSON, $CONNS connections, $THREADS wrk threads, loopback"
+echo "  nginx $nginx_ver (worker_processes $WORKERS, upstream keepalive 64, access log $NGINX_ACCESS_LOG)"
+echo "  portico $portico_ver (workers: $WORKERS, access log on, to a file)"
 echo "  warm-up ${WARMUP}s each, then $ROUNDS rounds of ${DURATION}s, order nginx/portico alternating"
 echo "  machine: $(nproc) cores, $(uname -r)"
 echo
@@ -92,7 +98,10 @@ done
 # shellcheck disable=SC2086
 awk -v pr="$(median ${rps[portico]})" -v nr="$(median ${rps[nginx]})" \
     -v p5="$(median ${p50[portico]})" -v n5="$(median ${p50[nginx]})" \
-    -v p9="$(median ${p99[portico]})" -v n9="$(median ${p99[nginx]})" 'BEGIN {
-    printf "\nportico/nginx: req/s %.2fx   p50 %.2fx   p99 %.2fx   (target: req/s >= 1.00x, p99 <= 1.00x)\n",
-        pr / nr, p5 / n5, p9 / n9 }'
+    -v p9="$(median ${p99[portico]})" -v n9="$(median ${p99[nginx]})" -v w="$WORKERS" 'BEGIN {
+    target = "no target is set for this many workers"
+    if (w == 1) target = "target: req/s >= 1.00x, p99 <= 1.00x"
+    if (w == 2) target = "target: req/s >= 1.00x, two workers against nginx with two worker processes"
+    printf "\nportico/nginx, %d worker%s each: req/s %.2fx   p50 %.2fx   p99 %.2fx   (%s)\n",
+        w, w == 1 ? "" : "s", pr / nr, p5 / n5, p9 / n9, target }'
 echo "portico access log: $log_lines lines written"

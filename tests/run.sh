@@ -9,7 +9,8 @@
 # node --test write "ok ... # SKIP reason", cmocka writes "not ok N # SKIP name").
 set -uo pipefail
 cd "$(dirname "$0")/.."
-BUILD=${BUILD:-build}
+# The same build directory the Makefile picks: build/, or build/san-<list> under SANITIZE.
+if [ -n "${SANITIZE:-}" ]; then BUILD=${BUILD:-build/san-${SANITIZE//,/-}}; else BUILD=${BUILD:-build}; fi
 export PORTICO_BIN=$PWD/$BUILD/portico
 export PORTICO_ROOT=$PWD
 export CMOCKA_MESSAGE_OUTPUT=TAP

@@ -37,6 +37,7 @@
 #include "gateway/router.h"
 #include "gateway/tracing.h"
 #include "gateway/tunnel.h"
+#include "http/grpc.h"
 
 #define HIGH_MARK (256 * 1024)
 #define MAX_TRIES 8
@@ -174,6 +175,15 @@ static void append_header(pt_buf *h, const char *name, const char *value)
     pt_buf_append(h, "\r\n", 2);
 }
 
+/* A gRPC call's grpc-timeout as it goes upstream: the time left of the client's deadline,
+ * which the gateway's own part of the call (and earlier attempts) used some of, as gRPC
+ * servers and proxies pass a deadline on. */
+static pt_slice grpc_timeout_left(pt_slice asked, uint64_t deadline, char *buf)
+{
+    uint64_t now = pt_now_ms();
+    return pt_grpc_timeout_left(asked, deadline > now ? deadline - now : 0, buf);
+}
+
 /* The upstream request head for target t. Host names the target (as a client of that
  * service would); the client's host travels in X-Forwarded-Host. */
 static void build_head(proxy *p, const pt_target *t, pt_buf *h)
@@ -190,6 +200,8 @@ static void build_head(proxy *p, const pt_target *t, pt_buf *h)
     const pt_header *conn_hdr = pt_request_header(r, "connection");
     const char *subject_h = pt_conn_subject_header(p->conn); /* set by the gateway only */
     pt_slice xff = PT_SLICE_NULL;
+    uint64_t deadline = pt_conn_grpc_deadline(p->conn);
+    char left[PT_GRPC_TIMEOUT_SIZE];
     for (unsigned i = 0; i < r->nheaders; i++) {
         pt_slice n = r->headers[i].name;
         if (pt_slice_case_eq_cstr(n, "x-forwarded-for")) xff = r->headers[i].value;
@@ -202,7 +214,10 @@ static void build_head(proxy *p, const pt_target *t, pt_buf *h)
         if (p->mask_answer && pt_slice_case_eq_cstr(n, "accept-encoding")) continue; /* masked as text */
         pt_buf_append_slice(h, n);
         pt_buf_append(h, ": ", 2);
-        pt_buf_append_slice(h, r->headers[i].value);
+        if (deadline && pt_slice_case_eq_cstr(n, "grpc-timeout"))
+            pt_buf_append_slice(h, grpc_timeout_left(r->headers[i].value, deadline, left));
+        else
+            pt_buf_append_slice(h, r->headers[i].value);
         pt_buf_append(h, "\r\n", 2);
     }
     /* client address without the port */
@@ -325,6 +340,18 @@ static bool start_masking(proxy *p, const pt_header *hdrs, size_t n)
     return p->masking = pt_mask_gate_response_start(pt_conn_info(p->conn), ctype);
 }
 
+/* A gRPC answer that does not announce its trailers (RFC 9110 §6.6.2 Trailer): every one
+ * ends with grpc-status and grpc-message, so they are known in advance. */
+static bool grpc_without_trailer(const pt_header *hdrs, size_t n)
+{
+    bool grpc = false;
+    for (size_t i = 0; i < n; i++) {
+        if (pt_slice_case_eq_cstr(hdrs[i].name, "trailer")) return false;
+        if (pt_slice_case_eq_cstr(hdrs[i].name, "content-type")) grpc = pt_grpc_content_type(hdrs[i].value);
+    }
+    return grpc;
+}
+
 static void on_head(void *u, int status, const pt_header *hdrs, size_t n, int64_t cl)
 {
     proxy *p = u;
@@ -345,7 +372,7 @@ static void on_head(void *u, int status, const pt_header *hdrs, size_t n, int64_
         return;
     }
     pt_header stack[64];
-    size_t cap = n + rt->nresp_add;
+    size_t cap = n + rt->nresp_add + 1;
     pt_header *out = cap <= 64 ? stack : malloc(cap * sizeof *out);
     if (!out) {
         detach(p);
@@ -356,13 +383,15 @@ static void on_head(void *u, int status, const pt_header *hdrs, size_t n, int64_
         start_masking(p, hdrs, n))
         cl = -1; /* masking changes the length */
     size_t k = client_headers(p, hdrs, n, out);
+    if (p->svc->protocol != PT_PROTO_HTTP1 && grpc_without_trailer(hdrs, n))
+        out[k++] = (pt_header){ PT_SLICE_LIT("trailer"), PT_SLICE_LIT("grpc-status, grpc-message") };
     pt_conn_response_start(p->conn, status, out, k, cl);
     if (out != stack) free(out);
 }
 
 /* The upstream's headers the client gets: hop-by-hop ones (named by its Connection
- * header) left out, the route's response header edits applied. out holds n +
- * nresp_add entries; returns how many were set. */
+ * header) left out, and an HTTP/1.1 upstream's Trailer, the route's response header edits
+ * applied. out holds n + nresp_add entries; returns how many were set. */
 static size_t client_headers(const proxy *p, const pt_header *hdrs, size_t n, pt_header *out)
 {
     const pt_route *rt = p->route;
@@ -370,8 +399,10 @@ static size_t client_headers(const proxy *p, const pt_header *hdrs, size_t n, pt
     const pt_header *conn_hdr = NULL;
     for (size_t i = 0; i < n && !conn_hdr; i++)
         if (pt_slice_case_eq_cstr(hdrs[i].name, "connection")) conn_hdr = &hdrs[i];
+    bool trailers_dropped = p->svc->protocol == PT_PROTO_HTTP1; /* an HTTP/1.1 upstream's: nothing to announce */
     for (size_t i = 0; i < n; i++) {
         if (conn_hdr && named_by_connection(hdrs[i].name, conn_hdr->value)) continue; /* hop-by-hop */
+        if (trailers_dropped && pt_slice_case_eq_cstr(hdrs[i].name, "trailer")) continue;
         if (name_in(hdrs[i].name, rt->resp_remove, rt->nresp_remove)) continue;
         if (rt->cors && pt_cors_replaces_header(hdrs[i].name)) continue; /* the route's cors answers */
         if (name_in_kv(hdrs[i].name, rt->resp_add, rt->nresp_add)) continue;

@@ -1,7 +1,11 @@
 /* grpc.c: gRPC's recognition, status mapping and field encodings (see grpc.h). */
 #include "http/grpc.h"
 
+#include <stdio.h>
+
 #include "core/err.h"
+
+#define GRPC_TIMEOUT_MAX 99999999u /* a TimeoutValue has at most 8 digits */
 
 bool pt_grpc_content_type(pt_slice ct)
 {
@@ -92,4 +96,25 @@ int64_t pt_grpc_timeout_ms(pt_slice v)
     case 'n': return n ? (n + 999999) / 1000000 : 0;
     default: return -1;
     }
+}
+
+size_t pt_grpc_timeout_encode(char *out, uint64_t ms)
+{
+    static const struct { char unit; uint64_t per; } next[] = { { 'S', 1000 }, { 'M', 60 }, { 'H', 60 } };
+    if (!ms) return (size_t)snprintf(out, PT_GRPC_TIMEOUT_SIZE, "1n");
+    uint64_t v = ms;
+    char unit = 'm';
+    for (size_t i = 0; i < sizeof next / sizeof *next && v > GRPC_TIMEOUT_MAX; i++) {
+        v /= next[i].per;
+        unit = next[i].unit;
+    }
+    if (v > GRPC_TIMEOUT_MAX) v = GRPC_TIMEOUT_MAX; /* over 11,000 years: clipped */
+    return (size_t)snprintf(out, PT_GRPC_TIMEOUT_SIZE, "%llu%c", (unsigned long long)v, unit);
+}
+
+pt_slice pt_grpc_timeout_left(pt_slice asked, uint64_t left_ms, char *buf)
+{
+    int64_t ms = pt_grpc_timeout_ms(asked);
+    if (ms >= 0 && left_ms >= (uint64_t)ms) return asked;
+    return pt_slice_from(buf, pt_grpc_timeout_encode(buf, left_ms));
 }

@@ -46,4 +46,17 @@ int pt_grpc_status_parse(pt_slice v);
  * not one. */
 int64_t pt_grpc_timeout_ms(pt_slice v);
 
+/* Room for a grpc-timeout value: 8 digits, the unit, the NUL. */
+#define PT_GRPC_TIMEOUT_SIZE 10
+/* Writes ms milliseconds as a grpc-timeout value into out (PT_GRPC_TIMEOUT_SIZE bytes,
+ * NUL-terminated) and returns its length: in milliseconds while they fit in 8 digits, else
+ * in the first of seconds, minutes, hours that does, rounded down (never later than the
+ * time given); 8 digits of hours at most. 0 is written "1n": a TimeoutValue is positive. */
+size_t pt_grpc_timeout_encode(char *out, uint64_t ms);
+/* The grpc-timeout to pass on for a call whose client asked `asked` (a valid value) and
+ * which has left_ms of it left: the client's own value while no whole millisecond of it is
+ * spent (it may be finer than one), else left_ms encoded into buf (PT_GRPC_TIMEOUT_SIZE
+ * bytes). Never more than the client asked. */
+pt_slice pt_grpc_timeout_left(pt_slice asked, uint64_t left_ms, char *buf);
+
 #endif

@@ -360,6 +360,11 @@ static void grpc_deadline_begin(pt_h2 *h, pt_h2_stream *st)
     }
 }
 
+uint64_t pt_conn_grpc_deadline(const pt_conn *c)
+{
+    return c->h2s ? c->h2s->deadline_ms : 0;
+}
+
 static void head_complete(pt_h2 *h, pt_h2_stream *st, bool end_stream)
 {
     pt_conn *c = st->c;

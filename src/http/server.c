@@ -6,14 +6,13 @@
  * at the end of every message, so pipelined bytes wait in `pending` until the
  * response before them is complete. An upgrade request the upstream accepted moves
  * instead to TUNNEL (pt_conn_tunnel): the parser is never resumed, `pending` and every
- * later byte go to the sink unparsed, and the request lasts until the tunnel ends. */
+ * later byte go to the sink unparsed, and the request lasts until the tunnel ends. What a
+ * connection holds only while requests come (its live part) is taken and given back by
+ * conn_live.c. */
 #include "http/server_int.h"
 #include "http/h2.h"
 
 #include <llhttp.h>
-#if defined(__GLIBC__)
-#include <malloc.h>
-#endif
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -31,8 +30,6 @@
 static llhttp_settings_t parser_settings;
 static void conn_process(pt_conn *c, const char *data, size_t n);
 static void conn_close(pt_conn *c);
-static void idle_trim(pt_conn *c);
-static void heap_trim_now(pt_server *srv);
 /* A connection waiting for its next request keeps its buffers this long (idle_wait): long
  * enough for a client sending requests one after another, short enough that a burst of
  * connections going idle does not leave the heap grown (bench/idle.sh). */
@@ -158,14 +155,14 @@ static void on_timer(pt_timerq *q, pt_timerq_node *n)
 {
     pt_server *srv = q->data;
     if (n == &srv->heap_trim) {
-        heap_trim_now(srv);
+        pt__server_heap_trim(srv);
         return;
     }
     pt_conn *c = (pt_conn *)((char *)n - offsetof(pt_conn, timer));
     if (c->trim_due && !c->in_request && c->state != CS_CLOSING) {
         uint64_t idle = c->srv->limits.idle_timeout_ms;
         c->trim_due = false;
-        idle_trim(c);
+        pt__conn_idle_trim(c);
         timer_arm(c, idle ? idle - IDLE_TRIM_MS : 0);
         return;
     }
@@ -235,73 +232,6 @@ static void request_reset(pt_conn *c)
     memset(&x->info, 0, sizeof x->info);
 }
 
-static void live_release(pt_conn_live *x)
-{
-    pt__req_end(&x->req);
-    pt_buf_release(&x->head);
-    pt_buf_release(&x->pending);
-    pt_buf_release(&x->out);
-    pt_hdrcap_release(&x->hdrs);
-    free(x->headers);
-}
-
-static void live_free(pt_conn_live *x)
-{
-    live_release(x);
-    free(x);
-}
-
-/* Live parts are allocated while requests are read and freed once their connections idle,
- * so after a burst the heap holds their room between the connections that stay: freed,
- * but still resident. HEAP_TRIM_MS after a live part is freed (one deadline on the
- * server's queue, so at most once in that time), when HEAP_TRIM_MIN or more were, glibc is
- * asked to give whole free pages back (malloc_trim, which walks every arena). Other C
- * libraries keep the memory for later requests. */
-#define HEAP_TRIM_MS 100
-#define HEAP_TRIM_MIN 16
-
-static void heap_trim_soon(pt_server *srv)
-{
-    srv->lives_freed++;
-    if (!srv->heap_trim.pos) pt_timerq_set(&srv->timers, &srv->heap_trim, HEAP_TRIM_MS);
-}
-
-static void heap_trim_now(pt_server *srv)
-{
-    if (srv->lives_freed < HEAP_TRIM_MIN) return;
-    srv->lives_freed = 0;
-#if defined(__GLIBC__)
-    malloc_trim(0);
-#endif
-}
-
-/* An idle keep-alive connection keeps nothing of its requests: idle connections are most
- * of those a gateway holds. The parser is at a message's start, so the next one begun
- * anew (live_get) reads the next request alike. Kept when staged or unparsed bytes wait. */
-static void idle_trim(pt_conn *c)
-{
-    if (!c->x || c->x->out.len || c->x->pending.len || c->in_request) return;
-    live_free(c->x);
-    c->x = NULL;
-    heap_trim_soon(c->srv);
-}
-
-/* A connection's live part: the one it has, or a new one for bytes that arrived on an
- * idle (or new) connection. NULL when out of memory. */
-static pt_conn_live *live_get(pt_conn *c)
-{
-    if (c->x) return c->x;
-    pt_conn_live *x = calloc(1, sizeof *x);
-    if (!x) return NULL;
-    pt_buf_init(&x->head, c->srv->limits.max_header_bytes + HEAD_SLACK);
-    llhttp_init(&x->parser, HTTP_REQUEST, &parser_settings);
-    x->parser.data = c;
-    if (c->sock.capture) snprintf(x->peer, sizeof x->peer, "127.0.0.1:1");
-    else pt_sock_peer(&c->sock, x->peer, sizeof x->peer);
-    c->x = x;
-    return x;
-}
-
 /* Waiting for the next request on a kept-alive connection: its buffers stay for a request
  * that follows soon and are given back after IDLE_TRIM_MS of idle time (on_timer); the
  * idle timeout counts from now either way. */
@@ -309,7 +239,7 @@ static void idle_wait(pt_conn *c)
 {
     uint64_t idle = c->srv->limits.idle_timeout_ms;
     if (idle && idle <= IDLE_TRIM_MS) {
-        idle_trim(c);
+        pt__conn_idle_trim(c);
         timer_arm(c, idle);
         return;
     }
@@ -845,7 +775,7 @@ static void on_sock_read(pt_sock *s, const char *data, size_t n)
         tunnel_in(c, data, n);
         return;
     }
-    if (!live_get(c)) {
+    if (!pt__conn_live(c)) {
         pt_log_warn("out of memory for a request from a client; closing its connection");
         conn_close(c);
         return;
@@ -899,7 +829,7 @@ static void on_sock_closed(pt_sock *s)
     pt_conn *c = s->data;
     pt_server *srv = c->srv;
     if (c->h2) pt__h2_free(c);
-    if (c->x) live_free(c->x);
+    if (c->x) pt__conn_live_free(c->x);
     free(c);
     if (srv->nconns == 0) {
         pt_timerq_remove(&srv->timers, &srv->heap_trim);
@@ -1133,6 +1063,21 @@ static void note_grpc_status(pt_conn *c, const pt_header *hdrs, size_t n)
     }
 }
 
+static bool client_takes_trailers(const pt_conn *c);
+
+/* RFC 9110 §6.6.2: a Trailer field in hdrs announces the trailers to come; it goes out only
+ * when they will follow the last chunk (the client said TE: trailers). */
+static void announce_trailers(pt_conn *c, const pt_header *hdrs, size_t n)
+{
+    if (!client_takes_trailers(c)) return;
+    for (size_t i = 0; i < n; i++) {
+        if (!pt_slice_case_eq_cstr(hdrs[i].name, "trailer")) continue;
+        pt_buf_append(&c->x->out, "Trailer: ", 9);
+        pt_buf_append_slice(&c->x->out, hdrs[i].value);
+        pt_buf_append(&c->x->out, "\r\n", 2);
+    }
+}
+
 int pt_conn_response_start(pt_conn *c, int status, const pt_header *hdrs, size_t nhdrs, int64_t content_length)
 {
     pt_conn_live *x = c->x;
@@ -1161,6 +1106,7 @@ int pt_conn_response_start(pt_conn *c, int status, const pt_header *hdrs, size_t
         } else if (r->http_minor >= 1) {
             if (r->method != HTTP_HEAD) c->resp_chunked = true;
             pt_buf_append_str(b, "Transfer-Encoding: chunked\r\n");
+            if (c->resp_chunked) announce_trailers(c, hdrs, nhdrs);
         } else {
             c->close_after = true; /* HTTP/1.0: the end of the body is the end of the connection */
         }
@@ -1366,7 +1312,7 @@ void pt_conn_respond(pt_conn *c, int status, const char *ctype, const char *body
 
 void pt_conn_respond_error(pt_conn *c, pt_outcome o, const pt_error_body *more, const char *fmt, ...)
 {
-    if (!live_get(c)) { /* out of memory on an idle connection: nothing to answer with */
+    if (!pt__conn_live(c)) { /* out of memory on an idle connection: nothing to answer with */
         conn_close(c);
         return;
     }
@@ -1525,39 +1471,11 @@ bool pt_conn_client_subject(const pt_conn *c, char *out, size_t cap)
 }
 bool pt_conn_has_body(const pt_conn *c) { return c->x->req.chunked || c->x->req.content_length > 0; }
 
-/* --- what h2.c shares ------------------------------------------------------------ */
+/* --- what h2.c and conn_live.c share ------------------------------------------------ */
 
 void pt__conn_request_finish(pt_conn *c, bool log) { request_finish(c, log); }
 void pt__conn_sink_abort(pt_conn *c) { sink_abort(c); }
 void pt__conn_close(pt_conn *c) { conn_close(c); }
 void pt__conn_linger_close(pt_conn *c) { conn_linger_close(c); }
 void pt__conn_timer(pt_conn *c, uint64_t ms) { timer_arm(c, ms); }
-
-/* A stream is a request from its first frame to its end: its live part comes with it. */
-typedef struct stream_conn {
-    pt_conn c;
-    pt_conn_live x;
-} stream_conn;
-
-pt_conn *pt__conn_stream_new(pt_conn *parent)
-{
-    stream_conn *sc = calloc(1, sizeof *sc);
-    if (!sc) return NULL;
-    pt_conn *c = &sc->c;
-    c->x = &sc->x;
-    c->srv = parent->srv;
-    c->x->parent = parent;
-    memcpy(c->x->peer, parent->x->peer, sizeof c->x->peer);
-    pt_buf_init(&c->x->head, c->srv->limits.max_header_bytes + HEAD_SLACK);
-    pt__req_begin(&c->x->req);
-    c->in_request = true;
-    c->state = CS_HEAD;
-    c->x->start_us = pt_now_us();
-    return c;
-}
-
-void pt__conn_stream_free(pt_conn *c)
-{
-    live_release(c->x);
-    free((stream_conn *)c);
-}
+const llhttp_settings_t *pt__conn_parser_settings(void) { return &parser_settings; }

@@ -136,9 +136,11 @@ void pt_server_drain(pt_server *srv);
 void pt_server_close_all(pt_server *srv);
 
 /* Response writer. Headers named Connection, Keep-Alive, Transfer-Encoding,
- * Content-Length, Proxy-Connection, TE, Trailer and Upgrade in hdrs are ignored: the
+ * Content-Length, Proxy-Connection, TE and Upgrade in hdrs are ignored: the
  * connection frames the message itself (content_length < 0 means chunked, or
- * close-delimited for HTTP/1.0 clients). Returns 0 or PT_E*. */
+ * close-delimited for HTTP/1.0 clients). Trailer announces the trailers to come
+ * (pt_conn_response_trailers): sent only when they will follow a chunked body to an HTTP/1.1
+ * client that said TE: trailers, ignored otherwise. Returns 0 or PT_E*. */
 int pt_conn_response_start(pt_conn *c, int status, const pt_header *hdrs, size_t nhdrs,
                            int64_t content_length);
 int pt_conn_response_body(pt_conn *c, const char *data, size_t n);
@@ -173,6 +175,9 @@ int pt_conn_response_trailers(pt_conn *c, const pt_header *hdrs, size_t n);
 void pt_conn_respond_grpc_status(pt_conn *c, int grpc_status, const char *msg);
 /* Whether the request is a gRPC call: HTTP/2 with a gRPC content-type. */
 bool pt_conn_is_grpc(const pt_conn *c);
+/* A gRPC call's deadline (its grpc-timeout, enforced by the server) as a pt_now_ms() time;
+ * 0 when it has none, or once the server ended the call for it (http/h2.c). */
+uint64_t pt_conn_grpc_deadline(const pt_conn *c);
 /* Gives up on a response already started (upstream failed mid-body): the client sees
  * a truncated message and the connection closes. */
 void pt_conn_response_abort(pt_conn *c);

@@ -1,5 +1,5 @@
-/* server_int.h: the client connection's insides, shared by server.c (HTTP/1.1) and h2.c
- * (HTTP/2 sessions and their streams) and by nothing else.
+/* server_int.h: the client connection's insides, shared by server.c (HTTP/1.1), h2.c (HTTP/2
+ * sessions and their streams) and conn_live.c (the live part's memory) and by nothing else.
  *
  * A pt_conn is either a socket's connection (HTTP/1.1, or an HTTP/2 session when h2 is
  * set) or one HTTP/2 stream (h2s set, parent the session's connection): handlers get
@@ -74,7 +74,7 @@ struct pt_conn {
     bool proto_known : 1;   /* the first bytes decided HTTP/1.1 or HTTP/2 */
 };
 
-/* server.c's pieces h2.c uses. */
+/* server.c's pieces h2.c and conn_live.c use. */
 void pt__conn_request_finish(pt_conn *c, bool log);
 void pt__conn_sink_abort(pt_conn *c);
 void pt__conn_close(pt_conn *c);
@@ -84,6 +84,18 @@ void pt__gen_request_id(char *out);
 bool pt__request_id_ok(pt_slice v);
 bool pt__has_dot_segment(pt_slice path);
 bool pt__hop_by_hop(pt_slice name);
+const llhttp_settings_t *pt__conn_parser_settings(void); /* set by pt_server_init */
+
+/* conn_live.c: the live part, taken when bytes arrive and given back when idle. */
+pt_conn_live *pt__conn_live_new(pt_conn *c); /* c->x, new; NULL when out of memory */
+void pt__conn_live_free(pt_conn_live *x);
+/* A connection's live part: the one it has, or a new one for bytes that arrived on an
+ * idle (or new) connection. NULL when out of memory. */
+static inline pt_conn_live *pt__conn_live(pt_conn *c) { return c->x ? c->x : pt__conn_live_new(c); }
+/* Gives back c's live part unless a request or bytes still need it. */
+void pt__conn_idle_trim(pt_conn *c);
+/* srv->heap_trim's deadline, set when live parts were given back: free heap pages to the system. */
+void pt__server_heap_trim(pt_server *srv);
 /* A stream's pt_conn on session connection parent, its request begun; freed with
  * pt__conn_stream_free once its request has ended. */
 pt_conn *pt__conn_stream_new(pt_conn *parent);

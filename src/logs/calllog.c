@@ -1,9 +1,9 @@
 /* calllog.c: the call log's writer: records packed on the worker, queued in a spool,
  * inserted in batches by the writer thread, pruned in bounded steps (see calllog.h).
  *
- * A packed record is a fixed header (numbers and string lengths) followed by the strings,
- * so a worker writes it once, into the queue's own memory, and the writer binds straight
- * from the batch, without allocating. */
+ * A packed record is a fixed header (numbers, where each string ends, which are NULL)
+ * followed by the strings, so a worker writes it once, into the queue's own memory, and
+ * the writer binds straight from the batch, without allocating. */
 #include "logs/calllog.h"
 
 #include <errno.h>
@@ -45,7 +45,11 @@ enum { S_REQUEST_ID, S_TEAM, S_CONSUMER, S_KEY_PREFIX, S_SERVICE, S_SERVICE_TEAM
        S_METHOD, S_PATH, S_ERROR, S_CLIENT, S_TRACE_ID, S_MASKED, S_REQUEST_BODY, S_RESPONSE_BODY,
        S_OPERATION, S_CACHE, S_ARGS_SHAPE, S_ARGS, NSTR };
 
-#define NULL_LEN 0xffff
+#define NULL_LEN 0xffff          /* the length of a NULL string (a kept one is shorter) */
+/* The strings, each at its longest, fit the 16-bit ends (calllog.h: their caps). */
+_Static_assert(15 * PT_CALLLOG_STR_MAX + PT_CALLLOG_PATH_MAX + PT_CALLLOG_MASKED_MAX + 3 * PT_CALLLOG_BODY_MAX +
+                       PT_CALLLOG_SHAPE_MAX < NULL_LEN,
+               "a packed record's strings fit 16-bit offsets");
 
 typedef struct packed {
     uint32_t size;               /* header and strings */
@@ -53,19 +57,27 @@ typedef struct packed {
     int64_t time_ms;
     uint64_t total_us, upstream_us, ttfb_us, bytes_in, bytes_out;
     int64_t input_tokens, output_tokens, cached_tokens, cost_micro_usd, saved_micro_usd; /* -1: NULL */
-    uint16_t len[NSTR];          /* NULL_LEN: NULL */
+    uint32_t nulls;              /* bit i: string i is NULL */
+    uint16_t end[NSTR];          /* where string i ends, from the first string's start */
 } packed;
 
 /* One prepared INSERT of some rows, and what each of its parameters holds: a reset
  * statement keeps its bindings, so a NULL is bound only over a value (most columns of
  * most records are NULL) and an integer only over another value (a row's names, status
  * and sizes are mostly those of the row bound there before), each bind being a call into
- * SQLite. */
+ * SQLite. The method, path and client of a row are also mostly those bound there before:
+ * they are bound from a copy the statement keeps, so an equal one is not bound again. */
 enum { HOLDS_NULL, HOLDS_INT, HOLDS_TEXT };
+typedef struct kept_text {
+    char *p;
+    uint32_t len, cap;           /* len NONE_KEPT: the parameter is not bound from p */
+} kept_text;
+#define NONE_KEPT UINT32_MAX
 typedef struct insert_stmt {
     sqlite3_stmt *st;
     uint8_t *holds;              /* per parameter (1-based): HOLDS_... */
     int64_t *num;                /* per parameter: the integer, when HOLDS_INT */
+    kept_text *kept;             /* per parameter: the text bound, for the kept columns */
 } insert_stmt;
 
 /* A name and its id in `names`, as the writer last saw it. */
@@ -90,6 +102,7 @@ struct pt_calllog {
     size_t nused;
     int name_error;              /* a name could not be stored in this transaction (SQLite's code) */
     bool names_due;              /* records were pruned: names may be unused now */
+    bool resized;                /* the file may have changed size since measure() last ran */
     uint64_t names_pruned_ms;    /* monotonic time names were last pruned */
     int64_t last_id;             /* the largest id written (writer thread, under db_lock) */
     int64_t oldest_ms;           /* at most the millisecond of the smallest id (INT64_MAX: none);
@@ -129,13 +142,13 @@ static inline void put_str(packer *k, const char *s, size_t n, size_t max)
 {
     int i = k->i++;
     if (!s) {
-        k->h.len[i] = NULL_LEN;
-        return;
+        k->h.nulls |= 1u << i;
+    } else {
+        if (n > max) n = max;
+        k->h.size += (uint32_t)n;
+        k->s[k->n++] = pt_slice_from(s, n);
     }
-    if (n > max) n = max;
-    k->h.len[i] = (uint16_t)n;
-    k->h.size += (uint32_t)n;
-    k->s[k->n++] = pt_slice_from(s, n);
+    k->h.end[i] = (uint16_t)(k->h.size - sizeof(packed)); /* the strings so far */
 }
 
 static inline void put_slice(packer *k, pt_slice s, size_t max) { put_str(k, s.ptr, s.len, max); }
@@ -230,14 +243,14 @@ bool pt_calllog_write(pt_calllog *l, const pt_call_record *r)
 
 /* ---- the writer thread ----------------------------------------------------------------- */
 
-static void bind_null(insert_stmt *s, int col)
+static inline void bind_null(insert_stmt *s, int col)
 {
     if (s->holds[col] == HOLDS_NULL) return;
     sqlite3_bind_null(s->st, col);
     s->holds[col] = HOLDS_NULL;
 }
 
-static void bind_i64(insert_stmt *s, int col, int64_t v)
+static inline void bind_i64(insert_stmt *s, int col, int64_t v)
 {
     if (s->holds[col] == HOLDS_INT && s->num[col] == v) return;
     sqlite3_bind_int64(s->st, col, v);
@@ -245,7 +258,7 @@ static void bind_i64(insert_stmt *s, int col, int64_t v)
     s->num[col] = v;
 }
 
-static void bind_str(insert_stmt *s, int col, const char *p, uint16_t len)
+static inline void bind_str(insert_stmt *s, int col, const char *p, uint16_t len)
 {
     if (len == NULL_LEN) {
         bind_null(s, col);
@@ -255,7 +268,33 @@ static void bind_str(insert_stmt *s, int col, const char *p, uint16_t len)
     s->holds[col] = HOLDS_TEXT;
 }
 
-static void bind_opt(insert_stmt *s, int col, int64_t v)
+/* p grown to hold len bytes, *cap set; NULL when there is no memory (p freed, *cap 0). */
+static char *grow_kept(char *p, uint32_t len, uint32_t *cap)
+{
+    uint32_t want = len < 32 ? 32 : len;
+    char *n = realloc(p, want);
+    if (!n) free(p);
+    *cap = n ? want : 0;
+    return n;
+}
+
+/* bind_str for a kept column: nothing when the parameter holds this text already, else
+ * bound from the statement's copy (from the batch when there is no memory for one). */
+static inline void bind_kept(insert_stmt *s, int col, const char *p, uint16_t len)
+{
+    kept_text *k = &s->kept[col];
+    if (len != NULL_LEN && s->holds[col] == HOLDS_TEXT && k->len == len && memcmp(k->p, p, len) == 0) return;
+    k->len = NONE_KEPT;
+    if (len == NULL_LEN || ((len > k->cap || !k->p) && !(k->p = grow_kept(k->p, len, &k->cap)))) {
+        bind_str(s, col, p, len);
+        return;
+    }
+    memcpy(k->p, p, len);
+    k->len = len;
+    bind_str(s, col, k->p, len);
+}
+
+static inline void bind_opt(insert_stmt *s, int col, int64_t v)
 {
     if (v < 0) bind_null(s, col);
     else bind_i64(s, col, v);
@@ -399,26 +438,36 @@ static int64_t note_id(pt_calllog *l, int64_t id)
     return id;
 }
 
+/* String i of a packed record whose header is h and strings start at base: where it
+ * starts, and its length (NULL_LEN: NULL). */
+static inline const char *str_at(const packed *h, const char *base, int i) { return base + (i ? h->end[i - 1] : 0); }
+
+static inline uint16_t str_len(const packed *h, int i)
+{
+    return h->nulls >> i & 1 ? NULL_LEN : (uint16_t)(h->end[i] - (i ? h->end[i - 1] : 0));
+}
+
+static inline pt_slice str_slice(const packed *h, const char *base, int i)
+{
+    return h->nulls >> i & 1 ? PT_SLICE_NULL : pt_slice_from(str_at(h, base, i), str_len(h, i));
+}
+
 /* Binds one packed record to st's parameters from c on (id, then PT_CALLS_COLUMNS order,
  * then rid_hash). */
 static void bind_record(pt_calllog *l, insert_stmt *st, int c, const char *rec)
 {
     packed h;
     memcpy(&h, rec, sizeof h);
-    const char *p = rec + sizeof h;
-    const char *s[NSTR];
-    for (int i = 0; i < NSTR; i++) {
-        s[i] = p;
-        if (h.len[i] != NULL_LEN) p += h.len[i];
-    }
+    const char *base = rec + sizeof h;
+#define STR(i) str_at(&h, base, (i)), str_len(&h, (i))
     int64_t id = note_id(l, next_id(l, h.time_ms));
     bind_i64(st, c++, id);
     bind_i64(st, c++, h.time_ms);
-    bind_str(st, c++, s[S_REQUEST_ID], h.len[S_REQUEST_ID]);
-    for (int i = S_TEAM; i <= S_PROVIDER; i++) bind_name(l, st, c++, i, s[i], h.len[i], id >> PT_CALLS_SEQ_BITS);
-    bind_str(st, c++, s[S_ERROR], h.len[S_ERROR]);
-    bind_str(st, c++, s[S_METHOD], h.len[S_METHOD]);
-    bind_str(st, c++, s[S_PATH], h.len[S_PATH]);
+    bind_str(st, c++, STR(S_REQUEST_ID));
+    for (int i = S_TEAM; i <= S_PROVIDER; i++) bind_name(l, st, c++, i, STR(i), id >> PT_CALLS_SEQ_BITS);
+    bind_str(st, c++, STR(S_ERROR));
+    bind_kept(st, c++, STR(S_METHOD));
+    bind_kept(st, c++, STR(S_PATH));
     bind_i64(st, c++, h.status);
     bind_opt(st, c++, (int64_t)h.total_us);
     bind_opt(st, c++, h.upstream_us ? (int64_t)h.upstream_us : -1);
@@ -429,13 +478,14 @@ static void bind_record(pt_calllog *l, insert_stmt *st, int c, const char *rec)
     bind_opt(st, c++, h.output_tokens);
     bind_opt(st, c++, h.cached_tokens);
     bind_opt(st, c++, h.cost_micro_usd);
-    bind_str(st, c++, s[S_CLIENT], h.len[S_CLIENT]);
-    bind_str(st, c++, s[S_TRACE_ID], h.len[S_TRACE_ID]);
-    for (int i = S_MASKED; i <= S_CACHE; i++) bind_str(st, c++, s[i], h.len[i]);
+    bind_kept(st, c++, STR(S_CLIENT));
+    bind_str(st, c++, STR(S_TRACE_ID));
+    for (int i = S_MASKED; i <= S_CACHE; i++) bind_str(st, c++, STR(i));
     bind_opt(st, c++, h.saved_micro_usd);
-    for (int i = S_ARGS_SHAPE; i <= S_ARGS; i++) bind_str(st, c++, s[i], h.len[i]);
-    if (h.len[S_REQUEST_ID] == NULL_LEN) bind_null(st, c);
-    else bind_i64(st, c, pt_calls_rid_hash(s[S_REQUEST_ID], h.len[S_REQUEST_ID]));
+    for (int i = S_ARGS_SHAPE; i <= S_ARGS; i++) bind_str(st, c++, STR(i));
+    if (h.nulls >> S_REQUEST_ID & 1) bind_null(st, c);
+    else bind_i64(st, c, pt_calls_rid_hash(STR(S_REQUEST_ID)));
+#undef STR
 }
 
 static int run_insert(sqlite3_stmt *st)
@@ -491,6 +541,7 @@ static void flush_rollups(pt_calllog *l)
     if (!l->rollup) return;
     int rc = pt_rollup_flush(l->rollup, l->now_ms());
     l->last_rollup_ms = pt_now_ms();
+    l->resized = true;
     if (rc == SQLITE_OK) return;
     atomic_fetch_add(&l->write_errors, 1);
     if (!l->last_error_warn_ms || l->last_rollup_ms - l->last_error_warn_ms >= WARN_EVERY_MS) {
@@ -519,17 +570,14 @@ static void rollup_record(pt_calllog *l, const char *rec)
 {
     packed h;
     memcpy(&h, rec, sizeof h);
-    pt_slice s[NSTR];
-    const char *p = rec + sizeof h;
-    for (int i = 0; i < NSTR; i++) {
-        s[i] = h.len[i] == NULL_LEN ? PT_SLICE_NULL : pt_slice_from(p, h.len[i]);
-        if (h.len[i] != NULL_LEN) p += h.len[i];
-    }
+    const char *b = rec + sizeof h;
+    pt_slice team = str_slice(&h, b, S_TEAM);
     pt_rollup_rec r = {
         .time_ms = h.time_ms,
-        .name = { [PT_DIM_SERVICE] = s[S_SERVICE], [PT_DIM_API] = s[S_API], [PT_DIM_CONSUMER] = s[S_CONSUMER],
-                  [PT_DIM_TEAM] = s[S_TEAM], [PT_DIM_MODEL] = s[S_MODEL], [PT_DIM_PROVIDER] = s[S_PROVIDER] },
-        .team = s[S_TEAM], .service_team = s[S_SERVICE_TEAM], .status = h.status, .total_us = h.total_us,
+        .name = { [PT_DIM_SERVICE] = str_slice(&h, b, S_SERVICE), [PT_DIM_API] = str_slice(&h, b, S_API),
+                  [PT_DIM_CONSUMER] = str_slice(&h, b, S_CONSUMER), [PT_DIM_TEAM] = team,
+                  [PT_DIM_MODEL] = str_slice(&h, b, S_MODEL), [PT_DIM_PROVIDER] = str_slice(&h, b, S_PROVIDER) },
+        .team = team, .service_team = str_slice(&h, b, S_SERVICE_TEAM), .status = h.status, .total_us = h.total_us,
         .input_tokens = h.input_tokens, .output_tokens = h.output_tokens, .cost_micro_usd = h.cost_micro_usd,
     };
     if (l->rollup && pt_rollup_add(l->rollup, &r)) flush_rollups(l);
@@ -576,6 +624,7 @@ static size_t insert_some(pt_calllog *l, const char *data, size_t n)
             at += size;
         }
         atomic_fetch_add(&l->written, rows);
+        l->resized = true;
         if (l->warned) pt_log_info("call log: writing again");
         l->warned = false;
     }
@@ -602,8 +651,13 @@ static int64_t first_i64(sqlite3_stmt *st, int64_t none)
     return v;
 }
 
+/* The pages in use, re-read only when something was written or deleted since the last
+ * time: SQLite compiles every PRAGMA but a header field's (freelist_count is one,
+ * page_count is not) to run once, so each run of page_count prepares it again. */
 static uint64_t measure(pt_calllog *l)
 {
+    if (!l->resized) return atomic_load(&l->used_bytes);
+    l->resized = false;
     uint64_t used = (uint64_t)(first_i64(l->page_count, 0) - first_i64(l->freelist_count, 0)) * l->page_size;
     atomic_store(&l->used_bytes, used);
     return used;
@@ -627,6 +681,7 @@ static int prune_step(pt_calllog *l, sqlite3_stmt *st, int64_t arg)
     if (rc != SQLITE_DONE) return 0;
     int n = sqlite3_changes(l->db);
     atomic_fetch_add(&l->pruned, (uint64_t)n);
+    l->resized |= n > 0;
     return n;
 }
 
@@ -646,6 +701,7 @@ static void prune_names(pt_calllog *l)
         n = rc == SQLITE_DONE ? sqlite3_changes(l->db) : 0;
         gone += (uint64_t)n;
     } while (n == PT_CALLLOG_PRUNE_STEP);
+    l->resized |= gone > 0;
     if (gone) names_clear(l);
     atomic_fetch_add(&l->names_pruned, gone);
     l->names_due = false;
@@ -694,7 +750,8 @@ static int prepare_insert(pt_calllog *l, insert_stmt *ins, int rows)
     size_t head = strlen(pt_calls_insert_sql), tl = strlen(tuple);
     char *sql = malloc(head + (size_t)(rows - 1) * (tl + 1) + 1);
     size_t params = (size_t)rows * PARAMS + 1;
-    if (!sql || !(ins->holds = calloc(params, 1)) || !(ins->num = calloc(params, sizeof *ins->num))) {
+    if (!sql || !(ins->holds = calloc(params, 1)) || !(ins->num = calloc(params, sizeof *ins->num)) ||
+        !(ins->kept = calloc(params, sizeof *ins->kept))) {
         free(sql);
         return SQLITE_NOMEM;
     }
@@ -745,6 +802,8 @@ static void free_log(pt_calllog *l)
         sqlite3_finalize(l->ins[i].st);
         free(l->ins[i].holds);
         free(l->ins[i].num);
+        for (size_t k = 0; l->ins[i].kept && k < (size_t)(1 << i) * PARAMS + 1; k++) free(l->ins[i].kept[k].p);
+        free(l->ins[i].kept);
     }
     sqlite3_stmt *more[] = { l->begin,          l->commit,   l->rollback,   l->page_count,
                              l->freelist_count, l->first_id, l->name_touch, l->prune_names };
@@ -783,6 +842,7 @@ pt_calllog *pt_calllog_open(const pt_calllog_opts *o, char *why, size_t cap)
         goto fail;
     }
     l->page_size = pragma_u64(l->db, "PRAGMA page_size");
+    l->resized = true;
     measure(l);
     find_oldest(l);
     l->last_id = (int64_t)pragma_u64(l->db, "SELECT coalesce(max(id), 0) FROM calls");

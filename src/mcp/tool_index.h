@@ -1,7 +1,7 @@
 /* tool_index.h: each MCP server's tools as the gateway last listed them, kept for the
  * whole process so the admin API (another thread) can show them without calling a server.
  * One worker's hub fills it: after each upstream's handshake and on each
- * notifications/tools/list_changed (gateway/mcp_route.c). */
+ * notifications/tools/list_changed (gateway/mcp_hub.c). */
 #ifndef PT_MCP_TOOL_INDEX_H
 #define PT_MCP_TOOL_INDEX_H
 

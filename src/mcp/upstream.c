@@ -1,11 +1,11 @@
 /* upstream.c: one MCP server on one worker loop: a supervised stdio child or a Streamable HTTP
- * server (see upstream.h).
+ * server (see upstream.h). What the 2026-07-28 revision adds is in upstream_modern.c.
  *
  * Every call is a pt_mcp_call in the upstream's list from the moment it is made until its reply
  * has run: queued (waiting for the handshake), then sent, then answered, failed or timed out.
  * Its timer covers the whole wait. Calls, timers and pipes are freed in their close callbacks;
  * the upstream itself once its last handle has closed and its child has been reaped. */
-#include "mcp/upstream.h"
+#include "mcp/upstream_int.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -29,94 +29,6 @@
 #define RESUMES_MAX 16       /* a server that ends one call's stream more often has lost the call */
 
 extern char **environ;
-
-struct pt_mcp_call {
-    pt_mcp_upstream *up;
-    pt_mcp_call *prev, *next;
-    long long id;              /* the upstream's id; -1 for a notification */
-    json_t *msg;               /* the message to send */
-    pt_mcp_reply_fn reply;     /* NULL once cancelled or answered */
-    void *arg;
-    pt_mcp_event_fn event;     /* the server's messages about this call, or NULL */
-    json_t *progress;          /* the caller's progressToken (the server sees id), or NULL */
-    uv_timer_t timer;
-    uint64_t timeout_ms;       /* what the timer was set to */
-    bool sent, done, retried;
-    bool probe;                /* the era probe (server/discover) */
-    bool modern;               /* sent as a 2026-07-28 request: _meta, headers, its answer reshaped */
-    bool listen;               /* the long-lived subscriptions/listen of a modern server */
-    bool keep_modern;          /* its caller speaks 2026-07-28: the answer as the server gave it */
-    bool awaiting_tools;       /* sent again once the server's tools are listed (relearn) */
-    json_t *param_headers;     /* ...and its own Mcp-Param-* headers, {"Name":"value as sent"}, or NULL */
-    json_t *local;             /* an answer the gateway makes itself, delivered from the timer */
-    /* a modern server's input_required rounds, relayed to the caller as a server's requests */
-    json_t *inputs;            /* key -> the id the request went out under (the upstream's space) */
-    json_t *answers;           /* key -> the caller's answer (a response), as they come */
-    json_t *state;             /* the round's requestState, echoed */
-    unsigned rounds;
-    bool round_done;           /* every answer is in: the timer sends the request again */
-    uint64_t left_ms;          /* what was left of the timeout when the round was done */
-    int fail_code;             /* a failure decided at once, delivered from the timer */
-    char fail_msg[200];
-    /* HTTP */
-    pt_exchange *x;
-    pt_buf body;
-    int status;
-    bool event_stream;
-    pt_mcp_sse sse;            /* an event-stream answer, read as it comes */
-    unsigned resumes;          /* how often its stream was resumed with Last-Event-ID */
-    uint64_t resume_left;      /* waiting to resume: the call's time left once the wait is over */
-    json_t *answer;            /* the response found in it */
-    char *session;             /* Mcp-Session-Id of the answer */
-};
-
-struct pt_mcp_upstream {
-    uv_loop_t *loop;
-    pt_client *client;
-    const pt_mcp_server *def;
-    size_t max_message;
-    pt_mcp_stats *stats;
-    pt_mcp_up_state state;
-    bool closing;
-    unsigned handles;          /* open handles whose close callback is still to come */
-    pt_mcp_call *calls;
-    unsigned ncalls;
-    long long next_id;
-    json_t *init_result;
-    char version[32];
-    uv_timer_t restart_timer, kill_timer;
-    uint64_t backoff_ms;
-    /* stdio */
-    uv_process_t proc;
-    uv_pipe_t in, out, err;
-    bool running;              /* proc is spawned and not yet reaped */
-    bool pipes_open;
-    uint64_t started_ms;
-    pt_mcp_lines out_lines, err_lines;
-    /* HTTP */
-    char *session;
-    pt_exchange *listen_x;     /* the GET stream of the server's messages that belong to no call */
-    pt_mcp_sse listen_sse;
-    int listen_status;
-    bool listen_off;           /* the server offers no GET stream (it answered otherwise) */
-    bool listen_open;          /* counted in stats->streams */
-    char *post_path;           /* legacy HTTP+SSE: where messages are posted (the endpoint event) */
-    /* the 2026-07-28 era: decided by each handshake (the probe), then every call is stateless */
-    bool modern;
-    bool probe_unreachable;    /* the probe found no server at all: that says nothing of its era */
-    pt_mcp_call *subscription; /* subscriptions/listen in flight, or NULL */
-    bool sub_acked, subscribe_off;
-    json_t *param_maps;        /* tool name -> {"argument":"Header"}: its x-mcp-header properties */
-    bool learning;             /* listing the tools again for param_maps (relearn) */
-    unsigned learn_pages;
-    char log_level[16];        /* logging/setLevel, sent as _meta on each request; "" none */
-    json_t *caps;              /* the client capabilities declared to a modern server */
-    char name[64];             /* def->name, for the child's exit after a shutdown freed def */
-    pt_mcp_notice_fn notice;
-    void *notice_arg;
-    pt_mcp_ready_fn ready;
-    void *ready_arg;
-};
 
 /* ---- stats -------------------------------------------------------------------------- */
 
@@ -190,11 +102,6 @@ static void close_handle(pt_mcp_upstream *up, uv_handle_t *h)
 
 /* ---- calls -------------------------------------------------------------------------- */
 
-static void listen_counted(pt_mcp_upstream *up, bool open);
-static json_t *modern_answer(pt_mcp_call *call, json_t *response);
-static void send_again(pt_mcp_call *call);
-static void http_send(pt_mcp_call *call);
-
 static void call_closed(uv_handle_t *h)
 {
     pt_mcp_call *call = h->data;
@@ -205,7 +112,7 @@ static void call_closed(uv_handle_t *h)
     up->ncalls--;
     if (up->subscription == call) {
         up->subscription = NULL;
-        listen_counted(up, false);
+        pt__mcp_listen_counted(up, false);
     }
     json_decref(call->local);
     json_decref(call->param_headers);
@@ -223,12 +130,10 @@ static void call_closed(uv_handle_t *h)
 }
 
 /* Ends a call: its reply (if still wanted) gets response, or code and message. */
-static bool input_round(pt_mcp_call *call, json_t *response);
-
-static void call_finish(pt_mcp_call *call, json_t *response, int code, const char *message)
+void pt__mcp_call_finish(pt_mcp_call *call, json_t *response, int code, const char *message)
 {
     if (call->done) return;
-    if (response && call->modern && !call->keep_modern && input_round(call, response)) return;
+    if (response && call->modern && !call->keep_modern && pt__mcp_input_round(call, response)) return;
     call->done = true;
     if (call->x) pt_exchange_cancel(call->x);
     call->x = NULL;
@@ -239,7 +144,7 @@ static void call_finish(pt_mcp_call *call, json_t *response, int code, const cha
     if (!reply) return;
     pt_mcp_stats *s = call->up->stats;
     if (s && !call->listen) count(response ? &s->calls_ok : &s->calls_error);
-    json_t *shaped = response && call->modern ? modern_answer(call, response) : json_incref(response);
+    json_t *shaped = response && call->modern ? pt__mcp_upstream_modern_answer(call, response) : json_incref(response);
     reply(call->arg, shaped, code, message);
     json_decref(shaped);
 }
@@ -249,12 +154,10 @@ static void fail_all(pt_mcp_upstream *up, bool sent_only, int code, const char *
     pt_mcp_call *next;
     for (pt_mcp_call *c = up->calls; c; c = next) {
         next = c->next;
-        if (!c->done && (!sent_only || c->sent)) call_finish(c, NULL, code, message);
+        if (!c->done && (!sent_only || c->sent)) pt__mcp_call_finish(c, NULL, code, message);
     }
 }
 
-static void send_call(pt_mcp_call *call);
-static void send_line(pt_mcp_upstream *up, json_t *msg);
 static void post_message(pt_mcp_upstream *up, json_t *msg);
 
 /* The server stops working on a call nobody waits for any more. */
@@ -262,30 +165,30 @@ static void tell_cancelled(pt_mcp_call *call, const char *reason)
 {
     pt_mcp_upstream *up = call->up;
     if (!call->sent || call->id < 0 || (up->def->command && !up->running)) return;
-    if (call->modern && up->def->url) return; /* closing its answer stream (call_finish) says it */
+    if (call->modern && up->def->url) return; /* closing its answer stream (pt__mcp_call_finish) says it */
     post_message(up, pt_mcp_request(-1, "notifications/cancelled",
                                     json_pack("{s:I, s:s}", "requestId", (json_int_t)call->id, "reason", reason)));
 }
 
 static void resume(pt_mcp_call *call);
 
-static void on_call_timer(uv_timer_t *t)
+void pt__mcp_call_timer(uv_timer_t *t)
 {
     pt_mcp_call *call = t->data;
     if (call->local) {
-        call_finish(call, call->local, 0, NULL);
+        pt__mcp_call_finish(call, call->local, 0, NULL);
         return;
     }
     if (call->round_done) {
-        send_again(call);
+        pt__mcp_send_again(call);
         return;
     }
     if (call->fail_code) {
-        call_finish(call, NULL, call->fail_code, call->fail_msg);
+        pt__mcp_call_finish(call, NULL, call->fail_code, call->fail_msg);
         return;
     }
     if (call->resume_left) { /* the server's retry delay is over: the timer covers the call again */
-        uv_timer_start(&call->timer, on_call_timer, call->resume_left, 0);
+        uv_timer_start(&call->timer, pt__mcp_call_timer, call->resume_left, 0);
         call->resume_left = 0;
         resume(call);
         return;
@@ -296,14 +199,14 @@ static void on_call_timer(uv_timer_t *t)
     char msg[200];
     snprintf(msg, sizeof msg, "MCP server '%s' did not answer within %llu ms", up->def->name,
              (unsigned long long)call->timeout_ms);
-    call_finish(call, NULL, PT_MCP_UPSTREAM_ERROR, msg);
+    pt__mcp_call_finish(call, NULL, PT_MCP_UPSTREAM_ERROR, msg);
 }
 
 static int on_call_event(void *arg, const char *data, size_t len);
 
 static int on_listen_event(void *arg, const char *data, size_t len);
 
-static pt_mcp_call *call_new(pt_mcp_upstream *up, json_t *msg, long long id, pt_mcp_reply_fn reply, void *arg)
+pt_mcp_call *pt__mcp_call_new(pt_mcp_upstream *up, json_t *msg, long long id, pt_mcp_reply_fn reply, void *arg)
 {
     pt_mcp_call *call = calloc(1, sizeof *call);
     if (!call) {
@@ -327,17 +230,17 @@ static pt_mcp_call *call_new(pt_mcp_upstream *up, json_t *msg, long long id, pt_
 }
 
 /* Fails call from the loop's next turn (reply never runs inside the caller's call). */
-static void fail_soon(pt_mcp_call *call, int code, const char *message)
+void pt__mcp_fail_soon(pt_mcp_call *call, int code, const char *message)
 {
     call->fail_code = code;
     snprintf(call->fail_msg, sizeof call->fail_msg, "%s", message);
-    uv_timer_start(&call->timer, on_call_timer, 0, 0);
+    uv_timer_start(&call->timer, pt__mcp_call_timer, 0, 0);
 }
 
 static void send_queued(pt_mcp_upstream *up)
 {
     for (pt_mcp_call *c = up->calls; c; c = c->next)
-        if (!c->sent && !c->done && !c->fail_code) send_call(c);
+        if (!c->sent && !c->done && !c->fail_code) pt__mcp_send_call(c);
 }
 
 /* ---- the handshake ------------------------------------------------------------------ */
@@ -349,16 +252,14 @@ static void listen_start(pt_mcp_upstream *up);
 static void legacy_lost(pt_mcp_upstream *up);
 static void legacy_endpoint(pt_mcp_upstream *up, const char *data, size_t len);
 
-static void subscribe(pt_mcp_upstream *up);
-
-static void set_era(pt_mcp_upstream *up, int era)
+void pt__mcp_set_era(pt_mcp_upstream *up, int era)
 {
     if (up->stats) atomic_store(&up->stats->era, era);
 }
 
 /* The handshake did not bring the server up: what waits for it fails; a child is stopped
  * (and restarted by its exit), an HTTP server tried again with backoff. */
-static void handshake_failed(pt_mcp_upstream *up, const char *what, const char *why)
+void pt__mcp_handshake_failed(pt_mcp_upstream *up, const char *what, const char *why)
 {
     pt_log_error("MCP server '%s': %s failed: %s", up->def->name, what, why ? why : "no result");
     set_state(up, PT_MCP_UP_DOWN);
@@ -368,12 +269,12 @@ static void handshake_failed(pt_mcp_upstream *up, const char *what, const char *
 }
 
 /* The server is up: calls that waited go, the catalog is told. */
-static void now_ready(pt_mcp_upstream *up, const char *how)
+void pt__mcp_now_ready(pt_mcp_upstream *up, const char *how)
 {
     set_state(up, PT_MCP_UP_READY);
     pt_log_info("MCP server '%s' is ready (protocol %s%s)", up->def->name, up->version, how);
     send_queued(up);
-    if (up->modern) subscribe(up);
+    if (up->modern) pt__mcp_subscribe(up);
     else listen_start(up);
     if (up->ready) up->ready(up->ready_arg, up);
 }
@@ -385,80 +286,42 @@ static void on_initialized(void *arg, json_t *response, int code, const char *me
     if (up->closing) return;
     if (!json_is_object(result)) {
         json_t *e = response ? json_object_get(response, "error") : NULL;
-        handshake_failed(up, "initialize", e ? json_string_value(json_object_get(e, "message")) : message);
+        pt__mcp_handshake_failed(up, "initialize", e ? json_string_value(json_object_get(e, "message")) : message);
         return;
     }
     json_decref(up->init_result);
     up->init_result = json_incref(result);
     const char *v = json_string_value(json_object_get(result, "protocolVersion"));
     snprintf(up->version, sizeof up->version, "%s", v && pt_mcp_version_known(v) ? v : PT_MCP_LATEST_VERSION);
-    set_era(up, 2025);
+    pt__mcp_set_era(up, 2025);
     set_state(up, PT_MCP_UP_READY); /* before the notification, which then carries the version */
     pt_mcp_upstream_notify(up, "notifications/initialized", NULL);
-    now_ready(up, "");
+    pt__mcp_now_ready(up, "");
 }
 
-/* One call of the handshake: it may take as long as a child's start (a Node or Python
- * runtime), which may be longer than a call may. */
-static void handshake_call(pt_mcp_upstream *up, const char *method, json_t *params, pt_mcp_reply_fn done)
+/* One call of the handshake, its timer running, for the caller to send: it may take as long
+ * as a child's start (a Node or Python runtime), which may be longer than a call may. NULL
+ * when out of memory. */
+pt_mcp_call *pt__mcp_handshake_call(pt_mcp_upstream *up, const char *method, json_t *params, pt_mcp_reply_fn done)
 {
     long long id = up->next_id++;
-    pt_mcp_call *call = call_new(up, pt_mcp_request(id, method, params), id, done, up);
-    if (!call) return;
-    if (strcmp(method, "server/discover") == 0) {
-        call->probe = call->modern = true;
-        pt_mcp_modern_meta(call->msg, up->caps, NULL);
-    }
+    pt_mcp_call *call = pt__mcp_call_new(up, pt_mcp_request(id, method, params), id, done, up);
+    if (!call) return NULL;
     uint64_t t = up->def->timeout_ms > HANDSHAKE_MIN_MS ? up->def->timeout_ms : HANDSHAKE_MIN_MS;
     call->timeout_ms = t;
-    uv_timer_start(&call->timer, on_call_timer, t, 0);
-    send_call(call);
+    uv_timer_start(&call->timer, pt__mcp_call_timer, t, 0);
+    return call;
 }
 
-static void initialize(pt_mcp_upstream *up)
+void pt__mcp_initialize(pt_mcp_upstream *up)
 {
     /* Every client capability the gateway can relay: a request the calling client cannot
      * take is refused by the gateway (mcp_route.c), not by the server's own checks. */
     json_t *params = json_pack("{s:s, s:{s:{}, s:{}, s:{s:b}}, s:{s:s, s:s}}", "protocolVersion", PT_MCP_LATEST_VERSION,
                                "capabilities", "sampling", "elicitation", "roots", "listChanged", 1, "clientInfo",
                                "name", "portico", "version", "1");
-    handshake_call(up, "initialize", params, on_initialized);
-}
-
-/* The answer to the era probe: a DiscoverResult makes the server a stateless one (its
- * capabilities stand for an InitializeResult); a 2025-era server's error or silence means
- * initialize (unless `era: 2026` said it cannot be one). A server that is gone or cannot
- * be reached says nothing of its era: it is tried again as usual. */
-static void on_discovered(void *arg, json_t *response, int code, const char *message)
-{
-    pt_mcp_upstream *up = arg;
-    bool unreachable = up->probe_unreachable;
-    up->probe_unreachable = false;
-    if (up->closing) return;
-    char why[300];
-    pt_mcp_era_answer era = pt_mcp_discover_era(response, why, sizeof why);
-    if (!response && message) snprintf(why, sizeof why, "%s", message);
-    if (era == PT_MCP_ERA_ANSWER_MODERN) {
-        json_t *init = pt_mcp_discover_as_init(json_object_get(response, "result"), up->def->name);
-        if (!init) {
-            handshake_failed(up, "server/discover", "the gateway is out of memory");
-            return;
-        }
-        json_decref(up->init_result);
-        up->init_result = init;
-        up->modern = true;
-        snprintf(up->version, sizeof up->version, "%s", PT_MCP_MODERN_VERSION);
-        set_era(up, 2026);
-        now_ready(up, ", stateless");
-        return;
-    }
-    if (era == PT_MCP_ERA_ANSWER_OTHER || up->def->era == PT_MCP_ERA_2026 || unreachable ||
-        (up->def->command && !up->running)) {
-        handshake_failed(up, "server/discover", why);
-        return;
-    }
-    pt_log_info("MCP server '%s' speaks the 2025 era (%s): initializing", up->def->name, why);
-    initialize(up);
+    pt_mcp_call *call = pt__mcp_handshake_call(up, "initialize", params, on_initialized);
+    if (call) pt__mcp_send_call(call);
 }
 
 /* Each start (and restart) asks again which era the server speaks: a server may have been
@@ -467,243 +330,12 @@ static void handshake(pt_mcp_upstream *up)
 {
     set_state(up, PT_MCP_UP_STARTING);
     if (!up->def->legacy_sse) listen_stop(up);
-    if (up->subscription) call_finish(up->subscription, NULL, 0, NULL);
+    if (up->subscription) pt__mcp_call_finish(up->subscription, NULL, 0, NULL);
     free(up->session);
     up->session = NULL;
     up->modern = up->subscribe_off = false;
-    if (up->def->legacy_sse || up->def->era == PT_MCP_ERA_2025) initialize(up);
-    else handshake_call(up, "server/discover", NULL, on_discovered);
-}
-
-/* ---- the 2026-07-28 era ---------------------------------------------------------------- */
-
-/* A modern server's answer as the call's caller reads it (reshaped for a 2025-era one); a
- * tools list also teaches which arguments go into Mcp-Param-* headers. New reference. */
-static json_t *modern_answer(pt_mcp_call *call, json_t *response)
-{
-    pt_mcp_upstream *up = call->up;
-    const char *method = json_string_value(json_object_get(call->msg, "method"));
-    json_t *tools = json_object_get(json_object_get(response, "result"), "tools");
-    if (method && strcmp(method, "tools/list") == 0 && json_is_array(tools)) {
-        if (!up->param_maps) up->param_maps = json_object();
-        size_t i;
-        json_t *t;
-        json_array_foreach(tools, i, t) {
-            const char *name = json_string_value(json_object_get(t, "name"));
-            json_t *map = name ? pt_mcp_param_map(t) : NULL;
-            if (map) json_object_set_new(up->param_maps, name, map);
-            else if (name) json_object_del(up->param_maps, name);
-        }
-    }
-    return call->keep_modern ? json_incref(response) : pt_mcp_modern_to_legacy(response, up->def->name);
-}
-
-static void on_listen_end(void *arg, json_t *response, int code, const char *message)
-{
-    pt_mcp_upstream *up = arg;
-    json_t *error = json_object_get(response, "error");
-    if (up->closing || (!error && (up->sub_acked || !code))) return; /* opened again with the next call */
-    up->subscribe_off = true;
-    const char *why = error ? json_string_value(json_object_get(error, "message")) : message;
-    pt_log_info("MCP server '%s' refused subscriptions/listen (%s): list changes are not seen until it restarts",
-                up->def->name, why ? why : "no reason given");
-}
-
-/* A modern server sends list changes on the stream of a subscriptions/listen request (over
- * HTTP a POST whose event stream stays open; over stdio a request never answered while the
- * subscription lasts). One per upstream, for the list changes its capabilities announce;
- * opened when the server is ready and again with the next call after it ended. */
-static void subscribe(pt_mcp_upstream *up)
-{
-    static const char *const kinds[][2] = { { "tools", "toolsListChanged" },
-                                            { "prompts", "promptsListChanged" },
-                                            { "resources", "resourcesListChanged" } };
-    if (!up->modern || up->subscription || up->subscribe_off || up->state != PT_MCP_UP_READY || up->closing) return;
-    json_t *caps = json_object_get(up->init_result, "capabilities");
-    json_t *filter = json_object();
-    for (size_t i = 0; filter && i < sizeof kinds / sizeof kinds[0]; i++)
-        if (json_is_true(json_object_get(json_object_get(caps, kinds[i][0]), "listChanged")))
-            json_object_set_new(filter, kinds[i][1], json_true());
-    if (!filter || json_object_size(filter) == 0) {
-        json_decref(filter);
-        return;
-    }
-    long long id = up->next_id++;
-    json_t *msg = pt_mcp_request(id, "subscriptions/listen", json_pack("{s:o}", "notifications", filter));
-    pt_mcp_call *call = call_new(up, msg, id, on_listen_end, up);
-    if (!call) return;
-    call->listen = true;
-    up->subscription = call;
-    up->sub_acked = false;
-    send_call(call);
-}
-
-/* The notifications about the subscription itself: its acknowledgement, and (stdio) its end. */
-static bool subscription_notice(pt_mcp_upstream *up, const pt_mcp_msg *m)
-{
-    pt_mcp_call *sub = up->subscription;
-    if (strcmp(m->method, "notifications/subscriptions/acknowledged") == 0) {
-        if (sub) up->sub_acked = true;
-        if (sub) listen_counted(up, true);
-        return true;
-    }
-    if (strcmp(m->method, "notifications/cancelled") != 0) return false;
-    json_t *rid = json_object_get(m->params, "requestId");
-    if (sub && json_is_integer(rid) && json_integer_value(rid) == sub->id)
-        call_finish(sub, NULL, PT_MCP_UPSTREAM_ERROR, "the server ended the subscription");
-    return true;
-}
-
-/* ---- input_required: a modern server's requests to the client ---------------------------- */
-
-#define MAX_ROUNDS 8 /* input rounds of one call: a server that keeps asking is cut off */
-
-/* An input_required result of a call whose caller takes a server's requests: each of its
- * inputRequests goes to the caller as a request of the server's (the 2025-era form the
- * gateway relays: sampling/createMessage, elicitation/create, roots/list) under an id of
- * the upstream's; the caller's answers come back through pt_mcp_upstream_answer, and once all
- * are in the request is sent again with inputResponses and the requestState. False when the
- * result is anything else (it then goes to the caller, as an error when it asks for input). */
-static bool input_round(pt_mcp_call *call, json_t *response)
-{
-    pt_mcp_upstream *up = call->up;
-    json_t *result = json_object_get(response, "result");
-    const char *type = json_string_value(json_object_get(result, "resultType"));
-    json_t *reqs = json_object_get(result, "inputRequests");
-    if (!type || strcmp(type, "input_required") != 0 || !call->reply || !call->event || call->rounds >= MAX_ROUNDS ||
-        !json_is_object(reqs) || json_object_size(reqs) == 0)
-        return false;
-    json_t *inputs = json_object(), *answers = json_object();
-    const char *key;
-    json_t *req;
-    json_object_foreach(reqs, key, req) {
-        if (!inputs || !answers || !json_is_string(json_object_get(req, "method"))) {
-            json_decref(inputs);
-            json_decref(answers);
-            return false;
-        }
-        json_object_set_new(inputs, key, json_integer(up->next_id++));
-    }
-    call->rounds++;
-    json_decref(call->inputs);
-    json_decref(call->answers);
-    json_decref(call->state);
-    call->inputs = inputs;
-    call->answers = answers;
-    call->state = json_incref(json_object_get(result, "requestState"));
-    json_t *id;
-    json_object_foreach(inputs, key, id) {
-        req = json_object_get(reqs, key);
-        json_t *params = json_object_get(req, "params");
-        json_t *ask = pt_mcp_request(json_integer_value(id), json_string_value(json_object_get(req, "method")),
-                                     params ? json_deep_copy(params) : NULL);
-        if (ask) call->event(call->arg, ask); /* the caller may answer at once (it lacks the capability) */
-        json_decref(ask);
-    }
-    return true;
-}
-
-/* The caller's answer to one of the input requests of a call of up's; false when no call
- * awaits it. */
-static bool input_answer(pt_mcp_upstream *up, json_t *response)
-{
-    json_t *id = json_object_get(response, "id");
-    for (pt_mcp_call *c = up->calls; c && json_is_integer(id); c = c->next) {
-        const char *key;
-        json_t *v;
-        if (c->done || !c->inputs || c->round_done) continue;
-        json_object_foreach(c->inputs, key, v) {
-            if (json_integer_value(v) != json_integer_value(id) || json_object_get(c->answers, key)) continue;
-            json_object_set(c->answers, key, response);
-            if (json_object_size(c->answers) == json_object_size(c->inputs)) {
-                /* from the loop's next turn: the answer may come inside the caller's own event */
-                c->round_done = true;
-                c->left_ms = uv_timer_get_due_in(&c->timer);
-                uv_timer_start(&c->timer, on_call_timer, 0, 0);
-            }
-            return true;
-        }
-    }
-    return false;
-}
-
-/* What a call read of its last answer forgotten, before it is sent again. */
-static void http_reset(pt_mcp_call *call)
-{
-    call->status = 0;
-    call->event_stream = false;
-    pt_buf_reset(&call->body);
-    pt_mcp_sse_release(&call->sse);
-    pt_mcp_sse_init(&call->sse, call->up->max_message, on_call_event, call);
-    json_decref(call->answer);
-    call->answer = NULL;
-}
-
-/* Every answer of the round is in: the request again, under a new id, with inputResponses and
- * the requestState; a refused input request fails the call, saying what was refused. */
-static void send_again(pt_mcp_call *call)
-{
-    pt_mcp_upstream *up = call->up;
-    call->round_done = false;
-    json_t *responses = json_object();
-    const char *key;
-    json_t *answer;
-    json_object_foreach(call->answers, key, answer) {
-        json_t *error = json_object_get(answer, "error");
-        if (error || !responses) {
-            char msg[400];
-            const char *why = json_string_value(json_object_get(error, "message"));
-            snprintf(msg, sizeof msg, "MCP server '%s' needed input the client did not give: %s", up->def->name,
-                     why ? why : "out of memory");
-            json_decref(responses);
-            call_finish(call, NULL, PT_MCP_UPSTREAM_ERROR, msg);
-            return;
-        }
-        json_object_set(responses, key, json_object_get(answer, "result"));
-    }
-    json_t *params = json_object_get(call->msg, "params");
-    json_object_set_new(params, "inputResponses", responses);
-    if (call->state) json_object_set(params, "requestState", call->state);
-    else json_object_del(params, "requestState");
-    call->id = up->next_id++;
-    json_object_set_new(call->msg, "id", json_integer(call->id));
-    json_t *meta = json_object_get(params, "_meta");
-    if (call->progress) json_object_set_new(meta, "progressToken", json_integer(call->id));
-    json_decref(call->inputs);
-    json_decref(call->answers);
-    call->inputs = call->answers = NULL;
-    http_reset(call);
-    uv_timer_start(&call->timer, on_call_timer, call->left_ms ? call->left_ms : 1, 0);
-    if (up->def->url) http_send(call);
-    else send_line(up, json_incref(call->msg));
-}
-
-/* What a modern server has no method for, the gateway answers itself: ping (gone in
- * 2026-07-28) and logging/setLevel (now a level in each request's _meta: kept for this
- * upstream and sent from then on). True when call was answered so (from the loop's next turn). */
-static bool answer_locally(pt_mcp_call *call)
-{
-    static const char *const levels[] = { "debug", "info", "notice", "warning", "error", "critical", "alert", "emergency" };
-    pt_mcp_upstream *up = call->up;
-    const char *method = json_string_value(json_object_get(call->msg, "method"));
-    json_t *id = json_object_get(call->msg, "id");
-    if (!method) return false;
-    if (strcmp(method, "ping") == 0) {
-        call->local = pt_mcp_result(id, json_object());
-    } else if (strcmp(method, "logging/setLevel") == 0) {
-        const char *level = json_string_value(json_object_get(json_object_get(call->msg, "params"), "level"));
-        for (size_t i = 0; level && i < sizeof levels / sizeof levels[0] && !call->local; i++)
-            if (strcmp(level, levels[i]) == 0) {
-                snprintf(up->log_level, sizeof up->log_level, "%s", level);
-                call->local = pt_mcp_result(id, json_object());
-            }
-        if (!call->local) call->local = pt_mcp_error(id, PT_MCP_INVALID_PARAMS, "level must be a logging level (debug ... emergency)");
-    } else {
-        return false;
-    }
-    call->sent = true;
-    uv_timer_start(&call->timer, on_call_timer, 0, 0);
-    return true;
+    if (up->def->legacy_sse || up->def->era == PT_MCP_ERA_2025) pt__mcp_initialize(up);
+    else pt__mcp_probe(up);
 }
 
 /* ---- stdio -------------------------------------------------------------------------- */
@@ -715,7 +347,7 @@ static void on_written(uv_write_t *w, int status)
 }
 
 /* Writes msg (taken) as one line to the child's stdin. */
-static void send_line(pt_mcp_upstream *up, json_t *msg)
+void pt__mcp_send_line(pt_mcp_upstream *up, json_t *msg)
 {
     char *text = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
     json_decref(msg);
@@ -784,7 +416,7 @@ static void from_server(pt_mcp_upstream *up, pt_mcp_call *on, const pt_mcp_msg *
         progress(up, m->root);
         return;
     }
-    if (up->modern && m->kind == PT_MCP_NOTIFICATION && subscription_notice(up, m)) return;
+    if (up->modern && m->kind == PT_MCP_NOTIFICATION && pt__mcp_subscription_notice(up, m)) return;
     size_t ml = strlen(m->method);
     bool list_changed = ml > 13 && strcmp(m->method + ml - 13, "/list_changed") == 0;
     /* a resource's update belongs to its subscribers, not to the call in flight (stdio) */
@@ -818,7 +450,7 @@ static int on_out_line(void *arg, const char *s, size_t n)
     }
     if (m.kind == PT_MCP_RESPONSE) {
         pt_mcp_call *call = find_sent(up, m.id);
-        if (call) call_finish(call, m.root, 0, NULL);
+        if (call) pt__mcp_call_finish(call, m.root, 0, NULL);
         else pt_log_debug("MCP server '%s' answered an id nobody waits for", up->def->name);
     } else {
         from_server(up, NULL, &m);
@@ -1041,29 +673,20 @@ static void x_body(void *u, const char *data, size_t n)
         char msg[160];
         snprintf(msg, sizeof msg, "the answer of MCP server '%s' is larger than %zu bytes", call->up->def->name,
                  call->up->max_message);
-        call_finish(call, NULL, PT_MCP_UPSTREAM_ERROR, msg);
+        pt__mcp_call_finish(call, NULL, PT_MCP_UPSTREAM_ERROR, msg);
     }
 }
 
-/* The JSON-RPC error in a modern server's 4xx answer: one that answers the call's id, or
- * carries a code of the 2026-07-28 revision (a server that could not read the request may
- * have put null there). NULL when the body holds none: a 2025-era server's refusal (it wants
- * a session) is no answer of a modern server. */
-static json_t *error_body(pt_mcp_call *call)
+/* What a call read of its last answer forgotten, before it is sent again. */
+void pt__mcp_http_reset(pt_mcp_call *call)
 {
-    if (call->event_stream || !call->body.len) return NULL;
-    json_t *body = json_loadb(call->body.data, call->body.len, 0, NULL);
-    json_t *error = json_object_get(body, "error");
-    json_t *id = json_object_get(call->msg, "id");
-    json_t *code = json_object_get(error, "code");
-    json_int_t c = json_is_integer(code) ? json_integer_value(code) : 0;
-    bool modern_code = c == PT_MCP_HEADER_MISMATCH || c == PT_MCP_MISSING_CAPABILITY || c == PT_MCP_UNSUPPORTED_VERSION;
-    json_t *out = json_is_object(error) && c && (modern_code || pt_mcp_id_equal(json_object_get(body, "id"), id))
-                      ? pt_mcp_error(id, 0, "")
-                      : NULL;
-    if (out) json_object_set(out, "error", error);
-    json_decref(body);
-    return out;
+    call->status = 0;
+    call->event_stream = false;
+    pt_buf_reset(&call->body);
+    pt_mcp_sse_release(&call->sse);
+    pt_mcp_sse_init(&call->sse, call->up->max_message, on_call_event, call);
+    json_decref(call->answer);
+    call->answer = NULL;
 }
 
 /* The server lost what the gateway knew of it (its session; its era): a new handshake, then
@@ -1073,67 +696,10 @@ static void after_handshake(pt_mcp_call *call)
     call->retried = true;
     call->sent = false;
     call->modern = false; /* decided again when it is sent; a legacy server ignores the _meta */
-    http_reset(call);
+    pt__mcp_http_reset(call);
     free(call->session);
     call->session = NULL;
     handshake(call->up);
-}
-
-#define LEARN_PAGES_MAX 100 /* pages of tools/list walked to learn x-mcp-header arguments */
-
-static void learn_page(pt_mcp_upstream *up, const char *cursor);
-
-static void on_learned(void *arg, json_t *response, int code, const char *message)
-{
-    pt_mcp_upstream *up = arg;
-    const char *next = json_string_value(json_object_get(json_object_get(response, "result"), "nextCursor"));
-    if (next && !up->closing && ++up->learn_pages < LEARN_PAGES_MAX) {
-        learn_page(up, next);
-        return;
-    }
-    up->learning = false;
-    up->learn_pages = 0;
-    pt_mcp_call *c, *after;
-    for (c = up->calls; c; c = after) {
-        after = c->next;
-        if (!c->awaiting_tools || c->done) continue;
-        c->awaiting_tools = false;
-        if (up->closing) call_finish(c, NULL, PT_MCP_UPSTREAM_ERROR, "the MCP server was removed from the configuration");
-        else http_send(c);
-    }
-}
-
-/* One page of the tools list, whose answer teaches param_maps (modern_answer). */
-static void learn_page(pt_mcp_upstream *up, const char *cursor)
-{
-    json_t *params = cursor ? json_pack("{s:s}", "cursor", cursor) : NULL;
-    pt_mcp_call *c = pt_mcp_upstream_call(up, "tools/list", params, on_learned, up);
-    json_decref(params);
-    if (!c) on_learned(up, NULL, PT_MCP_INTERNAL_ERROR, "out of memory");
-}
-
-/* A modern server refused a tools/call's headers (-32020): this worker may not know the tool's
- * x-mcp-header arguments yet (it learns them from tools/list answers, which another worker may
- * have had, and a tool may be new). The tools are listed again, every page, and the call sent
- * again, once. Not for a caller that sent its own Mcp-Param-* headers: they are its to get right. */
-static bool relearn(pt_mcp_call *call, const json_t *refusal)
-{
-    pt_mcp_upstream *up = call->up;
-    const char *method = json_string_value(json_object_get(call->msg, "method"));
-    json_int_t code = json_integer_value(json_object_get(json_object_get(refusal, "error"), "code"));
-    if (code != PT_MCP_HEADER_MISMATCH || !method || strcmp(method, "tools/call") != 0 || call->param_headers ||
-        !up->def->url)
-        return false;
-    pt_log_info("MCP server '%s' refused the headers of a tools/call; listing its tools again to learn its "
-                "x-mcp-header arguments", up->def->name);
-    call->retried = true;
-    call->awaiting_tools = true;
-    http_reset(call);
-    if (!up->learning) {
-        up->learning = true;
-        learn_page(up, NULL);
-    }
-    return true;
 }
 
 /* The server ended a call's event stream before its response (it may, to have the client poll:
@@ -1147,7 +713,7 @@ static bool resume_later(pt_mcp_call *call)
     call->resumes++;
     call->retried = true; /* a session lost now fails the call: sending it again would run it twice */
     call->resume_left = left - call->sse.retry_ms;
-    uv_timer_start(&call->timer, on_call_timer, call->sse.retry_ms, 0);
+    uv_timer_start(&call->timer, pt__mcp_call_timer, call->sse.retry_ms, 0);
     return true;
 }
 
@@ -1164,17 +730,17 @@ static void x_done(void *u)
         return;
     }
     if (call->id < 0) {
-        call_finish(call, NULL, 0, NULL);
+        pt__mcp_call_finish(call, NULL, 0, NULL);
         return;
     }
     if (up->def->legacy_sse && call->status >= 200 && call->status < 300) return; /* answered on the stream */
-    json_t *refusal = call->status != 200 && call->modern ? error_body(call) : NULL;
-    if (refusal && again && relearn(call, refusal)) {
+    json_t *refusal = call->status != 200 && call->modern ? pt__mcp_error_body(call) : NULL;
+    if (refusal && again && pt__mcp_relearn(call, refusal)) {
         json_decref(refusal);
         return;
     }
     if (refusal) { /* a modern server's 4xx carries a JSON-RPC error: the caller gets it as such */
-        call_finish(call, refusal, 0, NULL);
+        pt__mcp_call_finish(call, refusal, 0, NULL);
         json_decref(refusal);
         return;
     }
@@ -1194,7 +760,7 @@ static void x_done(void *u)
     }
     if (call->status != 200) {
         snprintf(msg, sizeof msg, "MCP server '%s' answered HTTP %d", up->def->name, call->status);
-        call_finish(call, NULL, PT_MCP_UPSTREAM_ERROR, msg);
+        pt__mcp_call_finish(call, NULL, PT_MCP_UPSTREAM_ERROR, msg);
         return;
     }
     if (call->session && json_is_object(call->msg) &&
@@ -1212,10 +778,10 @@ static void x_done(void *u)
     if (!resp && call->event_stream) snprintf(why, sizeof why, "its event stream ended without the response");
     if (!resp) {
         snprintf(msg, sizeof msg, "MCP server '%s': %s", up->def->name, why);
-        call_finish(call, NULL, PT_MCP_UPSTREAM_ERROR, msg);
+        pt__mcp_call_finish(call, NULL, PT_MCP_UPSTREAM_ERROR, msg);
         return;
     }
-    call_finish(call, resp, 0, NULL);
+    pt__mcp_call_finish(call, resp, 0, NULL);
     json_decref(resp);
 }
 
@@ -1230,7 +796,7 @@ static void x_error(void *u, int err, int phase, pt_buf *unsent, const char *det
     pt_log_warn("MCP server '%s' (%s): %s", up->def->name, up->def->url, detail ? detail : msg);
     bool was_ready = up->state == PT_MCP_UP_READY;
     if (call->probe) up->probe_unreachable = true;
-    call_finish(call, NULL, PT_MCP_UPSTREAM_ERROR, msg);
+    pt__mcp_call_finish(call, NULL, PT_MCP_UPSTREAM_ERROR, msg);
     if (was_ready && phase == 0) {
         set_state(up, PT_MCP_UP_DOWN);
         schedule_restart(up);
@@ -1239,28 +805,7 @@ static void x_error(void *u, int err, int phase, pt_buf *unsent, const char *det
 
 static const pt_exchange_cb http_cb = { .on_head = x_head, .on_body = x_body, .on_done = x_done, .on_error = x_error };
 
-/* The x-mcp-header arguments the gateway mirrors itself: those of map (borrowed, may be NULL)
- * whose header the caller did not send (given: its own Mcp-Param-* headers, as a caller of the
- * revision mirrors them by the tool list it read). New reference or NULL. */
-static json_t *params_left(json_t *map, const json_t *given)
-{
-    if (!map || !json_object_size(given)) return json_incref(map);
-    json_t *left = json_deep_copy(map);
-    const char *arg, *name;
-    json_t *hname, *v;
-    void *tmp;
-    json_object_foreach_safe(left, tmp, arg, hname) {
-        json_object_foreach((json_t *)given, name, v) {
-            if (strcasecmp(name, json_string_value(hname)) == 0) {
-                json_object_del(left, arg);
-                break;
-            }
-        }
-    }
-    return left;
-}
-
-static void http_send(pt_mcp_call *call)
+void pt__mcp_http_send(pt_mcp_call *call)
 {
     pt_mcp_upstream *up = call->up;
     const pt_mcp_server *d = up->def;
@@ -1272,18 +817,7 @@ static void http_send(pt_mcp_call *call)
     pt_buf_printf(&head, "Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n"
                          "Content-Length: %zu\r\n", strlen(body));
     if (call->modern) {
-        /* the headers mirror the body (an intermediary routes on them); no session */
-        json_t *params = json_object_get(call->msg, "params");
-        const char *tool = json_string_value(json_object_get(params, "name"));
-        json_t *mirrored = params_left(tool ? json_object_get(up->param_maps, tool) : NULL, call->param_headers);
-        int rc = pt_mcp_modern_write_headers(&head, call->msg, mirrored);
-        json_decref(mirrored);
-        const char *hname;
-        json_t *v;
-        json_object_foreach(call->param_headers, hname, v) {
-            rc |= pt_buf_printf(&head, "Mcp-Param-%s: %s\r\n", hname, json_string_value(v)) < 0 ? -1 : 0;
-        }
-        if (rc != 0) goto oom;
+        if (pt__mcp_modern_head(call, &head) != 0) goto oom;
     } else {
         if (up->session) pt_buf_printf(&head, "Mcp-Session-Id: %s\r\n", up->session);
         if (up->state == PT_MCP_UP_READY) pt_buf_printf(&head, "MCP-Protocol-Version: %s\r\n", up->version);
@@ -1297,12 +831,12 @@ static void http_send(pt_mcp_call *call)
     call->x = pt_exchange_start(up->client, &ep, &o, head.data, head.len, &http_cb, call);
     free(body);
     pt_buf_release(&head);
-    if (!call->x) fail_soon(call, PT_MCP_INTERNAL_ERROR, "the gateway is out of memory");
+    if (!call->x) pt__mcp_fail_soon(call, PT_MCP_INTERNAL_ERROR, "the gateway is out of memory");
     return;
 oom:
     free(body);
     pt_buf_release(&head);
-    fail_soon(call, PT_MCP_INTERNAL_ERROR, "the gateway is out of memory");
+    pt__mcp_fail_soon(call, PT_MCP_INTERNAL_ERROR, "the gateway is out of memory");
 }
 
 static void resume(pt_mcp_call *call)
@@ -1322,12 +856,12 @@ static void resume(pt_mcp_call *call)
     call->event_stream = false;
     call->x = head.data ? pt_exchange_start(up->client, &ep, &o, head.data, head.len, &http_cb, call) : NULL;
     pt_buf_release(&head);
-    if (!call->x) fail_soon(call, PT_MCP_INTERNAL_ERROR, "the gateway is out of memory");
+    if (!call->x) pt__mcp_fail_soon(call, PT_MCP_INTERNAL_ERROR, "the gateway is out of memory");
 }
 
 /* ---- HTTP: the GET stream ------------------------------------------------------------ */
 
-static void listen_counted(pt_mcp_upstream *up, bool open)
+void pt__mcp_listen_counted(pt_mcp_upstream *up, bool open)
 {
     if (up->listen_open != open && up->stats) atomic_fetch_add(&up->stats->streams, open ? 1 : -1);
     up->listen_open = open;
@@ -1337,7 +871,7 @@ static void listen_stop(pt_mcp_upstream *up)
 {
     if (up->listen_x) pt_exchange_cancel(up->listen_x);
     up->listen_x = NULL;
-    listen_counted(up, false);
+    pt__mcp_listen_counted(up, false);
 }
 
 static int on_listen_event(void *arg, const char *data, size_t len)
@@ -1353,7 +887,7 @@ static int on_listen_event(void *arg, const char *data, size_t len)
         from_server(up, NULL, &m);
     } else if (up->def->legacy_sse) {
         pt_mcp_call *call = find_sent(up, m.id);
-        if (call) call_finish(call, m.root, 0, NULL);
+        if (call) pt__mcp_call_finish(call, m.root, 0, NULL);
     }
     pt_mcp_msg_release(&m);
     return 0;
@@ -1367,7 +901,7 @@ static void l_head(void *u, int status, const pt_header *hdrs, size_t n, int64_t
     for (size_t i = 0; i < n; i++)
         if (pt_slice_case_eq_cstr(hdrs[i].name, "content-type"))
             sse = hdrs[i].value.len >= 17 && strncasecmp(hdrs[i].value.ptr, "text/event-stream", 17) == 0;
-    listen_counted(up, status == 200 && sse);
+    pt__mcp_listen_counted(up, status == 200 && sse);
     if (status != 200 || !sse) {
         up->listen_status = status == 200 ? 415 : status;
         up->listen_off = true;
@@ -1424,7 +958,7 @@ static void l_done(void *u)
 {
     pt_mcp_upstream *up = u;
     up->listen_x = NULL; /* reopened with the next call */
-    listen_counted(up, false);
+    pt__mcp_listen_counted(up, false);
     legacy_lost(up);
 }
 
@@ -1432,7 +966,7 @@ static void l_error(void *u, int err, int phase, pt_buf *unsent, const char *det
 {
     pt_mcp_upstream *up = u;
     up->listen_x = NULL;
-    listen_counted(up, false);
+    pt__mcp_listen_counted(up, false);
     legacy_lost(up);
 }
 
@@ -1464,7 +998,7 @@ static void listen_start(pt_mcp_upstream *up)
 
 /* ---- sending, starting, restarting --------------------------------------------------- */
 
-static void send_call(pt_mcp_call *call)
+void pt__mcp_send_call(pt_mcp_call *call)
 {
     pt_mcp_upstream *up = call->up;
     json_t *params = json_object_get(call->msg, "params");
@@ -1473,26 +1007,15 @@ static void send_call(pt_mcp_call *call)
      * wants no log messages), which a 2025-era server has no use for */
     bool callers_meta = json_object_get(meta, PT_MCP_META_VERSION) != NULL;
     if (!up->modern && !call->modern && callers_meta) pt_mcp_modern_strip(params, NULL, 0);
-    if (up->modern && call->id >= 0 && !call->modern) {
-        if (answer_locally(call)) return;
-        /* a caller that declared its own capabilities: they are the ones that count */
-        json_t *own = json_object_get(meta, PT_MCP_META_CAPS);
-        const char *level = callers_meta || !up->log_level[0] ? NULL : up->log_level;
-        if (pt_mcp_modern_meta(call->msg, json_is_object(own) ? own : up->caps, level) != 0) {
-            fail_soon(call, PT_MCP_INTERNAL_ERROR, "the gateway is out of memory");
-            return;
-        }
-        call->modern = true;
-        subscribe(up);
-    }
+    if (up->modern && call->id >= 0 && !call->modern && !pt__mcp_modern_prepare(call)) return;
     if (up->def->url) {
         listen_start(up);
-        http_send(call);
+        pt__mcp_http_send(call);
         return;
     }
     call->sent = true;
-    send_line(up, json_incref(call->msg));
-    if (call->id < 0) call_finish(call, NULL, 0, NULL);
+    pt__mcp_send_line(up, json_incref(call->msg));
+    if (call->id < 0) pt__mcp_call_finish(call, NULL, 0, NULL);
 }
 
 static void on_restart_timer(uv_timer_t *t)
@@ -1535,7 +1058,7 @@ pt_mcp_upstream *pt_mcp_upstream_new(uv_loop_t *loop, pt_client *client, const p
     up->state = PT_MCP_UP_DOWN;
     up->backoff_ms = BACKOFF_MIN_MS;
     up->next_id = 1;
-    /* what the gateway relays to its callers (input_round): the server's requests for a
+    /* what the gateway relays to its callers (pt__mcp_input_round): the server's requests for a
      * capability the calling client lacks are refused by the gateway (mcp_route.c) */
     up->caps = json_pack("{s:{}, s:{}, s:{}}", "sampling", "elicitation", "roots");
     pt_mcp_lines_init(&up->out_lines, max_message);
@@ -1575,7 +1098,8 @@ static pt_mcp_call *call_make(pt_mcp_upstream *up, const char *method, json_t *p
                               void *arg)
 {
     long long id = up->next_id++;
-    pt_mcp_call *call = call_new(up, pt_mcp_request(id, method, params ? json_deep_copy(params) : NULL), id, reply, arg);
+    json_t *msg = pt_mcp_request(id, method, params ? json_deep_copy(params) : NULL);
+    pt_mcp_call *call = pt__mcp_call_new(up, msg, id, reply, arg);
     if (!call) return NULL;
     json_t *meta = json_object_get(json_object_get(call->msg, "params"), "_meta");
     json_t *token = json_object_get(meta, "progressToken");
@@ -1592,21 +1116,21 @@ static void call_launch(pt_mcp_call *call)
     pt_mcp_upstream *up = call->up;
     char msg[200];
     if (!call->msg) {
-        fail_soon(call, PT_MCP_INTERNAL_ERROR, "the gateway is out of memory");
+        pt__mcp_fail_soon(call, PT_MCP_INTERNAL_ERROR, "the gateway is out of memory");
     } else if (up->ncalls - (up->subscription ? 1 : 0) > up->def->max_concurrency) {
         if (up->stats) count(&up->stats->busy);
         snprintf(msg, sizeof msg, "MCP server '%s' already has %u calls in flight (max_concurrency)", up->def->name,
                  up->def->max_concurrency);
-        fail_soon(call, PT_MCP_UPSTREAM_ERROR, msg);
+        pt__mcp_fail_soon(call, PT_MCP_UPSTREAM_ERROR, msg);
     } else if (up->closing) {
-        fail_soon(call, PT_MCP_UPSTREAM_ERROR, "the MCP server was removed from the configuration");
+        pt__mcp_fail_soon(call, PT_MCP_UPSTREAM_ERROR, "the MCP server was removed from the configuration");
     } else if (up->state == PT_MCP_UP_DOWN && uv_is_active((uv_handle_t *)&up->restart_timer)) {
         snprintf(msg, sizeof msg, "MCP server '%s' is not running (it is being restarted)", up->def->name);
-        fail_soon(call, PT_MCP_UPSTREAM_ERROR, msg);
+        pt__mcp_fail_soon(call, PT_MCP_UPSTREAM_ERROR, msg);
     } else {
         call->timeout_ms = up->def->timeout_ms;
-        uv_timer_start(&call->timer, on_call_timer, up->def->timeout_ms, 0);
-        if (up->state == PT_MCP_UP_READY) send_call(call);
+        uv_timer_start(&call->timer, pt__mcp_call_timer, up->def->timeout_ms, 0);
+        if (up->state == PT_MCP_UP_READY) pt__mcp_send_call(call);
     }
 }
 
@@ -1634,7 +1158,7 @@ void pt_mcp_call_cancel(pt_mcp_call *call)
     if (!call || call->done) return;
     call->reply = NULL;
     tell_cancelled(call, "the client cancelled the request or went away");
-    call_finish(call, NULL, 0, NULL);
+    pt__mcp_call_finish(call, NULL, 0, NULL);
 }
 
 void pt_mcp_upstream_notify(pt_mcp_upstream *up, const char *method, json_t *params)
@@ -1649,19 +1173,19 @@ static void post_message(pt_mcp_upstream *up, json_t *msg)
 {
     if (!msg) return;
     if (up->def->command) {
-        send_line(up, msg);
+        pt__mcp_send_line(up, msg);
         return;
     }
-    pt_mcp_call *call = call_new(up, msg, -1, NULL, NULL);
+    pt_mcp_call *call = pt__mcp_call_new(up, msg, -1, NULL, NULL);
     if (!call) return;
     call->timeout_ms = up->def->timeout_ms;
-    uv_timer_start(&call->timer, on_call_timer, up->def->timeout_ms, 0);
-    http_send(call);
+    uv_timer_start(&call->timer, pt__mcp_call_timer, up->def->timeout_ms, 0);
+    pt__mcp_http_send(call);
 }
 
 void pt_mcp_upstream_answer(pt_mcp_upstream *up, json_t *response)
 {
-    if (up->modern && input_answer(up, response)) {
+    if (up->modern && pt__mcp_input_answer(up, response)) {
         json_decref(response);
         return;
     }

@@ -4,8 +4,10 @@
 # a @grpc/grpc-js echo server (tests/upstreams/grpc/echo.mjs), driven by curl, h2load and the
 # @grpc/grpc-js client (grpc_calls.mjs): unary, server-, client- and bidi-streaming calls, an
 # error status with its message and custom trailers, a deadline, an unreachable upstream
-# (UNAVAILABLE), the client's grpc-timeout enforced by the gateway, an HTTP/1.1-only service (UNIMPLEMENTED), messages past every window, trailers
-# to curl (HTTP/2, and HTTP/1.1 after the last chunk with TE: trailers), a GOAWAY that leaves streams unprocessed, the access log's grpc_status and metrics.
+# (UNAVAILABLE), the client's grpc-timeout enforced by the gateway and passed on as what is left
+# of it, an HTTP/1.1-only service (UNIMPLEMENTED), messages past every window, trailers
+# to curl (HTTP/2, and HTTP/1.1 after the last chunk with TE: trailers, announced in the head),
+# a GOAWAY that leaves streams unprocessed, the access log's grpc_status and metrics.
 . "$(dirname "$0")/lib.sh"
 
 command -v h2load >/dev/null || { skip "HTTP/2 upstreams" "h2load (nghttp2-client) is not installed"; done_testing; exit; }
@@ -40,14 +42,17 @@ routes:
   - { name: down, match: { path_prefix: "/portico.test.Echo/", headers: { x-route: down } }, service: down }
   - { name: h1, match: { path_prefix: "/portico.test.Echo/", headers: { x-route: http1 } }, service: h1 }
   - { name: plain, match: { path_prefix: "/c/" }, service: plain, strip_prefix: true }
+  - { name: masked, match: { path_prefix: "/m/" }, service: plain, strip_prefix: true }
   - { name: tls, match: { path_prefix: "/t/" }, service: tls, strip_prefix: true }
   - { name: grpc, match: { path_prefix: "/portico.test.Echo/" }, service: grpc }
+policies: # its body is read whole before the call goes upstream
+  - { name: masked, applies_to: { route: masked }, mask: { request: [{ regex: "never-in-these-bodies" }] } }
 EOF
 portico_start "$T/portico.yaml" || not_ok "portico starts with h2 and h2c services"
 P="http://127.0.0.1:$PP"
 
 # --- gRPC ---------------------------------------------------------------------------------
-node "$BB_DIR/grpc_calls.mjs" "127.0.0.1:$PP" unary error server_stream client_stream bidi large deadline gateway_deadline gateway_deadline_midway down http1 \
+node "$BB_DIR/grpc_calls.mjs" "127.0.0.1:$PP" unary error server_stream client_stream bidi large deadline gateway_deadline gateway_deadline_midway timeout_passed_on down http1 \
     >"$T/calls.out" 2>"$T/calls.err" || note "grpc_calls.mjs: $(tail -n 3 "$T/calls.err")"
 call() { jq -c "select(.call == \"$1\") | $2" "$T/calls.out" 2>/dev/null; }
 is "$(call unary '[.code, .text]')" '[0,"hello"]' "gRPC unary: the answer comes back through h2c"
@@ -85,6 +90,21 @@ is "$(line down | jq -c '[.grpc_status, .error]')" '[14,"upstream_unavailable"]'
 like "$(grep '"route":"grpc"' "$LOG" | jq -r '.grpc_status // empty' | sort -u | tr '\n' ' ')" '^0 (4 )?9 $' \
     "access log: the proxied calls carry the upstream's grpc-status (0, and 9 for the error)"
 
+# The client's grpc-timeout goes upstream as what is left of it (gRPC's PROTOCOL-HTTP2
+# TimeoutValue and TimeoutUnit), never more: the call waited 300 ms in the gateway first.
+timeout_ms() { # grpc-timeout value -> milliseconds (rounded up), empty when malformed
+    [[ $1 =~ ^([0-9]{1,8})([HMSmun])$ ]] || return
+    local v=$((10#${BASH_REMATCH[1]}))
+    case ${BASH_REMATCH[2]} in
+    H) echo $((v * 3600000)) ;; M) echo $((v * 60000)) ;; S) echo $((v * 1000)) ;; m) echo "$v" ;;
+    u) echo $(((v + 999) / 1000)) ;; n) echo $(((v + 999999) / 1000000)) ;;
+    esac
+}
+got=$(call timeout_passed_on .got); got=${got//\"/}
+ms=$(timeout_ms "$got")
+check "gRPC grpc-timeout 5S: the upstream gets what is left, 300 ms spent in the gateway ($got)" \
+    test "$(call timeout_passed_on .code)" = 200 -a -n "$ms" -a "${ms:-5000}" -le 4700
+
 # --- plain HTTP/2 upstreams -----------------------------------------------------------------
 http POST "$P/c/echo?q=1" --http2-prior-knowledge -H 'TE: trailers' --data-binary @"$BB_DIR/lib.sh"
 want=$(sha256sum "$BB_DIR/lib.sh" | cut -d' ' -f1)
@@ -112,6 +132,18 @@ like "$raw" $'^e\nwith trailers\n\n0\nx-trailer: yes\nx-sum: [0-9a-f]{64}$' \
     "h2 upstream: its trailers follow the last chunk to an HTTP/1.1 client that sent TE: trailers"
 raw=$(curl -s --raw "$P/t/trailers" | tr -d '\r')
 is "$raw" $'e\nwith trailers\n\n0' "h2 upstream: an HTTP/1.1 client without TE: trailers gets the body without them"
+# The head announces them (RFC 9110 §6.6.2 Trailer) when they will follow: the upstream's own
+# Trailer field, and for a gRPC answer the two fields every one ends with.
+http GET "$P/t/trailers" -H 'TE: trailers'
+is "$(hdr trailer)" "x-trailer, x-sum" "h2 upstream: its Trailer field reaches an HTTP/1.1 client that sent TE: trailers"
+http GET "$P/t/trailers"
+check "h2 upstream: no Trailer field without TE: trailers (nothing follows)" bash -c "! grep -qi '^trailer:' '$RESP_HEADERS'"
+printf '\0\0\0\0\0' >"$T/empty.grpc" # one empty EchoRequest message
+curl -s --raw -D "$T/g1.h" -o "$T/g1.body" -H 'content-type: application/grpc' -H 'TE: trailers' \
+    --data-binary @"$T/empty.grpc" "$P/portico.test.Echo/Unary"
+like "$(tr -d '\r' <"$T/g1.h")" $'\n[Tt]railer: grpc-status, grpc-message($|\n)' \
+    "gRPC to an HTTP/1.1 client with TE: trailers: the head announces grpc-status and grpc-message"
+like "$(tr -d '\r' <"$T/g1.body")" $'\n0\ngrpc-status: 0\n' "gRPC to an HTTP/1.1 client: the announced trailers follow the last chunk"
 out=$(curl -s -H 'TE: trailers' "$P/t/trailers" -o /dev/null -w '%{http_code}' --next -s "$P/t/hello" -o /dev/null -w ' %{http_code} %{num_connects}')
 is "$out" "200 200 0" "HTTP/1.1: the connection serves the next request after an answer with trailers"
 is "$(status_of --http2-prior-knowledge "$P/c/status?s=503")" 503 "h2c upstream: its status is relayed as it is"

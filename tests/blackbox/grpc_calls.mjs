@@ -4,7 +4,7 @@
 //   node grpc_calls.mjs HOST:PORT CALL...
 //
 // Calls: unary, error, server_stream, client_stream, bidi, large, deadline, gateway_deadline,
-// gateway_deadline_midway, down, http1. The gateway_deadline ones are sent with node:http2,
+// gateway_deadline_midway, timeout_passed_on, down, http1. The gateway_deadline ones are sent with node:http2,
 // not @grpc/grpc-js: they say grpc-timeout but never cancel the call themselves, so what ends
 // them is the gateway (before the answer began, or midway through it).
 // Each line is {"call": NAME, "code": gRPC status, "details": ..., and what the call saw}.
@@ -123,6 +123,28 @@ const run = {
         });
     },
     gateway_deadline_midway() { return run.gateway_deadline('/c/hold?head=1'); },
+    // grpc-timeout 5S, and the message sent 300 ms after the gateway has the head (its PING
+    // answer comes after it read the HEADERS before it): on /m/, a route whose masking policy
+    // reads the body whole before the call goes upstream, so at least 300 ms of the deadline
+    // are spent when it does. h2_echo.mjs answers with the fields it received.
+    timeout_passed_on() {
+        return new Promise((resolve) => {
+            const session = http2.connect(`http://${target}`);
+            const req = session.request({ ':method': 'POST', ':path': '/m/echo',
+                'content-type': 'application/grpc', te: 'trailers', 'grpc-timeout': '5S' });
+            let status = 0, body = '';
+            req.on('response', (h) => { status = h[':status']; });
+            req.on('data', (d) => { body += d; });
+            const done = (r) => { session.close(); resolve(r); };
+            req.on('end', () => {
+                let got = null;
+                try { got = JSON.parse(body).headers['grpc-timeout'] ?? null; } catch { /* not the echo's */ }
+                done({ code: status, asked: '5S', waited_ms: 300, got });
+            });
+            req.on('error', (e) => done({ code: null, details: String(e) }));
+            session.ping(() => setTimeout(() => req.end(Buffer.from([0, 0, 0, 0, 0])), 300));
+        });
+    },
     async down() {
         const r = await unary({ text: 'x' }, meta('down'));
         return { code: r.code, details: r.details };

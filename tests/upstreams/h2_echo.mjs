@@ -5,7 +5,8 @@
 //
 // Every request is answered 200 with {method, path, authority, scheme, headers, body_len,
 // body_sha256} once its body has been read, except:
-//   /trailers      the answer carries the trailers "x-trailer: yes" and "x-sum: <body_sha256>"
+//   /trailers      the answer carries the trailers "x-trailer: yes" and "x-sum: <body_sha256>",
+//                  announced in its head ("trailer: x-trailer, x-sum")
 //   /big?n=N       N bytes of 'x' (past the stream windows) with their content-length; a HEAD
 //                  gets the length alone
 //   /status?s=S    answered S with a small text body
@@ -41,7 +42,8 @@ function answer(stream, headers, body) {
     const url = new URL(headers[':path'], 'http://x');
     const sum = crypto.createHash('sha256').update(body).digest('hex');
     if (url.pathname === '/trailers') {
-        stream.respond({ ':status': 200, 'content-type': 'text/plain' }, { waitForTrailers: true });
+        stream.respond({ ':status': 200, 'content-type': 'text/plain', trailer: 'x-trailer, x-sum' },
+            { waitForTrailers: true });
         stream.on('wantTrailers', () => stream.sendTrailers({ 'x-trailer': 'yes', 'x-sum': sum }));
         stream.end('with trailers\n');
         return;

@@ -2,7 +2,8 @@
  * A captured connection gets bytes through pt__conn_feed; its output lands in `out`.
  * The handler answers 200 with "<METHOD> <target> body=<n> host=<host>" once the body is
  * complete, echoing the request id, so tests can see what the parser delivered; on the path
- * /trailers that answer ends with the trailers "grpc-status: 0" and "x-trailer: yes". */
+ * /trailers that answer announces (Trailer) and ends with the trailers "grpc-status: 0" and
+ * "x-trailer: yes". */
 #ifndef PT_TEST_SERVER_HARNESS_H
 #define PT_TEST_SERVER_HARNESS_H
 
@@ -36,7 +37,8 @@ static void h_end(void *h)
         return;
     }
     pt_header tr[] = { { PT_SLICE_LIT("grpc-status"), PT_SLICE_LIT("0") }, { PT_SLICE_LIT("X-Trailer"), PT_SLICE_LIT("yes") } };
-    pt_conn_response_start(r->c, 200, NULL, 0, -1);
+    pt_header hd[] = { { PT_SLICE_LIT("Trailer"), PT_SLICE_LIT("grpc-status, X-Trailer") } };
+    pt_conn_response_start(r->c, 200, hd, 1, -1);
     pt_conn_response_body(r->c, out, (size_t)n);
     pt_conn_response_trailers(r->c, tr, 2);
     pt_conn_response_end(r->c);

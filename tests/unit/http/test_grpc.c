@@ -1,9 +1,11 @@
 /* Unit tests for http/grpc.c: which content types are gRPC's, the gRPC status each gateway
- * outcome is told as, grpc-message's percent-encoding and grpc-status values. */
+ * outcome is told as, grpc-message's percent-encoding, grpc-status values
+ * and grpc-timeout read, written and passed on. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -93,6 +95,65 @@ static void grpc_timeout_values(void **s)
     assert_int_equal(pt_grpc_timeout_ms(PT_SLICE_LIT("1 S")), -1);
 }
 
+static const char *enc(uint64_t ms)
+{
+    static char out[PT_GRPC_TIMEOUT_SIZE];
+    size_t n = pt_grpc_timeout_encode(out, ms);
+    assert_int_equal(n, strlen(out));
+    return out;
+}
+
+/* Encoded in milliseconds while 8 digits hold them, then the next unit that does, rounded
+ * down: the upstream is never given more time than is left. */
+static void grpc_timeout_encoding_picks_a_unit_that_fits(void **s)
+{
+    (void)s;
+    assert_string_equal(enc(1), "1m");
+    assert_string_equal(enc(4998), "4998m");
+    assert_string_equal(enc(99999999), "99999999m");
+    assert_string_equal(enc(100000000), "100000S");
+    assert_string_equal(enc(100000999), "100000S");
+    assert_string_equal(enc(99999999000ULL), "99999999S");
+    assert_string_equal(enc(99999999999ULL), "99999999S");
+    assert_string_equal(enc(100000000000ULL), "1666666M");
+    assert_string_equal(enc(6000000000000ULL), "1666666H");
+    assert_string_equal(enc(UINT64_MAX), "99999999H"); /* clipped to the largest value */
+    assert_string_equal(enc(0), "1n");                 /* a TimeoutValue is positive */
+    /* what is written reads back as at most the time given */
+    const uint64_t samples[] = { 1, 999, 123456789, 99999999999ULL, 100000000000ULL, 3600000ULL * 99999999 };
+    for (size_t i = 0; i < sizeof samples / sizeof *samples; i++) {
+        int64_t back = pt_grpc_timeout_ms(pt_slice_cstr(enc(samples[i])));
+        assert_true(back > 0 && (uint64_t)back <= samples[i]);
+        assert_true(strlen(enc(samples[i])) <= 9);
+    }
+}
+
+static const char *left(const char *asked, uint64_t left_ms)
+{
+    static char out[32];
+    char buf[PT_GRPC_TIMEOUT_SIZE];
+    pt_slice v = pt_grpc_timeout_left(pt_slice_cstr(asked), left_ms, buf);
+    snprintf(out, sizeof out, "%.*s", (int)v.len, v.ptr);
+    return out;
+}
+
+/* What goes upstream: the client's own value until a millisecond of it is spent, then
+ * what is left, never more than the client asked (a sub-millisecond value stays as it is
+ * rather than become "1m"). */
+static void grpc_timeout_passed_on_is_what_is_left(void **s)
+{
+    (void)s;
+    assert_string_equal(left("5S", 5000), "5S");
+    assert_string_equal(left("5S", 4990), "4990m");
+    assert_string_equal(left("1H", 3599000), "3599000m");
+    assert_string_equal(left("500u", 1), "500u");
+    assert_string_equal(left("1500u", 2), "1500u");
+    assert_string_equal(left("1500u", 1), "1m");
+    assert_string_equal(left("300m", 0), "1n");
+    assert_string_equal(left("99999999H", 359999996400000ULL), "99999999H");
+    assert_string_equal(left("99999999H", 359999996399999ULL), "99999998H");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -101,6 +162,8 @@ int main(void)
         cmocka_unit_test(messages_are_percent_encoded_outside_printable_ascii),
         cmocka_unit_test(grpc_status_values),
         cmocka_unit_test(grpc_timeout_values),
+        cmocka_unit_test(grpc_timeout_encoding_picks_a_unit_that_fits),
+        cmocka_unit_test(grpc_timeout_passed_on_is_what_is_left),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -100,6 +100,22 @@ static void upgrade_answered_without_a_switch_closes_the_connection(void **s)
     }
 }
 
+/* HTTP/1.1 trailers follow the last chunk, announced in the head (RFC 9110 §6.6.2), only
+ * to a client that said TE: trailers; to others neither goes. */
+static void trailers_are_announced_when_they_follow(void **s)
+{
+    pt_buf out = run("GET /trailers HTTP/1.1\r\nHost: x\r\nTE: trailers\r\n\r\n", 0);
+    char *ann = strstr(out.data, "Trailer: grpc-status, X-Trailer\r\n"), *blank = strstr(out.data, "\r\n\r\n");
+    assert_true(ann && blank && ann < blank);
+    assert_non_null(strstr(out.data, "\r\n0\r\ngrpc-status: 0\r\nX-Trailer: yes\r\n\r\n"));
+    pt_buf_release(&out);
+    out = run("GET /trailers HTTP/1.1\r\nHost: x\r\n\r\n", 0);
+    assert_null(strstr(out.data, "Trailer:"));
+    assert_null(strstr(out.data, "grpc-status"));
+    assert_non_null(strstr(out.data, "\r\n0\r\n\r\n"));
+    pt_buf_release(&out);
+}
+
 /* ---- tunnels: a handler that switches at the end of the request and echoes "<bytes>"
  * back in angle brackets; the client's EOF ends it ---- */
 
@@ -455,6 +471,7 @@ int main(void)
         cmocka_unit_test(pipelined_requests_answer_in_order),
         cmocka_unit_test(h2c_offer_is_ignored),
         cmocka_unit_test(upgrade_answered_without_a_switch_closes_the_connection),
+        cmocka_unit_test(trailers_are_announced_when_they_follow),
         cmocka_unit_test(accepted_upgrade_tunnels_the_bytes_behind_the_head),
         cmocka_unit_test(tunnel_refuses_what_is_not_an_upgrade),
         cmocka_unit_test(chunked_body_is_delivered_whole),

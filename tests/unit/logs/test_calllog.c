@@ -220,6 +220,40 @@ static void no_field_of_one_record_leaks_into_another(void **state)
     }
 }
 
+/* Method, path and client are bound again only when a row's differ from what its place in
+ * the statement held last: rows that repeat them, change them, or have no client, in
+ * batches one after another (the queue's memory is reused between them), each keep their
+ * own; an empty client stays empty, not NULL. */
+static void method_path_and_client_are_each_rows_own(void **state)
+{
+    fx *f = *state;
+    open_log(f, (pt_calllog_opts){ .flush_ms = 600000 });
+    static const char *const methods[] = { "GET", "POST", "DELETE" };
+    static const char *const paths[] = { "/v1/x", "/v1/items/42", "/v1/x/longer/than/the/others" };
+    static const char *const clients[] = { "127.0.0.1:5555", "", NULL };
+    enum { BATCHES = 4, PER = 64 + 5 };
+    for (int b = 0; b < BATCHES; b++) {
+        for (int i = 0; i < PER; i++) {
+            int n = b * PER + i, v = b % 2 ? 0 : n; /* odd batches repeat one row throughout */
+            pt_call_record a = rest(1000 + n, NULL, 200);
+            a.method = pt_slice_cstr(methods[v % 3]);
+            a.path = pt_slice_cstr(paths[v / 3 % 3]);
+            a.client = clients[v / 9 % 3] ? pt_slice_cstr(clients[v / 9 % 3]) : PT_SLICE_NULL;
+            assert_true(pt_calllog_write(f->log, &a));
+        }
+        pt_calllog_sync(f->log);
+    }
+    assert_int_equal(count(f, ""), BATCHES * PER);
+    char where[256];
+    for (int n = 0; n < BATCHES * PER; n++) {
+        int v = n / PER % 2 ? 0 : n;
+        const char *client = clients[v / 9 % 3];
+        snprintf(where, sizeof where, "WHERE time_ms = %d AND method = '%s' AND path = '%s' AND client %s%s%s", 1000 + n,
+                 methods[v % 3], paths[v / 3 % 3], client ? "= '" : "IS NULL", client ? client : "", client ? "'" : "");
+        if (count(f, where) != 1) fail_msg("record %d: %s", n, where);
+    }
+}
+
 static int64_t names_count(fx *f, const char *name)
 {
     sqlite3_stmt *st;
@@ -756,6 +790,7 @@ int main(void)
         T(records_are_stored_field_by_field),
         T(cache_hits_are_stored_with_the_cost_saved),
         T(no_field_of_one_record_leaks_into_another),
+        T(method_path_and_client_are_each_rows_own),
         T(unused_names_are_pruned_after_retention),
         T(a_file_of_layout_3_gains_the_new_columns),
         T(a_file_of_layout_4_gains_the_arguments_columns),
