@@ -542,6 +542,11 @@ static void on_error(void *u, int err, int phase, pt_buf *unsent, const char *de
 static void on_trailers(void *u, const pt_header *hdrs, size_t n)
 {
     proxy *p = u;
+    /* What masking held back goes out before the trailers: no body byte may follow them. */
+    if (p->masking) {
+        if (gated_body(p, NULL, 0, true) != 0) return;
+        p->masking = false; /* on_done has nothing left to flush */
+    }
     pt_conn_response_trailers(p->conn, hdrs, n);
 }
 
