@@ -143,14 +143,18 @@ http {
 declare -A AB_RPS=() AB_CPU=() CG_IR=()
 # CPU time the gateway process (all its threads) spent per request is the steadier figure on a
 # shared machine: requests/s moves with whatever else runs, the work per request much less.
-_ab_cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$_ab_gw/stat" 2>/dev/null || echo 0; }
+# proc_cpu_ticks PID: user + system clock ticks of the process (every thread) so far.
+proc_cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# cpu_us_per N TICKS: microseconds of CPU per request for TICKS ticks over N requests.
+cpu_us_per() { awk -v t="$2" -v k="$(getconf CLK_TCK)" -v n="$1" 'BEGIN { printf "%.2f", n ? t / k * 1e6 / n : 0 }'; }
+_ab_cpu_ticks() { proc_cpu_ticks "$_ab_gw"; }
 _ab_one() { # NAME SCRIPT
     local r a b c n e s t0 us
     t0=$(_ab_cpu_ticks)
     r=$(wrk_post "http://127.0.0.1:$PP/$1/bench" "$DURATION" "$2")
     [ -n "$r" ] || { echo "bench: wrk produced no result for $1" >&2; exit 1; }
     read -r a b c n e s <<<"$r"
-    us=$(awk -v t=$(($(_ab_cpu_ticks) - t0)) -v k="$(getconf CLK_TCK)" -v n="$n" 'BEGIN { printf "%.2f", n ? t / k * 1e6 / n : 0 }')
+    us=$(cpu_us_per "$n" $(($(_ab_cpu_ticks) - t0)))
     _ab_rps[$1]+="$a "; _ab_p50[$1]+="$b "; _ab_p99[$1]+="$c "; _ab_errs[$1]+="$((e + s)) "; _ab_cpu[$1]+="$us "
     printf '  round %d %-8s %10.0f req/s  p50 %7.3f ms  p99 %7.3f ms  %6.2f us CPU/req  %d requests, %d errors, %d non-2xx\n' \
         "$_ab_round" "$1" "$a" "$(awk -v x="$b" 'BEGIN { print x / 1000 }')" "$(awk -v x="$c" 'BEGIN { print x / 1000 }')" \
