@@ -316,7 +316,8 @@ pt_mcp_call *pt__mcp_handshake_call(pt_mcp_upstream *up, const char *method, jso
 void pt__mcp_initialize(pt_mcp_upstream *up)
 {
     /* Every client capability the gateway can relay: a request the calling client cannot
-     * take is refused by the gateway (mcp_route.c), not by the server's own checks. */
+     * take is refused by the gateway (gateway/mcp_route.c for 2025-era clients, mcp_mrtr.c
+     * for 2026-07-28 ones), not by the server's own checks. */
     json_t *params = json_pack("{s:s, s:{s:{}, s:{}, s:{s:b}}, s:{s:s, s:s}}", "protocolVersion", PT_MCP_LATEST_VERSION,
                                "capabilities", "sampling", "elicitation", "roots", "listChanged", 1, "clientInfo",
                                "name", "portico", "version", "1");
@@ -1059,7 +1060,8 @@ pt_mcp_upstream *pt_mcp_upstream_new(uv_loop_t *loop, pt_client *client, const p
     up->backoff_ms = BACKOFF_MIN_MS;
     up->next_id = 1;
     /* what the gateway relays to its callers (pt__mcp_input_round): the server's requests for a
-     * capability the calling client lacks are refused by the gateway (mcp_route.c) */
+     * capability the calling client lacks are refused by the gateway (gateway/mcp_route.c,
+     * mcp_mrtr.c) */
     up->caps = json_pack("{s:{}, s:{}, s:{}}", "sampling", "elicitation", "roots");
     pt_mcp_lines_init(&up->out_lines, max_message);
     pt_mcp_lines_init(&up->err_lines, STDERR_LINE_MAX);
