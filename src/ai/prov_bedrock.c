@@ -44,22 +44,18 @@ static int head(const pt__prov_ctx *c, pt__up *up, pt_ai_error *err)
     return 0;
 }
 
-/* The Host header as the engine writes it (http/client.c pt_http_append_host). */
-static void host_value(const pt_ai_provider *p, char *out, size_t cap)
+/* The Host field's value, as the provider's requests carry it: its line, "Host: ...\r\n",
+ * is written once at load (ai_config_load.c). */
+static pt_slice host_value(const pt_ai_provider *p)
 {
-    bool v6 = strchr(p->host, ':') != NULL;
-    if (p->port != (p->tls ? 443 : 80))
-        snprintf(out, cap, "%s%s%s:%u", v6 ? "[" : "", p->host, v6 ? "]" : "", (unsigned)p->port);
-    else
-        snprintf(out, cap, "%s%s%s", v6 ? "[" : "", p->host, v6 ? "]" : "");
+    return pt_slice_from(p->host_line + 6, strlen(p->host_line) - 8);
 }
 
 static int sign(const pt__prov_ctx *c, pt__up *up, pt_ai_error *err)
 {
     const pt_ai_provider *p = c->cfg;
-    char date[17], host[300], hash[65];
+    char date[17], hash[65];
     pt_sigv4_date(c->now_unix, date);
-    host_value(p, host, sizeof host);
     pt_sha256_hex(up->body.data ? up->body.data : "", up->body.len, hash);
     /* the canonical URI is the path as sent, encoded once more (every service but S3) */
     pt_buf uri = PT_BUF_INIT, auth = PT_BUF_INIT;
@@ -71,7 +67,7 @@ static int sign(const pt__prov_ctx *c, pt__up *up, pt_ai_error *err)
                    .amz_date = date, .region = p->region, .service = "bedrock", .access_key_id = p->access_key_id,
                    .secret_access_key = p->secret_access_key };
     s.headers[s.nheaders++] = (pt_sigv4_header){ "content-type", PT_SLICE_LIT("application/json") };
-    s.headers[s.nheaders++] = (pt_sigv4_header){ "host", pt_slice_cstr(host) };
+    s.headers[s.nheaders++] = (pt_sigv4_header){ "host", host_value(p) };
     s.headers[s.nheaders++] = (pt_sigv4_header){ "x-amz-content-sha256", pt_slice_cstr(hash) };
     s.headers[s.nheaders++] = (pt_sigv4_header){ "x-amz-date", pt_slice_cstr(date) };
     if (p->session_token)
