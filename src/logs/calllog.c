@@ -3,7 +3,8 @@
  *
  * A packed record is a fixed header (numbers, where each string ends, which are NULL)
  * followed by the strings, so a worker writes it once, into the queue's own memory, and
- * the writer binds straight from the batch, without allocating. */
+ * the writer encodes straight from the batch into chunks (calls_db.h), one SQL insert per
+ * chunk rather than per record. */
 #include "logs/calllog.h"
 
 #include <errno.h>
@@ -24,16 +25,10 @@
 #include "logs/calls_db.h"
 
 #define DEFAULT_QUEUE ((size_t)8 << 20)
-/* Large batches: every row adds to the request id index (calls_request) at a place its
- * hash picks, so a commit rewrites about one index page per row until the batch covers
- * the index's pages; the more rows a commit carries, the fewer pages per row reach the
- * WAL (with 256 KiB and 4096 rows, about 14 times the page writes and syncs per record
- * were measured through a gateway with a million records in the file). */
-#define FLUSH_BYTES ((size_t)2 << 20)
+/* Large batches: a commit's cost (its WAL frames, its sync) is shared by more records. */
+#define FLUSH_BYTES ((size_t)256 << 10)
 #define ROWS_PER_TX 16384        /* a batch larger than this commits in several transactions */
-#define INSERT_SIZES 7           /* multi-row INSERTs of 1, 2, 4, .. ROWS_PER_INSERT rows */
-#define ROWS_PER_INSERT (1 << (INSERT_SIZES - 1)) /* ROWS_PER_TX is a multiple */
-#define PARAMS (PT_CALLS_NCOLS + 1) /* one row's parameters: the columns and rid_hash */
+#define PRUNE_CHUNKS 64          /* chunks looked at per pruning step, at most */
 #define WARN_EVERY_MS 10000      /* dropped-record and write-error warnings, at most this often */
 #define SIZE_LOW_WATER 0.95      /* size pruning stops below this share of max_bytes */
 #define NAME_SLOTS 8192          /* the writer's cache of name ids (a power of two) */
@@ -61,25 +56,6 @@ typedef struct packed {
     uint16_t end[NSTR];          /* where string i ends, from the first string's start */
 } packed;
 
-/* One prepared INSERT of some rows, and what each of its parameters holds: a reset
- * statement keeps its bindings, so a NULL is bound only over a value (most columns of
- * most records are NULL) and an integer only over another value (a row's names, status
- * and sizes are mostly those of the row bound there before), each bind being a call into
- * SQLite. The method, path and client of a row are also mostly those bound there before:
- * they are bound from a copy the statement keeps, so an equal one is not bound again. */
-enum { HOLDS_NULL, HOLDS_INT, HOLDS_TEXT };
-typedef struct kept_text {
-    char *p;
-    uint32_t len, cap;           /* len NONE_KEPT: the parameter is not bound from p */
-} kept_text;
-#define NONE_KEPT UINT32_MAX
-typedef struct insert_stmt {
-    sqlite3_stmt *st;
-    uint8_t *holds;              /* per parameter (1-based): HOLDS_... */
-    int64_t *num;                /* per parameter: the integer, when HOLDS_INT */
-    kept_text *kept;             /* per parameter: the text bound, for the kept columns */
-} insert_stmt;
-
 /* A name and its id in `names`, as the writer last saw it. */
 typedef struct name_slot {
     char *s;                     /* NULL: empty */
@@ -92,8 +68,11 @@ struct pt_calllog {
     pt_spool *spool;
     pthread_mutex_t db_lock;     /* the connection: the writer, or a test's prune_all */
     sqlite3 *db;
-    insert_stmt ins[INSERT_SIZES]; /* ins[i] inserts 1 << i rows */
-    sqlite3_stmt *prune_age, *prune_old, *slot_max, *name_find, *name_add, *name_touch, *prune_names;
+    sqlite3_stmt *ins[3];        /* a chunk's inserts (pt_calls_chunk_sql) */
+    sqlite3_stmt *del[3];        /* a chunk's deletes, from chunks, chunk_keys and chunk_recs */
+    pt_calls_chunk chunk;        /* the chunk being filled (writer thread, under db_lock) */
+    size_t *order;               /* a transaction's records, in time order: ROWS_PER_TX offsets */
+    sqlite3_stmt *prune_age, *prune_old, *name_find, *name_add, *name_touch, *prune_names;
     sqlite3_stmt *begin, *commit, *rollback, *page_count, *freelist_count, *first_id;
     name_slot *names;            /* NAME_SLOTS of them (writer thread, under db_lock) */
     size_t nnames;
@@ -104,7 +83,7 @@ struct pt_calllog {
     bool names_due;              /* records were pruned: names may be unused now */
     bool resized;                /* the file may have changed size since measure() last ran */
     uint64_t names_pruned_ms;    /* monotonic time names were last pruned */
-    int64_t last_id;             /* the largest id written (writer thread, under db_lock) */
+    int64_t last_id;             /* the largest id given (writer thread, under db_lock) */
     int64_t oldest_ms;           /* at most the millisecond of the smallest id (INT64_MAX: none);
                                   * age pruning is skipped while it is within the retention */
     uint64_t retention_ms, max_bytes, page_size;
@@ -243,63 +222,6 @@ bool pt_calllog_write(pt_calllog *l, const pt_call_record *r)
 
 /* ---- the writer thread ----------------------------------------------------------------- */
 
-static inline void bind_null(insert_stmt *s, int col)
-{
-    if (s->holds[col] == HOLDS_NULL) return;
-    sqlite3_bind_null(s->st, col);
-    s->holds[col] = HOLDS_NULL;
-}
-
-static inline void bind_i64(insert_stmt *s, int col, int64_t v)
-{
-    if (s->holds[col] == HOLDS_INT && s->num[col] == v) return;
-    sqlite3_bind_int64(s->st, col, v);
-    s->holds[col] = HOLDS_INT;
-    s->num[col] = v;
-}
-
-static inline void bind_str(insert_stmt *s, int col, const char *p, uint16_t len)
-{
-    if (len == NULL_LEN) {
-        bind_null(s, col);
-        return;
-    }
-    sqlite3_bind_text(s->st, col, p, len, SQLITE_STATIC);
-    s->holds[col] = HOLDS_TEXT;
-}
-
-/* p grown to hold len bytes, *cap set; NULL when there is no memory (p freed, *cap 0). */
-static char *grow_kept(char *p, uint32_t len, uint32_t *cap)
-{
-    uint32_t want = len < 32 ? 32 : len;
-    char *n = realloc(p, want);
-    if (!n) free(p);
-    *cap = n ? want : 0;
-    return n;
-}
-
-/* bind_str for a kept column: nothing when the parameter holds this text already, else
- * bound from the statement's copy (from the batch when there is no memory for one). */
-static inline void bind_kept(insert_stmt *s, int col, const char *p, uint16_t len)
-{
-    kept_text *k = &s->kept[col];
-    if (len != NULL_LEN && s->holds[col] == HOLDS_TEXT && k->len == len && memcmp(k->p, p, len) == 0) return;
-    k->len = NONE_KEPT;
-    if (len == NULL_LEN || ((len > k->cap || !k->p) && !(k->p = grow_kept(k->p, len, &k->cap)))) {
-        bind_str(s, col, p, len);
-        return;
-    }
-    memcpy(k->p, p, len);
-    k->len = len;
-    bind_str(s, col, k->p, len);
-}
-
-static inline void bind_opt(insert_stmt *s, int col, int64_t v)
-{
-    if (v < 0) bind_null(s, col);
-    else bind_i64(s, col, v);
-}
-
 /* ---- names kept once ---- */
 
 /* Empties the cache; the last uses not written yet are forgotten (write_uses() first to
@@ -398,35 +320,12 @@ static int64_t name_id_at(pt_calllog *l, int i, const char *s, uint32_t len, int
     return name_id(l, s, len, at_ms, slot);
 }
 
-static void bind_name(pt_calllog *l, insert_stmt *st, int col, int i, const char *p, uint16_t len, int64_t at_ms)
-{
-    if (len == NULL_LEN) bind_null(st, col);
-    else bind_i64(st, col, name_id_at(l, i, p, len, at_ms));
-}
 
-/* The largest id in time_ms's slot, or -1. */
-static int64_t slot_max(pt_calllog *l, int64_t time_ms)
-{
-    sqlite3_stmt *st = l->slot_max;
-    sqlite3_bind_int64(st, 1, PT_CALLS_ID(time_ms));
-    sqlite3_bind_int64(st, 2, PT_CALLS_ID(time_ms + 1));
-    int64_t v = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL ? sqlite3_column_int64(st, 0) : -1;
-    sqlite3_reset(st);
-    return v;
-}
-
-/* A record's id: its millisecond's next free one. Records come nearly in time order, so
- * this is the last id + 1 or a new millisecond; only a record older than the last one's
- * millisecond looks its slot up. A full slot spills into the next millisecond (see
- * calls_db.h), and an older record whose slot is full takes the next id after the last. */
+/* A record's id: its millisecond's first, or one more than the last id when that is
+ * larger (calls_db.h): ids only grow, and they follow time but for late records. */
 static int64_t next_id(pt_calllog *l, int64_t time_ms)
 {
     int64_t id = PT_CALLS_ID(time_ms);
-    if (id <= l->last_id && l->last_id >= PT_CALLS_ID(time_ms + 1)) {
-        int64_t max = slot_max(l, time_ms);
-        if (max < 0) return id;
-        if (max + 1 < PT_CALLS_ID(time_ms + 1)) return max + 1;
-    }
     if (id <= l->last_id) id = l->last_id + 1;
     return l->last_id = id;
 }
@@ -452,40 +351,77 @@ static inline pt_slice str_slice(const packed *h, const char *base, int i)
     return h->nulls >> i & 1 ? PT_SLICE_NULL : pt_slice_from(str_at(h, base, i), str_len(h, i));
 }
 
-/* Binds one packed record to st's parameters from c on (id, then PT_CALLS_COLUMNS order,
- * then rid_hash). */
-static void bind_record(pt_calllog *l, insert_stmt *st, int c, const char *rec)
+static inline pt_calls_val int_val(int64_t v) { return (pt_calls_val){ .type = PT_CALLS_INT, .i = v }; }
+static inline pt_calls_val opt_val(int64_t v) { return v < 0 ? (pt_calls_val){ .type = PT_CALLS_NULL } : int_val(v); }
+
+/* String i of a packed record as a column's value. */
+static inline pt_calls_val str_val(const packed *h, const char *base, int i)
+{
+    uint16_t n = str_len(h, i);
+    return n == NULL_LEN ? (pt_calls_val){ .type = PT_CALLS_NULL }
+                         : (pt_calls_val){ .type = PT_CALLS_TEXT, .s = str_at(h, base, i), .n = n };
+}
+
+/* One packed record as its columns (calls_db.h), its id given and its names' ids found. */
+static void record_vals(pt_calllog *l, const char *rec, pt_calls_val *v)
 {
     packed h;
     memcpy(&h, rec, sizeof h);
     const char *base = rec + sizeof h;
-#define STR(i) str_at(&h, base, (i)), str_len(&h, (i))
     int64_t id = note_id(l, next_id(l, h.time_ms));
-    bind_i64(st, c++, id);
-    bind_i64(st, c++, h.time_ms);
-    bind_str(st, c++, STR(S_REQUEST_ID));
-    for (int i = S_TEAM; i <= S_PROVIDER; i++) bind_name(l, st, c++, i, STR(i), id >> PT_CALLS_SEQ_BITS);
-    bind_str(st, c++, STR(S_ERROR));
-    bind_kept(st, c++, STR(S_METHOD));
-    bind_kept(st, c++, STR(S_PATH));
-    bind_i64(st, c++, h.status);
-    bind_opt(st, c++, (int64_t)h.total_us);
-    bind_opt(st, c++, h.upstream_us ? (int64_t)h.upstream_us : -1);
-    bind_opt(st, c++, h.ttfb_us ? (int64_t)h.ttfb_us : -1);
-    bind_i64(st, c++, (int64_t)h.bytes_in);
-    bind_i64(st, c++, (int64_t)h.bytes_out);
-    bind_opt(st, c++, h.input_tokens);
-    bind_opt(st, c++, h.output_tokens);
-    bind_opt(st, c++, h.cached_tokens);
-    bind_opt(st, c++, h.cost_micro_usd);
-    bind_kept(st, c++, STR(S_CLIENT));
-    bind_str(st, c++, STR(S_TRACE_ID));
-    for (int i = S_MASKED; i <= S_CACHE; i++) bind_str(st, c++, STR(i));
-    bind_opt(st, c++, h.saved_micro_usd);
-    for (int i = S_ARGS_SHAPE; i <= S_ARGS; i++) bind_str(st, c++, STR(i));
-    if (h.nulls >> S_REQUEST_ID & 1) bind_null(st, c);
-    else bind_i64(st, c, pt_calls_rid_hash(STR(S_REQUEST_ID)));
-#undef STR
+    v[PT_CALLS_COL_id] = int_val(id);
+    v[PT_CALLS_COL_time_ms] = int_val(h.time_ms);
+    v[PT_CALLS_COL_request_id] = str_val(&h, base, S_REQUEST_ID);
+    for (int i = S_TEAM; i <= S_PROVIDER; i++) {
+        uint16_t n = str_len(&h, i);
+        v[PT_CALLS_COL_team + i - S_TEAM] = n == NULL_LEN ? (pt_calls_val){ .type = PT_CALLS_NULL }
+                                                          : int_val(name_id_at(l, i, str_at(&h, base, i), n,
+                                                                               id >> PT_CALLS_SEQ_BITS));
+    }
+    v[PT_CALLS_COL_error] = str_val(&h, base, S_ERROR);
+    v[PT_CALLS_COL_method] = str_val(&h, base, S_METHOD);
+    v[PT_CALLS_COL_path] = str_val(&h, base, S_PATH);
+    v[PT_CALLS_COL_status] = int_val(h.status);
+    v[PT_CALLS_COL_total_us] = int_val((int64_t)h.total_us);
+    v[PT_CALLS_COL_upstream_us] = opt_val(h.upstream_us ? (int64_t)h.upstream_us : -1);
+    v[PT_CALLS_COL_ttfb_us] = opt_val(h.ttfb_us ? (int64_t)h.ttfb_us : -1);
+    v[PT_CALLS_COL_bytes_in] = int_val((int64_t)h.bytes_in);
+    v[PT_CALLS_COL_bytes_out] = int_val((int64_t)h.bytes_out);
+    v[PT_CALLS_COL_input_tokens] = opt_val(h.input_tokens);
+    v[PT_CALLS_COL_output_tokens] = opt_val(h.output_tokens);
+    v[PT_CALLS_COL_cached_tokens] = opt_val(h.cached_tokens);
+    v[PT_CALLS_COL_cost_micro_usd] = opt_val(h.cost_micro_usd);
+    v[PT_CALLS_COL_client] = str_val(&h, base, S_CLIENT);
+    v[PT_CALLS_COL_trace_id] = str_val(&h, base, S_TRACE_ID);
+    v[PT_CALLS_COL_masked] = str_val(&h, base, S_MASKED);
+    v[PT_CALLS_COL_request_body] = str_val(&h, base, S_REQUEST_BODY);
+    v[PT_CALLS_COL_response_body] = str_val(&h, base, S_RESPONSE_BODY);
+    v[PT_CALLS_COL_operation] = str_val(&h, base, S_OPERATION);
+    v[PT_CALLS_COL_cache] = str_val(&h, base, S_CACHE);
+    v[PT_CALLS_COL_cost_saved_micro_usd] = opt_val(h.saved_micro_usd);
+    v[PT_CALLS_COL_arguments_shape] = str_val(&h, base, S_ARGS_SHAPE);
+    v[PT_CALLS_COL_arguments] = str_val(&h, base, S_ARGS);
+}
+
+static int64_t time_of(const char *rec)
+{
+    int64_t t;
+    memcpy(&t, rec + offsetof(packed, time_ms), sizeof t);
+    return t;
+}
+
+/* Puts the k records at data + at[] in time order (stable; a batch is nearly in order
+ * already, so this is about one comparison per record), so that ids follow time within
+ * a batch. */
+static void sort_by_time(const char *data, size_t *at, size_t k)
+{
+    for (size_t i = 1; i < k; i++) {
+        size_t x = at[i];
+        int64_t t = time_of(data + x);
+        size_t j = i;
+        for (; j > 0 && time_of(data + at[j - 1]) > t; j--) at[j] = at[j - 1];
+        at[j] = x;
+    }
 }
 
 static int run_insert(sqlite3_stmt *st)
@@ -493,42 +429,6 @@ static int run_insert(sqlite3_stmt *st)
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
-}
-
-/* How many of the records at data + off[0..k) (at least one) can go in one statement: a
- * record older than the last id's millisecond looks its slot up in the table (next_id),
- * where the rows bound before it in the same statement are not yet, so it starts the next
- * statement. last is kept at least what next_id will make it. */
-static int in_order(const pt_calllog *l, const char *data, const size_t *off, int k)
-{
-    int64_t last = l->last_id;
-    for (int i = 0; i < k; i++) {
-        int64_t t;
-        memcpy(&t, data + off[i] + offsetof(packed, time_ms), sizeof t);
-        int64_t id = PT_CALLS_ID(t);
-        bool lookup = id <= last && last >= PT_CALLS_ID(t + 1);
-        if (lookup && i > 0) return i;
-        last = lookup ? last + 1 : id <= last ? last + 1 : id;
-    }
-    return k;
-}
-
-/* Inserts the records at data + off[0..k), k <= ROWS_PER_INSERT: as few statements as the
- * sizes allow (each statement's cursors and its start and end cost once). */
-static int insert_rows(pt_calllog *l, const char *data, const size_t *off, int k)
-{
-    int rc = SQLITE_OK;
-    while (k > 0 && rc == SQLITE_OK) {
-        int n = in_order(l, data, off, k), size = INSERT_SIZES - 1;
-        while ((1 << size) > n) size--;
-        int rows = 1 << size;
-        insert_stmt *st = &l->ins[size];
-        for (int i = 0; i < rows; i++) bind_record(l, st, 1 + i * PARAMS, data + off[i]);
-        rc = run_insert(st->st);
-        off += rows;
-        k -= rows;
-    }
-    return rc;
 }
 
 static int exec(sqlite3 *db, const char *sql) { return sqlite3_exec(db, sql, NULL, NULL, NULL); }
@@ -583,46 +483,40 @@ static void rollup_record(pt_calllog *l, const char *rec)
     if (l->rollup && pt_rollup_add(l->rollup, &r)) flush_rollups(l);
 }
 
-/* Inserts up to ROWS_PER_TX records from data in one transaction; returns the bytes used
- * (all n when the transaction cannot even begin: those records are lost, counted). */
+/* Writes up to ROWS_PER_TX records from data in one transaction, in chunks; returns the
+ * bytes used (all n when the transaction cannot even begin: those records are lost,
+ * counted). */
 static size_t insert_some(pt_calllog *l, const char *data, size_t n)
 {
-    size_t off = 0;
-    uint64_t rows = 0;
+    size_t off = 0, k = 0;
     int rc = run_stmt(l->begin);
-    while (rc != SQLITE_OK && off < n) { /* skip the rest, counting it */
+    while (off < n && (rc != SQLITE_OK || k < ROWS_PER_TX)) { /* all of it is skipped, counted, if no transaction */
         uint32_t size;
         memcpy(&size, data + off, sizeof size);
+        if (k < ROWS_PER_TX) l->order[k] = off;
+        k++;
         off += size;
-        rows++;
     }
-    while (rc == SQLITE_OK && off < n && rows < ROWS_PER_TX) {
-        size_t at[ROWS_PER_INSERT];
-        int k = 0;
-        for (; k < ROWS_PER_INSERT && off < n; k++) {
-            uint32_t size;
-            memcpy(&size, data + off, sizeof size);
-            at[k] = off;
-            off += size;
-        }
-        rc = insert_rows(l, data, at, k);
-        if (rc == SQLITE_OK && l->name_error) rc = l->name_error;
-        rows += (uint64_t)k;
+    if (rc == SQLITE_OK) sort_by_time(data, l->order, k);
+    pt_calls_val v[PT_CALLS_NCOLS];
+    for (size_t i = 0; rc == SQLITE_OK && i < k; i++) {
+        record_vals(l, data + l->order[i], v);
+        if (l->name_error) rc = l->name_error;
+        else if (pt_calls_chunk_add(&l->chunk, v) != 0) rc = SQLITE_NOMEM;
+        else if (l->chunk.n == PT_CALLS_CHUNK_RECORDS) rc = pt_calls_chunk_write(l->ins, &l->chunk);
     }
+    if (rc == SQLITE_OK) rc = pt_calls_chunk_write(l->ins, &l->chunk);
     if (rc == SQLITE_OK) rc = write_uses(l);
     if (rc == SQLITE_OK) rc = run_stmt(l->commit);
+    uint64_t rows = k;
     if (rc != SQLITE_OK) {
         if (!sqlite3_get_autocommit(l->db)) run_stmt(l->rollback);
+        pt_calls_chunk_reset(&l->chunk);
         names_clear(l); /* names added in the transaction went with it */
         l->name_error = 0;
         write_failed(l, rc, rows);
     } else {
-        for (size_t at = 0; l->rollup && at < off;) { /* only committed records count in the analytics */
-            uint32_t size;
-            memcpy(&size, data + at, sizeof size);
-            rollup_record(l, data + at);
-            at += size;
-        }
+        for (size_t i = 0; l->rollup && i < k; i++) rollup_record(l, data + l->order[i]); /* only committed records count */
         atomic_fetch_add(&l->written, rows);
         l->resized = true;
         if (l->warned) pt_log_info("call log: writing again");
@@ -670,19 +564,34 @@ static void find_oldest(pt_calllog *l)
     l->oldest_ms = id < 0 ? INT64_MAX : id >> PT_CALLS_SEQ_BITS;
 }
 
-/* One bounded DELETE in its own transaction; returns the rows deleted. */
+/* One bounded step in its own transaction: the oldest chunks that st lists (prune_age,
+ * with arg the id before which a chunk's records all are; prune_old, the oldest, arg < 0),
+ * whole, until PT_CALLLOG_PRUNE_STEP records went; returns the records deleted. */
 static int prune_step(pt_calllog *l, sqlite3_stmt *st, int64_t arg)
 {
-    int c = 1;
-    if (arg >= 0) sqlite3_bind_int64(st, c++, arg);
-    sqlite3_bind_int(st, c, PT_CALLLOG_PRUNE_STEP);
-    int rc = sqlite3_step(st);
+    int64_t ids[PRUNE_CHUNKS];
+    int nids = 0, records = 0;
+    if (arg >= 0) sqlite3_bind_int64(st, 1, arg);
+    while (records < PT_CALLLOG_PRUNE_STEP && nids < PRUNE_CHUNKS && sqlite3_step(st) == SQLITE_ROW) {
+        ids[nids++] = sqlite3_column_int64(st, 0);
+        records += sqlite3_column_int(st, 1);
+    }
     sqlite3_reset(st);
-    if (rc != SQLITE_DONE) return 0;
-    int n = sqlite3_changes(l->db);
-    atomic_fetch_add(&l->pruned, (uint64_t)n);
-    l->resized |= n > 0;
-    return n;
+    if (!nids || run_stmt(l->begin) != SQLITE_OK) return 0;
+    int rc = SQLITE_OK;
+    for (int i = 0; rc == SQLITE_OK && i < nids; i++)
+        for (int t = 0; rc == SQLITE_OK && t < 3; t++) {
+            sqlite3_bind_int64(l->del[t], 1, ids[i]);
+            rc = run_stmt(l->del[t]);
+        }
+    if (rc == SQLITE_OK) rc = run_stmt(l->commit);
+    if (rc != SQLITE_OK) {
+        if (!sqlite3_get_autocommit(l->db)) run_stmt(l->rollback);
+        return 0;
+    }
+    atomic_fetch_add(&l->pruned, (uint64_t)records);
+    l->resized = true;
+    return records;
 }
 
 /* Deletes the names no record names any more (calls_db.h: their last use is more than
@@ -733,7 +642,7 @@ static void on_batch(void *arg, const char *data, size_t n)
     uint64_t before = atomic_load(&l->written);
     for (size_t off = 0; off < n;) off += insert_some(l, data + off, n - off);
     uint64_t rows = atomic_load(&l->written) - before;
-    /* Pruning keeps pace with writing: at least twice this batch's rows per wake-up. */
+    /* Pruning keeps pace with writing: at least twice this batch's records per wake-up. */
     prune(l, rows * 2 > PT_CALLLOG_PRUNE_STEP ? rows * 2 : PT_CALLLOG_PRUNE_STEP);
     if (l->names_due && pt_now_ms() - l->names_pruned_ms >= NAMES_PRUNE_MS) prune_names(l);
     if (pt_now_ms() - l->last_rollup_ms >= PT_ROLLUP_FLUSH_MS) flush_rollups(l);
@@ -743,31 +652,6 @@ static void on_batch(void *arg, const char *data, size_t n)
 
 /* ---- lifecycle ----------------------------------------------------------------------- */
 
-/* The insert of `rows` rows: pt_calls_insert_sql with its VALUES tuple repeated. */
-static int prepare_insert(pt_calllog *l, insert_stmt *ins, int rows)
-{
-    const char *tuple = strstr(pt_calls_insert_sql, "VALUES") + 6;
-    size_t head = strlen(pt_calls_insert_sql), tl = strlen(tuple);
-    char *sql = malloc(head + (size_t)(rows - 1) * (tl + 1) + 1);
-    size_t params = (size_t)rows * PARAMS + 1;
-    if (!sql || !(ins->holds = calloc(params, 1)) || !(ins->num = calloc(params, sizeof *ins->num)) ||
-        !(ins->kept = calloc(params, sizeof *ins->kept))) {
-        free(sql);
-        return SQLITE_NOMEM;
-    }
-    char *p = sql + head;
-    memcpy(sql, pt_calls_insert_sql, head);
-    for (int i = 1; i < rows; i++) {
-        *p++ = ',';
-        memcpy(p, tuple, tl);
-        p += tl;
-    }
-    *p = '\0';
-    int rc = sqlite3_prepare_v3(l->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &ins->st, NULL);
-    free(sql);
-    return rc;
-}
-
 static int prepare_one(pt_calllog *l, const char *sql, sqlite3_stmt **st)
 {
     return sqlite3_prepare_v3(l->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
@@ -775,21 +659,18 @@ static int prepare_one(pt_calllog *l, const char *sql, sqlite3_stmt **st)
 
 static int prepare(pt_calllog *l)
 {
-    for (int i = 0; i < INSERT_SIZES; i++)
-        if (prepare_insert(l, &l->ins[i], 1 << i) != SQLITE_OK) return SQLITE_ERROR;
+    static const char *const del[3] = { "DELETE FROM chunks WHERE id = ?1", "DELETE FROM chunk_keys WHERE id = ?1",
+                                        "DELETE FROM chunk_recs WHERE id = ?1" };
+    for (int i = 0; i < 3; i++)
+        if (prepare_one(l, pt_calls_chunk_sql[i], &l->ins[i]) || prepare_one(l, del[i], &l->del[i])) return SQLITE_ERROR;
     return prepare_one(l, "BEGIN", &l->begin) || prepare_one(l, "COMMIT", &l->commit) ||
            prepare_one(l, "ROLLBACK", &l->rollback) || prepare_one(l, "PRAGMA page_count", &l->page_count) ||
            prepare_one(l, "PRAGMA freelist_count", &l->freelist_count) ||
-           prepare_one(l, "SELECT id FROM calls ORDER BY id LIMIT 1", &l->first_id) ||
-           sqlite3_prepare_v3(l->db, "DELETE FROM calls WHERE id IN (SELECT id FROM calls WHERE id < ?1 "
-                                     "ORDER BY id LIMIT ?2)",
-                              -1, SQLITE_PREPARE_PERSISTENT, &l->prune_age, NULL) ||
-           sqlite3_prepare_v3(l->db, "SELECT max(id) FROM calls WHERE id >= ?1 AND id < ?2", -1,
-                              SQLITE_PREPARE_PERSISTENT, &l->slot_max, NULL) ||
-           sqlite3_prepare_v3(l->db, "DELETE FROM calls WHERE id IN (SELECT id FROM calls ORDER BY id LIMIT ?1)",
-                              -1, SQLITE_PREPARE_PERSISTENT, &l->prune_old, NULL) ||
-           sqlite3_prepare_v3(l->db, pt_calls_name_find_sql, -1, SQLITE_PREPARE_PERSISTENT, &l->name_find, NULL) ||
-           sqlite3_prepare_v3(l->db, pt_calls_name_add_sql, -1, SQLITE_PREPARE_PERSISTENT, &l->name_add, NULL) ||
+           prepare_one(l, "SELECT id FROM chunks ORDER BY id LIMIT 1", &l->first_id) ||
+           /* a chunk whose last id is before the cut has all its records before it */
+           prepare_one(l, "SELECT id, n FROM chunks WHERE id < ?1 AND last_id < ?1 ORDER BY id", &l->prune_age) ||
+           prepare_one(l, "SELECT id, n FROM chunks ORDER BY id", &l->prune_old) ||
+           prepare_one(l, pt_calls_name_find_sql, &l->name_find) || prepare_one(l, pt_calls_name_add_sql, &l->name_add) ||
            prepare_one(l, "UPDATE names SET last_ms = ?2 WHERE id = ?1", &l->name_touch) ||
            prepare_one(l, "DELETE FROM names WHERE id IN (SELECT id FROM names WHERE last_ms < ?1 LIMIT ?2)",
                        &l->prune_names);
@@ -798,21 +679,13 @@ static int prepare(pt_calllog *l)
 static void free_log(pt_calllog *l)
 {
     pt_rollup_free(l->rollup);
-    for (int i = 0; i < INSERT_SIZES; i++) {
-        sqlite3_finalize(l->ins[i].st);
-        free(l->ins[i].holds);
-        free(l->ins[i].num);
-        for (size_t k = 0; l->ins[i].kept && k < (size_t)(1 << i) * PARAMS + 1; k++) free(l->ins[i].kept[k].p);
-        free(l->ins[i].kept);
-    }
-    sqlite3_stmt *more[] = { l->begin,          l->commit,   l->rollback,   l->page_count,
-                             l->freelist_count, l->first_id, l->name_touch, l->prune_names };
-    for (size_t i = 0; i < sizeof more / sizeof *more; i++) sqlite3_finalize(more[i]);
-    sqlite3_finalize(l->prune_age);
-    sqlite3_finalize(l->prune_old);
-    sqlite3_finalize(l->slot_max);
-    sqlite3_finalize(l->name_find);
-    sqlite3_finalize(l->name_add);
+    sqlite3_stmt *stmts[] = { l->ins[0],    l->ins[1],   l->ins[2],      l->del[0],      l->del[1],
+                              l->del[2],    l->begin,    l->commit,      l->rollback,    l->page_count,
+                              l->freelist_count, l->first_id, l->prune_age, l->prune_old, l->name_find,
+                              l->name_add,  l->name_touch, l->prune_names };
+    for (size_t i = 0; i < sizeof stmts / sizeof *stmts; i++) sqlite3_finalize(stmts[i]);
+    pt_calls_chunk_free(&l->chunk);
+    free(l->order);
     names_clear(l);
     free(l->names);
     free(l->used);
@@ -829,7 +702,8 @@ pt_calllog *pt_calllog_open(const pt_calllog_opts *o, char *why, size_t cap)
         return NULL;
     }
     pthread_mutex_init(&l->db_lock, NULL);
-    if (!(l->names = calloc(NAME_SLOTS, sizeof *l->names)) || !(l->used = calloc(NAME_SLOTS, sizeof *l->used))) {
+    if (!(l->names = calloc(NAME_SLOTS, sizeof *l->names)) || !(l->used = calloc(NAME_SLOTS, sizeof *l->used)) ||
+        !(l->order = malloc(ROWS_PER_TX * sizeof *l->order))) {
         snprintf(why, cap, "call log: out of memory");
         goto fail;
     }
@@ -845,7 +719,7 @@ pt_calllog *pt_calllog_open(const pt_calllog_opts *o, char *why, size_t cap)
     l->resized = true;
     measure(l);
     find_oldest(l);
-    l->last_id = (int64_t)pragma_u64(l->db, "SELECT coalesce(max(id), 0) FROM calls");
+    l->last_id = (int64_t)pragma_u64(l->db, "SELECT coalesce((SELECT last_id FROM chunks ORDER BY id DESC LIMIT 1), 0)");
     if (!o->no_rollups && !(l->rollup = pt_rollup_new(l->db, o->rollup_retention_ms, why, cap))) goto fail;
     l->last_rollup_ms = pt_now_ms();
     pt_spool_opts so = { .cap = o->queue_bytes ? o->queue_bytes : DEFAULT_QUEUE, .flush_bytes = o->flush_bytes,

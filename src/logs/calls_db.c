@@ -15,7 +15,6 @@
 #define BUSY_TIMEOUT_MS 2000
 #define STR_(x) #x
 #define STR(x) STR_(x)
-#define SPILL_MS 1000 /* how far past its millisecond an id may have spilled, searched beyond `to` */
 
 #define NAME(name, type) #name,
 #define NAME_N(name) #name,
@@ -23,11 +22,9 @@
 #define INSERT_NAME_N(name) "," #name "_id"
 #define SELECT_NAME(name, type) ",c." #name
 #define SELECT_NAME_N(name) ",(SELECT name FROM names WHERE id=c." #name "_id)"
-#define PLACEHOLDER(name, type) ",?"
-#define PLACEHOLDER_N(name) ",?"
 #define DEFINE(name, type) "," #name " " type
 #define DEFINE_N(name) "," #name "_id INTEGER"
-/* Copying a row of the previous layout (see migrate()). */
+/* Copying a row of layout 2 (see migrate()). */
 #define COPY(name, type) ",o." #name
 #define COPY_N(name) ",(SELECT id FROM names WHERE name=o." #name ")"
 #define OLD_NAMES(name, type)
@@ -37,22 +34,24 @@ const char *const pt_calls_columns[PT_CALLS_NCOLS] = { "id", PT_CALLS_COLUMNS(NA
 
 #define SELECT_COLS "c.id" PT_CALLS_COLUMNS(SELECT_NAME, SELECT_NAME_N)
 #define INSERT_COLS "id" PT_CALLS_COLUMNS(INSERT_NAME, INSERT_NAME_N) ",rid_hash"
+#define OLD_COLS "id" PT_CALLS_COLUMNS(INSERT_NAME, INSERT_NAME_N)
 
-const char *const pt_calls_insert_sql =
-    "INSERT OR ROLLBACK INTO calls(" INSERT_COLS ") VALUES(?" PT_CALLS_COLUMNS(PLACEHOLDER, PLACEHOLDER_N) ",?)";
 const char *const pt_calls_name_find_sql = "SELECT id, last_ms FROM names WHERE name = ?1";
 const char *const pt_calls_name_add_sql = "INSERT INTO names(name, last_ms) VALUES(?1, ?2)";
 
-/* user_version of the current layout; an older file's table is converted or replaced (see
- * migrate()). */
-#define LAYOUT_VERSION 5
+/* user_version of the current layout; an older file's records are converted, or replaced
+ * when they cannot be (see migrate()). */
+#define LAYOUT_VERSION 6
 
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS names(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, last_ms INTEGER);"
-    "CREATE TABLE IF NOT EXISTS calls(id INTEGER PRIMARY KEY" PT_CALLS_COLUMNS(DEFINE, DEFINE_N) ",rid_hash INTEGER);"
-    "CREATE INDEX IF NOT EXISTS calls_consumer ON calls(consumer_id) WHERE consumer_id IS NOT NULL;"
-    "CREATE INDEX IF NOT EXISTS calls_request ON calls(rid_hash);"
-    "CREATE INDEX IF NOT EXISTS calls_trace ON calls(trace_id) WHERE trace_id IS NOT NULL;";
+    "CREATE TABLE IF NOT EXISTS chunks(id INTEGER PRIMARY KEY, last_id INTEGER NOT NULL, min_ms INTEGER NOT NULL,"
+    " max_ms INTEGER NOT NULL, n INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS chunk_keys(id INTEGER PRIMARY KEY, keys BLOB NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS chunk_recs(id INTEGER PRIMARY KEY, recs BLOB NOT NULL);";
+
+const char pt_calls_table_v5_sql[] =
+    "CREATE TABLE calls(id INTEGER PRIMARY KEY" PT_CALLS_COLUMNS(DEFINE, DEFINE_N) ",rid_hash INTEGER);";
 
 /* Layout 2 kept names as text in each row: its rows are copied into layout 3, once. */
 static const char convert_v2[] =
@@ -65,7 +64,7 @@ static const char copy_v2[] =
 
 /* Columns layouts 2 to 4 gained after their first release, for files created before
  * them: added when missing ("duplicate column" is the answer when they are there already),
- * so that a file of layout 2 can be copied and one of layout 3 or 4 used as it is. */
+ * so that a file of layout 2 can be copied and one of layout 3 to 5 converted. */
 static const char *const added_columns[] = {
     "ALTER TABLE calls ADD COLUMN trace_id TEXT",
     "ALTER TABLE calls ADD COLUMN masked TEXT",
@@ -168,9 +167,40 @@ static bool has_table(sqlite3 *db, const char *name)
     return had;
 }
 
-/* Brings the file to LAYOUT_VERSION in one transaction: layouts 3 and 4 gain their new
- * columns in place (the cache's, names' last use, tool calls' arguments); layout 2 (names as text in each row) is copied
- * into the current one, said in the log with its time; a file written before ids were
+/* Copies the rows of `calls` (layout 5, names as ids) into chunks, in id order, and drops
+ * the table. */
+static int convert_rows(sqlite3 *db, int64_t *rows)
+{
+    sqlite3_stmt *rd = NULL, *ins[3] = { NULL, NULL, NULL };
+    pt_calls_chunk c = { 0 };
+    int rc = sqlite3_prepare_v2(db, "SELECT " OLD_COLS " FROM calls ORDER BY id", -1, &rd, NULL), s = SQLITE_DONE;
+    for (int i = 0; rc == SQLITE_OK && i < 3; i++) rc = sqlite3_prepare_v2(db, pt_calls_chunk_sql[i], -1, &ins[i], NULL);
+    while (rc == SQLITE_OK && (s = sqlite3_step(rd)) == SQLITE_ROW) {
+        pt_calls_val v[PT_CALLS_NCOLS];
+        for (int i = 0; i < PT_CALLS_NCOLS; i++) {
+            if (sqlite3_column_type(rd, i) == SQLITE_NULL) v[i] = (pt_calls_val){ .type = PT_CALLS_NULL };
+            else if (pt_calls_col_kind(i) == PT_CALLS_INT)
+                v[i] = (pt_calls_val){ .type = PT_CALLS_INT, .i = sqlite3_column_int64(rd, i) };
+            else
+                v[i] = (pt_calls_val){ .type = PT_CALLS_TEXT, .s = (const char *)sqlite3_column_text(rd, i),
+                                       .n = (size_t)sqlite3_column_bytes(rd, i) };
+        }
+        if (pt_calls_chunk_add(&c, v) != 0) rc = SQLITE_NOMEM;
+        else if (c.n == PT_CALLS_CHUNK_RECORDS) rc = pt_calls_chunk_write(ins, &c);
+        (*rows)++;
+    }
+    if (rc == SQLITE_OK && s != SQLITE_DONE) rc = s;
+    if (rc == SQLITE_OK) rc = pt_calls_chunk_write(ins, &c);
+    sqlite3_finalize(rd);
+    for (int i = 0; i < 3; i++) sqlite3_finalize(ins[i]);
+    pt_calls_chunk_free(&c);
+    return rc == SQLITE_OK ? sqlite3_exec(db, "DROP TABLE calls", NULL, NULL, NULL) : rc;
+}
+
+/* Brings the file to LAYOUT_VERSION in one transaction: the rows of layouts 3 to 5 gain
+ * the columns added since (the cache's, names' last use, tool calls' arguments) and go
+ * into chunks; layout 2 (names as text in each row) is first copied into layout 5's table;
+ * either conversion is said in the log with its time. A file written before ids were
  * times has a table the queries cannot range over: it is dropped (a log, not a record of
  * truth), said once in the log. */
 static int migrate(sqlite3 *db)
@@ -179,22 +209,25 @@ static int migrate(sqlite3 *db)
     if (v == LAYOUT_VERSION) return sqlite3_exec(db, schema, NULL, NULL, NULL);
     int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     if (rc != SQLITE_OK) return rc;
-    bool had = has_table(db, "calls"), copy = had && v == 2, keep = had && (v == 3 || v == 4);
-    int64_t t0 = pt_now_ms();
+    bool had = has_table(db, "calls"), copy = had && v == 2, keep = had && v >= 3 && v <= 5;
+    int64_t t0 = pt_now_ms(), rows = 0;
     if (had && !copy && !keep) pt_log_warn("call log: the file has an older layout; its records are dropped and a new table started");
     if (copy || keep) rc = add_columns(db);
-    if (rc == SQLITE_OK && !keep) rc = sqlite3_exec(db, copy ? convert_v2 : "DROP TABLE IF EXISTS calls;", NULL, NULL, NULL);
+    /* (only a real table: `calls` is otherwise the virtual table, not to be dropped) */
+    if (rc == SQLITE_OK && had && !keep) rc = sqlite3_exec(db, copy ? convert_v2 : "DROP TABLE calls;", NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_exec(db, schema, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = add_column(db, "ALTER TABLE names ADD COLUMN last_ms INTEGER");
+    if (rc == SQLITE_OK && copy) rc = sqlite3_exec(db, pt_calls_table_v5_sql, NULL, NULL, NULL);
     if (rc == SQLITE_OK && copy) rc = sqlite3_exec(db, copy_v2, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_exec(db, names_last_ms, NULL, NULL, NULL);
+    if (rc == SQLITE_OK && (copy || keep)) rc = convert_rows(db, &rows);
     char sql[48];
     snprintf(sql, sizeof sql, "PRAGMA user_version=%d", LAYOUT_VERSION);
     if (rc == SQLITE_OK) rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
     rc = sqlite3_exec(db, rc == SQLITE_OK ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL) == SQLITE_OK ? rc : SQLITE_ERROR;
-    if (rc == SQLITE_OK && copy)
-        pt_log_info("call log: the file's records were converted to the current layout (names kept once) in %lld ms",
-                    (long long)(pt_now_ms() - t0));
+    if (rc == SQLITE_OK && (copy || keep))
+        pt_log_info("call log: the file's %lld records were converted to the current layout (records in chunks) in %lld ms",
+                    (long long)rows, (long long)(pt_now_ms() - t0));
     return rc;
 }
 
@@ -208,6 +241,7 @@ int pt_calls_db_open(const char *path, bool readonly, sqlite3 **out, char *why, 
     sqlite3 *db = NULL;
     int rc = sqlite3_open_v2(path, &db, flags, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
+    if (rc == SQLITE_OK) rc = pt_calls_vtab_register(db);
     /* 16 KiB pages (a new file's; an existing file keeps its own): a quarter of the page
      * writes and splits of 4 KiB ones for the same rows, measured about a third more
      * records/s here; the WAL is checkpointed every 32 MiB either way. */
@@ -251,10 +285,11 @@ static void add(sql_buf *q, const char *frag)
 static void where(sql_buf *q, const pt_calls_filter *f)
 {
     add(q, " WHERE 1");
-    /* The id range finds the rows; time_ms keeps the bounds exact for ids that spilled
-     * into the next millisecond (more than 2^PT_CALLS_SEQ_BITS calls in one). */
+    /* A record's id is at least its time's, so `from` bounds the ids too; a record written
+     * late (a long call) has an id past its time's, so `to` bounds only the time (the table
+     * skips the chunks whose times are all past it). */
     if (f->from_ms) add(q, " AND id >= ? AND time_ms >= ?");
-    if (f->to_ms) add(q, " AND id < ? AND time_ms < ?");
+    if (f->to_ms) add(q, " AND time_ms < ?");
     if (f->team) add(q, " AND team_id = " NAME_ID);
     if (f->consumer) add(q, " AND consumer_id = " NAME_ID);
     if (f->service) add(q, " AND service_id = " NAME_ID);
@@ -280,10 +315,7 @@ static void bind(sqlite3_stmt *st, const pt_calls_filter *f)
         sqlite3_bind_int64(st, i++, PT_CALLS_ID(f->from_ms));
         sqlite3_bind_int64(st, i++, f->from_ms);
     }
-    if (f->to_ms) {
-        sqlite3_bind_int64(st, i++, PT_CALLS_ID(f->to_ms + SPILL_MS));
-        sqlite3_bind_int64(st, i++, f->to_ms);
-    }
+    if (f->to_ms) sqlite3_bind_int64(st, i++, f->to_ms);
     bind_text(st, &i, f->team);
     bind_text(st, &i, f->consumer);
     bind_text(st, &i, f->service);

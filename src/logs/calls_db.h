@@ -1,14 +1,23 @@
-/* calls_db.h: the call log's SQLite file: its schema (once, for the writer and the
+/* calls_db.h: the call log's SQLite file: its layout (once, for the writer and the
  * readers), opening it, and the one query the admin API runs over it.
  *
- * The table `calls` has one row per call. Its `id` is its time: time_ms << PT_CALLS_SEQ_BITS
- * plus a sequence number within the millisecond, so the table itself is in time order and a
- * time range is a range of ids, with no index of its own. Small indexes serve the lookups
- * that must stay fast on a large log: one consumer (calls_consumer, on its name's integer
- * id; an index carries the row id, so it is a consumer's calls in time order), one request
- * id (calls_request, on an integer hash of it) and one trace id (calls_trace). Every other
- * filter narrows the rows of the time range, newest first, until a page is full. Names
- * that repeat are kept once, in `names` (see PT_CALLS_COLUMNS). */
+ * Records are stored in chunks: up to PT_CALLS_CHUNK_RECORDS records, encoded one after
+ * another in one blob (table `chunk_recs`), with a small row of their id and time range
+ * (`chunks`) and a filter of the keys they hold (`chunk_keys`: a Bloom filter over their
+ * request ids, trace ids and named columns), each row keyed by the chunk's first id. A
+ * record's `id` grows with the order records are written: at least its time_ms <<
+ * PT_CALLS_SEQ_BITS, else one more than the last id; so ids grow with time but for a call
+ * written after later ones (a stream outlasting a batch), which is listed where it was
+ * written and keeps its own time. Names that repeat are kept once, in `names` (see
+ * PT_CALLS_COLUMNS).
+ *
+ * Readers see the records as one table, `calls`: an eponymous virtual table over the chunks
+ * (calls_chunk.c), with the columns of PT_CALLS_COLUMNS (a name as its integer id,
+ * <name>_id) and rid_hash, in id order either way. It skips whole chunks outside an id or
+ * time range and chunks whose filter lacks a key asked for with `=` (a consumer, a request
+ * id, a trace id, a team, service, API or model), and compares the rest record by record.
+ * One SQL insert per chunk instead of one per record and no per-record index are what make
+ * the writer cheap. */
 #ifndef PT_LOGS_CALLS_DB_H
 #define PT_LOGS_CALLS_DB_H
 
@@ -38,9 +47,12 @@
 #define PT_CALLS_SEQ_BITS 12
 #define PT_CALLS_ID(time_ms) ((int64_t)(time_ms) << PT_CALLS_SEQ_BITS)
 
-/* The insert statement: id, then the columns above in order (a name as its id); and the
- * request id's hash that the writer binds last (rid_hash, the key of calls_request). */
-extern const char *const pt_calls_insert_sql;
+/* Layouts 3 to 5 had one row per record in a table `calls` (this one, without its indexes):
+ * a file of layout 2 is copied into it first, then every such file's rows go into chunks
+ * (tests and benchmarks make files of layout 5 with it). */
+extern const char pt_calls_table_v5_sql[];
+
+/* The request id's hash that readers compare first (the column rid_hash). */
 int64_t pt_calls_rid_hash(const char *s, size_t n);
 /* A name's id in `names`, added when missing (inside the writer's transaction) with
  * last_ms = at_ms: > 0, or -1 on a SQLite error; *last_ms is the row's last_ms. find and
@@ -79,11 +91,59 @@ typedef struct pt_calls_filter {
 #define PT_CALLS_NCOLS (1 PT_CALLS_COLUMNS(PT__CALLS_COUNT, PT__CALLS_COUNT_NAME))
 extern const char *const pt_calls_columns[PT_CALLS_NCOLS];
 
+/* Each column's index: PT_CALLS_COL_id, PT_CALLS_COL_time_ms, PT_CALLS_COL_team (a name's
+ * id), ... */
+#define PT__CALLS_ENUM(name, type) PT_CALLS_COL_##name,
+#define PT__CALLS_ENUM_NAME(name) PT_CALLS_COL_##name,
+enum { PT_CALLS_COL_id, PT_CALLS_COLUMNS(PT__CALLS_ENUM, PT__CALLS_ENUM_NAME) PT_CALLS_COL_rid_hash };
+
 /* One row: for each column, whether it is NULL, its text, or its integer. */
 typedef struct pt_calls_row {
     int64_t id, time_ms;
     sqlite3_stmt *st;                 /* column i of the row is column i of st */
 } pt_calls_row;
+
+/* ---- chunks (calls_chunk.c) ---- */
+
+#define PT_CALLS_CHUNK_RECORDS 500    /* records per chunk, at most */
+
+/* A column's value as the writer hands it over: NULL, an integer (a name as its id), or a
+ * text of n bytes. */
+enum { PT_CALLS_NULL, PT_CALLS_INT, PT_CALLS_TEXT };
+typedef struct pt_calls_val {
+    int type;
+    int64_t i;
+    const char *s;
+    size_t n;
+} pt_calls_val;
+
+/* What a column holds when it is not NULL: PT_CALLS_INT (a name's id too) or PT_CALLS_TEXT. */
+int pt_calls_col_kind(int col);
+
+/* A chunk being filled: its records encoded, their id and time range, their keys. */
+typedef struct pt_calls_chunk {
+    uint8_t *buf;
+    size_t len, cap;
+    int64_t first_id, last_id, min_ms, max_ms;
+    uint32_t n;
+    uint64_t *keys;
+    size_t nkeys, kcap;
+    int64_t last_name[8];             /* each filtered name column's last id (added once per run) */
+} pt_calls_chunk;
+
+/* Adds a record: v[i] is column i (PT_CALLS_COL_...; v[0] its id, larger than the chunk's
+ * last; v[1] its time; a name as its integer id). 0, or -1 when out of memory. */
+int pt_calls_chunk_add(pt_calls_chunk *c, const pt_calls_val v[PT_CALLS_NCOLS]);
+/* The chunk's three inserts, prepared by the writer from pt_calls_chunk_sql, in order. */
+extern const char *const pt_calls_chunk_sql[3];
+/* Stores the chunk (when it holds records) with the three prepared inserts and empties it
+ * for the next: SQLITE_OK or SQLite's error. */
+int pt_calls_chunk_write(sqlite3_stmt *const ins[3], pt_calls_chunk *c);
+/* Empties the chunk (its records are dropped). */
+void pt_calls_chunk_reset(pt_calls_chunk *c);
+void pt_calls_chunk_free(pt_calls_chunk *c);
+/* Registers the virtual table `calls` on a connection (pt_calls_db_open does). */
+int pt_calls_vtab_register(sqlite3 *db);
 
 typedef int (*pt_calls_row_fn)(void *arg, const pt_calls_row *row);
 

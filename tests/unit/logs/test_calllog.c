@@ -301,19 +301,32 @@ static void unused_names_are_pruned_after_retention(void **state)
     assert_int_equal(names_count(f, NULL), 1 + 1 + 5); /* new, old-7, ml, the prefix, echo, web, echo/v1 */
 }
 
-/* Writes one record ("bot" at 5000 ms), turns the file into an older layout with sql, and
- * opens it again (the writer brings it up to date). */
+/* Layout 5, the last with one row per record, as a gateway of that layout left it (its
+ * table is pt_calls_table_v5_sql): the record rest(5000, "bot", 200) and its names. */
+static const char layout_5[] =
+    "CREATE TABLE names(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, last_ms INTEGER);"
+    "CREATE INDEX calls_consumer ON calls(consumer_id) WHERE consumer_id IS NOT NULL;"
+    "CREATE INDEX calls_request ON calls(rid_hash);"
+    "CREATE INDEX calls_trace ON calls(trace_id) WHERE trace_id IS NOT NULL;"
+    "INSERT INTO names(id, name, last_ms) VALUES(1, 'ml', 5000), (2, 'bot', 5000), (3, 'pk_abcdefghi', 5000),"
+    " (4, 'echo', 5000), (5, 'web', 5000), (6, 'echo/v1', 5000);"
+    "INSERT INTO calls(id, time_ms, request_id, team_id, consumer_id, key_prefix_id, service_id, service_team_id,"
+    " api_id, method, path, status, total_us, upstream_us, ttfb_us, bytes_in, bytes_out, client, rid_hash)"
+    " VALUES(5000 << 12, 5000, 'req-1', 1, 2, 3, 4, 5, 6, 'GET', '/v1/x', 200, 1500, 1000, 800, 10, 20,"
+    " '127.0.0.1:5555', 0);"
+    "PRAGMA user_version=5;";
+
+/* Makes a file of layout 5 (above), turns it into an older layout with sql, and opens it
+ * (the writer brings it up to date). */
 static void reopen_as_older(fx *f, const char *sql)
 {
-    open_log(f, (pt_calllog_opts){ 0 });
-    pt_call_record a = rest(5000, "bot", 200);
-    pt_calllog_write(f->log, &a);
-    pt_calllog_close(f->log);
-    f->log = NULL;
-    sqlite3_close(f->ro);
-    f->ro = NULL;
+    char dir[128];
+    snprintf(dir, sizeof dir, "%s/data", f->dir);
+    assert_int_equal(mkdir(dir, 0700), 0);
     sqlite3 *db;
     assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, pt_calls_table_v5_sql, NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, layout_5, NULL, NULL, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     open_log(f, (pt_calllog_opts){ 0 });
@@ -341,7 +354,7 @@ static void a_file_of_layout_3_gains_the_new_columns(void **state)
                      SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     assert_int_equal(sqlite3_column_int64(st, 0), 5000); /* its newest record's millisecond */
-    assert_int_equal(sqlite3_column_int64(st, 1), 5);
+    assert_int_equal(sqlite3_column_int64(st, 1), 6);
     sqlite3_finalize(st);
 }
 
@@ -363,7 +376,7 @@ static void a_file_of_layout_4_gains_the_arguments_columns(void **state)
     fx *f = *state;
     reopen_as_older(f, "ALTER TABLE calls DROP COLUMN arguments_shape; ALTER TABLE calls DROP COLUMN arguments;"
                        "PRAGMA user_version=4;");
-    assert_int_equal(layout(f), 5);
+    assert_int_equal(layout(f), 6);
     pt_call_record b = rest(6000, "bot", 200);
     b.operation = "files/read";
     b.arguments_shape = "{\"path\":\"string\"}";
@@ -740,6 +753,144 @@ static void ids_are_times_even_for_records_out_of_order(void **state)
     assert_int_equal(run(f, (pt_calls_filter){ .from_ms = 9000, .to_ms = 9001 }), 3);
 }
 
+/* Records spread over many chunks: the filters that skip whole chunks by their keys (a
+ * consumer, a request id, a trace id, a service) find every record they should and no
+ * other, newest first and oldest first, and the first page stops early. */
+static void lookups_skip_chunks_and_miss_nothing(void **state)
+{
+    fx *f = *state;
+    open_log(f, (pt_calllog_opts){ .flush_ms = 600000, .queue_bytes = 32 << 20, .flush_bytes = 32 << 20 });
+    enum { N = PT_CALLS_CHUNK_RECORDS * 7 + 123 };
+    static char rid[N][24], consumer[N][24], trace[N][40];
+    for (int i = 0; i < N; i++) {
+        pt_call_record a = rest(100000 + i, NULL, 200);
+        snprintf(rid[i], sizeof rid[i], "req-%d", i);
+        snprintf(consumer[i], sizeof consumer[i], "c-%d", i % 97);
+        snprintf(trace[i], sizeof trace[i], "%032x", i * 2654435761u);
+        a.request_id = rid[i];
+        a.consumer = consumer[i];
+        a.trace_id = i % 5 ? NULL : trace[i];
+        a.service = i % 1000 == 999 ? "rare" : "echo";
+        assert_true(pt_calllog_write(f->log, &a));
+    }
+    pt_calllog_sync(f->log);
+    assert_int_equal(count(f, ""), N);
+    int64_t chunks = 0;
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(f->ro, "SELECT count(*), sum(n) FROM chunks", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    chunks = sqlite3_column_int64(st, 0);
+    assert_int_equal(sqlite3_column_int64(st, 1), N);
+    sqlite3_finalize(st);
+    assert_int_equal(chunks, N / PT_CALLS_CHUNK_RECORDS + 1);
+    for (int i = 0; i < N; i += 331) {
+        assert_int_equal(run(f, (pt_calls_filter){ .request_id = rid[i] }), 1);
+        assert_int_equal(ids[0], 100000 + i);
+    }
+    assert_int_equal(run(f, (pt_calls_filter){ .request_id = "req-none" }), 0);
+    assert_int_equal(run(f, (pt_calls_filter){ .consumer = "c-5", .limit = 1000 }), (N - 5 + 96) / 97);
+    for (int k = 1; k < nids; k++) assert_true(ids[k] < ids[k - 1]);
+    assert_int_equal(run(f, (pt_calls_filter){ .consumer = "c-5", .limit = 3 }), 3);
+    assert_int_equal(ids[0], 100000 + 5 + 97 * ((N - 1 - 5) / 97));
+    assert_int_equal(run(f, (pt_calls_filter){ .trace_id = trace[1000] }), 1);
+    assert_int_equal(ids[0], 101000);
+    assert_int_equal(run(f, (pt_calls_filter){ .trace_id = trace[1001] }), 0); /* none stored for it */
+    assert_int_equal(run(f, (pt_calls_filter){ .service = "rare", .limit = 100 }), N / 1000);
+    int c0 = 0; /* c-0's records in [600, 1600): its i are the multiples of 97 */
+    for (int i = 600; i < 1600; i++) c0 += i % 97 == 0;
+    assert_int_equal(run(f, (pt_calls_filter){ .from_ms = 100000 + 600, .to_ms = 100000 + 1600, .consumer = "c-0" }), c0);
+    assert_int_equal(count(f, "WHERE id >= (100000 << 12) + 10 AND id < (100000 + 2000) << 12"), 2000 - 1);
+    /* oldest first, through the table's own order */
+    assert_int_equal(sqlite3_prepare_v2(f->ro, "SELECT time_ms FROM calls WHERE consumer_id = "
+                                               "(SELECT id FROM names WHERE name = 'c-3') ORDER BY id LIMIT 2",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int64(st, 0), 100003);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int64(st, 0), 100003 + 97);
+    sqlite3_finalize(st);
+}
+
+/* A call written after later ones, in a later batch (a stream outlasting it), is listed
+ * where it was written and found by its own time, `to` included. */
+static void a_late_record_is_found_by_its_time(void **state)
+{
+    fx *f = *state;
+    open_log(f, (pt_calllog_opts){ 0 });
+    pt_call_record a = rest(9000, "bot", 200), late = rest(4000, "bot", 200);
+    late.request_id = "late";
+    assert_true(pt_calllog_write(f->log, &a));
+    pt_calllog_sync(f->log);
+    assert_true(pt_calllog_write(f->log, &late));
+    pt_calllog_sync(f->log);
+    assert_int_equal(run(f, (pt_calls_filter){ 0 }), 2);
+    assert_int_equal(ids[0], 4000); /* newest written first */
+    assert_true(rowids[0] > rowids[1]);
+    assert_int_equal(run(f, (pt_calls_filter){ .from_ms = 3000, .to_ms = 5000 }), 1);
+    assert_int_equal(ids[0], 4000);
+    assert_int_equal(run(f, (pt_calls_filter){ .to_ms = 8000 }), 1);
+    assert_int_equal(run(f, (pt_calls_filter){ .from_ms = 4001 }), 1);
+    assert_int_equal(ids[0], 9000);
+}
+
+/* A layout-5 file of many records is converted whole, each record as it was. */
+static void a_large_file_of_layout_5_is_converted(void **state)
+{
+    fx *f = *state;
+    enum { N = PT_CALLS_CHUNK_RECORDS * 3 + 7 };
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < %d) "
+             "INSERT INTO calls(id, time_ms, request_id, consumer_id, status, total_us, bytes_in, bytes_out, path) "
+             "SELECT (5000 + i) << 12, 5000 + i, 'r' || i, CASE WHEN i %% 2 THEN 2 END, 200 + i %% 3, i, i * 3, "
+             "-i, CASE WHEN i %% 7 = 0 THEN '/p/' || i END FROM g",
+             N);
+    reopen_as_older(f, sql);
+    assert_int_equal(count(f, ""), N + 1);
+    assert_int_equal(count(f, "WHERE status = 202 AND bytes_out < 0"), N / 3);
+    assert_int_equal(count(f, "WHERE path = '/p/' || (time_ms - 5000) AND bytes_in = 3 * total_us"), N / 7);
+    assert_int_equal(count(f, "WHERE consumer_id = (SELECT id FROM names WHERE name = 'bot')"), (N + 1) / 2 + 1);
+    assert_int_equal(run(f, (pt_calls_filter){ .consumer = "bot", .limit = 60 }), 60);
+    assert_int_equal(run(f, (pt_calls_filter){ .request_id = "r777" }), 1);
+    assert_int_equal(ids[0], 5777);
+    pt_call_record a = rest(5000 + N, "bot", 200); /* the same millisecond as the last one converted */
+    assert_true(pt_calllog_write(f->log, &a));
+    pt_calllog_sync(f->log);
+    assert_int_equal(run(f, (pt_calls_filter){ .limit = 2 }), 2);
+    assert_true(rowids[0] > rowids[1]);
+}
+
+/* A damaged chunk is read up to where it stops making sense, without crashing; the
+ * records of other chunks are all there. */
+static void a_damaged_chunk_is_read_as_far_as_it_goes(void **state)
+{
+    fx *f = *state;
+    open_log(f, (pt_calllog_opts){ 0 });
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < 10; i++) {
+            pt_call_record a = rest(1000 * (round + 1) + i, "bot", 200);
+            assert_true(pt_calllog_write(f->log, &a));
+        }
+        pt_calllog_sync(f->log);
+    }
+    pt_calllog_close(f->log);
+    f->log = NULL;
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    /* the first chunk's records cut in the middle of its fourth, its filter emptied */
+    assert_int_equal(sqlite3_exec(db, "UPDATE chunk_recs SET recs = substr(recs, 1, 3 * length(recs) / 10 + 5) "
+                                      "WHERE id = (SELECT min(id) FROM chunks);"
+                                      "UPDATE chunk_keys SET keys = x'' WHERE id = (SELECT min(id) FROM chunks);",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    int64_t n = count(f, "");
+    assert_true(n >= 10 + 3 && n < 20);
+    assert_int_equal(count(f, "WHERE time_ms >= 2000"), 10);
+    assert_int_equal(run(f, (pt_calls_filter){ .consumer = "bot", .limit = 60 }), n);
+}
+
 /* A file from before ids were times is started afresh rather than misread. */
 static void a_file_of_the_older_layout_is_replaced(void **state)
 {
@@ -750,7 +901,7 @@ static void a_file_of_the_older_layout_is_replaced(void **state)
     pt_calllog_close(f->log);
     f->log = NULL;
     assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "DROP TABLE calls; PRAGMA user_version=0;"
+    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version=0;"
                                       "CREATE TABLE calls(id INTEGER PRIMARY KEY, time_ms INTEGER);"
                                       "INSERT INTO calls VALUES(1, 1000);",
                                   NULL, NULL, NULL),
@@ -807,6 +958,10 @@ int main(void)
         T(trace_ids_are_stored_and_filtered),
         T(an_older_file_gains_the_trace_id_column),
         T(ids_are_times_even_for_records_out_of_order),
+        T(lookups_skip_chunks_and_miss_nothing),
+        T(a_late_record_is_found_by_its_time),
+        T(a_large_file_of_layout_5_is_converted),
+        T(a_damaged_chunk_is_read_as_far_as_it_goes),
         T(a_file_of_the_older_layout_is_replaced),
         cmocka_unit_test(cursors_round_trip_and_refuse_garbage),
     };
