@@ -19,13 +19,16 @@
  *                                           through bench/instructions.sh
  *   calllog bulk PATH ROWS DAYS CONSUMERS    fills a new file with ROWS records like write's
  *                                           over the last DAYS days, generated in SQL as a
- *                                           file of the one-row-per-record layout 5 that
- *                                           the gateway's code then converts into chunks
+ *                                           file of the one-row-per-record layout 5 (no
+ *                                           indexes) that the gateway's code then converts
+ *                                           into chunks
  *                                           (a large log in a bounded time, for the query
  *                                           benchmark); prints rows/s and the file's bytes
  *   calllog query PATH ROUNDS DAYS CONSUMERS one consumer, one day, the first page (100 rows),
  *                                           ROUNDS times on random consumers and days; prints
- *                                           the median and the slowest in ms */
+ *                                           the median and the slowest in ms; then, on a log
+ *                                           of chunks bulk filled, ROUNDS request ids
+ *                                           anywhere in it (no time range) */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -274,8 +277,23 @@ static int bulk(const char *path, long rows, int days, int consumers)
     }
     double filled = now_ms();
     sqlite3_close(db);
-    if (pt_calls_db_open(path, false, &db, why, sizeof why) != 0) { /* converts the rows into chunks */
+    if (pt_calls_db_open(path, false, &db, why, sizeof why) != 0) {
         fprintf(stderr, "%s\n", why);
+        return 1;
+    }
+    /* the rows into chunks, as the gateway's writer converts them, in larger steps */
+    int rc;
+    pt_calls_convert *cv = pt_calls_convert_new(db, &rc);
+    int64_t done = 1, lowest;
+    while (cv && rc == SQLITE_OK && done) {
+        rc = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+        if (rc == SQLITE_OK) rc = pt_calls_convert_step(cv, 100000, &done, &lowest);
+        if (rc == SQLITE_OK) rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    }
+    pt_calls_convert_free(cv);
+    if (rc != SQLITE_OK) {
+        fprintf(stderr, "bulk convert: %s\n", sqlite3_errstr(rc));
+        sqlite3_close(db);
         return 1;
     }
     sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
@@ -335,8 +353,29 @@ static int query(const char *path, int rounds, int days, int consumers)
         total += n;
     }
     qsort(ms, (size_t)rounds, sizeof *ms, cmp_double);
-    printf("rounds=%d median_ms=%.3f max_ms=%.3f rows_per_query=%.1f\n", rounds, ms[rounds / 2], ms[rounds - 1],
+    printf("rounds=%d median_ms=%.3f max_ms=%.3f rows_per_query=%.1f", rounds, ms[rounds / 2], ms[rounds - 1],
            (double)total / rounds);
+    /* one request id of bulk's, anywhere in the log (no time range): every chunk's filter */
+    sqlite3_stmt *st;
+    long rows = 0, found = 0;
+    if (sqlite3_prepare_v2(db, "SELECT sum(n) FROM chunks", -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        rows = (long)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    for (int i = 0; rows > 0 && i < rounds; i++) {
+        char rid[24];
+        snprintf(rid, sizeof rid, "%016lx", (unsigned long)(rand() % rows) * 2654435761u);
+        pt_calls_filter f = { .request_id = rid, .limit = 100 };
+        long n = 0;
+        double t0 = now_ms();
+        if (pt_calls_query(db, &f, count_row, &n, why, sizeof why) < 0) break;
+        ms[i] = now_ms() - t0;
+        found += n;
+    }
+    if (rows > 0) {
+        qsort(ms, (size_t)rounds, sizeof *ms, cmp_double);
+        printf(" rid_median_ms=%.3f rid_max_ms=%.3f rid_found=%ld", ms[rounds / 2], ms[rounds - 1], found);
+    }
+    printf("\n");
     free(ms);
     sqlite3_close(db);
     return 0;

@@ -37,6 +37,9 @@ static void render(pt_prom *p, void *arg)
     pt_prom_single(p, "portico_call_log_write_errors_total", "counter", "Batches the writer could not commit.", s.write_errors);
     pt_prom_single(p, "portico_call_log_disk_full_total", "counter", "Batches lost because the disk was full.", s.disk_full);
     pt_prom_single(p, "portico_call_log_bytes", "gauge", "Bytes of call log database pages in use.", pt_calllog_used_bytes(l));
+    pt_prom_single(p, "portico_call_log_records_to_convert", "gauge",
+                   "Records of an earlier call log layout not yet converted (they are missing from queries until then).",
+                   s.to_convert);
 }
 
 void pt_call_log_start(const pt_config *cfg)

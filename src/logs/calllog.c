@@ -34,6 +34,8 @@
 #define NAME_SLOTS 8192          /* the writer's cache of name ids (a power of two) */
 #define NAME_FILL (NAME_SLOTS / 4 * 3) /* emptied when this full */
 #define NAMES_PRUNE_MS 60000     /* unused names are looked for at most this often */
+#define CONVERT_STEP 2000        /* an earlier layout's records converted per transaction */
+#define CONVERT_MS 100           /* converting goes on for this long per wake-up while no batch waits */
 
 /* The order of the strings in a packed record and of their columns. */
 enum { S_REQUEST_ID, S_TEAM, S_CONSUMER, S_KEY_PREFIX, S_SERVICE, S_SERVICE_TEAM, S_API, S_MODEL, S_PROVIDER,
@@ -94,6 +96,9 @@ struct pt_calllog {
     uint64_t last_error_warn_ms; /* writer thread only */
     bool warned;                 /* writer thread only: a failure was logged, recovery not yet */
     pt_rollup *rollup;           /* writer thread (under db_lock); NULL with opts.no_rollups */
+    pt_calls_convert *convert;   /* an earlier layout's records being converted; NULL: none */
+    _Atomic uint64_t to_convert; /* their count left */
+    uint64_t converted, convert_t0_ms, convert_warn_ms;
     uint64_t last_rollup_ms;     /* monotonic time of the last rollup flush */
 };
 
@@ -274,7 +279,7 @@ static int write_uses(pt_calllog *l)
  * set to its slot in the cache. 0 and name_error set when SQLite fails. */
 static int64_t name_id(pt_calllog *l, const char *s, uint32_t len, int64_t at_ms, uint32_t *found)
 {
-    uint32_t h = (uint32_t)pt_calls_rid_hash(s, len);
+    uint32_t h = (uint32_t)pt_calls_text_hash(s, len);
     size_t i = h & (NAME_SLOTS - 1);
     for (; l->names[i].s; i = (i + 1) & (NAME_SLOTS - 1))
         if (l->names[i].hash == h && l->names[i].len == len && memcmp(l->names[i].s, s, len) == 0) {
@@ -503,7 +508,7 @@ static size_t insert_some(pt_calllog *l, const char *data, size_t n)
         record_vals(l, data + l->order[i], v);
         if (l->name_error) rc = l->name_error;
         else if (pt_calls_chunk_add(&l->chunk, v) != 0) rc = SQLITE_NOMEM;
-        else if (l->chunk.n == PT_CALLS_CHUNK_RECORDS) rc = pt_calls_chunk_write(l->ins, &l->chunk);
+        else if (pt_calls_chunk_full(&l->chunk)) rc = pt_calls_chunk_write(l->ins, &l->chunk);
     }
     if (rc == SQLITE_OK) rc = pt_calls_chunk_write(l->ins, &l->chunk);
     if (rc == SQLITE_OK) rc = write_uses(l);
@@ -635,6 +640,41 @@ static void prune(pt_calllog *l, uint64_t budget)
     l->names_due |= gone > 0;
 }
 
+/* Converts an earlier layout's records into chunks (calls_db.h), newest first, a step per
+ * transaction: at least one step per wake-up, more while no batch waits, for CONVERT_MS at
+ * most. A failed step is tried again at the next wake-up. */
+static void convert_some(pt_calllog *l)
+{
+    uint64_t t0 = pt_now_ms();
+    do {
+        int64_t done = 0, lowest = 0;
+        int rc = run_stmt(l->begin);
+        if (rc == SQLITE_OK) rc = pt_calls_convert_step(l->convert, CONVERT_STEP, &done, &lowest);
+        if (rc == SQLITE_OK) rc = run_stmt(l->commit);
+        if (rc != SQLITE_OK) {
+            if (!sqlite3_get_autocommit(l->db)) run_stmt(l->rollback);
+            if (!l->convert_warn_ms || pt_now_ms() - l->convert_warn_ms >= WARN_EVERY_MS) {
+                pt_log_warn("call log: converting the records of the earlier layout: %s; tried again", sqlite3_errstr(rc));
+                l->convert_warn_ms = pt_now_ms();
+            }
+            return;
+        }
+        l->resized = true;
+        if (!done) {
+            pt_calls_convert_free(l->convert);
+            l->convert = NULL;
+            atomic_store(&l->to_convert, 0);
+            pt_log_info("call log: the %llu records of the earlier layout were converted in %llu ms",
+                        (unsigned long long)l->converted, (unsigned long long)(pt_now_ms() - l->convert_t0_ms));
+            return;
+        }
+        l->converted += (uint64_t)done;
+        uint64_t left = atomic_load(&l->to_convert);
+        atomic_store(&l->to_convert, left > (uint64_t)done ? left - (uint64_t)done : 0);
+        note_id(l, lowest);
+    } while (pt_now_ms() - t0 < CONVERT_MS && pt_spool_pending(l->spool) == 0);
+}
+
 static void on_batch(void *arg, const char *data, size_t n)
 {
     pt_calllog *l = arg;
@@ -644,8 +684,10 @@ static void on_batch(void *arg, const char *data, size_t n)
     uint64_t rows = atomic_load(&l->written) - before;
     /* Pruning keeps pace with writing: at least twice this batch's records per wake-up. */
     prune(l, rows * 2 > PT_CALLLOG_PRUNE_STEP ? rows * 2 : PT_CALLLOG_PRUNE_STEP);
-    if (l->names_due && pt_now_ms() - l->names_pruned_ms >= NAMES_PRUNE_MS) prune_names(l);
+    /* (not while converting: the records not yet converted name what they name) */
+    if (l->names_due && !l->convert && pt_now_ms() - l->names_pruned_ms >= NAMES_PRUNE_MS) prune_names(l);
     if (pt_now_ms() - l->last_rollup_ms >= PT_ROLLUP_FLUSH_MS) flush_rollups(l);
+    if (l->convert) convert_some(l);
     measure(l);
     pthread_mutex_unlock(&l->db_lock);
 }
@@ -679,6 +721,7 @@ static int prepare(pt_calllog *l)
 static void free_log(pt_calllog *l)
 {
     pt_rollup_free(l->rollup);
+    pt_calls_convert_free(l->convert);
     sqlite3_stmt *stmts[] = { l->ins[0],    l->ins[1],   l->ins[2],      l->del[0],      l->del[1],
                               l->del[2],    l->begin,    l->commit,      l->rollback,    l->page_count,
                               l->freelist_count, l->first_id, l->prune_age, l->prune_old, l->name_find,
@@ -720,6 +763,20 @@ pt_calllog *pt_calllog_open(const pt_calllog_opts *o, char *why, size_t cap)
     measure(l);
     find_oldest(l);
     l->last_id = (int64_t)pragma_u64(l->db, "SELECT coalesce((SELECT last_id FROM chunks ORDER BY id DESC LIMIT 1), 0)");
+    int rc;
+    if (!(l->convert = pt_calls_convert_new(l->db, &rc)) && rc != SQLITE_OK) {
+        snprintf(why, cap, "call log: %s: %s", o->path, sqlite3_errstr(rc));
+        goto fail;
+    }
+    if (l->convert) { /* ids go on after the earlier layout's too */
+        int64_t max_id, left = pt_calls_convert_left(l->convert, &max_id);
+        if (max_id > l->last_id) l->last_id = max_id;
+        atomic_store(&l->to_convert, (uint64_t)left);
+        l->convert_t0_ms = pt_now_ms();
+        pt_log_info("call log: %lld records of the file's earlier layout are converted in the background, newest first; "
+                    "until then the older ones are missing from queries (portico_call_log_records_to_convert)",
+                    (long long)left);
+    }
     if (!o->no_rollups && !(l->rollup = pt_rollup_new(l->db, o->rollup_retention_ms, why, cap))) goto fail;
     l->last_rollup_ms = pt_now_ms();
     pt_spool_opts so = { .cap = o->queue_bytes ? o->queue_bytes : DEFAULT_QUEUE, .flush_bytes = o->flush_bytes,
@@ -751,7 +808,7 @@ void pt_calllog_prune_all(pt_calllog *l)
     pt_spool_sync(l->spool);
     pthread_mutex_lock(&l->db_lock);
     prune(l, UINT64_MAX);
-    prune_names(l);
+    if (!l->convert) prune_names(l);
     measure(l);
     pthread_mutex_unlock(&l->db_lock);
 }
@@ -764,6 +821,7 @@ void pt_calllog_stats_get(pt_calllog *l, pt_calllog_stats *out)
     out->write_errors = atomic_load(&l->write_errors);
     out->disk_full = atomic_load(&l->disk_full);
     out->names_pruned = atomic_load(&l->names_pruned);
+    out->to_convert = atomic_load(&l->to_convert);
     uint64_t pushed = pt_spool_pushed(l->spool), taken = atomic_load(&l->taken);
     out->queued = pushed > taken ? pushed - taken : 0;
 }

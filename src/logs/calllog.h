@@ -74,7 +74,7 @@ typedef struct pt_calllog_opts {
     uint64_t max_bytes;             /* the database's pages in use are kept under this; 0 no cap */
     size_t queue_bytes;             /* queue cap; 0 means 8 MiB */
     unsigned flush_ms;              /* the writer wakes at least this often; 0 means 200 */
-    size_t flush_bytes;             /* this much queued wakes it at once; 0: 2 MiB or half the queue */
+    size_t flush_bytes;             /* this much queued wakes it at once; 0: 256 KiB or half the queue */
     int64_t (*now_ms)(void);        /* wall clock for pruning; NULL is the real one (tests inject) */
     uint64_t rollup_retention_ms[PT_NSTEPS]; /* each step's rollups are kept this long; 0 forever */
     bool no_rollups;                /* records only (a benchmark filling a table with old records) */
@@ -84,6 +84,7 @@ typedef struct pt_calllog_stats {
     uint64_t written, dropped, pruned, write_errors, disk_full;
     uint64_t names_pruned;          /* names deleted from `names`: no record names them any more */
     uint64_t queued;                /* records waiting for the writer */
+    uint64_t to_convert;            /* records of an earlier layout not yet converted (calls_db.h) */
 } pt_calllog_stats;
 
 /* Opens (creating) the database and starts the writer. NULL with a sentence in why. */

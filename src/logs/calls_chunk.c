@@ -49,12 +49,6 @@ static uint64_t mix64(uint64_t x)
 
 static uint64_t key_of(int col, uint64_t v) { return mix64(v * 0x9e3779b97f4a7c15ULL + (uint64_t)col); }
 
-static uint64_t text_hash(const char *s, size_t n)
-{
-    uint64_t h = 14695981039346656037ULL; /* FNV-1a, 64 bits */
-    for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)s[i]) * 1099511628211ULL;
-    return h;
-}
 
 static uint64_t zigzag(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
 static int64_t unzigzag(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); }
@@ -113,7 +107,7 @@ static bool add_keys(pt_calls_chunk *c, const pt_calls_val *v)
     if (rid->type == PT_CALLS_TEXT &&
         !add_key(c, key_of(PT_CALLS_COL_rid_hash, (uint64_t)pt_calls_rid_hash(rid->s, rid->n))))
         return false;
-    if (trace->type == PT_CALLS_TEXT && !add_key(c, key_of(PT_CALLS_COL_trace_id, text_hash(trace->s, trace->n))))
+    if (trace->type == PT_CALLS_TEXT && !add_key(c, key_of(PT_CALLS_COL_trace_id, pt_calls_text_hash(trace->s, trace->n))))
         return false;
     return true;
 }
@@ -122,34 +116,37 @@ static bool add_keys(pt_calls_chunk *c, const pt_calls_val *v)
 #define PRESENT_BYTES 5
 _Static_assert(PT_CALLS_NCOLS - 2 <= PRESENT_BYTES * 8, "a bit per column after time_ms");
 
+/* The most a record's encoding takes besides its texts' bytes. */
+#define FIXED_MOST (LEN_BYTES + 20 + PRESENT_BYTES + (PT_CALLS_NCOLS - 2) * 10)
+
 int pt_calls_chunk_add(pt_calls_chunk *c, const pt_calls_val v[PT_CALLS_NCOLS])
 {
-    uint64_t present = 0;
-    size_t text = 0;
-    for (int i = 2; i < PT_CALLS_NCOLS; i++) {
-        if (v[i].type == PT_CALLS_NULL) continue;
-        present |= 1ULL << (i - 2);
-        if (v[i].type == PT_CALLS_TEXT) text += v[i].n;
-    }
-    size_t most = LEN_BYTES + 20 + PRESENT_BYTES + (size_t)(PT_CALLS_NCOLS - 2) * 10 + text;
-    if (most >= 1u << (8 * LEN_BYTES) || !reserve(c, most) || !add_keys(c, v)) return -1;
+    if (!reserve(c, FIXED_MOST) || !add_keys(c, v)) return -1;
     int64_t id = v[PT_CALLS_COL_id].i, t = v[PT_CALLS_COL_time_ms].i;
-    uint8_t *start = c->buf + c->len, *p = start + LEN_BYTES;
+    size_t start = c->len;
+    uint8_t *p = c->buf + start + LEN_BYTES;
     p = put_varint(p, c->n ? (uint64_t)(id - c->last_id) : 0);
     p = put_varint(p, zigzag((id >> PT_CALLS_SEQ_BITS) - t));
-    for (int b = 0; b < PRESENT_BYTES; b++) *p++ = (uint8_t)(present >> (8 * b));
-    for (uint64_t bits = present; bits; bits &= bits - 1) {
-        const pt_calls_val *x = &v[__builtin_ctzll(bits) + 2];
+    size_t present_at = (size_t)(p - c->buf), off = present_at + PRESENT_BYTES; /* offsets: texts may move buf */
+    uint64_t present = 0;
+    size_t text = 0; /* the texts' bytes so far: the room reserved covers FIXED_MOST besides */
+    for (int i = 2; i < PT_CALLS_NCOLS; i++) {
+        const pt_calls_val *x = &v[i];
+        if (x->type == PT_CALLS_NULL) continue;
+        present |= 1ULL << (i - 2);
         if (x->type == PT_CALLS_INT) {
-            p = put_varint(p, zigzag(x->i));
-        } else {
-            p = put_varint(p, x->n);
-            memcpy(p, x->s, x->n);
-            p += x->n;
+            off = (size_t)(put_varint(c->buf + off, zigzag(x->i)) - c->buf);
+            continue;
         }
+        text += x->n;
+        if (text + FIXED_MOST >= 1u << (8 * LEN_BYTES) || !reserve(c, off - start + x->n + FIXED_MOST)) return -1;
+        uint8_t *q = put_varint(c->buf + off, x->n);
+        memcpy(q, x->s, x->n);
+        off = (size_t)(q - c->buf) + x->n;
     }
-    size_t body = (size_t)(p - start - LEN_BYTES);
-    for (int b = 0; b < LEN_BYTES; b++) start[b] = (uint8_t)(body >> (8 * b));
+    for (int b = 0; b < PRESENT_BYTES; b++) c->buf[present_at + b] = (uint8_t)(present >> (8 * b));
+    size_t body = off - start - LEN_BYTES;
+    for (int b = 0; b < LEN_BYTES; b++) c->buf[start + b] = (uint8_t)(body >> (8 * b));
     c->len += LEN_BYTES + body;
     if (!c->n) {
         c->first_id = id;
@@ -628,7 +625,7 @@ static int vt_filter(sqlite3_vtab_cursor *cur, int idx, const char *idx_str, int
                 if (!s2) return SQLITE_NOMEM;
                 memcpy(s2, sqlite3_value_text(a), e->n);
                 e->s = s2;
-                e->key = key_of(col, text_hash(s2, e->n));
+                e->key = key_of(col, pt_calls_text_hash(s2, e->n));
             } else {
                 int r = int_arg(a, &v);
                 if (r < 0) none = true;

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -116,12 +117,25 @@ int64_t pt_calls_name_id(sqlite3 *db, sqlite3_stmt *find, sqlite3_stmt *add, con
     return rc == SQLITE_DONE ? sqlite3_last_insert_rowid(db) : -1;
 }
 
-int64_t pt_calls_rid_hash(const char *s, size_t n)
+uint64_t pt_calls_text_hash(const char *s, size_t n)
 {
-    uint32_t h = 2166136261u; /* FNV-1a; 32 bits keep the index entry at 4 bytes */
-    for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)s[i]) * 16777619u;
-    return (int32_t)h;
+    /* 8 bytes a step (a request id is 16 to 40 of them), multiplied and folded, then mixed */
+    const uint64_t m = 0x9e3779b97f4a7c15ULL;
+    uint64_t h = (uint64_t)n * m, w;
+    for (; n >= 8; s += 8, n -= 8) {
+        memcpy(&w, s, 8);
+        h = (h ^ w) * m;
+        h ^= h >> 32;
+    }
+    w = 0;
+    for (size_t i = 0; i < n; i++) w |= (uint64_t)(uint8_t)s[i] << (8 * i);
+    h = (h ^ w) * m;
+    h ^= h >> 29;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    return h ^ (h >> 32);
 }
+
+int64_t pt_calls_rid_hash(const char *s, size_t n) { return (int32_t)(pt_calls_text_hash(s, n) >> 32); }
 
 /* The file is created 0640 in a directory made 0700, before SQLite opens it. */
 static int create_file(const char *path, char *why, size_t cap)
@@ -167,42 +181,106 @@ static bool has_table(sqlite3 *db, const char *name)
     return had;
 }
 
-/* Copies the rows of `calls` (layout 5, names as ids) into chunks, in id order, and drops
- * the table. */
-static int convert_rows(sqlite3 *db, int64_t *rows)
+/* ---- converting the rows of an earlier layout, in steps ---- */
+
+struct pt_calls_convert {
+    sqlite3 *db;
+    sqlite3_stmt *ins[3], *sel, *del, *left;
+    pt_calls_chunk chunk;
+};
+
+void pt_calls_convert_free(pt_calls_convert *cv)
 {
-    sqlite3_stmt *rd = NULL, *ins[3] = { NULL, NULL, NULL };
-    pt_calls_chunk c = { 0 };
-    int rc = sqlite3_prepare_v2(db, "SELECT " OLD_COLS " FROM calls ORDER BY id", -1, &rd, NULL), s = SQLITE_DONE;
-    for (int i = 0; rc == SQLITE_OK && i < 3; i++) rc = sqlite3_prepare_v2(db, pt_calls_chunk_sql[i], -1, &ins[i], NULL);
-    while (rc == SQLITE_OK && (s = sqlite3_step(rd)) == SQLITE_ROW) {
+    if (!cv) return;
+    sqlite3_stmt *st[] = { cv->ins[0], cv->ins[1], cv->ins[2], cv->sel, cv->del, cv->left };
+    for (size_t i = 0; i < sizeof st / sizeof *st; i++) sqlite3_finalize(st[i]);
+    pt_calls_chunk_free(&cv->chunk);
+    free(cv);
+}
+
+/* The newest `?1` rows left: from the id of the ?1-th newest (all of them when fewer). */
+#define NEWEST_LEFT "id >= coalesce((SELECT id FROM calls_v5 ORDER BY id DESC LIMIT 1 OFFSET ?1 - 1), -9223372036854775807 - 1)"
+
+pt_calls_convert *pt_calls_convert_new(sqlite3 *db, int *rc)
+{
+    *rc = SQLITE_OK;
+    if (!has_table(db, "calls_v5")) return NULL;
+    pt_calls_convert *cv = calloc(1, sizeof *cv);
+    if (!cv) {
+        *rc = SQLITE_NOMEM;
+        return NULL;
+    }
+    cv->db = db;
+    pt_calls_chunk_reset(&cv->chunk);
+    for (int i = 0; *rc == SQLITE_OK && i < 3; i++)
+        *rc = sqlite3_prepare_v3(db, pt_calls_chunk_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &cv->ins[i], NULL);
+    if (*rc == SQLITE_OK)
+        *rc = sqlite3_prepare_v3(db, "SELECT " OLD_COLS " FROM calls_v5 WHERE " NEWEST_LEFT " ORDER BY id", -1,
+                                 SQLITE_PREPARE_PERSISTENT, &cv->sel, NULL);
+    if (*rc == SQLITE_OK)
+        *rc = sqlite3_prepare_v3(db, "DELETE FROM calls_v5 WHERE " NEWEST_LEFT, -1, SQLITE_PREPARE_PERSISTENT, &cv->del, NULL);
+    if (*rc == SQLITE_OK)
+        *rc = sqlite3_prepare_v3(db, "SELECT max(id), count(*) FROM calls_v5", -1, 0, &cv->left, NULL);
+    if (*rc != SQLITE_OK) {
+        pt_calls_convert_free(cv);
+        return NULL;
+    }
+    return cv;
+}
+
+int64_t pt_calls_convert_left(pt_calls_convert *cv, int64_t *max_id)
+{
+    int64_t n = 0;
+    *max_id = 0;
+    if (sqlite3_step(cv->left) == SQLITE_ROW) {
+        *max_id = sqlite3_column_int64(cv->left, 0);
+        n = sqlite3_column_int64(cv->left, 1);
+    }
+    sqlite3_reset(cv->left);
+    return n;
+}
+
+int pt_calls_convert_step(pt_calls_convert *cv, int rows, int64_t *done, int64_t *lowest_id)
+{
+    *done = 0;
+    sqlite3_bind_int(cv->sel, 1, rows);
+    int rc = SQLITE_OK, s;
+    while (rc == SQLITE_OK && (s = sqlite3_step(cv->sel)) == SQLITE_ROW) {
         pt_calls_val v[PT_CALLS_NCOLS];
         for (int i = 0; i < PT_CALLS_NCOLS; i++) {
-            if (sqlite3_column_type(rd, i) == SQLITE_NULL) v[i] = (pt_calls_val){ .type = PT_CALLS_NULL };
+            if (sqlite3_column_type(cv->sel, i) == SQLITE_NULL) v[i] = (pt_calls_val){ .type = PT_CALLS_NULL };
             else if (pt_calls_col_kind(i) == PT_CALLS_INT)
-                v[i] = (pt_calls_val){ .type = PT_CALLS_INT, .i = sqlite3_column_int64(rd, i) };
+                v[i] = (pt_calls_val){ .type = PT_CALLS_INT, .i = sqlite3_column_int64(cv->sel, i) };
             else
-                v[i] = (pt_calls_val){ .type = PT_CALLS_TEXT, .s = (const char *)sqlite3_column_text(rd, i),
-                                       .n = (size_t)sqlite3_column_bytes(rd, i) };
+                v[i] = (pt_calls_val){ .type = PT_CALLS_TEXT, .s = (const char *)sqlite3_column_text(cv->sel, i),
+                                       .n = (size_t)sqlite3_column_bytes(cv->sel, i) };
         }
-        if (pt_calls_chunk_add(&c, v) != 0) rc = SQLITE_NOMEM;
-        else if (c.n == PT_CALLS_CHUNK_RECORDS) rc = pt_calls_chunk_write(ins, &c);
-        (*rows)++;
+        if (!*done) *lowest_id = v[PT_CALLS_COL_id].i;
+        if (pt_calls_chunk_add(&cv->chunk, v) != 0) rc = SQLITE_NOMEM;
+        else if (pt_calls_chunk_full(&cv->chunk)) rc = pt_calls_chunk_write(cv->ins, &cv->chunk);
+        (*done)++;
     }
     if (rc == SQLITE_OK && s != SQLITE_DONE) rc = s;
-    if (rc == SQLITE_OK) rc = pt_calls_chunk_write(ins, &c);
-    sqlite3_finalize(rd);
-    for (int i = 0; i < 3; i++) sqlite3_finalize(ins[i]);
-    pt_calls_chunk_free(&c);
-    return rc == SQLITE_OK ? sqlite3_exec(db, "DROP TABLE calls", NULL, NULL, NULL) : rc;
+    sqlite3_reset(cv->sel);
+    if (rc == SQLITE_OK) rc = pt_calls_chunk_write(cv->ins, &cv->chunk);
+    pt_calls_chunk_reset(&cv->chunk);
+    if (rc == SQLITE_OK && *done) {
+        sqlite3_bind_int(cv->del, 1, rows);
+        s = sqlite3_step(cv->del);
+        sqlite3_reset(cv->del);
+        if (s != SQLITE_DONE) rc = s;
+    }
+    if (rc == SQLITE_OK && !*done) rc = sqlite3_exec(cv->db, "DROP TABLE calls_v5", NULL, NULL, NULL);
+    return rc;
 }
 
 /* Brings the file to LAYOUT_VERSION in one transaction: the rows of layouts 3 to 5 gain
- * the columns added since (the cache's, names' last use, tool calls' arguments) and go
- * into chunks; layout 2 (names as text in each row) is first copied into layout 5's table;
- * either conversion is said in the log with its time. A file written before ids were
- * times has a table the queries cannot range over: it is dropped (a log, not a record of
- * truth), said once in the log. */
+ * the columns added since (the cache's, names' last use, tool calls' arguments) and their
+ * table becomes calls_v5, which the writer converts into chunks in steps
+ * (pt_calls_convert_step); layout 2 (names as text in each row) is first copied into
+ * layout 5's table, said in the log with its time. A file written before ids were times
+ * has a table the queries cannot range over: it is dropped (a log, not a record of truth),
+ * said once in the log. */
 static int migrate(sqlite3 *db)
 {
     int64_t v = user_version(db);
@@ -210,7 +288,7 @@ static int migrate(sqlite3 *db)
     int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     if (rc != SQLITE_OK) return rc;
     bool had = has_table(db, "calls"), copy = had && v == 2, keep = had && v >= 3 && v <= 5;
-    int64_t t0 = pt_now_ms(), rows = 0;
+    int64_t t0 = pt_now_ms();
     if (had && !copy && !keep) pt_log_warn("call log: the file has an older layout; its records are dropped and a new table started");
     if (copy || keep) rc = add_columns(db);
     /* (only a real table: `calls` is otherwise the virtual table, not to be dropped) */
@@ -220,14 +298,14 @@ static int migrate(sqlite3 *db)
     if (rc == SQLITE_OK && copy) rc = sqlite3_exec(db, pt_calls_table_v5_sql, NULL, NULL, NULL);
     if (rc == SQLITE_OK && copy) rc = sqlite3_exec(db, copy_v2, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_exec(db, names_last_ms, NULL, NULL, NULL);
-    if (rc == SQLITE_OK && (copy || keep)) rc = convert_rows(db, &rows);
+    if (rc == SQLITE_OK && (copy || keep)) rc = sqlite3_exec(db, "ALTER TABLE calls RENAME TO calls_v5", NULL, NULL, NULL);
     char sql[48];
     snprintf(sql, sizeof sql, "PRAGMA user_version=%d", LAYOUT_VERSION);
     if (rc == SQLITE_OK) rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
     rc = sqlite3_exec(db, rc == SQLITE_OK ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL) == SQLITE_OK ? rc : SQLITE_ERROR;
-    if (rc == SQLITE_OK && (copy || keep))
-        pt_log_info("call log: the file's %lld records were converted to the current layout (records in chunks) in %lld ms",
-                    (long long)rows, (long long)(pt_now_ms() - t0));
+    if (rc == SQLITE_OK && copy)
+        pt_log_info("call log: the file's records were copied from layout 2 (names kept once) in %lld ms",
+                    (long long)(pt_now_ms() - t0));
     return rc;
 }
 

@@ -1,7 +1,9 @@
 /* calls_db.h: the call log's SQLite file: its layout (once, for the writer and the
  * readers), opening it, and the one query the admin API runs over it.
  *
- * Records are stored in chunks: up to PT_CALLS_CHUNK_RECORDS records, encoded one after
+ * Records are stored in chunks: up to PT_CALLS_CHUNK_RECORDS records (fewer when they are
+ * large: a chunk ends past PT_CALLS_CHUNK_BYTES, so a reader never decodes much to show a
+ * few records with their bodies), encoded one after
  * another in one blob (table `chunk_recs`), with a small row of their id and time range
  * (`chunks`) and a filter of the keys they hold (`chunk_keys`: a Bloom filter over their
  * request ids, trace ids and named columns), each row keyed by the chunk's first id. A
@@ -52,7 +54,9 @@
  * (tests and benchmarks make files of layout 5 with it). */
 extern const char pt_calls_table_v5_sql[];
 
-/* The request id's hash that readers compare first (the column rid_hash). */
+/* A text's 64-bit hash (the chunks' filters, the writer's cache of names), and the request
+ * id's 32-bit one that readers compare first (the column rid_hash). */
+uint64_t pt_calls_text_hash(const char *s, size_t n);
 int64_t pt_calls_rid_hash(const char *s, size_t n);
 /* A name's id in `names`, added when missing (inside the writer's transaction) with
  * last_ms = at_ms: > 0, or -1 on a SQLite error; *last_ms is the row's last_ms. find and
@@ -106,6 +110,7 @@ typedef struct pt_calls_row {
 /* ---- chunks (calls_chunk.c) ---- */
 
 #define PT_CALLS_CHUNK_RECORDS 500    /* records per chunk, at most */
+#define PT_CALLS_CHUNK_BYTES (256 * 1024) /* a chunk takes no record more past this many bytes */
 
 /* A column's value as the writer hands it over: NULL, an integer (a name as its id), or a
  * text of n bytes. */
@@ -134,6 +139,11 @@ typedef struct pt_calls_chunk {
 /* Adds a record: v[i] is column i (PT_CALLS_COL_...; v[0] its id, larger than the chunk's
  * last; v[1] its time; a name as its integer id). 0, or -1 when out of memory. */
 int pt_calls_chunk_add(pt_calls_chunk *c, const pt_calls_val v[PT_CALLS_NCOLS]);
+/* Whether the chunk takes no more records (it is written then). */
+static inline bool pt_calls_chunk_full(const pt_calls_chunk *c)
+{
+    return c->n >= PT_CALLS_CHUNK_RECORDS || c->len >= PT_CALLS_CHUNK_BYTES;
+}
 /* The chunk's three inserts, prepared by the writer from pt_calls_chunk_sql, in order. */
 extern const char *const pt_calls_chunk_sql[3];
 /* Stores the chunk (when it holds records) with the three prepared inserts and empties it
@@ -142,6 +152,18 @@ int pt_calls_chunk_write(sqlite3_stmt *const ins[3], pt_calls_chunk *c);
 /* Empties the chunk (its records are dropped). */
 void pt_calls_chunk_reset(pt_calls_chunk *c);
 void pt_calls_chunk_free(pt_calls_chunk *c);
+/* Converting a file of layouts 2 to 5 (its rows, a table calls_v5 after pt_calls_db_open)
+ * into chunks, newest first, in steps the writer takes between batches (so a large file
+ * delays no start). new: NULL when there is nothing to convert (or, *rc set, on an error).
+ * left: the rows left and their largest id. step, in the caller's transaction: up to `rows`
+ * of the newest rows left written as chunks and deleted; *done of them, the smallest id
+ * *lowest_id; when none were left (*done 0) the old table is dropped. SQLite's code. */
+typedef struct pt_calls_convert pt_calls_convert;
+pt_calls_convert *pt_calls_convert_new(sqlite3 *db, int *rc);
+int64_t pt_calls_convert_left(pt_calls_convert *cv, int64_t *max_id);
+int pt_calls_convert_step(pt_calls_convert *cv, int rows, int64_t *done, int64_t *lowest_id);
+void pt_calls_convert_free(pt_calls_convert *cv);
+
 /* Registers the virtual table `calls` on a connection (pt_calls_db_open does). */
 int pt_calls_vtab_register(sqlite3 *db);
 

@@ -221,4 +221,44 @@ is "$(metric_sum portico_call_log_records_written_total)" 0 "nothing is written 
 portico_stop
 is "$(stat -c %s "$D/calls.db")" "$BEFORE" "calls.db is untouched with the call log off"
 
+# ---- a file of the earlier layout (a row per record, layout 5): the gateway starts at once
+# and its writer converts the records into chunks in the background, newest first
+mv "$D/calls.db" "$T/calls-chunks.db" && rm -f "$D"/calls.db-*
+NOW=$(($(date +%s) * 1000))
+sqlite3 "$D/calls.db" <<SQL || not_ok "a file of layout 5 is made"
+CREATE TABLE names(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, last_ms INTEGER);
+INSERT INTO names VALUES(1, 'bot', $NOW), (2, 'echo', $NOW), (3, 'ml', $NOW);
+CREATE TABLE calls(id INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL, request_id TEXT, team_id INTEGER,
+  consumer_id INTEGER, key_prefix_id INTEGER, service_id INTEGER, service_team_id INTEGER, api_id INTEGER,
+  model_id INTEGER, provider_id INTEGER, error TEXT, method TEXT, path TEXT, status INTEGER, total_us INTEGER,
+  upstream_us INTEGER, ttfb_us INTEGER, bytes_in INTEGER, bytes_out INTEGER, input_tokens INTEGER,
+  output_tokens INTEGER, cached_tokens INTEGER, cost_micro_usd INTEGER, client TEXT, trace_id TEXT, masked TEXT,
+  request_body TEXT, response_body TEXT, operation TEXT, cache TEXT, cost_saved_micro_usd INTEGER,
+  arguments_shape TEXT, arguments TEXT, rid_hash INTEGER);
+CREATE INDEX calls_consumer ON calls(consumer_id) WHERE consumer_id IS NOT NULL;
+CREATE INDEX calls_request ON calls(rid_hash);
+WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < 5000)
+INSERT INTO calls(id, time_ms, request_id, team_id, consumer_id, service_id, method, path, status, total_us,
+                  bytes_in, bytes_out, rid_hash)
+SELECT ($NOW - 600000 + i) << 12, $NOW - 600000 + i, 'old-' || i, 3, 1, 2, 'GET', '/echo/old', 200, 1000, 0, 10, 0 FROM g;
+PRAGMA user_version=5;
+SQL
+L=$(log_lines "$T/portico.err")
+portico_start "$T/portico.yaml" || not_ok "portico starts on a file of the earlier layout"
+wait_for 10 admin_answers || not_ok "the admin API answers"
+like "$(tail -n +$((L + 1)) "$T/portico.err")" "5000 records of the file's earlier layout are converted in the background" \
+    "the start says the earlier layout's records are converted in the background"
+check "the writer converts them" wait_log "the 5000 records of the earlier layout were converted" "$T/portico.err" "$L"
+is "$(metric_sum portico_call_log_records_to_convert)" 0 "portico_call_log_records_to_convert is 0 after it"
+one old-4321
+is "$(jqr '[.consumer,.team,.service,.path,.status,.bytes_out] | map(tostring) | join(" ")' "$R")" \
+    "bot ml echo /echo/old 200 10" "a converted record reads as it was written"
+get /echo/new -H "Authorization: Bearer $KA" -H "X-Request-Id: after-conversion"
+check "a new call is logged after the conversion" wait_metric portico_call_log_records_written_total 1
+calls "?consumer=bot&limit=2"
+is "$(jqr '[.items[].request_id] | join(" ")')" "after-conversion old-5000" \
+    "newest first: the new call, then the newest converted one"
+is "$(sqlite3 "$D/calls.db" "SELECT count(*) FROM sqlite_master WHERE name = 'calls_v5'")" 0 "the earlier layout's table is gone"
+portico_stop
+
 done_testing

@@ -812,6 +812,34 @@ static void lookups_skip_chunks_and_miss_nothing(void **state)
     sqlite3_finalize(st);
 }
 
+/* Records with large bodies end their chunk early: a reader decodes a bounded blob to show
+ * a few of them. */
+static void large_records_make_smaller_chunks(void **state)
+{
+    fx *f = *state;
+    open_log(f, (pt_calllog_opts){ .flush_ms = 600000, .queue_bytes = 32 << 20, .flush_bytes = 32 << 20 });
+    static char body[PT_CALLLOG_BODY_MAX];
+    memset(body, 'b', sizeof body);
+    enum { N = 50 };
+    for (int i = 0; i < N; i++) {
+        pt_call_record a = rest(1000 + i, "bot", 200);
+        a.request_body = a.response_body = pt_slice_from(body, sizeof body);
+        assert_true(pt_calllog_write(f->log, &a));
+    }
+    pt_calllog_sync(f->log);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(f->ro, "SELECT count(*), sum(n), max(length(recs)) FROM chunks JOIN chunk_recs USING (id)",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int64_t most = PT_CALLS_CHUNK_BYTES / (2 * sizeof body) + 1; /* records a chunk takes, at most */
+    assert_true(sqlite3_column_int64(st, 0) >= (N + most - 1) / most);
+    assert_int_equal(sqlite3_column_int64(st, 1), N);
+    assert_true(sqlite3_column_int64(st, 2) < PT_CALLS_CHUNK_BYTES + 2 * (int64_t)sizeof body + 4096);
+    sqlite3_finalize(st);
+    assert_int_equal(count(f, "WHERE length(request_body) = 16384 AND length(response_body) = 16384"), N);
+}
+
 /* A call written after later ones, in a later batch (a stream outlasting it), is listed
  * where it was written and found by its own time, `to` included. */
 static void a_late_record_is_found_by_its_time(void **state)
@@ -834,11 +862,12 @@ static void a_late_record_is_found_by_its_time(void **state)
     assert_int_equal(ids[0], 9000);
 }
 
-/* A layout-5 file of many records is converted whole, each record as it was. */
-static void a_large_file_of_layout_5_is_converted(void **state)
+/* A layout-5 file of many records is converted by the writer in steps, newest first, while
+ * it goes on writing: every record as it was, the new ones after them, the old table gone. */
+static void a_large_file_of_layout_5_is_converted_in_steps(void **state)
 {
     fx *f = *state;
-    enum { N = PT_CALLS_CHUNK_RECORDS * 3 + 7 };
+    enum { N = CONVERT_STEP * 2 + 7 };
     char sql[512];
     snprintf(sql, sizeof sql,
              "WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < %d) "
@@ -847,17 +876,32 @@ static void a_large_file_of_layout_5_is_converted(void **state)
              "-i, CASE WHEN i %% 7 = 0 THEN '/p/' || i END FROM g",
              N);
     reopen_as_older(f, sql);
-    assert_int_equal(count(f, ""), N + 1);
-    assert_int_equal(count(f, "WHERE status = 202 AND bytes_out < 0"), N / 3);
+    pt_call_record a = rest(5000 + N, "bot", 200); /* the same millisecond as the newest converted */
+    assert_true(pt_calllog_write(f->log, &a));
+    pt_calllog_stats s;
+    int wakes = 0;
+    do {
+        pt_calllog_sync(f->log); /* each wake-up converts a step at least */
+        pt_calllog_stats_get(f->log, &s);
+    } while (s.to_convert && ++wakes < 10);
+    assert_int_equal(s.to_convert, 0);
+    assert_int_equal(s.written, 1);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(f->ro, "SELECT count(*) FROM sqlite_master WHERE name = 'calls_v5'", -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), 0);
+    sqlite3_finalize(st);
+    assert_int_equal(count(f, ""), N + 2);
+    assert_int_equal(count(f, "WHERE status = 202 AND bytes_out < 0"), (N + 1) / 3); /* i % 3 == 2 */
     assert_int_equal(count(f, "WHERE path = '/p/' || (time_ms - 5000) AND bytes_in = 3 * total_us"), N / 7);
-    assert_int_equal(count(f, "WHERE consumer_id = (SELECT id FROM names WHERE name = 'bot')"), (N + 1) / 2 + 1);
+    assert_int_equal(count(f, "WHERE consumer_id = (SELECT id FROM names WHERE name = 'bot')"), (N + 1) / 2 + 2);
     assert_int_equal(run(f, (pt_calls_filter){ .consumer = "bot", .limit = 60 }), 60);
     assert_int_equal(run(f, (pt_calls_filter){ .request_id = "r777" }), 1);
     assert_int_equal(ids[0], 5777);
-    pt_call_record a = rest(5000 + N, "bot", 200); /* the same millisecond as the last one converted */
-    assert_true(pt_calllog_write(f->log, &a));
-    pt_calllog_sync(f->log);
     assert_int_equal(run(f, (pt_calls_filter){ .limit = 2 }), 2);
+    assert_int_equal(ids[0], 5000 + N); /* the new record, after the newest converted one */
+    assert_int_equal(ids[1], 5000 + N);
     assert_true(rowids[0] > rowids[1]);
 }
 
@@ -959,8 +1003,9 @@ int main(void)
         T(an_older_file_gains_the_trace_id_column),
         T(ids_are_times_even_for_records_out_of_order),
         T(lookups_skip_chunks_and_miss_nothing),
+        T(large_records_make_smaller_chunks),
         T(a_late_record_is_found_by_its_time),
-        T(a_large_file_of_layout_5_is_converted),
+        T(a_large_file_of_layout_5_is_converted_in_steps),
         T(a_damaged_chunk_is_read_as_far_as_it_goes),
         T(a_file_of_the_older_layout_is_replaced),
         cmocka_unit_test(cursors_round_trip_and_refuse_garbage),
