@@ -59,7 +59,7 @@ fi
 
 T=$(mktemp -d /tmp/pt-bench-calllog.XXXXXX)
 trap 'rm -rf "$T"' EXIT
-field() { sed -n "s/.*$1=\([0-9.-]*\).*/\1/p" <<<"$2"; }
+field() { sed -nE "s/(^|.* )$1=([0-9.-]*).*/\2/p" <<<"$2"; }
 declare -A instr=() keyed=() keyless=() w=() l=() q=()
 
 # batch_instr DUMP ROWS: the writer's instructions per record in a callgrind dump of
