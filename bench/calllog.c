@@ -231,6 +231,7 @@ static const char bulk_sql[] =
     "       rid_hash(rid) FROM r";
 
 #define BULK_CHUNK 1000000L
+#define BULK_STEP 100000 /* rows per conversion step */
 
 /* One transaction per BULK_CHUNK rows into layout 5's table; opening the file again with
  * the gateway's code converts them into chunks. */
@@ -284,10 +285,10 @@ static int bulk(const char *path, long rows, int days, int consumers)
     /* the rows into chunks, as the gateway's writer converts them, in larger steps */
     int rc;
     pt_calls_convert *cv = pt_calls_convert_new(db, &rc);
-    int64_t done = 1, lowest;
-    while (cv && rc == SQLITE_OK && done) {
+    int64_t done = BULK_STEP, lowest;
+    while (cv && rc == SQLITE_OK && done == BULK_STEP) { /* fewer: it was the last step */
         rc = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
-        if (rc == SQLITE_OK) rc = pt_calls_convert_step(cv, 100000, &done, &lowest);
+        if (rc == SQLITE_OK) rc = pt_calls_convert_step(cv, BULK_STEP, &done, &lowest);
         if (rc == SQLITE_OK) rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     }
     pt_calls_convert_free(cv);

@@ -99,6 +99,7 @@ struct pt_calllog {
     pt_calls_convert *convert;   /* an earlier layout's records being converted; NULL: none */
     _Atomic uint64_t to_convert; /* their count left */
     uint64_t converted, convert_t0_ms, convert_warn_ms;
+    unsigned convert_steps;      /* steps per wake-up at most (opts); 0: as time allows */
     uint64_t last_rollup_ms;     /* monotonic time of the last rollup flush */
 };
 
@@ -623,10 +624,36 @@ static void prune_names(pt_calllog *l)
 }
 
 /* Prunes by age, then by size, in steps, until nothing is due or budget rows went. */
+/* One bounded step of retention over an earlier layout's rows not yet converted: up to
+ * PT_CALLLOG_PRUNE_STEP of the oldest ones before before_id deleted, in their own
+ * transaction; returns how many. */
+static int64_t prune_unconverted(pt_calllog *l, int64_t before_id)
+{
+    int64_t n = 0;
+    int rc = run_stmt(l->begin);
+    if (rc == SQLITE_OK) rc = pt_calls_convert_prune(l->convert, before_id, PT_CALLLOG_PRUNE_STEP, &n);
+    if (rc == SQLITE_OK) rc = run_stmt(l->commit);
+    if (rc != SQLITE_OK) {
+        if (!sqlite3_get_autocommit(l->db)) run_stmt(l->rollback);
+        return 0;
+    }
+    uint64_t left = atomic_load(&l->to_convert);
+    atomic_store(&l->to_convert, left > (uint64_t)n ? left - (uint64_t)n : 0);
+    atomic_fetch_add(&l->pruned, (uint64_t)n);
+    l->resized |= n > 0;
+    return n;
+}
+
 static void prune(pt_calllog *l, uint64_t budget)
 {
     uint64_t gone = 0;
-    int64_t cut = l->now_ms() - (int64_t)l->retention_ms;
+    int64_t cut = l->now_ms() - (int64_t)l->retention_ms, n0;
+    if (l->convert) { /* an earlier layout's rows not yet converted are the oldest: they go first */
+        while (l->retention_ms && gone < budget && (n0 = prune_unconverted(l, PT_CALLS_ID(cut))) > 0) gone += (uint64_t)n0;
+        while (l->max_bytes && gone < budget && measure(l) > l->max_bytes * SIZE_LOW_WATER &&
+               (n0 = prune_unconverted(l, INT64_MAX)) > 0)
+            gone += (uint64_t)n0;
+    }
     if (l->retention_ms && cut > l->oldest_ms) { /* else nothing is old enough: no DELETE at all */
         int n;
         while (gone < budget && (n = prune_step(l, l->prune_age, PT_CALLS_ID(cut))) > 0) gone += (uint64_t)n;
@@ -646,6 +673,7 @@ static void prune(pt_calllog *l, uint64_t budget)
 static void convert_some(pt_calllog *l)
 {
     uint64_t t0 = pt_now_ms();
+    unsigned steps = 0;
     do {
         int64_t done = 0, lowest = 0;
         int rc = run_stmt(l->begin);
@@ -660,7 +688,11 @@ static void convert_some(pt_calllog *l)
             return;
         }
         l->resized = true;
-        if (!done) {
+        l->converted += (uint64_t)done;
+        uint64_t left = atomic_load(&l->to_convert);
+        atomic_store(&l->to_convert, left > (uint64_t)done ? left - (uint64_t)done : 0);
+        if (done) note_id(l, lowest);
+        if (done < CONVERT_STEP) {
             pt_calls_convert_free(l->convert);
             l->convert = NULL;
             atomic_store(&l->to_convert, 0);
@@ -668,11 +700,7 @@ static void convert_some(pt_calllog *l)
                         (unsigned long long)l->converted, (unsigned long long)(pt_now_ms() - l->convert_t0_ms));
             return;
         }
-        l->converted += (uint64_t)done;
-        uint64_t left = atomic_load(&l->to_convert);
-        atomic_store(&l->to_convert, left > (uint64_t)done ? left - (uint64_t)done : 0);
-        note_id(l, lowest);
-    } while (pt_now_ms() - t0 < CONVERT_MS && pt_spool_pending(l->spool) == 0);
+    } while (++steps != l->convert_steps && pt_now_ms() - t0 < CONVERT_MS && pt_spool_pending(l->spool) == 0);
 }
 
 static void on_batch(void *arg, const char *data, size_t n)
@@ -753,6 +781,7 @@ pt_calllog *pt_calllog_open(const pt_calllog_opts *o, char *why, size_t cap)
     l->retention_ms = o->retention_ms;
     l->max_bytes = o->max_bytes;
     l->now_ms = o->now_ms ? o->now_ms : pt_calllog_now_ms;
+    l->convert_steps = o->convert_steps;
     if (pt_calls_db_open(o->path, false, &l->db, why, cap) != 0) goto fail;
     if (prepare(l) != SQLITE_OK) {
         snprintf(why, cap, "call log: %s: %s", o->path, sqlite3_errmsg(l->db));
@@ -769,7 +798,7 @@ pt_calllog *pt_calllog_open(const pt_calllog_opts *o, char *why, size_t cap)
         goto fail;
     }
     if (l->convert) { /* ids go on after the earlier layout's too */
-        int64_t max_id, left = pt_calls_convert_left(l->convert, &max_id);
+        int64_t max_id, min_id, left = pt_calls_convert_left(l->convert, &max_id, &min_id);
         if (max_id > l->last_id) l->last_id = max_id;
         atomic_store(&l->to_convert, (uint64_t)left);
         l->convert_t0_ms = pt_now_ms();

@@ -78,6 +78,8 @@ typedef struct pt_calllog_opts {
     int64_t (*now_ms)(void);        /* wall clock for pruning; NULL is the real one (tests inject) */
     uint64_t rollup_retention_ms[PT_NSTEPS]; /* each step's rollups are kept this long; 0 forever */
     bool no_rollups;                /* records only (a benchmark filling a table with old records) */
+    unsigned convert_steps;         /* an earlier layout's conversion steps per wake-up at most (tests);
+                                     * 0: as many as 100 ms allow while no batch waits */
 } pt_calllog_opts;
 
 typedef struct pt_calllog_stats {

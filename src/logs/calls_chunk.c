@@ -16,6 +16,7 @@
  * stops making sense. */
 #include "logs/calls_db.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -261,8 +262,9 @@ static bool decode(const uint8_t *p, const uint8_t *end, int64_t id, pt_calls_va
 {
     reader r = { p, end, false };
     get_varint(&r); /* the id's delta, known */
-    v[PT_CALLS_COL_time_ms] = (pt_calls_val){ .type = PT_CALLS_INT,
-                                              .i = (id >> PT_CALLS_SEQ_BITS) - unzigzag(get_varint(&r)) };
+    /* (unsigned: a damaged difference wraps instead of overflowing) */
+    v[PT_CALLS_COL_time_ms] = (pt_calls_val){
+        .type = PT_CALLS_INT, .i = (int64_t)((uint64_t)(id >> PT_CALLS_SEQ_BITS) - (uint64_t)unzigzag(get_varint(&r))) };
     uint64_t present = get_fixed(&r, PRESENT_BYTES);
     for (int i = 2; i < PT_CALLS_NCOLS && !r.bad; i++) {
         if (!(present >> (i - 2) & 1)) {
@@ -280,6 +282,8 @@ static bool decode(const uint8_t *p, const uint8_t *end, int64_t id, pt_calls_va
 }
 
 /* ---- the virtual table `calls` ------------------------------------------------------------ */
+
+_Atomic uint64_t pt__calls_chunks_read;
 
 /* The constraints the table uses, each in a slot of idxNum (bit = slot); their values come
  * to xFilter in slot order. An equality on a filtered column takes slot S_EQ + its index in
@@ -377,6 +381,10 @@ static int vt_best_index(sqlite3_vtab *tab, sqlite3_index_info *p)
     for (int i = 0; i < p->nConstraint; i++) {
         if (!p->aConstraint[i].usable) continue;
         int s = slot_of(&p->aConstraint[i]);
+        /* a text compared under another collation than BINARY is SQLite's alone to compare */
+        if (s >= 0 && p->aConstraint[i].iColumn == PT_CALLS_COL_trace_id &&
+            strcmp(sqlite3_vtab_collation(p, i), "BINARY") != 0)
+            continue;
         if (s >= 0 && at[s] < 0) at[s] = i;
     }
     int arg = 1, mask = 0;
@@ -469,19 +477,21 @@ static bool may_hold(calls_cur *c, int64_t chunk)
 
 /* Lists the records of the chunk whose recs row c->recs is on: where each starts, its
  * length and id. A damaged tail is left out. */
-static bool list_records(calls_cur *c, int64_t first_id)
+static bool list_records(calls_cur *c, int64_t first_id, int64_t last_id)
 {
-    c->blob = sqlite3_column_blob(c->recs, 0);
-    reader r = { c->blob, c->blob + sqlite3_column_bytes(c->recs, 0), false };
     c->n = 0;
+    c->blob = sqlite3_column_blob(c->recs, 0);
+    if (!c->blob) return true; /* an empty blob */
+    reader r = { c->blob, c->blob + sqlite3_column_bytes(c->recs, 0), false };
     int64_t id = first_id;
     while (r.p < r.end) {
         uint64_t len = get_fixed(&r, LEN_BYTES);
         if (r.bad || len > (uint64_t)(r.end - r.p)) break;
         reader body = { r.p, r.p + len, false };
         uint64_t delta = get_varint(&body);
-        if (body.bad || (c->n && delta == 0)) break;
-        id += (int64_t)delta;
+        /* the first record is the chunk's id, each next one larger, none past its last id */
+        if (body.bad || (c->n ? delta == 0 || delta > (uint64_t)last_id - (uint64_t)id : delta != 0)) break;
+        id = (int64_t)((uint64_t)id + delta);
         if (c->n == c->cap) {
             uint32_t cap = c->cap ? c->cap * 2 : PT_CALLS_CHUNK_RECORDS;
             uint32_t *off = realloc(c->off, cap * sizeof *off);
@@ -516,12 +526,14 @@ static bool next_chunk(calls_cur *c, int *rc)
         }
         int64_t id = sqlite3_column_int64(scan, 0), last = sqlite3_column_int64(scan, 1);
         int64_t min_ms = sqlite3_column_int64(scan, 2), max_ms = sqlite3_column_int64(scan, 3);
+        if (last < id) continue; /* a damaged row */
         if (c->desc ? last < c->lo : id > c->hi) return false; /* this and all after are out of range */
         if (last < c->lo || id > c->hi || max_ms < c->from || min_ms > c->to || !may_hold(c, id)) continue;
         sqlite3_bind_int64(c->recs, 1, id);
         s = sqlite3_step(c->recs);
+        atomic_fetch_add_explicit(&pt__calls_chunks_read, 1, memory_order_relaxed);
         if (s == SQLITE_ROW) {
-            if (!list_records(c, id)) {
+            if (!list_records(c, id, last)) {
                 *rc = SQLITE_NOMEM;
                 return false;
             }

@@ -185,14 +185,14 @@ static bool has_table(sqlite3 *db, const char *name)
 
 struct pt_calls_convert {
     sqlite3 *db;
-    sqlite3_stmt *ins[3], *sel, *del, *left;
+    sqlite3_stmt *ins[3], *sel, *del, *left, *prune;
     pt_calls_chunk chunk;
 };
 
 void pt_calls_convert_free(pt_calls_convert *cv)
 {
     if (!cv) return;
-    sqlite3_stmt *st[] = { cv->ins[0], cv->ins[1], cv->ins[2], cv->sel, cv->del, cv->left };
+    sqlite3_stmt *st[] = { cv->ins[0], cv->ins[1], cv->ins[2], cv->sel, cv->del, cv->left, cv->prune };
     for (size_t i = 0; i < sizeof st / sizeof *st; i++) sqlite3_finalize(st[i]);
     pt_calls_chunk_free(&cv->chunk);
     free(cv);
@@ -220,7 +220,10 @@ pt_calls_convert *pt_calls_convert_new(sqlite3 *db, int *rc)
     if (*rc == SQLITE_OK)
         *rc = sqlite3_prepare_v3(db, "DELETE FROM calls_v5 WHERE " NEWEST_LEFT, -1, SQLITE_PREPARE_PERSISTENT, &cv->del, NULL);
     if (*rc == SQLITE_OK)
-        *rc = sqlite3_prepare_v3(db, "SELECT max(id), count(*) FROM calls_v5", -1, 0, &cv->left, NULL);
+        *rc = sqlite3_prepare_v3(db, "SELECT max(id), count(*), min(id) FROM calls_v5", -1, 0, &cv->left, NULL);
+    if (*rc == SQLITE_OK)
+        *rc = sqlite3_prepare_v3(db, "DELETE FROM calls_v5 WHERE id IN (SELECT id FROM calls_v5 WHERE id < ?1 ORDER BY id LIMIT ?2)",
+                                 -1, SQLITE_PREPARE_PERSISTENT, &cv->prune, NULL);
     if (*rc != SQLITE_OK) {
         pt_calls_convert_free(cv);
         return NULL;
@@ -228,16 +231,27 @@ pt_calls_convert *pt_calls_convert_new(sqlite3 *db, int *rc)
     return cv;
 }
 
-int64_t pt_calls_convert_left(pt_calls_convert *cv, int64_t *max_id)
+int64_t pt_calls_convert_left(pt_calls_convert *cv, int64_t *max_id, int64_t *min_id)
 {
     int64_t n = 0;
-    *max_id = 0;
+    *max_id = *min_id = 0;
     if (sqlite3_step(cv->left) == SQLITE_ROW) {
         *max_id = sqlite3_column_int64(cv->left, 0);
         n = sqlite3_column_int64(cv->left, 1);
+        *min_id = sqlite3_column_int64(cv->left, 2);
     }
     sqlite3_reset(cv->left);
     return n;
+}
+
+int pt_calls_convert_prune(pt_calls_convert *cv, int64_t before_id, int rows, int64_t *deleted)
+{
+    sqlite3_bind_int64(cv->prune, 1, before_id);
+    sqlite3_bind_int(cv->prune, 2, rows);
+    int rc = sqlite3_step(cv->prune);
+    sqlite3_reset(cv->prune);
+    *deleted = rc == SQLITE_DONE ? sqlite3_changes(cv->db) : 0;
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
 int pt_calls_convert_step(pt_calls_convert *cv, int rows, int64_t *done, int64_t *lowest_id)
@@ -270,7 +284,8 @@ int pt_calls_convert_step(pt_calls_convert *cv, int rows, int64_t *done, int64_t
         sqlite3_reset(cv->del);
         if (s != SQLITE_DONE) rc = s;
     }
-    if (rc == SQLITE_OK && !*done) rc = sqlite3_exec(cv->db, "DROP TABLE calls_v5", NULL, NULL, NULL);
+    /* fewer than asked for: none are left, and the table goes in the same transaction */
+    if (rc == SQLITE_OK && *done < rows) rc = sqlite3_exec(cv->db, "DROP TABLE calls_v5", NULL, NULL, NULL);
     return rc;
 }
 
@@ -298,13 +313,18 @@ static int migrate(sqlite3 *db)
     if (rc == SQLITE_OK && copy) rc = sqlite3_exec(db, pt_calls_table_v5_sql, NULL, NULL, NULL);
     if (rc == SQLITE_OK && copy) rc = sqlite3_exec(db, copy_v2, NULL, NULL, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_exec(db, names_last_ms, NULL, NULL, NULL);
-    if (rc == SQLITE_OK && (copy || keep)) rc = sqlite3_exec(db, "ALTER TABLE calls RENAME TO calls_v5", NULL, NULL, NULL);
+    /* its indexes go now (the rows are deleted as they are converted: every deletion would
+     * rewrite a page of the request id's index at random) */
+    if (rc == SQLITE_OK && (copy || keep))
+        rc = sqlite3_exec(db, "DROP INDEX IF EXISTS calls_consumer; DROP INDEX IF EXISTS calls_request;"
+                              "DROP INDEX IF EXISTS calls_trace; ALTER TABLE calls RENAME TO calls_v5",
+                          NULL, NULL, NULL);
     char sql[48];
     snprintf(sql, sizeof sql, "PRAGMA user_version=%d", LAYOUT_VERSION);
     if (rc == SQLITE_OK) rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
     rc = sqlite3_exec(db, rc == SQLITE_OK ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL) == SQLITE_OK ? rc : SQLITE_ERROR;
-    if (rc == SQLITE_OK && copy)
-        pt_log_info("call log: the file's records were copied from layout 2 (names kept once) in %lld ms",
+    if (rc == SQLITE_OK && (copy || keep))
+        pt_log_info("call log: the file's earlier layout (%lld) was set aside for conversion in %lld ms", (long long)v,
                     (long long)(pt_now_ms() - t0));
     return rc;
 }

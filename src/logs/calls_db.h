@@ -155,14 +155,21 @@ void pt_calls_chunk_free(pt_calls_chunk *c);
 /* Converting a file of layouts 2 to 5 (its rows, a table calls_v5 after pt_calls_db_open)
  * into chunks, newest first, in steps the writer takes between batches (so a large file
  * delays no start). new: NULL when there is nothing to convert (or, *rc set, on an error).
- * left: the rows left and their largest id. step, in the caller's transaction: up to `rows`
- * of the newest rows left written as chunks and deleted; *done of them, the smallest id
- * *lowest_id; when none were left (*done 0) the old table is dropped. SQLite's code. */
+ * left: the rows left, their largest and smallest id. step, in the caller's transaction:
+ * up to `rows` of the newest rows left written as chunks and deleted; *done of them, the
+ * smallest id *lowest_id; when fewer than `rows` were left (*done < rows) the old table
+ * is dropped, and the conversion is over. prune,
+ * in the caller's transaction: up to `rows` of the oldest rows left with ids before
+ * before_id deleted unconverted (retention), *deleted of them. SQLite's code. */
 typedef struct pt_calls_convert pt_calls_convert;
 pt_calls_convert *pt_calls_convert_new(sqlite3 *db, int *rc);
-int64_t pt_calls_convert_left(pt_calls_convert *cv, int64_t *max_id);
+int64_t pt_calls_convert_left(pt_calls_convert *cv, int64_t *max_id, int64_t *min_id);
+int pt_calls_convert_prune(pt_calls_convert *cv, int64_t before_id, int rows, int64_t *deleted);
 int pt_calls_convert_step(pt_calls_convert *cv, int rows, int64_t *done, int64_t *lowest_id);
 void pt_calls_convert_free(pt_calls_convert *cv);
+
+/* Chunks whose records the table has read, in this process (tests: what a filter skipped). */
+extern _Atomic uint64_t pt__calls_chunks_read;
 
 /* Registers the virtual table `calls` on a connection (pt_calls_db_open does). */
 int pt_calls_vtab_register(sqlite3 *db);

@@ -81,6 +81,17 @@ static int64_t count(fx *f, const char *where)
 
 static int64_t run(fx *f, pt_calls_filter q);
 
+/* The log's file, made by hand before any writer opened it (its directory too). */
+static sqlite3 *make_file(fx *f)
+{
+    char dir[128];
+    snprintf(dir, sizeof dir, "%s/data", f->dir);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    return db;
+}
+
 static size_t packed_size(const pt_call_record *r)
 {
     packer k;
@@ -318,19 +329,17 @@ static const char layout_5[] =
 
 /* Makes a file of layout 5 (above), turns it into an older layout with sql, and opens it
  * (the writer brings it up to date). */
-static void reopen_as_older(fx *f, const char *sql)
+static void reopen_as_older_with(fx *f, const char *sql, pt_calllog_opts o)
 {
-    char dir[128];
-    snprintf(dir, sizeof dir, "%s/data", f->dir);
-    assert_int_equal(mkdir(dir, 0700), 0);
-    sqlite3 *db;
-    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    sqlite3 *db = make_file(f);
     assert_int_equal(sqlite3_exec(db, pt_calls_table_v5_sql, NULL, NULL, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db, layout_5, NULL, NULL, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
-    open_log(f, (pt_calllog_opts){ 0 });
+    open_log(f, o);
 }
+
+static void reopen_as_older(fx *f, const char *sql) { reopen_as_older_with(f, sql, (pt_calllog_opts){ 0 }); }
 
 /* A file of layout 3 (before the cache columns and names' last use) is brought up to date
  * in place: its records stay, its names are kept until retention takes their records. */
@@ -659,11 +668,7 @@ static void trace_ids_are_stored_and_filtered(void **state)
 static void an_older_file_gains_the_trace_id_column(void **state)
 {
     fx *f = *state;
-    char dir[128];
-    snprintf(dir, sizeof dir, "%s/data", f->dir);
-    assert_int_equal(mkdir(dir, 0700), 0);
-    sqlite3 *db;
-    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    sqlite3 *db = make_file(f);
     assert_int_equal(sqlite3_exec(db,
                                   "CREATE TABLE calls(id INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL, request_id TEXT,"
                                   " team TEXT, consumer TEXT, key_prefix TEXT, service TEXT, service_team TEXT, api TEXT,"
@@ -784,9 +789,15 @@ static void lookups_skip_chunks_and_miss_nothing(void **state)
     sqlite3_finalize(st);
     assert_int_equal(chunks, N / PT_CALLS_CHUNK_RECORDS + 1);
     for (int i = 0; i < N; i += 331) {
+        uint64_t read = atomic_load(&pt__calls_chunks_read);
         assert_int_equal(run(f, (pt_calls_filter){ .request_id = rid[i] }), 1);
         assert_int_equal(ids[0], 100000 + i);
+        /* its chunk, and at most a few whose filter happens to hold the key too */
+        assert_true(atomic_load(&pt__calls_chunks_read) - read <= 3);
     }
+    uint64_t read = atomic_load(&pt__calls_chunks_read);
+    assert_int_equal(run(f, (pt_calls_filter){ .service = "rare", .limit = 100 }), N / 1000);
+    assert_true(atomic_load(&pt__calls_chunks_read) - read <= (uint64_t)N / 1000 + 3); /* the chunks that name it */
     assert_int_equal(run(f, (pt_calls_filter){ .request_id = "req-none" }), 0);
     assert_int_equal(run(f, (pt_calls_filter){ .consumer = "c-5", .limit = 1000 }), (N - 5 + 96) / 97);
     for (int k = 1; k < nids; k++) assert_true(ids[k] < ids[k - 1]);
@@ -875,13 +886,20 @@ static void a_large_file_of_layout_5_is_converted_in_steps(void **state)
              "SELECT (5000 + i) << 12, 5000 + i, 'r' || i, CASE WHEN i %% 2 THEN 2 END, 200 + i %% 3, i, i * 3, "
              "-i, CASE WHEN i %% 7 = 0 THEN '/p/' || i END FROM g",
              N);
-    reopen_as_older(f, sql);
+    reopen_as_older_with(f, sql, (pt_calllog_opts){ .convert_steps = 1, .flush_ms = 600000 });
     pt_call_record a = rest(5000 + N, "bot", 200); /* the same millisecond as the newest converted */
     assert_true(pt_calllog_write(f->log, &a));
+    pt_calllog_sync(f->log); /* one wake-up: one step, the newest CONVERT_STEP rows */
     pt_calllog_stats s;
+    pt_calllog_stats_get(f->log, &s);
+    assert_int_equal(s.to_convert, N + 1 - CONVERT_STEP);
+    assert_int_equal(count(f, ""), CONVERT_STEP + 1);
+    char newest[64];
+    snprintf(newest, sizeof newest, "WHERE time_ms > %d", 5000 + N - CONVERT_STEP);
+    assert_int_equal(count(f, newest), CONVERT_STEP + 1); /* the newest rows and the new record */
     int wakes = 0;
     do {
-        pt_calllog_sync(f->log); /* each wake-up converts a step at least */
+        pt_calllog_sync(f->log);
         pt_calllog_stats_get(f->log, &s);
     } while (s.to_convert && ++wakes < 10);
     assert_int_equal(s.to_convert, 0);
@@ -903,6 +921,46 @@ static void a_large_file_of_layout_5_is_converted_in_steps(void **state)
     assert_int_equal(ids[0], 5000 + N); /* the new record, after the newest converted one */
     assert_int_equal(ids[1], 5000 + N);
     assert_true(rowids[0] > rowids[1]);
+}
+
+/* Retention while a file is converted: its rows not yet converted are the oldest, so the
+ * size cap takes them first, not the new records nor the newest converted ones. */
+static void the_size_cap_takes_unconverted_rows_first(void **state)
+{
+    fx *f = *state;
+    sqlite3 *db = make_file(f);
+    assert_int_equal(sqlite3_exec(db, pt_calls_table_v5_sql, NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, layout_5, NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < 20000) "
+                                      "INSERT INTO calls(id, time_ms, request_id, consumer_id, status, path) "
+                                      "SELECT (6000 + i) << 12, 6000 + i, printf('old-%05d', i), 2, 200, "
+                                      "printf('/a/rather/long/path/%040d', i) FROM g",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    struct stat st;
+    assert_int_equal(stat(f->path, &st), 0);
+    uint64_t cap = (uint64_t)st.st_size / 2; /* the file is over its cap from the start */
+    open_log(f, (pt_calllog_opts){ .max_bytes = cap, .convert_steps = 1, .flush_ms = 600000 });
+    for (int i = 0; i < 50; i++) {
+        pt_call_record a = rest(100000 + i, "bot", 200);
+        assert_true(pt_calllog_write(f->log, &a));
+    }
+    pt_calllog_sync(f->log);
+    pt_calllog_stats s;
+    pt_calllog_stats_get(f->log, &s);
+    assert_true(s.pruned > 0);
+    assert_int_equal(count(f, "WHERE time_ms >= 100000"), 50); /* every new record */
+    assert_int_equal(count(f, "WHERE request_id = 'old-20000'"), 1); /* the newest converted */
+    for (int wakes = 0; s.to_convert && wakes < 30; wakes++) {
+        pt_calllog_sync(f->log);
+        pt_calllog_stats_get(f->log, &s);
+    }
+    assert_int_equal(s.to_convert, 0);
+    pt_calllog_sync(f->log);
+    assert_true(pt_calllog_used_bytes(f->log) <= cap);
+    assert_int_equal(count(f, "WHERE time_ms >= 100000"), 50);
+    assert_int_equal(count(f, "WHERE request_id = 'old-00001'"), 0); /* the oldest went */
 }
 
 /* A damaged chunk is read up to where it stops making sense, without crashing; the
@@ -1006,6 +1064,7 @@ int main(void)
         T(large_records_make_smaller_chunks),
         T(a_late_record_is_found_by_its_time),
         T(a_large_file_of_layout_5_is_converted_in_steps),
+        T(the_size_cap_takes_unconverted_rows_first),
         T(a_damaged_chunk_is_read_as_far_as_it_goes),
         T(a_file_of_the_older_layout_is_replaced),
         cmocka_unit_test(cursors_round_trip_and_refuse_garbage),
