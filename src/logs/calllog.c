@@ -430,17 +430,18 @@ static void sort_by_time(const char *data, size_t *at, size_t k)
     }
 }
 
-static int run_insert(sqlite3_stmt *st)
-{
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? SQLITE_OK : rc;
-}
-
 static int exec(sqlite3 *db, const char *sql) { return sqlite3_exec(db, sql, NULL, NULL, NULL); }
 
-/* Runs a prepared statement that returns no rows (BEGIN, COMMIT, ROLLBACK). */
-static int run_stmt(sqlite3_stmt *st) { return run_insert(st); }
+static int run_stmt(sqlite3_stmt *st) { return pt_calls_run(st); }
+
+/* Ends the writer's transaction: committed when rc is SQLITE_OK, else (or when the commit
+ * fails) rolled back. Returns rc, or the commit's error. */
+static int end_tx(pt_calllog *l, int rc)
+{
+    if (rc == SQLITE_OK) rc = run_stmt(l->commit);
+    if (rc != SQLITE_OK && !sqlite3_get_autocommit(l->db)) run_stmt(l->rollback);
+    return rc;
+}
 
 static void flush_rollups(pt_calllog *l)
 {
@@ -513,10 +514,9 @@ static size_t insert_some(pt_calllog *l, const char *data, size_t n)
     }
     if (rc == SQLITE_OK) rc = pt_calls_chunk_write(l->ins, &l->chunk);
     if (rc == SQLITE_OK) rc = write_uses(l);
-    if (rc == SQLITE_OK) rc = run_stmt(l->commit);
+    rc = end_tx(l, rc);
     uint64_t rows = k;
     if (rc != SQLITE_OK) {
-        if (!sqlite3_get_autocommit(l->db)) run_stmt(l->rollback);
         pt_calls_chunk_reset(&l->chunk);
         names_clear(l); /* names added in the transaction went with it */
         l->name_error = 0;
@@ -590,11 +590,7 @@ static int prune_step(pt_calllog *l, sqlite3_stmt *st, int64_t arg)
             sqlite3_bind_int64(l->del[t], 1, ids[i]);
             rc = run_stmt(l->del[t]);
         }
-    if (rc == SQLITE_OK) rc = run_stmt(l->commit);
-    if (rc != SQLITE_OK) {
-        if (!sqlite3_get_autocommit(l->db)) run_stmt(l->rollback);
-        return 0;
-    }
+    if (end_tx(l, rc) != SQLITE_OK) return 0;
     atomic_fetch_add(&l->pruned, (uint64_t)records);
     l->resized = true;
     return records;
@@ -623,7 +619,13 @@ static void prune_names(pt_calllog *l)
     l->names_pruned_ms = pt_now_ms();
 }
 
-/* Prunes by age, then by size, in steps, until nothing is due or budget rows went. */
+/* n records of the earlier layout left it (converted or pruned). */
+static void unconverted_gone(pt_calllog *l, int64_t n)
+{
+    uint64_t left = atomic_load(&l->to_convert);
+    atomic_store(&l->to_convert, left > (uint64_t)n ? left - (uint64_t)n : 0);
+}
+
 /* One bounded step of retention over an earlier layout's rows not yet converted: up to
  * PT_CALLLOG_PRUNE_STEP of the oldest ones before before_id deleted, in their own
  * transaction; returns how many. */
@@ -632,18 +634,14 @@ static int64_t prune_unconverted(pt_calllog *l, int64_t before_id)
     int64_t n = 0;
     int rc = run_stmt(l->begin);
     if (rc == SQLITE_OK) rc = pt_calls_convert_prune(l->convert, before_id, PT_CALLLOG_PRUNE_STEP, &n);
-    if (rc == SQLITE_OK) rc = run_stmt(l->commit);
-    if (rc != SQLITE_OK) {
-        if (!sqlite3_get_autocommit(l->db)) run_stmt(l->rollback);
-        return 0;
-    }
-    uint64_t left = atomic_load(&l->to_convert);
-    atomic_store(&l->to_convert, left > (uint64_t)n ? left - (uint64_t)n : 0);
+    if (end_tx(l, rc) != SQLITE_OK) return 0;
+    unconverted_gone(l, n);
     atomic_fetch_add(&l->pruned, (uint64_t)n);
     l->resized |= n > 0;
     return n;
 }
 
+/* Prunes by age, then by size, in steps, until nothing is due or budget records went. */
 static void prune(pt_calllog *l, uint64_t budget)
 {
     uint64_t gone = 0;
@@ -673,14 +671,20 @@ static void prune(pt_calllog *l, uint64_t budget)
 static void convert_some(pt_calllog *l)
 {
     uint64_t t0 = pt_now_ms();
+    if (!l->convert_t0_ms) { /* the first time: how many there are (a count of the table) */
+        int64_t left = pt_calls_convert_left(l->convert);
+        atomic_store(&l->to_convert, (uint64_t)left);
+        l->convert_t0_ms = t0;
+        pt_log_info("call log: %lld records of the file's earlier layout are converted in the background, newest first; "
+                    "until then the older ones are missing from queries (portico_call_log_records_to_convert)",
+                    (long long)left);
+    }
     unsigned steps = 0;
     do {
         int64_t done = 0, lowest = 0;
         int rc = run_stmt(l->begin);
         if (rc == SQLITE_OK) rc = pt_calls_convert_step(l->convert, CONVERT_STEP, &done, &lowest);
-        if (rc == SQLITE_OK) rc = run_stmt(l->commit);
-        if (rc != SQLITE_OK) {
-            if (!sqlite3_get_autocommit(l->db)) run_stmt(l->rollback);
+        if ((rc = end_tx(l, rc)) != SQLITE_OK) {
             if (!l->convert_warn_ms || pt_now_ms() - l->convert_warn_ms >= WARN_EVERY_MS) {
                 pt_log_warn("call log: converting the records of the earlier layout: %s; tried again", sqlite3_errstr(rc));
                 l->convert_warn_ms = pt_now_ms();
@@ -689,8 +693,7 @@ static void convert_some(pt_calllog *l)
         }
         l->resized = true;
         l->converted += (uint64_t)done;
-        uint64_t left = atomic_load(&l->to_convert);
-        atomic_store(&l->to_convert, left > (uint64_t)done ? left - (uint64_t)done : 0);
+        unconverted_gone(l, done);
         if (done) note_id(l, lowest);
         if (done < CONVERT_STEP) {
             pt_calls_convert_free(l->convert);
@@ -798,14 +801,10 @@ pt_calllog *pt_calllog_open(const pt_calllog_opts *o, char *why, size_t cap)
         goto fail;
     }
     if (l->convert) { /* ids go on after the earlier layout's too */
-        int64_t max_id, min_id, left = pt_calls_convert_left(l->convert, &max_id, &min_id);
+        int64_t max_id = pt_calls_convert_max_id(l->convert);
         if (max_id > l->last_id) l->last_id = max_id;
-        atomic_store(&l->to_convert, (uint64_t)left);
-        l->convert_t0_ms = pt_now_ms();
-        pt_log_info("call log: %lld records of the file's earlier layout are converted in the background, newest first; "
-                    "until then the older ones are missing from queries (portico_call_log_records_to_convert)",
-                    (long long)left);
     }
+    pt_calls_chunk_reset(&l->chunk);
     if (!o->no_rollups && !(l->rollup = pt_rollup_new(l->db, o->rollup_retention_ms, why, cap))) goto fail;
     l->last_rollup_ms = pt_now_ms();
     pt_spool_opts so = { .cap = o->queue_bytes ? o->queue_bytes : DEFAULT_QUEUE, .flush_bytes = o->flush_bytes,

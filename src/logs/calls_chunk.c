@@ -98,9 +98,7 @@ static bool add_keys(pt_calls_chunk *c, const pt_calls_val *v)
 {
     for (int f = 0; f < NNAMES; f++) {
         const pt_calls_val *x = &v[filtered[f]];
-        if (x->type != PT_CALLS_INT || (c->n && c->last_name[f] == x->i)) continue;
-        /* (c->n: a new chunk's first record has no run to be in; pt_calls_chunk_reset
-         * forgets the last chunk's names, so no later record is taken for a run of them) */
+        if (x->type != PT_CALLS_INT || c->last_name[f] == x->i) continue; /* (reset: none) */
         c->last_name[f] = x->i;
         if (!add_key(c, key_of(filtered[f], (uint64_t)x->i))) return false;
     }
@@ -172,13 +170,6 @@ static inline void bloom_positions(uint64_t k, uint64_t mask, uint64_t out[BLOOM
     for (int i = 0; i < BLOOM_HASHES; i++) out[i] = (h1 + (uint64_t)i * h2) & mask;
 }
 
-static int step(sqlite3_stmt *st)
-{
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? SQLITE_OK : rc;
-}
-
 int pt_calls_chunk_write(sqlite3_stmt *const ins[3], pt_calls_chunk *c)
 {
     if (!c->n) return SQLITE_OK;
@@ -200,9 +191,9 @@ int pt_calls_chunk_write(sqlite3_stmt *const ins[3], pt_calls_chunk *c)
     sqlite3_bind_blob(ins[1], 2, bloom, (int)bytes, SQLITE_STATIC);
     sqlite3_bind_int64(ins[2], 1, c->first_id);
     sqlite3_bind_blob64(ins[2], 2, c->buf, c->len, SQLITE_STATIC);
-    int rc = step(ins[0]);
-    if (rc == SQLITE_OK) rc = step(ins[1]);
-    if (rc == SQLITE_OK) rc = step(ins[2]);
+    int rc = pt_calls_run(ins[0]);
+    if (rc == SQLITE_OK) rc = pt_calls_run(ins[1]);
+    if (rc == SQLITE_OK) rc = pt_calls_run(ins[2]);
     sqlite3_clear_bindings(ins[1]);
     sqlite3_clear_bindings(ins[2]);
     free(bloom);
@@ -310,7 +301,7 @@ typedef struct calls_cur {
     sqlite3 *db;
     sqlite3_stmt *scan[2];       /* the chunks, newest first [1] or oldest first [0] */
     sqlite3_stmt *keys, *recs;
-    bool desc, eof, scanning;
+    bool desc, eof;
     int64_t lo, hi, from, to;    /* id and time_ms bounds, inclusive */
     int neq;
     eq_filter eq[NFILTERED];
@@ -322,10 +313,7 @@ typedef struct calls_cur {
     pt_calls_val v[PT_CALLS_NCOLS];
 } calls_cur;
 
-static const char declaration[] =
-#define DECL(name, type) "," #name " " type
-#define DECL_N(name) "," #name "_id INTEGER"
-    "CREATE TABLE x(id INTEGER" PT_CALLS_COLUMNS(DECL, DECL_N) ",rid_hash INTEGER)";
+static const char declaration[] = "CREATE TABLE x(id INTEGER" PT_CALLS_COLUMN_DEFS ")";
 
 static int vt_connect(sqlite3 *db, void *aux, int argc, const char *const *argv, sqlite3_vtab **out, char **err)
 {
@@ -576,9 +564,8 @@ static int advance(calls_cur *c)
     for (;;) {
         if (c->n) c->at += c->desc ? -1 : 1;
         if (!c->n || c->at < 0 || c->at >= (int64_t)c->n) {
-            if (!c->scanning || !next_chunk(c, &rc)) {
+            if (!next_chunk(c, &rc)) {
                 c->eof = true;
-                c->scanning = false;
                 return rc;
             }
             continue;
@@ -673,7 +660,6 @@ static int vt_filter(sqlite3_vtab_cursor *cur, int idx, const char *idx_str, int
     sqlite3_stmt *scan = c->scan[c->desc];
     sqlite3_reset(scan);
     sqlite3_bind_int64(scan, 1, c->desc ? c->hi : c->lo);
-    c->scanning = true;
     return advance(c);
 }
 

@@ -23,8 +23,6 @@
 #define INSERT_NAME_N(name) "," #name "_id"
 #define SELECT_NAME(name, type) ",c." #name
 #define SELECT_NAME_N(name) ",(SELECT name FROM names WHERE id=c." #name "_id)"
-#define DEFINE(name, type) "," #name " " type
-#define DEFINE_N(name) "," #name "_id INTEGER"
 /* Copying a row of layout 2 (see migrate()). */
 #define COPY(name, type) ",o." #name
 #define COPY_N(name) ",(SELECT id FROM names WHERE name=o." #name ")"
@@ -52,7 +50,7 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS chunk_recs(id INTEGER PRIMARY KEY, recs BLOB NOT NULL);";
 
 const char pt_calls_table_v5_sql[] =
-    "CREATE TABLE calls(id INTEGER PRIMARY KEY" PT_CALLS_COLUMNS(DEFINE, DEFINE_N) ",rid_hash INTEGER);";
+    "CREATE TABLE calls(id INTEGER PRIMARY KEY" PT_CALLS_COLUMN_DEFS ");";
 
 /* Layout 2 kept names as text in each row: its rows are copied into layout 3, once. */
 static const char convert_v2[] =
@@ -181,18 +179,25 @@ static bool has_table(sqlite3 *db, const char *name)
     return had;
 }
 
+int pt_calls_run(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
 /* ---- converting the rows of an earlier layout, in steps ---- */
 
 struct pt_calls_convert {
     sqlite3 *db;
-    sqlite3_stmt *ins[3], *sel, *del, *left, *prune;
+    sqlite3_stmt *ins[3], *sel, *del, *prune;
     pt_calls_chunk chunk;
 };
 
 void pt_calls_convert_free(pt_calls_convert *cv)
 {
     if (!cv) return;
-    sqlite3_stmt *st[] = { cv->ins[0], cv->ins[1], cv->ins[2], cv->sel, cv->del, cv->left, cv->prune };
+    sqlite3_stmt *st[] = { cv->ins[0], cv->ins[1], cv->ins[2], cv->sel, cv->del, cv->prune };
     for (size_t i = 0; i < sizeof st / sizeof *st; i++) sqlite3_finalize(st[i]);
     pt_calls_chunk_free(&cv->chunk);
     free(cv);
@@ -220,8 +225,6 @@ pt_calls_convert *pt_calls_convert_new(sqlite3 *db, int *rc)
     if (*rc == SQLITE_OK)
         *rc = sqlite3_prepare_v3(db, "DELETE FROM calls_v5 WHERE " NEWEST_LEFT, -1, SQLITE_PREPARE_PERSISTENT, &cv->del, NULL);
     if (*rc == SQLITE_OK)
-        *rc = sqlite3_prepare_v3(db, "SELECT max(id), count(*), min(id) FROM calls_v5", -1, 0, &cv->left, NULL);
-    if (*rc == SQLITE_OK)
         *rc = sqlite3_prepare_v3(db, "DELETE FROM calls_v5 WHERE id IN (SELECT id FROM calls_v5 WHERE id < ?1 ORDER BY id LIMIT ?2)",
                                  -1, SQLITE_PREPARE_PERSISTENT, &cv->prune, NULL);
     if (*rc != SQLITE_OK) {
@@ -231,27 +234,28 @@ pt_calls_convert *pt_calls_convert_new(sqlite3 *db, int *rc)
     return cv;
 }
 
-int64_t pt_calls_convert_left(pt_calls_convert *cv, int64_t *max_id, int64_t *min_id)
+/* The first column of sql's one row, 0 when none. */
+static int64_t first_value(sqlite3 *db, const char *sql)
 {
-    int64_t n = 0;
-    *max_id = *min_id = 0;
-    if (sqlite3_step(cv->left) == SQLITE_ROW) {
-        *max_id = sqlite3_column_int64(cv->left, 0);
-        n = sqlite3_column_int64(cv->left, 1);
-        *min_id = sqlite3_column_int64(cv->left, 2);
-    }
-    sqlite3_reset(cv->left);
-    return n;
+    sqlite3_stmt *st;
+    int64_t v = 0;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) return 0;
+    if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
 }
+
+int64_t pt_calls_convert_max_id(pt_calls_convert *cv) { return first_value(cv->db, "SELECT max(id) FROM calls_v5"); }
+
+int64_t pt_calls_convert_left(pt_calls_convert *cv) { return first_value(cv->db, "SELECT count(*) FROM calls_v5"); }
 
 int pt_calls_convert_prune(pt_calls_convert *cv, int64_t before_id, int rows, int64_t *deleted)
 {
     sqlite3_bind_int64(cv->prune, 1, before_id);
     sqlite3_bind_int(cv->prune, 2, rows);
-    int rc = sqlite3_step(cv->prune);
-    sqlite3_reset(cv->prune);
-    *deleted = rc == SQLITE_DONE ? sqlite3_changes(cv->db) : 0;
-    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+    int rc = pt_calls_run(cv->prune);
+    *deleted = rc == SQLITE_OK ? sqlite3_changes(cv->db) : 0;
+    return rc;
 }
 
 int pt_calls_convert_step(pt_calls_convert *cv, int rows, int64_t *done, int64_t *lowest_id)
@@ -280,9 +284,7 @@ int pt_calls_convert_step(pt_calls_convert *cv, int rows, int64_t *done, int64_t
     pt_calls_chunk_reset(&cv->chunk);
     if (rc == SQLITE_OK && *done) {
         sqlite3_bind_int(cv->del, 1, rows);
-        s = sqlite3_step(cv->del);
-        sqlite3_reset(cv->del);
-        if (s != SQLITE_DONE) rc = s;
+        rc = pt_calls_run(cv->del);
     }
     /* fewer than asked for: none are left, and the table goes in the same transaction */
     if (rc == SQLITE_OK && *done < rows) rc = sqlite3_exec(cv->db, "DROP TABLE calls_v5", NULL, NULL, NULL);

@@ -49,6 +49,15 @@
 #define PT_CALLS_SEQ_BITS 12
 #define PT_CALLS_ID(time_ms) ((int64_t)(time_ms) << PT_CALLS_SEQ_BITS)
 
+/* The columns after id as SQL definitions (a name as its integer id), and rid_hash: the
+ * virtual table `calls` declares them, and layout 5's table had them. */
+#define PT__CALLS_DEF(name, type) "," #name " " type
+#define PT__CALLS_DEF_N(name) "," #name "_id INTEGER"
+#define PT_CALLS_COLUMN_DEFS PT_CALLS_COLUMNS(PT__CALLS_DEF, PT__CALLS_DEF_N) ",rid_hash INTEGER"
+
+/* Runs a prepared statement that returns no rows and resets it: SQLITE_OK or SQLite's code. */
+int pt_calls_run(sqlite3_stmt *st);
+
 /* Layouts 3 to 5 had one row per record in a table `calls` (this one, without its indexes):
  * a file of layout 2 is copied into it first, then every such file's rows go into chunks
  * (tests and benchmarks make files of layout 5 with it). */
@@ -125,7 +134,8 @@ typedef struct pt_calls_val {
 /* What a column holds when it is not NULL: PT_CALLS_INT (a name's id too) or PT_CALLS_TEXT. */
 int pt_calls_col_kind(int col);
 
-/* A chunk being filled: its records encoded, their id and time range, their keys. */
+/* A chunk being filled: its records encoded, their id and time range, their keys. It is
+ * used from pt_calls_chunk_reset on. */
 typedef struct pt_calls_chunk {
     uint8_t *buf;
     size_t len, cap;
@@ -155,7 +165,8 @@ void pt_calls_chunk_free(pt_calls_chunk *c);
 /* Converting a file of layouts 2 to 5 (its rows, a table calls_v5 after pt_calls_db_open)
  * into chunks, newest first, in steps the writer takes between batches (so a large file
  * delays no start). new: NULL when there is nothing to convert (or, *rc set, on an error).
- * left: the rows left, their largest and smallest id. step, in the caller's transaction:
+ * max_id: the largest id left (cheap). left: the rows left (a count of the table: the
+ * writer's thread asks, not the start). step, in the caller's transaction:
  * up to `rows` of the newest rows left written as chunks and deleted; *done of them, the
  * smallest id *lowest_id; when fewer than `rows` were left (*done < rows) the old table
  * is dropped, and the conversion is over. prune,
@@ -163,7 +174,8 @@ void pt_calls_chunk_free(pt_calls_chunk *c);
  * before_id deleted unconverted (retention), *deleted of them. SQLite's code. */
 typedef struct pt_calls_convert pt_calls_convert;
 pt_calls_convert *pt_calls_convert_new(sqlite3 *db, int *rc);
-int64_t pt_calls_convert_left(pt_calls_convert *cv, int64_t *max_id, int64_t *min_id);
+int64_t pt_calls_convert_max_id(pt_calls_convert *cv);
+int64_t pt_calls_convert_left(pt_calls_convert *cv);
 int pt_calls_convert_prune(pt_calls_convert *cv, int64_t before_id, int rows, int64_t *deleted);
 int pt_calls_convert_step(pt_calls_convert *cv, int rows, int64_t *done, int64_t *lowest_id);
 void pt_calls_convert_free(pt_calls_convert *cv);

@@ -246,8 +246,10 @@ SQL
 L=$(log_lines "$T/portico.err")
 portico_start "$T/portico.yaml" || not_ok "portico starts on a file of the earlier layout"
 wait_for 10 admin_answers || not_ok "the admin API answers"
-like "$(tail -n +$((L + 1)) "$T/portico.err")" "5000 records of the file's earlier layout are converted in the background" \
-    "the start says the earlier layout's records are converted in the background"
+like "$(tail -n +$((L + 1)) "$T/portico.err")" "earlier layout \\(5\\) was set aside for conversion" \
+    "the start sets the earlier layout aside"
+check "the writer says it converts its records in the background" \
+    wait_log "5000 records of the file's earlier layout are converted in the background" "$T/portico.err" "$L"
 check "the writer converts them" wait_log "the 5000 records of the earlier layout were converted" "$T/portico.err" "$L"
 is "$(metric_sum portico_call_log_records_to_convert)" 0 "portico_call_log_records_to_convert is 0 after it"
 one old-4321
