@@ -42,6 +42,15 @@ struct pt_rollup {
     cell *slot[TABLE_SLOTS];
     cell *last[PT_NDIMS + 1];    /* each dimension's (and PT_DIM_ALL's) last cell: calls in a row
                                   * mostly name the same service and API in the same minute */
+    /* The run: records in a row of one minute naming the same (same_names), added up in
+     * fig and merged into their cells once, when the run ends. */
+    struct {
+        bool open;
+        int64_t minute;
+        size_t ncells;
+        cell *cells[PT_NDIMS + 1];
+        pt_rollup_fig fig;
+    } run;
 };
 
 void pt_rollup_fig_init(pt_rollup_fig *f)
@@ -100,8 +109,17 @@ pt_rollup *pt_rollup_new(sqlite3 *db, const uint64_t retention_ms[PT_NSTEPS], ch
     return r;
 }
 
+/* Merges the run into its cells and closes it. */
+static void run_end(pt_rollup *r)
+{
+    if (!r->run.open) return;
+    for (size_t i = 0; i < r->run.ncells; i++) pt_rollup_fig_merge(&r->run.cells[i]->fig, &r->run.fig);
+    r->run.open = false;
+}
+
 static void drop_pending(pt_rollup *r)
 {
+    r->run.open = false; /* its cells go */
     for (size_t i = 0; i < TABLE_SLOTS; i++) {
         free(r->slot[i]);
         r->slot[i] = NULL;
@@ -179,16 +197,27 @@ static int64_t floor_to(int64_t t, int64_t step) { return (t >= 0 ? t : t - step
 bool pt_rollup_add(pt_rollup *r, const pt_rollup_rec *rec)
 {
     int64_t minute = floor_to(rec->time_ms, pt_step_ms[PT_STEP_MINUTE]);
+    uint32_t bucket = pt_sketch_bucket(rec->total_us);
+    if (r->run.open && rec->same_names && r->run.minute == minute) {
+        fig_add(&r->run.fig, rec, bucket);
+        return false;
+    }
+    run_end(r);
     pt_slice team = rec->team.ptr ? rec->team : PT_SLICE_LIT(""), steam = rec->service_team.ptr ? rec->service_team
                                                                                                 : PT_SLICE_LIT("");
-    uint32_t bucket = pt_sketch_bucket(rec->total_us);
+    size_t n = 0;
     for (int d = 0; d < PT_NDIMS && r->pending < PT_ROLLUP_PENDING_MAX; d++) {
         if (!rec->name[d].ptr) continue;
         cell *c = cell_at(r, minute, (pt_dim)d, rec->name[d], team, steam);
-        if (c) fig_add(&c->fig, rec, bucket);
+        if (c) r->run.cells[n++] = c;
     }
     cell *all = r->pending < PT_ROLLUP_PENDING_MAX ? cell_at(r, minute, PT_DIM_ALL, PT_SLICE_LIT(""), team, steam) : NULL;
-    if (all) fig_add(&all->fig, rec, bucket);
+    if (all) r->run.cells[n++] = all;
+    r->run.open = true;
+    r->run.minute = minute;
+    r->run.ncells = n;
+    pt_rollup_fig_init(&r->run.fig);
+    fig_add(&r->run.fig, rec, bucket);
     return r->pending + PT_NDIMS + 1 > PT_ROLLUP_PENDING_MAX;
 }
 
@@ -261,6 +290,7 @@ static int prune(pt_rollup *r, int64_t now_ms)
 int pt_rollup_flush(pt_rollup *r, int64_t now_ms)
 {
     bool due = !r->last_prune_ms || now_ms - r->last_prune_ms >= PRUNE_EVERY_MS || now_ms < r->last_prune_ms;
+    run_end(r);
     if (!r->pending && !due) return SQLITE_OK;
     pt_rollup_fig *sum = malloc(sizeof *sum);
     uint8_t *blob = malloc(PT_SKETCH_ENCODED_MAX);

@@ -51,6 +51,7 @@ typedef struct pt_rollup_rec {
     int status;
     uint64_t total_us;
     int64_t input_tokens, output_tokens, cost_micro_usd; /* < 0: unknown */
+    bool same_names;             /* names, team and service_team as the record added before it */
 } pt_rollup_rec;
 
 /* One bucket's figures (a row, or rows merged). */
@@ -71,7 +72,9 @@ typedef struct pt_rollup pt_rollup;
 pt_rollup *pt_rollup_new(sqlite3 *db, const uint64_t retention_ms[PT_NSTEPS], char *why, size_t cap);
 void pt_rollup_free(pt_rollup *r);
 
-/* Adds one record; returns true when the pending cells are full (flush now). */
+/* Adds one record; returns true when the pending cells are full (flush now). Records in
+ * a row marked same_names, in one minute, are added up once and merged into their cells
+ * together (at the first that is not, or at the flush). */
 bool pt_rollup_add(pt_rollup *r, const pt_rollup_rec *rec);
 
 /* Merges the pending cells into their rows in one transaction, then prunes rows older than

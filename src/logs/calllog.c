@@ -74,6 +74,7 @@ struct pt_calllog {
     sqlite3_stmt *del[3];        /* a chunk's deletes, from chunks, chunk_keys and chunk_recs */
     pt_calls_chunk chunk;        /* the chunk being filled (writer thread, under db_lock) */
     size_t *order;               /* a transaction's records, in time order: ROWS_PER_TX offsets */
+    bool *same;                  /* ... and whether each names what the one before it named */
     sqlite3_stmt *prune_age, *prune_old, *name_find, *name_add, *name_touch, *prune_names;
     sqlite3_stmt *begin, *commit, *rollback, *page_count, *freelist_count, *first_id;
     name_slot *names;            /* NAME_SLOTS of them (writer thread, under db_lock) */
@@ -368,22 +369,36 @@ static inline pt_calls_val str_val(const packed *h, const char *base, int i)
                          : (pt_calls_val){ .type = PT_CALLS_TEXT, .s = str_at(h, base, i), .n = n };
 }
 
-/* One packed record as its columns (calls_db.h), its id given and its names' ids found. */
-static void record_vals(pt_calllog *l, const char *rec, pt_calls_val *v)
+/* Whether the name columns v holds (the previous record's) are still those of the cache's
+ * last slots: then a record naming the same only notes their use. */
+static bool names_kept(pt_calllog *l, const pt_calls_val *v, int64_t at_ms)
+{
+    for (int i = 0; i <= S_PROVIDER - S_TEAM; i++) {
+        if (v[PT_CALLS_COL_team + i].type == PT_CALLS_NULL) continue;
+        const name_slot *n = &l->names[l->last_name[i]];
+        if (!n->s || n->id != v[PT_CALLS_COL_team + i].i) return false; /* (the uses noted so far stand) */
+        note_use(l, l->last_name[i], at_ms);
+    }
+    return true;
+}
+
+/* One packed record as its columns (calls_db.h), its id given and its names' ids found.
+ * same: the record names what the one before it named, whose columns v still holds. */
+static void record_vals(pt_calllog *l, const char *rec, bool same, pt_calls_val *v)
 {
     packed h;
     memcpy(&h, rec, sizeof h);
     const char *base = rec + sizeof h;
-    int64_t id = note_id(l, next_id(l, h.time_ms));
+    int64_t id = note_id(l, next_id(l, h.time_ms)), at_ms = id >> PT_CALLS_SEQ_BITS;
     v[PT_CALLS_COL_id] = int_val(id);
     v[PT_CALLS_COL_time_ms] = int_val(h.time_ms);
     v[PT_CALLS_COL_request_id] = str_val(&h, base, S_REQUEST_ID);
-    for (int i = S_TEAM; i <= S_PROVIDER; i++) {
-        uint16_t n = str_len(&h, i);
-        v[PT_CALLS_COL_team + i - S_TEAM] = n == NULL_LEN ? (pt_calls_val){ .type = PT_CALLS_NULL }
-                                                          : int_val(name_id_at(l, i, str_at(&h, base, i), n,
-                                                                               id >> PT_CALLS_SEQ_BITS));
-    }
+    if (!same || !names_kept(l, v, at_ms))
+        for (int i = S_TEAM; i <= S_PROVIDER; i++) {
+            uint16_t n = str_len(&h, i);
+            v[PT_CALLS_COL_team + i - S_TEAM] = n == NULL_LEN ? (pt_calls_val){ .type = PT_CALLS_NULL }
+                                                              : int_val(name_id_at(l, i, str_at(&h, base, i), n, at_ms));
+        }
     v[PT_CALLS_COL_error] = str_val(&h, base, S_ERROR);
     v[PT_CALLS_COL_method] = str_val(&h, base, S_METHOD);
     v[PT_CALLS_COL_path] = str_val(&h, base, S_PATH);
@@ -472,8 +487,25 @@ static void write_failed(pt_calllog *l, int rc, uint64_t lost)
     }
 }
 
-/* The analytics' view of a packed record. */
-static void rollup_record(pt_calllog *l, const char *rec)
+/* Whether packed records a and b name the same team, consumer, key, service, service
+ * team, API, model and provider: strings S_TEAM .. S_PROVIDER, which lie back to back. */
+static bool same_names(const char *a, const char *b)
+{
+    enum { NAMES = ((1u << (S_PROVIDER + 1)) - 1) & ~((1u << S_TEAM) - 1), FROM = S_TEAM - 1 };
+    uint32_t nx, ny;
+    uint16_t x[S_PROVIDER - FROM + 1], y[S_PROVIDER - FROM + 1]; /* the ends from the string before */
+    memcpy(&nx, a + offsetof(packed, nulls), sizeof nx);
+    memcpy(&ny, b + offsetof(packed, nulls), sizeof ny);
+    if ((nx ^ ny) & NAMES) return false;
+    memcpy(x, a + offsetof(packed, end) + FROM * sizeof x[0], sizeof x);
+    memcpy(y, b + offsetof(packed, end) + FROM * sizeof y[0], sizeof y);
+    unsigned diff = 0;
+    for (int i = 1; i <= S_PROVIDER - FROM; i++) diff |= (uint16_t)(x[i] - x[0]) ^ (uint16_t)(y[i] - y[0]);
+    return !diff && memcmp(a + sizeof(packed) + x[0], b + sizeof(packed) + y[0], x[S_PROVIDER - FROM] - x[0]) == 0;
+}
+
+/* The analytics' view of a packed record; same: it names what the one before it named. */
+static void rollup_record(pt_calllog *l, const char *rec, bool same)
 {
     packed h;
     memcpy(&h, rec, sizeof h);
@@ -486,6 +518,7 @@ static void rollup_record(pt_calllog *l, const char *rec)
                   [PT_DIM_MODEL] = str_slice(&h, b, S_MODEL), [PT_DIM_PROVIDER] = str_slice(&h, b, S_PROVIDER) },
         .team = team, .service_team = str_slice(&h, b, S_SERVICE_TEAM), .status = h.status, .total_us = h.total_us,
         .input_tokens = h.input_tokens, .output_tokens = h.output_tokens, .cost_micro_usd = h.cost_micro_usd,
+        .same_names = same,
     };
     if (l->rollup && pt_rollup_add(l->rollup, &r)) flush_rollups(l);
 }
@@ -507,7 +540,8 @@ static size_t insert_some(pt_calllog *l, const char *data, size_t n)
     if (rc == SQLITE_OK) sort_by_time(data, l->order, k);
     pt_calls_val v[PT_CALLS_NCOLS];
     for (size_t i = 0; rc == SQLITE_OK && i < k; i++) {
-        record_vals(l, data + l->order[i], v);
+        l->same[i] = i && same_names(data + l->order[i - 1], data + l->order[i]);
+        record_vals(l, data + l->order[i], l->same[i], v);
         if (l->name_error) rc = l->name_error;
         else if (pt_calls_chunk_add(&l->chunk, v) != 0) rc = SQLITE_NOMEM;
         else if (pt_calls_chunk_full(&l->chunk)) rc = pt_calls_chunk_write(l->ins, &l->chunk);
@@ -522,7 +556,7 @@ static size_t insert_some(pt_calllog *l, const char *data, size_t n)
         l->name_error = 0;
         write_failed(l, rc, rows);
     } else {
-        for (size_t i = 0; l->rollup && i < k; i++) rollup_record(l, data + l->order[i]); /* only committed records count */
+        for (size_t i = 0; l->rollup && i < k; i++) rollup_record(l, data + l->order[i], l->same[i]); /* only committed records count */
         atomic_fetch_add(&l->written, rows);
         l->resized = true;
         if (l->warned) pt_log_info("call log: writing again");
@@ -760,6 +794,7 @@ static void free_log(pt_calllog *l)
     for (size_t i = 0; i < sizeof stmts / sizeof *stmts; i++) sqlite3_finalize(stmts[i]);
     pt_calls_chunk_free(&l->chunk);
     free(l->order);
+    free(l->same);
     names_clear(l);
     free(l->names);
     free(l->used);
@@ -777,7 +812,7 @@ pt_calllog *pt_calllog_open(const pt_calllog_opts *o, char *why, size_t cap)
     }
     pthread_mutex_init(&l->db_lock, NULL);
     if (!(l->names = calloc(NAME_SLOTS, sizeof *l->names)) || !(l->used = calloc(NAME_SLOTS, sizeof *l->used)) ||
-        !(l->order = malloc(ROWS_PER_TX * sizeof *l->order))) {
+        !(l->order = malloc(ROWS_PER_TX * sizeof *l->order)) || !(l->same = malloc(ROWS_PER_TX * sizeof *l->same))) {
         snprintf(why, cap, "call log: out of memory");
         goto fail;
     }

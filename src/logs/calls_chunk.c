@@ -118,6 +118,16 @@ _Static_assert(PT_CALLS_NCOLS - 2 <= PRESENT_BYTES * 8, "a bit per column after 
 /* The most a record's encoding takes besides its texts' bytes. */
 #define FIXED_MOST (LEN_BYTES + 20 + PRESENT_BYTES + (PT_CALLS_NCOLS - 2) * 10)
 
+/* v's n low bytes at p, little-endian. */
+static inline void put_le(uint8_t *p, uint64_t v, int n)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(p, &v, (size_t)n);
+#else
+    for (int b = 0; b < n; b++) p[b] = (uint8_t)(v >> (8 * b));
+#endif
+}
+
 int pt_calls_chunk_add(pt_calls_chunk *c, const pt_calls_val v[PT_CALLS_NCOLS])
 {
     if (!reserve(c, FIXED_MOST) || !add_keys(c, v)) return -1;
@@ -126,26 +136,27 @@ int pt_calls_chunk_add(pt_calls_chunk *c, const pt_calls_val v[PT_CALLS_NCOLS])
     uint8_t *p = c->buf + start + LEN_BYTES;
     p = put_varint(p, c->n ? (uint64_t)(id - c->last_id) : 0);
     p = put_varint(p, zigzag((id >> PT_CALLS_SEQ_BITS) - t));
-    size_t present_at = (size_t)(p - c->buf), off = present_at + PRESENT_BYTES; /* offsets: texts may move buf */
-    uint64_t present = 0;
+    size_t present_at = (size_t)(p - c->buf);
+    p += PRESENT_BYTES;
+    uint64_t present = 0, bit = 1;
     size_t text = 0; /* the texts' bytes so far: the room reserved covers FIXED_MOST besides */
-    for (int i = 2; i < PT_CALLS_NCOLS; i++) {
-        const pt_calls_val *x = &v[i];
+    for (const pt_calls_val *x = v + 2; x < v + PT_CALLS_NCOLS; x++, bit <<= 1) {
         if (x->type == PT_CALLS_NULL) continue;
-        present |= 1ULL << (i - 2);
+        present |= bit;
         if (x->type == PT_CALLS_INT) {
-            off = (size_t)(put_varint(c->buf + off, zigzag(x->i)) - c->buf);
+            p = put_varint(p, zigzag(x->i));
             continue;
         }
         text += x->n;
+        size_t off = (size_t)(p - c->buf); /* an offset: the room may move */
         if (text + FIXED_MOST >= 1u << (8 * LEN_BYTES) || !reserve(c, off - start + x->n + FIXED_MOST)) return -1;
-        uint8_t *q = put_varint(c->buf + off, x->n);
-        memcpy(q, x->s, x->n);
-        off = (size_t)(q - c->buf) + x->n;
+        p = put_varint(c->buf + off, x->n);
+        memcpy(p, x->s, x->n);
+        p += x->n;
     }
-    for (int b = 0; b < PRESENT_BYTES; b++) c->buf[present_at + b] = (uint8_t)(present >> (8 * b));
-    size_t body = off - start - LEN_BYTES;
-    for (int b = 0; b < LEN_BYTES; b++) c->buf[start + b] = (uint8_t)(body >> (8 * b));
+    put_le(c->buf + present_at, present, PRESENT_BYTES);
+    size_t body = (size_t)(p - c->buf) - start - LEN_BYTES;
+    put_le(c->buf + start, body, LEN_BYTES);
     c->len += LEN_BYTES + body;
     if (!c->n) {
         c->first_id = id;

@@ -267,6 +267,62 @@ static void each_step_is_pruned_by_its_own_retention(void **state)
     assert_int_equal(series(f, PT_STEP_DAY, PT_DIM_CONSUMER, "bot", D0, D0 + DAY, NULL)->n, 1);
 }
 
+static void assert_same_figs(const pt_rollup_fig *a, const pt_rollup_fig *b)
+{
+    assert_int_equal(a->requests, b->requests);
+    assert_int_equal(a->err_4xx, b->err_4xx);
+    assert_int_equal(a->err_5xx, b->err_5xx);
+    assert_int_equal(a->rate_limited, b->rate_limited);
+    assert_int_equal(a->input_tokens, b->input_tokens);
+    assert_int_equal(a->cost_micro_usd, b->cost_micro_usd);
+    assert_int_equal(a->latency.count, b->latency.count);
+    for (int q = 0; q <= 100; q += 5)
+        assert_int_equal(pt_sketch_quantile(&a->latency, q / 100.0), pt_sketch_quantile(&b->latency, q / 100.0));
+}
+
+/* Records in a row naming the same are added up as a run and merged into their cells when
+ * the run ends: at a new minute, at other names, at a flush. The rows must be those of the
+ * same records added one by one. */
+static void a_run_of_records_naming_the_same_counts_as_each_record(void **state)
+{
+    fx *f = *state, *g;
+    assert_int_equal(setup((void **)&g), 0);
+    const char *who[] = { "bot", "bot", "bot", "app", "app", "bot", "bot", "bot", "bot", "app" };
+    for (int i = 0; i < 200; i++) {
+        int k = i % 10;
+        /* two minutes, the first ending inside a run (i = 48); a flush in the second */
+        pt_rollup_rec r = rec(D0 + MIN - 960 + i * 20, who[k], "ml", i % 7 ? 200 : i % 3 ? 429 : 503, 100 + 37 * (uint64_t)i);
+        r.input_tokens = i;
+        r.cost_micro_usd = i % 4 ? 5 : -1;
+        pt_rollup_add(g->r, &r);
+        r.same_names = k && who[k] == who[k - 1];
+        pt_rollup_add(f->r, &r);
+        if (i == 150) {
+            assert_int_equal(pt_rollup_flush(f->r, D0 + 2 * MIN), SQLITE_OK);
+            assert_int_equal(pt_rollup_flush(g->r, D0 + 2 * MIN), SQLITE_OK);
+        }
+    }
+    assert_int_equal(pt_rollup_flush(f->r, D0 + 3 * MIN), SQLITE_OK);
+    assert_int_equal(pt_rollup_flush(g->r, D0 + 3 * MIN), SQLITE_OK);
+    for (int d = 0; d < 2; d++) {
+        const char *name = d ? "app" : "bot";
+        pts a = *series(f, PT_STEP_MINUTE, PT_DIM_CONSUMER, name, D0 - HOUR, D0 + HOUR, NULL);
+        pts *b = series(g, PT_STEP_MINUTE, PT_DIM_CONSUMER, name, D0 - HOUR, D0 + HOUR, NULL);
+        assert_int_equal(a.n, 2);
+        assert_int_equal(b->n, 2);
+        for (int i = 0; i < a.n; i++) {
+            assert_int_equal(a.start[i], b->start[i]);
+            assert_same_figs(&a.fig[i], &b->fig[i]);
+        }
+    }
+    pts a = *series(f, PT_STEP_HOUR, PT_DIM_SERVICE, "echo", D0 - DAY, D0 + DAY, NULL);
+    pts *b = series(g, PT_STEP_HOUR, PT_DIM_SERVICE, "echo", D0 - DAY, D0 + DAY, NULL);
+    assert_int_equal(a.n, 1);
+    assert_int_equal(a.fig[0].requests, 200);
+    assert_same_figs(&a.fig[0], &b->fig[0]);
+    teardown((void **)&g);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -279,6 +335,7 @@ int main(void)
         T(every_name_of_a_dimension_is_merged_over_the_range),
         T(each_step_is_pruned_by_its_own_retention),
         T(totals_count_every_call_whatever_it_names),
+        T(a_run_of_records_naming_the_same_counts_as_each_record),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -231,6 +231,64 @@ static void no_field_of_one_record_leaks_into_another(void **state)
     }
 }
 
+/* Records in a row that name the same reuse the names found for the first of them, and
+ * count in the analytics as one run: runs of one consumer, of another, of none, broken by
+ * a change of service team alone, and one going on after the writer's name cache was
+ * emptied (more names than it keeps), each record keeps its own names and counts once. */
+static void records_naming_the_same_keep_their_names_and_counts(void **state)
+{
+    fx *f = *state;
+    open_log(f, (pt_calllog_opts){ .flush_ms = 600000 });
+    static const char *who[] = { "a", "a", "a", "b", "b", NULL, NULL, "a", "b", "b" };
+    enum { N = 200 };
+    int64_t want_a = 0, want_b = 0;
+    for (int i = 0; i < N; i++) {
+        pt_call_record r = rest(60000 + i, who[i % 10], 200);
+        if (i % 10 == 4) r.service_team = "ops"; /* only the service team differs from the one before */
+        want_a += r.consumer && !strcmp(r.consumer, "a");
+        want_b += r.consumer && !strcmp(r.consumer, "b");
+        assert_true(pt_calllog_write(f->log, &r));
+    }
+    /* more names than the cache keeps, then a run across the emptying */
+    char name[32];
+    for (int i = 0; i < NAME_FILL + 10; i++) {
+        snprintf(name, sizeof name, "c%d", i);
+        pt_call_record r = rest(70000, name, 200);
+        assert_true(pt_calllog_write(f->log, &r));
+        if (i % 1000 == 999) pt_calllog_sync(f->log); /* batches that end and begin inside it */
+    }
+    pt_calllog_flush_rollups(f->log);
+    char where[160];
+    for (int i = 0; i < N; i++) {
+        const char *c = who[i % 10];
+        snprintf(where, sizeof where,
+                 "WHERE time_ms = %d AND %s AND service_team_id = (SELECT id FROM names WHERE name = '%s')", 60000 + i,
+                 c ? (c[0] == 'a' ? "consumer_id = (SELECT id FROM names WHERE name = 'a')"
+                                  : "consumer_id = (SELECT id FROM names WHERE name = 'b')")
+                   : "consumer_id IS NULL",
+                 i % 10 == 4 ? "ops" : "web");
+        if (count(f, where) != 1) fail_msg("record %d: %s", i, where);
+    }
+    for (int i = 0; i < NAME_FILL + 10; i += 997) {
+        snprintf(where, sizeof where, "WHERE time_ms = 70000 AND consumer_id = (SELECT id FROM names WHERE name = 'c%d')", i);
+        if (count(f, where) != 1) fail_msg("name c%d: %s", i, where);
+    }
+    /* the analytics: each consumer's minute counts its calls once */
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(f->ro,
+                                        "SELECT name, sum(requests) FROM rollups WHERE step = 0 AND dim = 2 AND"
+                                        " name IN ('a', 'b', 'c0') GROUP BY name ORDER BY name",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    int64_t want[] = { want_a, want_b, 1 };
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        assert_int_equal(sqlite3_column_int64(st, 1), want[i]);
+    }
+    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+}
+
 /* Method, path and client are bound again only when a row's differ from what its place in
  * the statement held last: rows that repeat them, change them, or have no client, in
  * batches one after another (the queue's memory is reused between them), each keep their
@@ -1043,6 +1101,7 @@ int main(void)
         T(records_are_stored_field_by_field),
         T(cache_hits_are_stored_with_the_cost_saved),
         T(no_field_of_one_record_leaks_into_another),
+        T(records_naming_the_same_keep_their_names_and_counts),
         T(method_path_and_client_are_each_rows_own),
         T(unused_names_are_pruned_after_retention),
         T(a_file_of_layout_3_gains_the_new_columns),
