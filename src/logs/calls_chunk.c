@@ -276,7 +276,7 @@ static bool decode(const uint8_t *p, const uint8_t *end, int64_t id, pt_calls_va
         } else {
             uint64_t n = get_varint(&r);
             if (n > (uint64_t)(r.end - r.p)) return false;
-            v[i] = (pt_calls_val){ .type = PT_CALLS_TEXT, .s = (const char *)r.p, .n = (size_t)n };
+            v[i] = (pt_calls_val){ .type = PT_CALLS_TEXT, .s = (const char *)r.p, .n = (uint32_t)n };
             r.p += n;
         }
     }

@@ -271,7 +271,7 @@ int pt_calls_convert_step(pt_calls_convert *cv, int rows, int64_t *done, int64_t
                 v[i] = (pt_calls_val){ .type = PT_CALLS_INT, .i = sqlite3_column_int64(cv->sel, i) };
             else
                 v[i] = (pt_calls_val){ .type = PT_CALLS_TEXT, .s = (const char *)sqlite3_column_text(cv->sel, i),
-                                       .n = (size_t)sqlite3_column_bytes(cv->sel, i) };
+                                       .n = (uint32_t)sqlite3_column_bytes(cv->sel, i) };
         }
         if (!*done) *lowest_id = v[PT_CALLS_COL_id].i;
         if (pt_calls_chunk_add(&cv->chunk, v) != 0) rc = SQLITE_NOMEM;
