@@ -80,6 +80,7 @@ struct pt_calllog {
     name_slot *names;            /* NAME_SLOTS of them (writer thread, under db_lock) */
     size_t nnames;
     uint32_t last_name[S_PROVIDER - S_TEAM + 1]; /* the slot each name column's last name was in */
+    pt_calls_val name_vals[S_PROVIDER - S_TEAM + 1]; /* the last record's name columns */
     uint32_t *used;              /* the slots with a use_ms, nused of them */
     size_t nused;
     int name_error;              /* a name could not be stored in this transaction (SQLite's code) */
@@ -358,70 +359,84 @@ static inline pt_slice str_slice(const packed *h, const char *base, int i)
     return h->nulls >> i & 1 ? PT_SLICE_NULL : pt_slice_from(str_at(h, base, i), str_len(h, i));
 }
 
-static inline pt_calls_val int_val(int64_t v) { return (pt_calls_val){ .type = PT_CALLS_INT, .i = v }; }
-static inline pt_calls_val opt_val(int64_t v) { return v < 0 ? (pt_calls_val){ .type = PT_CALLS_NULL } : int_val(v); }
-
-/* String i of a packed record as a column's value. */
-static inline pt_calls_val str_val(const packed *h, const char *base, int i)
+/* A record's columns are listed as they are found, in column order, NULL ones left out
+ * (pt_calls_chunk_add). */
+static inline pt_calls_val *put_int(pt_calls_val *o, int col, int64_t v)
 {
-    uint16_t n = str_len(h, i);
-    return n == NULL_LEN ? (pt_calls_val){ .type = PT_CALLS_NULL }
-                         : (pt_calls_val){ .type = PT_CALLS_TEXT, .s = str_at(h, base, i), .n = n };
+    *o = (pt_calls_val){ .i = v, .type = PT_CALLS_INT, .col = (uint16_t)col };
+    return o + 1;
 }
 
-/* Whether the name columns v holds (the previous record's) are still those of the cache's
- * last slots: then a record naming the same only notes their use. */
-static bool names_kept(pt_calllog *l, const pt_calls_val *v, int64_t at_ms)
+/* An integer that is NULL when negative. */
+static inline pt_calls_val *put_opt(pt_calls_val *o, int col, int64_t v) { return v < 0 ? o : put_int(o, col, v); }
+
+/* String i of a packed record. */
+static inline pt_calls_val *put_text(pt_calls_val *o, int col, const packed *h, const char *base, int i)
+{
+    uint16_t n = str_len(h, i);
+    if (n == NULL_LEN) return o;
+    *o = (pt_calls_val){ .s = str_at(h, base, i), .n = n, .type = PT_CALLS_TEXT, .col = (uint16_t)col };
+    return o + 1;
+}
+
+/* Whether the name columns of the record before (l->name_vals) are still those of the
+ * cache's last slots: then a record naming the same only notes their use. */
+static bool names_kept(pt_calllog *l, int64_t at_ms)
 {
     for (int i = 0; i <= S_PROVIDER - S_TEAM; i++) {
-        if (v[PT_CALLS_COL_team + i].type == PT_CALLS_NULL) continue;
+        if (l->name_vals[i].type == PT_CALLS_NULL) continue;
         const name_slot *n = &l->names[l->last_name[i]];
-        if (!n->s || n->id != v[PT_CALLS_COL_team + i].i) return false; /* (the uses noted so far stand) */
+        if (!n->s || n->id != l->name_vals[i].i) return false; /* (the uses noted so far stand) */
         note_use(l, l->last_name[i], at_ms);
     }
     return true;
 }
 
-/* One packed record as its columns (calls_db.h), its id given and its names' ids found.
- * same: the record names what the one before it named, whose columns v still holds. */
-static void record_vals(pt_calllog *l, const char *rec, bool same, pt_calls_val *v)
+/* The columns of one packed record that are not NULL, in order (calls_db.h), its id given
+ * and its names' ids found; returns how many. same: the record names what the one before
+ * it named. */
+static int record_vals(pt_calllog *l, const char *rec, bool same, pt_calls_val *v)
 {
     packed h;
     memcpy(&h, rec, sizeof h);
     const char *base = rec + sizeof h;
     int64_t id = note_id(l, next_id(l, h.time_ms)), at_ms = id >> PT_CALLS_SEQ_BITS;
-    v[PT_CALLS_COL_id] = int_val(id);
-    v[PT_CALLS_COL_time_ms] = int_val(h.time_ms);
-    v[PT_CALLS_COL_request_id] = str_val(&h, base, S_REQUEST_ID);
-    if (!same || !names_kept(l, v, at_ms))
+    pt_calls_val *o = put_int(v, PT_CALLS_COL_id, id);
+    o = put_int(o, PT_CALLS_COL_time_ms, h.time_ms);
+    o = put_text(o, PT_CALLS_COL_request_id, &h, base, S_REQUEST_ID);
+    if (!same || !names_kept(l, at_ms))
         for (int i = S_TEAM; i <= S_PROVIDER; i++) {
             uint16_t n = str_len(&h, i);
-            v[PT_CALLS_COL_team + i - S_TEAM] = n == NULL_LEN ? (pt_calls_val){ .type = PT_CALLS_NULL }
-                                                              : int_val(name_id_at(l, i, str_at(&h, base, i), n, at_ms));
+            pt_calls_val *x = &l->name_vals[i - S_TEAM];
+            x->type = n == NULL_LEN ? PT_CALLS_NULL : PT_CALLS_INT;
+            if (n != NULL_LEN) x->i = name_id_at(l, i, str_at(&h, base, i), n, at_ms);
         }
-    v[PT_CALLS_COL_error] = str_val(&h, base, S_ERROR);
-    v[PT_CALLS_COL_method] = str_val(&h, base, S_METHOD);
-    v[PT_CALLS_COL_path] = str_val(&h, base, S_PATH);
-    v[PT_CALLS_COL_status] = int_val(h.status);
-    v[PT_CALLS_COL_total_us] = int_val((int64_t)h.total_us);
-    v[PT_CALLS_COL_upstream_us] = opt_val(h.upstream_us ? (int64_t)h.upstream_us : -1);
-    v[PT_CALLS_COL_ttfb_us] = opt_val(h.ttfb_us ? (int64_t)h.ttfb_us : -1);
-    v[PT_CALLS_COL_bytes_in] = int_val((int64_t)h.bytes_in);
-    v[PT_CALLS_COL_bytes_out] = int_val((int64_t)h.bytes_out);
-    v[PT_CALLS_COL_input_tokens] = opt_val(h.input_tokens);
-    v[PT_CALLS_COL_output_tokens] = opt_val(h.output_tokens);
-    v[PT_CALLS_COL_cached_tokens] = opt_val(h.cached_tokens);
-    v[PT_CALLS_COL_cost_micro_usd] = opt_val(h.cost_micro_usd);
-    v[PT_CALLS_COL_client] = str_val(&h, base, S_CLIENT);
-    v[PT_CALLS_COL_trace_id] = str_val(&h, base, S_TRACE_ID);
-    v[PT_CALLS_COL_masked] = str_val(&h, base, S_MASKED);
-    v[PT_CALLS_COL_request_body] = str_val(&h, base, S_REQUEST_BODY);
-    v[PT_CALLS_COL_response_body] = str_val(&h, base, S_RESPONSE_BODY);
-    v[PT_CALLS_COL_operation] = str_val(&h, base, S_OPERATION);
-    v[PT_CALLS_COL_cache] = str_val(&h, base, S_CACHE);
-    v[PT_CALLS_COL_cost_saved_micro_usd] = opt_val(h.saved_micro_usd);
-    v[PT_CALLS_COL_arguments_shape] = str_val(&h, base, S_ARGS_SHAPE);
-    v[PT_CALLS_COL_arguments] = str_val(&h, base, S_ARGS);
+    for (int i = 0; i <= S_PROVIDER - S_TEAM; i++)
+        if (l->name_vals[i].type != PT_CALLS_NULL) *o++ = l->name_vals[i];
+    o = put_text(o, PT_CALLS_COL_error, &h, base, S_ERROR);
+    o = put_text(o, PT_CALLS_COL_method, &h, base, S_METHOD);
+    o = put_text(o, PT_CALLS_COL_path, &h, base, S_PATH);
+    o = put_int(o, PT_CALLS_COL_status, h.status);
+    o = put_int(o, PT_CALLS_COL_total_us, (int64_t)h.total_us);
+    o = put_opt(o, PT_CALLS_COL_upstream_us, h.upstream_us ? (int64_t)h.upstream_us : -1);
+    o = put_opt(o, PT_CALLS_COL_ttfb_us, h.ttfb_us ? (int64_t)h.ttfb_us : -1);
+    o = put_int(o, PT_CALLS_COL_bytes_in, (int64_t)h.bytes_in);
+    o = put_int(o, PT_CALLS_COL_bytes_out, (int64_t)h.bytes_out);
+    o = put_opt(o, PT_CALLS_COL_input_tokens, h.input_tokens);
+    o = put_opt(o, PT_CALLS_COL_output_tokens, h.output_tokens);
+    o = put_opt(o, PT_CALLS_COL_cached_tokens, h.cached_tokens);
+    o = put_opt(o, PT_CALLS_COL_cost_micro_usd, h.cost_micro_usd);
+    o = put_text(o, PT_CALLS_COL_client, &h, base, S_CLIENT);
+    o = put_text(o, PT_CALLS_COL_trace_id, &h, base, S_TRACE_ID);
+    o = put_text(o, PT_CALLS_COL_masked, &h, base, S_MASKED);
+    o = put_text(o, PT_CALLS_COL_request_body, &h, base, S_REQUEST_BODY);
+    o = put_text(o, PT_CALLS_COL_response_body, &h, base, S_RESPONSE_BODY);
+    o = put_text(o, PT_CALLS_COL_operation, &h, base, S_OPERATION);
+    o = put_text(o, PT_CALLS_COL_cache, &h, base, S_CACHE);
+    o = put_opt(o, PT_CALLS_COL_cost_saved_micro_usd, h.saved_micro_usd);
+    o = put_text(o, PT_CALLS_COL_arguments_shape, &h, base, S_ARGS_SHAPE);
+    o = put_text(o, PT_CALLS_COL_arguments, &h, base, S_ARGS);
+    return (int)(o - v);
 }
 
 static int64_t time_of(const char *rec)
@@ -541,9 +556,9 @@ static size_t insert_some(pt_calllog *l, const char *data, size_t n)
     pt_calls_val v[PT_CALLS_NCOLS];
     for (size_t i = 0; rc == SQLITE_OK && i < k; i++) {
         l->same[i] = i && same_names(data + l->order[i - 1], data + l->order[i]);
-        record_vals(l, data + l->order[i], l->same[i], v);
+        int nv = record_vals(l, data + l->order[i], l->same[i], v);
         if (l->name_error) rc = l->name_error;
-        else if (pt_calls_chunk_add(&l->chunk, v) != 0) rc = SQLITE_NOMEM;
+        else if (pt_calls_chunk_add(&l->chunk, v, nv) != 0) rc = SQLITE_NOMEM;
         else if (pt_calls_chunk_full(&l->chunk)) rc = pt_calls_chunk_write(l->ins, &l->chunk);
     }
     if (rc == SQLITE_OK) rc = pt_calls_chunk_write(l->ins, &l->chunk);
@@ -811,6 +826,7 @@ pt_calllog *pt_calllog_open(const pt_calllog_opts *o, char *why, size_t cap)
         return NULL;
     }
     pthread_mutex_init(&l->db_lock, NULL);
+    for (int i = 0; i <= S_PROVIDER - S_TEAM; i++) l->name_vals[i].col = (uint16_t)(PT_CALLS_COL_team + i);
     if (!(l->names = calloc(NAME_SLOTS, sizeof *l->names)) || !(l->used = calloc(NAME_SLOTS, sizeof *l->used)) ||
         !(l->order = malloc(ROWS_PER_TX * sizeof *l->order)) || !(l->same = malloc(ROWS_PER_TX * sizeof *l->same))) {
         snprintf(why, cap, "call log: out of memory");

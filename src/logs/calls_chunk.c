@@ -32,8 +32,8 @@ static const int filtered[] = { PT_CALLS_COL_team,  PT_CALLS_COL_consumer, PT_CA
                                 PT_CALLS_COL_api,   PT_CALLS_COL_model,    PT_CALLS_COL_rid_hash,
                                 PT_CALLS_COL_trace_id };
 #define NFILTERED ((int)(sizeof filtered / sizeof *filtered))
-#define NNAMES 5 /* the first NNAMES of filtered[] are names */
-_Static_assert(NNAMES <= (int)(sizeof((pt_calls_chunk *)0)->last_name / sizeof(int64_t)), "a last id per name");
+_Static_assert(PT_CALLS_COL_provider - PT_CALLS_COL_team < (int)(sizeof((pt_calls_chunk *)0)->last_name / sizeof(int64_t)),
+               "a last id per name column");
 
 #define BLOOM_HASHES 3
 #define BLOOM_BITS_PER_KEY 12
@@ -93,22 +93,24 @@ static bool add_key(pt_calls_chunk *c, uint64_t k)
     return true;
 }
 
-/* The keys of a record: each name once per run of records naming it in the chunk. */
-static bool add_keys(pt_calls_chunk *c, const pt_calls_val *v)
+/* The columns whose keys a chunk's filter holds (filtered[]), as bits. */
+#define BIT(col) (1ULL << PT_CALLS_COL_##col)
+static const uint64_t filtered_bits = BIT(team) | BIT(consumer) | BIT(service) | BIT(api) | BIT(model) |
+                                      BIT(request_id) | BIT(trace_id);
+#undef BIT
+
+/* The key of a filtered column's value: a name once per run of records naming it in the
+ * chunk, the request id's hash, the trace id's. */
+static bool add_col_key(pt_calls_chunk *c, const pt_calls_val *x)
 {
-    for (int f = 0; f < NNAMES; f++) {
-        const pt_calls_val *x = &v[filtered[f]];
-        if (x->type != PT_CALLS_INT || c->last_name[f] == x->i) continue; /* (reset: none) */
-        c->last_name[f] = x->i;
-        if (!add_key(c, key_of(filtered[f], (uint64_t)x->i))) return false;
-    }
-    const pt_calls_val *rid = &v[PT_CALLS_COL_request_id], *trace = &v[PT_CALLS_COL_trace_id];
-    if (rid->type == PT_CALLS_TEXT &&
-        !add_key(c, key_of(PT_CALLS_COL_rid_hash, (uint64_t)pt_calls_rid_hash(rid->s, rid->n))))
-        return false;
-    if (trace->type == PT_CALLS_TEXT && !add_key(c, key_of(PT_CALLS_COL_trace_id, pt_calls_text_hash(trace->s, trace->n))))
-        return false;
-    return true;
+    if (x->col == PT_CALLS_COL_request_id)
+        return x->type != PT_CALLS_TEXT || add_key(c, key_of(PT_CALLS_COL_rid_hash, (uint64_t)pt_calls_rid_hash(x->s, x->n)));
+    if (x->col == PT_CALLS_COL_trace_id)
+        return x->type != PT_CALLS_TEXT || add_key(c, key_of(PT_CALLS_COL_trace_id, pt_calls_text_hash(x->s, x->n)));
+    int64_t *last = &c->last_name[x->col - PT_CALLS_COL_team];
+    if (x->type != PT_CALLS_INT || *last == x->i) return true; /* (reset: none) */
+    *last = x->i;
+    return add_key(c, key_of(x->col, (uint64_t)x->i));
 }
 
 #define LEN_BYTES 3
@@ -128,21 +130,26 @@ static inline void put_le(uint8_t *p, uint64_t v, int n)
 #endif
 }
 
-int pt_calls_chunk_add(pt_calls_chunk *c, const pt_calls_val v[PT_CALLS_NCOLS])
+int pt_calls_chunk_add(pt_calls_chunk *c, const pt_calls_val *v, int n)
 {
-    if (!reserve(c, FIXED_MOST) || !add_keys(c, v)) return -1;
-    int64_t id = v[PT_CALLS_COL_id].i, t = v[PT_CALLS_COL_time_ms].i;
+    if (n < 2 || v[0].col != PT_CALLS_COL_id || v[1].col != PT_CALLS_COL_time_ms || !reserve(c, FIXED_MOST)) return -1;
+    int64_t id = v[0].i, t = v[1].i;
     size_t start = c->len;
     uint8_t *p = c->buf + start + LEN_BYTES;
     p = put_varint(p, c->n ? (uint64_t)(id - c->last_id) : 0);
     p = put_varint(p, zigzag((id >> PT_CALLS_SEQ_BITS) - t));
     size_t present_at = (size_t)(p - c->buf);
     p += PRESENT_BYTES;
-    uint64_t present = 0, bit = 1;
+    uint64_t present = 0;
+    int last_col = PT_CALLS_COL_time_ms;
     size_t text = 0; /* the texts' bytes so far: the room reserved covers FIXED_MOST besides */
-    for (const pt_calls_val *x = v + 2; x < v + PT_CALLS_NCOLS; x++, bit <<= 1) {
+    for (const pt_calls_val *x = v + 2; x < v + n; x++) {
         if (x->type == PT_CALLS_NULL) continue;
-        present |= bit;
+        int col = x->col;
+        if (col <= last_col || col >= PT_CALLS_NCOLS) return -1; /* (the record is not kept: len is where it was) */
+        last_col = col;
+        present |= 1ULL << (col - 2);
+        if (filtered_bits >> col & 1 && !add_col_key(c, x)) return -1;
         if (x->type == PT_CALLS_INT) {
             p = put_varint(p, zigzag(x->i));
             continue;
@@ -216,7 +223,7 @@ void pt_calls_chunk_reset(pt_calls_chunk *c)
 {
     c->len = c->nkeys = 0;
     c->n = 0;
-    for (int f = 0; f < NNAMES; f++) c->last_name[f] = INT64_MIN; /* no name's id */
+    for (size_t i = 0; i < sizeof c->last_name / sizeof *c->last_name; i++) c->last_name[i] = INT64_MIN; /* no name's id */
 }
 
 void pt_calls_chunk_free(pt_calls_chunk *c)

@@ -272,9 +272,10 @@ int pt_calls_convert_step(pt_calls_convert *cv, int rows, int64_t *done, int64_t
             else
                 v[i] = (pt_calls_val){ .type = PT_CALLS_TEXT, .s = (const char *)sqlite3_column_text(cv->sel, i),
                                        .n = (uint32_t)sqlite3_column_bytes(cv->sel, i) };
+            v[i].col = (uint16_t)i;
         }
         if (!*done) *lowest_id = v[PT_CALLS_COL_id].i;
-        if (pt_calls_chunk_add(&cv->chunk, v) != 0) rc = SQLITE_NOMEM;
+        if (pt_calls_chunk_add(&cv->chunk, v, PT_CALLS_NCOLS) != 0) rc = SQLITE_NOMEM;
         else if (pt_calls_chunk_full(&cv->chunk)) rc = pt_calls_chunk_write(cv->ins, &cv->chunk);
         (*done)++;
     }

@@ -121,8 +121,9 @@ typedef struct pt_calls_row {
 #define PT_CALLS_CHUNK_RECORDS 500    /* records per chunk, at most */
 #define PT_CALLS_CHUNK_BYTES (256 * 1024) /* a chunk takes no record more past this many bytes */
 
-/* A column's value as the writer hands it over: NULL, an integer (a name as its id), or a
- * text of n bytes. 16 bytes: a record's 35 are written and read for every record. */
+/* A column's value: NULL, an integer (a name as its id), or a text of n bytes; col says
+ * which column when the writer hands a record over (the reader's are by index). 16 bytes:
+ * a record's are written and read for every record. */
 enum { PT_CALLS_NULL, PT_CALLS_INT, PT_CALLS_TEXT };
 typedef struct pt_calls_val {
     union {
@@ -130,7 +131,8 @@ typedef struct pt_calls_val {
         const char *s;           /* PT_CALLS_TEXT */
     };
     uint32_t n;                  /* PT_CALLS_TEXT: its bytes */
-    int type;
+    uint16_t type;
+    uint16_t col;                /* PT_CALLS_COL_... */
 } pt_calls_val;
 
 /* What a column holds when it is not NULL: PT_CALLS_INT (a name's id too) or PT_CALLS_TEXT. */
@@ -145,12 +147,14 @@ typedef struct pt_calls_chunk {
     uint32_t n;
     uint64_t *keys;
     size_t nkeys, kcap;
-    int64_t last_name[8];             /* each filtered name column's last id (added once per run) */
+    int64_t last_name[8];             /* each name column's last id (a filtered one's key added once per run) */
 } pt_calls_chunk;
 
-/* Adds a record: v[i] is column i (PT_CALLS_COL_...; v[0] its id, larger than the chunk's
- * last; v[1] its time; a name as its integer id). 0, or -1 when out of memory. */
-int pt_calls_chunk_add(pt_calls_chunk *c, const pt_calls_val v[PT_CALLS_NCOLS]);
+/* Adds a record of n columns, in column order, each naming its column (col): v[0] its
+ * id (PT_CALLS_COL_id, larger than the chunk's last), v[1] its time, then any others (a
+ * name as its integer id); a column left out, or of type PT_CALLS_NULL, is NULL. 0, or -1
+ * when out of memory or the columns are not in order (the record is not added). */
+int pt_calls_chunk_add(pt_calls_chunk *c, const pt_calls_val *v, int n);
 /* Whether the chunk takes no more records (it is written then). */
 static inline bool pt_calls_chunk_full(const pt_calls_chunk *c)
 {
