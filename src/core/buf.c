@@ -80,12 +80,21 @@ static const char digit_pairs[201] = "000102030405060708091011121314151617181920
                                      "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
                                      "8081828384858687888990919293949596979899";
 
-/* How many decimal digits v has (1 for 0). */
+static const unsigned long long tens[20] = {
+    1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull, 10000000ull, 100000000ull, 1000000000ull,
+    10000000000ull, 100000000000ull, 1000000000000ull, 10000000000000ull, 100000000000000ull,
+    1000000000000000ull, 10000000000000000ull, 100000000000000000ull, 1000000000000000000ull,
+    10000000000000000000ull,
+};
+
+/* How many decimal digits v has (1 for 0), without a loop: t = bits * log10(2) (1233 / 4096
+ * is just below it) is the digit count or one more, which one comparison settles. A rate's
+ * remaining calls can be nine digits long: a loop costs one step per digit. */
 static inline unsigned u64_digits(unsigned long long v)
 {
-    unsigned n = 1;
-    for (unsigned long long p = 10; n < 20 && v >= p; p *= 10) n++;
-    return n;
+    unsigned long long w = v | 1; /* 0 counts as 1; no power of ten above 1 lies between v and w */
+    unsigned t = (unsigned)(64 - __builtin_clzll(w)) * 1233u >> 12;
+    return t + (w >= tens[t]);
 }
 
 /* The n digits of v written backward from out + n, two at a time: no scratch copy. */
@@ -119,13 +128,6 @@ int pt_buf_append_u64(pt_buf *b, unsigned long long v)
     b->len += n;
     return 0;
 }
-
-static const unsigned long long tens[20] = {
-    1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull, 10000000ull, 100000000ull, 1000000000ull,
-    10000000000ull, 100000000000ull, 1000000000000ull, 10000000000000ull, 100000000000000ull,
-    1000000000000000ull, 10000000000000000ull, 100000000000000000ull, 1000000000000000000ull,
-    10000000000000000000ull,
-};
 
 /* The whole part as pt_u64_to writes it, then the fraction zero-padded, two digits at a time. */
 char *pt_fixed_to(char *out, unsigned long long v, unsigned places)

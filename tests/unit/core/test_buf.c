@@ -112,6 +112,22 @@ static void decimal_every_length(void **state)
     }
 }
 
+/* Every bit length, at each end (the digit count is estimated from it). */
+static void decimal_every_bit_length(void **state)
+{
+    (void)state;
+    for (int bits = 1; bits <= 64; bits++) {
+        unsigned long long top = bits < 64 ? (1ull << bits) - 1 : 18446744073709551615ull;
+        unsigned long long cases[] = { top >> 1, (top >> 1) + 1, top };
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            char got[24], want[24];
+            *pt_u64_to(got, cases[i]) = '\0';
+            snprintf(want, sizeof want, "%llu", cases[i]);
+            assert_string_equal(got, want);
+        }
+    }
+}
+
 /* Fixed-point figures as printf writes them, for every number of places up to the cap, into a
  * buffer and written in place (within PT_FIXED_MAX bytes). */
 static void fixed_point_every_place(void **state)
@@ -182,6 +198,7 @@ int main(void)
         cmocka_unit_test(numbers_without_printf),
         cmocka_unit_test(fixed_point_every_place),
         cmocka_unit_test(decimal_every_length),
+        cmocka_unit_test(decimal_every_bit_length),
         cmocka_unit_test(strings_are_built_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
