@@ -207,16 +207,32 @@ void pt_limits_gate_metrics_init(void) { pt_metrics_add_renderer(render, NULL); 
 
 /* ---- one request ---- */
 
-/* The request's decisions, in its pool; released by its cleanup hook. */
+/* The request's decisions, in its pool; the concurrency slots they hold are released by
+ * its cleanup hook. */
 typedef struct gate {
     pt_limit_state st;
     pt_request *req;
     const pt_policy_table *table; /* the snapshot's, which the request holds */
     pt_limit_subject subject;
     size_t hdr_base;              /* resp_headers' length before this gate's fields */
+    bool hooked;                  /* `end` is among the request's cleanup hooks */
+    pt_req_cleanup end;
 } gate;
 
 static void gate_end(void *data) { pt_limits_release(&((gate *)data)->st); }
+
+/* Registers the release of the gate's slots once a decision holds one: most policies
+ * have no concurrency limit, and their calls then leave nothing to release. */
+static void hook_slots(gate *g)
+{
+    if (g->hooked) return;
+    for (size_t i = 0; i < g->st.n; i++)
+        if (g->st.d[i].held) {
+            pt_req_cleanup_link(g->req, &g->end, gate_end, g);
+            g->hooked = true;
+            return;
+        }
+}
 
 static void count(const gate *g, size_t from)
 {
@@ -254,7 +270,7 @@ static gate *gate_new(pt_conn *c, pt_request *req, const pt_config *cfg)
     /* one piece, not zeroed: every member of the gate is set here, and a decision is
      * written whole when its policy applies */
     gate *g = pt_req_alloc_raw(req, sizeof *g + cfg->policies->n * sizeof(pt_limit_decision));
-    if (!g || pt_req_cleanup_add(req, gate_end, g) != 0) return NULL;
+    if (!g) return NULL;
     *g = (gate){
         .st = { .counters = shared_counters(), .d = (pt_limit_decision *)(g + 1), .cap = cfg->policies->n },
         .req = req,
@@ -291,13 +307,14 @@ bool pt_limits_gate_request(pt_conn *c, pt_request *req, const pt_config *cfg, c
     bool model_later = cfg->policies->has_model && (route->kind == PT_ROUTE_AI || route->kind == PT_ROUTE_PROMPT);
     if (!model_later && !any_applies(cfg->policies, PT_LIMIT_PHASE_REQUEST, &s)) return true;
     gate *g = gate_new(c, req, cfg);
-    if (!g || !shared_counters()) {
+    if (!g || !g->st.counters) {
         pt_conn_respond_error(c, PT_OUT_OUT_OF_MEMORY, NULL, "the gateway is out of memory");
         return false;
     }
     g->subject = s;
     g->st.store_failing = pt_limits_store_failing(store);
     int ok = pt_limits_check(&g->st, cfg->policies, PT_LIMIT_PHASE_REQUEST, &s, pt_limits_now());
+    hook_slots(g);
     count(g, 0);
     set_headers(c, g);
     if (ok) return true;
@@ -317,6 +334,7 @@ bool pt_limits_gate_model(pt_conn *c, const char *model, char *msg, size_t cap)
     g->st.store_failing = pt_limits_store_failing(store);
     size_t from = g->st.n;
     int ok = pt_limits_check(&g->st, g->table, PT_LIMIT_PHASE_MODEL, &g->subject, pt_limits_now());
+    hook_slots(g);
     count(g, from);
     set_headers(c, g);
     if (ok) return true;

@@ -124,6 +124,9 @@ void *pt_req_alloc_raw(pt_request *req, size_t n);
  * after every hook registered later. Returns 0, or PT_ENOMEM (fn is then not registered:
  * the caller releases what it would have). */
 int pt_req_cleanup_add(pt_request *req, pt_req_cleanup_fn fn, void *data);
+/* The same with a node the caller keeps (in the request's pool, or anything that lives as
+ * long): nothing to allocate, so it cannot fail. */
+void pt_req_cleanup_link(pt_request *req, pt_req_cleanup *h, pt_req_cleanup_fn fn, void *data);
 
 /* Server only. _begin readies a zeroed request's pool; _end runs the hooks (newest
  * first) and frees the pool, once: a second call finds nothing to do. */
