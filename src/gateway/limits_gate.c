@@ -281,13 +281,6 @@ static gate *gate_new(pt_conn *c, pt_request *req, const pt_config *cfg)
     return g;
 }
 
-static bool any_applies(const pt_policy_table *t, pt_limit_phase ph, const pt_limit_subject *s)
-{
-    for (size_t i = 0; i < t->n; i++)
-        if (pt_limit_applies(&t->v[i], ph, s)) return true;
-    return false;
-}
-
 pt_limit_subject pt__limits_gate_subject(pt_conn *c, const pt_route *route)
 {
     const pt_auth *who = pt_conn_info(c)->auth;
@@ -305,7 +298,8 @@ bool pt_limits_gate_request(pt_conn *c, pt_request *req, const pt_config *cfg, c
     if (!cfg->policies) return true;
     pt_limit_subject s = pt__limits_gate_subject(c, route);
     bool model_later = cfg->policies->has_model && (route->kind == PT_ROUTE_AI || route->kind == PT_ROUTE_PROMPT);
-    if (!model_later && !any_applies(cfg->policies, PT_LIMIT_PHASE_REQUEST, &s)) return true;
+    size_t first = pt_limits_first(cfg->policies, PT_LIMIT_PHASE_REQUEST, &s);
+    if (!model_later && first == cfg->policies->n) return true;
     gate *g = gate_new(c, req, cfg);
     if (!g || !g->st.counters) {
         pt_conn_respond_error(c, PT_OUT_OUT_OF_MEMORY, NULL, "the gateway is out of memory");
@@ -313,7 +307,7 @@ bool pt_limits_gate_request(pt_conn *c, pt_request *req, const pt_config *cfg, c
     }
     g->subject = s;
     g->st.store_failing = pt_limits_store_failing(store);
-    int ok = pt_limits_check(&g->st, cfg->policies, PT_LIMIT_PHASE_REQUEST, &s, pt_limits_now());
+    int ok = pt_limits_check_from(&g->st, cfg->policies, first, PT_LIMIT_PHASE_REQUEST, &s, pt_limits_now());
     hook_slots(g);
     count(g, 0);
     set_headers(c, g);

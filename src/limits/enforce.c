@@ -311,16 +311,16 @@ static int batch_failed(pt_limit_state *st, size_t from)
     return 1;
 }
 
-static int check_batch(pt_limit_state *st, const pt_policy_table *t, pt_limit_phase ph, const pt_limit_subject *s,
-                       uint64_t now)
+static int check_batch(pt_limit_state *st, const pt_policy_table *t, size_t first, pt_limit_phase ph,
+                       const pt_limit_subject *s, uint64_t now)
 {
     batch *bt = malloc(sizeof *bt);
     size_t from = st->n;
     if (!bt) return 1; /* as a backend out of memory: the call passes */
     bt->n = 0;
-    for (size_t i = 0; i < t->n && st->n < st->cap; i++) {
+    for (size_t i = first; i < t->n && st->n < st->cap; i++) {
         const pt_policy *p = &t->v[i];
-        if (!pt_limit_applies(p, ph, s)) continue;
+        if (i > first && !pt_limit_applies(p, ph, s)) continue;
         pt_limit_decision *d = start_decision(st, p, s, now);
         batch_policy(bt, d);
     }
@@ -347,11 +347,24 @@ static int check_batch(pt_limit_state *st, const pt_policy_table *t, pt_limit_ph
 int pt_limits_check(pt_limit_state *st, const pt_policy_table *t, pt_limit_phase ph, const pt_limit_subject *s,
                     uint64_t now)
 {
+    return t ? pt_limits_check_from(st, t, pt_limits_first(t, ph, s), ph, s, now) : 1;
+}
+
+size_t pt_limits_first(const pt_policy_table *t, pt_limit_phase ph, const pt_limit_subject *s)
+{
+    size_t i = 0;
+    while (i < t->n && !pt_limit_applies(&t->v[i], ph, s)) i++;
+    return i;
+}
+
+int pt_limits_check_from(pt_limit_state *st, const pt_policy_table *t, size_t first, pt_limit_phase ph,
+                         const pt_limit_subject *s, uint64_t now)
+{
     if (!t) return 1;
-    if (st->counters->ops->batch) return check_batch(st, t, ph, s, now);
-    for (size_t i = 0; i < t->n && st->n < st->cap; i++) {
+    if (st->counters->ops->batch) return check_batch(st, t, first, ph, s, now);
+    for (size_t i = first; i < t->n && st->n < st->cap; i++) {
         const pt_policy *p = &t->v[i];
-        if (!pt_limit_applies(p, ph, s)) continue;
+        if (i > first && !pt_limit_applies(p, ph, s)) continue;
         pt_limit_decision *d = start_decision(st, p, s, now);
         if (!decide(st, d)) {
             undo(st);

@@ -107,6 +107,12 @@ bool pt_limit_applies(const pt_policy *p, pt_limit_phase ph, const pt_limit_subj
  * refuse it. */
 int pt_limits_check(pt_limit_state *st, const pt_policy_table *t, pt_limit_phase ph, const pt_limit_subject *s,
                     uint64_t now);
+/* The index of the first of t's policies that applies to s in phase ph; t->n when none. */
+size_t pt_limits_first(const pt_policy_table *t, pt_limit_phase ph, const pt_limit_subject *s);
+/* pt_limits_check for a caller that has found the first policy that applies with
+ * pt_limits_first: it and those before it are not tested again. */
+int pt_limits_check_from(pt_limit_state *st, const pt_policy_table *t, size_t first, pt_limit_phase ph,
+                         const pt_limit_subject *s, uint64_t now);
 
 /* Reserves tokens (a call's estimate: prompt + max_tokens, capped at each window's whole
  * size) from every tokens-per-minute window decided so far. 1: go on; 0: refused (why
