@@ -259,9 +259,12 @@ static void set_headers(pt_conn *c, gate *g)
     pt_slice *h = &pt_conn_info(c)->resp_headers;
     if (h->len > g->hdr_base) h->len = g->hdr_base;
     char local[1024]; /* a few policies' fields; pt_conn_add_resp_headers keeps a copy */
-    size_t cap = pt_limits_headers_max(&g->st);
-    char *out = cap <= sizeof local ? local : pt_req_alloc_raw(g->req, cap);
-    size_t n = out ? pt_limits_headers(&g->st, out, cap) : 0;
+    char *out = local;
+    size_t n = pt_limits_headers(&g->st, local, sizeof local), cap;
+    if (!n && (cap = pt_limits_headers_max(&g->st)) > sizeof local) { /* none, or too many to fit here */
+        out = pt_req_alloc_raw(g->req, cap);
+        n = out ? pt_limits_headers(&g->st, out, cap) : 0;
+    }
     if (n) pt_conn_add_resp_headers(c, out, n);
 }
 
