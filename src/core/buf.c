@@ -97,22 +97,25 @@ static inline unsigned u64_digits(unsigned long long v)
     return t + (w >= tens[t]);
 }
 
-/* The n digits of v written backward from out + n, two at a time: no scratch copy. */
+/* Writes the two digits of r (< 100) just before d; returns where they start. */
+static inline char *pair_before(char *d, unsigned r)
+{
+    d -= 2;
+    memcpy(d, digit_pairs + 2 * r, 2);
+    return d;
+}
+
+/* The n digits of v written backward from out + n, two at a time: no scratch copy. Once
+ * v fits 32 bits (most figures do from the start) the divisions are 32-bit ones, which
+ * take half the instructions. */
 static inline char *u64_write(char *out, unsigned n, unsigned long long v)
 {
     char *end = out + n, *d = end;
-    while (v >= 100) {
-        unsigned r = (unsigned)(v % 100);
-        v /= 100;
-        d -= 2;
-        memcpy(d, digit_pairs + 2 * r, 2);
-    }
-    if (v >= 10) {
-        d -= 2;
-        memcpy(d, digit_pairs + 2 * v, 2);
-    } else {
-        *--d = (char)('0' + v);
-    }
+    for (; v > UINT32_MAX; v /= 100) d = pair_before(d, (unsigned)(v % 100));
+    uint32_t u = (uint32_t)v;
+    for (; u >= 100; u /= 100) d = pair_before(d, u % 100);
+    if (u >= 10) pair_before(d, u);
+    else d[-1] = (char)('0' + u);
     return end;
 }
 
@@ -138,11 +141,7 @@ char *pt_fixed_to(char *out, unsigned long long v, unsigned places)
     *out++ = '.';
     unsigned long long f = v % tens[places];
     char *end = out + places, *d = end;
-    for (unsigned k = places; k >= 2; k -= 2) {
-        d -= 2;
-        memcpy(d, digit_pairs + 2 * (f % 100), 2);
-        f /= 100;
-    }
+    for (unsigned k = places; k >= 2; k -= 2, f /= 100) d = pair_before(d, (unsigned)(f % 100));
     if (places & 1) *--d = (char)('0' + f);
     return end;
 }
