@@ -207,6 +207,10 @@ void pt_limits_gate_metrics_init(void) { pt_metrics_add_renderer(render, NULL); 
 
 /* ---- one request ---- */
 
+/* The RateLimit fields of a policy or two, kept with the gate (pt_limits_headers_max is
+ * 416 for one rate; the fields of a rate with a 64-byte name take about 230). */
+#define FIELDS_ROOM 256
+
 /* The request's decisions, in its pool; the concurrency slots they hold are released by
  * its cleanup hook. */
 typedef struct gate {
@@ -215,6 +219,7 @@ typedef struct gate {
     const pt_policy_table *table; /* the snapshot's, which the request holds */
     pt_limit_subject subject;
     size_t hdr_base;              /* resp_headers' length before this gate's fields */
+    char *room;                   /* FIELDS_ROOM bytes after the decisions, for the fields */
     bool hooked;                  /* `end` is among the request's cleanup hooks */
     pt_req_cleanup end;
 } gate;
@@ -258,27 +263,34 @@ static void set_headers(pt_conn *c, gate *g)
 {
     pt_slice *h = &pt_conn_info(c)->resp_headers;
     if (h->len > g->hdr_base) h->len = g->hdr_base;
-    char local[1024]; /* a few policies' fields; pt_conn_add_resp_headers keeps a copy */
-    char *out = local;
-    size_t n = pt_limits_headers(&g->st, local, sizeof local), cap;
-    if (!n && (cap = pt_limits_headers_max(&g->st)) > sizeof local) { /* none, or too many to fit here */
+    /* When they are the only lines, the fields are written in the gate's room and shown from
+     * there; after other lines, in a buffer that pt_conn_add_resp_headers copies after them. */
+    char local[1024], *out = g->hdr_base ? local : g->room;
+    size_t fits = g->hdr_base ? sizeof local : FIELDS_ROOM, cap;
+    size_t n = pt_limits_headers(&g->st, out, fits);
+    if (!n && (cap = pt_limits_headers_max(&g->st)) > fits) { /* none, or too many to fit there */
         out = pt_req_alloc_raw(g->req, cap);
         n = out ? pt_limits_headers(&g->st, out, cap) : 0;
     }
-    if (n) pt_conn_add_resp_headers(c, out, n);
+    if (!n) return;
+    if (g->hdr_base) pt_conn_add_resp_headers(c, out, n);
+    else *h = pt_slice_from(out, n); /* request's pool memory */
 }
 
 static gate *gate_new(pt_conn *c, pt_request *req, const pt_config *cfg)
 {
     /* one piece, not zeroed: every member of the gate is set here, and a decision is
      * written whole when its policy applies */
-    gate *g = pt_req_alloc_raw(req, sizeof *g + cfg->policies->n * sizeof(pt_limit_decision));
+    size_t n = cfg->policies->n;
+    gate *g = pt_req_alloc_raw(req, sizeof *g + n * sizeof(pt_limit_decision) + FIELDS_ROOM);
     if (!g) return NULL;
+    pt_limit_decision *d = (pt_limit_decision *)(g + 1);
     *g = (gate){
-        .st = { .counters = shared_counters(), .d = (pt_limit_decision *)(g + 1), .cap = cfg->policies->n },
+        .st = { .counters = shared_counters(), .d = d, .cap = n },
         .req = req,
         .table = cfg->policies,
         .hdr_base = pt_conn_info(c)->resp_headers.len,
+        .room = (char *)(d + n),
     };
     pt_conn_info(c)->limits = g;
     return g;
