@@ -226,35 +226,25 @@ typedef struct gate {
 
 static void gate_end(void *data) { pt_limits_release(&((gate *)data)->st); }
 
-/* Registers the release of the gate's slots once a decision holds one: most policies
- * have no concurrency limit, and their calls then leave nothing to release. */
-static void hook_slots(gate *g)
+/* After a check, for its decisions (`from` on): counts them, and once one holds a
+ * concurrency slot registers the slots' release at the request's end (most policies have
+ * no concurrency limit, and their calls then leave nothing to release). */
+static void checked(gate *g, size_t from)
 {
-    if (g->hooked) return;
-    for (size_t i = 0; i < g->st.n; i++)
-        if (g->st.d[i].held) {
-            pt_req_cleanup_link(g->req, &g->end, gate_end, g);
-            g->hooked = true;
-            return;
-        }
-}
-
-static void count(const gate *g, size_t from)
-{
+    const pt_limit_decision *refused = g->st.refused;
     for (size_t i = from; i < g->st.n; i++) {
         const pt_limit_decision *d = &g->st.d[i];
+        if (d->held && !g->hooked) {
+            pt_req_cleanup_link(g->req, &g->end, gate_end, g);
+            g->hooked = true;
+        }
         series *s = d->policy->series;
-        if (d->store_failed && s) atomic_fetch_add_explicit(&s->store_errors[d->policy->store_closed], 1, memory_order_relaxed);
+        if (!s) continue;
+        if (d->store_failed) atomic_fetch_add_explicit(&s->store_errors[d->policy->store_closed], 1, memory_order_relaxed);
+        if (!refused) atomic_fetch_add_explicit(&s->allowed[my_stripe()].n, 1, memory_order_relaxed);
     }
-    if (g->st.refused) {
-        series *s = g->st.refused->policy->series;
-        if (s) atomic_fetch_add_explicit(&s->refused[g->st.why], 1, memory_order_relaxed);
-        return;
-    }
-    for (size_t i = from; i < g->st.n; i++) {
-        series *s = g->st.d[i].policy->series;
-        if (s) atomic_fetch_add_explicit(&s->allowed[my_stripe()].n, 1, memory_order_relaxed);
-    }
+    series *s = refused ? refused->policy->series : NULL;
+    if (s) atomic_fetch_add_explicit(&s->refused[g->st.why], 1, memory_order_relaxed);
 }
 
 /* Sets the RateLimit fields (and Retry-After when refused) for every response, in place
@@ -323,8 +313,7 @@ bool pt_limits_gate_request(pt_conn *c, pt_request *req, const pt_config *cfg, c
     g->subject = s;
     g->st.store_failing = pt_limits_store_failing(store);
     int ok = pt_limits_check_from(&g->st, cfg->policies, first, PT_LIMIT_PHASE_REQUEST, &s, pt_limits_now());
-    hook_slots(g);
-    count(g, 0);
+    checked(g, 0);
     set_headers(c, g);
     if (ok) return true;
     char msg[320];
@@ -343,8 +332,7 @@ bool pt_limits_gate_model(pt_conn *c, const char *model, char *msg, size_t cap)
     g->st.store_failing = pt_limits_store_failing(store);
     size_t from = g->st.n;
     int ok = pt_limits_check(&g->st, g->table, PT_LIMIT_PHASE_MODEL, &g->subject, pt_limits_now());
-    hook_slots(g);
-    count(g, from);
+    checked(g, from);
     set_headers(c, g);
     if (ok) return true;
     pt_limits_message(&g->st, msg, cap);
@@ -371,7 +359,7 @@ bool pt_limits_gate_ai_start(pt_conn *c, uint64_t (*estimate)(void *arg), void *
     int ok = pt_limits_reserve(&g->st, estimate(arg), pt_limits_now());
     set_headers(c, g);
     if (ok) return true;
-    count(g, g->st.n);
+    checked(g, g->st.n);
     pt_limits_message(&g->st, msg, cap);
     return false;
 }
