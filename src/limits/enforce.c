@@ -56,8 +56,9 @@ static const char *group_value(const pt_policy *p, const pt_limit_subject *s)
  * are at most 64 bytes; a group value too long for the rest is cut). */
 static void make_key(pt_limit_decision *d, const pt_limit_subject *s)
 {
-    const char *name = d->policy->name, *group = group_value(d->policy, s);
-    size_t n = strlen(name), g = strlen(group), room = sizeof d->key - 1 - sizeof(uint64_t);
+    const pt_policy *p = d->policy;
+    const char *name = p->name, *group = group_value(p, s);
+    size_t n = p->name_len ? p->name_len : strlen(name), g = strlen(group), room = sizeof d->key - 1 - sizeof(uint64_t);
     if (n > room - 1) n = room - 1;
     if (g > room - 1 - n) g = room - 1 - n;
     memcpy(d->key, name, n);

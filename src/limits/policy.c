@@ -382,6 +382,7 @@ static int name_fn(pt_cfg *c, const pt_cfg_node *v, void *obj)
 {
     pt_policy *p = obj;
     if (pt_cfg_str(c, v, &p->name)) return -1;
+    p->name_len = strlen(p->name);
     return pt_cfg_name(c, v, p->name);
 }
 

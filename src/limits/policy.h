@@ -77,6 +77,8 @@ struct pt_tz;
 
 typedef struct pt_policy {
     char *name;               /* 1..64 of [A-Za-z0-9._-], unique */
+    size_t name_len;          /* strlen(name), set with it by mapping (0 in a policy built
+                               * otherwise: measured where it is used) */
     pt_policy_scope scope;
     char *match;              /* the applies_to value; NULL for PT_POLICY_ALL */
     pt_policy_group group_by;
