@@ -192,13 +192,44 @@ static size_t plan(const pt_call_record *r, packer *k)
     return k->h.size;
 }
 
+/* Copies n bytes of s to out. Most of a record's strings are short (a method, an address,
+ * a route's name, a request id): from 4 to 32 bytes they are moved as two words or two
+ * pairs of words (which overlap when n is not a multiple of a word), without a call. */
+static inline void copy_str(char *out, const char *s, size_t n)
+{
+    uint64_t a, b, c, d;
+    if (n >= 4 && n <= 8) {
+        uint32_t x, y;
+        memcpy(&x, s, 4);
+        memcpy(&y, s + n - 4, 4);
+        memcpy(out, &x, 4);
+        memcpy(out + n - 4, &y, 4);
+    } else if (n > 8 && n <= 16) {
+        memcpy(&a, s, 8);
+        memcpy(&b, s + n - 8, 8);
+        memcpy(out, &a, 8);
+        memcpy(out + n - 8, &b, 8);
+    } else if (n > 16 && n <= 32) {
+        memcpy(&a, s, 8);
+        memcpy(&b, s + 8, 8);
+        memcpy(&c, s + n - 16, 8);
+        memcpy(&d, s + n - 8, 8);
+        memcpy(out, &a, 8);
+        memcpy(out + 8, &b, 8);
+        memcpy(out + n - 16, &c, 8);
+        memcpy(out + n - 8, &d, 8);
+    } else {
+        memcpy(out, s, n);
+    }
+}
+
 /* Writes the planned record to out (k->h.size bytes). */
 static void pack(const packer *k, char *out)
 {
     memcpy(out, &k->h, sizeof k->h);
     out += sizeof k->h;
     for (int i = 0; i < k->n; i++) {
-        memcpy(out, k->s[i].ptr, k->s[i].len);
+        copy_str(out, k->s[i].ptr, k->s[i].len);
         out += k->s[i].len;
     }
 }

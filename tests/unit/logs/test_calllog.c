@@ -100,6 +100,35 @@ static size_t packed_size(const pt_call_record *r)
 
 /* ---- the writer ---------------------------------------------------------------------------- */
 
+/* A string of every length up to past the short ones' copy is packed whole, and its
+ * neighbours and the bytes after the record are left as they were. */
+static void strings_of_every_length_are_packed_whole(void **state)
+{
+    (void)state;
+    char src[80];
+    for (size_t i = 0; i < sizeof src; i++) src[i] = (char)('A' + i % 50);
+    for (size_t len = 0; len <= 70; len++) {
+        pt_call_record r = rest(1000, "acme", 200);
+        r.path = pt_slice_from(src + 3, len); /* not word-aligned */
+        packer k;
+        size_t n = plan(&r, &k);
+        char out[2048];
+        memset(out, '#', sizeof out);
+        pack(&k, out);
+        packed h;
+        memcpy(&h, out, sizeof h);
+        const char *base = out + sizeof h;
+        pt_slice path = str_slice(&h, base, S_PATH), method = str_slice(&h, base, S_METHOD);
+        pt_slice error = str_slice(&h, base, S_ERROR), client = str_slice(&h, base, S_CLIENT);
+        assert_int_equal(path.len, len);
+        assert_memory_equal(path.ptr, src + 3, len);
+        assert_true(pt_slice_eq(method, PT_SLICE_LIT("GET")));
+        assert_null(error.ptr);
+        assert_true(pt_slice_eq(client, PT_SLICE_LIT("127.0.0.1:5555")));
+        for (size_t i = n; i < sizeof out; i++) assert_int_equal(out[i], '#');
+    }
+}
+
 static int col_index(const char *name)
 {
     for (int i = 0; i < PT_CALLS_NCOLS; i++)
@@ -1126,6 +1155,7 @@ int main(void)
         T(the_size_cap_takes_unconverted_rows_first),
         T(a_damaged_chunk_is_read_as_far_as_it_goes),
         T(a_file_of_the_older_layout_is_replaced),
+        cmocka_unit_test(strings_of_every_length_are_packed_whole),
         cmocka_unit_test(cursors_round_trip_and_refuse_garbage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
