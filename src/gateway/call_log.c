@@ -69,6 +69,9 @@ void pt_call_log_record(pt_conn *c, const pt_request *req, const pt_req_info *in
     if (!l || (!info->route && !info->route_metrics && info->outcome == PT_OUT_OK)) return;
     const pt_auth *who = info->auth;
     const pt_call_ai *ai = info->call_ai;
+    pt_slice request_body, response_body;
+    pt_mask_gate_bodies(info, &request_body, &response_body);
+    /* every member named: nothing is left for the compiler to zero first */
     pt_call_record r = {
         .time_ms = pt_calllog_now_ms(),
         .request_id = req->request_id,
@@ -92,11 +95,12 @@ void pt_call_log_record(pt_conn *c, const pt_request *req, const pt_req_info *in
         .ai = ai,
         .trace_id = pt_tracing_trace_id(info->trace),
         .masked = pt_mask_gate_counts_json(info),
+        .request_body = request_body,
+        .response_body = response_body,
         .operation = info->operation,
         .arguments_shape = info->arguments_shape,
         .arguments = info->arguments,
     };
-    pt_mask_gate_bodies(info, &r.request_body, &r.response_body);
     pt_calllog_write(l, &r);
 }
 
