@@ -267,21 +267,21 @@ static void set_headers(pt_conn *c, gate *g)
     else *h = pt_slice_from(out, n); /* request's pool memory */
 }
 
-static gate *gate_new(pt_conn *c, pt_request *req, const pt_config *cfg)
+static gate *gate_new(pt_conn *c, pt_request *req, const pt_config *cfg, const pt_limit_subject *s)
 {
-    /* one piece, not zeroed: every member of the gate is set here, and a decision is
-     * written whole when its policy applies */
+    /* one piece, not zeroed: the gate's members are set here one by one (but `end`,
+     * written when it is linked), and a decision is written whole when its policy applies */
     size_t n = cfg->policies->n;
     gate *g = pt_req_alloc_raw(req, sizeof *g + n * sizeof(pt_limit_decision) + FIELDS_ROOM);
     if (!g) return NULL;
     pt_limit_decision *d = (pt_limit_decision *)(g + 1);
-    *g = (gate){
-        .st = { .counters = shared_counters(), .d = d, .cap = n },
-        .req = req,
-        .table = cfg->policies,
-        .hdr_base = pt_conn_info(c)->resp_headers.len,
-        .room = (char *)(d + n),
-    };
+    g->st = (pt_limit_state){ .counters = shared_counters(), .d = d, .cap = n };
+    g->req = req;
+    g->table = cfg->policies;
+    g->subject = *s;
+    g->hdr_base = pt_conn_info(c)->resp_headers.len;
+    g->room = (char *)(d + n);
+    g->hooked = false;
     pt_conn_info(c)->limits = g;
     return g;
 }
@@ -305,12 +305,11 @@ bool pt_limits_gate_request(pt_conn *c, pt_request *req, const pt_config *cfg, c
     bool model_later = cfg->policies->has_model && (route->kind == PT_ROUTE_AI || route->kind == PT_ROUTE_PROMPT);
     size_t first = pt_limits_first(cfg->policies, PT_LIMIT_PHASE_REQUEST, &s);
     if (!model_later && first == cfg->policies->n) return true;
-    gate *g = gate_new(c, req, cfg);
+    gate *g = gate_new(c, req, cfg, &s);
     if (!g || !g->st.counters) {
         pt_conn_respond_error(c, PT_OUT_OUT_OF_MEMORY, NULL, "the gateway is out of memory");
         return false;
     }
-    g->subject = s;
     g->st.store_failing = pt_limits_store_failing(store);
     int ok = pt_limits_check_from(&g->st, cfg->policies, first, PT_LIMIT_PHASE_REQUEST, &s, pt_limits_now());
     checked(g, 0);
