@@ -183,12 +183,6 @@ const char *pt_authority_strerror(pt_authority_err e)
 void *pt_req_alloc(pt_request *req, size_t n) { return pt_pool_alloc(&req->pool, n); }
 void *pt_req_alloc_raw(pt_request *req, size_t n) { return pt_pool_alloc_raw(&req->pool, n); }
 
-void pt_req_cleanup_link(pt_request *req, pt_req_cleanup *h, pt_req_cleanup_fn fn, void *data)
-{
-    *h = (pt_req_cleanup){ .fn = fn, .data = data, .next = req->cleanups };
-    req->cleanups = h;
-}
-
 int pt_req_cleanup_add(pt_request *req, pt_req_cleanup_fn fn, void *data)
 {
     pt_req_cleanup *h = pt_pool_alloc_raw(&req->pool, sizeof *h); /* every member set below */

@@ -126,7 +126,11 @@ void *pt_req_alloc_raw(pt_request *req, size_t n);
 int pt_req_cleanup_add(pt_request *req, pt_req_cleanup_fn fn, void *data);
 /* The same with a node the caller keeps (in the request's pool, or anything that lives as
  * long): nothing to allocate, so it cannot fail. */
-void pt_req_cleanup_link(pt_request *req, pt_req_cleanup *h, pt_req_cleanup_fn fn, void *data);
+static inline void pt_req_cleanup_link(pt_request *req, pt_req_cleanup *h, pt_req_cleanup_fn fn, void *data)
+{
+    *h = (pt_req_cleanup){ .fn = fn, .data = data, .next = req->cleanups };
+    req->cleanups = h;
+}
 
 /* Server only. _begin readies a zeroed request's pool; _end runs the hooks (newest
  * first) and frees the pool, once: a second call finds nothing to do. */
