@@ -69,8 +69,9 @@ void pt_call_log_record(pt_conn *c, const pt_request *req, const pt_req_info *in
     if (!l || (!info->route && !info->route_metrics && info->outcome == PT_OUT_OK)) return;
     const pt_auth *who = info->auth;
     const pt_call_ai *ai = info->call_ai;
-    pt_slice request_body, response_body;
-    pt_mask_gate_bodies(info, &request_body, &response_body);
+    pt_slice request_body = PT_SLICE_NULL, response_body = PT_SLICE_NULL;
+    bool masking = info->mask; /* without it no body is kept and nothing was masked */
+    if (masking) pt_mask_gate_bodies(info, &request_body, &response_body);
     /* every member named: nothing is left for the compiler to zero first */
     pt_call_record r = {
         .time_ms = pt_calllog_now_ms(),
@@ -94,7 +95,7 @@ void pt_call_log_record(pt_conn *c, const pt_request *req, const pt_req_info *in
         .bytes_out = bytes_out,
         .ai = ai,
         .trace_id = pt_tracing_trace_id(info->trace),
-        .masked = pt_mask_gate_counts_json(info),
+        .masked = masking ? pt_mask_gate_counts_json(info) : NULL,
         .request_body = request_body,
         .response_body = response_body,
         .operation = info->operation,
