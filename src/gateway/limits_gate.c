@@ -254,17 +254,18 @@ static void set_headers(pt_conn *c, gate *g)
     pt_slice *h = &pt_conn_info(c)->resp_headers;
     if (h->len > g->hdr_base) h->len = g->hdr_base;
     /* When they are the only lines, the fields are written in the gate's room and shown from
-     * there; after other lines, in a buffer that pt_conn_add_resp_headers copies after them. */
+     * there (it lasts as long as the request); otherwise in a buffer that
+     * pt_conn_add_resp_headers copies after the other lines. */
     char local[1024], *out = g->hdr_base ? local : g->room;
     size_t fits = g->hdr_base ? sizeof local : FIELDS_ROOM, cap;
     size_t n = pt_limits_headers(&g->st, out, fits);
     if (!n && (cap = pt_limits_headers_max(&g->st)) > fits) { /* none, or too many to fit there */
-        out = pt_req_alloc_raw(g->req, cap);
+        out = cap <= sizeof local ? local : pt_req_alloc_raw(g->req, cap);
         n = out ? pt_limits_headers(&g->st, out, cap) : 0;
     }
     if (!n) return;
-    if (g->hdr_base) pt_conn_add_resp_headers(c, out, n);
-    else *h = pt_slice_from(out, n); /* request's pool memory */
+    if (out == g->room) *h = pt_slice_from(out, n);
+    else pt_conn_add_resp_headers(c, out, n);
 }
 
 static gate *gate_new(pt_conn *c, pt_request *req, const pt_config *cfg, const pt_limit_subject *s)
