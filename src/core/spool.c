@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -95,6 +96,10 @@ static void *writer_main(void *arg)
     char comm[24]; /* the kernel's name for it (top -H, /proc/PID/task): portico-calllog */
     snprintf(comm, sizeof comm, "portico-%.7s", s->name);
     pthread_setname_np(pthread_self(), comm);
+    /* A batch writer: its share of the CPU as any thread's, but its waking up does not
+     * preempt a worker in the middle of requests (SCHED_BATCH; no privilege needed). */
+    struct sched_param sp = { 0 };
+    pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
     for (;;) {
         pthread_mutex_lock(&s->lock);
         struct timespec until;

@@ -5,7 +5,9 @@
  * the caller counts the drop. The writer thread swaps the queue with an empty buffer and
  * hands the whole batch to the consumer's function with the lock released, so the disk is
  * touched only there. The function is also called with an empty batch at least every
- * flush_ms, so a consumer can do housekeeping (pruning) on the writer thread. */
+ * flush_ms, so a consumer can do housekeeping (pruning) on the writer thread. The writer
+ * runs under SCHED_BATCH: as much CPU as any thread, but it does not preempt a worker
+ * when it wakes. */
 #ifndef PT_CORE_SPOOL_H
 #define PT_CORE_SPOOL_H
 

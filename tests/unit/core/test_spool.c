@@ -1,5 +1,5 @@
 /* Unit tests for core/spool.c: order and completeness across producers, sync, refusal when
- * full (never a wait), and the idle wake-up. */
+ * full (never a wait), the idle wake-up, and the writer's scheduling class. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -130,6 +130,27 @@ static void sync_waits_for_a_stalled_batch(void **state)
     pt_spool_free(s);
 }
 
+/* The writer is a batch thread (SCHED_BATCH): its waking up does not preempt a worker. */
+static void note_policy(void *arg, const char *data, size_t n)
+{
+    (void)data;
+    (void)n;
+    *(int *)arg = sched_getscheduler(0);
+}
+
+static void the_writer_runs_as_a_batch_thread(void **state)
+{
+    (void)state;
+    int policy = -2;
+    pt_spool *s = pt_spool_new(&(pt_spool_opts){ .cap = 64, .flush_ms = 600000, .fn = note_policy, .arg = &policy });
+    char rec[8] = { 0 };
+    assert_int_equal(pt_spool_push(s, rec, sizeof rec), 0);
+    pt_spool_sync(s);
+    assert_int_equal(policy, SCHED_BATCH);
+    assert_int_equal(sched_getscheduler(0), SCHED_OTHER); /* the caller's thread is not changed */
+    pt_spool_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -137,6 +158,7 @@ int main(void)
         cmocka_unit_test(a_full_queue_refuses_at_once),
         cmocka_unit_test(the_writer_wakes_when_idle),
         cmocka_unit_test(sync_waits_for_a_stalled_batch),
+        cmocka_unit_test(the_writer_runs_as_a_batch_thread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
