@@ -5,7 +5,9 @@
 # to refuse: it counts every call) and "off" has neither, each with one worker and the access
 # log off, proxy to the same fast upstream (nginx answering {"ok":true}); wrk sends the same
 # POST to each, in rounds whose order rotates, in the same run; the medians and the ratio
-# on/off are printed (target: on/off >= 0.95), with each mode's CPU time per request (every
+# on/off are printed (target: on/off >= 0.95), then the median of each round's own on/off
+# (the two ran next to each other: a drift of the shared machine's speed cancels out of
+# it), with each mode's CPU time per request (every
 # thread of the gateway: what a busy machine disturbs less than requests/s); each round shows
 # its non-2xx answers (a refusal by the policy would count there: none should).
 #
@@ -111,7 +113,7 @@ taken() { PP=${PORT[$1]}; echo "$(metric_sum portico_call_log_records_written_to
 _writer_done() { local w d; read -r w d <<<"$(taken "$1")"; ((w + d >= $2)); }
 calc() { awk "BEGIN { $1 }"; }
 
-declare -A rps=() p99=() cpu=() wps=() wcpu=() wcap=() dropped=()
+declare -A rps=() p99=() cpu=() wps=() wcpu=() wcap=() dropped=() last=() pair=()
 run_one() {
     local mode=$1 r w0 d0 c0 t0 w1 d1 c1 t1 p0 p1 secs
     p0=$(ticks "$mode")
@@ -120,7 +122,7 @@ run_one() {
     [ -n "$r" ] || { echo "bench: wrk produced no result for $mode" >&2; exit 1; }
     read -r a b c n e s <<<"$r"
     p1=$(ticks "$mode")
-    rps[$mode]+="$a "; p99[$mode]+="$c "
+    rps[$mode]+="$a "; p99[$mode]+="$c "; last[$mode]=$a
     cpu[$mode]+="$(calc "printf \"%.2f\", ($p1 - $p0) / $TICK / $n * 1e6") "
     printf '  round %d %-8s %8.0f req/s  p99 %7.3f ms  %5.2f us CPU/req  %d requests, %d errors, %d non-2xx\n' "$round" \
         "$mode" "$a" "$(calc "print $c / 1000")" "$(calc "print ($p1 - $p0) / $TICK / $n * 1e6")" "$n" "$e" "$s"
@@ -139,6 +141,9 @@ run_one() {
 for ((round = 1; round <= ROUNDS; round++)); do
     k=${#MODES[@]}
     for ((i = 0; i < k; i++)); do run_one "${MODES[$(((round - 1 + i) % k))]}"; done
+    # each build's on/off within the round: the two ran next to each other, so a slow drift of
+    # the machine's speed (other tenants) cancels out of their ratio
+    for b in "" base-; do [ -n "${last[${b}on]:-}" ] && pair[${b:-current}]+="$(calc "printf \"%.4f\", ${last[${b}on]} / ${last[${b}off]}") "; done
 done
 
 echo
@@ -149,6 +154,8 @@ summary() {
     calc "on = $(median ${rps[$on]}); off = $(median ${rps[$off]}); con = $(median ${cpu[$on]}); coff = $(median ${cpu[$off]})
         printf \"%-9s median req/s: on %.0f, off %.0f; on/off %.3fx (%.1f%% of throughput); CPU/req on %.2f us, off %.2f us (+%.1f%%)\n\",
             \"$2\", on, off, on / off, (1 - on / off) * 100, con, coff, (con / coff - 1) * 100"
+    # shellcheck disable=SC2086
+    printf '          median of the rounds'"'"' own on/off: %.3fx (rounds: %s)\n' "$(median ${pair[${1:-current}]})" "${pair[${1:-current}]% }"
     # shellcheck disable=SC2086
     printf '          median p99: on %.3f ms, off %.3f ms\n' "$(calc "print $(median ${p99[$on]}) / 1000")" \
         "$(calc "print $(median ${p99[$off]}) / 1000")"
