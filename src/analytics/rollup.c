@@ -42,13 +42,15 @@ struct pt_rollup {
     cell *slot[TABLE_SLOTS];
     cell *last[PT_NDIMS + 1];    /* each dimension's (and PT_DIM_ALL's) last cell: calls in a row
                                   * mostly name the same service and API in the same minute */
-    /* The run: records in a row of one minute naming the same (same_names), added up in
-     * fig and merged into their cells once, when the run ends. */
+    /* The run: the cells of the last record added, and the records after it in the same
+     * minute naming the same (same_names), added up in fig (n of them) and merged into
+     * those cells once, when the run ends. */
     struct {
         bool open;
         int64_t minute;
         size_t ncells;
         cell *cells[PT_NDIMS + 1];
+        uint64_t n;
         pt_rollup_fig fig;
     } run;
 };
@@ -113,7 +115,7 @@ pt_rollup *pt_rollup_new(sqlite3 *db, const uint64_t retention_ms[PT_NSTEPS], ch
 static void run_end(pt_rollup *r)
 {
     if (!r->run.open) return;
-    for (size_t i = 0; i < r->run.ncells; i++) pt_rollup_fig_merge(&r->run.cells[i]->fig, &r->run.fig);
+    for (size_t i = 0; r->run.n && i < r->run.ncells; i++) pt_rollup_fig_merge(&r->run.cells[i]->fig, &r->run.fig);
     r->run.open = false;
 }
 
@@ -199,6 +201,7 @@ bool pt_rollup_add(pt_rollup *r, const pt_rollup_rec *rec)
     int64_t minute = floor_to(rec->time_ms, pt_step_ms[PT_STEP_MINUTE]);
     uint32_t bucket = pt_sketch_bucket(rec->total_us);
     if (r->run.open && rec->same_names && r->run.minute == minute) {
+        if (!r->run.n++) pt_rollup_fig_init(&r->run.fig);
         fig_add(&r->run.fig, rec, bucket);
         return false;
     }
@@ -213,11 +216,11 @@ bool pt_rollup_add(pt_rollup *r, const pt_rollup_rec *rec)
     }
     cell *all = r->pending < PT_ROLLUP_PENDING_MAX ? cell_at(r, minute, PT_DIM_ALL, PT_SLICE_LIT(""), team, steam) : NULL;
     if (all) r->run.cells[n++] = all;
+    for (size_t i = 0; i < n; i++) fig_add(&r->run.cells[i]->fig, rec, bucket); /* the run's first, as it is */
     r->run.open = true;
     r->run.minute = minute;
     r->run.ncells = n;
-    pt_rollup_fig_init(&r->run.fig);
-    fig_add(&r->run.fig, rec, bucket);
+    r->run.n = 0;
     return r->pending + PT_NDIMS + 1 > PT_ROLLUP_PENDING_MAX;
 }
 

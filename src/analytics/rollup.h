@@ -72,8 +72,8 @@ typedef struct pt_rollup pt_rollup;
 pt_rollup *pt_rollup_new(sqlite3 *db, const uint64_t retention_ms[PT_NSTEPS], char *why, size_t cap);
 void pt_rollup_free(pt_rollup *r);
 
-/* Adds one record; returns true when the pending cells are full (flush now). Records in
- * a row marked same_names, in one minute, are added up once and merged into their cells
+/* Adds one record; returns true when the pending cells are full (flush now). Records
+ * marked same_names after it, in its minute, are added up apart and merged into its cells
  * together (at the first that is not, or at the flush). */
 bool pt_rollup_add(pt_rollup *r, const pt_rollup_rec *rec);
 
