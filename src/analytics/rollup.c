@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hash.h"
+
 const char *const pt_dim_names[PT_NDIMS] = { "service", "api", "consumer", "team", "model", "provider" };
 const char *const pt_step_names[PT_NSTEPS] = { "minute", "hour", "day" };
 const int64_t pt_step_ms[PT_NSTEPS] = { 60000, 3600000, 86400000 };
@@ -140,12 +142,6 @@ void pt_rollup_free(pt_rollup *r)
     free(r);
 }
 
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *s = p;
-    for (size_t i = 0; i < n; i++) h = (h ^ s[i]) * 1099511628211ull;
-    return h;
-}
 
 /* Whether p[0, n) holds s (of length n): memcmp only for bytes, an empty team or
  * service team (a call without a key) being the common case. */
@@ -166,10 +162,9 @@ static bool cell_is(const cell *c, uint64_t h, int64_t minute, pt_dim dim, pt_sl
 /* The pending cell for this key, made when new; NULL when out of memory. */
 static cell *cell_for(pt_rollup *r, int64_t minute, pt_dim dim, pt_slice name, pt_slice team, pt_slice steam)
 {
-    uint64_t h = fnv(14695981039346656037ull, &minute, sizeof minute);
-    h = fnv(h, &dim, sizeof dim);
-    h = fnv(fnv(fnv(h, name.ptr, name.len), "\0", 1), team.ptr, team.len);
-    h = fnv(fnv(h, "\0", 1), steam.ptr, steam.len);
+    /* the three names' hashes combined unevenly (a name moved to the team is another key) */
+    uint64_t h = pt_hash_bytes(name.ptr, name.len) ^ pt_hash_bytes(team.ptr, team.len) * 3 ^
+                 pt_hash_bytes(steam.ptr, steam.len) * 5 ^ ((uint64_t)minute * 0x9e3779b97f4a7c15ULL + (uint64_t)dim);
     size_t i = h % TABLE_SLOTS;
     for (; r->slot[i]; i = (i + 1) % TABLE_SLOTS)
         if (cell_is(r->slot[i], h, minute, dim, name, team, steam)) return r->slot[i];

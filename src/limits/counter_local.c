@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "core/err.h"
+#include "core/hash.h"
 
 #define STRIPES 64u
 #define MIN_BUCKETS 16u
@@ -41,29 +42,8 @@ typedef struct local {
     stripe s[STRIPES];
 } local;
 
-static inline uint64_t hash_word(uint64_t h, const char *p)
-{
-    uint64_t w;
-    memcpy(&w, p, 8);
-    h = (h ^ w) * 1099511628211ull;
-    return h ^ (h >> 32);
-}
-
-/* FNV-style over 8-byte words (a key is hashed on every call of every request); the tail
- * is the key's last 8 bytes, overlapping the words before it (bytewise only in a key
- * shorter than a word). The hash lives in this process only. */
-static uint64_t hash_key(pt_slice k)
-{
-    uint64_t h = 1469598103934665603ull;
-    size_t i = 0;
-    for (; i + 8 <= k.len; i += 8) h = hash_word(h, k.ptr + i);
-    if (k.len < 8) {
-        for (; i < k.len; i++) h = (h ^ (unsigned char)k.ptr[i]) * 1099511628211ull;
-    } else if (i < k.len) {
-        h = hash_word(h, k.ptr + k.len - 8);
-    }
-    return h ^ (h >> 29);
-}
+/* A key is hashed on every call of every request; the hash lives in this process only. */
+static uint64_t hash_key(pt_slice k) { return pt_hash_bytes(k.ptr, k.len); }
 
 static void grow(stripe *s)
 {

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "analytics/rollup.h"
+#include "core/hash.h"
 #include "core/log.h"
 
 #define BUSY_TIMEOUT_MS 2000
@@ -115,23 +116,7 @@ int64_t pt_calls_name_id(sqlite3 *db, sqlite3_stmt *find, sqlite3_stmt *add, con
     return rc == SQLITE_DONE ? sqlite3_last_insert_rowid(db) : -1;
 }
 
-uint64_t pt_calls_text_hash(const char *s, size_t n)
-{
-    /* 8 bytes a step (a request id is 16 to 40 of them), multiplied and folded, then mixed */
-    const uint64_t m = 0x9e3779b97f4a7c15ULL;
-    uint64_t h = (uint64_t)n * m, w;
-    for (; n >= 8; s += 8, n -= 8) {
-        memcpy(&w, s, 8);
-        h = (h ^ w) * m;
-        h ^= h >> 32;
-    }
-    w = 0;
-    for (size_t i = 0; i < n; i++) w |= (uint64_t)(uint8_t)s[i] << (8 * i);
-    h = (h ^ w) * m;
-    h ^= h >> 29;
-    h *= 0xbf58476d1ce4e5b9ULL;
-    return h ^ (h >> 32);
-}
+uint64_t pt_calls_text_hash(const char *s, size_t n) { return pt_hash_bytes(s, n); }
 
 int64_t pt_calls_rid_hash(const char *s, size_t n) { return (int32_t)(pt_calls_text_hash(s, n) >> 32); }
 
