@@ -142,7 +142,6 @@ void pt_rollup_free(pt_rollup *r)
     free(r);
 }
 
-
 /* Whether p[0, n) holds s (of length n): memcmp only for bytes, an empty team or
  * service team (a call without a key) being the common case. */
 static inline bool holds(const char *p, pt_slice s) { return !s.len || memcmp(p, s.ptr, s.len) == 0; }

@@ -493,14 +493,12 @@ static void sort_by_time(const char *data, size_t *at, size_t k)
 
 static int exec(sqlite3 *db, const char *sql) { return sqlite3_exec(db, sql, NULL, NULL, NULL); }
 
-static int run_stmt(sqlite3_stmt *st) { return pt_calls_run(st); }
-
 /* Ends the writer's transaction: committed when rc is SQLITE_OK, else (or when the commit
  * fails) rolled back. Returns rc, or the commit's error. */
 static int end_tx(pt_calllog *l, int rc)
 {
-    if (rc == SQLITE_OK) rc = run_stmt(l->commit);
-    if (rc != SQLITE_OK && !sqlite3_get_autocommit(l->db)) run_stmt(l->rollback);
+    if (rc == SQLITE_OK) rc = pt_calls_run(l->commit);
+    if (rc != SQLITE_OK && !sqlite3_get_autocommit(l->db)) pt_calls_run(l->rollback);
     return rc;
 }
 
@@ -575,7 +573,7 @@ static void rollup_record(pt_calllog *l, const char *rec, bool same)
 static size_t insert_some(pt_calllog *l, const char *data, size_t n)
 {
     size_t off = 0, k = 0;
-    int rc = run_stmt(l->begin);
+    int rc = pt_calls_run(l->begin);
     while (off < n && (rc != SQLITE_OK || k < ROWS_PER_TX)) { /* all of it is skipped, counted, if no transaction */
         uint32_t size;
         memcpy(&size, data + off, sizeof size);
@@ -663,12 +661,12 @@ static int prune_step(pt_calllog *l, sqlite3_stmt *st, int64_t arg)
         records += sqlite3_column_int(st, 1);
     }
     sqlite3_reset(st);
-    if (!nids || run_stmt(l->begin) != SQLITE_OK) return 0;
+    if (!nids || pt_calls_run(l->begin) != SQLITE_OK) return 0;
     int rc = SQLITE_OK;
     for (int i = 0; rc == SQLITE_OK && i < nids; i++)
         for (int t = 0; rc == SQLITE_OK && t < 3; t++) {
             sqlite3_bind_int64(l->del[t], 1, ids[i]);
-            rc = run_stmt(l->del[t]);
+            rc = pt_calls_run(l->del[t]);
         }
     if (end_tx(l, rc) != SQLITE_OK) return 0;
     atomic_fetch_add(&l->pruned, (uint64_t)records);
@@ -712,7 +710,7 @@ static void unconverted_gone(pt_calllog *l, int64_t n)
 static int64_t prune_unconverted(pt_calllog *l, int64_t before_id)
 {
     int64_t n = 0;
-    int rc = run_stmt(l->begin);
+    int rc = pt_calls_run(l->begin);
     if (rc == SQLITE_OK) rc = pt_calls_convert_prune(l->convert, before_id, PT_CALLLOG_PRUNE_STEP, &n);
     if (end_tx(l, rc) != SQLITE_OK) return 0;
     unconverted_gone(l, n);
@@ -762,7 +760,7 @@ static void convert_some(pt_calllog *l)
     unsigned steps = 0;
     do {
         int64_t done = 0, lowest = 0;
-        int rc = run_stmt(l->begin);
+        int rc = pt_calls_run(l->begin);
         if (rc == SQLITE_OK) rc = pt_calls_convert_step(l->convert, CONVERT_STEP, &done, &lowest);
         if ((rc = end_tx(l, rc)) != SQLITE_OK) {
             if (!l->convert_warn_ms || pt_now_ms() - l->convert_warn_ms >= WARN_EVERY_MS) {
