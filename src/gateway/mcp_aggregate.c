@@ -167,6 +167,48 @@ static bool lacks(mcp_req *r, size_t i)
     return init && !json_object_get(json_object_get(init, "capabilities"), r->k->cap);
 }
 
+static void on_handshake_done(void *arg, json_t *response, int code, const char *message)
+{
+    (void)response, (void)code, (void)message; /* a failed handshake leaves the server out */
+    fan *f = arg;
+    f->call = NULL;
+    fan_finished_one(f->r);
+}
+
+/* A client that initializes while an upstream's handshake is still under way would be told
+ * only what the servers already up can do, and miss the others' completions and resource
+ * subscriptions for its whole session. So `then` runs once every upstream then starting has
+ * finished its handshake or failed it: a ping to each waits for that, as a list call does. */
+void pt__mcp_after_handshakes(mcp_req *r, void (*then)(mcp_req *r))
+{
+    size_t n = r->hub->nups, starting = 0;
+    for (size_t i = 0; i < n; i++)
+        if (r->hub->ups[i] && pt_mcp_upstream_state(r->hub->ups[i]) == PT_MCP_UP_STARTING) starting++;
+    if (!starting) {
+        then(r);
+        return;
+    }
+    r->fans = calloc(n, sizeof *r->fans);
+    r->ins = calloc(n, sizeof *r->ins);
+    if (!r->fans || !r->ins) {
+        pt__mcp_answer_error(r, 503, PT_OUT_OUT_OF_MEMORY, r->msg.id, PT_MCP_INTERNAL_ERROR, "out of memory");
+        return;
+    }
+    r->nfans = n;
+    r->routed = then;
+    r->pending = 1; /* held until every ping is sent, as in fan_out */
+    for (size_t i = 0; i < n; i++) {
+        pt_mcp_upstream *up = r->hub->ups[i];
+        if (!up || pt_mcp_upstream_state(up) != PT_MCP_UP_STARTING) continue;
+        fan *f = &r->fans[i];
+        *f = (fan){ .r = r, .i = i, .up = up };
+        r->pending++;
+        f->call = pt_mcp_upstream_call(up, "ping", NULL, on_handshake_done, f);
+        if (!f->call) r->pending--; /* out of memory: answered with what is known */
+    }
+    fan_finished_one(r);
+}
+
 /* Lists every upstream's entries of r->k, page by page, then fan_done. */
 static void fan_out(mcp_req *r)
 {
@@ -420,7 +462,7 @@ void pt__mcp_serve_aggregate(mcp_req *r)
                 if (r->hub->ups[i]) pt_mcp_upstream_notify(r->hub->ups[i], method, NULL);
         pt__mcp_answer_empty(r, 202);
     } else if (strcmp(method, "initialize") == 0) {
-        answer_initialize(r);
+        pt__mcp_after_handshakes(r, answer_initialize);
     } else if (strcmp(method, "completion/complete") == 0) {
         serve_complete(r);
     } else if (strcmp(method, "resources/subscribe") == 0 || strcmp(method, "resources/unsubscribe") == 0) {

@@ -148,12 +148,17 @@ static void serve_subscription(mcp_req *r)
     json_decref(ack);
 }
 
+static void answer_discover_aggregate(mcp_req *r)
+{
+    json_t *info = pt__mcp_gateway_info();
+    pt__mcp_answer(r, 200, pt_mcp_result(r->msg.id, discover_result(pt__mcp_aggregate_caps(r), NULL, info)), NULL);
+    json_decref(info);
+}
+
 static void serve_discover(mcp_req *r)
 {
     if (!r->server) {
-        json_t *info = pt__mcp_gateway_info();
-        pt__mcp_answer(r, 200, pt_mcp_result(r->msg.id, discover_result(pt__mcp_aggregate_caps(r), NULL, info)), NULL);
-        json_decref(info);
+        pt__mcp_after_handshakes(r, answer_discover_aggregate);
         return;
     }
     pt_mcp_upstream *up = pt__mcp_hub_find(r->hub, r->server->name);

@@ -189,6 +189,9 @@ void pt__mcp_serve_server(mcp_req *r);
 
 /* A request on /mcp: answered from every upstream's lists. */
 void pt__mcp_serve_aggregate(mcp_req *r);
+/* Runs then(r) at once, or when every upstream whose handshake is under way has finished it
+ * (or failed): what /mcp says it serves depends on their answers. */
+void pt__mcp_after_handshakes(mcp_req *r, void (*then)(mcp_req *r));
 /* What /mcp says it serves, and who it is. */
 json_t *pt__mcp_aggregate_caps(const mcp_req *r);
 json_t *pt__mcp_gateway_info(void);
