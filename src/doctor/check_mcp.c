@@ -22,10 +22,56 @@
 #include "doctor/probe_mcp.h"
 #include "doctor/probe_net.h"
 #include "doctor/probe_stdio.h"
+#include "mcp/modern.h"
 
 #define INIT_ID 1
 #define LIST_ID 2
 #define PROBE_ID 3
+#define DISCOVER_ID 4
+
+/* ------------------------------------------------------------------ the 2026-07-28 revision */
+
+/* Sends one request of the stateless revision (its _meta in params) and returns the response
+ * (new reference), or NULL with why. */
+typedef json_t *(*modern_ask_fn)(void *transport, long id, const char *method, char *why, size_t whysz);
+
+/* A server that refused initialize and named 2026-07-28 among the versions it supports. That
+ * revision has no handshake: server/discover and tools/list, each carrying its _meta, say
+ * whether the server works. A working one still cannot serve a client of the 2025 revisions,
+ * which begins with initialize: a warning, with the ways around it. */
+static void modern_only(pt_dr_result *res, const char *who, const char *over, modern_ask_fn ask, void *transport)
+{
+    json_t *ev = pt__dr_evidence(res);
+    char why[300], names[400];
+    json_t *msg = ask(transport, DISCOVER_ID, "server/discover", why, sizeof why);
+    if (!msg || pt_mcp_discover_era(msg, why, sizeof why) != PT_MCP_ERA_ANSWER_MODERN) {
+        pt_dr_set(res, PT_DR_FAIL, "mcp_init_error", 75, "%s refused initialize as a server of the 2026-07-28 revision "
+                  "does, but its server/discover %s: %s", who, msg ? "failed" : "got no answer", why);
+        json_decref(msg);
+        return;
+    }
+    pt_dr_mcp_init init;
+    json_t *as_init = json_pack("{s:o}", "result", pt_mcp_discover_as_init(json_object_get(msg, "result"), who));
+    if (pt__dr_mcp_read_init(as_init, &init) != 0) snprintf(init.server, sizeof init.server, "%s", who);
+    json_decref(as_init);
+    json_decref(msg);
+    json_object_set_new(ev, "server", json_string(init.server));
+    json_object_set_new(ev, "protocol_version", json_string(PT_MCP_MODERN_VERSION));
+    msg = ask(transport, LIST_ID, "tools/list", why, sizeof why);
+    int n = msg ? pt__dr_mcp_tool_count(msg, names, sizeof names) : -1;
+    json_decref(msg);
+    if (n < 0) {
+        pt_dr_set(res, PT_DR_FAIL, "mcp_init_error", 60, "%s answered server/discover (MCP 2026-07-28), but %s",
+                  init.server, msg ? "tools/list returned no result.tools" : why);
+        return;
+    }
+    json_object_set_new(ev, "tools", json_integer(n));
+    pt_dr_set(res, PT_DR_WARN, "mcp_modern_only", 60, "%s speaks only MCP 2026-07-28 %s: server/discover and "
+              "tools/list work (%d tool%s%s%s), but a client of the 2025 revisions, which begins with initialize, "
+              "cannot use it", init.server, over, n, n == 1 ? "" : "s", n ? ": " : "", names);
+    pt_dr_remedy(res, "Use a client that speaks MCP 2026-07-28, or reach the server through Portico: its /mcp and "
+                 "/mcp/<server> endpoints serve clients of either revision from it.");
+}
 
 /* ------------------------------------------------------------------ Streamable HTTP */
 
@@ -100,6 +146,8 @@ static int post_accept(mcp_http *m, const char *accept, const char *path, long i
     pt_buf_printf(&hdr, "Accept: %s\r\nContent-Type: application/json\r\n", accept);
     if (session) pt_buf_printf(&hdr, "Mcp-Session-Id: %s\r\n", session);
     if (version) pt_buf_printf(&hdr, "MCP-Protocol-Version: %s\r\n", version);
+    /* a request of the 2026-07-28 revision mirrors its method in a header */
+    if (version && strcmp(version, PT_MCP_MODERN_VERSION) == 0) pt_buf_printf(&hdr, "Mcp-Method: %s\r\n", method);
     want_id w = { id };
     pt_dr_http_req req = { .method = "POST", .path = path, .host = m->auth, .headers = hdr.data,
                            .body = pt_slice_cstr(body ? body : "{}"), .body_cap = 256 * 1024,
@@ -485,6 +533,36 @@ static void redirect_changes_method(mcp_http *m, const char *path, int status, c
                  "keep the POST).", url);
 }
 
+typedef struct http_target {
+    mcp_http *m;
+    const char *path;
+} http_target;
+
+static json_t *http_ask(void *transport, long id, const char *method, char *why, size_t whysz)
+{
+    http_target *h = transport;
+    pt_dr_http_resp r;
+    char err[300];
+    json_t *msg = NULL;
+    if (post(h->m, h->path, id, method, pt__dr_mcp_modern_params(), NULL, PT_MCP_MODERN_VERSION, &r, err, sizeof err))
+        snprintf(why, whysz, "%s", err);
+    else
+        msg = pt__dr_mcp_find_response(&r, id, why, whysz); /* a refusal is a JSON-RPC error in a 4xx body */
+    pt__dr_http_resp_release(&r);
+    return msg;
+}
+
+/* Whether initialize's answer r is a refusal naming 2026-07-28 among the versions supported. */
+static bool refused_as_modern(const pt_dr_http_resp *r)
+{
+    char why[200];
+    json_t *msg = pt__dr_mcp_find_response(r, INIT_ID, why, sizeof why);
+    pt_dr_mcp_init init;
+    bool modern = msg && pt__dr_mcp_read_init(msg, &init) == 0 && !init.ok && init.modern;
+    json_decref(msg);
+    return modern;
+}
+
 static void run_http(pt_dr_ctx *ctx, pt_dr_result *res)
 {
     const pt_dr_target *t = ctx->target;
@@ -527,6 +605,12 @@ again:;
     body_excerpt(&r, ex, sizeof ex);
     snprintf(what, sizeof what, "POST %s (initialize) got %d %s", path, r.status, r.reason);
     int s = r.status;
+    if ((s / 100 == 2 || s == 400) && refused_as_modern(&r)) {
+        char url[sizeof m.auth + sizeof moved + 16];
+        url_for(&m, path, url, sizeof url);
+        modern_only(res, url, "over Streamable HTTP", http_ask, &(http_target){ &m, path });
+        goto out;
+    }
     if (s / 100 == 2) {
         json_t *msg = pt__dr_mcp_find_response(&r, INIT_ID, why, sizeof why);
         pt_dr_mcp_init init;
@@ -659,6 +743,21 @@ static int await_response(stdio_run *sr, long id, uint64_t deadline, json_t **ms
  * request (its stdin pipe is empty) and then sat idle, neither runnable nor using CPU, for
  * STDIO_IDLE_MS; or it never read it and sits idle past STDIO_NOREAD_PCT of the timeout. A busy
  * or starved (runnable) child is never called silent before the deadline. */
+static json_t *stdio_ask(void *transport, long id, const char *method, char *why, size_t whysz)
+{
+    stdio_run *sr = transport;
+    uint64_t dl = pt__dr_deadline(sr->ctx->opts->timeout_ms);
+    char *line = pt__dr_mcp_message(id, method, pt__dr_mcp_modern_params());
+    json_t *msg = NULL;
+    int rc = line ? pt__dr_child_send(&sr->child, pt_slice_cstr(line), dl) : PT_ENOMEM;
+    free(line);
+    if (rc == 0) rc = await_response(sr, id, dl, &msg);
+    if (rc == 1) return msg;
+    if (rc == PT_ETIMEDOUT) snprintf(why, whysz, "no answer within %u ms", sr->ctx->opts->timeout_ms);
+    else snprintf(why, whysz, "it closed its %s", rc == 0 ? "stdout" : "stdin");
+    return NULL;
+}
+
 static int await_init(stdio_run *sr, uint64_t deadline, json_t **msg)
 {
     uint64_t start = pt_now_ms(), progress = start;
@@ -930,6 +1029,10 @@ static void run_stdio(pt_dr_ctx *ctx, pt_dr_result *res)
         goto out;
     }
     pt_dr_mcp_init init;
+    if (pt__dr_mcp_read_init(msg, &init) == 0 && !init.ok && init.modern) {
+        modern_only(res, cl, "over stdio", stdio_ask, &sr);
+        goto out;
+    }
     if (pt__dr_mcp_read_init(msg, &init) != 0 || !init.ok) {
         bool verr = init.version_error;
         pt_dr_set(res, PT_DR_FAIL, verr ? "mcp_version_mismatch" : "mcp_init_error", verr ? 85 : 70,

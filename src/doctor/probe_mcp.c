@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "core/err.h"
+#include "mcp/modern.h"
 #include "version.h"
 
 static const char *const known_versions[] = { "2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05" };
@@ -34,6 +35,12 @@ json_t *pt__dr_mcp_initialize_params(const char *version)
 {
     return json_pack("{s:s,s:{},s:{s:s,s:s}}", "protocolVersion", version, "capabilities", "clientInfo", "name",
                      "portico-doctor", "version", PT_VERSION);
+}
+
+json_t *pt__dr_mcp_modern_params(void)
+{
+    return json_pack("{s:{s:s,s:{},s:{s:s,s:s}}}", "_meta", PT_MCP_META_VERSION, PT_MCP_MODERN_VERSION, PT_MCP_META_CAPS,
+                     PT_MCP_META_CLIENT, "name", "portico-doctor", "version", PT_VERSION);
 }
 
 static bool blank(pt_slice s)
@@ -162,6 +169,7 @@ int pt__dr_mcp_read_init(json_t *msg, pt_dr_mcp_init *out)
         size_t i, o = 0;
         json_t *v;
         json_array_foreach(supported, i, v) {
+            if (json_is_string(v) && strcmp(json_string_value(v), PT_MCP_MODERN_VERSION) == 0) out->modern = true;
             int n = snprintf(sup + o, sizeof sup - o, "%s%s", i ? ", " : "", json_string_value(v) ? json_string_value(v) : "?");
             if (n < 0 || (size_t)n >= sizeof sup - o) break;
             o += (size_t)n;

@@ -24,6 +24,9 @@ bool pt__dr_mcp_version_known(const char *v);
 char *pt__dr_mcp_message(long id, const char *method, json_t *params);
 /* initialize params: protocolVersion, empty capabilities, clientInfo portico-doctor. */
 json_t *pt__dr_mcp_initialize_params(const char *version);
+/* The params of a request of the stateless 2026-07-28 revision, which has no initialize: a
+ * _meta naming that version, empty client capabilities and clientInfo portico-doctor. */
+json_t *pt__dr_mcp_modern_params(void);
 
 typedef enum {
     PT_DR_MSG_RESPONSE,      /* has id and result or error */
@@ -49,6 +52,7 @@ typedef struct pt_dr_mcp_init {
     char server[160];          /* "name version" from serverInfo */
     bool tools;                /* capabilities.tools present */
     bool version_error;        /* the error is about the protocol version */
+    bool modern;               /* ...and lists 2026-07-28, the stateless revision, as supported */
     long code;                 /* error code when !ok */
     char message[300];         /* error message (+ supported versions when given) when !ok */
 } pt_dr_mcp_init;

@@ -377,6 +377,24 @@ else
         is "$(ev mcp .certificate_verified)" false "MCP over TLS: the mcp check says it did not verify"
     fi
 
+    # A server of the stateless 2026-07-28 revision refuses initialize: the doctor goes on with
+    # server/discover and tools/list, and warns that 2025-era clients cannot use it.
+    MODERN=$UPSTREAMS/mcp/modern.mjs
+    P=$(free_port)
+    if lab modern node "$MODERN" http mh "$P"; then
+        doctor "mcp+http://127.0.0.1:$P/mcp"
+        expect "a server speaking only 2026-07-28 (HTTP)" mcp_modern_only 1
+        is "$(ev mcp '[.server, .protocol_version, .tools] | join(" ")')" "modern-mh 1.0.0 2026-07-28 2" \
+            "2026-07-28 over HTTP: its name from server/discover and its tools from tools/list"
+        is "$(ev mcp '[.requests[].sent] | join(",")')" "initialize,server/discover,tools/list" \
+            "2026-07-28 over HTTP: initialize refused, then the revision's requests"
+        like "$(field .root_cause.remedy)" "through Portico" "2026-07-28 over HTTP: the fix names the way around"
+    fi
+    doctor --mcp-stdio -- node "$MODERN" stdio ms
+    expect "a server speaking only 2026-07-28 (stdio)" mcp_modern_only 1
+    like "$(field .root_cause.summary)" "modern-ms 1.0.0 speaks only MCP 2026-07-28 over stdio: .*2 tools: whoami, echo" \
+        "2026-07-28 over stdio: named, with its tools"
+
     P=$(free_port)
     if lab vlater node "$LAB/mcp_http.mjs" "$P" version-later /mcp; then
         doctor "mcp+http://127.0.0.1:$P/mcp"

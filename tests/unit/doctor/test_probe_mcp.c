@@ -157,6 +157,14 @@ static void version_errors_are_recognised(void **state)
     assert_true(in.version_error);
     assert_int_equal(in.code, -32602);
     assert_string_equal(in.message, "Unsupported protocol version (supported: 2024-11-05, 2025-03-26)");
+    assert_false(in.modern);
+    json_decref(m);
+    /* a server of the stateless revision refuses initialize naming it */
+    m = json_loads("{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":-32022,\"message\":\"this server speaks "
+                   "only 2026-07-28\",\"data\":{\"supported\":[\"2026-07-28\"],\"requested\":\"2025-11-25\"}}}", 0, NULL);
+    assert_int_equal(pt__dr_mcp_read_init(m, &in), 0);
+    assert_true(in.version_error);
+    assert_true(in.modern);
     json_decref(m);
     m = json_loads("{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":-32603,\"message\":\"database down\"}}", 0, NULL);
     assert_int_equal(pt__dr_mcp_read_init(m, &in), 0);
@@ -176,6 +184,18 @@ static void known_versions_and_texts(void **state)
     assert_true(pt__dr_mcp_text_is_version_error(PT_SLICE_LIT("Bad Request: Unsupported protocol version: 2025-11-25")));
     assert_false(pt__dr_mcp_text_is_version_error(PT_SLICE_LIT("Bad Request: No valid session ID provided")));
     assert_true(pt__dr_mcp_text_is_session_error(PT_SLICE_LIT("Bad Request: No valid session ID provided")));
+}
+
+static void modern_params_carry_the_revisions_meta(void **state)
+{
+    json_t *p = pt__dr_mcp_modern_params();
+    json_t *meta = json_object_get(p, "_meta");
+    assert_string_equal(json_string_value(json_object_get(meta, "io.modelcontextprotocol/protocolVersion")), "2026-07-28");
+    assert_true(json_is_object(json_object_get(meta, "io.modelcontextprotocol/clientCapabilities")));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(meta, "io.modelcontextprotocol/clientInfo"),
+                                                          "name")),
+                        "portico-doctor");
+    json_decref(p);
 }
 
 static void tools_are_counted_and_named(void **state)
@@ -205,6 +225,7 @@ int main(void)
         cmocka_unit_test(initialize_result_is_read),
         cmocka_unit_test(version_errors_are_recognised),
         cmocka_unit_test(known_versions_and_texts),
+        cmocka_unit_test(modern_params_carry_the_revisions_meta),
         cmocka_unit_test(tools_are_counted_and_named),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
