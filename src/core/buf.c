@@ -202,6 +202,93 @@ static size_t json_escape_one(unsigned char c, char esc[6])
     }
 }
 
+#if defined(__x86_64__) && defined(__SSE2__)
+#include <emmintrin.h>
+
+/* Bit i set where byte i of v needs an escape: a control (v <= 0x1f, unsigned), '"' or '\\'. */
+static inline unsigned escape_bits(__m128i v)
+{
+    __m128i ctl = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
+    __m128i q = _mm_cmpeq_epi8(v, _mm_set1_epi8('"')), b = _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'));
+    return (unsigned)_mm_movemask_epi8(_mm_or_si128(ctl, _mm_or_si128(q, b)));
+}
+
+static inline __m128i load16(const char *p) { return _mm_loadu_si128((const __m128i *)(const void *)p); }
+static inline __m128i load8(const char *p) { return _mm_loadl_epi64((const __m128i *)(const void *)p); }
+static inline void store16(char *p, __m128i v) { _mm_storeu_si128((__m128i *)(void *)p, v); }
+static inline void store8(char *p, __m128i v) { _mm_storel_epi64((__m128i *)(void *)p, v); }
+
+static inline __m128i load4(const char *p)
+{
+    uint32_t x;
+    memcpy(&x, p, 4);
+    return _mm_cvtsi32_si128((int)x);
+}
+
+static inline void store4(char *p, __m128i v)
+{
+    uint32_t x = (uint32_t)_mm_cvtsi128_si32(v);
+    memcpy(p, &x, 4);
+}
+
+/* How many bytes at the start of s need no escape; with copy_to, those bytes are copied
+ * there too (and perhaps more of s: up to n bytes may be written). 16 bytes at a time, the
+ * last 16 loaded again overlapping what is known plain; a shorter text as two overlapping
+ * halves (8 or 4 bytes each), so no load or store reaches past n bytes. */
+static inline __attribute__((always_inline)) size_t plain_run(char *copy_to, const char *s, size_t n)
+{
+    unsigned m;
+    if (n >= 16) {
+        size_t i = 0;
+        for (; n - i >= 16; i += 16) {
+            __m128i v = load16(s + i);
+            if (copy_to) store16(copy_to + i, v);
+            if ((m = escape_bits(v))) return i + (size_t)__builtin_ctz(m);
+        }
+        if (i == n) return n;
+        __m128i v = load16(s + n - 16);
+        if (copy_to) store16(copy_to + n - 16, v);
+        m = escape_bits(v);
+        return m ? n - 16 + (size_t)__builtin_ctz(m) : n;
+    }
+    if (n >= 8) { /* bits 0-7: s[0..8), bits 8-15: s[n-8..n) */
+        __m128i lo = load8(s), hi = load8(s + n - 8);
+        if (copy_to) {
+            store8(copy_to, lo);
+            store8(copy_to + n - 8, hi);
+        }
+        m = escape_bits(_mm_unpacklo_epi64(lo, hi));
+        if (m & 0xffu) return (size_t)__builtin_ctz(m);
+        return m ? n - 16 + (size_t)__builtin_ctz(m) : n;
+    }
+    if (n >= 4) { /* bits 0-3: s[0..4), bits 4-7: s[n-4..n); the bytes above are zeros */
+        __m128i lo = load4(s), hi = load4(s + n - 4);
+        if (copy_to) {
+            store4(copy_to, lo);
+            store4(copy_to + n - 4, hi);
+        }
+        m = escape_bits(_mm_unpacklo_epi32(lo, hi)) & 0xffu;
+        if (m & 0xfu) return (size_t)__builtin_ctz(m);
+        return m ? n - 8 + (size_t)__builtin_ctz(m) : n;
+    }
+    if (n == 0) return 0;
+    /* 1 to 3 bytes: the first, middle and last (some the same), then stored the same way */
+    unsigned char a = (unsigned char)s[0], b = (unsigned char)s[n / 2], c = (unsigned char)s[n - 1];
+    if (json_needs_escape[a] | json_needs_escape[b] | json_needs_escape[c]) {
+        size_t k = json_needs_escape[a] ? 0 : json_needs_escape[(unsigned char)s[1]] ? 1 : 2;
+        if (copy_to) memcpy(copy_to, s, k);
+        return k;
+    }
+    if (copy_to) {
+        copy_to[0] = (char)a;
+        copy_to[n / 2] = (char)b;
+        copy_to[n - 1] = (char)c;
+    }
+    return n;
+}
+
+static size_t plain_prefix(const char *s, size_t n) { return plain_run(NULL, s, n); }
+#else
 /* Whether none of the 8 bytes in x needs an escape (no control byte, '"' or '\\'). Each
  * test is the "has a byte below n" word trick, exact as a yes/no answer. */
 static inline int plain8(uint64_t x)
@@ -221,6 +308,15 @@ static size_t plain_prefix(const char *s, size_t n)
     while (i < n && !json_needs_escape[(unsigned char)s[i]]) i++;
     return i;
 }
+
+/* plain_prefix, and with copy_to those bytes copied there (the SSE2 form's contract). */
+static inline size_t plain_run(char *copy_to, const char *s, size_t n)
+{
+    size_t k = plain_prefix(s, n);
+    if (copy_to && k) memcpy(copy_to, s, k);
+    return k;
+}
+#endif
 
 int pt_buf_append_json_escaped(pt_buf *b, const char *s, size_t n)
 {
@@ -257,8 +353,7 @@ int pt_buf_append_json_quoted(pt_buf *b, const char *s, size_t n)
 char *pt_json_escape_to(char *out, const char *s, size_t n)
 {
     for (;;) {
-        size_t k = plain_prefix(s, n);
-        memcpy(out, s, k);
+        size_t k = plain_run(out, s, n); /* copies the plain bytes itself: no memcpy call */
         out += k;
         if (k == n) return out;
         out += json_escape_one((unsigned char)s[k], out);

@@ -82,6 +82,82 @@ static void json_escape_to_matches_the_buffer_form(void **state)
         }
 }
 
+/* The escape one byte should get, written the slow obvious way. */
+static size_t reference_escape(const unsigned char *s, size_t n, char *out)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned c = s[i];
+        if (c == '"' || c == '\\') o += (size_t)sprintf(out + o, "\\%c", (char)c);
+        else if (c == '\n') o += (size_t)sprintf(out + o, "\\n");
+        else if (c == '\r') o += (size_t)sprintf(out + o, "\\r");
+        else if (c == '\t') o += (size_t)sprintf(out + o, "\\t");
+        else if (c < 0x20) o += (size_t)sprintf(out + o, "\\u%04x", c);
+        else out[o++] = (char)c;
+    }
+    return o;
+}
+
+/* Checks every escaping form on the n bytes at s (in a block of exactly n bytes, so a read
+ * past the end is caught under ASan), and that the raw writer stays inside its 6n room. */
+static void escape_forms_agree(const unsigned char *text, size_t n)
+{
+    char *in = malloc(n ? n : 1), want[6 * 48 + 1], got[6 * 48 + 16];
+    assert_non_null(in);
+    memcpy(in, text, n);
+    size_t wlen = reference_escape(text, n, want);
+    memset(got, '#', sizeof got);
+    char *end = pt_json_escape_to(got, in, n);
+    assert_int_equal((size_t)(end - got), wlen);
+    assert_memory_equal(got, want, wlen);
+    for (size_t i = 6 * n; i < sizeof got; i++)
+        if (got[i] != '#') fail_msg("length %zu: byte %zu past the room was written", n, i);
+    pt_buf b = PT_BUF_INIT;
+    assert_int_equal(pt_buf_append_json_escaped(&b, in, n), 0);
+    assert_int_equal(b.len, wlen);
+    assert_memory_equal(b.data, want, wlen);
+    pt_buf_reset(&b);
+    assert_int_equal(pt_buf_append_json_quoted(&b, in, n), 0);
+    assert_int_equal(b.len, wlen + 2);
+    assert_int_equal(b.data[0], '"');
+    assert_memory_equal(b.data + 1, want, wlen);
+    assert_int_equal(b.data[wlen + 1], '"');
+    pt_buf_release(&b);
+    free(in);
+}
+
+/* Every length 0..48 (the 4-, 8- and 16-byte steps, their overlapping tails, and more than
+ * one 16-byte block), with no escape, and with one needing-escape byte at every position;
+ * also a byte just outside the escaped range (0x20, 0x7f, 0x80, 0xff) at every position. */
+static void json_escape_every_length_and_position(void **state)
+{
+    static const unsigned char needy[] = { 0x00, 0x01, '\n', 0x1f, '"', '\\' };
+    static const unsigned char plain[] = { 0x20, 0x7f, 0x80, 0xff, '#', ']' };
+    for (size_t n = 0; n <= 48; n++) {
+        unsigned char text[48] = { 0 };
+        for (size_t i = 0; i < n; i++) text[i] = (unsigned char)('a' + i % 26);
+        escape_forms_agree(text, n);
+        for (size_t pos = 0; pos < n; pos++) {
+            for (size_t k = 0; k < sizeof needy; k++) {
+                unsigned char t[48];
+                memcpy(t, text, n);
+                t[pos] = needy[k];
+                escape_forms_agree(t, n);
+                if (pos + 3 < n) { /* a second one after it */
+                    t[pos + 3] = '"';
+                    escape_forms_agree(t, n);
+                }
+            }
+            for (size_t k = 0; k < sizeof plain; k++) {
+                unsigned char t[48];
+                memcpy(t, text, n);
+                t[pos] = plain[k];
+                escape_forms_agree(t, n);
+            }
+        }
+    }
+}
+
 static void consume_and_detach(void **state)
 {
     pt_buf b = PT_BUF_INIT;
@@ -194,6 +270,7 @@ int main(void)
         cmocka_unit_test(printf_handles_long_output),
         cmocka_unit_test(json_escape_controls_quotes_backslashes),
         cmocka_unit_test(json_escape_to_matches_the_buffer_form),
+        cmocka_unit_test(json_escape_every_length_and_position),
         cmocka_unit_test(consume_and_detach),
         cmocka_unit_test(numbers_without_printf),
         cmocka_unit_test(fixed_point_every_place),
