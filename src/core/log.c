@@ -45,31 +45,34 @@ uint64_t pt_now_us(void)
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-void pt_wall_iso8601(char *out, unsigned long size)
+size_t pt_wall_iso8601(char *out, unsigned long size)
 {
     /* The part up to the seconds changes once a second: format it then, per thread. */
     static _Thread_local time_t cached_sec = -1;
     static _Thread_local char cached[64];
+    static _Thread_local size_t cached_len;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     if (ts.tv_sec != cached_sec) {
         struct tm tm;
         gmtime_r(&ts.tv_sec, &tm);
-        snprintf(cached, sizeof cached, "%04d-%02d-%02dT%02d:%02d:%02d.", tm.tm_year + 1900, tm.tm_mon + 1,
-                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        int n = snprintf(cached, sizeof cached, "%04d-%02d-%02dT%02d:%02d:%02d.", tm.tm_year + 1900, tm.tm_mon + 1,
+                         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        cached_len = n < 0 ? 0 : (size_t)n;
         cached_sec = ts.tv_sec;
     }
-    if (size < 25 || strlen(cached) != 20) { /* a year outside 1000..9999, or no room */
-        snprintf(out, size, "%s%03ldZ", cached, ts.tv_nsec / 1000000L);
-        return;
+    if (size < 25 || cached_len != 20) { /* a year outside 1000..9999, or no room */
+        int n = snprintf(out, size, "%s%03ldZ", cached, ts.tv_nsec / 1000000L);
+        return n < 0 || !size ? 0 : (size_t)n < size ? (size_t)n : size - 1;
     }
-    long ms = ts.tv_nsec / 1000000L;
+    unsigned ms = (unsigned)(ts.tv_nsec / 1000000L), tens = ms / 10u;
     memcpy(out, cached, 20);
-    out[20] = (char)('0' + ms / 100);
-    out[21] = (char)('0' + ms / 10 % 10);
-    out[22] = (char)('0' + ms % 10);
+    out[20] = (char)('0' + tens / 10u);
+    out[21] = (char)('0' + (tens - tens / 10u * 10u));
+    out[22] = (char)('0' + (ms - tens * 10u));
     out[23] = 'Z';
     out[24] = '\0';
+    return 24;
 }
 
 void pt_log(pt_log_level lvl, const char *fmt, ...)

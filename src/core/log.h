@@ -4,6 +4,7 @@
 #ifndef PT_CORE_LOG_H
 #define PT_CORE_LOG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef enum { PT_LOG_DEBUG, PT_LOG_INFO, PT_LOG_WARN, PT_LOG_ERROR, PT_LOG_OFF } pt_log_level;
@@ -26,7 +27,8 @@ void pt_log(pt_log_level lvl, const char *fmt, ...) __attribute__((format(printf
 /* Monotonic milliseconds / microseconds, for deadlines and latencies. */
 uint64_t pt_now_ms(void);
 uint64_t pt_now_us(void);
-/* Writes the wall-clock time as "2026-11-27T17:25:10.123Z" into out (>= 32 bytes). */
-void pt_wall_iso8601(char *out, unsigned long size);
+/* Writes the wall-clock time as "2026-11-27T17:25:10.123Z" into out (>= 32 bytes), NUL
+ * terminated; returns its length (24 for the years 1000 to 9999). */
+size_t pt_wall_iso8601(char *out, unsigned long size);
 
 #endif
