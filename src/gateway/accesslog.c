@@ -114,11 +114,24 @@ static char *str_value(char *w, text t)
     return w;
 }
 
-/* Microseconds as milliseconds with exactly three decimals, from integers (no rounding). */
+/* A value written as it is, for text the gateway formats itself from numbers. */
+static char *raw_value(char *w, text t)
+{
+    if (!t.s) return LIT(w, "null");
+    *w++ = '"';
+    w = lit(w, t.s, t.n);
+    *w++ = '"';
+    return w;
+}
+
+/* Microseconds as milliseconds with exactly three decimals, from integers (no rounding):
+ * each digit of the fraction by one multiplication and one subtraction. */
 static char *ms_value(char *w, uint64_t us)
 {
-    w = pt_u64_to(w, us / 1000u);
-    char frac[4] = { '.', (char)('0' + us % 1000u / 100u), (char)('0' + us % 100u / 10u), (char)('0' + us % 10u) };
+    uint64_t whole = us / 1000u;
+    unsigned f = (unsigned)(us - whole * 1000u), tens = f / 10u;
+    w = pt_u64_to(w, whole);
+    char frac[4] = { '.', (char)('0' + tens / 10u), (char)('0' + (tens - tens / 10u * 10u)), (char)('0' + (f - tens * 10u)) };
     return lit(w, frac, 4);
 }
 
@@ -137,14 +150,12 @@ static int format_record(pt_buf *b, const pt_access_record *r)
     int rc = pt_buf_reserve(b, LINE_FIXED_ROOM + 6 * escaped + extra.n);
     if (rc) return rc;
 
-    char ts[40];
-    pt_wall_iso8601(ts, sizeof ts);
     char *w = b->data + b->len;
     w = LIT(w, "{\"time\":\"");
-    w = lit(w, ts, strlen(ts));
+    w += pt_wall_iso8601(w, 40); /* LINE_FIXED_ROOM has room for it */
     *w++ = '"';
     w = str_value(KEY(w, "request_id"), id);
-    w = str_value(KEY(w, "client"), client);
+    w = raw_value(KEY(w, "client"), client);
     w = str_value(KEY(w, "method"), method);
     w = str_value(KEY(w, "path"), path_);
     if (protocol.s) w = str_value(KEY(w, "protocol"), protocol);

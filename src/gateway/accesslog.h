@@ -32,7 +32,9 @@ typedef struct pt_access_record {
     uint64_t bytes_in, bytes_out;
     uint64_t upstream_us, total_us; /* upstream_us 0 -> "upstream_ms":null */
     pt_outcome outcome;             /* "error" is its log name, null for PT_OUT_OK */
-    pt_slice client;                /* "127.0.0.1:5555" */
+    /* "127.0.0.1:5555" or "[::1]:5555", formatted by the gateway from the socket address:
+     * written as it is, not escaped, so it must never carry text from the request. */
+    pt_slice client;
     const char *extra_json;         /* raw JSON members appended verbatim ("\"usage\":{...}"), or NULL */
     const char *trace_id, *span_id; /* the trace and the gateway span (hex); left out when NULL */
     const char *protocol;           /* "HTTP/2" on an HTTP/2 stream; left out when NULL (HTTP/1.x) */

@@ -286,6 +286,59 @@ static void odd_request_ids_and_paths_are_escaped(void **state)
     free(text);
 }
 
+/* Every string member that can carry text from a request or the configuration is escaped:
+ * a value full of quotes, backslashes and control bytes comes back intact from the JSON. */
+static void every_string_member_is_escaped(void **state)
+{
+    static const char evil[] = "e\"v\\i\x01l\n}{\"x\":\x1f";
+    static const char *keys[] = { "request_id", "method", "path",     "protocol", "route",   "service",
+                                  "target",     "consumer", "team", "key_prefix", "trace_id", "span_id" };
+    open_file("access.log");
+    pt_access_record r = sample_record();
+    r.request_id = r.route = r.service = r.target = r.consumer = r.team = r.key_prefix = r.trace_id = r.span_id =
+        r.protocol = evil;
+    r.method = r.path = pt_slice_from(evil, sizeof evil - 1);
+    pt_accesslog_write(&r);
+    pt_accesslog_close();
+    char *text, **lines;
+    assert_int_equal(read_lines("access.log", &text, &lines), 1);
+    json_t *j = parse(lines[0]);
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (strcmp(jstr(j, keys[i]), evil) != 0) fail_msg("%s did not come back intact", keys[i]);
+    assert_string_equal(jstr(j, "client"), "127.0.0.1:5555");
+    json_decref(j);
+    free(lines);
+    free(text);
+}
+
+/* Microseconds become milliseconds with exactly three decimals, at every digit's edge. */
+static void durations_have_three_decimals(void **state)
+{
+    static const struct {
+        uint64_t us;
+        const char *ms;
+    } cases[] = { { 0, "0.000" },          { 1, "0.001" },           { 10, "0.010" },
+                  { 999, "0.999" },        { 1000, "1.000" },        { 1001, "1.001" },
+                  { 109090, "109.090" },   { 123456789012, "123456789.012" },
+                  { UINT64_MAX, "18446744073709551.615" } };
+    open_file("access.log");
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        pt_access_record r = sample_record();
+        r.total_us = cases[i].us;
+        pt_accesslog_write(&r);
+    }
+    pt_accesslog_close();
+    char *text, **lines;
+    assert_int_equal(read_lines("access.log", &text, &lines), sizeof cases / sizeof cases[0]);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "\"total_ms\":%s,", cases[i].ms);
+        if (!strstr(lines[i], want)) fail_msg("%s not in %s", want, lines[i]);
+    }
+    free(lines);
+    free(text);
+}
+
 #define W_THREADS 4
 #define W_EACH 5000
 
@@ -538,6 +591,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_traced_request_has_its_trace_and_span_ids, setup, teardown),
         cmocka_unit_test_setup_teardown(a_grpc_call_has_its_grpc_status_after_the_status, setup, teardown),
         cmocka_unit_test_setup_teardown(odd_request_ids_and_paths_are_escaped, setup, teardown),
+        cmocka_unit_test_setup_teardown(every_string_member_is_escaped, setup, teardown),
+        cmocka_unit_test_setup_teardown(durations_have_three_decimals, setup, teardown),
         cmocka_unit_test_setup_teardown(every_line_from_concurrent_writers_arrives_once, setup, teardown),
         cmocka_unit_test_setup_teardown(queue_smaller_than_a_line_drops_and_counts_every_line, setup, teardown),
         cmocka_unit_test_setup_teardown(stalled_disk_drops_instead_of_blocking_writers, setup, teardown),
