@@ -60,29 +60,32 @@ static void count_dropped(uint64_t n)
 static pthread_once_t line_key_once = PTHREAD_ONCE_INIT;
 static pthread_key_t line_key;
 
+/* Each thread formats into its own reusable buffer, freed when the thread exits (the key's
+ * destructor); a thread-local pointer finds it without a call into the thread library. */
+static _Thread_local pt_buf *thread_line_buf;
+
 static void line_buf_free(void *p)
 {
     pt_buf_release(p);
     free(p);
+    thread_line_buf = NULL; /* the destructor runs on the exiting thread itself */
 }
 
 static void line_key_create(void) { pthread_key_create(&line_key, line_buf_free); }
 
-/* Each thread formats into its own reusable buffer, freed when the thread exits. */
 static pt_buf *line_buf(void)
 {
+    pt_buf *b = thread_line_buf;
+    if (b) return b;
     pthread_once(&line_key_once, line_key_create);
-    pt_buf *b = pthread_getspecific(line_key);
-    if (!b) {
-        b = malloc(sizeof *b);
-        if (!b) return NULL;
-        pt_buf_init(b, 0); /* format_record enforces MAX_LINE */
-        if (pthread_setspecific(line_key, b) != 0) {
-            free(b);
-            return NULL;
-        }
+    b = malloc(sizeof *b);
+    if (!b) return NULL;
+    pt_buf_init(b, 0); /* format_record enforces MAX_LINE */
+    if (pthread_setspecific(line_key, b) != 0) {
+        free(b);
+        return NULL;
     }
-    return b;
+    return thread_line_buf = b;
 }
 
 /* A line is written straight into room reserved for the longest line its record can make
@@ -135,6 +138,20 @@ static char *ms_value(char *w, uint64_t us)
     return lit(w, frac, 4);
 }
 
+/* An HTTP status has three digits; anything else (0: no answer) goes the general way. */
+static char *status_value(char *w, int status)
+{
+    if (status >= 100 && status <= 999) {
+        unsigned s = (unsigned)status, tens = s / 10u;
+        w[0] = (char)('0' + tens / 10u);
+        w[1] = (char)('0' + (tens - tens / 10u * 10u));
+        w[2] = (char)('0' + (s - tens * 10u));
+        return w + 3;
+    }
+    if (status < 0) *w++ = '-';
+    return pt_u64_to(w, (uint64_t)(status < 0 ? -(int64_t)status : status));
+}
+
 /* Room for everything in a line but the string values: keys, separators, numbers, the time. */
 #define LINE_FIXED_ROOM 1024
 
@@ -167,9 +184,7 @@ static int format_record(pt_buf *b, const pt_access_record *r)
     if (key_prefix.s) w = str_value(KEY(w, "key_prefix"), key_prefix);
     if (trace.s) w = str_value(KEY(w, "trace_id"), trace);
     if (span.s) w = str_value(KEY(w, "span_id"), span);
-    w = KEY(w, "status");
-    if (r->status < 0) *w++ = '-';
-    w = pt_u64_to(w, (uint64_t)(r->status < 0 ? -(int64_t)r->status : r->status));
+    w = status_value(KEY(w, "status"), r->status);
     if (r->grpc) w = pt_u64_to(KEY(w, "grpc_status"), (uint64_t)r->grpc_status);
     w = pt_u64_to(KEY(w, "bytes_in"), r->bytes_in);
     w = pt_u64_to(KEY(w, "bytes_out"), r->bytes_out);

@@ -339,6 +339,29 @@ static void durations_have_three_decimals(void **state)
     free(text);
 }
 
+/* Three-digit statuses take a short path; the rest (0: no answer) the general one. */
+static void statuses_are_written_exactly(void **state)
+{
+    static const int statuses[] = { 0, 7, 99, 100, 101, 200, 404, 599, 999, 1000, 65535, -1, -250 };
+    const size_t n = sizeof statuses / sizeof statuses[0];
+    open_file("access.log");
+    for (size_t i = 0; i < n; i++) {
+        pt_access_record r = sample_record();
+        r.status = statuses[i];
+        pt_accesslog_write(&r);
+    }
+    pt_accesslog_close();
+    char *text, **lines;
+    assert_int_equal(read_lines("access.log", &text, &lines), n);
+    for (size_t i = 0; i < n; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "\"status\":%d,\"bytes_in\":", statuses[i]);
+        if (!strstr(lines[i], want)) fail_msg("%s not in %s", want, lines[i]);
+    }
+    free(lines);
+    free(text);
+}
+
 #define W_THREADS 4
 #define W_EACH 5000
 
@@ -593,6 +616,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(odd_request_ids_and_paths_are_escaped, setup, teardown),
         cmocka_unit_test_setup_teardown(every_string_member_is_escaped, setup, teardown),
         cmocka_unit_test_setup_teardown(durations_have_three_decimals, setup, teardown),
+        cmocka_unit_test_setup_teardown(statuses_are_written_exactly, setup, teardown),
         cmocka_unit_test_setup_teardown(every_line_from_concurrent_writers_arrives_once, setup, teardown),
         cmocka_unit_test_setup_teardown(queue_smaller_than_a_line_drops_and_counts_every_line, setup, teardown),
         cmocka_unit_test_setup_teardown(stalled_disk_drops_instead_of_blocking_writers, setup, teardown),
