@@ -30,10 +30,13 @@ for i in 1 2 3; do get "/echo/g$i" -H "X-Request-Id: al-get-$i"; done
 http POST "http://127.0.0.1:$PP/echo/p" -H 'X-Request-Id: al-post' -d 'hello'
 get /nothing -H 'X-Request-Id: al-404'
 get /down/x -H 'X-Request-Id: al-502'
+# A path holding what a JSON string must escape: quotes and backslashes.
+EVIL_PATH='/echo/q"u\o\\te"}{'
+get "$EVIL_PATH" --globoff --path-as-is -H 'X-Request-Id: al-evil'
 
 lines_for() { [ -f "$LOG" ] && grep -c "\"$1\"" "$LOG" 2>/dev/null || echo 0; }
-has_all() { local id; for id in al-get-1 al-get-2 al-get-3 al-post al-404 al-502; do [ "$(lines_for "$id")" -ge 1 ] || return 1; done; }
-check "access log: lines for all six requests appear (within 5 s)" wait_for 5 has_all
+has_all() { local id; for id in al-get-1 al-get-2 al-get-3 al-post al-404 al-502 al-evil; do [ "$(lines_for "$id")" -ge 1 ] || return 1; done; }
+check "access log: lines for all seven requests appear (within 5 s)" wait_for 5 has_all
 
 # Every line in the file is a JSON object.
 badlines=0
@@ -70,6 +73,10 @@ L=$(line al-404)
 is "$(jqr '.status' "$L")" 404 "access log: the no-route 404 is logged"
 if [ "$(jqr '.service' "$L")" != "echo" ] && [ "$(jqr '.service' "$L")" != "down" ]; then ok "access log: the 404 names no service"
 else not_ok "access log: the 404 names no service" "line: $L"; fi
+
+L=$(line al-evil)
+is "$(jqr '.path' "$L")" "$EVIL_PATH" "access log: a path with quotes and backslashes comes back intact from the JSON"
+is "$(jqr '.route' "$L")" "echo-route" "access log: the members after an escaped path are intact"
 
 L=$(line al-502)
 is "$(jqr '.status' "$L")/$(jqr '.service' "$L")" "502/down" "access log: the 502 is logged with its service"
