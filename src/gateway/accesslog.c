@@ -134,7 +134,8 @@ static char *ms_value(char *w, uint64_t us)
     uint64_t whole = us / 1000u;
     unsigned f = (unsigned)(us - whole * 1000u), tens = f / 10u;
     w = pt_u64_to(w, whole);
-    char frac[4] = { '.', (char)('0' + tens / 10u), (char)('0' + (tens - tens / 10u * 10u)), (char)('0' + (f - tens * 10u)) };
+    char frac[4] = { '.', (char)('0' + tens / 10u), (char)('0' + (tens - tens / 10u * 10u)),
+                     (char)('0' + (f - tens * 10u)) };
     return lit(w, frac, 4);
 }
 
