@@ -85,11 +85,15 @@ struct pt_calllog {
     size_t nused;
     int name_error;              /* a name could not be stored in this transaction (SQLite's code) */
     bool names_due;              /* records were pruned: names may be unused now */
-    bool resized;                /* the file may have changed size since measure() last ran */
+    bool resized;                /* the file may have changed size since its pages were last counted */
+    uint64_t tx_pruned;          /* records the open transaction deleted (counted once it commits) */
     uint64_t names_pruned_ms;    /* monotonic time names were last pruned */
     int64_t last_id;             /* the largest id given (writer thread, under db_lock) */
     int64_t oldest_ms;           /* at most the millisecond of the smallest id (INT64_MAX: none);
                                   * age pruning is skipped while it is within the retention */
+    int64_t aged_out_ms;         /* no chunk has all its records before this millisecond (found
+                                  * by an age step that ran out of chunks): age pruning is also
+                                  * skipped while the cut is not past it */
     uint64_t retention_ms, max_bytes, page_size;
     int64_t (*now_ms)(void);
     _Atomic uint64_t written, dropped, pruned, write_errors, disk_full, used_bytes, names_pruned;
@@ -373,6 +377,7 @@ static int64_t next_id(pt_calllog *l, int64_t time_ms)
 static int64_t note_id(pt_calllog *l, int64_t id)
 {
     if (id >> PT_CALLS_SEQ_BITS < l->oldest_ms) l->oldest_ms = id >> PT_CALLS_SEQ_BITS;
+    if (id >> PT_CALLS_SEQ_BITS < l->aged_out_ms) l->aged_out_ms = INT64_MIN; /* a chunk may end before it now */
     return id;
 }
 
@@ -493,12 +498,108 @@ static void sort_by_time(const char *data, size_t *at, size_t k)
 
 static int exec(sqlite3 *db, const char *sql) { return sqlite3_exec(db, sql, NULL, NULL, NULL); }
 
+/* The first column of a prepared statement's first row, 0 when none. */
+static int64_t first_i64(sqlite3_stmt *st, int64_t none)
+{
+    int64_t v = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL ? sqlite3_column_int64(st, 0) : none;
+    sqlite3_reset(st);
+    return v;
+}
+
+/* The bytes of the pages in use: the file's pages less the free ones. SQLite compiles every
+ * PRAGMA but a header field's (freelist_count is one, page_count is not) to run once, so
+ * each run of page_count prepares it again. */
+static uint64_t pages_used(pt_calllog *l)
+{
+    return (uint64_t)(first_i64(l->page_count, 0) - first_i64(l->freelist_count, 0)) * l->page_size;
+}
+
 /* Ends the writer's transaction: committed when rc is SQLITE_OK, else (or when the commit
- * fails) rolled back. Returns rc, or the commit's error. */
+ * fails) rolled back. Before its commit it counts the pages in use and, when it pruned
+ * chunks, finds the oldest id left, both kept once it commits: inside the transaction they
+ * take no read transaction (and WAL-index locks) of their own. Returns rc, or the commit's
+ * error. */
 static int end_tx(pt_calllog *l, int rc)
 {
-    if (rc == SQLITE_OK) rc = pt_calls_run(l->commit);
-    if (rc != SQLITE_OK && !sqlite3_get_autocommit(l->db)) pt_calls_run(l->rollback);
+    uint64_t used = 0;
+    int64_t first = 0;
+    if (rc == SQLITE_OK) {
+        used = pages_used(l);
+        if (l->tx_pruned) first = first_i64(l->first_id, -1);
+        rc = pt_calls_run(l->commit);
+    }
+    if (rc != SQLITE_OK) {
+        if (!sqlite3_get_autocommit(l->db)) pt_calls_run(l->rollback);
+        l->tx_pruned = 0;
+        l->aged_out_ms = INT64_MIN; /* what an age step found went with the transaction */
+        return rc;
+    }
+    atomic_store(&l->used_bytes, used);
+    l->resized = false;
+    if (l->tx_pruned) {
+        l->oldest_ms = first < 0 ? INT64_MAX : first >> PT_CALLS_SEQ_BITS;
+        atomic_fetch_add(&l->pruned, l->tx_pruned);
+        l->names_due = true;
+        l->tx_pruned = 0;
+    }
+    return rc;
+}
+
+/* The bytes of the pages in use: as the writer's last transaction counted them (end_tx),
+ * re-read only when something else changed the file since (the rollups' flush, names
+ * pruned). */
+static uint64_t measure(pt_calllog *l)
+{
+    if (!l->resized) return atomic_load(&l->used_bytes);
+    l->resized = false;
+    uint64_t used = pages_used(l);
+    atomic_store(&l->used_bytes, used);
+    return used;
+}
+
+/* Re-reads oldest_ms from the file (after pruning removed the oldest rows). */
+static void find_oldest(pt_calllog *l)
+{
+    int64_t id = first_i64(l->first_id, -1);
+    l->oldest_ms = id < 0 ? INT64_MAX : id >> PT_CALLS_SEQ_BITS;
+}
+
+/* The pruning step due: by age (prune_age, *arg the id before which a chunk's records all
+ * are) while records may be older than the retention (cut_ms), else by size (prune_old,
+ * the oldest) while the pages in use exceed SIZE_LOW_WATER of max_bytes; NULL when none. */
+static sqlite3_stmt *prune_due(pt_calllog *l, int64_t cut_ms, int64_t *arg)
+{
+    if (l->retention_ms && cut_ms > l->oldest_ms && cut_ms > l->aged_out_ms) {
+        *arg = PT_CALLS_ID(cut_ms);
+        return l->prune_age;
+    }
+    *arg = -1;
+    return l->max_bytes && measure(l) > l->max_bytes * SIZE_LOW_WATER ? l->prune_old : NULL;
+}
+
+/* Deletes, in the open transaction, the oldest chunks that st lists (prune_due), whole,
+ * until PT_CALLLOG_PRUNE_STEP records went; *records: how many (counted by end_tx once
+ * committed). An age step that runs out of chunks notes that none is left before cut_ms. */
+static int delete_oldest(pt_calllog *l, sqlite3_stmt *st, int64_t arg, int64_t cut_ms, int *records)
+{
+    int64_t ids[PRUNE_CHUNKS];
+    int nids = 0, n = 0, rc = SQLITE_ROW;
+    if (arg >= 0) sqlite3_bind_int64(st, 1, arg);
+    while (n < PT_CALLLOG_PRUNE_STEP && nids < PRUNE_CHUNKS && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        ids[nids++] = sqlite3_column_int64(st, 0);
+        n += sqlite3_column_int(st, 1);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return rc;
+    if (rc == SQLITE_DONE && st == l->prune_age) l->aged_out_ms = cut_ms;
+    rc = SQLITE_OK;
+    for (int i = 0; rc == SQLITE_OK && i < nids; i++)
+        for (int t = 0; rc == SQLITE_OK && t < 3; t++) {
+            sqlite3_bind_int64(l->del[t], 1, ids[i]);
+            rc = pt_calls_run(l->del[t]);
+        }
+    l->tx_pruned += (uint64_t)n;
+    *records = n;
     return rc;
 }
 
@@ -570,10 +671,17 @@ static void rollup_record(pt_calllog *l, const char *rec, bool same)
 /* Writes up to ROWS_PER_TX records from data in one transaction, in chunks; returns the
  * bytes used (all n when the transaction cannot even begin: those records are lost,
  * counted). */
-static size_t insert_some(pt_calllog *l, const char *data, size_t n)
+static size_t insert_some(pt_calllog *l, const char *data, size_t n, int64_t cut)
 {
     size_t off = 0, k = 0;
     int rc = pt_calls_run(l->begin);
+    /* A pruning step due goes first, in the same transaction: no transaction of its own,
+     * and the pages it frees take this batch's records (an earlier layout's rows not yet
+     * converted go first: prune() takes them) */
+    int64_t arg;
+    int pruned;
+    sqlite3_stmt *due = rc == SQLITE_OK && !l->convert ? prune_due(l, cut, &arg) : NULL;
+    if (due) rc = delete_oldest(l, due, arg, cut, &pruned);
     while (off < n && (rc != SQLITE_OK || k < ROWS_PER_TX)) { /* all of it is skipped, counted, if no transaction */
         uint32_t size;
         memcpy(&size, data + off, sizeof size);
@@ -602,7 +710,6 @@ static size_t insert_some(pt_calllog *l, const char *data, size_t n)
     } else {
         for (size_t i = 0; l->rollup && i < k; i++) rollup_record(l, data + l->order[i], l->same[i]); /* only committed records count */
         atomic_fetch_add(&l->written, rows);
-        l->resized = true;
         if (l->warned) pt_log_info("call log: writing again");
         l->warned = false;
     }
@@ -621,57 +728,15 @@ static uint64_t pragma_u64(sqlite3 *db, const char *sql)
     return v;
 }
 
-/* The first column of a prepared statement's first row, 0 when none. */
-static int64_t first_i64(sqlite3_stmt *st, int64_t none)
+/* One bounded step of pruning in its own transaction, when one is due; returns the records
+ * deleted (0: none due, or it failed). */
+static int prune_step(pt_calllog *l, int64_t cut_ms)
 {
-    int64_t v = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL ? sqlite3_column_int64(st, 0) : none;
-    sqlite3_reset(st);
-    return v;
-}
-
-/* The pages in use, re-read only when something was written or deleted since the last
- * time: SQLite compiles every PRAGMA but a header field's (freelist_count is one,
- * page_count is not) to run once, so each run of page_count prepares it again. */
-static uint64_t measure(pt_calllog *l)
-{
-    if (!l->resized) return atomic_load(&l->used_bytes);
-    l->resized = false;
-    uint64_t used = (uint64_t)(first_i64(l->page_count, 0) - first_i64(l->freelist_count, 0)) * l->page_size;
-    atomic_store(&l->used_bytes, used);
-    return used;
-}
-
-/* Re-reads oldest_ms from the file (after pruning removed the oldest rows). */
-static void find_oldest(pt_calllog *l)
-{
-    int64_t id = first_i64(l->first_id, -1);
-    l->oldest_ms = id < 0 ? INT64_MAX : id >> PT_CALLS_SEQ_BITS;
-}
-
-/* One bounded step in its own transaction: the oldest chunks that st lists (prune_age,
- * with arg the id before which a chunk's records all are; prune_old, the oldest, arg < 0),
- * whole, until PT_CALLLOG_PRUNE_STEP records went; returns the records deleted. */
-static int prune_step(pt_calllog *l, sqlite3_stmt *st, int64_t arg)
-{
-    int64_t ids[PRUNE_CHUNKS];
-    int nids = 0, records = 0;
-    if (arg >= 0) sqlite3_bind_int64(st, 1, arg);
-    while (records < PT_CALLLOG_PRUNE_STEP && nids < PRUNE_CHUNKS && sqlite3_step(st) == SQLITE_ROW) {
-        ids[nids++] = sqlite3_column_int64(st, 0);
-        records += sqlite3_column_int(st, 1);
-    }
-    sqlite3_reset(st);
-    if (!nids || pt_calls_run(l->begin) != SQLITE_OK) return 0;
-    int rc = SQLITE_OK;
-    for (int i = 0; rc == SQLITE_OK && i < nids; i++)
-        for (int t = 0; rc == SQLITE_OK && t < 3; t++) {
-            sqlite3_bind_int64(l->del[t], 1, ids[i]);
-            rc = pt_calls_run(l->del[t]);
-        }
-    if (end_tx(l, rc) != SQLITE_OK) return 0;
-    atomic_fetch_add(&l->pruned, (uint64_t)records);
-    l->resized = true;
-    return records;
+    int64_t arg;
+    sqlite3_stmt *st = prune_due(l, cut_ms, &arg);
+    int n = 0;
+    if (!st || pt_calls_run(l->begin) != SQLITE_OK) return 0;
+    return end_tx(l, delete_oldest(l, st, arg, cut_ms, &n)) == SQLITE_OK ? n : 0;
 }
 
 /* Deletes the names no record names any more (calls_db.h: their last use is more than
@@ -715,32 +780,27 @@ static int64_t prune_unconverted(pt_calllog *l, int64_t before_id)
     if (end_tx(l, rc) != SQLITE_OK) return 0;
     unconverted_gone(l, n);
     atomic_fetch_add(&l->pruned, (uint64_t)n);
-    l->resized |= n > 0;
+    l->names_due |= n > 0;
     return n;
 }
 
-/* Prunes by age, then by size, in steps, until nothing is due or budget records went. */
-static void prune(pt_calllog *l, uint64_t budget)
+/* The millisecond before which records are past the retention. */
+static int64_t cut_of(pt_calllog *l) { return l->now_ms() - (int64_t)l->retention_ms; }
+
+/* Prunes by age, then by size, in steps, until nothing is due or budget records went (gone
+ * of them already, in the batch's own transaction). While nothing is older than the
+ * retention or over the size, it runs no SQL at all. */
+static void prune(pt_calllog *l, int64_t cut, uint64_t budget, uint64_t gone)
 {
-    uint64_t gone = 0;
-    int64_t cut = l->now_ms() - (int64_t)l->retention_ms, n0;
+    int64_t n0;
     if (l->convert) { /* an earlier layout's rows not yet converted are the oldest: they go first */
         while (l->retention_ms && gone < budget && (n0 = prune_unconverted(l, PT_CALLS_ID(cut))) > 0) gone += (uint64_t)n0;
         while (l->max_bytes && gone < budget && measure(l) > l->max_bytes * SIZE_LOW_WATER &&
                (n0 = prune_unconverted(l, INT64_MAX)) > 0)
             gone += (uint64_t)n0;
     }
-    if (l->retention_ms && cut > l->oldest_ms) { /* else nothing is old enough: no DELETE at all */
-        int n;
-        while (gone < budget && (n = prune_step(l, l->prune_age, PT_CALLS_ID(cut))) > 0) gone += (uint64_t)n;
-        find_oldest(l);
-    }
-    int n = 1;
-    while (l->max_bytes && gone < budget && n > 0 && measure(l) > l->max_bytes * SIZE_LOW_WATER) {
-        gone += (uint64_t)(n = prune_step(l, l->prune_old, -1));
-        find_oldest(l);
-    }
-    l->names_due |= gone > 0;
+    int n;
+    while (gone < budget && (n = prune_step(l, cut)) > 0) gone += (uint64_t)n;
 }
 
 /* Converts an earlier layout's records into chunks (calls_db.h), newest first, a step per
@@ -769,7 +829,6 @@ static void convert_some(pt_calllog *l)
             }
             return;
         }
-        l->resized = true;
         l->converted += (uint64_t)done;
         unconverted_gone(l, done);
         if (done) note_id(l, lowest);
@@ -788,11 +847,12 @@ static void on_batch(void *arg, const char *data, size_t n)
 {
     pt_calllog *l = arg;
     pthread_mutex_lock(&l->db_lock);
-    uint64_t before = atomic_load(&l->written);
-    for (size_t off = 0; off < n;) off += insert_some(l, data + off, n - off);
+    uint64_t before = atomic_load(&l->written), pruned = atomic_load(&l->pruned);
+    int64_t cut = cut_of(l);
+    for (size_t off = 0; off < n;) off += insert_some(l, data + off, n - off, cut);
     uint64_t rows = atomic_load(&l->written) - before;
     /* Pruning keeps pace with writing: at least twice this batch's records per wake-up. */
-    prune(l, rows * 2 > PT_CALLLOG_PRUNE_STEP ? rows * 2 : PT_CALLLOG_PRUNE_STEP);
+    prune(l, cut, rows * 2 > PT_CALLLOG_PRUNE_STEP ? rows * 2 : PT_CALLLOG_PRUNE_STEP, atomic_load(&l->pruned) - pruned);
     /* (not while converting: the records not yet converted name what they name) */
     if (l->names_due && !l->convert && pt_now_ms() - l->names_pruned_ms >= NAMES_PRUNE_MS) prune_names(l);
     if (pt_now_ms() - l->last_rollup_ms >= PT_ROLLUP_FLUSH_MS) flush_rollups(l);
@@ -874,6 +934,7 @@ pt_calllog *pt_calllog_open(const pt_calllog_opts *o, char *why, size_t cap)
     l->resized = true;
     measure(l);
     find_oldest(l);
+    l->aged_out_ms = INT64_MIN;
     l->last_id = (int64_t)pragma_u64(l->db, "SELECT coalesce((SELECT last_id FROM chunks ORDER BY id DESC LIMIT 1), 0)");
     int rc;
     if (!(l->convert = pt_calls_convert_new(l->db, &rc)) && rc != SQLITE_OK) {
@@ -915,7 +976,7 @@ void pt_calllog_prune_all(pt_calllog *l)
 {
     pt_spool_sync(l->spool);
     pthread_mutex_lock(&l->db_lock);
-    prune(l, UINT64_MAX);
+    prune(l, cut_of(l), UINT64_MAX, 0);
     if (!l->convert) prune_names(l);
     measure(l);
     pthread_mutex_unlock(&l->db_lock);

@@ -612,6 +612,47 @@ static void an_idle_wake_up_prunes_one_step(void **state)
     assert_int_equal(count(f, ""), 0);
 }
 
+/* A batch's transaction prunes before it inserts (the pages it frees take the batch's
+ * records, and no transaction of its own is needed); records already past the retention
+ * when that batch writes them are still pruned in the same wake-up, and a batch with
+ * nothing old deletes nothing. */
+static void a_batch_prunes_first_and_still_prunes_what_it_wrote_too_old(void **state)
+{
+    fx *f = *state;
+    fake_now = 1000000;
+    open_log(f, (pt_calllog_opts){ .flush_ms = 600000, .retention_ms = 60000, .now_ms = fake_clock,
+                                   .queue_bytes = 32 << 20, .flush_bytes = 32 << 20 });
+    for (int i = 0; i < 100; i++) {
+        pt_call_record a = rest(fake_now - 1000, "bot", 200);
+        pt_calllog_write(f->log, &a);
+    }
+    pt_calllog_sync(f->log);
+    assert_int_equal(count(f, ""), 100);
+    fake_now += 120000; /* those 100 are past the retention now */
+    /* a chunk's worth past the retention already (a chunk of its own: they come first in
+     * time), then recent ones */
+    for (int i = 0; i < PT_CALLS_CHUNK_RECORDS; i++) {
+        pt_call_record a = rest(fake_now - 90000, "bot", 200);
+        pt_calllog_write(f->log, &a);
+    }
+    for (int i = 0; i < 100; i++) {
+        pt_call_record a = rest(fake_now - 1000, "bot", 200);
+        pt_calllog_write(f->log, &a);
+    }
+    pt_calllog_sync(f->log);
+    assert_int_equal(count(f, ""), 100);
+    assert_int_equal(count(f, "WHERE time_ms = 1119000"), 100); /* fake_now - 1000: the recent ones */
+    pt_calllog_stats s;
+    pt_calllog_stats_get(f->log, &s);
+    assert_int_equal(s.pruned, 100 + PT_CALLS_CHUNK_RECORDS);
+    pt_call_record a = rest(fake_now - 500, "bot", 200);
+    pt_calllog_write(f->log, &a);
+    pt_calllog_sync(f->log);
+    assert_int_equal(count(f, ""), 101);
+    pt_calllog_stats_get(f->log, &s);
+    assert_int_equal(s.pruned, 100 + PT_CALLS_CHUNK_RECORDS);
+}
+
 static void the_database_is_kept_under_its_size_cap(void **state)
 {
     fx *f = *state;
@@ -1141,6 +1182,7 @@ int main(void)
         T(a_full_queue_drops_and_counts),
         T(old_records_are_pruned_in_bounded_steps),
         T(an_idle_wake_up_prunes_one_step),
+        T(a_batch_prunes_first_and_still_prunes_what_it_wrote_too_old),
         T(the_database_is_kept_under_its_size_cap),
         T(a_full_disk_loses_the_batch_counted_and_recovers),
         T(queries_filter_and_page_newest_first),
