@@ -13,6 +13,7 @@
 #include "analytics/rollup.h"
 #include "core/hash.h"
 #include "core/log.h"
+#include "logs/calls_vfs.h"
 
 #define BUSY_TIMEOUT_MS 2000
 #define STR_(x) #x
@@ -325,7 +326,8 @@ int pt_calls_db_open(const char *path, bool readonly, sqlite3 **out, char *why, 
      * admin request), so SQLite's own mutexes would only cost. */
     int flags = (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_NOMUTEX;
     sqlite3 *db = NULL;
-    int rc = sqlite3_open_v2(path, &db, flags, NULL);
+    /* the writer's WAL appends are gathered into one write per commit (calls_vfs.h) */
+    int rc = sqlite3_open_v2(path, &db, flags, readonly ? NULL : pt_calls_vfs_name());
     if (rc == SQLITE_OK) rc = sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
     if (rc == SQLITE_OK) rc = pt_calls_vtab_register(db);
     /* 16 KiB pages (a new file's; an existing file keeps its own): a quarter of the page

@@ -1,0 +1,160 @@
+/* Unit tests for logs/calls_vfs.c: a connection writing through the VFS that gathers the
+ * WAL's appends, read by another connection on the default VFS: every commit is seen whole
+ * at once (small ones, ones larger than a write of the default VFS, ones larger than the
+ * gathering buffer), a transaction that spilled frames and rolled back leaves nothing, and
+ * the file checks whole after a checkpoint and a reopening. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "logs/calls_vfs.h"
+
+typedef struct fx {
+    char dir[64], path[96];
+    sqlite3 *w, *r;              /* the writer (the VFS), a reader (the default VFS) */
+} fx;
+
+static int setup(void **state)
+{
+    fx *f = calloc(1, sizeof *f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/pt-vfs-XXXXXX");
+    if (!mkdtemp(f->dir)) return -1;
+    snprintf(f->path, sizeof f->path, "%s/t.db", f->dir);
+    assert_non_null(pt_calls_vfs_name());
+    assert_int_equal(sqlite3_open_v2(f->path, &f->w, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, pt_calls_vfs_name()),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_exec(f->w,
+                                  "PRAGMA page_size=16384; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                                  "CREATE TABLE t(id INTEGER PRIMARY KEY, b BLOB NOT NULL)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_open_v2(f->path, &f->r, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    sqlite3_close(f->r);
+    sqlite3_close(f->w);
+    char p[128];
+    const char *suffix[] = { "", "-wal", "-shm" };
+    for (int i = 0; i < 3; i++) {
+        snprintf(p, sizeof p, "%s%s", f->path, suffix[i]);
+        unlink(p);
+    }
+    rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+/* Row id's blob: n bytes that depend on id and their place. */
+static void fill(unsigned char *b, size_t n, int64_t id)
+{
+    for (size_t i = 0; i < n; i++) b[i] = (unsigned char)(id * 131 + i * 7 + (i >> 9));
+}
+
+/* Inserts rows [from, from + rows) of n bytes each in one transaction; commits or rolls back. */
+static void insert(sqlite3 *db, int64_t from, int rows, size_t n, bool commit)
+{
+    unsigned char *b = malloc(n);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "INSERT INTO t(id, b) VALUES(?1, ?2)", -1, &st, NULL), SQLITE_OK);
+    for (int64_t id = from; id < from + rows; id++) {
+        fill(b, n, id);
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_blob(st, 2, b, (int)n, SQLITE_STATIC);
+        assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    assert_int_equal(sqlite3_exec(db, commit ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    free(b);
+}
+
+/* Checks, through db, that t holds exactly the rows [1, rows], each as insert() wrote it. */
+static void check_rows(sqlite3 *db, int64_t rows)
+{
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT id, b FROM t ORDER BY id", -1, &st, NULL), SQLITE_OK);
+    int64_t seen = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(st, 0);
+        size_t n = (size_t)sqlite3_column_bytes(st, 1);
+        unsigned char *want = malloc(n ? n : 1);
+        fill(want, n, id);
+        assert_int_equal(id, ++seen);
+        assert_memory_equal(sqlite3_column_blob(st, 1), want, n);
+        free(want);
+    }
+    sqlite3_finalize(st);
+    assert_int_equal(seen, rows);
+}
+
+static void every_commit_is_seen_whole_by_another_connection(void **state)
+{
+    fx *f = *state;
+    int64_t rows = 0;
+    /* one small row; pages past one write of the default VFS (128 KiB); pages past the
+     * gathering buffer (1 MiB) */
+    const struct { int rows; size_t n; } rounds[] = { { 1, 100 }, { 20, 16000 }, { 100, 16000 }, { 3, 300000 } };
+    for (size_t i = 0; i < sizeof rounds / sizeof *rounds; i++) {
+        insert(f->w, rows + 1, rounds[i].rows, rounds[i].n, true);
+        rows += rounds[i].rows;
+        check_rows(f->r, rows);
+    }
+}
+
+static void a_transaction_that_spilled_and_rolled_back_leaves_nothing(void **state)
+{
+    fx *f = *state;
+    insert(f->w, 1, 5, 1000, true);
+    /* a cache of a few pages: the transaction's pages spill into the WAL before its end */
+    assert_int_equal(sqlite3_exec(f->w, "PRAGMA cache_size=4", NULL, NULL, NULL), SQLITE_OK);
+    insert(f->w, 6, 200, 16000, false);
+    check_rows(f->r, 5);
+    insert(f->w, 6, 10, 20000, true);
+    check_rows(f->r, 15);
+    check_rows(f->w, 15);
+}
+
+static void the_file_checks_whole_after_a_checkpoint_and_a_reopening(void **state)
+{
+    fx *f = *state;
+    insert(f->w, 1, 50, 16000, true);
+    assert_int_equal(sqlite3_exec(f->w, "PRAGMA wal_checkpoint(PASSIVE)", NULL, NULL, NULL), SQLITE_OK);
+    insert(f->w, 51, 50, 16000, true);
+    check_rows(f->r, 100);
+    sqlite3_close(f->r);
+    sqlite3_close(f->w);
+    f->r = NULL;
+    assert_int_equal(sqlite3_open_v2(f->path, &f->w, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(f->w, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
+    sqlite3_finalize(st);
+    check_rows(f->w, 100);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(every_commit_is_seen_whole_by_another_connection, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_transaction_that_spilled_and_rolled_back_leaves_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(the_file_checks_whole_after_a_checkpoint_and_a_reopening, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
