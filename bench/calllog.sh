@@ -7,6 +7,9 @@
 #     stamped as written, rollups on, in fixed batches of BATCH records (every build's writer
 #     given the same batches; the timed merge of the rollups into their rows left out), as a
 #     gateway's keyed callers (CONSUMERS) and as calls without a key on one route
+#   - the writer thread's own CPU time per record (user and system, from /proc), in batches of
+#     GW_BATCH records as a busy gateway's writer takes them (calls without a key), over the
+#     second half of CPU_ROWS records; ROUNDS_CPU runs of each build, alternating, their median
 #   - sustained records/s through the bounded queue into SQLite,
 #     records stamped as they are written, analytics rollups on      target >= 50,000/s
 #   - database bytes per million records                             (reported, no target)
@@ -20,7 +23,7 @@
 #   BASE_DIR=../portico-main bench/calllog.sh   also a baseline: a source tree whose build/ is made
 # Knobs: ROWS, DAYS (30), CONSUMERS (1000), ROUNDS (50), WRITE_ROWS (300000, the fresh-file
 # throughput run), INSTR_ROWS (30000; 0 skips callgrind), BATCH (200, the records per batch of the
-# fixed-batch count), FILL (sql or writer).
+# fixed-batch count), FILL (sql or writer), CPU_ROWS (4640000; 0 skips), GW_BATCH (1450), ROUNDS_CPU (5).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh run   # the toolchain and libraries it builds against, when missing
@@ -32,6 +35,9 @@ CONSUMERS=${CONSUMERS:-1000}
 ROUNDS=${ROUNDS:-50}
 INSTR_ROWS=${INSTR_ROWS:-30000}
 BATCH=${BATCH:-200}
+CPU_ROWS=${CPU_ROWS:-4640000}
+GW_BATCH=${GW_BATCH:-1450}
+ROUNDS_CPU=${ROUNDS_CPU:-5}
 BUILD=${BUILD:-build}
 BASE_DIR=${BASE_DIR:-}
 FILL=${FILL:-sql}
@@ -54,13 +60,18 @@ if [ -n "$BASE_DIR" ]; then
     [ -f "$BASE_DIR/build/libportico.a" ] || { echo "bench: $BASE_DIR/build/libportico.a is missing (make there)" >&2; exit 1; }
     BIN[base]=$BUILD/bench/calllog-base
     driver "$BASE_DIR" "$BASE_DIR/build/libportico.a" "${BIN[base]}"
+    # the writer thread's CPU: this tree's driver (the same measuring) on the baseline's library
+    CPU_BIN_BASE=$BUILD/bench/calllog-base-cpu
+    # shellcheck disable=SC2046
+    cc -std=c11 -O2 -g -D_GNU_SOURCE -I"$BASE_DIR/src" $(pkg-config --cflags $PKGS) -o "$CPU_BIN_BASE" bench/calllog.c \
+        "$BASE_DIR/build/libportico.a" $(pkg-config --libs $PKGS) -lpthread -lm
     BUILDS+=(base)
 fi
 
 T=$(mktemp -d /tmp/pt-bench-calllog.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 field() { sed -nE "s/(^|.* )$1=([0-9.-]*).*/\2/p" <<<"$2"; }
-declare -A instr=() keyed=() keyless=() w=() l=() q=()
+declare -A instr=() keyed=() keyless=() w=() l=() q=() wcpu=() wusr=() wsys=()
 
 # batch_instr DUMP ROWS: the writer's instructions per record in a callgrind dump of
 # `calllog batch`: its batches (on_batch) less the rollups' timed merge into their rows,
@@ -93,6 +104,28 @@ if ((INSTR_ROWS > 0)) && command -v valgrind >/dev/null; then
             if [ "$who" = keyed ]; then keyed[$b]=$v; else keyless[$b]=$v; fi
             echo "  $b, $who calls: $v instructions per record"
         done
+    done
+fi
+median() { sort -n | awk '{ v[NR] = $1 } END { print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+if ((CPU_ROWS > 0)); then
+    echo "writer thread CPU: $CPU_ROWS records without a key in batches of $GW_BATCH, the second half measured, $ROUNDS_CPU runs each"
+    declare -A cpu_runs=() usr_runs=() sys_runs=()
+    for ((round = 1; round <= ROUNDS_CPU; round++)); do
+        for b in "${BUILDS[@]}"; do
+            bin=${BIN[current]}
+            [ "$b" = base ] && bin=$CPU_BIN_BASE
+            out=$("$bin" batch "$T/cpu-$b.db" "$CPU_ROWS" "$GW_BATCH" 0)
+            rm -f "$T/cpu-$b.db"*
+            cpu_runs[$b]+="$(field writer_cpu_us_per_record "$out") "
+            usr_runs[$b]+="$(field writer_user_us_per_record "$out") "
+            sys_runs[$b]+="$(field writer_sys_us_per_record "$out") "
+            echo "  $b: $out"
+        done
+    done
+    for b in "${BUILDS[@]}"; do
+        wcpu[$b]=$(tr ' ' '\n' <<<"${cpu_runs[$b]}" | grep . | median)
+        wusr[$b]=$(tr ' ' '\n' <<<"${usr_runs[$b]}" | grep . | median)
+        wsys[$b]=$(tr ' ' '\n' <<<"${sys_runs[$b]}" | grep . | median)
     done
 fi
 for b in "${BUILDS[@]}"; do
@@ -128,6 +161,9 @@ B=${BASE_DIR:+base}
 row "writer instructions per record (filling, no rollups)" "${instr[current]:-n/a}" "${B:+${instr[base]:-n/a}}"
 row "writer instructions per record, batches of $BATCH, keyed" "${keyed[current]:-n/a}" "${B:+${keyed[base]:-n/a}}"
 row "writer instructions per record, batches of $BATCH, no key" "${keyless[current]:-n/a}" "${B:+${keyless[base]:-n/a}}"
+row "writer thread CPU us per record, batches of $GW_BATCH (median)" "${wcpu[current]:-n/a}" "${B:+${wcpu[base]:-n/a}}"
+row "                                   of which user" "${wusr[current]:-n/a}" "${B:+${wusr[base]:-n/a}}"
+row "                                   of which system" "${wsys[current]:-n/a}" "${B:+${wsys[base]:-n/a}}"
 row "writer, sustained records/s (target >= 50000)" "$(field records_per_s "${w[current]}")" "${B:+$(field records_per_s "${w[base]:-}")}"
 row "writer, CPU us per record (every thread of the process)" "$(field cpu_us_per_record "${w[current]}")" "${B:+$(field cpu_us_per_record "${w[base]:-}")}"
 if [ "$FILL" = writer ]; then

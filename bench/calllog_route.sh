@@ -22,6 +22,9 @@
 #
 #   bench/calllog_route.sh            defaults: DURATION=4 ROUNDS=6 WARMUP=2 CONNS=50 THREADS=2
 #   POLICY=0 bench/calllog_route.sh   the call log alone, without the policy
+#   STRACE=1 bench/calllog_route.sh  also counts the writer thread's system calls in each "on"
+#                                     round (strace -c attached to that thread alone), printed
+#                                     per 1,000 records written, by call, medians at the end
 #   BASE_BIN=path/to/old/portico bench/calllog_route.sh
 #                                     also a baseline build's "on" and "off" in the same rounds,
 #                                     and its figures beside the current build's
@@ -30,6 +33,7 @@ set -uo pipefail
 
 DURATION=${DURATION:-4}
 POLICY=${POLICY:-1}
+STRACE=${STRACE:-0}
 ROUNDS=${ROUNDS:-6}
 WARMUP=${WARMUP:-2}
 BASE_BIN=${BASE_BIN:-}
@@ -108,6 +112,20 @@ writer_ticks() {
     done
     echo "$best"
 }
+# writer_tid MODE: the thread id of the mode's call log writer (portico-calllog).
+writer_tid() {
+    local p t
+    for p in "${PID[$1]}" $(pgrep -P "${PID[$1]}"); do
+        for t in /proc/"$p"/task/*; do
+            [ "$(cat "$t/comm" 2>/dev/null)" = portico-calllog ] && { echo "${t##*/}"; return; }
+        done
+    done
+}
+# strace_calls FILE RECORDS: "call=N ..." per 1,000 records from an strace -c summary.
+strace_calls() {
+    awk -v n="$2" 'NR > 2 && $NF != "total" && $4 ~ /^[0-9]+$/ && n > 0 { printf "%s=%.2f ", $NF, $4 * 1000 / n }' "$1"
+}
+declare -A sys=()
 # taken MODE: the records the mode's writer has written or dropped so far ("written dropped").
 taken() { PP=${PORT[$1]}; echo "$(metric_sum portico_call_log_records_written_total) $(metric_sum portico_call_log_dropped_total)"; }
 _writer_done() { local w d; read -r w d <<<"$(taken "$1")"; ((w + d >= $2)); }
@@ -115,9 +133,13 @@ calc() { awk "BEGIN { $1 }"; }
 
 declare -A rps=() p99=() cpu=() wps=() wcpu=() wcap=() dropped=() last=() pair=()
 run_one() {
-    local mode=$1 r w0 d0 c0 t0 w1 d1 c1 t1 p0 p1 secs
+    local mode=$1 r w0 d0 c0 t0 w1 d1 c1 t1 p0 p1 secs st_pid=
     p0=$(ticks "$mode")
     [[ $mode == *on ]] && { read -r w0 d0 <<<"$(taken "$mode")"; c0=$(writer_ticks "$mode"); t0=$(date +%s.%N); }
+    if [[ $mode == *on ]] && [ "$STRACE" = 1 ]; then
+        strace -c -q -o "$T/strace.$mode" -p "$(writer_tid "$mode")" &
+        st_pid=$!
+    fi
     r=$(wrk_post "http://127.0.0.1:${PORT[$mode]}/bench" "$DURATION")
     [ -n "$r" ] || { echo "bench: wrk produced no result for $mode" >&2; exit 1; }
     read -r a b c n e s <<<"$r"
@@ -129,6 +151,12 @@ run_one() {
     [[ $mode == *on ]] || return 0
     wait_for 30 _writer_done "$mode" $((w0 + d0 + n)) || echo "  (the writer had not caught up 30 s after the round)"
     t1=$(date +%s.%N); c1=$(writer_ticks "$mode"); read -r w1 d1 <<<"$(taken "$mode")"
+    if [ -n "$st_pid" ]; then
+        kill -INT "$st_pid"; wait "$st_pid" 2>/dev/null
+        sys[$mode]+="$(strace_calls "$T/strace.$mode" $((w1 - w0)))
+"
+        printf '           writer system calls per 1,000 records: %s\n' "$(strace_calls "$T/strace.$mode" $((w1 - w0)))"
+    fi
     secs=$(calc "print $t1 - $t0")
     dropped[$mode]=$((${dropped[$mode]:-0} + d1 - d0))
     wps[$mode]+="$(calc "printf \"%.0f\", ($w1 - $w0) / $secs") "
@@ -168,4 +196,16 @@ summary() {
 }
 summary "" current
 [ -n "$BASE_BIN" ] && summary base- baseline
+# syscalls_summary MODE LABEL: each call's median per 1,000 records over the rounds.
+syscalls_summary() {
+    [ -n "${sys[$1]:-}" ] || return 0
+    printf '%-9s writer system calls per 1,000 records (median of the rounds): %s\n' "$2" "$(
+        tr ' ' '\n' <<<"${sys[$1]}" | grep = | awk -F= '{ v[$1] = v[$1] " " $2 } END { for (k in v) print k, v[k] }' |
+            while read -r k vals; do
+                # shellcheck disable=SC2086
+                printf '%s=%s ' "$k" "$(median $vals)"
+            done)"
+}
+syscalls_summary on current
+syscalls_summary base-on baseline
 for mode in "${MODES[@]}"; do PORTICO_PID=${PID[$mode]}; portico_stop; done
