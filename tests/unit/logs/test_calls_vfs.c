@@ -1,18 +1,22 @@
 /* Unit tests for logs/calls_vfs.c: a connection writing through the VFS that gathers the
  * WAL's appends, read by another connection on the default VFS: every commit is seen whole
  * at once (small ones, ones larger than a write of the default VFS, ones larger than the
- * gathering buffer), a transaction that spilled frames and rolled back leaves nothing, and
- * the file checks whole after a checkpoint and a reopening. */
+ * gathering buffer), a transaction that spilled frames and rolled back leaves nothing, a
+ * gathered write that fails fails its commit and nothing else, and the file checks whole
+ * after a checkpoint and a reopening. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -130,6 +134,54 @@ static void a_transaction_that_spilled_and_rolled_back_leaves_nothing(void **sta
     check_rows(f->w, 15);
 }
 
+static void integrity_ok(sqlite3 *db)
+{
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
+    sqlite3_finalize(st);
+}
+
+/* The commit's gathered write goes past the file size the process may write (as a full
+ * disk would stop it): the commit fails, readers never see it, and the next one is stored. */
+static void a_failed_gathered_write_fails_its_commit_and_nothing_else(void **state)
+{
+    fx *f = *state;
+    insert(f->w, 1, 5, 1000, true);
+    char wal[128];
+    snprintf(wal, sizeof wal, "%s-wal", f->path);
+    struct stat st;
+    assert_int_equal(stat(wal, &st), 0);
+    struct rlimit old, lim;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    void (*was)(int) = signal(SIGXFSZ, SIG_IGN); /* a write past the limit fails with EFBIG */
+    lim = old;
+    lim.rlim_cur = (rlim_t)st.st_size + 20000; /* about one page more, not the commit's ten */
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    unsigned char b[16000];
+    sqlite3_stmt *ins;
+    assert_int_equal(sqlite3_exec(f->w, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(f->w, "INSERT INTO t(id, b) VALUES(?1, ?2)", -1, &ins, NULL), SQLITE_OK);
+    for (int64_t id = 6; id < 16; id++) {
+        fill(b, sizeof b, id);
+        sqlite3_bind_int64(ins, 1, id);
+        sqlite3_bind_blob(ins, 2, b, (int)sizeof b, SQLITE_STATIC);
+        assert_int_equal(sqlite3_step(ins), SQLITE_DONE);
+        sqlite3_reset(ins);
+    }
+    sqlite3_finalize(ins);
+    assert_int_not_equal(sqlite3_exec(f->w, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    if (!sqlite3_get_autocommit(f->w)) sqlite3_exec(f->w, "ROLLBACK", NULL, NULL, NULL);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, was);
+    check_rows(f->r, 5);
+    check_rows(f->w, 5);
+    insert(f->w, 6, 10, 16000, true);
+    check_rows(f->r, 15);
+    integrity_ok(f->r);
+}
+
 static void the_file_checks_whole_after_a_checkpoint_and_a_reopening(void **state)
 {
     fx *f = *state;
@@ -141,11 +193,7 @@ static void the_file_checks_whole_after_a_checkpoint_and_a_reopening(void **stat
     sqlite3_close(f->w);
     f->r = NULL;
     assert_int_equal(sqlite3_open_v2(f->path, &f->w, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-    sqlite3_stmt *st;
-    assert_int_equal(sqlite3_prepare_v2(f->w, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
-    sqlite3_finalize(st);
+    integrity_ok(f->w);
     check_rows(f->w, 100);
 }
 
@@ -154,6 +202,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(every_commit_is_seen_whole_by_another_connection, setup, teardown),
         cmocka_unit_test_setup_teardown(a_transaction_that_spilled_and_rolled_back_leaves_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_failed_gathered_write_fails_its_commit_and_nothing_else, setup, teardown),
         cmocka_unit_test_setup_teardown(the_file_checks_whole_after_a_checkpoint_and_a_reopening, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
