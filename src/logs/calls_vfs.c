@@ -82,15 +82,18 @@ static int g_write(sqlite3_file *pf, const void *p, int n, sqlite3_int64 off)
 {
     gfile *f = (gfile *)pf;
     if (!f->is_wal) return f->real->pMethods->xWrite(f->real, p, n, off);
+    /* noted before anything is flushed (which forgets it): this is the commit frame's page,
+     * the transaction's last append */
+    bool ends = f->commit;
     int rc = SQLITE_OK;
     if (f->len && off != f->at + (sqlite3_int64)f->len) rc = flush(f); /* not an append: in order */
     if (rc == SQLITE_OK && !room(f, (size_t)n)) rc = flush(f);
     if (rc != SQLITE_OK) return rc;
-    if (!room(f, (size_t)n)) return f->real->pMethods->xWrite(f->real, p, n, off); /* out of memory */
+    /* out of memory: written at once, after what was gathered */
+    if (!room(f, (size_t)n)) return f->real->pMethods->xWrite(f->real, p, n, off);
     if (!f->len) f->at = off;
     memcpy(f->buf + f->len, p, (size_t)n);
     f->len += (size_t)n;
-    bool ends = f->commit; /* this is the commit frame's page: the transaction's last append */
     f->commit = commit_header(p, n);
     return ends ? flush(f) : SQLITE_OK;
 }

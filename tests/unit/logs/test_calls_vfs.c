@@ -2,8 +2,10 @@
  * WAL's appends, read by another connection on the default VFS: every commit is seen whole
  * at once (small ones, ones larger than a write of the default VFS, ones larger than the
  * gathering buffer), a transaction that spilled frames and rolled back leaves nothing, a
- * gathered write that fails fails its commit and nothing else, and the file checks whole
- * after a checkpoint and a reopening. */
+ * gathered write that fails fails its commit and nothing else, the file checks whole
+ * after a checkpoint and a reopening; and, at the level of the VFS's files, a commit's
+ * frames are all in the file when the write of its last page returns, wherever the
+ * gathering buffer fills. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -197,6 +200,64 @@ static void the_file_checks_whole_after_a_checkpoint_and_a_reopening(void **stat
     check_rows(f->w, 100);
 }
 
+/* Frames written as SQLite writes them (a 24-byte header, then the page), the last one a
+ * commit, through the VFS's own files: when the commit's page is written, every byte is in
+ * the file (read through another descriptor), with transactions of 3 frames, of 64 (the
+ * buffer of 1 MiB fills at the commit's page) and of 100 (it fills before). */
+static void a_commit_is_in_the_file_when_its_last_write_returns(void **state)
+{
+    fx *f = *state;
+    enum { PAGE = 16384, FRAME = 24 + PAGE };
+    sqlite3_vfs *v = sqlite3_vfs_find(pt_calls_vfs_name());
+    assert_non_null(v);
+    char db_path[128];
+    snprintf(db_path, sizeof db_path, "%s/raw.db", f->dir);
+    char wal_path[136];
+    snprintf(wal_path, sizeof wal_path, "%s-wal", db_path);
+    sqlite3_filename name = sqlite3_create_filename(db_path, "", wal_path, 0, NULL);
+    sqlite3_file *db = calloc(1, (size_t)v->szOsFile), *wal = calloc(1, (size_t)v->szOsFile);
+    int out;
+    assert_int_equal(v->xOpen(v, name, db, SQLITE_OPEN_MAIN_DB | SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &out), SQLITE_OK);
+    assert_int_equal(v->xOpen(v, sqlite3_filename_wal(name), wal, SQLITE_OPEN_WAL | SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                              &out),
+                     SQLITE_OK);
+    int fd = open(wal_path, O_RDONLY);
+    assert_true(fd >= 0);
+    unsigned char header[24], *page = malloc(PAGE), *got = malloc(FRAME);
+    sqlite3_int64 off = 32;
+    const int sizes[] = { 3, 64, 100 };
+    for (size_t t = 0; t < sizeof sizes / sizeof *sizes; t++)
+        for (int i = 0; i < sizes[t]; i++) {
+            bool commit = i == sizes[t] - 1;
+            memset(header, 0, sizeof header);
+            header[3] = (unsigned char)(i + 1);          /* page number */
+            header[7] = commit ? (unsigned char)sizes[t] : 0; /* the database's size after a commit */
+            fill(page, PAGE, (int64_t)(t * 1000 + (size_t)i));
+            assert_int_equal(wal->pMethods->xWrite(wal, header, sizeof header, off), SQLITE_OK);
+            assert_int_equal(wal->pMethods->xWrite(wal, page, PAGE, off + 24), SQLITE_OK);
+            off += FRAME;
+            if (!commit) continue;
+            /* every frame of this transaction, read back from the file */
+            for (int j = 0; j < sizes[t]; j++) {
+                sqlite3_int64 at = off - (sqlite3_int64)(sizes[t] - j) * FRAME;
+                assert_int_equal(pread(fd, got, FRAME, at), FRAME);
+                fill(page, PAGE, (int64_t)(t * 1000 + (size_t)j));
+                assert_memory_equal(got + 24, page, PAGE);
+                assert_int_equal(got[3], (unsigned char)(j + 1));
+            }
+        }
+    close(fd);
+    free(page);
+    free(got);
+    assert_int_equal(wal->pMethods->xClose(wal), SQLITE_OK);
+    assert_int_equal(db->pMethods->xClose(db), SQLITE_OK);
+    free(wal);
+    free(db);
+    sqlite3_free_filename(name);
+    unlink(wal_path);
+    unlink(db_path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -204,6 +265,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_transaction_that_spilled_and_rolled_back_leaves_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(a_failed_gathered_write_fails_its_commit_and_nothing_else, setup, teardown),
         cmocka_unit_test_setup_teardown(the_file_checks_whole_after_a_checkpoint_and_a_reopening, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_commit_is_in_the_file_when_its_last_write_returns, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
