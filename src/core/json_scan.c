@@ -78,14 +78,15 @@ static int string_at(const char *text, size_t len, size_t *pos, bool *escaped)
 
 /* A plain string (printable ASCII, no escape: most keys and many values) is checked
  * inline; anything else goes to string_at from its start. */
-static inline int scan_string(scan *s)
+static inline int scan_string(scan *s, bool *escaped)
 {
     size_t end = pt_jscan_plain_end(s->p, s->len, s->pos + 1);
     if (end < s->len && s->p[end] == '"') {
         s->pos = end + 1;
+        *escaped = false;
         return 0;
     }
-    return string_at(s->p, s->len, &s->pos, NULL);
+    return string_at(s->p, s->len, &s->pos, escaped);
 }
 
 int pt_jscan_string_at(const char *p, size_t len, size_t *pos, bool *escaped)
@@ -149,7 +150,8 @@ static int scan_obj_members(scan *s, unsigned depth, pt_jfield *f, size_t max, s
         skip_ws(s);
         if (s->pos >= s->len || s->p[s->pos] != '"') return PT_EPARSE;
         size_t kstart = s->pos + 1;
-        int rc = scan_string(s);
+        bool kesc;
+        int rc = scan_string(s, &kesc);
         if (rc) return rc;
         size_t kend = s->pos - 1;
         skip_ws(s);
@@ -163,6 +165,7 @@ static int scan_obj_members(scan *s, unsigned depth, pt_jfield *f, size_t max, s
             f[count].key = pt_slice_from(s->p + kstart, kend - kstart);
             f[count].vstart = vstart;
             f[count].vend = s->pos;
+            f[count].key_escaped = kesc;
         }
         count++;
         skip_ws(s);
@@ -213,7 +216,10 @@ static int scan_val_at(scan *s, unsigned depth)
     switch (s->p[s->pos]) {
     case '{': return scan_obj_members(s, depth, NULL, 0, NULL);
     case '[': return scan_arr(s, depth);
-    case '"': return scan_string(s);
+    case '"': {
+        bool escaped;
+        return scan_string(s, &escaped);
+    }
     case 't': return scan_lit(s, "true", 4);
     case 'f': return scan_lit(s, "false", 5);
     case 'n': return scan_lit(s, "null", 4);
@@ -316,16 +322,23 @@ static inline size_t skim_struct_stop(const char *p, size_t len, size_t i)
 }
 
 /* p[i] == '"': the offset just past the closing quote (len when there is none). A
- * backslash takes the byte after it as it is. */
-static inline size_t skim_string(const char *p, size_t len, size_t i)
+ * backslash takes the byte after it as it is, and sets *escaped. */
+static inline size_t skim_string_esc(const char *p, size_t len, size_t i, bool *escaped)
 {
     for (i++;;) {
         i = skim_string_stop(p, len, i);
         if (i >= len) return len;
         if (p[i] == '"') return i + 1;
+        *escaped = true;
         if (len - i <= 2) return len; /* a backslash and at most one byte: no closing quote */
         i += 2;
     }
+}
+
+static inline size_t skim_string(const char *p, size_t len, size_t i)
+{
+    bool escaped;
+    return skim_string_esc(p, len, i, &escaped);
 }
 
 /* The end of the value at p[i]. */
@@ -362,7 +375,8 @@ int pt_jscan_skim_object(const char *p, size_t len, pt_jfield *f, size_t max, si
         if (i >= len) return PT_EPARSE;
         if (p[i] == '}') break;
         if (p[i] != '"') return PT_EPARSE;
-        size_t kend = skim_string(p, len, i);
+        bool kesc = false;
+        size_t kend = skim_string_esc(p, len, i, &kesc);
         if (kend >= len) return PT_EPARSE;
         pt_slice key = pt_slice_from(p + i + 1, kend - i - 2);
         i = kend;
@@ -373,7 +387,7 @@ int pt_jscan_skim_object(const char *p, size_t len, pt_jfield *f, size_t max, si
         if (i >= len) return PT_EPARSE;
         size_t vstart = i;
         i = skim_value(p, len, i);
-        if (count < max) f[count] = (pt_jfield){ key, vstart, i };
+        if (count < max) f[count] = (pt_jfield){ key, vstart, i, kesc };
         count++;
     }
     *nf = count;
@@ -474,12 +488,14 @@ static inline bool key_is_n(pt_slice raw, const char *name, size_t nlen, bool pl
 
 bool pt_jscan_key_is(pt_slice raw_key, const char *name) { return key_is_n(raw_key, name, strlen(name), false); }
 
+bool pt__jscan_escaped_key_is(pt_slice raw, const char *name, size_t nlen) { return key_is_n(raw, name, nlen, true); }
+
 int pt_jscan_findn(const pt_jfield *f, size_t n, const char *name, size_t nlen, bool *dup)
 {
     int found = -1;
     if (dup) *dup = false;
     for (size_t i = 0; i < n; i++) {
-        if (!key_is_n(f[i].key, name, nlen, true)) continue;
+        if (!pt__jscan_field_is(&f[i], name, nlen)) continue;
         if (found >= 0) {
             if (dup) *dup = true;
         } else {
@@ -489,23 +505,14 @@ int pt_jscan_findn(const pt_jfield *f, size_t n, const char *name, size_t nlen, 
     return found;
 }
 
-unsigned pt_jscan_find_each(const pt_jfield *f, size_t n, const pt_jname *names, size_t k, int *at)
-{
-    unsigned dups = 0;
-    for (size_t j = 0; j < k; j++) at[j] = -1;
-    for (size_t i = 0; i < n; i++) {
-        for (size_t j = 0; j < k; j++) {
-            if (!key_is_n(f[i].key, names[j].s, names[j].len, true)) continue;
-            if (at[j] >= 0) dups |= 1u << j;
-            else at[j] = (int)i;
-            break; /* the names differ: a key is at most one of them */
-        }
-    }
-    return dups;
-}
-
 long pt_jscan_string(const char *p, size_t vstart, size_t vend, char *out, size_t cap)
 {
     if (vend < vstart + 2 || p[vstart] != '"' || p[vend - 1] != '"') return -1;
-    return decode(p + vstart + 1, vend - vstart - 2, out, cap);
+    const char *s = p + vstart + 1;
+    size_t n = vend - vstart - 2;
+    if (memchr(s, '\\', n)) return decode(s, n, out, cap);
+    if (n >= cap) return -1; /* as decode: the bytes and the NUL must fit */
+    memcpy(out, s, n);
+    out[n] = '\0';
+    return (long)n;
 }

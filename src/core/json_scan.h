@@ -23,10 +23,12 @@
 #define PT_JSCAN_MAX_DEPTH 512
 
 /* One member of an object: the key as written (between the quotes, escapes not
- * decoded) and the value's byte span [vstart, vend). */
+ * decoded), whether it holds an escape (the scanners know it for nothing: a key without
+ * one is compared byte for byte), and the value's byte span [vstart, vend). */
 typedef struct pt_jfield {
     pt_slice key;
     size_t vstart, vend;
+    bool key_escaped;
 } pt_jfield;
 
 /* The bytes of x that need a closer look inside a string, as their high bits: not ASCII, a
@@ -161,10 +163,35 @@ typedef struct pt_jname {
 } pt_jname;
 #define PT_JNAME(lit) { lit, sizeof(lit) - 1 }
 
+/* Whether a raw key holding an escape decodes to name (nlen bytes, plain). */
+bool pt__jscan_escaped_key_is(pt_slice raw, const char *name, size_t nlen);
+
+/* Whether member f's key is name (nlen bytes, plain). A key without an escape is name only
+ * byte for byte; its length and first byte settle most keys. */
+static inline bool pt__jscan_field_is(const pt_jfield *f, const char *name, size_t nlen)
+{
+    if (f->key_escaped) return pt__jscan_escaped_key_is(f->key, name, nlen);
+    return f->key.len == nlen && (!nlen || f->key.ptr[0] == name[0]) && memcmp(f->key.ptr, name, nlen) == 0;
+}
+
 /* Finds each of k distinct plain names among f[0..n) in one pass over the members: at[j]
  * is the index of names[j]'s first occurrence, -1 when absent. Returns the names that
- * occur more than once as bits (1u << j; k <= 32). */
-unsigned pt_jscan_find_each(const pt_jfield *f, size_t n, const pt_jname *names, size_t k, int *at);
+ * occur more than once as bits (1u << j; k <= 32). Inline, so that where the names are a
+ * constant array the compiler compares each with its own length and bytes. */
+static inline unsigned pt_jscan_find_each(const pt_jfield *f, size_t n, const pt_jname *names, size_t k, int *at)
+{
+    unsigned dups = 0;
+    for (size_t j = 0; j < k; j++) at[j] = -1;
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < k; j++) {
+            if (!pt__jscan_field_is(&f[i], names[j].s, names[j].len)) continue;
+            if (at[j] >= 0) dups |= 1u << j;
+            else at[j] = (int)i;
+            break; /* the names differ: a key is at most one of them */
+        }
+    }
+    return dups;
+}
 
 /* Decodes a JSON string value span (including its quotes) into out (at most cap bytes,
  * NUL-terminated). Returns the decoded length, or -1 when the span is not a string or

@@ -161,6 +161,33 @@ static void find_each_finds_what_find_finds(void **state)
     assert_int_equal(at[4], -1);
 }
 
+/* The members the skimmer finds are found by name as the scanner's are: a key with an
+ * escape decodes to its name, a key of a length no name has (64 bytes and more too) is none
+ * of them, and a key only one byte away from a name is not it. */
+static void find_each_over_skimmed_members(void **state)
+{
+    const char *s = "{\"x\":\"usage\",\"us\\u0061ge\":{\"a\":1},\"choices\":[],\"usagE\":2,"
+                    "\"0123456789012345678901234567890123456789012345678901234567890123456789\":3,\"usage\":4}";
+    pt_jfield f[8], g[8];
+    size_t nf, ng, o, c;
+    assert_int_equal(pt_jscan_object(s, strlen(s), 0, f, 8, &nf, &o, &c), 0);
+    assert_int_equal(pt_jscan_skim_object(s, strlen(s), g, 8, &ng), 0);
+    assert_int_equal(ng, nf);
+    assert_false(g[0].key_escaped);
+    assert_true(g[1].key_escaped);
+    static const pt_jname names[] = {
+        PT_JNAME("usage"), PT_JNAME("choices"),
+        PT_JNAME("0123456789012345678901234567890123456789012345678901234567890123456789x"),
+    };
+    int at[3], at2[3];
+    assert_int_equal(pt_jscan_find_each(f, nf, names, 3, at), 1u);
+    assert_int_equal(pt_jscan_find_each(g, ng, names, 3, at2), 1u);
+    for (size_t j = 0; j < 3; j++) assert_int_equal(at[j], at2[j]);
+    assert_int_equal(at[0], 1);
+    assert_int_equal(at[1], 2);
+    assert_int_equal(at[2], -1);
+}
+
 static void string_values_are_decoded(void **state)
 {
     const char *s = "\"a\\\"b\\u00fc\\ud83d\\ude00\"";
@@ -170,6 +197,12 @@ static void string_values_are_decoded(void **state)
     assert_memory_equal(out, "a\"b\xC3\xBC\xF0\x9F\x98\x80", 9);
     assert_int_equal(pt_jscan_string(s, 0, strlen(s), out, 4), -1);
     assert_int_equal(pt_jscan_string("12", 0, 2, out, sizeof out), -1);
+    /* without an escape: the bytes as they are, when they and the NUL fit */
+    assert_int_equal(pt_jscan_string("\"abc\"", 0, 5, out, sizeof out), 3);
+    assert_string_equal(out, "abc");
+    assert_int_equal(pt_jscan_string("\"abc\"", 0, 5, out, 4), 3);
+    assert_int_equal(pt_jscan_string("\"abc\"", 0, 5, out, 3), -1);
+    assert_int_equal(pt_jscan_string("\"\"", 0, 2, out, 1), 0);
 }
 
 static void writer_places_commas_and_escapes(void **state)
@@ -247,6 +280,7 @@ static void skim_finds_the_members_the_scanner_finds(void **state)
         assert_int_equal(ng, nf);
         for (size_t i = 0; i < nf; i++) {
             assert_true(pt_slice_eq(f[i].key, g[i].key));
+            assert_int_equal(g[i].key_escaped, f[i].key_escaped);
             assert_int_equal(g[i].vstart, f[i].vstart);
             assert_int_equal(g[i].vend, f[i].vend);
         }
@@ -318,6 +352,7 @@ int main(void)
         cmocka_unit_test(accepts_what_rfc8259_accepts),
         cmocka_unit_test(keys_of_other_lengths_do_not_match),
         cmocka_unit_test(find_each_finds_what_find_finds),
+        cmocka_unit_test(find_each_over_skimmed_members),
         cmocka_unit_test(refuses_what_rfc8259_refuses),
         cmocka_unit_test(long_strings_are_checked_at_every_offset),
         cmocka_unit_test(nesting_is_capped),
