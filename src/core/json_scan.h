@@ -183,6 +183,7 @@ static inline unsigned pt_jscan_find_each(const pt_jfield *f, size_t n, const pt
     unsigned dups = 0;
     for (size_t j = 0; j < k; j++) at[j] = -1;
     for (size_t i = 0; i < n; i++) {
+#pragma GCC unroll 8
         for (size_t j = 0; j < k; j++) {
             if (!pt__jscan_field_is(&f[i], names[j].s, names[j].len)) continue;
             if (at[j] >= 0) dups |= 1u << j;
