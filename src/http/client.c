@@ -446,10 +446,11 @@ static void x_done(pt_exchange *x, bool reuse)
 /* --- writing ------------------------------------------------------------------ */
 
 /* Keeps a copy of the body bytes sent on a reused connection (the head is kept anyway),
- * so that the keep-alive race can be absorbed by a replay. */
+ * so that the keep-alive race can be absorbed by a replay; only an idempotent request is
+ * ever replayed (x_fail), so no other keeps one. */
 static void remember(pt_exchange *x, const uv_buf_t *b, unsigned n)
 {
-    if (!x->replay_ok || !x->c || !x->c->reused) return;
+    if (!x->o.idempotent || !x->replay_ok || !x->c || !x->c->reused) return;
     for (unsigned i = 0; i < n; i++) {
         if (x->replay.len + b[i].len > REPLAY_MAX) {
             x->replay_ok = false;
