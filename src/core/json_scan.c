@@ -135,6 +135,20 @@ static int scan_lit(scan *s, const char *lit, size_t n)
 static int scan_val(scan *s, unsigned depth);
 static int scan_val_at(scan *s, unsigned depth);
 
+/* As scan_val_at, with strings and numbers (most values) scanned here, without a call. */
+static inline int scan_member_val(scan *s, unsigned depth)
+{
+    if (s->pos < s->len) {
+        char c = s->p[s->pos];
+        if (c == '"') {
+            bool escaped;
+            return scan_string(s, &escaped);
+        }
+        if ((c >= '0' && c <= '9') || c == '-') return scan_number(s);
+    }
+    return scan_val_at(s, depth);
+}
+
 static int scan_obj_members(scan *s, unsigned depth, pt_jfield *f, size_t max, size_t *nf)
 {
     /* s->p[s->pos] == '{' */
@@ -159,7 +173,7 @@ static int scan_obj_members(scan *s, unsigned depth, pt_jfield *f, size_t max, s
         s->pos++;
         skip_ws(s);
         size_t vstart = s->pos;
-        rc = scan_val_at(s, depth + 1);
+        rc = scan_member_val(s, depth + 1);
         if (rc) return rc;
         if (f && count < max) {
             f[count].key = pt_slice_from(s->p + kstart, kend - kstart);
@@ -192,7 +206,8 @@ static int scan_arr(scan *s, unsigned depth)
         return 0;
     }
     for (;;) {
-        int rc = scan_val(s, depth + 1);
+        skip_ws(s);
+        int rc = scan_member_val(s, depth + 1);
         if (rc) return rc;
         skip_ws(s);
         if (s->pos >= s->len) return PT_EPARSE;
@@ -321,11 +336,11 @@ static inline size_t skim_struct_stop(const char *p, size_t len, size_t i)
     return i;
 }
 
-/* p[i] == '"': the offset just past the closing quote (len when there is none). A
- * backslash takes the byte after it as it is, and sets *escaped. */
-static inline size_t skim_string_esc(const char *p, size_t len, size_t i, bool *escaped)
+/* Inside a string at p[i]: the offset just past its closing quote (len when there is none).
+ * A backslash takes the byte after it as it is, and sets *escaped. */
+static inline size_t skim_string_rest(const char *p, size_t len, size_t i, bool *escaped)
 {
-    for (i++;;) {
+    for (;;) {
         i = skim_string_stop(p, len, i);
         if (i >= len) return len;
         if (p[i] == '"') return i + 1;
@@ -335,31 +350,96 @@ static inline size_t skim_string_esc(const char *p, size_t len, size_t i, bool *
     }
 }
 
+/* p[i] == '"': the offset just past the closing quote (len when there is none). */
+static inline size_t skim_string_esc(const char *p, size_t len, size_t i, bool *escaped)
+{
+    return skim_string_rest(p, len, i + 1, escaped);
+}
+
 static inline size_t skim_string(const char *p, size_t len, size_t i)
 {
     bool escaped;
     return skim_string_esc(p, len, i, &escaped);
 }
 
+/* The walk through an object or array under way at p[*at] (*depth brackets open, in a string
+ * when *in_string), string by string and bracket by bracket, until it ends (its end is
+ * returned) or gets to stop or beyond (0 is returned, *at and the state say where it is). */
+static size_t skim_walk(const char *p, size_t len, size_t *at, size_t stop, size_t *depth, bool *in_string)
+{
+    size_t i = *at;
+    bool escaped;
+    while (i < stop) {
+        if (*in_string) {
+            i = skim_string_rest(p, len, i, &escaped);
+            *in_string = false;
+            continue;
+        }
+        i = skim_struct_stop(p, len, i);
+        if (i >= len) return len;
+        char c = p[i++];
+        if (c == '"') *in_string = true;
+        else if (c == '{' || c == '[') ++*depth;
+        else if (--*depth == 0) return i;
+    }
+    *at = i;
+    return 0;
+}
+
+/* p[i] is '{' or '[': the end of that object or array. Where the machine can, sixteen bytes
+ * at a time: the quotes of a block without a backslash open and close strings as they come
+ * (a running xor of their bits marks the bytes inside one), so its brackets outside strings
+ * are found at once and only they are looked at one by one. A block without a quote or
+ * bracket (inside a long string, or among numbers) costs a test; one with a backslash is
+ * walked string by string. */
+static size_t skim_nested(const char *p, size_t len, size_t i)
+{
+    size_t depth = 0;
+    bool in_string = false;
+#ifdef __SSE2__
+    const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20),
+                  open = _mm_set1_epi8('{'), close = _mm_set1_epi8('}');
+    while (len - i >= 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + i)), y = _mm_or_si128(x, space);
+        __m128i q = _mm_cmpeq_epi8(x, quote), b = _mm_cmpeq_epi8(x, backslash);
+        __m128i o = _mm_cmpeq_epi8(y, open), c = _mm_cmpeq_epi8(y, close); /* '[' and ']' fold onto these */
+        unsigned qm = (unsigned)_mm_movemask_epi8(q), bm = (unsigned)_mm_movemask_epi8(b);
+        if (bm) { /* escapes: this block string by string (the walk may end beyond it) */
+            size_t end = skim_walk(p, len, &i, i + 16, &depth, &in_string);
+            if (end) return end;
+            continue;
+        }
+        unsigned om = (unsigned)_mm_movemask_epi8(o), cm = (unsigned)_mm_movemask_epi8(c);
+        if (!qm && (in_string || !(om | cm))) {
+            i += 16;
+            continue;
+        }
+        unsigned inside = qm; /* bit k: an odd number of quotes at or before byte k */
+        inside ^= inside << 1;
+        inside ^= inside << 2;
+        inside ^= inside << 4;
+        inside ^= inside << 8;
+        if (in_string) inside = ~inside;
+        inside &= 0xffff;
+        in_string = inside >> 15;
+        om &= ~inside;
+        cm &= ~inside;
+        for (unsigned br = om | cm; br; br &= br - 1) {
+            unsigned k = (unsigned)__builtin_ctz(br);
+            if (om >> k & 1) depth++;
+            else if (--depth == 0) return i + k + 1;
+        }
+        i += 16;
+    }
+#endif
+    return skim_walk(p, len, &i, SIZE_MAX, &depth, &in_string);
+}
+
 /* The end of the value at p[i]. */
 static size_t skim_value(const char *p, size_t len, size_t i)
 {
     if (p[i] == '"') return skim_string(p, len, i);
-    if (p[i] == '{' || p[i] == '[') {
-        size_t depth = 0;
-        for (;;) {
-            i = skim_struct_stop(p, len, i);
-            if (i >= len) return len;
-            char c = p[i];
-            if (c == '"') {
-                i = skim_string(p, len, i);
-                continue;
-            }
-            if (c == '{' || c == '[') depth++;
-            else if (--depth == 0) return i + 1;
-            i++;
-        }
-    }
+    if (p[i] == '{' || p[i] == '[') return skim_nested(p, len, i);
     while (i < len && !skim_scalar_end[(unsigned char)p[i]]) i++;
     return i;
 }

@@ -1,7 +1,9 @@
 /* Unit tests for core/json_scan.c (validating scanner with value spans) and core/json_write.c (writer). */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -258,6 +260,23 @@ static void writer_reports_cap_once(void **state)
     pt_buf_release(&b);
 }
 
+/* The skimmer finds in s[0..k) the members (keys, escapes, value spans) the validating
+ * scanner finds. */
+static void skim_agrees_with_scanner(const char *s, size_t k)
+{
+    pt_jfield f[8], g[8];
+    size_t nf, ng, o, c;
+    assert_int_equal(pt_jscan_object(s, k, 0, f, 8, &nf, &o, &c), 0);
+    assert_int_equal(pt_jscan_skim_object(s, k, g, 8, &ng), 0);
+    assert_int_equal(ng, nf);
+    for (size_t i = 0; i < nf && i < 8; i++) {
+        assert_true(pt_slice_eq(f[i].key, g[i].key));
+        assert_int_equal(g[i].key_escaped, f[i].key_escaped);
+        assert_int_equal(g[i].vstart, f[i].vstart);
+        assert_int_equal(g[i].vend, f[i].vend);
+    }
+}
+
 /* The skimmer finds what the validating scanner finds on valid JSON, including strings
  * holding quotes, escaped backslashes and brackets. */
 static void skim_finds_the_members_the_scanner_finds(void **state)
@@ -272,18 +291,7 @@ static void skim_finds_the_members_the_scanner_finds(void **state)
         "{\"yy_\":[\"YZ_yz{\",{\"a\":\"\\\\\\\\\"}],\"zz\":\"\\u007b\\u005d\"}",
     };
     for (size_t d = 0; d < sizeof docs / sizeof docs[0]; d++) {
-        const char *s = docs[d];
-        pt_jfield f[8], g[8];
-        size_t nf, ng, o, c;
-        assert_int_equal(pt_jscan_object(s, strlen(s), 0, f, 8, &nf, &o, &c), 0);
-        assert_int_equal(pt_jscan_skim_object(s, strlen(s), g, 8, &ng), 0);
-        assert_int_equal(ng, nf);
-        for (size_t i = 0; i < nf; i++) {
-            assert_true(pt_slice_eq(f[i].key, g[i].key));
-            assert_int_equal(g[i].key_escaped, f[i].key_escaped);
-            assert_int_equal(g[i].vstart, f[i].vstart);
-            assert_int_equal(g[i].vend, f[i].vend);
-        }
+        skim_agrees_with_scanner(docs[d], strlen(docs[d]));
     }
 }
 
@@ -300,16 +308,99 @@ static void skim_finds_quotes_at_every_offset(void **state)
             for (size_t i = 0; i < n; i++) s[k++] = (char)('a' + i % 26);
             if (esc) k += (size_t)snprintf(s + k, sizeof s - k, "\\\"x\\\\");
             k += (size_t)snprintf(s + k, sizeof s - k, "\",\"z\":[\"]\",1]}");
-            pt_jfield f[4], g[4];
-            size_t nf, ng, o, c;
-            assert_int_equal(pt_jscan_object(s, k, 0, f, 4, &nf, &o, &c), 0);
-            assert_int_equal(pt_jscan_skim_object(s, k, g, 4, &ng), 0);
-            assert_int_equal(ng, nf);
-            for (size_t i = 0; i < nf; i++) {
-                assert_int_equal(g[i].vstart, f[i].vstart);
-                assert_int_equal(g[i].vend, f[i].vend);
-            }
+            skim_agrees_with_scanner(s, k);
         }
+    }
+}
+
+/* A small generator of JSON text for the test below: strings with escapes, quotes and
+ * brackets inside, of lengths around the sixteen-byte blocks the skimmer reads, nested
+ * objects and arrays, numbers, literals, and whitespace or none between tokens. */
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+static unsigned rnd(unsigned n)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (unsigned)(rng_state % n);
+}
+
+static void gen_ws(char *s, size_t *k)
+{
+    static const char ws[] = " \t\n\r";
+    while (rnd(4) == 0) s[(*k)++] = ws[rnd(4)];
+}
+
+static void gen_string(char *s, size_t *k)
+{
+    static const char *pieces[] = { "a", "b", "{", "}", "[", "]", "\\\"", "\\\\", "\\n", "\\u00e9", ",", ":", " " };
+    s[(*k)++] = '"';
+    unsigned n = rnd(4) == 0 ? rnd(40) : rnd(8);
+    for (unsigned i = 0; i < n; i++) {
+        const char *piece = pieces[rnd(sizeof pieces / sizeof pieces[0])];
+        memcpy(s + *k, piece, strlen(piece));
+        *k += strlen(piece);
+    }
+    s[(*k)++] = '"';
+}
+
+static void gen_value(char *s, size_t *k, int depth)
+{
+    unsigned kind = depth > 3 ? rnd(3) : rnd(5);
+    if (kind == 0) {
+        gen_string(s, k);
+    } else if (kind == 1) {
+        *k += (size_t)sprintf(s + *k, "%d", (int)rnd(100000) - 500);
+    } else if (kind == 2) {
+        static const char *lits[] = { "true", "false", "null" };
+        const char *l = lits[rnd(3)];
+        memcpy(s + *k, l, strlen(l));
+        *k += strlen(l);
+    } else {
+        bool obj = kind == 3;
+        s[(*k)++] = obj ? '{' : '[';
+        unsigned n = rnd(4);
+        for (unsigned i = 0; i < n; i++) {
+            if (i) s[(*k)++] = ',';
+            gen_ws(s, k);
+            if (obj) {
+                gen_string(s, k);
+                gen_ws(s, k);
+                s[(*k)++] = ':';
+                gen_ws(s, k);
+            }
+            gen_value(s, k, depth + 1);
+            gen_ws(s, k);
+        }
+        s[(*k)++] = obj ? '}' : ']';
+    }
+}
+
+/* Thousands of generated objects: the skimmer finds the members (keys, escapes, value
+ * spans) the validating scanner finds. */
+static void skim_agrees_with_the_scanner_on_generated_json(void **state)
+{
+    (void)state;
+    static char s[1 << 16];
+    for (int round = 0; round < 3000; round++) {
+        size_t k = 0;
+        s[k++] = '{';
+        unsigned n = 1 + rnd(6);
+        for (unsigned i = 0; i < n; i++) {
+            if (i) s[k++] = ',';
+            gen_ws(s, &k);
+            gen_string(s, &k);
+            s[k++] = ':';
+            gen_ws(s, &k);
+            gen_value(s, &k, 0);
+            gen_ws(s, &k);
+        }
+        s[k++] = '}';
+        assert_true(k < sizeof s);
+        char *copy = malloc(k); /* exactly k bytes: a read past them is ASan's to see */
+        memcpy(copy, s, k);
+        skim_agrees_with_scanner(copy, k);
+        free(copy);
     }
 }
 
@@ -364,6 +455,7 @@ int main(void)
         cmocka_unit_test(string_values_are_decoded),
         cmocka_unit_test(skim_finds_the_members_the_scanner_finds),
         cmocka_unit_test(skim_finds_quotes_at_every_offset),
+        cmocka_unit_test(skim_agrees_with_the_scanner_on_generated_json),
         cmocka_unit_test(skim_stays_in_bounds_on_garbage),
         cmocka_unit_test(string_at_reports_escapes),
         cmocka_unit_test(writer_places_commas_and_escapes),
