@@ -38,6 +38,7 @@
 #define REPLAY_MAX (64 * 1024)
 #define RESP_HEAD_MAX (64 * 1024)
 #define MAX_RESP_HEADERS 200
+#define FEW_HEADERS 16 /* response headers an exchange holds without an allocation */
 
 typedef struct pool pool;
 typedef struct upconn upconn;
@@ -95,6 +96,8 @@ struct pt_exchange {
     void *u;
     pt_buf head;           /* request head, kept until sent */
     pt_buf pending;        /* raw body bytes not yet written */
+    const char *lent_head; /* while starting, a request that is never replayed: the caller's */
+    size_t lent_head_len;  /* head and (o.body) body bytes, copied only when not written then */
     pt_buf replay;         /* every byte written, for the keep-alive race; cleared once past REPLAY_MAX */
     bool replay_ok;
     bool body_end, body_end_written, head_written;
@@ -105,16 +108,19 @@ struct pt_exchange {
     /* response */
     pt_buf rhead;
     pt_hdrcap hdrs;        /* where each response header sits in rhead */
-    pt_header *headers;
+    pt_header *headers;    /* few_headers, or a heap array for more */
     int status;
     bool retried, replaying;
     const char *reject;    /* why the response was refused (a static string), else NULL */
     /* notices held back while pt_exchange_start runs, delivered from the loop */
     bool starting, queued, due_drain, due_error;
     int due_err, due_phase;
-    char due_detail[256];
     pt_exchange *next_due;
+    /* Not zeroed when the object is reused (X_ZEROED): each is written before it is read. */
+    char due_detail[256];
+    pt_header few_headers[FEW_HEADERS];
 };
+#define X_ZEROED offsetof(pt_exchange, due_detail)
 
 static llhttp_settings_t resp_settings;
 static void uc_close(upconn *c);
@@ -303,7 +309,8 @@ static void uc_timer(upconn *c, uint64_t ms) { pt_deadline_set(&c->timer, ms); }
 /* --- exchange lifecycle --------------------------------------------------------- */
 
 /* Every upstream request takes an exchange: a worker keeps up to EXCHANGES_KEPT freed ones
- * for the next, which saves a calloc and a free of a chunk glibc does not cache per thread. */
+ * for the next, which saves a calloc and a free of a chunk glibc does not cache per thread
+ * (and the headers of most answers fit in the exchange: no allocation for them either). */
 #define EXCHANGES_KEPT 64
 static PT_RECYCLER(exchanges);
 
@@ -314,7 +321,7 @@ static void x_free(pt_exchange *x)
     pt_buf_release(&x->replay);
     pt_buf_release(&x->rhead);
     pt_hdrcap_release(&x->hdrs);
-    free(x->headers);
+    if (x->headers != x->few_headers) free(x->headers);
     pt_recycle_put(&exchanges, x, EXCHANGES_KEPT);
 }
 
@@ -508,19 +515,27 @@ static void x_flush(pt_exchange *x)
     char sz[24];
     if (!x->head_written) {
         x->head_written = true;
-        b[n++] = uv_buf_init(x->head.data, (unsigned)x->head.len);
+        b[n++] = x->lent_head ? uv_buf_init((char *)x->lent_head, (unsigned)x->lent_head_len)
+                              : uv_buf_init(x->head.data, (unsigned)x->head.len);
         head = 1;
     }
     pt_buf body = x->pending;
     pt_buf_init(&x->pending, 0);
-    if (body.len) {
+    const char *bytes = body.data;
+    size_t nbytes = body.len;
+    if (x->o.body) { /* lent while starting (nothing is pending then) */
+        bytes = x->o.body;
+        nbytes = x->o.body_len;
+        x->o.body = NULL;
+    }
+    if (nbytes) {
         if (x->o.chunked_body) {
-            int sl = pt_http_chunk_size(sz, body.len);
+            int sl = pt_http_chunk_size(sz, nbytes);
             b[n++] = uv_buf_init(sz, (unsigned)sl);
-            b[n++] = uv_buf_init(body.data, (unsigned)body.len);
+            b[n++] = uv_buf_init((char *)bytes, (unsigned)nbytes);
             b[n++] = uv_buf_init("\r\n", 2);
         } else {
-            b[n++] = uv_buf_init(body.data, (unsigned)body.len);
+            b[n++] = uv_buf_init((char *)bytes, (unsigned)nbytes);
         }
     }
     if ((x->body_end || !x->o.has_body) && !x->body_end_written) {
@@ -633,7 +648,7 @@ static int r_headers_complete(llhttp_t *p)
     x->got_head = true;
     x->phase = 2;
     x->status = status;
-    x->headers = malloc((x->hdrs.n ? x->hdrs.n : 1) * sizeof *x->headers);
+    x->headers = x->hdrs.n <= FEW_HEADERS ? x->few_headers : malloc(x->hdrs.n * sizeof *x->headers);
     if (!x->headers) return HPE_USER;
     for (unsigned i = 0; i < x->hdrs.n; i++) {
         x->headers[i].name = pt_hdrcap_name_at(&x->hdrs, &x->rhead, i);
@@ -1038,12 +1053,26 @@ static pt_exchange *h2_start(pt_client *cl, pt_exchange *x, const pt_endpoint *e
     return x;
 }
 
+/* The end of pt_exchange_start: what of the caller's head and body was not written yet
+ * (the connection is still to be made, or the start failed: on_error hands the body back)
+ * is copied into the exchange's own buffers. */
+static void keep_lent(pt_exchange *x)
+{
+    bool ok = true;
+    if (x->lent_head && !x->head_written) ok = pt_buf_append(&x->head, x->lent_head, x->lent_head_len) == 0;
+    x->lent_head = NULL;
+    if (x->o.body) ok = pt_buf_append(&x->pending, x->o.body, x->o.body_len) == 0 && ok;
+    x->o.body = NULL;
+    if (!ok) x_fail(x, PT_ENOMEM, "out of memory");
+}
+
 pt_exchange *pt_exchange_start(pt_client *cl, const pt_endpoint *ep, const pt_exchange_opts *opts,
                                const char *head, size_t head_len, const pt_exchange_cb *cb, void *u)
 {
     resp_settings_init();
-    pt_exchange *x = pt_recycle_get(&exchanges, sizeof *x);
+    pt_exchange *x = pt_recycle_get_raw(&exchanges, sizeof *x);
     if (!x) return NULL;
+    memset(x, 0, X_ZEROED);
     x->cl = cl;
     x->o = *opts;
     x->cb = *cb;
@@ -1051,16 +1080,25 @@ pt_exchange *pt_exchange_start(pt_client *cl, const pt_endpoint *ep, const pt_ex
     x->replay_ok = true;
     if (ep->h2) return h2_start(cl, x, ep, opts, head, head_len);
     pt_buf_init(&x->rhead, RESP_HEAD_MAX);
-    if (opts->body_len) pt_buf_append(&x->pending, opts->body, opts->body_len);
     x->body_end = opts->body_complete;
-    x->o.body = NULL;
-    if (pt_buf_append(&x->head, head, head_len) != 0 || !(x->pool = pool_get(cl, ep))) {
+    if (!opts->body_len) x->o.body = NULL;
+    /* A request that may be replayed keeps its own copy of the head from the start; any
+     * other is sent from the caller's bytes when a kept-alive connection takes it now. */
+    if (opts->idempotent) {
+        if (x->o.body) pt_buf_append(&x->pending, x->o.body, x->o.body_len);
+        x->o.body = NULL;
+    } else {
+        x->lent_head = head;
+        x->lent_head_len = head_len;
+    }
+    if ((!x->lent_head && pt_buf_append(&x->head, head, head_len) != 0) || !(x->pool = pool_get(cl, ep))) {
         x_free(x);
         return NULL;
     }
     x->starting = true;
     if (cl->closing) x_fail(x, PT_ECANCELED, "gateway shutting down");
     else uc_connect(x, false);
+    keep_lent(x);
     x->starting = false;
     return x;
 }

@@ -49,7 +49,9 @@ typedef struct pt_exchange_opts {
     bool has_body;             /* a body follows the head (else the request ends with it) */
     bool idempotent;           /* may be replayed when a reused connection dies before
                                 * answering (GET, HEAD, PUT, DELETE, OPTIONS, TRACE) */
-    const char *body;          /* body bytes already at hand, sent with the head (copied) */
+    const char *body;          /* body bytes already at hand, sent with the head (the caller's
+                                * may go once pt_exchange_start returns: what is not written
+                                * by then is copied) */
     size_t body_len;
     bool body_complete;        /* ...and they are the whole body */
     bool upgrade;              /* the head asks to switch protocols (Connection: Upgrade): a 101
@@ -103,7 +105,8 @@ void pt_client_set_h2_stats(pt_client *cl, pt_h2up_stats *stats);
 /* Closes every pooled connection; the loop then runs until they are closed. */
 void pt_client_free(pt_client *cl);
 
-/* Starts an exchange. head is copied. No callback runs inside this call: a failure at
+/* Starts an exchange. head (as opts->body) need only live through this call: what is not
+ * written at once is copied. No callback runs inside this call: a failure at
  * start (connect refused at once, a name that cannot be looked up, the client shutting
  * down...) is reported through on_error from a later turn of the loop, like any other.
  * Returns NULL only when the exchange could not even be allocated: then no callback

@@ -24,14 +24,20 @@
 
 typedef struct seen {
     int heads, dones, errors, drains, last_err, last_phase, status;
+    size_t nheaders;
+    char last_header[32];   /* the last response header's name */
     char detail[256];
     char unsent[64];        /* the unsent body handed back by on_error */
 } seen;
 
 static void s_head(void *u, int st, const pt_header *h, size_t n, int64_t cl)
 {
-    ((seen *)u)->heads++;
-    ((seen *)u)->status = st;
+    seen *s = u;
+    s->heads++;
+    s->status = st;
+    s->nheaders = n;
+    if (n && h[n - 1].name.len < sizeof s->last_header)
+        memcpy(s->last_header, h[n - 1].name.ptr, h[n - 1].name.len);
 }
 static void s_body(void *u, const char *d, size_t n) {}
 static void s_done(void *u) { ((seen *)u)->dones++; }
@@ -256,6 +262,25 @@ static void interim_responses_are_absorbed(void **state)
     assert_int_equal(s.dones, 1);
 }
 
+/* An answer's headers reach on_head all of them, as few as most answers have (the exchange
+ * holds them) or more. */
+static void every_response_header_reaches_the_caller(void **state)
+{
+    for (int n = 15; n <= 17; n++) {
+        char reply[2048];
+        size_t k = (size_t)snprintf(reply, sizeof reply, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n");
+        for (int i = 1; i < n; i++) k += (size_t)snprintf(reply + k, sizeof reply - k, "X-H%d: v\r\n", i);
+        snprintf(reply + k, sizeof reply - k, "\r\nok");
+        seen s = { 0 };
+        exchange_with_reply(reply, &s);
+        assert_int_equal(s.dones, 1);
+        assert_int_equal(s.nheaders, (size_t)n);
+        char last[16];
+        snprintf(last, sizeof last, "X-H%d", n - 1);
+        assert_string_equal(s.last_header, last);
+    }
+}
+
 static void switching_protocols_ends_the_exchange_as_a_bad_response(void **state)
 {
     seen s = { 0 };
@@ -311,6 +336,50 @@ static size_t upstream_read(fixture *f, int afd, char *out, size_t n, bool *eof)
         else usleep(5000);
     }
     return got;
+}
+
+/* A request that is never replayed (a POST) is sent from the caller's head and body while
+ * pt_exchange_start runs: what a kept-alive connection takes at once is written then, what
+ * waits for a connection is copied. Either way the caller may reuse its bytes as soon as
+ * the call returns, and the upstream gets the request whole. */
+static void a_post_goes_out_whole_when_its_caller_reuses_its_bytes(void **state)
+{
+    fixture f;
+    fixture_init(&f);
+    pt_endpoint ep = { .host = "127.0.0.1", .port = f.port };
+    pt_exchange_opts o = opts;
+    o.idempotent = false;
+    o.has_body = true;
+    o.body_complete = true;
+    static const char want[] = "POST /p HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello";
+    size_t head_len = sizeof want - 1 - 5;
+    int afd = -1;
+    for (int round = 0; round < 2; round++) { /* a new connection, then the kept-alive one */
+        seen s = { 0 };
+        char head[128], body[8];
+        memcpy(head, want, head_len);
+        memcpy(body, "hello", 5);
+        o.body = body;
+        o.body_len = 5;
+        assert_non_null(pt_exchange_start(f.cl, &ep, &o, head, head_len, &cbs, &s));
+        memset(head, 'X', sizeof head);
+        memset(body, 'X', sizeof body);
+        for (int i = 0; i < 400 && afd < 0; i++) {
+            uv_run(&f.loop, UV_RUN_NOWAIT);
+            if ((afd = accept4(f.lfd, NULL, NULL, SOCK_NONBLOCK)) < 0) usleep(5000);
+        }
+        assert_true(afd >= 0);
+        char got[128];
+        bool eof;
+        assert_int_equal(upstream_read(&f, afd, got, sizeof want - 1, &eof), sizeof want - 1);
+        assert_memory_equal(got, want, sizeof want - 1);
+        static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+        assert_int_equal(write(afd, ok, sizeof ok - 1), (ssize_t)(sizeof ok - 1));
+        run_until(&f, &s.dones);
+        assert_int_equal(s.dones, 1);
+    }
+    close(afd);
+    fixture_end(&f);
 }
 
 static void switching_protocols_to_an_upgrade_request_opens_a_tunnel(void **state)
@@ -380,6 +449,8 @@ int main(void)
         cmocka_unit_test(client_free_delivers_a_queued_failure),
         cmocka_unit_test(body_streamed_before_a_start_failure_is_delivered_comes_back_unsent),
         cmocka_unit_test(drain_on_a_pooled_connection_is_reported_from_the_loop),
+        cmocka_unit_test(a_post_goes_out_whole_when_its_caller_reuses_its_bytes),
+        cmocka_unit_test(every_response_header_reaches_the_caller),
         cmocka_unit_test(interim_responses_are_absorbed),
         cmocka_unit_test(switching_protocols_ends_the_exchange_as_a_bad_response),
         cmocka_unit_test(switching_protocols_after_early_hints_is_refused_too),
