@@ -18,6 +18,7 @@ _Atomic uint64_t pt__mcp_handoffs;
 
 static void on_notice(void *arg, pt_mcp_upstream *up, json_t *msg);
 static void on_wake(uv_async_t *a);
+static void unwatch_mail(uint64_t serial, const char *server, const char *uri);
 
 /* ---- the tool index: one hub lists each server's tools for the admin API ----------------- */
 
@@ -75,8 +76,43 @@ static void index_tools(pt_mcp_hub *hub, pt_mcp_upstream *up)
     index_page(j, NULL);
 }
 
-/* After each handshake: the server may have other tools than before it restarted. */
-static void on_ready(void *arg, pt_mcp_upstream *up) { index_tools(arg, up); }
+/* The server's answer to a subscription call the gateway makes itself: nobody waits for it
+ * (a failure is in the upstream's own log and counters). */
+static void on_own_call(void *arg, json_t *response, int code, const char *message)
+{
+    (void)arg, (void)response, (void)code, (void)message;
+}
+
+/* resources/subscribe or unsubscribe of uri, sent by the gateway itself. */
+static void subscription_call(pt_mcp_upstream *up, const char *method, json_t *uri)
+{
+    json_t *params = json_pack("{s:O}", "uri", uri);
+    if (params) pt_mcp_upstream_call(up, method, params, on_own_call, NULL);
+    json_decref(params);
+}
+
+/* A session with the server that starts anew (a restart) has none of the subscriptions the
+ * hub's instance of it held: it subscribes again to each. */
+static void resubscribe(pt_mcp_hub *hub, pt_mcp_upstream *up)
+{
+    char **uris;
+    size_t n = pt__mcp_session_held_uris(hub->serial, pt_mcp_upstream_def(up)->name, &uris);
+    for (size_t i = 0; i < n; i++) {
+        json_t *uri = json_string(uris[i]);
+        if (uri) subscription_call(up, "resources/subscribe", uri);
+        json_decref(uri);
+        free(uris[i]);
+    }
+    free(uris);
+}
+
+/* After each handshake: the server may have other tools than before it restarted, and has
+ * forgotten what it was subscribed to. */
+static void on_ready(void *arg, pt_mcp_upstream *up)
+{
+    index_tools(arg, up);
+    resubscribe(arg, up);
+}
 
 void pt_mcp_hub_keep_tool_index(pt_mcp_hub *hub)
 {
@@ -95,6 +131,7 @@ pt_mcp_hub *pt_mcp_hub_new(uv_loop_t *loop, pt_client *client)
     }
     hub->wake.data = hub;
     pthread_mutex_init(&hub->mail_lock, NULL);
+    pt__mcp_session_on_unwatch(unwatch_mail);
     pthread_mutex_lock(&hubs_lock);
     hub->serial = ++hub_serials;
     hub->next_hub = hubs;
@@ -120,7 +157,7 @@ void pt_mcp_hub_sync(pt_mcp_hub *hub, pt_config *cfg)
         }
         if (!ups[i]) ups[i] = pt_mcp_upstream_new(hub->loop, hub->client, &m->servers[i], m->max_message_bytes);
         if (ups[i]) pt_mcp_upstream_on_notice(ups[i], on_notice, hub);
-        if (ups[i] && hub->keeps_index) pt_mcp_upstream_on_ready(ups[i], on_ready, hub);
+        if (ups[i]) pt_mcp_upstream_on_ready(ups[i], on_ready, hub);
     }
     for (size_t j = 0; j < hub->nups; j++) pt_mcp_upstream_free(hub->ups[j]);
     free(hub->ups);
@@ -158,6 +195,7 @@ void pt_mcp_hub_free(pt_mcp_hub *hub)
             break;
         }
     pthread_mutex_unlock(&hubs_lock);
+    pt__mcp_session_forget_hub(hub->serial); /* its instances' subscriptions end with them */
     pt_mcp_hub_sync(hub, NULL);
     uv_close((uv_handle_t *)&hub->wake, on_hub_closed);
 }
@@ -174,8 +212,8 @@ static void mail_deliver(pt_mcp_hub *h, mail *m)
     uv_async_send(&h->wake);
 }
 
-/* Hands m (taken) to the hub with that serial; false (m freed) when it is gone. */
-bool pt__mcp_mail_post(uint64_t serial, mail *m)
+/* Puts m (taken) in the inbox of the hub with that serial; false (m freed) when it is gone. */
+static bool mail_to(uint64_t serial, mail *m)
 {
     pthread_mutex_lock(&hubs_lock);
     pt_mcp_hub *h = hubs;
@@ -183,8 +221,35 @@ bool pt__mcp_mail_post(uint64_t serial, mail *m)
     if (h) mail_deliver(h, m);
     pthread_mutex_unlock(&hubs_lock);
     if (!h) mail_free(m);
-    else atomic_fetch_add(&pt__mcp_handoffs, 1);
     return h != NULL;
+}
+
+bool pt__mcp_mail_post(uint64_t serial, mail *m)
+{
+    if (!mail_to(serial, m)) return false;
+    atomic_fetch_add(&pt__mcp_handoffs, 1);
+    return true;
+}
+
+/* No session watches server's uri any more: the hub with that serial, whose instance of the
+ * server subscribed to it, tells it to stop on its own loop (pt_mcp_unwatch_fn; from any
+ * worker, the hub itself included). Not a client's message handed over: not counted. */
+static void unwatch_mail(uint64_t serial, const char *server, const char *uri)
+{
+    mail *m = calloc(1, sizeof *m);
+    if (!m || !(m->msg = json_string(uri))) {
+        free(m);
+        return;
+    }
+    m->kind = MAIL_UNWATCH;
+    snprintf(m->server, sizeof m->server, "%s", server);
+    mail_to(serial, m);
+}
+
+static void unwatch_here(pt_mcp_hub *hub, const mail *m)
+{
+    pt_mcp_upstream *up = pt__mcp_hub_find(hub, m->server);
+    if (up) subscription_call(up, "resources/unsubscribe", m->msg);
 }
 
 /* Has every hub but self read its session streams' new events. */
@@ -243,6 +308,8 @@ static void on_wake(uv_async_t *a)
         if (m->kind == MAIL_ANSWER) {
             pt_mcp_upstream *up = pt__mcp_hub_find(hub, m->server);
             if (up) pt_mcp_upstream_answer(up, m->msg), m->msg = NULL;
+        } else if (m->kind == MAIL_UNWATCH) {
+            unwatch_here(hub, m);
         } else if (m->kind == MAIL_LIST_CHANGED) {
             pt__mcp_listeners_notify(hub, m->server, json_string_value(m->msg));
         } else if (m->kind != MAIL_CANCEL) {

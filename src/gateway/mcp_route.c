@@ -405,22 +405,27 @@ void pt_mcp_hub_drain(pt_mcp_hub *hub)
 
 /* resources/subscribe and unsubscribe of a resource of server: who watches what is kept per
  * session (mcp_session.h), so that updates reach those clients alone, and the server, whose
- * session with the gateway all clients share, is told to stop only when no client (of
- * /mcp/<server> or /mcp) watches the resource any more. True when answered here. */
+ * session with the gateway all clients share, is subscribed once (per worker for a stdio
+ * server, whose child is each worker's own) and told to stop only when no client (of
+ * /mcp/<server> or /mcp) watches the resource any more, by every worker that subscribed. True
+ * when answered here. */
 bool pt__mcp_watch(mcp_req *r, const char *server)
 {
-    bool on = strcmp(r->msg.method, "resources/subscribe") == 0;
+    bool on = strcmp(r->msg.method, "resources/subscribe") == 0, relay;
     const char *uri = json_string_value(json_object_get(r->msg.params, "uri"));
     if ((!on && strcmp(r->msg.method, "resources/unsubscribe") != 0) || !uri) return false;
-    int left = pt__mcp_session_watch(r->sid, server, uri, on);
+    const pt_mcp_upstream *up = pt__mcp_hub_find(r->hub, server);
+    pt_mcp_watcher w = { r->hub->serial, up && pt_mcp_upstream_def(up)->url };
+    int left = pt__mcp_session_watch(r->sid, server, uri, on, w, &relay);
     if (on && left < 0) {
         char msg[100];
         snprintf(msg, sizeof msg, "too many subscriptions in this session (%d at most)", PT_MCP_WATCH_MAX);
         pt__mcp_answer_error(r, 200, PT_OUT_MCP_BAD_MESSAGE, r->msg.id, PT_MCP_INVALID_REQUEST, msg);
         return true;
     }
-    if (on || left == 0) return false;
-    pt__mcp_answer(r, 200, pt_mcp_result(r->msg.id, json_object()), NULL); /* others still watch it */
+    if (relay) return false;
+    /* already subscribed, others still watch it, or another worker's instance is told */
+    pt__mcp_answer(r, 200, pt_mcp_result(r->msg.id, json_object()), NULL);
     return true;
 }
 
@@ -446,7 +451,12 @@ void pt__mcp_on_relayed(void *arg, json_t *response, int code, const char *messa
         pt__mcp_filter_tools(r->access, r->server->name, json_object_get(result, "tools"));
         if (result) json_object_set_new(copy, "result", result);
     }
-    if (json_object_get(response, "error")) pt_conn_info(r->conn)->outcome = PT_OUT_MCP_UPSTREAM_ERROR;
+    if (json_object_get(response, "error")) {
+        pt_conn_info(r->conn)->outcome = PT_OUT_MCP_UPSTREAM_ERROR;
+        const char *uri = json_string_value(json_object_get(r->msg.params, "uri"));
+        if (strcmp(r->msg.method, "resources/subscribe") == 0 && r->up_name && uri) /* not subscribed: nothing to undo */
+            pt__mcp_session_watch_refused(r->sid, r->up_name, uri, r->hub->serial);
+    }
     pt__mcp_answer(r, 200, copy, NULL);
 }
 

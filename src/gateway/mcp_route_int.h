@@ -42,14 +42,17 @@ typedef enum {
     MAIL_RESUMED_REPLY,        /* ...the answer to that retry, to the worker that holds it */
     MAIL_RESUMED_EVENT,        /* ...a server's message about the call, to that worker */
     MAIL_RESUMED_GONE,         /* ...the retry's client went away: the call is cancelled */
+    MAIL_UNWATCH,              /* no session watches a resource this hub's instance subscribed to */
 } mail_kind;
 
 typedef struct mail {
     mail_kind kind;
-    char server[64];           /* ANSWER: the server that asked; LIST_CHANGED: the server whose list changed */
+    char server[64];           /* ANSWER: the server that asked; LIST_CHANGED: the server whose list changed;
+                                * UNWATCH: the resource's server */
     char sid[33];              /* CANCEL: the session */
     json_t *msg;               /* ANSWER: the response, under the server's id; CANCEL: the requestId;
-                                * LIST_CHANGED: the notification's method; RESUME*: see mcall */
+                                * LIST_CHANGED: the notification's method; RESUME*: see mcall;
+                                * UNWATCH: the resource's uri */
     uint64_t reply_hub, reply_id; /* RESUME*: the retry, by its hub's serial and its modern_id */
     struct mail *next;
 } mail;

@@ -4,6 +4,7 @@
 #include "gateway/mcp_session.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,9 +35,66 @@ typedef struct session {
     size_t nwatched;
 } session;
 
+/* A hub whose instance of a server was told resources/subscribe for a resource, kept as
+ * "<server>\n<uri>" like a session's watches: it is told to stop once no session watches it. */
+typedef struct holding {
+    char *key;
+    uint64_t hub;
+} holding;
+
+/* Holdings released under the lock, told to pt_mcp_unwatch_fn after it (never an upstream
+ * call under the sessions' lock). */
+typedef struct released {
+    holding *v;
+    size_t n;
+} released;
+
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static session *sessions;
 static size_t nsessions, cap;
+static holding *holdings;
+static size_t nholdings, holdings_cap;
+static _Atomic(pt_mcp_unwatch_fn) unwatch_fn; /* read after the lock */
+
+static size_t watchers(const char *key)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < nsessions; i++)
+        for (size_t w = 0; w < sessions[i].nwatched; w++) n += strcmp(sessions[i].watched[w], key) == 0;
+    return n;
+}
+
+/* key's holdings move to out when no session watches key any more. Out of memory, a
+ * holding stays (its server keeps sending updates that reach no session). */
+static void release_unwatched(const char *key, released *out)
+{
+    if (watchers(key)) return;
+    for (size_t h = 0; h < nholdings;) {
+        holding *grown = strcmp(holdings[h].key, key) == 0 ? realloc(out->v, (out->n + 1) * sizeof *grown) : NULL;
+        if (!grown) {
+            h++;
+            continue;
+        }
+        out->v = grown;
+        out->v[out->n++] = holdings[h];
+        holdings[h] = holdings[--nholdings];
+    }
+}
+
+/* Tells the hubs of out's holdings, but skip, to stop (after the lock); frees them. */
+static void tell_released(released *out, uint64_t skip)
+{
+    for (size_t h = 0; h < out->n; h++) {
+        char *uri = strchr(out->v[h].key, '\n');
+        pt_mcp_unwatch_fn fn = atomic_load(&unwatch_fn);
+        if (uri && fn && out->v[h].hub != skip) {
+            *uri = '\0';
+            fn(out->v[h].hub, out->v[h].key, uri + 1);
+        }
+        free(out->v[h].key);
+    }
+    free(out->v);
+}
 
 static void ring_free(session *s)
 {
@@ -46,18 +104,23 @@ static void ring_free(session *s)
     s->n = s->bytes = 0;
 }
 
-static void drop_at(size_t i)
+/* Ends session i; the resources it alone watched release their holdings into out. */
+static void drop_at(size_t i, released *out)
 {
-    ring_free(&sessions[i]);
-    for (size_t w = 0; w < sessions[i].nwatched; w++) free(sessions[i].watched[w]);
-    free(sessions[i].watched);
+    session gone = sessions[i];
     sessions[i] = sessions[--nsessions];
+    ring_free(&gone);
+    for (size_t w = 0; w < gone.nwatched; w++) {
+        release_unwatched(gone.watched[w], out);
+        free(gone.watched[w]);
+    }
+    free(gone.watched);
 }
 
-static void expire(uint64_t now)
+static void expire(uint64_t now, released *out)
 {
     for (size_t i = 0; i < nsessions;)
-        if (now - sessions[i].last_ms > SESSION_IDLE_MS) drop_at(i);
+        if (now - sessions[i].last_ms > SESSION_IDLE_MS) drop_at(i, out);
         else i++;
 }
 
@@ -74,9 +137,10 @@ bool pt__mcp_session_new(const char *server, unsigned caps, char id[33])
     unsigned char r[16];
     if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) return false;
     for (int i = 0; i < 16; i++) snprintf(id + 2 * i, 3, "%02x", r[i]);
+    released gone = { 0 };
     pthread_mutex_lock(&lock);
     uint64_t now = pt_now_ms();
-    expire(now);
+    expire(now, &gone);
     bool ok = nsessions < MAX_SESSIONS;
     if (ok && nsessions == cap) {
         size_t ncap = cap ? cap * 2 : 64;
@@ -91,6 +155,7 @@ bool pt__mcp_session_new(const char *server, unsigned caps, char id[33])
         snprintf(s->server, sizeof s->server, "%s", server);
     }
     pthread_mutex_unlock(&lock);
+    tell_released(&gone, 0);
     return ok;
 }
 
@@ -117,14 +182,16 @@ bool pt__mcp_session_held(pt_slice id, bool legacy, const char *consumer)
 
 bool pt__mcp_session_use(pt_slice id, const char *server, bool drop, unsigned *caps)
 {
+    released gone = { 0 };
     pthread_mutex_lock(&lock);
     session *s = find(id, server);
     if (s) {
         s->last_ms = pt_now_ms();
         if (caps) *caps = s->caps;
-        if (drop) drop_at((size_t)(s - sessions));
+        if (drop) drop_at((size_t)(s - sessions), &gone);
     }
     pthread_mutex_unlock(&lock);
+    tell_released(&gone, 0);
     return s != NULL;
 }
 
@@ -211,24 +278,111 @@ static bool watch_add(session *s, const char *server, const char *uri)
     return true;
 }
 
-int pt__mcp_session_watch(const char *id, const char *server, const char *uri, bool on)
+/* Whether w's hub must tell its instance of the server to subscribe to key: not when it
+ * did already, nor when another hub did and one subscription serves them all. Then the
+ * hub is kept as one that holds key (unless out of memory). */
+static bool hold(const char *key, pt_mcp_watcher w)
 {
+    for (size_t h = 0; h < nholdings; h++)
+        if (strcmp(holdings[h].key, key) == 0 && (w.shared || holdings[h].hub == w.hub)) return false;
+    if (nholdings == holdings_cap) {
+        size_t ncap = holdings_cap ? holdings_cap * 2 : 16;
+        holding *grown = realloc(holdings, ncap * sizeof *grown);
+        if (!grown) return true;
+        holdings = grown, holdings_cap = ncap;
+    }
+    char *copy = strdup(key);
+    if (copy) holdings[nholdings++] = (holding){ copy, w.hub };
+    return true;
+}
+
+static bool holds(const released *out, uint64_t hub)
+{
+    for (size_t h = 0; h < out->n; h++)
+        if (out->v[h].hub == hub) return true;
+    return false;
+}
+
+int pt__mcp_session_watch(const char *id, const char *server, const char *uri, bool on, pt_mcp_watcher w, bool *relay)
+{
+    released gone = { 0 };
     pthread_mutex_lock(&lock);
     session *s = find(pt_slice_cstr(id), NULL);
     size_t at;
     int left = -1;
+    *relay = false;
     if (s && s->server[0] && strcmp(s->server, server) != 0) s = NULL;
     if (s && on && !watches(s, server, uri, NULL) && !watch_add(s, server, uri)) s = NULL;
+    if (s && on && watches(s, server, uri, &at)) *relay = hold(s->watched[at], w);
     if (s && !on && watches(s, server, uri, &at)) {
-        free(s->watched[at]);
+        char *key = s->watched[at];
         s->watched[at] = s->watched[--s->nwatched];
+        release_unwatched(key, &gone);
+        free(key);
+        /* this hub's instance, or any when none holds it, gets the client's own unsubscribe */
+        *relay = !gone.n || holds(&gone, w.hub);
+    } else if (s && !on) {
+        *relay = true; /* not watched here: the server answers, as it would without the gateway */
     }
     if (s) {
         left = 0; /* the sessions of /mcp and of /mcp/<server> share the gateway's session with it */
         for (size_t i = 0; i < nsessions; i++) left += watches(&sessions[i], server, uri, NULL);
+        if (!on && left) *relay = false;
     }
     pthread_mutex_unlock(&lock);
+    tell_released(&gone, *relay ? w.hub : 0);
     return left;
+}
+
+void pt__mcp_session_watch_refused(const char *id, const char *server, const char *uri, uint64_t hub)
+{
+    pthread_mutex_lock(&lock);
+    session *s = find(pt_slice_cstr(id), NULL);
+    size_t at;
+    if (s && watches(s, server, uri, &at)) {
+        free(s->watched[at]);
+        s->watched[at] = s->watched[--s->nwatched];
+    }
+    for (size_t h = 0; h < nholdings; h++)
+        if (holdings[h].hub == hub && watch_is(holdings[h].key, server, uri)) {
+            free(holdings[h].key);
+            holdings[h] = holdings[--nholdings];
+            break;
+        }
+    pthread_mutex_unlock(&lock);
+}
+
+size_t pt__mcp_session_held_uris(uint64_t hub, const char *server, char ***uris)
+{
+    size_t n = 0, len = strlen(server);
+    pthread_mutex_lock(&lock);
+    char **got = nholdings ? malloc(nholdings * sizeof *got) : NULL;
+    for (size_t h = 0; got && h < nholdings; h++) {
+        const char *key = holdings[h].key;
+        if (holdings[h].hub != hub || strncmp(key, server, len) != 0 || key[len] != '\n') continue;
+        if ((got[n] = strdup(key + len + 1))) n++;
+    }
+    pthread_mutex_unlock(&lock);
+    *uris = got;
+    return n;
+}
+
+void pt__mcp_session_on_unwatch(pt_mcp_unwatch_fn fn)
+{
+    atomic_store(&unwatch_fn, fn);
+}
+
+void pt__mcp_session_forget_hub(uint64_t hub)
+{
+    pthread_mutex_lock(&lock);
+    for (size_t h = 0; h < nholdings;)
+        if (holdings[h].hub == hub) {
+            free(holdings[h].key);
+            holdings[h] = holdings[--nholdings];
+        } else {
+            h++;
+        }
+    pthread_mutex_unlock(&lock);
 }
 
 /* Keeps text as the next event of the streams of server's sessions (of those that watch uri
@@ -296,7 +450,9 @@ bool pt__mcp_stream_read(const char *id, uint64_t *cursor, pt_buf *out)
 
 void pt__mcp_sessions_reset(void)
 {
+    released gone = { 0 };
     pthread_mutex_lock(&lock);
-    while (nsessions) drop_at(nsessions - 1);
+    while (nsessions) drop_at(nsessions - 1, &gone);
     pthread_mutex_unlock(&lock);
+    tell_released(&gone, 0);
 }

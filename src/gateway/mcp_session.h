@@ -53,10 +53,41 @@ size_t pt__mcp_stream_publish(const char *server, const char *text, const char *
 /* Session id's client subscribes to resource uri of server (on) or stops (off): the gateway
  * holds one session with each server for all its clients, so it keeps who watches what. A
  * session of /mcp watches resources of any server, one of /mcp/<server> of that server alone.
+ *
+ * It also keeps which hubs (workers) told their instance of the server to subscribe, so that
+ * each is told to stop once no session watches the resource, on whichever worker the last
+ * unsubscribe or the session's end happens. w names the caller's hub; shared says that one
+ * subscription serves every hub (a server over HTTP sends its updates once whichever session
+ * of the gateway's subscribed; a stdio server runs a child per worker). *relay says whether
+ * the caller's instance gets the client's message: a subscribe when it has not subscribed yet
+ * (and, shared, no other has); an unsubscribe when no session watches the resource any more
+ * and this instance subscribed to it (or none did). The other instances that subscribed get
+ * resources/unsubscribe through pt__mcp_session_on_unwatch's function, as do those whose last
+ * watching session ends (DELETE, idle expiry).
+ *
  * Returns how many sessions (of either endpoint) watch server's uri afterwards, or -1 (an
  * unknown session, another server's, more than PT_MCP_WATCH_MAX resources, out of memory). */
 #define PT_MCP_WATCH_MAX 256
-int pt__mcp_session_watch(const char *id, const char *server, const char *uri, bool on);
+typedef struct pt_mcp_watcher {
+    uint64_t hub;
+    bool shared;
+} pt_mcp_watcher;
+int pt__mcp_session_watch(const char *id, const char *server, const char *uri, bool on, pt_mcp_watcher w, bool *relay);
+
+/* The server refused the subscribe hub relayed for session id: neither the session watches
+ * the resource nor the hub's instance holds it. */
+void pt__mcp_session_watch_refused(const char *id, const char *server, const char *uri, uint64_t hub);
+
+/* The URIs of server's resources hub's instance subscribed to, into *uris (malloc'd, each
+ * too; NULL when none): a new session with the server, after a restart, subscribes again. */
+size_t pt__mcp_session_held_uris(uint64_t hub, const char *server, char ***uris);
+
+/* Tells hub that no session watches server's uri any more; called from any thread, never
+ * under the sessions' lock. */
+typedef void (*pt_mcp_unwatch_fn)(uint64_t hub, const char *server, const char *uri);
+void pt__mcp_session_on_unwatch(pt_mcp_unwatch_fn fn);
+/* The hub is gone (its instances with it): it holds no subscription any more. */
+void pt__mcp_session_forget_hub(uint64_t hub);
 
 /* Keeps text as the next event of every session that watches server's uri and opened a
  * stream (notifications/resources/updated; resource URIs are the same on /mcp). Returns how

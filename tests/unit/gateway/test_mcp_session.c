@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -68,6 +69,80 @@ static void sessions_belong_to_their_transport_and_consumer(void **state)
     assert_false(pt__mcp_session_held(pt_slice_cstr(keyless), false, longname));
 }
 
+/* A watch by hub 1 of an HTTP server (one subscription serves every hub). */
+static int watch(const char *id, const char *server, const char *uri, bool on)
+{
+    bool relay;
+    return pt__mcp_session_watch(id, server, uri, on, (pt_mcp_watcher){ 1, true }, &relay);
+}
+
+/* What the hubs were told to stop watching, as "hub server uri;" each. */
+static char told[512];
+static void record_unwatch(uint64_t hub, const char *server, const char *uri)
+{
+    size_t n = strlen(told);
+    snprintf(told + n, sizeof told - n, "%llu %s %s;", (unsigned long long)hub, server, uri);
+}
+
+static bool hub_watch(const char *id, const char *uri, bool on, uint64_t hub, bool shared, int left)
+{
+    bool relay;
+    assert_int_equal(pt__mcp_session_watch(id, "files", uri, on, (pt_mcp_watcher){ hub, shared }, &relay), left);
+    return relay;
+}
+
+/* Each hub whose instance subscribed is told to stop once no session watches the resource,
+ * whoever unsubscribed last and wherever, or when the last watching session ends. */
+static void the_instances_that_subscribed_are_told_when_nobody_watches(void **state)
+{
+    (void)state;
+    char a[33], b[33];
+    told[0] = '\0';
+    pt__mcp_session_on_unwatch(record_unwatch);
+    assert_true(pt__mcp_session_new("files", 0, a));
+    assert_true(pt__mcp_session_new("", 0, b));
+    /* an HTTP server: one subscription serves both hubs */
+    assert_true(hub_watch(a, "test://w", true, 1, true, 1));
+    assert_false(hub_watch(b, "test://w", true, 2, true, 2));   /* hub 1 subscribed already */
+    assert_false(hub_watch(a, "test://w", true, 1, true, 2));   /* twice is once */
+    assert_false(hub_watch(a, "test://w", false, 2, true, 1));  /* b still watches */
+    assert_false(hub_watch(b, "test://w", false, 2, true, 0));  /* hub 1's instance is told instead */
+    assert_string_equal(told, "1 files test://w;");
+    told[0] = '\0';
+    assert_true(hub_watch(a, "test://w", true, 2, true, 1));
+    assert_true(hub_watch(a, "test://w", false, 2, true, 0));   /* its own instance gets the client's */
+    assert_string_equal(told, "");
+    assert_true(hub_watch(a, "test://never", false, 1, true, 0)); /* nobody subscribed: relayed as it is */
+    /* a stdio server: each hub's child subscribes; a session's end tells both */
+    assert_true(hub_watch(a, "test://s", true, 1, false, 1));
+    assert_true(hub_watch(b, "test://s", true, 2, false, 2));
+    assert_false(hub_watch(b, "test://s", true, 2, false, 2));
+    assert_false(hub_watch(b, "test://s", false, 1, false, 1));
+    assert_string_equal(told, "");
+    assert_true(pt__mcp_session_use(pt_slice_cstr(a), "files", true, NULL));
+    assert_true(strcmp(told, "1 files test://s;2 files test://s;") == 0 || strcmp(told, "2 files test://s;1 files test://s;") == 0);
+    /* a hub that is gone holds nothing: the next subscriber subscribes */
+    told[0] = '\0';
+    assert_true(hub_watch(b, "test://h", true, 3, true, 1));
+    pt__mcp_session_forget_hub(3);
+    assert_true(hub_watch(b, "test://h", true, 4, true, 1));
+    char **uris; /* what a new session with the server subscribes to again */
+    assert_int_equal(pt__mcp_session_held_uris(4, "files", &uris), 1);
+    assert_string_equal(uris[0], "test://h");
+    free(uris[0]);
+    free(uris);
+    assert_int_equal(pt__mcp_session_held_uris(4, "file", &uris), 0);
+    free(uris);
+    /* a subscribe the server refused: the next one is relayed again, and nobody is told */
+    assert_true(hub_watch(b, "test://bad", true, 4, true, 1));
+    pt__mcp_session_watch_refused(b, "files", "test://bad", 4);
+    assert_true(hub_watch(b, "test://bad", true, 4, true, 1));
+    pt__mcp_session_watch_refused(b, "files", "test://bad", 4);
+    assert_true(pt__mcp_session_use(pt_slice_cstr(b), "", true, NULL));
+    assert_string_equal(told, "4 files test://h;");
+    pt__mcp_session_on_unwatch(NULL);
+}
+
 static void resource_updates_reach_the_sessions_that_watch_them(void **state)
 {
     (void)state;
@@ -80,26 +155,26 @@ static void resource_updates_reach_the_sessions_that_watch_them(void **state)
     assert_int_equal(pt__mcp_stream_open(pt_slice_cstr(a), "files", NULL, &ca, &caps), 0);
     assert_int_equal(pt__mcp_stream_open(pt_slice_cstr(b), "files", NULL, &cb, &caps), 0);
     assert_int_equal(pt__mcp_stream_open(pt_slice_cstr(other), "files", NULL, &co, &caps), 0);
-    assert_int_equal(pt__mcp_session_watch(a, "files", "test://w", true), 1);
-    assert_int_equal(pt__mcp_session_watch(a, "files", "test://w", true), 1); /* twice is once */
-    assert_int_equal(pt__mcp_session_watch(b, "files", "test://w", true), 2);
+    assert_int_equal(watch(a, "files", "test://w", true), 1);
+    assert_int_equal(watch(a, "files", "test://w", true), 1); /* twice is once */
+    assert_int_equal(watch(b, "files", "test://w", true), 2);
     assert_int_equal(pt__mcp_stream_publish_watched("files", "test://w", "U1"), 2);
     assert_int_equal(pt__mcp_stream_publish_watched("files", "test://x", "nobody"), 0);
     assert_int_equal(pt__mcp_stream_publish_watched("mail", "test://w", "another server"), 0);
     assert_string_equal(read_after(other, &co, got, sizeof got), "");
-    assert_int_equal(pt__mcp_session_watch(a, "files", "test://w", false), 1); /* b still watches: the server is not told */
+    assert_int_equal(watch(a, "files", "test://w", false), 1); /* b still watches: the server is not told */
     assert_int_equal(pt__mcp_stream_publish_watched("files", "test://w", "U2"), 1);
     assert_string_equal(read_after(a, &ca, got, sizeof got), "id: g1\nevent: message\ndata: U1\n\n");
     assert_string_equal(read_after(b, &cb, got, sizeof got),
                         "id: g1\nevent: message\ndata: U1\n\nid: g2\nevent: message\ndata: U2\n\n");
-    assert_int_equal(pt__mcp_session_watch(b, "files", "test://w", false), 0);
-    assert_int_equal(pt__mcp_session_watch("nosuchsession", "files", "test://w", true), -1);
+    assert_int_equal(watch(b, "files", "test://w", false), 0);
+    assert_int_equal(watch("nosuchsession", "files", "test://w", true), -1);
     char uri[32];
     for (int i = 0; i < PT_MCP_WATCH_MAX; i++) {
         snprintf(uri, sizeof uri, "test://%d", i);
-        assert_int_equal(pt__mcp_session_watch(other, "files", uri, true), 1);
+        assert_int_equal(watch(other, "files", uri, true), 1);
     }
-    assert_int_equal(pt__mcp_session_watch(other, "files", "test://one-more", true), -1);
+    assert_int_equal(watch(other, "files", "test://one-more", true), -1);
     assert_true(pt__mcp_session_use(pt_slice_cstr(other), "files", true, NULL)); /* its watches go with it */
 }
 
@@ -117,15 +192,15 @@ static void aggregate_sessions_watch_resources_of_any_server(void **state)
     assert_true(pt__mcp_session_new("mail", 0, mail));
     assert_int_equal(pt__mcp_stream_open(pt_slice_cstr(agg), "", NULL, &ca, &caps), 0);
     assert_int_equal(pt__mcp_stream_open(pt_slice_cstr(quiet), "", NULL, &cq, &caps), 0);
-    assert_int_equal(pt__mcp_session_watch(agg, "files", "test://w", true), 1);
-    assert_int_equal(pt__mcp_session_watch(files, "files", "test://w", true), 2);
-    assert_int_equal(pt__mcp_session_watch(mail, "files", "test://w", true), -1); /* not its server */
-    assert_int_equal(pt__mcp_session_watch(agg, "mail", "test://w", true), 1);   /* the same URI elsewhere */
+    assert_int_equal(watch(agg, "files", "test://w", true), 1);
+    assert_int_equal(watch(files, "files", "test://w", true), 2);
+    assert_int_equal(watch(mail, "files", "test://w", true), -1); /* not its server */
+    assert_int_equal(watch(agg, "mail", "test://w", true), 1);   /* the same URI elsewhere */
     assert_int_equal(pt__mcp_stream_publish_watched("files", "test://w", "U1"), 1); /* files' has no stream */
     assert_string_equal(read_after(agg, &ca, got, sizeof got), "id: g1\nevent: message\ndata: U1\n\n");
     assert_string_equal(read_after(quiet, &cq, got, sizeof got), "");
-    assert_int_equal(pt__mcp_session_watch(files, "files", "test://w", false), 1); /* /mcp still watches */
-    assert_int_equal(pt__mcp_session_watch(agg, "files", "test://w", false), 0);
+    assert_int_equal(watch(files, "files", "test://w", false), 1); /* /mcp still watches */
+    assert_int_equal(watch(agg, "files", "test://w", false), 0);
     assert_int_equal(pt__mcp_stream_publish_watched("files", "test://w", "U2"), 0);
     assert_int_equal(pt__mcp_stream_publish_watched("mail", "test://w", "U3"), 1);
     assert_string_equal(read_after(agg, &ca, got, sizeof got), "id: g2\nevent: message\ndata: U3\n\n");
@@ -241,6 +316,7 @@ int main(void)
         cmocka_unit_test_setup(sessions_belong_to_their_transport_and_consumer, reset),
         cmocka_unit_test_setup(resource_updates_reach_the_sessions_that_watch_them, reset),
         cmocka_unit_test_setup(aggregate_sessions_watch_resources_of_any_server, reset),
+        cmocka_unit_test_setup(the_instances_that_subscribed_are_told_when_nobody_watches, reset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
