@@ -15,7 +15,11 @@
 // and the fixture contract of the official conformance suite (contract.mjs: its tools, resources,
 // prompts and completions). Over HTTP it keeps each session's events, so a client can resume a
 // stream with Last-Event-ID, and it refuses a Host or Origin that is not loopback.
+// With RELAY_RECORD=FILE in its environment it appends a line "INSTANCE METHOD URI" to FILE for
+// each resources/subscribe and resources/unsubscribe it gets, INSTANCE naming the process and
+// its session ("NAME.PID.N"), so a test sees which of the gateway's sessions asked what.
 import http from 'node:http';
+import { appendFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -43,8 +47,16 @@ const tools = ['sample', 'elicit', 'roots', 'progress', 'wait', 'cancelled', 'gr
     .map((t) => ({ name: t, description: t, inputSchema: obj() }));
 let cancelled = 0;
 const servers = new Set();
+let sessions = 0;
+
+// Records what a session was asked about a resource (RELAY_RECORD), then does it.
+const recorded = (instance, method, act) => (req) => {
+    if (process.env.RELAY_RECORD) appendFileSync(process.env.RELAY_RECORD, `${instance} ${method} ${req.params.uri}\n`);
+    return act(req);
+};
 
 function makeServer() {
+    const instance = `${name}.${process.pid}.${++sessions}`;
     const s = new Server({ name: `relay-${name}`, version: '1.0.0' }, { capabilities: { tools: { listChanged: true }, logging: {},
         resources: { subscribe: true, listChanged: true }, prompts: { listChanged: true }, completions: {} } });
     servers.add(s);
@@ -53,8 +65,8 @@ function makeServer() {
     s.setRequestHandler(ListResourcesRequestSchema, async () => contract.listResources());
     s.setRequestHandler(ListResourceTemplatesRequestSchema, async () => contract.listResourceTemplates());
     s.setRequestHandler(ReadResourceRequestSchema, async (req) => contract.readResource(req));
-    s.setRequestHandler(SubscribeRequestSchema, async (req) => contract.subscribe(s, req));
-    s.setRequestHandler(UnsubscribeRequestSchema, async (req) => contract.unsubscribe(s, req));
+    s.setRequestHandler(SubscribeRequestSchema, recorded(instance, 'subscribe', async (req) => contract.subscribe(s, req)));
+    s.setRequestHandler(UnsubscribeRequestSchema, recorded(instance, 'unsubscribe', async (req) => contract.unsubscribe(s, req)));
     s.setRequestHandler(ListPromptsRequestSchema, async () => contract.listPrompts());
     s.setRequestHandler(GetPromptRequestSchema, async (req, extra) => contract.getPrompt(req, extra));
     s.setRequestHandler(CompleteRequestSchema, async (req) => contract.complete(req));
