@@ -52,6 +52,16 @@ int pt_buf_vprintf(pt_buf *b, const char *fmt, va_list ap);
 int pt_buf_append_u64(pt_buf *b, unsigned long long v);
 /* v in decimal at out (room for 20 bytes); returns the end (no NUL). */
 char *pt_u64_to(char *out, unsigned long long v);
+/* v (0 to 999) as exactly three digits at out, leading zeros kept (milliseconds, an HTTP
+ * status); returns the end. One division and multiplications, no call. */
+static inline char *pt_digits3_to(char *out, unsigned v)
+{
+    unsigned tens = v / 10u;
+    out[0] = (char)('0' + tens / 10u);
+    out[1] = (char)('0' + (tens - tens / 10u * 10u));
+    out[2] = (char)('0' + (v - tens * 10u));
+    return out + 3;
+}
 int pt_buf_append_hex(pt_buf *b, unsigned long long v);
 /* v / 10^places with exactly `places` decimals (fixed-point integers: 1234, 3 -> "1.234"). */
 int pt_buf_append_fixed(pt_buf *b, unsigned long long v, unsigned places);

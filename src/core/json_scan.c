@@ -351,15 +351,10 @@ static inline size_t skim_string_rest(const char *p, size_t len, size_t i, bool 
 }
 
 /* p[i] == '"': the offset just past the closing quote (len when there is none). */
-static inline size_t skim_string_esc(const char *p, size_t len, size_t i, bool *escaped)
-{
-    return skim_string_rest(p, len, i + 1, escaped);
-}
-
 static inline size_t skim_string(const char *p, size_t len, size_t i)
 {
     bool escaped;
-    return skim_string_esc(p, len, i, &escaped);
+    return skim_string_rest(p, len, i + 1, &escaped);
 }
 
 /* The walk through an object or array under way at p[*at] (*depth brackets open, in a string
@@ -456,7 +451,7 @@ int pt_jscan_skim_object(const char *p, size_t len, pt_jfield *f, size_t max, si
         if (p[i] == '}') break;
         if (p[i] != '"') return PT_EPARSE;
         bool kesc = false;
-        size_t kend = skim_string_esc(p, len, i, &kesc);
+        size_t kend = skim_string_rest(p, len, i + 1, &kesc);
         if (kend >= len) return PT_EPARSE;
         pt_slice key = pt_slice_from(p + i + 1, kend - i - 2);
         i = kend;

@@ -65,11 +65,8 @@ size_t pt_wall_iso8601(char *out, unsigned long size)
         int n = snprintf(out, size, "%s%03ldZ", cached, ts.tv_nsec / 1000000L);
         return n < 0 || !size ? 0 : (size_t)n < size ? (size_t)n : size - 1;
     }
-    unsigned ms = (unsigned)(ts.tv_nsec / 1000000L), tens = ms / 10u;
     memcpy(out, cached, 20);
-    out[20] = (char)('0' + tens / 10u);
-    out[21] = (char)('0' + (tens - tens / 10u * 10u));
-    out[22] = (char)('0' + (ms - tens * 10u));
+    pt_digits3_to(out + 20, (unsigned)(ts.tv_nsec / 1000000L));
     out[23] = 'Z';
     out[24] = '\0';
     return 24;

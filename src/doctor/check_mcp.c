@@ -552,17 +552,6 @@ static json_t *http_ask(void *transport, long id, const char *method, char *why,
     return msg;
 }
 
-/* Whether initialize's answer r is a refusal naming 2026-07-28 among the versions supported. */
-static bool refused_as_modern(const pt_dr_http_resp *r)
-{
-    char why[200];
-    json_t *msg = pt__dr_mcp_find_response(r, INIT_ID, why, sizeof why);
-    pt_dr_mcp_init init;
-    bool modern = msg && pt__dr_mcp_read_init(msg, &init) == 0 && !init.ok && init.modern;
-    json_decref(msg);
-    return modern;
-}
-
 static void run_http(pt_dr_ctx *ctx, pt_dr_result *res)
 {
     const pt_dr_target *t = ctx->target;
@@ -605,23 +594,24 @@ again:;
     body_excerpt(&r, ex, sizeof ex);
     snprintf(what, sizeof what, "POST %s (initialize) got %d %s", path, r.status, r.reason);
     int s = r.status;
-    if ((s / 100 == 2 || s == 400) && refused_as_modern(&r)) {
+    /* a JSON-RPC answer: a 2xx's, or a 400's when a server of the 2026-07-28 revision refuses */
+    json_t *msg = s / 100 == 2 || s == 400 ? pt__dr_mcp_find_response(&r, INIT_ID, why, sizeof why) : NULL;
+    pt_dr_mcp_init init;
+    bool found = msg != NULL, parsed = found && pt__dr_mcp_read_init(msg, &init) == 0;
+    json_decref(msg);
+    if (parsed && !init.ok && init.modern) {
         char url[sizeof m.auth + sizeof moved + 16];
         url_for(&m, path, url, sizeof url);
         modern_only(res, url, "over Streamable HTTP", http_ask, &(http_target){ &m, path });
         goto out;
     }
     if (s / 100 == 2) {
-        json_t *msg = pt__dr_mcp_find_response(&r, INIT_ID, why, sizeof why);
-        pt_dr_mcp_init init;
-        if (!msg || pt__dr_mcp_read_init(msg, &init) != 0) {
+        if (!parsed) {
             size_t n = strlen(what);
-            snprintf(what + n, sizeof what - n, ", but %s", msg ? "not an initialize result" : why);
-            json_decref(msg);
+            snprintf(what + n, sizeof what - n, ", but %s", found ? "not an initialize result" : why);
             endpoint_elsewhere(&m, path, what);
             goto out;
         }
-        json_decref(msg);
         json_object_set_new(ev, "server", json_string(init.server));
         if (!init.ok) {
             json_object_set_new(ev, "error", json_pack("{s:I,s:s}", "code", (json_int_t)init.code, "message", init.message));
@@ -1029,11 +1019,12 @@ static void run_stdio(pt_dr_ctx *ctx, pt_dr_result *res)
         goto out;
     }
     pt_dr_mcp_init init;
-    if (pt__dr_mcp_read_init(msg, &init) == 0 && !init.ok && init.modern) {
+    bool parsed = pt__dr_mcp_read_init(msg, &init) == 0;
+    if (parsed && !init.ok && init.modern) {
         modern_only(res, cl, "over stdio", stdio_ask, &sr);
         goto out;
     }
-    if (pt__dr_mcp_read_init(msg, &init) != 0 || !init.ok) {
+    if (!parsed || !init.ok) {
         bool verr = init.version_error;
         pt_dr_set(res, PT_DR_FAIL, verr ? "mcp_version_mismatch" : "mcp_init_error", verr ? 85 : 70,
                   "initialize was refused: %ld %s", init.code, init.message);

@@ -127,28 +127,19 @@ static char *raw_value(char *w, text t)
     return w;
 }
 
-/* Microseconds as milliseconds with exactly three decimals, from integers (no rounding):
- * each digit of the fraction by one multiplication and one subtraction. */
+/* Microseconds as milliseconds with exactly three decimals, from integers (no rounding). */
 static char *ms_value(char *w, uint64_t us)
 {
     uint64_t whole = us / 1000u;
-    unsigned f = (unsigned)(us - whole * 1000u), tens = f / 10u;
     w = pt_u64_to(w, whole);
-    char frac[4] = { '.', (char)('0' + tens / 10u), (char)('0' + (tens - tens / 10u * 10u)),
-                     (char)('0' + (f - tens * 10u)) };
-    return lit(w, frac, 4);
+    *w++ = '.';
+    return pt_digits3_to(w, (unsigned)(us - whole * 1000u));
 }
 
 /* An HTTP status has three digits; anything else (0: no answer) goes the general way. */
 static char *status_value(char *w, int status)
 {
-    if (status >= 100 && status <= 999) {
-        unsigned s = (unsigned)status, tens = s / 10u;
-        w[0] = (char)('0' + tens / 10u);
-        w[1] = (char)('0' + (tens - tens / 10u * 10u));
-        w[2] = (char)('0' + (s - tens * 10u));
-        return w + 3;
-    }
+    if (status >= 100 && status <= 999) return pt_digits3_to(w, (unsigned)status);
     if (status < 0) *w++ = '-';
     return pt_u64_to(w, (uint64_t)(status < 0 ? -(int64_t)status : status));
 }

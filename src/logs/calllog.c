@@ -20,6 +20,7 @@
 #include <sqlite3.h>
 
 #include "core/err.h"
+#include "core/hash.h"
 #include "core/log.h"
 #include "core/spool.h"
 #include "logs/calls_db.h"
@@ -317,7 +318,7 @@ static int write_uses(pt_calllog *l)
  * set to its slot in the cache. 0 and name_error set when SQLite fails. */
 static int64_t name_id(pt_calllog *l, const char *s, uint32_t len, int64_t at_ms, uint32_t *found)
 {
-    uint32_t h = (uint32_t)pt_calls_text_hash(s, len);
+    uint32_t h = (uint32_t)pt_hash_bytes(s, len);
     size_t i = h & (NAME_SLOTS - 1);
     for (; l->names[i].s; i = (i + 1) & (NAME_SLOTS - 1))
         if (l->names[i].hash == h && l->names[i].len == len && memcmp(l->names[i].s, s, len) == 0) {

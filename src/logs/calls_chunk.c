@@ -21,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hash.h"
+
 enum { K_INT, K_TEXT, K_NAME };
 /* TEXT is the only type of four letters in PT_CALLS_COLUMNS. */
 #define KIND(name, type) (sizeof(type) == sizeof("TEXT") ? K_TEXT : K_INT),
@@ -106,7 +108,7 @@ static bool add_col_key(pt_calls_chunk *c, const pt_calls_val *x)
     if (x->col == PT_CALLS_COL_request_id)
         return x->type != PT_CALLS_TEXT || add_key(c, key_of(PT_CALLS_COL_rid_hash, (uint64_t)pt_calls_rid_hash(x->s, x->n)));
     if (x->col == PT_CALLS_COL_trace_id)
-        return x->type != PT_CALLS_TEXT || add_key(c, key_of(PT_CALLS_COL_trace_id, pt_calls_text_hash(x->s, x->n)));
+        return x->type != PT_CALLS_TEXT || add_key(c, key_of(PT_CALLS_COL_trace_id, pt_hash_bytes(x->s, x->n)));
     int64_t *last = &c->last_name[x->col - PT_CALLS_COL_team];
     if (x->type != PT_CALLS_INT || *last == x->i) return true; /* (reset: none) */
     *last = x->i;
@@ -642,7 +644,7 @@ static int vt_filter(sqlite3_vtab_cursor *cur, int idx, const char *idx_str, int
                 if (!s2) return SQLITE_NOMEM;
                 memcpy(s2, sqlite3_value_text(a), e->n);
                 e->s = s2;
-                e->key = key_of(col, pt_calls_text_hash(s2, e->n));
+                e->key = key_of(col, pt_hash_bytes(s2, e->n));
             } else {
                 int r = int_arg(a, &v);
                 if (r < 0) none = true;

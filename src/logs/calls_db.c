@@ -117,9 +117,7 @@ int64_t pt_calls_name_id(sqlite3 *db, sqlite3_stmt *find, sqlite3_stmt *add, con
     return rc == SQLITE_DONE ? sqlite3_last_insert_rowid(db) : -1;
 }
 
-uint64_t pt_calls_text_hash(const char *s, size_t n) { return pt_hash_bytes(s, n); }
-
-int64_t pt_calls_rid_hash(const char *s, size_t n) { return (int32_t)(pt_calls_text_hash(s, n) >> 32); }
+int64_t pt_calls_rid_hash(const char *s, size_t n) { return (int32_t)(pt_hash_bytes(s, n) >> 32); }
 
 /* The file is created 0640 in a directory made 0700, before SQLite opens it. */
 static int create_file(const char *path, char *why, size_t cap)

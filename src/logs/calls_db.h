@@ -63,9 +63,8 @@ int pt_calls_run(sqlite3_stmt *st);
  * (tests and benchmarks make files of layout 5 with it). */
 extern const char pt_calls_table_v5_sql[];
 
-/* A text's 64-bit hash (the chunks' filters, the writer's cache of names), and the request
- * id's 32-bit one that readers compare first (the column rid_hash). */
-uint64_t pt_calls_text_hash(const char *s, size_t n);
+/* The request id's 32-bit hash that readers compare first (the column rid_hash); a text's
+ * 64-bit one (the chunks' filters, the writer's cache of names) is core/hash.h's. */
 int64_t pt_calls_rid_hash(const char *s, size_t n);
 /* A name's id in `names`, added when missing (inside the writer's transaction) with
  * last_ms = at_ms: > 0, or -1 on a SQLite error; *last_ms is the row's last_ms. find and
